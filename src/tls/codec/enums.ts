@@ -1,0 +1,87 @@
+/** Code points from the IANA TLS registries, named as RFC 8446 spells them. */
+
+export const ContentType = {
+  change_cipher_spec: 20,
+  alert: 21,
+  handshake: 22,
+  application_data: 23,
+} as const;
+export type ContentType = (typeof ContentType)[keyof typeof ContentType];
+
+export const HandshakeType = {
+  client_hello: 1,
+  server_hello: 2,
+  new_session_ticket: 4,
+  end_of_early_data: 5,
+  encrypted_extensions: 8,
+  certificate: 11,
+  certificate_request: 13,
+  certificate_verify: 15,
+  finished: 20,
+  key_update: 24,
+  message_hash: 254,
+} as const;
+export type HandshakeType = (typeof HandshakeType)[keyof typeof HandshakeType];
+
+export const ExtensionType = {
+  server_name: 0,
+  status_request: 5,
+  supported_groups: 10,
+  signature_algorithms: 13,
+  application_layer_protocol_negotiation: 16,
+  padding: 21,
+  pre_shared_key: 41,
+  early_data: 42,
+  supported_versions: 43,
+  cookie: 44,
+  psk_key_exchange_modes: 45,
+  certificate_authorities: 47,
+  oid_filters: 48,
+  post_handshake_auth: 49,
+  signature_algorithms_cert: 50,
+  key_share: 51,
+} as const;
+export type ExtensionType = (typeof ExtensionType)[keyof typeof ExtensionType];
+
+export const NamedGroup = {
+  secp256r1: 0x0017,
+  secp384r1: 0x0018,
+  x25519: 0x001d,
+} as const;
+export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup];
+
+export const SignatureScheme = {
+  rsa_pkcs1_sha256: 0x0401,
+  rsa_pkcs1_sha384: 0x0501,
+  rsa_pkcs1_sha512: 0x0601,
+  ecdsa_secp256r1_sha256: 0x0403,
+  ecdsa_secp384r1_sha384: 0x0503,
+  ecdsa_secp521r1_sha512: 0x0603,
+  rsa_pss_rsae_sha256: 0x0804,
+  rsa_pss_rsae_sha384: 0x0805,
+  rsa_pss_rsae_sha512: 0x0806,
+  ed25519: 0x0807,
+  rsa_pss_pss_sha256: 0x0809,
+} as const;
+export type SignatureScheme = (typeof SignatureScheme)[keyof typeof SignatureScheme];
+
+export const CipherSuite = {
+  TLS_AES_128_GCM_SHA256: 0x1301,
+  TLS_AES_256_GCM_SHA384: 0x1302,
+  TLS_CHACHA20_POLY1305_SHA256: 0x1303,
+} as const;
+export type CipherSuite = (typeof CipherSuite)[keyof typeof CipherSuite];
+
+export const PskKeyExchangeMode = { psk_ke: 0, psk_dhe_ke: 1 } as const;
+
+export const KeyUpdateRequest = { update_not_requested: 0, update_requested: 1 } as const;
+
+export const ProtocolVersion = { TLS12: 0x0303, TLS13: 0x0304 } as const;
+
+export const AlertLevel = { warning: 1, fatal: 2 } as const;
+
+/** Reverse look-up for logs and traces; unknown values print as numbers. */
+export function nameOf(table: Readonly<Record<string, number>>, value: number): string {
+  for (const [name, v] of Object.entries(table)) if (v === value) return name;
+  return `unknown(0x${value.toString(16)})`;
+}

@@ -1,0 +1,120 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { CipherSuite, NamedGroup } from './codec/enums.js';
+import { nodeCryptoProvider, SUPPORTED_GROUPS, type CryptoProvider } from './crypto/provider.js';
+import { schemesForKey } from './crypto/signatures.js';
+import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
+import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyPeer } from './options.js';
+import { TicketKeys } from './tickets.js';
+import { ChainVerifier, parsePemCertificates } from './verify.js';
+
+/** Options resolved once (keys parsed, anchors loaded), shared by every connection. */
+export interface CommonConfig {
+  readonly certChain: readonly Buffer[];
+  readonly privateKey: KeyObject | undefined;
+  /** Schemes our key can sign with, in preference order. */
+  readonly signSchemes: readonly number[];
+  readonly verifier: ChainVerifier | undefined;
+  readonly suites: readonly number[];
+  readonly groups: readonly number[];
+  readonly alpnProtocols: readonly string[];
+  readonly verifyPeer: VerifyPeer | undefined;
+  readonly handshakeTimeoutMs: number;
+  readonly maxHandshakeMessageSize: number;
+  readonly onKeyLog: ((line: string) => void) | undefined;
+  readonly now: () => number;
+  readonly provider: CryptoProvider;
+}
+
+export interface ServerConfig extends CommonConfig {
+  readonly clientAuth: ClientAuthMode;
+  readonly tickets: TicketKeys | undefined;
+  readonly ticketLifetimeSeconds: number;
+  /** DER subjects of our trust anchors, sent in certificate_authorities. */
+  readonly certificateAuthorities: readonly Buffer[];
+  /** Keys the HelloRetryRequest cookie (RFC 8446 §4.2.2). */
+  readonly cookieSecret: Buffer;
+}
+
+export interface ClientConfig extends CommonConfig {
+  /** Sent as SNI; never an IP address (RFC 6066 §3). */
+  readonly servername: string | undefined;
+  /** The name the server certificate must carry: the servername, else the host (which may be an IP). */
+  readonly expectedName: string | undefined;
+  readonly rejectUnauthorized: boolean;
+}
+
+const DEFAULT_TICKET_LIFETIME_S = 2 * 3600;
+/** RFC 8446 §4.6.1: servers MUST NOT use a ticket lifetime over seven days. */
+const MAX_TICKET_LIFETIME_S = 7 * 24 * 3600;
+
+function toList(input: PemInput | readonly PemInput[] | undefined): PemInput[] {
+  if (input === undefined) return [];
+  if (typeof input === 'string' || input instanceof Uint8Array) return [input];
+  return [...input];
+}
+
+function pemText(input: PemInput): string {
+  return typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
+}
+
+function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider): CommonConfig {
+  const now = options.now ?? Date.now;
+  const certChain = options.cert === undefined ? [] : parsePemCertificates(options.cert);
+  const privateKey = options.key === undefined ? undefined : createPrivateKey(pemText(options.key));
+  if ((privateKey === undefined) !== (certChain.length === 0)) throw new TypeError('key and cert must be given together');
+  const signSchemes = privateKey === undefined ? [] : schemesForKey(privateKey);
+  if (privateKey !== undefined && signSchemes.length === 0) {
+    throw new TypeError(`unsupported private key type ${privateKey.asymmetricKeyType ?? 'unknown'}`);
+  }
+  const anchors = toList(options.ca).flatMap((pem) => parsePemCertificates(pem));
+  const verifier = anchors.length === 0 ? undefined : new ChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
+  const suites = options.cipherSuites?.map((name) => CipherSuite[name]) ?? DEFAULT_SUITE_ORDER;
+  const groups = options.groups?.map((name) => NamedGroup[name]) ?? SUPPORTED_GROUPS;
+  if (suites.length === 0 || groups.length === 0) throw new TypeError('cipherSuites and groups may not be empty');
+  for (const p of options.ALPNProtocols ?? []) {
+    if (p.length === 0 || p.length > 255) throw new TypeError(`ALPN protocol name of ${p.length} bytes`);
+  }
+  return {
+    certChain,
+    privateKey,
+    signSchemes,
+    verifier,
+    suites,
+    groups,
+    alpnProtocols: options.ALPNProtocols ?? [],
+    verifyPeer: options.verifyPeer,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    maxHandshakeMessageSize: options.maxHandshakeMessageSize ?? 64 * 1024,
+    onKeyLog: options.onKeyLog,
+    now,
+    provider,
+  };
+}
+
+export function resolveServerConfig(options: TlsServerOptions, provider: CryptoProvider = nodeCryptoProvider): ServerConfig {
+  const common = resolveCommon(options, provider);
+  if (common.privateKey === undefined) throw new TypeError('a server needs key and cert');
+  const clientAuth = options.clientAuth ?? 'none';
+  if (clientAuth !== 'none' && common.verifier === undefined) throw new TypeError(`clientAuth '${clientAuth}' needs the ca option`);
+  const lifetime = options.ticketLifetimeSeconds ?? DEFAULT_TICKET_LIFETIME_S;
+  if (lifetime < 1 || lifetime > MAX_TICKET_LIFETIME_S) throw new TypeError('ticketLifetimeSeconds must be between 1 s and 7 days');
+  const tickets = options.sessionTickets === false ? undefined : new TicketKeys(options.ticketKeyRotationMs ?? 3_600_000, common.now, provider);
+  return {
+    ...common,
+    clientAuth,
+    tickets,
+    ticketLifetimeSeconds: lifetime,
+    certificateAuthorities: common.verifier?.anchorSubjects.map((s) => Buffer.from(s)) ?? [],
+    cookieSecret: provider.randomBytes(32),
+  };
+}
+
+export function resolveClientConfig(options: TlsConnectOptions, provider: CryptoProvider = nodeCryptoProvider): ClientConfig {
+  const common = resolveCommon(options, provider);
+  const rejectUnauthorized = options.rejectUnauthorized ?? true;
+  if (rejectUnauthorized && common.verifier === undefined) throw new TypeError('verifying the server needs the ca option');
+  const host = options.host;
+  const isIp = host !== undefined && (/^[0-9.]+$/.test(host) || host.includes(':'));
+  const servername = options.servername ?? (isIp ? undefined : host);
+  return { ...common, servername, expectedName: servername ?? host, rejectUnauthorized };
+}

@@ -1,0 +1,47 @@
+import type { KeyObject } from 'node:crypto';
+import { TlsAlertError } from '../alert.js';
+import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
+import { schemeFitsKey, verifyWithScheme } from '../crypto/signatures.js';
+import type { PeerCertificates, VerifyPeer } from '../options.js';
+import { describeCertificate, type VerifiedChain } from '../verify.js';
+
+/**
+ * Checks a peer's CertificateVerify (RFC 8446 §4.4.3): the scheme must be one
+ * we offered and fit the certificate's key (illegal_parameter); the signature
+ * must verify (decrypt_error).
+ */
+export function verifyPeerSignature(offered: readonly number[], message: CertificateVerify, key: KeyObject, content: Buffer): void {
+  if (!offered.includes(message.algorithm) || !schemeFitsKey(message.algorithm, key)) {
+    throw new TlsAlertError('illegal_parameter', `CertificateVerify scheme 0x${message.algorithm.toString(16)} not offered or not for this key`);
+  }
+  if (!verifyWithScheme(message.algorithm, key, content, message.signature)) {
+    throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
+  }
+}
+
+/** Runs the caller's policy hook; a plain error becomes bad_certificate. */
+export function runPeerPolicy(hook: VerifyPeer | undefined, peer: PeerCertificates): void {
+  if (hook === undefined) return;
+  try {
+    hook(peer);
+  } catch (err) {
+    if (err instanceof TlsAlertError) throw err;
+    throw new TlsAlertError('bad_certificate', `peer refused by policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * A peer chain described without verifying it: for a client told not to
+ * verify, and for the identity carried by a resumed session.
+ */
+export function describeChain(chain: readonly Uint8Array[]): VerifiedChain {
+  const parsed = chain.map((der) => describeCertificate(der));
+  const leaf = parsed[0];
+  if (leaf === undefined) throw new TlsAlertError('bad_certificate', 'empty chain');
+  if (leaf.publicKey === undefined) throw new TlsAlertError('unsupported_certificate', `leaf key ${leaf.keyDescription}`);
+  return {
+    peer: { chain: parsed.map((p) => p.view), leaf: leaf.view },
+    leafPublicKey: leaf.publicKey,
+    leafNotAfterMs: leaf.view.notAfter.getTime(),
+  };
+}

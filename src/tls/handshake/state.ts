@@ -1,0 +1,80 @@
+import { TlsAlertError } from '../alert.js';
+import type { HandshakeMessage } from '../codec/handshake-frame.js';
+import { HandshakeType, nameOf } from '../codec/enums.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import type { SuiteInfo } from '../crypto/suites.js';
+import type { PeerCertificates } from '../options.js';
+
+/** What a finished handshake established, for the socket's properties. */
+export interface HandshakeResult {
+  readonly suite: SuiteInfo;
+  readonly group: number | undefined;
+  readonly alpnProtocol: string | false;
+  readonly servername: string | undefined;
+  readonly peer: PeerCertificates | undefined;
+  readonly isResumed: boolean;
+  /** For the server: when the resumption secret is taken for tickets. */
+  readonly resumptionMasterSecret: Buffer;
+}
+
+/** How handshake states act on the connection; the Connection implements it. */
+export interface HandshakeContext {
+  readonly provider: CryptoProvider;
+  now(): number;
+  /** Remembered for key-log lines. */
+  setClientRandom(random: Buffer): void;
+  /** Frames and queues a handshake message under the current write key; returns the framed bytes for the transcript. */
+  sendHandshake(type: number, body: Buffer): Buffer;
+  /** The middlebox-compatibility change_cipher_spec record (RFC 8446 §D.4). */
+  sendChangeCipherSpec(): void;
+  setReadKey(suite: SuiteInfo, secret: Buffer): void;
+  setWriteKey(suite: SuiteInfo, secret: Buffer): void;
+  /** SSLKEYLOGFILE line (NSS key log format). */
+  logSecret(label: string, clientRandom: Buffer, secret: Buffer): void;
+  /**
+   * How to treat 0-RTT data we refused (RFC 8446 §4.2.10): 'protected' skips
+   * records that fail to open under the handshake key; 'plaintext' (after an
+   * HRR) skips application_data records until the second ClientHello.
+   */
+  skipEarlyData(mode: 'none' | 'protected' | 'plaintext'): void;
+  complete(result: HandshakeResult): void;
+}
+
+/** One step of a handshake: takes a message, returns the state that expects the next. */
+export interface HandshakeState {
+  readonly name: string;
+  handle(message: HandshakeMessage): HandshakeState;
+}
+
+/**
+ * Base for states. TypeScript cannot move a value, so a state marks itself
+ * used: a second call is our bug and ends in internal_error.
+ */
+export abstract class StateBase implements HandshakeState {
+  abstract readonly name: string;
+  private isUsed = false;
+
+  handle(message: HandshakeMessage): HandshakeState {
+    if (this.isUsed) throw new TlsAlertError('internal_error', `${this.name} handled twice`);
+    this.isUsed = true;
+    return this.process(message);
+  }
+
+  protected abstract process(message: HandshakeMessage): HandshakeState;
+}
+
+/** Turns "wrong message here" into unexpected_message in one line (after rustls' require_handshake_msg!). */
+export function requireMessage(message: HandshakeMessage, type: number, state: string): void {
+  if (message.type !== type) {
+    throw new TlsAlertError('unexpected_message', `${state} got ${nameOf(HandshakeType, message.type)}`);
+  }
+}
+
+/** The state after the handshake; post-handshake messages are handled by the connection. */
+export class HandshakeDone implements HandshakeState {
+  readonly name = 'HandshakeDone';
+
+  handle(message: HandshakeMessage): HandshakeState {
+    throw new TlsAlertError('unexpected_message', `handshake message ${nameOf(HandshakeType, message.type)} after the handshake`);
+  }
+}

@@ -1,0 +1,56 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { resolveClientConfig } from '../config.js';
+import { Connection } from '../connection.js';
+import { sessionFromTicket, startClientHandshake } from '../handshake/client.js';
+import type { HandshakeResult } from '../handshake/state.js';
+import type { TlsConnectOptions } from '../options.js';
+import { decodeClientSession, encodeClientSession, type ClientSession } from '../tickets.js';
+import { TlsSocket } from './tls-socket.js';
+
+/**
+ * Opens a TLS 1.3 client connection, like node:tls's connect. The socket
+ * emits 'secure' after the handshake and 'session' (a Buffer to pass back
+ * as `session`) for each ticket the server sends.
+ */
+export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsSocket {
+  const config = resolveClientConfig(options);
+  let session: ClientSession | undefined;
+  if (options.session !== undefined) {
+    try {
+      session = decodeClientSession(options.session);
+    } catch {
+      session = undefined; // A damaged session only costs a full handshake.
+    }
+  }
+  const transport = (options.socket as Socket | undefined) ?? netConnect({ host: options.host ?? 'localhost', port: options.port ?? 443 });
+  const socket = new TlsSocket(transport, config.handshakeTimeoutMs);
+  let result: HandshakeResult | undefined;
+  const connection = new Connection(
+    'client',
+    config.provider,
+    {
+      onHandshakeComplete: (r) => {
+        result = r;
+        socket.onHandshakeComplete(r);
+      },
+      onData: (data) => socket.onData(data),
+      onPeerClose: () => socket.onPeerClose(),
+      onPostHandshake: (message) => {
+        const fresh = sessionFromTicket(message, result!, config);
+        if (fresh !== undefined) socket.emit('session', encodeClientSession(fresh));
+      },
+      ...(config.onKeyLog === undefined ? {} : { onKeyLog: config.onKeyLog }),
+    },
+    config.maxHandshakeMessageSize,
+    config.now,
+  );
+  socket.attach(connection);
+  if (onSecure !== undefined) socket.once('secure', onSecure);
+  try {
+    connection.start((ctx) => startClientHandshake(ctx, config, session));
+  } finally {
+    const hello = connection.takeOutgoing();
+    if (hello !== undefined) transport.write(hello);
+  }
+  return socket;
+}

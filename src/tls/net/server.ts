@@ -1,0 +1,75 @@
+import { EventEmitter } from 'node:events';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { resolveServerConfig, type ServerConfig } from '../config.js';
+import { Connection } from '../connection.js';
+import { ExpectClientHello } from '../handshake/server.js';
+import type { TlsServerOptions } from '../options.js';
+import { TlsSocket } from './tls-socket.js';
+
+/**
+ * A TLS 1.3 server shaped like node:tls's: listen/close/address, emitting
+ * 'secureConnection' with a TlsSocket and 'tlsClientError' for handshakes
+ * that fail. Options are resolved once, here, not per connection.
+ */
+export class TlsServer extends EventEmitter {
+  private readonly netServer: NetServer;
+  private readonly config: ServerConfig;
+
+  constructor(options: TlsServerOptions, onSecureConnection?: (socket: TlsSocket) => void) {
+    super();
+    this.config = resolveServerConfig(options);
+    this.netServer = createNetServer((raw) => this.accept(raw));
+    this.netServer.on('listening', () => this.emit('listening'));
+    this.netServer.on('close', () => this.emit('close'));
+    this.netServer.on('error', (err) => this.emit('error', err));
+    if (onSecureConnection !== undefined) this.on('secureConnection', onSecureConnection);
+  }
+
+  /** Runs TLS over a transport accepted elsewhere. */
+  accept(raw: Socket): TlsSocket {
+    const socket = new TlsSocket(raw, this.config.handshakeTimeoutMs);
+    const hooks = {
+      onHandshakeComplete: socket.onHandshakeComplete.bind(socket),
+      onData: socket.onData.bind(socket),
+      onPeerClose: socket.onPeerClose.bind(socket),
+      ...(this.config.onKeyLog === undefined ? {} : { onKeyLog: this.config.onKeyLog }),
+    };
+    const connection = new Connection('server', this.config.provider, hooks, this.config.maxHandshakeMessageSize, this.config.now);
+    connection.start((ctx) => new ExpectClientHello(ctx, this.config));
+    socket.attach(connection);
+    // Errors before 'secure' belong to the server, never to an unhandled 'error' event.
+    socket.on('error', (err) => {
+      if (!socket.isSecure) this.emit('tlsClientError', err, socket);
+    });
+    socket.once('secure', () => this.emit('secureConnection', socket));
+    return socket;
+  }
+
+  listen(port?: number, host?: string, callback?: () => void): this {
+    this.netServer.listen(port, host, callback);
+    return this;
+  }
+
+  close(callback?: (err?: Error) => void): this {
+    this.netServer.close(callback);
+    return this;
+  }
+
+  address(): AddressInfo | string | null {
+    return this.netServer.address();
+  }
+
+  get listening(): boolean {
+    return this.netServer.listening;
+  }
+
+  ref(): this {
+    this.netServer.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.netServer.unref();
+    return this;
+  }
+}

@@ -1,0 +1,85 @@
+import type { CipherSuite, NamedGroup } from './codec/enums.js';
+
+export type CipherSuiteName = keyof typeof CipherSuite;
+export type GroupName = keyof typeof NamedGroup;
+export type ClientAuthMode = 'none' | 'request' | 'require';
+export type PemInput = string | Uint8Array;
+
+/** A certificate from the peer's verified chain, leaf first. */
+export interface PeerCertificate {
+  /** DER bytes. */
+  readonly raw: Uint8Array;
+  readonly subject: string;
+  readonly issuer: string;
+  /** Lowercase hex, no separators, no leading zero octet. */
+  readonly serialNumber: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** SHA-256 of the DER, lowercase hex. */
+  readonly fingerprint256: string;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly uris: readonly string[];
+  readonly isCA: boolean;
+}
+
+/** What the engine hands to the caller's `verifyPeer` after the chain checks passed. */
+export interface PeerCertificates {
+  /** Verified chain, leaf first, ending at the trust anchor. */
+  readonly chain: readonly PeerCertificate[];
+  readonly leaf: PeerCertificate;
+}
+
+/**
+ * The caller's own policy on a verified peer (ledger revocation, SPIFFE
+ * authorization). Runs synchronously inside the handshake; throw a
+ * TlsAlertError to pick the alert, anything else becomes bad_certificate.
+ */
+export type VerifyPeer = (peer: PeerCertificates) => void;
+
+export interface TlsCommonOptions {
+  /** PEM private key (PKCS#8, SEC1 or PKCS#1). */
+  readonly key?: PemInput;
+  /** PEM certificate chain, leaf first. */
+  readonly cert?: PemInput;
+  /** PEM trust anchors used to verify the peer's chain. */
+  readonly ca?: PemInput | readonly PemInput[];
+  readonly ALPNProtocols?: readonly string[];
+  readonly cipherSuites?: readonly CipherSuiteName[];
+  readonly groups?: readonly GroupName[];
+  /** Allowed difference between our clock and certificate validity, in ms (default 60 s). */
+  readonly clockSkewMs?: number;
+  readonly verifyPeer?: VerifyPeer;
+  /** A handshake not finished within this time is aborted (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** Largest handshake message accepted, in bytes (default 64 KiB). */
+  readonly maxHandshakeMessageSize?: number;
+  /** SSLKEYLOGFILE-format lines for debugging with Wireshark; for dev and tests only. */
+  readonly onKeyLog?: (line: string) => void;
+  /** Clock for certificate validity and ticket ages (ms since the epoch). */
+  readonly now?: () => number;
+}
+
+export interface TlsServerOptions extends TlsCommonOptions {
+  /** Whether a client certificate is asked for and whether it is required (default 'none'). */
+  readonly clientAuth?: ClientAuthMode;
+  /** Issue NewSessionTicket after the handshake (default true). */
+  readonly sessionTickets?: boolean;
+  /** Ticket lifetime in seconds (default 2 h; never past the client certificate's notAfter). */
+  readonly ticketLifetimeSeconds?: number;
+  /** How often the ticket-sealing key rotates, in ms (default 1 h; the previous key still opens). */
+  readonly ticketKeyRotationMs?: number;
+}
+
+export interface TlsConnectOptions extends TlsCommonOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** SNI and the name checked against the server certificate (default: host, unless it is an IP). */
+  readonly servername?: string;
+  /** A ticket from an earlier connection's 'session' event, offered for resumption. */
+  readonly session?: Uint8Array;
+  /** Verify the server's chain (default true). */
+  readonly rejectUnauthorized?: boolean;
+  /** An already connected transport to run TLS over, instead of host/port. */
+  readonly socket?: import('node:stream').Duplex;
+}

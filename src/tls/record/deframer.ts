@@ -1,0 +1,55 @@
+import { TlsAlertError } from '../alert.js';
+import { MAX_CIPHERTEXT, RECORD_HEADER_LENGTH } from './limits.js';
+
+export interface RawRecord {
+  readonly type: number;
+  /** The 5-byte header, which is also the AEAD's additional data. */
+  readonly header: Buffer;
+  readonly body: Buffer;
+}
+
+/**
+ * Cuts the incoming byte stream into records (RFC 8446 §5.1). Holds at most
+ * one partial record, so a peer cannot make it buffer more than 2^14+256+5.
+ */
+export class Deframer {
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+
+  get bufferedBytes(): number {
+    return this.pendingLength;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
+  }
+
+  /** The next complete record, or undefined until more bytes arrive. */
+  next(): RawRecord | undefined {
+    if (this.pendingLength < RECORD_HEADER_LENGTH) return undefined;
+    let head = this.pending[0]!;
+    if (head.length < RECORD_HEADER_LENGTH) head = this.flatten();
+    const type = head[0]!;
+    const length = head.readUInt16BE(3);
+    // Validate the header before waiting for its body, so garbage fails fast.
+    if (type < 20 || type > 23) throw new TlsAlertError('unexpected_message', `record type ${type}`);
+    if (head[1] !== 3 || head[2]! > 4) throw new TlsAlertError('decode_error', `record version ${head[1]}.${head[2]}`);
+    if (length > MAX_CIPHERTEXT) throw new TlsAlertError('record_overflow', `record of ${length} bytes`);
+    const total = RECORD_HEADER_LENGTH + length;
+    if (this.pendingLength < total) return undefined;
+    if (head.length < total) head = this.flatten();
+    const record = { type, header: head.subarray(0, RECORD_HEADER_LENGTH), body: head.subarray(RECORD_HEADER_LENGTH, total) };
+    if (head.length === total) this.pending.shift();
+    else this.pending[0] = head.subarray(total);
+    this.pendingLength -= total;
+    return record;
+  }
+
+  private flatten(): Buffer {
+    const all = Buffer.concat(this.pending, this.pendingLength);
+    this.pending = [all];
+    return all;
+  }
+}

@@ -1,0 +1,118 @@
+import { createCipheriv, createDecipheriv, type CipherGCM, type CipherGCMTypes, type CipherChaCha20Poly1305Types, type DecipherGCM } from 'node:crypto';
+import { TlsAlertError } from '../alert.js';
+import { ContentType } from '../codec/enums.js';
+import type { SuiteInfo } from '../crypto/suites.js';
+import { AEAD_TAG_LENGTH, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from './limits.js';
+import { trafficKeys } from '../keyschedule/stages.js';
+
+type AeadCipherName = CipherGCMTypes | CipherChaCha20Poly1305Types;
+
+function cipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): CipherGCM {
+  // One call site per overload keeps the AEAD typing exact.
+  return name === 'chacha20-poly1305'
+    ? (createCipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as CipherGCM)
+    : createCipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+}
+
+function decipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): DecipherGCM {
+  return name === 'chacha20-poly1305'
+    ? (createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as DecipherGCM)
+    : createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+}
+
+/**
+ * One direction of record protection (RFC 8446 §5.2-5.3): AEAD key, IV and a
+ * 64-bit sequence number. Installing a new secret means a new Protector, so
+ * the sequence number restarts at zero as §5.3 requires.
+ */
+export class Protector {
+  private sequence = 0;
+  private readonly key: Buffer;
+  private readonly iv: Buffer;
+  private readonly aead: AeadCipherName;
+  /** The low 8 bytes of the IV, split so the nonce is two 32-bit XORs. */
+  private readonly ivHigh: number;
+  private readonly ivLow: number;
+
+  constructor(readonly suite: SuiteInfo, readonly secret: Buffer) {
+    const { key, iv } = trafficKeys(suite.hash, suite.keyLength, secret);
+    this.key = key;
+    this.iv = iv;
+    this.aead = suite.aead;
+    this.ivHigh = iv.readUInt32BE(4);
+    this.ivLow = iv.readUInt32BE(8);
+  }
+
+  get recordsProcessed(): number {
+    return this.sequence;
+  }
+
+  /** Whether the key has carried as many records as it may (RFC 8446 §5.5). */
+  isExhausted(): boolean {
+    return this.sequence >= this.suite.recordLimit;
+  }
+
+  private nonce(): Buffer {
+    const seq = this.sequence;
+    const nonce = Buffer.allocUnsafe(12);
+    this.iv.copy(nonce, 0, 0, 4);
+    // The sequence never reaches 2^53: keys rotate at suite.recordLimit.
+    const high = Math.floor(seq / 0x100000000);
+    nonce.writeUInt32BE((this.ivHigh ^ high) >>> 0, 4);
+    nonce.writeUInt32BE((this.ivLow ^ seq) >>> 0, 8);
+    return nonce;
+  }
+
+  /** Seals one record: TLSInnerPlaintext = content || type || zeros(padding). */
+  seal(type: ContentType, content: Uint8Array, padding = 0): Buffer {
+    if (content.length > MAX_PLAINTEXT) throw new TlsAlertError('internal_error', 'record content over 2^14 bytes');
+    const innerLength = content.length + 1 + padding;
+    const record = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + innerLength + AEAD_TAG_LENGTH);
+    record[0] = ContentType.application_data;
+    record[1] = 3;
+    record[2] = 3;
+    record.writeUInt16BE(innerLength + AEAD_TAG_LENGTH, 3);
+    const header = record.subarray(0, RECORD_HEADER_LENGTH);
+    const inner = Buffer.allocUnsafe(innerLength);
+    inner.set(content, 0);
+    inner[content.length] = type;
+    if (padding > 0) inner.fill(0, content.length + 1);
+    const cipher = cipherFor(this.aead, this.key, this.nonce());
+    this.sequence++;
+    cipher.setAAD(header);
+    const body = cipher.update(inner);
+    body.copy(record, RECORD_HEADER_LENGTH);
+    cipher.final();
+    cipher.getAuthTag().copy(record, RECORD_HEADER_LENGTH + innerLength);
+    return record;
+  }
+
+  /**
+   * Opens one protected record (header is the 5 bytes read off the wire).
+   * Returns the real content type and content with padding removed.
+   */
+  open(header: Buffer, body: Buffer): { type: number; content: Buffer } {
+    // §5.2: a ciphertext over 2^14 + 256 bytes is record_overflow.
+    if (body.length > MAX_CIPHERTEXT) throw new TlsAlertError('record_overflow', `ciphertext of ${body.length} bytes`);
+    if (body.length < AEAD_TAG_LENGTH + 1) throw new TlsAlertError('bad_record_mac', 'ciphertext shorter than a tag');
+    const decipher = decipherFor(this.aead, this.key, this.nonce());
+    decipher.setAAD(header);
+    decipher.setAuthTag(body.subarray(body.length - AEAD_TAG_LENGTH));
+    const inner = decipher.update(body.subarray(0, body.length - AEAD_TAG_LENGTH));
+    try {
+      decipher.final();
+    } catch {
+      throw new TlsAlertError('bad_record_mac', 'record authentication failed');
+    }
+    // Only an authentic record consumes a sequence number, so a server skipping
+    // rejected 0-RTT data (RFC 8446 §4.2.10) stays in step with the client.
+    this.sequence++;
+    // §5.4: the type is the last non-zero byte; all zeros is unexpected_message.
+    let end = inner.length - 1;
+    while (end >= 0 && inner[end] === 0) end--;
+    if (end < 0) throw new TlsAlertError('unexpected_message', 'protected record has no content type');
+    // §5.4: the inner plaintext (without padding) may not exceed 2^14.
+    if (end > MAX_PLAINTEXT) throw new TlsAlertError('record_overflow', `plaintext of ${end} bytes`);
+    return { type: inner[end]!, content: inner.subarray(0, end) };
+  }
+}
