@@ -65,7 +65,10 @@ export class Protector {
 
   /** Seals one record: TLSInnerPlaintext = content || type || zeros(padding). */
   seal(type: ContentType, content: Uint8Array, padding = 0): Buffer {
-    if (content.length > MAX_PLAINTEXT) throw new TlsAlertError('internal_error', 'record content over 2^14 bytes');
+    // §5.4: TLSInnerPlaintext (content, type, padding) is at most 2^14 + 1 bytes.
+    if (!Number.isInteger(padding) || padding < 0 || content.length + 1 + padding > MAX_PLAINTEXT + 1) {
+      throw new TlsAlertError('internal_error', 'TLSInnerPlaintext over 2^14 + 1 bytes');
+    }
     const innerLength = content.length + 1 + padding;
     const record = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + innerLength + AEAD_TAG_LENGTH);
     record[0] = ContentType.application_data;
@@ -107,6 +110,8 @@ export class Protector {
     // Only an authentic record consumes a sequence number, so a server skipping
     // rejected 0-RTT data (RFC 8446 §4.2.10) stays in step with the client.
     this.sequence++;
+    // §5.4: the whole inner plaintext, padding included, may not exceed 2^14 + 1.
+    if (inner.length > MAX_PLAINTEXT + 1) throw new TlsAlertError('record_overflow', `inner plaintext of ${inner.length} bytes`);
     // §5.4: the type is the last non-zero byte; all zeros is unexpected_message.
     let end = inner.length - 1;
     while (end >= 0 && inner[end] === 0) end--;
