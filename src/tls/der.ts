@@ -301,7 +301,7 @@ export const Oid = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
 } as const;
 
-/** keyUsage bits (RFC 5280 §4.2.1.3), as masks of KeyUsage.mask. */
+/** keyUsage named bits (RFC 5280 §4.2.1.3); bit n is `1 << n` in CertificateExtensions.keyUsage. */
 export const KeyUsageBit = {
   digitalSignature: 0,
   nonRepudiation: 1,
@@ -575,8 +575,57 @@ export interface CertificateFields {
   readonly subject: DistinguishedName;
   readonly notBeforeMs: number;
   readonly notAfterMs: number;
-  readonly publicKeyAlgorithm: string;
+  readonly publicKey: PublicKeyInfo;
   readonly extensions: CertificateExtensions;
+}
+
+/**
+ * What kind of key the SPKI holds, read from DER: KeyObject's
+ * asymmetricKeyDetails costs ~24 µs per fresh key, this a fraction of one.
+ */
+export interface PublicKeyInfo {
+  readonly algorithm: string;
+  /** Named-curve OID for id-ecPublicKey; undefined for explicit parameters or other algorithms. */
+  readonly namedCurve: string | undefined;
+  /** Modulus size in bits for rsaEncryption keys. */
+  readonly rsaModulusBits: number | undefined;
+}
+
+export const KeyOid = {
+  ecPublicKey: '1.2.840.10045.2.1',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  ed25519: '1.3.101.112',
+  prime256v1: '1.2.840.10045.3.1.7',
+  secp384r1: '1.3.132.0.34',
+} as const;
+
+function decodePublicKeyInfo(element: DerElement): PublicKeyInfo {
+  const spki = DerReader.inside(element);
+  const algorithmIdentifier = DerReader.inside(spki.expect(DerTag.sequence, 'SPKI algorithm'));
+  const algorithm = decodeOid(algorithmIdentifier.expect(DerTag.oid, 'SPKI algorithm').content);
+  const parameters = algorithmIdentifier.isEmpty() ? undefined : algorithmIdentifier.read('SPKI parameters');
+  algorithmIdentifier.expectEnd('SPKI algorithm');
+  const key = spki.expect(DerTag.bitString, 'subjectPublicKey').content;
+  spki.expectEnd('subjectPublicKeyInfo');
+  if (key.length < 1 || key[0] !== 0) throw new DerError('subjectPublicKey: bad BIT STRING');
+  let namedCurve: string | undefined;
+  let rsaModulusBits: number | undefined;
+  if (algorithm === KeyOid.ecPublicKey && parameters?.tag === DerTag.oid) {
+    namedCurve = decodeOid(parameters.content);
+  } else if (algorithm === KeyOid.rsaEncryption) {
+    // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 §A.1.1)
+    const outer = DerReader.of(key.subarray(1));
+    const rsa = DerReader.inside(outer.expect(DerTag.sequence, 'RSAPublicKey'));
+    outer.expectEnd('RSAPublicKey');
+    const modulus = rsa.expect(DerTag.integer, 'modulus').content;
+    rsa.expect(DerTag.integer, 'publicExponent');
+    rsa.expectEnd('RSAPublicKey');
+    let start = 0;
+    while (start < modulus.length && modulus[start] === 0) start++;
+    const top = modulus[start];
+    rsaModulusBits = top === undefined ? 0 : (modulus.length - start - 1) * 8 + (32 - Math.clz32(top));
+  }
+  return { algorithm, namedCurve, rsaModulusBits };
 }
 
 function decodeAlgorithmIdentifier(element: DerElement, what: string): string {
@@ -622,10 +671,7 @@ export function decodeCertificate(der: Uint8Array): CertificateFields {
   const notAfterMs = decodeTime(validity.read('notAfter'), 'notAfter');
   validity.expectEnd('validity');
   const subject = decodeName(tbs.read('subject'), 'subject');
-  const spki = DerReader.inside(tbs.expect(DerTag.sequence, 'subjectPublicKeyInfo'));
-  const publicKeyAlgorithm = decodeAlgorithmIdentifier(spki.read('SPKI algorithm'), 'SPKI algorithm');
-  spki.expect(DerTag.bitString, 'subjectPublicKey');
-  spki.expectEnd('subjectPublicKeyInfo');
+  const publicKey = decodePublicKeyInfo(tbs.expect(DerTag.sequence, 'subjectPublicKeyInfo'));
   // RFC 5280 §4.1.2.8: unique identifiers only from v2 on; extensions only in v3.
   if (tbs.optional(0x81, 'issuerUniqueID') !== undefined && version < 2) throw new DerError('issuerUniqueID in v1');
   if (tbs.optional(0x82, 'subjectUniqueID') !== undefined && version < 2) throw new DerError('subjectUniqueID in v1');
@@ -641,7 +687,7 @@ export function decodeCertificate(der: Uint8Array): CertificateFields {
     subject,
     notBeforeMs,
     notAfterMs,
-    publicKeyAlgorithm,
+    publicKey,
     extensions: decodeExtensions(extensionsElement),
   };
 }

@@ -5,12 +5,14 @@ import { TlsAlertError, type AlertName } from './alert.js';
 import {
   decodeCertificate,
   DerError,
+  KeyOid,
   KeyUsageBit,
   Oid,
   type CertificateFields,
   type DistinguishedName,
   type GeneralName,
   type NameConstraints,
+  type PublicKeyInfo,
 } from './der.js';
 import type { PeerCertificate, PeerCertificates } from './options.js';
 
@@ -54,7 +56,7 @@ export interface VerifyExpectation {
 /** Leaf keys the engine can check a CertificateVerify with (see crypto/signatures.ts). */
 export type LeafKeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519' | 'rsa';
 
-/** A certificate parsed once, without any trust decision. */
+/** A certificate parsed once, without any trust decision. Shared through the cache: never mutate `der`. */
 export interface ParsedCertificate {
   readonly der: Uint8Array;
   readonly fields: CertificateFields;
@@ -67,6 +69,8 @@ export interface ParsedCertificate {
   readonly isCA: boolean;
   /** Subject and issuer Names are equal (RFC 5280 §6.1: such certificates skip some counts). */
   readonly isSelfIssued: boolean;
+  /** The subject on one line, for log and alert reasons. */
+  readonly label: string;
   readonly view: PeerCertificate;
 }
 
@@ -83,8 +87,12 @@ const DEFAULT_CACHE_SIZE = 1024;
 const MAX_PATH_LENGTH = 8;
 /** Certificates accepted in one Certificate message; more only costs us parsing. */
 const MAX_PRESENTED = 16;
-/** Signature checks one verify() may spend while searching for a path. */
-const MAX_SIGNATURE_CHECKS = 32;
+/**
+ * Issuer candidates one verify() may try. Counts cached signatures too: a
+ * peer with its own CAs that share a name could otherwise make the search
+ * walk every ordering of its chain once those signatures are cached.
+ */
+const MAX_CANDIDATES = 32;
 const MIN_RSA_BITS = 2048;
 /** Bounds the cost of one RSA verify a peer can make us pay (Go's crypto/tls uses the same cap). */
 const MAX_RSA_BITS = 8192;
@@ -134,29 +142,57 @@ export function parsePemCertificates(pem: string | Uint8Array | readonly (string
 // ---------------------------------------------------------------------------
 // Parsing and the parse cache
 
-function keyOf(der: Uint8Array): string {
-  // latin1 maps bytes 1:1 to a compact string: cheaper than hashing (~0.4 µs vs ~2 µs for 700 bytes).
-  return asBuffer(der).toString('latin1');
+/**
+ * Cache key: the last 32 octets, i.e. part of the signature, which differs
+ * between any two certificates in practice. A hit still compares the whole
+ * DER, so a crafted collision only costs its sender a re-parse. Hashing a
+ * short key is what keeps warm lookups cheap (the full DER as a latin1
+ * string costs ~4x more per lookup; SHA-256 of it ~2 µs).
+ */
+function cacheKey(der: Buffer): string {
+  return der.toString('latin1', Math.max(0, der.length - 32));
 }
 
-function describeKey(key: KeyObject | undefined): { type: LeafKeyType | undefined; description: string } {
-  if (key === undefined) return { type: undefined, description: 'unreadable key' };
-  const kind = key.asymmetricKeyType ?? 'unknown';
-  const details = key.asymmetricKeyDetails;
-  switch (kind) {
-    case 'ec': {
-      const curve = details?.namedCurve ?? 'explicit curve';
-      const type = curve === 'prime256v1' ? 'ecdsa-p256' : curve === 'secp384r1' ? 'ecdsa-p384' : undefined;
-      return { type, description: `EC ${curve}` };
+/** Exact DER → parsed certificate, for a fixed set (the anchors). */
+class DerIndex {
+  private readonly byKey = new Map<string, ParsedCertificate[]>();
+
+  find(der: Buffer, key: string = cacheKey(der)): ParsedCertificate | undefined {
+    return this.byKey.get(key)?.find((c) => asBuffer(c.der).equals(der));
+  }
+
+  add(cert: ParsedCertificate): void {
+    const key = cacheKey(asBuffer(cert.der));
+    const bucket = this.byKey.get(key);
+    if (bucket === undefined) this.byKey.set(key, [cert]);
+    else bucket.push(cert);
+  }
+}
+
+const CURVE_NAMES: ReadonlyMap<string, string> = new Map([
+  [KeyOid.prime256v1, 'P-256'],
+  [KeyOid.secp384r1, 'P-384'],
+  ['1.3.132.0.35', 'secp521r1'],
+  ['1.3.132.0.10', 'secp256k1'],
+]);
+
+/** Key kind from the SPKI DER; KeyObject only tells whether node:crypto could load it. */
+function describeKey(info: PublicKeyInfo, key: KeyObject | undefined): { type: LeafKeyType | undefined; description: string } {
+  if (key === undefined) return { type: undefined, description: `unreadable ${info.algorithm} key` };
+  switch (info.algorithm) {
+    case KeyOid.ecPublicKey: {
+      const curve = info.namedCurve;
+      const type = curve === KeyOid.prime256v1 ? 'ecdsa-p256' : curve === KeyOid.secp384r1 ? 'ecdsa-p384' : undefined;
+      return { type, description: `EC ${curve === undefined ? 'explicit curve' : (CURVE_NAMES.get(curve) ?? curve)}` };
     }
-    case 'ed25519':
+    case KeyOid.ed25519:
       return { type: 'ed25519', description: 'Ed25519' };
-    case 'rsa': {
-      const bits = details?.modulusLength ?? 0;
+    case KeyOid.rsaEncryption: {
+      const bits = info.rsaModulusBits ?? 0;
       return { type: bits >= MIN_RSA_BITS && bits <= MAX_RSA_BITS ? 'rsa' : undefined, description: `RSA ${bits} bits` };
     }
     default:
-      return { type: undefined, description: kind };
+      return { type: undefined, description: `key algorithm ${info.algorithm}` };
   }
 }
 
@@ -170,27 +206,31 @@ function serialHex(serial: Buffer): string {
 /** Parses `der` (copied first: the caller may reuse its buffer). Throws TlsAlertError(bad_certificate). */
 function parseCertificate(input: Uint8Array): ParsedCertificate {
   const der = Buffer.from(input);
-  let fields: CertificateFields;
-  let x509: X509Certificate;
   try {
-    // Our decoder runs first: it is bounded and strict, and rejects PEM or trailing bytes X509Certificate would take.
-    fields = decodeCertificate(der);
-    x509 = new X509Certificate(der);
+    return buildParsed(der);
   } catch (error) {
     const reason = error instanceof DerError ? error.message : 'node:crypto could not parse it';
     throw reject('bad_certificate', `malformed certificate: ${reason}`, error);
   }
+}
+
+function buildParsed(der: Buffer): ParsedCertificate {
+  // Our decoder runs first: it is bounded and strict, and rejects PEM or trailing bytes X509Certificate would take.
+  const fields = decodeCertificate(der);
+  const x509 = new X509Certificate(der);
   let publicKey: KeyObject | undefined;
   try {
     publicKey = x509.publicKey;
   } catch {
+    // An unloadable key is still describable; the checks that need it refuse it.
     publicKey = undefined;
   }
-  const key = describeKey(publicKey);
+  const key = describeKey(fields.publicKey, publicKey);
   const ext = fields.extensions;
   const san = ext.subjectAltName;
   const view: PeerCertificate = Object.freeze({
-    raw: der,
+    // Its own copy: `fields` points into `der`, and callers get `raw` to keep.
+    raw: new Uint8Array(der),
     subject: x509.subject,
     issuer: x509.issuer,
     serialNumber: serialHex(fields.serialNumber),
@@ -211,6 +251,7 @@ function parseCertificate(input: Uint8Array): ParsedCertificate {
     keyDescription: key.description,
     isCA: view.isCA,
     isSelfIssued: fields.subject.der.equals(fields.issuer.der),
+    label: view.subject.replace(/\n/g, ', '),
     view,
   });
 }
@@ -222,9 +263,9 @@ class CertificateCache {
 
   constructor(private readonly capacity: number) {}
 
-  get(der: Uint8Array, key: string = keyOf(der)): ParsedCertificate {
+  get(der: Buffer, key: string = cacheKey(der)): ParsedCertificate {
     const hit = this.entries.get(key);
-    if (hit !== undefined) {
+    if (hit !== undefined && asBuffer(hit.der).equals(der)) {
       // Re-insert so Map order is recency order; the first key is the eviction candidate.
       this.entries.delete(key);
       this.entries.set(key, hit);
@@ -232,6 +273,8 @@ class CertificateCache {
     }
     const parsed = parseCertificate(der);
     this.parsed++;
+    // delete first: a colliding entry is replaced and moves to the recent end.
+    this.entries.delete(key);
     this.entries.set(key, parsed);
     if (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next();
@@ -245,7 +288,7 @@ const sharedCache = new CertificateCache(DEFAULT_CACHE_SIZE);
 
 /** Parse without verifying: for our own chain, and for building PeerCertificate views. Cached; throws TlsAlertError. */
 export function describeCertificate(der: Uint8Array): ParsedCertificate {
-  return sharedCache.get(der);
+  return sharedCache.get(asBuffer(der));
 }
 
 // ---------------------------------------------------------------------------
@@ -318,8 +361,9 @@ export function parseIpAddress(text: string): Buffer | undefined {
   } else {
     groups = head;
   }
+  if (groups.length !== 8) return undefined;
   if (tail !== undefined) groups = [...groups.slice(0, 6), ...tail];
-  if (groups.length !== 8 || groups.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) return undefined;
+  if (groups.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) return undefined;
   const out = Buffer.alloc(16);
   groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
   return out;
@@ -437,7 +481,7 @@ function checkNameConstraints(cert: ParsedCertificate, constraints: NameConstrai
   for (const value of san?.ipAddresses ?? []) names.push({ kind: 'iPAddress', value });
   for (const value of san?.directoryNames ?? []) names.push({ kind: 'directoryName', value });
   if (cert.fields.subject.rdns.length > 0) names.push({ kind: 'directoryName', value: cert.fields.subject });
-  const label = `${cert.view.subject} under the name constraints of ${by.view.subject}`;
+  const label = `${cert.label} under the name constraints of ${by.label}`;
   for (const name of names) {
     if (constraints.excluded.some((base) => nameWithin(name, base))) {
       return reject('bad_certificate', `${label}: ${describeName(name)} is excluded`);
@@ -459,7 +503,7 @@ function checkNameConstraints(cert: ParsedCertificate, constraints: NameConstrai
 // The verifier
 
 interface SearchState {
-  signatureChecks: number;
+  candidates: number;
   /** A complete path to an anchor that failed a check: the most useful verdict. */
   pathProblem: TlsAlertError | undefined;
   signatureProblem: TlsAlertError | undefined;
@@ -473,7 +517,8 @@ export class ChainVerifier {
   private readonly clockSkewMs: number;
   private readonly now: () => number;
   private readonly cache: CertificateCache;
-  private readonly anchorsByDer = new Map<string, ParsedCertificate>();
+  private readonly anchors = new Set<ParsedCertificate>();
+  private readonly anchorsByDer = new DerIndex();
   private readonly anchorsBySubject = new Map<string, ParsedCertificate[]>();
   /** child → fingerprints of issuers whose signature on it verified; pure in the bytes, so safe to remember. */
   private readonly verifiedIssuers = new WeakMap<ParsedCertificate, Set<string>>();
@@ -490,8 +535,7 @@ export class ChainVerifier {
     this.cache = new CertificateCache(size);
     const subjects: Uint8Array[] = [];
     options.ca.forEach((der, i) => {
-      const key = keyOf(der);
-      if (this.anchorsByDer.has(key)) return;
+      if (this.anchorsByDer.find(asBuffer(der)) !== undefined) return;
       let anchor: ParsedCertificate;
       try {
         anchor = parseCertificate(der);
@@ -499,8 +543,9 @@ export class ChainVerifier {
         throw new TypeError(`ca[${i}] is not a usable certificate: ${error instanceof Error ? error.message : String(error)}`);
       }
       this.cache.parsed++;
-      this.anchorsByDer.set(key, anchor);
-      const subjectKey = keyOf(anchor.fields.subject.der);
+      this.anchorsByDer.add(anchor);
+      this.anchors.add(anchor);
+      const subjectKey = anchor.fields.subject.der.toString('latin1');
       const bucket = this.anchorsBySubject.get(subjectKey);
       if (bucket === undefined) {
         this.anchorsBySubject.set(subjectKey, [anchor]);
@@ -520,15 +565,16 @@ export class ChainVerifier {
   verify(chainDer: readonly Uint8Array[], expect: VerifyExpectation): VerifiedChain {
     if (chainDer.length === 0) throw reject('bad_certificate', 'empty certificate chain');
     if (chainDer.length > MAX_PRESENTED) throw reject('bad_certificate', `${chainDer.length} certificates presented, at most ${MAX_PRESENTED} accepted`);
-    const presented = chainDer.map((der) => this.lookup(der));
+    // Duplicates map to one parsed object; a Set keeps the search from trying them twice.
+    const presented = [...new Set(chainDer.map((der) => this.lookup(der)))];
     const nowMs = this.now();
-    const state: SearchState = { signatureChecks: 0, pathProblem: undefined, signatureProblem: undefined, isTooDeep: false };
+    const state: SearchState = { candidates: 0, pathProblem: undefined, signatureProblem: undefined, isTooDeep: false };
     const path = this.search([presented[0]!], presented, expect, nowMs, state);
     if (path === undefined) {
       if (state.pathProblem !== undefined) throw state.pathProblem;
       if (state.signatureProblem !== undefined) throw state.signatureProblem;
       if (state.isTooDeep) throw reject('bad_certificate', `no path to a trust anchor within ${MAX_PATH_LENGTH} certificates`);
-      throw reject('unknown_ca', `no path from ${presented[0]!.view.subject.replace(/\n/g, ', ')} to a trust anchor`);
+      throw reject('unknown_ca', `no path from ${presented[0]!.label} to a trust anchor`);
     }
     const leaf = path[0]!;
     // checkLeaf refused leaves without a usable key, so the key is present here.
@@ -538,9 +584,10 @@ export class ChainVerifier {
     return { peer: { chain: views, leaf: leaf.view }, leafPublicKey, leafNotAfterMs: leaf.fields.notAfterMs };
   }
 
-  private lookup(der: Uint8Array): ParsedCertificate {
-    const key = keyOf(der);
-    return this.anchorsByDer.get(key) ?? this.cache.get(der, key);
+  private lookup(input: Uint8Array): ParsedCertificate {
+    const der = asBuffer(input);
+    const key = cacheKey(der);
+    return this.anchorsByDer.find(der, key) ?? this.cache.get(der, key);
   }
 
   /**
@@ -556,7 +603,7 @@ export class ChainVerifier {
     state: SearchState,
   ): ParsedCertificate[] | undefined {
     const child = path[path.length - 1]!;
-    for (const anchor of this.anchorsBySubject.get(keyOf(child.fields.issuer.der)) ?? []) {
+    for (const anchor of this.anchorsBySubject.get(child.fields.issuer.der.toString('latin1')) ?? []) {
       if (!issuedBy(child, anchor) || !this.isSignedBy(child, anchor, state)) continue;
       const full = [...path, anchor];
       const problem = this.checkPath(full, expect, nowMs);
@@ -565,7 +612,7 @@ export class ChainVerifier {
     }
     for (const candidate of presented) {
       // Anchors were tried above; a presented self-signed non-anchor can only lead to anchors by name.
-      if (path.includes(candidate) || this.anchorsByDer.has(keyOf(candidate.der)) || !issuedBy(child, candidate)) continue;
+      if (path.includes(candidate) || this.anchors.has(candidate) || !issuedBy(child, candidate)) continue;
       // Room for this intermediate and an anchor above it.
       if (path.length + 2 > MAX_PATH_LENGTH) {
         state.isTooDeep = true;
@@ -580,18 +627,18 @@ export class ChainVerifier {
 
   /** RFC 5280 §6.1.3(a)(1): the signature on `child` verifies with `issuer`'s key. Cached per pair. */
   private isSignedBy(child: ParsedCertificate, issuer: ParsedCertificate, state: SearchState): boolean {
+    if (++state.candidates > MAX_CANDIDATES) {
+      state.signatureProblem ??= reject('bad_certificate', `more than ${MAX_CANDIDATES} issuer candidates`);
+      return false;
+    }
     const known = this.verifiedIssuers.get(child);
     if (known?.has(issuer.view.fingerprint256) === true) return true;
     if (!CERT_SIGNATURE_ALGORITHMS.has(child.fields.signatureAlgorithm)) {
-      state.signatureProblem ??= reject('bad_certificate', `${child.view.subject} is signed with refused algorithm ${child.fields.signatureAlgorithm}`);
+      state.signatureProblem ??= reject('bad_certificate', `${child.label} is signed with refused algorithm ${child.fields.signatureAlgorithm}`);
       return false;
     }
     if (issuer.publicKey === undefined) {
-      state.signatureProblem ??= reject('bad_certificate', `issuer ${issuer.view.subject} has an unreadable key`);
-      return false;
-    }
-    if (++state.signatureChecks > MAX_SIGNATURE_CHECKS) {
-      state.signatureProblem ??= reject('bad_certificate', 'too many candidate issuers');
+      state.signatureProblem ??= reject('bad_certificate', `issuer ${issuer.label} has an unreadable key`);
       return false;
     }
     this.signatureChecks++;
@@ -602,7 +649,7 @@ export class ChainVerifier {
       isValid = false;
     }
     if (!isValid) {
-      state.signatureProblem ??= reject('bad_certificate', `signature on ${child.view.subject} does not verify with the key of ${issuer.view.subject}`);
+      state.signatureProblem ??= reject('bad_certificate', `signature on ${child.label} does not verify with the key of ${issuer.label}`);
       return false;
     }
     if (known === undefined) {
@@ -630,10 +677,10 @@ export class ChainVerifier {
   private checkValidity(cert: ParsedCertificate, nowMs: number): TlsAlertError | undefined {
     const { notBeforeMs, notAfterMs } = cert.fields;
     if (nowMs + this.clockSkewMs < notBeforeMs) {
-      return reject('certificate_expired', `${cert.view.subject} is not yet valid (notBefore ${cert.view.notBefore.toISOString()})`);
+      return reject('certificate_expired', `${cert.label} is not yet valid (notBefore ${new Date(notBeforeMs).toISOString()})`);
     }
     if (nowMs - this.clockSkewMs > notAfterMs) {
-      return reject('certificate_expired', `${cert.view.subject} has expired (notAfter ${cert.view.notAfter.toISOString()})`);
+      return reject('certificate_expired', `${cert.label} has expired (notAfter ${new Date(notAfterMs).toISOString()})`);
     }
     return undefined;
   }
@@ -655,7 +702,7 @@ function issuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean 
 function checkCriticalExtensions(cert: ParsedCertificate): TlsAlertError | undefined {
   const unknown = cert.fields.extensions.unknownCritical;
   if (unknown.length === 0) return undefined;
-  return reject('unsupported_certificate', `${cert.view.subject} has unknown critical extension ${unknown.join(', ')}`);
+  return reject('unsupported_certificate', `${cert.label} has unknown critical extension ${unknown.join(', ')}`);
 }
 
 /** §6.1.4: the certificate at `i` (an intermediate or the anchor) may issue what lies below it. */
@@ -664,10 +711,10 @@ function checkIssuer(path: readonly ParsedCertificate[], i: number): TlsAlertErr
   const ext = cert.fields.extensions;
   const role = i === path.length - 1 ? 'trust anchor' : 'intermediate';
   // §6.1.4(k): basicConstraints present with cA TRUE.
-  if (ext.basicConstraints?.isCA !== true) return reject('bad_certificate', `${role} ${cert.view.subject} is not a CA`);
+  if (ext.basicConstraints?.isCA !== true) return reject('bad_certificate', `${role} ${cert.label} is not a CA`);
   // §6.1.4(n): if keyUsage is present, keyCertSign must be set.
   if (ext.keyUsage !== undefined && (ext.keyUsage & (1 << KeyUsageBit.keyCertSign)) === 0) {
-    return reject('bad_certificate', `${role} ${cert.view.subject} lacks keyCertSign`);
+    return reject('bad_certificate', `${role} ${cert.label} lacks keyCertSign`);
   }
   // §6.1.4(l),(m): non-self-issued intermediates below may not exceed pathLenConstraint.
   const pathLen = ext.basicConstraints.pathLen;
@@ -675,7 +722,7 @@ function checkIssuer(path: readonly ParsedCertificate[], i: number): TlsAlertErr
     let below = 0;
     for (let j = 1; j < i; j++) if (!path[j]!.isSelfIssued) below++;
     if (below > pathLen) {
-      return reject('bad_certificate', `${role} ${cert.view.subject} allows ${pathLen} intermediates below it, path has ${below}`);
+      return reject('bad_certificate', `${role} ${cert.label} allows ${pathLen} intermediates below it, path has ${below}`);
     }
   }
   // §6.1.4(g): constraints apply to every certificate below, except self-issued intermediates (§6.1.3(b)).
@@ -693,16 +740,16 @@ function checkIssuer(path: readonly ParsedCertificate[], i: number): TlsAlertErr
 
 function checkLeaf(leaf: ParsedCertificate, expect: VerifyExpectation): TlsAlertError | undefined {
   const ext = leaf.fields.extensions;
-  if (ext.basicConstraints?.isCA === true) return reject('bad_certificate', `leaf ${leaf.view.subject} is a CA certificate`);
+  if (ext.basicConstraints?.isCA === true) return reject('bad_certificate', `leaf ${leaf.label} is a CA certificate`);
   // RFC 8446 §4.4.2.2: the key signs CertificateVerify, so keyUsage (if present) needs digitalSignature.
   if (ext.keyUsage !== undefined && (ext.keyUsage & (1 << KeyUsageBit.digitalSignature)) === 0) {
-    return reject('bad_certificate', `leaf ${leaf.view.subject} keyUsage lacks digitalSignature`);
+    return reject('bad_certificate', `leaf ${leaf.label} keyUsage lacks digitalSignature`);
   }
   // RFC 5280 §4.2.1.12: if extKeyUsage is present, the purpose (or anyExtendedKeyUsage) must be listed.
   const purpose = expect.role === 'client' ? Oid.clientAuth : Oid.serverAuth;
   const eku = ext.extKeyUsage;
   if (eku !== undefined && !eku.includes(purpose) && !eku.includes(Oid.anyExtendedKeyUsage)) {
-    return reject('unsupported_certificate', `leaf ${leaf.view.subject} is not for ${expect.role === 'client' ? 'clientAuth' : 'serverAuth'}`);
+    return reject('unsupported_certificate', `leaf ${leaf.label} is not for ${expect.role === 'client' ? 'clientAuth' : 'serverAuth'}`);
   }
   if (leaf.leafKeyType === undefined) {
     return reject('unsupported_certificate', `leaf key ${leaf.keyDescription} cannot sign TLS 1.3 CertificateVerify here`);
