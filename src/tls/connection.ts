@@ -136,7 +136,8 @@ export class Connection implements HandshakeContext {
 
   /** Feeds received bytes. Throws the TlsAlertError that ended the connection. */
   receive(chunk: Buffer): void {
-    if (this.phase === 'closed') return;
+    // §6.1: anything after the peer's close_notify is ignored.
+    if (this.phase === 'closed' || this.hasReceivedCloseNotify) return;
     this.guard(() => {
       this.deframer.push(chunk);
       for (let record = this.deframer.next(); record !== undefined; record = this.deframer.next()) {
