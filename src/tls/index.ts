@@ -9,6 +9,7 @@ import type { TlsSocket } from './net/tls-socket.js';
 export { TlsAlertError, AlertDescription, type AlertName } from './alert.js';
 export { connect } from './net/client.js';
 export { TlsServer } from './net/server.js';
+export { SessionCache } from './net/session-cache.js';
 export { TlsSocket, type CipherInfo } from './net/tls-socket.js';
 export type {
   ClientAuthMode,

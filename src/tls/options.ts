@@ -78,6 +78,8 @@ export interface TlsConnectOptions extends TlsCommonOptions {
   readonly servername?: string;
   /** A ticket from an earlier connection's 'session' event, offered for resumption. */
   readonly session?: Uint8Array;
+  /** Stores tickets per server and offers them on later connections (used when `session` is not given). */
+  readonly sessionCache?: import('./net/session-cache.js').SessionCache;
   /** Verify the server's chain (default true). */
   readonly rejectUnauthorized?: boolean;
   /** An already connected transport to run TLS over, instead of host/port. */

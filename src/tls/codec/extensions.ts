@@ -42,7 +42,10 @@ export function findExtension(extensions: readonly RawExtension[], type: number)
  * Which extensions each message may carry (RFC 8446 §4.2 table). A known
  * extension in the wrong message is illegal_parameter.
  */
-const ALLOWED_IN: Readonly<Record<'server_hello' | 'hello_retry_request' | 'encrypted_extensions' | 'certificate_request' | 'certificate' | 'new_session_ticket', ReadonlySet<number>>> = {
+type MessageContext = 'client_hello' | 'server_hello' | 'hello_retry_request' | 'encrypted_extensions' | 'certificate_request' | 'certificate' | 'new_session_ticket';
+
+const ALLOWED_IN: Readonly<Record<MessageContext, ReadonlySet<number>>> = {
+  client_hello: new Set(Object.values(ExtensionType).filter((t) => t !== ExtensionType.oid_filters)),
   server_hello: new Set([ExtensionType.key_share, ExtensionType.pre_shared_key, ExtensionType.supported_versions]),
   hello_retry_request: new Set([ExtensionType.key_share, ExtensionType.cookie, ExtensionType.supported_versions]),
   encrypted_extensions: new Set([ExtensionType.server_name, ExtensionType.supported_groups, ExtensionType.application_layer_protocol_negotiation, ExtensionType.early_data]),

@@ -316,7 +316,7 @@ class ExpectCertificate extends StateBase {
     const hs = this.hs;
     const certificate = decodeCertificate(message.body);
     if (certificate.requestContext.length !== 0) throw new TlsAlertError('illegal_parameter', 'server certificate_request_context is not empty');
-    for (const entry of certificate.entries) checkExtensionsAllowed(entry.extensions, 'certificate');
+    for (const entry of certificate.entries) checkExtensionsAllowed(entry.extensions, 'certificate', hs.offer.offeredExtensions);
     // §4.4.2.4: an empty server Certificate is decode_error.
     if (certificate.entries.length === 0) throw new TlsAlertError('decode_error', 'server sent no certificate');
     const chain = certificate.entries.map((e) => e.certData);

@@ -3,6 +3,7 @@ import { TlsAlertError } from '../alert.js';
 import type { ServerConfig } from '../config.js';
 import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode } from '../codec/enums.js';
 import {
+  checkExtensionsAllowed,
   decodeAlpn,
   decodeClientKeyShares,
   decodeOfferedPsks,
@@ -61,6 +62,7 @@ interface ClientOffer {
 /** Reads and checks a ClientHello's extensions (RFC 8446 §4.1.2, §4.2, §9.2). */
 function readClientOffer(message: HandshakeMessage): ClientOffer {
   const hello = decodeClientHello(message.body);
+  checkExtensionsAllowed(hello.extensions, 'client_hello');
   const ext = (type: number): Buffer | undefined => findExtension(hello.extensions, type);
   const versions = ext(ExtensionType.supported_versions);
   // §4.2.1: without supported_versions this is TLS 1.2 or older, which we do not speak.
@@ -416,6 +418,8 @@ interface ClientFlight {
   verified?: VerifiedChain | undefined;
 }
 
+const NO_EXTENSIONS: ReadonlySet<number> = new Set();
+
 /** §4.4.2: the client's Certificate, answering our CertificateRequest. */
 class ExpectCertificate extends StateBase {
   readonly name = 'ExpectCertificate';
@@ -430,6 +434,8 @@ class ExpectCertificate extends StateBase {
     const certificate = decodeCertificate(message.body);
     // §4.4.2: the context echoes CertificateRequest's, which was empty.
     if (certificate.requestContext.length !== 0) throw new TlsAlertError('illegal_parameter', 'certificate_request_context is not empty');
+    // §4.4.2: entry extensions must answer ones in our CertificateRequest, which asked for none of them.
+    for (const entry of certificate.entries) checkExtensionsAllowed(entry.extensions, 'certificate', NO_EXTENSIONS);
     f.transcript.add(message.raw);
     if (certificate.entries.length === 0) {
       // §4.4.2.4: a server that requires a certificate answers an empty one with certificate_required.

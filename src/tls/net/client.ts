@@ -14,10 +14,12 @@ import { TlsSocket } from './tls-socket.js';
  */
 export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsSocket {
   const config = resolveClientConfig(options);
+  const cacheKey = `${config.servername ?? options.host ?? 'localhost'}:${options.port ?? 443}`;
+  const offered = options.session ?? options.sessionCache?.take(cacheKey);
   let session: ClientSession | undefined;
-  if (options.session !== undefined) {
+  if (offered !== undefined) {
     try {
-      session = decodeClientSession(options.session);
+      session = decodeClientSession(offered);
     } catch {
       session = undefined; // A damaged session only costs a full handshake.
     }
@@ -37,7 +39,10 @@ export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsS
       onPeerClose: () => socket.onPeerClose(),
       onPostHandshake: (message) => {
         const fresh = sessionFromTicket(message, result!, config);
-        if (fresh !== undefined) socket.emit('session', encodeClientSession(fresh));
+        if (fresh === undefined) return;
+        const encoded = encodeClientSession(fresh);
+        options.sessionCache?.store(cacheKey, encoded);
+        socket.emit('session', encoded);
       },
       ...(config.onKeyLog === undefined ? {} : { onKeyLog: config.onKeyLog }),
     },
