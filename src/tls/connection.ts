@@ -10,6 +10,9 @@ import { MAX_PLAINTEXT } from './record/limits.js';
 import { Protector } from './record/protector.js';
 import { HandshakeDone, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
 
+/** Records in a row that carry nothing (empty data, CCS, user_canceled) before we call it abuse, as OpenSSL does. */
+const MAX_EMPTY_RECORDS = 32;
+
 /** Most 0-RTT bytes a server skips before giving up (RFC 8446 §4.2.10). */
 const MAX_SKIPPED_EARLY_DATA = 1 << 18;
 
@@ -48,6 +51,7 @@ export class Connection implements HandshakeContext {
   private isKeyUpdatePending = false;
   private hasSentCloseNotify = false;
   private hasReceivedCloseNotify = false;
+  private emptyRecordsInARow = 0;
   private clientRandom: Buffer = Buffer.alloc(32);
 
   constructor(
@@ -116,8 +120,11 @@ export class Connection implements HandshakeContext {
     this.writeProtector = new Protector(suite, secret);
   }
 
-  logSecret(label: string, clientRandom: Buffer, secret: Buffer): void {
-    this.hooks.onKeyLog?.(`${label} ${clientRandom.toString('hex')} ${secret.toString('hex')}`);
+  logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void {
+    const onKeyLog = this.hooks.onKeyLog;
+    if (onKeyLog === undefined) return;
+    const value = typeof secret === 'function' ? secret() : secret;
+    onKeyLog(`${label} ${clientRandom.toString('hex')} ${value.toString('hex')}`);
   }
 
   skipEarlyData(mode: 'none' | 'protected' | 'plaintext'): void {
@@ -154,7 +161,7 @@ export class Connection implements HandshakeContext {
       if (!this.isCcsAllowed || body.length !== 1 || body[0] !== 1) {
         throw new TlsAlertError('unexpected_message', 'change_cipher_spec outside the handshake or malformed');
       }
-      return;
+      return this.countEmptyRecord();
     }
     if (this.readProtector === undefined) {
       if (outerType === ContentType.application_data) {
@@ -180,6 +187,10 @@ export class Connection implements HandshakeContext {
     this.handleContent(opened.type, opened.content);
   }
 
+  private countEmptyRecord(): void {
+    if (++this.emptyRecordsInARow > MAX_EMPTY_RECORDS) throw new TlsAlertError('unexpected_message', 'too many records in a row without content');
+  }
+
   private skip(length: number): void {
     this.skippedEarlyData += length;
     if (this.skippedEarlyData > MAX_SKIPPED_EARLY_DATA) throw new TlsAlertError('unexpected_message', 'too much early data to skip');
@@ -194,6 +205,7 @@ export class Connection implements HandshakeContext {
       case ContentType.handshake:
         // §5.1: zero-length handshake fragments MUST NOT be sent.
         if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty handshake record');
+        this.emptyRecordsInARow = 0;
         this.reassembler.push(content);
         for (let message = this.reassembler.next(); message !== undefined; message = this.reassembler.next()) {
           this.handleHandshakeMessage(message);
@@ -204,7 +216,9 @@ export class Connection implements HandshakeContext {
         return this.handleAlert(content);
       case ContentType.application_data:
         if (this.phase !== 'connected') throw new TlsAlertError('unexpected_message', 'application data during the handshake');
-        if (content.length > 0) this.hooks.onData(content);
+        if (content.length === 0) return this.countEmptyRecord();
+        this.emptyRecordsInARow = 0;
+        this.hooks.onData(content);
         return;
       default:
         throw new TlsAlertError('unexpected_message', `inner content type ${type}`);
@@ -241,7 +255,7 @@ export class Connection implements HandshakeContext {
       return;
     }
     // §6.1: user_canceled is followed by close_notify; other alerts are fatal whatever their level.
-    if (description === AlertDescription.user_canceled) return;
+    if (description === AlertDescription.user_canceled) return this.countEmptyRecord();
     this.phase = 'closed';
     const name = alertName(description);
     throw new TlsAlertError(isAlertName(name) ? name : 'internal_error', `peer sent ${name}`, { isRemote: true });
@@ -279,7 +293,7 @@ export class Connection implements HandshakeContext {
     this.guard(() => {
       for (let at = 0; at < data.length; at += MAX_PLAINTEXT) {
         const protector = this.writeProtector!;
-        this.outgoing.push(protector.seal(ContentType.application_data, data.subarray(at, at + MAX_PLAINTEXT)));
+        protector.sealInto(this.outgoing, ContentType.application_data, data.subarray(at, at + MAX_PLAINTEXT));
         // §5.5: rotate before the key reaches its usage limit.
         if (protector.isExhausted()) this.sendKeyUpdate(false);
       }
@@ -300,6 +314,13 @@ export class Connection implements HandshakeContext {
   takeOutgoing(): Buffer | undefined {
     if (this.outgoing.length === 0) return undefined;
     const out = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing);
+    this.outgoing = [];
+    return out;
+  }
+
+  /** The bytes to send now as separate buffers, for a vectored write without copying. */
+  takeOutgoingChunks(): Buffer[] {
+    const out = this.outgoing;
     this.outgoing = [];
     return out;
   }
@@ -330,7 +351,7 @@ export class Connection implements HandshakeContext {
 
   private queueRecord(type: ContentType, content: Buffer): void {
     if (this.writeProtector !== undefined) {
-      this.outgoing.push(this.writeProtector.seal(type, content));
+      this.writeProtector.sealInto(this.outgoing, type, content);
       return;
     }
     const record = Buffer.allocUnsafe(5 + content.length);

@@ -1,4 +1,4 @@
-import { createECDH, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
 
@@ -19,24 +19,54 @@ export interface CryptoProvider {
 
 export const SUPPORTED_GROUPS: readonly number[] = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
 
-/**
- * The X25519 base point as a public key: DH with it yields our own public
- * key. This avoids JWK export of a generateKeyPairSync key, which can hang
- * Node 20 under GC (see PERF-NOTES), and costs less than a DER export.
- */
+/** The X25519 base point as a public key: DH with it yields a private key's public key. */
 const X25519_BASE_POINT: KeyObject = createPublicKey({
   key: { kty: 'OKP', crv: 'X25519', x: Buffer.concat([Buffer.of(9), Buffer.alloc(31)]).toString('base64url') },
   format: 'jwk',
 });
+
+/** A placeholder `x`: Node requires the member but derives the public key from `d`. */
+const PLACEHOLDER_X = Buffer.alloc(32).toString('base64url');
+
+/**
+ * Makes an X25519 key from 32 random bytes. Importing `d` as JWK and
+ * exporting the public half as JWK costs ~1/3 less than generateKeyPairSync
+ * plus a base-point DH, and never JWK-exports a generateKeyPairSync key, which
+ * can hang Node 20 under GC (PERF-NOTES). If this Node does not derive the
+ * public key from `d` (checked once, below), the slower safe path is used.
+ */
+function x25519FromJwk(random: Buffer): { privateKey: KeyObject; publicKey: Buffer } {
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: random.toString('base64url'), x: PLACEHOLDER_X }, format: 'jwk' });
+  const x = privateKey.export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new Error('no public key in the JWK export');
+  return { privateKey, publicKey: Buffer.from(x, 'base64url') };
+}
+
+function x25519ViaBasePoint(): { privateKey: KeyObject; publicKey: Buffer } {
+  const privateKey = generateKeyPairSync('x25519').privateKey;
+  return { privateKey, publicKey: diffieHellman({ privateKey, publicKey: X25519_BASE_POINT }) };
+}
+
+function isJwkPathSound(): boolean {
+  try {
+    const { privateKey, publicKey } = x25519FromJwk(randomBytes(32));
+    return publicKey.equals(diffieHellman({ privateKey, publicKey: X25519_BASE_POINT }));
+  } catch {
+    return false;
+  }
+}
+
+const makeX25519Key: (random: Buffer) => { privateKey: KeyObject; publicKey: Buffer } = isJwkPathSound() ? x25519FromJwk : () => x25519ViaBasePoint();
 
 class X25519Exchange implements KeyExchange {
   readonly group = NamedGroup.x25519;
   readonly publicKey: Buffer;
   private readonly privateKey: KeyObject;
 
-  constructor() {
-    this.privateKey = generateKeyPairSync('x25519').privateKey;
-    this.publicKey = diffieHellman({ privateKey: this.privateKey, publicKey: X25519_BASE_POINT });
+  constructor(random: Buffer) {
+    const key = makeX25519Key(random);
+    this.privateKey = key.privateKey;
+    this.publicKey = key.publicKey;
   }
 
   computeSharedSecret(peerPublicKey: Buffer): Buffer {
@@ -76,10 +106,10 @@ class EcdhExchange implements KeyExchange {
   }
 }
 
-export function generateKeyExchange(group: number): KeyExchange {
+export function generateKeyExchange(group: number, random: (length: number) => Buffer = randomBytes): KeyExchange {
   switch (group) {
     case NamedGroup.x25519:
-      return new X25519Exchange();
+      return new X25519Exchange(random(32));
     case NamedGroup.secp256r1:
       return new EcdhExchange(group, 'prime256v1', 65);
     case NamedGroup.secp384r1:
@@ -89,7 +119,32 @@ export function generateKeyExchange(group: number): KeyExchange {
   }
 }
 
+/**
+ * Randomness drawn from the system in 4 KiB blocks: a handshake takes a
+ * dozen small values, and each randomBytes call has a fixed cost.
+ */
+class RandomPool {
+  private block = Buffer.alloc(0);
+  private offset = 0;
+
+  take(length: number): Buffer {
+    if (length > 256) return randomBytes(length);
+    if (this.offset + length > this.block.length) {
+      this.block = randomBytes(4096);
+      this.offset = 0;
+    }
+    // A copy, so no two callers ever share bytes of the block.
+    const out = Buffer.from(this.block.subarray(this.offset, this.offset + length));
+    this.block.fill(0, this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
+}
+
+const pool = new RandomPool();
+const pooledRandom = (length: number): Buffer => pool.take(length);
+
 export const nodeCryptoProvider: CryptoProvider = {
-  randomBytes: (length) => randomBytes(length),
-  generateKeyExchange,
+  randomBytes: pooledRandom,
+  generateKeyExchange: (group) => generateKeyExchange(group, pooledRandom),
 };

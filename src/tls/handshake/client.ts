@@ -373,7 +373,7 @@ class ExpectFinished extends StateBase {
     const serverAppSecret = master.serverApplicationTrafficSecret(serverFinishedHash);
     ctx.logSecret('CLIENT_TRAFFIC_SECRET_0', hs.offer.random, clientAppSecret);
     ctx.logSecret('SERVER_TRAFFIC_SECRET_0', hs.offer.random, serverAppSecret);
-    ctx.logSecret('EXPORTER_SECRET', hs.offer.random, master.exporterMasterSecret(serverFinishedHash));
+    ctx.logSecret('EXPORTER_SECRET', hs.offer.random, () => master.exporterMasterSecret(serverFinishedHash));
     ctx.setReadKey(hs.suite, serverAppSecret);
 
     // Our second flight, under the client handshake key (§4.4). The compatibility CCS goes first (§D.4).

@@ -354,7 +354,7 @@ function negotiate(
   const serverAppSecret = master.serverApplicationTrafficSecret(finishedHash);
   ctx.logSecret('CLIENT_TRAFFIC_SECRET_0', offer.hello.random, clientAppSecret);
   ctx.logSecret('SERVER_TRAFFIC_SECRET_0', offer.hello.random, serverAppSecret);
-  ctx.logSecret('EXPORTER_SECRET', offer.hello.random, master.exporterMasterSecret(finishedHash));
+  ctx.logSecret('EXPORTER_SECRET', offer.hello.random, () => master.exporterMasterSecret(finishedHash));
   ctx.setWriteKey(suite, serverAppSecret);
 
   const flight: ClientFlight = {

@@ -29,8 +29,8 @@ export interface HandshakeContext {
   sendChangeCipherSpec(): void;
   setReadKey(suite: SuiteInfo, secret: Buffer): void;
   setWriteKey(suite: SuiteInfo, secret: Buffer): void;
-  /** SSLKEYLOGFILE line (NSS key log format). */
-  logSecret(label: string, clientRandom: Buffer, secret: Buffer): void;
+  /** SSLKEYLOGFILE line (NSS key log format); a function is only called when a key log is on. */
+  logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void;
   /**
    * How to treat 0-RTT data we refused (RFC 8446 §4.2.10): 'protected' skips
    * records that fail to open under the handshake key; 'plaintext' (after an

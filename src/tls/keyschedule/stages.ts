@@ -10,10 +10,11 @@ import { Transcript } from './transcript.js';
  */
 export class EarlySecret {
   readonly secret: Buffer;
+  private readonly hasPsk: boolean;
 
   constructor(readonly hash: HashName, psk?: Uint8Array) {
-    const zeros = Buffer.alloc(hashLength(hash));
-    this.secret = hkdfExtract(hash, zeros, psk ?? zeros);
+    this.hasPsk = psk !== undefined;
+    this.secret = psk === undefined ? noPskSecrets(hash).early : hkdfExtract(hash, Buffer.alloc(hashLength(hash)), psk);
   }
 
   /** binder_key for resumption ("res binder") or external ("ext binder") PSKs. */
@@ -26,7 +27,8 @@ export class EarlySecret {
   }
 
   toHandshakeSecret(sharedSecret: Uint8Array): HandshakeSecret {
-    const derived = deriveSecret(this.hash, this.secret, 'derived', Transcript.emptyHash(this.hash));
+    // Without a PSK the early secret, and so its "derived" secret, is a constant.
+    const derived = this.hasPsk ? deriveSecret(this.hash, this.secret, 'derived', Transcript.emptyHash(this.hash)) : noPskSecrets(this.hash).derived;
     return new HandshakeSecret(this.hash, hkdfExtract(this.hash, derived, sharedSecret));
   }
 }
@@ -66,6 +68,20 @@ export class MasterSecret {
   resumptionMasterSecret(transcriptHash: Uint8Array): Buffer {
     return deriveSecret(this.hash, this.secret, 'res master', transcriptHash);
   }
+}
+
+const noPskCache = new Map<HashName, { early: Buffer; derived: Buffer }>();
+
+/** Early Secret = HKDF-Extract(0, 0) and its "derived" secret: fixed per hash. */
+function noPskSecrets(hash: HashName): { early: Buffer; derived: Buffer } {
+  let cached = noPskCache.get(hash);
+  if (cached === undefined) {
+    const zeros = Buffer.alloc(hashLength(hash));
+    const early = hkdfExtract(hash, zeros, zeros);
+    cached = { early, derived: deriveSecret(hash, early, 'derived', Transcript.emptyHash(hash)) };
+    noPskCache.set(hash, cached);
+  }
+  return cached;
 }
 
 export function hashLength(hash: HashName): number {

@@ -2,6 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import type { HashName } from '../crypto/suites.js';
 import { HandshakeType } from '../codec/enums.js';
 
+const EMPTY_SHA256 = createHash('sha256').digest();
+const EMPTY_SHA384 = createHash('sha384').digest();
+
 /**
  * The handshake transcript (RFC 8446 §4.4.1): a running hash once the suite
  * is known. A HelloRetryRequest replaces ClientHello1 with a synthetic
@@ -37,7 +40,8 @@ export class Transcript {
     return t;
   }
 
+  /** Hash of the empty string, a constant per hash (used by "derived" and binder keys). */
   static emptyHash(hashName: HashName): Buffer {
-    return createHash(hashName).digest();
+    return hashName === 'sha256' ? EMPTY_SHA256 : EMPTY_SHA384;
   }
 }

@@ -119,8 +119,21 @@ export class TlsSocket extends Duplex {
   }
 
   private flush(): void {
-    const out = this.connection?.takeOutgoing();
-    if (out !== undefined && !this.transport.destroyed) this.transport.write(out);
+    if (this.connection?.hasOutgoing === true && !this.transport.destroyed) this.send(this.connection.takeOutgoingChunks());
+  }
+
+  /** Writes records; several parts go out as one vectored write (cork/uncork), none copied. */
+  private send(chunks: Buffer[], callback?: (err?: Error | null) => void): void {
+    const transport = this.transport;
+    if (chunks.length === 1) {
+      transport.write(chunks[0]!, callback);
+      return;
+    }
+    transport.cork();
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) transport.write(chunks[i]!);
+    transport.write(chunks[last]!, callback);
+    transport.uncork();
   }
 
   private fail(err: unknown): void {
@@ -166,10 +179,9 @@ export class TlsSocket extends Duplex {
       callback(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    const out = connection.takeOutgoing();
-    if (out === undefined) return callback();
+    if (!connection.hasOutgoing) return callback();
     // The callback waits for the transport, which is how back-pressure reaches the writer.
-    this.transport.write(out, (err) => callback(err ?? null));
+    this.send(connection.takeOutgoingChunks(), (err) => callback(err ?? null));
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -30,7 +30,7 @@ export class Deframer {
   next(): RawRecord | undefined {
     if (this.pendingLength < RECORD_HEADER_LENGTH) return undefined;
     let head = this.pending[0]!;
-    if (head.length < RECORD_HEADER_LENGTH) head = this.flatten();
+    if (head.length < RECORD_HEADER_LENGTH) head = this.gather(RECORD_HEADER_LENGTH);
     const type = head[0]!;
     const length = head.readUInt16BE(3);
     // Validate the header before waiting for its body, so garbage fails fast.
@@ -39,7 +39,7 @@ export class Deframer {
     if (length > MAX_CIPHERTEXT) throw new TlsAlertError('record_overflow', `record of ${length} bytes`);
     const total = RECORD_HEADER_LENGTH + length;
     if (this.pendingLength < total) return undefined;
-    if (head.length < total) head = this.flatten();
+    if (head.length < total) head = this.gather(total);
     const record = { type, header: head.subarray(0, RECORD_HEADER_LENGTH), body: head.subarray(RECORD_HEADER_LENGTH, total) };
     if (head.length === total) this.pending.shift();
     else this.pending[0] = head.subarray(total);
@@ -47,9 +47,23 @@ export class Deframer {
     return record;
   }
 
-  private flatten(): Buffer {
-    const all = Buffer.concat(this.pending, this.pendingLength);
-    this.pending = [all];
-    return all;
+  /**
+   * Makes the first `length` bytes contiguous by copying only them, so a
+   * record that spans two reads costs one record-sized copy, not a copy of
+   * everything still queued behind it.
+   */
+  private gather(length: number): Buffer {
+    const joined = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const chunk = this.pending[0]!;
+      const take = Math.min(chunk.length, length - filled);
+      chunk.copy(joined, filled, 0, take);
+      filled += take;
+      if (take === chunk.length) this.pending.shift();
+      else this.pending[0] = chunk.subarray(take);
+    }
+    this.pending.unshift(joined);
+    return joined;
   }
 }

@@ -5,6 +5,16 @@ import type { SuiteInfo } from '../crypto/suites.js';
 import { AEAD_TAG_LENGTH, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from './limits.js';
 import { trafficKeys } from '../keyschedule/stages.js';
 
+/** Up to this inner size one copy is cheaper than a second cipher update and a writev part. */
+const SMALL_RECORD = 2048;
+
+function writeHeader(target: Buffer, innerLength: number): void {
+  target[0] = ContentType.application_data;
+  target[1] = 3;
+  target[2] = 3;
+  target.writeUInt16BE(innerLength + AEAD_TAG_LENGTH, 3);
+}
+
 type AeadCipherName = CipherGCMTypes | CipherChaCha20Poly1305Types;
 
 function cipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): CipherGCM {
@@ -65,29 +75,48 @@ export class Protector {
 
   /** Seals one record: TLSInnerPlaintext = content || type || zeros(padding). */
   seal(type: ContentType, content: Uint8Array, padding = 0): Buffer {
+    const parts: Buffer[] = [];
+    this.sealInto(parts, type, content, padding);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * Seals one record and appends it to `out` as one buffer (small records)
+   * or as header, ciphertext, type byte and tag (large ones), so a 16 KiB
+   * record is never copied after encryption: the socket writes the parts
+   * with writev.
+   */
+  sealInto(out: Buffer[], type: ContentType, content: Uint8Array, padding = 0): void {
     // §5.4: TLSInnerPlaintext (content, type, padding) is at most 2^14 + 1 bytes.
     if (!Number.isInteger(padding) || padding < 0 || content.length + 1 + padding > MAX_PLAINTEXT + 1) {
       throw new TlsAlertError('internal_error', 'TLSInnerPlaintext over 2^14 + 1 bytes');
     }
     const innerLength = content.length + 1 + padding;
+    const cipher = cipherFor(this.aead, this.key, this.nonce());
+    this.sequence++;
+    if (innerLength > SMALL_RECORD) {
+      const header = Buffer.allocUnsafe(RECORD_HEADER_LENGTH);
+      writeHeader(header, innerLength);
+      cipher.setAAD(header);
+      const body = cipher.update(content);
+      const trailer = Buffer.alloc(1 + padding);
+      trailer[0] = type;
+      const tail = cipher.update(trailer);
+      cipher.final();
+      out.push(header, body, tail, cipher.getAuthTag());
+      return;
+    }
     const record = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + innerLength + AEAD_TAG_LENGTH);
-    record[0] = ContentType.application_data;
-    record[1] = 3;
-    record[2] = 3;
-    record.writeUInt16BE(innerLength + AEAD_TAG_LENGTH, 3);
-    const header = record.subarray(0, RECORD_HEADER_LENGTH);
+    writeHeader(record, innerLength);
     const inner = Buffer.allocUnsafe(innerLength);
     inner.set(content, 0);
     inner[content.length] = type;
     if (padding > 0) inner.fill(0, content.length + 1);
-    const cipher = cipherFor(this.aead, this.key, this.nonce());
-    this.sequence++;
-    cipher.setAAD(header);
-    const body = cipher.update(inner);
-    body.copy(record, RECORD_HEADER_LENGTH);
+    cipher.setAAD(record.subarray(0, RECORD_HEADER_LENGTH));
+    cipher.update(inner).copy(record, RECORD_HEADER_LENGTH);
     cipher.final();
     cipher.getAuthTag().copy(record, RECORD_HEADER_LENGTH + innerLength);
-    return record;
+    out.push(record);
   }
 
   /**

@@ -1,0 +1,122 @@
+import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+import { TlsAlertError } from '../../src/tls/alert.js';
+import { NamedGroup } from '../../src/tls/codec/enums.js';
+import type { CryptoProvider, KeyExchange } from '../../src/tls/crypto/provider.js';
+
+/**
+ * A CryptoProvider whose randomness is a pure function of a seed: SHA-256 in
+ * counter mode. Ephemeral (EC)DHE keys come from the same stream, so two runs
+ * with one seed put the same randoms, session ids and key shares on the wire
+ * (Go's handshake_test.go pins randomness the same way).
+ *
+ * Keys are built by importing their private scalar (PKCS#8 DER for X25519,
+ * `ECDH.setPrivateKey` for the NIST curves) and never exported as JWK: the
+ * Node 20 hazard in PERF-NOTES concerns JWK export of generated keys.
+ */
+export class FakeRandom implements CryptoProvider {
+  private counter = 0;
+  private pool: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly seed: string = 'keysmith') {}
+
+  /** How many bytes have been drawn so far. */
+  get drawn(): number {
+    return this.counter * 32 - this.pool.length;
+  }
+
+  randomBytes(length: number): Buffer {
+    const parts: Buffer[] = [];
+    let need = length;
+    while (need > 0) {
+      if (this.pool.length === 0) this.pool = this.block();
+      const take = Math.min(need, this.pool.length);
+      parts.push(this.pool.subarray(0, take));
+      this.pool = this.pool.subarray(take);
+      need -= take;
+    }
+    return Buffer.concat(parts, length);
+  }
+
+  generateKeyExchange(group: number): KeyExchange {
+    switch (group) {
+      case NamedGroup.x25519:
+        return new FixedX25519(this.randomBytes(32));
+      case NamedGroup.secp256r1:
+        return new FixedEcdh(group, 'prime256v1', 32, 65, (n) => this.randomBytes(n));
+      case NamedGroup.secp384r1:
+        return new FixedEcdh(group, 'secp384r1', 48, 97, (n) => this.randomBytes(n));
+      default:
+        throw new TlsAlertError('internal_error', `no key exchange for group ${group}`);
+    }
+  }
+
+  private block(): Buffer {
+    const counter = Buffer.allocUnsafe(8);
+    counter.writeBigUInt64BE(BigInt(this.counter++));
+    return createHash('sha256').update(this.seed).update(counter).digest();
+  }
+}
+
+/** PKCS#8 PrivateKeyInfo for X25519 (RFC 8410 §7) up to the 32-byte key. */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+class FixedX25519 implements KeyExchange {
+  readonly group = NamedGroup.x25519;
+  readonly publicKey: Buffer;
+  private readonly privateKey: KeyObject;
+
+  constructor(scalar: Buffer) {
+    this.privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]), format: 'der', type: 'pkcs8' });
+    // The last 32 bytes of the SubjectPublicKeyInfo are the raw key (a DER export: not the hazardous path).
+    const spki = createPublicKey(this.privateKey).export({ format: 'der', type: 'spki' });
+    this.publicKey = Buffer.from(spki.subarray(spki.length - 32));
+  }
+
+  computeSharedSecret(peerPublicKey: Buffer): Buffer {
+    if (peerPublicKey.length !== 32) throw new TlsAlertError('illegal_parameter', 'x25519 share is not 32 bytes');
+    try {
+      const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peerPublicKey.toString('base64url') }, format: 'jwk' });
+      const secret = diffieHellman({ privateKey: this.privateKey, publicKey });
+      if (secret.every((b) => b === 0)) throw new Error('all-zero secret');
+      return secret;
+    } catch (cause) {
+      throw new TlsAlertError('illegal_parameter', 'x25519 share rejected', { cause });
+    }
+  }
+}
+
+class FixedEcdh implements KeyExchange {
+  readonly publicKey: Buffer;
+  private readonly ecdh;
+
+  constructor(
+    readonly group: number,
+    curve: 'prime256v1' | 'secp384r1',
+    scalarLength: number,
+    private readonly pointLength: number,
+    random: (n: number) => Buffer,
+  ) {
+    this.ecdh = createECDH(curve);
+    // A scalar at or above the group order is refused; draw again (probability about 2^-32).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.ecdh.setPrivateKey(random(scalarLength));
+        break;
+      } catch (err) {
+        if (attempt >= 8) throw err;
+      }
+    }
+    this.publicKey = this.ecdh.getPublicKey();
+  }
+
+  computeSharedSecret(peerPublicKey: Buffer): Buffer {
+    if (peerPublicKey.length !== this.pointLength || peerPublicKey[0] !== 4) {
+      throw new TlsAlertError('illegal_parameter', 'EC share is not an uncompressed point');
+    }
+    try {
+      return this.ecdh.computeSecret(peerPublicKey);
+    } catch (cause) {
+      throw new TlsAlertError('illegal_parameter', 'EC share is not on the curve', { cause });
+    }
+  }
+}
