@@ -52,7 +52,6 @@ export class Connection implements HandshakeContext {
   private hasSentCloseNotify = false;
   private hasReceivedCloseNotify = false;
   private emptyRecordsInARow = 0;
-  private clientRandom: Buffer = Buffer.alloc(32);
 
   constructor(
     readonly role: 'server' | 'client',
@@ -90,10 +89,6 @@ export class Connection implements HandshakeContext {
 
   now(): number {
     return this.clock();
-  }
-
-  setClientRandom(random: Buffer): void {
-    this.clientRandom = random;
   }
 
   sendHandshake(type: number, body: Buffer): Buffer {

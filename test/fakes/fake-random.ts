@@ -1,7 +1,7 @@
-import { createECDH, createHash, createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
+import { createECDH, createHash } from 'node:crypto';
 import { TlsAlertError } from '../../src/tls/alert.js';
 import { NamedGroup } from '../../src/tls/codec/enums.js';
-import type { CryptoProvider, KeyExchange } from '../../src/tls/crypto/provider.js';
+import { generateKeyExchange, type CryptoProvider, type KeyExchange } from '../../src/tls/crypto/provider.js';
 
 /**
  * A CryptoProvider whose randomness is a pure function of a seed: SHA-256 in
@@ -40,7 +40,8 @@ export class FakeRandom implements CryptoProvider {
   generateKeyExchange(group: number): KeyExchange {
     switch (group) {
       case NamedGroup.x25519:
-        return new FixedX25519(this.randomBytes(32));
+        // The engine's own X25519 path draws its scalar from the random source it is given.
+        return generateKeyExchange(group, (n) => this.randomBytes(n));
       case NamedGroup.secp256r1:
         return new FixedEcdh(group, 'prime256v1', 32, 65, (n) => this.randomBytes(n));
       case NamedGroup.secp384r1:
@@ -54,34 +55,6 @@ export class FakeRandom implements CryptoProvider {
     const counter = Buffer.allocUnsafe(8);
     counter.writeBigUInt64BE(BigInt(this.counter++));
     return createHash('sha256').update(this.seed).update(counter).digest();
-  }
-}
-
-/** PKCS#8 PrivateKeyInfo for X25519 (RFC 8410 §7) up to the 32-byte key. */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-
-class FixedX25519 implements KeyExchange {
-  readonly group = NamedGroup.x25519;
-  readonly publicKey: Buffer;
-  private readonly privateKey: KeyObject;
-
-  constructor(scalar: Buffer) {
-    this.privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]), format: 'der', type: 'pkcs8' });
-    // The last 32 bytes of the SubjectPublicKeyInfo are the raw key (a DER export: not the hazardous path).
-    const spki = createPublicKey(this.privateKey).export({ format: 'der', type: 'spki' });
-    this.publicKey = Buffer.from(spki.subarray(spki.length - 32));
-  }
-
-  computeSharedSecret(peerPublicKey: Buffer): Buffer {
-    if (peerPublicKey.length !== 32) throw new TlsAlertError('illegal_parameter', 'x25519 share is not 32 bytes');
-    try {
-      const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peerPublicKey.toString('base64url') }, format: 'jwk' });
-      const secret = diffieHellman({ privateKey: this.privateKey, publicKey });
-      if (secret.every((b) => b === 0)) throw new Error('all-zero secret');
-      return secret;
-    } catch (cause) {
-      throw new TlsAlertError('illegal_parameter', 'x25519 share rejected', { cause });
-    }
   }
 }
 

@@ -134,7 +134,6 @@ export function startClientHandshake(
   session: ClientSession | undefined,
 ): HandshakeState {
   const random = ctx.provider.randomBytes(32);
-  ctx.setClientRandom(random);
   // One share, for our first group; a server wanting another asks with HelloRetryRequest.
   const keyShares = [ctx.provider.generateKeyExchange(config.groups[0]!)];
   const base = {

@@ -188,7 +188,6 @@ export class ExpectClientHello extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.client_hello, this.name);
     const offer = readClientOffer(message);
-    this.ctx.setClientRandom(offer.hello.random);
     // §4.2.2: a cookie in the first ClientHello is one we never sent.
     if (offer.cookie !== undefined) throw new TlsAlertError('illegal_parameter', 'cookie in the first ClientHello');
     const suite = chooseSuite(this.config, offer);

@@ -21,8 +21,6 @@ export interface HandshakeResult {
 export interface HandshakeContext {
   readonly provider: CryptoProvider;
   now(): number;
-  /** Remembered for key-log lines. */
-  setClientRandom(random: Buffer): void;
   /** Frames and queues a handshake message under the current write key; returns the framed bytes for the transcript. */
   sendHandshake(type: number, body: Buffer): Buffer;
   /** The middlebox-compatibility change_cipher_spec record (RFC 8446 §D.4). */

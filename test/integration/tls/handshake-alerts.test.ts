@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { AlertName } from '../../../src/tls/alert.js';
 import type { TlsAlertError } from '../../../src/tls/alert.js';
 import { ContentType, ExtensionType, HandshakeType } from '../../../src/tls/codec/enums.js';
-import { encodeAlpn, encodeU16List } from '../../../src/tls/codec/extensions.js';
+import { encodeAlpn } from '../../../src/tls/codec/extensions.js';
 import { decodeServerHello, encodeServerHello } from '../../../src/tls/codec/messages/server-hello.js';
 import { decodeEncryptedExtensions, encodeEncryptedExtensions } from '../../../src/tls/codec/messages/encrypted-extensions.js';
 import { decodeCertificateRequest, encodeCertificateRequest } from '../../../src/tls/codec/messages/certificate-request.js';
