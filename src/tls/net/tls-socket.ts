@@ -41,6 +41,7 @@ export class TlsSocket extends Duplex {
   server: unknown;
 
   private connection: Connection | undefined;
+  private hasPeerClosed = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pendingWrites: { chunk: Buffer; callback: (error?: Error | null) => void }[] = [];
 
@@ -51,7 +52,8 @@ export class TlsSocket extends Duplex {
     transport.on('close', () => {
       if (!this.destroyed) this.destroy();
     });
-    transport.on('error', (err) => this.destroy(err));
+    // Writing our close_notify to a peer that already closed can fail with EPIPE or ECONNRESET; that is a normal end.
+    transport.on('error', (err: NodeJS.ErrnoException) => this.destroy(this.hasPeerClosed && (err.code === 'EPIPE' || err.code === 'ECONNRESET') ? undefined : err));
     transport.on('timeout', () => this.emit('timeout'));
     transport.on('drain', () => this.emit('transportDrain'));
     this.handshakeTimer = setTimeout(() => this.failHandshake(), handshakeTimeoutMs);
@@ -92,6 +94,7 @@ export class TlsSocket extends Duplex {
   }
 
   onPeerClose(): void {
+    this.hasPeerClosed = true;
     this.push(null);
   }
 
@@ -110,6 +113,7 @@ export class TlsSocket extends Duplex {
   }
 
   private onTransportEnd(): void {
+    this.hasPeerClosed = true;
     if (!this.isSecure) {
       this.destroy(new TlsAlertError('handshake_failure', 'peer closed the connection during the handshake', { isRemote: true }));
       return;
@@ -185,9 +189,11 @@ export class TlsSocket extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.connection?.close();
-    this.flush();
-    this.transport.end();
+    if (this.transport.writable) {
+      this.connection?.close();
+      this.flush();
+      this.transport.end();
+    }
     callback();
   }
 

@@ -1,0 +1,201 @@
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../shared/clock.js';
+import { DomainError } from '../shared/errors.js';
+import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
+import { REVOCATION_REASONS } from '../shared/records.js';
+import {
+  checkIssuedCertificate,
+  checkPublicKey,
+  describeCertificate,
+  issuerFromCertificate,
+  normalizeSerial,
+  prepareCertificate,
+  randomSerial,
+  signCertificate,
+  toPem,
+  type CertificateIssuer,
+  type RandomSource,
+} from '../x509/index.js';
+import type { CaMaterial } from './issuer.js';
+import { toNewRecord } from './ledger-record.js';
+import type { CertificateStore } from './ports.js';
+import { planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';
+
+export interface IssuedCertificate {
+  readonly serial: string;
+  readonly der: Uint8Array;
+  readonly pem: string;
+  /** Leaf then intermediate, PEM. */
+  readonly chainPem: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly record: CertificateRecord;
+}
+
+/** The timed steps of one issuance, for metrics and bench/issue. */
+export type IssueStep = 'validate' | 'serial' | 'build' | 'sign' | 'check' | 'record';
+
+export interface AuthorityDeps {
+  readonly material: CaMaterial;
+  readonly store: CertificateStore;
+  readonly clock: Clock;
+  /** Written into every leaf's AIA (RFC 5280 §4.2.2.1), except the OCSP signer's. */
+  readonly ocspUrl?: string;
+  readonly crlUrl?: string;
+  /** Maximum tls-server lifetime; default and ceiling 397 days (CA/B BR §6.3.2). */
+  readonly maxTlsServerTtlMs?: number;
+  /** Called after each step of `issue` with its wall time in ms. */
+  readonly onStepTimed?: (step: IssueStep, ms: number) => void;
+  /** Serial randomness; tests inject it. */
+  readonly random?: RandomSource;
+}
+
+// At 126 random bits a second collision means a broken random source, not bad luck.
+const SERIAL_ATTEMPTS = 5;
+
+/**
+ * The one issuance and revocation pipeline (DESIGN.md). `issue` follows
+ * SPIRE's sign path and Boulder's order: validate, pick the serial, build and
+ * sign, check the result, record it durably, and only then hand it out.
+ */
+export class Authority {
+  readonly material: CaMaterial;
+  readonly #store: CertificateStore;
+  readonly #clock: Clock;
+  readonly #issuer: CertificateIssuer;
+  readonly #intermediateSerial: string;
+  readonly #rootSerial: string;
+  readonly #deps: AuthorityDeps;
+  readonly #maxTlsServerTtlMs: number;
+  readonly #revocationListeners: ((serial: string) => void)[] = [];
+  readonly #issuanceListeners: ((profile: ProfileName) => void)[] = [];
+
+  constructor(deps: AuthorityDeps) {
+    const max = deps.maxTlsServerTtlMs ?? TLS_SERVER_MAX_TTL_MS;
+    if (!Number.isFinite(max) || max <= 0 || max > TLS_SERVER_MAX_TTL_MS) {
+      throw new Error(`maxTlsServerTtlMs must be positive and at most ${TLS_SERVER_MAX_TTL_MS} ms (397 days)`);
+    }
+    this.material = deps.material;
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#deps = deps;
+    this.#maxTlsServerTtlMs = max;
+    // Parsed once: every issuance reuses the issuer name, key identifier and notAfter.
+    this.#issuer = issuerFromCertificate(deps.material.intermediate.certDer, deps.material.intermediate.key);
+    this.#intermediateSerial = describeCertificate(deps.material.intermediate.certDer).serial;
+    this.#rootSerial = describeCertificate(deps.material.root.certDer).serial;
+  }
+
+  async issue(request: IssueRequest, profile: ProfileName): Promise<IssuedCertificate> {
+    const timer = this.#timer();
+    const now = this.#clock.now();
+
+    // 1. Validate the key and the request against the profile (badCSR, malformed, rejectedIdentifier).
+    const key = checkPublicKey(request.publicKey);
+    const plan = planLeaf(profile, request, key, {
+      now,
+      trustDomain: this.material.trustDomain,
+      issuerNotAfter: this.#issuer.notAfter,
+      maxTlsServerTtlMs: this.#maxTlsServerTtlMs,
+      ...(this.#deps.ocspUrl === undefined ? {} : { ocspUrl: this.#deps.ocspUrl }),
+      ...(this.#deps.crlUrl === undefined ? {} : { crlUrl: this.#deps.crlUrl }),
+    });
+    timer('validate');
+
+    // 2. A random serial the ledger has not seen.
+    const serial = this.#freshSerial();
+    timer('serial');
+
+    // 3. Build the TBSCertificate from the checked template, then sign it once.
+    const template = { ...plan.template, serial };
+    const prepared = prepareCertificate(template, this.#issuer);
+    timer('build');
+    const der = await signCertificate(prepared);
+    timer('sign');
+
+    // 4. Re-parse what was signed and compare it with the template.
+    const described = checkIssuedCertificate(der, prepared);
+    if (described.spiffeId !== plan.spiffeId) throw new Error(`issued certificate ${serial}: SPIFFE ID does not match the request`);
+    timer('check');
+
+    // 5. One durable ledger write; if it throws, the certificate never leaves this function.
+    const record = toNewRecord(der, described, profile, request.requester, this.#clock.now());
+    this.#store.recordIssued(record);
+    timer('record');
+
+    // 6. Only now is the certificate handed out.
+    for (const listener of this.#issuanceListeners) listener(profile);
+    const pem = toPem(der);
+    return {
+      serial,
+      der,
+      pem,
+      chainPem: pem + this.material.intermediate.certPem,
+      notBefore: described.notBefore,
+      notAfter: described.notAfter,
+      record: { ...record, status: 'valid', revokedAt: null, revocationReason: null },
+    };
+  }
+
+  /**
+   * Marks a leaf revoked in the ledger, then tells every listener (the OCSP
+   * cache drops the serial at once). A listener's failure does not undo the
+   * revocation: all listeners run, then an AggregateError reports the failures.
+   */
+  revoke(serial: string, reason: RevocationReason): CertificateRecord {
+    const canonical = normalizeSerial(serial);
+    if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
+    // RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it is not a reason to revoke.
+    if (reason === 'removeFromCRL') throw new DomainError('malformed', 'removeFromCRL is not a revocation reason');
+    if (canonical === this.#intermediateSerial || canonical === this.#rootSerial) {
+      throw new DomainError('forbidden', 'CA certificates are not revoked through the Authority');
+    }
+    const record = this.#store.revoke(canonical, reason, this.#clock.now());
+    const failures: unknown[] = [];
+    for (const listener of this.#revocationListeners) {
+      try {
+        listener(canonical);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `certificate ${canonical} is revoked in the ledger, but ${failures.length} revocation listener(s) failed`);
+    }
+    return record;
+  }
+
+  /** Runs after each certificate is recorded (metrics); must not throw. */
+  onIssued(listener: (profile: ProfileName) => void): void {
+    this.#issuanceListeners.push(listener);
+  }
+
+  /** Runs after every successful revocation, with the canonical serial. */
+  onRevoked(listener: (serial: string) => void): void {
+    this.#revocationListeners.push(listener);
+  }
+
+  /** The trust bundle: the root certificate. The intermediate travels in each chain. */
+  bundlePem(): string {
+    return this.material.root.certPem;
+  }
+
+  #freshSerial(): string {
+    for (let attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
+      const serial = randomSerial(this.#deps.random);
+      if (!this.#store.isSerialTaken(serial)) return serial;
+    }
+    throw new Error(`no unused serial after ${SERIAL_ATTEMPTS} attempts: the random source is broken`);
+  }
+
+  #timer(): (step: IssueStep) => void {
+    const report = this.#deps.onStepTimed;
+    if (report === undefined) return () => undefined;
+    let last = performance.now();
+    return (step) => {
+      const now = performance.now();
+      report(step, now - last);
+      last = now;
+    };
+  }
+}

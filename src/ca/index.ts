@@ -1,0 +1,14 @@
+/** src/ca: the Authority, issuer keys, profiles and the client-certificate verdict (STYLE.md §2.2). */
+export { Authority, type AuthorityDeps, type IssuedCertificate, type IssueStep } from './authority.js';
+export { checkClientCertificate, type ClientCertificateVerdict } from './cert-verifier.js';
+export {
+  caPaths,
+  initCertificateAuthority,
+  loadCertificateAuthority,
+  type CaMaterial,
+  type InitOptions,
+  type InitResult,
+  type LoadOptions,
+} from './issuer.js';
+export type { CertificateStore, SerialStatus } from './ports.js';
+export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';

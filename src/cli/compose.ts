@@ -1,0 +1,106 @@
+import { isIP } from 'node:net';
+import type { Config } from '../config.js';
+import { Authority, checkClientCertificate, initCertificateAuthority } from '../ca/index.js';
+import { openLedger, type Ledger } from '../ledger/index.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
+import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
+
+/** The composed core: ledger and Authority, ready for the HTTP layer or an offline command. */
+export interface Core {
+  readonly config: Config;
+  readonly ledger: Ledger;
+  readonly authority: Authority;
+  readonly clock: Clock;
+  readonly paths: ReturnType<typeof dataPaths>;
+  /** Lines for the operator: what was created on this start. */
+  readonly notices: readonly string[];
+  close(): void;
+}
+
+export const ADMIN_NAME = 'bootstrap';
+
+export function adminSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/admin/${ADMIN_NAME}`;
+}
+
+/**
+ * Opens the ledger and the CA in the data directory, creating both on first
+ * start, and keeps the listener's certificate fresh. The only place that
+ * constructs adapters; offline commands and `serve` share it.
+ */
+export async function openCore(config: Config, options: { clock?: Clock; ensureIdentities?: boolean } = {}): Promise<Core> {
+  const clock = options.clock ?? systemClock;
+  const paths = dataPaths(config.dataDir);
+  ensurePrivateDir(config.dataDir);
+  const ledger = openLedger({ path: paths.database });
+  const notices: string[] = [];
+  try {
+    const { material, created, warnings } = await initCertificateAuthority({
+      dataDir: config.dataDir,
+      trustDomain: config.trustDomain,
+      algorithm: config.caAlgorithm,
+      store: ledger.certificates,
+      clock,
+      ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+    });
+    for (const warning of warnings) notices.push(`warning: ${warning}`);
+    if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
+    const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: `${publicUrl(config)}/ocsp` });
+    if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
+    if (options.ensureIdentities !== false) {
+      await ensureServerIdentity(config, authority, paths, clock, notices);
+      await ensureAdminIdentity(config, authority, paths, notices);
+    }
+    return { config, ledger, authority, clock, paths, notices, close: () => ledger.close() };
+  } catch (err) {
+    ledger.close();
+    throw err;
+  }
+}
+
+export function publicUrl(config: Config): string {
+  if (config.publicUrl !== undefined) return config.publicUrl.replace(/\/$/, '');
+  const host = isIP(config.listen.host) === 6 ? `[${config.listen.host}]` : config.listen.host;
+  return `https://${host}:${config.listen.port}`;
+}
+
+/** The listener's certificate: localhost and 127.0.0.1, plus the listen host when it is a real name or address. */
+async function ensureServerIdentity(config: Config, authority: Authority, paths: Core['paths'], clock: Clock, notices: string[]): Promise<void> {
+  if (!needsRenewal(paths.serverCert, paths.serverKey, clock.now())) return;
+  const host = config.listen.host;
+  const dnsNames = new Set(['localhost']);
+  const ipAddresses = new Set(['127.0.0.1', '::1']);
+  if (isIP(host) !== 0) {
+    if (host !== '0.0.0.0' && host !== '::') ipAddresses.add(host);
+  } else {
+    dnsNames.add(host);
+  }
+  const identity = await issueIdentity(authority, {
+    profile: 'tls-server',
+    dnsNames: [...dnsNames],
+    ipAddresses: [...ipAddresses],
+    ttlMs: config.serverCertificateTtl,
+    requester: 'system',
+  });
+  writeIdentity(identity, paths.serverCert, paths.serverKey);
+  notices.push(`issued the listener certificate ${identity.issued.serial} (${[...dnsNames, ...ipAddresses].join(', ')})`);
+}
+
+/** The first admin identity, made once; later admins are issued with `keysmith issue`. */
+async function ensureAdminIdentity(config: Config, authority: Authority, paths: Core['paths'], notices: string[]): Promise<void> {
+  if (readIfExists(paths.adminCert) !== undefined && readIfExists(paths.adminKey) !== undefined) return;
+  const identity = await issueIdentity(authority, {
+    profile: 'svid',
+    spiffeId: adminSpiffeId(config.trustDomain),
+    ttlMs: config.adminCertificateTtl,
+    requester: 'system',
+  });
+  writeIdentity(identity, paths.adminCert, paths.adminKey);
+  notices.push(`issued the admin certificate ${identity.issued.serial} for ${adminSpiffeId(config.trustDomain)}`);
+}
+
+/** The TLS-layer policy on client certificates: refuse revoked and never-issued serials. */
+export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): 'valid' | 'revoked' | 'unknown' {
+  return checkClientCertificate(core.ledger.certificates, leaf);
+}

@@ -1,0 +1,64 @@
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import type { Authority, IssuedCertificate } from '../ca/index.js';
+import type { ProfileName } from '../shared/records.js';
+import { readIfExists, writeFileAtomic } from './files.js';
+
+export interface IdentityRequest {
+  readonly profile: ProfileName;
+  readonly spiffeId?: string;
+  readonly dnsNames?: readonly string[];
+  readonly ipAddresses?: readonly string[];
+  readonly ttlMs?: number;
+  readonly requester: string;
+}
+
+export interface IssuedIdentity {
+  readonly issued: IssuedCertificate;
+  /** PKCS#8 PEM of the new key; written only with mode 0600. */
+  readonly keyPem: string;
+}
+
+/**
+ * Makes a key pair here and has the Authority certify it: the private key
+ * never leaves this process except into a 0600 file. P-256, exported as
+ * PEM/DER only (a JWK export of a generateKeyPairSync key can hang Node 20).
+ */
+export async function issueIdentity(authority: Authority, request: IdentityRequest): Promise<IssuedIdentity> {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const issued = await authority.issue(
+    {
+      publicKey: publicKey.export({ type: 'spki', format: 'der' }),
+      requester: request.requester,
+      ...(request.spiffeId === undefined ? {} : { spiffeId: request.spiffeId }),
+      ...(request.dnsNames === undefined ? {} : { dnsNames: request.dnsNames }),
+      ...(request.ipAddresses === undefined ? {} : { ipAddresses: request.ipAddresses }),
+      ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }),
+    },
+    request.profile,
+  );
+  return { issued, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+export function writeIdentity(identity: IssuedIdentity, certPath: string, keyPath: string): void {
+  writeFileAtomic(keyPath, identity.keyPem, 0o600);
+  writeFileAtomic(certPath, identity.issued.chainPem, 0o644);
+}
+
+/**
+ * Whether a certificate file is missing, unreadable, not matching its key,
+ * or past two thirds of its life: then it is time to issue a new one.
+ */
+export function needsRenewal(certPath: string, keyPath: string, now: number): boolean {
+  const certPem = readIfExists(certPath);
+  const keyPem = readIfExists(keyPath);
+  if (certPem === undefined || keyPem === undefined) return true;
+  try {
+    const cert = new X509Certificate(certPem);
+    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return true;
+    const notBefore = Date.parse(cert.validFrom);
+    const notAfter = Date.parse(cert.validTo);
+    return now > notAfter - (notAfter - notBefore) / 3;
+  } catch {
+    return true;
+  }
+}

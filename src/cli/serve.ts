@@ -1,0 +1,118 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
+import { buildApp, createHttpsServer, KeysmithMetrics } from '../http/index.js';
+import { loadConfig } from '../config.js';
+import { stringOption, type Command } from './args.js';
+import { clientCertificateVerdict, openCore, publicUrl, type Core } from './compose.js';
+import { curlLine } from './commands.js';
+
+/**
+ * `keysmith serve`: opens the core (creating it on first start), serves
+ * every route over the in-house TLS engine, and on SIGTERM/SIGINT stops
+ * accepting, drains in-flight requests and closes the ledger.
+ */
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'start keysmith (creates the CA and identities on first start)',
+  usage: 'keysmith serve [--config FILE]',
+  options: {},
+  async run(parsed) {
+    const file = stringOption(parsed, 'config');
+    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const core = await openCore(config);
+    let server;
+    try {
+      server = await startServer(core);
+    } catch (err) {
+      core.close();
+      throw err;
+    }
+    for (const line of core.notices) console.log(line);
+    console.log(`keysmith listening on ${publicUrl(config)} (trust domain ${config.trustDomain}, mTLS ${config.mtlsMode})`);
+    console.log(`list certificates as the admin:\n  ${curlLine(core)}`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals): void => {
+        console.log(`${signal}: draining in-flight requests (up to ${config.shutdownGraceMs} ms)`);
+        void server.close(config.shutdownGraceMs).finally(() => {
+          core.close();
+          resolve();
+        });
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    return 0;
+  },
+};
+
+export interface RunningServer {
+  close(graceMs: number): Promise<void>;
+}
+
+/** Wires the HTTP app onto the TLS listener; also used by tests that run the service in-process. */
+export async function startServer(core: Core): Promise<RunningServer & { readonly port: number }> {
+  const { config, ledger, authority, clock } = core;
+  const metrics = new KeysmithMetrics({ processMetrics: true });
+  authority.onIssued((profile) => metrics.countIssued(profile));
+  const app = await buildApp({
+    certificates: ledger.certificates,
+    revoker: authority,
+    bundle: {
+      pem: () => authority.bundlePem(),
+      authorities: () => [authority.material.root.certDer],
+      issuers: () => [authority.material.intermediate.certDer, authority.material.root.certDer],
+      sequence: () => 1,
+    },
+    health: [
+      { name: 'ledger', check: () => ({ ok: ledger.ping() }) },
+      { name: 'ca', check: () => ({ ok: authority.material.intermediate.keyObject.type === 'private' }) },
+      {
+        name: 'server_certificate',
+        check: () => {
+          const notAfter = serverCertificateNotAfter(core);
+          return notAfter > clock.now() ? { ok: true } : { ok: false, detail: 'the listener certificate has expired' };
+        },
+      },
+    ],
+    trustDomain: config.trustDomain,
+    mtlsMode: config.mtlsMode,
+    clock,
+    metrics,
+    logger: { level: config.logLevel },
+  });
+  const server = createHttpsServer({
+    tls: {
+      key: readFileSync(core.paths.serverKey),
+      cert: readFileSync(core.paths.serverCert),
+      ca: authority.bundlePem(),
+      verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer),
+    },
+    mtlsMode: config.mtlsMode,
+    app,
+    metrics,
+  });
+  await server.listen(config.listen.port, config.listen.host);
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
+  return { port, close: (graceMs) => server.close(graceMs) };
+}
+
+/** The TLS-layer half of the client-certificate policy; the HTTP layer checks again on every request. */
+function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
+  const verdict = clientCertificateVerdict(core, peer.leaf);
+  if (verdict === 'revoked') throw new TlsAlertError('certificate_revoked', `serial ${peer.leaf.serialNumber} is revoked`);
+  if (verdict === 'unknown') throw new TlsAlertError('bad_certificate', `serial ${peer.leaf.serialNumber} was never issued here`);
+}
+
+let cachedNotAfter: { path: string; notAfter: number } | undefined;
+
+function serverCertificateNotAfter(core: Core): number {
+  if (cachedNotAfter?.path !== core.paths.serverCert) {
+    const pem = readFileSync(core.paths.serverCert, 'utf8');
+    const match = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(pem);
+    const notAfter = match === null ? 0 : Date.parse(new X509Certificate(match[0]).validTo);
+    cachedNotAfter = { path: core.paths.serverCert, notAfter };
+  }
+  return cachedNotAfter.notAfter;
+}

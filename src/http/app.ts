@@ -1,0 +1,67 @@
+/**
+ * The fastify assembly: buildApp(deps) wires the plugins and routes and
+ * returns a ready app that never listens. Its `server` is a plain node:http
+ * server that http/server-factory.ts feeds with our TLS sockets.
+ */
+import { createServer as createHttpServer } from 'node:http';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { installAccessPolicy } from './plugins/access.js';
+import { installMtlsPeer, peerLogBindings } from './plugins/mtls-peer.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { genRequestId, installRequestContext, loggerOptions } from './plugins/request-context.js';
+import type { AppDeps } from './ports.js';
+import { clientErrorResponse, installProblemHandlers } from './problem.js';
+import { DEFAULT_REFRESH_HINT_SECONDS, registerBundleRoutes } from './routes/bundle.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { installRequestMetrics, registerMetricsRoute } from './routes/metrics.js';
+import { registerOpsRoutes } from './routes/ops/plugin.js';
+
+/** Bodies are small JSON documents; anything bigger is refused before parsing (413). */
+const BODY_LIMIT = 64 * 1024;
+/** Above common load-balancer idle timeouts (60 s), as fastify's own default. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+const HEADERS_TIMEOUT_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const trustDomain = deps.trustDomain;
+  const app = Fastify({
+    logger: loggerOptions(deps.logger),
+    genReqId: genRequestId,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // The caller's identity goes on the request's logger before the first line is written.
+    childLoggerFactory: function (logger, bindings, options, rawRequest) {
+      return logger.child({ ...bindings, ...peerLogBindings(rawRequest.socket, trustDomain) }, options);
+    },
+    serverFactory: (handler) => {
+      const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, handler);
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      return server;
+    },
+    // While draining, requests already on a connection are served (with Connection: close), not shed with a bare 503.
+    return503OnClosing: false,
+    bodyLimit: BODY_LIMIT,
+    clientErrorHandler: clientErrorResponse,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Request bodies are JSON only; anything else is a 415 rather than a string the schema then refuses.
+  app.removeContentTypeParser('text/plain');
+
+  // Order matters: onRequest hooks run as installed (id, then identity, then policy).
+  installProblemHandlers(app);
+  installRequestContext(app);
+  installMtlsPeer(app, { certificates: deps.certificates, trustDomain, clock: deps.clock });
+  installAccessPolicy(app, deps.mtlsMode);
+  installRequestMetrics(app, deps.metrics);
+
+  await registerOpenApi(app);
+  registerHealthRoutes(app, deps.health);
+  registerBundleRoutes(app, deps.bundle, deps.bundleRefreshHintSeconds ?? DEFAULT_REFRESH_HINT_SECONDS);
+  registerMetricsRoute(app, deps.metrics);
+  registerOpsRoutes(app, deps);
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,18 @@
+/** The HTTP front end's public surface, for the composition root (src/cli). */
+export { buildApp } from './app.js';
+export { createHttpsServer, DEFAULT_DRAIN_MS, type HttpsServer, type HttpsServerOptions } from './server-factory.js';
+export { KeysmithMetrics, type HandshakeResult, type KeysmithMetricsOptions } from './metrics.js';
+export { generateOpenApi } from './openapi-generate.js';
+export { ACCESS_POLICIES, type AccessPolicy } from './plugins/access.js';
+export type { Principal, PrincipalKind } from './plugins/mtls-peer.js';
+export { PROBLEM_TYPES, PROBLEM_TYPE_BASE, type ProblemDocument, type ProblemKind } from './problem.js';
+export type {
+  AppDeps,
+  AppLoggerOptions,
+  CertificateReader,
+  CertificateRevoker,
+  CertificateStatusView,
+  HealthCheck,
+  HealthCheckResult,
+  TrustBundleSource,
+} from './ports.js';

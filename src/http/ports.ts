@@ -1,0 +1,72 @@
+/**
+ * What the HTTP front end needs from the rest of keysmith. The ledger, the
+ * Authority and the trust-bundle store fit these shapes structurally;
+ * cli/compose.ts checks each fit with `satisfies` (STYLE §2.3).
+ */
+import type { Clock } from '../shared/clock.js';
+import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../shared/records.js';
+import type { KeysmithMetrics } from './metrics.js';
+
+export interface CertificateStatusView {
+  readonly status: 'valid' | 'revoked';
+  readonly notAfter: number;
+  readonly revokedAt: number | null;
+  readonly reason: RevocationReason | null;
+}
+
+/** Read-only ledger access (Boulder's read-only SA client): route handlers never write through it. */
+export interface CertificateReader {
+  list(q: CertificateQuery): CertificatePage;
+  findBySerial(serial: string): CertificateRecord | undefined;
+  /** Cheap status lookup, run on every request that presents a client certificate. */
+  statusOf(serial: string): CertificateStatusView | undefined;
+}
+
+/** The Authority's revocation pipeline; throws DomainError('conflict') when already revoked. */
+export interface CertificateRevoker {
+  revoke(serial: string, reason: RevocationReason): CertificateRecord;
+}
+
+export interface TrustBundleSource {
+  /** The X.509 authorities as concatenated PEM. */
+  pem(): string;
+  /** DER of each X.509 authority (root first): the trust anchors a relying party installs. */
+  authorities(): readonly Uint8Array[];
+  /** DER of the certificates that may stand in an issued chain (the online intermediate, then the root). */
+  issuers(): readonly Uint8Array[];
+  /** Increases whenever the bundle changes (SPIFFE bundle `spiffe_sequence`). */
+  sequence(): number;
+}
+
+export interface HealthCheckResult {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface HealthCheck {
+  readonly name: string;
+  check(): HealthCheckResult;
+}
+
+/** pino options accepted by buildApp (a `stream` may be given to capture logs). */
+export interface AppLoggerOptions {
+  readonly level?: string;
+  readonly stream?: { write(line: string): void };
+  readonly [option: string]: unknown;
+}
+
+export interface AppDeps {
+  readonly certificates: CertificateReader;
+  readonly revoker: CertificateRevoker;
+  readonly bundle: TrustBundleSource;
+  readonly health: readonly HealthCheck[];
+  /** e.g. 'keysmith.local': principals come only from SPIFFE IDs in this trust domain. */
+  readonly trustDomain: string;
+  readonly mtlsMode: 'standard' | 'strict';
+  readonly clock: Clock;
+  readonly metrics: KeysmithMetrics;
+  /** false silences logs; an object is pino options (default level info). */
+  readonly logger?: boolean | AppLoggerOptions;
+  /** SPIFFE bundle `spiffe_refresh_hint` in seconds (default 300). */
+  readonly bundleRefreshHintSeconds?: number;
+}

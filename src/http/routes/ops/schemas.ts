@@ -1,0 +1,117 @@
+/** Wire schemas of the certificate inventory routes (snake_case JSON, ISO 8601 times). */
+import { z } from 'zod';
+import { PROFILE_NAMES, type CertificateRecord, type RevocationReason } from '../../../shared/records.js';
+import { DURATION_PATTERN, parseDuration } from '../../duration.js';
+
+/** A serial as operators copy it: hex, any case, optionally colon-separated octets (openssl x509 -text). */
+const SERIAL_TEXT = /^(?:[0-9a-fA-F]{1,42}|(?:[0-9a-fA-F]{2}:){1,20}[0-9a-fA-F]{2})$/;
+
+/** The ledger's form: lowercase hex without separators or leading zero octets. */
+export function normalizeSerial(text: string): string {
+  let hex = text.replaceAll(':', '').toLowerCase();
+  while (hex.length > 2 && hex.startsWith('00')) hex = hex.slice(2);
+  return hex;
+}
+
+export const SerialParamsSchema = z.object({
+  serial: z
+    .string()
+    .regex(SERIAL_TEXT, 'must be a certificate serial number in hexadecimal (at most 20 octets)')
+    .transform(normalizeSerial)
+    .describe('Certificate serial number, hexadecimal'),
+});
+
+const DURATION_MESSAGE = 'must be a duration such as 30s, 15m, 12h or 7d, at most 3650d';
+
+export const ListQuerySchema = z.strictObject({
+  expiring_within: z
+    .string()
+    // abort: one clause per mistake, not a second one from the range check below.
+    .regex(DURATION_PATTERN, { error: DURATION_MESSAGE, abort: true })
+    .refine((text) => parseDuration(text) !== undefined, DURATION_MESSAGE)
+    .transform((text) => parseDuration(text) ?? 0)
+    .optional()
+    .describe('Only valid certificates whose notAfter falls within this duration from now, e.g. 7d'),
+  status: z.enum(['valid', 'revoked'], { error: 'must be valid or revoked' }).optional(),
+  profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).optional(),
+  spiffe_id: z.string().min(1).max(2048).optional().describe('Exact SPIFFE ID'),
+  dns_name: z.string().min(1).max(253).optional().describe('A DNS name among the SANs'),
+  cursor: z.string().min(1).max(512).optional().describe('next_cursor of the previous page'),
+  limit: z.coerce
+    .number({ error: 'must be an integer between 1 and 500' })
+    .int('must be an integer between 1 and 500')
+    .min(1, 'must be an integer between 1 and 500')
+    .max(500, 'must be an integer between 1 and 500')
+    .optional()
+    .describe('Page size (default 100)'),
+});
+
+/** RFC 5280 §5.3.1 reasons a revocation may give; removeFromCRL only appears in delta CRLs, never as a reason to revoke. */
+export const REVOCABLE_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'privilegeWithdrawn',
+  'aACompromise',
+] as const satisfies readonly RevocationReason[];
+
+export const RevokeBodySchema = z.strictObject({
+  reason: z.enum(REVOCABLE_REASONS, { error: `must be one of ${REVOCABLE_REASONS.join(', ')}` }),
+});
+
+const REASON_NAMES = [...REVOCABLE_REASONS, 'removeFromCRL'] as const satisfies readonly RevocationReason[];
+
+/** RFC 3339 UTC times, as Date.prototype.toISOString writes them. */
+const Timestamp = z.string().meta({ format: 'date-time' });
+
+export const CertificateSchema = z
+  .object({
+    serial: z.string().describe('Lowercase hex'),
+    subject: z.string(),
+    issuer: z.string(),
+    spiffe_id: z.string().nullable(),
+    dns_names: z.array(z.string()),
+    profile: z.enum(PROFILE_NAMES),
+    requester: z.string().describe("Who asked: a SPIFFE ID, 'cli:<user>', 'acme:<account>' or 'system'"),
+    not_before: Timestamp,
+    not_after: Timestamp,
+    status: z.enum(['valid', 'revoked']),
+    revoked_at: Timestamp.nullable(),
+    revocation_reason: z.enum(REASON_NAMES).nullable(),
+    fingerprint: z.string().describe('SHA-256 of the DER, lowercase hex'),
+  })
+  .meta({ id: 'Certificate', description: 'A certificate in the ledger' });
+export type CertificateView = z.infer<typeof CertificateSchema>;
+
+export const CertificatePageSchema = z
+  .object({
+    items: z.array(CertificateSchema),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+  })
+  .meta({ id: 'CertificatePage' });
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function certificateView(record: CertificateRecord): CertificateView {
+  return {
+    serial: record.serial,
+    subject: record.subject,
+    issuer: record.issuer,
+    spiffe_id: record.spiffeId,
+    dns_names: record.sans.filter((san) => san.type === 'dns').map((san) => san.value),
+    profile: record.profile,
+    requester: record.requester,
+    not_before: iso(record.notBefore),
+    not_after: iso(record.notAfter),
+    status: record.status,
+    revoked_at: record.revokedAt === null ? null : iso(record.revokedAt),
+    revocation_reason: record.revocationReason,
+    fingerprint: record.fingerprint,
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The listener: our TLS engine accepts TCP, runs the handshake, and hands
+ * each secure socket to the node:http server inside the fastify app
+ * (DESIGN, Transport). No node:tls or node:https anywhere.
+ */
+import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { createServer, TlsAlertError, type TlsServer, type TlsServerOptions, type TlsSocket, type VerifyPeer } from '../tls/index.js';
+import type { KeysmithMetrics } from './metrics.js';
+
+/** How long close() lets in-flight requests finish before cutting connections. */
+export const DEFAULT_DRAIN_MS = 10_000;
+/** How often idle keep-alive connections are reaped while draining. */
+const REAP_INTERVAL_MS = 50;
+
+export interface HttpsServerOptions {
+  /** The engine's options; client authentication and ALPN follow from mtlsMode and HTTP/1.1. */
+  readonly tls: Omit<TlsServerOptions, 'clientAuth' | 'ALPNProtocols'>;
+  /** standard: ask for a client certificate, let route groups decide; strict: require one at the handshake. */
+  readonly mtlsMode: 'standard' | 'strict';
+  /** Built by buildApp, so `app.server` is a node:http server that never listens itself. */
+  readonly app: FastifyInstance;
+  /** Policy on a verified client chain (ledger revocation); runs after `tls.verifyPeer` when both are given. */
+  readonly verifyPeer?: VerifyPeer;
+  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake'>;
+}
+
+export interface HttpsServer {
+  readonly tls: TlsServer;
+  listen(port: number, host?: string): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes every connection. */
+  close(graceMs?: number): Promise<void>;
+  address(): AddressInfo | string | null;
+}
+
+function composeVerifiers(first: VerifyPeer | undefined, second: VerifyPeer | undefined): VerifyPeer | undefined {
+  if (first === undefined) return second;
+  if (second === undefined) return first;
+  return (peer) => {
+    first(peer);
+    second(peer);
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
+  const { app, metrics } = options;
+  const http = app.server;
+  if (!(http instanceof HttpServer)) throw new Error('createHttpsServer needs an app from buildApp, whose server is a node:http server');
+
+  const sockets = new Set<TlsSocket>();
+  /** Responses not yet finished, so close() can mark them as the last on their connection. */
+  const inFlight = new Set<ServerResponse>();
+  let isClosing = false;
+  let closed: Promise<void> | undefined;
+
+  const verifyPeer = composeVerifiers(options.tls.verifyPeer, options.verifyPeer);
+  const tls = createServer(
+    {
+      ...options.tls,
+      ...(verifyPeer === undefined ? {} : { verifyPeer }),
+      clientAuth: options.mtlsMode === 'strict' ? 'require' : 'request',
+      ALPNProtocols: ['http/1.1'],
+    },
+    (socket) => {
+      metrics?.countHandshake(socket.isResumed ? 'resumed' : 'ok');
+      // A handshake that finishes after close() began gets no HTTP service.
+      if (isClosing) {
+        socket.destroy();
+        return;
+      }
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      http.emit('connection', socket);
+    },
+  );
+  // Runs after fastify's own 'request' listener, before any response is written.
+  http.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+    if (isClosing) {
+      response.shouldKeepAlive = false;
+      return;
+    }
+    inFlight.add(response);
+    response.once('close', () => inFlight.delete(response));
+  });
+  tls.on('tlsClientError', (err: Error) => {
+    metrics?.countHandshake('failed');
+    // Refusals we decided (unknown CA, missing certificate) matter to operators; peers hanging up are noise.
+    const isOurs = err instanceof TlsAlertError && !err.isRemote;
+    if (isOurs) app.log.info({ err }, 'TLS handshake refused');
+    else app.log.debug({ err }, 'TLS handshake failed');
+  });
+
+  return {
+    tls,
+
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        tls.once('error', onError);
+        tls.listen(port, host, () => {
+          tls.off('error', onError);
+          // node:http starts its connection tracking (request and header timeouts, idle reaping) on 'listening';
+          // this server never binds itself, so tell it the listener is up.
+          http.emit('listening');
+          resolve();
+        });
+      });
+    },
+
+    close(graceMs = DEFAULT_DRAIN_MS) {
+      closed ??= (async () => {
+        isClosing = true;
+        // Monotonic time: the drain bound must not move with the wall clock.
+        const deadline = performance.now() + graceMs;
+        const tlsClosed = new Promise<void>((resolve) => tls.close(() => resolve()));
+        // Responses still to be written tell their clients not to reuse the connection (Connection: close).
+        for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
+        // Fastify does the same for requests it starts from now on, and runs its onClose hooks.
+        const appClosed = app.close();
+        http.closeIdleConnections();
+        const reaper = setInterval(() => http.closeIdleConnections(), REAP_INTERVAL_MS);
+        try {
+          while (sockets.size > 0 && performance.now() < deadline) await delay(REAP_INTERVAL_MS);
+        } finally {
+          clearInterval(reaper);
+        }
+        // The grace period is over: whatever is still open is cut.
+        http.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+        // Stops node:http's connection-checking timer; it was never bound, so "not running" is expected.
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await appClosed;
+        // Connections still in their handshake end by the engine's handshake timeout; do not wait past the grace period.
+        await Promise.race([tlsClosed, delay(Math.max(0, deadline - performance.now()))]);
+      })();
+      return closed;
+    },
+
+    address() {
+      return tls.address();
+    },
+  };
+}

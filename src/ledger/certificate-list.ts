@@ -1,0 +1,142 @@
+import { systemClock, type Clock } from '../shared/clock.js';
+import { DomainError } from '../shared/errors.js';
+import type { CertificateQuery } from '../shared/records.js';
+import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDnsName } from './certificate-rows.js';
+
+/**
+ * Turns a CertificateQuery into SQL plus parameters. The SQL text depends only
+ * on which filters are present (never on their values), so the repository can
+ * prepare each shape once. Pagination is keyset: the cursor carries the sort
+ * key of the last row served, so inserts between pages cause no duplicates.
+ */
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 500;
+
+/** 'expiring': (not_after, serial) ascending; 'issued': issued_at descending, then serial ascending. */
+export type ListOrder = 'expiring' | 'issued';
+
+export interface ListCursor {
+  readonly order: ListOrder;
+  /** not_after or issued_at of the last row served */
+  readonly time: number;
+  readonly serial: string;
+}
+
+export type ListParams = Record<string, string | number>;
+
+export interface ListPlan {
+  readonly order: ListOrder;
+  readonly limit: number;
+  readonly sql: string;
+  /** includes `take` = limit + 1: one row more than served tells whether a next page exists */
+  readonly params: ListParams;
+}
+
+interface WireCursor {
+  readonly o: 'e' | 'i';
+  readonly t: number;
+  readonly s: string;
+}
+
+export function encodeCursor(cursor: ListCursor): string {
+  const wire: WireCursor = { o: cursor.order === 'expiring' ? 'e' : 'i', t: cursor.time, s: cursor.serial };
+  return Buffer.from(JSON.stringify(wire), 'utf8').toString('base64url');
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]{1,256}$/;
+
+export function decodeCursor(text: string): ListCursor {
+  const bad = (): DomainError => new DomainError('malformed', 'cursor is not one this listing handed out');
+  if (typeof text !== 'string' || !BASE64URL.test(text)) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('o' in parsed && 't' in parsed && 's' in parsed)) throw bad();
+  const { o, t, s } = parsed;
+  if ((o !== 'e' && o !== 'i') || typeof t !== 'number' || !Number.isSafeInteger(t) || typeof s !== 'string') throw bad();
+  try {
+    checkSerial(s);
+  } catch {
+    throw bad();
+  }
+  return { order: o === 'e' ? 'expiring' : 'issued', time: t, serial: s };
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new DomainError('malformed', `limit is an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return limit;
+}
+
+/** The plan for a query, or null when the filters cannot match anything. */
+export function planList(query: CertificateQuery, clock: Clock = systemClock): ListPlan | null {
+  const limit = checkLimit(query.limit);
+  const order: ListOrder = query.expiringWithinMs === undefined ? 'issued' : 'expiring';
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  if (cursor !== undefined && cursor.order !== order) {
+    throw new DomainError('malformed', 'cursor belongs to a listing in a different order');
+  }
+
+  const where: string[] = [];
+  const params: ListParams = { take: limit + 1 };
+
+  if (query.expiringWithinMs !== undefined) {
+    const within = query.expiringWithinMs;
+    const now = query.now ?? clock.now();
+    checkTime(now, 'now');
+    if (!Number.isSafeInteger(within) || within < 0 || !Number.isSafeInteger(now + within)) {
+      throw new DomainError('malformed', 'expiringWithinMs is a non-negative integer of milliseconds');
+    }
+    // "Expiring" means still valid; asking for revoked ones as well matches nothing.
+    if (query.status === 'revoked') return null;
+    // Spelled out literally so the planner can use the partial index (WHERE status = 'valid').
+    where.push("status = 'valid'", 'not_after >= :from', 'not_after <= :to');
+    params['from'] = now;
+    params['to'] = now + within;
+  } else if (query.status !== undefined) {
+    if (query.status !== 'valid' && query.status !== 'revoked') throw new DomainError('malformed', 'status is valid or revoked');
+    where.push('status = :status');
+    params['status'] = query.status;
+  }
+  if (query.profile !== undefined) {
+    if (!isProfileName(query.profile)) throw new DomainError('malformed', `unknown profile '${String(query.profile)}'`);
+    where.push('profile = :profile');
+    params['profile'] = query.profile;
+  }
+  if (query.spiffeId !== undefined) {
+    where.push('spiffe_id = :spiffeId');
+    params['spiffeId'] = query.spiffeId;
+  }
+  if (query.dnsName !== undefined) {
+    where.push("serial IN (SELECT serial FROM certificate_names WHERE type = 'dns' AND value = :dnsName)");
+    params['dnsName'] = normalizeDnsName(query.dnsName);
+  }
+  if (cursor !== undefined) {
+    where.push(
+      order === 'expiring'
+        ? '(not_after, serial) > (:afterTime, :afterSerial)'
+        : // Mixed directions rule out a row value; the first term keeps the index range.
+          'issued_at <= :afterTime AND (issued_at < :afterTime OR serial > :afterSerial)',
+    );
+    params['afterTime'] = cursor.time;
+    params['afterSerial'] = cursor.serial;
+  }
+
+  const orderBy = order === 'expiring' ? 'not_after, serial' : 'issued_at DESC, serial';
+  const sql =
+    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates` +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY ${orderBy} LIMIT :take`;
+  return { order, limit, sql, params };
+}
+
+/** The cursor for the page after one that ended with this row. */
+export function cursorAfter(order: ListOrder, last: { readonly notAfter: number; readonly issuedAt: number; readonly serial: string }): string {
+  return encodeCursor({ order, time: order === 'expiring' ? last.notAfter : last.issuedAt, serial: last.serial });
+}

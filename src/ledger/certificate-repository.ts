@@ -1,0 +1,216 @@
+import type Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { DomainError } from '../shared/errors.js';
+import type {
+  CertificatePage,
+  CertificateQuery,
+  CertificateRecord,
+  NewCertificateRecord,
+  RevocationReason,
+} from '../shared/records.js';
+import { cursorAfter, planList, type ListParams } from './certificate-list.js';
+import {
+  CERTIFICATE_COLUMNS,
+  checkNewRecord,
+  checkSerial,
+  checkTime,
+  encodeSans,
+  isRevocationReason,
+  namesOf,
+  toCertificateRecord,
+  type CertificateRow,
+} from './certificate-rows.js';
+import { DurableWrites, toConflict } from './connection.js';
+
+/** What mTLS and OCSP need to know about a serial. */
+export interface SerialStatus {
+  readonly status: 'valid' | 'revoked';
+  readonly notAfter: number;
+  readonly revokedAt: number | null;
+  readonly reason: RevocationReason | null;
+}
+
+interface StatusRow {
+  readonly status: string;
+  readonly notAfter: number;
+  readonly revokedAt: number | null;
+  readonly reason: string | null;
+}
+
+interface InsertParams {
+  readonly serial: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly spiffeId: string | null;
+  readonly profile: string;
+  readonly requester: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly issuedAt: number;
+  readonly der: Buffer;
+  readonly fingerprint: string;
+  readonly sans: string;
+}
+
+/** The `certificates` aggregate: the ledger of every certificate keysmith signed. */
+export class CertificateRepository {
+  private readonly durable: DurableWrites;
+  private readonly selectTaken: Database.Statement<[string], number>;
+  private readonly selectBySerial: Database.Statement<[string], CertificateRow>;
+  private readonly selectStatus: Database.Statement<[string], StatusRow>;
+  private readonly selectCount: Database.Statement<[], number>;
+  private readonly insertCertificate: Database.Statement<[InsertParams]>;
+  private readonly insertName: Database.Statement<[string, string, string]>;
+  private readonly updateRevoked: Database.Statement<[number, string, string]>;
+  private readonly recordTransaction: Database.Transaction<(record: NewCertificateRecord) => void>;
+  private readonly revokeTransaction: Database.Transaction<
+    (serial: string, reason: RevocationReason, revokedAt: number) => CertificateRecord
+  >;
+  /** One prepared statement per list shape (at most a few dozen), made on first use. */
+  private readonly listStatements = new Map<string, Database.Statement<[ListParams], CertificateRow>>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.durable = new DurableWrites(db);
+    this.selectTaken = db.prepare<[string], number>('SELECT 1 FROM certificates WHERE serial = ?').pluck();
+    this.selectBySerial = db.prepare<[string], CertificateRow>(
+      `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = ?`,
+    );
+    this.selectStatus = db.prepare<[string], StatusRow>(
+      `SELECT status, not_after AS notAfter, revoked_at AS revokedAt, revocation_reason AS reason
+         FROM certificates WHERE serial = ?`,
+    );
+    this.selectCount = db.prepare<[], number>('SELECT count(*) FROM certificates').pluck();
+    this.insertCertificate = db.prepare<[InsertParams]>(
+      `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after,
+                                 issued_at, status, der, fingerprint, sans)
+       VALUES (:serial, :issuer, :subject, :spiffeId, :profile, :requester, :notBefore, :notAfter,
+               :issuedAt, 'valid', :der, :fingerprint, :sans)`,
+    );
+    this.insertName = db.prepare<[string, string, string]>(
+      'INSERT INTO certificate_names (serial, type, value) VALUES (?, ?, ?)',
+    );
+    this.updateRevoked = db.prepare<[number, string, string]>(
+      `UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
+        WHERE serial = ? AND status = 'valid'`,
+    );
+
+    this.recordTransaction = db.transaction((record: NewCertificateRecord): void => {
+      this.insertCertificate.run({
+        serial: record.serial,
+        issuer: record.issuer,
+        subject: record.subject,
+        spiffeId: record.spiffeId,
+        profile: record.profile,
+        requester: record.requester,
+        notBefore: record.notBefore,
+        notAfter: record.notAfter,
+        issuedAt: record.issuedAt,
+        der: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength),
+        fingerprint: record.fingerprint,
+        sans: encodeSans(record.sans),
+      });
+      for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
+    });
+
+    this.revokeTransaction = db.transaction(
+      (serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord => {
+        const current = this.selectStatus.get(serial);
+        if (current === undefined) throw new DomainError('notFound', `no certificate with serial ${serial}`);
+        if (current.status === 'revoked') throw new DomainError('conflict', `certificate ${serial} is already revoked`);
+        this.updateRevoked.run(revokedAt, reason, serial);
+        const updated = this.selectBySerial.get(serial);
+        if (updated === undefined) throw new Error(`certificate ${serial} vanished while being revoked`);
+        return toCertificateRecord(updated);
+      },
+    );
+  }
+
+  isSerialTaken(serial: string): boolean {
+    checkSerial(serial);
+    return this.selectTaken.get(serial) !== undefined;
+  }
+
+  /**
+   * Records a freshly signed certificate. One transaction with synchronous=FULL
+   * for this write (the certificate leaves the process only after commit).
+   * DomainError 'conflict' on a duplicate serial. Also fills certificate_names.
+   */
+  recordIssued(record: NewCertificateRecord): void {
+    checkNewRecord(record);
+    try {
+      this.durable.run(this.recordTransaction, record);
+    } catch (error) {
+      throw toConflict(error, (code) =>
+        code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+          ? `serial ${record.serial} is already recorded`
+          : code === 'SQLITE_CONSTRAINT_UNIQUE'
+            ? `a certificate with fingerprint ${record.fingerprint} is already recorded`
+            : `certificate ${record.serial} breaks a ledger constraint (${code})`,
+      );
+    }
+  }
+
+  findBySerial(serial: string): CertificateRecord | undefined {
+    checkSerial(serial);
+    const row = this.selectBySerial.get(serial);
+    return row === undefined ? undefined : toCertificateRecord(row);
+  }
+
+  /** Status of a serial for mTLS and OCSP: undefined when never issued. */
+  statusOf(serial: string): SerialStatus | undefined {
+    checkSerial(serial);
+    const row = this.selectStatus.get(serial);
+    if (row === undefined) return undefined;
+    const { status, reason } = row;
+    if (status !== 'valid' && status !== 'revoked') throw new Error(`certificate ${serial}: unknown stored status '${status}'`);
+    if (reason !== null && !isRevocationReason(reason)) {
+      throw new Error(`certificate ${serial}: unknown stored revocation reason '${reason}'`);
+    }
+    return { status, notAfter: row.notAfter, revokedAt: row.revokedAt, reason };
+  }
+
+  /**
+   * Filters of CertificateQuery; keyset pagination ordered by (not_after, serial)
+   * when expiringWithinMs is set, else by (issued_at DESC, serial). The cursor is
+   * opaque base64url; limit 1..500, default 100 ('malformed' otherwise or for a bad cursor).
+   */
+  list(query: CertificateQuery): CertificatePage {
+    const plan = planList(query, this.clock);
+    if (plan === null) return { items: [], nextCursor: null };
+    let statement = this.listStatements.get(plan.sql);
+    if (statement === undefined) {
+      statement = this.db.prepare<[ListParams], CertificateRow>(plan.sql);
+      this.listStatements.set(plan.sql, statement);
+    }
+    const rows = statement.all(plan.params);
+    const items = rows.slice(0, plan.limit).map(toCertificateRecord);
+    const last = items[items.length - 1];
+    const nextCursor = rows.length > plan.limit && last !== undefined ? cursorAfter(plan.order, last) : null;
+    return { items, nextCursor };
+  }
+
+  /**
+   * Marks a certificate revoked, durably (losing a revocation to a power cut would
+   * bring a withdrawn identity back). 'notFound' when unknown, 'conflict' when
+   * already revoked. Returns the updated record.
+   */
+  revoke(serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord {
+    checkSerial(serial);
+    if (typeof reason !== 'string' || !isRevocationReason(reason)) {
+      throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
+    }
+    checkTime(revokedAt, 'revokedAt');
+    try {
+      return this.durable.run(this.revokeTransaction, serial, reason, revokedAt);
+    } catch (error) {
+      throw toConflict(error, (code) => `revoking ${serial} breaks a ledger constraint (${code})`);
+    }
+  }
+
+  count(): number {
+    return this.selectCount.get() ?? 0;
+  }
+}

@@ -1,0 +1,75 @@
+import Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { CertificateRepository } from './certificate-repository.js';
+import { configureConnection } from './connection.js';
+import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
+
+export interface LedgerOptions {
+  /** SQLite file; ':memory:' allowed for tests. */
+  readonly path: string;
+  /** Default: the repository's migrations/ directory, found from this module's location. */
+  readonly migrationsDir?: string;
+  /** Default 5000. */
+  readonly busyTimeoutMs?: number;
+  /** Open without writing: the schema must already be current. */
+  readonly readonly?: boolean;
+  /** Only for times the ledger takes itself (applied_at, a list without `now`). */
+  readonly clock?: Clock;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/** One open SQLite ledger and its repositories. Made by openLedger. */
+export class Ledger {
+  readonly certificates: CertificateRepository;
+  private readonly selectOne: Database.Statement<[], number>;
+  private isClosed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly schemaVersion: number,
+    clock: Clock = systemClock,
+  ) {
+    this.certificates = new CertificateRepository(db, clock);
+    this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
+  }
+
+  /** True when the database answers SELECT 1; never throws (health checks). */
+  ping(): boolean {
+    try {
+      return !this.isClosed && this.selectOne.get() === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Checkpoints the WAL into the main file and closes; idempotent. */
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    try {
+      if (!this.db.readonly && !this.db.memory) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.close();
+    }
+  }
+}
+
+/** Opens the ledger: WAL, busy timeout, foreign keys on, pending migrations applied. */
+export function openLedger(options: LedgerOptions): Ledger {
+  const migrations = readMigrations(options.migrationsDir ?? findMigrationsDir());
+  const isReadonly = options.readonly ?? false;
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const clock = options.clock ?? systemClock;
+  const db = new Database(options.path, { readonly: isReadonly, fileMustExist: isReadonly, timeout: busyTimeoutMs });
+  try {
+    configureConnection(db, { busyTimeoutMs, readonly: isReadonly });
+    const version = isReadonly
+      ? checkSchemaVersion(db, options.path, migrations)
+      : applyMigrations(db, options.path, migrations, clock);
+    return new Ledger(db, version, clock);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

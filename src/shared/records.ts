@@ -1,0 +1,73 @@
+/**
+ * The ledger's vocabulary, shared by the modules that read or write it
+ * (ca, http, cli) so ports can be declared without importing the ledger.
+ */
+
+export const PROFILE_NAMES = ['svid', 'tls-server', 'node', 'ocsp-signer', 'intermediate', 'root'] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+/** RFC 5280 §5.3.1 CRLReason names and codes (7 is unused). */
+export const REVOCATION_REASONS = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+export type CertificateStatus = 'valid' | 'revoked';
+
+export interface SubjectAltName {
+  readonly type: 'dns' | 'ip' | 'uri' | 'email';
+  readonly value: string;
+}
+
+/** One row of the ledger: a certificate keysmith issued. Times are ms since the epoch (UTC). */
+export interface CertificateRecord {
+  /** Lowercase hex, no leading zero octet. */
+  readonly serial: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly sans: readonly SubjectAltName[];
+  readonly spiffeId: string | null;
+  readonly profile: ProfileName;
+  /** Who asked: a SPIFFE ID, 'cli:<user>', 'acme:<account>', or 'system'. */
+  readonly requester: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly status: CertificateStatus;
+  readonly revokedAt: number | null;
+  readonly revocationReason: RevocationReason | null;
+  readonly der: Uint8Array;
+  /** SHA-256 of the DER, lowercase hex. */
+  readonly fingerprint: string;
+  readonly issuedAt: number;
+}
+
+/** What the issuance pipeline writes; status starts valid. */
+export type NewCertificateRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
+
+export interface CertificateQuery {
+  /** Only valid certificates whose notAfter falls within [now, now + ms]. */
+  readonly expiringWithinMs?: number;
+  readonly now?: number;
+  readonly status?: CertificateStatus;
+  readonly profile?: ProfileName;
+  readonly spiffeId?: string;
+  readonly dnsName?: string;
+  /** Keyset pagination: the `nextCursor` of the previous page. */
+  readonly cursor?: string;
+  /** Page size, 1..500 (default 100). */
+  readonly limit?: number;
+}
+
+export interface CertificatePage {
+  readonly items: readonly CertificateRecord[];
+  readonly nextCursor: string | null;
+}

@@ -1,0 +1,21 @@
+/** src/x509: the only importer of @peculiar/x509 (STYLE.md §2.3). */
+export {
+  CertificateIssuer,
+  issuerFromCertificate,
+  keyIdentifierOf,
+  PreparedCertificate,
+  prepareCertificate,
+  selfIssuer,
+  signCertificate,
+  type CertificateTemplate,
+  type ExtendedKeyUsageName,
+  type IssuerCurve,
+  type KeyUsageName,
+} from './certificate.js';
+export { parseCsr, type ParsedCsr } from './csr.js';
+export { checkIssuedCertificate, describeCertificate, type CertificateDescription } from './describe.js';
+export { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type DistinguishedName, type NameAttribute } from './names.js';
+export { fromPem, parsePemBlocks, splitPemChain, toPem, type PemBlock } from './pem.js';
+export { checkPublicKey, type CheckedPublicKey, type SubjectKeyAlgorithm } from './public-key.js';
+export { normalizeSerial, randomSerial, SERIAL_OCTETS, type RandomSource } from './serial.js';
+export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from './spiffe-id.js';

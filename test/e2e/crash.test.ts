@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { startProcess } from '../helpers/processes.js';
+
+const CHILD = fileURLToPath(new URL('./issue-burst-child.js', import.meta.url));
+
+describe('issuance under SIGKILL', () => {
+  it('leaves an intact ledger holding every certificate a client received', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'keysmith-crash-'));
+    try {
+      const child = startProcess(process.execPath, [CHILD], { env: { PATH: process.env['PATH'], KEYSMITH_DATA_DIR: dataDir }, lifetimeMs: 60_000 });
+      await child.waitFor(/^ready$/m, { timeoutMs: 30_000 });
+      // Let a burst run, then kill without warning (bounded: 40 serials or 10 s).
+      await child.waitFor(/^(?:[0-9a-f]+\n){40}/m, { timeoutMs: 10_000, from: child.offset() }).catch(() => undefined);
+      process.kill(child.pid, 'SIGKILL');
+      await child.waitForExit(10_000).catch(() => undefined);
+      const received = child.stdout.split('\n').filter((line) => /^[0-9a-f]+$/.test(line));
+      assert.ok(received.length > 0, 'the child issued nothing before it was killed');
+
+      const db = new Database(join(dataDir, 'keysmith.db'));
+      try {
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+        const has = db.prepare('SELECT 1 FROM certificates WHERE serial = ?');
+        const missing = received.filter((serial) => has.get(serial) === undefined);
+        assert.deepEqual(missing, [], 'every serial handed out is in the ledger');
+      } finally {
+        db.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+
+/**
+ * keysmith as an operator runs it: the built CLI in a child process, a fresh
+ * data directory, curl as the client. Every wait is bounded.
+ */
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
+
+let dataDir: string;
+let port: number;
+let server: ThirdPartyProcess | undefined;
+let env: NodeJS.ProcessEnv;
+
+function keysmith(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  return runProcess(process.execPath, [MAIN, ...args], { env: { ...env, ...extraEnv }, lifetimeMs: 30_000 });
+}
+
+async function startServe(): Promise<ThirdPartyProcess> {
+  const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: 120_000 });
+  await child.waitFor(/listening on https:\/\/\S+/, { timeoutMs: 30_000, stream: 'both' });
+  return child;
+}
+
+async function stopServe(child: ThirdPartyProcess): Promise<number | null> {
+  process.kill(child.pid, 'SIGTERM');
+  const result = await child.waitForExit(20_000);
+  return result.code;
+}
+
+function curl(args: readonly string[]) {
+  return runProcess('curl', ['--silent', '--show-error', '--max-time', '10', '--write-out', '\n%{http_code}', ...args], { lifetimeMs: 20_000 });
+}
+
+function adminCurl(path: string, extra: readonly string[] = []) {
+  return curl([
+    '--cert', join(dataDir, 'admin', 'cert.pem'),
+    '--key', join(dataDir, 'admin', 'key.pem'),
+    '--cacert', join(dataDir, 'bundle.pem'),
+    ...extra,
+    `https://127.0.0.1:${port}${path}`,
+  ]);
+}
+
+function statusOf(result: { stdout: string }): number {
+  return Number(result.stdout.trim().split('\n').pop());
+}
+
+function bodyOf(result: { stdout: string }): string {
+  const lines = result.stdout.trimEnd().split('\n');
+  lines.pop();
+  return lines.join('\n');
+}
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'keysmith-e2e-'));
+  port = await freePort();
+  env = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'warn' };
+});
+
+after(async () => {
+  if (server !== undefined && !server.hasExited) await server.kill();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('keysmith serve, first start', () => {
+  it('creates the CA, the listener and admin identities, and prints a curl line that lists certificates', async () => {
+    server = await startServe();
+    const match = /curl --cert (\S+) --key (\S+) --cacert (\S+) (https:\/\/\S+\/v1\/certificates)/.exec(server.output);
+    assert.ok(match !== null, `no curl line in:\n${server.output}`);
+    const result = await curl(['--cert', match[1]!, '--key', match[2]!, '--cacert', match[3]!, match[4]!]);
+    assert.equal(statusOf(result), 200, result.stdout + result.stderr);
+    const page = JSON.parse(bodyOf(result)) as { items: { profile: string; spiffe_id: string | null }[] };
+    const profiles = page.items.map((c) => c.profile).sort();
+    assert.deepEqual(profiles, ['intermediate', 'root', 'svid', 'tls-server']);
+    assert.ok(page.items.some((c) => c.spiffe_id === 'spiffe://keysmith.local/admin/bootstrap'));
+  });
+
+  it('keeps private keys 0600 in 0700 directories', async () => {
+    for (const dir of ['admin', 'server', 'ca']) assert.equal((await stat(join(dataDir, dir))).mode & 0o777, 0o700, dir);
+    assert.equal((await stat(join(dataDir, 'admin', 'key.pem'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(dataDir, 'server', 'key.pem'))).mode & 0o777, 0o600);
+  });
+
+  it('refuses the ops routes to a client without a certificate with a 401 problem document', async () => {
+    const result = await curl(['--cacert', join(dataDir, 'bundle.pem'), '--include', `https://127.0.0.1:${port}/v1/certificates`]);
+    assert.equal(statusOf(result), 401);
+    assert.match(result.stdout, /content-type: application\/problem\+json/i);
+  });
+
+  it('serves /healthz and the trust bundle to any TLS client', async () => {
+    const health = await curl(['--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/healthz`]);
+    assert.equal(statusOf(health), 200, health.stdout);
+    const bundle = await curl(['--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/v1/bundle`]);
+    assert.equal(statusOf(bundle), 200);
+    assert.equal(bodyOf(bundle).trim(), (await readFile(join(dataDir, 'bundle.pem'), 'utf8')).trim());
+  });
+
+  it('refuses a client certificate from another CA at the handshake', async () => {
+    const result = await curl([
+      '--cert', join(FIXTURES, 'other-client.pem'),
+      '--key', join(FIXTURES, 'other-client.key'),
+      '--cacert', join(dataDir, 'bundle.pem'),
+      `https://127.0.0.1:${port}/v1/certificates`,
+    ]);
+    assert.notEqual(result.code, 0, 'curl should fail');
+    assert.equal(statusOf(result), 0);
+  });
+
+  it('issues an admin offline while serving, accepts it, and refuses it once revoked', async () => {
+    const out = join(dataDir, 'second-admin');
+    const issued = await keysmith(['issue', '--spiffe-id', 'spiffe://keysmith.local/admin/second', '--ttl', '1d', '--out', out]);
+    assert.equal(issued.code, 0, issued.stderr);
+    const serial = issued.stdout.trim();
+    assert.match(serial, /^[0-9a-f]{16,}$/);
+    assert.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600);
+    const asSecond = () => curl(['--cert', join(out, 'cert.pem'), '--key', join(out, 'key.pem'), '--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/v1/certificates/${serial}`]);
+    const before = await asSecond();
+    assert.equal(statusOf(before), 200, before.stdout);
+    const revoked = await keysmith(['revoke', serial, '--reason', 'keyCompromise']);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const afterRevoke = await asSecond();
+    assert.notEqual(statusOf(afterRevoke), 200);
+    const listed = await keysmith(['certs', 'list', '--status', 'revoked']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`${serial}\\s+svid\\s+revoked`));
+  });
+
+  it('stops on SIGTERM and keeps every certificate and the CA across a restart', async () => {
+    const beforeList = JSON.parse(bodyOf(await adminCurl('/v1/certificates'))) as { items: { serial: string }[] };
+    const bundleBefore = await readFile(join(dataDir, 'bundle.pem'), 'utf8');
+    assert.equal(await stopServe(server!), 0);
+    server = await startServe();
+    const afterList = JSON.parse(bodyOf(await adminCurl('/v1/certificates'))) as { items: { serial: string }[] };
+    assert.deepEqual(afterList.items.map((c) => c.serial).sort(), beforeList.items.map((c) => c.serial).sort());
+    assert.equal(await readFile(join(dataDir, 'bundle.pem'), 'utf8'), bundleBefore);
+    assert.equal(await stopServe(server), 0);
+  });
+});
+
+describe('keysmith configuration errors', () => {
+  it('stops at start-up naming the field and what was expected', async () => {
+    const result = await keysmith(['serve'], { KEYSMITH_MTLS_MODE: 'loose' });
+    assert.equal(result.code, 78);
+    assert.match(result.stderr, /KEYSMITH_MTLS_MODE \(mtlsMode\)/);
+    assert.match(result.stderr, /standard/);
+  });
+
+  it('refuses to start without the passphrase once the CA keys are encrypted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keysmith-pass-'));
+    try {
+      const withPass = await keysmith(['init'], { KEYSMITH_DATA_DIR: dir, KEYSMITH_CA_PASSPHRASE: 'correct horse battery' });
+      assert.equal(withPass.code, 0, withPass.stderr);
+      const key = await readFile(join(dir, 'ca', 'intermediate.key'), 'utf8').catch(() => '');
+      if (key !== '') assert.match(key, /ENCRYPTED PRIVATE KEY/);
+      const without = await keysmith(['init'], { KEYSMITH_DATA_DIR: dir });
+      assert.notEqual(without.code, 0);
+      assert.match(without.stderr, /KEYSMITH_CA_PASSPHRASE/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers --help for every command', async () => {
+    for (const command of [['serve'], ['init'], ['issue'], ['certs', 'list'], ['revoke']]) {
+      const result = await keysmith([...command, '--help']);
+      assert.equal(result.code, 0, command.join(' '));
+      assert.match(result.stdout, /usage: keysmith/);
+    }
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * Runs buildApp + createHttpsServer on 127.0.0.1 over our TLS engine with
+ * the test CA, and talks to it with node:http over our TLS client. Extra
+ * client certificates (admin, node, other trust domain) are minted with
+ * the openssl CLI into a temporary directory, signed by the fixtures'
+ * intermediate; the committed fixtures are never touched.
+ */
+import { Agent, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders } from 'node:http';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, createHttpsServer, KeysmithMetrics, type AppDeps, type HttpsServer } from '../../../src/http/index.js';
+import { connect, type TlsSocket } from '../../../src/tls/index.js';
+import { portOf, runProcess } from '../../helpers/processes.js';
+import { FakeBundle, FakeClock, FakeHealthCheck, FakeLedger, firstCertificate, recordOf, type RecordOptions } from './fakes.js';
+
+export const TRUST_DOMAIN = 'keysmith.local';
+const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
+
+export function fixturePath(name: string): string {
+  return join(FIXTURES, name);
+}
+
+export function fixture(name: string): string {
+  return readFileSync(fixturePath(name), 'utf8');
+}
+
+/** A client identity: key and chain (leaf first) as PEM, plus the files for curl. */
+export interface Identity {
+  readonly key: string;
+  readonly chain: string;
+  readonly keyPath: string;
+  readonly chainPath: string;
+}
+
+export function fixtureIdentity(name: string): Identity {
+  return { key: fixture(`${name}.key`), chain: fixture(`${name}-chain.pem`), keyPath: fixturePath(`${name}.key`), chainPath: fixturePath(`${name}-chain.pem`) };
+}
+
+export const WORKLOAD = 'client';
+export const OTHER_CA = 'other-client';
+
+/** Mints a P-256 client certificate for `uri` under test/fixtures/intermediate.pem (EKU clientAuth). */
+export async function mintClient(dir: string, name: string, uri: string): Promise<Identity> {
+  const keyPath = join(dir, `${name}.key`);
+  const csrPath = join(dir, `${name}.csr`);
+  const certPath = join(dir, `${name}.pem`);
+  const extPath = join(dir, `${name}.ext`);
+  const chainPath = join(dir, `${name}-chain.pem`);
+  await writeFile(
+    extPath,
+    [
+      'basicConstraints = critical,CA:FALSE',
+      'keyUsage = critical,digitalSignature',
+      'extendedKeyUsage = clientAuth',
+      `subjectAltName = URI:${uri}`,
+      'subjectKeyIdentifier = hash',
+      'authorityKeyIdentifier = keyid:always',
+      '',
+    ].join('\n'),
+  );
+  const run = async (args: string[]): Promise<void> => {
+    const result = await runProcess('openssl', args);
+    if (result.code !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`);
+  };
+  await run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyPath]);
+  await run(['req', '-new', '-key', keyPath, '-subj', `/CN=${name}`, '-out', csrPath]);
+  await run([
+    'x509', '-req', '-in', csrPath, '-CA', fixturePath('intermediate.pem'), '-CAkey', fixturePath('intermediate.key'),
+    '-set_serial', `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`,
+    '-days', '3650', '-sha256', '-extfile', extPath, '-out', certPath,
+  ]);
+  const chain = (await readFile(certPath, 'utf8')) + fixture('intermediate.pem');
+  await writeFile(chainPath, chain);
+  return { key: await readFile(keyPath, 'utf8'), chain, keyPath, chainPath };
+}
+
+/** The identities every suite uses, minted once per test file. */
+export interface Identities {
+  readonly dir: string;
+  readonly admin: Identity;
+  readonly node: Identity;
+  readonly foreignAdmin: Identity;
+  readonly workload: Identity;
+  readonly otherCa: Identity;
+  cleanup(): Promise<void>;
+}
+
+export async function mintIdentities(): Promise<Identities> {
+  const dir = await mkdtemp(join(tmpdir(), 'keysmith-http-'));
+  return {
+    dir,
+    admin: await mintClient(dir, 'admin', `spiffe://${TRUST_DOMAIN}/admin/test`),
+    node: await mintClient(dir, 'node', `spiffe://${TRUST_DOMAIN}/node/agent-1`),
+    foreignAdmin: await mintClient(dir, 'foreign-admin', 'spiffe://evil.example/admin/test'),
+    workload: fixtureIdentity(WORKLOAD),
+    otherCa: fixtureIdentity(OTHER_CA),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Writes the identity's certificate into the fake ledger (as the Authority would have) and returns its serial. */
+export function enrol(ledger: FakeLedger, identity: Identity, options: RecordOptions = {}): string {
+  return ledger.add(recordOf(firstCertificate(identity.chain), options)).serial;
+}
+
+export interface ServeOptions {
+  readonly mtlsMode?: 'standard' | 'strict';
+  readonly logLines?: string[];
+  /** Replaces parts of the dependencies built here. */
+  readonly deps?: Partial<AppDeps>;
+}
+
+export interface Served {
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly server: HttpsServer;
+  readonly ledger: FakeLedger;
+  readonly clock: FakeClock;
+  readonly bundle: FakeBundle;
+  readonly health: FakeHealthCheck[];
+  readonly metrics: KeysmithMetrics;
+  /** Server-side TLS connections that completed the handshake. */
+  readonly connections: TlsSocket[];
+  close(): Promise<void>;
+}
+
+export async function serve(options: ServeOptions = {}): Promise<Served> {
+  const clock = new FakeClock();
+  const ledger = new FakeLedger(clock);
+  const bundle = new FakeBundle([fixture('ca.pem'), fixture('intermediate.pem')]);
+  const health = [new FakeHealthCheck('ledger'), new FakeHealthCheck('ca')];
+  const metrics = new KeysmithMetrics();
+  const logLines = options.logLines;
+  const app = await buildApp({
+    certificates: ledger,
+    revoker: ledger,
+    bundle,
+    health,
+    trustDomain: TRUST_DOMAIN,
+    mtlsMode: options.mtlsMode ?? 'standard',
+    clock,
+    metrics,
+    logger: logLines === undefined ? false : { level: 'debug', stream: { write: (line: string) => void logLines.push(line) } },
+    ...options.deps,
+  });
+  const server = createHttpsServer({
+    tls: { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem') },
+    mtlsMode: options.mtlsMode ?? 'standard',
+    app,
+    metrics,
+  });
+  const connections: TlsSocket[] = [];
+  server.tls.on('secureConnection', (socket: TlsSocket) => connections.push(socket));
+  await server.listen(0, '127.0.0.1');
+  return {
+    port: portOf(server.address()),
+    app,
+    server,
+    ledger,
+    clock,
+    bundle,
+    health,
+    metrics,
+    connections,
+    close: () => server.close(2_000),
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** Whether the request went out on a kept-alive connection. */
+  readonly reusedSocket: boolean;
+  json(): unknown;
+}
+
+/** A TLS client connection from our engine, for node:http. */
+function tlsConnection(port: number, identity: Identity | undefined): Duplex {
+  const socket = connect({
+    host: '127.0.0.1',
+    port,
+    servername: 'localhost',
+    ca: fixture('ca.pem'),
+    ALPNProtocols: ['http/1.1'],
+    ...(identity === undefined ? {} : { key: identity.key, cert: identity.chain }),
+  });
+  // A refused handshake surfaces on the request; the socket must not throw on its own.
+  socket.on('error', () => {});
+  return socket;
+}
+
+/** Connections over our TLS client for the given identity; with keepAlive, one reused connection. */
+export class TlsAgent extends Agent {
+  constructor(
+    private readonly port: number,
+    private readonly identity: Identity | undefined,
+    keepAlive = true,
+  ) {
+    super({ keepAlive, maxSockets: 1 });
+  }
+
+  override createConnection(_options: ClientRequestArgs): Duplex {
+    return tlsConnection(this.port, this.identity);
+  }
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly path: string;
+  readonly identity?: Identity;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Reuse connections through this agent; otherwise a fresh connection per request. */
+  readonly agent?: TlsAgent;
+}
+
+export function send(port: number, options: RequestOptions): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.body !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(options.body));
+    }
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers,
+        // node:http ignores a request's createConnection when it makes its own agent, so there is always one here.
+        agent: options.agent ?? new TlsAgent(port, options.identity, false),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket, json: () => JSON.parse(body) as unknown });
+        });
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error(`request ${options.path} timed out`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Narrows a parsed JSON body for assertions. */
+export function asRecord(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`not a JSON object: ${JSON.stringify(value)}`);
+  return { ...value };
+}

@@ -1,0 +1,51 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { generateOpenApi } from '../../../src/http/index.js';
+import { asRecord, send, serve } from './harness.js';
+
+const COMMITTED = fileURLToPath(new URL('../../../../openapi/openapi.json', import.meta.url));
+
+describe('OpenAPI document (STYLE §5: golden)', () => {
+  it('equals the committed openapi/openapi.json (regenerate deliberately: node dist/src/http/openapi-cli.js)', async () => {
+    const generated = await generateOpenApi();
+    const committed = await readFile(COMMITTED, 'utf8');
+    assert.equal(generated, committed);
+  });
+
+  it('is what GET /openapi.json serves', async () => {
+    const served = await serve();
+    try {
+      const reply = await send(served.port, { path: '/openapi.json' });
+      assert.equal(reply.status, 200);
+      const generated: unknown = JSON.parse(await generateOpenApi());
+      assert.deepEqual(reply.json(), generated);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('documents every route with its access policy', async () => {
+    const document = asRecord(JSON.parse(await generateOpenApi()));
+    assert.equal(document['openapi'], '3.1.0');
+    const paths = asRecord(document['paths']);
+    const operations = Object.entries(paths).flatMap(([path, item]) =>
+      Object.entries(asRecord(item)).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, op: asRecord(op) })),
+    );
+    assert.deepEqual(operations.map((o) => o.route).sort(), [
+      'GET /healthz',
+      'GET /metrics',
+      'GET /openapi.json',
+      'GET /v1/bundle',
+      'GET /v1/certificates',
+      'GET /v1/certificates/{serial}',
+      'POST /v1/certificates/{serial}/revoke',
+    ]);
+    for (const { route, op } of operations) {
+      const access = op['x-keysmith-access'];
+      assert.ok(access === 'any' || access === 'admin', route);
+      assert.equal(op['security'] !== undefined, access === 'admin', `${route} declares mutualTLS exactly when it needs a certificate`);
+    }
+  });
+});

@@ -1,0 +1,464 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
+import {
+  PROFILE_NAMES,
+  REVOCATION_REASONS,
+  type CertificateQuery,
+  type CertificateRecord,
+  type NewCertificateRecord,
+  type RevocationReason,
+} from '../../../src/shared/records.js';
+import {
+  DAY,
+  HOUR,
+  NOW,
+  integrityCheck,
+  makeRecord,
+  makeTempDir,
+  withRawDatabase,
+  type TempDir,
+} from './ledger-fixtures.js';
+
+/** CertificateRepository against a real SQLite file with the real migrations. */
+
+function assertDomainError(fn: () => unknown, kind: DomainErrorKind, message?: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(isDomainError(error), `expected DomainError, got ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    if (message !== undefined) assert.match(error.detail, message);
+    return true;
+  });
+}
+
+/** Every page of a listing, following nextCursor; fails on a loop. */
+function listAll(ledger: Ledger, query: CertificateQuery): { serials: string[]; pages: number } {
+  const serials: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  for (;;) {
+    const page = ledger.certificates.list(cursor === undefined ? query : { ...query, cursor });
+    pages += 1;
+    assert.ok(pages < 10_000, 'pagination does not end');
+    serials.push(...page.items.map((item) => item.serial));
+    if (page.nextCursor === null) return { serials, pages };
+    cursor = page.nextCursor;
+  }
+}
+
+function byExpiry(a: NewCertificateRecord, b: NewCertificateRecord): number {
+  return a.notAfter - b.notAfter || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
+}
+
+function byNewest(a: NewCertificateRecord, b: NewCertificateRecord): number {
+  return b.issuedAt - a.issuedAt || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
+}
+
+describe('CertificateRepository', () => {
+  let tmp: TempDir;
+  let ledger: Ledger;
+  let path: string;
+  before(() => {
+    tmp = makeTempDir();
+    path = tmp.file('ledger.db');
+    ledger = openLedger({ path });
+  });
+  after(() => {
+    ledger.close();
+    assert.equal(integrityCheck(path), 'ok');
+    tmp.remove();
+  });
+
+  describe('recordIssued and findBySerial', () => {
+    it('round-trips every field, with the DER bytes intact', () => {
+      const record = makeRecord({
+        sans: [
+          { type: 'uri', value: 'spiffe://keysmith.local/api' },
+          { type: 'dns', value: 'API.Example.org' },
+          { type: 'ip', value: '10.0.0.7' },
+          { type: 'email', value: 'ops@example.org' },
+        ],
+        spiffeId: 'spiffe://keysmith.local/api',
+        requester: 'cli:alice',
+        profile: 'tls-server',
+      });
+      ledger.certificates.recordIssued(record);
+      const found = ledger.certificates.findBySerial(record.serial);
+      assert.ok(found !== undefined);
+      const expected: CertificateRecord = {
+        ...record,
+        der: new Uint8Array(record.der),
+        status: 'valid',
+        revokedAt: null,
+        revocationReason: null,
+      };
+      assert.deepEqual(found, expected);
+      assert.ok(!Buffer.isBuffer(found.der), 'public types carry Uint8Array, not Buffer');
+      assert.ok(ledger.certificates.isSerialTaken(record.serial));
+      assert.deepEqual(ledger.certificates.statusOf(record.serial), {
+        status: 'valid',
+        notAfter: record.notAfter,
+        revokedAt: null,
+        reason: null,
+      });
+    });
+
+    it('stores a null SPIFFE ID and no SANs', () => {
+      const record = makeRecord({ spiffeId: null, sans: [], profile: 'intermediate' });
+      ledger.certificates.recordIssued(record);
+      const found = ledger.certificates.findBySerial(record.serial);
+      assert.equal(found?.spiffeId, null);
+      assert.deepEqual(found?.sans, []);
+    });
+
+    it('explodes SANs into certificate_names, DNS lowercased and duplicates dropped', () => {
+      const record = makeRecord({
+        sans: [
+          { type: 'dns', value: 'Www.Example.org' },
+          { type: 'dns', value: 'www.example.org' },
+          { type: 'uri', value: 'spiffe://keysmith.local/web' },
+        ],
+      });
+      ledger.certificates.recordIssued(record);
+      const names = withRawDatabase(path, (db) =>
+        db.prepare('SELECT type, value FROM certificate_names WHERE serial = ? ORDER BY type, value').all(record.serial),
+      );
+      assert.deepEqual(names, [
+        { type: 'dns', value: 'www.example.org' },
+        { type: 'uri', value: 'spiffe://keysmith.local/web' },
+      ]);
+      // The record keeps the SANs exactly as issued.
+      assert.deepEqual(ledger.certificates.findBySerial(record.serial)?.sans, record.sans);
+    });
+
+    it('returns undefined for a serial never issued', () => {
+      assert.equal(ledger.certificates.findBySerial('deadbeef00'), undefined);
+      assert.equal(ledger.certificates.statusOf('deadbeef00'), undefined);
+      assert.equal(ledger.certificates.isSerialTaken('deadbeef00'), false);
+    });
+
+    it('throws conflict on a duplicate serial and writes nothing', () => {
+      const record = makeRecord({ sans: [{ type: 'dns', value: 'dup.example' }] });
+      ledger.certificates.recordIssued(record);
+      const before = ledger.certificates.count();
+      const again = makeRecord({ serial: record.serial, sans: [{ type: 'dns', value: 'other.example' }] });
+      assertDomainError(() => ledger.certificates.recordIssued(again), 'conflict', /already recorded/);
+      assert.equal(ledger.certificates.count(), before);
+      assert.equal(ledger.certificates.list({ dnsName: 'other.example' }).items.length, 0);
+    });
+
+    it('throws conflict when the same DER (fingerprint) is recorded under another serial', () => {
+      const record = makeRecord();
+      ledger.certificates.recordIssued(record);
+      assertDomainError(
+        () => ledger.certificates.recordIssued(makeRecord({ der: record.der })),
+        'conflict',
+        /fingerprint/,
+      );
+    });
+
+    it('accepts every profile name and every revocation reason the shared types define', () => {
+      for (const profile of PROFILE_NAMES) {
+        const record = makeRecord({ profile });
+        ledger.certificates.recordIssued(record);
+        assert.equal(ledger.certificates.findBySerial(record.serial)?.profile, profile);
+      }
+      for (const reason of Object.keys(REVOCATION_REASONS)) {
+        const record = makeRecord();
+        ledger.certificates.recordIssued(record);
+        const revoked = ledger.certificates.revoke(record.serial, reason as RevocationReason, NOW);
+        assert.equal(revoked.revocationReason, reason);
+      }
+    });
+
+    it('rejects malformed records before they reach SQLite', () => {
+      const cases: Partial<NewCertificateRecord>[] = [
+        { serial: 'ABCD' },
+        { serial: '0x12' },
+        { serial: '' },
+        { serial: '00ab' },
+        { serial: 'abc' },
+        { serial: 'a'.repeat(41) },
+        { notBefore: NOW + 1, notAfter: NOW },
+        { issuedAt: NOW + 0.5 },
+        { notAfter: Number.NaN },
+        { der: new Uint8Array(0) },
+        { fingerprint: 'A'.repeat(64) },
+        { fingerprint: '0'.repeat(64) },
+        { sans: [{ type: 'dns', value: '' }] },
+      ];
+      const before = ledger.certificates.count();
+      for (const overrides of cases) {
+        assertDomainError(() => ledger.certificates.recordIssued(makeRecord(overrides)), 'malformed');
+      }
+      const badProfile = { ...makeRecord(), profile: 'web' } as unknown as NewCertificateRecord;
+      assertDomainError(() => ledger.certificates.recordIssued(badProfile), 'malformed', /profile/);
+      assert.equal(ledger.certificates.count(), before);
+      assert.ok(ledger.certificates.isSerialTaken('a'.repeat(40)) === false);
+    });
+
+    it('rejects lookups by anything but lowercase hex', () => {
+      for (const serial of ['AB12', '', 'xyz', "ab' OR 1=1 --", ' ab']) {
+        assertDomainError(() => ledger.certificates.findBySerial(serial), 'malformed');
+        assertDomainError(() => ledger.certificates.statusOf(serial), 'malformed');
+        assertDomainError(() => ledger.certificates.isSerialTaken(serial), 'malformed');
+        assertDomainError(() => ledger.certificates.revoke(serial, 'superseded', NOW), 'malformed');
+      }
+    });
+  });
+
+  describe('revoke', () => {
+    it('marks the certificate revoked and returns the updated record', () => {
+      const record = makeRecord();
+      ledger.certificates.recordIssued(record);
+      const revoked = ledger.certificates.revoke(record.serial, 'keyCompromise', NOW + 1000);
+      assert.equal(revoked.serial, record.serial);
+      assert.equal(revoked.status, 'revoked');
+      assert.equal(revoked.revokedAt, NOW + 1000);
+      assert.equal(revoked.revocationReason, 'keyCompromise');
+      assert.deepEqual(revoked.der, new Uint8Array(record.der));
+      assert.deepEqual(ledger.certificates.findBySerial(record.serial), revoked);
+      assert.deepEqual(ledger.certificates.statusOf(record.serial), {
+        status: 'revoked',
+        notAfter: record.notAfter,
+        revokedAt: NOW + 1000,
+        reason: 'keyCompromise',
+      });
+    });
+
+    it('throws conflict when already revoked, keeping the first revocation', () => {
+      const record = makeRecord();
+      ledger.certificates.recordIssued(record);
+      ledger.certificates.revoke(record.serial, 'superseded', NOW);
+      assertDomainError(() => ledger.certificates.revoke(record.serial, 'keyCompromise', NOW + 5), 'conflict', /already revoked/);
+      assert.equal(ledger.certificates.statusOf(record.serial)?.reason, 'superseded');
+      assert.equal(ledger.certificates.statusOf(record.serial)?.revokedAt, NOW);
+    });
+
+    it('throws notFound for an unknown serial', () => {
+      assertDomainError(() => ledger.certificates.revoke('abcdef0123', 'unspecified', NOW), 'notFound');
+    });
+
+    it('rejects an unknown reason or a non-integer time as malformed', () => {
+      const record = makeRecord();
+      ledger.certificates.recordIssued(record);
+      assertDomainError(
+        () => ledger.certificates.revoke(record.serial, 'lostIt' as unknown as RevocationReason, NOW),
+        'malformed',
+      );
+      assertDomainError(() => ledger.certificates.revoke(record.serial, 'superseded', 1.5), 'malformed');
+      assert.equal(ledger.certificates.statusOf(record.serial)?.status, 'valid');
+    });
+  });
+});
+
+describe('CertificateRepository.list', () => {
+  let tmp: TempDir;
+  let ledger: Ledger;
+  const named = new Map<string, NewCertificateRecord>();
+  before(() => {
+    tmp = makeTempDir();
+    ledger = openLedger({ path: tmp.file('list.db') });
+    const add = (name: string, overrides: Partial<NewCertificateRecord>): void => {
+      const record = makeRecord(overrides);
+      ledger.certificates.recordIssued(record);
+      named.set(name, record);
+    };
+    add('svid-1h', { notAfter: NOW + HOUR, issuedAt: NOW - 6 * HOUR });
+    add('svid-3d', { notAfter: NOW + 3 * DAY, issuedAt: NOW - 5 * HOUR });
+    add('web-10d', {
+      profile: 'tls-server',
+      spiffeId: null,
+      sans: [
+        { type: 'dns', value: 'web.example.org' },
+        { type: 'dns', value: 'www.example.org' },
+      ],
+      notAfter: NOW + 10 * DAY,
+      issuedAt: NOW - 4 * HOUR,
+    });
+    add('web-2d', {
+      profile: 'tls-server',
+      spiffeId: null,
+      sans: [{ type: 'dns', value: 'WEB.example.org' }],
+      notAfter: NOW + 2 * DAY,
+      issuedAt: NOW - 3 * HOUR,
+    });
+    add('revoked-2h', { notAfter: NOW + 2 * HOUR, issuedAt: NOW - 2 * HOUR });
+    add('expired', { notBefore: NOW - 2 * DAY, notAfter: NOW - 1, issuedAt: NOW - 2 * DAY });
+    add('node-6d', { profile: 'node', notAfter: NOW + 6 * DAY, issuedAt: NOW - HOUR });
+    add('edge-now', { notAfter: NOW, issuedAt: NOW - 7 * HOUR });
+    add('edge-7d', { notAfter: NOW + 7 * DAY, issuedAt: NOW - 8 * HOUR });
+    add('edge-7d+1', { notAfter: NOW + 7 * DAY + 1, issuedAt: NOW - 9 * HOUR });
+    const revoked = named.get('revoked-2h');
+    assert.ok(revoked !== undefined);
+    ledger.certificates.revoke(revoked.serial, 'keyCompromise', NOW - HOUR);
+  });
+  after(() => {
+    ledger.close();
+    tmp.remove();
+  });
+
+  const serialsOf = (...names: string[]): string[] =>
+    names.map((name) => {
+      const record = named.get(name);
+      assert.ok(record !== undefined, name);
+      return record.serial;
+    });
+  const listed = (query: CertificateQuery): string[] => ledger.certificates.list(query).items.map((c) => c.serial);
+
+  it('lists valid certificates expiring within a window of a pinned now, soonest first, both ends included', () => {
+    assert.deepEqual(
+      listed({ expiringWithinMs: 7 * DAY, now: NOW }),
+      serialsOf('edge-now', 'svid-1h', 'web-2d', 'svid-3d', 'node-6d', 'edge-7d'),
+    );
+    assert.deepEqual(listed({ expiringWithinMs: 0, now: NOW }), serialsOf('edge-now'));
+    assert.deepEqual(listed({ expiringWithinMs: 7 * DAY, now: NOW + 1 }), serialsOf('svid-1h', 'web-2d', 'svid-3d', 'node-6d', 'edge-7d', 'edge-7d+1'));
+  });
+
+  it('combines the expiry window with profile, status and name filters', () => {
+    assert.deepEqual(listed({ expiringWithinMs: 7 * DAY, now: NOW, profile: 'tls-server' }), serialsOf('web-2d'));
+    assert.deepEqual(listed({ expiringWithinMs: 7 * DAY, now: NOW, status: 'valid', profile: 'node' }), serialsOf('node-6d'));
+    assert.deepEqual(listed({ expiringWithinMs: 7 * DAY, now: NOW, status: 'revoked' }), []);
+    assert.deepEqual(listed({ expiringWithinMs: 30 * DAY, now: NOW, dnsName: 'web.example.org' }), serialsOf('web-2d', 'web-10d'));
+  });
+
+  it('filters by status, profile, SPIFFE ID and DNS name, newest first', () => {
+    assert.deepEqual(listed({ status: 'revoked' }), serialsOf('revoked-2h'));
+    assert.deepEqual(listed({ profile: 'tls-server' }), serialsOf('web-2d', 'web-10d'));
+    assert.deepEqual(listed({ profile: 'tls-server', status: 'revoked' }), []);
+    const svid = named.get('svid-3d');
+    assert.ok(svid?.spiffeId);
+    assert.deepEqual(listed({ spiffeId: svid.spiffeId }), serialsOf('svid-3d'));
+    assert.deepEqual(listed({ spiffeId: 'spiffe://keysmith.local/nobody' }), []);
+    // DNS names compare case-insensitively.
+    assert.deepEqual(listed({ dnsName: 'Web.Example.ORG' }), serialsOf('web-2d', 'web-10d'));
+    assert.deepEqual(listed({ dnsName: 'www.example.org' }), serialsOf('web-10d'));
+    assert.deepEqual(listed({ dnsName: 'example.org' }), []);
+    assert.equal(listed({}).length, named.size);
+    assert.equal(ledger.certificates.count(), named.size);
+  });
+
+  it('enforces limit bounds: 1..500, default 100', () => {
+    for (const limit of [0, -1, 501, 1.5, Number.NaN]) {
+      assertDomainError(() => ledger.certificates.list({ limit }), 'malformed', /limit/);
+    }
+    assert.equal(ledger.certificates.list({ limit: 1 }).items.length, 1);
+    assert.equal(ledger.certificates.list({ limit: 500 }).items.length, named.size);
+    assertDomainError(() => ledger.certificates.list({ expiringWithinMs: -1, now: NOW }), 'malformed');
+    assertDomainError(() => ledger.certificates.list({ expiringWithinMs: DAY, now: 1.5 }), 'malformed');
+  });
+
+  it('rejects a bad cursor as malformed', () => {
+    const issuedCursor = ledger.certificates.list({ limit: 1 }).nextCursor;
+    assert.ok(issuedCursor !== null);
+    const b64 = (text: string): string => Buffer.from(text).toString('base64url');
+    const bad = [
+      'not a cursor!',
+      '',
+      b64('{"o":"i"'),
+      b64('[]'),
+      b64('{"o":"x","t":1,"s":"ab"}'),
+      b64('{"o":"i","t":"1","s":"ab"}'),
+      b64('{"o":"i","t":1.5,"s":"ab"}'),
+      b64('{"o":"i","t":1,"s":"AB"}'),
+      'A'.repeat(300),
+    ];
+    for (const cursor of bad) assertDomainError(() => ledger.certificates.list({ cursor }), 'malformed', /cursor/);
+    // A cursor from one ordering is refused by the other.
+    assertDomainError(() => ledger.certificates.list({ expiringWithinMs: DAY, now: NOW, cursor: issuedCursor }), 'malformed', /order/);
+  });
+});
+
+describe('CertificateRepository.list pagination', () => {
+  let tmp: TempDir;
+  let ledger: Ledger;
+  const records: NewCertificateRecord[] = [];
+  before(() => {
+    tmp = makeTempDir();
+    ledger = openLedger({ path: tmp.file('pages.db') });
+    // Few distinct times, so most rows tie on the sort key and the serial tie-break is exercised.
+    const profiles = ['svid', 'tls-server', 'node'] as const;
+    for (let i = 0; i < 237; i += 1) {
+      const record = makeRecord({
+        profile: profiles[i % 3] ?? 'svid',
+        issuedAt: NOW - (i % 5) * HOUR,
+        notAfter: NOW + ((i * 7) % 11) * DAY,
+        sans: i % 4 === 0 ? [{ type: 'dns', value: 'shared.example.org' }] : [],
+      });
+      ledger.certificates.recordIssued(record);
+      records.push(record);
+    }
+  });
+  after(() => {
+    ledger.close();
+    tmp.remove();
+  });
+
+  it('walks every page of the newest-first order with no duplicates or omissions', () => {
+    const { serials, pages } = listAll(ledger, { limit: 10 });
+    assert.equal(pages, 24);
+    assert.deepEqual(serials, [...records].sort(byNewest).map((r) => r.serial));
+  });
+
+  it('walks every page of the expiry order with no duplicates or omissions', () => {
+    const query = { expiringWithinMs: 8 * DAY, now: NOW, limit: 7 };
+    const expected = records
+      .filter((r) => r.notAfter >= NOW && r.notAfter <= NOW + 8 * DAY)
+      .sort(byExpiry)
+      .map((r) => r.serial);
+    assert.ok(expected.length > 100);
+    assert.deepEqual(listAll(ledger, query).serials, expected);
+  });
+
+  it('serves 100 items by default and ends with a null cursor exactly at the last row', () => {
+    const first = ledger.certificates.list({});
+    assert.equal(first.items.length, 100);
+    assert.notEqual(first.nextCursor, null);
+    const exact = ledger.certificates.list({ limit: records.length });
+    assert.equal(exact.items.length, records.length);
+    assert.equal(exact.nextCursor, null);
+  });
+
+  it('agrees with a filter applied in memory, for any page size and filter (property)', () => {
+    const profileArb = fc.constantFrom(undefined, 'svid', 'tls-server', 'node');
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        profileArb,
+        fc.boolean(),
+        fc.option(fc.integer({ min: 0, max: 12 * DAY }), { nil: undefined }),
+        (limit, profile, byDns, within) => {
+          const query: CertificateQuery = {
+            limit,
+            ...(profile === undefined ? {} : { profile }),
+            ...(byDns ? { dnsName: 'shared.example.org' } : {}),
+            ...(within === undefined ? {} : { expiringWithinMs: within, now: NOW }),
+          };
+          const expected = records
+            .filter((r) => profile === undefined || r.profile === profile)
+            .filter((r) => !byDns || r.sans.some((s) => s.value === 'shared.example.org'))
+            .filter((r) => within === undefined || (r.notAfter >= NOW && r.notAfter <= NOW + within))
+            .sort(within === undefined ? byNewest : byExpiry)
+            .map((r) => r.serial);
+          assert.deepEqual(listAll(ledger, query).serials, expected);
+        },
+      ),
+      { numRuns: 40, seed: 20250101 },
+    );
+  });
+
+  it('neither repeats nor skips rows when certificates are issued between pages', () => {
+    const first = ledger.certificates.list({ limit: 50 });
+    assert.ok(first.nextCursor !== null);
+    // Newer than everything: sorts before the cursor, so it belongs to a page already served.
+    const late = makeRecord({ issuedAt: NOW + HOUR });
+    ledger.certificates.recordIssued(late);
+    const rest = listAll(ledger, { limit: 50, cursor: first.nextCursor }).serials;
+    const seen = [...first.items.map((c) => c.serial), ...rest];
+    assert.equal(new Set(seen).size, seen.length);
+    assert.deepEqual(seen, [...records].sort(byNewest).map((r) => r.serial));
+    records.push(late);
+  });
+});

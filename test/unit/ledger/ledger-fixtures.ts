@@ -1,0 +1,94 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { findMigrationsDir, readMigrations } from '../../../src/ledger/migrate.js';
+import type { NewCertificateRecord } from '../../../src/shared/records.js';
+
+/** Shared by the ledger tests: temporary directories, records, raw SQLite access for inspection. */
+
+export const REPO_MIGRATIONS = findMigrationsDir();
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+/** A pinned "now" for every test: 2025-01-01T00:00:00Z. */
+export const NOW = Date.UTC(2025, 0, 1);
+
+export interface TempDir {
+  readonly path: string;
+  file(name: string): string;
+  remove(): void;
+}
+
+export function makeTempDir(): TempDir {
+  const path = mkdtempSync(join(tmpdir(), 'keysmith-ledger-'));
+  return {
+    path,
+    file: (name) => join(path, name),
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A migrations directory holding the first `count` repository migrations
+ * plus any extra files (name to SQL).
+ */
+export function makeMigrationsDir(parent: TempDir, name: string, count: number, extra: Record<string, string> = {}): string {
+  const dir = parent.file(name);
+  mkdirSync(dir);
+  for (const migration of readMigrations(REPO_MIGRATIONS).slice(0, count)) {
+    const file = `${String(migration.version).padStart(4, '0')}_${migration.name}.sql`;
+    copyFileSync(join(REPO_MIGRATIONS, file), join(dir, file));
+  }
+  for (const [file, sql] of Object.entries(extra)) writeFileSync(join(dir, file), sql);
+  return dir;
+}
+
+let nextSerial = 0x10_0000;
+
+/** A fresh lowercase-hex serial, unique within the test process. */
+export function freshSerial(): string {
+  nextSerial += 1;
+  return nextSerial.toString(16);
+}
+
+/** A record with random "DER" (the ledger stores bytes, it does not parse them) and its real fingerprint. */
+export function makeRecord(overrides: Partial<NewCertificateRecord> = {}): NewCertificateRecord {
+  const der = overrides.der ?? randomBytes(300 + Math.floor(Math.random() * 400));
+  const serial = overrides.serial ?? freshSerial();
+  return {
+    serial,
+    issuer: 'CN=keysmith intermediate',
+    subject: `CN=workload ${serial}`,
+    sans: [{ type: 'uri', value: `spiffe://keysmith.local/workload/${serial}` }],
+    spiffeId: `spiffe://keysmith.local/workload/${serial}`,
+    profile: 'svid',
+    requester: 'system',
+    notBefore: NOW - 5 * 60_000,
+    notAfter: NOW + HOUR,
+    issuedAt: NOW,
+    ...overrides,
+    der,
+    fingerprint: overrides.fingerprint ?? createHash('sha256').update(der).digest('hex'),
+  };
+}
+
+/** A raw connection for looking at what the ledger wrote. */
+export function withRawDatabase<T>(path: string, look: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return look(db);
+  } finally {
+    db.close();
+  }
+}
+
+export function integrityCheck(path: string): string {
+  return withRawDatabase(path, (db) => String(db.pragma('integrity_check', { simple: true })));
+}
+
+export function recordedVersions(path: string): number[] {
+  return withRawDatabase(path, (db) =>
+    db.prepare<[], number>('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
+  );
+}
