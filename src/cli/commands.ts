@@ -150,7 +150,7 @@ export function formatTable(items: readonly CertificateRecord[], now: number): s
     c.status,
     new Date(c.notAfter).toISOString().replace('.000Z', 'Z'),
     c.status === 'valid' ? `${Math.floor((c.notAfter - now) / 86_400_000)}d` : '-',
-    c.spiffeId ?? c.sans.map((s) => s.value).join(',') ?? c.subject,
+    c.spiffeId ?? (c.sans.length > 0 ? c.sans.map((s) => s.value).join(',') : c.subject),
   ]);
   const header = ['SERIAL', 'PROFILE', 'STATUS', 'NOT AFTER', 'LEFT', 'IDENTITY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
