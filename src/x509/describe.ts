@@ -7,7 +7,7 @@ import { OID, SIGNATURE, type ExtendedKeyUsageName, type KeyUsageName, type Prep
 import { normalizeIpAddress } from './names.js';
 import { peculiar } from './provider.js';
 import { normalizeSerial } from './serial.js';
-import { parseSpiffeId } from './spiffe-id.js';
+import { parseSpiffeId } from '../shared/spiffe-id.js';
 
 /** What keysmith reads back from a certificate: the ledger row's fields and the extensions the profiles set. */
 export interface CertificateDescription {

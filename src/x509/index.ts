@@ -18,4 +18,4 @@ export { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type Dist
 export { fromPem, parsePemBlocks, splitPemChain, toPem, type PemBlock } from './pem.js';
 export { checkPublicKey, type CheckedPublicKey, type SubjectKeyAlgorithm } from './public-key.js';
 export { normalizeSerial, randomSerial, SERIAL_OCTETS, type RandomSource } from './serial.js';
-export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from './spiffe-id.js';
+export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from '../shared/spiffe-id.js';

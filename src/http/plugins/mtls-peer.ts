@@ -9,7 +9,7 @@ import type { PeerCertificate } from '../../tls/index.js';
 import type { CertificateReader } from '../ports.js';
 import type { Clock } from '../../shared/clock.js';
 import { ProblemError } from '../problem.js';
-import { isSpiffeUri, parseSpiffeId } from '../spiffe-id.js';
+import { isSpiffeUri, tryParseSpiffeId } from '../../shared/spiffe-id.js';
 
 export type PrincipalKind = 'workload' | 'node' | 'admin';
 
@@ -60,12 +60,12 @@ export function principalOf(leaf: PeerLeaf, trustDomain: string): Principal | un
   if (leaf.isCA) return undefined;
   const claimed = leaf.uris.filter(isSpiffeUri);
   if (claimed.length !== 1) return undefined;
-  const id = parseSpiffeId(claimed[0] ?? '');
+  const id = tryParseSpiffeId(claimed[0] ?? '');
   if (id === undefined || id.trustDomain !== trustDomain || id.segments.length === 0) return undefined;
   // Only /admin/<name> and /node/<name> carry privilege; a bare /admin is an ordinary workload (least privilege).
   const [first, second] = id.segments;
   const kind: PrincipalKind = second === undefined ? 'workload' : first === 'admin' ? 'admin' : first === 'node' ? 'node' : 'workload';
-  return { spiffeId: id.uri, serial: leaf.serialNumber, kind };
+  return { spiffeId: claimed[0]!, serial: leaf.serialNumber, kind };
 }
 
 /** Log bindings for a request's child logger: who is calling, before any hook runs. */

@@ -23,7 +23,6 @@ import { decodeCertificateRequest } from '../codec/messages/certificate-request.
 import { decodeCertificateVerify, encodeCertificateVerify } from '../codec/messages/certificate-verify.js';
 import { encodeClientHello } from '../codec/messages/client-hello.js';
 import { decodeEncryptedExtensions } from '../codec/messages/encrypted-extensions.js';
-import { decodeFinished } from '../codec/messages/finished.js';
 import { decodeNewSessionTicket } from '../codec/messages/new-session-ticket.js';
 import { decodeServerHello, DOWNGRADE_TLS11, DOWNGRADE_TLS12, isHelloRetryRequest, type ServerHello } from '../codec/messages/server-hello.js';
 import type { KeyExchange } from '../crypto/provider.js';
@@ -31,11 +30,10 @@ import { CERT_SCHEMES, certificateVerifyContent, signWithScheme, VERIFY_SCHEMES 
 import { suiteInfo, type SuiteInfo } from '../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret } from '../keyschedule/stages.js';
 import { Transcript } from '../keyschedule/transcript.js';
-import { constantTimeEqual } from '../../shared/bytes.js';
 import type { PeerCertificates } from '../options.js';
 import type { ClientSession } from '../tickets.js';
 import type { VerifiedChain } from '../verify.js';
-import { describeChain, runPeerPolicy, verifyPeerSignature } from './peer.js';
+import { describeChain, runPeerPolicy, verifyPeerFinished, verifyPeerSignature } from './peer.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from './state.js';
 
 /** What the client offered, kept to check the server's answers against. */
@@ -361,9 +359,7 @@ class ExpectFinished extends StateBase {
     requireMessage(message, HandshakeType.finished, this.name);
     const hs = this.hs;
     const { ctx, config } = hs.offer;
-    const received = decodeFinished(message.body, hs.suite.hashLength);
-    const expected = finishedVerifyData(hs.suite.hash, hs.serverHandshakeSecret, hs.transcript.current());
-    if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', 'server Finished does not verify');
+    verifyPeerFinished(message.body, hs.suite, hs.serverHandshakeSecret, hs.transcript.current(), 'server');
     hs.transcript.add(message.raw);
 
     const master = hs.handshakeSecret.toMasterSecret();

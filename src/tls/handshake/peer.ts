@@ -4,6 +4,10 @@ import type { CertificateVerify } from '../codec/messages/certificate-verify.js'
 import { schemeFitsKey, verifyWithScheme } from '../crypto/signatures.js';
 import type { PeerCertificates, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../verify.js';
+import { decodeFinished } from '../codec/messages/finished.js';
+import type { SuiteInfo } from '../crypto/suites.js';
+import { finishedVerifyData } from '../keyschedule/stages.js';
+import { constantTimeEqual } from '../../shared/bytes.js';
 
 /**
  * Checks a peer's CertificateVerify (RFC 8446 §4.4.3): the scheme must be one
@@ -44,4 +48,11 @@ export function describeChain(chain: readonly Uint8Array[]): VerifiedChain {
     leafPublicKey: leaf.publicKey,
     leafNotAfterMs: leaf.view.notAfter.getTime(),
   };
+}
+
+/** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */
+export function verifyPeerFinished(body: Buffer, suite: SuiteInfo, baseKey: Buffer, transcriptHash: Buffer, peer: 'client' | 'server'): void {
+  const received = decodeFinished(body, suite.hashLength);
+  const expected = finishedVerifyData(suite.hash, baseKey, transcriptHash);
+  if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);
 }

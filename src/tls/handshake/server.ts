@@ -30,7 +30,6 @@ import { encodeCertificateRequest } from '../codec/messages/certificate-request.
 import { decodeCertificateVerify, encodeCertificateVerify } from '../codec/messages/certificate-verify.js';
 import { decodeClientHello, type ClientHello } from '../codec/messages/client-hello.js';
 import { encodeEncryptedExtensions } from '../codec/messages/encrypted-extensions.js';
-import { decodeFinished } from '../codec/messages/finished.js';
 import { encodeNewSessionTicket } from '../codec/messages/new-session-ticket.js';
 import { encodeServerHello, HELLO_RETRY_REQUEST_RANDOM } from '../codec/messages/server-hello.js';
 import { certificateVerifyContent, signWithScheme, VERIFY_SCHEMES } from '../crypto/signatures.js';
@@ -42,7 +41,7 @@ import type { PeerCertificates } from '../options.js';
 import { decodeServerSessionState, encodeServerSessionState } from '../tickets.js';
 import type { VerifiedChain } from '../verify.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from './state.js';
-import { runPeerPolicy, verifyPeerSignature } from './peer.js';
+import { runPeerPolicy, verifyPeerFinished, verifyPeerSignature } from './peer.js';
 
 /** What we read out of a ClientHello, before choosing anything. */
 interface ClientOffer {
@@ -481,9 +480,7 @@ class ExpectFinished extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.finished, this.name);
     const f = this.flight;
-    const received = decodeFinished(message.body, f.suite.hashLength);
-    const expected = finishedVerifyData(f.suite.hash, f.clientHandshakeSecret, f.transcript.current());
-    if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', 'client Finished does not verify');
+    verifyPeerFinished(message.body, f.suite, f.clientHandshakeSecret, f.transcript.current(), 'client');
     f.transcript.add(message.raw);
     f.ctx.setReadKey(f.suite, f.clientAppSecret);
     const resumptionMasterSecret = f.master.resumptionMasterSecret(f.transcript.current());

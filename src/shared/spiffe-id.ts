@@ -1,4 +1,4 @@
-import { DomainError } from '../shared/errors.js';
+import { DomainError } from './errors.js';
 
 /** A parsed SPIFFE ID (SPIFFE-ID spec §2). `path` is '' for the trust domain's own ID, else starts with '/'. */
 export interface SpiffeId {
@@ -84,4 +84,19 @@ export function formatSpiffeId(id: SpiffeId): string {
 /** True when `path` equals `prefix` or lies below it segment-wise ("/node" covers "/node/a", not "/nodes"). */
 export function isPathUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** Whether a URI SAN claims to be a SPIFFE ID at all (scheme compared case-insensitively). */
+export function isSpiffeUri(uri: string): boolean {
+  return uri.slice(0, SCHEME.length).toLowerCase() === SCHEME;
+}
+
+/** parseSpiffeId for callers that only need yes or no, with the path split into segments. */
+export function tryParseSpiffeId(input: string): (SpiffeId & { readonly segments: readonly string[] }) | undefined {
+  try {
+    const id = parseSpiffeId(input);
+    return { ...id, segments: id.path === '' ? [] : id.path.slice(1).split('/') };
+  } catch {
+    return undefined;
+  }
 }
