@@ -26,6 +26,7 @@ import { Authority, initCertificateAuthority, type IssueRequest, type IssueStep 
 import { openLedger } from '../../src/ledger/index.js';
 import { systemClock } from '../../src/shared/clock.js';
 import type { ProfileName } from '../../src/shared/records.js';
+import { envNumber } from '../common/env.js';
 
 const STEPS: readonly IssueStep[] = ['validate', 'serial', 'build', 'sign', 'check', 'record'];
 const STEP_LABELS: Readonly<Record<IssueStep, string>> = {
@@ -37,13 +38,6 @@ const STEP_LABELS: Readonly<Record<IssueStep, string>> = {
   record: 'ledger write (FULL sync)',
 };
 
-function envNumber(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number in [${min}, ${max}]`);
-  return value;
-}
 
 function envProfile(): ProfileName {
   const raw = process.env['BENCH_PROFILE'] ?? 'svid';

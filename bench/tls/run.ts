@@ -44,16 +44,10 @@ import {
   type ServerMode,
   type WindowStats,
 } from './protocol.js';
+import { envNumber } from '../common/env.js';
 
 // ---------------------------------------------------------------- settings
 
-function envNumber(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number in [${min}, ${max}]`);
-  return value;
-}
 
 type MetricId = 'full' | 'resumed' | 'bulk-up' | 'bulk-down' | 'http';
 const METRIC_IDS: readonly MetricId[] = ['full', 'resumed', 'bulk-up', 'bulk-down', 'http'];

@@ -37,20 +37,8 @@ interface StatusRow {
   readonly reason: string | null;
 }
 
-interface InsertParams {
-  readonly serial: string;
-  readonly issuer: string;
-  readonly subject: string;
-  readonly spiffeId: string | null;
-  readonly profile: string;
-  readonly requester: string;
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly issuedAt: number;
-  readonly der: Buffer;
-  readonly fingerprint: string;
-  readonly sans: string;
-}
+/** A row as inserted: status and revocation columns take their defaults. */
+type InsertParams = Omit<CertificateRow, 'status' | 'revokedAt' | 'revocationReason'>;
 
 /** The `certificates` aggregate: the ledger of every certificate keysmith signed. */
 export class CertificateRepository {
