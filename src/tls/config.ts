@@ -3,7 +3,7 @@ import { CipherSuite, NamedGroup } from './codec/enums.js';
 import { nodeCryptoProvider, SUPPORTED_GROUPS, type CryptoProvider } from './crypto/provider.js';
 import { schemesForKey } from './crypto/signatures.js';
 import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
-import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyPeer } from './options.js';
+import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyOcspStaple, VerifyPeer } from './options.js';
 import { TicketKeys } from './tickets.js';
 import { ChainVerifier, parsePemCertificates } from './verify.js';
 
@@ -33,6 +33,8 @@ export interface ServerConfig extends CommonConfig {
   readonly certificateAuthorities: readonly Buffer[];
   /** Keys the HelloRetryRequest cookie (RFC 8446 §4.2.2). */
   readonly cookieSecret: Buffer;
+  /** The caller's staple for our leaf, asked for only when a client sends status_request (RFC 6066 §8). */
+  readonly ocspResponse: (() => Uint8Array | undefined) | undefined;
 }
 
 export interface ClientConfig extends CommonConfig {
@@ -41,6 +43,9 @@ export interface ClientConfig extends CommonConfig {
   /** The name the server certificate must carry: the servername, else the host (which may be an IP). */
   readonly expectedName: string | undefined;
   readonly rejectUnauthorized: boolean;
+  /** Whether the ClientHello carries status_request for ocsp. */
+  readonly requestOcspStaple: boolean;
+  readonly verifyOcspStaple: VerifyOcspStaple | undefined;
 }
 
 const DEFAULT_TICKET_LIFETIME_S = 2 * 3600;
@@ -106,6 +111,7 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
     ticketLifetimeSeconds: lifetime,
     certificateAuthorities: common.verifier?.anchorSubjects.map((s) => Buffer.from(s)) ?? [],
     cookieSecret: provider.randomBytes(32),
+    ocspResponse: options.ocspResponse,
   };
 }
 
@@ -116,5 +122,7 @@ export function resolveClientConfig(options: TlsConnectOptions, provider: Crypto
   const host = options.host;
   const isIp = host !== undefined && (/^[0-9.]+$/.test(host) || host.includes(':'));
   const servername = options.servername ?? (isIp ? undefined : host);
-  return { ...common, servername, expectedName: servername ?? host, rejectUnauthorized };
+  const verifyOcspStaple = options.verifyOcspStaple;
+  const requestOcspStaple = options.requestOcspStaple ?? verifyOcspStaple !== undefined;
+  return { ...common, servername, expectedName: servername ?? host, rejectUnauthorized, requestOcspStaple, verifyOcspStaple };
 }

@@ -21,6 +21,7 @@ export type {
   TlsCommonOptions,
   TlsConnectOptions,
   TlsServerOptions,
+  VerifyOcspStaple,
   VerifyPeer,
 } from './options.js';
 

@@ -37,6 +37,17 @@ export interface PeerCertificates {
  */
 export type VerifyPeer = (peer: PeerCertificates) => void;
 
+/**
+ * The caller's check of the OCSP response the server stapled for its leaf
+ * (RFC 6066 §8, RFC 8446 §4.4.2.1), as DER OCSPResponse bytes, or undefined
+ * when the server stapled none. The engine does not parse OCSP: the hook
+ * checks the response's signer, CertID, status and dates against `peer`.
+ * Runs synchronously after the chain checks and `verifyPeer`; throw a
+ * TlsAlertError to pick the alert, anything else becomes
+ * bad_certificate_status_response.
+ */
+export type VerifyOcspStaple = (staple: Uint8Array | undefined, peer: PeerCertificates) => void;
+
 export interface TlsCommonOptions {
   /** PEM private key (PKCS#8, SEC1 or PKCS#1). */
   readonly key?: PemInput;
@@ -69,6 +80,15 @@ export interface TlsServerOptions extends TlsCommonOptions {
   readonly ticketLifetimeSeconds?: number;
   /** How often the ticket-sealing key rotates, in ms (default 1 h; the previous key still opens). */
   readonly ticketKeyRotationMs?: number;
+  /**
+   * A fresh, pre-signed DER OCSPResponse for our own leaf certificate, or
+   * undefined (or empty) to staple nothing. Called once per full handshake
+   * whose client sent status_request for ocsp (RFC 6066 §8), and only then;
+   * the response goes into the leaf's CertificateEntry (RFC 8446 §4.4.2.1).
+   * Keep it cheap (hand out a cached response): it runs inside the handshake.
+   * A throw, or a response over 65,527 bytes, ends the handshake with internal_error.
+   */
+  readonly ocspResponse?: () => Uint8Array | undefined;
 }
 
 export interface TlsConnectOptions extends TlsCommonOptions {
@@ -82,6 +102,10 @@ export interface TlsConnectOptions extends TlsCommonOptions {
   readonly sessionCache?: import('./net/session-cache.js').SessionCache;
   /** Verify the server's chain (default true). */
   readonly rejectUnauthorized?: boolean;
+  /** Send status_request for an OCSP staple (RFC 6066 §8; default: whether `verifyOcspStaple` is given). */
+  readonly requestOcspStaple?: boolean;
+  /** Checks the stapled OCSP response, or its absence; runs only when the chain is verified (`rejectUnauthorized`), as `verifyPeer` does. */
+  readonly verifyOcspStaple?: VerifyOcspStaple;
   /** An already connected transport to run TLS over, instead of host/port. */
   readonly socket?: import('node:stream').Duplex;
 }

@@ -72,6 +72,9 @@ export const CipherSuite = {
 } as const;
 export type CipherSuite = (typeof CipherSuite)[keyof typeof CipherSuite];
 
+/** CertificateStatusType (RFC 6066 §8, IANA "TLS Certificate Status Types"); other values stay plain numbers. */
+export const CertificateStatusType = { ocsp: 1 } as const;
+
 export const PskKeyExchangeMode = { psk_ke: 0, psk_dhe_ke: 1 } as const;
 
 export const KeyUpdateRequest = { update_not_requested: 0, update_requested: 1 } as const;

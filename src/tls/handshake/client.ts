@@ -1,14 +1,16 @@
 import { TlsAlertError } from '../alert.js';
 import type { ClientConfig } from '../config.js';
-import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode } from '../codec/enums.js';
+import { CertificateStatusType, ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode } from '../codec/enums.js';
 import {
   checkExtensionsAllowed,
   decodeAlpn,
+  decodeCertificateStatus,
   decodeOpaque16,
   decodeServerKeyShare,
   decodeU16,
   decodeU16List,
   encodeAlpn,
+  encodeCertificateStatusRequest,
   encodeClientKeyShares,
   encodeOfferedPsks,
   encodeOpaque16,
@@ -18,7 +20,7 @@ import {
   type RawExtension,
 } from '../codec/extensions.js';
 import type { HandshakeMessage } from '../codec/handshake-frame.js';
-import { decodeCertificate, encodeCertificate } from '../codec/messages/certificate.js';
+import { decodeCertificate, encodeCertificate, type CertificateEntry } from '../codec/messages/certificate.js';
 import { decodeCertificateRequest } from '../codec/messages/certificate-request.js';
 import { decodeCertificateVerify, encodeCertificateVerify } from '../codec/messages/certificate-verify.js';
 import { encodeClientHello } from '../codec/messages/client-hello.js';
@@ -33,7 +35,7 @@ import { Transcript } from '../keyschedule/transcript.js';
 import type { PeerCertificates } from '../options.js';
 import type { ClientSession } from '../tickets.js';
 import type { VerifiedChain } from '../verify.js';
-import { describeChain, runPeerPolicy, verifyPeerFinished, verifyPeerSignature } from './peer.js';
+import { describeChain, runPeerPolicy, runStaplePolicy, verifyPeerFinished, verifyPeerSignature } from './peer.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from './state.js';
 
 /** What the client offered, kept to check the server's answers against. */
@@ -64,7 +66,11 @@ interface ClientHandshake {
   certificateRequest?: { readonly schemes: readonly number[] } | undefined;
   verified?: VerifiedChain | undefined;
   peer?: PeerCertificates | undefined;
+  ocspResponse?: Buffer | undefined;
 }
+
+/** status_request asking for ocsp, naming no responders and no request extensions (RFC 6066 §8). */
+const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({ statusType: CertificateStatusType.ocsp, responderIds: [], requestExtensions: Buffer.alloc(0) });
 
 function buildClientHello(
   offer: Omit<ClientOfferState, 'helloRaw' | 'offeredExtensions'>,
@@ -74,6 +80,7 @@ function buildClientHello(
   const config = offer.config;
   const extensions: RawExtension[] = [];
   if (config.servername !== undefined) extensions.push({ type: ExtensionType.server_name, data: encodeServerName(config.servername) });
+  if (config.requestOcspStaple) extensions.push({ type: ExtensionType.status_request, data: OCSP_STATUS_REQUEST });
   extensions.push({ type: ExtensionType.supported_versions, data: Buffer.of(2, 0x03, 0x04) });
   extensions.push({ type: ExtensionType.supported_groups, data: encodeU16List(config.groups) });
   extensions.push({ type: ExtensionType.key_share, data: encodeClientKeyShares(offer.keyShares.map((k) => ({ group: k.group, keyExchange: k.publicKey }))) });
@@ -316,8 +323,10 @@ class ExpectCertificate extends StateBase {
     for (const entry of certificate.entries) checkExtensionsAllowed(entry.extensions, 'certificate', hs.offer.offeredExtensions);
     // §4.4.2.4: an empty server Certificate is decode_error.
     if (certificate.entries.length === 0) throw new TlsAlertError('decode_error', 'server sent no certificate');
-    const chain = certificate.entries.map((e) => e.certData);
     const config = hs.offer.config;
+    // Without our status_request, the check above already refused any staple.
+    if (config.requestOcspStaple) hs.ocspResponse = readStaple(certificate.entries);
+    const chain = certificate.entries.map((e) => e.certData);
     if (config.rejectUnauthorized) {
       const expect = config.expectedName === undefined ? { role: 'server' as const } : { role: 'server' as const, servername: config.expectedName };
       hs.verified = config.verifier!.verify(chain, expect);
@@ -327,6 +336,23 @@ class ExpectCertificate extends StateBase {
     hs.transcript.add(message.raw);
     return new ExpectCertificateVerify(hs);
   }
+}
+
+/**
+ * RFC 8446 §4.4.2.1: the server's OCSP response sits in the CertificateEntry
+ * of the certificate it is about; we take the leaf's. A status_request on
+ * another entry is checked for shape and not used.
+ */
+function readStaple(entries: readonly CertificateEntry[]): Buffer | undefined {
+  let leafStaple: Buffer | undefined;
+  for (const [index, entry] of entries.entries()) {
+    const data = findExtension(entry.extensions, ExtensionType.status_request);
+    if (data === undefined) continue;
+    const status = decodeCertificateStatus(data);
+    // A copy: the received record stays collectable while the socket keeps the staple.
+    if (index === 0) leafStaple = Buffer.from(status.ocspResponse);
+  }
+  return leafStaple;
 }
 
 class ExpectCertificateVerify extends StateBase {
@@ -342,7 +368,11 @@ class ExpectCertificateVerify extends StateBase {
     const verified = hs.verified!;
     verifyPeerSignature(VERIFY_SCHEMES, decodeCertificateVerify(message.body), verified.leafPublicKey, certificateVerifyContent('server', hs.transcript.current()));
     hs.transcript.add(message.raw);
-    if (hs.offer.config.rejectUnauthorized) runPeerPolicy(hs.offer.config.verifyPeer, verified.peer);
+    const config = hs.offer.config;
+    if (config.rejectUnauthorized) {
+      runPeerPolicy(config.verifyPeer, verified.peer);
+      runStaplePolicy(config.verifyOcspStaple, hs.ocspResponse, verified.peer);
+    }
     hs.peer = verified.peer;
     return new ExpectFinished(hs);
   }
@@ -387,6 +417,7 @@ class ExpectFinished extends StateBase {
       servername: config.servername,
       peer,
       isResumed: hs.isResumed,
+      ocspResponse: hs.ocspResponse,
       resumptionMasterSecret: master.resumptionMasterSecret(hs.transcript.current()),
     };
     ctx.complete(result);

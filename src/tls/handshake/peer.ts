@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
 import { schemeFitsKey, verifyWithScheme } from '../crypto/signatures.js';
-import type { PeerCertificates, VerifyPeer } from '../options.js';
+import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../verify.js';
 import { decodeFinished } from '../codec/messages/finished.js';
 import type { SuiteInfo } from '../crypto/suites.js';
@@ -31,6 +31,20 @@ export function runPeerPolicy(hook: VerifyPeer | undefined, peer: PeerCertificat
   } catch (err) {
     if (err instanceof TlsAlertError) throw err;
     throw new TlsAlertError('bad_certificate', `peer refused by policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Runs the caller's OCSP staple check (RFC 6066 §8): a response that does not
+ * satisfy it is bad_certificate_status_response, unless the hook picked an alert.
+ */
+export function runStaplePolicy(hook: VerifyOcspStaple | undefined, staple: Buffer | undefined, peer: PeerCertificates): void {
+  if (hook === undefined) return;
+  try {
+    hook(staple, peer);
+  } catch (err) {
+    if (err instanceof TlsAlertError) throw err;
+    throw new TlsAlertError('bad_certificate_status_response', `OCSP staple refused by policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 

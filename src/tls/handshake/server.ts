@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import type { ServerConfig } from '../config.js';
-import { ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode } from '../codec/enums.js';
+import { CertificateStatusType, ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode } from '../codec/enums.js';
 import {
   checkExtensionsAllowed,
   decodeAlpn,
+  decodeCertificateStatusRequest,
   decodeClientKeyShares,
   decodeOfferedPsks,
   decodeOpaque16,
@@ -14,18 +15,20 @@ import {
   decodeU16List,
   encodeAlpn,
   encodeCertificateAuthorities,
+  encodeCertificateStatus,
   encodeOpaque16,
   encodeServerKeyShare,
   encodeU16,
   encodeU16List,
   expectEmptyExtension,
   findExtension,
+  MAX_STAPLED_OCSP_RESPONSE,
   type KeyShareEntry,
   type OfferedPsks,
   type RawExtension,
 } from '../codec/extensions.js';
 import type { HandshakeMessage } from '../codec/handshake-frame.js';
-import { decodeCertificate, encodeCertificate } from '../codec/messages/certificate.js';
+import { decodeCertificate, encodeCertificate, type CertificateEntry } from '../codec/messages/certificate.js';
 import { encodeCertificateRequest } from '../codec/messages/certificate-request.js';
 import { decodeCertificateVerify, encodeCertificateVerify } from '../codec/messages/certificate-verify.js';
 import { decodeClientHello, type ClientHello } from '../codec/messages/client-hello.js';
@@ -298,6 +301,8 @@ function negotiate(
   const early = new EarlySecret(suite.hash, resumption?.psk);
   if (resumption !== undefined) verifyBinder(early, transcriptAfterRetry, offer, resumption);
   const signatureScheme = resumption === undefined ? chooseSignatureScheme(config, offer) : undefined;
+  // Only a full handshake carries a Certificate to staple; a server without stapling leaves status_request unread (§4.2).
+  const stapler = resumption !== undefined || config.ocspResponse === undefined || !isOcspRequested(offer) ? undefined : config.ocspResponse;
 
   const transcript = transcriptAfterRetry ?? new Transcript(suite.hash);
   transcript.add(offer.raw);
@@ -338,7 +343,7 @@ function negotiate(
   const isCertificateRequested = resumption === undefined && config.clientAuth !== 'none';
   if (resumption === undefined) {
     if (isCertificateRequested) transcript.add(ctx.sendHandshake(HandshakeType.certificate_request, certificateRequestBody(config)));
-    const certificate = encodeCertificate({ requestContext: Buffer.alloc(0), entries: config.certChain.map((certData) => ({ certData, extensions: [] })) });
+    const certificate = encodeCertificate({ requestContext: Buffer.alloc(0), entries: certificateEntries(config.certChain, stapler) });
     transcript.add(ctx.sendHandshake(HandshakeType.certificate, certificate));
     const signature = signWithScheme(signatureScheme!, config.privateKey!, certificateVerifyContent('server', transcript.current()));
     transcript.add(ctx.sendHandshake(HandshakeType.certificate_verify, encodeCertificateVerify({ algorithm: signatureScheme!, signature })));
@@ -376,6 +381,37 @@ function negotiate(
     flight.peer = reverifyResumedPeer(config, resumption.peerChain);
   }
   return isCertificateRequested ? new ExpectCertificate(flight) : new ExpectFinished(flight);
+}
+
+/** §4.4.2: our chain, leaf first; §4.4.2.1: a staple in the leaf's entry when the client asked and the caller has one. */
+function certificateEntries(chain: readonly Buffer[], stapler: (() => Uint8Array | undefined) | undefined): CertificateEntry[] {
+  const entries: CertificateEntry[] = chain.map((certData) => ({ certData, extensions: [] }));
+  if (stapler === undefined) return entries;
+  const staple = callOcspResponse(stapler);
+  if (staple === undefined || staple.length === 0) return entries;
+  const extensions = [{ type: ExtensionType.status_request, data: encodeCertificateStatus({ ocspResponse: staple }) }];
+  entries[0] = { certData: entries[0]!.certData, extensions };
+  return entries;
+}
+
+/** RFC 6066 §8: status_request for ocsp; another status_type is not ours to answer. A malformed one is decode_error. */
+function isOcspRequested(offer: ClientOffer): boolean {
+  const data = findExtension(offer.hello.extensions, ExtensionType.status_request);
+  return data !== undefined && decodeCertificateStatusRequest(data).statusType === CertificateStatusType.ocsp;
+}
+
+/** The caller's staple; a throw or a response too large for an extension is our side's fault: internal_error. */
+function callOcspResponse(ocspResponse: () => Uint8Array | undefined): Uint8Array | undefined {
+  let staple: Uint8Array | undefined;
+  try {
+    staple = ocspResponse();
+  } catch (err) {
+    throw new TlsAlertError('internal_error', `ocspResponse failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (staple !== undefined && staple.length > MAX_STAPLED_OCSP_RESPONSE) {
+    throw new TlsAlertError('internal_error', `OCSP response of ${staple.length} bytes is over the ${MAX_STAPLED_OCSP_RESPONSE} a CertificateEntry can carry`);
+  }
+  return staple;
 }
 
 function certificateRequestBody(config: ServerConfig): Buffer {
@@ -491,6 +527,7 @@ class ExpectFinished extends StateBase {
       servername: f.servername,
       peer: f.peer,
       isResumed: f.isResumed,
+      ocspResponse: undefined,
       resumptionMasterSecret,
     };
     if (f.config.tickets !== undefined && f.canIssueTickets) sendTicket(f, resumptionMasterSecret);

@@ -13,6 +13,8 @@ export interface HandshakeResult {
   readonly servername: string | undefined;
   readonly peer: PeerCertificates | undefined;
   readonly isResumed: boolean;
+  /** The DER OCSPResponse the server stapled for its leaf (client, full handshakes only); undefined on the server. */
+  readonly ocspResponse: Buffer | undefined;
   /** For the server: when the resumption secret is taken for tickets. */
   readonly resumptionMasterSecret: Buffer;
 }

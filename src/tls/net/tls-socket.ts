@@ -35,6 +35,11 @@ export class TlsSocket extends Duplex {
   protocol: 'TLSv1.3' | null = null;
   cipher: CipherInfo | undefined;
   isResumed = false;
+  /**
+   * The DER OCSPResponse the server stapled for its leaf (client side, on a
+   * full handshake that asked with `requestOcspStaple`); undefined otherwise.
+   */
+  ocspResponse: Uint8Array | undefined;
   /** Whether the handshake completed. */
   isSecure = false;
   /** Set by node:http when it adopts the socket. */
@@ -79,6 +84,7 @@ export class TlsSocket extends Duplex {
     const name = nameOf(CipherSuite, result.suite.id);
     this.cipher = { name: OPENSSL_NAMES[name] ?? name, standardName: name, version: 'TLSv1.3' };
     this.isResumed = result.isResumed;
+    this.ocspResponse = result.ocspResponse;
     // Flushing happens after the engine returns; 'secure' fires then too.
     queueMicrotask(() => {
       if (this.destroyed) return;
