@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { PROFILE_NAMES, type ProfileName } from './shared/records.js';
 
 /** `host:port`, with IPv6 hosts in brackets. */
 const ListenSchema = z
@@ -27,6 +28,92 @@ export function parseDuration(value: string): number {
   return Number(match[1]) * unit;
 }
 
+/** An expiry-alert threshold: alert when notAfter is this close; `profiles` null means every profile. */
+export interface AlertThreshold {
+  readonly withinMs: number;
+  readonly profiles: readonly ProfileName[] | null;
+}
+
+const THRESHOLD_ENTRY = /^(\d+(?:s|m|h|d))(?::([a-z-]+(?:\+[a-z-]+)*))?$/;
+const MAX_THRESHOLD_MS = 3650 * 86_400_000;
+
+/** "7d", "30d,7d", or scoped to profiles: "7d,30d:root+intermediate"; tightest first. */
+export function parseAlertThresholds(text: string): AlertThreshold[] {
+  const entries = text.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => entry === '')) throw new RangeError('expected durations separated by commas, e.g. 30d,7d');
+  const thresholds: AlertThreshold[] = [];
+  for (const entry of entries) {
+    const match = THRESHOLD_ENTRY.exec(entry);
+    if (match === null || match[1] === undefined) throw new RangeError(`'${entry}' is not DURATION or DURATION:profile+profile, e.g. 30d:root+intermediate`);
+    const withinMs = parseDuration(match[1]);
+    if (withinMs <= 0 || withinMs > MAX_THRESHOLD_MS) throw new RangeError(`'${entry}': expected a duration from 1s to 3650d`);
+    const names = match[2]?.split('+') ?? null;
+    const unknown = names?.filter((name) => !PROFILE_NAMES.some((p) => p === name)) ?? [];
+    if (unknown.length > 0) throw new RangeError(`'${entry}': unknown profile ${unknown.join(', ')} (expected ${PROFILE_NAMES.join(', ')})`);
+    if (thresholds.some((t) => t.withinMs === withinMs)) throw new RangeError(`'${entry}': the duration ${match[1]} is given twice`);
+    thresholds.push({ withinMs, profiles: names === null ? null : PROFILE_NAMES.filter((p) => names.includes(p)) });
+  }
+  return thresholds.sort((a, b) => a.withinMs - b.withinMs);
+}
+
+/** A comma-separated list in the environment, or a list in the file. */
+const ListSchema = z.union([z.string(), z.array(z.string())]).transform((value) =>
+  (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter((item) => item !== ''),
+);
+
+const CapSchema = z.number().int().min(1, 'expected at least 1').max(10_000, 'expected at most 10000');
+
+/** Expiry alert settings (src/alerts): schedule, what is expiring, where alerts go, how hard they push. */
+const ALERT_FIELDS = {
+  /** Cron expression evaluated in UTC (5 fields, or 6 with seconds), or 'off' to run only on request. */
+  alertsSchedule: z
+    .string()
+    .trim()
+    .regex(/^(?:off|\S+(?:\s+\S+){4,5})$/, "expected a cron expression of 5 or 6 fields (UTC), e.g. '0 9 * * *', or 'off'")
+    .default('0 9 * * *'),
+  alertsThresholds: z
+    .union([z.string(), z.array(z.string())])
+    .transform((value, ctx) => {
+      try {
+        return parseAlertThresholds(Array.isArray(value) ? value.join(',') : value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    })
+    .default([{ withinMs: 7 * 86_400_000, profiles: null }]),
+  alertsMode: z.enum(['per-certificate', 'digest']).default('per-certificate'),
+  alertsWebhookUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  /** HMAC-SHA256 key for the signature header; required with alertsWebhookUrl. */
+  alertsWebhookSecret: z.string().min(16, 'expected at least 16 characters').optional(),
+  alertsWebhookTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
+  alertsSmtpHost: z.string().min(1).optional(),
+  alertsSmtpPort: z.number().int().min(1).max(65535).default(587),
+  /** true: TLS from the first byte (port 465); false: STARTTLS when the server offers it. */
+  alertsSmtpSecure: z.union([z.boolean(), z.stringbool()]).default(false),
+  alertsSmtpUser: z.string().min(1).optional(),
+  alertsSmtpPassword: z.string().min(1).optional(),
+  alertsMailFrom: z.string().min(3).optional(),
+  alertsMailTo: ListSchema.pipe(z.array(z.email('expected mail addresses separated by commas')).min(1, 'expected at least one address')).optional(),
+  /** Messages one run may send in all, and to one recipient; the rest go out on the next run. */
+  alertsMaxPerRun: CapSchema.default(100),
+  alertsMaxPerRecipient: CapSchema.default(20),
+  /** Attempts per message before it is marked failed. */
+  alertsMaxAttempts: z.number().int().min(1, 'expected at least 1').max(50, 'expected at most 50').default(8),
+};
+
+function checkAlertSettings(config: { alertsWebhookUrl?: string | undefined; alertsWebhookSecret?: string | undefined; alertsSmtpHost?: string | undefined; alertsMailFrom?: string | undefined; alertsMailTo?: string[] | undefined }, ctx: z.RefinementCtx): void {
+  if (config.alertsWebhookUrl !== undefined && config.alertsWebhookSecret === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['alertsWebhookSecret'], message: 'expected with alertsWebhookUrl: webhook bodies are signed with it' });
+  }
+  const mail = { alertsSmtpHost: config.alertsSmtpHost, alertsMailFrom: config.alertsMailFrom, alertsMailTo: config.alertsMailTo };
+  if (Object.values(mail).some((v) => v !== undefined)) {
+    for (const [field, value] of Object.entries(mail)) {
+      if (value === undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'expected: mail alerts need alertsSmtpHost, alertsMailFrom and alertsMailTo' });
+    }
+  }
+}
+
 /** The one configuration schema; defaults work on a laptop. */
 export const ConfigSchema = z
   .object({
@@ -48,8 +135,25 @@ export const ConfigSchema = z
     adminCertificateTtl: DurationSchema.pipe(z.number().max(90 * 86_400_000, 'expected at most 90d')).default(90 * 86_400_000),
     /** How long SIGTERM waits for in-flight requests. */
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+    ...ALERT_FIELDS,
+    /** OCSP responses: nextUpdate - thisUpdate (RFC 5019 §2.2.4); cached responses are re-signed after half of it. */
+    ocspValidity: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m').max(7 * 86_400_000, 'expected at most 7d')).default(3_600_000),
+    /** The CRL's nextUpdate - thisUpdate. */
+    crlValidity: DurationSchema.pipe(z.number().min(600_000, 'expected at least 10m').max(30 * 86_400_000, 'expected at most 30d')).default(86_400_000),
+    /** How often the ledger is checked for a changed revoked set (revocations by the offline CLI appear then); the CRL is also rebuilt at each revocation through the service and at half its validity. */
+    crlRefreshInterval: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m')).default(300_000),
+    /** `host:port` of an optional plain-HTTP listener serving only /ocsp, /crl and /ca.crt; off when unset. */
+    ocspHttpListen: ListenSchema.optional(),
+    /** Base URL of that listener as relying parties reach it (written into certificates); default http://<ocspHttpListen>. */
+    ocspHttpPublicUrl: z.url().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.crlRefreshInterval >= config.crlValidity) {
+      ctx.addIssue({ code: 'custom', path: ['crlRefreshInterval'], message: 'expected less than crlValidity, so the CRL is rebuilt before it goes stale' });
+    }
+  })
+  .superRefine(checkAlertSettings);
 
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -66,9 +170,32 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_SERVER_CERTIFICATE_TTL: 'serverCertificateTtl',
   KEYSMITH_ADMIN_CERTIFICATE_TTL: 'adminCertificateTtl',
   KEYSMITH_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  KEYSMITH_OCSP_VALIDITY: 'ocspValidity',
+  KEYSMITH_CRL_VALIDITY: 'crlValidity',
+  KEYSMITH_CRL_REFRESH_INTERVAL: 'crlRefreshInterval',
+  KEYSMITH_OCSP_HTTP_LISTEN: 'ocspHttpListen',
+  KEYSMITH_OCSP_HTTP_URL: 'ocspHttpPublicUrl',
+  KEYSMITH_ALERTS_SCHEDULE: 'alertsSchedule',
+  KEYSMITH_ALERTS_THRESHOLDS: 'alertsThresholds',
+  KEYSMITH_ALERTS_MODE: 'alertsMode',
+  KEYSMITH_ALERTS_WEBHOOK_URL: 'alertsWebhookUrl',
+  KEYSMITH_ALERTS_WEBHOOK_SECRET: 'alertsWebhookSecret',
+  KEYSMITH_ALERTS_WEBHOOK_TIMEOUT: 'alertsWebhookTimeout',
+  KEYSMITH_ALERTS_SMTP_HOST: 'alertsSmtpHost',
+  KEYSMITH_ALERTS_SMTP_PORT: 'alertsSmtpPort',
+  KEYSMITH_ALERTS_SMTP_SECURE: 'alertsSmtpSecure',
+  KEYSMITH_ALERTS_SMTP_USER: 'alertsSmtpUser',
+  KEYSMITH_ALERTS_SMTP_PASSWORD: 'alertsSmtpPassword',
+  KEYSMITH_ALERTS_MAIL_FROM: 'alertsMailFrom',
+  KEYSMITH_ALERTS_MAIL_TO: 'alertsMailTo',
+  KEYSMITH_ALERTS_MAX_PER_RUN: 'alertsMaxPerRun',
+  KEYSMITH_ALERTS_MAX_PER_RECIPIENT: 'alertsMaxPerRecipient',
+  KEYSMITH_ALERTS_MAX_ATTEMPTS: 'alertsMaxAttempts',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts']);
+/** Never echoed in error messages (a webhook URL may carry a token). */
+const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 
 /** A configuration that cannot be used; the message names each field and what was expected. */
 export class ConfigError extends Error {
@@ -114,7 +241,7 @@ export function loadConfig(options: { file?: string; env: NodeJS.ProcessEnv }): 
     result.error.issues.map((issue) => {
       const field = String(issue.path[0] ?? '');
       const where = origin.get(field) ?? field;
-      const secret = field === 'caPassphrase';
+      const secret = SECRET_FIELDS.has(field);
       const given = secret || !(field in raw) ? '' : ` (got ${JSON.stringify(raw[field])})`;
       return `${where}${where === field ? '' : ` (${field})`}: ${issue.message}${given}`;
     }),

@@ -1,6 +1,7 @@
 /** src/ca: the Authority, issuer keys, profiles and the client-certificate verdict (STYLE.md §2.2). */
 export { Authority, type AuthorityDeps, type IssuedCertificate, type IssueStep } from './authority.js';
 export { checkClientCertificate, type ClientCertificateVerdict } from './cert-verifier.js';
+export { CrlPublisher, DEFAULT_CRL_VALIDITY_MS, type CrlPublisherDeps, type PublishedCrl, type RevokedCertificateLister } from './crl.js';
 export {
   caPaths,
   initCertificateAuthority,
@@ -10,5 +11,6 @@ export {
   type InitResult,
   type LoadOptions,
 } from './issuer.js';
+export { OcspSigner, type OcspSignerDeps } from './ocsp-signer.js';
 export type { CertificateStore, SerialStatus } from './ports.js';
 export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';

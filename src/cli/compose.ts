@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config.js';
-import { Authority, checkClientCertificate, initCertificateAuthority } from '../ca/index.js';
+import { Authority, checkClientCertificate, CrlPublisher, initCertificateAuthority, OcspSigner, type RevokedCertificateLister } from '../ca/index.js';
+import type { OcspPort } from '../http/index.js';
 import { openLedger, type Ledger } from '../ledger/index.js';
+import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
@@ -46,7 +48,8 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     });
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
-    const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: `${publicUrl(config)}/ocsp` });
+    const revocationBase = revocationBaseUrl(config);
+    const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: `${revocationBase}/ocsp`, crlUrl: `${revocationBase}/crl` });
     if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
     if (options.ensureIdentities !== false) {
       await ensureServerIdentity(config, authority, paths, clock, notices);
@@ -63,6 +66,69 @@ export function publicUrl(config: Config): string {
   if (config.publicUrl !== undefined) return config.publicUrl.replace(/\/$/, '');
   const host = isIP(config.listen.host) === 6 ? `[${config.listen.host}]` : config.listen.host;
   return `https://${host}:${config.listen.port}`;
+}
+
+/**
+ * Where certificates send relying parties for OCSP and the CRL (AIA, CRL
+ * distribution point): the plain-HTTP listener when it is on (clients that
+ * follow only http:// URLs), else the TLS listener.
+ */
+export function revocationBaseUrl(config: Config): string {
+  if (config.ocspHttpPublicUrl !== undefined) return config.ocspHttpPublicUrl.replace(/\/$/, '');
+  if (config.ocspHttpListen === undefined) return publicUrl(config);
+  const { host, port } = config.ocspHttpListen;
+  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+/** The OCSP responder and the CRL of a running core; `start` begins signer rotation and the CRL schedule. */
+export interface Revocation {
+  readonly port: OcspPort;
+  readonly signer: OcspSigner;
+  readonly source: LedgerSource;
+  readonly crl: CrlPublisher;
+  start(onError: (err: unknown) => void): void;
+  stop(): void;
+}
+
+/**
+ * Issues the delegated OCSP responder certificate, builds the first CRL, and
+ * hangs both caches on the Authority's revocations, so a revoked certificate
+ * is answered `revoked` from the next request on.
+ */
+export async function openRevocation(core: Core): Promise<Revocation> {
+  const { authority, clock, config, ledger } = core;
+  const signer = new OcspSigner({ authority, clock });
+  await signer.rotate();
+  const source = new LedgerSource({
+    ledger: ledger.certificates satisfies OcspLedger,
+    signer: signer satisfies OcspResponseSigner,
+    issuerCertificate: authority.material.intermediate.certDer,
+    clock,
+    validityMs: config.ocspValidity,
+  });
+  const crl = new CrlPublisher({ material: authority.material, ledger: ledger.certificates satisfies RevokedCertificateLister, clock, validityMs: config.crlValidity });
+  crl.rebuild();
+  authority.onRevoked(source.drop);
+  authority.onRevoked(crl.noteRevoked);
+  const port: OcspPort = {
+    responder: new OcspResponder(source),
+    crl: () => crl.current(),
+    issuerCertificate: () => authority.material.intermediate.certDer,
+  };
+  return {
+    port,
+    signer,
+    source,
+    crl,
+    start(onError) {
+      signer.start({ onError });
+      crl.start({ everyMs: config.crlRefreshInterval, onError });
+    },
+    stop() {
+      signer.stop();
+      crl.stop();
+    },
+  };
 }
 
 /** The listener's certificate: localhost and 127.0.0.1, plus the listen host when it is a real name or address. */

@@ -2,11 +2,21 @@ import 'reflect-metadata';
 import { ConfigError } from '../config.js';
 import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
+import { alertsListCommand, alertsRunCommand } from './alerts.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
 import { healthCommand } from './health.js';
 import { serveCommand } from './serve.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, initCommand, issueCommand, certsListCommand, revokeCommand, healthCommand];
+const COMMANDS: readonly Command[] = [
+  serveCommand,
+  initCommand,
+  issueCommand,
+  certsListCommand,
+  revokeCommand,
+  alertsListCommand,
+  alertsRunCommand,
+  healthCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

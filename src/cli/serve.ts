@@ -1,10 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
-import { buildApp, createHttpsServer, KeysmithMetrics } from '../http/index.js';
+import { buildApp, buildPlainHttpApp, createHttpsServer, KeysmithMetrics } from '../http/index.js';
 import { loadConfig } from '../config.js';
+import { requestForCertificate } from '../ocsp/index.js';
 import { stringOption, type Command } from './args.js';
-import { clientCertificateVerdict, openCore, publicUrl, type Core } from './compose.js';
+import { clientCertificateVerdict, openCore, openRevocation, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
 import { curlLine } from './commands.js';
 
 /**
@@ -30,6 +32,7 @@ export const serveCommand: Command = {
     }
     for (const line of core.notices) console.log(line);
     console.log(`keysmith listening on ${publicUrl(config)} (trust domain ${config.trustDomain}, mTLS ${config.mtlsMode})`);
+    if (config.ocspHttpListen !== undefined) console.log(`OCSP, CRL and CA certificate over plain HTTP on ${revocationBaseUrl(config)}`);
     console.log(`list certificates as the admin:\n  ${curlLine(core)}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals): void => {
@@ -55,6 +58,10 @@ export async function startServer(core: Core): Promise<RunningServer & { readonl
   const { config, ledger, authority, clock } = core;
   const metrics = new KeysmithMetrics({ processMetrics: true });
   authority.onIssued((profile) => metrics.countIssued(profile));
+  // The OCSP responder certificate is issued before the first request can ask for a status.
+  const revocation = await openRevocation(core);
+  // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
+  const alerts = composeAlerts({ config, ledger, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   const app = await buildApp({
     certificates: ledger.certificates,
     revoker: authority,
@@ -80,13 +87,23 @@ export async function startServer(core: Core): Promise<RunningServer & { readonl
     clock,
     metrics,
     logger: { level: config.logLevel },
+    ocsp: revocation.port,
+    alerts: alerts.port,
   });
+  revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
+  const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
+  // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
+  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), authority.material.intermediate.certDer);
   const server = createHttpsServer({
     tls: {
       key: readFileSync(core.paths.serverKey),
-      cert: readFileSync(core.paths.serverCert),
+      cert: serverCertPem,
       ca: authority.bundlePem(),
       verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer),
+      ocspResponse: () => {
+        const reply = revocation.port.responder.answer(stapleRequest);
+        return reply.status === 'successful' ? reply.der : undefined;
+      },
     },
     mtlsMode: config.mtlsMode,
     app,
@@ -95,7 +112,27 @@ export async function startServer(core: Core): Promise<RunningServer & { readonl
   await server.listen(config.listen.port, config.listen.host);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
-  return { port, close: (graceMs) => server.close(graceMs) };
+  // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
+  const plain = config.ocspHttpListen === undefined ? undefined : await buildPlainHttpApp({ ocsp: revocation.port, clock, logger: { level: config.logLevel } });
+  if (plain !== undefined && config.ocspHttpListen !== undefined) {
+    try {
+      await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });
+    } catch (err) {
+      revocation.stop();
+      await Promise.all([server.close(0), plain.close()]);
+      throw err;
+    }
+  }
+  // The catch-up runs in the background; a failure there is logged by the schedule, never fatal.
+  alerts.start().catch((err: unknown) => app.log.error({ err }, 'expiry alert schedule failed to start'));
+  return {
+    port,
+    close: async (graceMs) => {
+      revocation.stop();
+      await alerts.stop(graceMs);
+      await Promise.all([server.close(graceMs), plain?.close()]);
+    },
+  };
 }
 
 /** The TLS-layer half of the client-certificate policy; the HTTP layer checks again on every request. */
@@ -103,6 +140,10 @@ function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
   const verdict = clientCertificateVerdict(core, peer.leaf);
   if (verdict === 'revoked') throw new TlsAlertError('certificate_revoked', `serial ${peer.leaf.serialNumber} is revoked`);
   if (verdict === 'unknown') throw new TlsAlertError('bad_certificate', `serial ${peer.leaf.serialNumber} was never issued here`);
+}
+
+function firstCertificateDer(pem: string): Uint8Array {
+  return new X509Certificate(pem).raw;
 }
 
 let cachedNotAfter: { path: string; notAfter: number } | undefined;

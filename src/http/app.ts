@@ -14,7 +14,9 @@ import type { AppDeps } from './ports.js';
 import { clientErrorResponse, installProblemHandlers } from './problem.js';
 import { DEFAULT_REFRESH_HINT_SECONDS, registerBundleRoutes } from './routes/bundle.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerAlertRoutes } from './routes/alerts/plugin.js';
 import { installRequestMetrics, registerMetricsRoute } from './routes/metrics.js';
+import { answerFrameworkError, registerOcspRoutes } from './routes/ocsp/plugin.js';
 import { registerOpsRoutes } from './routes/ops/plugin.js';
 
 /** Bodies are small JSON documents; anything bigger is refused before parsing (413). */
@@ -43,6 +45,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     bodyLimit: BODY_LIMIT,
     clientErrorHandler: clientErrorResponse,
+    // A path with broken percent-encoding fails before routing: a problem document, or an OCSP malformedRequest under /ocsp.
+    frameworkErrors: answerFrameworkError,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -61,6 +65,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerBundleRoutes(app, deps.bundle, deps.bundleRefreshHintSeconds ?? DEFAULT_REFRESH_HINT_SECONDS);
   registerMetricsRoute(app, deps.metrics);
   registerOpsRoutes(app, deps);
+  if (deps.alerts !== undefined) registerAlertRoutes(app, deps.alerts, deps.clock);
+  // OCSP, the CRL and the CA certificate: own body parser (16 KiB cap, 413 before parsing) and OCSP-shaped errors.
+  if (deps.ocsp !== undefined) registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock });
 
   await app.ready();
   return app;

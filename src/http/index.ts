@@ -4,9 +4,12 @@ export { createHttpsServer, DEFAULT_DRAIN_MS, type HttpsServer, type HttpsServer
 export { KeysmithMetrics, type HandshakeResult, type KeysmithMetricsOptions } from './metrics.js';
 export { generateOpenApi } from './openapi-generate.js';
 export { ACCESS_POLICIES, type AccessPolicy } from './plugins/access.js';
+export { buildPlainHttpApp, type PlainHttpAppDeps } from './routes/ocsp/plain-app.js';
+export { MAX_OCSP_BODY_BYTES } from './routes/ocsp/plugin.js';
 export type { Principal, PrincipalKind } from './plugins/mtls-peer.js';
 export { PROBLEM_TYPES, PROBLEM_TYPE_BASE, type ProblemDocument, type ProblemKind } from './problem.js';
 export type {
+  AlertsPort,
   AppDeps,
   AppLoggerOptions,
   CertificateReader,
@@ -14,5 +17,6 @@ export type {
   CertificateStatusView,
   HealthCheck,
   HealthCheckResult,
+  OcspPort,
   TrustBundleSource,
 } from './ports.js';

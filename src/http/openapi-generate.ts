@@ -9,7 +9,7 @@ import { KeysmithMetrics } from './metrics.js';
 import type { AppDeps } from './ports.js';
 
 /** Nothing behind these is ever called: generating the document only registers routes. */
-function stubDeps(): AppDeps {
+export function stubDeps(): AppDeps {
   return {
     certificates: {
       list: () => ({ items: [], nextCursor: null }),
@@ -27,7 +27,16 @@ function stubDeps(): AppDeps {
     mtlsMode: 'standard',
     clock: { now: () => 0 },
     metrics: new KeysmithMetrics(),
+    ocsp: {
+      responder: { answer: () => ({ der: new Uint8Array(), status: 'internalError' }), answerGet: () => ({ der: new Uint8Array(), status: 'internalError' }) },
+      crl: () => ({ der: new Uint8Array(), thisUpdate: 0, nextUpdate: 0 }),
+      issuerCertificate: () => new Uint8Array(),
+    },
     logger: false,
+    alerts: {
+      list: () => ({ items: [], nextCursor: null }),
+      runNow: () => Promise.reject(new DomainError('conflict', 'stub')),
+    },
   };
 }
 

@@ -5,7 +5,11 @@
  */
 import type { Clock } from '../shared/clock.js';
 import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../shared/records.js';
+import type { OcspResponder } from '../ocsp/index.js';
 import type { KeysmithMetrics } from './metrics.js';
+import type { AlertsPort } from './routes/alerts/port.js';
+
+export type { AlertsPort };
 
 export interface CertificateStatusView {
   readonly status: 'valid' | 'revoked';
@@ -36,6 +40,16 @@ export interface TrustBundleSource {
   issuers(): readonly Uint8Array[];
   /** Increases whenever the bundle changes (SPIFFE bundle `spiffe_sequence`). */
   sequence(): number;
+}
+
+/** What the OCSP, CRL and CA-certificate routes serve (routes/ocsp); without it those routes are not registered. */
+export interface OcspPort {
+  /** Never throws: every failure is an OCSP status (src/ocsp OcspResponder). */
+  readonly responder: Pick<OcspResponder, 'answer' | 'answerGet'>;
+  /** The current DER CRL of the issuing CA, with its dates. */
+  crl(): { readonly der: Uint8Array; readonly thisUpdate: number; readonly nextUpdate: number };
+  /** DER of the issuing CA certificate (the intermediate), for AIA caIssuers-style fetches. */
+  issuerCertificate(): Uint8Array;
 }
 
 export interface HealthCheckResult {
@@ -69,4 +83,8 @@ export interface AppDeps {
   readonly logger?: boolean | AppLoggerOptions;
   /** SPIFFE bundle `spiffe_refresh_hint` in seconds (default 300). */
   readonly bundleRefreshHintSeconds?: number;
+  /** The OCSP responder and CRL; their routes are served only when given. */
+  readonly ocsp?: OcspPort;
+  /** Expiry alerts (GET /v1/alerts, POST /v1/alerts/run); their routes are served only when given. */
+  readonly alerts?: AlertsPort;
 }

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { AlertOutboxRepository } from './alert-outbox.js';
+import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
 import { configureConnection } from './connection.js';
 import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
@@ -22,6 +24,10 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** One open SQLite ledger and its repositories. Made by openLedger. */
 export class Ledger {
   readonly certificates: CertificateRepository;
+  /** The expiry-alert outbox (migrations/0002). */
+  readonly alerts: AlertOutboxRepository;
+  /** Named leases: one process at a time does what a lease guards (alert runs). */
+  readonly leases: LeaseRepository;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
 
@@ -31,6 +37,8 @@ export class Ledger {
     clock: Clock = systemClock,
   ) {
     this.certificates = new CertificateRepository(db, clock);
+    this.alerts = new AlertOutboxRepository(db);
+    this.leases = new LeaseRepository(db);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 

@@ -13,9 +13,32 @@ export {
   type KeyUsageName,
 } from './certificate.js';
 export { parseCsr, type ParsedCsr } from './csr.js';
+export { describeCrl, encodeCrl, type CrlContent, type CrlDescription, type CrlEntry, type CrlSigner } from './crl.js';
 export { checkIssuedCertificate, describeCertificate, type CertificateDescription } from './describe.js';
 export { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type DistinguishedName, type NameAttribute } from './names.js';
 export { fromPem, parsePemBlocks, splitPemChain, toPem, type PemBlock } from './pem.js';
 export { checkPublicKey, type CheckedPublicKey, type SubjectKeyAlgorithm } from './public-key.js';
 export { normalizeSerial, randomSerial, SERIAL_OCTETS, type RandomSource } from './serial.js';
+export {
+  decodeOcspRequest,
+  describeOcspResponse,
+  encodeOcspRequest,
+  encodeOcspResponse,
+  encodeOcspStatusResponse,
+  ocspIssuerHashes,
+  OcspResponseStatus,
+  responderKeyHash,
+  type CertIdHash,
+  type DecodedOcspRequest,
+  type DescribedOcspResponse,
+  type DescribedSingleResponse,
+  type IssuerHashes,
+  type OcspCertId,
+  type OcspCertStatus,
+  type OcspRequestTarget,
+  type OcspResponseContent,
+  type OcspResponseStatusName,
+  type OcspSigningIdentity,
+  type OcspSingleResponse,
+} from './ocsp-der.js';
 export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from '../shared/spiffe-id.js';

@@ -78,7 +78,8 @@ describe('keysmith serve, first start', () => {
     assert.equal(statusOf(result), 200, result.stdout + result.stderr);
     const page = JSON.parse(bodyOf(result)) as { items: { profile: string; spiffe_id: string | null }[] };
     const profiles = page.items.map((c) => c.profile).sort();
-    assert.deepEqual(profiles, ['intermediate', 'root', 'svid', 'tls-server']);
+    // The delegated OCSP responder certificate is issued at start, like any other, through the Authority.
+    assert.deepEqual(profiles, ['intermediate', 'ocsp-signer', 'root', 'svid', 'tls-server']);
     assert.ok(page.items.some((c) => c.spiffe_id === 'spiffe://keysmith.local/admin/bootstrap'));
   });
 
@@ -100,6 +101,16 @@ describe('keysmith serve, first start', () => {
     const bundle = await curl(['--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/v1/bundle`]);
     assert.equal(statusOf(bundle), 200);
     assert.equal(bodyOf(bundle).trim(), (await readFile(join(dataDir, 'bundle.pem'), 'utf8')).trim());
+  });
+
+  it('staples a good OCSP response for its own certificate (openssl s_client -status)', async () => {
+    const result = await runProcess(
+      'openssl',
+      ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-status', '-CAfile', join(dataDir, 'bundle.pem')],
+      { lifetimeMs: 20_000, stdin: '' },
+    );
+    assert.match(result.stdout, /OCSP Response Status: successful/);
+    assert.match(result.stdout, /Cert Status: good/);
   });
 
   it('refuses a client certificate from another CA at the handshake', async () => {
@@ -133,12 +144,15 @@ describe('keysmith serve, first start', () => {
   });
 
   it('stops on SIGTERM and keeps every certificate and the CA across a restart', async () => {
-    const beforeList = JSON.parse(bodyOf(await adminCurl('/v1/certificates'))) as { items: { serial: string }[] };
+    const beforeList = JSON.parse(bodyOf(await adminCurl('/v1/certificates'))) as { items: { serial: string; profile: string }[] };
     const bundleBefore = await readFile(join(dataDir, 'bundle.pem'), 'utf8');
     assert.equal(await stopServe(server!), 0);
     server = await startServe();
-    const afterList = JSON.parse(bodyOf(await adminCurl('/v1/certificates'))) as { items: { serial: string }[] };
-    assert.deepEqual(afterList.items.map((c) => c.serial).sort(), beforeList.items.map((c) => c.serial).sort());
+    const afterList = JSON.parse(bodyOf(await adminCurl('/v1/certificates'))) as { items: { serial: string; profile: string }[] };
+    const known = new Set(beforeList.items.map((c) => c.serial));
+    // Each start certifies a fresh in-memory OCSP responder key; everything else is kept as it was.
+    assert.deepEqual(afterList.items.filter((c) => known.has(c.serial)).map((c) => c.serial).sort(), [...known].sort());
+    assert.deepEqual(afterList.items.filter((c) => !known.has(c.serial)).map((c) => c.profile), ['ocsp-signer']);
     assert.equal(await readFile(join(dataDir, 'bundle.pem'), 'utf8'), bundleBefore);
     assert.equal(await stopServe(server), 0);
   });

@@ -96,7 +96,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     const access = route.config?.access;
     if (access === undefined) return; // the access plugin refuses such a route
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
-      routes.push({ method: method.toLowerCase(), path: route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}'), access });
+      // @fastify/swagger writes a trailing wildcard (GET /ocsp/*) as the path parameter {*}.
+      routes.push({ method: method.toLowerCase(), path: route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, '/{*}'), access });
     }
   });
 
@@ -116,6 +117,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'bundle', description: 'The trust bundle' },
         { name: 'ops', description: 'Certificate inventory and revocation (administrators)' },
+        { name: 'ocsp', description: 'Certificate status: the OCSP responder, the CRL and the issuing CA certificate' },
         { name: 'meta', description: 'Metrics and this document' },
       ],
     },

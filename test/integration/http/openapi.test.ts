@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { generateOpenApi } from '../../../src/http/index.js';
+import { stubDeps } from '../../../src/http/openapi-generate.js';
 import { asRecord, send, serve } from './harness.js';
 
 const COMMITTED = fileURLToPath(new URL('../../../../openapi/openapi.json', import.meta.url));
@@ -15,7 +16,9 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
   });
 
   it('is what GET /openapi.json serves', async () => {
-    const served = await serve();
+    // Optional route groups (OCSP, ...) are registered only when their ports are given: serve them as the generator does.
+    const { certificates, revoker, bundle, health, trustDomain, mtlsMode, clock, metrics, logger, ...optional } = stubDeps();
+    const served = await serve({ deps: optional });
     try {
       const reply = await send(served.port, { path: '/openapi.json' });
       assert.equal(reply.status, 200);
@@ -34,12 +37,18 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
       Object.entries(asRecord(item)).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, op: asRecord(op) })),
     );
     assert.deepEqual(operations.map((o) => o.route).sort(), [
+      'GET /ca.crt',
+      'GET /crl',
       'GET /healthz',
       'GET /metrics',
+      'GET /ocsp/{*}',
       'GET /openapi.json',
+      'GET /v1/alerts',
       'GET /v1/bundle',
       'GET /v1/certificates',
       'GET /v1/certificates/{serial}',
+      'POST /ocsp',
+      'POST /v1/alerts/run',
       'POST /v1/certificates/{serial}/revoke',
     ]);
     for (const { route, op } of operations) {

@@ -1,0 +1,47 @@
+/** src/alerts: expiry alerts behind their ports (STYLE.md §2.2); the composition root wires them in src/cli. */
+export {
+  DEFAULT_RETRY,
+  DIGEST_MAX_ITEMS,
+  digestKey,
+  Notifier,
+  planMessages,
+  retryDelayMs,
+  type AlertMode,
+  type DeliveryOutcome,
+  type MailSettings,
+  type MessageCaps,
+  type RetryPolicy,
+} from './notifier.js';
+export type {
+  AlertChannel,
+  AlertedCertificate,
+  AlertLogger,
+  AlertMessageKind,
+  AlertMetrics,
+  AlertOutbox,
+  AlertRunReason,
+  DeliveryTarget,
+  EnqueuedAlert,
+  ExpiryThreshold,
+  LeaseStore,
+  MailMessage,
+  MailTransport,
+  MessageItem,
+  NewAlertMessage,
+  PendingMessage,
+  WaitingDelivery,
+} from './ports.js';
+export {
+  ALERT_LEASE,
+  AlertRunner,
+  type AlertRunnerDeps,
+  type AlertSettings,
+  type DeliveryReport,
+  type RunOutcome,
+  type RunRequest,
+  type SkipReason,
+} from './runner.js';
+export { ALERT_TIMEZONE, AlertSchedule, cronPeriodMs, DEFAULT_ALERT_SCHEDULE, isValidCronExpression, type AlertScheduleOptions } from './schedule.js';
+export { alertKey, daysLeft, formatThreshold, identityOf, selectExpiring, type ExpiringSelection } from './select-expiring.js';
+export { ATTEMPT_HEADER, IDEMPOTENCY_HEADER, postWebhook, SIGNATURE_HEADER, signBody, WebhookError, webhookDisplayName, type WebhookSettings } from './webhook.js';
+export { identityLabel, mailMessage, WEBHOOK_EVENT_TYPE, webhookPayload, type WebhookCertificate, type WebhookPayload } from './wire.js';

@@ -1,0 +1,270 @@
+/**
+ * Expiry alerts in the composition root: settings from the configuration,
+ * the adapters (ledger outbox and leases, nodemailer, pino, prom-client
+ * counters), the runner and its node-cron schedule for `serve`, the port
+ * the HTTP routes use, and the `keysmith alerts list|run` commands.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createTransport } from 'nodemailer';
+import pino from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import {
+  AlertRunner,
+  AlertSchedule,
+  DEFAULT_RETRY,
+  formatThreshold,
+  identityLabel,
+  isValidCronExpression,
+  type AlertLogger,
+  type AlertMetrics,
+  type AlertOutbox,
+  type AlertSettings,
+  type DeliveryReport,
+  type LeaseStore,
+  type MailTransport,
+  type SkipReason,
+} from '../alerts/index.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import type { AlertsPort } from '../http/index.js';
+import { openLedger, type AlertStatus, type AlertSummary, type Ledger } from '../ledger/index.js';
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
+import { DomainError } from '../shared/errors.js';
+import { stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { dataPaths, ensurePrivateDir } from './files.js';
+
+/** Names this process in lease and run rows: readable, and unique even for two processes with one PID namespace. */
+export function alertHolder(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+const MAIL_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as const;
+
+/** A nodemailer SMTP transport when mail alerts are configured. */
+export function createMailTransport(config: Config): MailTransport | undefined {
+  if (config.alertsSmtpHost === undefined) return undefined;
+  const transport = createTransport({
+    host: config.alertsSmtpHost,
+    port: config.alertsSmtpPort,
+    secure: config.alertsSmtpSecure,
+    ...(config.alertsSmtpUser === undefined ? {} : { auth: { user: config.alertsSmtpUser, pass: config.alertsSmtpPassword ?? '' } }),
+    ...MAIL_TIMEOUTS,
+  });
+  return transport satisfies MailTransport;
+}
+
+export function alertSettings(config: Config, mailTransport: MailTransport | undefined = createMailTransport(config)): AlertSettings {
+  const { alertsWebhookUrl: url, alertsWebhookSecret: secret, alertsMailFrom: from, alertsMailTo: to } = config;
+  return {
+    thresholds: config.alertsThresholds,
+    mode: config.alertsMode,
+    caps: { perRun: config.alertsMaxPerRun, perRecipient: config.alertsMaxPerRecipient },
+    retry: { ...DEFAULT_RETRY, maxAttempts: config.alertsMaxAttempts },
+    ...(url === undefined || secret === undefined ? {} : { webhook: { url, secret, timeoutMs: config.alertsWebhookTimeout } }),
+    ...(mailTransport === undefined || from === undefined || to === undefined ? {} : { mail: { from, to, transport: mailTransport } }),
+  };
+}
+
+/** Counters on keysmith's registry: alerts enqueued, messages sent and failed, retried attempts. */
+export function alertMetricsOn(registry: Registry): AlertMetrics {
+  const registers = [registry];
+  const enqueued = new Counter({ name: 'keysmith_alerts_enqueued_total', help: 'Expiry alerts enqueued (one per certificate and threshold).', registers });
+  const sent = new Counter({ name: 'keysmith_alert_messages_sent_total', help: 'Expiry alert messages delivered, by channel.', labelNames: ['channel'], registers });
+  const failed = new Counter({ name: 'keysmith_alert_messages_failed_total', help: 'Expiry alert messages given up after their last attempt, by channel.', labelNames: ['channel'], registers });
+  const retried = new Counter({ name: 'keysmith_alert_delivery_retries_total', help: 'Failed expiry alert delivery attempts that will be retried, by channel.', labelNames: ['channel'], registers });
+  return {
+    enqueued: (count) => enqueued.inc(count),
+    messageSent: (channel) => sent.inc({ channel }),
+    messageFailed: (channel) => failed.inc({ channel }),
+    attemptFailed: (channel) => retried.inc({ channel }),
+  };
+}
+
+/** pino, like the service's request logs; `stderr` for commands whose stdout is a table. */
+export function alertLogger(level: Config['logLevel'], destination: 'stdout' | 'stderr' = 'stdout'): AlertLogger {
+  return pino({ level }, pino.destination(destination === 'stdout' ? 1 : 2)).child({ component: 'alerts' });
+}
+
+const SKIPPED: Readonly<Record<SkipReason, string>> = {
+  busy: 'an alert run is already in progress in this process',
+  'lease-held': 'another keysmith process is running alerts on this ledger right now',
+  'already-ran': 'this run was already done',
+  stopped: 'keysmith is shutting down',
+};
+
+export interface AlertComposition {
+  readonly runner: AlertRunner;
+  /** undefined when alertsSchedule is 'off'. */
+  readonly schedule: AlertSchedule | undefined;
+  readonly port: AlertsPort;
+  /** Starts the schedule: resolves when its catch-up (or the pass over pending deliveries) is done. */
+  start(): Promise<void>;
+  /** Stops ticking; waits for an in-flight delivery at most `withinMs` (it is resent on the next start if cut off). */
+  stop(withinMs?: number): Promise<void>;
+}
+
+export interface AlertCompositionOptions {
+  readonly config: Config;
+  readonly ledger: Ledger;
+  readonly clock?: Clock;
+  readonly logger: AlertLogger;
+  readonly metrics?: AlertMetrics;
+  readonly holder?: string;
+  readonly random?: () => number;
+  readonly mailTransport?: MailTransport;
+  /** Schedule tuning for tests. */
+  readonly schedule?: { readonly leasePatienceMs?: number; readonly leaseRetryMs?: number; readonly pollMs?: number };
+}
+
+/** The runner, schedule and HTTP port over one ledger; refuses a cron expression node-cron cannot read (ConfigError). */
+export function composeAlerts(options: AlertCompositionOptions): AlertComposition {
+  const { config, ledger, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const outbox = ledger.alerts satisfies AlertOutbox;
+  const leases = ledger.leases satisfies LeaseStore;
+  const runner = new AlertRunner(
+    {
+      outbox,
+      leases,
+      clock,
+      logger,
+      holder: options.holder ?? alertHolder(),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+    },
+    alertSettings(config, options.mailTransport ?? createMailTransport(config)),
+  );
+  const expression = config.alertsSchedule;
+  if (expression !== 'off' && !isValidCronExpression(expression)) {
+    throw new ConfigError([`alertsSchedule: '${expression}' is not a cron expression node-cron accepts (fields: [second] minute hour day-of-month month day-of-week)`]);
+  }
+  const schedule = expression === 'off' ? undefined : new AlertSchedule({ expression, runner, clock, logger, ...options.schedule });
+  const port = {
+    list: (query) => ledger.alerts.list(query),
+    runNow: async () => {
+      const outcome = await runner.run({ reason: 'manual' }, { wait: false });
+      if (outcome.status === 'skipped') throw new DomainError('conflict', `No run was started: ${SKIPPED[outcome.reason]}.`);
+      return { runId: outcome.runId, enqueued: outcome.enqueued, messages: outcome.messages };
+    },
+  } satisfies AlertsPort;
+  return {
+    runner,
+    schedule,
+    port,
+    start: async () => {
+      if (schedule === undefined) {
+        // Without a schedule nothing else resends what an earlier process left pending.
+        await runner.deliverDue();
+        return;
+      }
+      await schedule.start();
+    },
+    stop: async (withinMs) => {
+      const stopped = schedule === undefined ? runner.stop() : schedule.stop();
+      if (withinMs === undefined) return stopped;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, withinMs);
+      });
+      await Promise.race([stopped, deadline]).finally(() => clearTimeout(timer));
+    },
+  };
+}
+
+function configOf(parsed: ParsedCommand): Config {
+  const file = stringOption(parsed, 'config');
+  return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+}
+
+function withLedger<T>(config: Config, use: (ledger: Ledger) => Promise<T>): Promise<T> {
+  ensurePrivateDir(config.dataDir);
+  const ledger = openLedger({ path: dataPaths(config.dataDir).database });
+  return use(ledger).finally(() => ledger.close());
+}
+
+const DAY_MS = 86_400_000;
+
+function shortTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** The outbox as an operator scans it: one row per alert, the worst delivery's error last. */
+export function formatAlertTable(items: readonly AlertSummary[], now: number): string {
+  const rows = items.map((a) => [
+    String(a.id),
+    a.status,
+    a.certificate.serial,
+    formatThreshold(a.thresholdMs),
+    shortTime(a.certificate.notAfter),
+    `${Math.floor((a.certificate.notAfter - now) / DAY_MS)}d`,
+    String(a.attempts),
+    a.deliveries.length === 0 ? 'log' : a.deliveries.map((d) => `${d.channel}:${d.status}`).join(','),
+    identityLabel(a.certificate),
+    a.lastError ?? '',
+  ]);
+  const header = ['ID', 'STATUS', 'SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'ATTEMPTS', 'DELIVERIES', 'IDENTITY', 'LAST ERROR'];
+  return table(header, rows) + (rows.length === 0 ? '\n(no alerts)' : '');
+}
+
+export const alertsListCommand: Command = {
+  name: 'alerts list',
+  summary: 'list expiry alerts with their delivery status, attempts and last error',
+  usage: 'keysmith alerts list [--status pending|sent|failed] [--limit N]',
+  options: { status: { type: 'string' }, limit: { type: 'string' } },
+  async run(parsed) {
+    const status = stringOption(parsed, 'status');
+    if (status !== undefined && status !== 'pending' && status !== 'sent' && status !== 'failed') {
+      throw new UsageError(`--status: expected pending, sent or failed, got '${status}'`);
+    }
+    const limitText = stringOption(parsed, 'limit') ?? '100';
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit: expected 1..500, got '${limitText}'`);
+    const config = configOf(parsed);
+    await withLedger(config, async (ledger) => {
+      const filter: { status?: AlertStatus; limit: number } = { limit, ...(status === undefined ? {} : { status }) };
+      const page = ledger.alerts.list(filter);
+      console.log(formatAlertTable(page.items, systemClock.now()));
+      if (page.nextCursor !== null) console.log(`(more than ${limit}; raise --limit or filter by --status)`);
+    });
+    return 0;
+  },
+};
+
+export const alertsRunCommand: Command = {
+  name: 'alerts run',
+  summary: 'run expiry detection now, print what was enqueued, and deliver it (safe while serve runs)',
+  usage: 'keysmith alerts run',
+  options: {},
+  async run(parsed) {
+    const config = configOf(parsed);
+    return withLedger(config, async (ledger) => {
+      const logger = alertLogger(config.logLevel, 'stderr');
+      const { runner } = composeAlerts({ config: { ...config, alertsSchedule: 'off' }, ledger, logger });
+      const outcome = await runner.run({ reason: 'manual' });
+      if (outcome.status === 'skipped') {
+        console.error(`keysmith alerts run: ${SKIPPED[outcome.reason]}; try again shortly`);
+        return 1;
+      }
+      const now = systemClock.now();
+      console.log(
+        table(
+          ['SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'PROFILE', 'IDENTITY'],
+          outcome.enqueued.map((a) => [a.serial, formatThreshold(a.thresholdMs), shortTime(a.notAfter), `${Math.floor((a.notAfter - now) / DAY_MS)}d`, a.profile, identityLabel(a)]),
+        ),
+      );
+      console.log(`run ${outcome.runId}: ${outcome.enqueued.length} alert${outcome.enqueued.length === 1 ? '' : 's'} enqueued, ${outcome.messages} message${outcome.messages === 1 ? '' : 's'} queued`);
+      const report: DeliveryReport = await outcome.delivered;
+      console.log(`delivery: ${report.sent} sent, ${report.retrying} to retry, ${report.failed} failed`);
+      if (report.retrying > 0) console.log('messages to retry are resent by `keysmith serve` once their back-off is over, or by the next run');
+      await runner.stop();
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,138 @@
+/** Wire schemas of the alert routes (snake_case JSON, ISO 8601 times, thresholds as durations). */
+import { z } from 'zod';
+import { PROFILE_NAMES } from '../../../shared/records.js';
+import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
+
+const DAY_MS = 86_400_000;
+const STATUSES = ['pending', 'sent', 'failed'] as const;
+const Timestamp = z.string().meta({ format: 'date-time' });
+
+export const AlertListQuerySchema = z.strictObject({
+  status: z.enum(STATUSES, { error: 'must be pending, sent or failed' }).optional().describe("The alert's overall status"),
+  cursor: z.string().regex(/^[1-9][0-9]{0,15}$/, 'must be the next_cursor of a previous page').optional().describe('next_cursor of the previous page'),
+  limit: z.coerce
+    .number({ error: 'must be an integer between 1 and 500' })
+    .int('must be an integer between 1 and 500')
+    .min(1, 'must be an integer between 1 and 500')
+    .max(500, 'must be an integer between 1 and 500')
+    .optional()
+    .describe('Page size (default 100)'),
+});
+
+const CertificateFields = {
+  serial: z.string().describe('Lowercase hex'),
+  subject: z.string(),
+  spiffe_id: z.string().nullable(),
+  dns_names: z.array(z.string()),
+  ip_addresses: z.array(z.string()),
+  not_after: Timestamp,
+  days_left: z.number().int().describe('Whole days from now to notAfter, rounded down'),
+  profile: z.enum(PROFILE_NAMES),
+  requester: z.string(),
+};
+
+const DeliverySchema = z.object({
+  channel: z.enum(['webhook', 'mail']),
+  recipient: z.string().describe('The webhook URL without credentials or query, or a mail address'),
+  status: z.enum(STATUSES).describe('pending also while held back by a per-run cap'),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+  next_attempt_at: Timestamp.nullable(),
+  sent_at: Timestamp.nullable(),
+  idempotency_key: z.string().nullable().describe("The message's key (the alert's own, or a digest's); null while held back"),
+});
+
+export const AlertSchema = z
+  .object({
+    id: z.number().int(),
+    threshold: z.string().describe('The threshold that fired, e.g. 7d'),
+    idempotency_key: z.string().describe('Carried by every delivery of this alert (Idempotency-Key header, mail Message-ID)'),
+    enqueued_at: Timestamp,
+    status: z.enum(STATUSES).describe('failed if a delivery failed, pending if one is still to go, else sent'),
+    attempts: z.number().int().describe('Most attempts of any delivery'),
+    last_error: z.string().nullable(),
+    certificate: z.object(CertificateFields),
+    deliveries: z.array(DeliverySchema),
+  })
+  .meta({ id: 'ExpiryAlert', description: 'One alert: a certificate that crossed a threshold, and where the alert went' });
+export type AlertWire = z.infer<typeof AlertSchema>;
+
+export const AlertPageSchema = z
+  .object({
+    items: z.array(AlertSchema),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+  })
+  .meta({ id: 'ExpiryAlertPage' });
+
+export const AlertRunSchema = z
+  .object({
+    run_id: z.number().int(),
+    enqueued: z.array(
+      z.object({ id: z.number().int(), threshold: z.string(), idempotency_key: z.string(), ...CertificateFields }),
+    ),
+    messages_queued: z.number().int().describe('Messages created by this run; they are delivered after this response'),
+  })
+  .meta({ id: 'ExpiryAlertRun', description: 'What a run enqueued' });
+export type AlertRunWire = z.infer<typeof AlertRunSchema>;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Same spelling as src/alerts formatThreshold: the largest whole unit. */
+export function thresholdText(ms: number): string {
+  for (const [unit, size] of [['d', DAY_MS], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function certificateWire(c: AlertCertificateView, now: number) {
+  return {
+    serial: c.serial,
+    subject: c.subject,
+    spiffe_id: c.spiffeId,
+    dns_names: [...c.dnsNames],
+    ip_addresses: [...c.ipAddresses],
+    not_after: iso(c.notAfter),
+    days_left: Math.floor((c.notAfter - now) / DAY_MS),
+    profile: c.profile,
+    requester: c.requester,
+  };
+}
+
+export function alertWire(alert: AlertView, now: number): AlertWire {
+  return {
+    id: alert.id,
+    threshold: thresholdText(alert.thresholdMs),
+    idempotency_key: alert.idempotencyKey,
+    enqueued_at: iso(alert.enqueuedAt),
+    status: alert.status,
+    attempts: alert.attempts,
+    last_error: alert.lastError,
+    certificate: certificateWire(alert.certificate, now),
+    deliveries: alert.deliveries.map((d) => ({
+      channel: d.channel,
+      recipient: d.recipient,
+      status: d.status,
+      attempts: d.attempts,
+      last_error: d.lastError,
+      next_attempt_at: d.nextAttemptAt === null ? null : iso(d.nextAttemptAt),
+      sent_at: d.sentAt === null ? null : iso(d.sentAt),
+      idempotency_key: d.messageKey,
+    })),
+  };
+}
+
+export function runWire(result: AlertRunResult, now: number): AlertRunWire {
+  return {
+    run_id: result.runId,
+    enqueued: result.enqueued.map((a) => ({
+      id: a.id,
+      threshold: thresholdText(a.thresholdMs),
+      idempotency_key: a.idempotencyKey,
+      ...certificateWire(a, now),
+    })),
+    messages_queued: result.messages,
+  };
+}

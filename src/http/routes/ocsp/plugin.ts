@@ -1,0 +1,236 @@
+/**
+ * The OCSP responder over HTTP (RFC 6960 Appendix A, RFC 5019 §5-6), the
+ * CRL and the issuing CA certificate. Any client may ask (DESIGN route
+ * groups: responses are signed). Every OCSP outcome is an OCSPResponse,
+ * refusals by the HTTP layer included: OCSP clients cannot read problem
+ * documents. HTTP caching headers come from the response's own dates.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { refusal, type CacheFacts, type OcspReply } from '../../../ocsp/index.js';
+import type { Clock } from '../../../shared/clock.js';
+import type { OcspPort } from '../../ports.js';
+import { problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
+import {
+  CertificateBodySchema,
+  CrlBodySchema,
+  OCSP_REQUEST,
+  OCSP_RESPONSE,
+  OcspGetParamsSchema,
+  OcspRequestBodySchema,
+  ocspResponses,
+  PKIX_CERT,
+  PKIX_CRL,
+} from './schemas.js';
+
+/** RFC 5019 requests are ~100 octets; signed requests with a certificate a few KiB. Larger bodies get 413 before any parsing. */
+export const MAX_OCSP_BODY_BYTES = 16 * 1024;
+
+/** HTTP status per OCSP status (STYLE §1.1, Boulder: malformed 400, unknown issuer 200 unauthorized, faults 500). */
+const HTTP_STATUS: Readonly<Record<OcspReply['status'], number>> = {
+  successful: 200,
+  malformedRequest: 400,
+  internalError: 500,
+  tryLater: 503,
+  sigRequired: 200,
+  unauthorized: 200,
+};
+
+export interface OcspRouteDeps {
+  readonly ocsp: OcspPort;
+  readonly clock: Clock;
+}
+
+interface CacheDates {
+  readonly thisUpdate: number;
+  readonly nextUpdate: number;
+  readonly etag: string;
+}
+
+/** HTTP-dates of each response or CRL, formatted once: a cached response is sent thousands of times. */
+const httpDates = new WeakMap<CacheDates, { readonly lastModified: string; readonly expires: string }>();
+
+/** RFC 5019 §6.2: Cache-Control from the seconds left to nextUpdate; Last-Modified is thisUpdate, Expires nextUpdate. */
+function setCacheHeaders(reply: FastifyReply, facts: CacheDates, now: number): void {
+  let dates = httpDates.get(facts);
+  if (dates === undefined) {
+    dates = { lastModified: new Date(facts.thisUpdate).toUTCString(), expires: new Date(facts.nextUpdate).toUTCString() };
+    httpDates.set(facts, dates);
+  }
+  const maxAge = Math.max(0, Math.floor((facts.nextUpdate - now) / 1000));
+  reply.header('cache-control', `max-age=${maxAge}, public, no-transform, must-revalidate`);
+  reply.header('last-modified', dates.lastModified);
+  reply.header('expires', dates.expires);
+  reply.header('etag', facts.etag);
+}
+
+/** The bytes as a Buffer for reply.send, without copying when they already are one. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** RFC 9110 §13.1.2: If-None-Match compares weakly; `*` matches any current representation. */
+function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim();
+    return tag === '*' || opaque(tag) === opaque(etag);
+  });
+}
+
+/** RFC 9110 §15.4.5: 304 carries the validators and cache headers already set, and no body. (Not in the route schemas: it has no body to describe.) */
+function notModified(reply: FastifyReply): FastifyReply {
+  return reply.code(304).send();
+}
+
+/**
+ * Fastify's `frameworkErrors`: a path that is not valid percent-encoding
+ * never reaches a route, so its error handler cannot answer. For /ocsp that
+ * is a malformedRequest in OCSP; elsewhere a malformed problem document.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (request.url.startsWith('/ocsp')) {
+    void reply.code(400).type(OCSP_RESPONSE).header('cache-control', 'no-store').send(asBuffer(refusal('malformedRequest')));
+    return;
+  }
+  const path = request.url.split('?', 1)[0] ?? request.url;
+  void sendProblem(reply, problemOf('malformed', error.message, path));
+}
+
+/** The refusal the HTTP layer decided for an OCSP route (size, media type, access), as an OCSPResponse. */
+function refusalFor(error: FastifyError): { status: number; ocsp: 'malformedRequest' | 'unauthorized' | 'internalError' } {
+  if (error instanceof ProblemError) {
+    const status = PROBLEM_TYPES[error.kind].status;
+    // Access refusals (no or a refused client certificate) are RFC 6960's "not authorized to make this query".
+    if (status === 401 || status === 403) return { status, ocsp: 'unauthorized' };
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) return { status: 400, ocsp: 'malformedRequest' };
+  const status = error.statusCode;
+  if (status === 413 || status === 415) return { status, ocsp: 'malformedRequest' };
+  if (status !== undefined && status >= 400 && status < 500) return { status: 400, ocsp: 'malformedRequest' };
+  return { status: 500, ocsp: 'internalError' };
+}
+
+export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): void {
+  const { ocsp, clock } = deps;
+
+  const sendReply = (request: FastifyRequest, reply: FastifyReply, result: OcspReply, isGet: boolean): FastifyReply => {
+    if (result.status === 'internalError') request.log.error({ err: result.fault }, 'OCSP responder fault');
+    else if (result.status !== 'successful') request.log.info({ ocspStatus: result.status }, `OCSP request refused: ${result.detail ?? result.status}`);
+    reply.type(OCSP_RESPONSE);
+    const cache: CacheFacts | undefined = result.cache;
+    // RFC 5019 §5: GET responses are the cacheable ones; nonce responses and refusals are never kept (RFC 9654 §2.1).
+    if (!isGet || cache === undefined) return reply.header('cache-control', 'no-store').code(HTTP_STATUS[result.status]).send(asBuffer(result.der));
+    setCacheHeaders(reply, cache, clock.now());
+    if (matchesIfNoneMatch(request.headers['if-none-match'], cache.etag)) return notModified(reply);
+    return reply.code(200).send(asBuffer(result.der));
+  };
+
+  // The OCSP routes share one scope: their own body parser and an error handler that answers in OCSP.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_BODY_BYTES }, (_request, body, done) => done(null, body));
+    scope.setErrorHandler((error: FastifyError, request, reply) => {
+      const { status, ocsp: ocspStatus } = refusalFor(error);
+      if (ocspStatus === 'internalError') request.log.error({ err: error }, 'OCSP route fault');
+      else request.log.info({ ocspStatus, status }, `OCSP request refused: ${error.message}`);
+      return reply.code(status).type(OCSP_RESPONSE).header('cache-control', 'no-store').send(asBuffer(refusal(ocspStatus)));
+    });
+    const routes = scope.withTypeProvider<ZodTypeProvider>();
+
+    routes.post(
+      '/ocsp',
+      {
+        config: { access: 'any' },
+        bodyLimit: MAX_OCSP_BODY_BYTES,
+        schema: {
+          tags: ['ocsp'],
+          summary: 'OCSP request (POST)',
+          description: 'RFC 6960 Appendix A.1. Nonces (RFC 9654) of 1 to 128 octets are echoed; such responses are never cached.',
+          operationId: 'postOcsp',
+          consumes: [OCSP_REQUEST],
+          body: OcspRequestBodySchema,
+          response: ocspResponses(200, 400, 401, 403, 413, 415, 500),
+        },
+      },
+      async (request, reply) => sendReply(request, reply, ocsp.responder.answer(request.body), false),
+    );
+
+    routes.get(
+      '/ocsp/*',
+      {
+        config: { access: 'any' },
+        schema: {
+          tags: ['ocsp'],
+          summary: 'OCSP request (GET)',
+          description:
+            'RFC 6960 Appendix A.1 and RFC 5019 §5: the base64 DER request in the path. Cacheable: Cache-Control, Expires and ' +
+            'Last-Modified come from the response’s nextUpdate and thisUpdate; the ETag is its SHA-256; If-None-Match gets 304.',
+          operationId: 'getOcsp',
+          params: OcspGetParamsSchema,
+          response: ocspResponses(200, 400, 401, 403, 500),
+        },
+      },
+      async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(request.params['*']), true),
+    );
+
+    // A GET with no request in the path is an OCSP client's mistake, answered in OCSP rather than with a 404 problem.
+    routes.get(
+      '/ocsp',
+      { config: { access: 'any' }, schema: { hide: true } },
+      async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(''), true),
+    );
+  });
+
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  /** ETags of CRLs already served, so each is hashed once. */
+  const crlTags = new WeakMap<Uint8Array, string>();
+
+  routes.get(
+    '/crl',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['ocsp'],
+        summary: 'The CRL',
+        description:
+          'The issuing CA’s full CRL (RFC 5280 §5), DER: every revoked, unexpired certificate. Rebuilt on revocation and on a schedule. ' +
+          'Cache headers from thisUpdate/nextUpdate; If-None-Match with its ETag gets 304.',
+        operationId: 'getCrl',
+        response: {
+          200: { description: 'DER CRL', content: { [PKIX_CRL]: { schema: CrlBodySchema } } },
+          ...problemResponses(403, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      const crl = ocsp.crl();
+      let etag = crlTags.get(crl.der);
+      if (etag === undefined) {
+        etag = `"${createHash('sha256').update(crl.der).digest('base64url')}"`;
+        crlTags.set(crl.der, etag);
+      }
+      setCacheHeaders(reply, { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, etag }, clock.now());
+      if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return notModified(reply);
+      return reply.type(PKIX_CRL).send(asBuffer(crl.der));
+    },
+  );
+
+  routes.get(
+    '/ca.crt',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['ocsp'],
+        summary: 'The issuing CA certificate',
+        description: 'DER (RFC 2585 §4.1) of the intermediate that signs leaves, OCSP responder certificates and the CRL.',
+        operationId: 'getIssuerCertificate',
+        response: { 200: { description: 'DER certificate', content: { [PKIX_CERT]: { schema: CertificateBodySchema } } }, ...problemResponses(403) },
+      },
+    },
+    async (_request, reply) => reply.type(PKIX_CERT).header('cache-control', 'max-age=3600, public').send(asBuffer(ocsp.issuerCertificate())),
+  );
+}

@@ -1,0 +1,75 @@
+import type Database from 'better-sqlite3';
+import { DomainError } from '../shared/errors.js';
+import { checkTime } from './certificate-rows.js';
+import { DurableWrites } from './connection.js';
+
+interface LeaseParams {
+  readonly name: string;
+  readonly holder: string;
+  readonly now: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Named leases in the ledger (the `leases` table): with several keysmith
+ * processes on one ledger, only the holder of a live lease does the work
+ * it guards. A lease is taken when it is free, expired or already ours, and
+ * renewed before it runs out; the expiry bounds how long a crashed holder
+ * blocks the others. Statements are prepared on first use, so a ledger
+ * opened at an older schema version (migration tests) still constructs.
+ */
+export class LeaseRepository {
+  private readonly durable: DurableWrites;
+  private takeStatement: Database.Statement<[LeaseParams]> | undefined;
+  private renewStatement: Database.Statement<[LeaseParams]> | undefined;
+  private releaseStatement: Database.Statement<[string, string]> | undefined;
+  private holderStatement: Database.Statement<[string, number], string> | undefined;
+
+  constructor(private readonly db: Database.Database) {
+    this.durable = new DurableWrites(db);
+  }
+
+  /** True when `holder` now holds `name` until now + ttlMs. Durable: a lease lost to a power cut could let two run. */
+  acquire(name: string, holder: string, now: number, ttlMs: number): boolean {
+    const params = leaseParams(name, holder, now, ttlMs);
+    this.takeStatement ??= this.db.prepare<[LeaseParams]>(
+      `INSERT INTO leases (name, holder, expires_at) VALUES (:name, :holder, :expiresAt)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+        WHERE leases.expires_at <= :now OR leases.holder = excluded.holder`,
+    );
+    const take = this.takeStatement;
+    return this.durable.run(this.db.transaction(() => take.run(params).changes === 1));
+  }
+
+  /** Extends a lease we still hold (even one past its expiry that nobody took); false when someone else took it. */
+  renew(name: string, holder: string, now: number, ttlMs: number): boolean {
+    const params = leaseParams(name, holder, now, ttlMs);
+    this.renewStatement ??= this.db.prepare<[LeaseParams]>(
+      `UPDATE leases SET expires_at = :expiresAt
+        WHERE name = :name AND holder = :holder`,
+    );
+    const renew = this.renewStatement;
+    return this.durable.run(this.db.transaction(() => renew.run(params).changes === 1));
+  }
+
+  /** Gives the lease up at once (only if we hold it), so the next holder need not wait for the expiry. */
+  release(name: string, holder: string): void {
+    this.releaseStatement ??= this.db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?');
+    this.releaseStatement.run(name, holder);
+  }
+
+  /** Who holds `name` at `now`, if anyone. */
+  holderOf(name: string, now: number): string | undefined {
+    this.holderStatement ??= this.db
+      .prepare<[string, number], string>('SELECT holder FROM leases WHERE name = ? AND expires_at > ?')
+      .pluck();
+    return this.holderStatement.get(name, now);
+  }
+}
+
+function leaseParams(name: string, holder: string, now: number, ttlMs: number): LeaseParams {
+  if (name === '' || holder === '') throw new DomainError('malformed', 'a lease has a name and a holder');
+  checkTime(now, 'now');
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new DomainError('malformed', 'a lease lasts a positive number of milliseconds');
+  return { name, holder, now, expiresAt: now + ttlMs };
+}

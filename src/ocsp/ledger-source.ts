@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../shared/clock.js';
+import { DomainError } from '../shared/errors.js';
+import {
+  describeCertificate,
+  ocspIssuerHashes,
+  type CertIdHash,
+  type IssuerHashes,
+  type OcspCertId,
+  type OcspCertStatus,
+  type OcspSingleResponse,
+} from '../x509/index.js';
+import type { OcspLedger, OcspResponseSigner } from './ports.js';
+import type { OcspRequest } from './request.js';
+import type { CacheFacts, OcspResponse, Source } from './source.js';
+
+export interface LedgerSourceOptions {
+  readonly ledger: OcspLedger;
+  readonly signer: OcspResponseSigner;
+  /** DER of the CA whose certificates this source answers for (the online intermediate). */
+  readonly issuerCertificate: Uint8Array;
+  readonly clock: Clock;
+  /** nextUpdate - thisUpdate of a fresh response; default 1 h. Cached responses are re-signed after half of it. */
+  readonly validityMs?: number;
+  /** Pre-signed responses kept in memory; the oldest goes first. Default 50,000 (~1 KiB each). */
+  readonly maxCachedResponses?: number;
+}
+
+export const DEFAULT_OCSP_VALIDITY_MS = 3_600_000;
+const DEFAULT_MAX_CACHED = 50_000;
+/** Keys remembered per cached response: request bytes and GET paths, in the encodings clients actually send. */
+const MAX_REQUEST_ALIASES = 8;
+
+/** One pre-signed response for one certificate and one CertID encoding. */
+interface Entry {
+  readonly serial: string;
+  /** The ledger status it was signed for: any other status on a later read means it is stale. */
+  readonly ledgerStatus: 'valid' | 'revoked';
+  readonly response: OcspResponse;
+  readonly refreshAt: number;
+  readonly certIdKey: string;
+  readonly requestKeys: string[];
+}
+
+interface Answer {
+  readonly single: OcspSingleResponse;
+  /** Set when the certificate is in the ledger as one of ours: the response may be kept. */
+  readonly ledgerStatus: 'valid' | 'revoked' | undefined;
+  readonly serial: string | null;
+}
+
+/**
+ * Answers from the ledger, signed by the delegated responder, with
+ * pre-signed responses kept in memory per certificate (Boulder's db source
+ * with an in-memory cache in front). A cached response is served only while
+ * it is younger than half its validity and the ledger still gives the
+ * status it was signed for: that one indexed read also catches revocations
+ * made by another process (the offline CLI). `drop` (Authority.onRevoked)
+ * removes a serial's responses at once. Nonce requests, requests about
+ * several certificates and `unknown` answers are signed per request and
+ * never kept, so nothing a client chooses can fill the cache.
+ */
+export class LedgerSource implements Source {
+  readonly #options: LedgerSourceOptions;
+  readonly #validityMs: number;
+  readonly #maxCached: number;
+  readonly #issuerName: string;
+  readonly #issuerHashes: Readonly<Record<CertIdHash, IssuerHashes>>;
+  readonly #byCertId = new Map<string, Entry>();
+  readonly #byRequest = new Map<string, Entry>();
+  readonly #bySerial = new Map<string, Set<Entry>>();
+
+  constructor(options: LedgerSourceOptions) {
+    const validity = options.validityMs ?? DEFAULT_OCSP_VALIDITY_MS;
+    if (!Number.isFinite(validity) || validity < 60_000) throw new Error('the OCSP response validity must be at least one minute');
+    const max = options.maxCachedResponses ?? DEFAULT_MAX_CACHED;
+    if (!Number.isInteger(max) || max < 0) throw new Error('maxCachedResponses must be a non-negative integer');
+    this.#options = options;
+    this.#validityMs = validity;
+    this.#maxCached = max;
+    this.#issuerName = describeCertificate(options.issuerCertificate).subject;
+    this.#issuerHashes = { sha1: ocspIssuerHashes(options.issuerCertificate, 'sha1'), sha256: ocspIssuerHashes(options.issuerCertificate, 'sha256') };
+  }
+
+  /** Pre-signed responses held now. */
+  get size(): number {
+    return this.#byCertId.size;
+  }
+
+  cachedFor(requestKey: string): OcspResponse | undefined {
+    const entry = this.#byRequest.get(requestKey);
+    return entry !== undefined && this.#isCurrent(entry) ? entry.response : undefined;
+  }
+
+  response(request: OcspRequest, requestKeys: readonly string[]): OcspResponse {
+    // RFC 6960 §2.3: a responder answers only for the issuers it is authoritative for; one foreign CertID makes the request unauthorized.
+    for (const certId of request.certIds) {
+      if (!this.#isOurIssuer(certId)) throw new DomainError('notFound', 'keysmith is not the OCSP responder for this issuer');
+    }
+    const [only] = request.certIds;
+    if (only !== undefined && request.certIds.length === 1 && request.nonce === undefined) return this.#cacheable(only, requestKeys);
+    // Several CertIDs or a nonce: one signature for this request alone.
+    const now = this.#options.clock.now();
+    const answers = request.certIds.map((certId) => this.#answer(certId, now));
+    return this.#sign(answers, now, request.nonce);
+  }
+
+  /** Drops every pre-signed response for a serial (Authority.onRevoked): the next request reads the ledger. */
+  readonly drop = (serial: string): void => {
+    for (const entry of this.#bySerial.get(serial) ?? []) this.#remove(entry);
+  };
+
+  #cacheable(certId: OcspCertId, requestKeys: readonly string[]): OcspResponse {
+    const certIdKey = Buffer.from(certId.der).toString('latin1');
+    const known = this.#byCertId.get(certIdKey);
+    if (known !== undefined && this.#isCurrent(known)) {
+      for (const key of requestKeys) this.#alias(known, key);
+      return known.response;
+    }
+    const now = this.#options.clock.now();
+    const answer = this.#answer(certId, now);
+    const response = this.#sign([answer], now, undefined);
+    const cache = response.cache;
+    if (answer.ledgerStatus === undefined || answer.serial === null || cache === undefined || this.#maxCached === 0) return response;
+    const entry: Entry = {
+      serial: answer.serial,
+      ledgerStatus: answer.ledgerStatus,
+      response,
+      // Re-signed after half its window, so what is served always has half its validity left.
+      refreshAt: cache.thisUpdate + Math.floor((cache.nextUpdate - cache.thisUpdate) / 2),
+      certIdKey,
+      requestKeys: [],
+    };
+    this.#store(entry);
+    for (const key of requestKeys) this.#alias(entry, key);
+    return response;
+  }
+
+  #isCurrent(entry: Entry): boolean {
+    const isCurrent = this.#options.clock.now() < entry.refreshAt && this.#options.ledger.statusOf(entry.serial)?.status === entry.ledgerStatus;
+    if (!isCurrent) this.#remove(entry);
+    return isCurrent;
+  }
+
+  #isOurIssuer(certId: OcspCertId): boolean {
+    const hash = certId.hashAlgorithm;
+    // A CertID hashed with anything else cannot be matched to our issuer, so it is not ours to answer.
+    if (hash !== 'sha1' && hash !== 'sha256') return false;
+    const ours = this.#issuerHashes[hash];
+    return Buffer.from(ours.nameHash).equals(certId.issuerNameHash) && Buffer.from(ours.keyHash).equals(certId.issuerKeyHash);
+  }
+
+  /** The status of one CertID from the ledger, with its window. */
+  #answer(certId: OcspCertId, now: number): Answer {
+    const thisUpdate = Math.floor(now / 1000) * 1000;
+    const serial = certId.serial;
+    const row = serial === null ? undefined : this.#options.ledger.findBySerial(serial);
+    // The ledger also holds the root and the intermediate, which this issuer did not sign: unknown, as for a serial never seen.
+    const isOurs = row !== undefined && row.issuer === this.#issuerName;
+    let status: OcspCertStatus = { kind: 'unknown' };
+    if (isOurs && row.status === 'revoked' && row.revokedAt !== null) status = { kind: 'revoked', revokedAt: row.revokedAt, reason: row.revocationReason };
+    else if (isOurs && row.status === 'valid') status = { kind: 'good' };
+    return {
+      single: { certId: certId.der, status, thisUpdate, nextUpdate: this.#nextUpdate(thisUpdate, isOurs ? row.notAfter : null) },
+      ledgerStatus: isOurs && status.kind !== 'unknown' ? row.status : undefined,
+      serial,
+    };
+  }
+
+  /**
+   * thisUpdate + the validity, but never past the certificate's own notAfter
+   * (no status is needed after it) nor past the responder certificate's
+   * (a client would refuse the signature).
+   */
+  #nextUpdate(thisUpdate: number, certificateNotAfter: number | null): number {
+    let next = Math.min(thisUpdate + this.#validityMs, this.#options.signer.notAfter);
+    if (certificateNotAfter !== null && certificateNotAfter > thisUpdate) next = Math.min(next, certificateNotAfter);
+    if (next <= thisUpdate) throw new Error('the OCSP responder certificate has expired: no response can be signed');
+    return next;
+  }
+
+  #sign(answers: readonly Answer[], now: number, nonce: Uint8Array | undefined): OcspResponse {
+    const singles = answers.map((a) => a.single);
+    const signed = this.#options.signer.signResponse({ producedAt: now, responses: singles, ...(nonce === undefined ? {} : { nonce }) });
+    // A Buffer view (no copy): what the HTTP layer sends, as is, for every hit.
+    const der = Buffer.from(signed.buffer, signed.byteOffset, signed.byteLength);
+    if (nonce !== undefined) return { der, cache: undefined };
+    const first = singles[0];
+    if (first === undefined) throw new Error('a response needs at least one SingleResponse');
+    const cache: CacheFacts = {
+      producedAt: Math.floor(now / 1000) * 1000,
+      thisUpdate: first.thisUpdate,
+      nextUpdate: Math.min(...singles.map((s) => s.nextUpdate)),
+      etag: `"${createHash('sha256').update(der).digest('base64url')}"`,
+    };
+    return { der, cache };
+  }
+
+  #store(entry: Entry): void {
+    const previous = this.#byCertId.get(entry.certIdKey);
+    if (previous !== undefined) this.#remove(previous);
+    // Bounded: the oldest response goes first (Map iteration is insertion order).
+    while (this.#byCertId.size >= this.#maxCached) {
+      const oldest = this.#byCertId.values().next();
+      if (oldest.done === true) break;
+      this.#remove(oldest.value);
+    }
+    this.#byCertId.set(entry.certIdKey, entry);
+    let forSerial = this.#bySerial.get(entry.serial);
+    if (forSerial === undefined) {
+      forSerial = new Set();
+      this.#bySerial.set(entry.serial, forSerial);
+    }
+    forSerial.add(entry);
+  }
+
+  #alias(entry: Entry, requestKey: string): void {
+    if (this.#byRequest.get(requestKey) === entry || entry.requestKeys.length >= MAX_REQUEST_ALIASES) return;
+    const other = this.#byRequest.get(requestKey);
+    const at = other?.requestKeys.indexOf(requestKey) ?? -1;
+    if (at !== -1) other?.requestKeys.splice(at, 1);
+    entry.requestKeys.push(requestKey);
+    this.#byRequest.set(requestKey, entry);
+  }
+
+  #remove(entry: Entry): void {
+    if (this.#byCertId.get(entry.certIdKey) === entry) this.#byCertId.delete(entry.certIdKey);
+    for (const key of entry.requestKeys) if (this.#byRequest.get(key) === entry) this.#byRequest.delete(key);
+    entry.requestKeys.length = 0;
+    const forSerial = this.#bySerial.get(entry.serial);
+    forSerial?.delete(entry);
+    if (forSerial?.size === 0) this.#bySerial.delete(entry.serial);
+  }
+}

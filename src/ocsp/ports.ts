@@ -1,0 +1,39 @@
+/**
+ * What the OCSP front end needs from the rest of keysmith (STYLE §2.3): the
+ * ledger read-only, and a signer. src/ledger and src/ca fit these shapes
+ * structurally; cli/compose.ts checks each fit with `satisfies`.
+ */
+import type { RevocationReason } from '../shared/records.js';
+import type { OcspResponseContent } from '../x509/index.js';
+
+/** A serial's ledger status (CertificateRepository.statusOf): cheap, asked on every cache hit. */
+export interface OcspSerialStatus {
+  readonly status: 'valid' | 'revoked';
+  readonly notAfter: number;
+  readonly revokedAt: number | null;
+  readonly reason: RevocationReason | null;
+}
+
+/** The parts of a ledger row a fresh answer is built from. */
+export interface OcspCertificateRow {
+  /** The issuer DN as the ledger writes it (describeCertificate's text form). */
+  readonly issuer: string;
+  readonly notAfter: number;
+  readonly status: 'valid' | 'revoked';
+  readonly revokedAt: number | null;
+  readonly revocationReason: RevocationReason | null;
+}
+
+/** Read-only ledger access; the responder never writes. */
+export interface OcspLedger {
+  statusOf(serial: string): OcspSerialStatus | undefined;
+  findBySerial(serial: string): OcspCertificateRow | undefined;
+}
+
+/** The delegated responder (src/ca/ocsp-signer.ts). */
+export interface OcspResponseSigner {
+  /** Synchronous; throws when no unexpired responder certificate is at hand (an internal fault). */
+  signResponse(content: OcspResponseContent): Uint8Array;
+  /** The responder certificate's notAfter: no nextUpdate goes past it. */
+  readonly notAfter: number;
+}

@@ -1,0 +1,410 @@
+import { createHash } from 'node:crypto';
+import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
+import * as ocsp from '@peculiar/asn1-ocsp';
+import * as asn from '@peculiar/asn1-x509';
+import { DomainError } from '../shared/errors.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
+import { SIGNATURE, type IssuerCurve } from './certificate.js';
+import { derSequence } from './der.js';
+import { normalizeSerial } from './serial.js';
+
+/*
+ * OCSP messages (RFC 6960) on the @peculiar/asn1-ocsp schemas: requests are
+ * decoded here, responses encoded here. No protocol policy lives in this file
+ * (which nonce lengths are allowed, which issuer is ours, what to cache): that
+ * is src/ocsp. Signing keys stay in src/ca, which hands in a `sign` function.
+ */
+
+/** RFC 6960 §4.2.1 OCSPResponseStatus. */
+export const OcspResponseStatus = {
+  successful: 0,
+  malformedRequest: 1,
+  internalError: 2,
+  tryLater: 3,
+  sigRequired: 5,
+  unauthorized: 6,
+} as const;
+export type OcspResponseStatusName = keyof typeof OcspResponseStatus;
+
+/** The CertID hash algorithms keysmith answers for: SHA-1 (RFC 5019 clients) and SHA-256 (RFC 9654 era clients). */
+export type CertIdHash = 'sha1' | 'sha256';
+
+const HASH_OIDS: Readonly<Record<CertIdHash, string>> = {
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+};
+const HASH_BY_OID: ReadonlyMap<string, CertIdHash> = new Map([
+  [HASH_OIDS.sha1, 'sha1'],
+  [HASH_OIDS.sha256, 'sha256'],
+]);
+
+/** One CertID of a request (RFC 6960 §4.1.1). */
+export interface OcspCertId {
+  /** 'sha1' or 'sha256', or the dotted OID of any other hash. */
+  readonly hashAlgorithm: CertIdHash | string;
+  readonly issuerNameHash: Uint8Array;
+  readonly issuerKeyHash: Uint8Array;
+  /** Lowercase hex as the ledger stores serials; null when the INTEGER is no positive serial of at most 20 octets (RFC 5280 §4.1.2.2). */
+  readonly serial: string | null;
+  /** The CertID re-encoded as DER: echoed in the SingleResponse, and a stable cache key. */
+  readonly der: Uint8Array;
+}
+
+export interface DecodedOcspRequest {
+  readonly certIds: readonly OcspCertId[];
+  /** The octets of the RFC 9654 nonce (possibly empty), or undefined when the request has none. */
+  readonly nonce: Uint8Array | undefined;
+}
+
+/** The hashes a CertID carries for one issuer (RFC 6960 §4.1.1). */
+export interface IssuerHashes {
+  readonly nameHash: Uint8Array;
+  readonly keyHash: Uint8Array;
+}
+
+export type OcspCertStatus =
+  | { readonly kind: 'good' }
+  | { readonly kind: 'revoked'; readonly revokedAt: number; readonly reason: RevocationReason | null }
+  | { readonly kind: 'unknown' };
+
+export interface OcspSingleResponse {
+  /** DER CertID exactly as decoded from the request (OcspCertId.der). */
+  readonly certId: Uint8Array;
+  readonly status: OcspCertStatus;
+  /** ms since the epoch; written as whole seconds. */
+  readonly thisUpdate: number;
+  readonly nextUpdate: number;
+}
+
+export interface OcspResponseContent {
+  readonly producedAt: number;
+  readonly responses: readonly OcspSingleResponse[];
+  /** RFC 9654: echoed in responseExtensions when the request carried one. */
+  readonly nonce?: Uint8Array;
+}
+
+/** The delegated responder as the encoder needs it; src/ca holds the key behind `sign`. */
+export interface OcspSigningIdentity {
+  /** DER of the responder certificate, included in every response (RFC 6960 §4.2.2.2). */
+  readonly certificateDer: Uint8Array;
+  /** SHA-1 of the responder's subjectPublicKey: ResponderID byKey (RFC 6960 §4.2.1, RFC 5019 §2.2.3). */
+  readonly keyHash: Uint8Array;
+  readonly curve: IssuerCurve;
+  /** DER ECDSA-Sig-Value over `tbs`, hashed as SIGNATURE[curve] says. */
+  sign(tbs: Uint8Array): Uint8Array;
+}
+
+// ---------------------------------------------------------------- helpers
+
+/**
+ * The header of the outermost TLV must account for every byte: asn1-schema
+ * ignores trailing data, and a request with bytes after its end is not one
+ * request (X.690 §8.1.3, definite lengths only).
+ */
+function checkSingleTlv(der: Uint8Array, what: string): void {
+  const fail = (): never => {
+    throw new DomainError('malformed', `${what}: not one DER value (bad length or trailing bytes)`);
+  };
+  if (der.byteLength < 2) fail();
+  const first = der[1] ?? 0;
+  let length: number;
+  let header: number;
+  if (first < 0x80) {
+    length = first;
+    header = 2;
+  } else {
+    const count = first & 0x7f;
+    // 0x80 is BER's indefinite length; more than 4 length octets cannot describe a body we would accept.
+    if (count === 0 || count > 4 || der.byteLength < 2 + count) fail();
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] ?? 0);
+    header = 2 + count;
+  }
+  if (header + length !== der.byteLength) fail();
+}
+
+function bytes(buffer: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function serialize(value: unknown): Uint8Array {
+  return new Uint8Array(AsnConvert.serialize(value));
+}
+
+/** RFC 5280 §4.1.2.2 serial from the INTEGER's content octets; null for zero, negative or over-long values. */
+function serialOf(content: Uint8Array): string | null {
+  if (content.byteLength === 0 || ((content[0] ?? 0) & 0x80) !== 0) return null;
+  try {
+    return normalizeSerial(Buffer.from(content).toString('hex'));
+  } catch {
+    return null;
+  }
+}
+
+/** GeneralizedTime has no place for milliseconds in our responses: whole seconds, rounded down. */
+function wholeSeconds(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
+
+/** [n] EXPLICIT around already-encoded contents: the constructed context tag 0xa0 + n (X.690 §8.14). */
+function derExplicit(tagNumber: number, contents: Uint8Array): Uint8Array {
+  const out = derSequence([contents]);
+  out[0] = 0xa0 + tagNumber;
+  return out;
+}
+
+// ---------------------------------------------------------------- requests
+
+/**
+ * The schema object behind each CertID `der` this module handed out, so a
+ * response about it need not parse it again (a third of the cost of a
+ * response signed per request). Keyed weakly: it lives as long as the bytes.
+ */
+const parsedCertIds = new WeakMap<Uint8Array, ocsp.CertID>();
+
+/** Decodes an OCSPRequest (RFC 6960 §4.1.1); DomainError('malformed') for anything that is not one. */
+export function decodeOcspRequest(der: Uint8Array): DecodedOcspRequest {
+  checkSingleTlv(der, 'OCSPRequest');
+  let request: ocsp.OCSPRequest;
+  try {
+    request = AsnConvert.parse(der, ocsp.OCSPRequest);
+  } catch (cause) {
+    throw new DomainError('malformed', 'not a DER OCSPRequest', { cause });
+  }
+  const tbs = request.tbsRequest;
+  // RFC 6960 §4.1.1: requestList is SEQUENCE OF Request; a request that asks about nothing is not answerable.
+  if (tbs.requestList.length === 0) throw new DomainError('malformed', 'the OCSPRequest names no certificate');
+  const certIds = tbs.requestList.map((entry): OcspCertId => {
+    const id = entry.reqCert;
+    const certIdDer = serialize(id);
+    parsedCertIds.set(certIdDer, id);
+    return {
+      hashAlgorithm: HASH_BY_OID.get(id.hashAlgorithm.algorithm) ?? id.hashAlgorithm.algorithm,
+      issuerNameHash: bytes(id.issuerNameHash.buffer),
+      issuerKeyHash: bytes(id.issuerKeyHash.buffer),
+      serial: serialOf(bytes(id.serialNumber)),
+      der: certIdDer,
+    };
+  });
+  const nonces = (tbs.requestExtensions ?? []).filter((e) => e.extnID === ocsp.id_pkix_ocsp_nonce);
+  if (nonces.length > 1) throw new DomainError('malformed', 'the OCSPRequest carries more than one nonce');
+  const [nonceExtension] = nonces;
+  return { certIds, nonce: nonceExtension === undefined ? undefined : decodeNonce(bytes(nonceExtension.extnValue.buffer)) };
+}
+
+/** RFC 9654 §2.1: the extension value is the DER of Nonce ::= OCTET STRING. */
+function decodeNonce(extnValue: Uint8Array): Uint8Array {
+  checkSingleTlv(extnValue, 'nonce');
+  if (extnValue[0] !== 0x04) throw new DomainError('malformed', 'the nonce is not an OCTET STRING');
+  try {
+    return bytes(AsnConvert.parse(extnValue, ocsp.Nonce).buffer);
+  } catch (cause) {
+    throw new DomainError('malformed', 'the nonce is not an OCTET STRING', { cause });
+  }
+}
+
+/** The CertID hashes of an issuer certificate: its subject Name and its subjectPublicKey bits (RFC 6960 §4.1.1). */
+export function ocspIssuerHashes(issuerCertDer: Uint8Array, hash: CertIdHash): IssuerHashes {
+  const tbs = AsnConvert.parse(issuerCertDer, asn.Certificate).tbsCertificate;
+  return {
+    nameHash: new Uint8Array(createHash(hash).update(serialize(tbs.subject)).digest()),
+    keyHash: new Uint8Array(createHash(hash).update(bytes(tbs.subjectPublicKeyInfo.subjectPublicKey)).digest()),
+  };
+}
+
+/** SHA-1 of a certificate's subjectPublicKey bits: the ResponderID byKey of a responder with that certificate. */
+export function responderKeyHash(certDer: Uint8Array): Uint8Array {
+  return ocspIssuerHashes(certDer, 'sha1').keyHash;
+}
+
+export interface OcspRequestTarget {
+  readonly certificateDer: Uint8Array;
+  readonly issuerDer: Uint8Array;
+  readonly hash?: CertIdHash;
+}
+
+/** Encodes an unsigned OCSPRequest (tests, benchmarks, and clients that want a staple). */
+export function encodeOcspRequest(targets: readonly OcspRequestTarget[], nonce?: Uint8Array): Uint8Array {
+  const requestList = targets.map((target) => {
+    const hash = target.hash ?? 'sha1';
+    const issuer = ocspIssuerHashes(target.issuerDer, hash);
+    const serialNumber = AsnConvert.parse(target.certificateDer, asn.Certificate).tbsCertificate.serialNumber;
+    return new ocsp.Request({
+      reqCert: new ocsp.CertID({
+        hashAlgorithm: new asn.AlgorithmIdentifier({ algorithm: HASH_OIDS[hash], parameters: null }),
+        issuerNameHash: new OctetString(issuer.nameHash),
+        issuerKeyHash: new OctetString(issuer.keyHash),
+        serialNumber,
+      }),
+    });
+  });
+  const requestExtensions = nonce === undefined ? undefined : [nonceExtension(nonce)];
+  const tbsRequest = new ocsp.TBSRequest({ requestList, ...(requestExtensions === undefined ? {} : { requestExtensions }) });
+  return serialize(new ocsp.OCSPRequest({ tbsRequest }));
+}
+
+function nonceExtension(nonce: Uint8Array): asn.Extension {
+  return new asn.Extension({ extnID: ocsp.id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(serialize(new OctetString(nonce))) });
+}
+
+// ---------------------------------------------------------------- responses
+
+/** The signatureAlgorithm of a response, encoded once per curve. */
+const SIGNATURE_ALGORITHM_DER: Readonly<Record<IssuerCurve, Uint8Array>> = {
+  'P-256': serialize(new asn.AlgorithmIdentifier({ algorithm: SIGNATURE['P-256'].oid })),
+  'P-384': serialize(new asn.AlgorithmIdentifier({ algorithm: SIGNATURE['P-384'].oid })),
+};
+
+/** An OCSPResponse with no responseBytes: every status but successful (RFC 6960 §4.2.1). */
+export function encodeOcspStatusResponse(status: Exclude<OcspResponseStatusName, 'successful'>): Uint8Array {
+  return serialize(new ocsp.OCSPResponse({ responseStatus: OcspResponseStatus[status] }));
+}
+
+function encodeCertStatus(status: OcspCertStatus): ocsp.CertStatus {
+  switch (status.kind) {
+    case 'good':
+      return new ocsp.CertStatus({ good: null });
+    case 'unknown':
+      return new ocsp.CertStatus({ unknown: null });
+    case 'revoked': {
+      // RFC 5280 §5.3.1 asks CRLs to leave out reasonCode unspecified; the OCSP answer says the same thing the same way.
+      const reason = status.reason === null || status.reason === 'unspecified' ? undefined : new asn.CRLReason(REVOCATION_REASONS[status.reason]);
+      return new ocsp.CertStatus({
+        revoked: new ocsp.RevokedInfo({ revocationTime: wholeSeconds(status.revokedAt), ...(reason === undefined ? {} : { revocationReason: reason }) }),
+      });
+    }
+    default: {
+      const never: never = status;
+      throw new Error(`unknown certificate status ${String(never)}`);
+    }
+  }
+}
+
+/**
+ * A successful OCSPResponse holding a BasicOCSPResponse (RFC 6960 §4.2.1)
+ * signed by the delegated responder, its certificate included. The
+ * ResponseData is encoded by the schema; the signed bytes are then joined
+ * into the outer structures unchanged, so what was signed is what is sent.
+ */
+export function encodeOcspResponse(content: OcspResponseContent, signer: OcspSigningIdentity): Uint8Array {
+  const responses = content.responses.map(
+    (single) =>
+      new ocsp.SingleResponse({
+        certID: parsedCertIds.get(single.certId) ?? AsnConvert.parse(single.certId, ocsp.CertID),
+        certStatus: encodeCertStatus(single.status),
+        thisUpdate: wholeSeconds(single.thisUpdate),
+        nextUpdate: wholeSeconds(single.nextUpdate),
+      }),
+  );
+  const responseData = new ocsp.ResponseData({
+    responderID: new ocsp.ResponderID({ byKey: new ocsp.KeyHash(signer.keyHash) }),
+    producedAt: wholeSeconds(content.producedAt),
+    responses,
+    ...(content.nonce === undefined ? {} : { responseExtensions: [nonceExtension(content.nonce)] }),
+  });
+  const tbs = serialize(responseData);
+  const signature = signer.sign(tbs);
+  // RFC 6960 §4.2.1: BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm, signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate }.
+  const basic = derSequence([
+    tbs,
+    SIGNATURE_ALGORITHM_DER[signer.curve],
+    serialize(new BitString(signature)),
+    derExplicit(0, derSequence([signer.certificateDer])),
+  ]);
+  return serialize(
+    new ocsp.OCSPResponse({
+      responseStatus: OcspResponseStatus.successful,
+      responseBytes: new ocsp.ResponseBytes({ responseType: ocsp.id_pkix_ocsp_basic, response: new OctetString(basic) }),
+    }),
+  );
+}
+
+// ---------------------------------------------------------------- reading responses back
+
+export interface DescribedSingleResponse {
+  readonly hashAlgorithm: CertIdHash | string;
+  readonly issuerNameHash: Uint8Array;
+  readonly issuerKeyHash: Uint8Array;
+  readonly serial: string | null;
+  readonly status: OcspCertStatus;
+  readonly thisUpdate: number;
+  readonly nextUpdate: number | null;
+}
+
+export interface DescribedOcspResponse {
+  readonly status: OcspResponseStatusName | number;
+  /** Present when status is successful. */
+  readonly basic?: {
+    readonly responderKeyHash: Uint8Array | null;
+    readonly producedAt: number;
+    readonly responses: readonly DescribedSingleResponse[];
+    readonly nonce: Uint8Array | undefined;
+    readonly certificates: readonly Uint8Array[];
+    readonly signatureAlgorithm: string;
+    readonly signature: Uint8Array;
+    /** The signed ResponseData bytes. */
+    readonly tbs: Uint8Array;
+  };
+}
+
+const STATUS_NAMES: ReadonlyMap<number, OcspResponseStatusName> = new Map(
+  Object.entries(OcspResponseStatus).map(([name, code]) => [code, name as OcspResponseStatusName]),
+);
+const REASON_NAMES: ReadonlyMap<number, RevocationReason> = new Map(
+  Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]),
+);
+
+/** Decodes an OCSPResponse for checks (tests, a TLS client looking at a staple); DomainError('malformed') when it is not one. */
+export function describeOcspResponse(der: Uint8Array): DescribedOcspResponse {
+  checkSingleTlv(der, 'OCSPResponse');
+  try {
+    const response = AsnConvert.parse(der, ocsp.OCSPResponse);
+    const status = STATUS_NAMES.get(response.responseStatus) ?? response.responseStatus;
+    const bytesOfResponse = response.responseBytes;
+    if (bytesOfResponse === undefined) return { status };
+    if (bytesOfResponse.responseType !== ocsp.id_pkix_ocsp_basic) throw new DomainError('malformed', `response type ${bytesOfResponse.responseType} is not id-pkix-ocsp-basic`);
+    const basic = AsnConvert.parse(bytesOfResponse.response.buffer, ocsp.BasicOCSPResponse);
+    const data = basic.tbsResponseData;
+    const nonce = (data.responseExtensions ?? []).find((e) => e.extnID === ocsp.id_pkix_ocsp_nonce);
+    return {
+      status,
+      basic: {
+        responderKeyHash: data.responderID.byKey === undefined ? null : bytes(data.responderID.byKey.buffer),
+        producedAt: data.producedAt.getTime(),
+        responses: data.responses.map(describeSingle),
+        nonce: nonce === undefined ? undefined : decodeNonce(bytes(nonce.extnValue.buffer)),
+        certificates: (basic.certs ?? []).map((cert) => serialize(cert)),
+        signatureAlgorithm: basic.signatureAlgorithm.algorithm,
+        signature: bytes(basic.signature),
+        tbs: basic.tbsResponseDataRaw === undefined ? serialize(data) : bytes(basic.tbsResponseDataRaw),
+      },
+    };
+  } catch (cause) {
+    if (cause instanceof DomainError) throw cause;
+    throw new DomainError('malformed', 'not a DER OCSPResponse', { cause });
+  }
+}
+
+function describeSingle(single: ocsp.SingleResponse): DescribedSingleResponse {
+  const id = single.certID;
+  const revoked = single.certStatus.revoked;
+  const status: OcspCertStatus =
+    revoked !== undefined
+      ? {
+          kind: 'revoked',
+          revokedAt: revoked.revocationTime.getTime(),
+          reason: revoked.revocationReason === undefined ? null : (REASON_NAMES.get(revoked.revocationReason.reason) ?? null),
+        }
+      : single.certStatus.good !== undefined
+        ? { kind: 'good' }
+        : { kind: 'unknown' };
+  return {
+    hashAlgorithm: HASH_BY_OID.get(id.hashAlgorithm.algorithm) ?? id.hashAlgorithm.algorithm,
+    issuerNameHash: bytes(id.issuerNameHash.buffer),
+    issuerKeyHash: bytes(id.issuerKeyHash.buffer),
+    serial: serialOf(bytes(id.serialNumber)),
+    status,
+    thisUpdate: single.thisUpdate.getTime(),
+    nextUpdate: single.nextUpdate === undefined ? null : single.nextUpdate.getTime(),
+  };
+}

@@ -1,0 +1,268 @@
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { alertKey, selectExpiring, type ExpiryThreshold } from '../../../src/alerts/index.js';
+import { openCore } from '../../../src/cli/compose.js';
+import { loadConfig } from '../../../src/config.js';
+import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import type { CertificateRecord, ProfileName } from '../../../src/shared/records.js';
+import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';
+
+/**
+ * What counts as expiring (issue 7), over a real ledger file with the real
+ * migrations: detection and enqueue in the ledger, driven by the runner with
+ * an injected clock. Delivery is left out here (no channels: log only).
+ */
+
+async function detect(ledger: Ledger, clock: FakeClock, thresholds: readonly ExpiryThreshold[] = settings().thresholds): Promise<string[]> {
+  const outcome = await makeRunner(ledger, clock, settings({ thresholds })).run({ reason: 'manual' });
+  assert.equal(outcome.status, 'ran');
+  return outcome.status === 'ran' ? outcome.enqueued.map((a) => `${a.serial}@${a.thresholdMs / DAY}d`) : [];
+}
+
+describe('expiry detection', () => {
+  let tmp: TempLedger;
+  let ledger: Ledger;
+  let clock: FakeClock;
+  beforeEach(() => {
+    tmp = tempLedger();
+    ledger = tmp.open();
+    clock = new FakeClock();
+  });
+  afterEach(() => {
+    ledger.close();
+    tmp.remove();
+  });
+
+  it('alerts a 90-day certificate at day 83 exactly once: a second run and a restart add nothing', async () => {
+    const cert = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY });
+    ledger.certificates.recordIssued(cert);
+    clock.set(T0 + 82 * DAY);
+    assert.deepEqual(await detect(ledger, clock), [], '8 days left is outside the 7-day threshold');
+    clock.set(T0 + 83 * DAY);
+    assert.deepEqual(await detect(ledger, clock), [`${cert.serial}@7d`]);
+    assert.deepEqual(await detect(ledger, clock), []);
+    clock.advance(HOUR);
+    assert.deepEqual(await detect(ledger, clock), []);
+    ledger.close();
+    ledger = tmp.open();
+    assert.deepEqual(await detect(ledger, clock), [], 'after a restart');
+    const page = ledger.alerts.list();
+    assert.equal(page.items.length, 1);
+    assert.equal(page.items[0]?.idempotencyKey, alertKey(cert.serial, 7 * DAY));
+  });
+
+  it('gives a renewed certificate none: a later one with the same SPIFFE ID lives past the threshold', async () => {
+    const spiffeId = `spiffe://${TRUST_DOMAIN}/db/primary`;
+    const old = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId });
+    const renewed = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId });
+    ledger.certificates.recordIssued(old);
+    ledger.certificates.recordIssued(renewed);
+    clock.set(T0 + 84 * DAY);
+    assert.deepEqual(await detect(ledger, clock), []);
+  });
+
+  it('counts the same set of DNS/IP names as the same identity, in any order and case, and nothing less', async () => {
+    const old = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['api.example.org', 'www.example.org'], ipAddresses: ['10.0.0.7'] });
+    const renewed = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['WWW.example.org', 'api.example.org'], ipAddresses: ['10.0.0.7'] });
+    const fewerNames = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['mail.example.org', 'smtp.example.org'] });
+    const renewedSubset = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['mail.example.org'] });
+    const moreNames = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['a.example.org'] });
+    const renewedSuperset = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['a.example.org', 'b.example.org'] });
+    for (const c of [old, renewed, fewerNames, renewedSubset, moreNames, renewedSuperset]) ledger.certificates.recordIssued(c);
+    clock.set(T0 + 84 * DAY);
+    assert.deepEqual((await detect(ledger, clock)).sort(), [`${fewerNames.serial}@7d`, `${moreNames.serial}@7d`].sort());
+  });
+
+  it('does not count a successor that is revoked, expires within the threshold too, or was issued before', async () => {
+    const spiffe = (name: string): string => `spiffe://${TRUST_DOMAIN}/svc/${name}`;
+    const a = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('a') });
+    const aRevoked = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: spiffe('a') });
+    const b = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('b') });
+    // A 7-day stopgap that ends before the horizon: no successor, and too short-lived to be alerted itself.
+    const bShort = certificate({ issuedAt: T0 + 83 * DAY, lifetimeMs: 7 * DAY, spiffeId: spiffe('b') });
+    const cLong = certificate({ issuedAt: T0 - 10 * DAY, lifetimeMs: 200 * DAY, spiffeId: spiffe('c') });
+    const c = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('c') });
+    for (const cert of [a, aRevoked, b, bShort, cLong, c]) ledger.certificates.recordIssued(cert);
+    ledger.certificates.revoke(aRevoked.serial, 'superseded', T0 + 61 * DAY);
+    clock.set(T0 + 84 * DAY);
+    const found = await detect(ledger, clock);
+    assert.deepEqual(found.sort(), [`${a.serial}@7d`, `${b.serial}@7d`, `${c.serial}@7d`].sort());
+  });
+
+  it('gives SVIDs with 1 h lifetimes none, however many expire within the threshold', async () => {
+    for (let i = 0; i < 50; i += 1) ledger.certificates.recordIssued(certificate({ issuedAt: T0 + i * 60_000, lifetimeMs: HOUR }));
+    clock.set(T0 + 30 * 60_000);
+    assert.deepEqual(await detect(ledger, clock), []);
+  });
+
+  it('gives revoked and already expired certificates none', async () => {
+    const revoked = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY });
+    const expired = certificate({ issuedAt: T0 - 90 * DAY, lifetimeMs: 90 * DAY });
+    ledger.certificates.recordIssued(revoked);
+    ledger.certificates.recordIssued(expired);
+    ledger.certificates.revoke(revoked.serial, 'keyCompromise', T0 + DAY);
+    clock.set(T0 + 85 * DAY);
+    assert.deepEqual(await detect(ledger, clock), []);
+  });
+
+  it('alerts once per threshold of a list, tightest first when several match at once', async () => {
+    const thresholds = [
+      { withinMs: 30 * DAY, profiles: null },
+      { withinMs: 7 * DAY, profiles: null },
+    ];
+    const seenEarly = certificate({ issuedAt: T0, lifetimeMs: 365 * DAY });
+    const seenLate = certificate({ issuedAt: T0, lifetimeMs: 365 * DAY });
+    ledger.certificates.recordIssued(seenEarly);
+    clock.set(T0 + 345 * DAY);
+    assert.deepEqual(await detect(ledger, clock, thresholds), [`${seenEarly.serial}@30d`]);
+    ledger.certificates.recordIssued(seenLate);
+    clock.set(T0 + 360 * DAY);
+    assert.deepEqual((await detect(ledger, clock, thresholds)).sort(), [`${seenEarly.serial}@7d`, `${seenLate.serial}@7d`].sort());
+    clock.advance(DAY);
+    assert.deepEqual(await detect(ledger, clock, thresholds), [], 'the 30d alert never follows the 7d one');
+  });
+
+  it('scopes a threshold to profiles (30d for the CA, 7d for everything)', async () => {
+    const thresholds = [
+      { withinMs: 7 * DAY, profiles: null },
+      { withinMs: 30 * DAY, profiles: ['root', 'intermediate'] satisfies ProfileName[] },
+    ];
+    const server = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['svc.example.org'] });
+    const intermediate = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'intermediate', subject: 'CN=keysmith test intermediate' });
+    ledger.certificates.recordIssued(server);
+    ledger.certificates.recordIssued(intermediate);
+    clock.set(T0 + 70 * DAY);
+    assert.deepEqual(await detect(ledger, clock, thresholds), [`${intermediate.serial}@30d`]);
+  });
+
+  it('includes the OCSP responder certificate, but not a 7-day one right after issuance (its backdated notBefore does not count)', async () => {
+    const subject = 'CN=keysmith OCSP responder';
+    const weekly = certificate({ issuedAt: T0, lifetimeMs: 7 * DAY, spiffeId: null, profile: 'ocsp-signer', subject });
+    ledger.certificates.recordIssued(weekly);
+    clock.set(T0 + HOUR);
+    assert.deepEqual(await detect(ledger, clock), []);
+    const monthly = certificate({ issuedAt: T0 + HOUR, lifetimeMs: 30 * DAY, spiffeId: null, profile: 'ocsp-signer', subject });
+    ledger.certificates.recordIssued(monthly);
+    clock.set(T0 + 25 * DAY);
+    assert.deepEqual(await detect(ledger, clock), [`${monthly.serial}@7d`], 'rotation stopped: the last responder certificate is alerted');
+    const rotated = certificate({ issuedAt: T0 + 25 * DAY, lifetimeMs: 30 * DAY, spiffeId: null, profile: 'ocsp-signer', subject });
+    ledger.certificates.recordIssued(rotated);
+    clock.set(T0 + 50 * DAY);
+    assert.deepEqual(await detect(ledger, clock), [`${rotated.serial}@7d`]);
+  });
+});
+
+describe('expiry detection over the CA keysmith creates', () => {
+  let dataDir: TempLedger;
+  before(() => {
+    dataDir = tempLedger();
+  });
+  after(() => dataDir.remove());
+
+  it("includes the listener's certificate, the intermediate and the root; a renewed listener certificate gets none", async () => {
+    const clock = new FakeClock(T0);
+    const config = loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir.dir, KEYSMITH_TRUST_DOMAIN: TRUST_DOMAIN } });
+    let core = await openCore(config, { clock });
+    const listener = () => core.ledger.certificates.list({ profile: 'tls-server', limit: 10 }).items;
+    try {
+      assert.equal(listener().length, 1);
+      const first = listener()[0]!;
+      // Day 21: a start renews the listener certificate (a third of its 30 days left).
+      clock.set(first.notAfter - 9 * DAY);
+      core.close();
+      core = await openCore(config, { clock });
+      assert.equal(listener().length, 2);
+      clock.set(first.notAfter - 6 * DAY);
+      assert.deepEqual(await detect(core.ledger, clock), [], 'the old listener certificate has a successor');
+      const second = listener().find((c) => c.serial !== first.serial)!;
+      // The service kept running without a restart: nothing renewed the second one.
+      clock.set(second.notAfter - 6 * DAY);
+      assert.deepEqual(await detect(core.ledger, clock), [`${second.serial}@7d`]);
+
+      const caThresholds = [
+        { withinMs: 7 * DAY, profiles: null },
+        { withinMs: 30 * DAY, profiles: ['root', 'intermediate'] satisfies ProfileName[] },
+      ];
+      const intermediate = core.ledger.certificates.list({ profile: 'intermediate', limit: 1 }).items[0]!;
+      const root = core.ledger.certificates.list({ profile: 'root', limit: 1 }).items[0]!;
+      clock.set(intermediate.notAfter - 20 * DAY);
+      assert.deepEqual(await detect(core.ledger, clock, caThresholds), [`${intermediate.serial}@30d`]);
+      clock.set(intermediate.notAfter - 5 * DAY);
+      assert.deepEqual(await detect(core.ledger, clock, caThresholds), [`${intermediate.serial}@7d`]);
+      clock.set(root.notAfter - 3 * DAY);
+      assert.deepEqual(await detect(core.ledger, clock, caThresholds), [`${root.serial}@7d`], 'first seen at 3 days left: the tightest threshold only');
+    } finally {
+      core.close();
+    }
+  });
+});
+
+describe('the ledger SQL and the reference rules (select-expiring.ts) agree', () => {
+  const PROFILES: readonly ProfileName[] = ['svid', 'tls-server', 'node', 'ocsp-signer', 'intermediate', 'root'];
+  const LIFETIMES = [HOUR, 7 * DAY - 1, 7 * DAY, 7 * DAY + 1, 10 * DAY, 30 * DAY, 90 * DAY];
+  const THRESHOLDS: readonly ExpiryThreshold[] = [
+    { withinMs: DAY, profiles: null },
+    { withinMs: 7 * DAY, profiles: null },
+    { withinMs: 30 * DAY, profiles: ['root', 'intermediate', 'tls-server'] },
+  ];
+
+  const certArb = fc.record({
+    identity: fc.oneof(
+      fc.record({ kind: fc.constant('spiffe' as const), n: fc.integer({ min: 0, max: 3 }) }),
+      fc.record({ kind: fc.constant('names' as const), names: fc.subarray(['a.example', 'B.example', '10.0.0.1'], { minLength: 1 }) }),
+      fc.record({ kind: fc.constant('subject' as const), n: fc.integer({ min: 0, max: 1 }) }),
+    ),
+    profile: fc.constantFrom(...PROFILES),
+    issuedDay: fc.integer({ min: 0, max: 120 }),
+    lifetimeMs: fc.constantFrom(...LIFETIMES),
+    isRevoked: fc.boolean(),
+  });
+
+  it('selects the same (certificate, threshold) pairs on random ledgers, across two runs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(certArb, { minLength: 1, maxLength: 25 }),
+        fc.subarray([...THRESHOLDS], { minLength: 1 }),
+        fc.integer({ min: 0, max: 130 }),
+        fc.integer({ min: 0, max: 40 }),
+        (specs, thresholds, firstDay, gapDays) => {
+          const ledger = openLedger({ path: ':memory:' });
+          try {
+            const serials: string[] = [];
+            for (const spec of specs) {
+              const id = spec.identity;
+              const isName = (v: string): boolean => !/^\d/.test(v);
+              const record = certificate({
+                issuedAt: T0 + spec.issuedDay * DAY,
+                lifetimeMs: spec.lifetimeMs,
+                profile: spec.profile,
+                spiffeId: id.kind === 'spiffe' ? `spiffe://${TRUST_DOMAIN}/w/${id.n}` : null,
+                dnsNames: id.kind === 'names' ? id.names.filter(isName) : [],
+                ipAddresses: id.kind === 'names' ? id.names.filter((v) => !isName(v)) : [],
+                subject: id.kind === 'subject' ? `CN=ca ${id.n}` : `CN=${serials.length}`,
+              });
+              ledger.certificates.recordIssued(record);
+              if (spec.isRevoked) ledger.certificates.revoke(record.serial, 'superseded', record.issuedAt + 1);
+              serials.push(record.serial);
+            }
+            const records: CertificateRecord[] = serials.map((s) => ledger.certificates.findBySerial(s)!);
+            const asPairs = (list: readonly { serial: string; thresholdMs: number }[]): string[] => list.map((p) => `${p.serial}@${p.thresholdMs}`).sort();
+            let alerted: { serial: string; thresholdMs: number }[] = [];
+            for (const [index, now] of [T0 + firstDay * DAY, T0 + (firstDay + gapDays) * DAY].entries()) {
+              const runId = ledger.alerts.startRun({ reason: 'manual', holder: 'prop', now });
+              assert.ok(runId !== null);
+              const sql = ledger.alerts.enqueueExpiring({ runId, now, thresholds, targets: [], keyFor: alertKey });
+              const reference = selectExpiring(now, records, thresholds, alerted);
+              assert.deepEqual(asPairs(sql), asPairs(reference), `run ${index + 1} at day ${(now - T0) / DAY}`);
+              alerted = [...alerted, ...reference];
+            }
+          } finally {
+            ledger.close();
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -1,0 +1,96 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Authority, CrlPublisher, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
+import type { OcspPort } from '../../../src/http/index.js';
+import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import { LedgerSource, OcspResponder } from '../../../src/ocsp/index.js';
+import { FixedClock, tempDir } from '../ca/helpers.js';
+
+/**
+ * A real OCSP stack for tests: a CA made in a temporary directory, the
+ * SQLite ledger with the real migrations, the Authority, the delegated
+ * responder, the ledger source and the CRL, wired as cli/compose.ts wires
+ * them (revocations reach both caches).
+ */
+export interface OcspStack {
+  readonly dir: string;
+  readonly clock: FixedClock;
+  readonly ledger: Ledger;
+  readonly material: CaMaterial;
+  readonly authority: Authority;
+  readonly signer: OcspSigner;
+  readonly source: LedgerSource;
+  readonly crl: CrlPublisher;
+  readonly responder: OcspResponder;
+  readonly port: OcspPort;
+  /** PEM files for openssl: the root, the intermediate, and both together. */
+  readonly files: { readonly root: string; readonly intermediate: string; readonly chain: string };
+  /** Issues an SVID for spiffe://example.org/<path>. */
+  issue(path?: string, ttlMs?: number): Promise<IssuedCertificate>;
+  close(): void;
+}
+
+export interface StackOptions {
+  readonly validityMs?: number;
+  readonly maxCachedResponses?: number;
+  readonly crlValidityMs?: number;
+  readonly clock?: FixedClock;
+}
+
+let counter = 0;
+
+export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> {
+  const dir = tempDir('ocsp');
+  const clock = options.clock ?? new FixedClock(Date.now());
+  const ledger = openLedger({ path: join(dir.path, 'keysmith.db'), clock });
+  const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: ledger.certificates, clock });
+  const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp', crlUrl: 'http://127.0.0.1/crl' });
+  const signer = new OcspSigner({ authority, clock });
+  await signer.rotate();
+  const source = new LedgerSource({
+    ledger: ledger.certificates,
+    signer,
+    issuerCertificate: material.intermediate.certDer,
+    clock,
+    ...(options.validityMs === undefined ? {} : { validityMs: options.validityMs }),
+    ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
+  });
+  const crl = new CrlPublisher({ material, ledger: ledger.certificates, clock, ...(options.crlValidityMs === undefined ? {} : { validityMs: options.crlValidityMs }) });
+  authority.onRevoked(source.drop);
+  authority.onRevoked(crl.noteRevoked);
+  const responder = new OcspResponder(source);
+  const files = { root: join(dir.path, 'root.pem'), intermediate: join(dir.path, 'intermediate.pem'), chain: join(dir.path, 'chain.pem') };
+  writeFileSync(files.root, material.root.certPem);
+  writeFileSync(files.intermediate, material.intermediate.certPem);
+  writeFileSync(files.chain, material.intermediate.certPem + material.root.certPem);
+  return {
+    dir: dir.path,
+    clock,
+    ledger,
+    material,
+    authority,
+    signer,
+    source,
+    crl,
+    responder,
+    port: { responder, crl: () => crl.current(), issuerCertificate: () => material.intermediate.certDer },
+    files,
+    issue: (path = `w${++counter}`, ttlMs) =>
+      authority.issue(
+        {
+          publicKey: new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' })),
+          spiffeId: `spiffe://example.org/${path}`,
+          requester: 'system',
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+        },
+        'svid',
+      ),
+    close: () => {
+      signer.stop();
+      crl.stop();
+      ledger.close();
+      dir.remove();
+    },
+  };
+}
