@@ -24,7 +24,8 @@ function keysmith(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
 
 async function startServe(): Promise<ThirdPartyProcess> {
   const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: 120_000 });
-  await child.waitFor(/listening on https:\/\/\S+/, { timeoutMs: 30_000, stream: 'both' });
+  // The curl line is the last thing serve prints at start-up.
+  await child.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000, stream: 'both' });
   return child;
 }
 
