@@ -1,51 +1,33 @@
 import { DomainError } from '../shared/errors.js';
-import type { ProfileName, SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../shared/records.js';
 import { isProfileName } from './certificate-rows.js';
+import type { AlertChannel, AlertedCertificate, AlertMessageKind, AlertRunReason, AlertStatus, DeliveryTarget, ExpiryThreshold } from '../shared/alert-records.js';
+
+export type {
+  AlertChannel,
+  AlertedCertificate,
+  AlertMessageKind,
+  AlertRunReason,
+  AlertStatus,
+  DeliveryTarget,
+  EnqueuedAlert,
+  ExpiryThreshold,
+  MessageItem,
+  NewAlertMessage,
+  PendingMessage,
+  WaitingDelivery,
+} from '../shared/alert-records.js';
 
 /**
  * The vocabulary of the alert outbox (migrations/0002_alerts.sql) and the
- * translation of its rows. src/alerts declares the same shapes in its
- * ports; the repository fits them structurally.
+ * translation of its rows. The shapes src/alerts also uses live in
+ * src/shared/alert-records.ts.
  */
-
-export type AlertChannel = 'webhook' | 'mail';
-export type AlertRunReason = 'schedule' | 'catch-up' | 'manual';
-export type AlertStatus = 'pending' | 'sent' | 'failed';
-export type AlertMessageKind = 'single' | 'digest';
 
 export const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'sent', 'failed'];
 
-/** Alert when notAfter is within `withinMs` of now; `profiles` null means every profile. */
-export interface ExpiryThresholdSpec {
-  readonly withinMs: number;
-  readonly profiles: readonly ProfileName[] | null;
-}
-
-export interface DeliveryTarget {
-  readonly channel: AlertChannel;
-  /** A webhook's display form (no credentials or query) or a mail address. */
-  readonly recipient: string;
-}
-
-/** What an alert says about its certificate. */
-export interface AlertedCertificate {
-  readonly serial: string;
-  readonly subject: string;
-  readonly spiffeId: string | null;
-  readonly dnsNames: readonly string[];
-  readonly ipAddresses: readonly string[];
-  readonly profile: ProfileName;
-  readonly requester: string;
-  readonly notBefore: number;
-  readonly notAfter: number;
-}
-
-export interface EnqueuedAlert extends AlertedCertificate {
-  readonly id: number;
-  readonly thresholdMs: number;
-  readonly idempotencyKey: string;
-  readonly enqueuedAt: number;
-}
+/** Kept under the ledger's name for its callers. */
+export type ExpiryThresholdSpec = ExpiryThreshold;
 
 export interface StartRunRequest {
   readonly reason: AlertRunReason;
@@ -66,43 +48,11 @@ export interface EnqueueRequest {
   readonly keyFor: (serial: string, thresholdMs: number) => string;
 }
 
-/** A delivery not yet in a message, most urgent first. */
-export interface WaitingDelivery {
-  readonly alertId: number;
-  readonly channel: AlertChannel;
-  readonly recipient: string;
-  readonly idempotencyKey: string;
-  readonly notAfter: number;
-}
-
 export interface WaitingQuery {
   /** At most this many per (channel, recipient). */
   readonly perRecipient: number;
   /** At most this many in all. */
   readonly limit: number;
-}
-
-export interface NewAlertMessage {
-  readonly channel: AlertChannel;
-  readonly recipient: string;
-  readonly kind: AlertMessageKind;
-  readonly idempotencyKey: string;
-  readonly alertIds: readonly number[];
-}
-
-export interface PendingMessage {
-  readonly id: number;
-  readonly channel: AlertChannel;
-  readonly recipient: string;
-  readonly kind: AlertMessageKind;
-  readonly idempotencyKey: string;
-  readonly attempts: number;
-}
-
-export interface MessageItem extends AlertedCertificate {
-  readonly alertId: number;
-  readonly thresholdMs: number;
-  readonly idempotencyKey: string;
 }
 
 export interface AlertDeliveryState {
