@@ -1,7 +1,7 @@
-import { createECDH, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { TlsAlertError } from '../../src/tls/alert.js';
 import { NamedGroup } from '../../src/tls/codec/enums.js';
-import { generateKeyExchange, type CryptoProvider, type KeyExchange } from '../../src/tls/crypto/provider.js';
+import { EcdhExchange, generateKeyExchange, type CryptoProvider, type KeyExchange } from '../../src/tls/crypto/provider.js';
 
 /**
  * A CryptoProvider whose randomness is a pure function of a seed: SHA-256 in
@@ -43,9 +43,9 @@ export class FakeRandom implements CryptoProvider {
         // The engine's own X25519 path draws its scalar from the random source it is given.
         return generateKeyExchange(group, (n) => this.randomBytes(n));
       case NamedGroup.secp256r1:
-        return new FixedEcdh(group, 'prime256v1', 32, 65, (n) => this.randomBytes(n));
+        return new EcdhExchange(group, 'prime256v1', 65, (n) => this.randomBytes(n));
       case NamedGroup.secp384r1:
-        return new FixedEcdh(group, 'secp384r1', 48, 97, (n) => this.randomBytes(n));
+        return new EcdhExchange(group, 'secp384r1', 97, (n) => this.randomBytes(n));
       default:
         throw new TlsAlertError('internal_error', `no key exchange for group ${group}`);
     }
@@ -55,41 +55,5 @@ export class FakeRandom implements CryptoProvider {
     const counter = Buffer.allocUnsafe(8);
     counter.writeBigUInt64BE(BigInt(this.counter++));
     return createHash('sha256').update(this.seed).update(counter).digest();
-  }
-}
-
-class FixedEcdh implements KeyExchange {
-  readonly publicKey: Buffer;
-  private readonly ecdh;
-
-  constructor(
-    readonly group: number,
-    curve: 'prime256v1' | 'secp384r1',
-    scalarLength: number,
-    private readonly pointLength: number,
-    random: (n: number) => Buffer,
-  ) {
-    this.ecdh = createECDH(curve);
-    // A scalar at or above the group order is refused; draw again (probability about 2^-32).
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.ecdh.setPrivateKey(random(scalarLength));
-        break;
-      } catch (err) {
-        if (attempt >= 8) throw err;
-      }
-    }
-    this.publicKey = this.ecdh.getPublicKey();
-  }
-
-  computeSharedSecret(peerPublicKey: Buffer): Buffer {
-    if (peerPublicKey.length !== this.pointLength || peerPublicKey[0] !== 4) {
-      throw new TlsAlertError('illegal_parameter', 'EC share is not an uncompressed point');
-    }
-    try {
-      return this.ecdh.computeSecret(peerPublicKey);
-    } catch (cause) {
-      throw new TlsAlertError('illegal_parameter', 'EC share is not on the curve', { cause });
-    }
   }
 }

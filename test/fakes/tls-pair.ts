@@ -1,7 +1,7 @@
 import { createCipheriv } from 'node:crypto';
 import { alertName, TlsAlertError } from '../../src/tls/alert.js';
 import { CipherSuite, ContentType, HandshakeType } from '../../src/tls/codec/enums.js';
-import type { HandshakeMessage } from '../../src/tls/codec/handshake-frame.js';
+import { frameHandshake, type HandshakeMessage } from '../../src/tls/codec/handshake-frame.js';
 import { decodeClientHello, encodeClientHello, type ClientHello } from '../../src/tls/codec/messages/client-hello.js';
 import { resolveClientConfig, resolveServerConfig, type ClientConfig, type ServerConfig } from '../../src/tls/config.js';
 import { Connection } from '../../src/tls/connection.js';
@@ -454,15 +454,8 @@ export function handshakeMessages(content: Buffer): HandshakeMessage[] {
   return out;
 }
 
-/** Handshake { msg_type, length<u24>, body } (RFC 8446 §4). */
-export function frame(type: number, body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(4 + body.length);
-  out[0] = type;
-  out[1] = body.length >>> 16;
-  out.writeUInt16BE(body.length & 0xffff, 2);
-  out.set(body, 4);
-  return out;
-}
+/** Handshake { msg_type, length<u24>, body } (RFC 8446 §4): the engine's own framing. */
+export { frameHandshake as frame } from '../../src/tls/codec/handshake-frame.js';
 
 /**
  * Rewrites the ClientHello in the client's first flight (one plaintext
@@ -474,7 +467,7 @@ export function rewriteClientHello(flight: Buffer, edit: (hello: ClientHello) =>
   const [message] = handshakeMessages(first.subarray(5));
   if (message === undefined || message.type !== 1) throw new Error('first record is not a ClientHello');
   const hello = edit(decodeClientHello(message.body));
-  const record = makeRecord(ContentType.handshake, frame(1, encodeClientHello(hello)), first.readUInt16BE(1));
+  const record = makeRecord(ContentType.handshake, frameHandshake(1, encodeClientHello(hello)), first.readUInt16BE(1));
   return Buffer.concat([record, ...rest]);
 }
 

@@ -84,13 +84,31 @@ class X25519Exchange implements KeyExchange {
   }
 }
 
-class EcdhExchange implements KeyExchange {
+/** P-256 / P-384 ECDHE. Tests may give `scalarSource` for reproducible keys; the engine lets OpenSSL draw them. */
+export class EcdhExchange implements KeyExchange {
   readonly publicKey: Buffer;
   private readonly ecdh;
 
-  constructor(readonly group: number, curve: 'prime256v1' | 'secp384r1', private readonly pointLength: number) {
+  constructor(
+    readonly group: number,
+    curve: 'prime256v1' | 'secp384r1',
+    private readonly pointLength: number,
+    scalarSource?: (length: number) => Buffer,
+  ) {
     this.ecdh = createECDH(curve);
-    this.publicKey = this.ecdh.generateKeys();
+    this.publicKey = scalarSource === undefined ? this.ecdh.generateKeys() : this.useScalarFrom(scalarSource, pointLength === 65 ? 32 : 48);
+  }
+
+  private useScalarFrom(source: (length: number) => Buffer, scalarLength: number): Buffer {
+    // A scalar at or above the group order is refused; draw again (probability about 2^-32).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.ecdh.setPrivateKey(source(scalarLength));
+        return this.ecdh.getPublicKey();
+      } catch (err) {
+        if (attempt >= 8) throw err;
+      }
+    }
   }
 
   computeSharedSecret(peerPublicKey: Buffer): Buffer {

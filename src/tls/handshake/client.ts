@@ -19,7 +19,7 @@ import {
   findExtension,
   type RawExtension,
 } from '../codec/extensions.js';
-import type { HandshakeMessage } from '../codec/handshake-frame.js';
+import { frameHandshake, type HandshakeMessage } from '../codec/handshake-frame.js';
 import { decodeCertificate, encodeCertificate, type CertificateEntry } from '../codec/messages/certificate.js';
 import { decodeCertificateRequest } from '../codec/messages/certificate-request.js';
 import { decodeCertificateVerify, encodeCertificateVerify } from '../codec/messages/certificate-verify.js';
@@ -108,7 +108,7 @@ function buildClientHello(
     legacyCompressionMethods: Buffer.of(0),
     extensions,
   });
-  const raw = Buffer.concat([Buffer.of(HandshakeType.client_hello, body.length >>> 16, (body.length >>> 8) & 0xff, body.length & 0xff), body]);
+  const raw = frameHandshake(HandshakeType.client_hello, body);
   if (session !== undefined && pskHash !== undefined) {
     // §4.2.11.2: binder over the transcript up to (not including) the binders list.
     const hashLength = pskHash === 'sha384' ? 48 : 32;

@@ -1,5 +1,6 @@
 /** Wire schemas of the alert routes (snake_case JSON, ISO 8601 times, thresholds as durations). */
 import { z } from 'zod';
+import { pageSchema } from '../page.js';
 import { PROFILE_NAMES } from '../../../shared/records.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
 
@@ -57,12 +58,7 @@ export const AlertSchema = z
   .meta({ id: 'ExpiryAlert', description: 'One alert: a certificate that crossed a threshold, and where the alert went' });
 export type AlertWire = z.infer<typeof AlertSchema>;
 
-export const AlertPageSchema = z
-  .object({
-    items: z.array(AlertSchema),
-    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
-  })
-  .meta({ id: 'ExpiryAlertPage' });
+export const AlertPageSchema = pageSchema(AlertSchema, 'ExpiryAlertPage');
 
 export const AlertRunSchema = z
   .object({

@@ -1,5 +1,6 @@
 /** Wire schemas of the certificate inventory routes (snake_case JSON, ISO 8601 times). */
 import { z } from 'zod';
+import { pageSchema } from '../page.js';
 import { PROFILE_NAMES, type CertificateRecord, type RevocationReason } from '../../../shared/records.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
 
@@ -87,12 +88,7 @@ export const CertificateSchema = z
   .meta({ id: 'Certificate', description: 'A certificate in the ledger' });
 export type CertificateView = z.infer<typeof CertificateSchema>;
 
-export const CertificatePageSchema = z
-  .object({
-    items: z.array(CertificateSchema),
-    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
-  })
-  .meta({ id: 'CertificatePage' });
+export const CertificatePageSchema = pageSchema(CertificateSchema, 'CertificatePage');
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
