@@ -1,0 +1,170 @@
+/**
+ * The SVID front end's ports (STYLE §2.3): what it needs from the ledger and
+ * the Authority (declared here, fitted structurally by src/ledger and src/ca
+ * in cli/compose.ts), and what it offers the HTTP routes and the CLI.
+ */
+import type {
+  EntryPage,
+  EntryQuery,
+  JoinTokenRecord,
+  NewRegistrationEntry,
+  RegistrationEntry,
+  RegistrationEntryPatch,
+} from '../shared/entry-records.js';
+
+// ---------------------------------------------------------------- needs
+
+/** Registration entries in the ledger. */
+export interface EntryStore {
+  /** DomainError('conflict') when an entry with the same spiffeId and parentId exists. */
+  create(entry: NewRegistrationEntry, now: number): RegistrationEntry;
+  get(id: string): RegistrationEntry | undefined;
+  list(query: EntryQuery): EntryPage;
+  /** Every entry naming this SPIFFE ID (one per parent). */
+  findBySpiffeId(spiffeId: string): readonly RegistrationEntry[];
+  /** DomainError('notFound') for an unknown id; 'conflict' if the change collides with another entry. */
+  update(id: string, patch: RegistrationEntryPatch, now: number): RegistrationEntry;
+  /** false when there was no such entry. */
+  delete(id: string): boolean;
+}
+
+export type RedeemOutcome =
+  | { readonly ok: true; readonly record: JoinTokenRecord }
+  | { readonly ok: false; readonly reason: 'unknown' | 'used' | 'expired' };
+
+/** One-time join tokens, stored only as SHA-256 hashes. */
+export interface JoinTokenStore {
+  create(record: JoinTokenRecord): void;
+  /** Marks the token used in one durable transaction if it is known, unused and unexpired at `now`. */
+  redeem(tokenHash: string, now: number): RedeemOutcome;
+  /** Records the serial of the node certificate issued for a redeemed token. */
+  attachSerial(tokenHash: string, serial: string): void;
+}
+
+/** The Authority's issuance pipeline, reduced to what SVIDs need (src/ca Authority fits it). */
+export interface SvidIssuer {
+  issue(
+    request: {
+      readonly publicKey: Uint8Array;
+      readonly spiffeId: string;
+      readonly dnsNames?: readonly string[];
+      readonly ttlMs?: number;
+      readonly requester: string;
+    },
+    profile: 'svid' | 'node',
+  ): Promise<{ readonly serial: string; readonly chainPem: string; readonly notBefore: number; readonly notAfter: number }>;
+  /** The trust bundle (root certificates) as PEM. */
+  bundlePem(): string;
+}
+
+/** The JWT-SVID signing key (src/ca JwtAuthority fits it). */
+export interface JwtSigner {
+  /** A compact JWS: header { alg: 'ES256', kid, typ: 'JWT' }, the given claims. */
+  sign(claims: { readonly sub: string; readonly aud: readonly string[]; readonly iat: number; readonly exp: number }): Promise<string>;
+  /** The public key as the SPIFFE bundle carries it (use 'jwt-svid', with kid). */
+  publicJwk(): JwtAuthorityJwk;
+}
+
+export interface JwtAuthorityJwk {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+  readonly kid: string;
+  readonly use: 'jwt-svid';
+}
+
+// ---------------------------------------------------------------- offers
+
+/** Who is calling, from the verified client certificate (http's Principal fits it). */
+export interface SvidCaller {
+  readonly spiffeId: string;
+  readonly serial: string;
+  readonly kind: 'workload' | 'node' | 'admin';
+}
+
+export interface X509SvidRequest {
+  /** PEM, or base64 / base64url DER PKCS#10. */
+  readonly csr: string;
+  readonly spiffeId: string;
+  /** Optional shorter lifetime; above the entry's TTL is refused ('malformed'). */
+  readonly ttlMs?: number;
+}
+
+export interface X509Svid {
+  readonly spiffeId: string;
+  readonly serial: string;
+  readonly entryId: string;
+  /** Leaf, then the intermediate, PEM. */
+  readonly certChainPem: string;
+  /** The trust bundle, PEM. */
+  readonly bundlePem: string;
+  readonly expiresAt: number;
+  /** Half the lifetime after notBefore, with ±10% jitter. */
+  readonly renewAfter: number;
+}
+
+/** One result of a batch: each request stands alone. */
+export type BatchResult =
+  | { readonly ok: true; readonly svid: X509Svid }
+  | { readonly ok: false; readonly error: { readonly kind: string; readonly detail: string } };
+
+export interface JwtSvidRequest {
+  readonly audience: readonly string[];
+  /** Default: the caller's own SPIFFE ID. */
+  readonly spiffeId?: string;
+}
+
+export interface JwtSvid {
+  readonly token: string;
+  readonly spiffeId: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface JoinTokenAttestation {
+  readonly token: string;
+  readonly csr: string;
+}
+
+export interface CreatedJoinToken {
+  /** Shown once; only its hash is stored. */
+  readonly token: string;
+  readonly spiffeId: string;
+  readonly expiresAt: number;
+}
+
+/** Input for creating an entry, before defaults (TTLs) are applied. */
+export interface EntryInput {
+  readonly spiffeId: string;
+  readonly parentId: string;
+  readonly x509TtlMs?: number;
+  readonly jwtTtlMs?: number;
+  readonly dnsNames?: readonly string[];
+  readonly admin?: boolean;
+  readonly expiresAt?: number | null;
+}
+
+/**
+ * What the HTTP routes and the CLI call. Refusals are DomainErrors
+ * (malformed, badCSR, forbidden with the reason, rejectedIdentifier,
+ * rateLimited, notFound, conflict) and write nothing to the ledger.
+ */
+export interface SvidApi {
+  issueX509(caller: SvidCaller, request: X509SvidRequest): Promise<X509Svid>;
+  /** 1..100 requests; one bad request does not fail the rest. */
+  issueX509Batch(caller: SvidCaller, requests: readonly X509SvidRequest[]): Promise<readonly BatchResult[]>;
+  issueJwt(caller: SvidCaller, request: JwtSvidRequest): Promise<JwtSvid>;
+  /** The one route reachable without a client certificate; rate-limited per client address. Off in strict mode. */
+  attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid>;
+  createJoinToken(actor: string, spiffeId: string, ttlMs: number): CreatedJoinToken;
+
+  createEntry(actor: string, input: EntryInput): RegistrationEntry;
+  getEntry(id: string): RegistrationEntry;
+  listEntries(query: EntryQuery): EntryPage;
+  updateEntry(id: string, patch: RegistrationEntryPatch): RegistrationEntry;
+  deleteEntry(id: string): void;
+
+  /** The JWT authorities for the SPIFFE bundle. */
+  jwtAuthorities(): readonly JwtAuthorityJwk[];
+}
