@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -114,6 +115,61 @@ function checkAlertSettings(config: { alertsWebhookUrl?: string | undefined; ale
   }
 }
 
+/** A DNS name as a policy entry: lowercase labels; a leading '.' is dropped (".example.test" and "example.test" mean the same). */
+const DNS_SUFFIX = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** `address/prefix` with the prefix within the family's width, e.g. 10.0.0.0/8 or fd00::/8. */
+export function isCidr(text: string): boolean {
+  const slash = text.lastIndexOf('/');
+  if (slash < 0) return false;
+  const family = isIP(text.slice(0, slash));
+  const prefix = text.slice(slash + 1);
+  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** An address node:dns can ask (no names: resolving the resolver would need a resolver). */
+function isDnsServer(text: string): boolean {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/.exec(text);
+  if (match === null) return false;
+  const family = isIP(match[1] ?? match[2] ?? '');
+  const port = Number(match[3] ?? '53');
+  return family !== 0 && (family === 6) === (match[1] !== undefined) && port >= 1 && port <= 65535;
+}
+
+/** ACME (src/acme): identifier policy (deny by default), account rules, and where validation connects (closed networks and tests). */
+const ACME_FIELDS = {
+  /** Connect here for http-01 and tls-alpn-01 instead of resolving the name (e.g. 127.0.0.1). */
+  acmeValidationAddress: z.string().refine((value) => isIP(value) !== 0, 'expected an IPv4 or IPv6 address').optional(),
+  acmeHttp01Port: z.number().int().min(1).max(65535).default(80),
+  acmeTlsAlpn01Port: z.number().int().min(1).max(65535).default(443),
+  /** `ip:port` or `[ipv6]:port` (port optional, 53) of the DNS server asked for dns-01 TXT records; the system resolver when unset. */
+  acmeDnsResolver: z.string().refine(isDnsServer, 'expected ip:port or [ipv6]:port, e.g. 127.0.0.1:53').optional(),
+  /** Names that may be ordered: a name equal to an entry or below it. Empty refuses every DNS identifier. */
+  acmeAllowedSuffixes: ListSchema.transform((items) => items.map((item) => item.toLowerCase().replace(/^\./, ''))).pipe(
+    z.array(z.string().regex(DNS_SUFFIX, 'expected DNS names separated by commas, e.g. example.test,svc.internal')),
+  ).default([]),
+  /** IP identifiers that may be ordered, as CIDRs. Empty refuses every IP identifier. */
+  acmeAllowedIpRanges: ListSchema.pipe(z.array(z.string().refine(isCidr, 'expected CIDRs separated by commas, e.g. 10.0.0.0/8,fd00::/8'))).default([]),
+  /** Accounts must be bound to a key from `keysmith acme eab create` (RFC 8555 §7.3.4). */
+  acmeEabRequired: z.union([z.boolean(), z.stringbool()]).default(false),
+  /** Directory meta (RFC 8555 §7.1.1). */
+  acmeTermsOfService: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  acmeWebsite: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+};
+
+const DAY_MS = 86_400_000;
+
+/** SVIDs (src/svid): the ceiling of registration entries' X.509 lifetimes, and the join-token attestation rate limit per client address. */
+const SVID_FIELDS = {
+  /** Never above the svid profile's own 24 h. */
+  svidMaxTtl: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(DAY_MS, 'expected at most 24h')).default(DAY_MS),
+  /** Attestations one client address may make at once. */
+  joinTokenBurst: z.number().int().min(1, 'expected at least 1').max(1_000, 'expected at most 1000').default(5),
+  /** Then one more per this interval. */
+  joinTokenInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(DAY_MS, 'expected at most 24h')).default(2_000),
+};
+
 /** The one configuration schema; defaults work on a laptop. */
 export const ConfigSchema = z
   .object({
@@ -146,6 +202,8 @@ export const ConfigSchema = z
     ocspHttpListen: ListenSchema.optional(),
     /** Base URL of that listener as relying parties reach it (written into certificates); default http://<ocspHttpListen>. */
     ocspHttpPublicUrl: z.url().optional(),
+    ...ACME_FIELDS,
+    ...SVID_FIELDS,
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -191,9 +249,21 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_ALERTS_MAX_PER_RUN: 'alertsMaxPerRun',
   KEYSMITH_ALERTS_MAX_PER_RECIPIENT: 'alertsMaxPerRecipient',
   KEYSMITH_ALERTS_MAX_ATTEMPTS: 'alertsMaxAttempts',
+  KEYSMITH_ACME_VALIDATION_ADDRESS: 'acmeValidationAddress',
+  KEYSMITH_ACME_HTTP01_PORT: 'acmeHttp01Port',
+  KEYSMITH_ACME_TLSALPN01_PORT: 'acmeTlsAlpn01Port',
+  KEYSMITH_ACME_DNS_RESOLVER: 'acmeDnsResolver',
+  KEYSMITH_ACME_ALLOWED_SUFFIXES: 'acmeAllowedSuffixes',
+  KEYSMITH_ACME_ALLOWED_IP_RANGES: 'acmeAllowedIpRanges',
+  KEYSMITH_ACME_EAB_REQUIRED: 'acmeEabRequired',
+  KEYSMITH_ACME_TERMS_OF_SERVICE: 'acmeTermsOfService',
+  KEYSMITH_ACME_WEBSITE: 'acmeWebsite',
+  KEYSMITH_SVID_MAX_TTL: 'svidMaxTtl',
+  KEYSMITH_JOIN_TOKEN_BURST: 'joinTokenBurst',
+  KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

@@ -1,25 +1,30 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
 import { REVOCATION_REASONS } from '../shared/records.js';
 import {
   checkIssuedCertificate,
-  checkPublicKey,
+  checkSubjectPublicKey,
   describeCertificate,
+  formatDistinguishedName,
   issuerFromCertificate,
+  LeafTemplate,
   normalizeSerial,
   prepareCertificate,
   randomSerial,
   signCertificate,
   toPem,
+  type CertificateDescription,
   type CertificateIssuer,
+  type CertificateTemplate,
+  type EncodedLeaf,
   type RandomSource,
 } from '../x509/index.js';
 import type { CaMaterial } from './issuer.js';
-import { toNewRecord } from './ledger-record.js';
 import type { CertificateStore } from './ports.js';
-import { planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';
+import { planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest, type LeafPlan } from './profiles.js';
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -63,12 +68,14 @@ export class Authority {
   readonly #store: CertificateStore;
   readonly #clock: Clock;
   readonly #issuer: CertificateIssuer;
+  readonly #leafTemplate: LeafTemplate;
   readonly #intermediateSerial: string;
   readonly #rootSerial: string;
   readonly #deps: AuthorityDeps;
   readonly #maxTlsServerTtlMs: number;
   readonly #revocationListeners: ((serial: string) => void)[] = [];
   readonly #issuanceListeners: ((profile: ProfileName) => void)[] = [];
+  readonly #stepListeners: ((step: IssueStep, ms: number) => void)[] = [];
 
   constructor(deps: AuthorityDeps) {
     const max = deps.maxTlsServerTtlMs ?? TLS_SERVER_MAX_TTL_MS;
@@ -80,8 +87,10 @@ export class Authority {
     this.#clock = deps.clock;
     this.#deps = deps;
     this.#maxTlsServerTtlMs = max;
+    if (deps.onStepTimed !== undefined) this.#stepListeners.push(deps.onStepTimed);
     // Parsed once: every issuance reuses the issuer name, key identifier and notAfter.
     this.#issuer = issuerFromCertificate(deps.material.intermediate.certDer, deps.material.intermediate.key);
+    this.#leafTemplate = new LeafTemplate(this.#issuer, deps.material.intermediate.keyObject);
     this.#intermediateSerial = describeCertificate(deps.material.intermediate.certDer).serial;
     this.#rootSerial = describeCertificate(deps.material.root.certDer).serial;
   }
@@ -91,7 +100,7 @@ export class Authority {
     const now = this.#clock.now();
 
     // 1. Validate the key and the request against the profile (badCSR, malformed, rejectedIdentifier).
-    const key = checkPublicKey(request.publicKey);
+    const key = checkSubjectPublicKey(request.publicKey);
     const plan = planLeaf(profile, request, key, {
       now,
       trustDomain: this.material.trustDomain,
@@ -106,21 +115,14 @@ export class Authority {
     const serial = this.#freshSerial();
     timer('serial');
 
-    // 3. Build the TBSCertificate from the checked template, then sign it once.
+    // 3-4. Build, sign once, and check what was signed against the template.
     const template = { ...plan.template, serial };
-    const prepared = prepareCertificate(template, this.#issuer);
-    timer('build');
-    const der = await signCertificate(prepared);
-    timer('sign');
+    const encoded = this.#leafTemplate.encode(template);
+    const { der, fields } = encoded === undefined ? await this.#buildWithSchemas(template, plan, timer) : await this.#buildFromTemplate(encoded, plan, timer);
 
-    // 4. Re-parse what was signed and compare it with the template.
-    const described = checkIssuedCertificate(der, prepared);
-    if (described.spiffeId !== plan.spiffeId) throw new Error(`issued certificate ${serial}: SPIFFE ID does not match the request`);
-    timer('check');
-
-    // 5. One durable ledger write; if it throws, the certificate never leaves this function.
-    const record = toNewRecord(der, described, profile, request.requester, this.#clock.now());
-    this.#store.recordIssued(record);
+    // 5. One durable ledger write; if it fails, the certificate never leaves this function.
+    const record: NewCertificateRecord = { ...fields, profile, requester: request.requester, der, issuedAt: this.#clock.now() };
+    await this.#store.recordIssued(record);
     timer('record');
 
     // 6. Only now is the certificate handed out.
@@ -131,8 +133,8 @@ export class Authority {
       der,
       pem,
       chainPem: pem + this.material.intermediate.certPem,
-      notBefore: described.notBefore,
-      notAfter: described.notAfter,
+      notBefore: fields.notBefore,
+      notAfter: fields.notAfter,
       record: { ...record, status: 'valid', revokedAt: null, revocationReason: null },
     };
   }
@@ -170,6 +172,11 @@ export class Authority {
     this.#issuanceListeners.push(listener);
   }
 
+  /** Runs after each step of `issue` with its wall time in ms (metrics, bench/svid); must not throw. */
+  onStepTimed(listener: (step: IssueStep, ms: number) => void): void {
+    this.#stepListeners.push(listener);
+  }
+
   /** Runs after every successful revocation, with the canonical serial. */
   onRevoked(listener: (serial: string) => void): void {
     this.#revocationListeners.push(listener);
@@ -180,6 +187,51 @@ export class Authority {
     return this.material.root.certPem;
   }
 
+  /**
+   * The hot path for leaves (src/x509/leaf-template.ts): DER spliced into
+   * encodings made once per shape, signed with node:crypto, then checked by
+   * signature verification and a DER walk. The ledger row comes from the
+   * template that check just compared the certificate with.
+   */
+  async #buildFromTemplate(encoded: EncodedLeaf, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+    const { template } = encoded;
+    timer('build');
+    const der = await this.#leafTemplate.sign(encoded);
+    timer('sign');
+    await this.#leafTemplate.check(der, encoded);
+    const sans = template.subjectAltNames ?? [];
+    const uris = sans.filter((san) => san.type === 'uri').map((san) => san.value);
+    // describeCertificate's rule: the SPIFFE ID is the one URI SAN (X509-SVID §2); planLeaf put it there.
+    const spiffeId = uris.length === 1 ? (uris[0] ?? null) : null;
+    if (spiffeId !== plan.spiffeId || (plan.spiffeId === null && uris.length > 0)) {
+      throw new Error(`issued certificate ${template.serial}: SPIFFE ID does not match the request`);
+    }
+    const fields: CertificateFields = {
+      serial: template.serial,
+      issuer: this.#issuer.nameText,
+      subject: formatDistinguishedName(template.subject),
+      sans,
+      spiffeId,
+      notBefore: template.notBefore,
+      notAfter: template.notAfter,
+      fingerprint: createHash('sha256').update(der).digest('hex'),
+    };
+    timer('check');
+    return { der, fields };
+  }
+
+  /** Everything else (CA-shaped or unusual templates): the asn1-schema builder, then a full re-parse. */
+  async #buildWithSchemas(template: CertificateTemplate, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+    const prepared = prepareCertificate(template, this.#issuer);
+    timer('build');
+    const der = await signCertificate(prepared);
+    timer('sign');
+    const described = checkIssuedCertificate(der, prepared);
+    if (described.spiffeId !== plan.spiffeId) throw new Error(`issued certificate ${template.serial}: SPIFFE ID does not match the request`);
+    timer('check');
+    return { der, fields: describedFields(described) };
+  }
+
   #freshSerial(): string {
     for (let attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
       const serial = randomSerial(this.#deps.random);
@@ -188,14 +240,38 @@ export class Authority {
     throw new Error(`no unused serial after ${SERIAL_ATTEMPTS} attempts: the random source is broken`);
   }
 
-  #timer(): (step: IssueStep) => void {
-    const report = this.#deps.onStepTimed;
-    if (report === undefined) return () => undefined;
+  #timer(): StepTimer {
+    const listeners = this.#stepListeners;
+    if (listeners.length === 0) return () => undefined;
     let last = performance.now();
     return (step) => {
       const now = performance.now();
-      report(step, now - last);
+      for (const listener of listeners) listener(step, now - last);
       last = now;
     };
   }
+}
+
+type StepTimer = (step: IssueStep) => void;
+
+/** The ledger row's fields that come from the certificate itself. */
+type CertificateFields = Omit<NewCertificateRecord, 'profile' | 'requester' | 'der' | 'issuedAt'>;
+
+interface BuiltCertificate {
+  readonly der: Uint8Array;
+  /** Taken from what the check after signing compared the certificate with. */
+  readonly fields: CertificateFields;
+}
+
+function describedFields(described: CertificateDescription): CertificateFields {
+  return {
+    serial: described.serial,
+    issuer: described.issuer,
+    subject: described.subject,
+    sans: described.sans,
+    spiffeId: described.spiffeId,
+    notBefore: described.notBefore,
+    notAfter: described.notAfter,
+    fingerprint: described.fingerprint,
+  };
 }

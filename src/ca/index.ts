@@ -12,5 +12,6 @@ export {
   type LoadOptions,
 } from './issuer.js';
 export { OcspSigner, type OcspSignerDeps } from './ocsp-signer.js';
+export { JwtAuthority, jwtSigningKeyPath, type JwtAuthorityOptions, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
 export type { CertificateStore, SerialStatus } from './ports.js';
 export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';

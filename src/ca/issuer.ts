@@ -121,8 +121,8 @@ export async function initCertificateAuthority(o: InitOptions): Promise<InitResu
   if (!created && o.algorithm !== undefined && o.algorithm !== curve) {
     warnings.push(`the CA keys are ${curve}; the ${o.algorithm} setting applies only when a CA is created`);
   }
-  ensureRecorded(o.store, material.root.certDer, 'root', o.clock, created ? undefined : warnings);
-  ensureRecorded(o.store, material.intermediate.certDer, 'intermediate', o.clock, created ? undefined : warnings);
+  await ensureRecorded(o.store, material.root.certDer, 'root', o.clock, created ? undefined : warnings);
+  await ensureRecorded(o.store, material.intermediate.certDer, 'intermediate', o.clock, created ? undefined : warnings);
   return { material, created, warnings };
 }
 
@@ -329,9 +329,9 @@ async function importSigningKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
 }
 
 /** Records a CA certificate the ledger lacks. After creation that is the normal path; later it means the ledger lost the row, which is worth a warning. */
-function ensureRecorded(store: CertificateStore, der: Uint8Array, profile: ProfileName, clock: Clock, warnings: string[] | undefined): void {
+async function ensureRecorded(store: CertificateStore, der: Uint8Array, profile: ProfileName, clock: Clock, warnings: string[] | undefined): Promise<void> {
   const described = describeCertificate(der);
   if (store.findBySerial(described.serial) !== undefined) return;
-  store.recordIssued(toNewRecord(der, described, profile, 'system', clock.now()));
+  await store.recordIssued(toNewRecord(der, described, profile, 'system', clock.now()));
   warnings?.push(`the ${profile} certificate ${described.serial} was missing from the ledger and has been recorded`);
 }

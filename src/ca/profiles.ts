@@ -26,6 +26,13 @@ export interface IssueRequest {
   readonly notAfter?: number;
   /** A SPIFFE ID, 'cli:<user>', 'acme:<account>' or 'system'. */
   readonly requester: string;
+  /**
+   * Id of a registration entry with `admin: true` (made by an operator) that
+   * grants this /admin/ SPIFFE ID to a workload requester. The SVID front end
+   * sets it only after checking the entry; without it only the operator may
+   * obtain admin identities.
+   */
+  readonly adminGrant?: string;
 }
 
 /** Everything a leaf template needs besides the request. */
@@ -116,8 +123,9 @@ function planSvid(request: IssueRequest, key: CheckedPublicKey, ctx: ProfileCont
   const path = parseSpiffeId(spiffeId).path;
   if (isPathUnder(path, NODE_PATH)) throw new DomainError('rejectedIdentifier', `${spiffeId}: node identities come from the node profile`);
   const isAdmin = isPathUnder(path, ADMIN_PATH);
-  if (isAdmin && !isOperatorRequester(request.requester)) {
-    throw new DomainError('rejectedIdentifier', `${spiffeId}: admin identities are issued only to the operator (system or cli)`);
+  const hasAdminGrant = request.adminGrant !== undefined && request.adminGrant.length > 0;
+  if (isAdmin && !isOperatorRequester(request.requester) && !hasAdminGrant) {
+    throw new DomainError('rejectedIdentifier', `${spiffeId}: admin identities are issued only to the operator (system or cli) or through an admin registration entry`);
   }
   refuseIpAddresses(request, 'svid');
   return leaf({

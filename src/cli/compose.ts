@@ -1,10 +1,14 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config.js';
-import { Authority, checkClientCertificate, CrlPublisher, initCertificateAuthority, OcspSigner, type RevokedCertificateLister } from '../ca/index.js';
+import { Authority, checkClientCertificate, CrlPublisher, initCertificateAuthority, JwtAuthority, OcspSigner, type RevokedCertificateLister } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
-import { openLedger, type Ledger } from '../ledger/index.js';
+import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore } from '../acme/index.js';
+import { createChallengeValidator } from '../acme/validation/index.js';
+import { connect } from '../tls/index.js';
+import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
@@ -49,13 +53,20 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
     const revocationBase = revocationBaseUrl(config);
-    const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: `${revocationBase}/ocsp`, crlUrl: `${revocationBase}/crl` });
+    // Rows signed in the same event-loop turn share one durable commit (group commit); each caller still waits for its own.
+    const certificateWriter = new GroupCommit(ledger.certificates);
+    const authority = new Authority({ material, store: certificateWriter, clock, ocspUrl: `${revocationBase}/ocsp`, crlUrl: `${revocationBase}/crl` });
     if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
     if (options.ensureIdentities !== false) {
       await ensureServerIdentity(config, authority, paths, clock, notices);
       await ensureAdminIdentity(config, authority, paths, notices);
     }
-    return { config, ledger, authority, clock, paths, notices, close: () => ledger.close() };
+    const close = (): void => {
+      // close() commits what is queued synchronously (the ledger is synchronous) before the database goes.
+      void certificateWriter.close();
+      ledger.close();
+    };
+    return { config, ledger, authority, clock, paths, notices, close };
   } catch (err) {
     ledger.close();
     throw err;
@@ -131,6 +142,34 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   };
 }
 
+/**
+ * The SVID front end of a core: the JWT-SVID key (created beside the CA keys
+ * on first use), the ledger's entries and join tokens, the Authority. In
+ * strict mTLS mode every connection already has a certificate, so join
+ * tokens (the one way in without one) are off.
+ */
+export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void } = {}): Promise<SvidService> {
+  const { config, ledger, authority, clock } = core;
+  const jwtAuthority = await JwtAuthority.loadOrCreate({
+    dataDir: config.dataDir,
+    ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+  });
+  return createSvidService({
+    entries: ledger.entries satisfies EntryStore,
+    joinTokens: ledger.joinTokens satisfies JoinTokenStore,
+    issuer: authority satisfies SvidIssuer,
+    jwtSigner: jwtAuthority satisfies JwtSigner,
+    clock,
+    trustDomain: config.trustDomain,
+    options: {
+      maxX509TtlMs: config.svidMaxTtl,
+      joinTokensEnabled: config.mtlsMode !== 'strict',
+      joinTokenRateLimit: { burst: config.joinTokenBurst, perSecond: 1000 / config.joinTokenInterval },
+      ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
+    },
+  });
+}
+
 /** The listener's certificate: localhost and 127.0.0.1, plus the listen host when it is a real name or address. */
 async function ensureServerIdentity(config: Config, authority: Authority, paths: Core['paths'], clock: Clock, notices: string[]): Promise<void> {
   if (!needsRenewal(paths.serverCert, paths.serverKey, clock.now())) return;
@@ -169,4 +208,40 @@ async function ensureAdminIdentity(config: Config, authority: Authority, paths: 
 /** The TLS-layer policy on client certificates: refuse revoked and never-issued serials. */
 export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): 'valid' | 'revoked' | 'unknown' {
   return checkClientCertificate(core.ledger.certificates, leaf);
+}
+
+/** What a caller of composeAcme may add: rate limits (the bench lifts them) and hooks. */
+export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError'>;
+
+/**
+ * The ACME server of a core, as `serve` mounts it under /acme: the
+ * identifier policy and validation targets from the configuration, the
+ * challenge validator over keysmith's own TLS client (tls-alpn-01), the
+ * ledger's ACME store and the Authority.
+ */
+export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
+  const { config, ledger, authority, clock } = core;
+  const validator = createChallengeValidator({
+    http01Port: config.acmeHttp01Port,
+    tlsAlpn01Port: config.acmeTlsAlpn01Port,
+    tlsConnect: connect,
+    ...(config.acmeValidationAddress === undefined ? {} : { validationAddress: config.acmeValidationAddress }),
+    ...(config.acmeDnsResolver === undefined ? {} : { dnsResolver: config.acmeDnsResolver }),
+  });
+  return createAcmeServer({
+    baseUrl: `${publicUrl(config)}/acme`,
+    store: ledger.acme satisfies AcmeStore,
+    certificates: ledger.certificates satisfies AcmeCertificateLookup,
+    authority: authority satisfies AcmeAuthority,
+    validator,
+    clock,
+    policy: { allowedSuffixes: config.acmeAllowedSuffixes, allowedIpRanges: config.acmeAllowedIpRanges, eabRequired: config.acmeEabRequired },
+    meta: {
+      ...(config.acmeTermsOfService === undefined ? {} : { termsOfService: config.acmeTermsOfService }),
+      ...(config.acmeWebsite === undefined ? {} : { website: config.acmeWebsite }),
+    },
+    ...(extras.limits === undefined ? {} : { limits: extras.limits }),
+    ...(extras.onValidated === undefined ? {} : { onValidated: extras.onValidated }),
+    ...(extras.onInternalError === undefined ? {} : { onInternalError: extras.onInternalError }),
+  });
 }

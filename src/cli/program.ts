@@ -2,10 +2,13 @@ import 'reflect-metadata';
 import { ConfigError } from '../config.js';
 import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
+import { acmeEabCreateCommand } from './acme.js';
 import { alertsListCommand, alertsRunCommand } from './alerts.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
+import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from './entries.js';
 import { healthCommand } from './health.js';
 import { serveCommand } from './serve.js';
+import { tokensCreateCommand } from './tokens.js';
 
 const COMMANDS: readonly Command[] = [
   serveCommand,
@@ -15,6 +18,11 @@ const COMMANDS: readonly Command[] = [
   revokeCommand,
   alertsListCommand,
   alertsRunCommand,
+  acmeEabCreateCommand,
+  entriesCreateCommand,
+  entriesListCommand,
+  entriesDeleteCommand,
+  tokensCreateCommand,
   healthCommand,
 ];
 

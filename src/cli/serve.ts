@@ -5,7 +5,8 @@ import { buildApp, buildPlainHttpApp, createHttpsServer, KeysmithMetrics } from 
 import { loadConfig } from '../config.js';
 import { requestForCertificate } from '../ocsp/index.js';
 import { stringOption, type Command } from './args.js';
-import { clientCertificateVerdict, openCore, openRevocation, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import { clientCertificateVerdict, composeAcme, openCore, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import type { AcmeHandler } from '../acme/index.js';
 import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
 import { curlLine } from './commands.js';
 
@@ -54,7 +55,12 @@ export interface RunningServer {
 }
 
 /** Wires the HTTP app onto the TLS listener; also used by tests that run the service in-process. */
-export async function startServer(core: Core): Promise<RunningServer & { readonly port: number }> {
+/** `acme`: a handler composed by the caller (the bench lifts rate limits and hooks validations); default composeAcme(core). */
+export interface StartOptions {
+  readonly acme?: AcmeHandler;
+}
+
+export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
   const { config, ledger, authority, clock } = core;
   const metrics = new KeysmithMetrics({ processMetrics: true });
   authority.onIssued((profile) => metrics.countIssued(profile));
@@ -62,6 +68,11 @@ export async function startServer(core: Core): Promise<RunningServer & { readonl
   const revocation = await openRevocation(core);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
   const alerts = composeAlerts({ config, ledger, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
+  // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
+  let logInternal: (error: unknown) => void = () => undefined;
+  const svid = await openSvid(core, { onInternalError: (error) => logInternal(error) });
+  let logAcmeInternal: (error: unknown, context: { readonly method: string; readonly path: string }) => void = () => undefined;
+  const acme = options.acme ?? composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context) });
   const app = await buildApp({
     certificates: ledger.certificates,
     revoker: authority,
@@ -70,6 +81,7 @@ export async function startServer(core: Core): Promise<RunningServer & { readonl
       authorities: () => [authority.material.root.certDer],
       issuers: () => [authority.material.intermediate.certDer, authority.material.root.certDer],
       sequence: () => 1,
+      jwtAuthorities: () => svid.jwtAuthorities(),
     },
     health: [
       { name: 'ledger', check: () => ({ ok: ledger.ping() }) },
@@ -89,7 +101,11 @@ export async function startServer(core: Core): Promise<RunningServer & { readonl
     logger: { level: config.logLevel },
     ocsp: revocation.port,
     alerts: alerts.port,
+    svid,
+    acme,
   });
+  logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
+  logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
   revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
   const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
   // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.

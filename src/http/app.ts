@@ -15,9 +15,11 @@ import { clientErrorResponse, installProblemHandlers } from './problem.js';
 import { DEFAULT_REFRESH_HINT_SECONDS, registerBundleRoutes } from './routes/bundle.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAlertRoutes } from './routes/alerts/plugin.js';
+import { registerAcmeRoutes } from './routes/acme/plugin.js';
 import { installRequestMetrics, registerMetricsRoute } from './routes/metrics.js';
 import { answerFrameworkError, registerOcspRoutes } from './routes/ocsp/plugin.js';
 import { registerOpsRoutes } from './routes/ops/plugin.js';
+import { registerSvidRoutes } from './routes/svid/plugin.js';
 
 /** Bodies are small JSON documents; anything bigger is refused before parsing (413). */
 const BODY_LIMIT = 64 * 1024;
@@ -66,8 +68,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerMetricsRoute(app, deps.metrics);
   registerOpsRoutes(app, deps);
   if (deps.alerts !== undefined) registerAlertRoutes(app, deps.alerts, deps.clock);
+  // SVIDs, join-token attestation and registration entries: the batch route alone raises the body limit.
+  if (deps.svid !== undefined) registerSvidRoutes(app, deps.svid);
   // OCSP, the CRL and the CA certificate: own body parser (16 KiB cap, 413 before parsing) and OCSP-shaped errors.
   if (deps.ocsp !== undefined) registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock });
+  // ACME: raw JWS bodies for the protocol handler, refusals as ACME problem documents.
+  if (deps.acme !== undefined) registerAcmeRoutes(app, deps.acme);
 
   await app.ready();
   return app;

@@ -7,6 +7,7 @@ import { DomainError } from '../shared/errors.js';
 import { buildApp } from './app.js';
 import { KeysmithMetrics } from './metrics.js';
 import type { AppDeps } from './ports.js';
+import { svidApiStub } from './routes/svid/stub.js';
 
 /** Nothing behind these is ever called: generating the document only registers routes. */
 export function stubDeps(): AppDeps {
@@ -33,6 +34,7 @@ export function stubDeps(): AppDeps {
       issuerCertificate: () => new Uint8Array(),
     },
     logger: false,
+    svid: svidApiStub,
     alerts: {
       list: () => ({ items: [], nextCursor: null }),
       runNow: () => Promise.reject(new DomainError('conflict', 'stub')),

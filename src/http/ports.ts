@@ -8,6 +8,8 @@ import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationRe
 import type { OcspResponder } from '../ocsp/index.js';
 import type { KeysmithMetrics } from './metrics.js';
 import type { AlertsPort } from './routes/alerts/port.js';
+import type { JwtAuthorityJwk, SvidApi } from '../svid/ports.js';
+import type { AcmeHandler } from '../acme/transport.js';
 
 export type { AlertsPort };
 
@@ -40,6 +42,8 @@ export interface TrustBundleSource {
   issuers(): readonly Uint8Array[];
   /** Increases whenever the bundle changes (SPIFFE bundle `spiffe_sequence`). */
   sequence(): number;
+  /** The JWT-SVID signing keys (SPIFFE bundle entries with `use: jwt-svid`); none when absent. */
+  jwtAuthorities?(): readonly JwtAuthorityJwk[];
 }
 
 /** What the OCSP, CRL and CA-certificate routes serve (routes/ocsp); without it those routes are not registered. */
@@ -87,4 +91,8 @@ export interface AppDeps {
   readonly ocsp?: OcspPort;
   /** Expiry alerts (GET /v1/alerts, POST /v1/alerts/run); their routes are served only when given. */
   readonly alerts?: AlertsPort;
+  /** X.509- and JWT-SVIDs, join-token attestation and registration entries (src/svid); served only when given. */
+  readonly svid?: SvidApi;
+  /** The ACME server (src/acme); /acme/* is served only when given. */
+  readonly acme?: AcmeHandler;
 }

@@ -109,6 +109,8 @@ const STATUS_DESCRIPTIONS: Readonly<Record<number, string>> = {
   403: 'The client certificate does not grant access, or is revoked or unknown',
   404: 'Not found',
   409: 'Conflict with the current state',
+  413: 'The request body is too large',
+  429: 'Too many requests; Retry-After says when to try again',
   500: 'Internal error',
 };
 

@@ -51,6 +51,7 @@ export class CertificateRepository {
   private readonly insertName: Database.Statement<[string, string, string]>;
   private readonly updateRevoked: Database.Statement<[number, string, string]>;
   private readonly recordTransaction: Database.Transaction<(record: NewCertificateRecord) => void>;
+  private readonly recordManyTransaction: Database.Transaction<(records: readonly NewCertificateRecord[]) => void>;
   private readonly revokeTransaction: Database.Transaction<
     (serial: string, reason: RevocationReason, revokedAt: number) => CertificateRecord
   >;
@@ -85,22 +86,16 @@ export class CertificateRepository {
         WHERE serial = ? AND status = 'valid'`,
     );
 
-    this.recordTransaction = db.transaction((record: NewCertificateRecord): void => {
-      this.insertCertificate.run({
-        serial: record.serial,
-        issuer: record.issuer,
-        subject: record.subject,
-        spiffeId: record.spiffeId,
-        profile: record.profile,
-        requester: record.requester,
-        notBefore: record.notBefore,
-        notAfter: record.notAfter,
-        issuedAt: record.issuedAt,
-        der: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength),
-        fingerprint: record.fingerprint,
-        sans: encodeSans(record.sans),
-      });
-      for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
+    this.recordTransaction = db.transaction((record: NewCertificateRecord): void => this.insertRecord(record));
+    this.recordManyTransaction = db.transaction((records: readonly NewCertificateRecord[]): void => {
+      for (const record of records) {
+        try {
+          this.insertRecord(record);
+        } catch (error) {
+          // Name the row that broke the batch; the whole transaction rolls back.
+          throw toConflict(error, (code) => conflictDetail(record, code));
+        }
+      }
     });
 
     this.revokeTransaction = db.transaction(
@@ -131,14 +126,19 @@ export class CertificateRepository {
     try {
       this.durable.run(this.recordTransaction, record);
     } catch (error) {
-      throw toConflict(error, (code) =>
-        code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-          ? `serial ${record.serial} is already recorded`
-          : code === 'SQLITE_CONSTRAINT_UNIQUE'
-            ? `a certificate with fingerprint ${record.fingerprint} is already recorded`
-            : `certificate ${record.serial} breaks a ledger constraint (${code})`,
-      );
+      throw toConflict(error, (code) => conflictDetail(record, code));
     }
+  }
+
+  /**
+   * Records several certificates in ONE durable transaction (group commit: one
+   * disk sync for all). All or nothing: every record is checked first, and a
+   * row that breaks a constraint rolls the batch back with 'conflict' naming it.
+   */
+  recordIssuedMany(records: readonly NewCertificateRecord[]): void {
+    for (const record of records) checkNewRecord(record);
+    if (records.length === 0) return;
+    this.durable.run(this.recordManyTransaction, records);
   }
 
   findBySerial(serial: string): CertificateRecord | undefined {
@@ -198,7 +198,33 @@ export class CertificateRepository {
     }
   }
 
+  private insertRecord(record: NewCertificateRecord): void {
+    this.insertCertificate.run({
+      serial: record.serial,
+      issuer: record.issuer,
+      subject: record.subject,
+      spiffeId: record.spiffeId,
+      profile: record.profile,
+      requester: record.requester,
+      notBefore: record.notBefore,
+      notAfter: record.notAfter,
+      issuedAt: record.issuedAt,
+      der: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength),
+      fingerprint: record.fingerprint,
+      sans: encodeSans(record.sans),
+    });
+    for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
+  }
+
   count(): number {
     return this.selectCount.get() ?? 0;
   }
+}
+
+function conflictDetail(record: NewCertificateRecord, code: string): string {
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+    ? `serial ${record.serial} is already recorded`
+    : code === 'SQLITE_CONSTRAINT_UNIQUE'
+      ? `a certificate with fingerprint ${record.fingerprint} is already recorded`
+      : `certificate ${record.serial} breaks a ledger constraint (${code})`;
 }

@@ -1,3 +1,4 @@
+export { AcmeRepository } from './acme-repository.js';
 export { AlertOutboxRepository } from './alert-outbox.js';
 export { LeaseRepository } from './alert-leases.js';
 export type {
@@ -11,5 +12,8 @@ export type {
   ExpiryThresholdSpec,
 } from './alert-rows.js';
 export { CertificateRepository, type SerialStatus } from './certificate-repository.js';
+export { EntryRepository } from './entry-repository.js';
+export { DEFAULT_MAX_BATCH_ROWS, GroupCommit, type GroupCommitOptions, type GroupCommitStats, type GroupCommitTarget } from './group-commit.js';
+export { JoinTokenRepository, type JoinTokenRedemption } from './join-token-repository.js';
 export { Ledger, openLedger, type LedgerOptions } from './ledger.js';
 export { LedgerVersionError } from './migrate.js';

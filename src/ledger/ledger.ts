@@ -1,9 +1,12 @@
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { AcmeRepository } from './acme-repository.js';
 import { AlertOutboxRepository } from './alert-outbox.js';
 import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
 import { configureConnection } from './connection.js';
+import { EntryRepository } from './entry-repository.js';
+import { JoinTokenRepository } from './join-token-repository.js';
 import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
 
 export interface LedgerOptions {
@@ -28,6 +31,12 @@ export class Ledger {
   readonly alerts: AlertOutboxRepository;
   /** Named leases: one process at a time does what a lease guards (alert runs). */
   readonly leases: LeaseRepository;
+  /** SVID registration entries (migrations/0003). */
+  readonly entries: EntryRepository;
+  /** One-time join tokens, stored as hashes (migrations/0003). */
+  readonly joinTokens: JoinTokenRepository;
+  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
+  readonly acme: AcmeRepository;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
 
@@ -39,6 +48,9 @@ export class Ledger {
     this.certificates = new CertificateRepository(db, clock);
     this.alerts = new AlertOutboxRepository(db);
     this.leases = new LeaseRepository(db);
+    this.entries = new EntryRepository(db);
+    this.joinTokens = new JoinTokenRepository(db);
+    this.acme = new AcmeRepository(db);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 

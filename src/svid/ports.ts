@@ -50,6 +50,8 @@ export interface SvidIssuer {
       readonly dnsNames?: readonly string[];
       readonly ttlMs?: number;
       readonly requester: string;
+      /** Id of an admin registration entry that lets a workload requester obtain an /admin/ SVID (see IssueRequest.adminGrant). */
+      readonly adminGrant?: string;
     },
     profile: 'svid' | 'node',
   ): Promise<{ readonly serial: string; readonly chainPem: string; readonly notBefore: number; readonly notAfter: number }>;
@@ -94,13 +96,14 @@ export interface X509SvidRequest {
 export interface X509Svid {
   readonly spiffeId: string;
   readonly serial: string;
-  readonly entryId: string;
+  /** The registration entry that granted it; null for a node identity from a join token. */
+  readonly entryId: string | null;
   /** Leaf, then the intermediate, PEM. */
   readonly certChainPem: string;
   /** The trust bundle, PEM. */
   readonly bundlePem: string;
   readonly expiresAt: number;
-  /** Half the lifetime after notBefore, with ±10% jitter. */
+  /** Half the lifetime after issuance (not the backdated notBefore), with ±10% jitter. */
   readonly renewAfter: number;
 }
 

@@ -1,10 +1,11 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { id_ce_subjectAltName, SubjectAlternativeName } from '@peculiar/asn1-x509';
+import { constants, verify as verifyAsync, type KeyObject } from 'node:crypto';
 import { DomainError } from '../shared/errors.js';
-import { normalizeIpAddress } from './names.js';
+import { contextTag, decodeOid, decodeSmallInteger, DerError, DerReader, readChildren, readSingle, Tag, type DerElement } from './der-codec.js';
+import { describeNameDer } from './name-text.js';
+import { octetsToIp } from './names.js';
 import { parsePemBlocks } from './pem.js';
-import { peculiar } from './provider.js';
-import { checkPublicKey, type SubjectKeyAlgorithm } from './public-key.js';
+import type { SubjectKeyAlgorithm } from './public-key.js';
+import { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
 
 /** What a PKCS#10 request asks for, after its signature and key were checked. */
 export interface ParsedCsr {
@@ -25,6 +26,65 @@ export interface ParsedCsr {
 const MAX_CSR_BYTES = 16 * 1024;
 const PEM_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
 
+const OID = {
+  extensionRequest: '1.2.840.113549.1.9.14', // PKCS#9 (RFC 2985 §5.4.2)
+  subjectAltName: '2.5.29.17',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2', // RFC 5758 §3.2
+  ecdsaWithSha384: '1.2.840.10045.4.3.3',
+  ecdsaWithSha512: '1.2.840.10045.4.3.4',
+  ed25519: '1.3.101.112', // RFC 8410 §3
+  sha256WithRsa: '1.2.840.113549.1.1.11', // RFC 4055 §5
+  sha384WithRsa: '1.2.840.113549.1.1.12',
+  sha512WithRsa: '1.2.840.113549.1.1.13',
+  rsassaPss: '1.2.840.113549.1.1.10', // RFC 4055 §3.1
+  mgf1: '1.2.840.113549.1.1.8',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
+} as const;
+
+type Digest = 'sha256' | 'sha384' | 'sha512';
+const ECDSA_DIGESTS: ReadonlyMap<string, Digest> = new Map([
+  [OID.ecdsaWithSha256, 'sha256'],
+  [OID.ecdsaWithSha384, 'sha384'],
+  [OID.ecdsaWithSha512, 'sha512'],
+]);
+const RSA_DIGESTS: ReadonlyMap<string, Digest> = new Map([
+  [OID.sha256WithRsa, 'sha256'],
+  [OID.sha384WithRsa, 'sha384'],
+  [OID.sha512WithRsa, 'sha512'],
+]);
+const HASH_DIGESTS: ReadonlyMap<string, Digest> = new Map([
+  [OID.sha256, 'sha256'],
+  [OID.sha384, 'sha384'],
+  [OID.sha512, 'sha512'],
+]);
+
+/** How to check the self-signature, from signatureAlgorithm (SHA-1 forms are refused, as Boulder does). */
+type SignatureCheck =
+  | { readonly kind: 'ec'; readonly digest: Digest }
+  | { readonly kind: 'ed25519' }
+  | { readonly kind: 'rsa'; readonly digest: Digest }
+  | { readonly kind: 'rsa-pss'; readonly digest: Digest; readonly saltLength: number };
+
+/** The parts of a CertificationRequest (RFC 2986 §4) that keysmith reads. */
+interface DecodedRequest {
+  /** CertificationRequestInfo as it was signed. */
+  readonly info: Uint8Array;
+  readonly subject: Uint8Array;
+  readonly publicKey: Uint8Array;
+  /** The Extensions of the first extensionRequest attribute (its first value), if any. */
+  readonly extensions: readonly DecodedExtension[];
+  readonly signatureAlgorithm: DerElement;
+  readonly signature: Uint8Array;
+}
+
+interface DecodedExtension {
+  readonly oid: string;
+  /** extnValue contents. */
+  readonly value: Uint8Array;
+}
+
 /**
  * Parses a CSR given as PEM, base64/base64url DER (RFC 8555 §7.4 finalize) or
  * raw DER; verifies its self-signature (RFC 2986 §3: proof of possession) and
@@ -32,28 +92,25 @@ const PEM_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
  */
 export async function parseCsr(input: string | Uint8Array): Promise<ParsedCsr> {
   const der = csrBytes(input);
-  let csr: peculiar.Pkcs10CertificateRequest;
+  let request: DecodedRequest;
+  let subject: { readonly text: string; readonly commonNames: readonly string[] };
   try {
-    csr = new peculiar.Pkcs10CertificateRequest(der);
+    request = decodeRequest(der);
+    subject = describeNameDer(request.subject);
   } catch (cause) {
+    if (!(cause instanceof DerError)) throw cause;
     throw new DomainError('malformed', 'CSR is not a DER PKCS#10 CertificationRequest', { cause });
   }
-  const key = checkPublicKey(new Uint8Array(csr.publicKey.rawData));
-  let verified: boolean;
-  try {
-    verified = await csr.verify();
-  } catch (cause) {
-    throw new DomainError('badCSR', 'CSR signature algorithm is not supported', { cause });
-  }
-  if (!verified) throw new DomainError('badCSR', 'CSR signature does not verify with its public key');
+  const key = checkSubjectPublicKey(request.publicKey);
+  const check = signatureCheckFor(request.signatureAlgorithm, key);
+  if (!(await verifySignature(check, request, key.keyObject))) throw new DomainError('badCSR', 'CSR signature does not verify with its public key');
 
-  const names = requestedNames(csr);
-  const [commonName] = csr.subjectName.getField('CN');
+  const names = requestedNames(request.extensions);
   return {
     publicKey: key.spki,
     keyAlgorithm: key.algorithm,
-    subject: csr.subject,
-    commonName: commonName ?? null,
+    subject: subject.text,
+    commonName: subject.commonNames[0] ?? null,
     ...names,
   };
 }
@@ -78,33 +135,180 @@ function csrBytes(input: string | Uint8Array): Uint8Array {
   return der;
 }
 
-function requestedNames(csr: peculiar.Pkcs10CertificateRequest): Pick<ParsedCsr, 'dnsNames' | 'ipAddresses' | 'uris' | 'emails'> {
-  const extensions = csr.getExtensions(id_ce_subjectAltName);
-  // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension; a request asking for two is refused.
-  if (extensions.length > 1) throw new DomainError('badCSR', 'CSR requests more than one subjectAltName extension');
-  const out: { dnsNames: string[]; ipAddresses: string[]; uris: string[]; emails: string[] } = { dnsNames: [], ipAddresses: [], uris: [], emails: [] };
-  const [extension] = extensions;
-  if (extension === undefined) return out;
-  let san: SubjectAlternativeName;
+/** RFC 2986 §4.1 and §4.2, read as DER; every element is consumed exactly. Throws DerError. */
+function decodeRequest(der: Uint8Array): DecodedRequest {
+  const outer = new DerReader(readSingle(der, Tag.sequence, 'CertificationRequest').value);
+  const info = outer.read(Tag.sequence);
+  const signatureAlgorithm = outer.read(Tag.sequence);
+  const signatureBits = outer.read(Tag.bitString);
+  outer.end('CertificationRequest');
+  // The signature is a whole number of octets: no unused bits.
+  if (signatureBits.value[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
+
+  const fields = new DerReader(info.value);
+  // RFC 2986 §4.1: version is 0 (v1).
+  if (decodeSmallInteger(fields.read(Tag.integer)) !== 0) throw new DerError('CertificationRequestInfo version is not v1 (0)');
+  const subject = fields.read(Tag.sequence);
+  const publicKey = fields.read(Tag.sequence);
+  const attributes = fields.readOptional(contextTag(0, true));
+  fields.end('CertificationRequestInfo');
+  return {
+    info: info.bytes,
+    subject: subject.bytes,
+    publicKey: publicKey.bytes,
+    extensions: attributes === undefined ? [] : extensionRequest(attributes),
+    signatureAlgorithm,
+    signature: signatureBits.value.subarray(1),
+  };
+}
+
+/** Attribute ::= SEQUENCE { type OID, values SET OF ANY }; the first extensionRequest's first value is the Extensions. */
+function extensionRequest(attributes: DerElement): DecodedExtension[] {
+  let found: DecodedExtension[] | undefined;
+  for (const attribute of readChildren(attributes)) {
+    if (attribute.tag !== Tag.sequence) throw new DerError('Attribute is not a SEQUENCE');
+    const parts = new DerReader(attribute.value);
+    const type = decodeOid(parts.read(Tag.oid).value);
+    const values = readChildren(parts.read(Tag.set));
+    parts.end('Attribute');
+    const [first] = values;
+    if (type !== OID.extensionRequest || found !== undefined || first === undefined) continue;
+    if (first.tag !== Tag.sequence) throw new DerError('extensionRequest value is not Extensions');
+    found = readChildren(first).map((element) => {
+      if (element.tag !== Tag.sequence) throw new DerError('Extension is not a SEQUENCE');
+      const extension = new DerReader(element.value);
+      const oid = decodeOid(extension.read(Tag.oid).value);
+      extension.readOptional(Tag.boolean);
+      const value = extension.read(Tag.octetString).value;
+      extension.end('Extension');
+      return { oid, value };
+    });
+  }
+  return found ?? [];
+}
+
+/** Pairs signatureAlgorithm with the key type; an unknown, SHA-1 or mismatched algorithm is `badCSR`. */
+function signatureCheckFor(algorithm: DerElement, key: CheckedSubjectKey): SignatureCheck {
+  const unsupported = (cause?: unknown): never => {
+    throw new DomainError('badCSR', 'CSR signature algorithm is not supported', cause === undefined ? {} : { cause });
+  };
+  let check: SignatureCheck | undefined;
   try {
-    san = AsnConvert.parse(extension.value, SubjectAlternativeName);
+    const parts = new DerReader(algorithm.value);
+    const oid = decodeOid(parts.read(Tag.oid).value);
+    const parameters = parts.isDone ? undefined : parts.read();
+    parts.end('AlgorithmIdentifier');
+    const ecdsa = ECDSA_DIGESTS.get(oid);
+    const rsa = RSA_DIGESTS.get(oid);
+    // RFC 5758 §3.2 and RFC 8410 §3: parameters absent; RFC 4055 §5: NULL (or absent, as many encoders write).
+    if (ecdsa !== undefined && parameters === undefined) check = { kind: 'ec', digest: ecdsa };
+    else if (oid === OID.ed25519 && parameters === undefined) check = { kind: 'ed25519' };
+    else if (rsa !== undefined && (parameters === undefined || isNull(parameters))) check = { kind: 'rsa', digest: rsa };
+    else if (oid === OID.rsassaPss && parameters !== undefined) check = pssCheck(parameters);
+  } catch (cause) {
+    unsupported(cause);
+  }
+  if (check === undefined) return unsupported();
+  const keyKind = key.algorithm.kind;
+  const isMatch = check.kind === 'rsa-pss' ? keyKind === 'rsa' : check.kind === keyKind;
+  return isMatch ? check : unsupported();
+}
+
+/**
+ * RFC 4055 §3.1 RSASSA-PSS-params. node:crypto uses the message digest for
+ * MGF1 too, so the two must agree; the SHA-1 defaults are refused.
+ */
+function pssCheck(parameters: DerElement): SignatureCheck | undefined {
+  if (parameters.tag !== Tag.sequence) return undefined;
+  const fields = new DerReader(parameters.value);
+  const hash = fields.readOptional(contextTag(0, true));
+  const mgf = fields.readOptional(contextTag(1, true));
+  const salt = fields.readOptional(contextTag(2, true));
+  const trailer = fields.readOptional(contextTag(3, true));
+  fields.end('RSASSA-PSS-params');
+  if (hash === undefined || mgf === undefined) return undefined;
+  const digest = hashOf(readSingle(hash.value, Tag.sequence, 'hashAlgorithm'));
+  const mgfAlgorithm = new DerReader(readSingle(mgf.value, Tag.sequence, 'maskGenAlgorithm').value);
+  const mgfOid = decodeOid(mgfAlgorithm.read(Tag.oid).value);
+  const mgfDigest = hashOf(mgfAlgorithm.read(Tag.sequence));
+  mgfAlgorithm.end('maskGenAlgorithm');
+  if (digest === undefined || mgfOid !== OID.mgf1 || mgfDigest !== digest) return undefined;
+  const saltLength = salt === undefined ? 20 : decodeSmallInteger(readSingle(salt.value, Tag.integer, 'saltLength'));
+  // trailerField 1 (0xBC) is the only one defined.
+  if (trailer !== undefined && decodeSmallInteger(readSingle(trailer.value, Tag.integer, 'trailerField')) !== 1) return undefined;
+  return { kind: 'rsa-pss', digest, saltLength };
+}
+
+function hashOf(algorithm: DerElement): Digest | undefined {
+  const parts = new DerReader(algorithm.value);
+  const oid = decodeOid(parts.read(Tag.oid).value);
+  const parameters = parts.isDone ? undefined : parts.read();
+  parts.end('HashAlgorithm');
+  if (parameters !== undefined && !isNull(parameters)) return undefined;
+  return HASH_DIGESTS.get(oid);
+}
+
+function isNull(element: DerElement): boolean {
+  return element.tag === Tag.null && element.value.byteLength === 0;
+}
+
+/** RFC 2986 §3: the signature over CertificationRequestInfo, checked on the libuv pool. */
+function verifySignature(check: SignatureCheck, request: DecodedRequest, key: KeyObject): Promise<boolean> {
+  const digest = check.kind === 'ed25519' ? null : check.digest;
+  const keyInput =
+    check.kind === 'rsa-pss'
+      ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: check.saltLength }
+      : check.kind === 'ec'
+        ? { key, dsaEncoding: 'der' as const }
+        : key;
+  return new Promise((resolve, reject) => {
+    verifyAsync(digest, request.info, keyInput, request.signature, (err, isValid) => {
+      if (err === null) resolve(isValid);
+      else reject(new DomainError('badCSR', 'CSR signature does not verify with its public key', { cause: err }));
+    });
+  });
+}
+
+function requestedNames(extensions: readonly DecodedExtension[]): Pick<ParsedCsr, 'dnsNames' | 'ipAddresses' | 'uris' | 'emails'> {
+  const sanExtensions = extensions.filter((e) => e.oid === OID.subjectAltName);
+  // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension; a request asking for two is refused.
+  if (sanExtensions.length > 1) throw new DomainError('badCSR', 'CSR requests more than one subjectAltName extension');
+  const out: { dnsNames: string[]; ipAddresses: string[]; uris: string[]; emails: string[] } = { dnsNames: [], ipAddresses: [], uris: [], emails: [] };
+  const [extension] = sanExtensions;
+  if (extension === undefined) return out;
+  let generalNames: DerElement[];
+  try {
+    generalNames = readChildren(readSingle(extension.value, Tag.sequence, 'GeneralNames'));
   } catch (cause) {
     throw new DomainError('badCSR', 'CSR subjectAltName extension does not decode', { cause });
   }
-  for (const name of san) {
-    if (name.dNSName !== undefined) out.dnsNames.push(name.dNSName);
-    else if (name.iPAddress !== undefined) out.ipAddresses.push(normalizeCsrIp(name.iPAddress));
-    else if (name.uniformResourceIdentifier !== undefined) out.uris.push(name.uniformResourceIdentifier);
-    else if (name.rfc822Name !== undefined) out.emails.push(name.rfc822Name);
-    else throw new DomainError('badCSR', 'CSR requests a subjectAltName type other than dNSName, iPAddress, URI or rfc822Name');
+  // RFC 5280 §4.2.1.6 GeneralName tags: [1] rfc822Name, [2] dNSName, [6] URI (IA5String), [7] iPAddress.
+  for (const name of generalNames) {
+    const text = (): string => Buffer.from(name.value).toString('latin1');
+    switch (name.tag) {
+      case contextTag(2, false):
+        out.dnsNames.push(text());
+        break;
+      case contextTag(7, false):
+        out.ipAddresses.push(csrIpAddress(name.value));
+        break;
+      case contextTag(6, false):
+        out.uris.push(text());
+        break;
+      case contextTag(1, false):
+        out.emails.push(text());
+        break;
+      default:
+        throw new DomainError('badCSR', 'CSR requests a subjectAltName type other than dNSName, iPAddress, URI or rfc822Name');
+    }
   }
   return out;
 }
 
-function normalizeCsrIp(value: string): string {
+function csrIpAddress(octets: Uint8Array): string {
   try {
-    return normalizeIpAddress(value);
+    return octetsToIp(octets);
   } catch (cause) {
-    throw new DomainError('badCSR', `CSR requests iPAddress "${value.slice(0, 64)}", which is not an address`, { cause });
+    throw new DomainError('badCSR', `CSR requests iPAddress "${Buffer.from(octets.subarray(0, 32)).toString('hex')}", which is not an address`, { cause });
   }
 }

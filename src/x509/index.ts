@@ -13,9 +13,24 @@ export {
   type KeyUsageName,
 } from './certificate.js';
 export { parseCsr, type ParsedCsr } from './csr.js';
+export { LeafTemplate, type EncodedLeaf } from './leaf-template.js';
+export { formatDistinguishedName } from './name-text.js';
+export { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
 export { describeCrl, encodeCrl, type CrlContent, type CrlDescription, type CrlEntry, type CrlSigner } from './crl.js';
 export { checkIssuedCertificate, describeCertificate, type CertificateDescription } from './describe.js';
-export { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type DistinguishedName, type NameAttribute } from './names.js';
+export {
+  ACME_IDENTIFIER_OID,
+  createTlsAlpnCertificate,
+  encodeAcmeIdentifierValue,
+  readTlsAlpnCertificate,
+  reverseDnsName,
+  TlsAlpnCertificateError,
+  type AcmeIdentifierExtension,
+  type ResponderAltName,
+  type TlsAlpnCertificateFacts,
+  type TlsAlpnCertificateRequest,
+} from './acme-identifier.js';
+export { checkDistinguishedName, ipToOctets, normalizeDnsName, normalizeIpAddress, type DistinguishedName, type NameAttribute } from './names.js';
 export { fromPem, parsePemBlocks, splitPemChain, toPem, type PemBlock } from './pem.js';
 export { checkPublicKey, type CheckedPublicKey, type SubjectKeyAlgorithm } from './public-key.js';
 export { normalizeSerial, randomSerial, SERIAL_OCTETS, type RandomSource } from './serial.js';

@@ -97,7 +97,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     if (access === undefined) return; // the access plugin refuses such a route
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
       // @fastify/swagger writes a trailing wildcard (GET /ocsp/*) as the path parameter {*}.
-      routes.push({ method: method.toLowerCase(), path: route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, '/{*}'), access });
+      routes.push({ method: method.toLowerCase(), path: openApiPath(route.url), access });
     }
   });
 
@@ -140,4 +140,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     // Routes are fixed once the app is ready, so the document is built once.
     async () => (document ??= annotate(app.swagger(), routes)),
   );
+}
+
+/** fastify's route syntax to OpenAPI's: `:name` is a parameter, `::` a literal colon (`/v1/svid/x509::batch`). */
+function openApiPath(url: string): string {
+  return url.replace(/::|:([A-Za-z0-9_]+)/g, (_match: string, name: string | undefined) => (name === undefined ? ':' : `{${name}}`)).replace(/\/\*$/, '/{*}');
 }

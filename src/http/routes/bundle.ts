@@ -25,13 +25,25 @@ const X509AuthoritySchema = z
   .describe('One X.509 authority as a JWK (SPIFFE Trust Domain and Bundle §4.2.1)');
 type X509Authority = z.infer<typeof X509AuthoritySchema>;
 
+/** SPIFFE Trust Domain and Bundle §4.2.2: a JWT authority carries its public key, use jwt-svid and a kid. */
+const JwtAuthoritySchema = z
+  .object({
+    kty: z.literal('EC'),
+    crv: z.literal('P-256'),
+    x: z.string(),
+    y: z.string(),
+    kid: z.string().describe('Key ID, named in the JWT-SVID header (RFC 7638 thumbprint)'),
+    use: z.literal('jwt-svid'),
+  })
+  .describe('One JWT authority as a JWK (SPIFFE Trust Domain and Bundle §4.2.2)');
+
 export const SpiffeBundleSchema = z
   .object({
-    keys: z.array(X509AuthoritySchema),
+    keys: z.array(z.union([X509AuthoritySchema, JwtAuthoritySchema])),
     spiffe_sequence: z.number().int().nonnegative(),
     spiffe_refresh_hint: z.number().int().positive().describe('Seconds'),
   })
-  .meta({ id: 'SpiffeBundle', description: 'SPIFFE bundle (a JWK Set) of the trust domain’s X.509 authorities' });
+  .meta({ id: 'SpiffeBundle', description: 'SPIFFE bundle (a JWK Set) of the trust domain’s X.509 and JWT authorities' });
 
 /** SPIFFE Trust Domain and Bundle §4.2.1: the public key parameters, use x509-svid, exactly one x5c entry, no kid. */
 export function x509AuthorityJwk(der: Uint8Array): X509Authority {
@@ -74,7 +86,7 @@ export function registerBundleRoutes(app: FastifyInstance, bundle: TrustBundleSo
         return reply.type(PEM_FILE).send(bundle.pem());
       }
       return reply.type(JSON_TYPE).send({
-        keys: bundle.authorities().map(x509AuthorityJwk),
+        keys: [...bundle.authorities().map(x509AuthorityJwk), ...(bundle.jwtAuthorities?.() ?? [])],
         spiffe_sequence: bundle.sequence(),
         spiffe_refresh_hint: refreshHintSeconds,
       });

@@ -37,6 +37,7 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
       Object.entries(asRecord(item)).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, op: asRecord(op) })),
     );
     assert.deepEqual(operations.map((o) => o.route).sort(), [
+      'DELETE /v1/entries/{id}',
       'GET /ca.crt',
       'GET /crl',
       'GET /healthz',
@@ -47,14 +48,22 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
       'GET /v1/bundle',
       'GET /v1/certificates',
       'GET /v1/certificates/{serial}',
+      'GET /v1/entries',
+      'GET /v1/entries/{id}',
+      'PATCH /v1/entries/{id}',
       'POST /ocsp',
       'POST /v1/alerts/run',
+      'POST /v1/attest/join-token',
       'POST /v1/certificates/{serial}/revoke',
+      'POST /v1/entries',
+      'POST /v1/svid/jwt',
+      'POST /v1/svid/x509',
+      'POST /v1/svid/x509:batch',
     ]);
     for (const { route, op } of operations) {
       const access = op['x-keysmith-access'];
-      assert.ok(access === 'any' || access === 'admin', route);
-      assert.equal(op['security'] !== undefined, access === 'admin', `${route} declares mutualTLS exactly when it needs a certificate`);
+      assert.ok(access === 'any' || access === 'workload' || access === 'admin', route);
+      assert.equal(op['security'] !== undefined, access !== 'any', `${route} declares mutualTLS exactly when it needs a certificate`);
     }
   });
 });

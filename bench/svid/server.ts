@@ -1,0 +1,111 @@
+/**
+ * The SVID bench's server side, forked by run.ts and pinned like the other
+ * benches: keysmith exactly as `keysmith serve` wires it (openCore +
+ * startServer: TLS engine, node:http, fastify, the SVID routes, the ledger)
+ * in a fresh data directory. It issues the bench client's workload identity,
+ * hands it and the bootstrap admin identity to the parent, and reports its
+ * own CPU time and the Authority's step timings over measured windows.
+ */
+import { generateKeyPair } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { IssueStep } from '../../src/ca/index.js';
+import { openCore } from '../../src/cli/compose.js';
+import { startServer } from '../../src/cli/serve.js';
+import { loadConfig } from '../../src/config.js';
+import { parseCsr } from '../../src/x509/index.js';
+import { ISSUE_STEPS, isParentMessage, perStep, type ServerMessage, type StepTotal } from './protocol.js';
+
+if (process.send === undefined) {
+  console.error('server.js must be started with an IPC channel (child_process.fork)');
+  process.exit(2);
+}
+const send = (message: ServerMessage): void => {
+  process.send?.(message);
+};
+
+const parent = process.env['BENCH_DIR'] ?? tmpdir();
+mkdirSync(parent, { recursive: true });
+const dir = mkdtempSync(join(parent, 'keysmith-bench-svid-'));
+const config = loadConfig({ env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: '127.0.0.1:1', KEYSMITH_LOG_LEVEL: 'silent' } });
+// Port 0: the schema asks for 1..65535, and the bench wants an ephemeral port.
+const core = await openCore({ ...config, listen: { host: '127.0.0.1', port: 0 } });
+
+const totals = new Map<IssueStep, { count: number; totalMs: number }>(ISSUE_STEPS.map((step) => [step, { count: 0, totalMs: 0 }]));
+core.authority.onStepTimed((step, ms) => {
+  const total = totals.get(step);
+  if (total === undefined) return;
+  total.count++;
+  total.totalMs += ms;
+});
+const server = await startServer(core);
+
+// The bench client: a workload identity that registration entries name as parent.
+const clientId = `spiffe://${config.trustDomain}/bench/client`;
+const pair = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
+const client = await core.authority.issue(
+  { publicKey: new Uint8Array(pair.publicKey.export({ type: 'spki', format: 'der' })), spiffeId: clientId, ttlMs: 24 * 3_600_000, requester: 'system' },
+  'svid',
+);
+
+function snapshot(): Record<IssueStep, StepTotal> {
+  return perStep((step) => ({ ...(totals.get(step) ?? { count: 0, totalMs: 0 }) }));
+}
+
+function difference(after: Record<IssueStep, StepTotal>, before: Record<IssueStep, StepTotal>): Record<IssueStep, StepTotal> {
+  return perStep((step) => ({ count: after[step].count - before[step].count, totalMs: after[step].totalMs - before[step].totalMs }));
+}
+
+/** CPU per parseCsr (all threads: the signature check runs on the libuv pool), one at a time, outside any window. */
+async function calibrate(csrs: readonly string[]): Promise<void> {
+  for (const csr of csrs.slice(0, 20)) await parseCsr(csr);
+  const start = process.cpuUsage();
+  for (const csr of csrs) await parseCsr(csr);
+  const used = process.cpuUsage(start);
+  send({ type: 'calibration', parseCsrCpuUs: (used.user + used.system) / Math.max(1, csrs.length), samples: csrs.length });
+}
+
+let windowCpu = process.cpuUsage();
+let windowSteps = snapshot();
+process.on('message', (raw: unknown) => {
+  if (!isParentMessage(raw)) return;
+  switch (raw.type) {
+    case 'window-start':
+      windowCpu = process.cpuUsage();
+      windowSteps = snapshot();
+      break;
+    case 'window-end': {
+      const used = process.cpuUsage(windowCpu);
+      send({ type: 'window', cpuSeconds: (used.user + used.system) / 1e6, steps: difference(snapshot(), windowSteps) });
+      break;
+    }
+    case 'calibrate':
+      void calibrate(raw.csrs);
+      break;
+    case 'stop':
+      void server.close(1_000).finally(() => {
+        core.close();
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      });
+      break;
+    default: {
+      const never: never = raw;
+      throw new Error(`unknown message ${String(never)}`);
+    }
+  }
+});
+
+send({
+  type: 'ready',
+  port: server.port,
+  trustDomain: config.trustDomain,
+  bundlePem: core.authority.bundlePem(),
+  clientId,
+  clientCertPem: client.chainPem,
+  clientKeyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  adminCertPem: readFileSync(core.paths.adminCert, 'utf8'),
+  adminKeyPem: readFileSync(core.paths.adminKey, 'utf8'),
+});

@@ -1,0 +1,66 @@
+/**
+ * The checks every ACME POST passes, in Boulder's order (wfe2/verify.go):
+ * decode, algorithm, key (jwk or kid), signature, nonce, url. A request that
+ * fails one is answered with that check's problem and changes nothing.
+ */
+import type { AcmeHttpRequest } from './transport.js';
+import type { AcmeContext, AuthenticatedPost } from './context.js';
+import { decodeJwsBody, importAccountKey, verifySignature, type AccountKey } from './jws.js';
+import { AcmeProblemError } from './problems.js';
+import type { AcmeAccountRecord } from '../shared/acme-records.js';
+
+/** RFC 8555 §6.2: jwk only for newAccount and revokeCert (by the certificate's key), kid everywhere else. */
+export type KeyMode = 'kid' | 'jwk' | 'either';
+
+const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export async function authenticate(ctx: AcmeContext, request: AcmeHttpRequest, mode: KeyMode): Promise<AuthenticatedPost> {
+  const decoded = decodeJwsBody(request.contentType, request.body);
+  const { header } = decoded;
+
+  // RFC 8555 §6.2: "jwk" and "kid" are mutually exclusive, and one is required.
+  if ((header.jwk === undefined) === (header.kid === undefined)) {
+    throw new AcmeProblemError('malformed', 'the JWS protected header must hold exactly one of jwk and kid');
+  }
+  let key: AccountKey;
+  let account: AcmeAccountRecord | undefined;
+  if (header.jwk !== undefined) {
+    if (mode === 'kid') throw new AcmeProblemError('malformed', 'this request must be signed with the account key named by kid, not a jwk');
+    key = await importAccountKey(header.jwk, decoded.alg);
+  } else {
+    if (mode === 'jwk') throw new AcmeProblemError('malformed', 'this request must carry a jwk, not a kid');
+    account = accountFromKid(ctx, header.kid ?? '');
+    key = await importAccountKey(parseStoredJwk(account), decoded.alg);
+  }
+
+  const payload = await verifySignature(decoded, key.key);
+
+  // RFC 8555 §6.5: every request carries a fresh nonce, used once.
+  const nonce = header.nonce;
+  if (nonce === undefined || !ctx.nonces.redeem(nonce, ctx.deps.clock.now())) {
+    throw new AcmeProblemError('badNonce', nonce === undefined ? 'the JWS has no nonce' : 'the nonce is unknown, used or expired');
+  }
+  // RFC 8555 §6.4: the url header must be the URL the request was sent to.
+  const expectedUrl = `${ctx.urls.base}${request.path}`;
+  if (header.url !== expectedUrl) {
+    throw new AcmeProblemError('unauthorized', `the JWS url header does not match the request URL ${expectedUrl}`);
+  }
+  return { decoded, payload, account, key };
+}
+
+/** kid is the account URL (RFC 8555 §6.2); the account must exist and be valid (§7.3.6). */
+function accountFromKid(ctx: AcmeContext, kid: string): AcmeAccountRecord {
+  const prefix = ctx.urls.account('');
+  const id = kid.startsWith(prefix) ? kid.slice(prefix.length) : '';
+  if (!ACCOUNT_ID.test(id)) throw new AcmeProblemError('malformed', 'the kid is not an account URL of this server');
+  const account = ctx.deps.store.findAccount(id);
+  if (account === undefined) throw new AcmeProblemError('accountDoesNotExist', 'no account with this kid');
+  if (account.status !== 'valid') throw new AcmeProblemError('unauthorized', `the account is ${account.status}`);
+  return account;
+}
+
+function parseStoredJwk(account: AcmeAccountRecord): Record<string, unknown> {
+  const value: unknown = JSON.parse(account.jwk);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`account ${account.id}: stored JWK is not an object`);
+  return { ...value };
+}

@@ -1,0 +1,104 @@
+/**
+ * Finalize and download (RFC 8555 §7.4, §7.4.2). Issuance is synchronous:
+ * the answer already says valid (certbot and cert-manager poll processing
+ * orders badly). A refused CSR leaves the order ready for another try.
+ */
+import { isIP } from 'node:net';
+import { isDomainError } from '../shared/errors.js';
+import type { AcmeOrderRecord } from '../shared/acme-records.js';
+import { normalizeIpAddress, parseCsr, toPem, type ParsedCsr } from '../x509/index.js';
+import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
+import { accountOf, enforceLimit, isPostAsGet } from './context.js';
+import { parsePayload } from './jws.js';
+import { notFound, orderReply, orderStatus, ownOrder } from './orders.js';
+import { AcmeProblemError, toAcmeProblem } from './problems.js';
+import { FinalizeSchema, identifierKey } from './wire.js';
+
+/** POST /order/<id>/finalize. */
+export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeReply> {
+  const account = accountOf(post);
+  const { store, authority, clock } = ctx.deps;
+  const order = ownOrder(ctx, post, orderId);
+  enforceLimit(ctx.limiters.finalize, account.id, clock.now(), 'finalize requests for this account');
+  // RFC 8555 §7.4: finalize before every authorization is valid is orderNotReady.
+  const status = orderStatus(ctx, order);
+  if (status !== 'ready') throw new AcmeProblemError('orderNotReady', `the order is ${status}, not ready`);
+
+  const { csr } = parsePayload(post.payload, FinalizeSchema);
+  const parsed = await parseFinalizeCsr(csr);
+  checkCsrNames(order, parsed);
+  // Boulder refuses a certificate for the account's own key: that key must stay an account key.
+  if (Buffer.from(parsed.publicKey).equals(spkiOf(post))) throw new AcmeProblemError('badCSR', 'the CSR key must not be the account key');
+
+  if (!store.beginFinalize(order.id)) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
+  let serial: string;
+  try {
+    const issued = await authority.issue(
+      {
+        publicKey: parsed.publicKey,
+        dnsNames: order.identifiers.filter((i) => i.type === 'dns').map((i) => i.value),
+        ipAddresses: order.identifiers.filter((i) => i.type === 'ip').map((i) => i.value),
+        ...(order.notBefore === null ? {} : { notBefore: order.notBefore }),
+        ...(order.notAfter === null ? {} : { notAfter: order.notAfter }),
+        requester: `acme:${account.id}`,
+      },
+      'tls-server',
+    );
+    serial = issued.serial;
+  } catch (error) {
+    // Nothing was handed out: the order goes back to ready so the client can try again.
+    store.abortFinalize(order.id);
+    const problem = toAcmeProblem(error);
+    if (problem === undefined) throw error;
+    // The Authority refuses keys and names as badCSR/malformed/rejectedIdentifier; to the client it is the CSR.
+    throw problem.type === 'malformed' && problem.status === 400 ? new AcmeProblemError('badCSR', problem.detail) : problem;
+  }
+  return orderReply(ctx, store.completeFinalize(order.id, serial), 200);
+}
+
+/** POST-as-GET /cert/<serial>: leaf then intermediate (RFC 8555 §7.4.2), only to the account that ordered it. */
+export function downloadCertificate(ctx: AcmeContext, post: AuthenticatedPost, serial: string): AcmeReply {
+  const account = accountOf(post);
+  if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'a certificate is fetched with POST-as-GET');
+  const record = /^[0-9a-f]{2,40}$/.test(serial) ? ctx.deps.certificates.findBySerial(serial) : undefined;
+  if (record === undefined || record.requester !== `acme:${account.id}`) throw notFound('certificate');
+  return {
+    status: 200,
+    contentType: 'application/pem-certificate-chain',
+    body: toPem(record.der) + ctx.deps.authority.material.intermediate.certPem,
+  };
+}
+
+async function parseFinalizeCsr(csr: string): Promise<ParsedCsr> {
+  try {
+    return await parseCsr(csr);
+  } catch (error) {
+    if (isDomainError(error)) throw new AcmeProblemError('badCSR', error.detail);
+    throw error;
+  }
+}
+
+/** RFC 8555 §7.4: the CSR asks for exactly the order's identifiers (CN, if any, among them). */
+function checkCsrNames(order: AcmeOrderRecord, csr: ParsedCsr): void {
+  if (csr.uris.length > 0 || csr.emails.length > 0) throw new AcmeProblemError('badCSR', 'the CSR asks for URI or email names, which ACME does not certify');
+  const asked = new Set<string>();
+  for (const name of csr.dnsNames) asked.add(`dns:${name.toLowerCase()}`);
+  for (const address of csr.ipAddresses) asked.add(`ip:${address}`);
+  if (csr.commonName !== null) {
+    asked.add(isIP(csr.commonName) === 0 ? `dns:${csr.commonName.toLowerCase()}` : `ip:${normalizeIpAddress(csr.commonName)}`);
+  }
+  const ordered = new Set(order.identifiers.map(identifierKey));
+  const extra = [...asked].filter((name) => !ordered.has(name));
+  const missing = [...ordered].filter((name) => !asked.has(name));
+  if (extra.length > 0 || missing.length > 0) {
+    const parts = [
+      ...(extra.length > 0 ? [`not in the order: ${extra.join(', ')}`] : []),
+      ...(missing.length > 0 ? [`missing from the CSR: ${missing.join(', ')}`] : []),
+    ];
+    throw new AcmeProblemError('badCSR', `the CSR names must equal the order's identifiers (${parts.join('; ')})`);
+  }
+}
+
+function spkiOf(post: AuthenticatedPost): Buffer {
+  return post.key.key.export({ type: 'spki', format: 'der' });
+}

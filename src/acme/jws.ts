@@ -1,0 +1,166 @@
+/**
+ * RFC 8555 §6.2 request authentication, as small checks (Boulder's
+ * wfe2/verify.go): decode the flattened JWS, check its protected header,
+ * turn a JWK into a key that fits the algorithm, verify with jose.
+ */
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, flattenedVerify } from 'jose';
+import { z } from 'zod';
+import { AcmeProblemError } from './problems.js';
+
+/** RFC 8555 §6.2 requires ES256 and RS256 (RFC 7518); EdDSA (RFC 8037) and ES384 are what modern clients add. */
+export const SUPPORTED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'EdDSA'] as const;
+export type JwsAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
+
+/** Bodies are a few KiB at most (a key-change holds two JWKs, finalize one CSR). */
+export const MAX_JWS_BYTES = 64 * 1024;
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const base64url = z.string().regex(BASE64URL, 'must be base64url without padding');
+
+// RFC 8555 §6.2: the JWS Unprotected Header MUST NOT be used, so only these three members.
+const FlattenedJwsSchema = z.strictObject({
+  protected: base64url.min(1),
+  payload: base64url,
+  signature: base64url.min(1),
+});
+export type FlattenedJws = z.infer<typeof FlattenedJwsSchema>;
+
+const ProtectedHeaderSchema = z.object({
+  alg: z.string().min(1).max(32),
+  nonce: z.string().max(256).optional(),
+  url: z.string().min(1).max(2048),
+  jwk: z.record(z.string(), z.unknown()).optional(),
+  kid: z.string().min(1).max(2048).optional(),
+});
+export type ProtectedHeader = z.infer<typeof ProtectedHeaderSchema>;
+
+export interface DecodedJws {
+  readonly jws: FlattenedJws;
+  readonly header: ProtectedHeader;
+  readonly alg: JwsAlgorithm;
+}
+
+/** Content type, size, JSON and schema (malformed), then the algorithm (badSignatureAlgorithm). */
+export function decodeJwsBody(contentType: string | undefined, body: Buffer | undefined): DecodedJws {
+  // RFC 8555 §6.2: requests carry Content-Type application/jose+json.
+  const mediaType = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/jose+json') {
+    throw new AcmeProblemError('malformed', 'Content-Type must be application/jose+json', { status: 415 });
+  }
+  if (body === undefined || body.length === 0) throw new AcmeProblemError('malformed', 'the request has no body');
+  if (body.length > MAX_JWS_BYTES) throw new AcmeProblemError('malformed', `the request body exceeds ${MAX_JWS_BYTES} bytes`, { status: 413 });
+  const jws = parseJson(body.toString('utf8'), FlattenedJwsSchema, 'the body is not a flattened JWS (RFC 7515 §7.2.2) with protected, payload and signature only');
+  const header = parseJson(
+    Buffer.from(jws.protected, 'base64url').toString('utf8'),
+    ProtectedHeaderSchema,
+    'the JWS protected header is not JSON with alg and url',
+  );
+  return { jws, header, alg: checkAlgorithm(header.alg) };
+}
+
+export function checkAlgorithm(alg: string): JwsAlgorithm {
+  const found = SUPPORTED_ALGORITHMS.find((known) => known === alg);
+  if (found === undefined) {
+    throw new AcmeProblemError('badSignatureAlgorithm', `JWS algorithm '${alg.slice(0, 32)}' is not supported`, {
+      extra: { algorithms: [...SUPPORTED_ALGORITHMS] },
+    });
+  }
+  return found;
+}
+
+/** An account key as stored: only the RFC 7638 required members, so the thumbprint and the stored JWK agree. */
+export interface AccountKey {
+  readonly jwk: JsonWebKey;
+  readonly thumbprint: string;
+  readonly key: KeyObject;
+}
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+const MAX_RSA_BITS = 4096;
+
+function member(raw: Readonly<Record<string, unknown>>, name: string): string {
+  const value = raw[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048 || !BASE64URL.test(value)) {
+    throw new AcmeProblemError('malformed', `JWK member '${name}' must be a base64url string`);
+  }
+  return value;
+}
+
+/** A public JWK reduced to its required members; private or unknown key types are malformed. */
+export function canonicalJwk(raw: Readonly<Record<string, unknown>>): JsonWebKey {
+  if (PRIVATE_MEMBERS.some((name) => name in raw)) throw new AcmeProblemError('malformed', 'the JWK holds private key material');
+  switch (raw['kty']) {
+    case 'EC':
+      return { kty: 'EC', crv: typeof raw['crv'] === 'string' ? raw['crv'] : '', x: member(raw, 'x'), y: member(raw, 'y') };
+    case 'RSA':
+      return { kty: 'RSA', e: member(raw, 'e'), n: member(raw, 'n') };
+    case 'OKP':
+      return { kty: 'OKP', crv: typeof raw['crv'] === 'string' ? raw['crv'] : '', x: member(raw, 'x') };
+    default:
+      throw new AcmeProblemError('badPublicKey', 'JWK kty must be EC, RSA or OKP');
+  }
+}
+
+/** Imports a public JWK, checks it is a key keysmith accepts and that it fits `alg`. */
+export async function importAccountKey(raw: Readonly<Record<string, unknown>>, alg: JwsAlgorithm | undefined): Promise<AccountKey> {
+  const jwk = canonicalJwk(raw);
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk, format: 'jwk' });
+  } catch (cause) {
+    throw new AcmeProblemError('badPublicKey', 'the JWK is not a usable public key', { cause });
+  }
+  const family = keyFamily(key);
+  if (family === undefined) throw new AcmeProblemError('badPublicKey', 'account keys must be EC P-256/P-384, RSA 2048-4096 bits or Ed25519');
+  if (alg !== undefined && family !== alg) throw new AcmeProblemError('malformed', `JWS algorithm ${alg} does not fit the key (${family} key)`);
+  return { jwk, thumbprint: await calculateJwkThumbprint({ ...jwk }, 'sha256'), key };
+}
+
+/** The one algorithm each accepted key type signs with. */
+function keyFamily(key: KeyObject): JwsAlgorithm | undefined {
+  const details = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      return details?.namedCurve === 'prime256v1' ? 'ES256' : details?.namedCurve === 'secp384r1' ? 'ES384' : undefined;
+    case 'rsa': {
+      const bits = details?.modulusLength ?? 0;
+      return bits >= 2048 && bits <= MAX_RSA_BITS ? 'RS256' : undefined;
+    }
+    case 'ed25519':
+      return 'EdDSA';
+    default:
+      return undefined;
+  }
+}
+
+/** Verifies the signature with jose; a signature that does not verify is malformed (Boulder's "JWS verification error"). */
+export async function verifySignature(decoded: DecodedJws, key: KeyObject): Promise<Uint8Array> {
+  try {
+    const result = await flattenedVerify(decoded.jws, key, { algorithms: [decoded.alg] });
+    return result.payload;
+  } catch (cause) {
+    throw new AcmeProblemError('malformed', 'JWS verification error: the signature does not verify', { cause });
+  }
+}
+
+/** A JSON payload checked against a schema; POST-as-GET ("") is refused here. */
+export function parsePayload<T>(payload: Uint8Array, schema: z.ZodType<T>): T {
+  return parseJson(Buffer.from(payload).toString('utf8'), schema, 'the JWS payload does not match what this resource accepts');
+}
+
+export function parseJson<T>(text: string, schema: z.ZodType<T>, detail: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AcmeProblemError('malformed', `${detail}: not JSON`);
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue === undefined ? '' : `: ${issue.path.join('.') || '(root)'} ${issue.message}`;
+    throw new AcmeProblemError('malformed', `${detail}${where}`);
+  }
+  return result.data;
+}

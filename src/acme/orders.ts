@@ -1,0 +1,205 @@
+/**
+ * Orders and authorizations (RFC 8555 §7.4, §7.5): newOrder with identifier
+ * policy, validity window, RFC 9773 `replaces` and authorization reuse; the
+ * status each resource shows (§7.1.6), expiry worked out when read.
+ */
+import type {
+  AcmeAuthorizationRecord,
+  AcmeChallengeType,
+  AcmeOrderRecord,
+  AcmeOrderStatus,
+  NewAcmeAuthorization,
+} from '../shared/acme-records.js';
+import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
+import { accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
+import { findByCertId, parseCertId } from './ari.js';
+import { authorizationTarget, type AuthorizationTarget } from './identifiers.js';
+import { parsePayload } from './jws.js';
+import { AcmeProblemError } from './problems.js';
+import {
+  AuthorizationUpdateSchema,
+  NewOrderSchema,
+  renderAuthorization,
+  renderOrder,
+  type AuthorizationView,
+} from './wire.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+export const ORDER_LIFETIME_MS = 7 * DAY;
+export const PENDING_AUTHORIZATION_LIFETIME_MS = DAY;
+export const VALID_AUTHORIZATION_LIFETIME_MS = 7 * DAY;
+/** A reused authorization must outlive this margin, so the order can still be finalized on it. */
+const REUSE_MARGIN_MS = HOUR;
+/** Clients that poll a processing order wait this long (RFC 8555 §7.4). */
+export const PROCESSING_RETRY_AFTER_SECONDS = 1;
+const TOKEN_BYTES = 32;
+
+/** POST /new-order (RFC 8555 §7.4). */
+export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
+  const account = accountOf(post);
+  const { store, clock } = ctx.deps;
+  const now = clock.now();
+  enforceLimit(ctx.limiters.newOrder, account.id, now, 'new orders for this account');
+  const body = parsePayload(post.payload, NewOrderSchema);
+  const identifiers = ctx.identifiers.check(body.identifiers);
+  const { notBefore, notAfter } = checkValidity(ctx, body.notBefore, body.notAfter, now);
+
+  // RFC 9773 §5: replaces names a certificate of this account that no live order replaces yet.
+  let replacesSerial: string | null = null;
+  if (body.replaces !== undefined) {
+    const record = findByCertId(ctx, parseCertId(body.replaces));
+    if (record === undefined) throw new AcmeProblemError('malformed', 'replaces names no certificate issued through ACME here', { status: 404 });
+    if (record.requester !== `acme:${account.id}`) throw new AcmeProblemError('unauthorized', 'replaces names a certificate of another account');
+    replacesSerial = record.serial;
+  }
+
+  const reusedIds: string[] = [];
+  const fresh: NewAcmeAuthorization[] = [];
+  let expiresAt = now + ORDER_LIFETIME_MS;
+  for (const identifier of identifiers) {
+    const target = authorizationTarget(identifier);
+    const reusable = store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now + REUSE_MARGIN_MS);
+    if (reusable !== undefined) {
+      reusedIds.push(reusable.id);
+      // An order does not outlive the authorizations it stands on.
+      expiresAt = Math.min(expiresAt, reusable.expiresAt);
+    } else {
+      fresh.push(newAuthorization(ctx, account.id, target, now));
+    }
+  }
+
+  const outcome = store.createOrder(
+    {
+      id: randomId(ctx),
+      accountId: account.id,
+      status: fresh.length === 0 ? 'ready' : 'pending',
+      identifiers,
+      notBefore,
+      notAfter,
+      expiresAt,
+      createdAt: now,
+      replaces: replacesSerial === null ? null : (body.replaces ?? null),
+      replacesSerial,
+      newAuthorizations: fresh,
+      reusedAuthorizationIds: reusedIds,
+    },
+    now,
+  );
+  if (!outcome.ok) throw new AcmeProblemError('alreadyReplaced', 'another order already replaces this certificate');
+  return orderReply(ctx, outcome.order, 201);
+}
+
+/** POST-as-GET /order/<id>. */
+export function orderPost(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): AcmeReply {
+  const order = ownOrder(ctx, post, orderId);
+  if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'an order is read with POST-as-GET');
+  return orderReply(ctx, order, 200);
+}
+
+/** POST /authz/<id>: read (POST-as-GET) or deactivate (RFC 8555 §7.5.2). */
+export function authorizationPost(ctx: AcmeContext, post: AuthenticatedPost, authzId: string): AcmeReply {
+  const account = accountOf(post);
+  const { store } = ctx.deps;
+  const authz = store.findAuthorization(authzId);
+  if (authz === undefined || authz.accountId !== account.id) throw notFound('authorization');
+  if (!isPostAsGet(post)) {
+    parsePayload(post.payload, AuthorizationUpdateSchema);
+    if (!store.deactivateAuthorization(authz.id)) throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
+    const updated = store.findAuthorization(authz.id) ?? authz;
+    return { status: 200, body: renderAuthorization(ctx.urls, updated, authorizationStatus(ctx, updated)) };
+  }
+  return { status: 200, body: renderAuthorization(ctx.urls, authz, authorizationStatus(ctx, authz)) };
+}
+
+export function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, status: number): AcmeReply {
+  const shown = orderStatus(ctx, order);
+  return {
+    status,
+    body: renderOrder(ctx.urls, order, shown),
+    location: ctx.urls.order(order.id),
+    ...(shown === 'processing' ? { retryAfterSeconds: PROCESSING_RETRY_AFTER_SECONDS } : {}),
+  };
+}
+
+export function ownOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): AcmeOrderRecord {
+  const account = accountOf(post);
+  const order = ctx.deps.store.findOrder(orderId);
+  // Another account's order is reported as absent, so ids cannot be probed.
+  if (order === undefined || order.accountId !== account.id) throw notFound('order');
+  return order;
+}
+
+/**
+ * RFC 8555 §7.1.6: the stored status, with time applied: an order past its
+ * expiry that never became valid is invalid; a pending order follows its
+ * authorizations (one failed or expired: invalid; all valid: ready).
+ */
+export function orderStatus(ctx: AcmeContext, order: AcmeOrderRecord): AcmeOrderStatus {
+  const now = ctx.deps.clock.now();
+  if (order.status === 'valid' || order.status === 'invalid' || order.status === 'processing') return order.status;
+  if (order.expiresAt <= now) return 'invalid';
+  if (order.status === 'ready') return 'ready';
+  let allValid = true;
+  for (const id of order.authorizationIds) {
+    const authz = ctx.deps.store.findAuthorization(id);
+    const status = authz === undefined ? 'invalid' : authorizationStatus(ctx, authz);
+    if (status === 'invalid' || status === 'deactivated' || status === 'expired' || status === 'revoked') return 'invalid';
+    if (status !== 'valid') allValid = false;
+  }
+  return allValid ? 'ready' : 'pending';
+}
+
+export function authorizationStatus(ctx: AcmeContext, authz: AcmeAuthorizationRecord): AuthorizationView {
+  if ((authz.status === 'pending' || authz.status === 'valid') && authz.expiresAt <= ctx.deps.clock.now()) return 'expired';
+  return authz.status;
+}
+
+/**
+ * notBefore/notAfter are honoured as asked or refused (never quietly moved):
+ * notBefore not in the future, notAfter in the future and after notBefore,
+ * and the span within the tls-server maximum.
+ */
+function checkValidity(
+  ctx: AcmeContext,
+  notBeforeText: string | undefined,
+  notAfterText: string | undefined,
+  now: number,
+): { notBefore: number | null; notAfter: number | null } {
+  const notBefore = notBeforeText === undefined ? null : Date.parse(notBeforeText);
+  const notAfter = notAfterText === undefined ? null : Date.parse(notAfterText);
+  if (notBefore !== null && notBefore > now) throw new AcmeProblemError('malformed', 'notBefore may not be in the future');
+  if (notAfter !== null) {
+    if (notAfter <= now) throw new AcmeProblemError('malformed', 'notAfter must be in the future');
+    const start = Math.max(notBefore ?? now, now);
+    if (notBefore !== null && notAfter <= notBefore) throw new AcmeProblemError('malformed', 'notAfter must be after notBefore');
+    if (notAfter - start > ctx.maxCertificateTtlMs || notAfter - (notBefore ?? now) > ctx.maxCertificateTtlMs) {
+      throw new AcmeProblemError('malformed', `the requested lifetime exceeds the maximum of ${Math.floor(ctx.maxCertificateTtlMs / DAY)} days`);
+    }
+  }
+  return { notBefore, notAfter };
+}
+
+/**
+ * A pending authorization and its challenges: http-01, dns-01 and tls-alpn-01
+ * for a name; dns-01 only for a wildcard (RFC 8555 §7.1.3); no dns-01 for an
+ * address (RFC 8738 §7). Each token is 256 random bits (§8.1 asks for 128).
+ */
+function newAuthorization(ctx: AcmeContext, accountId: string, target: AuthorizationTarget, now: number): NewAcmeAuthorization {
+  const id = randomId(ctx);
+  const types: readonly AcmeChallengeType[] =
+    target.identifier.type === 'ip' ? ['http-01', 'tls-alpn-01'] : target.isWildcard ? ['dns-01'] : ['http-01', 'dns-01', 'tls-alpn-01'];
+  return {
+    id,
+    accountId,
+    identifier: target.identifier,
+    isWildcard: target.isWildcard,
+    expiresAt: now + PENDING_AUTHORIZATION_LIFETIME_MS,
+    createdAt: now,
+    challenges: types.map((type) => ({ id: randomId(ctx), authorizationId: id, type, token: randomId(ctx, TOKEN_BYTES) })),
+  };
+}
+
+export function notFound(what: string): AcmeProblemError {
+  return new AcmeProblemError('malformed', `no such ${what}`, { status: 404 });
+}

@@ -1,0 +1,151 @@
+/**
+ * The ACME front end's ports (STYLE §2.3): what it needs from the ledger and
+ * the Authority, declared here and fitted structurally by src/ledger
+ * (`ledger.acme`, `ledger.certificates`) and src/ca (`Authority`) in cli/compose.ts.
+ * The store is synchronous like better-sqlite3; each write is one transaction.
+ */
+import type {
+  AcmeAccountRecord,
+  AcmeAuthorizationRecord,
+  AcmeChallengeRecord,
+  AcmeEabKeyRecord,
+  AcmeIdentifierRecord,
+  AcmeOrderRecord,
+  CreateOrderOutcome,
+  NewAcmeAccount,
+  NewAcmeOrder,
+  ValidationRecord,
+} from '../shared/acme-records.js';
+import type { Clock } from '../shared/clock.js';
+import type { RateLimit } from '../shared/rate-limit.js';
+import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
+import type { ChallengeValidator } from './validation/types.js';
+
+export interface AcmeStore {
+  /** DomainError('conflict') when the key id exists. */
+  createEabKey(key: AcmeEabKeyRecord): void;
+  findEabKey(keyId: string): AcmeEabKeyRecord | undefined;
+
+  /**
+   * One transaction: inserts the account and, with an eabKeyId, binds that key
+   * to it. DomainError('conflict') when the key thumbprint is taken or the EAB
+   * key is already bound; 'notFound' for an unknown EAB key.
+   */
+  createAccount(account: NewAcmeAccount): AcmeAccountRecord;
+  findAccount(id: string): AcmeAccountRecord | undefined;
+  findAccountByThumbprint(thumbprint: string): AcmeAccountRecord | undefined;
+  updateAccountContact(id: string, contact: readonly string[]): AcmeAccountRecord;
+  /** Also invalidates the account's pending orders and authorizations. */
+  deactivateAccount(id: string): AcmeAccountRecord;
+  /** DomainError('conflict') when another account holds the new thumbprint. */
+  changeAccountKey(id: string, jwk: string, thumbprint: string): AcmeAccountRecord;
+
+  /** One transaction: the order, its new authorizations and challenges, and the links to reused ones. */
+  createOrder(order: NewAcmeOrder, now: number): CreateOrderOutcome;
+  findOrder(id: string): AcmeOrderRecord | undefined;
+  /** The account's order ids, newest first. */
+  listOrderIds(accountId: string, limit: number): readonly string[];
+  findAuthorization(id: string): AcmeAuthorizationRecord | undefined;
+  /** A valid authorization of this account for this identifier that is still valid after `validUntilAtLeast`. */
+  findReusableAuthorization(
+    accountId: string,
+    identifier: AcmeIdentifierRecord,
+    isWildcard: boolean,
+    validUntilAtLeast: number,
+  ): AcmeAuthorizationRecord | undefined;
+  findChallenge(id: string): AcmeChallengeRecord | undefined;
+  /** pending -> processing, only while its authorization is pending and unexpired; false otherwise. */
+  startChallenge(challengeId: string, now: number): boolean;
+  /**
+   * One transaction: the challenge, its authorization, and every pending order
+   * holding that authorization (ready when all its authorizations are valid;
+   * invalid on failure).
+   */
+  recordValidation(challengeId: string, outcome: ValidationRecord): void;
+  /** RFC 8555 §7.5.2; pending orders holding it become invalid. false when it was not pending or valid. */
+  deactivateAuthorization(id: string): boolean;
+
+  /** ready -> processing; false when the order was not ready (another finalize got there first). */
+  beginFinalize(orderId: string): boolean;
+  /** processing -> ready, after a refused CSR or a failed issuance. */
+  abortFinalize(orderId: string): void;
+  /** processing -> valid with its certificate. */
+  completeFinalize(orderId: string, serial: string): AcmeOrderRecord;
+}
+
+/** Ledger reads (`ledger.certificates` fits). */
+export interface AcmeCertificateLookup {
+  findBySerial(serial: string): CertificateRecord | undefined;
+}
+
+/** What finalize hands the Authority (src/ca IssueRequest, the tls-server subset). */
+export interface AcmeIssueRequest {
+  readonly publicKey: Uint8Array;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly notBefore?: number;
+  readonly notAfter?: number;
+  readonly requester: string;
+}
+
+/** The src/ca Authority, as ACME uses it. */
+export interface AcmeAuthority {
+  issue(request: AcmeIssueRequest, profile: ProfileName): Promise<{ readonly serial: string; readonly chainPem: string }>;
+  revoke(serial: string, reason: RevocationReason): unknown;
+  /** The intermediate travels in every downloaded chain. */
+  readonly material: { readonly intermediate: { readonly certPem: string } };
+}
+
+export interface AcmePolicy {
+  /** DNS names equal to one of these, or ending in '.' + one of these, are allowed. Empty: no DNS name is. */
+  readonly allowedSuffixes: readonly string[];
+  /** CIDRs; empty: no IP address is. */
+  readonly allowedIpRanges: readonly string[];
+  readonly eabRequired: boolean;
+  /** Longest notAfter - notBefore a newOrder may ask for; default (and ceiling) 397 days. */
+  readonly maxCertificateTtlMs?: number;
+}
+
+export interface AcmeMeta {
+  readonly termsOfService?: string;
+  readonly website?: string;
+}
+
+export interface AcmeLimits {
+  /** new-account per client address. */
+  readonly newAccountPerAddress?: RateLimit;
+  /** new-nonce per client address. */
+  readonly noncePerAddress?: RateLimit;
+  /** new-order per account. */
+  readonly newOrderPerAccount?: RateLimit;
+  /** finalize per account. */
+  readonly finalizePerAccount?: RateLimit;
+}
+
+/** What a finished background validation reports (tests and the bench await it). */
+export interface ValidationEvent {
+  readonly challengeId: string;
+  readonly authorizationId: string;
+  readonly type: AcmeChallengeRecord['type'];
+  readonly ok: boolean;
+  readonly durationMs: number;
+}
+
+export interface AcmeServerDeps {
+  /** e.g. https://127.0.0.1:8443/acme; the directory is `${baseUrl}/directory` and JWS urls are `${baseUrl}${path}`. */
+  readonly baseUrl: string;
+  readonly store: AcmeStore;
+  readonly certificates: AcmeCertificateLookup;
+  readonly authority: AcmeAuthority;
+  readonly validator: ChallengeValidator;
+  readonly clock: Clock;
+  readonly policy: AcmePolicy;
+  readonly meta?: AcmeMeta;
+  readonly limits?: AcmeLimits;
+  /** Randomness for ids, tokens and nonces; default node:crypto. */
+  readonly random?: (length: number) => Uint8Array;
+  /** Called after each background validation is recorded. Must not throw. */
+  readonly onValidated?: (event: ValidationEvent) => void;
+  /** Internal failures (the reply says only "internal error"); the error never holds keys or JWS bodies. */
+  readonly onInternalError?: (error: unknown, context: { readonly method: string; readonly path: string }) => void;
+}

@@ -1,0 +1,170 @@
+import { createPrivateKey, createPublicKey, generateKeyPair, webcrypto, type KeyObject } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { calculateJwkThumbprint, SignJWT } from 'jose';
+
+/** The JWT-SVID claims keysmith signs (SPIFFE JWT-SVID §3): times in whole seconds since the epoch. */
+export interface JwtSvidClaims {
+  readonly sub: string;
+  readonly aud: readonly string[];
+  readonly iat: number;
+  readonly exp: number;
+}
+
+/** The public half as the SPIFFE bundle carries it (SPIFFE Trust Domain and Bundle §4.2.2: use jwt-svid, with kid). */
+export interface JwtAuthorityPublicJwk {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+  readonly kid: string;
+  readonly use: 'jwt-svid';
+}
+
+export interface JwtAuthorityOptions {
+  readonly dataDir: string;
+  /** Encrypts the key file, like the CA keys (KEYSMITH_CA_PASSPHRASE). */
+  readonly passphrase?: string;
+  /** Problems that do not stop loading: a loose file mode (fixed), an unencrypted key despite a passphrase. */
+  readonly onWarning?: (message: string) => void;
+}
+
+const KEY_FILE = 'jwt-signing-key.pem';
+const KEY_CIPHER = 'aes-256-cbc';
+const ENCRYPTED_LABEL = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
+
+const generateEcKeyPair = promisify(generateKeyPair);
+let stagingCount = 0;
+
+/** Where the JWT signing key lives: beside the CA keys, `<dataDir>/ca/jwt-signing-key.pem`, mode 0600. */
+export function jwtSigningKeyPath(dataDir: string): string {
+  return join(dataDir, 'ca', KEY_FILE);
+}
+
+/**
+ * The JWT-SVID signing key: one ES256 key, loaded from the data directory or
+ * created there on first use. Its `kid` is the RFC 7638 thumbprint of the
+ * public key, so it is stable across restarts and names the key exactly.
+ */
+export class JwtAuthority {
+  readonly kid: string;
+  readonly #signingKey: webcrypto.CryptoKey;
+  readonly #publicJwk: JwtAuthorityPublicJwk;
+
+  private constructor(kid: string, signingKey: webcrypto.CryptoKey, publicJwk: JwtAuthorityPublicJwk) {
+    this.kid = kid;
+    this.#signingKey = signingKey;
+    this.#publicJwk = publicJwk;
+  }
+
+  /** Loads the key, or creates it when the file is absent. Throws a plain Error naming the problem. */
+  static async loadOrCreate(options: JwtAuthorityOptions): Promise<JwtAuthority> {
+    if (options.passphrase === '') throw new Error('the JWT signing key passphrase is set but empty');
+    const path = jwtSigningKeyPath(options.dataDir);
+    if (!existsSync(path)) await createKeyFile(path, options.passphrase);
+    const keyObject = readKey(path, options.passphrase, options.onWarning ?? ((): void => undefined));
+    return JwtAuthority.#fromKeyObject(keyObject);
+  }
+
+  static async #fromKeyObject(privateKey: KeyObject): Promise<JwtAuthority> {
+    // A key re-imported from PEM, never one from generateKeyPairSync: JWK export of the latter can hang Node 20 (PERF-NOTES.md).
+    const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') {
+      throw new Error('the JWT signing key is not an EC P-256 key');
+    }
+    // RFC 7638 §3: the thumbprint covers only the required members crv, kty, x, y.
+    const kid = await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'sha256');
+    const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+    const signingKey = await webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+    return new JwtAuthority(kid, signingKey, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid, use: 'jwt-svid' });
+  }
+
+  /** A compact JWS with header { alg: 'ES256', kid, typ: 'JWT' } over exactly the given claims. */
+  async sign(claims: JwtSvidClaims): Promise<string> {
+    if (claims.sub.length === 0) throw new Error('a JWT-SVID needs a subject');
+    // JWT-SVID §3.2: aud MUST be present with at least one value.
+    if (claims.aud.length === 0) throw new Error('a JWT-SVID needs at least one audience');
+    if (!Number.isSafeInteger(claims.iat) || !Number.isSafeInteger(claims.exp) || claims.exp <= claims.iat) {
+      throw new Error('a JWT-SVID needs integer iat and exp, exp after iat');
+    }
+    return new SignJWT({ sub: claims.sub, aud: [...claims.aud], iat: claims.iat, exp: claims.exp })
+      .setProtectedHeader({ alg: 'ES256', kid: this.kid, typ: 'JWT' })
+      .sign(this.#signingKey);
+  }
+
+  publicJwk(): JwtAuthorityPublicJwk {
+    return this.#publicJwk;
+  }
+}
+
+// ---------------------------------------------------------------- files
+
+/**
+ * Writes a new key to a staging file and links it into place: the key file
+ * appears whole or not at all, and if another process made one first, theirs wins.
+ */
+async function createKeyFile(path: string, passphrase: string | undefined): Promise<void> {
+  const dir = join(path, '..');
+  // Making <dataDir>/ca here would look like a half-created CA to initCertificateAuthority: the CA comes first.
+  if (!existsSync(dir)) throw new Error(`no CA in ${dir}: create the CA before the JWT signing key`);
+  const { privateKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
+  const pem =
+    passphrase === undefined
+      ? privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+      : privateKey.export({ type: 'pkcs8', format: 'pem', cipher: KEY_CIPHER, passphrase }).toString();
+  const staging = join(dir, `.${KEY_FILE}.${process.pid}.${++stagingCount}`);
+  rmSync(staging, { force: true });
+  const fd = openSync(staging, 'wx', 0o600);
+  try {
+    writeSync(fd, pem);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    // The mode given to open is masked by the umask; set it exactly.
+    chmodSync(staging, 0o600);
+    try {
+      linkSync(staging, path);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  } finally {
+    rmSync(staging, { force: true });
+  }
+  syncDirectory(dir);
+}
+
+function readKey(path: string, passphrase: string | undefined, warn: (message: string) => void): KeyObject {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    chmodSync(path, 0o600);
+    warn(`${path} had mode ${mode.toString(8).padStart(4, '0')} (readable by group or others); set to 0600`);
+  }
+  const pem = readFileSync(path, 'utf8');
+  const isEncrypted = pem.includes(ENCRYPTED_LABEL);
+  if (isEncrypted && passphrase === undefined) throw new Error(`the JWT signing key ${path} is encrypted: a passphrase is needed`);
+  if (!isEncrypted && passphrase !== undefined) warn(`${path} is stored unencrypted although a passphrase is set`);
+  try {
+    return passphrase !== undefined && isEncrypted
+      ? createPrivateKey({ key: pem, format: 'pem', passphrase })
+      : createPrivateKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    if (isEncrypted) throw new Error(`cannot decrypt the JWT signing key ${path}: is the passphrase the one it was created with?`, { cause });
+    throw new Error(`the JWT signing key ${path} is not a PKCS#8 PEM private key`, { cause });
+  }
+}
+
+function syncDirectory(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && err.code === 'EEXIST';
+}

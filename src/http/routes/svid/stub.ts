@@ -1,0 +1,25 @@
+/**
+ * An SvidApi that refuses everything, for building the app only to render
+ * its OpenAPI document (http/openapi-generate.ts stubDeps): the SVID routes
+ * are registered only when an SvidApi is given.
+ */
+import { DomainError } from '../../../shared/errors.js';
+import type { SvidApi } from '../../../svid/ports.js';
+
+function refuse(): never {
+  throw new DomainError('notFound', 'the SVID service is a stub here');
+}
+
+export const svidApiStub: SvidApi = {
+  issueX509: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
+  issueX509Batch: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
+  issueJwt: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
+  attestJoinToken: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
+  createJoinToken: refuse,
+  createEntry: refuse,
+  getEntry: refuse,
+  listEntries: refuse,
+  updateEntry: refuse,
+  deleteEntry: refuse,
+  jwtAuthorities: () => [],
+};
