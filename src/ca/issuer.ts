@@ -1,5 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createPublicKey, generateKeyPair, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -20,6 +20,7 @@ import {
   type DistinguishedName,
   type IssuerCurve,
 } from '../x509/index.js';
+import { exportPrivateKey, fixMode, PASSPHRASE_VARIABLE, readPrivateKey, syncDirectory, writeDurably } from './key-files.js';
 import { toNewRecord } from './ledger-record.js';
 import type { CertificateStore } from './ports.js';
 import { BACKDATE_MS } from './profiles.js';
@@ -86,11 +87,9 @@ function filesIn(dir: string): { dir: string } & Record<keyof typeof FILES, stri
   };
 }
 
-const PASSPHRASE_VARIABLE = 'KEYSMITH_CA_PASSPHRASE';
 const ROOT_YEARS = 10;
 const INTERMEDIATE_YEARS = 5;
 const INTERMEDIATE_RENEW_WARNING_MS = 30 * 24 * 3_600_000;
-const KEY_CIPHER = 'aes-256-cbc';
 
 const generateEcKeyPair = promisify(generateKeyPair);
 // Staging directory names are unique per process (pid) and per call (counter).
@@ -141,7 +140,7 @@ export async function loadCertificateAuthority(o: LoadOptions): Promise<CaMateri
 
   const rootDer = fromPem(readFileSync(paths.rootCert, 'utf8'));
   const intermediateDer = fromPem(readFileSync(paths.intermediateCert, 'utf8'));
-  const keyObject = readPrivateKey(paths.intermediateKey, o.passphrase, warn);
+  const keyObject = readPrivateKey(paths.intermediateKey, o.passphrase, 'CA key', warn);
   checkHierarchy(rootDer, intermediateDer, keyObject, o.trustDomain, paths.dir);
 
   const intermediate = describeCertificate(intermediateDer);
@@ -244,57 +243,11 @@ function addYears(ms: number, years: number): number {
   return date.getTime();
 }
 
-function exportPrivateKey(key: KeyObject, passphrase: string | undefined): string {
-  if (passphrase === undefined) return key.export({ type: 'pkcs8', format: 'pem' }).toString();
-  if (passphrase.length === 0) throw new Error(`${PASSPHRASE_VARIABLE} is set but empty`);
-  return key.export({ type: 'pkcs8', format: 'pem', cipher: KEY_CIPHER, passphrase }).toString();
-}
 
-function writeDurably(path: string, text: string, mode: number): void {
-  const fd = openSync(path, 'wx', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  // The mode given to open is masked by the umask; set it exactly.
-  chmodSync(path, mode);
-}
 
-function syncDirectory(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // ---------------------------------------------------------------- loading
 
-/** Tightens a file or directory that group or others can reach, and says so: the key may have been exposed. */
-function fixMode(path: string, wanted: number, warn: (message: string) => void): void {
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) === 0) return;
-  chmodSync(path, wanted);
-  warn(`${path} had mode ${mode.toString(8).padStart(4, '0')} (readable by group or others); set to ${wanted.toString(8).padStart(4, '0')}`);
-}
-
-function readPrivateKey(path: string, passphrase: string | undefined, warn: (message: string) => void): KeyObject {
-  const pem = readFileSync(path, 'utf8');
-  const isEncrypted = pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----');
-  if (isEncrypted && (passphrase === undefined || passphrase.length === 0)) {
-    throw new Error(`the CA key ${path} is encrypted: set ${PASSPHRASE_VARIABLE}`);
-  }
-  if (!isEncrypted && passphrase !== undefined) warn(`${path} is stored unencrypted although ${PASSPHRASE_VARIABLE} is set`);
-  try {
-    return isEncrypted ? createPrivateKey({ key: pem, format: 'pem', passphrase: passphrase ?? '' }) : createPrivateKey({ key: pem, format: 'pem' });
-  } catch (cause) {
-    if (isEncrypted) throw new Error(`cannot decrypt the CA key ${path}: is ${PASSPHRASE_VARIABLE} the passphrase it was created with?`, { cause });
-    throw new Error(`the CA key ${path} is not a PKCS#8 PEM private key`, { cause });
-  }
-}
 
 /** The chain, the key and the trust domain must be the ones this configuration expects. */
 function checkHierarchy(rootDer: Uint8Array, intermediateDer: Uint8Array, key: KeyObject, trustDomain: string, dir: string): void {

@@ -1,8 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, webcrypto, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createPublicKey, generateKeyPair, webcrypto, type KeyObject } from 'node:crypto';
+import { existsSync, linkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
+import { exportPrivateKey, fixMode, readPrivateKey, syncDirectory, writeDurably } from './key-files.js';
 
 /** The JWT-SVID claims keysmith signs (SPIFFE JWT-SVID §3): times in whole seconds since the epoch. */
 export interface JwtSvidClaims {
@@ -31,8 +32,6 @@ export interface JwtAuthorityOptions {
 }
 
 const KEY_FILE = 'jwt-signing-key.pem';
-const KEY_CIPHER = 'aes-256-cbc';
-const ENCRYPTED_LABEL = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
 
 const generateEcKeyPair = promisify(generateKeyPair);
 let stagingCount = 0;
@@ -63,7 +62,7 @@ export class JwtAuthority {
     if (options.passphrase === '') throw new Error('the JWT signing key passphrase is set but empty');
     const path = jwtSigningKeyPath(options.dataDir);
     if (!existsSync(path)) await createKeyFile(path, options.passphrase);
-    const keyObject = readKey(path, options.passphrase, options.onWarning ?? ((): void => undefined));
+    const keyObject = readJwtKey(path, options.passphrase, options.onWarning ?? ((): void => undefined));
     return JwtAuthority.#fromKeyObject(keyObject);
   }
 
@@ -109,22 +108,11 @@ async function createKeyFile(path: string, passphrase: string | undefined): Prom
   // Making <dataDir>/ca here would look like a half-created CA to initCertificateAuthority: the CA comes first.
   if (!existsSync(dir)) throw new Error(`no CA in ${dir}: create the CA before the JWT signing key`);
   const { privateKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
-  const pem =
-    passphrase === undefined
-      ? privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-      : privateKey.export({ type: 'pkcs8', format: 'pem', cipher: KEY_CIPHER, passphrase }).toString();
+  const pem = exportPrivateKey(privateKey, passphrase);
   const staging = join(dir, `.${KEY_FILE}.${process.pid}.${++stagingCount}`);
   rmSync(staging, { force: true });
-  const fd = openSync(staging, 'wx', 0o600);
   try {
-    writeSync(fd, pem);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    // The mode given to open is masked by the umask; set it exactly.
-    chmodSync(staging, 0o600);
+    writeDurably(staging, pem, 0o600);
     try {
       linkSync(staging, path);
     } catch (err) {
@@ -136,35 +124,13 @@ async function createKeyFile(path: string, passphrase: string | undefined): Prom
   syncDirectory(dir);
 }
 
-function readKey(path: string, passphrase: string | undefined, warn: (message: string) => void): KeyObject {
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    chmodSync(path, 0o600);
-    warn(`${path} had mode ${mode.toString(8).padStart(4, '0')} (readable by group or others); set to 0600`);
-  }
-  const pem = readFileSync(path, 'utf8');
-  const isEncrypted = pem.includes(ENCRYPTED_LABEL);
-  if (isEncrypted && passphrase === undefined) throw new Error(`the JWT signing key ${path} is encrypted: a passphrase is needed`);
-  if (!isEncrypted && passphrase !== undefined) warn(`${path} is stored unencrypted although a passphrase is set`);
-  try {
-    return passphrase !== undefined && isEncrypted
-      ? createPrivateKey({ key: pem, format: 'pem', passphrase })
-      : createPrivateKey({ key: pem, format: 'pem' });
-  } catch (cause) {
-    if (isEncrypted) throw new Error(`cannot decrypt the JWT signing key ${path}: is the passphrase the one it was created with?`, { cause });
-    throw new Error(`the JWT signing key ${path} is not a PKCS#8 PEM private key`, { cause });
-  }
-}
 
-function syncDirectory(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function isAlreadyExists(err: unknown): boolean {
   return err instanceof Error && 'code' in err && err.code === 'EEXIST';
+}
+
+function readJwtKey(path: string, passphrase: string | undefined, warn: (message: string) => void): KeyObject {
+  fixMode(path, 0o600, warn);
+  return readPrivateKey(path, passphrase, 'JWT signing key', warn);
 }

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDuration } from '../config.js';
 
 /** A sub-command: its usage text and what it does with its parsed options. */
 export interface Command {
@@ -52,4 +53,15 @@ export function requireOption(parsed: ParsedCommand, name: string): string {
   const value = stringOption(parsed, name);
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
+}
+
+/** A duration option such as 90s, 15m, 12h or 7d, in ms. */
+export function durationOption(parsed: ParsedCommand, name: string): number | undefined {
+  const value = stringOption(parsed, name);
+  if (value === undefined) return undefined;
+  try {
+    return parseDuration(value);
+  } catch {
+    throw new UsageError(`--${name}: expected a duration such as 90s, 15m, 12h or 7d, got '${value}'`);
+  }
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { loadConfig, parseDuration, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { REVOCATION_REASONS, PROFILE_NAMES, type CertificateRecord, type ProfileName, type RevocationReason } from '../shared/records.js';
-import { requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { adminSpiffeId, openCore, publicUrl, type Core } from './compose.js';
 import { issueIdentity, writeIdentity } from './identities.js';
 import { join } from 'node:path';
@@ -9,16 +9,6 @@ import { join } from 'node:path';
 function configOf(parsed: ParsedCommand): Config {
   const file = stringOption(parsed, 'config');
   return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
-}
-
-function durationOption(parsed: ParsedCommand, name: string): number | undefined {
-  const value = stringOption(parsed, name);
-  if (value === undefined) return undefined;
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new UsageError(`--${name}: expected a duration such as 90s, 15m, 12h or 7d, got '${value}'`);
-  }
 }
 
 async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T> | T, ensureIdentities = false): Promise<T> {

@@ -3,11 +3,11 @@
  * the data directory like `keysmith issue` (safe while serve runs: the
  * ledger is SQLite in WAL mode). `--json` prints the API's wire form.
  */
-import { loadConfig, parseDuration, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
 import type { RegistrationEntry } from '../shared/entry-records.js';
 import type { SvidApi } from '../svid/ports.js';
-import { requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openCore, openSvid } from './compose.js';
 
 function configOf(parsed: ParsedCommand): Config {
@@ -28,16 +28,6 @@ export async function withSvid<T>(parsed: ParsedCommand, use: (svid: SvidApi) =>
 /** Who acts, as the ledger records it ('cli:<user>'), like `keysmith issue`. */
 export function cliActor(): string {
   return `cli:${process.env['USER'] ?? 'operator'}`;
-}
-
-export function durationMs(parsed: ParsedCommand, name: string): number | undefined {
-  const value = stringOption(parsed, name);
-  if (value === undefined) return undefined;
-  try {
-    return parseDuration(value);
-  } catch {
-    throw new UsageError(`--${name}: expected a duration such as 90s, 15m, 12h or 7d, got '${value}'`);
-  }
 }
 
 function isoOption(parsed: ParsedCommand, name: string): number | undefined {
@@ -94,8 +84,8 @@ export const entriesCreateCommand: Command = {
   async run(parsed) {
     const spiffeId = requireOption(parsed, 'spiffe-id');
     const parentId = requireOption(parsed, 'parent-id');
-    const x509TtlMs = durationMs(parsed, 'x509-ttl');
-    const jwtTtlMs = durationMs(parsed, 'jwt-ttl');
+    const x509TtlMs = durationOption(parsed, 'x509-ttl');
+    const jwtTtlMs = durationOption(parsed, 'jwt-ttl');
     const dnsNames = stringList(parsed, 'dns');
     const expiresAt = isoOption(parsed, 'expires-at');
     const entry = await withSvid(parsed, (svid) =>

@@ -3,8 +3,8 @@
  * the data directory. Only the token's hash is stored; the token is printed
  * once, alone on stdout, so a script can capture it.
  */
-import { requireOption, UsageError, type Command } from './args.js';
-import { cliActor, durationMs, withSvid } from './entries.js';
+import { durationOption, requireOption, UsageError, type Command } from './args.js';
+import { cliActor, withSvid } from './entries.js';
 
 const DEFAULT_TTL_MS = 10 * 60_000;
 
@@ -15,7 +15,7 @@ export const tokensCreateCommand: Command = {
   options: { 'spiffe-id': { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' } },
   async run(parsed) {
     const spiffeId = requireOption(parsed, 'spiffe-id');
-    const ttlMs = durationMs(parsed, 'ttl') ?? DEFAULT_TTL_MS;
+    const ttlMs = durationOption(parsed, 'ttl') ?? DEFAULT_TTL_MS;
     if (ttlMs <= 0) throw new UsageError('--ttl: expected a positive duration');
     const created = await withSvid(parsed, (svid) => svid.createJoinToken(cliActor(), spiffeId, ttlMs));
     if (parsed.values['json'] === true) {

@@ -425,18 +425,8 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-interface OrderInsert {
-  readonly id: string;
-  readonly accountId: string;
-  readonly status: string;
-  readonly identifiers: string;
-  readonly notBefore: number | null;
-  readonly notAfter: number | null;
-  readonly expiresAt: number;
-  readonly createdAt: number;
-  readonly replaces: string | null;
-  readonly replacesSerial: string | null;
-}
+/** A new order's row: its outcome columns start empty. */
+type OrderInsert = Omit<OrderRow, 'error' | 'certificateSerial'>;
 
 // ------------------------------------------------------------ row decoding (the CHECK constraints hold the enums)
 

@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent, request as httpRequest, type ClientRequestArgs } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { connect } from '../../src/tls/index.js';
 import { freePort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { EngineAgent, openssl } from '../helpers/engine-client.js';
 
 /**
  * A node and a workload get their identities the way an operator sets them
@@ -37,30 +36,11 @@ function keysmith(args: readonly string[]) {
   return runProcess(process.execPath, [MAIN, ...args], { env, lifetimeMs: 30_000 });
 }
 
-class TlsAgent extends Agent {
-  constructor(private readonly identity: Identity | undefined) {
-    super({ keepAlive: false, maxSockets: 1 });
-  }
-
-  override createConnection(_options: ClientRequestArgs): Duplex {
-    const socket = connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      ca: bundlePem,
-      ALPNProtocols: ['http/1.1'],
-      ...(this.identity === undefined ? {} : { key: this.identity.key, cert: this.identity.chain }),
-    });
-    socket.on('error', () => {});
-    return socket;
-  }
-}
-
 function call(method: string, path: string, identity: Identity | undefined, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: new TlsAgent(identity) }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: new EngineAgent(port, bundlePem, identity) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -77,12 +57,6 @@ function call(method: string, path: string, identity: Identity | undefined, body
     req.on('error', reject);
     req.end(text);
   });
-}
-
-async function openssl(args: readonly string[]): Promise<string> {
-  const result = await runProcess('openssl', args, { lifetimeMs: 30_000 });
-  if (result.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stdout}${result.stderr}`);
-  return result.stdout;
 }
 
 /** A P-256 key made where the workload runs, and a CSR for it. */

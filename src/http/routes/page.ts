@@ -9,3 +9,14 @@ export function pageSchema<Item extends z.ZodType>(item: Item, id: string) {
     })
     .meta({ id });
 }
+
+const LIMIT_MESSAGE = 'must be an integer between 1 and 500';
+
+/** The `limit` query parameter every list route takes. */
+export const PageLimitSchema = z.coerce
+  .number({ error: LIMIT_MESSAGE })
+  .int(LIMIT_MESSAGE)
+  .min(1, LIMIT_MESSAGE)
+  .max(500, LIMIT_MESSAGE)
+  .optional()
+  .describe('Page size (default 100)');

@@ -5,18 +5,18 @@
  * the openssl CLI into a temporary directory, signed by the fixtures'
  * intermediate; the committed fixtures are never touched.
  */
-import { Agent, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createHttpsServer, KeysmithMetrics, type AppDeps, type HttpsServer } from '../../../src/http/index.js';
-import { connect, type TlsSocket } from '../../../src/tls/index.js';
+import type { TlsSocket } from '../../../src/tls/index.js';
 import { portOf, runProcess } from '../../helpers/processes.js';
 import { FakeBundle, FakeClock, FakeHealthCheck, FakeLedger, firstCertificate, recordOf, type RecordOptions } from './fakes.js';
+import { EngineAgent } from '../../helpers/engine-client.js';
 
 export const TRUST_DOMAIN = 'keysmith.local';
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
@@ -180,33 +180,10 @@ export interface Reply {
   json(): unknown;
 }
 
-/** A TLS client connection from our engine, for node:http. */
-function tlsConnection(port: number, identity: Identity | undefined): Duplex {
-  const socket = connect({
-    host: '127.0.0.1',
-    port,
-    servername: 'localhost',
-    ca: fixture('ca.pem'),
-    ALPNProtocols: ['http/1.1'],
-    ...(identity === undefined ? {} : { key: identity.key, cert: identity.chain }),
-  });
-  // A refused handshake surfaces on the request; the socket must not throw on its own.
-  socket.on('error', () => {});
-  return socket;
-}
-
-/** Connections over our TLS client for the given identity; with keepAlive, one reused connection. */
-export class TlsAgent extends Agent {
-  constructor(
-    private readonly port: number,
-    private readonly identity: Identity | undefined,
-    keepAlive = true,
-  ) {
-    super({ keepAlive, maxSockets: 1 });
-  }
-
-  override createConnection(_options: ClientRequestArgs): Duplex {
-    return tlsConnection(this.port, this.identity);
+/** Connections over our TLS client for the given identity, trusting the fixture CA; with keepAlive, one reused connection. */
+export class TlsAgent extends EngineAgent {
+  constructor(port: number, identity: Identity | undefined, keepAlive = true) {
+    super(port, fixture('ca.pem'), identity, keepAlive);
   }
 }
 

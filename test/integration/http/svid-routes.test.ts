@@ -2,16 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { openCore, openSvid, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config.js';
-import { connect } from '../../../src/tls/index.js';
-import { freePort, runProcess } from '../../helpers/processes.js';
+import { freePort } from '../../helpers/processes.js';
+import { EngineAgent, openssl } from '../../helpers/engine-client.js';
 
 /**
  * The SVID, attestation and entry routes as `serve` wires them, in process:
@@ -72,29 +71,6 @@ async function startKeysmith(name: string, env: Record<string, string> = {}): Pr
   };
 }
 
-class TlsAgent extends Agent {
-  constructor(
-    private readonly port: number,
-    private readonly ca: string,
-    private readonly identity: Identity | undefined,
-  ) {
-    super({ keepAlive: false, maxSockets: 1 });
-  }
-
-  override createConnection(_options: ClientRequestArgs): Duplex {
-    const socket = connect({
-      host: '127.0.0.1',
-      port: this.port,
-      servername: 'localhost',
-      ca: this.ca,
-      ALPNProtocols: ['http/1.1'],
-      ...(this.identity === undefined ? {} : { key: this.identity.key, cert: this.identity.chain }),
-    });
-    socket.on('error', () => {});
-    return socket;
-  }
-}
-
 function call(ks: Keysmith, method: string, path: string, options: { identity?: Identity; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
@@ -104,7 +80,7 @@ function call(ks: Keysmith, method: string, path: string, options: { identity?: 
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const req = httpRequest(
-      { host: '127.0.0.1', port: ks.server.port, method, path, headers, agent: new TlsAgent(ks.server.port, ks.bundle, options.identity) },
+      { host: '127.0.0.1', port: ks.server.port, method, path, headers, agent: new EngineAgent(ks.server.port, ks.bundle, options.identity) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -119,12 +95,6 @@ function call(ks: Keysmith, method: string, path: string, options: { identity?: 
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function openssl(args: readonly string[]): Promise<string> {
-  const result = await runProcess('openssl', args, { lifetimeMs: 60_000 });
-  if (result.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
 }
 
 let keyCounter = 0;

@@ -2,17 +2,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent, request as httpRequest, type ClientRequestArgs } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config.js';
-import { connect } from '../../../src/tls/index.js';
-import { freePort, runProcess } from '../../helpers/processes.js';
+import { freePort } from '../../helpers/processes.js';
+import { EngineAgent, openssl } from '../../helpers/engine-client.js';
 
 /**
  * SPIFFE X509-SVID and JWT-SVID rules, checked on SVIDs issued through the
@@ -38,31 +37,12 @@ let core: Core;
 let server: RunningServer & { readonly port: number };
 let node: Identity;
 
-class TlsAgent extends Agent {
-  constructor(private readonly identity: Identity | undefined) {
-    super({ keepAlive: false, maxSockets: 1 });
-  }
-
-  override createConnection(_options: ClientRequestArgs): Duplex {
-    const socket = connect({
-      host: '127.0.0.1',
-      port: server.port,
-      servername: 'localhost',
-      ca: core.authority.bundlePem(),
-      ALPNProtocols: ['http/1.1'],
-      ...(this.identity === undefined ? {} : { key: this.identity.key, cert: this.identity.chain }),
-    });
-    socket.on('error', () => {});
-    return socket;
-  }
-}
-
 function call(method: string, path: string, identity?: Identity, body?: unknown, accept?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = accept === undefined ? {} : { accept };
     if (text !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers, agent: new TlsAgent(identity) }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers, agent: new EngineAgent(server.port, core.authority.bundlePem(), identity) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -72,12 +52,6 @@ function call(method: string, path: string, identity?: Identity, body?: unknown,
     req.on('error', reject);
     req.end(text);
   });
-}
-
-async function openssl(args: readonly string[]): Promise<string> {
-  const result = await runProcess('openssl', args, { lifetimeMs: 60_000 });
-  if (result.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${result.stdout}${result.stderr}`);
-  return result.stdout;
 }
 
 const KEY_ALGORITHMS = {

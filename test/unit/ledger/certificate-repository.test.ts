@@ -15,9 +15,9 @@ import {
   DAY,
   HOUR,
   NOW,
-  integrityCheck,
   makeRecord,
   makeTempDir,
+  useLedgerFile,
   withRawDatabase,
   type TempDir,
 } from './ledger-fixtures.js';
@@ -57,19 +57,9 @@ function byNewest(a: NewCertificateRecord, b: NewCertificateRecord): number {
 }
 
 describe('CertificateRepository', () => {
-  let tmp: TempDir;
   let ledger: Ledger;
   let path: string;
-  before(() => {
-    tmp = makeTempDir();
-    path = tmp.file('ledger.db');
-    ledger = openLedger({ path });
-  });
-  after(() => {
-    ledger.close();
-    assert.equal(integrityCheck(path), 'ok');
-    tmp.remove();
-  });
+  useLedgerFile((file) => ({ path, ledger } = file));
 
   describe('recordIssued and findBySerial', () => {
     it('round-trips every field, with the DER bytes intact', () => {

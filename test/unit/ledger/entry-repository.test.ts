@@ -5,7 +5,7 @@ import { readMigrations } from '../../../src/ledger/migrate.js';
 import type { EntryQuery, NewRegistrationEntry, RegistrationEntry } from '../../../src/shared/entry-records.js';
 import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
 import type { EntryStore } from '../../../src/svid/ports.js';
-import { HOUR, NOW, REPO_MIGRATIONS, integrityCheck, makeTempDir, withRawDatabase, type TempDir } from './ledger-fixtures.js';
+import { HOUR, NOW, REPO_MIGRATIONS, makeTempDir, useLedgerFile, withRawDatabase, type TempDir } from './ledger-fixtures.js';
 
 /** EntryRepository against a real SQLite file with the real migrations. */
 
@@ -54,19 +54,9 @@ function listAll(ledger: Ledger, query: EntryQuery): { ids: string[]; pages: num
 }
 
 describe('EntryRepository', () => {
-  let tmp: TempDir;
   let ledger: Ledger;
   let path: string;
-  before(() => {
-    tmp = makeTempDir();
-    path = tmp.file('ledger.db');
-    ledger = openLedger({ path });
-  });
-  after(() => {
-    ledger.close();
-    assert.equal(integrityCheck(path), 'ok');
-    tmp.remove();
-  });
+  useLedgerFile((file) => ({ path, ledger } = file));
 
   it('fits the SVID front end\'s EntryStore port and lives in migration 0003', () => {
     const store: EntryStore = ledger.entries;

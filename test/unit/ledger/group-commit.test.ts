@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import type { CertificateStore } from '../../../src/ca/ports.js';
 import { GroupCommit, openLedger, type GroupCommitTarget, type Ledger } from '../../../src/ledger/index.js';
 import { isDomainError } from '../../../src/shared/errors.js';
 import type { NewCertificateRecord } from '../../../src/shared/records.js';
-import { integrityCheck, makeRecord, makeTempDir, type TempDir } from './ledger-fixtures.js';
+import { makeRecord, useLedgerFile } from './ledger-fixtures.js';
 
 /**
  * GroupCommit over a real CertificateRepository on a real SQLite file. The
@@ -52,19 +52,9 @@ function nextTurn(): Promise<void> {
 }
 
 describe('GroupCommit', () => {
-  let tmp: TempDir;
   let path: string;
   let ledger: Ledger;
-  beforeEach(() => {
-    tmp = makeTempDir();
-    path = tmp.file('ledger.db');
-    ledger = openLedger({ path, busyTimeoutMs: 50 });
-  });
-  afterEach(() => {
-    ledger.close();
-    assert.equal(integrityCheck(path), 'ok');
-    tmp.remove();
-  });
+  useLedgerFile((file) => ({ path, ledger } = file), { each: true, busyTimeoutMs: 50 });
 
   it('resolves each promise only once its row is readable from a second connection', async () => {
     const committer = new GroupCommit(ledger.certificates);

@@ -1,11 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import type { JoinTokenRecord } from '../../../src/shared/entry-records.js';
 import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
 import type { JoinTokenStore } from '../../../src/svid/ports.js';
-import { HOUR, NOW, integrityCheck, makeRecord, makeTempDir, withRawDatabase, type TempDir } from './ledger-fixtures.js';
+import { HOUR, NOW, makeRecord, useLedgerFile, withRawDatabase } from './ledger-fixtures.js';
 
 /** JoinTokenRepository against a real SQLite file with the real migrations. */
 
@@ -38,19 +38,9 @@ function newToken(overrides: Partial<JoinTokenRecord> = {}): JoinTokenRecord {
 }
 
 describe('JoinTokenRepository', () => {
-  let tmp: TempDir;
   let ledger: Ledger;
   let path: string;
-  before(() => {
-    tmp = makeTempDir();
-    path = tmp.file('ledger.db');
-    ledger = openLedger({ path });
-  });
-  after(() => {
-    ledger.close();
-    assert.equal(integrityCheck(path), 'ok');
-    tmp.remove();
-  });
+  useLedgerFile((file) => ({ path, ledger } = file));
 
   it('fits the SVID front end\'s JoinTokenStore port', () => {
     const store: JoinTokenStore = ledger.joinTokens;

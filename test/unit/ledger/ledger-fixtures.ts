@@ -2,7 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import Database from 'better-sqlite3';
+import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { findMigrationsDir, readMigrations } from '../../../src/ledger/migrate.js';
 import type { NewCertificateRecord } from '../../../src/shared/records.js';
 
@@ -91,4 +94,30 @@ export function recordedVersions(path: string): number[] {
   return withRawDatabase(path, (db) =>
     db.prepare<[], number>('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
   );
+}
+
+export interface LedgerFile {
+  readonly tmp: TempDir;
+  readonly path: string;
+  readonly ledger: Ledger;
+}
+
+/**
+ * A fresh ledger file for the enclosing suite (or for each test with
+ * `each`), handed to `onOpen`; closed and integrity-checked afterwards.
+ */
+export function useLedgerFile(onOpen: (file: LedgerFile) => void, options: { each?: boolean; busyTimeoutMs?: number } = {}): void {
+  let file: LedgerFile | undefined;
+  (options.each === true ? beforeEach : before)(() => {
+    const tmp = makeTempDir();
+    const path = tmp.file('ledger.db');
+    file = { tmp, path, ledger: openLedger({ path, ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }) }) };
+    onOpen(file);
+  });
+  (options.each === true ? afterEach : after)(() => {
+    if (file === undefined) return;
+    file.ledger.close();
+    assert.equal(integrityCheck(file.path), 'ok');
+    file.tmp.remove();
+  });
 }

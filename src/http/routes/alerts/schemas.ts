@@ -1,6 +1,6 @@
 /** Wire schemas of the alert routes (snake_case JSON, ISO 8601 times, thresholds as durations). */
 import { z } from 'zod';
-import { pageSchema } from '../page.js';
+import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROFILE_NAMES } from '../../../shared/records.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
 
@@ -11,13 +11,7 @@ const Timestamp = z.string().meta({ format: 'date-time' });
 export const AlertListQuerySchema = z.strictObject({
   status: z.enum(STATUSES, { error: 'must be pending, sent or failed' }).optional().describe("The alert's overall status"),
   cursor: z.string().regex(/^[1-9][0-9]{0,15}$/, 'must be the next_cursor of a previous page').optional().describe('next_cursor of the previous page'),
-  limit: z.coerce
-    .number({ error: 'must be an integer between 1 and 500' })
-    .int('must be an integer between 1 and 500')
-    .min(1, 'must be an integer between 1 and 500')
-    .max(500, 'must be an integer between 1 and 500')
-    .optional()
-    .describe('Page size (default 100)'),
+  limit: PageLimitSchema,
 });
 
 const CertificateFields = {

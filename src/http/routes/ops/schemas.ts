@@ -1,6 +1,6 @@
 /** Wire schemas of the certificate inventory routes (snake_case JSON, ISO 8601 times). */
 import { z } from 'zod';
-import { pageSchema } from '../page.js';
+import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROFILE_NAMES, type CertificateRecord, type RevocationReason } from '../../../shared/records.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
 
@@ -38,13 +38,7 @@ export const ListQuerySchema = z.strictObject({
   spiffe_id: z.string().min(1).max(2048).optional().describe('Exact SPIFFE ID'),
   dns_name: z.string().min(1).max(253).optional().describe('A DNS name among the SANs'),
   cursor: z.string().min(1).max(512).optional().describe('next_cursor of the previous page'),
-  limit: z.coerce
-    .number({ error: 'must be an integer between 1 and 500' })
-    .int('must be an integer between 1 and 500')
-    .min(1, 'must be an integer between 1 and 500')
-    .max(500, 'must be an integer between 1 and 500')
-    .optional()
-    .describe('Page size (default 100)'),
+  limit: PageLimitSchema,
 });
 
 /** RFC 5280 §5.3.1 reasons a revocation may give; removeFromCRL only appears in delta CRLs, never as a reason to revoke. */

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { EntryPage, RegistrationEntry } from '../../../shared/entry-records.js';
 import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/ports.js';
-import { pageSchema } from '../page.js';
+import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROBLEM_TYPES, problemOf, ProblemSchema, type ProblemDocument, type ProblemKind } from '../../problem.js';
 
 /** The SVID profile's ceiling (24 h); the service applies the configured maximum below it. */
@@ -84,13 +84,7 @@ export const EntryListQuerySchema = z.strictObject({
   spiffe_id: SpiffeIdText.optional().describe('Exact SPIFFE ID'),
   parent_id: SpiffeIdText.optional().describe('Exact parent SPIFFE ID'),
   cursor: z.string().min(1).max(512, 'must be the next_cursor of a previous page').optional().describe('next_cursor of the previous page'),
-  limit: z.coerce
-    .number({ error: 'must be an integer between 1 and 500' })
-    .int('must be an integer between 1 and 500')
-    .min(1, 'must be an integer between 1 and 500')
-    .max(500, 'must be an integer between 1 and 500')
-    .optional()
-    .describe('Page size (default 100)'),
+  limit: PageLimitSchema,
 });
 
 export const EntrySchema = z
