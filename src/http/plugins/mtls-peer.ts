@@ -68,11 +68,28 @@ export function principalOf(leaf: PeerLeaf, trustDomain: string): Principal | un
   return { spiffeId: claimed[0]!, serial: leaf.serialNumber, kind };
 }
 
+/**
+ * principalOf, remembered per leaf object: the engine keeps one verified leaf
+ * per connection, so a keep-alive connection parses its SPIFFE ID once, not
+ * twice per request (log bindings and the hook). The memo holds only what
+ * principalOf derives from the leaf's immutable fields; revocation and expiry
+ * are still checked on every request.
+ */
+const principals = new WeakMap<PeerLeaf, { readonly trustDomain: string; readonly principal: Principal | undefined }>();
+
+export function principalOfCached(leaf: PeerLeaf, trustDomain: string): Principal | undefined {
+  const remembered = principals.get(leaf);
+  if (remembered !== undefined && remembered.trustDomain === trustDomain) return remembered.principal;
+  const principal = principalOf(leaf, trustDomain);
+  principals.set(leaf, { trustDomain, principal });
+  return principal;
+}
+
 /** Log bindings for a request's child logger: who is calling, before any hook runs. */
 export function peerLogBindings(socket: unknown, trustDomain: string): Record<string, string> {
   const leaf = peerLeafOf(socket);
   if (leaf === undefined) return {};
-  const principal = principalOf(leaf, trustDomain);
+  const principal = principalOfCached(leaf, trustDomain);
   return principal === undefined ? { peerSerial: leaf.serialNumber } : { spiffeId: principal.spiffeId, peerSerial: leaf.serialNumber };
 }
 
@@ -102,6 +119,6 @@ export function installMtlsPeer(app: FastifyInstance, options: MtlsPeerOptions):
     if (options.clock.now() > notAfter) {
       throw new ProblemError('certificateExpired', `The client certificate (serial ${serial}) expired at ${new Date(notAfter).toISOString()}.`);
     }
-    request.principal = principalOf(leaf, options.trustDomain);
+    request.principal = principalOfCached(leaf, options.trustDomain);
   });
 }

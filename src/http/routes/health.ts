@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { HealthCheck } from '../ports.js';
+import { plainJsonFor200 } from '../plugins/fast-serializer.js';
 import { problemResponses } from '../problem.js';
 
 const CheckSchema = z.object({
@@ -23,6 +24,8 @@ export function registerHealthRoutes(app: FastifyInstance, checks: readonly Heal
     '/healthz',
     {
       config: { access: 'any' },
+      // Polled often; the 200 body is built right here with the schema's exact shape.
+      serializerCompiler: plainJsonFor200,
       schema: {
         tags: ['health'],
         summary: 'Service health',

@@ -9,6 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { EntryInput, SvidApi, SvidCaller, X509SvidRequest } from '../../../svid/ports.js';
 import type { RegistrationEntryPatch } from '../../../shared/entry-records.js';
+import { plainJsonFor200 } from '../../plugins/fast-serializer.js';
 import { problemResponses, ProblemError } from '../../problem.js';
 import {
   batchWire,
@@ -66,6 +67,8 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
     '/v1/svid/x509',
     {
       config: { access: 'workload' },
+      // The hot route: its 200 body is x509SvidWire's exact shape.
+      serializerCompiler: plainJsonFor200,
       schema: {
         tags: ['svid'],
         summary: 'Obtain an X.509-SVID',
@@ -89,6 +92,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
     {
       config: { access: 'workload' },
       bodyLimit: BATCH_BODY_LIMIT,
+      serializerCompiler: plainJsonFor200,
       schema: {
         tags: ['svid'],
         summary: 'Obtain up to 100 X.509-SVIDs',
