@@ -13,6 +13,7 @@ import { parsePayload } from './jws.js';
 import { notFound, orderReply, orderStatus, ownOrder } from './orders.js';
 import { AcmeProblemError, toAcmeProblem } from './problems.js';
 import { FinalizeSchema, identifierKey } from './wire.js';
+import { BACKDATE_MS } from '../ca/index.js';
 
 /** POST /order/<id>/finalize. */
 export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeReply> {
@@ -29,6 +30,8 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
   checkCsrNames(order, parsed);
   // Boulder refuses a certificate for the account's own key: that key must stay an account key.
   if (Buffer.from(parsed.publicKey).equals(spkiOf(post))) throw new AcmeProblemError('badCSR', 'the CSR key must not be the account key');
+
+  requireValidityStillHonourable(order, ctx.deps.clock.now());
 
   if (!store.beginFinalize(order.id)) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
   let serial: string;
@@ -101,4 +104,19 @@ function checkCsrNames(order: AcmeOrderRecord, csr: ParsedCsr): void {
 
 function spkiOf(post: AuthenticatedPost): Buffer {
   return post.key.key.export({ type: 'spki', format: 'der' });
+}
+
+/**
+ * An order's notBefore is honoured exactly, and the Authority backdates by at
+ * most 60 s: an order finalized later than that cannot get the notBefore it
+ * asked for, so it is refused (never issued with another date).
+ */
+function requireValidityStillHonourable(order: { readonly notBefore: number | null; readonly notAfter: number | null }, now: number): void {
+  if (order.notBefore !== null && order.notBefore < now - BACKDATE_MS) {
+    throw new AcmeProblemError(
+      'malformed',
+      `the order's notBefore (${new Date(order.notBefore).toISOString()}) is now more than ${BACKDATE_MS / 1000} s in the past and keysmith does not backdate further: place a new order`,
+    );
+  }
+  if (order.notAfter !== null && order.notAfter <= now) throw new AcmeProblemError('malformed', "the order's notAfter has passed: place a new order");
 }

@@ -14,6 +14,7 @@ import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
 import { findByCertId, parseCertId } from './ari.js';
 import { authorizationTarget, type AuthorizationTarget } from './identifiers.js';
+import { BACKDATE_MS } from '../ca/index.js';
 import { parsePayload } from './jws.js';
 import { AcmeProblemError } from './problems.js';
 import {
@@ -156,9 +157,11 @@ export function authorizationStatus(ctx: AcmeContext, authz: AcmeAuthorizationRe
 }
 
 /**
- * notBefore/notAfter are honoured as asked or refused (never quietly moved):
- * notBefore not in the future, notAfter in the future and after notBefore,
- * and the span within the tls-server maximum.
+ * notBefore/notAfter are honoured exactly as asked or refused, never quietly
+ * moved: whole seconds (X.509 keeps no fractions); notBefore not in the
+ * future and at most the Authority's backdate (60 s) in the past; notAfter in
+ * the future, after notBefore, within the issuing CA's own validity, and the
+ * span within the tls-server maximum.
  */
 function checkValidity(
   ctx: AcmeContext,
@@ -166,9 +169,12 @@ function checkValidity(
   notAfterText: string | undefined,
   now: number,
 ): { notBefore: number | null; notAfter: number | null } {
-  const notBefore = notBeforeText === undefined ? null : Date.parse(notBeforeText);
-  const notAfter = notAfterText === undefined ? null : Date.parse(notAfterText);
-  if (notBefore !== null && notBefore > now) throw new AcmeProblemError('malformed', 'notBefore may not be in the future');
+  const notBefore = notBeforeText === undefined ? null : wholeSeconds('notBefore', Date.parse(notBeforeText));
+  const notAfter = notAfterText === undefined ? null : wholeSeconds('notAfter', Date.parse(notAfterText));
+  if (notBefore !== null) {
+    if (notBefore > now) throw new AcmeProblemError('malformed', 'notBefore may not be in the future');
+    if (notBefore < now - BACKDATE_MS) throw new AcmeProblemError('malformed', `notBefore may be at most ${BACKDATE_MS / 1000} s in the past`);
+  }
   if (notAfter !== null) {
     if (notAfter <= now) throw new AcmeProblemError('malformed', 'notAfter must be in the future');
     const start = Math.max(notBefore ?? now, now);
@@ -176,8 +182,16 @@ function checkValidity(
     if (notAfter - start > ctx.maxCertificateTtlMs || notAfter - (notBefore ?? now) > ctx.maxCertificateTtlMs) {
       throw new AcmeProblemError('malformed', `the requested lifetime exceeds the maximum of ${Math.floor(ctx.maxCertificateTtlMs / DAY)} days`);
     }
+    const issuerEnd = ctx.deps.authority.issuerNotAfter;
+    if (notAfter > issuerEnd) throw new AcmeProblemError('malformed', `notAfter is after the issuing CA's own notAfter (${new Date(issuerEnd).toISOString()})`);
   }
   return { notBefore, notAfter };
+}
+
+function wholeSeconds(field: string, ms: number): number {
+  if (!Number.isFinite(ms)) throw new AcmeProblemError('malformed', `${field} is not an RFC 3339 date-time`);
+  if (ms % 1000 !== 0) throw new AcmeProblemError('malformed', `${field} must be whole seconds: certificates carry no fractions`);
+  return ms;
 }
 
 /**

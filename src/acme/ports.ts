@@ -94,6 +94,8 @@ export interface AcmeAuthority {
   revoke(serial: string, reason: RevocationReason): unknown;
   /** The intermediate travels in every downloaded chain. */
   readonly material: { readonly intermediate: { readonly certPem: string } };
+  /** No certificate outlives the intermediate: a newOrder notAfter past it is refused, not cut. */
+  readonly issuerNotAfter: number;
 }
 
 export interface AcmePolicy {

@@ -182,6 +182,11 @@ export class Authority {
     this.#revocationListeners.push(listener);
   }
 
+  /** The issuing intermediate's notAfter: no leaf outlives it (front ends refuse requests past it). */
+  get issuerNotAfter(): number {
+    return this.#issuer.notAfter;
+  }
+
   /** The trust bundle: the root certificate. The intermediate travels in each chain. */
   bundlePem(): string {
     return this.material.root.certPem;

@@ -309,6 +309,34 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
     assert.equal(body(tooLong)['type'], `${ERR}malformed`);
   });
 
+  it('honours notBefore exactly or refuses it: never more than 60 s back, whole seconds only, and not once the order has aged past it', async () => {
+    const client = await registered();
+    const second = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString();
+    const notBefore = second(stack.clock.now());
+    const ready = await readyOrder(client, [{ type: 'dns', value: 'from.example.test' }], { notBefore });
+    const issued = await finalize(client, ready.path, ready.order, makeCsr(stack.dir, { dns: ['from.example.test'] }).csr);
+    const pem = String((await client.post(pathOf(issued['certificate']), '')).body);
+    assert.equal(Date.parse(new X509Certificate(pem).validFrom), Date.parse(notBefore));
+
+    const tooOld = await client.post('/new-order', { identifiers: [{ type: 'dns', value: 'old.example.test' }], notBefore: second(stack.clock.now() - 120_000) });
+    assert.match(String(body(tooOld)['detail']), /at most 60 s in the past/);
+    const fractional = await client.post('/new-order', {
+      identifiers: [{ type: 'dns', value: 'frac.example.test' }],
+      notAfter: new Date(Math.floor(stack.clock.now() / 1000) * 1000 + DAY + 500).toISOString(),
+    });
+    assert.match(String(body(fractional)['detail']), /whole seconds/);
+
+    // An order that waits longer than the backdate cannot get its notBefore any more: refused, nothing issued, still ready.
+    const aging = await readyOrder(client, [{ type: 'dns', value: 'aging.example.test' }], { notBefore: second(stack.clock.now()) });
+    const before = stack.certificateCount();
+    stack.clock.advance(120_000);
+    const late = await client.post(pathOf(aging.order['finalize']), { csr: makeCsr(stack.dir, { dns: ['aging.example.test'] }).csr });
+    assert.equal(body(late)['type'], `${ERR}malformed`);
+    assert.match(String(body(late)['detail']), /place a new order/);
+    assert.equal(stack.certificateCount(), before);
+    assert.equal(body(await client.post(aging.path, ''))['status'], 'ready');
+  });
+
   it('rolls the account key over (RFC 8555 §7.3.5) and refuses a key held by another account with 409', async () => {
     const client = await registered();
     const oldKey = client.key;
