@@ -77,6 +77,28 @@ export class ValidationRunner {
   }
 }
 
+/**
+ * At start: validations a stopped process left `processing` run again (the
+ * client is polling and would otherwise wait for ever), and orders whose
+ * finalize it never answered go back to `ready` so the client's retry works.
+ * Single-process by design, like the nonce store.
+ */
+export function resumeInterrupted(ctx: AcmeContext): void {
+  const { store } = ctx.deps;
+  store.resetInterruptedFinalizations();
+  for (const challenge of store.listInterruptedChallenges()) {
+    const authz = store.findAuthorization(challenge.authorizationId);
+    const account = authz === undefined ? undefined : store.findAccount(authz.accountId);
+    if (authz === undefined || account === undefined) continue;
+    ctx.validations.start(challenge, {
+      type: challenge.type,
+      token: challenge.token,
+      keyAuthorization: `${challenge.token}.${account.keyThumbprint}`,
+      identifier: authz.identifier,
+    });
+  }
+}
+
 /** POST /chall/<id>: read (POST-as-GET), or start validation with `{}`. */
 export function challengePost(ctx: AcmeContext, post: AuthenticatedPost, challengeId: string): AcmeReply {
   const account = accountOf(post);

@@ -65,6 +65,10 @@ export interface AcmeStore {
   /** RFC 8555 §7.5.2; pending orders holding it become invalid. false when it was not pending or valid. */
   deactivateAuthorization(id: string): boolean;
 
+  /** Challenges left `processing` by a process that stopped mid-validation (validated again at start). */
+  listInterruptedChallenges(): readonly AcmeChallengeRecord[];
+  /** processing -> ready for orders whose finalize a stopped process never answered; returns how many. */
+  resetInterruptedFinalizations(): number;
   /** ready -> processing; false when the order was not ready (another finalize got there first). */
   beginFinalize(orderId: string): boolean;
   /** processing -> ready, after a refused CSR or a failed issuance. */

@@ -9,7 +9,7 @@ import { TLS_SERVER_MAX_TTL_MS } from '../ca/index.js';
 import { accountOrders, accountPost, keyChange, newAccount } from './accounts.js';
 import { renewalInfo } from './ari.js';
 import { authenticate, type KeyMode } from './authenticate.js';
-import { challengePost, ValidationRunner } from './challenges.js';
+import { challengePost, resumeInterrupted, ValidationRunner } from './challenges.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { enforceLimit } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
@@ -69,6 +69,8 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
     random,
     maxCertificateTtlMs: maxTtl,
   };
+
+  resumeInterrupted(ctx);
 
   // Exact paths first, then one pattern per resource kind (ids are base64url, serials hex).
   const exactPosts = new Map<string, PostRoute>([

@@ -300,6 +300,19 @@ export class AcmeRepository {
     this.statements.orderTransition.run('ready', orderId, 'processing');
   }
 
+  /** Challenges left `processing` by a process that stopped mid-validation. */
+  listInterruptedChallenges(): readonly AcmeChallengeRecord[] {
+    return this.statements.selectProcessingChallenges.all().map(toChallenge);
+  }
+
+  /**
+   * Orders left `processing` by a process that stopped mid-finalize go back to
+   * `ready`: their finalize was never answered, so nothing was handed out.
+   */
+  resetInterruptedFinalizations(): number {
+    return this.statements.ordersProcessingToReady.run().changes;
+  }
+
   completeFinalize(orderId: string, serial: string): AcmeOrderRecord {
     if (this.statements.orderValid.run(serial, orderId).changes !== 1) {
       throw new Error(`order ${orderId} was not processing when its certificate ${serial} was recorded`);
@@ -386,6 +399,8 @@ function prepareStatements(db: Database.Database) {
         ORDER BY expires_at DESC LIMIT 1`,
     ),
     selectChallenge: db.prepare<[string], ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE id = ?`),
+    selectProcessingChallenges: db.prepare<[], ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY rowid`),
+    ordersProcessingToReady: db.prepare<[]>(`UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'`),
     startChallenge: db.prepare<[string, number]>(
       `UPDATE acme_challenges SET status = 'processing'
         WHERE id = ? AND status = 'pending'

@@ -1,0 +1,81 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAcmeServer, type AcmeServer } from '../../../src/acme/index.js';
+import type { ChallengeAttempt, ValidationOutcome } from '../../../src/acme/validation/types.js';
+import { acmeStack, body, header, newKey, pathOf, ScriptedValidator, TestClient, BASE_URL, type AcmeStack } from './protocol-client.js';
+
+/**
+ * A restart in the middle of ACME work (the state is in the ledger, the
+ * in-flight work was in the stopped process): a validation left
+ * `processing` runs again, and an order whose finalize was never answered
+ * is `ready` again, so the client's poll or retry succeeds.
+ */
+
+/** Validations that never finish: the process "stops" with them in flight. */
+class StuckValidator {
+  readonly attempts: ChallengeAttempt[] = [];
+  validate(attempt: ChallengeAttempt): Promise<ValidationOutcome> {
+    this.attempts.push(attempt);
+    return new Promise(() => undefined);
+  }
+}
+
+describe('ACME after a restart', () => {
+  let stack: AcmeStack;
+  const stuck = new StuckValidator();
+
+  before(async () => {
+    stack = await acmeStack({ validator: stuck });
+  });
+  after(() => stack.close());
+
+  /** A second server on the same ledger, as the next process would build it. */
+  function restarted(validator: ScriptedValidator): AcmeServer {
+    return createAcmeServer({
+      baseUrl: BASE_URL,
+      store: stack.ledger.acme,
+      certificates: stack.ledger.certificates,
+      authority: stack.authority,
+      validator,
+      clock: stack.clock,
+      policy: { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequired: false },
+    });
+  }
+
+  it('validates again a challenge the stopped process left processing', async () => {
+    const client = new TestClient(stack.server, await newKey('p256'));
+    assert.equal((await client.register()).status, 201);
+    const created = await client.post('/new-order', { identifiers: [{ type: 'dns', value: 'resume.example.test' }] });
+    const orderId = pathOf(header(created, 'location')).split('/')[2] ?? '';
+    const authz = body(await client.post(pathOf((body(created)['authorizations'] as string[])[0]), ''));
+    const challenge = (authz['challenges'] as Record<string, unknown>[]).find((c) => c['type'] === 'http-01');
+    assert.equal(body(await client.post(pathOf(challenge?.['url']), {}))['status'], 'processing');
+    assert.equal(stuck.attempts.length, 1);
+
+    const validator = new ScriptedValidator();
+    const next = restarted(validator);
+    await next.settled();
+    assert.equal(validator.attempts.length, 1);
+    assert.deepEqual(validator.attempts[0], stuck.attempts[0]);
+    assert.equal(stack.ledger.acme.findOrder(orderId)?.status, 'ready');
+  });
+
+  it('puts an order whose finalize was never answered back to ready', async () => {
+    const validator = new ScriptedValidator();
+    const next = restarted(validator);
+    const client = new TestClient(next, await newKey('p256'));
+    assert.equal((await client.register()).status, 201);
+    const created = await client.post('/new-order', { identifiers: [{ type: 'dns', value: 'finalize.example.test' }] });
+    const orderId = pathOf(header(created, 'location')).split('/')[2] ?? '';
+    const authz = body(await client.post(pathOf((body(created)['authorizations'] as string[])[0]), ''));
+    const challenge = (authz['challenges'] as Record<string, unknown>[]).find((c) => c['type'] === 'http-01');
+    await client.post(pathOf(challenge?.['url']), {});
+    await next.settled();
+    // The stopped process had taken the order into processing and died before answering.
+    assert.equal(stack.ledger.acme.beginFinalize(orderId), true);
+    const before = stack.certificateCount();
+    restarted(new ScriptedValidator());
+    assert.equal(stack.ledger.acme.findOrder(orderId)?.status, 'ready');
+    assert.equal(stack.certificateCount(), before);
+  });
+});
