@@ -23,14 +23,13 @@
  * (comma list of trivial, cached, nonce), BENCH_CPU_PROFILE (a directory for
  * the server's V8 CPU profile).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { describeOcspResponse, encodeOcspRequest } from '../../src/x509/index.js';
 import { envNumber } from '../common/env.js';
+import { pinning, startBenchServer, type BenchServer } from '../common/server-process.js';
 import { isServerMessage, type ParentMessage, type ServerMessage } from './protocol.js';
 
 const settings = {
@@ -53,48 +52,10 @@ const NONCE_OCTETS = 16;
 
 // ---------------------------------------------------------------- the server child
 
-interface Server {
-  readonly child: ChildProcess;
-  readonly ready: Extract<ServerMessage, { type: 'ready' }>;
-  tell(message: ParentMessage): void;
-  next<T extends ServerMessage['type']>(type: T): Promise<Extract<ServerMessage, { type: T }>>;
-}
+type Server = BenchServer<ServerMessage, ParentMessage>;
 
-function pinning(): { prefix: string[]; description: string } {
-  const hasTaskset = spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
-  if (!hasTaskset) return { prefix: [], description: 'unpinned (no taskset)' };
-  if (availableParallelism() < 2) return { prefix: ['taskset', '-c', '0'], description: 'server on CPU 0, load shares it (1 core)' };
-  spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-  return { prefix: ['taskset', '-c', '0'], description: 'server pinned to CPU 0, load on CPU 1' };
-}
-
-async function startServer(prefix: readonly string[]): Promise<Server> {
-  const script = fileURLToPath(new URL('./server.js', import.meta.url));
-  // BENCH_CPU_PROFILE=DIR: the server writes a V8 .cpuprofile there on exit (analyse with bench/tls/cpuprofile.ts).
-  const profileDir = process.env['BENCH_CPU_PROFILE'];
-  const profiling = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const [command, ...args] = [...prefix, process.execPath, ...profiling, script];
-  const child = spawn(command ?? process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const waiting: { type: string; resolve: (m: ServerMessage) => void }[] = [];
-  child.on('message', (raw: unknown) => {
-    if (!isServerMessage(raw)) return;
-    const at = waiting.findIndex((w) => w.type === raw.type);
-    if (at !== -1) waiting.splice(at, 1)[0]?.resolve(raw);
-  });
-  const next = <T extends ServerMessage['type']>(type: T): Promise<Extract<ServerMessage, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the bench server sent no '${type}' within 60 s`)), 60_000);
-      waiting.push({
-        type,
-        resolve: (m) => {
-          clearTimeout(timer);
-          // The waiting list is keyed by type, so the message is the asked-for variant.
-          resolve(m as Extract<ServerMessage, { type: T }>);
-        },
-      });
-    });
-  const ready = await next('ready');
-  return { child, ready, next, tell: (message) => child.send(message) };
+function startServer(prefix: readonly string[]): Promise<Server> {
+  return startBenchServer(fileURLToPath(new URL('./server.js', import.meta.url)), prefix, isServerMessage, 60_000);
 }
 
 // ---------------------------------------------------------------- load

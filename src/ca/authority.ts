@@ -16,7 +16,6 @@ import {
   randomSerial,
   signCertificate,
   toPem,
-  type CertificateDescription,
   type CertificateIssuer,
   type CertificateTemplate,
   type EncodedLeaf,
@@ -24,6 +23,7 @@ import {
 } from '../x509/index.js';
 import type { CaMaterial } from './issuer.js';
 import type { CertificateStore } from './ports.js';
+import { certificateFields, type CertificateFields } from './ledger-record.js';
 import { planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest, type LeafPlan } from './profiles.js';
 
 export interface IssuedCertificate {
@@ -234,7 +234,7 @@ export class Authority {
     const described = checkIssuedCertificate(der, prepared);
     if (described.spiffeId !== plan.spiffeId) throw new Error(`issued certificate ${template.serial}: SPIFFE ID does not match the request`);
     timer('check');
-    return { der, fields: describedFields(described) };
+    return { der, fields: certificateFields(described) };
   }
 
   #freshSerial(): string {
@@ -259,24 +259,9 @@ export class Authority {
 
 type StepTimer = (step: IssueStep) => void;
 
-/** The ledger row's fields that come from the certificate itself. */
-type CertificateFields = Omit<NewCertificateRecord, 'profile' | 'requester' | 'der' | 'issuedAt'>;
-
 interface BuiltCertificate {
   readonly der: Uint8Array;
   /** Taken from what the check after signing compared the certificate with. */
   readonly fields: CertificateFields;
 }
 
-function describedFields(described: CertificateDescription): CertificateFields {
-  return {
-    serial: described.serial,
-    issuer: described.issuer,
-    subject: described.subject,
-    sans: described.sans,
-    spiffeId: described.spiffeId,
-    notBefore: described.notBefore,
-    notAfter: described.notAfter,
-    fingerprint: described.fingerprint,
-  };
-}

@@ -1,7 +1,24 @@
 import type { NewCertificateRecord, ProfileName } from '../shared/records.js';
 import type { CertificateDescription } from '../x509/index.js';
 
-/** The ledger row for a certificate, taken from the parsed DER (what was signed), never from the request. */
+/** The ledger row's fields that come from the certificate itself. */
+export type CertificateFields = Omit<NewCertificateRecord, 'profile' | 'requester' | 'der' | 'issuedAt'>;
+
+/** Those fields taken from the parsed DER (what was signed), never from the request. */
+export function certificateFields(described: CertificateDescription): CertificateFields {
+  return {
+    serial: described.serial,
+    issuer: described.issuer,
+    subject: described.subject,
+    sans: described.sans,
+    spiffeId: described.spiffeId,
+    notBefore: described.notBefore,
+    notAfter: described.notAfter,
+    fingerprint: described.fingerprint,
+  };
+}
+
+/** The ledger row for a certificate, from its parsed DER. */
 export function toNewRecord(
   der: Uint8Array,
   described: CertificateDescription,
@@ -9,18 +26,5 @@ export function toNewRecord(
   requester: string,
   issuedAt: number,
 ): NewCertificateRecord {
-  return {
-    serial: described.serial,
-    issuer: described.issuer,
-    subject: described.subject,
-    sans: described.sans,
-    spiffeId: described.spiffeId,
-    profile,
-    requester,
-    notBefore: described.notBefore,
-    notAfter: described.notAfter,
-    der,
-    fingerprint: described.fingerprint,
-    issuedAt,
-  };
+  return { ...certificateFields(described), profile, requester, der, issuedAt };
 }

@@ -10,15 +10,8 @@ export type JoinTokenRedemption =
   | { readonly ok: true; readonly record: JoinTokenRecord }
   | { readonly ok: false; readonly reason: 'unknown' | 'used' | 'expired' };
 
-interface TokenRow {
-  readonly tokenHash: string;
-  readonly spiffeId: string;
-  readonly expiresAt: number;
-  readonly createdAt: number;
-  readonly createdBy: string;
-  readonly usedAt: number | null;
-  readonly usedBySerial: string | null;
-}
+/** A row as selected: the columns are aliased to the record's names. */
+type TokenRow = JoinTokenRecord;
 
 const TOKEN_COLUMNS = `
   token_hash AS tokenHash, spiffe_id AS spiffeId, expires_at AS expiresAt, created_at AS createdAt,

@@ -1,5 +1,5 @@
 import { DomainError } from '../shared/errors.js';
-import type { EntryQuery, RegistrationEntry, RegistrationEntryPatch } from '../shared/entry-records.js';
+import type { EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../shared/entry-records.js';
 import { normalizeDnsName } from '../x509/index.js';
 import { isAdminPath, requireOwnTrustDomain, requireWorkloadId } from './identity.js';
 import type { EntryInput } from './ports.js';
@@ -24,15 +24,7 @@ export interface EntryRules {
 }
 
 /** An entry's fields after validation and defaults, before the id and audit fields are added. */
-export interface CheckedEntryFields {
-  readonly spiffeId: string;
-  readonly parentId: string;
-  readonly x509TtlMs: number;
-  readonly jwtTtlMs: number;
-  readonly dnsNames: readonly string[];
-  readonly admin: boolean;
-  readonly expiresAt: number | null;
-}
+export type CheckedEntryFields = Omit<NewRegistrationEntry, 'id' | 'createdBy'>;
 
 /** Validates a new entry and applies the default TTLs. */
 export function checkNewEntry(input: EntryInput, rules: EntryRules, now: number): CheckedEntryFields {
