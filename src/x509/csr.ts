@@ -1,4 +1,5 @@
-import { constants, verify as verifyAsync, type KeyObject } from 'node:crypto';
+import { constants, type KeyObject } from 'node:crypto';
+import { verifyOneShot } from './one-shot.js';
 import { DomainError } from '../shared/errors.js';
 import { contextTag, decodeOid, decodeSmallInteger, DerError, DerReader, readChildren, readSingle, Tag, type DerElement } from './der-codec.js';
 import { describeNameDer } from './name-text.js';
@@ -261,11 +262,8 @@ function verifySignature(check: SignatureCheck, request: DecodedRequest, key: Ke
       : check.kind === 'ec'
         ? { key, dsaEncoding: 'der' as const }
         : key;
-  return new Promise((resolve, reject) => {
-    verifyAsync(digest, request.info, keyInput, request.signature, (err, isValid) => {
-      if (err === null) resolve(isValid);
-      else reject(new DomainError('badCSR', 'CSR signature does not verify with its public key', { cause: err }));
-    });
+  return verifyOneShot(digest, request.info, keyInput, request.signature).catch((cause: unknown) => {
+    throw new DomainError('badCSR', 'CSR signature does not verify with its public key', { cause });
   });
 }
 

@@ -1,4 +1,5 @@
-import { createHash, sign as signAsync, verify as verifyAsync, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { signOneShot, verifyOneShot } from './one-shot.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { SubjectAltName } from '../shared/records.js';
 import { prepareCertificate, SIGNATURE, type CertificateIssuer, type CertificateTemplate, type KeyUsageName } from './certificate.js';
@@ -142,10 +143,8 @@ export class LeafTemplate {
   /** Signs the TBS on the libuv pool (node:crypto), returning the DER certificate (RFC 5280 §4.1). */
   async sign(encoded: EncodedLeaf): Promise<Uint8Array> {
     const { nodeHash } = SIGNATURE[this.#issuer.curve];
-    const signature = await new Promise<Buffer>((resolve, reject) => {
-      // dsaEncoding 'der' gives the Ecdsa-Sig-Value X.509 wants (RFC 3279 §2.2.3).
-      signAsync(nodeHash, encoded.tbs, { key: this.#signingKey, dsaEncoding: 'der' }, (err, value) => (err === null ? resolve(value) : reject(err)));
-    });
+    // dsaEncoding 'der' gives the Ecdsa-Sig-Value X.509 wants (RFC 3279 §2.2.3).
+    const signature = await signOneShot(nodeHash, encoded.tbs, { key: this.#signingKey, dsaEncoding: 'der' });
     return tlv(Tag.sequence, encoded.tbs, this.#signatureAlgorithm, tlv(Tag.bitString, Uint8Array.of(0), signature));
   }
 
@@ -178,11 +177,7 @@ export class LeafTemplate {
       mismatch('signature algorithm');
     }
     const { nodeHash } = SIGNATURE[this.#issuer.curve];
-    const isSigned = await new Promise<boolean>((resolve, reject) => {
-      verifyAsync(nodeHash, walked.tbs, { key: this.#issuer.publicKeyObject, dsaEncoding: 'der' }, walked.signature, (err, ok) =>
-        err === null ? resolve(ok) : reject(err),
-      );
-    });
+    const isSigned = await verifyOneShot(nodeHash, walked.tbs, { key: this.#issuer.publicKeyObject, dsaEncoding: 'der' }, walked.signature);
     if (!isSigned) mismatch('signature does not verify with the issuer key');
     if (!equalBytes(walked.version, VERSION_V3)) mismatch('version');
     if (!equalBytes(walked.serial, serialBytes(template.serial))) mismatch('serial');
