@@ -3,7 +3,6 @@ import { DomainError } from '../shared/errors.js';
 import { isProfileName, checkTime } from './certificate-rows.js';
 import {
   ALERTED_COLUMNS,
-  checkAlertLimit,
   checkChannel,
   decodeAlertCursor,
   isAlertStatus,
@@ -25,6 +24,7 @@ import {
   type WaitingQuery,
 } from './alert-rows.js';
 import { DurableWrites, toConflict } from './connection.js';
+import { checkPageLimit } from './paging.js';
 
 /**
  * Expiring-certificate detection: valid, notAfter in (now, horizon], whole
@@ -472,7 +472,7 @@ export class AlertOutboxRepository {
 
   /** Alerts newest first with their deliveries; `status` filters on the alert's overall status. */
   list(query: AlertQuery = {}): AlertPage {
-    const take = checkAlertLimit(query.limit);
+    const take = checkPageLimit(query.limit);
     const before = query.cursor === undefined ? null : decodeAlertCursor(query.cursor);
     if (query.status !== undefined && !isAlertStatus(query.status)) throw new DomainError('malformed', 'status is pending, sent or failed');
     const rows = this.selectPage().all({ before, status: query.status ?? null, take: take + 1 });

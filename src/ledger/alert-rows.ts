@@ -1,7 +1,7 @@
-import { DomainError } from '../shared/errors.js';
 import type { SubjectAltName } from '../shared/records.js';
 import { isProfileName } from './certificate-rows.js';
 import type { AlertChannel, AlertedCertificate, AlertMessageKind, AlertRunReason, AlertStatus, DeliveryTarget, ExpiryThreshold } from '../shared/alert-records.js';
+import { badCursor } from './paging.js';
 
 export type {
   AlertChannel,
@@ -154,19 +154,10 @@ export function checkChannel(value: string, where: string): AlertChannel {
   return value;
 }
 
-export const DEFAULT_ALERT_LIMIT = 100;
-export const MAX_ALERT_LIMIT = 500;
 
 /** Alerts are listed newest first; the cursor is the id of the last one served. */
 export function decodeAlertCursor(cursor: string): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(cursor)) throw new DomainError('malformed', 'cursor is not one this listing handed out');
+  if (!/^[1-9][0-9]{0,15}$/.test(cursor)) throw badCursor();
   return Number(cursor);
 }
 
-export function checkAlertLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_ALERT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ALERT_LIMIT) {
-    throw new DomainError('malformed', `limit is an integer from 1 to ${MAX_ALERT_LIMIT}`);
-  }
-  return limit;
-}

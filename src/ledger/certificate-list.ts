@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import type { CertificateQuery } from '../shared/records.js';
 import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDnsName } from './certificate-rows.js';
+import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';
 
 /**
  * Turns a CertificateQuery into SQL plus parameters. The SQL text depends only
@@ -9,9 +10,6 @@ import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDn
  * prepare each shape once. Pagination is keyset: the cursor carries the sort
  * key of the last row served, so inserts between pages cause no duplicates.
  */
-
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 500;
 
 /** 'expiring': (not_after, serial) ascending; 'issued': issued_at descending, then serial ascending. */
 export type ListOrder = 'expiring' | 'issued';
@@ -41,42 +39,23 @@ interface WireCursor {
 
 export function encodeCursor(cursor: ListCursor): string {
   const wire: WireCursor = { o: cursor.order === 'expiring' ? 'e' : 'i', t: cursor.time, s: cursor.serial };
-  return Buffer.from(JSON.stringify(wire), 'utf8').toString('base64url');
+  return encodePageCursor(wire);
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]{1,256}$/;
-
 export function decodeCursor(text: string): ListCursor {
-  const bad = (): DomainError => new DomainError('malformed', 'cursor is not one this listing handed out');
-  if (typeof text !== 'string' || !BASE64URL.test(text)) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof parsed !== 'object' || parsed === null || !('o' in parsed && 't' in parsed && 's' in parsed)) throw bad();
-  const { o, t, s } = parsed;
-  if ((o !== 'e' && o !== 'i') || typeof t !== 'number' || !Number.isSafeInteger(t) || typeof s !== 'string') throw bad();
+  const { o, t, s } = decodePageCursor(text, 256);
+  if ((o !== 'e' && o !== 'i') || typeof t !== 'number' || !Number.isSafeInteger(t) || typeof s !== 'string') throw badCursor();
   try {
     checkSerial(s);
   } catch {
-    throw bad();
+    throw badCursor();
   }
   return { order: o === 'e' ? 'expiring' : 'issued', time: t, serial: s };
 }
 
-function checkLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new DomainError('malformed', `limit is an integer from 1 to ${MAX_LIMIT}`);
-  }
-  return limit;
-}
-
 /** The plan for a query, or null when the filters cannot match anything. */
 export function planList(query: CertificateQuery, clock: Clock = systemClock): ListPlan | null {
-  const limit = checkLimit(query.limit);
+  const limit = checkPageLimit(query.limit);
   const order: ListOrder = query.expiringWithinMs === undefined ? 'issued' : 'expiring';
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   if (cursor !== undefined && cursor.order !== order) {

@@ -10,6 +10,7 @@ import { DomainError } from '../shared/errors.js';
 import { isPathUnder, parseSpiffeId } from '../shared/spiffe-id.js';
 import { checkTime } from './certificate-rows.js';
 import { DurableWrites, toConflict } from './connection.js';
+import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';
 
 /**
  * The `registration_entries` aggregate (migrations/0003): which parent may
@@ -20,8 +21,6 @@ import { DurableWrites, toConflict } from './connection.js';
  * (migration tests) still constructs.
  */
 
-export const DEFAULT_ENTRY_LIMIT = 100;
-export const MAX_ENTRY_LIMIT = 500;
 
 const ENTRY_COLUMNS = `
   id, spiffe_id AS spiffeId, parent_id AS parentId, x509_ttl_ms AS x509TtlMs, jwt_ttl_ms AS jwtTtlMs,
@@ -165,7 +164,7 @@ export class EntryRepository {
    * 'malformed' for a limit outside 1..500 or a cursor this listing did not hand out.
    */
   list(query: EntryQuery): EntryPage {
-    const limit = checkLimit(query.limit);
+    const limit = checkPageLimit(query.limit);
     const where: string[] = [];
     const params: ListParams = { take: limit + 1 };
     if (query.spiffeId !== undefined) {
@@ -300,14 +299,6 @@ function checkPatch(patch: RegistrationEntryPatch): void {
   if (patch.expiresAt !== undefined) checkExpiresAt(patch.expiresAt);
 }
 
-function checkLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_ENTRY_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ENTRY_LIMIT) {
-    throw new DomainError('malformed', `limit is an integer from 1 to ${MAX_ENTRY_LIMIT}`);
-  }
-  return limit;
-}
-
 // ---------------------------------------------------------------- rows and cursors
 
 function encodeDnsNames(names: readonly string[]): string {
@@ -346,22 +337,11 @@ interface EntryCursor {
 }
 
 function encodeEntryCursor(last: RegistrationEntry): string {
-  return Buffer.from(JSON.stringify({ t: last.createdAt, i: last.id }), 'utf8').toString('base64url');
+  return encodePageCursor({ t: last.createdAt, i: last.id });
 }
 
-const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,512}$/;
-
 function decodeEntryCursor(text: string): EntryCursor {
-  const bad = (): DomainError => new DomainError('malformed', 'cursor is not one this listing handed out');
-  if (typeof text !== 'string' || !CURSOR_TEXT.test(text)) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  if (typeof parsed !== 'object' || parsed === null || !('t' in parsed && 'i' in parsed)) throw bad();
-  const { t, i } = parsed;
-  if (typeof t !== 'number' || !Number.isSafeInteger(t) || typeof i !== 'string' || !ENTRY_ID.test(i)) throw bad();
+  const { t, i } = decodePageCursor(text, 512);
+  if (typeof t !== 'number' || !Number.isSafeInteger(t) || typeof i !== 'string' || !ENTRY_ID.test(i)) throw badCursor();
   return { createdAt: t, id: i };
 }

@@ -138,15 +138,10 @@ export interface CreatedJoinToken {
 }
 
 /** Input for creating an entry, before defaults (TTLs) are applied. */
-export interface EntryInput {
+export type EntryInput = RegistrationEntryPatch & {
   readonly spiffeId: string;
   readonly parentId: string;
-  readonly x509TtlMs?: number;
-  readonly jwtTtlMs?: number;
-  readonly dnsNames?: readonly string[];
-  readonly admin?: boolean;
-  readonly expiresAt?: number | null;
-}
+};
 
 /**
  * What the HTTP routes and the CLI call. Refusals are DomainErrors

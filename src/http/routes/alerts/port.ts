@@ -3,20 +3,12 @@
  * (the ledger's alert outbox fits it); a run goes through the alert runner.
  * cli/alerts.ts builds the adapter and checks the fit with `satisfies`.
  */
-import type { ProfileName } from '../../../shared/records.js';
+import type { AlertedCertificate, AlertStatus } from '../../../shared/alert-records.js';
 
-export type AlertStatusName = 'pending' | 'sent' | 'failed';
+export type AlertStatusName = AlertStatus;
 
-export interface AlertCertificateView {
-  readonly serial: string;
-  readonly subject: string;
-  readonly spiffeId: string | null;
-  readonly dnsNames: readonly string[];
-  readonly ipAddresses: readonly string[];
-  readonly profile: ProfileName;
-  readonly requester: string;
-  readonly notAfter: number;
-}
+/** The alerted certificate as the routes show it (its notBefore is not part of the alert view). */
+export type AlertCertificateView = Omit<AlertedCertificate, 'notBefore'>;
 
 export interface AlertDeliveryView {
   readonly channel: 'webhook' | 'mail';
