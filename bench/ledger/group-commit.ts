@@ -13,7 +13,7 @@
  * BENCH_ROWS (per measurement, default 5000), BENCH_ROUNDS (3; the median is shown).
  * Use a directory on the disk the ledger will live on (tmpfs makes fsync free).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,36 +21,24 @@ import { performance } from 'node:perf_hooks';
 import { GroupCommit, openLedger, type Ledger } from '../../src/ledger/index.js';
 import type { NewCertificateRecord } from '../../src/shared/records.js';
 import { envNumber } from '../common/env.js';
+import { benchRecords, NOW } from './records.js';
 
 const ROWS = envNumber('BENCH_ROWS', 5000, 100, 1_000_000);
 const ROUNDS = envNumber('BENCH_ROUNDS', 3, 1, 20);
 const CALLER_COUNTS = [1, 16, 64, 256] as const;
-const NOW = Date.UTC(2025, 0, 1);
 
 let serialCounter = 0;
 
 function makeRecords(count: number): NewCertificateRecord[] {
-  return Array.from({ length: count }, (_, i) => {
-    serialCounter += 1;
-    const der = randomBytes(700);
-    // A leading 0x40 octet keeps serials canonical (no leading zero octet) and unique across the run.
-    const serial = `40${serialCounter.toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
-    const spiffeId = `spiffe://keysmith.local/workload/${i % 1000}`;
-    return {
-      serial,
-      issuer: 'CN=keysmith intermediate',
-      subject: `CN=${i}`,
-      sans: [{ type: 'uri', value: spiffeId }],
-      spiffeId,
-      profile: 'svid',
-      requester: 'system',
-      notBefore: NOW - 300_000,
-      notAfter: NOW + 3_600_000,
-      issuedAt: NOW + i,
-      der,
-      fingerprint: createHash('sha256').update(der).digest('hex'),
-    };
-  });
+  return benchRecords(
+    count,
+    () => {
+      serialCounter += 1;
+      // A leading 0x40 octet keeps serials canonical (no leading zero octet) and unique across the run.
+      return `40${serialCounter.toString(16).padStart(12, '0')}${randomBytes(8).toString('hex')}`;
+    },
+    () => NOW + 3_600_000,
+  );
 }
 
 function median(values: readonly number[]): number {

@@ -10,39 +10,26 @@
  * file lives in a fresh temporary directory unless one is given; use a
  * directory on the disk the ledger will live on (tmpfs makes fsync free).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openLedger } from '../../src/ledger/index.js';
 import type { NewCertificateRecord } from '../../src/shared/records.js';
+import { benchRecords, NOW } from './records.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 5000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const HOUR = 3_600_000;
-const NOW = Date.UTC(2025, 0, 1);
 
 function makeRecords(count: number, round: number): NewCertificateRecord[] {
-  return Array.from({ length: count }, (_, i) => {
-    const der = randomBytes(700);
-    const serial = `${(round + 1).toString(16).padStart(2, '0')}${randomBytes(15).toString('hex')}`;
-    const spiffeId = `spiffe://keysmith.local/workload/${i % 1000}`;
-    return {
-      serial,
-      issuer: 'CN=keysmith intermediate',
-      subject: `CN=${i}`,
-      sans: [{ type: 'uri', value: spiffeId }],
-      spiffeId,
-      profile: 'svid',
-      requester: 'system',
-      notBefore: NOW - 300_000,
-      notAfter: NOW + (i % 168) * HOUR,
-      issuedAt: NOW + i,
-      der,
-      fingerprint: createHash('sha256').update(der).digest('hex'),
-    };
-  });
+  const prefix = (round + 1).toString(16).padStart(2, '0');
+  return benchRecords(
+    count,
+    () => `${prefix}${randomBytes(15).toString('hex')}`,
+    (i) => NOW + (i % 168) * HOUR,
+  );
 }
 
 function median(values: readonly number[]): number {

@@ -29,6 +29,8 @@ import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { describeOcspResponse, encodeOcspRequest } from '../../src/x509/index.js';
 import { envNumber } from '../common/env.js';
+import { measuredWindow, sleep } from '../common/window.js';
+import { ResponseReader } from '../common/http-responses.js';
 import { pinning, startBenchServer, type BenchServer } from '../common/server-process.js';
 import { isServerMessage, type ParentMessage, type ServerMessage } from './protocol.js';
 
@@ -118,7 +120,7 @@ function drive(sockets: readonly TLSSocket[], makers: readonly RequestMaker[], t
       new Promise<void>((resolve) => {
         const make = makers[index];
         if (make === undefined) throw new Error('a request maker per connection');
-        let buffered: Buffer = Buffer.alloc(0);
+        const reader = new ResponseReader();
         let sentAt = 0;
         const send = (): void => {
           if (!state.running || socket.destroyed) {
@@ -129,24 +131,16 @@ function drive(sockets: readonly TLSSocket[], makers: readonly RequestMaker[], t
           socket.write(make());
         };
         socket.on('data', (chunk: Buffer) => {
-          buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-          for (;;) {
-            const headEnd = buffered.indexOf('\r\n\r\n');
-            if (headEnd < 0) return;
-            const head = buffered.subarray(0, headEnd).toString('latin1');
-            const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-            const total = headEnd + 4 + (length === null ? 0 : Number(length[1]));
-            if (buffered.length < total) return;
+          for (const response of reader.push(chunk)) {
             if (state.measuring) {
-              if (head.startsWith('HTTP/1.1 200')) {
+              if (response.status === 200) {
                 totals.responses++;
                 totals.latenciesUs.push((performance.now() - sentAt) * 1000);
               } else {
                 totals.errors++;
-                totals.lastError = head.split('\r\n')[0] ?? head;
+                totals.lastError = response.statusLine;
               }
             }
-            buffered = buffered.subarray(total);
             send();
           }
         });
@@ -160,7 +154,6 @@ function drive(sockets: readonly TLSSocket[], makers: readonly RequestMaker[], t
   );
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Window {
   readonly responses: number;
@@ -179,16 +172,13 @@ async function measure(server: Server, load: LoadName): Promise<Window> {
   const totals: Totals = { responses: 0, errors: 0, lastError: '', latenciesUs: [] };
   const state = { running: true, measuring: false };
   const loops = drive(sockets, makers, totals, state);
-  await sleep(settings.warmup * 1000);
-  server.tell({ type: 'window-start' });
-  const loadCpu = process.cpuUsage();
-  const started = performance.now();
-  state.measuring = true;
-  await sleep(settings.seconds * 1000);
-  state.measuring = false;
-  const wallSeconds = (performance.now() - started) / 1000;
-  const loadUsed = process.cpuUsage(loadCpu);
-  server.tell({ type: 'window-end' });
+  const { wallSeconds, loadCpuSeconds } = await measuredWindow({
+    warmupSeconds: settings.warmup,
+    seconds: settings.seconds,
+    state,
+    start: () => server.tell({ type: 'window-start' }),
+    end: () => server.tell({ type: 'window-end' }),
+  });
   const cpu = await server.next('cpu');
   state.running = false;
   await Promise.race([Promise.all(loops), sleep(5_000)]);
@@ -197,7 +187,7 @@ async function measure(server: Server, load: LoadName): Promise<Window> {
     responses: totals.responses,
     wallSeconds,
     cpuSeconds: cpu.seconds,
-    loadCpuSeconds: (loadUsed.user + loadUsed.system) / 1e6,
+    loadCpuSeconds,
     latenciesUs: totals.latenciesUs,
     errors: totals.errors,
     lastError: totals.lastError,

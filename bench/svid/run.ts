@@ -41,6 +41,8 @@ import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { IssueStep } from '../../src/ca/index.js';
 import { envNumber } from '../common/env.js';
+import { measuredWindow, sleep } from '../common/window.js';
+import { ResponseReader, type HttpResponse } from '../common/http-responses.js';
 import { pinning, startBenchServer, type BenchServer } from '../common/server-process.js';
 import { CsrPool } from './csr.js';
 import { ISSUE_STEPS, isServerMessage, perStep, type ParentMessage, type ServerMessage, type StepTotal } from './protocol.js';
@@ -77,7 +79,6 @@ const STEP_LABELS: Readonly<Record<IssueStep, string>> = {
   record: 'Authority: ledger write',
 };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------- the server child
 
@@ -117,36 +118,11 @@ function httpRequest(method: 'GET' | 'POST', path: string, body?: string): Buffe
   return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
 }
 
-interface Response {
-  readonly status: number;
-  readonly body: Buffer;
-}
-
-/** Splits complete HTTP/1.1 responses (Content-Length framed, as fastify sends them) off a byte stream. */
-class ResponseReader {
-  #buffered: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): Response[] {
-    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
-    const out: Response[] = [];
-    for (;;) {
-      const headEnd = this.#buffered.indexOf('\r\n\r\n');
-      if (headEnd < 0) return out;
-      const head = this.#buffered.subarray(0, headEnd).toString('latin1');
-      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      const total = headEnd + 4 + (length === null ? 0 : Number(length[1]));
-      if (this.#buffered.length < total) return out;
-      out.push({ status: Number(head.slice(9, 12)), body: this.#buffered.subarray(headEnd + 4, total) });
-      this.#buffered = this.#buffered.subarray(total);
-    }
-  }
-}
-
 /** One request on a fresh connection, for set-up and checks. */
-async function exchange(server: Server, identity: Identity, request: Buffer): Promise<Response> {
+async function exchange(server: Server, identity: Identity, request: Buffer): Promise<HttpResponse> {
   const socket = await openConnection(server, identity);
   try {
-    return await new Promise<Response>((resolve, reject) => {
+    return await new Promise<HttpResponse>((resolve, reject) => {
       const reader = new ResponseReader();
       socket.on('data', (chunk: Buffer) => {
         const [first] = reader.push(chunk);
@@ -212,7 +188,7 @@ async function sanityCheck(server: Server, client: Identity, pool: CsrPool, ids:
   if (count !== 2) throw new Error(`sanity check: the batch route answered ${batch.status} with ${count} SVIDs: ${batch.body.toString('utf8').slice(0, 300)}`);
 }
 
-function countBatchSvids(response: Response): number {
+function countBatchSvids(response: HttpResponse): number {
   if (response.status !== 200) return 0;
   const parsed: unknown = JSON.parse(response.body.toString('utf8'));
   if (typeof parsed !== 'object' || parsed === null || !('results' in parsed) || !Array.isArray(parsed.results)) return 0;
@@ -310,16 +286,13 @@ async function measure(server: Server, client: Identity, load: LoadName, pool: C
   const totals: Totals = { calls: 0, items: 0, errors: 0, lastError: '', latenciesUs: [] };
   const state = { running: true, measuring: false };
   const loops = drive(load, sockets, make, totals, state);
-  await sleep(settings.warmup * 1000);
-  server.tell({ type: 'window-start' });
-  const loadCpu = process.cpuUsage();
-  const started = performance.now();
-  state.measuring = true;
-  await sleep(settings.seconds * 1000);
-  state.measuring = false;
-  const wallSeconds = (performance.now() - started) / 1000;
-  const loadUsed = process.cpuUsage(loadCpu);
-  server.tell({ type: 'window-end' });
+  const { wallSeconds, loadCpuSeconds } = await measuredWindow({
+    warmupSeconds: settings.warmup,
+    seconds: settings.seconds,
+    state,
+    start: () => server.tell({ type: 'window-start' }),
+    end: () => server.tell({ type: 'window-end' }),
+  });
   const window = await server.next('window');
   state.running = false;
   await Promise.race([Promise.all(loops), sleep(10_000)]);
@@ -329,7 +302,7 @@ async function measure(server: Server, client: Identity, load: LoadName, pool: C
     items: totals.items,
     wallSeconds,
     cpuSeconds: window.cpuSeconds,
-    loadCpuSeconds: (loadUsed.user + loadUsed.system) / 1e6,
+    loadCpuSeconds,
     latenciesUs: totals.latenciesUs,
     errors: totals.errors,
     lastError: totals.lastError,

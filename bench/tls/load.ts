@@ -6,6 +6,7 @@
  */
 import { connect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Fixtures } from './protocol.js';
+import { ResponseReader } from '../common/http-responses.js';
 
 /** Guards against a server that stops answering; not a timed assertion. */
 const HANG_GUARD_MS = 15_000;
@@ -199,8 +200,7 @@ export class Client {
 
   /**
    * Keep-alive HTTP/1.1: `connections` connections, each with one request
-   * in flight at a time. A minimal response reader (Content-Length bodies
-   * only) keeps the load generator cheap next to node's http client.
+   * in flight at a time, read with the benches' minimal response reader.
    */
   async httpLoops(port: number, connections: number): Promise<LoadHandle> {
     const stats = newStats();
@@ -210,7 +210,7 @@ export class Client {
     const loops = sockets.map(
       (socket) =>
         new Promise<void>((resolve) => {
-          let buffered: Buffer = Buffer.alloc(0);
+          const reader = new ResponseReader();
           let iterations = 0;
           const send = (): void => {
             if (!running || socket.destroyed || ++iterations > MAX_ITERATIONS) {
@@ -220,21 +220,12 @@ export class Client {
             socket.write(request);
           };
           socket.on('data', (chunk: Buffer) => {
-            buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-            for (;;) {
-              const headEnd = buffered.indexOf('\r\n\r\n');
-              if (headEnd < 0) return;
-              const head = buffered.subarray(0, headEnd).toString('latin1');
-              const match = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-              const bodyLength = match === null ? 0 : Number(match[1]);
-              const total = headEnd + 4 + bodyLength;
-              if (buffered.length < total) return;
-              if (head.startsWith('HTTP/1.1 200')) stats.responses++;
+            for (const response of reader.push(chunk)) {
+              if (response.status === 200) stats.responses++;
               else {
                 stats.errors++;
-                stats.lastError = head.split('\r\n')[0];
+                stats.lastError = response.statusLine;
               }
-              buffered = buffered.subarray(total);
               send();
             }
           });

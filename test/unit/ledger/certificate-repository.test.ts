@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
-import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
 import {
   PROFILE_NAMES,
   REVOCATION_REASONS,
@@ -16,6 +15,8 @@ import {
   HOUR,
   NOW,
   makeRecord,
+  assertDomainError,
+  collectPages,
   makeTempDir,
   useLedgerFile,
   withRawDatabase,
@@ -24,28 +25,10 @@ import {
 
 /** CertificateRepository against a real SQLite file with the real migrations. */
 
-function assertDomainError(fn: () => unknown, kind: DomainErrorKind, message?: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(isDomainError(error), `expected DomainError, got ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    if (message !== undefined) assert.match(error.detail, message);
-    return true;
-  });
-}
-
-/** Every page of a listing, following nextCursor; fails on a loop. */
+/** Every page of a listing, following nextCursor. */
 function listAll(ledger: Ledger, query: CertificateQuery): { serials: string[]; pages: number } {
-  const serials: string[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  for (;;) {
-    const page = ledger.certificates.list(cursor === undefined ? query : { ...query, cursor });
-    pages += 1;
-    assert.ok(pages < 10_000, 'pagination does not end');
-    serials.push(...page.items.map((item) => item.serial));
-    if (page.nextCursor === null) return { serials, pages };
-    cursor = page.nextCursor;
-  }
+  const { items, pages } = collectPages((q: CertificateQuery) => ledger.certificates.list(q), query, 10_000);
+  return { serials: items.map((item) => item.serial), pages };
 }
 
 function byExpiry(a: NewCertificateRecord, b: NewCertificateRecord): number {

@@ -3,23 +3,13 @@ import assert from 'node:assert/strict';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { readMigrations } from '../../../src/ledger/migrate.js';
 import type { EntryQuery, NewRegistrationEntry, RegistrationEntry } from '../../../src/shared/entry-records.js';
-import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
 import type { EntryStore } from '../../../src/svid/ports.js';
-import { HOUR, NOW, REPO_MIGRATIONS, makeTempDir, useLedgerFile, withRawDatabase, type TempDir } from './ledger-fixtures.js';
+import { HOUR, NOW, REPO_MIGRATIONS, assertDomainError, collectPages, makeTempDir, useLedgerFile, withRawDatabase, type TempDir } from './ledger-fixtures.js';
 
 /** EntryRepository against a real SQLite file with the real migrations. */
 
 const TD = 'spiffe://keysmith.local';
 const NODE = `${TD}/node/n1`;
-
-function assertDomainError(fn: () => unknown, kind: DomainErrorKind, message?: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(isDomainError(error), `expected DomainError, got ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    if (message !== undefined) assert.match(error.detail, message);
-    return true;
-  });
-}
 
 let nextId = 0;
 function newEntry(overrides: Partial<NewRegistrationEntry> = {}): NewRegistrationEntry {
@@ -38,19 +28,10 @@ function newEntry(overrides: Partial<NewRegistrationEntry> = {}): NewRegistratio
   };
 }
 
-/** Every page of a listing, following nextCursor; fails on a loop. */
+/** Every page of a listing, following nextCursor. */
 function listAll(ledger: Ledger, query: EntryQuery): { ids: string[]; pages: number } {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  for (;;) {
-    const page = ledger.entries.list(cursor === undefined ? query : { ...query, cursor });
-    pages += 1;
-    assert.ok(pages < 1_000, 'pagination does not end');
-    ids.push(...page.items.map((item) => item.id));
-    if (page.nextCursor === null) return { ids, pages };
-    cursor = page.nextCursor;
-  }
+  const { items, pages } = collectPages((q: EntryQuery) => ledger.entries.list(q), query, 1_000);
+  return { ids: items.map((item) => item.id), pages };
 }
 
 describe('EntryRepository', () => {

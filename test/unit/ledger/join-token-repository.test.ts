@@ -3,22 +3,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import type { JoinTokenRecord } from '../../../src/shared/entry-records.js';
-import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
+import { isDomainError } from '../../../src/shared/errors.js';
 import type { JoinTokenStore } from '../../../src/svid/ports.js';
-import { HOUR, NOW, makeRecord, useLedgerFile, withRawDatabase } from './ledger-fixtures.js';
+import { HOUR, NOW, assertDomainError, makeRecord, useLedgerFile, withRawDatabase } from './ledger-fixtures.js';
 
 /** JoinTokenRepository against a real SQLite file with the real migrations. */
 
 const NODE = 'spiffe://keysmith.local/node/n1';
-
-function assertDomainError(fn: () => unknown, kind: DomainErrorKind, message?: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(isDomainError(error), `expected DomainError, got ${String(error)}`);
-    assert.equal(error.kind, kind, error.message);
-    if (message !== undefined) assert.match(error.detail, message);
-    return true;
-  });
-}
 
 function freshHash(): string {
   return createHash('sha256').update(randomBytes(32).toString('base64url')).digest('hex');

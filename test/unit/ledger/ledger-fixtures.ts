@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
 import { findMigrationsDir, readMigrations } from '../../../src/ledger/migrate.js';
 import type { NewCertificateRecord } from '../../../src/shared/records.js';
 
@@ -120,4 +121,33 @@ export function useLedgerFile(onOpen: (file: LedgerFile) => void, options: { eac
     assert.equal(integrityCheck(file.path), 'ok');
     file.tmp.remove();
   });
+}
+
+/** Asserts that `fn` throws a DomainError of `kind`, its detail matching `message` when given. */
+export function assertDomainError(fn: () => unknown, kind: DomainErrorKind, message?: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(isDomainError(error), `expected DomainError, got ${String(error)}`);
+    assert.equal(error.kind, kind, error.message);
+    if (message !== undefined) assert.match(error.detail, message);
+    return true;
+  });
+}
+
+/** Every page of a keyset listing, following nextCursor; fails on a loop (more than `maxPages`). */
+export function collectPages<Query extends { readonly cursor?: string }, Item>(
+  list: (query: Query) => { readonly items: readonly Item[]; readonly nextCursor: string | null },
+  query: Query,
+  maxPages: number,
+): { items: Item[]; pages: number } {
+  const items: Item[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  for (;;) {
+    const page = list(cursor === undefined ? query : { ...query, cursor });
+    pages += 1;
+    assert.ok(pages < maxPages, 'pagination does not end');
+    items.push(...page.items);
+    if (page.nextCursor === null) return { items, pages };
+    cursor = page.nextCursor;
+  }
 }
