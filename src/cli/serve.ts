@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
-import { buildApp, buildPlainHttpApp, createHttpsServer, KeysmithMetrics } from '../http/index.js';
+import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithMetrics } from '../http/index.js';
 import { loadConfig } from '../config.js';
 import { requestForCertificate } from '../ocsp/index.js';
 import { stringOption, type Command } from './args.js';
@@ -63,6 +63,9 @@ export interface StartOptions {
 export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
   const { config, ledger, authority, clock } = core;
   const metrics = new KeysmithMetrics({ processMetrics: true });
+  const eventLoopLag = new EventLoopLag();
+  eventLoopLag.start();
+  metrics.observeEventLoop(eventLoopLag);
   authority.onIssued((profile) => metrics.countIssued(profile));
   // The OCSP responder certificate is issued before the first request can ask for a status.
   const revocation = await openRevocation(core);
@@ -94,6 +97,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
         },
       },
     ],
+    eventLoopLag,
     trustDomain: config.trustDomain,
     mtlsMode: config.mtlsMode,
     clock,
@@ -144,6 +148,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   return {
     port,
     close: async (graceMs) => {
+      eventLoopLag.stop();
       revocation.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);

@@ -11,13 +11,14 @@ import { installMtlsPeer, peerLogBindings } from './plugins/mtls-peer.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { genRequestId, installRequestContext, loggerOptions } from './plugins/request-context.js';
 import type { AppDeps } from './ports.js';
-import { clientErrorResponse, installProblemHandlers } from './problem.js';
+import { installProblemHandlers } from './problem.js';
+import { rememberRequestTargets } from './request-target.js';
 import { DEFAULT_REFRESH_HINT_SECONDS, registerBundleRoutes } from './routes/bundle.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAlertRoutes } from './routes/alerts/plugin.js';
 import { registerAcmeRoutes } from './routes/acme/plugin.js';
 import { installRequestMetrics, registerMetricsRoute } from './routes/metrics.js';
-import { answerFrameworkError, registerOcspRoutes } from './routes/ocsp/plugin.js';
+import { answerClientError, answerFrameworkError, registerOcspRoutes } from './routes/ocsp/plugin.js';
 import { registerOpsRoutes } from './routes/ops/plugin.js';
 import { registerSvidRoutes } from './routes/svid/plugin.js';
 
@@ -43,12 +44,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     serverFactory: (handler) => {
       const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, handler);
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      rememberRequestTargets(server);
       return server;
     },
     // While draining, requests already on a connection are served (with Connection: close), not shed with a bare 503.
     return503OnClosing: false,
     bodyLimit: BODY_LIMIT,
-    clientErrorHandler: clientErrorResponse,
+    // Unparsable requests (oversized heads, timeouts): a problem document, or an OCSP malformedRequest under /ocsp.
+    clientErrorHandler: answerClientError,
     // A path with broken percent-encoding fails before routing: a problem document, or an OCSP malformedRequest under /ocsp.
     frameworkErrors: answerFrameworkError,
   });
@@ -65,7 +68,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestMetrics(app, deps.metrics);
 
   await registerOpenApi(app);
-  registerHealthRoutes(app, deps.health);
+  registerHealthRoutes(app, deps.health, deps.eventLoopLag);
   registerBundleRoutes(app, deps.bundle, deps.bundleRefreshHintSeconds ?? DEFAULT_REFRESH_HINT_SECONDS);
   registerMetricsRoute(app, deps.metrics);
   registerOpsRoutes(app, deps);

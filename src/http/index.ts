@@ -1,6 +1,7 @@
 /** The HTTP front end's public surface, for the composition root (src/cli). */
 export { buildApp } from './app.js';
 export { createHttpsServer, DEFAULT_DRAIN_MS, type HttpsServer, type HttpsServerOptions } from './server-factory.js';
+export { EventLoopLag, type EventLoopLagSnapshot, type EventLoopLagSource } from './event-loop-lag.js';
 export { KeysmithMetrics, type HandshakeResult, type KeysmithMetricsOptions } from './metrics.js';
 export { generateOpenApi } from './openapi-generate.js';
 export { ACCESS_POLICIES, type AccessPolicy } from './plugins/access.js';

@@ -1,5 +1,6 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProfileName } from '../shared/records.js';
+import type { EventLoopLagSource } from './event-loop-lag.js';
 
 export type HandshakeResult = 'ok' | 'failed' | 'resumed';
 
@@ -63,6 +64,22 @@ export class KeysmithMetrics {
 
   countHandshake(result: HandshakeResult): void {
     this.handshakes.inc({ result });
+  }
+
+  /** keysmith_event_loop_lag_seconds{quantile}: the lag over the monitor's last window, read at each scrape. */
+  observeEventLoop(source: EventLoopLagSource): void {
+    new Gauge({
+      name: 'keysmith_event_loop_lag_seconds',
+      help: 'How late the event loop ran over the last window (quantile 0.5, 0.99 and 1 = the maximum).',
+      labelNames: ['quantile'],
+      registers: [this.registry],
+      collect() {
+        const lag = source.snapshot();
+        this.set({ quantile: '0.5' }, lag.p50Ms / 1000);
+        this.set({ quantile: '0.99' }, lag.p99Ms / 1000);
+        this.set({ quantile: '1' }, lag.maxMs / 1000);
+      },
+    });
   }
 
   get contentType(): string {

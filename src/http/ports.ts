@@ -10,6 +10,7 @@ import type { KeysmithMetrics } from './metrics.js';
 import type { AlertsPort } from './routes/alerts/port.js';
 import type { JwtAuthorityJwk, SvidApi } from '../svid/ports.js';
 import type { AcmeHandler } from '../acme/transport.js';
+import type { EventLoopLagSource } from './event-loop-lag.js';
 
 export type { AlertsPort };
 
@@ -78,6 +79,8 @@ export interface AppDeps {
   readonly revoker: CertificateRevoker;
   readonly bundle: TrustBundleSource;
   readonly health: readonly HealthCheck[];
+  /** How late the event loop runs; /healthz reports it when given. */
+  readonly eventLoopLag?: EventLoopLagSource;
   /** e.g. 'keysmith.local': principals come only from SPIFFE IDs in this trust domain. */
   readonly trustDomain: string;
   readonly mtlsMode: 'standard' | 'strict';

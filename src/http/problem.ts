@@ -182,6 +182,11 @@ export function installProblemHandlers(app: FastifyInstance): void {
   });
 }
 
+/** The status node:http's own handler would give a 'clientError': 408 for a request timeout, 431 for a head over the size limit, else 400. */
+export function clientErrorStatus(error: { code?: string }): 400 | 408 | 431 {
+  return error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+}
+
 /**
  * node:http's 'clientError' (unparsable request, header overflow, request
  * timeout) as a problem document; no request object exists yet, so the
@@ -189,7 +194,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
  */
 export function clientErrorResponse(error: Error & { code?: string }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const status = clientErrorStatus(error);
   const detail =
     status === 408 ? 'The request was not received in time.' : status === 431 ? 'The request headers are too large.' : 'The request could not be parsed as HTTP/1.1.';
   const problem: ProblemDocument =

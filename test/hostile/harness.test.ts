@@ -22,4 +22,11 @@ describe('the hostile-suite harness', () => {
     assert.ok(report.probes.length >= 3, report.describe());
     assert.deepEqual(report.failures, [], report.describe());
   });
+
+  it('finds the event loop lag in /healthz', async () => {
+    const body = JSON.parse(await service.healthzBody()) as { status: string; event_loop?: { lag_p99_ms: number; window_ms: number } };
+    assert.equal(body.status, 'ok');
+    assert.equal(typeof body.event_loop?.lag_p99_ms, 'number');
+    assert.ok((body.event_loop?.window_ms ?? -1) >= 0);
+  });
 });

@@ -122,6 +122,23 @@ export class HostileService {
     }
   }
 
+  /** The /healthz body (any status), over a fresh connection. */
+  async healthzBody(): Promise<string> {
+    const ca = await this.bundlePem();
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: this.port, path: '/healthz', servername: 'localhost', ca, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.once('end', () => resolve(text));
+        res.once('error', reject);
+      });
+      req.setTimeout(PROBE_TIMEOUT_MS, () => req.destroy(new Error('/healthz did not answer in time')));
+      req.once('error', reject);
+      req.end();
+    });
+  }
+
   /** Throws unless the child is running and /healthz answers 200. */
   async assertHealthy(what: string): Promise<void> {
     if (!this.isAlive) throw new Error(`keysmith exited (${JSON.stringify(this.child.exitStatus)}) ${what}\n${this.child.describeOutput()}`);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { EventLoopLagSource } from '../event-loop-lag.js';
 import type { HealthCheck } from '../ports.js';
 import { plainJsonFor200 } from '../plugins/fast-serializer.js';
 import { problemResponses } from '../problem.js';
@@ -10,16 +11,26 @@ const CheckSchema = z.object({
   detail: z.string().optional(),
 });
 
+const EventLoopSchema = z
+  .object({
+    lag_p50_ms: z.number(),
+    lag_p99_ms: z.number(),
+    lag_max_ms: z.number(),
+    window_ms: z.number().int().describe('The span the figures cover (the last completed window)'),
+  })
+  .describe('How late the event loop ran: every request waits behind whatever holds it');
+
 export const HealthSchema = z
   .object({
     status: z.enum(['ok', 'fail']),
     checks: z.record(z.string(), CheckSchema).describe('Each check by name'),
+    event_loop: EventLoopSchema.optional(),
   })
   .meta({ id: 'Health', description: 'Overall status and the state of each check' });
 type Health = z.infer<typeof HealthSchema>;
 
 /** GET /healthz: 200 when every check passes, 503 with each check's state otherwise. Any TLS client may ask. */
-export function registerHealthRoutes(app: FastifyInstance, checks: readonly HealthCheck[]): void {
+export function registerHealthRoutes(app: FastifyInstance, checks: readonly HealthCheck[], eventLoopLag?: EventLoopLagSource): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     '/healthz',
     {
@@ -55,7 +66,9 @@ export function registerHealthRoutes(app: FastifyInstance, checks: readonly Heal
         report[check.name] = { status: ok ? 'ok' : 'fail', ...(detail === undefined ? {} : { detail }) };
       }
       reply.header('cache-control', 'no-store');
-      return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'fail', checks: report });
+      const lag = eventLoopLag?.snapshot();
+      const eventLoop = lag === undefined ? {} : { event_loop: { lag_p50_ms: lag.p50Ms, lag_p99_ms: lag.p99Ms, lag_max_ms: lag.maxMs, window_ms: lag.windowMs } };
+      return reply.code(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'fail', checks: report, ...eventLoop });
     },
   );
 }

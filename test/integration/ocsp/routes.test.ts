@@ -69,6 +69,36 @@ function sendBytes(port: number, options: BinaryRequest): Promise<BinaryReply> {
 
 const OCSP_HEADERS = { 'content-type': 'application/ocsp-request' };
 
+/** Writes raw request bytes over our TLS client and collects everything until the server closes (bounded). */
+function rawExchange(port: number, head: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: fixture('ca.pem'), ALPNProtocols: ['http/1.1'] });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(new Error('no answer within 10 s')), 10_000);
+    socket.on('secure', () => socket.write(head));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      if (chunks.length > 0) resolve(Buffer.concat(chunks));
+      else reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/** A hand-written answer from node:http's clientError path: status line, OCSP content type, a malformedRequest body. */
+function assertRawOcspRefusal(raw: Buffer, httpStatus: number): void {
+  const split = raw.indexOf('\r\n\r\n');
+  assert.ok(split > 0, `no HTTP head in ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
+  const head = raw.subarray(0, split).toString('latin1');
+  assert.match(head, new RegExp(`^HTTP/1\\.1 ${httpStatus} `));
+  assert.match(head, /\r\nContent-Type: application\/ocsp-response\r\n/);
+  assert.equal(describeOcspResponse(raw.subarray(split + 4)).status, 'malformedRequest');
+}
+
 function basicOf(body: Buffer): NonNullable<DescribedOcspResponse['basic']> {
   const described = describeOcspResponse(body);
   assert.equal(described.status, 'successful');
@@ -208,6 +238,36 @@ describe('OCSP over the TLS listener', () => {
     for (const path of ['/ocsp/not*base64', '/ocsp/%zz', '/ocsp/', '/ocsp', `/ocsp/${encodeURIComponent(der.subarray(0, 20).toString('base64'))}`]) {
       assertOcspRefusal(await sendBytes(served.port, { path }), 400, 'malformedRequest');
     }
+  });
+
+  it('answers POST on the responder URL with a trailing slash as a request (RFC 6960 Appendix A.1)', async () => {
+    served = await serve({ deps: { ocsp: stack.port } });
+    const issued = await stack.issue();
+    const reply = await sendBytes(served.port, { method: 'POST', path: '/ocsp/', headers: OCSP_HEADERS, body: requestFor(issued.der) });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['content-type'], 'application/ocsp-response');
+    assert.equal(basicOf(reply.body).responses[0]?.status.kind, 'good');
+  });
+
+  it('answers paths below the responder URL, other methods and unparsable heads under /ocsp in OCSP, never a problem document', async () => {
+    served = await serve({ deps: { ocsp: stack.port } });
+    const issued = await stack.issue();
+    const der = requestFor(issued.der);
+    assertOcspRefusal(await sendBytes(served.port, { method: 'POST', path: '/ocsp/abc', headers: OCSP_HEADERS, body: der }), 404, 'malformedRequest');
+    // RFC 6960 Appendix A.1 defines GET and POST only; RFC 9110 §15.5.6: a 405 says which methods the resource has.
+    for (const [method, path] of [['PUT', '/ocsp'], ['DELETE', '/ocsp/'], ['PATCH', `/ocsp/${encodeURIComponent(der.toString('base64'))}`], ['OPTIONS', '/ocsp']] as const) {
+      const reply = await sendBytes(served.port, { method, path, headers: OCSP_HEADERS, body: der });
+      assertOcspRefusal(reply, 405, 'malformedRequest');
+      assert.equal(reply.headers['allow'], 'GET, HEAD, POST', `${method} ${path}`);
+    }
+    // A head over node:http's 16 KiB limit is refused before any route runs; the answer is still OCSP.
+    const longGet = await rawExchange(served.port, `GET /ocsp/${'A'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assertRawOcspRefusal(longGet, 431);
+    const badSyntax = await rawExchange(served.port, 'GET /ocsp/abc HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+    assertRawOcspRefusal(badSyntax, 400);
+    // Elsewhere the same failures stay problem documents.
+    const longOther = await rawExchange(served.port, `GET /v1/bundle?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(longOther.toString('latin1'), /^HTTP\/1\.1 431 [^\r]*\r\n(?:[^\r]+\r\n)*Content-Type: application\/problem\+json; charset=utf-8\r\n/);
   });
 
   it('answers another content type with 415 and an oversized body with 413, both as malformedRequest', async () => {

@@ -11,7 +11,7 @@ import type { Clock } from '../../../shared/clock.js';
 import { genRequestId, installRequestContext, loggerOptions } from '../../plugins/request-context.js';
 import type { AppLoggerOptions, OcspPort } from '../../ports.js';
 import { installProblemHandlers } from '../../problem.js';
-import { answerFrameworkError, registerOcspRoutes } from './plugin.js';
+import { answerClientError, answerFrameworkError, registerOcspRoutes } from './plugin.js';
 
 export interface PlainHttpAppDeps {
   readonly ocsp: OcspPort;
@@ -35,6 +35,7 @@ export async function buildPlainHttpApp(deps: PlainHttpAppDeps): Promise<Fastify
     bodyLimit: BODY_LIMIT,
     return503OnClosing: false,
     frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

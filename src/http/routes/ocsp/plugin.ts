@@ -6,13 +6,16 @@
  * documents. HTTP caching headers come from the response's own dates.
  */
 import { createHash } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { refusal, type CacheFacts, type OcspReply } from '../../../ocsp/index.js';
 import type { Clock } from '../../../shared/clock.js';
 import type { OcspPort } from '../../ports.js';
-import { problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
+import { clientErrorResponse, clientErrorStatus, problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
+import { failedRequestTarget } from '../../request-target.js';
 import {
   CertificateBodySchema,
   CrlBodySchema,
@@ -92,12 +95,47 @@ function notModified(reply: FastifyReply): FastifyReply {
  * is a malformedRequest in OCSP; elsewhere a malformed problem document.
  */
 export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  if (request.url.startsWith('/ocsp')) {
-    void reply.code(400).type(OCSP_RESPONSE).header('cache-control', 'no-store').send(asBuffer(refusal('malformedRequest')));
+  if (isOcspPath(request.url)) {
+    void sendOcspRefusal(reply, 400, 'malformedRequest');
     return;
   }
   const path = request.url.split('?', 1)[0] ?? request.url;
   void sendProblem(reply, problemOf('malformed', error.message, path));
+}
+
+/** RFC 9110 §15.5.6: a 405 lists the methods the resource has. */
+const OCSP_METHODS = 'GET, HEAD, POST';
+
+/** An OCSP error status as the whole answer: never cached (RFC 5019 §6.2 applies to successful responses). */
+function sendOcspRefusal(reply: FastifyReply, status: number, ocspStatus: 'malformedRequest' | 'unauthorized' | 'internalError'): FastifyReply {
+  return reply.code(status).type(OCSP_RESPONSE).header('cache-control', 'no-store').send(asBuffer(refusal(ocspStatus)));
+}
+
+/** /ocsp itself or anything below it (not /ocspx). */
+function isOcspPath(path: string): boolean {
+  return path === '/ocsp' || path.startsWith('/ocsp/') || path.startsWith('/ocsp?');
+}
+
+/**
+ * node:http's 'clientError' (a head over the size limit, a request timeout,
+ * unparsable syntax): under /ocsp an OCSPResponse with the status node:http
+ * chose (431, 408, 400) and malformedRequest, elsewhere a problem document.
+ * Written by hand, as node:http does: no request object exists.
+ */
+export function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void {
+  const target = failedRequestTarget(error, socket);
+  if (target === undefined || !isOcspPath(target) || error.code === 'ECONNRESET' || socket.destroyed) {
+    clientErrorResponse(error, socket);
+    return;
+  }
+  const status = clientErrorStatus(error);
+  const body = refusal('malformedRequest');
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${OCSP_RESPONSE}\r\nContent-Length: ${body.byteLength}\r\n` +
+    'Cache-Control: no-store\r\nConnection: close\r\n\r\n';
+  // One write: the socket is destroyed right after, and a second write could still be queued behind the first.
+  if (socket.writable) socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+  socket.destroy(error);
 }
 
 /** The refusal the HTTP layer decided for an OCSP route (size, media type, access), as an OCSPResponse. */
@@ -129,61 +167,76 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
     return reply.code(200).send(asBuffer(result.der));
   };
 
-  // The OCSP routes share one scope: their own body parser and an error handler that answers in OCSP.
-  void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_BODY_BYTES }, (_request, body, done) => done(null, body));
-    scope.setErrorHandler((error: FastifyError, request, reply) => {
-      const { status, ocsp: ocspStatus } = refusalFor(error);
-      if (ocspStatus === 'internalError') request.log.error({ err: error }, 'OCSP route fault');
-      else request.log.info({ ocspStatus, status }, `OCSP request refused: ${error.message}`);
-      return reply.code(status).type(OCSP_RESPONSE).header('cache-control', 'no-store').send(asBuffer(refusal(ocspStatus)));
-    });
-    const routes = scope.withTypeProvider<ZodTypeProvider>();
+  // The OCSP routes share one scope under /ocsp: their own body parser, an error handler and a not-found handler that answer in OCSP.
+  void app.register(
+    async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_BODY_BYTES }, (_request, body, done) => done(null, body));
+      scope.setErrorHandler((error: FastifyError, request, reply) => {
+        const { status, ocsp: ocspStatus } = refusalFor(error);
+        if (ocspStatus === 'internalError') request.log.error({ err: error }, 'OCSP route fault');
+        else request.log.info({ ocspStatus, status }, `OCSP request refused: ${error.message}`);
+        return sendOcspRefusal(reply, status, ocspStatus);
+      });
+      // Methods other than GET, HEAD and POST on any /ocsp path (RFC 6960 Appendix A.1 defines only GET and POST): 405 in OCSP.
+      scope.setNotFoundHandler((request, reply) => {
+        request.log.info({ ocspStatus: 'malformedRequest', status: 405 }, `OCSP request refused: method ${request.method} is not GET or POST`);
+        return sendOcspRefusal(reply.header('allow', OCSP_METHODS), 405, 'malformedRequest');
+      });
+      const routes = scope.withTypeProvider<ZodTypeProvider>();
 
-    routes.post(
-      '/ocsp',
-      {
-        config: { access: 'any' },
+      const postOptions = {
+        config: { access: 'any' as const },
         bodyLimit: MAX_OCSP_BODY_BYTES,
         schema: {
           tags: ['ocsp'],
           summary: 'OCSP request (POST)',
-          description: 'RFC 6960 Appendix A.1. Nonces (RFC 9654) of 1 to 128 octets are echoed; such responses are never cached.',
+          description:
+            'RFC 6960 Appendix A.1. Nonces (RFC 9654) of 1 to 128 octets are echoed; such responses are never cached. ' +
+            'The responder URL with a trailing slash (/ocsp/) is the same resource.',
           operationId: 'postOcsp',
           consumes: [OCSP_REQUEST],
           body: OcspRequestBodySchema,
           response: ocspResponses(200, 400, 401, 403, 413, 415, 500),
         },
-      },
-      async (request, reply) => sendReply(request, reply, ocsp.responder.answer(request.body), false),
-    );
+      };
+      routes.post('', postOptions, async (request, reply) => sendReply(request, reply, ocsp.responder.answer(request.body), false));
 
-    routes.get(
-      '/ocsp/*',
-      {
-        config: { access: 'any' },
-        schema: {
-          tags: ['ocsp'],
-          summary: 'OCSP request (GET)',
-          description:
-            'RFC 6960 Appendix A.1 and RFC 5019 §5: the base64 DER request in the path. Cacheable: Cache-Control, Expires and ' +
-            'Last-Modified come from the response’s nextUpdate and thisUpdate; the ETag is its SHA-256; If-None-Match gets 304.',
-          operationId: 'getOcsp',
-          params: OcspGetParamsSchema,
-          response: ocspResponses(200, 400, 401, 403, 500),
+      // POST /ocsp/ is the responder URL as many relying parties write it (`openssl ocsp -url https://host/ocsp/`);
+      // any longer path names no resource, and is answered in OCSP rather than with a 404 problem.
+      routes.post(
+        '/*',
+        { ...postOptions, schema: { ...postOptions.schema, hide: true, params: OcspGetParamsSchema, response: ocspResponses(200, 400, 401, 403, 404, 413, 415, 500) } },
+        async (request, reply) => {
+          if (request.params['*'] === '') return sendReply(request, reply, ocsp.responder.answer(request.body), false);
+          request.log.info({ ocspStatus: 'malformedRequest', status: 404 }, 'OCSP request refused: POST to a path below the responder URL');
+          return sendOcspRefusal(reply, 404, 'malformedRequest');
         },
-      },
-      async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(request.params['*']), true),
-    );
+      );
 
-    // A GET with no request in the path is an OCSP client's mistake, answered in OCSP rather than with a 404 problem.
-    routes.get(
-      '/ocsp',
-      { config: { access: 'any' }, schema: { hide: true } },
-      async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(''), true),
-    );
-  });
+      routes.get(
+        '/*',
+        {
+          config: { access: 'any' },
+          schema: {
+            tags: ['ocsp'],
+            summary: 'OCSP request (GET)',
+            description:
+              'RFC 6960 Appendix A.1 and RFC 5019 §5: the base64 DER request in the path. Cacheable: Cache-Control, Expires and ' +
+              'Last-Modified come from the response’s nextUpdate and thisUpdate; the ETag is its SHA-256; If-None-Match gets 304.',
+            operationId: 'getOcsp',
+            params: OcspGetParamsSchema,
+            response: ocspResponses(200, 400, 401, 403, 500),
+          },
+        },
+        async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(request.params['*']), true),
+      );
+
+      // A GET with no request in the path is an OCSP client's mistake, answered in OCSP rather than with a 404 problem.
+      routes.get('', { config: { access: 'any' }, schema: { hide: true } }, async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(''), true));
+    },
+    { prefix: '/ocsp' },
+  );
 
   const routes = app.withTypeProvider<ZodTypeProvider>();
   /** ETags of CRLs already served, so each is hashed once. */
