@@ -104,6 +104,12 @@ describe('keysmith serve, first start', () => {
     assert.equal(bodyOf(bundle).trim(), (await readFile(join(dataDir, 'bundle.pem'), 'utf8')).trim());
   });
 
+  it('answers `keysmith health` (the container health check) with exit 0 and the 200 status line', async () => {
+    const result = await keysmith(['health']);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(result.stdout.trim(), 'HTTP/1.1 200 OK');
+  });
+
   it('staples a good OCSP response for its own certificate (openssl s_client -status)', async () => {
     const result = await runProcess(
       'openssl',
@@ -121,7 +127,9 @@ describe('keysmith serve, first start', () => {
       '--cacert', join(dataDir, 'bundle.pem'),
       `https://127.0.0.1:${port}/v1/certificates`,
     ]);
-    assert.notEqual(result.code, 0, 'curl should fail');
+    // curl 56: the server's fatal alert ended the connection; RFC 8446 §6.2: unknown_ca for a chain that reaches no trusted root.
+    assert.equal(result.code, 56, result.stderr);
+    assert.match(result.stderr, /alert unknown ca/);
     assert.equal(statusOf(result), 0);
   });
 
@@ -137,8 +145,11 @@ describe('keysmith serve, first start', () => {
     assert.equal(statusOf(before), 200, before.stdout);
     const revoked = await keysmith(['revoke', serial, '--reason', 'keyCompromise']);
     assert.equal(revoked.code, 0, revoked.stderr);
+    // The handshake itself refuses a revoked client certificate (certificate_revoked), before any HTTP.
     const afterRevoke = await asSecond();
-    assert.notEqual(statusOf(afterRevoke), 200);
+    assert.equal(afterRevoke.code, 56, afterRevoke.stderr);
+    assert.match(afterRevoke.stderr, /alert certificate revoked/);
+    assert.equal(statusOf(afterRevoke), 0);
     const listed = await keysmith(['certs', 'list', '--status', 'revoked']);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, new RegExp(`${serial}\\s+svid\\s+revoked`));
@@ -159,6 +170,40 @@ describe('keysmith serve, first start', () => {
   });
 });
 
+describe('keysmith health against an unhealthy or absent service', () => {
+  it('exits 1 with the 503 status line when a check fails (the listener certificate has expired)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keysmith-health-'));
+    const healthPort = await freePort();
+    const healthEnv = { KEYSMITH_DATA_DIR: dir, KEYSMITH_LISTEN: `127.0.0.1:${healthPort}` };
+    // A one-second listener certificate: /healthz fails its server_certificate check within seconds,
+    // while TLS clients still connect inside their clock-skew allowance.
+    const child = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...env, ...healthEnv, KEYSMITH_SERVER_CERTIFICATE_TTL: '1s' }, lifetimeMs: 60_000 });
+    try {
+      await child.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000 });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const result = await keysmith(['health'], healthEnv);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.equal(result.stdout.trim(), 'HTTP/1.1 503 Service Unavailable');
+    } finally {
+      await child.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 naming the refused connection when nothing listens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keysmith-health-'));
+    const idlePort = await freePort();
+    try {
+      assert.equal((await keysmith(['init'], { KEYSMITH_DATA_DIR: dir })).code, 0);
+      const result = await keysmith(['health'], { KEYSMITH_DATA_DIR: dir, KEYSMITH_LISTEN: `127.0.0.1:${idlePort}` });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${idlePort}`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('keysmith configuration errors', () => {
   it('stops at start-up naming the field and what was expected', async () => {
     const result = await keysmith(['serve'], { KEYSMITH_MTLS_MODE: 'loose' });
@@ -172,10 +217,14 @@ describe('keysmith configuration errors', () => {
     try {
       const withPass = await keysmith(['init'], { KEYSMITH_DATA_DIR: dir, KEYSMITH_CA_PASSPHRASE: 'correct horse battery' });
       assert.equal(withPass.code, 0, withPass.stderr);
-      const key = await readFile(join(dir, 'ca', 'intermediate.key'), 'utf8').catch(() => '');
-      if (key !== '') assert.match(key, /ENCRYPTED PRIVATE KEY/);
+      // Every CA key on disk is encrypted with the passphrase (PKCS#8 EncryptedPrivateKeyInfo), and only its owner may read it.
+      for (const name of ['root.key.pem', 'intermediate.key.pem']) {
+        const path = join(dir, 'ca', name);
+        assert.match(await readFile(path, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/, name);
+        assert.equal((await stat(path)).mode & 0o777, 0o600, name);
+      }
       const without = await keysmith(['init'], { KEYSMITH_DATA_DIR: dir });
-      assert.notEqual(without.code, 0);
+      assert.equal(without.code, 1, without.stderr);
       assert.match(without.stderr, /KEYSMITH_CA_PASSPHRASE/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -444,8 +444,8 @@ describe('POST /v1/attest/join-token', () => {
         'forbidden',
         /join tokens are off in strict mode/,
       );
-      // Without a certificate the engine refuses the handshake itself.
-      await assert.rejects(call(strict, 'POST', '/v1/attest/join-token', { body: { token, csr } }));
+      // Without a certificate the engine refuses the handshake itself (RFC 8446 §4.4.2.4: certificate_required).
+      await assert.rejects(call(strict, 'POST', '/v1/attest/join-token', { body: { token, csr } }), /certificate_required/);
     } finally {
       await strict.close();
     }

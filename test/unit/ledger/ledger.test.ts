@@ -95,7 +95,8 @@ describe('openLedger', () => {
     assert.equal(reader.certificates.findBySerial(record.serial)?.serial, record.serial);
     assert.throws(() => reader.certificates.recordIssued(makeRecord()), /readonly/i);
     reader.close();
-    assert.throws(() => openLedger({ path: tmp.file('absent.db'), readonly: true }));
+    // A reader never creates the file: SQLite refuses to open what is not there.
+    assert.throws(() => openLedger({ path: tmp.file('absent.db'), readonly: true }), { code: 'SQLITE_CANTOPEN' });
   });
 
   it('lets a second connection read while the first writes (WAL)', () => {
