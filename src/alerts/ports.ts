@@ -43,7 +43,8 @@ export interface AlertOutbox {
   }): EnqueuedAlert[];
   waitingDeliveries(query: { readonly perRecipient: number; readonly limit: number }): WaitingDelivery[];
   createMessages(runId: number, now: number, messages: readonly NewAlertMessage[]): number[];
-  dueMessages(now: number, limit: number): PendingMessage[];
+  /** Pending messages due by `now`, oldest due first; only `channel`'s when given. */
+  dueMessages(now: number, limit: number, channel?: AlertChannel): PendingMessage[];
   nextAttemptAt(): number | null;
   messageItems(messageId: number): MessageItem[];
   markSent(messageId: number, now: number): void;
@@ -69,9 +70,12 @@ export interface MailMessage {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** A nodemailer Transporter fits this. */
+/** A mail as handed to the transport: `signal` aborts the send and closes its connection. */
+export type OutgoingMail = MailMessage & { readonly signal?: AbortSignal };
+
+/** A nodemailer Transporter fits this (nodemailer's SMTP transport honours `signal`). */
 export interface MailTransport {
-  sendMail(message: MailMessage): Promise<unknown>;
+  sendMail(message: OutgoingMail): Promise<unknown>;
 }
 
 /** pino's call shape: a merge object, then the message. */
