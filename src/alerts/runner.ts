@@ -133,7 +133,7 @@ export class AlertRunner {
       random: deps.random ?? Math.random,
       ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
       ...(settings.webhook === undefined ? {} : { webhook: settings.webhook }),
-      ...(settings.mail === undefined ? {} : { mail: { from: settings.mail.from, transport: settings.mail.transport } }),
+      ...(settings.mail === undefined ? {} : { mail: settings.mail }),
     });
     this.leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
     this.runTimeoutMs = settings.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
