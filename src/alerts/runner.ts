@@ -33,6 +33,12 @@ const DUE_BATCH = 50;
 /** Default overall time of one delivery pass. */
 export const DEFAULT_RUN_TIMEOUT_MS = 5 * 60_000;
 const CHANNELS: readonly AlertChannel[] = ['webhook', 'mail'];
+/**
+ * Numbers this process's lease acquisitions, across runner instances: each
+ * holds the lease under its own token even when two runners share a holder
+ * name, so one can never renew or release the other's.
+ */
+let acquisitions = 0;
 
 export interface AlertSettings {
   readonly thresholds: readonly ExpiryThreshold[];
@@ -112,8 +118,6 @@ export class AlertRunner {
   private readonly notifier: Notifier;
   private readonly leaseMs: number;
   private readonly runTimeoutMs: number;
-  /** Numbers this process's lease acquisitions: each holds the lease under its own token. */
-  private acquisitions = 0;
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private isStopping = false;
@@ -233,11 +237,11 @@ export class AlertRunner {
 
   /** The lease under a token of its own (fencing: see HeldLease), or null when another process holds it. */
   private acquireLease(): HeldLease | null {
-    this.acquisitions += 1;
+    acquisitions += 1;
     return HeldLease.acquire({
       store: this.deps.leases,
       name: ALERT_LEASE,
-      token: `${this.deps.holder}#${this.acquisitions}`,
+      token: `${this.deps.holder}#${acquisitions}`,
       clock: this.deps.clock,
       ttlMs: this.leaseMs,
       heartbeatMs: Math.max(1, Math.floor(this.leaseMs / HEARTBEATS_PER_LEASE)),
