@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
+import { runProcess } from '../helpers/processes.js';
 import { ScriptedSmtpServer } from '../integration/alerts/smtp-peers.js';
 import { HostileService, LatencyReport } from './harness.js';
 
@@ -10,10 +12,12 @@ import { HostileService, LatencyReport } from './harness.js';
  * child, mail alerts pointed at a server that answers EHLO with one
  * continuation line a second and never the last one (nodemailer's idle
  * timeouts never fire). An alert run over the API must end at its deadline
- * (alertsSmtpTimeout 5s here), answer 409 while it runs and 200 after, close
- * the socket, and /healthz probed every 20 ms must stay fast meanwhile.
+ * (alertsSmtpTimeout 5s here), answer 409 while it runs and 200 after, fence
+ * out `keysmith alerts run` from another process, close the socket, and
+ * /healthz probed every 20 ms must stay fast meanwhile.
  */
 
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const SMTP_DEADLINE_MS = 5_000;
 /** /healthz p99 bound while the delivery hangs (stated in the README's alerts section). */
 const HEALTHZ_P99_BOUND_MS = 50;
@@ -96,6 +100,12 @@ describe('hostile SMTP server: EHLO reply dripped for ever', () => {
       assert.equal(busy.status, 409, busy.body);
       assert.match(busy.contentType, /^application\/problem\+json/);
       assert.match(busy.body, /an alert run is already in progress in this process/);
+
+      // Another process on the same ledger (the CLI) is fenced out by the lease meanwhile.
+      const cli = await runProcess(process.execPath, [MAIN, 'alerts', 'run'], { env: service.env, lifetimeMs: 20_000, timeoutMs: 20_000 });
+      assert.equal(cli.code, 1, cli.stderr);
+      assert.match(cli.stderr, /another keysmith process is running alerts on this ledger right now/);
+      assert.equal(smtp.connections.length, 1, 'the CLI did not start a second delivery');
 
       await until(() => smtp.connections[0]?.closedAt !== undefined, 'the delivery ends and its socket closes', SMTP_DEADLINE_MS + 5_000);
       hang = { from: hang.from, to: sinceProbe() };

@@ -111,7 +111,9 @@ describe('overall deadlines for alert deliveries', () => {
       // Lease 600 ms against a 2 s delivery: without the heartbeat the other runner would get in after 600 ms.
       const first = runnerOn(ledger, alertSettings(config, createMailTransport(config)), 'process-a');
       const second = runnerOn(other, alertSettings(config, createMailTransport(config)), 'process-b');
-      const outcome = await first.run({ reason: 'manual' });
+      // Both start at once: exactly one runs.
+      const [outcome, raced] = await Promise.all([first.run({ reason: 'manual' }), second.run({ reason: 'manual' })]);
+      assert.deepEqual(raced, { status: 'skipped', reason: 'lease-held' });
       assert.ok(outcome.status === 'ran');
       let isDelivered = false;
       const delivered = outcome.delivered.finally(() => {
