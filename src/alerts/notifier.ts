@@ -4,6 +4,7 @@
  * its retry bookkeeping (exponential back-off with jitter, then failed).
  */
 import { createHash } from 'node:crypto';
+import { DeadlineError, LeaseLostError, withDeadline } from './deadline.js';
 import type {
   AlertChannel,
   AlertLogger,
@@ -15,7 +16,6 @@ import type {
   PendingMessage,
   WaitingDelivery,
 } from './ports.js';
-import { DeadlineError, LeaseLostError, withDeadline } from './deadline.js';
 import { postWebhook, type WebhookSettings } from './webhook.js';
 import { mailMessage, webhookPayload } from './wire.js';
 

@@ -1,8 +1,9 @@
 /**
  * The webhook channel: one HTTP(S) POST per message, signed with
  * HMAC-SHA256 over the exact body bytes, bounded by one overall deadline
- * for the whole exchange (src/alerts/deadline.ts). Anything but a 2xx answer is a failed attempt; the
- * notifier decides whether and when to try again.
+ * for the whole exchange (src/alerts/deadline.ts). Anything but a 2xx
+ * answer is a failed attempt; the notifier decides whether and when to try
+ * again.
  */
 import { createHmac } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
