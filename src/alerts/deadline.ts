@@ -18,11 +18,31 @@ export class DeadlineError extends Error {
   }
 }
 
-/** The run lost its ledger lease to another process: its work stops and records nothing. */
-export class LeaseLostError extends Error {
+/**
+ * An attempt cut off for a reason that is not the receiver's: nothing is
+ * recorded, so the message stays due as it was and is resent (same key)
+ * later, as after a crash.
+ */
+export class DeliveryAbandonedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeliveryAbandonedError';
+  }
+}
+
+/** The run lost its ledger lease to another process: another holder may be sending the same message. */
+export class LeaseLostError extends DeliveryAbandonedError {
   constructor() {
     super('the expiry alert lease was lost to another process');
     this.name = 'LeaseLostError';
+  }
+}
+
+/** keysmith is shutting down: the attempt in flight is cut off rather than holding the shutdown up. */
+export class ShutdownError extends DeliveryAbandonedError {
+  constructor() {
+    super('keysmith is shutting down');
+    this.name = 'ShutdownError';
   }
 }
 

@@ -1,5 +1,5 @@
 /** src/alerts: expiry alerts behind their ports (STYLE.md §2.2); the composition root wires them in src/cli. */
-export { DeadlineError, LeaseLostError, RunDeadlineError, withDeadline } from './deadline.js';
+export { DeadlineError, DeliveryAbandonedError, LeaseLostError, RunDeadlineError, ShutdownError, withDeadline } from './deadline.js';
 export { HeldLease, type LeaseRequest } from './held-lease.js';
 export {
   DEFAULT_RETRY,

@@ -4,7 +4,7 @@
  * its retry bookkeeping (exponential back-off with jitter, then failed).
  */
 import { createHash } from 'node:crypto';
-import { DeadlineError, LeaseLostError, withDeadline } from './deadline.js';
+import { DeadlineError, DeliveryAbandonedError, withDeadline } from './deadline.js';
 import type {
   AlertChannel,
   AlertLogger,
@@ -137,7 +137,7 @@ export interface NotifierDeps {
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
 
 export interface DeliveryResult {
-  /** 'abandoned': the lease was lost mid-send; nothing was recorded, so the message stays due as it was. */
+  /** 'abandoned': the lease was lost or keysmith stopped mid-send; nothing was recorded, so the message stays due as it was. */
   readonly outcome: DeliveryOutcome | 'abandoned';
   /** The attempt ran out of its own deadline (a hanging or dripping receiver). */
   readonly missedDeadline: boolean;
@@ -171,8 +171,8 @@ export class Notifier {
       logger.info({ ...context, serials: items.map((i) => i.serial) }, `expiry alert sent by ${message.channel}`);
       return { outcome: 'sent', missedDeadline: false };
     } catch (error) {
-      if (error instanceof LeaseLostError || signal?.reason instanceof LeaseLostError) {
-        // Another process holds the lease now and may be sending this very message: record nothing.
+      if (error instanceof DeliveryAbandonedError || signal?.reason instanceof DeliveryAbandonedError) {
+        // The lease was lost (another process may be sending this very message) or keysmith is stopping: record nothing.
         logger.warn({ ...context }, `expiry alert ${message.channel} delivery abandoned: ${describe(error)}`);
         return { outcome: 'abandoned', missedDeadline: false };
       }

@@ -12,9 +12,11 @@
  * hold the webhook back; the pass as a whole has a deadline. The lease is
  * renewed by a heartbeat while the run holds it; if a renewal fails (another
  * process took it), the attempt in flight is aborted and nothing more is done.
+ * stop() aborts the attempt in flight too, so a hanging receiver never holds
+ * a shutdown up.
  */
 import type { Clock } from '../shared/clock.js';
-import { RunDeadlineError } from './deadline.js';
+import { RunDeadlineError, ShutdownError } from './deadline.js';
 import { HeldLease } from './held-lease.js';
 import { Notifier, planMessages, waitingQueryFor, type AlertMode, type MailSettings, type MessageCaps, type RetryPolicy } from './notifier.js';
 import type { AlertChannel, AlertLogger, AlertMetrics, AlertOutbox, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, LeaseStore } from './ports.js';
@@ -118,6 +120,8 @@ export class AlertRunner {
   private readonly notifier: Notifier;
   private readonly leaseMs: number;
   private readonly runTimeoutMs: number;
+  /** The delivery pass in flight, if any: stop() aborts it. */
+  private readonly passes = new Set<AbortController>();
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private isStopping = false;
@@ -181,9 +185,14 @@ export class AlertRunner {
     return this.deps.outbox.nextAttemptAt();
   }
 
-  /** Starts nothing new and waits for what is running (a delivery pass stops after its current message). */
+  /**
+   * Starts nothing new, cuts off the delivery attempts in flight (recorded as
+   * nothing: they are resent on the next start, with the same key) and waits
+   * for what is running to wind down.
+   */
   async stop(): Promise<void> {
     this.isStopping = true;
+    for (const pass of this.passes) pass.abort(new ShutdownError());
     await this.tail;
   }
 
@@ -268,6 +277,7 @@ export class AlertRunner {
     const stopPass = (): void => pass.abort(lease.signal.reason);
     lease.signal.addEventListener('abort', stopPass, { once: true });
     const deadline = setTimeout(() => pass.abort(new RunDeadlineError(this.runTimeoutMs)), this.runTimeoutMs);
+    this.passes.add(pass);
     try {
       const lanes = await Promise.all(CHANNELS.map((channel) => this.deliverLane(channel, lease, pass.signal, counts)));
       if (pass.signal.reason instanceof RunDeadlineError) logger.warn({ deadlineMs: this.runTimeoutMs }, 'expiry alert delivery pass reached its deadline; the rest waits for the next pass');
@@ -277,6 +287,7 @@ export class AlertRunner {
       return { sent: counts.sent, retrying: counts.retry, failed: counts.failed, isPartial: true };
     } finally {
       clearTimeout(deadline);
+      this.passes.delete(pass);
       lease.signal.removeEventListener('abort', stopPass);
     }
   }

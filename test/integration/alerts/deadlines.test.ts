@@ -167,6 +167,24 @@ describe('overall deadlines for alert deliveries', () => {
     }
   });
 
+  it('cuts off the attempt in flight at stop(), records nothing for it, and closes the socket', async () => {
+    ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
+    const config = mailConfig(smtp.port, { KEYSMITH_ALERTS_SMTP_TIMEOUT: '10s' });
+    const runner = makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config)));
+    const outcome = await runner.run({ reason: 'manual' });
+    assert.ok(outcome.status === 'ran');
+    await until(() => smtp.connections.length === 1, 'the delivery is in flight');
+    const stopping = performance.now();
+    await runner.stop();
+    assert.ok(performance.now() - stopping < 1_000, 'a hanging receiver does not hold the shutdown up');
+    assert.deepEqual(await outcome.delivered, { sent: 0, retrying: 0, failed: 0, isPartial: true });
+    await until(() => smtp.connections[0]?.closedAt !== undefined, 'the socket is closed');
+    const delivery = ledger.alerts.list().items[0]?.deliveries[0];
+    assert.equal(delivery?.attempts, 0, 'resent on the next start with the same key, as after a crash');
+    assert.equal(delivery?.status, 'pending');
+    assert.equal(delivery?.lastError, null);
+  });
+
   it('ends a delivery pass at the run deadline; the attempt cut off counts as failed and the rest waits', async () => {
     for (let i = 0; i < 10; i += 1) ledger.certificates.recordIssued(certificate({ issuedAt: T0 + i * 1_000, lifetimeMs: 90 * DAY }));
     const clock = new FakeClock(T0 + 84 * DAY);
