@@ -52,9 +52,15 @@ export interface AlertOutbox {
   recordFailure(messageId: number, error: string, nextAttemptAt: number | null): void;
 }
 
-/** Named leases in the ledger (src/ledger LeaseRepository). */
+/**
+ * Named leases in the ledger (src/ledger LeaseRepository). `holder` is the
+ * fencing token: the runner mints one per acquisition, and renew and release
+ * only touch the row that token made.
+ */
 export interface LeaseStore {
+  /** True when the lease was free or expired and is now `holder`'s until now + ttlMs. */
   acquire(name: string, holder: string, now: number, ttlMs: number): boolean;
+  /** False when the lease ran out or another holder has it: the caller must stop. */
   renew(name: string, holder: string, now: number, ttlMs: number): boolean;
   release(name: string, holder: string): void;
 }

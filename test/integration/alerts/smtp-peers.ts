@@ -150,8 +150,7 @@ export class ScriptedSmtpServer {
             socket.end();
             break;
           default:
-            // AUTH PLAIN's credentials may come as their own line after a 334: take them as accepted.
-            say('235 2.7.0 Authentication successful');
+            say('502 5.5.2 Command not recognized');
         }
       }
     });
