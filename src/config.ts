@@ -87,6 +87,7 @@ const ALERT_FIELDS = {
   alertsWebhookUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   /** HMAC-SHA256 key for the signature header; required with alertsWebhookUrl. */
   alertsWebhookSecret: z.string().min(16, 'expected at least 16 characters').optional(),
+  /** Overall deadline of one webhook attempt (DNS, connect, request, the answer's head), not an idle timeout. */
   alertsWebhookTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
   alertsSmtpHost: z.string().min(1).optional(),
   alertsSmtpPort: z.number().int().min(1).max(65535).default(587),
@@ -94,6 +95,15 @@ const ALERT_FIELDS = {
   alertsSmtpSecure: z.union([z.boolean(), z.stringbool()]).default(false),
   alertsSmtpUser: z.string().min(1).optional(),
   alertsSmtpPassword: z.string().min(1).optional(),
+  /** Overall deadline of one SMTP exchange, from connect to QUIT (nodemailer's own timeouts are idle timeouts). */
+  alertsSmtpTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(30_000),
+  /**
+   * With alertsSmtpUser and not alertsSmtpSecure, STARTTLS is required before AUTH (nodemailer requireTLS):
+   * credentials never cross in clear text. true sends them in clear text when the server offers no STARTTLS (logged at start).
+   */
+  alertsSmtpAllowPlaintextAuth: z.union([z.boolean(), z.stringbool()]).default(false),
+  /** PEM file of the CA certificates that verify the SMTP server (default: Node's bundled roots); verification is always on. */
+  alertsSmtpCaFile: z.string().min(1).optional(),
   alertsMailFrom: z.string().min(3).optional(),
   alertsMailTo: ListSchema.pipe(z.array(z.email('expected mail addresses separated by commas')).min(1, 'expected at least one address')).optional(),
   /** Messages one run may send in all, and to one recipient; the rest go out on the next run. */
@@ -101,9 +111,26 @@ const ALERT_FIELDS = {
   alertsMaxPerRecipient: CapSchema.default(20),
   /** Attempts per message before it is marked failed. */
   alertsMaxAttempts: z.number().int().min(1, 'expected at least 1').max(50, 'expected at most 50').default(8),
+  /** Overall deadline of one delivery pass (a run's sending, or a resend of what is due); what is left waits for the next pass. */
+  alertsRunTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(300_000),
 };
 
-function checkAlertSettings(config: { alertsWebhookUrl?: string | undefined; alertsWebhookSecret?: string | undefined; alertsSmtpHost?: string | undefined; alertsMailFrom?: string | undefined; alertsMailTo?: string[] | undefined }, ctx: z.RefinementCtx): void {
+function checkAlertSettings(
+  config: {
+    alertsWebhookUrl?: string | undefined;
+    alertsWebhookSecret?: string | undefined;
+    alertsWebhookTimeout: number;
+    alertsSmtpHost?: string | undefined;
+    alertsSmtpTimeout: number;
+    alertsMailFrom?: string | undefined;
+    alertsMailTo?: string[] | undefined;
+    alertsRunTimeout: number;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.alertsRunTimeout < Math.max(config.alertsWebhookTimeout, config.alertsSmtpTimeout)) {
+    ctx.addIssue({ code: 'custom', path: ['alertsRunTimeout'], message: 'expected at least alertsWebhookTimeout and alertsSmtpTimeout: a pass must have time for one attempt' });
+  }
   if (config.alertsWebhookUrl !== undefined && config.alertsWebhookSecret === undefined) {
     ctx.addIssue({ code: 'custom', path: ['alertsWebhookSecret'], message: 'expected with alertsWebhookUrl: webhook bodies are signed with it' });
   }
@@ -244,11 +271,15 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_ALERTS_SMTP_SECURE: 'alertsSmtpSecure',
   KEYSMITH_ALERTS_SMTP_USER: 'alertsSmtpUser',
   KEYSMITH_ALERTS_SMTP_PASSWORD: 'alertsSmtpPassword',
+  KEYSMITH_ALERTS_SMTP_TIMEOUT: 'alertsSmtpTimeout',
+  KEYSMITH_ALERTS_SMTP_ALLOW_PLAINTEXT_AUTH: 'alertsSmtpAllowPlaintextAuth',
+  KEYSMITH_ALERTS_SMTP_CA_FILE: 'alertsSmtpCaFile',
   KEYSMITH_ALERTS_MAIL_FROM: 'alertsMailFrom',
   KEYSMITH_ALERTS_MAIL_TO: 'alertsMailTo',
   KEYSMITH_ALERTS_MAX_PER_RUN: 'alertsMaxPerRun',
   KEYSMITH_ALERTS_MAX_PER_RECIPIENT: 'alertsMaxPerRecipient',
   KEYSMITH_ALERTS_MAX_ATTEMPTS: 'alertsMaxAttempts',
+  KEYSMITH_ALERTS_RUN_TIMEOUT: 'alertsRunTimeout',
   KEYSMITH_ACME_VALIDATION_ADDRESS: 'acmeValidationAddress',
   KEYSMITH_ACME_HTTP01_PORT: 'acmeHttp01Port',
   KEYSMITH_ACME_TLSALPN01_PORT: 'acmeTlsAlpn01Port',

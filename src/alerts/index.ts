@@ -1,6 +1,9 @@
 /** src/alerts: expiry alerts behind their ports (STYLE.md §2.2); the composition root wires them in src/cli. */
+export { DeadlineError, DeliveryAbandonedError, LeaseLostError, RunDeadlineError, ShutdownError, withDeadline } from './deadline.js';
+export { HeldLease, type LeaseRequest } from './held-lease.js';
 export {
   DEFAULT_RETRY,
+  DEFAULT_SMTP_TIMEOUT_MS,
   DIGEST_MAX_ITEMS,
   digestKey,
   Notifier,
@@ -8,6 +11,7 @@ export {
   retryDelayMs,
   type AlertMode,
   type DeliveryOutcome,
+  type DeliveryResult,
   type MailSettings,
   type MessageCaps,
   type RetryPolicy,
@@ -27,6 +31,7 @@ export type {
   MailMessage,
   MailTransport,
   MessageItem,
+  OutgoingMail,
   NewAlertMessage,
   PendingMessage,
   WaitingDelivery,
@@ -34,6 +39,8 @@ export type {
 export {
   ALERT_LEASE,
   AlertRunner,
+  DEFAULT_LEASE_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
   type AlertRunnerDeps,
   type AlertSettings,
   type DeliveryReport,
@@ -43,5 +50,5 @@ export {
 } from './runner.js';
 export { ALERT_TIMEZONE, AlertSchedule, cronPeriodMs, DEFAULT_ALERT_SCHEDULE, isValidCronExpression, type AlertScheduleOptions } from './schedule.js';
 export { alertKey, daysLeft, formatThreshold, identityOf, selectExpiring, type ExpiringSelection } from './select-expiring.js';
-export { ATTEMPT_HEADER, IDEMPOTENCY_HEADER, postWebhook, SIGNATURE_HEADER, signBody, WebhookError, webhookDisplayName, type WebhookSettings } from './webhook.js';
+export { ATTEMPT_HEADER, ERROR_BODY_BYTES, IDEMPOTENCY_HEADER, postWebhook, SIGNATURE_HEADER, signBody, WebhookError, webhookDisplayName, type WebhookSettings } from './webhook.js';
 export { identityLabel, mailMessage, WEBHOOK_EVENT_TYPE, webhookPayload, type WebhookCertificate, type WebhookPayload } from './wire.js';

@@ -4,6 +4,7 @@
  * its retry bookkeeping (exponential back-off with jitter, then failed).
  */
 import { createHash } from 'node:crypto';
+import { DeadlineError, DeliveryAbandonedError, withDeadline } from './deadline.js';
 import type {
   AlertChannel,
   AlertLogger,
@@ -113,9 +114,14 @@ export function retryDelayMs(failedAttempts: number, policy: RetryPolicy, random
   return Math.round(half + half * Math.min(1, Math.max(0, random())));
 }
 
+/** Overall time for one SMTP exchange (connect, greeting, EHLO, STARTTLS, AUTH, the message, QUIT) when none is set. */
+export const DEFAULT_SMTP_TIMEOUT_MS = 30_000;
+
 export interface MailSettings {
   readonly from: string;
   readonly transport: MailTransport;
+  /** Overall deadline of one send (default DEFAULT_SMTP_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
 }
 
 export interface NotifierDeps {
@@ -130,6 +136,13 @@ export interface NotifierDeps {
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
 
+export interface DeliveryResult {
+  /** 'abandoned': the lease was lost or keysmith stopped mid-send; nothing was recorded, so the message stays due as it was. */
+  readonly outcome: DeliveryOutcome | 'abandoned';
+  /** The attempt ran out of its own deadline (a hanging or dripping receiver). */
+  readonly missedDeadline: boolean;
+}
+
 /** Sends one message on its channel and records the outcome in the outbox. */
 export class Notifier {
   constructor(private readonly deps: NotifierDeps) {}
@@ -139,25 +152,32 @@ export class Notifier {
    * is recorded: a process killed mid-send leaves the message due as it was,
    * so the next pass resends it (same key) without using up an attempt.
    */
-  async deliver(message: PendingMessage, now: () => number): Promise<DeliveryOutcome> {
+  async deliver(message: PendingMessage, now: () => number, signal?: AbortSignal): Promise<DeliveryResult> {
     const { outbox, logger, metrics } = this.deps;
     const items = outbox.messageItems(message.id);
     const attempt = message.attempts + 1;
     const context = { channel: message.channel, recipient: message.recipient, idempotencyKey: message.idempotencyKey, attempt, certificates: items.length };
     let failure: string;
     let isPermanent = false;
+    let missedDeadline = false;
     try {
       if (items.length === 0) {
         isPermanent = true;
         throw new Error('its certificates are no longer in the ledger');
       }
-      await this.send(message, items, now(), attempt);
+      await this.send(message, items, now(), attempt, signal);
       outbox.markSent(message.id, now());
       metrics?.messageSent(message.channel);
       logger.info({ ...context, serials: items.map((i) => i.serial) }, `expiry alert sent by ${message.channel}`);
-      return 'sent';
+      return { outcome: 'sent', missedDeadline: false };
     } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
+      if (error instanceof DeliveryAbandonedError || signal?.reason instanceof DeliveryAbandonedError) {
+        // The lease was lost (another process may be sending this very message) or keysmith is stopping: record nothing.
+        logger.warn({ ...context }, `expiry alert ${message.channel} delivery abandoned: ${describe(error)}`);
+        return { outcome: 'abandoned', missedDeadline: false };
+      }
+      failure = describe(error);
+      missedDeadline = error instanceof DeadlineError;
       if (error instanceof ChannelUnavailableError) isPermanent = true;
     }
     const giveUp = isPermanent || attempt >= this.deps.retry.maxAttempts;
@@ -166,26 +186,29 @@ export class Notifier {
     if (giveUp) {
       metrics?.messageFailed(message.channel);
       logger.error({ ...context, error: failure }, `expiry alert ${message.channel} delivery failed for good after ${attempt} attempt${attempt === 1 ? '' : 's'}`);
-      return 'failed';
+      return { outcome: 'failed', missedDeadline };
     }
     metrics?.attemptFailed(message.channel);
     logger.warn({ ...context, error: failure, nextAttemptAt: next === null ? null : new Date(next).toISOString() }, `expiry alert ${message.channel} delivery failed; will retry`);
-    return 'retry';
+    return { outcome: 'retry', missedDeadline };
   }
 
-  private async send(message: PendingMessage, items: readonly MessageItem[], now: number, attempt: number): Promise<void> {
+  private async send(message: PendingMessage, items: readonly MessageItem[], now: number, attempt: number, signal: AbortSignal | undefined): Promise<void> {
     switch (message.channel) {
       case 'webhook': {
         const settings = this.deps.webhook;
         if (settings === undefined) throw new ChannelUnavailableError('no webhook is configured any more');
         const body = JSON.stringify(webhookPayload(message, items, now));
-        await postWebhook(settings, { body, idempotencyKey: message.idempotencyKey, attempt });
+        await postWebhook(settings, { body, idempotencyKey: message.idempotencyKey, attempt }, signal);
         return;
       }
       case 'mail': {
         const settings = this.deps.mail;
         if (settings === undefined) throw new ChannelUnavailableError('no SMTP server is configured any more');
-        await settings.transport.sendMail(mailMessage(message, items, now, settings.from));
+        const mail = mailMessage(message, items, now, settings.from);
+        const timeoutMs = settings.timeoutMs ?? DEFAULT_SMTP_TIMEOUT_MS;
+        // Our own timer, not nodemailer's idle timeouts: its abort closes the SMTP connection (nodemailer honours `signal`).
+        await withDeadline(timeoutMs, `the SMTP exchange did not finish within ${timeoutMs} ms`, (deadline) => settings.transport.sendMail({ ...mail, signal: deadline }), signal);
         return;
       }
       default: {
@@ -194,6 +217,10 @@ export class Notifier {
       }
     }
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The channel a message was queued for is not configured now: retrying cannot help. */

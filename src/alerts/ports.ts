@@ -43,7 +43,8 @@ export interface AlertOutbox {
   }): EnqueuedAlert[];
   waitingDeliveries(query: { readonly perRecipient: number; readonly limit: number }): WaitingDelivery[];
   createMessages(runId: number, now: number, messages: readonly NewAlertMessage[]): number[];
-  dueMessages(now: number, limit: number): PendingMessage[];
+  /** Pending messages due by `now`, oldest due first; only `channel`'s when given. */
+  dueMessages(now: number, limit: number, channel?: AlertChannel): PendingMessage[];
   nextAttemptAt(): number | null;
   messageItems(messageId: number): MessageItem[];
   markSent(messageId: number, now: number): void;
@@ -51,9 +52,15 @@ export interface AlertOutbox {
   recordFailure(messageId: number, error: string, nextAttemptAt: number | null): void;
 }
 
-/** Named leases in the ledger (src/ledger LeaseRepository). */
+/**
+ * Named leases in the ledger (src/ledger LeaseRepository). `holder` is the
+ * fencing token: the runner mints one per acquisition, and renew and release
+ * only touch the row that token made.
+ */
 export interface LeaseStore {
+  /** True when the lease was free or expired and is now `holder`'s until now + ttlMs. */
   acquire(name: string, holder: string, now: number, ttlMs: number): boolean;
+  /** False when the lease ran out or another holder has it: the caller must stop. */
   renew(name: string, holder: string, now: number, ttlMs: number): boolean;
   release(name: string, holder: string): void;
 }
@@ -69,9 +76,12 @@ export interface MailMessage {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** A nodemailer Transporter fits this. */
+/** A mail as handed to the transport: `signal` aborts the send and closes its connection. */
+export type OutgoingMail = MailMessage & { readonly signal?: AbortSignal };
+
+/** A nodemailer Transporter fits this (nodemailer's SMTP transport honours `signal`). */
 export interface MailTransport {
-  sendMail(message: MailMessage): Promise<unknown>;
+  sendMail(message: OutgoingMail): Promise<unknown>;
 }
 
 /** pino's call shape: a merge object, then the message. */

@@ -4,20 +4,43 @@
  * enqueue in one transaction, log each new alert, group waiting deliveries
  * into messages under the caps, then deliver what is due. Runs and delivery
  * passes in this process never overlap: they queue behind each other.
+ *
+ * Time is bounded at three levels: each delivery attempt has an overall
+ * deadline (notifier, webhook); a channel whose attempt missed its deadline
+ * is not tried again in the same pass (its other messages wait for the next
+ * one), and each channel has its own lane, so a hanging SMTP server does not
+ * hold the webhook back; the pass as a whole has a deadline. The lease is
+ * renewed by a heartbeat while the run holds it; if a renewal fails (another
+ * process took it), the attempt in flight is aborted and nothing more is done.
+ * stop() aborts the attempt in flight too, so a hanging receiver never holds
+ * a shutdown up.
  */
 import type { Clock } from '../shared/clock.js';
+import { RunDeadlineError, ShutdownError } from './deadline.js';
+import { HeldLease } from './held-lease.js';
 import { Notifier, planMessages, waitingQueryFor, type AlertMode, type MailSettings, type MessageCaps, type RetryPolicy } from './notifier.js';
-import type { AlertLogger, AlertMetrics, AlertOutbox, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, LeaseStore } from './ports.js';
+import type { AlertChannel, AlertLogger, AlertMetrics, AlertOutbox, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, LeaseStore } from './ports.js';
 import { alertKey, daysLeft, formatThreshold } from './select-expiring.js';
 import { webhookDisplayName, type WebhookSettings } from './webhook.js';
 import { identityLabel } from './wire.js';
 
 /** The ledger lease every alert run and delivery pass holds. */
 export const ALERT_LEASE = 'alerts';
-/** Outlasts one slow SMTP exchange (connect, greeting and idle timeouts of 10, 10 and 30 s); a dead holder blocks others this long at most. */
-const MIN_LEASE_MS = 120_000;
+/** A dead holder blocks other processes this long at most; a live one renews it every quarter of that. */
+export const DEFAULT_LEASE_MS = 120_000;
+/** Renewals per lease lifetime: three may fail to land in time (a blocked loop) before the lease runs out. */
+const HEARTBEATS_PER_LEASE = 4;
 /** Due messages read per query in a delivery pass. */
 const DUE_BATCH = 50;
+/** Default overall time of one delivery pass. */
+export const DEFAULT_RUN_TIMEOUT_MS = 5 * 60_000;
+const CHANNELS: readonly AlertChannel[] = ['webhook', 'mail'];
+/**
+ * Numbers this process's lease acquisitions, across runner instances: each
+ * holds the lease under its own token even when two runners share a holder
+ * name, so one can never renew or release the other's.
+ */
+let acquisitions = 0;
 
 export interface AlertSettings {
   readonly thresholds: readonly ExpiryThreshold[];
@@ -26,6 +49,8 @@ export interface AlertSettings {
   readonly retry: RetryPolicy;
   readonly webhook?: WebhookSettings;
   readonly mail?: MailSettings & { readonly to: readonly string[] };
+  /** Overall time of one delivery pass (default DEFAULT_RUN_TIMEOUT_MS); what is left waits for the next pass. */
+  readonly runTimeoutMs?: number;
 }
 
 export interface AlertRunnerDeps {
@@ -38,6 +63,8 @@ export interface AlertRunnerDeps {
   readonly holder: string;
   /** Jitter source in [0, 1); tests pin it. */
   readonly random?: () => number;
+  /** Lease lifetime (default DEFAULT_LEASE_MS); the heartbeat renews it every quarter of it. */
+  readonly leaseMs?: number;
 }
 
 export type RunRequest =
@@ -49,7 +76,7 @@ export interface DeliveryReport {
   readonly sent: number;
   readonly retrying: number;
   readonly failed: number;
-  /** The pass ended before the outbox was drained: stopping, the lease was lost, or an error. */
+  /** The pass ended before the outbox was drained: stopping, the lease was lost, a deadline passed, or an error. */
   readonly isPartial: boolean;
 }
 
@@ -92,6 +119,9 @@ export class AlertRunner {
   readonly targets: readonly DeliveryTarget[];
   private readonly notifier: Notifier;
   private readonly leaseMs: number;
+  private readonly runTimeoutMs: number;
+  /** The delivery pass in flight, if any: stop() aborts it. */
+  private readonly passes = new Set<AbortController>();
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private isStopping = false;
@@ -111,10 +141,10 @@ export class AlertRunner {
       random: deps.random ?? Math.random,
       ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
       ...(settings.webhook === undefined ? {} : { webhook: settings.webhook }),
-      ...(settings.mail === undefined ? {} : { mail: { from: settings.mail.from, transport: settings.mail.transport } }),
+      ...(settings.mail === undefined ? {} : { mail: settings.mail }),
     });
-    // Renewed before each message, so it must outlast the slowest single delivery.
-    this.leaseMs = Math.max(MIN_LEASE_MS, 3 * (settings.webhook?.timeoutMs ?? 0));
+    this.leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+    this.runTimeoutMs = settings.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
   }
 
   /** True while a run or delivery pass is running or queued in this process. */
@@ -139,11 +169,13 @@ export class AlertRunner {
   deliverDue(): Promise<DeliveryReport | null> {
     if (this.isStopping) return Promise.resolve(null);
     return this.exclusive(async () => {
-      if (this.isStopping || !this.deps.leases.acquire(ALERT_LEASE, this.deps.holder, this.deps.clock.now(), this.leaseMs)) return null;
+      if (this.isStopping) return null;
+      const lease = this.acquireLease();
+      if (lease === null) return null;
       try {
-        return await this.deliverHeld();
+        return await this.deliverHeld(lease);
       } finally {
-        this.releaseLease();
+        lease.release();
       }
     });
   }
@@ -153,9 +185,14 @@ export class AlertRunner {
     return this.deps.outbox.nextAttemptAt();
   }
 
-  /** Starts nothing new and waits for what is running (a delivery pass stops after its current message). */
+  /**
+   * Starts nothing new, cuts off the delivery attempts in flight (recorded as
+   * nothing: they are resent on the next start, with the same key) and waits
+   * for what is running to wind down.
+   */
   async stop(): Promise<void> {
     this.isStopping = true;
+    for (const pass of this.passes) pass.abort(new ShutdownError());
     await this.tail;
   }
 
@@ -172,13 +209,13 @@ export class AlertRunner {
   }
 
   private async runExclusively(request: RunRequest, detection: Deferred<RunOutcome>): Promise<void> {
-    const { outbox, leases, clock, logger, holder } = this.deps;
-    let holdsLease = false;
+    const { outbox, clock, logger, holder } = this.deps;
+    let lease: HeldLease | null = null;
     try {
       if (this.isStopping) return detection.resolve({ status: 'skipped', reason: 'stopped' });
+      lease = this.acquireLease();
+      if (lease === null) return detection.resolve({ status: 'skipped', reason: 'lease-held' });
       const now = clock.now();
-      holdsLease = leases.acquire(ALERT_LEASE, holder, now, this.leaseMs);
-      if (!holdsLease) return detection.resolve({ status: 'skipped', reason: 'lease-held' });
       const runId = outbox.startRun({
         reason: request.reason,
         holder,
@@ -195,7 +232,7 @@ export class AlertRunner {
       outbox.finishRun(runId, clock.now(), enqueued.length);
       logger.info({ runId, reason: request.reason, enqueued: enqueued.length, messages }, 'expiry alert run');
 
-      const delivered = this.deliverHeld();
+      const delivered = this.deliverHeld(lease);
       detection.resolve({ status: 'ran', runId, reason: request.reason, enqueued, messages, delivered });
       await delivered;
     } catch (error) {
@@ -203,8 +240,22 @@ export class AlertRunner {
       detection.reject(error);
       logger.error({ error: describeError(error), reason: request.reason }, 'expiry alert run failed');
     } finally {
-      if (holdsLease) this.releaseLease();
+      lease?.release();
     }
+  }
+
+  /** The lease under a token of its own (fencing: see HeldLease), or null when another process holds it. */
+  private acquireLease(): HeldLease | null {
+    acquisitions += 1;
+    return HeldLease.acquire({
+      store: this.deps.leases,
+      name: ALERT_LEASE,
+      token: `${this.deps.holder}#${acquisitions}`,
+      clock: this.deps.clock,
+      ttlMs: this.leaseMs,
+      heartbeatMs: Math.max(1, Math.floor(this.leaseMs / HEARTBEATS_PER_LEASE)),
+      logger: this.deps.logger,
+    });
   }
 
   private formMessages(runId: number): number {
@@ -215,39 +266,54 @@ export class AlertRunner {
     return planned.length;
   }
 
-  /** Sends due messages until none is left, renewing the lease before each; never rejects. */
-  private async deliverHeld(): Promise<DeliveryReport> {
-    const { outbox, leases, clock, holder, logger } = this.deps;
+  /**
+   * Sends due messages until none is left, one lane per channel side by side,
+   * within the pass's deadline and while the lease holds; never rejects.
+   */
+  private async deliverHeld(lease: HeldLease): Promise<DeliveryReport> {
+    const { logger } = this.deps;
     const counts = { sent: 0, retry: 0, failed: 0 };
-    const attempted = new Set<number>();
-    const report = (isPartial: boolean): DeliveryReport => ({ sent: counts.sent, retrying: counts.retry, failed: counts.failed, isPartial });
+    const pass = new AbortController();
+    const stopPass = (): void => pass.abort(lease.signal.reason);
+    lease.signal.addEventListener('abort', stopPass, { once: true });
+    const deadline = setTimeout(() => pass.abort(new RunDeadlineError(this.runTimeoutMs)), this.runTimeoutMs);
+    this.passes.add(pass);
     try {
-      for (;;) {
-        // A message that failed again is due later; `attempted` keeps one pass from retrying it at once.
-        const due = outbox.dueMessages(clock.now(), DUE_BATCH).filter((m) => !attempted.has(m.id));
-        if (due.length === 0) return report(false);
-        for (const message of due) {
-          if (this.isStopping) return report(true);
-          if (!leases.renew(ALERT_LEASE, holder, clock.now(), this.leaseMs)) {
-            logger.warn({ holder }, 'expiry alert lease lost to another process; delivery stops here');
-            return report(true);
-          }
-          attempted.add(message.id);
-          counts[await this.notifier.deliver(message, () => clock.now())] += 1;
-        }
-      }
+      const lanes = await Promise.all(CHANNELS.map((channel) => this.deliverLane(channel, lease, pass.signal, counts)));
+      if (pass.signal.reason instanceof RunDeadlineError) logger.warn({ deadlineMs: this.runTimeoutMs }, 'expiry alert delivery pass reached its deadline; the rest waits for the next pass');
+      return { sent: counts.sent, retrying: counts.retry, failed: counts.failed, isPartial: lanes.some((isPartial) => isPartial) };
     } catch (error) {
       logger.error({ error: describeError(error) }, 'expiry alert delivery pass failed');
-      return report(true);
+      return { sent: counts.sent, retrying: counts.retry, failed: counts.failed, isPartial: true };
+    } finally {
+      clearTimeout(deadline);
+      this.passes.delete(pass);
+      lease.signal.removeEventListener('abort', stopPass);
     }
   }
 
-  private releaseLease(): void {
-    try {
-      this.deps.leases.release(ALERT_LEASE, this.deps.holder);
-    } catch (error) {
-      // The lease then simply expires; nothing else depends on this.
-      this.deps.logger.warn({ error: describeError(error) }, 'could not release the expiry alert lease');
+  /** One channel's due messages in order; true when some were left behind. */
+  private async deliverLane(channel: AlertChannel, lease: HeldLease, signal: AbortSignal, counts: Record<'sent' | 'retry' | 'failed', number>): Promise<boolean> {
+    const { outbox, clock, logger } = this.deps;
+    // A message that failed again is due later; `attempted` keeps one pass from retrying it at once.
+    const attempted = new Set<number>();
+    const dueNow = (): ReturnType<AlertOutbox['dueMessages']> => outbox.dueMessages(clock.now(), DUE_BATCH, channel).filter((m) => !attempted.has(m.id));
+    for (;;) {
+      const due = dueNow();
+      if (due.length === 0) return false;
+      for (const message of due) {
+        if (this.isStopping || signal.aborted || !lease.renew()) return true;
+        attempted.add(message.id);
+        const result = await this.notifier.deliver(message, () => clock.now(), signal);
+        if (result.outcome === 'abandoned') return true;
+        counts[result.outcome] += 1;
+        if (result.missedDeadline) {
+          // The receiver hangs or drips: the channel's other messages wait for the next pass instead of each taking a deadline now.
+          const left = signal.aborted ? 1 : dueNow().length;
+          if (left > 0) logger.warn({ channel }, `expiry alert ${channel} delivery missed its deadline; the channel's other due messages wait for the next pass`);
+          return left > 0;
+        }
+      }
     }
   }
 

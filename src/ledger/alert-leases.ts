@@ -17,6 +17,12 @@ interface LeaseParams {
  * renewed before it runs out; the expiry bounds how long a crashed holder
  * blocks the others. Statements are prepared on first use, so a ledger
  * opened at an older schema version (migration tests) still constructs.
+ *
+ * Fencing: the holder string is the token. Callers mint one per acquisition
+ * (src/alerts HeldLease: `host:pid:random#n`), so renew and release, which
+ * compare it, only ever touch the acquisition that made the row; a holder
+ * whose lease ran out cannot renew it back even if nobody has taken it yet
+ * (someone may have taken and released it meanwhile: its work may overlap).
  */
 export class LeaseRepository {
   private readonly durable: DurableWrites;
@@ -41,12 +47,12 @@ export class LeaseRepository {
     return this.durable.run(this.db.transaction(() => take.run(params).changes === 1));
   }
 
-  /** Extends a lease we still hold (even one past its expiry that nobody took); false when someone else took it. */
+  /** Extends a live lease `holder` holds; false when it ran out or someone else holds it (the caller must stop). */
   renew(name: string, holder: string, now: number, ttlMs: number): boolean {
     const params = leaseParams(name, holder, now, ttlMs);
     this.renewStatement ??= this.db.prepare<[LeaseParams]>(
       `UPDATE leases SET expires_at = :expiresAt
-        WHERE name = :name AND holder = :holder`,
+        WHERE name = :name AND holder = :holder AND expires_at > :now`,
     );
     const renew = this.renewStatement;
     return this.durable.run(this.db.transaction(() => renew.run(params).changes === 1));

@@ -23,6 +23,7 @@ import {
   type WaitingDelivery,
   type WaitingQuery,
 } from './alert-rows.js';
+import type { AlertChannel } from '../shared/alert-records.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';
 
@@ -260,13 +261,14 @@ export class AlertOutboxRepository {
         WHERE alert_id = ? AND channel = ? AND recipient = ? AND message_id IS NULL`,
     ),
   );
+  // The channel test filters rows of the partial due index (pending messages only: a run's caps bound them).
   private readonly selectDue = lazy(() =>
-    this.db.prepare<[number, number], PendingRow>(
+    this.db.prepare<[{ now: number; limit: number; channel: string | null }], PendingRow>(
       `SELECT id, channel, recipient, kind, idempotency_key AS idempotencyKey, attempts
          FROM alert_messages
-        WHERE status = 'pending' AND next_attempt_at <= ?
+        WHERE status = 'pending' AND next_attempt_at <= :now AND (:channel IS NULL OR channel = :channel)
         ORDER BY next_attempt_at, id
-        LIMIT ?`,
+        LIMIT :limit`,
     ),
   );
   private readonly selectNextAttempt = lazy(() =>
@@ -436,9 +438,10 @@ export class AlertOutboxRepository {
   }
 
   /** Pending messages whose next attempt is due, oldest due first. */
-  dueMessages(now: number, limit: number): PendingMessage[] {
+  /** Pending messages due by `now`, oldest due first; only `channel`'s when given (each channel is its own delivery lane). */
+  dueMessages(now: number, limit: number, channel?: AlertChannel): PendingMessage[] {
     return this.selectDue()
-      .all(now, limit)
+      .all({ now, limit, channel: channel ?? null })
       .map((row) => {
         if (!isMessageKind(row.kind)) throw new Error(`alert message ${row.id}: unknown stored kind '${row.kind}'`);
         return { ...row, channel: checkChannel(row.channel, `alert message ${row.id}`), kind: row.kind };
