@@ -131,8 +131,14 @@ export class FfdheExchange implements KeyExchange {
     checkFfdheShare(g, peerPublicKey);
     const dh = engineFor(g);
     dh.setPrivateKey(this.exponent);
+    let secret: Buffer;
+    try {
+      secret = dh.computeSecret(peerPublicKey);
+    } catch (cause) {
+      throw new TlsAlertError('illegal_parameter', `${g.name} share refused by node:crypto`, { cause });
+    }
     // §7.4.1: Z is left-padded with zeros to the size of the prime.
-    return padToPrime(g, dh.computeSecret(peerPublicKey));
+    return padToPrime(g, secret);
   }
 }
 

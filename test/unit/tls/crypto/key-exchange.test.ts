@@ -137,6 +137,20 @@ describe('FFDHE (RFC 7919, RFC 8446 §4.2.8.1)', () => {
         });
       }
 
+      it('accepts a prime-length share exactly when 1 < Y < p-1, and refuses every other with illegal_parameter', () => {
+        fc.assert(
+          fc.property(fc.uint8Array({ minLength: len, maxLength: len }), fc.integer({ min: 0, max: 3 }), (bytes, top) => {
+            const share = Buffer.from(bytes);
+            // Bias a quarter of the cases to the top of the range, where p-1 and p live.
+            if (top === 0) share.fill(0xff, 0, len - 9);
+            const y = BigInt(`0x${share.toString('hex')}`);
+            if (y > 1n && y < p - 1n) checkFfdheShare(g, share);
+            else assertAlert(() => checkFfdheShare(g, share), 'illegal_parameter');
+          }),
+          { numRuns: 50 },
+        );
+      });
+
       it('accepts Y = 2 and Y = p - 2, the ends of the allowed range', () => {
         checkFfdheShare(g, hex(2n, len));
         checkFfdheShare(g, hex(p - 2n, len));

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { TlsAlertError } from '../../../../src/tls/alert.js';
 import { HandshakeType } from '../../../../src/tls/codec/enums.js';
 import {
   CLIENT_HELLO_MAX_LENGTH,
@@ -108,6 +109,24 @@ describe('Handshake framing and reassembly (RFC 8446 §4, §5.1)', () => {
     assert.equal(r.hasPartial(), true, 'the Finished behind the ClientHello is still unread');
     assert.equal(r.next()?.type, 20);
     assert.equal(r.hasPartial(), false);
+  });
+
+  it('only ever throws a TlsAlertError on random fragments, whatever their cut (STYLE §5: hostile input)', () => {
+    fc.assert(
+      fc.property(fc.array(buffer(1, 64), { minLength: 1, maxLength: 40 }), (fragments) => {
+        const r = reassembler(512);
+        try {
+          for (const f of fragments) {
+            r.push(f);
+            drain(r);
+          }
+        } catch (err) {
+          assert.ok(err instanceof TlsAlertError, String(err));
+          assert.ok(['decode_error', 'illegal_parameter', 'unexpected_message'].includes(err.alert), err.message);
+        }
+      }),
+      { numRuns: RUNS },
+    );
   });
 });
 
