@@ -1,7 +1,7 @@
 import { TlsAlertError } from '../alert.js';
 
 /** Short-Weierstrass parameters y^2 = x^3 + a*x + b over GF(p) (SEC 2 §2.4.2, §2.5.1, §2.6.1; a = p - 3 for all three). */
-interface PrimeCurve {
+export interface PrimeCurve {
   readonly name: string;
   readonly p: bigint;
   readonly b: bigint;

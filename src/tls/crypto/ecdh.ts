@@ -1,30 +1,35 @@
-import { createECDH } from 'node:crypto';
+import { createECDH, type ECDH } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
-import { checkUncompressedPoint, P256, P384, P521 } from './ec-point.js';
+import { checkUncompressedPoint, P256, P384, P521, type PrimeCurve } from './ec-point.js';
 import type { KeyExchange } from './provider.js';
 
-const CURVES = new Map([
+interface EcdhCurve {
+  readonly openssl: 'prime256v1' | 'secp384r1' | 'secp521r1';
+  readonly params: PrimeCurve;
+}
+
+const CURVES: ReadonlyMap<number, EcdhCurve> = new Map<number, EcdhCurve>([
   [NamedGroup.secp256r1, { openssl: 'prime256v1', params: P256 }],
   [NamedGroup.secp384r1, { openssl: 'secp384r1', params: P384 }],
   [NamedGroup.secp521r1, { openssl: 'secp521r1', params: P521 }],
-] as const);
+]);
 
 export function isEcdhGroup(group: number): boolean {
-  return CURVES.has(group as never);
+  return CURVES.has(group);
 }
 
 /** P-256 / P-384 / P-521 ECDHE. Tests may give `scalarSource` for reproducible keys; the engine lets OpenSSL draw them. */
 export class EcdhExchange implements KeyExchange {
   readonly publicKey: Buffer;
-  private readonly ecdh;
-  private readonly curve;
+  private readonly ecdh: ECDH;
+  private readonly curve: PrimeCurve;
 
   constructor(
     readonly group: number,
     scalarSource?: (length: number) => Buffer,
   ) {
-    const curve = CURVES.get(group as never);
+    const curve = CURVES.get(group);
     if (curve === undefined) throw new TlsAlertError('internal_error', `no ECDH curve for group ${group}`);
     this.curve = curve.params;
     this.ecdh = createECDH(curve.openssl);

@@ -62,9 +62,13 @@ function isJwkPathSound(c: XdhCurve): boolean {
   }
 }
 
-const makers = new Map<number, (random: Buffer) => XdhKey>(
-  [X25519, X448].map((c) => [c.group, isJwkPathSound(c) ? (random: Buffer) => fromJwk(c, random) : () => viaBasePoint(c)]),
-);
+/** Per curve, checked once at load: the JWK path when this Node derives the public key from `d`, else the base-point path. */
+function keyMaker(c: XdhCurve): (random: Buffer) => XdhKey {
+  return isJwkPathSound(c) ? (random) => fromJwk(c, random) : () => viaBasePoint(c);
+}
+
+const makeX25519 = keyMaker(X25519);
+const makeX448 = keyMaker(X448);
 
 /** An X25519 or X448 ephemeral key (RFC 8446 §4.2.8.2, RFC 7748). */
 export class XdhExchange implements KeyExchange {
@@ -74,10 +78,11 @@ export class XdhExchange implements KeyExchange {
   private readonly privateKey: KeyObject;
 
   constructor(group: number, random: (length: number) => Buffer) {
-    const c = group === NamedGroup.x448 ? X448 : X25519;
+    const isX448 = group === NamedGroup.x448;
+    const c = isX448 ? X448 : X25519;
     this.curve = c;
     this.group = c.group;
-    const key = makers.get(c.group)!(random(c.length));
+    const key = (isX448 ? makeX448 : makeX25519)(random(c.length));
     this.privateKey = key.privateKey;
     this.publicKey = key.publicKey;
   }

@@ -241,14 +241,16 @@ type GroupChoice = { readonly share: KeyShareEntry } | { readonly retryGroup: nu
  */
 function chooseGroup(config: ServerConfig, offer: ClientOffer): GroupChoice {
   const mutual = config.groups.filter((g) => offer.groups.includes(g));
-  if (mutual.length === 0) throw new TlsAlertError('handshake_failure', 'no key-exchange group in common');
   const fast = mutual.filter((g) => FAST_GROUPS.has(g));
   const tier = fast.length > 0 ? fast : mutual;
   for (const group of tier) {
     const share = offer.keyShares.find((s) => s.group === group);
     if (share !== undefined) return { share };
   }
-  return { retryGroup: tier[0]! };
+  const [retryGroup] = tier;
+  // §4.2.7: nothing in common is handshake_failure.
+  if (retryGroup === undefined) throw new TlsAlertError('handshake_failure', 'no key-exchange group in common');
+  return { retryGroup };
 }
 
 /** After a HelloRetryRequest: the second ClientHello, checked against the first (§4.1.2). */
