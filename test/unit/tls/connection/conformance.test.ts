@@ -178,6 +178,29 @@ describe('Large ClientHello (RFC 8446 §4.1.2; OpenSSL accepts up to 131,396 byt
     assert.equal(isHelloRetryRequest(firstServerHello(pair)), false);
     assert.ok(pair.sent.server.some((r) => r.isProtected && r.type === ContentType.handshake), 'the server sent its encrypted flight');
   });
+
+  it('answers a ClientHello filled to the brim (32,767 cipher suites, a 2^16-1-byte extensions block: 131,142 bytes) with a ServerHello', () => {
+    let size = 0;
+    const pair = new TlsPair({
+      tamper: onFlight('client-to-server', 0, (bytes) => {
+        const [record] = splitRecords(bytes);
+        const [original] = handshakeMessages(record!.subarray(5));
+        const h = decodeClientHello(original!.body);
+        // 32,762 code points from 0x2000 up (no TLS 1.3 suite among them), then the five TLS 1.3 suites last: 32,767 suites, 0xfffe bytes.
+        const cipherSuites = [...Array.from({ length: 32_762 }, (_, i) => 0x2000 + i), 0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
+        const used = h.extensions.reduce((n, e) => n + 4 + e.data.length, 0);
+        // padding (RFC 7685) fills the extensions block to 2^16-1 bytes; it goes before pre_shared_key, which we do not send.
+        const extensions = [...h.extensions, { type: ExtensionType.padding, data: Buffer.alloc(0xffff - used - 4) }];
+        const message = frame(HandshakeType.client_hello, encodeClientHello({ ...h, legacySessionId: Buffer.alloc(32, 9), cipherSuites, extensions }));
+        size = message.length - 4;
+        return asRecords(message);
+      }),
+    });
+    pair.pump();
+    assert.equal(size, 131_142);
+    assert.equal(pair.errors.server?.isRemote ?? true, true, pair.errors.server?.message);
+    assert.equal(isHelloRetryRequest(firstServerHello(pair)), false);
+  });
 });
 
 describe('Key-exchange groups (RFC 8446 §4.2.7, §4.2.8; RFC 7919)', () => {
