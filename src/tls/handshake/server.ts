@@ -139,6 +139,9 @@ function chooseSignatureScheme(config: ServerConfig, offer: ClientOffer): number
   return scheme;
 }
 
+/** PSK identities tried per ClientHello (Go's maxClientPSKIdentities); the rest fall back to a full handshake. */
+const MAX_PSK_IDENTITIES_TRIED = 5;
+
 interface Resumption {
   readonly psk: Buffer;
   readonly index: number;
@@ -156,7 +159,9 @@ function findResumption(config: ServerConfig, offer: ClientOffer, suite: SuiteIn
   // We only resume with (EC)DHE: psk_dhe_ke keeps forward secrecy.
   if (!offer.pskModes.includes(PskKeyExchangeMode.psk_dhe_ke)) return undefined;
   const now = config.now();
-  for (const [index, identity] of offer.psks.identities.entries()) {
+  // At most the first few identities are tried, as Go's crypto/tls does (maxClientPSKIdentities = 5): each costs a
+  // ticket decryption, and a 64 KiB ClientHello can carry ~900 of them.
+  for (const [index, identity] of offer.psks.identities.slice(0, MAX_PSK_IDENTITIES_TRIED).entries()) {
     const opened = config.tickets.open(identity.identity);
     if (opened === undefined) continue;
     let state;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AlertName } from '../../../../src/tls/alert.js';
 import { ContentType, ExtensionType, HandshakeType, NamedGroup, SignatureScheme } from '../../../../src/tls/codec/enums.js';
-import { decodeClientKeyShares, decodeServerKeyShare, encodeClientKeyShares, encodeServerKeyShare, encodeU16List } from '../../../../src/tls/codec/extensions.js';
+import { decodeClientKeyShares, decodeOfferedPsks, decodeServerKeyShare, encodeClientKeyShares, encodeOfferedPsks, encodeServerKeyShare, encodeU16List } from '../../../../src/tls/codec/extensions.js';
 import { decodeClientHello, encodeClientHello } from '../../../../src/tls/codec/messages/client-hello.js';
 import { decodeServerHello, encodeServerHello, isHelloRetryRequest } from '../../../../src/tls/codec/messages/server-hello.js';
 import { suiteInfo } from '../../../../src/tls/crypto/suites.js';
@@ -200,6 +200,41 @@ describe('Large ClientHello (RFC 8446 §4.1.2; OpenSSL accepts up to 131,396 byt
     assert.equal(size, 131_142);
     assert.equal(pair.errors.server?.isRemote ?? true, true, pair.errors.server?.message);
     assert.equal(isHelloRetryRequest(firstServerHello(pair)), false);
+  });
+});
+
+describe('PSK identities tried per ClientHello (RFC 8446 §4.2.11; Go: maxClientPSKIdentities = 5)', () => {
+  /** Puts the real ticket at `index` among junk identities; binders stay as the client made them, so a tried ticket fails its binder. */
+  function withTicketAt(index: number) {
+    return onFlight('client-to-server', 0, (bytes) =>
+      rewriteClientHello(bytes, (h) => ({
+        ...h,
+        extensions: h.extensions.map((e) => {
+          if (e.type !== ExtensionType.pre_shared_key) return e;
+          const offered = decodeOfferedPsks(e.data);
+          const real = offered.identities[0]!;
+          const junk = { identity: Buffer.alloc(real.identity.length, 0x6a), obfuscatedTicketAge: 0 };
+          const identities = Array.from({ length: index + 1 }, (_, i) => (i === index ? real : junk));
+          return { type: e.type, data: encodeOfferedPsks(identities, identities.map(() => offered.binders[0]!)) };
+        }),
+      })),
+    );
+  }
+
+  it('tries a ticket at index 4 (its binder, computed for another ClientHello, fails: decrypt_error, §4.2.11.2)', () => {
+    const first = new TlsPair().handshake();
+    const pair = new TlsPair({ serverConfig: first.serverConfig, session: first.session(), tamper: withTicketAt(4) });
+    pair.pump();
+    assertAlertSent(pair, 'server', 'decrypt_error');
+  });
+
+  it('does not try a ticket at index 5: a full handshake, no pre_shared_key in ServerHello', () => {
+    const first = new TlsPair().handshake();
+    const pair = new TlsPair({ serverConfig: first.serverConfig, session: first.session(), tamper: withTicketAt(5) });
+    pair.pump();
+    const hello = firstServerHello(pair);
+    assert.equal(hello.extensions.some((e) => e.type === ExtensionType.pre_shared_key), false);
+    assert.notEqual(pair.errors.server?.isRemote, false, pair.errors.server?.message);
   });
 });
 
