@@ -2,11 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { ContentType, ExtensionType, HandshakeType, NamedGroup, SignatureScheme } from '../../src/tls/codec/enums.js';
 import { encodeClientKeyShares, encodeU16List } from '../../src/tls/codec/extensions.js';
 import { CLIENT_HELLO_MAX_LENGTH, frameHandshake } from '../../src/tls/codec/handshake-frame.js';
 import { encodeClientHello } from '../../src/tls/codec/messages/client-hello.js';
-import { HostileService } from './harness.js';
+import { HostileService, LatencyReport } from './harness.js';
 
 /**
  * Hostile TLS records against `keysmith serve` as a child process (issue 11
@@ -15,20 +16,27 @@ import { HostileService } from './harness.js';
  * its one fatal alert, /healthz must stay fast meanwhile, and the child must
  * stay up.
  *
- * The p99 bound: /healthz answered within 50 ms at the 99th percentile while
+ * The p99 bound: /healthz answered within 80 ms at the 99th percentile while
  * ten attackers, for 3 s, each open a connection every ~100 ms and send a
  * 64 KiB handshake message in 1-byte records (393 KB per connection). Each
  * attack costs the child ~2,562 records (well under a millisecond) before the
  * fragment budget refuses it; before the budget and linear reassembly, one
  * such message took ~212 ms of one turn and ten stalled the listener 2.8 s.
- * Measured on the shared 2-core machine: p99 15-35 ms, quiet p99 a few ms.
+ * Measured on the shared, busy 2-core machine (load average ~8): p99 18-58 ms
+ * in seven runs, while the same child with no attack showed p99 11-47 ms (max
+ * up to 119 ms) over 3 s: most of what the bound allows is the machine's noise.
  */
-const P99_BOUND_MS = 50;
+const P99_BOUND_MS = 80;
 const ATTACKERS = 10;
 /** Each attacker reconnects and sends again until this much time has passed (a bounded loop)... */
 const ATTACK_MS = 3_000;
 /** ...waiting this long between its connections: ~10 floods a second each, ~100 a second in all. */
 const ATTACKER_PAUSE_MS = 100;
+const WARM_UP_MS = 150;
+
+function afterWarmUp(report: LatencyReport): LatencyReport {
+  return new LatencyReport(report.probes.filter((p) => p.at >= WARM_UP_MS));
+}
 
 const alertRecord = (description: number): number[] => [ContentType.alert, 3, 3, 0, 2, 2, description];
 const UNEXPECTED_MESSAGE = 10;
@@ -66,6 +74,52 @@ function exchange(port: number, bytes: Buffer): Promise<Buffer> {
     socket.on('close', () => {
       clearTimeout(guard);
       resolve(Buffer.concat(chunks));
+    });
+  });
+}
+
+/**
+ * Runs ATTACKERS loops on a worker thread for ATTACK_MS: each connects, writes
+ * `flood`, collects what the server sends until it closes, pauses, and goes
+ * again. Resolves with every reply.
+ */
+function runAttackers(port: number, flood: Buffer): Promise<Buffer[]> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { connect } = require('node:net');
+    const { port, flood, attackers, attackMs, pauseMs } = workerData;
+    const exchange = () => new Promise((resolve) => {
+      const chunks = [];
+      const socket = connect(port, '127.0.0.1', () => socket.write(flood));
+      const guard = setTimeout(() => socket.destroy(), 10000);
+      socket.on('data', (d) => chunks.push(d));
+      socket.on('error', () => undefined);
+      socket.on('close', () => { clearTimeout(guard); resolve(Buffer.concat(chunks)); });
+    });
+    const started = performance.now();
+    Promise.all(Array.from({ length: attackers }, async () => {
+      const mine = [];
+      while (performance.now() - started < attackMs) {
+        mine.push(await exchange());
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+      return mine;
+    })).then((all) => parentPort.postMessage(all.flat().map((b) => b.toString('hex'))));
+  `;
+  const worker = new Worker(source, { eval: true, workerData: { port, flood, attackers: ATTACKERS, attackMs: ATTACK_MS, pauseMs: ATTACKER_PAUSE_MS } });
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error('attackers did not finish within 30 s'));
+    }, 30_000);
+    worker.once('message', (hex: string[]) => {
+      clearTimeout(guard);
+      void worker.terminate();
+      resolve(hex.map((h) => Buffer.from(h, 'hex')));
+    });
+    worker.once('error', (err) => {
+      clearTimeout(guard);
+      reject(err);
     });
   });
 }
@@ -109,23 +163,16 @@ describe('hostile TLS records against keysmith serve', () => {
     // The probe's keep-alive connection (and its handshake) is made before the attack starts.
     const baseline = await service.startLatencyProbe(20);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const quiet = await baseline.stop();
+    const quiet = afterWarmUp(await baseline.stop());
     const probe = await service.startLatencyProbe(20);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The first probe opens the keep-alive connection (a full handshake): it is left out of the figures.
+    await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
     const started = performance.now();
-    const replies = await Promise.all(
-      Array.from({ length: ATTACKERS }, async () => {
-        const mine: Buffer[] = [];
-        while (performance.now() - started < ATTACK_MS) {
-          mine.push(await exchange(service.port, flood));
-          await new Promise((resolve) => setTimeout(resolve, ATTACKER_PAUSE_MS));
-        }
-        return mine;
-      }),
-    );
+    // The attackers run on a worker thread, so their own work does not delay the probe's event loop here.
+    const replies = await runAttackers(service.port, flood);
     const attackMs = performance.now() - started;
-    const report = await probe.stop();
-    const all = replies.flat();
+    const report = afterWarmUp(await probe.stop());
+    const all = replies;
     assert.ok(all.length >= ATTACKERS);
     for (const reply of all) assert.deepEqual([...reply], alertRecord(UNEXPECTED_MESSAGE), 'each attacker gets exactly one unexpected_message alert');
     assert.deepEqual(report.failures, [], report.describe());
