@@ -8,9 +8,10 @@ import { EcdhExchange, generateKeyExchange, type CryptoProvider, type KeyExchang
  * with one seed put the same randoms, session ids and key shares on the wire
  * (Go's handshake_test.go pins randomness the same way).
  *
- * Keys are built by importing their private scalar (PKCS#8 DER for X25519,
- * `ECDH.setPrivateKey` for the NIST curves) and never exported as JWK: the
- * Node 20 hazard in PERF-NOTES concerns JWK export of generated keys.
+ * Keys are built from drawn secrets (a JWK-imported `d` for X25519/X448,
+ * `ECDH.setPrivateKey` for the NIST curves, `DiffieHellman.setPrivateKey`
+ * for FFDHE), never by JWK-exporting a generated key: the Node 20 hazard in
+ * PERF-NOTES concerns JWK export of generateKeyPairSync keys.
  */
 export class FakeRandom implements CryptoProvider {
   private counter = 0;
