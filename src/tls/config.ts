@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { CipherSuite, NamedGroup } from './codec/enums.js';
-import { nodeCryptoProvider, SUPPORTED_GROUPS, type CryptoProvider } from './crypto/provider.js';
+import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, nodeCryptoProvider, type CryptoProvider } from './crypto/provider.js';
 import { schemesForKey } from './crypto/signatures.js';
 import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
 import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyOcspStaple, VerifyPeer } from './options.js';
@@ -62,7 +62,7 @@ function pemText(input: PemInput): string {
   return typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
 }
 
-function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider): CommonConfig {
+function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defaultGroups: readonly number[]): CommonConfig {
   const now = options.now ?? Date.now;
   const certChain = options.cert === undefined ? [] : parsePemCertificates(options.cert);
   const privateKey = options.key === undefined ? undefined : createPrivateKey(pemText(options.key));
@@ -74,7 +74,7 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider): Com
   const anchors = toList(options.ca).flatMap((pem) => parsePemCertificates(pem));
   const verifier = anchors.length === 0 ? undefined : new ChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
   const suites = options.cipherSuites?.map((name) => CipherSuite[name]) ?? DEFAULT_SUITE_ORDER;
-  const groups = options.groups?.map((name) => NamedGroup[name]) ?? SUPPORTED_GROUPS;
+  const groups = options.groups?.map((name) => NamedGroup[name]) ?? defaultGroups;
   if (suites.length === 0 || groups.length === 0) throw new TypeError('cipherSuites and groups may not be empty');
   for (const p of options.ALPNProtocols ?? []) {
     if (p.length === 0 || p.length > 255) throw new TypeError(`ALPN protocol name of ${p.length} bytes`);
@@ -97,7 +97,7 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider): Com
 }
 
 export function resolveServerConfig(options: TlsServerOptions, provider: CryptoProvider = nodeCryptoProvider): ServerConfig {
-  const common = resolveCommon(options, provider);
+  const common = resolveCommon(options, provider, DEFAULT_SERVER_GROUPS);
   if (common.privateKey === undefined) throw new TypeError('a server needs key and cert');
   const clientAuth = options.clientAuth ?? 'none';
   if (clientAuth !== 'none' && common.verifier === undefined) throw new TypeError(`clientAuth '${clientAuth}' needs the ca option`);
@@ -116,7 +116,7 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
 }
 
 export function resolveClientConfig(options: TlsConnectOptions, provider: CryptoProvider = nodeCryptoProvider): ClientConfig {
-  const common = resolveCommon(options, provider);
+  const common = resolveCommon(options, provider, DEFAULT_CLIENT_GROUPS);
   const rejectUnauthorized = options.rejectUnauthorized ?? true;
   if (rejectUnauthorized && common.verifier === undefined) throw new TypeError('verifying the server needs the ca option');
   const host = options.host;

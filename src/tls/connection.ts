@@ -61,7 +61,7 @@ export class Connection implements HandshakeContext {
     private readonly clock: () => number,
   ) {
     this.state = new HandshakeDone();
-    this.reassembler = new HandshakeReassembler(maxHandshakeMessageSize);
+    this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
     this.isCcsAllowed = role === 'client';
   }
 
@@ -198,7 +198,7 @@ export class Connection implements HandshakeContext {
     }
     switch (type) {
       case ContentType.handshake:
-        // §5.1: zero-length handshake fragments MUST NOT be sent.
+        // §5.1, §5.4: zero-length handshake content (padding or not) MUST get unexpected_message.
         if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty handshake record');
         this.emptyRecordsInARow = 0;
         this.reassembler.push(content);
@@ -228,6 +228,8 @@ export class Connection implements HandshakeContext {
   }
 
   private handlePostHandshake(message: HandshakeMessage): void {
+    // Each post-handshake message is a flight of its own for the fragment budget.
+    this.reassembler.startFlight();
     switch (message.type) {
       case HandshakeType.key_update:
         return this.receiveKeyUpdate(decodeKeyUpdate(message.body));
@@ -241,7 +243,9 @@ export class Connection implements HandshakeContext {
   }
 
   private handleAlert(content: Buffer): void {
-    // §6: an alert record carries exactly one two-byte alert.
+    // §5.4: a Handshake or Alert record with a zero-length content (padding or not) MUST get unexpected_message.
+    if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty alert record');
+    // §5.1, §6: an alert record carries exactly one two-byte alert.
     if (content.length !== 2) throw new TlsAlertError('decode_error', 'alert record is not two bytes');
     const description = content[1]!;
     if (description === AlertDescription.close_notify) {
@@ -337,6 +341,8 @@ export class Connection implements HandshakeContext {
 
   private flushHandshake(): void {
     if (this.pendingHandshake.length === 0) return;
+    // Our flight goes out: what the peer sends next is a new flight for the fragment budget.
+    this.reassembler.startFlight();
     const bytes = this.pendingHandshake.length === 1 ? this.pendingHandshake[0]! : Buffer.concat(this.pendingHandshake);
     this.pendingHandshake = [];
     for (let at = 0; at < bytes.length; at += MAX_PLAINTEXT) {

@@ -57,13 +57,23 @@ export interface TlsCommonOptions {
   readonly ca?: PemInput | readonly PemInput[];
   readonly ALPNProtocols?: readonly string[];
   readonly cipherSuites?: readonly CipherSuiteName[];
+  /**
+   * Key-exchange groups in preference order. Default for a server: x25519,
+   * secp256r1, x448, secp384r1, secp521r1, ffdhe2048, ffdhe3072, ffdhe4096
+   * (a server takes a group other than x25519/secp256r1 only when the client
+   * shares neither); for a client: the same without the ffdhe groups.
+   */
   readonly groups?: readonly GroupName[];
   /** Allowed difference between our clock and certificate validity, in ms (default 60 s). */
   readonly clockSkewMs?: number;
   readonly verifyPeer?: VerifyPeer;
   /** A handshake not finished within this time is aborted (default 10 s). */
   readonly handshakeTimeoutMs?: number;
-  /** Largest handshake message accepted, in bytes (default 64 KiB). */
+  /**
+   * Largest handshake message accepted, in bytes (default 64 KiB), checked
+   * from its header (illegal_parameter past it). A ClientHello is accepted up
+   * to its structural maximum of 131,396 bytes whatever this says.
+   */
   readonly maxHandshakeMessageSize?: number;
   /** SSLKEYLOGFILE-format lines for debugging with Wireshark; for dev and tests only. */
   readonly onKeyLog?: (line: string) => void;

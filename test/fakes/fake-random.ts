@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { TlsAlertError } from '../../src/tls/alert.js';
 import { NamedGroup } from '../../src/tls/codec/enums.js';
 import { EcdhExchange, generateKeyExchange, type CryptoProvider, type KeyExchange } from '../../src/tls/crypto/provider.js';
 
@@ -9,9 +8,10 @@ import { EcdhExchange, generateKeyExchange, type CryptoProvider, type KeyExchang
  * with one seed put the same randoms, session ids and key shares on the wire
  * (Go's handshake_test.go pins randomness the same way).
  *
- * Keys are built by importing their private scalar (PKCS#8 DER for X25519,
- * `ECDH.setPrivateKey` for the NIST curves) and never exported as JWK: the
- * Node 20 hazard in PERF-NOTES concerns JWK export of generated keys.
+ * Keys are built from drawn secrets (a JWK-imported `d` for X25519/X448,
+ * `ECDH.setPrivateKey` for the NIST curves, `DiffieHellman.setPrivateKey`
+ * for FFDHE), never by JWK-exporting a generated key: the Node 20 hazard in
+ * PERF-NOTES concerns JWK export of generateKeyPairSync keys.
  */
 export class FakeRandom implements CryptoProvider {
   private counter = 0;
@@ -39,15 +39,13 @@ export class FakeRandom implements CryptoProvider {
 
   generateKeyExchange(group: number): KeyExchange {
     switch (group) {
-      case NamedGroup.x25519:
-        // The engine's own X25519 path draws its scalar from the random source it is given.
-        return generateKeyExchange(group, (n) => this.randomBytes(n));
       case NamedGroup.secp256r1:
-        return new EcdhExchange(group, 'prime256v1', 65, (n) => this.randomBytes(n));
       case NamedGroup.secp384r1:
-        return new EcdhExchange(group, 'secp384r1', 97, (n) => this.randomBytes(n));
+      case NamedGroup.secp521r1:
+        return new EcdhExchange(group, (n) => this.randomBytes(n));
       default:
-        throw new TlsAlertError('internal_error', `no key exchange for group ${group}`);
+        // X25519, X448 and FFDHE draw their secrets from the random source they are given.
+        return generateKeyExchange(group, (n) => this.randomBytes(n));
     }
   }
 

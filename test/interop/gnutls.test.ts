@@ -108,12 +108,13 @@ describe('our server with gnutls-cli', skipUnlessTool('gnutls-cli'), () => {
   });
 
   describe('key exchange groups', () => {
-    const groups = ['X25519', 'SECP256R1', 'SECP384R1'] as const;
+    const groups = ['X25519', 'SECP256R1', 'SECP384R1', 'X448', 'SECP521R1', 'FFDHE2048', 'FFDHE3072', 'FFDHE4096'] as const;
     for (const group of groups) {
-      it(`completes over ${group} when gnutls-cli allows only it (RFC 8446 §4.2.7)`, async () => {
+      it(`completes over ${group} when gnutls-cli allows only it (RFC 8446 §4.2.7, RFC 7919)`, async () => {
         const server = await serve();
         const client = gnutlsCli(server.port, '--priority', `${TLS13_ONLY}:-GROUP-ALL:+GROUP-${group}`);
-        assert.ok((await description(client)).includes(`-(ECDHE-${group})-`));
+        const kind = group.startsWith('FFDHE') ? 'DHE' : 'ECDHE';
+        assert.ok((await description(client)).includes(`-(${kind}-${group})-`));
         await server.nextConnection();
         await echoAndFinish(client, `gnutls-group-${group}`);
       });

@@ -101,6 +101,11 @@ describe('our server with openssl s_client', skipUnlessTool('openssl'), () => {
       { openssl: 'X25519', temp: 'X25519, 253 bits' },
       { openssl: 'P-256', temp: 'ECDH, prime256v1, 256 bits' },
       { openssl: 'P-384', temp: 'ECDH, secp384r1, 384 bits' },
+      { openssl: 'X448', temp: 'X448, 448 bits' },
+      { openssl: 'P-521', temp: 'ECDH, secp521r1, 521 bits' },
+      { openssl: 'ffdhe2048', temp: 'DH, 2048 bits' },
+      { openssl: 'ffdhe3072', temp: 'DH, 3072 bits' },
+      { openssl: 'ffdhe4096', temp: 'DH, 4096 bits' },
     ] as const;
     for (const group of groups) {
       it(`completes a mutual-TLS handshake over ${group.openssl} and echoes data (RFC 8446 §4.2.7)`, async () => {
@@ -134,6 +139,32 @@ describe('our server with openssl s_client', skipUnlessTool('openssl'), () => {
     assert.deepEqual(serverHelloExtensions(serverHellos[0]!.bytes).get(KEY_SHARE), Buffer.of(0x00, 0x1d), 'the retry asks for x25519');
     assert.ok(client.stdout.includes('Server Temp Key: X25519, 253 bits'));
     assert.equal(server.received(socket), 'after-retry\n');
+  });
+
+  it('sends a HelloRetryRequest for x25519 when the client’s share is ffdhe2048 but it lists X25519: the server prefers fast groups (RFC 8446 §4.1.4)', async () => {
+    const server = await serve();
+    const client = sClient(server.port, ...clientCertArgs(), '-groups', 'ffdhe2048:X25519', '-msg');
+    await client.waitFor(S_CLIENT_HANDSHAKE_DONE, { stream: 'stdout' });
+    const socket = await server.nextConnection();
+    await echoThrough(client, 'after-ffdhe-retry');
+    await finish(client);
+    const serverHellos = handshakeMessages(parseMsgTrace(client.stdout), 'ServerHello', 'received');
+    assert.ok(isHelloRetryRequest(serverHellos[0]!.bytes));
+    assert.deepEqual(serverHelloExtensions(serverHellos[0]!.bytes).get(KEY_SHARE), Buffer.of(0x00, 0x1d));
+    assert.ok(client.stdout.includes('Server Temp Key: X25519, 253 bits'));
+    assert.equal(server.received(socket), 'after-ffdhe-retry\n');
+  });
+
+  it('sends a HelloRetryRequest for ffdhe3072 when the server allows only it and the client’s share is X25519 (RFC 8446 §4.1.4, RFC 7919)', async () => {
+    const server = await serve({ groups: ['ffdhe3072'] });
+    const client = sClient(server.port, ...clientCertArgs(), '-groups', 'X25519:ffdhe3072', '-msg');
+    await client.waitFor(S_CLIENT_HANDSHAKE_DONE, { stream: 'stdout' });
+    await server.nextConnection();
+    await echoThrough(client, 'after-retry-3072');
+    await finish(client);
+    const serverHellos = handshakeMessages(parseMsgTrace(client.stdout), 'ServerHello', 'received');
+    assert.deepEqual(serverHelloExtensions(serverHellos[0]!.bytes).get(KEY_SHARE), Buffer.of(0x01, 0x01));
+    assert.ok(client.stdout.includes('Server Temp Key: DH, 3072 bits'));
   });
 
   describe('client authentication', () => {

@@ -43,10 +43,16 @@ export const ExtensionType = {
 } as const;
 export type ExtensionType = (typeof ExtensionType)[keyof typeof ExtensionType];
 
+/** NamedGroup (RFC 8446 §4.2.7; RFC 7919 §2 for the ffdhe groups). */
 export const NamedGroup = {
   secp256r1: 0x0017,
   secp384r1: 0x0018,
+  secp521r1: 0x0019,
   x25519: 0x001d,
+  x448: 0x001e,
+  ffdhe2048: 0x0100,
+  ffdhe3072: 0x0101,
+  ffdhe4096: 0x0102,
 } as const;
 export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup];
 

@@ -35,6 +35,7 @@ import { decodeClientHello, type ClientHello } from '../codec/messages/client-he
 import { encodeEncryptedExtensions } from '../codec/messages/encrypted-extensions.js';
 import { encodeNewSessionTicket } from '../codec/messages/new-session-ticket.js';
 import { encodeServerHello, HELLO_RETRY_REQUEST_RANDOM } from '../codec/messages/server-hello.js';
+import { FAST_GROUPS } from '../crypto/provider.js';
 import { certificateVerifyContent, signWithScheme, VERIFY_SCHEMES } from '../crypto/signatures.js';
 import { suiteInfo, type SuiteInfo } from '../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret, type MasterSecret } from '../keyschedule/stages.js';
@@ -64,6 +65,11 @@ interface ClientOffer {
 /** Reads and checks a ClientHello's extensions (RFC 8446 §4.1.2, §4.2, §9.2). */
 function readClientOffer(message: HandshakeMessage): ClientOffer {
   const hello = decodeClientHello(message.body);
+  // Appendix D.5: legacy_version 0x0300 (SSL 3.0) MUST be refused with protocol_version; as OpenSSL does
+  // (SSL_R_BAD_LEGACY_VERSION), anything lower too, even when supported_versions offers TLS 1.3 (§4.1.2).
+  if (hello.legacyVersion <= 0x0300) {
+    throw new TlsAlertError('protocol_version', `ClientHello.legacy_version 0x${hello.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`);
+  }
   checkExtensionsAllowed(hello.extensions, 'client_hello');
   const ext = (type: number): Buffer | undefined => findExtension(hello.extensions, type);
   const versions = ext(ExtensionType.supported_versions);
@@ -82,8 +88,10 @@ function readClientOffer(message: HandshakeMessage): ClientOffer {
   if ((groupsExt === undefined) !== (sharesExt === undefined)) throw new TlsAlertError('missing_extension', 'supported_groups without key_share or the reverse');
   const groups = groupsExt === undefined ? [] : decodeU16List(groupsExt, 'supported_groups', 2);
   const keyShares = sharesExt === undefined ? [] : decodeClientKeyShares(sharesExt);
-  // §4.2.8: each share's group must also be in supported_groups.
-  for (const share of keyShares) if (!groups.includes(share.group)) throw new TlsAlertError('illegal_parameter', 'key share for a group not in supported_groups');
+  // §4.2.8: each share's group must also be in supported_groups. A set: a 64 KiB ClientHello can list
+  // ~20,000 groups and ~5,000 shares, and a list search per share cost 160-460 ms of one turn.
+  const listedGroups = new Set(groups);
+  for (const share of keyShares) if (!listedGroups.has(share.group)) throw new TlsAlertError('illegal_parameter', 'key share for a group not in supported_groups');
   const sigAlgs = ext(ExtensionType.signature_algorithms);
   const certSigAlgs = ext(ExtensionType.signature_algorithms_cert);
   if (certSigAlgs !== undefined) decodeU16List(certSigAlgs, 'signature_algorithms_cert', 2);
@@ -131,6 +139,9 @@ function chooseSignatureScheme(config: ServerConfig, offer: ClientOffer): number
   return scheme;
 }
 
+/** PSK identities tried per ClientHello (Go's maxClientPSKIdentities); the rest fall back to a full handshake. */
+const MAX_PSK_IDENTITIES_TRIED = 5;
+
 interface Resumption {
   readonly psk: Buffer;
   readonly index: number;
@@ -148,7 +159,9 @@ function findResumption(config: ServerConfig, offer: ClientOffer, suite: SuiteIn
   // We only resume with (EC)DHE: psk_dhe_ke keeps forward secrecy.
   if (!offer.pskModes.includes(PskKeyExchangeMode.psk_dhe_ke)) return undefined;
   const now = config.now();
-  for (const [index, identity] of offer.psks.identities.entries()) {
+  // At most the first few identities are tried, as Go's crypto/tls does (maxClientPSKIdentities = 5): each costs a
+  // ticket decryption, and a 64 KiB ClientHello can carry ~900 of them.
+  for (const [index, identity] of offer.psks.identities.slice(0, MAX_PSK_IDENTITIES_TRIED).entries()) {
     const opened = config.tickets.open(identity.identity);
     if (opened === undefined) continue;
     let state;
@@ -193,15 +206,13 @@ export class ExpectClientHello extends StateBase {
     // §4.2.2: a cookie in the first ClientHello is one we never sent.
     if (offer.cookie !== undefined) throw new TlsAlertError('illegal_parameter', 'cookie in the first ClientHello');
     const suite = chooseSuite(this.config, offer);
-    const share = pickKeyShare(this.config, offer);
-    if (share === undefined) return this.retry(offer, suite);
-    return negotiate(this.ctx, this.config, offer, suite, share, undefined);
+    const choice = chooseGroup(this.config, offer);
+    if ('retryGroup' in choice) return this.retry(offer, suite, choice.retryGroup);
+    return negotiate(this.ctx, this.config, offer, suite, choice.share, undefined);
   }
 
-  /** §4.1.4: ask for a share in a group we support. */
-  private retry(offer: ClientOffer, suite: SuiteInfo): HandshakeState {
-    const group = this.config.groups.find((g) => offer.groups.includes(g));
-    if (group === undefined) throw new TlsAlertError('handshake_failure', 'no key-exchange group in common');
+  /** §4.1.4: ask for a share in the group we chose. */
+  private retry(offer: ClientOffer, suite: SuiteInfo, group: number): HandshakeState {
     const transcript = Transcript.afterRetry(suite.hash, offer.raw);
     const cookie = helloRetryCookie(this.config, offer.raw, suite.hash);
     const hrr = encodeServerHello({
@@ -223,12 +234,30 @@ export class ExpectClientHello extends StateBase {
   }
 }
 
-function pickKeyShare(config: ServerConfig, offer: ClientOffer): KeyShareEntry | undefined {
-  for (const group of config.groups) {
+/** The key share to use, or the group a HelloRetryRequest asks for. */
+type GroupChoice = { readonly share: KeyShareEntry } | { readonly retryGroup: number };
+
+/**
+ * Picks the key-exchange group (RFC 8446 §4.2.7, §4.2.8, §4.1.4). The fast
+ * groups (X25519, P-256) come first: a client share for one is taken, and a
+ * client that lists one but sent its share elsewhere is asked for it with a
+ * HelloRetryRequest, so an unauthenticated peer cannot make us pay for
+ * P-521 or FFDHE when it could have had X25519. Only when the client shares
+ * none of the fast groups with us do we take (or ask for) a costlier one,
+ * in our order of preference.
+ */
+function chooseGroup(config: ServerConfig, offer: ClientOffer): GroupChoice {
+  const mutual = config.groups.filter((g) => offer.groups.includes(g));
+  const fast = mutual.filter((g) => FAST_GROUPS.has(g));
+  const tier = fast.length > 0 ? fast : mutual;
+  for (const group of tier) {
     const share = offer.keyShares.find((s) => s.group === group);
-    if (share !== undefined) return share;
+    if (share !== undefined) return { share };
   }
-  return undefined;
+  const [retryGroup] = tier;
+  // §4.2.7: nothing in common is handshake_failure.
+  if (retryGroup === undefined) throw new TlsAlertError('handshake_failure', 'no key-exchange group in common');
+  return { retryGroup };
 }
 
 /** After a HelloRetryRequest: the second ClientHello, checked against the first (§4.1.2). */

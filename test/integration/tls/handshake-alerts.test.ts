@@ -678,18 +678,18 @@ describe('record_overflow (RFC 8446 §5.1, §5.2, §5.4)', () => {
 });
 
 describe('Handshake message size limit (maxHandshakeMessageSize)', () => {
-  it('refuses a ClientHello over the server limit from its header alone with unexpected_message', () => {
+  it('sends decode_error for a ClientHello announcing more than 131,396 bytes, from its header alone (RFC 8446 §4.1.2; OpenSSL CLIENT_HELLO_MAX_LENGTH)', () => {
     const pair = new TlsPair({ server: { maxHandshakeMessageSize: 1024 } });
-    // A handshake header announcing 1025 bytes, followed by a little of the body.
-    pair.deliver('client-to-server', makeRecord(ContentType.handshake, Buffer.concat([Buffer.of(HandshakeType.client_hello, 0, 0x04, 0x01), Buffer.alloc(100)])));
+    // A handshake header announcing 131,397 bytes, followed by a little of the body.
+    pair.deliver('client-to-server', makeRecord(ContentType.handshake, Buffer.concat([Buffer.of(HandshakeType.client_hello, 0x02, 0x01, 0x45), Buffer.alloc(100)])));
     pair.pump();
-    assertSingleAlert(pair, 'server', 'unexpected_message');
+    assertSingleAlert(pair, 'server', 'decode_error');
   });
 
-  it('refuses a server Certificate over the client limit with unexpected_message', () => {
+  it('sends illegal_parameter for a server Certificate over the client limit (as OpenSSL: SSL_R_EXCESSIVE_MESSAGE_SIZE)', () => {
     const pair = new TlsPair({ client: { maxHandshakeMessageSize: 256 } });
     pair.pump();
-    assertSingleAlert(pair, 'client', 'unexpected_message');
+    assertSingleAlert(pair, 'client', 'illegal_parameter');
     assert.equal(pair.results.client, undefined);
   });
 

@@ -126,7 +126,7 @@ describe('resource bounds', () => {
     assert.match(errors[0]!.message, /timed out/);
   });
 
-  it('refuses a handshake message over maxHandshakeMessageSize before buffering it', async () => {
+  it('refuses a ClientHello header announcing 1 MiB with decode_error, before buffering it (RFC 8446 §4.1.2)', async () => {
     const { port, errors } = await listen({ ...serverBase, maxHandshakeMessageSize: 512 });
     // A ClientHello header that announces 1 MiB: refused from the 4-byte header alone.
     const header = Buffer.from([22, 3, 1, 0, 4, 1, 0x10, 0, 0]);
@@ -144,8 +144,8 @@ describe('resource bounds', () => {
         resolve(Buffer.concat(chunks));
       });
     });
-    // One plaintext fatal alert: unexpected_message (10).
-    assert.deepEqual([...reply], [21, 3, 3, 0, 2, 2, 10]);
+    // One plaintext fatal alert: decode_error (50), since no ClientHello can be over 131,396 bytes (RFC 8446 §4.1.2).
+    assert.deepEqual([...reply], [21, 3, 3, 0, 2, 2, 50]);
     assert.equal(errors.length, 1);
   });
 });
