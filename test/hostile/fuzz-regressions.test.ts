@@ -71,7 +71,7 @@ describe('fuzz regressions: every kept crash input is refused and the service li
 
   it('has the fixture directory (inputs the fuzzer kept)', () => {
     // An empty directory is fine: it means no crash is known. The list is printed for the record.
-    for (const f of fixtures) console.log(`# fixture ${f.name}: ${f.record.kind} ${f.record.signature}${f.record.knownFailure !== undefined ? ` (known: ${f.record.knownFailure})` : ''}`);
+    for (const f of fixtures) console.log(`fixture ${f.name}: ${f.record.kind} ${f.record.signature}${f.record.knownFailure !== undefined ? ` (known: ${f.record.knownFailure})` : ''}`);
     assert.ok(Array.isArray(fixtures));
   });
 
