@@ -85,8 +85,15 @@ async function main(): Promise<void> {
   const targets = await Promise.all(args.targets.map((name) => makeTarget(name)));
   const stats = await runFuzz({ seed: args.seed, seconds: args.seconds, targets, log: (line) => console.log(line) });
   report(stats);
-  const crashed = stats.some((s) => s.crashes.length > 0);
-  if (crashed) console.log(`fuzz seed ${args.seed}: FAILED (fixtures written; replay them with node --test dist/test/hostile/fuzz-regressions.test.js)`);
+  const crashes = stats.flatMap((s) => s.crashes);
+  const crashed = crashes.length > 0;
+  if (crashed) {
+    const fresh = crashes.filter((c) => c.isNew).length;
+    console.log(
+      `fuzz seed ${args.seed}: FAILED (${fresh} new fixtures written, ${crashes.length - fresh} crashes matched known fixtures; ` +
+        'replay them with node --test dist/test/hostile/fuzz-regressions.test.js)',
+    );
+  }
   process.exit(crashed ? 1 : 0);
 }
 
