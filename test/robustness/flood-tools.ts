@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { connect, type TlsServer } from '../../src/tls/index.js';
 import { clientOptions } from '../fakes/tls-fixtures.js';
+import { announceSeed, seedFromEnv as seedOrDefault } from '../helpers/seed.js';
 
 /** Shared by the robustness tests: a seeded PRNG, raw-socket probes, a well-formed mTLS check, forced GC. */
 
@@ -38,10 +39,15 @@ export class Prng {
   }
 }
 
-/** A seed from KEYSMITH_SEED (to replay a failure) or the clock. */
-export function seedFromEnv(): number {
-  const fromEnv = process.env['KEYSMITH_SEED'];
-  return fromEnv !== undefined ? Number.parseInt(fromEnv, 10) >>> 0 : Date.now() >>> 0;
+/**
+ * The run's seed: a fixed one by default (so a run is reproducible), or
+ * KEYSMITH_SEED to replay a printed seed or to try a fresh one (CI does
+ * both); printed once per file under `what`.
+ */
+export function seedFromEnv(what = 'robustness fuzz'): number {
+  const seed = seedOrDefault();
+  announceSeed(what, seed);
+  return seed;
 }
 
 /** `gc()` without starting node with --expose-gc (the runner starts us as `node --test file`). */

@@ -1,3 +1,4 @@
+import '../../../helpers/fast-check-seed.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
