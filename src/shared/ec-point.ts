@@ -89,7 +89,8 @@ export function checkEcPoint(curve: CurveParameters, encoded: Uint8Array): EcPoi
   const refuse = (problem: string): EcPointVerdict => ({ ok: false, problem: `${curve.name} public key ${problem}` });
   const first = encoded[0];
   // SEC 1 §2.3.4: the single octet 00 encodes the point at infinity; §5.6.2.3.3 step 1 refuses it.
-  if (first === undefined || (first === 0x00 && encoded.byteLength === 1)) return refuse(`is the point at infinity (${RULE} step 1)`);
+  if (first === undefined) return refuse('point encoding is empty (SEC 1 §2.3.3)');
+  if (first === 0x00 && encoded.byteLength === 1) return refuse(`is the point at infinity (${RULE} step 1)`);
   if (first === 0x02 || first === 0x03) return refuse('is a compressed point: only the uncompressed form (04 || X || Y) is accepted (RFC 5480 §2.2)');
   if (first !== 0x04) return refuse(`point encoding starts with 0x${first.toString(16).padStart(2, '0')}, not 04 (SEC 1 §2.3.3)`);
   const expected = 1 + 2 * curve.fieldBytes;

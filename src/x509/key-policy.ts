@@ -196,13 +196,17 @@ function positiveInteger(content: Uint8Array, what: string): Uint8Array {
 function checkRsaIntegers(modulus: Uint8Array, exponent: Uint8Array): KeyVerdict {
   // Bounds before any bigint conversion: the largest accepted modulus is 4096 bits; the exponent is below 2^256.
   if (modulus.byteLength > RSA_MAX_MODULUS_OCTETS) {
-    return refuse(`RSA modulus of ${modulus.byteLength * 8} bits or so is not accepted: keysmith certifies 2048, 3072 or 4096-bit RSA keys (CA/Browser Forum BR §6.1.5)`);
+    return refuse(`RSA modulus of ${bitsOf(modulus)} bits is not accepted: keysmith certifies 2048, 3072 or 4096-bit RSA keys (CA/Browser Forum BR §6.1.5)`);
   }
   if (exponent.byteLength > 32) return refuse('RSA public exponent is 2^256 or more (CA/Browser Forum BR §6.1.6)');
   const problem = rsaKeyProblem(toBigInt(modulus), toBigInt(exponent));
   if (problem !== undefined) return refuse(problem);
-  const modulusLength = modulus.byteLength * 8 - Math.clz32(modulus[0] ?? 0) + 24;
-  return { ok: true, key: { kind: 'rsa', modulusLength, n: modulus, e: exponent } };
+  return { ok: true, key: { kind: 'rsa', modulusLength: bitsOf(modulus), n: modulus, e: exponent } };
+}
+
+/** Bits of an unsigned big-endian magnitude whose first octet is not zero. */
+function bitsOf(magnitude: Uint8Array): number {
+  return magnitude.byteLength === 0 ? 0 : magnitude.byteLength * 8 - (Math.clz32(magnitude[0] ?? 0) - 24);
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
