@@ -626,7 +626,7 @@ function decodePublicKeyInfo(element: DerElement): PublicKeyInfo {
     const modulus = rsa.expect(DerTag.integer, 'modulus').content;
     const exponent = rsa.expect(DerTag.integer, 'publicExponent').content;
     rsa.expectEnd('RSAPublicKey');
-    isRsaPositive = [modulus, exponent].every((n) => n.length > 0 && (n[0]! & 0x80) === 0 && n.some((b) => b !== 0));
+    isRsaPositive = [modulus, exponent].every((n) => n.length > 0 && ((n[0] ?? 0) & 0x80) === 0 && n.some((b) => b !== 0));
     let start = 0;
     while (start < modulus.length && modulus[start] === 0) start++;
     const top = modulus[start];
