@@ -6,6 +6,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, flattenedVerify } from 'jose';
 import { z } from 'zod';
+import { checkJwkPolicy, type PolicyKey } from '../x509/index.js';
 import { AcmeProblemError } from './problems.js';
 
 /** RFC 8555 §6.2 requires ES256 and RS256 (RFC 7518); EdDSA (RFC 8037) and ES384 are what modern clients add. */
@@ -77,7 +78,6 @@ export interface AccountKey {
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-const MAX_RSA_BITS = 4096;
 
 function member(raw: Readonly<Record<string, unknown>>, name: string): string {
   const value = raw[name];
@@ -102,35 +102,40 @@ export function canonicalJwk(raw: Readonly<Record<string, unknown>>): JsonWebKey
   }
 }
 
-/** Imports a public JWK, checks it is a key keysmith accepts and that it fits `alg`. */
+/**
+ * Checks a public JWK against the key policy (src/x509 key-policy.ts: the
+ * EC point validated, RSA per CA/Browser Forum BR §6.1.5-6.1.6) in our own
+ * code before node:crypto imports it, then checks it fits `alg`. A refused
+ * key is badPublicKey (RFC 8555 §6.7) naming the rule broken.
+ */
 export async function importAccountKey(raw: Readonly<Record<string, unknown>>, alg: JwsAlgorithm | undefined): Promise<AccountKey> {
   const jwk = canonicalJwk(raw);
+  const verdict = checkJwkPolicy(jwk);
+  if (!verdict.ok) throw new AcmeProblemError('badPublicKey', verdict.problem);
   let key: KeyObject;
   try {
     key = createPublicKey({ key: jwk, format: 'jwk' });
   } catch (cause) {
     throw new AcmeProblemError('badPublicKey', 'the JWK is not a usable public key', { cause });
   }
-  const family = keyFamily(key);
-  if (family === undefined) throw new AcmeProblemError('badPublicKey', 'account keys must be EC P-256/P-384, RSA 2048-4096 bits or Ed25519');
+  const family = keyFamily(verdict.key);
   if (alg !== undefined && family !== alg) throw new AcmeProblemError('malformed', `JWS algorithm ${alg} does not fit the key (${family} key)`);
   return { jwk, thumbprint: await calculateJwkThumbprint({ ...jwk }, 'sha256'), key };
 }
 
-/** The one algorithm each accepted key type signs with. */
-function keyFamily(key: KeyObject): JwsAlgorithm | undefined {
-  const details = key.asymmetricKeyDetails;
-  switch (key.asymmetricKeyType) {
+/** The one algorithm each accepted key type signs with (from the checked key: KeyObject details are never read). */
+function keyFamily(key: PolicyKey): JwsAlgorithm {
+  switch (key.kind) {
     case 'ec':
-      return details?.namedCurve === 'prime256v1' ? 'ES256' : details?.namedCurve === 'secp384r1' ? 'ES384' : undefined;
-    case 'rsa': {
-      const bits = details?.modulusLength ?? 0;
-      return bits >= 2048 && bits <= MAX_RSA_BITS ? 'RS256' : undefined;
-    }
+      return key.curve === 'P-256' ? 'ES256' : 'ES384';
+    case 'rsa':
+      return 'RS256';
     case 'ed25519':
       return 'EdDSA';
-    default:
-      return undefined;
+    default: {
+      const never: never = key;
+      return never;
+    }
   }
 }
 

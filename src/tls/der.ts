@@ -589,12 +589,17 @@ export interface PublicKeyInfo {
   readonly namedCurve: string | undefined;
   /** Modulus size in bits for rsaEncryption keys. */
   readonly rsaModulusBits: number | undefined;
+  /** rsaEncryption keys: modulus and exponent are positive INTEGERs (a negative one is no RSA key). */
+  readonly isRsaPositive: boolean | undefined;
+  /** The subjectPublicKey octets (after the BIT STRING's unused-bits octet): the EC point, the EdDSA key, the RSAPublicKey. */
+  readonly keyOctets: Buffer;
 }
 
 export const KeyOid = {
   ecPublicKey: '1.2.840.10045.2.1',
   rsaEncryption: '1.2.840.113549.1.1.1',
   ed25519: '1.3.101.112',
+  ed448: '1.3.101.113',
   prime256v1: '1.2.840.10045.3.1.7',
   secp384r1: '1.3.132.0.34',
 } as const;
@@ -610,6 +615,7 @@ function decodePublicKeyInfo(element: DerElement): PublicKeyInfo {
   if (key.length < 1 || key[0] !== 0) throw new DerError('subjectPublicKey: bad BIT STRING');
   let namedCurve: string | undefined;
   let rsaModulusBits: number | undefined;
+  let isRsaPositive: boolean | undefined;
   if (algorithm === KeyOid.ecPublicKey && parameters?.tag === DerTag.oid) {
     namedCurve = decodeOid(parameters.content);
   } else if (algorithm === KeyOid.rsaEncryption) {
@@ -618,14 +624,15 @@ function decodePublicKeyInfo(element: DerElement): PublicKeyInfo {
     const rsa = DerReader.inside(outer.expect(DerTag.sequence, 'RSAPublicKey'));
     outer.expectEnd('RSAPublicKey');
     const modulus = rsa.expect(DerTag.integer, 'modulus').content;
-    rsa.expect(DerTag.integer, 'publicExponent');
+    const exponent = rsa.expect(DerTag.integer, 'publicExponent').content;
     rsa.expectEnd('RSAPublicKey');
+    isRsaPositive = [modulus, exponent].every((n) => n.length > 0 && ((n[0] ?? 0) & 0x80) === 0 && n.some((b) => b !== 0));
     let start = 0;
     while (start < modulus.length && modulus[start] === 0) start++;
     const top = modulus[start];
     rsaModulusBits = top === undefined ? 0 : (modulus.length - start - 1) * 8 + (32 - Math.clz32(top));
   }
-  return { algorithm, namedCurve, rsaModulusBits };
+  return { algorithm, namedCurve, rsaModulusBits, isRsaPositive, keyOctets: key.subarray(1) };
 }
 
 function decodeAlgorithmIdentifier(element: DerElement, what: string): string {

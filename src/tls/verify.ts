@@ -1,6 +1,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { asBuffer } from '../shared/bytes.js';
+import { checkEcPoint, curveByOid } from '../shared/ec-point.js';
 import { TlsAlertError, type AlertName } from './alert.js';
 import {
   decodeCertificate,
@@ -196,6 +197,39 @@ function describeKey(info: PublicKeyInfo, key: KeyObject | undefined): { type: L
   }
 }
 
+/**
+ * Whether node:crypto may load this certificate's key. Some malformed keys
+ * abort Node natively once loaded (an EC point at infinity: reading its
+ * details fails an assertion in crypto_ec.cc), and no try/catch stops that;
+ * so EC points are validated here first (SP 800-56A Rev. 3 §5.6.2.3.3 partial
+ * validation, src/shared/ec-point.ts), and a malformed EC or EdDSA key makes
+ * the certificate malformed (bad_certificate). Keys we cannot check (other
+ * curves, explicit parameters, other algorithms, RSA past the cost bound)
+ * are never loaded: the chain and leaf checks then refuse them.
+ */
+function screenPublicKey(info: PublicKeyInfo): boolean {
+  switch (info.algorithm) {
+    case KeyOid.ecPublicKey: {
+      const curve = info.namedCurve === undefined ? undefined : curveByOid(info.namedCurve);
+      if (curve === undefined) return false;
+      const verdict = checkEcPoint(curve, info.keyOctets);
+      if (!verdict.ok) throw new DerError(verdict.problem);
+      return true;
+    }
+    case KeyOid.ed25519:
+    case KeyOid.ed448: {
+      // RFC 8410 §4: 32 octets for Ed25519, 57 for Ed448.
+      const length = info.algorithm === KeyOid.ed25519 ? 32 : 57;
+      if (info.keyOctets.length !== length) throw new DerError(`EdDSA public key is ${info.keyOctets.length} octets, not ${length} (RFC 8410 §4)`);
+      return true;
+    }
+    case KeyOid.rsaEncryption:
+      return info.isRsaPositive === true && (info.rsaModulusBits ?? 0) <= MAX_RSA_BITS;
+    default:
+      return false;
+  }
+}
+
 function serialHex(serial: Buffer): string {
   let start = 0;
   // The public form drops DER's 00 sign octet (and any other leading zero octets).
@@ -220,8 +254,10 @@ function buildParsed(der: Buffer): ParsedCertificate {
   const x509 = new X509Certificate(der);
   let publicKey: KeyObject | undefined;
   try {
-    publicKey = x509.publicKey;
-  } catch {
+    // Only keys our own checks passed reach node:crypto (screenPublicKey throws DerError for malformed ones).
+    publicKey = screenPublicKey(fields.publicKey) ? x509.publicKey : undefined;
+  } catch (error) {
+    if (error instanceof DerError) throw error;
     // An unloadable key is still describable; the checks that need it refuse it.
     publicKey = undefined;
   }

@@ -16,6 +16,7 @@ export { parseCsr, type ParsedCsr } from './csr.js';
 export { LeafTemplate, type EncodedLeaf } from './leaf-template.js';
 export { formatDistinguishedName } from './name-text.js';
 export { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
+export { checkJwkPolicy, checkSpkiPolicy, policyKeyJwk, type CertifiedCurve, type KeyVerdict, type PolicyKey, type PublicJwkMembers } from './key-policy.js';
 export { describeCrl, encodeCrl, type CrlContent, type CrlDescription, type CrlEntry, type CrlSigner } from './crl.js';
 export { checkIssuedCertificate, describeCertificate, type CertificateDescription } from './describe.js';
 export {

@@ -166,11 +166,11 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
 
   it('refuses keys other than EC P-256/P-384, Ed25519 and RSA >= 2048 as badCSR', async () => {
     const { authority: ca } = authority();
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'rsa1024' }), 'svid'), 'badCSR', /RSA key of 1024 bits/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'p521' }), 'svid'), 'badCSR', /secp521r1/);
+    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'rsa1024' }), 'svid'), 'badCSR', /RSA modulus of 1024 bits is not accepted/);
+    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'p521' }), 'svid'), 'badCSR', /EC curve P-521 is not accepted/);
     await rejectsWith(ca.issue({ publicKey: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01), spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'), 'badCSR', /SubjectPublicKeyInfo/);
     const trailing = Uint8Array.from([...keyPair('p256').spki, 0x00]);
-    await rejectsWith(ca.issue({ publicKey: trailing, spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'), 'badCSR', /not DER-encoded|not a valid/);
+    await rejectsWith(ca.issue({ publicKey: trailing, spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'), 'badCSR', /not a DER SubjectPublicKeyInfo \(RFC 5280 §4\.1\): trailing bytes/);
     for (const key of ['p384', 'ed25519', 'rsa2048'] as const) {
       const issued = await ca.issue(request({ spiffeId: 'spiffe://example.org/web', key }), 'svid');
       assert.match(opensslVerify(issued, 'sslclient'), /: OK/, key);

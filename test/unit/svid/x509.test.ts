@@ -189,7 +189,7 @@ describe('SvidService.issueX509: CSR and identity refusals write nothing', () =>
 
   it('refuses weak or unsupported keys: RSA-1024 and P-521 (badCSR)', async () => {
     const { spiffeId } = entryFor(NODE);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.rsa1024, spiffeId }), 'badCSR', /RSA key of 1024 bits/);
+    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.rsa1024, spiffeId }), 'badCSR', /RSA modulus of 1024 bits is not accepted/);
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p521, spiffeId }), 'badCSR', /not accepted/);
   });
 
