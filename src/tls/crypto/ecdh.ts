@@ -1,18 +1,24 @@
 import { createECDH, type ECDH } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
-import { checkUncompressedPoint, P256, P384, P521, type PrimeCurve } from './ec-point.js';
+import { checkEcPoint, curveByName, type CurveParameters } from '../../shared/ec-point.js';
 import type { KeyExchange } from './provider.js';
 
 interface EcdhCurve {
   readonly openssl: 'prime256v1' | 'secp384r1' | 'secp521r1';
-  readonly params: PrimeCurve;
+  readonly params: CurveParameters;
+}
+
+function curve(openssl: EcdhCurve['openssl'], name: 'P-256' | 'P-384' | 'P-521'): EcdhCurve {
+  const params = curveByName(name);
+  if (params === undefined) throw new Error(`no parameters for ${name}`);
+  return { openssl, params };
 }
 
 const CURVES: ReadonlyMap<number, EcdhCurve> = new Map<number, EcdhCurve>([
-  [NamedGroup.secp256r1, { openssl: 'prime256v1', params: P256 }],
-  [NamedGroup.secp384r1, { openssl: 'secp384r1', params: P384 }],
-  [NamedGroup.secp521r1, { openssl: 'secp521r1', params: P521 }],
+  [NamedGroup.secp256r1, curve('prime256v1', 'P-256')],
+  [NamedGroup.secp384r1, curve('secp384r1', 'P-384')],
+  [NamedGroup.secp521r1, curve('secp521r1', 'P-521')],
 ]);
 
 export function isEcdhGroup(group: number): boolean {
@@ -23,7 +29,7 @@ export function isEcdhGroup(group: number): boolean {
 export class EcdhExchange implements KeyExchange {
   readonly publicKey: Buffer;
   private readonly ecdh: ECDH;
-  private readonly curve: PrimeCurve;
+  private readonly curve: CurveParameters;
 
   constructor(
     readonly group: number,
@@ -33,7 +39,7 @@ export class EcdhExchange implements KeyExchange {
     if (curve === undefined) throw new TlsAlertError('internal_error', `no ECDH curve for group ${group}`);
     this.curve = curve.params;
     this.ecdh = createECDH(curve.openssl);
-    this.publicKey = scalarSource === undefined ? this.ecdh.generateKeys() : this.useScalarFrom(scalarSource, curve.params.coordinateLength);
+    this.publicKey = scalarSource === undefined ? this.ecdh.generateKeys() : this.useScalarFrom(scalarSource, curve.params.fieldBytes);
   }
 
   private useScalarFrom(source: (length: number) => Buffer, scalarLength: number): Buffer {
@@ -52,7 +58,9 @@ export class EcdhExchange implements KeyExchange {
 
   computeSharedSecret(peerPublicKey: Buffer): Buffer {
     // §4.2.8.2: validated by our own bounded code first; node:crypto only sees a point on the curve.
-    checkUncompressedPoint(this.curve, peerPublicKey);
+    // RFC 8446 §4.2.8.2: the peer's share MUST be validated: SP 800-56A partial validation, uncompressed form only.
+    const verdict = checkEcPoint(this.curve, peerPublicKey);
+    if (!verdict.ok) throw new TlsAlertError('illegal_parameter', `key share: ${verdict.problem}`);
     try {
       return this.ecdh.computeSecret(peerPublicKey);
     } catch (cause) {
