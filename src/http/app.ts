@@ -42,7 +42,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return logger.child({ ...bindings, ...peerLogBindings(rawRequest.socket, trustDomain) }, options);
     },
     serverFactory: (handler) => {
-      const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, handler);
+      // requireHostHeader off: the Host check is ours (plugins/request-context), answered as a problem document.
+      const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, requireHostHeader: false }, handler);
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       rememberRequestTargets(server);
       return server;

@@ -116,6 +116,30 @@ export function readSingle(bytes: Uint8Array, expectedTag: number, what: string)
   return element;
 }
 
+/** The constructed bit of an identifier octet (X.690 §8.1.2.5). */
+const CONSTRUCTED = 0x20;
+
+/**
+ * Walks every element of one DER value that fills `bytes`, down through
+ * every constructed element, so that a library parser (which accepts BER)
+ * only ever sees DER: definite, minimal lengths (X.690 §10.1), no trailing
+ * bytes at any level. Depth and element count are bounded, so hostile
+ * nesting costs a bounded walk.
+ */
+export function checkStrictDer(bytes: Uint8Array, what: string, limits: { readonly maxDepth: number; readonly maxElements: number }): void {
+  let elements = 0;
+  const walk = (element: DerElement, depth: number): void => {
+    if (++elements > limits.maxElements) throw new DerError(`${what}: more than ${limits.maxElements} elements`);
+    if ((element.tag & CONSTRUCTED) === 0) return;
+    if (depth >= limits.maxDepth) throw new DerError(`${what}: nested deeper than ${limits.maxDepth} levels`);
+    const reader = new DerReader(element.value);
+    while (!reader.isDone) walk(reader.read(), depth + 1);
+  };
+  const reader = new DerReader(bytes);
+  walk(reader.read(), 0);
+  reader.end(what);
+}
+
 /** The children of a constructed element, all read. */
 export function readChildren(element: DerElement): DerElement[] {
   const reader = new DerReader(element.value);

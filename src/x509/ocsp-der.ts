@@ -6,6 +6,7 @@ import { DomainError } from '../shared/errors.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
 import { SIGNATURE, type IssuerCurve } from './certificate.js';
 import { derSequence } from './der.js';
+import { checkStrictDer, DerError } from './der-codec.js';
 import { normalizeSerial } from './serial.js';
 
 /*
@@ -163,8 +164,17 @@ function derExplicit(tagNumber: number, contents: Uint8Array): Uint8Array {
 const parsedCertIds = new WeakMap<Uint8Array, ocsp.CertID>();
 
 /** Decodes an OCSPRequest (RFC 6960 §4.1.1); DomainError('malformed') for anything that is not one. */
+/** An OCSPRequest with a signature and a certificate chain nests about 15 levels deep; 32 CertIDs and a chain fit in far fewer elements. */
+const OCSP_REQUEST_LIMITS = { maxDepth: 24, maxElements: 4_096 } as const;
+
 export function decodeOcspRequest(der: Uint8Array): DecodedOcspRequest {
-  checkSingleTlv(der, 'OCSPRequest');
+  // RFC 6960 §4.1.1 requests are DER; the schema parser accepts BER, so the whole tree is checked first.
+  try {
+    checkStrictDer(der, 'OCSPRequest', OCSP_REQUEST_LIMITS);
+  } catch (cause) {
+    if (cause instanceof DerError) throw new DomainError('malformed', `not a DER OCSPRequest: ${cause.message}`, { cause });
+    throw cause;
+  }
   let request: ocsp.OCSPRequest;
   try {
     request = AsnConvert.parse(der, ocsp.OCSPRequest);

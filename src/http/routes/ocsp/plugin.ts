@@ -144,6 +144,8 @@ function refusalFor(error: FastifyError): { status: number; ocsp: 'malformedRequ
     const status = PROBLEM_TYPES[error.kind].status;
     // Access refusals (no or a refused client certificate) are RFC 6960's "not authorized to make this query".
     if (status === 401 || status === 403) return { status, ocsp: 'unauthorized' };
+    // Other refusals decided before the route (a bad Host field): the request, not the responder, is at fault.
+    if (status < 500) return { status, ocsp: 'malformedRequest' };
   }
   if (hasZodFastifySchemaValidationErrors(error)) return { status: 400, ocsp: 'malformedRequest' };
   const status = error.statusCode;
