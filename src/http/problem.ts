@@ -168,6 +168,9 @@ function internalProblem(request: FastifyRequest, instance: string): Classified 
   return { problem: problemOf('internal', `An internal error occurred (request id ${request.id}).`, instance), isInternal: true };
 }
 
+/** Longest request path a 404 repeats. */
+const MAX_ECHOED_PATH = 256;
+
 /** Installs the error and not-found handlers on the root instance, before any route plugin. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -178,6 +181,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0] ?? request.url;
+    // A hostile path is not echoed in full (twice): the answer stays small whatever was asked.
+    if (path.length > MAX_ECHOED_PATH) {
+      return sendProblem(reply, problemOf('notFound', `No route for ${request.method} ${path.slice(0, MAX_ECHOED_PATH)}… (${path.length} characters).`));
+    }
     return sendProblem(reply, problemOf('notFound', `No route for ${request.method} ${path}.`, path));
   });
 }
