@@ -20,6 +20,7 @@ export class KeysmithMetrics {
   private readonly httpDuration: Histogram<'method' | 'route'>;
   private readonly issued: Counter<'profile'>;
   private readonly handshakes: Counter<'result'>;
+  private readonly refusedConnections: Counter;
 
   constructor(options: KeysmithMetricsOptions = {}) {
     const registers = [this.registry];
@@ -48,6 +49,11 @@ export class KeysmithMetrics {
       labelNames: ['result'],
       registers,
     });
+    this.refusedConnections = new Counter({
+      name: 'keysmith_connections_refused_total',
+      help: 'TCP connections closed at once because maxConnections were open.',
+      registers,
+    });
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'keysmith_' });
   }
 
@@ -63,6 +69,10 @@ export class KeysmithMetrics {
 
   countHandshake(result: HandshakeResult): void {
     this.handshakes.inc({ result });
+  }
+
+  countRefusedConnection(): void {
+    this.refusedConnections.inc();
   }
 
   get contentType(): string {
