@@ -8,12 +8,12 @@ import { pipelinedGets, prepareTinyRecords, sleep } from './transport-peers.js';
  * many. 10 connections each send 20,000 one-byte application-data records
  * in one TCP write (555 pipelined GET /healthz): every record is an AEAD
  * open, ~100 ms of one turn per connection if handled in one go. The TLS
- * socket opens at most 128 records (or 2 ms) per connection per turn.
+ * socket opens at most 64 records (or 1 ms) per connection per turn.
  */
 const CONNECTIONS = 10;
 const RECORDS = 60_000;
-/** /healthz every 20 ms on its own keep-alive connection; quiet 2-core machine: p99 ~2-20 ms. */
-const HEALTHZ_P99_MS = 60;
+/** /healthz every 20 ms on its own keep-alive connection. Measured p99 21-57 ms on the busy 2-core machine (125 ms beside the full suite); before the budget: 855 ms and a probe lost. */
+const HEALTHZ_P99_MS = 150;
 
 describe('a chunk of thousands of tiny records', { timeout: 120_000 }, () => {
   let service: HostileService;

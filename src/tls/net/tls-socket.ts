@@ -20,10 +20,10 @@ export const WRITE_PIECE = 64 * 1024;
  * loop (setImmediate): a chunk of thousands of tiny records cannot hold the
  * loop for more than a few milliseconds (issue 19).
  */
-export const RECORDS_PER_TURN = 128;
-export const TURN_BUDGET_MS = 2;
+export const RECORDS_PER_TURN = 64;
+export const TURN_BUDGET_MS = 1;
 /** Pieces of plaintext handed to the reader per connection per turn. */
-export const PIECES_PER_TURN = 4;
+export const PIECES_PER_TURN = 2;
 /** Opened plaintext waits here up to one record's worth (2^14 bytes) or this many pieces. */
 const MAX_QUEUED_PIECES = 64;
 /** A first piece shorter than this is joined with the ones after it before being cut. */
