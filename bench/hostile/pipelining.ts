@@ -51,6 +51,11 @@ interface Row {
   readonly latency: LatencyReport;
 }
 
+/** "+12 MB" / "-17 MB". */
+function signedMb(mb: number): string {
+  return `${mb < 0 ? '-' : '+'}${Math.abs(mb).toFixed(0)} MB`;
+}
+
 async function rssBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
@@ -149,8 +154,8 @@ async function main(): Promise<void> {
       const row = await runOne(target, clients);
       rows.push(row);
       console.log(
-        `${row.target.padEnd(10)} ${String(row.clients).padStart(3)} clients: baseline ${row.baselineMb.toFixed(0)} MB, peak +${row.peakGrowthMb.toFixed(0)} MB, ` +
-          `end +${row.endGrowthMb.toFixed(0)} MB, ${SETTLE_SECONDS} s after close +${row.afterCloseGrowthMb.toFixed(0)} MB; attackers still open ${row.stillOpen}; /healthz ${row.latency.describe()}`,
+        `${row.target.padEnd(10)} ${String(row.clients).padStart(3)} clients: baseline ${row.baselineMb.toFixed(0)} MB, peak ${signedMb(row.peakGrowthMb)}, ` +
+          `end ${signedMb(row.endGrowthMb)}, ${SETTLE_SECONDS} s after close ${signedMb(row.afterCloseGrowthMb)}; attackers still open ${row.stillOpen}; /healthz ${row.latency.describe()}`,
       );
     }
   }
