@@ -197,6 +197,25 @@ const SVID_FIELDS = {
   joinTokenInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(DAY_MS, 'expected at most 24h')).default(2_000),
 };
 
+/** The listener (src/tls/net, src/http/server-factory): how many connections, and how long each may take. */
+const LISTENER_FIELDS = {
+  /**
+   * TCP connections open at once, TLS handshakes included; past it a new
+   * connection is closed at once. Keep it well below the process's open-file
+   * limit (`ulimit -n`; Node cannot read it), which ACME validation and the
+   * ledger share.
+   */
+  maxConnections: z.number().int().min(1, 'expected at least 1').max(1_000_000, 'expected at most 1000000').default(4096),
+  /** A TLS handshake not finished within this is aborted (handshake_failure). */
+  handshakeTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
+  /** From a request's first byte (or the end of the handshake) to the end of its head. */
+  headersTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(20_000),
+  /** From a request's first byte to its last; at least headersTimeout. */
+  requestTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(30_000),
+  /** An idle keep-alive connection is closed after this (above common load-balancer idle timeouts, 60 s). */
+  keepAliveTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(72_000),
+};
+
 /** The one configuration schema; defaults work on a laptop. */
 export const ConfigSchema = z
   .object({
@@ -218,6 +237,7 @@ export const ConfigSchema = z
     adminCertificateTtl: DurationSchema.pipe(z.number().max(90 * 86_400_000, 'expected at most 90d')).default(90 * 86_400_000),
     /** How long SIGTERM waits for in-flight requests. */
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+    ...LISTENER_FIELDS,
     ...ALERT_FIELDS,
     /** OCSP responses: nextUpdate - thisUpdate (RFC 5019 §2.2.4); cached responses are re-signed after half of it. */
     ocspValidity: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m').max(7 * 86_400_000, 'expected at most 7d')).default(3_600_000),
@@ -234,6 +254,9 @@ export const ConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (config.headersTimeout > config.requestTimeout) {
+      ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'expected at most requestTimeout, which counts from the same first byte' });
+    }
     if (config.crlRefreshInterval >= config.crlValidity) {
       ctx.addIssue({ code: 'custom', path: ['crlRefreshInterval'], message: 'expected less than crlValidity, so the CRL is rebuilt before it goes stale' });
     }
@@ -255,6 +278,11 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_SERVER_CERTIFICATE_TTL: 'serverCertificateTtl',
   KEYSMITH_ADMIN_CERTIFICATE_TTL: 'adminCertificateTtl',
   KEYSMITH_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  KEYSMITH_MAX_CONNECTIONS: 'maxConnections',
+  KEYSMITH_HANDSHAKE_TIMEOUT: 'handshakeTimeout',
+  KEYSMITH_HEADERS_TIMEOUT: 'headersTimeout',
+  KEYSMITH_REQUEST_TIMEOUT: 'requestTimeout',
+  KEYSMITH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
   KEYSMITH_OCSP_VALIDITY: 'ocspValidity',
   KEYSMITH_CRL_VALIDITY: 'crlValidity',
   KEYSMITH_CRL_REFRESH_INTERVAL: 'crlRefreshInterval',
@@ -294,7 +322,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

@@ -124,10 +124,13 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
         const reply = revocation.port.responder.answer(stapleRequest);
         return reply.status === 'successful' ? reply.der : undefined;
       },
+      handshakeTimeoutMs: config.handshakeTimeout,
+      maxConnections: config.maxConnections,
     },
     mtlsMode: config.mtlsMode,
     app,
     metrics,
+    timeouts: { headersMs: config.headersTimeout, requestMs: config.requestTimeout, keepAliveMs: config.keepAliveTimeout },
   });
   await server.listen(config.listen.port, config.listen.host);
   const address = server.address();

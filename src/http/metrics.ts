@@ -21,6 +21,7 @@ export class KeysmithMetrics {
   private readonly httpDuration: Histogram<'method' | 'route'>;
   private readonly issued: Counter<'profile'>;
   private readonly handshakes: Counter<'result'>;
+  private readonly refusedConnections: Counter;
 
   constructor(options: KeysmithMetricsOptions = {}) {
     const registers = [this.registry];
@@ -47,6 +48,11 @@ export class KeysmithMetrics {
       name: 'keysmith_tls_handshakes_total',
       help: 'TLS handshakes on the listener, by result (ok, resumed, failed).',
       labelNames: ['result'],
+      registers,
+    });
+    this.refusedConnections = new Counter({
+      name: 'keysmith_connections_refused_total',
+      help: 'TCP connections closed at once because maxConnections were open.',
       registers,
     });
     if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'keysmith_' });
@@ -80,6 +86,10 @@ export class KeysmithMetrics {
         this.set({ quantile: '1' }, lag.maxMs / 1000);
       },
     });
+  }
+
+  countRefusedConnection(): void {
+    this.refusedConnections.inc();
   }
 
   get contentType(): string {

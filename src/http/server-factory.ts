@@ -6,13 +6,50 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { createServer, TlsAlertError, type TlsServer, type TlsServerOptions, type TlsSocket, type VerifyPeer } from '../tls/index.js';
+import { createServer, TlsAlertError, TlsSocket, type TlsServer, type TlsServerOptions, type VerifyPeer } from '../tls/index.js';
 import type { KeysmithMetrics } from './metrics.js';
 
 /** How long close() lets in-flight requests finish before cutting connections. */
 export const DEFAULT_DRAIN_MS = 10_000;
 /** How often idle keep-alive connections are reaped while draining. */
 const REAP_INTERVAL_MS = 50;
+/**
+ * Requests parsed and not yet answered on one connection past which its
+ * further pipelined requests are not read (their answers would wait in
+ * memory, in order, behind the first: RFC 9112 §9.3.2).
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 4;
+/**
+ * How often node:http checks header and request timeouts (its default, 30 s,
+ * let a 20 s header timeout hold a connection ~45 s); a timeout fires within
+ * this much of its setting.
+ */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/** HTTP timeouts on the listener, in ms (node:http's headersTimeout, requestTimeout, keepAliveTimeout). */
+export interface HttpTimeouts {
+  /** From a request's first byte (or the connection's start) to the end of its head. */
+  readonly headersMs: number;
+  /** From a request's first byte to its last. */
+  readonly requestMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMs: number;
+}
+
+/**
+ * The length of `data` up to and including the first empty line, the end of
+ * an HTTP/1.1 message head (RFC 9112 §2.1; bare LF tolerated as §2.2
+ * allows), or all of it: the TLS socket hands node:http one request head per
+ * piece, so node:http's pause and our cap on requests in flight take effect
+ * between pipelined requests.
+ */
+export function endOfFirstHead(data: Buffer): number {
+  const crlf = data.indexOf('\r\n\r\n');
+  const lf = data.indexOf('\n\n');
+  const ends = [crlf < 0 ? Infinity : crlf + 4, lf < 0 ? Infinity : lf + 2];
+  const end = Math.min(...ends);
+  return end === Infinity ? data.length : end;
+}
 
 export interface HttpsServerOptions {
   /** The engine's options; client authentication and ALPN follow from mtlsMode and HTTP/1.1. */
@@ -23,7 +60,9 @@ export interface HttpsServerOptions {
   readonly app: FastifyInstance;
   /** Policy on a verified client chain (ledger revocation); runs after `tls.verifyPeer` when both are given. */
   readonly verifyPeer?: VerifyPeer;
-  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake'>;
+  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake' | 'countRefusedConnection'>;
+  /** Default: node:http's own values as buildApp set them, checked every TIMEOUT_CHECK_INTERVAL_MS. */
+  readonly timeouts?: HttpTimeouts;
 }
 
 export interface HttpsServer {
@@ -65,6 +104,8 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       ...(verifyPeer === undefined ? {} : { verifyPeer }),
       clientAuth: options.mtlsMode === 'strict' ? 'require' : 'request',
       ALPNProtocols: ['http/1.1'],
+      allowHalfOpen: true,
+      splitInbound: endOfFirstHead,
     },
     (socket) => {
       metrics?.countHandshake(socket.isResumed ? 'resumed' : 'ok');
@@ -78,8 +119,21 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       http.emit('connection', socket);
     },
   );
+  // RFC 8446 §6.1: the peer's close_notify closes only its write side. node:http then marks its last
+  // response as the last and ends the socket after it, instead of dropping the requests still in flight.
+  // httpAllowHalfOpen and connectionsCheckingInterval are node:http Server fields that @types/node does not declare.
+  Object.assign(http, { httpAllowHalfOpen: true, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS });
+  if (options.timeouts !== undefined) {
+    http.headersTimeout = options.timeouts.headersMs;
+    http.requestTimeout = options.timeouts.requestMs;
+    http.keepAliveTimeout = options.timeouts.keepAliveMs;
+  }
+  /** Requests parsed and not yet answered, per connection. */
+  const inFlightBySocket = new WeakMap<TlsSocket, number>();
   // Runs after fastify's own 'request' listener, before any response is written.
-  http.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    if (socket instanceof TlsSocket) holdPastInFlightCap(socket, response);
     if (isClosing) {
       response.shouldKeepAlive = false;
       return;
@@ -87,6 +141,19 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
     inFlight.add(response);
     response.once('close', () => inFlight.delete(response));
   });
+  tls.on('drop', () => metrics?.countRefusedConnection());
+
+  /** Stops reading a connection's further requests while MAX_REQUESTS_IN_FLIGHT of its requests are unanswered. */
+  function holdPastInFlightCap(socket: TlsSocket, response: ServerResponse): void {
+    const count = (inFlightBySocket.get(socket) ?? 0) + 1;
+    inFlightBySocket.set(socket, count);
+    if (count === MAX_REQUESTS_IN_FLIGHT) socket.holdInbound();
+    response.once('close', () => {
+      const left = (inFlightBySocket.get(socket) ?? 1) - 1;
+      inFlightBySocket.set(socket, left);
+      if (left === MAX_REQUESTS_IN_FLIGHT - 1) socket.releaseInbound();
+    });
+  }
   tls.on('tlsClientError', (err: Error) => {
     metrics?.countHandshake('failed');
     // Refusals we decided (unknown CA, missing certificate) matter to operators; peers hanging up are noise.

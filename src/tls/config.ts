@@ -35,6 +35,9 @@ export interface ServerConfig extends CommonConfig {
   readonly cookieSecret: Buffer;
   /** The caller's staple for our leaf, asked for only when a client sends status_request (RFC 6066 §8). */
   readonly ocspResponse: (() => Uint8Array | undefined) | undefined;
+  readonly maxConnections: number | undefined;
+  readonly allowHalfOpen: boolean;
+  readonly splitInbound: ((plaintext: Buffer) => number) | undefined;
 }
 
 export interface ClientConfig extends CommonConfig {
@@ -103,6 +106,8 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
   if (clientAuth !== 'none' && common.verifier === undefined) throw new TypeError(`clientAuth '${clientAuth}' needs the ca option`);
   const lifetime = options.ticketLifetimeSeconds ?? DEFAULT_TICKET_LIFETIME_S;
   if (lifetime < 1 || lifetime > MAX_TICKET_LIFETIME_S) throw new TypeError('ticketLifetimeSeconds must be between 1 s and 7 days');
+  const maxConnections = options.maxConnections;
+  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1)) throw new TypeError('maxConnections must be a positive integer');
   const tickets = options.sessionTickets === false ? undefined : new TicketKeys(options.ticketKeyRotationMs ?? 3_600_000, common.now, provider);
   return {
     ...common,
@@ -112,6 +117,9 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
     certificateAuthorities: common.verifier?.anchorSubjects.map((s) => Buffer.from(s)) ?? [],
     cookieSecret: provider.randomBytes(32),
     ocspResponse: options.ocspResponse,
+    maxConnections,
+    allowHalfOpen: options.allowHalfOpen ?? false,
+    splitInbound: options.splitInbound,
   };
 }
 

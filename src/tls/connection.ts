@@ -136,18 +136,32 @@ export class Connection implements HandshakeContext {
 
   // ---- bytes in ----
 
-  /** Feeds received bytes. Throws the TlsAlertError that ended the connection. */
-  receive(chunk: Buffer): void {
+  /**
+   * Feeds received bytes (an empty chunk to go on with what is buffered) and
+   * handles at most `maxRecords` complete records, so the caller can spread a
+   * chunk of thousands of tiny records over several turns of the event loop
+   * and hand plaintext on only as fast as it is consumed (issue 19). Returns
+   * whether bytes are left that may hold another record: call again, with an
+   * empty chunk, to go on. Throws the TlsAlertError that ended the connection.
+   */
+  receive(chunk: Buffer, maxRecords = Number.POSITIVE_INFINITY): boolean {
     // §6.1: anything after the peer's close_notify is ignored.
-    if (this.phase === 'closed' || this.hasReceivedCloseNotify) return;
+    if (this.phase === 'closed' || this.hasReceivedCloseNotify) return false;
+    let isMore = false;
     this.guard(() => {
       this.deframer.push(chunk);
-      for (let record = this.deframer.next(); record !== undefined; record = this.deframer.next()) {
+      let handled = 0;
+      while (handled < maxRecords) {
+        const record = this.deframer.next();
+        if (record === undefined) break;
+        handled++;
         this.handleRecord(record.type, record.header, record.body);
         if (this.phase === 'closed' || this.hasReceivedCloseNotify) break;
       }
       this.flushHandshake();
+      isMore = handled === maxRecords && this.deframer.bufferedBytes > 0 && this.phase !== 'closed' && !this.hasReceivedCloseNotify;
     });
+    return isMore;
   }
 
   private handleRecord(outerType: number, header: Buffer, body: Buffer): void {

@@ -99,6 +99,26 @@ export interface TlsServerOptions extends TlsCommonOptions {
    * A throw, or a response over 65,527 bytes, ends the handshake with internal_error.
    */
   readonly ocspResponse?: () => Uint8Array | undefined;
+  /**
+   * TCP connections open at once, handshakes included; past it a new
+   * connection is closed at once, before any byte is read, and the server
+   * emits 'drop' (default: no cap).
+   */
+  readonly maxConnections?: number;
+  /**
+   * Keep a socket's writable side open after the peer's close_notify, so
+   * requests that came before it can still be answered (RFC 8446 §6.1: it
+   * closes only the peer's write side). The reader then ends the socket
+   * (default false: the socket ends when the peer's input does, as node:tls).
+   */
+  readonly allowHalfOpen?: boolean;
+  /**
+   * Where to cut received plaintext before it is handed to the reader: the
+   * length of the first piece (an HTTP/1.1 server cuts after each request
+   * head, so pipelined requests reach it one by one and its own pause can
+   * stop them). Default: a record's plaintext in one piece.
+   */
+  readonly splitInbound?: (plaintext: Buffer) => number;
 }
 
 export interface TlsConnectOptions extends TlsCommonOptions {

@@ -25,7 +25,7 @@ export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsS
     }
   }
   const transport = (options.socket as Socket | undefined) ?? netConnect({ host: options.host ?? 'localhost', port: options.port ?? 443 });
-  const socket = new TlsSocket(transport, config.handshakeTimeoutMs);
+  const socket = new TlsSocket(transport, { handshakeTimeoutMs: config.handshakeTimeoutMs });
   let result: HandshakeResult | undefined;
   const connection = new Connection(
     'client',

@@ -8,8 +8,9 @@ import { TlsSocket } from './tls-socket.js';
 
 /**
  * A TLS 1.3 server shaped like node:tls's: listen/close/address, emitting
- * 'secureConnection' with a TlsSocket and 'tlsClientError' for handshakes
- * that fail. Options are resolved once, here, not per connection.
+ * 'secureConnection' with a TlsSocket, 'tlsClientError' for handshakes
+ * that fail and 'drop' for connections refused past `maxConnections`.
+ * Options are resolved once, here, not per connection.
  */
 export class TlsServer extends EventEmitter {
   private readonly netServer: NetServer;
@@ -18,7 +19,11 @@ export class TlsServer extends EventEmitter {
   constructor(options: TlsServerOptions, onSecureConnection?: (socket: TlsSocket) => void) {
     super();
     this.config = resolveServerConfig(options);
-    this.netServer = createNetServer((raw) => this.accept(raw));
+    // Half-open transports: a peer's FIN after its close_notify must not cut the answers still owed to it (RFC 8446 §6.1).
+    this.netServer = createNetServer({ allowHalfOpen: true }, (raw) => this.accept(raw));
+    // Counts every open TCP connection, handshakes included; node:net closes the ones past it at once and emits 'drop'.
+    if (this.config.maxConnections !== undefined) this.netServer.maxConnections = this.config.maxConnections;
+    this.netServer.on('drop', (data?: unknown) => this.emit('drop', data));
     this.netServer.on('listening', () => this.emit('listening'));
     this.netServer.on('close', () => this.emit('close'));
     this.netServer.on('error', (err) => this.emit('error', err));
@@ -27,7 +32,11 @@ export class TlsServer extends EventEmitter {
 
   /** Runs TLS over a transport accepted elsewhere. */
   accept(raw: Socket): TlsSocket {
-    const socket = new TlsSocket(raw, this.config.handshakeTimeoutMs);
+    const socket = new TlsSocket(raw, {
+      handshakeTimeoutMs: this.config.handshakeTimeoutMs,
+      allowHalfOpen: this.config.allowHalfOpen,
+      ...(this.config.splitInbound === undefined ? {} : { splitInbound: this.config.splitInbound }),
+    });
     const hooks = {
       onHandshakeComplete: socket.onHandshakeComplete.bind(socket),
       onData: socket.onData.bind(socket),
@@ -57,6 +66,11 @@ export class TlsServer extends EventEmitter {
 
   address(): AddressInfo | string | null {
     return this.netServer.address();
+  }
+
+  /** Open TCP connections, handshakes included. */
+  connectionCount(): Promise<number> {
+    return new Promise((resolve, reject) => this.netServer.getConnections((err, count) => (err === null ? resolve(count) : reject(err))));
   }
 
   get listening(): boolean {

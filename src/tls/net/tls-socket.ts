@@ -5,6 +5,43 @@ import { Connection } from '../connection.js';
 import { CipherSuite, nameOf } from '../codec/enums.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { PeerCertificate, PeerCertificates } from '../options.js';
+import { MAX_PLAINTEXT } from '../record/limits.js';
+
+/**
+ * Bytes queued for the transport (plaintext not yet sealed, records not yet
+ * taken by the kernel) past which no more received plaintext is handed on:
+ * a peer that does not read its answers stops being read (issue 11).
+ */
+export const MAX_BUFFERED_OUTPUT = 64 * 1024;
+/** Plaintext sealed per transport write: a large answer is sealed piece by piece as the transport drains. */
+export const WRITE_PIECE = 64 * 1024;
+/**
+ * Records handled, and time spent, before the socket yields to the event
+ * loop (setImmediate): a chunk of thousands of tiny records cannot hold the
+ * loop for more than a few milliseconds (issue 19).
+ */
+export const RECORDS_PER_TURN = 64;
+export const TURN_BUDGET_MS = 1;
+/** Pieces of plaintext handed to the reader per connection per turn. */
+export const PIECES_PER_TURN = 2;
+/** Opened plaintext waits here up to one record's worth (2^14 bytes) or this many pieces. */
+const MAX_QUEUED_PIECES = 64;
+/** A first piece shorter than this is joined with the ones after it before being cut. */
+const COALESCE_BELOW = 1024;
+const EMPTY = Buffer.alloc(0);
+
+export interface TlsSocketOptions {
+  /** A handshake not finished within this time is aborted with handshake_failure. */
+  readonly handshakeTimeoutMs: number;
+  /** Keep the writable side open after the peer's close_notify (RFC 8446 §6.1 closes only its write side). */
+  readonly allowHalfOpen?: boolean;
+  /**
+   * Where to cut received plaintext before handing it on: the length of the
+   * first piece. An HTTP/1.1 server cuts after each request head, so its
+   * own pause takes effect between pipelined requests, not after a whole record of them.
+   */
+  readonly splitInbound?: (plaintext: Buffer) => number;
+}
 
 export interface CipherInfo {
   readonly name: string;
@@ -21,8 +58,13 @@ const OPENSSL_NAMES: Readonly<Record<string, string>> = {
 
 /**
  * A TLS connection as a Node Duplex: plaintext in and out, records on the
- * transport underneath. Back-pressure runs both ways: a full readable side
- * pauses the transport, and writes complete when the transport took them.
+ * transport underneath. Back-pressure runs both ways, and memory per
+ * connection is bounded:
+ * - in: records are opened one at a time, only while the reader wants
+ *   plaintext (not paused, nothing buffered, no hold, output below
+ *   MAX_BUFFERED_OUTPUT); meanwhile the transport is paused, so at most one
+ *   transport read (64 KiB) of ciphertext and one record of plaintext wait here;
+ * - out: writes complete when the transport took them, sealed WRITE_PIECE at a time.
  */
 export class TlsSocket extends Duplex {
   /** node:http and fastify read this to tell https from http. */
@@ -49,9 +91,29 @@ export class TlsSocket extends Duplex {
   private hasPeerClosed = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pendingWrites: { chunk: Buffer; callback: (error?: Error | null) => void }[] = [];
+  private readonly splitInbound: ((plaintext: Buffer) => number) | undefined;
+  /** Opened plaintext not yet handed on: at most one record's worth. */
+  private plaintext: Buffer[] = [];
+  private plaintextBytes = 0;
+  /** Received bytes may hold a record not yet opened. */
+  private hasRecords = false;
+  /** close_notify (or an end of the transport) came: the readable side ends once the plaintext before it is handed on. */
+  private isInputEnded = false;
+  private hasPushedEnd = false;
+  private isReaderPaused = false;
+  private holds = 0;
+  private isPumping = false;
+  private isPumpWanted = false;
+  /** Delivery stopped on a full reader, a hold or full output; the matching event restarts it. */
+  private isBlocked = false;
+  private recordsSinceYield = 0;
+  private piecesSinceYield = 0;
+  private yieldTimer: NodeJS.Immediate | undefined;
 
-  constructor(readonly transport: Socket, handshakeTimeoutMs: number) {
-    super({ allowHalfOpen: false });
+  constructor(readonly transport: Socket, options: TlsSocketOptions) {
+    // One slice waits in the readable buffer at most: push() says "stop" as soon as the reader falls behind.
+    super({ allowHalfOpen: options.allowHalfOpen ?? false, readableHighWaterMark: 1 });
+    this.splitInbound = options.splitInbound;
     transport.on('data', (chunk: Buffer) => this.onTransportData(chunk));
     transport.on('end', () => this.onTransportEnd());
     transport.on('close', () => {
@@ -61,7 +123,7 @@ export class TlsSocket extends Duplex {
     transport.on('error', (err: NodeJS.ErrnoException) => this.destroy(this.hasPeerClosed && (err.code === 'EPIPE' || err.code === 'ECONNRESET') ? undefined : err));
     transport.on('timeout', () => this.emit('timeout'));
     transport.on('drain', () => this.emit('transportDrain'));
-    this.handshakeTimer = setTimeout(() => this.failHandshake(), handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(() => this.failHandshake(), options.handshakeTimeoutMs);
     this.handshakeTimer.unref();
   }
 
@@ -96,26 +158,33 @@ export class TlsSocket extends Duplex {
   }
 
   onData(data: Buffer): void {
-    if (!this.push(data)) this.transport.pause();
+    this.plaintext.push(data);
+    this.plaintextBytes += data.length;
   }
 
   onPeerClose(): void {
     this.hasPeerClosed = true;
-    this.push(null);
+    this.isInputEnded = true;
   }
 
   // ---- transport in ----
 
   private onTransportData(chunk: Buffer): void {
-    const connection = this.connection!;
+    const connection = this.connection;
+    if (connection === undefined || this.destroyed) return;
     try {
-      connection.receive(chunk);
+      // Only buffered here; records are opened by pump() as the reader takes their plaintext.
+      connection.receive(chunk, 0);
     } catch (err) {
       this.flush();
       this.fail(err);
       return;
     }
-    this.flush();
+    this.hasRecords = true;
+    // Transport data arrives only while nothing is left from before (the transport is paused otherwise): a new turn.
+    this.recordsSinceYield = 0;
+    this.piecesSinceYield = 0;
+    this.pump();
   }
 
   private onTransportEnd(): void {
@@ -125,7 +194,133 @@ export class TlsSocket extends Duplex {
       return;
     }
     // A transport end without close_notify is a truncation; the readable side ends either way.
-    this.push(null);
+    this.isInputEnded = true;
+    this.pump();
+  }
+
+  /**
+   * Opens records and hands their plaintext on while the reader wants it,
+   * within a budget per turn of the event loop; pauses the transport
+   * whenever it stops with work left.
+   */
+  private pump(): void {
+    if (this.isPumping) {
+      this.isPumpWanted = true;
+      return;
+    }
+    this.isPumping = true;
+    try {
+      do {
+        this.isPumpWanted = false;
+        this.pumpOnce();
+      } while (this.isPumpWanted && !this.destroyed && this.yieldTimer === undefined);
+    } finally {
+      this.isPumping = false;
+    }
+  }
+
+  private pumpOnce(): void {
+    const connection = this.connection;
+    if (connection === undefined || this.destroyed || this.yieldTimer !== undefined) return;
+    this.isBlocked = false;
+    const deadline = performance.now() + TURN_BUDGET_MS;
+    for (;;) {
+      if (this.hasRecords && this.plaintextBytes < MAX_PLAINTEXT && this.plaintext.length < MAX_QUEUED_PIECES) {
+        if (this.recordsSinceYield >= RECORDS_PER_TURN || performance.now() >= deadline) return this.yieldWithWorkLeft();
+        try {
+          this.hasRecords = connection.receive(EMPTY, 1);
+        } catch (err) {
+          this.flush();
+          this.fail(err);
+          return;
+        }
+        this.recordsSinceYield++;
+        this.flush();
+        continue;
+      }
+      if (this.plaintextBytes > 0) {
+        // One piece (with splitInbound: one request head) per connection per turn, so pipelined requests from
+        // many connections are served in turn, not one connection's whole pipeline before the next.
+        if (this.piecesSinceYield >= PIECES_PER_TURN) return this.yieldWithWorkLeft();
+        if (!this.mayDeliver()) {
+          this.isBlocked = true;
+          this.transport.pause();
+          return;
+        }
+        this.deliverOne();
+        if (this.destroyed) return;
+        continue;
+      }
+      if (this.isInputEnded && !this.hasPushedEnd) {
+        this.hasPushedEnd = true;
+        this.push(null);
+      }
+      if (!this.transport.destroyed) this.transport.resume();
+      return;
+    }
+  }
+
+  private yieldWithWorkLeft(): void {
+    this.transport.pause();
+    this.yieldTurn();
+  }
+
+  /** Hands the reader one piece of the opened plaintext, cut where splitInbound says. */
+  private deliverOne(): void {
+    // Tiny records leave tiny pieces: join them (at most MAX_QUEUED_PIECES, about two records' worth) before cutting.
+    if (this.plaintext.length > 1 && this.plaintext[0]!.length < COALESCE_BELOW) this.plaintext = [Buffer.concat(this.plaintext)];
+    const head = this.plaintext[0]!;
+    const cut = Math.max(1, Math.min(head.length, this.splitInbound?.(head) ?? head.length));
+    if (cut === head.length) this.plaintext.shift();
+    else this.plaintext[0] = head.subarray(cut);
+    this.plaintextBytes -= cut;
+    this.piecesSinceYield++;
+    this.push(cut === head.length ? head : head.subarray(0, cut));
+  }
+
+  private mayDeliver(): boolean {
+    return !this.isReaderPaused && this.holds === 0 && this.readableLength < this.readableHighWaterMark && this.bufferedOutput < MAX_BUFFERED_OUTPUT;
+  }
+
+  /** Plaintext not yet sealed plus records not yet taken by the kernel. */
+  get bufferedOutput(): number {
+    return this.writableLength + this.transport.writableLength;
+  }
+
+  /**
+   * Restarts delivery stopped by a reader, a hold or full output, on the
+   * next turn of the event loop: never inside the caller's stack, and never
+   * on a microtask, whose chains (write done, next request, its answer
+   * written at once) would otherwise let one connection run its whole
+   * pipeline before any other connection is served.
+   */
+  private schedulePump(): void {
+    if (!this.isBlocked) return;
+    this.yieldTurn();
+  }
+
+  private yieldTurn(): void {
+    if (this.yieldTimer !== undefined || this.destroyed) return;
+    this.yieldTimer = setImmediate(() => {
+      this.yieldTimer = undefined;
+      this.recordsSinceYield = 0;
+      this.piecesSinceYield = 0;
+      this.pump();
+    });
+  }
+
+  /**
+   * Stops handing received plaintext on until a matching release: the HTTP
+   * server's cap on requests in flight per connection.
+   */
+  holdInbound(): void {
+    this.holds++;
+  }
+
+  releaseInbound(): void {
+    if (this.holds === 0) return;
+    this.holds--;
+    if (this.holds === 0) this.schedulePump();
   }
 
   private flush(): void {
@@ -164,7 +359,19 @@ export class TlsSocket extends Duplex {
   // ---- Duplex ----
 
   override _read(): void {
-    if (this.transport.isPaused()) this.transport.resume();
+    this.schedulePump();
+  }
+
+  override pause(): this {
+    this.isReaderPaused = true;
+    return super.pause();
+  }
+
+  override resume(): this {
+    this.isReaderPaused = false;
+    super.resume();
+    this.schedulePump();
+    return this;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -180,18 +387,27 @@ export class TlsSocket extends Duplex {
     this._write(data, 'latin1', callback);
   }
 
+  /** Seals at most WRITE_PIECE bytes, and seals the rest only once the transport took those. */
   private writeNow(chunk: Buffer, callback: (error?: Error | null) => void): void {
-    const connection = this.connection!;
+    const connection = this.connection;
+    if (connection === undefined) return callback(new Error('socket has no TLS connection'));
+    const piece = chunk.length > WRITE_PIECE ? chunk.subarray(0, WRITE_PIECE) : chunk;
     try {
-      connection.write(chunk);
+      connection.write(piece);
     } catch (err) {
       this.flush();
       callback(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    const rest = piece === chunk ? undefined : chunk.subarray(WRITE_PIECE);
     if (!connection.hasOutgoing) return callback();
     // The callback waits for the transport, which is how back-pressure reaches the writer.
-    this.send(connection.takeOutgoingChunks(), (err) => callback(err ?? null));
+    this.send(connection.takeOutgoingChunks(), (err) => {
+      if (err !== undefined && err !== null) return callback(err);
+      if (rest !== undefined && !this.destroyed) return this.writeNow(rest, callback);
+      callback();
+      this.schedulePump();
+    });
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -205,6 +421,10 @@ export class TlsSocket extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.handshakeTimer);
+    if (this.yieldTimer !== undefined) clearImmediate(this.yieldTimer);
+    this.yieldTimer = undefined;
+    this.plaintext = [];
+    this.plaintextBytes = 0;
     for (const w of this.pendingWrites) w.callback(error ?? new Error('socket destroyed'));
     this.pendingWrites = [];
     if (!this.transport.destroyed) {
@@ -218,6 +438,13 @@ export class TlsSocket extends Duplex {
   }
 
   // ---- what node:http and callers expect of a socket ----
+
+  /** Ends the writable side (close_notify) and destroys once it is flushed, as net.Socket does; node:http calls it after a last response. */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
 
   /** Rotates our traffic key (RFC 8446 §4.6.3); with `requestPeer` the peer rotates too. */
   keyUpdate(requestPeer = false): void {
