@@ -5,16 +5,20 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PROFILE_NAMES, type ProfileName } from './shared/records.js';
 
-/** `host:port`, with IPv6 hosts in brackets. */
-const ListenSchema = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8443')
-  .transform((value, ctx) => {
-    const at = value.lastIndexOf(':');
-    const port = Number(value.slice(at + 1));
-    if (port < 1 || port > 65535) ctx.addIssue({ code: 'custom', message: `port ${port} is outside 1..65535` });
-    return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port };
-  });
+/** `host:port`, with IPv6 hosts in brackets; port 0 (any free port, read back once bound) only where `allowAnyPort`. */
+function listenSchema(options: { readonly allowAnyPort: boolean }) {
+  const lowest = options.allowAnyPort ? 0 : 1;
+  return z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8443')
+    .transform((value, ctx) => {
+      const at = value.lastIndexOf(':');
+      const port = Number(value.slice(at + 1));
+      if (port < lowest || port > 65535) ctx.addIssue({ code: 'custom', message: `port ${port} is outside ${lowest}..65535` });
+      return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port };
+    });
+}
+const ListenSchema = listenSchema({ allowAnyPort: false });
 
 /** Durations as operators write them: 90s, 15m, 12h, 7d. */
 export const DurationSchema = z
@@ -220,7 +224,8 @@ const LISTENER_FIELDS = {
 export const ConfigSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
-    listen: ListenSchema.default({ host: '127.0.0.1', port: 8443 }),
+    /** Port 0 binds any free port; the URL serve prints (and writes into certificates) carries the port it got. */
+    listen: listenSchema({ allowAnyPort: true }).default({ host: '127.0.0.1', port: 8443 }),
     trustDomain: z
       .string()
       .regex(/^[a-z0-9._-]+$/, 'expected a lowercase trust domain name (a-z, 0-9, ".", "-", "_")')

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { Authority, checkClientCertificate, CrlPublisher, initCertificateAuthority, JwtAuthority, OcspSigner, type RevokedCertificateLister } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
 import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
@@ -75,6 +75,8 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
 
 export function publicUrl(config: Config): string {
   if (config.publicUrl !== undefined) return config.publicUrl.replace(/\/$/, '');
+  // Only `serve` resolves port 0 (it binds first); any other command would write ':0' into certificate URLs.
+  if (config.listen.port === 0) throw new ConfigError(['KEYSMITH_LISTEN (listen): port 0 is resolved only by `keysmith serve`; give the port serve printed, or set KEYSMITH_PUBLIC_URL']);
   const host = isIP(config.listen.host) === 6 ? `[${config.listen.host}]` : config.listen.host;
   return `https://${host}:${config.listen.port}`;
 }

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
 import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithMetrics } from '../http/index.js';
 import { loadConfig } from '../config.js';
@@ -22,13 +23,18 @@ export const serveCommand: Command = {
   options: {},
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
-    const core = await openCore(config);
+    const loaded = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    // Port 0: bind first, so the URLs written into certificates and printed below carry the port the listener got.
+    const reserved = loaded.listen.port === 0 ? await reservePort(loaded.listen.host) : undefined;
+    const config = reserved === undefined ? loaded : { ...loaded, listen: { host: loaded.listen.host, port: reserved.port } };
+    let core;
     let server;
     try {
-      server = await startServer(core);
+      core = await openCore(config);
+      server = await startServer(core, reserved === undefined ? {} : { listener: reserved.listener });
     } catch (err) {
-      core.close();
+      core?.close();
+      reserved?.listener.close();
       throw err;
     }
     for (const line of core.notices) console.log(line);
@@ -39,7 +45,7 @@ export const serveCommand: Command = {
       const stop = (signal: NodeJS.Signals): void => {
         console.log(`${signal}: draining in-flight requests (up to ${config.shutdownGraceMs} ms)`);
         void server.close(config.shutdownGraceMs).finally(() => {
-          core.close();
+          core?.close();
           resolve();
         });
       };
@@ -58,6 +64,23 @@ export interface RunningServer {
 /** `acme`: a handler composed by the caller (the bench lifts rate limits and hooks validations); default composeAcme(core). */
 export interface StartOptions {
   readonly acme?: AcmeHandler;
+  /** A TCP listener already bound (port 0 resolved); otherwise the listener binds `config.listen`. */
+  readonly listener?: NetServer;
+}
+
+/** Binds port 0 on `host` and reports the port; the TLS server adopts the listener, so the port is never free in between. */
+async function reservePort(host: string): Promise<{ readonly listener: NetServer; readonly port: number }> {
+  const listener = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(0, host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  const address = listener.address();
+  if (address === null || typeof address === 'string') throw new Error(`could not bind a port on ${host}`);
+  return { listener, port: address.port };
 }
 
 export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
@@ -132,7 +155,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     metrics,
     timeouts: { headersMs: config.headersTimeout, requestMs: config.requestTimeout, keepAliveMs: config.keepAliveTimeout },
   });
-  await server.listen(config.listen.port, config.listen.host);
+  await server.listen(options.listener ?? config.listen.port, config.listen.host);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.

@@ -4,7 +4,7 @@
  * (DESIGN, Transport). No node:tls or node:https anywhere.
  */
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createServer, TlsAlertError, TlsSocket, type TlsServer, type TlsServerOptions, type VerifyPeer } from '../tls/index.js';
 import type { KeysmithMetrics } from './metrics.js';
@@ -67,7 +67,8 @@ export interface HttpsServerOptions {
 
 export interface HttpsServer {
   readonly tls: TlsServer;
-  listen(port: number, host?: string): Promise<void>;
+  /** Binds `port` on `host`, or takes over a listener already bound (see TlsServer.adopt). */
+  listen(port: number | NetServer, host?: string): Promise<void>;
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes every connection. */
   close(graceMs?: number): Promise<void>;
   address(): AddressInfo | string | null;
@@ -169,13 +170,15 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => reject(err);
         tls.once('error', onError);
-        tls.listen(port, host, () => {
+        const onListening = (): void => {
           tls.off('error', onError);
           // node:http starts its connection tracking (request and header timeouts, idle reaping) on 'listening';
           // this server never binds itself, so tell it the listener is up.
           http.emit('listening');
           resolve();
-        });
+        };
+        if (typeof port === 'number') tls.listen(port, host, onListening);
+        else tls.adopt(port, onListening);
       });
     },
 

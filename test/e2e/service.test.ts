@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { freePort, listeningPort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
 
 /**
  * keysmith as an operator runs it: the built CLI in a child process, a fresh
@@ -22,10 +22,13 @@ function keysmith(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) {
   return runProcess(process.execPath, [MAIN, ...args], { env: { ...env, ...extraEnv }, lifetimeMs: 30_000 });
 }
 
+/** serve on port 0 (no port can be taken in between); commands run beside it then name the port it bound. */
 async function startServe(): Promise<ThirdPartyProcess> {
-  const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: 120_000 });
+  const child = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...env, KEYSMITH_LISTEN: '127.0.0.1:0' }, lifetimeMs: 120_000 });
   // The curl line is the last thing serve prints at start-up.
   await child.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000, stream: 'both' });
+  port = listeningPort(child.output);
+  env = { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` };
   return child;
 }
 
@@ -61,8 +64,7 @@ function bodyOf(result: { stdout: string }): string {
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'keysmith-e2e-'));
-  port = await freePort();
-  env = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'warn' };
+  env = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn' };
 });
 
 after(async () => {
@@ -173,13 +175,15 @@ describe('keysmith serve, first start', () => {
 describe('keysmith health against an unhealthy or absent service', () => {
   it('exits 1 with the 503 status line when a check fails (the listener certificate has expired)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'keysmith-health-'));
-    const healthPort = await freePort();
-    const healthEnv = { KEYSMITH_DATA_DIR: dir, KEYSMITH_LISTEN: `127.0.0.1:${healthPort}` };
     // A one-second listener certificate: /healthz fails its server_certificate check within seconds,
     // while TLS clients still connect inside their clock-skew allowance.
-    const child = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...env, ...healthEnv, KEYSMITH_SERVER_CERTIFICATE_TTL: '1s' }, lifetimeMs: 60_000 });
+    const child = startProcess(process.execPath, [MAIN, 'serve'], {
+      env: { ...env, KEYSMITH_DATA_DIR: dir, KEYSMITH_LISTEN: '127.0.0.1:0', KEYSMITH_SERVER_CERTIFICATE_TTL: '1s' },
+      lifetimeMs: 60_000,
+    });
     try {
       await child.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000 });
+      const healthEnv = { KEYSMITH_DATA_DIR: dir, KEYSMITH_LISTEN: `127.0.0.1:${listeningPort(child.output)}` };
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const result = await keysmith(['health'], healthEnv);
       assert.equal(result.code, 1, result.stdout + result.stderr);

@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { listeningPort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
 import { EngineAgent, openssl } from '../helpers/engine-client.js';
 
 /**
@@ -74,8 +74,7 @@ function problemOf(reply: { json: Record<string, unknown> }): string {
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'keysmith-svid-e2e-'));
   work = await mkdtemp(join(tmpdir(), 'keysmith-svid-e2e-work-'));
-  port = await freePort();
-  env = { PATH: process.env['PATH'], HOME: process.env['HOME'], USER: 'e2e', KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'warn' };
+  env = { PATH: process.env['PATH'], HOME: process.env['HOME'], USER: 'e2e', KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn' };
 });
 
 after(async () => {
@@ -117,8 +116,11 @@ describe('a node and a workload get SPIFFE identities through keysmith', () => {
   });
 
   it('keysmith serve starts on the same data directory', async () => {
-    server = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: 180_000 });
+    // Port 0: serve binds any free port; the commands after it name the port it printed.
+    server = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...env, KEYSMITH_LISTEN: '127.0.0.1:0' }, lifetimeMs: 180_000 });
     await server.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000, stream: 'both' });
+    port = listeningPort(server.output);
+    env = { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` };
     bundlePem = await readFile(join(dataDir, 'bundle.pem'), 'utf8');
   });
 

@@ -314,6 +314,13 @@ export async function startOpensslServer(args: readonly string[], options: Start
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
+/** The port in serve's "keysmith listening on https://host:PORT" line. */
+export function listeningPort(output: string): number {
+  const match = /keysmith listening on https:\/\/[^\s]*:(\d+) /.exec(output);
+  if (match === null) throw new Error(`no listening line in:\n${output}`);
+  return Number(match[1]);
+}
+
 /** The port of a listening server's address (a TCP listener, never a pipe). */
 export function portOf(address: AddressInfo | string | null): number {
   if (address === null || typeof address === 'string') throw new Error(`not a TCP listener: ${String(address)}`);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { freePort, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { listeningPort, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
 
 /**
  * The hostile-input suite's view of keysmith: `keysmith serve` as a child
@@ -51,33 +51,32 @@ export class HostileService {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** Starts `keysmith serve` on a fresh data directory and waits for its curl line. */
+  /**
+   * Starts `keysmith serve` on a fresh data directory with port 0 and reads
+   * the port it bound from its start-up line: no other process can take it
+   * in between.
+   */
   static async start(options: ServiceOptions = {}): Promise<HostileService> {
     const dataDir = await mkdtemp(join(tmpdir(), 'keysmith-hostile-'));
-    let lastError: unknown;
-    // A port freed by freePort can be taken by another process before the child binds it: try a few.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freePort();
-      const env: NodeJS.ProcessEnv = {
-        PATH: process.env['PATH'],
-        HOME: process.env['HOME'],
-        KEYSMITH_DATA_DIR: dataDir,
-        KEYSMITH_LISTEN: `127.0.0.1:${port}`,
-        KEYSMITH_LOG_LEVEL: 'warn',
-        ...options.env,
-      };
-      const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: options.lifetimeMs ?? 300_000 });
-      try {
-        await child.waitFor(READY, { timeoutMs: START_TIMEOUT_MS });
-        return new HostileService(child, port, servicePaths(dataDir), env);
-      } catch (err) {
-        lastError = err;
-        await child.kill();
-        if (!/EADDRINUSE/.test(child.output)) break;
-      }
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      KEYSMITH_DATA_DIR: dataDir,
+      KEYSMITH_LISTEN: '127.0.0.1:0',
+      KEYSMITH_LOG_LEVEL: 'warn',
+      ...options.env,
+    };
+    const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: options.lifetimeMs ?? 300_000 });
+    try {
+      await child.waitFor(READY, { timeoutMs: START_TIMEOUT_MS });
+      const port = listeningPort(child.output);
+      // Commands run beside the service (keysmith issue, alerts run) name the port it got.
+      return new HostileService(child, port, servicePaths(dataDir), { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` });
+    } catch (err) {
+      await child.kill();
+      await rm(dataDir, { recursive: true, force: true });
+      throw err;
     }
-    await rm(dataDir, { recursive: true, force: true });
-    throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
   get pid(): number {

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint, FlattenedSign } from 'jose';
 import { connect } from '../../src/tls/index.js';
 import { TlsAlertError } from '../../src/tls/alert.js';
-import { freePort, runProcess } from '../helpers/processes.js';
+import { portOf, runProcess } from '../helpers/processes.js';
 import { openssl } from '../helpers/engine-client.js';
 import {
   certificateDer,
@@ -116,13 +116,13 @@ function assertBadCsr(reply: Reply, csr: HostileCsr, where: string): void {
 }
 
 before(async () => {
-  const httpPort = await freePort();
   httpServer = createServer((req, res) => {
     const token = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '')?.[1];
     const answer = token === undefined ? undefined : challengeResponses.get(token);
     res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'text/plain' }).end(answer ?? '');
   });
-  await new Promise<void>((resolve) => httpServer.listen(httpPort, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const httpPort = portOf(httpServer.address());
   service = await HostileService.start({
     env: {
       KEYSMITH_JOIN_TOKEN_BURST: '1000',

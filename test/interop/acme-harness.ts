@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, runProcess, startProcess, type ProcessResult, type ThirdPartyProcess } from '../helpers/processes.js';
+import { listeningPort, runProcess, startProcess, type ProcessResult, type ThirdPartyProcess } from '../helpers/processes.js';
 
 /**
  * Shared pieces of the ACME interop tests: `keysmith serve` as an operator
@@ -36,26 +36,30 @@ export interface Keysmith {
 /** Starts `keysmith serve` with ACME settings; resolves once it printed its start-up lines. */
 export async function startKeysmith(acmeEnv: NodeJS.ProcessEnv): Promise<Keysmith> {
   const dir = await mkdtemp(join(tmpdir(), 'keysmith-acme-interop-'));
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
+  const serveEnv: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     HOME: process.env['HOME'],
     KEYSMITH_DATA_DIR: join(dir, 'data'),
-    KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+    // Port 0: serve binds any free port and prints it; no other process can take it in between.
+    KEYSMITH_LISTEN: '127.0.0.1:0',
     KEYSMITH_LOG_LEVEL: 'warn',
     KEYSMITH_ACME_VALIDATION_ADDRESS: '127.0.0.1',
     KEYSMITH_ACME_ALLOWED_SUFFIXES: ALLOWED_SUFFIX,
     ...acmeEnv,
   };
-  const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: 300_000 });
+  const child = startProcess(process.execPath, [MAIN, 'serve'], { env: serveEnv, lifetimeMs: 300_000 });
+  let port: number;
   try {
     // The curl line is the last thing serve prints at start-up.
     await child.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000 });
+    port = listeningPort(child.output);
   } catch (err) {
     await child.kill();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  // Commands run beside the service name the port it bound.
+  const env: NodeJS.ProcessEnv = { ...serveEnv, KEYSMITH_LISTEN: `127.0.0.1:${port}` };
   const url = `https://127.0.0.1:${port}`;
   return {
     dir,

@@ -59,6 +59,16 @@ export class TlsServer extends EventEmitter {
     return this;
   }
 
+  /**
+   * Takes over a TCP listener bound elsewhere (its handle, so no port is
+   * ever free in between): the caller bound port 0 and needed the port
+   * before it could build this server's options.
+   */
+  adopt(listener: NetServer, callback?: () => void): this {
+    this.netServer.listen(listener, callback);
+    return this;
+  }
+
   close(callback?: (err?: Error) => void): this {
     this.netServer.close(callback);
     return this;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IDEMPOTENCY_HEADER } from '../../../src/alerts/index.js';
 import { openLedger } from '../../../src/ledger/index.js';
-import { freePort, runProcess, startProcess } from '../../helpers/processes.js';
+import { listeningPort, runProcess, startProcess } from '../../helpers/processes.js';
 import { certificate, DAY, tempLedger, TRUST_DOMAIN, WEBHOOK_SECRET, WebhookReceiver, type TempLedger } from './helpers.js';
 
 /**
@@ -102,11 +102,11 @@ describe('keysmith alerts commands and serve', () => {
 
   it('serve catches up at start-up, delivers, and reports the alert over the API and in /metrics', async () => {
     const { dir, serial } = seededDataDir();
-    const port = await freePort();
     const before = receiver.requests.length;
-    const server = startProcess(process.execPath, [MAIN, 'serve'], { env: env(dir, { KEYSMITH_LISTEN: `127.0.0.1:${port}` }), lifetimeMs: 90_000 });
+    const server = startProcess(process.execPath, [MAIN, 'serve'], { env: env(dir, { KEYSMITH_LISTEN: '127.0.0.1:0' }), lifetimeMs: 90_000 });
     try {
       await server.waitFor(/listening on https:\/\/\S+/, { timeoutMs: 30_000 });
+      const port = listeningPort(server.output);
       await receiver.waitForRequests(before + 1, 20_000);
       assert.equal(receiver.requests.at(-1)?.headers[IDEMPOTENCY_HEADER], `keysmith-${serial}-7d`);
       const curl = (path: string) =>
