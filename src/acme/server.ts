@@ -9,7 +9,7 @@ import { TLS_SERVER_MAX_TTL_MS } from '../ca/index.js';
 import { accountOrders, accountPost, keyChange, newAccount } from './accounts.js';
 import { renewalInfo } from './ari.js';
 import { authenticate, type KeyMode } from './authenticate.js';
-import { challengePost, resumeInterrupted, ValidationRunner } from './challenges.js';
+import { challengePost, DEFAULT_VALIDATION_LIMITS, resumeInterrupted, ValidationRunner } from './challenges.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { enforceLimit } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
@@ -17,6 +17,7 @@ import { IdentifierPolicy } from './identifiers.js';
 import { NonceStore } from './nonces.js';
 import { authorizationPost, newOrder, orderPost } from './orders.js';
 import type { AcmeServerDeps } from './ports.js';
+import type { SchedulerLoad } from './validation/scheduler.js';
 import { AcmeProblemError, INTERNAL_PROBLEM, problemDocument, toAcmeProblem } from './problems.js';
 import { revokeCertificate } from './revocation.js';
 import type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from './transport.js';
@@ -35,6 +36,8 @@ export interface AcmeServer extends AcmeHandler {
   settled(): Promise<void>;
   /** Nonces issued and not yet used or evicted (metrics, tests). */
   readonly outstandingNonces: number;
+  /** Challenge validations running and waiting now (metrics, tests). */
+  readonly validationLoad: SchedulerLoad;
 }
 
 type PostHandler = (ctx: AcmeContext, post: AuthenticatedPost, request: AcmeHttpRequest) => AcmeReply | Promise<AcmeReply>;
@@ -65,7 +68,7 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
       newOrder: new RateLimiter(limits.newOrderPerAccount ?? DEFAULT_LIMITS.newOrderPerAccount),
       finalize: new RateLimiter(limits.finalizePerAccount ?? DEFAULT_LIMITS.finalizePerAccount),
     },
-    validations: new ValidationRunner(deps),
+    validations: new ValidationRunner(deps, { ...DEFAULT_VALIDATION_LIMITS, ...definedOnly(deps.validationLimits ?? {}) }),
     random,
     maxCertificateTtlMs: maxTtl,
   };
@@ -172,7 +175,15 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
     get outstandingNonces(): number {
       return ctx.nonces.outstanding;
     },
+    get validationLoad(): SchedulerLoad {
+      return ctx.validations.load;
+    },
   };
+}
+
+/** Drops keys whose value is undefined, so they do not override defaults in a spread. */
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 function requireMethod(request: AcmeHttpRequest, allowed: readonly AcmeHttpRequest['method'][]): void {
