@@ -38,6 +38,8 @@ import { HostileService, LatencyReport } from './harness.js';
 
 const ACCOUNT_CAP = 8;
 const P99_BOUND_MS = 50;
+/** The probe's first answers include its own TLS handshake and warm-up; they are left out of the figures. */
+const WARM_UP_MS = 500;
 const FD_MARGIN = 40;
 const SUFFIX = 'hostile.test';
 
@@ -198,6 +200,15 @@ async function runClient(account: AcmeAccount, job: ClientJob, ms: number): Prom
   }
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The probes sent from `fromMs` on (ms since the probe began). */
+function probesFrom(report: LatencyReport, fromMs: number): LatencyReport {
+  return new LatencyReport(report.probes.filter((p) => p.at >= fromMs));
+}
+
 /** The slowest probes and when they were sent (ms since the probe began), for the log. */
 function slowest(report: LatencyReport, count = 5): string {
   return [...report.probes]
@@ -244,6 +255,8 @@ describe('ACME validation: 1,000 http-01 targets that hang', () => {
     const account = await acmeAccount(service);
     const gauges = new GaugeWatcher(service, new Agent({ ca: account.ca, keepAlive: true, maxSockets: 1 }));
     const probe = await service.startLatencyProbe(20);
+    const probeStart = performance.now();
+    await sleep(WARM_UP_MS);
     const names = Array.from({ length: 1_000 }, (_, n) => `h${n}.${SUFFIX}`);
     const submitStart = performance.now();
     const started = await runClient(account, { kind: 'start', names, challenge: 'http-01' }, 120_000);
@@ -254,10 +267,10 @@ describe('ACME validation: 1,000 http-01 targets that hang', () => {
     assert.equal((submitted['processing'] ?? 0) + (submitted['invalid'] ?? 0), 1_000, JSON.stringify(submitted));
     // Past one validation deadline (10 s): the first ones time out and the next ones take their slots.
     await new Promise((resolve) => setTimeout(resolve, 11_000));
-    const report = await probe.stop();
+    const report = probesFrom(await probe.stop(), WARM_UP_MS);
     fds.stop();
     await gauges.stop();
-    const hanging = new LatencyReport(report.probes.filter((p) => p.at >= submitSeconds * 1000));
+    const hanging = probesFrom(report, submitStart - probeStart + submitSeconds * 1000);
     const during = challengeStatuses(service, 'http-01');
     console.log(
       `# 1,000 hanging http-01: ${report.describe()}; child fds idle ${idleFds}, max ${fds.max}; target connections max ${held.maxOpen} at once, ${held.total} in all; ${JSON.stringify(during)}; submitted in ${submitSeconds.toFixed(1)} s; slowest: ${slowest(report)}; gauges max in flight ${gauges.maxInFlight}, queued ${gauges.maxQueued}; while only hanging: ${hanging.describe()}`,
@@ -333,16 +346,20 @@ describe('ACME validation: 25 tls-alpn-01 targets that send their handshake in 1
     const account = await acmeAccount(service);
     const gauges = new GaugeWatcher(service, new Agent({ ca: account.ca, keepAlive: true, maxSockets: 1 }));
     const probe = await service.startLatencyProbe(20);
+    await sleep(WARM_UP_MS);
     try {
       const names = Array.from({ length: 25 }, (_, n) => `t${n}.${SUFFIX}`);
       assert.equal(await runClient(account, { kind: 'start', names, challenge: 'tls-alpn-01' }, 60_000), 25);
       await waitUntil('every tls-alpn-01 validation to end', 120_000, () => challengeStatuses(service, 'tls-alpn-01')['processing'] === undefined);
+      // A second more of probing after the last one ended, to see the service settle.
+      await sleep(1_000);
     } finally {
       await gauges.stop();
     }
-    const report = await probe.stop();
+    const report = probesFrom(await probe.stop(), WARM_UP_MS);
     console.log(`# 25 tls-alpn-01 targets in 1-byte records: ${report.describe()}; target connections max ${held.maxOpen} at once, ${held.total} in all; slowest: ${slowest(report)}; gauges max in flight ${gauges.maxInFlight}`);
-    assert.ok(gauges.maxInFlight >= 1 && gauges.maxInFlight <= ACCOUNT_CAP, `in flight reached ${gauges.maxInFlight}`);
+    // With linear reassembly the 25 handshakes fail within a second, faster than the gauges are scraped: the maximum seen may be 0.
+    assert.ok(gauges.maxInFlight <= ACCOUNT_CAP, `in flight reached ${gauges.maxInFlight}`);
     assert.ok(held.maxOpen <= 2 * ACCOUNT_CAP, `the targets saw ${held.maxOpen} handshakes at once`);
     assert.deepEqual(challengeStatuses(service, 'tls-alpn-01'), { invalid: 25 });
     for (const error of challengeErrors(service, 'tls-alpn-01')) {
