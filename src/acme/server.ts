@@ -16,8 +16,8 @@ import { downloadCertificate, finalizeOrder } from './finalize.js';
 import { IdentifierPolicy } from './identifiers.js';
 import { NonceStore } from './nonces.js';
 import { authorizationPost, newOrder, orderPost } from './orders.js';
-import type { AcmeServerDeps } from './ports.js';
-import type { SchedulerLoad } from './validation/scheduler.js';
+import type { AcmeServerDeps, AcmeValidationLimits } from './ports.js';
+import type { SchedulerLimits, SchedulerLoad } from './validation/scheduler.js';
 import { AcmeProblemError, INTERNAL_PROBLEM, problemDocument, toAcmeProblem } from './problems.js';
 import { revokeCertificate } from './revocation.js';
 import type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from './transport.js';
@@ -68,7 +68,7 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
       newOrder: new RateLimiter(limits.newOrderPerAccount ?? DEFAULT_LIMITS.newOrderPerAccount),
       finalize: new RateLimiter(limits.finalizePerAccount ?? DEFAULT_LIMITS.finalizePerAccount),
     },
-    validations: new ValidationRunner(deps, { ...DEFAULT_VALIDATION_LIMITS, ...definedOnly(deps.validationLimits ?? {}) }),
+    validations: new ValidationRunner(deps, validationLimits(deps.validationLimits ?? {})),
     random,
     maxCertificateTtlMs: maxTtl,
   };
@@ -181,9 +181,16 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
   };
 }
 
-/** Drops keys whose value is undefined, so they do not override defaults in a spread. */
-function definedOnly<T extends object>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+/** The scheduler's caps: each one given, or its default (a per-account default never above the global cap given). */
+function validationLimits(given: AcmeValidationLimits): SchedulerLimits {
+  const maxInFlight = given.maxInFlight ?? DEFAULT_VALIDATION_LIMITS.maxInFlight;
+  const maxQueued = given.maxQueued ?? DEFAULT_VALIDATION_LIMITS.maxQueued;
+  return {
+    maxInFlight,
+    maxInFlightPerAccount: given.maxInFlightPerAccount ?? Math.min(DEFAULT_VALIDATION_LIMITS.maxInFlightPerAccount, maxInFlight),
+    maxQueued,
+    maxQueuedPerAccount: given.maxQueuedPerAccount ?? Math.min(DEFAULT_VALIDATION_LIMITS.maxQueuedPerAccount, maxQueued),
+  };
 }
 
 function requireMethod(request: AcmeHttpRequest, allowed: readonly AcmeHttpRequest['method'][]): void {
