@@ -26,12 +26,14 @@ import { HostileService, LatencyReport } from './harness.js';
  *   The client runs in a worker thread so its own work does not delay the probe.
  *   At most the per-account cap (8) in flight (the scheduler's gauge; at the
  *   target a closing round may overlap the next one's connects); the child's
- *   fds never above its idle count + 40 (before the scheduler: 1,041 fds).
+ *   fds never above its idle count + 40 (before the scheduler the issue saw
+ *   1,041 fds; this test, with its slower client, 523).
  *   Afterwards every validation drains once the target goes away, and a
  *   fresh order validates.
  * - 25 tls-alpn-01 targets sending a 60,000-byte handshake message in 1-byte
- *   records: at most 8 handshakes at once (the per-account cap), every one
- *   ends in a `tls` error, and /healthz p99 stays under 50 ms. The last
+ *   records: at most 8 in flight (the gauge; at the targets at most 16, for
+ *   the same overlap), every one ends in a `tls` error naming the alert we
+ *   sent, and /healthz p99 stays under 50 ms. The last
  *   bound needs the TLS engine's linear reassembly (a separate change in
  *   src/tls); the caps here only limit how many such targets run at once.
  */
