@@ -187,7 +187,25 @@ const ACME_FIELDS = {
   /** Directory meta (RFC 8555 §7.1.1). */
   acmeTermsOfService: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   acmeWebsite: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  /** Challenge validations in flight at once, all accounts together: bounds the sockets validation holds (a few per validation). */
+  acmeMaxValidations: z.number().int().min(1, 'expected at least 1').max(1_024, 'expected at most 1024').default(64),
+  /** Validations in flight at once for one account; the rest of its validations wait their turn. */
+  acmeMaxValidationsPerAccount: z.number().int().min(1, 'expected at least 1').max(1_024, 'expected at most 1024').default(8),
+  /** Validations waiting, all accounts together; past it a challenge response is answered rateLimited with Retry-After. */
+  acmeMaxQueuedValidations: z.number().int().min(1, 'expected at least 1').max(1_000_000, 'expected at most 1000000').default(4_096),
+  /** Validations waiting for one account. */
+  acmeMaxQueuedValidationsPerAccount: z.number().int().min(1, 'expected at least 1').max(1_000_000, 'expected at most 1000000').default(1_024),
 };
+
+/** The scheduler's caps must nest: one account never gets more than everyone together. */
+function checkAcmeValidationLimits(config: { acmeMaxValidations: number; acmeMaxValidationsPerAccount: number; acmeMaxQueuedValidations: number; acmeMaxQueuedValidationsPerAccount: number }, ctx: z.RefinementCtx): void {
+  if (config.acmeMaxValidationsPerAccount > config.acmeMaxValidations) {
+    ctx.addIssue({ code: 'custom', path: ['acmeMaxValidationsPerAccount'], message: 'expected at most acmeMaxValidations' });
+  }
+  if (config.acmeMaxQueuedValidationsPerAccount > config.acmeMaxQueuedValidations) {
+    ctx.addIssue({ code: 'custom', path: ['acmeMaxQueuedValidationsPerAccount'], message: 'expected at most acmeMaxQueuedValidations' });
+  }
+}
 
 const DAY_MS = 86_400_000;
 
@@ -266,7 +284,8 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['crlRefreshInterval'], message: 'expected less than crlValidity, so the CRL is rebuilt before it goes stale' });
     }
   })
-  .superRefine(checkAlertSettings);
+  .superRefine(checkAlertSettings)
+  .superRefine(checkAcmeValidationLimits);
 
 export type Config = z.infer<typeof ConfigSchema>;
 
@@ -322,12 +341,16 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_ACME_EAB_REQUIRED: 'acmeEabRequired',
   KEYSMITH_ACME_TERMS_OF_SERVICE: 'acmeTermsOfService',
   KEYSMITH_ACME_WEBSITE: 'acmeWebsite',
+  KEYSMITH_ACME_MAX_VALIDATIONS: 'acmeMaxValidations',
+  KEYSMITH_ACME_MAX_VALIDATIONS_PER_ACCOUNT: 'acmeMaxValidationsPerAccount',
+  KEYSMITH_ACME_MAX_QUEUED_VALIDATIONS: 'acmeMaxQueuedValidations',
+  KEYSMITH_ACME_MAX_QUEUED_VALIDATIONS_PER_ACCOUNT: 'acmeMaxQueuedValidationsPerAccount',
   KEYSMITH_SVID_MAX_TTL: 'svidMaxTtl',
   KEYSMITH_JOIN_TOKEN_BURST: 'joinTokenBurst',
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

@@ -13,6 +13,7 @@ export type {
   AcmePolicy,
   AcmeServerDeps,
   AcmeStore,
+  AcmeValidationLimits,
   ValidationEvent,
 } from './ports.js';
 export type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from './transport.js';

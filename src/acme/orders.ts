@@ -110,16 +110,41 @@ export function authorizationPost(ctx: AcmeContext, post: AuthenticatedPost, aut
     const updated = store.findAuthorization(authz.id) ?? authz;
     return { status: 200, body: renderAuthorization(ctx.urls, updated, authorizationStatus(ctx, updated)) };
   }
-  return { status: 200, body: renderAuthorization(ctx.urls, authz, authorizationStatus(ctx, authz)) };
+  const shown = authorizationStatus(ctx, authz);
+  const retryAfterSeconds = shown === 'pending' ? validationRetryAfter(ctx, authz) : undefined;
+  return { status: 200, body: renderAuthorization(ctx.urls, authz, shown), ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+}
+
+/**
+ * RFC 8555 §8.2: while one of its challenges is processing (running or
+ * queued), a pending authorization carries the challenge's Retry-After.
+ */
+function validationRetryAfter(ctx: AcmeContext, authz: AcmeAuthorizationRecord): number | undefined {
+  const processing = authz.challenges.find((challenge) => challenge.status === 'processing');
+  return processing === undefined ? undefined : ctx.validations.retryAfterSeconds(authz.accountId, processing.id);
+}
+
+/** A pending order waits on its authorizations: the soonest Retry-After among those being validated. */
+function pendingOrderRetryAfter(ctx: AcmeContext, order: AcmeOrderRecord): number | undefined {
+  let soonest: number | undefined;
+  for (const id of order.authorizationIds) {
+    const authz = ctx.deps.store.findAuthorization(id);
+    if (authz === undefined || authz.status !== 'pending') continue;
+    const seconds = validationRetryAfter(ctx, authz);
+    if (seconds !== undefined) soonest = soonest === undefined ? seconds : Math.min(soonest, seconds);
+  }
+  return soonest;
 }
 
 export function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, status: number): AcmeReply {
   const shown = orderStatus(ctx, order);
+  const retryAfterSeconds =
+    shown === 'processing' ? PROCESSING_RETRY_AFTER_SECONDS : shown === 'pending' ? pendingOrderRetryAfter(ctx, order) : undefined;
   return {
     status,
     body: renderOrder(ctx.urls, order, shown),
     location: ctx.urls.order(order.id),
-    ...(shown === 'processing' ? { retryAfterSeconds: PROCESSING_RETRY_AFTER_SECONDS } : {}),
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
   };
 }
 

@@ -128,6 +128,18 @@ export interface AcmeLimits {
   readonly finalizePerAccount?: RateLimit;
 }
 
+/** Caps on challenge validations (src/acme/validation/scheduler.ts); each defaults as DEFAULT_VALIDATION_LIMITS says. */
+export interface AcmeValidationLimits {
+  /** Validations in flight at once, all accounts together (bounds the sockets validation holds). */
+  readonly maxInFlight?: number;
+  /** Validations in flight at once for one account. */
+  readonly maxInFlightPerAccount?: number;
+  /** Validations waiting, all accounts together; past it a challenge response is answered rateLimited. */
+  readonly maxQueued?: number;
+  /** Validations waiting for one account. */
+  readonly maxQueuedPerAccount?: number;
+}
+
 /** What a finished background validation reports (tests and the bench await it). */
 export interface ValidationEvent {
   readonly challengeId: string;
@@ -148,6 +160,7 @@ export interface AcmeServerDeps {
   readonly policy: AcmePolicy;
   readonly meta?: AcmeMeta;
   readonly limits?: AcmeLimits;
+  readonly validationLimits?: AcmeValidationLimits;
   /** Randomness for ids, tokens and nonces; default node:crypto. */
   readonly random?: (length: number) => Uint8Array;
   /** Called after each background validation is recorded. Must not throw. */

@@ -9,14 +9,15 @@ import { TLS_SERVER_MAX_TTL_MS } from '../ca/index.js';
 import { accountOrders, accountPost, keyChange, newAccount } from './accounts.js';
 import { renewalInfo } from './ari.js';
 import { authenticate, type KeyMode } from './authenticate.js';
-import { challengePost, resumeInterrupted, ValidationRunner } from './challenges.js';
+import { challengePost, DEFAULT_VALIDATION_LIMITS, resumeInterrupted, ValidationRunner } from './challenges.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { enforceLimit } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
 import { IdentifierPolicy } from './identifiers.js';
 import { NonceStore } from './nonces.js';
 import { authorizationPost, newOrder, orderPost } from './orders.js';
-import type { AcmeServerDeps } from './ports.js';
+import type { AcmeServerDeps, AcmeValidationLimits } from './ports.js';
+import type { SchedulerLimits, SchedulerLoad } from './validation/scheduler.js';
 import { AcmeProblemError, INTERNAL_PROBLEM, problemDocument, toAcmeProblem } from './problems.js';
 import { revokeCertificate } from './revocation.js';
 import type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from './transport.js';
@@ -35,6 +36,8 @@ export interface AcmeServer extends AcmeHandler {
   settled(): Promise<void>;
   /** Nonces issued and not yet used or evicted (metrics, tests). */
   readonly outstandingNonces: number;
+  /** Challenge validations running and waiting now (metrics, tests). */
+  readonly validationLoad: SchedulerLoad;
 }
 
 type PostHandler = (ctx: AcmeContext, post: AuthenticatedPost, request: AcmeHttpRequest) => AcmeReply | Promise<AcmeReply>;
@@ -65,7 +68,7 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
       newOrder: new RateLimiter(limits.newOrderPerAccount ?? DEFAULT_LIMITS.newOrderPerAccount),
       finalize: new RateLimiter(limits.finalizePerAccount ?? DEFAULT_LIMITS.finalizePerAccount),
     },
-    validations: new ValidationRunner(deps),
+    validations: new ValidationRunner(deps, validationLimits(deps.validationLimits ?? {})),
     random,
     maxCertificateTtlMs: maxTtl,
   };
@@ -172,6 +175,21 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
     get outstandingNonces(): number {
       return ctx.nonces.outstanding;
     },
+    get validationLoad(): SchedulerLoad {
+      return ctx.validations.load;
+    },
+  };
+}
+
+/** The scheduler's caps: each one given, or its default (a per-account default never above the global cap given). */
+function validationLimits(given: AcmeValidationLimits): SchedulerLimits {
+  const maxInFlight = given.maxInFlight ?? DEFAULT_VALIDATION_LIMITS.maxInFlight;
+  const maxQueued = given.maxQueued ?? DEFAULT_VALIDATION_LIMITS.maxQueued;
+  return {
+    maxInFlight,
+    maxInFlightPerAccount: given.maxInFlightPerAccount ?? Math.min(DEFAULT_VALIDATION_LIMITS.maxInFlightPerAccount, maxInFlight),
+    maxQueued,
+    maxQueuedPerAccount: given.maxQueuedPerAccount ?? Math.min(DEFAULT_VALIDATION_LIMITS.maxQueuedPerAccount, maxQueued),
   };
 }
 

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
 import { Authority, checkClientCertificate, CrlPublisher, initCertificateAuthority, JwtAuthority, OcspSigner, type RevokedCertificateLister } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
@@ -212,8 +213,8 @@ export function clientCertificateVerdict(core: Core, leaf: { serialNumber: strin
   return checkClientCertificate(core.ledger.certificates, leaf);
 }
 
-/** What a caller of composeAcme may add: rate limits (the bench lifts them) and hooks. */
-export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError'>;
+/** What a caller of composeAcme may add: rate limits (the bench lifts them), hooks, and the registry its gauges go on. */
+export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError'> & { readonly metrics?: Registry };
 
 /**
  * The ACME server of a core, as `serve` mounts it under /acme: the
@@ -230,7 +231,7 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     ...(config.acmeValidationAddress === undefined ? {} : { validationAddress: config.acmeValidationAddress }),
     ...(config.acmeDnsResolver === undefined ? {} : { dnsResolver: config.acmeDnsResolver }),
   });
-  return createAcmeServer({
+  const server = createAcmeServer({
     baseUrl: `${publicUrl(config)}/acme`,
     store: ledger.acme satisfies AcmeStore,
     certificates: ledger.certificates satisfies AcmeCertificateLookup,
@@ -245,5 +246,34 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     ...(extras.limits === undefined ? {} : { limits: extras.limits }),
     ...(extras.onValidated === undefined ? {} : { onValidated: extras.onValidated }),
     ...(extras.onInternalError === undefined ? {} : { onInternalError: extras.onInternalError }),
+    validationLimits: {
+      maxInFlight: config.acmeMaxValidations,
+      maxInFlightPerAccount: config.acmeMaxValidationsPerAccount,
+      maxQueued: config.acmeMaxQueuedValidations,
+      maxQueuedPerAccount: config.acmeMaxQueuedValidationsPerAccount,
+    },
+  });
+  if (extras.metrics !== undefined) acmeValidationGauges(extras.metrics, server);
+  return server;
+}
+
+/** Gauges read when Prometheus scrapes: validations in flight and waiting (the scheduler's caps bound both). */
+function acmeValidationGauges(registry: Registry, server: AcmeServer): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'keysmith_acme_validations_in_flight',
+    help: 'ACME challenge validations running now (at most acmeMaxValidations).',
+    registers,
+    collect() {
+      this.set(server.validationLoad.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'keysmith_acme_validations_queued',
+    help: 'ACME challenge validations waiting for a slot (processing to the client).',
+    registers,
+    collect() {
+      this.set(server.validationLoad.queued);
+    },
   });
 }

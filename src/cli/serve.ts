@@ -98,7 +98,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   let logInternal: (error: unknown) => void = () => undefined;
   const svid = await openSvid(core, { onInternalError: (error) => logInternal(error) });
   let logAcmeInternal: (error: unknown, context: { readonly method: string; readonly path: string }) => void = () => undefined;
-  const acme = options.acme ?? composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context) });
+  const acme = options.acme ?? composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context), metrics: metrics.registry });
   const app = await buildApp({
     certificates: ledger.certificates,
     revoker: authority,

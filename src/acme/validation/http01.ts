@@ -126,12 +126,26 @@ function fetchOnce(address: string, context: Http01Context, host: string, path: 
         : `Error fetching ${url} (connected to ${where}): ${describeNetError(error)}`;
       finish({ kind: 'failed', outcome: failed('connection', detail), isConnectFailure: !isConnected });
     });
-    outgoing.on('response', (response) => readResponse(response, finish));
+    outgoing.on('response', (response) =>
+      readResponse(response, finish, (received) =>
+        context.deadline.isExpired
+          ? `Timeout after ${context.deadline.timeoutMs} ms fetching ${url} (connected to ${where})`
+          : `Error fetching ${url} (connected to ${where}): the connection closed after ${received} bytes of the body, before the end its headers declared (an incomplete response, RFC 9112 §8)`,
+      ),
+    );
     outgoing.end();
   });
 }
 
-function readResponse(response: IncomingMessage, finish: (result: Fetched) => void): void {
+/**
+ * Reads a 200's body to its end. A body delimited by the connection's close
+ * (no Content-Length, no chunked coding: RFC 9112 §6.3 rule 8) ends with
+ * 'end' as soon as the target closes, and is judged then. A close before a
+ * declared Content-Length or the last chunk leaves the message incomplete
+ * (RFC 9112 §8): node emits no 'end' then, only 'close', and that is judged
+ * at once as a connection failure instead of waiting out the deadline.
+ */
+function readResponse(response: IncomingMessage, finish: (result: Fetched) => void, incomplete: (received: number) => string): void {
   const status = response.statusCode ?? 0;
   const location = response.headers.location;
   if (status !== 200) {
@@ -141,16 +155,28 @@ function readResponse(response: IncomingMessage, finish: (result: Fetched) => vo
   }
   const chunks: Buffer[] = [];
   let size = 0;
+  let isDone = false;
   response.on('data', (chunk: Buffer) => {
+    if (isDone) return;
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
+      isDone = true;
       finish({ kind: 'oversized' });
       return;
     }
     chunks.push(chunk);
   });
-  response.on('end', () => finish({ kind: 'response', status, location, body: Buffer.concat(chunks) }));
-  // 'error' on the response comes with 'error' on the request, which reports it.
+  response.on('end', () => {
+    if (isDone) return;
+    isDone = true;
+    finish({ kind: 'response', status, location, body: Buffer.concat(chunks) });
+  });
+  response.on('close', () => {
+    if (isDone) return;
+    isDone = true;
+    finish({ kind: 'failed', outcome: failed('connection', incomplete(size)), isConnectFailure: false });
+  });
+  // An aborted body also emits 'error' (ECONNRESET "aborted") before 'close', which reports it.
   response.on('error', () => {});
 }
 

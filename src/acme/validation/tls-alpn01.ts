@@ -126,15 +126,43 @@ function shakeHands(address: string, servername: string, context: TlsAlpn01Conte
   });
 }
 
-/** A TLS alert (ours or the server's) is `tls`; anything below TLS is `connection`. */
+/**
+ * What the TLS client's errors carry (src/tls TlsAlertError and its
+ * DecodeError subclass): the alert's name and whether the peer sent it.
+ * Read structurally: acme does not import tls (STYLE §2.3).
+ */
+interface TlsFailure {
+  readonly alert: string;
+  readonly isRemote: boolean;
+  readonly message: string;
+}
+
+function asTlsFailure(error: Error): TlsFailure | undefined {
+  if (!('alert' in error) || typeof error.alert !== 'string') return undefined;
+  return { alert: error.alert, isRemote: 'isRemote' in error && error.isRemote === true, message: error.message };
+}
+
+/** Detail text quoted from our TLS engine: bounded, control characters escaped. */
+function tlsReason(failure: TlsFailure): string {
+  const text = failure.message.length > 200 ? `${failure.message.slice(0, 200)}...` : failure.message;
+  return JSON.stringify(text).slice(1, -1);
+}
+
+/**
+ * RFC 8555 §6.7: a failure of the TLS exchange itself (an alert the target
+ * sent, or one we sent because its handshake was malformed or illegal) is a
+ * `tls` error naming the alert; anything below TLS (refused, reset, timed
+ * out) is `connection`.
+ */
 function describeFailure(error: Error, where: string): Handshake {
-  if (error.name === 'TlsAlertError' && 'alert' in error && typeof error.alert === 'string') {
-    const isRemote = 'isRemote' in error && error.isRemote === true;
-    return {
-      ok: false,
-      outcome: failed('tls', `TLS handshake with ${where} failed: ${isRemote ? 'the server sent' : 'we sent'} alert ${error.alert}${isRemote ? '' : ` (${error.message})`}`),
-      isConnectFailure: false,
-    };
+  const failure = asTlsFailure(error);
+  if (failure !== undefined) {
+    const detail = failure.isRemote
+      ? `tls-alpn-01: the target at ${where} ended the TLS handshake (${tlsReason(failure)})`
+      : failure.alert === 'decode_error'
+        ? `tls-alpn-01: the target's TLS handshake from ${where} is malformed (${tlsReason(failure)}); we sent alert decode_error`
+        : `tls-alpn-01: the target's TLS handshake from ${where} was refused (${tlsReason(failure)}); we sent alert ${failure.alert}`;
+    return { ok: false, outcome: failed('tls', detail), isConnectFailure: false };
   }
   const code = errorCode(error);
   const isConnectFailure = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT';

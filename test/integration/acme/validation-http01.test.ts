@@ -228,3 +228,82 @@ describe('http-01 validation', () => {
     assert.equal(seen.length, 0);
   });
 });
+
+/**
+ * Bodies that end with the connection (RFC 9112 §6.3 rule 8) and bodies cut
+ * short by it (§8), from a raw TCP target: each is judged when the target
+ * closes, not when the validation deadline fires. The deadline is 60 s and
+ * each test's own timeout 10 s, so a validator that waited would fail the test.
+ */
+describe('http-01 validation of bodies ended by the connection', () => {
+  const DEADLINE_MS = 60_000;
+  const TEST_OPTIONS = { timeout: 10_000 };
+  let server: ReturnType<typeof createTcpServer>;
+  let port: number;
+  let reply: (attempt: ChallengeAttempt) => string;
+  let current: ChallengeAttempt;
+
+  before(async () => {
+    server = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      // The request is small; answer once its head has arrived, then close our side (an orderly FIN).
+      let head = '';
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        if (head.includes('\r\n\r\n')) socket.end(reply(current));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = portOf(server.address());
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function validate(answer: (attempt: ChallengeAttempt) => string): Promise<ValidationOutcome> {
+    current = makeAttempt('http-01', dnsIdentifier('app.example.test'));
+    reply = answer;
+    return makeValidator({ validationAddress: '127.0.0.1', http01Port: port, timeoutMs: DEADLINE_MS }).validate(current);
+  }
+
+  function assertNotTimedOut(outcome: ValidationOutcome): void {
+    if (!outcome.ok) assert.doesNotMatch(outcome.error.detail, /timed out|Timeout/i);
+  }
+
+  it('passes a body without Content-Length that ends when the target closes (Connection: close)', TEST_OPTIONS, async () => {
+    const outcome = await validate((a) => `HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${a.keyAuthorization}`);
+    assert.deepEqual(outcome, { ok: true });
+  });
+
+  it('passes an HTTP/1.0 body delimited by the close', TEST_OPTIONS, async () => {
+    assert.deepEqual(await validate((a) => `HTTP/1.0 200 OK\r\n\r\n${a.keyAuthorization}\n`), { ok: true });
+  });
+
+  it('judges a wrong close-delimited body at once: incorrectResponse, not a timeout', TEST_OPTIONS, async () => {
+    const outcome = await validate(() => 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nnot-the-key-authorization');
+    assert.equal(outcome.ok, false);
+    if (outcome.ok) return;
+    assert.equal(outcome.error.type, 'incorrectResponse', outcome.error.detail);
+    assert.match(outcome.error.detail, /got "not-the-key-authorization"/);
+  });
+
+  it('fails a body cut short of its Content-Length with connection, naming the incomplete response (RFC 9112 §8)', TEST_OPTIONS, async () => {
+    const outcome = await validate((a) => `HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n${a.keyAuthorization}`);
+    assert.equal(outcome.ok, false);
+    if (outcome.ok) return;
+    assert.equal(outcome.error.type, 'connection', outcome.error.detail);
+    assert.match(outcome.error.detail, /closed after 87 bytes of the body, before the end its headers declared \(an incomplete response, RFC 9112 §8\)/);
+    assertNotTimedOut(outcome);
+  });
+
+  it('fails a chunked body closed before its last chunk with connection at once', TEST_OPTIONS, async () => {
+    const outcome = await validate((a) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${a.keyAuthorization.length.toString(16)}\r\n${a.keyAuthorization}\r\n`);
+    assert.equal(outcome.ok, false);
+    if (outcome.ok) return;
+    assert.equal(outcome.error.type, 'connection', outcome.error.detail);
+    assert.match(outcome.error.detail, /an incomplete response/);
+    assertNotTimedOut(outcome);
+  });
+});

@@ -239,6 +239,73 @@ describe('tls-alpn-01 validation against node:tls and raw TCP', () => {
   });
 });
 
+/**
+ * Targets that break TLS itself, from raw TCP: each answers our ClientHello
+ * with fixed bytes. A failure of the TLS exchange is a `tls` error naming the
+ * alert (RFC 8555 §6.7); one below TLS stays `connection`.
+ */
+describe('tls-alpn-01 validation against targets that break TLS', () => {
+  let scope: Scope;
+  beforeEach(() => {
+    scope = new Scope();
+  });
+  afterEach(() => scope.close());
+
+  /** A target that answers the first bytes it reads with `answer`, then closes (or resets) the connection. */
+  async function target(answer: Buffer, ending: 'end' | 'reset' = 'end'): Promise<number> {
+    const server = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        if (ending === 'reset') socket.resetAndDestroy();
+        else socket.end(answer);
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    scope.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return portOf(server.address());
+  }
+
+  /** One TLSPlaintext record (RFC 8446 §5.1): type, legacy_record_version 0x0303, length, fragment. */
+  function record(type: number, fragment: Buffer): Buffer {
+    const header = Buffer.from([type, 0x03, 0x03, 0, 0]);
+    header.writeUInt16BE(fragment.length, 3);
+    return Buffer.concat([header, fragment]);
+  }
+
+  async function validateAgainst(port: number): Promise<ValidationOutcome> {
+    const attempt = makeAttempt('tls-alpn-01', dnsIdentifier('app.example.test'));
+    return makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: port, timeoutMs: 5_000 }).validate(attempt);
+  }
+
+  it('fails with tls naming decode_error when the ServerHello is malformed (RFC 8446 §6: we send decode_error)', async () => {
+    // A ServerHello (type 2) of 10 bytes: legacy_version and 8 bytes where 32 of random belong.
+    const serverHello = Buffer.from([0x02, 0x00, 0x00, 0x0a, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const outcome = await validateAgainst(await target(record(22, serverHello)));
+    assertFailed(outcome, 'tls', /^tls-alpn-01: the target's TLS handshake from 127\.0\.0\.1:\d+ is malformed \(decode_error: random: need 32 bytes, have 8\); we sent alert decode_error$/);
+  });
+
+  it('fails with tls naming the alert the target sent', async () => {
+    const outcome = await validateAgainst(await target(record(21, Buffer.from([2, 40]))));
+    assertFailed(outcome, 'tls', /^tls-alpn-01: the target at 127\.0\.0\.1:\d+ ended the TLS handshake \(handshake_failure: peer sent handshake_failure\)$/);
+  });
+
+  it('fails with tls naming unexpected_message when the target answers with something else than a ServerHello', async () => {
+    const outcome = await validateAgainst(await target(record(22, Buffer.from([0xff, 0, 0, 0]))));
+    assertFailed(outcome, 'tls', /was refused \(unexpected_message: .*\); we sent alert unexpected_message$/);
+  });
+
+  it('fails with tls when the target is not speaking TLS at all', async () => {
+    const outcome = await validateAgainst(await target(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')));
+    assertFailed(outcome, 'tls', /we sent alert unexpected_message$/);
+  });
+
+  it('keeps connection for a reset below TLS', async () => {
+    const outcome = await validateAgainst(await target(Buffer.alloc(0), 'reset'));
+    assertFailed(outcome, 'connection', /connection reset by peer/);
+  });
+});
+
 describe('the acmeIdentifier extension codec (src/x509/acme-identifier.ts)', () => {
   it('encodes Authorization as the DER OCTET STRING 04 20 || digest (RFC 8737 §3)', () => {
     const digest = Buffer.alloc(32, 0xab);
