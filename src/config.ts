@@ -172,6 +172,8 @@ function isDnsServer(text: string): boolean {
 const ACME_FIELDS = {
   /** Connect here for http-01 and tls-alpn-01 instead of resolving the name (e.g. 127.0.0.1). */
   acmeValidationAddress: z.string().refine((value) => isIP(value) !== 0, 'expected an IPv4 or IPv6 address').optional(),
+  /** CIDRs validation may connect to although the address policy refuses them (loopback, reserved blocks); empty: none. */
+  acmeValidationRoutableRanges: ListSchema.pipe(z.array(z.string().refine(isCidr, 'expected CIDRs separated by commas, e.g. 127.0.0.0/8'))).default([]),
   acmeHttp01Port: z.number().int().min(1).max(65535).default(80),
   acmeTlsAlpn01Port: z.number().int().min(1).max(65535).default(443),
   /** `ip:port` or `[ipv6]:port` (port optional, 53) of the DNS server asked for dns-01 TXT records; the system resolver when unset. */
@@ -333,6 +335,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_ALERTS_MAX_ATTEMPTS: 'alertsMaxAttempts',
   KEYSMITH_ALERTS_RUN_TIMEOUT: 'alertsRunTimeout',
   KEYSMITH_ACME_VALIDATION_ADDRESS: 'acmeValidationAddress',
+  KEYSMITH_ACME_VALIDATION_ROUTABLE_RANGES: 'acmeValidationRoutableRanges',
   KEYSMITH_ACME_HTTP01_PORT: 'acmeHttp01Port',
   KEYSMITH_ACME_TLSALPN01_PORT: 'acmeTlsAlpn01Port',
   KEYSMITH_ACME_DNS_RESOLVER: 'acmeDnsResolver',

@@ -229,6 +229,7 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     tlsAlpn01Port: config.acmeTlsAlpn01Port,
     tlsConnect: connect,
     ...(config.acmeValidationAddress === undefined ? {} : { validationAddress: config.acmeValidationAddress }),
+    routableRanges: config.acmeValidationRoutableRanges,
     ...(config.acmeDnsResolver === undefined ? {} : { dnsResolver: config.acmeDnsResolver }),
   });
   const server = createAcmeServer({

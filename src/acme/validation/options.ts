@@ -8,6 +8,12 @@ export interface ChallengeValidatorOptions {
    * of targets.ts does not apply to it: the operator chose it.
    */
   readonly validationAddress?: string;
+  /**
+   * CIDRs this deployment reaches for validation although the address policy
+   * of targets.ts would refuse them (a lab on loopback, a private segment
+   * numbered from a reserved block). Deny by default: empty.
+   */
+  readonly routableRanges?: readonly string[];
   /** Port for http-01 (default 80). */
   readonly http01Port?: number;
   /** Port for tls-alpn-01 (default 443). */
@@ -22,6 +28,7 @@ export interface ChallengeValidatorOptions {
 
 export interface ResolvedOptions {
   readonly validationAddress: string | undefined;
+  readonly routableRanges: readonly string[];
   readonly http01Port: number;
   readonly tlsAlpn01Port: number;
   /** In the form node:dns `setServers` takes, or undefined for the system's. */
@@ -43,8 +50,16 @@ export function resolveOptions(options: ChallengeValidatorOptions): ResolvedOpti
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     throw new TypeError(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
   }
+  for (const cidr of options.routableRanges ?? []) {
+    const [address = '', bits = ''] = cidr.split('/');
+    const family = isIP(address);
+    if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) {
+      throw new TypeError(`routableRanges must be CIDRs such as 127.0.0.0/8, got ${JSON.stringify(cidr)}`);
+    }
+  }
   return {
     validationAddress,
+    routableRanges: options.routableRanges ?? [],
     http01Port: checkPort('http01Port', options.http01Port ?? 80),
     tlsAlpn01Port: checkPort('tlsAlpn01Port', options.tlsAlpn01Port ?? 443),
     dnsServer: options.dnsResolver === undefined ? undefined : parseDnsServer(options.dnsResolver),

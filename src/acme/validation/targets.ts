@@ -22,6 +22,9 @@ import type { AcmeIdentifier, ValidationOutcome } from './types.js';
  *   judged by the IPv4 address inside them.
  * - Private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) are
  *   allowed: an internal CA validates internal hosts.
+ * - `routableRanges` (empty unless the operator names some) are allowed
+ *   even where the rules above refuse them: the operator's word for this
+ *   deployment's network.
  * Ports are never taken from the identifier or a redirect: only the
  * configured http-01 and tls-alpn-01 ports are used.
  */
@@ -78,10 +81,11 @@ function contains(r: Range, octets: Uint8Array): boolean {
  * Why `address` may not be connected to, or undefined when it may.
  * `isIdentifier`: the address is the order's own IP identifier (loopback allowed, see above).
  */
-export function refusalReason(address: string, isIdentifier: boolean): string | undefined {
+export function refusalReason(address: string, isIdentifier: boolean, routableRanges: readonly string[] = []): string | undefined {
   let octets = ipToOctets(address);
   const embedding = EMBEDS_IPV4.find((r) => contains(r, octets));
   if (embedding !== undefined) octets = octets.slice(12);
+  if (routableRanges.some((cidr) => contains(range(cidr, 'routable by configuration'), octets))) return undefined;
   // ::1 lies inside ::/96 too; loopback is checked first so it is named as such.
   const loopback = LOOPBACK.find((r) => contains(r, octets));
   if (loopback !== undefined) return isIdentifier ? undefined : loopback.reason;
@@ -97,7 +101,7 @@ const MAX_ATTEMPTED_ADDRESSES = 2;
 export async function resolveTargets(identifier: AcmeIdentifier, options: ResolvedOptions, deadline: Deadline): Promise<TargetsResult> {
   if (options.validationAddress !== undefined) return { ok: true, addresses: [options.validationAddress] };
   if (identifier.type === 'ip') {
-    const reason = refusalReason(identifier.value, true);
+    const reason = refusalReason(identifier.value, true, options.routableRanges);
     if (reason !== undefined) {
       return { ok: false, outcome: failed('connection', `Refusing to connect to ${identifier.value}: it is ${reason}, which is never a validation target`) };
     }
@@ -120,7 +124,7 @@ export async function resolveTargets(identifier: AcmeIdentifier, options: Resolv
   const all = found.flat();
   if (all.length === 0) return { ok: false, outcome: failed('dns', `No valid A or AAAA records for ${identifier.value}`) };
   for (const address of all) {
-    const reason = refusalReason(address, false);
+    const reason = refusalReason(address, false, options.routableRanges);
     if (reason !== undefined) {
       return {
         ok: false,

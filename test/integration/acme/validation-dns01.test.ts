@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { dns01Digest, type ValidationOutcome } from '../../../src/acme/validation/index.js';
 import { startDnsResponder, type DnsResponder } from '../../helpers/dns-responder.js';
 import { portOf } from '../../helpers/processes.js';
-import { dnsIdentifier, ipIdentifier, makeAttempt, makeValidator } from './validation-fixtures.js';
+import { assertEndedAtDeadline, dnsIdentifier, ipIdentifier, makeAttempt, makeValidator, timed } from './validation-fixtures.js';
 
 /** dns-01 (RFC 8555 §8.4) through the in-test DNS responder on 127.0.0.1. */
 
@@ -115,7 +115,9 @@ describe('dns-01 validation', () => {
   it('fails with dns, within its bound, when the DNS server never answers', async () => {
     const attempt = makeAttempt('dns-01', dnsIdentifier('slow.example.test'));
     const hanging = makeValidator({ dnsResolver: `127.0.0.1:${portOf(silent.address())}`, timeoutMs: 400 });
-    assertFailed(await hanging.validate(attempt), 'dns', /timed out|timeout/);
+    const { value, ms } = await timed(hanging.validate(attempt));
+    assertFailed(value, 'dns', /timed out|timeout/);
+    assertEndedAtDeadline(ms, 400, 'dns-01 against a silent resolver');
   });
 
   it('refuses an IP identifier (RFC 8738 §7)', async () => {

@@ -31,3 +31,23 @@ export function dnsIdentifier(value: string): AcmeIdentifier {
 export function ipIdentifier(value: string): AcmeIdentifier {
   return { type: 'ip', value };
 }
+
+/** How long `work` took, in ms of monotonic time. */
+export async function timed<T>(work: Promise<T>): Promise<{ readonly value: T; readonly ms: number }> {
+  const start = performance.now();
+  const value = await work;
+  return { value, ms: performance.now() - start };
+}
+
+/** Slack above a deadline for the timer to fire and the failure to be reported on a busy machine. */
+const DEADLINE_SLACK_MS = 1_500;
+
+/**
+ * The bound a "times out" test names: the attempt ended because its own
+ * deadline fired (not earlier, for another reason) and soon after it.
+ */
+export function assertEndedAtDeadline(ms: number, deadlineMs: number, what: string): void {
+  if (ms < deadlineMs * 0.9 || ms > deadlineMs + DEADLINE_SLACK_MS) {
+    throw new Error(`${what}: ended after ${ms.toFixed(0)} ms, expected at its ${deadlineMs} ms deadline (+${DEADLINE_SLACK_MS} ms at most)`);
+  }
+}

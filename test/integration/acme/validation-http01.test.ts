@@ -5,7 +5,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ChallengeAttempt, ValidationOutcome } from '../../../src/acme/validation/index.js';
 import { portOf } from '../../helpers/processes.js';
-import { dnsIdentifier, ipIdentifier, makeAttempt, makeValidator } from './validation-fixtures.js';
+import { assertEndedAtDeadline, dnsIdentifier, ipIdentifier, makeAttempt, makeValidator, timed } from './validation-fixtures.js';
 
 /**
  * http-01 (RFC 8555 §8.3) against a real node:http server on 127.0.0.1.
@@ -135,8 +135,28 @@ describe('http-01 validation', () => {
 
   it('refuses a body over 8 KiB without buffering it all', async () => {
     const attempt = makeAttempt('http-01', dnsIdentifier('app.example.test'));
-    serve(attempt, 200, Buffer.alloc(64 * 1024, 0x41));
+    // A 64 MiB body written as fast as the validator takes it: it must stop reading after its 8 KiB cap.
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    let written = 0;
+    const closed = new Promise<void>((resolve) => {
+      handler = (_request, response) => {
+        response.writeHead(200, { 'content-length': String(total) });
+        const pump = (): void => {
+          while (written < total && !response.destroyed) {
+            written += chunk.length;
+            if (!response.write(chunk)) return void response.once('drain', pump);
+          }
+          response.end();
+        };
+        response.once('close', () => resolve());
+        pump();
+      };
+    });
     assertFailed(await validator().validate(attempt), 'unauthorized', /exceeds 8192 bytes/);
+    await closed;
+    // What the kernel's socket buffers absorbed is all that left the server: a few MiB at most, never the 64.
+    assert.ok(written < 16 * 1024 * 1024, `the server wrote ${written} bytes before the validator hung up`);
   });
 
   it('times out against a server that never answers, within its own bound', async () => {
@@ -144,7 +164,9 @@ describe('http-01 validation', () => {
     handler = () => {
       // Never answers; the socket is destroyed in after().
     };
-    assertFailed(await validator(300).validate(attempt), 'connection', /timed out|Timeout/);
+    const { value, ms } = await timed(validator(300).validate(attempt));
+    assertFailed(value, 'connection', /timed out|Timeout/);
+    assertEndedAtDeadline(ms, 300, 'http-01 against a silent server');
   });
 
   it('fails with connection when nothing listens on the port', async () => {

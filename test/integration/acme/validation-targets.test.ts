@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createChallengeValidator, refusalReason, type ValidationOutcome } from '../../../src/acme/validation/index.js';
 import { startDnsResponder, type DnsResponder } from '../../helpers/dns-responder.js';
@@ -22,15 +21,8 @@ function assertFailed(outcome: ValidationOutcome, type: string, detail: RegExp):
   assert.match(outcome.error.detail, detail);
 }
 
-/** A non-loopback IPv4 address of this machine, if it has one (the positive resolution test needs a routable target). */
-function localRoutableAddress(): string | undefined {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) {
-      if (address.family === 'IPv4' && !address.internal && refusalReason(address.address, false) === undefined) return address.address;
-    }
-  }
-  return undefined;
-}
+/** A loopback address the tests name routable: validation traffic never leaves 127.0.0.0/8. */
+const ROUTABLE_ADDRESS = '127.0.0.2';
 
 describe('the validation address policy', () => {
   it('refuses loopback, unspecified, link-local, multicast and reserved addresses from DNS', () => {
@@ -88,6 +80,7 @@ describe('the validation address policy', () => {
 describe('validation without validationAddress (names resolved through DNS)', () => {
   let responder: DnsResponder;
   let http: Server;
+  let routableHttp: Server;
   let httpPort: number;
   let tcp: TcpServer;
   let tcpPort: number;
@@ -98,20 +91,24 @@ describe('validation without validationAddress (names resolved through DNS)', ()
 
   before(async () => {
     responder = await startDnsResponder();
-    // Listens on every interface so the positive test can reach it through a routable address.
-    http = createServer((request, response) => {
+    const answer = (request: IncomingMessage, response: ServerResponse): void => {
       httpRequests++;
       const body = served.get(request.url ?? '');
       response.statusCode = body === undefined ? 404 : 200;
       response.end(body ?? '');
-    });
-    http.on('connection', (socket: Socket) => {
+    };
+    const track = (socket: Socket): void => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-    });
-    http.listen(0);
+    };
+    http = createServer(answer).on('connection', track);
+    http.listen(0, '127.0.0.1');
     await once(http, 'listening');
     httpPort = portOf(http.address());
+    // The same target on 127.0.0.2, an address a test configuration names routable: everything stays on loopback.
+    routableHttp = createServer(answer).on('connection', track);
+    routableHttp.listen(httpPort, ROUTABLE_ADDRESS);
+    await once(routableHttp, 'listening');
     tcp = createTcpServer((socket) => {
       tcpConnections++;
       sockets.add(socket);
@@ -125,6 +122,7 @@ describe('validation without validationAddress (names resolved through DNS)', ()
   after(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((resolve) => http.close(() => resolve()));
+    await new Promise<void>((resolve) => routableHttp.close(() => resolve()));
     await new Promise<void>((resolve) => tcp.close(() => resolve()));
     await responder.close();
   });
@@ -135,8 +133,12 @@ describe('validation without validationAddress (names resolved through DNS)', ()
     served = new Map();
   });
 
+  function validatorOptions() {
+    return { http01Port: httpPort, tlsAlpn01Port: tcpPort, dnsResolver: responder.server, timeoutMs: 5_000 };
+  }
+
   function validator(): ReturnType<typeof makeValidator> {
-    return makeValidator({ http01Port: httpPort, tlsAlpn01Port: tcpPort, dnsResolver: responder.server, timeoutMs: 5_000 });
+    return makeValidator(validatorOptions());
   }
 
   it('refuses http-01 to a name that resolves to 127.0.0.1, without connecting', async () => {
@@ -198,28 +200,28 @@ describe('validation without validationAddress (names resolved through DNS)', ()
     assert.equal(responder.queries.length, before);
   });
 
-  it('goes on to connect when a name resolves to an allowed private address', async () => {
-    // 10.255.255.1 passes the policy. What answers there depends on the host's network (nothing, an
-    // unreachable error, or a transparent proxy), so the test checks only that the attempt got past
-    // resolution and policy to a connection, and that it did not reach our server.
-    const attempt = makeAttempt('http-01', dnsIdentifier('private.example.test'));
-    responder.setA('private.example.test', ['10.255.255.1']);
-    const outcome = await makeValidator({ http01Port: httpPort, dnsResolver: responder.server, timeoutMs: 500 }).validate(attempt);
-    assert.equal(outcome.ok, false);
-    if (!outcome.ok) {
-      assert.notEqual(outcome.error.type, 'dns', outcome.error.detail);
-      assert.doesNotMatch(outcome.error.detail, /Refusing/);
-    }
+  it('connects to an address the policy refuses when the configuration names it routable, and to nothing else', async () => {
+    const attempt = makeAttempt('http-01', dnsIdentifier('routable.example.test'));
+    responder.setA('routable.example.test', [ROUTABLE_ADDRESS]);
+    served.set(`/.well-known/acme-challenge/${attempt.token}`, attempt.keyAuthorization);
+    // Without the exemption 127.0.0.2 is loopback: refused before any connection.
+    assertFailed(await validator().validate(attempt), 'connection', /Refusing to connect to 127\.0\.0\.2.*loopback/);
     assert.equal(httpRequests, 0);
+    const exempt = makeValidator({ ...validatorOptions(), routableRanges: [`${ROUTABLE_ADDRESS}/32`] });
+    assert.deepEqual(await exempt.validate(attempt), { ok: true });
+    assert.equal(httpRequests, 1);
+    // The exemption is that range only: 127.0.0.1 stays refused.
+    responder.setA('loop2.example.test', ['127.0.0.1']);
+    assertFailed(await exempt.validate(makeAttempt('http-01', dnsIdentifier('loop2.example.test'))), 'connection', /127\.0\.0\.1.*loopback/);
   });
 
-  const routable = localRoutableAddress();
-  it('validates a name that resolves to a routable address of this machine', { skip: routable === undefined ? 'no non-loopback IPv4 interface' : false }, async () => {
-    const address = routable ?? '';
-    const attempt = makeAttempt('http-01', dnsIdentifier('routable.example.test'));
-    responder.setA('routable.example.test', [address]);
-    served.set(`/.well-known/acme-challenge/${attempt.token}`, attempt.keyAuthorization);
-    assert.deepEqual(await validator().validate(attempt), { ok: true });
-    assert.equal(httpRequests, 1);
+  it('goes past resolution and policy to a connection for an allowed address where nothing listens', async () => {
+    // 127.0.0.3 is named routable and nothing listens there: the attempt fails at connect, not at dns or policy.
+    const attempt = makeAttempt('http-01', dnsIdentifier('silent.example.test'));
+    responder.setA('silent.example.test', ['127.0.0.3']);
+    const outcome = await makeValidator({ ...validatorOptions(), routableRanges: ['127.0.0.3/32'], timeoutMs: 2_000 }).validate(attempt);
+    assertFailed(outcome, 'connection', /127\.0\.0\.3/);
+    assert.doesNotMatch(outcome.ok ? '' : outcome.error.detail, /Refusing/);
+    assert.equal(httpRequests, 0);
   });
 });

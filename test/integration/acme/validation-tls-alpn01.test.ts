@@ -16,7 +16,7 @@ import {
 } from '../../../src/x509/index.js';
 import { handshakeMessages, parseMsgTrace, Scope, skipUnlessTool } from '../../interop/harness.js';
 import { portOf, runProcess, startOpensslServer, type OpensslServer } from '../../helpers/processes.js';
-import { dnsIdentifier, ipIdentifier, makeAttempt, makeValidator } from './validation-fixtures.js';
+import { assertEndedAtDeadline, dnsIdentifier, ipIdentifier, makeAttempt, makeValidator, timed } from './validation-fixtures.js';
 
 /**
  * tls-alpn-01 (RFC 8737, RFC 8738 §6) with keysmith's own TLS client against
@@ -224,8 +224,9 @@ describe('tls-alpn-01 validation against node:tls and raw TCP', () => {
     scope.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
     scope.defer(() => sockets.forEach((s) => s.destroy()));
     const attempt = makeAttempt('tls-alpn-01', dnsIdentifier('app.example.test'));
-    const outcome = await makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: portOf(server.address()), timeoutMs: 300 }).validate(attempt);
+    const { value: outcome, ms } = await timed(makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: portOf(server.address()), timeoutMs: 300 }).validate(attempt));
     assertFailed(outcome, 'connection', /timed out|Timeout/);
+    assertEndedAtDeadline(ms, 300, 'tls-alpn-01 against a silent server');
   });
 
   it('fails with connection when nothing listens', async () => {
