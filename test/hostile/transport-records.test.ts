@@ -34,10 +34,9 @@ describe('a chunk of thousands of tiny records', { timeout: 120_000 }, () => {
     const answered = await Promise.all(senders.map((sender) => sender.send(15_000)));
     const report = await probe.stop();
     const requests = payload.length / request.length;
-    // Each answer is the same size; every pipelined request got one.
-    const one = (await service.healthz()).status;
-    assert.equal(one, 200);
-    for (const bytes of answered) assert.ok(bytes > 0 && bytes % requests === 0, `answered ${bytes} bytes for ${requests} requests`);
+    // Every pipelined request got its 200.
+    assert.equal((await service.healthz()).status, 200);
+    for (const responses of answered) assert.equal(responses, requests, `answered ${responses} of ${requests} requests`);
     assert.deepEqual(report.failures, [], report.describe());
     assert.ok(report.p99 < HEALTHZ_P99_MS, `/healthz p99 over ${HEALTHZ_P99_MS} ms: ${report.describe()}`);
     console.log(`${CONNECTIONS} x ${RECORDS} one-byte records: /healthz ${report.describe()}`);
