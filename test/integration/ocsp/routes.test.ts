@@ -282,6 +282,7 @@ describe('CRL and CA certificate over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port, clock: stack.clock } });
     const issued = await stack.issue();
     stack.authority.revoke(issued.serial, 'keyCompromise');
+    await stack.crl.settled();
     const reply = await sendBytes(served.port, { path: '/crl' });
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['content-type'], 'application/pkix-crl');

@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Authority, CrlPublisher, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
+import { Authority, CrlPublisher, crlIssuerFor, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
+import { crlAnswer } from '../../../src/cli/compose.js';
+import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import type { OcspPort } from '../../../src/http/index.js';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder } from '../../../src/ocsp/index.js';
@@ -56,7 +58,16 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     ...(options.validityMs === undefined ? {} : { validityMs: options.validityMs }),
     ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
   });
-  const crl = new CrlPublisher({ material, ledger: ledger.certificates, clock, ...(options.crlValidityMs === undefined ? {} : { validityMs: options.crlValidityMs }) });
+  const { issuer, issuerName } = crlIssuerFor(material);
+  const crlUrl = 'http://127.0.0.1/crl';
+  const crl = new CrlPublisher({
+    builder: new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount: 1, crlUrl }),
+    probe: ledger.certificates,
+    issuerName,
+    clock,
+    debounceMs: 0,
+    ...(options.crlValidityMs === undefined ? {} : { validityMs: options.crlValidityMs }),
+  });
   authority.onRevoked(source.drop);
   authority.onRevoked(crl.noteRevoked);
   const responder = new OcspResponder(source);
@@ -74,7 +85,7 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     source,
     crl,
     responder,
-    port: { responder, crl: () => crl.current(), issuerCertificate: () => material.intermediate.certDer },
+    port: { responder, crl: crlAnswer(crl), issuerCertificate: () => material.intermediate.certDer },
     files,
     issue: (path = `w${++counter}`, ttlMs) =>
       authority.issue(

@@ -1,0 +1,166 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BuiltCrl, BuiltCrlSet, CrlBuilder, CrlBuildOrder, CrlStore } from '../ca/index.js';
+import type { CrlIssuer } from '../x509/index.js';
+import type { CrlWorkerInput, CrlWorkerOutput } from './crl-worker.js';
+
+/** What every build of one service shares: where the ledger is, whose CRL, how it is laid out. */
+export interface CrlBuildSetup {
+  readonly databasePath: string;
+  readonly issuerName: string;
+  readonly issuer: CrlIssuer;
+  readonly signingKey: KeyObject;
+  readonly shardCount: number;
+  readonly crlUrl?: string;
+  /** A build that takes longer is abandoned (the worker is terminated) and reported; default 120 s. */
+  readonly timeoutMs?: number;
+}
+
+const WORKER_URL = new URL('./crl-worker.js', import.meta.url);
+
+/** Runs each build in a fresh worker thread (src/cli/crl-worker.ts): nothing of it runs on the event loop. */
+export class WorkerCrlBuilder implements CrlBuilder {
+  constructor(private readonly setup: CrlBuildSetup) {}
+
+  build(order: CrlBuildOrder): Promise<BuiltCrlSet> {
+    const { setup } = this;
+    const input: CrlWorkerInput = {
+      databasePath: setup.databasePath,
+      issuerName: setup.issuerName,
+      params: {
+        ...order,
+        issuer: setup.issuer,
+        signingKey: setup.signingKey,
+        shardCount: setup.shardCount,
+        ...(setup.crlUrl === undefined ? {} : { crlUrl: setup.crlUrl }),
+      },
+    };
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(WORKER_URL, { workerData: input });
+      let isDone = false;
+      const finish = (outcome: () => void): void => {
+        if (isDone) return;
+        isDone = true;
+        clearTimeout(timer);
+        outcome();
+        void worker.terminate();
+      };
+      const timeoutMs = setup.timeoutMs ?? 120_000;
+      const timer = setTimeout(() => finish(() => reject(new Error(`the CRL build took longer than ${timeoutMs} ms and was abandoned`))), timeoutMs);
+      timer.unref();
+      worker.once('message', (output: CrlWorkerOutput) => finish(() => (output.ok ? resolve(output.set) : reject(new Error(`the CRL build failed: ${output.message}`)))));
+      worker.once('error', (err) => finish(() => reject(err)));
+      worker.once('exit', (code) => finish(() => reject(new Error(`the CRL worker exited with code ${code} before answering`))));
+    });
+  }
+}
+
+/*
+ * The last built CRLs, kept in `<dataDir>/crl/` so that a restart serves them
+ * at once instead of building before (or blocking) the listener: one DER file
+ * per CRL and `state.json` with the dates, number, entry counts and ETags,
+ * written last (each file through a temporary name and a rename).
+ */
+
+interface StoredState {
+  readonly version: 1;
+  /** Hex AKI of the issuer: a CA rotated since makes the files stale. */
+  readonly issuerKeyId: string;
+  readonly crlUrl: string | null;
+  readonly now: number;
+  readonly thisUpdate: number;
+  readonly nextUpdate: number;
+  readonly crlNumber: number;
+  readonly count: number;
+  readonly lastRevokedAt: number;
+  readonly full: StoredCrl;
+  readonly shards: readonly StoredCrl[];
+}
+
+interface StoredCrl {
+  readonly file: string;
+  readonly entries: number;
+  readonly etag: string;
+}
+
+export class CrlFiles implements CrlStore {
+  readonly #dir: string;
+
+  constructor(
+    dataDir: string,
+    private readonly issuer: CrlIssuer,
+    private readonly crlUrl: string | undefined,
+  ) {
+    this.#dir = join(dataDir, 'crl');
+  }
+
+  async save(set: BuiltCrlSet): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const write = async (name: string, contents: Uint8Array | string): Promise<void> => {
+      const path = join(this.#dir, name);
+      const temporary = `${path}.${process.pid}.tmp`;
+      await writeFile(temporary, contents, { mode: 0o644 });
+      await rename(temporary, path);
+    };
+    const stored = async (built: BuiltCrl, name: string): Promise<StoredCrl> => {
+      await write(name, built.der);
+      return { file: name, entries: built.entries, etag: built.etag };
+    };
+    const full = await stored(set.full, 'full.crl');
+    const shards: StoredCrl[] = [];
+    for (const [n, shard] of set.shards.entries()) shards.push(await stored(shard, `shard-${n}.crl`));
+    const state: StoredState = {
+      version: 1,
+      issuerKeyId: Buffer.from(this.issuer.keyIdentifier).toString('hex'),
+      crlUrl: this.crlUrl ?? null,
+      now: set.now,
+      thisUpdate: set.thisUpdate,
+      nextUpdate: set.nextUpdate,
+      crlNumber: set.crlNumber,
+      count: set.count,
+      lastRevokedAt: set.lastRevokedAt,
+      full,
+      shards,
+    };
+    await write('state.json', JSON.stringify(state));
+  }
+
+  /**
+   * The persisted set when it is this issuer's, for this CRL URL, and every
+   * file matches its ETag (a torn or foreign file is not served); else
+   * undefined and the publisher builds afresh. Reads a few files, not the ledger.
+   */
+  restore(): BuiltCrlSet | undefined {
+    const statePath = join(this.#dir, 'state.json');
+    if (!existsSync(statePath)) return undefined;
+    try {
+      const state = JSON.parse(readFileSync(statePath, 'utf8')) as StoredState;
+      if (state.version !== 1 || state.issuerKeyId !== Buffer.from(this.issuer.keyIdentifier).toString('hex') || state.crlUrl !== (this.crlUrl ?? null)) return undefined;
+      const load = (stored: StoredCrl): BuiltCrl | undefined => {
+        if (!/^(full|shard-\d{1,3})\.crl$/.test(stored.file)) return undefined;
+        const der = new Uint8Array(readFileSync(join(this.#dir, stored.file)));
+        const etag = `"${createHash('sha256').update(der).digest('base64url')}"`;
+        return etag === stored.etag ? { der, entries: stored.entries, etag } : undefined;
+      };
+      const full = load(state.full);
+      const shards = state.shards.map(load);
+      if (full === undefined || shards.some((s) => s === undefined)) return undefined;
+      return {
+        now: state.now,
+        thisUpdate: state.thisUpdate,
+        nextUpdate: state.nextUpdate,
+        crlNumber: state.crlNumber,
+        count: state.count,
+        lastRevokedAt: state.lastRevokedAt,
+        full,
+        shards: shards.filter((s): s is BuiltCrl => s !== undefined),
+        timings: { readMs: 0, encodeMs: 0, signMs: 0 },
+      };
+    } catch {
+      return undefined;
+    }
+  }
+}
