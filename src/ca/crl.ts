@@ -227,8 +227,8 @@ export class CrlPublisher {
 
   /** One build at a time; a build asked for while one runs starts after it. */
   #run(): Promise<BuiltCrlSet> {
-    const previous = this.#building ?? Promise.resolve(undefined);
-    const next = previous.catch(() => undefined).then(() => this.#buildOnce());
+    const previous = this.#building;
+    const next = previous === undefined ? this.#buildOnce() : previous.catch(() => undefined).then(() => this.#buildOnce());
     this.#building = next;
     const clear = (): void => {
       if (this.#building === next) this.#building = undefined;

@@ -38,6 +38,8 @@ export interface StackOptions {
   readonly maxCachedResponses?: number;
   readonly crlValidityMs?: number;
   readonly clock?: FixedClock;
+  /** CRL shards (default 1): leaves name `http://127.0.0.1/crl/<n>`. */
+  readonly crlShards?: number;
 }
 
 let counter = 0;
@@ -47,7 +49,9 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
   const clock = options.clock ?? new FixedClock(Date.now());
   const ledger = openLedger({ path: join(dir.path, 'keysmith.db'), clock });
   const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: ledger.certificates, clock });
-  const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp', crlUrl: 'http://127.0.0.1/crl' });
+  const crlUrl = 'http://127.0.0.1/crl';
+  const shardCount = options.crlShards ?? 1;
+  const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp', crlUrl, crlShards: shardCount });
   const signer = new OcspSigner({ authority, clock });
   await signer.rotate();
   const source = new LedgerSource({
@@ -59,12 +63,12 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
   });
   const { issuer, issuerName } = crlIssuerFor(material);
-  const crlUrl = 'http://127.0.0.1/crl';
   const crl = new CrlPublisher({
-    builder: new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount: 1, crlUrl }),
+    builder: new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl }),
     probe: ledger.certificates,
     issuerName,
     clock,
+    shardCount,
     debounceMs: 0,
     ...(options.crlValidityMs === undefined ? {} : { validityMs: options.crlValidityMs }),
   });
