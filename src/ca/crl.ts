@@ -33,9 +33,14 @@ export interface CrlBuilder {
   build(order: CrlBuildOrder): Promise<BuiltCrlSet>;
 }
 
+export interface RevokedSetSummary {
+  readonly count: number;
+  readonly lastRevokedAt: number;
+}
+
 /** The ledger's cheap "did the revoked set change" answer (src/ledger revokedSummary, over migrations/0005's index). */
 export interface RevokedSetProbe {
-  revokedSummary(issuer: string, now: number): { readonly count: number; readonly lastRevokedAt: number };
+  revokedSummary(issuer: string, now: number): RevokedSetSummary | Promise<RevokedSetSummary>;
 }
 
 /** Where the last built set is kept across restarts (src/cli: files in the data directory). */
@@ -100,6 +105,7 @@ export class CrlPublisher {
   #building: Promise<BuiltCrlSet> | undefined;
   #interval: NodeJS.Timeout | undefined;
   #builds = 0;
+  #isStopped = false;
 
   constructor(deps: CrlPublisherDeps) {
     const validity = deps.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
@@ -150,7 +156,7 @@ export class CrlPublisher {
     this.#isDirty = true;
     this.#dirtySince ??= now;
     // A running build re-arms when it ends (it may not have read this revocation).
-    if (this.#building === undefined) this.#arm(now);
+    if (this.#building === undefined && !this.#isStopped) this.#arm(now);
   };
 
   /** Builds now (after any build in progress), cancelling a pending debounce. Resolves with the new set. */
@@ -173,7 +179,7 @@ export class CrlPublisher {
     const isHalfSpent = current === undefined || now >= current.thisUpdate + (current.nextUpdate - current.thisUpdate) / 2;
     if (current !== undefined && !isHalfSpent && !this.#isDirty) {
       // Asked at the instant the build judged "unexpired" at: expiries since then do not count as a change.
-      const summary = this.#deps.probe.revokedSummary(this.#deps.issuerName, current.now);
+      const summary = await this.#deps.probe.revokedSummary(this.#deps.issuerName, current.now);
       if (summary.count === current.count && summary.lastRevokedAt === current.lastRevokedAt) return 'unchanged';
     }
     await this.rebuild();
@@ -196,6 +202,7 @@ export class CrlPublisher {
    */
   start(options: { everyMs: number; onError: (err: unknown) => void }): void {
     this.stop();
+    this.#isStopped = false;
     if (!(options.everyMs > 0 && options.everyMs < this.#validityMs)) throw new Error('the CRL refresh interval must be positive and below its validity');
     const tick = (): void => {
       this.refresh().catch(options.onError);
@@ -207,6 +214,7 @@ export class CrlPublisher {
 
   stop(): void {
     if (this.#interval !== undefined) clearInterval(this.#interval);
+    this.#isStopped = true;
     this.#interval = undefined;
     this.#disarm();
   }
@@ -233,7 +241,7 @@ export class CrlPublisher {
     const clear = (): void => {
       if (this.#building === next) this.#building = undefined;
       // Revocations that came in while this build read the ledger get their own (debounced) build.
-      if (this.#isDirty && this.#building === undefined) this.#arm(this.#deps.clock.now());
+      if (this.#isDirty && this.#building === undefined && !this.#isStopped) this.#arm(this.#deps.clock.now());
     };
     next.then(clear, clear);
     return next;

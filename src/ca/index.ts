@@ -13,6 +13,7 @@ export {
   type CrlTimers,
   type PublishedCrl,
   type RevokedSetProbe,
+  type RevokedSetSummary,
 } from './crl.js';
 export { buildCrlSet, crlIssuerFor, type BuiltCrl, type BuiltCrlSet, type CrlBuildOrder, type CrlBuildParams } from './crl-build.js';
 export { crlShardOf, crlShardUrl, MAX_CRL_SHARDS } from './crl-shard.js';

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Config } from '../config.js';
-import { Authority, checkClientCertificate, CrlPublisher, crlIssuerFor, initCertificateAuthority, JwtAuthority, OcspSigner, type RevokedSetProbe } from '../ca/index.js';
+import { Authority, checkClientCertificate, CrlPublisher, crlIssuerFor, initCertificateAuthority, JwtAuthority, OcspSigner } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
 import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
@@ -137,16 +137,18 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   const url = crlUrl(config);
   const files = new CrlFiles(config.dataDir, issuer, url);
   let reportError: (err: unknown) => void = () => undefined;
+  // One worker thread builds the CRLs and answers the periodic change check: neither reads the ledger on the event loop.
+  const builder = new WorkerCrlBuilder({
+    databasePath: core.paths.database,
+    issuerName,
+    issuer,
+    signingKey: authority.material.intermediate.keyObject,
+    shardCount: config.crlShards,
+    crlUrl: url,
+  });
   const crl = new CrlPublisher({
-    builder: new WorkerCrlBuilder({
-      databasePath: core.paths.database,
-      issuerName,
-      issuer,
-      signingKey: authority.material.intermediate.keyObject,
-      shardCount: config.crlShards,
-      crlUrl: url,
-    }),
-    probe: ledger.certificates satisfies RevokedSetProbe,
+    builder,
+    probe: builder,
     issuerName,
     clock,
     validityMs: config.crlValidity,
@@ -177,6 +179,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     stop() {
       signer.stop();
       crl.stop();
+      void builder.close();
     },
   };
 }

@@ -63,9 +63,10 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
   });
   const { issuer, issuerName } = crlIssuerFor(material);
+  const builder = new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl });
   const crl = new CrlPublisher({
-    builder: new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl }),
-    probe: ledger.certificates,
+    builder,
+    probe: builder,
     issuerName,
     clock,
     shardCount,
@@ -104,6 +105,7 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     close: () => {
       signer.stop();
       crl.stop();
+      void builder.close();
       ledger.close();
       dir.remove();
     },
