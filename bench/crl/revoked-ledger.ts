@@ -59,7 +59,7 @@ export async function revokedLedger(dataDir: string, revoked: number, options: {
   // One UPDATE per seeding batch, in the ledger's own connection (the bench owns the file).
   const raw = openRawRevoker(databasePath);
   try {
-    raw(revoked, now, REASONS);
+    raw(revoked, now, REASONS, issuerName);
   } finally {
     raw.close();
   }
@@ -68,13 +68,14 @@ export async function revokedLedger(dataDir: string, revoked: number, options: {
 }
 
 
-/** Marks the first `count` rows (by rowid) revoked, with reasons in turn, in one transaction. */
-function openRawRevoker(path: string): ((count: number, now: number, reasons: readonly RevocationReason[]) => void) & { close(): void } {
+/** Marks the first `count` leaves of `issuer` (by rowid) revoked, with reasons in turn, in one transaction. */
+function openRawRevoker(path: string): ((count: number, now: number, reasons: readonly RevocationReason[], issuer: string) => void) & { close(): void } {
   const db = new Database(path);
   db.pragma('busy_timeout = 10000');
-  const run = (count: number, now: number, reasons: readonly RevocationReason[]): void => {
+  const run = (count: number, now: number, reasons: readonly RevocationReason[], issuer: string): void => {
     const update = db.prepare<[number, string, number]>("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE rowid = ?");
-    const ids = db.prepare<[number], number>('SELECT rowid FROM certificates ORDER BY rowid LIMIT ?').pluck().all(count);
+    // The CA's own rows (root, intermediate) are not the intermediate's leaves: leave them be.
+    const ids = db.prepare<[string, number], number>('SELECT rowid FROM certificates WHERE issuer = ? ORDER BY rowid LIMIT ?').pluck().all(issuer, count);
     db.transaction(() => {
       for (const [i, id] of ids.entries()) update.run(now - 1000 - i, reasons[i % reasons.length] ?? 'unspecified', id);
     })();
