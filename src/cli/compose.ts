@@ -9,7 +9,7 @@ import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type 
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
-import { CrlFiles, WorkerCrlBuilder } from './crl-builder.js';
+import { checkCrlShardLayout, CrlFiles, WorkerCrlBuilder } from './crl-builder.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
@@ -54,6 +54,8 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
     const revocationBase = revocationBaseUrl(config);
+    // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
+    checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
     // Rows signed in the same event-loop turn share one durable commit (group commit); each caller still waits for its own.
     const certificateWriter = new GroupCommit(ledger.certificates);
     const authority = new Authority({

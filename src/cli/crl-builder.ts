@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BuiltCrl, BuiltCrlSet, CrlBuilder, CrlBuildOrder, CrlStore, RevokedSetProbe } from '../ca/index.js';
@@ -219,4 +219,37 @@ export class CrlFiles implements CrlStore {
       return undefined;
     }
   }
+}
+
+interface ShardLayout {
+  readonly issuerKeyId: string;
+  readonly crlUrl: string;
+  readonly crlShards: number;
+}
+
+/**
+ * Every certificate names its CRL shard, derived from its serial and the
+ * shard count: another count would leave earlier certificates pointing at
+ * shards that no longer list them. So the count is recorded per intermediate
+ * and CRL URL in `<dataDir>/crl/layout.json`, and a different one is refused
+ * (a new intermediate or a new CRL URL starts a new layout).
+ */
+export function checkCrlShardLayout(dataDir: string, issuer: CrlIssuer, crlUrl: string, crlShards: number): void {
+  const dir = join(dataDir, 'crl');
+  const path = join(dir, 'layout.json');
+  const layout: ShardLayout = { issuerKeyId: Buffer.from(issuer.keyIdentifier).toString('hex'), crlUrl, crlShards };
+  if (existsSync(path)) {
+    const recorded = JSON.parse(readFileSync(path, 'utf8')) as Partial<ShardLayout>;
+    if (recorded.issuerKeyId === layout.issuerKeyId && recorded.crlUrl === crlUrl) {
+      if (recorded.crlShards === crlShards) return;
+      throw new Error(
+        `crlShards is ${crlShards}, but certificates of this intermediate were issued naming ${String(recorded.crlShards)} CRL shard(s) under ${crlUrl}: ` +
+          `changing it would leave them pointing at shards that no longer list them. Keep crlShards=${String(recorded.crlShards)}, or change it together with a new intermediate.`,
+      );
+    }
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(layout), { mode: 0o644 });
+  renameSync(temporary, path);
 }

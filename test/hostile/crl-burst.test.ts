@@ -152,3 +152,33 @@ describe('a burst of 3,000 revocations (issue 19 item 3)', () => {
     }
   });
 });
+
+describe('serve with CRL shards', () => {
+  it('names a shard in each certificate and serves every shard with its IDP; a shard that does not exist is 404', async () => {
+    const service = await HostileService.start({ env: { KEYSMITH_CRL_SHARDS: '4' }, lifetimeMs: 120_000 });
+    const [cert, key, ca] = await Promise.all([readFile(service.paths.adminCert), readFile(service.paths.adminKey), service.bundlePem()]);
+    const admin = new Agent({ keepAlive: true, cert, key, ca });
+    try {
+      // The admin certificate was issued at first start, under the shard layout (openssl reads the first PEM block: the leaf).
+      const text = await runProcess('openssl', ['x509', '-in', service.paths.adminCert, '-noout', '-ext', 'crlDistributionPoints'], { timeoutMs: 30_000 });
+      assert.match(text.stdout, new RegExp(`URI:https://127\\.0\\.0\\.1:${service.port}/crl/[0-3]\\b`));
+      for (let shard = 0; shard < 4; shard++) {
+        let reply = await send(admin, service.port, `/crl/${shard}`);
+        for (let i = 0; i < 50 && reply.status === 503; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          reply = await send(admin, service.port, `/crl/${shard}`);
+        }
+        assert.equal(reply.status, 200);
+        const shardFile = join(service.paths.dataDir, `shard${shard}.crl`);
+        await writeFile(shardFile, reply.body);
+        const crl = await runProcess('openssl', ['crl', '-inform', 'DER', '-in', shardFile, '-noout', '-text'], { timeoutMs: 30_000 });
+        assert.match(crl.stdout, new RegExp(`Issuing Distribution Point: critical\\s+Full Name:\\s+URI:https://127\\.0\\.0\\.1:${service.port}/crl/${shard}\\s`));
+      }
+      assert.equal((await send(admin, service.port, '/crl/4')).status, 404);
+      assert.equal((await send(admin, service.port, '/crl')).status, 200);
+    } finally {
+      admin.destroy();
+      await service.stop();
+    }
+  });
+});

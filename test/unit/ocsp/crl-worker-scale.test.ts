@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { revokedLedger, type RevokedLedger } from '../../../bench/crl/revoked-ledger.js';
 import { StallMonitor } from '../../../bench/crl/stall.js';
 import { crlIssuerFor, CrlPublisher } from '../../../src/ca/index.js';
-import { CrlFiles, WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
+import { checkCrlShardLayout, CrlFiles, WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { runProcess } from '../../helpers/processes.js';
 
@@ -90,5 +90,21 @@ describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => 
     // A torn file is not served.
     writeFileSync(join(dir, 'crl', 'shard-1.crl'), Uint8Array.of(0x30, 0x00));
     assert.equal(files.restore(), undefined);
+  });
+});
+
+describe('the CRL shard layout of an intermediate', () => {
+  it('is recorded on first use and a different shard count for the same intermediate and URL is refused', () => {
+    const { issuer } = crlIssuerFor(seeded.material);
+    const layoutDir = mkdtempSync(join(tmpdir(), 'keysmith-crl-layout-'));
+    try {
+      checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 8);
+      checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 8);
+      assert.throws(() => checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 1), /crlShards is 1, but certificates of this intermediate were issued naming 8 CRL shard/);
+      // A new intermediate (or a new CRL URL) starts a new layout.
+      checkCrlShardLayout(layoutDir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://127.0.0.1/crl', 1);
+    } finally {
+      rmSync(layoutDir, { recursive: true, force: true });
+    }
   });
 });
