@@ -186,11 +186,11 @@ export class CrlPublisher {
     return 'rebuilt';
   }
 
-  /** Resolves once no rebuild is pending or running (tests, shutdown). */
+  /** Resolves once no rebuild is pending or running, building at once what is pending (tests); rejects when that build fails. */
   async settled(): Promise<void> {
     for (;;) {
       if (this.#building !== undefined) await this.#building.catch(() => undefined);
-      else if (this.#debounce !== undefined || this.#isDirty) await this.rebuild().catch(() => undefined);
+      else if (this.#debounce !== undefined || this.#isDirty) await this.rebuild();
       else return;
     }
   }

@@ -9,7 +9,8 @@ import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type 
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
-import { checkCrlShardLayout, CrlFiles, WorkerCrlBuilder } from './crl-builder.js';
+import { WorkerCrlBuilder } from './crl-builder.js';
+import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { revokedLedger, type RevokedLedger } from '../../../bench/crl/revoked-ledger.js';
 import { StallMonitor } from '../../../bench/crl/stall.js';
 import { crlIssuerFor, CrlPublisher } from '../../../src/ca/index.js';
-import { checkCrlShardLayout, CrlFiles, WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
+import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
+import { checkCrlShardLayout, CrlFiles } from '../../../src/cli/crl-files.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { runProcess } from '../../helpers/processes.js';
 
