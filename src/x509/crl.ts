@@ -164,7 +164,8 @@ export function encodeCrlTbs(content: CrlContent, issuer: CrlIssuer): Uint8Array
     encodeCrlTime(content.thisUpdate),
     encodeCrlTime(content.nextUpdate),
     // RFC 5280 §5.1.2.6: when there are no revoked certificates the list is absent, not empty.
-    ...(entries.length === 0 ? [] : [tlv(Tag.sequence, ...entries)]),
+    // Joined first: spreading hundreds of thousands of entries as arguments would overflow the stack.
+    ...(entries.length === 0 ? [] : [tlv(Tag.sequence, Buffer.concat(entries))]),
     tlv(contextTag(0, true), tlv(Tag.sequence, ...crlExtensions)),
   );
 }
