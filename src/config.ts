@@ -270,6 +270,15 @@ export const ConfigSchema = z
     crlValidity: DurationSchema.pipe(z.number().min(600_000, 'expected at least 10m').max(30 * 86_400_000, 'expected at most 30d')).default(86_400_000),
     /** How often the ledger is checked for a changed revoked set (revocations by the offline CLI appear then); the CRL is also rebuilt at each revocation through the service and at half its validity. */
     crlRefreshInterval: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m')).default(300_000),
+    /**
+     * CRL shards: 1 publishes one CRL at /crl (named by every certificate); N > 1 also publishes /crl/0 .. /crl/N-1 and
+     * each new certificate names the shard its serial falls in. Certificates keep the URL they were issued with: change it only with a new CA.
+     */
+    crlShards: z.number().int().min(1).max(256).default(1),
+    /** Quiet time after a revocation before the CRL is rebuilt (a burst of revocations makes one build). */
+    crlRebuildDelayMs: z.number().int().min(0).max(60_000).default(500),
+    /** Longest a revocation waits for its CRL rebuild while a burst goes on. */
+    crlRebuildMaxDelayMs: z.number().int().min(0).max(600_000).default(5_000),
     /** `host:port` of an optional plain-HTTP listener serving only /ocsp, /crl and /ca.crt; off when unset. */
     ocspHttpListen: ListenSchema.optional(),
     /** Base URL of that listener as relying parties reach it (written into certificates); default http://<ocspHttpListen>. */
@@ -312,6 +321,9 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_OCSP_VALIDITY: 'ocspValidity',
   KEYSMITH_CRL_VALIDITY: 'crlValidity',
   KEYSMITH_CRL_REFRESH_INTERVAL: 'crlRefreshInterval',
+  KEYSMITH_CRL_SHARDS: 'crlShards',
+  KEYSMITH_CRL_REBUILD_DELAY_MS: 'crlRebuildDelayMs',
+  KEYSMITH_CRL_REBUILD_MAX_DELAY_MS: 'crlRebuildMaxDelayMs',
   KEYSMITH_OCSP_HTTP_LISTEN: 'ocspHttpListen',
   KEYSMITH_OCSP_HTTP_URL: 'ocspHttpPublicUrl',
   KEYSMITH_ALERTS_SCHEDULE: 'alertsSchedule',
@@ -353,7 +365,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

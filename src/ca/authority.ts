@@ -21,6 +21,7 @@ import {
   type EncodedLeaf,
   type RandomSource,
 } from '../x509/index.js';
+import { crlShardOf, crlShardUrl, MAX_CRL_SHARDS } from './crl-shard.js';
 import type { CaMaterial } from './issuer.js';
 import type { CertificateStore } from './ports.js';
 import { certificateFields, type CertificateFields } from './ledger-record.js';
@@ -46,7 +47,10 @@ export interface AuthorityDeps {
   readonly clock: Clock;
   /** Written into every leaf's AIA (RFC 5280 §4.2.2.1), except the OCSP signer's. */
   readonly ocspUrl?: string;
+  /** Written into every leaf's CRL Distribution Points (RFC 5280 §4.2.1.13); with shards, `<crlUrl>/<shard>`. */
   readonly crlUrl?: string;
+  /** CRL shards (src/ca/crl-shard.ts): each leaf names the shard its serial falls in. Default 1: every leaf names crlUrl. */
+  readonly crlShards?: number;
   /** Maximum tls-server lifetime; default and ceiling 397 days (CA/B BR §6.3.2). */
   readonly maxTlsServerTtlMs?: number;
   /** Called after each step of `issue` with its wall time in ms. */
@@ -82,6 +86,8 @@ export class Authority {
     if (!Number.isFinite(max) || max <= 0 || max > TLS_SERVER_MAX_TTL_MS) {
       throw new Error(`maxTlsServerTtlMs must be positive and at most ${TLS_SERVER_MAX_TTL_MS} ms (397 days)`);
     }
+    const shards = deps.crlShards ?? 1;
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS) throw new Error(`crlShards must be 1..${MAX_CRL_SHARDS}`);
     this.material = deps.material;
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -116,7 +122,7 @@ export class Authority {
     timer('serial');
 
     // 3-4. Build, sign once, and check what was signed against the template.
-    const template = { ...plan.template, serial };
+    const template = { ...plan.template, serial, ...this.#crlDistributionPoint(plan.template.crlUrl, serial) };
     const encoded = this.#leafTemplate.encode(template);
     const { der, fields } = encoded === undefined ? await this.#buildWithSchemas(template, plan, timer) : await this.#buildFromTemplate(encoded, plan, timer);
 
@@ -235,6 +241,13 @@ export class Authority {
     if (described.spiffeId !== plan.spiffeId) throw new Error(`issued certificate ${template.serial}: SPIFFE ID does not match the request`);
     timer('check');
     return { der, fields: certificateFields(described) };
+  }
+
+  /** With shards, the leaf's CRL DP is its shard's URL: derived from the serial, so the CRL build finds the same shard. */
+  #crlDistributionPoint(crlUrl: string | undefined, serial: string): { crlUrl?: string } {
+    const shards = this.#deps.crlShards ?? 1;
+    if (crlUrl === undefined || shards <= 1) return {};
+    return { crlUrl: crlShardUrl(crlUrl, crlShardOf(serial, shards)) };
   }
 
   #freshSerial(): string {

@@ -1,13 +1,19 @@
 import type { Clock } from '../shared/clock.js';
-import type { CertificatePage, CertificateQuery } from '../shared/records.js';
-import { describeCertificate, encodeCrl, issuerFromCertificate, type CertificateIssuer, type CrlEntry } from '../x509/index.js';
-import type { CaMaterial } from './issuer.js';
-import { ecdsaSigner } from './ocsp-signer.js';
+import type { BuiltCrl, BuiltCrlSet, CrlBuildOrder } from './crl-build.js';
+import { MAX_CRL_SHARDS } from './crl-shard.js';
 
-/** What the CRL needs from the ledger: the revoked certificates, page by page (src/ledger fits it). */
-export interface RevokedCertificateLister {
-  list(query: CertificateQuery): CertificatePage;
-}
+/*
+ * The CRL publisher (RFC 5280 §5). It decides *when* the issuer's CRLs are
+ * rebuilt and with which dates and number; the build itself (reading the
+ * revoked rows, encoding, signing) is a `CrlBuilder`, in `serve` a worker
+ * thread (src/cli/crl-worker.ts), so the event loop only ever sees a timer,
+ * a message and a pointer swap. Revocations are O(1) here: `noteRevoked`
+ * marks the CRL dirty and arms a debounce, so a burst of revocations costs
+ * one rebuild (at most one per `debounceMs` while it lasts, and never later
+ * than `maxDelayMs` after the first). The periodic `refresh` asks the ledger
+ * one cheap question (count and latest revocation over the partial index)
+ * and does nothing unless the answer changed or half the validity passed.
+ */
 
 /** One signed CRL and the facts HTTP caching is built from. */
 export interface PublishedCrl {
@@ -16,135 +22,252 @@ export interface PublishedCrl {
   readonly nextUpdate: number;
   readonly crlNumber: number;
   readonly entries: number;
+  readonly etag: string;
+}
+
+/** Which CRL: the full one (`/crl`) or shard n (`/crl/<n>`). */
+export type CrlScope = 'full' | number;
+
+/** Builds and signs a set of CRLs off the event loop. */
+export interface CrlBuilder {
+  build(order: CrlBuildOrder): Promise<BuiltCrlSet>;
+}
+
+export interface RevokedSetSummary {
+  readonly count: number;
+  readonly lastRevokedAt: number;
+}
+
+/** The ledger's cheap "did the revoked set change" answer (src/ledger revokedSummary, over migrations/0005's index). */
+export interface RevokedSetProbe {
+  revokedSummary(issuer: string, now: number): RevokedSetSummary | Promise<RevokedSetSummary>;
+}
+
+/** Where the last built set is kept across restarts (src/cli: files in the data directory). */
+export interface CrlStore {
+  save(set: BuiltCrlSet): Promise<void>;
+}
+
+/** Timers, injectable so the coalescer is tested without waiting. */
+export interface CrlTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 export interface CrlPublisherDeps {
-  readonly material: CaMaterial;
-  readonly ledger: RevokedCertificateLister;
+  readonly builder: CrlBuilder;
+  readonly probe: RevokedSetProbe;
+  /** The issuer's Name as the ledger stores it (CertificateIssuer.nameText). */
+  readonly issuerName: string;
   readonly clock: Clock;
   /** nextUpdate - thisUpdate; default 24 h. */
   readonly validityMs?: number;
+  /** 1 = one CRL at /crl; more = shards as well (src/ca/crl-shard.ts). Default 1. */
+  readonly shardCount?: number;
+  /** Quiet time after a revocation before the rebuild; default 500 ms. */
+  readonly debounceMs?: number;
+  /** Longest a revocation waits for its rebuild while a burst goes on; default 5 s. */
+  readonly maxDelayMs?: number;
+  /** The set persisted by an earlier run, served until the first build here (if it is the same issuer and layout and still valid). */
+  readonly restored?: BuiltCrlSet;
+  readonly store?: CrlStore;
+  readonly timers?: CrlTimers;
+  /** A build or save that failed (logged by the caller); the previous CRL stays served. */
+  readonly onError?: (err: unknown) => void;
 }
 
 export const DEFAULT_CRL_VALIDITY_MS = 24 * 3_600_000;
-const PAGE = 500;
+export const DEFAULT_CRL_DEBOUNCE_MS = 500;
+export const DEFAULT_CRL_MAX_DELAY_MS = 5_000;
 
-function fingerprint(entries: readonly CrlEntry[]): string {
-  return entries.map((e) => `${e.serial}:${e.revokedAt}:${e.reason ?? ''}`).join(',');
-}
+const systemTimers: CrlTimers = {
+  setTimeout: (fn, ms) => {
+    const handle = setTimeout(fn, ms);
+    handle.unref();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
-/**
- * The intermediate's full CRL (RFC 5280 §5): every revoked certificate it
- * issued that has not yet expired. Rebuilt when a revocation is reported
- * (coalesced, and at the latest when the CRL is next read), and by the
- * schedule `start` sets when the ledger's revoked set changed or half the
- * validity has passed; each build gets a larger crlNumber.
- */
 export class CrlPublisher {
   readonly #deps: CrlPublisherDeps;
-  readonly #issuer: CertificateIssuer;
-  readonly #issuerName: string;
-  readonly #sign: (tbs: Uint8Array) => Uint8Array;
   readonly #validityMs: number;
-  #current: PublishedCrl | undefined;
-  #isStale = true;
-  #entriesFingerprint = '';
-  #isRebuildQueued = false;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #shardCount: number;
+  readonly #debounceMs: number;
+  readonly #maxDelayMs: number;
+  readonly #timers: CrlTimers;
+  #current: BuiltCrlSet | undefined;
+  /** A revocation came in that no finished or running build has read yet. */
+  #isDirty = false;
+  /** When the oldest unserved revocation came in (the max-delay clock). */
+  #dirtySince: number | undefined;
+  #debounce: unknown;
+  #building: Promise<BuiltCrlSet> | undefined;
+  #interval: NodeJS.Timeout | undefined;
+  #builds = 0;
+  #isStopped = false;
 
   constructor(deps: CrlPublisherDeps) {
     const validity = deps.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
     if (!Number.isFinite(validity) || validity < 60_000) throw new Error('the CRL validity must be at least one minute');
-    const { intermediate } = deps.material;
+    const shards = deps.shardCount ?? 1;
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS) throw new Error(`the CRL shard count must be 1..${MAX_CRL_SHARDS}`);
     this.#deps = deps;
-    this.#issuer = issuerFromCertificate(intermediate.certDer, intermediate.key);
-    this.#issuerName = describeCertificate(intermediate.certDer).subject;
-    this.#sign = ecdsaSigner(intermediate.keyObject, this.#issuer.curve);
     this.#validityMs = validity;
+    this.#shardCount = shards;
+    this.#debounceMs = deps.debounceMs ?? DEFAULT_CRL_DEBOUNCE_MS;
+    this.#maxDelayMs = Math.max(this.#debounceMs, deps.maxDelayMs ?? DEFAULT_CRL_MAX_DELAY_MS);
+    this.#timers = deps.timers ?? systemTimers;
+    const restored = deps.restored;
+    // A persisted set is served only while valid and only when it has the layout configured now.
+    if (restored !== undefined && restored.nextUpdate > deps.clock.now() && restored.shards.length === (shards > 1 ? shards : 0)) this.#current = restored;
   }
 
-  /** The current CRL, rebuilt first when a revocation came in since the last build or it is past its nextUpdate. */
-  current(): PublishedCrl {
-    const current = this.#current;
-    if (current === undefined || this.#isStale || this.#deps.clock.now() >= current.nextUpdate) return this.rebuild();
-    return current;
+  get shardCount(): number {
+    return this.#shardCount;
   }
 
-  /** Builds and signs a new CRL now. Synchronous: the ledger and the signature both are. */
-  rebuild(): PublishedCrl {
-    const now = this.#deps.clock.now();
-    return this.#build(this.#revokedEntries(now), now);
+  /** Builds finished by this publisher (tests, metrics). */
+  get builds(): number {
+    return this.#builds;
   }
 
   /**
-   * The scheduled check: re-reads the ledger and re-signs only when the
-   * revoked set changed (a revocation by another process, an expiry) or half
-   * the validity has passed, so relying parties' cached copies stay valid.
+   * The last CRL built for `scope`, or undefined while none exists yet (the
+   * first build runs in the background after start) or the scope is not one
+   * of ours. Never builds: answering is O(1).
    */
-  refresh(): PublishedCrl {
-    const now = this.#deps.clock.now();
-    const entries = this.#revokedEntries(now);
-    const current = this.#current;
-    const isHalfSpent = current === undefined || now >= current.thisUpdate + (current.nextUpdate - current.thisUpdate) / 2;
-    if (current === undefined || this.#isStale || isHalfSpent || fingerprint(entries) !== this.#entriesFingerprint) return this.#build(entries, now);
-    return current;
+  current(scope: CrlScope = 'full'): PublishedCrl | undefined {
+    const set = this.#current;
+    if (set === undefined) return undefined;
+    const built: BuiltCrl | undefined = scope === 'full' ? set.full : set.shards[scope];
+    if (built === undefined) return undefined;
+    return { der: built.der, thisUpdate: set.thisUpdate, nextUpdate: set.nextUpdate, crlNumber: set.crlNumber, entries: built.entries, etag: built.etag };
   }
 
-  #build(entries: readonly CrlEntry[], now: number): PublishedCrl {
-    const thisUpdate = Math.floor(now / 1000) * 1000;
-    // Monotonic across restarts without storage: the build time in ms, or one more than the last number.
-    const crlNumber = Math.max(thisUpdate, (this.#current?.crlNumber ?? 0) + 1);
-    const nextUpdate = thisUpdate + this.#validityMs;
-    const der = encodeCrl({ thisUpdate, nextUpdate, crlNumber, entries }, { issuer: this.#issuer, sign: this.#sign });
-    this.#isStale = false;
-    this.#entriesFingerprint = fingerprint(entries);
-    this.#current = { der, thisUpdate, nextUpdate, crlNumber, entries: entries.length };
-    return this.#current;
+  /** True when `scope` names a CRL this publisher makes (whether built yet or not). */
+  hasScope(scope: CrlScope): boolean {
+    return scope === 'full' || (this.#shardCount > 1 && Number.isSafeInteger(scope) && scope >= 0 && scope < this.#shardCount);
   }
 
-  /** For Authority.onRevoked: marks the CRL stale and rebuilds it soon, once for a burst of revocations. */
+  /** For Authority.onRevoked: O(1). Marks the CRL dirty and (re)arms the debounce, bounded by the max delay. */
   readonly noteRevoked = (): void => {
-    this.#isStale = true;
-    if (this.#isRebuildQueued) return;
-    this.#isRebuildQueued = true;
-    setImmediate(() => {
-      this.#isRebuildQueued = false;
-      // current() may have rebuilt it in the meantime.
-      if (this.#isStale) this.rebuild();
-    });
+    const now = this.#deps.clock.now();
+    this.#isDirty = true;
+    this.#dirtySince ??= now;
+    // A running build re-arms when it ends (it may not have read this revocation).
+    if (this.#building === undefined && !this.#isStopped) this.#arm(now);
   };
 
-  /** Runs `refresh` every `everyMs`, so revocations made by other processes (the offline CLI) appear and nextUpdate never passes. */
+  /** Builds now (after any build in progress), cancelling a pending debounce. Resolves with the new set. */
+  rebuild(): Promise<BuiltCrlSet> {
+    this.#disarm();
+    return this.#run();
+  }
+
+  /**
+   * The periodic check: rebuilds only when there is no CRL yet, it is half
+   * spent (re-signed before nextUpdate, so relying parties' cached copies
+   * never lapse), or the ledger's revoked set differs from what the last
+   * build read (a revocation by another process, e.g. the offline CLI).
+   * Otherwise it does nothing beyond one indexed count.
+   */
+  async refresh(): Promise<'unchanged' | 'rebuilt'> {
+    if (this.#building !== undefined) await this.#building.catch(() => undefined);
+    const current = this.#current;
+    const now = this.#deps.clock.now();
+    const isHalfSpent = current === undefined || now >= current.thisUpdate + (current.nextUpdate - current.thisUpdate) / 2;
+    if (current !== undefined && !isHalfSpent && !this.#isDirty) {
+      // Asked at the instant the build judged "unexpired" at: expiries since then do not count as a change.
+      const summary = await this.#deps.probe.revokedSummary(this.#deps.issuerName, current.now);
+      if (summary.count === current.count && summary.lastRevokedAt === current.lastRevokedAt) return 'unchanged';
+    }
+    await this.rebuild();
+    return 'rebuilt';
+  }
+
+  /** Resolves once no rebuild is pending or running, building at once what is pending (tests); rejects when that build fails. */
+  async settled(): Promise<void> {
+    for (;;) {
+      if (this.#building !== undefined) await this.#building.catch(() => undefined);
+      else if (this.#debounce !== undefined || this.#isDirty) await this.rebuild();
+      else return;
+    }
+  }
+
+  /**
+   * Starts the schedule: a check right away in the background (the first
+   * build when nothing was restored; start-up never waits for it), then
+   * `refresh` every `everyMs`.
+   */
   start(options: { everyMs: number; onError: (err: unknown) => void }): void {
     this.stop();
+    this.#isStopped = false;
     if (!(options.everyMs > 0 && options.everyMs < this.#validityMs)) throw new Error('the CRL refresh interval must be positive and below its validity');
-    this.#timer = setInterval(() => {
-      try {
-        this.refresh();
-      } catch (err) {
-        options.onError(err);
-      }
-    }, options.everyMs);
-    this.#timer.unref();
+    const tick = (): void => {
+      this.refresh().catch(options.onError);
+    };
+    setImmediate(tick);
+    this.#interval = setInterval(tick, options.everyMs);
+    this.#interval.unref();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#interval !== undefined) clearInterval(this.#interval);
+    this.#isStopped = true;
+    this.#interval = undefined;
+    this.#disarm();
   }
 
-  #revokedEntries(now: number): CrlEntry[] {
-    const entries: CrlEntry[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: CertificatePage = this.#deps.ledger.list({ status: 'revoked', now, limit: PAGE, ...(cursor === null ? {} : { cursor }) });
-      for (const record of page.items) {
-        // RFC 5280 §5: this CRL's scope is what the intermediate issued; an expired certificate may leave it (§3.3).
-        if (record.issuer !== this.#issuerName || record.notAfter <= now || record.revokedAt === null) continue;
-        entries.push({ serial: record.serial, revokedAt: record.revokedAt, reason: record.revocationReason });
-      }
-      cursor = page.nextCursor;
-    } while (cursor !== null);
-    return entries.sort((a, b) => (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
+  #arm(now: number): void {
+    this.#disarm();
+    const deadline = Math.min(now + this.#debounceMs, (this.#dirtySince ?? now) + this.#maxDelayMs);
+    this.#debounce = this.#timers.setTimeout(() => {
+      this.#debounce = undefined;
+      this.#run().catch((err: unknown) => this.#deps.onError?.(err));
+    }, Math.max(0, deadline - now));
+  }
+
+  #disarm(): void {
+    if (this.#debounce !== undefined) this.#timers.clearTimeout(this.#debounce);
+    this.#debounce = undefined;
+  }
+
+  /** One build at a time; a build asked for while one runs starts after it. */
+  #run(): Promise<BuiltCrlSet> {
+    const previous = this.#building;
+    const next = previous === undefined ? this.#buildOnce() : previous.catch(() => undefined).then(() => this.#buildOnce());
+    this.#building = next;
+    const clear = (): void => {
+      if (this.#building === next) this.#building = undefined;
+      // Revocations that came in while this build read the ledger get their own (debounced) build.
+      if (this.#isDirty && this.#building === undefined && !this.#isStopped) this.#arm(this.#deps.clock.now());
+    };
+    next.then(clear, clear);
+    return next;
+  }
+
+  async #buildOnce(): Promise<BuiltCrlSet> {
+    // Everything noted before this point is read by this build.
+    this.#isDirty = false;
+    this.#dirtySince = undefined;
+    const now = this.#deps.clock.now();
+    const thisUpdate = Math.floor(now / 1000) * 1000;
+    // RFC 5280 §5.2.3: monotonically increasing. The build time in ms (so it also grows across restarts), or one more than the last.
+    const crlNumber = Math.max(thisUpdate, (this.#current?.crlNumber ?? 0) + 1);
+    let set: BuiltCrlSet;
+    try {
+      set = await this.#deps.builder.build({ now, thisUpdate, nextUpdate: thisUpdate + this.#validityMs, crlNumber });
+    } catch (err) {
+      // Nothing was read: the revocations are still unserved.
+      this.#isDirty = true;
+      this.#dirtySince ??= now;
+      throw err;
+    }
+    // Builds run one at a time, so numbers only grow; a slower earlier build never replaces a later one.
+    if (this.#current === undefined || set.crlNumber > this.#current.crlNumber) this.#current = set;
+    this.#builds++;
+    this.#deps.store?.save(set).catch((err: unknown) => this.#deps.onError?.(err));
+    return set;
   }
 }

@@ -1,7 +1,22 @@
 /** src/ca: the Authority, issuer keys, profiles and the client-certificate verdict (STYLE.md §2.2). */
 export { Authority, type AuthorityDeps, type IssuedCertificate, type IssueStep } from './authority.js';
 export { checkClientCertificate, type ClientCertificateVerdict } from './cert-verifier.js';
-export { CrlPublisher, DEFAULT_CRL_VALIDITY_MS, type CrlPublisherDeps, type PublishedCrl, type RevokedCertificateLister } from './crl.js';
+export {
+  CrlPublisher,
+  DEFAULT_CRL_DEBOUNCE_MS,
+  DEFAULT_CRL_MAX_DELAY_MS,
+  DEFAULT_CRL_VALIDITY_MS,
+  type CrlBuilder,
+  type CrlPublisherDeps,
+  type CrlScope,
+  type CrlStore,
+  type CrlTimers,
+  type PublishedCrl,
+  type RevokedSetProbe,
+  type RevokedSetSummary,
+} from './crl.js';
+export { buildCrlSet, crlIssuerFor, type BuiltCrl, type BuiltCrlSet, type CrlBuildOrder, type CrlBuildParams } from './crl-build.js';
+export { crlShardOf, crlShardUrl, MAX_CRL_SHARDS } from './crl-shard.js';
 export {
   caPaths,
   initCertificateAuthority,

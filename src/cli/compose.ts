@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
-import { Authority, checkClientCertificate, CrlPublisher, initCertificateAuthority, JwtAuthority, OcspSigner, type RevokedCertificateLister } from '../ca/index.js';
+import { Authority, checkClientCertificate, CrlPublisher, crlIssuerFor, initCertificateAuthority, JwtAuthority, OcspSigner } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
 import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
@@ -10,6 +10,8 @@ import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type 
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
+import { WorkerCrlBuilder } from './crl-builder.js';
+import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
@@ -54,9 +56,18 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
     const revocationBase = revocationBaseUrl(config);
+    // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
+    checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
     // Rows signed in the same event-loop turn share one durable commit (group commit); each caller still waits for its own.
     const certificateWriter = new GroupCommit(ledger.certificates);
-    const authority = new Authority({ material, store: certificateWriter, clock, ocspUrl: `${revocationBase}/ocsp`, crlUrl: `${revocationBase}/crl` });
+    const authority = new Authority({
+      material,
+      store: certificateWriter,
+      clock,
+      ocspUrl: `${revocationBase}/ocsp`,
+      crlUrl: crlUrl(config),
+      crlShards: config.crlShards,
+    });
     if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
     if (options.ensureIdentities !== false) {
       await ensureServerIdentity(config, authority, paths, clock, notices);
@@ -94,6 +105,11 @@ export function revocationBaseUrl(config: Config): string {
   return `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
+/** The CRL URL certificates name (with shards, `<this>/<n>`). */
+export function crlUrl(config: Config): string {
+  return `${revocationBaseUrl(config)}/crl`;
+}
+
 /** The OCSP responder and the CRL of a running core; `start` begins signer rotation and the CRL schedule. */
 export interface Revocation {
   readonly port: OcspPort;
@@ -105,9 +121,12 @@ export interface Revocation {
 }
 
 /**
- * Issues the delegated OCSP responder certificate, builds the first CRL, and
- * hangs both caches on the Authority's revocations, so a revoked certificate
- * is answered `revoked` from the next request on.
+ * Issues the delegated OCSP responder certificate, sets up the CRL publisher
+ * (serving the CRLs kept from the last run, if any, at once) and hangs both
+ * caches on the Authority's revocations: OCSP answers `revoked` from the next
+ * request on; the CRL is told (O(1)) and rebuilt in a worker thread shortly
+ * after, once for a burst. Nothing here reads the revoked set: the first
+ * build runs in the background once `start` is called.
  */
 export async function openRevocation(core: Core): Promise<Revocation> {
   const { authority, clock, config, ledger } = core;
@@ -120,13 +139,37 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     clock,
     validityMs: config.ocspValidity,
   });
-  const crl = new CrlPublisher({ material: authority.material, ledger: ledger.certificates satisfies RevokedCertificateLister, clock, validityMs: config.crlValidity });
-  crl.rebuild();
+  const { issuer, issuerName } = crlIssuerFor(authority.material);
+  const url = crlUrl(config);
+  const files = new CrlFiles(config.dataDir, issuer, url);
+  let reportError: (err: unknown) => void = () => undefined;
+  // One worker thread builds the CRLs and answers the periodic change check: neither reads the ledger on the event loop.
+  const builder = new WorkerCrlBuilder({
+    databasePath: core.paths.database,
+    issuerName,
+    issuer,
+    signingKey: authority.material.intermediate.keyObject,
+    shardCount: config.crlShards,
+    crlUrl: url,
+  });
+  const crl = new CrlPublisher({
+    builder,
+    probe: builder,
+    issuerName,
+    clock,
+    validityMs: config.crlValidity,
+    shardCount: config.crlShards,
+    debounceMs: config.crlRebuildDelayMs,
+    maxDelayMs: config.crlRebuildMaxDelayMs,
+    store: files,
+    onError: (err) => reportError(err),
+    ...restoredCrl(files),
+  });
   authority.onRevoked(source.drop);
   authority.onRevoked(crl.noteRevoked);
   const port: OcspPort = {
     responder: new OcspResponder(source),
-    crl: () => crl.current(),
+    crl: crlAnswer(crl),
     issuerCertificate: () => authority.material.intermediate.certDer,
   };
   return {
@@ -135,14 +178,30 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     source,
     crl,
     start(onError) {
+      reportError = onError;
       signer.start({ onError });
       crl.start({ everyMs: config.crlRefreshInterval, onError });
     },
     stop() {
       signer.stop();
       crl.stop();
+      void builder.close();
     },
   };
+}
+
+/** The /crl routes' view of the publisher: never builds, never waits. */
+export function crlAnswer(crl: CrlPublisher): OcspPort['crl'] {
+  return (shard) => {
+    const scope = shard ?? 'full';
+    if (!crl.hasScope(scope)) return 'unknown';
+    return crl.current(scope) ?? 'pending';
+  };
+}
+
+function restoredCrl(files: CrlFiles): { restored?: NonNullable<ReturnType<CrlFiles['restore']>> } {
+  const restored = files.restore();
+  return restored === undefined ? {} : { restored };
 }
 
 /**

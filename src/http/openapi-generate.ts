@@ -30,7 +30,7 @@ export function stubDeps(): AppDeps {
     metrics: new KeysmithMetrics(),
     ocsp: {
       responder: { answer: () => ({ der: new Uint8Array(), status: 'internalError' }), answerGet: () => ({ der: new Uint8Array(), status: 'internalError' }) },
-      crl: () => ({ der: new Uint8Array(), thisUpdate: 0, nextUpdate: 0 }),
+      crl: () => 'pending',
       issuerCertificate: () => new Uint8Array(),
     },
     logger: false,

@@ -47,12 +47,25 @@ export interface TrustBundleSource {
   jwtAuthorities?(): readonly JwtAuthorityJwk[];
 }
 
+/** One CRL as the /crl routes serve it. */
+export interface CrlView {
+  readonly der: Uint8Array;
+  readonly thisUpdate: number;
+  readonly nextUpdate: number;
+  /** Strong ETag, quoted; computed off the event loop with the CRL when given. */
+  readonly etag?: string;
+}
+
 /** What the OCSP, CRL and CA-certificate routes serve (routes/ocsp); without it those routes are not registered. */
 export interface OcspPort {
   /** Never throws: every failure is an OCSP status (src/ocsp OcspResponder). */
   readonly responder: Pick<OcspResponder, 'answer' | 'answerGet'>;
-  /** The current DER CRL of the issuing CA, with its dates. */
-  crl(): { readonly der: Uint8Array; readonly thisUpdate: number; readonly nextUpdate: number };
+  /**
+   * The current DER CRL of the issuing CA, with its dates: the full CRL, or
+   * shard `shard` when given. 'pending' until the first build finished (start-up
+   * builds in the background); 'unknown' for a shard that does not exist.
+   */
+  crl(shard?: number): CrlView | 'pending' | 'unknown';
   /** DER of the issuing CA certificate (the intermediate), for AIA caIssuers-style fetches. */
   issuerCertificate(): Uint8Array;
 }

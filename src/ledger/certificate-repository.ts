@@ -21,6 +21,7 @@ import {
   type CertificateRow,
 } from './certificate-rows.js';
 import { DurableWrites, toConflict } from './connection.js';
+import { RevokedListing, type RevokedRow, type RevokedSummary } from './revoked-listing.js';
 
 /** What mTLS and OCSP need to know about a serial. */
 export interface SerialStatus {
@@ -55,6 +56,8 @@ export class CertificateRepository {
   private readonly revokeTransaction: Database.Transaction<
     (serial: string, reason: RevocationReason, revokedAt: number) => CertificateRecord
   >;
+  /** The CRL's reads: revoked and unexpired by issuer, over migrations/0005's partial index. */
+  private readonly revokedListing: RevokedListing;
   /** One prepared statement per list shape (at most a few dozen), made on first use. */
   private readonly listStatements = new Map<string, Database.Statement<[ListParams], CertificateRow>>();
 
@@ -72,6 +75,7 @@ export class CertificateRepository {
          FROM certificates WHERE serial = ?`,
     );
     this.selectCount = db.prepare<[], number>('SELECT count(*) FROM certificates').pluck();
+    this.revokedListing = new RevokedListing(db);
     this.insertCertificate = db.prepare<[InsertParams]>(
       `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after,
                                  issued_at, status, der, fingerprint, sans)
@@ -218,6 +222,16 @@ export class CertificateRepository {
 
   count(): number {
     return this.selectCount.get() ?? 0;
+  }
+
+  /** The CRL's entries: certificates of `issuer` revoked and not expired at `now` (bounded by what it returns). */
+  revokedUnexpired(issuer: string, now: number): RevokedRow[] {
+    return this.revokedListing.revokedUnexpired(issuer, now);
+  }
+
+  /** Count and latest revoked_at of that set: the CRL publisher's cheap "did anything change" check. */
+  revokedSummary(issuer: string, now: number): RevokedSummary {
+    return this.revokedListing.summary(issuer, now);
   }
 }
 

@@ -17,3 +17,4 @@ export { DEFAULT_MAX_BATCH_ROWS, GroupCommit, type GroupCommitOptions, type Grou
 export { JoinTokenRepository, type JoinTokenRedemption } from './join-token-repository.js';
 export { Ledger, openLedger, type LedgerOptions } from './ledger.js';
 export { LedgerVersionError } from './migrate.js';
+export { openRevokedReader, RevokedListing, type RevokedRow, type RevokedSummary } from './revoked-listing.js';

@@ -17,7 +17,20 @@ export { LeafTemplate, type EncodedLeaf } from './leaf-template.js';
 export { formatDistinguishedName } from './name-text.js';
 export { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
 export { checkJwkPolicy, checkSpkiPolicy, policyKeyJwk, type CertifiedCurve, type KeyVerdict, type PolicyKey, type PublicJwkMembers } from './key-policy.js';
-export { describeCrl, encodeCrl, type CrlContent, type CrlDescription, type CrlEntry, type CrlSigner } from './crl.js';
+export {
+  crlIssuerOf,
+  describeCrl,
+  encodeCrl,
+  encodeCrlTbs,
+  encodeCrlTbsWithSchemas,
+  encodeCrlWithSchemas,
+  joinCrl,
+  type CrlContent,
+  type CrlDescription,
+  type CrlEntry,
+  type CrlIssuer,
+  type CrlSigner,
+} from './crl.js';
 export { checkIssuedCertificate, describeCertificate, type CertificateDescription } from './describe.js';
 export {
   ACME_IDENTIFIER_OID,

@@ -170,9 +170,17 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     const leaf = await issue();
     core.authority.revoke(leaf.serial, 'superseded');
     const crlFile = join(dir, 'keysmith.crl');
-    const fetched = await curl(['--cacert', files.bundle, '--output', crlFile, '--write-out', '%{content_type}', `https://127.0.0.1:${server.port}/crl`]);
-    assert.equal(fetched.stdout, 'application/pkix-crl');
-    const result = await openssl(['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text', '-CAfile', files.chain]);
+    // The CRL is rebuilt off the request path, coalesced (crlRebuildDelayMs): poll, bounded, until it lists the serial.
+    let result: ProcessResult | undefined;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const fetched = await curl(['--cacert', files.bundle, '--output', crlFile, '--write-out', '%{content_type}', `https://127.0.0.1:${server.port}/crl`]);
+      if (fetched.stdout === 'application/pkix-crl') {
+        result = await openssl(['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text', '-CAfile', files.chain]);
+        if (result.stdout.includes(`Serial Number: ${leaf.serial.toUpperCase()}`)) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(result !== undefined, 'the CRL was served');
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /verify OK/);
     assert.match(result.stdout, new RegExp(`Serial Number: ${leaf.serial.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Superseded`));

@@ -40,6 +40,7 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
       'DELETE /v1/entries/{id}',
       'GET /ca.crt',
       'GET /crl',
+      'GET /crl/{shard}',
       'GET /healthz',
       'GET /metrics',
       'GET /ocsp/{*}',

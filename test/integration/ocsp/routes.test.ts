@@ -342,6 +342,7 @@ describe('CRL and CA certificate over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port, clock: stack.clock } });
     const issued = await stack.issue();
     stack.authority.revoke(issued.serial, 'keyCompromise');
+    await stack.crl.settled();
     const reply = await sendBytes(served.port, { path: '/crl' });
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['content-type'], 'application/pkix-crl');
@@ -351,6 +352,24 @@ describe('CRL and CA certificate over the TLS listener', () => {
     assert.equal(reply.headers['expires'], new Date(crl.nextUpdate ?? 0).toUTCString());
     const etag = String(reply.headers['etag']);
     assert.equal((await sendBytes(served.port, { path: '/crl', headers: { 'if-none-match': etag } })).status, 304);
+  });
+
+  it('answers 503 with Retry-After and a problem document until the first CRL is built', async () => {
+    served = await serve({ deps: { ocsp: { ...stack.port, crl: () => 'pending' }, clock: stack.clock } });
+    const reply = await sendBytes(served.port, { path: '/crl' });
+    assert.equal(reply.status, 503);
+    assert.equal(reply.headers['retry-after'], '2');
+    assert.equal(reply.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(JSON.parse(reply.body.toString('utf8')).type, 'https://keysmith.dev/problems/crl-pending');
+  });
+
+  it('serves /crl/<n> only for shards that exist: 404 for another number, 400 for what is not one', async () => {
+    served = await serve({ deps: { ocsp: stack.port, clock: stack.clock } });
+    // The stack is unsharded: its only CRL is /crl.
+    const missing = await sendBytes(served.port, { path: '/crl/0' });
+    assert.equal(missing.status, 404);
+    assert.equal(JSON.parse(missing.body.toString('utf8')).type, 'https://keysmith.dev/problems/not-found');
+    for (const path of ['/crl/x', '/crl/-1', '/crl/01', '/crl/1000']) assert.equal((await sendBytes(served.port, { path })).status, 400, path);
   });
 
   it('serves the issuing CA certificate as DER', async () => {

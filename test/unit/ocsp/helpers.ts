@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Authority, CrlPublisher, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
+import { Authority, CrlPublisher, crlIssuerFor, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
+import { crlAnswer } from '../../../src/cli/compose.js';
+import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import type { OcspPort } from '../../../src/http/index.js';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder } from '../../../src/ocsp/index.js';
@@ -36,6 +38,8 @@ export interface StackOptions {
   readonly maxCachedResponses?: number;
   readonly crlValidityMs?: number;
   readonly clock?: FixedClock;
+  /** CRL shards (default 1): leaves name `http://127.0.0.1/crl/<n>`. */
+  readonly crlShards?: number;
 }
 
 let counter = 0;
@@ -45,7 +49,9 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
   const clock = options.clock ?? new FixedClock(Date.now());
   const ledger = openLedger({ path: join(dir.path, 'keysmith.db'), clock });
   const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: ledger.certificates, clock });
-  const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp', crlUrl: 'http://127.0.0.1/crl' });
+  const crlUrl = 'http://127.0.0.1/crl';
+  const shardCount = options.crlShards ?? 1;
+  const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp', crlUrl, crlShards: shardCount });
   const signer = new OcspSigner({ authority, clock });
   await signer.rotate();
   const source = new LedgerSource({
@@ -56,7 +62,17 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     ...(options.validityMs === undefined ? {} : { validityMs: options.validityMs }),
     ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
   });
-  const crl = new CrlPublisher({ material, ledger: ledger.certificates, clock, ...(options.crlValidityMs === undefined ? {} : { validityMs: options.crlValidityMs }) });
+  const { issuer, issuerName } = crlIssuerFor(material);
+  const builder = new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl });
+  const crl = new CrlPublisher({
+    builder,
+    probe: builder,
+    issuerName,
+    clock,
+    shardCount,
+    debounceMs: 0,
+    ...(options.crlValidityMs === undefined ? {} : { validityMs: options.crlValidityMs }),
+  });
   authority.onRevoked(source.drop);
   authority.onRevoked(crl.noteRevoked);
   const responder = new OcspResponder(source);
@@ -74,7 +90,7 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     source,
     crl,
     responder,
-    port: { responder, crl: () => crl.current(), issuerCertificate: () => material.intermediate.certDer },
+    port: { responder, crl: crlAnswer(crl), issuerCertificate: () => material.intermediate.certDer },
     files,
     issue: (path = `w${++counter}`, ttlMs) =>
       authority.issue(
@@ -89,6 +105,7 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     close: () => {
       signer.stop();
       crl.stop();
+      void builder.close();
       ledger.close();
       dir.remove();
     },

@@ -12,6 +12,7 @@ import {
   decodeOcspRequest,
   describeCrl,
   describeOcspResponse,
+  crlIssuerOf,
   encodeCrl,
   encodeOcspRequest,
   encodeOcspResponse,
@@ -261,7 +262,7 @@ describe('encodeCrl and describeCrl (RFC 5280 §5)', () => {
           { serial: '8710f1206b2deffc76502c94ffd7768f', revokedAt: thisUpdate - 2_000, reason: 'unspecified' },
         ],
       },
-      { issuer, sign: ecdsaSigner(intermediate.keyObject, issuer.curve) },
+      { issuer: crlIssuerOf(issuer), sign: ecdsaSigner(intermediate.keyObject, issuer.curve) },
     );
     const crl = describeCrl(der);
     assert.equal(crl.crlNumber, 1_893_456_000_000);
@@ -281,7 +282,7 @@ describe('encodeCrl and describeCrl (RFC 5280 §5)', () => {
   it('leaves revokedCertificates out when nothing is revoked (RFC 5280 §5.1.2.6)', () => {
     const { intermediate } = stack.material;
     const issuer = issuerFromCertificate(intermediate.certDer, intermediate.key);
-    const der = encodeCrl({ thisUpdate: 0, nextUpdate: 86_400_000, crlNumber: 1, entries: [] }, { issuer, sign: ecdsaSigner(intermediate.keyObject, issuer.curve) });
+    const der = encodeCrl({ thisUpdate: 0, nextUpdate: 86_400_000, crlNumber: 1, entries: [] }, { issuer: crlIssuerOf(issuer), sign: ecdsaSigner(intermediate.keyObject, issuer.curve) });
     assert.deepEqual(describeCrl(der).entries, []);
     const file = join(stack.dir, 'empty.crl');
     writeFileSync(file, der);

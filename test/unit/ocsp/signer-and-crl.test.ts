@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { verify, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OcspSigner } from '../../../src/ca/index.js';
+import { OcspSigner, type PublishedCrl } from '../../../src/ca/index.js';
 import { describeCertificate, describeCrl, describeOcspResponse, encodeOcspRequest, toPem } from '../../../src/x509/index.js';
 import { FixedClock, openssl } from '../ca/helpers.js';
 import { ocspStack, type OcspStack } from './helpers.js';
@@ -98,12 +98,20 @@ function certIdOf(request: Uint8Array): Uint8Array {
   return request.subarray(8);
 }
 
+/** The published full CRL, after every pending rebuild finished. */
+async function settledCrl(local: OcspStack): Promise<PublishedCrl> {
+  await local.crl.settled();
+  const crl = local.crl.current();
+  assert.ok(crl !== undefined, 'a CRL was built');
+  return crl;
+}
+
 describe('CrlPublisher (RFC 5280 §5)', () => {
   it('lists every revoked, unexpired certificate of the intermediate with its reason, readable by openssl', async () => {
     const revoked = await stack.issue();
     const kept = await stack.issue();
     stack.authority.revoke(revoked.serial, 'keyCompromise');
-    const crl = stack.crl.current();
+    const crl = await settledCrl(stack);
     const described = describeCrl(crl.der);
     assert.ok(described.entries.some((e) => e.serial === revoked.serial && e.reason === 'keyCompromise'));
     assert.ok(!described.entries.some((e) => e.serial === kept.serial));
@@ -115,11 +123,13 @@ describe('CrlPublisher (RFC 5280 §5)', () => {
     assert.match(text, /Key Compromise/);
   });
 
-  it('is rebuilt at once after a revocation through the Authority, with a larger crlNumber', async () => {
-    const before = stack.crl.current();
+  it('is rebuilt off the request path after a revocation through the Authority, with a larger crlNumber', async () => {
+    const before = await settledCrl(stack);
     const issued = await stack.issue();
     stack.authority.revoke(issued.serial, 'superseded');
-    const after = stack.crl.current();
+    // The revocation only signalled the publisher: the CRL served a moment ago is still the one served now.
+    assert.equal(stack.crl.current()?.der, before.der);
+    const after = await settledCrl(stack);
     assert.ok(after.crlNumber > before.crlNumber);
     assert.ok(describeCrl(after.der).entries.some((e) => e.serial === issued.serial));
   });
@@ -130,9 +140,9 @@ describe('CrlPublisher (RFC 5280 §5)', () => {
     try {
       const short = await local.issue('short', HOUR);
       local.authority.revoke(short.serial, 'keyCompromise');
-      assert.equal(local.crl.current().entries, 1);
+      assert.equal((await settledCrl(local)).entries, 1);
       clock.advance(HOUR + 1000);
-      assert.equal(local.crl.rebuild().entries, 0);
+      assert.equal((await local.crl.rebuild()).full.entries, 0);
     } finally {
       local.close();
     }
@@ -142,17 +152,21 @@ describe('CrlPublisher (RFC 5280 §5)', () => {
     const clock = new FixedClock(stack.clock.now());
     const local = await ocspStack({ clock });
     try {
-      const first = local.crl.current();
+      assert.equal(await local.crl.refresh(), 'rebuilt', 'no CRL yet');
+      const first = await settledCrl(local);
       clock.advance(60_000);
-      assert.equal(local.crl.refresh(), first, 'nothing changed: the same CRL');
+      assert.equal(await local.crl.refresh(), 'unchanged');
+      assert.equal(local.crl.current()?.der, first.der, 'nothing changed: the same CRL');
       const issued = await local.issue();
       // Straight into the ledger, as another process would: no listener runs.
       local.ledger.certificates.revoke(issued.serial, 'keyCompromise', clock.now());
-      const changed = local.crl.refresh();
-      assert.notEqual(changed, first);
+      assert.equal(await local.crl.refresh(), 'rebuilt');
+      const changed = await settledCrl(local);
       assert.equal(changed.entries, 1);
       clock.advance(12 * HOUR);
-      assert.notEqual(local.crl.refresh(), changed, 'half of 24 h passed');
+      assert.equal(await local.crl.refresh(), 'rebuilt', 'half of 24 h passed');
+      clock.advance(60_000);
+      assert.equal(await local.crl.refresh(), 'unchanged');
     } finally {
       local.close();
     }

@@ -14,11 +14,12 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { refusal, type CacheFacts, type OcspReply } from '../../../ocsp/index.js';
 import type { Clock } from '../../../shared/clock.js';
 import type { OcspPort } from '../../ports.js';
-import { clientErrorResponse, clientErrorStatus, problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
+import { clientErrorResponse, clientErrorStatus, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
 import { failedRequestTarget } from '../../request-target.js';
 import {
   CertificateBodySchema,
   CrlBodySchema,
+  CrlShardParamsSchema,
   OCSP_REQUEST,
   OCSP_RESPONSE,
   OcspGetParamsSchema,
@@ -27,6 +28,9 @@ import {
   PKIX_CERT,
   PKIX_CRL,
 } from './schemas.js';
+
+/** What a client is told to wait while the first CRL is built. */
+const CRL_PENDING_RETRY_SECONDS = 2;
 
 /** RFC 5019 requests are ~100 octets; signed requests with a certificate a few KiB. Larger bodies get 413 before any parsing. */
 export const MAX_OCSP_BODY_BYTES = 16 * 1024;
@@ -241,8 +245,37 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
   );
 
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  /** ETags of CRLs already served, so each is hashed once. */
+  /** ETags of CRLs served without one, so each is hashed once. */
   const crlTags = new WeakMap<Uint8Array, string>();
+  /** Facts per CRL, kept so the HTTP-date cache (keyed by the object) formats each CRL once. */
+  const crlFacts = new WeakMap<Uint8Array, CacheDates>();
+
+  /** Serves one CRL, or 503 + Retry-After until the first build, or a 404 problem for a shard that does not exist. */
+  const sendCrl = (request: FastifyRequest, reply: FastifyReply, shard: number | undefined): FastifyReply => {
+    const crl = ocsp.crl(shard);
+    if (crl === 'unknown') return sendProblem(reply, problemOf('notFound', `there is no CRL shard ${String(shard)}`, request.url));
+    if (crl === 'pending') {
+      // Start-up builds the CRL in the background, after the listener opens; this lasts seconds at most.
+      return reply
+        .code(503)
+        .header('retry-after', String(CRL_PENDING_RETRY_SECONDS))
+        .type(PROBLEM_CONTENT_TYPE)
+        .send({ type: `${PROBLEM_TYPE_BASE}crl-pending`, title: 'CRL not built yet', status: 503, detail: 'the CRL is being built; retry shortly', instance: request.url });
+    }
+    let facts = crlFacts.get(crl.der);
+    if (facts === undefined) {
+      let etag = crl.etag ?? crlTags.get(crl.der);
+      if (etag === undefined) {
+        etag = `"${createHash('sha256').update(crl.der).digest('base64url')}"`;
+        crlTags.set(crl.der, etag);
+      }
+      facts = { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, etag };
+      crlFacts.set(crl.der, facts);
+    }
+    setCacheHeaders(reply, facts, clock.now());
+    if (matchesIfNoneMatch(request.headers['if-none-match'], facts.etag)) return notModified(reply);
+    return reply.type(PKIX_CRL).send(asBuffer(crl.der));
+  };
 
   routes.get(
     '/crl',
@@ -252,26 +285,38 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
         tags: ['ocsp'],
         summary: 'The CRL',
         description:
-          'The issuing CA’s full CRL (RFC 5280 §5), DER: every revoked, unexpired certificate. Rebuilt on revocation and on a schedule. ' +
-          'Cache headers from thisUpdate/nextUpdate; If-None-Match with its ETag gets 304.',
+          'The issuing CA’s full CRL (RFC 5280 §5), DER: every revoked, unexpired certificate, whatever its shard. Rebuilt off the request ' +
+          'path shortly after revocations (coalesced) and on a schedule. Cache headers from thisUpdate/nextUpdate; If-None-Match with its ' +
+          'ETag gets 304. 503 with Retry-After until the first build after start-up when no earlier CRL was kept.',
         operationId: 'getCrl',
         response: {
           200: { description: 'DER CRL', content: { [PKIX_CRL]: { schema: CrlBodySchema } } },
-          ...problemResponses(403, 500),
+          ...problemResponses(403, 500, 503),
         },
       },
     },
-    async (request, reply) => {
-      const crl = ocsp.crl();
-      let etag = crlTags.get(crl.der);
-      if (etag === undefined) {
-        etag = `"${createHash('sha256').update(crl.der).digest('base64url')}"`;
-        crlTags.set(crl.der, etag);
-      }
-      setCacheHeaders(reply, { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate, etag }, clock.now());
-      if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return notModified(reply);
-      return reply.type(PKIX_CRL).send(asBuffer(crl.der));
+    async (request, reply) => sendCrl(request, reply, undefined),
+  );
+
+  routes.get(
+    '/crl/:shard',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['ocsp'],
+        summary: 'One CRL shard',
+        description:
+          'With crlShards > 1: shard n of the CRL (RFC 5280 §5), the distribution point certificates of that shard name; it carries a ' +
+          'critical Issuing Distribution Point naming this URL (§5.2.5). Same caching as /crl.',
+        operationId: 'getCrlShard',
+        params: CrlShardParamsSchema,
+        response: {
+          200: { description: 'DER CRL', content: { [PKIX_CRL]: { schema: CrlBodySchema } } },
+          ...problemResponses(400, 403, 404, 500, 503),
+        },
+      },
     },
+    async (request, reply) => sendCrl(request, reply, request.params.shard),
   );
 
   routes.get(

@@ -38,4 +38,11 @@ export function ocspResponses(...statuses: readonly number[]): Record<number, { 
 }
 
 export const CrlBodySchema = binary('DER CertificateList (RFC 5280 §5)');
+/** A shard number as the path names it: decimal, no sign or leading zero (keysmith has at most 256 shards). */
+export const CrlShardParamsSchema = z.object({
+  shard: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,2})$/, 'expected a shard number')
+    .transform((value) => Number(value)),
+});
 export const CertificateBodySchema = binary('DER certificate of the issuing CA');
