@@ -39,7 +39,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
   ensurePrivateDir(config.dataDir);
-  const ledger = openLedger({ path: paths.database });
+  const ledger = openLedger({ path: paths.database, walSizeLimitBytes: config.ledgerWalSizeLimit });
   const notices: string[] = [];
   try {
     const { material, created, warnings } = await initCertificateAuthority({
@@ -116,6 +116,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     issuerCertificate: authority.material.intermediate.certDer,
     clock,
     validityMs: config.ocspValidity,
+    maxCachedResponses: config.ocspCacheSize,
   });
   const crl = new CrlPublisher({ material: authority.material, ledger: ledger.certificates satisfies RevokedCertificateLister, clock, validityMs: config.crlValidity });
   crl.rebuild();

@@ -20,6 +20,7 @@ import {
   toCertificateRecord,
   type CertificateRow,
 } from './certificate-rows.js';
+import { latestParams, RECORD_LATEST_PER_SPIFFE_ID, type LatestParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 
 /** What mTLS and OCSP need to know about a serial. */
@@ -49,6 +50,8 @@ export class CertificateRepository {
   private readonly selectCount: Database.Statement<[], number>;
   private readonly insertCertificate: Database.Statement<[InsertParams]>;
   private readonly insertName: Database.Statement<[string, string, string]>;
+  /** Lazy: a ledger opened at a schema before migrations/0006 (migration tests) still constructs. */
+  private upsertLatest: Database.Statement<[LatestParams]> | undefined;
   private readonly updateRevoked: Database.Statement<[number, string, string]>;
   private readonly recordTransaction: Database.Transaction<(record: NewCertificateRecord) => void>;
   private readonly recordManyTransaction: Database.Transaction<(records: readonly NewCertificateRecord[]) => void>;
@@ -214,6 +217,10 @@ export class CertificateRepository {
       sans: encodeSans(record.sans),
     });
     for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
+    if (record.spiffeId !== null) {
+      this.upsertLatest ??= this.db.prepare<[LatestParams]>(RECORD_LATEST_PER_SPIFFE_ID);
+      this.upsertLatest.run(latestParams({ ...record, spiffeId: record.spiffeId }));
+    }
   }
 
   count(): number {
