@@ -33,31 +33,39 @@ CREATE INDEX certificates_rare_profile_by_issued_at ON certificates (profile, is
 
 -- 5. The newest certificate of each SPIFFE ID (by issued_at, then serial), kept by the
 -- repository in the transaction that records a certificate (not a trigger: a trigger would
--- make every certificate INSERT a multi-statement write, with foreign-key scans in its plan). An SVID "stopped renewing" when it is the newest of its SPIFFE ID and past
--- its renewal point, half its lifetime after issuance (SPIFFE agents such as SPIRE's rotate
--- at half-life): renewal_due_at = issued_at + (not_after - issued_at) / 2. The partial
--- index finds those by renewal_due_at: a healthy workload's newest SVID is never due yet,
--- so the range (now - 45 days, now] holds only workloads that stopped, recently enough
--- that their SVID may still be valid (the longest SVID, an admin one, lives 90 days).
--- One row per SPIFFE ID: ~100 B per workload, not per certificate.
+-- make every certificate INSERT a multi-statement write, with foreign-key scans in its plan).
+-- An SVID "stopped renewing" when it is the newest of its SPIFFE ID and past its renewal
+-- point, half its lifetime after issuance (SPIFFE agents such as SPIRE's rotate at
+-- half-life): renewal_due_at = issued_at + (not_after - issued_at) / 2. A healthy
+-- workload's newest SVID is never due yet, and a still-valid SVID was due less than half
+-- its lifetime ago, so a range of renewal_due_at finds exactly the ones that stopped, by
+-- index: (now - 12 h, now] for workload SVIDs (at most 24 h, svidMaxTtl), (now - 45 days,
+-- now] for the few longer ones (admin identities, at most 90 days), each with its own
+-- partial index so neither range walks the other's rows. One row per SPIFFE ID: ~30 B per
+-- certificate on a fleet ledger, not per certificate written.
 CREATE TABLE spiffe_latest (
   spiffe_id      TEXT    NOT NULL PRIMARY KEY,
   serial         TEXT    NOT NULL,
   profile        TEXT    NOT NULL,
   issued_at      INTEGER NOT NULL,
+  lifetime_ms    INTEGER NOT NULL,
   renewal_due_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX spiffe_latest_svid_by_renewal_due ON spiffe_latest (renewal_due_at, serial) WHERE profile = 'svid';
+CREATE INDEX spiffe_latest_day_svids_by_renewal_due ON spiffe_latest (renewal_due_at, serial)
+  WHERE profile = 'svid' AND lifetime_ms <= 86400000;
+CREATE INDEX spiffe_latest_long_svids_by_renewal_due ON spiffe_latest (renewal_due_at, serial)
+  WHERE profile = 'svid' AND lifetime_ms > 86400000;
 
 -- The fill: rows in (spiffe_id, issued_at, serial) order, so the last of each SPIFFE ID wins.
-INSERT INTO spiffe_latest (spiffe_id, serial, profile, issued_at, renewal_due_at)
-SELECT spiffe_id, serial, profile, issued_at, issued_at + (not_after - issued_at) / 2
+INSERT INTO spiffe_latest (spiffe_id, serial, profile, issued_at, lifetime_ms, renewal_due_at)
+SELECT spiffe_id, serial, profile, issued_at, not_after - issued_at, issued_at + (not_after - issued_at) / 2
   FROM certificates
  WHERE spiffe_id IS NOT NULL
  ORDER BY spiffe_id, issued_at, serial
 ON CONFLICT (spiffe_id) DO UPDATE
-  SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at, renewal_due_at = excluded.renewal_due_at
+  SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at,
+      lifetime_ms = excluded.lifetime_ms, renewal_due_at = excluded.renewal_due_at
 WHERE excluded.issued_at > spiffe_latest.issued_at
    OR (excluded.issued_at = spiffe_latest.issued_at AND excluded.serial > spiffe_latest.serial);
 

@@ -24,7 +24,7 @@ import {
   type WaitingDelivery,
   type WaitingQuery,
 } from './alert-rows.js';
-import { renewalFloor, STOPPED_RENEWING_SERIALS } from './attention.js';
+import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS, type StoppedRenewingParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';
 
@@ -152,9 +152,7 @@ interface ExpiringOthersParams extends ExpiringParams {
   readonly profiles: string | null;
 }
 
-interface ExpiringStoppedParams extends ExpiringParams {
-  readonly renewalFloor: number;
-}
+type ExpiringStoppedParams = ExpiringParams & StoppedRenewingParams;
 
 interface InsertAlertParams {
   readonly serial: string;
@@ -546,7 +544,7 @@ export class AlertOutboxRepository {
     const base = { now, horizon: now + threshold.withinMs, withinMs: threshold.withinMs };
     const { profiles } = threshold;
     const rows = this.selectExpiringOthers().all({ ...base, profiles: profiles === null ? null : JSON.stringify(profiles) });
-    if (profiles === null) rows.push(...this.selectExpiringStoppedSvids().all({ ...base, renewalFloor: renewalFloor(now) }));
+    if (profiles === null) rows.push(...this.selectExpiringStoppedSvids().all({ ...base, ...stoppedRenewingParams(now) }));
     else if (profiles.includes('svid')) rows.push(...this.selectExpiringAllSvids().all(base));
     return rows.sort((a, b) => a.notAfter - b.notAfter || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
   }

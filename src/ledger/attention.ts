@@ -12,19 +12,31 @@
 const DAY_MS = 86_400_000;
 
 /**
- * The longest SVID keysmith issues (the admin profile's 90 days). A valid SVID's
- * renewal point then lies less than half of it in the past, which bounds the
- * index range to workloads that stopped recently, not every one that ever did.
+ * The longest workload SVID (the svid profile's 24 h, svidMaxTtl) and the
+ * longest SVID of all (the admin profile's 90 days). A valid SVID's renewal
+ * point lies less than half its lifetime in the past, which bounds each index
+ * range to the workloads that stopped, not every one that ever did
+ * (migrations/0006 keeps the two classes in separate partial indexes).
  */
+export const DAY_SVID_LIFETIME_MS = DAY_MS;
 export const LONGEST_SVID_LIFETIME_MS = 90 * DAY_MS;
 
-/** Serials of SVIDs that stopped renewing at :now (parameters :now and :renewalFloor). */
+/** Serials of SVIDs that stopped renewing at :now (parameters :now, :dayFloor and :longFloor). */
 export const STOPPED_RENEWING_SERIALS = `
   SELECT serial FROM spiffe_latest
-   WHERE profile = 'svid' AND renewal_due_at <= :now AND renewal_due_at > :renewalFloor`;
+   WHERE profile = 'svid' AND lifetime_ms <= ${DAY_SVID_LIFETIME_MS} AND renewal_due_at <= :now AND renewal_due_at > :dayFloor
+  UNION ALL
+  SELECT serial FROM spiffe_latest
+   WHERE profile = 'svid' AND lifetime_ms > ${DAY_SVID_LIFETIME_MS} AND renewal_due_at <= :now AND renewal_due_at > :longFloor`;
 
-export function renewalFloor(now: number): number {
-  return now - LONGEST_SVID_LIFETIME_MS / 2;
+export interface StoppedRenewingParams {
+  readonly now: number;
+  readonly dayFloor: number;
+  readonly longFloor: number;
+}
+
+export function stoppedRenewingParams(now: number): StoppedRenewingParams {
+  return { now, dayFloor: now - DAY_SVID_LIFETIME_MS / 2, longFloor: now - LONGEST_SVID_LIFETIME_MS / 2 };
 }
 
 /**
@@ -33,10 +45,11 @@ export function renewalFloor(now: number): number {
  * then serial), so recording out of order keeps the newest.
  */
 export const RECORD_LATEST_PER_SPIFFE_ID = `
-  INSERT INTO spiffe_latest (spiffe_id, serial, profile, issued_at, renewal_due_at)
-  VALUES (:spiffeId, :serial, :profile, :issuedAt, :renewalDueAt)
+  INSERT INTO spiffe_latest (spiffe_id, serial, profile, issued_at, lifetime_ms, renewal_due_at)
+  VALUES (:spiffeId, :serial, :profile, :issuedAt, :lifetimeMs, :renewalDueAt)
   ON CONFLICT (spiffe_id) DO UPDATE
-    SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at, renewal_due_at = excluded.renewal_due_at
+    SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at,
+        lifetime_ms = excluded.lifetime_ms, renewal_due_at = excluded.renewal_due_at
   WHERE excluded.issued_at > spiffe_latest.issued_at
      OR (excluded.issued_at = spiffe_latest.issued_at AND excluded.serial > spiffe_latest.serial)`;
 
@@ -45,6 +58,7 @@ export interface LatestParams {
   readonly serial: string;
   readonly profile: string;
   readonly issuedAt: number;
+  readonly lifetimeMs: number;
   readonly renewalDueAt: number;
 }
 
@@ -55,5 +69,5 @@ export interface LatestParams {
  */
 export function latestParams(record: { readonly spiffeId: string; readonly serial: string; readonly profile: string; readonly issuedAt: number; readonly notAfter: number }): LatestParams {
   const { spiffeId, serial, profile, issuedAt, notAfter } = record;
-  return { spiffeId, serial, profile, issuedAt, renewalDueAt: issuedAt + Math.floor((notAfter - issuedAt) / 2) };
+  return { spiffeId, serial, profile, issuedAt, lifetimeMs: notAfter - issuedAt, renewalDueAt: issuedAt + Math.floor((notAfter - issuedAt) / 2) };
 }

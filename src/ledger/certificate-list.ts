@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { EXPIRY_SCOPES, type CertificateQuery, type ExpiryScope } from '../shared/records.js';
-import { renewalFloor, STOPPED_RENEWING_SERIALS } from './attention.js';
+import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS } from './attention.js';
 import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDnsName } from './certificate-rows.js';
 import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';
 
@@ -94,10 +94,7 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock): L
     params['from'] = now;
     params['to'] = now + within;
     scope = query.include ?? 'attention';
-    if (scope === 'attention') {
-      params['now'] = now;
-      params['renewalFloor'] = renewalFloor(now);
-    }
+    if (scope === 'attention') Object.assign(params, stoppedRenewingParams(now));
   } else if (query.status !== undefined) {
     if (query.status !== 'valid' && query.status !== 'revoked') throw new DomainError('malformed', 'status is valid or revoked');
     where.push(query.status === 'valid' ? "status = 'valid'" : "status = 'revoked'");

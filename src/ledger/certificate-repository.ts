@@ -61,9 +61,14 @@ export class CertificateRepository {
   /** One prepared statement per list shape (at most a few dozen), made on first use. */
   private readonly listStatements = new Map<string, Database.Statement<[ListParams], CertificateRow>>();
 
+  /**
+   * `tracksLatest`: the schema has spiffe_latest (migrations/0006); false only for a ledger
+   * opened at an older version (the migration tests), whose rows the migration's fill covers.
+   */
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock = systemClock,
+    private readonly tracksLatest = true,
   ) {
     this.durable = new DurableWrites(db);
     this.selectTaken = db.prepare<[string], number>('SELECT 1 FROM certificates WHERE serial = ?').pluck();
@@ -217,7 +222,7 @@ export class CertificateRepository {
       sans: encodeSans(record.sans),
     });
     for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
-    if (record.spiffeId !== null) {
+    if (record.spiffeId !== null && this.tracksLatest) {
       this.upsertLatest ??= this.db.prepare<[LatestParams]>(RECORD_LATEST_PER_SPIFFE_ID);
       this.upsertLatest.run(latestParams({ ...record, spiffeId: record.spiffeId }));
     }

@@ -26,6 +26,8 @@ export interface LedgerOptions {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** migrations/0006 adds spiffe_latest, which recording a certificate keeps. */
+const SPIFFE_LATEST_VERSION = 6;
 
 /** One open SQLite ledger and its repositories. Made by openLedger. */
 export class Ledger {
@@ -50,7 +52,7 @@ export class Ledger {
     clock: Clock = systemClock,
     private readonly walSizeLimitBytes: number = DEFAULT_WAL_SIZE_LIMIT_BYTES,
   ) {
-    this.certificates = new CertificateRepository(db, clock);
+    this.certificates = new CertificateRepository(db, clock, schemaVersion >= SPIFFE_LATEST_VERSION);
     this.alerts = new AlertOutboxRepository(db);
     this.leases = new LeaseRepository(db);
     this.entries = new EntryRepository(db);

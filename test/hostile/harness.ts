@@ -80,6 +80,35 @@ export class HostileService {
     throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
+  /**
+   * Starts `keysmith serve` as a child on an existing data directory (one made
+   * beforehand, e.g. a fleet-sized ledger from bench/ledger); `stop()` removes it too.
+   */
+  static async startOn(dataDir: string, options: ServiceOptions = {}): Promise<HostileService> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = await freePort();
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env['PATH'],
+        HOME: process.env['HOME'],
+        KEYSMITH_DATA_DIR: dataDir,
+        KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+        KEYSMITH_LOG_LEVEL: 'warn',
+        ...options.env,
+      };
+      const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: options.lifetimeMs ?? 300_000 });
+      try {
+        await child.waitFor(READY, { timeoutMs: START_TIMEOUT_MS });
+        return new HostileService(child, port, servicePaths(dataDir), env);
+      } catch (err) {
+        lastError = err;
+        await child.kill();
+        if (!/EADDRINUSE/.test(child.output)) break;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
   get pid(): number {
     return this.child.pid;
   }
