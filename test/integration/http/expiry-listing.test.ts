@@ -9,7 +9,10 @@ import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config.js';
 import type { NewCertificateRecord } from '../../../src/shared/records.js';
-import { freePort } from '../../helpers/processes.js';
+import { fileURLToPath } from 'node:url';
+import { freePort, runProcess } from '../../helpers/processes.js';
+
+const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
 /**
  * Issue 19 item 8 through the route: GET /v1/certificates?expiring_within=7d
@@ -118,6 +121,20 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
   it('lists every valid certificate expiring in the window with include=all', async () => {
     const listed = serialsOf(await get('/v1/certificates?expiring_within=7d&include=all&limit=500'));
     for (const r of [expiringServer, stopped, renewedOld, renewedNew]) assert.ok(listed.includes(r.serial), r.serial);
+  });
+
+  it('keysmith certs list --expiring 7d shows the same default, --all every one, and --all alone is a usage error', async () => {
+    const env = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'silent' };
+    const byDefault = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d'], { env, timeoutMs: 30_000 });
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    assert.ok(byDefault.stdout.includes(expiringServer.serial) && byDefault.stdout.includes(stopped.serial), byDefault.stdout);
+    assert.ok(!byDefault.stdout.includes(renewedOld.serial) && !byDefault.stdout.includes(renewedNew.serial), byDefault.stdout);
+    const all = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d', '--all'], { env, timeoutMs: 30_000 });
+    assert.equal(all.code, 0, all.stderr);
+    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) assert.ok(all.stdout.includes(r.serial), r.serial);
+    const alone = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--all'], { env, timeoutMs: 30_000 });
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /--all goes with --expiring/);
   });
 
   it('answers an unknown include with 400 naming the parameter', async () => {
