@@ -24,7 +24,7 @@ import {
   type WaitingDelivery,
   type WaitingQuery,
 } from './alert-rows.js';
-import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS, type StoppedRenewingParams } from './attention.js';
+import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS_LONGER_THAN, type StoppedRenewingParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';
 
@@ -94,7 +94,7 @@ export const SELECT_EXPIRING_OTHERS = `
 export const SELECT_EXPIRING_STOPPED_SVIDS = `
   SELECT ${ALERTED_COLUMNS}
     FROM certificates c
-   WHERE c.profile = 'svid' AND c.serial IN (${STOPPED_RENEWING_SERIALS})
+   WHERE c.profile = 'svid' AND c.serial IN (${STOPPED_RENEWING_SERIALS_LONGER_THAN})
      AND ${EXPIRING_RULES}
    ORDER BY c.not_after, c.serial`;
 

@@ -241,8 +241,8 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
     };
     const attention = plan({ expiringWithinMs: 7 * DAY });
     assert.match(attention, /SEARCH certificates USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)/);
-    assert.match(attention, /SEARCH spiffe_latest USING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/);
-    assert.match(attention, /SEARCH spiffe_latest USING INDEX spiffe_latest_long_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/);
+    assert.match(attention, /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/);
+    assert.match(attention, /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_long_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/);
     assert.doesNotMatch(attention, /certificates_valid_by_not_after/);
     assert.match(plan({ expiringWithinMs: 7 * DAY, include: 'all' }), /^SEARCH certificates USING INDEX certificates_valid_by_not_after \(not_after>\? AND not_after<\?\)$/);
     assert.match(plan({ expiringWithinMs: 7 * DAY, profile: 'tls-server' }), /^SEARCH certificates USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/);
@@ -255,6 +255,6 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
     const stopped = detection.find((sql) => sql.includes('spiffe_latest'));
     assert.ok(others !== undefined && stopped !== undefined);
     assert.match(explain(db, others)[0] ?? '', /^SEARCH c USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/);
-    assert.match(explain(db, stopped).join(' | '), /SEARCH spiffe_latest USING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\).*SEARCH spiffe_latest USING INDEX spiffe_latest_long_svids_by_renewal_due/);
+    assert.match(explain(db, stopped).join(' | '), /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\).*SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_long_svids_by_renewal_due/);
   });
 });
