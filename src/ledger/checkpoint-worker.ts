@@ -2,8 +2,9 @@
  * The WAL checkpointer's thread (checkpoint.ts starts it): its own connection
  * to the ledger, so copying WAL frames into the database file and syncing it
  * never runs on the event loop. Every `everyMs`:
- * - nothing to do when the WAL file is empty or unchanged since the last
- *   complete checkpoint;
+ * - nothing to do when the WAL file is empty, or when no other connection
+ *   committed since the last complete checkpoint (PRAGMA data_version; the
+ *   file's size alone would not tell, as a restarted log is rewritten in place);
  * - PASSIVE: copy every frame no reader still needs; never waits for anyone;
  * - when that copied everything and the file is over `truncateAboveBytes` (a
  *   long reader pinned it while it grew), TRUNCATE with no busy wait: it resets
@@ -52,12 +53,14 @@ function run(data: CheckpointWorkerData): void {
   db.pragma(`journal_size_limit = ${Math.trunc(data.truncateAboveBytes)}`);
   const passive = db.prepare<[], CheckpointRow>('PRAGMA wal_checkpoint(PASSIVE)');
   const truncate = db.prepare<[], CheckpointRow>('PRAGMA wal_checkpoint(TRUNCATE)');
-  /** The WAL size after the last complete checkpoint: the same size again means no commit since. */
-  let settledAt = -1;
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  /** data_version and WAL size after the last complete checkpoint: both unchanged means nothing to do. */
+  let settled: { version: number; bytes: number } | undefined;
 
   const tick = (): void => {
     const before = walBytes(data.path);
-    if (before === 0 || before === settledAt) return;
+    const version = dataVersion.get() ?? -1;
+    if (before === 0 || (settled !== undefined && settled.version === version && settled.bytes === before)) return;
     const started = performance.now();
     const row = passive.get();
     const isComplete = row !== undefined && row.busy === 0 && row.log === row.checkpointed;
@@ -69,7 +72,7 @@ function run(data: CheckpointWorkerData): void {
       isTruncated = result !== undefined && result.busy === 0;
     }
     const after = walBytes(data.path);
-    settledAt = isComplete && (isTruncated || mode === 'PASSIVE') ? after : -1;
+    settled = isComplete && (isTruncated || mode === 'PASSIVE') ? { version, bytes: after } : undefined;
     const message: CheckpointWorkerMessage = { type: 'checkpoint', mode, isComplete, walBytes: after, ms: performance.now() - started };
     port.postMessage(message);
   };

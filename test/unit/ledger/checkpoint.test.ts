@@ -67,6 +67,28 @@ describe('WAL checkpoints in a worker thread', () => {
     tmp.remove();
   });
 
+  it('checkpoints again after a commit that rewrote the restarted log in place (same file size)', async () => {
+    const tmp = makeTempDir();
+    const path = tmp.file('ledger.db');
+    const ledger = openLedger({ path });
+    const reports: { isComplete: boolean; walBytes: number }[] = [];
+    try {
+      const checkpointer = ledger.startCheckpoints({ everyMs: 50, onCheckpoint: (r) => reports.push(r) });
+      ledger.certificates.recordIssuedMany(Array.from({ length: 200 }, () => makeRecord()));
+      await waitFor('a complete checkpoint', () => reports.some((r) => r.isComplete));
+      const size = walBytes(path);
+      const seen = reports.length;
+      // The next commit restarts the log from its start: the file keeps its size, the frames are new.
+      ledger.certificates.recordIssued(makeRecord());
+      assert.equal(walBytes(path), size);
+      await waitFor('a checkpoint of that commit', () => reports.length > seen);
+      await checkpointer.stop();
+    } finally {
+      ledger.close();
+    }
+    tmp.remove();
+  });
+
   it('refuses to start twice or on an in-memory ledger', async () => {
     const memory = openLedger({ path: ':memory:' });
     assert.throws(() => memory.startCheckpoints(), /open, writable file ledger/);
