@@ -266,6 +266,12 @@ export const ConfigSchema = z
     ...ALERT_FIELDS,
     /** OCSP responses: nextUpdate - thisUpdate (RFC 5019 §2.2.4); cached responses are re-signed after half of it. */
     ocspValidity: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m').max(7 * 86_400_000, 'expected at most 7d')).default(3_600_000),
+    /**
+     * Pre-signed OCSP responses kept in memory, one per certificate asked about: ~1.1 KB each with a
+     * POST and a GET key (measured, bench/ledger/ocsp-cache.ts). The default holds ~100,000 live
+     * certificates with room to spare in ~130 MB; 0 turns the cache off. Eviction is O(1), oldest first.
+     */
+    ocspCacheSize: z.number().int().min(0, 'expected at least 0').max(10_000_000, 'expected at most 10000000').default(120_000),
     /** The CRL's nextUpdate - thisUpdate. */
     crlValidity: DurationSchema.pipe(z.number().min(600_000, 'expected at least 10m').max(30 * 86_400_000, 'expected at most 30d')).default(86_400_000),
     /** How often the ledger is checked for a changed revoked set (revocations by the offline CLI appear then); the CRL is also rebuilt at each revocation through the service and at half its validity. */
@@ -283,6 +289,10 @@ export const ConfigSchema = z
     ocspHttpListen: ListenSchema.optional(),
     /** Base URL of that listener as relying parties reach it (written into certificates); default http://<ocspHttpListen>. */
     ocspHttpPublicUrl: z.url().optional(),
+    /** How often a worker thread checkpoints the ledger's WAL (off the event loop; src/ledger/checkpoint.ts). */
+    ledgerCheckpointInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(1_000),
+    /** The WAL file is cut back to this many bytes after a checkpoint (SQLite journal_size_limit). */
+    ledgerWalSizeLimit: z.number().int().min(0, 'expected at least 0').max(1 << 30, 'expected at most 1073741824').default(64 * 1024 * 1024),
     ...ACME_FIELDS,
     ...SVID_FIELDS,
   })
@@ -319,6 +329,9 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_REQUEST_TIMEOUT: 'requestTimeout',
   KEYSMITH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
   KEYSMITH_OCSP_VALIDITY: 'ocspValidity',
+  KEYSMITH_OCSP_CACHE_SIZE: 'ocspCacheSize',
+  KEYSMITH_LEDGER_CHECKPOINT_INTERVAL: 'ledgerCheckpointInterval',
+  KEYSMITH_LEDGER_WAL_SIZE_LIMIT: 'ledgerWalSizeLimit',
   KEYSMITH_CRL_VALIDITY: 'crlValidity',
   KEYSMITH_CRL_REFRESH_INTERVAL: 'crlRefreshInterval',
   KEYSMITH_CRL_SHARDS: 'crlShards',
@@ -365,7 +378,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

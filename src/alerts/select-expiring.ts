@@ -15,7 +15,11 @@
  *   when there is one, else the set of DNS/IP names, else subject and
  *   profile (the CA's own root and intermediate);
  * - it was not alerted at T, nor at a tighter threshold (several thresholds
- *   matching at once give the tightest only).
+ *   matching at once give the tightest only);
+ * - it is in T's scope (`isInScope`): with no profile list, what needs a
+ *   person: every profile but svid, plus SVIDs that stopped renewing
+ *   (`hasStoppedRenewing`); with a list, every certificate of those profiles
+ *   (name svid there to be alerted about all SVIDs).
  * CA certificates, the OCSP signer and the listener's certificate are ledger
  * rows like any other and follow the same rules.
  */
@@ -58,6 +62,34 @@ export function sortThresholds(thresholds: readonly ExpiryThreshold[]): ExpiryTh
 
 export function appliesTo(threshold: ExpiryThreshold, profile: ProfileName): boolean {
   return threshold.profiles === null || threshold.profiles.includes(profile);
+}
+
+/** When a SPIFFE agent renews: half the lifetime after issuance (integer ms, rounded down, as the ledger computes it). */
+export function renewalDueAt(certificate: Pick<CertificateRecord, 'issuedAt' | 'notAfter'>): number {
+  return certificate.issuedAt + Math.floor((certificate.notAfter - certificate.issuedAt) / 2);
+}
+
+/**
+ * An SVID whose SPIFFE ID stopped renewing: it is the newest certificate of its
+ * SPIFFE ID (no other, of any profile or status, issued later, or at the same
+ * ms with a greater serial) and its renewal point has passed. The ledger keeps
+ * the newest certificate per SPIFFE ID (spiffe_latest) to find these by index.
+ */
+export function hasStoppedRenewing(certificate: CertificateRecord, all: readonly CertificateRecord[], now: number): boolean {
+  const { spiffeId } = certificate;
+  if (certificate.profile !== 'svid' || spiffeId === null || renewalDueAt(certificate) > now) return false;
+  return !all.some(
+    (s) =>
+      s.spiffeId === spiffeId &&
+      s.serial !== certificate.serial &&
+      (s.issuedAt > certificate.issuedAt || (s.issuedAt === certificate.issuedAt && s.serial > certificate.serial)),
+  );
+}
+
+/** Whether a threshold looks at a certificate at all (see the rules above). */
+export function isInScope(threshold: ExpiryThreshold, certificate: CertificateRecord, all: readonly CertificateRecord[], now: number): boolean {
+  if (threshold.profiles !== null) return threshold.profiles.includes(certificate.profile);
+  return certificate.profile !== 'svid' || hasStoppedRenewing(certificate, all, now);
 }
 
 /** The identity a successor must share: SPIFFE ID, else the DNS/IP name set, else subject and profile. */
@@ -105,7 +137,7 @@ export function selectExpiring(
     for (const c of certificates) {
       if (c.status !== 'valid' || c.notAfter <= now || c.notAfter > horizon) continue;
       if (c.notAfter - c.issuedAt <= threshold.withinMs) continue;
-      if (!appliesTo(threshold, c.profile)) continue;
+      if (!isInScope(threshold, c, certificates, now)) continue;
       if ((alerted.get(c.serial) ?? []).some((ms) => ms <= threshold.withinMs)) continue;
       const hasSuccessor = (byIdentity.get(identityOf(c)) ?? []).some(
         (s) => s.serial !== c.serial && s.status === 'valid' && s.issuedAt >= c.issuedAt && s.notAfter > horizon,

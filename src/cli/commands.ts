@@ -93,9 +93,11 @@ function profileOption(parsed: ParsedCommand, fallback: ProfileName): ProfileNam
 export const certsListCommand: Command = {
   name: 'certs list',
   summary: 'list certificates in the ledger as a table',
-  usage: 'keysmith certs list [--expiring 7d] [--status valid|revoked] [--profile NAME] [--spiffe-id ID] [--dns NAME] [--limit N]',
+  usage: 'keysmith certs list [--expiring 7d [--all]] [--status valid|revoked] [--profile NAME] [--spiffe-id ID] [--dns NAME] [--limit N]',
   options: {
     expiring: { type: 'string' },
+    // --expiring shows what needs a person (no SVIDs but those whose SPIFFE ID stopped renewing); --all shows every one.
+    all: { type: 'boolean' },
     status: { type: 'string' },
     profile: { type: 'string' },
     'spiffe-id': { type: 'string' },
@@ -104,6 +106,8 @@ export const certsListCommand: Command = {
   },
   async run(parsed) {
     const expiringWithinMs = durationOption(parsed, 'expiring');
+    const isAll = parsed.values['all'] === true;
+    if (isAll && expiringWithinMs === undefined) throw new UsageError('--all goes with --expiring: it lists every expiring certificate, SVIDs included');
     const status = stringOption(parsed, 'status');
     if (status !== undefined && status !== 'valid' && status !== 'revoked') throw new UsageError(`--status: expected valid or revoked, got '${status}'`);
     const profile = stringOption(parsed, 'profile');
@@ -119,7 +123,7 @@ export const certsListCommand: Command = {
       const page = core.ledger.certificates.list({
         now: core.clock.now(),
         limit,
-        ...(expiringWithinMs === undefined ? {} : { expiringWithinMs }),
+        ...(expiringWithinMs === undefined ? {} : { expiringWithinMs, include: isAll ? 'all' : 'attention' }),
         ...(status === undefined ? {} : { status }),
         ...(profile === undefined ? {} : { profile: profile as ProfileName }),
         ...(spiffeId === undefined ? {} : { spiffeId }),

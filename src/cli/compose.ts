@@ -42,7 +42,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
   ensurePrivateDir(config.dataDir);
-  const ledger = openLedger({ path: paths.database });
+  const ledger = openLedger({ path: paths.database, walSizeLimitBytes: config.ledgerWalSizeLimit });
   const notices: string[] = [];
   try {
     const { material, created, warnings } = await initCertificateAuthority({
@@ -138,6 +138,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     issuerCertificate: authority.material.intermediate.certDer,
     clock,
     validityMs: config.ocspValidity,
+    maxCachedResponses: config.ocspCacheSize,
   });
   const { issuer, issuerName } = crlIssuerFor(authority.material);
   const url = crlUrl(config);

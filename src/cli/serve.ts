@@ -156,6 +156,11 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     timeouts: { headersMs: config.headersTimeout, requestMs: config.requestTimeout, keepAliveMs: config.keepAliveTimeout },
   });
   await server.listen(options.listener ?? config.listen.port, config.listen.host);
+  // WAL checkpoints from here on run in a worker thread, not inside a commit on the event loop.
+  const checkpointer = ledger.startCheckpoints({
+    everyMs: config.ledgerCheckpointInterval,
+    onError: (err) => app.log.error({ err }, 'ledger WAL checkpoint failed'),
+  });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
@@ -165,6 +170,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });
     } catch (err) {
       revocation.stop();
+      await checkpointer.stop();
       await Promise.all([server.close(0), plain.close()]);
       throw err;
     }
@@ -178,6 +184,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       revocation.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
+      await checkpointer.stop();
     },
   };
 }

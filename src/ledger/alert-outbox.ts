@@ -16,6 +16,7 @@ import {
   type AlertSummary,
   type EnqueuedAlert,
   type EnqueueRequest,
+  type ExpiryThresholdSpec,
   type MessageItem,
   type NewAlertMessage,
   type PendingMessage,
@@ -24,6 +25,7 @@ import {
   type WaitingQuery,
 } from './alert-rows.js';
 import type { AlertChannel } from '../shared/alert-records.js';
+import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS_LONGER_THAN, type StoppedRenewingParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';
 
@@ -35,16 +37,21 @@ import { checkPageLimit } from './paging.js';
  * certificate of the same identity, issued no earlier, that lives past the
  * horizon; the identity is the SPIFFE ID when there is one, else the set of
  * DNS/IP names, else (for the CA's own certificates) subject and profile.
- * The range terms are spelled out literally so the planner walks the partial
- * index certificates_valid_by_not_after; each candidate's successor check
- * then uses the SPIFFE ID, name and subject indexes.
+ *
+ * Which certificates a threshold looks at (src/alerts/select-expiring.ts,
+ * `isInScope`): with no profile list, what needs a person (every profile but
+ * svid, plus SVIDs that stopped renewing: attention.ts); with a list, those
+ * profiles, all of their certificates. Each part is its own statement over
+ * its own index: certificates_attention_by_not_after for the non-SVIDs (a few
+ * % of rows), spiffe_latest for the SVIDs that stopped renewing, and
+ * certificates_valid_by_not_after only when a list names svid. The range
+ * terms are spelled out literally so the planner can use the partial
+ * indexes; each candidate's successor check then uses the SPIFFE ID, name and
+ * subject indexes.
  */
-const SELECT_EXPIRING = `
-  SELECT ${ALERTED_COLUMNS}
-    FROM certificates c
-   WHERE c.status = 'valid' AND c.not_after > :now AND c.not_after <= :horizon
+const EXPIRING_RULES = `
+     c.status = 'valid' AND c.not_after > :now AND c.not_after <= :horizon
      AND c.not_after - c.issued_at > :withinMs
-     AND (:profiles IS NULL OR c.profile IN (SELECT value FROM json_each(:profiles)))
      AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.serial = c.serial AND a.threshold_ms <= :withinMs)
      AND NOT EXISTS (
        SELECT 1 FROM certificates s
@@ -74,7 +81,30 @@ const SELECT_EXPIRING = `
           AND s.subject = c.subject AND s.profile = c.profile AND s.spiffe_id IS NULL
           AND NOT EXISTS (SELECT 1 FROM certificate_names x WHERE x.serial = s.serial AND x.type IN ('dns', 'ip'))
           AND s.serial <> c.serial AND s.issued_at >= c.issued_at
-          AND s.status = 'valid' AND s.not_after > :horizon)
+          AND s.status = 'valid' AND s.not_after > :horizon)`;
+
+/** Profiles other than svid: all of them (:profiles NULL) or those listed. */
+export const SELECT_EXPIRING_OTHERS = `
+  SELECT ${ALERTED_COLUMNS}
+    FROM certificates c
+   WHERE c.profile <> 'svid' AND (:profiles IS NULL OR c.profile IN (SELECT value FROM json_each(:profiles)))
+     AND ${EXPIRING_RULES}
+   ORDER BY c.not_after, c.serial`;
+
+/** SVIDs that stopped renewing (the default scope). */
+export const SELECT_EXPIRING_STOPPED_SVIDS = `
+  SELECT ${ALERTED_COLUMNS}
+    FROM certificates c
+   WHERE c.profile = 'svid' AND c.serial IN (${STOPPED_RENEWING_SERIALS_LONGER_THAN})
+     AND ${EXPIRING_RULES}
+   ORDER BY c.not_after, c.serial`;
+
+/** Every SVID (a threshold whose profile list names svid). */
+export const SELECT_EXPIRING_ALL_SVIDS = `
+  SELECT ${ALERTED_COLUMNS}
+    FROM certificates c
+   WHERE c.profile = 'svid'
+     AND ${EXPIRING_RULES}
    ORDER BY c.not_after, c.serial`;
 
 const SELECT_WAITING = `
@@ -117,8 +147,13 @@ interface ExpiringParams {
   readonly now: number;
   readonly horizon: number;
   readonly withinMs: number;
+}
+
+interface ExpiringOthersParams extends ExpiringParams {
   readonly profiles: string | null;
 }
+
+type ExpiringStoppedParams = ExpiringParams & StoppedRenewingParams;
 
 interface InsertAlertParams {
   readonly serial: string;
@@ -211,7 +246,9 @@ const MAX_KEY_CHARS = 200;
 export class AlertOutboxRepository {
   private readonly durable: DurableWrites;
 
-  private readonly selectExpiring = lazy(() => this.db.prepare<[ExpiringParams], AlertedRow>(SELECT_EXPIRING));
+  private readonly selectExpiringOthers = lazy(() => this.db.prepare<[ExpiringOthersParams], AlertedRow>(SELECT_EXPIRING_OTHERS));
+  private readonly selectExpiringStoppedSvids = lazy(() => this.db.prepare<[ExpiringStoppedParams], AlertedRow>(SELECT_EXPIRING_STOPPED_SVIDS));
+  private readonly selectExpiringAllSvids = lazy(() => this.db.prepare<[ExpiringParams], AlertedRow>(SELECT_EXPIRING_ALL_SVIDS));
   private readonly insertAlert = lazy(() =>
     this.db
       .prepare<[InsertAlertParams], number>(
@@ -330,12 +367,7 @@ export class AlertOutboxRepository {
       // Tightest first: a certificate found at 7d is then no longer new at 30d in the same run.
       const thresholds = [...request.thresholds].sort((a, b) => a.withinMs - b.withinMs);
       for (const threshold of thresholds) {
-        const rows = this.selectExpiring().all({
-          now: request.now,
-          horizon: request.now + threshold.withinMs,
-          withinMs: threshold.withinMs,
-          profiles: threshold.profiles === null ? null : JSON.stringify(threshold.profiles),
-        });
+        const rows = this.expiringRows(request.now, threshold);
         for (const row of rows) {
           const key = request.keyFor(row.serial, threshold.withinMs);
           if (key.length === 0 || key.length > MAX_KEY_CHARS) throw new DomainError('malformed', `idempotency key for ${row.serial} is empty or too long`);
@@ -508,6 +540,16 @@ export class AlertOutboxRepository {
     });
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > take && last !== undefined ? String(last.id) : null };
+  }
+
+  /** The candidates of one threshold, in (notAfter, serial) order: one statement per part of its scope. */
+  private expiringRows(now: number, threshold: ExpiryThresholdSpec): AlertedRow[] {
+    const base = { now, horizon: now + threshold.withinMs, withinMs: threshold.withinMs };
+    const { profiles } = threshold;
+    const rows = this.selectExpiringOthers().all({ ...base, profiles: profiles === null ? null : JSON.stringify(profiles) });
+    if (profiles === null) rows.push(...this.selectExpiringStoppedSvids().all({ ...base, ...stoppedRenewingParams(now) }));
+    else if (profiles.includes('svid')) rows.push(...this.selectExpiringAllSvids().all(base));
+    return rows.sort((a, b) => a.notAfter - b.notAfter || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
   }
 }
 

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateQuery } from '../shared/records.js';
+import { EXPIRY_SCOPES, type CertificateQuery, type ExpiryScope } from '../shared/records.js';
+import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS } from './attention.js';
 import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDnsName } from './certificate-rows.js';
 import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';
 
@@ -53,7 +54,17 @@ export function decodeCursor(text: string): ListCursor {
   return { order: o === 'e' ? 'expiring' : 'issued', time: t, serial: s };
 }
 
-/** The plan for a query, or null when the filters cannot match anything. */
+/**
+ * The plan for a query, or null when the filters cannot match anything.
+ *
+ * Every shape reads an index bounded by the page it returns (see
+ * test/unit/ledger/query-plans.test.ts): the revoked and the non-svid profile
+ * listings have partial indexes of their own (migrations/0006), and their
+ * filters are spelled as literals so the planner can prove they apply. The
+ * default expiry listing ('attention') is two walks merged in (not_after,
+ * serial) order: valid certificates other than SVIDs, and SVIDs that stopped
+ * renewing (attention.ts).
+ */
 export function planList(query: CertificateQuery, clock: Clock = systemClock): ListPlan | null {
   const limit = checkPageLimit(query.limit);
   const order: ListOrder = query.expiringWithinMs === undefined ? 'issued' : 'expiring';
@@ -61,9 +72,13 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock): L
   if (cursor !== undefined && cursor.order !== order) {
     throw new DomainError('malformed', 'cursor belongs to a listing in a different order');
   }
+  if (query.include !== undefined && !EXPIRY_SCOPES.includes(query.include)) {
+    throw new DomainError('malformed', `include is one of ${EXPIRY_SCOPES.join(', ')}`);
+  }
 
   const where: string[] = [];
   const params: ListParams = { take: limit + 1 };
+  let scope: ExpiryScope = 'all';
 
   if (query.expiringWithinMs !== undefined) {
     const within = query.expiringWithinMs;
@@ -74,18 +89,22 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock): L
     }
     // "Expiring" means still valid; asking for revoked ones as well matches nothing.
     if (query.status === 'revoked') return null;
-    // Spelled out literally so the planner can use the partial index (WHERE status = 'valid').
+    // Spelled out literally so the planner can use the partial indexes (WHERE status = 'valid' ...).
     where.push("status = 'valid'", 'not_after >= :from', 'not_after <= :to');
     params['from'] = now;
     params['to'] = now + within;
+    scope = query.include ?? 'attention';
+    if (scope === 'attention') Object.assign(params, stoppedRenewingParams(now));
   } else if (query.status !== undefined) {
     if (query.status !== 'valid' && query.status !== 'revoked') throw new DomainError('malformed', 'status is valid or revoked');
-    where.push('status = :status');
-    params['status'] = query.status;
+    where.push(query.status === 'valid' ? "status = 'valid'" : "status = 'revoked'");
   }
   if (query.profile !== undefined) {
     if (!isProfileName(query.profile)) throw new DomainError('malformed', `unknown profile '${String(query.profile)}'`);
-    where.push('profile = :profile');
+    // In expiry order the unary + keeps the planner on the notAfter indexes (the range) rather than the profile one.
+    where.push(order === 'expiring' ? '+profile = :profile' : 'profile = :profile');
+    // The literal lets the planner use the partial indexes over profiles other than svid.
+    if (query.profile !== 'svid') where.push("profile <> 'svid'");
     params['profile'] = query.profile;
   }
   if (query.spiffeId !== undefined) {
@@ -107,11 +126,19 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock): L
     params['afterSerial'] = cursor.serial;
   }
 
-  const orderBy = order === 'expiring' ? 'not_after, serial' : 'issued_at DESC, serial';
-  const sql =
-    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates` +
-    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY ${orderBy} LIMIT :take`;
+  const select = (terms: readonly string[]): string =>
+    `SELECT ${CERTIFICATE_COLUMNS} FROM certificates` + (terms.length > 0 ? ` WHERE ${terms.join(' AND ')}` : '');
+  let sql: string;
+  if (scope === 'attention') {
+    const arms: string[] = [];
+    if (query.profile !== 'svid') arms.push(select([...where, "profile <> 'svid'"]));
+    if (query.profile === undefined || query.profile === 'svid') arms.push(select([...where, "profile = 'svid'", `serial IN (${STOPPED_RENEWING_SERIALS})`]));
+    // A compound SELECT orders by its result columns.
+    sql = `${arms.join(' UNION ALL ')} ORDER BY notAfter, serial LIMIT :take`;
+  } else {
+    const orderBy = order === 'expiring' ? 'not_after, serial' : 'issued_at DESC, serial';
+    sql = `${select(where)} ORDER BY ${orderBy} LIMIT :take`;
+  }
   return { order, limit, sql, params };
 }
 

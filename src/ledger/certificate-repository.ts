@@ -20,6 +20,7 @@ import {
   toCertificateRecord,
   type CertificateRow,
 } from './certificate-rows.js';
+import { latestParams, RECORD_LATEST_PER_SPIFFE_ID, type LatestParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { RevokedListing, type RevokedRow, type RevokedSummary } from './revoked-listing.js';
 
@@ -50,6 +51,8 @@ export class CertificateRepository {
   private readonly selectCount: Database.Statement<[], number>;
   private readonly insertCertificate: Database.Statement<[InsertParams]>;
   private readonly insertName: Database.Statement<[string, string, string]>;
+  /** Lazy: a ledger opened at a schema before migrations/0006 (migration tests) still constructs. */
+  private upsertLatest: Database.Statement<[LatestParams]> | undefined;
   private readonly updateRevoked: Database.Statement<[number, string, string]>;
   private readonly recordTransaction: Database.Transaction<(record: NewCertificateRecord) => void>;
   private readonly recordManyTransaction: Database.Transaction<(records: readonly NewCertificateRecord[]) => void>;
@@ -61,9 +64,14 @@ export class CertificateRepository {
   /** One prepared statement per list shape (at most a few dozen), made on first use. */
   private readonly listStatements = new Map<string, Database.Statement<[ListParams], CertificateRow>>();
 
+  /**
+   * `tracksLatest`: the schema has spiffe_latest (migrations/0006); false only for a ledger
+   * opened at an older version (the migration tests), whose rows the migration's fill covers.
+   */
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock = systemClock,
+    private readonly tracksLatest = true,
   ) {
     this.durable = new DurableWrites(db);
     this.selectTaken = db.prepare<[string], number>('SELECT 1 FROM certificates WHERE serial = ?').pluck();
@@ -218,6 +226,10 @@ export class CertificateRepository {
       sans: encodeSans(record.sans),
     });
     for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
+    if (record.spiffeId !== null && this.tracksLatest) {
+      this.upsertLatest ??= this.db.prepare<[LatestParams]>(RECORD_LATEST_PER_SPIFFE_ID);
+      this.upsertLatest.run(latestParams({ ...record, spiffeId: record.spiffeId }));
+    }
   }
 
   count(): number {

@@ -107,10 +107,16 @@ export function encodeSans(sans: readonly SubjectAltName[]): string {
   return JSON.stringify(sans.map(({ type, value }) => ({ type, value })));
 }
 
-/** The searchable form: DNS names compare case-insensitively, so they are stored lowercased; duplicates dropped. */
+/**
+ * The searchable form (certificate_names): only DNS names and IP addresses, the
+ * names anything looks up (migrations/0006). DNS names compare case-insensitively,
+ * so they are stored lowercased; duplicates dropped. URIs and e-mail addresses
+ * stay in the row's sans and its DER.
+ */
 export function namesOf(sans: readonly SubjectAltName[]): readonly SubjectAltName[] {
   const seen = new Map<string, SubjectAltName>();
   for (const san of sans) {
+    if (san.type !== 'dns' && san.type !== 'ip') continue;
     const value = san.type === 'dns' ? normalizeDnsName(san.value) : san.value;
     seen.set(`${san.type}\u0000${value}`, { type: san.type, value });
   }

@@ -1,9 +1,12 @@
 import Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
+import { DEFAULT_WAL_SIZE_LIMIT_BYTES } from './checkpoint.js';
 
 export interface ConnectionSettings {
   readonly busyTimeoutMs: number;
   readonly readonly: boolean;
+  /** journal_size_limit in bytes: a WAL file that grew (a long reader pinned it) is cut back when the log restarts. Default 64 MiB. */
+  readonly walSizeLimitBytes?: number;
 }
 
 /**
@@ -15,6 +18,8 @@ export function configureConnection(db: Database.Database, settings: ConnectionS
   db.pragma(`busy_timeout = ${Math.trunc(settings.busyTimeoutMs)}`);
   // journal_mode is stored in the file; a read-only connection cannot set it.
   if (!settings.readonly) db.pragma('journal_mode = WAL');
+  // Per connection: the writer that restarts the log truncates the file to this (SQLite's journal_size_limit).
+  db.pragma(`journal_size_limit = ${Math.trunc(settings.walSizeLimitBytes ?? DEFAULT_WAL_SIZE_LIMIT_BYTES)}`);
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
 }

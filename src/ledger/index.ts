@@ -12,6 +12,7 @@ export type {
   ExpiryThresholdSpec,
 } from './alert-rows.js';
 export { CertificateRepository, type SerialStatus } from './certificate-repository.js';
+export { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 export { EntryRepository } from './entry-repository.js';
 export { DEFAULT_MAX_BATCH_ROWS, GroupCommit, type GroupCommitOptions, type GroupCommitStats, type GroupCommitTarget } from './group-commit.js';
 export { JoinTokenRepository, type JoinTokenRedemption } from './join-token-repository.js';

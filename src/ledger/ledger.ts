@@ -4,6 +4,7 @@ import { AcmeRepository } from './acme-repository.js';
 import { AlertOutboxRepository } from './alert-outbox.js';
 import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
+import { DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 import { configureConnection } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
@@ -20,9 +21,13 @@ export interface LedgerOptions {
   readonly readonly?: boolean;
   /** Only for times the ledger takes itself (applied_at, a list without `now`). */
   readonly clock?: Clock;
+  /** journal_size_limit: the WAL file is cut back to this after a checkpoint; default 64 MiB. */
+  readonly walSizeLimitBytes?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** migrations/0006 adds spiffe_latest, which recording a certificate keeps. */
+const SPIFFE_LATEST_VERSION = 6;
 
 /** One open SQLite ledger and its repositories. Made by openLedger. */
 export class Ledger {
@@ -39,13 +44,15 @@ export class Ledger {
   readonly acme: AcmeRepository;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
+  private checkpointer: WalCheckpointer | undefined;
 
   constructor(
     private readonly db: Database.Database,
     readonly schemaVersion: number,
     clock: Clock = systemClock,
+    private readonly walSizeLimitBytes: number = DEFAULT_WAL_SIZE_LIMIT_BYTES,
   ) {
-    this.certificates = new CertificateRepository(db, clock);
+    this.certificates = new CertificateRepository(db, clock, schemaVersion >= SPIFFE_LATEST_VERSION);
     this.alerts = new AlertOutboxRepository(db);
     this.leases = new LeaseRepository(db);
     this.entries = new EntryRepository(db);
@@ -63,10 +70,33 @@ export class Ledger {
     }
   }
 
+  /**
+   * Moves WAL checkpoints off the event loop (checkpoint.ts): a worker thread
+   * checkpoints every `everyMs` and the main connection's own automatic
+   * checkpoint is off meanwhile. For a file ledger that writes; `serve` calls it.
+   */
+  startCheckpoints(options: Omit<CheckpointOptions, 'walSizeLimitBytes'> = {}): WalCheckpointer {
+    if (this.isClosed || this.db.readonly || this.db.memory) throw new Error('checkpoints run on an open, writable file ledger');
+    if (this.checkpointer !== undefined) throw new Error('the checkpointer is already running');
+    const db = this.db;
+    this.checkpointer = new WalCheckpointer(
+      db.name,
+      { setAutocheckpoint: (pages) => (db.open ? void db.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`) : undefined) },
+      { ...options, walSizeLimitBytes: this.walSizeLimitBytes },
+    );
+    return this.checkpointer;
+  }
+
+  /** The main connection's automatic checkpoint threshold in pages; 0 while the checkpointer runs. */
+  walAutocheckpointPages(): number {
+    return Number(this.db.pragma('wal_autocheckpoint', { simple: true }));
+  }
+
   /** Checkpoints the WAL into the main file and closes; idempotent. */
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    void this.checkpointer?.stop();
     try {
       if (!this.db.readonly && !this.db.memory) this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
@@ -83,11 +113,12 @@ export function openLedger(options: LedgerOptions): Ledger {
   const clock = options.clock ?? systemClock;
   const db = new Database(options.path, { readonly: isReadonly, fileMustExist: isReadonly, timeout: busyTimeoutMs });
   try {
-    configureConnection(db, { busyTimeoutMs, readonly: isReadonly });
+    const walSizeLimitBytes = options.walSizeLimitBytes ?? DEFAULT_WAL_SIZE_LIMIT_BYTES;
+    configureConnection(db, { busyTimeoutMs, readonly: isReadonly, walSizeLimitBytes });
     const version = isReadonly
       ? checkSchemaVersion(db, options.path, migrations)
       : applyMigrations(db, options.path, migrations, clock);
-    return new Ledger(db, version, clock);
+    return new Ledger(db, version, clock, walSizeLimitBytes);
   } catch (error) {
     db.close();
     throw error;

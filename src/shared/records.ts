@@ -53,9 +53,21 @@ export interface CertificateRecord {
 /** What the issuance pipeline writes; status starts valid. */
 export type NewCertificateRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
 
+/**
+ * Which expiring certificates a listing shows. 'attention' (the default):
+ * those that need a person, i.e. every profile but svid, plus SVIDs whose
+ * SPIFFE ID stopped renewing (the newest certificate of that SPIFFE ID, past
+ * its renewal point at half its lifetime). 'all': every valid certificate.
+ */
+export type ExpiryScope = 'attention' | 'all';
+
+export const EXPIRY_SCOPES: readonly ExpiryScope[] = ['attention', 'all'];
+
 export interface CertificateQuery {
   /** Only valid certificates whose notAfter falls within [now, now + ms]. */
   readonly expiringWithinMs?: number;
+  /** With expiringWithinMs: which of them (default 'attention'). */
+  readonly include?: ExpiryScope;
   readonly now?: number;
   readonly status?: CertificateStatus;
   readonly profile?: ProfileName;

@@ -51,13 +51,23 @@ export class HostileService {
     readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /**
-   * Starts `keysmith serve` on a fresh data directory with port 0 and reads
-   * the port it bound from its start-up line: no other process can take it
-   * in between.
-   */
+  /** Starts `keysmith serve` on a fresh data directory; `stop()` removes it. */
   static async start(options: ServiceOptions = {}): Promise<HostileService> {
     const dataDir = await mkdtemp(join(tmpdir(), 'keysmith-hostile-'));
+    try {
+      return await HostileService.startOn(dataDir, options);
+    } catch (err) {
+      await rm(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Starts `keysmith serve` as a child on an existing data directory (one made
+   * beforehand, e.g. a fleet-sized ledger from bench/ledger); `stop()` removes it too.
+   * Port 0, read back from the start-up line: no other process can take the port in between.
+   */
+  static async startOn(dataDir: string, options: ServiceOptions = {}): Promise<HostileService> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env['PATH'],
       HOME: process.env['HOME'],
@@ -69,14 +79,13 @@ export class HostileService {
     const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: options.lifetimeMs ?? 300_000 });
     try {
       await child.waitFor(READY, { timeoutMs: START_TIMEOUT_MS });
-      const port = listeningPort(child.output);
-      // Commands run beside the service (keysmith issue, alerts run) name the port it got.
-      return new HostileService(child, port, servicePaths(dataDir), { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` });
     } catch (err) {
       await child.kill();
-      await rm(dataDir, { recursive: true, force: true });
       throw err;
     }
+    const port = listeningPort(child.output);
+    // Commands run beside the service (keysmith issue, alerts run) name the port it got.
+    return new HostileService(child, port, servicePaths(dataDir), { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` });
   }
 
   get pid(): number {

@@ -79,13 +79,15 @@ describe('expiry detection', () => {
 
   it('does not count a successor that is revoked, expires within the threshold too, or was issued before', async () => {
     const spiffe = (name: string): string => `spiffe://${TRUST_DOMAIN}/svc/${name}`;
-    const a = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('a') });
-    const aRevoked = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: spiffe('a') });
-    const b = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('b') });
+    // Node identities: certificates with SPIFFE IDs in the default scope whatever their renewals (SVIDs follow their own rule, below).
+    const node = { profile: 'node' as const };
+    const a = certificate({ ...node, issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('a') });
+    const aRevoked = certificate({ ...node, issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: spiffe('a') });
+    const b = certificate({ ...node, issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('b') });
     // A 7-day stopgap that ends before the horizon: no successor, and too short-lived to be alerted itself.
-    const bShort = certificate({ issuedAt: T0 + 83 * DAY, lifetimeMs: 7 * DAY, spiffeId: spiffe('b') });
-    const cLong = certificate({ issuedAt: T0 - 10 * DAY, lifetimeMs: 200 * DAY, spiffeId: spiffe('c') });
-    const c = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('c') });
+    const bShort = certificate({ ...node, issuedAt: T0 + 83 * DAY, lifetimeMs: 7 * DAY, spiffeId: spiffe('b') });
+    const cLong = certificate({ ...node, issuedAt: T0 - 10 * DAY, lifetimeMs: 200 * DAY, spiffeId: spiffe('c') });
+    const c = certificate({ ...node, issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: spiffe('c') });
     for (const cert of [a, aRevoked, b, bShort, cLong, c]) ledger.certificates.recordIssued(cert);
     ledger.certificates.revoke(aRevoked.serial, 'superseded', T0 + 61 * DAY);
     clock.set(T0 + 84 * DAY);
@@ -97,6 +99,28 @@ describe('expiry detection', () => {
     for (let i = 0; i < 50; i += 1) ledger.certificates.recordIssued(certificate({ issuedAt: T0 + i * 60_000, lifetimeMs: HOUR }));
     clock.set(T0 + 30 * 60_000);
     assert.deepEqual(await detect(ledger, clock), []);
+  });
+
+  it('by default alerts an SVID only once its SPIFFE ID stopped renewing (newest of its ID, past half its lifetime)', async () => {
+    const spiffe = (name: string): string => `spiffe://${TRUST_DOMAIN}/svc/${name}`;
+    const day = [{ withinMs: DAY, profiles: null }];
+    // 3-day SVIDs, so a 1-day threshold can see them at all (lifetime longer than the threshold).
+    const renewing = certificate({ issuedAt: T0, lifetimeMs: 3 * DAY, spiffeId: spiffe('renewing') });
+    const renewed = certificate({ issuedAt: T0 + 36 * HOUR, lifetimeMs: 3 * DAY, spiffeId: spiffe('renewing') });
+    const stopped = certificate({ issuedAt: T0, lifetimeMs: 3 * DAY, spiffeId: spiffe('stopped') });
+    for (const c of [renewing, renewed, stopped]) ledger.certificates.recordIssued(c);
+    clock.set(T0 + 2 * DAY + HOUR);
+    assert.deepEqual(await detect(ledger, clock, day), [`${stopped.serial}@1d`]);
+    const everySvid = [{ withinMs: DAY, profiles: ['svid'] satisfies ProfileName[] }];
+    assert.deepEqual(await detect(ledger, clock, everySvid), [], 'the renewed one has a successor living past the horizon');
+    const fresh = certificate({ issuedAt: T0 + 2 * DAY + HOUR, lifetimeMs: 3 * DAY, spiffeId: spiffe('young') });
+    ledger.certificates.recordIssued(fresh);
+    clock.set(T0 + 4 * DAY + 2 * HOUR);
+    assert.deepEqual(
+      (await detect(ledger, clock, day)).sort(),
+      [`${renewed.serial}@1d`, `${fresh.serial}@1d`].sort(),
+      'each is now past its renewal point with nothing newer',
+    );
   });
 
   it('gives revoked and already expired certificates none', async () => {
@@ -114,8 +138,8 @@ describe('expiry detection', () => {
       { withinMs: 30 * DAY, profiles: null },
       { withinMs: 7 * DAY, profiles: null },
     ];
-    const seenEarly = certificate({ issuedAt: T0, lifetimeMs: 365 * DAY });
-    const seenLate = certificate({ issuedAt: T0, lifetimeMs: 365 * DAY });
+    const seenEarly = certificate({ issuedAt: T0, lifetimeMs: 365 * DAY, profile: 'tls-server', spiffeId: null });
+    const seenLate = certificate({ issuedAt: T0, lifetimeMs: 365 * DAY, profile: 'tls-server', spiffeId: null });
     ledger.certificates.recordIssued(seenEarly);
     clock.set(T0 + 345 * DAY);
     assert.deepEqual(await detect(ledger, clock, thresholds), [`${seenEarly.serial}@30d`]);
@@ -203,11 +227,12 @@ describe('expiry detection over the CA keysmith creates', () => {
 
 describe('the ledger SQL and the reference rules (select-expiring.ts) agree', () => {
   const PROFILES: readonly ProfileName[] = ['svid', 'tls-server', 'node', 'ocsp-signer', 'intermediate', 'root'];
-  const LIFETIMES = [HOUR, 7 * DAY - 1, 7 * DAY, 7 * DAY + 1, 10 * DAY, 30 * DAY, 90 * DAY];
+  const LIFETIMES = [HOUR, 3 * DAY, 7 * DAY - 1, 7 * DAY, 7 * DAY + 1, 10 * DAY, 30 * DAY, 90 * DAY];
   const THRESHOLDS: readonly ExpiryThreshold[] = [
     { withinMs: DAY, profiles: null },
     { withinMs: 7 * DAY, profiles: null },
     { withinMs: 30 * DAY, profiles: ['root', 'intermediate', 'tls-server'] },
+    { withinMs: 2 * DAY, profiles: ['svid', 'node'] },
   ];
 
   const certArb = fc.record({

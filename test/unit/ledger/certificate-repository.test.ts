@@ -87,7 +87,7 @@ describe('CertificateRepository', () => {
       assert.deepEqual(found?.sans, []);
     });
 
-    it('explodes SANs into certificate_names, DNS lowercased and duplicates dropped', () => {
+    it('explodes DNS and IP SANs into certificate_names, DNS lowercased and duplicates dropped; URIs stay in the record only', () => {
       const record = makeRecord({
         sans: [
           { type: 'dns', value: 'Www.Example.org' },
@@ -99,10 +99,8 @@ describe('CertificateRepository', () => {
       const names = withRawDatabase(path, (db) =>
         db.prepare('SELECT type, value FROM certificate_names WHERE serial = ? ORDER BY type, value').all(record.serial),
       );
-      assert.deepEqual(names, [
-        { type: 'dns', value: 'www.example.org' },
-        { type: 'uri', value: 'spiffe://keysmith.local/web' },
-      ]);
+      // Nothing searches by URI (the SPIFFE ID has its own column and index): migrations/0006.
+      assert.deepEqual(names, [{ type: 'dns', value: 'www.example.org' }]);
       // The record keeps the SANs exactly as issued.
       assert.deepEqual(ledger.certificates.findBySerial(record.serial)?.sans, record.sans);
     });
@@ -282,13 +280,14 @@ describe('CertificateRepository.list', () => {
     });
   const listed = (query: CertificateQuery): string[] => ledger.certificates.list(query).items.map((c) => c.serial);
 
+  // include: 'all' lists every valid certificate; the default scope (what needs a person) has its own tests (expiry-scope.test.ts).
   it('lists valid certificates expiring within a window of a pinned now, soonest first, both ends included', () => {
     assert.deepEqual(
-      listed({ expiringWithinMs: 7 * DAY, now: NOW }),
+      listed({ expiringWithinMs: 7 * DAY, now: NOW, include: 'all' }),
       serialsOf('edge-now', 'svid-1h', 'web-2d', 'svid-3d', 'node-6d', 'edge-7d'),
     );
-    assert.deepEqual(listed({ expiringWithinMs: 0, now: NOW }), serialsOf('edge-now'));
-    assert.deepEqual(listed({ expiringWithinMs: 7 * DAY, now: NOW + 1 }), serialsOf('svid-1h', 'web-2d', 'svid-3d', 'node-6d', 'edge-7d', 'edge-7d+1'));
+    assert.deepEqual(listed({ expiringWithinMs: 0, now: NOW, include: 'all' }), serialsOf('edge-now'));
+    assert.deepEqual(listed({ expiringWithinMs: 7 * DAY, now: NOW + 1, include: 'all' }), serialsOf('svid-1h', 'web-2d', 'svid-3d', 'node-6d', 'edge-7d', 'edge-7d+1'));
   });
 
   it('combines the expiry window with profile, status and name filters', () => {
@@ -377,7 +376,7 @@ describe('CertificateRepository.list pagination', () => {
   });
 
   it('walks every page of the expiry order with no duplicates or omissions', () => {
-    const query = { expiringWithinMs: 8 * DAY, now: NOW, limit: 7 };
+    const query = { expiringWithinMs: 8 * DAY, now: NOW, limit: 7, include: 'all' as const };
     const expected = records
       .filter((r) => r.notAfter >= NOW && r.notAfter <= NOW + 8 * DAY)
       .sort(byExpiry)
@@ -408,7 +407,7 @@ describe('CertificateRepository.list pagination', () => {
             limit,
             ...(profile === undefined ? {} : { profile }),
             ...(byDns ? { dnsName: 'shared.example.org' } : {}),
-            ...(within === undefined ? {} : { expiringWithinMs: within, now: NOW }),
+            ...(within === undefined ? {} : { expiringWithinMs: within, now: NOW, include: 'all' as const }),
           };
           const expected = records
             .filter((r) => profile === undefined || r.profile === profile)

@@ -256,10 +256,10 @@ describe('GroupCommit', () => {
     const good = records(4);
     ledger.certificates.recordIssuedMany(good);
     assert.equal(ledger.certificates.count(), 5);
-    // certificate_names rows come along, as with recordIssued.
+    // The newest certificate per SPIFFE ID (spiffe_latest) comes along, as with recordIssued.
     const names = new Database(path, { readonly: true });
     try {
-      const serials = names.prepare<[], string>("SELECT serial FROM certificate_names WHERE type = 'uri'").pluck().all();
+      const serials = names.prepare<[], string>('SELECT serial FROM spiffe_latest').pluck().all();
       assert.deepEqual(serials.sort(), [taken, ...good].map((record) => record.serial).sort());
     } finally {
       names.close();

@@ -53,6 +53,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
       const query: CertificateQuery = {
         now: deps.clock.now(),
         ...(q.expiring_within === undefined ? {} : { expiringWithinMs: q.expiring_within }),
+        ...(q.include === undefined ? {} : { include: q.include }),
         ...(q.status === undefined ? {} : { status: q.status }),
         ...(q.profile === undefined ? {} : { profile: q.profile }),
         ...(q.spiffe_id === undefined ? {} : { spiffeId: q.spiffe_id }),

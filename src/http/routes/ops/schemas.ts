@@ -1,7 +1,7 @@
 /** Wire schemas of the certificate inventory routes (snake_case JSON, ISO 8601 times). */
 import { z } from 'zod';
 import { pageSchema, PageLimitSchema } from '../page.js';
-import { PROFILE_NAMES, type CertificateRecord, type RevocationReason } from '../../../shared/records.js';
+import { EXPIRY_SCOPES, PROFILE_NAMES, type CertificateRecord, type RevocationReason } from '../../../shared/records.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
 
 /** A serial as operators copy it: hex, any case, optionally colon-separated octets (openssl x509 -text). */
@@ -33,6 +33,13 @@ export const ListQuerySchema = z.strictObject({
     .transform((text) => parseDuration(text) ?? 0)
     .optional()
     .describe('Only valid certificates whose notAfter falls within this duration from now, e.g. 7d'),
+  include: z
+    .enum(EXPIRY_SCOPES, { error: `must be one of ${EXPIRY_SCOPES.join(', ')}` })
+    .optional()
+    .describe(
+      'With expiring_within: attention (the default) lists what needs a person, i.e. every profile but svid, plus SVIDs whose ' +
+        'SPIFFE ID stopped renewing (the newest certificate of that SPIFFE ID, past half its lifetime); all lists every valid certificate',
+    ),
   status: z.enum(['valid', 'revoked'], { error: 'must be valid or revoked' }).optional(),
   profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).optional(),
   spiffe_id: z.string().min(1).max(2048).optional().describe('Exact SPIFFE ID'),
