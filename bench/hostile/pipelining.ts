@@ -1,5 +1,5 @@
 /**
- * Issue 11, item 2, measured: N TLS clients (no client certificate) each
+ * Measured: N TLS clients (no client certificate) each
  * write 2,000 pipelined `GET /openapi.json` in one write and never read.
  * For each target (keysmith serve, and node:https serving the same body
  * with the same certificate) and each client count, on a fresh server

@@ -13,7 +13,7 @@
  * 4. Rows go in with one prepared statement, one transaction per 50,000 rows,
  *    synchronous=OFF and a large page cache (this is a bulk load, not issuance).
  *
- * The mix (issue 19): 95% 1-hour SVIDs issued over the last 30 days, spread over
+ * The mix: 95% 1-hour SVIDs issued over the last 30 days, spread over
  * ~100,000 SPIFFE IDs; the rest tls-server and node certificates with 90-day
  * lifetimes issued over the last 90 days; 2% of all rows revoked.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 19 item 7, measured on a data directory made by make.js:
+ * Measured on a data directory made by make.js:
  *
  *   npx tsc -p tsconfig.json && node dist/bench/ledger/measure.js DATA_DIR [what...]
  *

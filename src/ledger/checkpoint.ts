@@ -1,5 +1,5 @@
 /**
- * The ledger's WAL checkpoint policy (issue 19, item 7).
+ * The ledger's WAL checkpoint policy.
  *
  * SQLite's automatic checkpoint runs inside the commit that crosses
  * wal_autocheckpoint pages, on the event loop: copying frames and syncing the

@@ -140,7 +140,7 @@ export class Connection implements HandshakeContext {
    * Feeds received bytes (an empty chunk to go on with what is buffered) and
    * handles at most `maxRecords` complete records, so the caller can spread a
    * chunk of thousands of tiny records over several turns of the event loop
-   * and hand plaintext on only as fast as it is consumed (issue 19). Returns
+   * and hand plaintext on only as fast as it is consumed. Returns
    * whether bytes are left that may hold another record: call again, with an
    * empty chunk, to go on. Throws the TlsAlertError that ended the connection.
    */

@@ -38,7 +38,7 @@ export function ecSpki(curveOid: string, point: Uint8Array): Uint8Array {
   return seq(seq(encodeOid(OIDS.ecPublicKey), encodeOid(curveOid)), tlv(Tag.bitString, Uint8Array.of(0), point));
 }
 
-/** The point at infinity (SEC 1 §2.3.4: the single octet 00) on the given curve: the SPKI of issue 11 item 1. */
+/** The point at infinity (SEC 1 §2.3.4: the single octet 00) on the given curve: the SPKI that once aborted Node. */
 export function infinitySpki(curveOid: string): Uint8Array {
   return ecSpki(curveOid, Uint8Array.of(0));
 }

@@ -13,8 +13,8 @@ import type { ClientJob, ClientResult, ClientWorkerData } from './acme-validatio
 import { HostileService, LatencyReport } from './harness.js';
 
 /**
- * ACME validation against hostile targets, with keysmith as a child process
- * (issue 19, items 1 and 2). One ACME account (acme-client, the npm client)
+ * ACME validation against hostile targets, with keysmith as a child
+ * process. One ACME account (acme-client, the npm client)
  * starts many validations against targets the test controls; meanwhile
  * /healthz is probed every 20 ms on one keep-alive connection and the
  * child's open file descriptors are counted in /proc/<pid>/fd.

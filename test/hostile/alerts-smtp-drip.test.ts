@@ -8,7 +8,7 @@ import { ScriptedSmtpServer } from '../integration/alerts/smtp-peers.js';
 import { HostileService, LatencyReport } from './harness.js';
 
 /**
- * Issue 19, "an SMTP server drips its EHLO reply": `keysmith serve` as a
+ * An SMTP server that drips its EHLO reply: `keysmith serve` as a
  * child, mail alerts pointed at a server that answers EHLO with one
  * continuation line a second and never the last one (nodemailer's idle
  * timeouts never fire). An alert run over the API must end at its deadline

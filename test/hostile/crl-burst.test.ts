@@ -10,7 +10,7 @@ import { HostileService } from './harness.js';
 import { seedCertificates } from './crl-seed.js';
 
 /**
- * Issue 19 item 3: 3,000 certificates revoked in a burst through the running
+ * 3,000 certificates revoked in a burst through the running
  * service's API (the admin identity, 8 requests at a time) while /healthz is
  * probed every 20 ms. Each revocation only marks the ledger, drops the OCSP
  * cache entry and signals the CRL publisher; the CRL is rebuilt, coalesced,
@@ -19,7 +19,7 @@ import { seedCertificates } from './crl-seed.js';
  * 3,000 (openssl reads it) and OCSP answers revoked.
  */
 
-/** KEYSMITH_TEST_CRL_BURST shrinks the burst when iterating on this test; the issue's figure is 3,000. */
+/** KEYSMITH_TEST_CRL_BURST shrinks the burst when iterating on this test; the figure measured is 3,000. */
 const COUNT = Number(process.env['KEYSMITH_TEST_CRL_BURST'] ?? 3_000);
 const CONCURRENCY = 8;
 /**
@@ -64,7 +64,7 @@ function send(agent: Agent, port: number, path: string, options: { method?: stri
   });
 }
 
-describe('a burst of 3,000 revocations (issue 19 item 3)', () => {
+describe('a burst of 3,000 revocations', () => {
   let service: HostileService;
   let admin: Agent;
   let serials: string[];

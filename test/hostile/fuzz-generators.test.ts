@@ -11,7 +11,7 @@ import { makeTarget } from './fuzz/targets/index.js';
 /**
  * The fuzzer's generators without a service: a seed replays the same
  * inputs (so a printed seed reproduces a run), and the CSR mutations reach
- * the encodings issue 11 names (an EC point at infinity) by themselves.
+ * the hostile encodings (an EC point at infinity) by themselves.
  */
 
 function digest(target: FuzzTarget, seed: number, count: number): string {

@@ -26,7 +26,7 @@ import {
 import { HostileService } from './harness.js';
 
 /**
- * Issue 11 items 1 and 3 against `keysmith serve` as a child process: CSRs
+ * Hostile keys against `keysmith serve` as a child process: CSRs
  * whose key is the point at infinity (which used to abort Node natively) and
  * keys that prove nothing (RSA e = 1, e = 3), short or with a small factor,
  * sent to every route that certifies a key; ACME account JWKs that are not
@@ -160,7 +160,7 @@ after(async () => {
   await new Promise((resolve) => httpServer?.close(resolve));
 });
 
-describe('hostile keys against keysmith serve (issue 11 items 1 and 3)', () => {
+describe('hostile keys against keysmith serve', () => {
   it('the Node of this machine aborts on the point-at-infinity SPKI by itself (what the service must never reach)', async () => {
     const result = await runProcess(
       process.execPath,

@@ -9,7 +9,7 @@ import { makeFleetLedger } from '../../bench/ledger/fleet-ledger.js';
 import { HostileService, type LatencyReport } from './harness.js';
 
 /**
- * Issue 19: a fleet-sized ledger must not stall the service. A 100,000-row
+ * A fleet-sized ledger must not stall the service. A 100,000-row
  * ledger (what CI can afford; made by bench/ledger's own library from real
  * certificates: 95% 1-hour SVIDs over 30 days, 2% revoked) under `keysmith
  * serve` as a child: the listener opens quickly, and /healthz, probed every
@@ -19,7 +19,7 @@ import { HostileService, type LatencyReport } from './harness.js';
  * run (POST /v1/alerts/run). The 1,000,000-row figures are bench/ledger's.
  */
 
-/** LEDGER_SCALE_ROWS=1000000 runs the same test on the issue's million rows (~2-3 minutes more to make them). */
+/** LEDGER_SCALE_ROWS=1000000 runs the same test on a million rows (~2-3 minutes more to make them). */
 const ROWS = Number(process.env['LEDGER_SCALE_ROWS'] ?? 100_000);
 /** /healthz p99 bound: tens of milliseconds, with margin on a busy 2-core machine (measured 5-6 ms quiet, 27 ms busy). */
 const P99_BOUND_MS = 60;

@@ -11,8 +11,7 @@ import { nextEvent } from '../helpers/processes.js';
  * Our client (`connect`, as ACME tls-alpn-01 validation uses it) against a
  * raw TCP "server" that answers the ClientHello with a 64 KiB handshake
  * message in 1-byte records: the fragment budget refuses it with
- * unexpected_message at its 2,562nd record (issue 19 item 1, client role),
- * and the alert reaches the hostile server.
+ * unexpected_message at its 2,562nd record, and the alert reaches the hostile server.
  */
 
 function record(type: number, content: Uint8Array): Buffer {

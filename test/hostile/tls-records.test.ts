@@ -10,8 +10,7 @@ import { encodeClientHello } from '../../src/tls/codec/messages/client-hello.js'
 import { HostileService, LatencyReport } from './harness.js';
 
 /**
- * Hostile TLS records against `keysmith serve` as a child process (issue 11
- * item 7, issue 19 item 1): tiny-record floods, an oversized ClientHello, an
+ * Hostile TLS records against `keysmith serve` as a child process: tiny-record floods, an oversized ClientHello, an
  * empty alert record, a pre-SSL 3.0 legacy_version. Each attacker must get
  * its one fatal alert, /healthz must stay fast meanwhile, and the child must
  * stay up.

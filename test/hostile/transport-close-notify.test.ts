@@ -5,7 +5,7 @@ import { HostileService } from './harness.js';
 import { openTls, readToEnd } from './transport-peers.js';
 
 /**
- * Issue 11, item 6. RFC 8446 §6.1: close_notify closes only the sender's
+ * RFC 8446 §6.1: close_notify closes only the sender's
  * write side; requests that came before it are answered, then we send our
  * close_notify and close. gnutls-cli sends close_notify as soon as its
  * stdin ends, which used to get the connection closed without an answer.

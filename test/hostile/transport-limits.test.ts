@@ -4,7 +4,7 @@ import { HostileService } from './harness.js';
 import { msUntilClosed, openTcp, openTls, readToEnd, sleep } from './transport-peers.js';
 
 /**
- * Issue 11, item 5: timeouts fire within a second or two of their setting
+ * Timeouts fire within a second or two of their setting
  * (node:http used to check them every 30 s, so a 20 s header timeout held
  * a slow connection ~45 s), and `maxConnections` refuses connections past
  * the cap at once, handshakes included.

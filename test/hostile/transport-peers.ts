@@ -42,7 +42,7 @@ export function openTls(port: number, ca: string, timeoutMs = 10_000): Promise<T
 /**
  * Clients that write `requests` pipelined GETs of `path` in one write and
  * then never read: the server's answers pile up unless it stops reading
- * them (issue 11, item 2).
+ * them.
  */
 export class NonReadingPipeliners {
   private constructor(readonly sockets: readonly TLSSocket[]) {}
@@ -81,7 +81,7 @@ export interface TinyRecordSender {
  * A TLS client on keysmith's own engine that completes the handshake and
  * seals `payload` as one-byte application-data records (RFC 8446 §5.1
  * allows any split), ready to go as one TCP write: thousands of records in
- * one chunk, each costing the server an AEAD open (issue 19). Sealing is
+ * one chunk, each costing the server an AEAD open. Sealing is
  * done before `send`, so the sender's own work does not show in a latency
  * probe running beside it.
  */

@@ -4,12 +4,12 @@ import { HostileService } from './harness.js';
 import { NonReadingPipeliners, sleep } from './transport-peers.js';
 
 /**
- * Issue 11, item 2: clients that pipeline 2,000 `GET /openapi.json` in one
+ * Clients that pipeline 2,000 `GET /openapi.json` in one
  * write and never read. Before the fix 20 of them took keysmith from
  * ~120 MB to ~1.9 GB RSS in 30 s and /healthz stopped answering; now each
  * connection is read only while its answers drain (README, "Memory per
  * connection"). TRANSPORT_ATTACK_SECONDS sets the attack's length (default
- * 10 s; the issue's figure is 30 s: bench/hostile/pipelining.ts measures it).
+ * 10 s; the figure measured is 30 s: bench/hostile/pipelining.ts measures it).
  */
 const ATTACK_SECONDS = Number(process.env['TRANSPORT_ATTACK_SECONDS'] ?? '10');
 const MB = 1024 * 1024;

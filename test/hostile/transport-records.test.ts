@@ -4,7 +4,7 @@ import { HostileService } from './harness.js';
 import { pipelinedGets, prepareTinyRecords, sleep } from './transport-peers.js';
 
 /**
- * Issue 19: `Connection.receive` yields between records when a chunk holds
+ * `Connection.receive` yields between records when a chunk holds
  * many. 10 connections each send 20,000 one-byte application-data records
  * in one TCP write (555 pipelined GET /healthz): every record is an AEAD
  * open, ~100 ms of one turn per connection if handled in one go. The TLS

@@ -10,7 +10,7 @@ import { MAX_PLAINTEXT } from '../record/limits.js';
 /**
  * Bytes queued for the transport (plaintext not yet sealed, records not yet
  * taken by the kernel) past which no more received plaintext is handed on:
- * a peer that does not read its answers stops being read (issue 11).
+ * a peer that does not read its answers stops being read.
  */
 export const MAX_BUFFERED_OUTPUT = 64 * 1024;
 /** Plaintext sealed per transport write: a large answer is sealed piece by piece as the transport drains. */
@@ -18,7 +18,7 @@ export const WRITE_PIECE = 64 * 1024;
 /**
  * Records handled, and time spent, before the socket yields to the event
  * loop (setImmediate): a chunk of thousands of tiny records cannot hold the
- * loop for more than a few milliseconds (issue 19).
+ * loop for more than a few milliseconds.
  */
 export const RECORDS_PER_TURN = 64;
 export const TURN_BUDGET_MS = 1;

@@ -12,7 +12,7 @@ import { DrippingHttpPeer, ScriptedSmtpServer, StreamingWebhook } from './smtp-p
 
 /**
  * Every outbound delivery ends by its overall deadline, whatever the peer
- * does (issue 19 item 4): an SMTP server that drips its EHLO reply, an HTTP
+ * does: an SMTP server that drips its EHLO reply, an HTTP
  * peer that drips its head; the lease outlives a slow delivery by its
  * heartbeat and fences out a second runner; a run stops at its own deadline.
  * The deadlines here are real and short (1-2 s); each timed assertion allows

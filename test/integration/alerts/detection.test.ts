@@ -10,7 +10,7 @@ import type { CertificateRecord, ProfileName } from '../../../src/shared/records
 import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';
 
 /**
- * What counts as expiring (issue 7), over a real ledger file with the real
+ * What counts as expiring, over a real ledger file with the real
  * migrations: detection and enqueue in the ledger, driven by the runner with
  * an injected clock. Delivery is left out here (no channels: log only).
  */

@@ -13,7 +13,7 @@ import { certificate, DAY, FakeClock, makeRunner, MemoryLogger, T0, tempLedger, 
 import { ScriptedSmtpServer } from './smtp-peers.js';
 
 /**
- * SMTP credentials never cross in clear text (issue 19 item 5): with a user
+ * SMTP credentials never cross in clear text: with a user
  * and password and no TLS from the first byte, STARTTLS is mandatory; a server
  * that does not offer it, or an attacker who strips or refuses it, gets
  * neither AUTH nor the mail. Only the opt-out by name sends them in clear.

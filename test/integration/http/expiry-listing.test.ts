@@ -15,7 +15,7 @@ import { freePort, runProcess } from '../../helpers/processes.js';
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
 /**
- * Issue 19 item 8 through the route: GET /v1/certificates?expiring_within=7d
+ * Expiry views for humans, through the route: GET /v1/certificates?expiring_within=7d
  * lists what needs a person (no SVIDs but those whose SPIFFE ID stopped
  * renewing); include=all lists every valid certificate. The real service
  * in-process (openCore + startServer) on a fresh data directory, over our TLS,

@@ -12,8 +12,7 @@ import { portOf } from '../../robustness/flood-tools.js';
 /**
  * The engine's receive budget and the TLS socket's flow control, without
  * the service: Connection.receive handles at most the records it is asked
- * to (issue 19); a peer that does not read stops being read (issue 11,
- * item 2); requests before the peer's close_notify are answered (RFC 8446 §6.1).
+ * to; a peer that does not read stops being read; requests before the peer's close_notify are answered (RFC 8446 §6.1).
  */
 
 describe('Connection.receive with a record budget', () => {

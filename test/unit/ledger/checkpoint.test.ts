@@ -6,7 +6,7 @@ import { openLedger } from '../../../src/ledger/index.js';
 import { integrityCheck, makeRecord, makeTempDir } from './ledger-fixtures.js';
 
 /**
- * Issue 19 item 7: a long reader lets the WAL grow, and it must shrink once the
+ * A long reader lets the WAL grow, and it must shrink once the
  * reader is gone, with checkpoints off the event loop (src/ledger/checkpoint.ts).
  * Real file, real worker thread, a real second connection as the long reader.
  */

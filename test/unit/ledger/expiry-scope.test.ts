@@ -17,7 +17,7 @@ import {
 } from './ledger-fixtures.js';
 
 /**
- * Issue 19 item 8: expiry views for humans default to what needs a person,
+ * Expiry views for humans default to what needs a person,
  * i.e. every profile but svid, plus SVIDs whose SPIFFE ID stopped renewing (the
  * newest certificate of that SPIFFE ID, past its renewal point at half its
  * lifetime); include: 'all' lists every valid one. Real file, real migrations.

@@ -7,7 +7,7 @@ import type { CertificateQuery } from '../../../src/shared/records.js';
 import { DAY, HOUR, makeRecord, makeTempDir, NOW, type TempDir } from './ledger-fixtures.js';
 
 /**
- * Issue 19: every query on a hot or periodic path is bounded by an index and
+ * Every query on a hot or periodic path is bounded by an index and
  * by what it returns, not by the ledger's size. The statements are the ones
  * the repositories really prepare: Database.prototype.prepare is watched while
  * a scenario drives every repository through its paths (issuance, revocation,

@@ -11,7 +11,7 @@ import { certificateDer, ecSpki, infinitySpki, OIDS, offCurvePoint } from '../..
  * Certificates whose key is malformed, signed by the fixture CA, so that
  * they pass every chain check but the key: the verifier must answer
  * bad_certificate before node:crypto loads the key (an EC point at infinity
- * aborts Node natively once its details are read: issue 11 item 1). Run in
+ * aborts Node natively once its details are read). Run in
  * process on purpose: an abort here ends the test run, which fails it.
  */
 

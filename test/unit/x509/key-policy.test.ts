@@ -100,7 +100,7 @@ describe('checkSpkiPolicy', () => {
     assert.deepEqual(kindOf(checkSpkiPolicy(RSA_2048_SPKI)), 'rsa 2048');
   });
 
-  it('refuses the point at infinity on every curve of issue 11 item 1, naming the curve rule or the point rule', () => {
+  it('refuses the point at infinity on every curve (the SPKI that once aborted Node), naming the curve rule or the point rule', () => {
     assert.match(refusal(checkSpkiPolicy(infinitySpki(OIDS.p256))), /^P-256 public key is the point at infinity/);
     assert.match(refusal(checkSpkiPolicy(infinitySpki(OIDS.p384))), /^P-384 public key is the point at infinity/);
     // Curves outside the policy are refused before their point is looked at.

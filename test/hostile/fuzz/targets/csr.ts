@@ -301,7 +301,7 @@ export function joinTokenRequest(csrDer: Buffer): { method: string; path: string
 
 /**
  * A mutated CSR is refused with a problem document: 400 (malformed or
- * bad-csr; issue 11's good-key policy refuses bad keys this way), or 403
+ * bad-csr; the good-key policy refuses bad keys this way), or 403
  * when the CSR is valid and only the token is unknown. Anything else (a 200
  * would mean an unknown token issued; a 5xx means an unhandled fault) fails.
  */

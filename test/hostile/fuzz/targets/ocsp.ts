@@ -131,7 +131,7 @@ export function ocspHttpRequest(der: Buffer, method: 'GET' | 'POST'): { method: 
 }
 
 /**
- * Every /ocsp outcome should be an OCSP response (issue 11); while the
+ * Every /ocsp outcome should be an OCSP response; while the
  * route outcomes are being changed, a 4xx of another type is also accepted
  * here. Never a 5xx problem, never a dropped connection.
  */

@@ -22,8 +22,8 @@ import {
 } from '../../../fakes/tls-pair.js';
 
 /**
- * The TLS 1.3 conformance points of issue 11 item 7 and the fragment budget
- * of issue 19, through two engine Connections joined in memory
+ * TLS 1.3 conformance points (legacy_version, empty records, large
+ * ClientHellos, every group) and the fragment budget, through two engine Connections joined in memory
  * (test/fakes/tls-pair.ts). Each negative test is named after its alert and
  * checks the one-alert rule: the failing side sends exactly one fatal alert,
  * the peer sends none back.
@@ -356,7 +356,7 @@ describe('Malformed key shares (RFC 8446 §4.2.8.1-§4.2.8.2, §7.4; RFC 7919 §
   });
 });
 
-describe('Fragment budget through the engine (issue 19: linear reassembly, records per message and per flight)', () => {
+describe('Fragment budget through the engine (linear reassembly, records per message and per flight)', () => {
   it('completes when the whole server flight comes one byte of handshake per protected record (both roles accept real fragmenters)', () => {
     const pair = new TlsPair({
       server: { cipherSuites: ['TLS_AES_128_GCM_SHA256'] },
