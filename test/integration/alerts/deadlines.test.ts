@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../../src/config.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { portOf } from '../../helpers/processes.js';
-import { certificate, DAY, FakeClock, makeRunner, MemoryLogger, settings, T0, tempLedger, WEBHOOK_SECRET, WebhookReceiver, webhookTo, type TempLedger } from './helpers.js';
+import { certificate, DAY, FakeClock, freshLedgerEachTest, makeRunner, MemoryLogger, settings, T0, tempLedger, WEBHOOK_SECRET, WebhookReceiver, webhookTo, type TempLedger } from './helpers.js';
 import { DrippingHttpPeer, ScriptedSmtpServer, StreamingWebhook } from './smtp-peers.js';
 
 /**
@@ -222,16 +222,10 @@ describe('overall deadlines for alert deliveries', () => {
 });
 
 describe('webhook answers judged from the head', () => {
-  let tmp: TempLedger;
   let ledger: Ledger;
-  beforeEach(() => {
-    tmp = tempLedger();
-    ledger = tmp.open();
+  freshLedgerEachTest((opened) => {
+    ledger = opened;
     ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
-  });
-  afterEach(() => {
-    ledger.close();
-    tmp.remove();
   });
 
   function hookSettings(url: string, timeoutMs: number): AlertSettings {
@@ -306,15 +300,9 @@ describe('webhook answers judged from the head', () => {
 });
 
 describe('the alert lease in the ledger: fencing', () => {
-  let tmp: TempLedger;
   let ledger: Ledger;
-  beforeEach(() => {
-    tmp = tempLedger();
-    ledger = tmp.open();
-  });
-  afterEach(() => {
-    ledger.close();
-    tmp.remove();
+  freshLedgerEachTest((opened) => {
+    ledger = opened;
   });
 
   it('does not renew a lease that ran out, even when nobody took it', () => {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { AlertRunner, DEFAULT_RETRY, type AlertLogger, type AlertSettings } from '../../../src/alerts/index.js';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
@@ -94,6 +95,24 @@ export function tempLedger(): TempLedger {
   const dir = mkdtempSync(join(tmpdir(), 'keysmith-alerts-'));
   const path = join(dir, 'keysmith.db');
   return { dir, path, open: () => openLedger({ path }), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh ledger file for each test of the enclosing describe, closed and
+ * removed after it; `onOpen` receives it (to keep it, and to seed rows).
+ */
+export function freshLedgerEachTest(onOpen: (ledger: Ledger) => void): void {
+  let tmp: TempLedger | undefined;
+  let ledger: Ledger | undefined;
+  beforeEach(() => {
+    tmp = tempLedger();
+    ledger = tmp.open();
+    onOpen(ledger);
+  });
+  afterEach(() => {
+    ledger?.close();
+    tmp?.remove();
+  });
 }
 
 export interface LogLine {

@@ -1,4 +1,4 @@
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { alertSettings, composeAlerts, createMailTransport } from '../../../src/
 import { loadConfig, type Config } from '../../../src/config.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
-import { certificate, DAY, FakeClock, makeRunner, MemoryLogger, T0, tempLedger, type TempLedger } from './helpers.js';
+import { certificate, DAY, FakeClock, freshLedgerEachTest, makeRunner, MemoryLogger, T0 } from './helpers.js';
 import { ScriptedSmtpServer } from './smtp-peers.js';
 
 /**
@@ -39,16 +39,10 @@ function mailConfig(port: number, extra: NodeJS.ProcessEnv = {}): Config {
 }
 
 describe('SMTP AUTH only over TLS', () => {
-  let tmp: TempLedger;
   let ledger: Ledger;
-  beforeEach(() => {
-    tmp = tempLedger();
-    ledger = tmp.open();
+  freshLedgerEachTest((opened) => {
+    ledger = opened;
     ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
-  });
-  afterEach(() => {
-    ledger.close();
-    tmp.remove();
   });
 
   async function runAgainst(config: Config) {
@@ -118,7 +112,6 @@ describe('SMTP STARTTLS with a verified certificate', () => {
   let smtp: SMTPServer;
   let port: number;
   const logins: { username: string | undefined; secure: boolean }[] = [];
-  let tmp: TempLedger;
   let ledger: Ledger;
 
   before(async () => {
@@ -154,13 +147,10 @@ describe('SMTP STARTTLS with a verified certificate', () => {
   });
   beforeEach(() => {
     logins.length = 0;
-    tmp = tempLedger();
-    ledger = tmp.open();
-    ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
   });
-  afterEach(() => {
-    ledger.close();
-    tmp.remove();
+  freshLedgerEachTest((opened) => {
+    ledger = opened;
+    ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
   });
 
   it('logs in after STARTTLS to a relay whose certificate alertsSmtpCaFile verifies', async () => {

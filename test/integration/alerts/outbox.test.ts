@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertKey } from '../../../src/alerts/index.js';
 import { isDomainError } from '../../../src/shared/errors.js';
 import type { Ledger } from '../../../src/ledger/index.js';
-import { certificate, DAY, T0, tempLedger, type TempLedger } from './helpers.js';
+import { certificate, DAY, freshLedgerEachTest, T0 } from './helpers.js';
 
 /** The ledger side of alerts: the outbox's guarantees and the lease, on a real file. */
 describe('alert outbox and leases in the ledger', () => {
-  let tmp: TempLedger;
   let ledger: Ledger;
-  beforeEach(() => {
-    tmp = tempLedger();
-    ledger = tmp.open();
-  });
-  afterEach(() => {
-    ledger.close();
-    tmp.remove();
+  freshLedgerEachTest((opened) => {
+    ledger = opened;
   });
 
   const now = T0 + 83 * DAY;
