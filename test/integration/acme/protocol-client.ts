@@ -78,6 +78,8 @@ export interface AcmeStack {
   readonly internalErrors: unknown[];
   /** Certificates in the ledger (every profile). */
   certificateCount(): number;
+  /** A second server on the same ledger, as the next process would build it after a stop. */
+  restart(validator: AcmeServerDeps['validator'], overrides?: Partial<AcmeServerDeps>): AcmeServer;
   close(): void;
 }
 
@@ -90,6 +92,7 @@ export async function acmeStack(overrides: Partial<AcmeServerDeps> = {}): Promis
   const validator = new ScriptedValidator();
   const internalErrors: unknown[] = [];
   const store: AcmeStore = ledger.acme;
+  const policy = { allowedSuffixes: ['example.test'], allowedIpRanges: ['192.0.2.0/24', '2001:db8::/32'], eabRequired: false };
   const server = createAcmeServer({
     baseUrl: BASE_URL,
     store,
@@ -97,7 +100,7 @@ export async function acmeStack(overrides: Partial<AcmeServerDeps> = {}): Promis
     authority,
     validator,
     clock,
-    policy: { allowedSuffixes: ['example.test'], allowedIpRanges: ['192.0.2.0/24', '2001:db8::/32'], eabRequired: false },
+    policy,
     meta: { website: 'https://keysmith.example' },
     onInternalError: (error) => internalErrors.push(error),
     ...overrides,
@@ -116,6 +119,8 @@ export async function acmeStack(overrides: Partial<AcmeServerDeps> = {}): Promis
     files,
     internalErrors,
     certificateCount: () => ledger.certificates.list({ limit: 500 }).items.length,
+    restart: (next, restartOverrides = {}) =>
+      createAcmeServer({ baseUrl: BASE_URL, store, certificates: ledger.certificates, authority, validator: next, clock, policy, ...restartOverrides }),
     close: () => {
       ledger.close();
       dir.remove();

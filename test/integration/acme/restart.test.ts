@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAcmeServer, type AcmeServer } from '../../../src/acme/index.js';
+import type { AcmeServer } from '../../../src/acme/index.js';
 import type { ChallengeAttempt, ValidationOutcome } from '../../../src/acme/validation/types.js';
-import { acmeStack, body, header, newKey, pathOf, ScriptedValidator, TestClient, BASE_URL, type AcmeStack } from './protocol-client.js';
+import { acmeStack, body, header, newKey, pathOf, ScriptedValidator, TestClient, type AcmeStack } from './protocol-client.js';
 
 /**
  * A restart in the middle of ACME work (the state is in the ledger, the
@@ -29,17 +29,8 @@ describe('ACME after a restart', () => {
   });
   after(() => stack.close());
 
-  /** A second server on the same ledger, as the next process would build it. */
   function restarted(validator: ScriptedValidator): AcmeServer {
-    return createAcmeServer({
-      baseUrl: BASE_URL,
-      store: stack.ledger.acme,
-      certificates: stack.ledger.certificates,
-      authority: stack.authority,
-      validator,
-      clock: stack.clock,
-      policy: { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequired: false },
-    });
+    return stack.restart(validator);
   }
 
   it('validates again a challenge the stopped process left processing', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createAcmeServer, type AcmeServer } from '../../../src/acme/index.js';
+import type { AcmeServer } from '../../../src/acme/index.js';
 import type { ChallengeAttempt, ChallengeValidator, ValidationOutcome } from '../../../src/acme/validation/types.js';
-import { acmeStack, BASE_URL, body, header, newKey, pathOf, TestClient, type AcmeStack } from './protocol-client.js';
+import { acmeStack, body, header, newKey, pathOf, TestClient, type AcmeStack } from './protocol-client.js';
 
 /**
  * The validation scheduler inside the ACME server (RFC 8555 §7.5.1, §8.2):
@@ -137,17 +137,8 @@ describe('ACME validations left processing by a stopped process', () => {
   after(() => stack.close());
 
   function restarted(validator: ChallengeValidator): AcmeServer {
-    return createAcmeServer({
-      baseUrl: BASE_URL,
-      store: stack.ledger.acme,
-      certificates: stack.ledger.certificates,
-      authority: stack.authority,
-      validator,
-      clock: stack.clock,
-      policy: { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequired: false },
-      // Smaller than what was left: recovery goes through the caps, and past the queue bound.
-      validationLimits: { maxInFlight: 4, maxInFlightPerAccount: 2, maxQueued: 2, maxQueuedPerAccount: 2 },
-    });
+    // Smaller than what was left: recovery goes through the caps, and past the queue bound.
+    return stack.restart(validator, { validationLimits: { maxInFlight: 4, maxInFlightPerAccount: 2, maxQueued: 2, maxQueuedPerAccount: 2 } });
   }
 
   it('runs them again through the same caps, and refuses new work while the recovered backlog is over the bound', async () => {

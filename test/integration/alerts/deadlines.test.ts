@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../../src/config.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { portOf } from '../../helpers/processes.js';
-import { certificate, DAY, FakeClock, freshLedgerEachTest, makeRunner, MemoryLogger, settings, T0, tempLedger, WEBHOOK_SECRET, WebhookReceiver, webhookTo, type TempLedger } from './helpers.js';
+import { certificate, DAY, FakeClock, freshLedgerEachTest, mailConfigFor, makeRunner, MemoryLogger, settings, T0, tempLedger, WEBHOOK_SECRET, WebhookReceiver, webhookTo, type TempLedger } from './helpers.js';
 import { DrippingHttpPeer, ScriptedSmtpServer, StreamingWebhook } from './smtp-peers.js';
 
 /**
@@ -24,16 +24,7 @@ const GiB = 1024 ** 3;
 const UNREAD_BODY_BOUND = 32 * 1024 * 1024;
 
 function mailConfig(port: number, extra: NodeJS.ProcessEnv = {}): Config {
-  return loadConfig({
-    env: {
-      KEYSMITH_ALERTS_SMTP_HOST: '127.0.0.1',
-      KEYSMITH_ALERTS_SMTP_PORT: String(port),
-      KEYSMITH_ALERTS_MAIL_FROM: 'keysmith <keysmith@pki.example>',
-      KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org',
-      KEYSMITH_ALERTS_SMTP_TIMEOUT: '2s',
-      ...extra,
-    },
-  });
+  return mailConfigFor(port, { KEYSMITH_ALERTS_SMTP_TIMEOUT: '2s', ...extra });
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {

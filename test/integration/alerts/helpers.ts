@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { AlertRunner, DEFAULT_RETRY, type AlertLogger, type AlertSettings } from '../../../src/alerts/index.js';
+import { loadConfig, type Config } from '../../../src/config.js';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
 import type { NewCertificateRecord, ProfileName } from '../../../src/shared/records.js';
@@ -112,6 +113,19 @@ export function freshLedgerEachTest(onOpen: (ledger: Ledger) => void): void {
   afterEach(() => {
     ledger?.close();
     tmp?.remove();
+  });
+}
+
+/** Mail alerts to a relay on 127.0.0.1:`port`, with the given KEYSMITH_* settings on top. */
+export function mailConfigFor(port: number, settings: NodeJS.ProcessEnv): Config {
+  return loadConfig({
+    env: {
+      KEYSMITH_ALERTS_SMTP_HOST: '127.0.0.1',
+      KEYSMITH_ALERTS_SMTP_PORT: String(port),
+      KEYSMITH_ALERTS_MAIL_FROM: 'keysmith <keysmith@pki.example>',
+      KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org',
+      ...settings,
+    },
   });
 }
 

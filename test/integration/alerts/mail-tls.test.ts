@@ -9,7 +9,7 @@ import { alertSettings, composeAlerts, createMailTransport } from '../../../src/
 import { loadConfig, type Config } from '../../../src/config.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
-import { certificate, DAY, FakeClock, freshLedgerEachTest, makeRunner, MemoryLogger, T0 } from './helpers.js';
+import { certificate, DAY, FakeClock, freshLedgerEachTest, mailConfigFor, makeRunner, MemoryLogger, T0 } from './helpers.js';
 import { ScriptedSmtpServer } from './smtp-peers.js';
 
 /**
@@ -25,17 +25,7 @@ const CREDENTIALS = { KEYSMITH_ALERTS_SMTP_USER: 'relay-user', KEYSMITH_ALERTS_S
 const PLAIN_CREDENTIALS = Buffer.from('\u0000relay-user\u0000relay-password-123').toString('base64');
 
 function mailConfig(port: number, extra: NodeJS.ProcessEnv = {}): Config {
-  return loadConfig({
-    env: {
-      KEYSMITH_ALERTS_SMTP_HOST: '127.0.0.1',
-      KEYSMITH_ALERTS_SMTP_PORT: String(port),
-      KEYSMITH_ALERTS_MAIL_FROM: 'keysmith <keysmith@pki.example>',
-      KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org',
-      KEYSMITH_ALERTS_SMTP_TIMEOUT: '5s',
-      ...CREDENTIALS,
-      ...extra,
-    },
-  });
+  return mailConfigFor(port, { KEYSMITH_ALERTS_SMTP_TIMEOUT: '5s', ...CREDENTIALS, ...extra });
 }
 
 describe('SMTP AUTH only over TLS', () => {
