@@ -18,6 +18,11 @@ export function concatBytes(parts: readonly Uint8Array[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** The unsigned big-endian integer the bytes encode (no bytes: 0); callers bound the length first. */
+export function bigIntFromBytes(bytes: Uint8Array): bigint {
+  return bytes.byteLength === 0 ? 0n : BigInt(`0x${toHex(bytes)}`);
+}
+
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

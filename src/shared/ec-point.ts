@@ -5,6 +5,7 @@
  * try/catch can stop. Pure bigint arithmetic; no crypto, no I/O. Used by the
  * key policy (src/x509) and by the TLS engine's certificate parser (src/tls).
  */
+import { bigIntFromBytes } from './bytes.js';
 
 /** The prime-field Weierstrass curves we can check: y² = x³ + ax + b (mod p). */
 export type CurveName = 'P-256' | 'P-384' | 'P-521' | 'secp256k1';
@@ -110,8 +111,8 @@ export function checkEcCoordinates(curve: CurveParameters, x: Uint8Array, y: Uin
 
 function checkCoordinates(curve: CurveParameters, xBytes: Uint8Array, yBytes: Uint8Array): EcPointVerdict {
   const refuse = (problem: string): EcPointVerdict => ({ ok: false, problem: `${curve.name} public key ${problem}` });
-  const x = toBigInt(xBytes);
-  const y = toBigInt(yBytes);
+  const x = bigIntFromBytes(xBytes);
+  const y = bigIntFromBytes(yBytes);
   const { p, a, b } = curve;
   // Step 1 again for encodings that spell infinity as (0, 0), as Boulder checks: (0, 0) is on no curve here with b != 0 but says so plainly.
   if (x === 0n && y === 0n) return refuse(`is the point at infinity (${RULE} step 1)`);
@@ -124,7 +125,3 @@ function checkCoordinates(curve: CurveParameters, xBytes: Uint8Array, yBytes: Ui
   return { ok: true, point: { curve, x: xBytes, y: yBytes } };
 }
 
-function toBigInt(bytes: Uint8Array): bigint {
-  // Bounded by the callers: at most 66 octets (P-521).
-  return bytes.byteLength === 0 ? 0n : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`);
-}

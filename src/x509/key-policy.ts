@@ -16,6 +16,7 @@
  * Every refusal names the rule it enforces; callers turn it into their
  * route's error (`badCSR`, ACME `badPublicKey`).
  */
+import { bigIntFromBytes } from '../shared/bytes.js';
 import { checkEcCoordinates, checkEcPoint, curveByName, curveByOid, type CurveParameters } from '../shared/ec-point.js';
 import { decodeOid, DerError, DerReader, readSingle, Tag, type DerElement } from './der-codec.js';
 import { RSA_MAX_MODULUS_OCTETS, rsaKeyProblem } from './rsa-key-checks.js';
@@ -199,7 +200,7 @@ function checkRsaIntegers(modulus: Uint8Array, exponent: Uint8Array): KeyVerdict
     return refuse(`RSA modulus of ${bitsOf(modulus)} bits is not accepted: keysmith certifies 2048, 3072 or 4096-bit RSA keys (CA/Browser Forum BR §6.1.5)`);
   }
   if (exponent.byteLength > 32) return refuse('RSA public exponent is 2^256 or more (CA/Browser Forum BR §6.1.6)');
-  const problem = rsaKeyProblem(toBigInt(modulus), toBigInt(exponent));
+  const problem = rsaKeyProblem(bigIntFromBytes(modulus), bigIntFromBytes(exponent));
   if (problem !== undefined) return refuse(problem);
   return { ok: true, key: { kind: 'rsa', modulusLength: bitsOf(modulus), n: modulus, e: exponent } };
 }
@@ -255,9 +256,6 @@ function base64urlMember(value: unknown): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(value, 'base64url'));
 }
 
-function toBigInt(bytes: Uint8Array): bigint {
-  return bytes.byteLength === 0 ? 0n : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`);
-}
 
 /** The JWK node:crypto imports a checked key from (cheaper than SPKI DER, and the point is already validated). */
 export function policyKeyJwk(key: PolicyKey): { kty: string; crv?: string; x?: string; y?: string; n?: string; e?: string } {

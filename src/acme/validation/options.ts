@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { AlpnDial } from './ports.js';
+import { parseCidr, type AddressRange } from './targets.js';
 
 export interface ChallengeValidatorOptions {
   /**
@@ -28,7 +29,8 @@ export interface ChallengeValidatorOptions {
 
 export interface ResolvedOptions {
   readonly validationAddress: string | undefined;
-  readonly routableRanges: readonly string[];
+  /** Parsed once, here; every resolved address is checked against them. */
+  readonly routableRanges: readonly AddressRange[];
   readonly http01Port: number;
   readonly tlsAlpn01Port: number;
   /** In the form node:dns `setServers` takes, or undefined for the system's. */
@@ -50,16 +52,14 @@ export function resolveOptions(options: ChallengeValidatorOptions): ResolvedOpti
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     throw new TypeError(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
   }
-  for (const cidr of options.routableRanges ?? []) {
-    const [address = '', bits = ''] = cidr.split('/');
-    const family = isIP(address);
-    if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) {
-      throw new TypeError(`routableRanges must be CIDRs such as 127.0.0.0/8, got ${JSON.stringify(cidr)}`);
-    }
-  }
+  const routableRanges = (options.routableRanges ?? []).map((cidr) => {
+    const parsed = parseCidr(cidr, 'routable by configuration');
+    if (parsed === undefined) throw new TypeError(`routableRanges must be CIDRs such as 127.0.0.0/8, got ${JSON.stringify(cidr)}`);
+    return parsed;
+  });
   return {
     validationAddress,
-    routableRanges: options.routableRanges ?? [],
+    routableRanges,
     http01Port: checkPort('http01Port', options.http01Port ?? 80),
     tlsAlpn01Port: checkPort('tlsAlpn01Port', options.tlsAlpn01Port ?? 443),
     dnsServer: options.dnsResolver === undefined ? undefined : parseDnsServer(options.dnsResolver),

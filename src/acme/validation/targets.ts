@@ -29,15 +29,25 @@ import type { AcmeIdentifier, ValidationOutcome } from './types.js';
  * configured http-01 and tls-alpn-01 ports are used.
  */
 
-interface Range {
+/** An address block (CIDR) and why it matters to the policy. */
+export interface AddressRange {
   readonly prefix: Uint8Array;
   readonly bits: number;
   readonly reason: string;
 }
+type Range = AddressRange;
 
 function range(cidr: string, reason: string): Range {
   const [address = '', bits = ''] = cidr.split('/');
   return { prefix: ipToOctets(address), bits: Number(bits), reason };
+}
+
+/** `address/prefix` as a range, or undefined when it is not one (an IP address, a prefix within its family's width). */
+export function parseCidr(cidr: string, reason: string): AddressRange | undefined {
+  const [address = '', bits = '', extra] = cidr.split('/');
+  const family = isIP(address);
+  if (extra !== undefined || family === 0 || address.includes('%') || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined;
+  return range(cidr, reason);
 }
 
 const LOOPBACK: readonly Range[] = [range('127.0.0.0/8', 'loopback'), range('::1/128', 'loopback')];
@@ -81,11 +91,11 @@ function contains(r: Range, octets: Uint8Array): boolean {
  * Why `address` may not be connected to, or undefined when it may.
  * `isIdentifier`: the address is the order's own IP identifier (loopback allowed, see above).
  */
-export function refusalReason(address: string, isIdentifier: boolean, routableRanges: readonly string[] = []): string | undefined {
+export function refusalReason(address: string, isIdentifier: boolean, routableRanges: readonly AddressRange[] = []): string | undefined {
   let octets = ipToOctets(address);
   const embedding = EMBEDS_IPV4.find((r) => contains(r, octets));
   if (embedding !== undefined) octets = octets.slice(12);
-  if (routableRanges.some((cidr) => contains(range(cidr, 'routable by configuration'), octets))) return undefined;
+  if (routableRanges.some((r) => contains(r, octets))) return undefined;
   // ::1 lies inside ::/96 too; loopback is checked first so it is named as such.
   const loopback = LOOPBACK.find((r) => contains(r, octets));
   if (loopback !== undefined) return isIdentifier ? undefined : loopback.reason;

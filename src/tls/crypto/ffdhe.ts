@@ -1,4 +1,5 @@
 import { createDiffieHellman, type DiffieHellman } from 'node:crypto';
+import { bigIntFromBytes } from '../../shared/bytes.js';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
 import type { KeyExchange } from './provider.js';
@@ -104,7 +105,7 @@ export function checkFfdheShare(g: FfdheGroup, share: Buffer): void {
   if (share.length !== g.prime.length) {
     throw new TlsAlertError('illegal_parameter', `${g.name} share is ${share.length} bytes, not the prime's ${g.prime.length} (RFC 8446 §4.2.8.1)`);
   }
-  const y = BigInt(`0x${share.toString('hex')}`);
+  const y = bigIntFromBytes(share);
   if (y <= 1n || y >= g.primeValue - 1n) throw new TlsAlertError('illegal_parameter', `${g.name} share is outside 1 < Y < p-1 (RFC 7919 §5.1)`);
 }
 

@@ -72,6 +72,9 @@ describe('the validation address policy', () => {
     assert.throws(() => createChallengeValidator({ ...base, dnsResolver: '::1:53' }), TypeError);
     assert.throws(() => createChallengeValidator({ ...base, http01Port: 0 }), TypeError);
     assert.throws(() => createChallengeValidator({ ...base, timeoutMs: 0 }), TypeError);
+    for (const cidr of ['127.0.0.2', '127.0.0.0/33', 'fe80::1%eth0/64', 'localhost/8', '10.0.0.0/8/8']) {
+      assert.throws(() => createChallengeValidator({ ...base, routableRanges: [cidr] }), TypeError, cidr);
+    }
     assert.doesNotThrow(() => createChallengeValidator({ ...base, dnsResolver: '[::1]:5353' }));
     assert.doesNotThrow(() => createChallengeValidator({ ...base, dnsResolver: '127.0.0.1' }));
   });
