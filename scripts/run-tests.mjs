@@ -9,6 +9,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { startCluster } from './pg-cluster.mjs';
 
 function collect(dir) {
   const found = [];
@@ -31,10 +32,23 @@ const passes = [
   { files: files.filter((f) => !f.startsWith(hostileDir)), concurrency: 2 },
   { files: files.filter((f) => f.startsWith(hostileDir)), concurrency: 1 },
 ];
+// The PostgreSQL backend's tests need a server they may create databases on:
+// KEYSMITH_TEST_DATABASE_URL names one, or a throw-away cluster starts here
+// (scripts/pg-cluster.mjs) and is removed when the tests end.
+let cluster;
+if (!process.env.KEYSMITH_TEST_DATABASE_URL) {
+  cluster = await startCluster();
+  process.env.KEYSMITH_TEST_DATABASE_URL = cluster.url;
+  console.log(`# throw-away PostgreSQL cluster at ${cluster.url}`);
+}
 let status = 0;
-for (const pass of passes) {
-  if (pass.files.length === 0) continue;
-  const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${pass.concurrency}`, ...pass.files], { stdio: 'inherit' });
-  if (result.status !== 0) status = result.status ?? 1;
+try {
+  for (const pass of passes) {
+    if (pass.files.length === 0) continue;
+    const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${pass.concurrency}`, ...pass.files], { stdio: 'inherit' });
+    if (result.status !== 0) status = result.status ?? 1;
+  }
+} finally {
+  cluster?.stop();
 }
 process.exit(status);

@@ -222,6 +222,26 @@ const SVID_FIELDS = {
 };
 
 /** The listener (src/tls/net, src/http/server-factory): how many connections, and how long each may take. */
+/**
+ * The ledger's database. Without `databaseUrl`, SQLite in the data directory (one node); with a
+ * postgres:// URL, PostgreSQL, which several keysmith nodes share (docs/clustering.md).
+ */
+const DATABASE_FIELDS = {
+  /** postgres://user:password@host:port/database (sslmode in the URL or databaseSslMode); never logged with its password. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Connections this node keeps to PostgreSQL at most. */
+  databasePoolSize: z.number().int().min(1, 'expected at least 1').max(1000, 'expected at most 1000').default(10),
+  /** PostgreSQL statement_timeout for every statement; 0 turns it off. */
+  databaseStatementTimeout: DurationSchema.pipe(z.number().min(0).max(600_000, 'expected at most 10m')).default(5_000),
+  /** TLS to PostgreSQL: disable, require (encrypted, server not verified) or verify-full. Default: the URL's sslmode, else disable. */
+  databaseSslMode: z.enum(['disable', 'require', 'verify-full']).optional(),
+  /** PEM bundle that verifies the PostgreSQL server for verify-full; default the system store. */
+  databaseSslCaFile: z.string().min(1).optional(),
+} as const;
+
 const LISTENER_FIELDS = {
   /**
    * TCP connections open at once, TLS handshakes included; past it a new
@@ -293,6 +313,7 @@ export const ConfigSchema = z
     ledgerCheckpointInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(1_000),
     /** The WAL file is cut back to this many bytes after a checkpoint (SQLite journal_size_limit). */
     ledgerWalSizeLimit: z.number().int().min(0, 'expected at least 0').max(1 << 30, 'expected at most 1073741824').default(64 * 1024 * 1024),
+    ...DATABASE_FIELDS,
     ...ACME_FIELDS,
     ...SVID_FIELDS,
   })
@@ -335,6 +356,11 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_CRL_VALIDITY: 'crlValidity',
   KEYSMITH_CRL_REFRESH_INTERVAL: 'crlRefreshInterval',
   KEYSMITH_CRL_SHARDS: 'crlShards',
+  KEYSMITH_DATABASE_URL: 'databaseUrl',
+  KEYSMITH_DATABASE_POOL_SIZE: 'databasePoolSize',
+  KEYSMITH_DATABASE_STATEMENT_TIMEOUT: 'databaseStatementTimeout',
+  KEYSMITH_DATABASE_SSL_MODE: 'databaseSslMode',
+  KEYSMITH_DATABASE_SSL_CA_FILE: 'databaseSslCaFile',
   KEYSMITH_CRL_REBUILD_DELAY_MS: 'crlRebuildDelayMs',
   KEYSMITH_CRL_REBUILD_MAX_DELAY_MS: 'crlRebuildMaxDelayMs',
   KEYSMITH_OCSP_HTTP_LISTEN: 'ocspHttpListen',
@@ -378,7 +404,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

@@ -19,3 +19,6 @@ export { JoinTokenRepository, type JoinTokenRedemption } from './join-token-repo
 export { Ledger, openLedger, type LedgerOptions } from './ledger.js';
 export { LedgerVersionError } from './migrate.js';
 export { openRevokedReader, RevokedListing, type RevokedRow, type RevokedSummary } from './revoked-listing.js';
+export { openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from './backend.js';
+export { PostgresDatabase, redactUrl, type PostgresOptions, type PostgresSslMode } from './postgres/database.js';
+export { PostgresLedger } from './postgres/ledger.js';

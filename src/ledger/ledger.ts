@@ -5,6 +5,7 @@ import { AlertOutboxRepository } from './alert-outbox.js';
 import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
 import { DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
+import type { LedgerBackend } from './backend.js';
 import { configureConnection } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
@@ -30,7 +31,8 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 const SPIFFE_LATEST_VERSION = 6;
 
 /** One open SQLite ledger and its repositories. Made by openLedger. */
-export class Ledger {
+export class Ledger implements LedgerBackend {
+  readonly kind = 'sqlite';
   readonly certificates: CertificateRepository;
   /** The expiry-alert outbox (migrations/0002). */
   readonly alerts: AlertOutboxRepository;

@@ -85,7 +85,7 @@ const CREATE_SCHEMA_TABLE = `
     applied_at INTEGER NOT NULL
   ) STRICT`;
 
-interface AppliedRow {
+export interface AppliedRow {
   readonly version: number;
   readonly name: string;
 }
@@ -101,7 +101,7 @@ function readApplied(db: Database.Database): readonly AppliedRow[] {
 }
 
 /** Refuses a database ahead of the code, or one whose recorded history differs from the files. */
-function checkHistory(location: string, applied: readonly AppliedRow[], migrations: readonly Migration[]): number {
+export function checkHistory(location: string, applied: readonly AppliedRow[], migrations: readonly Migration[]): number {
   const databaseVersion = applied.reduce((max, row) => Math.max(max, row.version), 0);
   if (databaseVersion > migrations.length) {
     throw new LedgerVersionError(location, databaseVersion, migrations.length);

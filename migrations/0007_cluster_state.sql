@@ -1,0 +1,20 @@
+-- 0007: state that several keysmith nodes on one database share (see
+-- migrations/postgres/0007_cluster_state.sql for the clustered form).
+--
+-- acme_spent_nonces: an ACME nonce (RFC 8555 §6.5) is minted by any node without a write
+-- (its MAC under the cluster secret proves it is ours and says when it expires) and
+-- spent by inserting its id here once: a second insert of the same id is a replay.
+-- Rows are deleted once expired, so the table holds at most one nonce lifetime of requests.
+CREATE TABLE acme_spent_nonces (
+  nonce_id   TEXT    NOT NULL PRIMARY KEY CHECK (length(nonce_id) BETWEEN 1 AND 64),
+  expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX acme_spent_nonces_by_expiry ON acme_spent_nonces (expires_at);
+
+-- crl_numbers: the last CRL number handed out (RFC 5280 §5.2.3: monotonically increasing
+-- for a given issuer's CRLs); one row, so every CRL of every shard takes the next number.
+CREATE TABLE crl_numbers (
+  scope       TEXT    NOT NULL PRIMARY KEY CHECK (scope = 'crl'),
+  last_number INTEGER NOT NULL CHECK (last_number >= 0)
+) STRICT;
