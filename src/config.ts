@@ -250,6 +250,12 @@ const LISTENER_FIELDS = {
    * ledger share.
    */
   maxConnections: z.number().int().min(1, 'expected at least 1').max(1_000_000, 'expected at most 1000000').default(4096),
+  /**
+   * Sources (CIDRs) that put a PROXY protocol header (v1 or v2) before TLS: the TCP balancer in front of
+   * several nodes. From them the header is required and names the client (rate limits, logs); from
+   * anywhere else none is accepted. Empty: off.
+   */
+  proxyProtocolFrom: ListSchema.pipe(z.array(z.string().refine(isCidr, 'expected CIDRs separated by commas, e.g. 10.0.0.5/32'))).default([]),
   /** A TLS handshake not finished within this is aborted (handshake_failure). */
   handshakeTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
   /** From a request's first byte (or the end of the handshake) to the end of its head. */
@@ -345,6 +351,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_ADMIN_CERTIFICATE_TTL: 'adminCertificateTtl',
   KEYSMITH_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   KEYSMITH_MAX_CONNECTIONS: 'maxConnections',
+  KEYSMITH_PROXY_PROTOCOL_FROM: 'proxyProtocolFrom',
   KEYSMITH_HANDSHAKE_TIMEOUT: 'handshakeTimeout',
   KEYSMITH_HEADERS_TIMEOUT: 'headersTimeout',
   KEYSMITH_REQUEST_TIMEOUT: 'requestTimeout',

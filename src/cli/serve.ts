@@ -1,3 +1,4 @@
+import { proxyProtocolSources } from './proxy-sources.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
@@ -149,6 +150,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       },
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
+      ...optionalProxySources(config.proxyProtocolFrom),
     },
     mtlsMode: config.mtlsMode,
     app,
@@ -210,4 +212,9 @@ function serverCertificateNotAfter(core: Core): number {
     cachedNotAfter = { path: core.paths.serverCert, notAfter };
   }
   return cachedNotAfter.notAfter;
+}
+
+function optionalProxySources(cidrs: readonly string[]): { proxyProtocolFrom?: (remoteAddress: string) => boolean } {
+  const sources = proxyProtocolSources(cidrs);
+  return sources === undefined ? {} : { proxyProtocolFrom: sources };
 }

@@ -36,6 +36,7 @@ export interface ServerConfig extends CommonConfig {
   /** The caller's staple for our leaf, asked for only when a client sends status_request (RFC 6066 §8). */
   readonly ocspResponse: (() => Uint8Array | undefined) | undefined;
   readonly maxConnections: number | undefined;
+  readonly proxyProtocolFrom: ((remoteAddress: string) => boolean) | undefined;
   readonly allowHalfOpen: boolean;
   readonly splitInbound: ((plaintext: Buffer) => number) | undefined;
 }
@@ -118,6 +119,7 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
     cookieSecret: provider.randomBytes(32),
     ocspResponse: options.ocspResponse,
     maxConnections,
+    proxyProtocolFrom: options.proxyProtocolFrom,
     allowHalfOpen: options.allowHalfOpen ?? false,
     splitInbound: options.splitInbound,
   };

@@ -106,6 +106,14 @@ export interface TlsServerOptions extends TlsCommonOptions {
    */
   readonly maxConnections?: number;
   /**
+   * Sources that put a PROXY protocol header (v1 or v2) before TLS: a TCP
+   * balancer in front of several servers. From a source this returns true
+   * for, the header is required (a connection without a valid one is closed)
+   * and the client it names becomes the socket's remoteAddress; from any
+   * other source no header is looked for. Default: none.
+   */
+  readonly proxyProtocolFrom?: (remoteAddress: string) => boolean;
+  /**
    * Keep a socket's writable side open after the peer's close_notify, so
    * requests that came before it can still be answered (RFC 8446 §6.1: it
    * closes only the peer's write side). The reader then ends the socket

@@ -4,6 +4,7 @@ import { resolveServerConfig, type ServerConfig } from '../config.js';
 import { Connection } from '../connection.js';
 import { ExpectClientHello } from '../handshake/server.js';
 import type { TlsServerOptions } from '../options.js';
+import { readProxyHeader, type ProxiedPeer } from './proxy-protocol.js';
 import { TlsSocket } from './tls-socket.js';
 
 /**
@@ -20,7 +21,7 @@ export class TlsServer extends EventEmitter {
     super();
     this.config = resolveServerConfig(options);
     // Half-open transports: a peer's FIN after its close_notify must not cut the answers still owed to it (RFC 8446 §6.1).
-    this.netServer = createNetServer({ allowHalfOpen: true }, (raw) => this.accept(raw));
+    this.netServer = createNetServer({ allowHalfOpen: true }, (raw) => this.onTransport(raw));
     // Counts every open TCP connection, handshakes included; node:net closes the ones past it at once and emits 'drop'.
     if (this.config.maxConnections !== undefined) this.netServer.maxConnections = this.config.maxConnections;
     this.netServer.on('drop', (data?: unknown) => this.emit('drop', data));
@@ -30,9 +31,32 @@ export class TlsServer extends EventEmitter {
     if (onSecureConnection !== undefined) this.on('secureConnection', onSecureConnection);
   }
 
-  /** Runs TLS over a transport accepted elsewhere. */
-  accept(raw: Socket): TlsSocket {
+  /** A new TCP connection: from a source the caller trusts to send a PROXY header, that header comes first. */
+  private onTransport(raw: Socket): void {
+    const expectsHeader = this.config.proxyProtocolFrom;
+    if (expectsHeader === undefined || !expectsHeader(raw.remoteAddress ?? '')) {
+      this.accept(raw);
+      return;
+    }
+    readProxyHeader(raw, this.config.handshakeTimeoutMs).then(
+      (peer) => {
+        this.accept(raw, peer);
+        raw.resume();
+      },
+      (error: unknown) => {
+        this.emit('proxyProtocolError', error, raw.remoteAddress);
+        raw.destroy();
+      },
+    );
+  }
+
+  /**
+   * Runs TLS over a transport accepted elsewhere. `peer`: the client a PROXY
+   * header named, reported as the socket's remote address instead of the balancer's.
+   */
+  accept(raw: Socket, peer?: ProxiedPeer): TlsSocket {
     const socket = new TlsSocket(raw, {
+      ...(peer === undefined ? {} : { peer }),
       handshakeTimeoutMs: this.config.handshakeTimeoutMs,
       allowHalfOpen: this.config.allowHalfOpen,
       ...(this.config.splitInbound === undefined ? {} : { splitInbound: this.config.splitInbound }),

@@ -6,6 +6,7 @@ import { CipherSuite, nameOf } from '../codec/enums.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { PeerCertificate, PeerCertificates } from '../options.js';
 import { MAX_PLAINTEXT } from '../record/limits.js';
+import type { ProxiedPeer } from './proxy-protocol.js';
 
 /**
  * Bytes queued for the transport (plaintext not yet sealed, records not yet
@@ -31,6 +32,8 @@ const COALESCE_BELOW = 1024;
 const EMPTY = Buffer.alloc(0);
 
 export interface TlsSocketOptions {
+  /** The client as a PROXY protocol header named it (behind a TCP balancer); default the transport's peer. */
+  readonly peer?: ProxiedPeer;
   /** A handshake not finished within this time is aborted with handshake_failure. */
   readonly handshakeTimeoutMs: number;
   /** Keep the writable side open after the peer's close_notify (RFC 8446 §6.1 closes only its write side). */
@@ -110,10 +113,14 @@ export class TlsSocket extends Duplex {
   private piecesSinceYield = 0;
   private yieldTimer: NodeJS.Immediate | undefined;
 
+  /** The client a PROXY header named, if any. */
+  private readonly proxiedPeer: ProxiedPeer | undefined;
+
   constructor(readonly transport: Socket, options: TlsSocketOptions) {
     // One slice waits in the readable buffer at most: push() says "stop" as soon as the reader falls behind.
     super({ allowHalfOpen: options.allowHalfOpen ?? false, readableHighWaterMark: 1 });
     this.splitInbound = options.splitInbound;
+    this.proxiedPeer = options.peer;
     transport.on('data', (chunk: Buffer) => this.onTransportData(chunk));
     transport.on('end', () => this.onTransportEnd());
     transport.on('close', () => {
@@ -453,15 +460,15 @@ export class TlsSocket extends Duplex {
   }
 
   get remoteAddress(): string | undefined {
-    return this.transport.remoteAddress;
+    return this.proxiedPeer?.address ?? this.transport.remoteAddress;
   }
 
   get remotePort(): number | undefined {
-    return this.transport.remotePort;
+    return this.proxiedPeer?.port ?? this.transport.remotePort;
   }
 
   get remoteFamily(): string | undefined {
-    return this.transport.remoteFamily;
+    return this.proxiedPeer?.family ?? this.transport.remoteFamily;
   }
 
   get localAddress(): string | undefined {
