@@ -41,7 +41,7 @@ export interface SvidServiceOptions {
   readonly maxX509TtlMs?: number;
   /** False in `strict` mTLS mode: join tokens are then refused. Default true. */
   readonly joinTokensEnabled?: boolean;
-  /** Per client address; default a burst of 5, then one every 2 s. */
+  /** Per client address and per node (in memory; N nodes allow N times it); default a burst of 5, then one every 2 s. */
   readonly joinTokenRateLimit?: RateLimit;
   /** The jitter source for renew_after; default node:crypto. */
   readonly random?: UnitRandom;
