@@ -8,19 +8,19 @@ import type {
 } from '../shared/entry-records.js';
 import { DurableWrites, toConflict } from './connection.js';
 import {
+  checkUpdate,
   createConflictDetail,
   ENTRY_COLUMNS,
-  INSERT_ENTRY,
+  insertEntrySql,
   insertValues,
   isEntryId,
   newEntryRow,
   patchedRow,
   planEntryList,
-  checkUpdate,
   toEntry,
   toEntryPage,
-  UPDATE_ENTRY,
   updateConflictDetail,
+  updateEntrySql,
   updateValues,
   type EntryRow,
   type EntryViolation,
@@ -59,12 +59,12 @@ export class EntryRepository {
   constructor(private readonly db: Database.Database) {
     this.durable = new DurableWrites(db);
     this.insertTransaction = db.transaction((row: EntryRow): void => {
-      this.insertStatement ??= db.prepare<InsertParams>(INSERT_ENTRY(POSITIONAL));
+      this.insertStatement ??= db.prepare<InsertParams>(insertEntrySql(POSITIONAL));
       this.insertStatement.run(...insertValues(row));
     });
     this.updateTransaction = db.transaction((id: string, patch: RegistrationEntryPatch, now: number): RegistrationEntry => {
       const next = patchedRow(id, this.selectById(id), patch, now);
-      this.updateStatement ??= db.prepare<UpdateParams>(UPDATE_ENTRY(POSITIONAL));
+      this.updateStatement ??= db.prepare<UpdateParams>(updateEntrySql(POSITIONAL));
       this.updateStatement.run(...updateValues(next));
       return toEntry(next);
     });

@@ -48,12 +48,14 @@ export function updateValues(row: EntryRow): [string, number, number, string, nu
 /** The placeholders of a dialect: `?` (SQLite) or `$1, $2...` (PostgreSQL). */
 export type Placeholder = (position: number) => string;
 
-export const INSERT_ENTRY = (mark: Placeholder): string =>
+/** The INSERT of one entry; insertValues gives its values. */
+export const insertEntrySql = (mark: Placeholder): string =>
   `INSERT INTO registration_entries (id, spiffe_id, parent_id, x509_ttl_ms, jwt_ttl_ms, dns_names, admin,
                                      expires_at, created_at, updated_at, created_by)
    VALUES (${Array.from({ length: 11 }, (_, i) => mark(i + 1)).join(', ')})`;
 
-export const UPDATE_ENTRY = (mark: Placeholder): string =>
+/** The UPDATE of one entry's changeable columns; updateValues gives its values. */
+export const updateEntrySql = (mark: Placeholder): string =>
   `UPDATE registration_entries
       SET parent_id = ${mark(1)}, x509_ttl_ms = ${mark(2)}, jwt_ttl_ms = ${mark(3)}, dns_names = ${mark(4)},
           admin = ${mark(5)}, expires_at = ${mark(6)}, updated_at = ${mark(7)}

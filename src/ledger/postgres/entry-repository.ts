@@ -9,7 +9,7 @@ import {
   checkUpdate,
   createConflictDetail,
   ENTRY_COLUMNS,
-  INSERT_ENTRY,
+  insertEntrySql,
   insertValues,
   isEntryId,
   newEntryRow,
@@ -17,8 +17,8 @@ import {
   planEntryList,
   toEntry,
   toEntryPage,
-  UPDATE_ENTRY,
   updateConflictDetail,
+  updateEntrySql,
   updateValues,
   type EntryRow,
   type EntryViolation,
@@ -46,7 +46,7 @@ export class PostgresEntryRepository {
   async create(entry: NewRegistrationEntry, now: number): Promise<RegistrationEntry> {
     const row = newEntryRow(entry, now);
     try {
-      await this.db.run(INSERT_ENTRY(NUMBERED), insertValues(row));
+      await this.db.run(insertEntrySql(NUMBERED), insertValues(row));
     } catch (error) {
       throw toPostgresConflict(error, (violation) => createConflictDetail(entry, violationOf(violation), describeViolation(violation)));
     }
@@ -85,7 +85,7 @@ export class PostgresEntryRepository {
       return await this.db.transaction(async (tx) => {
         const current = await tx.row<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = $1 FOR UPDATE`, [id]);
         const next = patchedRow(id, current, patch, now);
-        await tx.run(UPDATE_ENTRY(NUMBERED), updateValues(next));
+        await tx.run(updateEntrySql(NUMBERED), updateValues(next));
         return toEntry(next);
       });
     } catch (error) {
