@@ -5,7 +5,7 @@
  */
 import { loadConfig, type Config } from '../config.js';
 import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
-import type { RegistrationEntry } from '../shared/entry-records.js';
+import type { EntryPage, RegistrationEntry } from '../shared/entry-records.js';
 import type { SvidApi } from '../svid/ports.js';
 import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openCore, openSvid } from './compose.js';
@@ -116,11 +116,11 @@ export const entriesListCommand: Command = {
   async run(parsed) {
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const parentId = stringOption(parsed, 'parent-id');
-    const entries = await withSvid(parsed, (svid) => {
+    const entries = await withSvid(parsed, async (svid) => {
       const all: RegistrationEntry[] = [];
       let cursor: string | null = null;
       for (let page = 0; page < MAX_PAGES; page++) {
-        const result = svid.listEntries({
+        const result: EntryPage = await svid.listEntries({
           limit: 500,
           ...(spiffeId === undefined ? {} : { spiffeId }),
           ...(parentId === undefined ? {} : { parentId }),

@@ -1,5 +1,7 @@
-import type { Awaitable } from '../shared/awaitable.js';
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import type { EntryRepository } from './entry-repository.js';
+import type { JoinTokenRepository } from './join-token-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
 import { findMigrationsDir } from './migrate.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
@@ -17,6 +19,10 @@ export interface LedgerBackend {
   readonly kind: 'sqlite' | 'postgres';
   /** The schema version the database is at after start-up's migrations. */
   readonly schemaVersion: number;
+  /** SVID registration entries (migrations/0003). */
+  readonly entries: AwaitableMethods<EntryRepository>;
+  /** One-time join tokens, stored as hashes (migrations/0003). */
+  readonly joinTokens: AwaitableMethods<JoinTokenRepository>;
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;

@@ -1,37 +1,33 @@
 import Database from 'better-sqlite3';
 import type { JoinTokenRecord } from '../shared/entry-records.js';
-import { DomainError } from '../shared/errors.js';
-import { parseSpiffeId } from '../shared/spiffe-id.js';
 import { checkSerial, checkTime } from './certificate-rows.js';
 import { DurableWrites, toConflict } from './connection.js';
+import {
+  attachDecision,
+  checkNewJoinToken,
+  checkTokenHash,
+  DUPLICATE_TOKEN,
+  redeemRefusal,
+  TOKEN_COLUMNS,
+  unknownSerial,
+  type JoinTokenRedemption,
+  type TokenRow,
+} from './join-token-rows.js';
 
-/** What a redemption concludes; the same shape as the SVID front end's RedeemOutcome (src/svid/ports.ts). */
-export type JoinTokenRedemption =
-  | { readonly ok: true; readonly record: JoinTokenRecord }
-  | { readonly ok: false; readonly reason: 'unknown' | 'used' | 'expired' };
-
-/** A row as selected: the columns are aliased to the record's names. */
-type TokenRow = JoinTokenRecord;
-
-const TOKEN_COLUMNS = `
-  token_hash AS tokenHash, spiffe_id AS spiffeId, expires_at AS expiresAt, created_at AS createdAt,
-  created_by AS createdBy, used_at AS usedAt, used_by_serial AS usedBySerial`;
-
-const TOKEN_HASH = /^[0-9a-f]{64}$/;
-const NODE_PATH_PREFIX = '/node/';
-const MAX_CREATED_BY_LENGTH = 2048;
+export type { JoinTokenRedemption } from './join-token-rows.js';
 
 /**
- * The `join_tokens` aggregate (migrations/0003): one-time tokens that let a
- * node obtain its first identity, stored only as SHA-256 hashes. Redemption
- * hands out an identity, so it is one durable IMMEDIATE transaction: two
- * concurrent redemptions of one token (even from two processes) serialise on
- * the write lock, and exactly one sees it unused. Statements are prepared on
- * first use, so a ledger at an older schema version still constructs.
+ * The `join_tokens` aggregate (migrations/0003) on SQLite: one-time tokens
+ * that let a node obtain its first identity, stored only as SHA-256 hashes.
+ * Redemption hands out an identity, so it is one durable IMMEDIATE
+ * transaction: two concurrent redemptions of one token (even from two
+ * processes) serialise on the write lock, and exactly one sees it unused.
+ * The rules are shared with PostgreSQL (join-token-rows.ts). Statements are
+ * prepared on first use, so a ledger at an older schema version still constructs.
  */
 export class JoinTokenRepository {
   private readonly durable: DurableWrites;
-  private insertStatement: Database.Statement<[TokenRow]> | undefined;
+  private insertStatement: Database.Statement<[string, string, number, number, string]> | undefined;
   private selectStatement: Database.Statement<[string], TokenRow> | undefined;
   private markUsedStatement: Database.Statement<[number, string]> | undefined;
   private attachStatement: Database.Statement<[string, string]> | undefined;
@@ -42,20 +38,17 @@ export class JoinTokenRepository {
   constructor(private readonly db: Database.Database) {
     this.durable = new DurableWrites(db);
     this.insertTransaction = db.transaction((row: TokenRow): void => {
-      this.insertStatement ??= db.prepare<[TokenRow]>(
+      this.insertStatement ??= db.prepare<[string, string, number, number, string]>(
         `INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by, used_at, used_by_serial)
-         VALUES (:tokenHash, :spiffeId, :expiresAt, :createdAt, :createdBy, NULL, NULL)`,
+         VALUES (?, ?, ?, ?, ?, NULL, NULL)`,
       );
-      this.insertStatement.run(row);
+      this.insertStatement.run(row.tokenHash, row.spiffeId, row.expiresAt, row.createdAt, row.createdBy);
     });
 
     this.redeemTransaction = db.transaction((tokenHash: string, now: number): JoinTokenRedemption => {
       const row = this.select(tokenHash);
-      if (row === undefined) return { ok: false, reason: 'unknown' };
-      // Used is reported before expired: a replayed token is the more telling fact.
-      if (row.usedAt !== null) return { ok: false, reason: 'used' };
-      // expiresAt is the first instant at which the token no longer works.
-      if (now >= row.expiresAt) return { ok: false, reason: 'expired' };
+      const refusal = redeemRefusal(row, now);
+      if (refusal !== undefined || row === undefined) return { ok: false, reason: refusal ?? 'unknown' };
       this.markUsedStatement ??= db.prepare<[number, string]>(
         'UPDATE join_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL',
       );
@@ -66,43 +59,24 @@ export class JoinTokenRepository {
     });
 
     this.attachTransaction = db.transaction((tokenHash: string, serial: string): void => {
+      const decision = attachDecision(this.select(tokenHash), serial);
+      if (decision === 'done') return;
+      if (decision !== 'attach') throw decision;
       this.attachStatement ??= db.prepare<[string, string]>(
-        `UPDATE join_tokens SET used_by_serial = ?
-          WHERE token_hash = ? AND used_at IS NOT NULL AND used_by_serial IS NULL`,
+        'UPDATE join_tokens SET used_by_serial = ? WHERE token_hash = ? AND used_at IS NOT NULL AND used_by_serial IS NULL',
       );
-      if (this.attachStatement.run(serial, tokenHash).changes === 1) return;
-      // Nothing changed: say why.
-      const row = this.select(tokenHash);
-      if (row === undefined) throw new DomainError('notFound', 'no such join token');
-      if (row.usedAt === null) throw new DomainError('conflict', 'the join token has not been redeemed');
-      // Repeating the same attachment (a retried call) is not an error.
-      if (row.usedBySerial === serial) return;
-      if (row.usedBySerial === null) throw new Error('join token changed under the write lock');
-      throw new DomainError('conflict', `the join token is already attached to certificate ${row.usedBySerial}`);
+      if (this.attachStatement.run(serial, tokenHash).changes !== 1) throw new Error('join token changed under the write lock');
     });
   }
 
   /** Stores a new, unused token. 'conflict' when the hash is already stored, 'malformed' for bad fields. */
   create(record: JoinTokenRecord): void {
-    checkTokenHash(record.tokenHash);
-    if (typeof record.spiffeId !== 'string' || !parseSpiffeId(record.spiffeId).path.startsWith(NODE_PATH_PREFIX)) {
-      throw new DomainError('malformed', `a join token attests a node identity (a SPIFFE ID under ${NODE_PATH_PREFIX})`);
-    }
-    checkTime(record.expiresAt, 'expiresAt');
-    checkTime(record.createdAt, 'createdAt');
-    if (record.expiresAt <= record.createdAt) throw new DomainError('malformed', 'a join token expires after it is created');
-    if (typeof record.createdBy !== 'string' || record.createdBy.length === 0 || record.createdBy.length > MAX_CREATED_BY_LENGTH) {
-      throw new DomainError('malformed', `createdBy is 1 to ${MAX_CREATED_BY_LENGTH} characters`);
-    }
-    if (record.usedAt !== null || record.usedBySerial !== null) throw new DomainError('malformed', 'a new join token is unused');
+    checkNewJoinToken(record);
     try {
       // Durable: the operator is shown the token once this returns.
-      this.durable.run(this.insertTransaction, { ...record, usedAt: null, usedBySerial: null });
+      this.durable.run(this.insertTransaction, record);
     } catch (error) {
-      // Not the hash in the detail: it identifies a live credential in logs.
-      throw toConflict(error, (code) =>
-        code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'this join token is already stored' : `join token breaks a ledger constraint (${code})`,
-      );
+      throw toConflict(error, (code) => (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? DUPLICATE_TOKEN : `join token breaks a ledger constraint (${code})`));
     }
   }
 
@@ -124,9 +98,7 @@ export class JoinTokenRepository {
     try {
       this.durable.run(this.attachTransaction, tokenHash, serial);
     } catch (error) {
-      if (error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-        throw new DomainError('notFound', `no certificate with serial ${serial} in the ledger`, { cause: error });
-      }
+      if (error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw unknownSerial(serial, error);
       throw toConflict(error, (code) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${code})`);
     }
   }
@@ -141,11 +113,5 @@ export class JoinTokenRepository {
   private select(tokenHash: string): TokenRow | undefined {
     this.selectStatement ??= this.db.prepare<[string], TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = ?`);
     return this.selectStatement.get(tokenHash);
-  }
-}
-
-function checkTokenHash(tokenHash: string): void {
-  if (typeof tokenHash !== 'string' || !TOKEN_HASH.test(tokenHash)) {
-    throw new DomainError('malformed', 'a join token hash is a SHA-256 in lowercase hex');
   }
 }

@@ -2,6 +2,8 @@
  * A keyed token bucket for request rate limits (join-token attestation per
  * client address, ACME per account and per address). In memory: limits
  * guard one process against a noisy caller, they are not a quota ledger.
+ * On a cluster each node keeps its own, so N nodes allow N times a limit
+ * (README, "Join tokens": why that is the choice for join tokens).
  */
 
 export interface RateLimit {

@@ -3,6 +3,7 @@
  * the Authority (declared here, fitted structurally by src/ledger and src/ca
  * in cli/compose.ts), and what it offers the HTTP routes and the CLI.
  */
+import type { Awaitable } from '../shared/awaitable.js';
 import type {
   EntryPage,
   EntryQuery,
@@ -14,31 +15,37 @@ import type {
 
 // ---------------------------------------------------------------- needs
 
-/** Registration entries in the ledger. */
+/**
+ * Registration entries in the ledger. Results are Awaitable: the SQLite
+ * ledger answers at once, PostgreSQL with a promise; the service awaits both.
+ */
 export interface EntryStore {
   /** DomainError('conflict') when an entry with the same spiffeId and parentId exists. */
-  create(entry: NewRegistrationEntry, now: number): RegistrationEntry;
-  get(id: string): RegistrationEntry | undefined;
-  list(query: EntryQuery): EntryPage;
+  create(entry: NewRegistrationEntry, now: number): Awaitable<RegistrationEntry>;
+  get(id: string): Awaitable<RegistrationEntry | undefined>;
+  list(query: EntryQuery): Awaitable<EntryPage>;
   /** Every entry naming this SPIFFE ID (one per parent). */
-  findBySpiffeId(spiffeId: string): readonly RegistrationEntry[];
+  findBySpiffeId(spiffeId: string): Awaitable<readonly RegistrationEntry[]>;
   /** DomainError('notFound') for an unknown id; 'conflict' if the change collides with another entry. */
-  update(id: string, patch: RegistrationEntryPatch, now: number): RegistrationEntry;
+  update(id: string, patch: RegistrationEntryPatch, now: number): Awaitable<RegistrationEntry>;
   /** false when there was no such entry. */
-  delete(id: string): boolean;
+  delete(id: string): Awaitable<boolean>;
 }
 
 export type RedeemOutcome =
   | { readonly ok: true; readonly record: JoinTokenRecord }
   | { readonly ok: false; readonly reason: 'unknown' | 'used' | 'expired' };
 
-/** One-time join tokens, stored only as SHA-256 hashes. */
+/** One-time join tokens, stored only as SHA-256 hashes; Awaitable results, as EntryStore. */
 export interface JoinTokenStore {
-  create(record: JoinTokenRecord): void;
-  /** Marks the token used in one durable transaction if it is known, unused and unexpired at `now`. */
-  redeem(tokenHash: string, now: number): RedeemOutcome;
+  create(record: JoinTokenRecord): Awaitable<void>;
+  /**
+   * Marks the token used in one committed transaction if it is known, unused and
+   * unexpired at `now`; of concurrent redemptions of one token (on any node) exactly one succeeds.
+   */
+  redeem(tokenHash: string, now: number): Awaitable<RedeemOutcome>;
   /** Records the serial of the node certificate issued for a redeemed token. */
-  attachSerial(tokenHash: string, serial: string): void;
+  attachSerial(tokenHash: string, serial: string): Awaitable<void>;
 }
 
 /** The Authority's issuance pipeline, reduced to what SVIDs need (src/ca Authority fits it). */
@@ -155,13 +162,13 @@ export interface SvidApi {
   issueJwt(caller: SvidCaller, request: JwtSvidRequest): Promise<JwtSvid>;
   /** The one route reachable without a client certificate; rate-limited per client address. Off in strict mode. */
   attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid>;
-  createJoinToken(actor: string, spiffeId: string, ttlMs: number): CreatedJoinToken;
+  createJoinToken(actor: string, spiffeId: string, ttlMs: number): Promise<CreatedJoinToken>;
 
-  createEntry(actor: string, input: EntryInput): RegistrationEntry;
-  getEntry(id: string): RegistrationEntry;
-  listEntries(query: EntryQuery): EntryPage;
-  updateEntry(id: string, patch: RegistrationEntryPatch): RegistrationEntry;
-  deleteEntry(id: string): void;
+  createEntry(actor: string, input: EntryInput): Promise<RegistrationEntry>;
+  getEntry(id: string): Promise<RegistrationEntry>;
+  listEntries(query: EntryQuery): Promise<EntryPage>;
+  updateEntry(id: string, patch: RegistrationEntryPatch): Promise<RegistrationEntry>;
+  deleteEntry(id: string): Promise<void>;
 
   /** The JWT authorities for the SPIFFE bundle. */
   jwtAuthorities(): readonly JwtAuthorityJwk[];

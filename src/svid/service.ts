@@ -41,7 +41,7 @@ export interface SvidServiceOptions {
   readonly maxX509TtlMs?: number;
   /** False in `strict` mTLS mode: join tokens are then refused. Default true. */
   readonly joinTokensEnabled?: boolean;
-  /** Per client address; default a burst of 5, then one every 2 s. */
+  /** Per client address and per node (in memory; N nodes allow N times it); default a burst of 5, then one every 2 s. */
   readonly joinTokenRateLimit?: RateLimit;
   /** The jitter source for renew_after; default node:crypto. */
   readonly random?: UnitRandom;
@@ -111,7 +111,7 @@ export class SvidService implements SvidApi {
     const csr = await parseCsr(request.csr);
 
     // 2. Authorization: an entry naming the caller as parent, or the caller renewing its own identity.
-    const entry = findGrantingEntry(this.#entries.findBySpiffeId(request.spiffeId), caller.spiffeId, request.spiffeId, this.#clock.now());
+    const entry = findGrantingEntry(await this.#entries.findBySpiffeId(request.spiffeId), caller.spiffeId, request.spiffeId, this.#clock.now());
     const ttlMs = this.#x509TtlFor(entry, request.ttlMs);
 
     // 3. Subject and SANs come from the entry; the Authority records the caller as requester.
@@ -183,7 +183,7 @@ export class SvidService implements SvidApi {
     const spiffeId = request.spiffeId ?? caller.spiffeId;
     requireWorkloadId(spiffeId, this.#rules.trustDomain);
     const now = this.#clock.now();
-    const entry = findGrantingEntry(this.#entries.findBySpiffeId(spiffeId), caller.spiffeId, spiffeId, now);
+    const entry = findGrantingEntry(await this.#entries.findBySpiffeId(spiffeId), caller.spiffeId, spiffeId, now);
     // JWT-SVID §3: iat and exp are NumericDate, whole seconds.
     const iat = Math.floor(now / SECOND);
     const exp = iat + Math.max(1, Math.floor(entry.jwtTtlMs / SECOND));
@@ -197,14 +197,14 @@ export class SvidService implements SvidApi {
 
   // ------------------------------------------------------------ join tokens
 
-  createJoinToken(actor: string, spiffeId: string, ttlMs: number): CreatedJoinToken {
+  async createJoinToken(actor: string, spiffeId: string, ttlMs: number): Promise<CreatedJoinToken> {
     requireActor(actor);
     requireNodeId(spiffeId, this.#rules.trustDomain);
     checkJoinTokenTtl(ttlMs);
     const now = this.#clock.now();
     const { token, tokenHash } = newJoinToken();
     const expiresAt = now + ttlMs;
-    this.#joinTokens.create({ tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null });
+    await this.#joinTokens.create({ tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null });
     return { token, spiffeId, expiresAt };
   }
 
@@ -223,7 +223,7 @@ export class SvidService implements SvidApi {
 
     // 3. Redeem by hash in one durable transaction; only the hash was ever stored.
     const tokenHash = hashJoinToken(attestation.token);
-    const outcome = this.#joinTokens.redeem(tokenHash, this.#clock.now());
+    const outcome = await this.#joinTokens.redeem(tokenHash, this.#clock.now());
     if (!outcome.ok) throw redeemRefusal(outcome);
     requireSameHash(outcome.record.tokenHash, tokenHash);
 
@@ -233,37 +233,38 @@ export class SvidService implements SvidApi {
       { publicKey: csr.publicKey, spiffeId: outcome.record.spiffeId, requester: joinTokenRequester(tokenHash) },
       'node',
     );
-    this.#joinTokens.attachSerial(tokenHash, issued.serial);
+    await this.#joinTokens.attachSerial(tokenHash, issued.serial);
     return this.#toSvid(outcome.record.spiffeId, null, issued, issuedAt);
   }
 
   // ------------------------------------------------------------ registration entries
 
-  createEntry(actor: string, input: EntryInput): RegistrationEntry {
+  async createEntry(actor: string, input: EntryInput): Promise<RegistrationEntry> {
     requireActor(actor);
     const now = this.#clock.now();
     const fields = checkNewEntry(input, this.#rules, now);
     return this.#entries.create({ id: randomUUID(), ...fields, createdBy: actor }, now);
   }
 
-  getEntry(id: string): RegistrationEntry {
-    const entry = this.#entries.get(id);
+  async getEntry(id: string): Promise<RegistrationEntry> {
+    const entry = await this.#entries.get(id);
     if (entry === undefined) throw new DomainError('notFound', `no registration entry ${id}`);
     return entry;
   }
 
-  listEntries(query: EntryQuery): EntryPage {
+  async listEntries(query: EntryQuery): Promise<EntryPage> {
     return this.#entries.list(checkEntryQuery(query));
   }
 
-  updateEntry(id: string, patch: RegistrationEntryPatch): RegistrationEntry {
+  async updateEntry(id: string, patch: RegistrationEntryPatch): Promise<RegistrationEntry> {
     const now = this.#clock.now();
-    const checked = checkEntryPatch(this.getEntry(id), patch, this.#rules, now);
+    // Checked against the stored entry (its SPIFFE ID fixes the admin flag); the store re-reads it under its lock.
+    const checked = checkEntryPatch(await this.getEntry(id), patch, this.#rules, now);
     return this.#entries.update(id, checked, now);
   }
 
-  deleteEntry(id: string): void {
-    if (!this.#entries.delete(id)) throw new DomainError('notFound', `no registration entry ${id}`);
+  async deleteEntry(id: string): Promise<void> {
+    if (!(await this.#entries.delete(id))) throw new DomainError('notFound', `no registration entry ${id}`);
   }
 }
 

@@ -12,8 +12,12 @@ import { createTestDatabase } from './postgres.js';
  *   for (const backend of BACKENDS) describe(backend.name, () => { ... await backend.open() ... });
  */
 
+/** Where a test ledger lives: open a second ledger on it (another node, another process) or look at it raw. */
+export type TestLedgerLocation = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+
 export interface OpenedTestLedger {
   readonly opened: OpenedLedger;
+  readonly location: TestLedgerLocation;
   /** Closes the ledger and removes its file or database. */
   dispose(): Promise<void>;
 }
@@ -27,9 +31,11 @@ export const SQLITE_BACKEND: BackendUnderTest = {
   name: 'sqlite',
   async open(options = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'keysmith-contract-'));
-    const opened = await openLedgerBackend({ kind: 'sqlite', path: join(dir, 'ledger.db') }, options);
+    const location = { kind: 'sqlite', path: join(dir, 'ledger.db') } as const;
+    const opened = await openLedgerBackend(location, options);
     return {
       opened,
+      location,
       async dispose() {
         await opened.ledger.close();
         rmSync(dir, { recursive: true, force: true });
@@ -46,6 +52,7 @@ export const POSTGRES_BACKEND: BackendUnderTest = {
       const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, options);
       return {
         opened,
+        location: { kind: 'postgres', url: database.url },
         async dispose() {
           await opened.ledger.close();
           await database.drop();

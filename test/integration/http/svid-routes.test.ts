@@ -388,7 +388,7 @@ describe('POST /v1/svid/x509:batch', () => {
 
 describe('POST /v1/attest/join-token', () => {
   function newToken(ks: Keysmith, ttlMs = 600_000): Promise<string> {
-    return openSvid(ks.core).then((svid) => svid.createJoinToken('cli:test', `spiffe://${TD}/node/joined`, ttlMs).token);
+    return openSvid(ks.core).then(async (svid) => (await svid.createJoinToken('cli:test', `spiffe://${TD}/node/joined`, ttlMs)).token);
   }
 
   it('gives a node identity to a client without a certificate, once; a bad CSR does not burn the token', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_JWT_TTL_MS, DEFAULT_X509_TTL_MS } from '../../../src/svid/index.js';
-import { countRows, DAY, HOUR, MINUTE, NODE, openBench, SECOND, service, throwsWith, WEB, type Bench } from './helpers.js';
+import { countRows, DAY, HOUR, MINUTE, NODE, openBench, SECOND, rejectsWith, service, WEB, type Bench } from './helpers.js';
 
 /** Registration entries through SvidService on a real ledger file: validation, defaults, and that refusals write nothing. */
 
@@ -16,9 +16,9 @@ after(() => bench.close());
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('SvidService entries: create', () => {
-  it('applies the default TTLs (x509 1 h, jwt 5 min), a UUID id, the actor, and lowercases DNS names without duplicates', () => {
+  it('applies the default TTLs (x509 1 h, jwt 5 min), a UUID id, the actor, and lowercases DNS names without duplicates', async () => {
     const svids = service(bench);
-    const entry = svids.createEntry('cli:alice', { spiffeId: `${WEB}/defaults`, parentId: NODE, dnsNames: ['Web.Example.COM', 'web.example.com', 'api.example.com'] });
+    const entry = await svids.createEntry('cli:alice', { spiffeId: `${WEB}/defaults`, parentId: NODE, dnsNames: ['Web.Example.COM', 'web.example.com', 'api.example.com'] });
     assert.match(entry.id, UUID);
     assert.equal(entry.x509TtlMs, DEFAULT_X509_TTL_MS);
     assert.equal(entry.x509TtlMs, HOUR);
@@ -29,18 +29,18 @@ describe('SvidService entries: create', () => {
     assert.equal(entry.expiresAt, null);
     assert.equal(entry.createdBy, 'cli:alice');
     assert.equal(entry.createdAt, bench.clock.now());
-    assert.deepEqual(svids.getEntry(entry.id), entry);
+    assert.deepEqual(await svids.getEntry(entry.id), entry);
   });
 
-  it('keeps ids stable across reads, lists and updates, and gives each entry its own', () => {
+  it('keeps ids stable across reads, lists and updates, and gives each entry its own', async () => {
     const svids = service(bench);
-    const a = svids.createEntry('cli:alice', { spiffeId: `${WEB}/stable`, parentId: NODE });
-    const b = svids.createEntry('cli:alice', { spiffeId: `${WEB}/stable`, parentId: 'spiffe://example.org/node/agent-9' });
+    const a = await svids.createEntry('cli:alice', { spiffeId: `${WEB}/stable`, parentId: NODE });
+    const b = await svids.createEntry('cli:alice', { spiffeId: `${WEB}/stable`, parentId: 'spiffe://example.org/node/agent-9' });
     assert.notEqual(a.id, b.id);
-    const listed = svids.listEntries({ spiffeId: `${WEB}/stable` }).items.map((entry) => entry.id).sort();
+    const listed = (await svids.listEntries({ spiffeId: `${WEB}/stable` })).items.map((entry) => entry.id).sort();
     assert.deepEqual(listed, [a.id, b.id].sort());
     bench.clock.advance(SECOND);
-    const updated = svids.updateEntry(a.id, { x509TtlMs: 2 * HOUR, dnsNames: ['New.Example.org'] });
+    const updated = await svids.updateEntry(a.id, { x509TtlMs: 2 * HOUR, dnsNames: ['New.Example.org'] });
     assert.equal(updated.id, a.id);
     assert.equal(updated.x509TtlMs, 2 * HOUR);
     assert.deepEqual(updated.dnsNames, ['new.example.org']);
@@ -48,15 +48,15 @@ describe('SvidService entries: create', () => {
     assert.equal(updated.createdAt, a.createdAt);
   });
 
-  it('accepts an admin entry exactly when the SPIFFE ID lies under /admin/<name> and the flag is set', () => {
-    const entry = service(bench).createEntry('cli:root', { spiffeId: 'spiffe://example.org/admin/ops', parentId: NODE, admin: true });
+  it('accepts an admin entry exactly when the SPIFFE ID lies under /admin/<name> and the flag is set', async () => {
+    const entry = await service(bench).createEntry('cli:root', { spiffeId: 'spiffe://example.org/admin/ops', parentId: NODE, admin: true });
     assert.equal(entry.admin, true);
   });
 
-  it('accepts the configured maximum x509 TTL and refuses one second more', () => {
+  it('accepts the configured maximum x509 TTL and refuses one second more', async () => {
     const svids = service(bench, { maxX509TtlMs: 2 * HOUR });
-    assert.equal(svids.createEntry('cli:a', { spiffeId: `${WEB}/max`, parentId: NODE, x509TtlMs: 2 * HOUR }).x509TtlMs, 2 * HOUR);
-    throwsWith(() => svids.createEntry('cli:a', { spiffeId: `${WEB}/max2`, parentId: NODE, x509TtlMs: 2 * HOUR + SECOND }), 'malformed', /x509 ttl 7201 s exceeds the maximum of 7200 s/);
+    assert.equal((await svids.createEntry('cli:a', { spiffeId: `${WEB}/max`, parentId: NODE, x509TtlMs: 2 * HOUR })).x509TtlMs, 2 * HOUR);
+    await rejectsWith(svids.createEntry('cli:a', { spiffeId: `${WEB}/max2`, parentId: NODE, x509TtlMs: 2 * HOUR + SECOND }), 'malformed', /x509 ttl 7201 s exceeds the maximum of 7200 s/);
   });
 
   it('never configures a maximum above the svid profile\'s 24 h', () => {
@@ -64,11 +64,11 @@ describe('SvidService entries: create', () => {
     assert.throws(() => service(bench, { maxX509TtlMs: 0 }), RangeError);
   });
 
-  it('refuses a second entry for the same SPIFFE ID and parent (conflict)', () => {
+  it('refuses a second entry for the same SPIFFE ID and parent (conflict)', async () => {
     const svids = service(bench);
-    svids.createEntry('cli:a', { spiffeId: `${WEB}/dup`, parentId: NODE });
+    await svids.createEntry('cli:a', { spiffeId: `${WEB}/dup`, parentId: NODE });
     const rows = countRows(bench, 'registration_entries');
-    throwsWith(() => svids.createEntry('cli:a', { spiffeId: `${WEB}/dup`, parentId: NODE }), 'conflict', /./);
+    await rejectsWith(svids.createEntry('cli:a', { spiffeId: `${WEB}/dup`, parentId: NODE }), 'conflict', /./);
     assert.equal(countRows(bench, 'registration_entries'), rows);
   });
 });
@@ -97,69 +97,69 @@ describe('SvidService entries: refusals write nothing', () => {
   ];
 
   for (const { name, input, kind, detail } of cases) {
-    it(`refuses ${name} (${kind})`, () => {
+    it(`refuses ${name} (${kind})`, async () => {
       const rows = countRows(bench, 'registration_entries');
-      throwsWith(() => service(bench).createEntry('cli:a', input), kind, detail);
+      await rejectsWith(service(bench).createEntry('cli:a', input), kind, detail);
       assert.equal(countRows(bench, 'registration_entries'), rows);
     });
   }
 
-  it('refuses an expiry that is not after now, and takes one a millisecond later', () => {
+  it('refuses an expiry that is not after now, and takes one a millisecond later', async () => {
     const svids = service(bench);
-    throwsWith(() => svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() }), 'malformed', /not in the future/);
-    assert.equal(svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() + 1 }).expiresAt, bench.clock.now() + 1);
+    await rejectsWith(svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() }), 'malformed', /not in the future/);
+    assert.equal((await svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() + 1 })).expiresAt, bench.clock.now() + 1);
   });
 
-  it('refuses an unnamed actor', () => {
-    throwsWith(() => service(bench).createEntry('', { spiffeId: `${WEB}/x`, parentId: NODE }), 'malformed', /operator is not named/);
+  it('refuses an unnamed actor', async () => {
+    await rejectsWith(service(bench).createEntry('', { spiffeId: `${WEB}/x`, parentId: NODE }), 'malformed', /operator is not named/);
   });
 });
 
 describe('SvidService entries: update, get, delete, list', () => {
-  it('validates a patch like a new entry and leaves the row as it was on refusal', () => {
+  it('validates a patch like a new entry and leaves the row as it was on refusal', async () => {
     const svids = service(bench, { maxX509TtlMs: 4 * HOUR });
-    const entry = svids.createEntry('cli:a', { spiffeId: `${WEB}/patch`, parentId: NODE });
-    throwsWith(() => svids.updateEntry(entry.id, { x509TtlMs: 5 * HOUR }), 'malformed', /exceeds the maximum/);
-    throwsWith(() => svids.updateEntry(entry.id, { parentId: 'spiffe://other.org/node/x' }), 'rejectedIdentifier', /not in trust domain/);
-    throwsWith(() => svids.updateEntry(entry.id, { admin: true }), 'malformed', /does not lie under \/admin\//);
-    throwsWith(() => svids.updateEntry(entry.id, { expiresAt: bench.clock.now() - 1 }), 'malformed', /not in the future/);
-    assert.deepEqual(svids.getEntry(entry.id), entry);
+    const entry = await svids.createEntry('cli:a', { spiffeId: `${WEB}/patch`, parentId: NODE });
+    await rejectsWith(svids.updateEntry(entry.id, { x509TtlMs: 5 * HOUR }), 'malformed', /exceeds the maximum/);
+    await rejectsWith(svids.updateEntry(entry.id, { parentId: 'spiffe://other.org/node/x' }), 'rejectedIdentifier', /not in trust domain/);
+    await rejectsWith(svids.updateEntry(entry.id, { admin: true }), 'malformed', /does not lie under \/admin\//);
+    await rejectsWith(svids.updateEntry(entry.id, { expiresAt: bench.clock.now() - 1 }), 'malformed', /not in the future/);
+    assert.deepEqual(await svids.getEntry(entry.id), entry);
   });
 
-  it('clears an expiry with null and sets one in the future', () => {
+  it('clears an expiry with null and sets one in the future', async () => {
     const svids = service(bench);
-    const entry = svids.createEntry('cli:a', { spiffeId: `${WEB}/expiry`, parentId: NODE, expiresAt: bench.clock.now() + HOUR });
-    assert.equal(svids.updateEntry(entry.id, { expiresAt: null }).expiresAt, null);
-    assert.equal(svids.updateEntry(entry.id, { expiresAt: bench.clock.now() + DAY }).expiresAt, bench.clock.now() + DAY);
+    const entry = await svids.createEntry('cli:a', { spiffeId: `${WEB}/expiry`, parentId: NODE, expiresAt: bench.clock.now() + HOUR });
+    assert.equal((await svids.updateEntry(entry.id, { expiresAt: null })).expiresAt, null);
+    assert.equal((await svids.updateEntry(entry.id, { expiresAt: bench.clock.now() + DAY })).expiresAt, bench.clock.now() + DAY);
   });
 
-  it('answers notFound for an unknown id on get, update and delete', () => {
+  it('answers notFound for an unknown id on get, update and delete', async () => {
     const svids = service(bench);
     const unknown = '00000000-0000-4000-8000-000000000000';
-    throwsWith(() => svids.getEntry(unknown), 'notFound', /no registration entry 00000000-/);
-    throwsWith(() => svids.updateEntry(unknown, { jwtTtlMs: MINUTE }), 'notFound', /no registration entry/);
-    throwsWith(() => svids.deleteEntry(unknown), 'notFound', /no registration entry/);
+    await rejectsWith(svids.getEntry(unknown), 'notFound', /no registration entry 00000000-/);
+    await rejectsWith(svids.updateEntry(unknown, { jwtTtlMs: MINUTE }), 'notFound', /no registration entry/);
+    await rejectsWith(svids.deleteEntry(unknown), 'notFound', /no registration entry/);
   });
 
-  it('deletes an entry once; the second delete is notFound', () => {
+  it('deletes an entry once; the second delete is notFound', async () => {
     const svids = service(bench);
-    const entry = svids.createEntry('cli:a', { spiffeId: `${WEB}/delete`, parentId: NODE });
-    svids.deleteEntry(entry.id);
-    throwsWith(() => svids.getEntry(entry.id), 'notFound', /./);
-    throwsWith(() => svids.deleteEntry(entry.id), 'notFound', /./);
+    const entry = await svids.createEntry('cli:a', { spiffeId: `${WEB}/delete`, parentId: NODE });
+    await svids.deleteEntry(entry.id);
+    await rejectsWith(svids.getEntry(entry.id), 'notFound', /./);
+    await rejectsWith(svids.deleteEntry(entry.id), 'notFound', /./);
   });
 
-  it('pages through a listing with a cursor and refuses a limit outside 1..500', () => {
+  it('pages through a listing with a cursor and refuses a limit outside 1..500', async () => {
     const svids = service(bench);
     const parent = 'spiffe://example.org/node/pager';
-    for (let i = 0; i < 5; i++) svids.createEntry('cli:a', { spiffeId: `${WEB}/page-${i}`, parentId: parent });
-    const first = svids.listEntries({ parentId: parent, limit: 3 });
+    for (let i = 0; i < 5; i++) await svids.createEntry('cli:a', { spiffeId: `${WEB}/page-${i}`, parentId: parent });
+    const first = await svids.listEntries({ parentId: parent, limit: 3 });
     assert.equal(first.items.length, 3);
     assert.ok(first.nextCursor !== null);
-    const second = svids.listEntries({ parentId: parent, limit: 3, cursor: first.nextCursor });
+    const second = await svids.listEntries({ parentId: parent, limit: 3, cursor: first.nextCursor });
     assert.equal(second.items.length, 2);
     assert.equal(new Set([...first.items, ...second.items].map((entry) => entry.id)).size, 5);
-    throwsWith(() => svids.listEntries({ limit: 0 }), 'malformed', /limit must be an integer from 1 to 500/);
-    throwsWith(() => svids.listEntries({ limit: 501 }), 'malformed', /limit/);
+    await rejectsWith(svids.listEntries({ limit: 0 }), 'malformed', /limit must be an integer from 1 to 500/);
+    await rejectsWith(svids.listEntries({ limit: 501 }), 'malformed', /limit/);
   });
 });

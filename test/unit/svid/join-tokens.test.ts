@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { isDomainError } from '../../../src/shared/errors.js';
 import { splitPemChain } from '../../../src/x509/index.js';
-import { countRows, DAY, HOUR, makeCsrs, MINUTE, openBench, rejectsWith, SECOND, service, throwsWith, type Bench, type CsrSet } from './helpers.js';
+import { countRows, DAY, HOUR, makeCsrs, MINUTE, openBench, rejectsWith, SECOND, service, type Bench, type CsrSet } from './helpers.js';
 
 /**
  * Join tokens: created by an operator, stored only as a hash, redeemed once
@@ -50,9 +50,9 @@ function rowFor(hash: string): TokenRow | undefined {
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 describe('SvidService.createJoinToken', () => {
-  it('returns 32 random bytes in base64url once and stores only their SHA-256', () => {
+  it('returns 32 random bytes in base64url once and stores only their SHA-256', async () => {
     const spiffeId = nodeId();
-    const created = service(bench).createJoinToken('cli:alice', spiffeId, 10 * MINUTE);
+    const created = await service(bench).createJoinToken('cli:alice', spiffeId, 10 * MINUTE);
     assert.match(created.token, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(Buffer.from(created.token, 'base64url').length, 32);
     assert.equal(created.spiffeId, spiffeId);
@@ -72,24 +72,24 @@ describe('SvidService.createJoinToken', () => {
     assert.doesNotMatch(JSON.stringify(tokenRows()), new RegExp(created.token.replace(/[-]/g, '\\-')));
   });
 
-  it('makes a different token each time', () => {
+  it('makes a different token each time', async () => {
     const svids = service(bench);
     const spiffeId = nodeId();
-    assert.notEqual(svids.createJoinToken('cli:a', spiffeId, HOUR).token, svids.createJoinToken('cli:a', spiffeId, HOUR).token);
+    assert.notEqual((await svids.createJoinToken('cli:a', spiffeId, HOUR)).token, (await svids.createJoinToken('cli:a', spiffeId, HOUR)).token);
   });
 
-  it('refuses TTLs outside 1 min..7 d, non-node SPIFFE IDs and other trust domains, storing nothing', () => {
+  it('refuses TTLs outside 1 min..7 d, non-node SPIFFE IDs and other trust domains, storing nothing', async () => {
     const svids = service(bench);
     const rows = countRows(bench, 'join_tokens');
-    throwsWith(() => svids.createJoinToken('cli:a', nodeId(), MINUTE - SECOND), 'malformed', /1 min to 7 d/);
-    throwsWith(() => svids.createJoinToken('cli:a', nodeId(), 7 * DAY + SECOND), 'malformed', /1 min to 7 d/);
-    throwsWith(() => svids.createJoinToken('cli:a', 'spiffe://example.org/ns/prod/sa/web', HOUR), 'rejectedIdentifier', /lie under \/node\//);
-    throwsWith(() => svids.createJoinToken('cli:a', 'spiffe://example.org/node', HOUR), 'rejectedIdentifier', /lie under \/node\//);
-    throwsWith(() => svids.createJoinToken('cli:a', 'spiffe://other.org/node/a', HOUR), 'rejectedIdentifier', /not in trust domain/);
-    throwsWith(() => svids.createJoinToken('cli:a', 'spiffe://example.org/node/a b', HOUR), 'malformed', /invalid SPIFFE ID/);
+    await rejectsWith(svids.createJoinToken('cli:a', nodeId(), MINUTE - SECOND), 'malformed', /1 min to 7 d/);
+    await rejectsWith(svids.createJoinToken('cli:a', nodeId(), 7 * DAY + SECOND), 'malformed', /1 min to 7 d/);
+    await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://example.org/ns/prod/sa/web', HOUR), 'rejectedIdentifier', /lie under \/node\//);
+    await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://example.org/node', HOUR), 'rejectedIdentifier', /lie under \/node\//);
+    await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://other.org/node/a', HOUR), 'rejectedIdentifier', /not in trust domain/);
+    await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://example.org/node/a b', HOUR), 'malformed', /invalid SPIFFE ID/);
     assert.equal(countRows(bench, 'join_tokens'), rows);
-    assert.equal(svids.createJoinToken('cli:a', nodeId(), 7 * DAY).expiresAt, bench.clock.now() + 7 * DAY);
-    assert.equal(svids.createJoinToken('cli:a', nodeId(), MINUTE).expiresAt, bench.clock.now() + MINUTE);
+    assert.equal((await svids.createJoinToken('cli:a', nodeId(), 7 * DAY)).expiresAt, bench.clock.now() + 7 * DAY);
+    assert.equal((await svids.createJoinToken('cli:a', nodeId(), MINUTE)).expiresAt, bench.clock.now() + MINUTE);
   });
 });
 
@@ -97,7 +97,7 @@ describe('SvidService.attestJoinToken', () => {
   it('issues the node identity the token names (profile node), marks the token used and links the serial', async () => {
     const svids = service(bench, OPEN);
     const spiffeId = nodeId();
-    const { token } = svids.createJoinToken('cli:alice', spiffeId, 10 * MINUTE);
+    const { token } = await svids.createJoinToken('cli:alice', spiffeId, 10 * MINUTE);
     const rows = countRows(bench, 'certificates');
     const svid = await svids.attestJoinToken({ token, csr: csrs.p256 }, '192.0.2.10');
     assert.equal(countRows(bench, 'certificates'), rows + 1);
@@ -125,7 +125,7 @@ describe('SvidService.attestJoinToken', () => {
 
   it('is single use: the second redemption is unauthorized and writes nothing', async () => {
     const svids = service(bench, OPEN);
-    const { token } = svids.createJoinToken('cli:a', nodeId(), HOUR);
+    const { token } = await svids.createJoinToken('cli:a', nodeId(), HOUR);
     const first = await svids.attestJoinToken({ token, csr: csrs.p256 }, '192.0.2.11');
     const rows = countRows(bench, 'certificates');
     await rejectsWith(svids.attestJoinToken({ token, csr: csrs.p384 }, '192.0.2.11'), 'unauthorized', /^join token has already been used$/);
@@ -135,7 +135,7 @@ describe('SvidService.attestJoinToken', () => {
 
   it('refuses an expired token (unauthorized) and leaves it unused', async () => {
     const svids = service(bench, OPEN);
-    const { token } = svids.createJoinToken('cli:a', nodeId(), MINUTE);
+    const { token } = await svids.createJoinToken('cli:a', nodeId(), MINUTE);
     bench.clock.advance(MINUTE);
     try {
       const rows = countRows(bench, 'certificates');
@@ -158,7 +158,7 @@ describe('SvidService.attestJoinToken', () => {
 
   it('checks the CSR before redeeming: a malformed, badly signed or weak CSR does not burn the token', async () => {
     const svids = service(bench, OPEN);
-    const { token } = svids.createJoinToken('cli:a', nodeId(), HOUR);
+    const { token } = await svids.createJoinToken('cli:a', nodeId(), HOUR);
     const rows = countRows(bench, 'certificates');
     await rejectsWith(svids.attestJoinToken({ token, csr: 'bm90IGEgY3Ny' }, '192.0.2.14'), 'malformed', /PKCS#10/);
     await rejectsWith(svids.attestJoinToken({ token, csr: csrs.badSignature }, '192.0.2.14'), 'badCSR', /signature does not verify/);
@@ -171,7 +171,7 @@ describe('SvidService.attestJoinToken', () => {
 
   it('rate-limits per client address before any other check, with a Retry-After, and recovers with time', async () => {
     const svids = service(bench, { joinTokenRateLimit: { burst: 2, perSecond: 0.1 } });
-    const { token } = svids.createJoinToken('cli:a', nodeId(), HOUR);
+    const { token } = await svids.createJoinToken('cli:a', nodeId(), HOUR);
     const unknown = Buffer.alloc(32, 9).toString('base64url');
     const address = '198.51.100.7';
     await rejectsWith(svids.attestJoinToken({ token: unknown, csr: csrs.p256 }, address), 'unauthorized', /unknown/);
@@ -197,7 +197,7 @@ describe('SvidService.attestJoinToken', () => {
 
   it('is off in strict mode: refused (forbidden) without touching the token', async () => {
     const open = service(bench, OPEN);
-    const { token } = open.createJoinToken('cli:a', nodeId(), HOUR);
+    const { token } = await open.createJoinToken('cli:a', nodeId(), HOUR);
     const strict = service(bench, { joinTokensEnabled: false });
     await rejectsWith(strict.attestJoinToken({ token, csr: csrs.p256 }, '192.0.2.15'), 'forbidden', /^join tokens are off in strict mode$/);
     assert.equal(rowFor(sha256(token))?.used_at, null);
@@ -205,7 +205,7 @@ describe('SvidService.attestJoinToken', () => {
 
   it('lets exactly one of many concurrent redemptions of one token through', async () => {
     const svids = service(bench, OPEN);
-    const { token } = svids.createJoinToken('cli:a', nodeId(), HOUR);
+    const { token } = await svids.createJoinToken('cli:a', nodeId(), HOUR);
     const rows = countRows(bench, 'certificates');
     const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => svids.attestJoinToken({ token, csr: csrs.p256 }, '192.0.2.16')));
     assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1);

@@ -33,7 +33,7 @@ async function verify(token: string, audience: string): Promise<Record<string, u
 describe('SvidService.issueJwt', () => {
   it('signs sub, aud, iat and exp (the entry\'s jwt TTL) for the caller\'s own SPIFFE ID by default', async () => {
     const spiffeId = `${WEB}/jwt-self`;
-    service(bench).createEntry('cli:a', { spiffeId, parentId: NODE, jwtTtlMs: 2 * MINUTE });
+    await service(bench).createEntry('cli:a', { spiffeId, parentId: NODE, jwtTtlMs: 2 * MINUTE });
     const rows = countRows(bench, 'certificates');
     const jwt = await service(bench).issueJwt(caller(spiffeId), { audience: ['https://api.example.org', 'spiffe://example.org/db'] });
     const iat = Math.floor(bench.clock.now() / SECOND);
@@ -49,7 +49,7 @@ describe('SvidService.issueJwt', () => {
 
   it('signs for a child SPIFFE ID when the caller is the entry\'s parent, with the 5 min default', async () => {
     const spiffeId = `${WEB}/jwt-child`;
-    service(bench).createEntry('cli:a', { spiffeId, parentId: NODE });
+    await service(bench).createEntry('cli:a', { spiffeId, parentId: NODE });
     const jwt = await service(bench).issueJwt(caller(NODE), { audience: ['aud-1', 'aud-1'], spiffeId });
     const payload = await verify(jwt.token, 'aud-1');
     assert.equal(payload['sub'], spiffeId);
@@ -59,7 +59,7 @@ describe('SvidService.issueJwt', () => {
 
   it('refuses a caller no entry names, and an expired entry (forbidden)', async () => {
     const spiffeId = `${WEB}/jwt-guarded`;
-    const entry = service(bench).createEntry('cli:a', { spiffeId, parentId: NODE, expiresAt: bench.clock.now() + SECOND });
+    const entry = await service(bench).createEntry('cli:a', { spiffeId, parentId: NODE, expiresAt: bench.clock.now() + SECOND });
     await rejectsWith(service(bench).issueJwt(caller(OTHER_NODE), { audience: ['a'], spiffeId }), 'forbidden', new RegExp(`no registration entry lets ${OTHER_NODE} obtain ${spiffeId}`));
     bench.clock.advance(SECOND);
     try {

@@ -44,12 +44,12 @@ function caller(spiffeId: string, kind: SvidCaller['kind'] = 'workload'): SvidCa
 
 let counter = 0;
 /** A fresh workload ID with an entry naming `parent`, so tests do not share grants. */
-function entryFor(parent: string, fields: { x509TtlMs?: number; dnsNames?: string[]; expiresAt?: number; spiffeId?: string; admin?: boolean } = {}): {
+async function entryFor(parent: string, fields: { x509TtlMs?: number; dnsNames?: string[]; expiresAt?: number; spiffeId?: string; admin?: boolean } = {}): Promise<{
   spiffeId: string;
   id: string;
-} {
+}> {
   const spiffeId = fields.spiffeId ?? `${WEB}-${++counter}`;
-  const entry = service(bench).createEntry('cli:test', { spiffeId, parentId: parent, ...fields });
+  const entry = await service(bench).createEntry('cli:test', { spiffeId, parentId: parent, ...fields });
   return { spiffeId, id: entry.id };
 }
 
@@ -68,7 +68,7 @@ async function refusedWithoutWriting(run: () => Promise<unknown>, kind: Paramete
 
 describe('SvidService.issueX509: parent and renewal', () => {
   it('issues to the entry\'s parent: leaf + intermediate chaining to the bundle, names from the entry, caller recorded as requester', async () => {
-    const { spiffeId, id } = entryFor(NODE, { dnsNames: ['web.internal.example.org'] });
+    const { spiffeId, id } = await entryFor(NODE, { dnsNames: ['web.internal.example.org'] });
     const rows = countRows(bench, 'certificates');
     const svid = await service(bench).issueX509(caller(NODE, 'node'), { csr: csrs.p256, spiffeId });
     assert.equal(countRows(bench, 'certificates'), rows + 1);
@@ -96,14 +96,14 @@ describe('SvidService.issueX509: parent and renewal', () => {
   });
 
   it('renews for the holder of the SPIFFE ID itself (its current SVID), with the entry\'s TTL', async () => {
-    const { spiffeId } = entryFor(NODE, { x509TtlMs: 2 * HOUR });
+    const { spiffeId } = await entryFor(NODE, { x509TtlMs: 2 * HOUR });
     const svid = await service(bench).issueX509(caller(spiffeId), { csr: csrs.p384, spiffeId });
     assert.equal(bench.ledger.certificates.findBySerial(svid.serial)?.requester, spiffeId);
     assert.equal(svid.expiresAt, Math.floor((bench.clock.now() + 2 * HOUR) / SECOND) * SECOND);
   });
 
   it('refuses another node, though an entry for the SPIFFE ID exists (forbidden, with the reason)', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     await refusedWithoutWriting(
       () => service(bench).issueX509(caller(OTHER_NODE, 'node'), { csr: csrs.p256, spiffeId }),
       'forbidden',
@@ -121,7 +121,7 @@ describe('SvidService.issueX509: parent and renewal', () => {
 
   it('refuses through an expired entry, naming the entry and when it expired, for parent and renewal alike', async () => {
     const expiresAt = bench.clock.now() + MINUTE;
-    const { spiffeId, id } = entryFor(NODE, { expiresAt });
+    const { spiffeId, id } = await entryFor(NODE, { expiresAt });
     await service(bench).issueX509(caller(NODE, 'node'), { csr: csrs.p256, spiffeId });
     bench.clock.advance(MINUTE);
     try {
@@ -135,8 +135,8 @@ describe('SvidService.issueX509: parent and renewal', () => {
 
   it('uses a live entry when another for the same caller has expired', async () => {
     const spiffeId = `${WEB}-two-parents`;
-    entryFor(NODE, { spiffeId, expiresAt: bench.clock.now() + SECOND });
-    entryFor(OTHER_NODE, { spiffeId, x509TtlMs: 3 * HOUR });
+    await entryFor(NODE, { spiffeId, expiresAt: bench.clock.now() + SECOND });
+    await entryFor(OTHER_NODE, { spiffeId, x509TtlMs: 3 * HOUR });
     bench.clock.advance(2 * SECOND);
     try {
       const svid = await service(bench).issueX509(caller(spiffeId), { csr: csrs.p256, spiffeId });
@@ -149,7 +149,7 @@ describe('SvidService.issueX509: parent and renewal', () => {
 
 describe('SvidService.issueX509: TTL', () => {
   it('honours a shorter requested ttl and refuses a longer one (malformed)', async () => {
-    const { spiffeId, id } = entryFor(NODE, { x509TtlMs: HOUR });
+    const { spiffeId, id } = await entryFor(NODE, { x509TtlMs: HOUR });
     const svid = await service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId, ttlMs: 10 * MINUTE });
     assert.equal(svid.expiresAt, Math.floor((bench.clock.now() + 10 * MINUTE) / SECOND) * SECOND);
     await refusedWithoutWriting(
@@ -161,7 +161,7 @@ describe('SvidService.issueX509: TTL', () => {
   });
 
   it('caps an entry made under a higher maximum at the maximum configured now', async () => {
-    const { spiffeId } = entryFor(NODE, { x509TtlMs: DAY });
+    const { spiffeId } = await entryFor(NODE, { x509TtlMs: DAY });
     const svid = await service(bench, { maxX509TtlMs: HOUR }).issueX509(caller(NODE), { csr: csrs.p256, spiffeId });
     assert.equal(svid.expiresAt, Math.floor((bench.clock.now() + HOUR) / SECOND) * SECOND);
   });
@@ -169,7 +169,7 @@ describe('SvidService.issueX509: TTL', () => {
 
 describe('SvidService.issueX509: CSR and identity refusals write nothing', () => {
   it('accepts P-384, Ed25519 and RSA-2048 keys', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     for (const csr of [csrs.p384, csrs.ed25519, csrs.rsa2048]) {
       const svid = await service(bench).issueX509(caller(NODE), { csr, spiffeId });
       assert.ok(leafOf(svid).checkIssued(new X509Certificate(bench.material.intermediate.certDer)));
@@ -177,18 +177,18 @@ describe('SvidService.issueX509: CSR and identity refusals write nothing', () =>
   });
 
   it('refuses a CSR that does not decode (malformed)', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: 'bm90IGEgY3Ny', spiffeId }), 'malformed', /not a DER PKCS#10/);
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: 'not base64 at all!', spiffeId }), 'malformed', /neither PEM nor base64/);
   });
 
   it('refuses a CSR whose signature does not verify (badCSR)', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.badSignature, spiffeId }), 'badCSR', /signature does not verify/);
   });
 
   it('refuses weak or unsupported keys: RSA-1024 and P-521 (badCSR)', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.rsa1024, spiffeId }), 'badCSR', /RSA modulus of 1024 bits is not accepted/);
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p521, spiffeId }), 'badCSR', /not accepted/);
   });
@@ -202,7 +202,7 @@ describe('SvidService.issueX509: CSR and identity refusals write nothing', () =>
 
 describe('SvidService.issueX509: admin entries', () => {
   it('issues an /admin/ SVID to a workload caller through an admin entry (the entry is the grant)', async () => {
-    const { spiffeId } = entryFor(NODE, { spiffeId: 'spiffe://example.org/admin/deployer', admin: true, x509TtlMs: HOUR });
+    const { spiffeId } = await entryFor(NODE, { spiffeId: 'spiffe://example.org/admin/deployer', admin: true, x509TtlMs: HOUR });
     const svid = await service(bench).issueX509(caller(NODE, 'node'), { csr: csrs.p256, spiffeId });
     assert.equal(leafOf(svid).subjectAltName, `URI:${spiffeId}`);
     const record = bench.ledger.certificates.findBySerial(svid.serial);
@@ -223,7 +223,7 @@ describe('SvidService.issueX509: admin entries', () => {
 
 describe('SvidService.issueX509Batch', () => {
   it('answers each request on its own, in request order, and writes only the good ones', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     const rows = countRows(bench, 'certificates');
     const results = await service(bench).issueX509Batch(caller(NODE), [
       { csr: csrs.p256, spiffeId },
@@ -243,7 +243,7 @@ describe('SvidService.issueX509Batch', () => {
   });
 
   it('issues 100 requests concurrently with distinct serials, all recorded', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     const rows = countRows(bench, 'certificates');
     const results = await service(bench).issueX509Batch(caller(NODE), Array.from({ length: 100 }, () => ({ csr: csrs.p256, spiffeId })));
     const serials = results.map((result) => (result.ok ? result.svid.serial : 'failed'));
@@ -253,7 +253,7 @@ describe('SvidService.issueX509Batch', () => {
   });
 
   it('refuses an empty batch and one of 101 (malformed) before issuing anything', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     await refusedWithoutWriting(() => service(bench).issueX509Batch(caller(NODE), []), 'malformed', /1 to 100 requests, not 0/);
     await refusedWithoutWriting(
       () => service(bench).issueX509Batch(caller(NODE), Array.from({ length: 101 }, () => ({ csr: csrs.p256, spiffeId }))),
@@ -263,9 +263,9 @@ describe('SvidService.issueX509Batch', () => {
   });
 
   it('turns an unexpected fault in one item into kind internal without its message, and reports it', async () => {
-    const { spiffeId } = entryFor(NODE);
+    const { spiffeId } = await entryFor(NODE);
     const faulty = `${WEB}-faulty`;
-    entryFor(NODE, { spiffeId: faulty });
+    await entryFor(NODE, { spiffeId: faulty });
     // The real Authority, with a fault injected for one SPIFFE ID (a disk error, say).
     const issuer: SvidIssuer = {
       issue: (request, profile) => (request.spiffeId === faulty ? Promise.reject(new Error('EIO: /var/lib/keysmith/secret.key')) : bench.authority.issue(request, profile)),
@@ -288,7 +288,7 @@ describe('SvidService.issueX509Batch', () => {
 
 describe('SvidService renew_after', () => {
   it('lies at half the lifetime from issuance, scaled by 1 + uniform(-0.1, 0.1) from the injected random', async () => {
-    const { spiffeId } = entryFor(NODE, { x509TtlMs: HOUR });
+    const { spiffeId } = await entryFor(NODE, { x509TtlMs: HOUR });
     for (const [unit, factor] of [[0, 0.9], [0.5, 1], [0.75, 1.05]] as const) {
       const svid = await service(bench, { random: () => unit }).issueX509(caller(NODE), { csr: csrs.p256, spiffeId });
       const lifetime = svid.expiresAt - bench.clock.now();
@@ -297,7 +297,7 @@ describe('SvidService renew_after', () => {
   });
 
   it('stays within 45%..55% of the lifetime with the default random source, and varies', async () => {
-    const { spiffeId } = entryFor(NODE, { x509TtlMs: HOUR });
+    const { spiffeId } = await entryFor(NODE, { x509TtlMs: HOUR });
     const results = await service(bench).issueX509Batch(caller(NODE), Array.from({ length: 40 }, () => ({ csr: csrs.p256, spiffeId })));
     const offsets = new Set<number>();
     for (const result of results) {

@@ -181,7 +181,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         ...(body.expires_at === undefined ? {} : { expiresAt: body.expires_at }),
       };
       const actor = callerOf(request).spiffeId;
-      const entry = svid.createEntry(actor, input);
+      const entry = await svid.createEntry(actor, input);
       request.log.info({ entryId: entry.id, svid: entry.spiffeId, parent: entry.parentId, by: actor }, 'registration entry created');
       return reply.code(201).header('location', `/v1/entries/${entry.id}`).send(entryWire(entry));
     },
@@ -202,7 +202,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
     },
     async (request) => {
       const q = request.query;
-      const page = svid.listEntries({
+      const page = await svid.listEntries({
         ...(q.spiffe_id === undefined ? {} : { spiffeId: q.spiffe_id }),
         ...(q.parent_id === undefined ? {} : { parentId: q.parent_id }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
@@ -224,7 +224,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         response: { 200: EntrySchema.describe('The entry'), ...problemResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => entryWire(svid.getEntry(request.params.id)),
+    async (request) => entryWire(await svid.getEntry(request.params.id)),
   );
 
   routes.patch(
@@ -251,7 +251,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         ...(body.admin === undefined ? {} : { admin: body.admin }),
         ...(body.expires_at === undefined ? {} : { expiresAt: body.expires_at }),
       };
-      const entry = svid.updateEntry(request.params.id, patch);
+      const entry = await svid.updateEntry(request.params.id, patch);
       request.log.info({ entryId: entry.id, by: request.principal?.spiffeId }, 'registration entry changed');
       return entryWire(entry);
     },
@@ -271,7 +271,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
       },
     },
     async (request, reply) => {
-      svid.deleteEntry(request.params.id);
+      await svid.deleteEntry(request.params.id);
       request.log.info({ entryId: request.params.id, by: request.principal?.spiffeId }, 'registration entry deleted');
       return reply.code(204).send(null);
     },

@@ -6,15 +6,15 @@
 import { DomainError } from '../../../shared/errors.js';
 import type { SvidApi } from '../../../svid/ports.js';
 
-function refuse(): never {
-  throw new DomainError('notFound', 'the SVID service is a stub here');
+function refuse(): Promise<never> {
+  return Promise.reject(new DomainError('notFound', 'the SVID service is a stub here'));
 }
 
 export const svidApiStub: SvidApi = {
-  issueX509: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
-  issueX509Batch: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
-  issueJwt: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
-  attestJoinToken: () => Promise.reject(new DomainError('notFound', 'the SVID service is a stub here')),
+  issueX509: refuse,
+  issueX509Batch: refuse,
+  issueJwt: refuse,
+  attestJoinToken: refuse,
   createJoinToken: refuse,
   createEntry: refuse,
   getEntry: refuse,

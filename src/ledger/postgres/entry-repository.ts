@@ -1,0 +1,106 @@
+import type {
+  EntryPage,
+  EntryQuery,
+  NewRegistrationEntry,
+  RegistrationEntry,
+  RegistrationEntryPatch,
+} from '../../shared/entry-records.js';
+import {
+  checkUpdate,
+  createConflictDetail,
+  ENTRY_COLUMNS,
+  insertEntrySql,
+  insertValues,
+  isEntryId,
+  newEntryRow,
+  patchedRow,
+  planEntryList,
+  toEntry,
+  toEntryPage,
+  updateConflictDetail,
+  updateEntrySql,
+  updateValues,
+  type EntryRow,
+  type EntryViolation,
+} from '../entry-rows.js';
+import { describeViolation, toPostgresConflict, type ConstraintViolation } from './constraint.js';
+import type { PostgresDatabase } from './database.js';
+
+const NUMBERED = (position: number): string => `$${position}`;
+/** Ids sort bytewise, as on SQLite, whatever the database's default collation (see planEntryList). */
+const BYTEWISE = ' COLLATE "C"';
+
+/**
+ * The `registration_entries` aggregate (migrations/postgres/0003) on
+ * PostgreSQL: the same methods and answers as the SQLite EntryRepository,
+ * as promises. Checks, row mapping and the listing's SQL are shared
+ * (entry-rows.ts). A write returns once PostgreSQL has committed it; how
+ * durable a commit is (synchronous_commit, synchronous standbys) is the
+ * operator's setting. An update reads the row FOR UPDATE in its transaction,
+ * so two nodes patching one entry at once apply one patch after the other.
+ */
+export class PostgresEntryRepository {
+  constructor(private readonly db: PostgresDatabase) {}
+
+  /** Stores a new entry; 'conflict' when its id or its (spiffeId, parentId) pair is taken, 'malformed' for bad fields. */
+  async create(entry: NewRegistrationEntry, now: number): Promise<RegistrationEntry> {
+    const row = newEntryRow(entry, now);
+    try {
+      await this.db.run(insertEntrySql(NUMBERED), insertValues(row));
+    } catch (error) {
+      throw toPostgresConflict(error, (violation) => createConflictDetail(entry, violationOf(violation), describeViolation(violation)));
+    }
+    return toEntry(row);
+  }
+
+  async get(id: string): Promise<RegistrationEntry | undefined> {
+    if (!isEntryId(id)) return undefined;
+    const row = await this.db.row<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = $1`, [id]);
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  /** Entries in (createdAt, id) order with keyset pagination, as EntryRepository.list. */
+  async list(query: EntryQuery): Promise<EntryPage> {
+    const plan = planEntryList(query, NUMBERED, BYTEWISE);
+    return toEntryPage(await this.db.rows<EntryRow>(plan.sql, plan.params), plan.limit);
+  }
+
+  /** Every entry naming this SPIFFE ID (one per parent), oldest first. */
+  async findBySpiffeId(spiffeId: string): Promise<readonly RegistrationEntry[]> {
+    const rows = await this.db.rows<EntryRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE spiffe_id = $1 ORDER BY created_at, id${BYTEWISE}`,
+      [spiffeId],
+    );
+    return rows.map(toEntry);
+  }
+
+  /**
+   * Applies a patch and sets updatedAt, as EntryRepository.update: 'notFound'
+   * for an unknown id, 'conflict' when the new parent already has an entry for
+   * this SPIFFE ID (nothing is changed then).
+   */
+  async update(id: string, patch: RegistrationEntryPatch, now: number): Promise<RegistrationEntry> {
+    checkUpdate(id, patch, now);
+    try {
+      return await this.db.transaction(async (tx) => {
+        const current = await tx.row<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = $1 FOR UPDATE`, [id]);
+        const next = patchedRow(id, current, patch, now);
+        await tx.run(updateEntrySql(NUMBERED), updateValues(next));
+        return toEntry(next);
+      });
+    } catch (error) {
+      throw toPostgresConflict(error, (violation) => updateConflictDetail(id, patch, violationOf(violation), describeViolation(violation)));
+    }
+  }
+
+  /** false when there was no such entry. */
+  async delete(id: string): Promise<boolean> {
+    if (!isEntryId(id)) return false;
+    return (await this.db.run('DELETE FROM registration_entries WHERE id = $1', [id])) === 1;
+  }
+}
+
+function violationOf(violation: ConstraintViolation): EntryViolation {
+  if (violation.state !== '23505') return 'other';
+  return violation.constraint === 'registration_entries_pkey' ? 'primaryKey' : 'unique';
+}

@@ -1,0 +1,95 @@
+import type { JoinTokenRecord } from '../../shared/entry-records.js';
+import { checkSerial, checkTime } from '../certificate-rows.js';
+import {
+  attachDecision,
+  checkNewJoinToken,
+  checkTokenHash,
+  DUPLICATE_TOKEN,
+  redeemRefusal,
+  TOKEN_COLUMNS,
+  unknownSerial,
+  type JoinTokenRedemption,
+  type TokenRow,
+} from '../join-token-rows.js';
+import { constraintViolation, describeViolation, toPostgresConflict } from './constraint.js';
+import type { PostgresDatabase } from './database.js';
+
+/**
+ * The `join_tokens` aggregate (migrations/postgres/0003) on PostgreSQL: the
+ * same methods and answers as the SQLite JoinTokenRepository, as promises;
+ * the rules are shared (join-token-rows.ts).
+ *
+ * Redemption is one conditional UPDATE ... RETURNING: it marks the token used
+ * only if it is unused and unexpired, in one statement. When several nodes
+ * redeem one token at once, the first UPDATE takes the row lock; the others
+ * wait for it, then (READ COMMITTED) re-check their WHERE against the
+ * committed row, find used_at set, and change nothing. Exactly one wins.
+ */
+export class PostgresJoinTokenRepository {
+  constructor(private readonly db: PostgresDatabase) {}
+
+  /** Stores a new, unused token. 'conflict' when the hash is already stored, 'malformed' for bad fields. */
+  async create(record: JoinTokenRecord): Promise<void> {
+    checkNewJoinToken(record);
+    try {
+      // Committed before it returns: the operator is shown the token then.
+      await this.db.run(
+        `INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by, used_at, used_by_serial)
+         VALUES ($1, $2, $3, $4, $5, NULL, NULL)`,
+        [record.tokenHash, record.spiffeId, record.expiresAt, record.createdAt, record.createdBy],
+      );
+    } catch (error) {
+      throw toPostgresConflict(error, (violation) =>
+        violation.state === '23505' ? DUPLICATE_TOKEN : `join token breaks a ledger constraint (${describeViolation(violation)})`,
+      );
+    }
+  }
+
+  /** Marks the token used if it is known, unused and unexpired at `now`; otherwise says which it is not. */
+  async redeem(tokenHash: string, now: number): Promise<JoinTokenRedemption> {
+    checkTokenHash(tokenHash);
+    checkTime(now, 'now');
+    const redeemed = await this.db.row<TokenRow>(
+      `UPDATE join_tokens SET used_at = $2
+        WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+        RETURNING ${TOKEN_COLUMNS}`,
+      [tokenHash, now],
+    );
+    if (redeemed !== undefined) return { ok: true, record: { ...redeemed } };
+    // Nothing changed: say why, from the row as it is now. A row that looks redeemable here
+    // was created after the UPDATE looked, so it was unknown to this redemption.
+    return { ok: false, reason: redeemRefusal(await this.select(tokenHash), now) ?? 'unknown' };
+  }
+
+  /**
+   * Records the serial of the node certificate issued for a redeemed token
+   * (idempotent for the same serial), as JoinTokenRepository.attachSerial.
+   */
+  async attachSerial(tokenHash: string, serial: string): Promise<void> {
+    checkTokenHash(tokenHash);
+    checkSerial(serial);
+    try {
+      await this.db.transaction(async (tx) => {
+        const row = await tx.row<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = $1 FOR UPDATE`, [tokenHash]);
+        const decision = attachDecision(row, serial);
+        if (decision === 'done') return;
+        if (decision !== 'attach') throw decision;
+        await tx.run('UPDATE join_tokens SET used_by_serial = $1 WHERE token_hash = $2', [serial, tokenHash]);
+      });
+    } catch (error) {
+      if (constraintViolation(error)?.state === '23503') throw unknownSerial(serial, error);
+      throw toPostgresConflict(error, (violation) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${describeViolation(violation)})`);
+    }
+  }
+
+  /** The stored record, or undefined. For audits and tests; redemption goes through redeem. */
+  async find(tokenHash: string): Promise<JoinTokenRecord | undefined> {
+    checkTokenHash(tokenHash);
+    const row = await this.select(tokenHash);
+    return row === undefined ? undefined : { ...row };
+  }
+
+  private select(tokenHash: string): Promise<TokenRow | undefined> {
+    return this.db.row<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = $1`, [tokenHash]);
+  }
+}
