@@ -1,7 +1,7 @@
 -- 0003 (PostgreSQL): registration entries and join tokens, as migrations/0003_svid.sql.
 
 CREATE TABLE registration_entries (
-  id          TEXT    NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 128 AND id !~ '[^A-Za-z0-9._~-]'),
+  id          TEXT    COLLATE "C" NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 128 AND id !~ '[^A-Za-z0-9._~-]'),
   spiffe_id   TEXT    NOT NULL CHECK (substr(spiffe_id, 1, 9) = 'spiffe://' AND length(spiffe_id) BETWEEN 10 AND 2048),
   parent_id   TEXT    NOT NULL CHECK (substr(parent_id, 1, 9) = 'spiffe://' AND length(parent_id) BETWEEN 10 AND 2048),
   x509_ttl_ms BIGINT  NOT NULL CHECK (x509_ttl_ms > 0),
