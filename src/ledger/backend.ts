@@ -1,6 +1,8 @@
-import type { Awaitable } from '../shared/awaitable.js';
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import type { CrlNumberRepository } from './crl-number-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
+import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { findMigrationsDir } from './migrate.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
 import { PostgresLedger } from './postgres/ledger.js';
@@ -17,6 +19,10 @@ export interface LedgerBackend {
   readonly kind: 'sqlite' | 'postgres';
   /** The schema version the database is at after start-up's migrations. */
   readonly schemaVersion: number;
+  /** The CRL number (RFC 5280 §5.2.3): only grows, across restarts and nodes (migrations/0007). */
+  readonly crlNumbers: AwaitableMethods<CrlNumberRepository>;
+  /** The delegated OCSP responders nodes share: wrapped keys of `ocsp-signer` certificates, and who issues the next (migrations/0007). */
+  readonly ocspResponders: AwaitableMethods<OcspResponderRepository>;
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;
