@@ -83,6 +83,10 @@ describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => 
     assert.deepEqual(Buffer.from(restored.full.der), Buffer.from(set.full.der));
     assert.deepEqual(restored.shards.map((s) => s.etag), set.shards.map((s) => s.etag));
     assert.equal(restored.crlNumber, set.crlNumber);
+    // The number alone is read back whatever else the state says: the ledger's CRL numbers continue above it after an upgrade.
+    assert.equal(files.lastCrlNumber(), 1_900_000_000_000);
+    assert.equal(new CrlFiles(dir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://other.example/crl').lastCrlNumber(), 1_900_000_000_000);
+    assert.equal(new CrlFiles(join(dir, 'nowhere'), issuer, 'http://127.0.0.1/crl').lastCrlNumber(), undefined);
     // Served at once by a new publisher, before any build.
     const crl = new CrlPublisher({ builder, probe: builder, numbers: seeded.ledger.crlNumbers, issuerName: seeded.issuerName, clock: { now: () => 1_900_000_100_000 }, shardCount: 4, restored });
     assert.deepEqual(Buffer.from(crl.current(2)?.der ?? []), Buffer.from(set.shards[2]?.der ?? []));
