@@ -90,6 +90,8 @@ export class OcspSigner {
   readonly #rotateBeforeMs: number;
   readonly #shared: SharedResponders | undefined;
   #current: Responder | undefined;
+  /** Shared: the ledger listed the current responder as its newest valid one at the last look. */
+  #isListed = false;
   #rotation: Promise<boolean> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -195,19 +197,23 @@ export class OcspSigner {
     return { serial: issued.serial, privateKey };
   }
 
-  /** The ledger's newest responder when it is newer than ours (key checked against its certificate); true when taken. */
-  async #adoptNewest(shared: SharedResponders): Promise<boolean> {
+  /**
+   * Takes the ledger's newest valid responder unless it is ours already. It
+   * is by definition at least as good as ours: ours is either the same, older,
+   * or no longer valid in the ledger (revoked, or never recorded). With none
+   * there, ours (if any) is not valid in the ledger: the next one is due.
+   */
+  async #adoptNewest(shared: SharedResponders): Promise<void> {
     const stored = await shared.store.newest(shared.issuerName, this.#deps.clock.now());
-    const current = this.#current;
-    if (stored === undefined || (current !== undefined && (stored.serial === current.serial || stored.notAfter <= current.notAfter))) return false;
+    this.#isListed = stored !== undefined;
+    if (stored === undefined || stored.serial === this.#current?.serial) return;
     this.#current = storedResponder(stored, shared.keyWrap);
-    return true;
   }
 
   /**
-   * One pass of the shared protocol (see the class comment). `force`: a new
-   * responder even if the current one is fine (`rotate`), or the one another
-   * node issues meanwhile.
+   * One pass of the shared protocol (see the class comment); true when the
+   * responder changed. `force` (`rotate`): a new responder even if the current
+   * one is fine, or the one another node issues meanwhile.
    */
   async #syncShared(force: boolean): Promise<boolean> {
     const shared = this.#shared;
@@ -215,18 +221,23 @@ export class OcspSigner {
     const claimTtlMs = shared.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
     const pollMs = shared.pollMs ?? DEFAULT_POLL_MS;
     const startedWith = this.#current?.serial;
-    // Bounded: a claim outlives its holder by at most claimTtlMs.
+    const hasChanged = (): boolean => this.#current?.serial !== startedWith;
+    const isDue = (): boolean => this.#isDue() || !this.#isListed;
+    // Bounded: a claim outlives a holder that died by at most claimTtlMs.
     const attempts = Math.ceil(claimTtlMs / pollMs) + 2;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (!force || attempt > 0) await this.#adoptNewest(shared);
-      const changed = this.#current?.serial !== startedWith;
-      if (force ? changed : !this.#isDue()) return changed;
+      if (force ? hasChanged() : !isDue()) return hasChanged();
       if (await shared.store.claimRotation(shared.holder, this.#deps.clock.now(), claimTtlMs)) {
         try {
           // Another node may have recorded one between our look and our claim.
-          if (!force && (await this.#adoptNewest(shared)) && !this.#isDue()) return true;
+          if (!force) {
+            await this.#adoptNewest(shared);
+            if (!isDue()) return hasChanged();
+          }
           const { serial, privateKey } = await this.#issue();
           await shared.store.record(serial, shared.keyWrap.wrap(privateKey), this.#deps.clock.now());
+          this.#isListed = true;
           return true;
         } finally {
           await shared.store.releaseRotation(shared.holder);
@@ -235,7 +246,7 @@ export class OcspSigner {
       // Another node is issuing the next one: keep signing with ours while it is unexpired (the next check takes
       // theirs); with none usable, wait for theirs.
       const current = this.#current;
-      if (!force && current !== undefined && current.notAfter > this.#deps.clock.now()) return changed;
+      if (!force && current !== undefined && current.notAfter > this.#deps.clock.now()) return hasChanged();
       await sleep(pollMs);
     }
     throw new Error(`another node has held the OCSP responder claim for ${claimTtlMs} ms without recording a responder`);

@@ -52,7 +52,9 @@ after(() => rmSync(caDir, { recursive: true, force: true }));
 interface Cluster {
   readonly clock: FixedClock;
   /** One more "node": its own ledger connection, Authority (CA loaded from the shared directory) and signer. */
-  node(name: string): Promise<OcspSigner>;
+  node(name: string, options?: { claimTtlMs?: number }): Promise<OcspSigner>;
+  /** The responder store of a further connection (to play a node that died holding the claim). */
+  store(): Promise<OpenedLedger['ledger']['ocspResponders']>;
   /** Responder certificates in the ledger (profile ocsp-signer). */
   responderCount(): Promise<number>;
   /** Runs SQL on the shared database (tests that tamper with it). */
@@ -80,14 +82,17 @@ async function cluster(kind: 'sqlite' | 'postgres'): Promise<Cluster> {
   const storeOf = (ledger: OpenedLedger): CertificateStore => (ledger.kind === 'sqlite' ? ledger.ledger.certificates : pgCertificateWriter(ledger.ledger.database));
   return {
     clock,
-    async node(name) {
+    async store() {
+      return (await open()).ledger.ocspResponders;
+    },
+    async node(name, options = {}) {
       const ledger = await open();
       const nodeMaterial = await loadCertificateAuthority({ dataDir: caDir, trustDomain: 'example.org', clock });
       const authority = new Authority({ material: nodeMaterial, store: storeOf(ledger), clock, ocspUrl: 'http://127.0.0.1/ocsp' });
       return new OcspSigner({
         authority,
         clock,
-        shared: { store: ledger.ledger.ocspResponders, issuerName, keyWrap: responderKeyWrap(nodeMaterial.intermediate.keyObject), holder: `${name}:${process.pid}`, pollMs: 20 },
+        shared: { store: ledger.ledger.ocspResponders, issuerName, keyWrap: responderKeyWrap(nodeMaterial.intermediate.keyObject), holder: `${name}:${process.pid}`, pollMs: 20, ...options },
       });
     },
     async responderCount() {
@@ -195,7 +200,7 @@ for (const backend of BACKENDS) {
       }
     });
 
-    it('does not reuse a revoked responder certificate', async () => {
+    it('does not reuse a revoked responder certificate, at start or at the next check', async () => {
       const nodes = await cluster(backend.name);
       try {
         const first = await nodes.node('node-1');
@@ -207,7 +212,27 @@ for (const backend of BACKENDS) {
         const second = await nodes.node('node-2');
         await second.rotateIfDue();
         assert.notEqual(second.serial, first.serial);
+        // The first node's next check leaves its revoked certificate for the new one, issuing nothing.
+        assert.equal(await first.rotateIfDue(), true);
+        assert.equal(first.serial, second.serial);
         assert.equal(await nodes.responderCount(), 2);
+      } finally {
+        await nodes.dispose();
+      }
+    });
+
+    it('waits a bounded time for a claim whose holder died, and issues once the claim has run out', async () => {
+      const nodes = await cluster(backend.name);
+      try {
+        const ghost = await nodes.store();
+        assert.equal(await ghost.claimRotation('ghost', nodes.clock.now(), 60_000), true);
+        const node = await nodes.node('node-1', { claimTtlMs: 200 });
+        await assert.rejects(node.rotateIfDue(), /held the OCSP responder claim for 200 ms without recording a responder/);
+        assert.equal(await nodes.responderCount(), 0);
+        nodes.clock.advance(60_000);
+        assert.equal(await node.rotateIfDue(), true);
+        assert.equal(await nodes.responderCount(), 1);
+        assert.equal(await ghost.claimRotation('ghost', nodes.clock.now(), 60_000), true, 'the claim was released after issuing');
       } finally {
         await nodes.dispose();
       }
