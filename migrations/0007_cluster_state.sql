@@ -18,3 +18,16 @@ CREATE TABLE crl_numbers (
   scope       TEXT    NOT NULL PRIMARY KEY CHECK (scope = 'crl'),
   last_number INTEGER NOT NULL CHECK (last_number >= 0)
 ) STRICT;
+
+-- ocsp_responders: the delegated OCSP responders (RFC 6960 §4.2.2.2) that processes on this
+-- ledger share, so a start or a rotation reuses the newest valid one instead of minting another.
+-- The certificate is its `certificates` row (profile 'ocsp-signer', status, not_after); wrapped_key
+-- is its P-256 key as an encrypted PKCS#8 PEM under a secret derived from the intermediate's key
+-- (src/ca/responder-key-wrap.ts), so only a holder of the CA directory can use it. Which process
+-- issues the next one is decided by the lease 'ocsp-responder' in `leases`.
+-- Growth: one row per rotation (about one a week).
+CREATE TABLE ocsp_responders (
+  serial      TEXT    NOT NULL PRIMARY KEY REFERENCES certificates (serial),
+  wrapped_key TEXT    NOT NULL CHECK (substr(wrapped_key, 1, 37) = '-----BEGIN ENCRYPTED PRIVATE KEY-----'),
+  recorded_at INTEGER NOT NULL
+) STRICT;

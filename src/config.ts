@@ -298,6 +298,11 @@ export const ConfigSchema = z
      * certificates with room to spare in ~130 MB; 0 turns the cache off. Eviction is O(1), oldest first.
      */
     ocspCacheSize: z.number().int().min(0, 'expected at least 0').max(10_000_000, 'expected at most 10000000').default(120_000),
+    /**
+     * The delegated OCSP responder certificate (shared by every node on the ledger) is reused, at start and by the
+     * periodic check, while more than this percentage of its lifetime is left; below it one node issues the next.
+     */
+    ocspResponderRenewPercent: z.number().int().min(5, 'expected at least 5').max(90, 'expected at most 90').default(33),
     /** The CRL's nextUpdate - thisUpdate. */
     crlValidity: DurationSchema.pipe(z.number().min(600_000, 'expected at least 10m').max(30 * 86_400_000, 'expected at most 30d')).default(86_400_000),
     /** How often the ledger is checked for a changed revoked set (revocations by the offline CLI appear then); the CRL is also rebuilt at each revocation through the service and at half its validity. */
@@ -358,6 +363,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',
   KEYSMITH_OCSP_VALIDITY: 'ocspValidity',
   KEYSMITH_OCSP_CACHE_SIZE: 'ocspCacheSize',
+  KEYSMITH_OCSP_RESPONDER_RENEW_PERCENT: 'ocspResponderRenewPercent',
   KEYSMITH_LEDGER_CHECKPOINT_INTERVAL: 'ledgerCheckpointInterval',
   KEYSMITH_LEDGER_WAL_SIZE_LIMIT: 'ledgerWalSizeLimit',
   KEYSMITH_CRL_VALIDITY: 'crlValidity',
@@ -411,7 +417,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpPassword']);
 

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
 
     for (const shardCount of [1, 8]) {
       const builder = new WorkerCrlBuilder({
-        databasePath: seeded.databasePath,
+        ledger: { kind: 'sqlite', path: seeded.databasePath },
         issuerName: seeded.issuerName,
         issuer,
         signingKey: seeded.material.intermediate.keyObject,

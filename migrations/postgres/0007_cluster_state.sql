@@ -9,3 +9,10 @@ CREATE INDEX acme_spent_nonces_by_expiry ON acme_spent_nonces (expires_at);
 
 -- RFC 5280 §5.2.3: CRL numbers only grow; a sequence never hands out a number twice, across nodes and restarts.
 CREATE SEQUENCE crl_number AS BIGINT MINVALUE 1 START 1;
+
+-- The delegated OCSP responders nodes share, as in migrations/0007_cluster_state.sql.
+CREATE TABLE ocsp_responders (
+  serial      TEXT    NOT NULL PRIMARY KEY REFERENCES certificates (serial),
+  wrapped_key TEXT    NOT NULL CHECK (substr(wrapped_key, 1, 37) = '-----BEGIN ENCRYPTED PRIVATE KEY-----'),
+  recorded_at BIGINT  NOT NULL
+);

@@ -1,10 +1,12 @@
+import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
 import type { BuiltCrl, BuiltCrlSet, CrlBuildOrder } from './crl-build.js';
 import { MAX_CRL_SHARDS } from './crl-shard.js';
 
 /*
  * The CRL publisher (RFC 5280 §5). It decides *when* the issuer's CRLs are
- * rebuilt and with which dates and number; the build itself (reading the
+ * rebuilt and with which dates, and takes each build's number from the
+ * ledger (`CrlNumberSource`); the build itself (reading the
  * revoked rows, encoding, signing) is a `CrlBuilder`, in `serve` a worker
  * thread (src/cli/crl-worker.ts), so the event loop only ever sees a timer,
  * a message and a pointer swap. Revocations are O(1) here: `noteRevoked`
@@ -43,6 +45,17 @@ export interface RevokedSetProbe {
   revokedSummary(issuer: string, now: number): RevokedSetSummary | Promise<RevokedSetSummary>;
 }
 
+/**
+ * Where CRL numbers come from (RFC 5280 §5.2.3: monotonically increasing):
+ * the ledger (src/ledger crlNumbers: a row on SQLite, a sequence on
+ * PostgreSQL), so numbers grow across restarts and across the nodes of a
+ * cluster, each build taking the next. The result is above every number
+ * handed out before and at least `atLeast`.
+ */
+export interface CrlNumberSource {
+  next(atLeast: number): Awaitable<number>;
+}
+
 /** Where the last built set is kept across restarts (src/cli: files in the data directory). */
 export interface CrlStore {
   save(set: BuiltCrlSet): Promise<void>;
@@ -57,6 +70,9 @@ export interface CrlTimers {
 export interface CrlPublisherDeps {
   readonly builder: CrlBuilder;
   readonly probe: RevokedSetProbe;
+  readonly numbers: CrlNumberSource;
+  /** The highest CRL number this issuer's CRLs carried before the ledger kept it (the state file of an earlier version): numbers continue above it. */
+  readonly lastCrlNumber?: number;
   /** The issuer's Name as the ledger stores it (CertificateIssuer.nameText). */
   readonly issuerName: string;
   readonly clock: Clock;
@@ -253,10 +269,14 @@ export class CrlPublisher {
     this.#dirtySince = undefined;
     const now = this.#deps.clock.now();
     const thisUpdate = Math.floor(now / 1000) * 1000;
-    // RFC 5280 §5.2.3: monotonically increasing. The build time in ms (so it also grows across restarts), or one more than the last.
-    const crlNumber = Math.max(thisUpdate, (this.#current?.crlNumber ?? 0) + 1);
     let set: BuiltCrlSet;
     try {
+      // RFC 5280 §5.2.3: monotonically increasing. The ledger hands out the next number (taken even if the build
+      // then fails: a gap is allowed, a repeat is not), never below one this publisher or an earlier version used.
+      const atLeast = Math.max(this.#current?.crlNumber ?? 0, this.#deps.restored?.crlNumber ?? 0, this.#deps.lastCrlNumber ?? 0) + 1;
+      const taken = this.#deps.numbers.next(atLeast);
+      // A synchronous source (SQLite) keeps the build starting in this turn, as the debounce timer fired it.
+      const crlNumber = typeof taken === 'number' ? taken : await taken;
       set = await this.#deps.builder.build({ now, thisUpdate, nextUpdate: thisUpdate + this.#validityMs, crlNumber });
     } catch (err) {
       // Nothing was read: the revocations are still unserved.

@@ -7,6 +7,7 @@ export {
   DEFAULT_CRL_MAX_DELAY_MS,
   DEFAULT_CRL_VALIDITY_MS,
   type CrlBuilder,
+  type CrlNumberSource,
   type CrlPublisherDeps,
   type CrlScope,
   type CrlStore,
@@ -26,7 +27,8 @@ export {
   type InitResult,
   type LoadOptions,
 } from './issuer.js';
-export { OcspSigner, type OcspSignerDeps } from './ocsp-signer.js';
+export { OcspSigner, type OcspSignerDeps, type SharedResponders } from './ocsp-signer.js';
+export { responderKeyWrap, type ResponderKeyWrap } from './responder-key-wrap.js';
 export { JwtAuthority, jwtSigningKeyPath, type JwtAuthorityOptions, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
-export type { CertificateStore, SerialStatus } from './ports.js';
+export type { CertificateStore, OcspResponderStore, SerialStatus, StoredOcspResponder } from './ports.js';
 export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';

@@ -1,3 +1,4 @@
+import type { Awaitable } from '../shared/awaitable.js';
 import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
 
 /** What a ledger says about one serial: enough for mTLS checks and OCSP. */
@@ -26,4 +27,28 @@ export interface CertificateStore {
   /** DomainError('notFound') for an unknown serial. */
   revoke(serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord;
   statusOf(serial: string): SerialStatus | undefined;
+}
+
+/** A delegated OCSP responder as the ledger keeps it: its certificate and its wrapped key. */
+export interface StoredOcspResponder {
+  readonly serial: string;
+  readonly certificateDer: Uint8Array;
+  /** Encrypted PKCS#8 PEM (responder-key-wrap.ts). */
+  readonly wrappedKey: string;
+  readonly notAfter: number;
+}
+
+/**
+ * The OCSP responders the processes on one ledger share (src/ledger
+ * ocspResponders, either backend): the newest usable one, recording a new one,
+ * and the claim (a lease) that lets one process at a time issue the next.
+ */
+export interface OcspResponderStore {
+  /** The newest responder of `issuer` whose certificate is valid and unexpired at `now`. */
+  newest(issuer: string, now: number): Awaitable<StoredOcspResponder | undefined>;
+  /** The certificate (`serial`) is in the ledger already. */
+  record(serial: string, wrappedKey: string, recordedAt: number): Awaitable<void>;
+  /** True when `holder` may issue the next responder until now + ttlMs. */
+  claimRotation(holder: string, now: number, ttlMs: number): Awaitable<boolean>;
+  releaseRotation(holder: string): Awaitable<void>;
 }

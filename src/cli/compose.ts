@@ -1,9 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
-import { Authority, checkClientCertificate, CrlPublisher, crlIssuerFor, initCertificateAuthority, JwtAuthority, OcspSigner } from '../ca/index.js';
+import {
+  Authority,
+  checkClientCertificate,
+  CrlPublisher,
+  crlIssuerFor,
+  initCertificateAuthority,
+  JwtAuthority,
+  LIFETIMES,
+  OcspSigner,
+  responderKeyWrap,
+  type CrlNumberSource,
+  type OcspResponderStore,
+} from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
-import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
+import { GroupCommit, openLedger, type Ledger, type LedgerLocation } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore } from '../acme/index.js';
@@ -121,17 +135,47 @@ export interface Revocation {
 }
 
 /**
- * Issues the delegated OCSP responder certificate, sets up the CRL publisher
- * (serving the CRLs kept from the last run, if any, at once) and hangs both
- * caches on the Authority's revocations: OCSP answers `revoked` from the next
- * request on; the CRL is told (O(1)) and rebuilt in a worker thread shortly
- * after, once for a burst. Nothing here reads the revoked set: the first
- * build runs in the background once `start` is called.
+ * Where the ledger is, as a worker thread that opens its own connection needs
+ * it (the CRL build): the SQLite file in the data directory, or PostgreSQL.
+ */
+export function ledgerLocation(config: Config, paths: Core['paths']): LedgerLocation {
+  if (config.databaseUrl === undefined) return { kind: 'sqlite', path: paths.database };
+  return {
+    kind: 'postgres',
+    url: config.databaseUrl,
+    statementTimeoutMs: config.databaseStatementTimeout,
+    ...(config.databaseSslMode === undefined ? {} : { sslMode: config.databaseSslMode }),
+    ...(config.databaseSslCaFile === undefined ? {} : { sslCaFile: config.databaseSslCaFile }),
+  };
+}
+
+/**
+ * Takes the delegated OCSP responder the ledger holds (issuing one only when
+ * none has enough life left: src/ca/ocsp-signer.ts), sets up the CRL
+ * publisher (serving the CRLs kept from the last run, if any, at once; CRL
+ * numbers from the ledger) and hangs both caches on the Authority's
+ * revocations: OCSP answers `revoked` from the next request on; the CRL is
+ * told (O(1)) and rebuilt in a worker thread shortly after, once for a
+ * burst. Nothing here reads the revoked set: the first build runs in the
+ * background once `start` is called.
  */
 export async function openRevocation(core: Core): Promise<Revocation> {
   const { authority, clock, config, ledger } = core;
-  const signer = new OcspSigner({ authority, clock });
-  await signer.rotate();
+  const { issuer, issuerName } = crlIssuerFor(authority.material);
+  const responderTtlMs = LIFETIMES.ocspSigner.defaultTtlMs;
+  const signer = new OcspSigner({
+    authority,
+    clock,
+    certificateTtlMs: responderTtlMs,
+    rotateBeforeMs: Math.floor((responderTtlMs * config.ocspResponderRenewPercent) / 100),
+    shared: {
+      store: ledger.ocspResponders satisfies OcspResponderStore,
+      issuerName,
+      keyWrap: responderKeyWrap(authority.material.intermediate.keyObject),
+      holder: `${hostname()}:${process.pid}:${randomUUID()}`,
+    },
+  });
+  await signer.rotateIfDue();
   const source = new LedgerSource({
     ledger: ledger.certificates satisfies OcspLedger,
     signer: signer satisfies OcspResponseSigner,
@@ -140,13 +184,12 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     validityMs: config.ocspValidity,
     maxCachedResponses: config.ocspCacheSize,
   });
-  const { issuer, issuerName } = crlIssuerFor(authority.material);
   const url = crlUrl(config);
   const files = new CrlFiles(config.dataDir, issuer, url);
   let reportError: (err: unknown) => void = () => undefined;
   // One worker thread builds the CRLs and answers the periodic change check: neither reads the ledger on the event loop.
   const builder = new WorkerCrlBuilder({
-    databasePath: core.paths.database,
+    ledger: ledgerLocation(config, core.paths),
     issuerName,
     issuer,
     signingKey: authority.material.intermediate.keyObject,
@@ -156,6 +199,8 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   const crl = new CrlPublisher({
     builder,
     probe: builder,
+    numbers: ledger.crlNumbers satisfies CrlNumberSource,
+    ...lastCrlNumber(files),
     issuerName,
     clock,
     validityMs: config.crlValidity,
@@ -198,6 +243,12 @@ export function crlAnswer(crl: CrlPublisher): OcspPort['crl'] {
     if (!crl.hasScope(scope)) return 'unknown';
     return crl.current(scope) ?? 'pending';
   };
+}
+
+/** The number an earlier version kept only in the state file: the ledger's numbers continue above it. */
+function lastCrlNumber(files: CrlFiles): { lastCrlNumber?: number } {
+  const number = files.lastCrlNumber();
+  return number === undefined ? {} : { lastCrlNumber: number };
 }
 
 function restoredCrl(files: CrlFiles): { restored?: NonNullable<ReturnType<CrlFiles['restore']>> } {

@@ -3,12 +3,13 @@ import type { BuiltCrlSet, CrlBuilder, CrlBuildOrder, RevokedSetProbe } from '..
 import type { RevokedSummary } from '../ledger/index.js';
 import type { CrlWorkerReply, CrlWorkerRequest, CrlWorkerSetup } from './crl-worker.js';
 
-/** What every build of one service shares: where the ledger is, whose CRL, how it is laid out. */
+/** What every build of one service shares: where the ledger is (SQLite or PostgreSQL), whose CRL, how it is laid out. */
 export interface CrlBuildSetup extends CrlWorkerSetup {
   /** A build or check that takes longer is abandoned (the worker is terminated and restarted) and reported; default 120 s. */
   readonly timeoutMs?: number;
 }
 
+const DEFAULT_TIMEOUT_MS = 120_000;
 const WORKER_URL = new URL('./crl-worker.js', import.meta.url);
 
 interface Pending {
@@ -41,7 +42,7 @@ export class WorkerCrlBuilder implements CrlBuilder, RevokedSetProbe {
     throw new Error(`the CRL build failed: ${reply.ok ? 'unexpected reply' : reply.message}`);
   }
 
-  /** The change check, off the event loop (src/ledger revokedSummary in the worker's connection). */
+  /** The change check, off the event loop (the revoked summary over the worker's connection, either backend). */
   async revokedSummary(_issuer: string, now: number): Promise<RevokedSummary> {
     const reply = await this.#ask({ id: this.#nextId++, kind: 'summary', now });
     if (reply.ok && reply.kind === 'summary') return reply.summary;
@@ -58,7 +59,7 @@ export class WorkerCrlBuilder implements CrlBuilder, RevokedSetProbe {
 
   #ask(request: CrlWorkerRequest): Promise<CrlWorkerReply> {
     const worker = this.#ensureWorker();
-    const timeoutMs = this.#setup.timeoutMs ?? 120_000;
+    const timeoutMs = this.#setup.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(request.id);
@@ -73,8 +74,10 @@ export class WorkerCrlBuilder implements CrlBuilder, RevokedSetProbe {
 
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const { timeoutMs: _timeout, ...setup } = this.#setup;
-    const worker = new Worker(WORKER_URL, { workerData: setup satisfies CrlWorkerSetup });
+    const { timeoutMs, ...setup } = this.#setup;
+    // On PostgreSQL the listing of a large CRL may take longer than the service's statement timeout; the build's own timeout bounds it.
+    const ledger = setup.ledger.kind === 'postgres' ? { ...setup.ledger, statementTimeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS } : setup.ledger;
+    const worker = new Worker(WORKER_URL, { workerData: { ...setup, ledger } satisfies CrlWorkerSetup });
     worker.unref();
     worker.on('message', (reply: CrlWorkerReply) => {
       const pending = this.#pending.get(reply.id);

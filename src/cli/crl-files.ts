@@ -9,7 +9,9 @@ import type { CrlIssuer } from '../x509/index.js';
  * The last built CRLs, kept in `<dataDir>/crl/` so that a restart serves them
  * at once instead of building before (or blocking) the listener: one DER file
  * per CRL and `state.json` with the dates, number, entry counts and ETags,
- * written last (each file through a temporary name and a rename).
+ * written last (each file through a temporary name and a rename). The CRL
+ * number itself comes from the ledger; the one kept here only seeds it once
+ * after an upgrade (`lastCrlNumber`).
  */
 
 interface StoredState {
@@ -73,6 +75,23 @@ export class CrlFiles implements CrlStore {
       shards,
     };
     await write('state.json', JSON.stringify(state));
+  }
+
+  /**
+   * The CRL number `state.json` recorded, whatever else it says (another
+   * issuer, a torn file): before the ledger kept the number (migrations/0007)
+   * it lived only there, and the ledger's numbers must continue above it
+   * (RFC 5280 §5.2.3). Undefined when there is no readable number.
+   */
+  lastCrlNumber(): number | undefined {
+    try {
+      const state: unknown = JSON.parse(readFileSync(join(this.#dir, 'state.json'), 'utf8'));
+      if (typeof state !== 'object' || state === null || !('crlNumber' in state)) return undefined;
+      const number = state.crlNumber;
+      return typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

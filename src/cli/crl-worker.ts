@@ -1,15 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KeyObject } from 'node:crypto';
 import { buildCrlSet, type BuiltCrlSet, type CrlBuildOrder } from '../ca/index.js';
-import { openRevokedReader, type RevokedSummary } from '../ledger/index.js';
+import { openPostgresRevokedReader, openRevokedReader, type LedgerLocation, type RevokedReader, type RevokedSummary } from '../ledger/index.js';
 import type { CrlIssuer } from '../x509/index.js';
 
 /*
  * The CRL worker thread (src/cli/crl-builder.ts starts one per service and
- * keeps it): a read-only connection of its own reads the revoked, unexpired
- * rows of the issuer over the partial index (WAL: it never blocks the
- * service's writer; it holds no read transaction between requests, so it
- * does not pin the WAL), then src/ca encodes and signs the CRLs. The change
+ * keeps it): a connection of its own reads the revoked, unexpired rows of
+ * the issuer over the partial index, then src/ca encodes and signs the CRLs.
+ * On SQLite it is a read-only connection (WAL: it never blocks the service's
+ * writer; it holds no read transaction between requests, so it does not pin
+ * the WAL). On PostgreSQL it is a `pg` connection of the worker's own: the
+ * query would not block the event loop, but decoding a result of 100,000
+ * rows would (pg parses rows on the thread that asked), so that happens here
+ * too. The change
  * check of the periodic refresh runs here too, so at no size does either
  * touch the service's event loop. The issuer key arrives as a cloned
  * KeyObject and is never exported or logged. DER goes back as transferred
@@ -17,7 +21,8 @@ import type { CrlIssuer } from '../x509/index.js';
  */
 
 export interface CrlWorkerSetup {
-  readonly databasePath: string;
+  /** Where the ledger is: the SQLite file, or PostgreSQL's URL and settings (cloned into the worker; the URL's password never leaves the process). */
+  readonly ledger: LedgerLocation;
   /** The issuer Name as the ledger stores it. */
   readonly issuerName: string;
   readonly issuer: CrlIssuer;
@@ -36,16 +41,28 @@ export type CrlWorkerReply =
   | { readonly id: number; readonly ok: false; readonly message: string };
 
 const setup = workerData as CrlWorkerSetup;
-let reader: ReturnType<typeof openRevokedReader> | undefined;
 
-function listing(): ReturnType<typeof openRevokedReader>['listing'] {
-  reader ??= openRevokedReader(setup.databasePath);
+interface OpenReader {
+  readonly listing: RevokedReader;
+  close(): void | Promise<void>;
+}
+
+let reader: OpenReader | undefined;
+
+function openReader(location: LedgerLocation): OpenReader {
+  if (location.kind === 'sqlite') return openRevokedReader(location.path);
+  const { kind: _kind, ...options } = location;
+  return openPostgresRevokedReader(options);
+}
+
+function listing(): RevokedReader {
+  reader ??= openReader(setup.ledger);
   return reader.listing;
 }
 
-function build(order: CrlBuildOrder): BuiltCrlSet {
+async function build(order: CrlBuildOrder): Promise<BuiltCrlSet> {
   const started = performance.now();
-  const rows = listing().revokedUnexpired(setup.issuerName, order.now);
+  const rows = await listing().revokedUnexpired(setup.issuerName, order.now);
   return buildCrlSet(
     { ...order, issuer: setup.issuer, signingKey: setup.signingKey, shardCount: setup.shardCount, ...(setup.crlUrl === undefined ? {} : { crlUrl: setup.crlUrl }) },
     rows,
@@ -53,22 +70,24 @@ function build(order: CrlBuildOrder): BuiltCrlSet {
   );
 }
 
-function answer(request: CrlWorkerRequest): { reply: CrlWorkerReply; transfer: ArrayBuffer[] } {
+async function answer(request: CrlWorkerRequest): Promise<{ reply: CrlWorkerReply; transfer: ArrayBuffer[] }> {
   try {
-    if (request.kind === 'summary') return { reply: { id: request.id, ok: true, kind: 'summary', summary: listing().summary(setup.issuerName, request.now) }, transfer: [] };
-    const set = build(request.order);
+    if (request.kind === 'summary') return { reply: { id: request.id, ok: true, kind: 'summary', summary: await listing().summary(setup.issuerName, request.now) }, transfer: [] };
+    const set = await build(request.order);
     const transfer: ArrayBuffer[] = [];
     for (const built of [set.full, ...set.shards]) if (built.der.buffer instanceof ArrayBuffer && !transfer.includes(built.der.buffer)) transfer.push(built.der.buffer);
     return { reply: { id: request.id, ok: true, kind: 'build', set }, transfer };
   } catch (err) {
-    // A broken connection is reopened on the next request.
-    reader?.close();
-    reader = undefined;
+    // A broken SQLite connection is reopened on the next request; a pg pool replaces a broken connection itself
+    // (and closing it here would fail a request that shares it).
+    if (setup.ledger.kind === 'sqlite') {
+      void reader?.close();
+      reader = undefined;
+    }
     return { reply: { id: request.id, ok: false, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, transfer: [] };
   }
 }
 
 parentPort?.on('message', (request: CrlWorkerRequest) => {
-  const { reply, transfer } = answer(request);
-  parentPort?.postMessage(reply, transfer);
+  void answer(request).then(({ reply, transfer }) => parentPort?.postMessage(reply, transfer));
 });

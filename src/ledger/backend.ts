@@ -2,7 +2,9 @@ import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
+import type { CrlNumberRepository } from './crl-number-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
+import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { findMigrationsDir } from './migrate.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
 import { PostgresLedger } from './postgres/ledger.js';
@@ -23,6 +25,10 @@ export interface LedgerBackend {
   readonly entries: AwaitableMethods<EntryRepository>;
   /** One-time join tokens, stored as hashes (migrations/0003). */
   readonly joinTokens: AwaitableMethods<JoinTokenRepository>;
+  /** The CRL number (RFC 5280 §5.2.3): only grows, across restarts and nodes (migrations/0007). */
+  readonly crlNumbers: AwaitableMethods<CrlNumberRepository>;
+  /** The delegated OCSP responders nodes share: wrapped keys of `ocsp-signer` certificates, and who issues the next (migrations/0007). */
+  readonly ocspResponders: AwaitableMethods<OcspResponderRepository>;
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;

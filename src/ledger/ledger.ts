@@ -4,11 +4,13 @@ import { AcmeRepository } from './acme-repository.js';
 import { AlertOutboxRepository } from './alert-outbox.js';
 import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
+import { CrlNumberRepository } from './crl-number-repository.js';
 import { DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 import type { LedgerBackend } from './backend.js';
 import { configureConnection } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
+import { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
 
 export interface LedgerOptions {
@@ -44,6 +46,10 @@ export class Ledger implements LedgerBackend {
   readonly joinTokens: JoinTokenRepository;
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
   readonly acme: AcmeRepository;
+  /** The CRL number (migrations/0007). */
+  readonly crlNumbers: CrlNumberRepository;
+  /** Shared OCSP responder keys (migrations/0007). */
+  readonly ocspResponders: OcspResponderRepository;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
   private checkpointer: WalCheckpointer | undefined;
@@ -60,6 +66,8 @@ export class Ledger implements LedgerBackend {
     this.entries = new EntryRepository(db);
     this.joinTokens = new JoinTokenRepository(db);
     this.acme = new AcmeRepository(db);
+    this.crlNumbers = new CrlNumberRepository(db);
+    this.ocspResponders = new OcspResponderRepository(db);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 

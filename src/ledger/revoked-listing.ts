@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { Awaitable } from '../shared/awaitable.js';
 import type { RevocationReason } from '../shared/records.js';
 import { configureConnection } from './connection.js';
 import { isRevocationReason } from './certificate-rows.js';
@@ -35,29 +36,39 @@ export interface RevokedSummary {
   readonly lastRevokedAt: number;
 }
 
-interface StoredRow {
+/** A row as either backend returns it (the same column aliases on both). */
+export interface StoredRevokedRow {
   readonly serial: string;
   readonly revokedAt: number;
   readonly reason: string;
 }
 
+/** Checks a stored reason against RFC 5280 §5.3.1's list; both backends map rows through this. */
+export function toRevokedRow(row: StoredRevokedRow): RevokedRow {
+  if (!isRevocationReason(row.reason)) throw new Error(`certificate ${row.serial}: unknown stored revocation reason '${row.reason}'`);
+  return { serial: row.serial, revokedAt: row.revokedAt, reason: row.reason };
+}
+
+/** The two reads, on either backend (src/ledger/postgres/revoked-listing.ts answers asynchronously). */
+export interface RevokedReader {
+  revokedUnexpired(issuer: string, now: number): Awaitable<RevokedRow[]>;
+  summary(issuer: string, now: number): Awaitable<RevokedSummary>;
+}
+
 /** The two reads over one connection (the service's own, or a worker's read-only one). */
-export class RevokedListing {
-  private readonly selectRows: Database.Statement<[string, number], StoredRow>;
+export class RevokedListing implements RevokedReader {
+  private readonly selectRows: Database.Statement<[string, number], StoredRevokedRow>;
   private readonly selectSummary: Database.Statement<[string, number], RevokedSummary>;
 
   constructor(db: Database.Database) {
-    this.selectRows = db.prepare<[string, number], StoredRow>(REVOKED_UNEXPIRED_SQL);
+    this.selectRows = db.prepare<[string, number], StoredRevokedRow>(REVOKED_UNEXPIRED_SQL);
     this.selectSummary = db.prepare<[string, number], RevokedSummary>(REVOKED_SUMMARY_SQL);
   }
 
   /** Every certificate of `issuer` (its Name as the ledger stores it) revoked and with notAfter after `now`, in index order. */
   revokedUnexpired(issuer: string, now: number): RevokedRow[] {
     const rows: RevokedRow[] = [];
-    for (const row of this.selectRows.iterate(issuer, now)) {
-      if (!isRevocationReason(row.reason)) throw new Error(`certificate ${row.serial}: unknown stored revocation reason '${row.reason}'`);
-      rows.push({ serial: row.serial, revokedAt: row.revokedAt, reason: row.reason });
-    }
+    for (const row of this.selectRows.iterate(issuer, now)) rows.push(toRevokedRow(row));
     return rows;
   }
 

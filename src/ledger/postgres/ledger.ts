@@ -1,8 +1,10 @@
 import { systemClock, type Clock } from '../../shared/clock.js';
 import type { LedgerBackend } from '../backend.js';
+import { PostgresCrlNumberRepository } from './crl-number-repository.js';
 import type { PostgresDatabase } from './database.js';
 import { PostgresEntryRepository } from './entry-repository.js';
 import { PostgresJoinTokenRepository } from './join-token-repository.js';
+import { PostgresOcspResponderRepository } from './ocsp-responder-repository.js';
 
 /** The ledger on PostgreSQL: the same repositories as the SQLite Ledger, asynchronous. Made by openLedgerBackend. */
 export class PostgresLedger implements LedgerBackend {
@@ -11,6 +13,10 @@ export class PostgresLedger implements LedgerBackend {
   readonly entries: PostgresEntryRepository;
   /** One-time join tokens, stored as hashes (migrations/postgres/0003). */
   readonly joinTokens: PostgresJoinTokenRepository;
+  /** The CRL number: the `crl_number` sequence (migrations/postgres/0007). */
+  readonly crlNumbers: PostgresCrlNumberRepository;
+  /** Shared OCSP responder keys (migrations/postgres/0007). */
+  readonly ocspResponders: PostgresOcspResponderRepository;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -19,6 +25,8 @@ export class PostgresLedger implements LedgerBackend {
   ) {
     this.entries = new PostgresEntryRepository(database);
     this.joinTokens = new PostgresJoinTokenRepository(database);
+    this.crlNumbers = new PostgresCrlNumberRepository(database);
+    this.ocspResponders = new PostgresOcspResponderRepository(database);
   }
 
   ping(): Promise<boolean> {

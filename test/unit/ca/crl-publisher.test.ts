@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CrlPublisher, type BuiltCrlSet, type CrlBuilder, type CrlBuildOrder, type CrlTimers } from '../../../src/ca/index.js';
+import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { FixedClock } from './helpers.js';
 
 /**
@@ -72,14 +73,18 @@ class HeldBuilder implements CrlBuilder {
   }
 }
 
-function publisher(options: { debounceMs?: number; maxDelayMs?: number; probeCount?: () => number } = {}) {
+function publisher(options: { debounceMs?: number; maxDelayMs?: number; probeCount?: () => number; ledger?: Ledger; lastCrlNumber?: number } = {}) {
   const clock = new FixedClock(Date.parse('2030-06-01T08:00:00Z'));
+  // CRL numbers from a real ledger (in memory, real migrations), as serve takes them.
+  const ledger = options.ledger ?? openLedger({ path: ':memory:' });
   const timers = new ManualTimers(clock);
   const builder = new HeldBuilder();
   const errors: unknown[] = [];
   const crl = new CrlPublisher({
     builder,
     probe: { revokedSummary: () => ({ count: options.probeCount?.() ?? 0, lastRevokedAt: 0 }) },
+    numbers: ledger.crlNumbers,
+    ...(options.lastCrlNumber === undefined ? {} : { lastCrlNumber: options.lastCrlNumber }),
     issuerName: 'CN=test',
     clock,
     timers,
@@ -87,7 +92,7 @@ function publisher(options: { debounceMs?: number; maxDelayMs?: number; probeCou
     maxDelayMs: options.maxDelayMs ?? 5_000,
     onError: (err) => errors.push(err),
   });
-  return { clock, timers, builder, crl, errors };
+  return { clock, timers, builder, crl, errors, ledger };
 }
 
 describe('CrlPublisher scheduling', () => {
@@ -182,5 +187,33 @@ describe('CrlPublisher scheduling', () => {
     await Promise.resolve();
     await builder.finish();
     assert.equal(await fourth, 'rebuilt', 'half of 24 h passed');
+  });
+
+  it('takes each number from the ledger: 1, 2, 3 on a new ledger, and two publishers on one ledger never share one (RFC 5280 §5.2.3)', async () => {
+    const ledger = openLedger({ path: ':memory:' });
+    const a = publisher({ ledger });
+    const b = publisher({ ledger });
+    const numbers: number[] = [];
+    for (const node of [a, b, a, a, b]) {
+      const built = node.crl.rebuild();
+      await node.builder.finish();
+      numbers.push((await built).crlNumber);
+    }
+    assert.deepEqual(numbers, [1, 2, 3, 4, 5]);
+    ledger.close();
+  });
+
+  it('continues above the number an earlier version kept in the CRL state file, and never goes back', async () => {
+    const ledger = openLedger({ path: ':memory:' });
+    const upgraded = publisher({ ledger, lastCrlNumber: 1_780_000_000_000 });
+    const first = upgraded.crl.rebuild();
+    await upgraded.builder.finish();
+    assert.equal((await first).crlNumber, 1_780_000_000_001);
+    // A publisher without the state file (another node) continues from the ledger.
+    const other = publisher({ ledger });
+    const second = other.crl.rebuild();
+    await other.builder.finish();
+    assert.equal((await second).crlNumber, 1_780_000_000_002);
+    ledger.close();
   });
 });

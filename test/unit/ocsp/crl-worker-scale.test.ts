@@ -32,7 +32,7 @@ before(async () => {
   seeded = await revokedLedger(dir, REVOKED, { validRows: 5_000 });
   const { issuer } = crlIssuerFor(seeded.material);
   builder = new WorkerCrlBuilder({
-    databasePath: seeded.databasePath,
+    ledger: { kind: 'sqlite', path: seeded.databasePath },
     issuerName: seeded.issuerName,
     issuer,
     signingKey: seeded.material.intermediate.keyObject,
@@ -50,7 +50,7 @@ after(async () => {
 describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => {
   it(`never pauses this event loop longer than ${STALL_BOUND_MS} ms, and openssl reads every entry`, async () => {
     const files = new CrlFiles(dir, crlIssuerFor(seeded.material).issuer, 'http://127.0.0.1/crl');
-    const crl = new CrlPublisher({ builder, probe: builder, issuerName: seeded.issuerName, clock: systemClock, shardCount: 4, store: files });
+    const crl = new CrlPublisher({ builder, probe: builder, numbers: seeded.ledger.crlNumbers, issuerName: seeded.issuerName, clock: systemClock, shardCount: 4, store: files });
     // The worker's thread starts on first use; warm it so the figure is a build's.
     await builder.revokedSummary(seeded.issuerName, Date.now());
     const monitor = new StallMonitor();
@@ -83,8 +83,12 @@ describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => 
     assert.deepEqual(Buffer.from(restored.full.der), Buffer.from(set.full.der));
     assert.deepEqual(restored.shards.map((s) => s.etag), set.shards.map((s) => s.etag));
     assert.equal(restored.crlNumber, set.crlNumber);
+    // The number alone is read back whatever else the state says: the ledger's CRL numbers continue above it after an upgrade.
+    assert.equal(files.lastCrlNumber(), 1_900_000_000_000);
+    assert.equal(new CrlFiles(dir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://other.example/crl').lastCrlNumber(), 1_900_000_000_000);
+    assert.equal(new CrlFiles(join(dir, 'nowhere'), issuer, 'http://127.0.0.1/crl').lastCrlNumber(), undefined);
     // Served at once by a new publisher, before any build.
-    const crl = new CrlPublisher({ builder, probe: builder, issuerName: seeded.issuerName, clock: { now: () => 1_900_000_100_000 }, shardCount: 4, restored });
+    const crl = new CrlPublisher({ builder, probe: builder, numbers: seeded.ledger.crlNumbers, issuerName: seeded.issuerName, clock: { now: () => 1_900_000_100_000 }, shardCount: 4, restored });
     assert.deepEqual(Buffer.from(crl.current(2)?.der ?? []), Buffer.from(set.shards[2]?.der ?? []));
     assert.equal(new CrlFiles(dir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://127.0.0.1/crl').restore(), undefined);
     assert.equal(new CrlFiles(dir, issuer, 'http://other.example/crl').restore(), undefined);

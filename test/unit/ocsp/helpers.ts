@@ -63,10 +63,11 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
   });
   const { issuer, issuerName } = crlIssuerFor(material);
-  const builder = new WorkerCrlBuilder({ databasePath: join(dir.path, 'keysmith.db'), issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl });
+  const builder = new WorkerCrlBuilder({ ledger: { kind: 'sqlite', path: join(dir.path, 'keysmith.db') }, issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl });
   const crl = new CrlPublisher({
     builder,
     probe: builder,
+    numbers: ledger.crlNumbers,
     issuerName,
     clock,
     shardCount,
