@@ -9,3 +9,8 @@ CREATE INDEX acme_spent_nonces_by_expiry ON acme_spent_nonces (expires_at);
 
 -- RFC 5280 §5.2.3: CRL numbers only grow; a sequence never hands out a number twice, across nodes and restarts.
 CREATE SEQUENCE crl_number AS BIGINT MINVALUE 1 START 1;
+
+-- The revocation feed's catch-up poll (src/ledger/postgres/revocation-feed.ts): "revoked since T",
+-- every few seconds on every node, reads only the newest revocations. Partial, like
+-- certificates_revoked_by_issuer: nothing on issuance. SQLite has no feed (one process), hence no twin.
+CREATE INDEX certificates_revoked_at ON certificates (revoked_at, serial) WHERE status = 'revoked';

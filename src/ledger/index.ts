@@ -22,3 +22,5 @@ export { openRevokedReader, RevokedListing, type RevokedRow, type RevokedSummary
 export { openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from './backend.js';
 export { PostgresDatabase, redactUrl, type PostgresOptions, type PostgresSslMode } from './postgres/database.js';
 export { PostgresLedger } from './postgres/ledger.js';
+export { REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext, type RevocationFeedOptions } from './postgres/revocation-feed.js';
+export { isUnavailable } from './postgres/unavailable.js';

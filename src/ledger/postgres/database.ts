@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
+import { asUnavailable } from './unavailable.js';
 
 /**
  * The PostgreSQL connection pool the ledger's repositories share, and the two
@@ -53,16 +54,25 @@ interface Queryable {
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
 }
 
+/** One statement; a lost or refused connection becomes DomainError('unavailable') here, once, for every repository (HTTP 503). */
+async function query(target: Queryable, sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+  try {
+    return await target.query(sql, [...params]);
+  } catch (error) {
+    throw asUnavailable(error);
+  }
+}
+
 function runnerOver(target: Queryable): SqlRunner {
   return {
     async rows<R>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
-      return (await target.query(sql, [...params])).rows as R[];
+      return (await query(target, sql, params)).rows as R[];
     },
     async row<R>(sql: string, params: readonly SqlValue[] = []): Promise<R | undefined> {
-      return (await target.query(sql, [...params])).rows[0] as R | undefined;
+      return (await query(target, sql, params)).rows[0] as R | undefined;
     },
     async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-      return (await target.query(sql, [...params])).rowCount ?? 0;
+      return (await query(target, sql, params)).rowCount ?? 0;
     },
   };
 }
@@ -118,12 +128,12 @@ export class PostgresDatabase implements SqlRunner {
    */
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>, isolation: 'read committed' | 'serializable' = 'read committed'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#pool.connect();
+      const client = await this.#connect();
       let broken = false;
       try {
-        await client.query(`BEGIN ISOLATION LEVEL ${isolation === 'serializable' ? 'SERIALIZABLE' : 'READ COMMITTED'}`);
+        await query(client, `BEGIN ISOLATION LEVEL ${isolation === 'serializable' ? 'SERIALIZABLE' : 'READ COMMITTED'}`, []);
         const result = await work(runnerOver(client));
-        await client.query('COMMIT');
+        await query(client, 'COMMIT', []);
         return result;
       } catch (error) {
         try {
@@ -137,6 +147,14 @@ export class PostgresDatabase implements SqlRunner {
       } finally {
         client.release(broken);
       }
+    }
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (error) {
+      throw asUnavailable(error);
     }
   }
 
