@@ -113,7 +113,7 @@ const STATUS_DESCRIPTIONS: Readonly<Record<number, string>> = {
   413: 'The request body is too large',
   429: 'Too many requests; Retry-After says when to try again',
   500: 'Internal error',
-  503: 'The ledger database cannot be reached; Retry-After says when to try again',
+  503: 'Not available right now (e.g. the ledger database cannot be reached); try again later, after Retry-After when given',
 };
 
 /** Retry-After for an `unavailable` refusal that names none: about how long a pooled reconnect takes to be tried again. */

@@ -130,6 +130,12 @@ export class PostgresDatabase implements SqlRunner {
     for (let attempt = 1; ; attempt++) {
       const client = await this.#connect();
       let broken = false;
+      // The pool watches only idle connections: one lost while checked out emits 'error' on the client, and an
+      // unheard 'error' would end the process. The statement in flight rejects as well; that is what the caller sees.
+      const lost = (): void => {
+        broken = true;
+      };
+      client.on('error', lost);
       try {
         await query(client, `BEGIN ISOLATION LEVEL ${isolation === 'serializable' ? 'SERIALIZABLE' : 'READ COMMITTED'}`, []);
         const result = await work(runnerOver(client));
@@ -145,6 +151,7 @@ export class PostgresDatabase implements SqlRunner {
         if (state !== undefined && RETRYABLE.has(state) && attempt < MAX_TRANSACTION_ATTEMPTS) continue;
         throw error;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     }
