@@ -55,11 +55,14 @@ export function isUnavailable(error: unknown, depth = 0): boolean {
   return error instanceof Error && error.cause !== undefined && isUnavailable(error.cause, depth + 1);
 }
 
+/** Retry-After on the 503: the pool opens a fresh connection on the next statement, so a few seconds is enough to try again. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 /** What the client is told; the driver's own message (host names, addresses) stays in the log. */
 const UNAVAILABLE_DETAIL = 'the ledger database cannot be reached right now; try again shortly';
 
 /** `error` as DomainError('unavailable') when isUnavailable says so, else unchanged. */
 export function asUnavailable(error: unknown): unknown {
   if (error instanceof DomainError || !isUnavailable(error)) return error;
-  return new DomainError('unavailable', UNAVAILABLE_DETAIL, { cause: error });
+  return new DomainError('unavailable', UNAVAILABLE_DETAIL, { cause: error, retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS });
 }
