@@ -12,6 +12,7 @@ import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
 import { curlLine } from './commands.js';
 import { databaseHealth, ledgerHealthCheck } from './database-health.js';
 import { startRevocationFeed } from './cluster-revocations.js';
+import type { FeedErrorContext } from '../ledger/index.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -174,7 +175,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const feed = await startRevocationFeed(
     ledger,
     { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
-    (err, context) => app.log.warn({ err, context }, 'revocation feed: the ledger database is not answering; it reconnects and catches up by itself'),
+    (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
   );
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
@@ -203,6 +204,14 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     },
   };
 }
+
+/** Log lines for the revocation feed's troubles; none is fatal. */
+const FEED_TROUBLE: { readonly [K in FeedErrorContext]: string } = {
+  listen: 'revocation feed: the LISTEN connection to the ledger database is down; reconnecting, then catching up from the ledger',
+  poll: 'revocation feed: polling the ledger for revocations failed; retried every few seconds',
+  payload: 'revocation feed: ignored a notification that is not a serial',
+  handler: 'revocation feed: applying a revocation to the caches failed',
+};
 
 /** The TLS-layer half of the client-certificate policy; the HTTP layer checks again on every request. */
 function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
