@@ -98,6 +98,11 @@ export class PostgresDatabase implements SqlRunner {
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+      // statement_timeout is enforced by the server: a server that is frozen or cut off by the network never sends
+      // it. The client gives up a second later ('Query read timeout', an unavailable error: HTTP 503 instead of a hang).
+      ...clientReadTimeout(options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS),
+      // TCP keepalive finds a connection whose server vanished without a FIN.
+      keepAlive: true,
       application_name: 'keysmith',
       ...sslSettings(options),
     });
@@ -195,6 +200,11 @@ export class PostgresDatabase implements SqlRunner {
   async close(): Promise<void> {
     await this.#pool.end();
   }
+}
+
+/** Client-side read timeout past the server's statement_timeout; none when the statement timeout is off. */
+function clientReadTimeout(statementTimeoutMs: number): { query_timeout?: number } {
+  return statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + 1_000 } : {};
 }
 
 function sslSettings(options: PostgresOptions): { ssl?: ConnectionOptions | boolean } {

@@ -35,6 +35,8 @@ const DRIVER_MESSAGES = new Set([
   'Client has encountered a connection error and is not queryable',
   // The connect timeout fired inside pg.Client (client.js).
   'timeout expired',
+  // No answer within query_timeout: the server is frozen or cut off (client.js; database.ts sets it past statement_timeout).
+  'Query read timeout',
 ]);
 
 /** How deep a `cause` / AggregateError chain is followed: enough for pg-pool's wrapping, bounded for cycles. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { openLedgerBackend, PostgresDatabase } from '../../../../src/ledger/index.js';
 import { asUnavailable, isUnavailable } from '../../../../src/ledger/postgres/unavailable.js';
@@ -32,6 +32,7 @@ describe('isUnavailable: which PostgreSQL failures mean "the database cannot be 
     assert.equal(isUnavailable(new Error('Connection terminated unexpectedly')), true);
     assert.equal(isUnavailable(new Error('timeout exceeded when trying to connect')), true);
     assert.equal(isUnavailable(new Error('Client has encountered a connection error and is not queryable')), true);
+    assert.equal(isUnavailable(new Error('Query read timeout')), true);
     assert.equal(isUnavailable(new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') })), true);
     assert.equal(isUnavailable(new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')], 'connect failed')), true);
   });
@@ -84,6 +85,25 @@ describe('PostgresDatabase turns connection failures into DomainError("unavailab
       );
     } finally {
       await unreachable.close();
+    }
+  });
+
+  it('a server that accepts the TCP connection and never answers (a frozen PostgreSQL): the connect timeout', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    assert.ok(address !== null && typeof address !== 'string');
+    const url = new URL(database.url);
+    url.hostname = '127.0.0.1';
+    url.port = String(address.port);
+    const frozen = new PostgresDatabase({ url: url.toString(), poolSize: 1, connectTimeoutMs: 300 });
+    try {
+      await assert.rejects(frozen.rows('SELECT 1'), (error: unknown) => isDomainError(error, 'unavailable'));
+    } finally {
+      await frozen.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
   });
 
