@@ -328,7 +328,7 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     await server.close(1_000);
-    core.close();
+    await core.close();
     await new Promise<void>((resolve) => challengeServer.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   }

@@ -180,7 +180,7 @@ async function issueTemplates(options: FleetLedgerOptions, trustDomain: string):
   try {
     const issue = async (profile: ProfileName, name: string, extra: { spiffeId?: string; dnsNames?: string[]; ttlMs: number }): Promise<Template> => {
       const issued = await core.authority.issue({ publicKey: spkiDer(), requester: 'system', ...extra }, profile);
-      const record = core.ledger.certificates.findBySerial(issued.serial);
+      const record = core.repositories.certificates.findBySerial(issued.serial);
       if (record === undefined) throw new Error(`template ${issued.serial} is not in the ledger`);
       return makeTemplate(record, name);
     };
@@ -199,9 +199,9 @@ async function issueTemplates(options: FleetLedgerOptions, trustDomain: string):
       const id = `spiffe://${trustDomain}/node/host-${fixed(i)}`;
       node.push(await issue('node', id, { spiffeId: id, ttlMs: 7 * DAY }));
     }
-    return { svid, server, node, existing: core.ledger.certificates.count() };
+    return { svid, server, node, existing: core.repositories.certificates.count() };
   } finally {
-    core.close();
+    await core.close();
   }
 }
 

@@ -89,13 +89,12 @@ interface Opened {
 async function openAt(dataDir: string): Promise<Opened> {
   const config = loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn' } });
   const core = await openCore(config);
-  const ledger: { close(): void; startCheckpoints?: () => { stop(): Promise<void> } } = core.ledger;
-  const checkpointer = ledger.startCheckpoints?.();
+  const checkpointer = core.ledger.kind === 'sqlite' ? core.ledger.ledger.startCheckpoints() : undefined;
   return {
     core,
     close: async () => {
       await checkpointer?.stop();
-      core.close();
+      await core.close();
     },
   };
 }

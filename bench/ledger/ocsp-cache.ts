@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     let cursor: string | null = null;
     const ders: Uint8Array[] = [];
     do {
-      const page = core.ledger.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
+      const page = core.repositories.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
       for (const c of page.items) if (c.profile !== 'root' && c.profile !== 'intermediate') ders.push(requestForCertificate(c.der, issuer));
       cursor = page.nextCursor;
     } while (cursor !== null && ders.length < count);
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     );
   } finally {
     revocation.stop();
-    core.close();
+    await core.close();
   }
 }
 

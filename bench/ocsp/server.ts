@@ -43,8 +43,8 @@ process.on('message', (raw: unknown) => {
       break;
     }
     case 'stop':
-      void server.close(1_000).finally(() => {
-        core.close();
+      void server.close(1_000).finally(async () => {
+        await core.close();
         rmSync(dir, { recursive: true, force: true });
         process.exit(0);
       });

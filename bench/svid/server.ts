@@ -85,8 +85,8 @@ process.on('message', (raw: unknown) => {
       void calibrate(raw.csrs);
       break;
     case 'stop':
-      void server.close(1_000).finally(() => {
-        core.close();
+      void server.close(1_000).finally(async () => {
+        await core.close();
         rmSync(dir, { recursive: true, force: true });
         process.exit(0);
       });

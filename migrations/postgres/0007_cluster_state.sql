@@ -16,3 +16,7 @@ CREATE TABLE ocsp_responders (
   wrapped_key TEXT    NOT NULL CHECK (substr(wrapped_key, 1, 37) = '-----BEGIN ENCRYPTED PRIVATE KEY-----'),
   recorded_at BIGINT  NOT NULL
 );
+-- The revocation feed's catch-up poll (src/ledger/postgres/revocation-feed.ts): "revoked since T",
+-- every few seconds on every node, reads only the newest revocations. Partial, like
+-- certificates_revoked_by_issuer: nothing on issuance. SQLite has no feed (one process), hence no twin.
+CREATE INDEX certificates_revoked_at ON certificates (revoked_at, serial) WHERE status = 'revoked';

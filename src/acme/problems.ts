@@ -95,6 +95,8 @@ const FROM_DOMAIN: { readonly [K in DomainErrorKind]: { readonly type: AcmeError
   badCSR: { type: 'badCSR', status: 400 },
   rejectedIdentifier: { type: 'rejectedIdentifier', status: 400 },
   rateLimited: { type: 'rateLimited', status: 429 },
+  // RFC 8555 §6.7 has no "unavailable" type; serverInternal with 503 and Retry-After (RFC 9110 §15.6.4) says "try again".
+  unavailable: { type: 'serverInternal', status: 503 },
   internal: { type: 'serverInternal', status: 500 },
 };
 

@@ -28,12 +28,14 @@ import {
 } from '../alerts/index.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { AlertsPort } from '../http/index.js';
-import { openLedger, type AlertStatus, type AlertSummary, type Ledger } from '../ledger/index.js';
+import { openLedgerBackend, type AlertStatus, type AlertSummary } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { dataPaths, ensurePrivateDir } from './files.js';
+import { ledgerLocation } from './compose.js';
+import { ensurePrivateDir } from './files.js';
+import { repositoriesOf, type LedgerRepositories } from './postgres-pending.js';
 
 /** Names this process in lease and run rows: readable, and unique even for two processes with one PID namespace. */
 export function alertHolder(): string {
@@ -175,7 +177,8 @@ export interface AlertComposition {
 
 export interface AlertCompositionOptions {
   readonly config: Config;
-  readonly ledger: Ledger;
+  /** The outbox and the lease (Core.repositories, or a Ledger). */
+  readonly ledger: Pick<LedgerRepositories, 'alerts' | 'leases'>;
   readonly clock?: Clock;
   readonly logger: AlertLogger;
   readonly metrics?: AlertMetrics;
@@ -252,10 +255,15 @@ function configOf(parsed: ParsedCommand): Config {
   return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
 }
 
-function withLedger<T>(config: Config, use: (ledger: Ledger) => Promise<T>): Promise<T> {
+/** The ledger where the configuration says (SQLite file or PostgreSQL), for one offline command, closed after it. */
+async function withLedger<T>(config: Config, use: (ledger: LedgerRepositories) => Promise<T>): Promise<T> {
   ensurePrivateDir(config.dataDir);
-  const ledger = openLedger({ path: dataPaths(config.dataDir).database });
-  return use(ledger).finally(() => ledger.close());
+  const opened = await openLedgerBackend(ledgerLocation(config));
+  try {
+    return await use(repositoriesOf(opened));
+  } finally {
+    await opened.ledger.close();
+  }
 }
 
 const DAY_MS = 86_400_000;

@@ -16,7 +16,7 @@ async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T
   try {
     return await use(core);
   } finally {
-    core.close();
+    await core.close();
   }
 }
 
@@ -120,7 +120,7 @@ export const certsListCommand: Command = {
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const dnsName = stringOption(parsed, 'dns');
     await withCore(parsed, (core) => {
-      const page = core.ledger.certificates.list({
+      const page = core.repositories.certificates.list({
         now: core.clock.now(),
         limit,
         ...(expiringWithinMs === undefined ? {} : { expiringWithinMs, include: isAll ? 'all' : 'attention' }),

@@ -16,8 +16,8 @@ import {
   type CrlNumberSource,
   type OcspResponderStore,
 } from '../ca/index.js';
-import type { OcspPort } from '../http/index.js';
-import { GroupCommit, openLedger, type Ledger, type LedgerLocation } from '../ledger/index.js';
+import { RevokedSerials, type OcspPort } from '../http/index.js';
+import { GroupCommit, openLedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore } from '../acme/index.js';
@@ -28,17 +28,24 @@ import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
+import { repositoriesOf, type LedgerRepositories } from './postgres-pending.js';
 
 /** The composed core: ledger and Authority, ready for the HTTP layer or an offline command. */
 export interface Core {
   readonly config: Config;
-  readonly ledger: Ledger;
+  /** The ledger on its backend: the SQLite file (kind 'sqlite') or PostgreSQL (kind 'postgres'). */
+  readonly ledger: OpenedLedger;
+  /** The ledger's repositories, whichever backend holds them (postgres-pending.ts). */
+  readonly repositories: LedgerRepositories;
   readonly authority: Authority;
   readonly clock: Clock;
   readonly paths: ReturnType<typeof dataPaths>;
+  /** Revocations this node has heard of (its own; on PostgreSQL also the cluster's, from the feed). */
+  readonly revokedSerials: RevokedSerials;
   /** Lines for the operator: what was created on this start. */
   readonly notices: readonly string[];
-  close(): void;
+  /** Commits what is queued, then closes the ledger (the PostgreSQL pool ends asynchronously). */
+  close(): Promise<void>;
 }
 
 export const ADMIN_NAME = 'bootstrap';
@@ -47,8 +54,24 @@ export function adminSpiffeId(trustDomain: string): string {
   return `spiffe://${trustDomain}/admin/${ADMIN_NAME}`;
 }
 
+/** Where the ledger lives: PostgreSQL when `databaseUrl` is set, else the SQLite file in the data directory. */
+export function ledgerLocation(config: Config): LedgerLocation {
+  if (config.databaseUrl === undefined) {
+    return { kind: 'sqlite', path: dataPaths(config.dataDir).database, walSizeLimitBytes: config.ledgerWalSizeLimit };
+  }
+  return {
+    kind: 'postgres',
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeout,
+    ...(config.databaseSslMode === undefined ? {} : { sslMode: config.databaseSslMode }),
+    ...(config.databaseSslCaFile === undefined ? {} : { sslCaFile: config.databaseSslCaFile }),
+  };
+}
+
 /**
- * Opens the ledger and the CA in the data directory, creating both on first
+ * Opens the ledger (where `ledgerLocation` says, applying pending
+ * migrations) and the CA in the data directory, creating both on first
  * start, and keeps the listener's certificate fresh. The only place that
  * constructs adapters; offline commands and `serve` share it.
  */
@@ -56,14 +79,15 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
   ensurePrivateDir(config.dataDir);
-  const ledger = openLedger({ path: paths.database, walSizeLimitBytes: config.ledgerWalSizeLimit });
+  const ledger = await openLedgerBackend(ledgerLocation(config));
   const notices: string[] = [];
   try {
+    const repositories = repositoriesOf(ledger);
     const { material, created, warnings } = await initCertificateAuthority({
       dataDir: config.dataDir,
       trustDomain: config.trustDomain,
       algorithm: config.caAlgorithm,
-      store: ledger.certificates,
+      store: repositories.certificates,
       clock,
       ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
     });
@@ -73,7 +97,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
     // Rows signed in the same event-loop turn share one durable commit (group commit); each caller still waits for its own.
-    const certificateWriter = new GroupCommit(ledger.certificates);
+    const certificateWriter = new GroupCommit(repositories.certificates);
     const authority = new Authority({
       material,
       store: certificateWriter,
@@ -82,19 +106,24 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       crlUrl: crlUrl(config),
       crlShards: config.crlShards,
     });
+    const revokedSerials = new RevokedSerials();
+    authority.onRevoked(revokedSerials.add);
     if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
     if (options.ensureIdentities !== false) {
       await ensureServerIdentity(config, authority, paths, clock, notices);
       await ensureAdminIdentity(config, authority, paths, notices);
     }
-    const close = (): void => {
-      // close() commits what is queued synchronously (the ledger is synchronous) before the database goes.
-      void certificateWriter.close();
-      ledger.close();
+    const close = async (): Promise<void> => {
+      // Queued rows are committed before the database goes.
+      try {
+        await certificateWriter.close();
+      } finally {
+        await ledger.ledger.close();
+      }
     };
-    return { config, ledger, authority, clock, paths, notices, close };
+    return { config, ledger, repositories, authority, clock, paths, revokedSerials, notices, close };
   } catch (err) {
-    ledger.close();
+    await ledger.ledger.close();
     throw err;
   }
 }
@@ -135,21 +164,6 @@ export interface Revocation {
 }
 
 /**
- * Where the ledger is, as a worker thread that opens its own connection needs
- * it (the CRL build): the SQLite file in the data directory, or PostgreSQL.
- */
-export function ledgerLocation(config: Config, paths: Core['paths']): LedgerLocation {
-  if (config.databaseUrl === undefined) return { kind: 'sqlite', path: paths.database };
-  return {
-    kind: 'postgres',
-    url: config.databaseUrl,
-    statementTimeoutMs: config.databaseStatementTimeout,
-    ...(config.databaseSslMode === undefined ? {} : { sslMode: config.databaseSslMode }),
-    ...(config.databaseSslCaFile === undefined ? {} : { sslCaFile: config.databaseSslCaFile }),
-  };
-}
-
-/**
  * Takes the delegated OCSP responder the ledger holds (issuing one only when
  * none has enough life left: src/ca/ocsp-signer.ts), sets up the CRL
  * publisher (serving the CRLs kept from the last run, if any, at once; CRL
@@ -160,7 +174,7 @@ export function ledgerLocation(config: Config, paths: Core['paths']): LedgerLoca
  * background once `start` is called.
  */
 export async function openRevocation(core: Core): Promise<Revocation> {
-  const { authority, clock, config, ledger } = core;
+  const { authority, clock, config, repositories } = core;
   const { issuer, issuerName } = crlIssuerFor(authority.material);
   const responderTtlMs = LIFETIMES.ocspSigner.defaultTtlMs;
   const signer = new OcspSigner({
@@ -169,7 +183,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     certificateTtlMs: responderTtlMs,
     rotateBeforeMs: Math.floor((responderTtlMs * config.ocspResponderRenewPercent) / 100),
     shared: {
-      store: ledger.ocspResponders satisfies OcspResponderStore,
+      store: core.ledger.ledger.ocspResponders satisfies OcspResponderStore,
       issuerName,
       keyWrap: responderKeyWrap(authority.material.intermediate.keyObject),
       holder: `${hostname()}:${process.pid}:${randomUUID()}`,
@@ -177,7 +191,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   });
   await signer.rotateIfDue();
   const source = new LedgerSource({
-    ledger: ledger.certificates satisfies OcspLedger,
+    ledger: repositories.certificates satisfies OcspLedger,
     signer: signer satisfies OcspResponseSigner,
     issuerCertificate: authority.material.intermediate.certDer,
     clock,
@@ -189,7 +203,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   let reportError: (err: unknown) => void = () => undefined;
   // One worker thread builds the CRLs and answers the periodic change check: neither reads the ledger on the event loop.
   const builder = new WorkerCrlBuilder({
-    ledger: ledgerLocation(config, core.paths),
+    ledger: ledgerLocation(config),
     issuerName,
     issuer,
     signingKey: authority.material.intermediate.keyObject,
@@ -199,7 +213,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   const crl = new CrlPublisher({
     builder,
     probe: builder,
-    numbers: ledger.crlNumbers satisfies CrlNumberSource,
+    numbers: core.ledger.ledger.crlNumbers satisfies CrlNumberSource,
     ...lastCrlNumber(files),
     issuerName,
     clock,
@@ -263,14 +277,14 @@ function restoredCrl(files: CrlFiles): { restored?: NonNullable<ReturnType<CrlFi
  * tokens (the one way in without one) are off.
  */
 export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void } = {}): Promise<SvidService> {
-  const { config, ledger, authority, clock } = core;
+  const { config, repositories, authority, clock } = core;
   const jwtAuthority = await JwtAuthority.loadOrCreate({
     dataDir: config.dataDir,
     ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
   });
   return createSvidService({
-    entries: ledger.entries satisfies EntryStore,
-    joinTokens: ledger.joinTokens satisfies JoinTokenStore,
+    entries: repositories.entries satisfies EntryStore,
+    joinTokens: repositories.joinTokens satisfies JoinTokenStore,
     issuer: authority satisfies SvidIssuer,
     jwtSigner: jwtAuthority satisfies JwtSigner,
     clock,
@@ -319,9 +333,17 @@ async function ensureAdminIdentity(config: Config, authority: Authority, paths: 
   notices.push(`issued the admin certificate ${identity.issued.serial} for ${adminSpiffeId(config.trustDomain)}`);
 }
 
-/** The TLS-layer policy on client certificates: refuse revoked and never-issued serials. */
+/**
+ * The TLS-layer policy on client certificates: refuse revoked and
+ * never-issued serials. The engine's hook is synchronous, so only the
+ * embedded SQLite ledger can be asked here; on PostgreSQL the handshake
+ * refuses the serials this node has heard are revoked, and the HTTP layer
+ * asks the ledger on every request (unknown, revoked, expired).
+ */
 export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): 'valid' | 'revoked' | 'unknown' {
-  return checkClientCertificate(core.ledger.certificates, leaf);
+  if (core.revokedSerials.has(leaf.serialNumber)) return 'revoked';
+  if (core.ledger.kind === 'sqlite') return checkClientCertificate(core.ledger.ledger.certificates, leaf);
+  return 'valid';
 }
 
 /** What a caller of composeAcme may add: rate limits (the bench lifts them), hooks, and the registry its gauges go on. */
@@ -334,7 +356,7 @@ export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInte
  * ledger's ACME store and the Authority.
  */
 export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
-  const { config, ledger, authority, clock } = core;
+  const { config, repositories, authority, clock } = core;
   const validator = createChallengeValidator({
     http01Port: config.acmeHttp01Port,
     tlsAlpn01Port: config.acmeTlsAlpn01Port,
@@ -345,8 +367,8 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
   });
   const server = createAcmeServer({
     baseUrl: `${publicUrl(config)}/acme`,
-    store: ledger.acme satisfies AcmeStore,
-    certificates: ledger.certificates satisfies AcmeCertificateLookup,
+    store: repositories.acme satisfies AcmeStore,
+    certificates: repositories.certificates satisfies AcmeCertificateLookup,
     authority: authority satisfies AcmeAuthority,
     validator,
     clock,

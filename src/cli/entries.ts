@@ -21,7 +21,7 @@ export async function withSvid<T>(parsed: ParsedCommand, use: (svid: SvidApi) =>
   try {
     return await use(await openSvid(core));
   } finally {
-    core.close();
+    await core.close();
   }
 }
 

@@ -11,6 +11,9 @@ import { clientCertificateVerdict, composeAcme, openCore, openRevocation, openSv
 import type { AcmeHandler } from '../acme/index.js';
 import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
 import { curlLine } from './commands.js';
+import { databaseHealth, ledgerHealthCheck } from './database-health.js';
+import { startRevocationFeed } from './cluster-revocations.js';
+import type { FeedErrorContext } from '../ledger/index.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -34,7 +37,7 @@ export const serveCommand: Command = {
       core = await openCore(config);
       server = await startServer(core, reserved === undefined ? {} : { listener: reserved.listener });
     } catch (err) {
-      core?.close();
+      await core?.close();
       reserved?.listener.close();
       throw err;
     }
@@ -45,10 +48,11 @@ export const serveCommand: Command = {
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals): void => {
         console.log(`${signal}: draining in-flight requests (up to ${config.shutdownGraceMs} ms)`);
-        void server.close(config.shutdownGraceMs).finally(() => {
-          core?.close();
-          resolve();
-        });
+        void server
+          .close(config.shutdownGraceMs)
+          .then(() => core.close())
+          .catch((err: unknown) => console.error(`keysmith: closing the ledger failed: ${err instanceof Error ? err.message : String(err)}`))
+          .finally(resolve);
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -85,7 +89,7 @@ async function reservePort(host: string): Promise<{ readonly listener: NetServer
 }
 
 export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
-  const { config, ledger, authority, clock } = core;
+  const { config, ledger, repositories, authority, clock } = core;
   const metrics = new KeysmithMetrics({ processMetrics: true });
   const eventLoopLag = new EventLoopLag();
   eventLoopLag.start();
@@ -94,14 +98,15 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   // The OCSP responder certificate is issued before the first request can ask for a status.
   const revocation = await openRevocation(core);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
-  const alerts = composeAlerts({ config, ledger, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
+  const alerts = composeAlerts({ config, ledger: repositories, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
   let logInternal: (error: unknown) => void = () => undefined;
   const svid = await openSvid(core, { onInternalError: (error) => logInternal(error) });
   let logAcmeInternal: (error: unknown, context: { readonly method: string; readonly path: string }) => void = () => undefined;
   const acme = options.acme ?? composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context), metrics: metrics.registry });
+  const database = databaseHealth(ledger, { clock });
   const app = await buildApp({
-    certificates: ledger.certificates,
+    certificates: repositories.certificates,
     revoker: authority,
     bundle: {
       pem: () => authority.bundlePem(),
@@ -111,7 +116,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       jwtAuthorities: () => svid.jwtAuthorities(),
     },
     health: [
-      { name: 'ledger', check: () => ({ ok: ledger.ping() }) },
+      ledgerHealthCheck(ledger.kind, database),
       { name: 'ca', check: () => ({ ok: authority.material.intermediate.keyObject.type === 'private' }) },
       {
         name: 'server_certificate',
@@ -121,6 +126,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
         },
       },
     ],
+    database,
+    revokedSerials: core.revokedSerials,
     eventLoopLag,
     trustDomain: config.trustDomain,
     mtlsMode: config.mtlsMode,
@@ -158,11 +165,20 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     timeouts: { headersMs: config.headersTimeout, requestMs: config.requestTimeout, keepAliveMs: config.keepAliveTimeout },
   });
   await server.listen(options.listener ?? config.listen.port, config.listen.host);
-  // WAL checkpoints from here on run in a worker thread, not inside a commit on the event loop.
-  const checkpointer = ledger.startCheckpoints({
-    everyMs: config.ledgerCheckpointInterval,
-    onError: (err) => app.log.error({ err }, 'ledger WAL checkpoint failed'),
-  });
+  // SQLite: WAL checkpoints from here on run in a worker thread, not inside a commit on the event loop.
+  const checkpointer =
+    ledger.kind === 'sqlite'
+      ? ledger.ledger.startCheckpoints({
+          everyMs: config.ledgerCheckpointInterval,
+          onError: (err) => app.log.error({ err }, 'ledger WAL checkpoint failed'),
+        })
+      : undefined;
+  // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
+  const feed = await startRevocationFeed(
+    ledger,
+    { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
+    (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
+  );
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
@@ -172,7 +188,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });
     } catch (err) {
       revocation.stop();
-      await checkpointer.stop();
+      await Promise.all([checkpointer?.stop(), feed?.stop()]);
       await Promise.all([server.close(0), plain.close()]);
       throw err;
     }
@@ -186,10 +202,18 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       revocation.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
-      await checkpointer.stop();
+      await Promise.all([checkpointer?.stop(), feed?.stop()]);
     },
   };
 }
+
+/** Log lines for the revocation feed's troubles; none is fatal. */
+const FEED_TROUBLE: { readonly [K in FeedErrorContext]: string } = {
+  listen: 'revocation feed: the LISTEN connection to the ledger database is down; reconnecting, then catching up from the ledger',
+  poll: 'revocation feed: polling the ledger for revocations failed; retried every few seconds',
+  payload: 'revocation feed: ignored a notification that is not a serial',
+  handler: 'revocation feed: applying a revocation to the caches failed',
+};
 
 /** The TLS-layer half of the client-certificate policy; the HTTP layer checks again on every request. */
 function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {

@@ -64,12 +64,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Order matters: onRequest hooks run as installed (id, then identity, then policy).
   installProblemHandlers(app);
   installRequestContext(app);
-  installMtlsPeer(app, { certificates: deps.certificates, trustDomain, clock: deps.clock });
+  installMtlsPeer(app, {
+    certificates: deps.certificates,
+    trustDomain,
+    clock: deps.clock,
+    ...(deps.revokedSerials === undefined ? {} : { revokedSerials: deps.revokedSerials }),
+  });
   installAccessPolicy(app, deps.mtlsMode);
   installRequestMetrics(app, deps.metrics);
 
   await registerOpenApi(app);
-  registerHealthRoutes(app, deps.health, deps.eventLoopLag);
+  registerHealthRoutes(app, { checks: deps.health, ...(deps.eventLoopLag === undefined ? {} : { eventLoopLag: deps.eventLoopLag }), ...(deps.database === undefined ? {} : { database: deps.database }) });
   registerBundleRoutes(app, deps.bundle, deps.bundleRefreshHintSeconds ?? DEFAULT_REFRESH_HINT_SECONDS);
   registerMetricsRoute(app, deps.metrics);
   registerOpsRoutes(app, deps);

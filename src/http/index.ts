@@ -8,6 +8,7 @@ export { ACCESS_POLICIES, type AccessPolicy } from './plugins/access.js';
 export { buildPlainHttpApp, type PlainHttpAppDeps } from './routes/ocsp/plain-app.js';
 export { MAX_OCSP_BODY_BYTES } from './routes/ocsp/plugin.js';
 export type { Principal, PrincipalKind } from './plugins/mtls-peer.js';
+export { DEFAULT_MAX_REVOKED_SERIALS, RevokedSerials } from './revoked-serials.js';
 export { PROBLEM_TYPES, PROBLEM_TYPE_BASE, type ProblemDocument, type ProblemKind } from './problem.js';
 export type {
   AlertsPort,
@@ -16,6 +17,8 @@ export type {
   CertificateReader,
   CertificateRevoker,
   CertificateStatusView,
+  DatabaseHealthSource,
+  DatabaseStatus,
   HealthCheck,
   HealthCheckResult,
   OcspPort,

@@ -11,6 +11,7 @@ import type { AlertsPort } from './routes/alerts/port.js';
 import type { JwtAuthorityJwk, SvidApi } from '../svid/ports.js';
 import type { AcmeHandler } from '../acme/transport.js';
 import type { EventLoopLagSource } from './event-loop-lag.js';
+import type { RevokedSerials } from './revoked-serials.js';
 
 export type { AlertsPort };
 
@@ -77,7 +78,28 @@ export interface HealthCheckResult {
 
 export interface HealthCheck {
   readonly name: string;
-  check(): HealthCheckResult;
+  /**
+   * What this check failing makes the node: 'fail' (the default; HTTP 503, take it out of
+   * rotation) or 'degraded' (HTTP 200: it still serves what it can, e.g. OCSP from its cache
+   * while the ledger database is down, and refuses the rest with 503 itself).
+   */
+  readonly whenFailing?: 'fail' | 'degraded';
+  /** May answer later (a database round trip); /healthz awaits it. */
+  check(): HealthCheckResult | Promise<HealthCheckResult>;
+}
+
+/** The ledger's database as /healthz reports it. */
+export interface DatabaseStatus {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Whether the database answered just now. */
+  readonly reachable: boolean;
+  /** The migration version the ledger was opened at. */
+  readonly schemaVersion: number;
+}
+
+export interface DatabaseHealthSource {
+  /** Never throws; bounded in time (an unreachable database reports false, it does not hold /healthz). */
+  status(): Promise<DatabaseStatus>;
 }
 
 /** pino options accepted by buildApp (a `stream` may be given to capture logs). */
@@ -92,6 +114,10 @@ export interface AppDeps {
   readonly revoker: CertificateRevoker;
   readonly bundle: TrustBundleSource;
   readonly health: readonly HealthCheck[];
+  /** The ledger's database; /healthz reports it (backend, reachable, schema version) when given. */
+  readonly database?: DatabaseHealthSource;
+  /** Revocations this node has heard of (its own and the cluster's), refused before the ledger is asked. */
+  readonly revokedSerials?: Pick<RevokedSerials, 'has'>;
   /** How late the event loop runs; /healthz reports it when given. */
   readonly eventLoopLag?: EventLoopLagSource;
   /** e.g. 'keysmith.local': principals come only from SPIFFE IDs in this trust domain. */

@@ -27,3 +27,5 @@ export { PostgresDatabase, redactUrl, type PostgresOptions, type PostgresSslMode
 export { PostgresLedger } from './postgres/ledger.js';
 export { PostgresEntryRepository } from './postgres/entry-repository.js';
 export { PostgresJoinTokenRepository } from './postgres/join-token-repository.js';
+export { REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext, type RevocationFeedOptions } from './postgres/revocation-feed.js';
+export { isUnavailable } from './postgres/unavailable.js';

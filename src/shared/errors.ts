@@ -12,6 +12,8 @@ export type DomainErrorKind =
   | 'badCSR'
   | 'rejectedIdentifier'
   | 'rateLimited'
+  /** A dependency (the ledger's database) cannot be reached right now; retry later (HTTP 503). */
+  | 'unavailable'
   | 'internal';
 
 export interface DomainErrorOptions {

@@ -83,7 +83,7 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
 
   after(async () => {
     await server?.close(1_000);
-    core?.close();
+    await core?.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -2,13 +2,16 @@
  * The verified client chain (from our TLS engine's socket) becomes
  * `request.principal`. The engine verified the chain at the handshake; here
  * the ledger is asked on every request, so a certificate revoked while its
- * keep-alive connection is open is refused from the next request on.
+ * keep-alive connection is open is refused from the next request on. Serials
+ * this node was told are revoked (RevokedSerials) are refused before the
+ * ledger is asked, so that refusal holds while the database is unreachable.
  */
 import type { FastifyInstance } from 'fastify';
 import type { PeerCertificate } from '../../tls/index.js';
 import type { CertificateReader } from '../ports.js';
 import type { Clock } from '../../shared/clock.js';
 import { ProblemError } from '../problem.js';
+import type { RevokedSerials } from '../revoked-serials.js';
 import { isSpiffeUri, tryParseSpiffeId } from '../../shared/spiffe-id.js';
 
 export type PrincipalKind = 'workload' | 'node' | 'admin';
@@ -97,6 +100,8 @@ export interface MtlsPeerOptions {
   readonly certificates: Pick<CertificateReader, 'statusOf'>;
   readonly trustDomain: string;
   readonly clock: Clock;
+  /** Revocations this node has heard of; checked before the ledger. */
+  readonly revokedSerials?: Pick<RevokedSerials, 'has'>;
 }
 
 export function installMtlsPeer(app: FastifyInstance, options: MtlsPeerOptions): void {
@@ -107,8 +112,12 @@ export function installMtlsPeer(app: FastifyInstance, options: MtlsPeerOptions):
     if (leaf === undefined) return;
     request.hasClientCertificate = true;
     const serial = leaf.serialNumber;
+    if (options.revokedSerials?.has(serial) === true) {
+      throw new ProblemError('certificateRevoked', `The client certificate (serial ${serial}) was revoked.`);
+    }
     // Every presented certificate is checked, not only those that grant access: one the ledger refutes is refused outright.
-    const status = options.certificates.statusOf(serial);
+    // Awaited: on PostgreSQL the lookup is a query (a DomainError('unavailable') while the database is down: 503).
+    const status = await options.certificates.statusOf(serial);
     if (status === undefined) throw new ProblemError('certificateUnknown', `The client certificate (serial ${serial}) is not one this CA issued.`);
     if (status.status === 'revoked') {
       const when = status.revokedAt === null ? '' : ` at ${new Date(status.revokedAt).toISOString()}`;

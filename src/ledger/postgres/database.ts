@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
+import { asUnavailable } from './unavailable.js';
 
 /**
  * The PostgreSQL connection pool the ledger's repositories share, and the two
@@ -53,16 +54,25 @@ interface Queryable {
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
 }
 
+/** One statement; a lost or refused connection becomes DomainError('unavailable') here, once, for every repository (HTTP 503). */
+async function query(target: Queryable, sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+  try {
+    return await target.query(sql, [...params]);
+  } catch (error) {
+    throw asUnavailable(error);
+  }
+}
+
 function runnerOver(target: Queryable): SqlRunner {
   return {
     async rows<R>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
-      return (await target.query(sql, [...params])).rows as R[];
+      return (await query(target, sql, params)).rows as R[];
     },
     async row<R>(sql: string, params: readonly SqlValue[] = []): Promise<R | undefined> {
-      return (await target.query(sql, [...params])).rows[0] as R | undefined;
+      return (await query(target, sql, params)).rows[0] as R | undefined;
     },
     async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-      return (await target.query(sql, [...params])).rowCount ?? 0;
+      return (await query(target, sql, params)).rowCount ?? 0;
     },
   };
 }
@@ -88,6 +98,11 @@ export class PostgresDatabase implements SqlRunner {
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+      // statement_timeout is enforced by the server: a server that is frozen or cut off by the network never sends
+      // it. The client gives up a second later ('Query read timeout', an unavailable error: HTTP 503 instead of a hang).
+      ...clientReadTimeout(options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS),
+      // TCP keepalive finds a connection whose server vanished without a FIN.
+      keepAlive: true,
       application_name: 'keysmith',
       ...sslSettings(options),
     });
@@ -118,12 +133,18 @@ export class PostgresDatabase implements SqlRunner {
    */
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>, isolation: 'read committed' | 'serializable' = 'read committed'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#pool.connect();
+      const client = await this.#connect();
       let broken = false;
+      // The pool watches only idle connections: one lost while checked out emits 'error' on the client, and an
+      // unheard 'error' would end the process. The statement in flight rejects as well; that is what the caller sees.
+      const lost = (): void => {
+        broken = true;
+      };
+      client.on('error', lost);
       try {
-        await client.query(`BEGIN ISOLATION LEVEL ${isolation === 'serializable' ? 'SERIALIZABLE' : 'READ COMMITTED'}`);
+        await query(client, `BEGIN ISOLATION LEVEL ${isolation === 'serializable' ? 'SERIALIZABLE' : 'READ COMMITTED'}`, []);
         const result = await work(runnerOver(client));
-        await client.query('COMMIT');
+        await query(client, 'COMMIT', []);
         return result;
       } catch (error) {
         try {
@@ -135,8 +156,17 @@ export class PostgresDatabase implements SqlRunner {
         if (state !== undefined && RETRYABLE.has(state) && attempt < MAX_TRANSACTION_ATTEMPTS) continue;
         throw error;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
+    }
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (error) {
+      throw asUnavailable(error);
     }
   }
 
@@ -170,6 +200,11 @@ export class PostgresDatabase implements SqlRunner {
   async close(): Promise<void> {
     await this.#pool.end();
   }
+}
+
+/** Client-side read timeout past the server's statement_timeout; none when the statement timeout is off. */
+function clientReadTimeout(statementTimeoutMs: number): { query_timeout?: number } {
+  return statementTimeoutMs > 0 ? { query_timeout: statementTimeoutMs + 1_000 } : {};
 }
 
 function sslSettings(options: PostgresOptions): { ssl?: ConnectionOptions | boolean } {

@@ -68,7 +68,7 @@ describe('ACME in strict mTLS mode', () => {
 
   after(async () => {
     await server.close(1_000);
-    core.close();
+    await core.close();
     await rm(dir, { recursive: true, force: true });
   });
 

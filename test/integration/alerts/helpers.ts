@@ -325,7 +325,7 @@ export interface RunnerOptions {
 }
 
 /** A runner over `ledger` with jitter pinned to its midpoint. */
-export function makeRunner(ledger: Ledger, clock: FakeClock, alertSettings: AlertSettings, options: RunnerOptions = {}): AlertRunner {
+export function makeRunner(ledger: Pick<Ledger, 'alerts' | 'leases'>, clock: FakeClock, alertSettings: AlertSettings, options: RunnerOptions = {}): AlertRunner {
   return new AlertRunner(
     { outbox: ledger.alerts, leases: ledger.leases, clock, logger: options.logger ?? new MemoryLogger(), holder: options.holder ?? 'test-process', random: () => 0.5 },
     alertSettings,

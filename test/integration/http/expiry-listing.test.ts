@@ -100,11 +100,11 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     stopped = record('svid', 'spiffe://keysmith.local/ns/prod/sa/stopped', now - 45 * MINUTE, HOUR);
     renewedOld = record('svid', 'spiffe://keysmith.local/ns/prod/sa/healthy', now - 40 * MINUTE, HOUR);
     renewedNew = record('svid', 'spiffe://keysmith.local/ns/prod/sa/healthy', now - 10 * MINUTE, HOUR);
-    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) core.ledger.certificates.recordIssued(r);
+    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) core.repositories.certificates.recordIssued(r);
   });
   after(async () => {
     await server.close(0);
-    core.close();
+    await core.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -113,7 +113,7 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     assert.ok(listed.includes(expiringServer.serial));
     assert.ok(listed.includes(stopped.serial));
     assert.ok(!listed.includes(renewedOld.serial) && !listed.includes(renewedNew.serial));
-    const svids = core.ledger.certificates.list({ expiringWithinMs: 7 * DAY, include: 'all', profile: 'svid', limit: 500 }).items;
+    const svids = core.repositories.certificates.list({ expiringWithinMs: 7 * DAY, include: 'all', profile: 'svid', limit: 500 }).items;
     for (const svid of svids) if (svid.serial !== stopped.serial) assert.ok(!listed.includes(svid.serial), `${svid.serial} (${svid.spiffeId ?? ''}) is not for a person`);
     assert.deepEqual(listed, serialsOf(await get('/v1/certificates?expiring_within=7d&include=attention&limit=500')));
   });

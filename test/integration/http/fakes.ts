@@ -80,6 +80,8 @@ export class FakeLedger implements CertificateReader, CertificateRevoker {
   readonly queries: CertificateQuery[] = [];
   /** Set to make list() fail, e.g. with a plain Error (internal) or a DomainError. */
   listFailure: Error | undefined;
+  /** Set to make statusOf() (the per-request client-certificate check) fail, e.g. with DomainError('unavailable'). */
+  statusFailure: Error | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -114,6 +116,7 @@ export class FakeLedger implements CertificateReader, CertificateRevoker {
   }
 
   statusOf(serial: string): CertificateStatusView | undefined {
+    if (this.statusFailure !== undefined) throw this.statusFailure;
     const r = this.records.get(serial);
     return r === undefined ? undefined : { status: r.status, notAfter: r.notAfter, revokedAt: r.revokedAt, reason: r.revocationReason };
   }

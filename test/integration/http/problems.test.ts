@@ -1,6 +1,8 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../../../src/shared/errors.js';
+import { asUnavailable } from '../../../src/ledger/postgres/unavailable.js';
+import { RevokedSerials } from '../../../src/http/index.js';
 import { connect } from '../../../src/tls/index.js';
 import { withTimeout } from '../../helpers/processes.js';
 import { asRecord, enrol, fixture, mintIdentities, send, serve, type Identities, type Served } from './harness.js';
@@ -157,6 +159,53 @@ describe('problem documents (RFC 9457)', () => {
     const reply = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
     assertProblem(reply, 429, 'rate-limited');
     assert.equal(reply.headers['retry-after'], '3');
+  });
+
+  it('answers a ledger database that cannot be reached with 503, Retry-After and database-unavailable, the driver message kept inside', async () => {
+    const s = await asAdmin();
+    const unavailable = asUnavailable(Object.assign(new Error('connect ECONNREFUSED 10.9.8.7:5432'), { code: 'ECONNREFUSED' }));
+    assert.ok(unavailable instanceof DomainError);
+    s.ledger.listFailure = unavailable;
+    const reply = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
+    const body = assertProblem(reply, 503, 'database-unavailable');
+    assert.equal(body['title'], 'The ledger database is unavailable');
+    assert.equal(body['detail'], 'the ledger database cannot be reached right now; try again shortly');
+    assert.equal(reply.headers['retry-after'], '5');
+    assert.doesNotMatch(reply.body, /10\.9\.8\.7|ECONNREFUSED/);
+    // Recovers without a restart: the next request that reaches the database is answered.
+    s.ledger.listFailure = undefined;
+    assert.equal((await send(s.port, { path: '/v1/certificates', identity: ids.admin })).status, 200);
+  });
+
+  it('an unavailable error built elsewhere without a Retry-After still gets one', async () => {
+    const s = await asAdmin();
+    s.ledger.listFailure = new DomainError('unavailable', 'the ledger database cannot be reached right now');
+    const reply = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
+    assertProblem(reply, 503, 'database-unavailable');
+    assert.equal(reply.headers['retry-after'], '5');
+  });
+
+  it('answers 503 when the per-request client-certificate check cannot reach the database', async () => {
+    const s = await asAdmin();
+    s.ledger.statusFailure = new DomainError('unavailable', 'the ledger database cannot be reached right now', { retryAfterSeconds: 5 });
+    const reply = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
+    assertProblem(reply, 503, 'database-unavailable');
+    assert.equal(reply.headers['retry-after'], '5');
+  });
+
+  it('refuses a client certificate this node heard is revoked with 403, even while the database cannot be reached', async () => {
+    logLines = [];
+    const revokedSerials = new RevokedSerials();
+    served = await serve({ logLines, deps: { revokedSerials } });
+    const serial = enrol(served.ledger, ids.admin);
+    assert.equal((await send(served.port, { path: '/v1/certificates', identity: ids.admin })).status, 200);
+    revokedSerials.add(serial);
+    served.ledger.statusFailure = new DomainError('unavailable', 'the ledger database cannot be reached right now');
+    const reply = await send(served.port, { path: '/v1/certificates', identity: ids.admin });
+    const body = assertProblem(reply, 403, 'certificate-revoked');
+    assert.equal(body['detail'], `The client certificate (serial ${serial}) was revoked.`);
+    // The ledger still says valid (the fake never saw the revocation): the remembered serial alone refused it.
+    assert.equal(served.ledger.records.get(serial)?.status, 'valid');
   });
 
   it('answers bytes that are not HTTP/1.1 with a 400 problem and closes the connection', async () => {

@@ -84,7 +84,7 @@ before(async () => {
 
 after(async () => {
   await server?.close(0);
-  core?.close();
+  await core?.close();
   await rm(dataDir, { recursive: true, force: true });
 });
 

@@ -2,7 +2,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { asRecord, enrol, fixture, mintIdentities, send, serve, type Identities, type Served } from './harness.js';
-import { firstCertificate } from './fakes.js';
+import { FakeHealthCheck, firstCertificate } from './fakes.js';
 
 describe('routes over our TLS', () => {
   let ids: Identities;
@@ -79,6 +79,40 @@ describe('routes over our TLS', () => {
         },
       });
       assert.doesNotMatch(reply.body, /HSM/);
+    });
+
+    it('reports the database and answers 200 "degraded" when only a check marked degraded fails (the ledger database is down)', async () => {
+      let reachable = false;
+      const database = { status: async () => ({ backend: 'postgres' as const, reachable, schemaVersion: 7 }) };
+      const ledgerCheck = {
+        name: 'ledger',
+        whenFailing: 'degraded' as const,
+        check: async () => (reachable ? { ok: true } : { ok: false, detail: 'the ledger database cannot be reached' }),
+      };
+      const ca = new FakeHealthCheck('ca');
+      served = await serve({ deps: { health: [ledgerCheck, ca], database } });
+      const down = await send(served.port, { path: '/healthz' });
+      assert.equal(down.status, 200);
+      assert.deepEqual(down.json(), {
+        status: 'degraded',
+        checks: { ledger: { status: 'fail', detail: 'the ledger database cannot be reached' }, ca: { status: 'ok' } },
+        database: { backend: 'postgres', reachable: false, schemaVersion: 7 },
+      });
+      // A failing essential check still fails the node, degraded or not.
+      ca.result = { ok: false, detail: 'no key' };
+      const failing = await send(served.port, { path: '/healthz' });
+      assert.equal(failing.status, 503);
+      assert.equal(asRecord(failing.json())['status'], 'fail');
+      // The database is back: ok again, without a restart.
+      ca.result = { ok: true };
+      reachable = true;
+      const back = await send(served.port, { path: '/healthz' });
+      assert.equal(back.status, 200);
+      assert.deepEqual(back.json(), {
+        status: 'ok',
+        checks: { ledger: { status: 'ok' }, ca: { status: 'ok' } },
+        database: { backend: 'postgres', reachable: true, schemaVersion: 7 },
+      });
     });
   });
 

@@ -66,7 +66,7 @@ async function startKeysmith(name: string, env: Record<string, string> = {}): Pr
     admin,
     close: async () => {
       await server.close(1_000);
-      core.close();
+      await core.close();
     },
   };
 }
@@ -121,7 +121,7 @@ function certificateRows(core: Core): number {
   let count = 0;
   let cursor: string | null = null;
   for (let page = 0; page < 100; page++) {
-    const result = core.ledger.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
+    const result = core.repositories.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
     count += result.items.length;
     cursor = result.nextCursor;
     if (cursor === null) return count;
@@ -278,7 +278,7 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
     const renewAfter = Date.parse(String(svid['renew_after']));
     assert.equal(expiresAt, Date.parse(leaf.validTo));
     assert.ok(renewAfter > Date.now() && renewAfter < expiresAt);
-    const record = main.core.ledger.certificates.findBySerial(String(svid['serial']));
+    const record = main.core.repositories.certificates.findBySerial(String(svid['serial']));
     assert.equal(record?.requester, NODE_ID);
     workload = asSvidIdentity(key, svid);
   });
@@ -289,7 +289,7 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
     assert.equal(reply.status, 200, reply.body);
     const leaf = leafOf(String(reply.json()['cert_chain']));
     assert.ok(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom) <= 600_000 + 61_000);
-    assert.equal(main.core.ledger.certificates.findBySerial(String(reply.json()['serial']))?.requester, WORKLOAD_ID);
+    assert.equal(main.core.repositories.certificates.findBySerial(String(reply.json()['serial']))?.requester, WORKLOAD_ID);
   });
 
   it('refuses, writing nothing: another ID, ttl above the entry, a bad CSR signature, a weak key, an invalid SPIFFE ID, no certificate', async () => {
@@ -400,7 +400,7 @@ describe('POST /v1/attest/join-token', () => {
     const svid = reply.json();
     assert.equal(svid['spiffe_id'], `spiffe://${TD}/node/joined`);
     assert.equal(svid['entry_id'], null);
-    const record = main.core.ledger.certificates.findBySerial(String(svid['serial']));
+    const record = main.core.repositories.certificates.findBySerial(String(svid['serial']));
     assert.equal(record?.profile, 'node');
     assert.match(String(record?.requester), /^join-token:[0-9a-f]{12}$/);
     await assertRefused(main, () => call(main, 'POST', '/v1/attest/join-token', { body: { token, csr } }), 403, 'unauthorized', /already been used/);

@@ -142,7 +142,7 @@ before(async () => {
 
 after(async () => {
   await server?.close(1_000);
-  core?.close();
+  await core?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

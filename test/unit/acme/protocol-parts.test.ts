@@ -160,4 +160,15 @@ describe('contacts and problems', () => {
     assert.equal(toAcmeProblem(new Error('boom')), undefined);
     assert.equal(toAcmeProblem(new DomainError('badCSR', 'short key'))?.type, 'badCSR');
   });
+
+  it('answers a database that cannot be reached with serverInternal, 503 and Retry-After (RFC 8555 §6.7 has no narrower type)', () => {
+    const problem = toAcmeProblem(new DomainError('unavailable', 'the ledger database cannot be reached right now', { retryAfterSeconds: 5 }));
+    assert.ok(problem !== undefined);
+    assert.deepEqual(problemDocument(problem), {
+      type: 'urn:ietf:params:acme:error:serverInternal',
+      detail: 'the ledger database cannot be reached right now',
+      status: 503,
+    });
+    assert.equal(problem.options.retryAfterSeconds, 5);
+  });
 });

@@ -77,7 +77,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
           'The subject and SANs come from the entry; the CSR gives only the key.',
         operationId: 'issueX509Svid',
         body: X509SvidRequestSchema,
-        response: { 200: X509SvidSchema.describe('The SVID'), ...problemResponses(400, 401, 403) },
+        response: { 200: X509SvidSchema.describe('The SVID'), ...problemResponses(400, 401, 403, 503) },
       },
     },
     async (request) => {
@@ -99,7 +99,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         description: 'Each request is authorized and issued on its own; a refused one yields a problem document in its place. Body limit 512 KiB.',
         operationId: 'issueX509SvidBatch',
         body: X509BatchBodySchema,
-        response: { 200: X509BatchResultSchema.describe('One result per request, in order'), ...problemResponses(400, 401, 403, 413) },
+        response: { 200: X509BatchResultSchema.describe('One result per request, in order'), ...problemResponses(400, 401, 403, 413, 503) },
       },
     },
     async (request) => {
@@ -120,7 +120,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         description: 'Signed ES256 by a JWT authority of the SPIFFE bundle; the same entries authorize it as for X.509-SVIDs.',
         operationId: 'issueJwtSvid',
         body: JwtSvidBodySchema,
-        response: { 200: JwtSvidSchema.describe('The JWT-SVID'), ...problemResponses(400, 401, 403) },
+        response: { 200: JwtSvidSchema.describe('The JWT-SVID'), ...problemResponses(400, 401, 403, 503) },
       },
     },
     async (request) => {
@@ -144,7 +144,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
           'Returns the node identity named by the token. Off in strict mTLS mode.',
         operationId: 'attestJoinToken',
         body: JoinTokenBodySchema,
-        response: { 200: X509SvidSchema.describe('The node identity'), ...problemResponses(400, 403, 429) },
+        response: { 200: X509SvidSchema.describe('The node identity'), ...problemResponses(400, 403, 429, 503) },
       },
     },
     async (request) => {
@@ -166,7 +166,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         summary: 'Create a registration entry',
         operationId: 'createEntry',
         body: EntryCreateBodySchema,
-        response: { 201: EntrySchema.describe('The entry; Location names it'), ...problemResponses(400, 401, 403, 409) },
+        response: { 201: EntrySchema.describe('The entry; Location names it'), ...problemResponses(400, 401, 403, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -238,7 +238,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         operationId: 'updateEntry',
         params: EntryIdParamsSchema,
         body: EntryPatchBodySchema,
-        response: { 200: EntrySchema.describe('The entry as changed'), ...problemResponses(400, 401, 403, 404, 409) },
+        response: { 200: EntrySchema.describe('The entry as changed'), ...problemResponses(400, 401, 403, 404, 409, 503) },
       },
     },
     async (request) => {
@@ -267,7 +267,7 @@ export function registerSvidRoutes(app: FastifyInstance, svid: SvidApi): void {
         description: 'SVIDs already issued under it stay valid until they expire or are revoked.',
         operationId: 'deleteEntry',
         params: EntryIdParamsSchema,
-        response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404) },
+        response: { 204: z.null().describe('Deleted'), ...problemResponses(400, 401, 403, 404, 503) },
       },
     },
     async (request, reply) => {
