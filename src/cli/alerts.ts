@@ -28,7 +28,7 @@ import {
 } from '../alerts/index.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { AlertsPort } from '../http/index.js';
-import { openLedger, type AlertStatus, type AlertSummary, type Ledger } from '../ledger/index.js';
+import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBackend, type LedgerLocation } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
@@ -173,9 +173,12 @@ export interface AlertComposition {
   stop(withinMs?: number): Promise<void>;
 }
 
+/** What the alerts need of the ledger, on either backend: the outbox and the leases. */
+export type AlertLedger = Pick<LedgerBackend, 'alerts' | 'leases'>;
+
 export interface AlertCompositionOptions {
   readonly config: Config;
-  readonly ledger: Ledger;
+  readonly ledger: AlertLedger;
   readonly clock?: Clock;
   readonly logger: AlertLogger;
   readonly metrics?: AlertMetrics;
@@ -252,10 +255,32 @@ function configOf(parsed: ParsedCommand): Config {
   return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
 }
 
-function withLedger<T>(config: Config, use: (ledger: Ledger) => Promise<T>): Promise<T> {
-  ensurePrivateDir(config.dataDir);
-  const ledger = openLedger({ path: dataPaths(config.dataDir).database });
-  return use(ledger).finally(() => ledger.close());
+/**
+ * Where the configuration puts the ledger: PostgreSQL when databaseUrl is
+ * set (the cluster's database: `alerts run` on any machine joins the same
+ * lease and slot rules as the nodes), else the SQLite file in the data directory.
+ */
+export function ledgerLocationOf(config: Config): LedgerLocation {
+  if (config.databaseUrl === undefined) return { kind: 'sqlite', path: dataPaths(config.dataDir).database };
+  return {
+    kind: 'postgres',
+    url: config.databaseUrl,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeout,
+    ...(config.databaseSslMode === undefined ? {} : { sslMode: config.databaseSslMode }),
+    ...(config.databaseSslCaFile === undefined ? {} : { sslCaFile: config.databaseSslCaFile }),
+  };
+}
+
+async function withLedger<T>(config: Config, use: (ledger: AlertLedger) => Promise<T>): Promise<T> {
+  const location = ledgerLocationOf(config);
+  if (location.kind === 'sqlite') ensurePrivateDir(config.dataDir);
+  const { ledger } = await openLedgerBackend(location);
+  try {
+    return await use(ledger);
+  } finally {
+    await ledger.close();
+  }
 }
 
 const DAY_MS = 86_400_000;
@@ -304,7 +329,7 @@ export const alertsListCommand: Command = {
     const config = configOf(parsed);
     await withLedger(config, async (ledger) => {
       const filter: { status?: AlertStatus; limit: number } = { limit, ...(status === undefined ? {} : { status }) };
-      const page = ledger.alerts.list(filter);
+      const page = await ledger.alerts.list(filter);
       console.log(formatAlertTable(page.items, systemClock.now()));
       if (page.nextCursor !== null) console.log(`(more than ${limit}; raise --limit or filter by --status)`);
     });

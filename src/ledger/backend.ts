@@ -1,4 +1,6 @@
-import type { Awaitable } from '../shared/awaitable.js';
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
+import type { AlertOutboxRepository } from './alert-outbox.js';
+import type { LeaseRepository } from './alert-leases.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { openLedger, type Ledger } from './ledger.js';
 import { findMigrationsDir } from './migrate.js';
@@ -20,6 +22,10 @@ export interface LedgerBackend {
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;
+  /** The expiry-alert outbox (migrations/0002): runs, alerts, deliveries, messages. */
+  readonly alerts: AwaitableMethods<AlertOutboxRepository>;
+  /** Named leases: one node at a time does what a lease guards (alert runs). */
+  readonly leases: AwaitableMethods<LeaseRepository>;
 }
 
 export type LedgerLocation =
