@@ -31,17 +31,23 @@ export class HeldLease {
   /** When the lease runs out unless renewed: past it, a failing store means the lease may be someone else's. */
   private expiresAt: number;
   private isReleased = false;
+  /** The renewal in flight: a heartbeat and a caller's renew() share it instead of racing each other to the store. */
+  private renewing: Promise<boolean> | undefined;
 
-  private constructor(private readonly request: LeaseRequest) {
-    this.expiresAt = request.clock.now() + request.ttlMs;
-    this.heartbeat = setInterval(() => this.renew(), request.heartbeatMs);
+  private constructor(
+    private readonly request: LeaseRequest,
+    acquiredAt: number,
+  ) {
+    this.expiresAt = acquiredAt + request.ttlMs;
+    this.heartbeat = setInterval(() => void this.renew(), request.heartbeatMs);
     // The work in flight keeps the process alive; the heartbeat alone must not.
     this.heartbeat.unref();
   }
 
   /** The lease, or null when another holder has a live one. */
-  static acquire(request: LeaseRequest): HeldLease | null {
-    return request.store.acquire(request.name, request.token, request.clock.now(), request.ttlMs) ? new HeldLease(request) : null;
+  static async acquire(request: LeaseRequest): Promise<HeldLease | null> {
+    const now = request.clock.now();
+    return (await request.store.acquire(request.name, request.token, now, request.ttlMs)) ? new HeldLease(request, now) : null;
   }
 
   /** Aborts (reason LeaseLostError) once a renewal finds the lease gone. */
@@ -54,19 +60,44 @@ export class HeldLease {
   }
 
   /** Extends the lease now; false (and the signal aborted) when it is no longer ours. */
-  renew(): boolean {
-    if (!this.isHeld) return false;
+  renew(): Promise<boolean> {
+    if (!this.isHeld) return Promise.resolve(false);
+    this.renewing ??= this.renewOnce().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  /** Stops the heartbeat and gives the lease up (only if it is still ours). */
+  async release(): Promise<void> {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    clearInterval(this.heartbeat);
+    const { store, name, token, logger } = this.request;
+    try {
+      await store.release(name, token);
+    } catch (error) {
+      // The lease then simply expires; nothing else depends on this.
+      logger.warn({ error: describe(error) }, 'could not release the expiry alert lease');
+    }
+  }
+
+  private async renewOnce(): Promise<boolean> {
     const { store, name, token, clock, ttlMs, logger } = this.request;
     const now = clock.now();
     try {
-      if (store.renew(name, token, now, ttlMs)) {
+      if (await store.renew(name, token, now, ttlMs)) {
         this.expiresAt = now + ttlMs;
-        return true;
+        return this.isHeld;
       }
+      // Released meanwhile: the row is gone because we gave it up, not because someone took it.
+      if (this.isReleased) return false;
       logger.warn({ lease: name }, 'expiry alert lease lost to another process; the run stops here');
     } catch (error) {
-      // A busy ledger is no proof the lease is gone: keep working while it cannot have run out.
-      if (now < this.expiresAt) {
+      if (this.isReleased) return false;
+      // A busy or unreachable ledger is no proof the lease is gone: keep working while it cannot have run out
+      // (judged when the failure arrives: a statement timeout may have taken seconds).
+      if (clock.now() < this.expiresAt) {
         logger.warn({ lease: name, error: describe(error) }, 'could not renew the expiry alert lease; trying again at the next heartbeat');
         return true;
       }
@@ -74,20 +105,6 @@ export class HeldLease {
     }
     this.lose();
     return false;
-  }
-
-  /** Stops the heartbeat and gives the lease up (only if it is still ours). */
-  release(): void {
-    if (this.isReleased) return;
-    this.isReleased = true;
-    clearInterval(this.heartbeat);
-    const { store, name, token, logger } = this.request;
-    try {
-      store.release(name, token);
-    } catch (error) {
-      // The lease then simply expires; nothing else depends on this.
-      logger.warn({ error: describe(error) }, 'could not release the expiry alert lease');
-    }
   }
 
   private lose(): void {

@@ -154,7 +154,7 @@ export class Notifier {
    */
   async deliver(message: PendingMessage, now: () => number, signal?: AbortSignal): Promise<DeliveryResult> {
     const { outbox, logger, metrics } = this.deps;
-    const items = outbox.messageItems(message.id);
+    const items = await outbox.messageItems(message.id);
     const attempt = message.attempts + 1;
     const context = { channel: message.channel, recipient: message.recipient, idempotencyKey: message.idempotencyKey, attempt, certificates: items.length };
     let failure: string;
@@ -166,7 +166,7 @@ export class Notifier {
         throw new Error('its certificates are no longer in the ledger');
       }
       await this.send(message, items, now(), attempt, signal);
-      outbox.markSent(message.id, now());
+      await outbox.markSent(message.id, now());
       metrics?.messageSent(message.channel);
       logger.info({ ...context, serials: items.map((i) => i.serial) }, `expiry alert sent by ${message.channel}`);
       return { outcome: 'sent', missedDeadline: false };
@@ -182,7 +182,7 @@ export class Notifier {
     }
     const giveUp = isPermanent || attempt >= this.deps.retry.maxAttempts;
     const next = giveUp ? null : now() + retryDelayMs(attempt, this.deps.retry, this.deps.random);
-    outbox.recordFailure(message.id, failure, next);
+    await outbox.recordFailure(message.id, failure, next);
     if (giveUp) {
       metrics?.messageFailed(message.channel);
       logger.error({ ...context, error: failure }, `expiry alert ${message.channel} delivery failed for good after ${attempt} attempt${attempt === 1 ? '' : 's'}`);

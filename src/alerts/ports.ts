@@ -3,6 +3,7 @@
  * outbox and lease repositories fit these shapes structurally, as does a
  * nodemailer transport; cli/compose checks each fit with `satisfies`.
  */
+import type { Awaitable } from '../shared/awaitable.js';
 import type { AlertChannel, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../shared/alert-records.js';
 
 export type {
@@ -20,8 +21,9 @@ export type {
 } from '../shared/alert-records.js';
 
 /**
- * The durable outbox (src/ledger AlertOutboxRepository). Synchronous, like
- * better-sqlite3; each method is one transaction.
+ * The durable outbox (src/ledger AlertOutboxRepository on SQLite,
+ * PostgresAlertOutbox on PostgreSQL). Each method is one transaction; results
+ * are Awaitable (SQLite answers at once, PostgreSQL later) and always awaited.
  */
 export interface AlertOutbox {
   /** The run's id, or null when the slot was already run or (catch-up) a run finished since `unlessFinishedSince`. */
@@ -31,8 +33,8 @@ export interface AlertOutbox {
     readonly holder: string;
     readonly now: number;
     readonly unlessFinishedSince?: number;
-  }): number | null;
-  finishRun(runId: number, now: number, enqueued: number): void;
+  }): Awaitable<number | null>;
+  finishRun(runId: number, now: number, enqueued: number): Awaitable<void>;
   /** Detection and enqueue in one transaction; returns only what is new. */
   enqueueExpiring(request: {
     readonly runId: number;
@@ -40,29 +42,29 @@ export interface AlertOutbox {
     readonly thresholds: readonly ExpiryThreshold[];
     readonly targets: readonly DeliveryTarget[];
     readonly keyFor: (serial: string, thresholdMs: number) => string;
-  }): EnqueuedAlert[];
-  waitingDeliveries(query: { readonly perRecipient: number; readonly limit: number }): WaitingDelivery[];
-  createMessages(runId: number, now: number, messages: readonly NewAlertMessage[]): number[];
+  }): Awaitable<EnqueuedAlert[]>;
+  waitingDeliveries(query: { readonly perRecipient: number; readonly limit: number }): Awaitable<WaitingDelivery[]>;
+  createMessages(runId: number, now: number, messages: readonly NewAlertMessage[]): Awaitable<number[]>;
   /** Pending messages due by `now`, oldest due first; only `channel`'s when given. */
-  dueMessages(now: number, limit: number, channel?: AlertChannel): PendingMessage[];
-  nextAttemptAt(): number | null;
-  messageItems(messageId: number): MessageItem[];
-  markSent(messageId: number, now: number): void;
+  dueMessages(now: number, limit: number, channel?: AlertChannel): Awaitable<PendingMessage[]>;
+  nextAttemptAt(): Awaitable<number | null>;
+  messageItems(messageId: number): Awaitable<MessageItem[]>;
+  markSent(messageId: number, now: number): Awaitable<void>;
   /** `nextAttemptAt` null gives the message up (failed). */
-  recordFailure(messageId: number, error: string, nextAttemptAt: number | null): void;
+  recordFailure(messageId: number, error: string, nextAttemptAt: number | null): Awaitable<void>;
 }
 
 /**
- * Named leases in the ledger (src/ledger LeaseRepository). `holder` is the
+ * Named leases in the ledger (src/ledger LeaseRepository, PostgresLeases). `holder` is the
  * fencing token: the runner mints one per acquisition, and renew and release
  * only touch the row that token made.
  */
 export interface LeaseStore {
   /** True when the lease was free or expired and is now `holder`'s until now + ttlMs. */
-  acquire(name: string, holder: string, now: number, ttlMs: number): boolean;
+  acquire(name: string, holder: string, now: number, ttlMs: number): Awaitable<boolean>;
   /** False when the lease ran out or another holder has it: the caller must stop. */
-  renew(name: string, holder: string, now: number, ttlMs: number): boolean;
-  release(name: string, holder: string): void;
+  renew(name: string, holder: string, now: number, ttlMs: number): Awaitable<boolean>;
+  release(name: string, holder: string): Awaitable<void>;
 }
 
 /** One mail, in nodemailer's option names. */

@@ -19,7 +19,7 @@ import type { Clock } from '../shared/clock.js';
 import { RunDeadlineError, ShutdownError } from './deadline.js';
 import { HeldLease } from './held-lease.js';
 import { Notifier, planMessages, waitingQueryFor, type AlertMode, type MailSettings, type MessageCaps, type RetryPolicy } from './notifier.js';
-import type { AlertChannel, AlertLogger, AlertMetrics, AlertOutbox, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, LeaseStore } from './ports.js';
+import type { AlertChannel, AlertLogger, AlertMetrics, AlertOutbox, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, LeaseStore, PendingMessage } from './ports.js';
 import { alertKey, daysLeft, formatThreshold } from './select-expiring.js';
 import { webhookDisplayName, type WebhookSettings } from './webhook.js';
 import { identityLabel } from './wire.js';
@@ -170,18 +170,18 @@ export class AlertRunner {
     if (this.isStopping) return Promise.resolve(null);
     return this.exclusive(async () => {
       if (this.isStopping) return null;
-      const lease = this.acquireLease();
+      const lease = await this.acquireLease();
       if (lease === null) return null;
       try {
         return await this.deliverHeld(lease);
       } finally {
-        lease.release();
+        await lease.release();
       }
     });
   }
 
   /** When the next pending message is due, or null when nothing is pending. */
-  nextAttemptAt(): number | null {
+  async nextAttemptAt(): Promise<number | null> {
     return this.deps.outbox.nextAttemptAt();
   }
 
@@ -213,10 +213,10 @@ export class AlertRunner {
     let lease: HeldLease | null = null;
     try {
       if (this.isStopping) return detection.resolve({ status: 'skipped', reason: 'stopped' });
-      lease = this.acquireLease();
+      lease = await this.acquireLease();
       if (lease === null) return detection.resolve({ status: 'skipped', reason: 'lease-held' });
       const now = clock.now();
-      const runId = outbox.startRun({
+      const runId = await outbox.startRun({
         reason: request.reason,
         holder,
         now,
@@ -225,11 +225,11 @@ export class AlertRunner {
       });
       if (runId === null) return detection.resolve({ status: 'skipped', reason: 'already-ran' });
 
-      const enqueued = outbox.enqueueExpiring({ runId, now, thresholds: this.settings.thresholds, targets: this.targets, keyFor: alertKey });
+      const enqueued = await outbox.enqueueExpiring({ runId, now, thresholds: this.settings.thresholds, targets: this.targets, keyFor: alertKey });
       this.deps.metrics?.enqueued(enqueued.length);
       this.logEnqueued(enqueued, now);
-      const messages = this.formMessages(runId);
-      outbox.finishRun(runId, clock.now(), enqueued.length);
+      const messages = await this.formMessages(runId);
+      await outbox.finishRun(runId, clock.now(), enqueued.length);
       logger.info({ runId, reason: request.reason, enqueued: enqueued.length, messages }, 'expiry alert run');
 
       const delivered = this.deliverHeld(lease);
@@ -240,12 +240,12 @@ export class AlertRunner {
       detection.reject(error);
       logger.error({ error: describeError(error), reason: request.reason }, 'expiry alert run failed');
     } finally {
-      lease?.release();
+      await lease?.release();
     }
   }
 
   /** The lease under a token of its own (fencing: see HeldLease), or null when another process holds it. */
-  private acquireLease(): HeldLease | null {
+  private acquireLease(): Promise<HeldLease | null> {
     acquisitions += 1;
     return HeldLease.acquire({
       store: this.deps.leases,
@@ -258,11 +258,11 @@ export class AlertRunner {
     });
   }
 
-  private formMessages(runId: number): number {
+  private async formMessages(runId: number): Promise<number> {
     const { outbox, clock } = this.deps;
-    const waiting = outbox.waitingDeliveries(waitingQueryFor(this.settings.mode, this.settings.caps));
+    const waiting = await outbox.waitingDeliveries(waitingQueryFor(this.settings.mode, this.settings.caps));
     const planned = planMessages(waiting, this.settings.mode, this.settings.caps);
-    outbox.createMessages(runId, clock.now(), planned);
+    await outbox.createMessages(runId, clock.now(), planned);
     return planned.length;
   }
 
@@ -297,19 +297,19 @@ export class AlertRunner {
     const { outbox, clock, logger } = this.deps;
     // A message that failed again is due later; `attempted` keeps one pass from retrying it at once.
     const attempted = new Set<number>();
-    const dueNow = (): ReturnType<AlertOutbox['dueMessages']> => outbox.dueMessages(clock.now(), DUE_BATCH, channel).filter((m) => !attempted.has(m.id));
+    const dueNow = async (): Promise<PendingMessage[]> => (await outbox.dueMessages(clock.now(), DUE_BATCH, channel)).filter((m) => !attempted.has(m.id));
     for (;;) {
-      const due = dueNow();
+      const due = await dueNow();
       if (due.length === 0) return false;
       for (const message of due) {
-        if (this.isStopping || signal.aborted || !lease.renew()) return true;
+        if (this.isStopping || signal.aborted || !(await lease.renew())) return true;
         attempted.add(message.id);
         const result = await this.notifier.deliver(message, () => clock.now(), signal);
         if (result.outcome === 'abandoned') return true;
         counts[result.outcome] += 1;
         if (result.missedDeadline) {
           // The receiver hangs or drips: the channel's other messages wait for the next pass instead of each taking a deadline now.
-          const left = signal.aborted ? 1 : dueNow().length;
+          const left = signal.aborted ? 1 : (await dueNow()).length;
           if (left > 0) logger.warn({ channel }, `expiry alert ${channel} delivery missed its deadline; the channel's other due messages wait for the next pass`);
           return left > 0;
         }

@@ -62,6 +62,8 @@ export class AlertSchedule {
   readonly periodMs: number;
   private task: ScheduledTask | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Counts armTimer calls: only the newest sets the timer. */
+  private timerGeneration = 0;
   private isStopped = false;
   private readonly wakeSleepers = new Set<() => void>();
 
@@ -88,7 +90,7 @@ export class AlertSchedule {
       if (outcome.status === 'ran') await outcome.delivered;
       else await this.options.runner.deliverDue();
     });
-    this.armTimer();
+    await this.armTimer();
   }
 
   /** The next scheduled tick, or null once stopped. */
@@ -100,7 +102,7 @@ export class AlertSchedule {
   async runSlot(slot: number): Promise<RunOutcome> {
     const outcome = await this.runPatiently({ reason: 'schedule', slot });
     if (outcome.status === 'ran') await outcome.delivered;
-    this.armTimer();
+    await this.armTimer();
     return outcome;
   }
 
@@ -138,12 +140,27 @@ export class AlertSchedule {
     return outcome;
   }
 
-  private armTimer(): void {
+  /**
+   * Sets the timer for the next delivery pass: when the earliest pending
+   * message is due, or after the poll interval. Asking the ledger takes a
+   * round trip on PostgreSQL, so a newer call supersedes an older one still
+   * waiting for its answer, and a stop() meanwhile leaves no timer behind.
+   */
+  private async armTimer(): Promise<void> {
     clearTimeout(this.timer);
     if (this.isStopped) return;
+    const generation = ++this.timerGeneration;
     const pollMs = this.options.pollMs ?? DEFAULT_POLL_MS;
-    const next = this.options.runner.nextAttemptAt();
+    let next: number | null = null;
+    try {
+      next = await this.options.runner.nextAttemptAt();
+    } catch (error) {
+      // The ledger is unreachable now: poll again later instead of never.
+      this.options.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'expiry alert schedule could not read the next delivery time');
+    }
+    if (this.isStopped || generation !== this.timerGeneration) return;
     const delay = next === null ? pollMs : Math.min(pollMs, Math.max(MIN_TIMER_MS, next - this.options.clock.now()));
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       void this.guard('retry', async () => {
         await this.options.runner.deliverDue();

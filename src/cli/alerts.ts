@@ -28,14 +28,13 @@ import {
 } from '../alerts/index.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { AlertsPort } from '../http/index.js';
-import { openLedgerBackend, type AlertStatus, type AlertSummary } from '../ledger/index.js';
+import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBackend } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { ledgerLocation } from './compose.js';
 import { ensurePrivateDir } from './files.js';
-import { repositoriesOf, type LedgerRepositories } from './postgres-pending.js';
 
 /** Names this process in lease and run rows: readable, and unique even for two processes with one PID namespace. */
 export function alertHolder(): string {
@@ -175,10 +174,12 @@ export interface AlertComposition {
   stop(withinMs?: number): Promise<void>;
 }
 
+/** What the alerts need of the ledger, on either backend: the outbox and the leases. */
+export type AlertLedger = Pick<LedgerBackend, 'alerts' | 'leases'>;
+
 export interface AlertCompositionOptions {
   readonly config: Config;
-  /** The outbox and the lease (Core.repositories, or a Ledger). */
-  readonly ledger: Pick<LedgerRepositories, 'alerts' | 'leases'>;
+  readonly ledger: AlertLedger;
   readonly clock?: Clock;
   readonly logger: AlertLogger;
   readonly metrics?: AlertMetrics;
@@ -255,14 +256,14 @@ function configOf(parsed: ParsedCommand): Config {
   return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
 }
 
-/** The ledger where the configuration says (SQLite file or PostgreSQL), for one offline command, closed after it. */
-async function withLedger<T>(config: Config, use: (ledger: LedgerRepositories) => Promise<T>): Promise<T> {
-  ensurePrivateDir(config.dataDir);
-  const opened = await openLedgerBackend(ledgerLocation(config));
+async function withLedger<T>(config: Config, use: (ledger: AlertLedger) => Promise<T>): Promise<T> {
+  const location = ledgerLocation(config);
+  if (location.kind === 'sqlite') ensurePrivateDir(config.dataDir);
+  const { ledger } = await openLedgerBackend(location);
   try {
-    return await use(repositoriesOf(opened));
+    return await use(ledger);
   } finally {
-    await opened.ledger.close();
+    await ledger.close();
   }
 }
 
@@ -312,7 +313,7 @@ export const alertsListCommand: Command = {
     const config = configOf(parsed);
     await withLedger(config, async (ledger) => {
       const filter: { status?: AlertStatus; limit: number } = { limit, ...(status === undefined ? {} : { status }) };
-      const page = ledger.alerts.list(filter);
+      const page = await ledger.alerts.list(filter);
       console.log(formatAlertTable(page.items, systemClock.now()));
       if (page.nextCursor !== null) console.log(`(more than ${limit}; raise --limit or filter by --status)`);
     });

@@ -3,7 +3,7 @@ import { DomainError } from '../shared/errors.js';
 import { checkTime } from './certificate-rows.js';
 import { DurableWrites } from './connection.js';
 
-interface LeaseParams {
+export interface LeaseParams {
   readonly name: string;
   readonly holder: string;
   readonly now: number;
@@ -73,7 +73,8 @@ export class LeaseRepository {
   }
 }
 
-function leaseParams(name: string, holder: string, now: number, ttlMs: number): LeaseParams {
+/** A lease request's values, checked; shared with the PostgreSQL leases (postgres/leases.ts). */
+export function leaseParams(name: string, holder: string, now: number, ttlMs: number): LeaseParams {
   if (name === '' || holder === '') throw new DomainError('malformed', 'a lease has a name and a holder');
   checkTime(now, 'now');
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new DomainError('malformed', 'a lease lasts a positive number of milliseconds');

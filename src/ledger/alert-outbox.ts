@@ -1,111 +1,49 @@
 import type Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
-import { isProfileName, checkTime } from './certificate-rows.js';
+import { checkTime } from './certificate-rows.js';
+import { expiringStatements } from './alert-expiring-sql.js';
 import {
   ALERTED_COLUMNS,
-  checkChannel,
-  decodeAlertCursor,
-  isAlertStatus,
-  isMessageKind,
-  toAlertedCertificate,
-  type AlertDeliveryState,
+  alertPageBounds,
+  byNotAfterThenSerial,
+  checkedAlertKey,
+  checkEnqueueRequest,
+  checkStartRun,
+  tightestFirst,
+  toAlertPage,
+  toEnqueuedAlert,
+  toMessageItem,
+  toPendingMessage,
+  toWaitingDelivery,
+  trimError,
   type AlertedRow,
   type AlertPage,
   type AlertQuery,
-  type AlertStatus,
-  type AlertSummary,
+  type DeliveryStateRow,
   type EnqueuedAlert,
   type EnqueueRequest,
   type ExpiryThresholdSpec,
+  type ItemRow,
   type MessageItem,
   type NewAlertMessage,
+  type PageRow,
   type PendingMessage,
+  type PendingRow,
   type StartRunRequest,
   type WaitingDelivery,
   type WaitingQuery,
+  type WaitingRow,
 } from './alert-rows.js';
 import type { AlertChannel } from '../shared/alert-records.js';
-import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS_LONGER_THAN, type StoppedRenewingParams } from './attention.js';
+import { stoppedRenewingParams, type StoppedRenewingParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';
 
-/**
- * Expiring-certificate detection: valid, notAfter in (now, horizon], whole
- * lifetime (notAfter - issuedAt: notBefore is backdated a minute for clock
- * skew) longer than the threshold, not yet alerted at this threshold or a
- * tighter one, and without a successor. A successor is another valid
- * certificate of the same identity, issued no earlier, that lives past the
- * horizon; the identity is the SPIFFE ID when there is one, else the set of
- * DNS/IP names, else (for the CA's own certificates) subject and profile.
- *
- * Which certificates a threshold looks at (src/alerts/select-expiring.ts,
- * `isInScope`): with no profile list, what needs a person (every profile but
- * svid, plus SVIDs that stopped renewing: attention.ts); with a list, those
- * profiles, all of their certificates. Each part is its own statement over
- * its own index: certificates_attention_by_not_after for the non-SVIDs (a few
- * % of rows), spiffe_latest for the SVIDs that stopped renewing, and
- * certificates_valid_by_not_after only when a list names svid. The range
- * terms are spelled out literally so the planner can use the partial
- * indexes; each candidate's successor check then uses the SPIFFE ID, name and
- * subject indexes.
- */
-const EXPIRING_RULES = `
-     c.status = 'valid' AND c.not_after > :now AND c.not_after <= :horizon
-     AND c.not_after - c.issued_at > :withinMs
-     AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.serial = c.serial AND a.threshold_ms <= :withinMs)
-     AND NOT EXISTS (
-       SELECT 1 FROM certificates s
-        WHERE c.spiffe_id IS NOT NULL AND s.spiffe_id = c.spiffe_id
-          AND s.serial <> c.serial AND s.issued_at >= c.issued_at
-          AND s.status = 'valid' AND s.not_after > :horizon)
-     AND NOT EXISTS (
-       SELECT 1
-         -- CROSS JOIN fixes the loop order: c's own names first, then who else carries each
-         FROM certificate_names cn
-         CROSS JOIN certificate_names sn ON sn.type = cn.type AND sn.value = cn.value AND sn.serial <> cn.serial
-         CROSS JOIN certificates s ON s.serial = sn.serial
-        WHERE c.spiffe_id IS NULL AND cn.serial = c.serial AND cn.type IN ('dns', 'ip')
-          AND s.spiffe_id IS NULL AND s.issued_at >= c.issued_at
-          AND s.status = 'valid' AND s.not_after > :horizon
-          -- same set: as many names, and none of c's missing from s
-          AND (SELECT count(*) FROM certificate_names x WHERE x.serial = s.serial AND x.type IN ('dns', 'ip'))
-            = (SELECT count(*) FROM certificate_names y WHERE y.serial = c.serial AND y.type IN ('dns', 'ip'))
-          AND NOT EXISTS (
-            SELECT 1 FROM certificate_names y
-             WHERE y.serial = c.serial AND y.type IN ('dns', 'ip')
-               AND NOT EXISTS (SELECT 1 FROM certificate_names x WHERE x.serial = s.serial AND x.type = y.type AND x.value = y.value)))
-     AND NOT EXISTS (
-       SELECT 1 FROM certificates s
-        WHERE c.spiffe_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM certificate_names y WHERE y.serial = c.serial AND y.type IN ('dns', 'ip'))
-          AND s.subject = c.subject AND s.profile = c.profile AND s.spiffe_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM certificate_names x WHERE x.serial = s.serial AND x.type IN ('dns', 'ip'))
-          AND s.serial <> c.serial AND s.issued_at >= c.issued_at
-          AND s.status = 'valid' AND s.not_after > :horizon)`;
-
-/** Profiles other than svid: all of them (:profiles NULL) or those listed. */
-export const SELECT_EXPIRING_OTHERS = `
-  SELECT ${ALERTED_COLUMNS}
-    FROM certificates c
-   WHERE c.profile <> 'svid' AND (:profiles IS NULL OR c.profile IN (SELECT value FROM json_each(:profiles)))
-     AND ${EXPIRING_RULES}
-   ORDER BY c.not_after, c.serial`;
-
-/** SVIDs that stopped renewing (the default scope). */
-export const SELECT_EXPIRING_STOPPED_SVIDS = `
-  SELECT ${ALERTED_COLUMNS}
-    FROM certificates c
-   WHERE c.profile = 'svid' AND c.serial IN (${STOPPED_RENEWING_SERIALS_LONGER_THAN})
-     AND ${EXPIRING_RULES}
-   ORDER BY c.not_after, c.serial`;
-
-/** Every SVID (a threshold whose profile list names svid). */
-export const SELECT_EXPIRING_ALL_SVIDS = `
-  SELECT ${ALERTED_COLUMNS}
-    FROM certificates c
-   WHERE c.profile = 'svid'
-     AND ${EXPIRING_RULES}
-   ORDER BY c.not_after, c.serial`;
+const EXPIRING = expiringStatements('sqlite');
+/** The detection statements on SQLite (alert-expiring-sql.ts has the rules); exported for the query-plan tests. */
+export const SELECT_EXPIRING_OTHERS = EXPIRING.others;
+export const SELECT_EXPIRING_STOPPED_SVIDS = EXPIRING.stoppedSvids;
+export const SELECT_EXPIRING_ALL_SVIDS = EXPIRING.allSvids;
 
 const SELECT_WAITING = `
   SELECT alertId, channel, recipient, idempotencyKey, notAfter FROM (
@@ -185,58 +123,11 @@ interface FailureParams {
   readonly next: number | null;
 }
 
-interface WaitingRow {
-  readonly alertId: number;
-  readonly channel: string;
-  readonly recipient: string;
-  readonly idempotencyKey: string;
-  readonly notAfter: number;
-}
-
-interface PendingRow {
-  readonly id: number;
-  readonly channel: string;
-  readonly recipient: string;
-  readonly kind: string;
-  readonly idempotencyKey: string;
-  readonly attempts: number;
-}
-
-interface ItemRow extends AlertedRow {
-  readonly alertId: number;
-  readonly thresholdMs: number;
-  readonly idempotencyKey: string;
-}
-
-interface PageRow extends AlertedRow {
-  readonly id: number;
-  readonly thresholdMs: number;
-  readonly idempotencyKey: string;
-  readonly enqueuedAt: number;
-  readonly alertStatus: string;
-}
-
-interface DeliveryStateRow {
-  readonly alertId: number;
-  readonly channel: string;
-  readonly recipient: string;
-  readonly status: string | null;
-  readonly attempts: number | null;
-  readonly lastError: string | null;
-  readonly nextAttemptAt: number | null;
-  readonly sentAt: number | null;
-  readonly messageKey: string | null;
-}
-
 /** A value made on first use; statements are lazy so a ledger at an older schema version still constructs. */
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= make());
 }
-
-/** Long error texts (an HTML error page) are cut; the log has the rest. */
-const MAX_ERROR_CHARS = 500;
-const MAX_KEY_CHARS = 200;
 
 /**
  * The alert outbox (alert_runs, alerts, alert_deliveries, alert_messages).
@@ -364,17 +255,13 @@ export class AlertOutboxRepository {
 
     this.enqueueTransaction = db.transaction((request: EnqueueRequest): EnqueuedAlert[] => {
       const enqueued: EnqueuedAlert[] = [];
-      // Tightest first: a certificate found at 7d is then no longer new at 30d in the same run.
-      const thresholds = [...request.thresholds].sort((a, b) => a.withinMs - b.withinMs);
-      for (const threshold of thresholds) {
-        const rows = this.expiringRows(request.now, threshold);
-        for (const row of rows) {
-          const key = request.keyFor(row.serial, threshold.withinMs);
-          if (key.length === 0 || key.length > MAX_KEY_CHARS) throw new DomainError('malformed', `idempotency key for ${row.serial} is empty or too long`);
+      for (const threshold of tightestFirst(request.thresholds)) {
+        for (const row of this.expiringRows(request.now, threshold)) {
+          const key = checkedAlertKey(request, row.serial, threshold.withinMs);
           const id = this.insertAlert().get({ serial: row.serial, thresholdMs: threshold.withinMs, key, runId: request.runId, now: request.now });
           if (id === undefined) continue;
           for (const target of request.targets) this.insertDelivery().run(id, target.channel, target.recipient);
-          enqueued.push({ ...toAlertedCertificate(row), id, thresholdMs: threshold.withinMs, idempotencyKey: key, enqueuedAt: request.now });
+          enqueued.push(toEnqueuedAlert(row, id, threshold.withinMs, key, request.now));
         }
       }
       return enqueued;
@@ -410,8 +297,7 @@ export class AlertOutboxRepository {
    * recently enough. Durable: the slot claim is what stops a second process.
    */
   startRun(request: StartRunRequest): number | null {
-    checkTime(request.now, 'now');
-    if (request.holder === '') throw new DomainError('malformed', 'a run has a holder');
+    checkStartRun(request);
     try {
       return this.durable.run(this.startRunTransaction, request);
     } catch (error) {
@@ -439,23 +325,13 @@ export class AlertOutboxRepository {
    * target. The unique key on (serial, threshold) makes a second enqueue a no-op.
    */
   enqueueExpiring(request: EnqueueRequest): EnqueuedAlert[] {
-    checkTime(request.now, 'now');
-    for (const threshold of request.thresholds) {
-      if (!Number.isSafeInteger(threshold.withinMs) || threshold.withinMs <= 0) {
-        throw new DomainError('malformed', 'a threshold is a positive number of milliseconds');
-      }
-      if (threshold.profiles !== null && !threshold.profiles.every((p) => isProfileName(p))) {
-        throw new DomainError('malformed', 'a threshold names known profiles');
-      }
-    }
+    checkEnqueueRequest(request);
     return this.durable.run(this.enqueueTransaction, request);
   }
 
   /** Deliveries held back so far, most urgent first, capped per recipient and in all. */
   waitingDeliveries(query: WaitingQuery): WaitingDelivery[] {
-    return this.selectWaiting()
-      .all({ perRecipient: query.perRecipient, limit: query.limit })
-      .map((row) => ({ ...row, channel: checkChannel(row.channel, `alert ${row.alertId}`) }));
+    return this.selectWaiting().all({ perRecipient: query.perRecipient, limit: query.limit }).map(toWaitingDelivery);
   }
 
   /** Puts waiting deliveries into messages, due at once; all or nothing, durable. Returns the message ids. */
@@ -469,15 +345,9 @@ export class AlertOutboxRepository {
     }
   }
 
-  /** Pending messages whose next attempt is due, oldest due first. */
   /** Pending messages due by `now`, oldest due first; only `channel`'s when given (each channel is its own delivery lane). */
   dueMessages(now: number, limit: number, channel?: AlertChannel): PendingMessage[] {
-    return this.selectDue()
-      .all({ now, limit, channel: channel ?? null })
-      .map((row) => {
-        if (!isMessageKind(row.kind)) throw new Error(`alert message ${row.id}: unknown stored kind '${row.kind}'`);
-        return { ...row, channel: checkChannel(row.channel, `alert message ${row.id}`), kind: row.kind };
-      });
+    return this.selectDue().all({ now, limit, channel: channel ?? null }).map(toPendingMessage);
   }
 
   /** When the earliest pending message is due, or null when none is pending. */
@@ -487,9 +357,7 @@ export class AlertOutboxRepository {
 
   /** The certificates a message reports on, most urgent first. */
   messageItems(messageId: number): MessageItem[] {
-    return this.selectItems()
-      .all(messageId)
-      .map((row) => ({ ...toAlertedCertificate(row), alertId: row.alertId, thresholdMs: row.thresholdMs, idempotencyKey: row.idempotencyKey }));
+    return this.selectItems().all(messageId).map(toMessageItem);
   }
 
   /** Durable: a lost "sent" would only resend (with the same key), but a lost mark repeats work on every start. */
@@ -501,45 +369,18 @@ export class AlertOutboxRepository {
   /** Counts a failed attempt; `nextAttemptAt` null gives up (status failed). */
   recordFailure(messageId: number, error: string, nextAttemptAt: number | null): void {
     if (nextAttemptAt !== null) checkTime(nextAttemptAt, 'nextAttemptAt');
-    const params: FailureParams = { id: messageId, error: error.slice(0, MAX_ERROR_CHARS), next: nextAttemptAt };
+    const params: FailureParams = { id: messageId, error: trimError(error), next: nextAttemptAt };
     this.durable.run(this.db.transaction(() => this.updateFailure().run(params)));
   }
 
   /** Alerts newest first with their deliveries; `status` filters on the alert's overall status. */
   list(query: AlertQuery = {}): AlertPage {
     const take = checkPageLimit(query.limit);
-    const before = query.cursor === undefined ? null : decodeAlertCursor(query.cursor);
-    if (query.status !== undefined && !isAlertStatus(query.status)) throw new DomainError('malformed', 'status is pending, sent or failed');
-    const rows = this.selectPage().all({ before, status: query.status ?? null, take: take + 1 });
-    const page = rows.slice(0, take);
-    const states = new Map<number, AlertDeliveryState[]>();
-    if (page.length > 0) {
-      for (const row of this.selectDeliveryStates().all({ ids: JSON.stringify(page.map((r) => r.id)) })) {
-        const list = states.get(row.alertId) ?? [];
-        list.push(toDeliveryState(row));
-        states.set(row.alertId, list);
-      }
-    }
-    const items = page.map((row): AlertSummary => {
-      const deliveries = states.get(row.id) ?? [];
-      const status = row.alertStatus;
-      if (!isAlertStatus(status)) throw new Error(`alert ${row.id}: computed status '${status}'`);
-      const unsent = deliveries.filter((d) => d.status !== 'sent' && d.lastError !== null);
-      return {
-        id: row.id,
-        serial: row.serial,
-        thresholdMs: row.thresholdMs,
-        idempotencyKey: row.idempotencyKey,
-        enqueuedAt: row.enqueuedAt,
-        certificate: toAlertedCertificate(row),
-        status,
-        attempts: deliveries.reduce((max, d) => Math.max(max, d.attempts), 0),
-        lastError: unsent[0]?.lastError ?? deliveries.find((d) => d.lastError !== null)?.lastError ?? null,
-        deliveries,
-      };
-    });
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > take && last !== undefined ? String(last.id) : null };
+    const { before, status, fetch } = alertPageBounds(query, take);
+    const rows = this.selectPage().all({ before, status, take: fetch });
+    const ids = rows.slice(0, take).map((r) => r.id);
+    const states = ids.length === 0 ? [] : this.selectDeliveryStates().all({ ids: JSON.stringify(ids) });
+    return toAlertPage(rows, take, states);
   }
 
   /** The candidates of one threshold, in (notAfter, serial) order: one statement per part of its scope. */
@@ -549,25 +390,7 @@ export class AlertOutboxRepository {
     const rows = this.selectExpiringOthers().all({ ...base, profiles: profiles === null ? null : JSON.stringify(profiles) });
     if (profiles === null) rows.push(...this.selectExpiringStoppedSvids().all({ ...base, ...stoppedRenewingParams(now) }));
     else if (profiles.includes('svid')) rows.push(...this.selectExpiringAllSvids().all(base));
-    return rows.sort((a, b) => a.notAfter - b.notAfter || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0));
+    return rows.sort(byNotAfterThenSerial);
   }
 }
 
-function toDeliveryState(row: DeliveryStateRow): AlertDeliveryState {
-  const status: AlertStatus = row.status === null ? 'pending' : checkStatus(row.status, row.alertId);
-  return {
-    channel: checkChannel(row.channel, `alert ${row.alertId}`),
-    recipient: row.recipient,
-    status,
-    attempts: row.attempts ?? 0,
-    lastError: row.lastError,
-    nextAttemptAt: row.nextAttemptAt,
-    sentAt: row.sentAt,
-    messageKey: row.messageKey,
-  };
-}
-
-function checkStatus(value: string, alertId: number): AlertStatus {
-  if (!isAlertStatus(value)) throw new Error(`alert ${alertId}: unknown stored message status '${value}'`);
-  return value;
-}

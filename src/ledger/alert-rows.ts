@@ -1,6 +1,19 @@
 import type { SubjectAltName } from '../shared/records.js';
-import { isProfileName } from './certificate-rows.js';
-import type { AlertChannel, AlertedCertificate, AlertMessageKind, AlertRunReason, AlertStatus, DeliveryTarget, ExpiryThreshold } from '../shared/alert-records.js';
+import { DomainError } from '../shared/errors.js';
+import { checkTime, isProfileName } from './certificate-rows.js';
+import type {
+  AlertChannel,
+  AlertedCertificate,
+  AlertMessageKind,
+  AlertRunReason,
+  AlertStatus,
+  DeliveryTarget,
+  EnqueuedAlert,
+  ExpiryThreshold,
+  MessageItem,
+  PendingMessage,
+  WaitingDelivery,
+} from '../shared/alert-records.js';
 import { badCursor } from './paging.js';
 
 export type {
@@ -19,9 +32,11 @@ export type {
 } from '../shared/alert-records.js';
 
 /**
- * The vocabulary of the alert outbox (migrations/0002_alerts.sql) and the
- * translation of its rows. The shapes src/alerts also uses live in
- * src/shared/alert-records.ts.
+ * The vocabulary of the alert outbox (migrations/0002_alerts.sql), the
+ * checks of what is written and the translation of what is read: shared by
+ * the SQLite (alert-outbox.ts) and PostgreSQL (postgres/alert-outbox.ts)
+ * outboxes, whose statements return rows of the shapes below. The shapes
+ * src/alerts also uses live in src/shared/alert-records.ts.
  */
 
 export const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'sent', 'failed'];
@@ -94,10 +109,10 @@ export interface AlertPage {
   readonly nextCursor: string | null;
 }
 
-/** Columns of a certificate as alerts report it; `c` is the certificates alias. */
+/** Columns of a certificate as alerts report it; `c` is the certificates alias. Quoted aliases: PostgreSQL folds bare ones to lower case. */
 export const ALERTED_COLUMNS = `
-  c.serial, c.subject, c.spiffe_id AS spiffeId, c.sans, c.profile, c.requester,
-  c.not_before AS notBefore, c.not_after AS notAfter`;
+  c.serial, c.subject, c.spiffe_id AS "spiffeId", c.sans, c.profile, c.requester,
+  c.not_before AS "notBefore", c.not_after AS "notAfter"`;
 
 export interface AlertedRow {
   readonly serial: string;
@@ -161,3 +176,161 @@ export function decodeAlertCursor(cursor: string): number {
   return Number(cursor);
 }
 
+
+/** Long error texts (an HTML error page) are cut; the log has the rest. */
+export const MAX_ERROR_CHARS = 500;
+const MAX_KEY_CHARS = 200;
+
+export function trimError(error: string): string {
+  return error.slice(0, MAX_ERROR_CHARS);
+}
+
+export function checkStartRun(request: StartRunRequest): void {
+  checkTime(request.now, 'now');
+  if (request.holder === '') throw new DomainError('malformed', 'a run has a holder');
+}
+
+export function checkEnqueueRequest(request: EnqueueRequest): void {
+  checkTime(request.now, 'now');
+  for (const threshold of request.thresholds) {
+    if (!Number.isSafeInteger(threshold.withinMs) || threshold.withinMs <= 0) {
+      throw new DomainError('malformed', 'a threshold is a positive number of milliseconds');
+    }
+    if (threshold.profiles !== null && !threshold.profiles.every((p) => isProfileName(p))) {
+      throw new DomainError('malformed', 'a threshold names known profiles');
+    }
+  }
+}
+
+/** Tightest first: a certificate found at 7d is then no longer new at 30d in the same run. */
+export function tightestFirst(thresholds: readonly ExpiryThresholdSpec[]): ExpiryThresholdSpec[] {
+  return [...thresholds].sort((a, b) => a.withinMs - b.withinMs);
+}
+
+/** The caller's key for one alert, checked against the column's bounds. */
+export function checkedAlertKey(request: EnqueueRequest, serial: string, thresholdMs: number): string {
+  const key = request.keyFor(serial, thresholdMs);
+  if (key.length === 0 || key.length > MAX_KEY_CHARS) throw new DomainError('malformed', `idempotency key for ${serial} is empty or too long`);
+  return key;
+}
+
+/** Candidates in (notAfter, serial) order, as one threshold's statements return them together. */
+export function byNotAfterThenSerial(a: AlertedRow, b: AlertedRow): number {
+  return a.notAfter - b.notAfter || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
+}
+
+export function toEnqueuedAlert(row: AlertedRow, id: number, thresholdMs: number, idempotencyKey: string, enqueuedAt: number): EnqueuedAlert {
+  return { ...toAlertedCertificate(row), id, thresholdMs, idempotencyKey, enqueuedAt };
+}
+
+export interface WaitingRow {
+  readonly alertId: number;
+  readonly channel: string;
+  readonly recipient: string;
+  readonly idempotencyKey: string;
+  readonly notAfter: number;
+}
+
+export function toWaitingDelivery(row: WaitingRow): WaitingDelivery {
+  return { ...row, channel: checkChannel(row.channel, `alert ${row.alertId}`) };
+}
+
+export interface PendingRow {
+  readonly id: number;
+  readonly channel: string;
+  readonly recipient: string;
+  readonly kind: string;
+  readonly idempotencyKey: string;
+  readonly attempts: number;
+}
+
+export function toPendingMessage(row: PendingRow): PendingMessage {
+  if (!isMessageKind(row.kind)) throw new Error(`alert message ${row.id}: unknown stored kind '${row.kind}'`);
+  return { ...row, channel: checkChannel(row.channel, `alert message ${row.id}`), kind: row.kind };
+}
+
+export interface ItemRow extends AlertedRow {
+  readonly alertId: number;
+  readonly thresholdMs: number;
+  readonly idempotencyKey: string;
+}
+
+export function toMessageItem(row: ItemRow): MessageItem {
+  return { ...toAlertedCertificate(row), alertId: row.alertId, thresholdMs: row.thresholdMs, idempotencyKey: row.idempotencyKey };
+}
+
+export interface PageRow extends AlertedRow {
+  readonly id: number;
+  readonly thresholdMs: number;
+  readonly idempotencyKey: string;
+  readonly enqueuedAt: number;
+  readonly alertStatus: string;
+}
+
+export interface DeliveryStateRow {
+  readonly alertId: number;
+  readonly channel: string;
+  readonly recipient: string;
+  readonly status: string | null;
+  readonly attempts: number | null;
+  readonly lastError: string | null;
+  readonly nextAttemptAt: number | null;
+  readonly sentAt: number | null;
+  readonly messageKey: string | null;
+}
+
+/** The page's bounds from a query, checked: rows to fetch (one more than the page, to know if another follows) and the cursor. */
+export function alertPageBounds(query: AlertQuery, take: number): { readonly before: number | null; readonly status: AlertStatus | null; readonly fetch: number } {
+  const before = query.cursor === undefined ? null : decodeAlertCursor(query.cursor);
+  if (query.status !== undefined && !isAlertStatus(query.status)) throw new DomainError('malformed', 'status is pending, sent or failed');
+  return { before, status: query.status ?? null, fetch: take + 1 };
+}
+
+/** A page of alerts from its rows (`take` + 1 fetched) and the delivery states of those on the page. */
+export function toAlertPage(rows: readonly PageRow[], take: number, stateRows: readonly DeliveryStateRow[]): AlertPage {
+  const page = rows.slice(0, take);
+  const states = new Map<number, AlertDeliveryState[]>();
+  for (const row of stateRows) {
+    const list = states.get(row.alertId) ?? [];
+    list.push(toDeliveryState(row));
+    states.set(row.alertId, list);
+  }
+  const items = page.map((row): AlertSummary => {
+    const deliveries = states.get(row.id) ?? [];
+    const status = row.alertStatus;
+    if (!isAlertStatus(status)) throw new Error(`alert ${row.id}: computed status '${status}'`);
+    const unsent = deliveries.filter((d) => d.status !== 'sent' && d.lastError !== null);
+    return {
+      id: row.id,
+      serial: row.serial,
+      thresholdMs: row.thresholdMs,
+      idempotencyKey: row.idempotencyKey,
+      enqueuedAt: row.enqueuedAt,
+      certificate: toAlertedCertificate(row),
+      status,
+      attempts: deliveries.reduce((max, d) => Math.max(max, d.attempts), 0),
+      lastError: unsent[0]?.lastError ?? deliveries.find((d) => d.lastError !== null)?.lastError ?? null,
+      deliveries,
+    };
+  });
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > take && last !== undefined ? String(last.id) : null };
+}
+
+function toDeliveryState(row: DeliveryStateRow): AlertDeliveryState {
+  let status: AlertStatus = 'pending';
+  if (row.status !== null) {
+    if (!isAlertStatus(row.status)) throw new Error(`alert ${row.alertId}: unknown stored message status '${row.status}'`);
+    status = row.status;
+  }
+  return {
+    channel: checkChannel(row.channel, `alert ${row.alertId}`),
+    recipient: row.recipient,
+    status,
+    attempts: row.attempts ?? 0,
+    lastError: row.lastError,
+    nextAttemptAt: row.nextAttemptAt,
+    sentAt: row.sentAt,
+    messageKey: row.messageKey,
+  };
+}

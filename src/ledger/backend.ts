@@ -1,4 +1,6 @@
 import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
+import type { AlertOutboxRepository } from './alert-outbox.js';
+import type { LeaseRepository } from './alert-leases.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
@@ -32,6 +34,10 @@ export interface LedgerBackend {
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;
+  /** The expiry-alert outbox (migrations/0002): runs, alerts, deliveries, messages. */
+  readonly alerts: AwaitableMethods<AlertOutboxRepository>;
+  /** Named leases: one node at a time does what a lease guards (alert runs). */
+  readonly leases: AwaitableMethods<LeaseRepository>;
 }
 
 export type LedgerLocation =

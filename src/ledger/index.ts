@@ -29,3 +29,5 @@ export { PostgresEntryRepository } from './postgres/entry-repository.js';
 export { PostgresJoinTokenRepository } from './postgres/join-token-repository.js';
 export { REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext, type RevocationFeedOptions } from './postgres/revocation-feed.js';
 export { isUnavailable } from './postgres/unavailable.js';
+export { PostgresAlertOutbox } from './postgres/alert-outbox.js';
+export { PostgresLeases } from './postgres/leases.js';

@@ -5,6 +5,8 @@ import type { PostgresDatabase } from './database.js';
 import { PostgresEntryRepository } from './entry-repository.js';
 import { PostgresJoinTokenRepository } from './join-token-repository.js';
 import { PostgresOcspResponderRepository } from './ocsp-responder-repository.js';
+import { PostgresAlertOutbox } from './alert-outbox.js';
+import { PostgresLeases } from './leases.js';
 
 /** The ledger on PostgreSQL: the same repositories as the SQLite Ledger, asynchronous. Made by openLedgerBackend. */
 export class PostgresLedger implements LedgerBackend {
@@ -17,6 +19,10 @@ export class PostgresLedger implements LedgerBackend {
   readonly crlNumbers: PostgresCrlNumberRepository;
   /** Shared OCSP responder keys (migrations/postgres/0007). */
   readonly ocspResponders: PostgresOcspResponderRepository;
+  /** The expiry-alert outbox (migrations/postgres/0002). */
+  readonly alerts: PostgresAlertOutbox;
+  /** Named leases: one node at a time does what a lease guards (alert runs). */
+  readonly leases: PostgresLeases;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -27,6 +33,8 @@ export class PostgresLedger implements LedgerBackend {
     this.joinTokens = new PostgresJoinTokenRepository(database);
     this.crlNumbers = new PostgresCrlNumberRepository(database);
     this.ocspResponders = new PostgresOcspResponderRepository(database);
+    this.alerts = new PostgresAlertOutbox(database);
+    this.leases = new PostgresLeases(database);
   }
 
   ping(): Promise<boolean> {

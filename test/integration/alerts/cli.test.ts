@@ -1,10 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IDEMPOTENCY_HEADER } from '../../../src/alerts/index.js';
-import { openLedger } from '../../../src/ledger/index.js';
+import { openLedger, openLedgerBackend } from '../../../src/ledger/index.js';
+import { createTestDatabase } from '../../helpers/postgres.js';
+import { recordCertificate } from '../../unit/ledger/contract/alert-fixtures.js';
 import { listeningPort, runProcess, startProcess } from '../../helpers/processes.js';
 import { certificate, DAY, tempLedger, TRUST_DOMAIN, WEBHOOK_SECRET, WebhookReceiver, type TempLedger } from './helpers.js';
 
@@ -83,6 +85,36 @@ describe('keysmith alerts commands and serve', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /0 alerts enqueued/);
     assert.equal(receiver.requests.length, before + 1);
+  });
+
+  it('alerts run and list work on the cluster database KEYSMITH_DATABASE_URL names, and leave no SQLite file', async () => {
+    const database = await createTestDatabase('alerts_cli');
+    try {
+      const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 1 });
+      const cert = certificate({ issuedAt: Date.now() - 83 * DAY - 60_000, lifetimeMs: 90 * DAY, spiffeId: `spiffe://${TRUST_DOMAIN}/legacy/pg` });
+      try {
+        await recordCertificate(opened, cert);
+      } finally {
+        await opened.ledger.close();
+      }
+      const tmp = tempLedger();
+      dirs.push(tmp);
+      const dir = join(tmp.dir, 'data');
+      const environment = env(dir, { KEYSMITH_DATABASE_URL: database.url });
+      const before = receiver.requests.length;
+      const run = await keysmith(['alerts', 'run'], environment);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /1 alert enqueued, 1 message queued/);
+      assert.match(run.stdout, /delivery: 1 sent, 0 to retry, 0 failed/);
+      assert.equal(receiver.requests.length, before + 1);
+      assert.equal(receiver.requests.at(-1)?.headers[IDEMPOTENCY_HEADER], `keysmith-${cert.serial}-7d`);
+      const list = await keysmith(['alerts', 'list'], environment);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, new RegExp(`^1\\s+sent\\s+${cert.serial}\\s+7d\\s+.*webhook:sent`, 'm'));
+      assert.equal(existsSync(join(dir, 'keysmith.db')), false, 'the ledger is the database, not a file in the data directory');
+    } finally {
+      await database.drop();
+    }
   });
 
   it('answers --help and refuses bad options with exit code 2', async () => {

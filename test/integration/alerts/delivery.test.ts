@@ -159,7 +159,7 @@ describe('expiry alert delivery by webhook', () => {
     const sent = ledger.alerts.list().items[0]!;
     assert.equal(sent.status, 'sent');
     assert.equal(sent.attempts, 3);
-    assert.equal(runner.nextAttemptAt(), null);
+    assert.equal(await runner.nextAttemptAt(), null);
   });
 
   it('marks a message failed after the last attempt, keeping the last error (dropped connections, timeouts)', async () => {

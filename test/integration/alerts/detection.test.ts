@@ -1,12 +1,10 @@
-import '../../helpers/fast-check-seed.js';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import { alertKey, selectExpiring, type ExpiryThreshold } from '../../../src/alerts/index.js';
+import { alertKey, type ExpiryThreshold } from '../../../src/alerts/index.js';
 import { openCore } from '../../../src/cli/compose.js';
 import { loadConfig } from '../../../src/config.js';
-import { openLedger, type Ledger } from '../../../src/ledger/index.js';
-import type { CertificateRecord, ProfileName } from '../../../src/shared/records.js';
+import type { Ledger } from '../../../src/ledger/index.js';
+import type { ProfileName } from '../../../src/shared/records.js';
 import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';
 
 /**
@@ -225,72 +223,4 @@ describe('expiry detection over the CA keysmith creates', () => {
   });
 });
 
-describe('the ledger SQL and the reference rules (select-expiring.ts) agree', () => {
-  const PROFILES: readonly ProfileName[] = ['svid', 'tls-server', 'node', 'ocsp-signer', 'intermediate', 'root'];
-  const LIFETIMES = [HOUR, 3 * DAY, 7 * DAY - 1, 7 * DAY, 7 * DAY + 1, 10 * DAY, 30 * DAY, 90 * DAY];
-  const THRESHOLDS: readonly ExpiryThreshold[] = [
-    { withinMs: DAY, profiles: null },
-    { withinMs: 7 * DAY, profiles: null },
-    { withinMs: 30 * DAY, profiles: ['root', 'intermediate', 'tls-server'] },
-    { withinMs: 2 * DAY, profiles: ['svid', 'node'] },
-  ];
-
-  const certArb = fc.record({
-    identity: fc.oneof(
-      fc.record({ kind: fc.constant('spiffe' as const), n: fc.integer({ min: 0, max: 3 }) }),
-      fc.record({ kind: fc.constant('names' as const), names: fc.subarray(['a.example', 'B.example', '10.0.0.1'], { minLength: 1 }) }),
-      fc.record({ kind: fc.constant('subject' as const), n: fc.integer({ min: 0, max: 1 }) }),
-    ),
-    profile: fc.constantFrom(...PROFILES),
-    issuedDay: fc.integer({ min: 0, max: 120 }),
-    lifetimeMs: fc.constantFrom(...LIFETIMES),
-    isRevoked: fc.boolean(),
-  });
-
-  it('selects the same (certificate, threshold) pairs on random ledgers, across two runs', () => {
-    fc.assert(
-      fc.property(
-        fc.array(certArb, { minLength: 1, maxLength: 25 }),
-        fc.subarray([...THRESHOLDS], { minLength: 1 }),
-        fc.integer({ min: 0, max: 130 }),
-        fc.integer({ min: 0, max: 40 }),
-        (specs, thresholds, firstDay, gapDays) => {
-          const ledger = openLedger({ path: ':memory:' });
-          try {
-            const serials: string[] = [];
-            for (const spec of specs) {
-              const id = spec.identity;
-              const isName = (v: string): boolean => !/^\d/.test(v);
-              const record = certificate({
-                issuedAt: T0 + spec.issuedDay * DAY,
-                lifetimeMs: spec.lifetimeMs,
-                profile: spec.profile,
-                spiffeId: id.kind === 'spiffe' ? `spiffe://${TRUST_DOMAIN}/w/${id.n}` : null,
-                dnsNames: id.kind === 'names' ? id.names.filter(isName) : [],
-                ipAddresses: id.kind === 'names' ? id.names.filter((v) => !isName(v)) : [],
-                subject: id.kind === 'subject' ? `CN=ca ${id.n}` : `CN=${serials.length}`,
-              });
-              ledger.certificates.recordIssued(record);
-              if (spec.isRevoked) ledger.certificates.revoke(record.serial, 'superseded', record.issuedAt + 1);
-              serials.push(record.serial);
-            }
-            const records: CertificateRecord[] = serials.map((s) => ledger.certificates.findBySerial(s)!);
-            const asPairs = (list: readonly { serial: string; thresholdMs: number }[]): string[] => list.map((p) => `${p.serial}@${p.thresholdMs}`).sort();
-            let alerted: { serial: string; thresholdMs: number }[] = [];
-            for (const [index, now] of [T0 + firstDay * DAY, T0 + (firstDay + gapDays) * DAY].entries()) {
-              const runId = ledger.alerts.startRun({ reason: 'manual', holder: 'prop', now });
-              assert.ok(runId !== null);
-              const sql = ledger.alerts.enqueueExpiring({ runId, now, thresholds, targets: [], keyFor: alertKey });
-              const reference = selectExpiring(now, records, thresholds, alerted);
-              assert.deepEqual(asPairs(sql), asPairs(reference), `run ${index + 1} at day ${(now - T0) / DAY}`);
-              alerted = [...alerted, ...reference];
-            }
-          } finally {
-            ledger.close();
-          }
-        },
-      ),
-      { numRuns: 150 },
-    );
-  });
-});
+// The ledger SQL against the reference rules (random ledgers, both backends): test/unit/ledger/contract/alert-detection.test.ts.

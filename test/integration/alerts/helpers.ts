@@ -13,7 +13,7 @@ import { afterEach, beforeEach } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { AlertRunner, DEFAULT_RETRY, type AlertLogger, type AlertSettings } from '../../../src/alerts/index.js';
 import { loadConfig, type Config } from '../../../src/config.js';
-import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import { openLedger, type Ledger, type LedgerBackend } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
 import type { NewCertificateRecord, ProfileName } from '../../../src/shared/records.js';
 
@@ -324,8 +324,8 @@ export interface RunnerOptions {
   readonly logger?: MemoryLogger;
 }
 
-/** A runner over `ledger` with jitter pinned to its midpoint. */
-export function makeRunner(ledger: Pick<Ledger, 'alerts' | 'leases'>, clock: FakeClock, alertSettings: AlertSettings, options: RunnerOptions = {}): AlertRunner {
+/** A runner over `ledger` (either backend: its outbox and leases) with jitter pinned to its midpoint. */
+export function makeRunner(ledger: Pick<LedgerBackend, 'alerts' | 'leases'>, clock: FakeClock, alertSettings: AlertSettings, options: RunnerOptions = {}): AlertRunner {
   return new AlertRunner(
     { outbox: ledger.alerts, leases: ledger.leases, clock, logger: options.logger ?? new MemoryLogger(), holder: options.holder ?? 'test-process', random: () => 0.5 },
     alertSettings,

@@ -28,7 +28,7 @@ export function registerAlertRoutes(app: FastifyInstance, alerts: AlertsPort, cl
     },
     async (request) => {
       const q = request.query;
-      const page = alerts.list({
+      const page = await alerts.list({
         ...(q.status === undefined ? {} : { status: q.status }),
         ...(q.limit === undefined ? {} : { limit: q.limit }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),

@@ -4,6 +4,7 @@
  * cli/alerts.ts builds the adapter and checks the fit with `satisfies`.
  */
 import type { AlertedCertificate, AlertStatus } from '../../../shared/alert-records.js';
+import type { Awaitable } from '../../../shared/awaitable.js';
 
 export type AlertStatusName = AlertStatus;
 
@@ -47,10 +48,11 @@ export interface AlertRunResult {
 }
 
 export interface AlertsPort {
-  list(query: { readonly status?: AlertStatusName; readonly limit?: number; readonly cursor?: string }): {
+  /** Awaitable: the ledger answers at once on SQLite, later on PostgreSQL. */
+  list(query: { readonly status?: AlertStatusName; readonly limit?: number; readonly cursor?: string }): Awaitable<{
     readonly items: readonly AlertView[];
     readonly nextCursor: string | null;
-  };
+  }>;
   /** Detection now; DomainError('conflict') while a run is in progress here or in another process. */
   runNow(): Promise<AlertRunResult>;
 }
