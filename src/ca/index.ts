@@ -26,6 +26,8 @@ export {
   type InitResult,
   type LoadOptions,
 } from './issuer.js';
+/** The durable, exact-mode file writes of the CA directory, for what else lives there (the cluster secret). */
+export { fixMode, syncDirectory, writeDurably } from './key-files.js';
 export { OcspSigner, type OcspSignerDeps } from './ocsp-signer.js';
 export { JwtAuthority, jwtSigningKeyPath, type JwtAuthorityOptions, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
 export type { CertificateStore, SerialStatus } from './ports.js';

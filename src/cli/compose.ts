@@ -12,6 +12,7 @@ import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
+import { ClusterSecret } from './cluster-secret.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
@@ -22,6 +23,8 @@ export interface Core {
   readonly authority: Authority;
   readonly clock: Clock;
   readonly paths: ReturnType<typeof dataPaths>;
+  /** `<dataDir>/ca/cluster.key`: what every node of a cluster derives its shared keys from (ticket keys, ACME nonces). */
+  readonly clusterSecret: ClusterSecret;
   /** Lines for the operator: what was created on this start. */
   readonly notices: readonly string[];
   close(): void;
@@ -55,6 +58,8 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     });
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
+    const cluster = ClusterSecret.loadOrCreate(config.dataDir, (message) => notices.push(`warning: ${message}`));
+    if (cluster.created) notices.push(`created the cluster secret ${config.dataDir}/ca/cluster.key (copy ca/ to every node of a cluster)`);
     const revocationBase = revocationBaseUrl(config);
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
@@ -78,7 +83,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       void certificateWriter.close();
       ledger.close();
     };
-    return { config, ledger, authority, clock, paths, notices, close };
+    return { config, ledger, authority, clock, paths, clusterSecret: cluster.secret, notices, close };
   } catch (err) {
     ledger.close();
     throw err;

@@ -56,6 +56,13 @@ export const serveCommand: Command = {
   },
 };
 
+/**
+ * Session-ticket keys rotate hourly (period = floor(now / 1 h), the same on
+ * every node whose clock is right); a ticket opens in its own period and the
+ * next, so it resumes for 1 to 2 hours, within the engine's 2 h ticket lifetime.
+ */
+const TICKET_KEY_ROTATION_MS = 3_600_000;
+
 export interface RunningServer {
   close(graceMs: number): Promise<void>;
 }
@@ -149,6 +156,9 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       },
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
+      // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.
+      ticketKeyRotationMs: TICKET_KEY_ROTATION_MS,
+      ticketKeyForPeriod: (period) => core.clusterSecret.ticketKeyForPeriod(period),
     },
     mtlsMode: config.mtlsMode,
     app,
