@@ -6,7 +6,7 @@ import type { OcspPort } from '../http/index.js';
 import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore } from '../acme/index.js';
+import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
@@ -300,6 +300,8 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
   const server = createAcmeServer({
     baseUrl: `${publicUrl(config)}/acme`,
     store: ledger.acme satisfies AcmeStore,
+    // RFC 8555 §6.5: any node with the same cluster secret accepts the nonce once; the ledger records it spent.
+    nonces: { key: core.clusterSecret.acmeNonceKey(), ledger: ledger.nonces satisfies NonceLedger },
     certificates: ledger.certificates satisfies AcmeCertificateLookup,
     authority: authority satisfies AcmeAuthority,
     validator,

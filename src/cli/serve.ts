@@ -10,6 +10,7 @@ import { clientCertificateVerdict, composeAcme, openCore, openRevocation, openSv
 import type { AcmeHandler } from '../acme/index.js';
 import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
 import { curlLine } from './commands.js';
+import { startNoncePruning } from './nonce-pruning.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -185,6 +186,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       throw err;
     }
   }
+  // Spent ACME nonces go once expired (bounded passes, every minute).
+  const noncePruning = startNoncePruning(ledger.nonces, clock, (err) => app.log.error({ err }, 'pruning spent ACME nonces failed'));
   // The catch-up runs in the background; a failure there is logged by the schedule, never fatal.
   alerts.start().catch((err: unknown) => app.log.error({ err }, 'expiry alert schedule failed to start'));
   return {
@@ -194,6 +197,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       revocation.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
+      await noncePruning.stop();
       await checkpointer.stop();
     },
   };

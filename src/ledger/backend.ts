@@ -1,7 +1,8 @@
-import type { Awaitable } from '../shared/awaitable.js';
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { openLedger, type Ledger } from './ledger.js';
 import { findMigrationsDir } from './migrate.js';
+import type { NonceRepository } from './nonce-repository.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
 import { PostgresLedger } from './postgres/ledger.js';
 import { applyPostgresMigrations, readPostgresMigrations } from './postgres/migrate.js';
@@ -20,6 +21,8 @@ export interface LedgerBackend {
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;
+  /** Spent ACME nonces (migrations/0007). */
+  readonly nonces: AwaitableMethods<NonceRepository>;
 }
 
 export type LedgerLocation =

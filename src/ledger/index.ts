@@ -18,7 +18,10 @@ export { DEFAULT_MAX_BATCH_ROWS, GroupCommit, type GroupCommitOptions, type Grou
 export { JoinTokenRepository, type JoinTokenRedemption } from './join-token-repository.js';
 export { Ledger, openLedger, type LedgerOptions } from './ledger.js';
 export { LedgerVersionError } from './migrate.js';
+export { NonceRepository } from './nonce-repository.js';
+export { MAX_PRUNE_BATCH } from './nonce-rows.js';
 export { openRevokedReader, RevokedListing, type RevokedRow, type RevokedSummary } from './revoked-listing.js';
 export { openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from './backend.js';
 export { PostgresDatabase, redactUrl, type PostgresOptions, type PostgresSslMode } from './postgres/database.js';
 export { PostgresLedger } from './postgres/ledger.js';
+export { PostgresNonceRepository } from './postgres/nonce-repository.js';

@@ -9,6 +9,7 @@ import type { LedgerBackend } from './backend.js';
 import { configureConnection } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
+import { NonceRepository } from './nonce-repository.js';
 import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
 
 export interface LedgerOptions {
@@ -44,6 +45,8 @@ export class Ledger implements LedgerBackend {
   readonly joinTokens: JoinTokenRepository;
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
   readonly acme: AcmeRepository;
+  /** Spent ACME nonces (migrations/0007): one insert per request, a replay changes nothing. */
+  readonly nonces: NonceRepository;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
   private checkpointer: WalCheckpointer | undefined;
@@ -60,6 +63,7 @@ export class Ledger implements LedgerBackend {
     this.entries = new EntryRepository(db);
     this.joinTokens = new JoinTokenRepository(db);
     this.acme = new AcmeRepository(db);
+    this.nonces = new NonceRepository(db);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 
