@@ -58,7 +58,7 @@ export class NonceStore {
     const id = Buffer.from(this.#random(ID_BYTES));
     if (id.length !== ID_BYTES) throw new Error('the random source gave the wrong number of bytes');
     const expiry = Buffer.alloc(EXPIRY_BYTES);
-    expiry.writeBigUInt64BE(BigInt(now + this.#lifetimeMs));
+    expiry.writeBigUInt64BE(BigInt(Math.floor(now) + this.#lifetimeMs));
     const body = Buffer.concat([id, expiry]);
     return Buffer.concat([body, this.#mac(body)]).toString('base64url');
   }

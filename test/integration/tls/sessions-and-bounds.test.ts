@@ -125,7 +125,8 @@ describe('session tickets under keys the caller derives per period (ticketKeyFor
     const nodeA = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
     const stranger = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-2') });
     const first = await roundTrip({ ...clientBase, port: nodeA.port });
-    const second = await roundTrip({ ...clientBase, port: stranger.port, session: first.session! });
+    assert.ok(first.session !== undefined);
+    const second = await roundTrip({ ...clientBase, port: stranger.port, session: first.session });
     assert.equal(second.isResumed, false);
     assert.deepEqual(stranger.errors, []);
   });
@@ -138,12 +139,13 @@ describe('session tickets under keys the caller derives per period (ticketKeyFor
     const nodeA = await listen({ ...serverBase, now, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
     const nodeB = await listen({ ...serverBase, now, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
     const first = await roundTrip({ ...clientBase, port: nodeA.port });
+    assert.ok(first.session !== undefined);
     // The next period, the last millisecond of it: the previous period's key still opens.
     clock = periodStart + 2 * ROTATION_MS - 1;
-    assert.equal((await roundTrip({ ...clientBase, port: nodeB.port, session: first.session! })).isResumed, true);
+    assert.equal((await roundTrip({ ...clientBase, port: nodeB.port, session: first.session })).isResumed, true);
     // Two periods after the ticket's: refused, a full handshake instead.
     clock = periodStart + 2 * ROTATION_MS;
-    assert.equal((await roundTrip({ ...clientBase, port: nodeB.port, session: first.session! })).isResumed, false);
+    assert.equal((await roundTrip({ ...clientBase, port: nodeB.port, session: first.session })).isResumed, false);
   });
 
   it('ends the handshake with internal_error when the key function gives other than 32 bytes', async () => {
