@@ -37,7 +37,7 @@ export async function authenticate(ctx: AcmeContext, request: AcmeHttpRequest, m
 
   // RFC 8555 §6.5: every request carries a fresh nonce, used once.
   const nonce = header.nonce;
-  if (nonce === undefined || !ctx.nonces.redeem(nonce, ctx.deps.clock.now())) {
+  if (nonce === undefined || !(await ctx.nonces.redeem(nonce, ctx.deps.clock.now()))) {
     throw new AcmeProblemError('badNonce', nonce === undefined ? 'the JWS has no nonce' : 'the nonce is unknown, used or expired');
   }
   // RFC 8555 §6.4: the url header must be the URL the request was sent to.

@@ -1,53 +1,109 @@
 /**
- * Anti-replay nonces (RFC 8555 §6.5): 128 random bits, base64url, each
- * accepted once and only before it expires. In memory and bounded: when the
- * table is full the oldest nonce goes, and a client holding it gets badNonce
- * and retries with the fresh one that answer carries (§6.5: clients MUST retry).
+ * Anti-replay nonces (RFC 8555 §6.5) that any node of a cluster accepts once.
+ *
+ * A nonce is base64url(id || expiresAt || mac): 16 random bytes, the expiry
+ * (ms since the epoch, 8 bytes big-endian) and HMAC-SHA256(nonce key, id ||
+ * expiresAt) cut to 16 bytes. Minting writes nothing: the MAC proves a node
+ * holding the cluster's nonce key made it and that its expiry is ours.
+ * Redeeming checks the MAC and the expiry, then spends the id in the ledger
+ * (one INSERT ... ON CONFLICT DO NOTHING): the first spend, on whichever node,
+ * wins; any later one is a replay. Spent ids stay until they expire, so a
+ * nonce can never be accepted twice while its MAC still says it is alive.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { NonceLedger } from './ports.js';
 
 export interface NonceOptions {
-  readonly lifetimeMs?: number;
-  readonly maxOutstanding?: number;
+  /** The MAC key (at least 32 bytes); nodes that share it accept each other's nonces. */
+  readonly key: Uint8Array;
+  readonly ledger: NonceLedger;
   readonly random: (length: number) => Uint8Array;
+  readonly lifetimeMs?: number;
 }
 
 const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
-const DEFAULT_MAX_OUTSTANDING = 100_000;
-const NONCE_BYTES = 16;
+const ID_BYTES = 16;
+const EXPIRY_BYTES = 8;
+const MAC_BYTES = 16;
+const NONCE_BYTES = ID_BYTES + EXPIRY_BYTES + MAC_BYTES;
+/** Unpadded base64url of 40 bytes is 54 characters. */
+const NONCE_TEXT = /^[A-Za-z0-9_-]{54}$/;
+const MIN_KEY_BYTES = 32;
+
+/**
+ * Spent rows are deleted this long after they expire, not at once: a node
+ * whose clock lags the pruning node's by less than this still finds the row
+ * of a nonce its own clock calls unexpired, so clock skew opens no replay window.
+ */
+export const SPENT_NONCE_RETENTION_MS = 10 * 60 * 1000;
 
 export class NonceStore {
-  readonly #lifetimeMs: number;
-  readonly #maxOutstanding: number;
+  readonly #key: Buffer;
+  readonly #ledger: NonceLedger;
   readonly #random: (length: number) => Uint8Array;
-  /** Insertion order is issue order, so the first key is the oldest. */
-  readonly #expiries = new Map<string, number>();
+  readonly #lifetimeMs: number;
 
   constructor(options: NonceOptions) {
-    this.#lifetimeMs = options.lifetimeMs ?? DEFAULT_LIFETIME_MS;
-    this.#maxOutstanding = options.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING;
+    if (options.key.length < MIN_KEY_BYTES) throw new Error(`the ACME nonce key must be at least ${MIN_KEY_BYTES} bytes`);
+    const lifetimeMs = options.lifetimeMs ?? DEFAULT_LIFETIME_MS;
+    if (!Number.isSafeInteger(lifetimeMs) || lifetimeMs < 1) throw new Error('the ACME nonce lifetime must be a positive integer of ms');
+    this.#key = Buffer.from(options.key);
+    this.#ledger = options.ledger;
     this.#random = options.random;
+    this.#lifetimeMs = lifetimeMs;
   }
 
+  /** A fresh nonce, valid until now + lifetime; no write anywhere. */
   issue(now: number): string {
-    while (this.#expiries.size >= this.#maxOutstanding) {
-      const oldest = this.#expiries.keys().next();
-      if (oldest.done === true) break;
-      this.#expiries.delete(oldest.value);
-    }
-    const nonce = Buffer.from(this.#random(NONCE_BYTES)).toString('base64url');
-    this.#expiries.set(nonce, now + this.#lifetimeMs);
-    return nonce;
+    const id = Buffer.from(this.#random(ID_BYTES));
+    if (id.length !== ID_BYTES) throw new Error('the random source gave the wrong number of bytes');
+    const expiry = Buffer.alloc(EXPIRY_BYTES);
+    expiry.writeBigUInt64BE(BigInt(Math.floor(now) + this.#lifetimeMs));
+    const body = Buffer.concat([id, expiry]);
+    return Buffer.concat([body, this.#mac(body)]).toString('base64url');
   }
 
-  /** True once per issued, unexpired nonce; the nonce is spent either way. */
-  redeem(nonce: string, now: number): boolean {
-    const expiresAt = this.#expiries.get(nonce);
-    if (expiresAt === undefined) return false;
-    this.#expiries.delete(nonce);
-    return expiresAt > now;
+  /**
+   * True once per nonce this cluster minted and that has not expired; a
+   * tampered, foreign, expired or replayed nonce is false (badNonce). A
+   * ledger failure rejects (the request fails as internal, and the nonce is
+   * not spent: the client may retry with it).
+   */
+  async redeem(nonce: string, now: number): Promise<boolean> {
+    if (!NONCE_TEXT.test(nonce)) return false;
+    const bytes = Buffer.from(nonce, 'base64url');
+    // One nonce, one spelling: the last character's spare bits must be zero, so no second string decodes to the same id.
+    if (bytes.length !== NONCE_BYTES || bytes.toString('base64url') !== nonce) return false;
+    const body = bytes.subarray(0, ID_BYTES + EXPIRY_BYTES);
+    // STYLE §6: MACs are compared in constant time.
+    if (!timingSafeEqual(this.#mac(body), bytes.subarray(ID_BYTES + EXPIRY_BYTES))) return false;
+    const expiresAt = Number(bytes.readBigUInt64BE(ID_BYTES));
+    // expiresAt is the first instant at which the nonce no longer works.
+    if (!Number.isSafeInteger(expiresAt) || now >= expiresAt) return false;
+    const id = bytes.subarray(0, ID_BYTES).toString('base64url');
+    return this.#ledger.spend(id, expiresAt, now);
   }
 
-  get outstanding(): number {
-    return this.#expiries.size;
+  #mac(body: Buffer): Buffer {
+    return createHmac('sha256', this.#key).update(body).digest().subarray(0, MAC_BYTES);
   }
+}
+
+/** Rows one pruning statement deletes, and statements one pass runs at most: 50,000 rows a pass. */
+const PRUNE_BATCH = 1000;
+const MAX_PRUNE_BATCHES = 50;
+
+/**
+ * Deletes spent nonces expired more than SPENT_NONCE_RETENTION_MS ago, in
+ * bounded batches (each a short statement; at most MAX_PRUNE_BATCHES a
+ * pass, the rest waits for the next pass). Returns how many rows went.
+ */
+export async function pruneSpentNonces(ledger: NonceLedger, now: number): Promise<number> {
+  let pruned = 0;
+  for (let batch = 0; batch < MAX_PRUNE_BATCHES; batch++) {
+    const deleted = await ledger.pruneExpired(now - SPENT_NONCE_RETENTION_MS, PRUNE_BATCH);
+    pruned += deleted;
+    if (deleted < PRUNE_BATCH) break;
+  }
+  return pruned;
 }

@@ -16,6 +16,7 @@ import type {
   NewAcmeOrder,
   ValidationRecord,
 } from '../shared/acme-records.js';
+import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
 import type { RateLimit } from '../shared/rate-limit.js';
 import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
@@ -75,6 +76,30 @@ export interface AcmeStore {
   abortFinalize(orderId: string): void;
   /** processing -> valid with its certificate. */
   completeFinalize(orderId: string, serial: string): AcmeOrderRecord;
+}
+
+/**
+ * The record of spent nonces (`ledger.nonces` fits, on either backend): what
+ * makes a nonce minted by any node acceptable once on any node (nonces.ts).
+ */
+export interface NonceLedger {
+  /** Records the id as spent until expiresAt: true the first time, false for a replay (from any node) or once expired at now. */
+  spend(nonceId: string, expiresAt: number, now: number): Awaitable<boolean>;
+  /** Deletes up to `limit` rows expired at `now`; returns how many went. */
+  pruneExpired(now: number, limit: number): Awaitable<number>;
+}
+
+/** Where nonces are spent and the key that MACs them. */
+export interface AcmeNonceDeps {
+  readonly ledger: NonceLedger;
+  /**
+   * At least 32 bytes; every node of a cluster must have the same (serve
+   * derives it from the cluster secret). Default: random for this server, so
+   * no other process (and no later start) accepts its nonces.
+   */
+  readonly key?: Uint8Array;
+  /** How long a nonce stays good (default 1 h). */
+  readonly lifetimeMs?: number;
 }
 
 /** Ledger reads (`ledger.certificates` fits). */
@@ -153,6 +178,8 @@ export interface AcmeServerDeps {
   /** e.g. https://127.0.0.1:8443/acme; the directory is `${baseUrl}/directory` and JWS urls are `${baseUrl}${path}`. */
   readonly baseUrl: string;
   readonly store: AcmeStore;
+  /** RFC 8555 §6.5: the nonces' MAC key and the spent-nonce record. */
+  readonly nonces: AcmeNonceDeps;
   readonly certificates: AcmeCertificateLookup;
   readonly authority: AcmeAuthority;
   readonly validator: ChallengeValidator;

@@ -34,8 +34,6 @@ const DEFAULT_LIMITS = {
 export interface AcmeServer extends AcmeHandler {
   /** Resolves once every background validation started so far has been recorded. */
   settled(): Promise<void>;
-  /** Nonces issued and not yet used or evicted (metrics, tests). */
-  readonly outstandingNonces: number;
   /** Challenge validations running and waiting now (metrics, tests). */
   readonly validationLoad: SchedulerLoad;
 }
@@ -61,7 +59,12 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
     deps,
     urls: new AcmeUrls(deps.baseUrl),
     identifiers: new IdentifierPolicy(deps.policy),
-    nonces: new NonceStore({ random }),
+    nonces: new NonceStore({
+      key: deps.nonces.key ?? random(32),
+      ledger: deps.nonces.ledger,
+      random,
+      ...(deps.nonces.lifetimeMs === undefined ? {} : { lifetimeMs: deps.nonces.lifetimeMs }),
+    }),
     limiters: {
       newAccount: new RateLimiter(limits.newAccountPerAddress ?? DEFAULT_LIMITS.newAccountPerAddress),
       nonce: new RateLimiter(limits.noncePerAddress ?? DEFAULT_LIMITS.noncePerAddress),
@@ -172,9 +175,6 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
       }
     },
     settled: () => ctx.validations.settled(),
-    get outstandingNonces(): number {
-      return ctx.nonces.outstanding;
-    },
     get validationLoad(): SchedulerLoad {
       return ctx.validations.load;
     },

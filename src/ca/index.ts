@@ -29,6 +29,8 @@ export {
 } from './issuer.js';
 export { OcspSigner, type OcspSignerDeps, type SharedResponders } from './ocsp-signer.js';
 export { responderKeyWrap, type ResponderKeyWrap } from './responder-key-wrap.js';
+/** The durable, exact-mode file writes of the CA directory, for what else lives there (the cluster secret). */
+export { fixMode, syncDirectory, writeDurably } from './key-files.js';
 export { JwtAuthority, jwtSigningKeyPath, type JwtAuthorityOptions, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
 export type { CertificateStore, OcspResponderStore, SerialStatus, StoredOcspResponder } from './ports.js';
 export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';

@@ -18,10 +18,11 @@ export function exportPrivateKey(key: KeyObject, passphrase: string | undefined)
 }
 
 /** Creates `path` (never overwrites), writes and fsyncs it, and sets `mode` exactly. */
-export function writeDurably(path: string, text: string, mode: number): void {
+export function writeDurably(path: string, contents: string | Uint8Array, mode: number): void {
   const fd = openSync(path, 'wx', mode);
   try {
-    writeSync(fd, text);
+    if (typeof contents === 'string') writeSync(fd, contents);
+    else writeSync(fd, contents);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

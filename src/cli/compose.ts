@@ -20,12 +20,13 @@ import { RevokedSerials, type OcspPort } from '../http/index.js';
 import { GroupCommit, openLedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore } from '../acme/index.js';
+import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
+import { ClusterSecret } from './cluster-secret.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 import { repositoriesOf, type LedgerRepositories } from './postgres-pending.js';
@@ -42,6 +43,8 @@ export interface Core {
   readonly paths: ReturnType<typeof dataPaths>;
   /** Revocations this node has heard of (its own; on PostgreSQL also the cluster's, from the feed). */
   readonly revokedSerials: RevokedSerials;
+  /** `<dataDir>/ca/cluster.key`: what every node of a cluster derives its shared keys from (ticket keys, ACME nonces). */
+  readonly clusterSecret: ClusterSecret;
   /** Lines for the operator: what was created on this start. */
   readonly notices: readonly string[];
   /** Commits what is queued, then closes the ledger (the PostgreSQL pool ends asynchronously). */
@@ -93,6 +96,8 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     });
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
+    const cluster = ClusterSecret.loadOrCreate(config.dataDir, (message) => notices.push(`warning: ${message}`));
+    if (cluster.created) notices.push(`created the cluster secret ${config.dataDir}/ca/cluster.key (copy ca/ to every node of a cluster)`);
     const revocationBase = revocationBaseUrl(config);
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
@@ -121,7 +126,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
         await ledger.ledger.close();
       }
     };
-    return { config, ledger, repositories, authority, clock, paths, revokedSerials, notices, close };
+    return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, close };
   } catch (err) {
     await ledger.ledger.close();
     throw err;
@@ -368,6 +373,8 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
   const server = createAcmeServer({
     baseUrl: `${publicUrl(config)}/acme`,
     store: repositories.acme satisfies AcmeStore,
+    // RFC 8555 §6.5: any node with the same cluster secret accepts the nonce once; the ledger records it spent.
+    nonces: { key: core.clusterSecret.acmeNonceKey(), ledger: core.ledger.ledger.nonces satisfies NonceLedger },
     certificates: repositories.certificates satisfies AcmeCertificateLookup,
     authority: authority satisfies AcmeAuthority,
     validator,

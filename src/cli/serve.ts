@@ -14,6 +14,7 @@ import { curlLine } from './commands.js';
 import { databaseHealth, ledgerHealthCheck } from './database-health.js';
 import { startRevocationFeed } from './cluster-revocations.js';
 import type { FeedErrorContext } from '../ledger/index.js';
+import { startNoncePruning } from './nonce-pruning.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -60,6 +61,13 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Session-ticket keys rotate hourly (period = floor(now / 1 h), the same on
+ * every node whose clock is right); a ticket opens in its own period and the
+ * next, so it resumes for 1 to 2 hours, within the engine's 2 h ticket lifetime.
+ */
+const TICKET_KEY_ROTATION_MS = 3_600_000;
 
 export interface RunningServer {
   close(graceMs: number): Promise<void>;
@@ -158,6 +166,9 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
       ...optionalProxySources(config.proxyProtocolFrom),
+      // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.
+      ticketKeyRotationMs: TICKET_KEY_ROTATION_MS,
+      ticketKeyForPeriod: (period) => core.clusterSecret.ticketKeyForPeriod(period),
     },
     mtlsMode: config.mtlsMode,
     app,
@@ -193,6 +204,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       throw err;
     }
   }
+  // Spent ACME nonces go once expired (bounded passes, every minute).
+  const noncePruning = startNoncePruning(ledger.ledger.nonces, clock, (err) => app.log.error({ err }, 'pruning spent ACME nonces failed'));
   // The catch-up runs in the background; a failure there is logged by the schedule, never fatal.
   alerts.start().catch((err: unknown) => app.log.error({ err }, 'expiry alert schedule failed to start'));
   return {
@@ -202,6 +215,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       revocation.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
+      await noncePruning.stop();
       await Promise.all([checkpointer?.stop(), feed?.stop()]);
     },
   };

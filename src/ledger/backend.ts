@@ -8,6 +8,7 @@ import type { CrlNumberRepository } from './crl-number-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { findMigrationsDir } from './migrate.js';
+import type { NonceRepository } from './nonce-repository.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
 import { PostgresLedger } from './postgres/ledger.js';
 import { applyPostgresMigrations, readPostgresMigrations } from './postgres/migrate.js';
@@ -38,6 +39,8 @@ export interface LedgerBackend {
   readonly alerts: AwaitableMethods<AlertOutboxRepository>;
   /** Named leases: one node at a time does what a lease guards (alert runs). */
   readonly leases: AwaitableMethods<LeaseRepository>;
+  /** Spent ACME nonces (migrations/0007). */
+  readonly nonces: AwaitableMethods<NonceRepository>;
 }
 
 export type LedgerLocation =

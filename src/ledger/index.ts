@@ -31,3 +31,6 @@ export { REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext, type Revocat
 export { isUnavailable } from './postgres/unavailable.js';
 export { PostgresAlertOutbox } from './postgres/alert-outbox.js';
 export { PostgresLeases } from './postgres/leases.js';
+export { NonceRepository } from './nonce-repository.js';
+export { MAX_PRUNE_BATCH } from './nonce-rows.js';
+export { PostgresNonceRepository } from './postgres/nonce-repository.js';

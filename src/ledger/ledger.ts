@@ -11,6 +11,7 @@ import { configureConnection } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
 import { OcspResponderRepository } from './ocsp-responder-repository.js';
+import { NonceRepository } from './nonce-repository.js';
 import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
 
 export interface LedgerOptions {
@@ -50,6 +51,8 @@ export class Ledger implements LedgerBackend {
   readonly crlNumbers: CrlNumberRepository;
   /** Shared OCSP responder keys (migrations/0007). */
   readonly ocspResponders: OcspResponderRepository;
+  /** Spent ACME nonces (migrations/0007): one insert per request, a replay changes nothing. */
+  readonly nonces: NonceRepository;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
   private checkpointer: WalCheckpointer | undefined;
@@ -68,6 +71,7 @@ export class Ledger implements LedgerBackend {
     this.acme = new AcmeRepository(db);
     this.crlNumbers = new CrlNumberRepository(db);
     this.ocspResponders = new OcspResponderRepository(db);
+    this.nonces = new NonceRepository(db);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 

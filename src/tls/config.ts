@@ -109,7 +109,10 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
   if (lifetime < 1 || lifetime > MAX_TICKET_LIFETIME_S) throw new TypeError('ticketLifetimeSeconds must be between 1 s and 7 days');
   const maxConnections = options.maxConnections;
   if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1)) throw new TypeError('maxConnections must be a positive integer');
-  const tickets = options.sessionTickets === false ? undefined : new TicketKeys(options.ticketKeyRotationMs ?? 3_600_000, common.now, provider);
+  const tickets =
+    options.sessionTickets === false
+      ? undefined
+      : new TicketKeys({ rotationMs: options.ticketKeyRotationMs ?? 3_600_000, now: common.now, provider, keyForPeriod: options.ticketKeyForPeriod });
   return {
     ...common,
     clientAuth,

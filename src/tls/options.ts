@@ -91,6 +91,14 @@ export interface TlsServerOptions extends TlsCommonOptions {
   /** How often the ticket-sealing key rotates, in ms (default 1 h; the previous key still opens). */
   readonly ticketKeyRotationMs?: number;
   /**
+   * The ticket-sealing key (32 bytes) of each rotation period, period =
+   * floor(now / ticketKeyRotationMs). Servers given the same function resume
+   * each other's tickets (a cluster derives it from a shared secret); tickets
+   * of the current and the previous period open. Called about once a period;
+   * must be deterministic. Default: random keys this server alone knows.
+   */
+  readonly ticketKeyForPeriod?: (period: number) => Uint8Array;
+  /**
    * A fresh, pre-signed DER OCSPResponse for our own leaf certificate, or
    * undefined (or empty) to staple nothing. Called once per full handshake
    * whose client sent status_request for ocsp (RFC 6066 §8), and only then;

@@ -5,41 +5,125 @@ import { Writer } from './codec/writer.js';
 import type { CryptoProvider } from './crypto/provider.js';
 
 const KEY_ID_LENGTH = 8;
+const KEY_LENGTH = 32;
 const NONCE_LENGTH = 12;
 const TAG_LENGTH = 16;
 
 interface TicketKey {
   readonly id: Buffer;
   readonly key: Buffer;
-  readonly createdAt: number;
+}
+
+/** Where the sealing key comes from: one for new tickets, and the key a ticket names, if it may still open. */
+interface TicketKeySource {
+  sealing(now: number): TicketKey;
+  opening(id: Buffer, now: number): TicketKey | undefined;
 }
 
 /**
- * Stateless session tickets (RFC 8446 §4.6.1 leaves the format to the
- * server): AES-256-GCM under a key that rotates; the previous key still opens
- * tickets for one more period, so rotation does not break fresh tickets.
+ * The engine's own keys: random, made by this process, rotated every period;
+ * the previous key still opens tickets for one more period, so rotation does
+ * not break fresh tickets. No other process can open them.
  */
-export class TicketKeys {
-  private current: TicketKey | undefined;
-  private previous: TicketKey | undefined;
+class RandomTicketKeys implements TicketKeySource {
+  private current: (TicketKey & { readonly createdAt: number }) | undefined;
+  private previous: (TicketKey & { readonly createdAt: number }) | undefined;
 
   constructor(
     private readonly rotationMs: number,
-    private readonly now: () => number,
     private readonly provider: CryptoProvider,
   ) {}
 
-  private rotateIfDue(): TicketKey {
-    const now = this.now();
+  sealing(now: number): TicketKey {
     if (this.current === undefined || now - this.current.createdAt >= this.rotationMs) {
       this.previous = this.current;
-      this.current = { id: this.provider.randomBytes(KEY_ID_LENGTH), key: this.provider.randomBytes(32), createdAt: now };
+      this.current = { id: this.provider.randomBytes(KEY_ID_LENGTH), key: this.provider.randomBytes(KEY_LENGTH), createdAt: now };
     }
     return this.current;
   }
 
+  opening(id: Buffer, now: number): TicketKey | undefined {
+    this.sealing(now);
+    const key = [this.current, this.previous].find((k) => k !== undefined && k.id.equals(id));
+    if (key === undefined || now - key.createdAt >= 2 * this.rotationMs) return undefined;
+    return key;
+  }
+}
+
+/**
+ * Keys the caller derives per period (period = floor(now / rotationMs)):
+ * servers handed the same function compute the same key for the same period
+ * without talking, so a ticket sealed by one opens on the others. The key id
+ * is the period; tickets of the current and the previous period open, older
+ * ones (and any from a period not yet begun here) do not.
+ */
+class PeriodTicketKeys implements TicketKeySource {
+  /** At most the current and the previous period's keys. */
+  private readonly cache = new Map<number, TicketKey>();
+
+  constructor(
+    private readonly rotationMs: number,
+    private readonly keyForPeriod: (period: number) => Uint8Array,
+  ) {}
+
+  sealing(now: number): TicketKey {
+    return this.keyFor(this.periodAt(now));
+  }
+
+  opening(id: Buffer, now: number): TicketKey | undefined {
+    if (id.length !== KEY_ID_LENGTH) return undefined;
+    const period = id.readUInt32BE(0) * 0x100000000 + id.readUInt32BE(4);
+    const current = this.periodAt(now);
+    if (period !== current && period !== current - 1) return undefined;
+    return this.keyFor(period);
+  }
+
+  private periodAt(now: number): number {
+    return Math.floor(now / this.rotationMs);
+  }
+
+  private keyFor(period: number): TicketKey {
+    const cached = this.cache.get(period);
+    if (cached !== undefined) return cached;
+    const key = Buffer.from(this.keyForPeriod(period));
+    if (key.length !== KEY_LENGTH) throw new TypeError(`ticketKeyForPeriod returned ${key.length} bytes; AES-256-GCM needs ${KEY_LENGTH}`);
+    const id = Buffer.alloc(KEY_ID_LENGTH);
+    id.writeUInt32BE(Math.floor(period / 0x100000000), 0);
+    id.writeUInt32BE(period >>> 0, 4);
+    for (const old of this.cache.keys()) if (old < period - 1) this.cache.delete(old);
+    const made = { id, key };
+    this.cache.set(period, made);
+    return made;
+  }
+}
+
+export interface TicketKeyOptions {
+  readonly rotationMs: number;
+  readonly now: () => number;
+  readonly provider: CryptoProvider;
+  /** The caller's key per period (32 bytes); without it, random keys of this process. */
+  readonly keyForPeriod?: ((period: number) => Uint8Array) | undefined;
+}
+
+/**
+ * Stateless session tickets (RFC 8446 §4.6.1 leaves the format to the
+ * server): AES-256-GCM under a key that rotates, the key id as AAD. A ticket
+ * opens under the current or the previous period's key, never older.
+ */
+export class TicketKeys {
+  private readonly source: TicketKeySource;
+  private readonly now: () => number;
+  private readonly provider: CryptoProvider;
+
+  constructor(options: TicketKeyOptions) {
+    if (!Number.isSafeInteger(options.rotationMs) || options.rotationMs < 1) throw new TypeError('ticketKeyRotationMs must be a positive integer');
+    this.now = options.now;
+    this.provider = options.provider;
+    this.source = options.keyForPeriod === undefined ? new RandomTicketKeys(options.rotationMs, options.provider) : new PeriodTicketKeys(options.rotationMs, options.keyForPeriod);
+  }
+
   seal(plaintext: Buffer): Buffer {
-    const key = this.rotateIfDue();
+    const key = this.source.sealing(this.now());
     const nonce = this.provider.randomBytes(NONCE_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG_LENGTH });
     cipher.setAAD(key.id);
@@ -50,10 +134,9 @@ export class TicketKeys {
   /** The sealed plaintext, or undefined for a ticket we cannot (or no longer) open. */
   open(ticket: Buffer): Buffer | undefined {
     if (ticket.length < KEY_ID_LENGTH + NONCE_LENGTH + TAG_LENGTH + 1) return undefined;
-    this.rotateIfDue();
     const id = ticket.subarray(0, KEY_ID_LENGTH);
-    const key = [this.current, this.previous].find((k) => k !== undefined && k.id.equals(id));
-    if (key === undefined || this.now() - key.createdAt >= 2 * this.rotationMs) return undefined;
+    const key = this.source.opening(id, this.now());
+    if (key === undefined) return undefined;
     const nonce = ticket.subarray(KEY_ID_LENGTH, KEY_ID_LENGTH + NONCE_LENGTH);
     const decipher = createDecipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG_LENGTH });
     decipher.setAAD(id);

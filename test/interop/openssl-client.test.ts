@@ -1,5 +1,6 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TlsAlertError, type AlertName, type CipherSuiteName, type TlsServerOptions } from '../../src/tls/index.js';
@@ -243,6 +244,28 @@ describe('our server with openssl s_client', skipUnlessTool('openssl'), () => {
       assert.equal(socket.isResumed, false);
       assert.deepEqual(socket.peerCertificates[0]?.uris, [CLIENT_SPIFFE_ID]);
       await echoThrough(second, 'full-again');
+      await finish(second);
+    });
+  });
+
+  describe('resumption across the nodes of a cluster (ticketKeyForPeriod)', () => {
+    it('resumes on a second server with the same per-period ticket keys, with the ticket s_client saved from the first', async () => {
+      const clusterKeys = (period: number): Uint8Array => createHash('sha256').update(`cluster/${period}`).digest();
+      const nodeA = await serve({ ticketKeyForPeriod: clusterKeys });
+      const nodeB = await serve({ ticketKeyForPeriod: clusterKeys });
+      const dir = await scope.tempDir();
+      const sessionFile = join(dir, 'session.pem');
+      const first = sClient(nodeA.port, ...clientCertArgs(), '-sess_out', sessionFile);
+      await first.waitFor('Post-Handshake New Session Ticket arrived', { stream: 'stdout' });
+      await finish(first);
+
+      const second = sClient(nodeB.port, ...clientCertArgs(), '-sess_in', sessionFile);
+      const done = await second.waitFor(S_CLIENT_HANDSHAKE_DONE, { stream: 'stdout' });
+      assert.equal(done[0], `Reused, TLSv1.3, Cipher is ${done[2]!}`);
+      const resumed = await nodeB.nextConnection();
+      assert.equal(resumed.isResumed, true);
+      assert.deepEqual(resumed.peerCertificates[0]?.uris, [CLIENT_SPIFFE_ID]);
+      await echoThrough(second, 'resumed-on-b');
       await finish(second);
     });
   });

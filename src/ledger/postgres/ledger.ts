@@ -7,6 +7,7 @@ import { PostgresJoinTokenRepository } from './join-token-repository.js';
 import { PostgresOcspResponderRepository } from './ocsp-responder-repository.js';
 import { PostgresAlertOutbox } from './alert-outbox.js';
 import { PostgresLeases } from './leases.js';
+import { PostgresNonceRepository } from './nonce-repository.js';
 
 /** The ledger on PostgreSQL: the same repositories as the SQLite Ledger, asynchronous. Made by openLedgerBackend. */
 export class PostgresLedger implements LedgerBackend {
@@ -23,6 +24,8 @@ export class PostgresLedger implements LedgerBackend {
   readonly alerts: PostgresAlertOutbox;
   /** Named leases: one node at a time does what a lease guards (alert runs). */
   readonly leases: PostgresLeases;
+  /** Spent ACME nonces (migrations/postgres/0007). */
+  readonly nonces: PostgresNonceRepository;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -35,6 +38,7 @@ export class PostgresLedger implements LedgerBackend {
     this.ocspResponders = new PostgresOcspResponderRepository(database);
     this.alerts = new PostgresAlertOutbox(database);
     this.leases = new PostgresLeases(database);
+    this.nonces = new PostgresNonceRepository(database);
   }
 
   ping(): Promise<boolean> {

@@ -4,7 +4,7 @@
  * CA, ledger file and Authority underneath. The validator is scripted here:
  * the real validators are tested in validation*.test.ts and the interop tests.
  */
-import { createPrivateKey, createPublicKey, generateKeyPair, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -93,9 +93,11 @@ export async function acmeStack(overrides: Partial<AcmeServerDeps> = {}): Promis
   const internalErrors: unknown[] = [];
   const store: AcmeStore = ledger.acme;
   const policy = { allowedSuffixes: ['example.test'], allowedIpRanges: ['192.0.2.0/24', '2001:db8::/32'], eabRequired: false };
+  const nonces = { ledger: ledger.nonces, key: randomBytes(32) };
   const server = createAcmeServer({
     baseUrl: BASE_URL,
     store,
+    nonces,
     certificates: ledger.certificates,
     authority,
     validator,
@@ -120,7 +122,7 @@ export async function acmeStack(overrides: Partial<AcmeServerDeps> = {}): Promis
     internalErrors,
     certificateCount: () => ledger.certificates.list({ limit: 500 }).items.length,
     restart: (next, restartOverrides = {}) =>
-      createAcmeServer({ baseUrl: BASE_URL, store, certificates: ledger.certificates, authority, validator: next, clock, policy, ...restartOverrides }),
+      createAcmeServer({ baseUrl: BASE_URL, store, nonces, certificates: ledger.certificates, authority, validator: next, clock, policy, ...restartOverrides }),
     close: () => {
       ledger.close();
       dir.remove();

@@ -2,12 +2,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';
+import { connect } from '../../../src/tls/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';
 import { freePort, runProcess } from '../../helpers/processes.js';
 
@@ -182,5 +184,55 @@ describe('the ops API on the real ledger, Authority and listener', () => {
     const refused = await call(workload.identity, 'GET', '/v1/certificates');
     assert.equal(refused.status, 403, refused.body);
     assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+  });
+});
+
+/** One TLS connection over our engine: GET /healthz, read to the end; the session ticket it got, and whether it resumed. */
+function healthOverTls(port: number, session?: Uint8Array): Promise<{ readonly isResumed: boolean; readonly session: Uint8Array | undefined; readonly head: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ca: bundle,
+      key: admin.key,
+      cert: admin.chain,
+      ALPNProtocols: ['http/1.1'],
+      ...(session === undefined ? {} : { session }),
+    });
+    const timer = setTimeout(() => socket.destroy(new Error('no answer within 10 s')), 10_000);
+    let ticket: Uint8Array | undefined;
+    let text = '';
+    socket.on('session', (s: Uint8Array) => (ticket = s));
+    socket.on('secure', () => socket.write('GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n'));
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ isResumed: socket.isResumed, session: ticket, head: text.split('\r\n')[0] ?? '' });
+    });
+  });
+}
+
+describe('a second node on the same ca/ (cluster secret) and ledger', () => {
+  it('resumes there a TLS session the first node made: both derive the ticket keys from ca/cluster.key', async () => {
+    const listener = createNetServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const secondCore = await openCore(core.config, { ensureIdentities: false });
+    let second: { port: number; close(graceMs: number): Promise<void> } | undefined;
+    try {
+      second = await startServer(secondCore, { listener });
+      const first = await healthOverTls(server.port);
+      assert.deepEqual([first.isResumed, first.head], [false, 'HTTP/1.1 200 OK']);
+      assert.ok(first.session !== undefined, 'the first node sent a ticket');
+      const resumed = await healthOverTls(second.port, first.session);
+      assert.deepEqual([resumed.isResumed, resumed.head], [true, 'HTTP/1.1 200 OK']);
+    } finally {
+      await second?.close(0);
+      secondCore.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer, SessionCache, TlsAlertError, type TlsConnectOptions, type TlsServer, type TlsServerOptions, type TlsSocket } from '../../../src/tls/index.js';
 import { decodeClientSession } from '../../../src/tls/tickets.js';
@@ -101,6 +101,61 @@ describe('session resumption', () => {
     clock += 2 * 60_000 + 1;
     const second = await roundTrip({ ...clientBase, port, session: first.session! });
     assert.equal(second.isResumed, false);
+  });
+});
+
+describe('session tickets under keys the caller derives per period (ticketKeyForPeriod)', () => {
+  const ROTATION_MS = 60_000;
+  /** A deterministic 32-byte key per period, as a cluster derives it from its shared secret. */
+  const keysOf = (secret: string) => (period: number): Uint8Array => createHash('sha256').update(`${secret}/${period}`).digest();
+
+  it('resumes on a second server given the same keys: two nodes of a cluster', async () => {
+    const nodeA = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
+    const nodeB = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
+    const first = await roundTrip({ ...clientBase, port: nodeA.port });
+    assert.equal(first.isResumed, false);
+    assert.ok(first.session !== undefined);
+    const onB = await roundTrip({ ...clientBase, port: nodeB.port, session: first.session });
+    assert.equal(onB.isResumed, true);
+    assert.equal(onB.leafUri, 'localhost');
+    assert.deepEqual([nodeA.errors, nodeB.errors], [[], []]);
+  });
+
+  it('makes a full handshake on a server with other keys, and keeps the connection', async () => {
+    const nodeA = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
+    const stranger = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-2') });
+    const first = await roundTrip({ ...clientBase, port: nodeA.port });
+    assert.ok(first.session !== undefined);
+    const second = await roundTrip({ ...clientBase, port: stranger.port, session: first.session });
+    assert.equal(second.isResumed, false);
+    assert.deepEqual(stranger.errors, []);
+  });
+
+  it('opens a ticket of the previous period and refuses one two periods old, on another node', async () => {
+    // Tickets live 2 h by default: only the key's period bounds them here.
+    const periodStart = Math.floor(Date.now() / ROTATION_MS) * ROTATION_MS;
+    let clock = periodStart + ROTATION_MS - 1;
+    const now = (): number => clock;
+    const nodeA = await listen({ ...serverBase, now, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
+    const nodeB = await listen({ ...serverBase, now, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });
+    const first = await roundTrip({ ...clientBase, port: nodeA.port });
+    assert.ok(first.session !== undefined);
+    // The next period, the last millisecond of it: the previous period's key still opens.
+    clock = periodStart + 2 * ROTATION_MS - 1;
+    assert.equal((await roundTrip({ ...clientBase, port: nodeB.port, session: first.session })).isResumed, true);
+    // Two periods after the ticket's: refused, a full handshake instead.
+    clock = periodStart + 2 * ROTATION_MS;
+    assert.equal((await roundTrip({ ...clientBase, port: nodeB.port, session: first.session })).isResumed, false);
+  });
+
+  it('ends the handshake with internal_error when the key function gives other than 32 bytes', async () => {
+    const { port, errors } = await listen({ ...serverBase, ticketKeyForPeriod: () => new Uint8Array(16) });
+    await assert.rejects(roundTrip({ ...clientBase, port }));
+    assert.equal(errors.length, 1);
+    const [error] = errors;
+    assert.ok(error instanceof TlsAlertError && error.alert === 'internal_error');
+    assert.ok(error.cause instanceof TypeError);
+    assert.equal(error.cause.message, 'ticketKeyForPeriod returned 16 bytes; AES-256-GCM needs 32');
   });
 });
 

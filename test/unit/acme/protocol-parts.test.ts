@@ -4,11 +4,10 @@ import { checkContacts } from '../../../src/acme/accounts.js';
 import { formatCertId, parseCertId, suggestedWindow } from '../../../src/acme/ari.js';
 import { authorizationTarget, IdentifierPolicy } from '../../../src/acme/identifiers.js';
 import { decodeJwsBody, importAccountKey } from '../../../src/acme/jws.js';
-import { NonceStore } from '../../../src/acme/nonces.js';
 import { AcmeProblemError, problemDocument, toAcmeProblem } from '../../../src/acme/problems.js';
 import { DomainError } from '../../../src/shared/errors.js';
 
-/** The pure parts of the ACME server: nonces, identifier policy, certIDs, JWK thumbprints, contacts, problems. */
+/** The pure parts of the ACME server (nonces: nonces.test.ts): identifier policy, certIDs, JWK thumbprints, contacts, problems. */
 
 function problemType(fn: () => unknown): string {
   try {
@@ -19,34 +18,6 @@ function problemType(fn: () => unknown): string {
   }
   assert.fail('expected an ACME problem');
 }
-
-describe('NonceStore (RFC 8555 §6.5)', () => {
-  let counter = 0;
-  const random = (length: number): Uint8Array => Uint8Array.from({ length }, (_, i) => (i === 0 ? ++counter & 0xff : i));
-
-  it('accepts each nonce once', () => {
-    const store = new NonceStore({ random });
-    const nonce = store.issue(1000);
-    assert.match(nonce, /^[A-Za-z0-9_-]{22}$/);
-    assert.equal(store.redeem(nonce, 1000), true);
-    assert.equal(store.redeem(nonce, 1000), false);
-  });
-
-  it('refuses an expired nonce and one it never issued', () => {
-    const store = new NonceStore({ random, lifetimeMs: 10 });
-    const nonce = store.issue(1000);
-    assert.equal(store.redeem(nonce, 1010), false);
-    assert.equal(store.redeem('AAAAAAAAAAAAAAAAAAAAAA', 1000), false);
-  });
-
-  it('stays bounded, forgetting the oldest nonce first', () => {
-    const store = new NonceStore({ random, maxOutstanding: 3 });
-    const [a, b, c, d] = [store.issue(0), store.issue(0), store.issue(0), store.issue(0)];
-    assert.equal(store.outstanding, 3);
-    assert.equal(store.redeem(a, 0), false);
-    for (const nonce of [b, c, d]) assert.equal(store.redeem(nonce, 0), true);
-  });
-});
 
 describe('IdentifierPolicy', () => {
   const policy = new IdentifierPolicy({ allowedSuffixes: ['example.test'], allowedIpRanges: ['192.0.2.0/24', '2001:db8::/32'], eabRequired: false });
