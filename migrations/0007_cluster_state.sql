@@ -18,3 +18,8 @@ CREATE TABLE crl_numbers (
   scope       TEXT    NOT NULL PRIMARY KEY CHECK (scope = 'crl'),
   last_number INTEGER NOT NULL CHECK (last_number >= 0)
 ) STRICT;
+
+-- acme_orders.finalize_started_at: when an order went to 'processing' (ms). Nodes sharing the
+-- ledger reset at start only finalizations older than any finalize runs, never one a live
+-- node is still issuing for (that would let the order be finalized twice).
+ALTER TABLE acme_orders ADD COLUMN finalize_started_at INTEGER;

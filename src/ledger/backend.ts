@@ -1,5 +1,6 @@
-import type { Awaitable } from '../shared/awaitable.js';
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import type { AcmeRepository } from './acme-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
 import { findMigrationsDir } from './migrate.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
@@ -20,6 +21,8 @@ export interface LedgerBackend {
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   close(): Awaitable<void>;
+  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
+  readonly acme: AwaitableMethods<AcmeRepository>;
 }
 
 export type LedgerLocation =

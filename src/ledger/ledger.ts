@@ -59,7 +59,7 @@ export class Ledger implements LedgerBackend {
     this.leases = new LeaseRepository(db);
     this.entries = new EntryRepository(db);
     this.joinTokens = new JoinTokenRepository(db);
-    this.acme = new AcmeRepository(db);
+    this.acme = new AcmeRepository(db, clock);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 
