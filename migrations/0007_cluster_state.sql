@@ -31,3 +31,7 @@ CREATE TABLE ocsp_responders (
   wrapped_key TEXT    NOT NULL CHECK (substr(wrapped_key, 1, 37) = '-----BEGIN ENCRYPTED PRIVATE KEY-----'),
   recorded_at INTEGER NOT NULL
 ) STRICT;
+-- acme_orders.finalize_started_at: when an order went to 'processing' (ms). Nodes sharing the
+-- ledger reset at start only finalizations older than any finalize runs, never one a live
+-- node is still issuing for (that would let the order be finalized twice).
+ALTER TABLE acme_orders ADD COLUMN finalize_started_at INTEGER;

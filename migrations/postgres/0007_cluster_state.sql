@@ -20,3 +20,6 @@ CREATE TABLE ocsp_responders (
 -- every few seconds on every node, reads only the newest revocations. Partial, like
 -- certificates_revoked_by_issuer: nothing on issuance. SQLite has no feed (one process), hence no twin.
 CREATE INDEX certificates_revoked_at ON certificates (revoked_at, serial) WHERE status = 'revoked';
+-- When an order went to 'processing' (ms): a node starting resets only finalizations older
+-- than any finalize runs, never one a live node is still issuing for.
+ALTER TABLE acme_orders ADD COLUMN finalize_started_at BIGINT;

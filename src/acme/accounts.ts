@@ -23,7 +23,7 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
   const body = parsePayload(post.payload, NewAccountSchema);
 
   // §7.3.1: the key already has an account: answer with it, 200 and its Location.
-  const existing = store.findAccountByThumbprint(post.key.thumbprint);
+  const existing = await store.findAccountByThumbprint(post.key.thumbprint);
   if (existing !== undefined) {
     if (existing.status !== 'valid') throw new AcmeProblemError('unauthorized', `the account for this key is ${existing.status}`);
     return accountReply(ctx, existing, 200);
@@ -43,7 +43,7 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
 
   let account: AcmeAccountRecord;
   try {
-    account = store.createAccount({
+    account = await store.createAccount({
       id: randomId(ctx),
       keyThumbprint: post.key.thumbprint,
       jwk: JSON.stringify(post.key.jwk),
@@ -54,7 +54,7 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
   } catch (error) {
     if (isDomainError(error, 'conflict') || isDomainError(error, 'notFound')) {
       // A concurrent newAccount with the same key, or the EAB key bound meanwhile.
-      const raced = store.findAccountByThumbprint(post.key.thumbprint);
+      const raced = await store.findAccountByThumbprint(post.key.thumbprint);
       if (raced !== undefined && raced.status === 'valid') return accountReply(ctx, raced, 200);
       throw new AcmeProblemError('unauthorized', 'the external account key is already bound to another account');
     }
@@ -64,24 +64,24 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
 }
 
 /** POST /account/<id>: read (POST-as-GET), update contact (§7.3.2), deactivate (§7.3.6). */
-export function accountPost(ctx: AcmeContext, post: AuthenticatedPost, accountId: string): AcmeReply {
+export async function accountPost(ctx: AcmeContext, post: AuthenticatedPost, accountId: string): Promise<AcmeReply> {
   const account = ownAccount(post, accountId);
   if (isPostAsGet(post)) return accountReply(ctx, account, 200);
   const update = parsePayload(post.payload, AccountUpdateSchema);
   const { store } = ctx.deps;
   if (update.status !== undefined) {
     if (update.status !== 'deactivated') throw new AcmeProblemError('malformed', 'an account may only be updated to status "deactivated"');
-    return accountReply(ctx, store.deactivateAccount(account.id), 200);
+    return accountReply(ctx, await store.deactivateAccount(account.id), 200);
   }
-  if (update.contact !== undefined) return accountReply(ctx, store.updateAccountContact(account.id, checkContacts(update.contact)), 200);
+  if (update.contact !== undefined) return accountReply(ctx, await store.updateAccountContact(account.id, checkContacts(update.contact)), 200);
   return accountReply(ctx, account, 200);
 }
 
 /** POST-as-GET /account/<id>/orders (§7.1.2.1), newest first, one page. */
-export function accountOrders(ctx: AcmeContext, post: AuthenticatedPost, accountId: string): AcmeReply {
+export async function accountOrders(ctx: AcmeContext, post: AuthenticatedPost, accountId: string): Promise<AcmeReply> {
   const account = ownAccount(post, accountId);
   if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'the orders list is read with POST-as-GET');
-  const ids = ctx.deps.store.listOrderIds(account.id, MAX_LISTED_ORDERS);
+  const ids = await ctx.deps.store.listOrderIds(account.id, MAX_LISTED_ORDERS);
   return { status: 200, body: { orders: ids.map((id) => ctx.urls.order(id)) } };
 }
 
@@ -106,13 +106,13 @@ export async function keyChange(ctx: AcmeContext, post: AuthenticatedPost): Prom
   if (oldKey.thumbprint !== post.key.thumbprint) throw new AcmeProblemError('malformed', 'oldKey is not the account\'s current key');
   if (newKey.thumbprint === oldKey.thumbprint) throw new AcmeProblemError('malformed', 'the new key is the current key');
 
-  const holder = ctx.deps.store.findAccountByThumbprint(newKey.thumbprint);
+  const holder = await ctx.deps.store.findAccountByThumbprint(newKey.thumbprint);
   if (holder !== undefined) throw keyInUse(ctx, holder);
   try {
-    const updated = ctx.deps.store.changeAccountKey(account.id, JSON.stringify(newKey.jwk), newKey.thumbprint);
+    const updated = await ctx.deps.store.changeAccountKey(account.id, JSON.stringify(newKey.jwk), newKey.thumbprint);
     return accountReply(ctx, updated, 200);
   } catch (error) {
-    const raced = isDomainError(error, 'conflict') ? ctx.deps.store.findAccountByThumbprint(newKey.thumbprint) : undefined;
+    const raced = isDomainError(error, 'conflict') ? await ctx.deps.store.findAccountByThumbprint(newKey.thumbprint) : undefined;
     if (raced !== undefined) throw keyInUse(ctx, raced);
     throw error;
   }

@@ -29,7 +29,7 @@ export async function authenticate(ctx: AcmeContext, request: AcmeHttpRequest, m
     key = await importAccountKey(header.jwk, decoded.alg);
   } else {
     if (mode === 'jwk') throw new AcmeProblemError('malformed', 'this request must carry a jwk, not a kid');
-    account = accountFromKid(ctx, header.kid ?? '');
+    account = await accountFromKid(ctx, header.kid ?? '');
     key = await importAccountKey(parseStoredJwk(account), decoded.alg);
   }
 
@@ -49,11 +49,11 @@ export async function authenticate(ctx: AcmeContext, request: AcmeHttpRequest, m
 }
 
 /** kid is the account URL (RFC 8555 §6.2); the account must exist and be valid (§7.3.6). */
-function accountFromKid(ctx: AcmeContext, kid: string): AcmeAccountRecord {
+async function accountFromKid(ctx: AcmeContext, kid: string): Promise<AcmeAccountRecord> {
   const prefix = ctx.urls.account('');
   const id = kid.startsWith(prefix) ? kid.slice(prefix.length) : '';
   if (!ACCOUNT_ID.test(id)) throw new AcmeProblemError('malformed', 'the kid is not an account URL of this server');
-  const account = ctx.deps.store.findAccount(id);
+  const account = await ctx.deps.store.findAccount(id);
   if (account === undefined) throw new AcmeProblemError('accountDoesNotExist', 'no account with this kid');
   if (account.status !== 'valid') throw new AcmeProblemError('unauthorized', `the account is ${account.status}`);
   return account;

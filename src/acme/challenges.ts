@@ -90,7 +90,7 @@ export class ValidationRunner {
       record = { ok: false, error: { type: `${ACME_ERROR_PREFIX}serverInternal`, detail: 'validation failed inside the server' } };
     }
     try {
-      store.recordValidation(challenge.id, record);
+      await store.recordValidation(challenge.id, record);
     } catch (error) {
       this.#reportInternal(error, challenge);
       return;
@@ -121,14 +121,17 @@ export class ValidationRunner {
  * At start: validations a stopped process left `processing` run again (the
  * client is polling and would otherwise wait for ever), and orders whose
  * finalize it never answered go back to `ready` so the client's retry works.
- * Single-process by design, like the nonce store.
+ * With several nodes on one database the store resets only finalizations no
+ * live node can still be running; a challenge another live node is validating
+ * may be validated twice, and the first outcome recorded stands.
+ * The reset is the first call, so a synchronous store has done it when this returns.
  */
-export function resumeInterrupted(ctx: AcmeContext): void {
+export async function resumeInterrupted(ctx: AcmeContext): Promise<void> {
   const { store } = ctx.deps;
-  store.resetInterruptedFinalizations();
-  for (const challenge of store.listInterruptedChallenges()) {
-    const authz = store.findAuthorization(challenge.authorizationId);
-    const account = authz === undefined ? undefined : store.findAccount(authz.accountId);
+  await store.resetInterruptedFinalizations();
+  for (const challenge of await store.listInterruptedChallenges()) {
+    const authz = await store.findAuthorization(challenge.authorizationId);
+    const account = authz === undefined ? undefined : await store.findAccount(authz.accountId);
     if (authz === undefined || account === undefined) continue;
     // Through the same scheduler as new work: caps and fairness hold at start-up too.
     ctx.validations.start(
@@ -146,11 +149,11 @@ export function resumeInterrupted(ctx: AcmeContext): void {
 }
 
 /** POST /chall/<id>: read (POST-as-GET), or start validation with `{}`. */
-export function challengePost(ctx: AcmeContext, post: AuthenticatedPost, challengeId: string): AcmeReply {
+export async function challengePost(ctx: AcmeContext, post: AuthenticatedPost, challengeId: string): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store, clock } = ctx.deps;
-  const challenge = store.findChallenge(challengeId);
-  const authz = challenge === undefined ? undefined : store.findAuthorization(challenge.authorizationId);
+  const challenge = await store.findChallenge(challengeId);
+  const authz = challenge === undefined ? undefined : await store.findAuthorization(challenge.authorizationId);
   if (challenge === undefined || authz === undefined || authz.accountId !== account.id) throw notFound('challenge');
   const up = `<${ctx.urls.authorization(authz.id)}>;rel="up"`;
   if (isPostAsGet(post)) return { status: 200, body: renderChallenge(ctx.urls, challenge), links: [up], ...pollHint(ctx, account.id, challenge) };
@@ -173,8 +176,8 @@ export function challengePost(ctx: AcmeContext, post: AuthenticatedPost, challen
       retryAfterSeconds,
     });
   }
-  if (!store.startChallenge(challenge.id, clock.now())) {
-    const current = store.findChallenge(challenge.id) ?? challenge;
+  if (!(await store.startChallenge(challenge.id, clock.now()))) {
+    const current = (await store.findChallenge(challenge.id)) ?? challenge;
     return { status: 200, body: renderChallenge(ctx.urls, current), links: [up], ...pollHint(ctx, account.id, current) };
   }
   ctx.validations.start(account.id, challenge, {

@@ -19,16 +19,16 @@ const EAB_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
  * Makes and stores a new EAB key. The returned HMAC key is shown once to the
  * operator; it is stored because every binding must be checked against it.
  */
-export function createEabKey(
+export async function createEabKey(
   store: Pick<AcmeStore, 'createEabKey'>,
   clock: Clock,
   createdBy = 'cli',
   random: (length: number) => Uint8Array = (length) => randomBytes(length),
-): { keyId: string; hmacKey: string } {
+): Promise<{ keyId: string; hmacKey: string }> {
   const keyId = `eab-${Buffer.from(random(12)).toString('base64url')}`;
   const hmacKey = Uint8Array.from(random(EAB_KEY_BYTES));
   const record: AcmeEabKeyRecord = { keyId, hmacKey, createdAt: clock.now(), createdBy, boundAccount: null, boundAt: null };
-  store.createEabKey(record);
+  await store.createEabKey(record);
   return { keyId, hmacKey: Buffer.from(hmacKey).toString('base64url') };
 }
 
@@ -67,7 +67,7 @@ export async function verifyExternalAccountBinding(
   if (header.nonce !== undefined) throw new AcmeProblemError('malformed', 'externalAccountBinding must not carry a nonce');
   if (header.url !== newAccountUrl) throw new AcmeProblemError('unauthorized', 'externalAccountBinding url must be the newAccount URL');
 
-  const key = store.findEabKey(header.kid);
+  const key = await store.findEabKey(header.kid);
   if (key === undefined) throw new AcmeProblemError('unauthorized', 'externalAccountBinding names an unknown key id');
   if (key.boundAccount !== null) throw new AcmeProblemError('unauthorized', 'this external account key is already bound to an account');
 

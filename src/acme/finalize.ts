@@ -19,10 +19,10 @@ import { BACKDATE_MS } from '../ca/index.js';
 export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store, authority, clock } = ctx.deps;
-  const order = ownOrder(ctx, post, orderId);
+  const order = await ownOrder(ctx, post, orderId);
   enforceLimit(ctx.limiters.finalize, account.id, clock.now(), 'finalize requests for this account');
   // RFC 8555 §7.4: finalize before every authorization is valid is orderNotReady.
-  const status = orderStatus(ctx, order);
+  const status = await orderStatus(ctx, order);
   if (status !== 'ready') throw new AcmeProblemError('orderNotReady', `the order is ${status}, not ready`);
 
   const { csr } = parsePayload(post.payload, FinalizeSchema);
@@ -33,7 +33,7 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
 
   requireValidityStillHonourable(order, ctx.deps.clock.now());
 
-  if (!store.beginFinalize(order.id)) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
+  if (!(await store.beginFinalize(order.id))) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
   let serial: string;
   try {
     const issued = await authority.issue(
@@ -50,20 +50,20 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
     serial = issued.serial;
   } catch (error) {
     // Nothing was handed out: the order goes back to ready so the client can try again.
-    store.abortFinalize(order.id);
+    await store.abortFinalize(order.id);
     const problem = toAcmeProblem(error);
     if (problem === undefined) throw error;
     // The Authority refuses keys and names as badCSR/malformed/rejectedIdentifier; to the client it is the CSR.
     throw problem.type === 'malformed' && problem.status === 400 ? new AcmeProblemError('badCSR', problem.detail) : problem;
   }
-  return orderReply(ctx, store.completeFinalize(order.id, serial), 200);
+  return orderReply(ctx, await store.completeFinalize(order.id, serial), 200);
 }
 
 /** POST-as-GET /cert/<serial>: leaf then intermediate (RFC 8555 §7.4.2), only to the account that ordered it. */
-export function downloadCertificate(ctx: AcmeContext, post: AuthenticatedPost, serial: string): AcmeReply {
+export async function downloadCertificate(ctx: AcmeContext, post: AuthenticatedPost, serial: string): Promise<AcmeReply> {
   const account = accountOf(post);
   if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'a certificate is fetched with POST-as-GET');
-  const record = /^[0-9a-f]{2,40}$/.test(serial) ? ctx.deps.certificates.findBySerial(serial) : undefined;
+  const record = /^[0-9a-f]{2,40}$/.test(serial) ? await ctx.deps.certificates.findBySerial(serial) : undefined;
   if (record === undefined || record.requester !== `acme:${account.id}`) throw notFound('certificate');
   return {
     status: 200,

@@ -37,7 +37,7 @@ export const PROCESSING_RETRY_AFTER_SECONDS = 1;
 const TOKEN_BYTES = 32;
 
 /** POST /new-order (RFC 8555 §7.4). */
-export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
+export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store, clock } = ctx.deps;
   const now = clock.now();
@@ -49,7 +49,7 @@ export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
   // RFC 9773 §5: replaces names a certificate of this account that no live order replaces yet.
   let replacesSerial: string | null = null;
   if (body.replaces !== undefined) {
-    const record = findByCertId(ctx, parseCertId(body.replaces));
+    const record = await findByCertId(ctx, parseCertId(body.replaces));
     if (record === undefined) throw new AcmeProblemError('malformed', 'replaces names no certificate issued through ACME here', { status: 404 });
     if (record.requester !== `acme:${account.id}`) throw new AcmeProblemError('unauthorized', 'replaces names a certificate of another account');
     replacesSerial = record.serial;
@@ -60,7 +60,7 @@ export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
   let expiresAt = now + ORDER_LIFETIME_MS;
   for (const identifier of identifiers) {
     const target = authorizationTarget(identifier);
-    const reusable = store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now + REUSE_MARGIN_MS);
+    const reusable = await store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now + REUSE_MARGIN_MS);
     if (reusable !== undefined) {
       reusedIds.push(reusable.id);
       // An order does not outlive the authorizations it stands on.
@@ -70,7 +70,7 @@ export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
     }
   }
 
-  const outcome = store.createOrder(
+  const outcome = await store.createOrder(
     {
       id: randomId(ctx),
       accountId: account.id,
@@ -92,22 +92,22 @@ export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
 }
 
 /** POST-as-GET /order/<id>. */
-export function orderPost(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): AcmeReply {
-  const order = ownOrder(ctx, post, orderId);
+export async function orderPost(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeReply> {
+  const order = await ownOrder(ctx, post, orderId);
   if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'an order is read with POST-as-GET');
   return orderReply(ctx, order, 200);
 }
 
 /** POST /authz/<id>: read (POST-as-GET) or deactivate (RFC 8555 §7.5.2). */
-export function authorizationPost(ctx: AcmeContext, post: AuthenticatedPost, authzId: string): AcmeReply {
+export async function authorizationPost(ctx: AcmeContext, post: AuthenticatedPost, authzId: string): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store } = ctx.deps;
-  const authz = store.findAuthorization(authzId);
+  const authz = await store.findAuthorization(authzId);
   if (authz === undefined || authz.accountId !== account.id) throw notFound('authorization');
   if (!isPostAsGet(post)) {
     parsePayload(post.payload, AuthorizationUpdateSchema);
-    if (!store.deactivateAuthorization(authz.id)) throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
-    const updated = store.findAuthorization(authz.id) ?? authz;
+    if (!(await store.deactivateAuthorization(authz.id))) throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
+    const updated = (await store.findAuthorization(authz.id)) ?? authz;
     return { status: 200, body: renderAuthorization(ctx.urls, updated, authorizationStatus(ctx, updated)) };
   }
   const shown = authorizationStatus(ctx, authz);
@@ -125,10 +125,10 @@ function validationRetryAfter(ctx: AcmeContext, authz: AcmeAuthorizationRecord):
 }
 
 /** A pending order waits on its authorizations: the soonest Retry-After among those being validated. */
-function pendingOrderRetryAfter(ctx: AcmeContext, order: AcmeOrderRecord): number | undefined {
+async function pendingOrderRetryAfter(ctx: AcmeContext, order: AcmeOrderRecord): Promise<number | undefined> {
   let soonest: number | undefined;
   for (const id of order.authorizationIds) {
-    const authz = ctx.deps.store.findAuthorization(id);
+    const authz = await ctx.deps.store.findAuthorization(id);
     if (authz === undefined || authz.status !== 'pending') continue;
     const seconds = validationRetryAfter(ctx, authz);
     if (seconds !== undefined) soonest = soonest === undefined ? seconds : Math.min(soonest, seconds);
@@ -136,10 +136,10 @@ function pendingOrderRetryAfter(ctx: AcmeContext, order: AcmeOrderRecord): numbe
   return soonest;
 }
 
-export function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, status: number): AcmeReply {
-  const shown = orderStatus(ctx, order);
+export async function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, status: number): Promise<AcmeReply> {
+  const shown = await orderStatus(ctx, order);
   const retryAfterSeconds =
-    shown === 'processing' ? PROCESSING_RETRY_AFTER_SECONDS : shown === 'pending' ? pendingOrderRetryAfter(ctx, order) : undefined;
+    shown === 'processing' ? PROCESSING_RETRY_AFTER_SECONDS : shown === 'pending' ? await pendingOrderRetryAfter(ctx, order) : undefined;
   return {
     status,
     body: renderOrder(ctx.urls, order, shown),
@@ -148,9 +148,9 @@ export function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, status: num
   };
 }
 
-export function ownOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): AcmeOrderRecord {
+export async function ownOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeOrderRecord> {
   const account = accountOf(post);
-  const order = ctx.deps.store.findOrder(orderId);
+  const order = await ctx.deps.store.findOrder(orderId);
   // Another account's order is reported as absent, so ids cannot be probed.
   if (order === undefined || order.accountId !== account.id) throw notFound('order');
   return order;
@@ -161,14 +161,14 @@ export function ownOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: str
  * expiry that never became valid is invalid; a pending order follows its
  * authorizations (one failed or expired: invalid; all valid: ready).
  */
-export function orderStatus(ctx: AcmeContext, order: AcmeOrderRecord): AcmeOrderStatus {
+export async function orderStatus(ctx: AcmeContext, order: AcmeOrderRecord): Promise<AcmeOrderStatus> {
   const now = ctx.deps.clock.now();
   if (order.status === 'valid' || order.status === 'invalid' || order.status === 'processing') return order.status;
   if (order.expiresAt <= now) return 'invalid';
   if (order.status === 'ready') return 'ready';
   let allValid = true;
   for (const id of order.authorizationIds) {
-    const authz = ctx.deps.store.findAuthorization(id);
+    const authz = await ctx.deps.store.findAuthorization(id);
     const status = authz === undefined ? 'invalid' : authorizationStatus(ctx, authz);
     if (status === 'invalid' || status === 'deactivated' || status === 'expired' || status === 'revoked') return 'invalid';
     if (status !== 'valid') allValid = false;

@@ -2,7 +2,9 @@
  * The ACME front end's ports (STYLE §2.3): what it needs from the ledger and
  * the Authority, declared here and fitted structurally by src/ledger
  * (`ledger.acme`, `ledger.certificates`) and src/ca (`Authority`) in cli/compose.ts.
- * The store is synchronous like better-sqlite3; each write is one transaction.
+ * Store methods return Awaitable (SQLite answers at once, PostgreSQL later) and
+ * are always awaited, so the front end never knows which backend runs; each
+ * write is one transaction.
  */
 import type {
   AcmeAccountRecord,
@@ -24,58 +26,62 @@ import type { ChallengeValidator } from './validation/types.js';
 
 export interface AcmeStore {
   /** DomainError('conflict') when the key id exists. */
-  createEabKey(key: AcmeEabKeyRecord): void;
-  findEabKey(keyId: string): AcmeEabKeyRecord | undefined;
+  createEabKey(key: AcmeEabKeyRecord): Awaitable<void>;
+  findEabKey(keyId: string): Awaitable<AcmeEabKeyRecord | undefined>;
 
   /**
    * One transaction: inserts the account and, with an eabKeyId, binds that key
    * to it. DomainError('conflict') when the key thumbprint is taken or the EAB
    * key is already bound; 'notFound' for an unknown EAB key.
    */
-  createAccount(account: NewAcmeAccount): AcmeAccountRecord;
-  findAccount(id: string): AcmeAccountRecord | undefined;
-  findAccountByThumbprint(thumbprint: string): AcmeAccountRecord | undefined;
-  updateAccountContact(id: string, contact: readonly string[]): AcmeAccountRecord;
+  createAccount(account: NewAcmeAccount): Awaitable<AcmeAccountRecord>;
+  findAccount(id: string): Awaitable<AcmeAccountRecord | undefined>;
+  findAccountByThumbprint(thumbprint: string): Awaitable<AcmeAccountRecord | undefined>;
+  updateAccountContact(id: string, contact: readonly string[]): Awaitable<AcmeAccountRecord>;
   /** Also invalidates the account's pending orders and authorizations. */
-  deactivateAccount(id: string): AcmeAccountRecord;
+  deactivateAccount(id: string): Awaitable<AcmeAccountRecord>;
   /** DomainError('conflict') when another account holds the new thumbprint. */
-  changeAccountKey(id: string, jwk: string, thumbprint: string): AcmeAccountRecord;
+  changeAccountKey(id: string, jwk: string, thumbprint: string): Awaitable<AcmeAccountRecord>;
 
   /** One transaction: the order, its new authorizations and challenges, and the links to reused ones. */
-  createOrder(order: NewAcmeOrder, now: number): CreateOrderOutcome;
-  findOrder(id: string): AcmeOrderRecord | undefined;
+  createOrder(order: NewAcmeOrder, now: number): Awaitable<CreateOrderOutcome>;
+  findOrder(id: string): Awaitable<AcmeOrderRecord | undefined>;
   /** The account's order ids, newest first. */
-  listOrderIds(accountId: string, limit: number): readonly string[];
-  findAuthorization(id: string): AcmeAuthorizationRecord | undefined;
+  listOrderIds(accountId: string, limit: number): Awaitable<readonly string[]>;
+  findAuthorization(id: string): Awaitable<AcmeAuthorizationRecord | undefined>;
   /** A valid authorization of this account for this identifier that is still valid after `validUntilAtLeast`. */
   findReusableAuthorization(
     accountId: string,
     identifier: AcmeIdentifierRecord,
     isWildcard: boolean,
     validUntilAtLeast: number,
-  ): AcmeAuthorizationRecord | undefined;
-  findChallenge(id: string): AcmeChallengeRecord | undefined;
+  ): Awaitable<AcmeAuthorizationRecord | undefined>;
+  findChallenge(id: string): Awaitable<AcmeChallengeRecord | undefined>;
   /** pending -> processing, only while its authorization is pending and unexpired; false otherwise. */
-  startChallenge(challengeId: string, now: number): boolean;
+  startChallenge(challengeId: string, now: number): Awaitable<boolean>;
   /**
    * One transaction: the challenge, its authorization, and every pending order
    * holding that authorization (ready when all its authorizations are valid;
    * invalid on failure).
    */
-  recordValidation(challengeId: string, outcome: ValidationRecord): void;
+  recordValidation(challengeId: string, outcome: ValidationRecord): Awaitable<void>;
   /** RFC 8555 §7.5.2; pending orders holding it become invalid. false when it was not pending or valid. */
-  deactivateAuthorization(id: string): boolean;
+  deactivateAuthorization(id: string): Awaitable<boolean>;
 
   /** Challenges left `processing` by a process that stopped mid-validation (validated again at start). */
-  listInterruptedChallenges(): readonly AcmeChallengeRecord[];
-  /** processing -> ready for orders whose finalize a stopped process never answered; returns how many. */
-  resetInterruptedFinalizations(): number;
-  /** ready -> processing; false when the order was not ready (another finalize got there first). */
-  beginFinalize(orderId: string): boolean;
+  listInterruptedChallenges(): Awaitable<readonly AcmeChallengeRecord[]>;
+  /**
+   * processing -> ready for orders whose finalize a stopped process never
+   * answered; returns how many. With several nodes on one database, only
+   * those no live node can still be running (the backend knows which).
+   */
+  resetInterruptedFinalizations(): Awaitable<number>;
+  /** ready -> processing; false when the order was not ready (another finalize, on any node, got there first). */
+  beginFinalize(orderId: string): Awaitable<boolean>;
   /** processing -> ready, after a refused CSR or a failed issuance. */
-  abortFinalize(orderId: string): void;
+  abortFinalize(orderId: string): Awaitable<void>;
   /** processing -> valid with its certificate. */
-  completeFinalize(orderId: string, serial: string): AcmeOrderRecord;
+  completeFinalize(orderId: string, serial: string): Awaitable<AcmeOrderRecord>;
 }
 
 /**

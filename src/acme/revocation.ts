@@ -21,7 +21,7 @@ const SUBSCRIBER_REASONS: ReadonlyMap<number, RevocationReason> = new Map([
   [REVOCATION_REASONS.cessationOfOperation, 'cessationOfOperation'],
 ]);
 
-export function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
+export async function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): Promise<AcmeReply> {
   const body = parsePayload(post.payload, RevocationSchema);
   const reason = SUBSCRIBER_REASONS.get(body.reason ?? 0);
   if (reason === undefined) {
@@ -36,16 +36,16 @@ export function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): Ac
     throw new AcmeProblemError('malformed', 'certificate is not a base64url DER X.509 certificate');
   }
   // Only the exact certificate this server issued through ACME: same serial and same bytes.
-  const record = ctx.deps.certificates.findBySerial(serial);
+  const record = await ctx.deps.certificates.findBySerial(serial);
   if (record === undefined || !record.requester.startsWith('acme:') || !Buffer.from(record.der).equals(Buffer.from(der))) {
     throw new AcmeProblemError('malformed', 'no such certificate issued through ACME here', { status: 404 });
   }
-  if (!isAuthorized(ctx, post, record, publicKey)) {
+  if (!(await isAuthorized(ctx, post, record, publicKey))) {
     throw new AcmeProblemError('unauthorized', 'the request is signed neither by the account that ordered the certificate, nor by its key, nor by an account authorized for all its names');
   }
   if (record.status === 'revoked') throw new AcmeProblemError('alreadyRevoked', 'the certificate is already revoked');
   try {
-    ctx.deps.authority.revoke(record.serial, reason);
+    await ctx.deps.authority.revoke(record.serial, reason);
   } catch (error) {
     // A concurrent revocation won the race.
     if (isDomainError(error, 'conflict')) throw new AcmeProblemError('alreadyRevoked', 'the certificate is already revoked');
@@ -54,7 +54,7 @@ export function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): Ac
   return { status: 200 };
 }
 
-function isAuthorized(ctx: AcmeContext, post: AuthenticatedPost, record: CertificateRecord, certificateKey: Uint8Array): boolean {
+async function isAuthorized(ctx: AcmeContext, post: AuthenticatedPost, record: CertificateRecord, certificateKey: Uint8Array): Promise<boolean> {
   const account = post.account;
   if (account === undefined) {
     // RFC 8555 §7.6: signed with the certificate's own key.
@@ -65,11 +65,10 @@ function isAuthorized(ctx: AcmeContext, post: AuthenticatedPost, record: Certifi
   // Or an account that currently holds valid authorizations for every name in it.
   const now = ctx.deps.clock.now();
   const names = record.sans.filter((san) => san.type === 'dns' || san.type === 'ip');
-  return (
-    names.length > 0 &&
-    names.every((san) => {
-      const target = authorizationTarget({ type: san.type === 'ip' ? 'ip' : 'dns', value: san.value });
-      return ctx.deps.store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now) !== undefined;
-    })
-  );
+  if (names.length === 0) return false;
+  for (const san of names) {
+    const target = authorizationTarget({ type: san.type === 'ip' ? 'ip' : 'dns', value: san.value });
+    if ((await ctx.deps.store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now)) === undefined) return false;
+  }
+  return true;
 }

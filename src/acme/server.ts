@@ -34,6 +34,11 @@ const DEFAULT_LIMITS = {
 export interface AcmeServer extends AcmeHandler {
   /** Resolves once every background validation started so far has been recorded. */
   settled(): Promise<void>;
+  /**
+   * Resolves once start-up recovery is done: interrupted finalizations reset
+   * and interrupted validations handed to the scheduler (requests wait for it too).
+   */
+  ready(): Promise<void>;
   /** Challenge validations running and waiting now (metrics, tests). */
   readonly validationLoad: SchedulerLoad;
 }
@@ -76,7 +81,16 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
     maxCertificateTtlMs: maxTtl,
   };
 
-  resumeInterrupted(ctx);
+  // Requests wait for it (a resolved promise after start), so none races the reset of interrupted
+  // finalizations. A failure (the database down at start) is reported and serving goes on: the work
+  // it would have resumed is resumed by the next start.
+  const resumed = resumeInterrupted(ctx).catch((error: unknown) => {
+    try {
+      deps.onInternalError?.(error, { method: 'resume', path: '/' });
+    } catch {
+      // Reporting must not stop the server.
+    }
+  });
 
   // Exact paths first, then one pattern per resource kind (ids are base64url, serials hex).
   const exactPosts = new Map<string, PostRoute>([
@@ -164,6 +178,7 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
   return {
     async handle(request: AcmeHttpRequest): Promise<AcmeHttpResponse> {
       try {
+        await resumed;
         return respond(request, await route(request));
       } catch (error) {
         try {
@@ -174,7 +189,11 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
         }
       }
     },
-    settled: () => ctx.validations.settled(),
+    ready: () => resumed,
+    settled: async () => {
+      await resumed;
+      await ctx.validations.settled();
+    },
     get validationLoad(): SchedulerLoad {
       return ctx.validations.load;
     },

@@ -20,7 +20,7 @@ export const acmeEabCreateCommand: Command = {
     const core = await openCore(config, { ensureIdentities: false });
     try {
       const user = process.env['USER'] ?? 'operator';
-      const { keyId, hmacKey } = createEabKey(core.repositories.acme, core.clock, `cli:${user}`);
+      const { keyId, hmacKey } = await createEabKey(core.repositories.acme, core.clock, `cli:${user}`);
       // Shown once, to the operator who asked; never logged.
       if (parsed.values['json'] === true) {
         console.log(JSON.stringify({ keyId, hmacKey }));

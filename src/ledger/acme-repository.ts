@@ -2,86 +2,37 @@ import type Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
 import type {
   AcmeAccountRecord,
-  AcmeAccountStatus,
   AcmeAuthorizationRecord,
-  AcmeAuthorizationStatus,
   AcmeChallengeRecord,
-  AcmeChallengeStatus,
-  AcmeChallengeType,
   AcmeEabKeyRecord,
   AcmeIdentifierRecord,
   AcmeOrderRecord,
-  AcmeOrderStatus,
-  AcmeStoredProblem,
   CreateOrderOutcome,
   NewAcmeAccount,
   NewAcmeOrder,
   ValidationRecord,
 } from '../shared/acme-records.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import {
+  ACCOUNT_COLUMNS,
+  ACCOUNT_DEACTIVATED_PROBLEM,
+  AUTHORIZATION_COLUMNS,
+  AUTHORIZATION_DEACTIVATED_PROBLEM,
+  CHALLENGE_COLUMNS,
+  EAB_COLUMNS,
+  ORDER_COLUMNS,
+  toAccount,
+  toAuthorization,
+  toChallenge,
+  toEabKey,
+  toOrder,
+  type AccountRow,
+  type AuthorizationRow,
+  type ChallengeRow,
+  type EabRow,
+  type OrderRow,
+} from './acme-rows.js';
 import { toConflict } from './connection.js';
-
-interface AccountRow {
-  readonly id: string;
-  readonly keyThumbprint: string;
-  readonly jwk: string;
-  readonly status: string;
-  readonly contact: string;
-  readonly eabKeyId: string | null;
-  readonly createdAt: number;
-}
-
-interface EabRow {
-  readonly keyId: string;
-  readonly hmacKey: Buffer;
-  readonly createdAt: number;
-  readonly createdBy: string;
-  readonly boundAccount: string | null;
-  readonly boundAt: number | null;
-}
-
-interface OrderRow {
-  readonly id: string;
-  readonly accountId: string;
-  readonly status: string;
-  readonly identifiers: string;
-  readonly notBefore: number | null;
-  readonly notAfter: number | null;
-  readonly expiresAt: number;
-  readonly createdAt: number;
-  readonly error: string | null;
-  readonly certificateSerial: string | null;
-  readonly replaces: string | null;
-  readonly replacesSerial: string | null;
-}
-
-interface AuthorizationRow {
-  readonly id: string;
-  readonly accountId: string;
-  readonly identifierType: string;
-  readonly identifierValue: string;
-  readonly isWildcard: number;
-  readonly status: string;
-  readonly expiresAt: number;
-  readonly createdAt: number;
-}
-
-interface ChallengeRow {
-  readonly id: string;
-  readonly authorizationId: string;
-  readonly type: string;
-  readonly token: string;
-  readonly status: string;
-  readonly validatedAt: number | null;
-  readonly error: string | null;
-}
-
-const ACCOUNT_COLUMNS = `id, key_thumbprint AS keyThumbprint, jwk, status, contact, eab_key_id AS eabKeyId, created_at AS createdAt`;
-const ORDER_COLUMNS = `id, account_id AS accountId, status, identifiers, not_before AS notBefore, not_after AS notAfter,
-  expires_at AS expiresAt, created_at AS createdAt, error, certificate_serial AS certificateSerial,
-  replaces, replaces_serial AS replacesSerial`;
-const AUTHORIZATION_COLUMNS = `id, account_id AS accountId, identifier_type AS identifierType, identifier_value AS identifierValue,
-  is_wildcard AS isWildcard, status, expires_at AS expiresAt, created_at AS createdAt`;
-const CHALLENGE_COLUMNS = `id, authorization_id AS authorizationId, type, token, status, validated_at AS validatedAt, error`;
 
 /**
  * The ACME aggregate (migrations/0004), fitting src/acme's AcmeStore port.
@@ -96,7 +47,10 @@ export class AcmeRepository {
   private readonly deactivateAuthorizationTx: Database.Transaction<(id: string) => boolean>;
   private readonly deactivateAccountTx: Database.Transaction<(id: string) => void>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly clock: Clock = systemClock,
+  ) {
 
     this.createAccountTx = db.transaction((account: NewAcmeAccount): void => {
       this.statements.insertAccount.run(
@@ -172,16 +126,13 @@ export class AcmeRepository {
         this.statements.authorizationStatus.run('deactivated', id, 'pending').changes +
         this.statements.authorizationStatus.run('deactivated', id, 'valid').changes;
       if (changed === 0) return false;
-      this.statements.ordersInvalid.run(
-        JSON.stringify({ type: 'urn:ietf:params:acme:error:unauthorized', detail: 'an authorization of this order was deactivated' }),
-        id,
-      );
+      this.statements.ordersInvalid.run(AUTHORIZATION_DEACTIVATED_PROBLEM, id);
       return true;
     });
 
     this.deactivateAccountTx = db.transaction((id: string): void => {
       if (this.statements.updateAccountStatus.run('deactivated', id).changes !== 1) throw new DomainError('notFound', `no ACME account ${id}`);
-      this.statements.invalidateAccountOrders.run(id);
+      this.statements.invalidateAccountOrders.run(ACCOUNT_DEACTIVATED_PROBLEM, id);
       this.statements.deactivateAccountAuthorizations.run(id);
     });
   }
@@ -202,7 +153,7 @@ export class AcmeRepository {
 
   findEabKey(keyId: string): AcmeEabKeyRecord | undefined {
     const row = this.statements.selectEab.get(keyId);
-    return row === undefined ? undefined : { ...row, hmacKey: new Uint8Array(row.hmacKey) };
+    return row === undefined ? undefined : toEabKey(row);
   }
 
   // ------------------------------------------------------------ accounts
@@ -293,7 +244,7 @@ export class AcmeRepository {
   }
 
   beginFinalize(orderId: string): boolean {
-    return this.statements.orderTransition.run('processing', orderId, 'ready').changes === 1;
+    return this.statements.orderProcessing.run(this.clock.now(), orderId).changes === 1;
   }
 
   abortFinalize(orderId: string): void {
@@ -308,6 +259,8 @@ export class AcmeRepository {
   /**
    * Orders left `processing` by a process that stopped mid-finalize go back to
    * `ready`: their finalize was never answered, so nothing was handed out.
+   * One process owns a SQLite ledger, so at its start every processing order
+   * is such a one (PostgreSQL, shared by live nodes, tells them apart by age).
    */
   resetInterruptedFinalizations(): number {
     return this.statements.ordersProcessingToReady.run().changes;
@@ -339,10 +292,7 @@ function prepareStatements(db: Database.Database) {
     insertEab: db.prepare<[string, Buffer, number, string]>(
       'INSERT INTO acme_eab_keys (key_id, hmac_key, created_at, created_by) VALUES (?, ?, ?, ?)',
     ),
-    selectEab: db.prepare<[string], EabRow>(
-      `SELECT key_id AS keyId, hmac_key AS hmacKey, created_at AS createdAt, created_by AS createdBy,
-              bound_account AS boundAccount, bound_at AS boundAt FROM acme_eab_keys WHERE key_id = ?`,
-    ),
+    selectEab: db.prepare<[string], EabRow>(`SELECT ${EAB_COLUMNS} FROM acme_eab_keys WHERE key_id = ?`),
     bindEab: db.prepare<[string, number, string]>(
       'UPDATE acme_eab_keys SET bound_account = ?, bound_at = ? WHERE key_id = ? AND bound_account IS NULL',
     ),
@@ -355,9 +305,8 @@ function prepareStatements(db: Database.Database) {
     updateContact: db.prepare<[string, string]>('UPDATE acme_accounts SET contact = ? WHERE id = ?'),
     updateAccountStatus: db.prepare<[string, string]>('UPDATE acme_accounts SET status = ? WHERE id = ?'),
     updateKey: db.prepare<[string, string, string]>('UPDATE acme_accounts SET jwk = ?, key_thumbprint = ? WHERE id = ?'),
-    invalidateAccountOrders: db.prepare<[string]>(
-      `UPDATE acme_orders SET status = 'invalid', error = json_object('type', 'urn:ietf:params:acme:error:unauthorized', 'detail', 'the account was deactivated')
-        WHERE account_id = ? AND status IN ('pending', 'ready')`,
+    invalidateAccountOrders: db.prepare<[string, string]>(
+      `UPDATE acme_orders SET status = 'invalid', error = ? WHERE account_id = ? AND status IN ('pending', 'ready')`,
     ),
     deactivateAccountAuthorizations: db.prepare<[string]>(
       `UPDATE acme_authorizations SET status = 'deactivated' WHERE account_id = ? AND status IN ('pending', 'valid')`,
@@ -432,6 +381,10 @@ function prepareStatements(db: Database.Database) {
         WHERE status IN ('pending', 'ready') AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = ?)`,
     ),
     orderTransition: db.prepare<[string, string, string]>('UPDATE acme_orders SET status = ? WHERE id = ? AND status = ?'),
+    // migrations/0007: when the finalize began, so a cluster tells a stalled one from one still running (postgres/acme-orders.ts).
+    orderProcessing: db.prepare<[number, string]>(
+      `UPDATE acme_orders SET status = 'processing', finalize_started_at = ? WHERE id = ? AND status = 'ready'`,
+    ),
     orderValid: db.prepare<[string, string]>(
       `UPDATE acme_orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'`,
     ),
@@ -442,98 +395,3 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 /** A new order's row: its outcome columns start empty. */
 type OrderInsert = Omit<OrderRow, 'error' | 'certificateSerial'>;
-
-// ------------------------------------------------------------ row decoding (the CHECK constraints hold the enums)
-
-const ACCOUNT_STATUSES: readonly AcmeAccountStatus[] = ['valid', 'deactivated', 'revoked'];
-const ORDER_STATUSES: readonly AcmeOrderStatus[] = ['pending', 'ready', 'processing', 'valid', 'invalid'];
-const AUTHORIZATION_STATUSES: readonly AcmeAuthorizationStatus[] = ['pending', 'valid', 'invalid', 'deactivated', 'revoked'];
-const CHALLENGE_STATUSES: readonly AcmeChallengeStatus[] = ['pending', 'processing', 'valid', 'invalid'];
-const CHALLENGE_TYPES: readonly AcmeChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
-
-function oneOf<T extends string>(values: readonly T[], value: string, what: string): T {
-  const found = values.find((candidate) => candidate === value);
-  if (found === undefined) throw new Error(`ledger holds an unknown ${what} '${value}'`);
-  return found;
-}
-
-function toAccount(row: AccountRow): AcmeAccountRecord {
-  return {
-    id: row.id,
-    keyThumbprint: row.keyThumbprint,
-    jwk: row.jwk,
-    status: oneOf(ACCOUNT_STATUSES, row.status, 'account status'),
-    contact: stringArray(row.contact),
-    eabKeyId: row.eabKeyId,
-    createdAt: row.createdAt,
-  };
-}
-
-function toOrder(row: OrderRow, authorizationIds: readonly string[]): AcmeOrderRecord {
-  return {
-    id: row.id,
-    accountId: row.accountId,
-    status: oneOf(ORDER_STATUSES, row.status, 'order status'),
-    identifiers: identifierArray(row.identifiers),
-    notBefore: row.notBefore,
-    notAfter: row.notAfter,
-    expiresAt: row.expiresAt,
-    createdAt: row.createdAt,
-    error: storedProblem(row.error),
-    certificateSerial: row.certificateSerial,
-    replaces: row.replaces,
-    replacesSerial: row.replacesSerial,
-    authorizationIds,
-  };
-}
-
-function toAuthorization(row: AuthorizationRow, challenges: readonly AcmeChallengeRecord[]): AcmeAuthorizationRecord {
-  return {
-    id: row.id,
-    accountId: row.accountId,
-    identifier: { type: row.identifierType === 'ip' ? 'ip' : 'dns', value: row.identifierValue },
-    isWildcard: row.isWildcard === 1,
-    status: oneOf(AUTHORIZATION_STATUSES, row.status, 'authorization status'),
-    expiresAt: row.expiresAt,
-    createdAt: row.createdAt,
-    challenges,
-  };
-}
-
-function toChallenge(row: ChallengeRow): AcmeChallengeRecord {
-  return {
-    id: row.id,
-    authorizationId: row.authorizationId,
-    type: oneOf(CHALLENGE_TYPES, row.type, 'challenge type'),
-    token: row.token,
-    status: oneOf(CHALLENGE_STATUSES, row.status, 'challenge status'),
-    validatedAt: row.validatedAt,
-    error: storedProblem(row.error),
-  };
-}
-
-function stringArray(json: string): string[] {
-  const value: unknown = JSON.parse(json);
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
-}
-
-function identifierArray(json: string): AcmeIdentifierRecord[] {
-  const value: unknown = JSON.parse(json);
-  if (!Array.isArray(value)) throw new Error('ledger holds order identifiers that are not an array');
-  return value.map((item: unknown) => {
-    if (typeof item !== 'object' || item === null) throw new Error('ledger holds a malformed order identifier');
-    const type: unknown = Reflect.get(item, 'type');
-    const text: unknown = Reflect.get(item, 'value');
-    if ((type !== 'dns' && type !== 'ip') || typeof text !== 'string') throw new Error('ledger holds a malformed order identifier');
-    return { type, value: text };
-  });
-}
-
-function storedProblem(json: string | null): AcmeStoredProblem | null {
-  if (json === null) return null;
-  const value: unknown = JSON.parse(json);
-  if (typeof value !== 'object' || value === null) return null;
-  const type: unknown = Reflect.get(value, 'type');
-  const detail: unknown = Reflect.get(value, 'detail');
-  return { type: typeof type === 'string' ? type : 'urn:ietf:params:acme:error:serverInternal', detail: typeof detail === 'string' ? detail : '' };
-}

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
 import type { CrlNumberRepository } from './crl-number-repository.js';
+import type { AcmeRepository } from './acme-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { findMigrationsDir } from './migrate.js';
@@ -41,6 +42,8 @@ export interface LedgerBackend {
   readonly leases: AwaitableMethods<LeaseRepository>;
   /** Spent ACME nonces (migrations/0007). */
   readonly nonces: AwaitableMethods<NonceRepository>;
+  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
+  readonly acme: AwaitableMethods<AcmeRepository>;
 }
 
 export type LedgerLocation =

@@ -34,3 +34,4 @@ export { PostgresLeases } from './postgres/leases.js';
 export { NonceRepository } from './nonce-repository.js';
 export { MAX_PRUNE_BATCH } from './nonce-rows.js';
 export { PostgresNonceRepository } from './postgres/nonce-repository.js';
+export { PostgresAcmeRepository } from './postgres/acme-repository.js';

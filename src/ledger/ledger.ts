@@ -72,6 +72,7 @@ export class Ledger implements LedgerBackend {
     this.crlNumbers = new CrlNumberRepository(db);
     this.ocspResponders = new OcspResponderRepository(db);
     this.nonces = new NonceRepository(db);
+    this.acme = new AcmeRepository(db, clock);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 

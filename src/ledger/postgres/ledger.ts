@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../../shared/clock.js';
 import type { LedgerBackend } from '../backend.js';
 import { PostgresCrlNumberRepository } from './crl-number-repository.js';
+import { PostgresAcmeRepository } from './acme-repository.js';
 import type { PostgresDatabase } from './database.js';
 import { PostgresEntryRepository } from './entry-repository.js';
 import { PostgresJoinTokenRepository } from './join-token-repository.js';
@@ -26,6 +27,8 @@ export class PostgresLedger implements LedgerBackend {
   readonly leases: PostgresLeases;
   /** Spent ACME nonces (migrations/postgres/0007). */
   readonly nonces: PostgresNonceRepository;
+  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/postgres/0004). */
+  readonly acme: PostgresAcmeRepository;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -39,6 +42,7 @@ export class PostgresLedger implements LedgerBackend {
     this.alerts = new PostgresAlertOutbox(database);
     this.leases = new PostgresLeases(database);
     this.nonces = new PostgresNonceRepository(database);
+    this.acme = new PostgresAcmeRepository(database, clock);
   }
 
   ping(): Promise<boolean> {

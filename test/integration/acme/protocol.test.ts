@@ -381,7 +381,7 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
     try {
       const directory = body(await new TestClient(eabStack.server, await newKey()).request('GET', '/directory'));
       assert.equal((directory['meta'] as Record<string, unknown>)['externalAccountRequired'], true);
-      const { keyId, hmacKey } = createEabKey(eabStack.ledger.acme, eabStack.clock, 'cli:test');
+      const { keyId, hmacKey } = await createEabKey(eabStack.ledger.acme, eabStack.clock, 'cli:test');
 
       const plain = new TestClient(eabStack.server, await newKey());
       assert.equal(body(await plain.register())['type'], `${ERR}externalAccountRequired`);

@@ -65,7 +65,7 @@ describe('ACME after a restart', () => {
     // The stopped process had taken the order into processing and died before answering.
     assert.equal(stack.ledger.acme.beginFinalize(orderId), true);
     const before = stack.certificateCount();
-    restarted(new ScriptedValidator());
+    await restarted(new ScriptedValidator()).ready();
     assert.equal(stack.ledger.acme.findOrder(orderId)?.status, 'ready');
     assert.equal(stack.certificateCount(), before);
   });

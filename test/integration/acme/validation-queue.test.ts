@@ -150,6 +150,7 @@ describe('ACME validations left processing by a stopped process', () => {
 
     const validator = new GatedValidator();
     const next = restarted(validator);
+    await next.ready();
     assert.equal(validator.attempts.length, 2, 'two run at start-up, three wait');
     assert.deepEqual(next.validationLoad, { inFlight: 2, queued: 3, accounts: 1 });
     const again = new TestClient(next, client.key);
