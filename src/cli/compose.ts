@@ -10,6 +10,7 @@ import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type 
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
+import { joinCertificateAuthority, type CaLedger } from './ca-join.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
@@ -45,13 +46,21 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const ledger = openLedger({ path: paths.database, walSizeLimitBytes: config.ledgerWalSizeLimit });
   const notices: string[] = [];
   try {
-    const { material, created, warnings } = await initCertificateAuthority({
+    // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
+    // On PostgreSQL pass `lock: new AdvisoryLock(database, CA_INIT_LOCK_KEY)` so nodes starting together create one CA.
+    const { material, created, warnings } = await joinCertificateAuthority({
+      ledger: ledger.certificates satisfies CaLedger,
       dataDir: config.dataDir,
-      trustDomain: config.trustDomain,
-      algorithm: config.caAlgorithm,
-      store: ledger.certificates,
-      clock,
-      ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+      now: () => clock.now(),
+      init: () =>
+        initCertificateAuthority({
+          dataDir: config.dataDir,
+          trustDomain: config.trustDomain,
+          algorithm: config.caAlgorithm,
+          store: ledger.certificates,
+          clock,
+          ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+        }),
     });
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
