@@ -97,7 +97,7 @@ export interface ObtainedSvid {
 export async function obtainSvid(port: number, ca: string, as: Identity, spiffeId: string): Promise<ObtainedSvid> {
   const { keyPem, csrPem } = makeKeyAndCsr();
   const reply = await call(port, 'POST', '/v1/svid/x509', { ca, identity: as, body: { csr: csrPem, spiffe_id: spiffeId } });
-  if (reply.status !== 200) throw new SvidRefusedError(reply.status, reply.contentType, reply.body.toString('utf8').slice(0, 300));
+  if (reply.status !== 200) throw new SvidRefusedError(reply.status, reply.contentType, reply.body.toString('utf8'));
   const json = reply.json();
   const chain = String(json['cert_chain']);
   const serial = normalizeSerial(new X509Certificate(chain).serialNumber);
@@ -109,9 +109,10 @@ export class SvidRefusedError extends Error {
   constructor(
     readonly status: number,
     readonly contentType: string,
-    readonly detail: string,
+    /** The whole answer (a problem document). */
+    readonly body: string,
   ) {
-    super(`POST /v1/svid/x509 answered ${status}: ${detail}`);
+    super(`POST /v1/svid/x509 answered ${status}: ${body.slice(0, 300)}`);
   }
 }
 

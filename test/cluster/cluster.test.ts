@@ -231,6 +231,7 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
 
     await cluster.database.pause();
     const stoppedAt = performance.now();
+    // HAProxy keeps both nodes: /healthz says 200 `degraded`, not 503, while only the database is down.
     try {
       for (const round of [0, 1]) {
         for (const n of [...live.map((l) => l.port), cluster.balancer.port]) {
@@ -242,12 +243,14 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
             (err: unknown) => err,
           );
           assert.ok(refused instanceof SvidRefusedError, `${n.name} issued with the database down: ${String(refused)}`);
-          assert.equal(refused.status, 503, refused.detail);
+          assert.equal(refused.status, 503, refused.body);
           assert.equal(refused.contentType.split(';')[0], PROBLEM_JSON);
+          assert.equal((JSON.parse(refused.body) as { type?: string }).type, 'https://keysmith.dev/problems/database-unavailable');
         }
         if (round === 0) await sleep(Math.max(0, 8_000 - (performance.now() - stoppedAt)));
       }
       await sleep(Math.max(0, 10_000 - (performance.now() - stoppedAt)));
+      assert.deepEqual(await cluster.balancer.serverStates(), new Map([['node1', 'UP'], ['node2', 'UP'], ['node3', 'DOWN']]));
     } finally {
       await cluster.database.resume();
     }

@@ -39,8 +39,8 @@ export function haproxyConfig(listenPort: number, backends: readonly Backend[], 
     '  balance roundrobin',
     '  option httpchk',
     '  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost',
-    // 503 is "the shared database is down": the node still answers OCSP from its cache, so it stays in rotation.
-    '  http-check expect rstatus ^(200|503)$',
+    // 200 includes `degraded` (the shared database is down: OCSP from cache goes on); 503 is a broken node.
+    '  http-check expect status 200',
     `  default-server check check-ssl verify required ca-file ${bundlePath} check-sni localhost inter 300ms fastinter 200ms fall 2 rise 2`,
     ...backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port}`),
     '',
