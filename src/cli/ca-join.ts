@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { caPaths } from '../ca/index.js';
+import { AdvisoryLock, CA_INIT_LOCK_KEY, type OpenedLedger } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import type { CertificatePage, CertificateQuery } from '../shared/records.js';
 import { describeCertificate, fromPem } from '../x509/index.js';
@@ -29,6 +30,11 @@ export interface CaLedger {
  */
 export interface CaInitLock {
   exclusive<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** The lock for CA initialisation on this ledger: a PostgreSQL advisory lock; none on SQLite (one process per file). */
+export function caInitLockFor(opened: OpenedLedger): CaInitLock | undefined {
+  return opened.kind === 'postgres' ? new AdvisoryLock(opened.ledger.database, CA_INIT_LOCK_KEY) : undefined;
 }
 
 /** One intermediate, as the message names it. */

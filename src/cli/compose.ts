@@ -47,7 +47,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const notices: string[] = [];
   try {
     // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
-    // On PostgreSQL pass `lock: new AdvisoryLock(database, CA_INIT_LOCK_KEY)` so nodes starting together create one CA.
+    // On PostgreSQL also `lock: caInitLockFor(opened)` (an advisory lock), so nodes starting together create one CA.
     const { material, created, warnings } = await joinCertificateAuthority({
       ledger: ledger.certificates satisfies CaLedger,
       dataDir: config.dataDir,

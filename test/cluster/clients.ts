@@ -4,6 +4,7 @@ import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { makeKeyAndCsr } from '../../bench/svid/csr.js';
+import { normalizeSerial } from '../../src/x509/index.js';
 import { runProcess, type ProcessResult } from '../helpers/processes.js';
 
 /**
@@ -82,10 +83,8 @@ export function call(port: number, method: string, path: string, options: CallOp
   });
 }
 
-/** The ledger's spelling of a serial: lowercase hex without leading zeros. */
-export function normalizeSerial(hex: string): string {
-  return hex.toLowerCase().replace(/^0+(?=.)/, '');
-}
+/** The ledger's spelling of a serial (lowercase hex, no leading zero octet), from what node:crypto prints. */
+export { normalizeSerial } from '../../src/x509/index.js';
 
 export interface ObtainedSvid {
   readonly identity: Identity;
