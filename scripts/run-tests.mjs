@@ -1,11 +1,17 @@
 // Runs every compiled test file under dist/test with Node's built-in runner.
 // Node 20's `--test` takes no globs, so the file list is gathered here.
 //
-// Two passes: everything but test/hostile two files at a time, then the
-// hostile suite one file at a time. Hostile tests run `keysmith serve` as a
-// child and bound its /healthz latency under attack; another test file
-// running beside them on a 2-core machine would measure that file, not the
-// attack.
+// Two passes: everything but test/hostile and test/cluster two files at a
+// time, then those two suites one file at a time. Hostile tests run
+// `keysmith serve` as a child and bound its /healthz latency under attack;
+// another test file running beside them on a 2-core machine would measure
+// that file, not the attack. The cluster test runs three nodes, PostgreSQL
+// and HAProxy and holds a revocation to one second: it wants the machine too.
+//
+//   node scripts/run-tests.mjs [FILTER]          every file whose path contains FILTER
+//   KEYSMITH_TEST_BACKEND=postgres node scripts/run-tests.mjs e2e
+//       the end-to-end suite with every `keysmith` child on PostgreSQL
+//       (a fresh database per data directory: test/helpers/test-backend.ts)
 import { readdirSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -27,11 +33,18 @@ if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
-const hostileDir = join('dist', 'test', 'hostile') + sep;
+const aloneDirs = ['hostile', 'cluster'].map((name) => join('dist', 'test', name) + sep);
+const runsAlone = (f) => aloneDirs.some((dir) => f.startsWith(dir));
 const passes = [
-  { files: files.filter((f) => !f.startsWith(hostileDir)), concurrency: 2 },
-  { files: files.filter((f) => f.startsWith(hostileDir)), concurrency: 1 },
+  { files: files.filter((f) => !runsAlone(f)), concurrency: 2 },
+  { files: files.filter(runsAlone), concurrency: 1 },
 ];
+const backend = process.env.KEYSMITH_TEST_BACKEND ?? 'sqlite';
+if (backend !== 'sqlite' && backend !== 'postgres') {
+  console.error(`KEYSMITH_TEST_BACKEND: expected sqlite or postgres, got '${backend}'`);
+  process.exit(2);
+}
+console.log(`# keysmith children run on ${backend}`);
 // The PostgreSQL backend's tests need a server they may create databases on:
 // KEYSMITH_TEST_DATABASE_URL names one, or a throw-away cluster starts here
 // (scripts/pg-cluster.mjs) and is removed when the tests end.

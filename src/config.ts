@@ -224,7 +224,7 @@ const SVID_FIELDS = {
 /** The listener (src/tls/net, src/http/server-factory): how many connections, and how long each may take. */
 /**
  * The ledger's database. Without `databaseUrl`, SQLite in the data directory (one node); with a
- * postgres:// URL, PostgreSQL, which several keysmith nodes share (docs/clustering.md).
+ * postgres:// URL, PostgreSQL, which several keysmith nodes share (README, "Running several nodes").
  */
 const DATABASE_FIELDS = {
   /** postgres://user:password@host:port/database (sslmode in the URL or databaseSslMode); never logged with its password. */

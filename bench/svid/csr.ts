@@ -14,13 +14,19 @@ const NO_ATTRIBUTES = tlv(contextTag(0, true));
 
 /** One CSR as PEM, for a key made here and then dropped. */
 export function makeCsr(): string {
-  // DER export only: the JWK-export hazard of PERF-NOTES does not apply.
+  return makeKeyAndCsr().csrPem;
+}
+
+/** A P-256 key (PKCS#8 PEM) and a CSR for it: for clients that go on to use the certificate (test/cluster). */
+export function makeKeyAndCsr(): { readonly keyPem: string; readonly csrPem: string } {
+  // DER and PEM export only: the JWK-export hazard of PERF-NOTES does not apply.
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const info = tlv(Tag.sequence, VERSION_1, EMPTY_NAME, publicKey.export({ type: 'spki', format: 'der' }), NO_ATTRIBUTES);
   const signature = sign('sha256', info, { key: privateKey, dsaEncoding: 'der' });
   const der = tlv(Tag.sequence, info, ECDSA_WITH_SHA256, tlv(Tag.bitString, Uint8Array.of(0), signature));
   const base64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${base64.endsWith('\n') ? base64 : `${base64}\n`}-----END CERTIFICATE REQUEST-----\n`;
+  const csrPem = `-----BEGIN CERTIFICATE REQUEST-----\n${base64.endsWith('\n') ? base64 : `${base64}\n`}-----END CERTIFICATE REQUEST-----\n`;
+  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), csrPem };
 }
 
 /** A pool of CSRs handed out once each; `refill` replaces the used ones between windows. */

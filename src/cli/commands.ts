@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { JwtAuthority, jwtSigningKeyPath } from '../ca/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { REVOCATION_REASONS, PROFILE_NAMES, type CertificateRecord, type ProfileName, type RevocationReason } from '../shared/records.js';
 import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
@@ -34,9 +36,16 @@ export const initCommand: Command = {
   async run(parsed) {
     await withCore(
       parsed,
-      (core) => {
-        for (const line of core.notices) console.log(line);
-        if (core.notices.length === 0) console.log(`${core.config.dataDir} is already initialised`);
+      async (core) => {
+        // The JWT-SVID key lives in ca/ too: made here, a copy of ca/ gives every node of a cluster the same one.
+        const hadJwtKey = existsSync(jwtSigningKeyPath(core.config.dataDir));
+        await JwtAuthority.loadOrCreate({
+          dataDir: core.config.dataDir,
+          ...(core.config.caPassphrase === undefined ? {} : { passphrase: core.config.caPassphrase }),
+        });
+        const notices = hadJwtKey ? core.notices : [...core.notices, `created the JWT-SVID signing key in ${jwtSigningKeyPath(core.config.dataDir)}`];
+        for (const line of notices) console.log(line);
+        if (notices.length === 0) console.log(`${core.config.dataDir} is already initialised`);
         console.log(`\nlist certificates as the admin:\n  ${curlLine(core)}`);
       },
       true,

@@ -24,6 +24,7 @@ import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type 
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
+import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
@@ -86,13 +87,23 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const notices: string[] = [];
   try {
     const repositories = repositoriesOf(ledger);
-    const { material, created, warnings } = await initCertificateAuthority({
+    // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
+    // On PostgreSQL an advisory lock makes nodes starting together create one CA.
+    const lock = caInitLockFor(ledger);
+    const { material, created, warnings } = await joinCertificateAuthority({
+      ledger: repositories.certificates satisfies CaLedger,
       dataDir: config.dataDir,
-      trustDomain: config.trustDomain,
-      algorithm: config.caAlgorithm,
-      store: repositories.certificates,
-      clock,
-      ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+      now: () => clock.now(),
+      ...(lock === undefined ? {} : { lock }),
+      init: () =>
+        initCertificateAuthority({
+          dataDir: config.dataDir,
+          trustDomain: config.trustDomain,
+          algorithm: config.caAlgorithm,
+          store: repositories.certificates,
+          clock,
+          ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+        }),
     });
     for (const warning of warnings) notices.push(`warning: ${warning}`);
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);

@@ -35,3 +35,4 @@ export { NonceRepository } from './nonce-repository.js';
 export { MAX_PRUNE_BATCH } from './nonce-rows.js';
 export { PostgresNonceRepository } from './postgres/nonce-repository.js';
 export { PostgresAcmeRepository } from './postgres/acme-repository.js';
+export { AdvisoryLock, CA_INIT_LOCK_KEY } from './postgres/advisory-lock.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { startProcess } from '../helpers/processes.js';
+import { psql, withTestBackend } from '../helpers/test-backend.js';
 
 const CHILD = fileURLToPath(new URL('./issue-burst-child.js', import.meta.url));
 
@@ -13,7 +14,9 @@ describe('issuance under SIGKILL', () => {
   it('leaves an intact ledger holding every certificate a client received', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'keysmith-crash-'));
     try {
-      const child = startProcess(process.execPath, [CHILD], { env: { PATH: process.env['PATH'], KEYSMITH_DATA_DIR: dataDir }, lifetimeMs: 60_000 });
+      // KEYSMITH_TEST_BACKEND=postgres: the child's ledger is a fresh PostgreSQL database (the commit it waits for is PostgreSQL's).
+      const env = withTestBackend({ PATH: process.env['PATH'], KEYSMITH_DATA_DIR: dataDir });
+      const child = startProcess(process.execPath, [CHILD], { env, lifetimeMs: 60_000 });
       await child.waitFor(/^ready$/m, { timeoutMs: 30_000 });
       // Let a burst run, then kill without warning (bounded: 40 serials or 10 s).
       await child.waitFor(/^(?:[0-9a-f]+\n){40}/m, { timeoutMs: 10_000, from: child.offset() }).catch(() => undefined);
@@ -22,6 +25,13 @@ describe('issuance under SIGKILL', () => {
       const received = child.stdout.split('\n').filter((line) => /^[0-9a-f]+$/.test(line));
       assert.ok(received.length > 0, 'the child issued nothing before it was killed');
 
+      const databaseUrl = env['KEYSMITH_DATABASE_URL'];
+      if (databaseUrl !== undefined) {
+        // The serials are hex only (filtered above), so they go into the statement as literals.
+        const found = new Set(psql(databaseUrl, `SELECT serial FROM certificates WHERE serial IN (${received.map((s) => `'${s}'`).join(',')})`).split('\n'));
+        assert.deepEqual(received.filter((serial) => !found.has(serial)), [], 'every serial handed out is in the ledger');
+        return;
+      }
       const db = new Database(join(dataDir, 'keysmith.db'));
       try {
         assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');

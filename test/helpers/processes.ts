@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { withTestBackend } from './test-backend.js';
 
 /**
  * Third-party TLS peers (openssl, gnutls-cli, curl) as child processes for
@@ -70,9 +71,11 @@ export class ThirdPartyProcess {
     readonly args: readonly string[],
     options: StartOptions = {},
   ) {
+    const env = options.env ?? process.env;
     this.child = spawn(command, [...args], {
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      // `keysmith` itself gets the test backend's ledger (KEYSMITH_TEST_BACKEND=postgres: a database per data directory).
+      env: isKeysmithCli(command, args) ? withTestBackend(env) : env,
       stdio: ['pipe', 'pipe', 'pipe'],
       shell: false,
     });
@@ -249,6 +252,12 @@ export class ThirdPartyProcess {
   private notify(): void {
     for (const listener of [...this.listeners]) listener();
   }
+}
+
+/** Whether this is `node <...>/cli/main.js`: the built keysmith command. */
+function isKeysmithCli(command: string, args: readonly string[]): boolean {
+  const script = args[0];
+  return command === process.execPath && script !== undefined && basename(script) === 'main.js' && basename(dirname(script)) === 'cli';
 }
 
 /** Starts a program; the caller must `kill()` it (tests do so in `afterEach` or `finally`). */

@@ -3,8 +3,8 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { listeningPort, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { countCertificates, withTestBackend } from '../helpers/test-backend.js';
 
 /**
  * The hostile-input suite's view of keysmith: `keysmith serve` as a child
@@ -68,14 +68,15 @@ export class HostileService {
    * Port 0, read back from the start-up line: no other process can take the port in between.
    */
   static async startOn(dataDir: string, options: ServiceOptions = {}): Promise<HostileService> {
-    const env: NodeJS.ProcessEnv = {
+    // With KEYSMITH_TEST_BACKEND=postgres the env carries the data directory's own database, for the probes below too.
+    const env: NodeJS.ProcessEnv = withTestBackend({
       PATH: process.env['PATH'],
       HOME: process.env['HOME'],
       KEYSMITH_DATA_DIR: dataDir,
       KEYSMITH_LISTEN: '127.0.0.1:0',
       KEYSMITH_LOG_LEVEL: 'warn',
       ...options.env,
-    };
+    });
     const child = startProcess(process.execPath, [MAIN, 'serve'], { env, lifetimeMs: options.lifetimeMs ?? 300_000 });
     try {
       await child.waitFor(READY, { timeoutMs: START_TIMEOUT_MS });
@@ -109,15 +110,9 @@ export class HostileService {
     return Number(match[1]) * 1024;
   }
 
-  /** Rows in the ledger, read from the database file (WAL readers do not block the service). */
+  /** Rows in the ledger: read from the database file (WAL readers do not block the service), or from PostgreSQL. */
   certificateCount(): number {
-    const db = new Database(this.paths.database, { readonly: true, fileMustExist: true });
-    try {
-      const row = db.prepare('SELECT count(*) AS n FROM certificates').get() as { n: number };
-      return row.n;
-    } finally {
-      db.close();
-    }
+    return countCertificates(this.env, this.paths.database);
   }
 
   /** One GET /healthz on a fresh connection; resolves with the status, never rejects. */
