@@ -47,15 +47,15 @@ export function formatCertId(authorityKeyId: string, serial: string): string {
  * The ACME-issued certificate a certID names, or undefined. The AKI must be
  * the one in the certificate, so a guessed serial alone finds nothing.
  */
-export function findByCertId(ctx: AcmeContext, certId: CertId): CertificateRecord | undefined {
-  const record = ctx.deps.certificates.findBySerial(certId.serial);
+export async function findByCertId(ctx: AcmeContext, certId: CertId): Promise<CertificateRecord | undefined> {
+  const record = await ctx.deps.certificates.findBySerial(certId.serial);
   if (record === undefined || record.profile !== 'tls-server' || !record.requester.startsWith('acme:')) return undefined;
   return describeCertificate(record.der).authorityKeyId === certId.authorityKeyId ? record : undefined;
 }
 
 /** GET /renewal-info/<certID>, unauthenticated (RFC 9773 §4.2). */
-export function renewalInfo(ctx: AcmeContext, certIdText: string): AcmeReply {
-  const record = findByCertId(ctx, parseCertId(certIdText));
+export async function renewalInfo(ctx: AcmeContext, certIdText: string): Promise<AcmeReply> {
+  const record = await findByCertId(ctx, parseCertId(certIdText));
   if (record === undefined) throw new AcmeProblemError('malformed', 'no certificate with this certID', { status: 404 });
   return {
     status: 200,

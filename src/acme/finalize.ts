@@ -60,10 +60,10 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
 }
 
 /** POST-as-GET /cert/<serial>: leaf then intermediate (RFC 8555 §7.4.2), only to the account that ordered it. */
-export function downloadCertificate(ctx: AcmeContext, post: AuthenticatedPost, serial: string): AcmeReply {
+export async function downloadCertificate(ctx: AcmeContext, post: AuthenticatedPost, serial: string): Promise<AcmeReply> {
   const account = accountOf(post);
   if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'a certificate is fetched with POST-as-GET');
-  const record = /^[0-9a-f]{2,40}$/.test(serial) ? ctx.deps.certificates.findBySerial(serial) : undefined;
+  const record = /^[0-9a-f]{2,40}$/.test(serial) ? await ctx.deps.certificates.findBySerial(serial) : undefined;
   if (record === undefined || record.requester !== `acme:${account.id}`) throw notFound('certificate');
   return {
     status: 200,

@@ -37,7 +37,7 @@ export const PROCESSING_RETRY_AFTER_SECONDS = 1;
 const TOKEN_BYTES = 32;
 
 /** POST /new-order (RFC 8555 §7.4). */
-export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
+export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store, clock } = ctx.deps;
   const now = clock.now();
@@ -49,7 +49,7 @@ export function newOrder(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
   // RFC 9773 §5: replaces names a certificate of this account that no live order replaces yet.
   let replacesSerial: string | null = null;
   if (body.replaces !== undefined) {
-    const record = findByCertId(ctx, parseCertId(body.replaces));
+    const record = await findByCertId(ctx, parseCertId(body.replaces));
     if (record === undefined) throw new AcmeProblemError('malformed', 'replaces names no certificate issued through ACME here', { status: 404 });
     if (record.requester !== `acme:${account.id}`) throw new AcmeProblemError('unauthorized', 'replaces names a certificate of another account');
     replacesSerial = record.serial;

@@ -4,6 +4,7 @@
  * (`ledger.acme`, `ledger.certificates`) and src/ca (`Authority`) in cli/compose.ts.
  * The store is synchronous like better-sqlite3; each write is one transaction.
  */
+import type { Awaitable } from '../shared/awaitable.js';
 import type {
   AcmeAccountRecord,
   AcmeAuthorizationRecord,
@@ -77,9 +78,9 @@ export interface AcmeStore {
   completeFinalize(orderId: string, serial: string): AcmeOrderRecord;
 }
 
-/** Ledger reads (`ledger.certificates` fits). */
+/** Ledger reads (`ledger.certificates` of either backend fits; awaited). */
 export interface AcmeCertificateLookup {
-  findBySerial(serial: string): CertificateRecord | undefined;
+  findBySerial(serial: string): Awaitable<CertificateRecord | undefined>;
 }
 
 /** What finalize hands the Authority (src/ca IssueRequest, the tls-server subset). */
@@ -95,7 +96,8 @@ export interface AcmeIssueRequest {
 /** The src/ca Authority, as ACME uses it. */
 export interface AcmeAuthority {
   issue(request: AcmeIssueRequest, profile: ProfileName): Promise<{ readonly serial: string; readonly chainPem: string }>;
-  revoke(serial: string, reason: RevocationReason): unknown;
+  /** Settles once the revocation is committed; rejects with DomainError('conflict') when already revoked. */
+  revoke(serial: string, reason: RevocationReason): Promise<unknown>;
   /** The intermediate travels in every downloaded chain. */
   readonly material: { readonly intermediate: { readonly certPem: string } };
   /** No certificate outlives the intermediate: a newOrder notAfter past it is refused, not cut. */

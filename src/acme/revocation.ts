@@ -21,7 +21,7 @@ const SUBSCRIBER_REASONS: ReadonlyMap<number, RevocationReason> = new Map([
   [REVOCATION_REASONS.cessationOfOperation, 'cessationOfOperation'],
 ]);
 
-export function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): AcmeReply {
+export async function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): Promise<AcmeReply> {
   const body = parsePayload(post.payload, RevocationSchema);
   const reason = SUBSCRIBER_REASONS.get(body.reason ?? 0);
   if (reason === undefined) {
@@ -36,7 +36,7 @@ export function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): Ac
     throw new AcmeProblemError('malformed', 'certificate is not a base64url DER X.509 certificate');
   }
   // Only the exact certificate this server issued through ACME: same serial and same bytes.
-  const record = ctx.deps.certificates.findBySerial(serial);
+  const record = await ctx.deps.certificates.findBySerial(serial);
   if (record === undefined || !record.requester.startsWith('acme:') || !Buffer.from(record.der).equals(Buffer.from(der))) {
     throw new AcmeProblemError('malformed', 'no such certificate issued through ACME here', { status: 404 });
   }
@@ -45,7 +45,7 @@ export function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPost): Ac
   }
   if (record.status === 'revoked') throw new AcmeProblemError('alreadyRevoked', 'the certificate is already revoked');
   try {
-    ctx.deps.authority.revoke(record.serial, reason);
+    await ctx.deps.authority.revoke(record.serial, reason);
   } catch (error) {
     // A concurrent revocation won the race.
     if (isDomainError(error, 'conflict')) throw new AcmeProblemError('alreadyRevoked', 'the certificate is already revoked');

@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
-import { Authority, checkClientCertificate, CrlPublisher, crlIssuerFor, initCertificateAuthority, JwtAuthority, OcspSigner } from '../ca/index.js';
+import { Authority, checkClientCertificate, type ClientCertificateVerdict, CrlPublisher, crlIssuerFor, initCertificateAuthority, JwtAuthority, OcspSigner } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
 import { GroupCommit, openLedger, type Ledger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
+import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
@@ -268,8 +269,8 @@ async function ensureAdminIdentity(config: Config, authority: Authority, paths: 
   notices.push(`issued the admin certificate ${identity.issued.serial} for ${adminSpiffeId(config.trustDomain)}`);
 }
 
-/** The TLS-layer policy on client certificates: refuse revoked and never-issued serials. */
-export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): 'valid' | 'revoked' | 'unknown' {
+/** The TLS-layer policy on client certificates: refuse revoked and never-issued serials (a promise when the ledger answers later). */
+export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): Awaitable<ClientCertificateVerdict> {
   return checkClientCertificate(core.ledger.certificates, leaf);
 }
 

@@ -1,4 +1,5 @@
-import type { Awaitable } from '../shared/awaitable.js';
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
+import type { CertificateRepository } from './certificate-repository.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { openLedger, type Ledger } from './ledger.js';
 import { findMigrationsDir } from './migrate.js';
@@ -19,6 +20,8 @@ export interface LedgerBackend {
   readonly schemaVersion: number;
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
+  /** The certificate ledger (SQLite CertificateRepository, PostgresCertificateRepository). */
+  readonly certificates: AwaitableMethods<CertificateRepository>;
   close(): Awaitable<void>;
 }
 

@@ -22,3 +22,4 @@ export { openRevokedReader, RevokedListing, type RevokedRow, type RevokedSummary
 export { openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from './backend.js';
 export { PostgresDatabase, redactUrl, type PostgresOptions, type PostgresSslMode } from './postgres/database.js';
 export { PostgresLedger } from './postgres/ledger.js';
+export { PostgresCertificateRepository, REVOCATION_CHANNEL } from './postgres/certificate-repository.js';

@@ -9,16 +9,17 @@ import { isRevocationReason } from './certificate-rows.js';
  * `certificates_revoked_by_issuer` (migrations/0005): a range of it bounded by
  * what the CRL lists, never a scan of `certificates` (checked with EXPLAIN
  * QUERY PLAN in test/unit/ledger/revoked-listing.test.ts). The literal
- * `status = 'revoked'` lets the planner match the partial index.
+ * `status = 'revoked'` lets the planner match the partial index. The texts
+ * serve both backends (PostgreSQL numbers the `?`: postgres/certificate-repository.ts).
  */
 
 export const REVOKED_UNEXPIRED_SQL = `
-  SELECT serial, revoked_at AS revokedAt, revocation_reason AS reason
+  SELECT serial, revoked_at AS "revokedAt", revocation_reason AS reason
     FROM certificates
    WHERE status = 'revoked' AND issuer = ? AND not_after > ?`;
 
 export const REVOKED_SUMMARY_SQL = `
-  SELECT count(*) AS count, coalesce(max(revoked_at), 0) AS lastRevokedAt
+  SELECT count(*) AS count, coalesce(max(revoked_at), 0) AS "lastRevokedAt"
     FROM certificates
    WHERE status = 'revoked' AND issuer = ? AND not_after > ?`;
 
@@ -35,7 +36,7 @@ export interface RevokedSummary {
   readonly lastRevokedAt: number;
 }
 
-interface StoredRow {
+export interface StoredRevokedRow {
   readonly serial: string;
   readonly revokedAt: number;
   readonly reason: string;
@@ -43,21 +44,18 @@ interface StoredRow {
 
 /** The two reads over one connection (the service's own, or a worker's read-only one). */
 export class RevokedListing {
-  private readonly selectRows: Database.Statement<[string, number], StoredRow>;
+  private readonly selectRows: Database.Statement<[string, number], StoredRevokedRow>;
   private readonly selectSummary: Database.Statement<[string, number], RevokedSummary>;
 
   constructor(db: Database.Database) {
-    this.selectRows = db.prepare<[string, number], StoredRow>(REVOKED_UNEXPIRED_SQL);
+    this.selectRows = db.prepare<[string, number], StoredRevokedRow>(REVOKED_UNEXPIRED_SQL);
     this.selectSummary = db.prepare<[string, number], RevokedSummary>(REVOKED_SUMMARY_SQL);
   }
 
   /** Every certificate of `issuer` (its Name as the ledger stores it) revoked and with notAfter after `now`, in index order. */
   revokedUnexpired(issuer: string, now: number): RevokedRow[] {
     const rows: RevokedRow[] = [];
-    for (const row of this.selectRows.iterate(issuer, now)) {
-      if (!isRevocationReason(row.reason)) throw new Error(`certificate ${row.serial}: unknown stored revocation reason '${row.reason}'`);
-      rows.push({ serial: row.serial, revokedAt: row.revokedAt, reason: row.reason });
-    }
+    for (const row of this.selectRows.iterate(issuer, now)) rows.push(toRevokedRow(row));
     return rows;
   }
 
@@ -65,6 +63,12 @@ export class RevokedListing {
   summary(issuer: string, now: number): RevokedSummary {
     return this.selectSummary.get(issuer, now) ?? { count: 0, lastRevokedAt: 0 };
   }
+}
+
+/** A stored CRL entry, its reason checked (a value outside the schema is corruption: a plain Error). */
+export function toRevokedRow(row: StoredRevokedRow): RevokedRow {
+  if (!isRevocationReason(row.reason)) throw new Error(`certificate ${row.serial}: unknown stored revocation reason '${row.reason}'`);
+  return { serial: row.serial, revokedAt: row.revokedAt, reason: row.reason };
 }
 
 /**

@@ -14,6 +14,8 @@ import { createTestDatabase } from './postgres.js';
 
 export interface OpenedTestLedger {
   readonly opened: OpenedLedger;
+  /** The SQLite file's path or the PostgreSQL database's URL, for a test that inspects what was written. */
+  readonly location: string;
   /** Closes the ledger and removes its file or database. */
   dispose(): Promise<void>;
 }
@@ -27,9 +29,11 @@ export const SQLITE_BACKEND: BackendUnderTest = {
   name: 'sqlite',
   async open(options = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'keysmith-contract-'));
-    const opened = await openLedgerBackend({ kind: 'sqlite', path: join(dir, 'ledger.db') }, options);
+    const path = join(dir, 'ledger.db');
+    const opened = await openLedgerBackend({ kind: 'sqlite', path }, options);
     return {
       opened,
+      location: path,
       async dispose() {
         await opened.ledger.close();
         rmSync(dir, { recursive: true, force: true });
@@ -46,6 +50,7 @@ export const POSTGRES_BACKEND: BackendUnderTest = {
       const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, options);
       return {
         opened,
+        location: database.url,
         async dispose() {
           await opened.ledger.close();
           await database.drop();
