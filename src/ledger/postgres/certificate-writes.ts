@@ -107,8 +107,13 @@ export function recordConflict(error: unknown, records: readonly NewCertificateR
   const key = /^Key \((serial|fingerprint)\)=\(([0-9a-f]+)\)/.exec(error.detail ?? '');
   const kind: RecordConflict =
     constraint === 'certificates_pkey' ? 'serial' : constraint === 'certificates_fingerprint_key' ? 'fingerprint' : { code: sqlState(error) ?? '23000' };
+  // Without a key in the detail (a CHECK), only a batch of one names its record.
   const culprit =
-    key === null ? records[0] : records.find((record) => (key[1] === 'serial' ? record.serial : record.fingerprint) === key[2]);
+    key === null
+      ? records.length === 1
+        ? records[0]
+        : undefined
+      : records.find((record) => (key[1] === 'serial' ? record.serial : record.fingerprint) === key[2]);
   const detail = culprit === undefined ? `a certificate of the batch breaks a ledger constraint (${constraint ?? 'unknown'})` : recordConflictDetail(culprit, kind);
   return new DomainError('conflict', detail, { cause: error });
 }
