@@ -180,7 +180,7 @@ async function issueTemplates(options: FleetLedgerOptions, trustDomain: string):
   try {
     const issue = async (profile: ProfileName, name: string, extra: { spiffeId?: string; dnsNames?: string[]; ttlMs: number }): Promise<Template> => {
       const issued = await core.authority.issue({ publicKey: spkiDer(), requester: 'system', ...extra }, profile);
-      const record = core.repositories.certificates.findBySerial(issued.serial);
+      const record = await core.repositories.certificates.findBySerial(issued.serial);
       if (record === undefined) throw new Error(`template ${issued.serial} is not in the ledger`);
       return makeTemplate(record, name);
     };
@@ -199,7 +199,7 @@ async function issueTemplates(options: FleetLedgerOptions, trustDomain: string):
       const id = `spiffe://${trustDomain}/node/host-${fixed(i)}`;
       node.push(await issue('node', id, { spiffeId: id, ttlMs: 7 * DAY }));
     }
-    return { svid, server, node, existing: core.repositories.certificates.count() };
+    return { svid, server, node, existing: await core.repositories.certificates.count() };
   } finally {
     await core.close();
   }

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     let cursor: string | null = null;
     const ders: Uint8Array[] = [];
     do {
-      const page = core.repositories.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
+      const page = await core.repositories.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
       for (const c of page.items) if (c.profile !== 'root' && c.profile !== 'intermediate') ders.push(requestForCertificate(c.der, issuer));
       cursor = page.nextCursor;
     } while (cursor !== null && ders.length < count);

@@ -6,6 +6,7 @@
  * are always awaited, so the front end never knows which backend runs; each
  * write is one transaction.
  */
+import type { Awaitable } from '../shared/awaitable.js';
 import type {
   AcmeAccountRecord,
   AcmeAuthorizationRecord,
@@ -18,7 +19,6 @@ import type {
   NewAcmeOrder,
   ValidationRecord,
 } from '../shared/acme-records.js';
-import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
 import type { RateLimit } from '../shared/rate-limit.js';
 import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
@@ -108,9 +108,9 @@ export interface AcmeNonceDeps {
   readonly lifetimeMs?: number;
 }
 
-/** Ledger reads (`ledger.certificates` fits). */
+/** Ledger reads (`ledger.certificates` of either backend fits; awaited). */
 export interface AcmeCertificateLookup {
-  findBySerial(serial: string): CertificateRecord | undefined;
+  findBySerial(serial: string): Awaitable<CertificateRecord | undefined>;
 }
 
 /** What finalize hands the Authority (src/ca IssueRequest, the tls-server subset). */
@@ -126,7 +126,8 @@ export interface AcmeIssueRequest {
 /** The src/ca Authority, as ACME uses it. */
 export interface AcmeAuthority {
   issue(request: AcmeIssueRequest, profile: ProfileName): Promise<{ readonly serial: string; readonly chainPem: string }>;
-  revoke(serial: string, reason: RevocationReason): unknown;
+  /** Settles once the revocation is committed; rejects with DomainError('conflict') when already revoked. */
+  revoke(serial: string, reason: RevocationReason): Promise<unknown>;
   /** The intermediate travels in every downloaded chain. */
   readonly material: { readonly intermediate: { readonly certPem: string } };
   /** No certificate outlives the intermediate: a newOrder notAfter past it is refused, not cut. */

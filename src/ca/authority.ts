@@ -118,7 +118,7 @@ export class Authority {
     timer('validate');
 
     // 2. A random serial the ledger has not seen.
-    const serial = this.#freshSerial();
+    const serial = await this.#freshSerial();
     timer('serial');
 
     // 3-4. Build, sign once, and check what was signed against the template.
@@ -149,8 +149,9 @@ export class Authority {
    * Marks a leaf revoked in the ledger, then tells every listener (the OCSP
    * cache drops the serial at once). A listener's failure does not undo the
    * revocation: all listeners run, then an AggregateError reports the failures.
+   * Every refusal (malformed, forbidden, notFound, conflict) is a rejection.
    */
-  revoke(serial: string, reason: RevocationReason): CertificateRecord {
+  async revoke(serial: string, reason: RevocationReason): Promise<CertificateRecord> {
     const canonical = normalizeSerial(serial);
     if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
     // RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it is not a reason to revoke.
@@ -158,7 +159,8 @@ export class Authority {
     if (canonical === this.#intermediateSerial || canonical === this.#rootSerial) {
       throw new DomainError('forbidden', 'CA certificates are not revoked through the Authority');
     }
-    const record = this.#store.revoke(canonical, reason, this.#clock.now());
+    // Committed when this resolves; only then do the caches forget the serial.
+    const record = await this.#store.revoke(canonical, reason, this.#clock.now());
     const failures: unknown[] = [];
     for (const listener of this.#revocationListeners) {
       try {
@@ -250,10 +252,10 @@ export class Authority {
     return { crlUrl: crlShardUrl(crlUrl, crlShardOf(serial, shards)) };
   }
 
-  #freshSerial(): string {
+  async #freshSerial(): Promise<string> {
     for (let attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
       const serial = randomSerial(this.#deps.random);
-      if (!this.#store.isSerialTaken(serial)) return serial;
+      if (!(await this.#store.isSerialTaken(serial))) return serial;
     }
     throw new Error(`no unused serial after ${SERIAL_ATTEMPTS} attempts: the random source is broken`);
   }

@@ -284,7 +284,7 @@ async function importSigningKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
 /** Records a CA certificate the ledger lacks. After creation that is the normal path; later it means the ledger lost the row, which is worth a warning. */
 async function ensureRecorded(store: CertificateStore, der: Uint8Array, profile: ProfileName, clock: Clock, warnings: string[] | undefined): Promise<void> {
   const described = describeCertificate(der);
-  if (store.findBySerial(described.serial) !== undefined) return;
+  if ((await store.findBySerial(described.serial)) !== undefined) return;
   await store.recordIssued(toNewRecord(der, described, profile, 'system', clock.now()));
   warnings?.push(`the ${profile} certificate ${described.serial} was missing from the ledger and has been recorded`);
 }

@@ -12,21 +12,22 @@ export interface SerialStatus {
 /**
  * What the Authority needs from the ledger (the step-ca `acme/db.go`
  * pattern: the consumer declares the port, src/ledger fits it structurally).
- * Synchronous, like better-sqlite3, except `recordIssued`, which may return a
- * promise; each write is one transaction (or one row of a group commit).
+ * Every result is Awaitable (shared/awaitable.ts): the SQLite repository
+ * answers at once, the PostgreSQL one and group commit with promises; the
+ * Authority awaits each. Each write is one transaction (or one row of a group commit).
  */
 export interface CertificateStore {
-  isSerialTaken(serial: string): boolean;
+  isSerialTaken(serial: string): Awaitable<boolean>;
   /**
-   * Durable on return (or when the returned promise settles: a group-commit
-   * writer batches rows); the Authority awaits it before handing anything out.
+   * Durable when it returns or its promise resolves (a group-commit writer
+   * batches rows); the Authority awaits it before handing anything out.
    * Fails with DomainError('conflict') for a serial already present.
    */
-  recordIssued(record: NewCertificateRecord): void | Promise<void>;
-  findBySerial(serial: string): CertificateRecord | undefined;
-  /** DomainError('notFound') for an unknown serial. */
-  revoke(serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord;
-  statusOf(serial: string): SerialStatus | undefined;
+  recordIssued(record: NewCertificateRecord): Awaitable<void>;
+  findBySerial(serial: string): Awaitable<CertificateRecord | undefined>;
+  /** DomainError('notFound') for an unknown serial, 'conflict' when already revoked. */
+  revoke(serial: string, reason: RevocationReason, revokedAt: number): Awaitable<CertificateRecord>;
+  statusOf(serial: string): Awaitable<SerialStatus | undefined>;
 }
 
 /** A delegated OCSP responder as the ledger keeps it: its certificate and its wrapped key. */

@@ -128,8 +128,8 @@ export const certsListCommand: Command = {
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit: expected 1..500, got '${limitText}'`);
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const dnsName = stringOption(parsed, 'dns');
-    await withCore(parsed, (core) => {
-      const page = core.repositories.certificates.list({
+    await withCore(parsed, async (core) => {
+      const page = await core.repositories.certificates.list({
         now: core.clock.now(),
         limit,
         ...(expiringWithinMs === undefined ? {} : { expiringWithinMs, include: isAll ? 'all' : 'attention' }),
@@ -172,8 +172,8 @@ export const revokeCommand: Command = {
     if (serial === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one SERIAL');
     const reason = stringOption(parsed, 'reason') ?? 'unspecified';
     if (!(reason in REVOCATION_REASONS)) throw new UsageError(`--reason: expected one of ${Object.keys(REVOCATION_REASONS).join(', ')}, got '${reason}'`);
-    await withCore(parsed, (core) => {
-      const record = core.authority.revoke(serial.toLowerCase(), reason as RevocationReason);
+    await withCore(parsed, async (core) => {
+      const record = await core.authority.revoke(serial.toLowerCase(), reason as RevocationReason);
       console.log(`revoked ${record.serial} (${reason})`);
     });
     return 0;

@@ -6,6 +6,7 @@ import { ConfigError, type Config } from '../config.js';
 import {
   Authority,
   checkClientCertificate,
+  type ClientCertificateVerdict,
   CrlPublisher,
   crlIssuerFor,
   initCertificateAuthority,
@@ -17,8 +18,9 @@ import {
   type OcspResponderStore,
 } from '../ca/index.js';
 import { RevokedSerials, type OcspPort } from '../http/index.js';
-import { GroupCommit, openLedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
+import { GroupCommit, openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
+import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
@@ -30,15 +32,14 @@ import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
-import { repositoriesOf, type LedgerRepositories } from './postgres-pending.js';
 
 /** The composed core: ledger and Authority, ready for the HTTP layer or an offline command. */
 export interface Core {
   readonly config: Config;
   /** The ledger on its backend: the SQLite file (kind 'sqlite') or PostgreSQL (kind 'postgres'). */
   readonly ledger: OpenedLedger;
-  /** The ledger's repositories, whichever backend holds them (postgres-pending.ts). */
-  readonly repositories: LedgerRepositories;
+  /** The ledger's repositories, whichever backend holds them: the Awaitable shapes both share. */
+  readonly repositories: LedgerBackend;
   readonly authority: Authority;
   readonly clock: Clock;
   readonly paths: ReturnType<typeof dataPaths>;
@@ -86,7 +87,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const ledger = await openLedgerBackend(ledgerLocation(config));
   const notices: string[] = [];
   try {
-    const repositories = repositoriesOf(ledger);
+    const repositories: LedgerBackend = ledger.ledger;
     // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
     // On PostgreSQL an advisory lock makes nodes starting together create one CA.
     const lock = caInitLockFor(ledger);
@@ -199,7 +200,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     certificateTtlMs: responderTtlMs,
     rotateBeforeMs: Math.floor((responderTtlMs * config.ocspResponderRenewPercent) / 100),
     shared: {
-      store: core.ledger.ledger.ocspResponders satisfies OcspResponderStore,
+      store: core.repositories.ocspResponders satisfies OcspResponderStore,
       issuerName,
       keyWrap: responderKeyWrap(authority.material.intermediate.keyObject),
       holder: `${hostname()}:${process.pid}:${randomUUID()}`,
@@ -229,7 +230,7 @@ export async function openRevocation(core: Core): Promise<Revocation> {
   const crl = new CrlPublisher({
     builder,
     probe: builder,
-    numbers: core.ledger.ledger.crlNumbers satisfies CrlNumberSource,
+    numbers: core.repositories.crlNumbers satisfies CrlNumberSource,
     ...lastCrlNumber(files),
     issuerName,
     clock,
@@ -356,7 +357,7 @@ async function ensureAdminIdentity(config: Config, authority: Authority, paths: 
  * refuses the serials this node has heard are revoked, and the HTTP layer
  * asks the ledger on every request (unknown, revoked, expired).
  */
-export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): 'valid' | 'revoked' | 'unknown' {
+export function clientCertificateVerdict(core: Core, leaf: { serialNumber: string; notAfter: Date }): Awaitable<ClientCertificateVerdict> {
   if (core.revokedSerials.has(leaf.serialNumber)) return 'revoked';
   if (core.ledger.kind === 'sqlite') return checkClientCertificate(core.ledger.ledger.certificates, leaf);
   return 'valid';
@@ -385,7 +386,7 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     baseUrl: `${publicUrl(config)}/acme`,
     store: repositories.acme satisfies AcmeStore,
     // RFC 8555 §6.5: any node with the same cluster secret accepts the nonce once; the ledger records it spent.
-    nonces: { key: core.clusterSecret.acmeNonceKey(), ledger: core.ledger.ledger.nonces satisfies NonceLedger },
+    nonces: { key: core.clusterSecret.acmeNonceKey(), ledger: core.repositories.nonces satisfies NonceLedger },
     certificates: repositories.certificates satisfies AcmeCertificateLookup,
     authority: authority satisfies AcmeAuthority,
     validator,

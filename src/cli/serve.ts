@@ -5,7 +5,8 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
 import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithMetrics } from '../http/index.js';
 import { loadConfig } from '../config.js';
-import { requestForCertificate } from '../ocsp/index.js';
+import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
+import { isPromise } from '../shared/awaitable-flow.js';
 import { stringOption, type Command } from './args.js';
 import { clientCertificateVerdict, composeAcme, openCore, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import type { AcmeHandler } from '../acme/index.js';
@@ -159,10 +160,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       cert: serverCertPem,
       ca: authority.bundlePem(),
       verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer),
-      ocspResponse: () => {
-        const reply = revocation.port.responder.answer(stapleRequest);
-        return reply.status === 'successful' ? reply.der : undefined;
-      },
+      ocspResponse: stapler(revocation.port.responder, stapleRequest),
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
       ...optionalProxySources(config.proxyProtocolFrom),
@@ -229,11 +227,45 @@ const FEED_TROUBLE: { readonly [K in FeedErrorContext]: string } = {
   handler: 'revocation feed: applying a revocation to the caches failed',
 };
 
-/** The TLS-layer half of the client-certificate policy; the HTTP layer checks again on every request. */
+/**
+ * The TLS-layer half of the client-certificate policy; the HTTP layer checks
+ * again on every request. The engine asks synchronously: a ledger that answers
+ * later (PostgreSQL) cannot refuse at the handshake, and the per-request check
+ * (src/http/plugins/mtls-peer.ts), which awaits, is then the one that refuses.
+ */
 function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
   const verdict = clientCertificateVerdict(core, peer.leaf);
+  if (isPromise(verdict)) {
+    void verdict.catch(() => undefined);
+    return;
+  }
   if (verdict === 'revoked') throw new TlsAlertError('certificate_revoked', `serial ${peer.leaf.serialNumber} is revoked`);
   if (verdict === 'unknown') throw new TlsAlertError('bad_certificate', `serial ${peer.leaf.serialNumber} was never issued here`);
+}
+
+/**
+ * The staple for our own leaf, asked of the responder at each handshake (the
+ * engine asks synchronously). A reply that comes later (PostgreSQL) is kept
+ * for the next handshake; meanwhile the last one known is stapled, or none.
+ */
+function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array): () => Uint8Array | undefined {
+  let latest: Uint8Array | undefined;
+  let isAsking = false;
+  const keep = (reply: OcspReply): Uint8Array | undefined => {
+    latest = reply.status === 'successful' ? reply.der : undefined;
+    return latest;
+  };
+  return () => {
+    // One question in flight at most, however many handshakes arrive meanwhile.
+    if (isAsking) return latest;
+    const reply = responder.answer(request);
+    if (!isPromise(reply)) return keep(reply);
+    isAsking = true;
+    void reply.then(keep).finally(() => {
+      isAsking = false;
+    });
+    return latest;
+  };
 }
 
 function firstCertificateDer(pem: string): Uint8Array {

@@ -3,6 +3,7 @@
  * Authority and the trust-bundle store fit these shapes structurally;
  * cli/compose.ts checks each fit with `satisfies` (STYLE §2.3).
  */
+import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
 import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../shared/records.js';
 import type { OcspResponder } from '../ocsp/index.js';
@@ -22,17 +23,20 @@ export interface CertificateStatusView {
   readonly reason: RevocationReason | null;
 }
 
-/** Read-only ledger access (Boulder's read-only SA client): route handlers never write through it. */
+/**
+ * Read-only ledger access (Boulder's read-only SA client): route handlers
+ * never write through it. Awaitable: either ledger backend fits.
+ */
 export interface CertificateReader {
-  list(q: CertificateQuery): CertificatePage;
-  findBySerial(serial: string): CertificateRecord | undefined;
+  list(q: CertificateQuery): Awaitable<CertificatePage>;
+  findBySerial(serial: string): Awaitable<CertificateRecord | undefined>;
   /** Cheap status lookup, run on every request that presents a client certificate. */
-  statusOf(serial: string): CertificateStatusView | undefined;
+  statusOf(serial: string): Awaitable<CertificateStatusView | undefined>;
 }
 
-/** The Authority's revocation pipeline; throws DomainError('conflict') when already revoked. */
+/** The Authority's revocation pipeline; fails with DomainError('conflict') when already revoked. */
 export interface CertificateRevoker {
-  revoke(serial: string, reason: RevocationReason): CertificateRecord;
+  revoke(serial: string, reason: RevocationReason): Awaitable<CertificateRecord>;
 }
 
 export interface TrustBundleSource {

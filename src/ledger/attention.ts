@@ -62,19 +62,31 @@ export function stoppedRenewingParams(now: number): StoppedRenewingParams {
   return { now, dayFloor: now - DAY_SVID_LIFETIME_MS / 2, longFloor: now - LONGEST_SVID_LIFETIME_MS / 2 };
 }
 
+export const LATEST_COLUMNS = 'spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at';
+
 /**
- * Keeps spiffe_latest: run in the transaction that records a certificate with a
- * SPIFFE ID. A row replaces the stored one only when it is newer (issued_at,
- * then serial), so recording out of order keeps the newest.
+ * The upsert's rule, shared by SQLite's one-row INSERT and PostgreSQL's
+ * many-row one (postgres/certificate-writes.ts): a row replaces the stored one
+ * only when it is newer (issued_at, then serial), so recording out of order
+ * keeps the newest.
  */
-export const RECORD_LATEST_PER_SPIFFE_ID = `
-  INSERT INTO spiffe_latest (spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at)
-  VALUES (:spiffeId, :serial, :profile, :issuedAt, :notAfter, :lifetimeMs, :renewalDueAt)
+export const KEEP_NEWEST_LATEST = `
   ON CONFLICT (spiffe_id) DO UPDATE
     SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at, not_after = excluded.not_after,
         lifetime_ms = excluded.lifetime_ms, renewal_due_at = excluded.renewal_due_at
   WHERE excluded.issued_at > spiffe_latest.issued_at
      OR (excluded.issued_at = spiffe_latest.issued_at AND excluded.serial > spiffe_latest.serial)`;
+
+/** Keeps spiffe_latest: run in the transaction that records a certificate with a SPIFFE ID. */
+export const RECORD_LATEST_PER_SPIFFE_ID = `
+  INSERT INTO spiffe_latest (${LATEST_COLUMNS})
+  VALUES (:spiffeId, :serial, :profile, :issuedAt, :notAfter, :lifetimeMs, :renewalDueAt)
+  ${KEEP_NEWEST_LATEST}`;
+
+/** The order KEEP_NEWEST_LATEST keeps: newer issued_at, then the greater serial. */
+export function isNewerLatest(a: LatestParams, b: LatestParams): boolean {
+  return a.issuedAt > b.issuedAt || (a.issuedAt === b.issuedAt && a.serial > b.serial);
+}
 
 export interface LatestParams {
   readonly spiffeId: string;

@@ -1,6 +1,7 @@
 import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import type { AlertOutboxRepository } from './alert-outbox.js';
 import type { LeaseRepository } from './alert-leases.js';
+import type { CertificateRepository } from './certificate-repository.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
@@ -35,6 +36,8 @@ export interface LedgerBackend {
   readonly ocspResponders: AwaitableMethods<OcspResponderRepository>;
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
+  /** The certificate ledger (SQLite CertificateRepository, PostgresCertificateRepository). */
+  readonly certificates: AwaitableMethods<CertificateRepository>;
   close(): Awaitable<void>;
   /** The expiry-alert outbox (migrations/0002): runs, alerts, deliveries, messages. */
   readonly alerts: AwaitableMethods<AlertOutboxRepository>;

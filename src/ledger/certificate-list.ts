@@ -6,11 +6,16 @@ import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDn
 import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';
 
 /**
- * Turns a CertificateQuery into SQL plus parameters. The SQL text depends only
- * on which filters are present (never on their values), so the repository can
- * prepare each shape once. Pagination is keyset: the cursor carries the sort
- * key of the last row served, so inserts between pages cause no duplicates.
+ * Turns a CertificateQuery into SQL plus parameters, for either backend. The
+ * SQL text depends only on which filters are present (never on their values),
+ * so the repository can prepare each shape once. Parameters are SQLite's
+ * `:name`; the PostgreSQL repository numbers them (sql-placeholders.ts).
+ * Pagination is keyset: the cursor carries the sort key of the last row
+ * served, so inserts between pages cause no duplicates.
  */
+
+/** The SQL dialect a plan is spelled for. The texts differ only in planner hints. */
+export type SqlDialect = 'sqlite' | 'postgres';
 
 /** 'expiring': (not_after, serial) ascending; 'issued': issued_at descending, then serial ascending. */
 export type ListOrder = 'expiring' | 'issued';
@@ -65,7 +70,7 @@ export function decodeCursor(text: string): ListCursor {
  * serial) order: valid certificates other than SVIDs, and SVIDs that stopped
  * renewing (attention.ts).
  */
-export function planList(query: CertificateQuery, clock: Clock = systemClock): ListPlan | null {
+export function planList(query: CertificateQuery, clock: Clock = systemClock, dialect: SqlDialect = 'sqlite'): ListPlan | null {
   const limit = checkPageLimit(query.limit);
   const order: ListOrder = query.expiringWithinMs === undefined ? 'issued' : 'expiring';
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
@@ -101,8 +106,9 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock): L
   }
   if (query.profile !== undefined) {
     if (!isProfileName(query.profile)) throw new DomainError('malformed', `unknown profile '${String(query.profile)}'`);
-    // In expiry order the unary + keeps the planner on the notAfter indexes (the range) rather than the profile one.
-    where.push(order === 'expiring' ? '+profile = :profile' : 'profile = :profile');
+    // In expiry order SQLite's unary + keeps its planner on the notAfter indexes (the range) rather than the
+    // profile one. PostgreSQL has no unary + for text, and its cost-based planner weighs the two itself.
+    where.push(order === 'expiring' && dialect === 'sqlite' ? '+profile = :profile' : 'profile = :profile');
     // The literal lets the planner use the partial indexes over profiles other than svid.
     if (query.profile !== 'svid') where.push("profile <> 'svid'");
     params['profile'] = query.profile;
@@ -134,7 +140,7 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock): L
     if (query.profile !== 'svid') arms.push(select([...where, "profile <> 'svid'"]));
     if (query.profile === undefined || query.profile === 'svid') arms.push(select([...where, "profile = 'svid'", `serial IN (${STOPPED_RENEWING_SERIALS})`]));
     // A compound SELECT orders by its result columns.
-    sql = `${arms.join(' UNION ALL ')} ORDER BY notAfter, serial LIMIT :take`;
+    sql = `${arms.join(' UNION ALL ')} ORDER BY "notAfter", serial LIMIT :take`;
   } else {
     const orderBy = order === 'expiring' ? 'not_after, serial' : 'issued_at DESC, serial';
     sql = `${select(where)} ORDER BY ${orderBy} LIMIT :take`;

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { DomainError } from '../shared/errors.js';
 import type {
   CertificatePage,
   CertificateQuery,
@@ -10,37 +9,28 @@ import type {
 } from '../shared/records.js';
 import { cursorAfter, planList, type ListParams } from './certificate-list.js';
 import {
+  alreadyRevokedError,
   CERTIFICATE_COLUMNS,
   checkNewRecord,
+  checkRevocation,
   checkSerial,
-  checkTime,
-  encodeSans,
-  isRevocationReason,
   namesOf,
+  recordConflictDetail,
+  STATUS_COLUMNS,
   toCertificateRecord,
+  toInsertRow,
+  toSerialStatus,
+  unknownSerialError,
   type CertificateRow,
+  type InsertRow,
+  type SerialStatus,
+  type StatusRow,
 } from './certificate-rows.js';
 import { latestParams, RECORD_LATEST_PER_SPIFFE_ID, type LatestParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { RevokedListing, type RevokedRow, type RevokedSummary } from './revoked-listing.js';
 
-/** What mTLS and OCSP need to know about a serial. */
-export interface SerialStatus {
-  readonly status: 'valid' | 'revoked';
-  readonly notAfter: number;
-  readonly revokedAt: number | null;
-  readonly reason: RevocationReason | null;
-}
-
-interface StatusRow {
-  readonly status: string;
-  readonly notAfter: number;
-  readonly revokedAt: number | null;
-  readonly reason: string | null;
-}
-
-/** A row as inserted: status and revocation columns take their defaults. */
-type InsertParams = Omit<CertificateRow, 'status' | 'revokedAt' | 'revocationReason'>;
+export type { SerialStatus };
 
 /** The `certificates` aggregate: the ledger of every certificate keysmith signed. */
 export class CertificateRepository {
@@ -49,7 +39,7 @@ export class CertificateRepository {
   private readonly selectBySerial: Database.Statement<[string], CertificateRow>;
   private readonly selectStatus: Database.Statement<[string], StatusRow>;
   private readonly selectCount: Database.Statement<[], number>;
-  private readonly insertCertificate: Database.Statement<[InsertParams]>;
+  private readonly insertCertificate: Database.Statement<[InsertRow]>;
   private readonly insertName: Database.Statement<[string, string, string]>;
   /** Lazy: a ledger opened at a schema before migrations/0006 (migration tests) still constructs. */
   private upsertLatest: Database.Statement<[LatestParams]> | undefined;
@@ -78,13 +68,10 @@ export class CertificateRepository {
     this.selectBySerial = db.prepare<[string], CertificateRow>(
       `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = ?`,
     );
-    this.selectStatus = db.prepare<[string], StatusRow>(
-      `SELECT status, not_after AS notAfter, revoked_at AS revokedAt, revocation_reason AS reason
-         FROM certificates WHERE serial = ?`,
-    );
+    this.selectStatus = db.prepare<[string], StatusRow>(`SELECT ${STATUS_COLUMNS} FROM certificates WHERE serial = ?`);
     this.selectCount = db.prepare<[], number>('SELECT count(*) FROM certificates').pluck();
     this.revokedListing = new RevokedListing(db);
-    this.insertCertificate = db.prepare<[InsertParams]>(
+    this.insertCertificate = db.prepare<[InsertRow]>(
       `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after,
                                  issued_at, status, der, fingerprint, sans)
        VALUES (:serial, :issuer, :subject, :spiffeId, :profile, :requester, :notBefore, :notAfter,
@@ -113,8 +100,8 @@ export class CertificateRepository {
     this.revokeTransaction = db.transaction(
       (serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord => {
         const current = this.selectStatus.get(serial);
-        if (current === undefined) throw new DomainError('notFound', `no certificate with serial ${serial}`);
-        if (current.status === 'revoked') throw new DomainError('conflict', `certificate ${serial} is already revoked`);
+        if (current === undefined) throw unknownSerialError(serial);
+        if (current.status === 'revoked') throw alreadyRevokedError(serial);
         this.updateRevoked.run(revokedAt, reason, serial);
         const updated = this.selectBySerial.get(serial);
         if (updated === undefined) throw new Error(`certificate ${serial} vanished while being revoked`);
@@ -163,13 +150,7 @@ export class CertificateRepository {
   statusOf(serial: string): SerialStatus | undefined {
     checkSerial(serial);
     const row = this.selectStatus.get(serial);
-    if (row === undefined) return undefined;
-    const { status, reason } = row;
-    if (status !== 'valid' && status !== 'revoked') throw new Error(`certificate ${serial}: unknown stored status '${status}'`);
-    if (reason !== null && !isRevocationReason(reason)) {
-      throw new Error(`certificate ${serial}: unknown stored revocation reason '${reason}'`);
-    }
-    return { status, notAfter: row.notAfter, revokedAt: row.revokedAt, reason };
+    return row === undefined ? undefined : toSerialStatus(serial, row);
   }
 
   /**
@@ -198,11 +179,7 @@ export class CertificateRepository {
    * already revoked. Returns the updated record.
    */
   revoke(serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord {
-    checkSerial(serial);
-    if (typeof reason !== 'string' || !isRevocationReason(reason)) {
-      throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
-    }
-    checkTime(revokedAt, 'revokedAt');
+    checkRevocation(serial, reason, revokedAt);
     try {
       return this.durable.run(this.revokeTransaction, serial, reason, revokedAt);
     } catch (error) {
@@ -211,20 +188,7 @@ export class CertificateRepository {
   }
 
   private insertRecord(record: NewCertificateRecord): void {
-    this.insertCertificate.run({
-      serial: record.serial,
-      issuer: record.issuer,
-      subject: record.subject,
-      spiffeId: record.spiffeId,
-      profile: record.profile,
-      requester: record.requester,
-      notBefore: record.notBefore,
-      notAfter: record.notAfter,
-      issuedAt: record.issuedAt,
-      der: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength),
-      fingerprint: record.fingerprint,
-      sans: encodeSans(record.sans),
-    });
+    this.insertCertificate.run(toInsertRow(record));
     for (const name of namesOf(record.sans)) this.insertName.run(record.serial, name.type, name.value);
     if (record.spiffeId !== null && this.tracksLatest) {
       this.upsertLatest ??= this.db.prepare<[LatestParams]>(RECORD_LATEST_PER_SPIFFE_ID);
@@ -248,9 +212,8 @@ export class CertificateRepository {
 }
 
 function conflictDetail(record: NewCertificateRecord, code: string): string {
-  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-    ? `serial ${record.serial} is already recorded`
-    : code === 'SQLITE_CONSTRAINT_UNIQUE'
-      ? `a certificate with fingerprint ${record.fingerprint} is already recorded`
-      : `certificate ${record.serial} breaks a ledger constraint (${code})`;
+  return recordConflictDetail(
+    record,
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'serial' : code === 'SQLITE_CONSTRAINT_UNIQUE' ? 'fingerprint' : { code },
+  );
 }

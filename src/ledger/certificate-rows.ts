@@ -17,11 +17,17 @@ import {
  * before SQLite's CHECKs could turn it into a misleading 'conflict'.
  */
 
-/** Column list for every read; aliases give the row camelCase names. */
+/**
+ * Column list for every read, on both backends; aliases give the row camelCase
+ * names (quoted: PostgreSQL folds unquoted names to lower case).
+ */
 export const CERTIFICATE_COLUMNS = `
-  serial, issuer, subject, spiffe_id AS spiffeId, profile, requester,
-  not_before AS notBefore, not_after AS notAfter, issued_at AS issuedAt, status,
-  revoked_at AS revokedAt, revocation_reason AS revocationReason, der, fingerprint, sans`;
+  serial, issuer, subject, spiffe_id AS "spiffeId", profile, requester,
+  not_before AS "notBefore", not_after AS "notAfter", issued_at AS "issuedAt", status,
+  revoked_at AS "revokedAt", revocation_reason AS "revocationReason", der, fingerprint, sans`;
+
+/** The columns statusOf reads (what mTLS and OCSP ask on every request). */
+export const STATUS_COLUMNS = `status, not_after AS "notAfter", revoked_at AS "revokedAt", revocation_reason AS reason`;
 
 export interface CertificateRow {
   readonly serial: string;
@@ -101,6 +107,79 @@ export function checkNewRecord(record: NewCertificateRecord): void {
       throw new DomainError('malformed', 'a subjectAltName is {type: dns|ip|uri|email, value: non-empty string}');
     }
   }
+}
+
+/** What mTLS and OCSP need to know about a serial. */
+export interface SerialStatus {
+  readonly status: 'valid' | 'revoked';
+  readonly notAfter: number;
+  readonly revokedAt: number | null;
+  readonly reason: RevocationReason | null;
+}
+
+export interface StatusRow {
+  readonly status: string;
+  readonly notAfter: number;
+  readonly revokedAt: number | null;
+  readonly reason: string | null;
+}
+
+/** A stored status row as SerialStatus; a value outside the schema's CHECKs is corruption (a plain Error). */
+export function toSerialStatus(serial: string, row: StatusRow): SerialStatus {
+  const { status, reason } = row;
+  if (!isStatus(status)) throw new Error(`certificate ${serial}: unknown stored status '${status}'`);
+  if (reason !== null && !isRevocationReason(reason)) {
+    throw new Error(`certificate ${serial}: unknown stored revocation reason '${reason}'`);
+  }
+  return { status, notAfter: row.notAfter, revokedAt: row.revokedAt, reason };
+}
+
+/** A row as inserted: status and revocation columns take their defaults. */
+export type InsertRow = Omit<CertificateRow, 'status' | 'revokedAt' | 'revocationReason'>;
+
+/** The row a checked record becomes (the DER as a Buffer view, no copy). */
+export function toInsertRow(record: NewCertificateRecord): InsertRow {
+  return {
+    serial: record.serial,
+    issuer: record.issuer,
+    subject: record.subject,
+    spiffeId: record.spiffeId,
+    profile: record.profile,
+    requester: record.requester,
+    notBefore: record.notBefore,
+    notAfter: record.notAfter,
+    issuedAt: record.issuedAt,
+    der: Buffer.from(record.der.buffer, record.der.byteOffset, record.der.byteLength),
+    fingerprint: record.fingerprint,
+    sans: encodeSans(record.sans),
+  };
+}
+
+/** The arguments of revoke, checked before any database sees them ('malformed'). */
+export function checkRevocation(serial: string, reason: RevocationReason, revokedAt: number): void {
+  checkSerial(serial);
+  if (typeof reason !== 'string' || !isRevocationReason(reason)) {
+    throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
+  }
+  checkTime(revokedAt, 'revokedAt');
+}
+
+/** revoke's refusals, worded alike on both backends. */
+export function unknownSerialError(serial: string): DomainError {
+  return new DomainError('notFound', `no certificate with serial ${serial}`);
+}
+
+export function alreadyRevokedError(serial: string): DomainError {
+  return new DomainError('conflict', `certificate ${serial} is already revoked`);
+}
+
+/** Which uniqueness rule a new record broke, as each backend's error tells it. */
+export type RecordConflict = 'serial' | 'fingerprint' | { readonly code: string };
+
+export function recordConflictDetail(record: NewCertificateRecord, conflict: RecordConflict): string {
+  if (conflict === 'serial') return `serial ${record.serial} is already recorded`;
+  if (conflict === 'fingerprint') return `a certificate with fingerprint ${record.fingerprint} is already recorded`;
+  return `certificate ${record.serial} breaks a ledger constraint (${conflict.code})`;
 }
 
 export function encodeSans(sans: readonly SubjectAltName[]): string {

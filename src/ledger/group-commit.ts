@@ -1,3 +1,5 @@
+import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
+import { isPromise } from '../shared/awaitable-flow.js';
 import { isDomainError } from '../shared/errors.js';
 import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
 import type { CertificateRepository, SerialStatus } from './certificate-repository.js';
@@ -5,9 +7,11 @@ import { checkNewRecord, checkSerial } from './certificate-rows.js';
 
 /**
  * Group commit for the certificate ledger. A durable commit waits for the
- * disk (synchronous=FULL), so one row per transaction caps issuance at the
- * disk's sync rate; rows recorded in the same turn of the event loop are
- * queued and written together, one sync for up to `maxBatchRows` of them.
+ * disk (SQLite synchronous=FULL; PostgreSQL's WAL flush, plus a round trip),
+ * so one row per transaction caps issuance at the commit rate; rows recorded
+ * in the same turn of the event loop are queued and written together, one
+ * commit for up to `maxBatchRows` of them. On PostgreSQL, rows recorded while
+ * a batch is in flight wait for it and go in the next one.
  *
  * Every promise settles only after ITS row's transaction finished: resolved
  * after the commit returned, rejected if it did not. A batch that fails on a
@@ -18,13 +22,16 @@ import { checkNewRecord, checkSerial } from './certificate-rows.js';
  * batch is rejected with it, rather than holding the event loop for one
  * busy-timeout per row.
  *
+ * The target may answer synchronously (SQLite: everything here then runs at
+ * once, as before) or with promises (PostgreSQL).
+ *
  * It stands in for the repository as the Authority's CertificateStore; reads
  * and revocations pass straight through.
  */
 
-/** What group commit needs of the repository (CertificateRepository fits; a test may wrap it to count calls). */
+/** What group commit needs of the repository (either backend's fits; a test may wrap it to count calls). */
 export type GroupCommitTarget = Pick<
-  CertificateRepository,
+  AwaitableMethods<CertificateRepository>,
   'recordIssued' | 'recordIssuedMany' | 'isSerialTaken' | 'findBySerial' | 'revoke' | 'statusOf'
 >;
 
@@ -61,6 +68,8 @@ export class GroupCommit {
   /** Serials queued or being written, with a count in case one is queued twice. */
   readonly #pendingSerials = new Map<string, number>();
   #scheduledFlush: NodeJS.Immediate | undefined;
+  /** The asynchronous drain under way (PostgreSQL), if any. */
+  #inFlight: Promise<void> | undefined;
   #isClosed = false;
   #transactions = 0;
   #rowsCommitted = 0;
@@ -95,38 +104,40 @@ export class GroupCommit {
       // setImmediate runs after the current turn's I/O callbacks: everything they queue shares the commit.
       this.#scheduledFlush ??= setImmediate(() => {
         this.#scheduledFlush = undefined;
-        this.#drain();
+        void this.#drain();
       });
     });
   }
 
   /** True for serials in the ledger and for those queued but not yet committed (the Authority must not reuse either). */
-  isSerialTaken(serial: string): boolean {
+  isSerialTaken(serial: string): Awaitable<boolean> {
     checkSerial(serial);
     return this.#pendingSerials.has(serial) || this.#target.isSerialTaken(serial);
   }
 
   /** Committed rows only: a queued certificate has not left the process yet. */
-  findBySerial(serial: string): CertificateRecord | undefined {
+  findBySerial(serial: string): Awaitable<CertificateRecord | undefined> {
     return this.#target.findBySerial(serial);
   }
 
-  revoke(serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord {
+  revoke(serial: string, reason: RevocationReason, revokedAt: number): Awaitable<CertificateRecord> {
     return this.#target.revoke(serial, reason, revokedAt);
   }
 
-  statusOf(serial: string): SerialStatus | undefined {
+  statusOf(serial: string): Awaitable<SerialStatus | undefined> {
     return this.#target.statusOf(serial);
   }
 
-  /** Writes everything queued now; resolves when every queued row's promise has settled. Never rejects. */
+  /**
+   * Writes everything queued now (on SQLite before it returns); resolves when
+   * every queued row's promise has settled. Never rejects.
+   */
   flush(): Promise<void> {
     if (this.#scheduledFlush !== undefined) {
       clearImmediate(this.#scheduledFlush);
       this.#scheduledFlush = undefined;
     }
-    this.#drain();
-    return Promise.resolve();
+    return this.#drain() ?? Promise.resolve();
   }
 
   /**
@@ -149,44 +160,93 @@ export class GroupCommit {
     };
   }
 
-  /** Synchronous, like the ledger: nothing can be queued while it runs. */
-  #drain(): void {
+  /**
+   * Writes the queue, batch after batch, one batch in flight at a time (rows
+   * commit in call order). With a synchronous target (SQLite) it runs to the
+   * end at once and returns undefined: nothing can be queued meanwhile. With
+   * an asynchronous one (PostgreSQL) it returns a promise that settles when
+   * the queue is empty; rows queued while a batch is in flight join the next
+   * batch, so batches grow with the load (one round trip each, not one per row).
+   */
+  #drain(): Promise<void> | undefined {
+    if (this.#inFlight !== undefined) return this.#inFlight;
     while (this.#queue.length > 0) {
-      this.#writeBatch(this.#queue.splice(0, this.#maxBatchRows));
-    }
-  }
-
-  #writeBatch(batch: readonly QueuedRow[]): void {
-    const [only] = batch;
-    if (batch.length === 1 && only !== undefined) {
-      this.#writeOne(only);
-      return;
-    }
-    this.#transactions += 1;
-    try {
-      this.#target.recordIssuedMany(batch.map((row) => row.record));
-    } catch (error) {
-      if (isDomainError(error)) {
-        // One row's fault rolled the batch back: give each row its own transaction and outcome.
-        this.#batchRetries += 1;
-        for (const row of batch) this.#writeOne(row);
-      } else {
-        for (const row of batch) this.#reject(row, error);
+      const written = this.#writeBatch(this.#queue.splice(0, this.#maxBatchRows));
+      if (written !== undefined) {
+        const inFlight = written.then(() => {
+          this.#inFlight = undefined;
+          return this.#drain();
+        });
+        this.#inFlight = inFlight;
+        return inFlight;
       }
-      return;
     }
-    for (const row of batch) this.#resolve(row);
+    return undefined;
   }
 
-  #writeOne(row: QueuedRow): void {
+  /** Never rejects: every outcome goes to the rows' own promises. */
+  #writeBatch(batch: readonly QueuedRow[]): Promise<void> | undefined {
+    const [only] = batch;
+    if (batch.length === 1 && only !== undefined) return this.#writeOne(only);
     this.#transactions += 1;
+    let written: Awaitable<void>;
     try {
-      this.#target.recordIssued(row.record);
+      written = this.#target.recordIssuedMany(batch.map((row) => row.record));
+    } catch (error) {
+      return this.#batchFailed(batch, error);
+    }
+    if (isPromise(written)) {
+      return written.then(
+        () => this.#resolveAll(batch),
+        (error: unknown) => this.#batchFailed(batch, error),
+      );
+    }
+    this.#resolveAll(batch);
+    return undefined;
+  }
+
+  #batchFailed(batch: readonly QueuedRow[], error: unknown): Promise<void> | undefined {
+    if (isDomainError(error)) {
+      // One row's fault rolled the batch back: give each row its own transaction and outcome.
+      this.#batchRetries += 1;
+      return this.#writeEach(batch, 0);
+    }
+    for (const row of batch) this.#reject(row, error);
+    return undefined;
+  }
+
+  /** One transaction per row from `from` on, in order. */
+  #writeEach(batch: readonly QueuedRow[], from: number): Promise<void> | undefined {
+    for (let index = from; index < batch.length; index++) {
+      const row = batch[index];
+      if (row === undefined) continue;
+      const written = this.#writeOne(row);
+      if (written !== undefined) return written.then(() => this.#writeEach(batch, index + 1));
+    }
+    return undefined;
+  }
+
+  #writeOne(row: QueuedRow): Promise<void> | undefined {
+    this.#transactions += 1;
+    let written: Awaitable<void>;
+    try {
+      written = this.#target.recordIssued(row.record);
     } catch (error) {
       this.#reject(row, error);
-      return;
+      return undefined;
+    }
+    if (isPromise(written)) {
+      return written.then(
+        () => this.#resolve(row),
+        (error: unknown) => this.#reject(row, error),
+      );
     }
     this.#resolve(row);
+    return undefined;
+  }
+
+  #resolveAll(batch: readonly QueuedRow[]): void {
+    for (const row of batch) this.#resolve(row);
   }
 
   /** Only after the row's commit returned. */

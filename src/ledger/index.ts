@@ -36,3 +36,4 @@ export { MAX_PRUNE_BATCH } from './nonce-rows.js';
 export { PostgresNonceRepository } from './postgres/nonce-repository.js';
 export { PostgresAcmeRepository } from './postgres/acme-repository.js';
 export { AdvisoryLock, CA_INIT_LOCK_KEY } from './postgres/advisory-lock.js';
+export { PostgresCertificateRepository } from './postgres/certificate-repository.js';

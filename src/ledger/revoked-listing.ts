@@ -10,16 +10,17 @@ import { isRevocationReason } from './certificate-rows.js';
  * `certificates_revoked_by_issuer` (migrations/0005): a range of it bounded by
  * what the CRL lists, never a scan of `certificates` (checked with EXPLAIN
  * QUERY PLAN in test/unit/ledger/revoked-listing.test.ts). The literal
- * `status = 'revoked'` lets the planner match the partial index.
+ * `status = 'revoked'` lets the planner match the partial index. The texts
+ * serve both backends (PostgreSQL numbers the `?`: postgres/certificate-repository.ts).
  */
 
 export const REVOKED_UNEXPIRED_SQL = `
-  SELECT serial, revoked_at AS revokedAt, revocation_reason AS reason
+  SELECT serial, revoked_at AS "revokedAt", revocation_reason AS reason
     FROM certificates
    WHERE status = 'revoked' AND issuer = ? AND not_after > ?`;
 
 export const REVOKED_SUMMARY_SQL = `
-  SELECT count(*) AS count, coalesce(max(revoked_at), 0) AS lastRevokedAt
+  SELECT count(*) AS count, coalesce(max(revoked_at), 0) AS "lastRevokedAt"
     FROM certificates
    WHERE status = 'revoked' AND issuer = ? AND not_after > ?`;
 

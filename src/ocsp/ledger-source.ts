@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Awaitable } from '../shared/awaitable.js';
+import { allAwaitable, mapAwaitable } from '../shared/awaitable-flow.js';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import {
@@ -10,7 +12,7 @@ import {
   type OcspCertStatus,
   type OcspSingleResponse,
 } from '../x509/index.js';
-import type { OcspLedger, OcspResponseSigner } from './ports.js';
+import type { OcspCertificateRow, OcspLedger, OcspResponseSigner } from './ports.js';
 import type { OcspRequest } from './request.js';
 import type { CacheFacts, OcspResponse, Source } from './source.js';
 
@@ -62,6 +64,10 @@ interface Answer {
  * removes a serial's responses at once. Nonce requests, requests about
  * several certificates and `unknown` answers are signed per request and
  * never kept, so nothing a client chooses can fill the cache.
+ *
+ * The ledger's reads are Awaitable: on SQLite they answer at once and so does
+ * every method here (a cache hit costs no microtask: mapAwaitable continues
+ * synchronously); on PostgreSQL the same steps run when each read settles.
  */
 export class LedgerSource implements Source {
   readonly #options: LedgerSourceOptions;
@@ -90,12 +96,13 @@ export class LedgerSource implements Source {
     return this.#byCertId.size;
   }
 
-  cachedFor(requestKey: string): OcspResponse | undefined {
+  cachedFor(requestKey: string): Awaitable<OcspResponse | undefined> {
     const entry = this.#byRequest.get(requestKey);
-    return entry !== undefined && this.#isCurrent(entry) ? entry.response : undefined;
+    if (entry === undefined) return undefined;
+    return mapAwaitable(this.#isCurrent(entry), (isCurrent) => (isCurrent ? entry.response : undefined));
   }
 
-  response(request: OcspRequest, requestKeys: readonly string[]): OcspResponse {
+  response(request: OcspRequest, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     // RFC 6960 §2.3: a responder answers only for the issuers it is authoritative for; one foreign CertID makes the request unauthorized.
     for (const certId of request.certIds) {
       if (!this.#isOurIssuer(certId)) throw new DomainError('notFound', 'keysmith is not the OCSP responder for this issuer');
@@ -104,8 +111,8 @@ export class LedgerSource implements Source {
     if (only !== undefined && request.certIds.length === 1 && request.nonce === undefined) return this.#cacheable(only, requestKeys);
     // Several CertIDs or a nonce: one signature for this request alone.
     const now = this.#options.clock.now();
-    const answers = request.certIds.map((certId) => this.#answer(certId, now));
-    return this.#sign(answers, now, request.nonce);
+    const answers = allAwaitable(request.certIds.map((certId) => this.#answer(certId, now)));
+    return mapAwaitable(answers, (settled) => this.#sign(settled, now, request.nonce));
   }
 
   /** Drops every pre-signed response for a serial (Authority.onRevoked): the next request reads the ledger. */
@@ -113,15 +120,25 @@ export class LedgerSource implements Source {
     for (const entry of this.#bySerial.get(serial) ?? []) this.#remove(entry);
   };
 
-  #cacheable(certId: OcspCertId, requestKeys: readonly string[]): OcspResponse {
+  #cacheable(certId: OcspCertId, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     const certIdKey = Buffer.from(certId.der).toString('latin1');
     const known = this.#byCertId.get(certIdKey);
-    if (known !== undefined && this.#isCurrent(known)) {
+    if (known === undefined) return this.#fresh(certId, certIdKey, requestKeys);
+    return mapAwaitable(this.#isCurrent(known), (isCurrent) => {
+      if (!isCurrent) return this.#fresh(certId, certIdKey, requestKeys);
       for (const key of requestKeys) this.#alias(known, key);
       return known.response;
-    }
+    });
+  }
+
+  /** A newly signed answer for one CertID, kept when it is cacheable. */
+  #fresh(certId: OcspCertId, certIdKey: string, requestKeys: readonly string[]): Awaitable<OcspResponse> {
+    // Taken before the ledger read: thisUpdate never claims more than the read knew.
     const now = this.#options.clock.now();
-    const answer = this.#answer(certId, now);
+    return mapAwaitable(this.#answer(certId, now), (answer) => this.#keep(answer, now, certIdKey, requestKeys));
+  }
+
+  #keep(answer: Answer, now: number, certIdKey: string, requestKeys: readonly string[]): OcspResponse {
     const response = this.#sign([answer], now, undefined);
     const cache = response.cache;
     if (answer.ledgerStatus === undefined || answer.serial === null || cache === undefined || this.#maxCached === 0) return response;
@@ -139,10 +156,17 @@ export class LedgerSource implements Source {
     return response;
   }
 
-  #isCurrent(entry: Entry): boolean {
-    const isCurrent = this.#options.clock.now() < entry.refreshAt && this.#options.ledger.statusOf(entry.serial)?.status === entry.ledgerStatus;
-    if (!isCurrent) this.#remove(entry);
-    return isCurrent;
+  /** Young enough and the ledger still gives the status it was signed for: one indexed read per hit. */
+  #isCurrent(entry: Entry): Awaitable<boolean> {
+    if (this.#options.clock.now() >= entry.refreshAt) {
+      this.#remove(entry);
+      return false;
+    }
+    return mapAwaitable(this.#options.ledger.statusOf(entry.serial), (status) => {
+      const isCurrent = status?.status === entry.ledgerStatus;
+      if (!isCurrent) this.#remove(entry);
+      return isCurrent;
+    });
   }
 
   #isOurIssuer(certId: OcspCertId): boolean {
@@ -154,10 +178,14 @@ export class LedgerSource implements Source {
   }
 
   /** The status of one CertID from the ledger, with its window. */
-  #answer(certId: OcspCertId, now: number): Answer {
-    const thisUpdate = Math.floor(now / 1000) * 1000;
+  #answer(certId: OcspCertId, now: number): Awaitable<Answer> {
     const serial = certId.serial;
-    const row = serial === null ? undefined : this.#options.ledger.findBySerial(serial);
+    if (serial === null) return this.#answerFrom(certId, serial, undefined, now);
+    return mapAwaitable(this.#options.ledger.findBySerial(serial), (row) => this.#answerFrom(certId, serial, row, now));
+  }
+
+  #answerFrom(certId: OcspCertId, serial: string | null, row: OcspCertificateRow | undefined, now: number): Answer {
+    const thisUpdate = Math.floor(now / 1000) * 1000;
     // The ledger also holds the root and the intermediate, which this issuer did not sign: unknown, as for a serial never seen.
     const isOurs = row !== undefined && row.issuer === this.#issuerName;
     let status: OcspCertStatus = { kind: 'unknown' };

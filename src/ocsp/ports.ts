@@ -3,6 +3,7 @@
  * ledger read-only, and a signer. src/ledger and src/ca fit these shapes
  * structurally; cli/compose.ts checks each fit with `satisfies`.
  */
+import type { Awaitable } from '../shared/awaitable.js';
 import type { RevocationReason } from '../shared/records.js';
 import type { OcspResponseContent } from '../x509/index.js';
 
@@ -24,10 +25,14 @@ export interface OcspCertificateRow {
   readonly revocationReason: RevocationReason | null;
 }
 
-/** Read-only ledger access; the responder never writes. */
+/**
+ * Read-only ledger access; the responder never writes. Awaitable: the SQLite
+ * ledger answers at once (and the responder then answers without a microtask),
+ * PostgreSQL with a promise.
+ */
 export interface OcspLedger {
-  statusOf(serial: string): OcspSerialStatus | undefined;
-  findBySerial(serial: string): OcspCertificateRow | undefined;
+  statusOf(serial: string): Awaitable<OcspSerialStatus | undefined>;
+  findBySerial(serial: string): Awaitable<OcspCertificateRow | undefined>;
 }
 
 /** The delegated responder (src/ca/ocsp-signer.ts). */

@@ -1,3 +1,5 @@
+import type { Awaitable } from '../shared/awaitable.js';
+import { mapAwaitable, recoverAwaitable } from '../shared/awaitable-flow.js';
 import { isDomainError, type DomainErrorKind } from '../shared/errors.js';
 import { encodeOcspStatusResponse, type OcspResponseStatusName } from '../x509/index.js';
 import { parseOcspRequest, requestFromGetPath } from './request.js';
@@ -49,14 +51,15 @@ function successful(response: OcspResponse): OcspReply {
 /**
  * The OCSP protocol front (Boulder's responder without its HTTP half):
  * decode, ask the Source, and turn every failure into an OCSP status. It
- * never throws, so the HTTP edge can never answer an OCSP client with
- * anything but an OCSPResponse.
+ * never throws and never rejects, so the HTTP edge can never answer an OCSP
+ * client with anything but an OCSPResponse. A reply is plain when the Source
+ * answered at once (the SQLite ledger), a promise when it waits (PostgreSQL).
  */
 export class OcspResponder {
   constructor(private readonly source: Source) {}
 
   /** Answers a DER request (a POST body). */
-  answer(der: Uint8Array): OcspReply {
+  answer(der: Uint8Array): Awaitable<OcspReply> {
     return this.#answer(der, []);
   }
 
@@ -65,27 +68,28 @@ export class OcspResponder {
    * Appendix A.1). The path itself is a cache key too, so a repeated GET is
    * answered before its base64 is even decoded.
    */
-  answerGet(path: string): OcspReply {
-    try {
-      const pathKey = `get:${path}`;
-      const cached = this.source.cachedFor(pathKey);
-      if (cached !== undefined) return successful(cached);
-      return this.#answer(requestFromGetPath(path), [pathKey]);
-    } catch (err) {
-      return this.#failure(err);
-    }
+  answerGet(path: string): Awaitable<OcspReply> {
+    const pathKey = `get:${path}`;
+    return recoverAwaitable(
+      () =>
+        mapAwaitable(this.source.cachedFor(pathKey), (cached) =>
+          cached !== undefined ? successful(cached) : this.#answer(requestFromGetPath(path), [pathKey]),
+        ),
+      (err) => this.#failure(err),
+    );
   }
 
-  #answer(der: Uint8Array, otherKeys: readonly string[]): OcspReply {
-    try {
-      // The key is the request's own bytes: identical requests skip decoding altogether.
-      const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-      const cached = this.source.cachedFor(key);
-      if (cached !== undefined) return successful(cached);
-      return successful(this.source.response(parseOcspRequest(der), [key, ...otherKeys]));
-    } catch (err) {
-      return this.#failure(err);
-    }
+  #answer(der: Uint8Array, otherKeys: readonly string[]): Awaitable<OcspReply> {
+    return recoverAwaitable(
+      () => {
+        // The key is the request's own bytes: identical requests skip decoding altogether.
+        const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+        return mapAwaitable(this.source.cachedFor(key), (cached) =>
+          cached !== undefined ? successful(cached) : mapAwaitable(this.source.response(parseOcspRequest(der), [key, ...otherKeys]), successful),
+        );
+      },
+      (err) => this.#failure(err),
+    );
   }
 
   #failure(err: unknown): OcspReply {

@@ -1,3 +1,4 @@
+import type { Awaitable } from '../shared/awaitable.js';
 import type { OcspRequest } from './request.js';
 
 /** What HTTP caching of a response is built from: the response's own dates (RFC 5019 §6.2) and a hash of its bytes. */
@@ -21,11 +22,13 @@ export interface OcspResponse {
  * Where signed responses come from (after Boulder's ocsp/responder Source):
  * the responder only decodes and maps failures. Failures are DomainErrors
  * (`malformed`, `notFound` for a CertID of an issuer this source does not
- * answer for); anything else is an internal fault.
+ * answer for); anything else is an internal fault. Both methods are
+ * Awaitable: plain when the ledger answered at once (SQLite), promises when it
+ * answers later (PostgreSQL); a failure may be a throw or a rejection.
  */
 export interface Source {
   /** A current pre-signed answer to exactly this request (a key the responder derived from its bytes or GET path), found without decoding it. */
-  cachedFor(requestKey: string): OcspResponse | undefined;
+  cachedFor(requestKey: string): Awaitable<OcspResponse | undefined>;
   /** Answers a decoded request; a cacheable answer can then be found again by `cachedFor` under each of `requestKeys`. */
-  response(request: OcspRequest, requestKeys: readonly string[]): OcspResponse;
+  response(request: OcspRequest, requestKeys: readonly string[]): Awaitable<OcspResponse>;
 }

@@ -100,7 +100,7 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
   it('revoked with its reason, asked in the same second as the revocation', async () => {
     const leaf = await issue();
     const before = Math.floor(Date.now() / 1000);
-    core.authority.revoke(leaf.serial, 'keyCompromise');
+    await core.authority.revoke(leaf.serial, 'keyCompromise');
     const result = await ocspOverTls('-cert', leaf.file);
     assertVerified(result);
     assert.match(result.stdout, new RegExp(`${leaf.file}: revoked`));
@@ -168,7 +168,7 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
 
   it('openssl crl -inform DER reads the CRL, verifies it against the intermediate, and lists the revoked serial', async () => {
     const leaf = await issue();
-    core.authority.revoke(leaf.serial, 'superseded');
+    await core.authority.revoke(leaf.serial, 'superseded');
     const crlFile = join(dir, 'keysmith.crl');
     // The CRL is rebuilt off the request path, coalesced (crlRebuildDelayMs): poll, bounded, until it lists the serial.
     let result: ProcessResult | undefined;
@@ -194,7 +194,7 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     const good = await openssl(['ocsp', '-issuer', files.intermediate, '-cert', leaf.file, '-CAfile', files.bundle, '-url', uri]);
     assertVerified(good);
     assert.match(good.stdout, new RegExp(`${leaf.file}: good`));
-    core.authority.revoke(leaf.serial, 'cessationOfOperation');
+    await core.authority.revoke(leaf.serial, 'cessationOfOperation');
     const revoked = await openssl(['ocsp', '-issuer', files.intermediate, '-cert', leaf.file, '-CAfile', files.bundle, '-url', uri, '-no_nonce']);
     assertVerified(revoked);
     assert.match(revoked.stdout, /Reason: cessationOfOperation/);

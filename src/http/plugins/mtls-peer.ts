@@ -9,6 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { PeerCertificate } from '../../tls/index.js';
 import type { CertificateReader } from '../ports.js';
+import { isPromise } from '../../shared/awaitable-flow.js';
 import type { Clock } from '../../shared/clock.js';
 import { ProblemError } from '../problem.js';
 import type { RevokedSerials } from '../revoked-serials.js';
@@ -116,8 +117,10 @@ export function installMtlsPeer(app: FastifyInstance, options: MtlsPeerOptions):
       throw new ProblemError('certificateRevoked', `The client certificate (serial ${serial}) was revoked.`);
     }
     // Every presented certificate is checked, not only those that grant access: one the ledger refutes is refused outright.
-    // Awaited: on PostgreSQL the lookup is a query (a DomainError('unavailable') while the database is down: 503).
-    const status = await options.certificates.statusOf(serial);
+    // On SQLite statusOf answers at once: taken as is, without a microtask's detour on every request.
+    // On PostgreSQL it is a query (a DomainError('unavailable') while the database is down: 503).
+    const found = options.certificates.statusOf(serial);
+    const status = isPromise(found) ? await found : found;
     if (status === undefined) throw new ProblemError('certificateUnknown', `The client certificate (serial ${serial}) is not one this CA issued.`);
     if (status.status === 'revoked') {
       const when = status.revokedAt === null ? '' : ` at ${new Date(status.revokedAt).toISOString()}`;

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../../shared/clock.js';
 import type { LedgerBackend } from '../backend.js';
 import { PostgresCrlNumberRepository } from './crl-number-repository.js';
 import { PostgresAcmeRepository } from './acme-repository.js';
+import { PostgresCertificateRepository } from './certificate-repository.js';
 import type { PostgresDatabase } from './database.js';
 import { PostgresEntryRepository } from './entry-repository.js';
 import { PostgresJoinTokenRepository } from './join-token-repository.js';
@@ -29,6 +30,8 @@ export class PostgresLedger implements LedgerBackend {
   readonly nonces: PostgresNonceRepository;
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/postgres/0004). */
   readonly acme: PostgresAcmeRepository;
+  readonly certificates: PostgresCertificateRepository;
+  #isClosed = false;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -43,13 +46,17 @@ export class PostgresLedger implements LedgerBackend {
     this.leases = new PostgresLeases(database);
     this.nonces = new PostgresNonceRepository(database);
     this.acme = new PostgresAcmeRepository(database, clock);
+    this.certificates = new PostgresCertificateRepository(database, clock);
   }
 
   ping(): Promise<boolean> {
     return this.database.ping();
   }
 
+  /** Ends the pool; idempotent, as the SQLite Ledger's close is. */
   async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
     await this.database.close();
   }
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { alertKey, type ExpiryThreshold } from '../../../src/alerts/index.js';
 import { openCore } from '../../../src/cli/compose.js';
 import { loadConfig } from '../../../src/config.js';
-import type { Ledger } from '../../../src/ledger/index.js';
+import type { Ledger, LedgerBackend } from '../../../src/ledger/index.js';
 import type { ProfileName } from '../../../src/shared/records.js';
 import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';
 
@@ -13,7 +13,7 @@ import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger
  * an injected clock. Delivery is left out here (no channels: log only).
  */
 
-async function detect(ledger: Pick<Ledger, 'alerts' | 'leases'>, clock: FakeClock, thresholds: readonly ExpiryThreshold[] = settings().thresholds): Promise<string[]> {
+async function detect(ledger: Pick<LedgerBackend, 'alerts' | 'leases'>, clock: FakeClock, thresholds: readonly ExpiryThreshold[] = settings().thresholds): Promise<string[]> {
   const outcome = await makeRunner(ledger, clock, settings({ thresholds })).run({ reason: 'manual' });
   assert.equal(outcome.status, 'ran');
   // The lease is released when the (empty) delivery pass is over; each acquisition holds its own token, so the next runner waits for it.
@@ -189,18 +189,18 @@ describe('expiry detection over the CA keysmith creates', () => {
     const clock = new FakeClock(T0);
     const config = loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir.dir, KEYSMITH_TRUST_DOMAIN: TRUST_DOMAIN } });
     let core = await openCore(config, { clock });
-    const listener = () => core.repositories.certificates.list({ profile: 'tls-server', limit: 10 }).items;
+    const listener = async () => (await core.repositories.certificates.list({ profile: 'tls-server', limit: 10 })).items;
     try {
-      assert.equal(listener().length, 1);
-      const first = listener()[0]!;
+      assert.equal((await listener()).length, 1);
+      const first = (await listener())[0]!;
       // Day 21: a start renews the listener certificate (a third of its 30 days left).
       clock.set(first.notAfter - 9 * DAY);
       await core.close();
       core = await openCore(config, { clock });
-      assert.equal(listener().length, 2);
+      assert.equal((await listener()).length, 2);
       clock.set(first.notAfter - 6 * DAY);
       assert.deepEqual(await detect(core.repositories, clock), [], 'the old listener certificate has a successor');
-      const second = listener().find((c) => c.serial !== first.serial)!;
+      const second = (await listener()).find((c) => c.serial !== first.serial)!;
       // The service kept running without a restart: nothing renewed the second one.
       clock.set(second.notAfter - 6 * DAY);
       assert.deepEqual(await detect(core.repositories, clock), [`${second.serial}@7d`]);
@@ -209,8 +209,8 @@ describe('expiry detection over the CA keysmith creates', () => {
         { withinMs: 7 * DAY, profiles: null },
         { withinMs: 30 * DAY, profiles: ['root', 'intermediate'] satisfies ProfileName[] },
       ];
-      const intermediate = core.repositories.certificates.list({ profile: 'intermediate', limit: 1 }).items[0]!;
-      const root = core.repositories.certificates.list({ profile: 'root', limit: 1 }).items[0]!;
+      const intermediate = (await core.repositories.certificates.list({ profile: 'intermediate', limit: 1 })).items[0]!;
+      const root = (await core.repositories.certificates.list({ profile: 'root', limit: 1 })).items[0]!;
       clock.set(intermediate.notAfter - 20 * DAY);
       assert.deepEqual(await detect(core.repositories, clock, caThresholds), [`${intermediate.serial}@30d`]);
       clock.set(intermediate.notAfter - 5 * DAY);

@@ -117,6 +117,30 @@ describe('route-group policies over mutual TLS (DESIGN: identity and authorizati
     }
   });
 
+  it('checks the client certificate and serves the ops routes over a ledger that answers with promises (PostgreSQL)', async () => {
+    served = await serve({ isLedgerAsync: true });
+    const serial = enrol(served.ledger, ids.admin);
+    const agent = new TlsAgent(served.port, ids.admin);
+    try {
+      const listed = await send(served.port, { path: '/v1/certificates', agent });
+      assert.equal(listed.status, 200, listed.body);
+      const items = asRecord(listed.json())['items'];
+      assert.ok(Array.isArray(items) && items.length === 1);
+      const other = enrol(served.ledger, ids.workload);
+      const revoked = await send(served.port, { path: `/v1/certificates/${other}/revoke`, method: 'POST', body: JSON.stringify({ reason: 'keyCompromise' }), agent });
+      assert.equal(revoked.status, 200, revoked.body);
+      assert.equal(asRecord(revoked.json())['status'], 'revoked');
+      const again = await send(served.port, { path: `/v1/certificates/${other}/revoke`, method: 'POST', body: JSON.stringify({ reason: 'keyCompromise' }), agent });
+      assert.equal(again.status, 409);
+      served.ledger.revoke(serial, 'keyCompromise');
+      const refused = await send(served.port, { path: '/v1/certificates', agent });
+      assert.equal(refused.status, 403);
+      assert.equal(problemType(refused.json()), 'https://keysmith.dev/problems/certificate-revoked');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('refuses a certificate the ledger says has expired, though the connection is still open', async () => {
     served = await serve();
     enrol(served.ledger, ids.admin, { notAfter: Date.parse('2029-12-31T23:59:59Z') });

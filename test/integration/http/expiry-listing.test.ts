@@ -113,7 +113,7 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     assert.ok(listed.includes(expiringServer.serial));
     assert.ok(listed.includes(stopped.serial));
     assert.ok(!listed.includes(renewedOld.serial) && !listed.includes(renewedNew.serial));
-    const svids = core.repositories.certificates.list({ expiringWithinMs: 7 * DAY, include: 'all', profile: 'svid', limit: 500 }).items;
+    const svids = (await core.repositories.certificates.list({ expiringWithinMs: 7 * DAY, include: 'all', profile: 'svid', limit: 500 })).items;
     for (const svid of svids) if (svid.serial !== stopped.serial) assert.ok(!listed.includes(svid.serial), `${svid.serial} (${svid.spiffeId ?? ''}) is not for a person`);
     assert.deepEqual(listed, serialsOf(await get('/v1/certificates?expiring_within=7d&include=attention&limit=500')));
   });

@@ -113,6 +113,29 @@ export interface ServeOptions {
   readonly logLines?: string[];
   /** Replaces parts of the dependencies built here. */
   readonly deps?: Partial<AppDeps>;
+  /** The ledger answers with promises, as the PostgreSQL ledger does (default: at once, as SQLite). */
+  readonly isLedgerAsync?: boolean;
+}
+
+/** The same ledger, every answer a promise settled on a later turn of the event loop (as a database round trip is). */
+function answeringLater(ledger: FakeLedger): Pick<AppDeps, 'certificates' | 'revoker'> {
+  const later = <T>(answer: () => T): Promise<T> =>
+    new Promise((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          resolve(answer());
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  const port: AppDeps['certificates'] & AppDeps['revoker'] = {
+    list: (query) => later(() => ledger.list(query)),
+    findBySerial: (serial) => later(() => ledger.findBySerial(serial)),
+    statusOf: (serial) => later(() => ledger.statusOf(serial)),
+    revoke: (serial, reason) => later(() => ledger.revoke(serial, reason)),
+  };
+  return { certificates: port, revoker: port };
 }
 
 export interface Served {
@@ -137,8 +160,7 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
   const metrics = new KeysmithMetrics();
   const logLines = options.logLines;
   const app = await buildApp({
-    certificates: ledger,
-    revoker: ledger,
+    ...(options.isLedgerAsync === true ? answeringLater(ledger) : { certificates: ledger, revoker: ledger }),
     bundle,
     health,
     trustDomain: TRUST_DOMAIN,

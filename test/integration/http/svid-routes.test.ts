@@ -117,11 +117,11 @@ function tamperedCsr(pem: string): string {
   return der.toString('base64');
 }
 
-function certificateRows(core: Core): number {
+async function certificateRows(core: Core): Promise<number> {
   let count = 0;
   let cursor: string | null = null;
   for (let page = 0; page < 100; page++) {
-    const result = core.repositories.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
+    const result = await core.repositories.certificates.list({ limit: 500, ...(cursor === null ? {} : { cursor }) });
     count += result.items.length;
     cursor = result.nextCursor;
     if (cursor === null) return count;
@@ -131,7 +131,7 @@ function certificateRows(core: Core): number {
 
 /** The status, problem type and detail of a refusal, and that it left the ledger as it was. */
 async function assertRefused(ks: Keysmith, send: () => Promise<Reply>, status: number, slug: string, detail: RegExp): Promise<Reply> {
-  const rowsBefore = certificateRows(ks.core);
+  const rowsBefore = await certificateRows(ks.core);
   const reply = await send();
   assert.equal(reply.status, status, reply.body);
   assert.match(String(reply.headers['content-type']), /^application\/problem\+json/);
@@ -139,7 +139,7 @@ async function assertRefused(ks: Keysmith, send: () => Promise<Reply>, status: n
   assert.equal(problem['type'], `https://keysmith.dev/problems/${slug}`, reply.body);
   assert.equal(problem['status'], status);
   assert.match(String(problem['detail']), detail);
-  assert.equal(certificateRows(ks.core), rowsBefore, 'a refused request wrote a certificate row');
+  assert.equal(await certificateRows(ks.core), rowsBefore, 'a refused request wrote a certificate row');
   return reply;
 }
 
@@ -278,7 +278,7 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
     const renewAfter = Date.parse(String(svid['renew_after']));
     assert.equal(expiresAt, Date.parse(leaf.validTo));
     assert.ok(renewAfter > Date.now() && renewAfter < expiresAt);
-    const record = main.core.repositories.certificates.findBySerial(String(svid['serial']));
+    const record = await main.core.repositories.certificates.findBySerial(String(svid['serial']));
     assert.equal(record?.requester, NODE_ID);
     workload = asSvidIdentity(key, svid);
   });
@@ -289,7 +289,7 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
     assert.equal(reply.status, 200, reply.body);
     const leaf = leafOf(String(reply.json()['cert_chain']));
     assert.ok(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom) <= 600_000 + 61_000);
-    assert.equal(main.core.repositories.certificates.findBySerial(String(reply.json()['serial']))?.requester, WORKLOAD_ID);
+    assert.equal((await main.core.repositories.certificates.findBySerial(String(reply.json()['serial'])))?.requester, WORKLOAD_ID);
   });
 
   it('refuses, writing nothing: another ID, ttl above the entry, a bad CSR signature, a weak key, an invalid SPIFFE ID, no certificate', async () => {
@@ -343,7 +343,7 @@ describe('POST /v1/svid/x509:batch', () => {
   it('answers each request on its own, in order: one bad CSR among good ones', async () => {
     const good1 = await keyAndCsr();
     const good2 = await keyAndCsr();
-    const rowsBefore = certificateRows(main.core);
+    const rowsBefore = await certificateRows(main.core);
     const reply = await call(main, 'POST', '/v1/svid/x509:batch', {
       identity: node,
       body: {
@@ -363,19 +363,19 @@ describe('POST /v1/svid/x509:batch', () => {
     assert.equal(results[1]?.['error']?.['status'], 400);
     assert.equal(results[2]?.['svid']?.['spiffe_id'], WORKLOAD_ID);
     assert.equal(results[3]?.['error']?.['type'], 'https://keysmith.dev/problems/forbidden');
-    assert.equal(certificateRows(main.core), rowsBefore + 2);
+    assert.equal(await certificateRows(main.core), rowsBefore + 2);
   });
 
   it('takes 100 RSA-4096 CSRs (above the app’s 64 KiB body limit), refuses 101 and a body above 512 KiB', async () => {
     const { csr } = await keyAndCsr('rsa4096');
     const hundred = { requests: Array.from({ length: 100 }, () => ({ csr, spiffe_id: WORKLOAD_ID })) };
     assert.ok(JSON.stringify(hundred).length > 64 * 1024);
-    const rowsBefore = certificateRows(main.core);
+    const rowsBefore = await certificateRows(main.core);
     const reply = await call(main, 'POST', '/v1/svid/x509:batch', { identity: node, body: hundred });
     assert.equal(reply.status, 200, reply.body.slice(0, 500));
     const results = reply.json()['results'] as Record<string, unknown>[];
     assert.equal(results.filter((r) => r['svid'] !== undefined).length, 100);
-    assert.equal(certificateRows(main.core), rowsBefore + 100);
+    assert.equal(await certificateRows(main.core), rowsBefore + 100);
 
     const tooMany = { requests: [...hundred.requests, { csr, spiffe_id: WORKLOAD_ID }] };
     await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509:batch', { identity: node, body: tooMany }), 400, 'malformed', /body field "requests": must hold 1 to 100 requests/);
@@ -400,7 +400,7 @@ describe('POST /v1/attest/join-token', () => {
     const svid = reply.json();
     assert.equal(svid['spiffe_id'], `spiffe://${TD}/node/joined`);
     assert.equal(svid['entry_id'], null);
-    const record = main.core.repositories.certificates.findBySerial(String(svid['serial']));
+    const record = await main.core.repositories.certificates.findBySerial(String(svid['serial']));
     assert.equal(record?.profile, 'node');
     assert.match(String(record?.requester), /^join-token:[0-9a-f]{12}$/);
     await assertRefused(main, () => call(main, 'POST', '/v1/attest/join-token', { body: { token, csr } }), 403, 'unauthorized', /already been used/);

@@ -144,7 +144,7 @@ describe('OCSP over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port } });
     const good = await stack.issue();
     const revoked = await stack.issue();
-    stack.authority.revoke(revoked.serial, 'keyCompromise');
+    await stack.authority.revoke(revoked.serial, 'keyCompromise');
     const answers = [];
     for (const der of [good.der, revoked.der, stack.material.root.certDer]) {
       const reply = await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: requestFor(der) });
@@ -165,7 +165,7 @@ describe('OCSP over the TLS listener', () => {
     const issued = await stack.issue();
     const before = await sendBytes(served.port, { path: getPath(requestFor(issued.der)) });
     assert.equal(basicOf(before.body).responses[0]?.status.kind, 'good');
-    stack.authority.revoke(issued.serial, 'affiliationChanged');
+    await stack.authority.revoke(issued.serial, 'affiliationChanged');
     const after = await sendBytes(served.port, { path: getPath(requestFor(issued.der)) });
     const status = basicOf(after.body).responses[0]?.status;
     assert.equal(status?.kind, 'revoked');
@@ -341,7 +341,7 @@ describe('CRL and CA certificate over the TLS listener', () => {
   it('serves the DER CRL with the revoked serial, cache headers from its dates and 304 on its ETag', async () => {
     served = await serve({ deps: { ocsp: stack.port, clock: stack.clock } });
     const issued = await stack.issue();
-    stack.authority.revoke(issued.serial, 'keyCompromise');
+    await stack.authority.revoke(issued.serial, 'keyCompromise');
     await stack.crl.settled();
     const reply = await sendBytes(served.port, { path: '/crl' });
     assert.equal(reply.status, 200);

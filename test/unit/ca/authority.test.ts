@@ -358,13 +358,13 @@ describe('Authority.revoke', () => {
     ca.onRevoked((serial) => heard.push(`a:${serial}`));
     ca.onRevoked((serial) => heard.push(`b:${serial}`));
     clock.advance(1000);
-    const record = ca.revoke(cert.serial.toUpperCase(), 'keyCompromise');
+    const record = await ca.revoke(cert.serial.toUpperCase(), 'keyCompromise');
     assert.equal(record.status, 'revoked');
     assert.equal(record.revocationReason, 'keyCompromise');
     assert.equal(record.revokedAt, clock.now());
     assert.deepEqual(heard, [`a:${cert.serial}`, `b:${cert.serial}`]);
     assert.equal(store.statusOf(cert.serial)?.status, 'revoked');
-    assert.throws(() => ca.revoke(cert.serial, 'superseded'), (err: unknown) => isDomainError(err, 'conflict'));
+    await assert.rejects(async () => ca.revoke(cert.serial, 'superseded'), (err: unknown) => isDomainError(err, 'conflict'));
   });
 
   it('keeps the revocation when a listener throws, runs the others, and reports the failure', async () => {
@@ -375,18 +375,18 @@ describe('Authority.revoke', () => {
       throw new Error('cache down');
     });
     ca.onRevoked((serial) => heard.push(serial));
-    assert.throws(() => ca.revoke(cert.serial, 'superseded'), (err: unknown) => err instanceof AggregateError && /is revoked in the ledger/.test(err.message));
+    await assert.rejects(async () => ca.revoke(cert.serial, 'superseded'), (err: unknown) => err instanceof AggregateError && /is revoked in the ledger/.test(err.message));
     assert.deepEqual(heard, [cert.serial]);
     assert.equal(store.statusOf(cert.serial)?.status, 'revoked');
   });
 
   it('refuses unknown serials, malformed serials, CA certificates and removeFromCRL', async () => {
     const { authority: ca } = authority();
-    assert.throws(() => ca.revoke('4f' + '00'.repeat(15), 'unspecified'), (err: unknown) => isDomainError(err, 'notFound'));
-    assert.throws(() => ca.revoke('not-hex', 'unspecified'), (err: unknown) => isDomainError(err, 'malformed'));
-    assert.throws(() => ca.revoke(describeCertificate(material.intermediate.certDer).serial, 'cACompromise'), (err: unknown) => isDomainError(err, 'forbidden'));
+    await assert.rejects(async () => ca.revoke('4f' + '00'.repeat(15), 'unspecified'), (err: unknown) => isDomainError(err, 'notFound'));
+    await assert.rejects(async () => ca.revoke('not-hex', 'unspecified'), (err: unknown) => isDomainError(err, 'malformed'));
+    await assert.rejects(async () => ca.revoke(describeCertificate(material.intermediate.certDer).serial, 'cACompromise'), (err: unknown) => isDomainError(err, 'forbidden'));
     const cert = await issued(ca);
-    assert.throws(() => ca.revoke(cert.serial, 'removeFromCRL'), (err: unknown) => isDomainError(err, 'malformed'));
+    await assert.rejects(async () => ca.revoke(cert.serial, 'removeFromCRL'), (err: unknown) => isDomainError(err, 'malformed'));
   });
 
   it('bundlePem is the root certificate', () => {

@@ -26,7 +26,7 @@ describe('revocationHandler: a revocation heard from the cluster', () => {
     try {
       const { issued } = await issueIdentity(core.authority, { profile: 'svid', spiffeId: 'spiffe://keysmith.local/workload/a', requester: 'test' });
       const ocspRequest = requestForCertificate(issued.der, core.authority.material.intermediate.certDer);
-      assert.equal(revocation.port.responder.answer(ocspRequest).status, 'successful');
+      assert.equal((await revocation.port.responder.answer(ocspRequest)).status, 'successful');
       assert.equal(revocation.source.size, 1, 'the response is cached');
       assert.ok(core.ledger.kind === 'sqlite');
       core.ledger.ledger.certificates.revoke(issued.serial, 'keyCompromise', Date.now());

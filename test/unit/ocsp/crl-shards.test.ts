@@ -37,7 +37,7 @@ describe('CRL shards', () => {
   it('lists each revoked leaf in the shard its CRL Distribution Point names, under a critical IDP of that URL (RFC 5280 §5.2.5)', async () => {
     // Enough leaves that every shard gets some; the leaf template proves each new shape against the schema builder as it goes.
     const issued = await Promise.all(Array.from({ length: 24 }, () => stack.issue()));
-    for (const leaf of issued) stack.authority.revoke(leaf.serial, 'keyCompromise');
+    for (const leaf of issued) await stack.authority.revoke(leaf.serial, 'keyCompromise');
     await stack.crl.settled();
     const full = stack.crl.current();
     assert.equal(full?.entries, issued.length);

@@ -16,6 +16,17 @@ import {
 } from '../../../src/x509/index.js';
 import { FixedClock } from '../ca/helpers.js';
 import { ocspStack, type OcspStack } from './helpers.js';
+import type { Awaitable } from '../../../src/shared/awaitable.js';
+import { isPromise } from '../../../src/shared/awaitable-flow.js';
+
+/**
+ * The responder's reply over the SQLite ledger, which must come at once: the
+ * synchronous path (no microtask per answer) is part of what these tests pin.
+ */
+function atOnce<T>(reply: Awaitable<T>): T {
+  if (isPromise(reply)) assert.fail('over the SQLite ledger the responder answers synchronously');
+  return reply;
+}
 
 /**
  * The ledger source and the responder in front of it, on a real CA, the
@@ -94,7 +105,7 @@ async function unrecordedCertificate(): Promise<Uint8Array> {
 describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
   it('answers good for an issued certificate, signed by the delegated responder certificate it includes', async () => {
     const issued = await stack.issue();
-    const reply = new OcspResponder(freshSource()).answer(requestFor(issued.der));
+    const reply = atOnce(new OcspResponder(freshSource()).answer(requestFor(issued.der)));
     assert.equal(reply.status, 'successful');
     const basic = successful(reply.der);
     const [single] = basic.responses;
@@ -117,7 +128,7 @@ describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
 
   it('answers a SHA-256 CertID, echoing it', async () => {
     const issued = await stack.issue();
-    const basic = successful(new OcspResponder(freshSource()).answer(requestFor(issued.der, { hash: 'sha256' })).der);
+    const basic = successful(atOnce(new OcspResponder(freshSource()).answer(requestFor(issued.der, { hash: 'sha256' }))).der);
     assert.equal(basic.responses[0]?.hashAlgorithm, 'sha256');
     assert.deepEqual(basic.responses[0]?.status, { kind: 'good' });
   });
@@ -125,24 +136,24 @@ describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
   it('answers revoked with the revocation time and reason, in the same second as the revocation', async () => {
     const issued = await stack.issue();
     const responder = new OcspResponder(freshSource());
-    assert.deepEqual(successful(responder.answer(requestFor(issued.der)).der).responses[0]?.status, { kind: 'good' });
-    stack.authority.revoke(issued.serial, 'keyCompromise');
-    const basic = successful(responder.answer(requestFor(issued.der)).der);
+    assert.deepEqual(successful(atOnce(responder.answer(requestFor(issued.der))).der).responses[0]?.status, { kind: 'good' });
+    await stack.authority.revoke(issued.serial, 'keyCompromise');
+    const basic = successful(atOnce(responder.answer(requestFor(issued.der))).der);
     assert.deepEqual(basic.responses[0]?.status, { kind: 'revoked', revokedAt: Math.floor(stack.clock.now() / 1000) * 1000, reason: 'keyCompromise' });
   });
 
   it('answers unknown for a serial this issuer never issued, and for the CA certificates themselves', async () => {
     const responder = new OcspResponder(freshSource());
-    const never = successful(responder.answer(requestFor(await unrecordedCertificate())).der);
+    const never = successful(atOnce(responder.answer(requestFor(await unrecordedCertificate()))).der);
     assert.deepEqual(never.responses[0]?.status, { kind: 'unknown' });
     for (const ca of [stack.material.intermediate.certDer, stack.material.root.certDer]) {
-      assert.deepEqual(successful(responder.answer(requestFor(ca)).der).responses[0]?.status, { kind: 'unknown' });
+      assert.deepEqual(successful(atOnce(responder.answer(requestFor(ca))).der).responses[0]?.status, { kind: 'unknown' });
     }
   });
 
   it('answers a CertID of another issuer with unauthorized (HTTP 200 body, no signature)', async () => {
     const issued = await stack.issue();
-    const reply = new OcspResponder(freshSource()).answer(requestFor(issued.der, { issuerDer: stack.material.root.certDer }));
+    const reply = atOnce(new OcspResponder(freshSource()).answer(requestFor(issued.der, { issuerDer: stack.material.root.certDer })));
     assert.equal(reply.status, 'unauthorized');
     assert.equal(Buffer.from(reply.der).toString('hex'), '30030a0106');
   });
@@ -150,7 +161,7 @@ describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
   it('answers several CertIDs together, in request order, with one signature', async () => {
     const good = await stack.issue();
     const revoked = await stack.issue();
-    stack.authority.revoke(revoked.serial, 'superseded');
+    await stack.authority.revoke(revoked.serial, 'superseded');
     const never = await unrecordedCertificate();
     const issuerDer = stack.material.intermediate.certDer;
     const signer = countingSigner();
@@ -159,7 +170,7 @@ describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
       { certificateDer: revoked.der, issuerDer, hash: 'sha256' },
       { certificateDer: never, issuerDer },
     ]);
-    const basic = successful(new OcspResponder(freshSource({ signer })).answer(der).der);
+    const basic = successful(atOnce(new OcspResponder(freshSource({ signer })).answer(der)).der);
     assert.deepEqual(
       basic.responses.map((r) => r.status.kind),
       ['good', 'revoked', 'unknown'],
@@ -174,7 +185,7 @@ describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
       { certificateDer: issued.der, issuerDer: stack.material.intermediate.certDer },
       { certificateDer: issued.der, issuerDer: stack.material.root.certDer },
     ]);
-    assert.equal(new OcspResponder(freshSource()).answer(der).status, 'unauthorized');
+    assert.equal(atOnce(new OcspResponder(freshSource()).answer(der)).status, 'unauthorized');
   });
 });
 
@@ -184,15 +195,15 @@ describe('LedgerSource: nonces (RFC 9654)', () => {
     const signer = countingSigner();
     const source = freshSource({ signer });
     const responder = new OcspResponder(source);
-    const first = responder.answer(requestFor(issued.der, { nonce: Buffer.alloc(32, 1) }));
-    const second = responder.answer(requestFor(issued.der, { nonce: Buffer.alloc(32, 2) }));
+    const first = atOnce(responder.answer(requestFor(issued.der, { nonce: Buffer.alloc(32, 1) })));
+    const second = atOnce(responder.answer(requestFor(issued.der, { nonce: Buffer.alloc(32, 2) })));
     assert.equal(Buffer.from(successful(first.der).nonce ?? []).toString('hex'), '01'.repeat(32));
     assert.equal(Buffer.from(successful(second.der).nonce ?? []).toString('hex'), '02'.repeat(32));
     assert.equal(first.cache, undefined);
     assert.equal(signer.count, 2);
     assert.equal(source.size, 0);
     // The same nonce again is signed again: nothing with a nonce is kept.
-    responder.answer(requestFor(issued.der, { nonce: Buffer.alloc(32, 1) }));
+    atOnce(responder.answer(requestFor(issued.der, { nonce: Buffer.alloc(32, 1) })));
     assert.equal(signer.count, 3);
   });
 
@@ -200,11 +211,11 @@ describe('LedgerSource: nonces (RFC 9654)', () => {
     const issued = await stack.issue();
     const responder = new OcspResponder(freshSource());
     for (const nonce of [new Uint8Array(0), new Uint8Array(129)]) {
-      const reply = responder.answer(requestFor(issued.der, { nonce }));
+      const reply = atOnce(responder.answer(requestFor(issued.der, { nonce })));
       assert.equal(reply.status, 'malformedRequest');
       assert.equal(Buffer.from(reply.der).toString('hex'), '30030a0101');
     }
-    assert.equal(responder.answer(requestFor(issued.der, { nonce: new Uint8Array(128) })).status, 'successful');
+    assert.equal(atOnce(responder.answer(requestFor(issued.der, { nonce: new Uint8Array(128) }))).status, 'successful');
   });
 });
 
@@ -215,8 +226,8 @@ describe('LedgerSource: pre-signed responses', () => {
     const source = freshSource({ signer });
     const responder = new OcspResponder(source);
     const request = requestFor(issued.der);
-    const first = responder.answer(request);
-    const second = responder.answer(request);
+    const first = atOnce(responder.answer(request));
+    const second = atOnce(responder.answer(request));
     assert.deepEqual(Buffer.from(second.der), Buffer.from(first.der));
     assert.equal(signer.count, 1);
     assert.equal(source.size, 1);
@@ -232,11 +243,11 @@ describe('LedgerSource: pre-signed responses', () => {
     const request = requestFor(issued.der);
     const key = Buffer.from(request).toString('base64');
     // The stack's own source is the one hooked to Authority.onRevoked.
-    assert.equal(stack.responder.answer(request).status, 'successful');
+    assert.equal(atOnce(stack.responder.answer(request)).status, 'successful');
     assert.ok(stack.source.cachedFor(key) !== undefined);
-    stack.authority.revoke(issued.serial, 'cessationOfOperation');
+    await stack.authority.revoke(issued.serial, 'cessationOfOperation');
     assert.equal(stack.source.cachedFor(key), undefined);
-    assert.equal(successful(stack.responder.answer(request).der).responses[0]?.status.kind, 'revoked');
+    assert.equal(successful(atOnce(stack.responder.answer(request)).der).responses[0]?.status.kind, 'revoked');
   });
 
   it('never serves a cached good for a certificate revoked behind its back (another process wrote the ledger)', async () => {
@@ -244,11 +255,11 @@ describe('LedgerSource: pre-signed responses', () => {
     const source = freshSource();
     const responder = new OcspResponder(source);
     const request = requestFor(issued.der);
-    assert.equal(successful(responder.answer(request).der).responses[0]?.status.kind, 'good');
+    assert.equal(successful(atOnce(responder.answer(request)).der).responses[0]?.status.kind, 'good');
     // The ledger directly, as `keysmith revoke` in another process does: no listener runs here.
     stack.ledger.certificates.revoke(issued.serial, 'keyCompromise', stack.clock.now());
     assert.equal(source.cachedFor(Buffer.from(request).toString('base64')), undefined);
-    assert.deepEqual(successful(responder.answer(request).der).responses[0]?.status, {
+    assert.deepEqual(successful(atOnce(responder.answer(request)).der).responses[0]?.status, {
       kind: 'revoked',
       revokedAt: Math.floor(stack.clock.now() / 1000) * 1000,
       reason: 'keyCompromise',
@@ -261,12 +272,12 @@ describe('LedgerSource: pre-signed responses', () => {
     try {
       const issued = await local.issue('long', 24 * HOUR);
       const request = requestFor(issued.der, { issuerDer: local.material.intermediate.certDer });
-      const first = successful(local.responder.answer(request).der).responses[0];
+      const first = successful(atOnce(local.responder.answer(request)).der).responses[0];
       assert.equal(first?.nextUpdate, (first?.thisUpdate ?? 0) + HOUR);
       clock.advance(29 * 60_000);
-      assert.equal(successful(local.responder.answer(request).der).responses[0]?.thisUpdate, first?.thisUpdate);
+      assert.equal(successful(atOnce(local.responder.answer(request)).der).responses[0]?.thisUpdate, first?.thisUpdate);
       clock.advance(60_000);
-      const refreshed = successful(local.responder.answer(request).der).responses[0];
+      const refreshed = successful(atOnce(local.responder.answer(request)).der).responses[0];
       assert.equal(refreshed?.thisUpdate, Math.floor(clock.now() / 1000) * 1000);
       assert.ok((refreshed?.nextUpdate ?? 0) > clock.now() + 30 * 60_000 - 1000);
     } finally {
@@ -277,14 +288,14 @@ describe('LedgerSource: pre-signed responses', () => {
   it('never sets nextUpdate past the responder certificate', async () => {
     const issued = await stack.issue('short-signer', 24 * HOUR);
     const soon = Math.floor(stack.clock.now() / 1000) * 1000 + 10 * 60_000;
-    const basic = successful(new OcspResponder(freshSource({ signer: countingSigner(soon) })).answer(requestFor(issued.der)).der);
+    const basic = successful(atOnce(new OcspResponder(freshSource({ signer: countingSigner(soon) })).answer(requestFor(issued.der))).der);
     assert.equal(basic.responses[0]?.nextUpdate, soon);
   });
 
   it('answers internalError, never a stale signature, when the responder certificate has expired', async () => {
     const issued = await stack.issue();
     const expired = Math.floor(stack.clock.now() / 1000) * 1000 - 1000;
-    const reply = new OcspResponder(freshSource({ signer: countingSigner(expired) })).answer(requestFor(issued.der));
+    const reply = atOnce(new OcspResponder(freshSource({ signer: countingSigner(expired) })).answer(requestFor(issued.der)));
     assert.equal(reply.status, 'internalError');
     assert.equal(Buffer.from(reply.der).toString('hex'), '30030a0102');
     assert.ok(reply.fault instanceof Error);
@@ -293,7 +304,7 @@ describe('LedgerSource: pre-signed responses', () => {
   it('keeps no unknown answers, so random serials cannot fill the cache', async () => {
     const source = freshSource();
     const responder = new OcspResponder(source);
-    for (let i = 0; i < 3; i++) assert.equal(responder.answer(requestFor(await unrecordedCertificate())).status, 'successful');
+    for (let i = 0; i < 3; i++) assert.equal(atOnce(responder.answer(requestFor(await unrecordedCertificate()))).status, 'successful');
     assert.equal(source.size, 0);
   });
 
@@ -301,7 +312,7 @@ describe('LedgerSource: pre-signed responses', () => {
     const source = freshSource({ maxCachedResponses: 2 });
     const responder = new OcspResponder(source);
     const certs = [await stack.issue(), await stack.issue(), await stack.issue()];
-    for (const cert of certs) responder.answer(requestFor(cert.der));
+    for (const cert of certs) atOnce(responder.answer(requestFor(cert.der)));
     assert.equal(source.size, 2);
     assert.equal(source.cachedFor(Buffer.from(requestFor(certs[0]?.der ?? new Uint8Array())).toString('base64')), undefined);
     assert.ok(source.cachedFor(Buffer.from(requestFor(certs[2]?.der ?? new Uint8Array())).toString('base64')) !== undefined);
@@ -311,10 +322,10 @@ describe('LedgerSource: pre-signed responses', () => {
     const issued = await stack.issue();
     const signer = countingSigner();
     const responder = new OcspResponder(freshSource({ signer }));
-    responder.answer(requestFor(issued.der));
-    responder.answer(requestFor(issued.der, { hash: 'sha256' }));
-    responder.answer(requestFor(issued.der));
-    responder.answer(requestFor(issued.der, { hash: 'sha256' }));
+    atOnce(responder.answer(requestFor(issued.der)));
+    atOnce(responder.answer(requestFor(issued.der, { hash: 'sha256' })));
+    atOnce(responder.answer(requestFor(issued.der)));
+    atOnce(responder.answer(requestFor(issued.der, { hash: 'sha256' })));
     assert.equal(signer.count, 2);
   });
 });
@@ -327,11 +338,11 @@ describe('OcspResponder: failures as OCSP statuses (STYLE §4)', () => {
         throw new Error('disk on fire');
       },
     });
-    assert.equal(broken.answer(Buffer.from('garbage')).status, 'malformedRequest');
+    assert.equal(atOnce(broken.answer(Buffer.from('garbage'))).status, 'malformedRequest');
     const issuerDer = stack.material.intermediate.certDer;
-    const fault = broken.answer(encodeOcspRequest([{ certificateDer: issuerDer, issuerDer }]));
+    const fault = atOnce(broken.answer(encodeOcspRequest([{ certificateDer: issuerDer, issuerDer }])));
     assert.equal(fault.status, 'internalError');
     assert.match(String(fault.fault), /disk on fire/);
-    assert.equal(broken.answerGet('***').status, 'malformedRequest');
+    assert.equal(atOnce(broken.answerGet('***')).status, 'malformedRequest');
   });
 });

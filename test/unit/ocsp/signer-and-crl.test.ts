@@ -110,7 +110,7 @@ describe('CrlPublisher (RFC 5280 §5)', () => {
   it('lists every revoked, unexpired certificate of the intermediate with its reason, readable by openssl', async () => {
     const revoked = await stack.issue();
     const kept = await stack.issue();
-    stack.authority.revoke(revoked.serial, 'keyCompromise');
+    await stack.authority.revoke(revoked.serial, 'keyCompromise');
     const crl = await settledCrl(stack);
     const described = describeCrl(crl.der);
     assert.ok(described.entries.some((e) => e.serial === revoked.serial && e.reason === 'keyCompromise'));
@@ -126,7 +126,7 @@ describe('CrlPublisher (RFC 5280 §5)', () => {
   it('is rebuilt off the request path after a revocation through the Authority, with a larger crlNumber', async () => {
     const before = await settledCrl(stack);
     const issued = await stack.issue();
-    stack.authority.revoke(issued.serial, 'superseded');
+    await stack.authority.revoke(issued.serial, 'superseded');
     // The revocation only signalled the publisher: the CRL served a moment ago is still the one served now.
     assert.equal(stack.crl.current()?.der, before.der);
     const after = await settledCrl(stack);
@@ -139,7 +139,7 @@ describe('CrlPublisher (RFC 5280 §5)', () => {
     const local = await ocspStack({ clock });
     try {
       const short = await local.issue('short', HOUR);
-      local.authority.revoke(short.serial, 'keyCompromise');
+      await local.authority.revoke(short.serial, 'keyCompromise');
       assert.equal((await settledCrl(local)).entries, 1);
       clock.advance(HOUR + 1000);
       assert.equal((await local.crl.rebuild()).full.entries, 0);

@@ -12,6 +12,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { refusal, type CacheFacts, type OcspReply } from '../../../ocsp/index.js';
+import type { Awaitable } from '../../../shared/awaitable.js';
+import { mapAwaitable } from '../../../shared/awaitable-flow.js';
 import type { Clock } from '../../../shared/clock.js';
 import type { OcspPort } from '../../ports.js';
 import { clientErrorResponse, clientErrorStatus, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
@@ -161,7 +163,11 @@ function refusalFor(error: FastifyError): { status: number; ocsp: 'malformedRequ
 export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): void {
   const { ocsp, clock } = deps;
 
-  const sendReply = (request: FastifyRequest, reply: FastifyReply, result: OcspReply, isGet: boolean): FastifyReply => {
+  // The responder's reply is plain on SQLite (a cache hit is sent without a microtask's detour), a promise on PostgreSQL.
+  const sendReply = (request: FastifyRequest, reply: FastifyReply, answer: Awaitable<OcspReply>, isGet: boolean): Awaitable<FastifyReply> =>
+    mapAwaitable(answer, (result) => sendResult(request, reply, result, isGet));
+
+  const sendResult = (request: FastifyRequest, reply: FastifyReply, result: OcspReply, isGet: boolean): FastifyReply => {
     if (result.status === 'internalError') request.log.error({ err: result.fault }, 'OCSP responder fault');
     else if (result.status !== 'successful') request.log.info({ ocspStatus: result.status }, `OCSP request refused: ${result.detail ?? result.status}`);
     reply.type(OCSP_RESPONSE);

@@ -61,7 +61,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
         ...(q.limit === undefined ? {} : { limit: q.limit }),
       };
-      const page = deps.certificates.list(query);
+      const page = await deps.certificates.list(query);
       return { items: page.items.map(certificateView), next_cursor: page.nextCursor };
     },
   );
@@ -90,7 +90,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
     },
     async (request, reply) => {
       const { serial } = request.params;
-      const record = deps.certificates.findBySerial(serial);
+      const record = await deps.certificates.findBySerial(serial);
       if (record === undefined) throw new DomainError('notFound', `No certificate with serial ${serial}.`);
       reply.header('vary', 'accept');
       if (negotiate(request.headers.accept, [JSON_TYPE, PEM_CHAIN]) === PEM_CHAIN) {
@@ -117,14 +117,14 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
     async (request) => {
       const { serial } = request.params;
       const { reason } = request.body;
-      const current = deps.certificates.findBySerial(serial);
+      const current = await deps.certificates.findBySerial(serial);
       if (current === undefined) throw new DomainError('notFound', `No certificate with serial ${serial}.`);
       if (current.status === 'revoked') {
         const when = current.revokedAt === null ? '' : ` at ${new Date(current.revokedAt).toISOString()}`;
         throw new DomainError('conflict', `Certificate ${serial} was already revoked${when}.`);
       }
       // The Authority may still find it revoked (a concurrent request); its conflict maps to 409 the same way.
-      const revoked = deps.revoker.revoke(serial, reason);
+      const revoked = await deps.revoker.revoke(serial, reason);
       request.log.info({ serial, reason, revokedBy: request.principal?.spiffeId }, 'certificate revoked');
       return certificateView(revoked);
     },
