@@ -188,7 +188,10 @@ export interface Revocation {
  * revocations: OCSP answers `revoked` from the next request on; the CRL is
  * told (O(1)) and rebuilt in a worker thread shortly after, once for a
  * burst. Nothing here reads the revoked set: the first build runs in the
- * background once `start` is called.
+ * background once `start` is called. On PostgreSQL the OCSP cache trusts
+ * the revocation feed: whoever opens this there must also start the feed
+ * (startRevocationFeed), as `serve` does, or revocations made by other nodes
+ * reach this cache only at re-signing (half the response validity).
  */
 export async function openRevocation(core: Core): Promise<Revocation> {
   const { authority, clock, config, repositories } = core;
@@ -214,6 +217,9 @@ export async function openRevocation(core: Core): Promise<Revocation> {
     clock,
     validityMs: config.ocspValidity,
     maxCachedResponses: config.ocspCacheSize,
+    // PostgreSQL: a hit reads nothing (it must keep answering while the database is down); the revocation feed
+    // (startRevocationFeed, started by `serve` before the listener) drops revoked serials. SQLite: one read per hit.
+    cacheCheck: core.ledger.kind === 'postgres' ? 'revocation-feed' : 'ledger-read',
   });
   const url = crlUrl(config);
   const files = new CrlFiles(config.dataDir, issuer, url);

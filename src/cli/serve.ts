@@ -151,6 +151,14 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
   revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
+  // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
+  // LISTENing before the listener takes its first request: the cache reads nothing on a hit there, so it must
+  // hear every revocation committed after any of its fills began (a fill before LISTEN would wait for the 5 s poll).
+  const feed = await startRevocationFeed(
+    ledger,
+    { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
+    (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
+  );
   const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
   // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
   const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), authority.material.intermediate.certDer);
@@ -173,7 +181,13 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     metrics,
     timeouts: { headersMs: config.headersTimeout, requestMs: config.requestTimeout, keepAliveMs: config.keepAliveTimeout },
   });
-  await server.listen(options.listener ?? config.listen.port, config.listen.host);
+  try {
+    await server.listen(options.listener ?? config.listen.port, config.listen.host);
+  } catch (err) {
+    revocation.stop();
+    await feed?.stop();
+    throw err;
+  }
   // SQLite: WAL checkpoints from here on run in a worker thread, not inside a commit on the event loop.
   const checkpointer =
     ledger.kind === 'sqlite'
@@ -182,12 +196,6 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
           onError: (err) => app.log.error({ err }, 'ledger WAL checkpoint failed'),
         })
       : undefined;
-  // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
-  const feed = await startRevocationFeed(
-    ledger,
-    { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
-    (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
-  );
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.

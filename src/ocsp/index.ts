@@ -1,5 +1,5 @@
 /** src/ocsp: the OCSP responder's protocol rules (RFC 6960, RFC 5019, RFC 9654), behind its ports (STYLE §2.2). */
-export { DEFAULT_OCSP_VALIDITY_MS, LedgerSource, type LedgerSourceOptions } from './ledger-source.js';
+export { DEFAULT_OCSP_VALIDITY_MS, LedgerSource, type LedgerSourceOptions, type OcspCacheCheck } from './ledger-source.js';
 export type { OcspCertificateRow, OcspLedger, OcspResponseSigner, OcspSerialStatus } from './ports.js';
 export {
   MAX_CERT_IDS,

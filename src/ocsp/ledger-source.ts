@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Awaitable } from '../shared/awaitable.js';
-import { allAwaitable, mapAwaitable } from '../shared/awaitable-flow.js';
+import { allAwaitable, isPromise, mapAwaitable, recoverAwaitable } from '../shared/awaitable-flow.js';
 import type { Clock } from '../shared/clock.js';
-import { DomainError } from '../shared/errors.js';
+import { DomainError, isDomainError } from '../shared/errors.js';
 import {
   describeCertificate,
   ocspIssuerHashes,
@@ -29,7 +29,23 @@ export interface LedgerSourceOptions {
    * POST and a GET key (bench/ledger/ocsp-cache.ts), so ~130 MB holds a fleet's ~100,000 live certificates.
    */
   readonly maxCachedResponses?: number;
+  /**
+   * How a cached response is known to be still true when it is asked for again.
+   * - 'ledger-read' (the default; SQLite): one indexed status read per hit (~6 µs on
+   *   the local file), which also catches a revocation the offline CLI wrote behind
+   *   the server's back.
+   * - 'revocation-feed' (PostgreSQL): no read at all. The caller must call `drop`
+   *   for every serial revoked anywhere in the cluster (RevocationFeed: NOTIFY within
+   *   ~1 s, a catch-up poll after a reconnect, a safety poll every 5 s). A read per
+   *   hit would be a round trip, and would fail exactly when the database is down,
+   *   while a cached answer must keep being served. In this mode a response past its
+   *   refresh point is also served, until its nextUpdate, when re-signing fails
+   *   because the ledger cannot be reached.
+   */
+  readonly cacheCheck?: OcspCacheCheck;
 }
+
+export type OcspCacheCheck = 'ledger-read' | 'revocation-feed';
 
 export const DEFAULT_OCSP_VALIDITY_MS = 3_600_000;
 const DEFAULT_MAX_CACHED = 120_000;
@@ -43,8 +59,19 @@ interface Entry {
   readonly ledgerStatus: 'valid' | 'revoked';
   readonly response: OcspResponse;
   readonly refreshAt: number;
+  /** The response's own nextUpdate: it is never served after it (RFC 5019 §2.2.4: a client would reject it). */
+  readonly nextUpdate: number;
   readonly certIdKey: string;
   readonly requestKeys: string[];
+}
+
+/**
+ * One ledger read in flight for an answer that may be cached. `drop` marks
+ * every fill of its serial: a marked fill's answer was read before the
+ * revocation was heard, so it goes to its own request but never into the cache.
+ */
+interface Fill {
+  isStale: boolean;
 }
 
 interface Answer {
@@ -68,6 +95,20 @@ interface Answer {
  * The ledger's reads are Awaitable: on SQLite they answer at once and so does
  * every method here (a cache hit costs no microtask: mapAwaitable continues
  * synchronously); on PostgreSQL the same steps run when each read settles.
+ *
+ * With `cacheCheck: 'revocation-feed'` (PostgreSQL) a hit reads nothing and
+ * `drop` is the only way a response leaves the cache early, which opens a
+ * race: a fill reads `valid` from the ledger, the revocation commits and its
+ * notification calls `drop` (nothing cached yet, nothing to drop), then the
+ * fill stores its `good`, which would be served until refreshAt. Closed with
+ * a per-serial generation: every fill registers itself under its serial
+ * before its read starts, `drop` marks all registered fills of that serial,
+ * and a marked fill is never cached. Chosen over consulting RevokedSerials
+ * before caching because that set remembers serials, not when they were
+ * heard (a drop that arrives between the check and the store would still be
+ * lost), and because the mark costs nothing on a hit, which never looks at
+ * it. Nothing is kept for serials with no read in flight, so the bookkeeping
+ * is bounded by the reads in flight, not by the revocations ever made.
  */
 export class LedgerSource implements Source {
   readonly #options: LedgerSourceOptions;
@@ -78,6 +119,9 @@ export class LedgerSource implements Source {
   readonly #byCertId = new Map<string, Entry>();
   readonly #byRequest = new Map<string, Entry>();
   readonly #bySerial = new Map<string, Set<Entry>>();
+  /** Ledger reads in flight per serial (see the class comment); emptied as each read settles. */
+  readonly #fills = new Map<string, Set<Fill>>();
+  readonly #readsOnHit: boolean;
 
   constructor(options: LedgerSourceOptions) {
     const validity = options.validityMs ?? DEFAULT_OCSP_VALIDITY_MS;
@@ -87,6 +131,7 @@ export class LedgerSource implements Source {
     this.#options = options;
     this.#validityMs = validity;
     this.#maxCached = max;
+    this.#readsOnHit = (options.cacheCheck ?? 'ledger-read') === 'ledger-read';
     this.#issuerName = describeCertificate(options.issuerCertificate).subject;
     this.#issuerHashes = { sha1: ocspIssuerHashes(options.issuerCertificate, 'sha1'), sha256: ocspIssuerHashes(options.issuerCertificate, 'sha256') };
   }
@@ -99,6 +144,9 @@ export class LedgerSource implements Source {
   cachedFor(requestKey: string): Awaitable<OcspResponse | undefined> {
     const entry = this.#byRequest.get(requestKey);
     if (entry === undefined) return undefined;
+    // Due for re-signing: `response` decides (re-signs, or on PostgreSQL keeps serving it while the ledger is down).
+    if (this.#options.clock.now() >= entry.refreshAt) return undefined;
+    if (!this.#readsOnHit) return entry.response;
     return mapAwaitable(this.#isCurrent(entry), (isCurrent) => (isCurrent ? entry.response : undefined));
   }
 
@@ -115,8 +163,13 @@ export class LedgerSource implements Source {
     return mapAwaitable(answers, (settled) => this.#sign(settled, now, request.nonce));
   }
 
-  /** Drops every pre-signed response for a serial (Authority.onRevoked): the next request reads the ledger. */
+  /**
+   * Drops every pre-signed response for a serial (Authority.onRevoked; on
+   * PostgreSQL also the revocation feed) and marks its fills in flight so
+   * that none of them caches what it read: the next request reads the ledger.
+   */
   readonly drop = (serial: string): void => {
+    for (const fill of this.#fills.get(serial) ?? []) fill.isStale = true;
     for (const entry of this.#bySerial.get(serial) ?? []) this.#remove(entry);
   };
 
@@ -124,30 +177,91 @@ export class LedgerSource implements Source {
     const certIdKey = Buffer.from(certId.der).toString('latin1');
     const known = this.#byCertId.get(certIdKey);
     if (known === undefined) return this.#fresh(certId, certIdKey, requestKeys);
-    return mapAwaitable(this.#isCurrent(known), (isCurrent) => {
-      if (!isCurrent) return this.#fresh(certId, certIdKey, requestKeys);
-      for (const key of requestKeys) this.#alias(known, key);
-      return known.response;
-    });
+    const now = this.#options.clock.now();
+    if (now >= known.refreshAt) {
+      if (this.#readsOnHit || now >= known.nextUpdate) {
+        this.#remove(known);
+        return this.#fresh(certId, certIdKey, requestKeys);
+      }
+      // Feed mode: re-sign from the ledger; while it cannot be reached, the response we hold is still true until its nextUpdate.
+      return recoverAwaitable(
+        () => this.#fresh(certId, certIdKey, requestKeys),
+        (error) => this.#servedWhileUnavailable(known, error, requestKeys),
+      );
+    }
+    if (!this.#readsOnHit) return this.#served(known, requestKeys);
+    return mapAwaitable(this.#isCurrent(known), (isCurrent) => (isCurrent ? this.#served(known, requestKeys) : this.#fresh(certId, certIdKey, requestKeys)));
   }
 
-  /** A newly signed answer for one CertID, kept when it is cacheable. */
+  #served(entry: Entry, requestKeys: readonly string[]): OcspResponse {
+    for (const key of requestKeys) this.#alias(entry, key);
+    return entry.response;
+  }
+
+  /**
+   * The held response when re-signing failed only because the ledger is down
+   * (RFC 6960 §2.3 would otherwise make it tryLater), it was not dropped
+   * meanwhile (a revocation heard removes it) and its nextUpdate is still ahead.
+   */
+  #servedWhileUnavailable(entry: Entry, error: unknown, requestKeys: readonly string[]): OcspResponse {
+    const isHeld = this.#byCertId.get(entry.certIdKey) === entry;
+    if (!isDomainError(error, 'unavailable') || !isHeld || this.#options.clock.now() >= entry.nextUpdate) throw error;
+    return this.#served(entry, requestKeys);
+  }
+
+  /** A newly signed answer for one CertID, kept when it is cacheable and its serial was not dropped during the read. */
   #fresh(certId: OcspCertId, certIdKey: string, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     // Taken before the ledger read: thisUpdate never claims more than the read knew.
     const now = this.#options.clock.now();
-    return mapAwaitable(this.#answer(certId, now), (answer) => this.#keep(answer, now, certIdKey, requestKeys));
+    const serial = certId.serial;
+    const fill: Fill = { isStale: false };
+    if (serial !== null) this.#beginFill(serial, fill);
+    let answer: Awaitable<Answer>;
+    try {
+      answer = this.#answer(certId, now);
+    } catch (error) {
+      if (serial !== null) this.#endFill(serial, fill);
+      throw error;
+    }
+    const settle = (settled: Answer): OcspResponse => {
+      if (serial !== null) this.#endFill(serial, fill);
+      return this.#keep(settled, now, certIdKey, requestKeys, fill);
+    };
+    if (!isPromise(answer)) return settle(answer);
+    return answer.then(settle, (error: unknown) => {
+      if (serial !== null) this.#endFill(serial, fill);
+      throw error;
+    });
   }
 
-  #keep(answer: Answer, now: number, certIdKey: string, requestKeys: readonly string[]): OcspResponse {
+  #beginFill(serial: string, fill: Fill): void {
+    let forSerial = this.#fills.get(serial);
+    if (forSerial === undefined) {
+      forSerial = new Set();
+      this.#fills.set(serial, forSerial);
+    }
+    forSerial.add(fill);
+  }
+
+  #endFill(serial: string, fill: Fill): void {
+    const forSerial = this.#fills.get(serial);
+    forSerial?.delete(fill);
+    if (forSerial?.size === 0) this.#fills.delete(serial);
+  }
+
+  #keep(answer: Answer, now: number, certIdKey: string, requestKeys: readonly string[], fill: Fill): OcspResponse {
     const response = this.#sign([answer], now, undefined);
     const cache = response.cache;
     if (answer.ledgerStatus === undefined || answer.serial === null || cache === undefined || this.#maxCached === 0) return response;
+    // Read before a revocation of this serial was heard: true for this request (it was asked before), never kept for the next.
+    if (fill.isStale) return response;
     const entry: Entry = {
       serial: answer.serial,
       ledgerStatus: answer.ledgerStatus,
       response,
       // Re-signed after half its window, so what is served always has half its validity left.
       refreshAt: cache.thisUpdate + Math.floor((cache.nextUpdate - cache.thisUpdate) / 2),
+      nextUpdate: cache.nextUpdate,
       certIdKey,
       requestKeys: [],
     };
@@ -156,12 +270,8 @@ export class LedgerSource implements Source {
     return response;
   }
 
-  /** Young enough and the ledger still gives the status it was signed for: one indexed read per hit. */
+  /** 'ledger-read' mode: the ledger still gives the status the entry was signed for (one indexed read per hit). */
   #isCurrent(entry: Entry): Awaitable<boolean> {
-    if (this.#options.clock.now() >= entry.refreshAt) {
-      this.#remove(entry);
-      return false;
-    }
     return mapAwaitable(this.#options.ledger.statusOf(entry.serial), (status) => {
       const isCurrent = status?.status === entry.ledgerStatus;
       if (!isCurrent) this.#remove(entry);

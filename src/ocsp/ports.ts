@@ -7,7 +7,7 @@ import type { Awaitable } from '../shared/awaitable.js';
 import type { RevocationReason } from '../shared/records.js';
 import type { OcspResponseContent } from '../x509/index.js';
 
-/** A serial's ledger status (CertificateRepository.statusOf): cheap, asked on every cache hit. */
+/** A serial's ledger status (CertificateRepository.statusOf): asked on every cache hit on SQLite (a local indexed read), never on PostgreSQL (LedgerSourceOptions.cacheCheck). */
 export interface OcspSerialStatus {
   readonly status: 'valid' | 'revoked';
   readonly notAfter: number;
