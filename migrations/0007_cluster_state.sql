@@ -35,3 +35,12 @@ CREATE TABLE ocsp_responders (
 -- ledger reset at start only finalizations older than any finalize runs, never one a live
 -- node is still issuing for (that would let the order be finalized twice).
 ALTER TABLE acme_orders ADD COLUMN finalize_started_at INTEGER;
+-- cluster_key_check: a check value of the cluster secret (`<dataDir>/ca/cluster.key`), never the
+-- secret itself: HKDF-SHA256 of it under the label 'keysmith v1 cluster key check' (src/cli/cluster-secret.ts).
+-- The first start records it; a node whose cluster.key gives another value refuses to start
+-- (its ACME nonces and session tickets would be refused by every other node). One row.
+CREATE TABLE cluster_key_check (
+  scope       TEXT    NOT NULL PRIMARY KEY CHECK (scope = 'cluster'),
+  check_value BLOB    NOT NULL CHECK (length(check_value) = 32),
+  recorded_at INTEGER NOT NULL
+) STRICT;

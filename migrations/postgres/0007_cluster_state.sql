@@ -23,3 +23,9 @@ CREATE INDEX certificates_revoked_at ON certificates (revoked_at, serial) WHERE 
 -- When an order went to 'processing' (ms): a node starting resets only finalizations older
 -- than any finalize runs, never one a live node is still issuing for.
 ALTER TABLE acme_orders ADD COLUMN finalize_started_at BIGINT;
+-- The check value of the cluster secret, as in migrations/0007_cluster_state.sql: one row, never the secret.
+CREATE TABLE cluster_key_check (
+  scope       TEXT    NOT NULL PRIMARY KEY CHECK (scope = 'cluster'),
+  check_value BYTEA   NOT NULL CHECK (octet_length(check_value) = 32),
+  recorded_at BIGINT  NOT NULL
+);

@@ -4,7 +4,8 @@
  * cluster (README, "Running several nodes"). Nodes derive the same keys from
  * it without talking: TLS session-ticket keys per rotation period (a ticket
  * resumes on any node) and the ACME nonce MAC key (a nonce minted on one node
- * is accepted on another). The raw secret is never used as a key itself: each
+ * is accepted on another). The ledger keeps a check value derived from it, so
+ * a node with another secret refuses to start (cluster-secret-check.ts). The raw secret is never used as a key itself: each
  * purpose takes its own HKDF-SHA256 output (RFC 5869) under a distinct info label.
  */
 import { hkdfSync, randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ const DERIVED_KEY_BYTES = 32;
 const LABELS = {
   ticketKey: 'keysmith v1 tls session-ticket key; period ',
   acmeNonceKey: 'keysmith v1 acme nonce mac key',
+  checkValue: 'keysmith v1 cluster key check',
 } as const;
 
 export function clusterSecretPath(dataDir: string): string {
@@ -79,6 +81,15 @@ export class ClusterSecret {
   /** The key that MACs ACME nonces (src/acme/nonces.ts). */
   acmeNonceKey(): Uint8Array {
     return this.#derive(LABELS.acmeNonceKey);
+  }
+
+  /**
+   * What the ledger records to tell this secret from another
+   * (cluster-secret-check.ts): an HKDF output under its own label, so it
+   * gives away neither the secret nor any key derived for another purpose.
+   */
+  checkValue(): Uint8Array {
+    return this.#derive(LABELS.checkValue);
   }
 
   #derive(info: string): Uint8Array {

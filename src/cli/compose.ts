@@ -30,6 +30,7 @@ import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-joi
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
+import { checkClusterSecret, type ClusterCheckLedger } from './cluster-secret-check.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
@@ -110,6 +111,14 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
     const cluster = ClusterSecret.loadOrCreate(config.dataDir, (message) => notices.push(`warning: ${message}`));
     if (cluster.created) notices.push(`created the cluster secret ${config.dataDir}/ca/cluster.key (copy ca/ to every node of a cluster)`);
+    // Before anything uses it: a node whose cluster.key is not the one the ledger knows refuses to start (cluster-secret-check.ts).
+    await checkClusterSecret({
+      ledger: repositories.clusterCheck satisfies ClusterCheckLedger,
+      secret: cluster.secret,
+      dataDir: config.dataDir,
+      now: clock.now(),
+      created: cluster.created,
+    });
     const revocationBase = revocationBaseUrl(config);
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);

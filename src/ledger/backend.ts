@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
 import type { CrlNumberRepository } from './crl-number-repository.js';
+import type { ClusterCheckRepository } from './cluster-check-repository.js';
 import type { AcmeRepository } from './acme-repository.js';
 import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
@@ -34,6 +35,8 @@ export interface LedgerBackend {
   readonly crlNumbers: AwaitableMethods<CrlNumberRepository>;
   /** The delegated OCSP responders nodes share: wrapped keys of `ocsp-signer` certificates, and who issues the next (migrations/0007). */
   readonly ocspResponders: AwaitableMethods<OcspResponderRepository>;
+  /** The cluster secret's check value: a node with another `ca/cluster.key` refuses to start (migrations/0007). */
+  readonly clusterCheck: AwaitableMethods<ClusterCheckRepository>;
   /** True when the database answers; never throws (health checks). */
   ping(): Awaitable<boolean>;
   /** The certificate ledger (SQLite CertificateRepository, PostgresCertificateRepository). */

@@ -20,6 +20,8 @@ export { Ledger, openLedger, type LedgerOptions } from './ledger.js';
 export { LedgerVersionError } from './migrate.js';
 export { openRevokedReader, RevokedListing, type RevokedReader, type RevokedRow, type RevokedSummary } from './revoked-listing.js';
 export { CrlNumberRepository } from './crl-number-repository.js';
+export { CLUSTER_CHECK_BYTES, ClusterCheckRepository, type RecordedClusterCheck } from './cluster-check-repository.js';
+export { PostgresClusterCheckRepository } from './postgres/cluster-check-repository.js';
 export { OcspResponderRepository, type StoredOcspResponder } from './ocsp-responder-repository.js';
 export { openPostgresRevokedReader, PostgresRevokedListing } from './postgres/revoked-listing.js';
 export { openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from './backend.js';

@@ -5,6 +5,7 @@ import { AlertOutboxRepository } from './alert-outbox.js';
 import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
 import { CrlNumberRepository } from './crl-number-repository.js';
+import { ClusterCheckRepository } from './cluster-check-repository.js';
 import { DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 import type { LedgerBackend } from './backend.js';
 import { configureConnection } from './connection.js';
@@ -51,6 +52,8 @@ export class Ledger implements LedgerBackend {
   readonly crlNumbers: CrlNumberRepository;
   /** Shared OCSP responder keys (migrations/0007). */
   readonly ocspResponders: OcspResponderRepository;
+  /** The cluster secret's check value (migrations/0007). */
+  readonly clusterCheck: ClusterCheckRepository;
   /** Spent ACME nonces (migrations/0007): one insert per request, a replay changes nothing. */
   readonly nonces: NonceRepository;
   private readonly selectOne: Database.Statement<[], number>;
@@ -71,6 +74,7 @@ export class Ledger implements LedgerBackend {
     this.acme = new AcmeRepository(db);
     this.crlNumbers = new CrlNumberRepository(db);
     this.ocspResponders = new OcspResponderRepository(db);
+    this.clusterCheck = new ClusterCheckRepository(db);
     this.nonces = new NonceRepository(db);
     this.acme = new AcmeRepository(db, clock);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../../shared/clock.js';
 import type { LedgerBackend } from '../backend.js';
 import { PostgresCrlNumberRepository } from './crl-number-repository.js';
+import { PostgresClusterCheckRepository } from './cluster-check-repository.js';
 import { PostgresAcmeRepository } from './acme-repository.js';
 import { PostgresCertificateRepository } from './certificate-repository.js';
 import type { PostgresDatabase } from './database.js';
@@ -22,6 +23,8 @@ export class PostgresLedger implements LedgerBackend {
   readonly crlNumbers: PostgresCrlNumberRepository;
   /** Shared OCSP responder keys (migrations/postgres/0007). */
   readonly ocspResponders: PostgresOcspResponderRepository;
+  /** The cluster secret's check value (migrations/postgres/0007). */
+  readonly clusterCheck: PostgresClusterCheckRepository;
   /** The expiry-alert outbox (migrations/postgres/0002). */
   readonly alerts: PostgresAlertOutbox;
   /** Named leases: one node at a time does what a lease guards (alert runs). */
@@ -42,6 +45,7 @@ export class PostgresLedger implements LedgerBackend {
     this.joinTokens = new PostgresJoinTokenRepository(database);
     this.crlNumbers = new PostgresCrlNumberRepository(database);
     this.ocspResponders = new PostgresOcspResponderRepository(database);
+    this.clusterCheck = new PostgresClusterCheckRepository(database);
     this.alerts = new PostgresAlertOutbox(database);
     this.leases = new PostgresLeases(database);
     this.nonces = new PostgresNonceRepository(database);

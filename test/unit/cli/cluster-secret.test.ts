@@ -62,8 +62,10 @@ describe('ClusterSecret', () => {
     const secret = ClusterSecret.fromBytes(raw);
     assert.deepEqual(Buffer.from(secret.acmeNonceKey()), hkdfSha256(raw, 'keysmith v1 acme nonce mac key'));
     assert.deepEqual(Buffer.from(secret.ticketKeyForPeriod(7)), hkdfSha256(raw, 'keysmith v1 tls session-ticket key; period 7'));
-    const keys = [secret.acmeNonceKey(), secret.ticketKeyForPeriod(7), secret.ticketKeyForPeriod(8), raw].map((k) => Buffer.from(k).toString('hex'));
-    assert.equal(new Set(keys).size, 4);
+    // The check value the ledger records (cluster-secret-check.ts): its own label, so it is none of the keys.
+    assert.deepEqual(Buffer.from(secret.checkValue()), hkdfSha256(raw, 'keysmith v1 cluster key check'));
+    const keys = [secret.acmeNonceKey(), secret.ticketKeyForPeriod(7), secret.ticketKeyForPeriod(8), secret.checkValue(), raw].map((k) => Buffer.from(k).toString('hex'));
+    assert.equal(new Set(keys).size, 5);
     assert.equal(JSON.stringify({ secret }), '{"secret":"[cluster secret]"}');
   });
 
