@@ -85,9 +85,10 @@ interface Answer {
  * Answers from the ledger, signed by the delegated responder, with
  * pre-signed responses kept in memory per certificate (Boulder's db source
  * with an in-memory cache in front). A cached response is served only while
- * it is younger than half its validity and the ledger still gives the
- * status it was signed for: that one indexed read also catches revocations
- * made by another process (the offline CLI). `drop` (Authority.onRevoked)
+ * it is younger than half its validity and, on SQLite ('ledger-read'), the
+ * ledger still gives the status it was signed for: that one indexed read
+ * also catches revocations made by another process (the offline CLI).
+ * `drop` (Authority.onRevoked, and on PostgreSQL the revocation feed)
  * removes a serial's responses at once. Nonce requests, requests about
  * several certificates and `unknown` answers are signed per request and
  * never kept, so nothing a client chooses can fill the cache.
