@@ -51,7 +51,8 @@ export function haproxyConfig(listenPort: number, backends: readonly Backend[], 
     // 200 includes `degraded` (the shared database is down: OCSP from cache goes on); 503 is a broken node.
     '  http-check expect status 200',
     // send-proxy-v2: each connection to a node starts with a PROXY header naming the client; check-send-proxy: checks send
-    // one too (a LOCAL header), since a node that expects the header from this address closes a connection without it.
+    // one too (a LOCAL header), since a node that expects the header from this address closes a connection without it
+    // (deploy/haproxy.cfg says more).
     `  default-server source ${BALANCER_SOURCE_ADDRESS} send-proxy-v2 check-send-proxy check check-ssl verify required ca-file ${bundlePath} check-sni localhost inter 300ms fastinter 200ms fall 2 rise 2`,
     ...backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port}`),
     '',
