@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ export interface Identity {
 export interface Reply {
   readonly status: number;
   readonly contentType: string;
+  readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   /** Serial of the listener certificate the TLS connection saw (which node answered). */
   readonly peerSerial: string;
@@ -36,15 +38,19 @@ export interface CallOptions {
   readonly ca: string;
   readonly identity?: Identity;
   readonly body?: unknown;
+  /** The body's media type (it is sent as JSON text); default application/json. */
+  readonly contentType?: string;
   /** A keep-alive agent to reuse a connection; default a fresh connection per call. */
   readonly agent?: Agent;
   readonly timeoutMs?: number;
+  /** The loopback address to connect from (127.0.0.0/8); default the system's choice (127.0.0.1). */
+  readonly localAddress?: string;
 }
 
 /** One HTTPS request to 127.0.0.1:`port`; rejects on a transport failure (reset, refused, timeout). */
 export function call(port: number, method: string, path: string, options: CallOptions): Promise<Reply> {
   const text = options.body === undefined ? undefined : JSON.stringify(options.body);
-  const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+  const headers: Record<string, string> = text === undefined ? {} : { 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(text)) };
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -57,6 +63,7 @@ export function call(port: number, method: string, path: string, options: CallOp
         ca: options.ca,
         ...(options.identity === undefined ? {} : { key: options.identity.key, cert: options.identity.chain }),
         agent: options.agent ?? false,
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       },
       (res) => {
         const socket = res.socket as TLSSocket;
@@ -69,6 +76,7 @@ export function call(port: number, method: string, path: string, options: CallOp
           resolve({
             status: res.statusCode ?? 0,
             contentType: String(res.headers['content-type'] ?? ''),
+            headers: res.headers,
             body,
             peerSerial,
             reusedConnection: req.reusedSocket,

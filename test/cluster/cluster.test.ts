@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { makeCsr } from '../../bench/svid/csr.js';
 import { freePort, runProcess } from '../helpers/processes.js';
 import { skipUnlessTool } from '../interop/harness.js';
 import { WEBHOOK_SECRET, WebhookReceiver } from '../integration/alerts/helpers.js';
+import { orderRoundRobin } from './acme-round-robin.js';
 import { call, normalizeSerial, obtainSvid, ocspGet, ocspRequestDer, ocspStatus, SvidRefusedError, writeLeaf, type Identity, type OcspFiles } from './clients.js';
 import { ALLOWED_SUFFIX, KeysmithCluster, runKeysmith, TRUST_DOMAIN, type ClusterNode } from './harness.js';
 
@@ -25,6 +26,12 @@ const CLIENTS = 16;
 const SVIDS_PER_CLIENT = 5;
 const PROBLEM_JSON = 'application/problem+json';
 const workloadId = (i: number): string => `spiffe://${TRUST_DOMAIN}/svc/w${i}`;
+/** Join-token attempts per client address each node lets through (KEYSMITH_JOIN_TOKEN_BURST); the interval is 1 h. */
+const JOIN_TOKEN_BURST = 2;
+/** Loopback addresses the join-token clients connect to the balancer from (HAProxy's own is BALANCER_SOURCE_ADDRESS). */
+const GUESSER_ADDRESS = '127.0.0.5';
+const JOINING_ADDRESS = '127.0.0.6';
+const JOINING_NODE_ID = `spiffe://${TRUST_DOMAIN}/node/joined-through-the-balancer`;
 
 describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { timeout: 900_000 }, () => {
   let cluster: KeysmithCluster;
@@ -51,6 +58,8 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
         KEYSMITH_ALERTS_WEBHOOK_URL: receiver.url,
         KEYSMITH_ALERTS_WEBHOOK_SECRET: WEBHOOK_SECRET,
         KEYSMITH_ACME_HTTP01_PORT: String(http01Port),
+        KEYSMITH_JOIN_TOKEN_BURST: String(JOIN_TOKEN_BURST),
+        KEYSMITH_JOIN_TOKEN_INTERVAL: '1h',
       },
     });
     ca = await cluster.bundlePem();
@@ -109,6 +118,34 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     assert.deepEqual(seen.slice(3), seen.slice(0, 3));
   });
 
+  it('through the balancer a node sees the client’s address (PROXY protocol): the join-token limit is per client address, per node', async () => {
+    const attest = (from: string, token: string) =>
+      call(cluster.balancer.port, 'POST', '/v1/attest/join-token', { ca, localAddress: from, body: { token, csr: makeCsr() } });
+    // A guessing client: a well-formed token nobody created. Each node lets JOIN_TOKEN_BURST attempts from one address through
+    // (each answered 403 "unknown"), then refuses that address with 429 until the interval (1 h here) refills its bucket.
+    const guess = randomBytes(32).toString('base64url');
+    for (let i = 0; i < JOIN_TOKEN_BURST * 3; i++) {
+      const unknown = await attest(GUESSER_ADDRESS, guess);
+      assert.equal(unknown.status, 403, unknown.body.toString('utf8'));
+      assert.equal(unknown.json()['detail'], 'join token is unknown');
+    }
+    const refusedBy = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const refused = await attest(GUESSER_ADDRESS, guess);
+      assert.equal(refused.status, 429, refused.body.toString('utf8'));
+      // The node names the address it limits: the client's, from the PROXY header, not HAProxy's (BALANCER_SOURCE_ADDRESS).
+      assert.equal(refused.json()['detail'], `too many join-token attempts from ${GUESSER_ADDRESS}`);
+      refusedBy.add(refused.peerSerial);
+    }
+    assert.equal(refusedBy.size, 3, 'each of the three nodes refused the guessing address');
+    // Another client, through the same balancer while every node refuses the first: its bucket is its own.
+    const created = await cluster.cli(['tokens', 'create', '--spiffe-id', JOINING_NODE_ID, '--ttl', '10m']);
+    assert.equal(created.code, 0, created.stderr);
+    const joined = await attest(JOINING_ADDRESS, created.stdout.trim());
+    assert.equal(joined.status, 200, joined.body.toString('utf8'));
+    assert.equal(joined.json()['spiffe_id'], JOINING_NODE_ID);
+  });
+
   it('revoke on node 1: node 2’s OCSP answers revoked within 1 s, node 3 refuses the certificate on its next request', async () => {
     const svid = await obtainSvid(node('node1').port, ca, agent, workloadId(0));
     const files = ocspFiles(await writeLeaf(work, 'revoked-leaf', svid.identity.chain));
@@ -165,8 +202,9 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     assert.deepEqual(sent, [{ n: serials.length }]);
   });
 
-  it('lego through the balancer completes an order, whichever node each request lands on', skipUnlessTool('lego'), async () => {
+  it('lego through the balancer completes an order', skipUnlessTool('lego'), async (t) => {
     const name = `acme.${ALLOWED_SUFFIX}`;
+    const sessionsBefore = await cluster.balancer.sessionsByServer();
     const result = await runProcess(
       'lego',
       ['--server', `${cluster.balancerUrl}/acme/directory`, '--path', join(work, 'lego'), '--email', 'ops@example.test', '--accept-tos',
@@ -174,7 +212,29 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
       { env: { PATH: process.env['PATH'], HOME: work, LEGO_CA_CERTIFICATES: cluster.paths.bundle }, timeoutMs: 120_000, lifetimeMs: 150_000 },
     );
     assert.equal(result.code, 0, result.stdout + result.stderr);
+    // lego keeps one keep-alive connection for the whole order, so in TCP mode it stays on one node (the next test cuts them).
+    const sessionsAfter = await cluster.balancer.sessionsByServer();
+    t.diagnostic(`lego's connections per node: ${cluster.nodes.map((n) => `${n.name} ${(sessionsAfter.get(n.name) ?? 0) - (sessionsBefore.get(n.name) ?? 0)}`).join(', ')}`);
     const chain = await readFile(join(work, 'lego', 'certificates', `${name}.crt`), 'utf8');
+    const leaf = new X509Certificate(chain);
+    assert.equal(leaf.subjectAltName, `DNS:${name}`);
+    assert.ok(leaf.verify(new X509Certificate(await readFile(cluster.paths.intermediate)).publicKey));
+    const rows = await cluster.database.query<{ profile: string; status: string }>('SELECT profile, status FROM certificates WHERE serial = $1', [normalizeSerial(leaf.serialNumber)]);
+    assert.deepEqual(rows, [{ profile: 'tls-server', status: 'valid' }]);
+  });
+
+  it('an ACME order with every request on a new connection: round robin puts each on the next node, and the order completes', async (t) => {
+    const name = `round-robin.${ALLOWED_SUFFIX}`;
+    const { steps, chain } = await orderRoundRobin({
+      balancerPort: cluster.balancer.port, publicUrl: cluster.balancerUrl, ca, dir: work, name, http01Port, pollTimeoutMs: 20_000,
+    });
+    t.diagnostic(steps.map((s) => s.what).join(', '));
+    // Every node answered part of the order, and every signed request spent a nonce another node had minted.
+    const listenerSerials = new Set(steps.map((s) => s.node));
+    assert.equal(listenerSerials.size, 3, `the order's requests were answered by ${listenerSerials.size} nodes`);
+    const posts = steps.filter((s) => s.nonceFrom !== undefined);
+    assert.ok(posts.length >= 7, `${posts.length} signed requests`);
+    assert.deepEqual(posts.filter((s) => s.nonceFrom === s.node).map((s) => s.what), [], 'requests that spent a nonce of the node answering them');
     const leaf = new X509Certificate(chain);
     assert.equal(leaf.subjectAltName, `DNS:${name}`);
     assert.ok(leaf.verify(new X509Certificate(await readFile(cluster.paths.intermediate)).publicKey));

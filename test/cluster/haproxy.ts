@@ -6,10 +6,19 @@ import { freePort, runProcess, startProcess, withTimeout, type ThirdPartyProcess
 
 /**
  * Debian's HAProxy in front of the nodes, configured as deploy/haproxy.cfg
- * is (TCP mode, round robin, a TLS + HTTP health check of /healthz), with a
+ * is (TCP mode, round robin, a TLS + HTTP health check of /healthz, the
+ * PROXY protocol v2 on every connection to a node, checks included), with a
  * short check interval so a killed node leaves the rotation within a
  * second, and an admin socket the test reads the servers' states from.
  */
+
+/**
+ * The address HAProxy connects to the nodes from (`source`), and the only one
+ * the nodes take a PROXY header from (KEYSMITH_PROXY_PROTOCOL_FROM). Not
+ * 127.0.0.1: on loopback the clients would share it, and the test could not
+ * tell the client's address from the balancer's.
+ */
+export const BALANCER_SOURCE_ADDRESS = '127.0.0.2';
 
 export interface Backend {
   readonly name: string;
@@ -41,7 +50,10 @@ export function haproxyConfig(listenPort: number, backends: readonly Backend[], 
     '  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost',
     // 200 includes `degraded` (the shared database is down: OCSP from cache goes on); 503 is a broken node.
     '  http-check expect status 200',
-    `  default-server check check-ssl verify required ca-file ${bundlePath} check-sni localhost inter 300ms fastinter 200ms fall 2 rise 2`,
+    // send-proxy-v2: each connection to a node starts with a PROXY header naming the client; check-send-proxy: checks send
+    // one too (a LOCAL header), since a node that expects the header from this address closes a connection without it
+    // (deploy/haproxy.cfg says more).
+    `  default-server source ${BALANCER_SOURCE_ADDRESS} send-proxy-v2 check-send-proxy check check-ssl verify required ca-file ${bundlePath} check-sni localhost inter 300ms fastinter 200ms fall 2 rise 2`,
     ...backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port}`),
     '',
   ].join('\n');
@@ -95,6 +107,12 @@ export class Haproxy {
     }
     const checks = await this.lastChecks().catch((err: unknown) => String(err));
     throw new Error(`haproxy servers did not reach ${JSON.stringify([...expected])} in ${timeoutMs} ms; last seen ${JSON.stringify([...seen])}; checks: ${checks}`);
+  }
+
+  /** Connections each server has been handed since HAProxy started (`show stat` stot; health checks are not counted). */
+  async sessionsByServer(): Promise<ReadonlyMap<string, number>> {
+    const rows = parseStat(await this.command('show stat'));
+    return new Map(rows.map((r) => [r['svname'] ?? '', Number(r['stot'] ?? Number.NaN)]));
   }
 
   /** The last health check of each server, as `show stat` describes it (for failure messages). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runProcess, startProcess, type ProcessResult, type ThirdPartyProcess } from '../helpers/processes.js';
-import { Haproxy } from './haproxy.js';
+import { BALANCER_SOURCE_ADDRESS, Haproxy } from './haproxy.js';
 import { ThrowAwayPostgres } from './postgres-server.js';
 
 /**
@@ -12,7 +12,8 @@ import { ThrowAwayPostgres } from './postgres-server.js';
  * README's "Running several nodes" says: one PostgreSQL, `keysmith init`
  * once, a copy of the first node's ca/ in every node's data directory, the
  * same KEYSMITH_DATABASE_URL and CA passphrase everywhere, then N
- * `keysmith serve` children on loopback ports and HAProxy in front. Every wait
+ * `keysmith serve` children on loopback ports and HAProxy in front, speaking
+ * the PROXY protocol to them from an address of its own. Every wait
  * is bounded; every child is stopped by its own PID.
  */
 
@@ -80,6 +81,8 @@ export class KeysmithCluster {
         KEYSMITH_LOG_LEVEL: 'warn',
         KEYSMITH_ACME_VALIDATION_ADDRESS: '127.0.0.1',
         KEYSMITH_ACME_ALLOWED_SUFFIXES: ALLOWED_SUFFIX,
+        // Connections from HAProxy start with a PROXY header: a node sees each client's address, not the balancer's.
+        KEYSMITH_PROXY_PROTOCOL_FROM: `${BALANCER_SOURCE_ADDRESS}/32`,
         ...options.nodeEnv,
       };
       const dataDirs = Array.from({ length: options.nodeCount }, (_, i) => join(root, `node${i + 1}`));
