@@ -4,7 +4,7 @@ import { STOPPED_RENEWING_SERIALS_LONGER_THAN } from './attention.js';
 /**
  * Expiring-certificate detection in SQL, for both backends (the SQLite and
  * PostgreSQL alert outboxes run the same statements; parameters are named,
- * `:now`, and the PostgreSQL side binds them with named-params.ts). Only two
+ * `:now`, and the PostgreSQL side numbers them with sql-placeholders.ts). Only two
  * spellings differ by dialect, and `dialect` picks them: the profile list
  * (a JSON array through json_each on SQLite, a text[] on PostgreSQL) and the
  * join that fixes the loop order (SQLite's CROSS JOIN; PostgreSQL plans

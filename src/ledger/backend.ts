@@ -44,7 +44,7 @@ export interface LedgerBackend {
   close(): Awaitable<void>;
   /** The expiry-alert outbox (migrations/0002): runs, alerts, deliveries, messages. */
   readonly alerts: AwaitableMethods<AlertOutboxRepository>;
-  /** Named leases: one node at a time does what a lease guards (alert runs). */
+  /** Named leases: one node at a time does what a lease guards (alert runs, the next OCSP responder). */
   readonly leases: AwaitableMethods<LeaseRepository>;
   /** Spent ACME nonces (migrations/0007). */
   readonly nonces: AwaitableMethods<NonceRepository>;

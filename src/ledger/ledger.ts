@@ -40,7 +40,7 @@ export class Ledger implements LedgerBackend {
   readonly certificates: CertificateRepository;
   /** The expiry-alert outbox (migrations/0002). */
   readonly alerts: AlertOutboxRepository;
-  /** Named leases: one process at a time does what a lease guards (alert runs). */
+  /** Named leases: one process at a time does what a lease guards (alert runs, the next OCSP responder). */
   readonly leases: LeaseRepository;
   /** SVID registration entries (migrations/0003). */
   readonly entries: EntryRepository;
@@ -71,9 +71,8 @@ export class Ledger implements LedgerBackend {
     this.leases = new LeaseRepository(db);
     this.entries = new EntryRepository(db);
     this.joinTokens = new JoinTokenRepository(db);
-    this.acme = new AcmeRepository(db);
     this.crlNumbers = new CrlNumberRepository(db);
-    this.ocspResponders = new OcspResponderRepository(db);
+    this.ocspResponders = new OcspResponderRepository(db, this.leases);
     this.clusterCheck = new ClusterCheckRepository(db);
     this.nonces = new NonceRepository(db);
     this.acme = new AcmeRepository(db, clock);

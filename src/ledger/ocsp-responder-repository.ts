@@ -1,14 +1,16 @@
 import type Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
 import { checkSerial, checkTime } from './certificate-rows.js';
+import type { LeaseRepository } from './alert-leases.js';
 import { DurableWrites, toConflict } from './connection.js';
 
 /**
  * The delegated OCSP responders the processes on one ledger share
  * (`ocsp_responders`, migrations/0007; src/ca/ocsp-signer.ts says why): the
  * newest usable one, recording a new one, and the lease that lets one
- * process at a time issue the next. The SQL and row mapping here are the
- * PostgreSQL repository's too (postgres/ocsp-responder-repository.ts).
+ * process at a time issue the next (a named lease of the ledger's lease
+ * repository). The SQL and row mapping here are the PostgreSQL repository's
+ * too (postgres/ocsp-responder-repository.ts).
  */
 
 /** A responder as stored: its certificate (the ledger's row) and its wrapped key. */
@@ -20,7 +22,7 @@ export interface StoredOcspResponder {
   readonly notAfter: number;
 }
 
-/** The lease in `leases` (migrations/0002) whose holder issues the next responder certificate. */
+/** The lease (alert-leases.ts, the `leases` table) whose holder issues the next responder certificate. */
 export const RESPONDER_LEASE_NAME = 'ocsp-responder';
 
 const WRAPPED_KEY_LABEL = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
@@ -40,12 +42,6 @@ export const NEWEST_RESPONDER_SQL = `
    ORDER BY c.not_after DESC, r.serial DESC
    LIMIT 1`;
 
-/** Takes the lease when it is free, expired or already this holder's (as src/ledger/alert-leases.ts). */
-export const TAKE_RESPONDER_LEASE_SQL = `
-  INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
-  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-   WHERE leases.expires_at <= ? OR leases.holder = excluded.holder`;
-
 export function toStoredResponder(row: StoredResponderRow): StoredOcspResponder {
   if (!row.wrappedKey.startsWith(WRAPPED_KEY_LABEL)) throw new Error(`OCSP responder ${row.serial}: the stored key is not an encrypted PKCS#8 PEM`);
   return { serial: row.serial, certificateDer: new Uint8Array(row.der), wrappedKey: row.wrappedKey, notAfter: row.notAfter };
@@ -58,18 +54,15 @@ export function checkResponderRecord(serial: string, wrappedKey: string, recorde
   if (!wrappedKey.startsWith(WRAPPED_KEY_LABEL)) throw new DomainError('malformed', 'an OCSP responder key is stored only encrypted (PKCS#8 PEM)');
 }
 
-export function checkLease(holder: string, now: number, ttlMs: number): void {
-  if (holder === '') throw new DomainError('malformed', 'a lease has a holder');
-  checkTime(now, 'now');
-  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new DomainError('malformed', 'a lease lasts a positive number of milliseconds');
-}
-
 export class OcspResponderRepository {
   readonly #durable: DurableWrites;
   #statements: ReturnType<typeof prepare> | undefined;
 
   /** Statements are prepared on first use, so a ledger opened at an older schema version still constructs. */
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly leases: LeaseRepository,
+  ) {
     this.#durable = new DurableWrites(db);
   }
 
@@ -93,14 +86,12 @@ export class OcspResponderRepository {
 
   /** True when `holder` now holds the right to issue the next responder, until now + ttlMs. */
   claimRotation(holder: string, now: number, ttlMs: number): boolean {
-    checkLease(holder, now, ttlMs);
-    const take = this.#prepared().take;
-    return this.#durable.run(this.db.transaction(() => take.run(RESPONDER_LEASE_NAME, holder, now + ttlMs, now).changes === 1));
+    return this.leases.acquire(RESPONDER_LEASE_NAME, holder, now, ttlMs);
   }
 
   /** Gives the claim up (only if `holder` has it). */
   releaseRotation(holder: string): void {
-    this.#prepared().release.run(RESPONDER_LEASE_NAME, holder);
+    this.leases.release(RESPONDER_LEASE_NAME, holder);
   }
 
   #prepared(): ReturnType<typeof prepare> {
@@ -112,7 +103,5 @@ function prepare(db: Database.Database) {
   return {
     newest: db.prepare<[string, number], StoredResponderRow>(NEWEST_RESPONDER_SQL),
     insert: db.prepare<[string, string, number]>('INSERT INTO ocsp_responders (serial, wrapped_key, recorded_at) VALUES (?, ?, ?)'),
-    take: db.prepare<[string, string, number, number]>(TAKE_RESPONDER_LEASE_SQL),
-    release: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
   };
 }

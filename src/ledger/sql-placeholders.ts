@@ -16,8 +16,13 @@ export interface NumberedStatement<V> {
  * `:name` to `$n`: each name gets one number however often it appears. A name
  * the SQL uses but `params` lacks is a bug in the caller (a plain Error); extra
  * params are ignored, as better-sqlite3 ignores them.
+ *
+ * `types` casts a name's placeholder wherever it appears (`$1::bigint`):
+ * PostgreSQL infers an untyped parameter's type from its context, and one
+ * compared only with another parameter or a literal (`:withinMs < 86400000`
+ * is an integer comparison) would be inferred too narrow.
  */
-export function numberNamedParameters<V>(sql: string, params: Readonly<Record<string, V>>): NumberedStatement<V> {
+export function numberNamedParameters<V>(sql: string, params: Readonly<Record<string, V>>, types: Readonly<Record<string, string>> = {}): NumberedStatement<V> {
   const numbers = new Map<string, number>();
   const values: V[] = [];
   const text = sql.replace(TOKENS, (token: string, name: string | undefined) => {
@@ -31,7 +36,8 @@ export function numberNamedParameters<V>(sql: string, params: Readonly<Record<st
       number = values.length;
       numbers.set(name, number);
     }
-    return `$${number}`;
+    const type = types[name];
+    return type === undefined ? `$${number}` : `$${number}::${type}`;
   });
   return { text, values };
 }

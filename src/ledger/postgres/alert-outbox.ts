@@ -54,12 +54,12 @@ import {
   UPDATE_RUN_FINISHED,
   UPDATE_SENT,
 } from './alert-outbox-sql.js';
-import { toPostgresConflict } from './conflict.js';
-import type { PostgresDatabase, SqlRunner } from './database.js';
-import { bindNamed } from './named-params.js';
+import { describeViolation, toPostgresConflict } from './constraint.js';
+import type { PostgresDatabase, SqlRunner, SqlValue } from './database.js';
+import { numberNamedParameters } from '../sql-placeholders.js';
 
 const EXPIRING = expiringStatements('postgres');
-/** The detection parameters' types (named-params.ts says why each needs one). */
+/** The detection parameters' types (sql-placeholders.ts says why each needs one). */
 const EXPIRING_TYPES = { now: 'bigint', horizon: 'bigint', withinMs: 'bigint', dayFloor: 'bigint', longFloor: 'bigint', profiles: 'text[]' } as const;
 
 interface IdRow {
@@ -154,7 +154,7 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
         return ids;
       });
     } catch (error) {
-      throw toPostgresConflict(error, (code) => `alert messages break a ledger constraint (${code})`);
+      throw toPostgresConflict(error, (violation) => `alert messages break a ledger constraint (${describeViolation(violation)})`);
     }
   }
 
@@ -207,7 +207,7 @@ async function expiringRows(tx: SqlRunner, now: number, threshold: ExpiryThresho
   const base = { now, horizon: now + threshold.withinMs, withinMs: threshold.withinMs };
   const { profiles } = threshold;
   const query = (sql: string, params: Readonly<Record<string, string | number | readonly string[] | null>>): Promise<AlertedRow[]> => {
-    const bound = bindNamed(sql, params, EXPIRING_TYPES);
+    const bound = numberNamedParameters<SqlValue>(sql, params, EXPIRING_TYPES);
     return tx.rows<AlertedRow>(bound.text, bound.values);
   };
   const rows = await query(EXPIRING.others, { ...base, profiles: profiles === null ? null : [...profiles] });

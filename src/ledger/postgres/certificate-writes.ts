@@ -1,9 +1,9 @@
-import pg from 'pg';
 import { DomainError } from '../../shared/errors.js';
 import type { NewCertificateRecord } from '../../shared/records.js';
 import { isNewerLatest, KEEP_NEWEST_LATEST, LATEST_COLUMNS, latestParams, type LatestParams } from '../attention.js';
 import { namesOf, recordConflictDetail, toInsertRow, type RecordConflict } from '../certificate-rows.js';
-import { sqlState, type SqlRunner } from './database.js';
+import { constraintViolation, describeViolation, toPostgresConflict } from './constraint.js';
+import type { SqlRunner } from './database.js';
 
 /**
  * Recording certificates on PostgreSQL: one multi-row INSERT per table
@@ -90,11 +90,6 @@ function newestPerSpiffeId(records: readonly NewCertificateRecord[]): LatestPara
   return [...newest.values()];
 }
 
-/** SQLSTATE class 23, integrity constraint violation: unique 23505, foreign key 23503, check 23514, not null 23502. */
-function isConstraintViolation(error: unknown): error is pg.DatabaseError {
-  return error instanceof pg.DatabaseError && (sqlState(error)?.startsWith('23') ?? false);
-}
-
 /**
  * A constraint failure of a write as DomainError('conflict'), worded as on
  * SQLite and naming the record that broke it: PostgreSQL's error detail names
@@ -102,11 +97,11 @@ function isConstraintViolation(error: unknown): error is pg.DatabaseError {
  * batch. Anything else is returned as is.
  */
 export function recordConflict(error: unknown, records: readonly NewCertificateRecord[]): unknown {
-  if (!isConstraintViolation(error)) return error;
-  const { constraint } = error;
-  const key = /^Key \((serial|fingerprint)\)=\(([0-9a-f]+)\)/.exec(error.detail ?? '');
+  const violation = constraintViolation(error);
+  if (violation === undefined) return error;
+  const key = /^Key \((serial|fingerprint)\)=\(([0-9a-f]+)\)/.exec(violation.detail);
   const kind: RecordConflict =
-    constraint === 'certificates_pkey' ? 'serial' : constraint === 'certificates_fingerprint_key' ? 'fingerprint' : { code: sqlState(error) ?? '23000' };
+    violation.constraint === 'certificates_pkey' ? 'serial' : violation.constraint === 'certificates_fingerprint_key' ? 'fingerprint' : { code: violation.state };
   // Without a key in the detail (a CHECK), only a batch of one names its record.
   const culprit =
     key === null
@@ -114,12 +109,12 @@ export function recordConflict(error: unknown, records: readonly NewCertificateR
         ? records[0]
         : undefined
       : records.find((record) => (key[1] === 'serial' ? record.serial : record.fingerprint) === key[2]);
-  const detail = culprit === undefined ? `a certificate of the batch breaks a ledger constraint (${constraint ?? 'unknown'})` : recordConflictDetail(culprit, kind);
+  const detail =
+    culprit === undefined ? `a certificate of the batch breaks a ledger constraint (${describeViolation(violation)})` : recordConflictDetail(culprit, kind);
   return new DomainError('conflict', detail, { cause: error });
 }
 
 /** revoke's constraint failures, worded as on SQLite. */
 export function revokeConflict(error: unknown, serial: string): unknown {
-  if (!isConstraintViolation(error)) return error;
-  return new DomainError('conflict', `revoking ${serial} breaks a ledger constraint (${sqlState(error) ?? '23000'})`, { cause: error });
+  return toPostgresConflict(error, (violation) => `revoking ${serial} breaks a ledger constraint (${describeViolation(violation)})`);
 }

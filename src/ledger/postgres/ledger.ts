@@ -27,7 +27,7 @@ export class PostgresLedger implements LedgerBackend {
   readonly clusterCheck: PostgresClusterCheckRepository;
   /** The expiry-alert outbox (migrations/postgres/0002). */
   readonly alerts: PostgresAlertOutbox;
-  /** Named leases: one node at a time does what a lease guards (alert runs). */
+  /** Named leases: one node at a time does what a lease guards (alert runs, the next OCSP responder). */
   readonly leases: PostgresLeases;
   /** Spent ACME nonces (migrations/postgres/0007). */
   readonly nonces: PostgresNonceRepository;
@@ -44,10 +44,10 @@ export class PostgresLedger implements LedgerBackend {
     this.entries = new PostgresEntryRepository(database);
     this.joinTokens = new PostgresJoinTokenRepository(database);
     this.crlNumbers = new PostgresCrlNumberRepository(database);
-    this.ocspResponders = new PostgresOcspResponderRepository(database);
     this.clusterCheck = new PostgresClusterCheckRepository(database);
     this.alerts = new PostgresAlertOutbox(database);
     this.leases = new PostgresLeases(database);
+    this.ocspResponders = new PostgresOcspResponderRepository(database, this.leases);
     this.nonces = new PostgresNonceRepository(database);
     this.acme = new PostgresAcmeRepository(database, clock);
     this.certificates = new PostgresCertificateRepository(database, clock);

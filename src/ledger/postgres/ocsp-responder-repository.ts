@@ -1,31 +1,26 @@
-import { DomainError } from '../../shared/errors.js';
 import { checkTime } from '../certificate-rows.js';
 import {
-  checkLease,
   checkResponderRecord,
   NEWEST_RESPONDER_SQL,
   RESPONDER_LEASE_NAME,
-  TAKE_RESPONDER_LEASE_SQL,
   toStoredResponder,
   type StoredOcspResponder,
   type StoredResponderRow,
 } from '../ocsp-responder-repository.js';
-import { sqlState, type PostgresDatabase } from './database.js';
+import { numberPositionalParameters } from '../sql-placeholders.js';
+import { toPostgresConflict } from './constraint.js';
+import type { PostgresDatabase } from './database.js';
+import type { PostgresLeases } from './leases.js';
 
-/** The shared OCSP responders on PostgreSQL: the SQLite repository's statements and mapping, with $n placeholders. */
+/** The shared OCSP responders on PostgreSQL: the SQLite repository's statements and mapping, with $n placeholders, and the same named lease. */
 
-/** `?` → `$1, $2, ...` in order (the shared statements have no `?` inside literals). */
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
-
-const NEWEST = numbered(NEWEST_RESPONDER_SQL);
-const TAKE = numbered(TAKE_RESPONDER_LEASE_SQL);
-const CONSTRAINT_STATES = new Set(['23505', '23503', '23514']);
+const NEWEST = numberPositionalParameters(NEWEST_RESPONDER_SQL);
 
 export class PostgresOcspResponderRepository {
-  constructor(private readonly database: PostgresDatabase) {}
+  constructor(
+    private readonly database: PostgresDatabase,
+    private readonly leases: PostgresLeases,
+  ) {}
 
   async newest(issuer: string, now: number): Promise<StoredOcspResponder | undefined> {
     checkTime(now, 'now');
@@ -38,20 +33,15 @@ export class PostgresOcspResponderRepository {
     try {
       await this.database.run('INSERT INTO ocsp_responders (serial, wrapped_key, recorded_at) VALUES ($1, $2, $3)', [serial, wrappedKey, recordedAt]);
     } catch (error) {
-      const state = sqlState(error);
-      if (state !== undefined && CONSTRAINT_STATES.has(state)) {
-        throw new DomainError('conflict', `OCSP responder ${serial} is recorded already, or its certificate is not in the ledger`, { cause: error });
-      }
-      throw error;
+      throw toPostgresConflict(error, () => `OCSP responder ${serial} is recorded already, or its certificate is not in the ledger`);
     }
   }
 
-  async claimRotation(holder: string, now: number, ttlMs: number): Promise<boolean> {
-    checkLease(holder, now, ttlMs);
-    return (await this.database.run(TAKE, [RESPONDER_LEASE_NAME, holder, now + ttlMs, now])) === 1;
+  claimRotation(holder: string, now: number, ttlMs: number): Promise<boolean> {
+    return this.leases.acquire(RESPONDER_LEASE_NAME, holder, now, ttlMs);
   }
 
-  async releaseRotation(holder: string): Promise<void> {
-    await this.database.run('DELETE FROM leases WHERE name = $1 AND holder = $2', [RESPONDER_LEASE_NAME, holder]);
+  releaseRotation(holder: string): Promise<void> {
+    return this.leases.release(RESPONDER_LEASE_NAME, holder);
   }
 }

@@ -2,24 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { join } from 'node:path';
-import { createAcmeServer, type AcmeAuthority, type AcmeServer } from '../../../src/acme/index.js';
+import { createAcmeServer, type AcmeServer } from '../../../src/acme/index.js';
 import { Authority, initCertificateAuthority } from '../../../src/ca/index.js';
-import { openLedger, openLedgerBackend, type Ledger, type PostgresLedger } from '../../../src/ledger/index.js';
+import { openLedgerBackend, type PostgresLedger } from '../../../src/ledger/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { FixedClock, tempDir } from '../../unit/ca/helpers.js';
 import { BASE_URL, body, header, makeCsr, newKey, pathOf, ScriptedValidator, TestClient, type SigningKey } from './protocol-client.js';
 
 /**
- * The ACME front end on the PostgreSQL store, as two nodes: two servers, each
- * with its own PostgreSQL pool on one database, and a client whose requests
- * alternate between them (what round robin behind HAProxy does). Nonces are
- * still per process here (src/acme/nonces.ts), so the client keeps one nonce
- * per node; everything else an order is made of lives in the database.
- *
- * Certificates still go to a SQLite ledger (the certificate repository on
- * PostgreSQL is another slice of issue 12); each issued row is copied into the
- * PostgreSQL `certificates` table so that orders can point at it.
+ * The ACME front end on PostgreSQL, as two nodes: two servers, each with its
+ * own PostgreSQL pool on one database and its own Authority over that ledger
+ * (the CA directory is shared, as a cluster shares ca/), and a client whose
+ * requests alternate between them (what round robin behind HAProxy does).
+ * Everything an order is made of, its certificate and the spent nonces live
+ * in the database; the nonce key is shared as ca/cluster.key shares it.
  */
 
 const POLICY = { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequired: false };
@@ -27,7 +23,6 @@ const POLICY = { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequ
 describe('ACME on PostgreSQL, two nodes behind round robin', () => {
   let database: TestDatabase;
   let dir: ReturnType<typeof tempDir>;
-  let certificates: Ledger;
   let nodes: PostgresLedger[];
   let servers: AcmeServer[];
   const internalErrors: unknown[] = [];
@@ -36,9 +31,6 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
   before(async () => {
     dir = tempDir('acme-pg');
     database = await createTestDatabase('acme_nodes');
-    certificates = openLedger({ path: join(dir.path, 'certificates.db'), clock });
-    const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: certificates.certificates, clock });
-    const authority = new Authority({ material, store: certificates.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp' });
     nodes = [];
     for (let i = 0; i < 2; i++) {
       const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, { clock });
@@ -47,16 +39,8 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
     }
     const first = nodes[0];
     if (first === undefined) throw new Error('no node');
-    const bridged: AcmeAuthority = {
-      material: authority.material,
-      issuerNotAfter: authority.issuerNotAfter,
-      revoke: (serial, reason) => authority.revoke(serial, reason),
-      async issue(request, profile) {
-        const issued = await authority.issue(request, profile);
-        await copyCertificate(certificates, first, issued.serial);
-        return issued;
-      },
-    };
+    // `keysmith init` on the first node: the CA's own certificates go to the one ledger.
+    const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: first.certificates, clock });
     const NONCE_KEY = randomBytes(32);
     servers = nodes.map((node) =>
       createAcmeServer({
@@ -64,8 +48,8 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
         store: node.acme,
         // The nodes share a nonce key as a cluster shares ca/cluster.key, and spend nonces in the one database.
         nonces: { key: NONCE_KEY, ledger: node.nonces },
-        certificates: certificates.certificates,
-        authority: bridged,
+        certificates: node.certificates,
+        authority: new Authority({ material, store: node.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp' }),
         validator: new ScriptedValidator(),
         clock,
         policy: POLICY,
@@ -78,7 +62,6 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
   after(async () => {
     assert.deepEqual(internalErrors, []);
     for (const node of nodes) await node.close();
-    certificates.close();
     await database.drop();
     dir.remove();
   });
@@ -139,42 +122,22 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
     await client.register();
     const { orderPath, finalizePath } = await readyOrder(client, 'race.example.test');
     const accountId = (client.clients[0]?.kid ?? '').split('/').pop() ?? '';
-    const before = issuedTo(accountId);
+    const before = await issuedTo(accountId);
     const csr = makeCsr(dir.path, { dns: ['race.example.test'] }).csr;
     const replies = await Promise.all(client.clients.map((each) => each.post(finalizePath, { csr })));
     const statuses = replies.map((reply) => reply.status).sort();
     assert.deepEqual(statuses, [200, 403], JSON.stringify(replies.map((reply) => reply.body)));
     const refused = replies.find((reply) => reply.status === 403);
     assert.equal(refused === undefined ? undefined : body(refused)['type'], 'urn:ietf:params:acme:error:orderNotReady');
-    assert.equal(issuedTo(accountId) - before, 1, 'exactly one certificate for the order');
+    assert.equal((await issuedTo(accountId)) - before, 1, 'exactly one certificate for the order');
     assert.equal(body(await client.post(orderPath, ''))['status'], 'valid');
   });
 
-  function issuedTo(accountId: string): number {
-    return certificates.certificates.list({ profile: 'tls-server', limit: 500 }).items.filter((item) => item.requester === `acme:${accountId}`).length;
+  /** Certificates the ledger holds for the account, whichever node issued them. */
+  async function issuedTo(accountId: string): Promise<number> {
+    const [node] = nodes;
+    if (node === undefined) throw new Error('no node');
+    const page = await node.certificates.list({ profile: 'tls-server', limit: 500 });
+    return page.items.filter((item) => item.requester === `acme:${accountId}`).length;
   }
 });
-
-/** The issued row, from the SQLite ledger the Authority wrote to, into PostgreSQL's certificates table. */
-async function copyCertificate(from: Ledger, to: PostgresLedger, serial: string): Promise<void> {
-  const record = from.certificates.findBySerial(serial);
-  if (record === undefined) throw new Error(`certificate ${serial} is not in the ledger`);
-  await to.database.run(
-    `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after, issued_at, der, fingerprint, sans)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [
-      record.serial,
-      record.issuer,
-      record.subject,
-      record.spiffeId,
-      record.profile,
-      record.requester,
-      record.notBefore,
-      record.notAfter,
-      record.issuedAt,
-      Buffer.from(record.der),
-      record.fingerprint,
-      JSON.stringify(record.sans),
-    ],
-  );
-}

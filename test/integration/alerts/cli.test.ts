@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { IDEMPOTENCY_HEADER } from '../../../src/alerts/index.js';
 import { openLedger, openLedgerBackend } from '../../../src/ledger/index.js';
 import { createTestDatabase } from '../../helpers/postgres.js';
-import { recordCertificate } from '../../unit/ledger/contract/alert-fixtures.js';
 import { listeningPort, runProcess, startProcess } from '../../helpers/processes.js';
 import { certificate, DAY, tempLedger, TRUST_DOMAIN, WEBHOOK_SECRET, WebhookReceiver, type TempLedger } from './helpers.js';
 
@@ -93,7 +92,7 @@ describe('keysmith alerts commands and serve', () => {
       const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 1 });
       const cert = certificate({ issuedAt: Date.now() - 83 * DAY - 60_000, lifetimeMs: 90 * DAY, spiffeId: `spiffe://${TRUST_DOMAIN}/legacy/pg` });
       try {
-        await recordCertificate(opened, cert);
+        await opened.ledger.certificates.recordIssued(cert);
       } finally {
         await opened.ledger.close();
       }

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { AlertSchedule, alertKey, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, type AlertRunner, type DeliveryReport, type RunOutcome } from '../../../src/alerts/index.js';
 import { openLedgerBackend, type PostgresLedger } from '../../../src/ledger/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
-import { recordCertificate } from '../../unit/ledger/contract/alert-fixtures.js';
 import { certificate, DAY, FakeClock, makeRunner, MemoryLogger, settings, T0, verifySignature, WEBHOOK_SECRET, WebhookReceiver, webhookTo } from './helpers.js';
 
 /**
@@ -62,7 +61,7 @@ async function startCluster(): Promise<Cluster> {
     for (let i = 0; i < CERTIFICATES; i += 1) {
       // Server certificates issued 83 days before SLOT for 90 days, each its own name: all inside the 7-day threshold, none renewed.
       const cert = certificate({ issuedAt: T0 - i * 60_000, lifetimeMs: 90 * DAY, profile: 'tls-server', spiffeId: null, dnsNames: [`svc${i}.cluster.example`] });
-      await recordCertificate({ kind: 'postgres', ledger: nodeAt({ nodes }, 0).ledger }, cert);
+      await nodeAt({ nodes }, 0).ledger.certificates.recordIssued(cert);
       serials.push(cert.serial);
     }
     return { database, receiver, clock, nodes, serials, close };

@@ -26,6 +26,7 @@ describe('migrations/0006 fills spiffe_latest from the rows already there', () =
       const a2 = svid('a', NOW - 20 * MINUTE);
       const b1 = svid('b', NOW - 50 * MINUTE);
       const b2 = { ...svid('b', NOW - 50 * MINUTE), serial: 'ff' + b1.serial };
+      // Raw SQL on purpose: rows as a ledger at version 5 held them, before spiffe_latest existed (the repository would fill it).
       withRawDatabase(path, (db) => {
         const insert = db.prepare(
           `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after, issued_at, der, fingerprint, sans)

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { GroupCommit, type GroupCommitTarget, type Ledger } from '../../../src/ledger/index.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
-import { makeRecord, useLedgerFile } from './ledger-fixtures.js';
+import { GroupCommit, type Ledger } from '../../../src/ledger/index.js';
+import { useLedgerFile } from './ledger-fixtures.js';
+import { counting, records } from './group-commit-fixtures.js';
 
 /**
  * GroupCommit over a real CertificateRepository on a real SQLite file: what
@@ -12,39 +12,6 @@ import { makeRecord, useLedgerFile } from './ledger-fixtures.js';
  * The only wrapper is a pass-through that counts the calls reaching the
  * repository, i.e. the durable transactions actually run.
  */
-
-interface CountingTarget {
-  readonly target: GroupCommitTarget;
-  /** Size of each recordIssuedMany call, in order. */
-  readonly batches: number[];
-  /** Serials of each single-row recordIssued call, in order. */
-  readonly singles: string[];
-}
-
-function counting(ledger: Ledger): CountingTarget {
-  const repository = ledger.certificates;
-  const batches: number[] = [];
-  const singles: string[] = [];
-  const target: GroupCommitTarget = {
-    recordIssuedMany: (records) => {
-      batches.push(records.length);
-      repository.recordIssuedMany(records);
-    },
-    recordIssued: (record) => {
-      singles.push(record.serial);
-      repository.recordIssued(record);
-    },
-    isSerialTaken: (serial) => repository.isSerialTaken(serial),
-    findBySerial: (serial) => repository.findBySerial(serial),
-    revoke: (serial, reason, revokedAt) => repository.revoke(serial, reason, revokedAt),
-    statusOf: (serial) => repository.statusOf(serial),
-  };
-  return { target, batches, singles };
-}
-
-function records(count: number): NewCertificateRecord[] {
-  return Array.from({ length: count }, () => makeRecord());
-}
 
 describe('GroupCommit on SQLite', () => {
   let path: string;

@@ -11,6 +11,22 @@ describe('numberNamedParameters', () => {
     assert.deepEqual(values, [10, 20, 3]);
   });
 
+  it('casts a typed name wherever it appears', () => {
+    const { text, values } = numberNamedParameters(
+      'SELECT 1 WHERE a > :now AND b <= :horizon AND c > :now AND d = ANY(:profiles)',
+      { now: 5, horizon: 9, profiles: ['svid'] },
+      { now: 'bigint', profiles: 'text[]' },
+    );
+    assert.equal(text, 'SELECT 1 WHERE a > $1::bigint AND b <= $2 AND c > $1::bigint AND d = ANY($3::text[])');
+    assert.deepEqual(values, [5, 9, ['svid']]);
+  });
+
+  it('binds null as a value', () => {
+    const { text, values } = numberNamedParameters('SELECT 1 WHERE y = :y', { y: null });
+    assert.equal(text, 'SELECT 1 WHERE y = $1');
+    assert.deepEqual(values, [null]);
+  });
+
   it('leaves string literals, quoted identifiers and :: casts alone', () => {
     const { text, values } = numberNamedParameters(`SELECT 'a:b' AS "x:y", :v::jsonb, 'it''s :not' FROM t`, { v: '{}' });
     assert.equal(text, `SELECT 'a:b' AS "x:y", $1::jsonb, 'it''s :not' FROM t`);

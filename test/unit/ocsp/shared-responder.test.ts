@@ -13,12 +13,10 @@ import {
   OcspSigner,
   responderKeyWrap,
   type CaMaterial,
-  type CertificateStore,
 } from '../../../src/ca/index.js';
 import { openLedger, openLedgerBackend, type OpenedLedger } from '../../../src/ledger/index.js';
 import { describeOcspResponse } from '../../../src/x509/index.js';
 import { BACKENDS } from '../../helpers/backends.js';
-import { pgCertificateWriter } from '../../helpers/pg-certificates.js';
 import { createTestDatabase } from '../../helpers/postgres.js';
 import { FixedClock } from '../ca/helpers.js';
 
@@ -57,6 +55,8 @@ interface Cluster {
   store(): Promise<OpenedLedger['ledger']['ocspResponders']>;
   /** Responder certificates in the ledger (profile ocsp-signer). */
   responderCount(): Promise<number>;
+  /** Revokes a certificate through the ledger (as `keysmith revoke` does). */
+  revoke(serial: string): Promise<void>;
   /** Runs SQL on the shared database (tests that tamper with it). */
   exec(sql: string, params: readonly (string | number)[]): Promise<void>;
   dispose(): Promise<void>;
@@ -79,7 +79,6 @@ async function cluster(kind: 'sqlite' | 'postgres'): Promise<Cluster> {
     return ledger;
   };
   const probe = await open();
-  const storeOf = (ledger: OpenedLedger): CertificateStore => (ledger.kind === 'sqlite' ? ledger.ledger.certificates : pgCertificateWriter(ledger.ledger.database));
   return {
     clock,
     async store() {
@@ -88,7 +87,7 @@ async function cluster(kind: 'sqlite' | 'postgres'): Promise<Cluster> {
     async node(name, options = {}) {
       const ledger = await open();
       const nodeMaterial = await loadCertificateAuthority({ dataDir: caDir, trustDomain: 'example.org', clock });
-      const authority = new Authority({ material: nodeMaterial, store: storeOf(ledger), clock, ocspUrl: 'http://127.0.0.1/ocsp' });
+      const authority = new Authority({ material: nodeMaterial, store: ledger.ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp' });
       return new OcspSigner({
         authority,
         clock,
@@ -106,6 +105,9 @@ async function cluster(kind: 'sqlite' | 'postgres'): Promise<Cluster> {
       }
       const row = await probe.ledger.database.row<{ n: number }>("SELECT count(*) AS n FROM certificates WHERE profile = 'ocsp-signer'");
       return row?.n ?? -1;
+    },
+    async revoke(serial) {
+      await probe.ledger.certificates.revoke(serial, 'keyCompromise', clock.now());
     },
     async exec(sql, params) {
       if (probe.kind === 'sqlite') {
@@ -205,10 +207,7 @@ for (const backend of BACKENDS) {
       try {
         const first = await nodes.node('node-1');
         await first.rotateIfDue();
-        await nodes.exec("UPDATE certificates SET status = 'revoked', revoked_at = $1, revocation_reason = 'keyCompromise' WHERE serial = $2", [
-          nodes.clock.now(),
-          first.serial ?? '',
-        ]);
+        await nodes.revoke(first.serial ?? '');
         const second = await nodes.node('node-2');
         await second.rotateIfDue();
         assert.notEqual(second.serial, first.serial);
@@ -243,6 +242,7 @@ for (const backend of BACKENDS) {
       try {
         const first = await nodes.node('node-1');
         await first.rotateIfDue();
+        // Raw SQL on purpose: no repository stores a key that does not match its certificate; this corrupts the row.
         const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
         await nodes.exec('UPDATE ocsp_responders SET wrapped_key = $1 WHERE serial = $2', [responderKeyWrap(material.intermediate.keyObject).wrap(stranger), first.serial ?? '']);
         const second = await nodes.node('node-2');

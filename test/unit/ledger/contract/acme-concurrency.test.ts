@@ -5,7 +5,7 @@ import type { PostgresLedger } from '../../../../src/ledger/postgres/ledger.js';
 import { isDomainError } from '../../../../src/shared/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../../helpers/postgres.js';
 import { NOW } from '../ledger-fixtures.js';
-import { DAY, insertCertificate, newAccount, newAuthorization, newOrder, uniqueId } from './acme-fixtures.js';
+import { DAY, recordCertificate, newAccount, newAuthorization, newOrder, uniqueId } from './acme-fixtures.js';
 
 /**
  * The ACME store with several nodes on one PostgreSQL database: two ledgers
@@ -52,7 +52,7 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
       assert.equal(results.filter((started) => started).length, 1, `round ${round}: ${JSON.stringify(results)}`);
       const winner = results[0] === true ? nodeA : nodeB;
       const loser = winner === nodeA ? nodeB : nodeA;
-      const serial = await insertCertificate({ kind: 'postgres', ledger: winner }, `acme:${accountId}`);
+      const serial = await recordCertificate({ kind: 'postgres', ledger: winner }, `acme:${accountId}`);
       assert.equal((await winner.acme.completeFinalize(orderId, serial)).certificateSerial, serial);
       assert.equal(await loser.acme.beginFinalize(orderId), false, 'a valid order is never finalized again');
     }
@@ -91,7 +91,7 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
   it('two nodes placing orders that replace one certificate at once: exactly one order is placed (RFC 9773 §5)', async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const account = await nodeA.acme.createAccount(newAccount());
-      const serial = await insertCertificate({ kind: 'postgres', ledger: nodeA }, `acme:${account.id}`);
+      const serial = await recordCertificate({ kind: 'postgres', ledger: nodeA }, `acme:${account.id}`);
       const replacing = { replaces: `aki.${serial}`, replacesSerial: serial };
       const first = newOrder(account.id, [newAuthorization(account.id, 'x.example.test')], replacing);
       const second = newOrder(account.id, [newAuthorization(account.id, 'x.example.test')], replacing);

@@ -83,33 +83,9 @@ export function newOrder(accountId: string, fresh: readonly NewAcmeAuthorization
   };
 }
 
-/**
- * A certificate row for orders to point at (acme_orders references
- * certificates). Written the way each backend's ledger holds it; the
- * certificate repository itself is not what these tests are about.
- */
-export async function insertCertificate(opened: OpenedLedger, requester: string): Promise<string> {
+/** A certificate for orders to point at (acme_orders references certificates), recorded by the ledger's certificate repository. */
+export async function recordCertificate(opened: OpenedLedger, requester: string): Promise<string> {
   const record = makeRecord({ profile: 'tls-server', requester, spiffeId: null, sans: [{ type: 'dns', value: 'www.example.test' }] });
-  if (opened.kind === 'sqlite') {
-    opened.ledger.certificates.recordIssued(record);
-  } else {
-    await opened.ledger.database.run(
-      `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after, issued_at, der, fingerprint, sans)
-       VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [
-        record.serial,
-        record.issuer,
-        record.subject,
-        record.profile,
-        record.requester,
-        record.notBefore,
-        record.notAfter,
-        record.issuedAt,
-        Buffer.from(record.der),
-        record.fingerprint,
-        JSON.stringify(record.sans),
-      ],
-    );
-  }
+  await opened.ledger.certificates.recordIssued(record);
   return record.serial;
 }

@@ -5,7 +5,7 @@ import { isDomainError, type DomainErrorKind } from '../../../../src/shared/erro
 import { FINALIZE_INTERRUPTED_AFTER_MS } from '../../../../src/ledger/postgres/acme-orders.js';
 import { BACKENDS, type OpenedTestLedger } from '../../../helpers/backends.js';
 import { NOW } from '../ledger-fixtures.js';
-import { DAY, insertCertificate, newAccount, newAuthorization, newOrder, TestClock, uniqueId } from './acme-fixtures.js';
+import { DAY, recordCertificate, newAccount, newAuthorization, newOrder, TestClock, uniqueId } from './acme-fixtures.js';
 
 /**
  * The ACME repository's contract: every method, the same answers on SQLite
@@ -168,7 +168,7 @@ for (const backend of BACKENDS) {
     it('refuses a second live order replacing one certificate (RFC 9773), and allows one once the first has expired', async () => {
       const acme = opened.ledger.acme;
       const id = await account();
-      const serial = await insertCertificate(opened, `acme:${id}`);
+      const serial = await recordCertificate(opened, `acme:${id}`);
       const replacing = { replaces: `aki.${serial}`, replacesSerial: serial };
       const first = newOrder(id, [newAuthorization(id, 'r.example.test')], { ...replacing, expiresAt: NOW + DAY });
       assert.equal((await acme.createOrder(first, NOW)).ok, true);
@@ -295,7 +295,7 @@ for (const backend of BACKENDS) {
       await acme.abortFinalize(order.id);
       assert.equal((await acme.findOrder(order.id))?.status, 'ready');
       assert.equal(await acme.beginFinalize(order.id), true);
-      const serial = await insertCertificate(opened, `acme:${id}`);
+      const serial = await recordCertificate(opened, `acme:${id}`);
       const done = await acme.completeFinalize(order.id, serial);
       assert.equal(done.status, 'valid');
       assert.equal(done.certificateSerial, serial);

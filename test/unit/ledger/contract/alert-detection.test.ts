@@ -7,7 +7,7 @@ import type { OpenedLedger } from '../../../../src/ledger/index.js';
 import type { CertificateRecord, NewCertificateRecord, ProfileName } from '../../../../src/shared/records.js';
 import { BACKENDS, type BackendUnderTest, type OpenedTestLedger } from '../../../helpers/backends.js';
 import { certificate, DAY, HOUR, T0, TRUST_DOMAIN } from '../../../integration/alerts/helpers.js';
-import { emptyPostgresLedger, recordCertificate, revokeCertificate } from './alert-fixtures.js';
+import { emptyPostgresLedger } from './alert-fixtures.js';
 
 /**
  * The detection SQL (src/ledger/alert-expiring-sql.ts, one text for both
@@ -92,8 +92,8 @@ for (const backend of BACKENDS) {
             const records: CertificateRecord[] = [];
             for (const [index, spec] of specs.entries()) {
               const record = recordOf(spec, index);
-              await recordCertificate(opened, record);
-              if (spec.isRevoked) await revokeCertificate(opened, record.serial, 'superseded', record.issuedAt + 1);
+              await opened.ledger.certificates.recordIssued(record);
+              if (spec.isRevoked) await opened.ledger.certificates.revoke(record.serial, 'superseded', record.issuedAt + 1);
               records.push(asRecord(record, spec.isRevoked));
             }
             const asPairs = (list: readonly { serial: string; thresholdMs: number }[]): string[] => list.map((p) => `${p.serial}@${p.thresholdMs}`).sort();
@@ -129,9 +129,10 @@ for (const backend of BACKENDS) {
       const found = await test.opened.ledger.alerts.enqueueExpiring({ runId, now, thresholds, targets: [], keyFor: alertKey });
       return found.map((a) => `${a.serial}@${a.thresholdMs / DAY}d`);
     }
-    const record = (spec: Parameters<typeof certificate>[0]): Promise<NewCertificateRecord> => {
+    const record = async (spec: Parameters<typeof certificate>[0]): Promise<NewCertificateRecord> => {
       const made = certificate(spec);
-      return recordCertificate(test.opened, made).then(() => made);
+      await test.opened.ledger.certificates.recordIssued(made);
+      return made;
     };
 
     it('default scope: other profiles by identity (SPIFFE ID, name set, subject), SVIDs only once they stopped renewing', async () => {

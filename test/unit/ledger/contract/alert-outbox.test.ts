@@ -6,7 +6,6 @@ import type { OpenedLedger } from '../../../../src/ledger/index.js';
 import type { DeliveryTarget } from '../../../../src/shared/alert-records.js';
 import { BACKENDS, type OpenedTestLedger } from '../../../helpers/backends.js';
 import { certificate, DAY, T0 } from '../../../integration/alerts/helpers.js';
-import { recordCertificate } from './alert-fixtures.js';
 
 /** The alert outbox's guarantees, one body for both backends (SQLite answers at once, PostgreSQL later: every call is awaited). */
 for (const backend of BACKENDS) {
@@ -26,7 +25,7 @@ for (const backend of BACKENDS) {
 
     async function enqueueOne(targets: readonly DeliveryTarget[] = [mail]): Promise<{ runId: number; serial: string }> {
       const cert = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY });
-      await recordCertificate(opened, cert);
+      await opened.ledger.certificates.recordIssued(cert);
       const runId = await opened.ledger.alerts.startRun({ reason: 'manual', holder: 'h', now });
       assert.ok(runId !== null);
       const enqueued = await opened.ledger.alerts.enqueueExpiring({ runId, now, thresholds: week, targets, keyFor: alertKey });
@@ -86,7 +85,7 @@ for (const backend of BACKENDS) {
     });
 
     it('refuses a malformed key or threshold and writes nothing', async () => {
-      await recordCertificate(opened, certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
+      await opened.ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
       const runId = await opened.ledger.alerts.startRun({ reason: 'manual', holder: 'h', now });
       assert.ok(runId !== null);
       await assert.rejects(
@@ -159,7 +158,7 @@ for (const backend of BACKENDS) {
     });
 
     it('pages newest first and filters on the overall status', async () => {
-      for (let i = 0; i < 3; i += 1) await recordCertificate(opened, certificate({ issuedAt: T0 - i, lifetimeMs: 90 * DAY }));
+      for (let i = 0; i < 3; i += 1) await opened.ledger.certificates.recordIssued(certificate({ issuedAt: T0 - i, lifetimeMs: 90 * DAY }));
       const runId = await opened.ledger.alerts.startRun({ reason: 'manual', holder: 'h', now });
       assert.ok(runId !== null);
       const enqueued = await opened.ledger.alerts.enqueueExpiring({ runId, now, thresholds: week, targets: [mail], keyFor: alertKey });

@@ -3,7 +3,7 @@ import { after, before } from 'node:test';
 import Database from 'better-sqlite3';
 import { PostgresDatabase, type LedgerBackend } from '../../../../src/ledger/index.js';
 import { isDomainError, type DomainError, type DomainErrorKind } from '../../../../src/shared/errors.js';
-import type { NewCertificateRecord } from '../../../../src/shared/records.js';
+import { numberPositionalParameters } from '../../../../src/ledger/sql-placeholders.js';
 import type { BackendUnderTest, OpenedTestLedger, TestLedgerLocation } from '../../../helpers/backends.js';
 
 /**
@@ -87,40 +87,10 @@ export async function withRawSql<T>(location: TestLedgerLocation, look: (raw: Ra
   const db = new PostgresDatabase({ url: location.url, poolSize: 1 });
   try {
     return await look({
-      rows: <R>(sql: string, params: readonly RawValue[] = []) => db.rows<R>(numbered(sql), params),
-      run: (sql: string, params: readonly RawValue[] = []) => db.run(numbered(sql), params),
+      rows: <R>(sql: string, params: readonly RawValue[] = []) => db.rows<R>(numberPositionalParameters(sql), params),
+      run: (sql: string, params: readonly RawValue[] = []) => db.run(numberPositionalParameters(sql), params),
     });
   } finally {
     await db.close();
   }
-}
-
-/** `?` to `$1, $2...`; the test SQL holds no `?` inside literals. */
-function numbered(sql: string): string {
-  let position = 0;
-  return sql.replace(/\?/g, () => `$${++position}`);
-}
-
-/**
- * A certificates row for a foreign key to point at (join_tokens.used_by_serial),
- * written raw: the certificate repository is not what these tests are about.
- */
-export async function storeCertificateRow(raw: RawSql, record: NewCertificateRecord): Promise<void> {
-  await raw.run(
-    `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after, issued_at, der, fingerprint, sans)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')`,
-    [
-      record.serial,
-      record.issuer,
-      record.subject,
-      record.spiffeId ?? null,
-      record.profile,
-      record.requester,
-      record.notBefore,
-      record.notAfter,
-      record.issuedAt,
-      Buffer.from(record.der),
-      record.fingerprint,
-    ],
-  );
 }

@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CertificateStore } from '../../../../src/ca/ports.js';
-import { GroupCommit, openLedgerBackend, type GroupCommitTarget } from '../../../../src/ledger/index.js';
+import { GroupCommit, openLedgerBackend } from '../../../../src/ledger/index.js';
 import { isDomainError } from '../../../../src/shared/errors.js';
-import type { NewCertificateRecord } from '../../../../src/shared/records.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { makeRecord } from '../ledger-fixtures.js';
 import { useCertificateLedger, type CertificateLedger } from './certificate-fixtures.js';
+import { counting, records } from '../group-commit-fixtures.js';
 
 /**
  * GroupCommit over a real certificate repository, on both backends: SQLite's
@@ -17,39 +17,6 @@ import { useCertificateLedger, type CertificateLedger } from './certificate-fixt
  * order on disk, a write lock held by another connection) is in
  * ../group-commit.test.ts.
  */
-
-interface CountingTarget {
-  readonly target: GroupCommitTarget;
-  /** Size of each recordIssuedMany call, in order. */
-  readonly batches: number[];
-  /** Serials of each single-row recordIssued call, in order. */
-  readonly singles: string[];
-}
-
-function counting(ledger: CertificateLedger): CountingTarget {
-  const repository = ledger.certificates;
-  const batches: number[] = [];
-  const singles: string[] = [];
-  const target: GroupCommitTarget = {
-    recordIssuedMany: (records) => {
-      batches.push(records.length);
-      return repository.recordIssuedMany(records);
-    },
-    recordIssued: (record) => {
-      singles.push(record.serial);
-      return repository.recordIssued(record);
-    },
-    isSerialTaken: (serial) => repository.isSerialTaken(serial),
-    findBySerial: (serial) => repository.findBySerial(serial),
-    revoke: (serial, reason, revokedAt) => repository.revoke(serial, reason, revokedAt),
-    statusOf: (serial) => repository.statusOf(serial),
-  };
-  return { target, batches, singles };
-}
-
-function records(count: number): NewCertificateRecord[] {
-  return Array.from({ length: count }, () => makeRecord());
-}
 
 /** Lets the scheduled flush (setImmediate) run. */
 function nextTurn(): Promise<void> {

@@ -6,7 +6,7 @@ import type { JoinTokenRecord } from '../../../../src/shared/entry-records.js';
 import type { JoinTokenStore } from '../../../../src/svid/ports.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { HOUR, NOW, makeRecord } from '../ledger-fixtures.js';
-import { assertRejectsDomainError, CHECK_FAILED, storeCertificateRow, useBackend, withRawSql } from './contract-fixtures.js';
+import { assertRejectsDomainError, CHECK_FAILED, useBackend, withRawSql } from './contract-fixtures.js';
 
 /**
  * The join-token repository's contract, run on both backends (a real SQLite
@@ -174,16 +174,13 @@ for (const backend of BACKENDS) {
 
     describe('attachSerial', () => {
       it('links the node certificate to a redeemed token; repeating it is harmless, another serial is a conflict', async () => {
-        const { ledger, location } = open();
+        const { ledger } = open();
         const token = newToken();
         await ledger.joinTokens.create(token);
         assert.equal((await ledger.joinTokens.redeem(token.tokenHash, NOW + 1)).ok, true);
         const certificate = makeRecord({ profile: 'node', spiffeId: NODE });
         const other = makeRecord({ profile: 'node', spiffeId: NODE });
-        await withRawSql(location, async (raw) => {
-          await storeCertificateRow(raw, certificate);
-          await storeCertificateRow(raw, other);
-        });
+        await ledger.certificates.recordIssuedMany([certificate, other]);
         await ledger.joinTokens.attachSerial(token.tokenHash, certificate.serial);
         await ledger.joinTokens.attachSerial(token.tokenHash, certificate.serial);
         assert.equal((await ledger.joinTokens.find(token.tokenHash))?.usedBySerial, certificate.serial);
@@ -197,9 +194,9 @@ for (const backend of BACKENDS) {
       });
 
       it('answers conflict for a token not redeemed, notFound for an unknown token or serial', async () => {
-        const { ledger, location } = open();
+        const { ledger } = open();
         const certificate = makeRecord({ profile: 'node', spiffeId: NODE });
-        await withRawSql(location, (raw) => storeCertificateRow(raw, certificate));
+        await ledger.certificates.recordIssued(certificate);
         const unredeemed = newToken();
         await ledger.joinTokens.create(unredeemed);
         await assertRejectsDomainError(() => ledger.joinTokens.attachSerial(unredeemed.tokenHash, certificate.serial), 'conflict', /^the join token has not been redeemed$/);

@@ -19,7 +19,6 @@ import { PG_REVOKED_SUMMARY_SQL, PG_REVOKED_UNEXPIRED_SQL } from '../../../../sr
 import type { NewCertificateRecord, RevocationReason } from '../../../../src/shared/records.js';
 import { describeCrl } from '../../../../src/x509/index.js';
 import { BACKENDS } from '../../../helpers/backends.js';
-import { insertCertificateRow } from '../../../helpers/pg-certificates.js';
 import { createTestDatabase } from '../../../helpers/postgres.js';
 import { FixedClock, openssl } from '../../ca/helpers.js';
 import { HOUR, makeRecord, NOW } from '../ledger-fixtures.js';
@@ -95,10 +94,8 @@ async function seed(kind: 'sqlite' | 'postgres'): Promise<Seeded> {
   const database = await createTestDatabase('revoked');
   const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 2 });
   try {
-    if (opened.kind !== 'postgres') throw new Error('expected PostgreSQL');
-    for (const row of rows) {
-      await insertCertificateRow(opened.ledger.database, row.record, row.revoked === undefined ? {} : { revokedAt: row.revoked.at, reason: row.revoked.reason });
-    }
+    await opened.ledger.certificates.recordIssuedMany(rows.map((row) => row.record));
+    for (const row of rows) if (row.revoked !== undefined) await opened.ledger.certificates.revoke(row.record.serial, row.revoked.reason, row.revoked.at);
   } finally {
     await opened.ledger.close();
   }

@@ -1,44 +1,52 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { openLedgerBackend, PostgresDatabase, REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext } from '../../../../src/ledger/index.js';
+import { openLedgerBackend, PostgresDatabase, REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext, type PostgresLedger } from '../../../../src/ledger/index.js';
 import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../../../helpers/postgres.js';
+import { HOUR, makeRecord } from '../ledger-fixtures.js';
 
 /**
- * The revocation feed on a real PostgreSQL. The revoke transaction of the
- * certificate repository will send pg_notify('keysmith_revocations', serial);
- * here the tests send it by hand, in a transaction with the UPDATE, as it will.
+ * The revocation feed on a real PostgreSQL. Certificates are recorded and
+ * revoked by the ledger's certificate repository, whose revoke transaction
+ * sends pg_notify('keysmith_revocations', serial) as it commits.
  */
 
 let database: TestDatabase;
+let ledger: PostgresLedger;
 let sql: PostgresDatabase;
-let nextSerial = 0x10;
 
 before(async () => {
   database = await createTestDatabase('feed');
-  const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 1 });
-  await opened.ledger.close();
+  const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 2 });
+  if (opened.kind !== 'postgres') throw new Error('expected PostgreSQL');
+  ledger = opened.ledger;
   sql = new PostgresDatabase({ url: database.url, poolSize: 2 });
 });
 after(async () => {
   await sql.close();
+  await ledger.close();
   await database.drop();
 });
 
-/** A valid certificate row; its serial. */
+/** A valid certificate, recorded; its serial. */
 async function issue(): Promise<string> {
-  const serial = (nextSerial++).toString(16).padStart(16, '1');
   const now = Date.now();
-  await sql.run(
-    `INSERT INTO certificates (serial, issuer, subject, profile, requester, not_before, not_after, issued_at, der, fingerprint)
-     VALUES ($1, 'CN=test intermediate', 'CN=test', 'svid', 'test', $2, $3, $2, $4, $5)`,
-    [serial, now - 1000, now + 3_600_000, Buffer.from([0x30, 0x00]), createHash('sha256').update(serial).digest('hex')],
-  );
-  return serial;
+  const record = makeRecord({ notBefore: now - 1000, notAfter: now + HOUR, issuedAt: now });
+  await ledger.certificates.recordIssued(record);
+  return record.serial;
 }
 
-/** Revokes `serial` in one transaction, notifying as the revoke transaction does when `notify`; `rollback` undoes it all. */
-async function revoke(serial: string, options: { notify: boolean; rollback?: boolean; at?: number }): Promise<void> {
+/** Revokes `serial` as `keysmith revoke` does: the repository's transaction, which notifies at commit. */
+async function revoke(serial: string): Promise<void> {
+  await ledger.certificates.revoke(serial, 'keyCompromise', Date.now());
+}
+
+/**
+ * Raw SQL on purpose: the repository always notifies and always commits, and
+ * these tests need a revocation whose notification never comes (`notify`
+ * false: the poll must find it) or whose transaction rolls back after its
+ * NOTIFY (nothing may be delivered).
+ */
+async function revokeBehindTheRepository(serial: string, options: { notify: boolean; rollback?: boolean; at?: number }): Promise<void> {
   await sql
     .transaction(async (tx) => {
       await tx.run("UPDATE certificates SET status = 'revoked', revoked_at = $2, revocation_reason = 'keyCompromise' WHERE serial = $1", [
@@ -124,7 +132,7 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     assert.equal(current.feed.isListening, true);
     const serial = await issue();
     const committedBefore = performance.now();
-    await revoke(serial, { notify: true });
+    await revoke(serial);
     const committed = performance.now();
     const { deliveredAt } = current;
     await until('the notification arrives', 1_000, () => deliveredAt.has(serial));
@@ -138,10 +146,10 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     current = harness();
     await current.feed.start();
     const undone = await issue();
-    await revoke(undone, { notify: true, rollback: true });
+    await revokeBehindTheRepository(undone, { notify: true, rollback: true });
     await sql.run('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, 'DROP TABLE certificates']);
     const kept = await issue();
-    await revoke(kept, { notify: true });
+    await revoke(kept);
     // Notifications arrive in commit order: once `kept` is here, anything sent before it has been seen.
     const { delivered } = current;
     await until('the second revocation arrives', 1_000, () => delivered.includes(kept));
@@ -161,7 +169,7 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     const missed = await issue();
     // Nobody listens now: this NOTIFY is lost, as it would be in production.
     assert.deepEqual(await listeners(), []);
-    await revoke(missed, { notify: true });
+    await revoke(missed);
     assert.equal(delivered.length, 0);
     await until('the feed reconnects and catches up', 5_000, () => delivered.includes(missed));
     assert.equal(feed.reconnects, 1);
@@ -170,7 +178,7 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     assert.equal(errors[0]?.context, 'listen');
     // Listening again: the next revocation comes by notification.
     const next = await issue();
-    await revoke(next, { notify: true });
+    await revoke(next);
     await until('the next notification arrives', 1_000, () => delivered.includes(next));
     assert.deepEqual(delivered, [missed, next]);
   });
@@ -190,7 +198,7 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
       await allowConnections(true);
     }
     const missed = await issue();
-    await revoke(missed, { notify: false });
+    await revokeBehindTheRepository(missed, { notify: false });
     await until('the feed reconnects and catches up', 5_000, () => delivered.includes(missed));
     assert.equal(feed.reconnects, 1);
     assert.deepEqual(delivered, [missed]);
@@ -201,10 +209,10 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     const { feed, delivered } = current;
     await feed.start();
     const notified = await issue();
-    await revoke(notified, { notify: true });
+    await revoke(notified);
     // A revoke transaction that took its time: revoked_at is 5 s old when it commits (inside the 10 s margin).
     const silent = await issue();
-    await revoke(silent, { notify: false, at: Date.now() - 5_000 });
+    await revokeBehindTheRepository(silent, { notify: false, at: Date.now() - 5_000 });
     await until('the poll finds the silent one', 2_000, () => delivered.includes(silent));
     // Both are inside the poll window on these polls: seen again, handed out never again.
     await feed.poll();
