@@ -1,12 +1,12 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { Authority, initCertificateAuthority, OcspSigner, type IssuedCertificate } from '../../../src/ca/index.js';
 import { GroupCommit, openLedgerBackend, RevocationFeed, type PostgresLedger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspCertificateRow, type OcspLedger, type OcspReply, type OcspSerialStatus } from '../../../src/ocsp/index.js';
-import { describeOcspResponse, encodeOcspRequest } from '../../../src/x509/index.js';
+import { describeOcspResponse } from '../../../src/x509/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
+import { issueWorkloadSvid, ocspRequestFor } from './helpers.js';
 
 /**
  * The OCSP cache on PostgreSQL (cacheCheck 'revocation-feed'): a hit reads
@@ -111,18 +111,8 @@ describe('LedgerSource on PostgreSQL: the revocation feed keeps the cache true',
     dir.remove();
   });
 
-  const issue = (name: string): Promise<IssuedCertificate> =>
-    authority.issue(
-      {
-        publicKey: new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' })),
-        spiffeId: `spiffe://example.org/${name}`,
-        requester: 'system',
-      },
-      'svid',
-    );
-
-  const requestFor = (issued: IssuedCertificate): Uint8Array =>
-    encodeOcspRequest([{ certificateDer: issued.der, issuerDer: authority.material.intermediate.certDer }]);
+  const issue = (name: string): Promise<IssuedCertificate> => issueWorkloadSvid(authority, name);
+  const requestFor = (issued: IssuedCertificate): Uint8Array => ocspRequestFor(authority, issued);
 
   function statusKind(reply: OcspReply): string | undefined {
     assert.equal(reply.status, 'successful', String(reply.fault));

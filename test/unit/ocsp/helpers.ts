@@ -7,6 +7,7 @@ import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import type { OcspPort } from '../../../src/http/index.js';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder } from '../../../src/ocsp/index.js';
+import { encodeOcspRequest } from '../../../src/x509/index.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
 
 /**
@@ -111,4 +112,21 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
       dir.remove();
     },
   };
+}
+
+/** A workload SVID for `spiffe://example.org/<name>` with a fresh P-256 key, through the Authority's one pipeline. */
+export function issueWorkloadSvid(authority: Authority, name: string): Promise<IssuedCertificate> {
+  return authority.issue(
+    {
+      publicKey: new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' })),
+      spiffeId: `spiffe://example.org/${name}`,
+      requester: 'system',
+    },
+    'svid',
+  );
+}
+
+/** A DER OCSP request for one certificate of the Authority's intermediate. */
+export function ocspRequestFor(authority: Authority, issued: IssuedCertificate): Uint8Array {
+  return encodeOcspRequest([{ certificateDer: issued.der, issuerDer: authority.material.intermediate.certDer }]);
 }

@@ -1,15 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { Authority, checkClientCertificate, initCertificateAuthority, OcspSigner, type IssuedCertificate } from '../../../src/ca/index.js';
 import { GroupCommit, openLedgerBackend, type PostgresLedger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspReply } from '../../../src/ocsp/index.js';
 import { isPromise } from '../../../src/shared/awaitable-flow.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
 import { isDomainError } from '../../../src/shared/errors.js';
-import { describeCertificate, describeOcspResponse, encodeOcspRequest } from '../../../src/x509/index.js';
+import { describeCertificate, describeOcspResponse } from '../../../src/x509/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
+import { issueWorkloadSvid, ocspRequestFor } from './helpers.js';
 
 /**
  * The issuance and revocation pipeline and the OCSP responder over the
@@ -56,18 +57,8 @@ describe('Authority and OCSP over the PostgreSQL ledger', () => {
     dir.remove();
   });
 
-  const issue = (name: string): Promise<IssuedCertificate> =>
-    authority.issue(
-      {
-        publicKey: new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' })),
-        spiffeId: `spiffe://example.org/${name}`,
-        requester: 'system',
-      },
-      'svid',
-    );
-
-  const requestFor = (issued: IssuedCertificate): Uint8Array =>
-    encodeOcspRequest([{ certificateDer: issued.der, issuerDer: authority.material.intermediate.certDer }]);
+  const issue = (name: string): Promise<IssuedCertificate> => issueWorkloadSvid(authority, name);
+  const requestFor = (issued: IssuedCertificate): Uint8Array => ocspRequestFor(authority, issued);
 
   /** The reply, which over PostgreSQL must be a promise (the ledger's reads are). */
   async function later(reply: Awaitable<OcspReply>): Promise<OcspReply> {
