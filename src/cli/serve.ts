@@ -162,13 +162,16 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
   // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
   const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), authority.material.intermediate.certDer);
+  const staples = stapler(revocation.port.responder, stapleRequest);
+  // The first handshakes get a staple too: asked once before the listener opens (on PostgreSQL the answer comes later).
+  await staples.prime();
   const server = createHttpsServer({
     tls: {
       key: readFileSync(core.paths.serverKey),
       cert: serverCertPem,
       ca: authority.bundlePem(),
       verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer),
-      ocspResponse: stapler(revocation.port.responder, stapleRequest),
+      ocspResponse: staples.staple,
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
       ...optionalProxySources(config.proxyProtocolFrom),
@@ -251,28 +254,44 @@ function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
   if (verdict === 'unknown') throw new TlsAlertError('bad_certificate', `serial ${peer.leaf.serialNumber} was never issued here`);
 }
 
+interface Stapler {
+  /** For the engine's `ocspResponse`: the staple for this handshake, or none. */
+  readonly staple: () => Uint8Array | undefined;
+  /** Asks once and waits for the answer, so the first handshakes have a staple. */
+  prime(): Promise<void>;
+}
+
 /**
  * The staple for our own leaf, asked of the responder at each handshake (the
  * engine asks synchronously). A reply that comes later (PostgreSQL) is kept
  * for the next handshake; meanwhile the last one known is stapled, or none.
  */
-function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array): () => Uint8Array | undefined {
+function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array): Stapler {
   let latest: Uint8Array | undefined;
   let isAsking = false;
   const keep = (reply: OcspReply): Uint8Array | undefined => {
     latest = reply.status === 'successful' ? reply.der : undefined;
     return latest;
   };
-  return () => {
-    // One question in flight at most, however many handshakes arrive meanwhile.
-    if (isAsking) return latest;
-    const reply = responder.answer(request);
-    if (!isPromise(reply)) return keep(reply);
-    isAsking = true;
-    void reply.then(keep).finally(() => {
-      isAsking = false;
-    });
-    return latest;
+  return {
+    staple: () => {
+      // One question in flight at most, however many handshakes arrive meanwhile.
+      if (isAsking) return latest;
+      const reply = responder.answer(request);
+      if (!isPromise(reply)) return keep(reply);
+      isAsking = true;
+      void reply.then(keep).finally(() => {
+        isAsking = false;
+      });
+      return latest;
+    },
+    async prime() {
+      try {
+        keep(await responder.answer(request));
+      } catch {
+        // No staple yet; the next handshake asks again.
+      }
+    },
   };
 }
 
