@@ -27,8 +27,12 @@ function collect(dir) {
   return found;
 }
 
-const filter = process.argv[2];
-const files = collect('dist/test').filter((f) => !filter || f.includes(filter));
+// One argument filters the files under dist/test by a substring of their path;
+// several (or one ending in .test.js) are the files to run, e.g. a list from grep.
+const args = process.argv.slice(2);
+const isFileList = args.length > 1 || (args[0] ?? '').endsWith('.test.js');
+const filter = isFileList ? undefined : args[0];
+const files = isFileList ? [...new Set(args)] : collect('dist/test').filter((f) => !filter || f.includes(filter));
 if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
