@@ -21,6 +21,8 @@ export interface Window {
   readonly errors: number;
   readonly lastError: string;
   readonly steps: Readonly<Record<IssueStep, StepTotal>>;
+  /** Ledger writes each node made in the window (the cluster: how evenly HAProxy spread the load). */
+  readonly recordsPerNode: readonly number[];
   readonly reusedCsrs: number;
   /** PostgreSQL only: WAL bytes between the window's ends, and COMMIT records among them (undefined: WAL not readable here). */
   readonly walBytes: number | undefined;

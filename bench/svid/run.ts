@@ -328,6 +328,7 @@ async function measure(target: Configuration, postgres: BenchPostgres | undefine
     errors: totals.errors,
     lastError: totals.lastError,
     steps: sumSteps(nodeWindows),
+    recordsPerNode: nodeWindows.map((w) => w.steps.record.count),
     reusedCsrs: pool.reused,
     walBytes,
     commitRecords,
@@ -399,7 +400,8 @@ async function main(): Promise<void> {
           const reused = window.reusedCsrs > 0 ? ` (${window.reusedCsrs} CSRs reused: raise BENCH_CSRS)` : '';
           const percent = (seconds: number): string => `${((100 * seconds) / window.wallSeconds).toFixed(0)}%`;
           const busy = `node ${percent(window.nodeCpuSeconds)} (event loop ${percent(window.eventLoopCpuSeconds)}), postgres ${percent(window.postgresCpuSeconds)}, haproxy ${percent(window.haproxyCpuSeconds)}, load ${percent(window.loadCpuSeconds)}`;
-          console.log(`  round ${round + 1} ${target.name.padEnd(8)} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy}; loadavg ${window.loadAverage})${errors}${reused}`);
+          const spread = target.nodes.length > 1 && load !== 'trivial' ? `; rows per node ${window.recordsPerNode.join('/')}` : '';
+          console.log(`  round ${round + 1} ${target.name.padEnd(8)} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy}; loadavg ${window.loadAverage}${spread})${errors}${reused}`);
         }
       }
     }
