@@ -42,6 +42,8 @@ export interface WalPoint {
 export interface RowStorage {
   readonly rows: number;
   readonly bytes: number;
+  /** Connections the nodes held to this database at the end of the run (pools filled by the load, plus dedicated ones). */
+  readonly connections: number;
 }
 
 export class BenchPostgres {
@@ -139,12 +141,13 @@ export class BenchPostgres {
     return withClient(database.url, async (client) => {
       await client.query('VACUUM (ANALYZE) certificates, certificate_names, spiffe_latest');
       const row = (
-        await client.query<{ rows: string; bytes: string }>(
+        await client.query<{ rows: string; bytes: string; connections: string }>(
           `SELECT (SELECT count(*) FROM certificates)::text AS rows,
+                  (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())::text AS connections,
                   (pg_total_relation_size('certificates') + pg_total_relation_size('certificate_names') + pg_total_relation_size('spiffe_latest'))::text AS bytes`,
         )
       ).rows[0];
-      return { rows: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0) };
+      return { rows: Number(row?.rows ?? 0), bytes: Number(row?.bytes ?? 0), connections: Number(row?.connections ?? 0) };
     });
   }
 

@@ -420,7 +420,10 @@ async function main(): Promise<void> {
   printComparison(results);
   for (const { target } of prepared) printSteps(target.name, results.filter((r) => r.configuration === target.name), parseCsrCpuUs);
   for (const [name, rows] of storage) {
-    console.log(`\n${name}: ${rows.rows} certificates rows, ${rows.bytes} bytes in certificates + certificate_names + spiffe_latest after VACUUM: ${(rows.bytes / Math.max(1, rows.rows)).toFixed(0)} bytes per row`);
+    console.log(
+      `\n${name}: ${rows.rows} certificates rows, ${rows.bytes} bytes in certificates + certificate_names + spiffe_latest after VACUUM: ` +
+        `${(rows.bytes / Math.max(1, rows.rows)).toFixed(0)} bytes per row; ${rows.connections} connections from the nodes at the end`,
+    );
   }
   const out = fileURLToPath(new URL('../../bench-svid-results.json', import.meta.url));
   const rowStorage = Object.fromEntries([...storage].map(([name, rows]) => [name, { ...rows, bytesPerRow: rows.bytes / Math.max(1, rows.rows) }]));
