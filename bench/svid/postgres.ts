@@ -119,6 +119,12 @@ export class BenchPostgres {
     return { lsn: (await this.monitor.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0' };
   }
 
+  /** Connections to a database now (the nodes' pools and dedicated connections). */
+  async connections(database: BenchDatabase): Promise<number> {
+    const row = (await this.monitor.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = $1', [database.name])).rows[0];
+    return Number(row?.n ?? 0);
+  }
+
   async walBytes(from: WalPoint, to: WalPoint): Promise<number> {
     return Number((await this.monitor.query<{ d: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS d', [to.lsn, from.lsn])).rows[0]?.d ?? 0);
   }

@@ -17,6 +17,10 @@ export interface Window {
   readonly postgresCpuSeconds: number;
   readonly haproxyCpuSeconds: number;
   readonly loadCpuSeconds: number;
+  /** The whole machine's busy CPU (all tenants, ours included). */
+  readonly machineCpuSeconds: number;
+  /** PostgreSQL only: connections to the configuration's database when the window ended. */
+  readonly connections: number | undefined;
   readonly latenciesUs: readonly number[];
   readonly errors: number;
   readonly lastError: string;
@@ -47,6 +51,9 @@ export interface LoadResult {
   /** The busiest node's event loop, % of one core. */
   readonly eventLoopPercent: number;
   readonly loadCpuPercent: number;
+  /** The rest of the machine's busy CPU (other tenants), % of one core. */
+  readonly otherCpuPercent: number;
+  readonly maxConnections: number | undefined;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly walBytesPerItem: number | undefined;
@@ -70,6 +77,11 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 const serverCpu = (w: Window): number => w.nodeCpuSeconds + w.postgresCpuSeconds + w.haproxyCpuSeconds;
+
+function maxOrUndefined(values: readonly (number | undefined)[]): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length === 0 ? undefined : Math.max(...known);
+}
 
 function medianOrUndefined(values: readonly (number | undefined)[]): number | undefined {
   const known = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
@@ -97,6 +109,8 @@ export function summarize(configuration: ConfigurationName, load: LoadName, labe
     serverCpuPercent: median(windows.map((w) => (100 * serverCpu(w)) / w.wallSeconds)),
     eventLoopPercent: median(windows.map((w) => (100 * w.eventLoopCpuSeconds) / w.wallSeconds)),
     loadCpuPercent: median(windows.map((w) => (100 * w.loadCpuSeconds) / w.wallSeconds)),
+    otherCpuPercent: median(windows.map((w) => (100 * Math.max(0, w.machineCpuSeconds - serverCpu(w) - w.loadCpuSeconds)) / w.wallSeconds)),
+    maxConnections: maxOrUndefined(windows.map((w) => w.connections)),
     p50Ms: percentile(latencies, 50) / 1000,
     p99Ms: percentile(latencies, 99) / 1000,
     walBytesPerItem: isPostgres && load !== 'trivial' ? medianOrUndefined(windows.map((w) => (w.walBytes === undefined ? undefined : w.walBytes / Math.max(1, w.items)))) : undefined,
@@ -116,15 +130,15 @@ const fixed = (value: number | undefined, digits = 0): string => (value === unde
 /** The side-by-side table: every configuration, every load. */
 export function printComparison(results: readonly LoadResult[]): void {
   console.log(
-    '\n| configuration | load | per second | per server-CPU-s | server CPU per item: node / postgres / haproxy | server CPU (of 200 %) | busiest event loop | load gen CPU | p50 | p99 | WAL per SVID | SVIDs per COMMIT | load avg (1 min) |',
+    '\n| configuration | load | per second | per server-CPU-s | server CPU per item: node / postgres / haproxy | server CPU (of 200 %) | busiest event loop | load gen CPU | other tenants CPU | p50 | p99 | WAL per SVID | SVIDs per COMMIT | load avg (1 min) |',
   );
-  console.log('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  console.log('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const r of results) {
     const split = `${fixed(r.nodeCpuUsPerItem)} / ${fixed(r.postgresCpuUsPerItem)} / ${fixed(r.haproxyCpuUsPerItem)} µs`;
     const wal = r.walBytesPerItem === undefined ? '-' : `${(r.walBytesPerItem / 1024).toFixed(1)} KiB`;
     const loads = `${Math.min(...r.loadAverages).toFixed(2)}-${Math.max(...r.loadAverages).toFixed(2)}`;
     console.log(
-      `| ${CONFIGURATION_LABELS[r.configuration]} | ${r.load} | ${fixed(r.perSecond)} | ${fixed(r.perCpuSecond)} | ${split} | ${fixed(r.serverCpuPercent)} % | ${fixed(r.eventLoopPercent)} % | ${fixed(r.loadCpuPercent)} % | ` +
+      `| ${CONFIGURATION_LABELS[r.configuration]} | ${r.load} | ${fixed(r.perSecond)} | ${fixed(r.perCpuSecond)} | ${split} | ${fixed(r.serverCpuPercent)} % | ${fixed(r.eventLoopPercent)} % | ${fixed(r.loadCpuPercent)} % | ${fixed(r.otherCpuPercent)} % | ` +
         `${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${wal} | ${fixed(r.rowsPerCommit, 1)} | ${loads} |`,
     );
   }

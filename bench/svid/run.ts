@@ -64,6 +64,7 @@ import { pinning } from '../common/server-process.js';
 import { ALL_CONFIGURATIONS, startConfiguration, type Configuration, type ConfigurationName, type CpuSample } from './configurations.js';
 import { CsrPool } from './csr.js';
 import { BenchPostgres, type RowStorage, type WalPoint } from './postgres.js';
+import { machineBusySeconds } from './proc-cpu.js';
 import { perStep, type StepTotal } from './protocol.js';
 import { printComparison, printSteps, summarize, type LoadName, type LoadResult, type Window } from './report.js';
 
@@ -293,6 +294,9 @@ async function measure(target: Configuration, postgres: BenchPostgres | undefine
   let cpuAfter: CpuSample = cpuBefore;
   let walBefore: Promise<WalPoint> | undefined;
   let walAfter: Promise<WalPoint> | undefined;
+  let connections: Promise<number> | undefined;
+  let machineBefore = machineBusySeconds();
+  let machineAfter = machineBefore;
   const { wallSeconds, loadCpuSeconds } = await measuredWindow({
     warmupSeconds: settings.warmup,
     seconds: settings.seconds,
@@ -300,11 +304,14 @@ async function measure(target: Configuration, postgres: BenchPostgres | undefine
     start: () => {
       for (const node of target.nodes) node.tell({ type: 'window-start' });
       cpuBefore = target.cpu();
+      machineBefore = machineBusySeconds();
       walBefore = wal?.walPoint();
     },
     end: () => {
       cpuAfter = target.cpu();
+      machineAfter = machineBusySeconds();
       walAfter = wal?.walPoint();
+      connections = target.database === undefined ? undefined : wal?.connections(target.database);
       for (const node of target.nodes) node.tell({ type: 'window-end' });
     },
   });
@@ -324,6 +331,8 @@ async function measure(target: Configuration, postgres: BenchPostgres | undefine
     postgresCpuSeconds: cpuAfter.postgres - cpuBefore.postgres,
     haproxyCpuSeconds: cpuAfter.haproxy - cpuBefore.haproxy,
     loadCpuSeconds,
+    machineCpuSeconds: machineAfter - machineBefore,
+    connections: await connections,
     latenciesUs: totals.latenciesUs,
     errors: totals.errors,
     lastError: totals.lastError,
@@ -399,7 +408,8 @@ async function main(): Promise<void> {
           const errors = window.errors > 0 ? ` (${window.errors} errors, last: ${window.lastError})` : '';
           const reused = window.reusedCsrs > 0 ? ` (${window.reusedCsrs} CSRs reused: raise BENCH_CSRS)` : '';
           const percent = (seconds: number): string => `${((100 * seconds) / window.wallSeconds).toFixed(0)}%`;
-          const busy = `node ${percent(window.nodeCpuSeconds)} (event loop ${percent(window.eventLoopCpuSeconds)}), postgres ${percent(window.postgresCpuSeconds)}, haproxy ${percent(window.haproxyCpuSeconds)}, load ${percent(window.loadCpuSeconds)}`;
+          const others = window.machineCpuSeconds - window.nodeCpuSeconds - window.postgresCpuSeconds - window.haproxyCpuSeconds - window.loadCpuSeconds;
+          const busy = `node ${percent(window.nodeCpuSeconds)} (event loop ${percent(window.eventLoopCpuSeconds)}), postgres ${percent(window.postgresCpuSeconds)}, haproxy ${percent(window.haproxyCpuSeconds)}, load ${percent(window.loadCpuSeconds)}, others ${percent(Math.max(0, others))}`;
           const spread = target.nodes.length > 1 && load !== 'trivial' ? `; rows per node ${window.recordsPerNode.join('/')}` : '';
           console.log(`  round ${round + 1} ${target.name.padEnd(8)} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy}; loadavg ${window.loadAverage}${spread})${errors}${reused}`);
         }
