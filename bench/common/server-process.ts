@@ -34,19 +34,30 @@ export async function startBenchServer<Message extends { readonly type: string }
   prefix: readonly string[],
   isMessage: (raw: unknown) => raw is Message,
   timeoutMs: number,
+  /** Added to this process's environment for the child. */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<BenchServer<Message, Request>> {
   const profileDir = process.env['BENCH_CPU_PROFILE'];
   const profiling = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const [command, ...args] = [...prefix, process.execPath, ...profiling, script];
-  const child = spawn(command ?? process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(command ?? process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   const waiting: { type: string; resolve: (m: Message) => void }[] = [];
   child.on('message', (raw: unknown) => {
     if (!isMessage(raw)) return;
     const at = waiting.findIndex((w) => w.type === raw.type);
     if (at !== -1) waiting.splice(at, 1)[0]?.resolve(raw);
   });
+  let exited = false;
+  const onExit: (() => void)[] = [];
+  child.once('exit', () => {
+    exited = true;
+    for (const fail of onExit.splice(0)) fail();
+  });
   const next = <T extends Message['type']>(type: T): Promise<Extract<Message, { type: T }>> =>
     new Promise((resolve, reject) => {
+      // A server that dies (a start-up error it printed) fails the wait now, not after the timeout.
+      if (exited) return reject(new Error(`the bench server exited before sending '${type}'`));
+      onExit.push(() => reject(new Error(`the bench server exited before sending '${type}'`)));
       const timer = setTimeout(() => reject(new Error(`the bench server sent no '${type}' within ${timeoutMs / 1000} s`)), timeoutMs);
       waiting.push({
         type,

@@ -18,6 +18,9 @@ export type ServerMessage =
   | {
       readonly type: 'ready';
       readonly port: number;
+      /** The node's data directory (a second node of a cluster starts with a copy of its ca/). */
+      readonly dataDir: string;
+      readonly backend: 'sqlite' | 'postgres';
       readonly trustDomain: string;
       readonly bundlePem: string;
       /** The bench client's identity: a workload SVID (leaf + intermediate) and its PKCS#8 key. */

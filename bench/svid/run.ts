@@ -7,7 +7,8 @@
  *
  * The server is keysmith as `serve` wires it (bench/svid/server.ts), forked
  * and pinned to CPU 0; this process pins itself to CPU 1 (BENCH_PIN=none
- * leaves both unpinned). The bench client holds a workload SVID; 64
+ * leaves both unpinned; PostgreSQL and HAProxy are never pinned, so the
+ * PostgreSQL rows are honest only unpinned). The bench client holds a workload SVID; 64
  * registration entries name it as parent (POST /v1/entries with the
  * bootstrap admin identity). Every SVID request carries a fresh P-256 key and
  * CSR, made before the window it is used in. Loads, one request in flight per
@@ -19,9 +20,22 @@
  *   svid-64   ... on 64 connections
  *   batch     POST /v1/svid/x509:batch, BENCH_BATCH requests per call, on BENCH_BATCH_CONNS connections
  *
- * Reported per load: SVIDs (or responses) per wall second and per
- * server-CPU-second (median of rounds), p50/p99 latency of a call, the ratio
- * to the trivial route, and where the server's CPU goes per SVID: the TLS +
+ * Configurations (BENCH_BACKENDS, comma list, default all three), measured
+ * in the same run with the same loads, rounds interleaved:
+ *
+ *   sqlite    one node, the ledger in SQLite (the embedded default)
+ *   postgres  one node on PostgreSQL: a throw-away cluster the bench starts
+ *             (scripts/pg-cluster.mjs), or BENCH_DATABASE_URL; a fresh
+ *             database per configuration, dropped at the end
+ *   cluster   two nodes on one PostgreSQL database behind HAProxy (TCP mode,
+ *             round robin); the load connects to HAProxy
+ *
+ * Reported per configuration and load: SVIDs (or responses) per wall second
+ * and per server-CPU-second (nodes + PostgreSQL + HAProxy, from
+ * /proc/<pid>/stat), that CPU split by process group, p50/p99 latency of a
+ * call, on PostgreSQL the WAL bytes per SVID and SVIDs per COMMIT record
+ * (pg_waldump over the window's WAL), at the end the ledger's bytes per
+ * certificates row after VACUUM, and where the node's CPU goes per SVID: the TLS +
  * HTTP floor (trivial route), the CSR check (parseCsr, calibrated in the
  * server outside the windows), the Authority's steps (validate, serial,
  * build, sign, check, ledger write: wall time per step, so with many in
@@ -33,19 +47,27 @@
  * BENCH_BATCH (50), BENCH_BATCH_CONNS (8), BENCH_ROUTE_WAIT (seconds to poll
  * for POST /v1/svid/x509 before giving up, 0), BENCH_PIN (split | none),
  * BENCH_DIR (parent of the server's data directory: the disk being measured),
- * BENCH_CPU_PROFILE (a directory for the server's V8 CPU profile).
+ * BENCH_CPU_PROFILE (a directory for the server's V8 CPU profile),
+ * BENCH_BACKENDS (sqlite,postgres,cluster), BENCH_DATABASE_URL (an
+ * administrator URL of an existing PostgreSQL instead of a throw-away one),
+ * BENCH_DATABASE_POOL_SIZE (each node's pool; keysmith's default, 10, unset).
  */
 import { X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { connect, type TLSSocket } from 'node:tls';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { IssueStep } from '../../src/ca/index.js';
 import { envNumber } from '../common/env.js';
 import { measuredWindow, sleep } from '../common/window.js';
 import { ResponseReader, type HttpResponse } from '../common/http-responses.js';
-import { pinning, startBenchServer, type BenchServer } from '../common/server-process.js';
+import { exchange, httpRequest, openConnection, type Identity } from './http.js';
+import { pinning } from '../common/server-process.js';
+import { ALL_CONFIGURATIONS, startConfiguration, type Configuration, type ConfigurationName, type CpuSample } from './configurations.js';
 import { CsrPool } from './csr.js';
-import { ISSUE_STEPS, isServerMessage, perStep, type ParentMessage, type ServerMessage, type StepTotal } from './protocol.js';
+import { BenchPostgres, type RowStorage, type WalPoint } from './postgres.js';
+import { machineBusySeconds } from './proc-cpu.js';
+import { perStep, type StepTotal } from './protocol.js';
+import { printComparison, printSteps, summarize, type LoadName, type LoadResult, type Window } from './report.js';
 
 const settings = {
   seconds: envNumber('BENCH_SECONDS', 3, 0.2, 600),
@@ -58,10 +80,11 @@ const settings = {
   entries: 64,
 };
 
-type LoadName = 'trivial' | 'svid-1' | 'svid-8' | 'svid-64' | 'batch';
 const ALL_LOADS: readonly LoadName[] = ['trivial', 'svid-1', 'svid-8', 'svid-64', 'batch'];
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').filter((name) => name !== '');
 const LOADS = ONLY.length === 0 ? ALL_LOADS : ALL_LOADS.filter((load) => ONLY.includes(load));
+const BACKENDS_ASKED = (process.env['BENCH_BACKENDS'] ?? '').split(',').filter((name) => name !== '');
+const CONFIGURATIONS = BACKENDS_ASKED.length === 0 ? ALL_CONFIGURATIONS : ALL_CONFIGURATIONS.filter((name) => BACKENDS_ASKED.includes(name));
 const CONNECTIONS: Readonly<Record<LoadName, number>> = { trivial: 64, 'svid-1': 1, 'svid-8': 8, 'svid-64': 64, batch: settings.batchConnections };
 const LABELS: Readonly<Record<LoadName, string>> = {
   trivial: 'GET /healthz, 64 conns (trivial route)',
@@ -70,94 +93,28 @@ const LABELS: Readonly<Record<LoadName, string>> = {
   'svid-64': 'POST /v1/svid/x509, 64 conns',
   batch: `POST /v1/svid/x509:batch ×${settings.batch}, ${settings.batchConnections} conns`,
 };
-const STEP_LABELS: Readonly<Record<IssueStep, string>> = {
-  validate: 'Authority: validate',
-  serial: 'Authority: serial',
-  build: 'Authority: build (DER template)',
-  sign: 'Authority: sign',
-  check: 'Authority: check',
-  record: 'Authority: ledger write',
-};
-
-
-// ---------------------------------------------------------------- the server child
-
-type Server = BenchServer<ServerMessage, ParentMessage>;
-
-function startServer(prefix: readonly string[]): Promise<Server> {
-  return startBenchServer(fileURLToPath(new URL('./server.js', import.meta.url)), prefix, isServerMessage, 120_000);
-}
-
-// ---------------------------------------------------------------- HTTP over node:tls
-
-interface Identity {
-  readonly cert: string;
-  readonly key: string;
-}
-
-function openConnection(server: Server, identity: Identity): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({
-      host: '127.0.0.1',
-      port: server.ready.port,
-      servername: 'localhost',
-      ca: server.ready.bundlePem,
-      cert: identity.cert,
-      key: identity.key,
-      ALPNProtocols: ['http/1.1'],
-    });
-    socket.once('secureConnect', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
-function httpRequest(method: 'GET' | 'POST', path: string, body?: string): Buffer {
-  if (body === undefined) return Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 'latin1');
-  const payload = Buffer.from(body, 'utf8');
-  const head = `${method} ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${payload.length}\r\n\r\n`;
-  return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
-}
-
-/** One request on a fresh connection, for set-up and checks. */
-async function exchange(server: Server, identity: Identity, request: Buffer): Promise<HttpResponse> {
-  const socket = await openConnection(server, identity);
-  try {
-    return await new Promise<HttpResponse>((resolve, reject) => {
-      const reader = new ResponseReader();
-      socket.on('data', (chunk: Buffer) => {
-        const [first] = reader.push(chunk);
-        if (first !== undefined) resolve(first);
-      });
-      socket.once('error', reject);
-      socket.once('close', () => reject(new Error('connection closed before a response')));
-      socket.write(request);
-    });
-  } finally {
-    socket.destroy();
-  }
-}
 
 // ---------------------------------------------------------------- set-up
 
-function workloadIds(server: Server): string[] {
-  return Array.from({ length: settings.entries }, (_, i) => `spiffe://${server.ready.trustDomain}/bench/workload-${i}`);
+function workloadIds(target: Configuration): string[] {
+  return Array.from({ length: settings.entries }, (_, i) => `spiffe://${target.ready.trustDomain}/bench/workload-${i}`);
 }
 
 /** Polls POST /v1/svid/x509 until it exists (the routes may still be in the making); false when it never answered. */
-async function waitForRoute(server: Server, client: Identity): Promise<boolean> {
+async function waitForRoute(target: Configuration, client: Identity): Promise<boolean> {
   const deadline = performance.now() + settings.routeWaitSeconds * 1000;
   for (;;) {
-    const probe = await exchange(server, client, httpRequest('POST', '/v1/svid/x509', '{}'));
+    const probe = await exchange(target, client, httpRequest('POST', '/v1/svid/x509', '{}'));
     if (probe.status !== 404) return true;
     if (performance.now() >= deadline) return false;
     await sleep(2_000);
   }
 }
 
-async function createEntries(server: Server, admin: Identity, ids: readonly string[]): Promise<void> {
+async function createEntries(target: Configuration, admin: Identity, ids: readonly string[]): Promise<void> {
   for (const id of ids) {
-    const body = JSON.stringify({ spiffe_id: id, parent_id: server.ready.clientId, x509_ttl: 3600 });
-    const response = await exchange(server, admin, httpRequest('POST', '/v1/entries', body));
+    const body = JSON.stringify({ spiffe_id: id, parent_id: target.ready.clientId, x509_ttl: 3600 });
+    const response = await exchange(target, admin, httpRequest('POST', '/v1/entries', body));
     if (response.status !== 201) throw new Error(`POST /v1/entries answered ${response.status}: ${response.body.toString('utf8').slice(0, 300)}`);
   }
 }
@@ -172,9 +129,9 @@ function batchBody(pool: CsrPool, ids: readonly string[], counter: { value: numb
 }
 
 /** One SVID and one small batch, checked, before anything is measured: a bench of errors measures nothing. */
-async function sanityCheck(server: Server, client: Identity, pool: CsrPool, ids: readonly string[]): Promise<void> {
+async function sanityCheck(target: Configuration, client: Identity, pool: CsrPool, ids: readonly string[]): Promise<void> {
   const [id = ''] = ids;
-  const single = await exchange(server, client, httpRequest('POST', '/v1/svid/x509', x509Body(pool.take(), id)));
+  const single = await exchange(target, client, httpRequest('POST', '/v1/svid/x509', x509Body(pool.take(), id)));
   if (single.status !== 200) throw new Error(`sanity check: POST /v1/svid/x509 answered ${single.status}: ${single.body.toString('utf8').slice(0, 300)}`);
   const svid: unknown = JSON.parse(single.body.toString('utf8'));
   const chain = typeof svid === 'object' && svid !== null && 'cert_chain' in svid && typeof svid.cert_chain === 'string' ? svid.cert_chain : '';
@@ -183,7 +140,7 @@ async function sanityCheck(server: Server, client: Identity, pool: CsrPool, ids:
   if (!leaf.verify(new X509Certificate(chain.slice(chain.indexOf('-----END CERTIFICATE-----') + 26)).publicKey)) {
     throw new Error('sanity check: the SVID does not verify with the intermediate in its chain');
   }
-  const batch = await exchange(server, client, httpRequest('POST', '/v1/svid/x509:batch', JSON.stringify({ requests: [{ csr: pool.take(), spiffe_id: id }, { csr: pool.take(), spiffe_id: ids[1] ?? id }] })));
+  const batch = await exchange(target, client, httpRequest('POST', '/v1/svid/x509:batch', JSON.stringify({ requests: [{ csr: pool.take(), spiffe_id: id }, { csr: pool.take(), spiffe_id: ids[1] ?? id }] })));
   const count = countBatchSvids(batch);
   if (count !== 2) throw new Error(`sanity check: the batch route answered ${batch.status} with ${count} SVIDs: ${batch.body.toString('utf8').slice(0, 300)}`);
 }
@@ -266,167 +223,173 @@ function drive(load: LoadName, sockets: readonly TLSSocket[], make: () => Buffer
   );
 }
 
-interface Window {
-  readonly calls: number;
-  readonly items: number;
-  readonly wallSeconds: number;
-  readonly cpuSeconds: number;
-  readonly loadCpuSeconds: number;
-  readonly latenciesUs: readonly number[];
-  readonly errors: number;
-  readonly lastError: string;
-  readonly steps: Readonly<Record<IssueStep, StepTotal>>;
-  readonly reusedCsrs: number;
+function sumSteps(windows: readonly { readonly steps: Readonly<Record<IssueStep, StepTotal>> }[]): Record<IssueStep, StepTotal> {
+  return perStep((step) => ({
+    count: windows.reduce((sum, w) => sum + w.steps[step].count, 0),
+    totalMs: windows.reduce((sum, w) => sum + w.steps[step].totalMs, 0),
+  }));
 }
 
-async function measure(server: Server, client: Identity, load: LoadName, pool: CsrPool, ids: readonly string[]): Promise<Window> {
+function loadAverage(): number {
+  return Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[0] ?? 0);
+}
+
+async function measure(target: Configuration, postgres: BenchPostgres | undefined, client: Identity, load: LoadName, pool: CsrPool, ids: readonly string[]): Promise<Window> {
   if (load !== 'trivial') pool.refill();
-  const sockets = await Promise.all(Array.from({ length: CONNECTIONS[load] }, () => openConnection(server, client)));
+  const sockets = await Promise.all(Array.from({ length: CONNECTIONS[load] }, () => openConnection(target, client)));
   const make = requestMaker(load, pool, ids, { value: 0 });
   const totals: Totals = { calls: 0, items: 0, errors: 0, lastError: '', latenciesUs: [] };
   const state = { running: true, measuring: false };
   const loops = drive(load, sockets, make, totals, state);
+  const wal = target.database === undefined ? undefined : postgres;
+  let cpuBefore: CpuSample = target.cpu();
+  let cpuAfter: CpuSample = cpuBefore;
+  let walBefore: Promise<WalPoint> | undefined;
+  let walAfter: Promise<WalPoint> | undefined;
+  let connections: Promise<number> | undefined;
+  let machineBefore = machineBusySeconds();
+  let machineAfter = machineBefore;
   const { wallSeconds, loadCpuSeconds } = await measuredWindow({
     warmupSeconds: settings.warmup,
     seconds: settings.seconds,
     state,
-    start: () => server.tell({ type: 'window-start' }),
-    end: () => server.tell({ type: 'window-end' }),
+    start: () => {
+      for (const node of target.nodes) node.tell({ type: 'window-start' });
+      cpuBefore = target.cpu();
+      machineBefore = machineBusySeconds();
+      walBefore = wal?.walPoint();
+    },
+    end: () => {
+      cpuAfter = target.cpu();
+      machineAfter = machineBusySeconds();
+      walAfter = wal?.walPoint();
+      connections = target.database === undefined ? undefined : wal?.connections(target.database);
+      for (const node of target.nodes) node.tell({ type: 'window-end' });
+    },
   });
-  const window = await server.next('window');
+  const nodeWindows = await Promise.all(target.nodes.map((node) => node.next('window')));
   state.running = false;
   await Promise.race([Promise.all(loops), sleep(10_000)]);
   for (const socket of sockets) socket.destroy();
+  const [from, to] = [await walBefore, await walAfter];
+  const walBytes = wal === undefined || from === undefined || to === undefined ? undefined : await wal.walBytes(from, to);
+  const commitRecords = wal === undefined || from === undefined || to === undefined ? undefined : wal.commitRecords(from, to);
   return {
     calls: totals.calls,
     items: totals.items,
     wallSeconds,
-    cpuSeconds: window.cpuSeconds,
+    nodeCpuSeconds: cpuAfter.nodes - cpuBefore.nodes,
+    eventLoopCpuSeconds: Math.max(0, ...cpuAfter.eventLoops.map((after, i) => after - (cpuBefore.eventLoops[i] ?? 0))),
+    postgresCpuSeconds: cpuAfter.postgres - cpuBefore.postgres,
+    haproxyCpuSeconds: cpuAfter.haproxy - cpuBefore.haproxy,
     loadCpuSeconds,
+    machineCpuSeconds: machineAfter - machineBefore,
+    connections: await connections,
     latenciesUs: totals.latenciesUs,
     errors: totals.errors,
     lastError: totals.lastError,
-    steps: window.steps,
+    steps: sumSteps(nodeWindows),
+    recordsPerNode: nodeWindows.map((w) => w.steps.record.count),
     reusedCsrs: pool.reused,
+    walBytes,
+    commitRecords,
+    loadAverage: loadAverage(),
   };
 }
 
-// ---------------------------------------------------------------- report
+// ---------------------------------------------------------------- main
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+interface Prepared {
+  readonly target: Configuration;
+  readonly client: Identity;
+  readonly ids: readonly string[];
+  readonly windows: Map<LoadName, Window[]>;
 }
 
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-interface LoadResult {
-  readonly load: LoadName;
-  readonly label: string;
-  readonly perSecond: number;
-  readonly perCpuSecond: number;
-  readonly cpuUsPerItem: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly reusedCsrs: number;
-  readonly stepUs: Readonly<Record<IssueStep, number>>;
-}
-
-function summarize(load: LoadName, windows: readonly Window[]): LoadResult {
-  const latencies = windows.flatMap((w) => w.latenciesUs);
-  const stepUs = perStep((step) => {
-    const count = windows.reduce((sum, w) => sum + w.steps[step].count, 0);
-    const totalMs = windows.reduce((sum, w) => sum + w.steps[step].totalMs, 0);
-    return count === 0 ? 0 : (totalMs / count) * 1000;
-  });
-  return {
-    load,
-    label: LABELS[load],
-    perSecond: median(windows.map((w) => w.items / w.wallSeconds)),
-    perCpuSecond: median(windows.map((w) => w.items / Math.max(w.cpuSeconds, 1e-9))),
-    cpuUsPerItem: median(windows.map((w) => (w.cpuSeconds * 1e6) / Math.max(1, w.items))),
-    p50Ms: percentile(latencies, 50) / 1000,
-    p99Ms: percentile(latencies, 99) / 1000,
-    errors: windows.reduce((sum, w) => sum + w.errors, 0),
-    reusedCsrs: windows.reduce((sum, w) => sum + w.reusedCsrs, 0),
-    stepUs,
-  };
-}
-
-function printResults(results: readonly LoadResult[], parseCsrCpuUs: number): void {
-  const trivial = results.find((r) => r.load === 'trivial');
-  const ratio = (a: number, b: number | undefined): string => (b === undefined || b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
-  console.log('\n| load | per second | per server-CPU-s | server CPU per item | p50 call | p99 call | vs trivial (wall / CPU) |\n|---|--:|--:|--:|--:|--:|--:|');
-  for (const r of results) {
-    console.log(
-      `| ${r.label} | ${r.perSecond.toFixed(0)} | ${r.perCpuSecond.toFixed(0)} | ${r.cpuUsPerItem.toFixed(0)} µs | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ` +
-        `${ratio(r.perSecond, trivial?.perSecond)} / ${ratio(r.perCpuSecond, trivial?.perCpuSecond)} |`,
-    );
-  }
-  const svidLoads = results.filter((r) => r.load !== 'trivial');
-  if (svidLoads.length === 0) return;
-  console.log(`\nWhere one SVID's server time goes (µs; Authority steps are wall time: with many in flight they include waiting)`);
-  console.log(`| part | ${svidLoads.map((r) => r.load).join(' | ')} |\n|---|${svidLoads.map(() => '--:').join('|')}|`);
-  const row = (label: string, value: (r: LoadResult) => number | undefined): void => {
-    console.log(`| ${label} | ${svidLoads.map((r) => value(r)?.toFixed(0) ?? '-').join(' | ')} |`);
-  };
-  row('server CPU per SVID (all threads)', (r) => r.cpuUsPerItem);
-  row('TLS + HTTP floor (trivial route CPU per response)', () => (trivial === undefined ? undefined : trivial.cpuUsPerItem));
-  row('CSR check (parseCsr CPU, calibrated)', () => parseCsrCpuUs);
-  for (const step of ISSUE_STEPS) row(STEP_LABELS[step], (r) => r.stepUs[step]);
+async function prepare(target: Configuration, pool: CsrPool): Promise<Prepared | undefined> {
+  const client: Identity = { cert: target.ready.clientCertPem, key: target.ready.clientKeyPem };
+  const admin: Identity = { cert: target.ready.adminCertPem, key: target.ready.adminKeyPem };
+  if (!(await waitForRoute(target, client))) return undefined;
+  const ids = workloadIds(target);
+  await createEntries(target, admin, ids);
+  await sanityCheck(target, client, pool, ids);
+  return { target, client, ids, windows: new Map(LOADS.map((l) => [l, []])) };
 }
 
 async function main(): Promise<void> {
   const pin = pinning();
-  const server = await startServer(pin.prefix);
-  const client: Identity = { cert: server.ready.clientCertPem, key: server.ready.clientKeyPem };
-  const admin: Identity = { cert: server.ready.adminCertPem, key: server.ready.adminKeyPem };
-  const windows = new Map<LoadName, Window[]>(LOADS.map((l) => [l, []]));
+  const needsPostgres = CONFIGURATIONS.some((name) => name !== 'sqlite');
+  const postgres = needsPostgres ? await BenchPostgres.start() : undefined;
+  const prepared: Prepared[] = [];
+  const started: Configuration[] = [];
+  const storage = new Map<ConfigurationName, RowStorage>();
   let parseCsrCpuUs = 0;
   try {
-    if (!(await waitForRoute(server, client))) {
-      console.log('bench/svid: POST /v1/svid/x509 answers 404: the SVID routes are not mounted in this build; nothing to measure.');
-      process.exitCode = 2;
-      return;
-    }
-    const ids = workloadIds(server);
-    await createEntries(server, admin, ids);
+    for (const name of CONFIGURATIONS) started.push(await startConfiguration(name, pin.prefix, postgres));
     const pool = new CsrPool(settings.csrs);
-    const started = performance.now();
+    const poolStarted = performance.now();
     pool.refill();
-    console.log(`bench/svid: ${settings.csrs} fresh P-256 keys and CSRs in ${((performance.now() - started) / 1000).toFixed(1)} s (not measured)`);
-    await sanityCheck(server, client, pool, ids);
-    server.tell({ type: 'calibrate', csrs: pool.sample(500) });
-    parseCsrCpuUs = (await server.next('calibration')).parseCsrCpuUs;
-    console.log(`bench/svid: ${settings.entries} entries under ${server.ready.clientId}; ${settings.rounds} round(s) of ${settings.seconds} s (+${settings.warmup} s warm-up); ${pin.description}`);
+    console.log(`bench/svid: ${settings.csrs} fresh P-256 keys and CSRs in ${((performance.now() - poolStarted) / 1000).toFixed(1)} s (not measured)`);
+    for (const target of started) {
+      const ready = await prepare(target, pool);
+      if (ready === undefined) {
+        console.log('bench/svid: POST /v1/svid/x509 answers 404: the SVID routes are not mounted in this build; nothing to measure.');
+        process.exitCode = 2;
+        return;
+      }
+      prepared.push(ready);
+    }
+    const [first] = started;
+    if (first !== undefined) {
+      first.nodes[0]?.tell({ type: 'calibrate', csrs: pool.sample(500) });
+      parseCsrCpuUs = (await first.nodes[0]?.next('calibration'))?.parseCsrCpuUs ?? 0;
+    }
+    if (postgres !== undefined) console.log(`bench/svid: PostgreSQL: ${postgres.description}; ${postgres.settings}`);
+    console.log(
+      `bench/svid: ${CONFIGURATIONS.join(', ')}; ${settings.entries} entries each; ${settings.rounds} round(s) of ${settings.seconds} s (+${settings.warmup} s warm-up); ` +
+        `${pin.description}; load average ${readFileSync('/proc/loadavg', 'latin1').trim()}`,
+    );
     for (let round = 0; round < settings.rounds; round++) {
-      const order = round % 2 === 0 ? LOADS : [...LOADS].reverse();
-      for (const load of order) {
-        const window = await measure(server, client, load, pool, ids);
-        windows.get(load)?.push(window);
-        const errors = window.errors > 0 ? ` (${window.errors} errors, last: ${window.lastError})` : '';
-        const reused = window.reusedCsrs > 0 ? ` (${window.reusedCsrs} CSRs reused: raise BENCH_CSRS)` : '';
-        const busy = `server CPU ${((100 * window.cpuSeconds) / window.wallSeconds).toFixed(0)}%, load CPU ${((100 * window.loadCpuSeconds) / window.wallSeconds).toFixed(0)}%`;
-        console.log(`  round ${round + 1} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy})${errors}${reused}`);
+      // Interleaved: every configuration in every round, in alternating order, so drift on a shared VM hits all alike.
+      const configurations = round % 2 === 0 ? prepared : [...prepared].reverse();
+      for (const { target, client, ids, windows } of configurations) {
+        const order = round % 2 === 0 ? LOADS : [...LOADS].reverse();
+        for (const load of order) {
+          const window = await measure(target, postgres, client, load, pool, ids);
+          windows.get(load)?.push(window);
+          const errors = window.errors > 0 ? ` (${window.errors} errors, last: ${window.lastError})` : '';
+          const reused = window.reusedCsrs > 0 ? ` (${window.reusedCsrs} CSRs reused: raise BENCH_CSRS)` : '';
+          const percent = (seconds: number): string => `${((100 * seconds) / window.wallSeconds).toFixed(0)}%`;
+          const others = window.machineCpuSeconds - window.nodeCpuSeconds - window.postgresCpuSeconds - window.haproxyCpuSeconds - window.loadCpuSeconds;
+          const busy = `node ${percent(window.nodeCpuSeconds)} (event loop ${percent(window.eventLoopCpuSeconds)}), postgres ${percent(window.postgresCpuSeconds)}, haproxy ${percent(window.haproxyCpuSeconds)}, load ${percent(window.loadCpuSeconds)}, others ${percent(Math.max(0, others))}`;
+          const spread = target.nodes.length > 1 && load !== 'trivial' ? `; rows per node ${window.recordsPerNode.join('/')}` : '';
+          console.log(`  round ${round + 1} ${target.name.padEnd(8)} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy}; loadavg ${window.loadAverage}${spread})${errors}${reused}`);
+        }
       }
     }
+    for (const target of started) {
+      if (target.database !== undefined && postgres !== undefined) storage.set(target.name, await postgres.rowStorage(target.database));
+    }
   } finally {
-    server.tell({ type: 'stop' });
-    await Promise.race([new Promise((resolve) => server.child.once('exit', resolve)), sleep(5_000)]);
-    if (server.child.exitCode === null && server.child.pid !== undefined) server.child.kill('SIGKILL');
+    for (const target of started) await target.stop();
+    await postgres?.stop();
   }
   if (process.exitCode === 2) return;
 
-  const results = LOADS.map((load) => summarize(load, windows.get(load) ?? []));
-  printResults(results, parseCsrCpuUs);
+  const results: LoadResult[] = prepared.flatMap(({ target, windows }) =>
+    LOADS.map((load) => summarize(target.name, load, LABELS[load], windows.get(load) ?? [], target.database !== undefined)),
+  );
+  printComparison(results);
+  for (const { target } of prepared) printSteps(target.name, results.filter((r) => r.configuration === target.name), parseCsrCpuUs);
+  for (const [name, rows] of storage) {
+    console.log(
+      `\n${name}: ${rows.rows} certificates rows, ${rows.bytes} bytes in certificates + certificate_names + spiffe_latest after VACUUM: ` +
+        `${(rows.bytes / Math.max(1, rows.rows)).toFixed(0)} bytes per row; ${rows.connections} connections from the nodes at the end`,
+    );
+  }
   const out = fileURLToPath(new URL('../../bench-svid-results.json', import.meta.url));
-  writeFileSync(out, `${JSON.stringify({ settings, pinning: pin.description, node: process.version, parseCsrCpuUs, results }, null, 2)}\n`);
+  const rowStorage = Object.fromEntries([...storage].map(([name, rows]) => [name, { ...rows, bytesPerRow: rows.bytes / Math.max(1, rows.rows) }]));
+  writeFileSync(out, `${JSON.stringify({ settings, configurations: CONFIGURATIONS, pinning: pin.description, postgres: postgres?.settings, node: process.version, parseCsrCpuUs, rowStorage, results }, null, 2)}\n`);
   console.log(`\nwritten to ${out}`);
 }
 

@@ -9,6 +9,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { IssueStep } from '../../src/ca/index.js';
@@ -26,12 +27,33 @@ const send = (message: ServerMessage): void => {
   process.send?.(message);
 };
 
+// BENCH_NODE_DIR: a directory the parent made (a second node of a cluster, holding a copy of the first node's
+// data/ca); else a fresh one under BENCH_DIR. BENCH_NODE_DATABASE_URL: the ledger on PostgreSQL, else SQLite there.
+const given = process.env['BENCH_NODE_DIR'];
 const parent = process.env['BENCH_DIR'] ?? tmpdir();
 mkdirSync(parent, { recursive: true });
-const dir = mkdtempSync(join(parent, 'keysmith-bench-svid-'));
-const config = loadConfig({ env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: '127.0.0.1:1', KEYSMITH_LOG_LEVEL: 'silent' } });
-// Port 0: the schema asks for 1..65535, and the bench wants an ephemeral port.
-const core = await openCore({ ...config, listen: { host: '127.0.0.1', port: 0 } });
+const dir = given === undefined || given === '' ? mkdtempSync(join(parent, 'keysmith-bench-svid-')) : given;
+const databaseUrl = process.env['BENCH_NODE_DATABASE_URL'];
+const poolSize = process.env['BENCH_DATABASE_POOL_SIZE'];
+const config = loadConfig({
+  env: {
+    KEYSMITH_DATA_DIR: join(dir, 'data'),
+    KEYSMITH_LISTEN: '127.0.0.1:1',
+    KEYSMITH_LOG_LEVEL: 'silent',
+    ...(databaseUrl === undefined || databaseUrl === '' ? {} : { KEYSMITH_DATABASE_URL: databaseUrl }),
+    // The pool a node keeps (default 10): BENCH_DATABASE_POOL_SIZE tries another.
+    ...(poolSize === undefined || poolSize === '' ? {} : { KEYSMITH_DATABASE_POOL_SIZE: poolSize }),
+  },
+});
+// An ephemeral port, bound first as `keysmith serve` does for port 0: the URLs written into certificates carry it.
+const listener = createNetServer();
+await new Promise<void>((resolve, reject) => {
+  listener.once('error', reject);
+  listener.listen(0, '127.0.0.1', () => resolve());
+});
+const address = listener.address();
+const port = typeof address === 'object' && address !== null ? address.port : 0;
+const core = await openCore({ ...config, listen: { host: '127.0.0.1', port } });
 
 const totals = new Map<IssueStep, { count: number; totalMs: number }>(ISSUE_STEPS.map((step) => [step, { count: 0, totalMs: 0 }]));
 core.authority.onStepTimed((step, ms) => {
@@ -40,7 +62,7 @@ core.authority.onStepTimed((step, ms) => {
   total.count++;
   total.totalMs += ms;
 });
-const server = await startServer(core);
+const server = await startServer(core, { listener });
 
 // The bench client: a workload identity that registration entries name as parent.
 const clientId = `spiffe://${config.trustDomain}/bench/client`;
@@ -101,6 +123,8 @@ process.on('message', (raw: unknown) => {
 send({
   type: 'ready',
   port: server.port,
+  dataDir: config.dataDir,
+  backend: core.ledger.kind,
   trustDomain: config.trustDomain,
   bundlePem: core.authority.bundlePem(),
   clientId,
