@@ -1,12 +1,11 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Authority, initCertificateAuthority, OcspSigner, type IssuedCertificate } from '../../../src/ca/index.js';
-import { GroupCommit, openLedgerBackend, RevocationFeed, type PostgresLedger } from '../../../src/ledger/index.js';
+import type { Authority, IssuedCertificate, OcspSigner } from '../../../src/ca/index.js';
+import { RevocationFeed, type PostgresLedger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspCertificateRow, type OcspLedger, type OcspReply, type OcspSerialStatus } from '../../../src/ocsp/index.js';
 import { describeOcspResponse } from '../../../src/x509/index.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
-import { issueWorkloadSvid, ocspRequestFor } from './helpers.js';
+import { issueWorkloadSvid, ocspRequestFor, twoPostgresNodes, type TwoPostgresNodes } from './helpers.js';
 
 /**
  * The OCSP cache on PostgreSQL (cacheCheck 'revocation-feed'): a hit reads
@@ -55,10 +54,9 @@ class CountedLedger implements OcspLedger {
 describe('LedgerSource on PostgreSQL: the revocation feed keeps the cache true', () => {
   const clock = new FixedClock(Date.now());
   const dir = tempDir('ocsp-feed');
-  let database: TestDatabase;
+  let nodes: TwoPostgresNodes;
   let node1: PostgresLedger;
   let node2: PostgresLedger;
-  let writer: GroupCommit;
   let authority: Authority;
   let signer: OcspSigner;
   let ledger: CountedLedger;
@@ -70,17 +68,8 @@ describe('LedgerSource on PostgreSQL: the revocation feed keeps the cache true',
   const waiters = new Map<string, () => void>();
 
   before(async () => {
-    database = await createTestDatabase('ocspfeed');
-    const first = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, { clock });
-    const second = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 2 }, { clock });
-    assert.ok(first.kind === 'postgres' && second.kind === 'postgres');
-    node1 = first.ledger;
-    node2 = second.ledger;
-    const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: node1.certificates, clock });
-    writer = new GroupCommit(node1.certificates);
-    authority = new Authority({ material, store: writer, clock, ocspUrl: 'http://127.0.0.1/ocsp' });
-    signer = new OcspSigner({ authority, clock });
-    await signer.rotate();
+    nodes = await twoPostgresNodes(clock, dir.path, 'ocspfeed', 2);
+    ({ node1, node2, authority, signer } = nodes);
     // The safety poll is pushed out of every test's reach: what arrives in time arrives by NOTIFY.
     feed = new RevocationFeed({
       database: node1.database,
@@ -103,11 +92,7 @@ describe('LedgerSource on PostgreSQL: the revocation feed keeps the cache true',
 
   after(async () => {
     await feed.stop();
-    signer.stop();
-    await writer.close();
-    await node1.close();
-    await node2.close();
-    await database.drop();
+    await nodes.close();
     dir.remove();
   });
 

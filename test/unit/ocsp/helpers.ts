@@ -5,9 +5,10 @@ import { Authority, CrlPublisher, crlIssuerFor, initCertificateAuthority, OcspSi
 import { crlAnswer } from '../../../src/cli/compose.js';
 import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import type { OcspPort } from '../../../src/http/index.js';
-import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import { GroupCommit, openLedger, openLedgerBackend, type Ledger, type PostgresLedger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder } from '../../../src/ocsp/index.js';
 import { encodeOcspRequest } from '../../../src/x509/index.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
 
 /**
@@ -129,4 +130,45 @@ export function issueWorkloadSvid(authority: Authority, name: string): Promise<I
 /** A DER OCSP request for one certificate of the Authority's intermediate. */
 export function ocspRequestFor(authority: Authority, issued: IssuedCertificate): Uint8Array {
   return encodeOcspRequest([{ certificateDer: issued.der, issuerDer: authority.material.intermediate.certDer }]);
+}
+
+/** Two nodes on one fresh PostgreSQL database, a CA on the first, its Authority (group commit) and delegated responder. */
+export interface TwoPostgresNodes {
+  readonly database: TestDatabase;
+  readonly node1: PostgresLedger;
+  readonly node2: PostgresLedger;
+  readonly writer: GroupCommit;
+  readonly authority: Authority;
+  readonly signer: OcspSigner;
+  /** Stops the signer, commits what is queued, closes both nodes and drops the database. */
+  close(): Promise<void>;
+}
+
+export async function twoPostgresNodes(clock: FixedClock, dataDir: string, label: string, secondPoolSize = 4): Promise<TwoPostgresNodes> {
+  const database = await createTestDatabase(label);
+  const first = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, { clock });
+  const second = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: secondPoolSize }, { clock });
+  if (first.kind !== 'postgres' || second.kind !== 'postgres') throw new Error('expected two PostgreSQL ledgers');
+  const node1 = first.ledger;
+  const node2 = second.ledger;
+  const { material } = await initCertificateAuthority({ dataDir, trustDomain: 'example.org', store: node1.certificates, clock });
+  const writer = new GroupCommit(node1.certificates);
+  const authority = new Authority({ material, store: writer, clock, ocspUrl: 'http://127.0.0.1/ocsp' });
+  const signer = new OcspSigner({ authority, clock });
+  await signer.rotate();
+  return {
+    database,
+    node1,
+    node2,
+    writer,
+    authority,
+    signer,
+    async close() {
+      signer.stop();
+      await writer.close();
+      await node1.close();
+      await node2.close();
+      await database.drop();
+    },
+  };
 }

@@ -1,16 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { Authority, checkClientCertificate, initCertificateAuthority, OcspSigner, type IssuedCertificate } from '../../../src/ca/index.js';
-import { GroupCommit, openLedgerBackend, type PostgresLedger } from '../../../src/ledger/index.js';
+import { checkClientCertificate, type Authority, type IssuedCertificate } from '../../../src/ca/index.js';
+import type { PostgresLedger } from '../../../src/ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspReply } from '../../../src/ocsp/index.js';
 import { isPromise } from '../../../src/shared/awaitable-flow.js';
 import type { Awaitable } from '../../../src/shared/awaitable.js';
 import { isDomainError } from '../../../src/shared/errors.js';
 import { describeCertificate, describeOcspResponse } from '../../../src/x509/index.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
-import { issueWorkloadSvid, ocspRequestFor } from './helpers.js';
+import { issueWorkloadSvid, ocspRequestFor, twoPostgresNodes, type TwoPostgresNodes } from './helpers.js';
 
 /**
  * The issuance and revocation pipeline and the OCSP responder over the
@@ -23,37 +22,22 @@ import { issueWorkloadSvid, ocspRequestFor } from './helpers.js';
 describe('Authority and OCSP over the PostgreSQL ledger', () => {
   const clock = new FixedClock(Date.parse('2030-03-01T12:00:00.400Z'));
   const dir = tempDir('ocsp-pg');
-  let database: TestDatabase;
+  let nodes: TwoPostgresNodes;
   let node1: PostgresLedger;
   let node2: PostgresLedger;
-  let writer: GroupCommit;
   let authority: Authority;
-  let signer: OcspSigner;
   let responder: OcspResponder;
 
   before(async () => {
-    database = await createTestDatabase('ocsp');
-    const first = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, { clock });
-    const second = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 4 }, { clock });
-    assert.ok(first.kind === 'postgres' && second.kind === 'postgres');
-    node1 = first.ledger;
-    node2 = second.ledger;
-    const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: node1.certificates, clock });
-    writer = new GroupCommit(node1.certificates);
-    authority = new Authority({ material, store: writer, clock, ocspUrl: 'http://127.0.0.1/ocsp' });
-    signer = new OcspSigner({ authority, clock });
-    await signer.rotate();
-    const source = new LedgerSource({ ledger: node1.certificates, signer, issuerCertificate: material.intermediate.certDer, clock });
+    nodes = await twoPostgresNodes(clock, dir.path, 'ocsp');
+    ({ node1, node2, authority } = nodes);
+    const source = new LedgerSource({ ledger: node1.certificates, signer: nodes.signer, issuerCertificate: authority.material.intermediate.certDer, clock });
     authority.onRevoked(source.drop);
     responder = new OcspResponder(source);
   });
 
   after(async () => {
-    signer.stop();
-    await writer.close();
-    await node1.close();
-    await node2.close();
-    await database.drop();
+    await nodes.close();
     dir.remove();
   });
 
