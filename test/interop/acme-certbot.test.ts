@@ -76,7 +76,7 @@ describe('certbot against keysmith ACME (http-01, EAB, revoke by certificate key
     const issued = await certbot([
       'certonly', '--standalone',
       '--http-01-port', String(http01Port), '--http-01-address', '127.0.0.1',
-      '--eab-kid', eab.keyId, '--eab-hmac-key', eab.hmacKey,
+      `--eab-kid=${eab.keyId}`, `--eab-hmac-key=${eab.hmacKey}`,
       '--agree-tos', '-m', 'ops@example.test', '--no-eff-email',
       '--key-type', 'ecdsa',
       '-d', name, '-d', `www.${name}`,
