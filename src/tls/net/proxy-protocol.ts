@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6, type Socket } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress, type Socket } from 'node:net';
 
 /*
  * The PROXY protocol header (HAProxy's "PROXY protocol" specification,
@@ -77,15 +77,11 @@ function parseV2(data: Buffer): ProxyHeaderResult {
   return { kind: 'header', length, peer: { address: ipv6Text(payload.subarray(0, 16)), port: payload.readUInt16BE(32), family: 'IPv6' } };
 }
 
+/** The address as node:net reports a socket's peer (RFC 5952 compression, IPv4-mapped in dotted form), so rate-limit keys match either way. */
 function ipv6Text(octets: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(octets.readUInt16BE(i).toString(16));
-  // The canonical form (longest zero run compressed) as node:net reports addresses.
-  const full = groups.join(':');
-  const runs = [...full.matchAll(/(?:^|:)0(?::0)+(?::|$)/g)];
-  const longest = runs.reduce<RegExpMatchArray | undefined>((best, run) => (best === undefined || run[0].length > best[0].length ? run : best), undefined);
-  if (longest?.index === undefined) return full;
-  return `${full.slice(0, longest.index)}::${full.slice(longest.index + longest[0].length)}`;
+  return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
 }
 
 const PORT = /^(0|[1-9]\d{0,4})$/;

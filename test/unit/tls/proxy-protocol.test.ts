@@ -39,6 +39,17 @@ describe('PROXY protocol header (HAProxy proxy-protocol.txt, v1 and v2)', () => 
     });
   });
 
+  it('v2 PROXY over TCP6 gives an IPv4-mapped source as node:net reports one', () => {
+    const payload = Buffer.alloc(36);
+    Buffer.from('00000000000000000000ffffcb007107', 'hex').copy(payload, 0);
+    payload.writeUInt16BE(443, 32);
+    assert.deepEqual(parseProxyHeader(v2(0x1, 0x21, payload)), {
+      kind: 'header',
+      length: 52,
+      peer: { address: '::ffff:203.0.113.7', port: 443, family: 'IPv6' },
+    });
+  });
+
   it('v2 LOCAL (a balancer health check) and TLVs beyond the addresses are accepted without a peer or with it', () => {
     assert.deepEqual(parseProxyHeader(v2(0x0, 0x00, Buffer.alloc(0))), { kind: 'header', length: 16, peer: undefined });
     const withTlv = Buffer.concat([tcp4([10, 1, 2, 3], 1), Buffer.from([0x04, 0x00, 0x01, 0x00])]);
