@@ -1,12 +1,27 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../config.js';
 
+/** One option of a command, as parseArgs reads it and as `--help` describes it. */
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly multiple?: boolean;
+  /** One line: what the option does. */
+  readonly help?: string;
+  /** The value's placeholder in `--help` (FILE, DURATION, N). */
+  readonly value?: string;
+  /** The default as `--help` shows it; absent means there is none. */
+  readonly default?: string;
+}
+
 /** A sub-command: its usage text and what it does with its parsed options. */
 export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly usage: string;
-  readonly options: NonNullable<ParseArgsConfig['options']>;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  /** One complete example invocation, shown by `--help`. */
+  readonly example?: string;
   readonly allowPositionals?: boolean;
   run(parsed: ParsedCommand): Promise<number>;
 }
@@ -28,7 +43,7 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
-      options: { ...command.options, help: { type: 'boolean', short: 'h' }, config: { type: 'string', short: 'c' } },
+      options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' }, config: { type: 'string', short: 'c' } },
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
     });
@@ -36,6 +51,15 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+/** The parseArgs view of a command's options (without the help text). */
+function parseArgsOptions(options: Readonly<Record<string, OptionSpec>>): NonNullable<ParseArgsConfig['options']> {
+  const result: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, spec] of Object.entries(options)) {
+    result[name] = { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.multiple === undefined ? {} : { multiple: spec.multiple }) };
+  }
+  return result;
 }
 
 export function stringOption(parsed: ParsedCommand, name: string): string | undefined {
