@@ -9,8 +9,31 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } 
 import { z } from 'zod';
 import type { AccessPolicy } from './access.js';
 import { problemResponses } from '../problem.js';
+import { packageVersion } from '../openapi-version.js';
 
-export const API_VERSION = '1.0.0';
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The OpenAPI name of a trailing wildcard's path parameter (fastify names it `*`,
+     * which is no valid OpenAPI path template name): GET /ocsp/* is documented as /ocsp/{request}.
+     */
+    openApiWildcard?: string;
+  }
+}
+
+/**
+ * Where the API is reached (OpenAPI 3.1 §4.8.5): each node, or the load
+ * balancer in front of them, at KEYSMITH_PUBLIC_URL; the defaults are those
+ * of a local `keysmith serve` (listen 127.0.0.1:8443).
+ */
+const SERVERS = [
+  {
+    url: 'https://{host}:{port}',
+    description: 'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
+    // No per-variable descriptions: @apidevtools/swagger-parser 12's 3.1 schema refuses them (OpenAPI 3.1 allows them).
+    variables: { host: { default: 'localhost' }, port: { default: '8443' } },
+  },
+];
 
 /** OpenAPI 3.1 §4.8.27 mutualTLS; the openapi-types typings behind @fastify/swagger lack it, so it is added afterwards. */
 const SECURITY_SCHEMES = {
@@ -25,6 +48,8 @@ interface RouteAccess {
   /** OpenAPI form: /v1/certificates/{serial}. */
   readonly path: string;
   readonly access: AccessPolicy;
+  /** The documented name of a trailing wildcard (`*`), if the route names one. */
+  readonly wildcard: string | undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -43,6 +68,7 @@ function annotate(generated: object, routes: readonly RouteAccess[]): Record<str
   const paths = document['paths'];
   if (!isRecord(paths)) return document;
   const annotated: Record<string, unknown> = { ...paths };
+  for (const route of routes) if (route.wildcard !== undefined) nameWildcard(annotated, route.path, route.wildcard);
   for (const route of routes) {
     const item = annotated[route.path];
     const operation = isRecord(item) ? item[route.method] : undefined;
@@ -50,12 +76,34 @@ function annotate(generated: object, routes: readonly RouteAccess[]): Record<str
     const withPolicy = {
       ...operation,
       'x-keysmith-access': route.access,
-      ...(route.access === 'any' ? {} : { security: [{ mutualTLS: [] }] }),
+      // OpenAPI 3.1 §4.8.10: an empty list is "no security needed" (any TLS client); the others require the client certificate.
+      security: route.access === 'any' ? [] : [{ mutualTLS: [] }],
     };
     annotated[route.path] = { ...item, [route.method]: withPolicy };
   }
   document['paths'] = annotated;
   return pruneUnreferencedSchemas(document);
+}
+
+/**
+ * @fastify/swagger writes a trailing wildcard as the path parameter `{*}`;
+ * OpenAPI 3.1 §4.8.8 path templates name their parameters, so the path item
+ * and the `*` parameter of each of its operations take the route's name.
+ */
+function nameWildcard(paths: Record<string, unknown>, documentedPath: string, name: string): void {
+  const swaggerPath = documentedPath.replace(`{${name}}`, '{*}');
+  const item = paths[swaggerPath];
+  if (swaggerPath === documentedPath || !isRecord(item)) return;
+  const renamed: Record<string, unknown> = {};
+  for (const [method, operation] of Object.entries(item)) {
+    const parameters = isRecord(operation) ? operation['parameters'] : undefined;
+    renamed[method] =
+      isRecord(operation) && Array.isArray(parameters)
+        ? { ...operation, parameters: parameters.map((p: unknown) => (isRecord(p) && p['in'] === 'path' && p['name'] === '*' ? { ...p, name } : p)) }
+        : operation;
+  }
+  delete paths[swaggerPath];
+  paths[documentedPath] = renamed;
 }
 
 const SCHEMA_REF = '#/components/schemas/';
@@ -97,7 +145,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     if (access === undefined) return; // the access plugin refuses such a route
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
       // @fastify/swagger writes a trailing wildcard (GET /ocsp/*) as the path parameter {*}.
-      routes.push({ method: method.toLowerCase(), path: openApiPath(route.url), access });
+      const wildcard = route.config?.openApiWildcard;
+      routes.push({ method: method.toLowerCase(), path: openApiPath(route.url, wildcard), access, wildcard });
     }
   });
 
@@ -106,13 +155,15 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       openapi: '3.1.0',
       info: {
         title: 'keysmith',
-        version: API_VERSION,
+        // The version of the keysmith serving it: the API changes with the package.
+        version: packageVersion(),
         description:
           'Internal PKI: short-lived workload identities over mutual TLS 1.3. Problem responses are RFC 9457 ' +
           'application/problem+json documents with types under https://keysmith.dev/problems/. Each operation ' +
           'states its access policy in x-keysmith-access: any (any TLS client), workload (a SPIFFE identity of the ' +
           'trust domain) or admin (an identity under /admin/).',
       },
+      servers: SERVERS,
       tags: [
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'bundle', description: 'The trust bundle' },
@@ -142,7 +193,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   );
 }
 
-/** fastify's route syntax to OpenAPI's: `:name` is a parameter, `::` a literal colon (`/v1/svid/x509::batch`). */
-function openApiPath(url: string): string {
-  return url.replace(/::|:([A-Za-z0-9_]+)/g, (_match: string, name: string | undefined) => (name === undefined ? ':' : `{${name}}`)).replace(/\/\*$/, '/{*}');
+/** fastify's route syntax to OpenAPI's: `:name` is a parameter, `::` a literal colon (`/v1/svid/x509::batch`), a trailing `*` the named wildcard. */
+function openApiPath(url: string, wildcard: string | undefined): string {
+  return url
+    .replace(/::|:([A-Za-z0-9_]+)/g, (_match: string, name: string | undefined) => (name === undefined ? ':' : `{${name}}`))
+    .replace(/\/\*$/, `/{${wildcard ?? '*'}}`);
 }

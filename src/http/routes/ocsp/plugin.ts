@@ -229,7 +229,7 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
       routes.get(
         '/*',
         {
-          config: { access: 'any' },
+          config: { access: 'any', openApiWildcard: 'request' },
           schema: {
             tags: ['ocsp'],
             summary: 'OCSP request (GET)',
