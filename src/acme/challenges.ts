@@ -89,13 +89,15 @@ export class ValidationRunner {
       this.#reportInternal(error, challenge);
       record = { ok: false, error: { type: `${ACME_ERROR_PREFIX}serverInternal`, detail: 'validation failed inside the server' } };
     }
+    let invalidatedOrders: number;
     try {
-      await store.recordValidation(challenge.id, record);
+      invalidatedOrders = await store.recordValidation(challenge.id, record);
     } catch (error) {
       this.#reportInternal(error, challenge);
       return;
     }
     try {
+      for (let i = 0; i < invalidatedOrders; i++) this.#deps.onOrderEnded?.('invalid');
       this.#deps.onValidated?.({
         challengeId: challenge.id,
         authorizationId: challenge.authorizationId,

@@ -56,7 +56,9 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
     // The Authority refuses keys and names as badCSR/malformed/rejectedIdentifier; to the client it is the CSR.
     throw problem.type === 'malformed' && problem.status === 400 ? new AcmeProblemError('badCSR', problem.detail) : problem;
   }
-  return orderReply(ctx, await store.completeFinalize(order.id, serial), 200);
+  const completed = await store.completeFinalize(order.id, serial);
+  ctx.deps.onOrderEnded?.('valid');
+  return orderReply(ctx, completed, 200);
 }
 
 /** POST-as-GET /cert/<serial>: leaf then intermediate (RFC 8555 §7.4.2), only to the account that ordered it. */

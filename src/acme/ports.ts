@@ -62,9 +62,9 @@ export interface AcmeStore {
   /**
    * One transaction: the challenge, its authorization, and every pending order
    * holding that authorization (ready when all its authorizations are valid;
-   * invalid on failure).
+   * invalid on failure). Returns how many orders it made invalid (metrics).
    */
-  recordValidation(challengeId: string, outcome: ValidationRecord): Awaitable<void>;
+  recordValidation(challengeId: string, outcome: ValidationRecord): Awaitable<number>;
   /** RFC 8555 §7.5.2; pending orders holding it become invalid. false when it was not pending or valid. */
   deactivateAuthorization(id: string): Awaitable<boolean>;
 
@@ -199,6 +199,12 @@ export interface AcmeServerDeps {
   readonly random?: (length: number) => Uint8Array;
   /** Called after each background validation is recorded. Must not throw. */
   readonly onValidated?: (event: ValidationEvent) => void;
+  /**
+   * Called when an order reaches a final status (RFC 8555 §7.1.6), after it is
+   * recorded: valid when finalize issued its certificate, invalid when a
+   * failed validation made its authorization invalid. Metrics; must not throw.
+   */
+  readonly onOrderEnded?: (outcome: 'valid' | 'invalid') => void;
   /** Internal failures (the reply says only "internal error"); the error never holds keys or JWS bodies. */
   readonly onInternalError?: (error: unknown, context: { readonly method: string; readonly path: string }) => void;
 }

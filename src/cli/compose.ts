@@ -379,7 +379,7 @@ export function clientCertificateVerdict(core: Core, leaf: { serialNumber: strin
 }
 
 /** What a caller of composeAcme may add: rate limits (the bench lifts them), hooks, and the registry its gauges go on. */
-export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError'> & { readonly metrics?: Registry };
+export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError' | 'onOrderEnded'> & { readonly metrics?: Registry };
 
 /**
  * The ACME server of a core, as `serve` mounts it under /acme: the
@@ -414,6 +414,7 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     ...(extras.limits === undefined ? {} : { limits: extras.limits }),
     ...(extras.onValidated === undefined ? {} : { onValidated: extras.onValidated }),
     ...(extras.onInternalError === undefined ? {} : { onInternalError: extras.onInternalError }),
+    ...(extras.onOrderEnded === undefined ? {} : { onOrderEnded: extras.onOrderEnded }),
     validationLimits: {
       maxInFlight: config.acmeMaxValidations,
       maxInFlightPerAccount: config.acmeMaxValidationsPerAccount,

@@ -16,6 +16,7 @@ import { databaseHealth, ledgerHealthCheck } from './database-health.js';
 import { startRevocationFeed } from './cluster-revocations.js';
 import type { FeedErrorContext } from '../ledger/index.js';
 import { startNoncePruning } from './nonce-pruning.js';
+import { caCertificates } from './certificate-metrics.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -106,13 +107,18 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   authority.onIssued((profile) => metrics.countIssued(profile));
   // The OCSP responder certificate is issued before the first request can ask for a status.
   const revocation = await openRevocation(core);
+  // Read at each scrape: the CA's and the listener's notAfter, and the alert outbox (a promise on PostgreSQL).
+  metrics.watchCertificates(caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer }));
+  metrics.watchAlertOutbox(() => repositories.alerts.outboxDepth());
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
   const alerts = composeAlerts({ config, ledger: repositories, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
   let logInternal: (error: unknown) => void = () => undefined;
   const svid = await openSvid(core, { onInternalError: (error) => logInternal(error) });
   let logAcmeInternal: (error: unknown, context: { readonly method: string; readonly path: string }) => void = () => undefined;
-  const acme = options.acme ?? composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context), metrics: metrics.registry });
+  const acme =
+    options.acme ??
+    composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context), onOrderEnded: (outcome) => metrics.countAcmeOrder(outcome), metrics: metrics.registry });
   const database = databaseHealth(ledger, { clock });
   const app = await buildApp({
     certificates: repositories.certificates,
@@ -202,7 +208,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
-  const plain = config.ocspHttpListen === undefined ? undefined : await buildPlainHttpApp({ ocsp: revocation.port, clock, logger: { level: config.logLevel } });
+  const plain = config.ocspHttpListen === undefined ? undefined : await buildPlainHttpApp({ ocsp: revocation.port, clock, logger: { level: config.logLevel }, metrics });
   if (plain !== undefined && config.ocspHttpListen !== undefined) {
     try {
       await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });

@@ -82,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // SVIDs, join-token attestation and registration entries: the batch route alone raises the body limit.
   if (deps.svid !== undefined) registerSvidRoutes(app, deps.svid);
   // OCSP, the CRL and the CA certificate: own body parser (16 KiB cap, 413 before parsing) and OCSP-shaped errors.
-  if (deps.ocsp !== undefined) registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock });
+  if (deps.ocsp !== undefined) registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock, metrics: deps.metrics });
   // ACME: raw JWS bodies for the protocol handler, refusals as ACME problem documents.
   if (deps.acme !== undefined) registerAcmeRoutes(app, deps.acme);
 

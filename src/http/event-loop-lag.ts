@@ -5,7 +5,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
  * one event loop: whatever blocks it delays every handshake, OCSP answer
  * and SVID at once, so this is the figure that says whether the service is
  * fair to all its peers. Reported by /healthz and as
- * keysmith_event_loop_lag_seconds.
+ * keysmith_event_loop_lag_{p50,p99,max}_seconds.
  */
 export interface EventLoopLagSnapshot {
   readonly p50Ms: number;

@@ -2,7 +2,16 @@
 export { buildApp } from './app.js';
 export { createHttpsServer, DEFAULT_DRAIN_MS, type HttpsServer, type HttpsServerOptions } from './server-factory.js';
 export { EventLoopLag, type EventLoopLagSnapshot, type EventLoopLagSource } from './event-loop-lag.js';
-export { KeysmithMetrics, type HandshakeResult, type KeysmithMetricsOptions } from './metrics.js';
+export {
+  KeysmithMetrics,
+  type AcmeOrderOutcome,
+  type AlertOutboxDepth,
+  type HandshakeResult,
+  type KeysmithMetricsOptions,
+  type OcspAnswerStatus,
+  type WatchedCertificate,
+  type WatchedCertificateRole,
+} from './metrics.js';
 export { generateOpenApi } from './openapi-generate.js';
 export { ACCESS_POLICIES, type AccessPolicy } from './plugins/access.js';
 export { buildPlainHttpApp, type PlainHttpAppDeps } from './routes/ocsp/plain-app.js';

@@ -1,13 +1,45 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Awaitable } from '../shared/awaitable.js';
 import type { ProfileName } from '../shared/records.js';
 import type { EventLoopLagSource } from './event-loop-lag.js';
 
 export type HandshakeResult = 'ok' | 'failed' | 'resumed';
 
+/** What a certificate is to keysmith: the label `role` of keysmith_certificate_not_after_timestamp_seconds. */
+export type WatchedCertificateRole = 'root' | 'intermediate' | 'listener' | 'ocsp_responder';
+
+export interface WatchedCertificate {
+  readonly role: WatchedCertificateRole;
+  /** Lowercase hex, as the ledger writes serials. */
+  readonly serial: string;
+  /** Milliseconds since the epoch. */
+  readonly notAfter: number;
+}
+
+/**
+ * One OCSP answer: the certificate status of a SingleResponse (RFC 6960
+ * §2.2: good, revoked, unknown) or, when no signed response was given, the
+ * OCSPResponseStatus (§2.3) that was sent instead.
+ */
+export type OcspAnswerStatus = 'good' | 'revoked' | 'unknown' | 'malformedRequest' | 'internalError' | 'tryLater' | 'sigRequired' | 'unauthorized';
+
+/** How an ACME order ended (RFC 8555 §7.1.6): valid when finalize issued its certificate, invalid when a validation failed. */
+export type AcmeOrderOutcome = 'valid' | 'invalid';
+
+/** The alert outbox by state: deliveries not yet in a message, messages to send or retry, messages given up. */
+export interface AlertOutboxDepth {
+  readonly waiting: number;
+  readonly pending: number;
+  readonly failed: number;
+}
+
 export interface KeysmithMetricsOptions {
   /** Also export Node process metrics (CPU, memory, event loop); off by default so tests stay cheap. */
   readonly processMetrics?: boolean;
 }
+
+/** prom-client default metrics that break the exposition conventions `promtool check metrics` enforces. */
+const UNCONVENTIONAL_DEFAULT_METRICS = ['keysmith_nodejs_active_handles_total', 'keysmith_nodejs_active_requests_total', 'keysmith_nodejs_active_resources_total'];
 
 /**
  * keysmith's Prometheus metrics on a private Registry (never prom-client's
@@ -22,6 +54,9 @@ export class KeysmithMetrics {
   private readonly issued: Counter<'profile'>;
   private readonly handshakes: Counter<'result'>;
   private readonly refusedConnections: Counter;
+  private readonly ocspAnswers: Counter<'status'>;
+  private readonly acmeOrders: Counter<'outcome'>;
+  private readonly collectFailures: Counter<'metric'>;
 
   constructor(options: KeysmithMetricsOptions = {}) {
     const registers = [this.registry];
@@ -55,7 +90,30 @@ export class KeysmithMetrics {
       help: 'TCP connections closed at once because maxConnections were open.',
       registers,
     });
-    if (options.processMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: 'keysmith_' });
+    this.ocspAnswers = new Counter({
+      name: 'keysmith_ocsp_responses_total',
+      help: 'OCSP answers: one per SingleResponse by certificate status (good, revoked, unknown), or the error status sent instead (malformedRequest, unauthorized, tryLater, internalError).',
+      labelNames: ['status'],
+      registers,
+    });
+    this.acmeOrders = new Counter({
+      name: 'keysmith_acme_orders_total',
+      help: 'ACME orders that reached a final status, by outcome: valid (finalize issued the certificate), invalid (a challenge validation failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.collectFailures = new Counter({
+      name: 'keysmith_metrics_collect_failures_total',
+      help: 'Scrapes at which a gauge could not be read (e.g. the ledger database was down); that gauge had no samples in that scrape.',
+      labelNames: ['metric'],
+      registers,
+    });
+    if (options.processMetrics === true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'keysmith_' });
+      // Gauges named like counters (promtool: "non-counter metrics should not have _total suffix"); the same
+      // figures remain by type in keysmith_nodejs_active_{handles,requests,resources}: sum() them.
+      for (const name of UNCONVENTIONAL_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
   }
 
   /** `route` is the route pattern (never the raw URL, which would explode the label set). */
@@ -72,18 +130,82 @@ export class KeysmithMetrics {
     this.handshakes.inc({ result });
   }
 
-  /** keysmith_event_loop_lag_seconds{quantile}: the lag over the monitor's last window, read at each scrape. */
+  /**
+   * keysmith_event_loop_lag_{p50,p99,max}_seconds: the lag over the monitor's
+   * last window, read at each scrape. Three gauges (as prom-client's own
+   * nodejs_eventloop_lag_p50_seconds), not one with a `quantile` label: that
+   * label belongs to summaries, and `promtool check metrics` refuses it on a gauge.
+   */
   observeEventLoop(source: EventLoopLagSource): void {
+    const gauge = (name: string, what: string, read: (lag: ReturnType<EventLoopLagSource['snapshot']>) => number): void => {
+      new Gauge({
+        name,
+        help: `How late the event loop ran over the last window: ${what}.`,
+        registers: [this.registry],
+        collect() {
+          this.set(read(source.snapshot()) / 1000);
+        },
+      });
+    };
+    gauge('keysmith_event_loop_lag_p50_seconds', 'the median', (lag) => lag.p50Ms);
+    gauge('keysmith_event_loop_lag_p99_seconds', 'the 99th percentile', (lag) => lag.p99Ms);
+    gauge('keysmith_event_loop_lag_max_seconds', 'the maximum', (lag) => lag.maxMs);
+  }
+
+  countOcspAnswer(status: OcspAnswerStatus, count = 1): void {
+    this.ocspAnswers.inc({ status }, count);
+  }
+
+  countAcmeOrder(outcome: AcmeOrderOutcome): void {
+    this.acmeOrders.inc({ outcome });
+  }
+
+  /**
+   * keysmith_certificate_not_after_timestamp_seconds{role, serial}: the
+   * notAfter of each certificate `list` names (the CA's, the listener's), as
+   * absolute Unix time (the cert-manager convention, so one alert rule
+   * `... - time() < 7 * 86400` covers them all). `list` is asked at each
+   * scrape: a rotated certificate's series goes, the new one's comes.
+   */
+  watchCertificates(list: () => Awaitable<readonly WatchedCertificate[]>): void {
+    const failures = this.collectFailures;
+    const name = 'keysmith_certificate_not_after_timestamp_seconds';
     new Gauge({
-      name: 'keysmith_event_loop_lag_seconds',
-      help: 'How late the event loop ran over the last window (quantile 0.5, 0.99 and 1 = the maximum).',
-      labelNames: ['quantile'],
+      name,
+      help: 'notAfter of the CA certificates and the listener certificate, in seconds since the Unix epoch, by role and serial.',
+      labelNames: ['role', 'serial'],
       registers: [this.registry],
-      collect() {
-        const lag = source.snapshot();
-        this.set({ quantile: '0.5' }, lag.p50Ms / 1000);
-        this.set({ quantile: '0.99' }, lag.p99Ms / 1000);
-        this.set({ quantile: '1' }, lag.maxMs / 1000);
+      async collect() {
+        this.reset();
+        try {
+          for (const certificate of await list()) this.set({ role: certificate.role, serial: certificate.serial }, Math.floor(certificate.notAfter / 1000));
+        } catch {
+          this.reset();
+          failures.inc({ metric: name });
+        }
+      },
+    });
+  }
+
+  /** keysmith_alert_outbox_depth{state}: read from the ledger at each scrape (a promise on PostgreSQL). */
+  watchAlertOutbox(depth: () => Awaitable<AlertOutboxDepth>): void {
+    const failures = this.collectFailures;
+    const name = 'keysmith_alert_outbox_depth';
+    new Gauge({
+      name,
+      help: 'Expiry alert outbox by state: waiting (deliveries not yet in a message), pending (messages to send or retry), failed (messages given up).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        try {
+          const current = await depth();
+          this.set({ state: 'waiting' }, current.waiting);
+          this.set({ state: 'pending' }, current.pending);
+          this.set({ state: 'failed' }, current.failed);
+        } catch {
+          failures.inc({ metric: name });
+        }
       },
     });
   }

@@ -43,7 +43,7 @@ export class AcmeRepository {
   private preparedStatements: Statements | undefined;
   private readonly createAccountTx: Database.Transaction<(account: NewAcmeAccount) => void>;
   private readonly createOrderTx: Database.Transaction<(order: NewAcmeOrder, now: number) => CreateOrderOutcome>;
-  private readonly recordValidationTx: Database.Transaction<(challengeId: string, outcome: ValidationRecord) => void>;
+  private readonly recordValidationTx: Database.Transaction<(challengeId: string, outcome: ValidationRecord) => number>;
   private readonly deactivateAuthorizationTx: Database.Transaction<(id: string) => boolean>;
   private readonly deactivateAccountTx: Database.Transaction<(id: string) => void>;
 
@@ -104,21 +104,21 @@ export class AcmeRepository {
       return { ok: true, order: created };
     });
 
-    this.recordValidationTx = db.transaction((challengeId: string, outcome: ValidationRecord): void => {
+    this.recordValidationTx = db.transaction((challengeId: string, outcome: ValidationRecord): number => {
       const challenge = this.statements.selectChallenge.get(challengeId);
       if (challenge === undefined) throw new DomainError('notFound', `no challenge ${challengeId}`);
       const authzId = challenge.authorizationId;
       if (outcome.ok) {
-        if (this.statements.challengeValid.run(outcome.validatedAt, challengeId).changes !== 1) return;
+        if (this.statements.challengeValid.run(outcome.validatedAt, challengeId).changes !== 1) return 0;
         this.statements.authorizationValid.run(outcome.authorizationExpiresAt, authzId);
         this.statements.ordersReady.run(authzId);
-      } else {
-        const error = JSON.stringify(outcome.error);
-        if (this.statements.challengeInvalid.run(error, challengeId).changes !== 1) return;
-        // RFC 8555 §7.1.6: a failed challenge fails its authorization and the orders that need it.
-        this.statements.authorizationStatus.run('invalid', authzId, 'pending');
-        this.statements.ordersInvalid.run(error, authzId);
+        return 0;
       }
+      const error = JSON.stringify(outcome.error);
+      if (this.statements.challengeInvalid.run(error, challengeId).changes !== 1) return 0;
+      // RFC 8555 §7.1.6: a failed challenge fails its authorization and the orders that need it.
+      this.statements.authorizationStatus.run('invalid', authzId, 'pending');
+      return this.statements.ordersInvalid.run(error, authzId).changes;
     });
 
     this.deactivateAuthorizationTx = db.transaction((id: string): boolean => {
@@ -235,8 +235,9 @@ export class AcmeRepository {
     return this.statements.startChallenge.run(challengeId, now).changes === 1;
   }
 
-  recordValidation(challengeId: string, outcome: ValidationRecord): void {
-    this.recordValidationTx.immediate(challengeId, outcome);
+  /** Returns how many orders the failure made invalid (0 on success). */
+  recordValidation(challengeId: string, outcome: ValidationRecord): number {
+    return this.recordValidationTx.immediate(challengeId, outcome);
   }
 
   deactivateAuthorization(id: string): boolean {

@@ -25,6 +25,9 @@ import {
   type ExpiryThresholdSpec,
   type ItemRow,
   type MessageItem,
+  type OutboxDepth,
+  SELECT_OUTBOX_DEPTH,
+  toOutboxDepth,
   type NewAlertMessage,
   type PageRow,
   type PendingMessage,
@@ -137,6 +140,7 @@ function lazy<T>(make: () => T): () => T {
 export class AlertOutboxRepository {
   private readonly durable: DurableWrites;
 
+  private readonly selectOutboxDepth = lazy(() => this.db.prepare<[], OutboxDepth>(SELECT_OUTBOX_DEPTH));
   private readonly selectExpiringOthers = lazy(() => this.db.prepare<[ExpiringOthersParams], AlertedRow>(SELECT_EXPIRING_OTHERS));
   private readonly selectExpiringStoppedSvids = lazy(() => this.db.prepare<[ExpiringStoppedParams], AlertedRow>(SELECT_EXPIRING_STOPPED_SVIDS));
   private readonly selectExpiringAllSvids = lazy(() => this.db.prepare<[ExpiringParams], AlertedRow>(SELECT_EXPIRING_ALL_SVIDS));
@@ -381,6 +385,11 @@ export class AlertOutboxRepository {
     const ids = rows.slice(0, take).map((r) => r.id);
     const states = ids.length === 0 ? [] : this.selectDeliveryStates().all({ ids: JSON.stringify(ids) });
     return toAlertPage(rows, take, states);
+  }
+
+  /** How many deliveries wait for a message and how many messages are pending or failed (metrics, read at each scrape). */
+  outboxDepth(): OutboxDepth {
+    return toOutboxDepth(this.selectOutboxDepth().get());
   }
 
   /** The candidates of one threshold, in (notAfter, serial) order: one statement per part of its scope. */

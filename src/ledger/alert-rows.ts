@@ -109,6 +109,29 @@ export interface AlertPage {
   readonly nextCursor: string | null;
 }
 
+/** The outbox by state (the metric keysmith_alert_outbox_depth): deliveries not yet in a message, pending and failed messages. */
+export interface OutboxDepth {
+  readonly waiting: number;
+  readonly pending: number;
+  readonly failed: number;
+}
+
+/**
+ * One statement on both backends (CAST: PostgreSQL's count is a bigint, which
+ * node-postgres hands over as a string). The partial indexes
+ * alert_deliveries_waiting and alert_messages_due answer the first two;
+ * failed messages are few (one per message given up).
+ */
+export const SELECT_OUTBOX_DEPTH = `
+  SELECT CAST((SELECT count(*) FROM alert_deliveries WHERE message_id IS NULL) AS INTEGER) AS waiting,
+         CAST((SELECT count(*) FROM alert_messages WHERE status = 'pending') AS INTEGER) AS pending,
+         CAST((SELECT count(*) FROM alert_messages WHERE status = 'failed') AS INTEGER) AS failed`;
+
+export function toOutboxDepth(row: OutboxDepth | undefined): OutboxDepth {
+  if (row === undefined) throw new Error('the outbox depth query returned no row');
+  return { waiting: Number(row.waiting), pending: Number(row.pending), failed: Number(row.failed) };
+}
+
 /** Columns of a certificate as alerts report it; `c` is the certificates alias. Quoted aliases: PostgreSQL folds bare ones to lower case. */
 export const ALERTED_COLUMNS = `
   c.serial, c.subject, c.spiffe_id AS "spiffeId", c.sans, c.profile, c.requester,

@@ -12,4 +12,4 @@ export {
   type OcspRequest,
 } from './request.js';
 export { OcspResponder, refusal, type OcspReply } from './responder.js';
-export type { CacheFacts, OcspResponse, Source } from './source.js';
+export type { CacheFacts, OcspCertStatusKind, OcspResponse, Source } from './source.js';

@@ -326,7 +326,8 @@ export class LedgerSource implements Source {
     const signed = this.#options.signer.signResponse({ producedAt: now, responses: singles, ...(nonce === undefined ? {} : { nonce }) });
     // A Buffer view (no copy): what the HTTP layer sends, as is, for every hit.
     const der = Buffer.from(signed.buffer, signed.byteOffset, signed.byteLength);
-    if (nonce !== undefined) return { der, cache: undefined };
+    const certStatuses = singles.map((single) => single.status.kind);
+    if (nonce !== undefined) return { der, cache: undefined, certStatuses };
     const first = singles[0];
     if (first === undefined) throw new Error('a response needs at least one SingleResponse');
     const cache: CacheFacts = {
@@ -335,7 +336,7 @@ export class LedgerSource implements Source {
       nextUpdate: Math.min(...singles.map((s) => s.nextUpdate)),
       etag: `"${createHash('sha256').update(der).digest('base64url')}"`,
     };
-    return { der, cache };
+    return { der, cache, certStatuses };
   }
 
   #store(entry: Entry): void {

@@ -3,7 +3,7 @@ import { mapAwaitable, recoverAwaitable } from '../shared/awaitable-flow.js';
 import { isDomainError, type DomainErrorKind } from '../shared/errors.js';
 import { encodeOcspStatusResponse, type OcspResponseStatusName } from '../x509/index.js';
 import { parseOcspRequest, requestFromGetPath } from './request.js';
-import type { CacheFacts, OcspResponse, Source } from './source.js';
+import type { CacheFacts, OcspCertStatusKind, OcspResponse, Source } from './source.js';
 
 type ErrorStatus = Exclude<OcspResponseStatusName, 'successful'>;
 
@@ -11,6 +11,8 @@ export interface OcspReply {
   /** DER OCSPResponse: a signed response, or a bare status for a refusal. */
   readonly der: Uint8Array;
   readonly status: OcspResponseStatusName;
+  /** For status successful: each SingleResponse's certificate status, in order. */
+  readonly certStatuses?: readonly OcspCertStatusKind[];
   /** Present when HTTP caches may keep the response (successful, no nonce). */
   readonly cache?: CacheFacts;
   /** For status internalError: the fault, to be logged with the request id, never sent. */
@@ -45,7 +47,12 @@ export function refusal(status: ErrorStatus): Uint8Array {
 }
 
 function successful(response: OcspResponse): OcspReply {
-  return { der: response.der, status: 'successful', ...(response.cache === undefined ? {} : { cache: response.cache }) };
+  return {
+    der: response.der,
+    status: 'successful',
+    ...(response.cache === undefined ? {} : { cache: response.cache }),
+    ...(response.certStatuses === undefined ? {} : { certStatuses: response.certStatuses }),
+  };
 }
 
 /**

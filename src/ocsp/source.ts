@@ -16,7 +16,12 @@ export interface OcspResponse {
   readonly der: Uint8Array;
   /** Present when the same bytes answer every identical request until nextUpdate; absent for nonce responses, which are never cached. */
   readonly cache: CacheFacts | undefined;
+  /** The certificate status of each SingleResponse, in order (metrics count them). */
+  readonly certStatuses?: readonly OcspCertStatusKind[];
 }
+
+/** RFC 6960 §2.2: what a SingleResponse says of one certificate. */
+export type OcspCertStatusKind = 'good' | 'revoked' | 'unknown';
 
 /**
  * Where signed responses come from (after Boulder's ocsp/responder Source):

@@ -4,10 +4,16 @@ import { z } from 'zod';
 import type { KeysmithMetrics } from '../metrics.js';
 import { problemResponses } from '../problem.js';
 
+/** A route pattern as written: fastify's `::` (an escaped literal colon, `/v1/svid/x509::batch`) is one `:` in the URL. */
+export function routeLabel(pattern: string): string {
+  return pattern.includes('::') ? pattern.replaceAll('::', ':') : pattern;
+}
+
 /** Counts every answered request by route pattern; 404s share one label so scanners cannot grow the series. */
 export function installRequestMetrics(app: FastifyInstance, metrics: KeysmithMetrics): void {
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
+    const pattern = request.is404 ? undefined : request.routeOptions.url;
+    const route = pattern === undefined ? 'unmatched' : routeLabel(pattern);
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 }

@@ -217,8 +217,9 @@ export async function startChallenge(database: PostgresDatabase, challengeId: st
  * whether the order is ready (otherwise each would see the other's still
  * pending and the order would never become ready).
  */
-export async function recordValidation(database: PostgresDatabase, challengeId: string, outcome: ValidationRecord): Promise<void> {
-  await database.transaction(async (tx) => {
+/** Returns how many orders the failure made invalid (0 on success). */
+export async function recordValidation(database: PostgresDatabase, challengeId: string, outcome: ValidationRecord): Promise<number> {
+  return database.transaction(async (tx) => {
     const challenge = await tx.row<{ authorizationId: string }>('SELECT authorization_id AS "authorizationId" FROM acme_challenges WHERE id = $1', [
       challengeId,
     ]);
@@ -231,22 +232,23 @@ export async function recordValidation(database: PostgresDatabase, challengeId: 
         `UPDATE acme_challenges SET status = 'valid', validated_at = $1, error = NULL WHERE id = $2 AND status = 'processing'`,
         [outcome.validatedAt, challengeId],
       );
-      if (changed !== 1) return;
+      if (changed !== 1) return 0;
       await tx.run(`UPDATE acme_authorizations SET status = 'valid', expires_at = $1 WHERE id = $2 AND status = 'pending'`, [
         outcome.authorizationExpiresAt,
         authzId,
       ]);
       await tx.run(ORDERS_READY, [authzId]);
+      return 0;
     } else {
       const error = JSON.stringify(outcome.error);
       const changed = await tx.run(`UPDATE acme_challenges SET status = 'invalid', error = $1 WHERE id = $2 AND status = 'processing'`, [
         error,
         challengeId,
       ]);
-      if (changed !== 1) return;
+      if (changed !== 1) return 0;
       // RFC 8555 §7.1.6: a failed challenge fails its authorization and the orders that need it.
       await tx.run(`UPDATE acme_authorizations SET status = 'invalid' WHERE id = $1 AND status = 'pending'`, [authzId]);
-      await tx.run(ORDERS_INVALID, [error, authzId]);
+      return tx.run(ORDERS_INVALID, [error, authzId]);
     }
   });
 }

@@ -100,7 +100,7 @@ export class PostgresAcmeRepository implements AwaitableMethods<AcmeRepository> 
     return orders.startChallenge(this.database, challengeId, now);
   }
 
-  recordValidation(challengeId: string, outcome: ValidationRecord): Promise<void> {
+  recordValidation(challengeId: string, outcome: ValidationRecord): Promise<number> {
     return orders.recordValidation(this.database, challengeId, outcome);
   }
 

@@ -25,6 +25,9 @@ import {
   type ExpiryThresholdSpec,
   type ItemRow,
   type MessageItem,
+  type OutboxDepth,
+  SELECT_OUTBOX_DEPTH,
+  toOutboxDepth,
   type NewAlertMessage,
   type PageRow,
   type PendingMessage,
@@ -187,6 +190,11 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
   }
 
   /** Alerts newest first with their deliveries; `status` filters on the alert's overall status. */
+  /** How many deliveries wait for a message and how many messages are pending or failed (metrics, read at each scrape). */
+  async outboxDepth(): Promise<OutboxDepth> {
+    return toOutboxDepth(await this.db.row<OutboxDepth>(SELECT_OUTBOX_DEPTH));
+  }
+
   async list(query: AlertQuery = {}): Promise<AlertPage> {
     const take = checkPageLimit(query.limit);
     const { before, status, fetch } = alertPageBounds(query, take);

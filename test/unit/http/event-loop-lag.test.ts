@@ -35,12 +35,12 @@ describe('EventLoopLag', () => {
     }
   });
 
-  it('is exported as keysmith_event_loop_lag_seconds with quantiles 0.5, 0.99 and 1', async () => {
+  it('is exported as keysmith_event_loop_lag_{p50,p99,max}_seconds', async () => {
     const metrics = new KeysmithMetrics();
     metrics.observeEventLoop({ snapshot: () => ({ p50Ms: 1, p99Ms: 25, maxMs: 250, windowMs: 10_000 }) });
     const text = await metrics.render();
-    assert.match(text, /^keysmith_event_loop_lag_seconds\{quantile="0\.5"\} 0\.001$/m);
-    assert.match(text, /^keysmith_event_loop_lag_seconds\{quantile="0\.99"\} 0\.025$/m);
-    assert.match(text, /^keysmith_event_loop_lag_seconds\{quantile="1"\} 0\.25$/m);
+    assert.match(text, /^keysmith_event_loop_lag_p50_seconds 0\.001$/m);
+    assert.match(text, /^keysmith_event_loop_lag_p99_seconds 0\.025$/m);
+    assert.match(text, /^keysmith_event_loop_lag_max_seconds 0\.25$/m);
   });
 });

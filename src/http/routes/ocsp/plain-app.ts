@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Clock } from '../../../shared/clock.js';
 import { genRequestId, installRequestContext, loggerOptions } from '../../plugins/request-context.js';
+import type { KeysmithMetrics } from '../../metrics.js';
 import type { AppLoggerOptions, OcspPort } from '../../ports.js';
 import { installProblemHandlers } from '../../problem.js';
 import { answerClientError, answerFrameworkError, registerOcspRoutes } from './plugin.js';
@@ -17,6 +18,8 @@ export interface PlainHttpAppDeps {
   readonly ocsp: OcspPort;
   readonly clock: Clock;
   readonly logger?: boolean | AppLoggerOptions;
+  /** The TLS listener's metrics, so answers given here are counted too. */
+  readonly metrics?: Pick<KeysmithMetrics, 'countOcspAnswer'>;
 }
 
 /** As on the TLS listener (app.ts): a slow client is cut off, never waited for. */
@@ -41,7 +44,7 @@ export async function buildPlainHttpApp(deps: PlainHttpAppDeps): Promise<Fastify
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   installRequestContext(app);
-  registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock });
+  registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock, ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }) });
   await app.ready();
   return app;
 }

@@ -15,6 +15,7 @@ import { refusal, type CacheFacts, type OcspReply } from '../../../ocsp/index.js
 import type { Awaitable } from '../../../shared/awaitable.js';
 import { mapAwaitable } from '../../../shared/awaitable-flow.js';
 import type { Clock } from '../../../shared/clock.js';
+import type { KeysmithMetrics } from '../../metrics.js';
 import type { OcspPort } from '../../ports.js';
 import { clientErrorResponse, clientErrorStatus, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problemOf, problemResponses, ProblemError, PROBLEM_TYPES, sendProblem } from '../../problem.js';
 import { failedRequestTarget } from '../../request-target.js';
@@ -50,6 +51,8 @@ const HTTP_STATUS: Readonly<Record<OcspReply['status'], number>> = {
 export interface OcspRouteDeps {
   readonly ocsp: OcspPort;
   readonly clock: Clock;
+  /** keysmith_ocsp_responses_total: every answer these routes send, by certificate or error status. */
+  readonly metrics?: Pick<KeysmithMetrics, 'countOcspAnswer'>;
 }
 
 interface CacheDates {
@@ -161,13 +164,24 @@ function refusalFor(error: FastifyError): { status: number; ocsp: 'malformedRequ
 }
 
 export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): void {
-  const { ocsp, clock } = deps;
+  const { ocsp, clock, metrics } = deps;
+  /** Counts one answer: each SingleResponse's certificate status, or the error status sent instead. */
+  const count = (result: Pick<OcspReply, 'status' | 'certStatuses'>): void => {
+    if (metrics === undefined) return;
+    if (result.status !== 'successful') metrics.countOcspAnswer(result.status);
+    else for (const status of result.certStatuses ?? []) metrics.countOcspAnswer(status);
+  };
+  const refuse = (reply: FastifyReply, status: number, ocspStatus: 'malformedRequest' | 'unauthorized' | 'internalError'): FastifyReply => {
+    count({ status: ocspStatus });
+    return sendOcspRefusal(reply, status, ocspStatus);
+  };
 
   // The responder's reply is plain on SQLite (a cache hit is sent without a microtask's detour), a promise on PostgreSQL.
   const sendReply = (request: FastifyRequest, reply: FastifyReply, answer: Awaitable<OcspReply>, isGet: boolean): Awaitable<FastifyReply> =>
     mapAwaitable(answer, (result) => sendResult(request, reply, result, isGet));
 
   const sendResult = (request: FastifyRequest, reply: FastifyReply, result: OcspReply, isGet: boolean): FastifyReply => {
+    count(result);
     if (result.status === 'internalError') request.log.error({ err: result.fault }, 'OCSP responder fault');
     else if (result.status !== 'successful') request.log.info({ ocspStatus: result.status }, `OCSP request refused: ${result.detail ?? result.status}`);
     reply.type(OCSP_RESPONSE);
@@ -188,12 +202,12 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
         const { status, ocsp: ocspStatus } = refusalFor(error);
         if (ocspStatus === 'internalError') request.log.error({ err: error }, 'OCSP route fault');
         else request.log.info({ ocspStatus, status }, `OCSP request refused: ${error.message}`);
-        return sendOcspRefusal(reply, status, ocspStatus);
+        return refuse(reply, status, ocspStatus);
       });
       // Methods other than GET, HEAD and POST on any /ocsp path (RFC 6960 Appendix A.1 defines only GET and POST): 405 in OCSP.
       scope.setNotFoundHandler((request, reply) => {
         request.log.info({ ocspStatus: 'malformedRequest', status: 405 }, `OCSP request refused: method ${request.method} is not GET or POST`);
-        return sendOcspRefusal(reply.header('allow', OCSP_METHODS), 405, 'malformedRequest');
+        return refuse(reply.header('allow', OCSP_METHODS), 405, 'malformedRequest');
       });
       const routes = scope.withTypeProvider<ZodTypeProvider>();
 
@@ -222,7 +236,7 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
         async (request, reply) => {
           if (request.params['*'] === '') return sendReply(request, reply, ocsp.responder.answer(request.body), false);
           request.log.info({ ocspStatus: 'malformedRequest', status: 404 }, 'OCSP request refused: POST to a path below the responder URL');
-          return sendOcspRefusal(reply, 404, 'malformedRequest');
+          return refuse(reply, 404, 'malformedRequest');
         },
       );
 

@@ -161,7 +161,7 @@ for (const backend of BACKENDS) {
     async function makeValid(authzId: string, challengeId: string): Promise<void> {
       const acme = opened.ledger.acme;
       assert.equal(await acme.startChallenge(challengeId, NOW), true);
-      await acme.recordValidation(challengeId, { ok: true, validatedAt: NOW + 10, authorizationExpiresAt: NOW + 30 * DAY });
+      assert.equal(await acme.recordValidation(challengeId, { ok: true, validatedAt: NOW + 10, authorizationExpiresAt: NOW + 30 * DAY }), 0);
       assert.equal((await acme.findAuthorization(authzId))?.status, 'valid');
     }
 
@@ -238,7 +238,9 @@ for (const backend of BACKENDS) {
       await acme.createOrder(order, NOW);
       const challenge = authz.challenges[2]?.id ?? '';
       assert.equal(await acme.startChallenge(challenge, NOW), true);
-      await acme.recordValidation(challenge, { ok: false, error: PROBLEM });
+      // The count of orders it made invalid feeds keysmith_acme_orders_total{outcome="invalid"}; a repeat changes nothing.
+      assert.equal(await acme.recordValidation(challenge, { ok: false, error: PROBLEM }), 1);
+      assert.equal(await acme.recordValidation(challenge, { ok: false, error: PROBLEM }), 0);
       assert.deepEqual(await acme.findChallenge(challenge), { ...authz.challenges[2], status: 'invalid', validatedAt: null, error: PROBLEM });
       assert.equal((await acme.findAuthorization(authz.id))?.status, 'invalid');
       const failed = await acme.findOrder(order.id);

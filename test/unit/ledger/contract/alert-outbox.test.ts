@@ -43,6 +43,20 @@ for (const backend of BACKENDS) {
       return id;
     }
 
+    it('reports its depth by state: waiting deliveries, pending and failed messages (keysmith_alert_outbox_depth)', async () => {
+      const alerts = opened.ledger.alerts;
+      assert.deepEqual(await alerts.outboxDepth(), { waiting: 0, pending: 0, failed: 0 });
+      const { runId } = await enqueueOne([mail, hook]);
+      assert.deepEqual(await alerts.outboxDepth(), { waiting: 2, pending: 0, failed: 0 });
+      const first = await messageFor(runId);
+      assert.deepEqual(await alerts.outboxDepth(), { waiting: 1, pending: 1, failed: 0 });
+      const second = await messageFor(runId);
+      assert.deepEqual(await alerts.outboxDepth(), { waiting: 0, pending: 2, failed: 0 });
+      await alerts.recordFailure(first, 'refused', null);
+      await alerts.markSent(second, now + 1);
+      assert.deepEqual(await alerts.outboxDepth(), { waiting: 0, pending: 0, failed: 1 });
+    });
+
     it('claims a cron slot once, also when three claims race', async () => {
       const alerts = opened.ledger.alerts;
       assert.equal(typeof (await alerts.startRun({ reason: 'schedule', slot: now, holder: 'a', now })), 'number');
