@@ -38,6 +38,8 @@ export interface KeysmithMetricsOptions {
   readonly processMetrics?: boolean;
 }
 
+const COLLECT_FAILURES = 'keysmith_metrics_collect_failures_total';
+
 /** prom-client default metrics that break the exposition conventions `promtool check metrics` enforces. */
 const UNCONVENTIONAL_DEFAULT_METRICS = ['keysmith_nodejs_active_handles_total', 'keysmith_nodejs_active_requests_total', 'keysmith_nodejs_active_resources_total'];
 
@@ -57,6 +59,8 @@ export class KeysmithMetrics {
   private readonly ocspAnswers: Counter<'status'>;
   private readonly acmeOrders: Counter<'outcome'>;
   private readonly collectFailures: Counter<'metric'>;
+  /** Reads of the watched sources under way in this scrape; the failure counter waits for them. */
+  private readonly reads = new Set<Promise<void>>();
 
   constructor(options: KeysmithMetricsOptions = {}) {
     const registers = [this.registry];
@@ -102,11 +106,16 @@ export class KeysmithMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    const reads = this.reads;
     this.collectFailures = new Counter({
-      name: 'keysmith_metrics_collect_failures_total',
+      name: COLLECT_FAILURES,
       help: 'Scrapes at which a gauge could not be read (e.g. the ledger database was down); that gauge had no samples in that scrape.',
       labelNames: ['metric'],
       registers,
+      // Counted in the scrape that failed: the registry asks every metric at once, this one last (see #watch).
+      async collect() {
+        await Promise.allSettled([...reads]);
+      },
     });
     if (options.processMetrics === true) {
       collectDefaultMetrics({ register: this.registry, prefix: 'keysmith_' });
@@ -168,46 +177,57 @@ export class KeysmithMetrics {
    * scrape: a rotated certificate's series goes, the new one's comes.
    */
   watchCertificates(list: () => Awaitable<readonly WatchedCertificate[]>): void {
-    const failures = this.collectFailures;
-    const name = 'keysmith_certificate_not_after_timestamp_seconds';
-    new Gauge({
-      name,
-      help: 'notAfter of the CA certificates and the listener certificate, in seconds since the Unix epoch, by role and serial.',
-      labelNames: ['role', 'serial'],
-      registers: [this.registry],
-      async collect() {
-        this.reset();
-        try {
-          for (const certificate of await list()) this.set({ role: certificate.role, serial: certificate.serial }, Math.floor(certificate.notAfter / 1000));
-        } catch {
-          this.reset();
-          failures.inc({ metric: name });
-        }
+    this.#watch(
+      'keysmith_certificate_not_after_timestamp_seconds',
+      'notAfter of the CA certificates and the listener certificate, in seconds since the Unix epoch, by role and serial.',
+      ['role', 'serial'],
+      async (gauge) => {
+        for (const certificate of await list()) gauge.set({ role: certificate.role, serial: certificate.serial }, Math.floor(certificate.notAfter / 1000));
       },
-    });
+    );
   }
 
   /** keysmith_alert_outbox_depth{state}: read from the ledger at each scrape (a promise on PostgreSQL). */
   watchAlertOutbox(depth: () => Awaitable<AlertOutboxDepth>): void {
-    const failures = this.collectFailures;
-    const name = 'keysmith_alert_outbox_depth';
-    new Gauge({
+    this.#watch(
+      'keysmith_alert_outbox_depth',
+      'Expiry alert outbox by state: waiting (deliveries not yet in a message), pending (messages to send or retry), failed (messages given up).',
+      ['state'],
+      async (gauge) => {
+        const current = await depth();
+        gauge.set({ state: 'waiting' }, current.waiting);
+        gauge.set({ state: 'pending' }, current.pending);
+        gauge.set({ state: 'failed' }, current.failed);
+      },
+    );
+  }
+
+  /**
+   * A gauge whose samples `read` sets at each scrape (awaited: prom-client's
+   * collect may be async). A read that fails leaves the gauge without
+   * samples for that scrape and counts in keysmith_metrics_collect_failures_total.
+   */
+  #watch<L extends string>(name: string, help: string, labelNames: readonly L[], read: (gauge: Gauge<L>) => Promise<void>): void {
+    const { reads, collectFailures } = this;
+    new Gauge<L>({
       name,
-      help: 'Expiry alert outbox by state: waiting (deliveries not yet in a message), pending (messages to send or retry), failed (messages given up).',
-      labelNames: ['state'],
+      help,
+      labelNames,
       registers: [this.registry],
-      async collect() {
+      collect() {
         this.reset();
-        try {
-          const current = await depth();
-          this.set({ state: 'waiting' }, current.waiting);
-          this.set({ state: 'pending' }, current.pending);
-          this.set({ state: 'failed' }, current.failed);
-        } catch {
-          failures.inc({ metric: name });
-        }
+        const reading = read(this).catch(() => {
+          this.reset();
+          collectFailures.inc({ metric: name });
+        });
+        reads.add(reading);
+        return reading.finally(() => reads.delete(reading));
       },
     });
+    // The registry starts every metric's collect in registration order: the failure counter goes last, so
+    // it waits for this read (this.reads) and shows a failure in the scrape where it happened.
+    this.registry.removeSingleMetric(COLLECT_FAILURES);
+    this.registry.registerMetric(collectFailures);
   }
 
   countRefusedConnection(): void {
