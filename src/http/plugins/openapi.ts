@@ -39,7 +39,9 @@ const SERVERS = [
 const SECURITY_SCHEMES = {
   mutualTLS: {
     type: 'mutualTLS',
-    description: 'A client certificate from this CA whose leaf names one SPIFFE ID of the trust domain.',
+    description:
+      'A client certificate from this CA whose leaf names one SPIFFE ID of the trust domain. Operations with `security: []` ' +
+      'take any TLS client, except in strict mode (mtlsMode: strict), where every connection must present one.',
   },
 };
 
