@@ -219,6 +219,13 @@ const SVID_FIELDS = {
   joinTokenBurst: z.number().int().min(1, 'expected at least 1').max(1_000, 'expected at most 1000').default(5),
   /** Then one more per this interval. */
   joinTokenInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(DAY_MS, 'expected at most 24h')).default(2_000),
+  /**
+   * `keysmith ca rotate-jwt`: how long a new JWT-SVID key is published before it signs. Default the longest
+   * JWT-SVID lifetime (24 h); at least the bundle refresh hint (5 min), so relying parties have fetched it.
+   */
+  jwtRotationOverlap: DurationSchema.pipe(z.number().min(300_000, 'expected at least 5m').max(30 * DAY_MS, 'expected at most 30d')).default(DAY_MS),
+  /** How often `serve` re-reads ca/jwt-keys.json for a key `keysmith ca rotate-jwt` prepared (no restart needed). */
+  jwtKeyCheckInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(10_000),
 };
 
 /** The listener (src/tls/net, src/http/server-factory): how many connections, and how long each may take. */
@@ -415,6 +422,8 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_SVID_MAX_TTL: 'svidMaxTtl',
   KEYSMITH_JOIN_TOKEN_BURST: 'joinTokenBurst',
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
+  KEYSMITH_JWT_ROTATION_OVERLAP: 'jwtRotationOverlap',
+  KEYSMITH_JWT_KEY_CHECK_INTERVAL: 'jwtKeyCheckInterval',
 };
 
 const NUMERIC_FIELDS = new Set<keyof Config>(['databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);

@@ -10,7 +10,7 @@ import {
   CrlPublisher,
   crlIssuerFor,
   initCertificateAuthority,
-  JwtAuthority,
+  JwtKeyRing,
   LIFETIMES,
   OcspSigner,
   responderKeyWrap,
@@ -25,7 +25,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
-import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
+import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
@@ -308,17 +308,14 @@ function restoredCrl(files: CrlFiles): { restored?: NonNullable<ReturnType<CrlFi
  * strict mTLS mode every connection already has a certificate, so join
  * tokens (the one way in without one) are off.
  */
-export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void } = {}): Promise<SvidService> {
+export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void; jwtKeys?: JwtKeyRing } = {}): Promise<SvidService> {
   const { config, repositories, authority, clock } = core;
-  const jwtAuthority = await JwtAuthority.loadOrCreate({
-    dataDir: config.dataDir,
-    ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
-  });
+  const jwtKeys = options.jwtKeys ?? (await openJwtKeys(core));
   return createSvidService({
     entries: repositories.entries satisfies EntryStore,
     joinTokens: repositories.joinTokens satisfies JoinTokenStore,
     issuer: authority satisfies SvidIssuer,
-    jwtSigner: jwtAuthority satisfies JwtSigner,
+    jwtSigner: jwtKeys satisfies JwtSigner,
     clock,
     trustDomain: config.trustDomain,
     options: {
@@ -327,6 +324,22 @@ export async function openSvid(core: Core, options: { onInternalError?: (error: 
       joinTokenRateLimit: { burst: config.joinTokenBurst, perSecond: 1000 / config.joinTokenInterval },
       ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
     },
+  });
+}
+
+/**
+ * The JWT-SVID keys of the data directory (`ca/jwt-keys.json` and the key files;
+ * the first key is created on first use). A retired key stays published for the
+ * longest JWT-SVID lifetime after it stopped signing. `serve` re-reads the
+ * schedule every jwtKeyCheckInterval (JwtKeyRing.start).
+ */
+export function openJwtKeys(core: Core): Promise<JwtKeyRing> {
+  const { config, clock } = core;
+  return JwtKeyRing.open({
+    dataDir: config.dataDir,
+    clock,
+    retainMs: MAX_JWT_TTL_MS,
+    ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
   });
 }
 
