@@ -9,7 +9,7 @@ import { prepareJwtKey, type JwtKeyState } from '../ca/index.js';
 import { loadConfig } from '../config.js';
 import { MAX_JWT_TTL_MS } from '../svid/index.js';
 import { systemClock } from '../shared/clock.js';
-import { durationOption, stringOption, type Command } from './args.js';
+import { durationOption, stringOption, type Command, printConfigWarning } from './args.js';
 
 /** Below this the bundle's refresh hint (300 s) may not have reached relying parties before the key signs. */
 const REFRESH_HINT_MS = 300_000;
@@ -30,7 +30,7 @@ export const caRotateJwtCommand: Command = {
   example: 'keysmith ca rotate-jwt --config keysmith.yaml --activate-after 24h',
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const config = loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
     const activateAfterMs = durationOption(parsed, 'activate-after') ?? config.jwtRotationOverlap;
     const now = systemClock.now();
     const result = await prepareJwtKey({

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
 import {
@@ -32,6 +33,7 @@ import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
 import { checkClusterSecret, type ClusterCheckLedger } from './cluster-secret-check.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
+import { checkLedgerFileAccess, explainFileError, withFileErrors } from './file-errors.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
 /** The composed core: ledger and Authority, ready for the HTTP layer or an offline command. */
@@ -84,7 +86,9 @@ export function ledgerLocation(config: Config): LedgerLocation {
 export async function openCore(config: Config, options: { clock?: Clock; ensureIdentities?: boolean } = {}): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
-  ensurePrivateDir(config.dataDir);
+  // Permission and path problems become sentences naming the path and what to do (file-errors.ts).
+  withFileErrors('the data directory', config.dataDir, () => ensurePrivateDir(config.dataDir));
+  if (config.databaseUrl === undefined) checkLedgerFileAccess(paths.database);
   const ledger = await openLedgerBackend(ledgerLocation(config));
   const notices: string[] = [];
   try {
@@ -150,7 +154,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, close };
   } catch (err) {
     await ledger.ledger.close();
-    throw err;
+    throw explainFileError(err, 'CA and identity files', join(config.dataDir, 'ca'));
   }
 }
 

@@ -7,7 +7,7 @@ import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithM
 import { loadConfig } from '../config.js';
 import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
 import { isPromise } from '../shared/awaitable-flow.js';
-import { stringOption, type Command } from './args.js';
+import { stringOption, type Command, printConfigWarning } from './args.js';
 import { bundleSequence } from '../ca/index.js';
 import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import type { AcmeHandler } from '../acme/index.js';
@@ -30,7 +30,7 @@ export const serveCommand: Command = {
   options: {},
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const loaded = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const loaded = loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
     // Port 0: bind first, so the URLs written into certificates and printed below carry the port the listener got.
     const reserved = loaded.listen.port === 0 ? await reservePort(loaded.listen.host) : undefined;
     const config = reserved === undefined ? loaded : { ...loaded, listen: { host: loaded.listen.host, port: reserved.port } };
