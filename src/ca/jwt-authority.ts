@@ -32,7 +32,6 @@ export interface JwtAuthorityOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-
 const generateEcKeyPair = promisify(generateKeyPair);
 let stagingCount = 0;
 
@@ -153,7 +152,6 @@ export function linkKeyFile(path: string, pem: string): boolean {
   syncDirectory(dir);
   return isLinked;
 }
-
 
 function isAlreadyExists(err: unknown): boolean {
   return err instanceof Error && 'code' in err && err.code === 'EEXIST';

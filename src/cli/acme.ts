@@ -6,7 +6,7 @@
  */
 import { createEabKey } from '../acme/index.js';
 import { loadConfig } from '../config.js';
-import { stringOption, type Command, printConfigWarning } from './args.js';
+import { printConfigWarning, stringOption, type Command } from './args.js';
 import { openCore } from './compose.js';
 
 export const acmeEabCreateCommand: Command = {

@@ -32,7 +32,7 @@ import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBack
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { stringOption, UsageError, type Command, type ParsedCommand, printConfigWarning } from './args.js';
+import { printConfigWarning, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { ledgerLocation } from './compose.js';
 import { ensurePrivateDir } from './files.js';
 

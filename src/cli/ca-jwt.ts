@@ -9,7 +9,7 @@ import { prepareJwtKey, type JwtKeyState } from '../ca/index.js';
 import { loadConfig } from '../config.js';
 import { MAX_JWT_TTL_MS } from '../svid/index.js';
 import { systemClock } from '../shared/clock.js';
-import { durationOption, stringOption, type Command, printConfigWarning } from './args.js';
+import { durationOption, printConfigWarning, stringOption, type Command } from './args.js';
 
 /** Below this the bundle's refresh hint (300 s) may not have reached relying parties before the key signs. */
 const REFRESH_HINT_MS = 300_000;

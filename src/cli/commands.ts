@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { REVOCATION_REASONS, PROFILE_NAMES, type CertificateRecord, type ProfileName, type RevocationReason } from '../shared/records.js';
-import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand, printConfigWarning } from './args.js';
+import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { adminSpiffeId, openCore, openJwtKeys, publicUrl, type Core } from './compose.js';
 import { issueIdentity, writeIdentity } from './identities.js';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../config.js';
 import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
 import type { EntryPage, RegistrationEntry } from '../shared/entry-records.js';
 import type { SvidApi } from '../svid/ports.js';
-import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand, printConfigWarning } from './args.js';
+import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openCore, openSvid } from './compose.js';
 
 function configOf(parsed: ParsedCommand): Config {

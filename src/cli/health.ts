@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from '../tls/index.js';
 import { loadConfig } from '../config.js';
-import { stringOption, type Command, printConfigWarning } from './args.js';
+import { printConfigWarning, stringOption, type Command } from './args.js';
 import { dataPaths } from './files.js';
 
 /**

@@ -7,7 +7,7 @@ import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithM
 import { loadConfig } from '../config.js';
 import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
 import { isPromise } from '../shared/awaitable-flow.js';
-import { stringOption, type Command, printConfigWarning } from './args.js';
+import { printConfigWarning, stringOption, type Command } from './args.js';
 import { bundleSequence } from '../ca/index.js';
 import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import type { AcmeHandler } from '../acme/index.js';
@@ -30,7 +30,16 @@ export const serveCommand: Command = {
   options: {},
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const loaded = loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
+    // Unknown KEYSMITH_* variables: on stderr at once (a start that fails later still shows them), then in the log.
+    const configWarnings: string[] = [];
+    const loaded = loadConfig({
+      env: process.env,
+      onWarning: (message) => {
+        printConfigWarning(message);
+        configWarnings.push(message);
+      },
+      ...(file === undefined ? {} : { file }),
+    });
     // Port 0: bind first, so the URLs written into certificates and printed below carry the port the listener got.
     const reserved = loaded.listen.port === 0 ? await reservePort(loaded.listen.host) : undefined;
     const config = reserved === undefined ? loaded : { ...loaded, listen: { host: loaded.listen.host, port: reserved.port } };
@@ -38,7 +47,7 @@ export const serveCommand: Command = {
     let server;
     try {
       core = await openCore(config);
-      server = await startServer(core, reserved === undefined ? {} : { listener: reserved.listener });
+      server = await startServer(core, { configWarnings, ...(reserved === undefined ? {} : { listener: reserved.listener }) });
     } catch (err) {
       await core?.close();
       reserved?.listener.close();
@@ -81,6 +90,8 @@ export interface StartOptions {
   readonly acme?: AcmeHandler;
   /** A TCP listener already bound (port 0 resolved); otherwise the listener binds `config.listen`. */
   readonly listener?: NetServer;
+  /** Configuration warnings (unknown KEYSMITH_* variables), logged once the logger exists. */
+  readonly configWarnings?: readonly string[];
 }
 
 /** Binds port 0 on `host` and reports the port; the TLS server adopts the listener, so the port is never free in between. */
@@ -154,6 +165,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   });
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
+  for (const warning of options.configWarnings ?? []) app.log.warn(`configuration: ${warning}`);
   revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
   jwtKeys.start({
     everyMs: config.jwtKeyCheckInterval,
