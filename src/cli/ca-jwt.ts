@@ -5,11 +5,13 @@
  * published until the last token it signed has expired (docs/jwt-key-rotation.md).
  * Works on the files of ca/ only: safe while serve runs.
  */
+import { join } from 'node:path';
 import { prepareJwtKey, type JwtKeyState } from '../ca/index.js';
 import { loadConfig } from '../config.js';
 import { MAX_JWT_TTL_MS } from '../svid/index.js';
 import { systemClock } from '../shared/clock.js';
 import { durationOption, printConfigWarning, stringOption, type Command } from './args.js';
+import { explainFileError } from './file-errors.js';
 
 /** Below this the bundle's refresh hint (300 s) may not have reached relying parties before the key signs. */
 const REFRESH_HINT_MS = 300_000;
@@ -40,6 +42,8 @@ export const caRotateJwtCommand: Command = {
       retainMs: MAX_JWT_TTL_MS,
       onWarning: (message) => console.error(`warning: ${message}`),
       ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+    }).catch((err: unknown) => {
+      throw explainFileError(err, 'the JWT-SVID key files', join(config.dataDir, 'ca'));
     });
     if (activateAfterMs < REFRESH_HINT_MS) {
       console.error(`warning: the new key signs in less than the bundle refresh hint (5m): relying parties that fetched the bundle earlier may not know it yet`);

@@ -119,6 +119,13 @@ describe('keysmith ca rotate-jwt', () => {
     );
   });
 
+  it('says what to run first on a data directory without a CA (exit 1)', () => {
+    const dataDir = join(dir, 'empty');
+    const run = keysmith(['ca', 'rotate-jwt'], dataDir);
+    assert.equal(run.status, 1);
+    assert.equal(run.stderr, `keysmith ca rotate-jwt: no CA in ${join(dataDir, 'ca')}: run keysmith init (or serve) first\n`);
+  });
+
   it('refuses a malformed --activate-after with the usage (exit 2)', async () => {
     const { dataDir } = await initialised('usage');
     const run = keysmith(['ca', 'rotate-jwt', '--activate-after', 'soon'], dataDir);
