@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { cidrProblem, closestName, isCloseEnough, listenHostProblem, trustDomainProblem } from './config-rules.js';
 import { PROFILE_NAMES, type ProfileName } from './shared/records.js';
 
 /** `host:port`, with IPv6 hosts in brackets; port 0 (any free port, read back once bound) only where `allowAnyPort`. */
@@ -15,7 +16,10 @@ function listenSchema(options: { readonly allowAnyPort: boolean }) {
       const at = value.lastIndexOf(':');
       const port = Number(value.slice(at + 1));
       if (port < lowest || port > 65535) ctx.addIssue({ code: 'custom', message: `port ${port} is outside ${lowest}..65535` });
-      return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port };
+      const host = value.slice(0, at);
+      const problem = listenHostProblem(host);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      return { host: host.replace(/^\[|\]$/g, ''), port };
     });
 }
 const ListenSchema = listenSchema({ allowAnyPort: false });
@@ -159,6 +163,15 @@ export function isCidr(text: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** A list of CIDRs (comma-separated, or a list in the file); each bad item is named with what is wrong. */
+function cidrListSchema(example: string) {
+  const item = z.string().superRefine((value, ctx) => {
+    const problem = cidrProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${problem}; expected CIDRs separated by commas, e.g. ${example}` });
+  });
+  return ListSchema.pipe(z.array(item));
+}
+
 /** An address node:dns can ask (no names: resolving the resolver would need a resolver). */
 function isDnsServer(text: string): boolean {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/.exec(text);
@@ -173,7 +186,7 @@ const ACME_FIELDS = {
   /** Connect here for http-01 and tls-alpn-01 instead of resolving the name (e.g. 127.0.0.1). */
   acmeValidationAddress: z.string().refine((value) => isIP(value) !== 0, 'expected an IPv4 or IPv6 address').optional(),
   /** CIDRs validation may connect to although the address policy refuses them (loopback, reserved blocks); empty: none. */
-  acmeValidationRoutableRanges: ListSchema.pipe(z.array(z.string().refine(isCidr, 'expected CIDRs separated by commas, e.g. 127.0.0.0/8'))).default([]),
+  acmeValidationRoutableRanges: cidrListSchema('127.0.0.0/8').default([]),
   acmeHttp01Port: z.number().int().min(1).max(65535).default(80),
   acmeTlsAlpn01Port: z.number().int().min(1).max(65535).default(443),
   /** `ip:port` or `[ipv6]:port` (port optional, 53) of the DNS server asked for dns-01 TXT records; the system resolver when unset. */
@@ -183,7 +196,7 @@ const ACME_FIELDS = {
     z.array(z.string().regex(DNS_SUFFIX, 'expected DNS names separated by commas, e.g. example.test,svc.internal')),
   ).default([]),
   /** IP identifiers that may be ordered, as CIDRs. Empty refuses every IP identifier. */
-  acmeAllowedIpRanges: ListSchema.pipe(z.array(z.string().refine(isCidr, 'expected CIDRs separated by commas, e.g. 10.0.0.0/8,fd00::/8'))).default([]),
+  acmeAllowedIpRanges: cidrListSchema('10.0.0.0/8,fd00::/8').default([]),
   /** Accounts must be bound to a key from `keysmith acme eab create` (RFC 8555 §7.3.4). */
   acmeEabRequired: z.union([z.boolean(), z.stringbool()]).default(false),
   /** Directory meta (RFC 8555 §7.1.1). */
@@ -219,6 +232,13 @@ const SVID_FIELDS = {
   joinTokenBurst: z.number().int().min(1, 'expected at least 1').max(1_000, 'expected at most 1000').default(5),
   /** Then one more per this interval. */
   joinTokenInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(DAY_MS, 'expected at most 24h')).default(2_000),
+  /**
+   * `keysmith ca rotate-jwt`: how long a new JWT-SVID key is published before it signs. Default the longest
+   * JWT-SVID lifetime (24 h); at least the bundle refresh hint (5 min), so relying parties have fetched it.
+   */
+  jwtRotationOverlap: DurationSchema.pipe(z.number().min(300_000, 'expected at least 5m').max(30 * DAY_MS, 'expected at most 30d')).default(DAY_MS),
+  /** How often `serve` re-reads ca/jwt-keys.json for a key `keysmith ca rotate-jwt` prepared (no restart needed). */
+  jwtKeyCheckInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(10_000),
 };
 
 /** The listener (src/tls/net, src/http/server-factory): how many connections, and how long each may take. */
@@ -255,7 +275,7 @@ const LISTENER_FIELDS = {
    * several nodes. From them the header is required and names the client (rate limits, logs); from
    * anywhere else none is accepted. Empty: off.
    */
-  proxyProtocolFrom: ListSchema.pipe(z.array(z.string().refine(isCidr, 'expected CIDRs separated by commas, e.g. 10.0.0.5/32'))).default([]),
+  proxyProtocolFrom: cidrListSchema('10.0.0.5/32').default([]),
   /** A TLS handshake not finished within this is aborted (handshake_failure). */
   handshakeTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
   /** From a request's first byte (or the end of the handshake) to the end of its head. */
@@ -266,15 +286,17 @@ const LISTENER_FIELDS = {
   keepAliveTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(72_000),
 };
 
-/** The one configuration schema; defaults work on a laptop. */
-export const ConfigSchema = z
-  .object({
+/** Every setting, by its file key (the environment's names are in ENVIRONMENT). */
+const CONFIG_SHAPE = {
     dataDir: z.string().min(1).default('./data'),
     /** Port 0 binds any free port; the URL serve prints (and writes into certificates) carries the port it got. */
     listen: listenSchema({ allowAnyPort: true }).default({ host: '127.0.0.1', port: 8443 }),
     trustDomain: z
       .string()
-      .regex(/^[a-z0-9._-]+$/, 'expected a lowercase trust domain name (a-z, 0-9, ".", "-", "_")')
+      .superRefine((value, ctx) => {
+        const problem = trustDomainProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .default('keysmith.local'),
     mtlsMode: z.enum(['standard', 'strict']).default('standard'),
     caPassphrase: z.string().min(8, 'expected at least 8 characters').optional(),
@@ -327,7 +349,11 @@ export const ConfigSchema = z
     ...DATABASE_FIELDS,
     ...ACME_FIELDS,
     ...SVID_FIELDS,
-  })
+};
+
+/** The one configuration schema; defaults work on a laptop. */
+export const ConfigSchema = z
+  .object(CONFIG_SHAPE)
   .strict()
   .superRefine((config, ctx) => {
     if (config.headersTimeout > config.requestTimeout) {
@@ -415,6 +441,8 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_SVID_MAX_TTL: 'svidMaxTtl',
   KEYSMITH_JOIN_TOKEN_BURST: 'joinTokenBurst',
   KEYSMITH_JOIN_TOKEN_INTERVAL: 'joinTokenInterval',
+  KEYSMITH_JWT_ROTATION_OVERLAP: 'jwtRotationOverlap',
+  KEYSMITH_JWT_KEY_CHECK_INTERVAL: 'jwtKeyCheckInterval',
 };
 
 const NUMERIC_FIELDS = new Set<keyof Config>(['databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
@@ -423,51 +451,122 @@ const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'a
 
 /** A configuration that cannot be used; the message names each field and what was expected. */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  /** `warnings`: what readConfig would have returned beside a usable configuration (unknown KEYSMITH_* variables), shown too. */
+  constructor(
+    readonly problems: readonly string[],
+    readonly warnings: readonly string[] = [],
+  ) {
+    const also = warnings.length === 0 ? '' : `\nwarnings:\n  - ${warnings.join('\n  - ')}`;
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}${also}`);
     this.name = 'ConfigError';
   }
 }
 
+/** Where the configuration comes from. */
+export interface ConfigSources {
+  readonly file?: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** A usable configuration and what is worth telling the operator about it (unknown KEYSMITH_* variables). */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * KEYSMITH_* variables that are not settings but are read by the project's own
+ * tooling (tests, docker-compose.yml): never reported as unknown.
+ */
+const TOOLING_VARIABLES = /^KEYSMITH_(?:TEST_\w+|HA_\w+|SEED|REQUIRE_INTEROP|PG_BIN|DB_PASSWORD)$/;
+
 /**
  * Reads the configuration: defaults, then the file (YAML or JSON), then
  * KEYSMITH_* variables. Only the CLI calls this: it is the one reader of the
- * environment.
+ * environment. A problem with the settings is a ConfigError naming the file
+ * and key (or the variable) of each one; an unknown KEYSMITH_* variable is a
+ * warning, returned for the caller to print or log.
  */
-export function loadConfig(options: { file?: string; env: NodeJS.ProcessEnv }): Config {
+export function readConfig(options: ConfigSources): LoadedConfig {
   const raw: Record<string, unknown> = {};
+  /** How each field is named in messages: `file: key`, or `VARIABLE (key)`. */
   const origin = new Map<string, string>();
+  const problems: string[] = [];
   if (options.file !== undefined) {
-    let parsed: unknown;
-    try {
-      const text = readFileSync(options.file, 'utf8');
-      parsed = extname(options.file) === '.json' ? JSON.parse(text) : parseYaml(text);
-    } catch (err) {
-      throw new ConfigError([`${options.file}: ${err instanceof Error ? err.message : String(err)}`]);
-    }
-    if (parsed !== null && parsed !== undefined) {
-      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${options.file}: expected a mapping of settings`]);
-      for (const [key, value] of Object.entries(parsed)) {
-        raw[key] = value;
-        origin.set(key, `${options.file}: ${key}`);
+    for (const [key, value] of Object.entries(readConfigFile(options.file))) {
+      if (!KNOWN_KEYS.includes(key)) {
+        problems.push(`${options.file}: ${key}: unknown key${suggestion(key, [...KNOWN_KEYS, ...Object.keys(ENVIRONMENT)], (name) => ENVIRONMENT[name] ?? name)}`);
+        continue;
       }
+      raw[key] = value;
+      origin.set(key, `${options.file}: ${key}`);
     }
   }
   for (const [variable, field] of Object.entries(ENVIRONMENT)) {
     const value = options.env[variable];
     if (value === undefined || value === '') continue;
     raw[field] = NUMERIC_FIELDS.has(field) && /^\d+$/.test(value) ? Number(value) : value;
-    origin.set(field, variable);
+    origin.set(field, `${variable} (${field})`);
   }
+  const warnings = unknownVariables(options.env);
   const result = ConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const field = String(issue.path[0] ?? '');
-      const where = origin.get(field) ?? field;
-      const secret = SECRET_FIELDS.has(field);
-      const given = secret || !(field in raw) ? '' : ` (got ${JSON.stringify(raw[field])})`;
-      return `${where}${where === field ? '' : ` (${field})`}: ${issue.message}${given}`;
-    }),
-  );
+  for (const issue of result.success ? [] : result.error.issues) problems.push(describeIssue(issue, raw, origin));
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems, warnings);
+  return { config: result.data, warnings };
+}
+
+/** readConfig, handing each warning to `onWarning` (the CLI prints them on stderr; dropped when absent). */
+export function loadConfig(options: ConfigSources & { readonly onWarning?: (message: string) => void }): Config {
+  const { config, warnings } = readConfig(options);
+  for (const warning of warnings) options.onWarning?.(warning);
+  return config;
+}
+
+const KNOWN_KEYS: readonly string[] = Object.keys(CONFIG_SHAPE);
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    const text = readFileSync(file, 'utf8');
+    parsed = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`${file}: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${file}: expected a mapping of settings`]);
+  return { ...parsed };
+}
+
+/** One schema issue as `file: key: message (got ...)` or `VARIABLE (key): message (got ...)`; secrets never echoed. */
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: ReadonlyMap<string, string>): string {
+  const field = String(issue.path[0] ?? '');
+  const item = issue.path.length > 1 ? issue.path.slice(1).map((part) => `[${String(part)}]`).join('') : '';
+  const where = `${origin.get(field) ?? field}${item}`;
+  const given = SECRET_FIELDS.has(field) || !(field in raw) ? '' : ` (got ${JSON.stringify(raw[field])})`;
+  return `${where}: ${issue.message}${given}`;
+}
+
+/** Each KEYSMITH_* variable that sets nothing, with the known variable closest to it. */
+function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = Object.keys(ENVIRONMENT);
+  const warnings: string[] = [];
+  for (const variable of Object.keys(env).sort()) {
+    if (!variable.startsWith('KEYSMITH_') || variable in ENVIRONMENT || TOOLING_VARIABLES.test(variable)) continue;
+    const closest = closestName(variable.slice('KEYSMITH_'.length), known.map((name) => name.slice('KEYSMITH_'.length)));
+    const hint =
+      closest === undefined
+        ? ''
+        : isCloseEnough(variable, closest.distance)
+          ? ` (did you mean KEYSMITH_${closest.name}?)`
+          : ` (the closest known one is KEYSMITH_${closest.name})`;
+    warnings.push(`${variable} is not a keysmith setting and is ignored${hint}`);
+  }
+  return warnings;
+}
+
+/** " (did you mean X?)" when a candidate is close; `display` maps the candidate found to the name to suggest. */
+function suggestion(input: string, candidates: readonly string[], display: (name: string) => string): string {
+  const closest = closestName(input, candidates);
+  if (closest === undefined || !isCloseEnough(input, closest.distance)) return '';
+  return ` (did you mean ${display(closest.name)}?)`;
 }

@@ -34,3 +34,7 @@ export { fixMode, syncDirectory, writeDurably } from './key-files.js';
 export { JwtAuthority, jwtSigningKeyPath, type JwtAuthorityOptions, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
 export type { CertificateStore, OcspResponderStore, SerialStatus, StoredOcspResponder } from './ports.js';
 export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';
+export { JwtKeyRing, type JwtKeyRingOptions } from './jwt-key-ring.js';
+export { currentJwtSchedule, jwtSchedulePath, prepareJwtKey, type PrepareJwtKeyOptions, type PreparedJwtKey } from './jwt-rotation.js';
+export { jwtKeyStates, type JwtKeyPhase, type JwtKeySchedule, type JwtKeyState } from './jwt-schedule.js';
+export { bundleSequence, FIRST_BUNDLE_SEQUENCE, type PublishedSetHistory } from './bundle-sequence.js';

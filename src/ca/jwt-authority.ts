@@ -1,8 +1,9 @@
 import { createPublicKey, generateKeyPair, webcrypto, type KeyObject } from 'node:crypto';
 import { existsSync, linkSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
+import { FIRST_JWT_KEY_FILE } from './jwt-schedule.js';
 import { exportPrivateKey, fixMode, readPrivateKey, syncDirectory, writeDurably } from './key-files.js';
 
 /** The JWT-SVID claims keysmith signs (SPIFFE JWT-SVID §3): times in whole seconds since the epoch. */
@@ -31,14 +32,12 @@ export interface JwtAuthorityOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-const KEY_FILE = 'jwt-signing-key.pem';
-
 const generateEcKeyPair = promisify(generateKeyPair);
 let stagingCount = 0;
 
 /** Where the JWT signing key lives: beside the CA keys, `<dataDir>/ca/jwt-signing-key.pem`, mode 0600. */
 export function jwtSigningKeyPath(dataDir: string): string {
-  return join(dataDir, 'ca', KEY_FILE);
+  return join(dataDir, 'ca', FIRST_JWT_KEY_FILE);
 }
 
 /**
@@ -62,12 +61,19 @@ export class JwtAuthority {
     if (options.passphrase === '') throw new Error('the JWT signing key passphrase is set but empty');
     const path = jwtSigningKeyPath(options.dataDir);
     if (!existsSync(path)) await createKeyFile(path, options.passphrase);
-    const keyObject = readJwtKey(path, options.passphrase, options.onWarning ?? ((): void => undefined));
-    return JwtAuthority.#fromKeyObject(keyObject);
+    return JwtAuthority.load(path, options.passphrase, options.onWarning ?? ((): void => undefined));
   }
 
-  static async #fromKeyObject(privateKey: KeyObject): Promise<JwtAuthority> {
-    // A key re-imported from PEM, never one from generateKeyPairSync: JWK export of the latter can hang Node 20 (PERF-NOTES.md).
+  /** Loads one key file (mode fixed to 0600 with a warning); throws a plain Error naming the file. */
+  static async load(path: string, passphrase: string | undefined, warn: (message: string) => void): Promise<JwtAuthority> {
+    return JwtAuthority.fromPrivateKey(readJwtKey(path, passphrase, warn));
+  }
+
+  /**
+   * A key re-imported from PEM, or one from the asynchronous generateKeyPair; never one from
+   * generateKeyPairSync: JWK export of the latter can hang Node 20 (PERF-NOTES.md).
+   */
+  static async fromPrivateKey(privateKey: KeyObject): Promise<JwtAuthority> {
     const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
     if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string') {
       throw new Error('the JWT signing key is not an EC P-256 key');
@@ -95,6 +101,17 @@ export class JwtAuthority {
   publicJwk(): JwtAuthorityPublicJwk {
     return this.#publicJwk;
   }
+
+  /** The keys a relying party needs: this one alone (JwtKeyRing publishes several during a rotation). */
+  publishedJwks(): readonly JwtAuthorityPublicJwk[] {
+    return [this.#publicJwk];
+  }
+}
+
+/** A new P-256 key from the asynchronous generator (safe to export as JWK, PERF-NOTES.md). */
+export async function generateJwtKey(): Promise<KeyObject> {
+  const { privateKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
+  return privateKey;
 }
 
 // ---------------------------------------------------------------- files
@@ -107,24 +124,34 @@ async function createKeyFile(path: string, passphrase: string | undefined): Prom
   const dir = join(path, '..');
   // Making <dataDir>/ca here would look like a half-created CA to initCertificateAuthority: the CA comes first.
   if (!existsSync(dir)) throw new Error(`no CA in ${dir}: create the CA before the JWT signing key`);
-  const { privateKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
-  const pem = exportPrivateKey(privateKey, passphrase);
-  const staging = join(dir, `.${KEY_FILE}.${process.pid}.${++stagingCount}`);
+  // If another process linked its key first, theirs wins and is what load() reads.
+  linkKeyFile(path, exportPrivateKey(await generateJwtKey(), passphrase));
+}
+
+/**
+ * Writes `pem` to a staging file (fsynced, 0600) and links it to `path`: the
+ * key file appears whole or not at all. false when `path` already existed
+ * (another process made it first; theirs wins).
+ */
+export function linkKeyFile(path: string, pem: string): boolean {
+  const dir = dirname(path);
+  const staging = join(dir, `.${basename(path)}.${process.pid}.${++stagingCount}`);
   rmSync(staging, { force: true });
+  let isLinked = true;
   try {
     writeDurably(staging, pem, 0o600);
     try {
       linkSync(staging, path);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
+      isLinked = false;
     }
   } finally {
     rmSync(staging, { force: true });
   }
   syncDirectory(dir);
+  return isLinked;
 }
-
-
 
 function isAlreadyExists(err: unknown): boolean {
   return err instanceof Error && 'code' in err && err.code === 'EEXIST';

@@ -6,7 +6,7 @@
  */
 import { createEabKey } from '../acme/index.js';
 import { loadConfig } from '../config.js';
-import { stringOption, type Command } from './args.js';
+import { printConfigWarning, stringOption, type Command } from './args.js';
 import { openCore } from './compose.js';
 
 export const acmeEabCreateCommand: Command = {
@@ -16,7 +16,7 @@ export const acmeEabCreateCommand: Command = {
   options: { json: { type: 'boolean' } },
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const config = loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
     const core = await openCore(config, { ensureIdentities: false });
     try {
       const user = process.env['USER'] ?? 'operator';

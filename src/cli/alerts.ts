@@ -32,7 +32,7 @@ import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBack
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { printConfigWarning, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { ledgerLocation } from './compose.js';
 import { ensurePrivateDir } from './files.js';
 
@@ -253,7 +253,7 @@ export function composeAlerts(options: AlertCompositionOptions): AlertCompositio
 
 function configOf(parsed: ParsedCommand): Config {
   const file = stringOption(parsed, 'config');
-  return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+  return loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
 }
 
 async function withLedger<T>(config: Config, use: (ledger: AlertLedger) => Promise<T>): Promise<T> {

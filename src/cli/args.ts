@@ -89,3 +89,8 @@ export function durationOption(parsed: ParsedCommand, name: string): number | un
     throw new UsageError(`--${name}: expected a duration such as 90s, 15m, 12h or 7d, got '${value}'`);
   }
 }
+
+/** Configuration warnings (unknown KEYSMITH_* variables) go to stderr: stdout may carry a record a script reads. */
+export function printConfigWarning(message: string): void {
+  console.error(`keysmith: warning: ${message}`);
+}

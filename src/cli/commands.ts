@@ -1,16 +1,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { JwtAuthority, jwtSigningKeyPath } from '../ca/index.js';
+import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
 import { loadConfig, type Config } from '../config.js';
 import { REVOCATION_REASONS, PROFILE_NAMES, type CertificateRecord, type ProfileName, type RevocationReason } from '../shared/records.js';
-import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { adminSpiffeId, openCore, publicUrl, type Core } from './compose.js';
+import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { adminSpiffeId, openCore, openJwtKeys, publicUrl, type Core } from './compose.js';
 import { issueIdentity, writeIdentity } from './identities.js';
 import { join } from 'node:path';
 
 function configOf(parsed: ParsedCommand): Config {
   const file = stringOption(parsed, 'config');
-  return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+  return loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
 }
 
 async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T> | T, ensureIdentities = false): Promise<T> {
@@ -38,11 +38,8 @@ export const initCommand: Command = {
       parsed,
       async (core) => {
         // The JWT-SVID key lives in ca/ too: made here, a copy of ca/ gives every node of a cluster the same one.
-        const hadJwtKey = existsSync(jwtSigningKeyPath(core.config.dataDir));
-        await JwtAuthority.loadOrCreate({
-          dataDir: core.config.dataDir,
-          ...(core.config.caPassphrase === undefined ? {} : { passphrase: core.config.caPassphrase }),
-        });
+        const hadJwtKey = existsSync(jwtSigningKeyPath(core.config.dataDir)) || existsSync(jwtSchedulePath(core.config.dataDir));
+        await openJwtKeys(core);
         const notices = hadJwtKey ? core.notices : [...core.notices, `created the JWT-SVID signing key in ${jwtSigningKeyPath(core.config.dataDir)}`];
         for (const line of notices) console.log(line);
         if (notices.length === 0) console.log(`${core.config.dataDir} is already initialised`);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
 import {
@@ -10,7 +11,7 @@ import {
   CrlPublisher,
   crlIssuerFor,
   initCertificateAuthority,
-  JwtAuthority,
+  JwtKeyRing,
   LIFETIMES,
   OcspSigner,
   responderKeyWrap,
@@ -25,13 +26,14 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
-import { createSvidService, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
+import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
 import { checkClusterSecret, type ClusterCheckLedger } from './cluster-secret-check.js';
 import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
+import { checkLedgerFileAccess, explainFileError, withFileErrors } from './file-errors.js';
 import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
 
 /** The composed core: ledger and Authority, ready for the HTTP layer or an offline command. */
@@ -84,7 +86,9 @@ export function ledgerLocation(config: Config): LedgerLocation {
 export async function openCore(config: Config, options: { clock?: Clock; ensureIdentities?: boolean } = {}): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
-  ensurePrivateDir(config.dataDir);
+  // Permission and path problems become sentences naming the path and what to do (file-errors.ts).
+  withFileErrors('the data directory', config.dataDir, () => ensurePrivateDir(config.dataDir));
+  if (config.databaseUrl === undefined) checkLedgerFileAccess(paths.database);
   const ledger = await openLedgerBackend(ledgerLocation(config));
   const notices: string[] = [];
   try {
@@ -150,7 +154,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, close };
   } catch (err) {
     await ledger.ledger.close();
-    throw err;
+    throw explainFileError(err, 'CA and identity files', join(config.dataDir, 'ca'));
   }
 }
 
@@ -308,17 +312,14 @@ function restoredCrl(files: CrlFiles): { restored?: NonNullable<ReturnType<CrlFi
  * strict mTLS mode every connection already has a certificate, so join
  * tokens (the one way in without one) are off.
  */
-export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void } = {}): Promise<SvidService> {
+export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void; jwtKeys?: JwtKeyRing } = {}): Promise<SvidService> {
   const { config, repositories, authority, clock } = core;
-  const jwtAuthority = await JwtAuthority.loadOrCreate({
-    dataDir: config.dataDir,
-    ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
-  });
+  const jwtKeys = options.jwtKeys ?? (await openJwtKeys(core));
   return createSvidService({
     entries: repositories.entries satisfies EntryStore,
     joinTokens: repositories.joinTokens satisfies JoinTokenStore,
     issuer: authority satisfies SvidIssuer,
-    jwtSigner: jwtAuthority satisfies JwtSigner,
+    jwtSigner: jwtKeys satisfies JwtSigner,
     clock,
     trustDomain: config.trustDomain,
     options: {
@@ -327,6 +328,22 @@ export async function openSvid(core: Core, options: { onInternalError?: (error: 
       joinTokenRateLimit: { burst: config.joinTokenBurst, perSecond: 1000 / config.joinTokenInterval },
       ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
     },
+  });
+}
+
+/**
+ * The JWT-SVID keys of the data directory (`ca/jwt-keys.json` and the key files;
+ * the first key is created on first use). A retired key stays published for the
+ * longest JWT-SVID lifetime after it stopped signing. `serve` re-reads the
+ * schedule every jwtKeyCheckInterval (JwtKeyRing.start).
+ */
+export function openJwtKeys(core: Core): Promise<JwtKeyRing> {
+  const { config, clock } = core;
+  return JwtKeyRing.open({
+    dataDir: config.dataDir,
+    clock,
+    retainMs: MAX_JWT_TTL_MS,
+    ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
   });
 }
 

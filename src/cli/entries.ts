@@ -7,12 +7,12 @@ import { loadConfig, type Config } from '../config.js';
 import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
 import type { EntryPage, RegistrationEntry } from '../shared/entry-records.js';
 import type { SvidApi } from '../svid/ports.js';
-import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openCore, openSvid } from './compose.js';
 
 function configOf(parsed: ParsedCommand): Config {
   const file = stringOption(parsed, 'config');
-  return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+  return loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
 }
 
 /** Opens the core and the SVID service for one offline command, and closes the ledger after it. */

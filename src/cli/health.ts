@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from '../tls/index.js';
 import { loadConfig } from '../config.js';
-import { stringOption, type Command } from './args.js';
+import { printConfigWarning, stringOption, type Command } from './args.js';
 import { dataPaths } from './files.js';
 
 /**
@@ -15,7 +15,7 @@ export const healthCommand: Command = {
   options: {},
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const config = loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
     const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
     const ca = readFileSync(dataPaths(config.dataDir).bundle);
     const status = await new Promise<string>((resolve, reject) => {

@@ -4,6 +4,7 @@ import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
 import { acmeEabCreateCommand } from './acme.js';
 import { alertsListCommand, alertsRunCommand } from './alerts.js';
+import { caRotateJwtCommand } from './ca-jwt.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
 import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from './entries.js';
 import { healthCommand } from './health.js';
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   entriesListCommand,
   entriesDeleteCommand,
   tokensCreateCommand,
+  caRotateJwtCommand,
   healthCommand,
 ];
 

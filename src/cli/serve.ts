@@ -7,8 +7,9 @@ import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithM
 import { loadConfig } from '../config.js';
 import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
 import { isPromise } from '../shared/awaitable-flow.js';
-import { stringOption, type Command } from './args.js';
-import { clientCertificateVerdict, composeAcme, openCore, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import { printConfigWarning, stringOption, type Command } from './args.js';
+import { bundleSequence } from '../ca/index.js';
+import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import type { AcmeHandler } from '../acme/index.js';
 import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
 import { curlLine } from './commands.js';
@@ -30,7 +31,16 @@ export const serveCommand: Command = {
   options: {},
   async run(parsed) {
     const file = stringOption(parsed, 'config');
-    const loaded = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    // Unknown KEYSMITH_* variables: on stderr at once (a start that fails later still shows them), then in the log.
+    const configWarnings: string[] = [];
+    const loaded = loadConfig({
+      env: process.env,
+      onWarning: (message) => {
+        printConfigWarning(message);
+        configWarnings.push(message);
+      },
+      ...(file === undefined ? {} : { file }),
+    });
     // Port 0: bind first, so the URLs written into certificates and printed below carry the port the listener got.
     const reserved = loaded.listen.port === 0 ? await reservePort(loaded.listen.host) : undefined;
     const config = reserved === undefined ? loaded : { ...loaded, listen: { host: loaded.listen.host, port: reserved.port } };
@@ -38,7 +48,7 @@ export const serveCommand: Command = {
     let server;
     try {
       core = await openCore(config);
-      server = await startServer(core, reserved === undefined ? {} : { listener: reserved.listener });
+      server = await startServer(core, { configWarnings, ...(reserved === undefined ? {} : { listener: reserved.listener }) });
     } catch (err) {
       await core?.close();
       reserved?.listener.close();
@@ -81,6 +91,8 @@ export interface StartOptions {
   readonly acme?: AcmeHandler;
   /** A TCP listener already bound (port 0 resolved); otherwise the listener binds `config.listen`. */
   readonly listener?: NetServer;
+  /** Configuration warnings (unknown KEYSMITH_* variables), logged once the logger exists. */
+  readonly configWarnings?: readonly string[];
 }
 
 /** Binds port 0 on `host` and reports the port; the TLS server adopts the listener, so the port is never free in between. */
@@ -114,7 +126,9 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const alerts = composeAlerts({ config, ledger: repositories, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
   let logInternal: (error: unknown) => void = () => undefined;
-  const svid = await openSvid(core, { onInternalError: (error) => logInternal(error) });
+  // JWT-SVID keys: a key `keysmith ca rotate-jwt` prepared is picked up within jwtKeyCheckInterval, no restart.
+  const jwtKeys = await openJwtKeys(core);
+  const svid = await openSvid(core, { onInternalError: (error) => logInternal(error), jwtKeys });
   let logAcmeInternal: (error: unknown, context: { readonly method: string; readonly path: string }) => void = () => undefined;
   const acme =
     options.acme ??
@@ -127,7 +141,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       pem: () => authority.bundlePem(),
       authorities: () => [authority.material.root.certDer],
       issuers: () => [authority.material.intermediate.certDer, authority.material.root.certDer],
-      sequence: () => 1,
+      // spiffe_sequence: the latest change of any published set (src/ca/bundle-sequence.ts).
+      sequence: () => bundleSequence([jwtKeys], clock.now()),
       jwtAuthorities: () => svid.jwtAuthorities(),
     },
     health: [
@@ -156,7 +171,13 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   });
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
+  for (const warning of options.configWarnings ?? []) app.log.warn(`configuration: ${warning}`);
   revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
+  jwtKeys.start({
+    everyMs: config.jwtKeyCheckInterval,
+    onError: (err) => app.log.error({ err }, 'reading the JWT-SVID key schedule failed; the keys loaded before stay in use'),
+    onChange: () => app.log.info({ published: jwtKeys.publishedJwks().map((jwk) => jwk.kid), signing: jwtKeys.kid }, 'JWT-SVID key schedule reloaded'),
+  });
   // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
   // LISTENing before the listener takes its first request: the cache reads nothing on a hit there, so it must
   // hear every revocation committed after any of its fills began (a fill before LISTEN would wait for the 5 s poll).
@@ -194,6 +215,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     await server.listen(options.listener ?? config.listen.port, config.listen.host);
   } catch (err) {
     revocation.stop();
+    jwtKeys.stop();
     await feed?.stop();
     throw err;
   }
@@ -214,6 +236,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });
     } catch (err) {
       revocation.stop();
+      jwtKeys.stop();
       await Promise.all([checkpointer?.stop(), feed?.stop()]);
       await Promise.all([server.close(0), plain.close()]);
       throw err;
@@ -228,6 +251,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     close: async (graceMs) => {
       eventLoopLag.stop();
       revocation.stop();
+      jwtKeys.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
       await noncePruning.stop();

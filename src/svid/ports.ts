@@ -66,12 +66,15 @@ export interface SvidIssuer {
   bundlePem(): string;
 }
 
-/** The JWT-SVID signing key (src/ca JwtAuthority fits it). */
+/** The JWT-SVID signing keys (src/ca JwtKeyRing fits it, and a single JwtAuthority). */
 export interface JwtSigner {
-  /** A compact JWS: header { alg: 'ES256', kid, typ: 'JWT' }, the given claims. */
+  /** A compact JWS with the key active now: header { alg: 'ES256', kid, typ: 'JWT' }, the given claims. */
   sign(claims: { readonly sub: string; readonly aud: readonly string[]; readonly iat: number; readonly exp: number }): Promise<string>;
-  /** The public key as the SPIFFE bundle carries it (use 'jwt-svid', with kid). */
-  publicJwk(): JwtAuthorityJwk;
+  /**
+   * The public keys as the SPIFFE bundle carries them (use 'jwt-svid', with kid): during a
+   * rotation the prepared key (before it signs) and the retired one (until its last token expires) too.
+   */
+  publishedJwks(): readonly JwtAuthorityJwk[];
 }
 
 export interface JwtAuthorityJwk {

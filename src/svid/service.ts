@@ -192,7 +192,7 @@ export class SvidService implements SvidApi {
   }
 
   jwtAuthorities(): readonly JwtAuthorityJwk[] {
-    return [this.#jwtSigner.publicJwk()];
+    return this.#jwtSigner.publishedJwks();
   }
 
   // ------------------------------------------------------------ join tokens
