@@ -55,6 +55,8 @@ export const serveCommand: Command = {
     // The human banner goes to stderr; stdout carries only the log (pino JSON, or readable lines on a terminal).
     for (const line of running.notices) console.error(line);
     console.error(`keysmith listening on ${publicUrl(config)} (trust domain ${config.trustDomain}, mTLS ${config.mtlsMode})`);
+    // The public URL may name another host and port (a balancer); say where this process itself is bound.
+    if (config.publicUrl !== undefined) console.error(`  bound to ${hostPort(config.listen.host, config.listen.port)}`);
     if (config.ocspHttpListen !== undefined) console.error(`OCSP, CRL and CA certificate over plain HTTP on ${revocationBaseUrl(config)}`);
     console.error(`list certificates as the admin:\n  ${curlLine(running)}`);
     await new Promise<void>((resolve) => {
@@ -224,6 +226,10 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       await Promise.all([checkpointer?.stop(), feed?.stop()]);
     },
   };
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Log lines for the revocation feed's troubles; none is fatal. */
