@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -245,6 +245,39 @@ describe('a start on a taken port leaves nothing behind', () => {
     assert.equal(result.stderr.trim(), takenMessage(takenPort));
     assert.deepEqual((await readdir(dataDir, { recursive: true })).sort(), files);
     assert.equal(countCertificates(withTestBackend({ ...BASE_ENV, ...env }), join(dataDir, 'keysmith.db')), rows);
+  });
+});
+
+describe('a start refused for its configuration or its data directory makes nothing', () => {
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'keysmith-refused-'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a bad setting: exits 78 naming it, and the data directory is not made', async () => {
+    const dataDir = join(dir, 'never');
+    const result = await keysmith(['serve'], { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: '127.0.0.1:0', KEYSMITH_MTLS_MODE: 'strictest' });
+    assert.equal(result.code, 78, result.stdout + result.stderr);
+    assert.match(result.stderr, /KEYSMITH_MTLS_MODE/);
+    await assert.rejects(readdir(dataDir), { code: 'ENOENT' });
+  });
+
+  it('a data directory under a file: exits 1 with a sentence naming the path, and nothing is made', async () => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    const dataDir = join(file, 'data');
+    const result = await keysmith(['serve'], { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: '127.0.0.1:0' });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.equal(
+      result.stderr.trim(),
+      `keysmith serve: cannot create the data directory ${dataDir}: a part of that path is a file, not a directory; set KEYSMITH_DATA_DIR (dataDir) to another place`,
+    );
+    assert.deepEqual(await readdir(dir), ['a-file']);
   });
 });
 
