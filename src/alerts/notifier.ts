@@ -16,7 +16,7 @@ import type {
   PendingMessage,
   WaitingDelivery,
 } from './ports.js';
-import { postWebhook, type WebhookSettings } from './webhook.js';
+import { postWebhook, webhookLogName, type WebhookSettings } from './webhook.js';
 import { mailMessage, webhookPayload } from './wire.js';
 
 export type AlertMode = 'per-certificate' | 'digest';
@@ -156,7 +156,7 @@ export class Notifier {
     const { outbox, logger, metrics } = this.deps;
     const items = await outbox.messageItems(message.id);
     const attempt = message.attempts + 1;
-    const context = { channel: message.channel, recipient: message.recipient, idempotencyKey: message.idempotencyKey, attempt, certificates: items.length };
+    const context = { channel: message.channel, recipient: message.channel === 'webhook' ? webhookLogName(message.recipient) : message.recipient, idempotencyKey: message.idempotencyKey, attempt, certificates: items.length };
     let failure: string;
     let isPermanent = false;
     let missedDeadline = false;

@@ -44,6 +44,16 @@ export function webhookDisplayName(url: string): string {
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }
 
+/**
+ * The webhook as written to logs: scheme and host only. The path may carry
+ * the token itself (Slack-style https://hooks.example/services/T0/B0/SECRET),
+ * and logs travel further than the ledger and the admin API.
+ */
+export function webhookLogName(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '/' : '/...'}`;
+}
+
 export interface WebhookDelivery {
   readonly body: string;
   readonly idempotencyKey: string;
@@ -106,9 +116,10 @@ function exchange(send: Send, url: URL, secret: string, body: Buffer, delivery: 
   });
 }
 
-/** What a receiver might echo back that must not reach the outbox or the log: the signing key, the URL's credentials and query values. */
+/** What a receiver might echo back that must not reach the outbox or the log: the signing key, the URL's credentials, query values and long path segments (tokens). */
 function secretsOf(url: URL, secret: string): string[] {
-  const values = [secret, url.username, url.password, ...url.searchParams.values()].map((value) => {
+  const pathTokens = url.pathname.split('/').filter((segment) => segment.length >= 8);
+  const values = [secret, url.username, url.password, ...url.searchParams.values(), ...pathTokens].map((value) => {
     try {
       return decodeURIComponent(value);
     } catch {

@@ -19,7 +19,7 @@ import {
   type OcspResponderStore,
 } from '../ca/index.js';
 import { RevokedSerials, type OcspPort } from '../http/index.js';
-import { GroupCommit, openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
+import { GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
 import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -32,9 +32,10 @@ import { WorkerCrlBuilder } from './crl-builder.js';
 import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
 import { checkClusterSecret, type ClusterCheckLedger } from './cluster-secret-check.js';
-import { dataPaths, ensurePrivateDir, readIfExists, writeFileAtomic } from './files.js';
-import { checkLedgerFileAccess, explainFileError, withFileErrors } from './file-errors.js';
-import { issueIdentity, needsRenewal, writeIdentity } from './identities.js';
+import { dataPaths, ensureDataDir, readIfExists, writeFileAtomic } from './files.js';
+import { checkLedgerFileAccess, explainFileError } from './file-errors.js';
+import { issueIdentity, writeIdentity } from './identities.js';
+import { listenerNames, listenerRenewalReason, RENEWAL_REASONS } from './listener-identity.js';
 
 /** The composed core: ledger and Authority, ready for the HTTP layer or an offline command. */
 export interface Core {
@@ -86,11 +87,18 @@ export function ledgerLocation(config: Config): LedgerLocation {
 export async function openCore(config: Config, options: { clock?: Clock; ensureIdentities?: boolean } = {}): Promise<Core> {
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
-  // Permission and path problems become sentences naming the path and what to do (file-errors.ts).
-  withFileErrors('the data directory', config.dataDir, () => ensurePrivateDir(config.dataDir));
-  if (config.databaseUrl === undefined) checkLedgerFileAccess(paths.database);
-  const ledger = await openLedgerBackend(ledgerLocation(config));
   const notices: string[] = [];
+  const warn = (message: string): void => {
+    notices.push(`warning: ${message}`);
+  };
+  // Permission and path problems become sentences naming the path and what to do (files.ts, file-errors.ts).
+  ensureDataDir(config.dataDir, warn);
+  const location = ledgerLocation(config);
+  if (location.kind === 'sqlite') {
+    checkLedgerFileAccess(location.path);
+    tightenDatabaseFiles(location.path, warn);
+  }
+  const ledger = await openLedgerBackend(location);
   try {
     const repositories: LedgerBackend = ledger.ledger;
     // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
@@ -140,7 +148,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     authority.onRevoked(revokedSerials.add);
     if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
     if (options.ensureIdentities !== false) {
-      await ensureServerIdentity(config, authority, paths, clock, notices);
+      await ensureServerIdentity(config, authority, repositories, paths, clock, notices);
       await ensureAdminIdentity(config, authority, paths, notices);
     }
     const close = async (): Promise<void> => {
@@ -347,26 +355,31 @@ export function openJwtKeys(core: Core): Promise<JwtKeyRing> {
   });
 }
 
-/** The listener's certificate: localhost and 127.0.0.1, plus the listen host when it is a real name or address. */
-async function ensureServerIdentity(config: Config, authority: Authority, paths: Core['paths'], clock: Clock, notices: string[]): Promise<void> {
-  if (!needsRenewal(paths.serverCert, paths.serverKey, clock.now())) return;
-  const host = config.listen.host;
-  const dnsNames = new Set(['localhost']);
-  const ipAddresses = new Set(['127.0.0.1', '::1']);
-  if (isIP(host) !== 0) {
-    if (host !== '0.0.0.0' && host !== '::') ipAddresses.add(host);
-  } else {
-    dnsNames.add(host);
-  }
+/**
+ * The listener's certificate (names: listener-identity.ts listenerNames), re-issued at start when
+ * missing, unreadable, not matching its key, carrying other names than configured, unknown to the
+ * ledger, revoked, or with a third or less of its life left; otherwise the one on disk is kept.
+ */
+async function ensureServerIdentity(config: Config, authority: Authority, repositories: LedgerBackend, paths: Core['paths'], clock: Clock, notices: string[]): Promise<void> {
+  const wanted = listenerNames(config);
+  const reason = await listenerRenewalReason({
+    certPem: readIfExists(paths.serverCert),
+    keyPem: readIfExists(paths.serverKey),
+    wanted,
+    now: clock.now(),
+    statusOf: (serial) => repositories.certificates.statusOf(serial),
+  });
+  if (reason === undefined) return;
   const identity = await issueIdentity(authority, {
     profile: 'tls-server',
-    dnsNames: [...dnsNames],
-    ipAddresses: [...ipAddresses],
+    dnsNames: wanted.dnsNames,
+    ipAddresses: wanted.ipAddresses,
     ttlMs: config.serverCertificateTtl,
     requester: 'system',
   });
   writeIdentity(identity, paths.serverCert, paths.serverKey);
-  notices.push(`issued the listener certificate ${identity.issued.serial} (${[...dnsNames, ...ipAddresses].join(', ')})`);
+  const names = [...wanted.dnsNames, ...wanted.ipAddresses].join(', ');
+  notices.push(`issued the listener certificate ${identity.issued.serial} (${names}): ${RENEWAL_REASONS[reason]}`);
 }
 
 /** The first admin identity, made once; later admins are issued with `keysmith issue`. */

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { fixMode } from '../ca/index.js';
 import { dirname, join } from 'node:path';
 
 /** Where keysmith keeps what it makes, under the data directory. */
@@ -17,6 +18,39 @@ export function dataPaths(dataDir: string) {
 export function ensurePrivateDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o700 });
   chmodSync(path, 0o700);
+}
+
+/**
+ * The data directory: made 0700 when missing; one that group or others can
+ * reach is tightened to 0700 with a warning (as the CA key files are), since
+ * the ledger and the listener's key may have been readable. Permission errors
+ * become a sentence naming the path and what to do.
+ */
+export function ensureDataDir(path: string, warn: (message: string) => void): void {
+  try {
+    if (!existsSync(path)) {
+      mkdirSync(path, { recursive: true, mode: 0o700 });
+      chmodSync(path, 0o700);
+      return;
+    }
+    if (!statSync(path).isDirectory()) throw new Error(`the data directory ${path} is not a directory: set KEYSMITH_DATA_DIR (dataDir) to a directory keysmith may create or own`);
+    fixMode(path, 0o700, warn);
+    // A directory of ours that we may not write (0500) would fail later, half-way through making the CA.
+    accessSync(path, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw dataDirError(path, err);
+  }
+}
+
+/** EACCES/EPERM/ENOTDIR/EROFS as a sentence; anything else unchanged. */
+export function dataDirError(path: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new Error(`cannot create or use the data directory ${path} (${code}): run keysmith as the user that owns it, or set KEYSMITH_DATA_DIR (dataDir) to a directory that user may write`, { cause: err });
+  }
+  if (code === 'ENOTDIR') return new Error(`cannot create the data directory ${path}: a part of that path is a file, not a directory; set KEYSMITH_DATA_DIR (dataDir) to another place`, { cause: err });
+  if (code === 'EROFS') return new Error(`the data directory ${path} is on a read-only file system: set KEYSMITH_DATA_DIR (dataDir) to a writable place`, { cause: err });
+  return err;
 }
 
 /**

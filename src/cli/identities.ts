@@ -1,7 +1,7 @@
-import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import type { Authority, IssuedCertificate } from '../ca/index.js';
 import type { ProfileName } from '../shared/records.js';
-import { readIfExists, writeFileAtomic } from './files.js';
+import { writeFileAtomic } from './files.js';
 
 export interface IdentityRequest {
   readonly profile: ProfileName;
@@ -42,23 +42,4 @@ export async function issueIdentity(authority: Authority, request: IdentityReque
 export function writeIdentity(identity: IssuedIdentity, certPath: string, keyPath: string): void {
   writeFileAtomic(keyPath, identity.keyPem, 0o600);
   writeFileAtomic(certPath, identity.issued.chainPem, 0o644);
-}
-
-/**
- * Whether a certificate file is missing, unreadable, not matching its key,
- * or past two thirds of its life: then it is time to issue a new one.
- */
-export function needsRenewal(certPath: string, keyPath: string, now: number): boolean {
-  const certPem = readIfExists(certPath);
-  const keyPem = readIfExists(keyPath);
-  if (certPem === undefined || keyPem === undefined) return true;
-  try {
-    const cert = new X509Certificate(certPem);
-    if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return true;
-    const notBefore = Date.parse(cert.validFrom);
-    const notAfter = Date.parse(cert.validTo);
-    return now > notAfter - (notAfter - notBefore) / 3;
-  } catch {
-    return true;
-  }
 }

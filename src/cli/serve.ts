@@ -1,7 +1,7 @@
 import { proxyProtocolSources } from './proxy-sources.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
 import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
 import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithMetrics } from '../http/index.js';
 import { loadConfig } from '../config.js';
@@ -11,7 +11,10 @@ import { printConfigWarning, stringOption, type Command } from './args.js';
 import { bundleSequence } from '../ca/index.js';
 import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import type { AcmeHandler } from '../acme/index.js';
-import { alertLogger, alertMetricsOn, composeAlerts } from './alerts.js';
+import { alertMetricsOn, composeAlerts } from './alerts.js';
+import { listenerHealthCheck } from './listener-identity.js';
+import { serveAlertLogger, terminalLogStream } from './log-output.js';
+import { bindListener, dataDirBefore, probeListen, removeWhatThisStartMade } from './start-sequence.js';
 import { curlLine } from './commands.js';
 import { databaseHealth, ledgerHealthCheck } from './database-health.js';
 import { startRevocationFeed } from './cluster-revocations.js';
@@ -41,29 +44,38 @@ export const serveCommand: Command = {
       },
       ...(file === undefined ? {} : { file }),
     });
-    // Port 0: bind first, so the URLs written into certificates and printed below carry the port the listener got.
-    const reserved = loaded.listen.port === 0 ? await reservePort(loaded.listen.host) : undefined;
-    const config = reserved === undefined ? loaded : { ...loaded, listen: { host: loaded.listen.host, port: reserved.port } };
-    let core;
+    // Nothing is made before what can fail without side effects has passed (start-sequence.ts): the listener binds
+    // first, so a taken port or a privileged one ends the start before a CA, a ledger or a certificate exists.
+    const before = dataDirBefore(loaded.dataDir);
+    const bound = await bindListener(loaded.listen.host, loaded.listen.port);
+    const config = { ...loaded, listen: { host: loaded.listen.host, port: bound.port } };
+    let core: Core | undefined;
     let server;
     try {
+      if (config.ocspHttpListen !== undefined) await probeListen(config.ocspHttpListen.host, config.ocspHttpListen.port, 'KEYSMITH_OCSP_HTTP_LISTEN (ocspHttpListen)');
       core = await openCore(config);
-      server = await startServer(core, { configWarnings, ...(reserved === undefined ? {} : { listener: reserved.listener }) });
+      server = await startServer(core, { configWarnings, listener: bound.listener });
     } catch (err) {
-      await core?.close();
-      reserved?.listener.close();
+      await core?.close().catch(() => undefined);
+      bound.listener.close();
+      // A first start that failed half-way leaves no half-made CA behind (SQLite only: a PostgreSQL ledger may already name it).
+      if (config.databaseUrl === undefined) removeWhatThisStartMade(config.dataDir, before);
       throw err;
     }
-    for (const line of core.notices) console.log(line);
-    console.log(`keysmith listening on ${publicUrl(config)} (trust domain ${config.trustDomain}, mTLS ${config.mtlsMode})`);
-    if (config.ocspHttpListen !== undefined) console.log(`OCSP, CRL and CA certificate over plain HTTP on ${revocationBaseUrl(config)}`);
-    console.log(`list certificates as the admin:\n  ${curlLine(core)}`);
+    const running = core;
+    // The human banner goes to stderr; stdout carries only the log (pino JSON, or readable lines on a terminal).
+    for (const line of running.notices) console.error(line);
+    console.error(`keysmith listening on ${publicUrl(config)} (trust domain ${config.trustDomain}, mTLS ${config.mtlsMode})`);
+    // The public URL may name another host and port (a balancer); say where this process itself is bound.
+    if (config.publicUrl !== undefined) console.error(`  bound to ${hostPort(config.listen.host, config.listen.port)}`);
+    if (config.ocspHttpListen !== undefined) console.error(`OCSP, CRL and CA certificate over plain HTTP on ${revocationBaseUrl(config)}`);
+    console.error(`list certificates as the admin:\n  ${curlLine(running)}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals): void => {
-        console.log(`${signal}: draining in-flight requests (up to ${config.shutdownGraceMs} ms)`);
+        console.error(`${signal}: draining in-flight requests (up to ${config.shutdownGraceMs} ms)`);
         void server
           .close(config.shutdownGraceMs)
-          .then(() => core.close())
+          .then(() => running.close())
           .catch((err: unknown) => console.error(`keysmith: closing the ledger failed: ${err instanceof Error ? err.message : String(err)}`))
           .finally(resolve);
       };
@@ -95,21 +107,6 @@ export interface StartOptions {
   readonly configWarnings?: readonly string[];
 }
 
-/** Binds port 0 on `host` and reports the port; the TLS server adopts the listener, so the port is never free in between. */
-async function reservePort(host: string): Promise<{ readonly listener: NetServer; readonly port: number }> {
-  const listener = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen(0, host, () => {
-      listener.off('error', reject);
-      resolve();
-    });
-  });
-  const address = listener.address();
-  if (address === null || typeof address === 'string') throw new Error(`could not bind a port on ${host}`);
-  return { listener, port: address.port };
-}
-
 export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
   const { config, ledger, repositories, authority, clock } = core;
   const metrics = new KeysmithMetrics({ processMetrics: true });
@@ -123,7 +120,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   metrics.watchCertificates(caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer }));
   metrics.watchAlertOutbox(() => repositories.alerts.outboxDepth());
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
-  const alerts = composeAlerts({ config, ledger: repositories, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
+  const alerts = composeAlerts({ config, ledger: repositories, clock, logger: serveAlertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
   let logInternal: (error: unknown) => void = () => undefined;
   // JWT-SVID keys: a key `keysmith ca rotate-jwt` prepared is picked up within jwtKeyCheckInterval, no restart.
@@ -134,6 +131,9 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     options.acme ??
     composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context), onOrderEnded: (outcome) => metrics.countAcmeOrder(outcome), metrics: metrics.registry });
   const database = databaseHealth(ledger, { clock });
+  // The certificate this listener serves until it stops (a re-issue happens at the next start).
+  const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
+  const logStream = terminalLogStream();
   const app = await buildApp({
     certificates: repositories.certificates,
     revoker: authority,
@@ -148,13 +148,12 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     health: [
       ledgerHealthCheck(ledger.kind, database),
       { name: 'ca', check: () => ({ ok: authority.material.intermediate.keyObject.type === 'private' }) },
-      {
-        name: 'server_certificate',
-        check: () => {
-          const notAfter = serverCertificateNotAfter(core);
-          return notAfter > clock.now() ? { ok: true } : { ok: false, detail: 'the listener certificate has expired' };
-        },
-      },
+      listenerHealthCheck({
+        certPem: serverCertPem,
+        now: () => clock.now(),
+        statusOf: (serial) => repositories.certificates.statusOf(serial),
+        isKnownRevoked: (serial) => core.revokedSerials.has(serial),
+      }),
     ],
     database,
     revokedSerials: core.revokedSerials,
@@ -163,7 +162,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     mtlsMode: config.mtlsMode,
     clock,
     metrics,
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, ...(logStream === undefined ? {} : { stream: logStream }) },
     ocsp: revocation.port,
     alerts: alerts.port,
     svid,
@@ -186,7 +185,6 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
     (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
   );
-  const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
   // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
   const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), authority.material.intermediate.certDer);
   const staples = stapler(revocation.port.responder, stapleRequest);
@@ -230,7 +228,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
-  const plain = config.ocspHttpListen === undefined ? undefined : await buildPlainHttpApp({ ocsp: revocation.port, clock, logger: { level: config.logLevel }, metrics });
+  const plain = config.ocspHttpListen === undefined ? undefined : await buildPlainHttpApp({ ocsp: revocation.port, clock, logger: { level: config.logLevel, ...(logStream === undefined ? {} : { stream: logStream }) }, metrics });
   if (plain !== undefined && config.ocspHttpListen !== undefined) {
     try {
       await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });
@@ -258,6 +256,10 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       await Promise.all([checkpointer?.stop(), feed?.stop()]);
     },
   };
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Log lines for the revocation feed's troubles; none is fatal. */
@@ -327,18 +329,6 @@ function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array):
 
 function firstCertificateDer(pem: string): Uint8Array {
   return new X509Certificate(pem).raw;
-}
-
-let cachedNotAfter: { path: string; notAfter: number } | undefined;
-
-function serverCertificateNotAfter(core: Core): number {
-  if (cachedNotAfter?.path !== core.paths.serverCert) {
-    const pem = readFileSync(core.paths.serverCert, 'utf8');
-    const match = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(pem);
-    const notAfter = match === null ? 0 : Date.parse(new X509Certificate(match[0]).validTo);
-    cachedNotAfter = { path: core.paths.serverCert, notAfter };
-  }
-  return cachedNotAfter.notAfter;
 }
 
 function optionalProxySources(cidrs: readonly string[]): { proxyProtocolFrom?: (remoteAddress: string) => boolean } {

@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
 import { DEFAULT_WAL_SIZE_LIMIT_BYTES } from './checkpoint.js';
@@ -7,6 +8,44 @@ export interface ConnectionSettings {
   readonly readonly: boolean;
   /** journal_size_limit in bytes: a WAL file that grew (a long reader pinned it) is cut back when the log restarts. Default 64 MiB. */
   readonly walSizeLimitBytes?: number;
+}
+
+/** The ledger file and the two SQLite keeps beside it in WAL mode. */
+export function databaseFiles(path: string): readonly string[] {
+  return [path, `${path}-wal`, `${path}-shm`];
+}
+
+/**
+ * Creates the ledger file empty with mode 0600 before SQLite opens it:
+ * SQLite would create it 0644 (less the umask), and it gives the -wal and
+ * -shm files it makes later the mode of the database file, so all three are
+ * 0600 from their first byte. An empty file is a new database to SQLite.
+ */
+export function createPrivateDatabaseFile(path: string): void {
+  if (path === ':memory:' || path === '' || existsSync(path)) return;
+  // 'wx': never truncate a file another process created in between.
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  chmodSync(path, 0o600);
+}
+
+/**
+ * Tightens the ledger file, -wal and -shm to 0600 when group or others can
+ * read them (a ledger made by an older version, or copied in), and says so:
+ * they hold every certificate issued and the wrapped OCSP responder keys.
+ */
+export function tightenDatabaseFiles(path: string, warn: (message: string) => void): void {
+  for (const file of databaseFiles(path)) {
+    if (!existsSync(file)) continue;
+    const mode = statSync(file).mode & 0o777;
+    if ((mode & 0o077) === 0) continue;
+    chmodSync(file, 0o600);
+    warn(`${file} had mode ${mode.toString(8).padStart(4, '0')} (readable by group or others); set to 0600`);
+  }
 }
 
 /**

@@ -39,3 +39,4 @@ export { PostgresNonceRepository } from './postgres/nonce-repository.js';
 export { PostgresAcmeRepository } from './postgres/acme-repository.js';
 export { AdvisoryLock, CA_INIT_LOCK_KEY } from './postgres/advisory-lock.js';
 export { PostgresCertificateRepository } from './postgres/certificate-repository.js';
+export { databaseFiles, tightenDatabaseFiles } from './connection.js';

@@ -8,7 +8,7 @@ import { CrlNumberRepository } from './crl-number-repository.js';
 import { ClusterCheckRepository } from './cluster-check-repository.js';
 import { DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 import type { LedgerBackend } from './backend.js';
-import { configureConnection } from './connection.js';
+import { configureConnection, createPrivateDatabaseFile } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
 import { OcspResponderRepository } from './ocsp-responder-repository.js';
@@ -129,6 +129,7 @@ export function openLedger(options: LedgerOptions): Ledger {
   const isReadonly = options.readonly ?? false;
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const clock = options.clock ?? systemClock;
+  if (!isReadonly) createPrivateDatabaseFile(options.path);
   const db = new Database(options.path, { readonly: isReadonly, fileMustExist: isReadonly, timeout: busyTimeoutMs });
   try {
     const walSizeLimitBytes = options.walSizeLimitBytes ?? DEFAULT_WAL_SIZE_LIMIT_BYTES;
