@@ -1,5 +1,6 @@
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { fixMode } from '../ca/index.js';
+import { explainFileError } from './file-errors.js';
 import { dirname, join } from 'node:path';
 
 /** Where keysmith keeps what it makes, under the data directory. */
@@ -38,19 +39,8 @@ export function ensureDataDir(path: string, warn: (message: string) => void): vo
     // A directory of ours that we may not write (0500) would fail later, half-way through making the CA.
     accessSync(path, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw dataDirError(path, err);
+    throw explainFileError(err, 'the data directory', path);
   }
-}
-
-/** EACCES/EPERM/ENOTDIR/EROFS as a sentence; anything else unchanged. */
-export function dataDirError(path: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EACCES' || code === 'EPERM') {
-    return new Error(`cannot create or use the data directory ${path} (${code}): run keysmith as the user that owns it, or set KEYSMITH_DATA_DIR (dataDir) to a directory that user may write`, { cause: err });
-  }
-  if (code === 'ENOTDIR') return new Error(`cannot create the data directory ${path}: a part of that path is a file, not a directory; set KEYSMITH_DATA_DIR (dataDir) to another place`, { cause: err });
-  if (code === 'EROFS') return new Error(`the data directory ${path} is on a read-only file system: set KEYSMITH_DATA_DIR (dataDir) to a writable place`, { cause: err });
-  return err;
 }
 
 /**

@@ -275,7 +275,7 @@ describe('a start refused for its configuration or its data directory makes noth
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.equal(
       result.stderr.trim(),
-      `keysmith serve: cannot create the data directory ${dataDir}: a part of that path is a file, not a directory; set KEYSMITH_DATA_DIR (dataDir) to another place`,
+      `keysmith serve: cannot create ${dataDir} (the data directory): a part of that path is a file, not a directory. Set dataDir (KEYSMITH_DATA_DIR) to a directory.`,
     );
     assert.deepEqual(await readdir(dir), ['a-file']);
   });

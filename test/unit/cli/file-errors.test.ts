@@ -64,13 +64,12 @@ describe('explainFileError', () => {
 });
 
 describe('openCore on a data directory it cannot use', () => {
-  it('a data directory path that is a file: EEXIST as a sentence, nothing created', async () => {
+  it('a data directory path that is a file: a sentence naming it, nothing created', async () => {
     const path = join(dir, 'a-file');
     writeFileSync(path, '');
     const config = loadConfig({ env: { KEYSMITH_DATA_DIR: path, KEYSMITH_LISTEN: '127.0.0.1:8443' } });
     await assert.rejects(openCore(config), {
-      name: 'FileAccessError',
-      message: `cannot create ${path} (the data directory): it already exists. If it was left by an interrupted start or command, move it aside and try again.`,
+      message: `the data directory ${path} is not a directory: set KEYSMITH_DATA_DIR (dataDir) to a directory keysmith may create or own`,
     });
   });
 
