@@ -9,6 +9,9 @@ import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from '
 import { healthCommand } from './health.js';
 import { serveCommand } from './serve.js';
 import { tokensCreateCommand } from './tokens.js';
+import { backupCommand } from './backup.js';
+import { pruneCommand } from './prune.js';
+import { restoreCommand } from './restore.js';
 
 const COMMANDS: readonly Command[] = [
   serveCommand,
@@ -24,6 +27,9 @@ const COMMANDS: readonly Command[] = [
   entriesDeleteCommand,
   tokensCreateCommand,
   healthCommand,
+  backupCommand,
+  restoreCommand,
+  pruneCommand,
 ];
 
 function overview(): string {
