@@ -12,6 +12,7 @@ import { openCore, openRevocation } from '../../src/cli/compose.js';
 import { openLedger } from '../../src/ledger/index.js';
 import { describeCrl } from '../../src/x509/index.js';
 import { runProcess, startProcess, type ProcessResult } from '../helpers/processes.js';
+import { testBackend } from '../helpers/test-backend.js';
 
 /**
  * keysmith backup and restore (src/cli/backup.ts, src/cli/restore.ts) as an
@@ -65,7 +66,8 @@ interface Manifest {
   readonly schema_version: number;
 }
 
-describe('keysmith backup and restore (SQLite)', () => {
+// KEYSMITH_TEST_BACKEND=postgres would hand the CLI a database: the PostgreSQL path is test/e2e/backup-postgres.test.ts.
+describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'postgres' ? 'SQLite data directories only' : false }, () => {
   it('backs up while another process issues: the copy holds every certificate committed before it began, integrity_check ok, file 0600', async () => {
     const dataDir = freshDir('burst');
     const child = startProcess(process.execPath, [BURST], { env: envFor(dataDir), lifetimeMs: 120_000 });
