@@ -45,9 +45,9 @@ interface StepSql {
 
 /**
  * Certificates that may go: notAfter at least the retention period ago (so a
- * revoked certificate never goes before its notAfter, whatever the period;
- * RFC 5280 §5: a CRL may drop an entry once the certificate expired, and it
- * does, since the CRL is built from these rows), never the CA's own rows, never
+ * revoked certificate never goes before its notAfter, whatever the period: the
+ * CRL lists it until then, and drops it at expiry as RFC 5280 §5 allows, with no
+ * ExpiredCertsOnCRL), never the CA's own rows, never
  * a delegated OCSP responder's current row (ocsp_responders references it),
  * never one an ACME order still names (the order goes first, by its own expiry).
  * The status term picks one partial index per step (valid: 0001's
