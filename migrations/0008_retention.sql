@@ -9,7 +9,7 @@
 --   acme_orders_by_expiry, acme_authorizations_by_expiry, join_tokens_by_expiry
 --   join_tokens_by_used_serial          the foreign key check when a certificate goes
 --   alert_messages_sent_by_sent_at      delivered messages by delivery time
---   alert_messages_by_run, alert_deliveries_by_message_all  foreign key checks when a run or message goes
+--   alert_messages_by_run              the foreign key check when a run goes (alert_deliveries_by_message serves a message's)
 CREATE INDEX certificates_revoked_by_not_after ON certificates (not_after, serial) WHERE status = 'revoked';
 CREATE INDEX acme_orders_by_expiry ON acme_orders (expires_at, id);
 CREATE INDEX acme_authorizations_by_expiry ON acme_authorizations (expires_at, id);
@@ -17,4 +17,3 @@ CREATE INDEX join_tokens_by_expiry ON join_tokens (expires_at);
 CREATE INDEX join_tokens_by_used_serial ON join_tokens (used_by_serial);
 CREATE INDEX alert_messages_sent_by_sent_at ON alert_messages (sent_at, id) WHERE status = 'sent';
 CREATE INDEX alert_messages_by_run ON alert_messages (run_id);
-CREATE INDEX alert_deliveries_by_message_all ON alert_deliveries (message_id);

@@ -8,4 +8,3 @@ CREATE INDEX join_tokens_by_expiry ON join_tokens (expires_at);
 CREATE INDEX join_tokens_by_used_serial ON join_tokens (used_by_serial);
 CREATE INDEX alert_messages_sent_by_sent_at ON alert_messages (sent_at, id) WHERE status = 'sent';
 CREATE INDEX alert_messages_by_run ON alert_messages (run_id);
-CREATE INDEX alert_deliveries_by_message_all ON alert_deliveries (message_id);

@@ -228,7 +228,7 @@ export const backupCommand: Command = {
   usage: 'keysmith backup --out FILE [--include-ca] [--json] [--config FILE]',
   example: 'keysmith backup --out /backups/keysmith-$(date +%F).tar --include-ca',
   options: {
-    out: { type: 'string', value: 'FILE', help: 'the archive to write (a tar, mode 0600); must not exist yet' },
+    out: { type: 'string', value: 'FILE', help: 'the archive to write (a tar, mode 0600); must not exist yet', default: 'none (required)' },
     'include-ca': { type: 'boolean', help: 'add <dataDir>/ca (refused unless every private key in it is encrypted; needs KEYSMITH_CA_PASSPHRASE)', default: 'false' },
     json: { type: 'boolean', help: 'print the manifest as one JSON document', default: 'false' },
   },

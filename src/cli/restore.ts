@@ -23,20 +23,19 @@
  * before it replaces the live one; the live one is kept beside it as
  * keysmith.db.before-restore-<time>.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { loadConfig } from '../config.js';
 import { openLedger } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { describeCrl, fromPem } from '../x509/index.js';
 import { stringList, stringOption, UsageError, type Command } from './args.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, openSealedSecret, readTar, type BackupManifest } from './backup-archive.js';
 import { CLUSTER_KEY_FILE, SEALED_CLUSTER_KEY_ENTRY, sqliteStats, type LedgerStats } from './backup.js';
 import { dataPaths, ensurePrivateDir } from './files.js';
+import { crlRevocations, reconcile } from './restore-reconcile.js';
 
 export interface RestoreOptions {
   readonly archive: string;
@@ -64,9 +63,6 @@ export interface RestoreReport {
   /** Where the replaced ledger was kept, if there was one. */
   readonly previousLedger: string | null;
 }
-
-const CERTIFICATE_COLUMNS =
-  'serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after, issued_at, status, revoked_at, revocation_reason, der, fingerprint, sans';
 
 interface Extracted {
   readonly manifest: BackupManifest;
@@ -158,94 +154,6 @@ function lockLiveLedger(path: string): Database.Database {
   }
 }
 
-interface CrlRevocation {
-  readonly issuer: string;
-  readonly serial: string;
-  readonly revokedAt: number;
-  readonly reason: string;
-  readonly crlNumber: number;
-}
-
-/** Every entry of the CRLs on disk and the ones passed; a file that is not a CRL is an error when passed, skipped when found. */
-function crlRevocations(dataDir: string, passed: readonly string[]): CrlRevocation[] {
-  const found: string[] = [];
-  const crlDir = join(dataDir, 'crl');
-  if (existsSync(crlDir)) for (const name of readdirSync(crlDir).sort()) if (name.endsWith('.crl')) found.push(join(crlDir, name));
-  const revocations: CrlRevocation[] = [];
-  const read = (path: string, isPassed: boolean): void => {
-    try {
-      const bytes = readFileSync(path);
-      const text = bytes.toString('latin1');
-      const der = text.includes('-----BEGIN X509 CRL-----') ? fromPem(text, 'X509 CRL') : new Uint8Array(bytes);
-      const crl = describeCrl(der);
-      for (const entry of crl.entries) {
-        revocations.push({ issuer: crl.issuer, serial: entry.serial, revokedAt: entry.revokedAt, reason: entry.reason ?? 'unspecified', crlNumber: crl.crlNumber ?? 0 });
-      }
-      if (crl.entries.length === 0) revocations.push({ issuer: crl.issuer, serial: '', revokedAt: 0, reason: 'unspecified', crlNumber: crl.crlNumber ?? 0 });
-    } catch (error) {
-      if (isPassed) throw new DomainError('malformed', `--crl ${path}: not a readable CRL (${error instanceof Error ? error.message : String(error)})`);
-    }
-  };
-  for (const path of found) read(path, false);
-  for (const path of passed) read(resolve(path), true);
-  return revocations;
-}
-
-/** Applies what must survive (live rows, live revocations, CRL revocations, the CRL number) to the restored file in one transaction. */
-function reconcile(restoredPath: string, live: Database.Database | undefined, crl: readonly CrlRevocation[], backupCrlNumber: number) {
-  const db = live ?? new Database(restoredPath);
-  const schema = live === undefined ? 'main' : 'restored';
-  if (live !== undefined) live.prepare('ATTACH DATABASE ? AS restored').run(restoredPath);
-  try {
-    const hasLiveTable = (name: string): boolean => live !== undefined && live.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
-    const work = db.transaction(() => {
-      let carried = 0;
-      let fromLedger = 0;
-      let liveCrlNumber = 0;
-      if (live !== undefined) {
-        live.exec(`CREATE TEMP TABLE carried AS SELECT serial FROM main.certificates l WHERE NOT EXISTS (SELECT 1 FROM restored.certificates r WHERE r.serial = l.serial)`);
-        carried = live.prepare(`INSERT INTO restored.certificates (${CERTIFICATE_COLUMNS}) SELECT ${CERTIFICATE_COLUMNS} FROM main.certificates WHERE serial IN (SELECT serial FROM temp.carried)`).run().changes;
-        live.exec(`INSERT OR IGNORE INTO restored.certificate_names (serial, type, value) SELECT serial, type, value FROM main.certificate_names WHERE serial IN (SELECT serial FROM temp.carried)`);
-        if (hasLiveTable('spiffe_latest')) {
-          live.exec(`INSERT INTO restored.spiffe_latest (spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at)
-            SELECT spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at FROM main.spiffe_latest WHERE true
-            ON CONFLICT (spiffe_id) DO UPDATE SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at,
-              not_after = excluded.not_after, lifetime_ms = excluded.lifetime_ms, renewal_due_at = excluded.renewal_due_at
-            WHERE excluded.issued_at > spiffe_latest.issued_at OR (excluded.issued_at = spiffe_latest.issued_at AND excluded.serial > spiffe_latest.serial)`);
-        }
-        if (hasLiveTable('ocsp_responders')) live.exec('INSERT OR IGNORE INTO restored.ocsp_responders SELECT * FROM main.ocsp_responders');
-        // A join token redeemed after the backup must not work a second time.
-        live.exec(`UPDATE restored.join_tokens AS r SET used_at = l.used_at, used_by_serial = l.used_by_serial
-                     FROM main.join_tokens AS l WHERE l.token_hash = r.token_hash AND l.used_at IS NOT NULL AND r.used_at IS NULL`);
-        fromLedger = live.prepare(`UPDATE restored.certificates AS r SET status = 'revoked', revoked_at = l.revoked_at, revocation_reason = l.revocation_reason
-                     FROM main.certificates AS l WHERE l.serial = r.serial AND l.status = 'revoked' AND r.status = 'valid'`).run().changes;
-        if (hasLiveTable('crl_numbers')) liveCrlNumber = Number(live.prepare('SELECT coalesce(max(last_number), 0) FROM main.crl_numbers').pluck().get() ?? 0);
-      }
-      const revoke = db.prepare(
-        `UPDATE ${schema}.certificates SET status = 'revoked', revoked_at = :revokedAt, revocation_reason = :reason WHERE serial = :serial AND issuer = :issuer AND status = 'valid'`,
-      );
-      const known = db.prepare<[string], number>(`SELECT 1 FROM ${schema}.certificates WHERE serial = ?`).pluck();
-      let fromCrl = 0;
-      const unknown = new Set<string>();
-      let crlNumber = Math.max(backupCrlNumber, liveCrlNumber);
-      for (const entry of crl) {
-        crlNumber = Math.max(crlNumber, entry.crlNumber);
-        if (entry.serial === '') continue;
-        const changed = revoke.run({ revokedAt: entry.revokedAt, reason: entry.reason, serial: entry.serial, issuer: entry.issuer }).changes;
-        fromCrl += changed;
-        if (changed === 0 && known.get(entry.serial) === undefined) unknown.add(entry.serial);
-      }
-      // RFC 5280 §5.2.3: the CRL number only grows; the next CRL continues above every one published.
-      db.prepare(`INSERT INTO ${schema}.crl_numbers (scope, last_number) VALUES ('crl', ?) ON CONFLICT (scope) DO UPDATE SET last_number = max(last_number, excluded.last_number)`).run(crlNumber);
-      return { carried, fromLedger, fromCrl, unknown: unknown.size, crlNumber };
-    });
-    return work.immediate();
-  } finally {
-    if (live !== undefined) live.exec('DETACH DATABASE restored');
-    else db.close();
-  }
-}
-
 /** PRAGMA integrity_check and foreign_key_check on the restored file; anything but a clean answer stops the restore. */
 function checkRestored(path: string): void {
   const db = new Database(path);
@@ -294,7 +202,6 @@ export function restoreBackup(options: RestoreOptions): RestoreReport {
   const target = dataPaths(dataDir).database;
   const restoring = `${target}.restoring-${process.pid}`;
   rmSync(restoring, { force: true });
-  const scratch = mkdtempSync(join(tmpdir(), 'keysmith-restore-'));
   let live: Database.Database | undefined;
   try {
     const { manifest, ca } = extract(options.archive, restoring);
@@ -347,7 +254,6 @@ export function restoreBackup(options: RestoreOptions): RestoreReport {
   } finally {
     live?.close();
     for (const leftover of [restoring, `${restoring}-wal`, `${restoring}-shm`]) rmSync(leftover, { force: true });
-    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -101,15 +101,14 @@ async function counts(raw: RawSql): Promise<Counts> {
 
 /**
  * What a pass on day `day` (after that day's load) leaves, by the period alone (days are DAY apart, cutoff = now - 10 days):
- * a certificate (notAfter = its day + 1 h) goes once 11 days old; a token once it expired 10 days ago (11 days) or was used
- * 10 days ago (10 days), so 11 unused and 10 used stay; an order (expires after 7 days) once 17 days old, and its
+ * a certificate (notAfter = its day + 1 h) goes once 11 days old; a token (used or not) once it expired 10 days ago (11 days); an order (expires after 7 days) once 17 days old, and its
  * authorization (2 days) only with it; nonces once expired (only today's stay); a message and then its run once sent a period ago.
  */
 function expected(day: number, fixedCertificates: number): Counts {
   const days = (age: number): number => Math.min(day + 1, age);
   return {
     certificates: days(11) * CERTS_PER_DAY + fixedCertificates,
-    joinTokens: days(11) + days(10),
+    joinTokens: 2 * days(11),
     orders: days(17),
     authorizations: days(17),
     challenges: days(17),
