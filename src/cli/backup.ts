@@ -22,6 +22,7 @@ import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { requireOption, stringOption, type Command } from './args.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, sealSecret, sha256File, TarWriter, type BackupFileEntry, type BackupManifest } from './backup-archive.js';
+import { ledgerLocation } from './compose.js';
 import { dataPaths } from './files.js';
 
 /** The tables whose row counts the manifest records (restore compares the first three). */
@@ -169,16 +170,24 @@ export function hasPgDump(): boolean {
   return probe.error === undefined && probe.status === 0;
 }
 
-/** The URL without its password (which goes to pg_dump through PGPASSWORD: argv is visible to every local user). */
-function pgDumpConnection(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
+/**
+ * The URL without its password, which goes to pg_dump through PGPASSWORD (argv
+ * is visible to every local user); keysmith's TLS settings become libpq's
+ * (PGSSLMODE, PGSSLROOTCERT), so pg_dump checks the server as the service does.
+ */
+function pgDumpConnection(config: Config, url: string): { dbname: string; env: NodeJS.ProcessEnv } {
   const parsed = new URL(url);
   const password = decodeURIComponent(parsed.password);
   parsed.password = '';
-  return { dbname: parsed.toString(), env: { ...process.env, ...(password === '' ? {} : { PGPASSWORD: password }) } };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (password !== '') env['PGPASSWORD'] = password;
+  if (config.databaseSslMode !== undefined) env['PGSSLMODE'] = config.databaseSslMode;
+  if (config.databaseSslCaFile !== undefined) env['PGSSLROOTCERT'] = config.databaseSslCaFile;
+  return { dbname: parsed.toString(), env };
 }
 
-async function runPgDump(url: string, snapshot: string, file: string): Promise<void> {
-  const { dbname, env } = pgDumpConnection(url);
+async function runPgDump(config: Config, url: string, snapshot: string, file: string): Promise<void> {
+  const { dbname, env } = pgDumpConnection(config, url);
   const child = spawn('pg_dump', ['--format=custom', `--snapshot=${snapshot}`, `--file=${file}`, `--dbname=${dbname}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
@@ -195,7 +204,8 @@ async function runPgDump(url: string, snapshot: string, file: string): Promise<v
 export async function backupPostgres(config: Config, url: string, out: string, includeCa: boolean, now: number): Promise<BackupManifest> {
   if (!hasPgDump()) throw new DomainError('unavailable', pgDumpAdvice(config));
   const ca = includeCa ? caEntries(config.dataDir, config.caPassphrase) : [];
-  const database = new PostgresDatabase({ url, poolSize: 1 });
+  const location = ledgerLocation(config);
+  const database = new PostgresDatabase(location.kind === 'postgres' ? { ...location, poolSize: 1 } : { url, poolSize: 1 });
   const client = await database.dedicatedClient();
   const scratch = mkdtempSync(join(tmpdir(), 'keysmith-backup-'));
   try {
@@ -212,7 +222,7 @@ export async function backupPostgres(config: Config, url: string, out: string, i
       rowCounts,
     };
     const dump = join(scratch, 'ledger.pgdump');
-    await runPgDump(url, snapshot, dump);
+    await runPgDump(config, url, snapshot, dump);
     await client.query('COMMIT');
     return writeArchive(out, manifestFrom('postgres', stats, now, includeCa), { name: 'ledger.pgdump', path: dump }, ca);
   } finally {

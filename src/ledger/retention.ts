@@ -87,15 +87,31 @@ export async function countPrunable(store: RetentionStore, policy: RetentionPoli
   return report;
 }
 
-/** Retention on the SQLite ledger: each batch is one IMMEDIATE transaction (the cascades and spiffe_latest go with it). */
+/**
+ * Retention on the SQLite ledger: each batch is one IMMEDIATE transaction (the
+ * cascades and spiffe_latest go with it). Not a durable (synchronous=FULL)
+ * write: a batch lost to a power cut only leaves rows for the next pass.
+ */
 export class SqliteRetention implements RetentionStore {
+  private readonly statements = new Map<string, Database.Statement<[Record<string, number | string>], { key: string | number }>>();
+
   constructor(private readonly db: Database.Database) {}
+
+  /** One prepared statement per step and number of kept serials, made on first use. */
+  private deleteStatement(step: RetentionStep, keepCount: number): Database.Statement<[Record<string, number | string>], { key: string | number }> {
+    const name = `${step}:${keepCount}`;
+    let statement = this.statements.get(name);
+    if (statement === undefined) {
+      statement = this.db.prepare<[Record<string, number | string>], { key: string | number }>(deleteBatchSql(step, keepCount));
+      this.statements.set(name, statement);
+    }
+    return statement;
+  }
 
   pruneBatch(step: RetentionStep, params: RetentionParams): number {
     const values = retentionValues(params);
     const run = this.db.transaction(() => {
-      const keys = this.db
-        .prepare<[Record<string, number | string>], { key: string | number }>(deleteBatchSql(step, params.keepSerials.length))
+      const keys = this.deleteStatement(step, params.keepSerials.length)
         .all(values)
         .map((row) => String(row.key));
       if (isCertificateStep(step) && keys.length > 0) {
