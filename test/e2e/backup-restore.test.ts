@@ -184,7 +184,7 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     assert.equal(report['crlNumber'], published);
   });
 
-  it('refuses --include-ca without KEYSMITH_CA_PASSPHRASE, and a damaged archive, changing nothing', async () => {
+  it('refuses --include-ca without KEYSMITH_CA_PASSPHRASE or with a key in the clear, and a damaged archive, changing nothing', async () => {
     const dataDir = freshDir('refusals');
     await ok(dataDir, ['init']);
     const archive = join(scratch, 'refusals.tar');
@@ -194,6 +194,15 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     });
     assert.equal(noPassphrase.code, 1);
     assert.match(noPassphrase.stderr, /--include-ca needs KEYSMITH_CA_PASSPHRASE/);
+    assert.equal(existsSync(archive), false);
+
+    // A CA made without a passphrase has its keys in the clear: --include-ca refuses and names the first one.
+    const plainDir = freshDir('plain-ca');
+    const plainInit = await runProcess(process.execPath, [MAIN, 'init'], { env: { PATH: process.env['PATH'], KEYSMITH_DATA_DIR: plainDir }, timeoutMs: 60_000 });
+    assert.equal(plainInit.code, 0, plainInit.stderr);
+    const plain = await keysmith(plainDir, ['backup', '--out', archive, '--include-ca']);
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /ca\/intermediate\.key\.pem holds an unencrypted private key; a backup carries CA keys only encrypted\./);
     assert.equal(existsSync(archive), false);
 
     await ok(dataDir, ['backup', '--out', archive]);
