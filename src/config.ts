@@ -346,6 +346,10 @@ const CONFIG_SHAPE = {
     ledgerCheckpointInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(1_000),
     /** The WAL file is cut back to this many bytes after a checkpoint (SQLite journal_size_limit). */
     ledgerWalSizeLimit: z.number().int().min(0, 'expected at least 0').max(1 << 30, 'expected at most 1073741824').default(64 * 1024 * 1024),
+    /** Retention (src/ledger/retention.ts): rows are pruned this long after they stopped mattering (a certificate's notAfter, an order's expiry, a message's delivery). */
+    retentionPeriod: DurationSchema.pipe(z.number().min(0, 'expected at least 0s').max(3650 * 86_400_000, 'expected at most 3650d')).default(90 * 86_400_000),
+    /** How often `serve` runs the pruner (one node of a cluster, under the `retention` lease); 0 turns the schedule off (`keysmith prune` still works). */
+    retentionInterval: DurationSchema.pipe(z.number().min(0).max(7 * 86_400_000, 'expected at most 7d')).default(3_600_000),
     ...DATABASE_FIELDS,
     ...ACME_FIELDS,
     ...SVID_FIELDS,
@@ -392,6 +396,8 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_OCSP_RESPONDER_RENEW_PERCENT: 'ocspResponderRenewPercent',
   KEYSMITH_LEDGER_CHECKPOINT_INTERVAL: 'ledgerCheckpointInterval',
   KEYSMITH_LEDGER_WAL_SIZE_LIMIT: 'ledgerWalSizeLimit',
+  KEYSMITH_RETENTION_PERIOD: 'retentionPeriod',
+  KEYSMITH_RETENTION_INTERVAL: 'retentionInterval',
   KEYSMITH_CRL_VALIDITY: 'crlValidity',
   KEYSMITH_CRL_REFRESH_INTERVAL: 'crlRefreshInterval',
   KEYSMITH_CRL_SHARDS: 'crlShards',

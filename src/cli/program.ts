@@ -10,6 +10,9 @@ import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from '
 import { healthCommand } from './health.js';
 import { serveCommand } from './serve.js';
 import { tokensCreateCommand } from './tokens.js';
+import { backupCommand } from './backup.js';
+import { pruneCommand } from './prune.js';
+import { restoreCommand } from './restore.js';
 
 const COMMANDS: readonly Command[] = [
   serveCommand,
@@ -26,6 +29,9 @@ const COMMANDS: readonly Command[] = [
   tokensCreateCommand,
   caRotateJwtCommand,
   healthCommand,
+  backupCommand,
+  restoreCommand,
+  pruneCommand,
 ];
 
 function overview(): string {

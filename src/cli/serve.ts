@@ -21,6 +21,7 @@ import { startRevocationFeed } from './cluster-revocations.js';
 import type { FeedErrorContext } from '../ledger/index.js';
 import { startNoncePruning } from './nonce-pruning.js';
 import { caCertificates } from './certificate-metrics.js';
+import { retentionMetricsOn, startRetention } from './prune.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -242,6 +243,14 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   }
   // Spent ACME nonces go once expired (bounded passes, every minute).
   const noncePruning = startNoncePruning(ledger.ledger.nonces, clock, (err) => app.log.error({ err }, 'pruning spent ACME nonces failed'));
+  // Retention (src/cli/prune.ts): one node at a time, under the `retention` lease.
+  const retention = startRetention(repositories, {
+    config,
+    clock,
+    onBatch: retentionMetricsOn(metrics.registry),
+    onError: (err) => app.log.error({ err }, 'retention pass failed'),
+    onPass: (tables) => app.log.info({ tables }, 'retention pass done'),
+  });
   // The catch-up runs in the background; a failure there is logged by the schedule, never fatal.
   alerts.start().catch((err: unknown) => app.log.error({ err }, 'expiry alert schedule failed to start'));
   return {
@@ -252,7 +261,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       jwtKeys.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
-      await noncePruning.stop();
+      await Promise.all([noncePruning.stop(), retention.stop()]);
       await Promise.all([checkpointer?.stop(), feed?.stop()]);
     },
   };

@@ -12,6 +12,7 @@ import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { findMigrationsDir } from './migrate.js';
 import type { NonceRepository } from './nonce-repository.js';
+import type { RetentionStore } from './retention.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
 import { PostgresLedger } from './postgres/ledger.js';
 import { applyPostgresMigrations, readPostgresMigrations } from './postgres/migrate.js';
@@ -50,6 +51,8 @@ export interface LedgerBackend {
   readonly nonces: AwaitableMethods<NonceRepository>;
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
   readonly acme: AwaitableMethods<AcmeRepository>;
+  /** Retention batches (src/ledger/retention.ts, migrations/0008). */
+  readonly retention: RetentionStore;
 }
 
 export type LedgerLocation =

@@ -40,3 +40,16 @@ export { PostgresAcmeRepository } from './postgres/acme-repository.js';
 export { AdvisoryLock, CA_INIT_LOCK_KEY } from './postgres/advisory-lock.js';
 export { PostgresCertificateRepository } from './postgres/certificate-repository.js';
 export { databaseFiles, tightenDatabaseFiles } from './connection.js';
+export {
+  countPrunable,
+  DEFAULT_MAX_BATCHES_PER_STEP,
+  DEFAULT_RETENTION_BATCH,
+  pruneLedger,
+  SqliteRetention,
+  type RetentionHooks,
+  type RetentionPolicy,
+  type RetentionReport,
+  type RetentionStore,
+} from './retention.js';
+export { MAX_RETENTION_BATCH, RETENTION_STEPS, type RetentionStep } from './retention-sql.js';
+export { PostgresRetention } from './postgres/retention.js';

@@ -13,6 +13,7 @@ import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
 import { OcspResponderRepository } from './ocsp-responder-repository.js';
 import { NonceRepository } from './nonce-repository.js';
+import { SqliteRetention } from './retention.js';
 import { applyMigrations, checkSchemaVersion, findMigrationsDir, readMigrations } from './migrate.js';
 
 export interface LedgerOptions {
@@ -56,6 +57,8 @@ export class Ledger implements LedgerBackend {
   readonly clusterCheck: ClusterCheckRepository;
   /** Spent ACME nonces (migrations/0007): one insert per request, a replay changes nothing. */
   readonly nonces: NonceRepository;
+  /** Retention: batches that delete what stopped mattering (retention.ts, migrations/0008). */
+  readonly retention: SqliteRetention;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;
   private checkpointer: WalCheckpointer | undefined;
@@ -75,6 +78,7 @@ export class Ledger implements LedgerBackend {
     this.ocspResponders = new OcspResponderRepository(db, this.leases);
     this.clusterCheck = new ClusterCheckRepository(db);
     this.nonces = new NonceRepository(db);
+    this.retention = new SqliteRetention(db);
     this.acme = new AcmeRepository(db, clock);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }

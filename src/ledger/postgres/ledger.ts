@@ -11,6 +11,7 @@ import { PostgresOcspResponderRepository } from './ocsp-responder-repository.js'
 import { PostgresAlertOutbox } from './alert-outbox.js';
 import { PostgresLeases } from './leases.js';
 import { PostgresNonceRepository } from './nonce-repository.js';
+import { PostgresRetention } from './retention.js';
 
 /** The ledger on PostgreSQL: the same repositories as the SQLite Ledger, asynchronous. Made by openLedgerBackend. */
 export class PostgresLedger implements LedgerBackend {
@@ -34,6 +35,8 @@ export class PostgresLedger implements LedgerBackend {
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/postgres/0004). */
   readonly acme: PostgresAcmeRepository;
   readonly certificates: PostgresCertificateRepository;
+  /** Retention batches (src/ledger/retention-sql.ts, migrations/postgres/0008). */
+  readonly retention: PostgresRetention;
   #isClosed = false;
 
   constructor(
@@ -51,6 +54,7 @@ export class PostgresLedger implements LedgerBackend {
     this.nonces = new PostgresNonceRepository(database);
     this.acme = new PostgresAcmeRepository(database, clock);
     this.certificates = new PostgresCertificateRepository(database, clock);
+    this.retention = new PostgresRetention(database);
   }
 
   ping(): Promise<boolean> {
