@@ -4,6 +4,7 @@ import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
 import { acmeEabCreateCommand } from './acme.js';
 import { alertsListCommand, alertsRunCommand } from './alerts.js';
+import { caActivateCommand, caArlCommand, caRevokeIntermediateCommand, caRotateCommand, caStatusCommand } from './ca.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
 import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from './entries.js';
 import { healthCommand } from './health.js';
@@ -24,6 +25,11 @@ const COMMANDS: readonly Command[] = [
   entriesDeleteCommand,
   tokensCreateCommand,
   healthCommand,
+  caRotateCommand,
+  caActivateCommand,
+  caStatusCommand,
+  caRevokeIntermediateCommand,
+  caArlCommand,
 ];
 
 function overview(): string {

@@ -16,6 +16,9 @@ import { databaseHealth, ledgerHealthCheck } from './database-health.js';
 import { startRevocationFeed } from './cluster-revocations.js';
 import type { FeedErrorContext } from '../ledger/index.js';
 import { startNoncePruning } from './nonce-pruning.js';
+import { Gauge } from 'prom-client';
+import { bundleSequence } from '../ca/index.js';
+import type { CaWatch } from './ca-watch.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -106,6 +109,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   authority.onIssued((profile) => metrics.countIssued(profile));
   // The OCSP responder certificate is issued before the first request can ask for a status.
   const revocation = await openRevocation(core);
+  const caWatch = revocation.watch;
+  caLifeGauge(metrics, caWatch);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
   const alerts = composeAlerts({ config, ledger: repositories, clock, logger: alertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
@@ -117,16 +122,19 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const app = await buildApp({
     certificates: repositories.certificates,
     revoker: authority,
+    // The root and every published intermediate (prepared ones before they sign); the sequence counts changes (src/ca/rotation.ts).
     bundle: {
-      pem: () => authority.bundlePem(),
-      authorities: () => [authority.material.root.certDer],
+      pem: () => caWatch.bundlePem(),
+      authorities: () => caWatch.authorities(),
       issuers: () => [authority.material.intermediate.certDer, authority.material.root.certDer],
-      sequence: () => 1,
+      sequence: () => caWatch.monotonic(bundleSequence(caWatch.x509Changes())),
       jwtAuthorities: () => svid.jwtAuthorities(),
     },
     health: [
       ledgerHealthCheck(ledger.kind, database),
       { name: 'ca', check: () => ({ ok: authority.material.intermediate.keyObject.type === 'private' }) },
+      // A warning, not a failure: the node is healthy, the operator has a rotation to run.
+      { name: 'ca_rotation', check: () => caRotationHealth(caWatch) },
       {
         name: 'server_certificate',
         check: () => {
@@ -150,7 +158,16 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   });
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
-  revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
+  revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation, CRL rebuild or CA reload failed'));
+  const logRenewal = (): void => {
+    const warning = caWatch.renewalWarning();
+    if (warning !== undefined) app.log.warn({ intermediate: caWatch.snapshot.active.serial }, warning);
+  };
+  logRenewal();
+  caWatch.onChange((snapshot) => {
+    app.log.info({ active: snapshot.active.serial, published: snapshot.published.map((i) => `${i.serial}:${i.state}`) }, 'CA intermediates changed');
+    logRenewal();
+  });
   // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
   // LISTENing before the listener takes its first request: the cache reads nothing on a hit there, so it must
   // hear every revocation committed after any of its fills began (a fill before LISTEN would wait for the 5 s poll).
@@ -161,7 +178,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   );
   const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
   // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
-  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), authority.material.intermediate.certDer);
+  // The listener's certificate may come from an intermediate that no longer signs (a rotation): ask about it with its own issuer.
+  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), issuerDerOf(serverCertPem) ?? authority.material.intermediate.certDer);
   const staples = stapler(revocation.port.responder, stapleRequest);
   // The first handshakes get a staple too: asked once before the listener opens (on PostgreSQL the answer comes later).
   await staples.prime();
@@ -297,6 +315,31 @@ function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array):
 
 function firstCertificateDer(pem: string): Uint8Array {
   return new X509Certificate(pem).raw;
+}
+
+/** The second certificate of a chain file (the issuer written beside the leaf), if any. */
+function issuerDerOf(chainPem: string): Uint8Array | undefined {
+  const blocks = [...chainPem.matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)];
+  const issuer = blocks[1]?.[0];
+  return issuer === undefined ? undefined : new X509Certificate(issuer).raw;
+}
+
+/** /healthz `ca_rotation`: ok, with the command to run when the active intermediate nears its end (caRenewWarningPercent). */
+function caRotationHealth(watch: CaWatch): { ok: boolean; detail?: string } {
+  const warning = watch.renewalWarning();
+  return warning === undefined ? { ok: true } : { ok: true, detail: warning };
+}
+
+/** keysmith_ca_intermediate_life_left_ratio: share (0..1) of the active intermediate's life left, read at scrape time. */
+function caLifeGauge(metrics: KeysmithMetrics, watch: CaWatch): void {
+  new Gauge({
+    name: 'keysmith_ca_intermediate_life_left_ratio',
+    help: 'Share (0..1) of the active intermediate CA certificate lifetime left; below caRenewWarningPercent/100 run keysmith ca rotate.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(watch.lifeLeft());
+    },
+  });
 }
 
 let cachedNotAfter: { path: string; notAfter: number } | undefined;
