@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
@@ -20,7 +20,7 @@ import {
   type CrlEntry,
   type DistinguishedName,
 } from '../x509/index.js';
-import { arlPath, pendingKeyPath, replaceFile, rescheduleIntermediate, writeIntermediate } from './intermediate-files.js';
+import { arlPath, pendingKeyPath, replaceFile, rescheduleIntermediate, rotatedDir, writeIntermediate } from './intermediate-files.js';
 import { LONGEST_LEAF_MS, readIntermediates, type IntermediateView } from './intermediate-states.js';
 import { addYears, caNames, caPaths, checkHierarchy, curveOfKey, ensureRecorded, importSigningKey, INTERMEDIATE_YEARS, signChecked } from './issuer.js';
 import { exportPrivateKey, readPrivateKey, writeDurably } from './key-files.js';
@@ -151,6 +151,7 @@ export async function requestIntermediate(ctx: CaOpsContext): Promise<{ readonly
   const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
   const publicKey = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve }, true, ['verify']);
   const csrPem = await buildCaRequestPem(`O=keysmith, CN=keysmith intermediate CA request`, privateKey, publicKey);
+  mkdirSync(rotatedDir(dir.dir), { recursive: true, mode: 0o700 });
   writeDurably(keyPath, exportPrivateKey(keys.privateKey, ctx.passphrase), 0o600);
   return { csrPem, keyPath };
 }
