@@ -57,6 +57,8 @@ export class CaWatch {
   #snapshot: CaSnapshot | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<CaSnapshot> | undefined;
+  /** The intermediates' revocations the ledger gave at the last successful read. */
+  #revoked: ReadonlyMap<string, number> | undefined;
   /** The largest sequence handed out: never goes back, even if a bound moved (rotation.ts). */
   #sequenceFloor = 0;
 
@@ -87,7 +89,18 @@ export class CaWatch {
   async #refreshOnce(): Promise<CaSnapshot> {
     const now = this.#o.clock.now();
     const dir = caPaths(this.#o.dataDir).dir;
-    const revoked = await revokedIntermediates(this.#o.ledger, listIntermediates(dir).map((i) => i.serial));
+    const serials = listIntermediates(dir).map((i) => i.serial);
+    // The API never revokes a CA certificate (keysmith ca revoke-intermediate does).
+    this.#o.authority.noteCaSerials(serials);
+    let revoked: ReadonlyMap<string, number>;
+    try {
+      revoked = await revokedIntermediates(this.#o.ledger, serials);
+      this.#revoked = revoked;
+    } catch (err) {
+      // The ledger is unreachable (PostgreSQL down): ca/ is still followed, with the revocations known last; the database health check reports the outage.
+      if (this.#revoked === undefined) throw err;
+      revoked = this.#revoked;
+    }
     const intermediates = readIntermediates(dir, now, { longestLeafMs: this.#o.longestLeafMs ?? LONGEST_LEAF_MS, revoked });
     const active = intermediates.find((i) => i.state === 'active');
     // No usable intermediate (all expired or revoked): keep signing with what we have; the health check says so.
