@@ -59,6 +59,7 @@ export class CaWatch {
   #running: Promise<CaSnapshot> | undefined;
   /** The intermediates' revocations the ledger gave at the last successful read. */
   #revoked: ReadonlyMap<string, number> | undefined;
+  #revokedSet: ReadonlySet<string> = new Set();
   /** The largest sequence handed out: never goes back, even if a bound moved (rotation.ts). */
   #sequenceFloor = 0;
 
@@ -118,10 +119,16 @@ export class CaWatch {
     };
     const previous = this.#snapshot;
     this.#snapshot = snapshot;
+    this.#revokedSet = new Set(intermediates.filter((i) => i.state === 'revoked').map((i) => i.serial));
     if (previous === undefined || stateKey(previous) !== stateKey(snapshot)) {
       for (const listener of this.#listeners) await listener(snapshot);
     }
     return snapshot;
+  }
+
+  /** Serials of the intermediates the ledger records revoked (the TLS layer refuses chains through them). */
+  revokedCaSerials(): ReadonlySet<string> {
+    return this.#revokedSet;
   }
 
   /** The key and certificate of one intermediate, loaded (and checked) once. */

@@ -188,7 +188,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       key: readFileSync(core.paths.serverKey),
       cert: serverCertPem,
       ca: authority.bundlePem(),
-      verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer),
+      verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer, caWatch.revokedCaSerials()),
       ocspResponse: staples.staple,
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
@@ -262,7 +262,11 @@ const FEED_TROUBLE: { readonly [K in FeedErrorContext]: string } = {
  * later (PostgreSQL) cannot refuse at the handshake, and the per-request check
  * (src/http/plugins/mtls-peer.ts), which awaits, is then the one that refuses.
  */
-function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
+function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates, revokedCas: ReadonlySet<string>): void {
+  // A chain through a revoked intermediate (keysmith ca revoke-intermediate) is refused whatever the leaf's own status, on either backend.
+  for (const cert of peer.chain) {
+    if (revokedCas.has(cert.serialNumber)) throw new TlsAlertError('certificate_revoked', `the chain of serial ${peer.leaf.serialNumber} passes through revoked intermediate ${cert.serialNumber}`);
+  }
   const verdict = clientCertificateVerdict(core, peer.leaf);
   if (isPromise(verdict)) {
     void verdict.catch(() => undefined);

@@ -243,6 +243,12 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.equal(ocsp.code, 0, ocsp.stdout + ocsp.stderr);
     assert.match(ocsp.stdout, new RegExp(`${underOld.leaf}: revoked`));
     assert.match(ocsp.stdout, /Reason: cACompromise/);
+    // The TLS layer refuses a client chain through the revoked intermediate, although the leaf itself is valid in the ledger.
+    const body = join(work, 'refused.json');
+    await writeFile(body, JSON.stringify({ csr: 'unused', spiffe_id: WORKLOAD_ID }));
+    const refused = await curl(['-H', 'content-type: application/json', '--data-binary', `@${body}`, `${base}/v1/svid/x509`], { chain: underOld.chain, key: underOld.key });
+    assert.notEqual(refused.code, 0, refused.stdout);
+    assert.match(refused.stderr, /alert certificate revoked/);
   });
 
   it('serve stops cleanly on SIGTERM', async () => {
