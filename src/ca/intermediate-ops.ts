@@ -23,7 +23,7 @@ import {
 import { arlPath, pendingKeyPath, replaceFile, rescheduleIntermediate, rotatedDir, writeIntermediate } from './intermediate-files.js';
 import { LONGEST_LEAF_MS, readIntermediates, type IntermediateView } from './intermediate-states.js';
 import { addYears, caNames, caPaths, checkHierarchy, curveOfKey, ensureRecorded, importSigningKey, INTERMEDIATE_YEARS, signChecked } from './issuer.js';
-import { exportPrivateKey, readPrivateKey, writeDurably } from './key-files.js';
+import { exportPrivateKey, PASSPHRASE_VARIABLE, readPrivateKey, writeDurably } from './key-files.js';
 import { ecdsaSigner } from './ocsp-signer.js';
 import type { CertificateStore } from './ports.js';
 import { BACKDATE_MS } from './profiles.js';
@@ -178,6 +178,7 @@ export async function importIntermediate(ctx: CaOpsContext, certPem: string, act
 async function install(ctx: CaOpsContext, certDer: Uint8Array, keyPem: string, activateAt: number): Promise<IntermediateView> {
   const dir = caPaths(ctx.dataDir);
   const rootDer = fromPem(readFileSync(dir.rootCert, 'utf8'));
+  if (keyPem.includes('ENCRYPTED') && ctx.passphrase === undefined) throw new Error(`the new intermediate's key is encrypted: set ${PASSPHRASE_VARIABLE}`);
   const key = keyPem.includes('ENCRYPTED') ? createPrivateKey({ key: keyPem, passphrase: ctx.passphrase ?? '' }) : createPrivateKey(keyPem);
   // The chain to our root, the key, the trust domain's name constraint: as every load checks.
   checkHierarchy(rootDer, certDer, key, ctx.trustDomain, dir.dir);

@@ -60,6 +60,8 @@ export class CaWatch {
   /** The intermediates' revocations the ledger gave at the last successful read. */
   #revoked: ReadonlyMap<string, number> | undefined;
   #revokedSet: ReadonlySet<string> = new Set();
+  /** The states the listeners last took in full. */
+  #appliedKey: string | undefined;
   /** The largest sequence handed out: never goes back, even if a bound moved (rotation.ts). */
   #sequenceFloor = 0;
 
@@ -74,7 +76,7 @@ export class CaWatch {
     return this.#snapshot;
   }
 
-  /** Runs after every refresh whose states differ from the last (and after the first). */
+  /** Runs after every refresh whose states differ from the last ones every listener took (and after the first). */
   onChange(listener: (snapshot: CaSnapshot) => Promise<void> | void): void {
     this.#listeners.push(listener);
   }
@@ -117,11 +119,13 @@ export class CaWatch {
       active: activeView,
       arl: existsSync(arlFile) ? new Uint8Array(readFileSync(arlFile)) : undefined,
     };
-    const previous = this.#snapshot;
     this.#snapshot = snapshot;
     this.#revokedSet = new Set(intermediates.filter((i) => i.state === 'revoked').map((i) => i.serial));
-    if (previous === undefined || stateKey(previous) !== stateKey(snapshot)) {
+    const key = stateKey(snapshot);
+    if (key !== this.#appliedKey) {
+      // Recorded only once every listener took it: one that failed (a key that would not load) is retried at the next refresh.
       for (const listener of this.#listeners) await listener(snapshot);
+      this.#appliedKey = key;
     }
     return snapshot;
   }

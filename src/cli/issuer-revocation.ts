@@ -67,7 +67,7 @@ interface IssuerUnit {
 
 /** The /crl routes' and the revocation feed's view of every issuer's CRL publisher. */
 export class IssuerCrls {
-  constructor(private readonly units: () => readonly IssuerUnit[], private readonly activeSerial: () => string) {}
+  constructor(private readonly units: () => readonly IssuerUnit[]) {}
 
   /** O(1) per issuer: a revocation may be of any issuer's leaf. */
   readonly noteRevoked = (): void => {
@@ -80,10 +80,12 @@ export class IssuerCrls {
     return total;
   }
 
-  /** The publisher of one issuer (default: the original intermediate's, what /crl serves). */
+  /**
+   * The publisher of one issuer: `issuerSerial` (a rotated intermediate, /crl/issuer/<serial>), or the
+   * original intermediate's (/crl), while it publishes one (active or retiring; not revoked).
+   */
   publisher(issuerSerial?: string): CrlPublisher | undefined {
-    const units = this.units();
-    const unit = issuerSerial === undefined ? (units.find((u) => u.material.intermediate.isOriginal) ?? units.find((u) => u.serial === this.activeSerial())) : units.find((u) => u.serial === issuerSerial);
+    const unit = this.units().find((u) => (issuerSerial === undefined ? u.material.intermediate.isOriginal : u.serial === issuerSerial));
     return unit?.role === 'revoked' ? undefined : unit?.crl;
   }
 
@@ -129,7 +131,7 @@ export async function openRevocation(core: Core, given?: CaWatch): Promise<Revoc
     });
   const units = new Map<string, IssuerUnit>();
   const router = new IssuerRouter();
-  const crls = new IssuerCrls(() => [...units.values()], () => authority.material.intermediate.serial);
+  const crls = new IssuerCrls(() => [...units.values()]);
   let started: ((err: unknown) => void) | undefined;
   const responderTtlMs = LIFETIMES.ocspSigner.defaultTtlMs;
 

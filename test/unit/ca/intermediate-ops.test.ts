@@ -122,6 +122,26 @@ describe('keysmith ca rotate (root key online)', () => {
   });
 });
 
+describe('with KEYSMITH_CA_PASSPHRASE', () => {
+  it('the new intermediate key is encrypted like the others, and loads only with the passphrase', async () => {
+    const dir = tempDir('rotate-passphrase');
+    const ledger = openLedger({ path: join(dir.path, 'keysmith.db') });
+    try {
+      const clock = new FixedClock(Date.now());
+      const passphrase = 'correct horse battery';
+      await initCertificateAuthority({ dataDir: dir.path, trustDomain: TD, store: ledger.certificates, clock, passphrase });
+      const ctx: CaOpsContext = { dataDir: dir.path, trustDomain: TD, clock, store: ledger.certificates, passphrase };
+      const view = await prepareIntermediate(ctx, clock.now());
+      assert.match(readFileSync(view.keyPath, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+      assert.equal((await loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock, passphrase })).intermediate.serial, view.serial);
+      await assert.rejects(loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock }), /is encrypted: set KEYSMITH_CA_PASSPHRASE/);
+    } finally {
+      ledger.close();
+      dir.remove();
+    }
+  });
+});
+
 describe('a crash in the middle of a rotation leaves a usable CA', () => {
   it('a staging directory left behind is not an intermediate', async () => {
     const f = await fixture('staging');
