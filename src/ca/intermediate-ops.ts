@@ -126,8 +126,20 @@ async function signIntermediate(ctx: SignContext, root: RootSigner, publicKey: U
   return signChecked(template, rootIssuer);
 }
 
+/** One rotation at a time: a second prepared intermediate would make `ca activate` ambiguous and the overlap meaningless. */
+async function refuseIfPrepared(ctx: CaOpsContext): Promise<void> {
+  const prepared = (await intermediateStates(ctx)).find((i) => i.state === 'prepared');
+  if (prepared !== undefined) {
+    throw new DomainError(
+      'conflict',
+      `intermediate ${prepared.serial} is already prepared (it signs from ${new Date(prepared.activateAt).toISOString()}): \`keysmith ca activate\` it, or wait`,
+    );
+  }
+}
+
 /** `ca rotate` with the root key here: a new key and intermediate, written to `ca/` and recorded; it activates at `activateAt`. */
 export async function prepareIntermediate(ctx: CaOpsContext, activateAt: number): Promise<IntermediateView> {
+  await refuseIfPrepared(ctx);
   const root = await loadRoot(ctx, 'prepare a request with `keysmith ca rotate --csr-out FILE` and have it signed where the root key is');
   const curve = curveOfKey(root.keyObject);
   const keys = await generateEcKeyPair('ec', { namedCurve: curve });
@@ -176,6 +188,7 @@ export async function importIntermediate(ctx: CaOpsContext, certPem: string, act
 }
 
 async function install(ctx: CaOpsContext, certDer: Uint8Array, keyPem: string, activateAt: number): Promise<IntermediateView> {
+  await refuseIfPrepared(ctx);
   const dir = caPaths(ctx.dataDir);
   const rootDer = fromPem(readFileSync(dir.rootCert, 'utf8'));
   if (keyPem.includes('ENCRYPTED') && ctx.passphrase === undefined) throw new Error(`the new intermediate's key is encrypted: set ${PASSPHRASE_VARIABLE}`);

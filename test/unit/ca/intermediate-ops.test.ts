@@ -112,6 +112,10 @@ describe('keysmith ca rotate (root key online)', () => {
       assert.ok(isDomainError(none) && none.kind === 'notFound');
       assert.equal(none.detail, 'no prepared intermediate: run `keysmith ca rotate` first');
       const view = await prepareIntermediate(f.ctx, f.clock.now() + 24 * HOUR);
+      const second = await rejection(prepareIntermediate(f.ctx, f.clock.now() + 24 * HOUR));
+      assert.ok(isDomainError(second) && second.kind === 'conflict');
+      assert.equal(second.detail, `intermediate ${view.serial} is already prepared (it signs from ${new Date(view.activateAt).toISOString()}): \`keysmith ca activate\` it, or wait`);
+      assert.equal((await intermediateStates(f.ctx)).length, 2, 'nothing more was written');
       const activated = await activateNow(f.ctx);
       assert.equal(activated.serial, view.serial);
       assert.equal(activated.state, 'active');
@@ -228,7 +232,8 @@ describe('offline root', () => {
     const f = await fixture('offline-wrong');
     try {
       await requestIntermediate(f.ctx);
-      const other = await prepareIntermediate(f.ctx, f.clock.now() + HOUR);
+      // Active at once, so no rotation is pending when the import comes.
+      const other = await prepareIntermediate(f.ctx, f.clock.now());
       const err = await rejection(importIntermediate(f.ctx, other.certPem, f.clock.now()));
       assert.ok(err instanceof Error);
       assert.match(err.message, /the intermediate key does not belong to the intermediate certificate/);
