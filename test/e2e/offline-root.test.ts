@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,46 @@ describe('keysmith with the root key offline', () => {
         'prepare a request with `keysmith ca rotate --csr-out FILE` and have it signed where the root key is; see docs/ca-lifecycle.md, "Offline root"',
     );
     assert.equal(existsSync(join(dataDir, 'ca', 'intermediates')), false, 'nothing was written');
+  });
+
+  it('the offline path: --csr-out on the service, --sign-csr where the root key is, --import-cert back', async () => {
+    const keysmith = (args: readonly string[], extra: NodeJS.ProcessEnv = {}) => runProcess(process.execPath, [MAIN, ...args], { env: { ...env, ...extra }, lifetimeMs: 60_000 });
+    const csr = join(offline, 'intermediate.csr');
+    const cert = join(offline, 'intermediate.pem');
+    const requested = await keysmith(['ca', 'rotate', '--csr-out', csr]);
+    assert.equal(requested.code, 0, requested.stderr);
+    assert.ok(existsSync(join(dataDir, 'ca', 'intermediates', 'pending.key.pem')));
+    // The offline machine: a data directory with only the root certificate and key, no ledger.
+    const rootDir = join(offline, 'root-machine');
+    await mkdir(join(rootDir, 'ca'), { recursive: true, mode: 0o700 });
+    await copyFile(join(dataDir, 'ca', 'root.cert.pem'), join(rootDir, 'ca', 'root.cert.pem'));
+    await copyFile(join(offline, 'root.key.pem'), join(rootDir, 'ca', 'root.key.pem'));
+    const signed = await runProcess(process.execPath, [MAIN, 'ca', 'rotate', '--sign-csr', csr, '--cert-out', cert], {
+      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: rootDir, KEYSMITH_LOG_LEVEL: 'warn' },
+      lifetimeMs: 60_000,
+    });
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.equal(existsSync(join(rootDir, 'keysmith.db')), false, 'signing needs no ledger');
+    const imported = await keysmith(['ca', 'rotate', '--import-cert', cert, '--activate-after', '2h']);
+    assert.equal(imported.code, 0, imported.stderr);
+    const status = JSON.parse((await keysmith(['ca', 'status', '--json'])).stdout) as { intermediates: { state: string }[] };
+    assert.deepEqual(status.intermediates.map((i) => i.state).sort(), ['active', 'prepared']);
+  });
+
+  it('usage errors exit 2 and name the flag', async () => {
+    const keysmith = (args: readonly string[]) => runProcess(process.execPath, [MAIN, ...args], { env, lifetimeMs: 60_000 });
+    const noCertOut = await keysmith(['ca', 'rotate', '--sign-csr', 'x.csr']);
+    assert.equal(noCertOut.code, 2);
+    assert.match(noCertOut.stderr, /^keysmith ca rotate: --sign-csr needs --cert-out FILE\n/);
+    const twoModes = await keysmith(['ca', 'rotate', '--csr-out', 'a', '--import-cert', 'b']);
+    assert.equal(twoModes.code, 2);
+    assert.match(twoModes.stderr, /^keysmith ca rotate: give one of --csr-out, --sign-csr, --import-cert\n/);
+    const badReason = await keysmith(['ca', 'revoke-intermediate', '01', '--reason', 'removeFromCRL']);
+    assert.equal(badReason.code, 2);
+    assert.match(badReason.stderr, /--reason: expected one of unspecified, keyCompromise, cACompromise/);
+    const badDuration = await keysmith(['ca', 'rotate', '--activate-after', 'soon']);
+    assert.equal(badDuration.code, 2);
+    assert.match(badDuration.stderr, /--activate-after: expected a duration such as 90s, 15m, 12h or 7d, got 'soon'/);
   });
 
   it('serve stops cleanly on SIGTERM', async () => {
