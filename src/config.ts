@@ -301,6 +301,12 @@ const CONFIG_SHAPE = {
     mtlsMode: z.enum(['standard', 'strict']).default('standard'),
     caPassphrase: z.string().min(8, 'expected at least 8 characters').optional(),
     caAlgorithm: z.enum(['P-256', 'P-384']).default('P-256'),
+    /** `keysmith ca rotate`: how long a new intermediate is published before it signs (docs/ca-lifecycle.md). */
+    caRotationOverlap: DurationSchema.default(86_400_000),
+    /** Warn (log, metric, /healthz detail) when the active intermediate has less than this percentage of its life left. */
+    caRenewWarningPercent: z.number().int().min(1, 'expected at least 1').max(90, 'expected at most 90').default(20),
+    /** How often `serve` re-reads ca/ and the ledger for rotations (a new intermediate, an activation, a revocation). */
+    caReloadInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(10_000),
     /** Base URL clients use to reach this service (AIA OCSP URL); default https://<listen>. */
     publicUrl: z.url().optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -379,6 +385,9 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_TRUST_DOMAIN: 'trustDomain',
   KEYSMITH_MTLS_MODE: 'mtlsMode',
   KEYSMITH_CA_PASSPHRASE: 'caPassphrase',
+  KEYSMITH_CA_ROTATION_OVERLAP: 'caRotationOverlap',
+  KEYSMITH_CA_RENEW_WARNING_PERCENT: 'caRenewWarningPercent',
+  KEYSMITH_CA_RELOAD_INTERVAL: 'caReloadInterval',
   KEYSMITH_CA_ALGORITHM: 'caAlgorithm',
   KEYSMITH_PUBLIC_URL: 'publicUrl',
   KEYSMITH_LOG_LEVEL: 'logLevel',
@@ -451,7 +460,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JWT_KEY_CHECK_INTERVAL: 'jwtKeyCheckInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['caRenewWarningPercent', 'databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpUser', 'alertsSmtpPassword']);
 

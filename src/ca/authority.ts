@@ -21,7 +21,7 @@ import {
   type EncodedLeaf,
   type RandomSource,
 } from '../x509/index.js';
-import { crlShardOf, crlShardUrl, MAX_CRL_SHARDS } from './crl-shard.js';
+import { crlShardOf, crlShardUrl, issuerCrlUrl, MAX_CRL_SHARDS } from './crl-shard.js';
 import type { CaMaterial } from './issuer.js';
 import type { CertificateStore } from './ports.js';
 import { certificateFields, type CertificateFields } from './ledger-record.js';
@@ -68,13 +68,14 @@ const SERIAL_ATTEMPTS = 5;
  * sign, check the result, record it durably, and only then hand it out.
  */
 export class Authority {
-  readonly material: CaMaterial;
+  #material: CaMaterial;
   readonly #store: CertificateStore;
   readonly #clock: Clock;
-  readonly #issuer: CertificateIssuer;
-  readonly #leafTemplate: LeafTemplate;
-  readonly #intermediateSerial: string;
-  readonly #rootSerial: string;
+  #issuer: CertificateIssuer;
+  #leafTemplate: LeafTemplate;
+  /** Every CA certificate this Authority has known (root, intermediates past and present): never revoked here. */
+  readonly #caSerials = new Set<string>();
+  readonly #intermediateListeners: ((material: CaMaterial) => void)[] = [];
   readonly #deps: AuthorityDeps;
   readonly #maxTlsServerTtlMs: number;
   readonly #revocationListeners: ((serial: string) => void)[] = [];
@@ -88,32 +89,67 @@ export class Authority {
     }
     const shards = deps.crlShards ?? 1;
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS) throw new Error(`crlShards must be 1..${MAX_CRL_SHARDS}`);
-    this.material = deps.material;
+    this.#material = deps.material;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#deps = deps;
     this.#maxTlsServerTtlMs = max;
     if (deps.onStepTimed !== undefined) this.#stepListeners.push(deps.onStepTimed);
-    // Parsed once: every issuance reuses the issuer name, key identifier and notAfter.
+    // Parsed once per intermediate: every issuance reuses the issuer name, key identifier and notAfter.
     this.#issuer = issuerFromCertificate(deps.material.intermediate.certDer, deps.material.intermediate.key);
     this.#leafTemplate = new LeafTemplate(this.#issuer, deps.material.intermediate.keyObject);
-    this.#intermediateSerial = describeCertificate(deps.material.intermediate.certDer).serial;
-    this.#rootSerial = describeCertificate(deps.material.root.certDer).serial;
+    this.#caSerials.add(describeCertificate(deps.material.intermediate.certDer).serial);
+    this.#caSerials.add(describeCertificate(deps.material.root.certDer).serial);
+  }
+
+  /** The CA hierarchy with the intermediate that signs now. */
+  get material(): CaMaterial {
+    return this.#material;
+  }
+
+  /**
+   * Switches the signing intermediate (a rotation reached its activation,
+   * src/ca/rotation.ts) without a restart: issuances that start after this
+   * call sign with the new one; one already past its build step finishes
+   * with the old one, which stays valid and published. Listeners (the OCSP
+   * and CRL units of the composition root) run after the switch.
+   */
+  useIntermediate(material: CaMaterial): void {
+    if (material.root.certPem !== this.#material.root.certPem) throw new Error('a rotation keeps the root');
+    const issuer = issuerFromCertificate(material.intermediate.certDer, material.intermediate.key);
+    const template = new LeafTemplate(issuer, material.intermediate.keyObject);
+    this.#material = material;
+    this.#issuer = issuer;
+    this.#leafTemplate = template;
+    this.#caSerials.add(describeCertificate(material.intermediate.certDer).serial);
+    for (const listener of this.#intermediateListeners) listener(material);
+  }
+
+  /** Runs after each switch of the signing intermediate. */
+  onIntermediateChanged(listener: (material: CaMaterial) => void): void {
+    this.#intermediateListeners.push(listener);
+  }
+
+  /** Marks more serials as CA certificates (intermediates on disk besides the active one): `revoke` refuses them. */
+  noteCaSerials(serials: Iterable<string>): void {
+    for (const serial of serials) this.#caSerials.add(serial);
   }
 
   async issue(request: IssueRequest, profile: ProfileName): Promise<IssuedCertificate> {
     const timer = this.#timer();
     const now = this.#clock.now();
+    // One intermediate for the whole issuance, even if a rotation switches it meanwhile (useIntermediate).
+    const signing: Signing = { material: this.#material, issuer: this.#issuer, leafTemplate: this.#leafTemplate };
 
     // 1. Validate the key and the request against the profile (badCSR, malformed, rejectedIdentifier).
     const key = checkSubjectPublicKey(request.publicKey);
     const plan = planLeaf(profile, request, key, {
       now,
-      trustDomain: this.material.trustDomain,
-      issuerNotAfter: this.#issuer.notAfter,
+      trustDomain: signing.material.trustDomain,
+      issuerNotAfter: signing.issuer.notAfter,
       maxTlsServerTtlMs: this.#maxTlsServerTtlMs,
       ...(this.#deps.ocspUrl === undefined ? {} : { ocspUrl: this.#deps.ocspUrl }),
-      ...(this.#deps.crlUrl === undefined ? {} : { crlUrl: this.#deps.crlUrl }),
+      ...(this.#deps.crlUrl === undefined ? {} : { crlUrl: issuerCrlUrl(this.#deps.crlUrl, signing.material.intermediate) }),
     });
     timer('validate');
 
@@ -123,8 +159,9 @@ export class Authority {
 
     // 3-4. Build, sign once, and check what was signed against the template.
     const template = { ...plan.template, serial, ...this.#crlDistributionPoint(plan.template.crlUrl, serial) };
-    const encoded = this.#leafTemplate.encode(template);
-    const { der, fields } = encoded === undefined ? await this.#buildWithSchemas(template, plan, timer) : await this.#buildFromTemplate(encoded, plan, timer);
+    const encoded = signing.leafTemplate.encode(template);
+    const { der, fields } =
+      encoded === undefined ? await this.#buildWithSchemas(signing, template, plan, timer) : await this.#buildFromTemplate(signing, encoded, plan, timer);
 
     // 5. One durable ledger write; if it fails, the certificate never leaves this function.
     const record: NewCertificateRecord = { ...fields, profile, requester: request.requester, der, issuedAt: this.#clock.now() };
@@ -138,7 +175,7 @@ export class Authority {
       serial,
       der,
       pem,
-      chainPem: pem + this.material.intermediate.certPem,
+      chainPem: pem + signing.material.intermediate.certPem,
       notBefore: fields.notBefore,
       notAfter: fields.notAfter,
       record: { ...record, status: 'valid', revokedAt: null, revocationReason: null },
@@ -156,8 +193,8 @@ export class Authority {
     if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
     // RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it is not a reason to revoke.
     if (reason === 'removeFromCRL') throw new DomainError('malformed', 'removeFromCRL is not a revocation reason');
-    if (canonical === this.#intermediateSerial || canonical === this.#rootSerial) {
-      throw new DomainError('forbidden', 'CA certificates are not revoked through the Authority');
+    if (this.#caSerials.has(canonical)) {
+      throw new DomainError('forbidden', 'CA certificates are not revoked through the Authority (keysmith ca revoke-intermediate)');
     }
     // Committed when this resolves; only then do the caches forget the serial.
     const record = await this.#store.revoke(canonical, reason, this.#clock.now());
@@ -206,12 +243,12 @@ export class Authority {
    * signature verification and a DER walk. The ledger row comes from the
    * template that check just compared the certificate with.
    */
-  async #buildFromTemplate(encoded: EncodedLeaf, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+  async #buildFromTemplate(signing: Signing, encoded: EncodedLeaf, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
     const { template } = encoded;
     timer('build');
-    const der = await this.#leafTemplate.sign(encoded);
+    const der = await signing.leafTemplate.sign(encoded);
     timer('sign');
-    await this.#leafTemplate.check(der, encoded);
+    await signing.leafTemplate.check(der, encoded);
     const sans = template.subjectAltNames ?? [];
     const uris = sans.filter((san) => san.type === 'uri').map((san) => san.value);
     // describeCertificate's rule: the SPIFFE ID is the one URI SAN (X509-SVID §2); planLeaf put it there.
@@ -221,7 +258,7 @@ export class Authority {
     }
     const fields: CertificateFields = {
       serial: template.serial,
-      issuer: this.#issuer.nameText,
+      issuer: signing.issuer.nameText,
       subject: formatDistinguishedName(template.subject),
       sans,
       spiffeId,
@@ -234,8 +271,8 @@ export class Authority {
   }
 
   /** Everything else (CA-shaped or unusual templates): the asn1-schema builder, then a full re-parse. */
-  async #buildWithSchemas(template: CertificateTemplate, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
-    const prepared = prepareCertificate(template, this.#issuer);
+  async #buildWithSchemas(signing: Signing, template: CertificateTemplate, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+    const prepared = prepareCertificate(template, signing.issuer);
     timer('build');
     const der = await signCertificate(prepared);
     timer('sign');
@@ -273,6 +310,13 @@ export class Authority {
 }
 
 type StepTimer = (step: IssueStep) => void;
+
+/** The intermediate one issuance signs with, taken once at its start. */
+interface Signing {
+  readonly material: CaMaterial;
+  readonly issuer: CertificateIssuer;
+  readonly leafTemplate: LeafTemplate;
+}
 
 interface BuiltCertificate {
   readonly der: Uint8Array;

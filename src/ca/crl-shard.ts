@@ -24,3 +24,15 @@ export function crlShardOf(serial: string, shardCount: number): number {
 export function crlShardUrl(crlUrl: string, shard: number): string {
   return `${crlUrl.replace(/\/$/, '')}/${shard}`;
 }
+
+/**
+ * The CRL URL of one intermediate's leaves (RFC 5280 §5: one CRL per
+ * issuer). The original intermediate keeps `<crlUrl>` (what its leaves have
+ * always named); each rotated one has its own, `<crlUrl>/issuer/<serial>`,
+ * so a relying party never fetches a CRL signed by another CA than its leaf's.
+ */
+export function issuerCrlUrl(crlUrl: string, intermediate: { readonly serial?: string; readonly isOriginal?: boolean }): string {
+  const base = crlUrl.replace(/\/$/, '');
+  if (intermediate.isOriginal !== false || intermediate.serial === undefined) return base;
+  return `${base}/issuer/${intermediate.serial}`;
+}

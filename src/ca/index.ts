@@ -17,16 +17,37 @@ export {
   type RevokedSetSummary,
 } from './crl.js';
 export { buildCrlSet, crlIssuerFor, type BuiltCrl, type BuiltCrlSet, type CrlBuildOrder, type CrlBuildParams } from './crl-build.js';
-export { crlShardOf, crlShardUrl, MAX_CRL_SHARDS } from './crl-shard.js';
+export { crlShardOf, crlShardUrl, issuerCrlUrl, MAX_CRL_SHARDS } from './crl-shard.js';
 export {
   caPaths,
+  DEFAULT_RENEW_WARNING_SHARE,
   initCertificateAuthority,
+  loadIntermediateMaterial,
+  renewalWarning,
   loadCertificateAuthority,
   type CaMaterial,
   type InitOptions,
   type InitResult,
   type LoadOptions,
 } from './issuer.js';
+export { listIntermediates, arlPath, rotatedDir, type IntermediateOnDisk } from './intermediate-files.js';
+export { LONGEST_LEAF_MS, readIntermediates, type IntermediateView } from './intermediate-states.js';
+export {
+  activateNow,
+  ARL_VALIDITY_MS,
+  importIntermediate,
+  intermediateStates,
+  prepareIntermediate,
+  requestIntermediate,
+  resignArl,
+  revokedIntermediates,
+  revokeIntermediate,
+  RootKeyOfflineError,
+  signIntermediateRequest,
+  type CaOpsContext,
+} from './intermediate-ops.js';
+export { activeOf, classifyIntermediates, lifeLeft, publishedOf, x509BundleChanges, type IntermediateFacts, type IntermediateState, type IntermediateStatus, type RotationPolicy } from './rotation.js';
+export { ecdsaSigner } from './ocsp-signer.js';
 export { OcspSigner, type OcspSignerDeps, type SharedResponders } from './ocsp-signer.js';
 export { responderKeyWrap, type ResponderKeyWrap } from './responder-key-wrap.js';
 /** The durable, exact-mode file writes of the CA directory, for what else lives there (the cluster secret). */
@@ -38,3 +59,4 @@ export { JwtKeyRing, type JwtKeyRingOptions } from './jwt-key-ring.js';
 export { currentJwtSchedule, jwtSchedulePath, prepareJwtKey, type PrepareJwtKeyOptions, type PreparedJwtKey } from './jwt-rotation.js';
 export { jwtKeyStates, type JwtKeyPhase, type JwtKeySchedule, type JwtKeyState } from './jwt-schedule.js';
 export { bundleSequence, FIRST_BUNDLE_SEQUENCE, type PublishedSetHistory } from './bundle-sequence.js';
+export { DirectOcspSigner } from './direct-ocsp-signer.js';

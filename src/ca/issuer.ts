@@ -24,11 +24,18 @@ import { exportPrivateKey, fixMode, PASSPHRASE_VARIABLE, readPrivateKey, syncDir
 import { toNewRecord } from './ledger-record.js';
 import type { CertificateStore } from './ports.js';
 import { BACKDATE_MS } from './profiles.js';
+import { listIntermediates } from './intermediate-files.js';
+import { LONGEST_LEAF_MS, readIntermediates, type IntermediateView } from './intermediate-states.js';
+import { lifeLeft } from './rotation.js';
 
 /** The CA hierarchy as the Authority uses it. Only the intermediate's key is loaded: the root key stays on disk (or offline). */
 export interface CaMaterial {
   readonly root: { readonly certDer: Uint8Array; readonly certPem: string };
   readonly intermediate: {
+    /** Lowercase hex. */
+    readonly serial: string;
+    /** The original `intermediate.*.pem` pair, not one added by a rotation (its leaves name the plain CRL URL). */
+    readonly isOriginal: boolean;
     readonly certDer: Uint8Array;
     readonly certPem: string;
     /** WebCrypto key, non-extractable: what certificates are signed with. */
@@ -47,6 +54,12 @@ export interface LoadOptions {
   readonly clock?: Clock;
   /** Problems that do not stop loading: loose file modes (fixed), an unencrypted key despite a passphrase, an intermediate near its end. */
   readonly onWarning?: (message: string) => void;
+  /** Intermediates the ledger records revoked (serial to revokedAt): never chosen to sign. */
+  readonly revoked?: ReadonlyMap<string, number>;
+  /** Rotation timing (RotationPolicy); default the longest leaf lifetime keysmith issues. */
+  readonly longestLeafMs?: number;
+  /** Warn when the active intermediate has less than this share (0..1) of its life left and no successor is prepared; default 0.2. */
+  readonly renewWarningShare?: number;
 }
 
 export interface InitOptions {
@@ -57,6 +70,9 @@ export interface InitOptions {
   readonly algorithm?: IssuerCurve;
   readonly store: CertificateStore;
   readonly clock: Clock;
+  /** As LoadOptions. */
+  readonly revoked?: ReadonlyMap<string, number>;
+  readonly renewWarningShare?: number;
 }
 
 export interface InitResult {
@@ -88,8 +104,8 @@ function filesIn(dir: string): { dir: string } & Record<keyof typeof FILES, stri
 }
 
 const ROOT_YEARS = 10;
-const INTERMEDIATE_YEARS = 5;
-const INTERMEDIATE_RENEW_WARNING_MS = 30 * 24 * 3_600_000;
+export const INTERMEDIATE_YEARS = 5;
+export const DEFAULT_RENEW_WARNING_SHARE = 0.2;
 
 const generateEcKeyPair = promisify(generateKeyPair);
 // Staging directory names are unique per process (pid) and per call (counter).
@@ -113,6 +129,8 @@ export async function initCertificateAuthority(o: InitOptions): Promise<InitResu
     dataDir: o.dataDir,
     trustDomain: o.trustDomain,
     clock: o.clock,
+    ...(o.revoked === undefined ? {} : { revoked: o.revoked }),
+    ...(o.renewWarningShare === undefined ? {} : { renewWarningShare: o.renewWarningShare }),
     onWarning: (message) => warnings.push(message),
     ...(o.passphrase === undefined ? {} : { passphrase: o.passphrase }),
   });
@@ -121,11 +139,19 @@ export async function initCertificateAuthority(o: InitOptions): Promise<InitResu
     warnings.push(`the CA keys are ${curve}; the ${o.algorithm} setting applies only when a CA is created`);
   }
   await ensureRecorded(o.store, material.root.certDer, 'root', o.clock, created ? undefined : warnings);
-  await ensureRecorded(o.store, material.intermediate.certDer, 'intermediate', o.clock, created ? undefined : warnings);
+  // Every intermediate in ca/, rotated ones too: a crash between writing one and recording it is repaired here.
+  for (const intermediate of listIntermediates(paths.dir)) {
+    await ensureRecorded(o.store, intermediate.certDer, 'intermediate', o.clock, created ? undefined : warnings);
+  }
   return { material, created, warnings };
 }
 
-/** Loads an existing CA; throws a plain Error naming the problem (no CA, wrong passphrase, broken chain, other trust domain). */
+/**
+ * Loads an existing CA: the root certificate and the intermediate that signs
+ * now (src/ca/rotation.ts: the original pair, or a rotated one whose
+ * activation has come). Throws a plain Error naming the problem (no CA,
+ * wrong passphrase, broken chain, other trust domain).
+ */
 export async function loadCertificateAuthority(o: LoadOptions): Promise<CaMaterial> {
   const paths = caPaths(o.dataDir);
   const warn = o.onWarning ?? ((): void => undefined);
@@ -139,20 +165,59 @@ export async function loadCertificateAuthority(o: LoadOptions): Promise<CaMateri
   for (const file of [paths.rootKey, paths.intermediateKey]) if (existsSync(file)) fixMode(file, 0o600, warn);
 
   const rootDer = fromPem(readFileSync(paths.rootCert, 'utf8'));
-  const intermediateDer = fromPem(readFileSync(paths.intermediateCert, 'utf8'));
-  const keyObject = readPrivateKey(paths.intermediateKey, o.passphrase, 'CA key', warn);
-  checkHierarchy(rootDer, intermediateDer, keyObject, o.trustDomain, paths.dir);
-
-  const intermediate = describeCertificate(intermediateDer);
-  if (intermediate.notAfter <= now) throw new Error(`the intermediate CA in ${paths.dir} expired at ${new Date(intermediate.notAfter).toISOString()}`);
-  if (intermediate.notAfter - now < INTERMEDIATE_RENEW_WARNING_MS) {
-    warn(`the intermediate CA expires at ${new Date(intermediate.notAfter).toISOString()}: rotate it`);
+  const states = readIntermediates(paths.dir, now, { longestLeafMs: o.longestLeafMs ?? LONGEST_LEAF_MS, revoked: o.revoked ?? new Map() });
+  const active = states.find((i) => i.state === 'active');
+  if (active === undefined) {
+    const original = states.find((i) => i.isOriginal);
+    if (original !== undefined && original.notAfter <= now) {
+      throw new Error(`the intermediate CA in ${paths.dir} expired at ${new Date(original.notAfter).toISOString()}: prepare a new one with \`keysmith ca rotate\``);
+    }
+    throw new Error(`${paths.dir} holds no usable intermediate CA (all expired, revoked or not yet active): see \`keysmith ca status\``);
   }
+  const material = await loadIntermediateMaterial(rootDer, active, o, warn, paths.dir);
+  const share = o.renewWarningShare ?? DEFAULT_RENEW_WARNING_SHARE;
+  const hasSuccessor = states.some((i) => i.state === 'prepared');
+  const warning = renewalWarning(active, now, share, hasSuccessor);
+  if (warning !== undefined) warn(warning);
+  return material;
+}
+
+/** The key of one intermediate on disk, checked against the root, and the CaMaterial that signs with it. */
+export async function loadIntermediateMaterial(
+  rootDer: Uint8Array,
+  intermediate: IntermediateView,
+  o: Pick<LoadOptions, 'passphrase' | 'trustDomain'>,
+  warn: (message: string) => void,
+  dir: string,
+): Promise<CaMaterial> {
+  if (existsSync(intermediate.keyPath)) fixMode(intermediate.keyPath, 0o600, warn);
+  const keyObject = readPrivateKey(intermediate.keyPath, o.passphrase, 'CA key', warn);
+  checkHierarchy(rootDer, intermediate.certDer, keyObject, o.trustDomain, dir);
   return {
     root: { certDer: rootDer, certPem: toPem(rootDer) },
-    intermediate: { certDer: intermediateDer, certPem: toPem(intermediateDer), key: await importSigningKey(keyObject), keyObject },
+    intermediate: {
+      serial: intermediate.serial,
+      isOriginal: intermediate.isOriginal,
+      certDer: intermediate.certDer,
+      certPem: intermediate.certPem,
+      key: await importSigningKey(keyObject),
+      keyObject,
+    },
     trustDomain: o.trustDomain,
   };
+}
+
+/**
+ * The operator's warning when the active intermediate has less than `share`
+ * of its life left and nothing is prepared to succeed it; undefined otherwise.
+ */
+export function renewalWarning(active: IntermediateView, now: number, share: number, hasSuccessor: boolean): string | undefined {
+  const left = lifeLeft(active, now);
+  if (hasSuccessor || left >= share) return undefined;
+  return (
+    `the intermediate CA ${active.serial} has ${(left * 100).toFixed(1)}% of its life left (expires ${new Date(active.notAfter).toISOString()}): ` +
+    'run `keysmith ca rotate` (docs/ca-lifecycle.md)'
+  );
 }
 
 // ---------------------------------------------------------------- creation
@@ -221,14 +286,14 @@ async function createHierarchy(o: InitOptions): Promise<boolean> {
   return true;
 }
 
-async function signChecked(template: CertificateTemplate, issuer: CertificateIssuer): Promise<Uint8Array> {
+export async function signChecked(template: CertificateTemplate, issuer: CertificateIssuer): Promise<Uint8Array> {
   const prepared = prepareCertificate(template, issuer);
   const der = await signCertificate(prepared);
   checkIssuedCertificate(der, prepared);
   return der;
 }
 
-function caNames(trustDomain: string): { root: DistinguishedName; intermediate: DistinguishedName } {
+export function caNames(trustDomain: string): { root: DistinguishedName; intermediate: DistinguishedName } {
   // RFC 5280 ub-organizational-unit-name is 64; a longer trust domain is left out of the DN (the name constraint carries it).
   const unit: DistinguishedName = trustDomain.length <= 64 ? [{ type: 'OU', value: trustDomain }] : [];
   return {
@@ -237,7 +302,7 @@ function caNames(trustDomain: string): { root: DistinguishedName; intermediate: 
   };
 }
 
-function addYears(ms: number, years: number): number {
+export function addYears(ms: number, years: number): number {
   const date = new Date(ms);
   date.setUTCFullYear(date.getUTCFullYear() + years);
   return date.getTime();
@@ -250,7 +315,7 @@ function addYears(ms: number, years: number): number {
 
 
 /** The chain, the key and the trust domain must be the ones this configuration expects. */
-function checkHierarchy(rootDer: Uint8Array, intermediateDer: Uint8Array, key: KeyObject, trustDomain: string, dir: string): void {
+export function checkHierarchy(rootDer: Uint8Array, intermediateDer: Uint8Array, key: KeyObject, trustDomain: string, dir: string): void {
   const root = new X509Certificate(rootDer);
   const intermediate = new X509Certificate(intermediateDer);
   if (!root.ca || !root.checkIssued(root) || !root.verify(root.publicKey)) throw new Error(`${dir}: the root certificate is not a self-signed CA certificate`);
@@ -268,7 +333,7 @@ function checkHierarchy(rootDer: Uint8Array, intermediateDer: Uint8Array, key: K
   }
 }
 
-function curveOfKey(key: KeyObject): IssuerCurve {
+export function curveOfKey(key: KeyObject): IssuerCurve {
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (key.asymmetricKeyType === 'ec' && curve === 'prime256v1') return 'P-256';
   if (key.asymmetricKeyType === 'ec' && curve === 'secp384r1') return 'P-384';
@@ -276,13 +341,13 @@ function curveOfKey(key: KeyObject): IssuerCurve {
 }
 
 /** A non-extractable WebCrypto signing key from a node:crypto private key. */
-async function importSigningKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
+export async function importSigningKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
   const der = key.export({ type: 'pkcs8', format: 'der' });
   return webcrypto.subtle.importKey('pkcs8', der, { name: 'ECDSA', namedCurve: curveOfKey(key) }, false, ['sign']);
 }
 
 /** Records a CA certificate the ledger lacks. After creation that is the normal path; later it means the ledger lost the row, which is worth a warning. */
-async function ensureRecorded(store: CertificateStore, der: Uint8Array, profile: ProfileName, clock: Clock, warnings: string[] | undefined): Promise<void> {
+export async function ensureRecorded(store: Pick<CertificateStore, 'findBySerial' | 'recordIssued'>, der: Uint8Array, profile: ProfileName, clock: Clock, warnings: string[] | undefined): Promise<void> {
   const described = describeCertificate(der);
   if ((await store.findBySerial(described.serial)) !== undefined) return;
   await store.recordIssued(toNewRecord(der, described, profile, 'system', clock.now()));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { caPaths } from '../ca/index.js';
+import { caPaths, listIntermediates } from '../ca/index.js';
 import { AdvisoryLock, CA_INIT_LOCK_KEY, type OpenedLedger } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import type { CertificatePage, CertificateQuery } from '../shared/records.js';
@@ -56,9 +56,11 @@ export class CaMismatchError extends Error {
 const CA_PAGE = 500;
 
 /**
- * The cluster's active intermediate: of the valid, unexpired intermediates
+ * The cluster's newest intermediate: of the valid, unexpired intermediates
  * the ledger records, the newest (latest notBefore; serial breaks a tie so
- * every node picks the same one). Undefined when the ledger has none yet.
+ * every node picks the same one); after `keysmith ca rotate` that is the
+ * prepared one, which every node's ca/ must then hold too. Undefined when
+ * the ledger has none yet.
  */
 export async function activeIntermediate(ledger: CaLedger, now: number): Promise<IntermediateIdentity | undefined> {
   const page = await ledger.list({ profile: 'intermediate', status: 'valid', limit: CA_PAGE });
@@ -108,7 +110,9 @@ export async function checkCaAgainstLedger(ledger: CaLedger, dataDir: string, no
         'keysmith does not create a second CA on a ledger that has one',
     );
   }
-  if (local.fingerprint !== active.fingerprint) {
+  // After a rotation the ledger's newest intermediate may be a prepared or rotated one (ca/intermediates/<serial>/).
+  const held = listIntermediates(dir).map((i) => describeCertificate(i.certDer).fingerprint);
+  if (!held.includes(active.fingerprint)) {
     throw new CaMismatchError(
       `${dir} holds intermediate CA ${describe(local)}, but the ledger's active intermediate is ${describe(active)}: ` +
         `this node's ca/ is not the cluster's; replace it with a copy of the first node's <dataDir>/ca/ ` +

@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
@@ -8,19 +6,15 @@ import {
   Authority,
   checkClientCertificate,
   type ClientCertificateVerdict,
-  CrlPublisher,
   crlIssuerFor,
   initCertificateAuthority,
   JwtKeyRing,
-  LIFETIMES,
-  OcspSigner,
-  responderKeyWrap,
-  type CrlNumberSource,
-  type OcspResponderStore,
+  listIntermediates,
+  caPaths,
+  revokedIntermediates,
 } from '../ca/index.js';
-import { RevokedSerials, type OcspPort } from '../http/index.js';
+import { RevokedSerials } from '../http/index.js';
 import { GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
-import { LedgerSource, OcspResponder, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
@@ -28,8 +22,7 @@ import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
 import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';
-import { WorkerCrlBuilder } from './crl-builder.js';
-import { checkCrlShardLayout, CrlFiles } from './crl-files.js';
+import { checkCrlShardLayout } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
 import { checkClusterSecret, type ClusterCheckLedger } from './cluster-secret-check.js';
 import { dataPaths, ensureDataDir, readIfExists, writeFileAtomic } from './files.js';
@@ -109,13 +102,16 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       dataDir: config.dataDir,
       now: () => clock.now(),
       ...(lock === undefined ? {} : { lock }),
-      init: () =>
+      init: async () =>
         initCertificateAuthority({
           dataDir: config.dataDir,
           trustDomain: config.trustDomain,
           algorithm: config.caAlgorithm,
           store: repositories.certificates,
           clock,
+          // A revoked intermediate never signs again, whatever its schedule says (docs/ca-lifecycle.md).
+          revoked: await revokedIntermediates(repositories.certificates, listIntermediates(caPaths(config.dataDir).dir).map((i) => i.serial)),
+          renewWarningShare: config.caRenewWarningPercent / 100,
           ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
         }),
     });
@@ -191,128 +187,7 @@ export function crlUrl(config: Config): string {
   return `${revocationBaseUrl(config)}/crl`;
 }
 
-/** The OCSP responder and the CRL of a running core; `start` begins signer rotation and the CRL schedule. */
-export interface Revocation {
-  readonly port: OcspPort;
-  readonly signer: OcspSigner;
-  readonly source: LedgerSource;
-  readonly crl: CrlPublisher;
-  start(onError: (err: unknown) => void): void;
-  stop(): void;
-}
-
-/**
- * Takes the delegated OCSP responder the ledger holds (issuing one only when
- * none has enough life left: src/ca/ocsp-signer.ts), sets up the CRL
- * publisher (serving the CRLs kept from the last run, if any, at once; CRL
- * numbers from the ledger) and hangs both caches on the Authority's
- * revocations: OCSP answers `revoked` from the next request on; the CRL is
- * told (O(1)) and rebuilt in a worker thread shortly after, once for a
- * burst. Nothing here reads the revoked set: the first build runs in the
- * background once `start` is called. On PostgreSQL the OCSP cache trusts
- * the revocation feed: whoever opens this there must also start the feed
- * (startRevocationFeed), as `serve` does, or revocations made by other nodes
- * reach this cache only at re-signing (half the response validity).
- */
-export async function openRevocation(core: Core): Promise<Revocation> {
-  const { authority, clock, config, repositories } = core;
-  const { issuer, issuerName } = crlIssuerFor(authority.material);
-  const responderTtlMs = LIFETIMES.ocspSigner.defaultTtlMs;
-  const signer = new OcspSigner({
-    authority,
-    clock,
-    certificateTtlMs: responderTtlMs,
-    rotateBeforeMs: Math.floor((responderTtlMs * config.ocspResponderRenewPercent) / 100),
-    shared: {
-      store: core.repositories.ocspResponders satisfies OcspResponderStore,
-      issuerName,
-      keyWrap: responderKeyWrap(authority.material.intermediate.keyObject),
-      holder: `${hostname()}:${process.pid}:${randomUUID()}`,
-    },
-  });
-  await signer.rotateIfDue();
-  const source = new LedgerSource({
-    ledger: repositories.certificates satisfies OcspLedger,
-    signer: signer satisfies OcspResponseSigner,
-    issuerCertificate: authority.material.intermediate.certDer,
-    clock,
-    validityMs: config.ocspValidity,
-    maxCachedResponses: config.ocspCacheSize,
-    // PostgreSQL: a hit reads nothing (it must keep answering while the database is down); the revocation feed
-    // (startRevocationFeed, started by `serve` before the listener) drops revoked serials. SQLite: one read per hit.
-    cacheCheck: core.ledger.kind === 'postgres' ? 'revocation-feed' : 'ledger-read',
-  });
-  const url = crlUrl(config);
-  const files = new CrlFiles(config.dataDir, issuer, url);
-  let reportError: (err: unknown) => void = () => undefined;
-  // One worker thread builds the CRLs and answers the periodic change check: neither reads the ledger on the event loop.
-  const builder = new WorkerCrlBuilder({
-    ledger: ledgerLocation(config),
-    issuerName,
-    issuer,
-    signingKey: authority.material.intermediate.keyObject,
-    shardCount: config.crlShards,
-    crlUrl: url,
-  });
-  const crl = new CrlPublisher({
-    builder,
-    probe: builder,
-    numbers: core.repositories.crlNumbers satisfies CrlNumberSource,
-    ...lastCrlNumber(files),
-    issuerName,
-    clock,
-    validityMs: config.crlValidity,
-    shardCount: config.crlShards,
-    debounceMs: config.crlRebuildDelayMs,
-    maxDelayMs: config.crlRebuildMaxDelayMs,
-    store: files,
-    onError: (err) => reportError(err),
-    ...restoredCrl(files),
-  });
-  authority.onRevoked(source.drop);
-  authority.onRevoked(crl.noteRevoked);
-  const port: OcspPort = {
-    responder: new OcspResponder(source),
-    crl: crlAnswer(crl),
-    issuerCertificate: () => authority.material.intermediate.certDer,
-  };
-  return {
-    port,
-    signer,
-    source,
-    crl,
-    start(onError) {
-      reportError = onError;
-      signer.start({ onError });
-      crl.start({ everyMs: config.crlRefreshInterval, onError });
-    },
-    stop() {
-      signer.stop();
-      crl.stop();
-      void builder.close();
-    },
-  };
-}
-
-/** The /crl routes' view of the publisher: never builds, never waits. */
-export function crlAnswer(crl: CrlPublisher): OcspPort['crl'] {
-  return (shard) => {
-    const scope = shard ?? 'full';
-    if (!crl.hasScope(scope)) return 'unknown';
-    return crl.current(scope) ?? 'pending';
-  };
-}
-
-/** The number an earlier version kept only in the state file: the ledger's numbers continue above it. */
-function lastCrlNumber(files: CrlFiles): { lastCrlNumber?: number } {
-  const number = files.lastCrlNumber();
-  return number === undefined ? {} : { lastCrlNumber: number };
-}
-
-function restoredCrl(files: CrlFiles): { restored?: NonNullable<ReturnType<CrlFiles['restore']>> } {
-  const restored = files.restore();
-  return restored === undefined ? {} : { restored };
-}
+export { crlAnswer, openRevocation, type Revocation } from './issuer-revocation.js';
 
 /**
  * The SVID front end of a core: the JWT-SVID key (created beside the CA keys

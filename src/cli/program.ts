@@ -5,6 +5,7 @@ import { parseCommand, UsageError, type Command } from './args.js';
 import { acmeEabCreateCommand } from './acme.js';
 import { alertsListCommand, alertsRunCommand } from './alerts.js';
 import { caRotateJwtCommand } from './ca-jwt.js';
+import { caActivateCommand, caArlCommand, caRevokeIntermediateCommand, caRotateCommand, caStatusCommand } from './ca.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
 import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from './entries.js';
 import { healthCommand } from './health.js';
@@ -32,6 +33,11 @@ const COMMANDS: readonly Command[] = [
   backupCommand,
   restoreCommand,
   pruneCommand,
+  caRotateCommand,
+  caActivateCommand,
+  caStatusCommand,
+  caRevokeIntermediateCommand,
+  caArlCommand,
 ];
 
 function overview(): string {

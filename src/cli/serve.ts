@@ -22,6 +22,8 @@ import type { FeedErrorContext } from '../ledger/index.js';
 import { startNoncePruning } from './nonce-pruning.js';
 import { caCertificates } from './certificate-metrics.js';
 import { retentionMetricsOn, startRetention } from './prune.js';
+import { Gauge } from 'prom-client';
+import type { CaWatch } from './ca-watch.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -120,6 +122,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   // Read at each scrape: the CA's and the listener's notAfter, and the alert outbox (a promise on PostgreSQL).
   metrics.watchCertificates(caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer }));
   metrics.watchAlertOutbox(() => repositories.alerts.outboxDepth());
+  const caWatch = revocation.watch;
+  caLifeGauge(metrics, caWatch);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
   const alerts = composeAlerts({ config, ledger: repositories, clock, logger: serveAlertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
@@ -138,12 +142,13 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const app = await buildApp({
     certificates: repositories.certificates,
     revoker: authority,
+    // The root and every published intermediate (prepared ones before they sign); the sequence counts changes (src/ca/rotation.ts).
     bundle: {
-      pem: () => authority.bundlePem(),
-      authorities: () => [authority.material.root.certDer],
+      pem: () => caWatch.bundlePem(),
+      authorities: () => caWatch.authorities(),
       issuers: () => [authority.material.intermediate.certDer, authority.material.root.certDer],
-      // spiffe_sequence: the latest change of any published set (src/ca/bundle-sequence.ts).
-      sequence: () => bundleSequence([jwtKeys], clock.now()),
+      // spiffe_sequence: the latest change of any published set, X.509 intermediates or JWT keys (src/ca/bundle-sequence.ts).
+      sequence: () => caWatch.monotonic(bundleSequence([jwtKeys, caWatch.x509History()], clock.now())),
       jwtAuthorities: () => svid.jwtAuthorities(),
     },
     health: [
@@ -155,6 +160,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
         statusOf: (serial) => repositories.certificates.statusOf(serial),
         isKnownRevoked: (serial) => core.revokedSerials.has(serial),
       }),
+      // A warning, not a failure: the node is healthy, the operator has a rotation to run.
+      { name: 'ca_rotation', check: () => caRotationHealth(caWatch) },
     ],
     database,
     revokedSerials: core.revokedSerials,
@@ -172,11 +179,20 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
   for (const warning of options.configWarnings ?? []) app.log.warn(`configuration: ${warning}`);
-  revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation or CRL rebuild failed'));
   jwtKeys.start({
     everyMs: config.jwtKeyCheckInterval,
     onError: (err) => app.log.error({ err }, 'reading the JWT-SVID key schedule failed; the keys loaded before stay in use'),
     onChange: () => app.log.info({ published: jwtKeys.publishedJwks().map((jwk) => jwk.kid), signing: jwtKeys.kid }, 'JWT-SVID key schedule reloaded'),
+  });
+  revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation, CRL rebuild or CA reload failed'));
+  const logRenewal = (): void => {
+    const warning = caWatch.renewalWarning();
+    if (warning !== undefined) app.log.warn({ intermediate: caWatch.snapshot.active.serial }, warning);
+  };
+  logRenewal();
+  caWatch.onChange((snapshot) => {
+    app.log.info({ active: snapshot.active.serial, published: snapshot.published.map((i) => `${i.serial}:${i.state}`) }, 'CA intermediates changed');
+    logRenewal();
   });
   // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
   // LISTENing before the listener takes its first request: the cache reads nothing on a hit there, so it must
@@ -187,7 +203,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
   );
   // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
-  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), authority.material.intermediate.certDer);
+  // The listener's certificate may come from an intermediate that no longer signs (a rotation): ask about it with its own issuer.
+  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), issuerDerOf(serverCertPem) ?? authority.material.intermediate.certDer);
   const staples = stapler(revocation.port.responder, stapleRequest);
   // The first handshakes get a staple too: asked once before the listener opens (on PostgreSQL the answer comes later).
   await staples.prime();
@@ -196,7 +213,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       key: readFileSync(core.paths.serverKey),
       cert: serverCertPem,
       ca: authority.bundlePem(),
-      verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer),
+      verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer, caWatch.revokedCaSerials()),
       ocspResponse: staples.staple,
       handshakeTimeoutMs: config.handshakeTimeout,
       maxConnections: config.maxConnections,
@@ -285,7 +302,11 @@ const FEED_TROUBLE: { readonly [K in FeedErrorContext]: string } = {
  * later (PostgreSQL) cannot refuse at the handshake, and the per-request check
  * (src/http/plugins/mtls-peer.ts), which awaits, is then the one that refuses.
  */
-function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates): void {
+function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates, revokedCas: ReadonlySet<string>): void {
+  // A chain through a revoked intermediate (keysmith ca revoke-intermediate) is refused whatever the leaf's own status, on either backend.
+  for (const cert of peer.chain) {
+    if (revokedCas.has(cert.serialNumber)) throw new TlsAlertError('certificate_revoked', `the chain of serial ${peer.leaf.serialNumber} passes through revoked intermediate ${cert.serialNumber}`);
+  }
   const verdict = clientCertificateVerdict(core, peer.leaf);
   if (isPromise(verdict)) {
     void verdict.catch(() => undefined);
@@ -338,6 +359,31 @@ function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array):
 
 function firstCertificateDer(pem: string): Uint8Array {
   return new X509Certificate(pem).raw;
+}
+
+/** The second certificate of a chain file (the issuer written beside the leaf), if any. */
+function issuerDerOf(chainPem: string): Uint8Array | undefined {
+  const blocks = [...chainPem.matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)];
+  const issuer = blocks[1]?.[0];
+  return issuer === undefined ? undefined : new X509Certificate(issuer).raw;
+}
+
+/** /healthz `ca_rotation`: ok, with the command to run when the active intermediate nears its end (caRenewWarningPercent). */
+function caRotationHealth(watch: CaWatch): { ok: boolean; detail?: string } {
+  const warning = watch.renewalWarning();
+  return warning === undefined ? { ok: true } : { ok: true, detail: warning };
+}
+
+/** keysmith_ca_intermediate_life_left_ratio: share (0..1) of the active intermediate's life left, read at scrape time. */
+function caLifeGauge(metrics: KeysmithMetrics, watch: CaWatch): void {
+  new Gauge({
+    name: 'keysmith_ca_intermediate_life_left_ratio',
+    help: 'Share (0..1) of the active intermediate CA certificate lifetime left; below caRenewWarningPercent/100 run keysmith ca rotate.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(watch.lifeLeft());
+    },
+  });
 }
 
 function optionalProxySources(cidrs: readonly string[]): { proxyProtocolFrom?: (remoteAddress: string) => boolean } {

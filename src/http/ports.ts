@@ -66,11 +66,14 @@ export interface OcspPort {
   /** Never throws: every failure is an OCSP status (src/ocsp OcspResponder). */
   readonly responder: Pick<OcspResponder, 'answer' | 'answerGet'>;
   /**
-   * The current DER CRL of the issuing CA, with its dates: the full CRL, or
-   * shard `shard` when given. 'pending' until the first build finished (start-up
+   * The current DER CRL of an issuing CA, with its dates: the full CRL, or
+   * shard `shard` when given; of the original intermediate, or of the rotated
+   * one `issuerSerial` (docs/ca-lifecycle.md). 'pending' until the first build finished (start-up
    * builds in the background); 'unknown' for a shard that does not exist.
    */
-  crl(shard?: number): CrlView | 'pending' | 'unknown';
+  crl(shard?: number, issuerSerial?: string): CrlView | 'pending' | 'unknown';
+  /** The ARL (RFC 5280 §5, the root's CRL of revoked intermediates, served at /crl/root), when one was signed. */
+  arl?(): CrlView | undefined;
   /** DER of the issuing CA certificate (the intermediate), for AIA caIssuers-style fetches. */
   issuerCertificate(): Uint8Array;
 }

@@ -13,3 +13,4 @@ export {
 } from './request.js';
 export { OcspResponder, refusal, type OcspReply } from './responder.js';
 export type { CacheFacts, OcspCertStatusKind, OcspResponse, Source } from './source.js';
+export { compromisedIssuerSource, IssuerRouter, type IssuerRoute, type RoutedSource } from './issuer-router.js';

@@ -71,3 +71,4 @@ export {
   type OcspSingleResponse,
 } from './ocsp-der.js';
 export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from '../shared/spiffe-id.js';
+export { buildCaRequestPem, caRequestPublicKey } from './ca-request.js';

@@ -103,7 +103,9 @@ describe('keysmith serve, first start', () => {
     assert.equal(statusOf(health), 200, health.stdout);
     const bundle = await curl(['--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/v1/bundle`]);
     assert.equal(statusOf(bundle), 200);
-    assert.equal(bodyOf(bundle).trim(), (await readFile(join(dataDir, 'bundle.pem'), 'utf8')).trim());
+    // The root (bundle.pem), then the published intermediates: here the one active intermediate (docs/ca-lifecycle.md).
+    const published = (await readFile(join(dataDir, 'bundle.pem'), 'utf8')) + (await readFile(join(dataDir, 'ca', 'intermediate.cert.pem'), 'utf8'));
+    assert.equal(bodyOf(bundle).trim(), published.trim());
   });
 
   it('answers `keysmith health` (the container health check) with exit 0 and the 200 status line', async () => {

@@ -331,7 +331,8 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
     const reply = await call(main, 'GET', '/v1/bundle', { headers: { accept: 'application/json' } });
     assert.equal(reply.status, 200, reply.body);
     const keys = reply.json()['keys'] as Record<string, unknown>[];
-    assert.deepEqual(keys.map((k) => k['use']).sort(), ['jwt-svid', 'x509-svid']);
+    // X.509 authorities: the root and the active intermediate (published intermediates, docs/ca-lifecycle.md).
+    assert.deepEqual(keys.map((k) => k['use']).sort(), ['jwt-svid', 'x509-svid', 'x509-svid']);
     const jwtKey = keys.find((k) => k['use'] === 'jwt-svid');
     assert.equal(jwtKey?.['kty'], 'EC');
     assert.equal(jwtKey?.['crv'], 'P-256');

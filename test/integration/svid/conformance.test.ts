@@ -229,9 +229,10 @@ describe('the SPIFFE bundle and JWT-SVIDs', () => {
     for (const key of x509) {
       assert.ok(Array.isArray(key['x5c']) && key['x5c'].length === 1);
       assert.equal(key['kid'], undefined);
-      const root = new X509Certificate(Buffer.from(String((key['x5c'] as unknown[])[0]), 'base64'));
-      assert.equal(root.fingerprint256, new X509Certificate(core.authority.bundlePem()).fingerprint256);
     }
+    // The root, then the published intermediates: here the active one (docs/ca-lifecycle.md).
+    const authorities = x509.map((key) => new X509Certificate(Buffer.from(String((key['x5c'] as unknown[])[0]), 'base64')).fingerprint256);
+    assert.deepEqual(authorities, [new X509Certificate(core.authority.bundlePem()).fingerprint256, new X509Certificate(core.authority.material.intermediate.certDer).fingerprint256]);
     assert.equal(jwt.length, 1);
     assert.equal(typeof jwt[0]?.['kid'], 'string');
     assert.ok(String(jwt[0]?.['kid']).length > 0);

@@ -22,6 +22,8 @@ import { failedRequestTarget } from '../../request-target.js';
 import {
   CertificateBodySchema,
   CrlBodySchema,
+  CrlIssuerParamsSchema,
+  CrlIssuerShardParamsSchema,
   CrlShardParamsSchema,
   OCSP_REQUEST,
   OCSP_RESPONSE,
@@ -271,9 +273,12 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
   const crlFacts = new WeakMap<Uint8Array, CacheDates>();
 
   /** Serves one CRL, or 503 + Retry-After until the first build, or a 404 problem for a shard that does not exist. */
-  const sendCrl = (request: FastifyRequest, reply: FastifyReply, shard: number | undefined): FastifyReply => {
-    const crl = ocsp.crl(shard);
-    if (crl === 'unknown') return sendProblem(reply, problemOf('notFound', `there is no CRL shard ${String(shard)}`, request.url));
+  const sendCrl = (request: FastifyRequest, reply: FastifyReply, shard: number | undefined, issuerSerial?: string): FastifyReply => {
+    const crl = issuerSerial === 'root' ? (ocsp.arl?.() ?? 'unknown') : ocsp.crl(shard, issuerSerial);
+    if (crl === 'unknown') {
+      const what = issuerSerial === 'root' ? 'no ARL has been signed (keysmith ca revoke-intermediate)' : issuerSerial === undefined ? `there is no CRL shard ${String(shard)}` : `no CRL of issuer ${issuerSerial}${shard === undefined ? '' : ` shard ${shard}`}`;
+      return sendProblem(reply, problemOf('notFound', what, request.url));
+    }
     if (crl === 'pending') {
       // Start-up builds the CRL in the background, after the listener opens; this lasts seconds at most.
       return reply
@@ -337,6 +342,64 @@ export function registerOcspRoutes(app: FastifyInstance, deps: OcspRouteDeps): v
       },
     },
     async (request, reply) => sendCrl(request, reply, request.params.shard),
+  );
+
+  // RFC 5280 §5: the root's CRL of the intermediates it revoked (the ARL), signed offline by `keysmith ca revoke-intermediate`.
+  routes.get(
+    '/crl/root',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['ocsp'],
+        summary: 'The ARL',
+        description: 'The root CA’s CRL (RFC 5280 §5) listing revoked intermediate CAs; signed by the root (`keysmith ca revoke-intermediate`, `keysmith ca arl`). 404 until one is signed.',
+        operationId: 'getArl',
+        response: {
+          200: { description: 'DER CRL', content: { [PKIX_CRL]: { schema: CrlBodySchema } } },
+          ...problemResponses(403, 404, 500),
+        },
+      },
+    },
+    async (request, reply) => sendCrl(request, reply, undefined, 'root'),
+  );
+
+  // A rotated intermediate's CRLs (its leaves name these URLs; docs/ca-lifecycle.md).
+  routes.get(
+    '/crl/issuer/:serial',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['ocsp'],
+        summary: 'The CRL of a rotated intermediate',
+        description: 'The full CRL (RFC 5280 §5) of the intermediate with this serial, while it is active or retiring. Same caching as /crl.',
+        operationId: 'getIssuerCrl',
+        params: CrlIssuerParamsSchema,
+        response: {
+          200: { description: 'DER CRL', content: { [PKIX_CRL]: { schema: CrlBodySchema } } },
+          ...problemResponses(400, 403, 404, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => sendCrl(request, reply, undefined, request.params.serial),
+  );
+
+  routes.get(
+    '/crl/issuer/:serial/:shard',
+    {
+      config: { access: 'any' },
+      schema: {
+        tags: ['ocsp'],
+        summary: 'One CRL shard of a rotated intermediate',
+        description: 'With crlShards > 1: shard n of that intermediate’s CRL, as /crl/{shard} for the original one.',
+        operationId: 'getIssuerCrlShard',
+        params: CrlIssuerShardParamsSchema,
+        response: {
+          200: { description: 'DER CRL', content: { [PKIX_CRL]: { schema: CrlBodySchema } } },
+          ...problemResponses(400, 403, 404, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => sendCrl(request, reply, request.params.shard, request.params.serial),
   );
 
   routes.get(

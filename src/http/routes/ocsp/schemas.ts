@@ -45,4 +45,8 @@ export const CrlShardParamsSchema = z.object({
     .regex(/^(0|[1-9][0-9]{0,2})$/, 'expected a shard number')
     .transform((value) => Number(value)),
 });
+/** A rotated intermediate's serial (lowercase hex, as `keysmith ca status` prints it). */
+const IssuerSerialSchema = z.string().regex(/^[0-9a-f]{2,40}$/, 'expected an intermediate serial in lowercase hex');
+export const CrlIssuerParamsSchema = z.object({ serial: IssuerSerialSchema });
+export const CrlIssuerShardParamsSchema = z.object({ serial: IssuerSerialSchema, shard: CrlShardParamsSchema.shape.shard });
 export const CertificateBodySchema = binary('DER certificate of the issuing CA');
