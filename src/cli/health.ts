@@ -13,6 +13,7 @@ export const healthCommand: Command = {
   summary: 'check a running keysmith: GET /healthz over TLS (exit 0 when healthy)',
   usage: 'keysmith health [--config FILE]',
   options: {},
+  example: 'keysmith health --config /etc/keysmith/keysmith.yaml',
   async run(parsed) {
     const file = stringOption(parsed, 'config');
     const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });

@@ -2,15 +2,17 @@ import 'reflect-metadata';
 import { ConfigError } from '../config.js';
 import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
-import { acmeEabCreateCommand } from './acme.js';
+import { acmeEabCreateCommand, acmeEabListCommand, acmeEabRevokeCommand } from './acme.js';
 import { alertsListCommand, alertsRunCommand } from './alerts.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
 import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from './entries.js';
 import { healthCommand } from './health.js';
+import { renderHelp } from './help.js';
 import { serveCommand } from './serve.js';
-import { tokensCreateCommand } from './tokens.js';
+import { tokensCreateCommand, tokensListCommand, tokensRevokeCommand } from './tokens.js';
+import { packageVersion } from './version.js';
 
-const COMMANDS: readonly Command[] = [
+export const COMMANDS: readonly Command[] = [
   serveCommand,
   initCommand,
   issueCommand,
@@ -19,10 +21,14 @@ const COMMANDS: readonly Command[] = [
   alertsListCommand,
   alertsRunCommand,
   acmeEabCreateCommand,
+  acmeEabListCommand,
+  acmeEabRevokeCommand,
   entriesCreateCommand,
   entriesListCommand,
   entriesDeleteCommand,
   tokensCreateCommand,
+  tokensListCommand,
+  tokensRevokeCommand,
   healthCommand,
 ];
 
@@ -32,6 +38,7 @@ function overview(): string {
     'keysmith: an internal PKI that gives every workload a short-lived identity',
     '',
     'usage: keysmith <command> [options]   (every command takes --config FILE and --help)',
+    '       keysmith --version',
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
@@ -53,6 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(overview());
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    console.log(packageVersion());
+    return 0;
+  }
   const found = findCommand(argv);
   if (found === undefined) {
     console.error(`keysmith: unknown command '${argv.join(' ')}'\n\n${overview()}`);
@@ -62,7 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const parsed = parseCommand(command, rest);
     if (parsed.values['help'] === true) {
-      console.log(`${command.summary}\n\nusage: ${command.usage}\n\n  --config, -c FILE  settings file (YAML or JSON); KEYSMITH_* variables override it`);
+      console.log(renderHelp(command));
       return 0;
     }
     return await command.run(parsed);

@@ -27,6 +27,7 @@ export const serveCommand: Command = {
   summary: 'start keysmith (creates the CA and identities on first start)',
   usage: 'keysmith serve [--config FILE]',
   options: {},
+  example: 'keysmith serve --config /etc/keysmith/keysmith.yaml',
   async run(parsed) {
     const file = stringOption(parsed, 'config');
     const loaded = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
