@@ -27,7 +27,7 @@ export async function createEabKey(
 ): Promise<{ keyId: string; hmacKey: string }> {
   const keyId = `eab-${Buffer.from(random(12)).toString('base64url')}`;
   const hmacKey = Uint8Array.from(random(EAB_KEY_BYTES));
-  const record: AcmeEabKeyRecord = { keyId, hmacKey, createdAt: clock.now(), createdBy, boundAccount: null, boundAt: null };
+  const record: AcmeEabKeyRecord = { keyId, hmacKey, createdAt: clock.now(), createdBy, boundAccount: null, boundAt: null, revokedAt: null };
   await store.createEabKey(record);
   return { keyId, hmacKey: Buffer.from(hmacKey).toString('base64url') };
 }
@@ -69,6 +69,8 @@ export async function verifyExternalAccountBinding(
 
   const key = await store.findEabKey(header.kid);
   if (key === undefined) throw new AcmeProblemError('unauthorized', 'externalAccountBinding names an unknown key id');
+  // A revoked key binds no new account (`keysmith acme eab revoke`); the bind in the store re-checks it under the row lock.
+  if (key.revokedAt !== null) throw new AcmeProblemError('unauthorized', 'this external account key has been revoked');
   if (key.boundAccount !== null) throw new AcmeProblemError('unauthorized', 'this external account key is already bound to an account');
 
   let payload: Uint8Array;

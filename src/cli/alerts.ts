@@ -28,12 +28,14 @@ import {
 } from '../alerts/index.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { AlertsPort } from '../http/index.js';
+import { alertWire } from '../http/routes/alerts/schemas.js';
 import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBackend } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { printConfigWarning, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { ledgerLocation } from './compose.js';
+import { formatTimeLeft, LISTING_OPTIONS, pagingOf, printListing, shortTime } from './listing.js';
 import { ensurePrivateDir } from './files.js';
 
 /** Names this process in lease and run rows: readable, and unique even for two processes with one PID namespace. */
@@ -267,12 +269,6 @@ async function withLedger<T>(config: Config, use: (ledger: AlertLedger) => Promi
   }
 }
 
-const DAY_MS = 86_400_000;
-
-function shortTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
@@ -280,42 +276,61 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 /** The outbox as an operator scans it: one row per alert, the worst delivery's error last. */
-export function formatAlertTable(items: readonly AlertSummary[], now: number): string {
-  const rows = items.map((a) => [
+export const ALERT_HEADER = ['ID', 'STATUS', 'SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'ATTEMPTS', 'DELIVERIES', 'IDENTITY', 'LAST ERROR'] as const;
+
+export function alertRow(a: AlertSummary, now: number): string[] {
+  return [
     String(a.id),
     a.status,
     a.certificate.serial,
     formatThreshold(a.thresholdMs),
     shortTime(a.certificate.notAfter),
-    `${Math.floor((a.certificate.notAfter - now) / DAY_MS)}d`,
+    formatTimeLeft(a.certificate.notAfter, now),
     String(a.attempts),
     a.deliveries.length === 0 ? 'log' : a.deliveries.map((d) => `${d.channel}:${d.status}`).join(','),
     identityLabel(a.certificate),
     a.lastError ?? '',
-  ]);
-  const header = ['ID', 'STATUS', 'SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'ATTEMPTS', 'DELIVERIES', 'IDENTITY', 'LAST ERROR'];
-  return table(header, rows) + (rows.length === 0 ? '\n(no alerts)' : '');
+  ];
 }
+
+export function formatAlertTable(items: readonly AlertSummary[], now: number): string {
+  return table(ALERT_HEADER, items.map((a) => alertRow(a, now))) + (items.length === 0 ? '\n(no alerts)' : '');
+}
+
+const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'sent', 'failed'];
 
 export const alertsListCommand: Command = {
   name: 'alerts list',
   summary: 'list expiry alerts with their delivery status, attempts and last error',
-  usage: 'keysmith alerts list [--status pending|sent|failed] [--limit N]',
-  options: { status: { type: 'string' }, limit: { type: 'string' } },
+  usage: 'keysmith alerts list [--status pending|sent|failed] [--limit N] [--cursor C | --all] [--json]',
+  options: {
+    status: { type: 'string', value: ALERT_STATUSES.join('|'), help: "only alerts whose overall status is this" },
+    ...LISTING_OPTIONS,
+  },
+  example: 'keysmith alerts list --status failed --json',
   async run(parsed) {
-    const status = stringOption(parsed, 'status');
-    if (status !== undefined && status !== 'pending' && status !== 'sent' && status !== 'failed') {
-      throw new UsageError(`--status: expected pending, sent or failed, got '${status}'`);
+    const statusText = stringOption(parsed, 'status');
+    const status = ALERT_STATUSES.find((s) => s === statusText);
+    if (statusText !== undefined && status === undefined) {
+      throw new UsageError(`--status: expected pending, sent or failed, got '${statusText}'`);
     }
-    const limitText = stringOption(parsed, 'limit') ?? '100';
-    const limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit: expected 1..500, got '${limitText}'`);
+    const paging = pagingOf(parsed);
     const config = configOf(parsed);
     await withLedger(config, async (ledger) => {
-      const filter: { status?: AlertStatus; limit: number } = { limit, ...(status === undefined ? {} : { status }) };
-      const page = await ledger.alerts.list(filter);
-      console.log(formatAlertTable(page.items, systemClock.now()));
-      if (page.nextCursor !== null) console.log(`(more than ${limit}; raise --limit or filter by --status)`);
+      const now = systemClock.now();
+      await printListing(
+        {
+          key: 'alerts',
+          fetch: async (cursor, limit) =>
+            ledger.alerts.list({ limit, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) }),
+          toJson: (alert) => alertWire(alert, now),
+          header: ALERT_HEADER,
+          toRow: (alert) => alertRow(alert, now),
+          empty: '(no alerts)',
+        },
+        paging,
+        parsed.values['json'] === true,
+      );
     });
     return 0;
   },
@@ -326,6 +341,7 @@ export const alertsRunCommand: Command = {
   summary: 'run expiry detection now, print what was enqueued, and deliver it (safe while serve runs)',
   usage: 'keysmith alerts run',
   options: {},
+  example: 'keysmith alerts run --config /etc/keysmith/keysmith.yaml',
   async run(parsed) {
     const config = configOf(parsed);
     return withLedger(config, async (ledger) => {
@@ -340,7 +356,7 @@ export const alertsRunCommand: Command = {
       console.log(
         table(
           ['SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'PROFILE', 'IDENTITY'],
-          outcome.enqueued.map((a) => [a.serial, formatThreshold(a.thresholdMs), shortTime(a.notAfter), `${Math.floor((a.notAfter - now) / DAY_MS)}d`, a.profile, identityLabel(a)]),
+          outcome.enqueued.map((a) => [a.serial, formatThreshold(a.thresholdMs), shortTime(a.notAfter), formatTimeLeft(a.notAfter, now), a.profile, identityLabel(a)]),
         ),
       );
       console.log(`run ${outcome.runId}: ${outcome.enqueued.length} alert${outcome.enqueued.length === 1 ? '' : 's'} enqueued, ${outcome.messages} message${outcome.messages === 1 ? '' : 's'} queued`);

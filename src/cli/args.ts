@@ -6,8 +6,8 @@ export interface OptionSpec {
   readonly type: 'string' | 'boolean';
   readonly short?: string;
   readonly multiple?: boolean;
-  /** One line: what the option does. */
-  readonly help?: string;
+  /** One line: what the option does (required: `--help` lists every option). */
+  readonly help: string;
   /** The value's placeholder in `--help` (FILE, DURATION, N). */
   readonly value?: string;
   /** The default as `--help` shows it; absent means there is none. */
@@ -20,8 +20,8 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
-  /** One complete example invocation, shown by `--help`. */
-  readonly example?: string;
+  /** One complete example invocation, shown by `--help` (required, like each option's help line). */
+  readonly example: string;
   readonly allowPositionals?: boolean;
   run(parsed: ParsedCommand): Promise<number>;
 }

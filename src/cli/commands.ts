@@ -2,11 +2,25 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
 import { loadConfig, type Config } from '../config.js';
-import { REVOCATION_REASONS, PROFILE_NAMES, type CertificateRecord, type ProfileName, type RevocationReason } from '../shared/records.js';
+import { join } from 'node:path';
+import { certificateView } from '../http/routes/ops/schemas.js';
+import {
+  EXPIRY_SCOPES,
+  isRevocableReason,
+  LISTED_STATUSES,
+  listedStatus,
+  PROFILE_NAMES,
+  REVOCABLE_REASONS,
+  type CertificateQuery,
+  type CertificateRecord,
+  type ExpiryScope,
+  type ListedStatus,
+  type ProfileName,
+} from '../shared/records.js';
 import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { adminSpiffeId, openCore, openJwtKeys, publicUrl, type Core } from './compose.js';
 import { issueIdentity, writeIdentity } from './identities.js';
-import { join } from 'node:path';
+import { formatTimeLeft, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
 function configOf(parsed: ParsedCommand): Config {
   const file = stringOption(parsed, 'config');
@@ -33,6 +47,7 @@ export const initCommand: Command = {
   summary: 'create the CA, the listener certificate and the admin identity in the data directory',
   usage: 'keysmith init [--config FILE]',
   options: {},
+  example: 'keysmith init --config /etc/keysmith/keysmith.yaml',
   async run(parsed) {
     await withCore(
       parsed,
@@ -51,19 +66,23 @@ export const initCommand: Command = {
   },
 };
 
+const ISSUE_PROFILES: readonly ProfileName[] = ['svid', 'node', 'tls-server'];
+
 export const issueCommand: Command = {
   name: 'issue',
   summary: 'issue a certificate and key offline, into a directory (safe while serve runs)',
   usage:
-    'keysmith issue --spiffe-id ID [--dns NAME]... [--ip ADDR]... [--ttl 90d] [--profile svid|node|tls-server] --out DIR',
+    'keysmith issue --spiffe-id ID [--dns NAME]... [--ip ADDR]... [--ttl 90d] [--profile svid|node|tls-server] --out DIR [--json]',
   options: {
-    'spiffe-id': { type: 'string' },
-    dns: { type: 'string', multiple: true },
-    ip: { type: 'string', multiple: true },
-    ttl: { type: 'string' },
-    profile: { type: 'string' },
-    out: { type: 'string' },
+    'spiffe-id': { type: 'string', value: 'ID', help: 'the SPIFFE ID the certificate names (a URI SAN)' },
+    dns: { type: 'string', multiple: true, value: 'NAME', help: 'a DNS name to put in the SANs' },
+    ip: { type: 'string', multiple: true, value: 'ADDR', help: 'an IP address to put in the SANs' },
+    ttl: { type: 'string', value: 'DURATION', default: "the profile's (svid 1h, tls-server 90d)", help: 'lifetime, e.g. 12h or 90d' },
+    profile: { type: 'string', value: ISSUE_PROFILES.join('|'), default: 'svid with --spiffe-id, else tls-server', help: 'what the certificate is for' },
+    out: { type: 'string', value: 'DIR', help: 'directory to write cert.pem and key.pem into (required)' },
+    json: { type: 'boolean', help: 'print {"certificates":[...]} (the HTTP API\'s fields) and the file paths instead of the serial' },
   },
+  example: 'keysmith issue --dns db.internal --ttl 30d --out ./db-cert',
   async run(parsed) {
     const out = resolve(requireOption(parsed, 'out'));
     const spiffeId = stringOption(parsed, 'spiffe-id');
@@ -82,8 +101,17 @@ export const issueCommand: Command = {
         ...(ipAddresses.length === 0 ? {} : { ipAddresses }),
         ...(ttlMs === undefined ? {} : { ttlMs }),
       });
-      writeIdentity(identity, join(out, 'cert.pem'), join(out, 'key.pem'));
-      console.log(identity.issued.serial);
+      const certFile = join(out, 'cert.pem');
+      const keyFile = join(out, 'key.pem');
+      writeIdentity(identity, certFile, keyFile);
+      if (parsed.values['json'] !== true) {
+        console.log(identity.issued.serial);
+        return;
+      }
+      // The ledger's row, as the HTTP API shows it (committed before the files were written).
+      const record = await core.repositories.certificates.findBySerial(identity.issued.serial);
+      if (record === undefined) throw new Error(`certificate ${identity.issued.serial} is not in the ledger`);
+      printRecords('certificates', [certificateView(record, core.clock.now())], { cert_file: certFile, key_file: keyFile });
     });
     return 0;
   },
@@ -91,90 +119,121 @@ export const issueCommand: Command = {
 
 function profileOption(parsed: ParsedCommand, fallback: ProfileName): ProfileName {
   const value = stringOption(parsed, 'profile') ?? fallback;
-  const allowed: readonly string[] = ['svid', 'node', 'tls-server'];
-  if (!allowed.includes(value)) throw new UsageError(`--profile: expected one of ${allowed.join(', ')}, got '${value}'`);
-  return value as ProfileName;
+  const profile = ISSUE_PROFILES.find((name) => name === value);
+  if (profile === undefined) throw new UsageError(`--profile: expected one of ${ISSUE_PROFILES.join(', ')}, got '${value}'`);
+  return profile;
+}
+
+function oneOf<T extends string>(parsed: ParsedCommand, name: string, allowed: readonly T[]): T | undefined {
+  const value = stringOption(parsed, name);
+  if (value === undefined) return undefined;
+  const found = allowed.find((candidate) => candidate === value);
+  if (found === undefined) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got '${value}'`);
+  return found;
 }
 
 export const certsListCommand: Command = {
   name: 'certs list',
-  summary: 'list certificates in the ledger as a table',
-  usage: 'keysmith certs list [--expiring 7d [--all]] [--status valid|revoked] [--profile NAME] [--spiffe-id ID] [--dns NAME] [--limit N]',
+  summary: 'list certificates in the ledger (a table, or --json)',
+  usage:
+    'keysmith certs list [--expiring 7d [--include attention|all]] [--status valid|expired|revoked] [--profile NAME] [--spiffe-id ID] [--dns NAME] [--limit N] [--cursor C | --all] [--json]',
   options: {
-    expiring: { type: 'string' },
-    // --expiring shows what needs a person (no SVIDs but those whose SPIFFE ID stopped renewing); --all shows every one.
-    all: { type: 'boolean' },
-    status: { type: 'string' },
-    profile: { type: 'string' },
-    'spiffe-id': { type: 'string' },
-    dns: { type: 'string' },
-    limit: { type: 'string' },
+    expiring: { type: 'string', value: 'DURATION', help: 'only valid certificates whose notAfter falls within this duration from now, soonest first' },
+    include: {
+      type: 'string',
+      value: EXPIRY_SCOPES.join('|'),
+      default: 'attention',
+      help: 'with --expiring: attention lists what needs a person (no SVIDs but those whose SPIFFE ID stopped renewing), all every one',
+    },
+    status: { type: 'string', value: LISTED_STATUSES.join('|'), help: 'expired: not revoked and past notAfter (listed longest expired first)' },
+    profile: { type: 'string', value: 'NAME', help: `one of ${PROFILE_NAMES.join(', ')}` },
+    'spiffe-id': { type: 'string', value: 'ID', help: 'exact SPIFFE ID' },
+    dns: { type: 'string', value: 'NAME', help: 'a DNS name among the SANs' },
+    ...LISTING_OPTIONS,
   },
+  example: 'keysmith certs list --status expired --profile tls-server --all --json',
   async run(parsed) {
     const expiringWithinMs = durationOption(parsed, 'expiring');
-    const isAll = parsed.values['all'] === true;
-    if (isAll && expiringWithinMs === undefined) throw new UsageError('--all goes with --expiring: it lists every expiring certificate, SVIDs included');
-    const status = stringOption(parsed, 'status');
-    if (status !== undefined && status !== 'valid' && status !== 'revoked') throw new UsageError(`--status: expected valid or revoked, got '${status}'`);
-    const profile = stringOption(parsed, 'profile');
-    if (profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(profile)) {
-      throw new UsageError(`--profile: expected one of ${PROFILE_NAMES.join(', ')}, got '${profile}'`);
-    }
-    const limitText = stringOption(parsed, 'limit') ?? '500';
-    const limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError(`--limit: expected 1..500, got '${limitText}'`);
+    const include: ExpiryScope | undefined = oneOf(parsed, 'include', EXPIRY_SCOPES);
+    if (include !== undefined && expiringWithinMs === undefined) throw new UsageError('--include goes with --expiring');
+    const status: ListedStatus | undefined = oneOf(parsed, 'status', LISTED_STATUSES);
+    const profile: ProfileName | undefined = oneOf(parsed, 'profile', PROFILE_NAMES);
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const dnsName = stringOption(parsed, 'dns');
+    const paging = pagingOf(parsed);
     await withCore(parsed, async (core) => {
-      const page = await core.repositories.certificates.list({
-        now: core.clock.now(),
-        limit,
-        ...(expiringWithinMs === undefined ? {} : { expiringWithinMs, include: isAll ? 'all' : 'attention' }),
+      // One instant for every page: a walk with --all judges expiry the same way from its first page to its last.
+      const now = core.clock.now();
+      const filters: CertificateQuery = {
+        now,
+        ...(expiringWithinMs === undefined ? {} : { expiringWithinMs, include: include ?? 'attention' }),
         ...(status === undefined ? {} : { status }),
-        ...(profile === undefined ? {} : { profile: profile as ProfileName }),
+        ...(profile === undefined ? {} : { profile }),
         ...(spiffeId === undefined ? {} : { spiffeId }),
         ...(dnsName === undefined ? {} : { dnsName }),
-      });
-      console.log(formatTable(page.items, core.clock.now()));
-      if (page.nextCursor !== null) console.log(`(more than ${limit}; narrow the filters or raise --limit)`);
+      };
+      await printListing(
+        {
+          key: 'certificates',
+          fetch: async (cursor, limit) => core.repositories.certificates.list({ ...filters, limit, ...(cursor === undefined ? {} : { cursor }) }),
+          toJson: (record) => certificateView(record, now),
+          header: CERTIFICATE_HEADER,
+          toRow: (record) => certificateRow(record, now),
+          empty: '(no certificates match)',
+        },
+        paging,
+        parsed.values['json'] === true,
+      );
     });
     return 0;
   },
 };
 
-/** A plain table for terminals: the columns an operator scans at 3 a.m. */
-export function formatTable(items: readonly CertificateRecord[], now: number): string {
-  const rows = items.map((c) => [
+const CERTIFICATE_HEADER = ['SERIAL', 'PROFILE', 'STATUS', 'NOT AFTER', 'LEFT', 'IDENTITY'] as const;
+
+/** The columns an operator scans at 3 a.m.: LEFT in days, or hours and minutes below a day. */
+export function certificateRow(c: CertificateRecord, now: number): string[] {
+  const status = listedStatus(c, now);
+  return [
     c.serial,
     c.profile,
-    c.status,
-    new Date(c.notAfter).toISOString().replace('.000Z', 'Z'),
-    c.status === 'valid' ? `${Math.floor((c.notAfter - now) / 86_400_000)}d` : '-',
-    c.spiffeId ?? (c.sans.length > 0 ? c.sans.map((s) => s.value).join(',') : c.subject),
-  ]);
-  const header = ['SERIAL', 'PROFILE', 'STATUS', 'NOT AFTER', 'LEFT', 'IDENTITY'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n') + (rows.length === 0 ? '\n(no certificates match)' : '');
+    status,
+    shortTime(c.notAfter),
+    status === 'valid' ? formatTimeLeft(c.notAfter, now) : '-',
+    c.spiffeId ?? (c.sans.length > 0 ? c.sans.map((san) => san.value).join(',') : c.subject),
+  ];
 }
 
 export const revokeCommand: Command = {
   name: 'revoke',
   summary: 'revoke a certificate by serial',
-  usage: `keysmith revoke SERIAL --reason ${Object.keys(REVOCATION_REASONS).join('|')}`,
-  options: { reason: { type: 'string' } },
+  usage: `keysmith revoke SERIAL [--reason ${REVOCABLE_REASONS.join('|')}] [--json]`,
+  options: {
+    reason: {
+      type: 'string',
+      value: 'REASON',
+      default: 'unspecified',
+      help: `RFC 5280 section 5.3.1 reason, as the HTTP API takes it: ${REVOCABLE_REASONS.join(', ')}`,
+    },
+    json: { type: 'boolean', help: 'print {"certificates":[...]} with the revoked certificate as the HTTP API shows it' },
+  },
+  example: 'keysmith revoke 3f9a0c2d41e5b6a7 --reason keyCompromise',
   allowPositionals: true,
   async run(parsed) {
     const serial = parsed.positionals[0];
     if (serial === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one SERIAL');
     const reason = stringOption(parsed, 'reason') ?? 'unspecified';
-    if (!(reason in REVOCATION_REASONS)) throw new UsageError(`--reason: expected one of ${Object.keys(REVOCATION_REASONS).join(', ')}, got '${reason}'`);
+    if (!isRevocableReason(reason)) throw new UsageError(`--reason: expected one of ${REVOCABLE_REASONS.join(', ')}, got '${reason}'`);
     await withCore(parsed, async (core) => {
-      const record = await core.authority.revoke(serial.toLowerCase(), reason as RevocationReason);
-      console.log(`revoked ${record.serial} (${reason})`);
+      const record = await core.authority.revoke(serial.toLowerCase(), reason);
+      if (parsed.values['json'] === true) printRecords('certificates', [certificateView(record, core.clock.now())]);
+      else console.log(`revoked ${record.serial} (${reason})`);
     });
     return 0;
   },
 };
+
+/** The reasons `keysmith revoke --reason` accepts (the same list as the HTTP API's schema). */
+export const CLI_REVOCATION_REASONS: readonly string[] = REVOCABLE_REASONS;
 
 export { adminSpiffeId };

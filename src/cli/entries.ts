@@ -5,12 +5,13 @@
  */
 import { loadConfig, type Config } from '../config.js';
 import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
-import type { EntryPage, RegistrationEntry } from '../shared/entry-records.js';
+import type { RegistrationEntry } from '../shared/entry-records.js';
 import type { SvidApi } from '../svid/ports.js';
 import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openCore, openSvid } from './compose.js';
+import { LISTING_OPTIONS, pagingOf, printListing } from './listing.js';
 
-function configOf(parsed: ParsedCommand): Config {
+export function configOf(parsed: ParsedCommand): Config {
   const file = stringOption(parsed, 'config');
   return loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
 }
@@ -62,7 +63,7 @@ export function formatEntryLine(entry: RegistrationEntry): string {
   return parts.join('  ');
 }
 
-function printJson(value: EntryWire | { items: EntryWire[] }): void {
+function printJson(value: EntryWire): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
@@ -72,15 +73,16 @@ export const entriesCreateCommand: Command = {
   usage:
     'keysmith entries create --spiffe-id ID --parent-id ID [--x509-ttl 1h] [--jwt-ttl 5m] [--dns NAME]... [--admin] [--expires-at ISO] [--json]',
   options: {
-    'spiffe-id': { type: 'string' },
-    'parent-id': { type: 'string' },
-    'x509-ttl': { type: 'string' },
-    'jwt-ttl': { type: 'string' },
-    dns: { type: 'string', multiple: true },
-    admin: { type: 'boolean' },
-    'expires-at': { type: 'string' },
-    json: { type: 'boolean' },
+    'spiffe-id': { type: 'string', value: 'ID', help: 'the SPIFFE ID the entry grants (required)' },
+    'parent-id': { type: 'string', value: 'ID', help: 'the node or workload SPIFFE ID that may obtain it (required)' },
+    'x509-ttl': { type: 'string', value: 'DURATION', default: '1h', help: 'lifetime of the X509-SVIDs it grants' },
+    'jwt-ttl': { type: 'string', value: 'DURATION', default: '5m', help: 'lifetime of the JWT-SVIDs it grants' },
+    dns: { type: 'string', multiple: true, value: 'NAME', help: 'a DNS name the X509-SVID may carry' },
+    admin: { type: 'boolean', help: 'an admin grant: the SPIFFE ID is /admin or below it' },
+    'expires-at': { type: 'string', value: 'ISO', default: 'never', help: 'when the entry stops granting, an ISO 8601 date-time with a zone' },
+    json: { type: 'boolean', help: "print the entry as the HTTP API's JSON" },
   },
+  example: 'keysmith entries create --spiffe-id spiffe://keysmith.local/payments --parent-id spiffe://keysmith.local/node/web-1 --x509-ttl 1h',
   async run(parsed) {
     const spiffeId = requireOption(parsed, 'spiffe-id');
     const parentId = requireOption(parsed, 'parent-id');
@@ -105,36 +107,40 @@ export const entriesCreateCommand: Command = {
   },
 };
 
-/** Pages are followed to the end; this bounds a runaway cursor. */
-const MAX_PAGES = 10_000;
-
 export const entriesListCommand: Command = {
   name: 'entries list',
   summary: 'list registration entries',
-  usage: 'keysmith entries list [--spiffe-id ID] [--parent-id ID] [--json]',
-  options: { 'spiffe-id': { type: 'string' }, 'parent-id': { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'keysmith entries list [--spiffe-id ID] [--parent-id ID] [--limit N] [--cursor C | --all] [--json]',
+  options: {
+    'spiffe-id': { type: 'string', value: 'ID', help: 'only entries granting this SPIFFE ID' },
+    'parent-id': { type: 'string', value: 'ID', help: 'only entries this parent may use' },
+    ...LISTING_OPTIONS,
+  },
+  example: 'keysmith entries list --parent-id spiffe://keysmith.local/node/web-1 --all --json',
   async run(parsed) {
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const parentId = stringOption(parsed, 'parent-id');
-    const entries = await withSvid(parsed, async (svid) => {
-      const all: RegistrationEntry[] = [];
-      let cursor: string | null = null;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const result: EntryPage = await svid.listEntries({
-          limit: 500,
-          ...(spiffeId === undefined ? {} : { spiffeId }),
-          ...(parentId === undefined ? {} : { parentId }),
-          ...(cursor === null ? {} : { cursor }),
-        });
-        all.push(...result.items);
-        cursor = result.nextCursor;
-        if (cursor === null) break;
-      }
-      return all;
-    });
-    if (parsed.values['json'] === true) printJson({ items: entries.map(entryWire) });
-    else if (entries.length === 0) console.log('(no entries match)');
-    else for (const entry of entries) console.log(formatEntryLine(entry));
+    const paging = pagingOf(parsed);
+    await withSvid(parsed, (svid) =>
+      printListing(
+        {
+          key: 'entries',
+          fetch: (cursor, limit) =>
+            svid.listEntries({
+              limit,
+              ...(spiffeId === undefined ? {} : { spiffeId }),
+              ...(parentId === undefined ? {} : { parentId }),
+              ...(cursor === undefined ? {} : { cursor }),
+            }),
+          toJson: entryWire,
+          header: [],
+          toRow: (entry) => [formatEntryLine(entry)],
+          empty: '(no entries match)',
+        },
+        paging,
+        parsed.values['json'] === true,
+      ),
+    );
     return 0;
   },
 };
@@ -144,6 +150,7 @@ export const entriesDeleteCommand: Command = {
   summary: 'delete a registration entry (SVIDs issued under it stay valid until they expire)',
   usage: 'keysmith entries delete ID',
   options: {},
+  example: 'keysmith entries delete 3b8f6c1e-2a4d-4e8b-9f0a-7c5d1e2f3a4b',
   allowPositionals: true,
   async run(parsed) {
     const id = parsed.positionals[0];

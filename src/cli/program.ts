@@ -2,20 +2,22 @@ import 'reflect-metadata';
 import { ConfigError } from '../config.js';
 import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
-import { acmeEabCreateCommand } from './acme.js';
+import { acmeEabCreateCommand, acmeEabListCommand, acmeEabRevokeCommand } from './acme.js';
 import { alertsListCommand, alertsRunCommand } from './alerts.js';
 import { caRotateJwtCommand } from './ca-jwt.js';
 import { caActivateCommand, caArlCommand, caRevokeIntermediateCommand, caRotateCommand, caStatusCommand } from './ca.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';
 import { entriesCreateCommand, entriesDeleteCommand, entriesListCommand } from './entries.js';
 import { healthCommand } from './health.js';
+import { renderHelp } from './help.js';
 import { serveCommand } from './serve.js';
-import { tokensCreateCommand } from './tokens.js';
+import { tokensCreateCommand, tokensListCommand, tokensRevokeCommand } from './tokens.js';
+import { packageVersion } from './version.js';
 import { backupCommand } from './backup.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 
-const COMMANDS: readonly Command[] = [
+export const COMMANDS: readonly Command[] = [
   serveCommand,
   initCommand,
   issueCommand,
@@ -24,11 +26,15 @@ const COMMANDS: readonly Command[] = [
   alertsListCommand,
   alertsRunCommand,
   acmeEabCreateCommand,
+  acmeEabListCommand,
+  acmeEabRevokeCommand,
   entriesCreateCommand,
   entriesListCommand,
   entriesDeleteCommand,
   tokensCreateCommand,
   caRotateJwtCommand,
+  tokensListCommand,
+  tokensRevokeCommand,
   healthCommand,
   backupCommand,
   restoreCommand,
@@ -46,6 +52,7 @@ function overview(): string {
     'keysmith: an internal PKI that gives every workload a short-lived identity',
     '',
     'usage: keysmith <command> [options]   (every command takes --config FILE and --help)',
+    '       keysmith --version',
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
@@ -67,6 +74,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(overview());
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    console.log(packageVersion());
+    return 0;
+  }
   const found = findCommand(argv);
   if (found === undefined) {
     console.error(`keysmith: unknown command '${argv.join(' ')}'\n\n${overview()}`);
@@ -76,7 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const parsed = parseCommand(command, rest);
     if (parsed.values['help'] === true) {
-      console.log(`${command.summary}\n\nusage: ${command.usage}\n\n  --config, -c FILE  settings file (YAML or JSON); KEYSMITH_* variables override it`);
+      console.log(renderHelp(command));
       return 0;
     }
     return await command.run(parsed);

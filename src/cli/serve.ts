@@ -35,6 +35,7 @@ export const serveCommand: Command = {
   summary: 'start keysmith (creates the CA and identities on first start)',
   usage: 'keysmith serve [--config FILE]',
   options: {},
+  example: 'keysmith serve --config /etc/keysmith/keysmith.yaml',
   async run(parsed) {
     const file = stringOption(parsed, 'config');
     // Unknown KEYSMITH_* variables: on stderr at once (a start that fails later still shows them), then in the log.

@@ -4,7 +4,10 @@ import type {
   AcmeAccountRecord,
   AcmeAuthorizationRecord,
   AcmeChallengeRecord,
+  AcmeEabKeyPage,
+  AcmeEabKeyQuery,
   AcmeEabKeyRecord,
+  AcmeEabKeySummary,
   AcmeIdentifierRecord,
   AcmeOrderRecord,
   CreateOrderOutcome,
@@ -33,6 +36,7 @@ import {
   type OrderRow,
 } from './acme-rows.js';
 import { toConflict } from './connection.js';
+import { checkEabKeyId, planEabList, REVOKE_EAB_SQL, revokeEabRefusal, SELECT_EAB_SUMMARY_SQL, toEabPage } from './eab-keys.js';
 
 /**
  * The ACME aggregate (migrations/0004), fitting src/acme's AcmeStore port.
@@ -154,6 +158,20 @@ export class AcmeRepository {
   findEabKey(keyId: string): AcmeEabKeyRecord | undefined {
     const row = this.statements.selectEab.get(keyId);
     return row === undefined ? undefined : toEabKey(row);
+  }
+
+  /** One page of EAB keys in creation order, without their HMAC keys (eab-keys.ts). */
+  listEabKeys(query: AcmeEabKeyQuery): AcmeEabKeyPage {
+    const plan = planEabList(query, 'sqlite');
+    return toEabPage(this.db.prepare<[EabParams], AcmeEabKeySummary>(plan.sql).all(plan.params), plan.limit);
+  }
+
+  /** Revokes a key: it binds no new account. 'notFound' for an unknown id, 'conflict' when already revoked. */
+  revokeEabKey(keyId: string, now: number): AcmeEabKeySummary {
+    checkEabKeyId(keyId);
+    const revoked = this.db.prepare<[EabParams], AcmeEabKeySummary>(REVOKE_EAB_SQL).get({ keyId, now });
+    if (revoked !== undefined) return revoked;
+    throw revokeEabRefusal(keyId, this.db.prepare<[EabParams], AcmeEabKeySummary>(SELECT_EAB_SUMMARY_SQL).get({ keyId }));
   }
 
   // ------------------------------------------------------------ accounts
@@ -287,6 +305,8 @@ export class AcmeRepository {
   }
 }
 
+type EabParams = Record<string, string | number>;
+
 /** Prepared on first use, so a ledger opened at an older schema version (before 0004) still opens. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -295,7 +315,7 @@ function prepareStatements(db: Database.Database) {
     ),
     selectEab: db.prepare<[string], EabRow>(`SELECT ${EAB_COLUMNS} FROM acme_eab_keys WHERE key_id = ?`),
     bindEab: db.prepare<[string, number, string]>(
-      'UPDATE acme_eab_keys SET bound_account = ?, bound_at = ? WHERE key_id = ? AND bound_account IS NULL',
+      'UPDATE acme_eab_keys SET bound_account = ?, bound_at = ? WHERE key_id = ? AND bound_account IS NULL AND revoked_at IS NULL',
     ),
     insertAccount: db.prepare<[string, string, string, string, string | null, number]>(
       `INSERT INTO acme_accounts (id, key_thumbprint, jwk, status, contact, eab_key_id, created_at)

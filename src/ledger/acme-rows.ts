@@ -37,6 +37,7 @@ export interface EabRow {
   readonly createdBy: string;
   readonly boundAccount: string | null;
   readonly boundAt: number | null;
+  readonly revokedAt: number | null;
 }
 
 export interface OrderRow {
@@ -77,7 +78,7 @@ export interface ChallengeRow {
 
 export const ACCOUNT_COLUMNS = `id, key_thumbprint AS "keyThumbprint", jwk, status, contact, eab_key_id AS "eabKeyId", created_at AS "createdAt"`;
 export const EAB_COLUMNS = `key_id AS "keyId", hmac_key AS "hmacKey", created_at AS "createdAt", created_by AS "createdBy",
-  bound_account AS "boundAccount", bound_at AS "boundAt"`;
+  bound_account AS "boundAccount", bound_at AS "boundAt", revoked_at AS "revokedAt"`;
 export const ORDER_COLUMNS = `id, account_id AS "accountId", status, identifiers, not_before AS "notBefore", not_after AS "notAfter",
   expires_at AS "expiresAt", created_at AS "createdAt", error, certificate_serial AS "certificateSerial",
   replaces, replaces_serial AS "replacesSerial"`;

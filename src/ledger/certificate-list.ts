@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { EXPIRY_SCOPES, type CertificateQuery, type ExpiryScope } from '../shared/records.js';
+import { EXPIRY_SCOPES, LISTED_STATUSES, type CertificateQuery, type ExpiryScope } from '../shared/records.js';
 import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS } from './attention.js';
 import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDnsName } from './certificate-rows.js';
 import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';
@@ -17,7 +17,10 @@ import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from '.
 /** The SQL dialect a plan is spelled for. The texts differ only in planner hints. */
 export type SqlDialect = 'sqlite' | 'postgres';
 
-/** 'expiring': (not_after, serial) ascending; 'issued': issued_at descending, then serial ascending. */
+/**
+ * 'expiring': (not_after, serial) ascending (expiry listings and status expired);
+ * 'issued': issued_at descending, then serial ascending.
+ */
 export type ListOrder = 'expiring' | 'issued';
 
 export interface ListCursor {
@@ -72,7 +75,8 @@ export function decodeCursor(text: string): ListCursor {
  */
 export function planList(query: CertificateQuery, clock: Clock = systemClock, dialect: SqlDialect = 'sqlite'): ListPlan | null {
   const limit = checkPageLimit(query.limit);
-  const order: ListOrder = query.expiringWithinMs === undefined ? 'issued' : 'expiring';
+  // The expired listing walks the valid-by-notAfter index too (longest expired first), so it is bounded by its page.
+  const order: ListOrder = query.expiringWithinMs === undefined && query.status !== 'expired' ? 'issued' : 'expiring';
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   if (cursor !== undefined && cursor.order !== order) {
     throw new DomainError('malformed', 'cursor belongs to a listing in a different order');
@@ -92,8 +96,8 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock, di
     if (!Number.isSafeInteger(within) || within < 0 || !Number.isSafeInteger(now + within)) {
       throw new DomainError('malformed', 'expiringWithinMs is a non-negative integer of milliseconds');
     }
-    // "Expiring" means still valid; asking for revoked ones as well matches nothing.
-    if (query.status === 'revoked') return null;
+    // "Expiring" means still valid; asking for revoked or expired ones as well matches nothing.
+    if (query.status === 'revoked' || query.status === 'expired') return null;
     // Spelled out literally so the planner can use the partial indexes (WHERE status = 'valid' ...).
     where.push("status = 'valid'", 'not_after >= :from', 'not_after <= :to');
     params['from'] = now;
@@ -101,8 +105,16 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock, di
     scope = query.include ?? 'attention';
     if (scope === 'attention') Object.assign(params, stoppedRenewingParams(now));
   } else if (query.status !== undefined) {
-    if (query.status !== 'valid' && query.status !== 'revoked') throw new DomainError('malformed', 'status is valid or revoked');
-    where.push(query.status === 'valid' ? "status = 'valid'" : "status = 'revoked'");
+    if (!LISTED_STATUSES.includes(query.status)) throw new DomainError('malformed', `status is one of ${LISTED_STATUSES.join(', ')}`);
+    if (query.status === 'revoked') {
+      where.push("status = 'revoked'");
+    } else {
+      // Expiry is not stored: it follows from notAfter and the time (RFC 5280 §4.1.2.5: notAfter itself is still valid).
+      const now = query.now ?? clock.now();
+      checkTime(now, 'now');
+      where.push("status = 'valid'", query.status === 'valid' ? 'not_after >= :now' : 'not_after < :now');
+      params['now'] = now;
+    }
   }
   if (query.profile !== undefined) {
     if (!isProfileName(query.profile)) throw new DomainError('malformed', `unknown profile '${String(query.profile)}'`);

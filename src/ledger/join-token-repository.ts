@@ -1,14 +1,22 @@
 import Database from 'better-sqlite3';
-import type { JoinTokenRecord } from '../shared/entry-records.js';
+import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../shared/entry-records.js';
 import { checkSerial, checkTime } from './certificate-rows.js';
 import { DurableWrites, toConflict } from './connection.js';
 import {
   attachDecision,
   checkNewJoinToken,
   checkTokenHash,
+  checkTokenId,
   DUPLICATE_TOKEN,
+  INSERT_TOKEN_SQL,
+  insertTokenParams,
+  planTokenList,
   redeemRefusal,
+  REVOKE_TOKEN_SQL,
+  revokeTokenRefusal,
+  SELECT_TOKEN_SUMMARY_SQL,
   TOKEN_COLUMNS,
+  toTokenPage,
   unknownSerial,
   type JoinTokenRedemption,
   type TokenRow,
@@ -27,22 +35,21 @@ export type { JoinTokenRedemption } from './join-token-rows.js';
  */
 export class JoinTokenRepository {
   private readonly durable: DurableWrites;
-  private insertStatement: Database.Statement<[string, string, number, number, string]> | undefined;
+  private insertStatement: Database.Statement<[Record<string, string | number>]> | undefined;
+  private readonly listStatements = new Map<string, Database.Statement<[Record<string, string | number>], JoinTokenSummary>>();
   private selectStatement: Database.Statement<[string], TokenRow> | undefined;
   private markUsedStatement: Database.Statement<[number, string]> | undefined;
   private attachStatement: Database.Statement<[string, string]> | undefined;
   private readonly insertTransaction: Database.Transaction<(row: TokenRow) => void>;
   private readonly redeemTransaction: Database.Transaction<(tokenHash: string, now: number) => JoinTokenRedemption>;
   private readonly attachTransaction: Database.Transaction<(tokenHash: string, serial: string) => void>;
+  private readonly revokeTransaction: Database.Transaction<(id: string, now: number) => JoinTokenSummary | undefined>;
 
   constructor(private readonly db: Database.Database) {
     this.durable = new DurableWrites(db);
     this.insertTransaction = db.transaction((row: TokenRow): void => {
-      this.insertStatement ??= db.prepare<[string, string, number, number, string]>(
-        `INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by, used_at, used_by_serial)
-         VALUES (?, ?, ?, ?, ?, NULL, NULL)`,
-      );
-      this.insertStatement.run(row.tokenHash, row.spiffeId, row.expiresAt, row.createdAt, row.createdBy);
+      this.insertStatement ??= db.prepare<[Record<string, string | number>]>(INSERT_TOKEN_SQL);
+      this.insertStatement.run(insertTokenParams(row));
     });
 
     this.redeemTransaction = db.transaction((tokenHash: string, now: number): JoinTokenRedemption => {
@@ -57,6 +64,10 @@ export class JoinTokenRepository {
       }
       return { ok: true, record: { ...row, usedAt: now } };
     });
+
+    this.revokeTransaction = db.transaction((id: string, now: number): JoinTokenSummary | undefined =>
+      db.prepare<[Record<string, string | number>], JoinTokenSummary>(REVOKE_TOKEN_SQL).get({ id, now }),
+    );
 
     this.attachTransaction = db.transaction((tokenHash: string, serial: string): void => {
       const decision = attachDecision(this.select(tokenHash), serial);
@@ -101,6 +112,29 @@ export class JoinTokenRepository {
       if (error instanceof Database.SqliteError && error.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw unknownSerial(serial, error);
       throw toConflict(error, (code) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${code})`);
     }
+  }
+
+  /** One page of tokens in creation order, without their hashes; status judged at query.now. */
+  list(query: JoinTokenQuery): JoinTokenPage {
+    const plan = planTokenList(query, 'sqlite');
+    let statement = this.listStatements.get(plan.sql);
+    if (statement === undefined) {
+      statement = this.db.prepare<[Record<string, string | number>], JoinTokenSummary>(plan.sql);
+      this.listStatements.set(plan.sql, statement);
+    }
+    return toTokenPage(statement.all(plan.params), plan.limit);
+  }
+
+  /**
+   * Revokes an unused token by id, durably: it can no longer be redeemed.
+   * 'notFound' for an unknown id, 'conflict' when already revoked or used.
+   */
+  revoke(id: string, now: number): JoinTokenSummary {
+    checkTokenId(id);
+    checkTime(now, 'now');
+    const revoked = this.durable.run(this.revokeTransaction, id, now);
+    if (revoked !== undefined) return { ...revoked };
+    throw revokeTokenRefusal(id, this.db.prepare<[Record<string, string>], JoinTokenSummary>(SELECT_TOKEN_SUMMARY_SQL).get({ id }));
   }
 
   /** The stored record, or undefined. For audits and tests; redemption goes through redeem. */

@@ -1,4 +1,6 @@
-import type { JoinTokenRecord } from '../shared/entry-records.js';
+import { isJoinTokenId, JOIN_TOKEN_STATUSES, type JoinTokenQuery, type JoinTokenRecord, type JoinTokenSummary } from '../shared/entry-records.js';
+import type { SqlDialect } from './certificate-list.js';
+import { planCreatedList, toCreatedPage, type CreatedListPlan } from './created-listing.js';
 import { DomainError } from '../shared/errors.js';
 import { parseSpiffeId } from '../shared/spiffe-id.js';
 import { checkTime } from './certificate-rows.js';
@@ -16,14 +18,99 @@ export type JoinTokenRedemption =
   | { readonly ok: true; readonly record: JoinTokenRecord }
   | { readonly ok: false; readonly reason: RedeemRefusal };
 
-export type RedeemRefusal = 'unknown' | 'used' | 'expired';
+export type RedeemRefusal = 'unknown' | 'used' | 'expired' | 'revoked';
 
 /** A row as selected: the columns are aliased (quoted, for PostgreSQL) to the record's names. */
 export type TokenRow = JoinTokenRecord;
 
-export const TOKEN_COLUMNS = `
-  token_hash AS "tokenHash", spiffe_id AS "spiffeId", expires_at AS "expiresAt", created_at AS "createdAt",
-  created_by AS "createdBy", used_at AS "usedAt", used_by_serial AS "usedBySerial"`;
+/** Everything a listing shows: every column but token_hash, which a listing never reads. */
+export const TOKEN_SUMMARY_COLUMNS = `
+  id, spiffe_id AS "spiffeId", expires_at AS "expiresAt", created_at AS "createdAt",
+  created_by AS "createdBy", used_at AS "usedAt", used_by_serial AS "usedBySerial", revoked_at AS "revokedAt"`;
+
+export const TOKEN_COLUMNS = `token_hash AS "tokenHash", ${TOKEN_SUMMARY_COLUMNS}`;
+
+export const INSERT_TOKEN_SQL = `INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by, used_at, used_by_serial, revoked_at)
+  VALUES (:id, :tokenHash, :spiffeId, :expiresAt, :createdAt, :createdBy, NULL, NULL, NULL)`;
+
+export function insertTokenParams(record: JoinTokenRecord): Record<string, string | number> {
+  return {
+    id: record.id,
+    tokenHash: record.tokenHash,
+    spiffeId: record.spiffeId,
+    expiresAt: record.expiresAt,
+    createdAt: record.createdAt,
+    createdBy: record.createdBy,
+  };
+}
+
+/** Marks an unused, unrevoked token revoked, in one statement (it serialises with a redemption on the row). */
+export const REVOKE_TOKEN_SQL = `UPDATE join_tokens SET revoked_at = :now
+  WHERE id = :id AND revoked_at IS NULL AND used_at IS NULL RETURNING ${TOKEN_SUMMARY_COLUMNS}`;
+
+export const SELECT_TOKEN_SUMMARY_SQL = `SELECT ${TOKEN_SUMMARY_COLUMNS} FROM join_tokens WHERE id = :id`;
+
+export function checkTokenId(id: string): void {
+  if (typeof id !== 'string' || !isJoinTokenId(id)) throw new DomainError('malformed', "a join token id is 'jt-' and 18 hex digits");
+}
+
+/** Why revoking found nothing to change, from the row as it is now. */
+export function revokeTokenRefusal(id: string, row: JoinTokenSummary | undefined): DomainError {
+  if (row === undefined) return new DomainError('notFound', `no join token ${id}`);
+  if (row.revokedAt !== null) return new DomainError('conflict', `join token ${id} is already revoked`);
+  if (row.usedAt !== null) {
+    const by = row.usedBySerial === null ? '' : ` (node certificate ${row.usedBySerial}: revoke that certificate instead)`;
+    return new DomainError('conflict', `join token ${id} was already used${by}`);
+  }
+  return new DomainError('conflict', `join token ${id} changed while it was being revoked`);
+}
+
+/** One page of the token listing (creation order), with the status filter judged at query.now. */
+export function planTokenList(query: JoinTokenQuery, dialect: SqlDialect): CreatedListPlan {
+  checkTime(query.now, 'now');
+  const where: string[] = [];
+  const params: Record<string, string | number> = {};
+  if (query.spiffeId !== undefined) {
+    if (typeof query.spiffeId !== 'string') throw new DomainError('malformed', 'spiffeId filter is a string');
+    where.push('spiffe_id = :spiffeId');
+    params['spiffeId'] = query.spiffeId;
+  }
+  switch (query.status) {
+    case undefined:
+      break;
+    case 'revoked':
+      where.push('revoked_at IS NOT NULL');
+      break;
+    case 'used':
+      where.push('used_at IS NOT NULL');
+      break;
+    case 'expired':
+      where.push('revoked_at IS NULL', 'used_at IS NULL', 'expires_at <= :now');
+      params['now'] = query.now;
+      break;
+    case 'unused':
+      where.push('revoked_at IS NULL', 'used_at IS NULL', 'expires_at > :now');
+      params['now'] = query.now;
+      break;
+    default:
+      throw new DomainError('malformed', `status is one of ${JOIN_TOKEN_STATUSES.join(', ')}`);
+  }
+  return planCreatedList({
+    table: 'join_tokens',
+    columns: TOKEN_SUMMARY_COLUMNS,
+    idColumn: 'id',
+    where,
+    params,
+    cursor: query.cursor,
+    limit: query.limit,
+    dialect,
+    isId: isJoinTokenId,
+  });
+}
+
+export function toTokenPage(rows: readonly JoinTokenSummary[], limit: number): { items: JoinTokenSummary[]; nextCursor: string | null } {
+  return toCreatedPage(rows, limit, (row) => ({ ...row }), (item) => item.id);
+}
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/;
 const NODE_PATH_PREFIX = '/node/';
@@ -37,6 +124,7 @@ export function checkTokenHash(tokenHash: string): void {
 
 /** What create accepts: a well-formed, unused token naming a node identity. 'malformed' otherwise. */
 export function checkNewJoinToken(record: JoinTokenRecord): void {
+  checkTokenId(record.id);
   checkTokenHash(record.tokenHash);
   if (typeof record.spiffeId !== 'string' || !parseSpiffeId(record.spiffeId).path.startsWith(NODE_PATH_PREFIX)) {
     throw new DomainError('malformed', `a join token attests a node identity (a SPIFFE ID under ${NODE_PATH_PREFIX})`);
@@ -47,7 +135,9 @@ export function checkNewJoinToken(record: JoinTokenRecord): void {
   if (typeof record.createdBy !== 'string' || record.createdBy.length === 0 || record.createdBy.length > MAX_CREATED_BY_LENGTH) {
     throw new DomainError('malformed', `createdBy is 1 to ${MAX_CREATED_BY_LENGTH} characters`);
   }
-  if (record.usedAt !== null || record.usedBySerial !== null) throw new DomainError('malformed', 'a new join token is unused');
+  if (record.usedAt !== null || record.usedBySerial !== null || record.revokedAt !== null) {
+    throw new DomainError('malformed', 'a new join token is unused and not revoked');
+  }
 }
 
 /** Not the hash in the detail: it identifies a live credential in logs. */
@@ -60,6 +150,7 @@ export const DUPLICATE_TOKEN = 'this join token is already stored';
  */
 export function redeemRefusal(row: TokenRow | undefined, now: number): RedeemRefusal | undefined {
   if (row === undefined) return 'unknown';
+  if (row.revokedAt !== null) return 'revoked';
   if (row.usedAt !== null) return 'used';
   if (now >= row.expiresAt) return 'expired';
   return undefined;

@@ -47,6 +47,31 @@ export interface AcmeEabKeyRecord {
   readonly createdBy: string;
   readonly boundAccount: string | null;
   readonly boundAt: number | null;
+  /** Set once, by `keysmith acme eab revoke`: a revoked key binds no new account. */
+  readonly revokedAt: number | null;
+}
+
+/** An EAB key as listings show it: never the HMAC key. */
+export type AcmeEabKeySummary = Omit<AcmeEabKeyRecord, 'hmacKey'>;
+
+export const EAB_KEY_STATUSES = ['unbound', 'bound', 'revoked'] as const;
+export type EabKeyStatus = (typeof EAB_KEY_STATUSES)[number];
+
+export function eabKeyStatus(key: Pick<AcmeEabKeyRecord, 'boundAccount' | 'revokedAt'>): EabKeyStatus {
+  if (key.revokedAt !== null) return 'revoked';
+  return key.boundAccount === null ? 'unbound' : 'bound';
+}
+
+export interface AcmeEabKeyQuery {
+  readonly status?: EabKeyStatus;
+  readonly cursor?: string;
+  /** 1..500, default 100. */
+  readonly limit?: number;
+}
+
+export interface AcmeEabKeyPage {
+  readonly items: readonly AcmeEabKeySummary[];
+  readonly nextCursor: string | null;
 }
 
 export interface AcmeChallengeRecord {

@@ -61,6 +61,8 @@ export interface EntryPage {
  * token itself. The token names the node identity it attests.
  */
 export interface JoinTokenRecord {
+  /** Public name of the token ('jt-' and 18 hex digits): what listings show and revoke takes. */
+  readonly id: string;
   /** Lowercase hex SHA-256 of the token string. */
   readonly tokenHash: string;
   /** spiffe://<td>/node/<name> */
@@ -72,4 +74,41 @@ export interface JoinTokenRecord {
   readonly usedAt: number | null;
   /** Serial of the node certificate issued for it. */
   readonly usedBySerial: string | null;
+  /** Set once, by `keysmith tokens revoke`: a revoked token is never redeemed. */
+  readonly revokedAt: number | null;
+}
+
+/** A token as listings show it: never its hash (it identifies a live credential). */
+export type JoinTokenSummary = Omit<JoinTokenRecord, 'tokenHash'>;
+
+/** Where a token stands at a given time. */
+export const JOIN_TOKEN_STATUSES = ['unused', 'used', 'expired', 'revoked'] as const;
+export type JoinTokenStatus = (typeof JOIN_TOKEN_STATUSES)[number];
+
+/** expiresAt is the first instant the token no longer works (as redemption judges it). */
+export function joinTokenStatus(token: Pick<JoinTokenRecord, 'usedAt' | 'revokedAt' | 'expiresAt'>, now: number): JoinTokenStatus {
+  if (token.revokedAt !== null) return 'revoked';
+  if (token.usedAt !== null) return 'used';
+  return now >= token.expiresAt ? 'expired' : 'unused';
+}
+
+const JOIN_TOKEN_ID = /^jt-[0-9a-f]{18}$/;
+
+export function isJoinTokenId(value: string): boolean {
+  return JOIN_TOKEN_ID.test(value);
+}
+
+export interface JoinTokenQuery {
+  readonly status?: JoinTokenStatus;
+  readonly spiffeId?: string;
+  /** The time status is judged at. */
+  readonly now: number;
+  readonly cursor?: string;
+  /** 1..500, default 100. */
+  readonly limit?: number;
+}
+
+export interface JoinTokenPage {
+  readonly items: readonly JoinTokenSummary[];
+  readonly nextCursor: string | null;
 }

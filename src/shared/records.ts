@@ -21,7 +21,44 @@ export const REVOCATION_REASONS = {
 } as const;
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
+/**
+ * The reasons an operator may give to revoke, on every surface (the HTTP
+ * API's schema and `keysmith revoke` both take this list). removeFromCRL
+ * (RFC 5280 §5.3.1) only appears in delta CRLs to undo a certificateHold, so
+ * it is never a reason to revoke.
+ */
+export const REVOCABLE_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'privilegeWithdrawn',
+  'aACompromise',
+] as const satisfies readonly RevocationReason[];
+export type RevocableReason = (typeof REVOCABLE_REASONS)[number];
+
+export function isRevocableReason(value: string): value is RevocableReason {
+  return REVOCABLE_REASONS.some((reason) => reason === value);
+}
+
+/** What the ledger stores: revocation is a fact written down; expiry is not (it follows from notAfter and the time). */
 export type CertificateStatus = 'valid' | 'revoked';
+
+/**
+ * The status a listing shows and filters on: a stored 'valid' whose notAfter
+ * has passed is 'expired'. RFC 5280 §4.1.2.5: the validity period includes
+ * notAfter, so a certificate is expired only once now > notAfter.
+ */
+export const LISTED_STATUSES = ['valid', 'expired', 'revoked'] as const;
+export type ListedStatus = (typeof LISTED_STATUSES)[number];
+
+export function listedStatus(record: { readonly status: CertificateStatus; readonly notAfter: number }, now: number): ListedStatus {
+  if (record.status === 'revoked') return 'revoked';
+  return now > record.notAfter ? 'expired' : 'valid';
+}
 
 export interface SubjectAltName {
   readonly type: 'dns' | 'ip' | 'uri' | 'email';
@@ -68,8 +105,10 @@ export interface CertificateQuery {
   readonly expiringWithinMs?: number;
   /** With expiringWithinMs: which of them (default 'attention'). */
   readonly include?: ExpiryScope;
+  /** The time expiry is judged at (expiringWithinMs, and status valid or expired); default the repository's clock. */
   readonly now?: number;
-  readonly status?: CertificateStatus;
+  /** 'valid': stored valid and not past notAfter; 'expired': stored valid, past notAfter; 'revoked'. */
+  readonly status?: ListedStatus;
   readonly profile?: ProfileName;
   readonly spiffeId?: string;
   readonly dnsName?: string;

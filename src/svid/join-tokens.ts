@@ -11,10 +11,13 @@ export const MAX_JOIN_TOKEN_TTL_MS = 7 * 24 * 60 * MINUTE;
 /** How much of the hash names a token in the ledger's requester column: enough to find it, too little to matter. */
 const REQUESTER_HASH_CHARS = 12;
 
-/** A fresh one-time token and the only thing that is stored about it. */
-export function newJoinToken(): { readonly token: string; readonly tokenHash: string } {
+/** Random bytes in a token's public id ('jt-' and 18 hex digits): independent of the token, so it tells nothing about it. */
+const TOKEN_ID_BYTES = 9;
+
+/** A fresh one-time token, the only thing that is stored about it, and its public id. */
+export function newJoinToken(): { readonly token: string; readonly tokenHash: string; readonly id: string } {
   const token = randomBytes(TOKEN_BYTES).toString('base64url');
-  return { token, tokenHash: hashJoinToken(token) };
+  return { token, tokenHash: hashJoinToken(token), id: `jt-${randomBytes(TOKEN_ID_BYTES).toString('hex')}` };
 }
 
 /** Lowercase hex SHA-256 of the token string. */
@@ -51,6 +54,8 @@ export function redeemRefusal(outcome: Extract<RedeemOutcome, { ok: false }>): D
       return new DomainError('unauthorized', 'join token has already been used');
     case 'expired':
       return new DomainError('unauthorized', 'join token has expired');
+    case 'revoked':
+      return new DomainError('unauthorized', 'join token has been revoked');
     default: {
       const never: never = outcome.reason;
       return new DomainError('unauthorized', `join token refused (${String(never)})`);

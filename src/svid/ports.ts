@@ -34,7 +34,7 @@ export interface EntryStore {
 
 export type RedeemOutcome =
   | { readonly ok: true; readonly record: JoinTokenRecord }
-  | { readonly ok: false; readonly reason: 'unknown' | 'used' | 'expired' };
+  | { readonly ok: false; readonly reason: 'unknown' | 'used' | 'expired' | 'revoked' };
 
 /** One-time join tokens, stored only as SHA-256 hashes; Awaitable results, as EntryStore. */
 export interface JoinTokenStore {
@@ -141,10 +141,14 @@ export interface JoinTokenAttestation {
 }
 
 export interface CreatedJoinToken {
+  /** Public name of the token (listings, revoke). */
+  readonly id: string;
   /** Shown once; only its hash is stored. */
   readonly token: string;
   readonly spiffeId: string;
   readonly expiresAt: number;
+  readonly createdAt: number;
+  readonly createdBy: string;
 }
 
 /** Input for creating an entry, before defaults (TTLs) are applied. */

@@ -202,10 +202,10 @@ export class SvidService implements SvidApi {
     requireNodeId(spiffeId, this.#rules.trustDomain);
     checkJoinTokenTtl(ttlMs);
     const now = this.#clock.now();
-    const { token, tokenHash } = newJoinToken();
+    const { token, tokenHash, id } = newJoinToken();
     const expiresAt = now + ttlMs;
-    await this.#joinTokens.create({ tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null });
-    return { token, spiffeId, expiresAt };
+    await this.#joinTokens.create({ id, tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null, revokedAt: null });
+    return { id, token, spiffeId, expiresAt, createdAt: now, createdBy: actor };
   }
 
   async attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid> {

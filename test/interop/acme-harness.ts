@@ -85,8 +85,10 @@ export async function createEab(keysmith: Keysmith): Promise<{ keyId: string; hm
   const result = await keysmith.cli(['acme', 'eab', 'create', '--json']);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   const parsed: unknown = JSON.parse(result.stdout.trim());
-  assert.ok(typeof parsed === 'object' && parsed !== null && 'keyId' in parsed && 'hmacKey' in parsed, result.stdout);
-  const { keyId, hmacKey } = parsed;
+  // One document: {"eab_keys":[{key_id, hmac_key, ...}]}
+  const key = typeof parsed === 'object' && parsed !== null && 'eab_keys' in parsed && Array.isArray(parsed.eab_keys) ? (parsed.eab_keys[0] as unknown) : undefined;
+  assert.ok(typeof key === 'object' && key !== null && 'key_id' in key && 'hmac_key' in key, result.stdout);
+  const { key_id: keyId, hmac_key: hmacKey } = key;
   assert.ok(typeof keyId === 'string' && typeof hmacKey === 'string');
   assert.match(hmacKey, /^[A-Za-z0-9_-]{43,}$/, 'base64url, at least 256 bits');
   return { keyId, hmacKey };

@@ -46,7 +46,7 @@ export async function createAccount(database: PostgresDatabase, account: NewAcme
       );
       if (account.eabKeyId === null) return;
       if ((await findEabKey(tx, account.eabKeyId)) === undefined) throw new DomainError('notFound', 'unknown EAB key');
-      const bound = await tx.run('UPDATE acme_eab_keys SET bound_account = $1, bound_at = $2 WHERE key_id = $3 AND bound_account IS NULL', [
+      const bound = await tx.run('UPDATE acme_eab_keys SET bound_account = $1, bound_at = $2 WHERE key_id = $3 AND bound_account IS NULL AND revoked_at IS NULL', [
         account.id,
         account.createdAt,
         account.eabKeyId,

@@ -4,7 +4,10 @@ import type {
   AcmeAccountRecord,
   AcmeAuthorizationRecord,
   AcmeChallengeRecord,
+  AcmeEabKeyPage,
+  AcmeEabKeyQuery,
   AcmeEabKeyRecord,
+  AcmeEabKeySummary,
   AcmeIdentifierRecord,
   AcmeOrderRecord,
   CreateOrderOutcome,
@@ -13,6 +16,8 @@ import type {
   ValidationRecord,
 } from '../../shared/acme-records.js';
 import type { AcmeRepository } from '../acme-repository.js';
+import { checkEabKeyId, planEabList, REVOKE_EAB_SQL, revokeEabRefusal, SELECT_EAB_SUMMARY_SQL, toEabPage } from '../eab-keys.js';
+import { numberNamedParameters } from '../sql-placeholders.js';
 import * as accounts from './acme-accounts.js';
 import * as orders from './acme-orders.js';
 import type { PostgresDatabase } from './database.js';
@@ -37,6 +42,23 @@ export class PostgresAcmeRepository implements AwaitableMethods<AcmeRepository> 
 
   findEabKey(keyId: string): Promise<AcmeEabKeyRecord | undefined> {
     return accounts.findEabKey(this.database, keyId);
+  }
+
+  /** As AcmeRepository.listEabKeys. */
+  async listEabKeys(query: AcmeEabKeyQuery): Promise<AcmeEabKeyPage> {
+    const plan = planEabList(query, 'postgres');
+    const { text, values } = numberNamedParameters(plan.sql, plan.params);
+    return toEabPage(await this.database.rows<AcmeEabKeySummary>(text, values), plan.limit);
+  }
+
+  /** As AcmeRepository.revokeEabKey; the UPDATE and a binding's UPDATE (which requires revoked_at IS NULL) serialise on the row. */
+  async revokeEabKey(keyId: string, now: number): Promise<AcmeEabKeySummary> {
+    checkEabKeyId(keyId);
+    const revoke = numberNamedParameters<string | number>(REVOKE_EAB_SQL, { keyId, now });
+    const revoked = await this.database.row<AcmeEabKeySummary>(revoke.text, revoke.values);
+    if (revoked !== undefined) return revoked;
+    const select = numberNamedParameters(SELECT_EAB_SUMMARY_SQL, { keyId });
+    throw revokeEabRefusal(keyId, await this.database.row<AcmeEabKeySummary>(select.text, select.values));
   }
 
   // ------------------------------------------------------------ accounts

@@ -1,12 +1,21 @@
-import type { JoinTokenRecord } from '../../shared/entry-records.js';
+import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../../shared/entry-records.js';
+import { numberNamedParameters } from '../sql-placeholders.js';
 import { checkSerial, checkTime } from '../certificate-rows.js';
 import {
   attachDecision,
   checkNewJoinToken,
   checkTokenHash,
+  checkTokenId,
   DUPLICATE_TOKEN,
+  INSERT_TOKEN_SQL,
+  insertTokenParams,
+  planTokenList,
   redeemRefusal,
+  REVOKE_TOKEN_SQL,
+  revokeTokenRefusal,
+  SELECT_TOKEN_SUMMARY_SQL,
   TOKEN_COLUMNS,
+  toTokenPage,
   unknownSerial,
   type JoinTokenRedemption,
   type TokenRow,
@@ -33,11 +42,8 @@ export class PostgresJoinTokenRepository {
     checkNewJoinToken(record);
     try {
       // Committed before it returns: the operator is shown the token then.
-      await this.db.run(
-        `INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by, used_at, used_by_serial)
-         VALUES ($1, $2, $3, $4, $5, NULL, NULL)`,
-        [record.tokenHash, record.spiffeId, record.expiresAt, record.createdAt, record.createdBy],
-      );
+      const { text, values } = numberNamedParameters(INSERT_TOKEN_SQL, insertTokenParams(record));
+      await this.db.run(text, values);
     } catch (error) {
       throw toPostgresConflict(error, (violation) =>
         violation.state === '23505' ? DUPLICATE_TOKEN : `join token breaks a ledger constraint (${describeViolation(violation)})`,
@@ -51,7 +57,7 @@ export class PostgresJoinTokenRepository {
     checkTime(now, 'now');
     const redeemed = await this.db.row<TokenRow>(
       `UPDATE join_tokens SET used_at = $2
-        WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+        WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
         RETURNING ${TOKEN_COLUMNS}`,
       [tokenHash, now],
     );
@@ -80,6 +86,28 @@ export class PostgresJoinTokenRepository {
       if (constraintViolation(error)?.state === '23503') throw unknownSerial(serial, error);
       throw toPostgresConflict(error, (violation) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${describeViolation(violation)})`);
     }
+  }
+
+  /** As JoinTokenRepository.list: one page in creation order, without hashes. */
+  async list(query: JoinTokenQuery): Promise<JoinTokenPage> {
+    const plan = planTokenList(query, 'postgres');
+    const { text, values } = numberNamedParameters(plan.sql, plan.params);
+    return toTokenPage(await this.db.rows<JoinTokenSummary>(text, values), plan.limit);
+  }
+
+  /**
+   * As JoinTokenRepository.revoke. One conditional UPDATE: it takes the row
+   * lock, so it and a concurrent redemption (whose UPDATE requires revoked_at
+   * IS NULL) serialise, and exactly one of them changes the row.
+   */
+  async revoke(id: string, now: number): Promise<JoinTokenSummary> {
+    checkTokenId(id);
+    checkTime(now, 'now');
+    const revoke = numberNamedParameters<string | number>(REVOKE_TOKEN_SQL, { id, now });
+    const revoked = await this.db.row<JoinTokenSummary>(revoke.text, revoke.values);
+    if (revoked !== undefined) return { ...revoked };
+    const select = numberNamedParameters(SELECT_TOKEN_SUMMARY_SQL, { id });
+    throw revokeTokenRefusal(id, await this.db.row<JoinTokenSummary>(select.text, select.values));
   }
 
   /** The stored record, or undefined. For audits and tests; redemption goes through redeem. */

@@ -409,6 +409,29 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
       eabStack.close();
     }
   });
+
+  it('refuses a binding with a revoked key (keysmith acme eab revoke), and creates no account', async () => {
+    const eabStack = await acmeStack({ policy: { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequired: true } });
+    try {
+      const { keyId, hmacKey } = await createEabKey(eabStack.ledger.acme, eabStack.clock, 'cli:test');
+      eabStack.ledger.acme.revokeEabKey(keyId, eabStack.clock.now());
+      const client = new TestClient(eabStack.server, await newKey());
+      const signed = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(client.key.jwk)))
+        .setProtectedHeader({ alg: 'HS256', kid: keyId, url: `${BASE_URL}/new-account` })
+        .sign(Buffer.from(hmacKey, 'base64url'));
+      const refused = await client.register({
+        termsOfServiceAgreed: true,
+        externalAccountBinding: { protected: signed.protected, payload: signed.payload, signature: signed.signature },
+      });
+      assert.equal(refused.status, 403);
+      assert.equal(body(refused)['type'], `${ERR}unauthorized`);
+      assert.equal(body(refused)['detail'], 'this external account key has been revoked');
+      assert.equal(eabStack.ledger.acme.findEabKey(keyId)?.boundAccount, null);
+      assert.deepEqual(eabStack.internalErrors, []);
+    } finally {
+      eabStack.close();
+    }
+  });
 });
 
 function leafDer(chainPem: string): Uint8Array {

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -79,6 +80,63 @@ describe('keysmith alerts commands and serve', () => {
     assert.match(list.stdout, new RegExp(`^1\\s+sent\\s+${serial}\\s+7d\\s+.*webhook:sent`, 'm'));
     const failed = await keysmith(['alerts', 'list', '--status', 'failed'], env(dir));
     assert.match(failed.stdout, /\(no alerts\)/);
+
+    // --json: one document, the HTTP API's ExpiryAlert records, strict.
+    const json = await keysmith(['alerts', 'list', '--json'], env(dir));
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(json.stdout.trimEnd().split('\n').length, 1);
+    const Timestamp = z.iso.datetime();
+    const document = z
+      .strictObject({
+        alerts: z.array(
+          z.strictObject({
+            id: z.number().int(),
+            threshold: z.string(),
+            idempotency_key: z.string(),
+            enqueued_at: Timestamp,
+            status: z.enum(['pending', 'sent', 'failed']),
+            attempts: z.number().int(),
+            last_error: z.string().nullable(),
+            certificate: z.strictObject({
+              serial: z.string(),
+              subject: z.string(),
+              spiffe_id: z.string().nullable(),
+              dns_names: z.array(z.string()),
+              ip_addresses: z.array(z.string()),
+              not_after: Timestamp,
+              days_left: z.number().int(),
+              profile: z.string(),
+              requester: z.string(),
+            }),
+            deliveries: z.array(
+              z.strictObject({
+                channel: z.enum(['webhook', 'mail']),
+                recipient: z.string(),
+                status: z.enum(['pending', 'sent', 'failed']),
+                attempts: z.number().int(),
+                last_error: z.string().nullable(),
+                next_attempt_at: Timestamp.nullable(),
+                sent_at: Timestamp.nullable(),
+                idempotency_key: z.string().nullable(),
+              }),
+            ),
+          }),
+        ),
+        next_cursor: z.null(),
+      })
+      .parse(JSON.parse(json.stdout));
+    assert.equal(document.alerts.length, 1);
+    const [alert] = document.alerts;
+    assert.equal(alert?.id, 1);
+    assert.equal(alert?.status, 'sent');
+    assert.equal(alert?.threshold, '7d');
+    assert.equal(alert?.idempotency_key, `keysmith-${serial}-7d`);
+    assert.equal(alert?.certificate.serial, serial);
+    assert.equal(alert?.certificate.days_left, 6);
+    assert.equal(alert?.certificate.spiffe_id, `spiffe://${TRUST_DOMAIN}/legacy/app`);
+    assert.equal(alert?.deliveries.length, 1);
+    assert.equal(alert?.deliveries[0]?.status, 'sent');
+    assert.equal(alert?.deliveries[0]?.channel, 'webhook');
 
     const again = await keysmith(['alerts', 'run'], env(dir));
     assert.equal(again.code, 0, again.stderr);

@@ -123,18 +123,18 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     for (const r of [expiringServer, stopped, renewedOld, renewedNew]) assert.ok(listed.includes(r.serial), r.serial);
   });
 
-  it('keysmith certs list --expiring 7d shows the same default, --all every one, and --all alone is a usage error', async () => {
+  it('keysmith certs list --expiring 7d shows the same default, --include all every one, and --include alone is a usage error', async () => {
     const env = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'silent' };
     const byDefault = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d'], { env, timeoutMs: 30_000 });
     assert.equal(byDefault.code, 0, byDefault.stderr);
     assert.ok(byDefault.stdout.includes(expiringServer.serial) && byDefault.stdout.includes(stopped.serial), byDefault.stdout);
     assert.ok(!byDefault.stdout.includes(renewedOld.serial) && !byDefault.stdout.includes(renewedNew.serial), byDefault.stdout);
-    const all = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d', '--all'], { env, timeoutMs: 30_000 });
+    const all = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d', '--include', 'all'], { env, timeoutMs: 30_000 });
     assert.equal(all.code, 0, all.stderr);
     for (const r of [expiringServer, stopped, renewedOld, renewedNew]) assert.ok(all.stdout.includes(r.serial), r.serial);
-    const alone = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--all'], { env, timeoutMs: 30_000 });
-    assert.notEqual(alone.code, 0);
-    assert.match(alone.stderr, /--all goes with --expiring/);
+    const alone = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--include', 'all'], { env, timeoutMs: 30_000 });
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--include goes with --expiring/);
   });
 
   it('answers an unknown include with 400 naming the parameter', async () => {

@@ -43,6 +43,7 @@ const ORDERED_PAGE_WALKS: readonly { readonly scan: RegExp; readonly why: string
   { scan: /^SCAN certificates USING INDEX certificates_by_issued_at$/, why: 'the default listing, and status=valid or profile=svid (95-98% of rows): a page of LIMIT rows, newest first' },
   { scan: /^SCAN certificates USING INDEX certificates_revoked_by_issued_at$/, why: 'status=revoked: a page of the revoked rows only (partial index)' },
   { scan: /^SCAN registration_entries USING INDEX registration_entries_by_created$/, why: 'the entry listing without filters: a page of LIMIT entries in creation order' },
+  { scan: /^SCAN join_tokens USING INDEX join_tokens_by_created$/, why: '`keysmith tokens list`: a page of LIMIT tokens in creation order (an operator command, never a request path)' },
 ];
 
 /** Offline statements that may scan (never on a request or timer path), each with where it runs. */
@@ -94,6 +95,8 @@ const LISTING_SHAPES: readonly CertificateQuery[] = [
   {},
   { status: 'valid' },
   { status: 'revoked' },
+  { status: 'expired' },
+  { status: 'expired', profile: 'tls-server' },
   { profile: 'svid' },
   { profile: 'tls-server' },
   { profile: 'root' },
@@ -175,7 +178,11 @@ function driveEveryPath(ledger: Ledger): void {
   ledger.entries.update(entry.id, { x509TtlMs: 2 * HOUR }, NOW);
   ledger.entries.delete(entry.id);
   const tokenHash = 'a'.repeat(64);
-  ledger.joinTokens.create({ tokenHash, spiffeId: 'spiffe://keysmith.local/node/n2', expiresAt: NOW + HOUR, createdAt: NOW, createdBy: 'cli:plans', usedAt: null, usedBySerial: null });
+  ledger.joinTokens.create({ id: 'jt-0123456789abcdef01', tokenHash, spiffeId: 'spiffe://keysmith.local/node/n2', expiresAt: NOW + HOUR, createdAt: NOW, createdBy: 'cli:plans', usedAt: null, usedBySerial: null, revokedAt: null });
+  ledger.joinTokens.list({ now: NOW });
+  ledger.joinTokens.list({ now: NOW, status: 'unused', spiffeId: 'spiffe://keysmith.local/node/n2', cursor: 'eyJ0IjoxLCJpIjoianQtMDEyMzQ1Njc4OWFiY2RlZjAxIn0' });
+  ledger.joinTokens.create({ id: 'jt-0123456789abcdef02', tokenHash: 'b'.repeat(64), spiffeId: 'spiffe://keysmith.local/node/n3', expiresAt: NOW + HOUR, createdAt: NOW, createdBy: 'cli:plans', usedAt: null, usedBySerial: null, revokedAt: null });
+  ledger.joinTokens.revoke('jt-0123456789abcdef02', NOW);
   ledger.joinTokens.find(tokenHash);
   ledger.joinTokens.redeem(tokenHash, NOW + 1);
   ledger.joinTokens.attachSerial(tokenHash, server.serial);

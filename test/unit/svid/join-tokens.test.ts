@@ -30,6 +30,7 @@ function nodeId(): string {
 const OPEN = { joinTokenRateLimit: { burst: 1000, perSecond: 1000 } };
 
 interface TokenRow {
+  id: string;
   token_hash: string;
   spiffe_id: string;
   expires_at: number;
@@ -37,6 +38,7 @@ interface TokenRow {
   created_by: string;
   used_at: number | null;
   used_by_serial: string | null;
+  revoked_at: number | null;
 }
 
 function tokenRows(): TokenRow[] {
@@ -59,7 +61,9 @@ describe('SvidService.createJoinToken', () => {
     assert.equal(created.expiresAt, bench.clock.now() + 10 * MINUTE);
 
     const row = rowFor(sha256(created.token));
+    assert.match(created.id, /^jt-[0-9a-f]{18}$/);
     assert.deepEqual(row, {
+      id: created.id,
       token_hash: sha256(created.token),
       spiffe_id: spiffeId,
       expires_at: created.expiresAt,
@@ -67,6 +71,7 @@ describe('SvidService.createJoinToken', () => {
       created_by: 'cli:alice',
       used_at: null,
       used_by_serial: null,
+      revoked_at: null,
     });
     // Nowhere in the table is the token itself.
     assert.doesNotMatch(JSON.stringify(tokenRows()), new RegExp(created.token.replace(/[-]/g, '\\-')));

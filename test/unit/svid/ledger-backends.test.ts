@@ -109,6 +109,7 @@ for (const backend of BACKENDS) {
       const created = await svids.createJoinToken('cli:alice', `spiffe://${TD}/node/joiner`, 10 * MINUTE);
       const tokenHash = createHash('sha256').update(created.token).digest('hex');
       assert.deepEqual(await ledger.joinTokens.find(tokenHash), {
+        id: created.id,
         tokenHash,
         spiffeId: `spiffe://${TD}/node/joiner`,
         expiresAt: clock.now() + 10 * MINUTE,
@@ -116,10 +117,23 @@ for (const backend of BACKENDS) {
         createdBy: 'cli:alice',
         usedAt: null,
         usedBySerial: null,
+        revokedAt: null,
       });
       // Another node got there first: this one must refuse, before any issuance.
       assert.equal((await ledger.joinTokens.redeem(tokenHash, clock.now())).ok, true);
       await rejectsWith(svids.attestJoinToken({ token: created.token, csr: csrs.p256 }, '192.0.2.1'), 'unauthorized', /^join token has already been used$/);
+    });
+
+    it('refuses a revoked join token (keysmith tokens revoke) and issues nothing', async () => {
+      const svids = service();
+      const created = await svids.createJoinToken('cli:alice', `spiffe://${TD}/node/revoked`, 10 * MINUTE);
+      assert.match(created.id, /^jt-[0-9a-f]{18}$/);
+      await ledger.joinTokens.revoke(created.id, clock.now());
+      await rejectsWith(svids.attestJoinToken({ token: created.token, csr: csrs.p256 }, '192.0.2.2'), 'unauthorized', /^join token has been revoked$/);
+      const tokenHash = createHash('sha256').update(created.token).digest('hex');
+      const stored = await ledger.joinTokens.find(tokenHash);
+      assert.equal(stored?.usedAt, null);
+      assert.equal(stored?.usedBySerial, null);
     });
   });
 }

@@ -42,7 +42,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
       schema: {
         tags: ['ops'],
         summary: 'List certificates',
-        description: 'Keyset-paginated; filters combine with AND.',
+        description: 'Keyset-paginated; filters combine with AND. A certificate not revoked whose notAfter has passed is listed as expired.',
         operationId: 'listCertificates',
         querystring: ListQuerySchema,
         response: { 200: CertificatePageSchema.describe('A page of certificates'), ...problemResponses(400, 401, 403) },
@@ -62,7 +62,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
         ...(q.limit === undefined ? {} : { limit: q.limit }),
       };
       const page = await deps.certificates.list(query);
-      return { items: page.items.map(certificateView), next_cursor: page.nextCursor };
+      const now = query.now ?? deps.clock.now();
+      return { items: page.items.map((record) => certificateView(record, now)), next_cursor: page.nextCursor };
     },
   );
 
@@ -96,7 +97,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
       if (negotiate(request.headers.accept, [JSON_TYPE, PEM_CHAIN]) === PEM_CHAIN) {
         return reply.type(PEM_CHAIN).send(pemCertificateChain(record.der, deps.bundle.issuers()));
       }
-      return reply.type(JSON_TYPE).send(certificateView(record));
+      return reply.type(JSON_TYPE).send(certificateView(record, deps.clock.now()));
     },
   );
 
@@ -126,7 +127,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): voi
       // The Authority may still find it revoked (a concurrent request); its conflict maps to 409 the same way.
       const revoked = await deps.revoker.revoke(serial, reason);
       request.log.info({ serial, reason, revokedBy: request.principal?.spiffeId }, 'certificate revoked');
-      return certificateView(revoked);
+      return certificateView(revoked, deps.clock.now());
     },
   );
 }

@@ -1,7 +1,15 @@
 /** Wire schemas of the certificate inventory routes (snake_case JSON, ISO 8601 times). */
 import { z } from 'zod';
 import { pageSchema, PageLimitSchema } from '../page.js';
-import { EXPIRY_SCOPES, PROFILE_NAMES, type CertificateRecord, type RevocationReason } from '../../../shared/records.js';
+import {
+  EXPIRY_SCOPES,
+  LISTED_STATUSES,
+  listedStatus,
+  PROFILE_NAMES,
+  REVOCABLE_REASONS,
+  type CertificateRecord,
+  type RevocationReason,
+} from '../../../shared/records.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
 
 /** A serial as operators copy it: hex, any case, optionally colon-separated octets (openssl x509 -text). */
@@ -40,7 +48,10 @@ export const ListQuerySchema = z.strictObject({
       'With expiring_within: attention (the default) lists what needs a person, i.e. every profile but svid, plus SVIDs whose ' +
         'SPIFFE ID stopped renewing (the newest certificate of that SPIFFE ID, past half its lifetime); all lists every valid certificate',
     ),
-  status: z.enum(['valid', 'revoked'], { error: 'must be valid or revoked' }).optional(),
+  status: z
+    .enum(LISTED_STATUSES, { error: `must be one of ${LISTED_STATUSES.join(', ')}` })
+    .optional()
+    .describe('valid: not revoked and not past notAfter; expired: not revoked, past notAfter; revoked'),
   profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).optional(),
   spiffe_id: z.string().min(1).max(2048).optional().describe('Exact SPIFFE ID'),
   dns_name: z.string().min(1).max(253).optional().describe('A DNS name among the SANs'),
@@ -48,18 +59,7 @@ export const ListQuerySchema = z.strictObject({
   limit: PageLimitSchema,
 });
 
-/** RFC 5280 §5.3.1 reasons a revocation may give; removeFromCRL only appears in delta CRLs, never as a reason to revoke. */
-export const REVOCABLE_REASONS = [
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-  'aACompromise',
-] as const satisfies readonly RevocationReason[];
+export { REVOCABLE_REASONS };
 
 export const RevokeBodySchema = z.strictObject({
   reason: z.enum(REVOCABLE_REASONS, { error: `must be one of ${REVOCABLE_REASONS.join(', ')}` }),
@@ -81,7 +81,7 @@ export const CertificateSchema = z
     requester: z.string().describe("Who asked: a SPIFFE ID, 'cli:<user>', 'acme:<account>' or 'system'"),
     not_before: Timestamp,
     not_after: Timestamp,
-    status: z.enum(['valid', 'revoked']),
+    status: z.enum(LISTED_STATUSES).describe('expired: not revoked, and notAfter has passed'),
     revoked_at: Timestamp.nullable(),
     revocation_reason: z.enum(REASON_NAMES).nullable(),
     fingerprint: z.string().describe('SHA-256 of the DER, lowercase hex'),
@@ -95,7 +95,8 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-export function certificateView(record: CertificateRecord): CertificateView {
+/** The wire form; `now` decides whether a valid certificate shows as expired. */
+export function certificateView(record: CertificateRecord, now: number): CertificateView {
   return {
     serial: record.serial,
     subject: record.subject,
@@ -106,7 +107,7 @@ export function certificateView(record: CertificateRecord): CertificateView {
     requester: record.requester,
     not_before: iso(record.notBefore),
     not_after: iso(record.notAfter),
-    status: record.status,
+    status: listedStatus(record, now),
     revoked_at: record.revokedAt === null ? null : iso(record.revokedAt),
     revocation_reason: record.revocationReason,
     fingerprint: record.fingerprint,

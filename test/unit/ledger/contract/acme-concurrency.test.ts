@@ -107,7 +107,7 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
   it('two nodes binding one EAB key to two accounts at once: one account is created, the other is a conflict and absent', async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const keyId = uniqueId('eab');
-      await nodeA.acme.createEabKey({ keyId, hmacKey: new Uint8Array(32).fill(round), createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null });
+      await nodeA.acme.createEabKey({ keyId, hmacKey: new Uint8Array(32).fill(round), createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
       const first = newAccount({ eabKeyId: keyId });
       const second = newAccount({ eabKeyId: keyId });
       const settled = await Promise.allSettled([nodeA.acme.createAccount(first), nodeB.acme.createAccount(second)]);

@@ -39,10 +39,10 @@ for (const backend of BACKENDS) {
       const acme = opened.ledger.acme;
       const keyId = uniqueId('eab');
       const hmacKey = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
-      await acme.createEabKey({ keyId, hmacKey, createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null });
-      assert.deepEqual(await acme.findEabKey(keyId), { keyId, hmacKey, createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null });
+      await acme.createEabKey({ keyId, hmacKey, createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
+      assert.deepEqual(await acme.findEabKey(keyId), { keyId, hmacKey, createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
       await rejectsWith(
-        () => acme.createEabKey({ keyId, hmacKey: new Uint8Array(16), createdAt: NOW, createdBy: 'cli:other', boundAccount: null, boundAt: null }),
+        () => acme.createEabKey({ keyId, hmacKey: new Uint8Array(16), createdAt: NOW, createdBy: 'cli:other', boundAccount: null, boundAt: null, revokedAt: null }),
         'conflict',
       );
       assert.equal((await acme.findEabKey(keyId))?.createdBy, 'cli:test');
@@ -65,7 +65,7 @@ for (const backend of BACKENDS) {
     it('binds an EAB key to one account; a second binding or an unknown key leaves no account behind', async () => {
       const acme = opened.ledger.acme;
       const keyId = uniqueId('eab');
-      await acme.createEabKey({ keyId, hmacKey: new Uint8Array(32).fill(1), createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null });
+      await acme.createEabKey({ keyId, hmacKey: new Uint8Array(32).fill(1), createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
       const bound = newAccount({ eabKeyId: keyId, createdAt: NOW + 5 });
       assert.equal((await acme.createAccount(bound)).eabKeyId, keyId);
       const key = await acme.findEabKey(keyId);

@@ -41,6 +41,7 @@ describe('PostgreSQL: one join token redeemed by several nodes at once', () => {
     try {
       const tokenHash = freshHash();
       await opened.ledger.joinTokens.create({
+        id: 'jt-000000000000000001',
         tokenHash,
         spiffeId: 'spiffe://keysmith.local/node/racer',
         expiresAt: NOW + HOUR,
@@ -48,6 +49,7 @@ describe('PostgreSQL: one join token redeemed by several nodes at once', () => {
         createdBy: 'cli:race',
         usedAt: null,
         usedBySerial: null,
+        revokedAt: null,
       });
 
       await blocker.query('BEGIN');

@@ -22,6 +22,7 @@ function freshHash(): string {
 
 function newToken(overrides: Partial<JoinTokenRecord> = {}): JoinTokenRecord {
   return {
+    id: `jt-${randomBytes(9).toString('hex')}`,
     tokenHash: freshHash(),
     spiffeId: NODE,
     expiresAt: NOW + HOUR,
@@ -29,6 +30,7 @@ function newToken(overrides: Partial<JoinTokenRecord> = {}): JoinTokenRecord {
     createdBy: 'cli:tester',
     usedAt: null,
     usedBySerial: null,
+    revokedAt: null,
     ...overrides,
   };
 }
@@ -97,10 +99,21 @@ for (const backend of BACKENDS) {
 
       it('keeps the node-path rule in SQL as well', async () => {
         await withRawSql(open().location, async (raw) => {
-          const insert = (hash: string, spiffeId: string): Promise<number> =>
-            raw.run('INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by) VALUES (?, ?, 2, 1, ?)', [hash, spiffeId, 'raw']);
+          const insert = (hash: string, spiffeId: string, id = `jt-${randomBytes(9).toString('hex')}`): Promise<number> =>
+            raw.run('INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by) VALUES (?, ?, ?, 2, 1, ?)', [id, hash, spiffeId, 'raw']);
           await assert.rejects(insert(freshHash(), 'spiffe://keysmith.local/workload/node/x'), CHECK_FAILED);
           await assert.rejects(insert('ab'.repeat(31), NODE), CHECK_FAILED);
+          // migrations/0008: the public id's shape, and a token redeemed or revoked, never both.
+          await assert.rejects(insert(freshHash(), NODE, 'jt-XYZ'), CHECK_FAILED);
+          await assert.rejects(
+            raw.run('INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by, used_at, revoked_at) VALUES (?, ?, ?, 2, 1, ?, 1, 1)', [
+              `jt-${randomBytes(9).toString('hex')}`,
+              freshHash(),
+              NODE,
+              'raw',
+            ]),
+            CHECK_FAILED,
+          );
         });
       });
     });

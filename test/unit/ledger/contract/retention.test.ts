@@ -57,7 +57,7 @@ async function oneDay(ledger: LedgerBackend, raw: RawSql, accountId: string, now
   for (let i = 0; i < CERTS_PER_DAY; i++) await ledger.certificates.recordIssued(makeRecord({ notBefore: now - 60_000, notAfter: now + HOUR, issuedAt: now }));
   for (const isRedeemed of [true, false]) {
     const tokenHash = createHash('sha256').update(randomBytes(16)).digest('hex');
-    await ledger.joinTokens.create({ tokenHash, spiffeId: `spiffe://keysmith.local/node/n${day}`, expiresAt: now + 10 * 60_000, createdAt: now, createdBy: 'test', usedAt: null, usedBySerial: null });
+    await ledger.joinTokens.create({ id: `jt-${randomBytes(9).toString('hex')}`, tokenHash, spiffeId: `spiffe://keysmith.local/node/n${day}`, expiresAt: now + 10 * 60_000, createdAt: now, createdBy: 'test', usedAt: null, usedBySerial: null, revokedAt: null });
     if (isRedeemed) await ledger.joinTokens.redeem(tokenHash, now);
   }
   const authz = newAuthorization(accountId, `d${day}.example.test`, ['http-01'], { expiresAt: now + 2 * DAY, createdAt: now });
