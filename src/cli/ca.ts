@@ -221,7 +221,7 @@ export const caRevokeIntermediateCommand: Command = {
 
 export const caArlCommand: Command = {
   name: 'ca arl',
-  summary: 're-sign the ARL (the root’s CRL of intermediates) before its nextUpdate',
+  summary: 're-sign the ARL (the CRL of intermediates the root signs) before its nextUpdate',
   usage: 'keysmith ca arl',
   example: 'keysmith ca arl',
   options: {},

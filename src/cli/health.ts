@@ -33,7 +33,7 @@ export const healthCommand: Command = {
     },
     key: { type: 'string', value: 'FILE', help: 'private key (PEM) of --cert', default: '<dataDir>/admin/key.pem in strict mode' },
   },
-  example: 'KEYSMITH_MTLS_MODE=strict keysmith health --cert data/admin/cert.pem --key data/admin/key.pem',
+  example: 'keysmith health --cert data/admin/cert.pem --key data/admin/key.pem',
   async run(parsed) {
     const file = stringOption(parsed, 'config');
     const config = loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });

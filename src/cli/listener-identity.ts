@@ -21,7 +21,7 @@ export interface ListenerNames {
 }
 
 /** Why the listener certificate is issued anew at this start; undefined: the one on disk is kept. */
-export type RenewalReason = 'missing' | 'unreadable' | 'key-mismatch' | 'names-changed' | 'not-in-ledger' | 'revoked' | 'expiring';
+export type RenewalReason = 'missing' | 'unreadable' | 'key-mismatch' | 'names-changed' | 'not-in-ledger' | 'revoked' | 'issuer-revoked' | 'expiring';
 
 /** Operator-facing words for each reason (the start-up notice). */
 export const RENEWAL_REASONS: { readonly [R in RenewalReason]: string } = {
@@ -31,8 +31,16 @@ export const RENEWAL_REASONS: { readonly [R in RenewalReason]: string } = {
   'names-changed': 'the configured names changed',
   'not-in-ledger': 'the ledger does not know the one on disk',
   revoked: 'the one on disk is revoked',
+  'issuer-revoked': 'the intermediate that issued the one on disk is revoked',
   expiring: 'a third or less of its life was left',
 };
+
+/** The second certificate of a chain file (the issuer written beside the leaf), if any. */
+export function issuerDerOf(chainPem: string): Uint8Array | undefined {
+  const blocks = [...chainPem.matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)];
+  const issuer = blocks[1]?.[0];
+  return issuer === undefined ? undefined : new X509Certificate(issuer).raw;
+}
 
 /**
  * localhost, 127.0.0.1 and ::1; the listen host when it is a real name or
@@ -106,6 +114,9 @@ export async function listenerRenewalReason(input: RenewalInput): Promise<Renewa
   const status = await input.statusOf(normalizeSerial(cert.serialNumber));
   if (status === undefined) return 'not-in-ledger';
   if (status.status === 'revoked') return 'revoked';
+  // After `keysmith ca revoke-intermediate`, clients refuse every leaf under it (the ARL): this one too.
+  const issuer = issuerDerOf(input.certPem);
+  if (issuer !== undefined && (await input.statusOf(normalizeSerial(new X509Certificate(issuer).serialNumber)))?.status === 'revoked') return 'issuer-revoked';
   if (isNearEnd(cert, input.now)) return 'expiring';
   return undefined;
 }

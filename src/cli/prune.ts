@@ -123,7 +123,7 @@ export const pruneCommand: Command = {
   name: 'prune',
   summary: 'delete ledger rows past the retention period (expired certificates, ACME orders, used tokens, sent alerts)',
   usage: 'keysmith prune [--dry-run] [--json] [--config FILE]',
-  example: 'KEYSMITH_RETENTION_PERIOD=30d keysmith prune --dry-run',
+  example: 'keysmith prune --dry-run --json',
   options: {
     'dry-run': { type: 'boolean', help: 'count what would be deleted now; delete nothing', default: 'false' },
     json: { type: 'boolean', help: 'print one JSON document: {"dry_run", "retention_period_ms", "tables": {table: rows}}', default: 'false' },

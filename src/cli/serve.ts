@@ -12,7 +12,7 @@ import { bundleSequence } from '../ca/index.js';
 import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import type { AcmeHandler } from '../acme/index.js';
 import { alertMetricsOn, composeAlerts } from './alerts.js';
-import { listenerHealthCheck } from './listener-identity.js';
+import { issuerDerOf, listenerHealthCheck } from './listener-identity.js';
 import { serveAlertLogger, terminalLogStream } from './log-output.js';
 import { bindListener, dataDirBefore, probeListen, removeWhatThisStartMade } from './start-sequence.js';
 import { curlLine } from './commands.js';
@@ -360,13 +360,6 @@ function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array):
 
 function firstCertificateDer(pem: string): Uint8Array {
   return new X509Certificate(pem).raw;
-}
-
-/** The second certificate of a chain file (the issuer written beside the leaf), if any. */
-function issuerDerOf(chainPem: string): Uint8Array | undefined {
-  const blocks = [...chainPem.matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)];
-  const issuer = blocks[1]?.[0];
-  return issuer === undefined ? undefined : new X509Certificate(issuer).raw;
 }
 
 /** /healthz `ca_rotation`: ok, with the command to run when the active intermediate nears its end (caRenewWarningPercent). */

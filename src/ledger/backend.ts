@@ -51,7 +51,7 @@ export interface LedgerBackend {
   readonly nonces: AwaitableMethods<NonceRepository>;
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
   readonly acme: AwaitableMethods<AcmeRepository>;
-  /** Retention batches (src/ledger/retention.ts, migrations/0008). */
+  /** Retention batches (src/ledger/retention.ts, migrations/0009). */
   readonly retention: RetentionStore;
 }
 

@@ -57,7 +57,7 @@ export class Ledger implements LedgerBackend {
   readonly clusterCheck: ClusterCheckRepository;
   /** Spent ACME nonces (migrations/0007): one insert per request, a replay changes nothing. */
   readonly nonces: NonceRepository;
-  /** Retention: batches that delete what stopped mattering (retention.ts, migrations/0008). */
+  /** Retention: batches that delete what stopped mattering (retention.ts, migrations/0009). */
   readonly retention: SqliteRetention;
   private readonly selectOne: Database.Statement<[], number>;
   private isClosed = false;

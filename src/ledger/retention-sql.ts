@@ -51,7 +51,7 @@ interface StepSql {
  * a delegated OCSP responder's current row (ocsp_responders references it),
  * never one an ACME order still names (the order goes first, by its own expiry).
  * The status term picks one partial index per step (valid: 0001's
- * certificates_valid_by_not_after; revoked: 0008's certificates_revoked_by_not_after).
+ * certificates_valid_by_not_after; revoked: 0009's certificates_revoked_by_not_after).
  */
 function certificateWhere(status: 'valid' | 'revoked'): string {
   return `x.status = '${status}' AND x.not_after <= :cutoff AND x.profile NOT IN ('root', 'intermediate')
@@ -73,7 +73,7 @@ const STEPS: { readonly [S in RetentionStep]: StepSql } = {
   certificates: { table: 'certificates', key: 'serial', where: certificateWhere('valid'), orderBy: 'x.not_after, x.serial' },
   revoked_certificates: { table: 'certificates', key: 'serial', where: certificateWhere('revoked'), orderBy: 'x.not_after, x.serial' },
   // Expired a period ago, used or not: a used token cannot be redeemed again and an expired one never could, and
-  // a token is redeemed before it expires, so one term (and 0008's index on expires_at) covers both.
+  // a token is redeemed before it expires, so one term (and 0009's index on expires_at) covers both.
   join_tokens: { table: 'join_tokens', key: 'token_hash', where: 'x.expires_at <= :cutoff', orderBy: 'x.expires_at, x.token_hash' },
   // Delivered, the period ago, and no alert row points at it any more (its certificates were pruned, so no
   // expiry alert can be raised for them again). Pending and failed messages stay for the operator.

@@ -35,7 +35,7 @@ export class PostgresLedger implements LedgerBackend {
   /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/postgres/0004). */
   readonly acme: PostgresAcmeRepository;
   readonly certificates: PostgresCertificateRepository;
-  /** Retention batches (src/ledger/retention-sql.ts, migrations/postgres/0008). */
+  /** Retention batches (src/ledger/retention-sql.ts, migrations/postgres/0009). */
   readonly retention: PostgresRetention;
   #isClosed = false;
 

@@ -182,4 +182,11 @@ describe('the listener certificate at start and in /healthz', () => {
       detail: `revoked: the listener certificate ${serial} is revoked (keyCompromise); restart keysmith to issue a new one`,
     });
   });
+
+  it('re-issues a certificate whose issuing intermediate was revoked (ca revoke-intermediate records it in the ledger)', async () => {
+    assert.equal(await reasonAt(clock.now(), other), undefined);
+    const intermediateSerial = normalizeSerial(new X509Certificate(core.authority.material.intermediate.certDer).serialNumber);
+    await core.repositories.certificates.revoke(intermediateSerial, 'cACompromise', clock.now());
+    assert.equal(await reasonAt(clock.now(), other), 'issuer-revoked');
+  });
 });

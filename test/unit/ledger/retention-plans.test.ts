@@ -8,7 +8,7 @@ import { openLedger, RETENTION_STEPS } from '../../../src/ledger/index.js';
 import { deleteBatchSql } from '../../../src/ledger/retention-sql.js';
 
 /**
- * Every retention batch finds its rows through an index (migrations/0008), never by
+ * Every retention batch finds its rows through an index (migrations/0009), never by
  * scanning the table: a batch of 500 on a ledger of millions must cost what 500 rows cost.
  */
 describe('retention query plans (SQLite)', () => {

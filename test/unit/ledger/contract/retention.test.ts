@@ -9,7 +9,7 @@ import { assertRejectsDomainError, withRawSql, type RawSql } from './contract-fi
 import type { TestLedgerLocation } from '../../../helpers/backends.js';
 
 /**
- * Retention (src/ledger/retention.ts, migrations/0008) on both backends: a
+ * Retention (src/ledger/retention.ts, migrations/0009) on both backends: a
  * steady daily load, a fake clock moved a day at a time, a pass after each
  * day, and exact row counts: every table settles at the size the period
  * implies and stays there, while the rows retention must never touch stay.

@@ -1,4 +1,4 @@
--- 0008: indexes for retention (src/ledger/retention.ts), which deletes rows that
+-- 0009: indexes for retention (src/ledger/retention.ts), which deletes rows that
 -- stopped mattering a configurable period ago, in batches ordered by their expiry.
 -- Each index lets one pruning batch find its oldest rows, or lets SQLite check a
 -- foreign key when a parent row goes (SQLite looks the child rows up by index, or

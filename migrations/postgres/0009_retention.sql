@@ -1,4 +1,4 @@
--- 0008 (PostgreSQL): the indexes retention (src/ledger/postgres/retention.ts) uses, as
+-- 0009 (PostgreSQL): the indexes retention (src/ledger/postgres/retention.ts) uses, as
 -- migrations/0008_retention.sql: each pruning batch finds its oldest rows by index, and
 -- deleting a parent row finds its referencing rows by index instead of a scan.
 CREATE INDEX certificates_revoked_by_not_after ON certificates (not_after, serial) WHERE status = 'revoked';
