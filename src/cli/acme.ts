@@ -7,9 +7,8 @@
  */
 import { createEabKey } from '../acme/index.js';
 import { EAB_KEY_STATUSES, eabKeyStatus, type AcmeEabKeySummary, type EabKeyStatus } from '../shared/acme-records.js';
-import { stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { openCore, type Core } from './compose.js';
-import { cliActor, configOf } from './entries.js';
+import { stringOption, UsageError, type Command } from './args.js';
+import { cliActor, onePositional, withCore } from './offline.js';
 import { isoOrNull, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
 /** An EAB key as `--json` shows it (no HTTP API has it; snake_case and RFC 3339 times as the API writes them). */
@@ -25,14 +24,6 @@ export function eabKeyWire(key: AcmeEabKeySummary) {
   };
 }
 
-async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore(configOf(parsed), { ensureIdentities: false });
-  try {
-    return await use(core);
-  } finally {
-    await core.close();
-  }
-}
 
 export const acmeEabCreateCommand: Command = {
   name: 'acme eab create',
@@ -107,8 +98,7 @@ export const acmeEabRevokeCommand: Command = {
   example: 'keysmith acme eab revoke eab-Q2xQ5m0n8b3Vx1Zk',
   allowPositionals: true,
   async run(parsed) {
-    const keyId = parsed.positionals[0];
-    if (keyId === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one KEY_ID (as acme eab list shows it)');
+    const keyId = onePositional(parsed, 'KEY_ID (as acme eab list shows it)');
     await withCore(parsed, async (core) => {
       const revoked = await core.repositories.acme.revokeEabKey(keyId, core.clock.now());
       if (parsed.values['json'] === true) {

@@ -16,13 +16,14 @@ import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { PostgresDatabase, redactUrl } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { requireOption, stringOption, type Command } from './args.js';
+import { requireOption, type Command } from './args.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, sealSecret, sha256File, TarWriter, type BackupFileEntry, type BackupManifest } from './backup-archive.js';
 import { ledgerLocation } from './compose.js';
+import { configOf } from './offline.js';
 import { dataPaths } from './files.js';
 
 /** The tables whose row counts the manifest records (restore compares the first three). */
@@ -243,8 +244,7 @@ export const backupCommand: Command = {
     json: { type: 'boolean', help: 'print the manifest as one JSON document', default: 'false' },
   },
   async run(parsed) {
-    const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const config = configOf(parsed);
     const out = resolve(requireOption(parsed, 'out'));
     if (existsSync(out)) throw new DomainError('conflict', `${out} already exists: give a new name (a backup never overwrites another)`);
     if (!existsSync(dirname(out))) throw new DomainError('notFound', `${dirname(out)} does not exist: create the directory first`);

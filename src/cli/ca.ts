@@ -19,18 +19,15 @@ import {
   type CaOpsContext,
   type IntermediateView,
 } from '../ca/index.js';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { DomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
+import { isRevocableReason, REVOCABLE_REASONS } from '../shared/records.js';
 import { systemClock } from '../shared/clock.js';
 import { durationOption, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { type CaLedger } from './ca-join.js';
 import { openCore, revocationBaseUrl } from './compose.js';
+import { configOf, onePositional } from './offline.js';
 
-function configOf(parsed: ParsedCommand): Config {
-  const file = stringOption(parsed, 'config');
-  return loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
-}
 
 /** `<revocation base>/crl/root`, or none when the base is not known offline (listen port 0 without a public URL). */
 function arlUrlOf(config: Config): { arlUrl?: string } {
@@ -199,19 +196,16 @@ async function leavesOutstanding(ledger: CaLedger, intermediate: IntermediateVie
 export const caRevokeIntermediateCommand: Command = {
   name: 'ca revoke-intermediate',
   summary: 'revoke a compromised intermediate CA: ledger, ARL signed by the root, bundle',
-  usage: `keysmith ca revoke-intermediate SERIAL [--reason ${Object.keys(REVOCATION_REASONS).join('|')}]`,
+  usage: `keysmith ca revoke-intermediate SERIAL [--reason ${REVOCABLE_REASONS.join('|')}]`,
   example: 'keysmith ca revoke-intermediate 5f3a9c0d2e71b4a8 --reason keyCompromise',
   options: { reason: { type: 'string', value: 'REASON', default: 'keyCompromise', help: 'RFC 5280 §5.3.1 reason code written into the ARL' } },
   allowPositionals: true,
   async run(parsed) {
-    const serial = parsed.positionals[0];
-    if (serial === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one SERIAL');
+    const serial = onePositional(parsed, 'SERIAL');
     const reason = stringOption(parsed, 'reason') ?? 'keyCompromise';
-    if (!Object.hasOwn(REVOCATION_REASONS, reason) || reason === 'removeFromCRL') {
-      throw new UsageError(`--reason: expected one of ${Object.keys(REVOCATION_REASONS).filter((r) => r !== 'removeFromCRL').join(', ')}, got '${reason}'`);
-    }
+    if (!isRevocableReason(reason)) throw new UsageError(`--reason: expected one of ${REVOCABLE_REASONS.join(', ')}, got '${reason}'`);
     await withCa(parsed, async (ctx) => {
-      const result = await revokeIntermediate(ctx, serial, reason as RevocationReason);
+      const result = await revokeIntermediate(ctx, serial, reason);
       if (result.activated !== undefined) console.log(`activated intermediate ${result.activated} in its place`);
       console.log(`revoked intermediate ${serial.toLowerCase()} (${reason}); ARL written to ${result.arlPath}, served at /crl/root; it leaves the bundle within caReloadInterval`);
     });

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
-import { loadConfig, type Config } from '../config.js';
 import { join } from 'node:path';
 import { certificateView } from '../http/routes/ops/schemas.js';
 import {
@@ -17,24 +16,12 @@ import {
   type ListedStatus,
   type ProfileName,
 } from '../shared/records.js';
-import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { adminSpiffeId, openCore, openJwtKeys, publicUrl, type Core } from './compose.js';
+import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { adminSpiffeId, openJwtKeys, publicUrl, type Core } from './compose.js';
+import { onePositional, withCore } from './offline.js';
 import { issueIdentity, writeIdentity } from './identities.js';
 import { formatTimeLeft, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
-function configOf(parsed: ParsedCommand): Config {
-  const file = stringOption(parsed, 'config');
-  return loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
-}
-
-async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T> | T, ensureIdentities = false): Promise<T> {
-  const core = await openCore(configOf(parsed), { ensureIdentities });
-  try {
-    return await use(core);
-  } finally {
-    await core.close();
-  }
-}
 
 /** The exact curl line that lists certificates with the admin identity. */
 export function curlLine(core: Core): string {
@@ -60,7 +47,7 @@ export const initCommand: Command = {
         if (notices.length === 0) console.log(`${core.config.dataDir} is already initialised`);
         console.log(`\nlist certificates as the admin:\n  ${curlLine(core)}`);
       },
-      true,
+      { ensureIdentities: true },
     );
     return 0;
   },
@@ -220,8 +207,7 @@ export const revokeCommand: Command = {
   example: 'keysmith revoke 3f9a0c2d41e5b6a7 --reason keyCompromise',
   allowPositionals: true,
   async run(parsed) {
-    const serial = parsed.positionals[0];
-    if (serial === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one SERIAL');
+    const serial = onePositional(parsed, 'SERIAL');
     const reason = stringOption(parsed, 'reason') ?? 'unspecified';
     if (!isRevocableReason(reason)) throw new UsageError(`--reason: expected one of ${REVOCABLE_REASONS.join(', ')}, got '${reason}'`);
     await withCore(parsed, async (core) => {

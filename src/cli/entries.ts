@@ -3,32 +3,17 @@
  * the data directory like `keysmith issue` (safe while serve runs: the
  * ledger is SQLite in WAL mode). `--json` prints the API's wire form.
  */
-import { loadConfig, type Config } from '../config.js';
 import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
 import type { RegistrationEntry } from '../shared/entry-records.js';
 import type { SvidApi } from '../svid/ports.js';
-import { durationOption, printConfigWarning, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { openCore, openSvid } from './compose.js';
+import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { openSvid } from './compose.js';
+import { cliActor, onePositional, withCore } from './offline.js';
 import { LISTING_OPTIONS, pagingOf, printListing } from './listing.js';
 
-export function configOf(parsed: ParsedCommand): Config {
-  const file = stringOption(parsed, 'config');
-  return loadConfig({ env: process.env, onWarning: printConfigWarning, ...(file === undefined ? {} : { file }) });
-}
-
 /** Opens the core and the SVID service for one offline command, and closes the ledger after it. */
-export async function withSvid<T>(parsed: ParsedCommand, use: (svid: SvidApi) => Promise<T> | T): Promise<T> {
-  const core = await openCore(configOf(parsed), { ensureIdentities: false });
-  try {
-    return await use(await openSvid(core));
-  } finally {
-    await core.close();
-  }
-}
-
-/** Who acts, as the ledger records it ('cli:<user>'), like `keysmith issue`. */
-export function cliActor(): string {
-  return `cli:${process.env['USER'] ?? 'operator'}`;
+export function withSvid<T>(parsed: ParsedCommand, use: (svid: SvidApi) => Promise<T> | T): Promise<T> {
+  return withCore(parsed, async (core) => use(await openSvid(core)));
 }
 
 function isoOption(parsed: ParsedCommand, name: string): number | undefined {
@@ -153,8 +138,7 @@ export const entriesDeleteCommand: Command = {
   example: 'keysmith entries delete 3b8f6c1e-2a4d-4e8b-9f0a-7c5d1e2f3a4b',
   allowPositionals: true,
   async run(parsed) {
-    const id = parsed.positionals[0];
-    if (id === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one entry ID');
+    const id = onePositional(parsed, 'entry ID');
     await withSvid(parsed, (svid) => svid.deleteEntry(id));
     console.log(`deleted ${id}`);
     return 0;

@@ -7,13 +7,14 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Counter, type Registry } from 'prom-client';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { countPrunable, openLedgerBackend, pruneLedger, type LedgerBackend, type RetentionPolicy, type RetentionReport } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { stringOption, type Command } from './args.js';
+import type { Command } from './args.js';
 import { ledgerLocation } from './compose.js';
+import { configOf } from './offline.js';
 import { dataPaths, readIfExists } from './files.js';
 
 export const RETENTION_LEASE = 'retention';
@@ -129,8 +130,7 @@ export const pruneCommand: Command = {
     json: { type: 'boolean', help: 'print one JSON document: {"dry_run", "retention_period_ms", "tables": {table: rows}}', default: 'false' },
   },
   async run(parsed) {
-    const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const config = configOf(parsed);
     const isDryRun = parsed.values['dry-run'] === true;
     const opened = await openLedgerBackend(ledgerLocation(config));
     try {

@@ -27,11 +27,11 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { loadConfig } from '../config.js';
 import { openLedger } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { stringList, stringOption, UsageError, type Command } from './args.js';
+import { configOf, onePositional } from './offline.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, openSealedSecret, readTar, type BackupManifest } from './backup-archive.js';
 import { CLUSTER_KEY_FILE, SEALED_CLUSTER_KEY_ENTRY, sqliteStats, type LedgerStats } from './backup.js';
 import { dataPaths, ensurePrivateDir } from './files.js';
@@ -270,10 +270,8 @@ export const restoreCommand: Command = {
     json: { type: 'boolean', help: 'print the report as one JSON document', default: 'false' },
   },
   async run(parsed) {
-    const archive = parsed.positionals[0];
-    if (archive === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one backup FILE');
-    const file = stringOption(parsed, 'config');
-    const config = loadConfig({ env: process.env, ...(file === undefined ? {} : { file }) });
+    const archive = onePositional(parsed, 'backup FILE');
+    const config = configOf(parsed);
     const dataDir = stringOption(parsed, 'data-dir') ?? config.dataDir;
     if (config.databaseUrl !== undefined && stringOption(parsed, 'data-dir') === undefined) {
       throw new UsageError('KEYSMITH_DATABASE_URL is set: the ledger is on PostgreSQL (restore it with pg_restore, docs/backup-restore.md); give --data-dir to restore a SQLite backup into a directory');

@@ -5,9 +5,9 @@
  * by its hash: the hash identifies a live credential.
  */
 import { JOIN_TOKEN_STATUSES, joinTokenStatus, type JoinTokenStatus, type JoinTokenSummary } from '../shared/entry-records.js';
-import { durationOption, requireOption, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { openCore, type Core } from './compose.js';
-import { cliActor, configOf, withSvid } from './entries.js';
+import { durationOption, requireOption, stringOption, UsageError, type Command } from './args.js';
+import { withSvid } from './entries.js';
+import { cliActor, onePositional, withCore } from './offline.js';
 import { formatTimeLeft, isoOrNull, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
 const DEFAULT_TTL_MS = 10 * 60_000;
@@ -27,14 +27,6 @@ export function tokenWire(token: JoinTokenSummary, now: number) {
   };
 }
 
-async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T>): Promise<T> {
-  const core = await openCore(configOf(parsed), { ensureIdentities: false });
-  try {
-    return await use(core);
-  } finally {
-    await core.close();
-  }
-}
 
 export const tokensCreateCommand: Command = {
   name: 'tokens create',
@@ -122,8 +114,7 @@ export const tokensRevokeCommand: Command = {
   example: 'keysmith tokens revoke jt-5c0f3e9a1b2d4c6e8f',
   allowPositionals: true,
   async run(parsed) {
-    const id = parsed.positionals[0];
-    if (id === undefined || parsed.positionals.length !== 1) throw new UsageError('give exactly one token ID (as tokens list shows it)');
+    const id = onePositional(parsed, 'token ID (as tokens list shows it)');
     await withCore(parsed, async (core) => {
       const now = core.clock.now();
       const revoked = await core.repositories.joinTokens.revoke(id, now);
