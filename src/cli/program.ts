@@ -32,7 +32,6 @@ export const COMMANDS: readonly Command[] = [
   entriesListCommand,
   entriesDeleteCommand,
   tokensCreateCommand,
-  caRotateJwtCommand,
   tokensListCommand,
   tokensRevokeCommand,
   healthCommand,
@@ -44,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   caStatusCommand,
   caRevokeIntermediateCommand,
   caArlCommand,
+  caRotateJwtCommand,
 ];
 
 function overview(): string {
