@@ -1,39 +1,43 @@
 /**
- * Complete ACME orders per second against keysmith in this process, and
- * where an order's time goes, step by step.
+ * Complete ACME orders per second against keysmith, where an order's time
+ * goes step by step, and the same load's floor measured in the same run.
  *
  *   npm run bench:acme
+ *   node dist/bench/acme/run.js --rounds 3 --profile /tmp/acme-prof
  *   BENCH_ORDERS=200 BENCH_CONCURRENCY=1,8,32 node dist/bench/acme/run.js
  *
- * The server is keysmith as `keysmith serve` wires it (openCore +
- * startServer: the in-house TLS listener on 127.0.0.1, fastify, the ACME
- * handler composed by composeAcme with the real challenge validator, the
- * real SQLite ledger and the Authority), with rate limits lifted and a hook
- * on each finished validation. The client is in the same process: ES256 JWS
- * made with jose over keep-alive HTTPS (client.ts), one account per worker,
- * one DNS name per order (so every order validates afresh), http-01
+ * The server is a forked process (server.ts: keysmith as `keysmith serve`
+ * wires it, with the real challenge validator and the SQLite ledger), pinned
+ * to CPU 0 while this process (the client) runs on CPU 1, so the server's
+ * CPU per order is its own. The client: ES256 JWS made with jose over
+ * keep-alive HTTPS (client.ts), one account per worker, one order in flight
+ * per worker, one DNS name per order (every order validates afresh), http-01
  * answered by a node:http server here. CSRs are made before measuring.
  *
- * Environment: BENCH_ORDERS (complete orders per concurrency level, 60),
- * BENCH_WARMUP (orders before measuring, 10), BENCH_CONCURRENCY (levels,
- * comma-separated, "1,4,16"), BENCH_DIR (parent of the temporary data
- * directory). Results are printed and written to dist/bench-acme-results.json.
+ * The peer, in the same run and at the same concurrency: the floor, seven
+ * GET /acme/new-nonce per "order" (the requests an order makes, each at the
+ * cost of the cheapest ACME answer: the TLS engine, node:http, fastify, the
+ * ACME router and a minted nonce; no JWS, no ledger).
+ *
+ * Options: --rounds N (3; figures are medians of the rounds), --profile DIR
+ * (the server writes a V8 .cpuprofile there on exit). Environment:
+ * BENCH_ORDERS (orders per round, 100), BENCH_WARMUP (20), BENCH_CONCURRENCY
+ * (levels, "1,4,16"), BENCH_ROUNDS, BENCH_CPU_PROFILE (as --profile), BENCH_PIN
+ * (none: unpinned), BENCH_DIR (parent of the server's data directory).
+ * Results are printed and written to dist/bench-acme-results.json.
  */
 import 'reflect-metadata';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { Agent } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import * as acme from 'acme-client';
-import type { ValidationEvent } from '../../src/acme/index.js';
-import { composeAcme, openCore } from '../../src/cli/compose.js';
-import { startServer } from '../../src/cli/serve.js';
-import { loadConfig } from '../../src/config.js';
 import { envNumber } from '../common/env.js';
+import { pinning, startBenchServer } from '../common/server-process.js';
 import { BenchAcmeClient, field, jsonOf, stringList } from './client.js';
+import { isServerMessage, type ParentMessage, type ServerMessage } from './protocol.js';
 
 const STEPS = ['newOrder', 'authzFetch', 'challenge', 'validation', 'orderReady', 'finalize', 'download'] as const;
 type Step = (typeof STEPS)[number];
@@ -46,24 +50,47 @@ const STEP_LABELS: Readonly<Record<Step, string>> = {
   finalize: 'finalize (CSR -> valid)',
   download: 'download (PEM chain)',
 };
+/** Requests one order makes (newAccount aside): the floor makes as many. */
+const REQUESTS_PER_ORDER = 7;
 
-const ORDERS = envNumber('BENCH_ORDERS', 60, 1, 100_000);
-const WARMUP = envNumber('BENCH_WARMUP', 10, 0, 10_000);
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  if (at === -1) return undefined;
+  const value = process.argv[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
+  return value;
+}
+
+const profileDir = option('--profile');
+if (profileDir !== undefined) process.env['BENCH_CPU_PROFILE'] = profileDir;
+const roundsOption = option('--rounds');
+if (roundsOption !== undefined) process.env['BENCH_ROUNDS'] = roundsOption;
+const ORDERS = envNumber('BENCH_ORDERS', 100, 1, 100_000);
+const WARMUP = envNumber('BENCH_WARMUP', 20, 0, 10_000);
+const ROUNDS = envNumber('BENCH_ROUNDS', 3, 1, 50);
 const CONCURRENCIES = (process.env['BENCH_CONCURRENCY'] ?? '1,4,16').split(',').map((text) => {
   const value = Number(text.trim());
   if (!Number.isInteger(value) || value < 1 || value > 256) throw new Error('BENCH_CONCURRENCY must list integers in [1, 256]');
   return value;
 });
 const SUFFIX = 'bench.test';
-const NO_LIMIT = { burst: 1_000_000, perSecond: 1_000_000 };
+
+interface RoundResult {
+  readonly ordersPerSecond: number;
+  readonly serverCpuMsPerOrder: number;
+  readonly clientCpuMsPerOrder: number;
+}
 
 interface LevelResult {
   readonly concurrency: number;
-  readonly orders: number;
-  readonly wallSeconds: number;
-  readonly ordersPerSecond: number;
-  /** Client and server share this process: CPU seconds of both. */
-  readonly cpuSecondsPerOrderMs: number;
+  readonly rounds: number;
+  readonly ordersPerRound: number;
+  /** Medians of the rounds. */
+  readonly acme: RoundResult;
+  readonly floor: RoundResult;
+  readonly acmeRounds: readonly RoundResult[];
+  readonly floorRounds: readonly RoundResult[];
+  /** Over the orders of every round. */
   readonly totalMs: { readonly median: number; readonly p90: number; readonly p99: number };
   readonly steps: Readonly<Record<Step, { readonly medianMs: number; readonly p90Ms: number; readonly meanMs: number }>>;
   /** The validator's own duration per attempt (ValidationEvent.durationMs). */
@@ -75,18 +102,13 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
+function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
 function round(value: number, digits = 2): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port');
-  return address.port;
 }
 
 /** base64url DER of a PEM CSR, as finalize takes it (RFC 8555 §7.4). */
@@ -95,7 +117,13 @@ function csrField(pem: Buffer): string {
   return Buffer.from(body, 'base64').toString('base64url');
 }
 
-/** Waits for the validator's report on a challenge, whichever comes first: the report or the wait. */
+interface ValidationEvent {
+  readonly challengeId: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+}
+
+/** Waits for the server's report on a challenge, whichever comes first: the report or the wait. */
 class ValidationEvents {
   private readonly seen = new Map<string, ValidationEvent>();
   private readonly waiting = new Map<string, (event: ValidationEvent) => void>();
@@ -231,7 +259,30 @@ async function runJobs(clients: readonly BenchAcmeClient[], jobs: readonly Job[]
   return timings;
 }
 
-function summarize(concurrency: number, timings: readonly OrderTiming[], wallSeconds: number, cpuSeconds: number): LevelResult {
+/** The floor: `orders` x seven GET /acme/new-nonce over the same agent, `concurrency` at a time. */
+async function runFloor(agent: Agent, url: string, orders: number, concurrency: number): Promise<void> {
+  let left = orders * REQUESTS_PER_ORDER;
+  const head = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const request = httpsRequest(url, { method: 'GET', agent }, (response) => {
+        response.resume();
+        response.on('end', () => (response.statusCode === 204 ? resolve() : reject(new Error(`GET new-nonce: HTTP ${response.statusCode ?? 0}`))));
+      });
+      request.setTimeout(30_000, () => request.destroy(new Error('GET new-nonce: no answer in 30 s')));
+      request.on('error', reject);
+      request.end();
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left > 0) {
+        left--;
+        await head();
+      }
+    }),
+  );
+}
+
+function summarizeSteps(timings: readonly OrderTiming[]): Pick<LevelResult, 'totalMs' | 'steps' | 'validatorMs'> {
   const sortedOf = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
   const totals = sortedOf(timings.map((t) => t.totalMs));
   const validator = sortedOf(timings.map((t) => t.validatorMs));
@@ -243,22 +294,29 @@ function summarize(concurrency: number, timings: readonly OrderTiming[], wallSec
     }),
   ) as LevelResult['steps'];
   return {
-    concurrency,
-    orders: timings.length,
-    wallSeconds: round(wallSeconds, 3),
-    ordersPerSecond: round(timings.length / wallSeconds, 1),
-    cpuSecondsPerOrderMs: round((cpuSeconds / timings.length) * 1000),
     totalMs: { median: round(quantile(totals, 0.5)), p90: round(quantile(totals, 0.9)), p99: round(quantile(totals, 0.99)) },
     steps,
     validatorMs: { median: round(quantile(validator, 0.5)), p90: round(quantile(validator, 0.9)) },
   };
 }
 
+function medianRound(rounds: readonly RoundResult[]): RoundResult {
+  return {
+    ordersPerSecond: round(median(rounds.map((r) => r.ordersPerSecond)), 1),
+    serverCpuMsPerOrder: round(median(rounds.map((r) => r.serverCpuMsPerOrder))),
+    clientCpuMsPerOrder: round(median(rounds.map((r) => r.clientCpuMsPerOrder))),
+  };
+}
+
 function print(result: LevelResult): void {
-  console.log(
-    `\nconcurrency ${result.concurrency}: ${result.orders} orders in ${result.wallSeconds} s = ${result.ordersPerSecond} orders/s ` +
-      `(${result.cpuSecondsPerOrderMs} ms CPU per order, client and server together)`,
-  );
+  const line = (label: string, r: RoundResult, rounds: readonly RoundResult[]): string =>
+    `  ${label.padEnd(36)} ${String(r.ordersPerSecond).padStart(7)} orders/s   server CPU ${String(r.serverCpuMsPerOrder).padStart(6)} ms/order   ` +
+    `client CPU ${String(r.clientCpuMsPerOrder).padStart(6)} ms/order   (rounds: ${rounds.map((x) => x.ordersPerSecond).join(', ')})`;
+  console.log(`\nconcurrency ${result.concurrency}: ${result.rounds} rounds of ${result.ordersPerRound} orders, medians of the rounds`);
+  console.log(line('keysmith ACME, complete orders', result.acme, result.acmeRounds));
+  console.log(line(`floor (${REQUESTS_PER_ORDER} x GET new-nonce per order)`, result.floor, result.floorRounds));
+  const ratio = result.floor.ordersPerSecond > 0 ? result.acme.ordersPerSecond / result.floor.ordersPerSecond : 0;
+  console.log(`  orders at ${round(ratio)}x the floor's rate; server CPU ${round(result.acme.serverCpuMsPerOrder - result.floor.serverCpuMsPerOrder)} ms/order above it`);
   console.log(`  order total   median ${result.totalMs.median} ms   p90 ${result.totalMs.p90} ms   p99 ${result.totalMs.p99} ms`);
   for (const step of STEPS) {
     const s = result.steps[step];
@@ -268,9 +326,7 @@ function print(result: LevelResult): void {
 }
 
 async function main(): Promise<void> {
-  const parent = process.env['BENCH_DIR'] ?? tmpdir();
-  mkdirSync(parent, { recursive: true });
-  const dir = mkdtempSync(join(parent, 'keysmith-bench-acme-'));
+  const pin = pinning();
   const answers = new Map<string, string>();
   const events = new ValidationEvents();
   const challengeServer: Server = createHttpServer((request, response) => {
@@ -284,53 +340,92 @@ async function main(): Promise<void> {
   const challengeAddress = challengeServer.address();
   if (challengeAddress === null || typeof challengeAddress === 'string') throw new Error('challenge server has no port');
 
-  const config = loadConfig({
-    env: {
-      KEYSMITH_DATA_DIR: join(dir, 'data'),
-      KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`,
-      KEYSMITH_LOG_LEVEL: 'warn',
-      KEYSMITH_ACME_ALLOWED_SUFFIXES: SUFFIX,
-      KEYSMITH_ACME_VALIDATION_ADDRESS: '127.0.0.1',
-      KEYSMITH_ACME_HTTP01_PORT: String(challengeAddress.port),
-    },
+  const script = fileURLToPath(new URL('./server.js', import.meta.url));
+  const server = await startBenchServer<ServerMessage, ParentMessage>(script, pin.prefix, isServerMessage, 120_000, {
+    BENCH_ACME_HTTP01_PORT: String(challengeAddress.port),
   });
-  const core = await openCore(config);
-  const handler = composeAcme(core, {
-    limits: { newAccountPerAddress: NO_LIMIT, noncePerAddress: NO_LIMIT, newOrderPerAccount: NO_LIMIT, finalizePerAccount: NO_LIMIT },
-    onValidated: events.record,
+  server.child.on('message', (raw: unknown) => {
+    if (isServerMessage(raw) && raw.type === 'validated') events.record(raw);
   });
-  const server = await startServer(core, { acme: handler });
   const maxConcurrency = Math.max(...CONCURRENCIES);
-  const agent = new Agent({ ca: core.authority.bundlePem(), keepAlive: true, maxSockets: maxConcurrency });
-  const directoryUrl = `https://127.0.0.1:${server.port}/acme/directory`;
+  const agent = new Agent({ ca: server.ready.bundlePem, keepAlive: true, maxSockets: maxConcurrency });
+  const base = `https://127.0.0.1:${server.ready.port}/acme`;
   const results: LevelResult[] = [];
+  /** Runs `work` in a window and returns the server's and this process's CPU seconds over it. */
+  const measured = async (work: () => Promise<void>): Promise<{ wallSeconds: number; serverCpu: number; clientCpu: number }> => {
+    server.tell({ type: 'window-start' });
+    const clientBefore = process.cpuUsage();
+    const started = performance.now();
+    await work();
+    const wallSeconds = (performance.now() - started) / 1000;
+    const client = process.cpuUsage(clientBefore);
+    server.tell({ type: 'window-end' });
+    const window = await server.next('window');
+    return { wallSeconds, serverCpu: window.cpuSeconds, clientCpu: (client.user + client.system) / 1e6 };
+  };
   try {
-    const clients = await Promise.all(Array.from({ length: maxConcurrency }, () => BenchAcmeClient.create(agent, directoryUrl)));
+    const clients = await Promise.all(Array.from({ length: maxConcurrency }, () => BenchAcmeClient.create(agent, `${base}/directory`)));
     for (const client of clients) await client.register();
     const keyPem = await acme.crypto.createPrivateEcdsaKey('P-256');
-    console.log(`keysmith ACME bench: ${ORDERS} complete http-01 orders per level, concurrency ${CONCURRENCIES.join(', ')}; making CSRs...`);
+    console.log(
+      `keysmith ACME bench (${server.ready.backend}; ${pin.description}): ${ROUNDS} rounds of ${ORDERS} complete http-01 orders ` +
+        `per level, concurrency ${CONCURRENCIES.join(', ')}; making CSRs...`,
+    );
     const warmup = await makeJobs('warmup', WARMUP, keyPem);
-    const levels = await Promise.all(CONCURRENCIES.map((c, i) => makeJobs(`c${c}-${i}`, ORDERS, keyPem)));
+    const levels: Job[][][] = [];
+    for (const [i, c] of CONCURRENCIES.entries()) {
+      const rounds: Job[][] = [];
+      for (let r = 0; r < ROUNDS; r++) rounds.push(await makeJobs(`c${c}-${i}-r${r}`, ORDERS, keyPem));
+      levels.push(rounds);
+    }
     await runJobs(clients.slice(0, Math.min(4, clients.length)), warmup, answers, events);
+    await runFloor(agent, `${base}/new-nonce`, WARMUP, 4);
     for (const [i, concurrency] of CONCURRENCIES.entries()) {
-      const cpuBefore = process.cpuUsage();
-      const started = performance.now();
-      const timings = await runJobs(clients.slice(0, concurrency), levels[i] ?? [], answers, events);
-      const wallSeconds = (performance.now() - started) / 1000;
-      const cpu = process.cpuUsage(cpuBefore);
-      const result = summarize(concurrency, timings, wallSeconds, (cpu.user + cpu.system) / 1e6);
+      const acmeRounds: RoundResult[] = [];
+      const floorRounds: RoundResult[] = [];
+      const timings: OrderTiming[] = [];
+      for (const jobs of levels[i] ?? []) {
+        let roundTimings: OrderTiming[] = [];
+        const a = await measured(async () => {
+          roundTimings = await runJobs(clients.slice(0, concurrency), jobs, answers, events);
+        });
+        timings.push(...roundTimings);
+        acmeRounds.push({
+          ordersPerSecond: round(roundTimings.length / a.wallSeconds, 1),
+          serverCpuMsPerOrder: round((a.serverCpu / roundTimings.length) * 1000),
+          clientCpuMsPerOrder: round((a.clientCpu / roundTimings.length) * 1000),
+        });
+        const f = await measured(() => runFloor(agent, `${base}/new-nonce`, ORDERS, concurrency));
+        floorRounds.push({
+          ordersPerSecond: round(ORDERS / f.wallSeconds, 1),
+          serverCpuMsPerOrder: round((f.serverCpu / ORDERS) * 1000),
+          clientCpuMsPerOrder: round((f.clientCpu / ORDERS) * 1000),
+        });
+      }
+      const result: LevelResult = {
+        concurrency,
+        rounds: ROUNDS,
+        ordersPerRound: ORDERS,
+        acme: medianRound(acmeRounds),
+        floor: medianRound(floorRounds),
+        acmeRounds,
+        floorRounds,
+        ...summarizeSteps(timings),
+      };
       print(result);
       results.push(result);
     }
     const file = join('dist', 'bench-acme-results.json');
-    writeFileSync(file, `${JSON.stringify({ node: process.version, orders: ORDERS, results }, null, 2)}\n`);
-    console.log(`\nwritten to ${file}`);
+    writeFileSync(file, `${JSON.stringify({ node: process.version, pinning: pin.description, orders: ORDERS, rounds: ROUNDS, results }, null, 2)}\n`);
+    console.log(`\nwritten to ${file}${profileDir === undefined ? '' : `; the server's CPU profile goes to ${profileDir}`}`);
   } finally {
     agent.destroy();
-    await server.close(1_000);
-    await core.close();
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+      server.tell({ type: 'stop' });
+      await exited;
+    }
     await new Promise<void>((resolve) => challengeServer.close(() => resolve()));
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
