@@ -71,7 +71,10 @@ export async function accountPost(ctx: AcmeContext, post: AuthenticatedPost, acc
   const { store } = ctx.deps;
   if (update.status !== undefined) {
     if (update.status !== 'deactivated') throw new AcmeProblemError('malformed', 'an account may only be updated to status "deactivated"');
-    return accountReply(ctx, await store.deactivateAccount(account.id), 200);
+    const deactivated = await store.deactivateAccount(account.id);
+    // RFC 8555 §7.3.6: nothing signed by this account is accepted any more (its row's status says so too).
+    ctx.accountKeys.forget(account.id);
+    return accountReply(ctx, deactivated, 200);
   }
   if (update.contact !== undefined) return accountReply(ctx, await store.updateAccountContact(account.id, checkContacts(update.contact)), 200);
   return accountReply(ctx, account, 200);
@@ -110,6 +113,8 @@ export async function keyChange(ctx: AcmeContext, post: AuthenticatedPost): Prom
   if (holder !== undefined) throw keyInUse(ctx, holder);
   try {
     const updated = await ctx.deps.store.changeAccountKey(account.id, JSON.stringify(newKey.jwk), newKey.thumbprint);
+    // RFC 8555 §7.3.5: from now on only the new key signs for the account (the stored JWK differs too).
+    ctx.accountKeys.forget(account.id);
     return accountReply(ctx, updated, 200);
   } catch (error) {
     const raced = isDomainError(error, 'conflict') ? await ctx.deps.store.findAccountByThumbprint(newKey.thumbprint) : undefined;

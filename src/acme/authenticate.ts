@@ -5,7 +5,7 @@
  */
 import type { AcmeHttpRequest } from './transport.js';
 import type { AcmeContext, AuthenticatedPost } from './context.js';
-import { decodeJwsBody, importAccountKey, verifySignature, type AccountKey } from './jws.js';
+import { decodeJwsBody, importAccountKey, requireAlgorithmFits, verifySignature, type AccountKey } from './jws.js';
 import { AcmeProblemError } from './problems.js';
 import type { AcmeAccountRecord } from '../shared/acme-records.js';
 
@@ -24,16 +24,27 @@ export async function authenticate(ctx: AcmeContext, request: AcmeHttpRequest, m
   }
   let key: AccountKey;
   let account: AcmeAccountRecord | undefined;
+  let cacheAfterVerify: AcmeAccountRecord | undefined;
   if (header.jwk !== undefined) {
     if (mode === 'kid') throw new AcmeProblemError('malformed', 'this request must be signed with the account key named by kid, not a jwk');
     key = await importAccountKey(header.jwk, decoded.alg);
   } else {
     if (mode === 'jwk') throw new AcmeProblemError('malformed', 'this request must carry a jwk, not a kid');
     account = await accountFromKid(ctx, header.kid ?? '');
-    key = await importAccountKey(parseStoredJwk(account), decoded.alg);
+    // The row read just now names the key: a cached import of any other JWK is not used (account-keys.ts).
+    const cached = ctx.accountKeys.get(account.id, account.jwk);
+    if (cached === undefined) {
+      key = await importAccountKey(parseStoredJwk(account), decoded.alg);
+    } else {
+      requireAlgorithmFits(cached, decoded.alg);
+      key = cached;
+    }
+    cacheAfterVerify = cached === undefined ? account : undefined;
   }
 
   const payload = await verifySignature(decoded, key.key);
+  // Only a key that just verified a signature is kept.
+  if (cacheAfterVerify !== undefined) ctx.accountKeys.remember(cacheAfterVerify.id, cacheAfterVerify.jwk, key);
 
   // RFC 8555 §6.5: every request carries a fresh nonce, used once.
   const nonce = header.nonce;

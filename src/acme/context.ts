@@ -4,6 +4,7 @@
  * every response).
  */
 import type { AcmeAccountRecord } from '../shared/acme-records.js';
+import type { AccountKeyCache } from './account-keys.js';
 import type { RateLimiter } from '../shared/rate-limit.js';
 import type { IdentifierPolicy } from './identifiers.js';
 import type { AccountKey, DecodedJws } from './jws.js';
@@ -25,6 +26,8 @@ export interface AcmeContext {
   readonly urls: AcmeUrls;
   readonly identifiers: IdentifierPolicy;
   readonly nonces: NonceStore;
+  /** Imported account keys per kid (authenticate.ts); forgotten on key change and deactivation. */
+  readonly accountKeys: AccountKeyCache;
   readonly limiters: AcmeLimiters;
   readonly validations: ValidationRunner;
   readonly random: (length: number) => Uint8Array;

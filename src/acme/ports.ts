@@ -195,7 +195,9 @@ export interface AcmeServerDeps {
   readonly meta?: AcmeMeta;
   readonly limits?: AcmeLimits;
   readonly validationLimits?: AcmeValidationLimits;
-  /** Randomness for ids, tokens and nonces; default node:crypto. */
+  /** Accounts whose imported key is cached (account-keys.ts); default 10,000, 0 turns the cache off. */
+  readonly accountKeyCacheSize?: number;
+  /** Randomness for ids, tokens and nonces; default node:crypto, drawn a block at a time (random-pool.ts). */
   readonly random?: (length: number) => Uint8Array;
   /** Called after each background validation is recorded. Must not throw. */
   readonly onValidated?: (event: ValidationEvent) => void;

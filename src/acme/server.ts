@@ -3,9 +3,9 @@
  * the POST checks, calls one handler, and dresses every answer with a fresh
  * Replay-Nonce and the directory Link. `handle` never throws.
  */
-import { randomBytes } from 'node:crypto';
 import { RateLimiter, type RateLimit } from '../shared/rate-limit.js';
 import { TLS_SERVER_MAX_TTL_MS } from '../ca/index.js';
+import { AccountKeyCache } from './account-keys.js';
 import { accountOrders, accountPost, keyChange, newAccount } from './accounts.js';
 import { renewalInfo } from './ari.js';
 import { authenticate, type KeyMode } from './authenticate.js';
@@ -15,6 +15,7 @@ import { enforceLimit } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
 import { IdentifierPolicy } from './identifiers.js';
 import { NonceStore } from './nonces.js';
+import { pooledRandom } from './random-pool.js';
 import { authorizationPost, newOrder, orderPost } from './orders.js';
 import type { AcmeServerDeps, AcmeValidationLimits } from './ports.js';
 import type { SchedulerLimits, SchedulerLoad } from './validation/scheduler.js';
@@ -56,7 +57,7 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
   if (!/^https?:\/\/[^/]+(\/.*)?$/.test(deps.baseUrl) || deps.baseUrl.endsWith('/')) {
     throw new Error(`ACME baseUrl "${deps.baseUrl}" must be an absolute http(s) URL without a trailing slash`);
   }
-  const random = deps.random ?? ((length: number): Uint8Array => randomBytes(length));
+  const random = deps.random ?? pooledRandom();
   const limits = deps.limits ?? {};
   const maxTtl = deps.policy.maxCertificateTtlMs ?? TLS_SERVER_MAX_TTL_MS;
   if (!(maxTtl > 0) || maxTtl > TLS_SERVER_MAX_TTL_MS) throw new Error('policy.maxCertificateTtlMs must be positive and at most 397 days');
@@ -70,6 +71,7 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
       random,
       ...(deps.nonces.lifetimeMs === undefined ? {} : { lifetimeMs: deps.nonces.lifetimeMs }),
     }),
+    accountKeys: new AccountKeyCache(deps.accountKeyCacheSize),
     limiters: {
       newAccount: new RateLimiter(limits.newAccountPerAddress ?? DEFAULT_LIMITS.newAccountPerAddress),
       nonce: new RateLimiter(limits.noncePerAddress ?? DEFAULT_LIMITS.noncePerAddress),
