@@ -20,7 +20,9 @@ export type JwsAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
 export const MAX_JWS_BYTES = 64 * 1024;
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
-const base64url = z.string().regex(BASE64URL, 'must be base64url without padding');
+/** RFC 7515 §2: unpadded base64url; a length of 4n+1 is no encoding of any bytes (Buffer would quietly drop the last character). */
+const WHOLE_BASE64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
+const base64url = z.string().regex(WHOLE_BASE64URL, 'must be base64url without padding');
 
 // RFC 8555 §6.2: the JWS Unprotected Header MUST NOT be used, so only these three members.
 const FlattenedJwsSchema = z.strictObject({

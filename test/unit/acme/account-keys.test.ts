@@ -89,6 +89,16 @@ describe('JWS verification (RFC 7515 §5.2) and thumbprints (RFC 7638)', () => {
     await assert.rejects(verifySignature(decodeJwsBody('application/jose+json', crit.body), crit.key.key), (error: unknown) => isMalformed(error) && /crit/.test((error as Error).message));
   });
 
+  it('refuses a JWS member whose length is no base64url encoding (4n+1 characters)', async () => {
+    const { body } = await signed({}, '{}');
+    const jws = JSON.parse(body.toString('utf8')) as { protected: string; payload: string; signature: string };
+    for (const member of ['protected', 'payload', 'signature'] as const) {
+      const broken = Buffer.from(JSON.stringify({ ...jws, [member]: `${jws[member]}${'A'.repeat(((1 - jws[member].length) % 4 + 4) % 4)}` }));
+      assert.equal(JSON.parse(broken.toString('utf8'))[member].length % 4, 1);
+      assert.throws(() => decodeJwsBody('application/jose+json', broken), (error: unknown) => isMalformed(error) && /base64url/.test((error as Error).message), member);
+    }
+  });
+
   it('computes the same thumbprint as jose for EC, RSA and OKP keys', async () => {
     for (const pair of [await generate('ec', { namedCurve: 'P-384' }), await generate('rsa', { modulusLength: 2048 }), await generate('ed25519')]) {
       const key = await importAccountKey({ ...pair.publicKey.export({ format: 'jwk' }) }, undefined);
