@@ -23,7 +23,8 @@
  * (the server writes a V8 .cpuprofile there on exit). Environment:
  * BENCH_ORDERS (orders per round, 100), BENCH_WARMUP (20), BENCH_CONCURRENCY
  * (levels, "1,4,16"), BENCH_ROUNDS, BENCH_CPU_PROFILE (as --profile), BENCH_PIN
- * (none: unpinned), BENCH_DIR (parent of the server's data directory).
+ * (none: unpinned), BENCH_DIR (parent of the server's data directory),
+ * BENCH_DATABASE_URL (the ledger on that empty PostgreSQL database, not SQLite).
  * Results are printed and written to dist/bench-acme-results.json.
  */
 import 'reflect-metadata';

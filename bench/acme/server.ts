@@ -9,6 +9,7 @@
  *
  * BENCH_ACME_HTTP01_PORT: where the parent answers http-01 (on 127.0.0.1).
  * BENCH_DIR: parent of the temporary data directory.
+ * BENCH_DATABASE_URL: the ledger on this (empty) PostgreSQL database instead of SQLite.
  */
 import 'reflect-metadata';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +32,7 @@ const send = (message: ServerMessage): void => {
 const SUFFIX = 'bench.test';
 const NO_LIMIT = { burst: 1_000_000, perSecond: 1_000_000 };
 const http01Port = process.env['BENCH_ACME_HTTP01_PORT'];
+const databaseUrl = process.env['BENCH_DATABASE_URL'];
 if (http01Port === undefined || http01Port === '') throw new Error('BENCH_ACME_HTTP01_PORT is required');
 
 const parent = process.env['BENCH_DIR'] ?? tmpdir();
@@ -52,6 +54,7 @@ const config = loadConfig({
     KEYSMITH_ACME_ALLOWED_SUFFIXES: SUFFIX,
     KEYSMITH_ACME_VALIDATION_ADDRESS: '127.0.0.1',
     KEYSMITH_ACME_HTTP01_PORT: http01Port,
+    ...(databaseUrl === undefined || databaseUrl === '' ? {} : { KEYSMITH_DATABASE_URL: databaseUrl }),
   },
 });
 const core = await openCore(config);
