@@ -1,22 +1,24 @@
 /**
  * Imports a subject key the key policy (key-policy.ts) has accepted, by the
- * cheapest path node:crypto offers for its type, as measured by bench/csr on
- * Node 20.20 / OpenSSL 3.0 (CPU µs per import):
+ * cheapest path node:crypto offers for its type. CPU µs per import, bench/csr
+ * on Node 20.20 / OpenSSL 3.0, this 2-core machine:
  *
- * | key      | SPKI DER | JWK | raw point (WebCrypto) | taken |
- * |----------|---------:|----:|----------------------:|-------|
- * | P-256    |      ~100 |  ~64 |  ~45 | raw point |
- * | P-384    |      ~100 | ~355 |  ~40 | raw point |
- * | Ed25519  |       ~71 |   ~4 |  ~20 | JWK |
- * | RSA-2048 |       ~96 | ~3.5 | (PKCS#1 DER ~3) | JWK |
+ * | key      | SPKI DER | JWK  | raw point (WebCrypto) | taken |
+ * |----------|---------:|-----:|----------------------:|-------|
+ * | P-256    |     ~100 |  ~65 |  ~50 | JWK |
+ * | P-384    |     ~100 | ~350 |  ~37 | raw point |
+ * | Ed25519  |      ~70 |   ~5 |  ~20 | JWK |
+ * | RSA-2048 |      ~95 |   ~4 | (PKCS#1 DER ~3) | JWK |
  *
- * A JWK EC import costs a scalar multiplication (OpenSSL's EC_KEY_check_key
- * checks n·Q = O), which on P-384, with no fast OpenSSL 3.0 implementation,
- * costs most of a verify. The raw-point import (`EC_POINT_oct2point`) still
- * refuses a point off the curve; n·Q = O adds nothing on P-256 and P-384,
- * whose cofactor is 1 (SP 800-56A Rev. 3 §5.6.2.3.3 partial validation is
- * full validation there). Never the JWK-export path of PERF-NOTES: these
- * keys are only imported.
+ * A JWK EC import runs OpenSSL's EC_KEY_check_key, whose n·Q = O check is a
+ * scalar multiplication: cheap on P-256 (OpenSSL's dedicated code), most of a
+ * verify on P-384 (generic code). The raw-point import skips it (redundant on
+ * these cofactor-1 curves: SP 800-56A Rev. 3 §5.6.2.3.3 partial validation is
+ * full validation there) and still refuses a point off the curve. On P-256
+ * the raw path saves ~10-15 µs in isolation but each WebCrypto CryptoKey is a
+ * transferable object the GC must finalise: bench/svid svid-64 (P-256 CSRs,
+ * event loop ~90 % busy) ran ~8 % slower with it, so P-256 stays on JWK.
+ * Never the JWK-export path of PERF-NOTES: these keys are only imported.
  */
 import { createPublicKey, KeyObject, webcrypto } from 'node:crypto';
 import { curveByName } from '../shared/ec-point.js';
@@ -27,22 +29,32 @@ export class KeyImportError extends Error {
   override readonly name = 'KeyImportError';
 }
 
-/** A key the policy accepted, as a node:crypto KeyObject. Throws KeyImportError if node:crypto refuses it anyway. */
-export async function importPolicyKey(key: PolicyKey): Promise<KeyObject> {
+/**
+ * A key the policy accepted, as a node:crypto KeyObject: at once for the JWK
+ * paths (no promise on the P-256 hot path), as a promise for a P-384 point.
+ * Throws (or rejects with) KeyImportError if node:crypto refuses it anyway.
+ */
+export function importPolicyKey(key: PolicyKey): KeyObject | Promise<KeyObject> {
   switch (key.kind) {
     case 'ec':
-      return importEcPoint(key.curve, ecPoint(key.x, key.y));
+      if (key.curve === 'P-384') return importEcPoint(key.curve, ecPoint(key.x, key.y));
+      return importJwk(key, 'P-256');
     case 'ed25519':
+      return importJwk(key, 'Ed25519');
     case 'rsa':
-      try {
-        return createPublicKey({ key: policyKeyJwk(key), format: 'jwk' });
-      } catch (cause) {
-        throw new KeyImportError(`node:crypto refused the ${key.kind === 'rsa' ? 'RSA' : 'Ed25519'} public key`, { cause });
-      }
+      return importJwk(key, 'RSA');
     default: {
       const never: never = key;
       return never;
     }
+  }
+}
+
+function importJwk(key: PolicyKey, what: string): KeyObject {
+  try {
+    return createPublicKey({ key: policyKeyJwk(key), format: 'jwk' });
+  } catch (cause) {
+    throw new KeyImportError(`node:crypto refused the ${what} public key`, { cause });
   }
 }
 

@@ -69,11 +69,15 @@ function algorithmOf(key: PolicyKey): SubjectKeyAlgorithm {
 }
 
 /** The checked key in node:crypto, to verify a CSR's signature with; node:crypto refusing it anyway is still the request's fault (`badCSR`). */
-export async function importSubjectKey(key: CheckedSubjectKey): Promise<KeyObject> {
-  try {
-    return await importPolicyKey(key.policyKey);
-  } catch (cause) {
+export function importSubjectKey(key: CheckedSubjectKey): KeyObject | Promise<KeyObject> {
+  const refused = (cause: unknown): never => {
     if (!(cause instanceof KeyImportError)) throw cause;
     throw new DomainError('badCSR', 'public key is not a valid SubjectPublicKeyInfo', { cause });
+  };
+  try {
+    const imported = importPolicyKey(key.policyKey);
+    return imported instanceof Promise ? imported.catch(refused) : imported;
+  } catch (cause) {
+    return refused(cause);
   }
 }

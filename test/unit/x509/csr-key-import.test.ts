@@ -71,6 +71,25 @@ describe('importPolicyKey', () => {
       assert.equal(verify(digest, Buffer.from('something else'), imported, sign(digest, data, privateKey)), false);
     });
   }
+
+  it('refuses an off-curve point the policy never saw, on each EC path, with a clear error and no abort', async () => {
+    for (const [kind, message, causeName] of [
+      ['p256', 'node:crypto refused the P-256 public key', 'TypeError'],
+      ['p384', 'P-384 point is not on the curve: node:crypto refused it', 'DataError'],
+    ] as const) {
+      const key = policyKeyOf(keyPair(kind).spki);
+      assert.equal(key.kind, 'ec');
+      if (key.kind !== 'ec') return;
+      await assert.rejects(async () => importPolicyKey({ ...key, y: offCurve(key.y) }), (err: unknown) => {
+        assert.ok(err instanceof KeyImportError, String(err));
+        assert.equal(err.message, message);
+        assert.equal((err.cause as { name?: unknown } | undefined)?.name, causeName);
+        return true;
+      });
+      // The process goes on, and the good key still imports.
+      assert.equal((await importPolicyKey(key)).asymmetricKeyType, 'ec');
+    }
+  });
 });
 
 describe('importEcPoint', () => {
@@ -118,7 +137,7 @@ describe('importEcPoint', () => {
     assert.equal(key.kind, 'ec');
     if (key.kind !== 'ec') return;
     const forged = { ...checked, policyKey: { ...key, y: offCurve(key.y) } };
-    await assert.rejects(importSubjectKey(forged), (err: unknown) => {
+    await assert.rejects(async () => importSubjectKey(forged), (err: unknown) => {
       assert.ok(isDomainError(err, 'badCSR'), String(err));
       assert.equal(err.detail, 'public key is not a valid SubjectPublicKeyInfo');
       assert.ok(err.cause instanceof KeyImportError);
