@@ -1,6 +1,6 @@
 /**
  * The key policy's cost on the SVID hot path: parseCsr (DER walk, key
- * policy, JWK import, signature check) for a P-256 and an RSA-2048 request,
+ * policy, key import, signature check) for a P-256 and an RSA-2048 request,
  * and the policy alone, in µs per call. Run: `npm run build && node dist/bench/keys/run.js`.
  * Medians and minimums of 7 runs of 2,000 calls each; on a shared machine the minimum is the steadier figure.
  */

@@ -6,7 +6,7 @@ import { describeNameDer } from './name-text.js';
 import { octetsToIp } from './names.js';
 import { parsePemBlocks } from './pem.js';
 import type { SubjectKeyAlgorithm } from './public-key.js';
-import { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
+import { checkSubjectPublicKey, importSubjectKey, type CheckedSubjectKey } from './subject-key.js';
 
 /** What a PKCS#10 request asks for, after its signature and key were checked. */
 export interface ParsedCsr {
@@ -104,7 +104,7 @@ export async function parseCsr(input: string | Uint8Array): Promise<ParsedCsr> {
   }
   const key = checkSubjectPublicKey(request.publicKey);
   const check = signatureCheckFor(request.signatureAlgorithm, key);
-  if (!(await verifySignature(check, request, key.keyObject))) throw new DomainError('badCSR', 'CSR signature does not verify with its public key');
+  if (!(await verifySignature(check, request, await importSubjectKey(key)))) throw new DomainError('badCSR', 'CSR signature does not verify with its public key');
 
   const names = requestedNames(request.extensions);
   return {

@@ -1,27 +1,29 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { DomainError } from '../shared/errors.js';
-import { checkSpkiPolicy, policyKeyJwk, type PolicyKey } from './key-policy.js';
+import { checkSpkiPolicy, type PolicyKey } from './key-policy.js';
 import type { CheckedPublicKey, SubjectKeyAlgorithm } from './public-key.js';
+import { importPolicyKey, KeyImportError } from './subject-key-import.js';
 
 /*
  * `checkPublicKey` for the hot path: the key policy (key-policy.ts) decides
  * in our own bounded code, before node:crypto sees the key, whether a subject
- * key is acceptable; only then is it imported, as a JWK built from the
- * validated parts (a third cheaper than a DER import). A memo keeps a key
- * checked while parsing a CSR from being checked and imported again when the
- * Authority checks the same bytes.
+ * key is acceptable. Only a CSR's signature check needs the key in
+ * node:crypto (`importSubjectKey`, the cheapest path per key type:
+ * subject-key-import.ts); the certificate carries the checked SPKI bytes. A
+ * memo keeps a key checked while parsing a CSR from being checked again when
+ * the Authority checks the same bytes.
  */
 
-/** A checked key plus the node:crypto key it was imported as (CSR signatures are verified with it). */
+/** A checked key plus the parts the policy validated (what `importSubjectKey` imports). */
 export interface CheckedSubjectKey extends CheckedPublicKey {
-  readonly keyObject: KeyObject;
+  readonly policyKey: PolicyKey;
 }
 
 interface Remembered {
   /** The checked bytes: a hit needs the array to still hold exactly these. */
   readonly bytes: Buffer;
   readonly algorithm: SubjectKeyAlgorithm;
-  readonly keyObject: KeyObject;
+  readonly policyKey: PolicyKey;
 }
 
 // Keyed by the caller's array, so entries live exactly as long as the request that holds it.
@@ -40,7 +42,7 @@ export function checkSubjectPublicKey(spki: Uint8Array): CheckedSubjectKey {
   const bytes = Buffer.from(spki);
   const verdict = checkSpkiPolicy(bytes);
   if (!verdict.ok) throw new DomainError('badCSR', verdict.problem);
-  const entry: Remembered = { bytes, algorithm: algorithmOf(verdict.key), keyObject: importChecked(verdict.key) };
+  const entry: Remembered = { bytes, algorithm: algorithmOf(verdict.key), policyKey: verdict.key };
   remembered.set(spki, entry);
   const out = result(entry);
   remembered.set(out.spki, entry);
@@ -48,7 +50,7 @@ export function checkSubjectPublicKey(spki: Uint8Array): CheckedSubjectKey {
 }
 
 function result(entry: Remembered): CheckedSubjectKey {
-  return { spki: new Uint8Array(entry.bytes), algorithm: entry.algorithm, keyObject: entry.keyObject };
+  return { spki: new Uint8Array(entry.bytes), algorithm: entry.algorithm, policyKey: entry.policyKey };
 }
 
 function algorithmOf(key: PolicyKey): SubjectKeyAlgorithm {
@@ -66,11 +68,16 @@ function algorithmOf(key: PolicyKey): SubjectKeyAlgorithm {
   }
 }
 
-function importChecked(key: PolicyKey): KeyObject {
-  try {
-    return createPublicKey({ key: policyKeyJwk(key), format: 'jwk' });
-  } catch (cause) {
-    // The policy has validated the parts; OpenSSL refusing them anyway is still the request's fault.
+/** The checked key in node:crypto, to verify a CSR's signature with; node:crypto refusing it anyway is still the request's fault (`badCSR`). */
+export function importSubjectKey(key: CheckedSubjectKey): KeyObject | Promise<KeyObject> {
+  const refused = (cause: unknown): never => {
+    if (!(cause instanceof KeyImportError)) throw cause;
     throw new DomainError('badCSR', 'public key is not a valid SubjectPublicKeyInfo', { cause });
+  };
+  try {
+    const imported = importPolicyKey(key.policyKey);
+    return imported instanceof Promise ? imported.catch(refused) : imported;
+  } catch (cause) {
+    return refused(cause);
   }
 }
