@@ -1,4 +1,6 @@
 /** Messages between bench/acme/run.ts and its forked server (server.ts). */
+import { messageType } from '../common/window-requests.js';
+
 
 export type ServerMessage =
   | {
@@ -12,18 +14,9 @@ export type ServerMessage =
   /** The server process's CPU (all its threads) since the last 'window-start'. */
   | { readonly type: 'window'; readonly cpuSeconds: number };
 
-export type ParentMessage = { readonly type: 'window-start' } | { readonly type: 'window-end' } | { readonly type: 'stop' };
-
-function typeOf(value: unknown): unknown {
-  return typeof value === 'object' && value !== null && 'type' in value ? value.type : undefined;
-}
-
-export function isParentMessage(value: unknown): value is ParentMessage {
-  const type = typeOf(value);
-  return type === 'window-start' || type === 'window-end' || type === 'stop';
-}
+export type { WindowRequest as ParentMessage } from '../common/window-requests.js';
 
 export function isServerMessage(value: unknown): value is ServerMessage {
-  const type = typeOf(value);
+  const type = messageType(value);
   return type === 'ready' || type === 'validated' || type === 'window';
 }

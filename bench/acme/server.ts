@@ -13,13 +13,14 @@
  */
 import 'reflect-metadata';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeAcme, openCore } from '../../src/cli/compose.js';
 import { startServer } from '../../src/cli/serve.js';
+import { bindListener } from '../../src/cli/start-sequence.js';
 import { loadConfig } from '../../src/config.js';
-import { isParentMessage, type ServerMessage } from './protocol.js';
+import { answerWindowRequests } from '../common/window-requests.js';
+import type { ServerMessage } from './protocol.js';
 
 if (process.send === undefined) {
   console.error('server.js must be started with an IPC channel (bench/acme/run.js starts it)');
@@ -39,13 +40,7 @@ const parent = process.env['BENCH_DIR'] ?? tmpdir();
 mkdirSync(parent, { recursive: true });
 const dir = mkdtempSync(join(parent, 'keysmith-bench-acme-'));
 // An ephemeral port, bound first as `keysmith serve` does for port 0: the ACME URLs carry it.
-const listener = createNetServer();
-await new Promise<void>((resolve, reject) => {
-  listener.once('error', reject);
-  listener.listen(0, '127.0.0.1', () => resolve());
-});
-const address = listener.address();
-const port = typeof address === 'object' && address !== null ? address.port : 0;
+const { listener, port } = await bindListener('127.0.0.1', 0);
 const config = loadConfig({
   env: {
     KEYSMITH_DATA_DIR: join(dir, 'data'),
@@ -64,31 +59,13 @@ const handler = composeAcme(core, {
 });
 const server = await startServer(core, { acme: handler, listener });
 
-let windowCpu = process.cpuUsage();
-process.on('message', (raw: unknown) => {
-  if (!isParentMessage(raw)) return;
-  switch (raw.type) {
-    case 'window-start':
-      windowCpu = process.cpuUsage();
-      break;
-    case 'window-end': {
-      const used = process.cpuUsage(windowCpu);
-      send({ type: 'window', cpuSeconds: (used.user + used.system) / 1e6 });
-      break;
-    }
-    case 'stop':
-      // process.exit after the close: --cpu-prof writes its profile on exit.
-      void server.close(1_000).finally(async () => {
-        await core.close();
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
-      break;
-    default: {
-      const never: never = raw;
-      throw new Error(`unknown message ${String(never)}`);
-    }
-  }
+answerWindowRequests({
+  reportCpu: (cpuSeconds) => send({ type: 'window', cpuSeconds }),
+  stop: async () => {
+    await server.close(1_000).catch(() => undefined);
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  },
 });
 
 send({ type: 'ready', port: server.port, bundlePem: core.authority.bundlePem(), backend: core.ledger.kind });

@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCore } from '../../src/cli/compose.js';
 import { startServer } from '../../src/cli/serve.js';
+import { bindListener } from '../../src/cli/start-sequence.js';
 import { loadConfig } from '../../src/config.js';
-import { isParentMessage, type ServerMessage } from './protocol.js';
+import { answerWindowRequests } from '../common/window-requests.js';
+import type { ServerMessage } from './protocol.js';
 
 if (process.send === undefined) {
   console.error('server.js must be started with an IPC channel (child_process.fork)');
@@ -23,37 +25,21 @@ const send = (message: ServerMessage): void => {
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'keysmith-bench-ocsp-'));
-const config = loadConfig({ env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: '127.0.0.1:1', KEYSMITH_LOG_LEVEL: 'silent' } });
-// Port 0: the schema asks for 1..65535, and the bench wants an ephemeral port.
-const core = await openCore({ ...config, listen: { host: '127.0.0.1', port: 0 } });
-const server = await startServer(core);
+// An ephemeral port, bound first as `keysmith serve` does for port 0: the OCSP URL in the leaf carries it.
+const { listener, port } = await bindListener('127.0.0.1', 0);
+const config = loadConfig({ env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent' } });
+const core = await openCore(config);
+const server = await startServer(core, { listener });
 const publicKey = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
 const leaf = await core.authority.issue({ publicKey, spiffeId: 'spiffe://keysmith.local/bench/leaf', ttlMs: 24 * 3_600_000, requester: 'system' }, 'svid');
 
-let window = process.cpuUsage();
-process.on('message', (raw: unknown) => {
-  if (!isParentMessage(raw)) return;
-  switch (raw.type) {
-    case 'window-start':
-      window = process.cpuUsage();
-      break;
-    case 'window-end': {
-      const used = process.cpuUsage(window);
-      send({ type: 'cpu', seconds: (used.user + used.system) / 1e6 });
-      break;
-    }
-    case 'stop':
-      void server.close(1_000).finally(async () => {
-        await core.close();
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
-      break;
-    default: {
-      const never: never = raw;
-      throw new Error(`unknown message ${String(never)}`);
-    }
-  }
+answerWindowRequests({
+  reportCpu: (seconds) => send({ type: 'cpu', seconds }),
+  stop: async () => {
+    await server.close(1_000).catch(() => undefined);
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  },
 });
 
 send({
