@@ -38,8 +38,13 @@ export interface BackupManifest {
   readonly files: readonly BackupFileEntry[];
 }
 
-/** Names an archive may hold: anything else (an absolute path, `..`) is refused before a byte is written. */
-const ENTRY_NAME = /^(manifest\.json|keysmith\.db|ledger\.pgdump|ca\/[A-Za-z0-9][A-Za-z0-9._-]{0,90})$/;
+/**
+ * Names an archive may hold: anything else (an absolute path, `..`, a hidden
+ * file) is refused before a byte is written. Under ca/ up to three levels
+ * (`ca/intermediates/<serial>/key.pem` after a rotation); the whole name fits
+ * the 100 bytes of a tar header.
+ */
+const ENTRY_NAME = /^(?=.{1,100}$)(manifest\.json|keysmith\.db|ledger\.pgdump|ca(\/[A-Za-z0-9][A-Za-z0-9._-]{0,90}){1,3})$/;
 
 export function checkEntryName(name: string): void {
   if (!ENTRY_NAME.test(name)) throw new DomainError('malformed', `the backup holds an unexpected entry '${name.slice(0, 120)}': not a keysmith backup`);

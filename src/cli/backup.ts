@@ -70,9 +70,8 @@ export function caEntries(dataDir: string, passphrase: string | undefined): CaEn
   }
   if (!existsSync(caDir)) throw new DomainError('notFound', `${caDir} does not exist: nothing to include`);
   const entries: CaEntry[] = [];
-  for (const name of readdirSync(caDir).sort()) {
+  for (const name of caFiles(caDir)) {
     const path = join(caDir, name);
-    if (!statSync(path).isFile() || name.endsWith('.tmp')) continue;
     const bytes = readFileSync(path);
     if (name === CLUSTER_KEY_FILE) {
       entries.push({ name: SEALED_CLUSTER_KEY_ENTRY, bytes: sealSecret(bytes, passphrase) });
@@ -87,6 +86,28 @@ export function caEntries(dataDir: string, passphrase: string | undefined): CaEn
     entries.push({ name: `ca/${name}`, bytes });
   }
   return entries;
+}
+
+/** Deepest level under ca/ (`intermediates/<serial>/key.pem`). */
+const CA_DEPTH = 3;
+
+/**
+ * The files of ca/ as relative paths, sorted, down to CA_DEPTH levels: the
+ * hierarchy, the JWT keys and, after a rotation, `intermediates/<serial>/`.
+ * Hidden names (staging directories, lock files of a rotation in progress)
+ * and `.tmp` files are half-made and stay out.
+ */
+function caFiles(caDir: string, prefix = '', depth = 1): string[] {
+  const files: string[] = [];
+  for (const name of readdirSync(join(caDir, prefix)).sort()) {
+    if (name.startsWith('.') || name.endsWith('.tmp')) continue;
+    const relative = prefix === '' ? name : `${prefix}/${name}`;
+    const stat = statSync(join(caDir, relative));
+    if (stat.isFile()) files.push(relative);
+    else if (stat.isDirectory() && depth < CA_DEPTH) files.push(...caFiles(caDir, relative, depth + 1));
+    else if (stat.isDirectory()) throw new DomainError('conflict', `${join(caDir, relative)}: ca/ is deeper than keysmith makes it; move the directory out before backing up`);
+  }
+  return files;
 }
 
 /** Writes the archive under a temporary name (0600 from the first byte), syncs it, then renames it into place. */

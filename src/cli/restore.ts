@@ -25,7 +25,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { openLedger } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';
@@ -184,6 +184,8 @@ function restoreCa(dataDir: string, ca: ReadonlyMap<string, Buffer>, passphrase:
   }
   mkdirSync(caDir, { recursive: true, mode: 0o700 });
   for (const [name, bytes] of files) {
+    // Nested entries (ca/intermediates/<serial>/...) get their directories, private like ca/ itself.
+    mkdirSync(dirname(join(caDir, name)), { recursive: true, mode: 0o700 });
     const fd = openSync(join(caDir, name), 'wx', name.endsWith('.cert.pem') || name.endsWith('.crt') ? 0o644 : 0o600);
     try {
       writeSync(fd, bytes);

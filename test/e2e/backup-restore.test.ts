@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
@@ -27,6 +28,24 @@ const scratch = mkdtempSync(join(tmpdir(), 'keysmith-backup-e2e-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 let dirCount = 0;
+/** Every file under <dataDir>/ca by relative path, with its bytes. */
+function caTree(dataDir: string): Map<string, string> {
+  const root = join(dataDir, 'ca');
+  const tree = new Map<string, string>();
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    tree.set(relative(root, path), readFileSync(path).toString('base64'));
+  }
+  return new Map([...tree.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function runStatus(dataDir: string): string {
+  const result = spawnSync(process.execPath, [MAIN, 'ca', 'status', '--json'], { env: envFor(dataDir), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  return result.stdout;
+}
+
 function freshDir(name: string): string {
   dirCount += 1;
   return join(scratch, `${name}-${dirCount}`);
@@ -182,6 +201,27 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     const published = describeCrl(new Uint8Array(readFileSync(crlPath))).crlNumber ?? 0;
     assert.ok(published > 0);
     assert.equal(report['crlNumber'], published);
+  });
+
+  it('--include-ca after a CA and a JWT key rotation: the restored ca/ is the same tree, rotated intermediate and its schedule included', async () => {
+    const dataDir = freshDir('rotated');
+    await ok(dataDir, ['init']);
+    await ok(dataDir, ['ca', 'rotate', '--activate-after', '1h']);
+    await ok(dataDir, ['ca', 'rotate-jwt', '--activate-after', '1h']);
+    const before = caTree(dataDir);
+    assert.ok(
+      [...before.keys()].some((path) => /^intermediates\/[0-9a-f]+\/key\.pem$/.test(path)),
+      `the rotation made intermediates/<serial>/key.pem: ${[...before.keys()].join(', ')}`,
+    );
+    const archive = join(scratch, 'rotated.tar');
+    await ok(dataDir, ['backup', '--out', archive, '--include-ca']);
+
+    const elsewhere = freshDir('rotated-elsewhere');
+    const report = JSON.parse(await ok(elsewhere, ['restore', archive, '--data-dir', elsewhere, '--json'])) as Record<string, unknown>;
+    assert.equal(report['caRestored'], true);
+    assert.deepEqual(caTree(elsewhere), before);
+    const status = (dir: string): unknown => (JSON.parse(runStatus(dir)) as unknown);
+    assert.deepEqual(status(elsewhere), status(dataDir), 'ca status reads the same intermediates, states and leaves');
   });
 
   it('refuses --include-ca without KEYSMITH_CA_PASSPHRASE or with a key in the clear, and a damaged archive, changing nothing', async () => {
