@@ -27,20 +27,22 @@ export interface CertificateWatchSources {
   readonly core: Pick<Core, 'authority' | 'paths'>;
   /** The delegated OCSP responder's current certificate, if one is issued yet. */
   readonly ocspResponder: () => Uint8Array | undefined;
+  /** Every published intermediate (prepared, active, retiring: ca-watch.ts); default: the one the Authority signs with. */
+  readonly intermediates?: () => readonly Uint8Array[];
 }
 
 /**
- * The list for KeysmithMetrics.watchCertificates. With several intermediates
- * (rotation: the prepared, active and retiring ones), add one entry per
- * intermediate with role `intermediate`; the serial label keeps them apart.
+ * The list for KeysmithMetrics.watchCertificates: the root, one entry per
+ * published intermediate (role `intermediate`; the serial label keeps them
+ * apart), the listener and the OCSP responder.
  */
 export function caCertificates(sources: CertificateWatchSources): () => WatchedCertificate[] {
   const { core, ocspResponder } = sources;
+  const intermediates = sources.intermediates ?? ((): readonly Uint8Array[] => [core.authority.material.intermediate.certDer]);
   return () => {
-    const { root, intermediate } = core.authority.material;
     const watched = [
-      watchedCertificate('root', root.certDer),
-      watchedCertificate('intermediate', intermediate.certDer),
+      watchedCertificate('root', core.authority.material.root.certDer),
+      ...intermediates().map((der) => watchedCertificate('intermediate', der)),
       watchedCertificate('listener', firstPem(readFileSync(core.paths.serverCert, 'utf8'))),
     ];
     const responder = ocspResponder();

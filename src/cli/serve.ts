@@ -121,9 +121,11 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   // The OCSP responder certificate is issued before the first request can ask for a status.
   const revocation = await openRevocation(core);
   // Read at each scrape: the CA's and the listener's notAfter, and the alert outbox (a promise on PostgreSQL).
-  metrics.watchCertificates(caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer }));
-  metrics.watchAlertOutbox(() => repositories.alerts.outboxDepth());
   const caWatch = revocation.watch;
+  metrics.watchCertificates(
+    caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer, intermediates: () => caWatch.snapshot.published.map((i) => i.certDer) }),
+  );
+  metrics.watchAlertOutbox(() => repositories.alerts.outboxDepth());
   caLifeGauge(metrics, caWatch);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
   const alerts = composeAlerts({ config, ledger: repositories, clock, logger: serveAlertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });

@@ -175,6 +175,14 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.ok(bundle.spiffe_sequence > sequenceBefore, `spiffe_sequence ${bundle.spiffe_sequence} after ${sequenceBefore}`);
     const pem = await curl([`${base}/v1/bundle`]);
     assert.equal(pem.stdout.match(/BEGIN CERTIFICATE/g)?.length, 3, 'PEM bundle: root and both intermediates');
+    // keysmith_certificate_not_after_timestamp_seconds: one series per published intermediate, at its notAfter.
+    const metrics = (await curl([`${base}/metrics`])).stdout;
+    const intermediateSeries = [...metrics.matchAll(/^keysmith_certificate_not_after_timestamp_seconds\{role="intermediate",serial="([0-9a-f]+)"\} (\d+)$/gm)];
+    assert.deepEqual(new Set(intermediateSeries.map((m) => m[1])), new Set([original, prepared]), metrics);
+    for (const cert of pemBlocks(pem.stdout).map((block) => new X509Certificate(block))) {
+      const series = intermediateSeries.find((m) => m[1] === serialOf(cert));
+      if (series !== undefined) assert.equal(Number(series[2]), Date.parse(cert.validTo) / 1000);
+    }
     const stillOld = await obtainSvid('still-old', node);
     assert.equal(stillOld.intermediateSerial, original, 'a prepared intermediate signs nothing');
   });
