@@ -24,7 +24,6 @@ export function eabKeyWire(key: AcmeEabKeySummary) {
   };
 }
 
-
 export const acmeEabCreateCommand: Command = {
   name: 'acme eab create',
   summary: 'create an ACME External Account Binding key: prints the key id and the base64url HMAC key',

@@ -7,7 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { WatchedCertificate, WatchedCertificateRole } from '../http/index.js';
-import { normalizeSerial } from '../x509/index.js';
+import { normalizeSerial, splitPemChain } from '../x509/index.js';
 import type { Core } from './compose.js';
 
 /** What the gauge needs of one DER or PEM certificate. */
@@ -17,10 +17,10 @@ export function watchedCertificate(role: WatchedCertificateRole, certificate: Ui
 }
 
 /** The first certificate of a PEM file (the leaf of a chain). */
-function firstPem(pem: string): string {
-  const match = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(pem);
-  if (match === null) throw new Error('no PEM certificate');
-  return match[0];
+function leafOf(pem: string): Uint8Array {
+  const [leaf] = splitPemChain(pem);
+  if (leaf === undefined) throw new Error('no PEM certificate');
+  return leaf;
 }
 
 export interface CertificateWatchSources {
@@ -43,7 +43,7 @@ export function caCertificates(sources: CertificateWatchSources): () => WatchedC
     const watched = [
       watchedCertificate('root', core.authority.material.root.certDer),
       ...intermediates().map((der) => watchedCertificate('intermediate', der)),
-      watchedCertificate('listener', firstPem(readFileSync(core.paths.serverCert, 'utf8'))),
+      watchedCertificate('listener', leafOf(readFileSync(core.paths.serverCert, 'utf8'))),
     ];
     const responder = ocspResponder();
     if (responder !== undefined) watched.push(watchedCertificate('ocsp_responder', responder));

@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import type { HealthCheck, HealthCheckResult } from '../http/index.js';
 import type { SerialStatus } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
-import { normalizeSerial } from '../x509/index.js';
+import { normalizeSerial, splitPemChain } from '../x509/index.js';
 
 export interface ListenerNames {
   readonly dnsNames: readonly string[];
@@ -37,9 +37,7 @@ export const RENEWAL_REASONS: { readonly [R in RenewalReason]: string } = {
 
 /** The second certificate of a chain file (the issuer written beside the leaf), if any. */
 export function issuerDerOf(chainPem: string): Uint8Array | undefined {
-  const blocks = [...chainPem.matchAll(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)];
-  const issuer = blocks[1]?.[0];
-  return issuer === undefined ? undefined : new X509Certificate(issuer).raw;
+  return splitPemChain(chainPem)[1];
 }
 
 /**

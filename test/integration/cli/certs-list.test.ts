@@ -1,25 +1,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { openCore, type Core } from '../../../src/cli/compose.js';
-import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import type { Core } from '../../../src/cli/compose.js';
 import type { NewCertificateRecord } from '../../../src/shared/records.js';
-import { freePort, type ProcessResult } from '../../helpers/processes.js';
+import type { ProcessResult } from '../../helpers/processes.js';
 import {
   CertificateJson,
   CertificateListJson,
-  cliEnv,
   DAY,
   HOUR,
-  httpsClient,
-  keysmithRunner,
   MINUTE,
   oneDocument,
+  startCliStack,
   tlsRecord,
+  type CliStack,
   type HttpsClient,
 } from './cli-fixtures.js';
 
@@ -36,9 +31,9 @@ const SEEDED = 1_100;
 const ApiPage = z.strictObject({ items: z.array(CertificateJson), next_cursor: z.string().nullable() });
 
 describe('keysmith certs list over 1,100+ certificates', () => {
+  let stack: CliStack;
   let dataDir: string;
   let core: Core;
-  let server: RunningServer & { readonly port: number };
   let api: HttpsClient;
   let keysmith: (args: readonly string[]) => Promise<ProcessResult>;
   let total: number;
@@ -47,17 +42,8 @@ describe('keysmith certs list over 1,100+ certificates', () => {
   let soon: NewCertificateRecord;
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'keysmith-cli-certs-'));
-    const port = await freePort();
-    const env = { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' };
-    core = await openCore(loadConfig({ env }));
-    server = await startServer(core);
-    api = httpsClient(server.port, {
-      cert: await readFile(core.paths.adminCert, 'utf8'),
-      key: await readFile(core.paths.adminKey, 'utf8'),
-      ca: await readFile(core.paths.bundle, 'utf8'),
-    });
-    keysmith = keysmithRunner(cliEnv(dataDir, { KEYSMITH_LISTEN: `127.0.0.1:${port}` }));
+    stack = await startCliStack('keysmith-cli-certs-');
+    ({ dataDir, core, api, keysmith } = stack);
 
     const now = Date.now();
     const bulk = Array.from({ length: SEEDED }, (_, i) => tlsRecord(`host${i}.example.org`, now - DAY + i, now + 30 * DAY + i * MINUTE));
@@ -72,9 +58,7 @@ describe('keysmith certs list over 1,100+ certificates', () => {
   });
 
   after(async () => {
-    await server.close(0);
-    await core.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await stack.close();
   });
 
   /** Every certificate through the HTTP API, page by page. */

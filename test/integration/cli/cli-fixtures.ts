@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { LISTED_STATUSES, PROFILE_NAMES, REVOCATION_REASONS, type NewCertificateRecord } from '../../../src/shared/records.js';
-import { runProcess, type ProcessResult } from '../../helpers/processes.js';
+import { openCore, type Core } from '../../../src/cli/compose.js';
+import { startServer, type RunningServer } from '../../../src/cli/serve.js';
+import { loadConfig } from '../../../src/config.js';
+import { freePort, runProcess, type ProcessResult } from '../../helpers/processes.js';
 
 /** Shared by the CLI tests: the built `keysmith`, records to seed, the JSON schemas its output must follow. */
 
@@ -93,5 +99,40 @@ export function httpsClient(port: number, tls: { cert: string; key: string; ca: 
         req.on('error', reject);
         req.end();
       }),
+  };
+}
+
+/** keysmith served from a fresh data directory, an admin client of its API, and the CLI on the same directory. */
+export interface CliStack {
+  readonly dataDir: string;
+  readonly core: Core;
+  readonly server: RunningServer & { readonly port: number };
+  readonly api: HttpsClient;
+  readonly keysmith: (args: readonly string[]) => Promise<ProcessResult>;
+  close(): Promise<void>;
+}
+
+export async function startCliStack(prefix: string): Promise<CliStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  const port = await freePort();
+  const env = { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' };
+  const core = await openCore(loadConfig({ env }));
+  const server = await startServer(core);
+  const api = httpsClient(server.port, {
+    cert: await readFile(core.paths.adminCert, 'utf8'),
+    key: await readFile(core.paths.adminKey, 'utf8'),
+    ca: await readFile(core.paths.bundle, 'utf8'),
+  });
+  return {
+    dataDir,
+    core,
+    server,
+    api,
+    keysmith: keysmithRunner(cliEnv(dataDir, { KEYSMITH_LISTEN: `127.0.0.1:${port}` })),
+    close: async () => {
+      await server.close(0);
+      await core.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
   };
 }

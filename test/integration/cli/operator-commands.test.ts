@@ -2,15 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { openCore, openSvid, type Core } from '../../../src/cli/compose.js';
-import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
-import { freePort, type ProcessResult } from '../../helpers/processes.js';
-import { cliEnv, httpsClient, keysmithRunner, oneDocument, type HttpsClient } from './cli-fixtures.js';
+import { openSvid, type Core } from '../../../src/cli/compose.js';
+import type { ProcessResult } from '../../helpers/processes.js';
+import { oneDocument, startCliStack, type CliStack, type HttpsClient } from './cli-fixtures.js';
 
 /**
  * `keysmith tokens create|list|revoke`, `keysmith acme eab create|list|revoke`
@@ -61,30 +58,19 @@ const TD = 'keysmith.local';
 const NODE = `spiffe://${TD}/node/web-1`;
 
 describe('keysmith tokens, acme eab and entries listings', () => {
+  let stack: CliStack;
   let dataDir: string;
   let core: Core;
-  let server: RunningServer & { readonly port: number };
   let api: HttpsClient;
   let keysmith: (args: readonly string[]) => Promise<ProcessResult>;
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'keysmith-cli-ops-'));
-    const port = await freePort();
-    const env = { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' };
-    core = await openCore(loadConfig({ env }));
-    server = await startServer(core);
-    api = httpsClient(server.port, {
-      cert: await readFile(core.paths.adminCert, 'utf8'),
-      key: await readFile(core.paths.adminKey, 'utf8'),
-      ca: await readFile(core.paths.bundle, 'utf8'),
-    });
-    keysmith = keysmithRunner(cliEnv(dataDir, { KEYSMITH_LISTEN: `127.0.0.1:${port}` }));
+    stack = await startCliStack('keysmith-cli-ops-');
+    ({ dataDir, core, api, keysmith } = stack);
   });
 
   after(async () => {
-    await server.close(0);
-    await core.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await stack.close();
   });
 
   it('tokens: create shows the token once; list shows id and status, never the token or its hash; revoke makes it unusable', async () => {
