@@ -100,6 +100,15 @@ describe('hostile HTTP request heads', () => {
     assertProblem(await send('GET /healthz HTTP/1.1\r\nHost: a/b\r\n\r\n', 'a slash in Host'), 400, MALFORMED);
   });
 
+  it('refuses hostile intermediate serials and shards on the CRL routes of rotation (/crl/issuer/…) with 400, an unknown one with 404', async () => {
+    const get = (path: string): Promise<Outcome> => send(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, `GET ${path.slice(0, 60)}`);
+    for (const path of ['/crl/issuer/..%2f..%2fca', '/crl/issuer/ABCDEF', `/crl/issuer/${'a'.repeat(41)}`, '/crl/issuer/a', '/crl/issuer/%00', `/crl/issuer/${'0'.repeat(8_000)}`]) {
+      assertProblem(await get(path), 400, 'https://keysmith.dev/problems/malformed');
+    }
+    for (const shard of ['-1', '99999999999999999999', '0x1', '1.5']) assertProblem(await get(`/crl/issuer/abcdef/${shard}`), 400, 'https://keysmith.dev/problems/malformed');
+    assertProblem(await get('/crl/issuer/abcdef'), 404, 'https://keysmith.dev/problems/not-found');
+  });
+
   it('answers pipelined requests in order', async () => {
     assert.deepEqual(httpStatuses(await send('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3), 'three pipelined')), [200, 200, 200]);
   });
