@@ -32,7 +32,6 @@ import Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
 import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
 import type { CertificateRepository, SerialStatus } from './certificate-repository.js';
-import { checkNewRecord } from './certificate-rows.js';
 import type { CommitReply, CommitRequest, CommitWorkerData, SerializedError } from './commit-worker-thread.js';
 import type { GroupCommitTarget } from './group-commit.js';
 
@@ -82,23 +81,17 @@ export class CommitWorker implements GroupCommitTarget {
     this.#main = main;
   }
 
-  /** One durable transaction for `record`, in the worker; 'conflict' for a serial or fingerprint already recorded. */
+  /**
+   * One durable transaction for `record`, in the worker; 'conflict' for a serial or fingerprint
+   * already recorded. The record is checked there, by the same repository code ('malformed'):
+   * GroupCommit checked it already before queueing, and the main thread need not pay twice.
+   */
   recordIssued(record: NewCertificateRecord): Promise<void> {
-    try {
-      checkNewRecord(record);
-    } catch (error) {
-      return Promise.reject(error);
-    }
     return this.#post('one', [record]);
   }
 
   /** One durable transaction for all of `records` (all or nothing), in the worker. */
   recordIssuedMany(records: readonly NewCertificateRecord[]): Promise<void> {
-    try {
-      for (const record of records) checkNewRecord(record);
-    } catch (error) {
-      return Promise.reject(error);
-    }
     if (records.length === 0) return Promise.resolve();
     return this.#post('many', records);
   }

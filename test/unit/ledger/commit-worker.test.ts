@@ -120,17 +120,22 @@ describe('GroupCommit over the commit worker (SQLite)', () => {
     assert.equal(ledger.certificates.findBySerial(taken.serial)?.fingerprint, taken.fingerprint);
   });
 
-  it('rejects a malformed record at once, in the main thread, without spoiling the batch', async () => {
+  it('rejects a malformed record with malformed: GroupCommit at once, without spoiling its batch; the worker writing none of a bad batch', async () => {
     const commits = startWorker();
     const bad = { ...makeRecord(), fingerprint: 'f'.repeat(64) };
-    await assert.rejects(commits.recordIssued(bad), (error: unknown) => isDomainError(error, 'malformed'));
-    await assert.rejects(commits.recordIssuedMany([makeRecord(), bad]), (error: unknown) => isDomainError(error, 'malformed'));
-    assert.equal(commits.stats().workersStarted, 0);
     const { target, batches } = counting({ certificates: commits });
     const committer = new GroupCommit(target);
     const outcomes = await Promise.allSettled([...records(3), bad].map((record) => committer.recordIssued(record)));
     assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    const [, , , rejected] = outcomes;
+    assert.ok(rejected?.status === 'rejected' && isDomainError(rejected.reason, 'malformed'));
     assert.deepEqual(batches, [3]);
+    // Straight to the worker (no GroupCommit in front): its repository checks every record first, all or nothing.
+    const good = makeRecord();
+    await assert.rejects(commits.recordIssuedMany([good, bad]), (error: unknown) => isDomainError(error, 'malformed'));
+    await assert.rejects(commits.recordIssued(bad), (error: unknown) => isDomainError(error, 'malformed'));
+    assert.equal(ledger.certificates.findBySerial(good.serial), undefined);
+    assert.equal(ledger.certificates.count(), 3);
   });
 
   it('rejects the whole batch once, with the SQLite error, when another connection holds the write lock', async () => {
