@@ -46,6 +46,8 @@ export interface Core {
   readonly clusterSecret: ClusterSecret;
   /** Lines for the operator: what was created on this start. */
   readonly notices: readonly string[];
+  /** SQLite: the thread that commits issued certificates (src/ledger/commit-worker.ts; its stats); undefined on PostgreSQL. */
+  readonly commitWorker: CommitWorker | undefined;
   /** Commits what is queued, then closes the ledger (the PostgreSQL pool ends asynchronously). */
   close(): Promise<void>;
 }
@@ -159,7 +161,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
         await ledger.ledger.close();
       }
     };
-    return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, close };
+    return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, commitWorker, close };
   } catch (err) {
     await commitWorker?.close();
     await ledger.ledger.close();

@@ -20,7 +20,7 @@ import { configureConnection } from './connection.js';
 
 export interface CommitWorkerData {
   readonly path: string;
-  /** The main connection's busy_timeout: the worker waits for a lock as long as the main thread would have. */
+  /** The main connection's busy_timeout: the worker waits for the write lock as long as the main thread would have. */
   readonly busyTimeoutMs: number;
   readonly walSizeLimitBytes: number;
   /** The schema has spiffe_latest (migrations/0006), which recording a certificate keeps. */
@@ -55,12 +55,44 @@ function isWorkerData(value: unknown): value is CommitWorkerData {
   return typeof path === 'string' && typeof busyTimeoutMs === 'number' && typeof walSizeLimitBytes === 'number' && typeof tracksLatest === 'boolean';
 }
 
+/** Between attempts to take the write lock, as SQLite's own busy handler (sqliteDefaultBusyCallback) steps. */
+const LOCK_RETRY_DELAYS_MS = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+
+/**
+ * Runs `write`, retrying it while another connection holds the write lock,
+ * for at most `timeoutMs`. SQLite's busy timeout would sleep inside the native
+ * call instead, and a thread terminated there (Worker.terminate, a shutdown
+ * past its grace) aborts the whole process when better-sqlite3 then builds
+ * its SQLITE_BUSY error in the dying isolate. Atomics.wait is interrupted by
+ * termination cleanly. A failed attempt committed nothing (BEGIN IMMEDIATE
+ * did not get the lock, or the transaction rolled back), so retrying it
+ * cannot write a row twice.
+ */
+function withLockRetries(write: () => void, timeoutMs: number): void {
+  const deadline = performance.now() + timeoutMs;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      write();
+      return;
+    } catch (error) {
+      const isBusy = error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+      const left = deadline - performance.now();
+      if (!isBusy || left <= 0) throw error;
+      const delay = LOCK_RETRY_DELAYS_MS[Math.min(attempt, LOCK_RETRY_DELAYS_MS.length - 1)] ?? 100;
+      Atomics.wait(sleeper, 0, 0, Math.min(delay, left));
+    }
+  }
+}
+
 function run(data: CommitWorkerData): void {
   const port = parentPort;
   if (port === null) throw new Error('the commit worker runs as a worker thread');
   // The main thread created and migrated the file; the worker never makes one.
   const db = new Database(data.path, { fileMustExist: true, timeout: data.busyTimeoutMs });
   configureConnection(db, { busyTimeoutMs: data.busyTimeoutMs, readonly: false, walSizeLimitBytes: data.walSizeLimitBytes });
+  // From here on lock waits happen in withLockRetries, outside SQLite (see there why).
+  db.pragma('busy_timeout = 0');
   // DurableWrites inside raises each of its commits to synchronous=FULL.
   const certificates = new CertificateRepository(db, undefined, data.tracksLatest);
 
@@ -75,9 +107,9 @@ function run(data: CommitWorkerData): void {
       const [only] = message.records;
       if (message.mode === 'one') {
         if (only === undefined || message.records.length !== 1) throw new Error('a single-row commit carries exactly one record');
-        certificates.recordIssued(only);
+        withLockRetries(() => certificates.recordIssued(only), data.busyTimeoutMs);
       } else {
-        certificates.recordIssuedMany(message.records);
+        withLockRetries(() => certificates.recordIssuedMany(message.records), data.busyTimeoutMs);
       }
       reply = { id: message.id, ok: true };
     } catch (error) {

@@ -119,7 +119,12 @@ export class CommitWorker implements GroupCommitTarget {
   /**
    * Ends the worker thread at once, as a crash would: what it had not
    * answered is rejected with 'unavailable', and the next write starts a new
-   * worker. For tests and for a worker stuck past every timeout.
+   * worker. For tests and for a worker stuck past every timeout. The thread
+   * ends when it next runs JavaScript or waits for a lock (its lock waits are
+   * interruptible, see commit-worker-thread.ts); a commit already inside
+   * SQLite finishes first. Caveat (better-sqlite3): a SQLite call that FAILS
+   * while its thread is being terminated aborts the process, so this is not
+   * for routine use; the window is a failing statement's own duration.
    */
   async kill(): Promise<void> {
     const running = this.#running;
