@@ -14,7 +14,7 @@ import {
   revokedIntermediates,
 } from '../ca/index.js';
 import { RevokedSerials } from '../http/index.js';
-import { GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
+import { CommitWorker, GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
@@ -46,6 +46,8 @@ export interface Core {
   readonly clusterSecret: ClusterSecret;
   /** Lines for the operator: what was created on this start. */
   readonly notices: readonly string[];
+  /** SQLite: the thread that commits issued certificates (src/ledger/commit-worker.ts; its stats); undefined on PostgreSQL. */
+  readonly commitWorker: CommitWorker | undefined;
   /** Commits what is queued, then closes the ledger (the PostgreSQL pool ends asynchronously). */
   close(): Promise<void>;
 }
@@ -92,6 +94,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     tightenDatabaseFiles(location.path, warn);
   }
   const ledger = await openLedgerBackend(location);
+  let commitWorker: CommitWorker | undefined;
   try {
     const repositories: LedgerBackend = ledger.ledger;
     // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
@@ -131,7 +134,9 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
     // Rows signed in the same event-loop turn share one durable commit (group commit); each caller still waits for its own.
-    const certificateWriter = new GroupCommit(repositories.certificates);
+    // SQLite: the commits run on a worker thread with its own connection, so the disk wait never holds the event loop.
+    commitWorker = ledger.kind === 'sqlite' ? ledger.ledger.commitWorker() : undefined;
+    const certificateWriter = new GroupCommit(commitWorker ?? repositories.certificates);
     const authority = new Authority({
       material,
       store: certificateWriter,
@@ -148,15 +153,17 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       await ensureAdminIdentity(config, authority, paths, notices);
     }
     const close = async (): Promise<void> => {
-      // Queued rows are committed before the database goes.
+      // Queued rows are committed before the database goes; then the commit worker stops, then the main connection.
       try {
         await certificateWriter.close();
+        await commitWorker?.close();
       } finally {
         await ledger.ledger.close();
       }
     };
-    return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, close };
+    return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, commitWorker, close };
   } catch (err) {
+    await commitWorker?.close();
     await ledger.ledger.close();
     throw explainFileError(err, 'CA and identity files', join(config.dataDir, 'ca'));
   }

@@ -10,20 +10,25 @@ import { checkNewRecord, checkSerial } from './certificate-rows.js';
  * disk (SQLite synchronous=FULL; PostgreSQL's WAL flush, plus a round trip),
  * so one row per transaction caps issuance at the commit rate; rows recorded
  * in the same turn of the event loop are queued and written together, one
- * commit for up to `maxBatchRows` of them. On PostgreSQL, rows recorded while
- * a batch is in flight wait for it and go in the next one.
+ * commit for up to `maxBatchRows` of them. With an asynchronous target, rows
+ * recorded while a batch is in flight wait for it and go in the next one, so
+ * batches grow with the load.
  *
  * Every promise settles only after ITS row's transaction finished: resolved
  * after the commit returned, rejected if it did not. A batch that fails on a
- * row's own fault (a DomainError: a serial or fingerprint already recorded)
- * is retried one row per transaction, so that row's caller gets 'conflict'
- * and the others still land. Any other failure (disk, lock timeout, closed
- * database) is not the row's fault and would hit every retry alike: the whole
- * batch is rejected with it, rather than holding the event loop for one
- * busy-timeout per row.
+ * row's own fault (DomainError 'conflict': a serial or fingerprint already
+ * recorded) is retried one row per transaction, so that row's caller gets
+ * 'conflict' and the others still land. Any other failure (disk, lock
+ * timeout, closed database, the database or the commit worker gone: 503) is
+ * not the row's fault and would hit every retry alike: the whole batch is
+ * rejected with it, never retried (a batch whose commit was not confirmed may
+ * have committed; it must not be written twice).
  *
- * The target may answer synchronously (SQLite: everything here then runs at
- * once, as before) or with promises (PostgreSQL).
+ * The target answers synchronously (the SQLite repository itself: the whole
+ * drain then runs at once, on the event loop) or with promises: PostgreSQL's
+ * pool, or on SQLite the commit worker (commit-worker.ts), which commits on
+ * a thread of its own so the disk wait never holds the event loop. `serve`
+ * and every command use the asynchronous ones.
  *
  * It stands in for the repository as the Authority's CertificateStore; reads
  * and revocations pass straight through.
@@ -68,7 +73,7 @@ export class GroupCommit {
   /** Serials queued or being written, with a count in case one is queued twice. */
   readonly #pendingSerials = new Map<string, number>();
   #scheduledFlush: NodeJS.Immediate | undefined;
-  /** The asynchronous drain under way (PostgreSQL), if any. */
+  /** The asynchronous drain under way (PostgreSQL, the commit worker), if any. */
   #inFlight: Promise<void> | undefined;
   #isClosed = false;
   #transactions = 0;
@@ -162,9 +167,9 @@ export class GroupCommit {
 
   /**
    * Writes the queue, batch after batch, one batch in flight at a time (rows
-   * commit in call order). With a synchronous target (SQLite) it runs to the
-   * end at once and returns undefined: nothing can be queued meanwhile. With
-   * an asynchronous one (PostgreSQL) it returns a promise that settles when
+   * commit in call order). With a synchronous target (the SQLite repository) it
+   * runs to the end at once and returns undefined: nothing can be queued
+   * meanwhile. With an asynchronous one (PostgreSQL, the commit worker) it returns a promise that settles when
    * the queue is empty; rows queued while a batch is in flight join the next
    * batch, so batches grow with the load (one round trip each, not one per row).
    */
@@ -206,7 +211,8 @@ export class GroupCommit {
   }
 
   #batchFailed(batch: readonly QueuedRow[], error: unknown): Promise<void> | undefined {
-    if (isDomainError(error)) {
+    // Only a conflict names a row at fault; 'unavailable' (the database or the worker gone) hits every row alike.
+    if (isDomainError(error, 'conflict')) {
       // One row's fault rolled the batch back: give each row its own transaction and outcome.
       this.#batchRetries += 1;
       return this.#writeEach(batch, 0);

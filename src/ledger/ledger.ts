@@ -8,6 +8,7 @@ import { CrlNumberRepository } from './crl-number-repository.js';
 import { ClusterCheckRepository } from './cluster-check-repository.js';
 import { DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 import type { LedgerBackend } from './backend.js';
+import { CommitWorker } from './commit-worker.js';
 import { configureConnection, createPrivateDatabaseFile } from './connection.js';
 import { EntryRepository } from './entry-repository.js';
 import { JoinTokenRepository } from './join-token-repository.js';
@@ -107,6 +108,22 @@ export class Ledger implements LedgerBackend {
       { ...options, walSizeLimitBytes: this.walSizeLimitBytes },
     );
     return this.checkpointer;
+  }
+
+  /**
+   * The durable certificate writes on a worker thread with its own connection
+   * (commit-worker.ts), same file, same busy timeout; reads and revocations stay
+   * here. For a file ledger that writes; the thread starts with the first write.
+   */
+  commitWorker(): CommitWorker {
+    if (this.isClosed || this.db.readonly || this.db.memory) throw new Error('the commit worker writes to an open, writable file ledger');
+    const data = {
+      path: this.db.name,
+      busyTimeoutMs: Number(this.db.pragma('busy_timeout', { simple: true })),
+      walSizeLimitBytes: this.walSizeLimitBytes,
+      tracksLatest: this.schemaVersion >= SPIFFE_LATEST_VERSION,
+    };
+    return new CommitWorker(data, this.certificates);
   }
 
   /** The main connection's automatic checkpoint threshold in pages; 0 while the checkpointer runs. */

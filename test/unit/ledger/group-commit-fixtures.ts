@@ -1,11 +1,11 @@
-import type { GroupCommitTarget, LedgerBackend } from '../../../src/ledger/index.js';
+import type { GroupCommitTarget } from '../../../src/ledger/index.js';
 import type { NewCertificateRecord } from '../../../src/shared/records.js';
 import { makeRecord } from './ledger-fixtures.js';
 
 /**
  * Shared by the GroupCommit tests (contract/group-commit.test.ts on both
  * backends, group-commit.test.ts for what only SQLite shows): a pass-through
- * over a real certificate repository that counts the calls reaching it, i.e.
+ * over a real certificate repository (or the commit worker, commit-worker.test.ts) that counts the calls reaching it, i.e.
  * the transactions actually run.
  */
 
@@ -17,7 +17,7 @@ export interface CountingTarget {
   readonly singles: string[];
 }
 
-export function counting(ledger: { readonly certificates: LedgerBackend['certificates'] }): CountingTarget {
+export function counting(ledger: { readonly certificates: GroupCommitTarget }): CountingTarget {
   const repository = ledger.certificates;
   const batches: number[] = [];
   const singles: string[] = [];
