@@ -16,7 +16,8 @@ import { Worker } from 'node:worker_threads';
 import { DomainError } from '../../shared/errors.js';
 import type { ParsedCsr } from '../csr.js';
 import type { LeafExpectation, LeafSigningKeys } from '../leaf-signer.js';
-import { fromWireError, type CryptoJob, type FromWorker, type JobOutcome, type ToWorker } from './protocol.js';
+import { rememberCheckedSubjectKey } from '../subject-key.js';
+import { fromWireError, type CheckedCsr, type CryptoJob, type FromWorker, type JobOutcome, type ToWorker } from './protocol.js';
 
 export interface CryptoPoolOptions {
   /** Worker threads, at least 1 (0 means no pool: the composition root then keeps the work on the event loop). */
@@ -34,7 +35,7 @@ const MAX_WORKERS = 64;
 
 interface Pending {
   readonly job: CryptoJob;
-  readonly resolve: (value: ParsedCsr | Uint8Array) => void;
+  readonly resolve: (value: CheckedCsr | Uint8Array) => void;
   readonly reject: (err: Error) => void;
   /** Set for leaf jobs: the issuer's keys, sent to a worker before its first job for that issuer. */
   readonly keys?: LeafSigningKeys;
@@ -82,7 +83,8 @@ export class CryptoPool {
   async checkCsr(csr: string | Uint8Array): Promise<ParsedCsr> {
     const value = await this.#submit({ kind: 'csr', csr });
     if (value instanceof Uint8Array) throw new Error('crypto worker answered a CSR job with bytes');
-    return value;
+    rememberCheckedSubjectKey(value.csr.publicKey, value.policyKey);
+    return value.csr;
   }
 
   /** Signs a leaf's TBS with the issuer `keys` and checks the result (leaf-signer.ts); the DER certificate. */
@@ -125,7 +127,7 @@ export class CryptoPool {
     return id;
   }
 
-  #submit(job: CryptoJob, keys?: LeafSigningKeys): Promise<ParsedCsr | Uint8Array> {
+  #submit(job: CryptoJob, keys?: LeafSigningKeys): Promise<CheckedCsr | Uint8Array> {
     if (this.#isClosed) return Promise.reject(unavailable('the crypto workers are shut down'));
     if (this.#queued >= this.#queueLimit) {
       return Promise.reject(unavailable(`the crypto workers have ${this.#queueLimit} jobs queued; retry shortly`));

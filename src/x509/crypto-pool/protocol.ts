@@ -6,6 +6,7 @@
  */
 import { DomainError, type DomainErrorKind } from '../../shared/errors.js';
 import type { ParsedCsr } from '../csr.js';
+import type { PolicyKey } from '../key-policy.js';
 import type { LeafExpectation, LeafSigningKeys } from '../leaf-signer.js';
 
 /** One unit of work. */
@@ -21,7 +22,13 @@ export type ToWorker =
   /** Several jobs in one message, so the hop is paid once for all of them; answered by one `FromWorker`. */
   | { readonly type: 'jobs'; readonly batch: number; readonly jobs: readonly CryptoJob[] };
 
-export type JobOutcome = { readonly ok: true; readonly value: ParsedCsr | Uint8Array } | { readonly ok: false; readonly error: WireError };
+/** A CSR job's answer: the parsed request, and the key as the policy read it (so the event loop need not check it again). */
+export interface CheckedCsr {
+  readonly csr: ParsedCsr;
+  readonly policyKey: PolicyKey;
+}
+
+export type JobOutcome = { readonly ok: true; readonly value: CheckedCsr | Uint8Array } | { readonly ok: false; readonly error: WireError };
 
 export interface FromWorker {
   readonly batch: number;

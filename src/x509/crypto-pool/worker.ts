@@ -8,6 +8,7 @@
 import { parentPort } from 'node:worker_threads';
 import { parseCsr } from '../csr.js';
 import { LeafSigner } from '../leaf-signer.js';
+import { checkSubjectPublicKey } from '../subject-key.js';
 import { toWireError, type CryptoJob, type FromWorker, type JobOutcome, type ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -17,7 +18,11 @@ const signers = new Map<number, LeafSigner>();
 
 async function run(job: CryptoJob): Promise<JobOutcome> {
   try {
-    if (job.kind === 'csr') return { ok: true, value: await parseCsr(job.csr, { onThisThread: true }) };
+    if (job.kind === 'csr') {
+      const csr = await parseCsr(job.csr, { onThisThread: true });
+      // A memo hit: parseCsr checked exactly this array.
+      return { ok: true, value: { csr, policyKey: checkSubjectPublicKey(csr.publicKey).policyKey } };
+    }
     const signer = signers.get(job.issuer);
     if (signer === undefined) throw new Error(`crypto worker: issuer ${job.issuer} was never loaded`);
     const der = signer.signNow(job.tbs);
