@@ -319,6 +319,8 @@ export const CONFIG_SHAPE = {
     adminCertificateTtl: DurationSchema.pipe(z.number().max(90 * 86_400_000, 'expected at most 90d')).default(90 * 86_400_000),
     /** How long SIGTERM waits for in-flight requests. */
     shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+    /** Worker threads for CSR checks and leaf signatures (src/x509/crypto-pool); absent: one per core (os.availableParallelism()); 0: on the event loop. */
+    cryptoWorkers: z.number().int().min(0, 'expected at least 0').max(64, 'expected at most 64').optional(),
     ...LISTENER_FIELDS,
     ...ALERT_FIELDS,
     /** OCSP responses: nextUpdate - thisUpdate (RFC 5019 §2.2.4); cached responses are re-signed after half of it. */

@@ -29,6 +29,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_SERVER_CERTIFICATE_TTL: 'serverCertificateTtl',
   KEYSMITH_ADMIN_CERTIFICATE_TTL: 'adminCertificateTtl',
   KEYSMITH_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  KEYSMITH_CRYPTO_WORKERS: 'cryptoWorkers',
   KEYSMITH_MAX_CONNECTIONS: 'maxConnections',
   KEYSMITH_PROXY_PROTOCOL_FROM: 'proxyProtocolFrom',
   KEYSMITH_HANDSHAKE_TIMEOUT: 'handshakeTimeout',
@@ -95,7 +96,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JWT_KEY_CHECK_INTERVAL: 'jwtKeyCheckInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['caRenewWarningPercent', 'databasePoolSize', 'shutdownGraceMs', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>(['caRenewWarningPercent', 'databasePoolSize', 'shutdownGraceMs', 'cryptoWorkers', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpUser', 'alertsSmtpPassword']);
 

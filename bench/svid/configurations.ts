@@ -16,10 +16,14 @@ import { mainThreadCpuSeconds, postgresCpuSeconds, processesCpuSeconds } from '.
 import { isServerMessage, type ParentMessage, type ServerMessage } from './protocol.js';
 
 export type Server = BenchServer<ServerMessage, ParentMessage>;
-export type ConfigurationName = 'sqlite' | 'postgres' | 'cluster';
-export const ALL_CONFIGURATIONS: readonly ConfigurationName[] = ['sqlite', 'postgres', 'cluster'];
+export type ConfigurationName = 'sqlite' | 'sqlite-inline' | 'sqlite-1worker' | 'postgres' | 'cluster';
+/** sqlite-inline and sqlite-1worker are A/B peers of sqlite, measured only when named (BENCH_BACKENDS=sqlite,sqlite-inline). */
+export const ALL_CONFIGURATIONS: readonly ConfigurationName[] = ['sqlite', 'sqlite-inline', 'sqlite-1worker', 'postgres', 'cluster'];
+export const DEFAULT_CONFIGURATIONS: readonly ConfigurationName[] = ['sqlite', 'postgres', 'cluster'];
 export const CONFIGURATION_LABELS: Readonly<Record<ConfigurationName, string>> = {
   sqlite: 'one node, SQLite',
+  'sqlite-inline': 'one node, SQLite, crypto on the event loop',
+  'sqlite-1worker': 'one node, SQLite, one crypto worker',
   postgres: 'one node, PostgreSQL',
   cluster: 'two nodes + HAProxy, PostgreSQL',
 };
@@ -61,8 +65,14 @@ async function stopNode(node: Server): Promise<void> {
  * core to give them, so the cluster rows are meant to be read unpinned.
  */
 export async function startConfiguration(name: ConfigurationName, prefix: readonly string[], postgres: BenchPostgres | undefined): Promise<Configuration> {
-  const database = name === 'sqlite' ? undefined : await postgresFor(postgres).createDatabase(name === 'postgres' ? 'one' : 'two');
-  const env = database === undefined ? {} : { BENCH_NODE_DATABASE_URL: database.url };
+  const isSqlite = name === 'sqlite' || name === 'sqlite-inline' || name === 'sqlite-1worker';
+  const database = isSqlite ? undefined : await postgresFor(postgres).createDatabase(name === 'postgres' ? 'one' : 'two');
+  // sqlite-inline: no crypto workers (cryptoWorkers 0), CSR checks and signatures from the event loop as before the pool.
+  const workers = name === 'sqlite-inline' ? '0' : name === 'sqlite-1worker' ? '1' : (process.env['BENCH_CRYPTO_WORKERS'] ?? '');
+  const env = {
+    ...(database === undefined ? {} : { BENCH_NODE_DATABASE_URL: database.url }),
+    ...(workers === '' ? {} : { BENCH_NODE_CRYPTO_WORKERS: workers }),
+  };
   const first = await startNode(prefix, env);
   const nodes: Server[] = [first];
   const scratch = mkdtempSync(join(tmpdir(), 'keysmith-bench-cluster-'));

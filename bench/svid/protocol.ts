@@ -14,6 +14,13 @@ export interface StepTotal {
   readonly totalMs: number;
 }
 
+/** One workload of the fleet loads: its SPIFFE ID and the SVID (chain) and key it presents. */
+export interface FleetIdentity {
+  readonly spiffeId: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
 export type ServerMessage =
   | {
       readonly type: 'ready';
@@ -30,6 +37,8 @@ export type ServerMessage =
       /** The bootstrap admin identity `serve` made, for POST /v1/entries. */
       readonly adminCertPem: string;
       readonly adminKeyPem: string;
+      /** BENCH_IDENTITIES distinct workloads, each allowed to renew its own SPIFFE ID. */
+      readonly fleet: readonly FleetIdentity[];
     }
   | { readonly type: 'window'; readonly cpuSeconds: number; readonly steps: Readonly<Record<IssueStep, StepTotal>> }
   | { readonly type: 'calibration'; readonly parseCsrCpuUs: number; readonly samples: number };

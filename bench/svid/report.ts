@@ -3,7 +3,7 @@ import type { IssueStep } from '../../src/ca/index.js';
 import { CONFIGURATION_LABELS, type ConfigurationName } from './configurations.js';
 import { ISSUE_STEPS, perStep, type StepTotal } from './protocol.js';
 
-export type LoadName = 'trivial' | 'svid-1' | 'svid-8' | 'svid-64' | 'batch';
+export type LoadName = 'trivial' | 'svid-1' | 'svid-8' | 'svid-64' | 'batch' | 'svid-64-fleet' | 'batch-fleet';
 
 /** One measured window of one load on one configuration. */
 export interface Window {

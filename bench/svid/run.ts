@@ -54,15 +54,15 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { IssueStep } from '../../src/ca/index.js';
 import { envNumber } from '../common/env.js';
 import { measuredWindow, sleep } from '../common/window.js';
-import { ResponseReader, type HttpResponse } from '../common/http-responses.js';
+import type { HttpResponse } from '../common/http-responses.js';
+import { drive, type Lane, type Totals } from './drive.js';
 import { exchange, httpRequest, openConnection, type Identity } from './http.js';
 import { pinning } from '../common/server-process.js';
-import { ALL_CONFIGURATIONS, startConfiguration, type Configuration, type ConfigurationName, type CpuSample } from './configurations.js';
+import { DEFAULT_CONFIGURATIONS, ALL_CONFIGURATIONS, startConfiguration, type Configuration, type ConfigurationName, type CpuSample } from './configurations.js';
 import { CsrPool } from './csr.js';
 import { BenchPostgres, type RowStorage, type WalPoint } from './postgres.js';
 import { machineBusySeconds } from './proc-cpu.js';
@@ -78,20 +78,34 @@ const settings = {
   batchConnections: Math.round(envNumber('BENCH_BATCH_CONNS', 8, 1, 256)),
   routeWaitSeconds: envNumber('BENCH_ROUTE_WAIT', 0, 0, 3600),
   entries: 64,
+  /** Fleet loads: SVIDs a connection carries before the next identity's connection replaces it. */
+  fleetItemsPerConnection: Math.round(envNumber('BENCH_FLEET_REQUESTS', 20, 1, 1_000_000)),
 };
 
-const ALL_LOADS: readonly LoadName[] = ['trivial', 'svid-1', 'svid-8', 'svid-64', 'batch'];
+const ALL_LOADS: readonly LoadName[] = ['trivial', 'svid-1', 'svid-8', 'svid-64', 'batch', 'svid-64-fleet', 'batch-fleet'];
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').filter((name) => name !== '');
 const LOADS = ONLY.length === 0 ? ALL_LOADS : ALL_LOADS.filter((load) => ONLY.includes(load));
 const BACKENDS_ASKED = (process.env['BENCH_BACKENDS'] ?? '').split(',').filter((name) => name !== '');
-const CONFIGURATIONS = BACKENDS_ASKED.length === 0 ? ALL_CONFIGURATIONS : ALL_CONFIGURATIONS.filter((name) => BACKENDS_ASKED.includes(name));
-const CONNECTIONS: Readonly<Record<LoadName, number>> = { trivial: 64, 'svid-1': 1, 'svid-8': 8, 'svid-64': 64, batch: settings.batchConnections };
+const CONFIGURATIONS = BACKENDS_ASKED.length === 0 ? DEFAULT_CONFIGURATIONS : ALL_CONFIGURATIONS.filter((name) => BACKENDS_ASKED.includes(name));
+const CONNECTIONS: Readonly<Record<LoadName, number>> = {
+  trivial: 64,
+  'svid-1': 1,
+  'svid-8': 8,
+  'svid-64': 64,
+  batch: settings.batchConnections,
+  'svid-64-fleet': 64,
+  'batch-fleet': settings.batchConnections,
+};
+const isBatch = (load: LoadName): boolean => load === 'batch' || load === 'batch-fleet';
+const isFleet = (load: LoadName): boolean => load === 'svid-64-fleet' || load === 'batch-fleet';
 const LABELS: Readonly<Record<LoadName, string>> = {
   trivial: 'GET /healthz, 64 conns (trivial route)',
   'svid-1': 'POST /v1/svid/x509, 1 conn',
   'svid-8': 'POST /v1/svid/x509, 8 conns',
   'svid-64': 'POST /v1/svid/x509, 64 conns',
   batch: `POST /v1/svid/x509:batch ×${settings.batch}, ${settings.batchConnections} conns`,
+  'svid-64-fleet': `POST /v1/svid/x509, 64 conns, each identity its own (renewal), a new identity every ${settings.fleetItemsPerConnection} SVIDs`,
+  'batch-fleet': `POST /v1/svid/x509:batch ×${settings.batch}, ${settings.batchConnections} conns, a new identity every ${settings.fleetItemsPerConnection} SVIDs`,
 };
 
 // ---------------------------------------------------------------- set-up
@@ -154,73 +168,35 @@ function countBatchSvids(response: HttpResponse): number {
 
 // ---------------------------------------------------------------- load
 
-interface Totals {
-  /** Successful calls (responses) and what they delivered (SVIDs, or responses for the trivial route). */
-  calls: number;
-  items: number;
-  errors: number;
-  lastError: string;
-  readonly latenciesUs: number[];
-}
-
 function requestMaker(load: LoadName, pool: CsrPool, ids: readonly string[], counter: { value: number }): () => Buffer {
-  switch (load) {
-    case 'trivial': {
-      const bytes = httpRequest('GET', '/healthz');
-      return () => bytes;
-    }
-    case 'svid-1':
-    case 'svid-8':
-    case 'svid-64':
-      return () => httpRequest('POST', '/v1/svid/x509', x509Body(pool.take(), ids[counter.value++ % ids.length] ?? ''));
-    case 'batch':
-      return () => httpRequest('POST', '/v1/svid/x509:batch', batchBody(pool, ids, counter));
-    default: {
-      const never: never = load;
-      throw new Error(`unknown load ${String(never)}`);
-    }
+  if (load === 'trivial') {
+    const bytes = httpRequest('GET', '/healthz');
+    return () => bytes;
   }
+  if (isBatch(load)) return () => httpRequest('POST', '/v1/svid/x509:batch', batchBody(pool, ids, counter));
+  return () => httpRequest('POST', '/v1/svid/x509', x509Body(pool.take(), ids[counter.value++ % ids.length] ?? ''));
 }
 
-function drive(load: LoadName, sockets: readonly TLSSocket[], make: () => Buffer, totals: Totals, state: { running: boolean; measuring: boolean }): Promise<void>[] {
-  return sockets.map(
-    (socket) =>
-      new Promise<void>((resolve) => {
-        const reader = new ResponseReader();
-        let sentAt = 0;
-        const send = (): void => {
-          if (!state.running || socket.destroyed) {
-            resolve();
-            return;
-          }
-          sentAt = performance.now();
-          socket.write(make());
-        };
-        socket.on('data', (chunk: Buffer) => {
-          for (const response of reader.push(chunk)) {
-            if (state.measuring) {
-              const items = load === 'batch' ? countBatchSvids(response) : response.status === 200 ? 1 : 0;
-              if (items > 0) {
-                totals.calls++;
-                totals.items += items;
-                totals.latenciesUs.push((performance.now() - sentAt) * 1000);
-              }
-              if (items < (load === 'batch' ? settings.batch : 1)) {
-                totals.errors++;
-                totals.lastError = `${response.status} ${response.body.toString('utf8').slice(0, 200)}`;
-              }
-            }
-            send();
-          }
-        });
-        socket.once('close', () => resolve());
-        socket.on('error', (err) => {
-          totals.errors++;
-          totals.lastError = err.message;
-        });
-        send();
-      }),
-  );
+/** Where the fleet loads are in the fleet: each new connection takes the next identity, across windows and rounds. */
+const fleetCursor = { next: 0 };
+
+/** One lane per connection: the bench client for the usual loads; for the fleet loads, identity after identity, each renewing its own SPIFFE ID. */
+async function openLanes(target: Configuration, client: Identity, load: LoadName, pool: CsrPool, ids: readonly string[]): Promise<Lane[]> {
+  const count = CONNECTIONS[load];
+  if (!isFleet(load)) {
+    const make = requestMaker(load, pool, ids, { value: 0 });
+    const sockets = await Promise.all(Array.from({ length: count }, () => openConnection(target, client)));
+    return sockets.map((socket) => ({ socket, make }));
+  }
+  const { fleet } = target.ready;
+  if (fleet.length === 0) throw new Error('the fleet loads need BENCH_IDENTITIES > 0');
+  const lane = async (): Promise<Lane> => {
+    const identity = fleet[fleetCursor.next++ % fleet.length];
+    if (identity === undefined) throw new Error('empty fleet');
+    const socket = await openConnection(target, { cert: identity.certPem, key: identity.keyPem });
+    return { socket, make: requestMaker(load, pool, [identity.spiffeId], { value: 0 }), reopen: lane };
+  };
+  return Promise.all(Array.from({ length: count }, lane));
 }
 
 function sumSteps(windows: readonly { readonly steps: Readonly<Record<IssueStep, StepTotal>> }[]): Record<IssueStep, StepTotal> {
@@ -236,11 +212,16 @@ function loadAverage(): number {
 
 async function measure(target: Configuration, postgres: BenchPostgres | undefined, client: Identity, load: LoadName, pool: CsrPool, ids: readonly string[]): Promise<Window> {
   if (load !== 'trivial') pool.refill();
-  const sockets = await Promise.all(Array.from({ length: CONNECTIONS[load] }, () => openConnection(target, client)));
-  const make = requestMaker(load, pool, ids, { value: 0 });
+  const lanes = await openLanes(target, client, load, pool, ids);
+  const sockets = lanes.map((lane) => lane.socket);
   const totals: Totals = { calls: 0, items: 0, errors: 0, lastError: '', latenciesUs: [] };
   const state = { running: true, measuring: false };
-  const loops = drive(load, sockets, make, totals, state);
+  const options = {
+    itemsPerCall: isBatch(load) ? settings.batch : 1,
+    count: (response: HttpResponse): number => (isBatch(load) ? countBatchSvids(response) : response.status === 200 ? 1 : 0),
+    itemsPerConnection: isFleet(load) ? settings.fleetItemsPerConnection : Number.POSITIVE_INFINITY,
+  };
+  const loops = drive(lanes, options, totals, state, sockets);
   const wal = target.database === undefined ? undefined : postgres;
   let cpuBefore: CpuSample = target.cpu();
   let cpuAfter: CpuSample = cpuBefore;
@@ -317,6 +298,8 @@ async function prepare(target: Configuration, pool: CsrPool): Promise<Prepared |
 }
 
 async function main(): Promise<void> {
+  // Unpinned by default since the crypto workers spread issuance over both cores; BENCH_PIN=split pins as before.
+  if ((process.env['BENCH_PIN'] ?? '') === '') process.env['BENCH_PIN'] = 'none';
   const pin = pinning();
   const needsPostgres = CONFIGURATIONS.some((name) => name !== 'sqlite');
   const postgres = needsPostgres ? await BenchPostgres.start() : undefined;

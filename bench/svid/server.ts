@@ -13,11 +13,11 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { IssueStep } from '../../src/ca/index.js';
-import { openCore } from '../../src/cli/compose.js';
+import { openCore, openSvid } from '../../src/cli/compose.js';
 import { startServer } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config.js';
 import { parseCsr } from '../../src/x509/index.js';
-import { ISSUE_STEPS, isParentMessage, perStep, type ServerMessage, type StepTotal } from './protocol.js';
+import { ISSUE_STEPS, isParentMessage, perStep, type FleetIdentity, type ServerMessage, type StepTotal } from './protocol.js';
 
 if (process.send === undefined) {
   console.error('server.js must be started with an IPC channel (child_process.fork)');
@@ -35,6 +35,8 @@ mkdirSync(parent, { recursive: true });
 const dir = given === undefined || given === '' ? mkdtempSync(join(parent, 'keysmith-bench-svid-')) : given;
 const databaseUrl = process.env['BENCH_NODE_DATABASE_URL'];
 const poolSize = process.env['BENCH_DATABASE_POOL_SIZE'];
+const cryptoWorkers = process.env['BENCH_NODE_CRYPTO_WORKERS'];
+const fleetSize = Number(process.env['BENCH_IDENTITIES'] ?? '1000');
 const config = loadConfig({
   env: {
     KEYSMITH_DATA_DIR: join(dir, 'data'),
@@ -43,6 +45,8 @@ const config = loadConfig({
     ...(databaseUrl === undefined || databaseUrl === '' ? {} : { KEYSMITH_DATABASE_URL: databaseUrl }),
     // The pool a node keeps (default 10): BENCH_DATABASE_POOL_SIZE tries another.
     ...(poolSize === undefined || poolSize === '' ? {} : { KEYSMITH_DATABASE_POOL_SIZE: poolSize }),
+    // Worker threads for CSR checks and signatures (default one per core; 0: the event loop).
+    ...(cryptoWorkers === undefined || cryptoWorkers === '' ? {} : { KEYSMITH_CRYPTO_WORKERS: cryptoWorkers }),
   },
 });
 // An ephemeral port, bound first as `keysmith serve` does for port 0: the URLs written into certificates carry it.
@@ -71,6 +75,29 @@ const client = await core.authority.issue(
   { publicKey: new Uint8Array(pair.publicKey.export({ type: 'spki', format: 'der' })), spiffeId: clientId, ttlMs: 24 * 3_600_000, requester: 'system' },
   'svid',
 );
+
+/**
+ * The fleet: BENCH_IDENTITIES workloads (default 1,000), each with its own key
+ * and SVID, and an entry for its own SPIFFE ID (parent: the bench client), so
+ * each may renew it over a connection that presents that SVID. Made through
+ * the Authority and the SVID service, outside any window.
+ */
+async function makeFleet(count: number): Promise<FleetIdentity[]> {
+  const svid = await openSvid(core);
+  const fleet: FleetIdentity[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = `spiffe://${config.trustDomain}/bench/fleet-${i}`;
+    await svid.createEntry('bench', { spiffeId: id, parentId: clientId, x509TtlMs: 3_600_000 });
+    const keys = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
+    const issued = await core.authority.issue(
+      { publicKey: new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' })), spiffeId: id, ttlMs: 24 * 3_600_000, requester: 'system' },
+      'svid',
+    );
+    fleet.push({ spiffeId: id, certPem: issued.chainPem, keyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+  }
+  return fleet;
+}
+const fleet = await makeFleet(Number.isSafeInteger(fleetSize) && fleetSize > 0 ? fleetSize : 0);
 
 function snapshot(): Record<IssueStep, StepTotal> {
   return perStep((step) => ({ ...(totals.get(step) ?? { count: 0, totalMs: 0 }) }));
@@ -132,4 +159,5 @@ send({
   clientKeyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   adminCertPem: readFileSync(core.paths.adminCert, 'utf8'),
   adminKeyPem: readFileSync(core.paths.adminKey, 'utf8'),
+  fleet,
 });

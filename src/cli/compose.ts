@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
 import {
@@ -20,6 +21,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
 import { createChallengeValidator } from '../acme/validation/index.js';
 import { connect } from '../tls/index.js';
+import { CryptoPool } from '../x509/index.js';
 import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';
 import { checkCrlShardLayout } from './crl-files.js';
@@ -38,6 +40,8 @@ export interface Core {
   /** The ledger's repositories, whichever backend holds them: the Awaitable shapes both share. */
   readonly repositories: LedgerBackend;
   readonly authority: Authority;
+  /** The crypto worker pool (absent with cryptoWorkers 0); `close` ends it. */
+  readonly cryptoPool?: CryptoPool;
   readonly clock: Clock;
   readonly paths: ReturnType<typeof dataPaths>;
   /** Revocations this node has heard of (its own; on PostgreSQL also the cluster's, from the feed). */
@@ -137,7 +141,11 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     // SQLite: the commits run on a worker thread with its own connection, so the disk wait never holds the event loop.
     commitWorker = ledger.kind === 'sqlite' ? ledger.ledger.commitWorker() : undefined;
     const certificateWriter = new GroupCommit(commitWorker ?? repositories.certificates);
+    // CSR checks and leaf signatures on worker threads, one per core (README "Performance of issuance"); started on first use.
+    const cryptoWorkers = config.cryptoWorkers ?? availableParallelism();
+    const cryptoPool = cryptoWorkers > 0 ? new CryptoPool({ workers: cryptoWorkers }) : undefined;
     const authority = new Authority({
+      ...(cryptoPool === undefined ? {} : { leafSigner: cryptoPool }),
       material,
       store: certificateWriter,
       clock,
@@ -158,10 +166,24 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
         await certificateWriter.close();
         await commitWorker?.close();
       } finally {
+        await cryptoPool?.close();
         await ledger.ledger.close();
       }
     };
-    return { config, ledger, repositories, authority, clock, paths, revokedSerials, clusterSecret: cluster.secret, notices, commitWorker, close };
+    return {
+      config,
+      ledger,
+      repositories,
+      authority,
+      ...(cryptoPool === undefined ? {} : { cryptoPool }),
+      clock,
+      paths,
+      revokedSerials,
+      clusterSecret: cluster.secret,
+      notices,
+      commitWorker,
+      close,
+    };
   } catch (err) {
     await commitWorker?.close();
     await ledger.ledger.close();
@@ -217,6 +239,7 @@ export async function openSvid(core: Core, options: { onInternalError?: (error: 
       joinTokensEnabled: config.mtlsMode !== 'strict',
       joinTokenRateLimit: { burst: config.joinTokenBurst, perSecond: 1000 / config.joinTokenInterval },
       ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
+      ...(core.cryptoPool === undefined ? {} : { checkCsr: core.cryptoPool.checkCsr.bind(core.cryptoPool) }),
     },
   });
 }

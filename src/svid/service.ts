@@ -4,7 +4,7 @@ import type { EntryPage, EntryQuery, RegistrationEntry, RegistrationEntryPatch }
 import { DomainError, isDomainError } from '../shared/errors.js';
 import { RateLimiter, type RateLimit } from '../shared/rate-limit.js';
 import { parseTrustDomain } from '../shared/spiffe-id.js';
-import { parseCsr } from '../x509/index.js';
+import { parseCsr, type ParsedCsr } from '../x509/index.js';
 import { findGrantingEntry } from './authorize.js';
 import { checkEntryPatch, checkEntryQuery, checkNewEntry, formatSeconds, SVID_PROFILE_MAX_TTL_MS, type EntryRules } from './entries.js';
 import { requireNodeId, requireWorkloadId } from './identity.js';
@@ -45,6 +45,12 @@ export interface SvidServiceOptions {
   readonly joinTokenRateLimit?: RateLimit;
   /** The jitter source for renew_after; default node:crypto. */
   readonly random?: UnitRandom;
+  /**
+   * Checks a CSR as csr.ts `parseCsr` does (same result, same errors): the
+   * composition root hands in the crypto worker pool's. Default parseCsr on
+   * the event loop.
+   */
+  readonly checkCsr?: (csr: string | Uint8Array) => Promise<ParsedCsr>;
   /** Told about an unexpected error in one batch item (which the caller sees only as 'internal'), so the root can log it. */
   readonly onInternalError?: (error: unknown) => void;
 }
@@ -83,6 +89,7 @@ export class SvidService implements SvidApi {
   readonly #joinTokenLimiter: RateLimiter;
   readonly #random: UnitRandom;
   readonly #onInternalError: (error: unknown) => void;
+  readonly #checkCsr: (csr: string | Uint8Array) => Promise<ParsedCsr>;
 
   constructor(deps: SvidServiceDeps) {
     const options = deps.options ?? {};
@@ -100,6 +107,7 @@ export class SvidService implements SvidApi {
     this.#joinTokenLimiter = new RateLimiter(options.joinTokenRateLimit ?? DEFAULT_JOIN_TOKEN_RATE_LIMIT);
     this.#random = options.random ?? cryptoUnitRandom;
     this.#onInternalError = options.onInternalError ?? ((): void => undefined);
+    this.#checkCsr = options.checkCsr ?? ((csr) => parseCsr(csr));
   }
 
   // ------------------------------------------------------------ X.509-SVIDs
@@ -108,7 +116,7 @@ export class SvidService implements SvidApi {
     // 1. The request alone: identity syntax, TTL shape, then the CSR's signature and key (its names are ignored).
     requireWorkloadId(request.spiffeId, this.#rules.trustDomain);
     if (request.ttlMs !== undefined) checkRequestedTtl(request.ttlMs);
-    const csr = await parseCsr(request.csr);
+    const csr = await this.#checkCsr(request.csr);
 
     // 2. Authorization: an entry naming the caller as parent, or the caller renewing its own identity.
     const entry = findGrantingEntry(await this.#entries.findBySpiffeId(request.spiffeId), caller.spiffeId, request.spiffeId, this.#clock.now());
@@ -219,7 +227,7 @@ export class SvidService implements SvidApi {
 
     // 2. The CSR before the token: a bad CSR must not burn a good token.
     checkJoinTokenShape(attestation.token);
-    const csr = await parseCsr(attestation.csr);
+    const csr = await this.#checkCsr(attestation.csr);
 
     // 3. Redeem by hash in one durable transaction; only the hash was ever stored.
     const tokenHash = hashJoinToken(attestation.token);

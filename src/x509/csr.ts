@@ -1,4 +1,4 @@
-import { constants, type KeyObject } from 'node:crypto';
+import { constants, verify, type KeyObject } from 'node:crypto';
 import { verifyOneShot } from './one-shot.js';
 import { DomainError } from '../shared/errors.js';
 import { contextTag, decodeOid, decodeSmallInteger, DerError, DerReader, readChildren, readSingle, Tag, type DerElement } from './der-codec.js';
@@ -86,12 +86,17 @@ interface DecodedExtension {
   readonly value: Uint8Array;
 }
 
+export interface ParseCsrOptions {
+  /** Verify on the calling thread (a crypto worker) rather than hopping to the libuv pool; default false. */
+  readonly onThisThread?: boolean;
+}
+
 /**
  * Parses a CSR given as PEM, base64/base64url DER (RFC 8555 §7.4 finalize) or
  * raw DER; verifies its self-signature (RFC 2986 §3: proof of possession) and
  * its key. Undecodable input is `malformed`; a bad signature, key or name is `badCSR`.
  */
-export async function parseCsr(input: string | Uint8Array): Promise<ParsedCsr> {
+export async function parseCsr(input: string | Uint8Array, options: ParseCsrOptions = {}): Promise<ParsedCsr> {
   const der = csrBytes(input);
   let request: DecodedRequest;
   let subject: { readonly text: string; readonly commonNames: readonly string[] };
@@ -104,7 +109,8 @@ export async function parseCsr(input: string | Uint8Array): Promise<ParsedCsr> {
   }
   const key = checkSubjectPublicKey(request.publicKey);
   const check = signatureCheckFor(request.signatureAlgorithm, key);
-  if (!(await verifySignature(check, request, await importSubjectKey(key)))) throw new DomainError('badCSR', 'CSR signature does not verify with its public key');
+  const verified = verifySignature(check, request, await importSubjectKey(key), options.onThisThread === true);
+  if (!(await verified)) throw new DomainError('badCSR', 'CSR signature does not verify with its public key');
 
   const names = requestedNames(request.extensions);
   return {
@@ -253,8 +259,8 @@ function isNull(element: DerElement): boolean {
   return element.tag === Tag.null && element.value.byteLength === 0;
 }
 
-/** RFC 2986 §3: the signature over CertificationRequestInfo, checked on the libuv pool. */
-function verifySignature(check: SignatureCheck, request: DecodedRequest, key: KeyObject): Promise<boolean> {
+/** RFC 2986 §3: the signature over CertificationRequestInfo, checked on the libuv pool or on this thread. */
+function verifySignature(check: SignatureCheck, request: DecodedRequest, key: KeyObject, onThisThread: boolean): Promise<boolean> | boolean {
   const digest = check.kind === 'ed25519' ? null : check.digest;
   const keyInput =
     check.kind === 'rsa-pss'
@@ -262,9 +268,15 @@ function verifySignature(check: SignatureCheck, request: DecodedRequest, key: Ke
       : check.kind === 'ec'
         ? { key, dsaEncoding: 'der' as const }
         : key;
-  return verifyOneShot(digest, request.info, keyInput, request.signature).catch((cause: unknown) => {
+  const refused = (cause: unknown): never => {
     throw new DomainError('badCSR', 'CSR signature does not verify with its public key', { cause });
-  });
+  };
+  if (!onThisThread) return verifyOneShot(digest, request.info, keyInput, request.signature).catch(refused);
+  try {
+    return verify(digest, request.info, keyInput, request.signature);
+  } catch (cause) {
+    return refused(cause);
+  }
 }
 
 function requestedNames(extensions: readonly DecodedExtension[]): Pick<ParsedCsr, 'dnsNames' | 'ipAddresses' | 'uris' | 'emails'> {

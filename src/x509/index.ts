@@ -12,8 +12,10 @@ export {
   type IssuerCurve,
   type KeyUsageName,
 } from './certificate.js';
-export { parseCsr, type ParsedCsr } from './csr.js';
-export { LeafTemplate, type EncodedLeaf } from './leaf-template.js';
+export { parseCsr, type ParseCsrOptions, type ParsedCsr } from './csr.js';
+export { LeafTemplate, leafExpectation, type EncodedLeaf } from './leaf-template.js';
+export { LeafSigner, type LeafExpectation, type LeafSigningKeys } from './leaf-signer.js';
+export { CryptoPool, DEFAULT_CRYPTO_QUEUE_LIMIT, type CryptoPoolOptions } from './crypto-pool/pool.js';
 export { formatDistinguishedName } from './name-text.js';
 export { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
 export { checkJwkPolicy, checkSpkiPolicy, policyKeyJwk, type CertifiedCurve, type KeyVerdict, type PolicyKey, type PublicJwkMembers } from './key-policy.js';

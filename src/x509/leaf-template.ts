@@ -1,22 +1,20 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { signOneShot, verifyOneShot } from './one-shot.js';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { SubjectAltName } from '../shared/records.js';
 import { prepareCertificate, SIGNATURE, type CertificateIssuer, type CertificateTemplate, type KeyUsageName } from './certificate.js';
+import { asciiBytes, contextTag, DerReader, encodeOid, readSingle, Tag, tlv, type DerElement } from './der-codec.js';
 import {
-  asciiBytes,
-  contextTag,
-  decodeOid,
-  DerError,
-  DerReader,
-  encodeOid,
-  readChildren,
-  readSingle,
-  Tag,
-  tlv,
-  type DerElement,
-} from './der-codec.js';
-import { checkDistinguishedName, ipToOctets, normalizeDnsName, normalizeIpAddress, octetsToIp, type NameAttribute } from './names.js';
+  ATTRIBUTE_OIDS,
+  equalBytes,
+  GENERAL_NAME_TAG,
+  LEAF_OIDS,
+  LeafSigner,
+  serialBytes,
+  VERSION_V3,
+  type LeafExpectation,
+  type LeafSigningKeys,
+} from './leaf-signer.js';
+import { checkDistinguishedName, ipToOctets, normalizeDnsName, normalizeIpAddress, type NameAttribute } from './names.js';
 
 /*
  * The hot issuance path for leaves (SVIDs, node identities, server
@@ -33,21 +31,7 @@ import { checkDistinguishedName, ipToOctets, normalizeDnsName, normalizeIpAddres
  * `undefined` from `encode`: the caller uses `prepareCertificate`.
  */
 
-/** RFC 5280 §4.2.1 extension and access-method OIDs, as DER TLVs. */
-const OIDS = {
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extKeyUsage: '2.5.29.37',
-  subjectKeyIdentifier: '2.5.29.14',
-  authorityKeyIdentifier: '2.5.29.35',
-  subjectAltName: '2.5.29.17',
-  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
-  cRLDistributionPoints: '2.5.29.31',
-  accessMethodOcsp: '1.3.6.1.5.5.7.48.1',
-} as const;
-
 const EKU_OIDS = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2', ocspSigning: '1.3.6.1.5.5.7.3.9' } as const;
-const ATTRIBUTE_OIDS: Readonly<Record<NameAttribute['type'], string>> = { CN: '2.5.4.3', O: '2.5.4.10', OU: '2.5.4.11' };
 const ATTRIBUTE_OID_TLVS: Readonly<Record<NameAttribute['type'], Uint8Array>> = {
   CN: encodeOid(ATTRIBUTE_OIDS.CN),
   O: encodeOid(ATTRIBUTE_OIDS.O),
@@ -56,10 +40,7 @@ const ATTRIBUTE_OID_TLVS: Readonly<Record<NameAttribute['type'], Uint8Array>> = 
 /** RFC 5280 §4.2.1.3 bit positions; leaves only (keyCertSign and cRLSign make the template unsupported). */
 const KEY_USAGE_BITS: Partial<Readonly<Record<KeyUsageName, number>>> = { digitalSignature: 0, keyEncipherment: 2 };
 
-// RFC 5280 §4.1.2.1: v3 is INTEGER 2 under [0] EXPLICIT.
-const VERSION_V3 = tlv(contextTag(0, true), tlv(Tag.integer, Uint8Array.of(2)));
 const BOOLEAN_TRUE = tlv(Tag.boolean, Uint8Array.of(0xff));
-const GENERAL_NAME_TAG = { dns: contextTag(2, false), uri: contextTag(6, false), ip: contextTag(7, false) } as const;
 
 /** What differs between leaf templates but not between certificates of one kind: the cached DER. */
 interface LeafShape {
@@ -76,6 +57,22 @@ interface LeafShape {
   isProven: boolean;
 }
 
+/** What the check after signing compares a certificate with, as plain data (it may cross to a crypto worker). */
+export function leafExpectation(encoded: EncodedLeaf): LeafExpectation {
+  const { template, shape } = encoded;
+  return {
+    serial: template.serial,
+    notBefore: template.notBefore,
+    notAfter: template.notAfter,
+    subject: template.subject,
+    publicKey: template.publicKey,
+    subjectAltNames: template.subjectAltNames ?? [],
+    subjectKeyId: encoded.subjectKeyId,
+    fixed: shape.fixed,
+    order: shape.order,
+  };
+}
+
 /** A TBSCertificate ready to sign, and what the check after signing compares with. */
 export interface EncodedLeaf {
   readonly template: CertificateTemplate;
@@ -87,7 +84,7 @@ export interface EncodedLeaf {
 
 export class LeafTemplate {
   readonly #issuer: CertificateIssuer;
-  readonly #signingKey: KeyObject;
+  readonly #signer: LeafSigner;
   readonly #issuerName: Uint8Array;
   readonly #signatureAlgorithm: Uint8Array;
   readonly #shapes = new Map<string, LeafShape>();
@@ -101,11 +98,22 @@ export class LeafTemplate {
       throw new Error(`the leaf template needs the issuer's ECDSA ${issuer.curve} private key`);
     }
     this.#issuer = issuer;
-    this.#signingKey = signingKey;
     // RFC 5280 §4.1.2.4: the issuer field is the issuing certificate's subject, encoded the way the builder encodes it.
     this.#issuerName = new Uint8Array(AsnConvert.serialize(issuer.name));
     // RFC 5758 §3.2: ecdsa-with-SHA256/384 with the parameters field absent.
     this.#signatureAlgorithm = tlv(Tag.sequence, encodeOid(SIGNATURE[issuer.curve].oid));
+    this.#signer = new LeafSigner({
+      nodeHash: SIGNATURE[issuer.curve].nodeHash,
+      signingKey,
+      issuerPublicKey: issuer.publicKeyObject,
+      issuerName: this.#issuerName,
+      signatureAlgorithm: this.#signatureAlgorithm,
+    });
+  }
+
+  /** What signs and checks this issuer's leaves, as bytes and KeyObjects (a crypto worker imports it once). */
+  get signingKeys(): LeafSigningKeys {
+    return this.#signer.keys;
   }
 
   /** The TBSCertificate of a supported template, or undefined (then use `prepareCertificate`). Throws a plain Error on a bad template. */
@@ -121,9 +129,9 @@ export class LeafTemplate {
 
     const subjectKeyId = keyIdentifierOfSpki(template.publicKey);
     const subject = encodeName(template);
-    const extensions: Uint8Array[] = [shape.head, extension(OIDS.subjectKeyIdentifier, false, tlv(Tag.octetString, subjectKeyId)), shape.authorityKeyId];
+    const extensions: Uint8Array[] = [shape.head, extension(LEAF_OIDS.subjectKeyIdentifier, false, tlv(Tag.octetString, subjectKeyId)), shape.authorityKeyId];
     // RFC 5280 §4.2.1.6: with an empty subject the SAN extension is critical.
-    if ((template.subjectAltNames ?? []).length > 0) extensions.push(extension(OIDS.subjectAltName, template.subject.length === 0, sans));
+    if ((template.subjectAltNames ?? []).length > 0) extensions.push(extension(LEAF_OIDS.subjectAltName, template.subject.length === 0, sans));
     extensions.push(shape.tail);
     const tbs = tlv(
       Tag.sequence,
@@ -141,68 +149,19 @@ export class LeafTemplate {
   }
 
   /** Signs the TBS on the libuv pool (node:crypto), returning the DER certificate (RFC 5280 §4.1). */
-  async sign(encoded: EncodedLeaf): Promise<Uint8Array> {
-    const { nodeHash } = SIGNATURE[this.#issuer.curve];
-    // dsaEncoding 'der' gives the Ecdsa-Sig-Value X.509 wants (RFC 3279 §2.2.3).
-    const signature = await signOneShot(nodeHash, encoded.tbs, { key: this.#signingKey, dsaEncoding: 'der' });
-    return tlv(Tag.sequence, encoded.tbs, this.#signatureAlgorithm, tlv(Tag.bitString, Uint8Array.of(0), signature));
+  sign(encoded: EncodedLeaf): Promise<Uint8Array> {
+    return this.#signer.sign(encoded.tbs);
   }
 
   /**
-   * The check after signing (STYLE §6, after Boulder and SPIRE), cut to what
-   * this path can get wrong. The issuer-wide DER was compared with the
-   * reference builder when its shape was first used, so here it suffices to
-   * (1) verify the signature over the TBS as it sits in the output, with the
-   * issuer's public key: this catches a faulty signature or the wrong key, the
-   * one thing no re-encoding shows; and (2) walk the whole certificate as DER,
-   * every length and every element, and compare each spliced field with the
-   * template (serial, validity, subject, SPKI, SKI, SANs) and each fixed
-   * extension with its cached bytes: a splice or length bug breaks the walk
-   * or a comparison. This replaces a full re-parse with the schemas (~2 ms)
-   * by one ECDSA verification and a byte walk. A mismatch is a keysmith bug:
-   * a plain Error, and nothing is handed out.
+   * The check after signing (leaf-signer.ts `LeafSigner`): the signature
+   * verified with the issuer key and the whole certificate walked as DER,
+   * each spliced field compared with the template. This replaces a full
+   * re-parse with the schemas (~2 ms) by one ECDSA verification and a byte
+   * walk. A mismatch is a keysmith bug: a plain Error, nothing handed out.
    */
-  async check(der: Uint8Array, encoded: EncodedLeaf): Promise<void> {
-    const { template } = encoded;
-    const mismatch = (field: string): never => {
-      throw new Error(`issued certificate ${template.serial} does not match its template: ${field}`);
-    };
-    let walked: WalkedCertificate;
-    try {
-      walked = walkCertificate(der);
-    } catch (cause) {
-      throw new Error(`issued certificate ${template.serial} is not well-formed DER`, { cause });
-    }
-    if (!equalBytes(walked.signatureAlgorithm, this.#signatureAlgorithm) || !equalBytes(walked.tbsSignatureAlgorithm, this.#signatureAlgorithm)) {
-      mismatch('signature algorithm');
-    }
-    const { nodeHash } = SIGNATURE[this.#issuer.curve];
-    const isSigned = await verifyOneShot(nodeHash, walked.tbs, { key: this.#issuer.publicKeyObject, dsaEncoding: 'der' }, walked.signature);
-    if (!isSigned) mismatch('signature does not verify with the issuer key');
-    if (!equalBytes(walked.version, VERSION_V3)) mismatch('version');
-    if (!equalBytes(walked.serial, serialBytes(template.serial))) mismatch('serial');
-    if (!equalBytes(walked.issuer, this.#issuerName)) mismatch('issuer name');
-    if (walked.notBefore !== template.notBefore || walked.notAfter !== template.notAfter) mismatch('validity');
-    if (!sameSubject(walked.subject, template.subject)) mismatch('subject');
-    if (!equalBytes(walked.publicKey, template.publicKey)) mismatch('public key');
-
-    const { shape } = encoded;
-    const sans = template.subjectAltNames ?? [];
-    const expectedOrder = shape.order.flatMap((oid) => (oid === OIDS.subjectAltName && sans.length === 0 ? [] : [oid]));
-    const seen = walked.extensions.map((e) => e.oid);
-    if (seen.length !== expectedOrder.length || seen.some((oid, i) => oid !== expectedOrder[i])) mismatch('extension list');
-    for (const ext of walked.extensions) {
-      const fixed = shape.fixed.get(ext.oid);
-      if (fixed !== undefined) {
-        if (!equalBytes(ext.bytes, fixed)) mismatch(`extension ${ext.oid}`);
-      } else if (ext.oid === OIDS.subjectKeyIdentifier) {
-        if (ext.isCritical || !equalBytes(ext.value, tlv(Tag.octetString, encoded.subjectKeyId))) mismatch('subjectKeyIdentifier');
-      } else if (ext.oid === OIDS.subjectAltName) {
-        if (ext.isCritical !== (template.subject.length === 0) || !sameSans(decodeSans(ext.value), sans)) mismatch('subjectAltName');
-      } else {
-        mismatch(`unexpected extension ${ext.oid}`);
-      }
-    }
+  check(der: Uint8Array, encoded: EncodedLeaf): Promise<void> {
+    return this.#signer.check(der, leafExpectation(encoded));
   }
 
   /** Compares the first certificate of a shape with the reference builder's TBS; any difference is a keysmith bug. */
@@ -232,29 +191,29 @@ export class LeafTemplate {
       if (value !== undefined) fixed.set(oid, extension(oid, isCritical, value));
     };
     // RFC 5280 §4.2.1.9: cA DEFAULT FALSE is omitted in DER; critical as SPIFFE X509-SVID §4.1 asks.
-    add(OIDS.basicConstraints, tlv(Tag.sequence), true);
-    add(OIDS.keyUsage, encodeKeyUsage(t.keyUsage), true);
-    if (eku.length > 0) add(OIDS.extKeyUsage, tlv(Tag.sequence, ...eku.map((name) => encodeOid(EKU_OIDS[name]))), false);
-    add(OIDS.subjectKeyIdentifier, undefined, false);
+    add(LEAF_OIDS.basicConstraints, tlv(Tag.sequence), true);
+    add(LEAF_OIDS.keyUsage, encodeKeyUsage(t.keyUsage), true);
+    if (eku.length > 0) add(LEAF_OIDS.extKeyUsage, tlv(Tag.sequence, ...eku.map((name) => encodeOid(EKU_OIDS[name]))), false);
+    add(LEAF_OIDS.subjectKeyIdentifier, undefined, false);
     // RFC 5280 §4.2.1.1: AuthorityKeyIdentifier { keyIdentifier [0] IMPLICIT OCTET STRING }.
-    add(OIDS.authorityKeyIdentifier, tlv(Tag.sequence, tlv(contextTag(0, false), this.#issuer.keyIdentifier)), false);
-    add(OIDS.subjectAltName, undefined, false);
+    add(LEAF_OIDS.authorityKeyIdentifier, tlv(Tag.sequence, tlv(contextTag(0, false), this.#issuer.keyIdentifier)), false);
+    add(LEAF_OIDS.subjectAltName, undefined, false);
     if (t.ocspUrl !== undefined) {
       const url = asciiBytes(t.ocspUrl) ?? new Uint8Array(0);
       // RFC 5280 §4.2.2.1: AuthorityInfoAccessSyntax with one id-ad-ocsp AccessDescription.
-      add(OIDS.authorityInfoAccess, tlv(Tag.sequence, tlv(Tag.sequence, encodeOid(OIDS.accessMethodOcsp), tlv(GENERAL_NAME_TAG.uri, url))), false);
+      add(LEAF_OIDS.authorityInfoAccess, tlv(Tag.sequence, tlv(Tag.sequence, encodeOid(LEAF_OIDS.accessMethodOcsp), tlv(GENERAL_NAME_TAG.uri, url))), false);
     }
     if (t.crlUrl !== undefined) {
       const url = asciiBytes(t.crlUrl) ?? new Uint8Array(0);
       // RFC 5280 §4.2.1.13: DistributionPoint { distributionPoint [0] { fullName [0] GeneralNames } }.
       const point = tlv(Tag.sequence, tlv(contextTag(0, true), tlv(contextTag(0, true), tlv(GENERAL_NAME_TAG.uri, url))));
-      add(OIDS.cRLDistributionPoints, tlv(Tag.sequence, point), false);
+      add(LEAF_OIDS.cRLDistributionPoints, tlv(Tag.sequence, point), false);
     }
     const pick = (...oids: string[]): Uint8Array => concat(oids.flatMap((oid) => fixed.get(oid) ?? []));
     const shape: LeafShape = {
-      head: pick(OIDS.basicConstraints, OIDS.keyUsage, OIDS.extKeyUsage),
-      authorityKeyId: pick(OIDS.authorityKeyIdentifier),
-      tail: pick(OIDS.authorityInfoAccess, OIDS.cRLDistributionPoints),
+      head: pick(LEAF_OIDS.basicConstraints, LEAF_OIDS.keyUsage, LEAF_OIDS.extKeyUsage),
+      authorityKeyId: pick(LEAF_OIDS.authorityKeyIdentifier),
+      tail: pick(LEAF_OIDS.authorityInfoAccess, LEAF_OIDS.cRLDistributionPoints),
       fixed,
       order,
       isProven: false,
@@ -265,14 +224,6 @@ export class LeafTemplate {
 }
 
 // ---------------------------------------------------------------- encoding
-
-/** RFC 5280 §4.1.2.2 checks, as the builder makes them: lowercase hex, positive, minimal, at most 20 octets. */
-function serialBytes(serial: string): Uint8Array {
-  if (!/^([0-9a-f]{2}){1,20}$/.test(serial) || serial.startsWith('00') || parseInt(serial.slice(0, 2), 16) > 0x7f) {
-    throw new Error(`certificate template ${serial}: serial must be lowercase hex of a positive, minimally encoded INTEGER of at most 20 octets`);
-  }
-  return Buffer.from(serial, 'hex');
-}
 
 /** The builder's template checks that apply to a leaf of a supported shape. */
 function checkLeafTemplate(t: CertificateTemplate, issuerNotAfter: number): void {
@@ -353,141 +304,6 @@ export function keyIdentifierOfSpki(spki: Uint8Array): Uint8Array {
     throw new Error('template public key is not a DER SubjectPublicKeyInfo', { cause });
   }
   return new Uint8Array(createHash('sha256').update(bitString.value.subarray(1)).digest().subarray(0, 20));
-}
-
-// ---------------------------------------------------------------- the walk after signing
-
-interface WalkedExtension {
-  readonly oid: string;
-  readonly isCritical: boolean;
-  /** extnValue contents (the DER inside the OCTET STRING). */
-  readonly value: Uint8Array;
-  readonly bytes: Uint8Array;
-}
-
-interface WalkedCertificate {
-  readonly tbs: Uint8Array;
-  readonly signatureAlgorithm: Uint8Array;
-  readonly signature: Uint8Array;
-  readonly version: Uint8Array;
-  readonly serial: Uint8Array;
-  readonly tbsSignatureAlgorithm: Uint8Array;
-  readonly issuer: Uint8Array;
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly subject: readonly { readonly oid: string; readonly tag: number; readonly value: Uint8Array }[];
-  readonly publicKey: Uint8Array;
-  readonly extensions: readonly WalkedExtension[];
-}
-
-/** Reads every element of a v3 certificate (RFC 5280 §4.1); throws DerError on any structural fault. */
-function walkCertificate(der: Uint8Array): WalkedCertificate {
-  const outer = new DerReader(readSingle(der, Tag.sequence, 'Certificate').value);
-  const tbs = outer.read(Tag.sequence);
-  const signatureAlgorithm = outer.read(Tag.sequence);
-  const signatureBits = outer.read(Tag.bitString);
-  outer.end('Certificate');
-  if (signatureBits.value[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
-
-  const fields = new DerReader(tbs.value);
-  const version = fields.read(contextTag(0, true));
-  const serial = fields.read(Tag.integer);
-  const tbsSignatureAlgorithm = fields.read(Tag.sequence);
-  const issuer = fields.read(Tag.sequence);
-  const validity = new DerReader(fields.read(Tag.sequence).value);
-  const notBefore = decodeTime(validity.read());
-  const notAfter = decodeTime(validity.read());
-  validity.end('Validity');
-  const subject = readChildren(fields.read(Tag.sequence)).map((rdn) => {
-    if (rdn.tag !== Tag.set) throw new DerError('RDN is not a SET');
-    const attribute = readSingle(rdn.value, Tag.sequence, 'RDN');
-    const parts = new DerReader(attribute.value);
-    const oid = decodeOid(parts.read(Tag.oid).value);
-    const value = parts.read();
-    parts.end('AttributeTypeAndValue');
-    return { oid, tag: value.tag, value: value.value };
-  });
-  const publicKey = fields.read(Tag.sequence);
-  const extensionsWrapper = fields.read(contextTag(3, true));
-  fields.end('TBSCertificate');
-  const extensions = readChildren(readSingle(extensionsWrapper.value, Tag.sequence, 'Extensions')).map((element): WalkedExtension => {
-    if (element.tag !== Tag.sequence) throw new DerError('Extension is not a SEQUENCE');
-    const parts = new DerReader(element.value);
-    const oid = decodeOid(parts.read(Tag.oid).value);
-    const critical = parts.readOptional(Tag.boolean);
-    // DER: a DEFAULT FALSE field is absent rather than FALSE (X.690 §11.5).
-    if (critical !== undefined && (critical.value.byteLength !== 1 || critical.value[0] !== 0xff)) throw new DerError('critical is not DER TRUE');
-    const value = parts.read(Tag.octetString);
-    parts.end('Extension');
-    return { oid, isCritical: critical !== undefined, value: value.value, bytes: element.bytes };
-  });
-  return {
-    tbs: tbs.bytes,
-    signatureAlgorithm: signatureAlgorithm.bytes,
-    signature: signatureBits.value.subarray(1),
-    version: version.bytes,
-    serial: serial.value,
-    tbsSignatureAlgorithm: tbsSignatureAlgorithm.bytes,
-    issuer: issuer.bytes,
-    notBefore,
-    notAfter,
-    subject,
-    publicKey: publicKey.bytes,
-    extensions,
-  };
-}
-
-/** UTCTime YYMMDDHHMMSSZ (YY >= 50 is 19YY) or GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280 §4.1.2.5). */
-function decodeTime(element: DerElement): number {
-  const text = Buffer.from(element.value).toString('latin1');
-  const match =
-    element.tag === Tag.utcTime
-      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-      : element.tag === Tag.generalizedTime
-        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-        : null;
-  if (match === null) throw new DerError('not a UTCTime or GeneralizedTime in RFC 5280 form');
-  const [, y = '', mo = '', d = '', h = '', mi = '', s = ''] = match;
-  const year = element.tag === Tag.utcTime ? (Number(y) >= 50 ? 1900 : 2000) + Number(y) : Number(y);
-  return Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-}
-
-function decodeSans(value: Uint8Array): SubjectAltName[] {
-  return readChildren(readSingle(value, Tag.sequence, 'GeneralNames')).map((name): SubjectAltName => {
-    switch (name.tag) {
-      case GENERAL_NAME_TAG.dns:
-        return { type: 'dns', value: Buffer.from(name.value).toString('latin1') };
-      case GENERAL_NAME_TAG.uri:
-        return { type: 'uri', value: Buffer.from(name.value).toString('latin1') };
-      case GENERAL_NAME_TAG.ip:
-        return { type: 'ip', value: octetsToIp(name.value) };
-      default:
-        throw new DerError(`unexpected GeneralName tag 0x${name.tag.toString(16)}`);
-    }
-  });
-}
-
-function sameSubject(walked: WalkedCertificate['subject'], subject: readonly NameAttribute[]): boolean {
-  return (
-    walked.length === subject.length &&
-    walked.every((attribute, i) => {
-      const expected = subject[i];
-      return (
-        expected !== undefined &&
-        attribute.oid === ATTRIBUTE_OIDS[expected.type] &&
-        attribute.tag === Tag.utf8String &&
-        Buffer.from(attribute.value).toString('utf8') === expected.value
-      );
-    })
-  );
-}
-
-function sameSans(walked: readonly SubjectAltName[], expected: readonly SubjectAltName[]): boolean {
-  return walked.length === expected.length && walked.every((san, i) => san.type === expected[i]?.type && san.value === expected[i]?.value);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -49,6 +49,17 @@ export function checkSubjectPublicKey(spki: Uint8Array): CheckedSubjectKey {
   return out;
 }
 
+/**
+ * Notes that `spki` passed the key policy on a crypto worker
+ * (crypto-pool/worker.ts ran `checkSubjectPublicKey` on these very bytes while
+ * parsing the CSR), so the Authority's check of the same array is a memo hit
+ * here as it is when the CSR was parsed on this thread.
+ */
+export function rememberCheckedSubjectKey(spki: Uint8Array, policyKey: PolicyKey): void {
+  const bytes = Buffer.from(spki);
+  remembered.set(spki, { bytes, algorithm: algorithmOf(policyKey), policyKey });
+}
+
 function result(entry: Remembered): CheckedSubjectKey {
   return { spki: new Uint8Array(entry.bytes), algorithm: entry.algorithm, policyKey: entry.policyKey };
 }
