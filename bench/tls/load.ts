@@ -35,6 +35,8 @@ export interface LoadHandle {
 export class Client {
   private readonly verifying: SecureContext;
   private readonly unverified: SecureContext;
+  /** The fleet's newest ticket per identity, per server port. */
+  private readonly fleetSessions = new Map<number, (Buffer | undefined)[]>();
 
   /**
    * @param verifyServer whether the load verifies the server (the server's
@@ -62,12 +64,12 @@ export class Client {
     this.unverified = createSecureContext({ ...common, ca: fx.otherCa });
   }
 
-  options(port: number, session?: Buffer, verify = this.verifyServer): ConnectionOptions {
+  options(port: number, session?: Buffer, verify = this.verifyServer, identity?: SecureContext): ConnectionOptions {
     return {
       host: '127.0.0.1',
       port,
       servername: 'localhost',
-      secureContext: verify ? this.verifying : this.unverified,
+      secureContext: identity ?? (verify ? this.verifying : this.unverified),
       rejectUnauthorized: verify,
       ...(session === undefined ? {} : { session }),
     };
@@ -77,10 +79,16 @@ export class Client {
    * One connection: handshake, wait for the server to close (it does so at
    * once in 'handshake' mode), and hand back the newest ticket.
    */
-  handshakeOnce(port: number, session: Buffer | undefined, stats: ClientStats, verify?: boolean): Promise<{ session: Buffer | undefined; socket: TLSSocket }> {
+  handshakeOnce(
+    port: number,
+    session: Buffer | undefined,
+    stats: ClientStats,
+    verify?: boolean,
+    identity?: SecureContext,
+  ): Promise<{ session: Buffer | undefined; socket: TLSSocket }> {
     return new Promise((resolve) => {
       let latest: Buffer | undefined;
-      const socket = connect(this.options(port, session, verify));
+      const socket = connect(this.options(port, session, verify, identity));
       const guard = setTimeout(() => {
         stats.errors++;
         stats.lastError = 'connection did not close in time';
@@ -117,6 +125,40 @@ export class Client {
         const result = await this.handshakeOnce(port, resume ? session : undefined, stats);
         // Keep the old ticket if this connection got none.
         if (result.session !== undefined) session = result.session;
+      }
+    };
+    const loops = Array.from({ length: concurrency }, () => loop());
+    return {
+      stats,
+      stop: async () => {
+        running = false;
+        await Promise.all(loops);
+      },
+    };
+  }
+
+  /**
+   * The fleet: `concurrency` loops of connect-handshake-close where each
+   * connection takes the next of `identities` (one client certificate each,
+   * cycling), and with `resume` offers the ticket that identity got last.
+   */
+  fleetHandshakeLoops(port: number, concurrency: number, resume: boolean, identities: readonly SecureContext[]): LoadHandle {
+    const stats = newStats();
+    // Tickets per server (port), kept across rounds so each identity resumes with its own.
+    let sessions = this.fleetSessions.get(port);
+    if (sessions === undefined || sessions.length !== identities.length) {
+      sessions = identities.map(() => undefined);
+      this.fleetSessions.set(port, sessions);
+    }
+    const tickets = sessions;
+    let next = 0;
+    let running = true;
+    const loop = async (): Promise<void> => {
+      for (let i = 0; i < MAX_ITERATIONS && running; i++) {
+        const index = next;
+        next = (next + 1) % identities.length;
+        const result = await this.handshakeOnce(port, resume ? tickets[index] : undefined, stats, false, identities[index]);
+        if (result.session !== undefined) tickets[index] = result.session;
       }
     };
     const loops = Array.from({ length: concurrency }, () => loop());

@@ -27,10 +27,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
-import { connect, createSecureContext } from 'node:tls';
+import { connect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { analyzeProfile } from './cpuprofile.js';
 import { Client, closeSocket, type ClientStats, type LoadHandle } from './load.js';
+import { makeClientIdentities } from './client-certs.js';
 import {
   IMPLS,
   isChildMessage,
@@ -49,8 +50,10 @@ import { envNumber } from '../common/env.js';
 // ---------------------------------------------------------------- settings
 
 
-type MetricId = 'full' | 'resumed' | 'bulk-up' | 'bulk-down' | 'http';
-const METRIC_IDS: readonly MetricId[] = ['full', 'resumed', 'bulk-up', 'bulk-down', 'http'];
+type MetricId = 'full' | 'resumed' | 'full-fleet' | 'resumed-fleet' | 'bulk-up' | 'bulk-down' | 'http';
+const METRIC_IDS: readonly MetricId[] = ['full', 'resumed', 'full-fleet', 'resumed-fleet', 'bulk-up', 'bulk-down', 'http'];
+/** The handshake rows; the -fleet ones present BENCH_CLIENT_CERTS distinct client certificates, cycling. */
+const isHandshakeMetric = (m: MetricId): boolean => m === 'full' || m === 'resumed' || m === 'full-fleet' || m === 'resumed-fleet';
 
 const settings = {
   seconds: envNumber('BENCH_SECONDS', 2, 0.2, 600),
@@ -58,6 +61,7 @@ const settings = {
   concurrency: Math.round(envNumber('BENCH_CONCURRENCY', 16, 1, 256)),
   httpConnections: Math.round(envNumber('BENCH_HTTP_CONNS', 16, 1, 256)),
   idleConnections: Math.round(envNumber('BENCH_IDLE_CONNS', 500, 10, 5000)),
+  clientCerts: Math.round(envNumber('BENCH_CLIENT_CERTS', 1000, 1, 10_000)),
   verifyServer: process.env['BENCH_VERIFY_SERVER'] === '1',
   only: (process.env['BENCH_ONLY'] ?? '')
     .split(',')
@@ -234,8 +238,26 @@ interface Round {
   readonly lastClientError: string | undefined;
 }
 
+let fleet: readonly SecureContext[] | undefined;
+
+/** One client context per distinct certificate, made on first use (a few seconds for 1,000). */
+function fleetIdentities(fx: Fixtures): readonly SecureContext[] {
+  if (fleet === undefined) {
+    const started = Date.now();
+    fleet = makeClientIdentities(settings.clientCerts).map((id) =>
+      createSecureContext({ key: id.key, cert: id.chain, ca: fx.otherCa, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', ecdhCurve: 'X25519' }),
+    );
+    process.stderr.write(`  made ${fleet.length} distinct client certificates in ${Date.now() - started} ms\n`);
+  }
+  return fleet;
+}
+
 async function startLoad(metric: MetricId, server: ServerChild, client: Client): Promise<LoadHandle> {
   switch (metric) {
+    case 'full-fleet':
+      return client.fleetHandshakeLoops(server.port, settings.concurrency, false, fleetIdentities(loadFixtures()));
+    case 'resumed-fleet':
+      return client.fleetHandshakeLoops(server.port, settings.concurrency, true, fleetIdentities(loadFixtures()));
     case 'full':
       return client.handshakeLoops(server.port, settings.concurrency, false);
     case 'resumed':
@@ -262,6 +284,8 @@ function amountOf(metric: MetricId, stats: WindowStats): number {
   switch (metric) {
     case 'full':
     case 'resumed':
+    case 'full-fleet':
+    case 'resumed-fleet':
       return stats.handshakes;
     case 'bulk-up':
       return stats.bytesIn / 1e6;
@@ -443,6 +467,8 @@ function median(values: readonly number[]): number {
 const METRIC_LABELS: Readonly<Record<MetricId, { label: string; unit: string; decimals: number }>> = {
   full: { label: 'full mTLS handshakes (ECDSA P-256, X25519)', unit: 'handshakes / server-CPU-s', decimals: 0 },
   resumed: { label: 'resumed handshakes (session ticket)', unit: 'handshakes / server-CPU-s', decimals: 0 },
+  'full-fleet': { label: `full mTLS handshakes, ${settings.clientCerts.toLocaleString('en-US')} distinct client certs`, unit: 'handshakes / server-CPU-s', decimals: 0 },
+  'resumed-fleet': { label: `resumed handshakes, ${settings.clientCerts.toLocaleString('en-US')} distinct client certs`, unit: 'handshakes / server-CPU-s', decimals: 0 },
   'bulk-up': { label: 'bulk client→server, 1 conn, AES-128-GCM', unit: 'MB / server-CPU-s', decimals: 0 },
   'bulk-down': { label: 'bulk server→client, 1 conn, AES-128-GCM', unit: 'MB / server-CPU-s', decimals: 0 },
   http: { label: `HTTP/1.1 keep-alive, ${settings.httpConnections} conns, 12-byte body`, unit: 'requests / server-CPU-s', decimals: 0 },
@@ -478,7 +504,7 @@ function printTable(headers: readonly string[], rows: readonly (readonly string[
 
 async function runThroughput(pinning: Pinning, client: Client, fx: Fixtures): Promise<{ results: MetricResult[]; sanity: Partial<Record<Impl, Sanity>> }> {
   const groups: { mode: ServerMode; metrics: MetricId[] }[] = [
-    { mode: 'handshake', metrics: ['full', 'resumed'] },
+    { mode: 'handshake', metrics: ['full', 'resumed', 'full-fleet', 'resumed-fleet'] },
     { mode: 'bulk', metrics: ['bulk-up', 'bulk-down'] },
     { mode: 'http', metrics: ['http'] },
   ];
@@ -500,7 +526,8 @@ async function runThroughput(pinning: Pinning, client: Client, fx: Fixtures): Pr
           // Alternate who goes first so drift in the machine's load hits both alike.
           const order = r % 2 === 0 ? IMPLS : [...IMPLS].reverse();
           for (const impl of order) {
-            const warmMs = r === 0 ? 1500 : 500;
+            // The fleet's first round also has to give each certificate its first (full) handshake and ticket.
+            const warmMs = r === 0 ? (metric === 'resumed-fleet' ? 3000 : 1500) : 500;
             const round = await measureRound(metric, servers.get(impl)!, client, warmMs, windowMs);
             rounds[impl].push(round);
             process.stderr.write(
@@ -569,7 +596,7 @@ async function runBench(): Promise<void> {
     const { decimals } = METRIC_LABELS[m.id];
     const busy = (impl: Impl): string => pct(median(m.rounds[impl].map((x) => x.busy)));
     rows.push([m.label, m.unit, fmt(m.median.node, decimals), fmt(m.median.keysmith, decimals), `${m.ratio.toFixed(2)}x`, `${busy('node')} / ${busy('keysmith')}`]);
-    if (m.id === 'full' || m.id === 'resumed') {
+    if (isHandshakeMetric(m.id)) {
       const us = (impl: Impl): string => (m.median[impl] > 0 ? fmt(1e6 / m.median[impl], 0) : '-');
       rows.push([`  server CPU per ${m.id} handshake`, 'µs (lower is better)', us('node'), us('keysmith'), m.median.keysmith > 0 ? `${(m.median.node / m.median.keysmith).toFixed(2)}x` : '-', '']);
     }
@@ -596,11 +623,11 @@ async function runBench(): Promise<void> {
     for (const impl of IMPLS) {
       const errors = m.rounds[impl].reduce((sum, x) => sum + x.serverErrors + x.clientErrors, 0);
       if (errors > 0) notes.push(`${m.id} on ${impl}: ${errors} failed connections (last client error: ${m.rounds[impl].map((x) => x.lastClientError).find((e) => e !== undefined) ?? '-'})`);
-      if (m.id === 'resumed') {
+      if (m.id === 'resumed' || m.id === 'resumed-fleet') {
         const share = median(m.rounds[impl].map((x) => x.resumedShare));
         if (share < 0.95) notes.push(`resumed on ${impl}: only ${pct(share)} of the handshakes in the window resumed`);
       }
-      if (m.id === 'full' && m.rounds[impl].some((x) => x.resumedShare > 0)) notes.push(`full on ${impl}: some handshakes resumed`);
+      if ((m.id === 'full' || m.id === 'full-fleet') && m.rounds[impl].some((x) => x.resumedShare > 0)) notes.push(`full on ${impl}: some handshakes resumed`);
     }
   }
   for (const m of results) {
@@ -640,7 +667,7 @@ async function runProfile(metric: MetricId): Promise<void> {
   const client = new Client(fx, settings.verifyServer);
   rmSync(PROFILE_DIR, { recursive: true, force: true });
   mkdirSync(PROFILE_DIR, { recursive: true });
-  const mode: ServerMode = metric === 'full' || metric === 'resumed' ? 'handshake' : metric === 'http' ? 'http' : 'bulk';
+  const mode: ServerMode = isHandshakeMetric(metric) ? 'handshake' : metric === 'http' ? 'http' : 'bulk';
   const server = await ServerChild.start('keysmith', mode, pinning, ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--cpu-prof-interval=200']);
   let round: Round;
   try {

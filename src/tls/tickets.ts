@@ -127,8 +127,10 @@ export class TicketKeys {
     const nonce = this.provider.randomBytes(NONCE_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG_LENGTH });
     cipher.setAAD(key.id);
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    return Buffer.concat([key.id, nonce, body, cipher.getAuthTag()]);
+    const body = cipher.update(plaintext);
+    // GCM is a stream mode: final() returns nothing more, only completes the tag.
+    const rest = cipher.final();
+    return Buffer.concat(rest.length === 0 ? [key.id, nonce, body, cipher.getAuthTag()] : [key.id, nonce, body, rest, cipher.getAuthTag()]);
   }
 
   /** The sealed plaintext, or undefined for a ticket we cannot (or no longer) open. */
@@ -142,7 +144,10 @@ export class TicketKeys {
     decipher.setAAD(id);
     decipher.setAuthTag(ticket.subarray(ticket.length - TAG_LENGTH));
     try {
-      return Buffer.concat([decipher.update(ticket.subarray(KEY_ID_LENGTH + NONCE_LENGTH, ticket.length - TAG_LENGTH)), decipher.final()]);
+      const body = decipher.update(ticket.subarray(KEY_ID_LENGTH + NONCE_LENGTH, ticket.length - TAG_LENGTH));
+      // final() checks the tag; for GCM it returns no further bytes.
+      const rest = decipher.final();
+      return rest.length === 0 ? body : Buffer.concat([body, rest]);
     } catch {
       return undefined;
     }

@@ -40,7 +40,7 @@ import { certificateVerifyContent, signWithScheme, VERIFY_SCHEMES } from '../cry
 import { suiteInfo, type SuiteInfo } from '../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret, type MasterSecret } from '../keyschedule/stages.js';
 import { Transcript } from '../keyschedule/transcript.js';
-import { constantTimeEqual } from '../../shared/bytes.js';
+import { asBuffer, constantTimeEqual } from '../../shared/bytes.js';
 import type { PeerCertificates } from '../options.js';
 import { decodeServerSessionState, encodeServerSessionState } from '../tickets.js';
 import type { VerifiedChain } from '../verify.js';
@@ -584,7 +584,8 @@ function sendTicket(f: ClientFlight, resumptionMasterSecret: Buffer): void {
     lifetimeSeconds: lifetime,
     alpn: f.alpn === false ? '' : f.alpn,
     servername: f.servername ?? '',
-    peerChain: f.peer?.chain.slice(0, -1).map((c) => Buffer.from(c.raw)) ?? [],
+    // Encoded straight from the parsed certificates' bytes: the encoder copies them into the ticket.
+    peerChain: f.peer?.chain.slice(0, -1).map((c) => asBuffer(c.raw)) ?? [],
   });
   const ticket = config.tickets!.seal(state);
   f.ctx.sendHandshake(HandshakeType.new_session_ticket, encodeNewSessionTicket({ lifetimeSeconds: lifetime, ageAdd, nonce, ticket, extensions: [] }));

@@ -17,6 +17,15 @@ function writeHeader(target: Buffer, innerLength: number): void {
 
 type AeadCipherName = CipherGCMTypes | CipherChaCha20Poly1305Types;
 
+/** The one-byte inner content type of an unpadded record, per type (never written to: cipher input only). */
+const TYPE_BYTES: readonly Buffer[] = Array.from({ length: 256 }, (_, type) => Buffer.of(type));
+
+function trailerWithPadding(type: number, padding: number): Buffer {
+  const trailer = Buffer.alloc(1 + padding);
+  trailer[0] = type;
+  return trailer;
+}
+
 function cipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): CipherGCM {
   // One call site per overload keeps the AEAD typing exact.
   return name === 'chacha20-poly1305'
@@ -38,19 +47,24 @@ function decipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): Decipher
 export class Protector {
   private sequence = 0;
   private readonly key: Buffer;
-  private readonly iv: Buffer;
   private readonly aead: AeadCipherName;
   /** The low 8 bytes of the IV, split so the nonce is two 32-bit XORs. */
   private readonly ivHigh: number;
   private readonly ivLow: number;
+  /**
+   * The per-record nonce, rewritten for each record: createCipheriv copies
+   * the IV into the OpenSSL context when it is called, so one buffer serves
+   * every record of this direction without an allocation each.
+   */
+  private readonly nonceBuffer: Buffer;
 
   constructor(readonly suite: SuiteInfo, readonly secret: Buffer) {
     const { key, iv } = trafficKeys(suite.hash, suite.keyLength, secret);
     this.key = key;
-    this.iv = iv;
     this.aead = suite.aead;
     this.ivHigh = iv.readUInt32BE(4);
     this.ivLow = iv.readUInt32BE(8);
+    this.nonceBuffer = Buffer.from(iv);
   }
 
   get recordsProcessed(): number {
@@ -62,11 +76,11 @@ export class Protector {
     return this.sequence >= this.suite.recordLimit;
   }
 
+  /** §5.3: the 64-bit sequence number, left-padded to the IV's length, XORed with the IV. Valid until the next call. */
   private nonce(): Buffer {
     const seq = this.sequence;
-    const nonce = Buffer.allocUnsafe(12);
-    this.iv.copy(nonce, 0, 0, 4);
-    // The sequence never reaches 2^53: keys rotate at suite.recordLimit.
+    const nonce = this.nonceBuffer;
+    // The first 4 bytes are the IV's own (the sequence is 64 bits). It never reaches 2^53: keys rotate at suite.recordLimit.
     const high = Math.floor(seq / 0x100000000);
     nonce.writeUInt32BE((this.ivHigh ^ high) >>> 0, 4);
     nonce.writeUInt32BE((this.ivLow ^ seq) >>> 0, 8);
@@ -99,9 +113,7 @@ export class Protector {
       writeHeader(header, innerLength);
       cipher.setAAD(header);
       const body = cipher.update(content);
-      const trailer = Buffer.alloc(1 + padding);
-      trailer[0] = type;
-      const tail = cipher.update(trailer);
+      const tail = cipher.update(padding === 0 ? TYPE_BYTES[type]! : trailerWithPadding(type, padding));
       cipher.final();
       out.push(header, body, tail, cipher.getAuthTag());
       return;

@@ -243,6 +243,29 @@ describe('Protector against RFC 8448 protected records', () => {
     assert.equal(reader.recordsProcessed, serverApplication.length);
   });
 
+  it('seals each of many records in a row under iv XOR its own sequence number, small and 16 KiB, padded or not (RFC 8446 §5.3, §5.4)', () => {
+    // One Protector rewrites one nonce buffer per record: every record must still carry its own nonce, and a
+    // reader and a writer on the same secret, used in turn, must not disturb each other's sequence.
+    const writer = new Protector(AES128, secrets.clientApplication);
+    const reader = new Protector(AES128, secrets.clientApplication);
+    const sizes = [1, 2048, 2049, 16384, 100, 16384, 0, 5000];
+    for (let sequence = 0; sequence < 40; sequence++) {
+      const size = sizes[sequence % sizes.length]!;
+      const content = Buffer.alloc(size, sequence);
+      const type = sequence % 3 === 0 ? ContentType.handshake : ContentType.application_data;
+      const padding = sequence % 4 === 1 && size < 2 ** 14 ? 3 : 0;
+      const record = writer.seal(type, content, padding);
+      const inner = Buffer.concat([content, Buffer.of(type), Buffer.alloc(padding)]);
+      assert.deepEqual(record, sealRawInner(secrets.clientApplication, sequence, inner), `record ${sequence} (${size} bytes)`);
+      const { header, body } = split(record);
+      const opened = reader.open(header, body);
+      assert.equal(opened.type, type);
+      assert.deepEqual(opened.content, content, `record ${sequence} opens to its content`);
+    }
+    assert.equal(writer.recordsProcessed, 40);
+    assert.equal(reader.recordsProcessed, 40);
+  });
+
   it('refuses to seal more than 2^14 octets of content (RFC 8446 §5.1)', () => {
     assertAlert(
       () => new Protector(AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14 + 1)),
