@@ -17,6 +17,12 @@ export const MAX_BUFFERED_OUTPUT = 64 * 1024;
 /** Plaintext sealed per transport write: a large answer is sealed piece by piece as the transport drains. */
 export const WRITE_PIECE = 64 * 1024;
 /**
+ * Sealed records waiting for the turn's one transport write, at or below
+ * which a write completes at once (like a net.Socket write under its
+ * high-water mark); above it the writer waits for the transport.
+ */
+export const EARLY_COMPLETION_BYTES = 16 * 1024;
+/**
  * Records handled, and time spent, before the socket yields to the event
  * loop (setImmediate): a chunk of thousands of tiny records cannot hold the
  * loop for more than a few milliseconds.
@@ -112,6 +118,17 @@ export class TlsSocket extends Duplex {
   private recordsSinceYield = 0;
   private piecesSinceYield = 0;
   private yieldTimer: NodeJS.Immediate | undefined;
+  /**
+   * Records sealed after the handshake and not yet written: they leave in
+   * one transport write per turn of the event loop (flushTimer), or at once
+   * on close, so a short connection's ticket, answer and close_notify are
+   * one write, not three.
+   */
+  private unsent: Buffer[] = [];
+  private unsentBytes = 0;
+  /** Writers waiting for the next transport write (their records passed EARLY_COMPLETION_BYTES). */
+  private unsentWaiters: ((error?: Error | null) => void)[] = [];
+  private flushTimer: NodeJS.Immediate | undefined;
 
   /** The client a PROXY header named, if any. */
   private readonly proxiedPeer: ProxiedPeer | undefined;
@@ -291,7 +308,7 @@ export class TlsSocket extends Duplex {
 
   /** Plaintext not yet sealed plus records not yet taken by the kernel. */
   get bufferedOutput(): number {
-    return this.writableLength + this.transport.writableLength;
+    return this.writableLength + this.unsentBytes + this.transport.writableLength;
   }
 
   /**
@@ -330,8 +347,56 @@ export class TlsSocket extends Duplex {
     if (this.holds === 0) this.schedulePump();
   }
 
+  /**
+   * Takes the engine's sealed records. During the handshake they go out at
+   * once (the peer waits for the flight); after it they join the turn's
+   * batch, written by flushTimer.
+   */
   private flush(): void {
-    if (this.connection?.hasOutgoing === true && !this.transport.destroyed) this.send(this.connection.takeOutgoingChunks());
+    this.collectOutgoing();
+    if (!this.isSecure) this.flushNow();
+    else this.scheduleFlush();
+  }
+
+  private collectOutgoing(): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.hasOutgoing) return;
+    for (const chunk of connection.takeOutgoingChunks()) {
+      this.unsent.push(chunk);
+      this.unsentBytes += chunk.length;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined || this.unsent.length === 0) return;
+    this.flushTimer = setImmediate(() => {
+      this.flushTimer = undefined;
+      this.flushNow();
+    });
+  }
+
+  /** Writes every record taken so far in one (vectored) transport write. */
+  private flushNow(): void {
+    this.collectOutgoing();
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const chunks = this.unsent;
+    const waiters = this.unsentWaiters;
+    if (chunks.length === 0 && waiters.length === 0) return;
+    this.unsent = [];
+    this.unsentBytes = 0;
+    this.unsentWaiters = [];
+    if (this.transport.destroyed) {
+      for (const waiter of waiters) waiter(new Error('socket destroyed'));
+      return;
+    }
+    if (chunks.length === 0) {
+      for (const waiter of waiters) waiter();
+      return;
+    }
+    this.send(chunks, waiters.length === 0 ? undefined : (err) => {
+      for (const waiter of waiters) waiter(err);
+    });
   }
 
   /** Writes records; several parts go out as one vectored write (cork/uncork), none copied. */
@@ -350,6 +415,7 @@ export class TlsSocket extends Duplex {
 
   private fail(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
+    this.flushNow();
     // The alert was queued by the engine and flushed above; let it leave before closing.
     this.transport.end();
     this.destroy(error);
@@ -407,20 +473,29 @@ export class TlsSocket extends Duplex {
       return;
     }
     const rest = piece === chunk ? undefined : chunk.subarray(WRITE_PIECE);
-    if (!connection.hasOutgoing) return callback();
-    // The callback waits for the transport, which is how back-pressure reaches the writer.
-    this.send(connection.takeOutgoingChunks(), (err) => {
+    this.collectOutgoing();
+    if (rest === undefined && this.unsentBytes + this.transport.writableLength <= EARLY_COMPLETION_BYTES) {
+      // A small answer is as good as written: the turn's batch takes it, and a close that follows joins the same write.
+      this.scheduleFlush();
+      callback();
+      this.schedulePump();
+      return;
+    }
+    // Otherwise the callback waits for the transport, which is how back-pressure reaches the writer.
+    this.unsentWaiters.push((err) => {
       if (err !== undefined && err !== null) return callback(err);
       if (rest !== undefined && !this.destroyed) return this.writeNow(rest, callback);
       callback();
       this.schedulePump();
     });
+    this.flushNow();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     if (this.transport.writable) {
       this.connection?.close();
-      this.flush();
+      // The batch (an answer, a ticket) and the close_notify leave in one write, then the FIN.
+      this.flushNow();
       this.transport.end();
     }
     callback();
@@ -430,18 +505,29 @@ export class TlsSocket extends Duplex {
     clearTimeout(this.handshakeTimer);
     if (this.yieldTimer !== undefined) clearImmediate(this.yieldTimer);
     this.yieldTimer = undefined;
+    // Records whose writes already completed still leave, as bytes a net.Socket took would (an error answer
+    // written just before destroy(err), as node:http's clientError handlers do); a clean destroy adds close_notify.
+    if (this.transport.destroyed) this.dropUnsent(error ?? new Error('socket destroyed'));
     this.plaintext = [];
     this.plaintextBytes = 0;
     for (const w of this.pendingWrites) w.callback(error ?? new Error('socket destroyed'));
     this.pendingWrites = [];
     if (!this.transport.destroyed) {
-      if (error === null && this.connection?.isConnected === true) {
-        this.connection.close();
-        this.flush();
-      }
+      if (error === null && this.connection?.isConnected === true) this.connection.close();
+      this.flushNow();
       this.transport.destroySoon();
     }
     callback(error);
+  }
+
+  private dropUnsent(error: Error): void {
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const waiters = this.unsentWaiters;
+    this.unsent = [];
+    this.unsentBytes = 0;
+    this.unsentWaiters = [];
+    for (const waiter of waiters) waiter(error);
   }
 
   // ---- what node:http and callers expect of a socket ----
