@@ -36,6 +36,9 @@ export interface HttpTimeouts {
   readonly keepAliveMs: number;
 }
 
+const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LF_LF = Buffer.from('\n\n', 'latin1');
+
 /**
  * The length of `data` up to and including the first empty line, the end of
  * an HTTP/1.1 message head (RFC 9112 §2.1; bare LF tolerated as §2.2
@@ -44,11 +47,11 @@ export interface HttpTimeouts {
  * between pipelined requests.
  */
 export function endOfFirstHead(data: Buffer): number {
-  const crlf = data.indexOf('\r\n\r\n');
-  const lf = data.indexOf('\n\n');
-  const ends = [crlf < 0 ? Infinity : crlf + 4, lf < 0 ? Infinity : lf + 2];
-  const end = Math.min(...ends);
-  return end === Infinity ? data.length : end;
+  const crlf = data.indexOf(CRLF_CRLF);
+  const lf = data.indexOf(LF_LF);
+  const afterCrlf = crlf < 0 ? data.length : crlf + 4;
+  const afterLf = lf < 0 ? data.length : lf + 2;
+  return afterCrlf < afterLf ? afterCrlf : afterLf;
 }
 
 export interface HttpsServerOptions {
