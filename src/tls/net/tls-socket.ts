@@ -6,6 +6,7 @@ import { CipherSuite, nameOf } from '../codec/enums.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { PeerCertificate, PeerCertificates } from '../options.js';
 import { MAX_PLAINTEXT } from '../record/limits.js';
+import { OutputBatch } from './output-batch.js';
 import type { ProxiedPeer } from './proxy-protocol.js';
 
 /**
@@ -73,7 +74,9 @@ const OPENSSL_NAMES: Readonly<Record<string, string>> = {
  *   plaintext (not paused, nothing buffered, no hold, output below
  *   MAX_BUFFERED_OUTPUT); meanwhile the transport is paused, so at most one
  *   transport read (64 KiB) of ciphertext and one record of plaintext wait here;
- * - out: writes complete when the transport took them, sealed WRITE_PIECE at a time.
+ * - out: sealed WRITE_PIECE at a time; a write completes once sealed while
+ *   at most EARLY_COMPLETION_BYTES wait for the transport, else when the
+ *   transport took it; records leave through an OutputBatch.
  */
 export class TlsSocket extends Duplex {
   /** node:http and fastify read this to tell https from http. */
@@ -118,17 +121,8 @@ export class TlsSocket extends Duplex {
   private recordsSinceYield = 0;
   private piecesSinceYield = 0;
   private yieldTimer: NodeJS.Immediate | undefined;
-  /**
-   * Records sealed after the handshake and not yet written: they leave in
-   * one transport write per turn of the event loop (flushTimer), or at once
-   * on close, so a short connection's ticket, answer and close_notify are
-   * one write, not three.
-   */
-  private unsent: Buffer[] = [];
-  private unsentBytes = 0;
-  /** Writers waiting for the next transport write (their records passed EARLY_COMPLETION_BYTES). */
-  private unsentWaiters: ((error?: Error | null) => void)[] = [];
-  private flushTimer: NodeJS.Immediate | undefined;
+  /** Sealed records not yet written: after the handshake, one transport write per turn (see OutputBatch). */
+  private readonly output: OutputBatch;
 
   /** The client a PROXY header named, if any. */
   private readonly proxiedPeer: ProxiedPeer | undefined;
@@ -138,6 +132,7 @@ export class TlsSocket extends Duplex {
     super({ allowHalfOpen: options.allowHalfOpen ?? false, readableHighWaterMark: 1 });
     this.splitInbound = options.splitInbound;
     this.proxiedPeer = options.peer;
+    this.output = new OutputBatch(transport);
     transport.on('data', (chunk: Buffer) => this.onTransportData(chunk));
     transport.on('end', () => this.onTransportEnd());
     transport.on('close', () => {
@@ -308,7 +303,7 @@ export class TlsSocket extends Duplex {
 
   /** Plaintext not yet sealed plus records not yet taken by the kernel. */
   get bufferedOutput(): number {
-    return this.writableLength + this.unsentBytes + this.transport.writableLength;
+    return this.writableLength + this.output.bytes + this.transport.writableLength;
   }
 
   /**
@@ -349,68 +344,23 @@ export class TlsSocket extends Duplex {
 
   /**
    * Takes the engine's sealed records. During the handshake they go out at
-   * once (the peer waits for the flight); after it they join the turn's
-   * batch, written by flushTimer.
+   * once (the peer waits for the flight); after it they join the turn's batch.
    */
   private flush(): void {
     this.collectOutgoing();
-    if (!this.isSecure) this.flushNow();
-    else this.scheduleFlush();
+    if (!this.isSecure) this.output.flush();
+    else this.output.schedule();
   }
 
   private collectOutgoing(): void {
     const connection = this.connection;
-    if (connection === undefined || !connection.hasOutgoing) return;
-    for (const chunk of connection.takeOutgoingChunks()) {
-      this.unsent.push(chunk);
-      this.unsentBytes += chunk.length;
-    }
+    if (connection?.hasOutgoing === true) this.output.add(connection.takeOutgoingChunks());
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer !== undefined || this.unsent.length === 0) return;
-    this.flushTimer = setImmediate(() => {
-      this.flushTimer = undefined;
-      this.flushNow();
-    });
-  }
-
-  /** Writes every record taken so far in one (vectored) transport write. */
+  /** Writes every record made so far, now. */
   private flushNow(): void {
     this.collectOutgoing();
-    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
-    this.flushTimer = undefined;
-    const chunks = this.unsent;
-    const waiters = this.unsentWaiters;
-    if (chunks.length === 0 && waiters.length === 0) return;
-    this.unsent = [];
-    this.unsentBytes = 0;
-    this.unsentWaiters = [];
-    if (this.transport.destroyed) {
-      for (const waiter of waiters) waiter(new Error('socket destroyed'));
-      return;
-    }
-    if (chunks.length === 0) {
-      for (const waiter of waiters) waiter();
-      return;
-    }
-    this.send(chunks, waiters.length === 0 ? undefined : (err) => {
-      for (const waiter of waiters) waiter(err);
-    });
-  }
-
-  /** Writes records; several parts go out as one vectored write (cork/uncork), none copied. */
-  private send(chunks: Buffer[], callback?: (err?: Error | null) => void): void {
-    const transport = this.transport;
-    if (chunks.length === 1) {
-      transport.write(chunks[0]!, callback);
-      return;
-    }
-    transport.cork();
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) transport.write(chunks[i]!);
-    transport.write(chunks[last]!, callback);
-    transport.uncork();
+    this.output.flush();
   }
 
   private fail(err: unknown): void {
@@ -474,15 +424,15 @@ export class TlsSocket extends Duplex {
     }
     const rest = piece === chunk ? undefined : chunk.subarray(WRITE_PIECE);
     this.collectOutgoing();
-    if (rest === undefined && this.unsentBytes + this.transport.writableLength <= EARLY_COMPLETION_BYTES) {
+    if (rest === undefined && this.output.bytes + this.transport.writableLength <= EARLY_COMPLETION_BYTES) {
       // A small answer is as good as written: the turn's batch takes it, and a close that follows joins the same write.
-      this.scheduleFlush();
+      this.output.schedule();
       callback();
       this.schedulePump();
       return;
     }
     // Otherwise the callback waits for the transport, which is how back-pressure reaches the writer.
-    this.unsentWaiters.push((err) => {
+    this.output.onWritten((err) => {
       if (err !== undefined && err !== null) return callback(err);
       if (rest !== undefined && !this.destroyed) return this.writeNow(rest, callback);
       callback();
@@ -507,7 +457,7 @@ export class TlsSocket extends Duplex {
     this.yieldTimer = undefined;
     // Records whose writes already completed still leave, as bytes a net.Socket took would (an error answer
     // written just before destroy(err), as node:http's clientError handlers do); a clean destroy adds close_notify.
-    if (this.transport.destroyed) this.dropUnsent(error ?? new Error('socket destroyed'));
+    if (this.transport.destroyed) this.output.drop(error ?? new Error('socket destroyed'));
     this.plaintext = [];
     this.plaintextBytes = 0;
     for (const w of this.pendingWrites) w.callback(error ?? new Error('socket destroyed'));
@@ -518,16 +468,6 @@ export class TlsSocket extends Duplex {
       this.transport.destroySoon();
     }
     callback(error);
-  }
-
-  private dropUnsent(error: Error): void {
-    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
-    this.flushTimer = undefined;
-    const waiters = this.unsentWaiters;
-    this.unsent = [];
-    this.unsentBytes = 0;
-    this.unsentWaiters = [];
-    for (const waiter of waiters) waiter(error);
   }
 
   // ---- what node:http and callers expect of a socket ----
