@@ -206,12 +206,18 @@ function startLoad(port: number, contexts: readonly SecureContext[], path: strin
  * measured: the figures are a fleet's steady state (each workload has been
  * seen before, as when a fleet reconnects), the same for both servers.
  */
-async function warmFleet(server: ShortServer, contexts: readonly SecureContext[], stack: ShortStack): Promise<void> {
+async function warmFleet(server: ShortServer, contexts: readonly SecureContext[], stack: ShortStack, isMeasured = true): Promise<number> {
+  // The first pass is measured too: each certificate seen for the first time (nothing cached for it).
+  // Not while profiling: the server profiles exactly one start-stop window, the one after this.
+  if (isMeasured) await server.request({ type: 'start' }, 'started');
   const load = startLoad(server.port, contexts, PATHS[stack]);
   const deadline = performance.now() + 4 * GUARD_MS;
   while (load.stats.connections + load.stats.errors < contexts.length && performance.now() < deadline) await sleep(100);
   await load.stop();
   if (load.stats.errors > 0) process.stderr.write(`  short/${stack} warm-up: ${load.stats.errors} failed connections (${load.stats.lastError ?? ''})\n`);
+  if (!isMeasured) return 0;
+  const stats = (await server.request({ type: 'stop' }, 'stats')).stats;
+  return stats.requests > 0 ? stats.cpuUs / stats.requests : 0;
 }
 
 interface ShortRound {
@@ -257,6 +263,8 @@ export interface ShortResult {
   /** keysmith's CPU per connection over node:https's (lower is better; the floor is 0.6). */
   readonly ratio: number;
   readonly rounds: Partial<Record<Contender, ShortRound[]>>;
+  /** Server CPU per connection over the first pass, each certificate new to the server (one measurement). */
+  readonly firstPass: Partial<Record<Contender, number>>;
 }
 
 /** Runs the short-connection rows and prints them; `serverPrefix` pins the server (taskset -c 0). */
@@ -268,9 +276,10 @@ export async function runShortConnections(serverPrefix: readonly string[]): Prom
     const servers = new Map<Contender, ShortServer>();
     try {
       for (const impl of CONTENDERS) servers.set(impl, await ShortServer.start(impl, stack, serverPrefix));
+      const firstPass: Partial<Record<Contender, number>> = {};
       for (const [impl, server] of servers) {
-        process.stderr.write(`  short/${stack} ${impl}: warming up with each of the ${contexts.length} certificates once\n`);
-        await warmFleet(server, contexts, stack);
+        firstPass[impl] = await warmFleet(server, contexts, stack);
+        process.stderr.write(`  short/${stack} ${impl}: first pass over the ${contexts.length} certificates ${(firstPass[impl] ?? 0).toFixed(0)} µs per conn\n`);
       }
       const rounds: Partial<Record<Contender, ShortRound[]>> = {};
       for (let r = 0; r < settings.rounds; r++) {
@@ -288,7 +297,7 @@ export async function runShortConnections(serverPrefix: readonly string[]): Prom
       const us: Partial<Record<Contender, number>> = {};
       for (const impl of CONTENDERS) us[impl] = median((rounds[impl] ?? []).map((x) => x.usPerConnection));
       const node = us.node ?? 0;
-      results.push({ stack, usPerConnection: us, ratio: node > 0 ? (us.keysmith ?? 0) / node : 0, rounds });
+      results.push({ stack, usPerConnection: us, ratio: node > 0 ? (us.keysmith ?? 0) / node : 0, rounds, firstPass });
     } finally {
       for (const server of servers.values()) await server.exit();
     }
@@ -303,6 +312,12 @@ export async function runShortConnections(serverPrefix: readonly string[]): Prom
     const baseline = hasBaseline ? ` ${us('baseline').toFixed(0)} | ${us('node') > 0 ? (us('baseline') / us('node')).toFixed(2) : '-'}x |` : '';
     console.log(`| ${r.stack} | ${us('node').toFixed(0)} |${baseline} ${us('keysmith').toFixed(0)} | ${r.ratio.toFixed(2)}x | ${perSecond(us('node'))} / ${perSecond(us('keysmith'))} |`);
   }
+  console.log('first pass (each certificate new to the server; one measurement, before the rounds):');
+  for (const r of results) {
+    const first = (impl: Contender): number => r.firstPass[impl] ?? 0;
+    const ratio = first('node') > 0 ? (first('keysmith') / first('node')).toFixed(2) : '-';
+    console.log(`  ${r.stack}: ${CONTENDERS.map((impl) => `${impl} ${first(impl).toFixed(0)} µs`).join(', ')}; keysmith/node:https ${ratio}x`);
+  }
   return results;
 }
 
@@ -315,7 +330,7 @@ export async function profileShortConnections(stack: ShortStack, serverPrefix: r
   const server = await ShortServer.start('keysmith', stack, serverPrefix, file);
   let round: ShortRound;
   try {
-    await warmFleet(server, contexts, stack);
+    await warmFleet(server, contexts, stack, false);
     round = await measureRound(server, contexts, stack, 500, Math.max(4, settings.seconds * 2) * 1000);
     // The child writes the profile after it answered 'stop'; wait for it.
     const deadline = performance.now() + GUARD_MS;
