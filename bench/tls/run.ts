@@ -18,7 +18,7 @@
  * Environment: BENCH_SECONDS (measured window per round, default 2),
  * BENCH_ROUNDS (3), BENCH_CONCURRENCY (handshake loops, 16), BENCH_HTTP_CONNS
  * (16), BENCH_IDLE_CONNS (500), BENCH_ONLY (comma list of full, resumed,
- * bulk-up, bulk-down, http, memory), BENCH_VERIFY_SERVER (1 makes the load
+ * bulk-up, bulk-down, http, memory, short: see short.ts), BENCH_VERIFY_SERVER (1 makes the load
  * clients verify the server's chain and name too; by default only the sanity
  * probe does, because node:tls's client-side checks cost more than the
  * servers' handshakes and the load could not keep the server core busy).
@@ -46,6 +46,7 @@ import {
   type WindowStats,
 } from './protocol.js';
 import { envNumber } from '../common/env.js';
+import { profileShortConnections, runShortConnections } from './short.js';
 
 // ---------------------------------------------------------------- settings
 
@@ -69,9 +70,9 @@ const settings = {
     .filter((s) => s !== ''),
 };
 for (const id of settings.only) {
-  if (![...METRIC_IDS, 'memory'].includes(id)) throw new Error(`BENCH_ONLY: unknown measurement ${id}`);
+  if (![...METRIC_IDS, 'memory', 'short'].includes(id)) throw new Error(`BENCH_ONLY: unknown measurement ${id}`);
 }
-const wanted = (id: MetricId | 'memory'): boolean => settings.only.length === 0 || settings.only.includes(id);
+const wanted = (id: MetricId | 'memory' | 'short'): boolean => settings.only.length === 0 || settings.only.includes(id);
 
 const SERVER_JS = fileURLToPath(new URL('./server.js', import.meta.url));
 const RESULTS_PATH = join(REPO_ROOT, 'dist', 'bench-results.json');
@@ -575,6 +576,8 @@ async function runBench(): Promise<void> {
 
   const { results, sanity: sanityByImpl } = await runThroughput(pinning, client, fx);
   const memory = wanted('memory') ? await runMemory(pinning, client) : undefined;
+  // Short connections (bench/tls/short.ts): a fleet of client certificates, one request each; printed as its own table.
+  if (wanted('short')) await runShortConnections(pinning.serverPrefix);
 
   // Sanity first: a figure means nothing if the handshake was not what we think.
   const sanityRows = Object.entries(sanityByImpl).map(([impl, s]) => [
@@ -713,7 +716,9 @@ async function runProfile(metric: MetricId): Promise<void> {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const profileAt = args.indexOf('--profile');
-  if (profileAt >= 0) {
+  if (profileAt >= 0 && (args[profileAt + 1] === 'short-handler' || args[profileAt + 1] === 'short-fastify')) {
+    await profileShortConnections(args[profileAt + 1] === 'short-fastify' ? 'fastify' : 'handler', setUpPinning().serverPrefix);
+  } else if (profileAt >= 0) {
     const metric = (args[profileAt + 1] ?? 'full') as MetricId;
     if (!METRIC_IDS.includes(metric)) throw new Error(`--profile takes one of ${METRIC_IDS.join(', ')}`);
     await runProfile(metric);

@@ -36,6 +36,9 @@ export interface HttpTimeouts {
   readonly keepAliveMs: number;
 }
 
+const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LF_LF = Buffer.from('\n\n', 'latin1');
+
 /**
  * The length of `data` up to and including the first empty line, the end of
  * an HTTP/1.1 message head (RFC 9112 §2.1; bare LF tolerated as §2.2
@@ -44,11 +47,11 @@ export interface HttpTimeouts {
  * between pipelined requests.
  */
 export function endOfFirstHead(data: Buffer): number {
-  const crlf = data.indexOf('\r\n\r\n');
-  const lf = data.indexOf('\n\n');
-  const ends = [crlf < 0 ? Infinity : crlf + 4, lf < 0 ? Infinity : lf + 2];
-  const end = Math.min(...ends);
-  return end === Infinity ? data.length : end;
+  const crlf = data.indexOf(CRLF_CRLF);
+  const lf = data.indexOf(LF_LF);
+  const afterCrlf = crlf < 0 ? data.length : crlf + 4;
+  const afterLf = lf < 0 ? data.length : lf + 2;
+  return afterCrlf < afterLf ? afterCrlf : afterLf;
 }
 
 export interface HttpsServerOptions {
@@ -131,29 +134,31 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   }
   /** Requests parsed and not yet answered, per connection. */
   const inFlightBySocket = new WeakMap<TlsSocket, number>();
-  // Runs after fastify's own 'request' listener, before any response is written.
+  // Runs after fastify's own 'request' listener, before any response is written. One 'close' listener per
+  // response does both bookkeeping steps.
   http.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const socket = request.socket;
-    if (socket instanceof TlsSocket) holdPastInFlightCap(socket, response);
-    if (isClosing) {
-      response.shouldKeepAlive = false;
-      return;
-    }
-    inFlight.add(response);
-    response.once('close', () => inFlight.delete(response));
+    const socket = request.socket instanceof TlsSocket ? request.socket : undefined;
+    if (socket !== undefined) countRequestIn(socket);
+    if (isClosing) response.shouldKeepAlive = false;
+    else inFlight.add(response);
+    response.once('close', () => {
+      inFlight.delete(response);
+      if (socket !== undefined) countRequestOut(socket);
+    });
   });
   tls.on('drop', () => metrics?.countRefusedConnection());
 
   /** Stops reading a connection's further requests while MAX_REQUESTS_IN_FLIGHT of its requests are unanswered. */
-  function holdPastInFlightCap(socket: TlsSocket, response: ServerResponse): void {
+  function countRequestIn(socket: TlsSocket): void {
     const count = (inFlightBySocket.get(socket) ?? 0) + 1;
     inFlightBySocket.set(socket, count);
     if (count === MAX_REQUESTS_IN_FLIGHT) socket.holdInbound();
-    response.once('close', () => {
-      const left = (inFlightBySocket.get(socket) ?? 1) - 1;
-      inFlightBySocket.set(socket, left);
-      if (left === MAX_REQUESTS_IN_FLIGHT - 1) socket.releaseInbound();
-    });
+  }
+
+  function countRequestOut(socket: TlsSocket): void {
+    const left = (inFlightBySocket.get(socket) ?? 1) - 1;
+    inFlightBySocket.set(socket, left);
+    if (left === MAX_REQUESTS_IN_FLIGHT - 1) socket.releaseInbound();
   }
   tls.on('tlsClientError', (err: Error) => {
     metrics?.countHandshake('failed');

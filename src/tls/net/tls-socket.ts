@@ -6,6 +6,7 @@ import { CipherSuite, nameOf } from '../codec/enums.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { PeerCertificate, PeerCertificates } from '../options.js';
 import { MAX_PLAINTEXT } from '../record/limits.js';
+import { OutputBatch } from './output-batch.js';
 import type { ProxiedPeer } from './proxy-protocol.js';
 
 /**
@@ -16,6 +17,12 @@ import type { ProxiedPeer } from './proxy-protocol.js';
 export const MAX_BUFFERED_OUTPUT = 64 * 1024;
 /** Plaintext sealed per transport write: a large answer is sealed piece by piece as the transport drains. */
 export const WRITE_PIECE = 64 * 1024;
+/**
+ * Sealed records waiting for the turn's one transport write, at or below
+ * which a write completes at once (like a net.Socket write under its
+ * high-water mark); above it the writer waits for the transport.
+ */
+export const EARLY_COMPLETION_BYTES = 16 * 1024;
 /**
  * Records handled, and time spent, before the socket yields to the event
  * loop (setImmediate): a chunk of thousands of tiny records cannot hold the
@@ -67,7 +74,9 @@ const OPENSSL_NAMES: Readonly<Record<string, string>> = {
  *   plaintext (not paused, nothing buffered, no hold, output below
  *   MAX_BUFFERED_OUTPUT); meanwhile the transport is paused, so at most one
  *   transport read (64 KiB) of ciphertext and one record of plaintext wait here;
- * - out: writes complete when the transport took them, sealed WRITE_PIECE at a time.
+ * - out: sealed WRITE_PIECE at a time; a write completes once sealed while
+ *   at most EARLY_COMPLETION_BYTES wait for the transport, else when the
+ *   transport took it; records leave through an OutputBatch.
  */
 export class TlsSocket extends Duplex {
   /** node:http and fastify read this to tell https from http. */
@@ -112,6 +121,8 @@ export class TlsSocket extends Duplex {
   private recordsSinceYield = 0;
   private piecesSinceYield = 0;
   private yieldTimer: NodeJS.Immediate | undefined;
+  /** Sealed records not yet written: after the handshake, one transport write per turn (see OutputBatch). */
+  private readonly output: OutputBatch;
 
   /** The client a PROXY header named, if any. */
   private readonly proxiedPeer: ProxiedPeer | undefined;
@@ -121,6 +132,7 @@ export class TlsSocket extends Duplex {
     super({ allowHalfOpen: options.allowHalfOpen ?? false, readableHighWaterMark: 1 });
     this.splitInbound = options.splitInbound;
     this.proxiedPeer = options.peer;
+    this.output = new OutputBatch(transport);
     transport.on('data', (chunk: Buffer) => this.onTransportData(chunk));
     transport.on('end', () => this.onTransportEnd());
     transport.on('close', () => {
@@ -291,7 +303,7 @@ export class TlsSocket extends Duplex {
 
   /** Plaintext not yet sealed plus records not yet taken by the kernel. */
   get bufferedOutput(): number {
-    return this.writableLength + this.transport.writableLength;
+    return this.writableLength + this.output.bytes + this.transport.writableLength;
   }
 
   /**
@@ -330,26 +342,30 @@ export class TlsSocket extends Duplex {
     if (this.holds === 0) this.schedulePump();
   }
 
+  /**
+   * Takes the engine's sealed records. During the handshake they go out at
+   * once (the peer waits for the flight); after it they join the turn's batch.
+   */
   private flush(): void {
-    if (this.connection?.hasOutgoing === true && !this.transport.destroyed) this.send(this.connection.takeOutgoingChunks());
+    this.collectOutgoing();
+    if (!this.isSecure) this.output.flush();
+    else this.output.schedule();
   }
 
-  /** Writes records; several parts go out as one vectored write (cork/uncork), none copied. */
-  private send(chunks: Buffer[], callback?: (err?: Error | null) => void): void {
-    const transport = this.transport;
-    if (chunks.length === 1) {
-      transport.write(chunks[0]!, callback);
-      return;
-    }
-    transport.cork();
-    const last = chunks.length - 1;
-    for (let i = 0; i < last; i++) transport.write(chunks[i]!);
-    transport.write(chunks[last]!, callback);
-    transport.uncork();
+  private collectOutgoing(): void {
+    const connection = this.connection;
+    if (connection?.hasOutgoing === true) this.output.add(connection.takeOutgoingChunks());
+  }
+
+  /** Writes every record made so far, now. */
+  private flushNow(): void {
+    this.collectOutgoing();
+    this.output.flush();
   }
 
   private fail(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
+    this.flushNow();
     // The alert was queued by the engine and flushed above; let it leave before closing.
     this.transport.end();
     this.destroy(error);
@@ -407,20 +423,29 @@ export class TlsSocket extends Duplex {
       return;
     }
     const rest = piece === chunk ? undefined : chunk.subarray(WRITE_PIECE);
-    if (!connection.hasOutgoing) return callback();
-    // The callback waits for the transport, which is how back-pressure reaches the writer.
-    this.send(connection.takeOutgoingChunks(), (err) => {
+    this.collectOutgoing();
+    if (rest === undefined && this.output.bytes + this.transport.writableLength <= EARLY_COMPLETION_BYTES) {
+      // A small answer is as good as written: the turn's batch takes it, and a close that follows joins the same write.
+      this.output.schedule();
+      callback();
+      this.schedulePump();
+      return;
+    }
+    // Otherwise the callback waits for the transport, which is how back-pressure reaches the writer.
+    this.output.onWritten((err) => {
       if (err !== undefined && err !== null) return callback(err);
       if (rest !== undefined && !this.destroyed) return this.writeNow(rest, callback);
       callback();
       this.schedulePump();
     });
+    this.flushNow();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     if (this.transport.writable) {
       this.connection?.close();
-      this.flush();
+      // The batch (an answer, a ticket) and the close_notify leave in one write, then the FIN.
+      this.flushNow();
       this.transport.end();
     }
     callback();
@@ -430,15 +455,16 @@ export class TlsSocket extends Duplex {
     clearTimeout(this.handshakeTimer);
     if (this.yieldTimer !== undefined) clearImmediate(this.yieldTimer);
     this.yieldTimer = undefined;
+    // Records whose writes already completed still leave, as bytes a net.Socket took would (an error answer
+    // written just before destroy(err), as node:http's clientError handlers do); a clean destroy adds close_notify.
+    if (this.transport.destroyed) this.output.drop(error ?? new Error('socket destroyed'));
     this.plaintext = [];
     this.plaintextBytes = 0;
     for (const w of this.pendingWrites) w.callback(error ?? new Error('socket destroyed'));
     this.pendingWrites = [];
     if (!this.transport.destroyed) {
-      if (error === null && this.connection?.isConnected === true) {
-        this.connection.close();
-        this.flush();
-      }
+      if (error === null && this.connection?.isConnected === true) this.connection.close();
+      this.flushNow();
       this.transport.destroySoon();
     }
     callback(error);
