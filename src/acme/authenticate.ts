@@ -42,7 +42,7 @@ export async function authenticate(ctx: AcmeContext, request: AcmeHttpRequest, m
     cacheAfterVerify = cached === undefined ? account : undefined;
   }
 
-  const payload = await verifySignature(decoded, key.key);
+  const payload = verifySignature(decoded, key.key);
   // Only a key that just verified a signature is kept.
   if (cacheAfterVerify !== undefined) ctx.accountKeys.remember(cacheAfterVerify.id, cacheAfterVerify.jwk, key);
 

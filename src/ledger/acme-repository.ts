@@ -22,6 +22,7 @@ import {
   AUTHORIZATION_COLUMNS,
   AUTHORIZATION_DEACTIVATED_PROBLEM,
   CHALLENGE_COLUMNS,
+  createdOrder,
   EAB_COLUMNS,
   ORDER_COLUMNS,
   toAccount,
@@ -103,9 +104,7 @@ export class AcmeRepository {
         for (const challenge of authz.challenges) this.statements.insertChallenge.run(challenge.id, authz.id, challenge.type, challenge.token);
         this.statements.linkAuthorization.run(order.id, authz.id, position++);
       }
-      const created = this.findOrder(order.id);
-      if (created === undefined) throw new Error(`order ${order.id} vanished while being created`);
-      return { ok: true, order: created };
+      return { ok: true, order: createdOrder(order) };
     });
 
     this.recordValidationTx = db.transaction((challengeId: string, outcome: ValidationRecord): number => {

@@ -12,6 +12,7 @@ import {
   AUTHORIZATION_COLUMNS,
   AUTHORIZATION_DEACTIVATED_PROBLEM,
   CHALLENGE_COLUMNS,
+  createdOrder,
   ORDER_COLUMNS,
   toAuthorization,
   toChallenge,
@@ -20,7 +21,7 @@ import {
   type ChallengeRow,
   type OrderRow,
 } from '../acme-rows.js';
-import type { PostgresDatabase, SqlRunner } from './database.js';
+import type { PostgresDatabase, SqlRunner, SqlValue } from './database.js';
 
 /**
  * ACME orders, authorizations and challenges on PostgreSQL (the order half of
@@ -69,82 +70,84 @@ const ORDERS_INVALID = `UPDATE acme_orders SET status = 'invalid', error = $1
 
 /**
  * The order, its new authorizations and challenges, and its links, in one
- * transaction. RFC 9773 §5 (one live order replaces a certificate): the
- * replaced certificate's row is locked first, so two nodes placing orders
- * that replace it run one after the other and the second sees the first's order.
+ * statement (data-modifying CTEs: one round trip, atomic without BEGIN and
+ * COMMIT; the foreign keys are checked at its end, so the children may name
+ * parents it inserts). RFC 9773 §5 (one live order replaces a certificate):
+ * an order that replaces one runs in a transaction that locks the replaced
+ * certificate's row first, so two nodes placing such orders run one after
+ * the other and the second sees the first's order.
  */
 export async function createOrder(database: PostgresDatabase, order: NewAcmeOrder, now: number): Promise<CreateOrderOutcome> {
+  const replacesSerial = order.replacesSerial;
+  if (replacesSerial === null) {
+    await database.run(INSERT_ORDER_SQL, insertOrderParams(order));
+    return { ok: true, order: createdOrder(order) };
+  }
   return database.transaction(async (tx): Promise<CreateOrderOutcome> => {
-    if (order.replacesSerial !== null) {
-      await tx.run('SELECT serial FROM certificates WHERE serial = $1 FOR NO KEY UPDATE', [order.replacesSerial]);
-      const live = await tx.row(
-        `SELECT 1 FROM acme_orders WHERE replaces_serial = $1
-            AND (status IN ('processing', 'valid') OR (status IN ('pending', 'ready') AND expires_at > $2)) LIMIT 1`,
-        [order.replacesSerial, now],
-      );
-      if (live !== undefined) return { ok: false, reason: 'alreadyReplaced' };
-    }
-    await tx.run(
-      `INSERT INTO acme_orders (id, account_id, status, identifiers, not_before, not_after, expires_at, created_at, replaces, replaces_serial)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        order.id,
-        order.accountId,
-        order.status,
-        JSON.stringify(order.identifiers),
-        order.notBefore,
-        order.notAfter,
-        order.expiresAt,
-        order.createdAt,
-        order.replaces,
-        order.replacesSerial,
-      ],
+    await tx.run('SELECT serial FROM certificates WHERE serial = $1 FOR NO KEY UPDATE', [replacesSerial]);
+    const live = await tx.row(
+      `SELECT 1 FROM acme_orders WHERE replaces_serial = $1
+          AND (status IN ('processing', 'valid') OR (status IN ('pending', 'ready') AND expires_at > $2)) LIMIT 1`,
+      [replacesSerial, now],
     );
-    const fresh = order.newAuthorizations;
-    if (fresh.length > 0) {
-      // One statement per table whatever the order's size (arrays unnested in order, WITH ORDINALITY).
-      await tx.run(
-        `INSERT INTO acme_authorizations (id, account_id, identifier_type, identifier_value, is_wildcard, status, expires_at, created_at)
-         SELECT id, account_id, identifier_type, identifier_value, is_wildcard, 'pending', expires_at, created_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
-                AS t (id, account_id, identifier_type, identifier_value, is_wildcard, expires_at, created_at)`,
-        [
-          fresh.map((authz) => authz.id),
-          fresh.map((authz) => authz.accountId),
-          fresh.map((authz) => authz.identifier.type),
-          fresh.map((authz) => authz.identifier.value),
-          fresh.map((authz) => (authz.isWildcard ? 1 : 0)),
-          fresh.map((authz) => authz.expiresAt),
-          fresh.map((authz) => authz.createdAt),
-        ],
-      );
-      const challenges = fresh.flatMap((authz) => authz.challenges.map((challenge) => ({ ...challenge, authorizationId: authz.id })));
-      await tx.run(
-        `INSERT INTO acme_challenges (id, authorization_id, type, token)
-         SELECT id, authorization_id, type, token
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t (id, authorization_id, type, token, n)
-          ORDER BY n`,
-        [
-          challenges.map((challenge) => challenge.id),
-          challenges.map((challenge) => challenge.authorizationId),
-          challenges.map((challenge) => challenge.type),
-          challenges.map((challenge) => challenge.token),
-        ],
-      );
-    }
-    // Reused authorizations first, then the new ones: the positions SQLite gives them.
-    const linked = [...order.reusedAuthorizationIds, ...fresh.map((authz) => authz.id)];
-    if (linked.length > 0) {
-      await tx.run(
-        `INSERT INTO acme_order_authorizations (order_id, authorization_id, position)
-         SELECT $1, authorization_id, (n - 1)::int FROM unnest($2::text[]) WITH ORDINALITY AS t (authorization_id, n)`,
-        [order.id, linked],
-      );
-    }
-    const created = await findOrder(tx, order.id);
-    if (created === undefined) throw new Error(`order ${order.id} vanished while being created`);
-    return { ok: true, order: created };
+    if (live !== undefined) return { ok: false, reason: 'alreadyReplaced' };
+    await tx.run(INSERT_ORDER_SQL, insertOrderParams(order));
+    return { ok: true, order: createdOrder(order) };
   });
+}
+
+/**
+ * Every row of a new order in one statement, whatever its size: the arrays
+ * are unnested in order (WITH ORDINALITY); links are the reused
+ * authorizations first, then the new ones (the positions SQLite gives them).
+ * Data-modifying CTEs run to completion whether or not the final SELECT reads them.
+ */
+const INSERT_ORDER_SQL = `WITH new_order AS (
+    INSERT INTO acme_orders (id, account_id, status, identifiers, not_before, not_after, expires_at, created_at, replaces, replaces_serial)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  ), new_authorizations AS (
+    INSERT INTO acme_authorizations (id, account_id, identifier_type, identifier_value, is_wildcard, status, expires_at, created_at)
+    SELECT id, account_id, identifier_type, identifier_value, is_wildcard, 'pending', expires_at, created_at
+      FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::bigint[], $17::bigint[])
+           AS t (id, account_id, identifier_type, identifier_value, is_wildcard, expires_at, created_at)
+  ), new_challenges AS (
+    INSERT INTO acme_challenges (id, authorization_id, type, token)
+    SELECT id, authorization_id, type, token
+      FROM unnest($18::text[], $19::text[], $20::text[], $21::text[]) WITH ORDINALITY AS t (id, authorization_id, type, token, n)
+     ORDER BY n
+  ), links AS (
+    INSERT INTO acme_order_authorizations (order_id, authorization_id, position)
+    SELECT $1, authorization_id, (n - 1)::int FROM unnest($22::text[]) WITH ORDINALITY AS t (authorization_id, n)
+  )
+  SELECT 1`;
+
+function insertOrderParams(order: NewAcmeOrder): SqlValue[] {
+  const fresh = order.newAuthorizations;
+  const challenges = fresh.flatMap((authz) => authz.challenges.map((challenge) => ({ ...challenge, authorizationId: authz.id })));
+  return [
+    order.id,
+    order.accountId,
+    order.status,
+    JSON.stringify(order.identifiers),
+    order.notBefore,
+    order.notAfter,
+    order.expiresAt,
+    order.createdAt,
+    order.replaces,
+    order.replacesSerial,
+    fresh.map((authz) => authz.id),
+    fresh.map((authz) => authz.accountId),
+    fresh.map((authz) => authz.identifier.type),
+    fresh.map((authz) => authz.identifier.value),
+    fresh.map((authz) => (authz.isWildcard ? 1 : 0)),
+    fresh.map((authz) => authz.expiresAt),
+    fresh.map((authz) => authz.createdAt),
+    challenges.map((challenge) => challenge.id),
+    challenges.map((challenge) => challenge.authorizationId),
+    challenges.map((challenge) => challenge.type),
+    challenges.map((challenge) => challenge.token),
+    [...order.reusedAuthorizationIds, ...fresh.map((authz) => authz.id)],
+  ];
 }
 
 export async function findOrder(db: SqlRunner, id: string): Promise<AcmeOrderRecord | undefined> {
