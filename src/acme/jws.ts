@@ -163,19 +163,26 @@ const SCHEMES: Readonly<Record<JwsAlgorithm, { readonly hash: string | null; rea
 export function verifySignature(decoded: DecodedJws, key: KeyObject): Uint8Array {
   // RFC 7515 §4.1.11: a recipient MUST reject a JWS whose crit names extensions it does not understand; we understand none.
   if (decoded.header.crit !== undefined) throw new AcmeProblemError('malformed', 'the JWS protected header may not carry crit: no JWS extension is understood here');
+  if (!signatureVerifies(decoded, key)) throw signatureRefused();
+  return new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
+}
+
+/** The problem for a signature that does not verify. */
+export function signatureRefused(): AcmeProblemError {
+  return new AcmeProblemError('malformed', 'JWS verification error: the signature does not verify');
+}
+
+/** Whether the signature verifies under the key (no other check: verifySignature is the whole one). */
+export function signatureVerifies(decoded: DecodedJws, key: KeyObject): boolean {
   const scheme = SCHEMES[decoded.alg];
   const signature = Buffer.from(decoded.jws.signature, 'base64url');
+  if (scheme.signatureBytes !== undefined && signature.length !== scheme.signatureBytes) return false;
   const signingInput = Buffer.from(`${decoded.jws.protected}.${decoded.jws.payload}`, 'ascii');
-  let valid = false;
-  if (scheme.signatureBytes === undefined || signature.length === scheme.signatureBytes) {
-    try {
-      valid = verifyWithKey(scheme.hash, signingInput, scheme.ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key, signature);
-    } catch {
-      valid = false;
-    }
+  try {
+    return verifyWithKey(scheme.hash, signingInput, scheme.ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key, signature);
+  } catch {
+    return false;
   }
-  if (!valid) throw new AcmeProblemError('malformed', 'JWS verification error: the signature does not verify');
-  return new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
 }
 
 /** A JSON payload checked against a schema; POST-as-GET ("") is refused here. */

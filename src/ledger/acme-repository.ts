@@ -248,6 +248,11 @@ export class AcmeRepository {
     return row === undefined ? undefined : toChallenge(row);
   }
 
+  findChallengeAuthorization(challengeId: string): AcmeAuthorizationRecord | undefined {
+    const row = this.statements.selectChallengeAuthorization.get(challengeId);
+    return row === undefined ? undefined : this.withChallenges(row);
+  }
+
   startChallenge(challengeId: string, now: number): boolean {
     return this.statements.startChallenge.run(challengeId, now).changes === 1;
   }
@@ -368,6 +373,9 @@ function prepareStatements(db: Database.Database) {
         ORDER BY expires_at DESC LIMIT 1`,
     ),
     selectChallenge: db.prepare<[string], ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE id = ?`),
+    selectChallengeAuthorization: db.prepare<[string], AuthorizationRow>(
+      `SELECT ${AUTHORIZATION_COLUMNS} FROM acme_authorizations WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = ?)`,
+    ),
     selectProcessingChallenges: db.prepare<[], ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY rowid`),
     ordersProcessingToReady: db.prepare<[]>(`UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'`),
     startChallenge: db.prepare<[string, number]>(

@@ -182,6 +182,14 @@ export async function findReusableAuthorization(
   return row === undefined ? undefined : withChallenges(row);
 }
 
+export async function findChallengeAuthorization(db: SqlRunner, challengeId: string): Promise<AcmeAuthorizationRecord | undefined> {
+  const row = await db.row<AuthorizationRowWithChallenges>(
+    `SELECT ${AUTHORIZATION_SELECT} FROM acme_authorizations WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = $1)`,
+    [challengeId],
+  );
+  return row === undefined ? undefined : withChallenges(row);
+}
+
 export async function findChallenge(db: SqlRunner, id: string): Promise<AcmeChallengeRecord | undefined> {
   const row = await db.row<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE id = $1`, [id]);
   return row === undefined ? undefined : toChallenge(row);
