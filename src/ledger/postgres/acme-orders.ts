@@ -58,13 +58,6 @@ type AuthorizationRowWithChallenges = AuthorizationRow & { readonly challenges: 
 const LOCK_ORDERS_OF_AUTHORIZATION = `SELECT id FROM acme_orders
   WHERE id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $1) ORDER BY id FOR NO KEY UPDATE`;
 
-/** Pending orders holding this authorization whose every authorization is now valid. */
-const ORDERS_READY = `UPDATE acme_orders SET status = 'ready'
-  WHERE status = 'pending'
-    AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $1)
-    AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations l JOIN acme_authorizations a ON a.id = l.authorization_id
-                     WHERE l.order_id = acme_orders.id AND a.status <> 'valid')`;
-
 const ORDERS_INVALID = `UPDATE acme_orders SET status = 'invalid', error = $1
   WHERE status IN ('pending', 'ready') AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $2)`;
 
@@ -221,46 +214,84 @@ export async function startChallenge(database: PostgresDatabase, challengeId: st
 }
 
 /**
+ * The challenge's authorization, locked after the orders holding it (the
+ * lock order of every writer here), in one statement: the orders' lock is
+ * an uncorrelated subquery of the authorization's scan, so PostgreSQL runs
+ * it (and takes those locks) before the authorization's row is locked.
+ * No row: no such challenge.
+ */
+const LOCK_FOR_VALIDATION = `WITH challenge AS MATERIALIZED (
+    SELECT authorization_id FROM acme_challenges WHERE id = $1
+  ), locked_orders AS MATERIALIZED (
+    SELECT id FROM acme_orders
+     WHERE id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = (SELECT authorization_id FROM challenge))
+     ORDER BY id FOR NO KEY UPDATE
+  )
+  SELECT a.id AS "authorizationId" FROM acme_authorizations a
+   WHERE a.id = (SELECT authorization_id FROM challenge) AND (SELECT count(*) FROM locked_orders) >= 0
+   FOR NO KEY UPDATE OF a`;
+
+/**
+ * A passed validation in one statement: the challenge (only from
+ * processing: else nothing changes), its authorization, and the pending
+ * orders holding it whose every authorization is now valid. The statement
+ * sees the rows as they were before it, so the authorization it made valid
+ * counts as valid there explicitly. $1 validatedAt, $2 challenge, $3 the
+ * authorization's new expiry, $4 the authorization.
+ */
+const RECORD_PASSED = `WITH challenge AS (
+    UPDATE acme_challenges SET status = 'valid', validated_at = $1, error = NULL WHERE id = $2 AND status = 'processing' RETURNING authorization_id
+  ), made_valid AS (
+    UPDATE acme_authorizations SET status = 'valid', expires_at = $3
+     WHERE id IN (SELECT authorization_id FROM challenge) AND status = 'pending' RETURNING id
+  ), made_ready AS (
+    UPDATE acme_orders SET status = 'ready'
+     WHERE status = 'pending' AND EXISTS (SELECT 1 FROM challenge)
+       AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $4)
+       AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations l JOIN acme_authorizations a ON a.id = l.authorization_id
+                        WHERE l.order_id = acme_orders.id AND a.status <> 'valid' AND NOT (a.id = $4 AND EXISTS (SELECT 1 FROM made_valid)))
+    RETURNING id
+  )
+  SELECT (SELECT count(*) FROM made_ready)::int AS "ready"`;
+
+/**
+ * A failed validation in one statement (RFC 8555 §7.1.6: a failed challenge
+ * fails its authorization and the orders that need it), only when the
+ * challenge was processing. $1 the stored problem, $2 challenge, $3 the
+ * authorization. Answers how many orders it made invalid.
+ */
+const RECORD_FAILED = `WITH challenge AS (
+    UPDATE acme_challenges SET status = 'invalid', error = $1 WHERE id = $2 AND status = 'processing' RETURNING authorization_id
+  ), made_invalid AS (
+    UPDATE acme_authorizations SET status = 'invalid' WHERE id IN (SELECT authorization_id FROM challenge) AND status = 'pending' RETURNING id
+  ), orders_failed AS (
+    UPDATE acme_orders SET status = 'invalid', error = $1
+     WHERE status IN ('pending', 'ready') AND EXISTS (SELECT 1 FROM challenge)
+       AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $3)
+    RETURNING id
+  )
+  SELECT (SELECT count(*) FROM orders_failed)::int AS "invalidated"`;
+
+/**
  * The challenge, its authorization and the orders holding it, in one
- * transaction (RFC 8555 §7.1.6). The orders are locked first: two nodes
- * validating two authorizations of one order then run one after the other,
- * and the second sees the first's authorization valid when it decides
- * whether the order is ready (otherwise each would see the other's still
- * pending and the order would never become ready).
+ * transaction of two statements (RFC 8555 §7.1.6). The orders are locked
+ * first: two nodes validating two authorizations of one order then run one
+ * after the other, and the second (its second statement starts after the
+ * first committed) sees the first's authorization valid when it decides
+ * whether the order is ready.
  */
 /** Returns how many orders the failure made invalid (0 on success). */
 export async function recordValidation(database: PostgresDatabase, challengeId: string, outcome: ValidationRecord): Promise<number> {
   return database.transaction(async (tx) => {
-    const challenge = await tx.row<{ authorizationId: string }>('SELECT authorization_id AS "authorizationId" FROM acme_challenges WHERE id = $1', [
-      challengeId,
-    ]);
-    if (challenge === undefined) throw new DomainError('notFound', `no challenge ${challengeId}`);
-    const authzId = challenge.authorizationId;
-    await tx.run(LOCK_ORDERS_OF_AUTHORIZATION, [authzId]);
-    await tx.run('SELECT id FROM acme_authorizations WHERE id = $1 FOR NO KEY UPDATE', [authzId]);
+    const locked = await tx.row<{ authorizationId: string }>(LOCK_FOR_VALIDATION, [challengeId]);
+    if (locked === undefined) throw new DomainError('notFound', `no challenge ${challengeId}`);
+    const authzId = locked.authorizationId;
     if (outcome.ok) {
-      const changed = await tx.run(
-        `UPDATE acme_challenges SET status = 'valid', validated_at = $1, error = NULL WHERE id = $2 AND status = 'processing'`,
-        [outcome.validatedAt, challengeId],
-      );
-      if (changed !== 1) return 0;
-      await tx.run(`UPDATE acme_authorizations SET status = 'valid', expires_at = $1 WHERE id = $2 AND status = 'pending'`, [
-        outcome.authorizationExpiresAt,
-        authzId,
-      ]);
-      await tx.run(ORDERS_READY, [authzId]);
+      await tx.run(RECORD_PASSED, [outcome.validatedAt, challengeId, outcome.authorizationExpiresAt, authzId]);
       return 0;
-    } else {
-      const error = JSON.stringify(outcome.error);
-      const changed = await tx.run(`UPDATE acme_challenges SET status = 'invalid', error = $1 WHERE id = $2 AND status = 'processing'`, [
-        error,
-        challengeId,
-      ]);
-      if (changed !== 1) return 0;
-      // RFC 8555 §7.1.6: a failed challenge fails its authorization and the orders that need it.
-      await tx.run(`UPDATE acme_authorizations SET status = 'invalid' WHERE id = $1 AND status = 'pending'`, [authzId]);
-      return tx.run(ORDERS_INVALID, [error, authzId]);
     }
+    const recorded = await tx.row<{ invalidated: number }>(RECORD_FAILED, [JSON.stringify(outcome.error), challengeId, authzId]);
+    return recorded?.invalidated ?? 0;
   });
 }
 
