@@ -12,6 +12,10 @@
  *   row's status before the cache is asked.
  * - The server also forgets an account's entry when it changes the key or
  *   deactivates the account itself, so no stale key object outlives the change.
+ * - A signature may be checked with an account's entry before its row is
+ *   read (`peek`, so PostgreSQL reads the row and spends the nonce at once);
+ *   it counts only if the row then names the entry's JWK and is valid, and a
+ *   key that changed since must verify the request itself (authenticate.ts).
  * - An entry is made only after a signature verified under that key.
  * - At most `maxEntries` accounts are held; the least recently used goes first.
  */
@@ -20,7 +24,9 @@ import type { AccountKey } from './jws.js';
 /** Accounts whose imported key is kept (a P-256 KeyObject and its JWK: well under 1 KiB each). */
 export const DEFAULT_ACCOUNT_KEY_CACHE_SIZE = 10_000;
 
-interface Entry {
+/** One account's entry. */
+export interface CachedAccountKey {
+  readonly accountId: string;
   /** The account's JWK exactly as the ledger stored it when the entry was made. */
   readonly storedJwk: string;
   readonly key: AccountKey;
@@ -29,7 +35,7 @@ interface Entry {
 export class AccountKeyCache {
   readonly maxEntries: number;
   /** Map keeps insertion order: the first entry is the least recently used. */
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, CachedAccountKey>();
 
   constructor(maxEntries: number = DEFAULT_ACCOUNT_KEY_CACHE_SIZE) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw new TypeError('the account key cache size must be a non-negative integer');
@@ -46,11 +52,24 @@ export class AccountKeyCache {
     return entry.key;
   }
 
+  /**
+   * The entry for this account, whatever JWK it was made from: only to verify
+   * a signature before the account row is read, which must then name
+   * `storedJwk` for the verification to count (authenticate.ts).
+   */
+  peek(accountId: string): CachedAccountKey | undefined {
+    const entry = this.#entries.get(accountId);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(accountId);
+    this.#entries.set(accountId, entry);
+    return entry;
+  }
+
   /** Keeps the key a request just verified with; call only after the signature verified. */
   remember(accountId: string, storedJwk: string, key: AccountKey): void {
     if (this.maxEntries === 0) return;
     this.#entries.delete(accountId);
-    this.#entries.set(accountId, { storedJwk, key });
+    this.#entries.set(accountId, { accountId, storedJwk, key });
     while (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;

@@ -102,7 +102,7 @@ export async function keyChange(ctx: AcmeContext, post: AuthenticatedPost): Prom
   }
   if (inner.header.url !== post.decoded.header.url) throw new AcmeProblemError('malformed', 'the inner JWS url must equal the outer url');
   const newKey = await importAccountKey(inner.header.jwk, inner.alg);
-  const payload = await verifySignature(inner, newKey.key);
+  const payload = verifySignature(inner, newKey.key);
   const change = parseJson(Buffer.from(payload).toString('utf8'), KeyChangeSchema, 'the key change payload');
   if (change.account !== ctx.urls.account(account.id)) throw new AcmeProblemError('malformed', 'the key change names another account');
   const oldKey = await importAccountKey(change.oldKey, undefined);

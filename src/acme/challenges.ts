@@ -154,8 +154,8 @@ export async function resumeInterrupted(ctx: AcmeContext): Promise<void> {
 export async function challengePost(ctx: AcmeContext, post: AuthenticatedPost, challengeId: string): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store, clock } = ctx.deps;
-  const challenge = await store.findChallenge(challengeId);
-  const authz = challenge === undefined ? undefined : await store.findAuthorization(challenge.authorizationId);
+  const authz = await store.findChallengeAuthorization(challengeId);
+  const challenge = authz?.challenges.find((candidate) => candidate.id === challengeId);
   if (challenge === undefined || authz === undefined || authz.accountId !== account.id) throw notFound('challenge');
   const up = `<${ctx.urls.authorization(authz.id)}>;rel="up"`;
   if (isPostAsGet(post)) return { status: 200, body: renderChallenge(ctx.urls, challenge), links: [up], ...pollHint(ctx, account.id, challenge) };

@@ -10,7 +10,10 @@
 import { createHash, createPublicKey, verify as verifyWithKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { checkJwkPolicy, type PolicyKey } from '../x509/index.js';
+import { parseFlattenedJws, parseProtectedHeader, type FlattenedJws, type ProtectedHeader } from './jws-shape.js';
 import { AcmeProblemError } from './problems.js';
+
+export type { FlattenedJws, ProtectedHeader } from './jws-shape.js';
 
 /** RFC 8555 §6.2 requires ES256 and RS256 (RFC 7518); EdDSA (RFC 8037) and ES384 are what modern clients add. */
 export const SUPPORTED_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'EdDSA'] as const;
@@ -20,28 +23,6 @@ export type JwsAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
 export const MAX_JWS_BYTES = 64 * 1024;
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
-/** RFC 7515 §2: unpadded base64url; a length of 4n+1 is no encoding of any bytes (Buffer would quietly drop the last character). */
-const WHOLE_BASE64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$/;
-const base64url = z.string().regex(WHOLE_BASE64URL, 'must be base64url without padding');
-
-// RFC 8555 §6.2: the JWS Unprotected Header MUST NOT be used, so only these three members.
-const FlattenedJwsSchema = z.strictObject({
-  protected: base64url.min(1),
-  payload: base64url,
-  signature: base64url.min(1),
-});
-export type FlattenedJws = z.infer<typeof FlattenedJwsSchema>;
-
-const ProtectedHeaderSchema = z.object({
-  alg: z.string().min(1).max(32),
-  nonce: z.string().max(256).optional(),
-  url: z.string().min(1).max(2048),
-  jwk: z.record(z.string(), z.unknown()).optional(),
-  kid: z.string().min(1).max(2048).optional(),
-  // Kept only to be refused (verifySignature): zod would drop an unknown member silently.
-  crit: z.unknown().optional(),
-});
-export type ProtectedHeader = z.infer<typeof ProtectedHeaderSchema>;
 
 export interface DecodedJws {
   readonly jws: FlattenedJws;
@@ -58,12 +39,8 @@ export function decodeJwsBody(contentType: string | undefined, body: Buffer | un
   }
   if (body === undefined || body.length === 0) throw new AcmeProblemError('malformed', 'the request has no body');
   if (body.length > MAX_JWS_BYTES) throw new AcmeProblemError('malformed', `the request body exceeds ${MAX_JWS_BYTES} bytes`, { status: 413 });
-  const jws = parseJson(body.toString('utf8'), FlattenedJwsSchema, 'the body is not a flattened JWS (RFC 7515 §7.2.2) with protected, payload and signature only');
-  const header = parseJson(
-    Buffer.from(jws.protected, 'base64url').toString('utf8'),
-    ProtectedHeaderSchema,
-    'the JWS protected header is not JSON with alg and url',
-  );
+  const jws = parseFlattenedJws(body.toString('utf8'));
+  const header = parseProtectedHeader(Buffer.from(jws.protected, 'base64url').toString('utf8'));
   return { jws, header, alg: checkAlgorithm(header.alg) };
 }
 
@@ -183,22 +160,29 @@ const SCHEMES: Readonly<Record<JwsAlgorithm, { readonly hash: string | null; rea
  * fits it). A signature that does not verify is malformed (Boulder's "JWS
  * verification error"). Returns the decoded payload.
  */
-export async function verifySignature(decoded: DecodedJws, key: KeyObject): Promise<Uint8Array> {
+export function verifySignature(decoded: DecodedJws, key: KeyObject): Uint8Array {
   // RFC 7515 §4.1.11: a recipient MUST reject a JWS whose crit names extensions it does not understand; we understand none.
   if (decoded.header.crit !== undefined) throw new AcmeProblemError('malformed', 'the JWS protected header may not carry crit: no JWS extension is understood here');
+  if (!signatureVerifies(decoded, key)) throw signatureRefused();
+  return new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
+}
+
+/** The problem for a signature that does not verify. */
+export function signatureRefused(): AcmeProblemError {
+  return new AcmeProblemError('malformed', 'JWS verification error: the signature does not verify');
+}
+
+/** Whether the signature verifies under the key (no other check: verifySignature is the whole one). */
+export function signatureVerifies(decoded: DecodedJws, key: KeyObject): boolean {
   const scheme = SCHEMES[decoded.alg];
   const signature = Buffer.from(decoded.jws.signature, 'base64url');
+  if (scheme.signatureBytes !== undefined && signature.length !== scheme.signatureBytes) return false;
   const signingInput = Buffer.from(`${decoded.jws.protected}.${decoded.jws.payload}`, 'ascii');
-  let valid = false;
-  if (scheme.signatureBytes === undefined || signature.length === scheme.signatureBytes) {
-    try {
-      valid = verifyWithKey(scheme.hash, signingInput, scheme.ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key, signature);
-    } catch {
-      valid = false;
-    }
+  try {
+    return verifyWithKey(scheme.hash, signingInput, scheme.ecdsa ? { key, dsaEncoding: 'ieee-p1363' } : key, signature);
+  } catch {
+    return false;
   }
-  if (!valid) throw new AcmeProblemError('malformed', 'JWS verification error: the signature does not verify');
-  return new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
 }
 
 /** A JSON payload checked against a schema; POST-as-GET ("") is refused here. */

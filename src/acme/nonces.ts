@@ -11,6 +11,7 @@
  * nonce can never be accepted twice while its MAC still says it is alive.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Awaitable } from '../shared/awaitable.js';
 import type { NonceLedger } from './ports.js';
 
 export interface NonceOptions {
@@ -53,40 +54,56 @@ export class NonceStore {
     this.#lifetimeMs = lifetimeMs;
   }
 
-  /** A fresh nonce, valid until now + lifetime; no write anywhere. */
+  /** A fresh nonce, valid until now + lifetime; no write anywhere. Built in one buffer: it rides on every response. */
   issue(now: number): string {
-    const id = Buffer.from(this.#random(ID_BYTES));
+    const id = this.#random(ID_BYTES);
     if (id.length !== ID_BYTES) throw new Error('the random source gave the wrong number of bytes');
-    const expiry = Buffer.alloc(EXPIRY_BYTES);
-    expiry.writeBigUInt64BE(BigInt(Math.floor(now) + this.#lifetimeMs));
-    const body = Buffer.concat([id, expiry]);
-    return Buffer.concat([body, this.#mac(body)]).toString('base64url');
+    const bytes = Buffer.allocUnsafe(NONCE_BYTES);
+    bytes.set(id, 0);
+    writeExpiry(bytes, Math.floor(now) + this.#lifetimeMs);
+    this.#mac(bytes.subarray(0, ID_BYTES + EXPIRY_BYTES)).copy(bytes, ID_BYTES + EXPIRY_BYTES, 0, MAC_BYTES);
+    return bytes.toString('base64url');
   }
 
   /**
    * True once per nonce this cluster minted and that has not expired; a
    * tampered, foreign, expired or replayed nonce is false (badNonce). A
-   * ledger failure rejects (the request fails as internal, and the nonce is
-   * not spent: the client may retry with it).
+   * ledger failure throws or rejects (the request fails as internal, and the
+   * nonce is not spent: the client may retry with it). Answers at once when
+   * the ledger does (SQLite), so a request waits on no extra promise.
    */
-  async redeem(nonce: string, now: number): Promise<boolean> {
+  redeem(nonce: string, now: number): Awaitable<boolean> {
     if (!NONCE_TEXT.test(nonce)) return false;
     const bytes = Buffer.from(nonce, 'base64url');
     // One nonce, one spelling: the last character's spare bits must be zero, so no second string decodes to the same id.
     if (bytes.length !== NONCE_BYTES || bytes.toString('base64url') !== nonce) return false;
     const body = bytes.subarray(0, ID_BYTES + EXPIRY_BYTES);
     // STYLE §6: MACs are compared in constant time.
-    if (!timingSafeEqual(this.#mac(body), bytes.subarray(ID_BYTES + EXPIRY_BYTES))) return false;
-    const expiresAt = Number(bytes.readBigUInt64BE(ID_BYTES));
+    if (!timingSafeEqual(this.#mac(body).subarray(0, MAC_BYTES), bytes.subarray(ID_BYTES + EXPIRY_BYTES))) return false;
+    const expiresAt = readExpiry(bytes);
     // expiresAt is the first instant at which the nonce no longer works.
     if (!Number.isSafeInteger(expiresAt) || now >= expiresAt) return false;
     const id = bytes.subarray(0, ID_BYTES).toString('base64url');
     return this.#ledger.spend(id, expiresAt, now);
   }
 
+  /** HMAC-SHA256 over id || expiresAt, whole (callers use its first MAC_BYTES). */
   #mac(body: Buffer): Buffer {
-    return createHmac('sha256', this.#key).update(body).digest().subarray(0, MAC_BYTES);
+    return createHmac('sha256', this.#key).update(body).digest();
   }
+}
+
+const TWO_32 = 2 ** 32;
+
+/** expiresAt as 8 bytes big-endian (two 32-bit halves: no BigInt per nonce). */
+function writeExpiry(bytes: Buffer, expiresAt: number): void {
+  bytes.writeUInt32BE(Math.floor(expiresAt / TWO_32), ID_BYTES);
+  bytes.writeUInt32BE(expiresAt % TWO_32, ID_BYTES + 4);
+}
+
+/** The 8-byte big-endian expiry; above 2^53 it is no safe integer, and redeem refuses it. */
+function readExpiry(bytes: Buffer): number {
+  return bytes.readUInt32BE(ID_BYTES) * TWO_32 + bytes.readUInt32BE(ID_BYTES + 4);
 }
 
 /** Rows one pruning statement deletes, and statements one pass runs at most: 50,000 rows a pass. */

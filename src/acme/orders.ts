@@ -88,7 +88,10 @@ export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promi
     now,
   );
   if (!outcome.ok) throw new AcmeProblemError('alreadyReplaced', 'another order already replaces this certificate');
-  return orderReply(ctx, outcome.order, 201);
+  // Shown as stored, with no read: its new authorizations are pending with no challenge started (so no
+  // Retry-After), its reused ones valid past the reuse margin, and it expires no sooner than they do.
+  const order = outcome.order;
+  return { status: 201, body: renderOrder(ctx.urls, order, order.status), location: ctx.urls.order(order.id) };
 }
 
 /** POST-as-GET /order/<id>. */
@@ -124,22 +127,8 @@ function validationRetryAfter(ctx: AcmeContext, authz: AcmeAuthorizationRecord):
   return processing === undefined ? undefined : ctx.validations.retryAfterSeconds(authz.accountId, processing.id);
 }
 
-/** A pending order waits on its authorizations: the soonest Retry-After among those being validated. */
-async function pendingOrderRetryAfter(ctx: AcmeContext, order: AcmeOrderRecord): Promise<number | undefined> {
-  let soonest: number | undefined;
-  for (const id of order.authorizationIds) {
-    const authz = await ctx.deps.store.findAuthorization(id);
-    if (authz === undefined || authz.status !== 'pending') continue;
-    const seconds = validationRetryAfter(ctx, authz);
-    if (seconds !== undefined) soonest = soonest === undefined ? seconds : Math.min(soonest, seconds);
-  }
-  return soonest;
-}
-
 export async function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, status: number): Promise<AcmeReply> {
-  const shown = await orderStatus(ctx, order);
-  const retryAfterSeconds =
-    shown === 'processing' ? PROCESSING_RETRY_AFTER_SECONDS : shown === 'pending' ? await pendingOrderRetryAfter(ctx, order) : undefined;
+  const { shown, retryAfterSeconds } = await orderView(ctx, order);
   return {
     status,
     body: renderOrder(ctx.urls, order, shown),
@@ -162,18 +151,33 @@ export async function ownOrder(ctx: AcmeContext, post: AuthenticatedPost, orderI
  * authorizations (one failed or expired: invalid; all valid: ready).
  */
 export async function orderStatus(ctx: AcmeContext, order: AcmeOrderRecord): Promise<AcmeOrderStatus> {
-  const now = ctx.deps.clock.now();
-  if (order.status === 'valid' || order.status === 'invalid' || order.status === 'processing') return order.status;
-  if (order.expiresAt <= now) return 'invalid';
-  if (order.status === 'ready') return 'ready';
+  return (await orderView(ctx, order)).shown;
+}
+
+interface OrderView {
+  readonly shown: AcmeOrderStatus;
+  /** Processing: the finalize's hint; pending: the soonest of the authorizations being validated (RFC 8555 §8.2). */
+  readonly retryAfterSeconds?: number;
+}
+
+/** The status an order shows and its Retry-After, reading each of a pending order's authorizations once. */
+async function orderView(ctx: AcmeContext, order: AcmeOrderRecord): Promise<OrderView> {
+  if (order.status === 'processing') return { shown: 'processing', retryAfterSeconds: PROCESSING_RETRY_AFTER_SECONDS };
+  if (order.status === 'valid' || order.status === 'invalid') return { shown: order.status };
+  if (order.expiresAt <= ctx.deps.clock.now()) return { shown: 'invalid' };
+  if (order.status === 'ready') return { shown: 'ready' };
   let allValid = true;
+  let soonest: number | undefined;
   for (const id of order.authorizationIds) {
     const authz = await ctx.deps.store.findAuthorization(id);
     const status = authz === undefined ? 'invalid' : authorizationStatus(ctx, authz);
-    if (status === 'invalid' || status === 'deactivated' || status === 'expired' || status === 'revoked') return 'invalid';
+    if (status === 'invalid' || status === 'deactivated' || status === 'expired' || status === 'revoked') return { shown: 'invalid' };
     if (status !== 'valid') allValid = false;
+    const seconds = authz?.status === 'pending' ? validationRetryAfter(ctx, authz) : undefined;
+    if (seconds !== undefined) soonest = soonest === undefined ? seconds : Math.min(soonest, seconds);
   }
-  return allValid ? 'ready' : 'pending';
+  if (allValid) return { shown: 'ready' };
+  return soonest === undefined ? { shown: 'pending' } : { shown: 'pending', retryAfterSeconds: soonest };
 }
 
 export function authorizationStatus(ctx: AcmeContext, authz: AcmeAuthorizationRecord): AuthorizationView {

@@ -57,6 +57,8 @@ export interface AcmeStore {
     validUntilAtLeast: number,
   ): Awaitable<AcmeAuthorizationRecord | undefined>;
   findChallenge(id: string): Awaitable<AcmeChallengeRecord | undefined>;
+  /** The authorization holding this challenge, with all its challenges, in one read. */
+  findChallengeAuthorization(challengeId: string): Awaitable<AcmeAuthorizationRecord | undefined>;
   /** pending -> processing, only while its authorization is pending and unexpired; false otherwise. */
   startChallenge(challengeId: string, now: number): Awaitable<boolean>;
   /**

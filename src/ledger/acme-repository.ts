@@ -22,6 +22,7 @@ import {
   AUTHORIZATION_COLUMNS,
   AUTHORIZATION_DEACTIVATED_PROBLEM,
   CHALLENGE_COLUMNS,
+  createdOrder,
   EAB_COLUMNS,
   ORDER_COLUMNS,
   toAccount,
@@ -103,9 +104,7 @@ export class AcmeRepository {
         for (const challenge of authz.challenges) this.statements.insertChallenge.run(challenge.id, authz.id, challenge.type, challenge.token);
         this.statements.linkAuthorization.run(order.id, authz.id, position++);
       }
-      const created = this.findOrder(order.id);
-      if (created === undefined) throw new Error(`order ${order.id} vanished while being created`);
-      return { ok: true, order: created };
+      return { ok: true, order: createdOrder(order) };
     });
 
     this.recordValidationTx = db.transaction((challengeId: string, outcome: ValidationRecord): number => {
@@ -249,6 +248,11 @@ export class AcmeRepository {
     return row === undefined ? undefined : toChallenge(row);
   }
 
+  findChallengeAuthorization(challengeId: string): AcmeAuthorizationRecord | undefined {
+    const row = this.statements.selectChallengeAuthorization.get(challengeId);
+    return row === undefined ? undefined : this.withChallenges(row);
+  }
+
   startChallenge(challengeId: string, now: number): boolean {
     return this.statements.startChallenge.run(challengeId, now).changes === 1;
   }
@@ -369,6 +373,9 @@ function prepareStatements(db: Database.Database) {
         ORDER BY expires_at DESC LIMIT 1`,
     ),
     selectChallenge: db.prepare<[string], ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE id = ?`),
+    selectChallengeAuthorization: db.prepare<[string], AuthorizationRow>(
+      `SELECT ${AUTHORIZATION_COLUMNS} FROM acme_authorizations WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = ?)`,
+    ),
     selectProcessingChallenges: db.prepare<[], ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY rowid`),
     ordersProcessingToReady: db.prepare<[]>(`UPDATE acme_orders SET status = 'ready' WHERE status = 'processing'`),
     startChallenge: db.prepare<[string, number]>(

@@ -11,6 +11,7 @@ import type {
   AcmeOrderRecord,
   AcmeOrderStatus,
   AcmeStoredProblem,
+  NewAcmeOrder,
 } from '../shared/acme-records.js';
 
 /**
@@ -143,6 +144,29 @@ export function toOrder(row: OrderRow, authorizationIds: readonly string[]): Acm
     replaces: row.replaces,
     replacesSerial: row.replacesSerial,
     authorizationIds,
+  };
+}
+
+/**
+ * The record of an order just inserted, from what was inserted: both backends
+ * answer createOrder with it instead of reading the rows back (the outcome
+ * columns start empty; links are the reused authorizations, then the new ones).
+ */
+export function createdOrder(order: NewAcmeOrder): AcmeOrderRecord {
+  return {
+    id: order.id,
+    accountId: order.accountId,
+    status: order.status,
+    identifiers: order.identifiers.map((identifier) => ({ type: identifier.type, value: identifier.value })),
+    notBefore: order.notBefore,
+    notAfter: order.notAfter,
+    expiresAt: order.expiresAt,
+    createdAt: order.createdAt,
+    error: null,
+    certificateSerial: null,
+    replaces: order.replaces,
+    replacesSerial: order.replacesSerial,
+    authorizationIds: [...order.reusedAuthorizationIds, ...order.newAuthorizations.map((authz) => authz.id)],
   };
 }
 

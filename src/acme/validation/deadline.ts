@@ -3,6 +3,9 @@
  * gives up its socket or DNS query when it fires; `expired` settles then,
  * so the validator can also race the whole attempt against it.
  */
+/** The abort reason once an attempt is over: one object, so ending a validation captures no stack. */
+const FINISHED = Object.freeze(new Error('validation finished'));
+
 export class Deadline {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
@@ -31,6 +34,6 @@ export class Deadline {
   /** Ends the budget early (the attempt finished): clears the timer and aborts leftovers. */
   dispose(): void {
     clearTimeout(this.timer);
-    if (!this.controller.signal.aborted) this.controller.abort(new Error('validation finished'));
+    if (!this.controller.signal.aborted) this.controller.abort(FINISHED);
   }
 }

@@ -12,6 +12,7 @@ import {
   AUTHORIZATION_COLUMNS,
   AUTHORIZATION_DEACTIVATED_PROBLEM,
   CHALLENGE_COLUMNS,
+  createdOrder,
   ORDER_COLUMNS,
   toAuthorization,
   toChallenge,
@@ -20,7 +21,7 @@ import {
   type ChallengeRow,
   type OrderRow,
 } from '../acme-rows.js';
-import type { PostgresDatabase, SqlRunner } from './database.js';
+import type { PostgresDatabase, SqlRunner, SqlValue } from './database.js';
 
 /**
  * ACME orders, authorizations and challenges on PostgreSQL (the order half of
@@ -57,94 +58,89 @@ type AuthorizationRowWithChallenges = AuthorizationRow & { readonly challenges: 
 const LOCK_ORDERS_OF_AUTHORIZATION = `SELECT id FROM acme_orders
   WHERE id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $1) ORDER BY id FOR NO KEY UPDATE`;
 
-/** Pending orders holding this authorization whose every authorization is now valid. */
-const ORDERS_READY = `UPDATE acme_orders SET status = 'ready'
-  WHERE status = 'pending'
-    AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $1)
-    AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations l JOIN acme_authorizations a ON a.id = l.authorization_id
-                     WHERE l.order_id = acme_orders.id AND a.status <> 'valid')`;
-
 const ORDERS_INVALID = `UPDATE acme_orders SET status = 'invalid', error = $1
   WHERE status IN ('pending', 'ready') AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $2)`;
 
 /**
  * The order, its new authorizations and challenges, and its links, in one
- * transaction. RFC 9773 §5 (one live order replaces a certificate): the
- * replaced certificate's row is locked first, so two nodes placing orders
- * that replace it run one after the other and the second sees the first's order.
+ * statement (data-modifying CTEs: one round trip, atomic without BEGIN and
+ * COMMIT; the foreign keys are checked at its end, so the children may name
+ * parents it inserts). RFC 9773 §5 (one live order replaces a certificate):
+ * an order that replaces one runs in a transaction that locks the replaced
+ * certificate's row first, so two nodes placing such orders run one after
+ * the other and the second sees the first's order.
  */
 export async function createOrder(database: PostgresDatabase, order: NewAcmeOrder, now: number): Promise<CreateOrderOutcome> {
+  const replacesSerial = order.replacesSerial;
+  if (replacesSerial === null) {
+    await database.run(INSERT_ORDER_SQL, insertOrderParams(order));
+    return { ok: true, order: createdOrder(order) };
+  }
   return database.transaction(async (tx): Promise<CreateOrderOutcome> => {
-    if (order.replacesSerial !== null) {
-      await tx.run('SELECT serial FROM certificates WHERE serial = $1 FOR NO KEY UPDATE', [order.replacesSerial]);
-      const live = await tx.row(
-        `SELECT 1 FROM acme_orders WHERE replaces_serial = $1
-            AND (status IN ('processing', 'valid') OR (status IN ('pending', 'ready') AND expires_at > $2)) LIMIT 1`,
-        [order.replacesSerial, now],
-      );
-      if (live !== undefined) return { ok: false, reason: 'alreadyReplaced' };
-    }
-    await tx.run(
-      `INSERT INTO acme_orders (id, account_id, status, identifiers, not_before, not_after, expires_at, created_at, replaces, replaces_serial)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        order.id,
-        order.accountId,
-        order.status,
-        JSON.stringify(order.identifiers),
-        order.notBefore,
-        order.notAfter,
-        order.expiresAt,
-        order.createdAt,
-        order.replaces,
-        order.replacesSerial,
-      ],
+    await tx.run('SELECT serial FROM certificates WHERE serial = $1 FOR NO KEY UPDATE', [replacesSerial]);
+    const live = await tx.row(
+      `SELECT 1 FROM acme_orders WHERE replaces_serial = $1
+          AND (status IN ('processing', 'valid') OR (status IN ('pending', 'ready') AND expires_at > $2)) LIMIT 1`,
+      [replacesSerial, now],
     );
-    const fresh = order.newAuthorizations;
-    if (fresh.length > 0) {
-      // One statement per table whatever the order's size (arrays unnested in order, WITH ORDINALITY).
-      await tx.run(
-        `INSERT INTO acme_authorizations (id, account_id, identifier_type, identifier_value, is_wildcard, status, expires_at, created_at)
-         SELECT id, account_id, identifier_type, identifier_value, is_wildcard, 'pending', expires_at, created_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
-                AS t (id, account_id, identifier_type, identifier_value, is_wildcard, expires_at, created_at)`,
-        [
-          fresh.map((authz) => authz.id),
-          fresh.map((authz) => authz.accountId),
-          fresh.map((authz) => authz.identifier.type),
-          fresh.map((authz) => authz.identifier.value),
-          fresh.map((authz) => (authz.isWildcard ? 1 : 0)),
-          fresh.map((authz) => authz.expiresAt),
-          fresh.map((authz) => authz.createdAt),
-        ],
-      );
-      const challenges = fresh.flatMap((authz) => authz.challenges.map((challenge) => ({ ...challenge, authorizationId: authz.id })));
-      await tx.run(
-        `INSERT INTO acme_challenges (id, authorization_id, type, token)
-         SELECT id, authorization_id, type, token
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t (id, authorization_id, type, token, n)
-          ORDER BY n`,
-        [
-          challenges.map((challenge) => challenge.id),
-          challenges.map((challenge) => challenge.authorizationId),
-          challenges.map((challenge) => challenge.type),
-          challenges.map((challenge) => challenge.token),
-        ],
-      );
-    }
-    // Reused authorizations first, then the new ones: the positions SQLite gives them.
-    const linked = [...order.reusedAuthorizationIds, ...fresh.map((authz) => authz.id)];
-    if (linked.length > 0) {
-      await tx.run(
-        `INSERT INTO acme_order_authorizations (order_id, authorization_id, position)
-         SELECT $1, authorization_id, (n - 1)::int FROM unnest($2::text[]) WITH ORDINALITY AS t (authorization_id, n)`,
-        [order.id, linked],
-      );
-    }
-    const created = await findOrder(tx, order.id);
-    if (created === undefined) throw new Error(`order ${order.id} vanished while being created`);
-    return { ok: true, order: created };
+    if (live !== undefined) return { ok: false, reason: 'alreadyReplaced' };
+    await tx.run(INSERT_ORDER_SQL, insertOrderParams(order));
+    return { ok: true, order: createdOrder(order) };
   });
+}
+
+/**
+ * Every row of a new order in one statement, whatever its size: the arrays
+ * are unnested in order (WITH ORDINALITY); links are the reused
+ * authorizations first, then the new ones (the positions SQLite gives them).
+ * Data-modifying CTEs run to completion whether or not the final SELECT reads them.
+ */
+const INSERT_ORDER_SQL = `WITH new_order AS (
+    INSERT INTO acme_orders (id, account_id, status, identifiers, not_before, not_after, expires_at, created_at, replaces, replaces_serial)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  ), new_authorizations AS (
+    INSERT INTO acme_authorizations (id, account_id, identifier_type, identifier_value, is_wildcard, status, expires_at, created_at)
+    SELECT id, account_id, identifier_type, identifier_value, is_wildcard, 'pending', expires_at, created_at
+      FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::int[], $16::bigint[], $17::bigint[])
+           AS t (id, account_id, identifier_type, identifier_value, is_wildcard, expires_at, created_at)
+  ), new_challenges AS (
+    INSERT INTO acme_challenges (id, authorization_id, type, token)
+    SELECT id, authorization_id, type, token
+      FROM unnest($18::text[], $19::text[], $20::text[], $21::text[]) WITH ORDINALITY AS t (id, authorization_id, type, token, n)
+     ORDER BY n
+  ), links AS (
+    INSERT INTO acme_order_authorizations (order_id, authorization_id, position)
+    SELECT $1, authorization_id, (n - 1)::int FROM unnest($22::text[]) WITH ORDINALITY AS t (authorization_id, n)
+  )
+  SELECT 1`;
+
+function insertOrderParams(order: NewAcmeOrder): SqlValue[] {
+  const fresh = order.newAuthorizations;
+  const challenges = fresh.flatMap((authz) => authz.challenges.map((challenge) => ({ ...challenge, authorizationId: authz.id })));
+  return [
+    order.id,
+    order.accountId,
+    order.status,
+    JSON.stringify(order.identifiers),
+    order.notBefore,
+    order.notAfter,
+    order.expiresAt,
+    order.createdAt,
+    order.replaces,
+    order.replacesSerial,
+    fresh.map((authz) => authz.id),
+    fresh.map((authz) => authz.accountId),
+    fresh.map((authz) => authz.identifier.type),
+    fresh.map((authz) => authz.identifier.value),
+    fresh.map((authz) => (authz.isWildcard ? 1 : 0)),
+    fresh.map((authz) => authz.expiresAt),
+    fresh.map((authz) => authz.createdAt),
+    challenges.map((challenge) => challenge.id),
+    challenges.map((challenge) => challenge.authorizationId),
+    challenges.map((challenge) => challenge.type),
+    challenges.map((challenge) => challenge.token),
+    [...order.reusedAuthorizationIds, ...fresh.map((authz) => authz.id)],
+  ];
 }
 
 export async function findOrder(db: SqlRunner, id: string): Promise<AcmeOrderRecord | undefined> {
@@ -175,6 +171,14 @@ export async function findReusableAuthorization(
         AND status = 'valid' AND expires_at > $5
       ORDER BY expires_at DESC LIMIT 1`,
     [accountId, identifier.type, identifier.value, isWildcard ? 1 : 0, validUntilAtLeast],
+  );
+  return row === undefined ? undefined : withChallenges(row);
+}
+
+export async function findChallengeAuthorization(db: SqlRunner, challengeId: string): Promise<AcmeAuthorizationRecord | undefined> {
+  const row = await db.row<AuthorizationRowWithChallenges>(
+    `SELECT ${AUTHORIZATION_SELECT} FROM acme_authorizations WHERE id = (SELECT authorization_id FROM acme_challenges WHERE id = $1)`,
+    [challengeId],
   );
   return row === undefined ? undefined : withChallenges(row);
 }
@@ -210,46 +214,84 @@ export async function startChallenge(database: PostgresDatabase, challengeId: st
 }
 
 /**
+ * The challenge's authorization, locked after the orders holding it (the
+ * lock order of every writer here), in one statement: the orders' lock is
+ * an uncorrelated subquery of the authorization's scan, so PostgreSQL runs
+ * it (and takes those locks) before the authorization's row is locked.
+ * No row: no such challenge.
+ */
+const LOCK_FOR_VALIDATION = `WITH challenge AS MATERIALIZED (
+    SELECT authorization_id FROM acme_challenges WHERE id = $1
+  ), locked_orders AS MATERIALIZED (
+    SELECT id FROM acme_orders
+     WHERE id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = (SELECT authorization_id FROM challenge))
+     ORDER BY id FOR NO KEY UPDATE
+  )
+  SELECT a.id AS "authorizationId" FROM acme_authorizations a
+   WHERE a.id = (SELECT authorization_id FROM challenge) AND (SELECT count(*) FROM locked_orders) >= 0
+   FOR NO KEY UPDATE OF a`;
+
+/**
+ * A passed validation in one statement: the challenge (only from
+ * processing: else nothing changes), its authorization, and the pending
+ * orders holding it whose every authorization is now valid. The statement
+ * sees the rows as they were before it, so the authorization it made valid
+ * counts as valid there explicitly. $1 validatedAt, $2 challenge, $3 the
+ * authorization's new expiry, $4 the authorization.
+ */
+const RECORD_PASSED = `WITH challenge AS (
+    UPDATE acme_challenges SET status = 'valid', validated_at = $1, error = NULL WHERE id = $2 AND status = 'processing' RETURNING authorization_id
+  ), made_valid AS (
+    UPDATE acme_authorizations SET status = 'valid', expires_at = $3
+     WHERE id IN (SELECT authorization_id FROM challenge) AND status = 'pending' RETURNING id
+  ), made_ready AS (
+    UPDATE acme_orders SET status = 'ready'
+     WHERE status = 'pending' AND EXISTS (SELECT 1 FROM challenge)
+       AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $4)
+       AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations l JOIN acme_authorizations a ON a.id = l.authorization_id
+                        WHERE l.order_id = acme_orders.id AND a.status <> 'valid' AND NOT (a.id = $4 AND EXISTS (SELECT 1 FROM made_valid)))
+    RETURNING id
+  )
+  SELECT (SELECT count(*) FROM made_ready)::int AS "ready"`;
+
+/**
+ * A failed validation in one statement (RFC 8555 §7.1.6: a failed challenge
+ * fails its authorization and the orders that need it), only when the
+ * challenge was processing. $1 the stored problem, $2 challenge, $3 the
+ * authorization. Answers how many orders it made invalid.
+ */
+const RECORD_FAILED = `WITH challenge AS (
+    UPDATE acme_challenges SET status = 'invalid', error = $1 WHERE id = $2 AND status = 'processing' RETURNING authorization_id
+  ), made_invalid AS (
+    UPDATE acme_authorizations SET status = 'invalid' WHERE id IN (SELECT authorization_id FROM challenge) AND status = 'pending' RETURNING id
+  ), orders_failed AS (
+    UPDATE acme_orders SET status = 'invalid', error = $1
+     WHERE status IN ('pending', 'ready') AND EXISTS (SELECT 1 FROM challenge)
+       AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $3)
+    RETURNING id
+  )
+  SELECT (SELECT count(*) FROM orders_failed)::int AS "invalidated"`;
+
+/**
  * The challenge, its authorization and the orders holding it, in one
- * transaction (RFC 8555 §7.1.6). The orders are locked first: two nodes
- * validating two authorizations of one order then run one after the other,
- * and the second sees the first's authorization valid when it decides
- * whether the order is ready (otherwise each would see the other's still
- * pending and the order would never become ready).
+ * transaction of two statements (RFC 8555 §7.1.6). The orders are locked
+ * first: two nodes validating two authorizations of one order then run one
+ * after the other, and the second (its second statement starts after the
+ * first committed) sees the first's authorization valid when it decides
+ * whether the order is ready.
  */
 /** Returns how many orders the failure made invalid (0 on success). */
 export async function recordValidation(database: PostgresDatabase, challengeId: string, outcome: ValidationRecord): Promise<number> {
   return database.transaction(async (tx) => {
-    const challenge = await tx.row<{ authorizationId: string }>('SELECT authorization_id AS "authorizationId" FROM acme_challenges WHERE id = $1', [
-      challengeId,
-    ]);
-    if (challenge === undefined) throw new DomainError('notFound', `no challenge ${challengeId}`);
-    const authzId = challenge.authorizationId;
-    await tx.run(LOCK_ORDERS_OF_AUTHORIZATION, [authzId]);
-    await tx.run('SELECT id FROM acme_authorizations WHERE id = $1 FOR NO KEY UPDATE', [authzId]);
+    const locked = await tx.row<{ authorizationId: string }>(LOCK_FOR_VALIDATION, [challengeId]);
+    if (locked === undefined) throw new DomainError('notFound', `no challenge ${challengeId}`);
+    const authzId = locked.authorizationId;
     if (outcome.ok) {
-      const changed = await tx.run(
-        `UPDATE acme_challenges SET status = 'valid', validated_at = $1, error = NULL WHERE id = $2 AND status = 'processing'`,
-        [outcome.validatedAt, challengeId],
-      );
-      if (changed !== 1) return 0;
-      await tx.run(`UPDATE acme_authorizations SET status = 'valid', expires_at = $1 WHERE id = $2 AND status = 'pending'`, [
-        outcome.authorizationExpiresAt,
-        authzId,
-      ]);
-      await tx.run(ORDERS_READY, [authzId]);
+      await tx.run(RECORD_PASSED, [outcome.validatedAt, challengeId, outcome.authorizationExpiresAt, authzId]);
       return 0;
-    } else {
-      const error = JSON.stringify(outcome.error);
-      const changed = await tx.run(`UPDATE acme_challenges SET status = 'invalid', error = $1 WHERE id = $2 AND status = 'processing'`, [
-        error,
-        challengeId,
-      ]);
-      if (changed !== 1) return 0;
-      // RFC 8555 §7.1.6: a failed challenge fails its authorization and the orders that need it.
-      await tx.run(`UPDATE acme_authorizations SET status = 'invalid' WHERE id = $1 AND status = 'pending'`, [authzId]);
-      return tx.run(ORDERS_INVALID, [error, authzId]);
     }
+    const recorded = await tx.row<{ invalidated: number }>(RECORD_FAILED, [JSON.stringify(outcome.error), challengeId, authzId]);
+    return recorded?.invalidated ?? 0;
   });
 }
 

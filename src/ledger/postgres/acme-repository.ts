@@ -118,6 +118,10 @@ export class PostgresAcmeRepository implements AwaitableMethods<AcmeRepository> 
     return orders.findChallenge(this.database, id);
   }
 
+  findChallengeAuthorization(challengeId: string): Promise<AcmeAuthorizationRecord | undefined> {
+    return orders.findChallengeAuthorization(this.database, challengeId);
+  }
+
   startChallenge(challengeId: string, now: number): Promise<boolean> {
     return orders.startChallenge(this.database, challengeId, now);
   }

@@ -73,6 +73,31 @@ describe('the account key cache', () => {
     }
   });
 
+  it('spends a nonce only after the signature verified, with the key cached or not (RFC 8555 §6.5)', async () => {
+    for (const cacheSize of [0, 10]) {
+      const own = await acmeStack({ accountKeyCacheSize: cacheSize });
+      try {
+        const client = new TestClient(own.server, await newKey());
+        const stranger = await newKey();
+        assert.equal((await client.register()).status, 201);
+        assert.equal((await client.post(pathOf(client.kid), '')).status, 200);
+        const nonce = await client.nonce();
+        // Signed with another key under this kid: refused, and the nonce stays unspent.
+        const forged = await client.post(pathOf(client.kid), '', { key: stranger, nonce });
+        assert.equal(forged.status, 400);
+        assert.match(String(body(forged)['detail']), /does not verify/);
+        // So the same nonce still works once, in a request the account key signed; then never again.
+        assert.equal((await client.post(pathOf(client.kid), '', { nonce })).status, 200, `cache size ${cacheSize}`);
+        const replayed = await client.post(pathOf(client.kid), '', { nonce });
+        assert.equal(replayed.status, 400);
+        assert.equal(body(replayed)['type'], `${ERR}badNonce`);
+        assert.deepEqual(own.internalErrors, []);
+      } finally {
+        own.close();
+      }
+    }
+  });
+
   it('stays correct when it holds one account and several take turns (every turn evicts the other)', async () => {
     const small = await acmeStack({ accountKeyCacheSize: 1 });
     try {

@@ -69,24 +69,24 @@ describe('JWS verification (RFC 7515 §5.2) and thumbprints (RFC 7638)', () => {
 
   it('verifies an ES256 signature and returns the payload', async () => {
     const { body, key } = await signed({}, '{"a":1}');
-    const payload = await verifySignature(decodeJwsBody('application/jose+json', body), key.key);
+    const payload = verifySignature(decodeJwsBody('application/jose+json', body), key.key);
     assert.equal(Buffer.from(payload).toString('utf8'), '{"a":1}');
   });
 
   it('refuses a signature of the wrong length (DER instead of R || S, or one byte more), a flipped bit and a crit header', async () => {
     const der = await signed({}, '{}', (raw) => Buffer.concat([Buffer.from([0x30, 0x44, 0x02, 0x20]), raw.subarray(0, 32), Buffer.from([0x02, 0x20]), raw.subarray(32)]));
-    await assert.rejects(verifySignature(decodeJwsBody('application/jose+json', der.body), der.key.key), isMalformed);
+    assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', der.body), der.key.key), isMalformed);
     const longer = await signed({}, '{}', (raw) => Buffer.concat([raw, Buffer.from([0])]));
-    await assert.rejects(verifySignature(decodeJwsBody('application/jose+json', longer.body), longer.key.key), isMalformed);
+    assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', longer.body), longer.key.key), isMalformed);
     const flipped = await signed({}, '{}', (raw) => {
       const copy = Buffer.from(raw);
       copy[10] = (copy[10] ?? 0) ^ 1;
       return copy;
     });
-    await assert.rejects(verifySignature(decodeJwsBody('application/jose+json', flipped.body), flipped.key.key), isMalformed);
+    assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', flipped.body), flipped.key.key), isMalformed);
     // RFC 7515 §4.1.11: an extension we do not understand (b64: false of RFC 7797 included) is refused, even with a good signature.
     const crit = await signed({ crit: ['b64'], b64: false }, '{}');
-    await assert.rejects(verifySignature(decodeJwsBody('application/jose+json', crit.body), crit.key.key), (error: unknown) => isMalformed(error) && /crit/.test((error as Error).message));
+    assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', crit.body), crit.key.key), (error: unknown) => isMalformed(error) && /crit/.test((error as Error).message));
   });
 
   it('refuses a JWS member whose length is no base64url encoding (4n+1 characters)', async () => {

@@ -144,6 +144,9 @@ for (const backend of BACKENDS) {
       assert.ok(first !== undefined);
       assert.deepEqual(await acme.findChallenge(first.id), { ...first, status: 'pending', validatedAt: null, error: null });
       assert.equal(await acme.findChallenge('chall-none'), undefined);
+      // The authorization holding a challenge, read in one go, is the same record whichever challenge names it.
+      for (const challenge of authz.challenges) assert.deepEqual(await acme.findChallengeAuthorization(challenge.id), found);
+      assert.equal(await acme.findChallengeAuthorization('chall-none'), undefined);
       assert.equal(await acme.findAuthorization('authz-none'), undefined);
       assert.equal(await acme.findOrder('order-none'), undefined);
 
