@@ -46,8 +46,8 @@ interface WorkerSlot {
   isOnline: boolean;
   hasExited: boolean;
   readonly issuers: Set<number>;
-  /** Sent batches not yet answered, by batch number. */
-  readonly inFlight: Map<number, readonly Pending[]>;
+  /** Sent batches not yet answered in full, by batch number, with how many of their jobs were answered (in order). */
+  readonly inFlight: Map<number, { readonly chunk: readonly Pending[]; answered: number }>;
   jobsInFlight: number;
 }
 
@@ -176,7 +176,7 @@ export class CryptoPool {
       slot.issuers.add(job.issuer);
     }
     const batch = this.#nextBatch++;
-    slot.inFlight.set(batch, chunk);
+    slot.inFlight.set(batch, { chunk, answered: 0 });
     if (slot.jobsInFlight === 0) slot.worker.ref();
     slot.jobsInFlight += chunk.length;
     const message: ToWorker = { type: 'jobs', batch, jobs: chunk.map((pending) => pending.job) };
@@ -188,15 +188,18 @@ export class CryptoPool {
     }
   }
 
+  /** The next `outcomes` of `batch`, in job order (a worker answers a batch in one or more slices). */
   #settle(slot: WorkerSlot, batch: number, outcomes: readonly JobOutcome[]): void {
-    const chunk = slot.inFlight.get(batch);
-    if (chunk === undefined) return;
-    slot.inFlight.delete(batch);
-    slot.jobsInFlight -= chunk.length;
-    this.#queued -= chunk.length;
+    const sent = slot.inFlight.get(batch);
+    if (sent === undefined) return;
+    const answered = sent.chunk.slice(sent.answered, sent.answered + outcomes.length);
+    sent.answered += answered.length;
+    if (sent.answered >= sent.chunk.length) slot.inFlight.delete(batch);
+    slot.jobsInFlight -= answered.length;
+    this.#queued -= answered.length;
     // Idle workers do not keep the process alive; busy ones do, so an awaited job is never cut short by exit.
     if (slot.jobsInFlight === 0) slot.worker.unref();
-    chunk.forEach((pending, i) => {
+    answered.forEach((pending, i) => {
       const outcome = outcomes[i];
       if (outcome === undefined) pending.reject(new Error('crypto worker answered fewer jobs than it was sent'));
       else if (outcome.ok) pending.resolve(outcome.value);
@@ -205,9 +208,10 @@ export class CryptoPool {
   }
 
   #failInFlight(slot: WorkerSlot, error: Error): void {
-    for (const chunk of slot.inFlight.values()) {
-      this.#queued -= chunk.length;
-      for (const pending of chunk) pending.reject(error);
+    for (const sent of slot.inFlight.values()) {
+      const unanswered = sent.chunk.slice(sent.answered);
+      this.#queued -= unanswered.length;
+      for (const pending of unanswered) pending.reject(error);
     }
     slot.inFlight.clear();
     slot.jobsInFlight = 0;

@@ -19,7 +19,7 @@ export type CryptoJob =
 export type ToWorker =
   /** Sent to a worker before the first job that names `issuer`; a worker keeps every issuer it was given. */
   | { readonly type: 'issuer'; readonly issuer: number; readonly keys: LeafSigningKeys }
-  /** Several jobs in one message, so the hop is paid once for all of them; answered by one `FromWorker`. */
+  /** Several jobs in one message, so the hop is paid once for all of them; answered by one or more `FromWorker`s, in order. */
   | { readonly type: 'jobs'; readonly batch: number; readonly jobs: readonly CryptoJob[] };
 
 /** A CSR job's answer: the parsed request, and the key as the policy read it (so the event loop need not check it again). */
@@ -32,7 +32,7 @@ export type JobOutcome = { readonly ok: true; readonly value: CheckedCsr | Uint8
 
 export interface FromWorker {
   readonly batch: number;
-  /** In the order of the jobs. */
+  /** The outcomes of the batch's next jobs, in the order of the jobs: a worker answers a long batch in slices, so the first jobs' callers need not wait for the last. */
   readonly outcomes: readonly JobOutcome[];
 }
 
