@@ -32,6 +32,8 @@ const RETRY_AFTER_SECONDS = 1;
 /** A worker that dies before it came online is replaced after this, so a broken build cannot spin. */
 const RESPAWN_DELAY_MS = 1000;
 const MAX_WORKERS = 64;
+/** Unanswered batches per worker: one being worked on and the next already waiting in its port. */
+const BATCHES_PER_WORKER = 2;
 
 interface Pending {
   readonly job: CryptoJob;
@@ -136,12 +138,15 @@ export class CryptoPool {
     if (this.#slots.length === 0) for (let i = 0; i < this.#workers; i++) this.#slots.push(this.#spawn());
     return new Promise((resolve, reject) => {
       this.#pending.push({ job, resolve, reject, ...(keys === undefined ? {} : { keys }) });
-      if (!this.#isFlushScheduled) {
-        this.#isFlushScheduled = true;
-        // After this turn's I/O callbacks and their microtasks: everything submitted meanwhile travels together.
-        setImmediate(() => this.#flush());
-      }
+      this.#scheduleFlush();
     });
+  }
+
+  /** After this turn's I/O callbacks and their microtasks: everything submitted meanwhile travels together. */
+  #scheduleFlush(): void {
+    if (this.#isFlushScheduled || this.#pending.length === 0) return;
+    this.#isFlushScheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
@@ -156,8 +161,16 @@ export class CryptoPool {
       for (const p of pending) p.reject(down);
       return;
     }
+    // A worker gets a new batch only while it has fewer than BATCHES_PER_WORKER unanswered: the rest wait
+    // here and leave together when one is answered, so under load batches grow and hops (each of which
+    // wakes a thread that competes with the event loop for a core) stay few.
+    const ready = live.filter((slot) => slot.inFlight.size < BATCHES_PER_WORKER);
+    if (ready.length === 0) {
+      this.#pending = pending;
+      return;
+    }
     // Least loaded first; a flush big enough for every worker is split evenly, a small one goes to one worker.
-    const slots = live.sort((a, b) => a.jobsInFlight - b.jobsInFlight);
+    const slots = ready.sort((a, b) => a.jobsInFlight - b.jobsInFlight);
     const parts = Math.min(slots.length, Math.max(1, Math.floor(pending.length / 2)));
     const per = Math.ceil(pending.length / parts);
     for (let i = 0; i < parts; i++) {
@@ -194,7 +207,11 @@ export class CryptoPool {
     if (sent === undefined) return;
     const answered = sent.chunk.slice(sent.answered, sent.answered + outcomes.length);
     sent.answered += answered.length;
-    if (sent.answered >= sent.chunk.length) slot.inFlight.delete(batch);
+    if (sent.answered >= sent.chunk.length) {
+      slot.inFlight.delete(batch);
+      // Jobs held back while every worker had its batches: they go now, as one batch.
+      if (this.#pending.length > 0 && !this.#isFlushScheduled) this.#flush();
+    }
     slot.jobsInFlight -= answered.length;
     this.#queued -= answered.length;
     // Idle workers do not keep the process alive; busy ones do, so an awaited job is never cut short by exit.
@@ -239,13 +256,17 @@ export class CryptoPool {
     if (this.#isClosed || index < 0) return;
     if (slot.isOnline) {
       this.#slots[index] = this.#spawn();
+      this.#scheduleFlush();
       return;
     }
     // It never started: wait before trying again, and keep the slot so jobs do not pile onto the others.
     const timer = setTimeout(() => {
       this.#respawnTimers.delete(timer);
       const at = this.#slots.indexOf(slot);
-      if (!this.#isClosed && at >= 0) this.#slots[at] = this.#spawn();
+      if (!this.#isClosed && at >= 0) {
+        this.#slots[at] = this.#spawn();
+        this.#scheduleFlush();
+      }
     }, RESPAWN_DELAY_MS);
     timer.unref();
     this.#respawnTimers.add(timer);

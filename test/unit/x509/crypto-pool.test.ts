@@ -110,6 +110,25 @@ describe('CryptoPool', () => {
     }
   });
 
+  it('answers every job when more arrive, turn after turn, than a worker holds batches for (held back, then sent together)', async () => {
+    const pool = new CryptoPool({ workers: 1 });
+    try {
+      const expected = await parseCsr(goodCsr);
+      // One job per turn: the first two fill the worker's two batches, the rest wait on the event loop
+      // and leave when a batch is answered; none may be lost or answered out of turn.
+      const jobs: Promise<ParsedCsr>[] = [];
+      for (let i = 0; i < 40; i++) {
+        jobs.push(pool.checkCsr(goodCsr));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const answers = await Promise.all(jobs);
+      assert.equal(answers.length, 40);
+      for (const answer of answers) assert.deepEqual(answer, expected);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('refuses bad keys with our checks in the worker, with the same error as on the event loop', async () => {
     const pool = new CryptoPool({ workers: 1 });
     try {
