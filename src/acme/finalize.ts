@@ -26,7 +26,7 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
   if (status !== 'ready') throw new AcmeProblemError('orderNotReady', `the order is ${status}, not ready`);
 
   const { csr } = parsePayload(post.payload, FinalizeSchema);
-  const parsed = await parseFinalizeCsr(csr);
+  const parsed = await parseFinalizeCsr(csr, ctx.deps.checkCsr);
   checkCsrNames(order, parsed);
   // Boulder refuses a certificate for the account's own key: that key must stay an account key.
   if (Buffer.from(parsed.publicKey).equals(spkiOf(post))) throw new AcmeProblemError('badCSR', 'the CSR key must not be the account key');
@@ -74,11 +74,14 @@ export async function downloadCertificate(ctx: AcmeContext, post: AuthenticatedP
   };
 }
 
-async function parseFinalizeCsr(csr: string): Promise<ParsedCsr> {
+/** `checkCsr`: the crypto pool's when one is configured (ports.ts), else parseCsr on this thread. */
+async function parseFinalizeCsr(csr: string, checkCsr: ((csr: string) => Promise<ParsedCsr>) | undefined): Promise<ParsedCsr> {
   try {
-    return await parseCsr(csr);
+    return await (checkCsr === undefined ? parseCsr(csr) : checkCsr(csr));
   } catch (error) {
-    if (isDomainError(error)) throw new AcmeProblemError('badCSR', error.detail);
+    // A refusal of the CSR itself is badCSR (RFC 8555 §7.4); a pool at capacity is not the CSR's fault and stays
+    // `busy` (serverInternal, 503, Retry-After: problems.ts). The order stays ready either way.
+    if (isDomainError(error) && error.kind !== 'busy') throw new AcmeProblemError('badCSR', error.detail);
     throw error;
   }
 }

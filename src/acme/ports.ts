@@ -7,6 +7,7 @@
  * write is one transaction.
  */
 import type { Awaitable } from '../shared/awaitable.js';
+import type { ParsedCsr } from '../x509/index.js';
 import type {
   AcmeAccountRecord,
   AcmeAuthorizationRecord,
@@ -197,6 +198,13 @@ export interface AcmeServerDeps {
   readonly meta?: AcmeMeta;
   readonly limits?: AcmeLimits;
   readonly validationLimits?: AcmeValidationLimits;
+  /**
+   * Checks a finalize CSR as csr.ts `parseCsr` does (same result, same
+   * errors): the composition root hands in the crypto worker pool's, so the
+   * parse, import and signature check run off the event loop. Default
+   * parseCsr here. It may also refuse with `busy` (the pool at capacity).
+   */
+  readonly checkCsr?: (csr: string) => Promise<ParsedCsr>;
   /** Accounts whose imported key is cached (account-keys.ts); default 10,000, 0 turns the cache off. */
   readonly accountKeyCacheSize?: number;
   /** Randomness for ids, tokens and nonces; default node:crypto, drawn a block at a time (random-pool.ts). */

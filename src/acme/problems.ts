@@ -97,6 +97,8 @@ const FROM_DOMAIN: { readonly [K in DomainErrorKind]: { readonly type: AcmeError
   rateLimited: { type: 'rateLimited', status: 429 },
   // RFC 8555 §6.7 has no "unavailable" type; serverInternal with 503 and Retry-After (RFC 9110 §15.6.4) says "try again".
   unavailable: { type: 'serverInternal', status: 503 },
+  // Likewise at capacity (a full crypto queue, a worker replaced): the closest §6.7 type, with 503 and Retry-After.
+  busy: { type: 'serverInternal', status: 503 },
   internal: { type: 'serverInternal', status: 500 },
 };
 

@@ -42,6 +42,12 @@ export interface Core {
   readonly authority: Authority;
   /** The crypto worker pool (absent with cryptoWorkers 0); `close` ends it. */
   readonly cryptoPool?: CryptoPool;
+  /**
+   * Where a crypto worker's uncaught error is reported from now on (the
+   * worker is replaced; its jobs fail with `busy`). Until called: a warning
+   * on stderr. `serve` points it at its logger.
+   */
+  reportCryptoWorkerErrors(report: (error: Error) => void): void;
   readonly clock: Clock;
   readonly paths: ReturnType<typeof dataPaths>;
   /** Revocations this node has heard of (its own; on PostgreSQL also the cluster's, from the feed). */
@@ -143,7 +149,9 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     const certificateWriter = new GroupCommit(commitWorker ?? repositories.certificates);
     // CSR checks and leaf signatures on worker threads, one per core (README "Performance of issuance"); started on first use.
     const cryptoWorkers = config.cryptoWorkers ?? availableParallelism();
-    const cryptoPool = cryptoWorkers > 0 ? new CryptoPool({ workers: cryptoWorkers }) : undefined;
+    // The message only: an error from a signing thread is never logged with more than what it says.
+    let reportWorkerError = (error: Error): void => console.error(`keysmith: warning: a crypto worker failed and is replaced: ${error.message}`);
+    const cryptoPool = cryptoWorkers > 0 ? new CryptoPool({ workers: cryptoWorkers, onWorkerError: (error) => reportWorkerError(error) }) : undefined;
     const authority = new Authority({
       ...(cryptoPool === undefined ? {} : { leafSigner: cryptoPool }),
       material,
@@ -176,6 +184,9 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       repositories,
       authority,
       ...(cryptoPool === undefined ? {} : { cryptoPool }),
+      reportCryptoWorkerErrors: (report) => {
+        reportWorkerError = report;
+      },
       clock,
       paths,
       revokedSerials,
@@ -350,6 +361,8 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     ...(extras.onValidated === undefined ? {} : { onValidated: extras.onValidated }),
     ...(extras.onInternalError === undefined ? {} : { onInternalError: extras.onInternalError }),
     ...(extras.onOrderEnded === undefined ? {} : { onOrderEnded: extras.onOrderEnded }),
+    // The finalize CSR check on the crypto workers, as for SVIDs (openSvid).
+    ...(core.cryptoPool === undefined ? {} : { checkCsr: core.cryptoPool.checkCsr.bind(core.cryptoPool) }),
     validationLimits: {
       maxInFlight: config.acmeMaxValidations,
       maxInFlightPerAccount: config.acmeMaxValidationsPerAccount,

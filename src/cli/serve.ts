@@ -182,6 +182,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
   for (const warning of options.configWarnings ?? []) app.log.warn(`configuration: ${warning}`);
+  // The message only, never the error object: nothing a signing thread held reaches the log.
+  core.reportCryptoWorkerErrors((error) => app.log.warn({ workerError: error.message }, 'a crypto worker failed; its jobs were refused with 503 and it is replaced'));
   jwtKeys.start({
     everyMs: config.jwtKeyCheckInterval,
     onError: (err) => app.log.error({ err }, 'reading the JWT-SVID key schedule failed; the keys loaded before stay in use'),

@@ -41,6 +41,7 @@ export const PROBLEM_TYPES: { readonly [K in ProblemKind]: ProblemType } = {
   rejectedIdentifier: { slug: 'rejected-identifier', status: 403, title: 'Identifier rejected by policy' },
   rateLimited: { slug: 'rate-limited', status: 429, title: 'Too many requests' },
   unavailable: { slug: 'database-unavailable', status: 503, title: 'The ledger database is unavailable' },
+  busy: { slug: 'service-busy', status: 503, title: 'The service is busy; retry shortly' },
   internal: { slug: 'internal', status: 500, title: 'Internal server error' },
   certificateRequired: { slug: 'certificate-required', status: 401, title: 'Client certificate required' },
   certificateRevoked: { slug: 'certificate-revoked', status: 403, title: 'Client certificate revoked' },
@@ -113,11 +114,20 @@ const STATUS_DESCRIPTIONS: Readonly<Record<number, string>> = {
   413: 'The request body is too large',
   429: 'Too many requests; Retry-After says when to try again',
   500: 'Internal error',
-  503: 'Not available right now (e.g. the ledger database cannot be reached); try again later, after Retry-After when given',
+  503: 'Not available right now (the ledger database cannot be reached, or the service is at capacity); try again later, after Retry-After when given',
 };
 
 /** Retry-After for an `unavailable` refusal that names none: about how long a pooled reconnect takes to be tried again. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/** Retry-After for a `busy` refusal that names none: a full work queue drains in milliseconds. */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/** RFC 9110 §15.6.4: a 503 says when to come back. */
+function defaultRetryAfter(kind: DomainErrorKind): number | undefined {
+  if (kind === 'unavailable') return UNAVAILABLE_RETRY_AFTER_SECONDS;
+  if (kind === 'busy') return BUSY_RETRY_AFTER_SECONDS;
+  return undefined;
+}
 
 interface Classified {
   readonly problem: ProblemDocument;
@@ -150,8 +160,7 @@ function classify(error: FastifyError, request: FastifyRequest): Classified {
   if (error instanceof ProblemError) return { problem: problemOf(error.kind, error.detail, instance), isInternal: false };
   if (isDomainError(error)) {
     if (error.kind === 'internal') return internalProblem(request, instance);
-    // RFC 9110 §15.6.4: a 503 says when to come back; the database usually returns within seconds.
-    const retry = error.retryAfterSeconds ?? (error.kind === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
+    const retry = error.retryAfterSeconds ?? defaultRetryAfter(error.kind);
     return { problem: problemOf(error.kind, error.detail, instance), isInternal: false, ...(retry === undefined ? {} : { retryAfterSeconds: retry }) };
   }
   if (hasZodFastifySchemaValidationErrors(error)) {

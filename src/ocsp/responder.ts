@@ -30,6 +30,7 @@ const STATUS_BY_KIND: Readonly<Partial<Record<DomainErrorKind, ErrorStatus>>> = 
   rateLimited: 'tryLater',
   // RFC 6960 §2.3 tryLater: the ledger cannot be read right now (a cached response is served before it is asked).
   unavailable: 'tryLater',
+  busy: 'tryLater',
 };
 
 /** The bodies of refusals never change: encoded once. */

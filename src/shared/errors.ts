@@ -14,6 +14,8 @@ export type DomainErrorKind =
   | 'rateLimited'
   /** A dependency (the ledger's database) cannot be reached right now; retry later (HTTP 503). */
   | 'unavailable'
+  /** keysmith itself is at capacity (a full work queue) or lost a worker mid-job; nothing was written, retry after Retry-After (HTTP 503). */
+  | 'busy'
   | 'internal';
 
 export interface DomainErrorOptions {

@@ -8,8 +8,8 @@
  * Jobs submitted in one turn of the event loop are sent together, one
  * message per worker (split evenly when there are enough), so a batch of 100
  * SVIDs pays a handful of hops rather than 200. A worker that dies (or is
- * stopped) fails its in-flight jobs with `unavailable` (HTTP 503) and is
- * replaced; a full queue refuses new jobs with `unavailable` and a
+ * stopped) fails its in-flight jobs with `busy` (HTTP 503) and is
+ * replaced; a full queue refuses new jobs with `busy` and a
  * Retry-After rather than growing memory.
  */
 import { Worker } from 'node:worker_threads';
@@ -22,8 +22,14 @@ import { fromWireError, type CheckedCsr, type CryptoJob, type FromWorker, type J
 export interface CryptoPoolOptions {
   /** Worker threads, at least 1 (0 means no pool: the composition root then keeps the work on the event loop). */
   readonly workers: number;
-  /** Jobs queued or in flight at most; one more is refused with `unavailable`. Default 4096. */
+  /** Jobs queued or in flight at most; one more is refused with `busy`. Default 4096. */
   readonly queueLimit?: number;
+  /**
+   * Told about a worker's uncaught error (its 'error' event; the worker then
+   * exits, its jobs fail with `busy` and it is replaced), so the composition
+   * root can log it. Default: nothing.
+   */
+  readonly onWorkerError?: (error: Error) => void;
 }
 
 export const DEFAULT_CRYPTO_QUEUE_LIMIT = 4096;
@@ -46,6 +52,7 @@ interface Pending {
 interface WorkerSlot {
   readonly worker: Worker;
   isOnline: boolean;
+  /** Set on its 'error' (an exit follows) or its 'exit': nothing more is sent to it. */
   hasExited: boolean;
   readonly issuers: Set<number>;
   /** Sent batches not yet answered in full, by batch number, with how many of their jobs were answered (in order). */
@@ -65,6 +72,7 @@ export class CryptoPool {
   #isClosed = false;
   readonly #workers: number;
   readonly #respawnTimers = new Set<NodeJS.Timeout>();
+  readonly #onWorkerError: ((error: Error) => void) | undefined;
 
   constructor(options: CryptoPoolOptions) {
     if (!Number.isSafeInteger(options.workers) || options.workers < 1 || options.workers > MAX_WORKERS) {
@@ -74,6 +82,7 @@ export class CryptoPool {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('queueLimit must be a positive integer');
     this.#queueLimit = limit;
     this.#workers = options.workers;
+    this.#onWorkerError = options.onWorkerError;
   }
 
   /** Worker threads: none before the first job (offline commands never start them), then the configured number until `close`. */
@@ -98,7 +107,7 @@ export class CryptoPool {
 
   /**
    * Ends one worker as a crash would (its in-flight jobs fail with
-   * `unavailable`, a replacement starts): for tests and diagnostics.
+   * `busy`, a replacement starts): for tests and diagnostics.
    */
   async stopWorker(index: number): Promise<void> {
     const slot = this.#slots[index];
@@ -106,12 +115,26 @@ export class CryptoPool {
     await slot.worker.terminate();
   }
 
-  /** Fails what is queued or in flight with `unavailable` and ends every worker; the process can then exit. */
+  /**
+   * Makes one worker throw an uncaught Error with `message`, as a bug in it
+   * would ('error', then exit; its in-flight jobs fail with `busy`, a
+   * replacement starts): for tests and diagnostics.
+   */
+  failWorker(index: number, message: string): void {
+    const slot = this.#slots[index];
+    if (slot === undefined) throw new RangeError(`no crypto worker ${index}`);
+    const fail: ToWorker = { type: 'fail', message };
+    // Held until it exits, as a busy worker is: the caller may be waiting on the report and nothing else.
+    slot.worker.ref();
+    slot.worker.postMessage(fail);
+  }
+
+  /** Fails what is queued or in flight with `busy` and ends every worker; the process can then exit. */
   async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
     for (const timer of this.#respawnTimers) clearTimeout(timer);
-    const closing = unavailable('the crypto workers are shutting down');
+    const closing = busy('the crypto workers are shutting down');
     for (const pending of this.#pending) pending.reject(closing);
     this.#pending = [];
     const slots = this.#slots.splice(0);
@@ -130,9 +153,9 @@ export class CryptoPool {
   }
 
   #submit(job: CryptoJob, keys?: LeafSigningKeys): Promise<CheckedCsr | Uint8Array> {
-    if (this.#isClosed) return Promise.reject(unavailable('the crypto workers are shut down'));
+    if (this.#isClosed) return Promise.reject(busy('the crypto workers are shut down'));
     if (this.#queued >= this.#queueLimit) {
-      return Promise.reject(unavailable(`the crypto workers have ${this.#queueLimit} jobs queued; retry shortly`));
+      return Promise.reject(busy(`the crypto workers have ${this.#queueLimit} jobs queued; retry shortly`));
     }
     this.#queued++;
     if (this.#slots.length === 0) for (let i = 0; i < this.#workers; i++) this.#slots.push(this.#spawn());
@@ -157,7 +180,7 @@ export class CryptoPool {
     const live = this.#slots.filter((slot) => !slot.hasExited);
     if (live.length === 0) {
       this.#queued -= pending.length;
-      const down = unavailable('no crypto worker is running (one is being restarted); retry');
+      const down = busy('no crypto worker is running (one is being restarted); retry');
       for (const p of pending) p.reject(down);
       return;
     }
@@ -241,17 +264,31 @@ export class CryptoPool {
       slot.isOnline = true;
     });
     worker.on('message', (reply: FromWorker) => this.#settle(slot, reply.batch, reply.outcomes));
-    // 'error' is followed by 'exit'; the exit handler does the work once.
-    worker.on('error', () => undefined);
+    // 'error' is followed by 'exit'; the exit handler does the work once. The error is only reported.
+    worker.on('error', (error: unknown) => {
+      // It is on its way out: nothing more is sent to it (#flush skips it) before 'exit' fails what it holds.
+      slot.hasExited = true;
+      this.#reportWorkerError(error);
+    });
     worker.on('exit', (code) => this.#onExit(slot, code));
     // After the listeners (adding a 'message' listener refs the port again): idle, it does not hold the process.
     worker.unref();
     return slot;
   }
 
+  #reportWorkerError(error: unknown): void {
+    const report = this.#onWorkerError;
+    if (report === undefined) return;
+    try {
+      report(error instanceof Error ? error : new Error(`a crypto worker threw a non-Error value (${typeof error})`));
+    } catch {
+      // A failing reporter must not stop the exit handler from failing the jobs and replacing the worker.
+    }
+  }
+
   #onExit(slot: WorkerSlot, code: number): void {
     slot.hasExited = true;
-    this.#failInFlight(slot, unavailable(`a crypto worker stopped (exit code ${code}); retry`));
+    this.#failInFlight(slot, busy(`a crypto worker stopped (exit code ${code}); retry`));
     const index = this.#slots.indexOf(slot);
     if (this.#isClosed || index < 0) return;
     if (slot.isOnline) {
@@ -273,6 +310,7 @@ export class CryptoPool {
   }
 }
 
-function unavailable(detail: string): DomainError {
-  return new DomainError('unavailable', detail, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+/** keysmith at capacity, not its database: `busy` (HTTP 503 service-busy, ACME serverInternal 503), with Retry-After. */
+function busy(detail: string): DomainError {
+  return new DomainError('busy', detail, { retryAfterSeconds: RETRY_AFTER_SECONDS });
 }

@@ -20,7 +20,9 @@ export type ToWorker =
   /** Sent to a worker before the first job that names `issuer`; a worker keeps every issuer it was given. */
   | { readonly type: 'issuer'; readonly issuer: number; readonly keys: LeafSigningKeys }
   /** Several jobs in one message, so the hop is paid once for all of them; answered by one or more `FromWorker`s, in order. */
-  | { readonly type: 'jobs'; readonly batch: number; readonly jobs: readonly CryptoJob[] };
+  | { readonly type: 'jobs'; readonly batch: number; readonly jobs: readonly CryptoJob[] }
+  /** Throw `message` uncaught, as a bug in the worker would (pool.ts failWorker: tests and diagnostics). */
+  | { readonly type: 'fail'; readonly message: string };
 
 /** A CSR job's answer: the parsed request, and the key as the policy read it (so the event loop need not check it again). */
 export interface CheckedCsr {

@@ -36,6 +36,7 @@ async function run(job: CryptoJob): Promise<JobOutcome> {
 }
 
 port.on('message', (message: ToWorker) => {
+  if (message.type === 'fail') throw new Error(message.message);
   if (message.type === 'issuer') {
     signers.set(message.issuer, new LeafSigner(message.keys));
     return;

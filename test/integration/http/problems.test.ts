@@ -185,6 +185,21 @@ describe('problem documents (RFC 9457)', () => {
     assert.equal(reply.headers['retry-after'], '5');
   });
 
+  it('answers a service at capacity (busy) with 503, service-busy, its own title and Retry-After, not database-unavailable', async () => {
+    const s = await asAdmin();
+    s.ledger.listFailure = new DomainError('busy', 'the crypto workers have 4096 jobs queued; retry shortly', { retryAfterSeconds: 1 });
+    const reply = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
+    const body = assertProblem(reply, 503, 'service-busy');
+    assert.equal(body['title'], 'The service is busy; retry shortly');
+    assert.equal(body['detail'], 'the crypto workers have 4096 jobs queued; retry shortly');
+    assert.equal(reply.headers['retry-after'], '1');
+    // Built elsewhere without a Retry-After, it still gets one (RFC 9110 §15.6.4).
+    s.ledger.listFailure = new DomainError('busy', 'at capacity');
+    const bare = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
+    assertProblem(bare, 503, 'service-busy');
+    assert.equal(bare.headers['retry-after'], '1');
+  });
+
   it('answers 503 when the per-request client-certificate check cannot reach the database', async () => {
     const s = await asAdmin();
     s.ledger.statusFailure = new DomainError('unavailable', 'the ledger database cannot be reached right now', { retryAfterSeconds: 5 });

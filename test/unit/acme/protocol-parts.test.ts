@@ -142,4 +142,15 @@ describe('contacts and problems', () => {
     });
     assert.equal(problem.options.retryAfterSeconds, 5);
   });
+
+  it('answers a service at capacity (busy) with serverInternal, 503 and its Retry-After (RFC 8555 §6.7 has no narrower type)', () => {
+    const problem = toAcmeProblem(new DomainError('busy', 'the crypto workers have 4096 jobs queued; retry shortly', { retryAfterSeconds: 1 }));
+    assert.ok(problem !== undefined);
+    assert.deepEqual(problemDocument(problem), {
+      type: 'urn:ietf:params:acme:error:serverInternal',
+      detail: 'the crypto workers have 4096 jobs queued; retry shortly',
+      status: 503,
+    });
+    assert.equal(problem.options.retryAfterSeconds, 1);
+  });
 });

@@ -204,7 +204,7 @@ describe('CryptoPool', () => {
     }
   });
 
-  it('fails the jobs of a worker that dies mid-job with unavailable, replaces it, and serves the next job', async () => {
+  it('fails the jobs of a worker that dies mid-job with busy, replaces it, and serves the next job', async () => {
     const pool = new CryptoPool({ workers: 1 });
     try {
       await pool.checkCsr(goodCsr);
@@ -216,7 +216,7 @@ describe('CryptoPool', () => {
       const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
       assert.ok(rejected.length > 0, 'some jobs were in flight when the worker stopped');
       for (const outcome of rejected) {
-        assert.ok(isDomainError(outcome.reason, 'unavailable'));
+        assert.ok(isDomainError(outcome.reason, 'busy'));
         assert.match(outcome.reason.detail, /^a crypto worker stopped \(exit code 1\); retry$/);
         assert.equal(outcome.reason.retryAfterSeconds, 1);
       }
@@ -227,16 +227,16 @@ describe('CryptoPool', () => {
     }
   });
 
-  it('refuses a job past the queue limit with unavailable and Retry-After 1, and serves the queued ones', async () => {
+  it('refuses a job past the queue limit with busy and Retry-After 1, and serves the queued ones', async () => {
     const pool = new CryptoPool({ workers: 1, queueLimit: 2 });
     try {
       const first = pool.checkCsr(goodCsr);
       const second = pool.checkCsr(goodCsr);
       const third = await refusal(() => pool.checkCsr(goodCsr));
-      assert.deepEqual(third, { kind: 'unavailable', detail: 'the crypto workers have 2 jobs queued; retry shortly' });
+      assert.deepEqual(third, { kind: 'busy', detail: 'the crypto workers have 2 jobs queued; retry shortly' });
       await pool.checkCsr(goodCsr).then(
         () => assert.fail('still full'),
-        (err: unknown) => assert.equal(isDomainError(err, 'unavailable') ? err.retryAfterSeconds : undefined, 1),
+        (err: unknown) => assert.equal(isDomainError(err, 'busy') ? err.retryAfterSeconds : undefined, 1),
       );
       assert.equal((await first).commonName, 'good.example.com');
       assert.equal((await second).commonName, 'good.example.com');
@@ -247,11 +247,48 @@ describe('CryptoPool', () => {
     }
   });
 
-  it('after close, refuses jobs with unavailable', async () => {
+  it('after close, refuses jobs with busy', async () => {
     const pool = new CryptoPool({ workers: 1 });
     await pool.checkCsr(goodCsr);
     await pool.close();
-    assert.deepEqual(await refusal(() => pool.checkCsr(goodCsr)), { kind: 'unavailable', detail: 'the crypto workers are shut down' });
+    assert.deepEqual(await refusal(() => pool.checkCsr(goodCsr)), { kind: 'busy', detail: 'the crypto workers are shut down' });
+  });
+
+  it('reports a worker\'s uncaught error to onWorkerError (its message), replaces the worker, and serves the next job', async () => {
+    let reported: (error: Error) => void = () => undefined;
+    const report = new Promise<Error>((resolve) => {
+      reported = resolve;
+    });
+    const pool = new CryptoPool({ workers: 1, onWorkerError: (error) => reported(error) });
+    try {
+      await pool.checkCsr(goodCsr);
+      pool.failWorker(0, 'worker bug for the test');
+      assert.equal((await report).message, 'worker bug for the test');
+      // The in-flight jobs of a worker that exits fail with busy (the stopWorker test above); then the replacement serves.
+      assert.equal(await servedAfterReplacement(pool), 'good.example.com');
+      assert.equal(pool.size, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('replaces a failed worker even when onWorkerError throws', async () => {
+    let calls = 0;
+    const pool = new CryptoPool({
+      workers: 1,
+      onWorkerError: () => {
+        calls++;
+        throw new Error('the reporter failed');
+      },
+    });
+    try {
+      await pool.checkCsr(goodCsr);
+      pool.failWorker(0, 'worker bug for the test');
+      assert.equal(await servedAfterReplacement(pool), 'good.example.com');
+      assert.equal(calls, 1);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('lets the process exit: idle workers do not hold it, close ends them', () => {
@@ -273,3 +310,16 @@ describe('CryptoPool', () => {
     }
   });
 });
+
+/** The common name of goodCsr once a job is served; until the replacement worker is up, jobs are refused with busy (and only that). */
+async function servedAfterReplacement(pool: CryptoPool): Promise<string | null> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      return (await pool.checkCsr(goodCsr)).commonName;
+    } catch (err) {
+      assert.ok(isDomainError(err, 'busy'), String(err));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return assert.fail('no replacement worker served a job within 100 tries');
+}
