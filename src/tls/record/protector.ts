@@ -39,6 +39,13 @@ function decipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): Decipher
     : createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
 }
 
+/** `bytes` in a buffer of its own (never a slice of the shared pool). */
+function ownCopy(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
+
 /**
  * One direction of record protection (RFC 8446 §5.2-5.3): AEAD key, IV and a
  * 64-bit sequence number. Installing a new secret means a new Protector, so
@@ -60,11 +67,14 @@ export class Protector {
 
   constructor(readonly suite: SuiteInfo, readonly secret: Buffer) {
     const { key, iv } = trafficKeys(suite.hash, suite.keyLength, secret);
-    this.key = key;
+    // Key and nonce get bytes of their own, not slices of Buffer's shared 8 KiB pool (where HMAC output
+    // and small allocations land): a protector lives as long as its connection, and a pooled slice
+    // would keep a whole pool slab alive per idle connection.
+    this.key = ownCopy(key);
     this.aead = suite.aead;
     this.ivHigh = iv.readUInt32BE(4);
     this.ivLow = iv.readUInt32BE(8);
-    this.nonceBuffer = Buffer.from(iv);
+    this.nonceBuffer = ownCopy(iv);
   }
 
   get recordsProcessed(): number {

@@ -339,3 +339,20 @@ describe('Protector round trips for every TLS 1.3 suite', () => {
     );
   });
 });
+
+describe('Protector memory', () => {
+  it('holds its key and nonce in buffers of their own, never slices of the shared Buffer pool (a pooled slice pins an 8 KiB slab per idle connection)', () => {
+    const kept: Protector[] = [];
+    for (let i = 0; i < 100; i++) {
+      kept.push(new Protector(AES128, secrets.serverApplication));
+      // Small allocations in between, so a pooled slice would share a slab with them.
+      Buffer.from('x'.repeat(100));
+    }
+    for (const protector of kept) {
+      // The fields are private: read them as the memory they are, to check what each one keeps alive.
+      const { key, nonceBuffer } = protector as unknown as { key: Buffer; nonceBuffer: Buffer };
+      assert.equal(key.buffer.byteLength, 16);
+      assert.equal(nonceBuffer.buffer.byteLength, 12);
+    }
+  });
+});
