@@ -45,6 +45,7 @@ import {
   type ServerMode,
   type WindowStats,
 } from './protocol.js';
+import { askChildToExit } from '../common/child-exit.js';
 import { envNumber } from '../common/env.js';
 import { profileShortConnections, runShortConnections } from './short.js';
 
@@ -203,19 +204,8 @@ class ServerChild {
   }
 
   /** Asks the child to exit (so a --cpu-prof profile gets written); kills it by PID if it does not. */
-  async exit(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
-    try {
-      this.proc.send({ type: 'exit' } satisfies ParentMessage);
-    } catch {
-      // Channel already closed.
-    }
-    const timer = setTimeout(() => {
-      if (this.proc.pid !== undefined && this.proc.exitCode === null) process.kill(this.proc.pid, 'SIGKILL');
-    }, 10_000);
-    await exited;
-    clearTimeout(timer);
+  exit(): Promise<void> {
+    return askChildToExit(this.proc);
   }
 }
 

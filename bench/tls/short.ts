@@ -23,6 +23,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { connect, createSecureContext, type SecureContext } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { askChildToExit } from '../common/child-exit.js';
 import { envNumber } from '../common/env.js';
 import { ResponseReader } from '../common/http-responses.js';
 import { analyzeProfile } from './cpuprofile.js';
@@ -108,19 +109,8 @@ class ShortServer {
   }
 
   /** Asks the child to exit (so --cpu-prof writes its profile); kills it by PID if it does not. */
-  async exit(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
-    try {
-      this.proc.send({ type: 'exit' } satisfies ParentMessage);
-    } catch {
-      // Channel already closed.
-    }
-    const timer = setTimeout(() => {
-      if (this.proc.pid !== undefined && this.proc.exitCode === null) process.kill(this.proc.pid, 'SIGKILL');
-    }, 10_000);
-    await exited;
-    clearTimeout(timer);
+  exit(): Promise<void> {
+    return askChildToExit(this.proc);
   }
 }
 
