@@ -207,7 +207,7 @@ export interface AcmeServerDeps {
   readonly checkCsr?: (csr: string) => Promise<ParsedCsr>;
   /** Accounts whose imported key is cached (account-keys.ts); default 10,000, 0 turns the cache off. */
   readonly accountKeyCacheSize?: number;
-  /** Randomness for ids, tokens and nonces; default node:crypto, drawn a block at a time (random-pool.ts). */
+  /** Randomness for ids, tokens and nonces; default node:crypto, drawn a block at a time (shared/random.ts). */
   readonly random?: (length: number) => Uint8Array;
   /** Called after each background validation is recorded. Must not throw. */
   readonly onValidated?: (event: ValidationEvent) => void;

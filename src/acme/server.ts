@@ -15,7 +15,7 @@ import { enforceLimit } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
 import { IdentifierPolicy } from './identifiers.js';
 import { NonceStore } from './nonces.js';
-import { pooledRandom } from './random-pool.js';
+import { pooledRandom } from '../shared/random.js';
 import { authorizationPost, newOrder, orderPost } from './orders.js';
 import type { AcmeServerDeps, AcmeValidationLimits } from './ports.js';
 import type { SchedulerLimits, SchedulerLoad } from './validation/scheduler.js';

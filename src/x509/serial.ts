@@ -1,5 +1,5 @@
-import { randomFillSync } from 'node:crypto';
 import { DomainError } from '../shared/errors.js';
+import { pooledRandom } from '../shared/random.js';
 
 export type RandomSource = (length: number) => Uint8Array;
 
@@ -7,31 +7,11 @@ export type RandomSource = (length: number) => Uint8Array;
 export const SERIAL_OCTETS = 16;
 
 /*
- * Defaults to node:crypto; tests inject their own. (STYLE.md wants randomness
- * from shared/random.ts, which does not exist yet: switch when it does.)
+ * Defaults to node:crypto's CSPRNG a block at a time (shared/random.ts: one
+ * call per 256 serials; the call's fixed cost was ~1.6 % of the event loop at
+ * svid-64); tests inject their own.
  */
-const defaultRandom: RandomSource = (length) => takeRandom(length);
-
-/*
- * One call into OpenSSL's CSPRNG per 256 serials rather than per serial (as
- * node:crypto's randomUUID caches its entropy): the call's fixed cost was
- * ~1.6 % of the event loop at svid-64. Every byte is handed out once.
- */
-const RANDOM_POOL_BYTES = 4096;
-const randomPool = Buffer.alloc(RANDOM_POOL_BYTES);
-let randomOffset = RANDOM_POOL_BYTES;
-
-function takeRandom(length: number): Uint8Array {
-  if (length > RANDOM_POOL_BYTES) return randomFillSync(new Uint8Array(length));
-  if (randomOffset + length > RANDOM_POOL_BYTES) {
-    randomFillSync(randomPool);
-    randomOffset = 0;
-  }
-  const out = new Uint8Array(randomPool.subarray(randomOffset, randomOffset + length));
-  randomPool.fill(0, randomOffset, randomOffset + length);
-  randomOffset += length;
-  return out;
-}
+const defaultRandom: RandomSource = pooledRandom();
 
 /**
  * A fresh random serial as lowercase hex, always 32 digits. The top bit is

@@ -4,6 +4,7 @@ import { NamedGroup } from '../codec/enums.js';
 import { EcdhExchange, isEcdhGroup } from './ecdh.js';
 import { FfdheExchange, isFfdheGroup } from './ffdhe.js';
 import { XdhExchange } from './xdh.js';
+import { pooledRandom } from '../../shared/random.js';
 
 export { EcdhExchange } from './ecdh.js';
 
@@ -52,32 +53,10 @@ export function generateKeyExchange(group: number, random: (length: number) => B
   throw new TlsAlertError('internal_error', `no key exchange for group ${group}`);
 }
 
-/**
- * Randomness drawn from the system in 4 KiB blocks: a handshake takes a
- * dozen small values, and each randomBytes call has a fixed cost.
- */
-class RandomPool {
-  private block = Buffer.alloc(0);
-  private offset = 0;
-
-  take(length: number): Buffer {
-    if (length > 256) return randomBytes(length);
-    if (this.offset + length > this.block.length) {
-      this.block = randomBytes(4096);
-      this.offset = 0;
-    }
-    // A copy, so no two callers ever share bytes of the block.
-    const out = Buffer.from(this.block.subarray(this.offset, this.offset + length));
-    this.block.fill(0, this.offset, this.offset + length);
-    this.offset += length;
-    return out;
-  }
-}
-
-const pool = new RandomPool();
-const pooledRandom = (length: number): Buffer => pool.take(length);
+/** Randomness drawn from the system in 4 KiB blocks: a handshake takes a dozen small values. */
+const takeRandom = pooledRandom();
 
 export const nodeCryptoProvider: CryptoProvider = {
-  randomBytes: pooledRandom,
-  generateKeyExchange: (group) => generateKeyExchange(group, pooledRandom),
+  randomBytes: takeRandom,
+  generateKeyExchange: (group) => generateKeyExchange(group, takeRandom),
 };

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { pooledRandom } from '../../../src/acme/random-pool.js';
+import { pooledRandom } from '../../../src/shared/random.js';
 
 describe('pooledRandom', () => {
   it('hands out the lengths asked for, never the same bytes twice, across block refills', () => {
