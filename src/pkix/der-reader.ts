@@ -97,15 +97,17 @@ export class DerReader<B extends Uint8Array = Uint8Array> {
 
   /** Reads the next element, which must carry `tag`; the tag is checked before the length. */
   expect(tag: number, what = 'element'): DerElement<B> {
-    const found = this.peekTag();
+    const start = this.offset;
+    const found = start < this.end ? this.bytes[start] : undefined;
     if (found === undefined) throw new DerError(`unexpected end of data in ${what}`);
     if (found !== tag) throw new DerError(`expected tag 0x${hex(tag)}, found 0x${hex(found)}`);
-    return this.read(what);
+    if ((tag & 0x1f) === 0x1f) throw new DerError(`high tag numbers are not used here (${what})`);
+    return this.readFrom(start, tag, what);
   }
 
   /** Reads the next element only when it carries `tag` (OPTIONAL and DEFAULT fields). */
   optional(tag: number, what = 'element'): DerElement<B> | undefined {
-    return this.peekTag() === tag ? this.read(what) : undefined;
+    return this.peekTag() === tag ? this.expect(tag, what) : undefined;
   }
 
   /** A decoder consumes exactly its declared length (STYLE §6). */

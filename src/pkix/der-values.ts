@@ -12,24 +12,29 @@ const MAX_OID_OCTETS = 64;
 export function decodeOid(content: Uint8Array): string {
   if (content.byteLength === 0) throw new DerError('empty OBJECT IDENTIFIER');
   if (content.byteLength > MAX_OID_OCTETS) throw new DerError('OBJECT IDENTIFIER too long');
-  const arcs: number[] = [];
+  // Built as text directly: this runs for every algorithm, attribute and extension of every certificate.
+  let text = '';
   let arc = 0;
   let isFresh = true;
-  for (const octet of content) {
+  for (let i = 0; i < content.byteLength; i++) {
+    const octet = content[i] ?? 0;
     // X.690 §8.19.2: each subidentifier uses the fewest octets (no leading 0x80).
     if (isFresh && octet === 0x80) throw new DerError('OBJECT IDENTIFIER arc is not minimally encoded');
     arc = arc * 128 + (octet & 0x7f);
-    if (!Number.isSafeInteger(arc)) throw new DerError('OBJECT IDENTIFIER arc too large');
+    if (arc > Number.MAX_SAFE_INTEGER) throw new DerError('OBJECT IDENTIFIER arc too large');
     isFresh = (octet & 0x80) === 0;
-    if (isFresh) {
-      arcs.push(arc);
-      arc = 0;
+    if (!isFresh) continue;
+    if (text === '') {
+      // X.690 §8.19.4: the first subidentifier carries the first two arcs.
+      const first = arc < 40 ? 0 : arc < 80 ? 1 : 2;
+      text = `${first}.${arc - first * 40}`;
+    } else {
+      text += `.${arc}`;
     }
+    arc = 0;
   }
   if (!isFresh) throw new DerError('OBJECT IDENTIFIER ends inside an arc');
-  const [head = 0, ...rest] = arcs;
-  const first = head < 40 ? 0 : head < 80 ? 1 : 2;
-  return [first, head - first * 40, ...rest].join('.');
+  return text;
 }
 
 /** X.690 §11.1: DER TRUE is 0xff, FALSE 0x00; nothing else. */
@@ -54,12 +59,17 @@ export function decodeSmallInteger(content: Uint8Array, what = 'INTEGER'): numbe
 }
 
 function latin1(content: Uint8Array): string {
-  return Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('latin1');
+  // A Buffer (the verifier's input) is read in place; only a plain Uint8Array needs a Buffer view made.
+  const buffer = Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  return buffer.toString('latin1');
 }
 
 /** Printable IA5String (dNSName, URI): 0x20..0x7e only. */
 export function decodeIa5(content: Uint8Array, what: string): string {
-  for (const b of content) if (b > 0x7e || b < 0x20) throw new DerError(`${what}: not printable IA5String`);
+  for (let i = 0; i < content.byteLength; i++) {
+    const b = content[i] ?? 0;
+    if (b > 0x7e || b < 0x20) throw new DerError(`${what}: not printable IA5String`);
+  }
   return latin1(content);
 }
 
