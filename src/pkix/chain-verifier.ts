@@ -76,7 +76,9 @@ export class ChainVerifier {
   /** chainDer: as received, leaf first. Throws CertificateError. */
   verify(chainDer: readonly Uint8Array[], expect: VerifyExpectation): VerifiedChain {
     if (chainDer.length === 0) throw refuse('bad_certificate', 'empty certificate chain');
-    if (chainDer.length > MAX_PRESENTED) throw refuse('bad_certificate', `${chainDer.length} certificates presented, at most ${MAX_PRESENTED} accepted`);
+    if (chainDer.length > MAX_PRESENTED) {
+      throw refuse('bad_certificate', `${chainDer.length} certificates presented, at most ${MAX_PRESENTED} accepted`);
+    }
     // Duplicates map to one parsed object; a Set keeps the search from trying them twice.
     const presented = [...new Set(chainDer.map((der) => this.lookup(der)))];
     const [first] = presented;

@@ -95,7 +95,11 @@ function describeName(name: NameOfForm): string {
  * The first problem with `names` under `constraints`, or undefined when all
  * pass. `otherTags` are the tags of SAN forms we do not interpret.
  */
-export function constraintViolation(names: readonly NameOfForm[], otherTags: readonly number[], constraints: NameConstraints): string | undefined {
+export function constraintViolation(
+  names: readonly NameOfForm[],
+  otherTags: readonly number[],
+  constraints: NameConstraints,
+): string | undefined {
   for (const name of names) {
     // §4.2.1.10: a name within any excluded subtree is invalid, whatever the permitted subtrees say.
     if (constraints.excluded.some((base) => nameWithin(name, base))) return `${describeName(name)} is excluded`;

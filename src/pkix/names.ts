@@ -15,7 +15,9 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
  */
 export function normalizeDnsName(input: string, options: { readonly allowWildcard?: boolean } = {}): string {
   const name = input.toLowerCase();
-  if (name.length === 0 || name.length > 253) throw new DomainError('malformed', `DNS name "${input.slice(0, 64)}" must be 1 to 253 characters`);
+  if (name.length === 0 || name.length > 253) {
+    throw new DomainError('malformed', `DNS name "${input.slice(0, 64)}" must be 1 to 253 characters`);
+  }
   const labels = name.split('.');
   labels.forEach((label, index) => {
     if (label === '*' && index === 0 && labels.length > 1) {

@@ -110,7 +110,9 @@ function screenPublicKey(info: PublicKeyInfo): boolean {
     case KeyOid.ed448: {
       // RFC 8410 §4: 32 octets for Ed25519, 57 for Ed448.
       const length = info.algorithm === KeyOid.ed25519 ? 32 : 57;
-      if (info.keyOctets.length !== length) throw new DerError(`EdDSA public key is ${info.keyOctets.length} octets, not ${length} (RFC 8410 §4)`);
+      if (info.keyOctets.length !== length) {
+        throw new DerError(`EdDSA public key is ${info.keyOctets.length} octets, not ${length} (RFC 8410 §4)`);
+      }
       return true;
     }
     case KeyOid.rsaEncryption:

@@ -53,7 +53,8 @@ function constrainedNames(cert: ParsedCertificate): NameOfForm[] {
 function checkNameConstraints(cert: ParsedCertificate, constraints: NameConstraints, by: ParsedCertificate): CertificateError | undefined {
   const otherTags = cert.fields.extensions.subjectAltName?.otherTags ?? [];
   const problem = constraintViolation(constrainedNames(cert), otherTags, constraints);
-  return problem === undefined ? undefined : refuse('bad_certificate', `${cert.label} under the name constraints of ${by.label}: ${problem}`);
+  if (problem === undefined) return undefined;
+  return refuse('bad_certificate', `${cert.label} under the name constraints of ${by.label}: ${problem}`);
 }
 
 /** §6.1.4(l),(m): non-self-issued intermediates below `i` may not exceed its pathLenConstraint. */

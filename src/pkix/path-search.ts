@@ -74,7 +74,15 @@ export class PathSearch {
 
   /** A path from `leaf` to an anchor that passes the checks; throws the most useful refusal when there is none. */
   find(leaf: ParsedCertificate, presented: readonly ParsedCertificate[], expect: VerifyExpectation, nowMs: number): ParsedCertificate[] {
-    const state: SearchState = { presented, expect, nowMs, candidates: 0, pathProblem: undefined, signatureProblem: undefined, isTooDeep: false };
+    const state: SearchState = {
+      presented,
+      expect,
+      nowMs,
+      candidates: 0,
+      pathProblem: undefined,
+      signatureProblem: undefined,
+      isTooDeep: false,
+    };
     const path = this.extend([leaf], state);
     if (path !== undefined) return path;
     // A complete path that failed a check says most, then a bad signature, then depth.

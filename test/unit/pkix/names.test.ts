@@ -33,7 +33,8 @@ describe('IP addresses (RFC 5280 §4.2.1.6, RFC 5952)', () => {
   });
 
   it('refuses leading zeros, zone ids, out-of-range parts and non-addresses', () => {
-    for (const bad of ['010.0.0.1', '1.2.3.04', '256.1.1.1', '1.2.3', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', '1::2::3', '::ffff:01.2.3.4', ' 1.2.3.4', 'example.com', '']) {
+    const bad4 = ['010.0.0.1', '1.2.3.04', '256.1.1.1', '1.2.3', ' 1.2.3.4', 'example.com', ''];
+    for (const bad of [...bad4, 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', '1::2::3', '::ffff:01.2.3.4']) {
       assert.equal(parseIpAddress(bad), undefined, bad);
     }
   });

@@ -34,8 +34,10 @@ describe('PeerChainVerifier', () => {
   });
 
   it('turns unknown_ca and bad_certificate refusals into TlsAlertErrors', () => {
-    assertAlertFromPkix(() => verifier.verify(ders('other-client-chain.pem'), { role: 'client' }), 'unknown_ca', /^unknown_ca: no path from /);
+    const otherChain = ders('other-client-chain.pem');
+    assertAlertFromPkix(() => verifier.verify(otherChain, { role: 'client' }), 'unknown_ca', /^unknown_ca: no path from /);
     assertAlertFromPkix(() => verifier.verify([], { role: 'client' }), 'bad_certificate', /^bad_certificate: empty certificate chain$/);
-    assertAlertFromPkix(() => describeCertificate(Uint8Array.of(0x30, 0x00)), 'bad_certificate', /^bad_certificate: malformed certificate: /);
+    const malformed = /^bad_certificate: malformed certificate: /;
+    assertAlertFromPkix(() => describeCertificate(Uint8Array.of(0x30, 0x00)), 'bad_certificate', malformed);
   });
 });
