@@ -5,8 +5,7 @@ import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
 import { SIGNATURE, type IssuerCurve } from './certificate.js';
-import { derSequence } from '../pkix/index.js';
-import { checkStrictDer, DerError, DerReader } from '../pkix/index.js';
+import { checkStrictDer, derSequence, DerError, DerReader } from '../pkix/index.js';
 import { normalizeSerial } from './serial.js';
 
 /*
