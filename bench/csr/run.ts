@@ -30,7 +30,7 @@ import { importPolicyKey } from '../../src/x509/subject-key-import.js';
 import { policyKeyJwk } from '../../src/x509/key-policy.js';
 import { verifyOneShot } from '../../src/x509/one-shot.js';
 import { fromPem } from '../../src/x509/pem.js';
-import { contextTag, DerReader, readSingle, Tag } from '../../src/x509/der-codec.js';
+import { contextTag, DerReader, readSingle, Tag } from '../../src/pkix/index.js';
 import { envNumber } from '../common/env.js';
 import { makeCsr } from '../svid/csr.js';
 import { analyzeProfile } from '../tls/cpuprofile.js';
@@ -86,15 +86,15 @@ function csrPem(keyCase: KeyCase): string {
 
 /** The signed CertificationRequestInfo, its signature and its SPKI, read with our DER reader. */
 function requestParts(pem: string): { readonly info: Uint8Array; readonly signature: Uint8Array; readonly spki: Uint8Array } {
-  const outer = new DerReader(readSingle(fromPem(pem, 'CERTIFICATE REQUEST'), Tag.sequence, 'CertificationRequest').value);
-  const info = outer.read(Tag.sequence);
-  outer.read(Tag.sequence);
-  const signature = outer.read(Tag.bitString).value.subarray(1);
-  const fields = new DerReader(info.value);
-  fields.read(Tag.integer);
-  fields.read(Tag.sequence);
-  const spki = fields.read(Tag.sequence).bytes;
-  fields.readOptional(contextTag(0, true));
+  const outer = DerReader.of(readSingle(fromPem(pem, 'CERTIFICATE REQUEST'), Tag.sequence, 'CertificationRequest').content);
+  const info = outer.expect(Tag.sequence);
+  outer.expect(Tag.sequence);
+  const signature = outer.expect(Tag.bitString).content.subarray(1);
+  const fields = DerReader.of(info.content);
+  fields.expect(Tag.integer);
+  fields.expect(Tag.sequence);
+  const spki = fields.expect(Tag.sequence).bytes;
+  fields.optional(contextTag(0, true));
   return { info: info.bytes, signature, spki };
 }
 
@@ -115,9 +115,9 @@ function importPaths(key: PolicyKey, spki: Uint8Array): [string, () => unknown][
     const raw = Buffer.from(key.x);
     paths.push(['raw (WebCrypto importKey)', async () => KeyObject.from(await webcrypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, true, ['verify']))]);
   } else {
-    const bits = new DerReader(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').value);
-    bits.read(Tag.sequence);
-    const pkcs1 = Buffer.from(bits.read(Tag.bitString).value.subarray(1));
+    const bits = DerReader.of(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').content);
+    bits.expect(Tag.sequence);
+    const pkcs1 = Buffer.from(bits.expect(Tag.bitString).content.subarray(1));
     paths.push(['PKCS#1 DER (createPublicKey)', () => createPublicKey({ key: pkcs1, format: 'der', type: 'pkcs1' })]);
   }
   return paths;

@@ -5,7 +5,7 @@
  * attributes, ecdsa-with-SHA256), encoded with keysmith's own DER writer.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { contextTag, encodeOid, Tag, tlv } from '../../src/x509/der-codec.js';
+import { contextTag, encodeOid, Tag, tlv } from '../../src/pkix/index.js';
 
 const ECDSA_WITH_SHA256 = tlv(Tag.sequence, encodeOid('1.2.840.10045.4.3.2'));
 const VERSION_1 = tlv(Tag.integer, Uint8Array.of(0));

@@ -4,13 +4,7 @@
  * node:crypto's X509Certificate is used only to match issuers.
  */
 import { X509Certificate } from 'node:crypto';
-
-/** RFC 7468 §2: base64 in lines of 64 characters between the labels. */
-export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  const lines = base64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
+import { toPem } from '../pkix/index.js';
 
 function isSelfIssued(cert: X509Certificate): boolean {
   return cert.subject === cert.issuer && cert.checkIssued(cert);
@@ -24,13 +18,13 @@ function isSelfIssued(cert: X509Certificate): boolean {
 export function pemCertificateChain(der: Uint8Array, authorities: readonly Uint8Array[]): string {
   const candidates = authorities.map((a) => new X509Certificate(a));
   let current = new X509Certificate(der);
-  let out = derToPem(der);
+  let out = toPem(der);
   // A chain is never longer than the bundle; the bound also stops a loop in a malformed bundle.
   for (let depth = 0; depth < candidates.length && !isSelfIssued(current); depth++) {
     const subject = current;
     const issuer = candidates.find((c) => subject.checkIssued(c) && subject.verify(c.publicKey));
     if (issuer === undefined || isSelfIssued(issuer)) break;
-    out += derToPem(issuer.raw);
+    out += toPem(issuer.raw);
     current = issuer;
   }
   return out;

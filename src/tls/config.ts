@@ -5,7 +5,8 @@ import { schemesForKey } from './crypto/signatures.js';
 import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
 import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyOcspStaple, VerifyPeer } from './options.js';
 import { TicketKeys } from './tickets.js';
-import { ChainVerifier, parsePemCertificates } from './verify.js';
+import { parsePemCertificates } from '../pkix/index.js';
+import { PeerChainVerifier } from './peer-verifier.js';
 
 /** Options resolved once (keys parsed, anchors loaded), shared by every connection. */
 export interface CommonConfig {
@@ -13,7 +14,7 @@ export interface CommonConfig {
   readonly privateKey: KeyObject | undefined;
   /** Schemes our key can sign with, in preference order. */
   readonly signSchemes: readonly number[];
-  readonly verifier: ChainVerifier | undefined;
+  readonly verifier: PeerChainVerifier | undefined;
   readonly suites: readonly number[];
   readonly groups: readonly number[];
   readonly alpnProtocols: readonly string[];
@@ -76,7 +77,7 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defa
     throw new TypeError(`unsupported private key type ${privateKey.asymmetricKeyType ?? 'unknown'}`);
   }
   const anchors = toList(options.ca).flatMap((pem) => parsePemCertificates(pem));
-  const verifier = anchors.length === 0 ? undefined : new ChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
+  const verifier = anchors.length === 0 ? undefined : new PeerChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
   const suites = options.cipherSuites?.map((name) => CipherSuite[name]) ?? DEFAULT_SUITE_ORDER;
   const groups = options.groups?.map((name) => NamedGroup[name]) ?? defaultGroups;
   if (suites.length === 0 || groups.length === 0) throw new TypeError('cipherSuites and groups may not be empty');

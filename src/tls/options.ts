@@ -1,3 +1,4 @@
+import type { PeerCertificates } from '../pkix/index.js';
 import type { CipherSuite, NamedGroup } from './codec/enums.js';
 
 export type CipherSuiteName = keyof typeof CipherSuite;
@@ -5,30 +6,8 @@ export type GroupName = keyof typeof NamedGroup;
 export type ClientAuthMode = 'none' | 'request' | 'require';
 export type PemInput = string | Uint8Array;
 
-/** A certificate from the peer's verified chain, leaf first. */
-export interface PeerCertificate {
-  /** DER bytes. */
-  readonly raw: Uint8Array;
-  readonly subject: string;
-  readonly issuer: string;
-  /** Lowercase hex, no separators, no leading zero octet. */
-  readonly serialNumber: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  /** SHA-256 of the DER, lowercase hex. */
-  readonly fingerprint256: string;
-  readonly dnsNames: readonly string[];
-  readonly ipAddresses: readonly string[];
-  readonly uris: readonly string[];
-  readonly isCA: boolean;
-}
-
-/** What the engine hands to the caller's `verifyPeer` after the chain checks passed. */
-export interface PeerCertificates {
-  /** Verified chain, leaf first, ending at the trust anchor. */
-  readonly chain: readonly PeerCertificate[];
-  readonly leaf: PeerCertificate;
-}
+/** A certificate from the peer's verified chain, and the chain (leaf first): pkix's views, passed through as they are. */
+export type { PeerCertificate, PeerCertificates } from '../pkix/index.js';
 
 /**
  * The caller's own policy on a verified peer (ledger revocation, SPIFFE

@@ -1,6 +1,7 @@
 import { webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
+import { DerError, readSingle, Tag, tlv } from '../pkix/index.js';
 import { ipToOctets, normalizeDnsName, normalizeIpAddress } from './names.js';
 import { toPem } from './pem.js';
 import { peculiar } from './provider.js';
@@ -96,20 +97,22 @@ function readAltNames(value: Uint8Array): ResponderAltName[] {
   });
 }
 
-/** DER of Authorization, checked byte by byte: tag 04, length 32, nothing after (X.690 §8.7, §10.1). */
+/** DER of Authorization ::= OCTET STRING (SIZE (32)) (RFC 8737 §3), one TLV and nothing after (X.690 §8.7, §10.1). */
 function readAuthorization(value: Uint8Array): Uint8Array | undefined {
-  if (value.byteLength !== 2 + SHA256_BYTES || value[0] !== 0x04 || value[1] !== SHA256_BYTES) return undefined;
-  return value.slice(2);
+  let digest: Uint8Array;
+  try {
+    digest = readSingle(value, Tag.octetString, 'Authorization').content;
+  } catch (cause) {
+    if (cause instanceof DerError) return undefined;
+    throw cause;
+  }
+  return digest.byteLength === SHA256_BYTES ? new Uint8Array(digest) : undefined;
 }
 
 /** extnValue for id-pe-acmeIdentifier: the DER OCTET STRING of a 32-octet digest. */
 export function encodeAcmeIdentifierValue(digest: Uint8Array): Uint8Array {
   if (digest.byteLength !== SHA256_BYTES) throw new TypeError(`the acmeIdentifier digest is ${SHA256_BYTES} octets, got ${digest.byteLength}`);
-  const out = new Uint8Array(2 + SHA256_BYTES);
-  out[0] = 0x04;
-  out[1] = SHA256_BYTES;
-  out.set(digest, 2);
-  return out;
+  return tlv(Tag.octetString, digest);
 }
 
 export interface TlsAlpnCertificateRequest {

@@ -2,7 +2,7 @@ import { createHash, createPublicKey, type KeyObject, type webcrypto } from 'nod
 import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import type { SubjectAltName } from '../shared/records.js';
-import { derSequence } from './der.js';
+import { derSequence } from '../pkix/index.js';
 import { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type DistinguishedName } from './names.js';
 import { peculiar, subtle } from './provider.js';
 

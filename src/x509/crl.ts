@@ -3,8 +3,7 @@ import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
 import { SIGNATURE, type CertificateIssuer, type IssuerCurve } from './certificate.js';
-import { asciiBytes, contextTag, encodeOid, Tag, tlv } from './der-codec.js';
-import { derSequence } from './der.js';
+import { asciiBytes, contextTag, derSequence, encodeOid, Tag, tlv } from '../pkix/index.js';
 import { peculiar } from './provider.js';
 import { normalizeSerial } from './serial.js';
 

@@ -1,7 +1,7 @@
 import { constants, verify, type KeyObject } from 'node:crypto';
 import { verifyOneShot } from './one-shot.js';
 import { DomainError } from '../shared/errors.js';
-import { contextTag, decodeOid, decodeSmallInteger, DerError, DerReader, readChildren, readSingle, Tag, type DerElement } from './der-codec.js';
+import { contextTag, decodeOid, decodeSmallInteger, DerError, DerReader, readChildren, readSingle, Tag, type DerElement } from '../pkix/index.js';
 import { describeNameDer } from './name-text.js';
 import { octetsToIp } from './names.js';
 import { parsePemBlocks } from './pem.js';
@@ -144,28 +144,28 @@ function csrBytes(input: string | Uint8Array): Uint8Array {
 
 /** RFC 2986 §4.1 and §4.2, read as DER; every element is consumed exactly. Throws DerError. */
 function decodeRequest(der: Uint8Array): DecodedRequest {
-  const outer = new DerReader(readSingle(der, Tag.sequence, 'CertificationRequest').value);
-  const info = outer.read(Tag.sequence);
-  const signatureAlgorithm = outer.read(Tag.sequence);
-  const signatureBits = outer.read(Tag.bitString);
-  outer.end('CertificationRequest');
+  const outer = DerReader.of(readSingle(der, Tag.sequence, 'CertificationRequest').content);
+  const info = outer.expect(Tag.sequence);
+  const signatureAlgorithm = outer.expect(Tag.sequence);
+  const signatureBits = outer.expect(Tag.bitString);
+  outer.expectEnd('CertificationRequest');
   // The signature is a whole number of octets: no unused bits.
-  if (signatureBits.value[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
+  if (signatureBits.content[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
 
-  const fields = new DerReader(info.value);
+  const fields = DerReader.of(info.content);
   // RFC 2986 §4.1: version is 0 (v1).
-  if (decodeSmallInteger(fields.read(Tag.integer)) !== 0) throw new DerError('CertificationRequestInfo version is not v1 (0)');
-  const subject = fields.read(Tag.sequence);
-  const publicKey = fields.read(Tag.sequence);
-  const attributes = fields.readOptional(contextTag(0, true));
-  fields.end('CertificationRequestInfo');
+  if (decodeSmallInteger(fields.expect(Tag.integer).content, 'version') !== 0) throw new DerError('CertificationRequestInfo version is not v1 (0)');
+  const subject = fields.expect(Tag.sequence);
+  const publicKey = fields.expect(Tag.sequence);
+  const attributes = fields.optional(contextTag(0, true));
+  fields.expectEnd('CertificationRequestInfo');
   return {
     info: info.bytes,
     subject: subject.bytes,
     publicKey: publicKey.bytes,
     extensions: attributes === undefined ? [] : extensionRequest(attributes),
     signatureAlgorithm,
-    signature: signatureBits.value.subarray(1),
+    signature: signatureBits.content.subarray(1),
   };
 }
 
@@ -174,20 +174,20 @@ function extensionRequest(attributes: DerElement): DecodedExtension[] {
   let found: DecodedExtension[] | undefined;
   for (const attribute of readChildren(attributes)) {
     if (attribute.tag !== Tag.sequence) throw new DerError('Attribute is not a SEQUENCE');
-    const parts = new DerReader(attribute.value);
-    const type = decodeOid(parts.read(Tag.oid).value);
-    const values = readChildren(parts.read(Tag.set));
-    parts.end('Attribute');
+    const parts = DerReader.of(attribute.content);
+    const type = decodeOid(parts.expect(Tag.oid).content);
+    const values = readChildren(parts.expect(Tag.set));
+    parts.expectEnd('Attribute');
     const [first] = values;
     if (type !== OID.extensionRequest || found !== undefined || first === undefined) continue;
     if (first.tag !== Tag.sequence) throw new DerError('extensionRequest value is not Extensions');
     found = readChildren(first).map((element) => {
       if (element.tag !== Tag.sequence) throw new DerError('Extension is not a SEQUENCE');
-      const extension = new DerReader(element.value);
-      const oid = decodeOid(extension.read(Tag.oid).value);
-      extension.readOptional(Tag.boolean);
-      const value = extension.read(Tag.octetString).value;
-      extension.end('Extension');
+      const extension = DerReader.of(element.content);
+      const oid = decodeOid(extension.expect(Tag.oid).content);
+      extension.optional(Tag.boolean);
+      const value = extension.expect(Tag.octetString).content;
+      extension.expectEnd('Extension');
       return { oid, value };
     });
   }
@@ -201,10 +201,10 @@ function signatureCheckFor(algorithm: DerElement, key: CheckedSubjectKey): Signa
   };
   let check: SignatureCheck | undefined;
   try {
-    const parts = new DerReader(algorithm.value);
-    const oid = decodeOid(parts.read(Tag.oid).value);
-    const parameters = parts.isDone ? undefined : parts.read();
-    parts.end('AlgorithmIdentifier');
+    const parts = DerReader.of(algorithm.content);
+    const oid = decodeOid(parts.expect(Tag.oid).content);
+    const parameters = parts.isEmpty() ? undefined : parts.read();
+    parts.expectEnd('AlgorithmIdentifier');
     const ecdsa = ECDSA_DIGESTS.get(oid);
     const rsa = RSA_DIGESTS.get(oid);
     // RFC 5758 §3.2 and RFC 8410 §3: parameters absent; RFC 4055 §5: NULL (or absent, as many encoders write).
@@ -227,36 +227,36 @@ function signatureCheckFor(algorithm: DerElement, key: CheckedSubjectKey): Signa
  */
 function pssCheck(parameters: DerElement): SignatureCheck | undefined {
   if (parameters.tag !== Tag.sequence) return undefined;
-  const fields = new DerReader(parameters.value);
-  const hash = fields.readOptional(contextTag(0, true));
-  const mgf = fields.readOptional(contextTag(1, true));
-  const salt = fields.readOptional(contextTag(2, true));
-  const trailer = fields.readOptional(contextTag(3, true));
-  fields.end('RSASSA-PSS-params');
+  const fields = DerReader.of(parameters.content);
+  const hash = fields.optional(contextTag(0, true));
+  const mgf = fields.optional(contextTag(1, true));
+  const salt = fields.optional(contextTag(2, true));
+  const trailer = fields.optional(contextTag(3, true));
+  fields.expectEnd('RSASSA-PSS-params');
   if (hash === undefined || mgf === undefined) return undefined;
-  const digest = hashOf(readSingle(hash.value, Tag.sequence, 'hashAlgorithm'));
-  const mgfAlgorithm = new DerReader(readSingle(mgf.value, Tag.sequence, 'maskGenAlgorithm').value);
-  const mgfOid = decodeOid(mgfAlgorithm.read(Tag.oid).value);
-  const mgfDigest = hashOf(mgfAlgorithm.read(Tag.sequence));
-  mgfAlgorithm.end('maskGenAlgorithm');
+  const digest = hashOf(readSingle(hash.content, Tag.sequence, 'hashAlgorithm'));
+  const mgfAlgorithm = DerReader.of(readSingle(mgf.content, Tag.sequence, 'maskGenAlgorithm').content);
+  const mgfOid = decodeOid(mgfAlgorithm.expect(Tag.oid).content);
+  const mgfDigest = hashOf(mgfAlgorithm.expect(Tag.sequence));
+  mgfAlgorithm.expectEnd('maskGenAlgorithm');
   if (digest === undefined || mgfOid !== OID.mgf1 || mgfDigest !== digest) return undefined;
-  const saltLength = salt === undefined ? 20 : decodeSmallInteger(readSingle(salt.value, Tag.integer, 'saltLength'));
+  const saltLength = salt === undefined ? 20 : decodeSmallInteger(readSingle(salt.content, Tag.integer, 'saltLength').content, 'saltLength');
   // trailerField 1 (0xBC) is the only one defined.
-  if (trailer !== undefined && decodeSmallInteger(readSingle(trailer.value, Tag.integer, 'trailerField')) !== 1) return undefined;
+  if (trailer !== undefined && decodeSmallInteger(readSingle(trailer.content, Tag.integer, 'trailerField').content, 'trailerField') !== 1) return undefined;
   return { kind: 'rsa-pss', digest, saltLength };
 }
 
 function hashOf(algorithm: DerElement): Digest | undefined {
-  const parts = new DerReader(algorithm.value);
-  const oid = decodeOid(parts.read(Tag.oid).value);
-  const parameters = parts.isDone ? undefined : parts.read();
-  parts.end('HashAlgorithm');
+  const parts = DerReader.of(algorithm.content);
+  const oid = decodeOid(parts.expect(Tag.oid).content);
+  const parameters = parts.isEmpty() ? undefined : parts.read();
+  parts.expectEnd('HashAlgorithm');
   if (parameters !== undefined && !isNull(parameters)) return undefined;
   return HASH_DIGESTS.get(oid);
 }
 
 function isNull(element: DerElement): boolean {
-  return element.tag === Tag.null && element.value.byteLength === 0;
+  return element.tag === Tag.null && element.content.byteLength === 0;
 }
 
 /** RFC 2986 §3: the signature over CertificationRequestInfo, checked on the libuv pool or on this thread. */
@@ -294,13 +294,13 @@ function requestedNames(extensions: readonly DecodedExtension[]): Pick<ParsedCsr
   }
   // RFC 5280 §4.2.1.6 GeneralName tags: [1] rfc822Name, [2] dNSName, [6] URI (IA5String), [7] iPAddress.
   for (const name of generalNames) {
-    const text = (): string => Buffer.from(name.value).toString('latin1');
+    const text = (): string => Buffer.from(name.content).toString('latin1');
     switch (name.tag) {
       case contextTag(2, false):
         out.dnsNames.push(text());
         break;
       case contextTag(7, false):
-        out.ipAddresses.push(csrIpAddress(name.value));
+        out.ipAddresses.push(csrIpAddress(name.content));
         break;
       case contextTag(6, false):
         out.uris.push(text());

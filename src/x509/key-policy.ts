@@ -18,7 +18,7 @@
  */
 import { bigIntFromBytes } from '../shared/bytes.js';
 import { checkEcCoordinates, checkEcPoint, curveByName, curveByOid, type CurveParameters } from '../shared/ec-point.js';
-import { decodeOid, DerError, DerReader, readSingle, Tag, type DerElement } from './der-codec.js';
+import { decodeOid, DerError, DerReader, readSingle, Tag, type DerElement } from '../pkix/index.js';
 import { RSA_MAX_MODULUS_OCTETS, rsaKeyProblem } from './rsa-key-checks.js';
 
 export type CertifiedCurve = 'P-256' | 'P-384';
@@ -82,20 +82,20 @@ export function checkSpkiPolicy(spki: Uint8Array): KeyVerdict {
   let parameters: DerElement | undefined;
   let bits: DerElement;
   try {
-    const fields = new DerReader(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').value);
-    const algorithmFields = new DerReader(fields.read(Tag.sequence).value);
-    algorithm = decodeOid(algorithmFields.read(Tag.oid).value);
-    parameters = algorithmFields.isDone ? undefined : algorithmFields.read();
-    algorithmFields.end('AlgorithmIdentifier');
-    bits = fields.read(Tag.bitString);
-    fields.end('SubjectPublicKeyInfo');
+    const fields = DerReader.of(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').content);
+    const algorithmFields = DerReader.of(fields.expect(Tag.sequence).content);
+    algorithm = decodeOid(algorithmFields.expect(Tag.oid).content);
+    parameters = algorithmFields.isEmpty() ? undefined : algorithmFields.read();
+    algorithmFields.expectEnd('AlgorithmIdentifier');
+    bits = fields.expect(Tag.bitString);
+    fields.expectEnd('SubjectPublicKeyInfo');
   } catch (cause) {
     if (!(cause instanceof DerError)) throw cause;
     return refuse(`public key is not a DER SubjectPublicKeyInfo (RFC 5280 §4.1): ${cause.message}`);
   }
   // X.690 §8.6.2: the first octet counts unused bits; every key format here is whole octets.
-  if (bits.value[0] !== 0) return refuse('subjectPublicKey BIT STRING has unused bits (RFC 5280 §4.1.2.7)');
-  const key = bits.value.subarray(1);
+  if (bits.content[0] !== 0) return refuse('subjectPublicKey BIT STRING has unused bits (RFC 5280 §4.1.2.7)');
+  const key = bits.content.subarray(1);
 
   switch (algorithm) {
     case OID.ecPublicKey:
@@ -106,7 +106,7 @@ export function checkSpkiPolicy(spki: Uint8Array): KeyVerdict {
       return checkEd25519(key);
     case OID.rsaEncryption:
       // RFC 3279 §2.3.1: the parameters field MUST have ASN.1 type NULL.
-      if (parameters === undefined || parameters.tag !== Tag.null || parameters.value.byteLength !== 0) {
+      if (parameters === undefined || parameters.tag !== Tag.null || parameters.content.byteLength !== 0) {
         return refuse('rsaEncryption key parameters must be NULL (RFC 3279 §2.3.1)');
       }
       return checkRsaPublicKeyDer(key);
@@ -140,7 +140,7 @@ function checkEcSpki(parameters: DerElement | undefined, point: Uint8Array): Key
   }
   let oid: string;
   try {
-    oid = decodeOid(parameters.value);
+    oid = decodeOid(parameters.content);
   } catch (cause) {
     if (!(cause instanceof DerError)) throw cause;
     return refuse('EC key curve OID does not decode (RFC 5480 §2.1.1)');
@@ -172,10 +172,10 @@ function checkRsaPublicKeyDer(der: Uint8Array): KeyVerdict {
   let modulus: Uint8Array;
   let exponent: Uint8Array;
   try {
-    const fields = new DerReader(readSingle(der, Tag.sequence, 'RSAPublicKey').value);
-    modulus = positiveInteger(fields.read(Tag.integer).value, 'modulus');
-    exponent = positiveInteger(fields.read(Tag.integer).value, 'publicExponent');
-    fields.end('RSAPublicKey');
+    const fields = DerReader.of(readSingle(der, Tag.sequence, 'RSAPublicKey').content);
+    modulus = positiveInteger(fields.expect(Tag.integer).content, 'modulus');
+    exponent = positiveInteger(fields.expect(Tag.integer).content, 'publicExponent');
+    fields.expectEnd('RSAPublicKey');
   } catch (cause) {
     if (!(cause instanceof DerError)) throw cause;
     return refuse(`RSA public key is not a DER RSAPublicKey (RFC 8017 §A.1.1): ${cause.message}`);

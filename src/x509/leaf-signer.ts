@@ -1,6 +1,6 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import type { SubjectAltName } from '../shared/records.js';
-import { contextTag, decodeOid, DerError, DerReader, readChildren, readSingle, Tag, tlv, type DerElement } from './der-codec.js';
+import { contextTag, decodeOid, decodeTime, DerError, DerReader, readChildren, readSingle, Tag, tlv } from '../pkix/index.js';
 import type { NameAttribute } from './names.js';
 import { octetsToIp } from './names.js';
 import { signOneShot, verifyOneShot } from './one-shot.js';
@@ -190,51 +190,51 @@ interface WalkedCertificate {
 
 /** Reads every element of a v3 certificate (RFC 5280 §4.1); throws DerError on any structural fault. */
 function walkCertificate(der: Uint8Array): WalkedCertificate {
-  const outer = new DerReader(readSingle(der, Tag.sequence, 'Certificate').value);
-  const tbs = outer.read(Tag.sequence);
-  const signatureAlgorithm = outer.read(Tag.sequence);
-  const signatureBits = outer.read(Tag.bitString);
-  outer.end('Certificate');
-  if (signatureBits.value[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
+  const outer = DerReader.of(readSingle(der, Tag.sequence, 'Certificate').content);
+  const tbs = outer.expect(Tag.sequence);
+  const signatureAlgorithm = outer.expect(Tag.sequence);
+  const signatureBits = outer.expect(Tag.bitString);
+  outer.expectEnd('Certificate');
+  if (signatureBits.content[0] !== 0) throw new DerError('signature BIT STRING has unused bits');
 
-  const fields = new DerReader(tbs.value);
-  const version = fields.read(contextTag(0, true));
-  const serial = fields.read(Tag.integer);
-  const tbsSignatureAlgorithm = fields.read(Tag.sequence);
-  const issuer = fields.read(Tag.sequence);
-  const validity = new DerReader(fields.read(Tag.sequence).value);
-  const notBefore = decodeTime(validity.read());
-  const notAfter = decodeTime(validity.read());
-  validity.end('Validity');
-  const subject = readChildren(fields.read(Tag.sequence)).map((rdn) => {
+  const fields = DerReader.of(tbs.content);
+  const version = fields.expect(contextTag(0, true));
+  const serial = fields.expect(Tag.integer);
+  const tbsSignatureAlgorithm = fields.expect(Tag.sequence);
+  const issuer = fields.expect(Tag.sequence);
+  const validity = DerReader.of(fields.expect(Tag.sequence).content);
+  const notBefore = decodeTime(validity.read(), 'notBefore');
+  const notAfter = decodeTime(validity.read(), 'notAfter');
+  validity.expectEnd('Validity');
+  const subject = readChildren(fields.expect(Tag.sequence)).map((rdn) => {
     if (rdn.tag !== Tag.set) throw new DerError('RDN is not a SET');
-    const attribute = readSingle(rdn.value, Tag.sequence, 'RDN');
-    const parts = new DerReader(attribute.value);
-    const oid = decodeOid(parts.read(Tag.oid).value);
+    const attribute = readSingle(rdn.content, Tag.sequence, 'RDN');
+    const parts = DerReader.of(attribute.content);
+    const oid = decodeOid(parts.expect(Tag.oid).content);
     const value = parts.read();
-    parts.end('AttributeTypeAndValue');
-    return { oid, tag: value.tag, value: value.value };
+    parts.expectEnd('AttributeTypeAndValue');
+    return { oid, tag: value.tag, value: value.content };
   });
-  const publicKey = fields.read(Tag.sequence);
-  const extensionsWrapper = fields.read(contextTag(3, true));
-  fields.end('TBSCertificate');
-  const extensions = readChildren(readSingle(extensionsWrapper.value, Tag.sequence, 'Extensions')).map((element): WalkedExtension => {
+  const publicKey = fields.expect(Tag.sequence);
+  const extensionsWrapper = fields.expect(contextTag(3, true));
+  fields.expectEnd('TBSCertificate');
+  const extensions = readChildren(readSingle(extensionsWrapper.content, Tag.sequence, 'Extensions')).map((element): WalkedExtension => {
     if (element.tag !== Tag.sequence) throw new DerError('Extension is not a SEQUENCE');
-    const parts = new DerReader(element.value);
-    const oid = decodeOid(parts.read(Tag.oid).value);
-    const critical = parts.readOptional(Tag.boolean);
+    const parts = DerReader.of(element.content);
+    const oid = decodeOid(parts.expect(Tag.oid).content);
+    const critical = parts.optional(Tag.boolean);
     // DER: a DEFAULT FALSE field is absent rather than FALSE (X.690 §11.5).
-    if (critical !== undefined && (critical.value.byteLength !== 1 || critical.value[0] !== 0xff)) throw new DerError('critical is not DER TRUE');
-    const value = parts.read(Tag.octetString);
-    parts.end('Extension');
-    return { oid, isCritical: critical !== undefined, value: value.value, bytes: element.bytes };
+    if (critical !== undefined && (critical.content.byteLength !== 1 || critical.content[0] !== 0xff)) throw new DerError('critical is not DER TRUE');
+    const value = parts.expect(Tag.octetString);
+    parts.expectEnd('Extension');
+    return { oid, isCritical: critical !== undefined, value: value.content, bytes: element.bytes };
   });
   return {
     tbs: tbs.bytes,
     signatureAlgorithm: signatureAlgorithm.bytes,
-    signature: signatureBits.value.subarray(1),
+    signature: signatureBits.content.subarray(1),
     version: version.bytes,
-    serial: serial.value,
+    serial: serial.content,
     tbsSignatureAlgorithm: tbsSignatureAlgorithm.bytes,
     issuer: issuer.bytes,
     notBefore,
@@ -245,30 +245,15 @@ function walkCertificate(der: Uint8Array): WalkedCertificate {
   };
 }
 
-/** UTCTime YYMMDDHHMMSSZ (YY >= 50 is 19YY) or GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280 §4.1.2.5). */
-function decodeTime(element: DerElement): number {
-  const text = Buffer.from(element.value).toString('latin1');
-  const match =
-    element.tag === Tag.utcTime
-      ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-      : element.tag === Tag.generalizedTime
-        ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-        : null;
-  if (match === null) throw new DerError('not a UTCTime or GeneralizedTime in RFC 5280 form');
-  const [, y = '', mo = '', d = '', h = '', mi = '', s = ''] = match;
-  const year = element.tag === Tag.utcTime ? (Number(y) >= 50 ? 1900 : 2000) + Number(y) : Number(y);
-  return Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-}
-
 function decodeSans(value: Uint8Array): SubjectAltName[] {
   return readChildren(readSingle(value, Tag.sequence, 'GeneralNames')).map((name): SubjectAltName => {
     switch (name.tag) {
       case GENERAL_NAME_TAG.dns:
-        return { type: 'dns', value: Buffer.from(name.value).toString('latin1') };
+        return { type: 'dns', value: Buffer.from(name.content).toString('latin1') };
       case GENERAL_NAME_TAG.uri:
-        return { type: 'uri', value: Buffer.from(name.value).toString('latin1') };
+        return { type: 'uri', value: Buffer.from(name.content).toString('latin1') };
       case GENERAL_NAME_TAG.ip:
-        return { type: 'ip', value: octetsToIp(name.value) };
+        return { type: 'ip', value: octetsToIp(name.content) };
       default:
         throw new DerError(`unexpected GeneralName tag 0x${name.tag.toString(16)}`);
     }

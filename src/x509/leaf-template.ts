@@ -2,7 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { SubjectAltName } from '../shared/records.js';
 import { prepareCertificate, SIGNATURE, type CertificateIssuer, type CertificateTemplate, type KeyUsageName } from './certificate.js';
-import { asciiBytes, contextTag, DerReader, encodeOid, readSingle, Tag, tlv, type DerElement } from './der-codec.js';
+import { asciiBytes, contextTag, DerReader, encodeOid, readSingle, Tag, tlv, type DerElement } from '../pkix/index.js';
 import {
   ATTRIBUTE_OIDS,
   equalBytes,
@@ -296,14 +296,14 @@ function extension(oid: string, isCritical: boolean, value: Uint8Array): Uint8Ar
 export function keyIdentifierOfSpki(spki: Uint8Array): Uint8Array {
   let bitString: DerElement;
   try {
-    const reader = new DerReader(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').value);
-    reader.read(Tag.sequence);
-    bitString = reader.read(Tag.bitString);
-    reader.end('SubjectPublicKeyInfo');
+    const reader = DerReader.of(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').content);
+    reader.expect(Tag.sequence);
+    bitString = reader.expect(Tag.bitString);
+    reader.expectEnd('SubjectPublicKeyInfo');
   } catch (cause) {
     throw new Error('template public key is not a DER SubjectPublicKeyInfo', { cause });
   }
-  return new Uint8Array(createHash('sha256').update(bitString.value.subarray(1)).digest().subarray(0, 20));
+  return new Uint8Array(createHash('sha256').update(bitString.content.subarray(1)).digest().subarray(0, 20));
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -1,4 +1,4 @@
-import { DerError, DerReader, decodeOid, readChildren, Tag } from './der-codec.js';
+import { DerError, DerReader, decodeOid, readChildren, Tag } from '../pkix/index.js';
 import type { DistinguishedName, NameAttribute } from './names.js';
 import { peculiar } from './provider.js';
 
@@ -64,9 +64,9 @@ export function describeNameDer(nameDer: Uint8Array): NameText {
 
 /** The common shape, decoded directly; undefined when @peculiar/x509 must print it. */
 function simpleNameText(nameDer: Uint8Array): NameText | undefined {
-  const reader = new DerReader(nameDer);
-  const sequence = reader.read(Tag.sequence);
-  reader.end('Name');
+  const reader = DerReader.of(nameDer);
+  const sequence = reader.expect(Tag.sequence);
+  reader.expectEnd('Name');
   const parts: string[] = [];
   const commonNames: string[] = [];
   let isSimple = true;
@@ -76,18 +76,18 @@ function simpleNameText(nameDer: Uint8Array): NameText | undefined {
     if (attributes.length === 0) throw new DerError('empty RelativeDistinguishedName');
     for (const attribute of attributes) {
       if (attribute.tag !== Tag.sequence) throw new DerError('AttributeTypeAndValue is not a SEQUENCE');
-      const fields = new DerReader(attribute.value);
-      const type = decodeOid(fields.read(Tag.oid).value);
+      const fields = DerReader.of(attribute.content);
+      const type = decodeOid(fields.expect(Tag.oid).content);
       const value = fields.read();
-      fields.end('AttributeTypeAndValue');
+      fields.expectEnd('AttributeTypeAndValue');
       const shortName = SHORT_NAMES.get(type);
       const isString = value.tag === Tag.utf8String || value.tag === Tag.printableString;
-      if (attributes.length !== 1 || shortName === undefined || !isString || !isAscii(value.value)) {
+      if (attributes.length !== 1 || shortName === undefined || !isString || !isAscii(value.content)) {
         // Keep walking: a structural error later in the name must still be a DerError.
         isSimple = false;
         continue;
       }
-      const text = Buffer.from(value.value).toString('latin1');
+      const text = Buffer.from(value.content).toString('latin1');
       parts.push(`${shortName}=${escapeNameValue(text)}`);
       if (shortName === 'CN') commonNames.push(text);
     }

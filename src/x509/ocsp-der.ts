@@ -5,8 +5,7 @@ import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
 import { SIGNATURE, type IssuerCurve } from './certificate.js';
-import { derSequence } from './der.js';
-import { checkStrictDer, DerError } from './der-codec.js';
+import { checkStrictDer, derSequence, DerError, DerReader } from '../pkix/index.js';
 import { normalizeSerial } from './serial.js';
 
 /*
@@ -98,30 +97,19 @@ export interface OcspSigningIdentity {
 // ---------------------------------------------------------------- helpers
 
 /**
- * The header of the outermost TLV must account for every byte: asn1-schema
- * ignores trailing data, and a request with bytes after its end is not one
- * request (X.690 §8.1.3, definite lengths only).
+ * The outermost TLV must account for every byte: asn1-schema ignores
+ * trailing data, and a value with bytes after its end is not one value
+ * (X.690 §8.1.3, §10.1: definite, minimal lengths only).
  */
 function checkSingleTlv(der: Uint8Array, what: string): void {
-  const fail = (): never => {
-    throw new DomainError('malformed', `${what}: not one DER value (bad length or trailing bytes)`);
-  };
-  if (der.byteLength < 2) fail();
-  const first = der[1] ?? 0;
-  let length: number;
-  let header: number;
-  if (first < 0x80) {
-    length = first;
-    header = 2;
-  } else {
-    const count = first & 0x7f;
-    // 0x80 is BER's indefinite length; more than 4 length octets cannot describe a body we would accept.
-    if (count === 0 || count > 4 || der.byteLength < 2 + count) fail();
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] ?? 0);
-    header = 2 + count;
+  try {
+    const reader = DerReader.of(der);
+    reader.read(what);
+    reader.expectEnd(what);
+  } catch (cause) {
+    if (!(cause instanceof DerError)) throw cause;
+    throw new DomainError('malformed', `${what}: not one DER value (bad length or trailing bytes)`, { cause });
   }
-  if (header + length !== der.byteLength) fail();
 }
 
 function bytes(buffer: ArrayBuffer | ArrayBufferView): Uint8Array {

@@ -7,7 +7,7 @@
  * carry any SPKI at all.
  */
 import { checkPrimeSync, createHash, createPrivateKey, generatePrimeSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { encodeOid, Tag, tlv } from '../../src/x509/der-codec.js';
+import { encodeOid, Tag, tlv } from '../../src/pkix/index.js';
 
 export const OIDS = {
   ecPublicKey: '1.2.840.10045.2.1',

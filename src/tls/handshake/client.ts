@@ -34,7 +34,7 @@ import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret } 
 import { Transcript } from '../keyschedule/transcript.js';
 import type { PeerCertificates } from '../options.js';
 import type { ClientSession } from '../tickets.js';
-import type { VerifiedChain } from '../verify.js';
+import type { VerifiedChain } from '../peer-verifier.js';
 import { describeChain, runPeerPolicy, runStaplePolicy, verifyPeerFinished, verifyPeerSignature } from './peer.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from './state.js';
 

@@ -3,7 +3,7 @@ import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
 import { schemeFitsKey, verifyWithScheme } from '../crypto/signatures.js';
 import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
-import { describeCertificate, type VerifiedChain } from '../verify.js';
+import { describeCertificate, type VerifiedChain } from '../peer-verifier.js';
 import { decodeFinished } from '../codec/messages/finished.js';
 import type { SuiteInfo } from '../crypto/suites.js';
 import { finishedVerifyData } from '../keyschedule/stages.js';

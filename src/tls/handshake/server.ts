@@ -43,7 +43,7 @@ import { Transcript } from '../keyschedule/transcript.js';
 import { asBuffer, constantTimeEqual } from '../../shared/bytes.js';
 import type { PeerCertificates } from '../options.js';
 import { decodeServerSessionState, encodeServerSessionState } from '../tickets.js';
-import type { VerifiedChain } from '../verify.js';
+import type { VerifiedChain } from '../peer-verifier.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from './state.js';
 import { runPeerPolicy, verifyPeerFinished, verifyPeerSignature } from './peer.js';
 

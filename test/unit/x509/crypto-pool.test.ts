@@ -8,7 +8,7 @@ import { initCertificateAuthority } from '../../../src/ca/index.js';
 import { planLeaf, TLS_SERVER_MAX_TTL_MS } from '../../../src/ca/profiles.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { DomainError, isDomainError } from '../../../src/shared/errors.js';
-import { readSingle, Tag, tlv, DerReader, encodeOid } from '../../../src/x509/der-codec.js';
+import { readSingle, Tag, tlv, DerReader, encodeOid } from '../../../src/pkix/index.js';
 import {
   checkSubjectPublicKey,
   CryptoPool,
@@ -77,7 +77,7 @@ function svidTemplate(): CertificateTemplate {
 
 /** The TBSCertificate inside a DER certificate (RFC 5280 §4.1). */
 function tbsOf(der: Uint8Array): Uint8Array {
-  return new DerReader(readSingle(der, Tag.sequence, 'Certificate').value).read(Tag.sequence).bytes;
+  return DerReader.of(readSingle(der, Tag.sequence, 'Certificate').content).expect(Tag.sequence).bytes;
 }
 
 /** A PKCS#10 request carrying `spki` whatever it holds, with a signature that is never looked at if the key is refused. */

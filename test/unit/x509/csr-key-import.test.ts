@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { isDomainError } from '../../../src/shared/errors.js';
 import { checkSpkiPolicy, checkSubjectPublicKey, parseCsr, type PolicyKey } from '../../../src/x509/index.js';
-import { contextTag, encodeOid, Tag, tlv } from '../../../src/x509/der-codec.js';
+import { contextTag, encodeOid, Tag, tlv } from '../../../src/pkix/index.js';
 import { importSubjectKey } from '../../../src/x509/subject-key.js';
 import { importEcPoint, importPolicyKey, KeyImportError } from '../../../src/x509/subject-key-import.js';
 import { keyPair, type KeyKind } from '../ca/helpers.js';

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TlsAlertError, type AlertName } from '../../../src/tls/alert.js';
-import { ChainVerifier, describeCertificate, parsePemCertificates } from '../../../src/tls/verify.js';
+import { CertificateError, ChainVerifier, describeCertificate, parsePemCertificates, type RefusalAlert } from '../../../src/pkix/index.js';
 import { certificateDer, ecSpki, infinitySpki, OIDS, offCurvePoint } from '../../helpers/hostile-keys.js';
 
 /**
@@ -28,9 +27,9 @@ function verifier(): ChainVerifier {
   return new ChainVerifier({ ca: [new Uint8Array(CA_DER ?? [])] });
 }
 
-function assertAlert(fn: () => unknown, alert: AlertName, message: RegExp): void {
+function assertAlert(fn: () => unknown, alert: RefusalAlert, message: RegExp): void {
   assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof TlsAlertError, `expected TlsAlertError, got ${String(error)}`);
+    assert.ok(error instanceof CertificateError, `expected CertificateError, got ${String(error)}`);
     assert.equal(error.alert, alert, error.message);
     assert.match(error.message, message);
     return true;

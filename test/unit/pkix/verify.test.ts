@@ -5,16 +5,19 @@ import { createHash, createPrivateKey, createPublicKey, X509Certificate } from '
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { TlsAlertError, type AlertName } from '../../../src/tls/alert.js';
-import { decodeCertificate, DerError, DerReader } from '../../../src/tls/der.js';
 import {
+  CertificateError,
   ChainVerifier,
+  decodeCertificate,
+  DerError,
+  DerReader,
   describeCertificate,
   parseIpAddress,
   parsePemCertificates,
   type ChainVerifierOptions,
+  type RefusalAlert,
   type VerifyExpectation,
-} from '../../../src/tls/verify.js';
+} from '../../../src/pkix/index.js';
 
 /**
  * The default chain verifier against the committed fixtures
@@ -45,9 +48,9 @@ function verifier(caFiles: readonly string[] = ['ca.pem'], options: Partial<Chai
 const CLIENT: VerifyExpectation = { role: 'client' };
 const SERVER: VerifyExpectation = { role: 'server' };
 
-function assertAlert(fn: () => unknown, alert: AlertName, message?: RegExp): void {
+function assertAlert(fn: () => unknown, alert: RefusalAlert, message?: RegExp): void {
   assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof TlsAlertError, `expected TlsAlertError, got ${String(error)}`);
+    assert.ok(error instanceof CertificateError, `expected CertificateError, got ${String(error)}`);
     assert.equal(error.alert, alert, error.message);
     if (message !== undefined) assert.match(error.message, message);
     return true;
@@ -513,7 +516,7 @@ describe('der: bounded reader', () => {
     assert.deepEqual(nc?.excluded, [{ kind: 'dNSName', value: 'bad.keysmith.test' }]);
   });
 
-  it('turns random mutations of certificates only into TlsAlertError (bounded fuzz)', () => {
+  it('turns random mutations of certificates only into CertificateError (bounded fuzz)', () => {
     // Leaves and CAs with every extension kind we decode; the mutant goes in either chain position.
     const bases = ['client.pem', 'intermediate.pem', 'nc-intermediate.pem', 'server-rsa.pem', 'server-wildcard.pem', 'client-unknown-critical.pem'].map(one);
     const [leaf, intermediate] = ders('client-chain.pem');
@@ -540,7 +543,7 @@ describe('der: bounded reader', () => {
           try {
             attempt();
           } catch (error) {
-            if (!(error instanceof TlsAlertError)) throw error;
+            if (!(error instanceof CertificateError)) throw error;
           }
         }
       }),
