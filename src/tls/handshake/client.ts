@@ -28,7 +28,7 @@ import { decodeEncryptedExtensions } from '../codec/messages/encrypted-extension
 import { decodeNewSessionTicket } from '../codec/messages/new-session-ticket.js';
 import { decodeServerHello, DOWNGRADE_TLS11, DOWNGRADE_TLS12, isHelloRetryRequest, type ServerHello } from '../codec/messages/server-hello.js';
 import type { KeyExchange } from '../crypto/provider.js';
-import { CERT_SCHEMES, certificateVerifyContent, signWithScheme, VERIFY_SCHEMES } from '../crypto/signatures.js';
+import { CERT_SCHEMES, certificateVerifyContent, VERIFY_SCHEMES } from '../crypto/signatures.js';
 import { suiteInfo, type SuiteInfo } from '../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret } from '../keyschedule/stages.js';
 import { Transcript } from '../keyschedule/transcript.js';
@@ -114,9 +114,10 @@ function buildClientHello(
     const hashLength = pskHash === 'sha384' ? 48 : 32;
     const bindersLength = 2 + 1 + hashLength;
     const truncated = raw.subarray(0, raw.length - bindersLength);
-    const early = new EarlySecret(pskHash, session.psk);
-    const hash = (transcriptBefore ?? new Transcript(pskHash)).hashWith(truncated);
-    const binder = finishedVerifyData(pskHash, early.binderKey('res'), hash);
+    const crypto = offer.ctx.provider;
+    const early = new EarlySecret(crypto, pskHash, session.psk);
+    const hash = (transcriptBefore ?? new Transcript(crypto, pskHash)).hashWith(truncated);
+    const binder = finishedVerifyData(crypto, pskHash, early.binderKey('res'), hash);
     binder.copy(raw, raw.length - hashLength);
   }
   return { raw, extensions: new Set(extensions.map((e) => e.type)) };
@@ -194,10 +195,10 @@ class ExpectServerHello extends StateBase {
       psk = session.psk;
     }
 
-    const transcript = this.transcriptAfterRetry ?? new Transcript(suite.hash);
+    const transcript = this.transcriptAfterRetry ?? new Transcript(offer.ctx.provider, suite.hash);
     transcript.add(offer.helloRaw);
     transcript.add(message.raw);
-    const handshakeSecret = new EarlySecret(suite.hash, psk).toHandshakeSecret(sharedSecret);
+    const handshakeSecret = new EarlySecret(offer.ctx.provider, suite.hash, psk).toHandshakeSecret(sharedSecret);
     const helloHash = transcript.current();
     const clientHandshakeSecret = handshakeSecret.clientHandshakeTrafficSecret(helloHash);
     const serverHandshakeSecret = handshakeSecret.serverHandshakeTrafficSecret(helloHash);
@@ -236,7 +237,7 @@ class ExpectServerHello extends StateBase {
       keyShares = [offer.ctx.provider.generateKeyExchange(group)];
     }
     const cookie = cookieData === undefined ? undefined : decodeOpaque16(cookieData, 'cookie');
-    const transcript = Transcript.afterRetry(suite.hash, offer.helloRaw);
+    const transcript = Transcript.afterRetry(offer.ctx.provider, suite.hash, offer.helloRaw);
     transcript.add(message.raw);
     // A session for another hash cannot be offered again (§4.1.4).
     const session = offer.session !== undefined && suiteInfo(offer.session.suite)!.hash === suite.hash ? offer.session : undefined;
@@ -366,7 +367,7 @@ class ExpectCertificateVerify extends StateBase {
     requireMessage(message, HandshakeType.certificate_verify, this.name);
     const hs = this.hs;
     const verified = hs.verified!;
-    verifyPeerSignature(VERIFY_SCHEMES, decodeCertificateVerify(message.body), verified.leafPublicKey, certificateVerifyContent('server', hs.transcript.current()));
+    verifyPeerSignature(hs.offer.ctx.provider, VERIFY_SCHEMES, decodeCertificateVerify(message.body), verified.leafPublicKey, certificateVerifyContent('server', hs.transcript.current()));
     hs.transcript.add(message.raw);
     const config = hs.offer.config;
     if (config.rejectUnauthorized) {
@@ -389,7 +390,7 @@ class ExpectFinished extends StateBase {
     requireMessage(message, HandshakeType.finished, this.name);
     const hs = this.hs;
     const { ctx, config } = hs.offer;
-    verifyPeerFinished(message.body, hs.suite, hs.serverHandshakeSecret, hs.transcript.current(), 'server');
+    verifyPeerFinished(ctx.provider, message.body, hs.suite, hs.serverHandshakeSecret, hs.transcript.current(), 'server');
     hs.transcript.add(message.raw);
 
     const master = hs.handshakeSecret.toMasterSecret();
@@ -405,7 +406,7 @@ class ExpectFinished extends StateBase {
     ctx.sendChangeCipherSpec();
     ctx.setWriteKey(hs.suite, hs.clientHandshakeSecret);
     if (hs.certificateRequest !== undefined) sendClientCertificate(hs);
-    const finished = finishedVerifyData(hs.suite.hash, hs.clientHandshakeSecret, hs.transcript.current());
+    const finished = finishedVerifyData(ctx.provider, hs.suite.hash, hs.clientHandshakeSecret, hs.transcript.current());
     hs.transcript.add(ctx.sendHandshake(HandshakeType.finished, finished));
     ctx.setWriteKey(hs.suite, clientAppSecret);
 
@@ -439,7 +440,7 @@ function sendClientCertificate(hs: ClientHandshake): void {
   const body = encodeCertificate({ requestContext: Buffer.alloc(0), entries: chain.map((certData) => ({ certData, extensions: [] })) });
   hs.transcript.add(ctx.sendHandshake(HandshakeType.certificate, body));
   if (scheme === undefined || chain.length === 0) return;
-  const signature = signWithScheme(scheme, config.privateKey!, certificateVerifyContent('client', hs.transcript.current()));
+  const signature = ctx.provider.sign(scheme, config.privateKey!, certificateVerifyContent('client', hs.transcript.current()));
   hs.transcript.add(ctx.sendHandshake(HandshakeType.certificate_verify, encodeCertificateVerify({ algorithm: scheme, signature })));
 }
 
@@ -457,7 +458,7 @@ export function sessionFromTicket(
   return {
     suite: result.suite.id,
     ticket: ticket.ticket,
-    psk: resumptionPsk(result.suite.hash, result.resumptionMasterSecret, ticket.nonce),
+    psk: resumptionPsk(config.provider, result.suite.hash, result.resumptionMasterSecret, ticket.nonce),
     receivedAt: config.now(),
     lifetimeSeconds: ticket.lifetimeSeconds,
     ageAdd: ticket.ageAdd,
