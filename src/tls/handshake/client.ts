@@ -72,10 +72,10 @@ interface ClientHandshake {
 /** status_request asking for ocsp, naming no responders and no request extensions (RFC 6066 §8). */
 const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({ statusType: CertificateStatusType.ocsp, responderIds: [], requestExtensions: Buffer.alloc(0) });
 
+/** A ClientHello whose binder, when it offers a ticket, is still zeros: fillBinder() writes it. */
 function buildClientHello(
   offer: Omit<ClientOfferState, 'helloRaw' | 'offeredExtensions'>,
   cookie: Buffer | undefined,
-  transcriptBefore: Transcript | undefined,
 ): { raw: Buffer; extensions: ReadonlySet<number> } {
   const config = offer.config;
   const extensions: RawExtension[] = [];
@@ -109,18 +109,21 @@ function buildClientHello(
     extensions,
   });
   const raw = frameHandshake(HandshakeType.client_hello, body);
-  if (session !== undefined && pskHash !== undefined) {
-    // §4.2.11.2: binder over the transcript up to (not including) the binders list.
-    const hashLength = pskHash === 'sha384' ? 48 : 32;
-    const bindersLength = 2 + 1 + hashLength;
-    const truncated = raw.subarray(0, raw.length - bindersLength);
-    const crypto = offer.ctx.provider;
-    const early = new EarlySecret(crypto, pskHash, session.psk);
-    const hash = (transcriptBefore ?? new Transcript(crypto, pskHash)).hashWith(truncated);
-    const binder = finishedVerifyData(crypto, pskHash, early.binderKey('res'), hash);
-    binder.copy(raw, raw.length - hashLength);
-  }
   return { raw, extensions: new Set(extensions.map((e) => e.type)) };
+}
+
+/** §4.2.11.2: the binder over the transcript up to (not including) the binders list, written over the placeholder at the end. */
+function fillBinder(ctx: HandshakeContext, raw: Buffer, session: ClientSession, transcriptBefore: Transcript | undefined): void {
+  const pskHash = suiteInfo(session.suite)?.hash;
+  if (pskHash === undefined) return;
+  const hashLength = pskHash === 'sha384' ? 48 : 32;
+  const bindersLength = 2 + 1 + hashLength;
+  const truncated = raw.subarray(0, raw.length - bindersLength);
+  const crypto = ctx.provider;
+  const early = new EarlySecret(crypto, pskHash, session.psk);
+  const hash = (transcriptBefore ?? new Transcript(crypto, pskHash)).hashWith(truncated);
+  const binder = finishedVerifyData(crypto, pskHash, early.binderKey('res'), hash);
+  binder.copy(raw, raw.length - hashLength);
 }
 
 /** Usable session: not expired, and its suite still enabled. */
@@ -152,9 +155,22 @@ export function startClientHandshake(
     retried: false,
     retrySuite: undefined,
   };
-  const hello = buildClientHello(base, undefined, undefined);
-  ctx.sendHandshake(HandshakeType.client_hello, hello.raw.subarray(4));
-  return new ExpectServerHello({ ...base, helloRaw: hello.raw, offeredExtensions: hello.extensions });
+  const hello = buildClientHello(base, undefined);
+  return sendFirstClientHello(ctx, config, { ...base, helloRaw: hello.raw, offeredExtensions: hello.extensions });
+}
+
+/** A first ClientHello (its binder, if it offers a ticket, still zeros) and the secrets behind it. */
+export type FirstClientHello = Pick<ClientOfferState, 'random' | 'sessionId' | 'keyShares' | 'session' | 'helloRaw' | 'offeredExtensions'>;
+
+/**
+ * Sends a first ClientHello and waits for the ServerHello. The normal start
+ * goes through here; a replay starts here with a recorded ClientHello
+ * (RFC 8448) and the keys and ticket behind it.
+ */
+export function sendFirstClientHello(ctx: HandshakeContext, config: ClientConfig, hello: FirstClientHello): HandshakeState {
+  if (hello.session !== undefined) fillBinder(ctx, hello.helloRaw, hello.session, undefined);
+  ctx.sendHandshake(HandshakeType.client_hello, hello.helloRaw.subarray(4));
+  return new ExpectServerHello({ ...hello, ctx, config, retried: false, retrySuite: undefined });
 }
 
 class ExpectServerHello extends StateBase {
@@ -242,7 +258,8 @@ class ExpectServerHello extends StateBase {
     // A session for another hash cannot be offered again (§4.1.4).
     const session = offer.session !== undefined && suiteInfo(offer.session.suite)!.hash === suite.hash ? offer.session : undefined;
     const next = { ...offer, keyShares, session, retried: true, retrySuite: suite.id };
-    const hello = buildClientHello(next, cookie, transcript);
+    const hello = buildClientHello(next, cookie);
+    if (session !== undefined) fillBinder(offer.ctx, hello.raw, session, transcript);
     offer.ctx.sendChangeCipherSpec();
     offer.ctx.sendHandshake(HandshakeType.client_hello, hello.raw.subarray(4));
     return new ExpectServerHello({ ...next, helloRaw: hello.raw, offeredExtensions: hello.extensions }, transcript);
