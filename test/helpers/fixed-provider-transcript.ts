@@ -72,7 +72,11 @@ export function transcriptServerOptions(setup: TranscriptSetup, now: number, pro
 }
 
 export function transcriptClientOptions(setup: TranscriptSetup, now: number, provider: CryptoProvider): TlsConnectOptions {
-  const base = clientOptions({ now: () => now, cryptoProvider: provider, ...(setup.alpn === undefined ? {} : { ALPNProtocols: setup.alpn }) });
+  const base = clientOptions({
+    now: () => now,
+    cryptoProvider: provider,
+    ...(setup.alpn === undefined ? {} : { ALPNProtocols: setup.alpn }),
+  });
   if (setup.clientCert === true) return base;
   const { key: _key, cert: _cert, ...withoutCertificate } = base;
   return withoutCertificate;

@@ -38,7 +38,8 @@ export class FixedProvider extends NodeCryptoProvider {
     const next = this.script.random[this.randomAt];
     if (next === undefined) throw new ScriptMismatch(`randomBytes(${length}) past the script's ${this.script.random.length} values`);
     const value = Buffer.from(next, 'hex');
-    if (value.length !== length) throw new ScriptMismatch(`randomBytes(${length}) but the script's value #${this.randomAt} has ${value.length} bytes`);
+    if (value.length !== length)
+      throw new ScriptMismatch(`randomBytes(${length}) but the script's value #${this.randomAt} has ${value.length} bytes`);
     this.randomAt++;
     return value;
   }
@@ -46,7 +47,8 @@ export class FixedProvider extends NodeCryptoProvider {
   override generateKeyExchange(group: number): KeyExchange {
     const next = this.script.keyShares[this.keyShareAt];
     if (next === undefined) throw new ScriptMismatch(`key share for group ${group} past the script's ${this.script.keyShares.length}`);
-    if (next.group !== group) throw new ScriptMismatch(`key share #${this.keyShareAt} is for group ${next.group}, engine asked for ${group}`);
+    if (next.group !== group)
+      throw new ScriptMismatch(`key share #${this.keyShareAt} is for group ${next.group}, engine asked for ${group}`);
     this.keyShareAt++;
     const secret = (length: number): Buffer => {
       const key = Buffer.from(next.privateKey, 'hex');
@@ -59,9 +61,12 @@ export class FixedProvider extends NodeCryptoProvider {
   override sign(scheme: number, _key: PrivateKey, content: Buffer): Buffer {
     const next = this.script.signatures[this.signatureAt];
     if (next === undefined) throw new ScriptMismatch(`signature #${this.signatureAt} past the script`);
-    if (next.scheme !== scheme) throw new ScriptMismatch(`signature #${this.signatureAt}: scheme 0x${scheme.toString(16)}, script has 0x${next.scheme.toString(16)}`);
+    if (next.scheme !== scheme)
+      throw new ScriptMismatch(`signature #${this.signatureAt}: scheme 0x${scheme.toString(16)}, script has 0x${next.scheme.toString(16)}`);
     if (!Buffer.from(next.content, 'hex').equals(content)) {
-      throw new ScriptMismatch(`signature #${this.signatureAt}: the engine signs other content than the script's:\n  ${content.toString('hex')}\n  ${next.content}`);
+      throw new ScriptMismatch(
+        `signature #${this.signatureAt}: the engine signs other content:\n  ${content.toString('hex')}\n  ${next.content}`,
+      );
     }
     this.signatureAt++;
     return Buffer.from(next.signature, 'hex');

@@ -99,7 +99,15 @@ async function recordOurServer(setup: TranscriptSetup): Promise<ServerRecording>
       peer.resume();
       void recording.then((r) => {
         netServer.close();
-        finished.push({ role: 'server', recordedAt: new Date(NOW).toISOString(), now: NOW, setup, script: provider.script, peerChunks: r.peerChunks, ours: Buffer.concat(r.ours).toString('hex') });
+        finished.push({
+          role: 'server',
+          recordedAt: new Date(NOW).toISOString(),
+          now: NOW,
+          setup,
+          script: provider.script,
+          peerChunks: r.peerChunks,
+          ours: Buffer.concat(r.ours).toString('hex'),
+        });
         for (const w of waiters.splice(0)) w();
       });
     });
@@ -183,10 +191,25 @@ async function gnutlsClient(): Promise<void> {
   const line = 'hello from gnutls-cli\n';
   for (const { name, setup, extra } of [
     { name: 'server-gnutls-full', setup: {}, extra: [] as string[] },
-    { name: 'server-gnutls-client-cert', setup: { clientAuth: 'require' as const }, extra: ['--x509certfile', fx('client-chain.pem'), '--x509keyfile', fx('client.key')] },
+    {
+      name: 'server-gnutls-client-cert',
+      setup: { clientAuth: 'require' as const },
+      extra: ['--x509certfile', fx('client-chain.pem'), '--x509keyfile', fx('client.key')],
+    },
   ]) {
     const rec = await recordOurServer(setup);
-    const args = ['--x509cafile', fx('ca.pem'), '--sni-hostname', 'localhost', '--verify-hostname', 'localhost', '-p', String(rec.port), ...extra, '127.0.0.1'];
+    const args = [
+      '--x509cafile',
+      fx('ca.pem'),
+      '--sni-hostname',
+      'localhost',
+      '--verify-hostname',
+      'localhost',
+      '-p',
+      String(rec.port),
+      ...extra,
+      '127.0.0.1',
+    ];
     await runPeer('gnutls-cli', args, line, line);
     const [t] = await rec.take(1);
     rec.close();
@@ -224,11 +247,17 @@ async function nodeClient(): Promise<void> {
     });
     const [t] = await rec.take(1);
     rec.close();
-    if (t !== undefined) save(name, peer, `tls.connect({ servername: 'localhost', ca, minVersion: 'TLSv1.3'${resume ? ', session' : ''}${cert ? ', key, cert' : ''} })`, t);
+    if (t !== undefined)
+      save(
+        name,
+        peer,
+        `tls.connect({ servername: 'localhost', ca, minVersion: 'TLSv1.3'${resume ? ', session' : ''}${cert ? ', key, cert' : ''} })`,
+        t,
+      );
   }
 }
 
-/** The Go client (test/transcripts/go-client): two connections, the second resuming the first's ticket; with -cert, a client certificate. */
+/** The Go client (test/transcripts/go-client): two connections, the second resuming the first's ticket; -cert: a client certificate. */
 async function goClient(): Promise<void> {
   const version = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (version.status !== 0) {
@@ -237,12 +266,20 @@ async function goClient(): Promise<void> {
   }
   const dir = join(process.cwd(), 'test', 'transcripts', 'go-client');
   const binary = join(mkdtempSync(join(tmpdir(), 'keysmith-go-')), 'go-client');
-  const build = spawnSync('go', ['build', '-o', binary, '.'], { cwd: dir, encoding: 'utf8', env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(tmpdir(), 'keysmith-go-cache') } });
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(tmpdir(), 'keysmith-go-cache') },
+  });
   if (build.status !== 0) throw new Error(`go build failed: ${build.stderr}`);
   const peer = `${version.stdout.trim()} crypto/tls client`;
   for (const { names, setup, extra } of [
     { names: ['server-go-full', 'server-go-resumed'], setup: {}, extra: [] as string[] },
-    { names: ['server-go-client-cert'], setup: { clientAuth: 'require' as const }, extra: ['-cert', fx('client-chain.pem'), '-key', fx('client.key'), '-once'] },
+    {
+      names: ['server-go-client-cert'],
+      setup: { clientAuth: 'require' as const },
+      extra: ['-cert', fx('client-chain.pem'), '-key', fx('client.key'), '-once'],
+    },
   ]) {
     const rec = await recordOurServer(setup);
     const args = ['-addr', `127.0.0.1:${rec.port}`, '-ca', fx('ca.pem'), ...extra];
@@ -258,7 +295,10 @@ async function goClient(): Promise<void> {
 }
 
 /** Our client through a recording relay to a peer server at `peerPort`. */
-async function recordOurClient(peerPort: number, setup: TranscriptSetup): Promise<{ transcript: Omit<Transcript, 'name' | 'peer' | 'command'>; session: string | undefined }> {
+async function recordOurClient(
+  peerPort: number,
+  setup: TranscriptSetup,
+): Promise<{ transcript: Omit<Transcript, 'name' | 'peer' | 'command'>; session: string | undefined }> {
   const provider = new RecordingProvider();
   let recording: Promise<Recorded> | undefined;
   const front = createNetServer({ allowHalfOpen: true }, (ours) => {
@@ -268,9 +308,17 @@ async function recordOurClient(peerPort: number, setup: TranscriptSetup): Promis
   const port = await listen(front);
   let session: string | undefined;
   await new Promise<void>((resolve) => {
-    const socket = ourConnect({ ...transcriptClientOptions(setup, NOW, provider), host: '127.0.0.1', port, ...(setup.session === undefined ? {} : { session: Buffer.from(setup.session, 'hex') }) }, () => {
-      socket.write(CLIENT_MESSAGE);
-    });
+    const socket = ourConnect(
+      {
+        ...transcriptClientOptions(setup, NOW, provider),
+        host: '127.0.0.1',
+        port,
+        ...(setup.session === undefined ? {} : { session: Buffer.from(setup.session, 'hex') }),
+      },
+      () => {
+        socket.write(CLIENT_MESSAGE);
+      },
+    );
     socket.on('session', (s: Buffer) => {
       session ??= s.toString('hex');
     });
@@ -283,7 +331,15 @@ async function recordOurClient(peerPort: number, setup: TranscriptSetup): Promis
   const r = await recording;
   front.close();
   return {
-    transcript: { role: 'client', recordedAt: new Date(NOW).toISOString(), now: NOW, setup, script: provider.script, peerChunks: r.peerChunks, ours: Buffer.concat(r.ours).toString('hex') },
+    transcript: {
+      role: 'client',
+      recordedAt: new Date(NOW).toISOString(),
+      now: NOW,
+      setup,
+      script: provider.script,
+      peerChunks: r.peerChunks,
+      ours: Buffer.concat(r.ours).toString('hex'),
+    },
     session,
   };
 }
@@ -291,7 +347,25 @@ async function recordOurClient(peerPort: number, setup: TranscriptSetup): Promis
 async function opensslServer(): Promise<void> {
   const peer = versionOf('openssl', ['version']);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const args = ['s_server', '-accept', `127.0.0.1:${port}`, '-tls1_3', '-cert', fx('server.pem'), '-cert_chain', fx('intermediate.pem'), '-key', fx('server.key'), '-rev', '-naccept', '3', '-verify', '1', '-CAfile', fx('ca.pem')];
+  const args = [
+    's_server',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-tls1_3',
+    '-cert',
+    fx('server.pem'),
+    '-cert_chain',
+    fx('intermediate.pem'),
+    '-key',
+    fx('server.key'),
+    '-rev',
+    '-naccept',
+    '3',
+    '-verify',
+    '1',
+    '-CAfile',
+    fx('ca.pem'),
+  ];
   const server = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const timer = setTimeout(() => server.kill('SIGKILL'), 3 * PEER_TIMEOUT_MS);
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -1,6 +1,15 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, type CipherGCM, type DecipherGCM } from 'node:crypto';
 import { pooledRandom } from '../../shared/random.js';
-import { generateKeyExchange, type AeadOpener, type AeadSealer, type CryptoProvider, type KeyExchange, type PrivateKey, type PublicKey, type RunningHash } from './provider.js';
+import {
+  generateKeyExchange,
+  type AeadOpener,
+  type AeadSealer,
+  type CryptoProvider,
+  type KeyExchange,
+  type PrivateKey,
+  type PublicKey,
+  type RunningHash,
+} from './provider.js';
 import { signWithScheme, verifyWithScheme } from './signatures.js';
 import type { AeadName, HashName } from './suites.js';
 

@@ -86,14 +86,25 @@ export interface CryptoProvider {
  * ffdhe4096 to make us spend milliseconds per connection; the `groups`
  * option turns it on.
  */
-export const DEFAULT_CLIENT_GROUPS: readonly number[] = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.x448, NamedGroup.secp384r1, NamedGroup.secp521r1];
+export const DEFAULT_CLIENT_GROUPS: readonly number[] = [
+  NamedGroup.x25519,
+  NamedGroup.secp256r1,
+  NamedGroup.x448,
+  NamedGroup.secp384r1,
+  NamedGroup.secp521r1,
+];
 
 /**
  * A server's default: every group we implement, the RFC 7919 FFDHE groups
  * last. The server only settles on a group outside FAST_GROUPS when the
  * client shares none of those with us (handshake/server.ts, chooseGroup).
  */
-export const DEFAULT_SERVER_GROUPS: readonly number[] = [...DEFAULT_CLIENT_GROUPS, NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096];
+export const DEFAULT_SERVER_GROUPS: readonly number[] = [
+  ...DEFAULT_CLIENT_GROUPS,
+  NamedGroup.ffdhe2048,
+  NamedGroup.ffdhe3072,
+  NamedGroup.ffdhe4096,
+];
 
 /** The cheap groups (tens to hundreds of microseconds per handshake); the others cost milliseconds (README, groups). */
 export const FAST_GROUPS: ReadonlySet<number> = new Set([NamedGroup.x25519, NamedGroup.secp256r1]);

@@ -14,7 +14,14 @@ export function hkdfExpand(crypto: CryptoProvider, hash: HashName, prk: Uint8Arr
 }
 
 /** HKDF-Expand-Label (RFC 8446 §7.1). */
-export function expandLabel(crypto: CryptoProvider, hash: HashName, secret: Uint8Array, label: string, context: Uint8Array, length: number): Buffer {
+export function expandLabel(
+  crypto: CryptoProvider,
+  hash: HashName,
+  secret: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number,
+): Buffer {
   const fullLabel = 'tls13 ' + label;
   const info = Buffer.allocUnsafe(2 + 1 + fullLabel.length + 1 + context.length);
   writeHkdfLabel(info, length, fullLabel, context);
@@ -31,6 +38,12 @@ function writeHkdfLabel(target: Buffer, length: number, fullLabel: string, conte
 }
 
 /** Derive-Secret (RFC 8446 §7.1), given the transcript hash rather than the messages. */
-export function deriveSecret(crypto: CryptoProvider, hash: HashName, secret: Uint8Array, label: string, transcriptHash: Uint8Array): Buffer {
+export function deriveSecret(
+  crypto: CryptoProvider,
+  hash: HashName,
+  secret: Uint8Array,
+  label: string,
+  transcriptHash: Uint8Array,
+): Buffer {
   return expandLabel(crypto, hash, secret, label, transcriptHash, transcriptHash.length);
 }

@@ -42,7 +42,11 @@ interface ClientRun {
 }
 
 function startClient(hello: Buffer, clientPrivateKey: Buffer, session: ClientSession | undefined): ClientRun {
-  const provider = new FixedProvider({ random: [], keyShares: [{ group: NamedGroup.x25519, privateKey: clientPrivateKey.toString('hex') }], signatures: [] });
+  const provider = new FixedProvider({
+    random: [],
+    keyShares: [{ group: NamedGroup.x25519, privateKey: clientPrivateKey.toString('hex') }],
+    signatures: [],
+  });
   // The RFC's server certificate is a 1024-bit RSA self-signed one we do not trust: the chain is described, not verified.
   const config = resolveClientConfig({ servername: 'server', rejectUnauthorized: false, now: () => NOW, cryptoProvider: provider });
   const keyLog = new Map<string, Buffer>();
@@ -139,7 +143,7 @@ describe('RFC 8448 §3 replayed through our client (simple 1-RTT)', () => {
     assert.deepEqual(run.keyLog.get('EXPORTER_SECRET'), expandedOf(s3, '{server}  derive secret "tls13 exp master"'));
   });
 
-  it('verifies the RFC server Finished and CertificateVerify (RSA-PSS, real verification) and answers with the RFC client Finished record', () => {
+  it('verifies the RFC server Finished and CertificateVerify (RSA-PSS, verified) and answers with the RFC client Finished record', () => {
     // Our client puts the §D.4 compatibility CCS before its second flight; the rest is the RFC's record to the byte.
     assert.deepEqual(outputs[1], Buffer.concat([CCS_RECORD, s3.bytes(SEND_CLIENT, 'complete record', 1)]));
     assert.equal(run.connection.isConnected, true);

@@ -50,7 +50,9 @@ function expandLabel(secret: Buffer, label: string, context: Buffer, length: num
 }
 const sha256 = (...messages: Buffer[]): Buffer => messages.reduce((h, m) => h.update(m), createHash('sha256')).digest();
 const finished = (baseKey: Buffer, transcriptHash: Buffer): Buffer =>
-  createHmac('sha256', expandLabel(baseKey, 'finished', Buffer.alloc(0), 32)).update(transcriptHash).digest();
+  createHmac('sha256', expandLabel(baseKey, 'finished', Buffer.alloc(0), 32))
+    .update(transcriptHash)
+    .digest();
 
 /** The RFC's ServerHello with key_share (bytes 44..84) and supported_versions (84..90) swapped. */
 function serverHelloInOurOrder(): Buffer {
@@ -80,11 +82,25 @@ describe('RFC 8448 §3 replayed through our server (simple 1-RTT)', () => {
   const provider = new FixedProvider({
     // The HelloRetryRequest cookie key (never used here), then ServerHello.random.
     random: ['00'.repeat(32), rfcServerHello.subarray(6, 38).toString('hex')],
-    keyShares: [{ group: NamedGroup.x25519, privateKey: s3.bytes('{server}  create an ephemeral x25519 key pair', 'private key').toString('hex') }],
-    signatures: [{ scheme: SignatureScheme.rsa_pss_rsae_sha256, content: contentSigned.toString('hex'), signature: rfcCertificateVerify.subarray(8).toString('hex') }],
+    keyShares: [
+      { group: NamedGroup.x25519, privateKey: s3.bytes('{server}  create an ephemeral x25519 key pair', 'private key').toString('hex') },
+    ],
+    signatures: [
+      {
+        scheme: SignatureScheme.rsa_pss_rsae_sha256,
+        content: contentSigned.toString('hex'),
+        signature: rfcCertificateVerify.subarray(8).toString('hex'),
+      },
+    ],
   });
   // The RFC's RSA key is not among our vectors: the key only names the scheme family (RSA-PSS); the signature comes from the script.
-  const config = resolveServerConfig({ key: fixture('server-rsa.key'), cert: rfcCertificatePem(), sessionTickets: false, now: () => NOW, cryptoProvider: provider });
+  const config = resolveServerConfig({
+    key: fixture('server-rsa.key'),
+    cert: rfcCertificatePem(),
+    sessionTickets: false,
+    now: () => NOW,
+    cryptoProvider: provider,
+  });
   const keyLog = new Map<string, Buffer>();
   let completed = false;
   const server = new Connection(
@@ -123,12 +139,15 @@ describe('RFC 8448 §3 replayed through our server (simple 1-RTT)', () => {
   });
 
   const protectedFlight = flight.subarray(5 + ourServerHello.length);
-  const opened = new Protector(nodeCryptoProvider, suite, serverHandshakeSecret).open(protectedFlight.subarray(0, 5), protectedFlight.subarray(5));
+  const opened = new Protector(nodeCryptoProvider, suite, serverHandshakeSecret).open(
+    protectedFlight.subarray(0, 5),
+    protectedFlight.subarray(5),
+  );
   const certificateAt = ourEncryptedExtensions.length;
   const verifyAt = certificateAt + rfcCertificate.length;
   const finishedAt = verifyAt + rfcCertificateVerify.length;
 
-  it('sends the RFC Certificate and CertificateVerify byte for byte, signing exactly the RFC 8446 §4.4.3 content of its transcript', () => {
+  it('sends the RFC Certificate and CertificateVerify byte for byte, signing exactly the §4.4.3 content of its transcript', () => {
     assert.equal(opened.type, ContentType.handshake);
     assert.equal(protectedFlight.length, 5 + opened.content.length + 1 + 16, 'one protected record');
     assert.deepEqual(opened.content.subarray(0, certificateAt), ourEncryptedExtensions);

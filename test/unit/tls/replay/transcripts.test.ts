@@ -28,7 +28,14 @@ function recordTypes(bytes: Buffer): string {
 describe('recorded transcripts of real peers, replayed', () => {
   it('has transcripts of every peer, both roles, with client certificates and resumption', () => {
     const names = transcripts.map((t) => t.transcript.name);
-    for (const wanted of ['server-openssl-full', 'server-openssl-resumed', 'server-openssl-client-cert', 'server-gnutls-full', 'server-node-resumed', 'client-openssl-full']) {
+    for (const wanted of [
+      'server-openssl-full',
+      'server-openssl-resumed',
+      'server-openssl-client-cert',
+      'server-gnutls-full',
+      'server-node-resumed',
+      'client-openssl-full',
+    ]) {
       assert.ok(names.includes(wanted), `missing transcript ${wanted}`);
     }
   });
@@ -66,7 +73,8 @@ describe('recorded transcripts of real peers, replayed', () => {
       const result = outcome.result;
       if (result === undefined) return;
       assert.equal(result.isResumed, transcript.name.includes('resumed'));
-      if (transcript.name.includes('client-cert')) assert.equal(result.peer?.leaf.subject.includes('keysmith'), true, `${file}: client certificate not seen`);
+      if (transcript.name.includes('client-cert'))
+        assert.equal(result.peer?.leaf.subject.includes('keysmith'), true, `${file}: client certificate not seen`);
     });
   }
 });
