@@ -173,3 +173,76 @@ describe('RFC 8448 §3 replayed through our server (simple 1-RTT)', () => {
     assert.deepEqual(keyLog.get('EXPORTER_SECRET'), expandLabel(masterSecret, 'exp master', throughServerFinished, 32));
   });
 });
+
+/**
+ * RFC 8448 §4's ClientHello offers NSS's ticket from §3 with early data. Our
+ * server can only resume tickets it sealed itself (RFC 8446 §4.6.1 leaves
+ * the format to the server), so it passes the identity over and runs a full
+ * handshake; and it never accepts 0-RTT (issue 16), so the client's early
+ * record is skipped undecrypted (§4.2.10). The §4 server flight itself is
+ * not in our vectors (test/vectors/README.md).
+ */
+describe('RFC 8448 §4 ClientHello through our server (ticket not ours, 0-RTT refused)', () => {
+  const s4 = Rfc8448Trace.load('rfc8448-resumed-0rtt.txt');
+  const helloRecord = s4.bytes('{client}  send handshake record', 'complete record');
+  const hello = s4.bytes('{client}  send handshake record', 'payload (512 octets)');
+  const serverRandom = Buffer.alloc(32, 0x42);
+  const serverPublic = s3.bytes('{server}  create an ephemeral x25519 key pair', 'public key');
+  // Our ServerHello for a full handshake: supported_versions, key_share; no pre_shared_key (RFC 8446 §4.2.11).
+  const ourServerHello = Buffer.concat([
+    Buffer.from('02000056' + '0303', 'hex'),
+    serverRandom,
+    Buffer.from('00' + '1301' + '00' + '002e' + '002b00020304' + '00330024001d0020', 'hex'),
+    serverPublic,
+  ]);
+  const ourEncryptedExtensions = Buffer.from('080000060004' + '00000000', 'hex');
+  const contentSigned = Buffer.concat([
+    Buffer.alloc(64, 0x20),
+    Buffer.from('TLS 1.3, server CertificateVerify\0', 'latin1'),
+    sha256(hello, ourServerHello, ourEncryptedExtensions, rfcCertificate),
+  ]);
+  const provider = new FixedProvider({
+    // The cookie key; this server's first ticket key id and key (made when it tries to open NSS's ticket); ServerHello.random.
+    random: ['00'.repeat(32), '01'.repeat(8), '02'.repeat(32), serverRandom.toString('hex')],
+    keyShares: [
+      { group: NamedGroup.x25519, privateKey: s3.bytes('{server}  create an ephemeral x25519 key pair', 'private key').toString('hex') },
+    ],
+    signatures: [{ scheme: SignatureScheme.rsa_pss_rsae_sha256, content: contentSigned.toString('hex'), signature: 'ab'.repeat(128) }],
+  });
+  const config = resolveServerConfig({
+    key: fixture('server-rsa.key'),
+    cert: rfcCertificatePem(),
+    now: () => NOW,
+    cryptoProvider: provider,
+  });
+  let completed = false;
+  const server = new Connection(
+    'server',
+    provider,
+    {
+      onHandshakeComplete: () => {
+        completed = true;
+      },
+      onData: () => undefined,
+      onPeerClose: () => undefined,
+    },
+    config.maxHandshakeMessageSize,
+    () => NOW,
+  );
+  server.start((ctx) => new ExpectClientHello(ctx, config));
+
+  it('answers the ticket it cannot open with a full handshake: ServerHello without pre_shared_key, then Certificate and CertificateVerify', () => {
+    server.receive(helloRecord);
+    const flight = server.takeOutgoing() ?? Buffer.alloc(0);
+    assert.deepEqual(flight.subarray(0, 5 + ourServerHello.length), Buffer.concat([Buffer.from('160303005a', 'hex'), ourServerHello]));
+    // The script only signs the §4.4.3 content of this transcript: a signature was taken, so the Certificate path ran.
+    assert.deepEqual(provider.unused, { random: 0, keyShares: 0, signatures: 0 });
+  });
+
+  it("skips the client's 0-RTT record without a word (RFC 8446 §4.2.10) and waits for its Finished", () => {
+    server.receive(s4.bytes('{client}  send application_data record', 'complete record'));
+    assert.equal(server.takeOutgoing(), undefined);
+    assert.equal(server.isClosed, false);
+    assert.equal(completed, false);
+  });
+});
