@@ -186,6 +186,17 @@ async function opensslClient(): Promise<void> {
   }
 }
 
+/** s_client offering X25519 but sending its share for P-384 first: our server asks for X25519 with a HelloRetryRequest and cookie. */
+async function opensslRetry(): Promise<void> {
+  const peer = versionOf('openssl', ['version']);
+  const rec = await recordOurServer({});
+  const args = ['s_client', '-connect', `127.0.0.1:${rec.port}`, ...S_CLIENT, '-groups', 'P-384:X25519'];
+  await runPeer('openssl', args, 'hello after a retry\n');
+  const [t] = await rec.take(1);
+  rec.close();
+  if (t !== undefined) save('server-openssl-hello-retry', peer, `openssl ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures')}`, t);
+}
+
 async function gnutlsClient(): Promise<void> {
   const peer = versionOf('gnutls-cli', ['--version']);
   const line = 'hello from gnutls-cli\n';
@@ -405,6 +416,7 @@ async function nodeServer(): Promise<void> {
 const filter = process.argv[2] ?? '';
 const rows: [string, () => Promise<void>][] = [
   ['openssl-client', opensslClient],
+  ['openssl-retry', opensslRetry],
   ['gnutls-client', gnutlsClient],
   ['node-client', nodeClient],
   ['go-client', goClient],

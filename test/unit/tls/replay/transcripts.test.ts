@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TlsAlertError } from '../../../../src/tls/alert.js';
+import { NamedGroup } from '../../../../src/tls/codec/enums.js';
+import { HELLO_RETRY_REQUEST_RANDOM } from '../../../../src/tls/codec/messages/server-hello.js';
 import { ScriptMismatch } from '../../../helpers/fixed-provider.js';
 import { loadTranscripts, replayTranscript } from '../../../helpers/fixed-provider-transcript.js';
 
@@ -32,6 +34,7 @@ describe('recorded transcripts of real peers, replayed', () => {
       'server-openssl-full',
       'server-openssl-resumed',
       'server-openssl-client-cert',
+      'server-openssl-hello-retry',
       'server-gnutls-full',
       'server-node-resumed',
       'client-openssl-full',
@@ -73,8 +76,14 @@ describe('recorded transcripts of real peers, replayed', () => {
       const result = outcome.result;
       if (result === undefined) return;
       assert.equal(result.isResumed, transcript.name.includes('resumed'));
-      if (transcript.name.includes('client-cert'))
+      if (transcript.name.includes('client-cert')) {
         assert.equal(result.peer?.leaf.subject.includes('keysmith'), true, `${file}: client certificate not seen`);
+      }
+      if (transcript.name.includes('hello-retry')) {
+        // The first record is our HelloRetryRequest (RFC 8446 §4.1.3: ServerHello with the special random), then X25519.
+        assert.deepEqual(outcome.ours.subarray(11, 43), HELLO_RETRY_REQUEST_RANDOM);
+        assert.equal(result.group, NamedGroup.x25519);
+      }
     });
   }
 });
