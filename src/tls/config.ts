@@ -1,7 +1,7 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { CipherSuite, NamedGroup } from './codec/enums.js';
-import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, nodeCryptoProvider, type CryptoProvider } from './crypto/provider.js';
-import { schemesForKey } from './crypto/signatures.js';
+import { nodeCryptoProvider } from './crypto/node-provider.js';
+import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, type CryptoProvider, type PrivateKey } from './crypto/provider.js';
+import { parsePrivateKey, schemesForKey } from './crypto/signatures.js';
 import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
 import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyOcspStaple, VerifyPeer } from './options.js';
 import { TicketKeys } from './tickets.js';
@@ -11,7 +11,7 @@ import { PeerChainVerifier } from './peer-verifier.js';
 /** Options resolved once (keys parsed, anchors loaded), shared by every connection. */
 export interface CommonConfig {
   readonly certChain: readonly Buffer[];
-  readonly privateKey: KeyObject | undefined;
+  readonly privateKey: PrivateKey | undefined;
   /** Schemes our key can sign with, in preference order. */
   readonly signSchemes: readonly number[];
   readonly verifier: PeerChainVerifier | undefined;
@@ -23,6 +23,7 @@ export interface CommonConfig {
   readonly maxHandshakeMessageSize: number;
   readonly onKeyLog: ((line: string) => void) | undefined;
   readonly now: () => number;
+  /** Every primitive the engine runs goes through it (RFC 8446 needs nothing else). */
   readonly provider: CryptoProvider;
 }
 
@@ -70,7 +71,7 @@ function pemText(input: PemInput): string {
 function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defaultGroups: readonly number[]): CommonConfig {
   const now = options.now ?? Date.now;
   const certChain = options.cert === undefined ? [] : parsePemCertificates(options.cert);
-  const privateKey = options.key === undefined ? undefined : createPrivateKey(pemText(options.key));
+  const privateKey = options.key === undefined ? undefined : parsePrivateKey(pemText(options.key));
   if ((privateKey === undefined) !== (certChain.length === 0)) throw new TypeError('key and cert must be given together');
   const signSchemes = privateKey === undefined ? [] : schemesForKey(privateKey);
   if (privateKey !== undefined && signSchemes.length === 0) {
@@ -101,7 +102,8 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defa
   };
 }
 
-export function resolveServerConfig(options: TlsServerOptions, provider: CryptoProvider = nodeCryptoProvider): ServerConfig {
+/** `provider` overrides the `cryptoProvider` option (tests); default: node:crypto. */
+export function resolveServerConfig(options: TlsServerOptions, provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider): ServerConfig {
   const common = resolveCommon(options, provider, DEFAULT_SERVER_GROUPS);
   if (common.privateKey === undefined) throw new TypeError('a server needs key and cert');
   const clientAuth = options.clientAuth ?? 'none';
@@ -129,7 +131,7 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
   };
 }
 
-export function resolveClientConfig(options: TlsConnectOptions, provider: CryptoProvider = nodeCryptoProvider): ClientConfig {
+export function resolveClientConfig(options: TlsConnectOptions, provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider): ClientConfig {
   const common = resolveCommon(options, provider, DEFAULT_CLIENT_GROUPS);
   const rejectUnauthorized = options.rejectUnauthorized ?? true;
   if (rejectUnauthorized && common.verifier === undefined) throw new TypeError('verifying the server needs the ca option');

@@ -107,12 +107,12 @@ export class Connection implements HandshakeContext {
   setReadKey(suite: SuiteInfo, secret: Buffer): void {
     // §5.1: handshake messages MUST NOT span a key change.
     if (this.reassembler.hasPartial()) throw new TlsAlertError('unexpected_message', 'handshake data left over at a key change');
-    this.readProtector = new Protector(suite, secret);
+    this.readProtector = new Protector(this.provider, suite, secret);
   }
 
   setWriteKey(suite: SuiteInfo, secret: Buffer): void {
     this.flushHandshake();
-    this.writeProtector = new Protector(suite, secret);
+    this.writeProtector = new Protector(this.provider, suite, secret);
   }
 
   logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void {
@@ -279,7 +279,7 @@ export class Connection implements HandshakeContext {
   private receiveKeyUpdate(isUpdateRequested: boolean): void {
     if (this.reassembler.hasPartial()) throw new TlsAlertError('unexpected_message', 'KeyUpdate not at a record boundary');
     const read = this.readProtector!;
-    this.readProtector = new Protector(read.suite, nextTrafficSecret(read.suite.hash, read.secret));
+    this.readProtector = new Protector(this.provider, read.suite, nextTrafficSecret(this.provider, read.suite.hash, read.secret));
     this.isKeyUpdatePending = false;
     if (isUpdateRequested) this.sendKeyUpdate(false);
   }
@@ -295,7 +295,7 @@ export class Connection implements HandshakeContext {
     const body = Buffer.of(requestPeer ? KeyUpdateRequest.update_requested : KeyUpdateRequest.update_not_requested);
     this.sendHandshake(HandshakeType.key_update, body);
     const write = this.writeProtector!;
-    this.setWriteKey(write.suite, nextTrafficSecret(write.suite.hash, write.secret));
+    this.setWriteKey(write.suite, nextTrafficSecret(this.provider, write.suite.hash, write.secret));
   }
 
   // ---- bytes out ----

@@ -1,5 +1,6 @@
 import type { PeerCertificates } from '../pkix/index.js';
 import type { CipherSuite, NamedGroup } from './codec/enums.js';
+import type { CryptoProvider } from './crypto/provider.js';
 
 export type CipherSuiteName = keyof typeof CipherSuite;
 export type GroupName = keyof typeof NamedGroup;
@@ -58,6 +59,12 @@ export interface TlsCommonOptions {
   readonly onKeyLog?: (line: string) => void;
   /** Clock for certificate validity and ticket ages (ms since the epoch). */
   readonly now?: () => number;
+  /**
+   * The cryptography the engine runs on: randomness, key exchange, hashes,
+   * HMAC/HKDF, AEAD and signatures (default: node:crypto). Replaced to run
+   * on fixed inputs (the transcript replays in test/) or on another library.
+   */
+  readonly cryptoProvider?: CryptoProvider;
 }
 
 export interface TlsServerOptions extends TlsCommonOptions {

@@ -1,4 +1,3 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { DecodeError } from './alert.js';
 import { Reader } from './codec/reader.js';
 import { Writer } from './codec/writer.js';
@@ -7,6 +6,7 @@ import type { CryptoProvider } from './crypto/provider.js';
 const KEY_ID_LENGTH = 8;
 const KEY_LENGTH = 32;
 const NONCE_LENGTH = 12;
+/** The provider's AEADs carry a 16-byte tag. */
 const TAG_LENGTH = 16;
 
 interface TicketKey {
@@ -125,7 +125,7 @@ export class TicketKeys {
   seal(plaintext: Buffer): Buffer {
     const key = this.source.sealing(this.now());
     const nonce = this.provider.randomBytes(NONCE_LENGTH);
-    const cipher = createCipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG_LENGTH });
+    const cipher = this.provider.aeadSealer('aes-256-gcm', key.key, nonce);
     cipher.setAAD(key.id);
     const body = cipher.update(plaintext);
     // GCM is a stream mode: final() returns nothing more, only completes the tag.
@@ -140,7 +140,7 @@ export class TicketKeys {
     const key = this.source.opening(id, this.now());
     if (key === undefined) return undefined;
     const nonce = ticket.subarray(KEY_ID_LENGTH, KEY_ID_LENGTH + NONCE_LENGTH);
-    const decipher = createDecipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG_LENGTH });
+    const decipher = this.provider.aeadOpener('aes-256-gcm', key.key, nonce);
     decipher.setAAD(id);
     decipher.setAuthTag(ticket.subarray(ticket.length - TAG_LENGTH));
     try {

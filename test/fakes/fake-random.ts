@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { NamedGroup } from '../../src/tls/codec/enums.js';
-import { EcdhExchange, generateKeyExchange, type CryptoProvider, type KeyExchange } from '../../src/tls/crypto/provider.js';
+import { NodeCryptoProvider } from '../../src/tls/crypto/node-provider.js';
+import { EcdhExchange, generateKeyExchange, type KeyExchange } from '../../src/tls/crypto/provider.js';
 
 /**
  * A CryptoProvider whose randomness is a pure function of a seed: SHA-256 in
@@ -13,18 +14,20 @@ import { EcdhExchange, generateKeyExchange, type CryptoProvider, type KeyExchang
  * for FFDHE), never by JWK-exporting a generated key: the Node 20 hazard in
  * PERF-NOTES concerns JWK export of generateKeyPairSync keys.
  */
-export class FakeRandom implements CryptoProvider {
+export class FakeRandom extends NodeCryptoProvider {
   private counter = 0;
   private pool: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly seed: string = 'keysmith') {}
+  constructor(private readonly seed: string = 'keysmith') {
+    super();
+  }
 
   /** How many bytes have been drawn so far. */
   get drawn(): number {
     return this.counter * 32 - this.pool.length;
   }
 
-  randomBytes(length: number): Buffer {
+  override randomBytes(length: number): Buffer {
     const parts: Buffer[] = [];
     let need = length;
     while (need > 0) {
@@ -37,7 +40,7 @@ export class FakeRandom implements CryptoProvider {
     return Buffer.concat(parts, length);
   }
 
-  generateKeyExchange(group: number): KeyExchange {
+  override generateKeyExchange(group: number): KeyExchange {
     switch (group) {
       case NamedGroup.secp256r1:
       case NamedGroup.secp384r1:

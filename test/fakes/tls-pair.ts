@@ -1,4 +1,5 @@
 import { createCipheriv } from 'node:crypto';
+import { nodeCryptoProvider } from '../../src/tls/crypto/node-provider.js';
 import { alertName, TlsAlertError } from '../../src/tls/alert.js';
 import { CipherSuite, ContentType, HandshakeType } from '../../src/tls/codec/enums.js';
 import { frameHandshake, type HandshakeMessage } from '../../src/tls/codec/handshake-frame.js';
@@ -275,7 +276,7 @@ function suitesFor(secret: Buffer): SuiteInfo[] {
  * node:crypto so nothing checks sizes: nonce = iv XOR sequence, AAD = header.
  */
 function sealInner(suite: SuiteInfo, secret: Buffer, sequence: number, inner: Buffer): Buffer {
-  const { key, iv } = trafficKeys(suite.hash, suite.keyLength, secret);
+  const { key, iv } = trafficKeys(nodeCryptoProvider, suite.hash, suite.keyLength, secret);
   const nonce = Buffer.from(iv);
   let seq = BigInt(sequence);
   for (let i = 11; i >= 4; i--, seq >>= 8n) nonce[i] = nonce[i]! ^ Number(seq & 0xffn);
@@ -293,7 +294,7 @@ function sealInner(suite: SuiteInfo, secret: Buffer, sequence: number, inner: Bu
 
 /** A Protector for `secret` whose next record uses `sequence`. */
 function protectorAt(suite: SuiteInfo, secret: Buffer, sequence: number): Protector {
-  const p = new Protector(suite, secret);
+  const p = new Protector(nodeCryptoProvider, suite, secret);
   for (let i = 0; i < sequence; i++) p.seal(ContentType.application_data, Buffer.alloc(0));
   return p;
 }
@@ -324,17 +325,17 @@ class DirectionKeys {
     let secret: Buffer | undefined;
     if (index === 0) secret = this.log.get(this.handshakeLabel);
     else if (index === 1) secret = this.log.get(this.applicationLabel);
-    else if (previous?.suite !== undefined) secret = nextTrafficSecret(previous.suite.hash, previous.secret);
+    else if (previous?.suite !== undefined) secret = nextTrafficSecret(nodeCryptoProvider, previous.suite.hash, previous.secret);
     if (secret === undefined) return undefined;
     // The suite never changes after the handshake keys, so later generations inherit it.
     const suite = previous?.suite;
-    const g: Generation = { secret, suite, opener: suite === undefined ? undefined : new Protector(suite, secret) };
+    const g: Generation = { secret, suite, opener: suite === undefined ? undefined : new Protector(nodeCryptoProvider, suite, secret) };
     this.generations[index] = g;
     return g;
   }
 
   private tryOpen(g: Generation, header: Buffer, body: Buffer): { type: number; content: Buffer; sequence: number } | undefined {
-    const candidates = g.opener !== undefined ? [{ suite: g.suite!, p: g.opener }] : suitesFor(g.secret).map((suite) => ({ suite, p: new Protector(suite, g.secret) }));
+    const candidates = g.opener !== undefined ? [{ suite: g.suite!, p: g.opener }] : suitesFor(g.secret).map((suite) => ({ suite, p: new Protector(nodeCryptoProvider, suite, g.secret) }));
     for (const { suite, p } of candidates) {
       const sequence = p.recordsProcessed;
       try {

@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { resolveClientConfig } from '../../src/tls/config.js';
 import { Connection } from '../../src/tls/connection.js';
-import { nodeCryptoProvider } from '../../src/tls/crypto/provider.js';
+import { nodeCryptoProvider } from '../../src/tls/crypto/node-provider.js';
 import { startClientHandshake } from '../../src/tls/handshake/client.js';
 
 /**

@@ -46,7 +46,7 @@ export class EcdhExchange implements KeyExchange {
     // A scalar at or above the group order is refused; draw again (rare: 2^-32 for P-256, ~1/2 for P-521's 66 bytes, so clear the top bits).
     for (let attempt = 0; ; attempt++) {
       const scalar = source(scalarLength);
-      if (this.group === NamedGroup.secp521r1) scalar[0] = scalar[0]! & 0x01;
+      if (this.group === NamedGroup.secp521r1) scalar.writeUInt8(scalar.readUInt8(0) & 0x01, 0);
       try {
         this.ecdh.setPrivateKey(scalar);
         return this.ecdh.getPublicKey();

@@ -1,4 +1,4 @@
-import { constants, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, sign, verify, type KeyObject } from 'node:crypto';
 import { SignatureScheme } from '../codec/enums.js';
 import type { HashName } from './suites.js';
 
@@ -35,6 +35,11 @@ const SCHEMES: ReadonlyMap<number, SchemeInfo> = new Map<number, SchemeInfo>([
   [SignatureScheme.rsa_pss_rsae_sha384, { hash: 'sha384', keyType: 'rsa', isPss: true }],
   [SignatureScheme.rsa_pss_rsae_sha512, { hash: 'sha512', keyType: 'rsa', isPss: true }],
 ]);
+
+/** A private key from PEM (PKCS#8, SEC1 or PKCS#1): the key the provider signs CertificateVerify with. */
+export function parsePrivateKey(pem: string): KeyObject {
+  return createPrivateKey(pem);
+}
 
 /** Whether `scheme` can be used with this key (RFC 8446 §4.2.3: ECDSA schemes fix the curve). */
 export function schemeFitsKey(scheme: number, key: KeyObject): boolean {

@@ -28,7 +28,7 @@ import { decodeEncryptedExtensions } from '../codec/messages/encrypted-extension
 import { decodeNewSessionTicket } from '../codec/messages/new-session-ticket.js';
 import { decodeServerHello, DOWNGRADE_TLS11, DOWNGRADE_TLS12, isHelloRetryRequest, type ServerHello } from '../codec/messages/server-hello.js';
 import type { KeyExchange } from '../crypto/provider.js';
-import { CERT_SCHEMES, certificateVerifyContent, signWithScheme, VERIFY_SCHEMES } from '../crypto/signatures.js';
+import { CERT_SCHEMES, certificateVerifyContent, VERIFY_SCHEMES } from '../crypto/signatures.js';
 import { suiteInfo, type SuiteInfo } from '../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret } from '../keyschedule/stages.js';
 import { Transcript } from '../keyschedule/transcript.js';
@@ -72,10 +72,10 @@ interface ClientHandshake {
 /** status_request asking for ocsp, naming no responders and no request extensions (RFC 6066 §8). */
 const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({ statusType: CertificateStatusType.ocsp, responderIds: [], requestExtensions: Buffer.alloc(0) });
 
+/** A ClientHello whose binder, when it offers a ticket, is still zeros: fillBinder() writes it. */
 function buildClientHello(
   offer: Omit<ClientOfferState, 'helloRaw' | 'offeredExtensions'>,
   cookie: Buffer | undefined,
-  transcriptBefore: Transcript | undefined,
 ): { raw: Buffer; extensions: ReadonlySet<number> } {
   const config = offer.config;
   const extensions: RawExtension[] = [];
@@ -109,17 +109,21 @@ function buildClientHello(
     extensions,
   });
   const raw = frameHandshake(HandshakeType.client_hello, body);
-  if (session !== undefined && pskHash !== undefined) {
-    // §4.2.11.2: binder over the transcript up to (not including) the binders list.
-    const hashLength = pskHash === 'sha384' ? 48 : 32;
-    const bindersLength = 2 + 1 + hashLength;
-    const truncated = raw.subarray(0, raw.length - bindersLength);
-    const early = new EarlySecret(pskHash, session.psk);
-    const hash = (transcriptBefore ?? new Transcript(pskHash)).hashWith(truncated);
-    const binder = finishedVerifyData(pskHash, early.binderKey('res'), hash);
-    binder.copy(raw, raw.length - hashLength);
-  }
   return { raw, extensions: new Set(extensions.map((e) => e.type)) };
+}
+
+/** §4.2.11.2: the binder over the transcript up to (not including) the binders list, written over the placeholder at the end. */
+function fillBinder(ctx: HandshakeContext, raw: Buffer, session: ClientSession, transcriptBefore: Transcript | undefined): void {
+  const pskHash = suiteInfo(session.suite)?.hash;
+  if (pskHash === undefined) return;
+  const hashLength = pskHash === 'sha384' ? 48 : 32;
+  const bindersLength = 2 + 1 + hashLength;
+  const truncated = raw.subarray(0, raw.length - bindersLength);
+  const crypto = ctx.provider;
+  const early = new EarlySecret(crypto, pskHash, session.psk);
+  const hash = (transcriptBefore ?? new Transcript(crypto, pskHash)).hashWith(truncated);
+  const binder = finishedVerifyData(crypto, pskHash, early.binderKey('res'), hash);
+  binder.copy(raw, raw.length - hashLength);
 }
 
 /** Usable session: not expired, and its suite still enabled. */
@@ -151,9 +155,22 @@ export function startClientHandshake(
     retried: false,
     retrySuite: undefined,
   };
-  const hello = buildClientHello(base, undefined, undefined);
-  ctx.sendHandshake(HandshakeType.client_hello, hello.raw.subarray(4));
-  return new ExpectServerHello({ ...base, helloRaw: hello.raw, offeredExtensions: hello.extensions });
+  const hello = buildClientHello(base, undefined);
+  return sendFirstClientHello(ctx, config, { ...base, helloRaw: hello.raw, offeredExtensions: hello.extensions });
+}
+
+/** A first ClientHello (its binder, if it offers a ticket, still zeros) and the secrets behind it. */
+export type FirstClientHello = Pick<ClientOfferState, 'random' | 'sessionId' | 'keyShares' | 'session' | 'helloRaw' | 'offeredExtensions'>;
+
+/**
+ * Sends a first ClientHello and waits for the ServerHello. The normal start
+ * goes through here; a replay starts here with a recorded ClientHello
+ * (RFC 8448) and the keys and ticket behind it.
+ */
+export function sendFirstClientHello(ctx: HandshakeContext, config: ClientConfig, hello: FirstClientHello): HandshakeState {
+  if (hello.session !== undefined) fillBinder(ctx, hello.helloRaw, hello.session, undefined);
+  ctx.sendHandshake(HandshakeType.client_hello, hello.helloRaw.subarray(4));
+  return new ExpectServerHello({ ...hello, ctx, config, retried: false, retrySuite: undefined });
 }
 
 class ExpectServerHello extends StateBase {
@@ -194,10 +211,10 @@ class ExpectServerHello extends StateBase {
       psk = session.psk;
     }
 
-    const transcript = this.transcriptAfterRetry ?? new Transcript(suite.hash);
+    const transcript = this.transcriptAfterRetry ?? new Transcript(offer.ctx.provider, suite.hash);
     transcript.add(offer.helloRaw);
     transcript.add(message.raw);
-    const handshakeSecret = new EarlySecret(suite.hash, psk).toHandshakeSecret(sharedSecret);
+    const handshakeSecret = new EarlySecret(offer.ctx.provider, suite.hash, psk).toHandshakeSecret(sharedSecret);
     const helloHash = transcript.current();
     const clientHandshakeSecret = handshakeSecret.clientHandshakeTrafficSecret(helloHash);
     const serverHandshakeSecret = handshakeSecret.serverHandshakeTrafficSecret(helloHash);
@@ -236,12 +253,13 @@ class ExpectServerHello extends StateBase {
       keyShares = [offer.ctx.provider.generateKeyExchange(group)];
     }
     const cookie = cookieData === undefined ? undefined : decodeOpaque16(cookieData, 'cookie');
-    const transcript = Transcript.afterRetry(suite.hash, offer.helloRaw);
+    const transcript = Transcript.afterRetry(offer.ctx.provider, suite.hash, offer.helloRaw);
     transcript.add(message.raw);
     // A session for another hash cannot be offered again (§4.1.4).
     const session = offer.session !== undefined && suiteInfo(offer.session.suite)!.hash === suite.hash ? offer.session : undefined;
     const next = { ...offer, keyShares, session, retried: true, retrySuite: suite.id };
-    const hello = buildClientHello(next, cookie, transcript);
+    const hello = buildClientHello(next, cookie);
+    if (session !== undefined) fillBinder(offer.ctx, hello.raw, session, transcript);
     offer.ctx.sendChangeCipherSpec();
     offer.ctx.sendHandshake(HandshakeType.client_hello, hello.raw.subarray(4));
     return new ExpectServerHello({ ...next, helloRaw: hello.raw, offeredExtensions: hello.extensions }, transcript);
@@ -366,7 +384,7 @@ class ExpectCertificateVerify extends StateBase {
     requireMessage(message, HandshakeType.certificate_verify, this.name);
     const hs = this.hs;
     const verified = hs.verified!;
-    verifyPeerSignature(VERIFY_SCHEMES, decodeCertificateVerify(message.body), verified.leafPublicKey, certificateVerifyContent('server', hs.transcript.current()));
+    verifyPeerSignature(hs.offer.ctx.provider, VERIFY_SCHEMES, decodeCertificateVerify(message.body), verified.leafPublicKey, certificateVerifyContent('server', hs.transcript.current()));
     hs.transcript.add(message.raw);
     const config = hs.offer.config;
     if (config.rejectUnauthorized) {
@@ -389,7 +407,7 @@ class ExpectFinished extends StateBase {
     requireMessage(message, HandshakeType.finished, this.name);
     const hs = this.hs;
     const { ctx, config } = hs.offer;
-    verifyPeerFinished(message.body, hs.suite, hs.serverHandshakeSecret, hs.transcript.current(), 'server');
+    verifyPeerFinished(ctx.provider, message.body, hs.suite, hs.serverHandshakeSecret, hs.transcript.current(), 'server');
     hs.transcript.add(message.raw);
 
     const master = hs.handshakeSecret.toMasterSecret();
@@ -405,7 +423,7 @@ class ExpectFinished extends StateBase {
     ctx.sendChangeCipherSpec();
     ctx.setWriteKey(hs.suite, hs.clientHandshakeSecret);
     if (hs.certificateRequest !== undefined) sendClientCertificate(hs);
-    const finished = finishedVerifyData(hs.suite.hash, hs.clientHandshakeSecret, hs.transcript.current());
+    const finished = finishedVerifyData(ctx.provider, hs.suite.hash, hs.clientHandshakeSecret, hs.transcript.current());
     hs.transcript.add(ctx.sendHandshake(HandshakeType.finished, finished));
     ctx.setWriteKey(hs.suite, clientAppSecret);
 
@@ -439,7 +457,7 @@ function sendClientCertificate(hs: ClientHandshake): void {
   const body = encodeCertificate({ requestContext: Buffer.alloc(0), entries: chain.map((certData) => ({ certData, extensions: [] })) });
   hs.transcript.add(ctx.sendHandshake(HandshakeType.certificate, body));
   if (scheme === undefined || chain.length === 0) return;
-  const signature = signWithScheme(scheme, config.privateKey!, certificateVerifyContent('client', hs.transcript.current()));
+  const signature = ctx.provider.sign(scheme, config.privateKey!, certificateVerifyContent('client', hs.transcript.current()));
   hs.transcript.add(ctx.sendHandshake(HandshakeType.certificate_verify, encodeCertificateVerify({ algorithm: scheme, signature })));
 }
 
@@ -457,7 +475,7 @@ export function sessionFromTicket(
   return {
     suite: result.suite.id,
     ticket: ticket.ticket,
-    psk: resumptionPsk(result.suite.hash, result.resumptionMasterSecret, ticket.nonce),
+    psk: resumptionPsk(config.provider, result.suite.hash, result.resumptionMasterSecret, ticket.nonce),
     receivedAt: config.now(),
     lifetimeSeconds: ticket.lifetimeSeconds,
     ageAdd: ticket.ageAdd,

@@ -1,7 +1,7 @@
-import type { KeyObject } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
-import { schemeFitsKey, verifyWithScheme } from '../crypto/signatures.js';
+import type { CryptoProvider, PublicKey } from '../crypto/provider.js';
+import { schemeFitsKey } from '../crypto/signatures.js';
 import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../peer-verifier.js';
 import { decodeFinished } from '../codec/messages/finished.js';
@@ -14,11 +14,11 @@ import { constantTimeEqual } from '../../shared/bytes.js';
  * we offered and fit the certificate's key (illegal_parameter); the signature
  * must verify (decrypt_error).
  */
-export function verifyPeerSignature(offered: readonly number[], message: CertificateVerify, key: KeyObject, content: Buffer): void {
+export function verifyPeerSignature(crypto: CryptoProvider, offered: readonly number[], message: CertificateVerify, key: PublicKey, content: Buffer): void {
   if (!offered.includes(message.algorithm) || !schemeFitsKey(message.algorithm, key)) {
     throw new TlsAlertError('illegal_parameter', `CertificateVerify scheme 0x${message.algorithm.toString(16)} not offered or not for this key`);
   }
-  if (!verifyWithScheme(message.algorithm, key, content, message.signature)) {
+  if (!crypto.verify(message.algorithm, key, content, message.signature)) {
     throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
   }
 }
@@ -65,8 +65,15 @@ export function describeChain(chain: readonly Uint8Array[]): VerifiedChain {
 }
 
 /** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */
-export function verifyPeerFinished(body: Buffer, suite: SuiteInfo, baseKey: Buffer, transcriptHash: Buffer, peer: 'client' | 'server'): void {
+export function verifyPeerFinished(
+  crypto: CryptoProvider,
+  body: Buffer,
+  suite: SuiteInfo,
+  baseKey: Buffer,
+  transcriptHash: Buffer,
+  peer: 'client' | 'server',
+): void {
   const received = decodeFinished(body, suite.hashLength);
-  const expected = finishedVerifyData(suite.hash, baseKey, transcriptHash);
+  const expected = finishedVerifyData(crypto, suite.hash, baseKey, transcriptHash);
   if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);
 }

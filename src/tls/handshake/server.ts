@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import type { ServerConfig } from '../config.js';
 import { CertificateStatusType, ExtensionType, HandshakeType, ProtocolVersion, PskKeyExchangeMode } from '../codec/enums.js';
@@ -35,8 +34,8 @@ import { decodeClientHello, type ClientHello } from '../codec/messages/client-he
 import { encodeEncryptedExtensions } from '../codec/messages/encrypted-extensions.js';
 import { encodeNewSessionTicket } from '../codec/messages/new-session-ticket.js';
 import { encodeServerHello, HELLO_RETRY_REQUEST_RANDOM } from '../codec/messages/server-hello.js';
-import { FAST_GROUPS } from '../crypto/provider.js';
-import { certificateVerifyContent, signWithScheme, VERIFY_SCHEMES } from '../crypto/signatures.js';
+import { FAST_GROUPS, type CryptoProvider } from '../crypto/provider.js';
+import { certificateVerifyContent, VERIFY_SCHEMES } from '../crypto/signatures.js';
 import { suiteInfo, type SuiteInfo } from '../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, resumptionPsk, type HandshakeSecret, type MasterSecret } from '../keyschedule/stages.js';
 import { Transcript } from '../keyschedule/transcript.js';
@@ -180,16 +179,16 @@ function findResumption(config: ServerConfig, offer: ClientOffer, suite: SuiteIn
 }
 
 /** §4.2.11.2: the binder is a Finished-style MAC over the ClientHello up to the binders list. */
-function verifyBinder(early: EarlySecret, transcriptBefore: Transcript | undefined, offer: ClientOffer, resumption: Resumption): void {
+function verifyBinder(crypto: CryptoProvider, early: EarlySecret, transcriptBefore: Transcript | undefined, offer: ClientOffer, resumption: Resumption): void {
   const psks = offer.psks!;
   const truncated = offer.raw.subarray(0, offer.raw.length - psks.bindersLength);
-  const hash = (transcriptBefore ?? new Transcript(early.hash)).hashWith(truncated);
-  const expected = finishedVerifyData(early.hash, early.binderKey('res'), hash);
+  const hash = (transcriptBefore ?? new Transcript(crypto, early.hash)).hashWith(truncated);
+  const expected = finishedVerifyData(crypto, early.hash, early.binderKey('res'), hash);
   if (!constantTimeEqual(expected, psks.binders[resumption.index]!)) throw new TlsAlertError('decrypt_error', 'PSK binder does not verify');
 }
 
 function helloRetryCookie(config: ServerConfig, clientHello1: Buffer, hash: SuiteInfo['hash']): Buffer {
-  return createHmac('sha256', config.cookieSecret).update(hash).update(clientHello1).digest();
+  return config.provider.hmac('sha256', config.cookieSecret, Buffer.concat([Buffer.from(hash, 'latin1'), clientHello1]));
 }
 
 /** The server starts here: the first ClientHello. */
@@ -213,7 +212,7 @@ export class ExpectClientHello extends StateBase {
 
   /** §4.1.4: ask for a share in the group we chose. */
   private retry(offer: ClientOffer, suite: SuiteInfo, group: number): HandshakeState {
-    const transcript = Transcript.afterRetry(suite.hash, offer.raw);
+    const transcript = Transcript.afterRetry(this.ctx.provider, suite.hash, offer.raw);
     const cookie = helloRetryCookie(this.config, offer.raw, suite.hash);
     const hrr = encodeServerHello({
       random: HELLO_RETRY_REQUEST_RANDOM,
@@ -327,13 +326,13 @@ function negotiate(
 ): HandshakeState {
   const alpn = chooseAlpn(config, offer);
   const resumption = findResumption(config, offer, suite);
-  const early = new EarlySecret(suite.hash, resumption?.psk);
-  if (resumption !== undefined) verifyBinder(early, transcriptAfterRetry, offer, resumption);
+  const early = new EarlySecret(ctx.provider, suite.hash, resumption?.psk);
+  if (resumption !== undefined) verifyBinder(ctx.provider, early, transcriptAfterRetry, offer, resumption);
   const signatureScheme = resumption === undefined ? chooseSignatureScheme(config, offer) : undefined;
   // Only a full handshake carries a Certificate to staple; a server without stapling leaves status_request unread (§4.2).
   const stapler = resumption !== undefined || config.ocspResponse === undefined || !isOcspRequested(offer) ? undefined : config.ocspResponse;
 
-  const transcript = transcriptAfterRetry ?? new Transcript(suite.hash);
+  const transcript = transcriptAfterRetry ?? new Transcript(ctx.provider, suite.hash);
   transcript.add(offer.raw);
 
   const exchange = ctx.provider.generateKeyExchange(share.group);
@@ -374,11 +373,11 @@ function negotiate(
     if (isCertificateRequested) transcript.add(ctx.sendHandshake(HandshakeType.certificate_request, certificateRequestBody(config)));
     const certificate = encodeCertificate({ requestContext: Buffer.alloc(0), entries: certificateEntries(config.certChain, stapler) });
     transcript.add(ctx.sendHandshake(HandshakeType.certificate, certificate));
-    const signature = signWithScheme(signatureScheme!, config.privateKey!, certificateVerifyContent('server', transcript.current()));
+    const signature = ctx.provider.sign(signatureScheme!, config.privateKey!, certificateVerifyContent('server', transcript.current()));
     transcript.add(ctx.sendHandshake(HandshakeType.certificate_verify, encodeCertificateVerify({ algorithm: signatureScheme!, signature })));
   }
 
-  const serverFinished = finishedVerifyData(suite.hash, serverHandshakeSecret, transcript.current());
+  const serverFinished = finishedVerifyData(ctx.provider, suite.hash, serverHandshakeSecret, transcript.current());
   transcript.add(ctx.sendHandshake(HandshakeType.finished, serverFinished));
   const master = handshakeSecret.toMasterSecret();
   const finishedHash = transcript.current();
@@ -526,7 +525,7 @@ class ExpectCertificateVerify extends StateBase {
     const f = this.flight;
     const verify = decodeCertificateVerify(message.body);
     const verified = f.verified!;
-    verifyPeerSignature(VERIFY_SCHEMES, verify, verified.leafPublicKey, certificateVerifyContent('client', f.transcript.current()));
+    verifyPeerSignature(f.ctx.provider, VERIFY_SCHEMES, verify, verified.leafPublicKey, certificateVerifyContent('client', f.transcript.current()));
     f.transcript.add(message.raw);
     runPeerPolicy(f.config.verifyPeer, verified.peer);
     f.peer = verified.peer;
@@ -545,7 +544,7 @@ class ExpectFinished extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.finished, this.name);
     const f = this.flight;
-    verifyPeerFinished(message.body, f.suite, f.clientHandshakeSecret, f.transcript.current(), 'client');
+    verifyPeerFinished(f.ctx.provider, message.body, f.suite, f.clientHandshakeSecret, f.transcript.current(), 'client');
     f.transcript.add(message.raw);
     f.ctx.setReadKey(f.suite, f.clientAppSecret);
     const resumptionMasterSecret = f.master.resumptionMasterSecret(f.transcript.current());
@@ -575,7 +574,7 @@ function sendTicket(f: ClientFlight, resumptionMasterSecret: Buffer): void {
   if (lifetime <= 0) return;
   const nonce = config.provider.randomBytes(8);
   const ageAdd = config.provider.randomBytes(4).readUInt32BE(0);
-  const psk = resumptionPsk(f.suite.hash, resumptionMasterSecret, nonce);
+  const psk = resumptionPsk(config.provider, f.suite.hash, resumptionMasterSecret, nonce);
   const state = encodeServerSessionState({
     suite: f.suite.id,
     psk,

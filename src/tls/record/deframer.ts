@@ -29,13 +29,14 @@ export class Deframer {
   /** The next complete record, or undefined until more bytes arrive. */
   next(): RawRecord | undefined {
     if (this.pendingLength < RECORD_HEADER_LENGTH) return undefined;
-    let head = this.pending[0]!;
-    if (head.length < RECORD_HEADER_LENGTH) head = this.gather(RECORD_HEADER_LENGTH);
-    const type = head[0]!;
+    const first = this.pending[0];
+    let head = first !== undefined && first.length >= RECORD_HEADER_LENGTH ? first : this.gather(RECORD_HEADER_LENGTH);
+    // Five bytes are there (pendingLength and gather make sure): readUInt8 cannot fall off the end.
+    const type = head.readUInt8(0);
     const length = head.readUInt16BE(3);
     // Validate the header before waiting for its body, so garbage fails fast.
     if (type < 20 || type > 23) throw new TlsAlertError('unexpected_message', `record type ${type}`);
-    if (head[1] !== 3 || head[2]! > 4) throw new TlsAlertError('decode_error', `record version ${head[1]}.${head[2]}`);
+    if (head[1] !== 3 || head.readUInt8(2) > 4) throw new TlsAlertError('decode_error', `record version ${head[1]}.${head[2]}`);
     if (length > MAX_CIPHERTEXT) throw new TlsAlertError('record_overflow', `record of ${length} bytes`);
     const total = RECORD_HEADER_LENGTH + length;
     if (this.pendingLength < total) return undefined;
@@ -56,7 +57,8 @@ export class Deframer {
     const joined = Buffer.allocUnsafe(length);
     let filled = 0;
     while (filled < length) {
-      const chunk = this.pending[0]!;
+      const chunk = this.pending[0];
+      if (chunk === undefined) throw new TlsAlertError('internal_error', 'deframer gathered past its buffered bytes');
       const take = Math.min(chunk.length, length - filled);
       chunk.copy(joined, filled, 0, take);
       filled += take;

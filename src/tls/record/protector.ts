@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, type CipherGCM, type CipherGCMTypes, type CipherChaCha20Poly1305Types, type DecipherGCM } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import { ContentType } from '../codec/enums.js';
+import type { CryptoProvider } from '../crypto/provider.js';
 import type { SuiteInfo } from '../crypto/suites.js';
 import { AEAD_TAG_LENGTH, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from './limits.js';
 import { trafficKeys } from '../keyschedule/stages.js';
@@ -15,28 +15,17 @@ function writeHeader(target: Buffer, innerLength: number): void {
   target.writeUInt16BE(innerLength + AEAD_TAG_LENGTH, 3);
 }
 
-type AeadCipherName = CipherGCMTypes | CipherChaCha20Poly1305Types;
-
 /** The one-byte inner content type of an unpadded record, per type (never written to: cipher input only). */
 const TYPE_BYTES: readonly Buffer[] = Array.from({ length: 256 }, (_, type) => Buffer.of(type));
+
+function typeByte(type: number): Buffer {
+  return TYPE_BYTES[type] ?? Buffer.of(type);
+}
 
 function trailerWithPadding(type: number, padding: number): Buffer {
   const trailer = Buffer.alloc(1 + padding);
   trailer[0] = type;
   return trailer;
-}
-
-function cipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): CipherGCM {
-  // One call site per overload keeps the AEAD typing exact.
-  return name === 'chacha20-poly1305'
-    ? (createCipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as CipherGCM)
-    : createCipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
-}
-
-function decipherFor(name: AeadCipherName, key: Buffer, nonce: Buffer): DecipherGCM {
-  return name === 'chacha20-poly1305'
-    ? (createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as DecipherGCM)
-    : createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
 }
 
 /** `bytes` in a buffer of its own (never a slice of the shared pool). */
@@ -54,7 +43,7 @@ function ownCopy(bytes: Buffer): Buffer {
 export class Protector {
   private sequence = 0;
   private readonly key: Buffer;
-  private readonly aead: AeadCipherName;
+  private readonly aead: SuiteInfo['aead'];
   /** The low 8 bytes of the IV, split so the nonce is two 32-bit XORs. */
   private readonly ivHigh: number;
   private readonly ivLow: number;
@@ -65,8 +54,12 @@ export class Protector {
    */
   private readonly nonceBuffer: Buffer;
 
-  constructor(readonly suite: SuiteInfo, readonly secret: Buffer) {
-    const { key, iv } = trafficKeys(suite.hash, suite.keyLength, secret);
+  constructor(
+    private readonly crypto: CryptoProvider,
+    readonly suite: SuiteInfo,
+    readonly secret: Buffer,
+  ) {
+    const { key, iv } = trafficKeys(crypto, suite.hash, suite.keyLength, secret);
     // Key and nonce get bytes of their own, not slices of Buffer's shared 8 KiB pool (where HMAC output
     // and small allocations land): a protector lives as long as its connection, and a pooled slice
     // would keep a whole pool slab alive per idle connection.
@@ -101,7 +94,8 @@ export class Protector {
   seal(type: ContentType, content: Uint8Array, padding = 0): Buffer {
     const parts: Buffer[] = [];
     this.sealInto(parts, type, content, padding);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const [only] = parts;
+    return parts.length === 1 && only !== undefined ? only : Buffer.concat(parts);
   }
 
   /**
@@ -116,14 +110,14 @@ export class Protector {
       throw new TlsAlertError('internal_error', 'TLSInnerPlaintext over 2^14 + 1 bytes');
     }
     const innerLength = content.length + 1 + padding;
-    const cipher = cipherFor(this.aead, this.key, this.nonce());
+    const cipher = this.crypto.aeadSealer(this.aead, this.key, this.nonce());
     this.sequence++;
     if (innerLength > SMALL_RECORD) {
       const header = Buffer.allocUnsafe(RECORD_HEADER_LENGTH);
       writeHeader(header, innerLength);
       cipher.setAAD(header);
       const body = cipher.update(content);
-      const tail = cipher.update(padding === 0 ? TYPE_BYTES[type]! : trailerWithPadding(type, padding));
+      const tail = cipher.update(padding === 0 ? typeByte(type) : trailerWithPadding(type, padding));
       cipher.final();
       out.push(header, body, tail, cipher.getAuthTag());
       return;
@@ -149,7 +143,7 @@ export class Protector {
     // §5.2: a ciphertext over 2^14 + 256 bytes is record_overflow.
     if (body.length > MAX_CIPHERTEXT) throw new TlsAlertError('record_overflow', `ciphertext of ${body.length} bytes`);
     if (body.length < AEAD_TAG_LENGTH + 1) throw new TlsAlertError('bad_record_mac', 'ciphertext shorter than a tag');
-    const decipher = decipherFor(this.aead, this.key, this.nonce());
+    const decipher = this.crypto.aeadOpener(this.aead, this.key, this.nonce());
     decipher.setAAD(header);
     decipher.setAuthTag(body.subarray(body.length - AEAD_TAG_LENGTH));
     const inner = decipher.update(body.subarray(0, body.length - AEAD_TAG_LENGTH));
@@ -166,9 +160,10 @@ export class Protector {
     // §5.4: the type is the last non-zero byte; all zeros is unexpected_message.
     let end = inner.length - 1;
     while (end >= 0 && inner[end] === 0) end--;
-    if (end < 0) throw new TlsAlertError('unexpected_message', 'protected record has no content type');
+    const type = inner[end];
+    if (type === undefined) throw new TlsAlertError('unexpected_message', 'protected record has no content type');
     // §5.4: the inner plaintext (without padding) may not exceed 2^14.
     if (end > MAX_PLAINTEXT) throw new TlsAlertError('record_overflow', `plaintext of ${end} bytes`);
-    return { type: inner[end]!, content: inner.subarray(0, end) };
+    return { type, content: inner.subarray(0, end) };
   }
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { TlsAlertError } from '../../alert.js';
 import { decodeExtensions, encodeExtensions, type RawExtension } from '../extensions.js';
 import { Reader } from '../reader.js';
@@ -13,7 +12,7 @@ export interface ServerHello {
 }
 
 /** The special random that marks a HelloRetryRequest: SHA-256("HelloRetryRequest"). */
-export const HELLO_RETRY_REQUEST_RANDOM = createHash('sha256').update('HelloRetryRequest').digest();
+export const HELLO_RETRY_REQUEST_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
 /** Downgrade sentinels in the last 8 bytes of ServerHello.random (§4.1.3). */
 export const DOWNGRADE_TLS12 = Buffer.from('444f574e47524401', 'hex');

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { nodeCryptoProvider } from '../../../../src/tls/crypto/node-provider.js';
 import assert from 'node:assert/strict';
 import type { AlertName } from '../../../../src/tls/alert.js';
 import { ContentType, ExtensionType, HandshakeType, NamedGroup, SignatureScheme } from '../../../../src/tls/codec/enums.js';
@@ -362,7 +363,7 @@ describe('Fragment budget through the engine (linear reassembly, records per mes
       server: { cipherSuites: ['TLS_AES_128_GCM_SHA256'] },
       tamper: onFlight('server-to-client', 0, (_bytes, records) => {
         const secret = pair.keyLog.server.get('SERVER_HANDSHAKE_TRAFFIC_SECRET')!;
-        const sealer = new Protector(suiteInfo(0x1301)!, secret);
+        const sealer = new Protector(nodeCryptoProvider, suiteInfo(0x1301)!, secret);
         const content = Buffer.concat(records.filter((r) => r.isProtected).map((r) => r.content!));
         const tiny: Buffer[] = [];
         for (const byte of content) tiny.push(sealer.seal(ContentType.handshake, Buffer.of(byte)));

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { NamedGroup } from '../../../../src/tls/codec/enums.js';
 import { checkEcPoint, curveByName, type CurveParameters } from '../../../../src/shared/ec-point.js';
 import { checkFfdheShare, FFDHE_GROUPS, FfdheExchange } from '../../../../src/tls/crypto/ffdhe.js';
-import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, generateKeyExchange } from '../../../../src/tls/crypto/provider.js';
+import { nodeCryptoProvider } from '../../../../src/tls/crypto/node-provider.js';
+import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS } from '../../../../src/tls/crypto/provider.js';
 import { assertAlert, RUNS } from '../messages/codec-properties.js';
 
 function curveNamed(name: 'P-256' | 'P-384' | 'P-521'): CurveParameters {
@@ -29,7 +30,7 @@ describe('ECDHE share validation before node:crypto (RFC 8446 §4.2.8.2, SP 800-
     describe(curve.name, () => {
       it('accepts points node:crypto makes, and the two sides agree', () => {
         for (let i = 0; i < 8; i++) {
-          const ours = generateKeyExchange(group);
+          const ours = nodeCryptoProvider.generateKeyExchange(group);
           const theirs = createECDH(openssl);
           const theirPoint = theirs.generateKeys();
           assert.ok(checkEcPoint(curve, ours.publicKey).ok);
@@ -53,12 +54,12 @@ describe('ECDHE share validation before node:crypto (RFC 8446 §4.2.8.2, SP 800-
       for (const [what, share] of cases) {
         it(`sends illegal_parameter for ${what}`, () => {
           assert.equal(checkEcPoint(curve, share).ok, false, what);
-          assertAlert(() => generateKeyExchange(group).computeSharedSecret(share), 'illegal_parameter', what);
+          assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(share), 'illegal_parameter', what);
         });
       }
 
       it('refuses random bytes of the right length with illegal_parameter, never anything else', () => {
-        const exchange = generateKeyExchange(group);
+        const exchange = nodeCryptoProvider.generateKeyExchange(group);
         fc.assert(
           fc.property(fc.uint8Array({ minLength: 2 * n, maxLength: 2 * n }), (coordinates) => {
             const share = Buffer.concat([Buffer.of(4), Buffer.from(coordinates)]);
@@ -74,23 +75,23 @@ describe('ECDHE share validation before node:crypto (RFC 8446 §4.2.8.2, SP 800-
 describe('X25519 and X448 shares (RFC 7748, RFC 8446 §7.4.2)', () => {
   for (const [name, group, length] of [['X25519', NamedGroup.x25519, 32], ['X448', NamedGroup.x448, 56]] as const) {
     it(`${name}: two keys agree, and each public key is ${length} bytes`, () => {
-      const a = generateKeyExchange(group);
-      const b = generateKeyExchange(group);
+      const a = nodeCryptoProvider.generateKeyExchange(group);
+      const b = nodeCryptoProvider.generateKeyExchange(group);
       assert.equal(a.publicKey.length, length);
       assert.ok(a.computeSharedSecret(b.publicKey).equals(b.computeSharedSecret(a.publicKey)));
     });
 
     it(`${name}: sends illegal_parameter for a share of the wrong length (§4.2.8.2)`, () => {
-      assertAlert(() => generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length - 1, 9)), 'illegal_parameter');
-      assertAlert(() => generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length + 1, 9)), 'illegal_parameter');
+      assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length - 1, 9)), 'illegal_parameter');
+      assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length + 1, 9)), 'illegal_parameter');
     });
 
     it(`${name}: sends illegal_parameter for low-order shares, whose shared secret is all zeros (RFC 7748 §6, RFC 8446 §7.4.2)`, () => {
       const zero = Buffer.alloc(length);
       const one = Buffer.alloc(length);
       one[0] = 1;
-      assertAlert(() => generateKeyExchange(group).computeSharedSecret(zero), 'illegal_parameter', 'u = 0');
-      assertAlert(() => generateKeyExchange(group).computeSharedSecret(one), 'illegal_parameter', 'u = 1');
+      assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(zero), 'illegal_parameter', 'u = 0');
+      assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(one), 'illegal_parameter', 'u = 1');
     });
   }
 });

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { nodeCryptoProvider } from '../../../../src/tls/crypto/node-provider.js';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
 import { EarlySecret, finishedVerifyData, resumptionPsk, trafficKeys } from '../../../../src/tls/keyschedule/stages.js';
@@ -38,7 +39,7 @@ function x25519PublicFromPrivate(raw: Uint8Array): Buffer {
 }
 
 function transcriptOf(...messages: Uint8Array[]): Buffer {
-  const t = new Transcript(HASH);
+  const t = new Transcript(nodeCryptoProvider, HASH);
   for (const m of messages) t.add(m);
   return t.current();
 }
@@ -59,7 +60,7 @@ const newSessionTicket = s3.bytes('{server}  construct a NewSessionTicket handsh
 const sharedSecret = s3.bytes('{server}  extract secret "handshake"', 'IKM (32 octets)');
 
 // The schedule under test, run once from the RFC's inputs.
-const early = new EarlySecret(HASH);
+const early = new EarlySecret(nodeCryptoProvider, HASH);
 const handshake = early.toHandshakeSecret(sharedSecret);
 const master = handshake.toMasterSecret();
 const hashChSh = transcriptOf(clientHello, serverHello);
@@ -152,7 +153,7 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(s3.bytes('{server}  extract secret "early"', 'IKM (32 octets)'), Buffer.alloc(32));
     assert.deepEqual(early.secret, s3.bytes('{server}  extract secret "early"', 'secret (32 octets)'));
     // §7.1: with no PSK, the IKM is a string of Hash.length zeros, which the trace shows.
-    assert.deepEqual(hkdfExtract(HASH, Buffer.alloc(32), Buffer.alloc(32)), early.secret);
+    assert.deepEqual(hkdfExtract(nodeCryptoProvider, HASH, Buffer.alloc(32), Buffer.alloc(32)), early.secret);
   });
 
   it('derives "tls13 derived" for handshake over the empty hash as in RFC 8448 §3', () => {
@@ -160,16 +161,16 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(s3.bytes(step, 'PRK'), early.secret);
     assert.deepEqual(Transcript.emptyHash(HASH), s3.bytes(step, 'hash'));
     const expected = s3.bytes(step, 'expanded (32 octets)');
-    assert.deepEqual(deriveSecret(HASH, early.secret, 'derived', Transcript.emptyHash(HASH)), expected);
+    assert.deepEqual(deriveSecret(nodeCryptoProvider, HASH, early.secret, 'derived', Transcript.emptyHash(HASH)), expected);
     // The RFC's HkdfLabel ("info") through the bare HKDF-Expand gives the same octets.
-    assert.deepEqual(hkdfExpand(HASH, early.secret, s3.bytes(step, 'info (49 octets)'), 32), expected);
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, early.secret, s3.bytes(step, 'info (49 octets)'), 32), expected);
   });
 
   it('extracts the handshake secret from the derived salt and the shared secret as in RFC 8448 §3', () => {
     const step = '{server}  extract secret "handshake"';
     const salt = s3.bytes(step, 'salt (32 octets)');
     assert.deepEqual(salt, s3.bytes('{server}  derive secret for handshake "tls13 derived"', 'expanded'));
-    assert.deepEqual(hkdfExtract(HASH, salt, sharedSecret), s3.bytes(step, 'secret'));
+    assert.deepEqual(hkdfExtract(nodeCryptoProvider, HASH, salt, sharedSecret), s3.bytes(step, 'secret'));
     assert.deepEqual(handshake.secret, s3.bytes(step, 'secret (32 octets)'));
   });
 
@@ -184,32 +185,32 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(s3.bytes(step, 'PRK'), handshake.secret);
     const expected = s3.bytes(step, 'expanded (32 octets)');
     assert.deepEqual(handshake.clientHandshakeTrafficSecret(hashChSh), expected);
-    assert.deepEqual(hkdfExpand(HASH, handshake.secret, s3.bytes(step, 'info (54 octets)'), 32), expected);
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, handshake.secret, s3.bytes(step, 'info (54 octets)'), 32), expected);
   });
 
   it('derives s hs traffic as in RFC 8448 §3', () => {
     const step = '{server}  derive secret "tls13 s hs traffic"';
     const expected = s3.bytes(step, 'expanded (32 octets)');
     assert.deepEqual(handshake.serverHandshakeTrafficSecret(hashChSh), expected);
-    assert.deepEqual(hkdfExpand(HASH, handshake.secret, s3.bytes(step, 'info (54 octets)'), 32), expected);
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, handshake.secret, s3.bytes(step, 'info (54 octets)'), 32), expected);
   });
 
   it('derives the server handshake write key and IV as in RFC 8448 §3', () => {
     const step = '{server}  derive write traffic keys for handshake data';
     const secret = s3.bytes(step, 'PRK (32 octets)');
     assert.deepEqual(secret, handshake.serverHandshakeTrafficSecret(hashChSh));
-    const { key, iv } = trafficKeys(HASH, KEY_LENGTH, secret);
+    const { key, iv } = trafficKeys(nodeCryptoProvider, HASH, KEY_LENGTH, secret);
     assert.deepEqual(key, s3.bytes(step, 'key expanded (16 octets)'));
     assert.deepEqual(iv, s3.bytes(step, 'iv expanded (12 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, secret, s3.bytes(step, 'key info (13 octets)'), 16), key);
-    assert.deepEqual(hkdfExpand(HASH, secret, s3.bytes(step, 'iv info (12 octets)'), 12), iv);
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, secret, s3.bytes(step, 'key info (13 octets)'), 16), key);
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, secret, s3.bytes(step, 'iv info (12 octets)'), 12), iv);
   });
 
   it('derives the client handshake key and IV (server read keys) as in RFC 8448 §3', () => {
     const step = '{server}  derive read traffic keys for handshake data';
     const secret = s3.bytes(step, 'PRK (32 octets)');
     assert.deepEqual(secret, handshake.clientHandshakeTrafficSecret(hashChSh));
-    const { key, iv } = trafficKeys(HASH, KEY_LENGTH, secret);
+    const { key, iv } = trafficKeys(nodeCryptoProvider, HASH, KEY_LENGTH, secret);
     assert.deepEqual(key, s3.bytes(step, 'key expanded (16 octets)'));
     assert.deepEqual(iv, s3.bytes(step, 'iv expanded (12 octets)'));
   });
@@ -220,10 +221,10 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(baseKey, handshake.serverHandshakeTrafficSecret(hashChSh));
     assert.deepEqual(s3.bytes(step, 'hash (0 octets)'), Buffer.alloc(0));
     // finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (RFC 8446 §4.4.4)
-    assert.deepEqual(expandLabel(HASH, baseKey, 'finished', Buffer.alloc(0), 32), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, baseKey, s3.bytes(step, 'info (18 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(expandLabel(nodeCryptoProvider, HASH, baseKey, 'finished', Buffer.alloc(0), 32), s3.bytes(step, 'expanded (32 octets)'));
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, baseKey, s3.bytes(step, 'info (18 octets)'), 32), s3.bytes(step, 'expanded'));
     const transcript = transcriptOf(clientHello, serverHello, encryptedExtensions, certificate, certificateVerify);
-    const verifyData = finishedVerifyData(HASH, baseKey, transcript);
+    const verifyData = finishedVerifyData(nodeCryptoProvider, HASH, baseKey, transcript);
     assert.deepEqual(verifyData, s3.bytes(step, 'finished (32 octets)'));
     assert.deepEqual(finishedMessage(verifyData), serverFinished);
   });
@@ -231,7 +232,7 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
   it('derives "tls13 derived" for master and the master secret as in RFC 8448 §3', () => {
     const derivedStep = '{server}  derive secret for master "tls13 derived"';
     assert.deepEqual(s3.bytes(derivedStep, 'PRK'), handshake.secret);
-    const derived = deriveSecret(HASH, handshake.secret, 'derived', Transcript.emptyHash(HASH));
+    const derived = deriveSecret(nodeCryptoProvider, HASH, handshake.secret, 'derived', Transcript.emptyHash(HASH));
     assert.deepEqual(derived, s3.bytes(derivedStep, 'expanded (32 octets)'));
 
     const masterStep = '{server}  extract secret "master"';
@@ -250,33 +251,33 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     const step = '{server}  derive secret "tls13 c ap traffic"';
     assert.deepEqual(s3.bytes(step, 'PRK'), master.secret);
     assert.deepEqual(master.clientApplicationTrafficSecret(hashChSf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32), s3.bytes(step, 'expanded'));
   });
 
   it('derives s ap traffic as in RFC 8448 §3', () => {
     const step = '{server}  derive secret "tls13 s ap traffic"';
     assert.deepEqual(master.serverApplicationTrafficSecret(hashChSf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32), s3.bytes(step, 'expanded'));
   });
 
   it('derives exp master as in RFC 8448 §3', () => {
     const step = '{server}  derive secret "tls13 exp master"';
     assert.deepEqual(master.exporterMasterSecret(hashChSf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32), s3.bytes(step, 'expanded'));
   });
 
   it('derives the server and client application keys and IVs as in RFC 8448 §3', () => {
     const serverStep = '{server}  derive write traffic keys for application data';
     const serverSecret = master.serverApplicationTrafficSecret(hashChSf);
     assert.deepEqual(s3.bytes(serverStep, 'PRK'), serverSecret);
-    const server = trafficKeys(HASH, KEY_LENGTH, serverSecret);
+    const server = trafficKeys(nodeCryptoProvider, HASH, KEY_LENGTH, serverSecret);
     assert.deepEqual(server.key, s3.bytes(serverStep, 'key expanded (16 octets)'));
     assert.deepEqual(server.iv, s3.bytes(serverStep, 'iv expanded (12 octets)'));
 
     const clientStep = '{client}  derive write traffic keys for application data';
     const clientSecret = master.clientApplicationTrafficSecret(hashChSf);
     assert.deepEqual(s3.bytes(clientStep, 'PRK'), clientSecret);
-    const client = trafficKeys(HASH, KEY_LENGTH, clientSecret);
+    const client = trafficKeys(nodeCryptoProvider, HASH, KEY_LENGTH, clientSecret);
     assert.deepEqual(client.key, s3.bytes(clientStep, 'key expanded (16 octets)'));
     assert.deepEqual(client.iv, s3.bytes(clientStep, 'iv expanded (12 octets)'));
   });
@@ -285,8 +286,8 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     const step = '{client}  calculate finished "tls13 finished"';
     const baseKey = s3.bytes(step, 'PRK (32 octets)');
     assert.deepEqual(baseKey, handshake.clientHandshakeTrafficSecret(hashChSh));
-    assert.deepEqual(expandLabel(HASH, baseKey, 'finished', Buffer.alloc(0), 32), s3.bytes(step, 'expanded (32 octets)'));
-    const verifyData = finishedVerifyData(HASH, baseKey, hashChSf);
+    assert.deepEqual(expandLabel(nodeCryptoProvider, HASH, baseKey, 'finished', Buffer.alloc(0), 32), s3.bytes(step, 'expanded (32 octets)'));
+    const verifyData = finishedVerifyData(nodeCryptoProvider, HASH, baseKey, hashChSf);
     assert.deepEqual(verifyData, s3.bytes(step, 'finished (32 octets)'));
     assert.deepEqual(finishedMessage(verifyData), clientFinished);
   });
@@ -296,7 +297,7 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(s3.bytes(step, 'PRK'), master.secret);
     assert.deepEqual(hashChCf, s3.bytes(step, 'hash (32 octets)'));
     assert.deepEqual(master.resumptionMasterSecret(hashChCf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32), s3.bytes(step, 'expanded'));
   });
 
   it('derives the resumption PSK from res master and the ticket nonce as in RFC 8448 §3', () => {
@@ -306,8 +307,8 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(ticket.nonce, s3.bytes(step, 'hash (2 octets)'));
     const resMaster = master.resumptionMasterSecret(hashChCf);
     assert.deepEqual(s3.bytes(step, 'PRK (32 octets)'), resMaster);
-    assert.deepEqual(resumptionPsk(HASH, resMaster, ticket.nonce), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, resMaster, s3.bytes(step, 'info (22 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(resumptionPsk(nodeCryptoProvider, HASH, resMaster, ticket.nonce), s3.bytes(step, 'expanded (32 octets)'));
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, resMaster, s3.bytes(step, 'info (22 octets)'), 32), s3.bytes(step, 'expanded'));
   });
 
   it('exposes only the derivations legal at each stage (RFC 8446 §7.1)', () => {
@@ -320,8 +321,8 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
 
 describe('RFC 8448 §4 key schedule (resumed 0-RTT handshake)', () => {
   const ticket = decodeNewSessionTicket(newSessionTicket);
-  const psk = resumptionPsk(HASH, master.resumptionMasterSecret(hashChCf), ticket.nonce);
-  const resumedEarly = new EarlySecret(HASH, psk);
+  const psk = resumptionPsk(nodeCryptoProvider, HASH, master.resumptionMasterSecret(hashChCf), ticket.nonce);
+  const resumedEarly = new EarlySecret(nodeCryptoProvider, HASH, psk);
   const sentClientHello = s4.bytes('{client}  send handshake record', 'payload (512 octets)');
   const offered = findOfferedPsk(sentClientHello);
 
@@ -353,8 +354,8 @@ describe('RFC 8448 §4 key schedule (resumed 0-RTT handshake)', () => {
   it('computes the PSK binder carried in §4\'s ClientHello as finishedVerifyData over the truncated hello (RFC 8446 §4.2.11.2)', () => {
     const step = '{client}  calculate PSK binder';
     const binderKey = resumedEarly.binderKey('res');
-    assert.deepEqual(expandLabel(HASH, binderKey, 'finished', Buffer.alloc(0), 32), s4.bytes(step, 'expanded (32 octets)'));
-    const binder = finishedVerifyData(HASH, binderKey, transcriptOf(sentClientHello.subarray(0, offered.truncatedLength)));
+    assert.deepEqual(expandLabel(nodeCryptoProvider, HASH, binderKey, 'finished', Buffer.alloc(0), 32), s4.bytes(step, 'expanded (32 octets)'));
+    const binder = finishedVerifyData(nodeCryptoProvider, HASH, binderKey, transcriptOf(sentClientHello.subarray(0, offered.truncatedLength)));
     assert.deepEqual(binder, s4.bytes(step, 'finished (32 octets)'));
     assert.deepEqual(binder, offered.binder);
   });
@@ -366,14 +367,14 @@ describe('RFC 8448 §4 key schedule (resumed 0-RTT handshake)', () => {
     assert.deepEqual(hash, s4.bytes(step, 'hash (32 octets)'));
     const secret = resumedEarly.clientEarlyTrafficSecret(hash);
     assert.deepEqual(secret, s4.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(HASH, resumedEarly.secret, s4.bytes(step, 'info (53 octets)'), 32), secret);
+    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, resumedEarly.secret, s4.bytes(step, 'info (53 octets)'), 32), secret);
   });
 
   it('derives the early data key and IV as in RFC 8448 §4', () => {
     const step = '{client}  derive write traffic keys for early application data';
     const secret = resumedEarly.clientEarlyTrafficSecret(transcriptOf(sentClientHello));
     assert.deepEqual(s4.bytes(step, 'PRK (32 octets)'), secret);
-    const { key, iv } = trafficKeys(HASH, KEY_LENGTH, secret);
+    const { key, iv } = trafficKeys(nodeCryptoProvider, HASH, KEY_LENGTH, secret);
     assert.deepEqual(key, s4.bytes(step, 'key expanded (16 octets)'));
     assert.deepEqual(iv, s4.bytes(step, 'iv expanded (12 octets)'));
   });

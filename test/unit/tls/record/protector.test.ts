@@ -1,4 +1,5 @@
 import '../../../helpers/fast-check-seed.js';
+import { nodeCryptoProvider } from '../../../../src/tls/crypto/node-provider.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv } from 'node:crypto';
@@ -91,7 +92,7 @@ function assertAlert(fn: () => unknown, alert: AlertName): void {
 
 /** Seals an arbitrary TLSInnerPlaintext the way a (possibly hostile) peer could, bypassing Protector.seal. */
 function sealRawInner(secret: Buffer, sequence: number, inner: Buffer): Buffer {
-  const { key, iv } = trafficKeys(AES128.hash, AES128.keyLength, secret);
+  const { key, iv } = trafficKeys(nodeCryptoProvider, AES128.hash, AES128.keyLength, secret);
   const nonce = Buffer.from(iv);
   nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ sequence) >>> 0, 8);
   const header = Buffer.of(ContentType.application_data, 3, 3, 0, 0);
@@ -105,7 +106,7 @@ function sealRawInner(secret: Buffer, sequence: number, inner: Buffer): Buffer {
 describe('Protector against RFC 8448 protected records', () => {
   for (const direction of directions) {
     it(`opens every ${direction.name} record to the RFC's plaintext`, () => {
-      const reader = new Protector(AES128, direction.secret);
+      const reader = new Protector(nodeCryptoProvider, AES128, direction.secret);
       for (const [sequence, r] of direction.records.entries()) {
         const { header, body } = split(r.record);
         const opened = reader.open(header, body);
@@ -116,7 +117,7 @@ describe('Protector against RFC 8448 protected records', () => {
     });
 
     it(`seals the ${direction.name} plaintext into the RFC's exact record bytes (padding 0)`, () => {
-      const writer = new Protector(AES128, direction.secret);
+      const writer = new Protector(nodeCryptoProvider, AES128, direction.secret);
       for (const r of direction.records) {
         assert.deepEqual(writer.seal(r.type, r.plaintext), r.record, r.name);
       }
@@ -129,9 +130,9 @@ describe('Protector against RFC 8448 protected records', () => {
     assert.ok(second !== undefined);
     const { header, body } = split(second.record);
     // At sequence 0 the nonce is the bare IV, so the tag cannot verify.
-    assertAlert(() => new Protector(AES128, secrets.serverApplication).open(header, body), 'bad_record_mac');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.serverApplication).open(header, body), 'bad_record_mac');
 
-    const { key, iv } = trafficKeys(AES128.hash, AES128.keyLength, secrets.serverApplication);
+    const { key, iv } = trafficKeys(nodeCryptoProvider, AES128.hash, AES128.keyLength, secrets.serverApplication);
     const nonce = Buffer.from(iv);
     nonce[11] = (nonce[11] ?? 0) ^ 1;
     const inner = Buffer.concat([second.plaintext, Buffer.of(second.type)]);
@@ -140,7 +141,7 @@ describe('Protector against RFC 8448 protected records', () => {
     const expected = Buffer.concat([cipher.update(inner), cipher.final(), cipher.getAuthTag()]);
     assert.deepEqual(expected, body, 'the RFC record is sealed with iv ^ 1');
 
-    const writer = new Protector(AES128, secrets.serverApplication);
+    const writer = new Protector(nodeCryptoProvider, AES128, secrets.serverApplication);
     writer.seal(ContentType.handshake, Buffer.alloc(0));
     assert.deepEqual(writer.seal(second.type, second.plaintext), second.record);
   });
@@ -148,10 +149,10 @@ describe('Protector against RFC 8448 protected records', () => {
   it('restarts the sequence at zero for a new Protector, i.e. a new secret (RFC 8446 §5.3)', () => {
     const first = clientApplication[0];
     assert.ok(first !== undefined);
-    const used = new Protector(AES128, secrets.clientApplication);
+    const used = new Protector(nodeCryptoProvider, AES128, secrets.clientApplication);
     used.seal(ContentType.application_data, Buffer.of(1));
     assert.equal(used.recordsProcessed, 1);
-    assert.deepEqual(new Protector(AES128, secrets.clientApplication).seal(first.type, first.plaintext), first.record);
+    assert.deepEqual(new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(first.type, first.plaintext), first.record);
   });
 
   it('sends bad_record_mac when any ciphertext or tag byte is altered (RFC 8446 §5.2)', () => {
@@ -161,7 +162,7 @@ describe('Protector against RFC 8448 protected records', () => {
     for (let i = 0; i < body.length; i++) {
       const tampered = Buffer.from(body);
       tampered[i] = (tampered[i] ?? 0) ^ 0x01;
-      assertAlert(() => new Protector(AES128, secrets.clientHandshake).open(header, tampered), 'bad_record_mac');
+      assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientHandshake).open(header, tampered), 'bad_record_mac');
     }
   });
 
@@ -171,43 +172,43 @@ describe('Protector against RFC 8448 protected records', () => {
     const { header, body } = split(r.record);
     const tampered = Buffer.from(header);
     tampered[2] = 1; // legacy_record_version 0x0301 instead of 0x0303
-    assertAlert(() => new Protector(AES128, secrets.clientHandshake).open(tampered, body), 'bad_record_mac');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientHandshake).open(tampered, body), 'bad_record_mac');
   });
 
   it('sends bad_record_mac when the key is wrong', () => {
     const r = clientHandshakeFlight[0];
     assert.ok(r !== undefined);
     const { header, body } = split(r.record);
-    assertAlert(() => new Protector(AES128, secrets.serverHandshake).open(header, body), 'bad_record_mac');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.serverHandshake).open(header, body), 'bad_record_mac');
   });
 
   it('sends bad_record_mac for a body shorter than a tag plus the content type', () => {
     const header = Buffer.of(23, 3, 3, 0, 16);
-    assertAlert(() => new Protector(AES128, secrets.clientHandshake).open(header, Buffer.alloc(16)), 'bad_record_mac');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientHandshake).open(header, Buffer.alloc(16)), 'bad_record_mac');
   });
 
   it('sends unexpected_message for an inner plaintext of only zeros (RFC 8446 §5.4)', () => {
     const record = sealRawInner(secrets.clientApplication, 0, Buffer.alloc(12));
     const { header, body } = split(record);
-    assertAlert(() => new Protector(AES128, secrets.clientApplication).open(header, body), 'unexpected_message');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, body), 'unexpected_message');
   });
 
   it('sends record_overflow for a ciphertext over 2^14 + 256 octets (RFC 8446 §5.2)', () => {
     const length = 2 ** 14 + 257;
     const header = Buffer.of(23, 3, 3, length >> 8, length & 0xff);
-    assertAlert(() => new Protector(AES128, secrets.clientApplication).open(header, Buffer.alloc(length)), 'record_overflow');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, Buffer.alloc(length)), 'record_overflow');
   });
 
   it('checks a ciphertext of exactly 2^14 + 256 octets by its tag, not its length (RFC 8446 §5.2)', () => {
     const length = 2 ** 14 + 256;
     const header = Buffer.of(23, 3, 3, length >> 8, length & 0xff);
-    assertAlert(() => new Protector(AES128, secrets.clientApplication).open(header, Buffer.alloc(length)), 'bad_record_mac');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, Buffer.alloc(length)), 'bad_record_mac');
   });
 
   it('sends record_overflow for an authenticated inner plaintext over 2^14 octets (RFC 8446 §5.4)', () => {
     const inner = Buffer.concat([Buffer.alloc(2 ** 14 + 1, 0x61), Buffer.of(ContentType.application_data)]);
     const { header, body } = split(sealRawInner(secrets.clientApplication, 0, inner));
-    assertAlert(() => new Protector(AES128, secrets.clientApplication).open(header, body), 'record_overflow');
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, body), 'record_overflow');
   });
 
   // RFC 8446 §5.4: "the full encoded TLSInnerPlaintext MUST NOT exceed 2^14 + 1 octets", padding included.
@@ -215,7 +216,7 @@ describe('Protector against RFC 8448 protected records', () => {
     'refuses to seal a TLSInnerPlaintext over 2^14 + 1 octets once padding is counted (RFC 8446 §5.4)',
     () => {
       assertAlert(
-        () => new Protector(AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14), 1),
+        () => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14), 1),
         'internal_error',
       );
     },
@@ -226,13 +227,13 @@ describe('Protector against RFC 8448 protected records', () => {
     () => {
       const inner = Buffer.concat([Buffer.alloc(2 ** 14, 0x61), Buffer.of(ContentType.application_data, 0)]);
       const { header, body } = split(sealRawInner(secrets.clientApplication, 0, inner));
-      assertAlert(() => new Protector(AES128, secrets.clientApplication).open(header, body), 'record_overflow');
+      assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, body), 'record_overflow');
     },
   );
 
   it('consumes no sequence number on a record that fails to authenticate (RFC 8446 §4.2.10)', () => {
     // A server skipping rejected 0-RTT records must stay at the sequence number of the next real record.
-    const reader = new Protector(AES128, secrets.serverApplication);
+    const reader = new Protector(nodeCryptoProvider, AES128, secrets.serverApplication);
     for (const r of serverApplication) {
       const { header, body } = split(r.record);
       const tampered = Buffer.from(body);
@@ -246,8 +247,8 @@ describe('Protector against RFC 8448 protected records', () => {
   it('seals each of many records in a row under iv XOR its own sequence number, small and 16 KiB, padded or not (RFC 8446 §5.3, §5.4)', () => {
     // One Protector rewrites one nonce buffer per record: every record must still carry its own nonce, and a
     // reader and a writer on the same secret, used in turn, must not disturb each other's sequence.
-    const writer = new Protector(AES128, secrets.clientApplication);
-    const reader = new Protector(AES128, secrets.clientApplication);
+    const writer = new Protector(nodeCryptoProvider, AES128, secrets.clientApplication);
+    const reader = new Protector(nodeCryptoProvider, AES128, secrets.clientApplication);
     const sizes = [1, 2048, 2049, 16384, 100, 16384, 0, 5000];
     for (let sequence = 0; sequence < 40; sequence++) {
       const size = sizes[sequence % sizes.length]!;
@@ -268,23 +269,23 @@ describe('Protector against RFC 8448 protected records', () => {
 
   it('refuses to seal more than 2^14 octets of content (RFC 8446 §5.1)', () => {
     assertAlert(
-      () => new Protector(AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14 + 1)),
+      () => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14 + 1)),
       'internal_error',
     );
   });
 
   it('strips zero padding but keeps trailing zeros of the content (RFC 8446 §5.4)', () => {
     const content = Buffer.of(0x41, 0x00, 0x00);
-    const record = new Protector(AES128, secrets.clientApplication).seal(ContentType.application_data, content, 7);
+    const record = new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, content, 7);
     assert.equal(record.length, 5 + content.length + 1 + 7 + 16);
     const { header, body } = split(record);
-    const opened = new Protector(AES128, secrets.clientApplication).open(header, body);
+    const opened = new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, body);
     assert.equal(opened.type, ContentType.application_data);
     assert.deepEqual(opened.content, content);
   });
 
   it('writes an application_data outer type and legacy version 0x0303 on every sealed record (RFC 8446 §5.2)', () => {
-    const record = new Protector(AES128, secrets.clientApplication).seal(ContentType.alert, Buffer.of(1, 0));
+    const record = new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.alert, Buffer.of(1, 0));
     assert.deepEqual(record.subarray(0, 3), Buffer.of(ContentType.application_data, 3, 3));
     assert.equal(record.readUInt16BE(3), record.length - 5);
   });
@@ -308,8 +309,8 @@ describe('Protector round trips for every TLS 1.3 suite', () => {
           ),
           (secretBytes, records) => {
             const secret = Buffer.from(secretBytes);
-            const writer = new Protector(info, secret);
-            const reader = new Protector(info, secret);
+            const writer = new Protector(nodeCryptoProvider, info, secret);
+            const reader = new Protector(nodeCryptoProvider, info, secret);
             for (const r of records) {
               const sealed = writer.seal(r.type, r.content, r.padding);
               assert.equal(sealed.length, 5 + r.content.length + 1 + r.padding + 16);
@@ -327,8 +328,8 @@ describe('Protector round trips for every TLS 1.3 suite', () => {
     it(`rejects a record sealed under a different secret with ${info.name} (bad_record_mac)`, () => {
       const a = Buffer.alloc(info.hashLength, 1);
       const b = Buffer.alloc(info.hashLength, 2);
-      const sealed = new Protector(info, a).seal(ContentType.application_data, Buffer.from('hello'));
-      assertAlert(() => new Protector(info, b).open(sealed.subarray(0, 5), sealed.subarray(5)), 'bad_record_mac');
+      const sealed = new Protector(nodeCryptoProvider, info, a).seal(ContentType.application_data, Buffer.from('hello'));
+      assertAlert(() => new Protector(nodeCryptoProvider, info, b).open(sealed.subarray(0, 5), sealed.subarray(5)), 'bad_record_mac');
     });
   }
 
@@ -344,7 +345,7 @@ describe('Protector memory', () => {
   it('holds its key and nonce in buffers of their own, never slices of the shared Buffer pool (a pooled slice pins an 8 KiB slab per idle connection)', () => {
     const kept: Protector[] = [];
     for (let i = 0; i < 100; i++) {
-      kept.push(new Protector(AES128, secrets.serverApplication));
+      kept.push(new Protector(nodeCryptoProvider, AES128, secrets.serverApplication));
       // Small allocations in between, so a pooled slice would share a slab with them.
       Buffer.from('x'.repeat(100));
     }

@@ -1,0 +1,3 @@
+module keysmith/transcripts/go-client
+
+go 1.19

@@ -1,0 +1,429 @@
+/**
+ * Records test/transcripts/*.json: our engine against real peers, every
+ * byte each side sent, with the provider script (randomness, ephemeral
+ * keys, signatures) and the fixed clock, so CI replays them with no peer
+ * installed (test/unit/tls/replay/transcripts.test.ts). See README.md here.
+ *
+ *   npx tsc -p tsconfig.json && node dist/test/transcripts/record.js [name-filter]
+ *
+ * Needs openssl and gnutls-cli; the Go rows need `go` (apt-get install golang-go).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as nodeTls from 'node:tls';
+import { connect as ourConnect, TlsServer } from '../../src/tls/index.js';
+import { fixture } from '../fakes/tls-fixtures.js';
+import { RecordingProvider } from '../helpers/fixed-provider.js';
+import {
+  CLIENT_MESSAGE,
+  transcriptClientOptions,
+  transcriptServerOptions,
+  type Transcript,
+  type TranscriptSetup,
+} from '../helpers/fixed-provider-transcript.js';
+
+const OUT_DIR = join(process.cwd(), 'test', 'transcripts');
+const FIXTURES = join(process.cwd(), 'test', 'fixtures');
+const PEER_TIMEOUT_MS = 15_000;
+/** One clock for every recording of a run: inside the fixtures' validity, whole seconds. */
+const NOW = Math.floor(Date.now() / 1000) * 1000;
+
+interface Recorded {
+  readonly peerChunks: string[];
+  readonly ours: Buffer[];
+}
+
+/** Relays one accepted socket to `upstream`, writing down each direction; resolves when both ends closed. */
+function relay(peerSide: Socket, upstream: Socket, peerIsDownstream: boolean): Promise<Recorded> {
+  const recorded: Recorded = { peerChunks: [], ours: [] };
+  return new Promise((resolve) => {
+    let closed = 0;
+    const done = (): void => {
+      if (++closed === 2) resolve(recorded);
+    };
+    peerSide.on('data', (chunk: Buffer) => {
+      if (peerIsDownstream) recorded.peerChunks.push(chunk.toString('hex'));
+      else recorded.ours.push(Buffer.from(chunk));
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (peerIsDownstream) recorded.ours.push(Buffer.from(chunk));
+      else recorded.peerChunks.push(chunk.toString('hex'));
+      peerSide.write(chunk);
+    });
+    peerSide.on('end', () => upstream.end());
+    upstream.on('end', () => peerSide.end());
+    for (const s of [peerSide, upstream]) {
+      s.on('error', () => s.destroy());
+      s.once('close', done);
+    }
+  });
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+interface ServerRecording {
+  readonly port: number;
+  /** Resolves with one transcript per connection, once `count` connections closed. */
+  take(count: number): Promise<Omit<Transcript, 'name' | 'peer' | 'command'>[]>;
+  close(): void;
+}
+
+/** A front that gives each peer connection a fresh keysmith server with its own recording provider. */
+async function recordOurServer(setup: TranscriptSetup): Promise<ServerRecording> {
+  const finished: Omit<Transcript, 'name' | 'peer' | 'command'>[] = [];
+  const waiters: (() => void)[] = [];
+  const front = createNetServer({ allowHalfOpen: true }, (peer) => {
+    peer.pause();
+    const provider = new RecordingProvider();
+    const ours = new TlsServer(transcriptServerOptions(setup, NOW, provider), (socket) => {
+      let hasAnswered = false;
+      socket.on('data', (d: Buffer) => {
+        if (hasAnswered) return;
+        hasAnswered = true;
+        socket.end(d);
+      });
+      socket.on('end', () => socket.end());
+      socket.on('error', () => socket.destroy());
+    });
+    ours.on('tlsClientError', () => undefined);
+    const netServer = createNetServer({ allowHalfOpen: true }, (raw) => ours.accept(raw));
+    void listen(netServer).then((port) => {
+      const upstream = netConnect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      const recording = relay(peer, upstream, true);
+      peer.resume();
+      void recording.then((r) => {
+        netServer.close();
+        finished.push({
+          role: 'server',
+          recordedAt: new Date(NOW).toISOString(),
+          now: NOW,
+          setup,
+          script: provider.script,
+          peerChunks: r.peerChunks,
+          ours: Buffer.concat(r.ours).toString('hex'),
+        });
+        for (const w of waiters.splice(0)) w();
+      });
+    });
+  });
+  const port = await listen(front);
+  return {
+    port,
+    take: async (count) => {
+      const deadline = Date.now() + PEER_TIMEOUT_MS;
+      while (finished.length < count) {
+        if (Date.now() > deadline) throw new Error(`only ${finished.length} of ${count} connections finished`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 200);
+        });
+      }
+      return finished.splice(0, count);
+    },
+    close: () => front.close(),
+  };
+}
+
+/** Runs a peer program; `input` goes to its stdin after `afterOutput` shows on stdout (or at once). Killed by PID on timeout. */
+function runPeer(command: string, args: readonly string[], input: string, closeStdinAfter?: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdin.write(input);
+    if (closeStdinAfter === undefined) child.stdin.end();
+    const onOutput = (d: Buffer): void => {
+      output += d.toString('latin1');
+      if (closeStdinAfter !== undefined && output.includes(closeStdinAfter) && child.stdin.writable) child.stdin.end();
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    const timer = setTimeout(() => child.kill('SIGKILL'), PEER_TIMEOUT_MS);
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve(output);
+    });
+  });
+}
+
+function versionOf(command: string, args: readonly string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  return `${result.stdout}${result.stderr}`.split('\n')[0]?.trim() ?? command;
+}
+
+function save(name: string, peer: string, command: string, t: Omit<Transcript, 'name' | 'peer' | 'command'>): void {
+  const transcript: Transcript = { name, peer, command, ...t };
+  writeFileSync(join(OUT_DIR, `${name}.json`), JSON.stringify(transcript, null, 1) + '\n');
+  const size = readFileSync(join(OUT_DIR, `${name}.json`)).length;
+  process.stdout.write(`${name}: ${t.peerChunks.length} peer chunks, ${t.ours.length / 2} bytes ours, ${size} bytes on disk\n`);
+}
+
+const fx = (name: string): string => join(FIXTURES, name);
+
+const S_CLIENT = ['-tls1_3', '-servername', 'localhost', '-verify_return_error', '-CAfile', fx('ca.pem'), '-ign_eof'];
+const S_CLIENT_CERT = ['-cert', fx('client.pem'), '-key', fx('client.key'), '-cert_chain', fx('intermediate.pem')];
+
+async function opensslClient(): Promise<void> {
+  const peer = versionOf('openssl', ['version']);
+  const line = 'hello from openssl s_client\n';
+  const session = join(mkdtempSync(join(tmpdir(), 'keysmith-rec-')), 'session.pem');
+  for (const { name, setup, extra } of [
+    { name: 'server-openssl-full', setup: {}, extra: ['-sess_out', session] },
+    { name: 'server-openssl-resumed', setup: {}, extra: ['-sess_in', session] },
+    { name: 'server-openssl-client-cert', setup: { clientAuth: 'require' as const }, extra: S_CLIENT_CERT },
+  ]) {
+    const rec = await recordOurServer(setup);
+    const args = ['s_client', '-connect', `127.0.0.1:${rec.port}`, ...S_CLIENT, ...extra];
+    await runPeer('openssl', args, line);
+    const [t] = await rec.take(1);
+    rec.close();
+    if (t !== undefined) save(name, peer, `openssl ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures')}`, t);
+  }
+}
+
+/** s_client offering X25519 but sending its share for P-384 first: our server asks for X25519 with a HelloRetryRequest and cookie. */
+async function opensslRetry(): Promise<void> {
+  const peer = versionOf('openssl', ['version']);
+  const rec = await recordOurServer({});
+  const args = ['s_client', '-connect', `127.0.0.1:${rec.port}`, ...S_CLIENT, '-groups', 'P-384:X25519'];
+  await runPeer('openssl', args, 'hello after a retry\n');
+  const [t] = await rec.take(1);
+  rec.close();
+  if (t !== undefined) save('server-openssl-hello-retry', peer, `openssl ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures')}`, t);
+}
+
+async function gnutlsClient(): Promise<void> {
+  const peer = versionOf('gnutls-cli', ['--version']);
+  const line = 'hello from gnutls-cli\n';
+  for (const { name, setup, extra } of [
+    { name: 'server-gnutls-full', setup: {}, extra: [] as string[] },
+    {
+      name: 'server-gnutls-client-cert',
+      setup: { clientAuth: 'require' as const },
+      extra: ['--x509certfile', fx('client-chain.pem'), '--x509keyfile', fx('client.key')],
+    },
+  ]) {
+    const rec = await recordOurServer(setup);
+    const args = [
+      '--x509cafile',
+      fx('ca.pem'),
+      '--sni-hostname',
+      'localhost',
+      '--verify-hostname',
+      'localhost',
+      '-p',
+      String(rec.port),
+      ...extra,
+      '127.0.0.1',
+    ];
+    await runPeer('gnutls-cli', args, line, line);
+    const [t] = await rec.take(1);
+    rec.close();
+    if (t !== undefined) save(name, peer, `gnutls-cli ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures')}`, t);
+  }
+}
+
+/** node:tls in this process as the client: full, then resumed with the ticket it got, then with a client certificate. */
+async function nodeClient(): Promise<void> {
+  const peer = `node ${process.version} tls.connect (OpenSSL ${process.versions.openssl})`;
+  let session: Buffer | undefined;
+  for (const { name, setup, resume, cert } of [
+    { name: 'server-node-full', setup: {}, resume: false, cert: false },
+    { name: 'server-node-resumed', setup: {}, resume: true, cert: false },
+    { name: 'server-node-client-cert', setup: { clientAuth: 'require' as const }, resume: false, cert: true },
+  ]) {
+    const rec = await recordOurServer(setup);
+    await new Promise<void>((resolve) => {
+      const socket = nodeTls.connect({
+        host: '127.0.0.1',
+        port: rec.port,
+        servername: 'localhost',
+        ca: fixture('ca.pem'),
+        minVersion: 'TLSv1.3',
+        ...(resume && session !== undefined ? { session } : {}),
+        ...(cert ? { key: fixture('client.key'), cert: fixture('client-chain.pem') } : {}),
+      });
+      socket.on('session', (s: Buffer) => {
+        if (!resume) session = s;
+      });
+      socket.once('secureConnect', () => socket.write('hello from node tls.connect\n'));
+      socket.on('data', () => socket.end());
+      socket.on('error', () => resolve());
+      socket.once('close', () => resolve());
+    });
+    const [t] = await rec.take(1);
+    rec.close();
+    if (t !== undefined)
+      save(
+        name,
+        peer,
+        `tls.connect({ servername: 'localhost', ca, minVersion: 'TLSv1.3'${resume ? ', session' : ''}${cert ? ', key, cert' : ''} })`,
+        t,
+      );
+  }
+}
+
+/** The Go client (test/transcripts/go-client): two connections, the second resuming the first's ticket; -cert: a client certificate. */
+async function goClient(): Promise<void> {
+  const version = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (version.status !== 0) {
+    process.stdout.write('go not installed: Go transcripts skipped\n');
+    return;
+  }
+  const dir = join(process.cwd(), 'test', 'transcripts', 'go-client');
+  const binary = join(mkdtempSync(join(tmpdir(), 'keysmith-go-')), 'go-client');
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(tmpdir(), 'keysmith-go-cache') },
+  });
+  if (build.status !== 0) throw new Error(`go build failed: ${build.stderr}`);
+  const peer = `${version.stdout.trim()} crypto/tls client`;
+  for (const { names, setup, extra } of [
+    { names: ['server-go-full', 'server-go-resumed'], setup: {}, extra: [] as string[] },
+    {
+      names: ['server-go-client-cert'],
+      setup: { clientAuth: 'require' as const },
+      extra: ['-cert', fx('client-chain.pem'), '-key', fx('client.key'), '-once'],
+    },
+  ]) {
+    const rec = await recordOurServer(setup);
+    const args = ['-addr', `127.0.0.1:${rec.port}`, '-ca', fx('ca.pem'), ...extra];
+    const output = await runPeer(binary, args, '');
+    const ts = await rec.take(names.length);
+    rec.close();
+    names.forEach((name, i) => {
+      const t = ts[i];
+      if (t === undefined) throw new Error(`${name}: no transcript; go client said: ${output}`);
+      save(name, peer, `go-client ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures')}`, t);
+    });
+  }
+}
+
+/** Our client through a recording relay to a peer server at `peerPort`. */
+async function recordOurClient(
+  peerPort: number,
+  setup: TranscriptSetup,
+): Promise<{ transcript: Omit<Transcript, 'name' | 'peer' | 'command'>; session: string | undefined }> {
+  const provider = new RecordingProvider();
+  let recording: Promise<Recorded> | undefined;
+  const front = createNetServer({ allowHalfOpen: true }, (ours) => {
+    const upstream = netConnect({ port: peerPort, host: '127.0.0.1', allowHalfOpen: true });
+    recording = relay(ours, upstream, false);
+  });
+  const port = await listen(front);
+  let session: string | undefined;
+  await new Promise<void>((resolve) => {
+    const socket = ourConnect(
+      {
+        ...transcriptClientOptions(setup, NOW, provider),
+        host: '127.0.0.1',
+        port,
+        ...(setup.session === undefined ? {} : { session: Buffer.from(setup.session, 'hex') }),
+      },
+      () => {
+        socket.write(CLIENT_MESSAGE);
+      },
+    );
+    socket.on('session', (s: Buffer) => {
+      session ??= s.toString('hex');
+    });
+    socket.on('data', () => socket.end());
+    socket.on('end', () => socket.end());
+    socket.on('error', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  if (recording === undefined) throw new Error('our client never reached the relay');
+  const r = await recording;
+  front.close();
+  return {
+    transcript: {
+      role: 'client',
+      recordedAt: new Date(NOW).toISOString(),
+      now: NOW,
+      setup,
+      script: provider.script,
+      peerChunks: r.peerChunks,
+      ours: Buffer.concat(r.ours).toString('hex'),
+    },
+    session,
+  };
+}
+
+async function opensslServer(): Promise<void> {
+  const peer = versionOf('openssl', ['version']);
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const args = [
+    's_server',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-tls1_3',
+    '-cert',
+    fx('server.pem'),
+    '-cert_chain',
+    fx('intermediate.pem'),
+    '-key',
+    fx('server.key'),
+    '-rev',
+    '-naccept',
+    '3',
+    '-verify',
+    '1',
+    '-CAfile',
+    fx('ca.pem'),
+  ];
+  const server = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const timer = setTimeout(() => server.kill('SIGKILL'), 3 * PEER_TIMEOUT_MS);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  try {
+    const command = `openssl ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures').replace(String(port), 'PORT')}`;
+    const full = await recordOurClient(port, { clientCert: true });
+    save('client-openssl-full', peer, command, full.transcript);
+    if (full.session !== undefined) {
+      const resumed = await recordOurClient(port, { clientCert: true, session: full.session });
+      save('client-openssl-resumed', peer, command, resumed.transcript);
+    }
+  } finally {
+    clearTimeout(timer);
+    server.kill('SIGKILL');
+  }
+}
+
+async function nodeServer(): Promise<void> {
+  const peer = `node ${process.version} tls.createServer (OpenSSL ${process.versions.openssl})`;
+  const server = nodeTls.createServer(
+    { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), requestCert: true, minVersion: 'TLSv1.3' },
+    (socket) => {
+      socket.on('data', (d: Buffer) => socket.end(d));
+      socket.on('error', () => socket.destroy());
+    },
+  );
+  const port = await listen(server as unknown as Server);
+  try {
+    const command = "tls.createServer({ key, cert, ca, requestCert: true, minVersion: 'TLSv1.3' }), echoes and ends";
+    const full = await recordOurClient(port, { clientCert: true });
+    save('client-node-full', peer, command, full.transcript);
+  } finally {
+    server.close();
+  }
+}
+
+const filter = process.argv[2] ?? '';
+const rows: [string, () => Promise<void>][] = [
+  ['openssl-client', opensslClient],
+  ['openssl-retry', opensslRetry],
+  ['gnutls-client', gnutlsClient],
+  ['node-client', nodeClient],
+  ['go-client', goClient],
+  ['openssl-server', opensslServer],
+  ['node-server', nodeServer],
+];
+for (const [name, run] of rows) {
+  if (!name.includes(filter)) continue;
+  await run();
+}
