@@ -8,7 +8,7 @@ import { nextTrafficSecret } from './keyschedule/stages.js';
 import { Deframer } from './record/deframer.js';
 import { MAX_PLAINTEXT } from './record/limits.js';
 import { Protector } from './record/protector.js';
-import { HandshakeDone, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
+import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
 
 /** Records in a row that carry nothing (empty data, CCS, user_canceled) before we call it abuse, as OpenSSL does. */
 const MAX_EMPTY_RECORDS = 32;
@@ -60,7 +60,7 @@ export class Connection implements HandshakeContext {
     maxHandshakeMessageSize: number,
     private readonly clock: () => number,
   ) {
-    this.state = new HandshakeDone();
+    this.state = new NotStarted();
     this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
     this.isCcsAllowed = role === 'client';
   }

@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { resolveClientConfig } from '../config.js';
 import { Connection } from '../connection.js';
-import { sessionFromTicket, startClientHandshake } from '../handshake/client.js';
+import { sessionFromTicket, startClientHandshake } from '../handshake/client/index.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { TlsConnectOptions } from '../options.js';
 import { decodeClientSession, encodeClientSession, type ClientSession } from '../tickets.js';
