@@ -81,7 +81,11 @@ type VerifyExpectation = Parameters<PeerVerifier['verify']>[1];
  * without a verifier here is our bug: the options check asks for `ca`
  * wherever a peer chain is verified.
  */
-export function verifyPeerChain(verifier: PeerVerifier | undefined, chain: readonly Uint8Array[], expect: VerifyExpectation): ChainVerified {
+export function verifyPeerChain(
+  verifier: PeerVerifier | undefined,
+  chain: readonly Uint8Array[],
+  expect: VerifyExpectation,
+): ChainVerified {
   if (verifier === undefined) throw new TlsAlertError('internal_error', `no verifier for a ${expect.role} chain`);
   return new ChainVerified(MINT, verifier.verify(chain, expect));
 }
@@ -108,7 +112,13 @@ export function verifyPeerSignature(
 }
 
 /** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */
-export function verifyPeerFinished(body: Buffer, suite: SuiteInfo, baseKey: Buffer, transcriptHash: Buffer, peer: 'client' | 'server'): FinishedVerified {
+export function verifyPeerFinished(
+  body: Buffer,
+  suite: SuiteInfo,
+  baseKey: Buffer,
+  transcriptHash: Buffer,
+  peer: 'client' | 'server',
+): FinishedVerified {
   const received = decodeFinished(body, suite.hashLength);
   const expected = finishedVerifyData(suite.hash, baseKey, transcriptHash);
   if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);

@@ -70,7 +70,11 @@ function binderLength(hash: SuiteInfo['hash']): number {
  * §4.1.2 allows it to change only key_share, early_data, cookie,
  * pre_shared_key and padding.
  */
-export function buildClientHello(offer: ClientHelloOffer, cookie: Buffer | undefined, transcriptBefore: Transcript | undefined): ClientHelloSent {
+export function buildClientHello(
+  offer: ClientHelloOffer,
+  cookie: Buffer | undefined,
+  transcriptBefore: Transcript | undefined,
+): ClientHelloSent {
   const config = offer.config;
   const extensions = helloExtensions(offer, cookie);
   const session = offer.session;
@@ -79,7 +83,8 @@ export function buildClientHello(offer: ClientHelloOffer, cookie: Buffer | undef
     const age = Math.max(0, config.now() - session.receivedAt);
     const identity = { identity: session.ticket, obfuscatedTicketAge: (age + session.ageAdd) >>> 0 };
     // Binders are filled in below, over the hello with placeholder binders of the right size.
-    extensions.push({ type: ExtensionType.pre_shared_key, data: encodeOfferedPsks([identity], [Buffer.alloc(binderLength(pskHash ?? 'sha256'))]) });
+    const placeholder = Buffer.alloc(binderLength(pskHash ?? 'sha256'));
+    extensions.push({ type: ExtensionType.pre_shared_key, data: encodeOfferedPsks([identity], [placeholder]) });
   }
   const body = encodeClientHello({
     legacyVersion: 0x0303,

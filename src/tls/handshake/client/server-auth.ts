@@ -138,7 +138,8 @@ class ExpectCertificateVerify extends StateBase {
     requireMessage(message, HandshakeType.certificate_verify, this.name);
     const { keys, server } = this;
     const chain = server.kind === 'verified' ? server.proof.chain : server.chain;
-    const signature = verifyPeerSignature(VERIFY_SCHEMES, decodeCertificateVerify(message.body), chain, certificateVerifyContent('server', keys.transcript.current()));
+    const content = certificateVerifyContent('server', keys.transcript.current());
+    const signature = verifyPeerSignature(VERIFY_SCHEMES, decodeCertificateVerify(message.body), chain, content);
     keys.transcript.add(message.raw);
     // The hooks judge a verified chain; with verification off (rejectUnauthorized: false) there is none to judge.
     if (server.kind === 'verified') {

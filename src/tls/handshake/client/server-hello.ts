@@ -20,7 +20,8 @@ export function startClientHandshake(ctx: HandshakeContext, config: ClientConfig
   const [firstGroup] = config.groups;
   if (firstGroup === undefined) throw new TlsAlertError('internal_error', 'no key-exchange group configured');
   const keyShares = [ctx.provider.generateKeyExchange(firstGroup)];
-  const offer: ClientHelloOffer = { ctx, config, random, sessionId: ctx.provider.randomBytes(32), keyShares, session: usableSession(config, session) };
+  const sessionId = ctx.provider.randomBytes(32);
+  const offer: ClientHelloOffer = { ctx, config, random, sessionId, keyShares, session: usableSession(config, session) };
   const hello = buildClientHello(offer, undefined, undefined);
   ctx.sendHandshake(HandshakeType.client_hello, hello.helloRaw.subarray(4));
   return new ExpectServerHello(hello, undefined);
@@ -54,7 +55,9 @@ class ExpectServerHello extends StateBase {
     // §4.1.3: a suite we did not offer is illegal_parameter; after HRR it must not change (§4.1.4).
     const suite = sent.config.suites.includes(hello.cipherSuite) ? suiteInfo(hello.cipherSuite) : undefined;
     if (suite === undefined) throw new TlsAlertError('illegal_parameter', 'server chose a suite we did not offer');
-    if (this.retried !== undefined && hello.cipherSuite !== this.retried.suite) throw new TlsAlertError('illegal_parameter', 'suite changed after HelloRetryRequest');
+    if (this.retried !== undefined && hello.cipherSuite !== this.retried.suite) {
+      throw new TlsAlertError('illegal_parameter', 'suite changed after HelloRetryRequest');
+    }
     if (isHelloRetryRequest(hello)) return this.retry(hello, message, suite);
     checkExtensionsAllowed(hello.extensions, 'server_hello', sent.offeredExtensions);
     const shareData = findExtension(hello.extensions, ExtensionType.key_share);
@@ -69,7 +72,12 @@ class ExpectServerHello extends StateBase {
   }
 
   /** §7.1: the handshake traffic secrets over ClientHello..ServerHello; the server's flight is read under its own. */
-  private handshakeKeys(message: HandshakeMessage, suite: SuiteInfo, group: number, handshakeSecret: ClientHandshakeKeys['handshakeSecret']): ClientHandshakeKeys {
+  private handshakeKeys(
+    message: HandshakeMessage,
+    suite: SuiteInfo,
+    group: number,
+    handshakeSecret: ClientHandshakeKeys['handshakeSecret'],
+  ): ClientHandshakeKeys {
     const { ctx, config, random, offeredExtensions, helloRaw } = this.sent;
     const transcript = this.retried?.transcript ?? new Transcript(suite.hash);
     transcript.add(helloRaw);
@@ -80,7 +88,18 @@ class ExpectServerHello extends StateBase {
     ctx.logSecret('CLIENT_HANDSHAKE_TRAFFIC_SECRET', random, clientHandshakeSecret);
     ctx.logSecret('SERVER_HANDSHAKE_TRAFFIC_SECRET', random, serverHandshakeSecret);
     ctx.setReadKey(suite, serverHandshakeSecret);
-    return { ctx, config, random, offeredExtensions, suite, group, transcript, handshakeSecret, clientHandshakeSecret, serverHandshakeSecret };
+    return {
+      ctx,
+      config,
+      random,
+      offeredExtensions,
+      suite,
+      group,
+      transcript,
+      handshakeSecret,
+      clientHandshakeSecret,
+      serverHandshakeSecret,
+    };
   }
 
   /** §4.1.4: answer a HelloRetryRequest with a second ClientHello. */
@@ -106,7 +125,8 @@ class ExpectServerHello extends StateBase {
     transcript.add(message.raw);
     // A session for another hash cannot be offered again (§4.1.4).
     const session = sent.session !== undefined && sessionHash(sent.session) === suite.hash ? sent.session : undefined;
-    const next: ClientHelloOffer = { ctx: sent.ctx, config: sent.config, random: sent.random, sessionId: sent.sessionId, keyShares, session };
+    const { ctx, config, random, sessionId } = sent;
+    const next: ClientHelloOffer = { ctx, config, random, sessionId, keyShares, session };
     const hello = buildClientHello(next, cookie, transcript);
     sent.ctx.sendChangeCipherSpec();
     sent.ctx.sendHandshake(HandshakeType.client_hello, hello.helloRaw.subarray(4));

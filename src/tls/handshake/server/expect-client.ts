@@ -142,7 +142,8 @@ class ExpectCertificateVerify extends StateBase {
     requireMessage(message, HandshakeType.certificate_verify, this.name);
     const { config, transcript } = this.awaiting;
     const verify = decodeCertificateVerify(message.body);
-    const signature = verifyPeerSignature(VERIFY_SCHEMES, verify, this.chain.chain, certificateVerifyContent('client', transcript.current()));
+    const content = certificateVerifyContent('client', transcript.current());
+    const signature = verifyPeerSignature(VERIFY_SCHEMES, verify, this.chain.chain, content);
     transcript.add(message.raw);
     runPeerPolicy(config.verifyPeer, signature.peer);
     return new ExpectFinished(this.awaiting, { kind: 'certificate', signature });
@@ -205,5 +206,6 @@ function sendTicket(a: AwaitingClient, tickets: TicketKeys, peer: PeerCertificat
     peerChain: peer?.chain.slice(0, -1).map((c) => asBuffer(c.raw)) ?? [],
   });
   const ticket = tickets.seal(state);
-  a.ctx.sendHandshake(HandshakeType.new_session_ticket, encodeNewSessionTicket({ lifetimeSeconds: lifetime, ageAdd, nonce, ticket, extensions: [] }));
+  const body = encodeNewSessionTicket({ lifetimeSeconds: lifetime, ageAdd, nonce, ticket, extensions: [] });
+  a.ctx.sendHandshake(HandshakeType.new_session_ticket, body);
 }

@@ -88,7 +88,12 @@ export function planFlight(
 }
 
 /** §4.2.11.2: the binder covers the ClientHello up to the binders list, after any HRR transcript. */
-function checkBinder(early: EarlySecret, transcriptBefore: Transcript | undefined, offer: ClientOffer, resumption: Resumption): BinderVerified {
+function checkBinder(
+  early: EarlySecret,
+  transcriptBefore: Transcript | undefined,
+  offer: ClientOffer,
+  resumption: Resumption,
+): BinderVerified {
   const truncated = offer.raw.subarray(0, offer.raw.length - resumption.bindersLength);
   const hash = (transcriptBefore ?? new Transcript(early.hash)).hashWith(truncated);
   return verifyPskBinder(early, hash, resumption.binder, resumption.index);
@@ -208,7 +213,8 @@ function callOcspResponse(ocspResponse: () => Uint8Array | undefined): Uint8Arra
 /** §4.4.3: our signature over the transcript so far, with the scheme chosen from the client's list. */
 function sendCertificateVerify(plan: FlightPlan, transcript: Transcript, signer: Signer): void {
   const signature = signWithScheme(signer.scheme, signer.key, certificateVerifyContent('server', transcript.current()));
-  transcript.add(plan.ctx.sendHandshake(HandshakeType.certificate_verify, encodeCertificateVerify({ algorithm: signer.scheme, signature })));
+  const body = encodeCertificateVerify({ algorithm: signer.scheme, signature });
+  transcript.add(plan.ctx.sendHandshake(HandshakeType.certificate_verify, body));
 }
 
 /**

@@ -103,9 +103,13 @@ class ExpectSecondClientHello extends StateBase {
     const offer = readClientOffer(message);
     checkRetryConsistent(retry.first, offer);
     // §4.2.2: the cookie must come back unchanged.
-    if (offer.cookie === undefined || !constantTimeEqual(offer.cookie, retry.cookie)) throw new TlsAlertError('illegal_parameter', 'cookie missing or altered');
+    if (offer.cookie === undefined || !constantTimeEqual(offer.cookie, retry.cookie)) {
+      throw new TlsAlertError('illegal_parameter', 'cookie missing or altered');
+    }
     // §4.1.4: the client must now use the suite and group we named.
-    if (!offer.hello.cipherSuites.includes(retry.suite.id)) throw new TlsAlertError('illegal_parameter', 'second ClientHello drops the chosen suite');
+    if (!offer.hello.cipherSuites.includes(retry.suite.id)) {
+      throw new TlsAlertError('illegal_parameter', 'second ClientHello drops the chosen suite');
+    }
     const [share] = offer.keyShares;
     if (offer.keyShares.length !== 1 || share === undefined || share.group !== retry.group) {
       throw new TlsAlertError('illegal_parameter', 'second ClientHello lacks exactly one share for the requested group');
