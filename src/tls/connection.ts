@@ -45,9 +45,8 @@ export class Connection implements HandshakeContext {
     private readonly clock: () => number,
   ) {
     this.state = new NotStarted();
-    const reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
-    this.reassembler = reassembler;
-    this.outbox = new Outbox(role, () => reassembler.startFlight());
+    this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
+    this.outbox = new Outbox(role, this.reassembler);
     this.inbox = new Inbox(role);
   }
 

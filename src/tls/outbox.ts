@@ -18,8 +18,8 @@ export class Outbox {
   private hasSentCcs = false;
   private isReadKeySet = false;
 
-  /** `onFlight`: our flight went out, so what the peer sends next is a new flight (the reassembler's budget). */
-  constructor(private readonly role: 'server' | 'client', private readonly onFlight: () => void) {}
+  /** `peerFlights`: told when our flight goes out, so what the peer sends next is a new flight (the reassembler's budget). */
+  constructor(private readonly role: 'server' | 'client', private readonly peerFlights: { startFlight(): void }) {}
 
   /** Frames a handshake message and holds it until the flight is flushed; returns the framed bytes for the transcript. */
   queueHandshake(type: number, body: Buffer): Buffer {
@@ -69,7 +69,7 @@ export class Outbox {
   flushHandshake(): void {
     if (this.pendingHandshake.length === 0) return;
     // Our flight goes out: what the peer sends next is a new flight for the fragment budget.
-    this.onFlight();
+    this.peerFlights.startFlight();
     const bytes = joined(this.pendingHandshake);
     this.pendingHandshake = [];
     for (let at = 0; at < bytes.length; at += MAX_PLAINTEXT) {

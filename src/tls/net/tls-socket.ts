@@ -2,10 +2,9 @@ import type { Socket } from 'node:net';
 import { TlsAlertError } from '../alert.js';
 import type { Connection } from '../connection.js';
 import type { HandshakeResult } from '../handshake/state.js';
-import { InboundPump } from './inbound-pump.js';
 import { OutputBatch } from './output-batch.js';
 import { EARLY_COMPLETION_BYTES, MAX_BUFFERED_OUTPUT, WRITE_PIECE, type TlsSocketOptions } from './socket-options.js';
-import { TlsSocketSurface } from './tls-socket-surface.js';
+import { TlsSocketReader } from './tls-socket-reader.js';
 
 export type { CipherInfo, TlsSocketOptions } from './socket-options.js';
 
@@ -21,25 +20,17 @@ export type { CipherInfo, TlsSocketOptions } from './socket-options.js';
  *   at most EARLY_COMPLETION_BYTES wait for the transport, else when the
  *   transport took it; records leave through an OutputBatch.
  */
-export class TlsSocket extends TlsSocketSurface {
-  private connection: Connection | undefined;
+export class TlsSocket extends TlsSocketReader {
   private hasPeerClosed = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pendingWrites: { chunk: Buffer; callback: (error?: Error | null) => void }[] = [];
-  /** Opens records and hands their plaintext on as the reader takes it. */
-  private readonly inbound: InboundPump;
   private isReaderPaused = false;
   private holds = 0;
   /** Sealed records not yet written: after the handshake, one transport write per turn (see OutputBatch). */
   private readonly output: OutputBatch;
 
   constructor(transport: Socket, options: TlsSocketOptions) {
-    super(transport, options.peer, options.allowHalfOpen ?? false);
-    this.inbound = new InboundPump(
-      transport,
-      { reader: this, mayDeliver: () => this.mayDeliver(), flush: () => this.flush(), fail: (err) => this.fail(err) },
-      options.splitInbound,
-    );
+    super(transport, options.peer, options.allowHalfOpen ?? false, options.splitInbound);
     this.output = new OutputBatch(transport);
     transport.on('data', (chunk: Buffer) => this.onTransportData(chunk));
     transport.on('end', () => this.onTransportEnd());
@@ -57,7 +48,6 @@ export class TlsSocket extends TlsSocketSurface {
   /** Attaches the engine; separate from the constructor so the hooks can point back at this socket. */
   attach(connection: Connection): void {
     this.connection = connection;
-    this.inbound.attach(connection);
   }
 
   // ---- engine hooks ----
@@ -77,12 +67,12 @@ export class TlsSocket extends TlsSocketSurface {
   }
 
   onData(data: Buffer): void {
-    this.inbound.plaintext.push(data);
+    this.plaintext.push(data);
   }
 
   onPeerClose(): void {
     this.hasPeerClosed = true;
-    this.inbound.endInput();
+    this.endInput();
   }
 
   // ---- transport in ----
@@ -91,7 +81,7 @@ export class TlsSocket extends TlsSocketSurface {
     const connection = this.connection;
     if (connection === undefined || this.destroyed) return;
     try {
-      // Only buffered here; records are opened by the inbound pump as the reader takes their plaintext.
+      // Only buffered here; records are opened by pump() as the reader takes their plaintext.
       connection.receive(chunk, 0);
     } catch (err) {
       this.flush();
@@ -99,7 +89,7 @@ export class TlsSocket extends TlsSocketSurface {
       return;
     }
     // Transport data arrives only while nothing is left from before (the transport is paused otherwise): a new turn.
-    this.inbound.onRecordsBuffered();
+    this.onRecordsBuffered();
   }
 
   private onTransportEnd(): void {
@@ -109,11 +99,11 @@ export class TlsSocket extends TlsSocketSurface {
       return;
     }
     // A transport end without close_notify is a truncation; the readable side ends either way.
-    this.inbound.endInput();
-    this.inbound.run();
+    this.endInput();
+    this.pump();
   }
 
-  private mayDeliver(): boolean {
+  protected mayDeliver(): boolean {
     return !this.isReaderPaused && this.holds === 0 && this.readableLength < this.readableHighWaterMark && this.bufferedOutput < MAX_BUFFERED_OUTPUT;
   }
 
@@ -133,14 +123,14 @@ export class TlsSocket extends TlsSocketSurface {
   releaseInbound(): void {
     if (this.holds === 0) return;
     this.holds--;
-    if (this.holds === 0) this.inbound.schedule();
+    if (this.holds === 0) this.schedulePump();
   }
 
   /**
    * Takes the engine's sealed records. During the handshake they go out at
    * once (the peer waits for the flight); after it they join the turn's batch.
    */
-  private flush(): void {
+  protected flush(): void {
     this.collectOutgoing();
     if (!this.isSecure) this.output.flush();
     else this.output.schedule();
@@ -157,7 +147,7 @@ export class TlsSocket extends TlsSocketSurface {
     this.output.flush();
   }
 
-  private fail(err: unknown): void {
+  protected fail(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
     this.flushNow();
     // The alert was queued by the engine and flushed above; let it leave before closing.
@@ -176,7 +166,7 @@ export class TlsSocket extends TlsSocketSurface {
   // ---- Duplex ----
 
   override _read(): void {
-    this.inbound.schedule();
+    this.schedulePump();
   }
 
   override pause(): this {
@@ -187,7 +177,7 @@ export class TlsSocket extends TlsSocketSurface {
   override resume(): this {
     this.isReaderPaused = false;
     super.resume();
-    this.inbound.schedule();
+    this.schedulePump();
     return this;
   }
 
@@ -223,7 +213,7 @@ export class TlsSocket extends TlsSocketSurface {
       // A small answer is as good as written: the turn's batch takes it, and a close that follows joins the same write.
       this.output.schedule();
       callback();
-      this.inbound.schedule();
+      this.schedulePump();
       return;
     }
     // Otherwise the callback waits for the transport, which is how back-pressure reaches the writer.
@@ -231,7 +221,7 @@ export class TlsSocket extends TlsSocketSurface {
       if (err !== undefined && err !== null) return callback(err);
       if (rest !== undefined && !this.destroyed) return this.writeNow(rest, callback);
       callback();
-      this.inbound.schedule();
+      this.schedulePump();
     });
     this.flushNow();
   }
@@ -248,7 +238,7 @@ export class TlsSocket extends TlsSocketSurface {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.handshakeTimer);
-    this.inbound.stop();
+    this.stopPump();
     // Records whose writes already completed still leave, as bytes a net.Socket took would (an error answer
     // written just before destroy(err), as node:http's clientError handlers do); a clean destroy adds close_notify.
     if (this.transport.destroyed) this.output.drop(error ?? new Error('socket destroyed'));

@@ -1,33 +1,24 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Connection } from '../connection.js';
 import { MAX_PLAINTEXT } from '../record/limits.js';
 import { MAX_QUEUED_PIECES, PlaintextQueue } from './plaintext-queue.js';
+import type { ProxiedPeer } from './proxy-protocol.js';
 import { PIECES_PER_TURN, RECORDS_PER_TURN, TURN_BUDGET_MS } from './socket-options.js';
+import { TlsSocketSurface } from './tls-socket-surface.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/** What the pump asks of the socket it feeds, beyond the Duplex itself. */
-export interface PumpHost {
-  /** The readable side the plaintext goes to. */
-  readonly reader: Duplex;
-  /** Whether the reader wants plaintext now: not paused, no hold, room in its buffer and in our output. */
-  mayDeliver(): boolean;
-  /** Takes the engine's records after one was handled (an alert, a KeyUpdate answer, a ticket). */
-  flush(): void;
-  fail(err: unknown): void;
-}
-
 /**
- * The receiving side of a TLS socket: opens records and hands their
+ * The receiving side of a TLS socket, a layer of the class (no object or
+ * closure of its own per connection): opens records and hands their
  * plaintext to the reader while it wants it, within a budget per turn of
  * the event loop, and pauses the transport whenever it stops with work left.
  * At most one transport read of ciphertext and one record of plaintext wait here.
  */
-export class InboundPump {
+export abstract class TlsSocketReader extends TlsSocketSurface {
+  protected connection: Connection | undefined;
   /** Opened plaintext not yet handed on: at most one record's worth. */
-  readonly plaintext: PlaintextQueue;
-  private connection: Connection | undefined;
+  protected readonly plaintext: PlaintextQueue;
   /** Received bytes may hold a record not yet opened. */
   private hasRecords = false;
   /** close_notify (or an end of the transport) came: the readable side ends once the plaintext before it is handed on. */
@@ -42,31 +33,35 @@ export class InboundPump {
   private yieldTimer: NodeJS.Immediate | undefined;
 
   constructor(
-    private readonly transport: Socket,
-    private readonly host: PumpHost,
+    transport: Socket,
+    proxiedPeer: ProxiedPeer | undefined,
+    allowHalfOpen: boolean,
     splitInbound: ((plaintext: Buffer) => number) | undefined,
   ) {
+    super(transport, proxiedPeer, allowHalfOpen);
     this.plaintext = new PlaintextQueue(splitInbound);
   }
 
-  attach(connection: Connection): void {
-    this.connection = connection;
-  }
+  /** Whether the reader wants plaintext now: not paused, no hold, room in its buffer and in our output. */
+  protected abstract mayDeliver(): boolean;
+  /** Takes the engine's records after one was handled (an alert, a KeyUpdate answer, a ticket). */
+  protected abstract flush(): void;
+  protected abstract fail(err: unknown): void;
 
   /** The engine buffered new transport bytes; they arrive only while nothing is left from before: a new turn. */
-  onRecordsBuffered(): void {
+  protected onRecordsBuffered(): void {
     this.hasRecords = true;
     this.recordsSinceYield = 0;
     this.piecesSinceYield = 0;
-    this.run();
+    this.pump();
   }
 
   /** No more input: the readable side ends after the plaintext already opened. */
-  endInput(): void {
+  protected endInput(): void {
     this.isInputEnded = true;
   }
 
-  run(): void {
+  protected pump(): void {
     if (this.isPumping) {
       this.isPumpWanted = true;
       return;
@@ -76,7 +71,7 @@ export class InboundPump {
       do {
         this.isPumpWanted = false;
         this.pumpOnce();
-      } while (this.isPumpWanted && !this.host.reader.destroyed && this.yieldTimer === undefined);
+      } while (this.isPumpWanted && !this.destroyed && this.yieldTimer === undefined);
     } finally {
       this.isPumping = false;
     }
@@ -84,8 +79,7 @@ export class InboundPump {
 
   private pumpOnce(): void {
     const connection = this.connection;
-    const reader = this.host.reader;
-    if (connection === undefined || reader.destroyed || this.yieldTimer !== undefined) return;
+    if (connection === undefined || this.destroyed || this.yieldTimer !== undefined) return;
     this.isBlocked = false;
     const deadline = performance.now() + TURN_BUDGET_MS;
     for (;;) {
@@ -94,30 +88,30 @@ export class InboundPump {
         try {
           this.hasRecords = connection.receive(EMPTY, 1);
         } catch (err) {
-          this.host.flush();
-          this.host.fail(err);
+          this.flush();
+          this.fail(err);
           return;
         }
         this.recordsSinceYield++;
-        this.host.flush();
+        this.flush();
         continue;
       }
       if (this.plaintext.bytes > 0) {
         // One piece (with splitInbound: one request head) per connection per turn, so pipelined requests from
         // many connections are served in turn, not one connection's whole pipeline before the next.
         if (this.piecesSinceYield >= PIECES_PER_TURN) return this.yieldWithWorkLeft();
-        if (!this.host.mayDeliver()) {
+        if (!this.mayDeliver()) {
           this.isBlocked = true;
           this.transport.pause();
           return;
         }
-        this.deliverOne(reader);
-        if (reader.destroyed) return;
+        this.deliverOne();
+        if (this.destroyed) return;
         continue;
       }
       if (this.isInputEnded && !this.hasPushedEnd) {
         this.hasPushedEnd = true;
-        reader.push(null);
+        this.push(null);
       }
       if (!this.transport.destroyed) this.transport.resume();
       return;
@@ -130,11 +124,11 @@ export class InboundPump {
   }
 
   /** Hands the reader one piece of the opened plaintext, cut where splitInbound says. */
-  private deliverOne(reader: Duplex): void {
+  private deliverOne(): void {
     const piece = this.plaintext.take();
     if (piece === undefined) return;
     this.piecesSinceYield++;
-    reader.push(piece);
+    this.push(piece);
   }
 
   /**
@@ -144,23 +138,23 @@ export class InboundPump {
    * written at once) would otherwise let one connection run its whole
    * pipeline before any other connection is served.
    */
-  schedule(): void {
+  protected schedulePump(): void {
     if (!this.isBlocked) return;
     this.yieldTurn();
   }
 
   private yieldTurn(): void {
-    if (this.yieldTimer !== undefined || this.host.reader.destroyed) return;
+    if (this.yieldTimer !== undefined || this.destroyed) return;
     this.yieldTimer = setImmediate(() => {
       this.yieldTimer = undefined;
       this.recordsSinceYield = 0;
       this.piecesSinceYield = 0;
-      this.run();
+      this.pump();
     });
   }
 
   /** The socket is destroyed: no more turns, and the plaintext waiting is dropped. */
-  stop(): void {
+  protected stopPump(): void {
     if (this.yieldTimer !== undefined) clearImmediate(this.yieldTimer);
     this.yieldTimer = undefined;
     this.plaintext.clear();
