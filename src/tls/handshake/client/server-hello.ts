@@ -139,6 +139,7 @@ function acceptedSession(hello: ServerHello, session: ClientSession | undefined,
   const pskData = findExtension(hello.extensions, ExtensionType.pre_shared_key);
   if (pskData === undefined) return undefined;
   const selected = decodeU16(pskData, 'selected_identity');
+  // §4.2.11: the index must be one we offered, and the PSK's hash must match the suite.
   if (session === undefined || selected !== 0) throw new TlsAlertError('illegal_parameter', 'server selected a PSK we did not offer');
   if (sessionHash(session) !== suite.hash) throw new TlsAlertError('illegal_parameter', 'PSK hash differs from the suite hash');
   return session;

@@ -167,6 +167,7 @@ function installHandshakeKeys(plan: FlightPlan, transcript: Transcript, handshak
 function sendEncryptedExtensions(plan: FlightPlan, transcript: Transcript): void {
   const ee: RawExtension[] = [];
   if (plan.alpn !== false) ee.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([plan.alpn]) });
+  // RFC 6066 §3: an empty server_name acknowledges that we used the name.
   if (plan.offer.servername !== undefined) ee.push({ type: ExtensionType.server_name, data: Buffer.alloc(0) });
   transcript.add(plan.ctx.sendHandshake(HandshakeType.encrypted_extensions, encodeEncryptedExtensions(ee)));
 }
