@@ -1,20 +1,13 @@
-import { AlertDescription, alertName, TlsAlertError, type AlertName } from './alert.js';
+import { AlertDescription, TlsAlertError, type AlertName } from './alert.js';
 import { AlertLevel, ContentType, HandshakeType, KeyUpdateRequest } from './codec/enums.js';
-import { frameHandshake, HandshakeReassembler, type HandshakeMessage } from './codec/handshake-frame.js';
+import { HandshakeReassembler, type HandshakeMessage } from './codec/handshake-frame.js';
 import { decodeKeyUpdate } from './codec/messages/key-update.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
-import { nextTrafficSecret } from './keyschedule/stages.js';
-import { Deframer } from './record/deframer.js';
 import { MAX_PLAINTEXT } from './record/limits.js';
-import { Protector } from './record/protector.js';
-import { HandshakeDone, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
-
-/** Records in a row that carry nothing (empty data, CCS, user_canceled) before we call it abuse, as OpenSSL does. */
-const MAX_EMPTY_RECORDS = 32;
-
-/** Most 0-RTT bytes a server skips before giving up (RFC 8446 §4.2.10). */
-const MAX_SKIPPED_EARLY_DATA = 1 << 18;
+import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
+import { Inbox, peerAlertError, readAlertDescription, type EarlyDataMode } from './inbox.js';
+import { Outbox } from './outbox.js';
 
 export interface ConnectionHooks {
   onHandshakeComplete(result: HandshakeResult): void;
@@ -34,24 +27,15 @@ type Phase = 'handshaking' | 'connected' | 'closed';
  * hooks. Any failure throws a TlsAlertError after queuing the one fatal alert.
  */
 export class Connection implements HandshakeContext {
-  private readonly deframer = new Deframer();
+  private readonly inbox: Inbox;
   private readonly reassembler: HandshakeReassembler;
-  private readProtector: Protector | undefined;
-  private writeProtector: Protector | undefined;
+  private readonly outbox: Outbox;
   private state: HandshakeState;
   private phase: Phase = 'handshaking';
-  private outgoing: Buffer[] = [];
-  private pendingHandshake: Buffer[] = [];
-  private earlyDataMode: 'none' | 'protected' | 'plaintext' = 'none';
-  private skippedEarlyData = 0;
-  /** §5: CCS is tolerated only between the first ClientHello and the peer's Finished. */
-  private isCcsAllowed: boolean;
-  private hasSentCcs = false;
   /** We asked the peer to update and must not ask again until it does (§4.6.3). */
   private isKeyUpdatePending = false;
   private hasSentCloseNotify = false;
   private hasReceivedCloseNotify = false;
-  private emptyRecordsInARow = 0;
 
   constructor(
     readonly role: 'server' | 'client',
@@ -60,9 +44,10 @@ export class Connection implements HandshakeContext {
     maxHandshakeMessageSize: number,
     private readonly clock: () => number,
   ) {
-    this.state = new HandshakeDone();
+    this.state = new NotStarted();
     this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
-    this.isCcsAllowed = role === 'client';
+    this.outbox = new Outbox(provider, role, this.reassembler);
+    this.inbox = new Inbox(provider, role);
   }
 
   get isConnected(): boolean {
@@ -81,7 +66,7 @@ export class Connection implements HandshakeContext {
   start(begin: (ctx: HandshakeContext) => HandshakeState): void {
     this.guard(() => {
       this.state = begin(this);
-      this.flushHandshake();
+      this.outbox.flushHandshake();
     });
   }
 
@@ -92,27 +77,22 @@ export class Connection implements HandshakeContext {
   }
 
   sendHandshake(type: number, body: Buffer): Buffer {
-    const raw = frameHandshake(type, body);
-    this.pendingHandshake.push(raw);
-    return raw;
+    return this.outbox.queueHandshake(type, body);
   }
 
   sendChangeCipherSpec(): void {
-    if (this.hasSentCcs) return;
-    this.hasSentCcs = true;
-    this.flushHandshake();
-    this.outgoing.push(Buffer.of(ContentType.change_cipher_spec, 3, 3, 0, 1, 1));
+    this.outbox.sendChangeCipherSpec();
   }
 
   setReadKey(suite: SuiteInfo, secret: Buffer): void {
     // §5.1: handshake messages MUST NOT span a key change.
     if (this.reassembler.hasPartial()) throw new TlsAlertError('unexpected_message', 'handshake data left over at a key change');
-    this.readProtector = new Protector(this.provider, suite, secret);
+    this.inbox.setReadKey(suite, secret);
+    this.outbox.noteReadKeySet();
   }
 
   setWriteKey(suite: SuiteInfo, secret: Buffer): void {
-    this.flushHandshake();
-    this.writeProtector = new Protector(this.provider, suite, secret);
+    this.outbox.setWriteKey(suite, secret);
   }
 
   logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void {
@@ -122,15 +102,15 @@ export class Connection implements HandshakeContext {
     onKeyLog(`${label} ${clientRandom.toString('hex')} ${value.toString('hex')}`);
   }
 
-  skipEarlyData(mode: 'none' | 'protected' | 'plaintext'): void {
-    this.earlyDataMode = mode;
+  skipEarlyData(mode: EarlyDataMode): void {
+    this.inbox.skipEarlyData(mode);
   }
 
   complete(result: HandshakeResult): void {
-    this.flushHandshake();
+    this.outbox.flushHandshake();
     this.phase = 'connected';
-    this.isCcsAllowed = false;
-    this.earlyDataMode = 'none';
+    this.inbox.allowCcs(false);
+    this.inbox.skipEarlyData('none');
     this.hooks.onHandshakeComplete(result);
   }
 
@@ -149,60 +129,20 @@ export class Connection implements HandshakeContext {
     if (this.phase === 'closed' || this.hasReceivedCloseNotify) return false;
     let isMore = false;
     this.guard(() => {
-      this.deframer.push(chunk);
+      this.inbox.push(chunk);
       let handled = 0;
       while (handled < maxRecords) {
-        const record = this.deframer.next();
+        const record = this.inbox.nextRecord();
         if (record === undefined) break;
         handled++;
-        this.handleRecord(record.type, record.header, record.body);
+        const opened = this.inbox.open(record, this.phase === 'handshaking');
+        if (opened !== undefined) this.handleContent(opened.type, opened.content);
         if (this.phase === 'closed' || this.hasReceivedCloseNotify) break;
       }
-      this.flushHandshake();
-      isMore = handled === maxRecords && this.deframer.bufferedBytes > 0 && this.phase !== 'closed' && !this.hasReceivedCloseNotify;
+      this.outbox.flushHandshake();
+      isMore = handled === maxRecords && this.inbox.bufferedBytes > 0 && this.phase !== 'closed' && !this.hasReceivedCloseNotify;
     });
     return isMore;
-  }
-
-  private handleRecord(outerType: number, header: Buffer, body: Buffer): void {
-    if (outerType === ContentType.change_cipher_spec) {
-      // §5: a single 0x01 byte, only during the handshake; anything else is unexpected_message.
-      if (!this.isCcsAllowed || body.length !== 1 || body[0] !== 1) {
-        throw new TlsAlertError('unexpected_message', 'change_cipher_spec outside the handshake or malformed');
-      }
-      return this.countEmptyRecord();
-    }
-    if (this.readProtector === undefined) {
-      if (outerType === ContentType.application_data) {
-        if (this.earlyDataMode === 'plaintext') return this.skip(body.length);
-        throw new TlsAlertError('unexpected_message', 'application data before keys are set');
-      }
-      if (body.length > MAX_PLAINTEXT) throw new TlsAlertError('record_overflow', 'plaintext record over 2^14 bytes');
-      return this.handleContent(outerType, body);
-    }
-    if (outerType !== ContentType.application_data) {
-      // A peer that could not read our protected flight may answer in plaintext.
-      if (outerType === ContentType.alert && this.phase === 'handshaking' && body.length === 2) return this.handleContent(outerType, body);
-      throw new TlsAlertError('unexpected_message', `unprotected record of type ${outerType} after keys are set`);
-    }
-    let opened;
-    try {
-      opened = this.readProtector.open(header, body);
-    } catch (err) {
-      if (this.earlyDataMode === 'protected' && err instanceof TlsAlertError && err.alert === 'bad_record_mac') return this.skip(body.length);
-      throw err;
-    }
-    if (this.earlyDataMode === 'protected') this.earlyDataMode = 'none';
-    this.handleContent(opened.type, opened.content);
-  }
-
-  private countEmptyRecord(): void {
-    if (++this.emptyRecordsInARow > MAX_EMPTY_RECORDS) throw new TlsAlertError('unexpected_message', 'too many records in a row without content');
-  }
-
-  private skip(length: number): void {
-    this.skippedEarlyData += length;
-    if (this.skippedEarlyData > MAX_SKIPPED_EARLY_DATA) throw new TlsAlertError('unexpected_message', 'too much early data to skip');
   }
 
   private handleContent(type: number, content: Buffer): void {
@@ -214,7 +154,7 @@ export class Connection implements HandshakeContext {
       case ContentType.handshake:
         // §5.1, §5.4: zero-length handshake content (padding or not) MUST get unexpected_message.
         if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty handshake record');
-        this.emptyRecordsInARow = 0;
+        this.inbox.noteContent();
         this.reassembler.push(content);
         for (let message = this.reassembler.next(); message !== undefined; message = this.reassembler.next()) {
           this.handleHandshakeMessage(message);
@@ -225,8 +165,8 @@ export class Connection implements HandshakeContext {
         return this.handleAlert(content);
       case ContentType.application_data:
         if (this.phase !== 'connected') throw new TlsAlertError('unexpected_message', 'application data during the handshake');
-        if (content.length === 0) return this.countEmptyRecord();
-        this.emptyRecordsInARow = 0;
+        if (content.length === 0) return this.inbox.countEmptyRecord();
+        this.inbox.noteContent();
         this.hooks.onData(content);
         return;
       default:
@@ -236,8 +176,8 @@ export class Connection implements HandshakeContext {
 
   private handleHandshakeMessage(message: HandshakeMessage): void {
     if (this.phase === 'connected') return this.handlePostHandshake(message);
-    if (this.role === 'server' && message.type === HandshakeType.client_hello) this.isCcsAllowed = true;
-    if (message.type === HandshakeType.finished) this.isCcsAllowed = false;
+    if (this.role === 'server' && message.type === HandshakeType.client_hello) this.inbox.allowCcs(true);
+    if (message.type === HandshakeType.finished) this.inbox.allowCcs(false);
     this.state = this.state.handle(message);
   }
 
@@ -257,29 +197,23 @@ export class Connection implements HandshakeContext {
   }
 
   private handleAlert(content: Buffer): void {
-    // §5.4: a Handshake or Alert record with a zero-length content (padding or not) MUST get unexpected_message.
-    if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty alert record');
-    // §5.1, §6: an alert record carries exactly one two-byte alert.
-    if (content.length !== 2) throw new TlsAlertError('decode_error', 'alert record is not two bytes');
-    const description = content[1]!;
+    const description = readAlertDescription(content);
     if (description === AlertDescription.close_notify) {
       this.hasReceivedCloseNotify = true;
       this.hooks.onPeerClose();
       return;
     }
     // §6.1: user_canceled is followed by close_notify; other alerts are fatal whatever their level.
-    if (description === AlertDescription.user_canceled) return this.countEmptyRecord();
+    if (description === AlertDescription.user_canceled) return this.inbox.countEmptyRecord();
     this.phase = 'closed';
-    const name = alertName(description);
-    throw new TlsAlertError(isAlertName(name) ? name : 'internal_error', `peer sent ${name}`, { isRemote: true });
+    throw peerAlertError(description);
   }
 
   // ---- key update (§4.6.3) ----
 
   private receiveKeyUpdate(isUpdateRequested: boolean): void {
     if (this.reassembler.hasPartial()) throw new TlsAlertError('unexpected_message', 'KeyUpdate not at a record boundary');
-    const read = this.readProtector!;
-    this.readProtector = new Protector(this.provider, read.suite, nextTrafficSecret(this.provider, read.suite.hash, read.secret));
+    this.inbox.rotateReadKey();
     this.isKeyUpdatePending = false;
     if (isUpdateRequested) this.sendKeyUpdate(false);
   }
@@ -294,8 +228,7 @@ export class Connection implements HandshakeContext {
     if (requestPeer) this.isKeyUpdatePending = true;
     const body = Buffer.of(requestPeer ? KeyUpdateRequest.update_requested : KeyUpdateRequest.update_not_requested);
     this.sendHandshake(HandshakeType.key_update, body);
-    const write = this.writeProtector!;
-    this.setWriteKey(write.suite, nextTrafficSecret(this.provider, write.suite.hash, write.secret));
+    this.outbox.rotateWriteKey();
   }
 
   // ---- bytes out ----
@@ -305,12 +238,13 @@ export class Connection implements HandshakeContext {
     if (this.phase !== 'connected' || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
     this.guard(() => {
       for (let at = 0; at < data.length; at += MAX_PLAINTEXT) {
-        const protector = this.writeProtector!;
-        protector.sealInto(this.outgoing, ContentType.application_data, data.subarray(at, at + MAX_PLAINTEXT));
+        const protector = this.outbox.protector;
+        if (protector === undefined) throw new TlsAlertError('internal_error', 'connected without a write key');
+        this.outbox.sealApplicationData(protector, data.subarray(at, at + MAX_PLAINTEXT));
         // §5.5: rotate before the key reaches its usage limit.
         if (protector.isExhausted()) this.sendKeyUpdate(false);
       }
-      this.flushHandshake();
+      this.outbox.flushHandshake();
     });
   }
 
@@ -318,69 +252,34 @@ export class Connection implements HandshakeContext {
   close(): void {
     if (this.hasSentCloseNotify || this.phase === 'closed') return;
     this.hasSentCloseNotify = true;
-    this.flushHandshake();
-    this.queueAlert('close_notify', AlertLevel.warning);
+    this.outbox.flushHandshake();
+    this.outbox.queueAlert('close_notify', AlertLevel.warning);
     if (this.hasReceivedCloseNotify) this.phase = 'closed';
   }
 
   /** The bytes to send now (records), or undefined. */
   takeOutgoing(): Buffer | undefined {
-    if (this.outgoing.length === 0) return undefined;
-    const out = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing);
-    this.outgoing = [];
-    return out;
+    return this.outbox.take();
   }
 
   /** The bytes to send now as separate buffers, for a vectored write without copying. */
   takeOutgoingChunks(): Buffer[] {
-    const out = this.outgoing;
-    this.outgoing = [];
-    return out;
+    return this.outbox.takeChunks();
   }
 
   get hasOutgoing(): boolean {
-    return this.outgoing.length > 0;
+    return this.outbox.hasRecords;
   }
 
   /** Aborts locally (timeout, socket error): one fatal alert, then closed. */
   abort(alert: AlertName, reason: string): TlsAlertError {
     const error = new TlsAlertError(alert, reason);
     if (this.phase !== 'closed') {
-      this.pendingHandshake = [];
-      this.queueAlert(alert, AlertLevel.fatal);
+      this.outbox.dropHandshake();
+      this.outbox.queueAlert(alert, AlertLevel.fatal);
       this.phase = 'closed';
     }
     return error;
-  }
-
-  private flushHandshake(): void {
-    if (this.pendingHandshake.length === 0) return;
-    // Our flight goes out: what the peer sends next is a new flight for the fragment budget.
-    this.reassembler.startFlight();
-    const bytes = this.pendingHandshake.length === 1 ? this.pendingHandshake[0]! : Buffer.concat(this.pendingHandshake);
-    this.pendingHandshake = [];
-    for (let at = 0; at < bytes.length; at += MAX_PLAINTEXT) {
-      this.queueRecord(ContentType.handshake, bytes.subarray(at, Math.min(bytes.length, at + MAX_PLAINTEXT)));
-    }
-  }
-
-  private queueRecord(type: ContentType, content: Buffer): void {
-    if (this.writeProtector !== undefined) {
-      this.writeProtector.sealInto(this.outgoing, type, content);
-      return;
-    }
-    const record = Buffer.allocUnsafe(5 + content.length);
-    record[0] = type;
-    record[1] = 3;
-    // The first ClientHello's record says TLS 1.0 for old middleboxes (§5.1); 1.2 elsewhere.
-    record[2] = this.role === 'client' && type === ContentType.handshake && !this.hasSentCcs && this.readProtector === undefined ? 1 : 3;
-    record.writeUInt16BE(content.length, 3);
-    content.copy(record, 5);
-    this.outgoing.push(record);
-  }
-
-  private queueAlert(alert: AlertName, level: number): void {
-    this.queueRecord(ContentType.alert, Buffer.of(level, AlertDescription[alert]));
   }
 
   /** Runs a step; on failure sends exactly one fatal alert (never in reply to one) and rethrows. */
@@ -390,15 +289,11 @@ export class Connection implements HandshakeContext {
     } catch (err) {
       const error = err instanceof TlsAlertError ? err : new TlsAlertError('internal_error', 'unexpected failure', { cause: err });
       if (!error.isRemote && this.phase !== 'closed') {
-        this.pendingHandshake = [];
-        this.queueAlert(error.alert, AlertLevel.fatal);
+        this.outbox.dropHandshake();
+        this.outbox.queueAlert(error.alert, AlertLevel.fatal);
       }
       this.phase = 'closed';
       throw error;
     }
   }
-}
-
-function isAlertName(name: string): name is AlertName {
-  return name in AlertDescription;
 }

@@ -8,9 +8,9 @@ import { resolveClientConfig, resolveServerConfig, type ClientConfig, type Serve
 import { Connection } from '../../src/tls/connection.js';
 import type { CryptoProvider } from '../../src/tls/crypto/provider.js';
 import { suiteInfo, type SuiteInfo } from '../../src/tls/crypto/suites.js';
-import { sessionFromTicket, startClientHandshake } from '../../src/tls/handshake/client.js';
+import { sessionFromTicket, startClientHandshake } from '../../src/tls/handshake/client/index.js';
 import type { ClientSession } from '../../src/tls/tickets.js';
-import { ExpectClientHello } from '../../src/tls/handshake/server.js';
+import { ExpectClientHello } from '../../src/tls/handshake/server/index.js';
 import type { HandshakeResult } from '../../src/tls/handshake/state.js';
 import { nextTrafficSecret, trafficKeys } from '../../src/tls/keyschedule/stages.js';
 import type { TlsConnectOptions, TlsServerOptions } from '../../src/tls/options.js';

@@ -3,7 +3,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { resolveClientConfig } from '../../src/tls/config.js';
 import { Connection } from '../../src/tls/connection.js';
 import { nodeCryptoProvider } from '../../src/tls/crypto/node-provider.js';
-import { startClientHandshake } from '../../src/tls/handshake/client.js';
+import { startClientHandshake } from '../../src/tls/handshake/client/index.js';
 
 /**
  * Hostile transport peers for the transport tests and bench/hostile: real

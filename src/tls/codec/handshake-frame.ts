@@ -157,8 +157,8 @@ export class HandshakeReassembler {
     if (available === 0) return undefined;
     if (available >= HEADER_LENGTH) {
       const at = this.offset;
-      const type = this.fragment[at]!;
-      const length = (this.fragment[at + 1]! << 16) | this.fragment.readUInt16BE(at + 2);
+      const type = this.fragment.readUInt8(at);
+      const length = this.fragment.readUIntBE(at + 1, 3);
       checkAnnouncedLength(type, length, this.limits);
       const framedLength = HEADER_LENGTH + length;
       if (available >= framedLength) {
@@ -189,8 +189,8 @@ export class HandshakeReassembler {
       this.offset += take;
       if (partial.filled < HEADER_LENGTH) return undefined;
       const header = partial.buffer;
-      const length = (header[1]! << 16) | header.readUInt16BE(2);
-      checkAnnouncedLength(header[0]!, length, this.limits);
+      const length = header.readUIntBE(1, 3);
+      checkAnnouncedLength(header.readUInt8(0), length, this.limits);
       partial.framedLength = HEADER_LENGTH + length;
       this.checkBudget(partial);
       const grown = Buffer.allocUnsafe(Math.min(partial.framedLength, INITIAL_CAPACITY));
@@ -206,7 +206,7 @@ export class HandshakeReassembler {
     if (partial.filled < framedLength) return undefined;
     this.partial = undefined;
     const raw = partial.buffer.subarray(0, framedLength);
-    return { type: raw[0]!, body: raw.subarray(HEADER_LENGTH), raw };
+    return { type: raw.readUInt8(0), body: raw.subarray(HEADER_LENGTH), raw };
   }
 
   /** Doubles the buffer (at most to the announced length) so the total copying stays linear in the message size. */

@@ -31,7 +31,7 @@ export class Reader {
 
   u8(what = 'u8'): number {
     this.need(1, what);
-    return this.bytes[this.offset++]!;
+    return this.bytes.readUInt8(this.offset++);
   }
 
   u16(what = 'u16'): number {
@@ -43,7 +43,7 @@ export class Reader {
 
   u24(what = 'u24'): number {
     this.need(3, what);
-    const v = (this.bytes[this.offset]! << 16) | this.bytes.readUInt16BE(this.offset + 1);
+    const v = this.bytes.readUIntBE(this.offset, 3);
     this.offset += 3;
     return v;
   }

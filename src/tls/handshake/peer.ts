@@ -2,25 +2,140 @@ import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
 import type { CryptoProvider, PublicKey } from '../crypto/provider.js';
 import { schemeFitsKey } from '../crypto/signatures.js';
+import type { CommonConfig } from '../config.js';
 import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../peer-verifier.js';
 import { decodeFinished } from '../codec/messages/finished.js';
 import type { SuiteInfo } from '../crypto/suites.js';
-import { finishedVerifyData } from '../keyschedule/stages.js';
+import { finishedVerifyData, type EarlySecret } from '../keyschedule/stages.js';
 import { constantTimeEqual } from '../../shared/bytes.js';
+
+/*
+ * Proof values, after rustls' HandshakeSignatureValid, FinishedMessageVerified
+ * and ServerCertVerified: each is made only by the check below that passed,
+ * with a token no other module holds, and the state that may only exist after
+ * that check takes it in its constructor. The types then say what the code
+ * does: no ExpectFinished without a verified signature, no connection without
+ * a verified Finished.
+ */
+const MINT: unique symbol = Symbol('handshake proof');
+type Mint = typeof MINT;
+
+function checkMint(token: Mint): void {
+  if (token !== MINT) throw new TlsAlertError('internal_error', 'handshake proof made outside its check');
+}
+
+/** The peer's chain passed the verifier (RFC 5280 path, names, validity) for its role. */
+export class ChainVerified {
+  constructor(token: Mint, private readonly verified: VerifiedChain) {
+    checkMint(token);
+  }
+
+  get chain(): VerifiedChain {
+    return this.verified;
+  }
+}
+
+/** The peer's CertificateVerify verified under its leaf key (RFC 8446 §4.4.3): it holds that key. */
+export class SignatureVerified {
+  constructor(token: Mint, private readonly signer: PeerCertificates) {
+    checkMint(token);
+  }
+
+  /** The certificates whose key signed the transcript. */
+  get peer(): PeerCertificates {
+    return this.signer;
+  }
+}
+
+/** The peer's Finished matched our own computation over the transcript (RFC 8446 §4.4.4). */
+export class FinishedVerified {
+  constructor(token: Mint, private readonly from: 'client' | 'server') {
+    checkMint(token);
+  }
+
+  get peer(): 'client' | 'server' {
+    return this.from;
+  }
+}
+
+/** The client's PSK binder matched (RFC 8446 §4.2.11.2): it holds the resumption secret. */
+export class BinderVerified {
+  constructor(token: Mint, private readonly identityIndex: number) {
+    checkMint(token);
+  }
+
+  /** Which offered identity the binder was checked for. */
+  get index(): number {
+    return this.identityIndex;
+  }
+}
+
+/** The chain verifier a config holds (the engine's verifier is handed in: PKIX lives outside the state machine). */
+type PeerVerifier = NonNullable<CommonConfig['verifier']>;
+type VerifyExpectation = Parameters<PeerVerifier['verify']>[1];
+
+/**
+ * Runs the verifier over the peer's chain (RFC 8446 §4.4.2.4: a chain that
+ * does not verify ends the handshake with the verifier's alert). A config
+ * without a verifier here is our bug: the options check asks for `ca`
+ * wherever a peer chain is verified.
+ */
+export function verifyPeerChain(
+  verifier: PeerVerifier | undefined,
+  chain: readonly Uint8Array[],
+  expect: VerifyExpectation,
+): ChainVerified {
+  if (verifier === undefined) throw new TlsAlertError('internal_error', `no verifier for a ${expect.role} chain`);
+  return new ChainVerified(MINT, verifier.verify(chain, expect));
+}
 
 /**
  * Checks a peer's CertificateVerify (RFC 8446 §4.4.3): the scheme must be one
  * we offered and fit the certificate's key (illegal_parameter); the signature
  * must verify (decrypt_error).
  */
-export function verifyPeerSignature(crypto: CryptoProvider, offered: readonly number[], message: CertificateVerify, key: PublicKey, content: Buffer): void {
+export function verifyPeerSignature(
+  crypto: CryptoProvider,
+  offered: readonly number[],
+  message: CertificateVerify,
+  chain: VerifiedChain,
+  content: Buffer,
+): SignatureVerified {
+  const key: PublicKey = chain.leafPublicKey;
   if (!offered.includes(message.algorithm) || !schemeFitsKey(message.algorithm, key)) {
     throw new TlsAlertError('illegal_parameter', `CertificateVerify scheme 0x${message.algorithm.toString(16)} not offered or not for this key`);
   }
   if (!crypto.verify(message.algorithm, key, content, message.signature)) {
     throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
   }
+  return new SignatureVerified(MINT, chain.peer);
+}
+
+/** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */
+export function verifyPeerFinished(
+  crypto: CryptoProvider,
+  body: Buffer,
+  suite: SuiteInfo,
+  baseKey: Buffer,
+  transcriptHash: Buffer,
+  peer: 'client' | 'server',
+): FinishedVerified {
+  const received = decodeFinished(body, suite.hashLength);
+  const expected = finishedVerifyData(crypto, suite.hash, baseKey, transcriptHash);
+  if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);
+  return new FinishedVerified(MINT, peer);
+}
+
+/**
+ * §4.2.11.2: the binder is a Finished-style MAC, under the PSK's binder key,
+ * over the transcript up to the ClientHello's binders list (`truncatedHash`).
+ * A mismatch is decrypt_error.
+ */
+export function verifyPskBinder(crypto: CryptoProvider, early: EarlySecret, truncatedHash: Buffer, received: Buffer, index: number): BinderVerified {
+  const expected = finishedVerifyData(crypto, early.hash, early.binderKey('res'), truncatedHash);
+  if (!constantTimeEqual(expected, received)) throw new TlsAlertError('decrypt_error', 'PSK binder does not verify');
+  return new BinderVerified(MINT, index);
 }
 
 /** Runs the caller's policy hook; a plain error becomes bad_certificate. */
@@ -62,18 +177,4 @@ export function describeChain(chain: readonly Uint8Array[]): VerifiedChain {
     leafPublicKey: leaf.publicKey,
     leafNotAfterMs: leaf.view.notAfter.getTime(),
   };
-}
-
-/** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */
-export function verifyPeerFinished(
-  crypto: CryptoProvider,
-  body: Buffer,
-  suite: SuiteInfo,
-  baseKey: Buffer,
-  transcriptHash: Buffer,
-  peer: 'client' | 'server',
-): void {
-  const received = decodeFinished(body, suite.hashLength);
-  const expected = finishedVerifyData(crypto, suite.hash, baseKey, transcriptHash);
-  if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);
 }

@@ -4,6 +4,7 @@ import { HandshakeType, nameOf } from '../codec/enums.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { SuiteInfo } from '../crypto/suites.js';
 import type { PeerCertificates } from '../options.js';
+import type { FinishedVerified } from './peer.js';
 
 /** What a finished handshake established, for the socket's properties. */
 export interface HandshakeResult {
@@ -70,9 +71,23 @@ export function requireMessage(message: HandshakeMessage, type: number, state: s
   }
 }
 
-/** The state after the handshake; post-handshake messages are handled by the connection. */
+/** Before start(): the connection installs the role's first state at once, so no message reaches this one. */
+export class NotStarted implements HandshakeState {
+  readonly name = 'NotStarted';
+
+  handle(message: HandshakeMessage): HandshakeState {
+    throw new TlsAlertError('unexpected_message', `handshake message ${nameOf(HandshakeType, message.type)} before the handshake started`);
+  }
+}
+
+/**
+ * The state after the handshake, which exists only once the peer's Finished
+ * verified (RFC 8446 §4.4.4); post-handshake messages are handled by the connection.
+ */
 export class HandshakeDone implements HandshakeState {
   readonly name = 'HandshakeDone';
+
+  constructor(readonly finished: FinishedVerified) {}
 
   handle(message: HandshakeMessage): HandshakeState {
     throw new TlsAlertError('unexpected_message', `handshake message ${nameOf(HandshakeType, message.type)} after the handshake`);

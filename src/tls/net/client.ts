@@ -1,7 +1,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import { TlsAlertError } from '../alert.js';
 import { resolveClientConfig } from '../config.js';
 import { Connection } from '../connection.js';
-import { sessionFromTicket, startClientHandshake } from '../handshake/client.js';
+import { sessionFromTicket, startClientHandshake } from '../handshake/client/index.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { TlsConnectOptions } from '../options.js';
 import { decodeClientSession, encodeClientSession, type ClientSession } from '../tickets.js';
@@ -38,7 +39,9 @@ export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsS
       onData: (data) => socket.onData(data),
       onPeerClose: () => socket.onPeerClose(),
       onPostHandshake: (message) => {
-        const fresh = sessionFromTicket(message, result!, config);
+        // Post-handshake messages come only once the connection is up, after onHandshakeComplete set `result`.
+        if (result === undefined) throw new TlsAlertError('unexpected_message', 'NewSessionTicket before the handshake completed');
+        const fresh = sessionFromTicket(message, result, config);
         if (fresh === undefined) return;
         const encoded = encodeClientSession(fresh);
         options.sessionCache?.store(cacheKey, encoded);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { resolveServerConfig, type ServerConfig } from '../config.js';
 import { Connection } from '../connection.js';
-import { ExpectClientHello } from '../handshake/server.js';
+import { ExpectClientHello } from '../handshake/server/index.js';
 import type { TlsServerOptions } from '../options.js';
 import { readProxyHeader, type ProxiedPeer } from './proxy-protocol.js';
 import { TlsSocket } from './tls-socket.js';

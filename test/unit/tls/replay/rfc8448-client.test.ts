@@ -6,7 +6,7 @@ import type { HandshakeMessage } from '../../../../src/tls/codec/handshake-frame
 import { resolveClientConfig } from '../../../../src/tls/config.js';
 import { Connection } from '../../../../src/tls/connection.js';
 import { NamedGroup } from '../../../../src/tls/codec/enums.js';
-import { sendFirstClientHello, sessionFromTicket } from '../../../../src/tls/handshake/client.js';
+import { sendFirstClientHello, sessionFromTicket } from '../../../../src/tls/handshake/client/index.js';
 import type { HandshakeResult } from '../../../../src/tls/handshake/state.js';
 import type { ClientSession } from '../../../../src/tls/tickets.js';
 import { FixedProvider } from '../../../helpers/fixed-provider.js';

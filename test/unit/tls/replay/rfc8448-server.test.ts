@@ -6,7 +6,7 @@ import { Connection } from '../../../../src/tls/connection.js';
 import { ContentType, NamedGroup, SignatureScheme } from '../../../../src/tls/codec/enums.js';
 import { nodeCryptoProvider } from '../../../../src/tls/crypto/node-provider.js';
 import { suiteInfo } from '../../../../src/tls/crypto/suites.js';
-import { ExpectClientHello } from '../../../../src/tls/handshake/server.js';
+import { ExpectClientHello } from '../../../../src/tls/handshake/server/index.js';
 import { Protector } from '../../../../src/tls/record/protector.js';
 import { fixture } from '../../../fakes/tls-fixtures.js';
 import { FixedProvider } from '../../../helpers/fixed-provider.js';

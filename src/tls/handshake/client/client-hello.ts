@@ -1,0 +1,126 @@
+import type { ClientConfig } from '../../config.js';
+import { CertificateStatusType, ExtensionType, HandshakeType, PskKeyExchangeMode } from '../../codec/enums.js';
+import {
+  encodeAlpn,
+  encodeCertificateStatusRequest,
+  encodeClientKeyShares,
+  encodeOfferedPsks,
+  encodeOpaque16,
+  encodeServerName,
+  encodeU16List,
+  type RawExtension,
+} from '../../codec/extensions.js';
+import { frameHandshake } from '../../codec/handshake-frame.js';
+import { encodeClientHello } from '../../codec/messages/client-hello.js';
+import type { KeyExchange } from '../../crypto/provider.js';
+import { CERT_SCHEMES, VERIFY_SCHEMES } from '../../crypto/signatures.js';
+import { suiteInfo, type SuiteInfo } from '../../crypto/suites.js';
+import { EarlySecret, finishedVerifyData } from '../../keyschedule/stages.js';
+import { Transcript } from '../../keyschedule/transcript.js';
+import type { ClientSession } from '../../tickets.js';
+import type { HandshakeContext } from '../state.js';
+
+/** What a ClientHello offers: the parts that stay the same, or change as §4.1.2 allows, after a HelloRetryRequest. */
+export interface ClientHelloOffer {
+  readonly ctx: HandshakeContext;
+  readonly config: ClientConfig;
+  readonly random: Buffer;
+  readonly sessionId: Buffer;
+  readonly keyShares: readonly KeyExchange[];
+  /** The ticket offered for resumption, if any. */
+  readonly session: ClientSession | undefined;
+}
+
+/** A ClientHello as sent, kept to check the server's answers against. */
+export interface ClientHelloSent extends ClientHelloOffer {
+  /** The framed message, for the transcript. */
+  readonly helloRaw: Buffer;
+  /** §4.2: a response extension we did not offer is unsupported_extension. */
+  readonly offeredExtensions: ReadonlySet<number>;
+}
+
+/** status_request asking for ocsp, naming no responders and no request extensions (RFC 6066 §8). */
+const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({ statusType: CertificateStatusType.ocsp, responderIds: [], requestExtensions: Buffer.alloc(0) });
+
+function helloExtensions(offer: ClientHelloOffer, cookie: Buffer | undefined): RawExtension[] {
+  const config = offer.config;
+  const extensions: RawExtension[] = [];
+  if (config.servername !== undefined) extensions.push({ type: ExtensionType.server_name, data: encodeServerName(config.servername) });
+  if (config.requestOcspStaple) extensions.push({ type: ExtensionType.status_request, data: OCSP_STATUS_REQUEST });
+  extensions.push({ type: ExtensionType.supported_versions, data: Buffer.of(2, 0x03, 0x04) });
+  extensions.push({ type: ExtensionType.supported_groups, data: encodeU16List(config.groups) });
+  extensions.push({ type: ExtensionType.key_share, data: encodeClientKeyShares(offer.keyShares.map((k) => ({ group: k.group, keyExchange: k.publicKey }))) });
+  extensions.push({ type: ExtensionType.signature_algorithms, data: encodeU16List(VERIFY_SCHEMES) });
+  extensions.push({ type: ExtensionType.signature_algorithms_cert, data: encodeU16List(CERT_SCHEMES) });
+  if (config.alpnProtocols.length > 0) extensions.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(config.alpnProtocols) });
+  // §4.2.2: a cookie from a HelloRetryRequest goes back unchanged.
+  if (cookie !== undefined) extensions.push({ type: ExtensionType.cookie, data: encodeOpaque16(cookie) });
+  extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: Buffer.of(1, PskKeyExchangeMode.psk_dhe_ke) });
+  return extensions;
+}
+
+function binderLength(hash: SuiteInfo['hash']): number {
+  return hash === 'sha384' ? 48 : 32;
+}
+
+/**
+ * Builds a ClientHello; with a session, its pre_shared_key goes last
+ * (§4.2.11) with a binder of zeros: fillBinder() writes the real one.
+ * The same cipher_suites go in the second ClientHello as in the first:
+ * §4.1.2 allows it to change only key_share, early_data, cookie,
+ * pre_shared_key and padding.
+ */
+export function buildClientHello(
+  offer: ClientHelloOffer,
+  cookie: Buffer | undefined,
+): ClientHelloSent {
+  const config = offer.config;
+  const extensions = helloExtensions(offer, cookie);
+  const session = offer.session;
+  const pskHash = session === undefined ? undefined : suiteInfo(session.suite)?.hash;
+  if (session !== undefined) {
+    const age = Math.max(0, config.now() - session.receivedAt);
+    const identity = { identity: session.ticket, obfuscatedTicketAge: (age + session.ageAdd) >>> 0 };
+    // Binders are filled in below, over the hello with placeholder binders of the right size.
+    const placeholder = Buffer.alloc(binderLength(pskHash ?? 'sha256'));
+    extensions.push({ type: ExtensionType.pre_shared_key, data: encodeOfferedPsks([identity], [placeholder]) });
+  }
+  const body = encodeClientHello({
+    legacyVersion: 0x0303,
+    random: offer.random,
+    legacySessionId: offer.sessionId,
+    cipherSuites: config.suites,
+    legacyCompressionMethods: Buffer.of(0),
+    extensions,
+  });
+  const raw = frameHandshake(HandshakeType.client_hello, body);
+  return { ...offer, helloRaw: raw, offeredExtensions: new Set(extensions.map((e) => e.type)) };
+}
+
+/**
+ * §4.2.11.2: the binder, over the transcript up to (not including) the
+ * binders list (after a HelloRetryRequest, the transcript so far first),
+ * written over the placeholder at the end of `raw`.
+ */
+export function fillBinder(ctx: HandshakeContext, raw: Buffer, session: ClientSession, transcriptBefore: Transcript | undefined): void {
+  const pskHash = suiteInfo(session.suite)?.hash;
+  if (pskHash === undefined) return;
+  const hashLength = binderLength(pskHash);
+  const bindersLength = 2 + 1 + hashLength;
+  const truncated = raw.subarray(0, raw.length - bindersLength);
+  const crypto = ctx.provider;
+  const early = new EarlySecret(crypto, pskHash, session.psk);
+  const hash = (transcriptBefore ?? new Transcript(crypto, pskHash)).hashWith(truncated);
+  const binder = finishedVerifyData(crypto, pskHash, early.binderKey('res'), hash);
+  binder.copy(raw, raw.length - hashLength);
+}
+
+/** Usable session: not expired, and its suite still enabled. */
+export function usableSession(config: ClientConfig, session: ClientSession | undefined): ClientSession | undefined {
+  if (session === undefined) return undefined;
+  const ageMs = config.now() - session.receivedAt;
+  if (ageMs < 0 || ageMs > session.lifetimeSeconds * 1000) return undefined;
+  if (!config.suites.includes(session.suite)) return undefined;
+  if (session.servername !== (config.servername ?? '')) return undefined;
+  return session;
+}

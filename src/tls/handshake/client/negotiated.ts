@@ -1,0 +1,46 @@
+import type { ClientConfig } from '../../config.js';
+import type { SuiteInfo } from '../../crypto/suites.js';
+import type { HandshakeSecret } from '../../keyschedule/stages.js';
+import type { Transcript } from '../../keyschedule/transcript.js';
+import type { ClientSession } from '../../tickets.js';
+import type { VerifiedChain } from '../../peer-verifier.js';
+import type { ChainVerified, SignatureVerified } from '../peer.js';
+import type { HandshakeContext } from '../state.js';
+
+/** After ServerHello: what the server chose and the handshake traffic secrets (RFC 8446 §7.1). */
+export interface ClientHandshakeKeys {
+  readonly ctx: HandshakeContext;
+  readonly config: ClientConfig;
+  /** Our ClientHello.random, which names the connection in the key log. */
+  readonly random: Buffer;
+  readonly offeredExtensions: ReadonlySet<number>;
+  readonly suite: SuiteInfo;
+  readonly group: number;
+  readonly transcript: Transcript;
+  readonly handshakeSecret: HandshakeSecret;
+  readonly clientHandshakeSecret: Buffer;
+  readonly serverHandshakeSecret: Buffer;
+}
+
+/** The server's CertificateRequest (§4.3.2): the schemes it accepts for our CertificateVerify. */
+export interface CertificateRequested {
+  readonly schemes: readonly number[];
+}
+
+/** The server's chain: verified, or only described when the caller turned verification off (rejectUnauthorized: false). */
+export type ServerChain =
+  | { readonly kind: 'verified'; readonly proof: ChainVerified }
+  | { readonly kind: 'unverified'; readonly chain: VerifiedChain };
+
+/** Who the server is by the time its Finished arrives, and how we know. */
+export type ServerIdentity =
+  /** It accepted our PSK (§4.2.11): the identity is the one verified when the ticket was issued. */
+  | { readonly kind: 'resumed'; readonly session: ClientSession }
+  /** Its CertificateVerify proved it holds its leaf's key. */
+  | {
+      readonly kind: 'certificate';
+      readonly signature: SignatureVerified;
+      readonly request: CertificateRequested | undefined;
+      /** The OCSP response stapled for its leaf (RFC 8446 §4.4.2.1), when we asked. */
+      readonly ocspResponse: Buffer | undefined;
+    };

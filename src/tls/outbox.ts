@@ -1,0 +1,132 @@
+import { AlertDescription, TlsAlertError, type AlertName } from './alert.js';
+import { ContentType } from './codec/enums.js';
+import { frameHandshake } from './codec/handshake-frame.js';
+import type { CryptoProvider } from './crypto/provider.js';
+import type { SuiteInfo } from './crypto/suites.js';
+import { nextTrafficSecret } from './keyschedule/stages.js';
+import { MAX_PLAINTEXT } from './record/limits.js';
+import { Protector } from './record/protector.js';
+
+/**
+ * What one connection sends, on its way to the wire: handshake messages
+ * framed but not yet cut into records (a flight goes out together), and
+ * records sealed under the current write key, or plaintext before there is one.
+ */
+export class Outbox {
+  private records: Buffer[] = [];
+  private pendingHandshake: Buffer[] = [];
+  private writeProtector: Protector | undefined;
+  private hasSentCcs = false;
+  private isReadKeySet = false;
+
+  /** `peerFlights`: told when our flight goes out, so what the peer sends next is a new flight (the reassembler's budget). */
+  constructor(
+    private readonly provider: CryptoProvider,
+    private readonly role: 'server' | 'client',
+    private readonly peerFlights: { startFlight(): void }) {}
+
+  /** Frames a handshake message and holds it until the flight is flushed; returns the framed bytes for the transcript. */
+  queueHandshake(type: number, body: Buffer): Buffer {
+    const raw = frameHandshake(type, body);
+    this.pendingHandshake.push(raw);
+    return raw;
+  }
+
+  /** The middlebox-compatibility change_cipher_spec record (RFC 8446 §D.4), at most once. */
+  sendChangeCipherSpec(): void {
+    if (this.hasSentCcs) return;
+    this.hasSentCcs = true;
+    this.flushHandshake();
+    this.records.push(Buffer.of(ContentType.change_cipher_spec, 3, 3, 0, 1, 1));
+  }
+
+  /** Everything queued so far goes out under the old key; what follows, under the new. */
+  setWriteKey(suite: SuiteInfo, secret: Buffer): void {
+    this.flushHandshake();
+    this.writeProtector = new Protector(this.provider, suite, secret);
+  }
+
+  /** §4.6.3: after our KeyUpdate, the next application traffic secret. */
+  rotateWriteKey(): void {
+    const write = this.writeProtector;
+    // A KeyUpdate is sent only after the handshake, under the application key.
+    if (write === undefined) throw new TlsAlertError('internal_error', 'KeyUpdate before a write key');
+    this.setWriteKey(write.suite, nextTrafficSecret(this.provider, write.suite.hash, write.secret));
+  }
+
+  /** The current write key, once there is one. */
+  get protector(): Protector | undefined {
+    return this.writeProtector;
+  }
+
+  /** Our record version depends on it (see queueRecord). */
+  noteReadKeySet(): void {
+    this.isReadKeySet = true;
+  }
+
+  /** Seals application data into the records waiting to leave. */
+  sealApplicationData(protector: Protector, data: Buffer): void {
+    protector.sealInto(this.records, ContentType.application_data, data);
+  }
+
+  /** Cuts the queued handshake messages into records of at most 2^14 bytes (§5.1). */
+  flushHandshake(): void {
+    if (this.pendingHandshake.length === 0) return;
+    // Our flight goes out: what the peer sends next is a new flight for the fragment budget.
+    this.peerFlights.startFlight();
+    const bytes = joined(this.pendingHandshake);
+    this.pendingHandshake = [];
+    for (let at = 0; at < bytes.length; at += MAX_PLAINTEXT) {
+      this.queueRecord(ContentType.handshake, bytes.subarray(at, Math.min(bytes.length, at + MAX_PLAINTEXT)));
+    }
+  }
+
+  /** Drops handshake messages not yet sent: a fatal alert replaces the rest of the flight. */
+  dropHandshake(): void {
+    this.pendingHandshake = [];
+  }
+
+  queueAlert(alert: AlertName, level: number): void {
+    this.queueRecord(ContentType.alert, Buffer.of(level, AlertDescription[alert]));
+  }
+
+  private queueRecord(type: ContentType, content: Buffer): void {
+    if (this.writeProtector !== undefined) {
+      this.writeProtector.sealInto(this.records, type, content);
+      return;
+    }
+    const record = Buffer.allocUnsafe(5 + content.length);
+    record[0] = type;
+    record[1] = 3;
+    // The first ClientHello's record says TLS 1.0 for old middleboxes (§5.1); 1.2 elsewhere.
+    record[2] = this.role === 'client' && type === ContentType.handshake && !this.hasSentCcs && !this.isReadKeySet ? 1 : 3;
+    record.writeUInt16BE(content.length, 3);
+    content.copy(record, 5);
+    this.records.push(record);
+  }
+
+  /** The records to send now, in one buffer, or undefined. */
+  take(): Buffer | undefined {
+    if (this.records.length === 0) return undefined;
+    const out = joined(this.records);
+    this.records = [];
+    return out;
+  }
+
+  /** The records to send now as separate buffers, for a vectored write without copying. */
+  takeChunks(): Buffer[] {
+    const out = this.records;
+    this.records = [];
+    return out;
+  }
+
+  get hasRecords(): boolean {
+    return this.records.length > 0;
+  }
+}
+
+/** One buffer: the only one as it is, several concatenated. */
+function joined(buffers: readonly Buffer[]): Buffer {
+  const [only] = buffers;
+  return buffers.length === 1 && only !== undefined ? only : Buffer.concat(buffers);
+}
