@@ -29,17 +29,17 @@ export const DEFAULT_VALIDATION_LIMITS: SchedulerLimits = {
 export const MAX_RETRY_AFTER_SECONDS = 60;
 
 export class ValidationRunner {
-  readonly #deps: AcmeServerDeps;
-  readonly #scheduler: ValidationScheduler;
+  private readonly deps: AcmeServerDeps;
+  private readonly scheduler: ValidationScheduler;
 
   constructor(deps: AcmeServerDeps, limits: SchedulerLimits = DEFAULT_VALIDATION_LIMITS, now?: () => number) {
-    this.#deps = deps;
-    this.#scheduler = new ValidationScheduler(limits, now);
+    this.deps = deps;
+    this.scheduler = new ValidationScheduler(limits, now);
   }
 
   /** Whether a new validation for this account would be taken now; checked before the challenge leaves pending. */
   canAdmit(accountId: string): Admission {
-    return this.#scheduler.canAdmit(accountId);
+    return this.scheduler.canAdmit(accountId);
   }
 
   /**
@@ -48,35 +48,35 @@ export class ValidationRunner {
    * restart, so it is queued whatever the queue bounds say.
    */
   start(accountId: string, challenge: AcmeChallengeRecord, attempt: ChallengeAttempt, options: { readonly isRecovery?: boolean } = {}): Admission {
-    return this.#scheduler.submit(accountId, challenge.id, () => this.#run(challenge, attempt), { force: options.isRecovery === true });
+    return this.scheduler.submit(accountId, challenge.id, () => this.run(challenge, attempt), { force: options.isRecovery === true });
   }
 
   /** RFC 8555 §8.2: seconds a client polling this challenge should wait (1 while it runs; more the deeper it is queued). */
   retryAfterSeconds(accountId: string, challengeId: string): number {
-    return this.#scheduler.retryAfterSeconds(this.#scheduler.placement(challengeId, accountId), MAX_RETRY_AFTER_SECONDS);
+    return this.scheduler.retryAfterSeconds(this.scheduler.placement(challengeId, accountId), MAX_RETRY_AFTER_SECONDS);
   }
 
   /** Seconds before a refused (queue full) challenge response is worth sending again. */
   refusedRetryAfterSeconds(): number {
-    return this.#scheduler.refusedRetryAfterSeconds(MAX_RETRY_AFTER_SECONDS);
+    return this.scheduler.refusedRetryAfterSeconds(MAX_RETRY_AFTER_SECONDS);
   }
 
   get load(): SchedulerLoad {
-    return this.#scheduler.load;
+    return this.scheduler.load;
   }
 
   get limits(): SchedulerLimits {
-    return this.#scheduler.limits;
+    return this.scheduler.limits;
   }
 
   /** Resolves once every validation started or queued so far (and any they start) has been recorded. */
   settled(): Promise<void> {
-    return this.#scheduler.idle();
+    return this.scheduler.idle();
   }
 
-  async #run(challenge: AcmeChallengeRecord, attempt: ChallengeAttempt): Promise<void> {
+  private async run(challenge: AcmeChallengeRecord, attempt: ChallengeAttempt): Promise<void> {
     const started = performance.now();
-    const { store, clock, validator } = this.#deps;
+    const { store, clock, validator } = this.deps;
     let record: ValidationRecord;
     try {
       const outcome = await validator.validate(attempt);
@@ -86,19 +86,19 @@ export class ValidationRunner {
         : { ok: false, error: { type: ACME_ERROR_PREFIX + outcome.error.type, detail: outcome.error.detail.slice(0, 1024) } };
     } catch (error) {
       // The validator promises never to throw; if it does, the attempt fails without leaking why.
-      this.#reportInternal(error, challenge);
+      this.reportInternal(error, challenge);
       record = { ok: false, error: { type: `${ACME_ERROR_PREFIX}serverInternal`, detail: 'validation failed inside the server' } };
     }
     let invalidatedOrders: number;
     try {
       invalidatedOrders = await store.recordValidation(challenge.id, record);
     } catch (error) {
-      this.#reportInternal(error, challenge);
+      this.reportInternal(error, challenge);
       return;
     }
     try {
-      for (let i = 0; i < invalidatedOrders; i++) this.#deps.onOrderEnded?.('invalid');
-      this.#deps.onValidated?.({
+      for (let i = 0; i < invalidatedOrders; i++) this.deps.onOrderEnded?.('invalid');
+      this.deps.onValidated?.({
         challengeId: challenge.id,
         authorizationId: challenge.authorizationId,
         type: challenge.type,
@@ -110,9 +110,9 @@ export class ValidationRunner {
     }
   }
 
-  #reportInternal(error: unknown, challenge: AcmeChallengeRecord): void {
+  private reportInternal(error: unknown, challenge: AcmeChallengeRecord): void {
     try {
-      this.#deps.onInternalError?.(error, { method: 'validate', path: `/chall/${challenge.id}` });
+      this.deps.onInternalError?.(error, { method: 'validate', path: `/chall/${challenge.id}` });
     } catch {
       // Reporting must not break the runner.
     }
