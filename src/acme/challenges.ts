@@ -7,7 +7,7 @@
  * `settled()` lets tests and the bench await the outcome instead of sleeping.
  */
 import { performance } from 'node:perf_hooks';
-import type { AcmeChallengeRecord, ValidationRecord } from '../shared/acme-records.js';
+import type { AcmeChallengeRecord, ValidationRecord } from '../domain/acme.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { accountOf, isPostAsGet } from './context.js';
 import { parsePayload } from './jws.js';

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { isDomainError } from '../shared/errors.js';
-import type { AcmeOrderRecord } from '../shared/acme-records.js';
+import type { AcmeOrderRecord } from '../domain/acme.js';
 import { normalizeIpAddress, parseCsr, toPem, type ParsedCsr } from '../x509/index.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { accountOf, enforceLimit, isPostAsGet } from './context.js';

@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { isDomainError } from '../shared/errors.js';
-import type { AcmeIdentifierRecord } from '../shared/acme-records.js';
+import type { AcmeIdentifierRecord } from '../domain/acme.js';
 import { normalizeDnsName, normalizeIpAddress } from '../x509/index.js';
 import type { AcmePolicy } from './ports.js';
 import { AcmeProblemError, type AcmeErrorType, type Subproblem } from './problems.js';

@@ -9,7 +9,7 @@ import type {
   AcmeOrderRecord,
   AcmeOrderStatus,
   NewAcmeAuthorization,
-} from '../shared/acme-records.js';
+} from '../domain/acme.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
 import { findByCertId, parseCertId } from './ari.js';

@@ -19,10 +19,10 @@ import type {
   NewAcmeAccount,
   NewAcmeOrder,
   ValidationRecord,
-} from '../shared/acme-records.js';
+} from '../domain/acme.js';
 import type { Clock } from '../shared/clock.js';
 import type { RateLimit } from '../shared/rate-limit.js';
-import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, ProfileName, RevocationReason } from '../domain/certificates.js';
 import type { ChallengeValidator } from './validation/types.js';
 
 export interface AcmeStore {

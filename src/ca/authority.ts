@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
-import { REVOCATION_REASONS } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, ProfileName, RevocationReason } from '../domain/certificates.js';
+import { REVOCATION_REASONS } from '../domain/certificates.js';
 import {
   checkIssuedCertificate,
   checkSubjectPublicKey,

@@ -15,7 +15,7 @@ import {
   type ExpiryScope,
   type ListedStatus,
   type ProfileName,
-} from '../shared/records.js';
+} from '../domain/certificates.js';
 import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { adminSpiffeId, openJwtKeys, publicUrl, type Core } from './compose.js';
 import { onePositional, withCore } from './offline.js';

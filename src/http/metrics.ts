@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Awaitable } from '../shared/awaitable.js';
-import type { ProfileName } from '../shared/records.js';
+import type { ProfileName } from '../domain/certificates.js';
 import type { EventLoopLagSource } from './event-loop-lag.js';
 
 export type HandshakeResult = 'ok' | 'failed' | 'resumed';

@@ -5,7 +5,7 @@
  */
 import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../domain/certificates.js';
 import type { OcspResponder } from '../ocsp/index.js';
 import type { KeysmithMetrics } from './metrics.js';
 import type { AlertsPort } from './routes/alerts/port.js';

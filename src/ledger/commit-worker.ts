@@ -30,7 +30,7 @@
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../domain/certificates.js';
 import type { CertificateRepository, SerialStatus } from './certificate-repository.js';
 import type { CommitReply, CommitRequest, CommitWorkerData, SerializedError } from './commit-worker-thread.js';
 import type { GroupCommitTarget } from './group-commit.js';

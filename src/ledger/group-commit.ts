@@ -1,7 +1,7 @@
 import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { isPromise } from '../shared/awaitable-flow.js';
 import { isDomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../domain/certificates.js';
 import type { CertificateRepository, SerialStatus } from './certificate-repository.js';
 import { checkNewRecord, checkSerial } from './certificate-rows.js';
 

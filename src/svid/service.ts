@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
-import type { EntryPage, EntryQuery, RegistrationEntry, RegistrationEntryPatch } from '../shared/entry-records.js';
+import type { EntryPage, EntryQuery, RegistrationEntry, RegistrationEntryPatch } from '../domain/entries.js';
 import { DomainError, isDomainError } from '../shared/errors.js';
 import { RateLimiter, type RateLimit } from '../shared/rate-limit.js';
 import { parseTrustDomain } from '../shared/spiffe-id.js';

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { derSequence } from './der.js';
 import { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type DistinguishedName } from './names.js';
 import { peculiar, subtle } from './provider.js';

@@ -2,7 +2,7 @@ import { createHash, verify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { OID, SIGNATURE, type ExtendedKeyUsageName, type KeyUsageName, type PreparedCertificate } from './certificate.js';
 import { normalizeIpAddress } from './names.js';
 import { peculiar } from './provider.js';

@@ -1,5 +1,5 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { contextTag, decodeOid, DerError, DerReader, readChildren, readSingle, Tag, tlv, type DerElement } from './der-codec.js';
 import type { NameAttribute } from './names.js';
 import { octetsToIp } from './names.js';

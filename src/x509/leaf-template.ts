@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { prepareCertificate, SIGNATURE, type CertificateIssuer, type CertificateTemplate, type KeyUsageName } from './certificate.js';
 import { asciiBytes, contextTag, DerReader, encodeOid, readSingle, Tag, tlv, type DerElement } from './der-codec.js';
 import {

@@ -1,6 +1,6 @@
 import { REVOCATION_CHANNEL } from './revocation-feed.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, NewCertificateRecord, RevocationReason } from '../../shared/records.js';
+import type { CertificatePage, CertificateQuery, CertificateRecord, NewCertificateRecord, RevocationReason } from '../../domain/certificates.js';
 import type { AwaitableMethods } from '../../shared/awaitable.js';
 import type { CertificateRepository } from '../certificate-repository.js';
 import { cursorAfter, planList } from '../certificate-list.js';

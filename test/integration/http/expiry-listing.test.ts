@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { fileURLToPath } from 'node:url';
 import { freePort, runProcess } from '../../helpers/processes.js';
 
