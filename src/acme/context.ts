@@ -11,7 +11,7 @@ import type { AccountKey, DecodedJws } from './jws.js';
 import type { NonceStore } from './nonces.js';
 import type { AcmeServerDeps } from './ports.js';
 import { AcmeProblemError } from './problems.js';
-import type { ValidationRunner } from './challenges.js';
+import type { ValidationRunner } from './validation-runner.js';
 import type { AcmeUrls } from './wire.js';
 
 export interface AcmeLimiters {

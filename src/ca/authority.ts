@@ -28,7 +28,7 @@ import { crlShardOf, crlShardUrl, issuerCrlUrl, MAX_CRL_SHARDS } from './crl-sha
 import type { CaMaterial } from './issuer.js';
 import type { CertificateStore } from './ports.js';
 import { certificateFields, type CertificateFields } from './ledger-record.js';
-import { planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest, type LeafPlan } from './profiles.js';
+import { BACKDATE_MS, planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest, type LeafPlan } from './profiles.js';
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -239,6 +239,11 @@ export class Authority {
   onRevoked(listener: (serial: string) => void): void {
     this.revocationListeners.push(listener);
   }
+
+  /** How far before now a leaf's notBefore is set (clock skew): front ends refuse a requested notBefore older than this. */
+  readonly backdateMs = BACKDATE_MS;
+  /** The tls-server profile's ceiling on a lifetime (397 days, CA/B BR §6.3.2): a front end's own maximum may not exceed it. */
+  readonly tlsServerTtlCeilingMs = TLS_SERVER_MAX_TTL_MS;
 
   /** The issuing intermediate's notAfter: no leaf outlives it (front ends refuse requests past it). */
   get issuerNotAfter(): number {

@@ -28,7 +28,7 @@ import {
 } from '../alerts/index.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { AlertsPort } from '../http/index.js';
-import { alertWire } from '../http/routes/alerts/schemas.js';
+import { alertWire } from '../http/index.js';
 import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBackend } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
 import { join } from 'node:path';
-import { certificateView } from '../http/routes/ops/schemas.js';
+import { certificateView } from '../http/index.js';
 import {
   EXPIRY_SCOPES,
   isRevocableReason,

@@ -14,7 +14,7 @@ import {
   type OcspResponderStore,
 } from '../ca/index.js';
 import type { OcspPort } from '../http/index.js';
-import type { CrlView } from '../http/ports.js';
+import type { CrlView } from '../http/index.js';
 import { compromisedIssuerSource, IssuerRouter, LedgerSource, OcspResponder, type IssuerRoute, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
 import type { OcspResponseContent } from '../x509/index.js';
 import { describeCrl } from '../x509/index.js';

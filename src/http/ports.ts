@@ -9,8 +9,8 @@ import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationRe
 import type { OcspResponder } from '../ocsp/index.js';
 import type { KeysmithMetrics } from './metrics.js';
 import type { AlertsPort } from './routes/alerts/port.js';
-import type { JwtAuthorityJwk, SvidApi } from '../svid/ports.js';
-import type { AcmeHandler } from '../acme/transport.js';
+import type { JwtAuthorityJwk, SvidApi } from '../svid/index.js';
+import type { AcmeHandler } from '../acme/index.js';
 import type { EventLoopLagSource } from './event-loop-lag.js';
 import type { RevokedSerials } from './revoked-serials.js';
 

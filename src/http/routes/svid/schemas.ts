@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { EntryPage, RegistrationEntry } from '../../../domain/entries.js';
-import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/ports.js';
+import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/index.js';
 import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROBLEM_TYPES, problemOf, ProblemSchema, type ProblemDocument, type ProblemKind } from '../../problem.js';
 
