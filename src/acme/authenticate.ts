@@ -15,8 +15,7 @@
 import type { AcmeHttpRequest } from './transport.js';
 import type { CachedAccountKey } from './account-keys.js';
 import type { AcmeContext, AuthenticatedPost } from './context.js';
-import type { DecodedJws } from './jws.js';
-import { decodeJwsBody, importAccountKey, requireAlgorithmFits, signatureRefused, signatureVerifies, verifySignature, type AccountKey } from './jws.js';
+import { type DecodedJws, decodeJwsBody, importAccountKey, requireAlgorithmFits, signatureRefused, signatureVerifies, verifySignature, type AccountKey } from './jws.js';
 import { AcmeProblemError } from './problems.js';
 import type { AcmeAccountRecord } from '../domain/acme.js';
 import type { Awaitable } from '../shared/awaitable.js';

@@ -7,8 +7,7 @@
  * orders). `settled()` lets tests and the bench await the outcome.
  */
 import type { AcmeChallengeRecord } from '../domain/acme.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { accountOf, isPostAsGet } from './context.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, isPostAsGet } from './context.js';
 import { parsePayload } from './jws.js';
 import { authorizationStatus, notFound } from './orders.js';
 import { AcmeProblemError } from './problems.js';

@@ -10,8 +10,7 @@ import type {
   AcmeOrderStatus,
   NewAcmeAuthorization,
 } from '../domain/acme.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
 import { findByCertId, parseCertId } from './ari.js';
 import { authorizationTarget, type AuthorizationTarget } from './identifiers.js';
 import { parsePayload } from './jws.js';

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, ProfileName, RevocationReason } from '../domain/certificates.js';
-import { REVOCATION_REASONS } from '../domain/certificates.js';
+import { type CertificateRecord, type NewCertificateRecord, type ProfileName, type RevocationReason, REVOCATION_REASONS } from '../domain/certificates.js';
 import {
   checkIssuedCertificate,
   checkSubjectPublicKey,

@@ -12,11 +12,10 @@ import {
   type CaMaterial,
   type CertificateStore,
   type IntermediateView,
-  type Authority,
+  type Authority, arlPath, type PublishedSetHistory
 } from '../ca/index.js';
 import type { Clock } from '../shared/clock.js';
 import { readFileSync, existsSync } from 'node:fs';
-import { arlPath, type PublishedSetHistory } from '../ca/index.js';
 
 /*
  * How a running node follows CA rotations without a restart: it re-reads

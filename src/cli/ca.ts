@@ -24,7 +24,7 @@ import { DomainError } from '../shared/errors.js';
 import { isRevocableReason, REVOCABLE_REASONS } from '../domain/certificates.js';
 import { systemClock } from '../shared/clock.js';
 import { durationOption, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { type CaLedger } from './ca-join.js';
+import type { CaLedger } from './ca-join.js';
 import { openCore, revocationBaseUrl } from './compose.js';
 import { configOf, onePositional } from './offline.js';
 

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, join } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
-import { join } from 'node:path';
 import { certificateView } from '../http/index.js';
 import {
   EXPIRY_SCOPES,

@@ -1,8 +1,7 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import type { SubjectAltName } from '../domain/certificates.js';
 import { contextTag, decodeOid, DerError, DerReader, readChildren, readSingle, Tag, tlv, type DerElement } from './der-codec.js';
-import type { NameAttribute } from './names.js';
-import { octetsToIp } from './names.js';
+import { type NameAttribute, octetsToIp } from './names.js';
 import { signOneShot, verifyOneShot } from './one-shot.js';
 
 /*
