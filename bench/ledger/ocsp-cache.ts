@@ -46,8 +46,8 @@ async function main(): Promise<void> {
       const body = bodies[i];
       const path = paths[i];
       if (body === undefined || path === undefined) continue;
-      revocation.port.responder.answer(body);
-      revocation.port.responder.answerGet(path);
+      void revocation.port.responder.answer(body);
+      void revocation.port.responder.answerGet(path);
     }
     const seconds = (performance.now() - started) / 1000;
     const after = heapAfterGc();

@@ -152,7 +152,7 @@ function namesOfType(sans: string, type: SubjectAltName['type'], serial: string)
   const parsed: unknown = JSON.parse(sans);
   if (!Array.isArray(parsed)) throw new Error(`certificate ${serial}: sans is not a JSON array`);
   const names: string[] = [];
-  for (const entry of parsed) {
+  for (const entry of parsed as unknown[]) {
     if (typeof entry === 'object' && entry !== null && 'type' in entry && 'value' in entry) {
       if (entry.type === type && typeof entry.value === 'string') names.push(entry.value);
     }

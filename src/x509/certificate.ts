@@ -125,7 +125,7 @@ export class CertificateIssuer {
 function curveOf(key: webcrypto.CryptoKey): IssuerCurve {
   const namedCurve: unknown = Reflect.get(key.algorithm, 'namedCurve');
   if (key.algorithm.name !== 'ECDSA' || (namedCurve !== 'P-256' && namedCurve !== 'P-384')) {
-    throw new Error(`issuer key must be ECDSA P-256 or P-384, got ${key.algorithm.name} ${String(namedCurve ?? '')}`.trim());
+    throw new Error(`issuer key must be ECDSA P-256 or P-384, got ${key.algorithm.name} ${typeof namedCurve === 'string' ? namedCurve : ''}`.trim());
   }
   if (!key.usages.includes('sign') || key.type !== 'private') throw new Error('issuer key must be a private key usable for signing');
   return namedCurve;

@@ -26,8 +26,8 @@ export interface CertificateDescription {
   readonly isCa: boolean;
   readonly pathLength: number | null;
   readonly keyUsage: readonly KeyUsageName[];
-  /** Known purposes by name; any other OID as dotted text. */
-  readonly extendedKeyUsage: readonly (ExtendedKeyUsageName | string)[];
+  /** Known purposes by name (an ExtendedKeyUsageName); any other OID as dotted text. */
+  readonly extendedKeyUsage: readonly string[];
   readonly subjectKeyId: string | null;
   readonly authorityKeyId: string | null;
   readonly ocspUrls: readonly string[];

@@ -100,7 +100,7 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     stopped = record('svid', 'spiffe://keysmith.local/ns/prod/sa/stopped', now - 45 * MINUTE, HOUR);
     renewedOld = record('svid', 'spiffe://keysmith.local/ns/prod/sa/healthy', now - 40 * MINUTE, HOUR);
     renewedNew = record('svid', 'spiffe://keysmith.local/ns/prod/sa/healthy', now - 10 * MINUTE, HOUR);
-    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) core.repositories.certificates.recordIssued(r);
+    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) void core.repositories.certificates.recordIssued(r);
   });
   after(async () => {
     await server.close(0);

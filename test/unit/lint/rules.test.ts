@@ -38,7 +38,7 @@ before(async () => {
   eslint = new ESLint({
     cwd: ROOT,
     overrideConfigFile: true,
-    overrideConfig: [tseslint.configs.base as Linter.Config, ...config.houseRules],
+    overrideConfig: [tseslint.configs.base, ...config.houseRules],
   });
 });
 
