@@ -69,19 +69,19 @@ export const MODULES = {
     owns: 'the Authority: issuer keys, profiles, the one issuance and revocation pipeline, OCSP and CRL signing, JWT keys',
   },
   acme: {
-    may: ['shared', 'domain', 'pkix', 'x509'],
+    may: ['shared', 'domain', 'x509'],
     packages: ['jose', 'zod'],
     entry: 'index.ts',
     owns: 'ACME (RFC 8555) behind its ports and transport seam; challenge validation',
   },
   svid: {
-    may: ['shared', 'domain', 'pkix', 'x509'],
+    may: ['shared', 'domain', 'x509'],
     packages: [],
     entry: 'index.ts',
     owns: 'the SVID front end: registration entries, join tokens, X.509- and JWT-SVIDs, behind its ports',
   },
   ocsp: {
-    may: ['shared', 'domain', 'pkix', 'x509'],
+    may: ['shared', 'domain', 'x509'],
     packages: [],
     entry: 'index.ts',
     owns: 'the OCSP responder: request decoding, response sources and cache, behind its ports',
@@ -93,7 +93,7 @@ export const MODULES = {
     owns: 'expiry alerts: selection, schedule, lease, notifiers, behind its ports',
   },
   http: {
-    may: ['shared', 'domain', 'pkix', 'tls', 'acme', 'svid', 'ocsp', 'alerts'],
+    may: ['shared', 'domain', 'pkix', 'tls', 'acme', 'svid', 'ocsp'],
     packages: ['fastify', '@fastify/swagger', 'fastify-type-provider-zod', 'zod', 'prom-client'],
     entry: 'index.ts',
     owns: 'fastify assembly (never listens), the server factory over tls, peer identity, routes, problems, OpenAPI, metrics',
