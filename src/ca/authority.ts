@@ -94,6 +94,11 @@ export class Authority {
   private readonly issuanceListeners: ((profile: ProfileName) => void)[] = [];
   private readonly stepListeners: ((step: IssueStep, ms: number) => void)[] = [];
 
+  /** How far before now a leaf's notBefore is set (clock skew): front ends refuse a requested notBefore older than this. */
+  readonly backdateMs = BACKDATE_MS;
+  /** The tls-server profile's ceiling on a lifetime (397 days, CA/B BR §6.3.2): a front end's own maximum may not exceed it. */
+  readonly tlsServerTtlCeilingMs = TLS_SERVER_MAX_TTL_MS;
+
   constructor(deps: AuthorityDeps) {
     const max = deps.maxTlsServerTtlMs ?? TLS_SERVER_MAX_TTL_MS;
     if (!Number.isFinite(max) || max <= 0 || max > TLS_SERVER_MAX_TTL_MS) {
@@ -238,11 +243,6 @@ export class Authority {
   onRevoked(listener: (serial: string) => void): void {
     this.revocationListeners.push(listener);
   }
-
-  /** How far before now a leaf's notBefore is set (clock skew): front ends refuse a requested notBefore older than this. */
-  readonly backdateMs = BACKDATE_MS;
-  /** The tls-server profile's ceiling on a lifetime (397 days, CA/B BR §6.3.2): a front end's own maximum may not exceed it. */
-  readonly tlsServerTtlCeilingMs = TLS_SERVER_MAX_TTL_MS;
 
   /** The issuing intermediate's notAfter: no leaf outlives it (front ends refuse requests past it). */
   get issuerNotAfter(): number {
