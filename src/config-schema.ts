@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { cidrProblem, listenHostProblem, trustDomainProblem } from './config-rules.js';
-import { PROFILE_NAMES, type ProfileName } from './shared/records.js';
+import { PROFILE_NAMES, type ProfileName } from './domain/certificates.js';
 
 /** `host:port`, with IPv6 hosts in brackets; port 0 (any free port, read back once bound) only where `allowAnyPort`. */
 function listenSchema(options: { readonly allowAnyPort: boolean }) {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { closestName, isCloseEnough } from './config-rules.js';
 import { CONFIG_SHAPE, ConfigSchema, type Config } from './config-schema.js';
 

@@ -69,6 +69,6 @@ export async function startBenchServer<Message extends { readonly type: string }
       });
     });
   // Every server protocol opens with a 'ready' message; the generic Message cannot say so to the compiler.
-  const ready = (await next('ready' as Message['type'])) as unknown as Extract<Message, { type: 'ready' }>;
+  const ready = (await next('ready')) as unknown as Extract<Message, { type: 'ready' }>;
   return { child, ready, next, tell: (message) => child.send(message as object) };
 }

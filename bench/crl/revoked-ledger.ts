@@ -5,7 +5,7 @@ import { Authority, crlIssuerFor, initCertificateAuthority, type CaMaterial } fr
 import { openLedger, type Ledger } from '../../src/ledger/index.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { randomSerial } from '../../src/x509/index.js';
-import type { NewCertificateRecord, RevocationReason } from '../../src/shared/records.js';
+import type { NewCertificateRecord, RevocationReason } from '../../src/domain/certificates.js';
 
 /**
  * A ledger with many revoked, unexpired rows of a real CA, for the CRL bench

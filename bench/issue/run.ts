@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { Authority, initCertificateAuthority, type IssueRequest, type IssueStep } from '../../src/ca/index.js';
 import { openLedger } from '../../src/ledger/index.js';
 import { systemClock } from '../../src/shared/clock.js';
-import type { ProfileName } from '../../src/shared/records.js';
+import type { ProfileName } from '../../src/domain/certificates.js';
 import { envNumber } from '../common/env.js';
 
 const STEPS: readonly IssueStep[] = ['validate', 'serial', 'build', 'sign', 'check', 'record'];

@@ -23,7 +23,7 @@ import { openCore } from '../../src/cli/compose.js';
 import { loadConfig } from '../../src/config.js';
 import { latestParams, RECORD_LATEST_PER_SPIFFE_ID, type LatestParams } from '../../src/ledger/attention.js';
 import { namesOf } from '../../src/ledger/certificate-rows.js';
-import type { CertificateRecord, ProfileName, SubjectAltName } from '../../src/shared/records.js';
+import type { CertificateRecord, ProfileName, SubjectAltName } from '../../src/domain/certificates.js';
 
 export interface FleetLedgerOptions {
   readonly dataDir: string;

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { GroupCommit, openLedger, type Ledger } from '../../src/ledger/index.js';
-import type { NewCertificateRecord } from '../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../src/domain/certificates.js';
 import { envNumber } from '../common/env.js';
 import { benchRecords, NOW } from './records.js';
 

@@ -9,7 +9,8 @@
  * answer signed by the real delegated responder and kept by the real
  * LedgerSource; the heap is measured after a full GC before and after.
  */
-import { openCore, openRevocation } from '../../src/cli/compose.js';
+import { openCore } from '../../src/cli/compose.js';
+import { openRevocation } from '../../src/cli/issuer-revocation.js';
 import { loadConfig } from '../../src/config.js';
 import { requestForCertificate } from '../../src/ocsp/index.js';
 
@@ -45,8 +46,8 @@ async function main(): Promise<void> {
       const body = bodies[i];
       const path = paths[i];
       if (body === undefined || path === undefined) continue;
-      revocation.port.responder.answer(body);
-      revocation.port.responder.answerGet(path);
+      void revocation.port.responder.answer(body);
+      void revocation.port.responder.answerGet(path);
     }
     const seconds = (performance.now() - started) / 1000;
     const after = heapAfterGc();

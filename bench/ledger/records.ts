@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { NewCertificateRecord } from '../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../src/domain/certificates.js';
 
 /** The ledger benches' pinned "now": 2025-01-01T00:00:00Z. */
 export const NOW = Date.UTC(2025, 0, 1);

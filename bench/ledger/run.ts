@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openLedger } from '../../src/ledger/index.js';
-import type { NewCertificateRecord } from '../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../src/domain/certificates.js';
 import { benchRecords, NOW } from './records.js';
 
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 5000);

@@ -31,32 +31,32 @@ export function makeKeyAndCsr(): { readonly keyPem: string; readonly csrPem: str
 
 /** A pool of CSRs handed out once each; `refill` replaces the used ones between windows. */
 export class CsrPool {
-  readonly #csrs: string[] = [];
-  #next = 0;
+  private readonly csrs: string[] = [];
+  private next = 0;
   /** Requests that found the pool empty and reused a CSR (the pool was too small for the window). */
   reused = 0;
 
   constructor(readonly size: number) {}
 
   refill(): number {
-    const used = Math.min(this.#next, this.#csrs.length);
-    this.#csrs.splice(0, used);
-    this.#next = 0;
+    const used = Math.min(this.next, this.csrs.length);
+    this.csrs.splice(0, used);
+    this.next = 0;
     this.reused = 0;
-    const missing = this.size - this.#csrs.length;
-    for (let i = 0; i < missing; i++) this.#csrs.push(makeCsr());
+    const missing = this.size - this.csrs.length;
+    for (let i = 0; i < missing; i++) this.csrs.push(makeCsr());
     return missing;
   }
 
   take(): string {
-    if (this.#next >= this.#csrs.length) this.reused++;
-    const csr = this.#csrs[this.#next % this.#csrs.length];
-    this.#next++;
+    if (this.next >= this.csrs.length) this.reused++;
+    const csr = this.csrs[this.next % this.csrs.length];
+    this.next++;
     if (csr === undefined) throw new Error('the CSR pool is empty: call refill() first');
     return csr;
   }
 
   sample(count: number): string[] {
-    return this.#csrs.slice(-count);
+    return this.csrs.slice(-count);
   }
 }

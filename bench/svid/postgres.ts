@@ -47,7 +47,7 @@ export interface RowStorage {
 }
 
 export class BenchPostgres {
-  readonly #databases: BenchDatabase[] = [];
+  private readonly databases: BenchDatabase[] = [];
 
   private constructor(
     readonly adminUrl: string,
@@ -111,7 +111,7 @@ export class BenchPostgres {
     const url = new URL(this.adminUrl);
     url.pathname = `/${name}`;
     const database = { name, url: url.toString() };
-    this.#databases.push(database);
+    this.databases.push(database);
     return database;
   }
 
@@ -161,7 +161,7 @@ export class BenchPostgres {
   async stop(): Promise<void> {
     try {
       await this.monitor.end();
-      for (const database of this.#databases.splice(0)) {
+      for (const database of this.databases.splice(0)) {
         await withClient(this.adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`));
       }
     } finally {

@@ -35,7 +35,7 @@ export interface CachedAccountKey {
 export class AccountKeyCache {
   readonly maxEntries: number;
   /** Map keeps insertion order: the first entry is the least recently used. */
-  readonly #entries = new Map<string, CachedAccountKey>();
+  private readonly entries = new Map<string, CachedAccountKey>();
 
   constructor(maxEntries: number = DEFAULT_ACCOUNT_KEY_CACHE_SIZE) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw new TypeError('the account key cache size must be a non-negative integer');
@@ -44,11 +44,11 @@ export class AccountKeyCache {
 
   /** The key imported for this account, if it was imported from `storedJwk`; an entry for another JWK is dropped. */
   get(accountId: string, storedJwk: string): AccountKey | undefined {
-    const entry = this.#entries.get(accountId);
+    const entry = this.entries.get(accountId);
     if (entry === undefined) return undefined;
-    this.#entries.delete(accountId);
+    this.entries.delete(accountId);
     if (entry.storedJwk !== storedJwk) return undefined;
-    this.#entries.set(accountId, entry);
+    this.entries.set(accountId, entry);
     return entry.key;
   }
 
@@ -58,31 +58,31 @@ export class AccountKeyCache {
    * `storedJwk` for the verification to count (authenticate.ts).
    */
   peek(accountId: string): CachedAccountKey | undefined {
-    const entry = this.#entries.get(accountId);
+    const entry = this.entries.get(accountId);
     if (entry === undefined) return undefined;
-    this.#entries.delete(accountId);
-    this.#entries.set(accountId, entry);
+    this.entries.delete(accountId);
+    this.entries.set(accountId, entry);
     return entry;
   }
 
   /** Keeps the key a request just verified with; call only after the signature verified. */
   remember(accountId: string, storedJwk: string, key: AccountKey): void {
     if (this.maxEntries === 0) return;
-    this.#entries.delete(accountId);
-    this.#entries.set(accountId, { accountId, storedJwk, key });
-    while (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next();
+    this.entries.delete(accountId);
+    this.entries.set(accountId, { accountId, storedJwk, key });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
+      this.entries.delete(oldest.value);
     }
   }
 
   /** After a key change or a deactivation on this node. */
   forget(accountId: string): void {
-    this.#entries.delete(accountId);
+    this.entries.delete(accountId);
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.entries.size;
   }
 }

@@ -3,10 +3,9 @@
  * key rollover, the account's order list.
  */
 import { isDomainError } from '../shared/errors.js';
-import type { AcmeAccountRecord } from '../shared/acme-records.js';
+import type { AcmeAccountRecord } from '../domain/acme.js';
 import { normalizeDnsName } from '../x509/index.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
 import { verifyExternalAccountBinding } from './eab.js';
 import { checkAlgorithm, decodeJwsBody, importAccountKey, parseJson, parsePayload, verifySignature } from './jws.js';
 import { AcmeProblemError } from './problems.js';

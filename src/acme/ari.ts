@@ -3,7 +3,7 @@
  * window in which its holder should renew.
  */
 import { createHash } from 'node:crypto';
-import type { CertificateRecord } from '../shared/records.js';
+import type { CertificateRecord } from '../domain/certificates.js';
 import { describeCertificate, normalizeSerial } from '../x509/index.js';
 import type { AcmeContext, AcmeReply } from './context.js';
 import { AcmeProblemError } from './problems.js';

@@ -15,10 +15,9 @@
 import type { AcmeHttpRequest } from './transport.js';
 import type { CachedAccountKey } from './account-keys.js';
 import type { AcmeContext, AuthenticatedPost } from './context.js';
-import type { DecodedJws } from './jws.js';
-import { decodeJwsBody, importAccountKey, requireAlgorithmFits, signatureRefused, signatureVerifies, verifySignature, type AccountKey } from './jws.js';
+import { type DecodedJws, decodeJwsBody, importAccountKey, requireAlgorithmFits, signatureRefused, signatureVerifies, verifySignature, type AccountKey } from './jws.js';
 import { AcmeProblemError } from './problems.js';
-import type { AcmeAccountRecord } from '../shared/acme-records.js';
+import type { AcmeAccountRecord } from '../domain/acme.js';
 import type { Awaitable } from '../shared/awaitable.js';
 
 /** RFC 8555 §6.2: jwk only for newAccount and revokeCert (by the certificate's key), kid everywhere else. */

@@ -1,123 +1,17 @@
 /**
  * Challenges (RFC 8555 §7.5.1, §8): the client's "go" moves a challenge to
- * processing and is answered at once; validation runs in the background,
- * through the validation scheduler (a global and a per-account cap on
- * validations in flight, fair bounded queues for the rest), and its outcome
- * is written in one store transaction (challenge, authorization, orders).
- * `settled()` lets tests and the bench await the outcome instead of sleeping.
+ * processing and is answered at once; validation runs in the background
+ * (validation-runner.ts: the validation scheduler, a global and a per-account
+ * cap on validations in flight, fair bounded queues for the rest), and its
+ * outcome is written in one store transaction (challenge, authorization,
+ * orders). `settled()` lets tests and the bench await the outcome.
  */
-import { performance } from 'node:perf_hooks';
-import type { AcmeChallengeRecord, ValidationRecord } from '../shared/acme-records.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { accountOf, isPostAsGet } from './context.js';
+import type { AcmeChallengeRecord } from '../domain/acme.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, isPostAsGet } from './context.js';
 import { parsePayload } from './jws.js';
-import { authorizationStatus, notFound, VALID_AUTHORIZATION_LIFETIME_MS } from './orders.js';
-import type { AcmeServerDeps } from './ports.js';
-import { ACME_ERROR_PREFIX, AcmeProblemError } from './problems.js';
-import { ValidationScheduler, type Admission, type SchedulerLimits, type SchedulerLoad } from './validation/scheduler.js';
-import type { ChallengeAttempt } from './validation/types.js';
+import { authorizationStatus, notFound } from './orders.js';
+import { AcmeProblemError } from './problems.js';
 import { ChallengeResponseSchema, renderChallenge } from './wire.js';
-
-/** Defaults of the scheduler (config: acmeMaxValidations, acmeMaxValidationsPerAccount, acmeMaxQueuedValidations, acmeMaxQueuedValidationsPerAccount). */
-export const DEFAULT_VALIDATION_LIMITS: SchedulerLimits = {
-  maxInFlight: 64,
-  maxInFlightPerAccount: 8,
-  maxQueued: 4096,
-  maxQueuedPerAccount: 1024,
-};
-/** Retry-After hints never ask a client to wait longer than this. */
-export const MAX_RETRY_AFTER_SECONDS = 60;
-
-export class ValidationRunner {
-  readonly #deps: AcmeServerDeps;
-  readonly #scheduler: ValidationScheduler;
-
-  constructor(deps: AcmeServerDeps, limits: SchedulerLimits = DEFAULT_VALIDATION_LIMITS, now?: () => number) {
-    this.#deps = deps;
-    this.#scheduler = new ValidationScheduler(limits, now);
-  }
-
-  /** Whether a new validation for this account would be taken now; checked before the challenge leaves pending. */
-  canAdmit(accountId: string): Admission {
-    return this.#scheduler.canAdmit(accountId);
-  }
-
-  /**
-   * Runs one validation now or queues it; the run never rejects (failures are
-   * recorded, internal ones reported). `isRecovery`: accepted before a
-   * restart, so it is queued whatever the queue bounds say.
-   */
-  start(accountId: string, challenge: AcmeChallengeRecord, attempt: ChallengeAttempt, options: { readonly isRecovery?: boolean } = {}): Admission {
-    return this.#scheduler.submit(accountId, challenge.id, () => this.#run(challenge, attempt), { force: options.isRecovery === true });
-  }
-
-  /** RFC 8555 §8.2: seconds a client polling this challenge should wait (1 while it runs; more the deeper it is queued). */
-  retryAfterSeconds(accountId: string, challengeId: string): number {
-    return this.#scheduler.retryAfterSeconds(this.#scheduler.placement(challengeId, accountId), MAX_RETRY_AFTER_SECONDS);
-  }
-
-  /** Seconds before a refused (queue full) challenge response is worth sending again. */
-  refusedRetryAfterSeconds(): number {
-    return this.#scheduler.refusedRetryAfterSeconds(MAX_RETRY_AFTER_SECONDS);
-  }
-
-  get load(): SchedulerLoad {
-    return this.#scheduler.load;
-  }
-
-  get limits(): SchedulerLimits {
-    return this.#scheduler.limits;
-  }
-
-  /** Resolves once every validation started or queued so far (and any they start) has been recorded. */
-  settled(): Promise<void> {
-    return this.#scheduler.idle();
-  }
-
-  async #run(challenge: AcmeChallengeRecord, attempt: ChallengeAttempt): Promise<void> {
-    const started = performance.now();
-    const { store, clock, validator } = this.#deps;
-    let record: ValidationRecord;
-    try {
-      const outcome = await validator.validate(attempt);
-      const now = clock.now();
-      record = outcome.ok
-        ? { ok: true, validatedAt: now, authorizationExpiresAt: now + VALID_AUTHORIZATION_LIFETIME_MS }
-        : { ok: false, error: { type: ACME_ERROR_PREFIX + outcome.error.type, detail: outcome.error.detail.slice(0, 1024) } };
-    } catch (error) {
-      // The validator promises never to throw; if it does, the attempt fails without leaking why.
-      this.#reportInternal(error, challenge);
-      record = { ok: false, error: { type: `${ACME_ERROR_PREFIX}serverInternal`, detail: 'validation failed inside the server' } };
-    }
-    let invalidatedOrders: number;
-    try {
-      invalidatedOrders = await store.recordValidation(challenge.id, record);
-    } catch (error) {
-      this.#reportInternal(error, challenge);
-      return;
-    }
-    try {
-      for (let i = 0; i < invalidatedOrders; i++) this.#deps.onOrderEnded?.('invalid');
-      this.#deps.onValidated?.({
-        challengeId: challenge.id,
-        authorizationId: challenge.authorizationId,
-        type: challenge.type,
-        ok: record.ok,
-        durationMs: performance.now() - started,
-      });
-    } catch {
-      // A listener's failure changes nothing that was recorded.
-    }
-  }
-
-  #reportInternal(error: unknown, challenge: AcmeChallengeRecord): void {
-    try {
-      this.#deps.onInternalError?.(error, { method: 'validate', path: `/chall/${challenge.id}` });
-    } catch {
-      // Reporting must not break the runner.
-    }
-  }
-}
 
 /**
  * At start: validations a stopped process left `processing` run again (the

@@ -3,7 +3,7 @@
  * it returns (a reply the server dresses with the headers RFC 8555 wants on
  * every response).
  */
-import type { AcmeAccountRecord } from '../shared/acme-records.js';
+import type { AcmeAccountRecord } from '../domain/acme.js';
 import type { AccountKeyCache } from './account-keys.js';
 import type { RateLimiter } from '../shared/rate-limit.js';
 import type { IdentifierPolicy } from './identifiers.js';
@@ -11,7 +11,7 @@ import type { AccountKey, DecodedJws } from './jws.js';
 import type { NonceStore } from './nonces.js';
 import type { AcmeServerDeps } from './ports.js';
 import { AcmeProblemError } from './problems.js';
-import type { ValidationRunner } from './challenges.js';
+import type { ValidationRunner } from './validation-runner.js';
 import type { AcmeUrls } from './wire.js';
 
 export interface AcmeLimiters {

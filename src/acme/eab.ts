@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, flattenedVerify } from 'jose';
 import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
-import type { AcmeEabKeyRecord } from '../shared/acme-records.js';
+import type { AcmeEabKeyRecord } from '../domain/acme.js';
 import { canonicalJwk, parseJson, type AccountKey } from './jws.js';
 import type { AcmeStore } from './ports.js';
 import { AcmeProblemError } from './problems.js';

@@ -5,15 +5,13 @@
  */
 import { isIP } from 'node:net';
 import { isDomainError } from '../shared/errors.js';
-import type { AcmeOrderRecord } from '../shared/acme-records.js';
+import type { AcmeOrderRecord } from '../domain/acme.js';
 import { normalizeIpAddress, parseCsr, toPem, type ParsedCsr } from '../x509/index.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { accountOf, enforceLimit, isPostAsGet } from './context.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, enforceLimit, isPostAsGet } from './context.js';
 import { parsePayload } from './jws.js';
 import { notFound, orderReply, orderStatus, ownOrder } from './orders.js';
 import { AcmeProblemError, toAcmeProblem } from './problems.js';
 import { FinalizeSchema, identifierKey } from './wire.js';
-import { BACKDATE_MS } from '../ca/index.js';
 
 /** POST /order/<id>/finalize. */
 export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeReply> {
@@ -31,7 +29,7 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
   // Boulder refuses a certificate for the account's own key: that key must stay an account key.
   if (Buffer.from(parsed.publicKey).equals(spkiOf(post))) throw new AcmeProblemError('badCSR', 'the CSR key must not be the account key');
 
-  requireValidityStillHonourable(order, ctx.deps.clock.now());
+  requireValidityStillHonourable(order, ctx.deps.clock.now(), ctx.deps.authority.backdateMs);
 
   if (!(await store.beginFinalize(order.id))) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
   let serial: string;
@@ -116,11 +114,15 @@ function spkiOf(post: AuthenticatedPost): Buffer {
  * most 60 s: an order finalized later than that cannot get the notBefore it
  * asked for, so it is refused (never issued with another date).
  */
-function requireValidityStillHonourable(order: { readonly notBefore: number | null; readonly notAfter: number | null }, now: number): void {
-  if (order.notBefore !== null && order.notBefore < now - BACKDATE_MS) {
+function requireValidityStillHonourable(
+  order: { readonly notBefore: number | null; readonly notAfter: number | null },
+  now: number,
+  backdateMs: number,
+): void {
+  if (order.notBefore !== null && order.notBefore < now - backdateMs) {
     throw new AcmeProblemError(
       'malformed',
-      `the order's notBefore (${new Date(order.notBefore).toISOString()}) is now more than ${BACKDATE_MS / 1000} s in the past and keysmith does not backdate further: place a new order`,
+      `the order's notBefore (${new Date(order.notBefore).toISOString()}) is now more than ${backdateMs / 1000} s in the past and keysmith does not backdate further: place a new order`,
     );
   }
   if (order.notAfter !== null && order.notAfter <= now) throw new AcmeProblemError('malformed', "the order's notAfter has passed: place a new order");

@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { isDomainError } from '../shared/errors.js';
-import type { AcmeIdentifierRecord } from '../shared/acme-records.js';
+import type { AcmeIdentifierRecord } from '../domain/acme.js';
 import { normalizeDnsName, normalizeIpAddress } from '../x509/index.js';
 import type { AcmePolicy } from './ports.js';
 import { AcmeProblemError, type AcmeErrorType, type Subproblem } from './problems.js';
@@ -19,15 +19,15 @@ export interface AuthorizationTarget {
 }
 
 export class IdentifierPolicy {
-  readonly #suffixes: readonly string[];
-  readonly #ranges: BlockList;
-  readonly #hasRanges: boolean;
+  private readonly suffixes: readonly string[];
+  private readonly ranges: BlockList;
+  private readonly hasRanges: boolean;
 
   constructor(policy: AcmePolicy) {
-    this.#suffixes = policy.allowedSuffixes.map((suffix) => normalizeDnsName(suffix.replace(/^\.+/, '')));
-    this.#ranges = new BlockList();
-    for (const cidr of policy.allowedIpRanges) addRange(this.#ranges, cidr);
-    this.#hasRanges = policy.allowedIpRanges.length > 0;
+    this.suffixes = policy.allowedSuffixes.map((suffix) => normalizeDnsName(suffix.replace(/^\.+/, '')));
+    this.ranges = new BlockList();
+    for (const cidr of policy.allowedIpRanges) addRange(this.ranges, cidr);
+    this.hasRanges = policy.allowedIpRanges.length > 0;
   }
 
   /**
@@ -42,7 +42,7 @@ export class IdentifierPolicy {
     for (const item of raw) {
       const shown = { type: item.type === 'ip' ? 'ip' : 'dns', value: item.value.slice(0, 253) } as const;
       try {
-        const identifier = this.#checkOne(item);
+        const identifier = this.checkOne(item);
         accepted.set(`${identifier.type}:${identifier.value}`, identifier);
       } catch (error) {
         refused.push({ ...refusalOf(error), identifier: shown });
@@ -52,19 +52,19 @@ export class IdentifierPolicy {
     return [...accepted.values()];
   }
 
-  #checkOne(item: { readonly type: string; readonly value: string }): AcmeIdentifierRecord {
+  private checkOne(item: { readonly type: string; readonly value: string }): AcmeIdentifierRecord {
     switch (item.type) {
       case 'dns': {
         // RFC 8738 §3: an address goes in an ip identifier, never a dns one.
         if (isIP(item.value) !== 0) throw new AcmeProblemError('rejectedIdentifier', `"${item.value}" is an IP address: use an identifier of type ip`);
         const name = normalizeDnsName(item.value, { allowWildcard: true });
         const base = name.startsWith('*.') ? name.slice(2) : name;
-        if (!this.#isAllowedName(base)) {
+        if (!this.isAllowedName(base)) {
           throw new AcmeProblemError(
             'rejectedIdentifier',
-            this.#suffixes.length === 0
+            this.suffixes.length === 0
               ? `no DNS names are allowed: set KEYSMITH_ACME_ALLOWED_SUFFIXES to the domains keysmith may issue for`
-              : `"${name}" is not under an allowed suffix (KEYSMITH_ACME_ALLOWED_SUFFIXES: ${this.#suffixes.join(', ')})`,
+              : `"${name}" is not under an allowed suffix (KEYSMITH_ACME_ALLOWED_SUFFIXES: ${this.suffixes.join(', ')})`,
           );
         }
         return { type: 'dns', value: name };
@@ -72,10 +72,10 @@ export class IdentifierPolicy {
       case 'ip': {
         const address = normalizeIpAddress(item.value);
         const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-        if (!this.#hasRanges || !this.#ranges.check(address, family)) {
+        if (!this.hasRanges || !this.ranges.check(address, family)) {
           throw new AcmeProblemError(
             'rejectedIdentifier',
-            this.#hasRanges
+            this.hasRanges
               ? `${address} is outside the allowed ranges (KEYSMITH_ACME_ALLOWED_IP_RANGES)`
               : 'no IP addresses are allowed: set KEYSMITH_ACME_ALLOWED_IP_RANGES to the CIDRs keysmith may issue for',
           );
@@ -87,8 +87,8 @@ export class IdentifierPolicy {
     }
   }
 
-  #isAllowedName(name: string): boolean {
-    return this.#suffixes.some((suffix) => name === suffix || name.endsWith(`.${suffix}`));
+  private isAllowedName(name: string): boolean {
+    return this.suffixes.some((suffix) => name === suffix || name.endsWith(`.${suffix}`));
   }
 }
 

@@ -20,3 +20,4 @@ export type {
   ValidationEvent,
 } from './ports.js';
 export type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from './transport.js';
+export { createChallengeValidator, type ChallengeValidatorOptions } from './validation/index.js';

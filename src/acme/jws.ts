@@ -8,7 +8,7 @@
  * a request's authentication cost (bench/acme).
  */
 import { createHash, createPublicKey, verify as verifyWithKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { checkJwkPolicy, type PolicyKey } from '../x509/index.js';
 import { parseFlattenedJws, parseProtectedHeader, type FlattenedJws, type ProtectedHeader } from './jws-shape.js';
 import { AcmeProblemError } from './problems.js';

@@ -39,29 +39,29 @@ const MIN_KEY_BYTES = 32;
 export const SPENT_NONCE_RETENTION_MS = 10 * 60 * 1000;
 
 export class NonceStore {
-  readonly #key: Buffer;
-  readonly #ledger: NonceLedger;
-  readonly #random: (length: number) => Uint8Array;
-  readonly #lifetimeMs: number;
+  private readonly key: Buffer;
+  private readonly ledger: NonceLedger;
+  private readonly random: (length: number) => Uint8Array;
+  private readonly lifetimeMs: number;
 
   constructor(options: NonceOptions) {
     if (options.key.length < MIN_KEY_BYTES) throw new Error(`the ACME nonce key must be at least ${MIN_KEY_BYTES} bytes`);
     const lifetimeMs = options.lifetimeMs ?? DEFAULT_LIFETIME_MS;
     if (!Number.isSafeInteger(lifetimeMs) || lifetimeMs < 1) throw new Error('the ACME nonce lifetime must be a positive integer of ms');
-    this.#key = Buffer.from(options.key);
-    this.#ledger = options.ledger;
-    this.#random = options.random;
-    this.#lifetimeMs = lifetimeMs;
+    this.key = Buffer.from(options.key);
+    this.ledger = options.ledger;
+    this.random = options.random;
+    this.lifetimeMs = lifetimeMs;
   }
 
   /** A fresh nonce, valid until now + lifetime; no write anywhere. Built in one buffer: it rides on every response. */
   issue(now: number): string {
-    const id = this.#random(ID_BYTES);
+    const id = this.random(ID_BYTES);
     if (id.length !== ID_BYTES) throw new Error('the random source gave the wrong number of bytes');
     const bytes = Buffer.allocUnsafe(NONCE_BYTES);
     bytes.set(id, 0);
-    writeExpiry(bytes, Math.floor(now) + this.#lifetimeMs);
-    this.#mac(bytes.subarray(0, ID_BYTES + EXPIRY_BYTES)).copy(bytes, ID_BYTES + EXPIRY_BYTES, 0, MAC_BYTES);
+    writeExpiry(bytes, Math.floor(now) + this.lifetimeMs);
+    this.mac(bytes.subarray(0, ID_BYTES + EXPIRY_BYTES)).copy(bytes, ID_BYTES + EXPIRY_BYTES, 0, MAC_BYTES);
     return bytes.toString('base64url');
   }
 
@@ -79,17 +79,17 @@ export class NonceStore {
     if (bytes.length !== NONCE_BYTES || bytes.toString('base64url') !== nonce) return false;
     const body = bytes.subarray(0, ID_BYTES + EXPIRY_BYTES);
     // STYLE §6: MACs are compared in constant time.
-    if (!timingSafeEqual(this.#mac(body).subarray(0, MAC_BYTES), bytes.subarray(ID_BYTES + EXPIRY_BYTES))) return false;
+    if (!timingSafeEqual(this.mac(body).subarray(0, MAC_BYTES), bytes.subarray(ID_BYTES + EXPIRY_BYTES))) return false;
     const expiresAt = readExpiry(bytes);
     // expiresAt is the first instant at which the nonce no longer works.
     if (!Number.isSafeInteger(expiresAt) || now >= expiresAt) return false;
     const id = bytes.subarray(0, ID_BYTES).toString('base64url');
-    return this.#ledger.spend(id, expiresAt, now);
+    return this.ledger.spend(id, expiresAt, now);
   }
 
   /** HMAC-SHA256 over id || expiresAt, whole (callers use its first MAC_BYTES). */
-  #mac(body: Buffer): Buffer {
-    return createHmac('sha256', this.#key).update(body).digest();
+  private mac(body: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(body).digest();
   }
 }
 

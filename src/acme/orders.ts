@@ -9,12 +9,10 @@ import type {
   AcmeOrderRecord,
   AcmeOrderStatus,
   NewAcmeAuthorization,
-} from '../shared/acme-records.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
+} from '../domain/acme.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
 import { findByCertId, parseCertId } from './ari.js';
 import { authorizationTarget, type AuthorizationTarget } from './identifiers.js';
-import { BACKDATE_MS } from '../ca/index.js';
 import { parsePayload } from './jws.js';
 import { AcmeProblemError } from './problems.js';
 import {
@@ -29,7 +27,6 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 export const ORDER_LIFETIME_MS = 7 * DAY;
 export const PENDING_AUTHORIZATION_LIFETIME_MS = DAY;
-export const VALID_AUTHORIZATION_LIFETIME_MS = 7 * DAY;
 /** A reused authorization must outlive this margin, so the order can still be finalized on it. */
 const REUSE_MARGIN_MS = HOUR;
 /** Clients that poll a processing order wait this long (RFC 8555 §7.4). */
@@ -202,7 +199,8 @@ function checkValidity(
   const notAfter = notAfterText === undefined ? null : wholeSeconds('notAfter', Date.parse(notAfterText));
   if (notBefore !== null) {
     if (notBefore > now) throw new AcmeProblemError('malformed', 'notBefore may not be in the future');
-    if (notBefore < now - BACKDATE_MS) throw new AcmeProblemError('malformed', `notBefore may be at most ${BACKDATE_MS / 1000} s in the past`);
+    const backdateMs = ctx.deps.authority.backdateMs;
+    if (notBefore < now - backdateMs) throw new AcmeProblemError('malformed', `notBefore may be at most ${backdateMs / 1000} s in the past`);
   }
   if (notAfter !== null) {
     if (notAfter <= now) throw new AcmeProblemError('malformed', 'notAfter must be in the future');

@@ -19,10 +19,10 @@ import type {
   NewAcmeAccount,
   NewAcmeOrder,
   ValidationRecord,
-} from '../shared/acme-records.js';
+} from '../domain/acme.js';
 import type { Clock } from '../shared/clock.js';
 import type { RateLimit } from '../shared/rate-limit.js';
-import type { CertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, ProfileName, RevocationReason } from '../domain/certificates.js';
 import type { ChallengeValidator } from './validation/types.js';
 
 export interface AcmeStore {
@@ -135,6 +135,10 @@ export interface AcmeAuthority {
   readonly material: { readonly intermediate: { readonly certPem: string } };
   /** No certificate outlives the intermediate: a newOrder notAfter past it is refused, not cut. */
   readonly issuerNotAfter: number;
+  /** How far the Authority backdates notBefore: a requested notBefore older than now minus this cannot be honoured. */
+  readonly backdateMs: number;
+  /** The tls-server profile's ceiling on a lifetime (397 days): policy.maxCertificateTtlMs defaults to it and may not exceed it. */
+  readonly tlsServerTtlCeilingMs: number;
 }
 
 export interface AcmePolicy {
@@ -143,7 +147,7 @@ export interface AcmePolicy {
   /** CIDRs; empty: no IP address is. */
   readonly allowedIpRanges: readonly string[];
   readonly eabRequired: boolean;
-  /** Longest notAfter - notBefore a newOrder may ask for; default (and ceiling) 397 days. */
+  /** Longest notAfter - notBefore a newOrder may ask for; default (and ceiling) the authority's tlsServerTtlCeilingMs, 397 days. */
   readonly maxCertificateTtlMs?: number;
 }
 

@@ -4,7 +4,7 @@
  * response (Boulder's probs.go + web/probs.go). Internal detail never leaves.
  */
 import { isDomainError, type DomainErrorKind } from '../shared/errors.js';
-import type { AcmeIdentifierRecord } from '../shared/acme-records.js';
+import type { AcmeIdentifierRecord } from '../domain/acme.js';
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
 

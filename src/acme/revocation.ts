@@ -4,7 +4,7 @@
  * authorizations for every name in it. Revocation itself is the Authority's.
  */
 import { isDomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type CertificateRecord, type RevocationReason } from '../shared/records.js';
+import { REVOCATION_REASONS, type CertificateRecord, type RevocationReason } from '../domain/certificates.js';
 import { describeCertificate } from '../x509/index.js';
 import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
 import { authorizationTarget } from './identifiers.js';

@@ -4,14 +4,13 @@
  * Replay-Nonce and the directory Link. `handle` never throws.
  */
 import { RateLimiter, type RateLimit } from '../shared/rate-limit.js';
-import { TLS_SERVER_MAX_TTL_MS } from '../ca/index.js';
 import { AccountKeyCache } from './account-keys.js';
 import { accountOrders, accountPost, keyChange, newAccount } from './accounts.js';
 import { renewalInfo } from './ari.js';
 import { authenticate, type KeyMode } from './authenticate.js';
-import { challengePost, DEFAULT_VALIDATION_LIMITS, resumeInterrupted, ValidationRunner } from './challenges.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { enforceLimit } from './context.js';
+import { challengePost, resumeInterrupted } from './challenges.js';
+import { DEFAULT_VALIDATION_LIMITS, ValidationRunner } from './validation-runner.js';
+import { enforceLimit, type AcmeContext, type AcmeReply, type AuthenticatedPost } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
 import { IdentifierPolicy } from './identifiers.js';
 import { NonceStore } from './nonces.js';
@@ -59,8 +58,9 @@ export function createAcmeServer(deps: AcmeServerDeps): AcmeServer {
   }
   const random = deps.random ?? pooledRandom();
   const limits = deps.limits ?? {};
-  const maxTtl = deps.policy.maxCertificateTtlMs ?? TLS_SERVER_MAX_TTL_MS;
-  if (!(maxTtl > 0) || maxTtl > TLS_SERVER_MAX_TTL_MS) throw new Error('policy.maxCertificateTtlMs must be positive and at most 397 days');
+  const ceiling = deps.authority.tlsServerTtlCeilingMs;
+  const maxTtl = deps.policy.maxCertificateTtlMs ?? ceiling;
+  if (!(maxTtl > 0) || maxTtl > ceiling) throw new Error('policy.maxCertificateTtlMs must be positive and at most 397 days');
   const ctx: AcmeContext = {
     deps,
     urls: new AcmeUrls(deps.baseUrl),

@@ -1,7 +1,7 @@
 /**
  * ACME wire types (RFC 8555 §7.1): resource URLs, request payload schemas and
  * the JSON each resource is rendered as. Kept apart from the stored records
- * (shared/acme-records.ts), as Pebble keeps acme/ apart from core/.
+ * (domain/acme.ts), as Pebble keeps acme/ apart from core/.
  */
 import { z } from 'zod';
 import type {
@@ -13,7 +13,7 @@ import type {
   AcmeOrderRecord,
   AcmeOrderStatus,
   AcmeStoredProblem,
-} from '../shared/acme-records.js';
+} from '../domain/acme.js';
 import type { AcmeMeta } from './ports.js';
 
 /** Every resource's URL, from one base (paths are stable: clients keep them). */

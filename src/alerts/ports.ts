@@ -4,7 +4,7 @@
  * nodemailer transport; cli/compose checks each fit with `satisfies`.
  */
 import type { Awaitable } from '../shared/awaitable.js';
-import type { AlertChannel, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../shared/alert-records.js';
+import type { AlertChannel, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../domain/alerts.js';
 
 export type {
   AlertChannel,
@@ -18,7 +18,7 @@ export type {
   NewAlertMessage,
   PendingMessage,
   WaitingDelivery,
-} from '../shared/alert-records.js';
+} from '../domain/alerts.js';
 
 /**
  * The durable outbox (src/ledger AlertOutboxRepository on SQLite,

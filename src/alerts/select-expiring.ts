@@ -23,7 +23,7 @@
  * CA certificates, the OCSP signer and the listener's certificate are ledger
  * rows like any other and follow the same rules.
  */
-import type { CertificateRecord, ProfileName } from '../shared/records.js';
+import type { CertificateRecord, ProfileName } from '../domain/certificates.js';
 import type { ExpiryThreshold } from './ports.js';
 
 const UNITS: readonly (readonly [string, number])[] = [

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, ProfileName, RevocationReason } from '../shared/records.js';
-import { REVOCATION_REASONS } from '../shared/records.js';
+import { type CertificateRecord, type NewCertificateRecord, type ProfileName, type RevocationReason, REVOCATION_REASONS } from '../domain/certificates.js';
 import {
   checkIssuedCertificate,
   checkSubjectPublicKey,
@@ -28,7 +27,7 @@ import { crlShardOf, crlShardUrl, issuerCrlUrl, MAX_CRL_SHARDS } from './crl-sha
 import type { CaMaterial } from './issuer.js';
 import type { CertificateStore } from './ports.js';
 import { certificateFields, type CertificateFields } from './ledger-record.js';
-import { planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest, type LeafPlan } from './profiles.js';
+import { BACKDATE_MS, planLeaf, TLS_SERVER_MAX_TTL_MS, type IssueRequest, type LeafPlan } from './profiles.js';
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -81,19 +80,24 @@ const SERIAL_ATTEMPTS = 5;
  * sign, check the result, record it durably, and only then hand it out.
  */
 export class Authority {
-  #material: CaMaterial;
-  readonly #store: CertificateStore;
-  readonly #clock: Clock;
-  #issuer: CertificateIssuer;
-  #leafTemplate: LeafTemplate;
+  private currentMaterial: CaMaterial;
+  private readonly store: CertificateStore;
+  private readonly clock: Clock;
+  private issuer: CertificateIssuer;
+  private leafTemplate: LeafTemplate;
   /** Every CA certificate this Authority has known (root, intermediates past and present): never revoked here. */
-  readonly #caSerials = new Set<string>();
-  readonly #intermediateListeners: ((material: CaMaterial) => void)[] = [];
-  readonly #deps: AuthorityDeps;
-  readonly #maxTlsServerTtlMs: number;
-  readonly #revocationListeners: ((serial: string) => void)[] = [];
-  readonly #issuanceListeners: ((profile: ProfileName) => void)[] = [];
-  readonly #stepListeners: ((step: IssueStep, ms: number) => void)[] = [];
+  private readonly caSerials = new Set<string>();
+  private readonly intermediateListeners: ((material: CaMaterial) => void)[] = [];
+  private readonly deps: AuthorityDeps;
+  private readonly maxTlsServerTtlMs: number;
+  private readonly revocationListeners: ((serial: string) => void)[] = [];
+  private readonly issuanceListeners: ((profile: ProfileName) => void)[] = [];
+  private readonly stepListeners: ((step: IssueStep, ms: number) => void)[] = [];
+
+  /** How far before now a leaf's notBefore is set (clock skew): front ends refuse a requested notBefore older than this. */
+  readonly backdateMs = BACKDATE_MS;
+  /** The tls-server profile's ceiling on a lifetime (397 days, CA/B BR §6.3.2): a front end's own maximum may not exceed it. */
+  readonly tlsServerTtlCeilingMs = TLS_SERVER_MAX_TTL_MS;
 
   constructor(deps: AuthorityDeps) {
     const max = deps.maxTlsServerTtlMs ?? TLS_SERVER_MAX_TTL_MS;
@@ -102,22 +106,22 @@ export class Authority {
     }
     const shards = deps.crlShards ?? 1;
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS) throw new Error(`crlShards must be 1..${MAX_CRL_SHARDS}`);
-    this.#material = deps.material;
-    this.#store = deps.store;
-    this.#clock = deps.clock;
-    this.#deps = deps;
-    this.#maxTlsServerTtlMs = max;
-    if (deps.onStepTimed !== undefined) this.#stepListeners.push(deps.onStepTimed);
+    this.currentMaterial = deps.material;
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.deps = deps;
+    this.maxTlsServerTtlMs = max;
+    if (deps.onStepTimed !== undefined) this.stepListeners.push(deps.onStepTimed);
     // Parsed once per intermediate: every issuance reuses the issuer name, key identifier and notAfter.
-    this.#issuer = issuerFromCertificate(deps.material.intermediate.certDer, deps.material.intermediate.key);
-    this.#leafTemplate = new LeafTemplate(this.#issuer, deps.material.intermediate.keyObject);
-    this.#caSerials.add(describeCertificate(deps.material.intermediate.certDer).serial);
-    this.#caSerials.add(describeCertificate(deps.material.root.certDer).serial);
+    this.issuer = issuerFromCertificate(deps.material.intermediate.certDer, deps.material.intermediate.key);
+    this.leafTemplate = new LeafTemplate(this.issuer, deps.material.intermediate.keyObject);
+    this.caSerials.add(describeCertificate(deps.material.intermediate.certDer).serial);
+    this.caSerials.add(describeCertificate(deps.material.root.certDer).serial);
   }
 
   /** The CA hierarchy with the intermediate that signs now. */
   get material(): CaMaterial {
-    return this.#material;
+    return this.currentMaterial;
   }
 
   /**
@@ -128,31 +132,31 @@ export class Authority {
    * and CRL units of the composition root) run after the switch.
    */
   useIntermediate(material: CaMaterial): void {
-    if (material.root.certPem !== this.#material.root.certPem) throw new Error('a rotation keeps the root');
+    if (material.root.certPem !== this.currentMaterial.root.certPem) throw new Error('a rotation keeps the root');
     const issuer = issuerFromCertificate(material.intermediate.certDer, material.intermediate.key);
     const template = new LeafTemplate(issuer, material.intermediate.keyObject);
-    this.#material = material;
-    this.#issuer = issuer;
-    this.#leafTemplate = template;
-    this.#caSerials.add(describeCertificate(material.intermediate.certDer).serial);
-    for (const listener of this.#intermediateListeners) listener(material);
+    this.currentMaterial = material;
+    this.issuer = issuer;
+    this.leafTemplate = template;
+    this.caSerials.add(describeCertificate(material.intermediate.certDer).serial);
+    for (const listener of this.intermediateListeners) listener(material);
   }
 
   /** Runs after each switch of the signing intermediate. */
   onIntermediateChanged(listener: (material: CaMaterial) => void): void {
-    this.#intermediateListeners.push(listener);
+    this.intermediateListeners.push(listener);
   }
 
   /** Marks more serials as CA certificates (intermediates on disk besides the active one): `revoke` refuses them. */
   noteCaSerials(serials: Iterable<string>): void {
-    for (const serial of serials) this.#caSerials.add(serial);
+    for (const serial of serials) this.caSerials.add(serial);
   }
 
   async issue(request: IssueRequest, profile: ProfileName): Promise<IssuedCertificate> {
-    const timer = this.#timer();
-    const now = this.#clock.now();
+    const timer = this.timer();
+    const now = this.clock.now();
     // One intermediate for the whole issuance, even if a rotation switches it meanwhile (useIntermediate).
-    const signing: Signing = { material: this.#material, issuer: this.#issuer, leafTemplate: this.#leafTemplate };
+    const signing: Signing = { material: this.currentMaterial, issuer: this.issuer, leafTemplate: this.leafTemplate };
 
     // 1. Validate the key and the request against the profile (badCSR, malformed, rejectedIdentifier).
     const key = checkSubjectPublicKey(request.publicKey);
@@ -160,29 +164,29 @@ export class Authority {
       now,
       trustDomain: signing.material.trustDomain,
       issuerNotAfter: signing.issuer.notAfter,
-      maxTlsServerTtlMs: this.#maxTlsServerTtlMs,
-      ...(this.#deps.ocspUrl === undefined ? {} : { ocspUrl: this.#deps.ocspUrl }),
-      ...(this.#deps.crlUrl === undefined ? {} : { crlUrl: issuerCrlUrl(this.#deps.crlUrl, signing.material.intermediate) }),
+      maxTlsServerTtlMs: this.maxTlsServerTtlMs,
+      ...(this.deps.ocspUrl === undefined ? {} : { ocspUrl: this.deps.ocspUrl }),
+      ...(this.deps.crlUrl === undefined ? {} : { crlUrl: issuerCrlUrl(this.deps.crlUrl, signing.material.intermediate) }),
     });
     timer('validate');
 
     // 2. A random serial the ledger has not seen.
-    const serial = await this.#freshSerial();
+    const serial = await this.freshSerial();
     timer('serial');
 
     // 3-4. Build, sign once, and check what was signed against the template.
-    const template = { ...plan.template, serial, ...this.#crlDistributionPoint(plan.template.crlUrl, serial) };
+    const template = { ...plan.template, serial, ...this.crlDistributionPoint(plan.template.crlUrl, serial) };
     const encoded = signing.leafTemplate.encode(template);
     const { der, fields } =
-      encoded === undefined ? await this.#buildWithSchemas(signing, template, plan, timer) : await this.#buildFromTemplate(signing, encoded, plan, timer);
+      encoded === undefined ? await this.buildWithSchemas(signing, template, plan, timer) : await this.buildFromTemplate(signing, encoded, plan, timer);
 
     // 5. One durable ledger write; if it fails, the certificate never leaves this function.
-    const record: NewCertificateRecord = { ...fields, profile, requester: request.requester, der, issuedAt: this.#clock.now() };
-    await this.#store.recordIssued(record);
+    const record: NewCertificateRecord = { ...fields, profile, requester: request.requester, der, issuedAt: this.clock.now() };
+    await this.store.recordIssued(record);
     timer('record');
 
     // 6. Only now is the certificate handed out.
-    for (const listener of this.#issuanceListeners) listener(profile);
+    for (const listener of this.issuanceListeners) listener(profile);
     const pem = toPem(der);
     return {
       serial,
@@ -206,13 +210,13 @@ export class Authority {
     if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new DomainError('malformed', `unknown revocation reason '${String(reason)}'`);
     // RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it is not a reason to revoke.
     if (reason === 'removeFromCRL') throw new DomainError('malformed', 'removeFromCRL is not a revocation reason');
-    if (this.#caSerials.has(canonical)) {
+    if (this.caSerials.has(canonical)) {
       throw new DomainError('forbidden', 'CA certificates are not revoked through the Authority (keysmith ca revoke-intermediate)');
     }
     // Committed when this resolves; only then do the caches forget the serial.
-    const record = await this.#store.revoke(canonical, reason, this.#clock.now());
+    const record = await this.store.revoke(canonical, reason, this.clock.now());
     const failures: unknown[] = [];
-    for (const listener of this.#revocationListeners) {
+    for (const listener of this.revocationListeners) {
       try {
         listener(canonical);
       } catch (err) {
@@ -227,22 +231,22 @@ export class Authority {
 
   /** Runs after each certificate is recorded (metrics); must not throw. */
   onIssued(listener: (profile: ProfileName) => void): void {
-    this.#issuanceListeners.push(listener);
+    this.issuanceListeners.push(listener);
   }
 
   /** Runs after each step of `issue` with its wall time in ms (metrics, bench/svid); must not throw. */
   onStepTimed(listener: (step: IssueStep, ms: number) => void): void {
-    this.#stepListeners.push(listener);
+    this.stepListeners.push(listener);
   }
 
   /** Runs after every successful revocation, with the canonical serial. */
   onRevoked(listener: (serial: string) => void): void {
-    this.#revocationListeners.push(listener);
+    this.revocationListeners.push(listener);
   }
 
   /** The issuing intermediate's notAfter: no leaf outlives it (front ends refuse requests past it). */
   get issuerNotAfter(): number {
-    return this.#issuer.notAfter;
+    return this.issuer.notAfter;
   }
 
   /** The trust bundle: the root certificate. The intermediate travels in each chain. */
@@ -256,10 +260,10 @@ export class Authority {
    * signature verification and a DER walk. The ledger row comes from the
    * template that check just compared the certificate with.
    */
-  async #buildFromTemplate(signing: Signing, encoded: EncodedLeaf, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+  private async buildFromTemplate(signing: Signing, encoded: EncodedLeaf, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
     const { template } = encoded;
     timer('build');
-    const pool = this.#deps.leafSigner;
+    const pool = this.deps.leafSigner;
     let der: Uint8Array;
     if (pool === undefined) {
       der = await signing.leafTemplate.sign(encoded);
@@ -292,7 +296,7 @@ export class Authority {
   }
 
   /** Everything else (CA-shaped or unusual templates): the asn1-schema builder, then a full re-parse. */
-  async #buildWithSchemas(signing: Signing, template: CertificateTemplate, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+  private async buildWithSchemas(signing: Signing, template: CertificateTemplate, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
     const prepared = prepareCertificate(template, signing.issuer);
     timer('build');
     const der = await signCertificate(prepared);
@@ -304,22 +308,22 @@ export class Authority {
   }
 
   /** With shards, the leaf's CRL DP is its shard's URL: derived from the serial, so the CRL build finds the same shard. */
-  #crlDistributionPoint(crlUrl: string | undefined, serial: string): { crlUrl?: string } {
-    const shards = this.#deps.crlShards ?? 1;
+  private crlDistributionPoint(crlUrl: string | undefined, serial: string): { crlUrl?: string } {
+    const shards = this.deps.crlShards ?? 1;
     if (crlUrl === undefined || shards <= 1) return {};
     return { crlUrl: crlShardUrl(crlUrl, crlShardOf(serial, shards)) };
   }
 
-  async #freshSerial(): Promise<string> {
+  private async freshSerial(): Promise<string> {
     for (let attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
-      const serial = randomSerial(this.#deps.random);
-      if (!(await this.#store.isSerialTaken(serial))) return serial;
+      const serial = randomSerial(this.deps.random);
+      if (!(await this.store.isSerialTaken(serial))) return serial;
     }
     throw new Error(`no unused serial after ${SERIAL_ATTEMPTS} attempts: the random source is broken`);
   }
 
-  #timer(): StepTimer {
-    const listeners = this.#stepListeners;
+  private timer(): StepTimer {
+    const listeners = this.stepListeners;
     if (listeners.length === 0) return () => undefined;
     let last = performance.now();
     return (step) => {

@@ -106,46 +106,46 @@ const systemTimers: CrlTimers = {
 };
 
 export class CrlPublisher {
-  readonly #deps: CrlPublisherDeps;
-  readonly #validityMs: number;
-  readonly #shardCount: number;
-  readonly #debounceMs: number;
-  readonly #maxDelayMs: number;
-  readonly #timers: CrlTimers;
-  #current: BuiltCrlSet | undefined;
+  private readonly deps: CrlPublisherDeps;
+  private readonly validityMs: number;
+  private readonly shardTotal: number;
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+  private readonly timers: CrlTimers;
+  private currentSet: BuiltCrlSet | undefined;
   /** A revocation came in that no finished or running build has read yet. */
-  #isDirty = false;
+  private isDirty = false;
   /** When the oldest unserved revocation came in (the max-delay clock). */
-  #dirtySince: number | undefined;
-  #debounce: unknown;
-  #building: Promise<BuiltCrlSet> | undefined;
-  #interval: NodeJS.Timeout | undefined;
-  #builds = 0;
-  #isStopped = false;
+  private dirtySince: number | undefined;
+  private debounce: unknown;
+  private building: Promise<BuiltCrlSet> | undefined;
+  private interval: NodeJS.Timeout | undefined;
+  private buildCount = 0;
+  private isStopped = false;
 
   constructor(deps: CrlPublisherDeps) {
     const validity = deps.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
     if (!Number.isFinite(validity) || validity < 60_000) throw new Error('the CRL validity must be at least one minute');
     const shards = deps.shardCount ?? 1;
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS) throw new Error(`the CRL shard count must be 1..${MAX_CRL_SHARDS}`);
-    this.#deps = deps;
-    this.#validityMs = validity;
-    this.#shardCount = shards;
-    this.#debounceMs = deps.debounceMs ?? DEFAULT_CRL_DEBOUNCE_MS;
-    this.#maxDelayMs = Math.max(this.#debounceMs, deps.maxDelayMs ?? DEFAULT_CRL_MAX_DELAY_MS);
-    this.#timers = deps.timers ?? systemTimers;
+    this.deps = deps;
+    this.validityMs = validity;
+    this.shardTotal = shards;
+    this.debounceMs = deps.debounceMs ?? DEFAULT_CRL_DEBOUNCE_MS;
+    this.maxDelayMs = Math.max(this.debounceMs, deps.maxDelayMs ?? DEFAULT_CRL_MAX_DELAY_MS);
+    this.timers = deps.timers ?? systemTimers;
     const restored = deps.restored;
     // A persisted set is served only while valid and only when it has the layout configured now.
-    if (restored !== undefined && restored.nextUpdate > deps.clock.now() && restored.shards.length === (shards > 1 ? shards : 0)) this.#current = restored;
+    if (restored !== undefined && restored.nextUpdate > deps.clock.now() && restored.shards.length === (shards > 1 ? shards : 0)) this.currentSet = restored;
   }
 
   get shardCount(): number {
-    return this.#shardCount;
+    return this.shardTotal;
   }
 
   /** Builds finished by this publisher (tests, metrics). */
   get builds(): number {
-    return this.#builds;
+    return this.buildCount;
   }
 
   /**
@@ -154,7 +154,7 @@ export class CrlPublisher {
    * of ours. Never builds: answering is O(1).
    */
   current(scope: CrlScope = 'full'): PublishedCrl | undefined {
-    const set = this.#current;
+    const set = this.currentSet;
     if (set === undefined) return undefined;
     const built: BuiltCrl | undefined = scope === 'full' ? set.full : set.shards[scope];
     if (built === undefined) return undefined;
@@ -163,22 +163,22 @@ export class CrlPublisher {
 
   /** True when `scope` names a CRL this publisher makes (whether built yet or not). */
   hasScope(scope: CrlScope): boolean {
-    return scope === 'full' || (this.#shardCount > 1 && Number.isSafeInteger(scope) && scope >= 0 && scope < this.#shardCount);
+    return scope === 'full' || (this.shardTotal > 1 && Number.isSafeInteger(scope) && scope >= 0 && scope < this.shardTotal);
   }
 
   /** For Authority.onRevoked: O(1). Marks the CRL dirty and (re)arms the debounce, bounded by the max delay. */
   readonly noteRevoked = (): void => {
-    const now = this.#deps.clock.now();
-    this.#isDirty = true;
-    this.#dirtySince ??= now;
+    const now = this.deps.clock.now();
+    this.isDirty = true;
+    this.dirtySince ??= now;
     // A running build re-arms when it ends (it may not have read this revocation).
-    if (this.#building === undefined && !this.#isStopped) this.#arm(now);
+    if (this.building === undefined && !this.isStopped) this.arm(now);
   };
 
   /** Builds now (after any build in progress), cancelling a pending debounce. Resolves with the new set. */
   rebuild(): Promise<BuiltCrlSet> {
-    this.#disarm();
-    return this.#run();
+    this.disarm();
+    return this.run();
   }
 
   /**
@@ -189,13 +189,13 @@ export class CrlPublisher {
    * Otherwise it does nothing beyond one indexed count.
    */
   async refresh(): Promise<'unchanged' | 'rebuilt'> {
-    if (this.#building !== undefined) await this.#building.catch(() => undefined);
-    const current = this.#current;
-    const now = this.#deps.clock.now();
+    if (this.building !== undefined) await this.building.catch(() => undefined);
+    const current = this.currentSet;
+    const now = this.deps.clock.now();
     const isHalfSpent = current === undefined || now >= current.thisUpdate + (current.nextUpdate - current.thisUpdate) / 2;
-    if (current !== undefined && !isHalfSpent && !this.#isDirty) {
+    if (current !== undefined && !isHalfSpent && !this.isDirty) {
       // Asked at the instant the build judged "unexpired" at: expiries since then do not count as a change.
-      const summary = await this.#deps.probe.revokedSummary(this.#deps.issuerName, current.now);
+      const summary = await this.deps.probe.revokedSummary(this.deps.issuerName, current.now);
       if (summary.count === current.count && summary.lastRevokedAt === current.lastRevokedAt) return 'unchanged';
     }
     await this.rebuild();
@@ -205,8 +205,8 @@ export class CrlPublisher {
   /** Resolves once no rebuild is pending or running, building at once what is pending (tests); rejects when that build fails. */
   async settled(): Promise<void> {
     for (;;) {
-      if (this.#building !== undefined) await this.#building.catch(() => undefined);
-      else if (this.#debounce !== undefined || this.#isDirty) await this.rebuild();
+      if (this.building !== undefined) await this.building.catch(() => undefined);
+      else if (this.debounce !== undefined || this.isDirty) await this.rebuild();
       else return;
     }
   }
@@ -218,76 +218,76 @@ export class CrlPublisher {
    */
   start(options: { everyMs: number; onError: (err: unknown) => void }): void {
     this.stop();
-    this.#isStopped = false;
-    if (!(options.everyMs > 0 && options.everyMs < this.#validityMs)) throw new Error('the CRL refresh interval must be positive and below its validity');
+    this.isStopped = false;
+    if (!(options.everyMs > 0 && options.everyMs < this.validityMs)) throw new Error('the CRL refresh interval must be positive and below its validity');
     const tick = (): void => {
       this.refresh().catch(options.onError);
     };
     setImmediate(tick);
-    this.#interval = setInterval(tick, options.everyMs);
-    this.#interval.unref();
+    this.interval = setInterval(tick, options.everyMs);
+    this.interval.unref();
   }
 
   stop(): void {
-    if (this.#interval !== undefined) clearInterval(this.#interval);
-    this.#isStopped = true;
-    this.#interval = undefined;
-    this.#disarm();
+    if (this.interval !== undefined) clearInterval(this.interval);
+    this.isStopped = true;
+    this.interval = undefined;
+    this.disarm();
   }
 
-  #arm(now: number): void {
-    this.#disarm();
-    const deadline = Math.min(now + this.#debounceMs, (this.#dirtySince ?? now) + this.#maxDelayMs);
-    this.#debounce = this.#timers.setTimeout(() => {
-      this.#debounce = undefined;
-      this.#run().catch((err: unknown) => this.#deps.onError?.(err));
+  private arm(now: number): void {
+    this.disarm();
+    const deadline = Math.min(now + this.debounceMs, (this.dirtySince ?? now) + this.maxDelayMs);
+    this.debounce = this.timers.setTimeout(() => {
+      this.debounce = undefined;
+      this.run().catch((err: unknown) => this.deps.onError?.(err));
     }, Math.max(0, deadline - now));
   }
 
-  #disarm(): void {
-    if (this.#debounce !== undefined) this.#timers.clearTimeout(this.#debounce);
-    this.#debounce = undefined;
+  private disarm(): void {
+    if (this.debounce !== undefined) this.timers.clearTimeout(this.debounce);
+    this.debounce = undefined;
   }
 
   /** One build at a time; a build asked for while one runs starts after it. */
-  #run(): Promise<BuiltCrlSet> {
-    const previous = this.#building;
-    const next = previous === undefined ? this.#buildOnce() : previous.catch(() => undefined).then(() => this.#buildOnce());
-    this.#building = next;
+  private run(): Promise<BuiltCrlSet> {
+    const previous = this.building;
+    const next = previous === undefined ? this.buildOnce() : previous.catch(() => undefined).then(() => this.buildOnce());
+    this.building = next;
     const clear = (): void => {
-      if (this.#building === next) this.#building = undefined;
+      if (this.building === next) this.building = undefined;
       // Revocations that came in while this build read the ledger get their own (debounced) build.
-      if (this.#isDirty && this.#building === undefined && !this.#isStopped) this.#arm(this.#deps.clock.now());
+      if (this.isDirty && this.building === undefined && !this.isStopped) this.arm(this.deps.clock.now());
     };
     next.then(clear, clear);
     return next;
   }
 
-  async #buildOnce(): Promise<BuiltCrlSet> {
+  private async buildOnce(): Promise<BuiltCrlSet> {
     // Everything noted before this point is read by this build.
-    this.#isDirty = false;
-    this.#dirtySince = undefined;
-    const now = this.#deps.clock.now();
+    this.isDirty = false;
+    this.dirtySince = undefined;
+    const now = this.deps.clock.now();
     const thisUpdate = Math.floor(now / 1000) * 1000;
     let set: BuiltCrlSet;
     try {
       // RFC 5280 §5.2.3: monotonically increasing. The ledger hands out the next number (taken even if the build
       // then fails: a gap is allowed, a repeat is not), never below one this publisher or an earlier version used.
-      const atLeast = Math.max(this.#current?.crlNumber ?? 0, this.#deps.restored?.crlNumber ?? 0, this.#deps.lastCrlNumber ?? 0) + 1;
-      const taken = this.#deps.numbers.next(atLeast);
+      const atLeast = Math.max(this.currentSet?.crlNumber ?? 0, this.deps.restored?.crlNumber ?? 0, this.deps.lastCrlNumber ?? 0) + 1;
+      const taken = this.deps.numbers.next(atLeast);
       // A synchronous source (SQLite) keeps the build starting in this turn, as the debounce timer fired it.
       const crlNumber = typeof taken === 'number' ? taken : await taken;
-      set = await this.#deps.builder.build({ now, thisUpdate, nextUpdate: thisUpdate + this.#validityMs, crlNumber });
+      set = await this.deps.builder.build({ now, thisUpdate, nextUpdate: thisUpdate + this.validityMs, crlNumber });
     } catch (err) {
       // Nothing was read: the revocations are still unserved.
-      this.#isDirty = true;
-      this.#dirtySince ??= now;
+      this.isDirty = true;
+      this.dirtySince ??= now;
       throw err;
     }
     // Builds run one at a time, so numbers only grow; a slower earlier build never replaces a later one.
-    if (this.#current === undefined || set.crlNumber > this.#current.crlNumber) this.#current = set;
-    this.#builds++;
-    this.#deps.store?.save(set).catch((err: unknown) => this.#deps.onError?.(err));
+    if (this.currentSet === undefined || set.crlNumber > this.currentSet.crlNumber) this.currentSet = set;
+    this.buildCount++;
+    this.deps.store?.save(set).catch((err: unknown) => this.deps.onError?.(err));
     return set;
   }
 }

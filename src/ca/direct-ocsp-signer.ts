@@ -11,16 +11,16 @@ import { ecdsaSigner } from './ocsp-signer.js';
  */
 export class DirectOcspSigner {
   readonly notAfter: number;
-  readonly #identity: OcspSigningIdentity;
+  private readonly identity: OcspSigningIdentity;
 
   constructor(certificateDer: Uint8Array, key: KeyObject) {
     const curve = curveOfKey(key);
     if (!new X509Certificate(certificateDer).checkPrivateKey(key)) throw new Error('the key does not belong to the CA certificate');
-    this.#identity = { certificateDer, keyHash: responderKeyHash(certificateDer), curve, sign: ecdsaSigner(key, curve) };
+    this.identity = { certificateDer, keyHash: responderKeyHash(certificateDer), curve, sign: ecdsaSigner(key, curve) };
     this.notAfter = describeCertificate(certificateDer).notAfter;
   }
 
   signResponse(content: OcspResponseContent): Uint8Array {
-    return encodeOcspResponse(content, this.#identity);
+    return encodeOcspResponse(content, this.identity);
   }
 }

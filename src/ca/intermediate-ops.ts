@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import type { RevocationReason } from '../shared/records.js';
+import type { RevocationReason } from '../domain/certificates.js';
 import {
   buildCaRequestPem,
   caRequestPublicKey,

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } fr
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { systemClock, type Clock } from '../shared/clock.js';
-import type { ProfileName } from '../shared/records.js';
+import type { ProfileName } from '../domain/certificates.js';
 import {
   checkIssuedCertificate,
   describeCertificate,

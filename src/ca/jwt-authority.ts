@@ -47,13 +47,13 @@ export function jwtSigningKeyPath(dataDir: string): string {
  */
 export class JwtAuthority {
   readonly kid: string;
-  readonly #signingKey: webcrypto.CryptoKey;
-  readonly #publicJwk: JwtAuthorityPublicJwk;
+  private readonly signingKey: webcrypto.CryptoKey;
+  private readonly publicKeyJwk: JwtAuthorityPublicJwk;
 
   private constructor(kid: string, signingKey: webcrypto.CryptoKey, publicJwk: JwtAuthorityPublicJwk) {
     this.kid = kid;
-    this.#signingKey = signingKey;
-    this.#publicJwk = publicJwk;
+    this.signingKey = signingKey;
+    this.publicKeyJwk = publicJwk;
   }
 
   /** Loads the key, or creates it when the file is absent. Throws a plain Error naming the problem. */
@@ -95,16 +95,16 @@ export class JwtAuthority {
     }
     return new SignJWT({ sub: claims.sub, aud: [...claims.aud], iat: claims.iat, exp: claims.exp })
       .setProtectedHeader({ alg: 'ES256', kid: this.kid, typ: 'JWT' })
-      .sign(this.#signingKey);
+      .sign(this.signingKey);
   }
 
   publicJwk(): JwtAuthorityPublicJwk {
-    return this.#publicJwk;
+    return this.publicKeyJwk;
   }
 
   /** The keys a relying party needs: this one alone (JwtKeyRing publishes several during a rotation). */
   publishedJwks(): readonly JwtAuthorityPublicJwk[] {
-    return [this.#publicJwk];
+    return [this.publicKeyJwk];
   }
 }
 

@@ -30,14 +30,14 @@ interface Loaded {
 }
 
 export class JwtKeyRing {
-  readonly #options: JwtKeyRingOptions;
-  #loaded: Loaded;
-  #isRefreshing = false;
-  #timer: NodeJS.Timeout | undefined;
+  private readonly options: JwtKeyRingOptions;
+  private loaded: Loaded;
+  private isRefreshing = false;
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(options: JwtKeyRingOptions, loaded: Loaded) {
-    this.#options = options;
-    this.#loaded = loaded;
+    this.options = options;
+    this.loaded = loaded;
   }
 
   /** Loads the schedule and its keys; with neither schedule nor key, creates the first key (as JwtAuthority.loadOrCreate). */
@@ -58,20 +58,20 @@ export class JwtKeyRing {
    * error is thrown) and the keys held so far stay in use.
    */
   async refresh(): Promise<boolean> {
-    if (this.#isRefreshing || scheduleFingerprint(this.#options.dataDir) === this.#loaded.fingerprint) return false;
-    this.#isRefreshing = true;
+    if (this.isRefreshing || scheduleFingerprint(this.options.dataDir) === this.loaded.fingerprint) return false;
+    this.isRefreshing = true;
     try {
-      this.#loaded = await load(this.#options, this.#loaded.keys);
+      this.loaded = await load(this.options, this.loaded.keys);
       return true;
     } finally {
-      this.#isRefreshing = false;
+      this.isRefreshing = false;
     }
   }
 
   /** Checks the schedule file every `everyMs` (serve: jwtKeyCheckInterval); the timer does not hold the process open. */
   start(options: { readonly everyMs: number; readonly onError: (err: unknown) => void; readonly onChange?: () => void }): void {
     this.stop();
-    this.#timer = setInterval(() => {
+    this.timer = setInterval(() => {
       this.refresh().then(
         (changed) => {
           if (changed) options.onChange?.();
@@ -79,38 +79,38 @@ export class JwtKeyRing {
         options.onError,
       );
     }, options.everyMs);
-    this.#timer.unref();
+    this.timer.unref();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Every key of the schedule and its phase at `now`. */
-  states(now: number = this.#options.clock.now()): readonly JwtKeyState[] {
-    return jwtKeyStates(this.#loaded.schedule, now, this.#options.retainMs);
+  states(now: number = this.options.clock.now()): readonly JwtKeyState[] {
+    return jwtKeyStates(this.loaded.schedule, now, this.options.retainMs);
   }
 
   /** The key that signs now. */
   get kid(): string {
-    return this.#activeKey().kid;
+    return this.activeKey().kid;
   }
 
   /** Signs with the key active now: header { alg: 'ES256', kid, typ: 'JWT' }. */
   sign(claims: JwtSvidClaims): Promise<string> {
-    return this.#activeKey().sign(claims);
+    return this.activeKey().sign(claims);
   }
 
   /** The active key's public half. */
   publicJwk(): JwtAuthorityPublicJwk {
-    return this.#activeKey().publicJwk();
+    return this.activeKey().publicJwk();
   }
 
   /** What the SPIFFE bundle carries now: prepared, active and retired keys, in order of activation. */
   publishedJwks(): readonly JwtAuthorityPublicJwk[] {
     return publishedJwtKeys(this.states()).flatMap((state) => {
-      const key = this.#loaded.keys.get(state.kid);
+      const key = this.loaded.keys.get(state.kid);
       return key === undefined ? [] : [key.publicJwk()];
     });
   }
@@ -120,9 +120,9 @@ export class JwtKeyRing {
     return jwtPublishedSetChangedAt(this.states(now), now);
   }
 
-  #activeKey(): JwtAuthority {
+  private activeKey(): JwtAuthority {
     const active = activeJwtKey(this.states());
-    const key = active === undefined ? undefined : this.#loaded.keys.get(active.kid);
+    const key = active === undefined ? undefined : this.loaded.keys.get(active.kid);
     if (key === undefined) throw new Error('no JWT-SVID key is active: check ca/jwt-keys.json');
     return key;
   }

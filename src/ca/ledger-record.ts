@@ -1,4 +1,4 @@
-import type { NewCertificateRecord, ProfileName } from '../shared/records.js';
+import type { NewCertificateRecord, ProfileName } from '../domain/certificates.js';
 import type { CertificateDescription } from '../x509/index.js';
 
 /** The ledger row's fields that come from the certificate itself. */

@@ -85,15 +85,15 @@ interface Responder {
  *   unrecorded certificate and the lease's 30 s.
  */
 export class OcspSigner {
-  readonly #deps: OcspSignerDeps;
-  readonly #ttlMs: number;
-  readonly #rotateBeforeMs: number;
-  readonly #shared: SharedResponders | undefined;
-  #current: Responder | undefined;
+  private readonly deps: OcspSignerDeps;
+  private readonly ttlMs: number;
+  private readonly rotateBeforeMs: number;
+  private readonly shared: SharedResponders | undefined;
+  private current: Responder | undefined;
   /** Shared: the ledger listed the current responder as its newest valid one at the last look. */
-  #isListed = false;
-  #rotation: Promise<boolean> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  private isListed = false;
+  private rotation: Promise<boolean> | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(deps: OcspSignerDeps) {
     const ttl = deps.certificateTtlMs ?? LIFETIMES.ocspSigner.defaultTtlMs;
@@ -102,25 +102,25 @@ export class OcspSigner {
     }
     const before = deps.rotateBeforeMs ?? Math.floor(ttl / 3);
     if (!Number.isFinite(before) || before <= 0 || before >= ttl) throw new Error('rotateBeforeMs must be positive and below the certificate lifetime');
-    this.#deps = deps;
-    this.#ttlMs = ttl;
-    this.#rotateBeforeMs = before;
-    this.#shared = deps.shared;
+    this.deps = deps;
+    this.ttlMs = ttl;
+    this.rotateBeforeMs = before;
+    this.shared = deps.shared;
   }
 
   /** The current responder certificate's notAfter (0 before the first one): no nextUpdate may pass it. */
   get notAfter(): number {
-    return this.#current?.notAfter ?? 0;
+    return this.current?.notAfter ?? 0;
   }
 
   /** The current responder certificate's serial, if any. */
   get serial(): string | undefined {
-    return this.#current?.serial;
+    return this.current?.serial;
   }
 
   /** DER of the current responder certificate, if any. */
   get certificateDer(): Uint8Array | undefined {
-    return this.#current?.identity.certificateDer;
+    return this.current?.identity.certificateDer;
   }
 
   /**
@@ -130,7 +130,7 @@ export class OcspSigner {
    * stay valid: its certificate outlives them. Concurrent callers share one rotation.
    */
   async rotate(): Promise<void> {
-    await this.#once(() => (this.#shared === undefined ? this.#issueLocal() : this.#syncShared(true)));
+    await this.once(() => (this.shared === undefined ? this.issueLocal() : this.syncShared(true)));
   }
 
   /**
@@ -139,61 +139,61 @@ export class OcspSigner {
    * left. True when the responder changed.
    */
   async rotateIfDue(): Promise<boolean> {
-    if (this.#shared !== undefined) return this.#once(() => this.#syncShared(false));
-    if (!this.#isDue()) return false;
+    if (this.shared !== undefined) return this.once(() => this.syncShared(false));
+    if (!this.isDue()) return false;
     await this.rotate();
     return true;
   }
 
   /** Signs a successful OCSPResponse; throws (an internal fault) when no unexpired responder certificate is at hand. */
   signResponse(content: OcspResponseContent): Uint8Array {
-    const current = this.#current;
+    const current = this.current;
     if (current === undefined) throw new Error('no OCSP responder certificate yet');
-    if (this.#deps.clock.now() >= current.notAfter) throw new Error(`the OCSP responder certificate ${current.serial} has expired`);
+    if (this.deps.clock.now() >= current.notAfter) throw new Error(`the OCSP responder certificate ${current.serial} has expired`);
     return encodeOcspResponse(content, current.identity);
   }
 
   /** Checks for rotation every `checkEveryMs` (default a tenth of the rotation margin, at most an hour); failures go to onError and are retried. */
   start(options: { checkEveryMs?: number; onError: (err: unknown) => void }): void {
     this.stop();
-    const every = options.checkEveryMs ?? Math.min(3_600_000, Math.max(1_000, Math.floor(this.#rotateBeforeMs / 10)));
-    this.#timer = setInterval(() => {
+    const every = options.checkEveryMs ?? Math.min(3_600_000, Math.max(1_000, Math.floor(this.rotateBeforeMs / 10)));
+    this.timer = setInterval(() => {
       this.rotateIfDue().catch(options.onError);
     }, every);
     // Rotation must not keep a finished process alive.
-    this.#timer.unref();
+    this.timer.unref();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
-  #once(work: () => Promise<boolean>): Promise<boolean> {
-    this.#rotation ??= work().finally(() => {
-      this.#rotation = undefined;
+  private once(work: () => Promise<boolean>): Promise<boolean> {
+    this.rotation ??= work().finally(() => {
+      this.rotation = undefined;
     });
-    return this.#rotation;
+    return this.rotation;
   }
 
-  #isDue(): boolean {
-    const current = this.#current;
-    return current === undefined || current.notAfter - this.#deps.clock.now() <= this.#rotateBeforeMs;
+  private isDue(): boolean {
+    const current = this.current;
+    return current === undefined || current.notAfter - this.deps.clock.now() <= this.rotateBeforeMs;
   }
 
-  async #issueLocal(): Promise<boolean> {
-    await this.#issue();
+  private async issueLocal(): Promise<boolean> {
+    await this.issue();
     return true;
   }
 
   /** Generates a key, issues its certificate through the Authority (committed on return) and swaps it in. */
-  async #issue(): Promise<{ readonly serial: string; readonly privateKey: KeyObject }> {
+  private async issue(): Promise<{ readonly serial: string; readonly privateKey: KeyObject }> {
     const { privateKey, publicKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
-    const issued = await this.#deps.authority.issue(
-      { publicKey: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })), ttlMs: this.#ttlMs, requester: 'system' },
+    const issued = await this.deps.authority.issue(
+      { publicKey: new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })), ttlMs: this.ttlMs, requester: 'system' },
       'ocsp-signer',
     );
-    this.#current = responderOf(issued.der, issued.serial, issued.notAfter, privateKey);
+    this.current = responderOf(issued.der, issued.serial, issued.notAfter, privateKey);
     return { serial: issued.serial, privateKey };
   }
 
@@ -203,11 +203,11 @@ export class OcspSigner {
    * or no longer valid in the ledger (revoked, or never recorded). With none
    * there, ours (if any) is not valid in the ledger: the next one is due.
    */
-  async #adoptNewest(shared: SharedResponders): Promise<void> {
-    const stored = await shared.store.newest(shared.issuerName, this.#deps.clock.now());
-    this.#isListed = stored !== undefined;
-    if (stored === undefined || stored.serial === this.#current?.serial) return;
-    this.#current = storedResponder(stored, shared.keyWrap);
+  private async adoptNewest(shared: SharedResponders): Promise<void> {
+    const stored = await shared.store.newest(shared.issuerName, this.deps.clock.now());
+    this.isListed = stored !== undefined;
+    if (stored === undefined || stored.serial === this.current?.serial) return;
+    this.current = storedResponder(stored, shared.keyWrap);
   }
 
   /**
@@ -215,29 +215,29 @@ export class OcspSigner {
    * responder changed. `force` (`rotate`): a new responder even if the current
    * one is fine, or the one another node issues meanwhile.
    */
-  async #syncShared(force: boolean): Promise<boolean> {
-    const shared = this.#shared;
+  private async syncShared(force: boolean): Promise<boolean> {
+    const shared = this.shared;
     if (shared === undefined) throw new Error('not shared');
     const claimTtlMs = shared.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
     const pollMs = shared.pollMs ?? DEFAULT_POLL_MS;
-    const startedWith = this.#current?.serial;
-    const hasChanged = (): boolean => this.#current?.serial !== startedWith;
-    const isDue = (): boolean => this.#isDue() || !this.#isListed;
+    const startedWith = this.current?.serial;
+    const hasChanged = (): boolean => this.current?.serial !== startedWith;
+    const isDue = (): boolean => this.isDue() || !this.isListed;
     // Bounded: a claim outlives a holder that died by at most claimTtlMs.
     const attempts = Math.ceil(claimTtlMs / pollMs) + 2;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (!force || attempt > 0) await this.#adoptNewest(shared);
+      if (!force || attempt > 0) await this.adoptNewest(shared);
       if (force ? hasChanged() : !isDue()) return hasChanged();
-      if (await shared.store.claimRotation(shared.holder, this.#deps.clock.now(), claimTtlMs)) {
+      if (await shared.store.claimRotation(shared.holder, this.deps.clock.now(), claimTtlMs)) {
         try {
           // Another node may have recorded one between our look and our claim.
           if (!force) {
-            await this.#adoptNewest(shared);
+            await this.adoptNewest(shared);
             if (!isDue()) return hasChanged();
           }
-          const { serial, privateKey } = await this.#issue();
-          await shared.store.record(serial, shared.keyWrap.wrap(privateKey), this.#deps.clock.now());
-          this.#isListed = true;
+          const { serial, privateKey } = await this.issue();
+          await shared.store.record(serial, shared.keyWrap.wrap(privateKey), this.deps.clock.now());
+          this.isListed = true;
           return true;
         } finally {
           await shared.store.releaseRotation(shared.holder);
@@ -245,8 +245,8 @@ export class OcspSigner {
       }
       // Another node is issuing the next one: keep signing with ours while it is unexpired (the next check takes
       // theirs); with none usable, wait for theirs.
-      const current = this.#current;
-      if (!force && current !== undefined && current.notAfter > this.#deps.clock.now()) return hasChanged();
+      const current = this.current;
+      if (!force && current !== undefined && current.notAfter > this.deps.clock.now()) return hasChanged();
       await sleep(pollMs);
     }
     throw new Error(`another node has held the OCSP responder claim for ${claimTtlMs} ms without recording a responder`);

@@ -1,5 +1,5 @@
 import type { Awaitable } from '../shared/awaitable.js';
-import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../domain/certificates.js';
 
 /** What a ledger says about one serial: enough for mTLS checks and OCSP. */
 export interface SerialStatus {

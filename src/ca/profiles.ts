@@ -1,5 +1,5 @@
 import { DomainError } from '../shared/errors.js';
-import type { ProfileName, SubjectAltName } from '../shared/records.js';
+import type { ProfileName, SubjectAltName } from '../domain/certificates.js';
 import {
   isPathUnder,
   normalizeDnsName,

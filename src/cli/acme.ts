@@ -6,7 +6,7 @@
  * in compose.ts (composeAcme).
  */
 import { createEabKey } from '../acme/index.js';
-import { EAB_KEY_STATUSES, eabKeyStatus, type AcmeEabKeySummary, type EabKeyStatus } from '../shared/acme-records.js';
+import { EAB_KEY_STATUSES, eabKeyStatus, type AcmeEabKeySummary, type EabKeyStatus } from '../domain/acme.js';
 import { stringOption, UsageError, type Command } from './args.js';
 import { cliActor, onePositional, withCore } from './offline.js';
 import { isoOrNull, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';

@@ -27,11 +27,9 @@ import {
   type SkipReason,
 } from '../alerts/index.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import type { AlertsPort } from '../http/index.js';
-import { alertWire } from '../http/routes/alerts/schemas.js';
+import { type AlertsPort, alertWire } from '../http/index.js';
 import { openLedgerBackend, type AlertStatus, type AlertSummary, type LedgerBackend } from '../ledger/index.js';
-import type { Clock } from '../shared/clock.js';
-import { systemClock } from '../shared/clock.js';
+import { type Clock, systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { printConfigWarning, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { ledgerLocation } from './compose.js';

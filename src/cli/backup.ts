@@ -233,7 +233,7 @@ export async function backupPostgres(config: Config, url: string, out: string, i
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const snapshot = String((await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]?.id);
-    const one = async (sql: string): Promise<number> => Number(Object.values((await client.query(sql)).rows[0] ?? { n: 0 })[0] ?? 0);
+    const one = async (sql: string): Promise<number> => Number(Object.values((await client.query<Record<string, unknown>>(sql)).rows[0] ?? { n: 0 })[0] ?? 0);
     const rowCounts: Record<string, number> = {};
     for (const table of COUNTED_TABLES) rowCounts[table] = await one(`SELECT count(*) FROM ${table}`);
     const stats: LedgerStats = {

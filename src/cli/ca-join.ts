@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { caPaths, listIntermediates } from '../ca/index.js';
 import { AdvisoryLock, CA_INIT_LOCK_KEY, type OpenedLedger } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
-import type { CertificatePage, CertificateQuery } from '../shared/records.js';
+import type { CertificatePage, CertificateQuery } from '../domain/certificates.js';
 import { describeCertificate, fromPem } from '../x509/index.js';
 
 /**

@@ -12,11 +12,10 @@ import {
   type CaMaterial,
   type CertificateStore,
   type IntermediateView,
-  type Authority,
+  type Authority, arlPath, type PublishedSetHistory
 } from '../ca/index.js';
 import type { Clock } from '../shared/clock.js';
 import { readFileSync, existsSync } from 'node:fs';
-import { arlPath, type PublishedSetHistory } from '../ca/index.js';
 
 /*
  * How a running node follows CA rotations without a restart: it re-reads
@@ -51,66 +50,66 @@ export interface CaWatchOptions {
 }
 
 export class CaWatch {
-  readonly #o: CaWatchOptions;
-  readonly #materials = new Map<string, CaMaterial>();
-  readonly #listeners: ((snapshot: CaSnapshot) => Promise<void> | void)[] = [];
-  #snapshot: CaSnapshot | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<CaSnapshot> | undefined;
+  private readonly o: CaWatchOptions;
+  private readonly materials = new Map<string, CaMaterial>();
+  private readonly listeners: ((snapshot: CaSnapshot) => Promise<void> | void)[] = [];
+  private latestSnapshot: CaSnapshot | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<CaSnapshot> | undefined;
   /** The intermediates' revocations the ledger gave at the last successful read. */
-  #revoked: ReadonlyMap<string, number> | undefined;
-  #revokedSet: ReadonlySet<string> = new Set();
+  private revoked: ReadonlyMap<string, number> | undefined;
+  private revokedSet: ReadonlySet<string> = new Set();
   /** The states the listeners last took in full. */
-  #appliedKey: string | undefined;
+  private appliedKey: string | undefined;
   /** The largest sequence handed out: never goes back, even if a bound moved (rotation.ts). */
-  #sequenceFloor = 0;
+  private sequenceFloor = 0;
 
   constructor(options: CaWatchOptions) {
-    this.#o = options;
+    this.o = options;
     const active = options.authority.material;
-    this.#materials.set(active.intermediate.serial, active);
+    this.materials.set(active.intermediate.serial, active);
   }
 
   get snapshot(): CaSnapshot {
-    if (this.#snapshot === undefined) throw new Error('CaWatch.refresh() has not run yet');
-    return this.#snapshot;
+    if (this.latestSnapshot === undefined) throw new Error('CaWatch.refresh() has not run yet');
+    return this.latestSnapshot;
   }
 
   /** Runs after every refresh whose states differ from the last ones every listener took (and after the first). */
   onChange(listener: (snapshot: CaSnapshot) => Promise<void> | void): void {
-    this.#listeners.push(listener);
+    this.listeners.push(listener);
   }
 
   /** Re-reads ca/ and the ledger; switches the Authority when the active intermediate changed. One at a time. */
   refresh(): Promise<CaSnapshot> {
-    this.#running ??= this.#refreshOnce().finally(() => {
-      this.#running = undefined;
+    this.running ??= this.refreshOnce().finally(() => {
+      this.running = undefined;
     });
-    return this.#running;
+    return this.running;
   }
 
-  async #refreshOnce(): Promise<CaSnapshot> {
-    const now = this.#o.clock.now();
-    const dir = caPaths(this.#o.dataDir).dir;
+  private async refreshOnce(): Promise<CaSnapshot> {
+    const now = this.o.clock.now();
+    const dir = caPaths(this.o.dataDir).dir;
     const serials = listIntermediates(dir).map((i) => i.serial);
     // The API never revokes a CA certificate (keysmith ca revoke-intermediate does).
-    this.#o.authority.noteCaSerials(serials);
+    this.o.authority.noteCaSerials(serials);
     let revoked: ReadonlyMap<string, number>;
     try {
-      revoked = await revokedIntermediates(this.#o.ledger, serials);
-      this.#revoked = revoked;
+      revoked = await revokedIntermediates(this.o.ledger, serials);
+      this.revoked = revoked;
     } catch (err) {
       // The ledger is unreachable (PostgreSQL down): ca/ is still followed, with the revocations known last; the database health check reports the outage.
-      if (this.#revoked === undefined) throw err;
-      revoked = this.#revoked;
+      if (this.revoked === undefined) throw err;
+      revoked = this.revoked;
     }
-    const intermediates = readIntermediates(dir, now, { longestLeafMs: this.#o.longestLeafMs ?? LONGEST_LEAF_MS, revoked });
+    const intermediates = readIntermediates(dir, now, { longestLeafMs: this.o.longestLeafMs ?? LONGEST_LEAF_MS, revoked });
     const active = intermediates.find((i) => i.state === 'active');
     // No usable intermediate (all expired or revoked): keep signing with what we have; the health check says so.
-    const current = this.#o.authority.material.intermediate.serial;
+    const current = this.o.authority.material.intermediate.serial;
     const activeView = active ?? intermediates.find((i) => i.serial === current);
     if (activeView === undefined) throw new Error(`${dir}: the intermediate ${current} this node signs with is gone`);
-    if (active !== undefined && active.serial !== current) this.#o.authority.useIntermediate(await this.materialOf(active));
+    if (active !== undefined && active.serial !== current) this.o.authority.useIntermediate(await this.materialOf(active));
     const arlFile = arlPath(dir);
     const snapshot: CaSnapshot = {
       at: now,
@@ -119,45 +118,45 @@ export class CaWatch {
       active: activeView,
       arl: existsSync(arlFile) ? new Uint8Array(readFileSync(arlFile)) : undefined,
     };
-    this.#snapshot = snapshot;
-    this.#revokedSet = new Set(intermediates.filter((i) => i.state === 'revoked').map((i) => i.serial));
+    this.latestSnapshot = snapshot;
+    this.revokedSet = new Set(intermediates.filter((i) => i.state === 'revoked').map((i) => i.serial));
     const key = stateKey(snapshot);
-    if (key !== this.#appliedKey) {
+    if (key !== this.appliedKey) {
       // Recorded only once every listener took it: one that failed (a key that would not load) is retried at the next refresh.
-      for (const listener of this.#listeners) await listener(snapshot);
-      this.#appliedKey = key;
+      for (const listener of this.listeners) await listener(snapshot);
+      this.appliedKey = key;
     }
     return snapshot;
   }
 
   /** Serials of the intermediates the ledger records revoked (the TLS layer refuses chains through them). */
   revokedCaSerials(): ReadonlySet<string> {
-    return this.#revokedSet;
+    return this.revokedSet;
   }
 
   /** The key and certificate of one intermediate, loaded (and checked) once. */
   async materialOf(intermediate: IntermediateView): Promise<CaMaterial> {
-    const known = this.#materials.get(intermediate.serial);
+    const known = this.materials.get(intermediate.serial);
     if (known !== undefined) return known;
     const material = await loadIntermediateMaterial(
-      this.#o.authority.material.root.certDer,
+      this.o.authority.material.root.certDer,
       intermediate,
-      { trustDomain: this.#o.trustDomain, ...(this.#o.passphrase === undefined ? {} : { passphrase: this.#o.passphrase }) },
+      { trustDomain: this.o.trustDomain, ...(this.o.passphrase === undefined ? {} : { passphrase: this.o.passphrase }) },
       () => undefined,
-      caPaths(this.#o.dataDir).dir,
+      caPaths(this.o.dataDir).dir,
     );
-    this.#materials.set(intermediate.serial, material);
+    this.materials.set(intermediate.serial, material);
     return material;
   }
 
   /** The trust bundle PEM: the root, then every published intermediate (so a relying party has them before they sign). */
   bundlePem(): string {
-    return this.#o.authority.material.root.certPem + this.snapshot.published.map((i) => i.certPem).join('');
+    return this.o.authority.material.root.certPem + this.snapshot.published.map((i) => i.certPem).join('');
   }
 
   /** DER of the X.509 authorities, root first. */
   authorities(): Uint8Array[] {
-    return [this.#o.authority.material.root.certDer, ...this.snapshot.published.map((i) => i.certDer)];
+    return [this.o.authority.material.root.certDer, ...this.snapshot.published.map((i) => i.certDer)];
   }
 
   /** The instants the published X.509 set changed (bundleSequence adds the JWT authority's). */
@@ -168,33 +167,33 @@ export class CaWatch {
 
   /** Keeps a sequence from ever going back (a retiring intermediate's bound cannot move, but a clock can). */
   monotonic(sequence: number): number {
-    this.#sequenceFloor = Math.max(this.#sequenceFloor, sequence);
-    return this.#sequenceFloor;
+    this.sequenceFloor = Math.max(this.sequenceFloor, sequence);
+    return this.sequenceFloor;
   }
 
   /** The active intermediate's share of life left (0..1), for the gauge. */
   lifeLeft(): number {
-    return lifeLeft(this.snapshot.active, this.#o.clock.now());
+    return lifeLeft(this.snapshot.active, this.o.clock.now());
   }
 
   /** The operator's warning, with the command to run, or undefined while the intermediate has enough life or a successor is prepared. */
   renewalWarning(): string | undefined {
     const snapshot = this.snapshot;
     const hasSuccessor = snapshot.intermediates.some((i) => i.state === 'prepared');
-    return renewalWarning(snapshot.active, this.#o.clock.now(), this.#o.warningShare ?? DEFAULT_RENEW_WARNING_SHARE, hasSuccessor);
+    return renewalWarning(snapshot.active, this.o.clock.now(), this.o.warningShare ?? DEFAULT_RENEW_WARNING_SHARE, hasSuccessor);
   }
 
   start(everyMs: number, onError: (err: unknown) => void): void {
     this.stop();
-    this.#timer = setInterval(() => {
+    this.timer = setInterval(() => {
       this.refresh().catch(onError);
     }, everyMs);
-    this.#timer.unref();
+    this.timer.unref();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
 

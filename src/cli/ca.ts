@@ -21,10 +21,10 @@ import {
 } from '../ca/index.js';
 import type { Config } from '../config.js';
 import { DomainError } from '../shared/errors.js';
-import { isRevocableReason, REVOCABLE_REASONS } from '../shared/records.js';
+import { isRevocableReason, REVOCABLE_REASONS } from '../domain/certificates.js';
 import { systemClock } from '../shared/clock.js';
 import { durationOption, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
-import { type CaLedger } from './ca-join.js';
+import type { CaLedger } from './ca-join.js';
 import { openCore, revocationBaseUrl } from './compose.js';
 import { configOf, onePositional } from './offline.js';
 

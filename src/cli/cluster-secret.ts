@@ -36,10 +36,10 @@ let stagingCount = 0;
 
 /** The secret of a cluster and the keys derived from it; the bytes themselves never leave this object. */
 export class ClusterSecret {
-  readonly #secret: Buffer;
+  private readonly secret: Buffer;
 
   private constructor(secret: Buffer) {
-    this.#secret = secret;
+    this.secret = secret;
   }
 
   /**
@@ -75,12 +75,12 @@ export class ClusterSecret {
    */
   ticketKeyForPeriod(period: number): Uint8Array {
     if (!Number.isSafeInteger(period) || period < 0) throw new RangeError(`ticket key period ${period}`);
-    return this.#derive(`${LABELS.ticketKey}${period}`);
+    return this.derive(`${LABELS.ticketKey}${period}`);
   }
 
   /** The key that MACs ACME nonces (src/acme/nonces.ts). */
   acmeNonceKey(): Uint8Array {
-    return this.#derive(LABELS.acmeNonceKey);
+    return this.derive(LABELS.acmeNonceKey);
   }
 
   /**
@@ -89,12 +89,12 @@ export class ClusterSecret {
    * gives away neither the secret nor any key derived for another purpose.
    */
   checkValue(): Uint8Array {
-    return this.#derive(LABELS.checkValue);
+    return this.derive(LABELS.checkValue);
   }
 
-  #derive(info: string): Uint8Array {
+  private derive(info: string): Uint8Array {
     // RFC 5869 §3.1: the secret is already uniformly random, so no salt is needed; the info label separates the uses.
-    return new Uint8Array(hkdfSync('sha256', this.#secret, Buffer.alloc(0), Buffer.from(info, 'utf8'), DERIVED_KEY_BYTES));
+    return new Uint8Array(hkdfSync('sha256', this.secret, Buffer.alloc(0), Buffer.from(info, 'utf8'), DERIVED_KEY_BYTES));
   }
 
   /** Never print the secret (a stray console.log or a structured log of a config object). */

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { resolve, join } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
-import { join } from 'node:path';
-import { certificateView } from '../http/routes/ops/schemas.js';
+import { certificateView } from '../http/index.js';
 import {
   EXPIRY_SCOPES,
   isRevocableReason,
@@ -15,7 +14,7 @@ import {
   type ExpiryScope,
   type ListedStatus,
   type ProfileName,
-} from '../shared/records.js';
+} from '../domain/certificates.js';
 import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { adminSpiffeId, openJwtKeys, publicUrl, type Core } from './compose.js';
 import { onePositional, withCore } from './offline.js';

@@ -15,11 +15,10 @@ import {
   revokedIntermediates,
 } from '../ca/index.js';
 import { RevokedSerials } from '../http/index.js';
-import { CommitWorker, GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
+import { type CommitWorker, GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger } from '../acme/index.js';
-import { createChallengeValidator } from '../acme/validation/index.js';
+import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger, createChallengeValidator } from '../acme/index.js';
 import { connect } from '../tls/index.js';
 import { CryptoPool } from '../x509/index.js';
 import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
@@ -226,8 +225,6 @@ export function revocationBaseUrl(config: Config): string {
 export function crlUrl(config: Config): string {
   return `${revocationBaseUrl(config)}/crl`;
 }
-
-export { crlAnswer, openRevocation, type Revocation } from './issuer-revocation.js';
 
 /**
  * The SVID front end of a core: the JWT-SVID key (created beside the CA keys

@@ -36,20 +36,20 @@ interface StoredCrl {
 }
 
 export class CrlFiles implements CrlStore {
-  readonly #dir: string;
+  private readonly dir: string;
 
   constructor(
     dataDir: string,
     private readonly issuer: CrlIssuer,
     private readonly crlUrl: string | undefined,
   ) {
-    this.#dir = join(dataDir, 'crl');
+    this.dir = join(dataDir, 'crl');
   }
 
   async save(set: BuiltCrlSet): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const write = async (name: string, contents: Uint8Array | string): Promise<void> => {
-      const path = join(this.#dir, name);
+      const path = join(this.dir, name);
       const temporary = `${path}.${process.pid}.tmp`;
       await writeFile(temporary, contents, { mode: 0o644 });
       await rename(temporary, path);
@@ -85,7 +85,7 @@ export class CrlFiles implements CrlStore {
    */
   lastCrlNumber(): number | undefined {
     try {
-      const state: unknown = JSON.parse(readFileSync(join(this.#dir, 'state.json'), 'utf8'));
+      const state: unknown = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8'));
       if (typeof state !== 'object' || state === null || !('crlNumber' in state)) return undefined;
       const number = state.crlNumber;
       return typeof number === 'number' && Number.isSafeInteger(number) && number > 0 ? number : undefined;
@@ -100,14 +100,14 @@ export class CrlFiles implements CrlStore {
    * undefined and the publisher builds afresh. Reads a few files, not the ledger.
    */
   restore(): BuiltCrlSet | undefined {
-    const statePath = join(this.#dir, 'state.json');
+    const statePath = join(this.dir, 'state.json');
     if (!existsSync(statePath)) return undefined;
     try {
       const state = JSON.parse(readFileSync(statePath, 'utf8')) as StoredState;
       if (state.version !== 1 || state.issuerKeyId !== Buffer.from(this.issuer.keyIdentifier).toString('hex') || state.crlUrl !== (this.crlUrl ?? null)) return undefined;
       const load = (stored: StoredCrl): BuiltCrl | undefined => {
         if (!/^(full|shard-\d{1,3})\.crl$/.test(stored.file)) return undefined;
-        const der = new Uint8Array(readFileSync(join(this.#dir, stored.file)));
+        const der = new Uint8Array(readFileSync(join(this.dir, stored.file)));
         const etag = `"${createHash('sha256').update(der).digest('base64url')}"`;
         return etag === stored.etag ? { der, entries: stored.entries, etag } : undefined;
       };

@@ -3,9 +3,9 @@
  * the data directory like `keysmith issue` (safe while serve runs: the
  * ledger is SQLite in WAL mode). `--json` prints the API's wire form.
  */
-import { entryWire, type EntryWire } from '../http/routes/svid/schemas.js';
-import type { RegistrationEntry } from '../shared/entry-records.js';
-import type { SvidApi } from '../svid/ports.js';
+import { entryWire, type EntryWire } from '../http/index.js';
+import type { RegistrationEntry } from '../domain/entries.js';
+import type { SvidApi } from '../svid/index.js';
 import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openSvid } from './compose.js';
 import { cliActor, onePositional, withCore } from './offline.js';

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { Authority, IssuedCertificate } from '../ca/index.js';
-import type { ProfileName } from '../shared/records.js';
+import type { ProfileName } from '../domain/certificates.js';
 import { writeFileAtomic } from './files.js';
 
 export interface IdentityRequest {

@@ -13,11 +13,9 @@ import {
   type CrlScope,
   type OcspResponderStore,
 } from '../ca/index.js';
-import type { OcspPort } from '../http/index.js';
-import type { CrlView } from '../http/ports.js';
+import type { OcspPort, CrlView } from '../http/index.js';
 import { compromisedIssuerSource, IssuerRouter, LedgerSource, OcspResponder, type IssuerRoute, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
-import type { OcspResponseContent } from '../x509/index.js';
-import { describeCrl } from '../x509/index.js';
+import { type OcspResponseContent, describeCrl } from '../x509/index.js';
 import { CaWatch, type CaSnapshot } from './ca-watch.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
 import { CrlFiles } from './crl-files.js';

@@ -9,7 +9,8 @@ import { requestForCertificate, type OcspReply, type OcspResponder } from '../oc
 import { isPromise } from '../shared/awaitable-flow.js';
 import { printConfigWarning, stringOption, type Command } from './args.js';
 import { bundleSequence } from '../ca/index.js';
-import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openRevocation, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import { openRevocation } from './issuer-revocation.js';
 import type { AcmeHandler } from '../acme/index.js';
 import { alertMetricsOn, composeAlerts } from './alerts.js';
 import { issuerDerOf, listenerHealthCheck } from './listener-identity.js';

@@ -4,7 +4,7 @@
  * printed once, by create. Listings name a token by its id ('jt-...'), never
  * by its hash: the hash identifies a live credential.
  */
-import { JOIN_TOKEN_STATUSES, joinTokenStatus, type JoinTokenStatus, type JoinTokenSummary } from '../shared/entry-records.js';
+import { JOIN_TOKEN_STATUSES, joinTokenStatus, type JoinTokenStatus, type JoinTokenSummary } from '../domain/entries.js';
 import { durationOption, requireOption, stringOption, UsageError, type Command } from './args.js';
 import { withSvid } from './entries.js';
 import { cliActor, onePositional, withCore } from './offline.js';

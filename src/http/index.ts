@@ -16,6 +16,9 @@ export { generateOpenApi } from './openapi-generate.js';
 export { ACCESS_POLICIES, type AccessPolicy } from './plugins/access.js';
 export { buildPlainHttpApp, type PlainHttpAppDeps } from './routes/ocsp/plain-app.js';
 export { MAX_OCSP_BODY_BYTES } from './routes/ocsp/plugin.js';
+export { alertWire } from './routes/alerts/schemas.js';
+export { certificateView } from './routes/ops/schemas.js';
+export { entryWire, type EntryWire } from './routes/svid/schemas.js';
 export type { Principal, PrincipalKind } from './plugins/mtls-peer.js';
 export { DEFAULT_MAX_REVOKED_SERIALS, RevokedSerials } from './revoked-serials.js';
 export { PROBLEM_TYPES, PROBLEM_TYPE_BASE, type ProblemDocument, type ProblemKind } from './problem.js';
@@ -26,6 +29,7 @@ export type {
   CertificateReader,
   CertificateRevoker,
   CertificateStatusView,
+  CrlView,
   DatabaseHealthSource,
   DatabaseStatus,
   HealthCheck,

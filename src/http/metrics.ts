@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Awaitable } from '../shared/awaitable.js';
-import type { ProfileName } from '../shared/records.js';
+import type { ProfileName } from '../domain/certificates.js';
 import type { EventLoopLagSource } from './event-loop-lag.js';
 
 export type HandshakeResult = 'ok' | 'failed' | 'resumed';
@@ -177,7 +177,7 @@ export class KeysmithMetrics {
    * scrape: a rotated certificate's series goes, the new one's comes.
    */
   watchCertificates(list: () => Awaitable<readonly WatchedCertificate[]>): void {
-    this.#watch(
+    this.watch(
       'keysmith_certificate_not_after_timestamp_seconds',
       'notAfter of the CA certificates and the listener certificate, in seconds since the Unix epoch, by role and serial.',
       ['role', 'serial'],
@@ -189,7 +189,7 @@ export class KeysmithMetrics {
 
   /** keysmith_alert_outbox_depth{state}: read from the ledger at each scrape (a promise on PostgreSQL). */
   watchAlertOutbox(depth: () => Awaitable<AlertOutboxDepth>): void {
-    this.#watch(
+    this.watch(
       'keysmith_alert_outbox_depth',
       'Expiry alert outbox by state: waiting (deliveries not yet in a message), pending (messages to send or retry), failed (messages given up).',
       ['state'],
@@ -207,7 +207,7 @@ export class KeysmithMetrics {
    * collect may be async). A read that fails leaves the gauge without
    * samples for that scrape and counts in keysmith_metrics_collect_failures_total.
    */
-  #watch<L extends string>(name: string, help: string, labelNames: readonly L[], read: (gauge: Gauge<L>) => Promise<void>): void {
+  private watch<L extends string>(name: string, help: string, labelNames: readonly L[], read: (gauge: Gauge<L>) => Promise<void>): void {
     const { reads, collectFailures } = this;
     new Gauge<L>({
       name,

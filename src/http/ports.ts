@@ -5,12 +5,12 @@
  */
 import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../domain/certificates.js';
 import type { OcspResponder } from '../ocsp/index.js';
 import type { KeysmithMetrics } from './metrics.js';
 import type { AlertsPort } from './routes/alerts/port.js';
-import type { JwtAuthorityJwk, SvidApi } from '../svid/ports.js';
-import type { AcmeHandler } from '../acme/transport.js';
+import type { JwtAuthorityJwk, SvidApi } from '../svid/index.js';
+import type { AcmeHandler } from '../acme/index.js';
 import type { EventLoopLagSource } from './event-loop-lag.js';
 import type { RevokedSerials } from './revoked-serials.js';
 

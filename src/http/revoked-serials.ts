@@ -14,7 +14,7 @@
 export const DEFAULT_MAX_REVOKED_SERIALS = 100_000;
 
 export class RevokedSerials {
-  readonly #serials = new Set<string>();
+  private readonly serials = new Set<string>();
 
   constructor(readonly maxSize: number = DEFAULT_MAX_REVOKED_SERIALS) {
     if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError('RevokedSerials: maxSize must be a positive integer');
@@ -23,18 +23,18 @@ export class RevokedSerials {
   /** Remembers a serial (ledger form: lowercase hex); an arrow, so it can be handed out as a listener. */
   readonly add = (serial: string): void => {
     // Re-adding moves it to the young end: a serial told about again is kept longest.
-    this.#serials.delete(serial);
-    this.#serials.add(serial);
-    if (this.#serials.size <= this.maxSize) return;
-    const oldest = this.#serials.values().next();
-    if (oldest.done !== true) this.#serials.delete(oldest.value);
+    this.serials.delete(serial);
+    this.serials.add(serial);
+    if (this.serials.size <= this.maxSize) return;
+    const oldest = this.serials.values().next();
+    if (oldest.done !== true) this.serials.delete(oldest.value);
   };
 
   has(serial: string): boolean {
-    return this.#serials.has(serial);
+    return this.serials.has(serial);
   }
 
   get size(): number {
-    return this.#serials.size;
+    return this.serials.size;
   }
 }

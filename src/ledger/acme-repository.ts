@@ -14,7 +14,7 @@ import type {
   NewAcmeAccount,
   NewAcmeOrder,
   ValidationRecord,
-} from '../shared/acme-records.js';
+} from '../domain/acme.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import {
   ACCOUNT_COLUMNS,

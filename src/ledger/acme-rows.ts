@@ -12,7 +12,7 @@ import type {
   AcmeOrderStatus,
   AcmeStoredProblem,
   NewAcmeOrder,
-} from '../shared/acme-records.js';
+} from '../domain/acme.js';
 
 /**
  * The ACME tables' rows (migrations/0004_acme.sql and its PostgreSQL twin) and

@@ -37,7 +37,7 @@ import {
   type WaitingQuery,
   type WaitingRow,
 } from './alert-rows.js';
-import type { AlertChannel } from '../shared/alert-records.js';
+import type { AlertChannel } from '../domain/alerts.js';
 import { stoppedRenewingParams, type StoppedRenewingParams } from './attention.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';

@@ -1,4 +1,4 @@
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { DomainError } from '../shared/errors.js';
 import { checkTime, isProfileName } from './certificate-rows.js';
 import type {
@@ -13,7 +13,7 @@ import type {
   MessageItem,
   PendingMessage,
   WaitingDelivery,
-} from '../shared/alert-records.js';
+} from '../domain/alerts.js';
 import { badCursor } from './paging.js';
 
 export type {
@@ -29,14 +29,14 @@ export type {
   NewAlertMessage,
   PendingMessage,
   WaitingDelivery,
-} from '../shared/alert-records.js';
+} from '../domain/alerts.js';
 
 /**
  * The vocabulary of the alert outbox (migrations/0002_alerts.sql), the
  * checks of what is written and the translation of what is read: shared by
  * the SQLite (alert-outbox.ts) and PostgreSQL (postgres/alert-outbox.ts)
  * outboxes, whose statements return rows of the shapes below. The shapes
- * src/alerts also uses live in src/shared/alert-records.ts.
+ * src/alerts also uses live in src/domain/alerts.ts.
  */
 
 export const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'sent', 'failed'];
@@ -152,7 +152,7 @@ function namesOfType(sans: string, type: SubjectAltName['type'], serial: string)
   const parsed: unknown = JSON.parse(sans);
   if (!Array.isArray(parsed)) throw new Error(`certificate ${serial}: sans is not a JSON array`);
   const names: string[] = [];
-  for (const entry of parsed) {
+  for (const entry of parsed as unknown[]) {
     if (typeof entry === 'object' && entry !== null && 'type' in entry && 'value' in entry) {
       if (entry.type === type && typeof entry.value === 'string') names.push(entry.value);
     }

@@ -2,20 +2,14 @@ import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import type { AlertOutboxRepository } from './alert-outbox.js';
 import type { LeaseRepository } from './alert-leases.js';
 import type { CertificateRepository } from './certificate-repository.js';
-import { systemClock, type Clock } from '../shared/clock.js';
 import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
 import type { CrlNumberRepository } from './crl-number-repository.js';
 import type { ClusterCheckRepository } from './cluster-check-repository.js';
 import type { AcmeRepository } from './acme-repository.js';
-import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
-import { findMigrationsDir } from './migrate.js';
 import type { NonceRepository } from './nonce-repository.js';
 import type { RetentionStore } from './retention.js';
-import { PostgresDatabase, type PostgresOptions } from './postgres/database.js';
-import { PostgresLedger } from './postgres/ledger.js';
-import { applyPostgresMigrations, readPostgresMigrations } from './postgres/migrate.js';
 
 /**
  * The ledger as the rest of keysmith sees it, whichever database holds it:
@@ -53,38 +47,4 @@ export interface LedgerBackend {
   readonly acme: AwaitableMethods<AcmeRepository>;
   /** Retention batches (src/ledger/retention.ts, migrations/0009). */
   readonly retention: RetentionStore;
-}
-
-export type LedgerLocation =
-  | { readonly kind: 'sqlite'; readonly path: string; readonly walSizeLimitBytes?: number }
-  | ({ readonly kind: 'postgres' } & PostgresOptions);
-
-export interface OpenBackendOptions {
-  readonly migrationsDir?: string;
-  readonly clock?: Clock;
-}
-
-export type OpenedLedger = { readonly kind: 'sqlite'; readonly ledger: Ledger } | { readonly kind: 'postgres'; readonly ledger: PostgresLedger };
-
-/** Opens the ledger where `location` says and applies pending migrations (on PostgreSQL under an advisory lock). */
-export async function openLedgerBackend(location: LedgerLocation, options: OpenBackendOptions = {}): Promise<OpenedLedger> {
-  const clock = options.clock ?? systemClock;
-  if (location.kind === 'sqlite') {
-    const ledger = openLedger({
-      path: location.path,
-      clock,
-      ...(options.migrationsDir === undefined ? {} : { migrationsDir: options.migrationsDir }),
-      ...(location.walSizeLimitBytes === undefined ? {} : { walSizeLimitBytes: location.walSizeLimitBytes }),
-    });
-    return { kind: 'sqlite', ledger };
-  }
-  const migrations = readPostgresMigrations(options.migrationsDir ?? findMigrationsDir());
-  const database = new PostgresDatabase(location);
-  try {
-    const version = await applyPostgresMigrations(database, migrations, clock);
-    return { kind: 'postgres', ledger: new PostgresLedger(database, version, clock) };
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
 }

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { EXPIRY_SCOPES, LISTED_STATUSES, type CertificateQuery, type ExpiryScope } from '../shared/records.js';
+import { EXPIRY_SCOPES, LISTED_STATUSES, type CertificateQuery, type ExpiryScope } from '../domain/certificates.js';
 import { stoppedRenewingParams, STOPPED_RENEWING_SERIALS } from './attention.js';
 import { CERTIFICATE_COLUMNS, checkSerial, checkTime, isProfileName, normalizeDnsName } from './certificate-rows.js';
 import { badCursor, checkPageLimit, decodePageCursor, encodePageCursor } from './paging.js';

@@ -6,7 +6,7 @@ import type {
   CertificateRecord,
   NewCertificateRecord,
   RevocationReason,
-} from '../shared/records.js';
+} from '../domain/certificates.js';
 import { cursorAfter, planList, type ListParams } from './certificate-list.js';
 import {
   alreadyRevokedError,

@@ -9,7 +9,7 @@ import {
   type ProfileName,
   type RevocationReason,
   type SubjectAltName,
-} from '../shared/records.js';
+} from '../domain/certificates.js';
 
 /**
  * Translation between CertificateRecord and rows of `certificates`, and the

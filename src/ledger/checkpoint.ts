@@ -41,8 +41,8 @@ export interface CheckpointedConnection {
 }
 
 export class WalCheckpointer {
-  readonly #worker: Worker;
-  #isStopped = false;
+  private readonly worker: Worker;
+  private isStopped = false;
 
   constructor(path: string, connection: CheckpointedConnection, options: CheckpointOptions = {}) {
     const everyMs = options.everyMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
@@ -50,36 +50,36 @@ export class WalCheckpointer {
     if (!Number.isInteger(everyMs) || everyMs < 10) throw new RangeError('the checkpoint interval is at least 10 ms');
     if (!Number.isInteger(limit) || limit < 0) throw new RangeError('the WAL size limit is a non-negative integer of bytes');
     const workerData: CheckpointWorkerData = { path, everyMs, truncateAboveBytes: limit };
-    this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData });
+    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData });
     // The listener keeps the process alive; the checkpointer alone must not.
-    this.#worker.unref();
+    this.worker.unref();
     connection.setAutocheckpoint(0);
     const fallBack = (error: Error): void => {
-      if (this.#isStopped) return;
+      if (this.isStopped) return;
       connection.setAutocheckpoint(DEFAULT_WAL_AUTOCHECKPOINT_PAGES);
       options.onError?.(error);
     };
-    this.#worker.on('message', (message: CheckpointWorkerMessage) => {
+    this.worker.on('message', (message: CheckpointWorkerMessage) => {
       if (message.type === 'error') options.onError?.(new Error(`WAL checkpoint failed: ${message.message}`));
       else options.onCheckpoint?.(message);
     });
-    this.#worker.on('error', fallBack);
-    this.#worker.on('exit', (code) => fallBack(new Error(`the WAL checkpoint worker exited (${code})`)));
-    this.#restore = () => connection.setAutocheckpoint(DEFAULT_WAL_AUTOCHECKPOINT_PAGES);
+    this.worker.on('error', fallBack);
+    this.worker.on('exit', (code) => fallBack(new Error(`the WAL checkpoint worker exited (${code})`)));
+    this.restore = () => connection.setAutocheckpoint(DEFAULT_WAL_AUTOCHECKPOINT_PAGES);
   }
 
-  readonly #restore: () => void;
+  private readonly restore: () => void;
 
   /** Stops the worker and gives the main connection its automatic checkpoint back. */
   async stop(): Promise<void> {
-    if (this.#isStopped) return;
-    this.#isStopped = true;
-    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-    this.#worker.postMessage('stop');
+    if (this.isStopped) return;
+    this.isStopped = true;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage('stop');
     // A worker stuck in a long checkpoint is not waited for past this.
-    const timer = setTimeout(() => void this.#worker.terminate(), 5_000);
+    const timer = setTimeout(() => void this.worker.terminate(), 5_000);
     await exited;
     clearTimeout(timer);
-    this.#restore();
+    this.restore();
   }
 }

@@ -27,12 +27,12 @@ export interface RecordedClusterCheck {
 }
 
 export class ClusterCheckRepository {
-  readonly #durable: DurableWrites;
-  #recordOrGet: Database.Transaction<(value: Buffer, recordedAt: number) => { value: Buffer; isNew: boolean }> | undefined;
+  private readonly durable: DurableWrites;
+  private recordOrGetStatement: Database.Transaction<(value: Buffer, recordedAt: number) => { value: Buffer; isNew: boolean }> | undefined;
 
   /** Statements are prepared on first use, so a ledger opened at an older schema version (migration tests) still constructs. */
   constructor(private readonly db: Database.Database) {
-    this.#durable = new DurableWrites(db);
+    this.durable = new DurableWrites(db);
   }
 
   /**
@@ -42,12 +42,12 @@ export class ClusterCheckRepository {
    */
   recordOrGet(value: Uint8Array, recordedAt: number): RecordedClusterCheck {
     checkClusterCheckValue(value, recordedAt);
-    this.#recordOrGet ??= this.#prepare();
-    const stored = this.#durable.run(this.#recordOrGet, Buffer.from(value), recordedAt);
+    this.recordOrGetStatement ??= this.prepare();
+    const stored = this.durable.run(this.recordOrGetStatement, Buffer.from(value), recordedAt);
     return { value: new Uint8Array(stored.value), isNew: stored.isNew };
   }
 
-  #prepare(): Database.Transaction<(value: Buffer, recordedAt: number) => { value: Buffer; isNew: boolean }> {
+  private prepare(): Database.Transaction<(value: Buffer, recordedAt: number) => { value: Buffer; isNew: boolean }> {
     const insert = this.db.prepare<[Buffer, number]>(
       "INSERT INTO cluster_key_check (scope, check_value, recorded_at) VALUES ('cluster', ?, ?) ON CONFLICT (scope) DO NOTHING",
     );

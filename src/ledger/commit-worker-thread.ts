@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { isDomainError, type DomainErrorKind } from '../shared/errors.js';
-import type { NewCertificateRecord } from '../shared/records.js';
+import type { NewCertificateRecord } from '../domain/certificates.js';
 import { CertificateRepository } from './certificate-repository.js';
 import { configureConnection } from './connection.js';
 

@@ -30,7 +30,7 @@
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../domain/certificates.js';
 import type { CertificateRepository, SerialStatus } from './certificate-repository.js';
 import type { CommitReply, CommitRequest, CommitWorkerData, SerializedError } from './commit-worker-thread.js';
 import type { GroupCommitTarget } from './group-commit.js';
@@ -64,21 +64,21 @@ interface RunningWorker {
 }
 
 export class CommitWorker implements GroupCommitTarget {
-  readonly #data: CommitWorkerData;
-  readonly #main: MainCertificateReads;
-  readonly #pending = new Map<number, PendingRequest>();
-  #running: RunningWorker | undefined;
-  #nextId = 1;
-  #isClosed = false;
-  #closing: Promise<void> | undefined;
-  #workersStarted = 0;
-  #workersLost = 0;
+  private readonly data: CommitWorkerData;
+  private readonly main: MainCertificateReads;
+  private readonly pending = new Map<number, PendingRequest>();
+  private running: RunningWorker | undefined;
+  private nextId = 1;
+  private isClosed = false;
+  private closing: Promise<void> | undefined;
+  private workersStarted = 0;
+  private workersLost = 0;
 
   /** Starts no thread yet: the first write does (offline commands that only read never pay for one). */
   constructor(data: CommitWorkerData, main: MainCertificateReads) {
     if (!Number.isInteger(data.busyTimeoutMs) || data.busyTimeoutMs < 0) throw new RangeError('busyTimeoutMs is a non-negative integer');
-    this.#data = data;
-    this.#main = main;
+    this.data = data;
+    this.main = main;
   }
 
   /**
@@ -87,33 +87,33 @@ export class CommitWorker implements GroupCommitTarget {
    * GroupCommit checked it already before queueing, and the main thread need not pay twice.
    */
   recordIssued(record: NewCertificateRecord): Promise<void> {
-    return this.#post('one', [record]);
+    return this.post('one', [record]);
   }
 
   /** One durable transaction for all of `records` (all or nothing), in the worker. */
   recordIssuedMany(records: readonly NewCertificateRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
-    return this.#post('many', records);
+    return this.post('many', records);
   }
 
   isSerialTaken(serial: string): boolean {
-    return this.#main.isSerialTaken(serial);
+    return this.main.isSerialTaken(serial);
   }
 
   findBySerial(serial: string): CertificateRecord | undefined {
-    return this.#main.findBySerial(serial);
+    return this.main.findBySerial(serial);
   }
 
   revoke(serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord {
-    return this.#main.revoke(serial, reason, revokedAt);
+    return this.main.revoke(serial, reason, revokedAt);
   }
 
   statusOf(serial: string): SerialStatus | undefined {
-    return this.#main.statusOf(serial);
+    return this.main.statusOf(serial);
   }
 
   stats(): CommitWorkerStats {
-    return { workersStarted: this.#workersStarted, workersLost: this.#workersLost, inFlight: this.#pending.size };
+    return { workersStarted: this.workersStarted, workersLost: this.workersLost, inFlight: this.pending.size };
   }
 
   /**
@@ -127,7 +127,7 @@ export class CommitWorker implements GroupCommitTarget {
    * for routine use; the window is a failing statement's own duration.
    */
   async kill(): Promise<void> {
-    const running = this.#running;
+    const running = this.running;
     if (running === undefined) return;
     await running.thread.terminate();
   }
@@ -139,13 +139,13 @@ export class CommitWorker implements GroupCommitTarget {
    * Idempotent.
    */
   close(): Promise<void> {
-    this.#isClosed = true;
-    this.#closing ??= this.#stop();
-    return this.#closing;
+    this.isClosed = true;
+    this.closing ??= this.stop();
+    return this.closing;
   }
 
-  async #stop(): Promise<void> {
-    const running = this.#running;
+  private async stop(): Promise<void> {
+    const running = this.running;
     if (running === undefined) return;
     running.isStopping = true;
     // Keep the process alive until the worker has closed its connection.
@@ -157,53 +157,53 @@ export class CommitWorker implements GroupCommitTarget {
     clearTimeout(timer);
   }
 
-  #post(mode: CommitRequest['mode'], records: readonly NewCertificateRecord[]): Promise<void> {
-    if (this.#isClosed) return Promise.reject(new Error('the ledger commit worker is closed; nothing more is recorded'));
-    const running = this.#running ?? this.#start();
-    const id = this.#nextId++;
+  private post(mode: CommitRequest['mode'], records: readonly NewCertificateRecord[]): Promise<void> {
+    if (this.isClosed) return Promise.reject(new Error('the ledger commit worker is closed; nothing more is recorded'));
+    const running = this.running ?? this.start();
+    const id = this.nextId++;
     const request: CommitRequest = { id, mode, records };
     return new Promise<void>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject });
       // While a caller waits for an answer the thread keeps the process alive (an offline command awaiting its commit).
-      if (this.#pending.size === 1) running.thread.ref();
+      if (this.pending.size === 1) running.thread.ref();
       running.thread.postMessage(request);
     });
   }
 
-  #start(): RunningWorker {
-    const thread = new Worker(new URL('./commit-worker-thread.js', import.meta.url), { workerData: this.#data });
+  private start(): RunningWorker {
+    const thread = new Worker(new URL('./commit-worker-thread.js', import.meta.url), { workerData: this.data });
     const running: RunningWorker = { thread, isStopping: false, failure: undefined };
-    this.#running = running;
-    this.#workersStarted += 1;
+    this.running = running;
+    this.workersStarted += 1;
     thread.unref();
-    thread.on('message', (reply: CommitReply) => this.#answer(reply));
+    thread.on('message', (reply: CommitReply) => this.answer(reply));
     thread.on('error', (error) => {
       running.failure = error;
     });
-    thread.on('exit', (code) => this.#exited(running, code));
+    thread.on('exit', (code) => this.exited(running, code));
     return running;
   }
 
-  #answer(reply: CommitReply): void {
-    const pending = this.#pending.get(reply.id);
+  private answer(reply: CommitReply): void {
+    const pending = this.pending.get(reply.id);
     if (pending === undefined) return;
-    this.#pending.delete(reply.id);
-    if (this.#pending.size === 0) this.#running?.thread.unref();
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.running?.thread.unref();
     if (reply.ok) pending.resolve();
     else pending.reject(deserializeError(reply.error));
   }
 
   /** Whatever the worker had not answered can no longer be confirmed: rejected, never re-sent (it may have committed). */
-  #exited(running: RunningWorker, code: number): void {
-    if (this.#running === running) this.#running = undefined;
-    if (!running.isStopping) this.#workersLost += 1;
-    if (this.#pending.size === 0) return;
+  private exited(running: RunningWorker, code: number): void {
+    if (this.running === running) this.running = undefined;
+    if (!running.isStopping) this.workersLost += 1;
+    if (this.pending.size === 0) return;
     const cause = running.failure ?? new Error(`the ledger commit worker exited with code ${code}`);
     const detail =
       `the ledger commit worker stopped before confirming the commit (${cause.message}); ` +
       'the certificate was not handed out, ask again';
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
     for (const request of pending) request.reject(new DomainError('unavailable', detail, { cause }));
   }
 }

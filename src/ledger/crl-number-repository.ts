@@ -22,12 +22,12 @@ export function checkCrlNumberFloor(atLeast: number): void {
 }
 
 export class CrlNumberRepository {
-  readonly #durable: DurableWrites;
-  #take: Database.Transaction<(atLeast: number) => number> | undefined;
+  private readonly durable: DurableWrites;
+  private take: Database.Transaction<(atLeast: number) => number> | undefined;
 
   /** Statements are prepared on first use, so a ledger opened at an older schema version (migration tests) still constructs. */
   constructor(private readonly db: Database.Database) {
-    this.#durable = new DurableWrites(db);
+    this.durable = new DurableWrites(db);
   }
 
   /**
@@ -37,11 +37,11 @@ export class CrlNumberRepository {
    */
   next(atLeast = 1): number {
     checkCrlNumberFloor(atLeast);
-    this.#take ??= this.#prepare();
-    return this.#durable.run(this.#take, atLeast);
+    this.take ??= this.prepare();
+    return this.durable.run(this.take, atLeast);
   }
 
-  #prepare(): Database.Transaction<(atLeast: number) => number> {
+  private prepare(): Database.Transaction<(atLeast: number) => number> {
     // One more than the last number, or `atLeast` when that is larger (the first number after an upgrade
     // continues above the one the CRL state file recorded). The row is created by the first call.
     const statement = this.db

@@ -4,7 +4,7 @@
  * placeholders; PostgreSQL numbers them), the page, and why a revocation
  * changed nothing. A listing never reads hmac_key.
  */
-import { EAB_KEY_STATUSES, type AcmeEabKeyQuery, type AcmeEabKeySummary } from '../shared/acme-records.js';
+import { EAB_KEY_STATUSES, type AcmeEabKeyQuery, type AcmeEabKeySummary } from '../domain/acme.js';
 import { DomainError } from '../shared/errors.js';
 import type { SqlDialect } from './certificate-list.js';
 import { planCreatedList, toCreatedPage, type CreatedListPlan } from './created-listing.js';

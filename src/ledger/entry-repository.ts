@@ -5,7 +5,7 @@ import type {
   NewRegistrationEntry,
   RegistrationEntry,
   RegistrationEntryPatch,
-} from '../shared/entry-records.js';
+} from '../domain/entries.js';
 import { DurableWrites, toConflict } from './connection.js';
 import {
   checkUpdate,

@@ -1,4 +1,4 @@
-import type { EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../shared/entry-records.js';
+import type { EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../domain/entries.js';
 import { DomainError } from '../shared/errors.js';
 import { isPathUnder, parseSpiffeId } from '../shared/spiffe-id.js';
 import { checkTime } from './certificate-rows.js';
@@ -225,7 +225,7 @@ function checkSpiffeId(value: string, field: string): string {
   return value;
 }
 
-/** An admin entry's SPIFFE ID must lie under /admin (the contract in shared/entry-records.ts). */
+/** An admin entry's SPIFFE ID must lie under /admin (the contract in domain/entries.ts). */
 function checkAdminPath(spiffeId: string, isAdmin: boolean): void {
   if (isAdmin && !isPathUnder(parseSpiffeId(spiffeId).path, ADMIN_PATH)) {
     throw new DomainError('malformed', `an admin entry's SPIFFE ID lies under ${ADMIN_PATH}/`);

@@ -1,7 +1,7 @@
 import type { Awaitable, AwaitableMethods } from '../shared/awaitable.js';
 import { isPromise } from '../shared/awaitable-flow.js';
 import { isDomainError } from '../shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../domain/certificates.js';
 import type { CertificateRepository, SerialStatus } from './certificate-repository.js';
 import { checkNewRecord, checkSerial } from './certificate-rows.js';
 
@@ -67,27 +67,27 @@ interface QueuedRow {
 }
 
 export class GroupCommit {
-  readonly #target: GroupCommitTarget;
-  readonly #maxBatchRows: number;
-  #queue: QueuedRow[] = [];
+  private readonly target: GroupCommitTarget;
+  private readonly maxBatchRows: number;
+  private queue: QueuedRow[] = [];
   /** Serials queued or being written, with a count in case one is queued twice. */
-  readonly #pendingSerials = new Map<string, number>();
-  #scheduledFlush: NodeJS.Immediate | undefined;
+  private readonly pendingSerials = new Map<string, number>();
+  private scheduledFlush: NodeJS.Immediate | undefined;
   /** The asynchronous drain under way (PostgreSQL, the commit worker), if any. */
-  #inFlight: Promise<void> | undefined;
-  #isClosed = false;
-  #transactions = 0;
-  #rowsCommitted = 0;
-  #rowsRejected = 0;
-  #batchRetries = 0;
+  private inFlight: Promise<void> | undefined;
+  private isClosed = false;
+  private transactions = 0;
+  private rowsCommitted = 0;
+  private rowsRejected = 0;
+  private batchRetries = 0;
 
   constructor(target: GroupCommitTarget, options: GroupCommitOptions = {}) {
     const maxBatchRows = options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS;
     if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1 || maxBatchRows > MAX_MAX_BATCH_ROWS) {
       throw new RangeError(`maxBatchRows must be an integer from 1 to ${MAX_MAX_BATCH_ROWS}`);
     }
-    this.#target = target;
-    this.#maxBatchRows = maxBatchRows;
+    this.target = target;
+    this.maxBatchRows = maxBatchRows;
   }
 
   /**
@@ -97,19 +97,19 @@ export class GroupCommit {
    * recorded, and with a plain Error after close().
    */
   recordIssued(record: NewCertificateRecord): Promise<void> {
-    if (this.#isClosed) return Promise.reject(new Error('the certificate ledger is closed; nothing more is recorded'));
+    if (this.isClosed) return Promise.reject(new Error('the certificate ledger is closed; nothing more is recorded'));
     try {
       checkNewRecord(record);
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ record, resolve, reject });
-      this.#pendingSerials.set(record.serial, (this.#pendingSerials.get(record.serial) ?? 0) + 1);
+      this.queue.push({ record, resolve, reject });
+      this.pendingSerials.set(record.serial, (this.pendingSerials.get(record.serial) ?? 0) + 1);
       // setImmediate runs after the current turn's I/O callbacks: everything they queue shares the commit.
-      this.#scheduledFlush ??= setImmediate(() => {
-        this.#scheduledFlush = undefined;
-        void this.#drain();
+      this.scheduledFlush ??= setImmediate(() => {
+        this.scheduledFlush = undefined;
+        void this.drain();
       });
     });
   }
@@ -117,20 +117,20 @@ export class GroupCommit {
   /** True for serials in the ledger and for those queued but not yet committed (the Authority must not reuse either). */
   isSerialTaken(serial: string): Awaitable<boolean> {
     checkSerial(serial);
-    return this.#pendingSerials.has(serial) || this.#target.isSerialTaken(serial);
+    return this.pendingSerials.has(serial) || this.target.isSerialTaken(serial);
   }
 
   /** Committed rows only: a queued certificate has not left the process yet. */
   findBySerial(serial: string): Awaitable<CertificateRecord | undefined> {
-    return this.#target.findBySerial(serial);
+    return this.target.findBySerial(serial);
   }
 
   revoke(serial: string, reason: RevocationReason, revokedAt: number): Awaitable<CertificateRecord> {
-    return this.#target.revoke(serial, reason, revokedAt);
+    return this.target.revoke(serial, reason, revokedAt);
   }
 
   statusOf(serial: string): Awaitable<SerialStatus | undefined> {
-    return this.#target.statusOf(serial);
+    return this.target.statusOf(serial);
   }
 
   /**
@@ -138,11 +138,11 @@ export class GroupCommit {
    * every queued row's promise has settled. Never rejects.
    */
   flush(): Promise<void> {
-    if (this.#scheduledFlush !== undefined) {
-      clearImmediate(this.#scheduledFlush);
-      this.#scheduledFlush = undefined;
+    if (this.scheduledFlush !== undefined) {
+      clearImmediate(this.scheduledFlush);
+      this.scheduledFlush = undefined;
     }
-    return this.#drain() ?? Promise.resolve();
+    return this.drain() ?? Promise.resolve();
   }
 
   /**
@@ -151,17 +151,17 @@ export class GroupCommit {
    * after this. Later recordIssued calls reject. Idempotent.
    */
   close(): Promise<void> {
-    this.#isClosed = true;
+    this.isClosed = true;
     return this.flush();
   }
 
   stats(): GroupCommitStats {
     return {
-      transactions: this.#transactions,
-      rowsCommitted: this.#rowsCommitted,
-      rowsRejected: this.#rowsRejected,
-      batchRetries: this.#batchRetries,
-      queued: this.#queue.length,
+      transactions: this.transactions,
+      rowsCommitted: this.rowsCommitted,
+      rowsRejected: this.rowsRejected,
+      batchRetries: this.batchRetries,
+      queued: this.queue.length,
     };
   }
 
@@ -173,16 +173,16 @@ export class GroupCommit {
    * the queue is empty; rows queued while a batch is in flight join the next
    * batch, so batches grow with the load (one round trip each, not one per row).
    */
-  #drain(): Promise<void> | undefined {
-    if (this.#inFlight !== undefined) return this.#inFlight;
-    while (this.#queue.length > 0) {
-      const written = this.#writeBatch(this.#queue.splice(0, this.#maxBatchRows));
+  private drain(): Promise<void> | undefined {
+    if (this.inFlight !== undefined) return this.inFlight;
+    while (this.queue.length > 0) {
+      const written = this.writeBatch(this.queue.splice(0, this.maxBatchRows));
       if (written !== undefined) {
         const inFlight = written.then(() => {
-          this.#inFlight = undefined;
-          return this.#drain();
+          this.inFlight = undefined;
+          return this.drain();
         });
-        this.#inFlight = inFlight;
+        this.inFlight = inFlight;
         return inFlight;
       }
     }
@@ -190,87 +190,87 @@ export class GroupCommit {
   }
 
   /** Never rejects: every outcome goes to the rows' own promises. */
-  #writeBatch(batch: readonly QueuedRow[]): Promise<void> | undefined {
+  private writeBatch(batch: readonly QueuedRow[]): Promise<void> | undefined {
     const [only] = batch;
-    if (batch.length === 1 && only !== undefined) return this.#writeOne(only);
-    this.#transactions += 1;
+    if (batch.length === 1 && only !== undefined) return this.writeOne(only);
+    this.transactions += 1;
     let written: Awaitable<void>;
     try {
-      written = this.#target.recordIssuedMany(batch.map((row) => row.record));
+      written = this.target.recordIssuedMany(batch.map((row) => row.record));
     } catch (error) {
-      return this.#batchFailed(batch, error);
+      return this.batchFailed(batch, error);
     }
     if (isPromise(written)) {
       return written.then(
-        () => this.#resolveAll(batch),
-        (error: unknown) => this.#batchFailed(batch, error),
+        () => this.resolveAll(batch),
+        (error: unknown) => this.batchFailed(batch, error),
       );
     }
-    this.#resolveAll(batch);
+    this.resolveAll(batch);
     return undefined;
   }
 
-  #batchFailed(batch: readonly QueuedRow[], error: unknown): Promise<void> | undefined {
+  private batchFailed(batch: readonly QueuedRow[], error: unknown): Promise<void> | undefined {
     // Only a conflict names a row at fault; 'unavailable' (the database or the worker gone) hits every row alike.
     if (isDomainError(error, 'conflict')) {
       // One row's fault rolled the batch back: give each row its own transaction and outcome.
-      this.#batchRetries += 1;
-      return this.#writeEach(batch, 0);
+      this.batchRetries += 1;
+      return this.writeEach(batch, 0);
     }
-    for (const row of batch) this.#reject(row, error);
+    for (const row of batch) this.reject(row, error);
     return undefined;
   }
 
   /** One transaction per row from `from` on, in order. */
-  #writeEach(batch: readonly QueuedRow[], from: number): Promise<void> | undefined {
+  private writeEach(batch: readonly QueuedRow[], from: number): Promise<void> | undefined {
     for (let index = from; index < batch.length; index++) {
       const row = batch[index];
       if (row === undefined) continue;
-      const written = this.#writeOne(row);
-      if (written !== undefined) return written.then(() => this.#writeEach(batch, index + 1));
+      const written = this.writeOne(row);
+      if (written !== undefined) return written.then(() => this.writeEach(batch, index + 1));
     }
     return undefined;
   }
 
-  #writeOne(row: QueuedRow): Promise<void> | undefined {
-    this.#transactions += 1;
+  private writeOne(row: QueuedRow): Promise<void> | undefined {
+    this.transactions += 1;
     let written: Awaitable<void>;
     try {
-      written = this.#target.recordIssued(row.record);
+      written = this.target.recordIssued(row.record);
     } catch (error) {
-      this.#reject(row, error);
+      this.reject(row, error);
       return undefined;
     }
     if (isPromise(written)) {
       return written.then(
-        () => this.#resolve(row),
-        (error: unknown) => this.#reject(row, error),
+        () => this.resolve(row),
+        (error: unknown) => this.reject(row, error),
       );
     }
-    this.#resolve(row);
+    this.resolve(row);
     return undefined;
   }
 
-  #resolveAll(batch: readonly QueuedRow[]): void {
-    for (const row of batch) this.#resolve(row);
+  private resolveAll(batch: readonly QueuedRow[]): void {
+    for (const row of batch) this.resolve(row);
   }
 
   /** Only after the row's commit returned. */
-  #resolve(row: QueuedRow): void {
-    this.#release(row.record.serial);
-    this.#rowsCommitted += 1;
+  private resolve(row: QueuedRow): void {
+    this.release(row.record.serial);
+    this.rowsCommitted += 1;
     row.resolve();
   }
 
-  #reject(row: QueuedRow, error: unknown): void {
-    this.#release(row.record.serial);
-    this.#rowsRejected += 1;
+  private reject(row: QueuedRow, error: unknown): void {
+    this.release(row.record.serial);
+    this.rowsRejected += 1;
     row.reject(error);
   }
 
-  #release(serial: string): void {
-    const count = this.#pendingSerials.get(serial) ?? 0;
-    if (count <= 1) this.#pendingSerials.delete(serial);
-    else this.#pendingSerials.set(serial, count - 1);
+  private release(serial: string): void {
+    const count = this.pendingSerials.get(serial) ?? 0;
+    if (count <= 1) this.pendingSerials.delete(serial);
+    else this.pendingSerials.set(serial, count - 1);
   }
 }

@@ -25,7 +25,8 @@ export { CLUSTER_CHECK_BYTES, ClusterCheckRepository, type RecordedClusterCheck 
 export { PostgresClusterCheckRepository } from './postgres/cluster-check-repository.js';
 export { OcspResponderRepository, type StoredOcspResponder } from './ocsp-responder-repository.js';
 export { openPostgresRevokedReader, PostgresRevokedListing } from './postgres/revoked-listing.js';
-export { openLedgerBackend, type LedgerBackend, type LedgerLocation, type OpenedLedger } from './backend.js';
+export type { LedgerBackend } from './backend.js';
+export { openLedgerBackend, type LedgerLocation, type OpenedLedger } from './open-backend.js';
 export { PostgresDatabase, redactUrl, type PostgresOptions, type PostgresSslMode } from './postgres/database.js';
 export { PostgresLedger } from './postgres/ledger.js';
 export { PostgresEntryRepository } from './postgres/entry-repository.js';

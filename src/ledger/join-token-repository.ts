@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../shared/entry-records.js';
+import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../domain/entries.js';
 import { checkSerial, checkTime } from './certificate-rows.js';
 import { DurableWrites, toConflict } from './connection.js';
 import {

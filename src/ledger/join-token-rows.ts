@@ -1,4 +1,4 @@
-import { isJoinTokenId, JOIN_TOKEN_STATUSES, type JoinTokenQuery, type JoinTokenRecord, type JoinTokenSummary } from '../shared/entry-records.js';
+import { isJoinTokenId, JOIN_TOKEN_STATUSES, type JoinTokenQuery, type JoinTokenRecord, type JoinTokenSummary } from '../domain/entries.js';
 import type { SqlDialect } from './certificate-list.js';
 import { planCreatedList, toCreatedPage, type CreatedListPlan } from './created-listing.js';
 import { DomainError } from '../shared/errors.js';

@@ -55,30 +55,30 @@ export function checkResponderRecord(serial: string, wrappedKey: string, recorde
 }
 
 export class OcspResponderRepository {
-  readonly #durable: DurableWrites;
-  #statements: ReturnType<typeof prepare> | undefined;
+  private readonly durable: DurableWrites;
+  private statements: ReturnType<typeof prepare> | undefined;
 
   /** Statements are prepared on first use, so a ledger opened at an older schema version still constructs. */
   constructor(
     private readonly db: Database.Database,
     private readonly leases: LeaseRepository,
   ) {
-    this.#durable = new DurableWrites(db);
+    this.durable = new DurableWrites(db);
   }
 
   /** The newest responder of `issuer` (the intermediate's Name as the ledger stores it) that is valid and unexpired at `now`. */
   newest(issuer: string, now: number): StoredOcspResponder | undefined {
     checkTime(now, 'now');
-    const row = this.#prepared().newest.get(issuer, now);
+    const row = this.prepared().newest.get(issuer, now);
     return row === undefined ? undefined : toStoredResponder(row);
   }
 
   /** Records the wrapped key of a responder certificate already in the ledger; DomainError('conflict') for a serial recorded before or not in the ledger. */
   record(serial: string, wrappedKey: string, recordedAt: number): void {
     checkResponderRecord(serial, wrappedKey, recordedAt);
-    const insert = this.#prepared().insert;
+    const insert = this.prepared().insert;
     try {
-      this.#durable.run(this.db.transaction(() => insert.run(serial, wrappedKey, recordedAt)));
+      this.durable.run(this.db.transaction(() => insert.run(serial, wrappedKey, recordedAt)));
     } catch (error) {
       throw toConflict(error, () => `OCSP responder ${serial} is recorded already, or its certificate is not in the ledger`);
     }
@@ -94,8 +94,8 @@ export class OcspResponderRepository {
     this.leases.release(RESPONDER_LEASE_NAME, holder);
   }
 
-  #prepared(): ReturnType<typeof prepare> {
-    return (this.#statements ??= prepare(this.db));
+  private prepared(): ReturnType<typeof prepare> {
+    return (this.statements ??= prepare(this.db));
   }
 }
 

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Awaitable } from '../shared/awaitable.js';
-import type { RevocationReason } from '../shared/records.js';
+import type { RevocationReason } from '../domain/certificates.js';
 import { configureConnection } from './connection.js';
 import { isRevocationReason } from './certificate-rows.js';
 

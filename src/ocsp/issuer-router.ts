@@ -37,34 +37,34 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export class IssuerRouter implements Source {
-  #routes: readonly CompiledRoute[] = [];
+  private routes: readonly CompiledRoute[] = [];
 
   /** Replaces the routes (at start and at every change of the CA's intermediates). */
   setRoutes(routes: readonly IssuerRoute[]): void {
-    this.#routes = routes.map((route) => ({
+    this.routes = routes.map((route) => ({
       ...route,
       hashes: { sha1: ocspIssuerHashes(route.issuerCertificate, 'sha1'), sha256: ocspIssuerHashes(route.issuerCertificate, 'sha256') },
     }));
   }
 
   get routeIds(): readonly string[] {
-    return this.#routes.map((r) => r.id);
+    return this.routes.map((r) => r.id);
   }
 
   /** Pre-signed responses held by every route. */
   get size(): number {
     let total = 0;
-    for (const route of this.#routes) total += route.source.size ?? 0;
+    for (const route of this.routes) total += route.source.size ?? 0;
     return total;
   }
 
   /** For Authority.onRevoked and the revocation feed: every route forgets the serial (serials are unique across our issuers). */
   readonly drop = (serial: string): void => {
-    for (const route of this.#routes) route.source.drop?.(serial);
+    for (const route of this.routes) route.source.drop?.(serial);
   };
 
   cachedFor(requestKey: string): Awaitable<OcspResponse | undefined> {
-    const routes = this.#routes;
+    const routes = this.routes;
     const tryFrom = (index: number): Awaitable<OcspResponse | undefined> => {
       const route = routes[index];
       if (route === undefined) return undefined;
@@ -75,17 +75,17 @@ export class IssuerRouter implements Source {
 
   response(request: OcspRequest, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     const [first] = request.certIds;
-    const route = first === undefined ? undefined : this.#routeOf(first);
-    if (route === undefined || request.certIds.some((certId) => this.#routeOf(certId) !== route)) {
+    const route = first === undefined ? undefined : this.routeOf(first);
+    if (route === undefined || request.certIds.some((certId) => this.routeOf(certId) !== route)) {
       throw new DomainError('notFound', 'keysmith is not the OCSP responder for this issuer');
     }
     return route.source.response(request, requestKeys);
   }
 
-  #routeOf(certId: OcspCertId): CompiledRoute | undefined {
+  private routeOf(certId: OcspCertId): CompiledRoute | undefined {
     if (certId.hashAlgorithm !== 'sha1' && certId.hashAlgorithm !== 'sha256') return undefined;
     const algorithm: CertIdHash = certId.hashAlgorithm;
-    return this.#routes.find((route) => {
+    return this.routes.find((route) => {
       const hashes = route.hashes[algorithm];
       return sameBytes(hashes.keyHash, certId.issuerKeyHash) && sameBytes(hashes.nameHash, certId.issuerNameHash);
     });

@@ -112,56 +112,56 @@ interface Answer {
  * is bounded by the reads in flight, not by the revocations ever made.
  */
 export class LedgerSource implements Source {
-  readonly #options: LedgerSourceOptions;
-  readonly #validityMs: number;
-  readonly #maxCached: number;
-  readonly #issuerName: string;
-  readonly #issuerHashes: Readonly<Record<CertIdHash, IssuerHashes>>;
-  readonly #byCertId = new Map<string, Entry>();
-  readonly #byRequest = new Map<string, Entry>();
-  readonly #bySerial = new Map<string, Set<Entry>>();
+  private readonly options: LedgerSourceOptions;
+  private readonly validityMs: number;
+  private readonly maxCached: number;
+  private readonly issuerName: string;
+  private readonly issuerHashes: Readonly<Record<CertIdHash, IssuerHashes>>;
+  private readonly byCertId = new Map<string, Entry>();
+  private readonly byRequest = new Map<string, Entry>();
+  private readonly bySerial = new Map<string, Set<Entry>>();
   /** Ledger reads in flight per serial (see the class comment); emptied as each read settles. */
-  readonly #fills = new Map<string, Set<Fill>>();
-  readonly #readsOnHit: boolean;
+  private readonly fills = new Map<string, Set<Fill>>();
+  private readonly readsOnHit: boolean;
 
   constructor(options: LedgerSourceOptions) {
     const validity = options.validityMs ?? DEFAULT_OCSP_VALIDITY_MS;
     if (!Number.isFinite(validity) || validity < 60_000) throw new Error('the OCSP response validity must be at least one minute');
     const max = options.maxCachedResponses ?? DEFAULT_MAX_CACHED;
     if (!Number.isInteger(max) || max < 0) throw new Error('maxCachedResponses must be a non-negative integer');
-    this.#options = options;
-    this.#validityMs = validity;
-    this.#maxCached = max;
-    this.#readsOnHit = (options.cacheCheck ?? 'ledger-read') === 'ledger-read';
-    this.#issuerName = describeCertificate(options.issuerCertificate).subject;
-    this.#issuerHashes = { sha1: ocspIssuerHashes(options.issuerCertificate, 'sha1'), sha256: ocspIssuerHashes(options.issuerCertificate, 'sha256') };
+    this.options = options;
+    this.validityMs = validity;
+    this.maxCached = max;
+    this.readsOnHit = (options.cacheCheck ?? 'ledger-read') === 'ledger-read';
+    this.issuerName = describeCertificate(options.issuerCertificate).subject;
+    this.issuerHashes = { sha1: ocspIssuerHashes(options.issuerCertificate, 'sha1'), sha256: ocspIssuerHashes(options.issuerCertificate, 'sha256') };
   }
 
   /** Pre-signed responses held now. */
   get size(): number {
-    return this.#byCertId.size;
+    return this.byCertId.size;
   }
 
   cachedFor(requestKey: string): Awaitable<OcspResponse | undefined> {
-    const entry = this.#byRequest.get(requestKey);
+    const entry = this.byRequest.get(requestKey);
     if (entry === undefined) return undefined;
     // Due for re-signing: `response` decides (re-signs, or on PostgreSQL keeps serving it while the ledger is down).
-    if (this.#options.clock.now() >= entry.refreshAt) return undefined;
-    if (!this.#readsOnHit) return entry.response;
-    return mapAwaitable(this.#isCurrent(entry), (isCurrent) => (isCurrent ? entry.response : undefined));
+    if (this.options.clock.now() >= entry.refreshAt) return undefined;
+    if (!this.readsOnHit) return entry.response;
+    return mapAwaitable(this.isCurrent(entry), (isCurrent) => (isCurrent ? entry.response : undefined));
   }
 
   response(request: OcspRequest, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     // RFC 6960 §2.3: a responder answers only for the issuers it is authoritative for; one foreign CertID makes the request unauthorized.
     for (const certId of request.certIds) {
-      if (!this.#isOurIssuer(certId)) throw new DomainError('notFound', 'keysmith is not the OCSP responder for this issuer');
+      if (!this.isOurIssuer(certId)) throw new DomainError('notFound', 'keysmith is not the OCSP responder for this issuer');
     }
     const [only] = request.certIds;
-    if (only !== undefined && request.certIds.length === 1 && request.nonce === undefined) return this.#cacheable(only, requestKeys);
+    if (only !== undefined && request.certIds.length === 1 && request.nonce === undefined) return this.cacheable(only, requestKeys);
     // Several CertIDs or a nonce: one signature for this request alone.
-    const now = this.#options.clock.now();
-    const answers = allAwaitable(request.certIds.map((certId) => this.#answer(certId, now)));
-    return mapAwaitable(answers, (settled) => this.#sign(settled, now, request.nonce));
+    const now = this.options.clock.now();
+    const answers = allAwaitable(request.certIds.map((certId) => this.answer(certId, now)));
+    return mapAwaitable(answers, (settled) => this.sign(settled, now, request.nonce));
   }
 
   /**
@@ -170,32 +170,32 @@ export class LedgerSource implements Source {
    * that none of them caches what it read: the next request reads the ledger.
    */
   readonly drop = (serial: string): void => {
-    for (const fill of this.#fills.get(serial) ?? []) fill.isStale = true;
-    for (const entry of this.#bySerial.get(serial) ?? []) this.#remove(entry);
+    for (const fill of this.fills.get(serial) ?? []) fill.isStale = true;
+    for (const entry of this.bySerial.get(serial) ?? []) this.remove(entry);
   };
 
-  #cacheable(certId: OcspCertId, requestKeys: readonly string[]): Awaitable<OcspResponse> {
+  private cacheable(certId: OcspCertId, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     const certIdKey = Buffer.from(certId.der).toString('latin1');
-    const known = this.#byCertId.get(certIdKey);
-    if (known === undefined) return this.#fresh(certId, certIdKey, requestKeys);
-    const now = this.#options.clock.now();
+    const known = this.byCertId.get(certIdKey);
+    if (known === undefined) return this.fresh(certId, certIdKey, requestKeys);
+    const now = this.options.clock.now();
     if (now >= known.refreshAt) {
-      if (this.#readsOnHit || now >= known.nextUpdate) {
-        this.#remove(known);
-        return this.#fresh(certId, certIdKey, requestKeys);
+      if (this.readsOnHit || now >= known.nextUpdate) {
+        this.remove(known);
+        return this.fresh(certId, certIdKey, requestKeys);
       }
       // Feed mode: re-sign from the ledger; while it cannot be reached, the response we hold is still true until its nextUpdate.
       return recoverAwaitable(
-        () => this.#fresh(certId, certIdKey, requestKeys),
-        (error) => this.#servedWhileUnavailable(known, error, requestKeys),
+        () => this.fresh(certId, certIdKey, requestKeys),
+        (error) => this.servedWhileUnavailable(known, error, requestKeys),
       );
     }
-    if (!this.#readsOnHit) return this.#served(known, requestKeys);
-    return mapAwaitable(this.#isCurrent(known), (isCurrent) => (isCurrent ? this.#served(known, requestKeys) : this.#fresh(certId, certIdKey, requestKeys)));
+    if (!this.readsOnHit) return this.served(known, requestKeys);
+    return mapAwaitable(this.isCurrent(known), (isCurrent) => (isCurrent ? this.served(known, requestKeys) : this.fresh(certId, certIdKey, requestKeys)));
   }
 
-  #served(entry: Entry, requestKeys: readonly string[]): OcspResponse {
-    for (const key of requestKeys) this.#alias(entry, key);
+  private served(entry: Entry, requestKeys: readonly string[]): OcspResponse {
+    for (const key of requestKeys) this.alias(entry, key);
     return entry.response;
   }
 
@@ -204,56 +204,56 @@ export class LedgerSource implements Source {
    * (RFC 6960 §2.3 would otherwise make it tryLater), it was not dropped
    * meanwhile (a revocation heard removes it) and its nextUpdate is still ahead.
    */
-  #servedWhileUnavailable(entry: Entry, error: unknown, requestKeys: readonly string[]): OcspResponse {
-    const isHeld = this.#byCertId.get(entry.certIdKey) === entry;
-    if (!isDomainError(error, 'unavailable') || !isHeld || this.#options.clock.now() >= entry.nextUpdate) throw error;
-    return this.#served(entry, requestKeys);
+  private servedWhileUnavailable(entry: Entry, error: unknown, requestKeys: readonly string[]): OcspResponse {
+    const isHeld = this.byCertId.get(entry.certIdKey) === entry;
+    if (!isDomainError(error, 'unavailable') || !isHeld || this.options.clock.now() >= entry.nextUpdate) throw error;
+    return this.served(entry, requestKeys);
   }
 
   /** A newly signed answer for one CertID, kept when it is cacheable and its serial was not dropped during the read. */
-  #fresh(certId: OcspCertId, certIdKey: string, requestKeys: readonly string[]): Awaitable<OcspResponse> {
+  private fresh(certId: OcspCertId, certIdKey: string, requestKeys: readonly string[]): Awaitable<OcspResponse> {
     // Taken before the ledger read: thisUpdate never claims more than the read knew.
-    const now = this.#options.clock.now();
+    const now = this.options.clock.now();
     const serial = certId.serial;
     const fill: Fill = { isStale: false };
-    if (serial !== null) this.#beginFill(serial, fill);
+    if (serial !== null) this.beginFill(serial, fill);
     let answer: Awaitable<Answer>;
     try {
-      answer = this.#answer(certId, now);
+      answer = this.answer(certId, now);
     } catch (error) {
-      if (serial !== null) this.#endFill(serial, fill);
+      if (serial !== null) this.endFill(serial, fill);
       throw error;
     }
     const settle = (settled: Answer): OcspResponse => {
-      if (serial !== null) this.#endFill(serial, fill);
-      return this.#keep(settled, now, certIdKey, requestKeys, fill);
+      if (serial !== null) this.endFill(serial, fill);
+      return this.keep(settled, now, certIdKey, requestKeys, fill);
     };
     if (!isPromise(answer)) return settle(answer);
     return answer.then(settle, (error: unknown) => {
-      if (serial !== null) this.#endFill(serial, fill);
+      if (serial !== null) this.endFill(serial, fill);
       throw error;
     });
   }
 
-  #beginFill(serial: string, fill: Fill): void {
-    let forSerial = this.#fills.get(serial);
+  private beginFill(serial: string, fill: Fill): void {
+    let forSerial = this.fills.get(serial);
     if (forSerial === undefined) {
       forSerial = new Set();
-      this.#fills.set(serial, forSerial);
+      this.fills.set(serial, forSerial);
     }
     forSerial.add(fill);
   }
 
-  #endFill(serial: string, fill: Fill): void {
-    const forSerial = this.#fills.get(serial);
+  private endFill(serial: string, fill: Fill): void {
+    const forSerial = this.fills.get(serial);
     forSerial?.delete(fill);
-    if (forSerial?.size === 0) this.#fills.delete(serial);
+    if (forSerial?.size === 0) this.fills.delete(serial);
   }
 
-  #keep(answer: Answer, now: number, certIdKey: string, requestKeys: readonly string[], fill: Fill): OcspResponse {
-    const response = this.#sign([answer], now, undefined);
+  private keep(answer: Answer, now: number, certIdKey: string, requestKeys: readonly string[], fill: Fill): OcspResponse {
+    const response = this.sign([answer], now, undefined);
     const cache = response.cache;
-    if (answer.ledgerStatus === undefined || answer.serial === null || cache === undefined || this.#maxCached === 0) return response;
+    if (answer.ledgerStatus === undefined || answer.serial === null || cache === undefined || this.maxCached === 0) return response;
     // Read before a revocation of this serial was heard: true for this request (it was asked before), never kept for the next.
     if (fill.isStale) return response;
     const entry: Entry = {
@@ -266,44 +266,44 @@ export class LedgerSource implements Source {
       certIdKey,
       requestKeys: [],
     };
-    this.#store(entry);
-    for (const key of requestKeys) this.#alias(entry, key);
+    this.store(entry);
+    for (const key of requestKeys) this.alias(entry, key);
     return response;
   }
 
   /** 'ledger-read' mode: the ledger still gives the status the entry was signed for (one indexed read per hit). */
-  #isCurrent(entry: Entry): Awaitable<boolean> {
-    return mapAwaitable(this.#options.ledger.statusOf(entry.serial), (status) => {
+  private isCurrent(entry: Entry): Awaitable<boolean> {
+    return mapAwaitable(this.options.ledger.statusOf(entry.serial), (status) => {
       const isCurrent = status?.status === entry.ledgerStatus;
-      if (!isCurrent) this.#remove(entry);
+      if (!isCurrent) this.remove(entry);
       return isCurrent;
     });
   }
 
-  #isOurIssuer(certId: OcspCertId): boolean {
+  private isOurIssuer(certId: OcspCertId): boolean {
     const hash = certId.hashAlgorithm;
     // A CertID hashed with anything else cannot be matched to our issuer, so it is not ours to answer.
     if (hash !== 'sha1' && hash !== 'sha256') return false;
-    const ours = this.#issuerHashes[hash];
+    const ours = this.issuerHashes[hash];
     return Buffer.from(ours.nameHash).equals(certId.issuerNameHash) && Buffer.from(ours.keyHash).equals(certId.issuerKeyHash);
   }
 
   /** The status of one CertID from the ledger, with its window. */
-  #answer(certId: OcspCertId, now: number): Awaitable<Answer> {
+  private answer(certId: OcspCertId, now: number): Awaitable<Answer> {
     const serial = certId.serial;
-    if (serial === null) return this.#answerFrom(certId, serial, undefined, now);
-    return mapAwaitable(this.#options.ledger.findBySerial(serial), (row) => this.#answerFrom(certId, serial, row, now));
+    if (serial === null) return this.answerFrom(certId, serial, undefined, now);
+    return mapAwaitable(this.options.ledger.findBySerial(serial), (row) => this.answerFrom(certId, serial, row, now));
   }
 
-  #answerFrom(certId: OcspCertId, serial: string | null, row: OcspCertificateRow | undefined, now: number): Answer {
+  private answerFrom(certId: OcspCertId, serial: string | null, row: OcspCertificateRow | undefined, now: number): Answer {
     const thisUpdate = Math.floor(now / 1000) * 1000;
     // The ledger also holds the root and the intermediate, which this issuer did not sign: unknown, as for a serial never seen.
-    const isOurs = row !== undefined && row.issuer === this.#issuerName;
+    const isOurs = row !== undefined && row.issuer === this.issuerName;
     let status: OcspCertStatus = { kind: 'unknown' };
     if (isOurs && row.status === 'revoked' && row.revokedAt !== null) status = { kind: 'revoked', revokedAt: row.revokedAt, reason: row.revocationReason };
     else if (isOurs && row.status === 'valid') status = { kind: 'good' };
     return {
-      single: { certId: certId.der, status, thisUpdate, nextUpdate: this.#nextUpdate(thisUpdate, isOurs ? row.notAfter : null) },
+      single: { certId: certId.der, status, thisUpdate, nextUpdate: this.nextUpdate(thisUpdate, isOurs ? row.notAfter : null) },
       ledgerStatus: isOurs && status.kind !== 'unknown' ? row.status : undefined,
       serial,
     };
@@ -314,16 +314,16 @@ export class LedgerSource implements Source {
    * (no status is needed after it) nor past the responder certificate's
    * (a client would refuse the signature).
    */
-  #nextUpdate(thisUpdate: number, certificateNotAfter: number | null): number {
-    let next = Math.min(thisUpdate + this.#validityMs, this.#options.signer.notAfter);
+  private nextUpdate(thisUpdate: number, certificateNotAfter: number | null): number {
+    let next = Math.min(thisUpdate + this.validityMs, this.options.signer.notAfter);
     if (certificateNotAfter !== null && certificateNotAfter > thisUpdate) next = Math.min(next, certificateNotAfter);
     if (next <= thisUpdate) throw new Error('the OCSP responder certificate has expired: no response can be signed');
     return next;
   }
 
-  #sign(answers: readonly Answer[], now: number, nonce: Uint8Array | undefined): OcspResponse {
+  private sign(answers: readonly Answer[], now: number, nonce: Uint8Array | undefined): OcspResponse {
     const singles = answers.map((a) => a.single);
-    const signed = this.#options.signer.signResponse({ producedAt: now, responses: singles, ...(nonce === undefined ? {} : { nonce }) });
+    const signed = this.options.signer.signResponse({ producedAt: now, responses: singles, ...(nonce === undefined ? {} : { nonce }) });
     // A Buffer view (no copy): what the HTTP layer sends, as is, for every hit.
     const der = Buffer.from(signed.buffer, signed.byteOffset, signed.byteLength);
     const certStatuses = singles.map((single) => single.status.kind);
@@ -339,40 +339,40 @@ export class LedgerSource implements Source {
     return { der, cache, certStatuses };
   }
 
-  #store(entry: Entry): void {
-    const previous = this.#byCertId.get(entry.certIdKey);
-    if (previous !== undefined) this.#remove(previous);
+  private store(entry: Entry): void {
+    const previous = this.byCertId.get(entry.certIdKey);
+    if (previous !== undefined) this.remove(previous);
     // Bounded: the oldest response goes first. O(1) per eviction: a Map iterates in insertion order, so
     // the first entry is the oldest, and #remove touches only that entry's own keys (at most 8 aliases).
-    while (this.#byCertId.size >= this.#maxCached) {
-      const oldest = this.#byCertId.values().next();
+    while (this.byCertId.size >= this.maxCached) {
+      const oldest = this.byCertId.values().next();
       if (oldest.done === true) break;
-      this.#remove(oldest.value);
+      this.remove(oldest.value);
     }
-    this.#byCertId.set(entry.certIdKey, entry);
-    let forSerial = this.#bySerial.get(entry.serial);
+    this.byCertId.set(entry.certIdKey, entry);
+    let forSerial = this.bySerial.get(entry.serial);
     if (forSerial === undefined) {
       forSerial = new Set();
-      this.#bySerial.set(entry.serial, forSerial);
+      this.bySerial.set(entry.serial, forSerial);
     }
     forSerial.add(entry);
   }
 
-  #alias(entry: Entry, requestKey: string): void {
-    if (this.#byRequest.get(requestKey) === entry || entry.requestKeys.length >= MAX_REQUEST_ALIASES) return;
-    const other = this.#byRequest.get(requestKey);
+  private alias(entry: Entry, requestKey: string): void {
+    if (this.byRequest.get(requestKey) === entry || entry.requestKeys.length >= MAX_REQUEST_ALIASES) return;
+    const other = this.byRequest.get(requestKey);
     const at = other?.requestKeys.indexOf(requestKey) ?? -1;
     if (at !== -1) other?.requestKeys.splice(at, 1);
     entry.requestKeys.push(requestKey);
-    this.#byRequest.set(requestKey, entry);
+    this.byRequest.set(requestKey, entry);
   }
 
-  #remove(entry: Entry): void {
-    if (this.#byCertId.get(entry.certIdKey) === entry) this.#byCertId.delete(entry.certIdKey);
-    for (const key of entry.requestKeys) if (this.#byRequest.get(key) === entry) this.#byRequest.delete(key);
+  private remove(entry: Entry): void {
+    if (this.byCertId.get(entry.certIdKey) === entry) this.byCertId.delete(entry.certIdKey);
+    for (const key of entry.requestKeys) if (this.byRequest.get(key) === entry) this.byRequest.delete(key);
     entry.requestKeys.length = 0;
-    const forSerial = this.#bySerial.get(entry.serial);
+    const forSerial = this.bySerial.get(entry.serial);
     forSerial?.delete(entry);
-    if (forSerial?.size === 0) this.#bySerial.delete(entry.serial);
+    if (forSerial?.size === 0) this.bySerial.delete(entry.serial);
   }
 }

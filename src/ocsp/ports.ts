@@ -4,7 +4,7 @@
  * structurally; cli/compose.ts checks each fit with `satisfies`.
  */
 import type { Awaitable } from '../shared/awaitable.js';
-import type { RevocationReason } from '../shared/records.js';
+import type { RevocationReason } from '../domain/certificates.js';
 import type { OcspResponseContent } from '../x509/index.js';
 
 /** A serial's ledger status (CertificateRepository.statusOf): asked on every cache hit on SQLite (a local indexed read), never on PostgreSQL (LedgerSourceOptions.cacheCheck). */

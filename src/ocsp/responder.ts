@@ -68,7 +68,7 @@ export class OcspResponder {
 
   /** Answers a DER request (a POST body). */
   answer(der: Uint8Array): Awaitable<OcspReply> {
-    return this.#answer(der, []);
+    return this.answerFor(der, []);
   }
 
   /**
@@ -81,13 +81,13 @@ export class OcspResponder {
     return recoverAwaitable(
       () =>
         mapAwaitable(this.source.cachedFor(pathKey), (cached) =>
-          cached !== undefined ? successful(cached) : this.#answer(requestFromGetPath(path), [pathKey]),
+          cached !== undefined ? successful(cached) : this.answerFor(requestFromGetPath(path), [pathKey]),
         ),
-      (err) => this.#failure(err),
+      (err) => this.failure(err),
     );
   }
 
-  #answer(der: Uint8Array, otherKeys: readonly string[]): Awaitable<OcspReply> {
+  private answerFor(der: Uint8Array, otherKeys: readonly string[]): Awaitable<OcspReply> {
     return recoverAwaitable(
       () => {
         // The key is the request's own bytes: identical requests skip decoding altogether.
@@ -96,11 +96,11 @@ export class OcspResponder {
           cached !== undefined ? successful(cached) : mapAwaitable(this.source.response(parseOcspRequest(der), [key, ...otherKeys]), successful),
         );
       },
-      (err) => this.#failure(err),
+      (err) => this.failure(err),
     );
   }
 
-  #failure(err: unknown): OcspReply {
+  private failure(err: unknown): OcspReply {
     const status = isDomainError(err) ? (STATUS_BY_KIND[err.kind] ?? 'internalError') : 'internalError';
     if (status === 'internalError') return { der: REFUSALS.internalError, status, fault: err };
     return { der: REFUSALS[status], status, ...(isDomainError(err) ? { detail: err.detail } : {}) };

@@ -22,50 +22,50 @@ interface Bucket {
 
 /** Buckets are forgotten once full again, and the table never holds more than `maxKeys`. */
 export class RateLimiter {
-  readonly #limit: RateLimit;
-  readonly #maxKeys: number;
-  readonly #buckets = new Map<string, Bucket>();
+  private readonly limit: RateLimit;
+  private readonly maxKeys: number;
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(limit: RateLimit, options: { maxKeys?: number } = {}) {
     if (!(limit.burst >= 1) || !(limit.perSecond > 0)) throw new RangeError('a rate limit needs burst >= 1 and perSecond > 0');
-    this.#limit = limit;
-    this.#maxKeys = options.maxKeys ?? 100_000;
+    this.limit = limit;
+    this.maxKeys = options.maxKeys ?? 100_000;
   }
 
   /** Spends one token of `key`'s bucket at `now` (ms), or says how long until one is free. */
   take(key: string, now: number): RateVerdict {
-    const bucket = this.#refill(key, now);
+    const bucket = this.refill(key, now);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return { ok: true };
     }
-    const waitMs = ((1 - bucket.tokens) / this.#limit.perSecond) * 1000;
+    const waitMs = ((1 - bucket.tokens) / this.limit.perSecond) * 1000;
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 
-  #refill(key: string, now: number): Bucket {
-    const existing = this.#buckets.get(key);
+  private refill(key: string, now: number): Bucket {
+    const existing = this.buckets.get(key);
     if (existing !== undefined) {
       const elapsedSeconds = Math.max(0, now - existing.updatedAt) / 1000;
-      existing.tokens = Math.min(this.#limit.burst, existing.tokens + elapsedSeconds * this.#limit.perSecond);
+      existing.tokens = Math.min(this.limit.burst, existing.tokens + elapsedSeconds * this.limit.perSecond);
       existing.updatedAt = now;
       return existing;
     }
-    if (this.#buckets.size >= this.#maxKeys) this.#evictFull(now);
-    const bucket = { tokens: this.#limit.burst, updatedAt: now };
-    this.#buckets.set(key, bucket);
+    if (this.buckets.size >= this.maxKeys) this.evictFull(now);
+    const bucket = { tokens: this.limit.burst, updatedAt: now };
+    this.buckets.set(key, bucket);
     return bucket;
   }
 
   /** Drops buckets that have refilled (they hold no state worth keeping); if none has, the oldest. */
-  #evictFull(now: number): void {
-    const fullAfterMs = (this.#limit.burst / this.#limit.perSecond) * 1000;
-    for (const [key, bucket] of this.#buckets) {
-      if (now - bucket.updatedAt >= fullAfterMs) this.#buckets.delete(key);
+  private evictFull(now: number): void {
+    const fullAfterMs = (this.limit.burst / this.limit.perSecond) * 1000;
+    for (const [key, bucket] of this.buckets) {
+      if (now - bucket.updatedAt >= fullAfterMs) this.buckets.delete(key);
     }
-    if (this.#buckets.size >= this.#maxKeys) {
-      const oldest = this.#buckets.keys().next();
-      if (oldest.done !== true) this.#buckets.delete(oldest.value);
+    if (this.buckets.size >= this.maxKeys) {
+      const oldest = this.buckets.keys().next();
+      if (oldest.done !== true) this.buckets.delete(oldest.value);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { DomainError } from '../shared/errors.js';
-import type { RegistrationEntry } from '../shared/entry-records.js';
+import type { RegistrationEntry } from '../domain/entries.js';
 
 /**
  * Which registration entry lets `callerId` obtain an SVID for `spiffeId`

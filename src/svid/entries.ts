@@ -1,5 +1,5 @@
 import { DomainError } from '../shared/errors.js';
-import type { EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../shared/entry-records.js';
+import type { EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../domain/entries.js';
 import { normalizeDnsName } from '../x509/index.js';
 import { isAdminPath, requireOwnTrustDomain, requireWorkloadId } from './identity.js';
 import type { EntryInput } from './ports.js';

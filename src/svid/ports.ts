@@ -11,7 +11,7 @@ import type {
   NewRegistrationEntry,
   RegistrationEntry,
   RegistrationEntryPatch,
-} from '../shared/entry-records.js';
+} from '../domain/entries.js';
 
 // ---------------------------------------------------------------- needs
 

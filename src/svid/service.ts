@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
-import type { EntryPage, EntryQuery, RegistrationEntry, RegistrationEntryPatch } from '../shared/entry-records.js';
+import type { EntryPage, EntryQuery, RegistrationEntry, RegistrationEntryPatch } from '../domain/entries.js';
 import { DomainError, isDomainError } from '../shared/errors.js';
 import { RateLimiter, type RateLimit } from '../shared/rate-limit.js';
 import { parseTrustDomain } from '../shared/spiffe-id.js';
@@ -79,17 +79,17 @@ const SECOND = 1000;
  * it. Every refusal is a DomainError thrown before anything is written.
  */
 export class SvidService implements SvidApi {
-  readonly #entries: EntryStore;
-  readonly #joinTokens: JoinTokenStore;
-  readonly #issuer: SvidIssuer;
-  readonly #jwtSigner: JwtSigner;
-  readonly #clock: Clock;
-  readonly #rules: EntryRules;
-  readonly #joinTokensEnabled: boolean;
-  readonly #joinTokenLimiter: RateLimiter;
-  readonly #random: UnitRandom;
-  readonly #onInternalError: (error: unknown) => void;
-  readonly #checkCsr: (csr: string | Uint8Array) => Promise<ParsedCsr>;
+  private readonly entries: EntryStore;
+  private readonly joinTokens: JoinTokenStore;
+  private readonly issuer: SvidIssuer;
+  private readonly jwtSigner: JwtSigner;
+  private readonly clock: Clock;
+  private readonly rules: EntryRules;
+  private readonly joinTokensEnabled: boolean;
+  private readonly joinTokenLimiter: RateLimiter;
+  private readonly random: UnitRandom;
+  private readonly onInternalError: (error: unknown) => void;
+  private readonly checkCsr: (csr: string | Uint8Array) => Promise<ParsedCsr>;
 
   constructor(deps: SvidServiceDeps) {
     const options = deps.options ?? {};
@@ -97,34 +97,34 @@ export class SvidService implements SvidApi {
     if (!Number.isSafeInteger(maxX509TtlMs) || maxX509TtlMs < SECOND || maxX509TtlMs > SVID_PROFILE_MAX_TTL_MS) {
       throw new RangeError(`maxX509TtlMs must be from 1 s to ${SVID_PROFILE_MAX_TTL_MS} ms (24 h)`);
     }
-    this.#entries = deps.entries;
-    this.#joinTokens = deps.joinTokens;
-    this.#issuer = deps.issuer;
-    this.#jwtSigner = deps.jwtSigner;
-    this.#clock = deps.clock;
-    this.#rules = { trustDomain: parseTrustDomain(deps.trustDomain), maxX509TtlMs };
-    this.#joinTokensEnabled = options.joinTokensEnabled ?? true;
-    this.#joinTokenLimiter = new RateLimiter(options.joinTokenRateLimit ?? DEFAULT_JOIN_TOKEN_RATE_LIMIT);
-    this.#random = options.random ?? cryptoUnitRandom;
-    this.#onInternalError = options.onInternalError ?? ((): void => undefined);
-    this.#checkCsr = options.checkCsr ?? ((csr) => parseCsr(csr));
+    this.entries = deps.entries;
+    this.joinTokens = deps.joinTokens;
+    this.issuer = deps.issuer;
+    this.jwtSigner = deps.jwtSigner;
+    this.clock = deps.clock;
+    this.rules = { trustDomain: parseTrustDomain(deps.trustDomain), maxX509TtlMs };
+    this.joinTokensEnabled = options.joinTokensEnabled ?? true;
+    this.joinTokenLimiter = new RateLimiter(options.joinTokenRateLimit ?? DEFAULT_JOIN_TOKEN_RATE_LIMIT);
+    this.random = options.random ?? cryptoUnitRandom;
+    this.onInternalError = options.onInternalError ?? ((): void => undefined);
+    this.checkCsr = options.checkCsr ?? ((csr) => parseCsr(csr));
   }
 
   // ------------------------------------------------------------ X.509-SVIDs
 
   async issueX509(caller: SvidCaller, request: X509SvidRequest): Promise<X509Svid> {
     // 1. The request alone: identity syntax, TTL shape, then the CSR's signature and key (its names are ignored).
-    requireWorkloadId(request.spiffeId, this.#rules.trustDomain);
+    requireWorkloadId(request.spiffeId, this.rules.trustDomain);
     if (request.ttlMs !== undefined) checkRequestedTtl(request.ttlMs);
-    const csr = await this.#checkCsr(request.csr);
+    const csr = await this.checkCsr(request.csr);
 
     // 2. Authorization: an entry naming the caller as parent, or the caller renewing its own identity.
-    const entry = findGrantingEntry(await this.#entries.findBySpiffeId(request.spiffeId), caller.spiffeId, request.spiffeId, this.#clock.now());
-    const ttlMs = this.#x509TtlFor(entry, request.ttlMs);
+    const entry = findGrantingEntry(await this.entries.findBySpiffeId(request.spiffeId), caller.spiffeId, request.spiffeId, this.clock.now());
+    const ttlMs = this.x509TtlFor(entry, request.ttlMs);
 
     // 3. Subject and SANs come from the entry; the Authority records the caller as requester.
-    const issuedAt = this.#clock.now();
-    const issued = await this.#issuer.issue(
+    const issuedAt = this.clock.now();
+    const issued = await this.issuer.issue(
       {
         publicKey: csr.publicKey,
         spiffeId: entry.spiffeId,
@@ -135,7 +135,7 @@ export class SvidService implements SvidApi {
       },
       'svid',
     );
-    return this.#toSvid(entry.spiffeId, entry.id, issued, issuedAt);
+    return this.toSvid(entry.spiffeId, entry.id, issued, issuedAt);
   }
 
   async issueX509Batch(caller: SvidCaller, requests: readonly X509SvidRequest[]): Promise<readonly BatchResult[]> {
@@ -143,23 +143,23 @@ export class SvidService implements SvidApi {
       throw new DomainError('malformed', `a batch holds 1 to ${MAX_BATCH_REQUESTS} requests, not ${requests.length}`);
     }
     // Concurrent, so the items' ledger writes can share commits; each item settles on its own.
-    return Promise.all(requests.map((request) => this.#batchItem(caller, request)));
+    return Promise.all(requests.map((request) => this.batchItem(caller, request)));
   }
 
-  async #batchItem(caller: SvidCaller, request: X509SvidRequest): Promise<BatchResult> {
+  private async batchItem(caller: SvidCaller, request: X509SvidRequest): Promise<BatchResult> {
     try {
       return { ok: true, svid: await this.issueX509(caller, request) };
     } catch (err) {
       if (isDomainError(err) && err.kind !== 'internal') return { ok: false, error: { kind: err.kind, detail: err.detail } };
       // An internal fault's message may name files or keys: it stays in the process.
-      this.#onInternalError(err);
+      this.onInternalError(err);
       return { ok: false, error: { kind: 'internal', detail: 'internal error' } };
     }
   }
 
-  #x509TtlFor(entry: RegistrationEntry, requestedMs: number | undefined): number {
+  private x509TtlFor(entry: RegistrationEntry, requestedMs: number | undefined): number {
     // The configured maximum may have been lowered after the entry was made.
-    const allowedMs = Math.min(entry.x509TtlMs, this.#rules.maxX509TtlMs);
+    const allowedMs = Math.min(entry.x509TtlMs, this.rules.maxX509TtlMs);
     if (requestedMs === undefined) return allowedMs;
     if (requestedMs > allowedMs) {
       throw new DomainError('malformed', `requested ttl ${formatSeconds(requestedMs)} exceeds the ${formatSeconds(allowedMs)} entry ${entry.id} allows`);
@@ -167,7 +167,7 @@ export class SvidService implements SvidApi {
     return requestedMs;
   }
 
-  #toSvid(
+  private toSvid(
     spiffeId: string,
     entryId: string | null,
     issued: { readonly serial: string; readonly chainPem: string; readonly notAfter: number },
@@ -178,9 +178,9 @@ export class SvidService implements SvidApi {
       serial: issued.serial,
       entryId,
       certChainPem: issued.chainPem,
-      bundlePem: this.#issuer.bundlePem(),
+      bundlePem: this.issuer.bundlePem(),
       expiresAt: issued.notAfter,
-      renewAfter: renewAfter(issuedAt, issued.notAfter, this.#random),
+      renewAfter: renewAfter(issuedAt, issued.notAfter, this.random),
     };
   }
 
@@ -189,90 +189,90 @@ export class SvidService implements SvidApi {
   async issueJwt(caller: SvidCaller, request: JwtSvidRequest): Promise<JwtSvid> {
     const audience = checkAudience(request.audience);
     const spiffeId = request.spiffeId ?? caller.spiffeId;
-    requireWorkloadId(spiffeId, this.#rules.trustDomain);
-    const now = this.#clock.now();
-    const entry = findGrantingEntry(await this.#entries.findBySpiffeId(spiffeId), caller.spiffeId, spiffeId, now);
+    requireWorkloadId(spiffeId, this.rules.trustDomain);
+    const now = this.clock.now();
+    const entry = findGrantingEntry(await this.entries.findBySpiffeId(spiffeId), caller.spiffeId, spiffeId, now);
     // JWT-SVID §3: iat and exp are NumericDate, whole seconds.
     const iat = Math.floor(now / SECOND);
     const exp = iat + Math.max(1, Math.floor(entry.jwtTtlMs / SECOND));
-    const token = await this.#jwtSigner.sign({ sub: spiffeId, aud: audience, iat, exp });
+    const token = await this.jwtSigner.sign({ sub: spiffeId, aud: audience, iat, exp });
     return { token, spiffeId, issuedAt: iat * SECOND, expiresAt: exp * SECOND };
   }
 
   jwtAuthorities(): readonly JwtAuthorityJwk[] {
-    return this.#jwtSigner.publishedJwks();
+    return this.jwtSigner.publishedJwks();
   }
 
   // ------------------------------------------------------------ join tokens
 
   async createJoinToken(actor: string, spiffeId: string, ttlMs: number): Promise<CreatedJoinToken> {
     requireActor(actor);
-    requireNodeId(spiffeId, this.#rules.trustDomain);
+    requireNodeId(spiffeId, this.rules.trustDomain);
     checkJoinTokenTtl(ttlMs);
-    const now = this.#clock.now();
+    const now = this.clock.now();
     const { token, tokenHash, id } = newJoinToken();
     const expiresAt = now + ttlMs;
-    await this.#joinTokens.create({ id, tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null, revokedAt: null });
+    await this.joinTokens.create({ id, tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null, revokedAt: null });
     return { id, token, spiffeId, expiresAt, createdAt: now, createdBy: actor };
   }
 
   async attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid> {
-    if (!this.#joinTokensEnabled) throw new DomainError('forbidden', 'join tokens are off in strict mode');
+    if (!this.joinTokensEnabled) throw new DomainError('forbidden', 'join tokens are off in strict mode');
     // 1. The rate limit comes before any work, so a guessing client pays for every guess.
     if (clientAddress.length === 0 || clientAddress.length > MAX_CLIENT_ADDRESS_LENGTH) throw new Error('clientAddress must be 1 to 256 characters');
-    const verdict = this.#joinTokenLimiter.take(clientAddress, this.#clock.now());
+    const verdict = this.joinTokenLimiter.take(clientAddress, this.clock.now());
     if (!verdict.ok) {
       throw new DomainError('rateLimited', `too many join-token attempts from ${clientAddress}`, { retryAfterSeconds: verdict.retryAfterSeconds });
     }
 
     // 2. The CSR before the token: a bad CSR must not burn a good token.
     checkJoinTokenShape(attestation.token);
-    const csr = await this.#checkCsr(attestation.csr);
+    const csr = await this.checkCsr(attestation.csr);
 
     // 3. Redeem by hash in one durable transaction; only the hash was ever stored.
     const tokenHash = hashJoinToken(attestation.token);
-    const outcome = await this.#joinTokens.redeem(tokenHash, this.#clock.now());
+    const outcome = await this.joinTokens.redeem(tokenHash, this.clock.now());
     if (!outcome.ok) throw redeemRefusal(outcome);
     requireSameHash(outcome.record.tokenHash, tokenHash);
 
     // 4. The node identity the token names, then the serial noted against the token.
-    const issuedAt = this.#clock.now();
-    const issued = await this.#issuer.issue(
+    const issuedAt = this.clock.now();
+    const issued = await this.issuer.issue(
       { publicKey: csr.publicKey, spiffeId: outcome.record.spiffeId, requester: joinTokenRequester(tokenHash) },
       'node',
     );
-    await this.#joinTokens.attachSerial(tokenHash, issued.serial);
-    return this.#toSvid(outcome.record.spiffeId, null, issued, issuedAt);
+    await this.joinTokens.attachSerial(tokenHash, issued.serial);
+    return this.toSvid(outcome.record.spiffeId, null, issued, issuedAt);
   }
 
   // ------------------------------------------------------------ registration entries
 
   async createEntry(actor: string, input: EntryInput): Promise<RegistrationEntry> {
     requireActor(actor);
-    const now = this.#clock.now();
-    const fields = checkNewEntry(input, this.#rules, now);
-    return this.#entries.create({ id: randomUUID(), ...fields, createdBy: actor }, now);
+    const now = this.clock.now();
+    const fields = checkNewEntry(input, this.rules, now);
+    return this.entries.create({ id: randomUUID(), ...fields, createdBy: actor }, now);
   }
 
   async getEntry(id: string): Promise<RegistrationEntry> {
-    const entry = await this.#entries.get(id);
+    const entry = await this.entries.get(id);
     if (entry === undefined) throw new DomainError('notFound', `no registration entry ${id}`);
     return entry;
   }
 
   async listEntries(query: EntryQuery): Promise<EntryPage> {
-    return this.#entries.list(checkEntryQuery(query));
+    return this.entries.list(checkEntryQuery(query));
   }
 
   async updateEntry(id: string, patch: RegistrationEntryPatch): Promise<RegistrationEntry> {
-    const now = this.#clock.now();
+    const now = this.clock.now();
     // Checked against the stored entry (its SPIFFE ID fixes the admin flag); the store re-reads it under its lock.
-    const checked = checkEntryPatch(await this.getEntry(id), patch, this.#rules, now);
-    return this.#entries.update(id, checked, now);
+    const checked = checkEntryPatch(await this.getEntry(id), patch, this.rules, now);
+    return this.entries.update(id, checked, now);
   }
 
   async deleteEntry(id: string): Promise<void> {
-    if (!(await this.#entries.delete(id))) throw new DomainError('notFound', `no registration entry ${id}`);
+    if (!(await this.entries.delete(id))) throw new DomainError('notFound', `no registration entry ${id}`);
   }
 }
 

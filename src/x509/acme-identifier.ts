@@ -1,10 +1,7 @@
-import { webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
-import { DerError, readSingle, Tag, tlv } from '../pkix/index.js';
-import { ipToOctets, normalizeDnsName, normalizeIpAddress } from './names.js';
-import { toPem } from './pem.js';
-import { peculiar } from './provider.js';
+import { DerError, readSingle, Tag } from '../pkix/index.js';
+import { ipToOctets, normalizeIpAddress } from './names.js';
 
 /*
  * The id-pe-acmeIdentifier extension of RFC 8737 §3 (tls-alpn-01):
@@ -107,49 +104,6 @@ function readAuthorization(value: Uint8Array): Uint8Array | undefined {
     throw cause;
   }
   return digest.byteLength === SHA256_BYTES ? new Uint8Array(digest) : undefined;
-}
-
-/** extnValue for id-pe-acmeIdentifier: the DER OCTET STRING of a 32-octet digest. */
-export function encodeAcmeIdentifierValue(digest: Uint8Array): Uint8Array {
-  if (digest.byteLength !== SHA256_BYTES) throw new TypeError(`the acmeIdentifier digest is ${SHA256_BYTES} octets, got ${digest.byteLength}`);
-  return tlv(Tag.octetString, digest);
-}
-
-export interface TlsAlpnCertificateRequest {
-  readonly identifier: { readonly type: 'dns' | 'ip'; readonly value: string };
-  /** Usually SHA-256 of the key authorization; tests pass wrong ones on purpose. */
-  readonly digest: Uint8Array;
-  /** RFC 8737 §3 requires critical; false only to test that validators refuse it. */
-  readonly isCritical?: boolean;
-}
-
-/**
- * A self-signed tls-alpn-01 responder certificate (RFC 8737 §3) with a fresh
- * P-256 key, as PEM for a TLS server. For tests and local responders: the
- * CA never serves this itself.
- */
-export async function createTlsAlpnCertificate(request: TlsAlpnCertificateRequest): Promise<{ readonly certPem: string; readonly keyPem: string }> {
-  const { identifier } = request;
-  const altName =
-    identifier.type === 'dns'
-      ? { type: 'dns' as const, value: normalizeDnsName(identifier.value) }
-      : { type: 'ip' as const, value: normalizeIpAddress(identifier.value) };
-  // Async generateKey: the JWK-export hang of generateKeyPairSync keys (PERF-NOTES) cannot apply.
-  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
-  const now = Date.now();
-  const certificate = await peculiar.X509CertificateGenerator.createSelfSigned({
-    name: [{ CN: [altName.value] }],
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 7 * 24 * 3_600_000),
-    keys,
-    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    extensions: [
-      new peculiar.SubjectAlternativeNameExtension([altName], false),
-      new peculiar.Extension(ACME_IDENTIFIER_OID, request.isCritical ?? true, encodeAcmeIdentifierValue(request.digest)),
-    ],
-  });
-  const pkcs8 = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { certPem: certificate.toString('pem'), keyPem: toPem(pkcs8, 'PRIVATE KEY') };
 }
 
 /** RFC 8738 §6: the reverse-mapping name of an IP identifier, used as SNI for tls-alpn-01. */

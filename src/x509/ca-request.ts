@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
 import { peculiar } from './provider.js';
 import { parsePemBlocks } from './pem.js';
 

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { derSequence } from '../pkix/index.js';
 import { checkDistinguishedName, normalizeDnsName, normalizeIpAddress, type DistinguishedName } from './names.js';
 import { peculiar, subtle } from './provider.js';
@@ -76,8 +76,8 @@ const DER_NULL = Uint8Array.of(0x05, 0x00);
 
 /** The issuing side of a signature: name, key identifier, validity and private key. */
 export class CertificateIssuer {
-  readonly #name: asn.Name;
-  #nameText: string | undefined;
+  private readonly distinguishedName: asn.Name;
+  private cachedNameText: string | undefined;
   /** Subject key identifier of the issuer; becomes the AKI of what it signs. */
   readonly keyIdentifier: Uint8Array;
   /** DER SubjectPublicKeyInfo of the issuer key, for checking signatures after signing. */
@@ -100,7 +100,7 @@ export class CertificateIssuer {
     notAfter: number;
     isSelf: boolean;
   }) {
-    this.#name = o.name;
+    this.distinguishedName = o.name;
     this.keyIdentifier = o.keyIdentifier;
     this.publicKey = o.publicKey;
     this.publicKeyObject = createPublicKey({ key: Buffer.from(o.publicKey), format: 'der', type: 'spki' });
@@ -112,20 +112,20 @@ export class CertificateIssuer {
 
   /** The issuer Name, byte for byte the subject of the issuing certificate (RFC 5280 §4.1.2.4). */
   get name(): asn.Name {
-    return this.#name;
+    return this.distinguishedName;
   }
 
   /** The issuer Name as text, as `describeCertificate` prints it. */
   get nameText(): string {
-    this.#nameText ??= new peculiar.Name(this.#name).toString();
-    return this.#nameText;
+    this.cachedNameText ??= new peculiar.Name(this.distinguishedName).toString();
+    return this.cachedNameText;
   }
 }
 
 function curveOf(key: webcrypto.CryptoKey): IssuerCurve {
   const namedCurve: unknown = Reflect.get(key.algorithm, 'namedCurve');
   if (key.algorithm.name !== 'ECDSA' || (namedCurve !== 'P-256' && namedCurve !== 'P-384')) {
-    throw new Error(`issuer key must be ECDSA P-256 or P-384, got ${key.algorithm.name} ${String(namedCurve ?? '')}`.trim());
+    throw new Error(`issuer key must be ECDSA P-256 or P-384, got ${key.algorithm.name} ${typeof namedCurve === 'string' ? namedCurve : ''}`.trim());
   }
   if (!key.usages.includes('sign') || key.type !== 'private') throw new Error('issuer key must be a private key usable for signing');
   return namedCurve;
@@ -183,21 +183,21 @@ export class PreparedCertificate {
   readonly issuer: CertificateIssuer;
   /** The SKI written into the TBS (RFC 7093 §2 method 1). */
   readonly subjectKeyId: Uint8Array;
-  readonly #tbsDer: Uint8Array;
-  #isUsed = false;
+  private readonly tbsDer: Uint8Array;
+  private isUsed = false;
 
   constructor(template: CertificateTemplate, issuer: CertificateIssuer, subjectKeyId: Uint8Array, tbsDer: Uint8Array) {
     this.template = template;
     this.issuer = issuer;
     this.subjectKeyId = subjectKeyId;
-    this.#tbsDer = tbsDer;
+    this.tbsDer = tbsDer;
   }
 
   /** Hands out the DER TBSCertificate exactly once. */
   take(): Uint8Array {
-    if (this.#isUsed) throw new Error('a prepared certificate can be signed only once');
-    this.#isUsed = true;
-    return this.#tbsDer;
+    if (this.isUsed) throw new Error('a prepared certificate can be signed only once');
+    this.isUsed = true;
+    return this.tbsDer;
   }
 }
 

@@ -1,7 +1,7 @@
 import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../domain/certificates.js';
 import { SIGNATURE, type CertificateIssuer, type IssuerCurve } from './certificate.js';
 import { asciiBytes, contextTag, derSequence, encodeOid, Tag, tlv } from '../pkix/index.js';
 import { peculiar } from './provider.js';

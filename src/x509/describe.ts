@@ -2,7 +2,7 @@ import { createHash, verify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { OID, SIGNATURE, type ExtendedKeyUsageName, type KeyUsageName, type PreparedCertificate } from './certificate.js';
 import { normalizeIpAddress } from './names.js';
 import { peculiar } from './provider.js';
@@ -26,8 +26,8 @@ export interface CertificateDescription {
   readonly isCa: boolean;
   readonly pathLength: number | null;
   readonly keyUsage: readonly KeyUsageName[];
-  /** Known purposes by name; any other OID as dotted text. */
-  readonly extendedKeyUsage: readonly (ExtendedKeyUsageName | string)[];
+  /** Known purposes by name (an ExtendedKeyUsageName); any other OID as dotted text. */
+  readonly extendedKeyUsage: readonly string[];
   readonly subjectKeyId: string | null;
   readonly authorityKeyId: string | null;
   readonly ocspUrls: readonly string[];

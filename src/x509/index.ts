@@ -36,15 +36,12 @@ export {
 export { checkIssuedCertificate, describeCertificate, type CertificateDescription } from './describe.js';
 export {
   ACME_IDENTIFIER_OID,
-  createTlsAlpnCertificate,
-  encodeAcmeIdentifierValue,
   readTlsAlpnCertificate,
   reverseDnsName,
   TlsAlpnCertificateError,
   type AcmeIdentifierExtension,
   type ResponderAltName,
   type TlsAlpnCertificateFacts,
-  type TlsAlpnCertificateRequest,
 } from './acme-identifier.js';
 export { checkDistinguishedName, ipToOctets, normalizeDnsName, normalizeIpAddress, type DistinguishedName, type NameAttribute } from './names.js';
 export { fromPem, parsePemBlocks, splitPemChain, toPem, type PemBlock } from './pem.js';

@@ -1,8 +1,7 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { contextTag, decodeOid, decodeTime, DerError, DerReader, readChildren, readSingle, Tag, tlv } from '../pkix/index.js';
-import type { NameAttribute } from './names.js';
-import { octetsToIp } from './names.js';
+import { type NameAttribute, octetsToIp } from './names.js';
 import { signOneShot, verifyOneShot } from './one-shot.js';
 
 /*
@@ -69,33 +68,33 @@ export class LeafSigner {
   async sign(tbs: Uint8Array): Promise<Uint8Array> {
     // dsaEncoding 'der' gives the Ecdsa-Sig-Value X.509 wants (RFC 3279 §2.2.3).
     const signature = await signOneShot(this.keys.nodeHash, tbs, { key: this.keys.signingKey, dsaEncoding: 'der' });
-    return this.#assemble(tbs, signature);
+    return this.assemble(tbs, signature);
   }
 
   /** The same on this thread, for a crypto worker (no second hop to a pool). */
   signNow(tbs: Uint8Array): Uint8Array {
-    return this.#assemble(tbs, sign(this.keys.nodeHash, tbs, { key: this.keys.signingKey, dsaEncoding: 'der' }));
+    return this.assemble(tbs, sign(this.keys.nodeHash, tbs, { key: this.keys.signingKey, dsaEncoding: 'der' }));
   }
 
   /** The check after signing with the signature verified on the libuv pool. */
   async check(der: Uint8Array, expected: LeafExpectation): Promise<void> {
-    const walked = this.#walk(der, expected.serial);
+    const walked = this.walk(der, expected.serial);
     const isSigned = await verifyOneShot(this.keys.nodeHash, walked.tbs, { key: this.keys.issuerPublicKey, dsaEncoding: 'der' }, walked.signature);
-    this.#compare(walked, expected, isSigned);
+    this.compare(walked, expected, isSigned);
   }
 
   /** The check after signing on this thread. */
   checkNow(der: Uint8Array, expected: LeafExpectation): void {
-    const walked = this.#walk(der, expected.serial);
+    const walked = this.walk(der, expected.serial);
     const isSigned = verify(this.keys.nodeHash, walked.tbs, { key: this.keys.issuerPublicKey, dsaEncoding: 'der' }, walked.signature);
-    this.#compare(walked, expected, isSigned);
+    this.compare(walked, expected, isSigned);
   }
 
-  #assemble(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
+  private assemble(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
     return tlv(Tag.sequence, tbs, this.keys.signatureAlgorithm, tlv(Tag.bitString, Uint8Array.of(0), signature));
   }
 
-  #walk(der: Uint8Array, serial: string): WalkedCertificate {
+  private walk(der: Uint8Array, serial: string): WalkedCertificate {
     try {
       return walkCertificate(der);
     } catch (cause) {
@@ -116,7 +115,7 @@ export class LeafSigner {
    * or a comparison. A mismatch is a keysmith bug: a plain Error, and nothing
    * is handed out.
    */
-  #compare(walked: WalkedCertificate, expected: LeafExpectation, isSigned: boolean): void {
+  private compare(walked: WalkedCertificate, expected: LeafExpectation, isSigned: boolean): void {
     const mismatch = (field: string): never => {
       throw new Error(`issued certificate ${expected.serial} does not match its template: ${field}`);
     };

@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import type { SubjectAltName } from '../shared/records.js';
+import type { SubjectAltName } from '../domain/certificates.js';
 import { prepareCertificate, SIGNATURE, type CertificateIssuer, type CertificateTemplate, type KeyUsageName } from './certificate.js';
 import { asciiBytes, contextTag, DerReader, encodeOid, readSingle, Tag, tlv, type DerElement } from '../pkix/index.js';
 import {
@@ -83,11 +83,11 @@ export interface EncodedLeaf {
 }
 
 export class LeafTemplate {
-  readonly #issuer: CertificateIssuer;
-  readonly #signer: LeafSigner;
-  readonly #issuerName: Uint8Array;
-  readonly #signatureAlgorithm: Uint8Array;
-  readonly #shapes = new Map<string, LeafShape>();
+  private readonly issuer: CertificateIssuer;
+  private readonly signer: LeafSigner;
+  private readonly issuerName: Uint8Array;
+  private readonly signatureAlgorithm: Uint8Array;
+  private readonly shapes = new Map<string, LeafShape>();
 
   /** `signingKey` is the issuer's private key as a KeyObject (CaMaterial.intermediate.keyObject). */
   constructor(issuer: CertificateIssuer, signingKey: KeyObject) {
@@ -97,31 +97,31 @@ export class LeafTemplate {
     if (signingKey.type !== 'private' || signingKey.asymmetricKeyType !== 'ec' || curve !== expected) {
       throw new Error(`the leaf template needs the issuer's ECDSA ${issuer.curve} private key`);
     }
-    this.#issuer = issuer;
+    this.issuer = issuer;
     // RFC 5280 §4.1.2.4: the issuer field is the issuing certificate's subject, encoded the way the builder encodes it.
-    this.#issuerName = new Uint8Array(AsnConvert.serialize(issuer.name));
+    this.issuerName = new Uint8Array(AsnConvert.serialize(issuer.name));
     // RFC 5758 §3.2: ecdsa-with-SHA256/384 with the parameters field absent.
-    this.#signatureAlgorithm = tlv(Tag.sequence, encodeOid(SIGNATURE[issuer.curve].oid));
-    this.#signer = new LeafSigner({
+    this.signatureAlgorithm = tlv(Tag.sequence, encodeOid(SIGNATURE[issuer.curve].oid));
+    this.signer = new LeafSigner({
       nodeHash: SIGNATURE[issuer.curve].nodeHash,
       signingKey,
       issuerPublicKey: issuer.publicKeyObject,
-      issuerName: this.#issuerName,
-      signatureAlgorithm: this.#signatureAlgorithm,
+      issuerName: this.issuerName,
+      signatureAlgorithm: this.signatureAlgorithm,
     });
   }
 
   /** What signs and checks this issuer's leaves, as bytes and KeyObjects (a crypto worker imports it once). */
   get signingKeys(): LeafSigningKeys {
-    return this.#signer.keys;
+    return this.signer.keys;
   }
 
   /** The TBSCertificate of a supported template, or undefined (then use `prepareCertificate`). Throws a plain Error on a bad template. */
   encode(template: CertificateTemplate): EncodedLeaf | undefined {
-    const shape = this.#shapeOf(template);
+    const shape = this.shapeOf(template);
     if (shape === undefined) return undefined;
     const serial = serialBytes(template.serial);
-    checkLeafTemplate(template, this.#issuer.notAfter);
+    checkLeafTemplate(template, this.issuer.notAfter);
     const notBefore = encodeTime(template.notBefore);
     const notAfter = encodeTime(template.notAfter);
     const sans = encodeSubjectAltNames(template.subjectAltNames ?? []);
@@ -137,20 +137,20 @@ export class LeafTemplate {
       Tag.sequence,
       VERSION_V3,
       tlv(Tag.integer, serial),
-      this.#signatureAlgorithm,
-      this.#issuerName,
+      this.signatureAlgorithm,
+      this.issuerName,
       tlv(Tag.sequence, notBefore, notAfter),
       subject,
       template.publicKey,
       tlv(contextTag(3, true), tlv(Tag.sequence, ...extensions)),
     );
-    if (!shape.isProven) this.#prove(template, tbs, shape);
+    if (!shape.isProven) this.prove(template, tbs, shape);
     return { template, tbs, subjectKeyId, shape };
   }
 
   /** Signs the TBS on the libuv pool (node:crypto), returning the DER certificate (RFC 5280 §4.1). */
   sign(encoded: EncodedLeaf): Promise<Uint8Array> {
-    return this.#signer.sign(encoded.tbs);
+    return this.signer.sign(encoded.tbs);
   }
 
   /**
@@ -161,24 +161,24 @@ export class LeafTemplate {
    * walk. A mismatch is a keysmith bug: a plain Error, nothing handed out.
    */
   check(der: Uint8Array, encoded: EncodedLeaf): Promise<void> {
-    return this.#signer.check(der, leafExpectation(encoded));
+    return this.signer.check(der, leafExpectation(encoded));
   }
 
   /** Compares the first certificate of a shape with the reference builder's TBS; any difference is a keysmith bug. */
-  #prove(template: CertificateTemplate, tbs: Uint8Array, shape: LeafShape): void {
-    const reference = prepareCertificate(template, this.#issuer).take();
+  private prove(template: CertificateTemplate, tbs: Uint8Array, shape: LeafShape): void {
+    const reference = prepareCertificate(template, this.issuer).take();
     if (!equalBytes(reference, tbs)) throw new Error(`leaf template for ${template.serial}: DER differs from the certificate builder's`);
     shape.isProven = true;
   }
 
-  #shapeOf(t: CertificateTemplate): LeafShape | undefined {
+  private shapeOf(t: CertificateTemplate): LeafShape | undefined {
     if (t.basicConstraints.ca || t.basicConstraints.pathLength !== undefined) return undefined;
     // The builder refuses name constraints on a leaf; falling back lets it say so.
     if (t.permittedUriHosts !== undefined || t.ocspNoCheck === true) return undefined;
     const eku = t.extendedKeyUsage ?? [];
     // Usage names and URLs cannot contain '\n', so the key is unambiguous.
     const key = `${t.keyUsage.join()}\n${eku.join()}\n${t.ocspUrl ?? ''}\n${t.crlUrl ?? ''}`;
-    const cached = this.#shapes.get(key);
+    const cached = this.shapes.get(key);
     if (cached !== undefined) return cached;
     if (t.keyUsage.length === 0 || t.keyUsage.some((usage) => KEY_USAGE_BITS[usage] === undefined)) return undefined;
     for (const url of [t.ocspUrl, t.crlUrl]) if (url !== undefined && (!/^https?:\/\/[^\n]*$/.test(url) || asciiBytes(url) === undefined)) return undefined;
@@ -196,7 +196,7 @@ export class LeafTemplate {
     if (eku.length > 0) add(LEAF_OIDS.extKeyUsage, tlv(Tag.sequence, ...eku.map((name) => encodeOid(EKU_OIDS[name]))), false);
     add(LEAF_OIDS.subjectKeyIdentifier, undefined, false);
     // RFC 5280 §4.2.1.1: AuthorityKeyIdentifier { keyIdentifier [0] IMPLICIT OCTET STRING }.
-    add(LEAF_OIDS.authorityKeyIdentifier, tlv(Tag.sequence, tlv(contextTag(0, false), this.#issuer.keyIdentifier)), false);
+    add(LEAF_OIDS.authorityKeyIdentifier, tlv(Tag.sequence, tlv(contextTag(0, false), this.issuer.keyIdentifier)), false);
     add(LEAF_OIDS.subjectAltName, undefined, false);
     if (t.ocspUrl !== undefined) {
       const url = asciiBytes(t.ocspUrl) ?? new Uint8Array(0);
@@ -218,7 +218,7 @@ export class LeafTemplate {
       order,
       isProven: false,
     };
-    this.#shapes.set(key, shape);
+    this.shapes.set(key, shape);
     return shape;
   }
 }

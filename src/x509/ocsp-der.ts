@@ -3,7 +3,7 @@ import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import * as ocsp from '@peculiar/asn1-ocsp';
 import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../shared/records.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../domain/certificates.js';
 import { SIGNATURE, type IssuerCurve } from './certificate.js';
 import { checkStrictDer, derSequence, DerError, DerReader } from '../pkix/index.js';
 import { normalizeSerial } from './serial.js';

@@ -1,16 +1,6 @@
-import { checkSubjectPublicKey } from './subject-key.js';
+import { checkSubjectPublicKey, type CheckedPublicKey } from './subject-key.js';
 
-/** The subject key types keysmith certifies. */
-export type SubjectKeyAlgorithm =
-  | { readonly kind: 'ec'; readonly curve: 'P-256' | 'P-384' }
-  | { readonly kind: 'ed25519' }
-  | { readonly kind: 'rsa'; readonly modulusLength: number };
-
-export interface CheckedPublicKey {
-  /** The DER SubjectPublicKeyInfo (checked to be DER): what goes into the certificate. */
-  readonly spki: Uint8Array;
-  readonly algorithm: SubjectKeyAlgorithm;
-}
+export type { CheckedPublicKey, SubjectKeyAlgorithm } from './subject-key.js';
 
 /**
  * Applies the key policy (key-policy.ts; README "Key policy"): EC P-256/P-384

@@ -1,8 +1,19 @@
 import type { KeyObject } from 'node:crypto';
 import { DomainError } from '../shared/errors.js';
 import { checkSpkiPolicy, type PolicyKey } from './key-policy.js';
-import type { CheckedPublicKey, SubjectKeyAlgorithm } from './public-key.js';
 import { importPolicyKey, KeyImportError } from './subject-key-import.js';
+
+/** The subject key types keysmith certifies. */
+export type SubjectKeyAlgorithm =
+  | { readonly kind: 'ec'; readonly curve: 'P-256' | 'P-384' }
+  | { readonly kind: 'ed25519' }
+  | { readonly kind: 'rsa'; readonly modulusLength: number };
+
+export interface CheckedPublicKey {
+  /** The DER SubjectPublicKeyInfo (checked to be DER): what goes into the certificate. */
+  readonly spki: Uint8Array;
+  readonly algorithm: SubjectKeyAlgorithm;
+}
 
 /*
  * `checkPublicKey` for the hot path: the key policy (key-policy.ts) decides

@@ -48,8 +48,8 @@ export interface RoundRobinOptions {
 
 class RoundRobinClient {
   readonly steps: AcmeStep[] = [];
-  #nonce: { value: string; from: string } | undefined;
-  #kid: string | undefined;
+  private nonce: { value: string; from: string } | undefined;
+  private accountKid: string | undefined;
 
   constructor(
     private readonly options: RoundRobinOptions,
@@ -57,45 +57,45 @@ class RoundRobinClient {
   ) {}
 
   async get(what: string, method: 'GET' | 'HEAD', url: string): Promise<Reply> {
-    return this.#record(what, await call(this.options.balancerPort, method, this.#path(url), { ca: this.options.ca }));
+    return this.record(what, await call(this.options.balancerPort, method, this.path(url), { ca: this.options.ca }));
   }
 
   async post(what: string, url: string, payload: object | ''): Promise<Reply> {
-    const nonce = this.#nonce ?? (await this.#freshNonce());
-    this.#nonce = undefined;
+    const nonce = this.nonce ?? (await this.freshNonce());
+    this.nonce = undefined;
     const header: JWSHeaderParameters = {
       alg: this.key.alg,
       url,
       nonce: nonce.value,
-      ...(this.#kid === undefined ? { jwk: { ...this.key.jwk } as NonNullable<JWSHeaderParameters['jwk']> } : { kid: this.#kid }),
+      ...(this.accountKid === undefined ? { jwk: { ...this.key.jwk } } : { kid: this.accountKid }),
     };
     const bytes = new TextEncoder().encode(payload === '' ? '' : JSON.stringify(payload));
     const signed = await new FlattenedSign(bytes).setProtectedHeader(header).sign(this.key.privateKey);
     const body = { protected: signed.protected ?? '', payload: signed.payload, signature: signed.signature };
-    const reply = await call(this.options.balancerPort, 'POST', this.#path(url), { ca: this.options.ca, body, contentType: 'application/jose+json' });
-    return this.#record(what, reply, nonce.from);
+    const reply = await call(this.options.balancerPort, 'POST', this.path(url), { ca: this.options.ca, body, contentType: 'application/jose+json' });
+    return this.record(what, reply, nonce.from);
   }
 
   set kid(kid: string) {
-    this.#kid = kid;
+    this.accountKid = kid;
   }
 
-  async #freshNonce(): Promise<{ value: string; from: string }> {
+  private async freshNonce(): Promise<{ value: string; from: string }> {
     await this.get('newNonce', 'HEAD', `${this.options.publicUrl}/acme/new-nonce`);
-    const nonce = this.#nonce;
+    const nonce = this.nonce;
     if (nonce === undefined) throw new Error('HEAD new-nonce gave no Replay-Nonce');
     return nonce;
   }
 
-  #record(what: string, reply: Reply, nonceFrom?: string): Reply {
+  private record(what: string, reply: Reply, nonceFrom?: string): Reply {
     this.steps.push({ what, status: reply.status, node: reply.peerSerial, ...(nonceFrom === undefined ? {} : { nonceFrom }) });
     const replayNonce = reply.headers['replay-nonce'];
-    if (typeof replayNonce === 'string') this.#nonce = { value: replayNonce, from: reply.peerSerial };
+    if (typeof replayNonce === 'string') this.nonce = { value: replayNonce, from: reply.peerSerial };
     if (reply.status >= 400) throw new Error(`ACME ${what} answered ${reply.status}: ${reply.body.toString('utf8')}`);
     return reply;
   }
 
-  #path(url: string): string {
+  private path(url: string): string {
     if (!url.startsWith(this.options.publicUrl)) throw new Error(`${url} is not under ${this.options.publicUrl}`);
     return url.slice(this.options.publicUrl.length);
   }

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request } from 'node:https';
+import { type Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { makeKeyAndCsr } from '../../bench/svid/csr.js';

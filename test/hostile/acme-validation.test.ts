@@ -70,10 +70,10 @@ class ConnectionCounter {
 class FdSampler {
   max = 0;
   last = 0;
-  readonly #timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly pid: number) {
-    this.#timer = setInterval(() => void this.sample(), 50);
+    this.timer = setInterval(() => void this.sample(), 50);
   }
 
   async sample(): Promise<number> {
@@ -104,7 +104,7 @@ class FdSampler {
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    clearInterval(this.timer);
   }
 }
 
@@ -112,15 +112,15 @@ class FdSampler {
 class GaugeWatcher {
   maxInFlight = 0;
   maxQueued = 0;
-  #inFlight: Promise<void> | undefined;
-  readonly #timer: NodeJS.Timeout;
+  private inFlight: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly service: HostileService,
     private readonly agent: Agent,
   ) {
-    this.#timer = setInterval(() => {
-      this.#inFlight ??= this.scrape().finally(() => (this.#inFlight = undefined));
+    this.timer = setInterval(() => {
+      this.inFlight ??= this.scrape().finally(() => (this.inFlight = undefined));
     }, 250);
   }
 
@@ -143,8 +143,8 @@ class GaugeWatcher {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#inFlight;
+    clearInterval(this.timer);
+    await this.inFlight;
     this.agent.destroy();
   }
 }

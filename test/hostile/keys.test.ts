@@ -372,7 +372,7 @@ class AcmeSession {
     const authz = await this.post(authzUrl, '');
     const challenge = (authz.json['challenges'] as { type: string; url: string; token: string }[]).find((c) => c.type === 'http-01');
     assert.ok(challenge !== undefined);
-    const thumbprint = await calculateJwkThumbprint(this.jwk as Parameters<typeof calculateJwkThumbprint>[0], 'sha256');
+    const thumbprint = await calculateJwkThumbprint(this.jwk, 'sha256');
     challengeResponses.set(challenge.token, `${challenge.token}.${thumbprint}`);
     await this.post(challenge.url, {});
     for (let attempt = 0; attempt < 50; attempt++) {

@@ -73,15 +73,16 @@ export class Scope {
   async close(): Promise<void> {
     const cleanups = this.cleanups.reverse();
     this.cleanups = [];
-    let first: unknown;
+    const failures: unknown[] = [];
     for (const cleanup of cleanups) {
       try {
         await cleanup();
       } catch (err) {
-        first ??= err;
+        failures.push(err);
       }
     }
-    if (first !== undefined) throw first;
+    // The first failure, as it was thrown; every cleanup ran.
+    if (failures.length > 0) throw failures[0];
   }
 }
 

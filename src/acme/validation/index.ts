@@ -13,7 +13,7 @@ export type { ChallengeValidatorOptions } from './options.js';
 export type { AlpnDial, AlpnDialOptions, AlpnSocket } from './ports.js';
 export { dns01Digest } from './dns01.js';
 export { ACME_TLS_ALPN } from './tls-alpn01.js';
-export { refusalReason } from './targets.js';
+export { refusalReason } from './address-policy.js';
 
 /**
  * The challenge validator (Boulder's VA): one call per attempt, never

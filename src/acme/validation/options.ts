@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { AlpnDial } from './ports.js';
-import { parseCidr, type AddressRange } from './targets.js';
+import { parseCidr, type AddressRange } from './address-policy.js';
 
 export interface ChallengeValidatorOptions {
   /**

@@ -47,32 +47,32 @@ interface Job {
 
 /** A FIFO with O(1) push and shift, and an index for positions. */
 class JobQueue {
-  #items: (Job | undefined)[] = [];
-  #head = 0;
+  private items: (Job | undefined)[] = [];
+  private head = 0;
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.items.length - this.head;
   }
 
   push(job: Job): void {
-    this.#items.push(job);
+    this.items.push(job);
   }
 
   shift(): Job | undefined {
     if (this.length === 0) return undefined;
-    const job = this.#items[this.#head];
-    this.#items[this.#head] = undefined;
-    this.#head++;
+    const job = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head++;
     // Compact once the dead prefix is half the array, so memory follows the live length.
-    if (this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
+    if (this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
     }
     return job;
   }
 
   indexOf(id: string): number {
-    for (let i = this.#head; i < this.#items.length; i++) if (this.#items[i]?.id === id) return i - this.#head;
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i]?.id === id) return i - this.head;
     return -1;
   }
 }
@@ -89,18 +89,18 @@ const INITIAL_AVERAGE_MS = 1_000;
 
 export class ValidationScheduler {
   readonly limits: SchedulerLimits;
-  readonly #now: () => number;
-  readonly #accounts = new Map<string, AccountState>();
+  private readonly now: () => number;
+  private readonly accounts = new Map<string, AccountState>();
   /**
    * Accounts with queued jobs, in turn order: Map keeps insertion order, and
    * an account that is served is deleted and set again (to the back).
    */
-  readonly #turns = new Map<string, AccountState>();
-  readonly #running = new Set<string>();
-  readonly #idle = new Set<() => void>();
-  #inFlight = 0;
-  #queued = 0;
-  #averageMs = INITIAL_AVERAGE_MS;
+  private readonly turns = new Map<string, AccountState>();
+  private readonly running = new Set<string>();
+  private readonly idleWaiters = new Set<() => void>();
+  private inFlight = 0;
+  private queued = 0;
+  private averageMs = INITIAL_AVERAGE_MS;
 
   constructor(limits: SchedulerLimits, now: () => number = () => performance.now()) {
     for (const [name, value] of Object.entries(limits)) {
@@ -109,14 +109,14 @@ export class ValidationScheduler {
     if (limits.maxInFlightPerAccount > limits.maxInFlight) throw new TypeError('maxInFlightPerAccount may not exceed maxInFlight');
     if (limits.maxQueuedPerAccount > limits.maxQueued) throw new TypeError('maxQueuedPerAccount may not exceed maxQueued');
     this.limits = limits;
-    this.#now = now;
+    this.now = now;
   }
 
   /** Whether `submit` for this account would be accepted now (the caller checks before it changes any state). */
   canAdmit(account: string): Admission {
-    const state = this.#accounts.get(account);
-    if (this.#canStart(state)) return { ok: true, state: 'running' };
-    if (this.#queued >= this.limits.maxQueued) return { ok: false, reason: 'queueFull' };
+    const state = this.accounts.get(account);
+    if (this.canStart(state)) return { ok: true, state: 'running' };
+    if (this.queued >= this.limits.maxQueued) return { ok: false, reason: 'queueFull' };
     if ((state?.queue.length ?? 0) >= this.limits.maxQueuedPerAccount) return { ok: false, reason: 'accountQueueFull' };
     return { ok: true, state: 'queued' };
   }
@@ -128,22 +128,22 @@ export class ValidationScheduler {
   submit(account: string, id: string, run: () => Promise<void>, options: { readonly force?: boolean } = {}): Admission {
     const admission = this.canAdmit(account);
     if (!admission.ok && options.force !== true) return admission;
-    const state = this.#account(account);
+    const state = this.account(account);
     const job: Job = { id, account, run };
-    if (this.#canStart(state)) {
-      this.#start(state, job);
+    if (this.canStart(state)) {
+      this.start(state, job);
       return { ok: true, state: 'running' };
     }
     state.queue.push(job);
-    this.#queued++;
-    if (!this.#turns.has(account)) this.#turns.set(account, state);
+    this.queued++;
+    if (!this.turns.has(account)) this.turns.set(account, state);
     return { ok: true, state: 'queued' };
   }
 
   /** Where a job stands; undefined once it finished (or was never submitted). */
   placement(id: string, account: string): Placement | undefined {
-    if (this.#running.has(id)) return { state: 'running' };
-    const index = this.#accounts.get(account)?.queue.indexOf(id) ?? -1;
+    if (this.running.has(id)) return { state: 'running' };
+    const index = this.accounts.get(account)?.queue.indexOf(id) ?? -1;
     return index < 0 ? undefined : { state: 'queued', ahead: index };
   }
 
@@ -154,44 +154,44 @@ export class ValidationScheduler {
    */
   retryAfterSeconds(placement: Placement | undefined, maxSeconds: number): number {
     const rounds = placement?.state === 'queued' ? Math.floor(placement.ahead / this.limits.maxInFlightPerAccount) + 1 : 1;
-    return Math.min(maxSeconds, Math.max(1, Math.ceil((rounds * this.#averageMs) / 1000)));
+    return Math.min(maxSeconds, Math.max(1, Math.ceil((rounds * this.averageMs) / 1000)));
   }
 
   /** For a refused submission: when a queue slot is likely to be free. */
   refusedRetryAfterSeconds(maxSeconds: number): number {
-    return Math.min(maxSeconds, Math.max(1, Math.ceil(this.#averageMs / 1000)));
+    return Math.min(maxSeconds, Math.max(1, Math.ceil(this.averageMs / 1000)));
   }
 
   get load(): SchedulerLoad {
-    return { inFlight: this.#inFlight, queued: this.#queued, accounts: this.#accounts.size };
+    return { inFlight: this.inFlight, queued: this.queued, accounts: this.accounts.size };
   }
 
   /** Resolves once nothing runs and nothing waits. */
   idle(): Promise<void> {
-    if (this.#inFlight === 0 && this.#queued === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.add(resolve));
+    if (this.inFlight === 0 && this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
   }
 
-  #account(account: string): AccountState {
-    let state = this.#accounts.get(account);
+  private account(account: string): AccountState {
+    let state = this.accounts.get(account);
     if (state === undefined) {
       state = { queue: new JobQueue(), running: 0 };
-      this.#accounts.set(account, state);
+      this.accounts.set(account, state);
     }
     return state;
   }
 
   /** A job may start when both caps leave room and nobody of this account is queued before it (FIFO). */
-  #canStart(state: AccountState | undefined): boolean {
-    if (this.#inFlight >= this.limits.maxInFlight) return false;
+  private canStart(state: AccountState | undefined): boolean {
+    if (this.inFlight >= this.limits.maxInFlight) return false;
     return state === undefined || (state.running < this.limits.maxInFlightPerAccount && state.queue.length === 0);
   }
 
-  #start(state: AccountState, job: Job): void {
-    this.#inFlight++;
+  private start(state: AccountState, job: Job): void {
+    this.inFlight++;
     state.running++;
-    this.#running.add(job.id);
-    const started = this.#now();
+    this.running.add(job.id);
+    const started = this.now();
     let run: Promise<void>;
     try {
       run = job.run();
@@ -200,36 +200,36 @@ export class ValidationScheduler {
     }
     void run
       .catch(() => undefined)
-      .then(() => this.#finish(state, job, this.#now() - started));
+      .then(() => this.finish(state, job, this.now() - started));
   }
 
-  #finish(state: AccountState, job: Job, durationMs: number): void {
-    this.#inFlight--;
+  private finish(state: AccountState, job: Job, durationMs: number): void {
+    this.inFlight--;
     state.running--;
-    this.#running.delete(job.id);
-    this.#averageMs += AVERAGE_WEIGHT * (Math.max(0, durationMs) - this.#averageMs);
-    this.#dispatch();
-    if (state.running === 0 && state.queue.length === 0) this.#accounts.delete(job.account);
-    if (this.#inFlight === 0 && this.#queued === 0) {
-      const waiting = [...this.#idle];
-      this.#idle.clear();
+    this.running.delete(job.id);
+    this.averageMs += AVERAGE_WEIGHT * (Math.max(0, durationMs) - this.averageMs);
+    this.dispatch();
+    if (state.running === 0 && state.queue.length === 0) this.accounts.delete(job.account);
+    if (this.inFlight === 0 && this.queued === 0) {
+      const waiting = [...this.idleWaiters];
+      this.idleWaiters.clear();
       for (const resolve of waiting) resolve();
     }
   }
 
   /** Fills free slots, one job per account per turn, accounts in round-robin order. */
-  #dispatch(): void {
-    while (this.#inFlight < this.limits.maxInFlight && this.#queued > 0) {
+  private dispatch(): void {
+    while (this.inFlight < this.limits.maxInFlight && this.queued > 0) {
       let served = false;
-      for (const [account, state] of this.#turns) {
+      for (const [account, state] of this.turns) {
         if (state.running >= this.limits.maxInFlightPerAccount) continue;
         const job = state.queue.shift();
-        this.#turns.delete(account);
+        this.turns.delete(account);
         if (job === undefined) continue;
-        this.#queued--;
+        this.queued--;
         // Served: to the back of the line, if it still has work waiting.
-        if (state.queue.length > 0) this.#turns.set(account, state);
-        this.#start(state, job);
+        if (state.queue.length > 0) this.turns.set(account, state);
+        this.start(state, job);
         served = true;
         break;
       }

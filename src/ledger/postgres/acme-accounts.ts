@@ -1,5 +1,5 @@
 import { DomainError } from '../../shared/errors.js';
-import type { AcmeAccountRecord, AcmeEabKeyRecord, NewAcmeAccount } from '../../shared/acme-records.js';
+import type { AcmeAccountRecord, AcmeEabKeyRecord, NewAcmeAccount } from '../../domain/acme.js';
 import { ACCOUNT_COLUMNS, ACCOUNT_DEACTIVATED_PROBLEM, EAB_COLUMNS, toAccount, toEabKey, type AccountRow, type EabRow } from '../acme-rows.js';
 import { toPostgresConflict } from './constraint.js';
 import type { PostgresDatabase, SqlRunner } from './database.js';

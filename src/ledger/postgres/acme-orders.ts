@@ -7,7 +7,7 @@ import type {
   CreateOrderOutcome,
   NewAcmeOrder,
   ValidationRecord,
-} from '../../shared/acme-records.js';
+} from '../../domain/acme.js';
 import {
   AUTHORIZATION_COLUMNS,
   AUTHORIZATION_DEACTIVATED_PROBLEM,

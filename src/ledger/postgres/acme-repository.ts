@@ -14,7 +14,7 @@ import type {
   NewAcmeAccount,
   NewAcmeOrder,
   ValidationRecord,
-} from '../../shared/acme-records.js';
+} from '../../domain/acme.js';
 import type { AcmeRepository } from '../acme-repository.js';
 import { checkEabKeyId, planEabList, REVOKE_EAB_SQL, revokeEabRefusal, SELECT_EAB_SUMMARY_SQL, toEabPage } from '../eab-keys.js';
 import { numberNamedParameters } from '../sql-placeholders.js';

@@ -1,5 +1,5 @@
 import { DomainError } from '../../shared/errors.js';
-import type { AlertChannel } from '../../shared/alert-records.js';
+import type { AlertChannel } from '../../domain/alerts.js';
 import { checkTime } from '../certificate-rows.js';
 import type { AlertOutboxRepository } from '../alert-outbox.js';
 import { expiringStatements } from '../alert-expiring-sql.js';

@@ -1,6 +1,6 @@
 import { REVOCATION_CHANNEL } from './revocation-feed.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, NewCertificateRecord, RevocationReason } from '../../shared/records.js';
+import type { CertificatePage, CertificateQuery, CertificateRecord, NewCertificateRecord, RevocationReason } from '../../domain/certificates.js';
 import type { AwaitableMethods } from '../../shared/awaitable.js';
 import type { CertificateRepository } from '../certificate-repository.js';
 import { cursorAfter, planList } from '../certificate-list.js';
@@ -73,7 +73,7 @@ export class PostgresCertificateRepository implements AwaitableMethods<Certifica
    */
   async recordIssued(record: NewCertificateRecord): Promise<void> {
     checkNewRecord(record);
-    await this.#record([record]);
+    await this.record([record]);
   }
 
   /**
@@ -84,7 +84,7 @@ export class PostgresCertificateRepository implements AwaitableMethods<Certifica
   async recordIssuedMany(records: readonly NewCertificateRecord[]): Promise<void> {
     for (const record of records) checkNewRecord(record);
     if (records.length === 0) return;
-    await this.#record(records);
+    await this.record(records);
   }
 
   async findBySerial(serial: string): Promise<CertificateRecord | undefined> {
@@ -152,7 +152,7 @@ export class PostgresCertificateRepository implements AwaitableMethods<Certifica
     return (await this.db.row<RevokedSummary>(SELECT_REVOKED_SUMMARY, [issuer, now])) ?? { count: 0, lastRevokedAt: 0 };
   }
 
-  async #record(records: readonly NewCertificateRecord[]): Promise<void> {
+  private async record(records: readonly NewCertificateRecord[]): Promise<void> {
     try {
       // Resolves after COMMIT returned: with synchronous_commit on, the WAL is flushed (see the class comment).
       await this.db.transaction((tx) => insertCertificates(tx, records));

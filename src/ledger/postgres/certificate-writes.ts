@@ -1,5 +1,5 @@
 import { DomainError } from '../../shared/errors.js';
-import type { NewCertificateRecord } from '../../shared/records.js';
+import type { NewCertificateRecord } from '../../domain/certificates.js';
 import { isNewerLatest, KEEP_NEWEST_LATEST, LATEST_COLUMNS, latestParams, type LatestParams } from '../attention.js';
 import { namesOf, recordConflictDetail, toInsertRow, type RecordConflict } from '../certificate-rows.js';
 import { constraintViolation, describeViolation, toPostgresConflict } from './constraint.js';

@@ -87,13 +87,13 @@ export function sqlState(error: unknown): string | undefined {
 }
 
 export class PostgresDatabase implements SqlRunner {
-  readonly #pool: pg.Pool;
-  readonly #runner: SqlRunner;
+  private readonly pool: pg.Pool;
+  private readonly runner: SqlRunner;
   /** The URL without its password, for messages. */
   readonly location: string;
 
   constructor(readonly options: PostgresOptions) {
-    this.#pool = new pg.Pool({
+    this.pool = new pg.Pool({
       connectionString: withoutSslParameters(options.url),
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -108,21 +108,21 @@ export class PostgresDatabase implements SqlRunner {
     });
     // An idle pooled connection that the server drops (restart, failover) must not crash the process;
     // the pool discards it and the next query opens a fresh one.
-    this.#pool.on('error', () => undefined);
-    this.#runner = runnerOver(this.#pool);
+    this.pool.on('error', () => undefined);
+    this.runner = runnerOver(this.pool);
     this.location = redactUrl(options.url);
   }
 
   rows<R>(sql: string, params?: readonly SqlValue[]): Promise<R[]> {
-    return this.#runner.rows<R>(sql, params);
+    return this.runner.rows<R>(sql, params);
   }
 
   row<R>(sql: string, params?: readonly SqlValue[]): Promise<R | undefined> {
-    return this.#runner.row<R>(sql, params);
+    return this.runner.row<R>(sql, params);
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.#runner.run(sql, params);
+    return this.runner.run(sql, params);
   }
 
   /**
@@ -133,7 +133,7 @@ export class PostgresDatabase implements SqlRunner {
    */
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>, isolation: 'read committed' | 'serializable' = 'read committed'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#connect();
+      const client = await this.connect();
       let broken = false;
       // The pool watches only idle connections: one lost while checked out emits 'error' on the client, and an
       // unheard 'error' would end the process. The statement in flight rejects as well; that is what the caller sees.
@@ -162,9 +162,9 @@ export class PostgresDatabase implements SqlRunner {
     }
   }
 
-  async #connect(): Promise<pg.PoolClient> {
+  private async connect(): Promise<pg.PoolClient> {
     try {
-      return await this.#pool.connect();
+      return await this.pool.connect();
     } catch (error) {
       throw asUnavailable(error);
     }
@@ -194,11 +194,11 @@ export class PostgresDatabase implements SqlRunner {
   }
 
   get totalConnections(): number {
-    return this.#pool.totalCount;
+    return this.pool.totalCount;
   }
 
   async close(): Promise<void> {
-    await this.#pool.end();
+    await this.pool.end();
   }
 }
 

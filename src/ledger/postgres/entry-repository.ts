@@ -4,7 +4,7 @@ import type {
   NewRegistrationEntry,
   RegistrationEntry,
   RegistrationEntryPatch,
-} from '../../shared/entry-records.js';
+} from '../../domain/entries.js';
 import {
   checkUpdate,
   createConflictDetail,

@@ -1,4 +1,4 @@
-import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../../shared/entry-records.js';
+import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../../domain/entries.js';
 import { numberNamedParameters } from '../sql-placeholders.js';
 import { checkSerial, checkTime } from '../certificate-rows.js';
 import {

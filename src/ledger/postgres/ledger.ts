@@ -37,7 +37,7 @@ export class PostgresLedger implements LedgerBackend {
   readonly certificates: PostgresCertificateRepository;
   /** Retention batches (src/ledger/retention-sql.ts, migrations/postgres/0009). */
   readonly retention: PostgresRetention;
-  #isClosed = false;
+  private isClosed = false;
 
   constructor(
     readonly database: PostgresDatabase,
@@ -63,8 +63,8 @@ export class PostgresLedger implements LedgerBackend {
 
   /** Ends the pool; idempotent, as the SQLite Ledger's close is. */
   async close(): Promise<void> {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     await this.database.close();
   }
 }

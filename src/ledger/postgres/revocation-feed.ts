@@ -61,45 +61,45 @@ interface RevokedRow {
 }
 
 export class RevocationFeed {
-  readonly #options: RevocationFeedOptions;
-  readonly #clock: Clock;
-  readonly #pollEveryMs: number;
-  readonly #marginMs: number;
-  readonly #delays: { readonly initialMs: number; readonly maxMs: number };
+  private readonly options: RevocationFeedOptions;
+  private readonly clock: Clock;
+  private readonly pollEveryMs: number;
+  private readonly marginMs: number;
+  private readonly delays: { readonly initialMs: number; readonly maxMs: number };
   /** Serials delivered, with when they were revoked (or seen): skipped when seen again, pruned once below the poll window. */
-  readonly #delivered = new Map<string, number>();
-  #client: pg.Client | undefined;
-  #connecting: Promise<void> | undefined;
+  private readonly delivered = new Map<string, number>();
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
   /** Lower bound (ms, revoked_at) of the next poll: the start of the last successful poll minus the margin. */
-  #since: number;
-  #polling: Promise<void> = Promise.resolve();
-  #pollFailing = false;
-  #reconnectAttempt = 0;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #isStopped = false;
-  #reconnects = 0;
+  private since: number;
+  private polling: Promise<void> = Promise.resolve();
+  private pollFailing = false;
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private isStopped = false;
+  private reconnectCount = 0;
 
   constructor(options: RevocationFeedOptions) {
-    this.#options = options;
-    this.#clock = options.clock ?? systemClock;
-    this.#pollEveryMs = options.pollEveryMs ?? DEFAULT_FEED_POLL_MS;
-    this.#marginMs = options.marginMs ?? DEFAULT_FEED_MARGIN_MS;
-    this.#delays = options.reconnectDelays ?? DEFAULT_RECONNECT_DELAYS;
-    if (!(this.#pollEveryMs > 0) || !(this.#marginMs >= 0) || !(this.#delays.initialMs > 0) || this.#delays.maxMs < this.#delays.initialMs) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.pollEveryMs = options.pollEveryMs ?? DEFAULT_FEED_POLL_MS;
+    this.marginMs = options.marginMs ?? DEFAULT_FEED_MARGIN_MS;
+    this.delays = options.reconnectDelays ?? DEFAULT_RECONNECT_DELAYS;
+    if (!(this.pollEveryMs > 0) || !(this.marginMs >= 0) || !(this.delays.initialMs > 0) || this.delays.maxMs < this.delays.initialMs) {
       throw new RangeError('RevocationFeed: pollEveryMs and reconnect delays must be positive, marginMs non-negative, maxMs >= initialMs');
     }
-    this.#since = this.#clock.now() - this.#marginMs;
+    this.since = this.clock.now() - this.marginMs;
   }
 
   /** True while the LISTEN connection is up. */
   get isListening(): boolean {
-    return this.#client !== undefined;
+    return this.client !== undefined;
   }
 
   /** How many times the LISTEN connection was made again after a loss (metrics, tests). */
   get reconnects(): number {
-    return this.#reconnects;
+    return this.reconnectCount;
   }
 
   /**
@@ -107,138 +107,138 @@ export class RevocationFeed {
    * succeeded or failed; after a failure the feed keeps retrying by itself.
    */
   async start(): Promise<void> {
-    if (this.#isStopped) throw new Error('RevocationFeed: start after stop');
-    this.#schedulePoll();
-    await this.#listen();
+    if (this.isStopped) throw new Error('RevocationFeed: start after stop');
+    this.schedulePoll();
+    await this.listen();
   }
 
   async stop(): Promise<void> {
-    this.#isStopped = true;
-    clearTimeout(this.#reconnectTimer);
-    clearTimeout(this.#pollTimer);
-    await this.#connecting;
-    const client = this.#client;
-    this.#client = undefined;
-    await Promise.all([client?.end().catch(() => undefined), this.#polling]);
+    this.isStopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.pollTimer);
+    await this.connecting;
+    const client = this.client;
+    this.client = undefined;
+    await Promise.all([client?.end().catch(() => undefined), this.polling]);
   }
 
   /** Asks the ledger for revocations since the last successful poll now (polls never overlap). */
   poll(): Promise<void> {
-    this.#polling = this.#polling.then(() => this.#pollOnce());
-    return this.#polling;
+    this.polling = this.polling.then(() => this.pollOnce());
+    return this.polling;
   }
 
-  #listen(): Promise<void> {
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = undefined;
+  private listen(): Promise<void> {
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
     });
-    return this.#connecting;
+    return this.connecting;
   }
 
-  async #connect(): Promise<void> {
+  private async connect(): Promise<void> {
     let client: pg.Client | undefined;
     try {
-      client = await this.#options.database.dedicatedClient();
-      client.on('notification', (message) => this.#notified(message));
-      const lost = (error?: unknown): void => this.#lost(client, error);
+      client = await this.options.database.dedicatedClient();
+      client.on('notification', (message) => this.notified(message));
+      const lost = (error?: unknown): void => this.lost(client, error);
       client.on('error', lost);
       client.on('end', () => lost());
       // The channel name is a constant identifier, not input.
       await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
-      if (this.#isStopped) {
+      if (this.isStopped) {
         await client.end();
         return;
       }
-      this.#client = client;
-      const isReconnect = this.#reconnectAttempt > 0;
-      this.#reconnectAttempt = 0;
+      this.client = client;
+      const isReconnect = this.reconnectAttempt > 0;
+      this.reconnectAttempt = 0;
       if (isReconnect) {
-        this.#reconnects += 1;
+        this.reconnectCount += 1;
         // Listening again first, then the catch-up: a revocation committed in between arrives by one or the other.
         void this.poll();
       }
     } catch (error) {
       await client?.end().catch(() => undefined);
-      this.#report(error, 'listen');
-      this.#scheduleReconnect();
+      this.report(error, 'listen');
+      this.scheduleReconnect();
     }
   }
 
-  #lost(client: pg.Client | undefined, error: unknown): void {
-    if (client === undefined || this.#client !== client || this.#isStopped) return;
-    this.#client = undefined;
+  private lost(client: pg.Client | undefined, error: unknown): void {
+    if (client === undefined || this.client !== client || this.isStopped) return;
+    this.client = undefined;
     client.end().catch(() => undefined);
-    this.#report(error ?? new Error('the LISTEN connection to the ledger database closed'), 'listen');
-    this.#scheduleReconnect();
+    this.report(error ?? new Error('the LISTEN connection to the ledger database closed'), 'listen');
+    this.scheduleReconnect();
   }
 
-  #scheduleReconnect(): void {
-    if (this.#isStopped || this.#reconnectTimer !== undefined) return;
-    const delay = Math.min(this.#delays.maxMs, this.#delays.initialMs * 2 ** this.#reconnectAttempt);
-    this.#reconnectAttempt = Math.min(this.#reconnectAttempt + 1, 30);
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      void this.#listen();
+  private scheduleReconnect(): void {
+    if (this.isStopped || this.reconnectTimer !== undefined) return;
+    const delay = Math.min(this.delays.maxMs, this.delays.initialMs * 2 ** this.reconnectAttempt);
+    this.reconnectAttempt = Math.min(this.reconnectAttempt + 1, 30);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.listen();
     }, delay);
-    this.#reconnectTimer.unref();
+    this.reconnectTimer.unref();
   }
 
-  #schedulePoll(): void {
-    if (this.#isStopped) return;
-    this.#pollTimer = setTimeout(() => {
-      void this.poll().finally(() => this.#schedulePoll());
-    }, this.#pollEveryMs);
-    this.#pollTimer.unref();
+  private schedulePoll(): void {
+    if (this.isStopped) return;
+    this.pollTimer = setTimeout(() => {
+      void this.poll().finally(() => this.schedulePoll());
+    }, this.pollEveryMs);
+    this.pollTimer.unref();
   }
 
-  #notified(message: pg.Notification): void {
+  private notified(message: pg.Notification): void {
     if (message.channel !== REVOCATION_CHANNEL) return;
     const serial = message.payload ?? '';
     if (!SERIAL.test(serial)) {
       // Whoever can NOTIFY on our database is trusted, but a bad payload still changes nothing.
-      this.#report(new Error(`ignored a ${REVOCATION_CHANNEL} notification that is not a serial (${serial.length} characters)`), 'payload');
+      this.report(new Error(`ignored a ${REVOCATION_CHANNEL} notification that is not a serial (${serial.length} characters)`), 'payload');
       return;
     }
-    this.#deliver(serial, this.#clock.now());
+    this.deliver(serial, this.clock.now());
   }
 
-  async #pollOnce(): Promise<void> {
-    if (this.#isStopped) return;
-    const startedAt = this.#clock.now();
-    const since = this.#since;
+  private async pollOnce(): Promise<void> {
+    if (this.isStopped) return;
+    const startedAt = this.clock.now();
+    const since = this.since;
     let rows: RevokedRow[];
     try {
       // Served by a range scan when the partial index certificates_revoked_at exists (migrations/postgres/0007).
-      rows = await this.#options.database.rows<RevokedRow>(
+      rows = await this.options.database.rows<RevokedRow>(
         "SELECT serial, revoked_at FROM certificates WHERE status = 'revoked' AND revoked_at >= $1 ORDER BY revoked_at",
         [since],
       );
     } catch (error) {
       // Reported once per outage, not every pollEveryMs; the window keeps its start, so the next success catches up.
-      if (!this.#pollFailing) this.#report(error, 'poll');
-      this.#pollFailing = true;
+      if (!this.pollFailing) this.report(error, 'poll');
+      this.pollFailing = true;
       return;
     }
-    this.#pollFailing = false;
-    for (const row of rows) this.#deliver(row.serial, row.revoked_at);
-    this.#since = Math.max(this.#since, startedAt - this.#marginMs);
-    for (const [serial, at] of this.#delivered) if (at < this.#since) this.#delivered.delete(serial);
+    this.pollFailing = false;
+    for (const row of rows) this.deliver(row.serial, row.revoked_at);
+    this.since = Math.max(this.since, startedAt - this.marginMs);
+    for (const [serial, at] of this.delivered) if (at < this.since) this.delivered.delete(serial);
   }
 
-  #deliver(serial: string, at: number): void {
-    if (this.#isStopped || this.#delivered.has(serial)) return;
+  private deliver(serial: string, at: number): void {
+    if (this.isStopped || this.delivered.has(serial)) return;
     // Kept until the window has passed it, at least as long as a poll could return it again.
-    this.#delivered.set(serial, Math.max(at, this.#clock.now()));
+    this.delivered.set(serial, Math.max(at, this.clock.now()));
     try {
-      this.#options.onRevoked(serial);
+      this.options.onRevoked(serial);
     } catch (error) {
-      this.#report(error, 'handler');
+      this.report(error, 'handler');
     }
   }
 
-  #report(error: unknown, context: FeedErrorContext): void {
+  private report(error: unknown, context: FeedErrorContext): void {
     try {
-      this.#options.onError?.(error, context);
+      this.options.onError?.(error, context);
     } catch {
       // Reporting never stops the feed.
     }

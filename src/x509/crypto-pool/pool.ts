@@ -61,18 +61,18 @@ interface WorkerSlot {
 }
 
 export class CryptoPool {
-  readonly #slots: WorkerSlot[] = [];
-  readonly #queueLimit: number;
-  readonly #issuerIds = new WeakMap<LeafSigningKeys, number>();
-  #nextIssuer = 1;
-  #nextBatch = 1;
-  #pending: Pending[] = [];
-  #queued = 0;
-  #isFlushScheduled = false;
-  #isClosed = false;
-  readonly #workers: number;
-  readonly #respawnTimers = new Set<NodeJS.Timeout>();
-  readonly #onWorkerError: ((error: Error) => void) | undefined;
+  private readonly slots: WorkerSlot[] = [];
+  private readonly queueLimit: number;
+  private readonly issuerIds = new WeakMap<LeafSigningKeys, number>();
+  private nextIssuer = 1;
+  private nextBatch = 1;
+  private pending: Pending[] = [];
+  private queued = 0;
+  private isFlushScheduled = false;
+  private isClosed = false;
+  private readonly workers: number;
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
+  private readonly onWorkerError: ((error: Error) => void) | undefined;
 
   constructor(options: CryptoPoolOptions) {
     if (!Number.isSafeInteger(options.workers) || options.workers < 1 || options.workers > MAX_WORKERS) {
@@ -80,19 +80,19 @@ export class CryptoPool {
     }
     const limit = options.queueLimit ?? DEFAULT_CRYPTO_QUEUE_LIMIT;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('queueLimit must be a positive integer');
-    this.#queueLimit = limit;
-    this.#workers = options.workers;
-    this.#onWorkerError = options.onWorkerError;
+    this.queueLimit = limit;
+    this.workers = options.workers;
+    this.onWorkerError = options.onWorkerError;
   }
 
   /** Worker threads: none before the first job (offline commands never start them), then the configured number until `close`. */
   get size(): number {
-    return this.#slots.length;
+    return this.slots.length;
   }
 
   /** csr.ts `parseCsr` on a worker: the same result, or the same DomainError. */
   async checkCsr(csr: string | Uint8Array): Promise<ParsedCsr> {
-    const value = await this.#submit({ kind: 'csr', csr });
+    const value = await this.submit({ kind: 'csr', csr });
     if (value instanceof Uint8Array) throw new Error('crypto worker answered a CSR job with bytes');
     rememberCheckedSubjectKey(value.csr.publicKey, value.policyKey);
     return value.csr;
@@ -100,7 +100,7 @@ export class CryptoPool {
 
   /** Signs a leaf's TBS with the issuer `keys` and checks the result (leaf-signer.ts); the DER certificate. */
   async signLeaf(keys: LeafSigningKeys, tbs: Uint8Array, expected: LeafExpectation): Promise<Uint8Array> {
-    const value = await this.#submit({ kind: 'leaf', issuer: this.#issuerId(keys), tbs, expected }, keys);
+    const value = await this.submit({ kind: 'leaf', issuer: this.issuerId(keys), tbs, expected }, keys);
     if (!(value instanceof Uint8Array)) throw new Error('crypto worker answered a leaf job with something else');
     return value;
   }
@@ -110,7 +110,7 @@ export class CryptoPool {
    * `busy`, a replacement starts): for tests and diagnostics.
    */
   async stopWorker(index: number): Promise<void> {
-    const slot = this.#slots[index];
+    const slot = this.slots[index];
     if (slot === undefined) throw new RangeError(`no crypto worker ${index}`);
     await slot.worker.terminate();
   }
@@ -121,7 +121,7 @@ export class CryptoPool {
    * replacement starts): for tests and diagnostics.
    */
   failWorker(index: number, message: string): void {
-    const slot = this.#slots[index];
+    const slot = this.slots[index];
     if (slot === undefined) throw new RangeError(`no crypto worker ${index}`);
     const fail: ToWorker = { type: 'fail', message };
     // Held until it exits, as a busy worker is: the caller may be waiting on the report and nothing else.
@@ -131,55 +131,55 @@ export class CryptoPool {
 
   /** Fails what is queued or in flight with `busy` and ends every worker; the process can then exit. */
   async close(): Promise<void> {
-    if (this.#isClosed) return;
-    this.#isClosed = true;
-    for (const timer of this.#respawnTimers) clearTimeout(timer);
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const timer of this.respawnTimers) clearTimeout(timer);
     const closing = busy('the crypto workers are shutting down');
-    for (const pending of this.#pending) pending.reject(closing);
-    this.#pending = [];
-    const slots = this.#slots.splice(0);
-    for (const slot of slots) this.#failInFlight(slot, closing);
+    for (const pending of this.pending) pending.reject(closing);
+    this.pending = [];
+    const slots = this.slots.splice(0);
+    for (const slot of slots) this.failInFlight(slot, closing);
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
-    this.#queued = 0;
+    this.queued = 0;
   }
 
-  #issuerId(keys: LeafSigningKeys): number {
-    let id = this.#issuerIds.get(keys);
+  private issuerId(keys: LeafSigningKeys): number {
+    let id = this.issuerIds.get(keys);
     if (id === undefined) {
-      id = this.#nextIssuer++;
-      this.#issuerIds.set(keys, id);
+      id = this.nextIssuer++;
+      this.issuerIds.set(keys, id);
     }
     return id;
   }
 
-  #submit(job: CryptoJob, keys?: LeafSigningKeys): Promise<CheckedCsr | Uint8Array> {
-    if (this.#isClosed) return Promise.reject(busy('the crypto workers are shut down'));
-    if (this.#queued >= this.#queueLimit) {
-      return Promise.reject(busy(`the crypto workers have ${this.#queueLimit} jobs queued; retry shortly`));
+  private submit(job: CryptoJob, keys?: LeafSigningKeys): Promise<CheckedCsr | Uint8Array> {
+    if (this.isClosed) return Promise.reject(busy('the crypto workers are shut down'));
+    if (this.queued >= this.queueLimit) {
+      return Promise.reject(busy(`the crypto workers have ${this.queueLimit} jobs queued; retry shortly`));
     }
-    this.#queued++;
-    if (this.#slots.length === 0) for (let i = 0; i < this.#workers; i++) this.#slots.push(this.#spawn());
+    this.queued++;
+    if (this.slots.length === 0) for (let i = 0; i < this.workers; i++) this.slots.push(this.spawn());
     return new Promise((resolve, reject) => {
-      this.#pending.push({ job, resolve, reject, ...(keys === undefined ? {} : { keys }) });
-      this.#scheduleFlush();
+      this.pending.push({ job, resolve, reject, ...(keys === undefined ? {} : { keys }) });
+      this.scheduleFlush();
     });
   }
 
   /** After this turn's I/O callbacks and their microtasks: everything submitted meanwhile travels together. */
-  #scheduleFlush(): void {
-    if (this.#isFlushScheduled || this.#pending.length === 0) return;
-    this.#isFlushScheduled = true;
-    setImmediate(() => this.#flush());
+  private scheduleFlush(): void {
+    if (this.isFlushScheduled || this.pending.length === 0) return;
+    this.isFlushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
-  #flush(): void {
-    this.#isFlushScheduled = false;
-    const pending = this.#pending;
-    this.#pending = [];
+  private flush(): void {
+    this.isFlushScheduled = false;
+    const pending = this.pending;
+    this.pending = [];
     if (pending.length === 0) return;
-    const live = this.#slots.filter((slot) => !slot.hasExited);
+    const live = this.slots.filter((slot) => !slot.hasExited);
     if (live.length === 0) {
-      this.#queued -= pending.length;
+      this.queued -= pending.length;
       const down = busy('no crypto worker is running (one is being restarted); retry');
       for (const p of pending) p.reject(down);
       return;
@@ -189,7 +189,7 @@ export class CryptoPool {
     // wakes a thread that competes with the event loop for a core) stay few.
     const ready = live.filter((slot) => slot.inFlight.size < BATCHES_PER_WORKER);
     if (ready.length === 0) {
-      this.#pending = pending;
+      this.pending = pending;
       return;
     }
     // Least loaded first; a flush big enough for every worker is split evenly, a small one goes to one worker.
@@ -199,11 +199,11 @@ export class CryptoPool {
     for (let i = 0; i < parts; i++) {
       const chunk = pending.slice(i * per, (i + 1) * per);
       const slot = slots[i];
-      if (chunk.length > 0 && slot !== undefined) this.#send(slot, chunk);
+      if (chunk.length > 0 && slot !== undefined) this.send(slot, chunk);
     }
   }
 
-  #send(slot: WorkerSlot, chunk: readonly Pending[]): void {
+  private send(slot: WorkerSlot, chunk: readonly Pending[]): void {
     for (const pending of chunk) {
       const { job, keys } = pending;
       if (job.kind !== 'leaf' || keys === undefined || slot.issuers.has(job.issuer)) continue;
@@ -211,7 +211,7 @@ export class CryptoPool {
       slot.worker.postMessage(load);
       slot.issuers.add(job.issuer);
     }
-    const batch = this.#nextBatch++;
+    const batch = this.nextBatch++;
     slot.inFlight.set(batch, { chunk, answered: 0 });
     if (slot.jobsInFlight === 0) slot.worker.ref();
     slot.jobsInFlight += chunk.length;
@@ -220,12 +220,12 @@ export class CryptoPool {
       slot.worker.postMessage(message);
     } catch (err) {
       // A job that cannot be cloned (a caller's bug): only this batch fails.
-      this.#settle(slot, batch, chunk.map(() => ({ ok: false, error: { message: `crypto job could not be sent: ${String(err)}` } })));
+      this.settle(slot, batch, chunk.map(() => ({ ok: false, error: { message: `crypto job could not be sent: ${String(err)}` } })));
     }
   }
 
   /** The next `outcomes` of `batch`, in job order (a worker answers a batch in one or more slices). */
-  #settle(slot: WorkerSlot, batch: number, outcomes: readonly JobOutcome[]): void {
+  private settle(slot: WorkerSlot, batch: number, outcomes: readonly JobOutcome[]): void {
     const sent = slot.inFlight.get(batch);
     if (sent === undefined) return;
     const answered = sent.chunk.slice(sent.answered, sent.answered + outcomes.length);
@@ -233,10 +233,10 @@ export class CryptoPool {
     if (sent.answered >= sent.chunk.length) {
       slot.inFlight.delete(batch);
       // Jobs held back while every worker had its batches: they go now, as one batch.
-      if (this.#pending.length > 0 && !this.#isFlushScheduled) this.#flush();
+      if (this.pending.length > 0 && !this.isFlushScheduled) this.flush();
     }
     slot.jobsInFlight -= answered.length;
-    this.#queued -= answered.length;
+    this.queued -= answered.length;
     // Idle workers do not keep the process alive; busy ones do, so an awaited job is never cut short by exit.
     if (slot.jobsInFlight === 0) slot.worker.unref();
     answered.forEach((pending, i) => {
@@ -247,37 +247,37 @@ export class CryptoPool {
     });
   }
 
-  #failInFlight(slot: WorkerSlot, error: Error): void {
+  private failInFlight(slot: WorkerSlot, error: Error): void {
     for (const sent of slot.inFlight.values()) {
       const unanswered = sent.chunk.slice(sent.answered);
-      this.#queued -= unanswered.length;
+      this.queued -= unanswered.length;
       for (const pending of unanswered) pending.reject(error);
     }
     slot.inFlight.clear();
     slot.jobsInFlight = 0;
   }
 
-  #spawn(): WorkerSlot {
+  private spawn(): WorkerSlot {
     const worker = new Worker(new URL('./worker.js', import.meta.url));
     const slot: WorkerSlot = { worker, isOnline: false, hasExited: false, issuers: new Set(), inFlight: new Map(), jobsInFlight: 0 };
     worker.on('online', () => {
       slot.isOnline = true;
     });
-    worker.on('message', (reply: FromWorker) => this.#settle(slot, reply.batch, reply.outcomes));
+    worker.on('message', (reply: FromWorker) => this.settle(slot, reply.batch, reply.outcomes));
     // 'error' is followed by 'exit'; the exit handler does the work once. The error is only reported.
     worker.on('error', (error: unknown) => {
       // It is on its way out: nothing more is sent to it (#flush skips it) before 'exit' fails what it holds.
       slot.hasExited = true;
-      this.#reportWorkerError(error);
+      this.reportWorkerError(error);
     });
-    worker.on('exit', (code) => this.#onExit(slot, code));
+    worker.on('exit', (code) => this.onExit(slot, code));
     // After the listeners (adding a 'message' listener refs the port again): idle, it does not hold the process.
     worker.unref();
     return slot;
   }
 
-  #reportWorkerError(error: unknown): void {
-    const report = this.#onWorkerError;
+  private reportWorkerError(error: unknown): void {
+    const report = this.onWorkerError;
     if (report === undefined) return;
     try {
       report(error instanceof Error ? error : new Error(`a crypto worker threw a non-Error value (${typeof error})`));
@@ -286,27 +286,27 @@ export class CryptoPool {
     }
   }
 
-  #onExit(slot: WorkerSlot, code: number): void {
+  private onExit(slot: WorkerSlot, code: number): void {
     slot.hasExited = true;
-    this.#failInFlight(slot, busy(`a crypto worker stopped (exit code ${code}); retry`));
-    const index = this.#slots.indexOf(slot);
-    if (this.#isClosed || index < 0) return;
+    this.failInFlight(slot, busy(`a crypto worker stopped (exit code ${code}); retry`));
+    const index = this.slots.indexOf(slot);
+    if (this.isClosed || index < 0) return;
     if (slot.isOnline) {
-      this.#slots[index] = this.#spawn();
-      this.#scheduleFlush();
+      this.slots[index] = this.spawn();
+      this.scheduleFlush();
       return;
     }
     // It never started: wait before trying again, and keep the slot so jobs do not pile onto the others.
     const timer = setTimeout(() => {
-      this.#respawnTimers.delete(timer);
-      const at = this.#slots.indexOf(slot);
-      if (!this.#isClosed && at >= 0) {
-        this.#slots[at] = this.#spawn();
-        this.#scheduleFlush();
+      this.respawnTimers.delete(timer);
+      const at = this.slots.indexOf(slot);
+      if (!this.isClosed && at >= 0) {
+        this.slots[at] = this.spawn();
+        this.scheduleFlush();
       }
     }, RESPAWN_DELAY_MS);
     timer.unref();
-    this.#respawnTimers.add(timer);
+    this.respawnTimers.add(timer);
   }
 }
 

@@ -36,7 +36,7 @@ async function account(): Promise<{ here: TestClient; there: TestClient }> {
 async function rollOver(client: TestClient): Promise<void> {
   const next = await newKey();
   const inner = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ account: client.kid, oldKey: client.key.jwk })))
-    .setProtectedHeader({ alg: next.alg, jwk: { ...next.jwk } as never, url: `${BASE_URL}/key-change` })
+    .setProtectedHeader({ alg: next.alg, jwk: { ...next.jwk }, url: `${BASE_URL}/key-change` })
     .sign(next.privateKey);
   const changed = await client.post('/key-change', inner);
   assert.equal(changed.status, 200, JSON.stringify(changed.body));

@@ -69,12 +69,12 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
   /** One client per node, same account key and kid: request i goes to node i mod 2. */
   class RoundRobin {
     readonly clients: TestClient[];
-    #next = 0;
+    private turn = 0;
     constructor(key: SigningKey) {
       this.clients = servers.map((server) => new TestClient(server, key));
     }
     next(): TestClient {
-      const client = this.clients[this.#next++ % this.clients.length];
+      const client = this.clients[this.turn++ % this.clients.length];
       if (client === undefined) throw new Error('no client');
       return client;
     }

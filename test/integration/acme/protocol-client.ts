@@ -46,7 +46,7 @@ export function keyFromPem(pem: string, alg: string): SigningKey {
 }
 
 export async function thumbprintOf(key: SigningKey): Promise<string> {
-  return calculateJwkThumbprint({ ...key.jwk } as Parameters<typeof calculateJwkThumbprint>[0], 'sha256');
+  return calculateJwkThumbprint({ ...key.jwk }, 'sha256');
 }
 
 /** Tells each challenge attempt's outcome; records every attempt. */
@@ -146,7 +146,7 @@ export interface PostOptions {
 /** One ACME account's view of the server. */
 export class TestClient {
   kid: string | undefined;
-  #nonce: string | undefined;
+  private lastNonce: string | undefined;
 
   constructor(
     readonly server: AcmeServer,
@@ -164,15 +164,15 @@ export class TestClient {
       clientCertificate: undefined,
     });
     const nonce = header(response, 'replay-nonce');
-    if (nonce !== undefined) this.#nonce = nonce;
+    if (nonce !== undefined) this.lastNonce = nonce;
     return response;
   }
 
   async nonce(): Promise<string> {
-    if (this.#nonce === undefined) await this.request('HEAD', '/new-nonce');
-    const nonce = this.#nonce;
+    if (this.lastNonce === undefined) await this.request('HEAD', '/new-nonce');
+    const nonce = this.lastNonce;
     if (nonce === undefined) throw new Error('no nonce');
-    this.#nonce = undefined;
+    this.lastNonce = undefined;
     return nonce;
   }
 
@@ -183,7 +183,7 @@ export class TestClient {
       alg: options.alg ?? key.alg,
       url: options.url ?? `${BASE_URL}${path}`,
       ...(options.nonce === null ? {} : { nonce: options.nonce ?? (await this.nonce()) }),
-      ...(options.useJwk === true || this.kid === undefined ? { jwk: { ...key.jwk } as NonNullable<JWSHeaderParameters['jwk']> } : { kid: this.kid }),
+      ...(options.useJwk === true || this.kid === undefined ? { jwk: { ...key.jwk } } : { kid: this.kid }),
       ...(options.extraHeader ?? {}),
     };
     const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : new TextEncoder().encode(JSON.stringify(payload));

@@ -342,7 +342,7 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
     const oldKey = client.key;
     const newAccountKey = await newKey('p384');
     const inner = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ account: client.kid, oldKey: oldKey.jwk })))
-      .setProtectedHeader({ alg: newAccountKey.alg, jwk: { ...newAccountKey.jwk } as never, url: `${BASE_URL}/key-change` })
+      .setProtectedHeader({ alg: newAccountKey.alg, jwk: { ...newAccountKey.jwk }, url: `${BASE_URL}/key-change` })
       .sign(newAccountKey.privateKey);
     const changed = await client.post('/key-change', inner);
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
@@ -354,7 +354,7 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
 
     const other = await registered();
     const taken = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ account: other.kid, oldKey: other.key.jwk })))
-      .setProtectedHeader({ alg: newAccountKey.alg, jwk: { ...newAccountKey.jwk } as never, url: `${BASE_URL}/key-change` })
+      .setProtectedHeader({ alg: newAccountKey.alg, jwk: { ...newAccountKey.jwk }, url: `${BASE_URL}/key-change` })
       .sign(newAccountKey.privateKey);
     const conflict = await other.post('/key-change', taken);
     assert.equal(conflict.status, 409);

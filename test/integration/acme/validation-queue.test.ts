@@ -15,20 +15,20 @@ import { acmeStack, body, header, newKey, pathOf, TestClient, type AcmeStack } f
 
 class GatedValidator implements ChallengeValidator {
   readonly attempts: ChallengeAttempt[] = [];
-  readonly #waiting: (() => void)[] = [];
+  private readonly waiting: (() => void)[] = [];
 
   validate(attempt: ChallengeAttempt): Promise<ValidationOutcome> {
     this.attempts.push(attempt);
-    return new Promise((resolve) => this.#waiting.push(() => resolve({ ok: true })));
+    return new Promise((resolve) => this.waiting.push(() => resolve({ ok: true })));
   }
 
   get running(): number {
-    return this.#waiting.length;
+    return this.waiting.length;
   }
 
   /** Ends every validation running now; the scheduler then starts the next ones. */
   async releaseAll(): Promise<void> {
-    for (const release of this.#waiting.splice(0)) release();
+    for (const release of this.waiting.splice(0)) release();
     for (let i = 0; i < 20; i++) await Promise.resolve();
   }
 }

@@ -6,16 +6,10 @@ import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createServer as createNodeTlsServer } from 'node:tls';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { ChallengeAttempt, ValidationOutcome } from '../../../src/acme/validation/index.js';
-import {
-  ACME_IDENTIFIER_OID,
-  createTlsAlpnCertificate,
-  encodeAcmeIdentifierValue,
-  fromPem,
-  readTlsAlpnCertificate,
-  reverseDnsName,
-} from '../../../src/x509/index.js';
+import { ACME_IDENTIFIER_OID, fromPem, readTlsAlpnCertificate, reverseDnsName } from '../../../src/x509/index.js';
 import { handshakeMessages, parseMsgTrace, Scope, skipUnlessTool } from '../../interop/harness.js';
 import { portOf, runProcess, startOpensslServer, type OpensslServer } from '../../helpers/processes.js';
+import { createTlsAlpnCertificate, encodeAcmeIdentifierValue } from '../../helpers/tls-alpn-certificate.js';
 import { assertEndedAtDeadline, dnsIdentifier, ipIdentifier, makeAttempt, makeValidator, timed } from './validation-fixtures.js';
 
 /**

@@ -4,7 +4,7 @@ import { alertKey, type ExpiryThreshold } from '../../../src/alerts/index.js';
 import { openCore } from '../../../src/cli/compose.js';
 import { loadConfig } from '../../../src/config.js';
 import type { Ledger, LedgerBackend } from '../../../src/ledger/index.js';
-import type { ProfileName } from '../../../src/shared/records.js';
+import type { ProfileName } from '../../../src/domain/certificates.js';
 import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';
 
 /**

@@ -15,7 +15,7 @@ import { AlertRunner, DEFAULT_RETRY, type AlertLogger, type AlertSettings } from
 import { loadConfig, type Config } from '../../../src/config.js';
 import { openLedger, type Ledger, type LedgerBackend } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
-import type { NewCertificateRecord, ProfileName } from '../../../src/shared/records.js';
+import type { NewCertificateRecord, ProfileName } from '../../../src/domain/certificates.js';
 
 export const SECOND = 1_000;
 export const HOUR = 3_600_000;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Core } from '../../../src/cli/compose.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import type { ProcessResult } from '../../helpers/processes.js';
 import {
   CertificateJson,

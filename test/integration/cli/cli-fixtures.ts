@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { LISTED_STATUSES, PROFILE_NAMES, REVOCATION_REASONS, type NewCertificateRecord } from '../../../src/shared/records.js';
+import { LISTED_STATUSES, PROFILE_NAMES, REVOCATION_REASONS, type NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { fileURLToPath } from 'node:url';
 import { freePort, runProcess } from '../../helpers/processes.js';
 
@@ -100,7 +100,7 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     stopped = record('svid', 'spiffe://keysmith.local/ns/prod/sa/stopped', now - 45 * MINUTE, HOUR);
     renewedOld = record('svid', 'spiffe://keysmith.local/ns/prod/sa/healthy', now - 40 * MINUTE, HOUR);
     renewedNew = record('svid', 'spiffe://keysmith.local/ns/prod/sa/healthy', now - 10 * MINUTE, HOUR);
-    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) core.repositories.certificates.recordIssued(r);
+    for (const r of [expiringServer, stopped, renewedOld, renewedNew]) void core.repositories.certificates.recordIssued(r);
   });
   after(async () => {
     await server.close(0);

@@ -232,7 +232,7 @@ describe('a second node on the same ca/ (cluster secret) and ledger', () => {
       assert.deepEqual([resumed.isResumed, resumed.head], [true, 'HTTP/1.1 200 OK']);
     } finally {
       await second?.close(0);
-      secondCore.close();
+      void secondCore.close();
     }
   });
 });

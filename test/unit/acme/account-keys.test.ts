@@ -102,7 +102,7 @@ describe('JWS verification (RFC 7515 §5.2) and thumbprints (RFC 7638)', () => {
   it('computes the same thumbprint as jose for EC, RSA and OKP keys', async () => {
     for (const pair of [await generate('ec', { namedCurve: 'P-384' }), await generate('rsa', { modulusLength: 2048 }), await generate('ed25519')]) {
       const key = await importAccountKey({ ...pair.publicKey.export({ format: 'jwk' }) }, undefined);
-      assert.equal(jwkThumbprint(key.jwk), await calculateJwkThumbprint({ ...key.jwk } as Parameters<typeof calculateJwkThumbprint>[0], 'sha256'));
+      assert.equal(jwkThumbprint(key.jwk), await calculateJwkThumbprint({ ...key.jwk }, 'sha256'));
       assert.equal(key.thumbprint, jwkThumbprint(key.jwk));
     }
   });

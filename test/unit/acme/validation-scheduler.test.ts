@@ -9,26 +9,26 @@ import { ValidationScheduler, type SchedulerLimits } from '../../../src/acme/val
 
 class Jobs {
   readonly started: string[] = [];
-  readonly #release = new Map<string, () => void>();
+  private readonly release = new Map<string, () => void>();
 
   job(id: string): () => Promise<void> {
     return () => {
       this.started.push(id);
-      return new Promise<void>((resolve) => this.#release.set(id, resolve));
+      return new Promise<void>((resolve) => this.release.set(id, resolve));
     };
   }
 
   /** Ends job `id` and lets the scheduler's bookkeeping (a promise chain) run. */
   async finish(id: string): Promise<void> {
-    const release = this.#release.get(id);
+    const release = this.release.get(id);
     assert.ok(release !== undefined, `job ${id} is not running`);
-    this.#release.delete(id);
+    this.release.delete(id);
     release();
     for (let i = 0; i < 5; i++) await Promise.resolve();
   }
 
   get running(): readonly string[] {
-    return [...this.#release.keys()];
+    return [...this.release.keys()];
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertKey, daysLeft, formatThreshold, identityOf, selectExpiring } from '../../../src/alerts/index.js';
-import type { CertificateRecord } from '../../../src/shared/records.js';
+import type { CertificateRecord } from '../../../src/domain/certificates.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 0, 1);

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Authority, initCertificateAuthority, type CaMaterial, type IssueRequest, type IssuedCertificate } from '../../../src/ca/index.js';
 import { DomainError, isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
-import type { ProfileName } from '../../../src/shared/records.js';
+import type { ProfileName } from '../../../src/domain/certificates.js';
 import { describeCertificate, issuerFromCertificate, prepareCertificate, signCertificate, toPem } from '../../../src/x509/index.js';
 import { FixedClock, keyPair, openssl, opensslText, tempDir, type KeyKind } from './helpers.js';
 import { MemoryStore } from './memory-store.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkClientCertificate } from '../../../src/ca/index.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { MemoryStore } from './memory-store.js';
 
 const SERIAL = '5a1b2c3d4e5f60718293a4b5c6d7e8f9';

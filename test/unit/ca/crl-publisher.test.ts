@@ -15,26 +15,26 @@ const HOUR = 3_600_000;
 
 /** Timers on the fixed clock: `advance` fires what falls due, in order. */
 class ManualTimers implements CrlTimers {
-  #next = 1;
-  readonly #pending = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
   constructor(private readonly clock: FixedClock) {}
   setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#pending.set(id, { at: this.clock.now() + ms, fn });
+    const id = this.next++;
+    this.pending.set(id, { at: this.clock.now() + ms, fn });
     return id;
   }
   clearTimeout(handle: unknown): void {
-    this.#pending.delete(handle as number);
+    this.pending.delete(handle as number);
   }
   get armed(): number {
-    return this.#pending.size;
+    return this.pending.size;
   }
   advance(ms: number): void {
     const until = this.clock.now() + ms;
     for (;;) {
-      const due = [...this.#pending.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      const due = [...this.pending.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
       if (due === undefined) break;
-      this.#pending.delete(due[0]);
+      this.pending.delete(due[0]);
       this.clock.advance(Math.max(0, due[1].at - this.clock.now()));
       due[1].fn();
     }
@@ -45,7 +45,7 @@ class ManualTimers implements CrlTimers {
 /** A builder whose builds finish when the test says so; it records what it was asked. */
 class HeldBuilder implements CrlBuilder {
   readonly orders: CrlBuildOrder[] = [];
-  readonly #waiting: { order: CrlBuildOrder; resolve: (set: BuiltCrlSet) => void; reject: (err: Error) => void }[] = [];
+  private readonly waiting: { order: CrlBuildOrder; resolve: (set: BuiltCrlSet) => void; reject: (err: Error) => void }[] = [];
   running = 0;
   maxRunning = 0;
   constructor(private count = 0) {}
@@ -56,11 +56,11 @@ class HeldBuilder implements CrlBuilder {
     this.orders.push(order);
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
-    return new Promise((resolve, reject) => this.#waiting.push({ order, resolve, reject }));
+    return new Promise((resolve, reject) => this.waiting.push({ order, resolve, reject }));
   }
   /** Finishes the oldest build. */
   async finish(error?: Error): Promise<void> {
-    const next = this.#waiting.shift();
+    const next = this.waiting.shift();
     assert.ok(next !== undefined, 'a build is running');
     this.running--;
     if (error !== undefined) next.reject(error);

@@ -1,5 +1,5 @@
 import { DomainError } from '../../../src/shared/errors.js';
-import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../../../src/shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, RevocationReason } from '../../../src/domain/certificates.js';
 import type { CertificateStore, SerialStatus } from '../../../src/ca/index.js';
 
 /** A Map-backed CertificateStore with the ledger's error kinds (notFound, conflict), for issuance tests. */

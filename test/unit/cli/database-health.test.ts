@@ -43,11 +43,11 @@ describe('databaseHealth (/healthz: the ledger database)', () => {
       const health = databaseHealth(opened, { clock });
       assert.deepEqual(await health.status(), { backend: 'sqlite', reachable: true, schemaVersion: opened.ledger.schemaVersion });
       assert.equal(ledgerHealthCheck(opened.kind, health).whenFailing, 'fail');
-      opened.ledger.close();
+      void opened.ledger.close();
       clock.advance(1_000);
       assert.equal((await health.status()).reachable, false);
     } finally {
-      opened.ledger.close();
+      void opened.ledger.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openLedger } from '../../../src/ledger/index.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { HOUR, makeMigrationsDir, makeRecord, makeTempDir, NOW, withRawDatabase } from './ledger-fixtures.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { GroupCommitTarget } from '../../../src/ledger/index.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { makeRecord } from './ledger-fixtures.js';
 
 /**

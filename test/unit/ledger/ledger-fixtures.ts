@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { isDomainError, type DomainErrorKind } from '../../../src/shared/errors.js';
 import { findMigrationsDir, readMigrations } from '../../../src/ledger/migrate.js';
-import type { NewCertificateRecord } from '../../../src/shared/records.js';
+import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 
 /** Shared by the ledger tests: temporary directories, records, raw SQLite access for inspection. */
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import { planList } from '../../../src/ledger/certificate-list.js';
-import type { CertificateQuery } from '../../../src/shared/records.js';
+import type { CertificateQuery } from '../../../src/domain/certificates.js';
 import { DAY, HOUR, makeRecord, makeTempDir, NOW, type TempDir } from './ledger-fixtures.js';
 
 /**

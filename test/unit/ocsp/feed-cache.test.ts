@@ -19,7 +19,7 @@ import { issueWorkloadSvid, ocspRequestFor, twoPostgresNodes, type TwoPostgresNo
 class CountedLedger implements OcspLedger {
   statusReads = 0;
   rowReads = 0;
-  #held: { readonly gate: Promise<void>; readonly readDone: () => void } | undefined;
+  private held: { readonly gate: Promise<void>; readonly readDone: () => void } | undefined;
 
   constructor(private readonly inner: PostgresLedger['certificates']) {}
 
@@ -29,7 +29,7 @@ class CountedLedger implements OcspLedger {
     let readDone: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (readDone = resolve));
     const gate = new Promise<void>((resolve) => (release = resolve));
-    this.#held = { gate, readDone };
+    this.held = { gate, readDone };
     return { readDone: done, release };
   }
 
@@ -41,8 +41,8 @@ class CountedLedger implements OcspLedger {
   async findBySerial(serial: string): Promise<OcspCertificateRow | undefined> {
     this.rowReads += 1;
     const row = await this.inner.findBySerial(serial);
-    const held = this.#held;
-    this.#held = undefined;
+    const held = this.held;
+    this.held = undefined;
     if (held !== undefined) {
       held.readDone();
       await held.gate;

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Authority, CrlPublisher, crlIssuerFor, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
-import { crlAnswer } from '../../../src/cli/compose.js';
+import { crlAnswer } from '../../../src/cli/issuer-revocation.js';
 import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import type { OcspPort } from '../../../src/http/index.js';
 import { GroupCommit, openLedger, openLedgerBackend, type Ledger, type PostgresLedger } from '../../../src/ledger/index.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RegistrationEntry } from '../../../src/shared/entry-records.js';
+import type { RegistrationEntry } from '../../../src/domain/entries.js';
 import { cryptoUnitRandom, findGrantingEntry, renewAfter } from '../../../src/svid/index.js';
 import { HOUR, NODE, OTHER_NODE, throwsWith, WEB } from './helpers.js';
 

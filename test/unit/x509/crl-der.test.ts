@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ecdsaSigner } from '../../../src/ca/ocsp-signer.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../../../src/shared/records.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../../../src/domain/certificates.js';
 import {
   crlIssuerOf,
   describeCrl,

@@ -7,7 +7,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import { Authority, initCertificateAuthority, type CaMaterial, type IssueRequest } from '../../../src/ca/index.js';
 import { planLeaf, TLS_SERVER_MAX_TTL_MS } from '../../../src/ca/profiles.js';
-import type { NewCertificateRecord, ProfileName } from '../../../src/shared/records.js';
+import type { NewCertificateRecord, ProfileName } from '../../../src/domain/certificates.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import {
   checkSubjectPublicKey,

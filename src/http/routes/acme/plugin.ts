@@ -9,7 +9,7 @@
  * certificate.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from '../../../acme/transport.js';
+import type { AcmeHandler, AcmeHttpRequest, AcmeHttpResponse } from '../../../acme/index.js';
 import { peerLeafOf } from '../../plugins/mtls-peer.js';
 import { PROBLEM_TYPES, ProblemError } from '../../problem.js';
 

@@ -3,7 +3,7 @@
  * (the ledger's alert outbox fits it); a run goes through the alert runner.
  * cli/alerts.ts builds the adapter and checks the fit with `satisfies`.
  */
-import type { AlertedCertificate, AlertStatus } from '../../../shared/alert-records.js';
+import type { AlertedCertificate, AlertStatus } from '../../../domain/alerts.js';
 import type { Awaitable } from '../../../shared/awaitable.js';
 
 export type AlertStatusName = AlertStatus;

@@ -1,7 +1,7 @@
 /** Wire schemas of the alert routes (snake_case JSON, ISO 8601 times, thresholds as durations). */
 import { z } from 'zod';
 import { pageSchema, PageLimitSchema } from '../page.js';
-import { PROFILE_NAMES } from '../../../shared/records.js';
+import { PROFILE_NAMES } from '../../../domain/certificates.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
 
 const DAY_MS = 86_400_000;

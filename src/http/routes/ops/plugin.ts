@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DomainError } from '../../../shared/errors.js';
-import type { CertificateQuery } from '../../../shared/records.js';
+import type { CertificateQuery } from '../../../domain/certificates.js';
 import type { Clock } from '../../../shared/clock.js';
 import { negotiate } from '../../negotiate.js';
 import { pemCertificateChain } from '../../pem.js';

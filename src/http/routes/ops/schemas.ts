@@ -9,7 +9,7 @@ import {
   REVOCABLE_REASONS,
   type CertificateRecord,
   type RevocationReason,
-} from '../../../shared/records.js';
+} from '../../../domain/certificates.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
 
 /** A serial as operators copy it: hex, any case, optionally colon-separated octets (openssl x509 -text). */

@@ -7,8 +7,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { EntryInput, SvidApi, SvidCaller, X509SvidRequest } from '../../../svid/ports.js';
-import type { RegistrationEntryPatch } from '../../../shared/entry-records.js';
+import type { EntryInput, SvidApi, SvidCaller, X509SvidRequest } from '../../../svid/index.js';
+import type { RegistrationEntryPatch } from '../../../domain/entries.js';
 import { plainJsonFor200 } from '../../plugins/fast-serializer.js';
 import { problemResponses, ProblemError } from '../../problem.js';
 import {

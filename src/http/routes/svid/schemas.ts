@@ -4,8 +4,8 @@
  * whole seconds. Domain values (ms, camelCase) are converted here and only here.
  */
 import { z } from 'zod';
-import type { EntryPage, RegistrationEntry } from '../../../shared/entry-records.js';
-import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/ports.js';
+import type { EntryPage, RegistrationEntry } from '../../../domain/entries.js';
+import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/index.js';
 import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROBLEM_TYPES, problemOf, ProblemSchema, type ProblemDocument, type ProblemKind } from '../../problem.js';
 

@@ -4,7 +4,7 @@
  * are registered only when an SvidApi is given.
  */
 import { DomainError } from '../../../shared/errors.js';
-import type { SvidApi } from '../../../svid/ports.js';
+import type { SvidApi } from '../../../svid/index.js';
 
 function refuse(): Promise<never> {
   return Promise.reject(new DomainError('notFound', 'the SVID service is a stub here'));

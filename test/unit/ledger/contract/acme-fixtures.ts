@@ -6,7 +6,7 @@ import type {
   NewAcmeAccount,
   NewAcmeAuthorization,
   NewAcmeOrder,
-} from '../../../../src/shared/acme-records.js';
+} from '../../../../src/domain/acme.js';
 import { HOUR, makeRecord, NOW } from '../ledger-fixtures.js';
 
 /** Records for the ACME repository contract tests: unique ids per call, valid for the CHECK constraints. */

@@ -4,7 +4,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { alertKey, selectExpiring, type ExpiryThreshold } from '../../../../src/alerts/index.js';
 import type { OpenedLedger } from '../../../../src/ledger/index.js';
-import type { CertificateRecord, NewCertificateRecord, ProfileName } from '../../../../src/shared/records.js';
+import type { CertificateRecord, NewCertificateRecord, ProfileName } from '../../../../src/domain/certificates.js';
 import { BACKENDS, type BackendUnderTest, type OpenedTestLedger } from '../../../helpers/backends.js';
 import { certificate, DAY, HOUR, T0, TRUST_DOMAIN } from '../../../integration/alerts/helpers.js';
 import { emptyPostgresLedger } from './alert-fixtures.js';

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { alertKey } from '../../../../src/alerts/index.js';
 import { isDomainError } from '../../../../src/shared/errors.js';
 import type { OpenedLedger } from '../../../../src/ledger/index.js';
-import type { DeliveryTarget } from '../../../../src/shared/alert-records.js';
+import type { DeliveryTarget } from '../../../../src/domain/alerts.js';
 import { BACKENDS, type OpenedTestLedger } from '../../../helpers/backends.js';
 import { certificate, DAY, T0 } from '../../../integration/alerts/helpers.js';
 

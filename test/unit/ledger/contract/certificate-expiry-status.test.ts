@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { listedStatus } from '../../../../src/shared/records.js';
+import { listedStatus } from '../../../../src/domain/certificates.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { HOUR, NOW, makeRecord } from '../ledger-fixtures.js';
 import { collectPages, useBackend } from './contract-fixtures.js';

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { PostgresDatabase, type LedgerBackend } from '../../../../src/ledger/index.js';
 import { numberPositionalParameters } from '../../../../src/ledger/sql-placeholders.js';
 import { isDomainError, type DomainErrorKind } from '../../../../src/shared/errors.js';
-import type { CertificateQuery, CertificateRecord } from '../../../../src/shared/records.js';
+import type { CertificateQuery, CertificateRecord } from '../../../../src/domain/certificates.js';
 import type { BackendUnderTest, OpenedTestLedger } from '../../../helpers/backends.js';
 
 /** The certificate contract tests' view of one backend: the repository as both fit it, and a way to look at the tables. */

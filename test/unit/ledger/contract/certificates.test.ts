@@ -9,7 +9,7 @@ import {
   type CertificateRecord,
   type NewCertificateRecord,
   type RevocationReason,
-} from '../../../../src/shared/records.js';
+} from '../../../../src/domain/certificates.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { DAY, HOUR, NOW, makeRecord } from '../ledger-fixtures.js';
 import { assertFailsWith, collectPages, openCertificateLedger, useCertificateLedger, type CertificateLedger } from './certificate-fixtures.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { LedgerBackend } from '../../../../src/ledger/index.js';
 import { readMigrations } from '../../../../src/ledger/migrate.js';
-import type { EntryQuery, NewRegistrationEntry, RegistrationEntry } from '../../../../src/shared/entry-records.js';
+import type { EntryQuery, NewRegistrationEntry, RegistrationEntry } from '../../../../src/domain/entries.js';
 import type { EntryStore } from '../../../../src/svid/ports.js';
 import pg from 'pg';
 import { openLedgerBackend } from '../../../../src/ledger/index.js';

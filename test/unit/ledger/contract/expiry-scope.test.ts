@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CertificateQuery, CertificateRecord, NewCertificateRecord } from '../../../../src/shared/records.js';
+import type { CertificateQuery, CertificateRecord, NewCertificateRecord } from '../../../../src/domain/certificates.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { DAY, HOUR, makeRecord, NOW } from '../ledger-fixtures.js';
 import { assertFailsWith, collectPages, useCertificateLedger, type CertificateLedger } from './certificate-fixtures.js';

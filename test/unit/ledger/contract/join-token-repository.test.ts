@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { openLedgerBackend, type JoinTokenRedemption } from '../../../../src/ledger/index.js';
-import type { JoinTokenRecord } from '../../../../src/shared/entry-records.js';
+import type { JoinTokenRecord } from '../../../../src/domain/entries.js';
 import type { JoinTokenStore } from '../../../../src/svid/ports.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { HOUR, NOW, makeRecord } from '../ledger-fixtures.js';

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import type { AcmeEabKeyRecord } from '../../../../src/shared/acme-records.js';
-import type { JoinTokenRecord } from '../../../../src/shared/entry-records.js';
+import type { AcmeEabKeyRecord } from '../../../../src/domain/acme.js';
+import type { JoinTokenRecord } from '../../../../src/domain/entries.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { HOUR, NOW, makeRecord } from '../ledger-fixtures.js';
 import { newAccount, uniqueId } from './acme-fixtures.js';

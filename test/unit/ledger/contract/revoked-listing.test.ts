@@ -16,7 +16,7 @@ import {
   type RevokedRow,
 } from '../../../../src/ledger/index.js';
 import { PG_REVOKED_SUMMARY_SQL, PG_REVOKED_UNEXPIRED_SQL } from '../../../../src/ledger/postgres/revoked-listing.js';
-import type { NewCertificateRecord, RevocationReason } from '../../../../src/shared/records.js';
+import type { NewCertificateRecord, RevocationReason } from '../../../../src/domain/certificates.js';
 import { describeCrl } from '../../../../src/x509/index.js';
 import { BACKENDS } from '../../../helpers/backends.js';
 import { createTestDatabase } from '../../../helpers/postgres.js';

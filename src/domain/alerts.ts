@@ -1,8 +1,8 @@
 /**
  * The expiry-alert vocabulary shared by the modules that read or write the
- * alert outbox (alerts, ledger), as records.ts is for certificates.
+ * alert outbox (alerts, ledger), as certificates.ts is for certificates.
  */
-import type { ProfileName } from './records.js';
+import type { ProfileName } from './certificates.js';
 
 export type AlertStatus = 'pending' | 'sent' | 'failed';
 export type AlertChannel = 'webhook' | 'mail';

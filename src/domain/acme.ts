@@ -1,6 +1,6 @@
 /**
  * The ACME vocabulary shared by the protocol (src/acme, which enforces it)
- * and the ledger (src/ledger, which stores it), as records.ts is for
+ * and the ledger (src/ledger, which stores it), as certificates.ts is for
  * certificates. Times are ms since the epoch (UTC). Statuses are what is
  * stored; "expired" is worked out from expiresAt when a resource is read.
  */
