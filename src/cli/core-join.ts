@@ -43,7 +43,10 @@ export async function joinCa(config: Config, ledger: OpenedLedger, clock: Clock,
   return material;
 }
 
-/** The cluster secret (created on first start), checked before anything uses it: a node whose cluster.key is not the one the ledger knows refuses to start (cluster-secret-check.ts). */
+/**
+ * The cluster secret (created on first start), checked before anything uses it: a node whose
+ * cluster.key is not the one the ledger knows refuses to start (cluster-secret-check.ts).
+ */
 export async function joinCluster(config: Config, repositories: LedgerBackend, clock: Clock, notices: string[]): Promise<ClusterSecret> {
   const cluster = ClusterSecret.loadOrCreate(config.dataDir, (message) => notices.push(`warning: ${message}`));
   if (cluster.created) notices.push(`created the cluster secret ${config.dataDir}/ca/cluster.key (copy ca/ to every node of a cluster)`);

@@ -291,7 +291,8 @@ function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array):
  * The first handshakes get a staple too: asked once before the listener opens (on PostgreSQL the answer comes later).
  */
 async function primedStapler(core: Core, serverCertPem: string, responder: Pick<OcspResponder, 'answer'>): Promise<Stapler> {
-  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), issuerDerOf(serverCertPem) ?? core.authority.material.intermediate.certDer);
+  const issuerDer = issuerDerOf(serverCertPem) ?? core.authority.material.intermediate.certDer;
+  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), issuerDer);
   const staples = stapler(responder, stapleRequest);
   await staples.prime();
   return staples;
@@ -345,7 +346,12 @@ function caLifeGauge(metrics: KeysmithMetrics, watch: CaWatch): void {
 }
 
 /** The engine's options for the listener: its identity and staple, client-certificate policy, limits, shared ticket keys. */
-function listenerTlsOptions(core: Core, serverCertPem: string, caWatch: CaWatch, staple: NonNullable<TlsServerOptions['ocspResponse']>): HttpsServerOptions['tls'] {
+function listenerTlsOptions(
+  core: Core,
+  serverCertPem: string,
+  caWatch: CaWatch,
+  staple: NonNullable<TlsServerOptions['ocspResponse']>,
+): HttpsServerOptions['tls'] {
   const { authority, config } = core;
   return {
     key: readFileSync(core.paths.serverKey),
