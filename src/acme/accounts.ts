@@ -22,7 +22,7 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
   const body = parsePayload(post.payload, NewAccountSchema);
 
   // §7.3.1: the key already has an account: answer with it, 200 and its Location.
-  const existing = await store.findAccountByThumbprint(post.key.thumbprint);
+  const existing = await store.accounts.findAccountByThumbprint(post.key.thumbprint);
   if (existing !== undefined) {
     if (existing.status !== 'valid') throw new AcmeProblemError('unauthorized', `the account for this key is ${existing.status}`);
     return accountReply(ctx, existing, 200);
@@ -35,14 +35,14 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
 
   let eabKeyId: string | null = null;
   if (body.externalAccountBinding !== undefined) {
-    eabKeyId = await verifyExternalAccountBinding(store, body.externalAccountBinding, post.key, ctx.urls.newAccount);
+    eabKeyId = await verifyExternalAccountBinding(store.eabKeys, body.externalAccountBinding, post.key, ctx.urls.newAccount);
   } else if (policy.eabRequired) {
     throw new AcmeProblemError('externalAccountRequired', 'this server requires an external account binding (ask an operator for an EAB key)');
   }
 
   let account: AcmeAccountRecord;
   try {
-    account = await store.createAccount({
+    account = await store.accounts.createAccount({
       id: randomId(ctx),
       keyThumbprint: post.key.thumbprint,
       jwk: JSON.stringify(post.key.jwk),
@@ -53,7 +53,7 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
   } catch (error) {
     if (isDomainError(error, 'conflict') || isDomainError(error, 'notFound')) {
       // A concurrent newAccount with the same key, or the EAB key bound meanwhile.
-      const raced = await store.findAccountByThumbprint(post.key.thumbprint);
+      const raced = await store.accounts.findAccountByThumbprint(post.key.thumbprint);
       if (raced !== undefined && raced.status === 'valid') return accountReply(ctx, raced, 200);
       throw new AcmeProblemError('unauthorized', 'the external account key is already bound to another account');
     }
@@ -70,12 +70,12 @@ export async function accountPost(ctx: AcmeContext, post: AuthenticatedPost, acc
   const { store } = ctx.deps;
   if (update.status !== undefined) {
     if (update.status !== 'deactivated') throw new AcmeProblemError('malformed', 'an account may only be updated to status "deactivated"');
-    const deactivated = await store.deactivateAccount(account.id);
+    const deactivated = await store.accounts.deactivateAccount(account.id);
     // RFC 8555 §7.3.6: nothing signed by this account is accepted any more (its row's status says so too).
     ctx.accountKeys.forget(account.id);
     return accountReply(ctx, deactivated, 200);
   }
-  if (update.contact !== undefined) return accountReply(ctx, await store.updateAccountContact(account.id, checkContacts(update.contact)), 200);
+  if (update.contact !== undefined) return accountReply(ctx, await store.accounts.updateAccountContact(account.id, checkContacts(update.contact)), 200);
   return accountReply(ctx, account, 200);
 }
 
@@ -83,7 +83,7 @@ export async function accountPost(ctx: AcmeContext, post: AuthenticatedPost, acc
 export async function accountOrders(ctx: AcmeContext, post: AuthenticatedPost, accountId: string): Promise<AcmeReply> {
   const account = ownAccount(post, accountId);
   if (!isPostAsGet(post)) throw new AcmeProblemError('malformed', 'the orders list is read with POST-as-GET');
-  const ids = await ctx.deps.store.listOrderIds(account.id, MAX_LISTED_ORDERS);
+  const ids = await ctx.deps.store.orders.listOrderIds(account.id, MAX_LISTED_ORDERS);
   return { status: 200, body: { orders: ids.map((id) => ctx.urls.order(id)) } };
 }
 
@@ -108,15 +108,15 @@ export async function keyChange(ctx: AcmeContext, post: AuthenticatedPost): Prom
   if (oldKey.thumbprint !== post.key.thumbprint) throw new AcmeProblemError('malformed', 'oldKey is not the account\'s current key');
   if (newKey.thumbprint === oldKey.thumbprint) throw new AcmeProblemError('malformed', 'the new key is the current key');
 
-  const holder = await ctx.deps.store.findAccountByThumbprint(newKey.thumbprint);
+  const holder = await ctx.deps.store.accounts.findAccountByThumbprint(newKey.thumbprint);
   if (holder !== undefined) throw keyInUse(ctx, holder);
   try {
-    const updated = await ctx.deps.store.changeAccountKey(account.id, JSON.stringify(newKey.jwk), newKey.thumbprint);
+    const updated = await ctx.deps.store.accounts.changeAccountKey(account.id, JSON.stringify(newKey.jwk), newKey.thumbprint);
     // RFC 8555 §7.3.5: from now on only the new key signs for the account (the stored JWK differs too).
     ctx.accountKeys.forget(account.id);
     return accountReply(ctx, updated, 200);
   } catch (error) {
-    const raced = isDomainError(error, 'conflict') ? await ctx.deps.store.findAccountByThumbprint(newKey.thumbprint) : undefined;
+    const raced = isDomainError(error, 'conflict') ? await ctx.deps.store.accounts.findAccountByThumbprint(newKey.thumbprint) : undefined;
     if (raced !== undefined) throw keyInUse(ctx, raced);
     throw error;
   }

@@ -84,7 +84,7 @@ async function verifiedWithCachedKey(ctx: AcmeContext, decoded: DecodedJws, cach
   const payload = new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
   // The row is asked first: when it fails at once (SQLite), no nonce is spent.
   const accountId = cached.accountId;
-  const row = ctx.deps.store.findAccount(accountId);
+  const row = ctx.deps.store.accounts.findAccount(accountId);
   const [found, isNonceFresh] = await Promise.all([row, spendNonce(ctx, decoded)]);
   const account = requireValidAccount(found);
   if (account.jwk === cached.storedJwk) return { account, key: cached.key, payload, isNonceFresh };
@@ -102,7 +102,7 @@ async function verifiedWithCachedKey(ctx: AcmeContext, decoded: DecodedJws, cach
  * verifiedWithCachedKey already found this signature false under.
  */
 async function verifiedWithAccountRow(ctx: AcmeContext, decoded: DecodedJws, accountId: string, triedKey: AccountKey | undefined): Promise<Verified> {
-  const account = requireValidAccount(await ctx.deps.store.findAccount(accountId));
+  const account = requireValidAccount(await ctx.deps.store.accounts.findAccount(accountId));
   // The row read just now names the key: a cached import of any other JWK is not used (account-keys.ts).
   const cached = ctx.accountKeys.get(account.id, account.jwk);
   let key: AccountKey;

@@ -24,10 +24,10 @@ import { ChallengeResponseSchema, renderChallenge } from './wire.js';
  */
 export async function resumeInterrupted(ctx: AcmeContext): Promise<void> {
   const { store } = ctx.deps;
-  await store.resetInterruptedFinalizations();
-  for (const challenge of await store.listInterruptedChallenges()) {
-    const authz = await store.findAuthorization(challenge.authorizationId);
-    const account = authz === undefined ? undefined : await store.findAccount(authz.accountId);
+  await store.orders.resetInterruptedFinalizations();
+  for (const challenge of await store.authorizations.listInterruptedChallenges()) {
+    const authz = await store.authorizations.findAuthorization(challenge.authorizationId);
+    const account = authz === undefined ? undefined : await store.accounts.findAccount(authz.accountId);
     if (authz === undefined || account === undefined) continue;
     // Through the same scheduler as new work: caps and fairness hold at start-up too.
     ctx.validations.start(
@@ -48,7 +48,7 @@ export async function resumeInterrupted(ctx: AcmeContext): Promise<void> {
 export async function challengePost(ctx: AcmeContext, post: AuthenticatedPost, challengeId: string): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store, clock } = ctx.deps;
-  const authz = await store.findChallengeAuthorization(challengeId);
+  const authz = await store.authorizations.findChallengeAuthorization(challengeId);
   const challenge = authz?.challenges.find((candidate) => candidate.id === challengeId);
   if (challenge === undefined || authz === undefined || authz.accountId !== account.id) throw notFound('challenge');
   const up = `<${ctx.urls.authorization(authz.id)}>;rel="up"`;
@@ -72,8 +72,8 @@ export async function challengePost(ctx: AcmeContext, post: AuthenticatedPost, c
       retryAfterSeconds,
     });
   }
-  if (!(await store.startChallenge(challenge.id, clock.now()))) {
-    const current = (await store.findChallenge(challenge.id)) ?? challenge;
+  if (!(await store.authorizations.startChallenge(challenge.id, clock.now()))) {
+    const current = (await store.authorizations.findChallenge(challenge.id)) ?? challenge;
     return { status: 200, body: renderChallenge(ctx.urls, current), links: [up], ...pollHint(ctx, account.id, current) };
   }
   ctx.validations.start(account.id, challenge, {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Clock } from '../shared/clock.js';
 import type { AcmeEabKeyRecord } from '../domain/acme.js';
 import { canonicalJwk, parseJson, type AccountKey } from './jws.js';
-import type { AcmeStore } from './ports.js';
+import type { AcmeEabKeyStore } from './ports.js';
 import { AcmeProblemError } from './problems.js';
 
 const EAB_KEY_BYTES = 32;
@@ -20,7 +20,7 @@ const EAB_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
  * operator; it is stored because every binding must be checked against it.
  */
 export async function createEabKey(
-  store: Pick<AcmeStore, 'createEabKey'>,
+  eabKeys: Pick<AcmeEabKeyStore, 'createEabKey'>,
   clock: Clock,
   createdBy = 'cli',
   random: (length: number) => Uint8Array = (length) => randomBytes(length),
@@ -28,7 +28,7 @@ export async function createEabKey(
   const keyId = `eab-${Buffer.from(random(12)).toString('base64url')}`;
   const hmacKey = Uint8Array.from(random(EAB_KEY_BYTES));
   const record: AcmeEabKeyRecord = { keyId, hmacKey, createdAt: clock.now(), createdBy, boundAccount: null, boundAt: null, revokedAt: null };
-  await store.createEabKey(record);
+  await eabKeys.createEabKey(record);
   return { keyId, hmacKey: Buffer.from(hmacKey).toString('base64url') };
 }
 
@@ -51,7 +51,7 @@ const EabHeaderSchema = z.object({
  * afterwards, so a key used twice loses there (conflict).
  */
 export async function verifyExternalAccountBinding(
-  store: Pick<AcmeStore, 'findEabKey'>,
+  eabKeys: Pick<AcmeEabKeyStore, 'findEabKey'>,
   binding: unknown,
   accountKey: AccountKey,
   newAccountUrl: string,
@@ -67,7 +67,7 @@ export async function verifyExternalAccountBinding(
   if (header.nonce !== undefined) throw new AcmeProblemError('malformed', 'externalAccountBinding must not carry a nonce');
   if (header.url !== newAccountUrl) throw new AcmeProblemError('unauthorized', 'externalAccountBinding url must be the newAccount URL');
 
-  const key = await store.findEabKey(header.kid);
+  const key = await eabKeys.findEabKey(header.kid);
   if (key === undefined) throw new AcmeProblemError('unauthorized', 'externalAccountBinding names an unknown key id');
   // A revoked key binds no new account (`keysmith acme eab revoke`); the bind in the store re-checks it under the row lock.
   if (key.revokedAt !== null) throw new AcmeProblemError('unauthorized', 'this external account key has been revoked');

@@ -31,7 +31,7 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
 
   requireValidityStillHonourable(order, ctx.deps.clock.now(), ctx.deps.authority.backdateMs);
 
-  if (!(await store.beginFinalize(order.id))) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
+  if (!(await store.orders.beginFinalize(order.id))) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
   let serial: string;
   try {
     const issued = await authority.issue(
@@ -48,13 +48,13 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
     serial = issued.serial;
   } catch (error) {
     // Nothing was handed out: the order goes back to ready so the client can try again.
-    await store.abortFinalize(order.id);
+    await store.orders.abortFinalize(order.id);
     const problem = toAcmeProblem(error);
     if (problem === undefined) throw error;
     // The Authority refuses keys and names as badCSR/malformed/rejectedIdentifier; to the client it is the CSR.
     throw problem.type === 'malformed' && problem.status === 400 ? new AcmeProblemError('badCSR', problem.detail) : problem;
   }
-  const completed = await store.completeFinalize(order.id, serial);
+  const completed = await store.orders.completeFinalize(order.id, serial);
   ctx.deps.onOrderEnded?.('valid');
   return orderReply(ctx, completed, 200);
 }

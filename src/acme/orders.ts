@@ -57,7 +57,7 @@ export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promi
   let expiresAt = now + ORDER_LIFETIME_MS;
   for (const identifier of identifiers) {
     const target = authorizationTarget(identifier);
-    const reusable = await store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now + REUSE_MARGIN_MS);
+    const reusable = await store.authorizations.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now + REUSE_MARGIN_MS);
     if (reusable !== undefined) {
       reusedIds.push(reusable.id);
       // An order does not outlive the authorizations it stands on.
@@ -67,7 +67,7 @@ export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promi
     }
   }
 
-  const outcome = await store.createOrder(
+  const outcome = await store.orders.createOrder(
     {
       id: randomId(ctx),
       accountId: account.id,
@@ -102,12 +102,12 @@ export async function orderPost(ctx: AcmeContext, post: AuthenticatedPost, order
 export async function authorizationPost(ctx: AcmeContext, post: AuthenticatedPost, authzId: string): Promise<AcmeReply> {
   const account = accountOf(post);
   const { store } = ctx.deps;
-  const authz = await store.findAuthorization(authzId);
+  const authz = await store.authorizations.findAuthorization(authzId);
   if (authz === undefined || authz.accountId !== account.id) throw notFound('authorization');
   if (!isPostAsGet(post)) {
     parsePayload(post.payload, AuthorizationUpdateSchema);
-    if (!(await store.deactivateAuthorization(authz.id))) throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
-    const updated = (await store.findAuthorization(authz.id)) ?? authz;
+    if (!(await store.authorizations.deactivateAuthorization(authz.id))) throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
+    const updated = (await store.authorizations.findAuthorization(authz.id)) ?? authz;
     return { status: 200, body: renderAuthorization(ctx.urls, updated, authorizationStatus(ctx, updated)) };
   }
   const shown = authorizationStatus(ctx, authz);
@@ -136,7 +136,7 @@ export async function orderReply(ctx: AcmeContext, order: AcmeOrderRecord, statu
 
 export async function ownOrder(ctx: AcmeContext, post: AuthenticatedPost, orderId: string): Promise<AcmeOrderRecord> {
   const account = accountOf(post);
-  const order = await ctx.deps.store.findOrder(orderId);
+  const order = await ctx.deps.store.orders.findOrder(orderId);
   // Another account's order is reported as absent, so ids cannot be probed.
   if (order === undefined || order.accountId !== account.id) throw notFound('order');
   return order;
@@ -166,7 +166,7 @@ async function orderView(ctx: AcmeContext, order: AcmeOrderRecord): Promise<Orde
   let allValid = true;
   let soonest: number | undefined;
   for (const id of order.authorizationIds) {
-    const authz = await ctx.deps.store.findAuthorization(id);
+    const authz = await ctx.deps.store.authorizations.findAuthorization(id);
     const status = authz === undefined ? 'invalid' : authorizationStatus(ctx, authz);
     if (status === 'invalid' || status === 'deactivated' || status === 'expired' || status === 'revoked') return { shown: 'invalid' };
     if (status !== 'valid') allValid = false;

@@ -25,11 +25,28 @@ import type { RateLimit } from '../shared/rate-limit.js';
 import type { CertificateRecord, ProfileName, RevocationReason } from '../domain/certificates.js';
 import type { ChallengeValidator } from './validation/types.js';
 
+/**
+ * The ACME ledger, one port per aggregate (`ledger.acme` of either backend
+ * fits). A write that changes more than one aggregate (a failed validation
+ * failing its orders, a deactivated account's orders) is one transaction of
+ * the aggregate whose change causes it.
+ */
 export interface AcmeStore {
+  readonly eabKeys: AcmeEabKeyStore;
+  readonly accounts: AcmeAccountStore;
+  readonly orders: AcmeOrderStore;
+  readonly authorizations: AcmeAuthorizationStore;
+}
+
+/** External Account Binding keys (RFC 8555 §7.3.4). */
+export interface AcmeEabKeyStore {
   /** DomainError('conflict') when the key id exists. */
   createEabKey(key: AcmeEabKeyRecord): Awaitable<void>;
   findEabKey(keyId: string): Awaitable<AcmeEabKeyRecord | undefined>;
+}
 
+/** Accounts (RFC 8555 §7.3). */
+export interface AcmeAccountStore {
   /**
    * One transaction: inserts the account and, with an eabKeyId, binds that key
    * to it. DomainError('conflict') when the key thumbprint is taken or the EAB
@@ -43,12 +60,31 @@ export interface AcmeStore {
   deactivateAccount(id: string): Awaitable<AcmeAccountRecord>;
   /** DomainError('conflict') when another account holds the new thumbprint. */
   changeAccountKey(id: string, jwk: string, thumbprint: string): Awaitable<AcmeAccountRecord>;
+}
 
+/** Orders and their finalize states (RFC 8555 §7.4). */
+export interface AcmeOrderStore {
   /** One transaction: the order, its new authorizations and challenges, and the links to reused ones. */
   createOrder(order: NewAcmeOrder, now: number): Awaitable<CreateOrderOutcome>;
   findOrder(id: string): Awaitable<AcmeOrderRecord | undefined>;
   /** The account's order ids, newest first. */
   listOrderIds(accountId: string, limit: number): Awaitable<readonly string[]>;
+  /**
+   * processing -> ready for orders whose finalize a stopped process never
+   * answered; returns how many. With several nodes on one database, only
+   * those no live node can still be running (the backend knows which).
+   */
+  resetInterruptedFinalizations(): Awaitable<number>;
+  /** ready -> processing; false when the order was not ready (another finalize, on any node, got there first). */
+  beginFinalize(orderId: string): Awaitable<boolean>;
+  /** processing -> ready, after a refused CSR or a failed issuance. */
+  abortFinalize(orderId: string): Awaitable<void>;
+  /** processing -> valid with its certificate. */
+  completeFinalize(orderId: string, serial: string): Awaitable<AcmeOrderRecord>;
+}
+
+/** Authorizations with their challenges, and validation outcomes (RFC 8555 §7.5). */
+export interface AcmeAuthorizationStore {
   findAuthorization(id: string): Awaitable<AcmeAuthorizationRecord | undefined>;
   /** A valid authorization of this account for this identifier that is still valid after `validUntilAtLeast`. */
   findReusableAuthorization(
@@ -70,21 +106,8 @@ export interface AcmeStore {
   recordValidation(challengeId: string, outcome: ValidationRecord): Awaitable<number>;
   /** RFC 8555 §7.5.2; pending orders holding it become invalid. false when it was not pending or valid. */
   deactivateAuthorization(id: string): Awaitable<boolean>;
-
   /** Challenges left `processing` by a process that stopped mid-validation (validated again at start). */
   listInterruptedChallenges(): Awaitable<readonly AcmeChallengeRecord[]>;
-  /**
-   * processing -> ready for orders whose finalize a stopped process never
-   * answered; returns how many. With several nodes on one database, only
-   * those no live node can still be running (the backend knows which).
-   */
-  resetInterruptedFinalizations(): Awaitable<number>;
-  /** ready -> processing; false when the order was not ready (another finalize, on any node, got there first). */
-  beginFinalize(orderId: string): Awaitable<boolean>;
-  /** processing -> ready, after a refused CSR or a failed issuance. */
-  abortFinalize(orderId: string): Awaitable<void>;
-  /** processing -> valid with its certificate. */
-  completeFinalize(orderId: string, serial: string): Awaitable<AcmeOrderRecord>;
 }
 
 /**

@@ -68,7 +68,7 @@ async function isAuthorized(ctx: AcmeContext, post: AuthenticatedPost, record: C
   if (names.length === 0) return false;
   for (const san of names) {
     const target = authorizationTarget({ type: san.type === 'ip' ? 'ip' : 'dns', value: san.value });
-    if ((await ctx.deps.store.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now)) === undefined) return false;
+    if ((await ctx.deps.store.authorizations.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now)) === undefined) return false;
   }
   return true;
 }

@@ -86,7 +86,7 @@ export class ValidationRunner {
     }
     let invalidatedOrders: number;
     try {
-      invalidatedOrders = await store.recordValidation(challenge.id, record);
+      invalidatedOrders = await store.authorizations.recordValidation(challenge.id, record);
     } catch (error) {
       this.reportInternal(error, challenge);
       return;

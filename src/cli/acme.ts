@@ -34,7 +34,7 @@ export const acmeEabCreateCommand: Command = {
     await withCore(parsed, async (core) => {
       const createdBy = cliActor();
       const createdAt = core.clock.now();
-      const { keyId, hmacKey } = await createEabKey(core.repositories.acme, { now: () => createdAt }, createdBy);
+      const { keyId, hmacKey } = await createEabKey(core.repositories.acme.eabKeys, { now: () => createdAt }, createdBy);
       // Shown once, to the operator who asked; never logged.
       if (parsed.values['json'] === true) {
         const summary: AcmeEabKeySummary = { keyId, createdAt, createdBy, boundAccount: null, boundAt: null, revokedAt: null };
@@ -68,7 +68,7 @@ export const acmeEabListCommand: Command = {
         {
           key: 'eab_keys',
           fetch: async (cursor, limit) =>
-            core.repositories.acme.listEabKeys({ limit, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) }),
+            core.repositories.acme.eabKeys.listEabKeys({ limit, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) }),
           toJson: eabKeyWire,
           header: ['KEY ID', 'STATUS', 'CREATED', 'CREATED BY', 'BOUND AT', 'ACCOUNT'],
           toRow: (key) => [
@@ -99,7 +99,7 @@ export const acmeEabRevokeCommand: Command = {
   async run(parsed) {
     const keyId = onePositional(parsed, 'KEY_ID (as acme eab list shows it)');
     await withCore(parsed, async (core) => {
-      const revoked = await core.repositories.acme.revokeEabKey(keyId, core.clock.now());
+      const revoked = await core.repositories.acme.eabKeys.revokeEabKey(keyId, core.clock.now());
       if (parsed.values['json'] === true) {
         printRecords('eab_keys', [eabKeyWire(revoked)]);
         return;

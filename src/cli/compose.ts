@@ -8,11 +8,7 @@ import {
   checkClientCertificate,
   type ClientCertificateVerdict,
   crlIssuerFor,
-  initCertificateAuthority,
   JwtKeyRing,
-  listIntermediates,
-  caPaths,
-  revokedIntermediates,
 } from '../ca/index.js';
 import { RevokedSerials } from '../http/index.js';
 import { type CommitWorker, GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
@@ -22,10 +18,9 @@ import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type 
 import { connect } from '../tls/index.js';
 import { CryptoPool } from '../x509/index.js';
 import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
-import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';
+import { joinCa, joinCluster } from './core-join.js';
 import { checkCrlShardLayout } from './crl-files.js';
 import { ClusterSecret } from './cluster-secret.js';
-import { checkClusterSecret, type ClusterCheckLedger } from './cluster-secret-check.js';
 import { dataPaths, ensureDataDir, readIfExists, writeFileAtomic } from './files.js';
 import { checkLedgerFileAccess, explainFileError } from './file-errors.js';
 import { issueIdentity, writeIdentity } from './identities.js';
@@ -106,39 +101,8 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   let commitWorker: CommitWorker | undefined;
   try {
     const repositories: LedgerBackend = ledger.ledger;
-    // The ledger names the cluster's CA: a node whose ca/ is another refuses to start (ca-join.ts).
-    // On PostgreSQL an advisory lock makes nodes starting together create one CA.
-    const lock = caInitLockFor(ledger);
-    const { material, created, warnings } = await joinCertificateAuthority({
-      ledger: repositories.certificates satisfies CaLedger,
-      dataDir: config.dataDir,
-      now: () => clock.now(),
-      ...(lock === undefined ? {} : { lock }),
-      init: async () =>
-        initCertificateAuthority({
-          dataDir: config.dataDir,
-          trustDomain: config.trustDomain,
-          algorithm: config.caAlgorithm,
-          store: repositories.certificates,
-          clock,
-          // A revoked intermediate never signs again, whatever its schedule says (docs/ca-lifecycle.md).
-          revoked: await revokedIntermediates(repositories.certificates, listIntermediates(caPaths(config.dataDir).dir).map((i) => i.serial)),
-          renewWarningShare: config.caRenewWarningPercent / 100,
-          ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
-        }),
-    });
-    for (const warning of warnings) notices.push(`warning: ${warning}`);
-    if (created) notices.push(`created the CA hierarchy for spiffe://${config.trustDomain} in ${config.dataDir}/ca`);
-    const cluster = ClusterSecret.loadOrCreate(config.dataDir, (message) => notices.push(`warning: ${message}`));
-    if (cluster.created) notices.push(`created the cluster secret ${config.dataDir}/ca/cluster.key (copy ca/ to every node of a cluster)`);
-    // Before anything uses it: a node whose cluster.key is not the one the ledger knows refuses to start (cluster-secret-check.ts).
-    await checkClusterSecret({
-      ledger: repositories.clusterCheck satisfies ClusterCheckLedger,
-      secret: cluster.secret,
-      dataDir: config.dataDir,
-      now: clock.now(),
-      created: cluster.created,
-    });
+    const material = await joinCa(config, ledger, clock, notices);
+    const clusterSecret = await joinCluster(config, repositories, clock, notices);
     const revocationBase = revocationBaseUrl(config);
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
@@ -189,7 +153,7 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       clock,
       paths,
       revokedSerials,
-      clusterSecret: cluster.secret,
+      clusterSecret,
       notices,
       commitWorker,
       close,

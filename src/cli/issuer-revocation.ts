@@ -131,80 +131,10 @@ export async function openRevocation(core: Core, given?: CaWatch): Promise<Revoc
   const router = new IssuerRouter();
   const crls = new IssuerCrls(() => [...units.values()]);
   let started: ((err: unknown) => void) | undefined;
-  const responderTtlMs = LIFETIMES.ocspSigner.defaultTtlMs;
-
-  const delegatedFor = (material: CaMaterial): OcspSigner =>
-    new OcspSigner({
-      authority,
-      clock,
-      certificateTtlMs: responderTtlMs,
-      rotateBeforeMs: Math.floor((responderTtlMs * config.ocspResponderRenewPercent) / 100),
-      shared: {
-        store: repositories.ocspResponders satisfies OcspResponderStore,
-        issuerName: crlIssuerFor(material).issuerName,
-        keyWrap: responderKeyWrap(material.intermediate.keyObject),
-        holder: `${hostname()}:${process.pid}:${randomUUID()}`,
-      },
-    });
-
-  const createUnit = (material: CaMaterial): IssuerUnit => {
-    const { issuer, issuerName } = crlIssuerFor(material);
-    const url = issuerCrlUrl(crlUrl(config), material.intermediate);
-    const direct = new DirectOcspSigner(material.intermediate.certDer, material.intermediate.keyObject);
-    const slot = new SignerSlot(direct);
-    const source = new LedgerSource({
-      ledger: repositories.certificates satisfies OcspLedger,
-      signer: slot,
-      issuerCertificate: material.intermediate.certDer,
-      clock,
-      validityMs: config.ocspValidity,
-      maxCachedResponses: config.ocspCacheSize,
-      cacheCheck: core.ledger.kind === 'postgres' ? 'revocation-feed' : 'ledger-read',
-    });
-    // One worker thread per issuer builds its CRLs and answers its change check off the event loop.
-    const builder = new WorkerCrlBuilder({
-      ledger: ledgerLocation(config),
-      issuerName,
-      issuer,
-      signingKey: material.intermediate.keyObject,
-      shardCount: config.crlShards,
-      crlUrl: url,
-    });
-    // The original intermediate's last CRLs are kept in <dataDir>/crl/ across restarts.
-    const files = material.intermediate.isOriginal ? new CrlFiles(config.dataDir, issuer, url) : undefined;
-    const restored = files?.restore();
-    const lastNumber = files?.lastCrlNumber();
-    const crl = new CrlPublisher({
-      builder,
-      probe: builder,
-      numbers: repositories.crlNumbers satisfies CrlNumberSource,
-      ...(lastNumber === undefined ? {} : { lastCrlNumber: lastNumber }),
-      issuerName,
-      clock,
-      validityMs: config.crlValidity,
-      shardCount: config.crlShards,
-      debounceMs: config.crlRebuildDelayMs,
-      maxDelayMs: config.crlRebuildMaxDelayMs,
-      ...(files === undefined ? {} : { store: files }),
-      onError: (err) => started?.(err),
-      ...(restored === undefined ? {} : { restored }),
-    });
-    return { serial: material.intermediate.serial, material, slot, direct, source, crl, builder, role: 'retiring', delegated: undefined, revokedAt: undefined };
-  };
-
-  const stopUnit = (unit: IssuerUnit): void => {
-    unit.delegated?.stop();
-    unit.crl.stop();
-    void unit.builder.close();
-  };
+  const reportError = (err: unknown): void => started?.(err);
 
   const sync = async (snapshot: CaSnapshot): Promise<void> => {
-    const wanted = new Map<string, Role>();
-    for (const i of snapshot.intermediates) {
-      // Only intermediates that have signed: active, retiring, or revoked after they began to sign.
-      if (i.state === 'active' || i.state === 'retiring') wanted.set(i.serial, i.state);
-      else if (i.state === 'revoked' && i.activateAt <= (i.revokedAt ?? 0)) wanted.set(i.serial, 'revoked');
-    }
+    const wanted = wantedRoles(snapshot);
     for (const [serial, unit] of units) {
       if (!wanted.has(serial)) {
         stopUnit(unit);
@@ -216,60 +146,25 @@ export async function openRevocation(core: Core, given?: CaWatch): Promise<Revoc
       if (view === undefined) continue;
       let unit = units.get(serial);
       if (unit === undefined) {
-        unit = createUnit(await watch.materialOf(view));
+        unit = createIssuerUnit(core, await watch.materialOf(view), reportError);
         units.set(serial, unit);
         if (started !== undefined && role !== 'revoked') unit.crl.start({ everyMs: config.crlRefreshInterval, onError: started });
       }
       unit.revokedAt = view.revokedAt;
-      if (role === 'active' && unit.delegated === undefined) {
-        const delegated = delegatedFor(unit.material);
-        await delegated.rotateIfDue();
-        unit.delegated = delegated;
-        unit.slot.inner = delegated;
-        if (started !== undefined) delegated.start({ onError: started });
-      }
-      if (role !== 'active' && unit.delegated !== undefined) {
-        // It issues nothing now: its responses are signed by the CA itself (RFC 6960 §4.2.2.2).
-        unit.delegated.stop();
-        unit.delegated = undefined;
-        unit.slot.inner = unit.direct;
-      }
-      if (role === 'revoked') unit.crl.stop();
-      unit.role = role;
+      await assignRole(core, unit, role, started);
     }
-    const routes: IssuerRoute[] = [...units.values()].map((unit) => ({
-      id: unit.serial,
-      issuerCertificate: unit.material.intermediate.certDer,
-      source:
-        unit.role === 'revoked'
-          ? compromisedIssuerSource({ signer: unit.direct, revokedAt: unit.revokedAt ?? 0, clock, validityMs: config.ocspValidity })
-          : unit.source,
-    }));
-    router.setRoutes(routes);
+    router.setRoutes(issuerRoutes(units.values(), core));
   };
 
   watch.onChange(sync);
   await watch.refresh();
   authority.onRevoked(router.drop);
   authority.onRevoked(crls.noteRevoked);
-  const activeUnit = (): IssuerUnit | undefined => units.get(authority.material.intermediate.serial);
-  const initial = activeUnit()?.delegated;
+  const initial = units.get(authority.material.intermediate.serial)?.delegated;
   if (initial === undefined) throw new Error('no delegated OCSP responder for the active intermediate');
 
-  const port: OcspPort = {
-    responder: new OcspResponder(router),
-    crl: (shard, issuerSerial) => {
-      const publisher = crls.publisher(issuerSerial);
-      if (publisher === undefined) return 'unknown';
-      const scope: CrlScope = shard ?? 'full';
-      if (!publisher.hasScope(scope)) return 'unknown';
-      return publisher.current(scope) ?? 'pending';
-    },
-    arl: () => arlView(watch),
-    issuerCertificate: () => authority.material.intermediate.certDer,
-  };
   return {
-    port,
+    port: revocationPort(core, router, crls, watch),
     signer: initial,
     source: router,
     crl: crls,
@@ -286,6 +181,136 @@ export async function openRevocation(core: Core, given?: CaWatch): Promise<Revoc
       if (given === undefined) watch.stop();
       for (const unit of units.values()) stopUnit(unit);
     },
+  };
+}
+
+/** Only intermediates that have signed: active, retiring, or revoked after they began to sign. */
+function wantedRoles(snapshot: CaSnapshot): Map<string, Role> {
+  const wanted = new Map<string, Role>();
+  for (const i of snapshot.intermediates) {
+    if (i.state === 'active' || i.state === 'retiring') wanted.set(i.serial, i.state);
+    else if (i.state === 'revoked' && i.activateAt <= (i.revokedAt ?? 0)) wanted.set(i.serial, 'revoked');
+  }
+  return wanted;
+}
+
+/** The active intermediate answers through its delegated responder; any other signs its responses itself. */
+async function assignRole(core: Core, unit: IssuerUnit, role: Role, started: ((err: unknown) => void) | undefined): Promise<void> {
+  if (role === 'active' && unit.delegated === undefined) {
+    const delegated = delegatedResponder(core, unit.material);
+    await delegated.rotateIfDue();
+    unit.delegated = delegated;
+    unit.slot.inner = delegated;
+    if (started !== undefined) delegated.start({ onError: started });
+  }
+  if (role !== 'active' && unit.delegated !== undefined) {
+    // It issues nothing now: its responses are signed by the CA itself (RFC 6960 §4.2.2.2).
+    unit.delegated.stop();
+    unit.delegated = undefined;
+    unit.slot.inner = unit.direct;
+  }
+  if (role === 'revoked') unit.crl.stop();
+  unit.role = role;
+}
+
+/** The delegated OCSP responder of an intermediate, shared through the ledger with the other nodes. */
+function delegatedResponder(core: Core, material: CaMaterial): OcspSigner {
+  const { authority, clock, config, repositories } = core;
+  const responderTtlMs = LIFETIMES.ocspSigner.defaultTtlMs;
+  return new OcspSigner({
+    authority,
+    clock,
+    certificateTtlMs: responderTtlMs,
+    rotateBeforeMs: Math.floor((responderTtlMs * config.ocspResponderRenewPercent) / 100),
+    shared: {
+      store: repositories.ocspResponders satisfies OcspResponderStore,
+      issuerName: crlIssuerFor(material).issuerName,
+      keyWrap: responderKeyWrap(material.intermediate.keyObject),
+      holder: `${hostname()}:${process.pid}:${randomUUID()}`,
+    },
+  });
+}
+
+/** One intermediate's OCSP source (signing itself until it becomes active) and CRL publisher with its worker. */
+function createIssuerUnit(core: Core, material: CaMaterial, reportError: (err: unknown) => void): IssuerUnit {
+  const { clock, config, repositories } = core;
+  const { issuer, issuerName } = crlIssuerFor(material);
+  const url = issuerCrlUrl(crlUrl(config), material.intermediate);
+  const direct = new DirectOcspSigner(material.intermediate.certDer, material.intermediate.keyObject);
+  const slot = new SignerSlot(direct);
+  const source = new LedgerSource({
+    ledger: repositories.certificates satisfies OcspLedger,
+    signer: slot,
+    issuerCertificate: material.intermediate.certDer,
+    clock,
+    validityMs: config.ocspValidity,
+    maxCachedResponses: config.ocspCacheSize,
+    cacheCheck: core.ledger.kind === 'postgres' ? 'revocation-feed' : 'ledger-read',
+  });
+  // One worker thread per issuer builds its CRLs and answers its change check off the event loop.
+  const builder = new WorkerCrlBuilder({
+    ledger: ledgerLocation(config),
+    issuerName,
+    issuer,
+    signingKey: material.intermediate.keyObject,
+    shardCount: config.crlShards,
+    crlUrl: url,
+  });
+  // The original intermediate's last CRLs are kept in <dataDir>/crl/ across restarts.
+  const files = material.intermediate.isOriginal ? new CrlFiles(config.dataDir, issuer, url) : undefined;
+  const restored = files?.restore();
+  const lastNumber = files?.lastCrlNumber();
+  const crl = new CrlPublisher({
+    builder,
+    probe: builder,
+    numbers: repositories.crlNumbers satisfies CrlNumberSource,
+    ...(lastNumber === undefined ? {} : { lastCrlNumber: lastNumber }),
+    issuerName,
+    clock,
+    validityMs: config.crlValidity,
+    shardCount: config.crlShards,
+    debounceMs: config.crlRebuildDelayMs,
+    maxDelayMs: config.crlRebuildMaxDelayMs,
+    ...(files === undefined ? {} : { store: files }),
+    onError: reportError,
+    ...(restored === undefined ? {} : { restored }),
+  });
+  return { serial: material.intermediate.serial, material, slot, direct, source, crl, builder, role: 'retiring', delegated: undefined, revokedAt: undefined };
+}
+
+function stopUnit(unit: IssuerUnit): void {
+  unit.delegated?.stop();
+  unit.crl.stop();
+  void unit.builder.close();
+}
+
+/** Which source answers for each issuer: its ledger source, or for a revoked one `revoked` for everything it issued. */
+function issuerRoutes(units: Iterable<IssuerUnit>, core: Core): IssuerRoute[] {
+  const { clock, config } = core;
+  return [...units].map((unit) => ({
+    id: unit.serial,
+    issuerCertificate: unit.material.intermediate.certDer,
+    source:
+      unit.role === 'revoked'
+        ? compromisedIssuerSource({ signer: unit.direct, revokedAt: unit.revokedAt ?? 0, clock, validityMs: config.ocspValidity })
+        : unit.source,
+  }));
+}
+
+/** What the OCSP and CRL routes read: the responder over every issuer, each issuer's CRLs, the ARL, the issuing CA. */
+function revocationPort(core: Core, router: IssuerRouter, crls: IssuerCrls, watch: CaWatch): OcspPort {
+  const { authority } = core;
+  return {
+    responder: new OcspResponder(router),
+    crl: (shard, issuerSerial) => {
+      const publisher = crls.publisher(issuerSerial);
+      if (publisher === undefined) return 'unknown';
+      const scope: CrlScope = shard ?? 'full';
+      if (!publisher.hasScope(scope)) return 'unknown';
+      return publisher.current(scope) ?? 'pending';
+    },
+    arl: () => arlView(watch),
+    issuerCertificate: () => authority.material.intermediate.certDer,
   };
 }
 

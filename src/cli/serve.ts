@@ -2,8 +2,8 @@ import { proxyProtocolSources } from './proxy-sources.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
-import { TlsAlertError, type PeerCertificates } from '../tls/index.js';
-import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithMetrics } from '../http/index.js';
+import { TlsAlertError, type PeerCertificates, type TlsServerOptions } from '../tls/index.js';
+import { buildApp, buildPlainHttpApp, createHttpsServer, EventLoopLag, KeysmithMetrics, type HttpsServerOptions } from '../http/index.js';
 import { loadConfig } from '../config.js';
 import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
 import { isPromise } from '../shared/awaitable-flow.js';
@@ -13,18 +13,18 @@ import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openSvid,
 import { openRevocation } from './issuer-revocation.js';
 import type { AcmeHandler } from '../acme/index.js';
 import { alertMetricsOn, composeAlerts } from './alerts.js';
-import { issuerDerOf, listenerHealthCheck } from './listener-identity.js';
+import { issuerDerOf } from './listener-identity.js';
 import { serveAlertLogger, terminalLogStream } from './log-output.js';
 import { bindListener, dataDirBefore, probeListen, removeWhatThisStartMade } from './start-sequence.js';
 import { curlLine } from './commands.js';
-import { databaseHealth, ledgerHealthCheck } from './database-health.js';
+import { databaseHealth } from './database-health.js';
 import { startRevocationFeed } from './cluster-revocations.js';
 import type { FeedErrorContext } from '../ledger/index.js';
-import { startNoncePruning } from './nonce-pruning.js';
 import { caCertificates } from './certificate-metrics.js';
-import { retentionMetricsOn, startRetention } from './prune.js';
+import { healthChecksOf, startLedgerJobs, startReloads, trustBundleOf } from './serve-wiring.js';
 import { Gauge } from 'prom-client';
 import type { CaWatch } from './ca-watch.js';
+import type { Revocation } from './issuer-revocation.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves
@@ -114,20 +114,11 @@ export interface StartOptions {
 
 export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
   const { config, ledger, repositories, authority, clock } = core;
-  const metrics = new KeysmithMetrics({ processMetrics: true });
-  const eventLoopLag = new EventLoopLag();
-  eventLoopLag.start();
-  metrics.observeEventLoop(eventLoopLag);
-  authority.onIssued((profile) => metrics.countIssued(profile));
+  const { metrics, eventLoopLag } = startMetrics(core);
   // The OCSP responder certificate is issued before the first request can ask for a status.
   const revocation = await openRevocation(core);
-  // Read at each scrape: the CA's and the listener's notAfter, and the alert outbox (a promise on PostgreSQL).
   const caWatch = revocation.watch;
-  metrics.watchCertificates(
-    caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer, intermediates: () => caWatch.snapshot.published.map((i) => i.certDer) }),
-  );
-  metrics.watchAlertOutbox(() => repositories.alerts.outboxDepth());
-  caLifeGauge(metrics, caWatch);
+  watchRevocationMetrics(metrics, core, revocation);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
   const alerts = composeAlerts({ config, ledger: repositories, clock, logger: serveAlertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
@@ -146,27 +137,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const app = await buildApp({
     certificates: repositories.certificates,
     revoker: authority,
-    // The root and every published intermediate (prepared ones before they sign); the sequence counts changes (src/ca/rotation.ts).
-    bundle: {
-      pem: () => caWatch.bundlePem(),
-      authorities: () => caWatch.authorities(),
-      issuers: () => [authority.material.intermediate.certDer, authority.material.root.certDer],
-      // spiffe_sequence: the latest change of any published set, X.509 intermediates or JWT keys (src/ca/bundle-sequence.ts).
-      sequence: () => caWatch.monotonic(bundleSequence([jwtKeys, caWatch.x509History()], clock.now())),
-      jwtAuthorities: () => svid.jwtAuthorities(),
-    },
-    health: [
-      ledgerHealthCheck(ledger.kind, database),
-      { name: 'ca', check: () => ({ ok: authority.material.intermediate.keyObject.type === 'private' }) },
-      listenerHealthCheck({
-        certPem: serverCertPem,
-        now: () => clock.now(),
-        statusOf: (serial) => repositories.certificates.statusOf(serial),
-        isKnownRevoked: (serial) => core.revokedSerials.has(serial),
-      }),
-      // A warning, not a failure: the node is healthy, the operator has a rotation to run.
-      { name: 'ca_rotation', check: () => caRotationHealth(caWatch) },
-    ],
+    bundle: trustBundleOf(core, caWatch, jwtKeys, svid),
+    health: healthChecksOf(core, database, serverCertPem, caWatch),
     database,
     revokedSerials: core.revokedSerials,
     eventLoopLag,
@@ -183,23 +155,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   logInternal = (err) => app.log.error({ err }, 'SVID batch item failed');
   logAcmeInternal = (err, context) => app.log.error({ err, ...context }, 'ACME internal error');
   for (const warning of options.configWarnings ?? []) app.log.warn(`configuration: ${warning}`);
-  // The message only, never the error object: nothing a signing thread held reaches the log.
-  core.reportCryptoWorkerErrors((error) => app.log.warn({ workerError: error.message }, 'a crypto worker failed; its jobs were refused with 503 and it is replaced'));
-  jwtKeys.start({
-    everyMs: config.jwtKeyCheckInterval,
-    onError: (err) => app.log.error({ err }, 'reading the JWT-SVID key schedule failed; the keys loaded before stay in use'),
-    onChange: () => app.log.info({ published: jwtKeys.publishedJwks().map((jwk) => jwk.kid), signing: jwtKeys.kid }, 'JWT-SVID key schedule reloaded'),
-  });
-  revocation.start((err) => app.log.error({ err }, 'OCSP responder rotation, CRL rebuild or CA reload failed'));
-  const logRenewal = (): void => {
-    const warning = caWatch.renewalWarning();
-    if (warning !== undefined) app.log.warn({ intermediate: caWatch.snapshot.active.serial }, warning);
-  };
-  logRenewal();
-  caWatch.onChange((snapshot) => {
-    app.log.info({ active: snapshot.active.serial, published: snapshot.published.map((i) => `${i.serial}:${i.state}`) }, 'CA intermediates changed');
-    logRenewal();
-  });
+  startReloads(core, app.log, jwtKeys, revocation);
   // PostgreSQL: revocations made on other nodes reach this one's OCSP cache and client-certificate checks.
   // LISTENing before the listener takes its first request: the cache reads nothing on a hit there, so it must
   // hear every revocation committed after any of its fills began (a fill before LISTEN would wait for the 5 s poll).
@@ -208,26 +164,9 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
     (err, context) => app.log.warn({ err, context }, FEED_TROUBLE[context]),
   );
-  // Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
-  // The listener's certificate may come from an intermediate that no longer signs (a rotation): ask about it with its own issuer.
-  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), issuerDerOf(serverCertPem) ?? authority.material.intermediate.certDer);
-  const staples = stapler(revocation.port.responder, stapleRequest);
-  // The first handshakes get a staple too: asked once before the listener opens (on PostgreSQL the answer comes later).
-  await staples.prime();
+  const staples = await primedStapler(core, serverCertPem, revocation.port.responder);
   const server = createHttpsServer({
-    tls: {
-      key: readFileSync(core.paths.serverKey),
-      cert: serverCertPem,
-      ca: authority.bundlePem(),
-      verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer, caWatch.revokedCaSerials()),
-      ocspResponse: staples.staple,
-      handshakeTimeoutMs: config.handshakeTimeout,
-      maxConnections: config.maxConnections,
-      ...optionalProxySources(config.proxyProtocolFrom),
-      // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.
-      ticketKeyRotationMs: TICKET_KEY_ROTATION_MS,
-      ticketKeyForPeriod: (period) => core.clusterSecret.ticketKeyForPeriod(period),
-    },
+    tls: listenerTlsOptions(core, serverCertPem, caWatch, staples.staple),
     mtlsMode: config.mtlsMode,
     app,
     metrics,
@@ -241,14 +180,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
     await feed?.stop();
     throw err;
   }
-  // SQLite: WAL checkpoints from here on run in a worker thread, not inside a commit on the event loop.
-  const checkpointer =
-    ledger.kind === 'sqlite'
-      ? ledger.ledger.startCheckpoints({
-          everyMs: config.ledgerCheckpointInterval,
-          onError: (err) => app.log.error({ err }, 'ledger WAL checkpoint failed'),
-        })
-      : undefined;
+  const checkpointer = startCheckpoints(core, app.log);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
@@ -264,16 +196,8 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       throw err;
     }
   }
-  // Spent ACME nonces go once expired (bounded passes, every minute).
-  const noncePruning = startNoncePruning(ledger.ledger.nonces, clock, (err) => app.log.error({ err }, 'pruning spent ACME nonces failed'));
-  // Retention (src/cli/prune.ts): one node at a time, under the `retention` lease.
-  const retention = startRetention(repositories, {
-    config,
-    clock,
-    onBatch: retentionMetricsOn(metrics.registry),
-    onError: (err) => app.log.error({ err }, 'retention pass failed'),
-    onPass: (tables) => app.log.info({ tables }, 'retention pass done'),
-  });
+  // Spent ACME nonces and retention (src/cli/prune.ts: one node at a time, under the `retention` lease).
+  const ledgerJobs = startLedgerJobs(core, metrics, app.log);
   // The catch-up runs in the background; a failure there is logged by the schedule, never fatal.
   alerts.start().catch((err: unknown) => app.log.error({ err }, 'expiry alert schedule failed to start'));
   return {
@@ -284,7 +208,7 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
       jwtKeys.stop();
       await alerts.stop(graceMs);
       await Promise.all([server.close(graceMs), plain?.close()]);
-      await Promise.all([noncePruning.stop(), retention.stop()]);
+      await ledgerJobs.stop();
       await Promise.all([checkpointer?.stop(), feed?.stop()]);
     },
   };
@@ -363,14 +287,52 @@ function stapler(responder: Pick<OcspResponder, 'answer'>, request: Uint8Array):
   };
 }
 
+/**
+ * Stapling (RFC 8446 §4.4.2.1): the request for our own leaf is built once; answers come from the responder's cache.
+ * The listener's certificate may come from an intermediate that no longer signs (a rotation): ask about it with its own issuer.
+ * The first handshakes get a staple too: asked once before the listener opens (on PostgreSQL the answer comes later).
+ */
+async function primedStapler(core: Core, serverCertPem: string, responder: Pick<OcspResponder, 'answer'>): Promise<Stapler> {
+  const issuerDer = issuerDerOf(serverCertPem) ?? core.authority.material.intermediate.certDer;
+  const stapleRequest = requestForCertificate(firstCertificateDer(serverCertPem), issuerDer);
+  const staples = stapler(responder, stapleRequest);
+  await staples.prime();
+  return staples;
+}
+
 function firstCertificateDer(pem: string): Uint8Array {
   return new X509Certificate(pem).raw;
 }
 
-/** /healthz `ca_rotation`: ok, with the command to run when the active intermediate nears its end (caRenewWarningPercent). */
-function caRotationHealth(watch: CaWatch): { ok: boolean; detail?: string } {
-  const warning = watch.renewalWarning();
-  return warning === undefined ? { ok: true } : { ok: true, detail: warning };
+/** The registry, the event-loop lag it reports, and issuance counted from the first certificate on. */
+function startMetrics(core: Core): { readonly metrics: KeysmithMetrics; readonly eventLoopLag: EventLoopLag } {
+  const metrics = new KeysmithMetrics({ processMetrics: true });
+  const eventLoopLag = new EventLoopLag();
+  eventLoopLag.start();
+  metrics.observeEventLoop(eventLoopLag);
+  core.authority.onIssued((profile) => metrics.countIssued(profile));
+  return { metrics, eventLoopLag };
+}
+
+/** Read at each scrape: the CA's and the listener's notAfter, and the alert outbox (a promise on PostgreSQL). */
+function watchRevocationMetrics(metrics: KeysmithMetrics, core: Core, revocation: Revocation): void {
+  const caWatch = revocation.watch;
+  metrics.watchCertificates(
+    caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer, intermediates: () => caWatch.snapshot.published.map((i) => i.certDer) }),
+  );
+  metrics.watchAlertOutbox(() => core.repositories.alerts.outboxDepth());
+  caLifeGauge(metrics, caWatch);
+}
+
+/** SQLite: WAL checkpoints from here on run in a worker thread, not inside a commit on the event loop. */
+function startCheckpoints(core: Core, log: { error(fields: object, message: string): void }): { stop(): Promise<void> } | undefined {
+  const { config, ledger } = core;
+  return ledger.kind === 'sqlite'
+    ? ledger.ledger.startCheckpoints({
+        everyMs: config.ledgerCheckpointInterval,
+        onError: (err) => log.error({ err }, 'ledger WAL checkpoint failed'),
+      })
+    : undefined;
 }
 
 /** keysmith_ca_intermediate_life_left_ratio: share (0..1) of the active intermediate's life left, read at scrape time. */
@@ -383,6 +345,29 @@ function caLifeGauge(metrics: KeysmithMetrics, watch: CaWatch): void {
       this.set(watch.lifeLeft());
     },
   });
+}
+
+/** The engine's options for the listener: its identity and staple, client-certificate policy, limits, shared ticket keys. */
+function listenerTlsOptions(
+  core: Core,
+  serverCertPem: string,
+  caWatch: CaWatch,
+  staple: NonNullable<TlsServerOptions['ocspResponse']>,
+): HttpsServerOptions['tls'] {
+  const { authority, config } = core;
+  return {
+    key: readFileSync(core.paths.serverKey),
+    cert: serverCertPem,
+    ca: authority.bundlePem(),
+    verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer, caWatch.revokedCaSerials()),
+    ocspResponse: staple,
+    handshakeTimeoutMs: config.handshakeTimeout,
+    maxConnections: config.maxConnections,
+    ...optionalProxySources(config.proxyProtocolFrom),
+    // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.
+    ticketKeyRotationMs: TICKET_KEY_ROTATION_MS,
+    ticketKeyForPeriod: (period) => core.clusterSecret.ticketKeyForPeriod(period),
+  };
 }
 
 function optionalProxySources(cidrs: readonly string[]): { proxyProtocolFrom?: (remoteAddress: string) => boolean } {

@@ -90,19 +90,59 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** What the listener, the request bookkeeping and close() share. */
+interface ConnectionState {
+  readonly sockets: Set<TlsSocket>;
+  /** Responses not yet finished, so close() can mark them as the last on their connection. */
+  readonly inFlight: Set<ServerResponse>;
+  isClosing: boolean;
+}
+
 export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   const { app, metrics } = options;
   const http = app.server;
   if (!(http instanceof HttpServer)) throw new Error('createHttpsServer needs an app from buildApp, whose server is a node:http server');
 
-  const sockets = new Set<TlsSocket>();
-  /** Responses not yet finished, so close() can mark them as the last on their connection. */
-  const inFlight = new Set<ServerResponse>();
-  let isClosing = false;
+  const state: ConnectionState = { sockets: new Set(), inFlight: new Set(), isClosing: false };
   let closed: Promise<void> | undefined;
+  const tls = createTlsListener(options, http, state);
+  // RFC 8446 §6.1: the peer's close_notify closes only its write side. node:http then marks its last
+  // response as the last and ends the socket after it, instead of dropping the requests still in flight.
+  // httpAllowHalfOpen and connectionsCheckingInterval are node:http Server fields that @types/node does not declare.
+  Object.assign(http, { httpAllowHalfOpen: true, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS });
+  if (options.timeouts !== undefined) {
+    http.headersTimeout = options.timeouts.headersMs;
+    http.requestTimeout = options.timeouts.requestMs;
+    http.keepAliveTimeout = options.timeouts.keepAliveMs;
+  }
+  trackRequests(http, state);
+  tls.on('drop', () => metrics?.countRefusedConnection());
+  tls.on('tlsClientError', (err: Error) => {
+    metrics?.countHandshake('failed');
+    // Refusals we decided (unknown CA, missing certificate) matter to operators; peers hanging up are noise.
+    const isOurs = err instanceof TlsAlertError && !err.isRemote;
+    if (isOurs) app.log.info({ err }, 'TLS handshake refused');
+    else app.log.debug({ err }, 'TLS handshake failed');
+  });
 
+  return {
+    tls,
+    listen: (port, host) => listenOn(tls, http, port, host),
+    close(graceMs = DEFAULT_DRAIN_MS) {
+      closed ??= closeGracefully(app, http, tls, state, graceMs);
+      return closed;
+    },
+    address() {
+      return tls.address();
+    },
+  };
+}
+
+/** The engine's server: each finished handshake's socket goes to node:http, unless close() began. */
+function createTlsListener(options: HttpsServerOptions, http: HttpServer, state: ConnectionState): TlsServer {
+  const { metrics } = options;
   const verifyPeer = composeVerifiers(options.tls.verifyPeer, options.verifyPeer);
-  const tls = createServer(
+  return createServer(
     {
       ...options.tls,
       ...(verifyPeer === undefined ? {} : { verifyPeer }),
@@ -114,110 +154,88 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
     (socket) => {
       metrics?.countHandshake(socket.isResumed ? 'resumed' : 'ok');
       // A handshake that finishes after close() began gets no HTTP service.
-      if (isClosing) {
+      if (state.isClosing) {
         socket.destroy();
         return;
       }
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
+      state.sockets.add(socket);
+      socket.once('close', () => state.sockets.delete(socket));
       http.emit('connection', socket);
     },
   );
-  // RFC 8446 §6.1: the peer's close_notify closes only its write side. node:http then marks its last
-  // response as the last and ends the socket after it, instead of dropping the requests still in flight.
-  // httpAllowHalfOpen and connectionsCheckingInterval are node:http Server fields that @types/node does not declare.
-  Object.assign(http, { httpAllowHalfOpen: true, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS });
-  if (options.timeouts !== undefined) {
-    http.headersTimeout = options.timeouts.headersMs;
-    http.requestTimeout = options.timeouts.requestMs;
-    http.keepAliveTimeout = options.timeouts.keepAliveMs;
-  }
+}
+
+/**
+ * Counts each connection's requests in flight (stops reading its further
+ * requests while MAX_REQUESTS_IN_FLIGHT are unanswered) and keeps the
+ * unfinished responses for close().
+ */
+function trackRequests(http: HttpServer, state: ConnectionState): void {
   /** Requests parsed and not yet answered, per connection. */
   const inFlightBySocket = new WeakMap<TlsSocket, number>();
+  const countRequestIn = (socket: TlsSocket): void => {
+    const count = (inFlightBySocket.get(socket) ?? 0) + 1;
+    inFlightBySocket.set(socket, count);
+    if (count === MAX_REQUESTS_IN_FLIGHT) socket.holdInbound();
+  };
+  const countRequestOut = (socket: TlsSocket): void => {
+    const left = (inFlightBySocket.get(socket) ?? 1) - 1;
+    inFlightBySocket.set(socket, left);
+    if (left === MAX_REQUESTS_IN_FLIGHT - 1) socket.releaseInbound();
+  };
   // Runs after fastify's own 'request' listener, before any response is written. One 'close' listener per
   // response does both bookkeeping steps.
   http.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket instanceof TlsSocket ? request.socket : undefined;
     if (socket !== undefined) countRequestIn(socket);
-    if (isClosing) response.shouldKeepAlive = false;
-    else inFlight.add(response);
+    if (state.isClosing) response.shouldKeepAlive = false;
+    else state.inFlight.add(response);
     response.once('close', () => {
-      inFlight.delete(response);
+      state.inFlight.delete(response);
       if (socket !== undefined) countRequestOut(socket);
     });
   });
-  tls.on('drop', () => metrics?.countRefusedConnection());
+}
 
-  /** Stops reading a connection's further requests while MAX_REQUESTS_IN_FLIGHT of its requests are unanswered. */
-  function countRequestIn(socket: TlsSocket): void {
-    const count = (inFlightBySocket.get(socket) ?? 0) + 1;
-    inFlightBySocket.set(socket, count);
-    if (count === MAX_REQUESTS_IN_FLIGHT) socket.holdInbound();
-  }
-
-  function countRequestOut(socket: TlsSocket): void {
-    const left = (inFlightBySocket.get(socket) ?? 1) - 1;
-    inFlightBySocket.set(socket, left);
-    if (left === MAX_REQUESTS_IN_FLIGHT - 1) socket.releaseInbound();
-  }
-  tls.on('tlsClientError', (err: Error) => {
-    metrics?.countHandshake('failed');
-    // Refusals we decided (unknown CA, missing certificate) matter to operators; peers hanging up are noise.
-    const isOurs = err instanceof TlsAlertError && !err.isRemote;
-    if (isOurs) app.log.info({ err }, 'TLS handshake refused');
-    else app.log.debug({ err }, 'TLS handshake failed');
+function listenOn(tls: TlsServer, http: HttpServer, port: number | NetServer, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    tls.once('error', onError);
+    const onListening = (): void => {
+      tls.off('error', onError);
+      // node:http starts its connection tracking (request and header timeouts, idle reaping) on 'listening';
+      // this server never binds itself, so tell it the listener is up.
+      http.emit('listening');
+      resolve();
+    };
+    if (typeof port === 'number') tls.listen(port, host, onListening);
+    else tls.adopt(port, onListening);
   });
+}
 
-  return {
-    tls,
-
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        const onError = (err: Error): void => reject(err);
-        tls.once('error', onError);
-        const onListening = (): void => {
-          tls.off('error', onError);
-          // node:http starts its connection tracking (request and header timeouts, idle reaping) on 'listening';
-          // this server never binds itself, so tell it the listener is up.
-          http.emit('listening');
-          resolve();
-        };
-        if (typeof port === 'number') tls.listen(port, host, onListening);
-        else tls.adopt(port, onListening);
-      });
-    },
-
-    close(graceMs = DEFAULT_DRAIN_MS) {
-      closed ??= (async () => {
-        isClosing = true;
-        // Monotonic time: the drain bound must not move with the wall clock.
-        const deadline = performance.now() + graceMs;
-        const tlsClosed = new Promise<void>((resolve) => tls.close(() => resolve()));
-        // Responses still to be written tell their clients not to reuse the connection (Connection: close).
-        for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
-        // Fastify does the same for requests it starts from now on, and runs its onClose hooks.
-        const appClosed = app.close();
-        http.closeIdleConnections();
-        const reaper = setInterval(() => http.closeIdleConnections(), REAP_INTERVAL_MS);
-        try {
-          while (sockets.size > 0 && performance.now() < deadline) await delay(REAP_INTERVAL_MS);
-        } finally {
-          clearInterval(reaper);
-        }
-        // The grace period is over: whatever is still open is cut.
-        http.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-        // Stops node:http's connection-checking timer; it was never bound, so "not running" is expected.
-        await new Promise<void>((resolve) => http.close(() => resolve()));
-        await appClosed;
-        // Connections still in their handshake end by the engine's handshake timeout; do not wait past the grace period.
-        await Promise.race([tlsClosed, delay(Math.max(0, deadline - performance.now()))]);
-      })();
-      return closed;
-    },
-
-    address() {
-      return tls.address();
-    },
-  };
+/** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes every connection. */
+async function closeGracefully(app: FastifyInstance, http: HttpServer, tls: TlsServer, state: ConnectionState, graceMs: number): Promise<void> {
+  state.isClosing = true;
+  // Monotonic time: the drain bound must not move with the wall clock.
+  const deadline = performance.now() + graceMs;
+  const tlsClosed = new Promise<void>((resolve) => tls.close(() => resolve()));
+  // Responses still to be written tell their clients not to reuse the connection (Connection: close).
+  for (const response of state.inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
+  // Fastify does the same for requests it starts from now on, and runs its onClose hooks.
+  const appClosed = app.close();
+  http.closeIdleConnections();
+  const reaper = setInterval(() => http.closeIdleConnections(), REAP_INTERVAL_MS);
+  try {
+    while (state.sockets.size > 0 && performance.now() < deadline) await delay(REAP_INTERVAL_MS);
+  } finally {
+    clearInterval(reaper);
+  }
+  // The grace period is over: whatever is still open is cut.
+  http.closeAllConnections();
+  for (const socket of state.sockets) socket.destroy();
+  // Stops node:http's connection-checking timer; it was never bound, so "not running" is expected.
+  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await appClosed;
+  // Connections still in their handshake end by the engine's handshake timeout; do not wait past the grace period.
+  await Promise.race([tlsClosed, delay(Math.max(0, deadline - performance.now()))]);
 }

@@ -38,7 +38,19 @@ import {
   type WaitingRow,
 } from './alert-rows.js';
 import type { AlertChannel } from '../domain/alerts.js';
-import { stoppedRenewingParams, type StoppedRenewingParams } from './attention.js';
+import { stoppedRenewingParams } from './attention.js';
+import {
+  SELECT_ALERT_PAGE,
+  SELECT_DELIVERY_STATES,
+  SELECT_WAITING,
+  type ExpiringOthersParams,
+  type ExpiringParams,
+  type ExpiringStoppedParams,
+  type FailureParams,
+  type InsertAlertParams,
+  type InsertMessageParams,
+  type InsertRunParams,
+} from './alert-outbox-sql.js';
 import { DurableWrites, toConflict } from './connection.js';
 import { checkPageLimit } from './paging.js';
 
@@ -47,84 +59,6 @@ const EXPIRING = expiringStatements('sqlite');
 export const SELECT_EXPIRING_OTHERS = EXPIRING.others;
 export const SELECT_EXPIRING_STOPPED_SVIDS = EXPIRING.stoppedSvids;
 export const SELECT_EXPIRING_ALL_SVIDS = EXPIRING.allSvids;
-
-const SELECT_WAITING = `
-  SELECT alertId, channel, recipient, idempotencyKey, notAfter FROM (
-    SELECT d.alert_id AS alertId, d.channel, d.recipient, a.idempotency_key AS idempotencyKey, c.not_after AS notAfter,
-           row_number() OVER (PARTITION BY d.channel, d.recipient ORDER BY c.not_after, d.alert_id) AS place
-      FROM alert_deliveries d
-      JOIN alerts a ON a.id = d.alert_id
-      JOIN certificates c ON c.serial = a.serial
-     WHERE d.message_id IS NULL)
-   WHERE place <= :perRecipient
-   ORDER BY notAfter, alertId, channel, recipient
-   LIMIT :limit`;
-
-const SELECT_ALERT_PAGE = `
-  SELECT a.id, a.threshold_ms AS thresholdMs, a.idempotency_key AS idempotencyKey, a.enqueued_at AS enqueuedAt,
-         ${ALERTED_COLUMNS},
-         CASE WHEN max(m.status = 'failed') = 1 THEN 'failed'
-              WHEN max(d.alert_id IS NOT NULL AND (m.id IS NULL OR m.status = 'pending')) = 1 THEN 'pending'
-              ELSE 'sent' END AS alertStatus
-    FROM alerts a
-    JOIN certificates c ON c.serial = a.serial
-    LEFT JOIN alert_deliveries d ON d.alert_id = a.id
-    LEFT JOIN alert_messages m ON m.id = d.message_id
-   WHERE (:before IS NULL OR a.id < :before)
-   GROUP BY a.id
-  HAVING :status IS NULL OR alertStatus = :status
-   ORDER BY a.id DESC
-   LIMIT :take`;
-
-const SELECT_DELIVERY_STATES = `
-  SELECT d.alert_id AS alertId, d.channel, d.recipient, m.status, m.attempts, m.last_error AS lastError,
-         m.next_attempt_at AS nextAttemptAt, m.sent_at AS sentAt, m.idempotency_key AS messageKey
-    FROM alert_deliveries d
-    LEFT JOIN alert_messages m ON m.id = d.message_id
-   WHERE d.alert_id IN (SELECT value FROM json_each(:ids))
-   ORDER BY d.alert_id, d.channel, d.recipient`;
-
-interface ExpiringParams {
-  readonly now: number;
-  readonly horizon: number;
-  readonly withinMs: number;
-}
-
-interface ExpiringOthersParams extends ExpiringParams {
-  readonly profiles: string | null;
-}
-
-type ExpiringStoppedParams = ExpiringParams & StoppedRenewingParams;
-
-interface InsertAlertParams {
-  readonly serial: string;
-  readonly thresholdMs: number;
-  readonly key: string;
-  readonly runId: number;
-  readonly now: number;
-}
-
-interface InsertRunParams {
-  readonly reason: string;
-  readonly slot: number | null;
-  readonly holder: string;
-  readonly now: number;
-}
-
-interface InsertMessageParams {
-  readonly channel: string;
-  readonly recipient: string;
-  readonly kind: string;
-  readonly key: string;
-  readonly runId: number;
-  readonly now: number;
-}
-
-interface FailureParams {
-  readonly id: number;
-  readonly error: string;
-  readonly next: number | null;
-}
 
 /** A value made on first use; statements are lazy so a ledger at an older schema version still constructs. */
 function lazy<T>(make: () => T): () => T {

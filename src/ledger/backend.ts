@@ -6,7 +6,8 @@ import type { EntryRepository } from './entry-repository.js';
 import type { JoinTokenRepository } from './join-token-repository.js';
 import type { CrlNumberRepository } from './crl-number-repository.js';
 import type { ClusterCheckRepository } from './cluster-check-repository.js';
-import type { AcmeRepository } from './acme-repository.js';
+import type { AcmeLedgerPorts } from './acme-ledger.js';
+import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import type { NonceRepository } from './nonce-repository.js';
 import type { RetentionStore } from './retention.js';
@@ -43,8 +44,8 @@ export interface LedgerBackend {
   readonly leases: AwaitableMethods<LeaseRepository>;
   /** Spent ACME nonces (migrations/0007). */
   readonly nonces: AwaitableMethods<NonceRepository>;
-  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
-  readonly acme: AwaitableMethods<AcmeRepository>;
+  /** ACME EAB keys, accounts, orders and authorizations with their challenges, a repository each (migrations/0004). */
+  readonly acme: AcmeLedgerPorts;
   /** Retention batches (src/ledger/retention.ts, migrations/0009). */
   readonly retention: RetentionStore;
 }

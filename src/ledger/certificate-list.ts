@@ -87,8 +87,27 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock, di
 
   const where: string[] = [];
   const params: ListParams = { take: limit + 1 };
-  let scope: ExpiryScope = 'all';
+  const scope = addStatusTerms(query, clock, where, params);
+  if (scope === null) return null;
+  addFilterTerms(query, order, dialect, where, params);
+  if (cursor !== undefined) {
+    where.push(
+      order === 'expiring'
+        ? '(not_after, serial) > (:afterTime, :afterSerial)'
+        : // Mixed directions rule out a row value; the first term keeps the index range.
+          'issued_at <= :afterTime AND (issued_at < :afterTime OR serial > :afterSerial)',
+    );
+    params['afterTime'] = cursor.time;
+    params['afterSerial'] = cursor.serial;
+  }
+  return { order, limit, sql: listSql(query, scope, order, where), params };
+}
 
+/**
+ * The terms of the expiry window or the status filter; the expiry scope the
+ * listing walks, or null when the filters cannot match anything.
+ */
+function addStatusTerms(query: CertificateQuery, clock: Clock, where: string[], params: ListParams): ExpiryScope | null {
   if (query.expiringWithinMs !== undefined) {
     const within = query.expiringWithinMs;
     const now = query.now ?? clock.now();
@@ -102,9 +121,11 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock, di
     where.push("status = 'valid'", 'not_after >= :from', 'not_after <= :to');
     params['from'] = now;
     params['to'] = now + within;
-    scope = query.include ?? 'attention';
+    const scope = query.include ?? 'attention';
     if (scope === 'attention') Object.assign(params, stoppedRenewingParams(now));
-  } else if (query.status !== undefined) {
+    return scope;
+  }
+  if (query.status !== undefined) {
     if (!LISTED_STATUSES.includes(query.status)) throw new DomainError('malformed', `status is one of ${LISTED_STATUSES.join(', ')}`);
     if (query.status === 'revoked') {
       where.push("status = 'revoked'");
@@ -116,6 +137,11 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock, di
       params['now'] = now;
     }
   }
+  return 'all';
+}
+
+/** The profile, SPIFFE ID and DNS name filters. */
+function addFilterTerms(query: CertificateQuery, order: ListOrder, dialect: SqlDialect, where: string[], params: ListParams): void {
   if (query.profile !== undefined) {
     if (!isProfileName(query.profile)) throw new DomainError('malformed', `unknown profile '${String(query.profile)}'`);
     // In expiry order SQLite's unary + keeps its planner on the notAfter indexes (the range) rather than the
@@ -133,31 +159,21 @@ export function planList(query: CertificateQuery, clock: Clock = systemClock, di
     where.push("serial IN (SELECT serial FROM certificate_names WHERE type = 'dns' AND value = :dnsName)");
     params['dnsName'] = normalizeDnsName(query.dnsName);
   }
-  if (cursor !== undefined) {
-    where.push(
-      order === 'expiring'
-        ? '(not_after, serial) > (:afterTime, :afterSerial)'
-        : // Mixed directions rule out a row value; the first term keeps the index range.
-          'issued_at <= :afterTime AND (issued_at < :afterTime OR serial > :afterSerial)',
-    );
-    params['afterTime'] = cursor.time;
-    params['afterSerial'] = cursor.serial;
-  }
+}
 
+/** The statement: one walk in the listing's order, or the 'attention' listing's two walks merged. */
+function listSql(query: CertificateQuery, scope: ExpiryScope, order: ListOrder, where: readonly string[]): string {
   const select = (terms: readonly string[]): string =>
     `SELECT ${CERTIFICATE_COLUMNS} FROM certificates` + (terms.length > 0 ? ` WHERE ${terms.join(' AND ')}` : '');
-  let sql: string;
   if (scope === 'attention') {
     const arms: string[] = [];
     if (query.profile !== 'svid') arms.push(select([...where, "profile <> 'svid'"]));
     if (query.profile === undefined || query.profile === 'svid') arms.push(select([...where, "profile = 'svid'", `serial IN (${STOPPED_RENEWING_SERIALS})`]));
     // A compound SELECT orders by its result columns.
-    sql = `${arms.join(' UNION ALL ')} ORDER BY "notAfter", serial LIMIT :take`;
-  } else {
-    const orderBy = order === 'expiring' ? 'not_after, serial' : 'issued_at DESC, serial';
-    sql = `${select(where)} ORDER BY ${orderBy} LIMIT :take`;
+    return `${arms.join(' UNION ALL ')} ORDER BY "notAfter", serial LIMIT :take`;
   }
-  return { order, limit, sql, params };
+  const orderBy = order === 'expiring' ? 'not_after, serial' : 'issued_at DESC, serial';
+  return `${select(where)} ORDER BY ${orderBy} LIMIT :take`;
 }
 
 /** The cursor for the page after one that ended with this row. */

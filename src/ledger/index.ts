@@ -1,4 +1,4 @@
-export { AcmeRepository } from './acme-repository.js';
+export { AcmeLedger, type AcmeLedgerPorts } from './acme-ledger.js';
 export { AlertOutboxRepository } from './alert-outbox.js';
 export { LeaseRepository } from './alert-leases.js';
 export type {
@@ -38,7 +38,7 @@ export { PostgresLeases } from './postgres/leases.js';
 export { NonceRepository } from './nonce-repository.js';
 export { MAX_PRUNE_BATCH } from './nonce-rows.js';
 export { PostgresNonceRepository } from './postgres/nonce-repository.js';
-export { PostgresAcmeRepository } from './postgres/acme-repository.js';
+export { PostgresAcmeLedger } from './postgres/acme-ledger.js';
 export { AdvisoryLock, CA_INIT_LOCK_KEY } from './postgres/advisory-lock.js';
 export { PostgresCertificateRepository } from './postgres/certificate-repository.js';
 export { databaseFiles, tightenDatabaseFiles } from './connection.js';

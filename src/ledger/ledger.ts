@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { AcmeRepository } from './acme-repository.js';
+import { AcmeLedger } from './acme-ledger.js';
 import { AlertOutboxRepository } from './alert-outbox.js';
 import { LeaseRepository } from './alert-leases.js';
 import { CertificateRepository } from './certificate-repository.js';
@@ -48,8 +48,8 @@ export class Ledger implements LedgerBackend {
   readonly entries: EntryRepository;
   /** One-time join tokens, stored as hashes (migrations/0003). */
   readonly joinTokens: JoinTokenRepository;
-  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/0004). */
-  readonly acme: AcmeRepository;
+  /** ACME EAB keys, accounts, orders and authorizations with their challenges, a repository each (migrations/0004). */
+  readonly acme: AcmeLedger;
   /** The CRL number (migrations/0007). */
   readonly crlNumbers: CrlNumberRepository;
   /** Shared OCSP responder keys (migrations/0007). */
@@ -80,7 +80,7 @@ export class Ledger implements LedgerBackend {
     this.clusterCheck = new ClusterCheckRepository(db);
     this.nonces = new NonceRepository(db);
     this.retention = new SqliteRetention(db);
-    this.acme = new AcmeRepository(db, clock);
+    this.acme = new AcmeLedger(db, clock);
     this.selectOne = db.prepare<[], number>('SELECT 1').pluck();
   }
 

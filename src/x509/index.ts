@@ -49,17 +49,12 @@ export { checkPublicKey, type CheckedPublicKey, type SubjectKeyAlgorithm } from 
 export { normalizeSerial, randomSerial, SERIAL_OCTETS, type RandomSource } from './serial.js';
 export {
   decodeOcspRequest,
-  describeOcspResponse,
   encodeOcspRequest,
-  encodeOcspResponse,
-  encodeOcspStatusResponse,
   ocspIssuerHashes,
   OcspResponseStatus,
   responderKeyHash,
   type CertIdHash,
   type DecodedOcspRequest,
-  type DescribedOcspResponse,
-  type DescribedSingleResponse,
   type IssuerHashes,
   type OcspCertId,
   type OcspCertStatus,
@@ -69,5 +64,7 @@ export {
   type OcspSigningIdentity,
   type OcspSingleResponse,
 } from './ocsp-der.js';
+export { encodeOcspResponse, encodeOcspStatusResponse } from './ocsp-response-encoder.js';
+export { describeOcspResponse, type DescribedOcspResponse, type DescribedSingleResponse } from './ocsp-response-reader.js';
 export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from '../shared/spiffe-id.js';
 export { buildCaRequestPem, caRequestPublicKey } from './ca-request.js';

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
-import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import * as ocsp from '@peculiar/asn1-ocsp';
 import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../domain/certificates.js';
-import { SIGNATURE, type IssuerCurve } from './certificate.js';
-import { checkStrictDer, derSequence, DerError, DerReader } from '../pkix/index.js';
+import type { RevocationReason } from '../domain/certificates.js';
+import type { IssuerCurve } from './certificate.js';
+import { checkStrictDer, DerError, DerReader } from '../pkix/index.js';
 import { normalizeSerial } from './serial.js';
 
 /*
- * OCSP messages (RFC 6960) on the @peculiar/asn1-ocsp schemas: requests are
- * decoded here, responses encoded here. No protocol policy lives in this file
+ * OCSP messages (RFC 6960) on the @peculiar/asn1-ocsp schemas: the types and
+ * codec helpers the OCSP modules share, and requests (decoded and encoded)
+ * here; responses are encoded in ocsp-response-encoder.ts and read back in
+ * ocsp-response-reader.ts. No protocol policy lives in these files
  * (which nonce lengths are allowed, which issuer is ours, what to cache): that
  * is src/ocsp. Signing keys stay in src/ca, which hands in a `sign` function.
  */
@@ -33,7 +35,7 @@ const HASH_OIDS: Readonly<Record<CertIdHash, string>> = {
   sha1: '1.3.14.3.2.26',
   sha256: '2.16.840.1.101.3.4.2.1',
 };
-const HASH_BY_OID: ReadonlyMap<string, CertIdHash> = new Map([
+export const HASH_BY_OID: ReadonlyMap<string, CertIdHash> = new Map([
   [HASH_OIDS.sha1, 'sha1'],
   [HASH_OIDS.sha256, 'sha256'],
 ]);
@@ -94,14 +96,14 @@ export interface OcspSigningIdentity {
   sign(tbs: Uint8Array): Uint8Array;
 }
 
-// ---------------------------------------------------------------- helpers
+// ---------------------------------------------------------------- helpers (shared by ocsp-response-*.ts)
 
 /**
  * The outermost TLV must account for every byte: asn1-schema ignores
  * trailing data, and a value with bytes after its end is not one value
  * (X.690 §8.1.3, §10.1: definite, minimal lengths only).
  */
-function checkSingleTlv(der: Uint8Array, what: string): void {
+export function checkSingleTlv(der: Uint8Array, what: string): void {
   try {
     const reader = DerReader.of(der);
     reader.read(what);
@@ -112,16 +114,16 @@ function checkSingleTlv(der: Uint8Array, what: string): void {
   }
 }
 
-function bytes(buffer: ArrayBuffer | ArrayBufferView): Uint8Array {
+export function bytes(buffer: ArrayBuffer | ArrayBufferView): Uint8Array {
   return buffer instanceof ArrayBuffer ? new Uint8Array(buffer) : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
-function serialize(value: unknown): Uint8Array {
+export function serialize(value: unknown): Uint8Array {
   return new Uint8Array(AsnConvert.serialize(value));
 }
 
 /** RFC 5280 §4.1.2.2 serial from the INTEGER's content octets; null for zero, negative or over-long values. */
-function serialOf(content: Uint8Array): string | null {
+export function serialOf(content: Uint8Array): string | null {
   if (content.byteLength === 0 || ((content[0] ?? 0) & 0x80) !== 0) return null;
   try {
     return normalizeSerial(Buffer.from(content).toString('hex'));
@@ -131,15 +133,8 @@ function serialOf(content: Uint8Array): string | null {
 }
 
 /** GeneralizedTime has no place for milliseconds in our responses: whole seconds, rounded down. */
-function wholeSeconds(ms: number): Date {
+export function wholeSeconds(ms: number): Date {
   return new Date(Math.floor(ms / 1000) * 1000);
-}
-
-/** [n] EXPLICIT around already-encoded contents: the constructed context tag 0xa0 + n (X.690 §8.14). */
-function derExplicit(tagNumber: number, contents: Uint8Array): Uint8Array {
-  const out = derSequence([contents]);
-  out[0] = 0xa0 + tagNumber;
-  return out;
 }
 
 // ---------------------------------------------------------------- requests
@@ -149,7 +144,7 @@ function derExplicit(tagNumber: number, contents: Uint8Array): Uint8Array {
  * response about it need not parse it again (a third of the cost of a
  * response signed per request). Keyed weakly: it lives as long as the bytes.
  */
-const parsedCertIds = new WeakMap<Uint8Array, ocsp.CertID>();
+export const parsedCertIds = new WeakMap<Uint8Array, ocsp.CertID>();
 
 /** Decodes an OCSPRequest (RFC 6960 §4.1.1); DomainError('malformed') for anything that is not one. */
 /** An OCSPRequest with a signature and a certificate chain nests about 15 levels deep; 32 CertIDs and a chain fit in far fewer elements. */
@@ -191,7 +186,7 @@ export function decodeOcspRequest(der: Uint8Array): DecodedOcspRequest {
 }
 
 /** RFC 9654 §2.1: the extension value is the DER of Nonce ::= OCTET STRING. */
-function decodeNonce(extnValue: Uint8Array): Uint8Array {
+export function decodeNonce(extnValue: Uint8Array): Uint8Array {
   checkSingleTlv(extnValue, 'nonce');
   if (extnValue[0] !== 0x04) throw new DomainError('malformed', 'the nonce is not an OCTET STRING');
   try {
@@ -241,168 +236,6 @@ export function encodeOcspRequest(targets: readonly OcspRequestTarget[], nonce?:
   return serialize(new ocsp.OCSPRequest({ tbsRequest }));
 }
 
-function nonceExtension(nonce: Uint8Array): asn.Extension {
+export function nonceExtension(nonce: Uint8Array): asn.Extension {
   return new asn.Extension({ extnID: ocsp.id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(serialize(new OctetString(nonce))) });
-}
-
-// ---------------------------------------------------------------- responses
-
-/** The signatureAlgorithm of a response, encoded once per curve. */
-const SIGNATURE_ALGORITHM_DER: Readonly<Record<IssuerCurve, Uint8Array>> = {
-  'P-256': serialize(new asn.AlgorithmIdentifier({ algorithm: SIGNATURE['P-256'].oid })),
-  'P-384': serialize(new asn.AlgorithmIdentifier({ algorithm: SIGNATURE['P-384'].oid })),
-};
-
-/** An OCSPResponse with no responseBytes: every status but successful (RFC 6960 §4.2.1). */
-export function encodeOcspStatusResponse(status: Exclude<OcspResponseStatusName, 'successful'>): Uint8Array {
-  return serialize(new ocsp.OCSPResponse({ responseStatus: OcspResponseStatus[status] }));
-}
-
-function encodeCertStatus(status: OcspCertStatus): ocsp.CertStatus {
-  switch (status.kind) {
-    case 'good':
-      return new ocsp.CertStatus({ good: null });
-    case 'unknown':
-      return new ocsp.CertStatus({ unknown: null });
-    case 'revoked': {
-      // RFC 5280 §5.3.1 asks CRLs to leave out reasonCode unspecified; the OCSP answer says the same thing the same way.
-      const reason = status.reason === null || status.reason === 'unspecified' ? undefined : new asn.CRLReason(REVOCATION_REASONS[status.reason]);
-      return new ocsp.CertStatus({
-        revoked: new ocsp.RevokedInfo({ revocationTime: wholeSeconds(status.revokedAt), ...(reason === undefined ? {} : { revocationReason: reason }) }),
-      });
-    }
-    default: {
-      const never: never = status;
-      throw new Error(`unknown certificate status ${String(never)}`);
-    }
-  }
-}
-
-/**
- * A successful OCSPResponse holding a BasicOCSPResponse (RFC 6960 §4.2.1)
- * signed by the delegated responder, its certificate included. The
- * ResponseData is encoded by the schema; the signed bytes are then joined
- * into the outer structures unchanged, so what was signed is what is sent.
- */
-export function encodeOcspResponse(content: OcspResponseContent, signer: OcspSigningIdentity): Uint8Array {
-  const responses = content.responses.map(
-    (single) =>
-      new ocsp.SingleResponse({
-        certID: parsedCertIds.get(single.certId) ?? AsnConvert.parse(single.certId, ocsp.CertID),
-        certStatus: encodeCertStatus(single.status),
-        thisUpdate: wholeSeconds(single.thisUpdate),
-        nextUpdate: wholeSeconds(single.nextUpdate),
-      }),
-  );
-  const responseData = new ocsp.ResponseData({
-    responderID: new ocsp.ResponderID({ byKey: new ocsp.KeyHash(signer.keyHash) }),
-    producedAt: wholeSeconds(content.producedAt),
-    responses,
-    ...(content.nonce === undefined ? {} : { responseExtensions: [nonceExtension(content.nonce)] }),
-  });
-  const tbs = serialize(responseData);
-  const signature = signer.sign(tbs);
-  // RFC 6960 §4.2.1: BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm, signature BIT STRING, certs [0] EXPLICIT SEQUENCE OF Certificate }.
-  const basic = derSequence([
-    tbs,
-    SIGNATURE_ALGORITHM_DER[signer.curve],
-    serialize(new BitString(signature)),
-    derExplicit(0, derSequence([signer.certificateDer])),
-  ]);
-  return serialize(
-    new ocsp.OCSPResponse({
-      responseStatus: OcspResponseStatus.successful,
-      responseBytes: new ocsp.ResponseBytes({ responseType: ocsp.id_pkix_ocsp_basic, response: new OctetString(basic) }),
-    }),
-  );
-}
-
-// ---------------------------------------------------------------- reading responses back
-
-export interface DescribedSingleResponse {
-  readonly hashAlgorithm: CertIdHash | string;
-  readonly issuerNameHash: Uint8Array;
-  readonly issuerKeyHash: Uint8Array;
-  readonly serial: string | null;
-  readonly status: OcspCertStatus;
-  readonly thisUpdate: number;
-  readonly nextUpdate: number | null;
-}
-
-export interface DescribedOcspResponse {
-  readonly status: OcspResponseStatusName | number;
-  /** Present when status is successful. */
-  readonly basic?: {
-    readonly responderKeyHash: Uint8Array | null;
-    readonly producedAt: number;
-    readonly responses: readonly DescribedSingleResponse[];
-    readonly nonce: Uint8Array | undefined;
-    readonly certificates: readonly Uint8Array[];
-    readonly signatureAlgorithm: string;
-    readonly signature: Uint8Array;
-    /** The signed ResponseData bytes. */
-    readonly tbs: Uint8Array;
-  };
-}
-
-const STATUS_NAMES: ReadonlyMap<number, OcspResponseStatusName> = new Map(
-  Object.entries(OcspResponseStatus).map(([name, code]) => [code, name as OcspResponseStatusName]),
-);
-const REASON_NAMES: ReadonlyMap<number, RevocationReason> = new Map(
-  Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]),
-);
-
-/** Decodes an OCSPResponse for checks (tests, a TLS client looking at a staple); DomainError('malformed') when it is not one. */
-export function describeOcspResponse(der: Uint8Array): DescribedOcspResponse {
-  checkSingleTlv(der, 'OCSPResponse');
-  try {
-    const response = AsnConvert.parse(der, ocsp.OCSPResponse);
-    const status = STATUS_NAMES.get(response.responseStatus) ?? response.responseStatus;
-    const bytesOfResponse = response.responseBytes;
-    if (bytesOfResponse === undefined) return { status };
-    if (bytesOfResponse.responseType !== ocsp.id_pkix_ocsp_basic) throw new DomainError('malformed', `response type ${bytesOfResponse.responseType} is not id-pkix-ocsp-basic`);
-    const basic = AsnConvert.parse(bytesOfResponse.response.buffer, ocsp.BasicOCSPResponse);
-    const data = basic.tbsResponseData;
-    const nonce = (data.responseExtensions ?? []).find((e) => e.extnID === ocsp.id_pkix_ocsp_nonce);
-    return {
-      status,
-      basic: {
-        responderKeyHash: data.responderID.byKey === undefined ? null : bytes(data.responderID.byKey.buffer),
-        producedAt: data.producedAt.getTime(),
-        responses: data.responses.map(describeSingle),
-        nonce: nonce === undefined ? undefined : decodeNonce(bytes(nonce.extnValue.buffer)),
-        certificates: (basic.certs ?? []).map((cert) => serialize(cert)),
-        signatureAlgorithm: basic.signatureAlgorithm.algorithm,
-        signature: bytes(basic.signature),
-        tbs: basic.tbsResponseDataRaw === undefined ? serialize(data) : bytes(basic.tbsResponseDataRaw),
-      },
-    };
-  } catch (cause) {
-    if (cause instanceof DomainError) throw cause;
-    throw new DomainError('malformed', 'not a DER OCSPResponse', { cause });
-  }
-}
-
-function describeSingle(single: ocsp.SingleResponse): DescribedSingleResponse {
-  const id = single.certID;
-  const revoked = single.certStatus.revoked;
-  const status: OcspCertStatus =
-    revoked !== undefined
-      ? {
-          kind: 'revoked',
-          revokedAt: revoked.revocationTime.getTime(),
-          reason: revoked.revocationReason === undefined ? null : (REASON_NAMES.get(revoked.revocationReason.reason) ?? null),
-        }
-      : single.certStatus.good !== undefined
-        ? { kind: 'good' }
-        : { kind: 'unknown' };
-  return {
-    hashAlgorithm: HASH_BY_OID.get(id.hashAlgorithm.algorithm) ?? id.hashAlgorithm.algorithm,
-    issuerNameHash: bytes(id.issuerNameHash.buffer),
-    issuerKeyHash: bytes(id.issuerKeyHash.buffer),
-    serial: serialOf(bytes(id.serialNumber)),
-    status,
-    thisUpdate: single.thisUpdate.getTime(),
-    nextUpdate: single.nextUpdate === undefined ? null : single.nextUpdate.getTime(),
-  };
 }

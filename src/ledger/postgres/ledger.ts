@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../../shared/clock.js';
 import type { LedgerBackend } from '../backend.js';
 import { PostgresCrlNumberRepository } from './crl-number-repository.js';
 import { PostgresClusterCheckRepository } from './cluster-check-repository.js';
-import { PostgresAcmeRepository } from './acme-repository.js';
+import { PostgresAcmeLedger } from './acme-ledger.js';
 import { PostgresCertificateRepository } from './certificate-repository.js';
 import type { PostgresDatabase } from './database.js';
 import { PostgresEntryRepository } from './entry-repository.js';
@@ -32,8 +32,8 @@ export class PostgresLedger implements LedgerBackend {
   readonly leases: PostgresLeases;
   /** Spent ACME nonces (migrations/postgres/0007). */
   readonly nonces: PostgresNonceRepository;
-  /** ACME accounts, orders, authorizations, challenges and EAB keys (migrations/postgres/0004). */
-  readonly acme: PostgresAcmeRepository;
+  /** ACME EAB keys, accounts, orders and authorizations with their challenges, a repository each (migrations/postgres/0004). */
+  readonly acme: PostgresAcmeLedger;
   readonly certificates: PostgresCertificateRepository;
   /** Retention batches (src/ledger/retention-sql.ts, migrations/postgres/0009). */
   readonly retention: PostgresRetention;
@@ -52,7 +52,7 @@ export class PostgresLedger implements LedgerBackend {
     this.leases = new PostgresLeases(database);
     this.ocspResponders = new PostgresOcspResponderRepository(database, this.leases);
     this.nonces = new PostgresNonceRepository(database);
-    this.acme = new PostgresAcmeRepository(database, clock);
+    this.acme = new PostgresAcmeLedger(database, clock);
     this.certificates = new PostgresCertificateRepository(database, clock);
     this.retention = new PostgresRetention(database);
   }

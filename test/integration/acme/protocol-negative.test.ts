@@ -91,7 +91,7 @@ describe('ACME request authentication refusals (RFC 8555 §6)', () => {
       }),
     );
     assert.match(String(assertProblem(response, 'malformed', 400)['detail']), /signature/);
-    assert.deepEqual(stack.ledger.acme.listOrderIds(pathOf(client.kid).split('/')[2] ?? '', 10), []);
+    assert.deepEqual(stack.ledger.acme.orders.listOrderIds(pathOf(client.kid).split('/')[2] ?? '', 10), []);
   });
 
   it('answers a reused nonce with badNonce and a fresh nonce that then works', async () => {

@@ -381,7 +381,7 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
     try {
       const directory = body(await new TestClient(eabStack.server, await newKey()).request('GET', '/directory'));
       assert.equal((directory['meta'] as Record<string, unknown>)['externalAccountRequired'], true);
-      const { keyId, hmacKey } = await createEabKey(eabStack.ledger.acme, eabStack.clock, 'cli:test');
+      const { keyId, hmacKey } = await createEabKey(eabStack.ledger.acme.eabKeys, eabStack.clock, 'cli:test');
 
       const plain = new TestClient(eabStack.server, await newKey());
       assert.equal(body(await plain.register())['type'], `${ERR}externalAccountRequired`);
@@ -399,7 +399,7 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
       const bound = new TestClient(eabStack.server, await newKey());
       const created = await bound.register({ termsOfServiceAgreed: true, externalAccountBinding: await binding(bound, Buffer.from(hmacKey, 'base64url')) });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      assert.equal(eabStack.ledger.acme.findEabKey(keyId)?.boundAccount, pathOf(bound.kid).split('/')[2]);
+      assert.equal(eabStack.ledger.acme.eabKeys.findEabKey(keyId)?.boundAccount, pathOf(bound.kid).split('/')[2]);
 
       const second = new TestClient(eabStack.server, await newKey());
       const reused = await second.register({ termsOfServiceAgreed: true, externalAccountBinding: await binding(second, Buffer.from(hmacKey, 'base64url')) });
@@ -413,8 +413,8 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
   it('refuses a binding with a revoked key (keysmith acme eab revoke), and creates no account', async () => {
     const eabStack = await acmeStack({ policy: { allowedSuffixes: ['example.test'], allowedIpRanges: [], eabRequired: true } });
     try {
-      const { keyId, hmacKey } = await createEabKey(eabStack.ledger.acme, eabStack.clock, 'cli:test');
-      eabStack.ledger.acme.revokeEabKey(keyId, eabStack.clock.now());
+      const { keyId, hmacKey } = await createEabKey(eabStack.ledger.acme.eabKeys, eabStack.clock, 'cli:test');
+      eabStack.ledger.acme.eabKeys.revokeEabKey(keyId, eabStack.clock.now());
       const client = new TestClient(eabStack.server, await newKey());
       const signed = await new FlattenedSign(new TextEncoder().encode(JSON.stringify(client.key.jwk)))
         .setProtectedHeader({ alg: 'HS256', kid: keyId, url: `${BASE_URL}/new-account` })
@@ -426,7 +426,7 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
       assert.equal(refused.status, 403);
       assert.equal(body(refused)['type'], `${ERR}unauthorized`);
       assert.equal(body(refused)['detail'], 'this external account key has been revoked');
-      assert.equal(eabStack.ledger.acme.findEabKey(keyId)?.boundAccount, null);
+      assert.equal(eabStack.ledger.acme.eabKeys.findEabKey(keyId)?.boundAccount, null);
       assert.deepEqual(eabStack.internalErrors, []);
     } finally {
       eabStack.close();

@@ -48,7 +48,7 @@ describe('ACME after a restart', () => {
     await next.settled();
     assert.equal(validator.attempts.length, 1);
     assert.deepEqual(validator.attempts[0], stuck.attempts[0]);
-    assert.equal(stack.ledger.acme.findOrder(orderId)?.status, 'ready');
+    assert.equal(stack.ledger.acme.orders.findOrder(orderId)?.status, 'ready');
   });
 
   it('puts an order whose finalize was never answered back to ready', async () => {
@@ -63,10 +63,10 @@ describe('ACME after a restart', () => {
     await client.post(pathOf(challenge?.['url']), {});
     await next.settled();
     // The stopped process had taken the order into processing and died before answering.
-    assert.equal(stack.ledger.acme.beginFinalize(orderId), true);
+    assert.equal(stack.ledger.acme.orders.beginFinalize(orderId), true);
     const before = stack.certificateCount();
     await restarted(new ScriptedValidator()).ready();
-    assert.equal(stack.ledger.acme.findOrder(orderId)?.status, 'ready');
+    assert.equal(stack.ledger.acme.orders.findOrder(orderId)?.status, 'ready');
     assert.equal(stack.certificateCount(), before);
   });
 });

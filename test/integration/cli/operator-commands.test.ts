@@ -141,7 +141,7 @@ describe('keysmith tokens, acme eab and entries listings', () => {
     const after = oneDocument(z.strictObject({ eab_keys: z.array(EabJson), next_cursor: z.null() }), await keysmith(['acme', 'eab', 'list', '--status', 'revoked', '--json']));
     assert.equal(after.eab_keys.length, 1);
     assert.equal(after.eab_keys[0]?.status, 'revoked');
-    assert.equal((await core.repositories.acme.findEabKey(key.key_id))?.revokedAt, Date.parse(after.eab_keys[0]?.revoked_at ?? ''));
+    assert.equal((await core.repositories.acme.eabKeys.findEabKey(key.key_id))?.revokedAt, Date.parse(after.eab_keys[0]?.revoked_at ?? ''));
     const none = oneDocument(z.strictObject({ eab_keys: z.array(EabJson), next_cursor: z.null() }), await keysmith(['acme', 'eab', 'list', '--status', 'unbound', '--json']));
     assert.deepEqual(none.eab_keys, []);
   });

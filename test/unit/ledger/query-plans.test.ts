@@ -187,8 +187,8 @@ function driveEveryPath(ledger: Ledger): void {
   ledger.joinTokens.redeem(tokenHash, NOW + 1);
   ledger.joinTokens.attachSerial(tokenHash, server.serial);
   // ACME prepares all its statements together on first use.
-  ledger.acme.listInterruptedChallenges();
-  ledger.acme.resetInterruptedFinalizations();
+  ledger.acme.authorizations.listInterruptedChallenges();
+  ledger.acme.orders.resetInterruptedFinalizations();
 }
 
 describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real migrations)', () => {

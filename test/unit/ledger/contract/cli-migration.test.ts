@@ -79,7 +79,7 @@ for (const backend of BACKENDS) {
           assert.equal(new Set(rows.map((r) => r.id)).size, 3);
           const listed = await upgraded.ledger.joinTokens.list({ now: NOW });
           assert.deepEqual(listed.items.map((t) => t.id), rows.map((r) => r.id));
-          const key = await upgraded.ledger.acme.findEabKey('eab-old');
+          const key = await upgraded.ledger.acme.eabKeys.findEabKey('eab-old');
           assert.equal(key?.revokedAt, null);
           assert.equal(key?.createdBy, 'cli:old');
         } finally {

@@ -126,19 +126,19 @@ for (const backend of BACKENDS) {
       const { ledger } = open();
       const keys: AcmeEabKeyRecord[] = [];
       for (let i = 0; i < 7; i++) keys.push(newEabKey({ createdAt: NOW + i }));
-      for (const key of keys) await ledger.acme.createEabKey(key);
+      for (const key of keys) await ledger.acme.eabKeys.createEabKey(key);
       const bound = keys[1];
       const revoked = keys[2];
       assert.ok(bound !== undefined && revoked !== undefined);
-      await ledger.acme.createAccount(newAccount({ eabKeyId: bound.keyId, createdAt: NOW + 10 }));
-      await ledger.acme.revokeEabKey(revoked.keyId, NOW + 20);
+      await ledger.acme.accounts.createAccount(newAccount({ eabKeyId: bound.keyId, createdAt: NOW + 10 }));
+      await ledger.acme.eabKeys.revokeEabKey(revoked.keyId, NOW + 20);
 
-      const { items, pages } = await collectPages((q: { cursor?: string; limit: number }) => ledger.acme.listEabKeys(q), { limit: 3 }, 10);
+      const { items, pages } = await collectPages((q: { cursor?: string; limit: number }) => ledger.acme.eabKeys.listEabKeys(q), { limit: 3 }, 10);
       assert.equal(pages, 3);
       assert.deepEqual(items.map((k) => k.keyId), keys.map((k) => k.keyId));
       for (const item of items) assert.deepEqual(Object.keys(item).sort(), EAB_SUMMARY_KEYS);
       assert.deepEqual(items[2], { keyId: revoked.keyId, createdAt: NOW + 2, createdBy: 'cli:tester', boundAccount: null, boundAt: null, revokedAt: NOW + 20 });
-      const ids = async (status: 'unbound' | 'bound' | 'revoked'): Promise<string[]> => (await ledger.acme.listEabKeys({ status, limit: 500 })).items.map((k) => k.keyId);
+      const ids = async (status: 'unbound' | 'bound' | 'revoked'): Promise<string[]> => (await ledger.acme.eabKeys.listEabKeys({ status, limit: 500 })).items.map((k) => k.keyId);
       assert.deepEqual(await ids('bound'), [bound.keyId]);
       assert.deepEqual(await ids('revoked'), [revoked.keyId]);
       assert.deepEqual(await ids('unbound'), keys.filter((k) => k !== bound && k !== revoked).map((k) => k.keyId));
@@ -147,26 +147,26 @@ for (const backend of BACKENDS) {
     it('a revoked key binds no new account, and leaves no account behind', async () => {
       const { ledger } = open();
       const key = newEabKey();
-      await ledger.acme.createEabKey(key);
-      const summary = await ledger.acme.revokeEabKey(key.keyId, NOW + 5);
+      await ledger.acme.eabKeys.createEabKey(key);
+      const summary = await ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 5);
       assert.deepEqual(summary, { keyId: key.keyId, createdAt: NOW, createdBy: 'cli:tester', boundAccount: null, boundAt: null, revokedAt: NOW + 5 });
-      assert.equal((await ledger.acme.findEabKey(key.keyId))?.revokedAt, NOW + 5);
+      assert.equal((await ledger.acme.eabKeys.findEabKey(key.keyId))?.revokedAt, NOW + 5);
       const account = newAccount({ eabKeyId: key.keyId });
-      await assertRejectsDomainError(() => ledger.acme.createAccount(account), 'conflict');
-      assert.equal(await ledger.acme.findAccount(account.id), undefined);
-      assert.equal((await ledger.acme.findEabKey(key.keyId))?.boundAccount, null);
+      await assertRejectsDomainError(() => ledger.acme.accounts.createAccount(account), 'conflict');
+      assert.equal(await ledger.acme.accounts.findAccount(account.id), undefined);
+      assert.equal((await ledger.acme.eabKeys.findEabKey(key.keyId))?.boundAccount, null);
     });
 
     it('revokes a bound key (the account stays); twice or an unknown id is refused', async () => {
       const { ledger } = open();
       const key = newEabKey();
-      await ledger.acme.createEabKey(key);
-      const account = await ledger.acme.createAccount(newAccount({ eabKeyId: key.keyId, createdAt: NOW + 1 }));
-      const revoked = await ledger.acme.revokeEabKey(key.keyId, NOW + 2);
+      await ledger.acme.eabKeys.createEabKey(key);
+      const account = await ledger.acme.accounts.createAccount(newAccount({ eabKeyId: key.keyId, createdAt: NOW + 1 }));
+      const revoked = await ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 2);
       assert.equal(revoked.boundAccount, account.id);
-      assert.equal((await ledger.acme.findAccount(account.id))?.status, 'valid');
-      await assertRejectsDomainError(() => ledger.acme.revokeEabKey(key.keyId, NOW + 3), 'conflict', new RegExp(`^EAB key ${key.keyId} is already revoked$`));
-      await assertRejectsDomainError(() => ledger.acme.revokeEabKey('eab-none', NOW), 'notFound', /^no EAB key eab-none$/);
+      assert.equal((await ledger.acme.accounts.findAccount(account.id))?.status, 'valid');
+      await assertRejectsDomainError(() => ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 3), 'conflict', new RegExp(`^EAB key ${key.keyId} is already revoked$`));
+      await assertRejectsDomainError(() => ledger.acme.eabKeys.revokeEabKey('eab-none', NOW), 'notFound', /^no EAB key eab-none$/);
     });
   });
 }

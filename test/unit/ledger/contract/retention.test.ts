@@ -61,7 +61,7 @@ async function oneDay(ledger: LedgerBackend, raw: RawSql, accountId: string, now
     if (isRedeemed) await ledger.joinTokens.redeem(tokenHash, now);
   }
   const authz = newAuthorization(accountId, `d${day}.example.test`, ['http-01'], { expiresAt: now + 2 * DAY, createdAt: now });
-  await ledger.acme.createOrder(newOrder(accountId, [authz], { expiresAt: now + 7 * DAY, createdAt: now }), now);
+  await ledger.acme.orders.createOrder(newOrder(accountId, [authz], { expiresAt: now + 7 * DAY, createdAt: now }), now);
   for (let i = 0; i < 3; i++) assert.equal(await ledger.nonces.spend(`n${day}x${i}`, now + HOUR, now), true);
   const run = await raw.rows<{ id: number | string }>(
     `INSERT INTO alert_runs (reason, slot, holder, started_at, finished_at, enqueued) VALUES ('manual', NULL, 'test', ?, ?, 0) RETURNING id`,
@@ -135,7 +135,7 @@ for (const backend of BACKENDS) {
       await withLedger(backend, async (ledger, location) => {
         await withRawSql(location, async (raw) => {
           const fixed = await recordFixedRows(ledger);
-          const account = await ledger.acme.createAccount(newAccount());
+          const account = await ledger.acme.accounts.createAccount(newAccount());
           const policy: RetentionPolicy = { ...POLICY_BASE, keepSerials: [fixed.listener] };
           for (let day = 0; day < DAYS; day++) {
             const now = NOW + day * DAY;
