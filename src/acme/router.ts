@@ -7,8 +7,7 @@ import { accountOrders, accountPost, keyChange, newAccount } from './accounts.js
 import { renewalInfo } from './ari.js';
 import { authenticate, type KeyMode } from './authenticate.js';
 import { challengePost } from './challenges.js';
-import type { AcmeContext, AcmeReply, AuthenticatedPost } from './context.js';
-import { enforceLimit } from './context.js';
+import { type AcmeContext, type AcmeReply, type AuthenticatedPost, enforceLimit } from './context.js';
 import { downloadCertificate, finalizeOrder } from './finalize.js';
 import { authorizationPost, newOrder, orderPost } from './orders.js';
 import { AcmeProblemError } from './problems.js';

@@ -20,7 +20,7 @@ import { CryptoPool } from '../x509/index.js';
 import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
 import { joinCa, joinCluster } from './core-join.js';
 import { checkCrlShardLayout } from './crl-files.js';
-import { ClusterSecret } from './cluster-secret.js';
+import type { ClusterSecret } from './cluster-secret.js';
 import { dataPaths, ensureDataDir, readIfExists, writeFileAtomic } from './files.js';
 import { checkLedgerFileAccess, explainFileError } from './file-errors.js';
 import { issueIdentity, writeIdentity } from './identities.js';

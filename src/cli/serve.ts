@@ -8,9 +8,8 @@ import { loadConfig } from '../config.js';
 import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
 import { isPromise } from '../shared/awaitable-flow.js';
 import { printConfigWarning, stringOption, type Command } from './args.js';
-import { bundleSequence } from '../ca/index.js';
 import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
-import { openRevocation } from './issuer-revocation.js';
+import { openRevocation, type Revocation } from './issuer-revocation.js';
 import type { AcmeHandler } from '../acme/index.js';
 import { alertMetricsOn, composeAlerts } from './alerts.js';
 import { issuerDerOf } from './listener-identity.js';
@@ -24,7 +23,6 @@ import { caCertificates } from './certificate-metrics.js';
 import { healthChecksOf, startLedgerJobs, startReloads, trustBundleOf } from './serve-wiring.js';
 import { Gauge } from 'prom-client';
 import type { CaWatch } from './ca-watch.js';
-import type { Revocation } from './issuer-revocation.js';
 
 /**
  * `keysmith serve`: opens the core (creating it on first start), serves

@@ -7,7 +7,6 @@ import type { JoinTokenRepository } from './join-token-repository.js';
 import type { CrlNumberRepository } from './crl-number-repository.js';
 import type { ClusterCheckRepository } from './cluster-check-repository.js';
 import type { AcmeLedgerPorts } from './acme-ledger.js';
-import { openLedger, type Ledger } from './ledger.js';
 import type { OcspResponderRepository } from './ocsp-responder-repository.js';
 import type { NonceRepository } from './nonce-repository.js';
 import type { RetentionStore } from './retention.js';

@@ -1,3 +1,4 @@
+import { systemClock } from '../shared/clock.js';
 import { CipherSuite, NamedGroup } from './codec/enums.js';
 import { nodeCryptoProvider } from './crypto/node-provider.js';
 import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, type CryptoProvider, type PrivateKey } from './crypto/provider.js';
@@ -69,7 +70,7 @@ function pemText(input: PemInput): string {
 }
 
 function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defaultGroups: readonly number[]): CommonConfig {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (() => systemClock.now());
   const certChain = options.cert === undefined ? [] : parsePemCertificates(options.cert);
   const privateKey = options.key === undefined ? undefined : parsePrivateKey(pemText(options.key));
   if ((privateKey === undefined) !== (certChain.length === 0)) throw new TypeError('key and cert must be given together');

@@ -16,7 +16,7 @@ export interface ConnectionHooks {
   onPeerClose(): void;
   /** A post-handshake message the role handles itself (NewSessionTicket on the client). */
   onPostHandshake?(message: HandshakeMessage): void;
-  onKeyLog?(line: string): void;
+  readonly onKeyLog?: (line: string) => void;
 }
 
 type Phase = 'handshaking' | 'connected' | 'closed';

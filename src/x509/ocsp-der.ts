@@ -43,7 +43,7 @@ export const HASH_BY_OID: ReadonlyMap<string, CertIdHash> = new Map([
 /** One CertID of a request (RFC 6960 §4.1.1). */
 export interface OcspCertId {
   /** 'sha1' or 'sha256', or the dotted OID of any other hash. */
-  readonly hashAlgorithm: CertIdHash | string;
+  readonly hashAlgorithm: string;
   readonly issuerNameHash: Uint8Array;
   readonly issuerKeyHash: Uint8Array;
   /** Lowercase hex as the ledger stores serials; null when the INTEGER is no positive serial of at most 20 octets (RFC 5280 §4.1.2.2). */

@@ -10,7 +10,6 @@ import {
   OcspResponseStatus,
   serialize,
   serialOf,
-  type CertIdHash,
   type OcspCertStatus,
   type OcspResponseStatusName,
 } from './ocsp-der.js';
@@ -21,7 +20,7 @@ import {
  */
 
 export interface DescribedSingleResponse {
-  readonly hashAlgorithm: CertIdHash | string;
+  readonly hashAlgorithm: string;
   readonly issuerNameHash: Uint8Array;
   readonly issuerKeyHash: Uint8Array;
   readonly serial: string | null;

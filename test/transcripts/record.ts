@@ -403,7 +403,7 @@ async function nodeServer(): Promise<void> {
       socket.on('error', () => socket.destroy());
     },
   );
-  const port = await listen(server as unknown as Server);
+  const port = await listen(server);
   try {
     const command = "tls.createServer({ key, cert, ca, requestCert: true, minVersion: 'TLSv1.3' }), echoes and ends";
     const full = await recordOurClient(port, { clientCert: true });

@@ -99,7 +99,7 @@ export const MODULES = {
     owns: 'fastify assembly (never listens), the server factory over tls, peer identity, routes, problems, OpenAPI, metrics',
   },
   config: {
-    files: ['config.ts', 'config-schema.ts', 'config-rules.ts'],
+    files: ['config.ts', 'config-schema.ts', 'config-rules.ts', 'config-values.ts', 'config-acme.ts', 'config-alerts.ts'],
     may: ['shared', 'domain'],
     packages: ['zod', 'yaml'],
     entry: 'config.ts',

@@ -1,7 +1,7 @@
 import { DecodeError, TlsAlertError } from '../alert.js';
 import { ExtensionType } from './enums.js';
 import { Reader } from './reader.js';
-import { Writer } from './writer.js';
+import type { Writer } from './writer.js';
 
 export { decodeOfferedPsks, encodeOfferedPsks, type OfferedPsks, type PskIdentity } from './pre-shared-key.js';
 export {

@@ -2,7 +2,7 @@ import { createECDH, type ECDH } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
 import { checkEcPoint, curveByName, type CurveParameters } from '../../shared/ec-point.js';
-import type { KeyExchange } from './provider.js';
+import type { KeyExchange } from './key-exchange.js';
 
 interface EcdhCurve {
   readonly openssl: 'prime256v1' | 'secp384r1' | 'secp521r1';

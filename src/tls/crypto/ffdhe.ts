@@ -2,7 +2,7 @@ import { createDiffieHellman, type DiffieHellman } from 'node:crypto';
 import { bigIntFromBytes } from '../../shared/bytes.js';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
-import type { KeyExchange } from './provider.js';
+import type { KeyExchange } from './key-exchange.js';
 
 /**
  * The RFC 7919 finite-field groups (Appendix A), as big-endian hex. Copied

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
-import type { KeyExchange } from './provider.js';
+import type { KeyExchange } from './key-exchange.js';
 
 /** The two RFC 7748 curves: key and share length, and the base point u (9 for X25519, 5 for X448). */
 interface XdhCurve {

@@ -39,8 +39,8 @@ export interface OcspRouteDeps {
 
 /** How the /ocsp routes answer: the responder's reply (cached or not), or a refusal; each counted once. */
 interface OcspAnswerer {
-  sendReply(request: FastifyRequest, reply: FastifyReply, answer: Awaitable<OcspReply>, isGet: boolean): Awaitable<FastifyReply>;
-  refuse(reply: FastifyReply, status: number, ocspStatus: OcspRefusalStatus): FastifyReply;
+  readonly sendReply: (request: FastifyRequest, reply: FastifyReply, answer: Awaitable<OcspReply>, isGet: boolean) => Awaitable<FastifyReply>;
+  readonly refuse: (reply: FastifyReply, status: number, ocspStatus: OcspRefusalStatus) => FastifyReply;
 }
 
 function ocspAnswerer(deps: OcspRouteDeps): OcspAnswerer {

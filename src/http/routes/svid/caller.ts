@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { SvidCaller } from '../../../svid/ports.js';
+import type { SvidCaller } from '../../../svid/index.js';
 import { ProblemError } from '../../problem.js';
 
 /** The verified caller; the `workload` and `admin` policies already refused requests without one. */

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { EntryInput, SvidApi } from '../../../svid/ports.js';
+import type { EntryInput, SvidApi } from '../../../svid/index.js';
 import type { EntryQuery, RegistrationEntryPatch } from '../../../domain/entries.js';
 import { problemResponses } from '../../problem.js';
 import { callerOf } from './caller.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { SvidApi, X509SvidRequest } from '../../../svid/ports.js';
+import type { SvidApi, X509SvidRequest } from '../../../svid/index.js';
 import { plainJsonFor200 } from '../../plugins/fast-serializer.js';
 import { problemResponses } from '../../problem.js';
 import { callerOf } from './caller.js';

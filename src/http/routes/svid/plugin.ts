@@ -6,7 +6,7 @@
  * the wire form and name the caller.
  */
 import type { FastifyInstance } from 'fastify';
-import type { SvidApi } from '../../../svid/ports.js';
+import type { SvidApi } from '../../../svid/index.js';
 import { registerEntryRoutes } from './entry-routes.js';
 import { registerIssueRoutes } from './issue-routes.js';
 

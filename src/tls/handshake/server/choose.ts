@@ -1,9 +1,8 @@
-import type { PrivateKey } from '../../crypto/provider.js';
+import { type PrivateKey, FAST_GROUPS } from '../../crypto/provider.js';
 import { TlsAlertError } from '../../alert.js';
 import type { ServerConfig } from '../../config.js';
 import { CertificateStatusType, ExtensionType, PskKeyExchangeMode } from '../../codec/enums.js';
 import { decodeCertificateStatusRequest, findExtension, type KeyShareEntry } from '../../codec/extensions.js';
-import { FAST_GROUPS } from '../../crypto/provider.js';
 import { suiteInfo, type SuiteInfo } from '../../crypto/suites.js';
 import { decodeServerSessionState } from '../../tickets.js';
 import type { ClientOffer } from './client-offer.js';

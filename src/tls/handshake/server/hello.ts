@@ -1,7 +1,7 @@
 import { TlsAlertError } from '../../alert.js';
 import type { ServerConfig } from '../../config.js';
 import { ExtensionType, HandshakeType, ProtocolVersion } from '../../codec/enums.js';
-import { encodeOpaque16, encodeU16 } from '../../codec/extensions.js';
+import { encodeOpaque16, encodeU16, type KeyShareEntry } from '../../codec/extensions.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { encodeServerHello, HELLO_RETRY_REQUEST_RANDOM } from '../../codec/messages/server-hello.js';
 import type { SuiteInfo } from '../../crypto/suites.js';
@@ -10,7 +10,6 @@ import { constantTimeEqual } from '../../../shared/bytes.js';
 import { requireMessage, StateBase, type HandshakeContext, type HandshakeState } from '../state.js';
 import { checkRetryConsistent, readClientOffer, type ClientOffer } from './client-offer.js';
 import { chooseGroup, chooseSuite } from './choose.js';
-import type { KeyShareEntry } from '../../codec/extensions.js';
 import { afterServerFlight } from './expect-client.js';
 import { planFlight, sendServerFlight } from './flight.js';
 
