@@ -16,7 +16,8 @@ const MAX_TRUST_DOMAIN_LENGTH = 255;
  */
 export function trustDomainProblem(name: string): string | undefined {
   if (name.length === 0) return 'expected a trust domain name, e.g. example.org';
-  if (name.length > MAX_TRUST_DOMAIN_LENGTH) return `the trust domain is ${name.length} characters long; SPIFFE allows at most ${MAX_TRUST_DOMAIN_LENGTH}`;
+  if (name.length > MAX_TRUST_DOMAIN_LENGTH)
+    return `the trust domain is ${name.length} characters long; SPIFFE allows at most ${MAX_TRUST_DOMAIN_LENGTH}`;
   if (name.startsWith('spiffe://')) return `expected the trust domain name alone, without spiffe:// (${name.slice('spiffe://'.length)})`;
   if (/[A-Z]/.test(name) && /^[A-Za-z0-9._-]+$/.test(name)) return `the trust domain must be lowercase: ${name.toLowerCase()}`;
   const bad = /[^a-z0-9._-]/.exec(name);
@@ -64,7 +65,10 @@ export function cidrProblem(text: string): string | undefined {
  * trust_domain and KEYSMITH_TRUST_DOMAIN both find trustDomain), with its
  * distance (optimal string alignment: a swapped pair of letters counts once).
  */
-export function closestName(input: string, candidates: readonly string[]): { readonly name: string; readonly distance: number } | undefined {
+export function closestName(
+  input: string,
+  candidates: readonly string[],
+): { readonly name: string; readonly distance: number } | undefined {
   const wanted = normalise(input);
   let best: { name: string; distance: number } | undefined;
   for (const name of candidates) {
@@ -84,7 +88,9 @@ function normalise(name: string): string {
 }
 
 function editDistance(a: string, b: string): number {
-  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   const at = (i: number, j: number): number => rows[i]?.[j] ?? Number.MAX_SAFE_INTEGER;
   for (let i = 1; i <= a.length; i++) {
     const row = rows[i];

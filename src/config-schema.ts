@@ -35,7 +35,9 @@ const SERVICE_FIELDS = {
   /** Warn (log, metric, /healthz detail) when the active intermediate has less than this percentage of its life left. */
   caRenewWarningPercent: z.number().int().min(1, 'expected at least 1').max(90, 'expected at most 90').default(20),
   /** How often `serve` re-reads ca/ and the ledger for rotations (a new intermediate, an activation, a revocation). */
-  caReloadInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(10_000),
+  caReloadInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(
+    10_000,
+  ),
   /** Base URL clients use to reach this service (AIA OCSP URL); default https://<listen>. */
   publicUrl: z.url().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -71,13 +73,20 @@ const LISTENER_FIELDS = {
   /** From a request's first byte to its last; at least headersTimeout. */
   requestTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(30_000),
   /** An idle keep-alive connection is closed after this (above common load-balancer idle timeouts, 60 s). */
-  keepAliveTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(72_000),
+  keepAliveTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(3_600_000, 'expected at most 1h')).default(
+    72_000,
+  ),
 };
 
 /** Revocation status (src/ocsp, src/ca): OCSP responses, their cache and responder, the CRLs, the plain-HTTP listener. */
 const REVOCATION_FIELDS = {
   /** OCSP responses: nextUpdate - thisUpdate (RFC 5019 §2.2.4); cached responses are re-signed after half of it. */
-  ocspValidity: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m').max(7 * 86_400_000, 'expected at most 7d')).default(3_600_000),
+  ocspValidity: DurationSchema.pipe(
+    z
+      .number()
+      .min(60_000, 'expected at least 1m')
+      .max(7 * 86_400_000, 'expected at most 7d'),
+  ).default(3_600_000),
   /**
    * Pre-signed OCSP responses kept in memory, one per certificate asked about: ~1.1 KB each with a
    * POST and a GET key (measured, bench/ledger/ocsp-cache.ts). The default holds ~100,000 live
@@ -90,7 +99,12 @@ const REVOCATION_FIELDS = {
    */
   ocspResponderRenewPercent: z.number().int().min(5, 'expected at least 5').max(90, 'expected at most 90').default(33),
   /** The CRL's nextUpdate - thisUpdate. */
-  crlValidity: DurationSchema.pipe(z.number().min(600_000, 'expected at least 10m').max(30 * 86_400_000, 'expected at most 30d')).default(86_400_000),
+  crlValidity: DurationSchema.pipe(
+    z
+      .number()
+      .min(600_000, 'expected at least 10m')
+      .max(30 * 86_400_000, 'expected at most 30d'),
+  ).default(86_400_000),
   /** How often the ledger is checked for a changed revoked set (revocations by the offline CLI appear then); the CRL is also rebuilt at each revocation through the service and at half its validity. */
   crlRefreshInterval: DurationSchema.pipe(z.number().min(60_000, 'expected at least 1m')).default(300_000),
   /**
@@ -111,13 +125,30 @@ const REVOCATION_FIELDS = {
 /** The SQLite ledger's upkeep and retention (src/ledger). */
 const LEDGER_FIELDS = {
   /** How often a worker thread checkpoints the ledger's WAL (off the event loop; src/ledger/checkpoint.ts). */
-  ledgerCheckpointInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(1_000),
+  ledgerCheckpointInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(
+    1_000,
+  ),
   /** The WAL file is cut back to this many bytes after a checkpoint (SQLite journal_size_limit). */
-  ledgerWalSizeLimit: z.number().int().min(0, 'expected at least 0').max(1 << 30, 'expected at most 1073741824').default(64 * 1024 * 1024),
+  ledgerWalSizeLimit: z
+    .number()
+    .int()
+    .min(0, 'expected at least 0')
+    .max(1 << 30, 'expected at most 1073741824')
+    .default(64 * 1024 * 1024),
   /** Retention (src/ledger/retention.ts): rows are pruned this long after they stopped mattering (a certificate's notAfter, an order's expiry, a message's delivery). */
-  retentionPeriod: DurationSchema.pipe(z.number().min(0, 'expected at least 0s').max(3650 * 86_400_000, 'expected at most 3650d')).default(90 * 86_400_000),
+  retentionPeriod: DurationSchema.pipe(
+    z
+      .number()
+      .min(0, 'expected at least 0s')
+      .max(3650 * 86_400_000, 'expected at most 3650d'),
+  ).default(90 * 86_400_000),
   /** How often `serve` runs the pruner (one node of a cluster, under the `retention` lease); 0 turns the schedule off (`keysmith prune` still works). */
-  retentionInterval: DurationSchema.pipe(z.number().min(0).max(7 * 86_400_000, 'expected at most 7d')).default(3_600_000),
+  retentionInterval: DurationSchema.pipe(
+    z
+      .number()
+      .min(0)
+      .max(7 * 86_400_000, 'expected at most 7d'),
+  ).default(3_600_000),
 };
 
 /**
@@ -154,9 +185,16 @@ const SVID_FIELDS = {
    * `keysmith ca rotate-jwt`: how long a new JWT-SVID key is published before it signs. Default the longest
    * JWT-SVID lifetime (24 h); at least the bundle refresh hint (5 min), so relying parties have fetched it.
    */
-  jwtRotationOverlap: DurationSchema.pipe(z.number().min(300_000, 'expected at least 5m').max(30 * DAY_MS, 'expected at most 30d')).default(DAY_MS),
+  jwtRotationOverlap: DurationSchema.pipe(
+    z
+      .number()
+      .min(300_000, 'expected at least 5m')
+      .max(30 * DAY_MS, 'expected at most 30d'),
+  ).default(DAY_MS),
   /** How often `serve` re-reads ca/jwt-keys.json for a key `keysmith ca rotate-jwt` prepared (no restart needed). */
-  jwtKeyCheckInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(10_000),
+  jwtKeyCheckInterval: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(600_000, 'expected at most 10m')).default(
+    10_000,
+  ),
 };
 
 /** Every setting, by its file key (the environment's names are in ENVIRONMENT). */
@@ -177,14 +215,21 @@ export const ConfigSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (config.headersTimeout > config.requestTimeout) {
-      ctx.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'expected at most requestTimeout, which counts from the same first byte' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headersTimeout'],
+        message: 'expected at most requestTimeout, which counts from the same first byte',
+      });
     }
     if (config.crlRefreshInterval >= config.crlValidity) {
-      ctx.addIssue({ code: 'custom', path: ['crlRefreshInterval'], message: 'expected less than crlValidity, so the CRL is rebuilt before it goes stale' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['crlRefreshInterval'],
+        message: 'expected less than crlValidity, so the CRL is rebuilt before it goes stale',
+      });
     }
   })
   .superRefine(checkAlertSettings)
   .superRefine(checkAcmeValidationLimits);
 
 export type Config = z.infer<typeof ConfigSchema>;
-

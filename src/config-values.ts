@@ -39,9 +39,9 @@ export function parseDuration(value: string): number {
 }
 
 /** A comma-separated list in the environment, or a list in the file. */
-export const ListSchema = z.union([z.string(), z.array(z.string())]).transform((value) =>
-  (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter((item) => item !== ''),
-);
+export const ListSchema = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter((item) => item !== ''));
 
 export const CapSchema = z.number().int().min(1, 'expected at least 1').max(10_000, 'expected at most 10000');
 

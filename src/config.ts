@@ -11,7 +11,15 @@ import type { z } from 'zod';
 import { closestName, isCloseEnough } from './config-rules.js';
 import { CONFIG_SHAPE, ConfigSchema, type Config } from './config-schema.js';
 
-export { ConfigSchema, DurationSchema, isCidr, parseAlertThresholds, parseDuration, type AlertThreshold, type Config } from './config-schema.js';
+export {
+  ConfigSchema,
+  DurationSchema,
+  isCidr,
+  parseAlertThresholds,
+  parseDuration,
+  type AlertThreshold,
+  type Config,
+} from './config-schema.js';
 
 /** Environment variables and the field each sets. */
 const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
@@ -96,7 +104,30 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_JWT_KEY_CHECK_INTERVAL: 'jwtKeyCheckInterval',
 };
 
-const NUMERIC_FIELDS = new Set<keyof Config>(['caRenewWarningPercent', 'databasePoolSize', 'shutdownGraceMs', 'cryptoWorkers', 'maxConnections', 'crlShards', 'crlRebuildDelayMs', 'crlRebuildMaxDelayMs', 'ocspCacheSize', 'ocspResponderRenewPercent', 'ledgerWalSizeLimit', 'alertsSmtpPort', 'alertsMaxPerRun', 'alertsMaxPerRecipient', 'alertsMaxAttempts', 'acmeHttp01Port', 'acmeTlsAlpn01Port', 'acmeMaxValidations', 'acmeMaxValidationsPerAccount', 'acmeMaxQueuedValidations', 'acmeMaxQueuedValidationsPerAccount', 'joinTokenBurst']);
+const NUMERIC_FIELDS = new Set<keyof Config>([
+  'caRenewWarningPercent',
+  'databasePoolSize',
+  'shutdownGraceMs',
+  'cryptoWorkers',
+  'maxConnections',
+  'crlShards',
+  'crlRebuildDelayMs',
+  'crlRebuildMaxDelayMs',
+  'ocspCacheSize',
+  'ocspResponderRenewPercent',
+  'ledgerWalSizeLimit',
+  'alertsSmtpPort',
+  'alertsMaxPerRun',
+  'alertsMaxPerRecipient',
+  'alertsMaxAttempts',
+  'acmeHttp01Port',
+  'acmeTlsAlpn01Port',
+  'acmeMaxValidations',
+  'acmeMaxValidationsPerAccount',
+  'acmeMaxQueuedValidations',
+  'acmeMaxQueuedValidationsPerAccount',
+  'joinTokenBurst',
+]);
 /** Never echoed in error messages (a webhook URL may carry a token). */
 const SECRET_FIELDS = new Set<string>(['caPassphrase', 'alertsWebhookSecret', 'alertsWebhookUrl', 'alertsSmtpUser', 'alertsSmtpPassword']);
 
@@ -146,7 +177,9 @@ export function readConfig(options: ConfigSources): LoadedConfig {
   if (options.file !== undefined) {
     for (const [key, value] of Object.entries(readConfigFile(options.file))) {
       if (!KNOWN_KEYS.includes(key)) {
-        problems.push(`${options.file}: ${key}: unknown key${suggestion(key, [...KNOWN_KEYS, ...Object.keys(ENVIRONMENT)], (name) => ENVIRONMENT[name] ?? name)}`);
+        problems.push(
+          `${options.file}: ${key}: unknown key${suggestion(key, [...KNOWN_KEYS, ...Object.keys(ENVIRONMENT)], (name) => ENVIRONMENT[name] ?? name)}`,
+        );
         continue;
       }
       raw[key] = value;
@@ -191,7 +224,13 @@ function readConfigFile(file: string): Record<string, unknown> {
 /** One schema issue as `file: key: message (got ...)` or `VARIABLE (key): message (got ...)`; secrets never echoed. */
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>, origin: ReadonlyMap<string, string>): string {
   const field = String(issue.path[0] ?? '');
-  const item = issue.path.length > 1 ? issue.path.slice(1).map((part) => `[${String(part)}]`).join('') : '';
+  const item =
+    issue.path.length > 1
+      ? issue.path
+          .slice(1)
+          .map((part) => `[${String(part)}]`)
+          .join('')
+      : '';
   const where = `${origin.get(field) ?? field}${item}`;
   const given = SECRET_FIELDS.has(field) || !(field in raw) ? '' : ` (got ${JSON.stringify(raw[field])})`;
   return `${where}: ${issue.message}${given}`;
@@ -203,7 +242,10 @@ function unknownVariables(env: NodeJS.ProcessEnv): string[] {
   const warnings: string[] = [];
   for (const variable of Object.keys(env).sort()) {
     if (!variable.startsWith('KEYSMITH_') || variable in ENVIRONMENT || TOOLING_VARIABLES.test(variable)) continue;
-    const closest = closestName(variable.slice('KEYSMITH_'.length), known.map((name) => name.slice('KEYSMITH_'.length)));
+    const closest = closestName(
+      variable.slice('KEYSMITH_'.length),
+      known.map((name) => name.slice('KEYSMITH_'.length)),
+    );
     const hint =
       closest === undefined
         ? ''

@@ -41,18 +41,23 @@ export function field(record: Record<string, unknown>, name: string, what: strin
 
 export function stringList(record: Record<string, unknown>, name: string, what: string): string[] {
   const value = record[name];
-  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string')) throw new Error(`${what}: "${name}" is not a list of strings`);
+  if (!Array.isArray(value) || !value.every((item): item is string => typeof item === 'string'))
+    throw new Error(`${what}: "${name}" is not a list of strings`);
   return value;
 }
 
 function send(agent: Agent, method: 'GET' | 'HEAD' | 'POST', url: string, body?: string): Promise<AcmeReply> {
   return new Promise((resolve, reject) => {
-    const request = httpsRequest(url, { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/jose+json' } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-      response.on('error', reject);
-    });
+    const request = httpsRequest(
+      url,
+      { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/jose+json' } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+        response.on('error', reject);
+      },
+    );
     request.setTimeout(30_000, () => request.destroy(new Error(`${method} ${url}: no answer in 30 s`)));
     request.on('error', reject);
     request.end(body);
@@ -83,7 +88,9 @@ export class BenchAcmeClient {
     };
     // Async generation: JWK export of a generateKeyPairSync key can hang Node 20 (PERF-NOTES).
     const { privateKey, publicKey } = await new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((resolve, reject) =>
-      generateKeyPair('ec', { namedCurve: 'P-256' }, (err, pub, priv) => (err ? reject(err) : resolve({ privateKey: priv, publicKey: pub }))),
+      generateKeyPair('ec', { namedCurve: 'P-256' }, (err, pub, priv) =>
+        err ? reject(err) : resolve({ privateKey: priv, publicKey: pub }),
+      ),
     );
     const jwk = await exportJWK(publicKey);
     return new BenchAcmeClient(agent, directory, privateKey, jwk, await calculateJwkThumbprint(jwk, 'sha256'));

@@ -1,7 +1,6 @@
 /** Messages between bench/acme/run.ts and its forked server (server.ts). */
 import { messageType } from '../common/window-requests.js';
 
-
 export type ServerMessage =
   | {
       readonly type: 'ready';

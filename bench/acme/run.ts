@@ -106,7 +106,10 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 function round(value: number, digits = 2): number {
@@ -116,7 +119,10 @@ function round(value: number, digits = 2): number {
 
 /** base64url DER of a PEM CSR, as finalize takes it (RFC 8555 §7.4). */
 function csrField(pem: Buffer): string {
-  const body = pem.toString('utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const body = pem
+    .toString('utf8')
+    .replace(/-----[^-]+-----/g, '')
+    .replace(/\s+/g, '');
   return Buffer.from(body, 'base64').toString('base64url');
 }
 
@@ -172,7 +178,12 @@ interface OrderTiming {
   readonly validatorMs: number;
 }
 
-async function completeOrder(client: BenchAcmeClient, job: Job, answers: Map<string, string>, events: ValidationEvents): Promise<OrderTiming> {
+async function completeOrder(
+  client: BenchAcmeClient,
+  job: Job,
+  answers: Map<string, string>,
+  events: ValidationEvents,
+): Promise<OrderTiming> {
   const steps = Object.fromEntries(STEPS.map((s) => [s, 0])) as Record<Step, number>;
   const start = performance.now();
   let mark = start;
@@ -199,7 +210,9 @@ async function completeOrder(client: BenchAcmeClient, job: Job, answers: Map<str
   expect(authzReply.status, [200], 'authorization', authzReply.body);
   const challenges = jsonOf(authzReply, 'authorization')['challenges'];
   const http01 = Array.isArray(challenges)
-    ? challenges.map((c: unknown) => (typeof c === 'object' && c !== null ? { ...c } : {})).find((c: Record<string, unknown>) => c['type'] === 'http-01')
+    ? challenges
+        .map((c: unknown) => (typeof c === 'object' && c !== null ? { ...c } : {}))
+        .find((c: Record<string, unknown>) => c['type'] === 'http-01')
     : undefined;
   if (http01 === undefined) throw new Error('no http-01 challenge');
   const token = field(http01, 'token', 'challenge');
@@ -251,7 +264,12 @@ async function makeJobs(prefix: string, count: number, keyPem: Buffer): Promise<
 }
 
 /** Runs `jobs` with `clients.length` workers, each with its own account, one order in flight per worker. */
-async function runJobs(clients: readonly BenchAcmeClient[], jobs: readonly Job[], answers: Map<string, string>, events: ValidationEvents): Promise<OrderTiming[]> {
+async function runJobs(
+  clients: readonly BenchAcmeClient[],
+  jobs: readonly Job[],
+  answers: Map<string, string>,
+  events: ValidationEvents,
+): Promise<OrderTiming[]> {
   const timings: OrderTiming[] = [];
   let next = 0;
   await Promise.all(
@@ -269,7 +287,9 @@ async function runFloor(agent: Agent, url: string, orders: number, concurrency: 
     new Promise((resolve, reject) => {
       const request = httpsRequest(url, { method: 'GET', agent }, (response) => {
         response.resume();
-        response.on('end', () => (response.statusCode === 204 ? resolve() : reject(new Error(`GET new-nonce: HTTP ${response.statusCode ?? 0}`))));
+        response.on('end', () =>
+          response.statusCode === 204 ? resolve() : reject(new Error(`GET new-nonce: HTTP ${response.statusCode ?? 0}`)),
+        );
       });
       request.setTimeout(30_000, () => request.destroy(new Error('GET new-nonce: no answer in 30 s')));
       request.on('error', reject);
@@ -319,13 +339,19 @@ function print(result: LevelResult): void {
   console.log(line('keysmith ACME, complete orders', result.acme, result.acmeRounds));
   console.log(line(`floor (${REQUESTS_PER_ORDER} x GET new-nonce per order)`, result.floor, result.floorRounds));
   const ratio = result.floor.ordersPerSecond > 0 ? result.acme.ordersPerSecond / result.floor.ordersPerSecond : 0;
-  console.log(`  orders at ${round(ratio)}x the floor's rate; server CPU ${round(result.acme.serverCpuMsPerOrder - result.floor.serverCpuMsPerOrder)} ms/order above it`);
+  console.log(
+    `  orders at ${round(ratio)}x the floor's rate; server CPU ${round(result.acme.serverCpuMsPerOrder - result.floor.serverCpuMsPerOrder)} ms/order above it`,
+  );
   console.log(`  order total   median ${result.totalMs.median} ms   p90 ${result.totalMs.p90} ms   p99 ${result.totalMs.p99} ms`);
   for (const step of STEPS) {
     const s = result.steps[step];
-    console.log(`  ${STEP_LABELS[step].padEnd(34)} median ${String(s.medianMs).padStart(7)} ms   p90 ${String(s.p90Ms).padStart(7)} ms   mean ${String(s.meanMs).padStart(7)} ms`);
+    console.log(
+      `  ${STEP_LABELS[step].padEnd(34)} median ${String(s.medianMs).padStart(7)} ms   p90 ${String(s.p90Ms).padStart(7)} ms   mean ${String(s.meanMs).padStart(7)} ms`,
+    );
   }
-  console.log(`  ${'validator alone (its own clock)'.padEnd(34)} median ${String(result.validatorMs.median).padStart(7)} ms   p90 ${String(result.validatorMs.p90).padStart(7)} ms`);
+  console.log(
+    `  ${'validator alone (its own clock)'.padEnd(34)} median ${String(result.validatorMs.median).padStart(7)} ms   p90 ${String(result.validatorMs.p90).padStart(7)} ms`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -419,7 +445,10 @@ async function main(): Promise<void> {
       results.push(result);
     }
     const file = join('dist', 'bench-acme-results.json');
-    writeFileSync(file, `${JSON.stringify({ node: process.version, pinning: pin.description, orders: ORDERS, rounds: ROUNDS, results }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ node: process.version, pinning: pin.description, orders: ORDERS, rounds: ROUNDS, results }, null, 2)}\n`,
+    );
     console.log(`\nwritten to ${file}${profileDir === undefined ? '' : `; the server's CPU profile goes to ${profileDir}`}`);
   } finally {
     agent.destroy();

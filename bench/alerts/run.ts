@@ -119,7 +119,14 @@ function seedFleet(seeder: Seeder, total: number): void {
   const servers = 10_000;
   // CA: a root and an intermediate with years left.
   seeder.add({ profile: 'root', spiffeId: null, dns: [], subject: 'CN=bench root', issuedAt: NOW - 400 * DAY, lifetimeMs: 3650 * DAY });
-  seeder.add({ profile: 'intermediate', spiffeId: null, dns: [], subject: 'CN=bench intermediate', issuedAt: NOW - 400 * DAY, lifetimeMs: 1825 * DAY });
+  seeder.add({
+    profile: 'intermediate',
+    spiffeId: null,
+    dns: [],
+    subject: 'CN=bench intermediate',
+    issuedAt: NOW - 400 * DAY,
+    lifetimeMs: 1825 * DAY,
+  });
   // TLS servers: 90 days, renewed at day 60; three generations each; one in a hundred was not renewed.
   for (let s = 0; s < servers; s += 1) {
     const dns = [`svc-${s}.bench.internal`, ...(s % 3 === 0 ? [`svc-${s}.bench.example`] : [])];
@@ -127,18 +134,39 @@ function seedFleet(seeder: Seeder, total: number): void {
     const latestIssue = NOW - phase * HOUR;
     const isStale = s % 100 === 0;
     for (let g = isStale ? 1 : 0; g < 3; g += 1) {
-      seeder.add({ profile: 'tls-server', spiffeId: null, dns, subject: `CN=svc-${s}`, issuedAt: latestIssue - g * 60 * DAY, lifetimeMs: 90 * DAY });
+      seeder.add({
+        profile: 'tls-server',
+        spiffeId: null,
+        dns,
+        subject: `CN=svc-${s}`,
+        issuedAt: latestIssue - g * 60 * DAY,
+        lifetimeMs: 90 * DAY,
+      });
     }
   }
   // Admins: 90 days, 200 of them, a few not renewed.
   for (let a = 0; a < 200; a += 1) {
     const spiffeId = `spiffe://${TRUST_DOMAIN}/admin/a${a}`;
-    seeder.add({ profile: 'svid', spiffeId, dns: [], subject: `CN=admin ${a}`, issuedAt: NOW - ((a * 13) % 89) * DAY - HOUR, lifetimeMs: 90 * DAY });
+    seeder.add({
+      profile: 'svid',
+      spiffeId,
+      dns: [],
+      subject: `CN=admin ${a}`,
+      issuedAt: NOW - ((a * 13) % 89) * DAY - HOUR,
+      lifetimeMs: 90 * DAY,
+    });
   }
   // Nodes: 1-day certificates renewed every 12 hours over the last 10 days.
   for (let n = 0; n < 1_000; n += 1) {
     for (let k = 0; k < 20; k += 1) {
-      seeder.add({ profile: 'node', spiffeId: `spiffe://${TRUST_DOMAIN}/node/n${n}`, dns: [], subject: `CN=node ${n}`, issuedAt: NOW - k * 12 * HOUR - (n % 720) * 60_000, lifetimeMs: DAY });
+      seeder.add({
+        profile: 'node',
+        spiffeId: `spiffe://${TRUST_DOMAIN}/node/n${n}`,
+        dns: [],
+        subject: `CN=node ${n}`,
+        issuedAt: NOW - k * 12 * HOUR - (n % 720) * 60_000,
+        lifetimeMs: DAY,
+      });
     }
   }
   // SVIDs fill the rest: 1 hour, renewed at half-life, newest first back in time.
@@ -160,7 +188,14 @@ function seedFleet(seeder: Seeder, total: number): void {
 /** The worst case: every row valid and inside the window (a million live SVIDs expiring within the hour). */
 function seedStress(seeder: Seeder, total: number): void {
   for (let i = 0; i < total; i += 1) {
-    seeder.add({ profile: 'svid', spiffeId: `spiffe://${TRUST_DOMAIN}/workload/w${i}`, dns: [], subject: `CN=w${i}`, issuedAt: NOW - (i % 3_600) * 1_000, lifetimeMs: HOUR });
+    seeder.add({
+      profile: 'svid',
+      spiffeId: `spiffe://${TRUST_DOMAIN}/workload/w${i}`,
+      dns: [],
+      subject: `CN=w${i}`,
+      issuedAt: NOW - (i % 3_600) * 1_000,
+      lifetimeMs: HOUR,
+    });
   }
 }
 
@@ -178,7 +213,13 @@ function detectOnce(ledger: Ledger, thresholds: readonly ExpiryThresholdSpec[], 
   const runId = ledger.alerts.startRun({ reason: 'manual', holder: 'bench', now });
   if (runId === null) throw new Error('run refused');
   const start = performance.now();
-  const enqueued = ledger.alerts.enqueueExpiring({ runId, now, thresholds, targets: [{ channel: 'webhook', recipient: 'https://hooks.bench/' }], keyFor: alertKey });
+  const enqueued = ledger.alerts.enqueueExpiring({
+    runId,
+    now,
+    thresholds,
+    targets: [{ channel: 'webhook', recipient: 'https://hooks.bench/' }],
+    keyFor: alertKey,
+  });
   const ms = performance.now() - start;
   ledger.alerts.finishRun(runId, now, enqueued.length);
   return { ms, enqueued: enqueued.length };
@@ -213,7 +254,9 @@ function main(): void {
       try {
         const rows = ledger.certificates.count();
         const mb = statSync(path).size / 1e6;
-        lines.push(`${scenario}: ${rows.toLocaleString('en-US')} certificates (${mb.toFixed(0)} MB, seeded in ${seedSeconds.toFixed(1)} s)`);
+        lines.push(
+          `${scenario}: ${rows.toLocaleString('en-US')} certificates (${mb.toFixed(0)} MB, seeded in ${seedSeconds.toFixed(1)} s)`,
+        );
         lines.push(...measure('threshold 7d', ledger, [{ withinMs: 7 * DAY, profiles: null }]));
         if (scenario === 'fleet') {
           lines.push(

@@ -40,7 +40,10 @@ export async function startBenchServer<Message extends { readonly type: string }
   const profileDir = process.env['BENCH_CPU_PROFILE'];
   const profiling = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const [command, ...args] = [...prefix, process.execPath, ...profiling, script];
-  const child = spawn(command ?? process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  const child = spawn(command ?? process.execPath, args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
   const waiting: { type: string; resolve: (m: Message) => void }[] = [];
   child.on('message', (raw: unknown) => {
     if (!isMessage(raw)) return;

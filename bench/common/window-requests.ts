@@ -20,7 +20,10 @@ export function isWindowRequest(value: unknown): value is WindowRequest {
  * seconds of each window; `stop` closes what the child opened, then the
  * process exits (so --cpu-prof writes its profile).
  */
-export function answerWindowRequests(options: { readonly reportCpu: (cpuSeconds: number) => void; readonly stop: () => Promise<void> }): void {
+export function answerWindowRequests(options: {
+  readonly reportCpu: (cpuSeconds: number) => void;
+  readonly stop: () => Promise<void>;
+}): void {
   let windowStart = process.cpuUsage();
   process.on('message', (raw: unknown) => {
     if (!isWindowRequest(raw)) return;

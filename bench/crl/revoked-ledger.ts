@@ -23,12 +23,24 @@ export interface RevokedLedger {
   readonly issuerName: string;
 }
 
-const REASONS: readonly RevocationReason[] = ['unspecified', 'keyCompromise', 'superseded', 'cessationOfOperation', 'affiliationChanged', 'privilegeWithdrawn'];
+const REASONS: readonly RevocationReason[] = [
+  'unspecified',
+  'keyCompromise',
+  'superseded',
+  'cessationOfOperation',
+  'affiliationChanged',
+  'privilegeWithdrawn',
+];
 
 export async function revokedLedger(dataDir: string, revoked: number, options: { validRows?: number } = {}): Promise<RevokedLedger> {
   const databasePath = join(dataDir, 'keysmith.db');
   const ledger = openLedger({ path: databasePath });
-  const { material } = await initCertificateAuthority({ dataDir, trustDomain: 'bench.local', store: ledger.certificates, clock: systemClock });
+  const { material } = await initCertificateAuthority({
+    dataDir,
+    trustDomain: 'bench.local',
+    store: ledger.certificates,
+    clock: systemClock,
+  });
   const { issuerName } = crlIssuerFor(material);
   const now = Date.now();
   const db = ledger.certificates;
@@ -67,15 +79,21 @@ export async function revokedLedger(dataDir: string, revoked: number, options: {
   return { dataDir, databasePath, ledger, material, authority, issuerName };
 }
 
-
 /** Marks the first `count` leaves of `issuer` (by rowid) revoked, with reasons in turn, in one transaction. */
-function openRawRevoker(path: string): ((count: number, now: number, reasons: readonly RevocationReason[], issuer: string) => void) & { close(): void } {
+function openRawRevoker(
+  path: string,
+): ((count: number, now: number, reasons: readonly RevocationReason[], issuer: string) => void) & { close(): void } {
   const db = new Database(path);
   db.pragma('busy_timeout = 10000');
   const run = (count: number, now: number, reasons: readonly RevocationReason[], issuer: string): void => {
-    const update = db.prepare<[number, string, number]>("UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE rowid = ?");
+    const update = db.prepare<[number, string, number]>(
+      "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE rowid = ?",
+    );
     // The CA's own rows (root, intermediate) are not the intermediate's leaves: leave them be.
-    const ids = db.prepare<[string, number], number>('SELECT rowid FROM certificates WHERE issuer = ? ORDER BY rowid LIMIT ?').pluck().all(issuer, count);
+    const ids = db
+      .prepare<[string, number], number>('SELECT rowid FROM certificates WHERE issuer = ? ORDER BY rowid LIMIT ?')
+      .pluck()
+      .all(issuer, count);
     db.transaction(() => {
       for (const [i, id] of ids.entries()) update.run(now - 1000 - i, reasons[i % reasons.length] ?? 'unspecified', id);
     })();

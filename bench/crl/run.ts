@@ -45,7 +45,9 @@ async function main(): Promise<void> {
       seeded.ledger.certificates.revokedSummary(seeded.issuerName, now);
       probeTimes.push(performance.now() - t);
     }
-    console.log(`change check (count + max(revoked_at) over the partial index) if it ran on the main thread: median ${median(probeTimes).toFixed(2)} ms`);
+    console.log(
+      `change check (count + max(revoked_at) over the partial index) if it ran on the main thread: median ${median(probeTimes).toFixed(2)} ms`,
+    );
 
     const reader = openRevokedReader(seeded.databasePath);
     const readStart = performance.now();
@@ -97,7 +99,9 @@ async function main(): Promise<void> {
           const monitor = new StallMonitor();
           const started = performance.now();
           await builder.revokedSummary(seeded.issuerName, now);
-          console.log(`change check in the worker (as serve runs it): ${(performance.now() - started).toFixed(1)} ms wall; longest main-thread stall ${monitor.stop().toFixed(1)} ms`);
+          console.log(
+            `change check in the worker (as serve runs it): ${(performance.now() - started).toFixed(1)} ms wall; longest main-thread stall ${monitor.stop().toFixed(1)} ms`,
+          );
         }
       } finally {
         await builder.close();

@@ -41,7 +41,10 @@ const ours: Parse = parseCsr;
 // openssl makes the keys: fresh ones per request without loading this process's heap with key generation.
 const distinct = Math.min(CALLS, 200);
 const csrs = Array.from({ length: distinct }, () =>
-  execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=bench'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+  execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=bench'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }),
 );
 
 async function round(parse: Parse): Promise<number> {

@@ -110,10 +110,16 @@ function importPaths(key: PolicyKey, spki: Uint8Array): [string, () => unknown][
   if (key.kind === 'ec') {
     const point = Buffer.concat([Uint8Array.of(4), key.x, key.y]);
     const algorithm = { name: 'ECDSA', namedCurve: key.curve };
-    paths.push(['raw point (WebCrypto importKey)', async () => KeyObject.from(await webcrypto.subtle.importKey('raw', point, algorithm, true, ['verify']))]);
+    paths.push([
+      'raw point (WebCrypto importKey)',
+      async () => KeyObject.from(await webcrypto.subtle.importKey('raw', point, algorithm, true, ['verify'])),
+    ]);
   } else if (key.kind === 'ed25519') {
     const raw = Buffer.from(key.x);
-    paths.push(['raw (WebCrypto importKey)', async () => KeyObject.from(await webcrypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, true, ['verify']))]);
+    paths.push([
+      'raw (WebCrypto importKey)',
+      async () => KeyObject.from(await webcrypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, true, ['verify'])),
+    ]);
   } else {
     const bits = DerReader.of(readSingle(spki, Tag.sequence, 'SubjectPublicKeyInfo').content);
     bits.expect(Tag.sequence);
@@ -150,7 +156,9 @@ async function benchCase(keyCase: KeyCase): Promise<void> {
   const cheapest = Math.min(...imports.map(([, f]) => f.cpuUs));
   const crypto = cheapest + verifyMain.cpuUs;
 
-  console.log(`\n${keyCase.name} (CSR ${Buffer.from(fromPem(pem, 'CERTIFICATE REQUEST')).byteLength} bytes, ${calls} calls x ${ROUNDS} rounds)`);
+  console.log(
+    `\n${keyCase.name} (CSR ${Buffer.from(fromPem(pem, 'CERTIFICATE REQUEST')).byteLength} bytes, ${calls} calls x ${ROUNDS} rounds)`,
+  );
   console.log(`${'what'.padEnd(44)} ${'wall µs'.padStart(8)} ${'CPU µs'.padStart(8)}`);
   const row = (what: string, f: Figure): void => console.log(`${what.padEnd(44)} ${fmt(f.wallUs)} ${fmt(f.cpuUs)}`);
   row('parseCsr (the whole CSR check)', whole);
@@ -182,12 +190,16 @@ async function profile(keyCase: KeyCase): Promise<void> {
   const file = join(dir, `parseCsr-${keyCase.name}.cpuprofile`);
   writeFileSync(file, JSON.stringify(written));
   const summary = analyzeProfile(file, REPO_ROOT);
-  console.log(`profile of ${CALLS * 5} parseCsr calls (${keyCase.name}): ${file}, busy ${summary.busyMs.toFixed(0)} ms sampled on the main thread`);
+  console.log(
+    `profile of ${CALLS * 5} parseCsr calls (${keyCase.name}): ${file}, busy ${summary.busyMs.toFixed(0)} ms sampled on the main thread`,
+  );
   console.log('top self time:');
   for (const e of summary.bySelf.slice(0, 20)) console.log(`  ${(e.selfShare * 100).toFixed(1).padStart(5)}%  ${e.name}  ${e.location}`);
   console.log('src/ functions charged with what they call outside src/:');
   for (const c of summary.charged.slice(0, 12)) {
-    console.log(`  ${(c.share * 100).toFixed(1).padStart(5)}%  ${c.name}  ${c.location}  ${c.topCallees.map((t) => `${t.name} ${t.ms.toFixed(0)} ms`).join(', ')}`);
+    console.log(
+      `  ${(c.share * 100).toFixed(1).padStart(5)}%  ${c.name}  ${c.location}  ${c.topCallees.map((t) => `${t.name} ${t.ms.toFixed(0)} ms`).join(', ')}`,
+    );
   }
 }
 

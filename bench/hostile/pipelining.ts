@@ -94,9 +94,13 @@ async function startNodeHttps(): Promise<Target> {
   } finally {
     await service.stop();
   }
-  const child: ThirdPartyProcess = startProcess(process.execPath, [HTTPS_SERVER, join(dir, 'key.pem'), join(dir, 'cert.pem'), join(dir, 'openapi.json')], {
-    lifetimeMs: (SECONDS + SETTLE_SECONDS + 120) * 1000,
-  });
+  const child: ThirdPartyProcess = startProcess(
+    process.execPath,
+    [HTTPS_SERVER, join(dir, 'key.pem'), join(dir, 'cert.pem'), join(dir, 'openapi.json')],
+    {
+      lifetimeMs: (SECONDS + SETTLE_SECONDS + 120) * 1000,
+    },
+  );
   const ready = await child.waitFor(/listening (\d+)/, { timeoutMs: 10_000 });
   const port = Number(ready[1]);
   return {
@@ -147,7 +151,9 @@ async function runOne(targetName: string, clients: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  console.log(`pipelining: ${REQUESTS} GET /openapi.json per client in one write, never read; ${SECONDS} s per run, ${SETTLE_SECONDS} s settle after close`);
+  console.log(
+    `pipelining: ${REQUESTS} GET /openapi.json per client in one write, never read; ${SECONDS} s per run, ${SETTLE_SECONDS} s settle after close`,
+  );
   const rows: Row[] = [];
   for (const clients of CLIENT_COUNTS) {
     for (const target of TARGETS) {
@@ -164,7 +170,9 @@ async function main(): Promise<void> {
     const theirs = rows.find((r) => r.target === 'node-https' && r.clients === clients);
     if (ours === undefined || theirs === undefined) continue;
     const ratio = (a: number, b: number): string => (b <= 0 ? 'n/a' : `${(a / b).toFixed(2)}x`);
-    console.log(`${clients} clients, keysmith / node:https: peak growth ${ratio(ours.peakGrowthMb, theirs.peakGrowthMb)}, /healthz p99 ${ratio(ours.latency.p99, theirs.latency.p99)}`);
+    console.log(
+      `${clients} clients, keysmith / node:https: peak growth ${ratio(ours.peakGrowthMb, theirs.peakGrowthMb)}, /healthz p99 ${ratio(ours.latency.p99, theirs.latency.p99)}`,
+    );
   }
 }
 

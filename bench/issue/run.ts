@@ -38,7 +38,6 @@ const STEP_LABELS: Readonly<Record<IssueStep, string>> = {
   record: 'ledger write (FULL sync)',
 };
 
-
 function envProfile(): ProfileName {
   const raw = process.env['BENCH_PROFILE'] ?? 'svid';
   if (raw === 'svid' || raw === 'tls-server' || raw === 'node') return raw;
@@ -171,14 +170,18 @@ async function measure(
 
 function printResult(result: ModeResult, withSteps: boolean): void {
   console.log(`\n${result.mode}: ${result.issued} certificates in ${result.wallSeconds.toFixed(2)} s`);
-  console.log(`  ${result.perSecond.toFixed(0)} per second (wall), ${result.perCpuSecond.toFixed(0)} per CPU-second (this process, all threads)`);
+  console.log(
+    `  ${result.perSecond.toFixed(0)} per second (wall), ${result.perCpuSecond.toFixed(0)} per CPU-second (this process, all threads)`,
+  );
   console.log(`  latency median ${result.latencyMs.median.toFixed(2)} ms, p99 ${result.latencyMs.p99.toFixed(2)} ms`);
   // With several issuances in flight a step's wall time includes waiting for the others, so only the sequential split is a cost split.
   if (!withSteps) return;
   console.log(`  ${'step'.padEnd(28)}${'mean µs'.padStart(10)}${'median µs'.padStart(11)}${'share'.padStart(8)}`);
   for (const step of STEPS) {
     const s = result.steps[step];
-    console.log(`  ${STEP_LABELS[step].padEnd(28)}${s.meanUs.toFixed(0).padStart(10)}${s.medianUs.toFixed(0).padStart(11)}${`${(s.share * 100).toFixed(1)}%`.padStart(8)}`);
+    console.log(
+      `  ${STEP_LABELS[step].padEnd(28)}${s.meanUs.toFixed(0).padStart(10)}${s.medianUs.toFixed(0).padStart(11)}${`${(s.share * 100).toFixed(1)}%`.padStart(8)}`,
+    );
   }
 }
 
@@ -188,7 +191,12 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(parent, 'keysmith-bench-issue-'));
   const ledger = openLedger({ path: join(dataDir, 'keysmith.db') });
   try {
-    const { material } = await initCertificateAuthority({ dataDir, trustDomain: TRUST_DOMAIN, store: ledger.certificates, clock: systemClock });
+    const { material } = await initCertificateAuthority({
+      dataDir,
+      trustDomain: TRUST_DOMAIN,
+      store: ledger.certificates,
+      clock: systemClock,
+    });
     const recorder = new StepRecorder();
     const authority = new Authority({
       material,
@@ -212,7 +220,10 @@ async function main(): Promise<void> {
 
     const out = join(process.cwd(), 'dist', 'bench-issue-results.json');
     mkdirSync(join(process.cwd(), 'dist'), { recursive: true });
-    writeFileSync(out, `${JSON.stringify({ profile: PROFILE, node: process.version, seconds: SECONDS, results: [sequential, concurrent] }, null, 2)}\n`);
+    writeFileSync(
+      out,
+      `${JSON.stringify({ profile: PROFILE, node: process.version, seconds: SECONDS, results: [sequential, concurrent] }, null, 2)}\n`,
+    );
     console.log(`\nwritten to ${out}`);
   } finally {
     ledger.close();

@@ -12,7 +12,10 @@ const RUNS = 7;
 const CALLS = 2_000;
 
 function csr(keyArgs: readonly string[]): string {
-  return execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=bench'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', '/dev/null', '-subj', '/CN=bench'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
 }
 
 async function measure(what: string, call: () => unknown): Promise<void> {
@@ -24,7 +27,9 @@ async function measure(what: string, call: () => unknown): Promise<void> {
     runs.push(Number(process.hrtime.bigint() - start) / 1000 / CALLS);
   }
   runs.sort((a, b) => a - b);
-  console.log(`${what.padEnd(58)} median ${(runs[RUNS >> 1] ?? 0).toFixed(1).padStart(7)} µs   min ${(runs[0] ?? 0).toFixed(1).padStart(7)} µs`);
+  console.log(
+    `${what.padEnd(58)} median ${(runs[RUNS >> 1] ?? 0).toFixed(1).padStart(7)} µs   min ${(runs[0] ?? 0).toFixed(1).padStart(7)} µs`,
+  );
 }
 
 const p256 = csr(['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']);

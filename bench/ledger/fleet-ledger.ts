@@ -149,7 +149,9 @@ function cloneRow(template: Template, name: string, issuedAt: number, lifetimeMs
   for (let at = der.indexOf(old); at >= 0; at = der.indexOf(old, at + old.length)) der.write(name, at, 'latin1');
   const record = template.record;
   const isSpiffe = record.spiffeId !== null;
-  const sans = record.sans.map((san) => (san.value === template.name ? { type: san.type, value: name } : { type: san.type, value: san.value }));
+  const sans = record.sans.map((san) =>
+    san.value === template.name ? { type: san.type, value: name } : { type: san.type, value: san.value },
+  );
   return {
     serial: serialHex(serial),
     issuer: record.issuer,
@@ -174,11 +176,20 @@ function spkiDer(): Uint8Array {
 }
 
 /** Issues the templates through the real Authority and returns their ledger rows. */
-async function issueTemplates(options: FleetLedgerOptions, trustDomain: string): Promise<{ svid: Template[]; server: Template[]; node: Template[]; existing: number }> {
-  const config = loadConfig({ env: { KEYSMITH_DATA_DIR: options.dataDir, KEYSMITH_TRUST_DOMAIN: trustDomain, KEYSMITH_LOG_LEVEL: 'warn' } });
+async function issueTemplates(
+  options: FleetLedgerOptions,
+  trustDomain: string,
+): Promise<{ svid: Template[]; server: Template[]; node: Template[]; existing: number }> {
+  const config = loadConfig({
+    env: { KEYSMITH_DATA_DIR: options.dataDir, KEYSMITH_TRUST_DOMAIN: trustDomain, KEYSMITH_LOG_LEVEL: 'warn' },
+  });
   const core = await openCore(config);
   try {
-    const issue = async (profile: ProfileName, name: string, extra: { spiffeId?: string; dnsNames?: string[]; ttlMs: number }): Promise<Template> => {
+    const issue = async (
+      profile: ProfileName,
+      name: string,
+      extra: { spiffeId?: string; dnsNames?: string[]; ttlMs: number },
+    ): Promise<Template> => {
       const issued = await core.authority.issue({ publicKey: spkiDer(), requester: 'system', ...extra }, profile);
       const record = await core.repositories.certificates.findBySerial(issued.serial);
       if (record === undefined) throw new Error(`template ${issued.serial} is not in the ledger`);
@@ -223,7 +234,9 @@ export async function makeFleetLedger(options: FleetLedgerOptions): Promise<Flee
   const templates = await issueTemplates(options, trustDomain);
   const toMake = Math.max(0, options.rows - templates.existing);
   const identities = options.identities ?? Math.max(1, Math.min(100_000, Math.floor(options.rows / 10)));
-  log(`templates issued through the Authority: ${SVID_TEMPLATES} svid, ${SERVER_TEMPLATES} tls-server, ${NODE_TEMPLATES} node; cloning ${toMake} rows`);
+  log(
+    `templates issued through the Authority: ${SVID_TEMPLATES} svid, ${SERVER_TEMPLATES} tls-server, ${NODE_TEMPLATES} node; cloning ${toMake} rows`,
+  );
 
   const databasePath = `${options.dataDir}/keysmith.db`;
   const db = new Database(databasePath);
@@ -286,5 +299,12 @@ export async function makeFleetLedger(options: FleetLedgerOptions): Promise<Flee
     db.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  return { rows: templates.existing + toMake, byProfile, revoked, templates: SVID_TEMPLATES + SERVER_TEMPLATES + NODE_TEMPLATES, seconds, databasePath };
+  return {
+    rows: templates.existing + toMake,
+    byProfile,
+    revoked,
+    templates: SVID_TEMPLATES + SERVER_TEMPLATES + NODE_TEMPLATES,
+    seconds,
+    databasePath,
+  };
 }

@@ -50,12 +50,16 @@ function measureSize(dataDir: string): void {
     const freelist = db.pragma('freelist_count', { simple: true }) as number;
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     let total = 0;
-    console.log(`size: ${rows} certificate rows; file ${mb(statSync(databaseOf(dataDir)).size)}, free pages ${freelist} (${mb(freelist * pageSize)})`);
+    console.log(
+      `size: ${rows} certificate rows; file ${mb(statSync(databaseOf(dataDir)).size)}, free pages ${freelist} (${mb(freelist * pageSize)})`,
+    );
     for (const o of objects) {
       total += o.bytes;
       console.log(`  ${o.name.padEnd(44)} ${mb(o.bytes).padStart(10)}  ${(o.bytes / rows).toFixed(0).padStart(5)} B/row`);
     }
-    console.log(`  ${'total (certificates + names + indexes)'.padEnd(44)} ${mb(total).padStart(10)}  ${(total / rows).toFixed(0).padStart(5)} B/row`);
+    console.log(
+      `  ${'total (certificates + names + indexes)'.padEnd(44)} ${mb(total).padStart(10)}  ${(total / rows).toFixed(0).padStart(5)} B/row`,
+    );
   } finally {
     db.close();
   }
@@ -99,10 +103,15 @@ async function openAt(dataDir: string): Promise<Opened> {
   };
 }
 
-const keys = Array.from({ length: 256 }, () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+const keys = Array.from({ length: 256 }, () =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }),
+);
 
 /** Issues SVIDs with `inFlight` callers until `count` are done or `untilMs` passes; returns how many. */
-async function issueSvids(core: Core, options: { count?: number; untilMs?: number; inFlight?: number; onTick?: () => void }): Promise<number> {
+async function issueSvids(
+  core: Core,
+  options: { count?: number; untilMs?: number; inFlight?: number; onTick?: () => void },
+): Promise<number> {
   let issued = 0;
   let next = 0;
   const stopAt = options.untilMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + options.untilMs;
@@ -159,7 +168,9 @@ async function measureWal(dataDir: string): Promise<void> {
     reader.prepare('SELECT count(*) FROM certificates WHERE rowid < 100').get();
     let peak = 0;
     const issued = await issueSvids(core, { untilMs: 20_000, onTick: () => (peak = Math.max(peak, walSize(dataDir))) });
-    console.log(`wal: after 20 s of issuance (${issued} SVIDs) with a reader open: ${mb(walSize(dataDir))} (peak seen ${mb(Math.max(peak, walSize(dataDir)))})`);
+    console.log(
+      `wal: after 20 s of issuance (${issued} SVIDs) with a reader open: ${mb(walSize(dataDir))} (peak seen ${mb(Math.max(peak, walSize(dataDir)))})`,
+    );
     reader.exec('COMMIT');
     await issueSvids(core, { untilMs: 3_000 });
     console.log(`wal: reader ended, 3 s more issuance: ${mb(walSize(dataDir))}`);
@@ -201,7 +212,13 @@ async function timeServe(dataDir: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [MAIN, 'serve'], {
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'warn' },
+      env: {
+        PATH: process.env['PATH'],
+        HOME: process.env['HOME'],
+        KEYSMITH_DATA_DIR: dataDir,
+        KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+        KEYSMITH_LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -246,7 +263,8 @@ async function measureServe(dataDir: string): Promise<void> {
 
 async function main(): Promise<void> {
   const [dataDir, ...what] = process.argv.slice(2);
-  if (dataDir === undefined || !existsSync(databaseOf(dataDir))) throw new Error('usage: node dist/bench/ledger/measure.js DATA_DIR [size|check|issue|wal|serve ...]');
+  if (dataDir === undefined || !existsSync(databaseOf(dataDir)))
+    throw new Error('usage: node dist/bench/ledger/measure.js DATA_DIR [size|check|issue|wal|serve ...]');
   const all = what.length === 0;
   const wants = (name: string): boolean => all || what.includes(name);
   if (wants('size')) measureSize(dataDir);

@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   const [dataDir, countText] = process.argv.slice(2);
   if (dataDir === undefined) throw new Error('usage: node --expose-gc dist/bench/ledger/ocsp-cache.js DATA_DIR [N]');
   const count = Number(countText ?? 20_000);
-  const config = loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn', KEYSMITH_OCSP_CACHE_SIZE: String(count * 2) } });
+  const config = loadConfig({
+    env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn', KEYSMITH_OCSP_CACHE_SIZE: String(count * 2) },
+  });
   const core = await openCore(config, { ensureIdentities: false });
   const revocation = await openRevocation(core);
   try {

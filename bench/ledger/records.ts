@@ -8,7 +8,11 @@ export const NOW = Date.UTC(2025, 0, 1);
  * SVID-shaped rows with random ~700-byte DER, made before a clock starts;
  * each bench picks its serials (unique within a run) and notAfter spread.
  */
-export function benchRecords(count: number, serialOf: (index: number) => string, notAfterOf: (index: number) => number): NewCertificateRecord[] {
+export function benchRecords(
+  count: number,
+  serialOf: (index: number) => string,
+  notAfterOf: (index: number) => number,
+): NewCertificateRecord[] {
   return Array.from({ length: count }, (_, i) => {
     const der = randomBytes(700);
     const spiffeId = `spiffe://keysmith.local/workload/${i % 1000}`;

@@ -70,7 +70,9 @@ function main(): void {
   }
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   console.log(`ledger bench: ${ROWS} rows x ${ROUNDS} rounds in ${parent} (medians)`);
-  console.log(`  recordIssued, 1 row per transaction, synchronous=FULL: ${fmt(median(writeRates))} rows/s  [${writeRates.map(fmt).join(', ')}]`);
+  console.log(
+    `  recordIssued, 1 row per transaction, synchronous=FULL: ${fmt(median(writeRates))} rows/s  [${writeRates.map(fmt).join(', ')}]`,
+  );
   console.log(`  statusOf (hits):                                       ${fmt(median(statusRates))} lookups/s`);
   console.log(`  list expiring within 7 d, first page of 100:           ${median(pageMs).toFixed(2)} ms`);
 }

@@ -98,7 +98,10 @@ function requestMaker(load: LoadName, server: Server): RequestMaker {
       const body = Buffer.from(encodeOcspRequest([{ certificateDer, issuerDer }], nonce));
       // The nonce is the last extension, so its octets end the request.
       if (!body.subarray(body.length - NONCE_OCTETS).equals(nonce)) throw new Error('the nonce is not where the bench expects it');
-      const head = Buffer.from(`POST /ocsp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1');
+      const head = Buffer.from(
+        `POST /ocsp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${body.length}\r\n\r\n`,
+        'latin1',
+      );
       const bytes = Buffer.concat([head, body]);
       return () => {
         // One request in flight per connection: the previous write has gone out when the next request is made.
@@ -114,7 +117,12 @@ function requestMaker(load: LoadName, server: Server): RequestMaker {
 }
 
 /** Runs `load` on every connection until `stop()`; only responses while `measuring` count. */
-function drive(sockets: readonly TLSSocket[], makers: readonly RequestMaker[], totals: Totals, state: { running: boolean; measuring: boolean }): Promise<void>[] {
+function drive(
+  sockets: readonly TLSSocket[],
+  makers: readonly RequestMaker[],
+  totals: Totals,
+  state: { running: boolean; measuring: boolean },
+): Promise<void>[] {
   return sockets.map(
     (socket, index) =>
       new Promise<void>((resolve) => {
@@ -154,7 +162,6 @@ function drive(sockets: readonly TLSSocket[], makers: readonly RequestMaker[], t
   );
 }
 
-
 interface Window {
   readonly responses: number;
   readonly wallSeconds: number;
@@ -167,7 +174,9 @@ interface Window {
 }
 
 async function measure(server: Server, load: LoadName): Promise<Window> {
-  const sockets = await Promise.all(Array.from({ length: settings.connections }, () => openConnection(server.ready.port, server.ready.bundlePem)));
+  const sockets = await Promise.all(
+    Array.from({ length: settings.connections }, () => openConnection(server.ready.port, server.ready.bundlePem)),
+  );
   const makers = sockets.map(() => requestMaker(load, server));
   const totals: Totals = { responses: 0, errors: 0, lastError: '', latenciesUs: [] };
   const state = { running: true, measuring: false };
@@ -236,7 +245,9 @@ async function main(): Promise<void> {
   const windows = new Map<LoadName, Window[]>(LOADS.map((l) => [l, []]));
   try {
     await sanityCheck(server);
-    console.log(`bench/ocsp: ${settings.connections} keep-alive connections, ${settings.rounds} rounds of ${settings.seconds} s (+${settings.warmup} s warm-up); ${pin.description}`);
+    console.log(
+      `bench/ocsp: ${settings.connections} keep-alive connections, ${settings.rounds} rounds of ${settings.seconds} s (+${settings.warmup} s warm-up); ${pin.description}`,
+    );
     for (let round = 0; round < settings.rounds; round++) {
       // Alternate the order so drift over the run does not favour one load.
       const order = round % 2 === 0 ? LOADS : [...LOADS].reverse();
@@ -245,7 +256,9 @@ async function main(): Promise<void> {
         windows.get(load)?.push(window);
         const errors = window.errors > 0 ? ` (${window.errors} errors, last: ${window.lastError})` : '';
         const busy = `server CPU ${((100 * window.cpuSeconds) / window.wallSeconds).toFixed(0)}%, load CPU ${((100 * window.loadCpuSeconds) / window.wallSeconds).toFixed(0)}%`;
-        console.log(`  round ${round + 1} ${load.padEnd(7)} ${(window.responses / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy})${errors}`);
+        console.log(
+          `  round ${round + 1} ${load.padEnd(7)} ${(window.responses / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy})${errors}`,
+        );
       }
     }
   } finally {

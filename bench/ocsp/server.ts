@@ -27,11 +27,16 @@ const send = (message: ServerMessage): void => {
 const dir = mkdtempSync(join(tmpdir(), 'keysmith-bench-ocsp-'));
 // An ephemeral port, bound first as `keysmith serve` does for port 0: the OCSP URL in the leaf carries it.
 const { listener, port } = await bindListener('127.0.0.1', 0);
-const config = loadConfig({ env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent' } });
+const config = loadConfig({
+  env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent' },
+});
 const core = await openCore(config);
 const server = await startServer(core, { listener });
 const publicKey = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
-const leaf = await core.authority.issue({ publicKey, spiffeId: 'spiffe://keysmith.local/bench/leaf', ttlMs: 24 * 3_600_000, requester: 'system' }, 'svid');
+const leaf = await core.authority.issue(
+  { publicKey, spiffeId: 'spiffe://keysmith.local/bench/leaf', ttlMs: 24 * 3_600_000, requester: 'system' },
+  'svid',
+);
 
 answerWindowRequests({
   reportCpu: (seconds) => send({ type: 'cpu', seconds }),

@@ -64,7 +64,11 @@ async function stopNode(node: Server): Promise<void> {
  * PostgreSQL and HAProxy are never pinned: on 2 cores there is no honest
  * core to give them, so the cluster rows are meant to be read unpinned.
  */
-export async function startConfiguration(name: ConfigurationName, prefix: readonly string[], postgres: BenchPostgres | undefined): Promise<Configuration> {
+export async function startConfiguration(
+  name: ConfigurationName,
+  prefix: readonly string[],
+  postgres: BenchPostgres | undefined,
+): Promise<Configuration> {
   const isSqlite = name === 'sqlite' || name === 'sqlite-inline' || name === 'sqlite-1worker';
   const database = isSqlite ? undefined : await postgresFor(postgres).createDatabase(name === 'postgres' ? 'one' : 'two');
   // sqlite-inline: no crypto workers (cryptoWorkers 0), CSR checks and signatures from the event loop as before the pool.
@@ -89,7 +93,12 @@ export async function startConfiguration(name: ConfigurationName, prefix: readon
       mkdirSync(join(secondDir, 'data'), { recursive: true, mode: 0o700 });
       cpSync(join(first.ready.dataDir, 'ca'), join(secondDir, 'data', 'ca'), { recursive: true });
       nodes.push(await startNode(prefix, { ...env, BENCH_NODE_DIR: secondDir }));
-      haproxy = await startHaproxy(scratch, nodes.map((node) => node.ready.port), first.ready.bundlePem, []);
+      haproxy = await startHaproxy(
+        scratch,
+        nodes.map((node) => node.ready.port),
+        first.ready.bundlePem,
+        [],
+      );
     }
   } catch (err) {
     await stop();

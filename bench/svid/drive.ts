@@ -35,7 +35,13 @@ export interface DriveOptions {
   readonly itemsPerConnection: number;
 }
 
-export function drive(lanes: readonly Lane[], options: DriveOptions, totals: Totals, state: { running: boolean; measuring: boolean }, opened: TLSSocket[]): Promise<void>[] {
+export function drive(
+  lanes: readonly Lane[],
+  options: DriveOptions,
+  totals: Totals,
+  state: { running: boolean; measuring: boolean },
+  opened: TLSSocket[],
+): Promise<void>[] {
   return lanes.map(
     (first) =>
       new Promise<void>((resolve) => {

@@ -52,7 +52,12 @@ export interface BenchHaproxy {
 }
 
 /** Starts haproxy in the foreground (-db) under `prefix` (a taskset, or nothing); resolves once it accepts connections. */
-export async function startHaproxy(dir: string, nodePorts: readonly number[], bundlePem: string, prefix: readonly string[]): Promise<BenchHaproxy> {
+export async function startHaproxy(
+  dir: string,
+  nodePorts: readonly number[],
+  bundlePem: string,
+  prefix: readonly string[],
+): Promise<BenchHaproxy> {
   const bundlePath = join(dir, 'bundle.pem');
   writeFileSync(bundlePath, bundlePem);
   const port = await freePort();

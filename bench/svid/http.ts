@@ -49,4 +49,3 @@ export async function exchange(target: Configuration, identity: Identity, reques
     socket.destroy();
   }
 }
-

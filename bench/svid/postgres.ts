@@ -85,7 +85,10 @@ export class BenchPostgres {
       const walDir = facts.dataDir === undefined ? undefined : join(facts.dataDir, 'pg_wal');
       const bin = cluster?.bin ?? module.findServerBinaries();
       const waldump = bin === undefined ? undefined : join(bin, 'pg_waldump');
-      const description = cluster === undefined ? 'an existing server (BENCH_DATABASE_URL)' : 'a throw-away cluster in a temporary directory on the VM disk (scripts/pg-cluster.mjs)';
+      const description =
+        cluster === undefined
+          ? 'an existing server (BENCH_DATABASE_URL)'
+          : 'a throw-away cluster in a temporary directory on the VM disk (scripts/pg-cluster.mjs)';
       const monitor = new pg.Client({ connectionString: adminUrl });
       await monitor.connect();
       return new BenchPostgres(
@@ -121,12 +124,16 @@ export class BenchPostgres {
 
   /** Connections to a database now (the nodes' pools and dedicated connections). */
   async connections(database: BenchDatabase): Promise<number> {
-    const row = (await this.monitor.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = $1', [database.name])).rows[0];
+    const row = (
+      await this.monitor.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = $1', [database.name])
+    ).rows[0];
     return Number(row?.n ?? 0);
   }
 
   async walBytes(from: WalPoint, to: WalPoint): Promise<number> {
-    return Number((await this.monitor.query<{ d: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS d', [to.lsn, from.lsn])).rows[0]?.d ?? 0);
+    return Number(
+      (await this.monitor.query<{ d: string }>('SELECT pg_wal_lsn_diff($1, $2)::text AS d', [to.lsn, from.lsn])).rows[0]?.d ?? 0,
+    );
   }
 
   /**

@@ -5,7 +5,14 @@ export const ISSUE_STEPS: readonly IssueStep[] = ['validate', 'serial', 'build',
 
 /** A record with one value per issuance step. */
 export function perStep<T>(value: (step: IssueStep) => T): Record<IssueStep, T> {
-  return { validate: value('validate'), serial: value('serial'), build: value('build'), sign: value('sign'), check: value('check'), record: value('record') };
+  return {
+    validate: value('validate'),
+    serial: value('serial'),
+    build: value('build'),
+    sign: value('sign'),
+    check: value('check'),
+    record: value('record'),
+  };
 }
 
 /** Sum and count of one step's wall times (ms) over a window. */

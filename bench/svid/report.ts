@@ -88,7 +88,13 @@ function medianOrUndefined(values: readonly (number | undefined)[]): number | un
   return known.length === 0 ? undefined : median(known);
 }
 
-export function summarize(configuration: ConfigurationName, load: LoadName, label: string, windows: readonly Window[], isPostgres: boolean): LoadResult {
+export function summarize(
+  configuration: ConfigurationName,
+  load: LoadName,
+  label: string,
+  windows: readonly Window[],
+  isPostgres: boolean,
+): LoadResult {
   const latencies = windows.flatMap((w) => w.latenciesUs);
   const stepUs = perStep((step) => {
     const count = windows.reduce((sum, w) => sum + w.steps[step].count, 0);
@@ -113,10 +119,15 @@ export function summarize(configuration: ConfigurationName, load: LoadName, labe
     maxConnections: maxOrUndefined(windows.map((w) => w.connections)),
     p50Ms: percentile(latencies, 50) / 1000,
     p99Ms: percentile(latencies, 99) / 1000,
-    walBytesPerItem: isPostgres && load !== 'trivial' ? medianOrUndefined(windows.map((w) => (w.walBytes === undefined ? undefined : w.walBytes / Math.max(1, w.items)))) : undefined,
+    walBytesPerItem:
+      isPostgres && load !== 'trivial'
+        ? medianOrUndefined(windows.map((w) => (w.walBytes === undefined ? undefined : w.walBytes / Math.max(1, w.items))))
+        : undefined,
     rowsPerCommit:
       isPostgres && load !== 'trivial'
-        ? medianOrUndefined(windows.map((w) => (w.commitRecords === undefined || w.commitRecords === 0 ? undefined : w.items / w.commitRecords)))
+        ? medianOrUndefined(
+            windows.map((w) => (w.commitRecords === undefined || w.commitRecords === 0 ? undefined : w.items / w.commitRecords)),
+          )
         : undefined,
     errors: windows.reduce((sum, w) => sum + w.errors, 0),
     reusedCsrs: windows.reduce((sum, w) => sum + w.reusedCsrs, 0),
@@ -158,7 +169,9 @@ export function printSteps(configuration: ConfigurationName, results: readonly L
   const trivial = results.find((r) => r.load === 'trivial');
   const svidLoads = results.filter((r) => r.load !== 'trivial');
   if (svidLoads.length === 0) return;
-  console.log(`\n${CONFIGURATION_LABELS[configuration]}: where one SVID's time goes (µs; Authority steps are wall time: with many in flight they include waiting)`);
+  console.log(
+    `\n${CONFIGURATION_LABELS[configuration]}: where one SVID's time goes (µs; Authority steps are wall time: with many in flight they include waiting)`,
+  );
   console.log(`| part | ${svidLoads.map((r) => r.load).join(' | ')} |\n|---|${svidLoads.map(() => '--:').join('|')}|`);
   const row = (label: string, value: (r: LoadResult) => number | undefined): void => {
     console.log(`| ${label} | ${svidLoads.map((r) => value(r)?.toFixed(0) ?? '-').join(' | ')} |`);

@@ -62,7 +62,14 @@ import type { HttpResponse } from '../common/http-responses.js';
 import { drive, type Lane, type Totals } from './drive.js';
 import { exchange, httpRequest, openConnection, type Identity } from './http.js';
 import { pinning } from '../common/server-process.js';
-import { DEFAULT_CONFIGURATIONS, ALL_CONFIGURATIONS, startConfiguration, type Configuration, type ConfigurationName, type CpuSample } from './configurations.js';
+import {
+  DEFAULT_CONFIGURATIONS,
+  ALL_CONFIGURATIONS,
+  startConfiguration,
+  type Configuration,
+  type ConfigurationName,
+  type CpuSample,
+} from './configurations.js';
 import { CsrPool } from './csr.js';
 import { BenchPostgres, type RowStorage, type WalPoint } from './postgres.js';
 import { machineBusySeconds } from './proc-cpu.js';
@@ -86,7 +93,8 @@ const ALL_LOADS: readonly LoadName[] = ['trivial', 'svid-1', 'svid-8', 'svid-64'
 const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').filter((name) => name !== '');
 const LOADS = ONLY.length === 0 ? ALL_LOADS : ALL_LOADS.filter((load) => ONLY.includes(load));
 const BACKENDS_ASKED = (process.env['BENCH_BACKENDS'] ?? '').split(',').filter((name) => name !== '');
-const CONFIGURATIONS = BACKENDS_ASKED.length === 0 ? DEFAULT_CONFIGURATIONS : ALL_CONFIGURATIONS.filter((name) => BACKENDS_ASKED.includes(name));
+const CONFIGURATIONS =
+  BACKENDS_ASKED.length === 0 ? DEFAULT_CONFIGURATIONS : ALL_CONFIGURATIONS.filter((name) => BACKENDS_ASKED.includes(name));
 const CONNECTIONS: Readonly<Record<LoadName, number>> = {
   trivial: 64,
   'svid-1': 1,
@@ -129,7 +137,8 @@ async function createEntries(target: Configuration, admin: Identity, ids: readon
   for (const id of ids) {
     const body = JSON.stringify({ spiffe_id: id, parent_id: target.ready.clientId, x509_ttl: 3600 });
     const response = await exchange(target, admin, httpRequest('POST', '/v1/entries', body));
-    if (response.status !== 201) throw new Error(`POST /v1/entries answered ${response.status}: ${response.body.toString('utf8').slice(0, 300)}`);
+    if (response.status !== 201)
+      throw new Error(`POST /v1/entries answered ${response.status}: ${response.body.toString('utf8').slice(0, 300)}`);
   }
 }
 
@@ -146,17 +155,35 @@ function batchBody(pool: CsrPool, ids: readonly string[], counter: { value: numb
 async function sanityCheck(target: Configuration, client: Identity, pool: CsrPool, ids: readonly string[]): Promise<void> {
   const [id = ''] = ids;
   const single = await exchange(target, client, httpRequest('POST', '/v1/svid/x509', x509Body(pool.take(), id)));
-  if (single.status !== 200) throw new Error(`sanity check: POST /v1/svid/x509 answered ${single.status}: ${single.body.toString('utf8').slice(0, 300)}`);
+  if (single.status !== 200)
+    throw new Error(`sanity check: POST /v1/svid/x509 answered ${single.status}: ${single.body.toString('utf8').slice(0, 300)}`);
   const svid: unknown = JSON.parse(single.body.toString('utf8'));
-  const chain = typeof svid === 'object' && svid !== null && 'cert_chain' in svid && typeof svid.cert_chain === 'string' ? svid.cert_chain : '';
+  const chain =
+    typeof svid === 'object' && svid !== null && 'cert_chain' in svid && typeof svid.cert_chain === 'string' ? svid.cert_chain : '';
   const leaf = new X509Certificate(chain);
   if (leaf.subjectAltName !== `URI:${id}`) throw new Error(`sanity check: the SVID names ${leaf.subjectAltName ?? 'nothing'}, not ${id}`);
   if (!leaf.verify(new X509Certificate(chain.slice(chain.indexOf('-----END CERTIFICATE-----') + 26)).publicKey)) {
     throw new Error('sanity check: the SVID does not verify with the intermediate in its chain');
   }
-  const batch = await exchange(target, client, httpRequest('POST', '/v1/svid/x509:batch', JSON.stringify({ requests: [{ csr: pool.take(), spiffe_id: id }, { csr: pool.take(), spiffe_id: ids[1] ?? id }] })));
+  const batch = await exchange(
+    target,
+    client,
+    httpRequest(
+      'POST',
+      '/v1/svid/x509:batch',
+      JSON.stringify({
+        requests: [
+          { csr: pool.take(), spiffe_id: id },
+          { csr: pool.take(), spiffe_id: ids[1] ?? id },
+        ],
+      }),
+    ),
+  );
   const count = countBatchSvids(batch);
-  if (count !== 2) throw new Error(`sanity check: the batch route answered ${batch.status} with ${count} SVIDs: ${batch.body.toString('utf8').slice(0, 300)}`);
+  if (count !== 2)
+    throw new Error(
+      `sanity check: the batch route answered ${batch.status} with ${count} SVIDs: ${batch.body.toString('utf8').slice(0, 300)}`,
+    );
 }
 
 function countBatchSvids(response: HttpResponse): number {
@@ -210,7 +237,14 @@ function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'latin1').split(' ')[0] ?? 0);
 }
 
-async function measure(target: Configuration, postgres: BenchPostgres | undefined, client: Identity, load: LoadName, pool: CsrPool, ids: readonly string[]): Promise<Window> {
+async function measure(
+  target: Configuration,
+  postgres: BenchPostgres | undefined,
+  client: Identity,
+  load: LoadName,
+  pool: CsrPool,
+  ids: readonly string[],
+): Promise<Window> {
   if (load !== 'trivial') pool.refill();
   const lanes = await openLanes(target, client, load, pool, ids);
   const sockets = lanes.map((lane) => lane.socket);
@@ -312,7 +346,9 @@ async function main(): Promise<void> {
     const pool = new CsrPool(settings.csrs);
     const poolStarted = performance.now();
     pool.refill();
-    console.log(`bench/svid: ${settings.csrs} fresh P-256 keys and CSRs in ${((performance.now() - poolStarted) / 1000).toFixed(1)} s (not measured)`);
+    console.log(
+      `bench/svid: ${settings.csrs} fresh P-256 keys and CSRs in ${((performance.now() - poolStarted) / 1000).toFixed(1)} s (not measured)`,
+    );
     for (const target of started) {
       const ready = await prepare(target, pool);
       if (ready === undefined) {
@@ -343,10 +379,13 @@ async function main(): Promise<void> {
           const errors = window.errors > 0 ? ` (${window.errors} errors, last: ${window.lastError})` : '';
           const reused = window.reusedCsrs > 0 ? ` (${window.reusedCsrs} CSRs reused: raise BENCH_CSRS)` : '';
           const percent = (seconds: number): string => `${((100 * seconds) / window.wallSeconds).toFixed(0)}%`;
-          const others = window.machineCpuSeconds - window.nodeCpuSeconds - window.postgresCpuSeconds - window.haproxyCpuSeconds - window.loadCpuSeconds;
+          const others =
+            window.machineCpuSeconds - window.nodeCpuSeconds - window.postgresCpuSeconds - window.haproxyCpuSeconds - window.loadCpuSeconds;
           const busy = `node ${percent(window.nodeCpuSeconds)} (event loop ${percent(window.eventLoopCpuSeconds)}), postgres ${percent(window.postgresCpuSeconds)}, haproxy ${percent(window.haproxyCpuSeconds)}, load ${percent(window.loadCpuSeconds)}, others ${percent(Math.max(0, others))}`;
           const spread = target.nodes.length > 1 && load !== 'trivial' ? `; rows per node ${window.recordsPerNode.join('/')}` : '';
-          console.log(`  round ${round + 1} ${target.name.padEnd(8)} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy}; loadavg ${window.loadAverage}${spread})${errors}${reused}`);
+          console.log(
+            `  round ${round + 1} ${target.name.padEnd(8)} ${load.padEnd(8)} ${(window.items / window.wallSeconds).toFixed(0).padStart(7)} /s  (${busy}; loadavg ${window.loadAverage}${spread})${errors}${reused}`,
+          );
         }
       }
     }
@@ -363,7 +402,12 @@ async function main(): Promise<void> {
     LOADS.map((load) => summarize(target.name, load, LABELS[load], windows.get(load) ?? [], target.database !== undefined)),
   );
   printComparison(results);
-  for (const { target } of prepared) printSteps(target.name, results.filter((r) => r.configuration === target.name), parseCsrCpuUs);
+  for (const { target } of prepared)
+    printSteps(
+      target.name,
+      results.filter((r) => r.configuration === target.name),
+      parseCsrCpuUs,
+    );
   for (const [name, rows] of storage) {
     console.log(
       `\n${name}: ${rows.rows} certificates rows, ${rows.bytes} bytes in certificates + certificate_names + spiffe_latest after VACUUM: ` +
@@ -371,8 +415,13 @@ async function main(): Promise<void> {
     );
   }
   const out = fileURLToPath(new URL('../../bench-svid-results.json', import.meta.url));
-  const rowStorage = Object.fromEntries([...storage].map(([name, rows]) => [name, { ...rows, bytesPerRow: rows.bytes / Math.max(1, rows.rows) }]));
-  writeFileSync(out, `${JSON.stringify({ settings, configurations: CONFIGURATIONS, pinning: pin.description, postgres: postgres?.settings, node: process.version, parseCsrCpuUs, rowStorage, results }, null, 2)}\n`);
+  const rowStorage = Object.fromEntries(
+    [...storage].map(([name, rows]) => [name, { ...rows, bytesPerRow: rows.bytes / Math.max(1, rows.rows) }]),
+  );
+  writeFileSync(
+    out,
+    `${JSON.stringify({ settings, configurations: CONFIGURATIONS, pinning: pin.description, postgres: postgres?.settings, node: process.version, parseCsrCpuUs, rowStorage, results }, null, 2)}\n`,
+  );
   console.log(`\nwritten to ${out}`);
 }
 

@@ -72,7 +72,12 @@ const server = await startServer(core, { listener });
 const clientId = `spiffe://${config.trustDomain}/bench/client`;
 const pair = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
 const client = await core.authority.issue(
-  { publicKey: new Uint8Array(pair.publicKey.export({ type: 'spki', format: 'der' })), spiffeId: clientId, ttlMs: 24 * 3_600_000, requester: 'system' },
+  {
+    publicKey: new Uint8Array(pair.publicKey.export({ type: 'spki', format: 'der' })),
+    spiffeId: clientId,
+    ttlMs: 24 * 3_600_000,
+    requester: 'system',
+  },
   'svid',
 );
 
@@ -90,7 +95,12 @@ async function makeFleet(count: number): Promise<FleetIdentity[]> {
     await svid.createEntry('bench', { spiffeId: id, parentId: clientId, x509TtlMs: 3_600_000 });
     const keys = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
     const issued = await core.authority.issue(
-      { publicKey: new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' })), spiffeId: id, ttlMs: 24 * 3_600_000, requester: 'system' },
+      {
+        publicKey: new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' })),
+        spiffeId: id,
+        ttlMs: 24 * 3_600_000,
+        requester: 'system',
+      },
       'svid',
     );
     fleet.push({ spiffeId: id, certPem: issued.chainPem, keyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });

@@ -42,7 +42,8 @@ function element(der: Buffer, at: number): { headerLength: number; length: numbe
 /** Replaces `from` (which must occur exactly once) with `to` of the same length. */
 function splice(tbs: Buffer, from: Buffer, to: Buffer, what: string): void {
   const at = tbs.indexOf(from);
-  if (at < 0 || tbs.indexOf(from, at + 1) >= 0 || from.length !== to.length) throw new Error(`client-certs: cannot place the ${what} in the template`);
+  if (at < 0 || tbs.indexOf(from, at + 1) >= 0 || from.length !== to.length)
+    throw new Error(`client-certs: cannot place the ${what} in the template`);
   to.copy(tbs, at);
 }
 

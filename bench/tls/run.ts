@@ -51,7 +51,6 @@ import { profileShortConnections, runShortConnections } from './short.js';
 
 // ---------------------------------------------------------------- settings
 
-
 type MetricId = 'full' | 'resumed' | 'full-fleet' | 'resumed-fleet' | 'bulk-up' | 'bulk-down' | 'http';
 const METRIC_IDS: readonly MetricId[] = ['full', 'resumed', 'full-fleet', 'resumed-fleet', 'bulk-up', 'bulk-down', 'http'];
 /** The handshake rows; the -fleet ones present BENCH_CLIENT_CERTS distinct client certificates, cycling. */
@@ -182,7 +181,10 @@ class ServerChild {
   wait<T extends ChildMessage['type']>(type: T): Promise<Reply<T>> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise<Reply<T>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.impl} server: no '${type}' reply within ${IPC_TIMEOUT_MS} ms`)), IPC_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.impl} server: no '${type}' reply within ${IPC_TIMEOUT_MS} ms`)),
+        IPC_TIMEOUT_MS,
+      );
       this.waiters.push({
         type,
         resolve: (m) => {
@@ -236,7 +238,15 @@ function fleetIdentities(fx: Fixtures): readonly SecureContext[] {
   if (fleet === undefined) {
     const started = Date.now();
     fleet = makeClientIdentities(settings.clientCerts).map((id) =>
-      createSecureContext({ key: id.key, cert: id.chain, ca: fx.otherCa, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', ecdhCurve: 'X25519' }),
+      createSecureContext({
+        key: id.key,
+        cert: id.chain,
+        ca: fx.otherCa,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        ciphers: 'TLS_AES_128_GCM_SHA256',
+        ecdhCurve: 'X25519',
+      }),
     );
     process.stderr.write(`  made ${fleet.length} distinct client certificates in ${Date.now() - started} ms\n`);
   }
@@ -347,7 +357,14 @@ interface HandshakeFacts {
 
 function probe(port: number, client: Client, session?: Buffer): Promise<HandshakeFacts> {
   return new Promise((resolve, reject) => {
-    const facts: HandshakeFacts = { authorized: false, protocol: null, cipher: undefined, group: undefined, reused: false, session: undefined };
+    const facts: HandshakeFacts = {
+      authorized: false,
+      protocol: null,
+      cipher: undefined,
+      group: undefined,
+      reused: false,
+      session: undefined,
+    };
     const socket = connect(client.options(port, session, true));
     const guard = setTimeout(() => socket.destroy(new Error('probe timed out')), 15_000);
     socket.once('secureConnect', () => {
@@ -458,8 +475,16 @@ function median(values: readonly number[]): number {
 const METRIC_LABELS: Readonly<Record<MetricId, { label: string; unit: string; decimals: number }>> = {
   full: { label: 'full mTLS handshakes (ECDSA P-256, X25519)', unit: 'handshakes / server-CPU-s', decimals: 0 },
   resumed: { label: 'resumed handshakes (session ticket)', unit: 'handshakes / server-CPU-s', decimals: 0 },
-  'full-fleet': { label: `full mTLS handshakes, ${settings.clientCerts.toLocaleString('en-US')} distinct client certs`, unit: 'handshakes / server-CPU-s', decimals: 0 },
-  'resumed-fleet': { label: `resumed handshakes, ${settings.clientCerts.toLocaleString('en-US')} distinct client certs`, unit: 'handshakes / server-CPU-s', decimals: 0 },
+  'full-fleet': {
+    label: `full mTLS handshakes, ${settings.clientCerts.toLocaleString('en-US')} distinct client certs`,
+    unit: 'handshakes / server-CPU-s',
+    decimals: 0,
+  },
+  'resumed-fleet': {
+    label: `resumed handshakes, ${settings.clientCerts.toLocaleString('en-US')} distinct client certs`,
+    unit: 'handshakes / server-CPU-s',
+    decimals: 0,
+  },
   'bulk-up': { label: 'bulk client→server, 1 conn, AES-128-GCM', unit: 'MB / server-CPU-s', decimals: 0 },
   'bulk-down': { label: 'bulk server→client, 1 conn, AES-128-GCM', unit: 'MB / server-CPU-s', decimals: 0 },
   http: { label: `HTTP/1.1 keep-alive, ${settings.httpConnections} conns, 12-byte body`, unit: 'requests / server-CPU-s', decimals: 0 },
@@ -493,7 +518,11 @@ function printTable(headers: readonly string[], rows: readonly (readonly string[
 
 // ---------------------------------------------------------------- main
 
-async function runThroughput(pinning: Pinning, client: Client, fx: Fixtures): Promise<{ results: MetricResult[]; sanity: Partial<Record<Impl, Sanity>> }> {
+async function runThroughput(
+  pinning: Pinning,
+  client: Client,
+  fx: Fixtures,
+): Promise<{ results: MetricResult[]; sanity: Partial<Record<Impl, Sanity>> }> {
   const groups: { mode: ServerMode; metrics: MetricId[] }[] = [
     { mode: 'handshake', metrics: ['full', 'resumed', 'full-fleet', 'resumed-fleet'] },
     { mode: 'bulk', metrics: ['bulk-up', 'bulk-down'] },
@@ -581,50 +610,106 @@ async function runBench(): Promise<void> {
   ]);
   if (sanityRows.length > 0) {
     console.log('\nsanity (one probe connection per server, verified against ca.pem):');
-    printTable(['server', 'protocol', 'cipher', 'group', 'server chain verified', 'client cert required', 'ticket resumes'], sanityRows, new Set());
+    printTable(
+      ['server', 'protocol', 'cipher', 'group', 'server chain verified', 'client cert required', 'ticket resumes'],
+      sanityRows,
+      new Set(),
+    );
   }
 
   const rows: string[][] = [];
   for (const m of results) {
     const { decimals } = METRIC_LABELS[m.id];
     const busy = (impl: Impl): string => pct(median(m.rounds[impl].map((x) => x.busy)));
-    rows.push([m.label, m.unit, fmt(m.median.node, decimals), fmt(m.median.keysmith, decimals), `${m.ratio.toFixed(2)}x`, `${busy('node')} / ${busy('keysmith')}`]);
+    rows.push([
+      m.label,
+      m.unit,
+      fmt(m.median.node, decimals),
+      fmt(m.median.keysmith, decimals),
+      `${m.ratio.toFixed(2)}x`,
+      `${busy('node')} / ${busy('keysmith')}`,
+    ]);
     if (isHandshakeMetric(m.id)) {
       const us = (impl: Impl): string => (m.median[impl] > 0 ? fmt(1e6 / m.median[impl], 0) : '-');
-      rows.push([`  server CPU per ${m.id} handshake`, 'µs (lower is better)', us('node'), us('keysmith'), m.median.keysmith > 0 ? `${(m.median.node / m.median.keysmith).toFixed(2)}x` : '-', '']);
+      rows.push([
+        `  server CPU per ${m.id} handshake`,
+        'µs (lower is better)',
+        us('node'),
+        us('keysmith'),
+        m.median.keysmith > 0 ? `${(m.median.node / m.median.keysmith).toFixed(2)}x` : '-',
+        '',
+      ]);
     }
   }
-  const memoryMedians = memory === undefined ? undefined : {
-    rss: { node: median(memory.node.map((x) => x.rssPerConn)), keysmith: median(memory.keysmith.map((x) => x.rssPerConn)) },
-    heap: { node: median(memory.node.map((x) => x.heapPerConn)), keysmith: median(memory.keysmith.map((x) => x.heapPerConn)) },
-    external: { node: median(memory.node.map((x) => x.externalPerConn)), keysmith: median(memory.keysmith.map((x) => x.externalPerConn)) },
-  };
+  const memoryMedians =
+    memory === undefined
+      ? undefined
+      : {
+          rss: { node: median(memory.node.map((x) => x.rssPerConn)), keysmith: median(memory.keysmith.map((x) => x.rssPerConn)) },
+          heap: { node: median(memory.node.map((x) => x.heapPerConn)), keysmith: median(memory.keysmith.map((x) => x.heapPerConn)) },
+          external: {
+            node: median(memory.node.map((x) => x.externalPerConn)),
+            keysmith: median(memory.keysmith.map((x) => x.externalPerConn)),
+          },
+        };
   if (memoryMedians !== undefined) {
     const kib = (v: number): string => fmt(v / 1024, 1);
     // Below 1 KiB per connection the ratio is noise, not information.
-    const ratio = (a: { node: number; keysmith: number }): string => (Math.abs(a.node) >= 1024 ? `${(a.keysmith / a.node).toFixed(2)}x` : '-');
+    const ratio = (a: { node: number; keysmith: number }): string =>
+      Math.abs(a.node) >= 1024 ? `${(a.keysmith / a.node).toFixed(2)}x` : '-';
     const n = settings.idleConnections;
-    rows.push([`memory per idle mTLS conn (${n}): RSS`, 'KiB (target < 64)', kib(memoryMedians.rss.node), kib(memoryMedians.rss.keysmith), ratio(memoryMedians.rss), '']);
-    rows.push([`memory per idle mTLS conn (${n}): heapUsed`, 'KiB', kib(memoryMedians.heap.node), kib(memoryMedians.heap.keysmith), ratio(memoryMedians.heap), '']);
-    rows.push([`memory per idle mTLS conn (${n}): external+arrayBuffers`, 'KiB', kib(memoryMedians.external.node), kib(memoryMedians.external.keysmith), ratio(memoryMedians.external), '']);
+    rows.push([
+      `memory per idle mTLS conn (${n}): RSS`,
+      'KiB (target < 64)',
+      kib(memoryMedians.rss.node),
+      kib(memoryMedians.rss.keysmith),
+      ratio(memoryMedians.rss),
+      '',
+    ]);
+    rows.push([
+      `memory per idle mTLS conn (${n}): heapUsed`,
+      'KiB',
+      kib(memoryMedians.heap.node),
+      kib(memoryMedians.heap.keysmith),
+      ratio(memoryMedians.heap),
+      '',
+    ]);
+    rows.push([
+      `memory per idle mTLS conn (${n}): external+arrayBuffers`,
+      'KiB',
+      kib(memoryMedians.external.node),
+      kib(memoryMedians.external.keysmith),
+      ratio(memoryMedians.external),
+      '',
+    ]);
   }
   console.log('\nresults (per server-CPU-second; medians):');
-  printTable(['measurement', 'unit', 'node:tls', 'keysmith', 'keysmith/node:tls', 'server core busy node / keysmith'], rows, new Set([2, 3, 4]));
+  printTable(
+    ['measurement', 'unit', 'node:tls', 'keysmith', 'keysmith/node:tls', 'server core busy node / keysmith'],
+    rows,
+    new Set([2, 3, 4]),
+  );
 
   const notes: string[] = [];
   for (const m of results) {
     for (const impl of IMPLS) {
       const errors = m.rounds[impl].reduce((sum, x) => sum + x.serverErrors + x.clientErrors, 0);
-      if (errors > 0) notes.push(`${m.id} on ${impl}: ${errors} failed connections (last client error: ${m.rounds[impl].map((x) => x.lastClientError).find((e) => e !== undefined) ?? '-'})`);
+      if (errors > 0)
+        notes.push(
+          `${m.id} on ${impl}: ${errors} failed connections (last client error: ${m.rounds[impl].map((x) => x.lastClientError).find((e) => e !== undefined) ?? '-'})`,
+        );
       if (m.id === 'resumed' || m.id === 'resumed-fleet') {
         const share = median(m.rounds[impl].map((x) => x.resumedShare));
         if (share < 0.95) notes.push(`resumed on ${impl}: only ${pct(share)} of the handshakes in the window resumed`);
       }
-      if ((m.id === 'full' || m.id === 'full-fleet') && m.rounds[impl].some((x) => x.resumedShare > 0)) notes.push(`full on ${impl}: some handshakes resumed`);
+      if ((m.id === 'full' || m.id === 'full-fleet') && m.rounds[impl].some((x) => x.resumedShare > 0))
+        notes.push(`full on ${impl}: some handshakes resumed`);
     }
   }
   for (const m of results) {
-    console.log(`  ${m.id.padEnd(9)} rounds: node:tls ${m.rounds.node.map((x) => fmt(x.perCpuSecond, 0)).join(' / ')}; keysmith ${m.rounds.keysmith.map((x) => fmt(x.perCpuSecond, 0)).join(' / ')}`);
+    console.log(
+      `  ${m.id.padEnd(9)} rounds: node:tls ${m.rounds.node.map((x) => fmt(x.perCpuSecond, 0)).join(' / ')}; keysmith ${m.rounds.keysmith.map((x) => fmt(x.perCpuSecond, 0)).join(' / ')}`,
+    );
   }
   if (notes.length > 0) console.log(`\nnotes:\n${notes.map((n) => `  - ${n}`).join('\n')}`);
   console.log(`\ntook ${((Date.now() - started) / 1000).toFixed(0)} s; results in ${RESULTS_PATH}`);
@@ -661,7 +746,11 @@ async function runProfile(metric: MetricId): Promise<void> {
   rmSync(PROFILE_DIR, { recursive: true, force: true });
   mkdirSync(PROFILE_DIR, { recursive: true });
   const mode: ServerMode = isHandshakeMetric(metric) ? 'handshake' : metric === 'http' ? 'http' : 'bulk';
-  const server = await ServerChild.start('keysmith', mode, pinning, ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--cpu-prof-interval=200']);
+  const server = await ServerChild.start('keysmith', mode, pinning, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${PROFILE_DIR}`,
+    '--cpu-prof-interval=200',
+  ]);
   let round: Round;
   try {
     round = await measureRound(metric, server, client, 1000, Math.max(4, settings.seconds * 2) * 1000);
@@ -675,7 +764,9 @@ async function runProfile(metric: MetricId): Promise<void> {
   const file = files[0];
   if (file === undefined) throw new Error(`no .cpuprofile written to ${PROFILE_DIR}`);
   const summary = analyzeProfile(file, REPO_ROOT);
-  console.log(`keysmith server, ${metric}: ${fmt(round.perCpuSecond, 0)} per server-CPU-s during the profiled window (profiling adds overhead)`);
+  console.log(
+    `keysmith server, ${metric}: ${fmt(round.perCpuSecond, 0)} per server-CPU-s during the profiled window (profiling adds overhead)`,
+  );
   console.log(`profile: ${file}  (busy ${fmt(summary.busyMs, 0)} ms sampled, warm-up included)\n`);
   const row = (e: (typeof summary.bySelf)[number]): string[] => [
     e.name,
@@ -692,15 +783,28 @@ async function runProfile(metric: MetricId): Promise<void> {
   console.log('\ntop self time in src/ (our engine):');
   printTable(headers, ours.slice(0, 20).map(row), new Set([2, 3, 4, 5]));
   console.log('\ntop total (inclusive) time in src/:');
-  printTable(headers, [...ours].sort((a, b) => b.totalMs - a.totalMs).slice(0, 15).map(row), new Set([2, 3, 4, 5]));
+  printTable(
+    headers,
+    [...ours]
+      .sort((a, b) => b.totalMs - a.totalMs)
+      .slice(0, 15)
+      .map(row),
+    new Set([2, 3, 4, 5]),
+  );
   console.log('\nsrc/ functions charged with their own time plus what they call outside src/ (node:crypto, Buffer, sockets):');
   printTable(
     ['function', 'location', 'charged ms', 'share', 'biggest callees outside src/'],
-    summary.charged.slice(0, 20).map((c) => [c.name, c.location, fmt(c.chargedMs, 1), pct(c.share), c.topCallees.map((t) => `${t.name} ${fmt(t.ms, 0)}`).join(', ')]),
+    summary.charged
+      .slice(0, 20)
+      .map((c) => [c.name, c.location, fmt(c.chargedMs, 1), pct(c.share), c.topCallees.map((t) => `${t.name} ${fmt(t.ms, 0)}`).join(', ')]),
     new Set([2, 3]),
   );
   console.log('\nself time per src/ file:');
-  printTable(['file', 'self ms', 'self %'], summary.byFile.slice(0, 15).map((f) => [f.file, fmt(f.selfMs, 1), pct(f.share)]), new Set([1, 2]));
+  printTable(
+    ['file', 'self ms', 'self %'],
+    summary.byFile.slice(0, 15).map((f) => [f.file, fmt(f.selfMs, 1), pct(f.share)]),
+    new Set([1, 2]),
+  );
 }
 
 async function main(): Promise<void> {

@@ -60,7 +60,11 @@ export async function issueFleet(size: number): Promise<FleetIdentity[]> {
       issuer,
     );
     const der = await signCertificate(prepared);
-    fleet.push({ key: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), chain: `${toPem(der, 'CERTIFICATE')}${intermediatePem}`, serial });
+    fleet.push({
+      key: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      chain: `${toPem(der, 'CERTIFICATE')}${intermediatePem}`,
+      serial,
+    });
   }
   return fleet;
 }

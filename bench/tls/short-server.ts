@@ -54,7 +54,14 @@ function onRequest(_req: IncomingMessage, res: ServerResponse): void {
   res.end(RESPONSE_BODY);
 }
 
-const nodeTlsOptions = { key: fx.serverKey, cert: fx.serverChain, ca: fx.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' as const };
+const nodeTlsOptions = {
+  key: fx.serverKey,
+  cert: fx.serverChain,
+  ca: fx.ca,
+  requestCert: true,
+  rejectUnauthorized: true,
+  minVersion: 'TLSv1.3' as const,
+};
 
 interface Listener {
   listen(port: number, host: string): Promise<void>;
@@ -62,7 +69,11 @@ interface Listener {
   close(): void;
 }
 
-function listenerOf(server: { listen(port: number, host: string, cb: () => void): unknown; address(): AddressInfo | string | null; close(): unknown }): Listener {
+function listenerOf(server: {
+  listen(port: number, host: string, cb: () => void): unknown;
+  address(): AddressInfo | string | null;
+  close(): unknown;
+}): Listener {
   return {
     listen: (port, host) => new Promise((resolve) => server.listen(port, host, () => resolve())),
     address: () => server.address(),
@@ -80,7 +91,8 @@ async function buildProductionApp(): ReturnType<typeof buildApp> {
     certificates: {
       list: () => ({ items: [], nextCursor: null }),
       findBySerial: () => undefined,
-      statusOf: (serial) => (fleetSerials.has(serial) ? { serial, status: 'valid', notAfter: FAR_FUTURE, revokedAt: null, reason: null } : undefined),
+      statusOf: (serial) =>
+        fleetSerials.has(serial) ? { serial, status: 'valid', notAfter: FAR_FUTURE, revokedAt: null, reason: null } : undefined,
     },
     revoker: {
       revoke: () => {
@@ -110,7 +122,11 @@ function copyPeerLeaf(socket: TLSSocket): void {
     .split(', ')
     .filter((name) => name.startsWith('URI:'))
     .map((name) => name.slice(4));
-  Object.assign(socket, { peerCertificates: [{ serialNumber: cert.serialNumber.toLowerCase().replace(/^0+/, ''), uris, isCA: cert.ca, notAfter: new Date(cert.valid_to) }] });
+  Object.assign(socket, {
+    peerCertificates: [
+      { serialNumber: cert.serialNumber.toLowerCase().replace(/^0+/, ''), uris, isCA: cert.ca, notAfter: new Date(cert.valid_to) },
+    ],
+  });
 }
 
 async function makeServer(): Promise<Listener> {
@@ -125,7 +141,15 @@ async function makeServer(): Promise<Listener> {
     Object.assign(http, { httpAllowHalfOpen: true });
     // The listener's production engine options (server-factory.ts), client certificate required.
     const server = createKeysmithServer(
-      { key: fx.serverKey, cert: fx.serverChain, ca: fx.ca, clientAuth: 'require', ALPNProtocols: ['http/1.1'], allowHalfOpen: true, splitInbound: endOfFirstHead },
+      {
+        key: fx.serverKey,
+        cert: fx.serverChain,
+        ca: fx.ca,
+        clientAuth: 'require',
+        ALPNProtocols: ['http/1.1'],
+        allowHalfOpen: true,
+        splitInbound: endOfFirstHead,
+      },
       (socket: TlsSocket) => {
         counters.handshakes++;
         http.emit('connection', socket);

@@ -128,7 +128,15 @@ async function fleetContexts(): Promise<SecureContext[]> {
   const fleet = await cachedFleet(settings.fleet);
   // Trusting another CA: the chain check fails early and node skips its costly identity check (see load.ts); the server's work is the same.
   return fleet.map((id) =>
-    createSecureContext({ key: id.key, cert: id.chain, ca: fx.otherCa, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', ecdhCurve: 'X25519' }),
+    createSecureContext({
+      key: id.key,
+      cert: id.chain,
+      ca: fx.otherCa,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      ciphers: 'TLS_AES_128_GCM_SHA256',
+      ecdhCurve: 'X25519',
+    }),
   );
 }
 
@@ -204,7 +212,8 @@ async function warmFleet(server: ShortServer, contexts: readonly SecureContext[]
   const deadline = performance.now() + 4 * GUARD_MS;
   while (load.stats.connections + load.stats.errors < contexts.length && performance.now() < deadline) await sleep(100);
   await load.stop();
-  if (load.stats.errors > 0) process.stderr.write(`  short/${stack} warm-up: ${load.stats.errors} failed connections (${load.stats.lastError ?? ''})\n`);
+  if (load.stats.errors > 0)
+    process.stderr.write(`  short/${stack} warm-up: ${load.stats.errors} failed connections (${load.stats.lastError ?? ''})\n`);
   if (!isMeasured) return 0;
   const stats = (await server.request({ type: 'stop' }, 'stats')).stats;
   return stats.requests > 0 ? stats.cpuUs / stats.requests : 0;
@@ -218,7 +227,13 @@ interface ShortRound {
   readonly lastError: string | undefined;
 }
 
-async function measureRound(server: ShortServer, contexts: readonly SecureContext[], stack: ShortStack, warmMs: number, windowMs: number): Promise<ShortRound> {
+async function measureRound(
+  server: ShortServer,
+  contexts: readonly SecureContext[],
+  stack: ShortStack,
+  warmMs: number,
+  windowMs: number,
+): Promise<ShortRound> {
   const load = startLoad(server.port, contexts, PATHS[stack]);
   let stats: WindowStats;
   try {
@@ -269,7 +284,9 @@ export async function runShortConnections(serverPrefix: readonly string[]): Prom
       const firstPass: Partial<Record<Contender, number>> = {};
       for (const [impl, server] of servers) {
         firstPass[impl] = await warmFleet(server, contexts, stack);
-        process.stderr.write(`  short/${stack} ${impl}: first pass over the ${contexts.length} certificates ${(firstPass[impl] ?? 0).toFixed(0)} µs per conn\n`);
+        process.stderr.write(
+          `  short/${stack} ${impl}: first pass over the ${contexts.length} certificates ${(firstPass[impl] ?? 0).toFixed(0)} µs per conn\n`,
+        );
       }
       const rounds: Partial<Record<Contender, ShortRound[]>> = {};
       for (let r = 0; r < settings.rounds; r++) {
@@ -292,21 +309,31 @@ export async function runShortConnections(serverPrefix: readonly string[]): Prom
       for (const server of servers.values()) await server.exit();
     }
   }
-  console.log(`\nshort connections (${settings.fleet} client certificates cycling, ${settings.concurrency} connect loops; server CPU per connection, medians):`);
+  console.log(
+    `\nshort connections (${settings.fleet} client certificates cycling, ${settings.concurrency} connect loops; server CPU per connection, medians):`,
+  );
   const hasBaseline = CONTENDERS.includes('baseline');
-  console.log(`| stack | node:https µs/conn |${hasBaseline ? ' baseline µs/conn | baseline/node:https |' : ''} keysmith µs/conn | keysmith/node:https (floor ≤ 0.60) | conns/server-CPU-s node / keysmith |`);
+  console.log(
+    `| stack | node:https µs/conn |${hasBaseline ? ' baseline µs/conn | baseline/node:https |' : ''} keysmith µs/conn | keysmith/node:https (floor ≤ 0.60) | conns/server-CPU-s node / keysmith |`,
+  );
   console.log(`|---|--:|${hasBaseline ? '--:|--:|' : ''}--:|--:|--:|`);
   for (const r of results) {
     const us = (impl: Contender): number => r.usPerConnection[impl] ?? 0;
     const perSecond = (value: number): string => (value > 0 ? (1e6 / value).toFixed(0) : '-');
-    const baseline = hasBaseline ? ` ${us('baseline').toFixed(0)} | ${us('node') > 0 ? (us('baseline') / us('node')).toFixed(2) : '-'}x |` : '';
-    console.log(`| ${r.stack} | ${us('node').toFixed(0)} |${baseline} ${us('keysmith').toFixed(0)} | ${r.ratio.toFixed(2)}x | ${perSecond(us('node'))} / ${perSecond(us('keysmith'))} |`);
+    const baseline = hasBaseline
+      ? ` ${us('baseline').toFixed(0)} | ${us('node') > 0 ? (us('baseline') / us('node')).toFixed(2) : '-'}x |`
+      : '';
+    console.log(
+      `| ${r.stack} | ${us('node').toFixed(0)} |${baseline} ${us('keysmith').toFixed(0)} | ${r.ratio.toFixed(2)}x | ${perSecond(us('node'))} / ${perSecond(us('keysmith'))} |`,
+    );
   }
   console.log('first pass (each certificate new to the server; one measurement, before the rounds):');
   for (const r of results) {
     const first = (impl: Contender): number => r.firstPass[impl] ?? 0;
     const ratio = first('node') > 0 ? (first('keysmith') / first('node')).toFixed(2) : '-';
-    console.log(`  ${r.stack}: ${CONTENDERS.map((impl) => `${impl} ${first(impl).toFixed(0)} µs`).join(', ')}; keysmith/node:https ${ratio}x`);
+    console.log(
+      `  ${r.stack}: ${CONTENDERS.map((impl) => `${impl} ${first(impl).toFixed(0)} µs`).join(', ')}; keysmith/node:https ${ratio}x`,
+    );
   }
   return results;
 }
@@ -330,10 +357,15 @@ export async function profileShortConnections(stack: ShortStack, serverPrefix: r
   }
   if (!existsSync(file)) throw new Error(`no profile written to ${file}`);
   const summary = analyzeProfile(file, REPO_ROOT);
-  console.log(`keysmith short/${stack}: ${round.usPerConnection.toFixed(0)} µs server CPU per connection while profiled (profiling adds overhead)`);
+  console.log(
+    `keysmith short/${stack}: ${round.usPerConnection.toFixed(0)} µs server CPU per connection while profiled (profiling adds overhead)`,
+  );
   console.log(`profile of the measured window only: ${file} (busy ${summary.busyMs.toFixed(0)} ms sampled)\n`);
   console.log('| function | location | self ms | self % | total % |\n|---|---|--:|--:|--:|');
-  for (const e of summary.bySelf.slice(0, 40)) console.log(`| ${e.name} | ${e.location} | ${e.selfMs.toFixed(1)} | ${(e.selfShare * 100).toFixed(1)} | ${(e.totalShare * 100).toFixed(1)} |`);
+  for (const e of summary.bySelf.slice(0, 40))
+    console.log(
+      `| ${e.name} | ${e.location} | ${e.selfMs.toFixed(1)} | ${(e.selfShare * 100).toFixed(1)} | ${(e.totalShare * 100).toFixed(1)} |`,
+    );
   console.log('\nself time per src/ file:\n| file | self ms | self % |\n|---|--:|--:|');
   for (const f of summary.byFile.slice(0, 20)) console.log(`| ${f.file} | ${f.selfMs.toFixed(1)} | ${(f.share * 100).toFixed(1)} |`);
 }

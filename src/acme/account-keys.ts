@@ -38,7 +38,8 @@ export class AccountKeyCache {
   private readonly entries = new Map<string, CachedAccountKey>();
 
   constructor(maxEntries: number = DEFAULT_ACCOUNT_KEY_CACHE_SIZE) {
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw new TypeError('the account key cache size must be a non-negative integer');
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 0)
+      throw new TypeError('the account key cache size must be a non-negative integer');
     this.maxEntries = maxEntries;
   }
 

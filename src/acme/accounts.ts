@@ -37,7 +37,10 @@ export async function newAccount(ctx: AcmeContext, post: AuthenticatedPost, requ
   if (body.externalAccountBinding !== undefined) {
     eabKeyId = await verifyExternalAccountBinding(store.eabKeys, body.externalAccountBinding, post.key, ctx.urls.newAccount);
   } else if (policy.eabRequired) {
-    throw new AcmeProblemError('externalAccountRequired', 'this server requires an external account binding (ask an operator for an EAB key)');
+    throw new AcmeProblemError(
+      'externalAccountRequired',
+      'this server requires an external account binding (ask an operator for an EAB key)',
+    );
   }
 
   let account: AcmeAccountRecord;
@@ -75,7 +78,8 @@ export async function accountPost(ctx: AcmeContext, post: AuthenticatedPost, acc
     ctx.accountKeys.forget(account.id);
     return accountReply(ctx, deactivated, 200);
   }
-  if (update.contact !== undefined) return accountReply(ctx, await store.accounts.updateAccountContact(account.id, checkContacts(update.contact)), 200);
+  if (update.contact !== undefined)
+    return accountReply(ctx, await store.accounts.updateAccountContact(account.id, checkContacts(update.contact)), 200);
   return accountReply(ctx, account, 200);
 }
 
@@ -105,7 +109,7 @@ export async function keyChange(ctx: AcmeContext, post: AuthenticatedPost): Prom
   const change = parseJson(Buffer.from(payload).toString('utf8'), KeyChangeSchema, 'the key change payload');
   if (change.account !== ctx.urls.account(account.id)) throw new AcmeProblemError('malformed', 'the key change names another account');
   const oldKey = await importAccountKey(change.oldKey, undefined);
-  if (oldKey.thumbprint !== post.key.thumbprint) throw new AcmeProblemError('malformed', 'oldKey is not the account\'s current key');
+  if (oldKey.thumbprint !== post.key.thumbprint) throw new AcmeProblemError('malformed', "oldKey is not the account's current key");
   if (newKey.thumbprint === oldKey.thumbprint) throw new AcmeProblemError('malformed', 'the new key is the current key');
 
   const holder = await ctx.deps.store.accounts.findAccountByThumbprint(newKey.thumbprint);
@@ -154,7 +158,14 @@ export function checkContacts(contacts: readonly string[]): string[] {
     const at = address.lastIndexOf('@');
     const local = address.slice(0, at);
     const domain = address.slice(at + 1);
-    if (at <= 0 || address.includes('?') || address.includes(',') || !LOCAL_PART.test(local) || local.startsWith('.') || local.endsWith('.')) {
+    if (
+      at <= 0 ||
+      address.includes('?') ||
+      address.includes(',') ||
+      !LOCAL_PART.test(local) ||
+      local.startsWith('.') ||
+      local.endsWith('.')
+    ) {
       throw new AcmeProblemError('invalidContact', `contact "${contact.slice(0, 64)}" is not a single email address`);
     }
     let normalizedDomain: string;
@@ -163,7 +174,8 @@ export function checkContacts(contacts: readonly string[]): string[] {
     } catch {
       throw new AcmeProblemError('invalidContact', `contact "${contact.slice(0, 64)}" has an invalid domain`);
     }
-    if (!normalizedDomain.includes('.')) throw new AcmeProblemError('invalidContact', `contact "${contact.slice(0, 64)}" has no dotted domain`);
+    if (!normalizedDomain.includes('.'))
+      throw new AcmeProblemError('invalidContact', `contact "${contact.slice(0, 64)}" has no dotted domain`);
     return `mailto:${local}@${normalizedDomain}`;
   });
 }

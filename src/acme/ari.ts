@@ -71,7 +71,10 @@ export async function renewalInfo(ctx: AcmeContext, certIdText: string): Promise
  * once spreads its renewals. A revoked certificate gets a window in the past:
  * renew now (RFC 9773 §4.2).
  */
-export function suggestedWindow(record: Pick<CertificateRecord, 'serial' | 'notBefore' | 'notAfter' | 'status'>, now: number): { start: string; end: string } {
+export function suggestedWindow(
+  record: Pick<CertificateRecord, 'serial' | 'notBefore' | 'notAfter' | 'status'>,
+  now: number,
+): { start: string; end: string } {
   if (record.status === 'revoked') return { start: iso(now - 2 * HOUR), end: iso(now - HOUR) };
   const lifetime = record.notAfter - record.notBefore;
   const jitter = createHash('sha256').update(record.serial).digest().readUInt32BE(0) / 2 ** 32;

@@ -15,7 +15,16 @@
 import type { AcmeHttpRequest } from './transport.js';
 import type { CachedAccountKey } from './account-keys.js';
 import type { AcmeContext, AuthenticatedPost } from './context.js';
-import { type DecodedJws, decodeJwsBody, importAccountKey, requireAlgorithmFits, signatureRefused, signatureVerifies, verifySignature, type AccountKey } from './jws.js';
+import {
+  type DecodedJws,
+  decodeJwsBody,
+  importAccountKey,
+  requireAlgorithmFits,
+  signatureRefused,
+  signatureVerifies,
+  verifySignature,
+  type AccountKey,
+} from './jws.js';
 import { AcmeProblemError } from './problems.js';
 import type { AcmeAccountRecord } from '../domain/acme.js';
 import type { Awaitable } from '../shared/awaitable.js';
@@ -78,7 +87,11 @@ function spendNonce(ctx: AcmeContext, decoded: DecodedJws): Awaitable<boolean> {
  * does not fit the algorithm, the header has crit, or the signature does not
  * verify under it (the account row then decides, as if nothing were cached).
  */
-async function verifiedWithCachedKey(ctx: AcmeContext, decoded: DecodedJws, cached: CachedAccountKey | undefined): Promise<Verified | undefined> {
+async function verifiedWithCachedKey(
+  ctx: AcmeContext,
+  decoded: DecodedJws,
+  cached: CachedAccountKey | undefined,
+): Promise<Verified | undefined> {
   if (cached === undefined || cached.key.alg !== decoded.alg || decoded.header.crit !== undefined) return undefined;
   if (!signatureVerifies(decoded, cached.key.key)) return undefined;
   const payload = new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
@@ -101,7 +114,12 @@ async function verifiedWithCachedKey(ctx: AcmeContext, decoded: DecodedJws, cach
  * imported), the signature, the nonce. `triedKey`: the cached key
  * verifiedWithCachedKey already found this signature false under.
  */
-async function verifiedWithAccountRow(ctx: AcmeContext, decoded: DecodedJws, accountId: string, triedKey: AccountKey | undefined): Promise<Verified> {
+async function verifiedWithAccountRow(
+  ctx: AcmeContext,
+  decoded: DecodedJws,
+  accountId: string,
+  triedKey: AccountKey | undefined,
+): Promise<Verified> {
   const account = requireValidAccount(await ctx.deps.store.accounts.findAccount(accountId));
   // The row read just now names the key: a cached import of any other JWK is not used (account-keys.ts).
   const cached = ctx.accountKeys.get(account.id, account.jwk);
@@ -137,6 +155,7 @@ function requireValidAccount(account: AcmeAccountRecord | undefined): AcmeAccoun
 
 function parseStoredJwk(account: AcmeAccountRecord): Record<string, unknown> {
   const value: unknown = JSON.parse(account.jwk);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`account ${account.id}: stored JWK is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`account ${account.id}: stored JWK is not an object`);
   return { ...value };
 }

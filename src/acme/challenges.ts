@@ -52,7 +52,8 @@ export async function challengePost(ctx: AcmeContext, post: AuthenticatedPost, c
   const challenge = authz?.challenges.find((candidate) => candidate.id === challengeId);
   if (challenge === undefined || authz === undefined || authz.accountId !== account.id) throw notFound('challenge');
   const up = `<${ctx.urls.authorization(authz.id)}>;rel="up"`;
-  if (isPostAsGet(post)) return { status: 200, body: renderChallenge(ctx.urls, challenge), links: [up], ...pollHint(ctx, account.id, challenge) };
+  if (isPostAsGet(post))
+    return { status: 200, body: renderChallenge(ctx.urls, challenge), links: [up], ...pollHint(ctx, account.id, challenge) };
 
   parsePayload(post.payload, ChallengeResponseSchema);
   const authzStatus = authorizationStatus(ctx, authz);
@@ -68,9 +69,13 @@ export async function challengePost(ctx: AcmeContext, post: AuthenticatedPost, c
     const { maxQueued, maxQueuedPerAccount } = ctx.validations.limits;
     const bound = admission.reason === 'accountQueueFull' ? maxQueuedPerAccount : maxQueued;
     const retryAfterSeconds = ctx.validations.refusedRetryAfterSeconds();
-    throw new AcmeProblemError('rateLimited', `${whose} ${bound} validations waiting already; the challenge stays pending, retry after ${retryAfterSeconds} s`, {
-      retryAfterSeconds,
-    });
+    throw new AcmeProblemError(
+      'rateLimited',
+      `${whose} ${bound} validations waiting already; the challenge stays pending, retry after ${retryAfterSeconds} s`,
+      {
+        retryAfterSeconds,
+      },
+    );
   }
   if (!(await store.authorizations.startChallenge(challenge.id, clock.now()))) {
     const current = (await store.authorizations.findChallenge(challenge.id)) ?? challenge;

@@ -27,7 +27,15 @@ export async function createEabKey(
 ): Promise<{ keyId: string; hmacKey: string }> {
   const keyId = `eab-${Buffer.from(random(12)).toString('base64url')}`;
   const hmacKey = Uint8Array.from(random(EAB_KEY_BYTES));
-  const record: AcmeEabKeyRecord = { keyId, hmacKey, createdAt: clock.now(), createdBy, boundAccount: null, boundAt: null, revokedAt: null };
+  const record: AcmeEabKeyRecord = {
+    keyId,
+    hmacKey,
+    createdAt: clock.now(),
+    createdBy,
+    boundAccount: null,
+    boundAt: null,
+    revokedAt: null,
+  };
   await eabKeys.createEabKey(record);
   return { keyId, hmacKey: Buffer.from(hmacKey).toString('base64url') };
 }
@@ -58,11 +66,17 @@ export async function verifyExternalAccountBinding(
 ): Promise<string> {
   const jws = EabJwsSchema.safeParse(binding);
   if (!jws.success) throw new AcmeProblemError('malformed', 'externalAccountBinding must be a flattened JWS');
-  const header = parseJson(Buffer.from(jws.data.protected, 'base64url').toString('utf8'), EabHeaderSchema, 'externalAccountBinding protected header');
+  const header = parseJson(
+    Buffer.from(jws.data.protected, 'base64url').toString('utf8'),
+    EabHeaderSchema,
+    'externalAccountBinding protected header',
+  );
   // RFC 8555 §7.3.4: a MAC algorithm, the key identifier, the newAccount URL, and no nonce.
   const alg = EAB_ALGORITHMS.find((known) => known === header.alg);
   if (alg === undefined) {
-    throw new AcmeProblemError('badSignatureAlgorithm', 'externalAccountBinding must use HS256, HS384 or HS512', { extra: { algorithms: [...EAB_ALGORITHMS] } });
+    throw new AcmeProblemError('badSignatureAlgorithm', 'externalAccountBinding must use HS256, HS384 or HS512', {
+      extra: { algorithms: [...EAB_ALGORITHMS] },
+    });
   }
   if (header.nonce !== undefined) throw new AcmeProblemError('malformed', 'externalAccountBinding must not carry a nonce');
   if (header.url !== newAccountUrl) throw new AcmeProblemError('unauthorized', 'externalAccountBinding url must be the newAccount URL');

@@ -31,7 +31,8 @@ export async function finalizeOrder(ctx: AcmeContext, post: AuthenticatedPost, o
 
   requireValidityStillHonourable(order, ctx.deps.clock.now(), ctx.deps.authority.backdateMs);
 
-  if (!(await store.orders.beginFinalize(order.id))) throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
+  if (!(await store.orders.beginFinalize(order.id)))
+    throw new AcmeProblemError('orderNotReady', 'the order is being finalized by another request');
   let serial: string;
   try {
     const issued = await authority.issue(
@@ -86,7 +87,8 @@ async function parseFinalizeCsr(csr: string, checkCsr: ((csr: string) => Promise
 
 /** RFC 8555 §7.4: the CSR asks for exactly the order's identifiers (CN, if any, among them). */
 function checkCsrNames(order: AcmeOrderRecord, csr: ParsedCsr): void {
-  if (csr.uris.length > 0 || csr.emails.length > 0) throw new AcmeProblemError('badCSR', 'the CSR asks for URI or email names, which ACME does not certify');
+  if (csr.uris.length > 0 || csr.emails.length > 0)
+    throw new AcmeProblemError('badCSR', 'the CSR asks for URI or email names, which ACME does not certify');
   const asked = new Set<string>();
   for (const name of csr.dnsNames) asked.add(`dns:${name.toLowerCase()}`);
   for (const address of csr.ipAddresses) asked.add(`ip:${address}`);
@@ -125,5 +127,6 @@ function requireValidityStillHonourable(
       `the order's notBefore (${new Date(order.notBefore).toISOString()}) is now more than ${backdateMs / 1000} s in the past and keysmith does not backdate further: place a new order`,
     );
   }
-  if (order.notAfter !== null && order.notAfter <= now) throw new AcmeProblemError('malformed', "the order's notAfter has passed: place a new order");
+  if (order.notAfter !== null && order.notAfter <= now)
+    throw new AcmeProblemError('malformed', "the order's notAfter has passed: place a new order");
 }

@@ -36,7 +36,8 @@ export class IdentifierPolicy {
    */
   check(raw: readonly { readonly type: string; readonly value: string }[]): AcmeIdentifierRecord[] {
     if (raw.length === 0) throw new AcmeProblemError('malformed', 'an order needs at least one identifier');
-    if (raw.length > MAX_IDENTIFIERS) throw new AcmeProblemError('rejectedIdentifier', `an order may name at most ${MAX_IDENTIFIERS} identifiers`);
+    if (raw.length > MAX_IDENTIFIERS)
+      throw new AcmeProblemError('rejectedIdentifier', `an order may name at most ${MAX_IDENTIFIERS} identifiers`);
     const accepted = new Map<string, AcmeIdentifierRecord>();
     const refused: Subproblem[] = [];
     for (const item of raw) {
@@ -56,7 +57,8 @@ export class IdentifierPolicy {
     switch (item.type) {
       case 'dns': {
         // RFC 8738 §3: an address goes in an ip identifier, never a dns one.
-        if (isIP(item.value) !== 0) throw new AcmeProblemError('rejectedIdentifier', `"${item.value}" is an IP address: use an identifier of type ip`);
+        if (isIP(item.value) !== 0)
+          throw new AcmeProblemError('rejectedIdentifier', `"${item.value}" is an IP address: use an identifier of type ip`);
         const name = normalizeDnsName(item.value, { allowWildcard: true });
         const base = name.startsWith('*.') ? name.slice(2) : name;
         if (!this.isAllowedName(base)) {
@@ -83,7 +85,10 @@ export class IdentifierPolicy {
         return { type: 'ip', value: address };
       }
       default:
-        throw new AcmeProblemError('unsupportedIdentifier', `identifier type '${item.type.slice(0, 32)}' is not supported (dns and ip are)`);
+        throw new AcmeProblemError(
+          'unsupportedIdentifier',
+          `identifier type '${item.type.slice(0, 32)}' is not supported (dns and ip are)`,
+        );
     }
   }
 

@@ -38,7 +38,8 @@ export function decodeJwsBody(contentType: string | undefined, body: Buffer | un
     throw new AcmeProblemError('malformed', 'Content-Type must be application/jose+json', { status: 415 });
   }
   if (body === undefined || body.length === 0) throw new AcmeProblemError('malformed', 'the request has no body');
-  if (body.length > MAX_JWS_BYTES) throw new AcmeProblemError('malformed', `the request body exceeds ${MAX_JWS_BYTES} bytes`, { status: 413 });
+  if (body.length > MAX_JWS_BYTES)
+    throw new AcmeProblemError('malformed', `the request body exceeds ${MAX_JWS_BYTES} bytes`, { status: 413 });
   const jws = parseFlattenedJws(body.toString('utf8'));
   const header = parseProtectedHeader(Buffer.from(jws.protected, 'base64url').toString('utf8'));
   return { jws, header, alg: checkAlgorithm(header.alg) };
@@ -124,7 +125,9 @@ export function jwkThumbprint(jwk: JsonWebKey): string {
   const members = Object.keys(jwk)
     .sort()
     .map((name) => `${JSON.stringify(name)}:${JSON.stringify(jwk[name as keyof JsonWebKey])}`);
-  return createHash('sha256').update(`{${members.join(',')}}`).digest('base64url');
+  return createHash('sha256')
+    .update(`{${members.join(',')}}`)
+    .digest('base64url');
 }
 
 /** The one algorithm each accepted key type signs with (from the checked key: KeyObject details are never read). */
@@ -144,15 +147,16 @@ function keyFamily(key: PolicyKey): JwsAlgorithm {
 }
 
 /** The signature scheme behind each JWS algorithm, and its exact signature length where it has one. */
-const SCHEMES: Readonly<Record<JwsAlgorithm, { readonly hash: string | null; readonly signatureBytes?: number; readonly ecdsa: boolean }>> = {
-  // RFC 7518 §3.4: ECDSA signatures are R || S, each the curve's size: 64 bytes for P-256, 96 for P-384.
-  ES256: { hash: 'sha256', signatureBytes: 64, ecdsa: true },
-  ES384: { hash: 'sha384', signatureBytes: 96, ecdsa: true },
-  // RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256 (node:crypto's default padding for an RSA key).
-  RS256: { hash: 'sha256', ecdsa: false },
-  // RFC 8037 §3.1: Ed25519 signs the message itself; the signature is 64 bytes.
-  EdDSA: { hash: null, signatureBytes: 64, ecdsa: false },
-};
+const SCHEMES: Readonly<Record<JwsAlgorithm, { readonly hash: string | null; readonly signatureBytes?: number; readonly ecdsa: boolean }>> =
+  {
+    // RFC 7518 §3.4: ECDSA signatures are R || S, each the curve's size: 64 bytes for P-256, 96 for P-384.
+    ES256: { hash: 'sha256', signatureBytes: 64, ecdsa: true },
+    ES384: { hash: 'sha384', signatureBytes: 96, ecdsa: true },
+    // RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256 (node:crypto's default padding for an RSA key).
+    RS256: { hash: 'sha256', ecdsa: false },
+    // RFC 8037 §3.1: Ed25519 signs the message itself; the signature is 64 bytes.
+    EdDSA: { hash: null, signatureBytes: 64, ecdsa: false },
+  };
 
 /**
  * Verifies the signature over `protected || '.' || payload` (RFC 7515 §5.2)
@@ -162,7 +166,8 @@ const SCHEMES: Readonly<Record<JwsAlgorithm, { readonly hash: string | null; rea
  */
 export function verifySignature(decoded: DecodedJws, key: KeyObject): Uint8Array {
   // RFC 7515 §4.1.11: a recipient MUST reject a JWS whose crit names extensions it does not understand; we understand none.
-  if (decoded.header.crit !== undefined) throw new AcmeProblemError('malformed', 'the JWS protected header may not carry crit: no JWS extension is understood here');
+  if (decoded.header.crit !== undefined)
+    throw new AcmeProblemError('malformed', 'the JWS protected header may not carry crit: no JWS extension is understood here');
   if (!signatureVerifies(decoded, key)) throw signatureRefused();
   return new Uint8Array(Buffer.from(decoded.jws.payload, 'base64url'));
 }

@@ -3,25 +3,13 @@
  * policy, validity window, RFC 9773 `replaces` and authorization reuse; the
  * status each resource shows (§7.1.6), expiry worked out when read.
  */
-import type {
-  AcmeAuthorizationRecord,
-  AcmeChallengeType,
-  AcmeOrderRecord,
-  AcmeOrderStatus,
-  NewAcmeAuthorization,
-} from '../domain/acme.js';
+import type { AcmeAuthorizationRecord, AcmeChallengeType, AcmeOrderRecord, AcmeOrderStatus, NewAcmeAuthorization } from '../domain/acme.js';
 import { type AcmeContext, type AcmeReply, type AuthenticatedPost, accountOf, enforceLimit, isPostAsGet, randomId } from './context.js';
 import { findByCertId, parseCertId } from './ari.js';
 import { authorizationTarget, type AuthorizationTarget } from './identifiers.js';
 import { parsePayload } from './jws.js';
 import { AcmeProblemError } from './problems.js';
-import {
-  AuthorizationUpdateSchema,
-  NewOrderSchema,
-  renderAuthorization,
-  renderOrder,
-  type AuthorizationView,
-} from './wire.js';
+import { AuthorizationUpdateSchema, NewOrderSchema, renderAuthorization, renderOrder, type AuthorizationView } from './wire.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -47,8 +35,10 @@ export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promi
   let replacesSerial: string | null = null;
   if (body.replaces !== undefined) {
     const record = await findByCertId(ctx, parseCertId(body.replaces));
-    if (record === undefined) throw new AcmeProblemError('malformed', 'replaces names no certificate issued through ACME here', { status: 404 });
-    if (record.requester !== `acme:${account.id}`) throw new AcmeProblemError('unauthorized', 'replaces names a certificate of another account');
+    if (record === undefined)
+      throw new AcmeProblemError('malformed', 'replaces names no certificate issued through ACME here', { status: 404 });
+    if (record.requester !== `acme:${account.id}`)
+      throw new AcmeProblemError('unauthorized', 'replaces names a certificate of another account');
     replacesSerial = record.serial;
   }
 
@@ -57,7 +47,12 @@ export async function newOrder(ctx: AcmeContext, post: AuthenticatedPost): Promi
   let expiresAt = now + ORDER_LIFETIME_MS;
   for (const identifier of identifiers) {
     const target = authorizationTarget(identifier);
-    const reusable = await store.authorizations.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now + REUSE_MARGIN_MS);
+    const reusable = await store.authorizations.findReusableAuthorization(
+      account.id,
+      target.identifier,
+      target.isWildcard,
+      now + REUSE_MARGIN_MS,
+    );
     if (reusable !== undefined) {
       reusedIds.push(reusable.id);
       // An order does not outlive the authorizations it stands on.
@@ -106,13 +101,18 @@ export async function authorizationPost(ctx: AcmeContext, post: AuthenticatedPos
   if (authz === undefined || authz.accountId !== account.id) throw notFound('authorization');
   if (!isPostAsGet(post)) {
     parsePayload(post.payload, AuthorizationUpdateSchema);
-    if (!(await store.authorizations.deactivateAuthorization(authz.id))) throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
+    if (!(await store.authorizations.deactivateAuthorization(authz.id)))
+      throw new AcmeProblemError('malformed', `an authorization that is ${authorizationStatus(ctx, authz)} cannot be deactivated`);
     const updated = (await store.authorizations.findAuthorization(authz.id)) ?? authz;
     return { status: 200, body: renderAuthorization(ctx.urls, updated, authorizationStatus(ctx, updated)) };
   }
   const shown = authorizationStatus(ctx, authz);
   const retryAfterSeconds = shown === 'pending' ? validationRetryAfter(ctx, authz) : undefined;
-  return { status: 200, body: renderAuthorization(ctx.urls, authz, shown), ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+  return {
+    status: 200,
+    body: renderAuthorization(ctx.urls, authz, shown),
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  };
 }
 
 /**
@@ -200,17 +200,22 @@ function checkValidity(
   if (notBefore !== null) {
     if (notBefore > now) throw new AcmeProblemError('malformed', 'notBefore may not be in the future');
     const backdateMs = ctx.deps.authority.backdateMs;
-    if (notBefore < now - backdateMs) throw new AcmeProblemError('malformed', `notBefore may be at most ${backdateMs / 1000} s in the past`);
+    if (notBefore < now - backdateMs)
+      throw new AcmeProblemError('malformed', `notBefore may be at most ${backdateMs / 1000} s in the past`);
   }
   if (notAfter !== null) {
     if (notAfter <= now) throw new AcmeProblemError('malformed', 'notAfter must be in the future');
     const start = Math.max(notBefore ?? now, now);
     if (notBefore !== null && notAfter <= notBefore) throw new AcmeProblemError('malformed', 'notAfter must be after notBefore');
     if (notAfter - start > ctx.maxCertificateTtlMs || notAfter - (notBefore ?? now) > ctx.maxCertificateTtlMs) {
-      throw new AcmeProblemError('malformed', `the requested lifetime exceeds the maximum of ${Math.floor(ctx.maxCertificateTtlMs / DAY)} days`);
+      throw new AcmeProblemError(
+        'malformed',
+        `the requested lifetime exceeds the maximum of ${Math.floor(ctx.maxCertificateTtlMs / DAY)} days`,
+      );
     }
     const issuerEnd = ctx.deps.authority.issuerNotAfter;
-    if (notAfter > issuerEnd) throw new AcmeProblemError('malformed', `notAfter is after the issuing CA's own notAfter (${new Date(issuerEnd).toISOString()})`);
+    if (notAfter > issuerEnd)
+      throw new AcmeProblemError('malformed', `notAfter is after the issuing CA's own notAfter (${new Date(issuerEnd).toISOString()})`);
   }
   return { notBefore, notAfter };
 }

@@ -25,7 +25,10 @@ export async function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPos
   const body = parsePayload(post.payload, RevocationSchema);
   const reason = SUBSCRIBER_REASONS.get(body.reason ?? 0);
   if (reason === undefined) {
-    throw new AcmeProblemError('badRevocationReason', `reason ${body.reason ?? 0} is not one of ${[...SUBSCRIBER_REASONS.keys()].join(', ')}`);
+    throw new AcmeProblemError(
+      'badRevocationReason',
+      `reason ${body.reason ?? 0} is not one of ${[...SUBSCRIBER_REASONS.keys()].join(', ')}`,
+    );
   }
   const der = new Uint8Array(Buffer.from(body.certificate, 'base64url'));
   let serial: string;
@@ -41,7 +44,10 @@ export async function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPos
     throw new AcmeProblemError('malformed', 'no such certificate issued through ACME here', { status: 404 });
   }
   if (!(await isAuthorized(ctx, post, record, publicKey))) {
-    throw new AcmeProblemError('unauthorized', 'the request is signed neither by the account that ordered the certificate, nor by its key, nor by an account authorized for all its names');
+    throw new AcmeProblemError(
+      'unauthorized',
+      'the request is signed neither by the account that ordered the certificate, nor by its key, nor by an account authorized for all its names',
+    );
   }
   if (record.status === 'revoked') throw new AcmeProblemError('alreadyRevoked', 'the certificate is already revoked');
   try {
@@ -54,7 +60,12 @@ export async function revokeCertificate(ctx: AcmeContext, post: AuthenticatedPos
   return { status: 200 };
 }
 
-async function isAuthorized(ctx: AcmeContext, post: AuthenticatedPost, record: CertificateRecord, certificateKey: Uint8Array): Promise<boolean> {
+async function isAuthorized(
+  ctx: AcmeContext,
+  post: AuthenticatedPost,
+  record: CertificateRecord,
+  certificateKey: Uint8Array,
+): Promise<boolean> {
   const account = post.account;
   if (account === undefined) {
     // RFC 8555 §7.6: signed with the certificate's own key.
@@ -68,7 +79,10 @@ async function isAuthorized(ctx: AcmeContext, post: AuthenticatedPost, record: C
   if (names.length === 0) return false;
   for (const san of names) {
     const target = authorizationTarget({ type: san.type === 'ip' ? 'ip' : 'dns', value: san.value });
-    if ((await ctx.deps.store.authorizations.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now)) === undefined) return false;
+    if (
+      (await ctx.deps.store.authorizations.findReusableAuthorization(account.id, target.identifier, target.isWildcard, now)) === undefined
+    )
+      return false;
   }
   return true;
 }

@@ -117,4 +117,3 @@ function validationLimits(given: AcmeValidationLimits): SchedulerLimits {
     maxQueuedPerAccount: given.maxQueuedPerAccount ?? Math.min(DEFAULT_VALIDATION_LIMITS.maxQueuedPerAccount, maxQueued),
   };
 }
-

@@ -42,7 +42,12 @@ export class ValidationRunner {
    * recorded, internal ones reported). `isRecovery`: accepted before a
    * restart, so it is queued whatever the queue bounds say.
    */
-  start(accountId: string, challenge: AcmeChallengeRecord, attempt: ChallengeAttempt, options: { readonly isRecovery?: boolean } = {}): Admission {
+  start(
+    accountId: string,
+    challenge: AcmeChallengeRecord,
+    attempt: ChallengeAttempt,
+    options: { readonly isRecovery?: boolean } = {},
+  ): Admission {
     return this.scheduler.submit(accountId, challenge.id, () => this.run(challenge, attempt), { force: options.isRecovery === true });
   }
 
@@ -113,4 +118,3 @@ export class ValidationRunner {
     }
   }
 }
-

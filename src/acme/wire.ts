@@ -19,20 +19,48 @@ import type { AcmeMeta } from './ports.js';
 /** Every resource's URL, from one base (paths are stable: clients keep them). */
 export class AcmeUrls {
   constructor(readonly base: string) {}
-  get directory(): string { return `${this.base}/directory`; }
-  get newNonce(): string { return `${this.base}/new-nonce`; }
-  get newAccount(): string { return `${this.base}/new-account`; }
-  get newOrder(): string { return `${this.base}/new-order`; }
-  get revokeCert(): string { return `${this.base}/revoke-cert`; }
-  get keyChange(): string { return `${this.base}/key-change`; }
-  get renewalInfo(): string { return `${this.base}/renewal-info`; }
-  account(id: string): string { return `${this.base}/account/${id}`; }
-  accountOrders(id: string): string { return `${this.base}/account/${id}/orders`; }
-  order(id: string): string { return `${this.base}/order/${id}`; }
-  finalize(id: string): string { return `${this.base}/order/${id}/finalize`; }
-  authorization(id: string): string { return `${this.base}/authz/${id}`; }
-  challenge(id: string): string { return `${this.base}/chall/${id}`; }
-  certificate(serial: string): string { return `${this.base}/cert/${serial}`; }
+  get directory(): string {
+    return `${this.base}/directory`;
+  }
+  get newNonce(): string {
+    return `${this.base}/new-nonce`;
+  }
+  get newAccount(): string {
+    return `${this.base}/new-account`;
+  }
+  get newOrder(): string {
+    return `${this.base}/new-order`;
+  }
+  get revokeCert(): string {
+    return `${this.base}/revoke-cert`;
+  }
+  get keyChange(): string {
+    return `${this.base}/key-change`;
+  }
+  get renewalInfo(): string {
+    return `${this.base}/renewal-info`;
+  }
+  account(id: string): string {
+    return `${this.base}/account/${id}`;
+  }
+  accountOrders(id: string): string {
+    return `${this.base}/account/${id}/orders`;
+  }
+  order(id: string): string {
+    return `${this.base}/order/${id}`;
+  }
+  finalize(id: string): string {
+    return `${this.base}/order/${id}/finalize`;
+  }
+  authorization(id: string): string {
+    return `${this.base}/authz/${id}`;
+  }
+  challenge(id: string): string {
+    return `${this.base}/chall/${id}`;
+  }
+  certificate(serial: string): string {
+    return `${this.base}/cert/${serial}`;
+  }
 }
 
 // ---------------------------------------------------------------- payloads
@@ -69,7 +97,12 @@ export const NewOrderSchema = z.object({
   replaces: z.string().max(512).optional(),
 });
 
-export const FinalizeSchema = z.object({ csr: z.string().min(1).max(32 * 1024) });
+export const FinalizeSchema = z.object({
+  csr: z
+    .string()
+    .min(1)
+    .max(32 * 1024),
+});
 
 /** RFC 8555 §7.5.1: the client says "go" with an empty object. */
 export const ChallengeResponseSchema = z.object({});
@@ -78,7 +111,11 @@ export const AuthorizationUpdateSchema = z.object({ status: z.literal('deactivat
 
 /** RFC 8555 §7.6. */
 export const RevocationSchema = z.object({
-  certificate: z.string().min(1).max(16 * 1024).regex(/^[A-Za-z0-9_-]+$/),
+  certificate: z
+    .string()
+    .min(1)
+    .max(16 * 1024)
+    .regex(/^[A-Za-z0-9_-]+$/),
   reason: z.number().int().optional(),
 });
 

@@ -48,7 +48,34 @@ export {
   type RunRequest,
   type SkipReason,
 } from './runner.js';
-export { ALERT_TIMEZONE, AlertSchedule, cronPeriodMs, DEFAULT_ALERT_SCHEDULE, isValidCronExpression, type AlertScheduleOptions } from './schedule.js';
-export { alertKey, daysLeft, formatThreshold, hasStoppedRenewing, identityOf, isInScope, renewalDueAt, selectExpiring, type ExpiringSelection } from './select-expiring.js';
-export { ATTEMPT_HEADER, ERROR_BODY_BYTES, IDEMPOTENCY_HEADER, postWebhook, SIGNATURE_HEADER, signBody, WebhookError, webhookDisplayName, type WebhookSettings } from './webhook.js';
+export {
+  ALERT_TIMEZONE,
+  AlertSchedule,
+  cronPeriodMs,
+  DEFAULT_ALERT_SCHEDULE,
+  isValidCronExpression,
+  type AlertScheduleOptions,
+} from './schedule.js';
+export {
+  alertKey,
+  daysLeft,
+  formatThreshold,
+  hasStoppedRenewing,
+  identityOf,
+  isInScope,
+  renewalDueAt,
+  selectExpiring,
+  type ExpiringSelection,
+} from './select-expiring.js';
+export {
+  ATTEMPT_HEADER,
+  ERROR_BODY_BYTES,
+  IDEMPOTENCY_HEADER,
+  postWebhook,
+  SIGNATURE_HEADER,
+  signBody,
+  WebhookError,
+  webhookDisplayName,
+  type WebhookSettings,
+} from './webhook.js';
 export { identityLabel, mailMessage, WEBHOOK_EVENT_TYPE, webhookPayload, type WebhookCertificate, type WebhookPayload } from './wire.js';

@@ -65,7 +65,13 @@ export function planMessages(waiting: readonly WaitingDelivery[], mode: AlertMod
       const count = counts.get(key) ?? 0;
       if (count >= perRecipientCap) continue;
       counts.set(key, count + 1);
-      messages.push({ channel: delivery.channel, recipient: delivery.recipient, kind: 'single', idempotencyKey: delivery.idempotencyKey, alertIds: [delivery.alertId] });
+      messages.push({
+        channel: delivery.channel,
+        recipient: delivery.recipient,
+        kind: 'single',
+        idempotencyKey: delivery.idempotencyKey,
+        alertIds: [delivery.alertId],
+      });
     }
     return messages;
   }
@@ -156,7 +162,13 @@ export class Notifier {
     const { outbox, logger, metrics } = this.deps;
     const items = await outbox.messageItems(message.id);
     const attempt = message.attempts + 1;
-    const context = { channel: message.channel, recipient: message.channel === 'webhook' ? webhookLogName(message.recipient) : message.recipient, idempotencyKey: message.idempotencyKey, attempt, certificates: items.length };
+    const context = {
+      channel: message.channel,
+      recipient: message.channel === 'webhook' ? webhookLogName(message.recipient) : message.recipient,
+      idempotencyKey: message.idempotencyKey,
+      attempt,
+      certificates: items.length,
+    };
     let failure: string;
     let isPermanent = false;
     let missedDeadline = false;
@@ -185,15 +197,27 @@ export class Notifier {
     await outbox.recordFailure(message.id, failure, next);
     if (giveUp) {
       metrics?.messageFailed(message.channel);
-      logger.error({ ...context, error: failure }, `expiry alert ${message.channel} delivery failed for good after ${attempt} attempt${attempt === 1 ? '' : 's'}`);
+      logger.error(
+        { ...context, error: failure },
+        `expiry alert ${message.channel} delivery failed for good after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
+      );
       return { outcome: 'failed', missedDeadline };
     }
     metrics?.attemptFailed(message.channel);
-    logger.warn({ ...context, error: failure, nextAttemptAt: next === null ? null : new Date(next).toISOString() }, `expiry alert ${message.channel} delivery failed; will retry`);
+    logger.warn(
+      { ...context, error: failure, nextAttemptAt: next === null ? null : new Date(next).toISOString() },
+      `expiry alert ${message.channel} delivery failed; will retry`,
+    );
     return { outcome: 'retry', missedDeadline };
   }
 
-  private async send(message: PendingMessage, items: readonly MessageItem[], now: number, attempt: number, signal: AbortSignal | undefined): Promise<void> {
+  private async send(
+    message: PendingMessage,
+    items: readonly MessageItem[],
+    now: number,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     switch (message.channel) {
       case 'webhook': {
         const settings = this.deps.webhook;
@@ -208,7 +232,12 @@ export class Notifier {
         const mail = mailMessage(message, items, now, settings.from);
         const timeoutMs = settings.timeoutMs ?? DEFAULT_SMTP_TIMEOUT_MS;
         // Our own timer, not nodemailer's idle timeouts: its abort closes the SMTP connection (nodemailer honours `signal`).
-        await withDeadline(timeoutMs, `the SMTP exchange did not finish within ${timeoutMs} ms`, (deadline) => settings.transport.sendMail({ ...mail, signal: deadline }), signal);
+        await withDeadline(
+          timeoutMs,
+          `the SMTP exchange did not finish within ${timeoutMs} ms`,
+          (deadline) => settings.transport.sendMail({ ...mail, signal: deadline }),
+          signal,
+        );
         return;
       }
       default: {

@@ -4,7 +4,17 @@
  * nodemailer transport; cli/compose checks each fit with `satisfies`.
  */
 import type { Awaitable } from '../shared/awaitable.js';
-import type { AlertChannel, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../domain/alerts.js';
+import type {
+  AlertChannel,
+  AlertRunReason,
+  DeliveryTarget,
+  EnqueuedAlert,
+  ExpiryThreshold,
+  MessageItem,
+  NewAlertMessage,
+  PendingMessage,
+  WaitingDelivery,
+} from '../domain/alerts.js';
 
 export type {
   AlertChannel,

@@ -18,8 +18,27 @@
 import type { Clock } from '../shared/clock.js';
 import { RunDeadlineError, ShutdownError } from './deadline.js';
 import { HeldLease } from './held-lease.js';
-import { Notifier, planMessages, waitingQueryFor, type AlertMode, type MailSettings, type MessageCaps, type RetryPolicy } from './notifier.js';
-import type { AlertChannel, AlertLogger, AlertMetrics, AlertOutbox, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, LeaseStore, PendingMessage } from './ports.js';
+import {
+  Notifier,
+  planMessages,
+  waitingQueryFor,
+  type AlertMode,
+  type MailSettings,
+  type MessageCaps,
+  type RetryPolicy,
+} from './notifier.js';
+import type {
+  AlertChannel,
+  AlertLogger,
+  AlertMetrics,
+  AlertOutbox,
+  AlertRunReason,
+  DeliveryTarget,
+  EnqueuedAlert,
+  ExpiryThreshold,
+  LeaseStore,
+  PendingMessage,
+} from './ports.js';
 import { alertKey, daysLeft, formatThreshold } from './select-expiring.js';
 import { webhookDisplayName, type WebhookSettings } from './webhook.js';
 import { identityLabel } from './wire.js';
@@ -225,7 +244,13 @@ export class AlertRunner {
       });
       if (runId === null) return detection.resolve({ status: 'skipped', reason: 'already-ran' });
 
-      const enqueued = await outbox.enqueueExpiring({ runId, now, thresholds: this.settings.thresholds, targets: this.targets, keyFor: alertKey });
+      const enqueued = await outbox.enqueueExpiring({
+        runId,
+        now,
+        thresholds: this.settings.thresholds,
+        targets: this.targets,
+        keyFor: alertKey,
+      });
       this.deps.metrics?.enqueued(enqueued.length);
       this.logEnqueued(enqueued, now);
       const messages = await this.formMessages(runId);
@@ -280,7 +305,8 @@ export class AlertRunner {
     this.passes.add(pass);
     try {
       const lanes = await Promise.all(CHANNELS.map((channel) => this.deliverLane(channel, lease, pass.signal, counts)));
-      if (pass.signal.reason instanceof RunDeadlineError) logger.warn({ deadlineMs: this.runTimeoutMs }, 'expiry alert delivery pass reached its deadline; the rest waits for the next pass');
+      if (pass.signal.reason instanceof RunDeadlineError)
+        logger.warn({ deadlineMs: this.runTimeoutMs }, 'expiry alert delivery pass reached its deadline; the rest waits for the next pass');
       return { sent: counts.sent, retrying: counts.retry, failed: counts.failed, isPartial: lanes.some((isPartial) => isPartial) };
     } catch (error) {
       logger.error({ error: describeError(error) }, 'expiry alert delivery pass failed');
@@ -293,11 +319,17 @@ export class AlertRunner {
   }
 
   /** One channel's due messages in order; true when some were left behind. */
-  private async deliverLane(channel: AlertChannel, lease: HeldLease, signal: AbortSignal, counts: Record<'sent' | 'retry' | 'failed', number>): Promise<boolean> {
+  private async deliverLane(
+    channel: AlertChannel,
+    lease: HeldLease,
+    signal: AbortSignal,
+    counts: Record<'sent' | 'retry' | 'failed', number>,
+  ): Promise<boolean> {
     const { outbox, clock, logger } = this.deps;
     // A message that failed again is due later; `attempted` keeps one pass from retrying it at once.
     const attempted = new Set<number>();
-    const dueNow = async (): Promise<PendingMessage[]> => (await outbox.dueMessages(clock.now(), DUE_BATCH, channel)).filter((m) => !attempted.has(m.id));
+    const dueNow = async (): Promise<PendingMessage[]> =>
+      (await outbox.dueMessages(clock.now(), DUE_BATCH, channel)).filter((m) => !attempted.has(m.id));
     for (;;) {
       const due = await dueNow();
       if (due.length === 0) return false;
@@ -310,7 +342,11 @@ export class AlertRunner {
         if (result.missedDeadline) {
           // The receiver hangs or drips: the channel's other messages wait for the next pass instead of each taking a deadline now.
           const left = signal.aborted ? 1 : (await dueNow()).length;
-          if (left > 0) logger.warn({ channel }, `expiry alert ${channel} delivery missed its deadline; the channel's other due messages wait for the next pass`);
+          if (left > 0)
+            logger.warn(
+              { channel },
+              `expiry alert ${channel} delivery missed its deadline; the channel's other due messages wait for the next pass`,
+            );
           return left > 0;
         }
       }
@@ -337,7 +373,10 @@ export class AlertRunner {
       );
     }
     if (enqueued.length > shown.length) {
-      this.deps.logger.warn({ more: enqueued.length - shown.length }, `${enqueued.length - shown.length} more certificates expire soon (see GET /v1/alerts)`);
+      this.deps.logger.warn(
+        { more: enqueued.length - shown.length },
+        `${enqueued.length - shown.length} more certificates expire soon (see GET /v1/alerts)`,
+      );
     }
   }
 }

@@ -123,7 +123,8 @@ export class AlertSchedule {
     if (this.isStopped) return;
     await this.guard('tick', async () => {
       const outcome = await this.runSlot(slot);
-      if (outcome.status === 'skipped') this.options.logger.info({ slot: new Date(slot).toISOString(), reason: outcome.reason }, 'expiry alert tick skipped');
+      if (outcome.status === 'skipped')
+        this.options.logger.info({ slot: new Date(slot).toISOString(), reason: outcome.reason }, 'expiry alert tick skipped');
     });
   }
 
@@ -156,7 +157,10 @@ export class AlertSchedule {
       next = await this.options.runner.nextAttemptAt();
     } catch (error) {
       // The ledger is unreachable now: poll again later instead of never.
-      this.options.logger.warn({ error: error instanceof Error ? error.message : String(error) }, 'expiry alert schedule could not read the next delivery time');
+      this.options.logger.warn(
+        { error: error instanceof Error ? error.message : String(error) },
+        'expiry alert schedule could not read the next delivery time',
+      );
     }
     if (this.isStopped || generation !== this.timerGeneration) return;
     const delay = next === null ? pollMs : Math.min(pollMs, Math.max(MIN_TIMER_MS, next - this.options.clock.now()));

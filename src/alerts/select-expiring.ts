@@ -87,7 +87,12 @@ export function hasStoppedRenewing(certificate: CertificateRecord, all: readonly
 }
 
 /** Whether a threshold looks at a certificate at all (see the rules above). */
-export function isInScope(threshold: ExpiryThreshold, certificate: CertificateRecord, all: readonly CertificateRecord[], now: number): boolean {
+export function isInScope(
+  threshold: ExpiryThreshold,
+  certificate: CertificateRecord,
+  all: readonly CertificateRecord[],
+  now: number,
+): boolean {
   if (threshold.profiles !== null) return threshold.profiles.includes(certificate.profile);
   return certificate.profile !== 'svid' || hasStoppedRenewing(certificate, all, now);
 }

@@ -74,7 +74,12 @@ export function postWebhook(settings: WebhookSettings, delivery: WebhookDelivery
   if (send === undefined) return Promise.reject(new WebhookError(`unsupported webhook scheme ${url.protocol}`));
   const body = Buffer.from(delivery.body, 'utf8');
   // One overall deadline for DNS, connect, request and the head of the answer (not an idle timeout).
-  return withDeadline(settings.timeoutMs, `no answer within ${settings.timeoutMs} ms`, (signal) => exchange(send, url, settings.secret, body, delivery, signal), outer);
+  return withDeadline(
+    settings.timeoutMs,
+    `no answer within ${settings.timeoutMs} ms`,
+    (signal) => exchange(send, url, settings.secret, body, delivery, signal),
+    outer,
+  );
 }
 
 type Send = typeof httpRequest;

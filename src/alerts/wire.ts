@@ -64,7 +64,12 @@ export function webhookPayload(message: PendingMessage, items: readonly MessageI
 }
 
 /** How an operator recognises the certificate: SPIFFE ID, else its names, else its subject. */
-export function identityLabel(item: { readonly spiffeId: string | null; readonly dnsNames: readonly string[]; readonly ipAddresses: readonly string[]; readonly subject: string }): string {
+export function identityLabel(item: {
+  readonly spiffeId: string | null;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly subject: string;
+}): string {
   if (item.spiffeId !== null) return item.spiffeId;
   const names = [...item.dnsNames, ...item.ipAddresses];
   return names.length > 0 ? names.join(', ') : item.subject;

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
-import { type CertificateRecord, type NewCertificateRecord, type ProfileName, type RevocationReason, REVOCATION_REASONS } from '../domain/certificates.js';
+import {
+  type CertificateRecord,
+  type NewCertificateRecord,
+  type ProfileName,
+  type RevocationReason,
+  REVOCATION_REASONS,
+} from '../domain/certificates.js';
 import {
   checkIssuedCertificate,
   checkSubjectPublicKey,
@@ -178,7 +184,9 @@ export class Authority {
     const template = { ...plan.template, serial, ...this.crlDistributionPoint(plan.template.crlUrl, serial) };
     const encoded = signing.leafTemplate.encode(template);
     const { der, fields } =
-      encoded === undefined ? await this.buildWithSchemas(signing, template, plan, timer) : await this.buildFromTemplate(signing, encoded, plan, timer);
+      encoded === undefined
+        ? await this.buildWithSchemas(signing, template, plan, timer)
+        : await this.buildFromTemplate(signing, encoded, plan, timer);
 
     // 5. One durable ledger write; if it fails, the certificate never leaves this function.
     const record: NewCertificateRecord = { ...fields, profile, requester: request.requester, der, issuedAt: this.clock.now() };
@@ -224,7 +232,10 @@ export class Authority {
       }
     }
     if (failures.length > 0) {
-      throw new AggregateError(failures, `certificate ${canonical} is revoked in the ledger, but ${failures.length} revocation listener(s) failed`);
+      throw new AggregateError(
+        failures,
+        `certificate ${canonical} is revoked in the ledger, but ${failures.length} revocation listener(s) failed`,
+      );
     }
     return record;
   }
@@ -296,13 +307,19 @@ export class Authority {
   }
 
   /** Everything else (CA-shaped or unusual templates): the asn1-schema builder, then a full re-parse. */
-  private async buildWithSchemas(signing: Signing, template: CertificateTemplate, plan: LeafPlan, timer: StepTimer): Promise<BuiltCertificate> {
+  private async buildWithSchemas(
+    signing: Signing,
+    template: CertificateTemplate,
+    plan: LeafPlan,
+    timer: StepTimer,
+  ): Promise<BuiltCertificate> {
     const prepared = prepareCertificate(template, signing.issuer);
     timer('build');
     const der = await signCertificate(prepared);
     timer('sign');
     const described = checkIssuedCertificate(der, prepared);
-    if (described.spiffeId !== plan.spiffeId) throw new Error(`issued certificate ${template.serial}: SPIFFE ID does not match the request`);
+    if (described.spiffeId !== plan.spiffeId)
+      throw new Error(`issued certificate ${template.serial}: SPIFFE ID does not match the request`);
     timer('check');
     return { der, fields: certificateFields(described) };
   }
@@ -348,4 +365,3 @@ interface BuiltCertificate {
   /** Taken from what the check after signing compared the certificate with. */
   readonly fields: CertificateFields;
 }
-

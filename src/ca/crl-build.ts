@@ -61,14 +61,21 @@ function compareSerials(a: CrlEntry, b: CrlEntry): number {
 
 /** Encodes and signs the CRLs of one build from the revoked, unexpired rows of the issuer. */
 export function buildCrlSet(params: CrlBuildParams, rows: readonly CrlEntry[], readMs = 0): BuiltCrlSet {
-  if (params.shardCount > 1 && params.crlUrl === undefined) throw new Error('sharded CRLs need the CRL URL their distribution points hang under');
+  if (params.shardCount > 1 && params.crlUrl === undefined)
+    throw new Error('sharded CRLs need the CRL URL their distribution points hang under');
   let encodeMs = 0;
   let signMs = 0;
   const sign = ecdsaSigner(params.signingKey, params.issuer.curve);
   const signed = (entries: readonly CrlEntry[], distributionPoint?: string): BuiltCrl => {
     const started = performance.now();
     const tbs = encodeCrlTbs(
-      { thisUpdate: params.thisUpdate, nextUpdate: params.nextUpdate, crlNumber: params.crlNumber, entries, ...(distributionPoint === undefined ? {} : { distributionPoint }) },
+      {
+        thisUpdate: params.thisUpdate,
+        nextUpdate: params.nextUpdate,
+        crlNumber: params.crlNumber,
+        entries,
+        ...(distributionPoint === undefined ? {} : { distributionPoint }),
+      },
       params.issuer,
     );
     const encoded = performance.now();

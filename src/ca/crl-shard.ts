@@ -13,7 +13,8 @@ export const MAX_CRL_SHARDS = 256;
 
 /** The shard (0..shardCount-1) of a certificate: its serial's last 32 bits modulo the count. */
 export function crlShardOf(serial: string, shardCount: number): number {
-  if (!Number.isSafeInteger(shardCount) || shardCount < 1 || shardCount > MAX_CRL_SHARDS) throw new Error(`the CRL shard count must be 1..${MAX_CRL_SHARDS}`);
+  if (!Number.isSafeInteger(shardCount) || shardCount < 1 || shardCount > MAX_CRL_SHARDS)
+    throw new Error(`the CRL shard count must be 1..${MAX_CRL_SHARDS}`);
   if (shardCount === 1) return 0;
   const tail = Number.parseInt(serial.slice(-8), 16);
   if (!Number.isSafeInteger(tail)) throw new Error(`serial ${serial} is not hex`);

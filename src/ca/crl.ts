@@ -127,7 +127,8 @@ export class CrlPublisher {
     const validity = deps.validityMs ?? DEFAULT_CRL_VALIDITY_MS;
     if (!Number.isFinite(validity) || validity < 60_000) throw new Error('the CRL validity must be at least one minute');
     const shards = deps.shardCount ?? 1;
-    if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS) throw new Error(`the CRL shard count must be 1..${MAX_CRL_SHARDS}`);
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS)
+      throw new Error(`the CRL shard count must be 1..${MAX_CRL_SHARDS}`);
     this.deps = deps;
     this.validityMs = validity;
     this.shardTotal = shards;
@@ -136,7 +137,8 @@ export class CrlPublisher {
     this.timers = deps.timers ?? systemTimers;
     const restored = deps.restored;
     // A persisted set is served only while valid and only when it has the layout configured now.
-    if (restored !== undefined && restored.nextUpdate > deps.clock.now() && restored.shards.length === (shards > 1 ? shards : 0)) this.currentSet = restored;
+    if (restored !== undefined && restored.nextUpdate > deps.clock.now() && restored.shards.length === (shards > 1 ? shards : 0))
+      this.currentSet = restored;
   }
 
   get shardCount(): number {
@@ -158,7 +160,14 @@ export class CrlPublisher {
     if (set === undefined) return undefined;
     const built: BuiltCrl | undefined = scope === 'full' ? set.full : set.shards[scope];
     if (built === undefined) return undefined;
-    return { der: built.der, thisUpdate: set.thisUpdate, nextUpdate: set.nextUpdate, crlNumber: set.crlNumber, entries: built.entries, etag: built.etag };
+    return {
+      der: built.der,
+      thisUpdate: set.thisUpdate,
+      nextUpdate: set.nextUpdate,
+      crlNumber: set.crlNumber,
+      entries: built.entries,
+      etag: built.etag,
+    };
   }
 
   /** True when `scope` names a CRL this publisher makes (whether built yet or not). */
@@ -219,7 +228,8 @@ export class CrlPublisher {
   start(options: { everyMs: number; onError: (err: unknown) => void }): void {
     this.stop();
     this.isStopped = false;
-    if (!(options.everyMs > 0 && options.everyMs < this.validityMs)) throw new Error('the CRL refresh interval must be positive and below its validity');
+    if (!(options.everyMs > 0 && options.everyMs < this.validityMs))
+      throw new Error('the CRL refresh interval must be positive and below its validity');
     const tick = (): void => {
       this.refresh().catch(options.onError);
     };
@@ -238,10 +248,13 @@ export class CrlPublisher {
   private arm(now: number): void {
     this.disarm();
     const deadline = Math.min(now + this.debounceMs, (this.dirtySince ?? now) + this.maxDelayMs);
-    this.debounce = this.timers.setTimeout(() => {
-      this.debounce = undefined;
-      this.run().catch((err: unknown) => this.deps.onError?.(err));
-    }, Math.max(0, deadline - now));
+    this.debounce = this.timers.setTimeout(
+      () => {
+        this.debounce = undefined;
+        this.run().catch((err: unknown) => this.deps.onError?.(err));
+      },
+      Math.max(0, deadline - now),
+    );
   }
 
   private disarm(): void {

@@ -1,5 +1,11 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { describeCertificate, encodeOcspResponse, responderKeyHash, type OcspResponseContent, type OcspSigningIdentity } from '../x509/index.js';
+import {
+  describeCertificate,
+  encodeOcspResponse,
+  responderKeyHash,
+  type OcspResponseContent,
+  type OcspSigningIdentity,
+} from '../x509/index.js';
 import { curveOfKey } from './issuer.js';
 import { ecdsaSigner } from './ocsp-signer.js';
 

@@ -46,15 +46,39 @@ export {
   signIntermediateRequest,
   type CaOpsContext,
 } from './intermediate-ops.js';
-export { activeOf, classifyIntermediates, lifeLeft, publishedOf, x509BundleChanges, type IntermediateFacts, type IntermediateState, type IntermediateStatus, type RotationPolicy } from './rotation.js';
+export {
+  activeOf,
+  classifyIntermediates,
+  lifeLeft,
+  publishedOf,
+  x509BundleChanges,
+  type IntermediateFacts,
+  type IntermediateState,
+  type IntermediateStatus,
+  type RotationPolicy,
+} from './rotation.js';
 export { ecdsaSigner } from './ocsp-signer.js';
 export { OcspSigner, type OcspSignerDeps, type SharedResponders } from './ocsp-signer.js';
 export { responderKeyWrap, type ResponderKeyWrap } from './responder-key-wrap.js';
 /** The durable, exact-mode file writes of the CA directory, for what else lives there (the cluster secret). */
 export { fixMode, syncDirectory, writeDurably } from './key-files.js';
-export { JwtAuthority, jwtSigningKeyPath, type JwtAuthorityOptions, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
+export {
+  JwtAuthority,
+  jwtSigningKeyPath,
+  type JwtAuthorityOptions,
+  type JwtAuthorityPublicJwk,
+  type JwtSvidClaims,
+} from './jwt-authority.js';
 export type { CertificateStore, OcspResponderStore, SerialStatus, StoredOcspResponder } from './ports.js';
-export { ADMIN_PATH, BACKDATE_MS, isOperatorRequester, LIFETIMES, NODE_PATH, TLS_SERVER_MAX_TTL_MS, type IssueRequest } from './profiles.js';
+export {
+  ADMIN_PATH,
+  BACKDATE_MS,
+  isOperatorRequester,
+  LIFETIMES,
+  NODE_PATH,
+  TLS_SERVER_MAX_TTL_MS,
+  type IssueRequest,
+} from './profiles.js';
 export { JwtKeyRing, type JwtKeyRingOptions } from './jwt-key-ring.js';
 export { currentJwtSchedule, jwtSchedulePath, prepareJwtKey, type PrepareJwtKeyOptions, type PreparedJwtKey } from './jwt-rotation.js';
 export { jwtKeyStates, type JwtKeyPhase, type JwtKeySchedule, type JwtKeyState } from './jwt-schedule.js';

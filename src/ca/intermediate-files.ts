@@ -84,7 +84,8 @@ function readSchedule(path: string): IntermediateSchedule {
   const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
   if (typeof parsed === 'object' && parsed !== null && 'preparedAt' in parsed && 'activateAt' in parsed) {
     const { preparedAt, activateAt } = parsed;
-    if (Number.isSafeInteger(preparedAt) && Number.isSafeInteger(activateAt)) return { preparedAt: Number(preparedAt), activateAt: Number(activateAt) };
+    if (Number.isSafeInteger(preparedAt) && Number.isSafeInteger(activateAt))
+      return { preparedAt: Number(preparedAt), activateAt: Number(activateAt) };
   }
   throw new Error(`${path}: expected {"preparedAt": ms, "activateAt": ms}`);
 }

@@ -22,7 +22,17 @@ import {
 } from '../x509/index.js';
 import { arlPath, pendingKeyPath, replaceFile, rescheduleIntermediate, rotatedDir, writeIntermediate } from './intermediate-files.js';
 import { LONGEST_LEAF_MS, readIntermediates, type IntermediateView } from './intermediate-states.js';
-import { addYears, caNames, caPaths, checkHierarchy, curveOfKey, ensureRecorded, importSigningKey, INTERMEDIATE_YEARS, signChecked } from './issuer.js';
+import {
+  addYears,
+  caNames,
+  caPaths,
+  checkHierarchy,
+  curveOfKey,
+  ensureRecorded,
+  importSigningKey,
+  INTERMEDIATE_YEARS,
+  signChecked,
+} from './issuer.js';
 import { exportPrivateKey, PASSPHRASE_VARIABLE, readPrivateKey, writeDurably } from './key-files.js';
 import { ecdsaSigner } from './ocsp-signer.js';
 import type { CertificateStore } from './ports.js';
@@ -57,7 +67,10 @@ export type SignContext = Omit<CaOpsContext, 'store'>;
 
 /** The root key is not in `ca/` (moved offline): names the file and the offline path. */
 export class RootKeyOfflineError extends Error {
-  constructor(readonly path: string, offlineHint: string) {
+  constructor(
+    readonly path: string,
+    offlineHint: string,
+  ) {
     super(`the root key ${path} is not here (an offline root): ${offlineHint}; see docs/ca-lifecycle.md, "Offline root"`);
     this.name = 'RootKeyOfflineError';
   }
@@ -86,11 +99,20 @@ export async function intermediateStates(ctx: Pick<CaOpsContext, 'dataDir' | 'cl
   const dir = caPaths(ctx.dataDir).dir;
   const now = ctx.clock.now();
   const first = readIntermediates(dir, now, { longestLeafMs: LONGEST_LEAF_MS, revoked: new Map() });
-  return readIntermediates(dir, now, { longestLeafMs: LONGEST_LEAF_MS, revoked: await revokedIntermediates(ctx.store, first.map((i) => i.serial)) });
+  return readIntermediates(dir, now, {
+    longestLeafMs: LONGEST_LEAF_MS,
+    revoked: await revokedIntermediates(
+      ctx.store,
+      first.map((i) => i.serial),
+    ),
+  });
 }
 
 /** Which of `serials` the ledger records revoked, and when. */
-export async function revokedIntermediates(store: Pick<CertificateStore, 'statusOf'>, serials: readonly string[]): Promise<Map<string, number>> {
+export async function revokedIntermediates(
+  store: Pick<CertificateStore, 'statusOf'>,
+  serials: readonly string[],
+): Promise<Map<string, number>> {
   const revoked = new Map<string, number>();
   for (const serial of serials) {
     const status = await store.statusOf(serial);
@@ -101,7 +123,9 @@ export async function revokedIntermediates(store: Pick<CertificateStore, 'status
 
 /** A rotated intermediate's subject: the trust domain's, with the serial in the CN so each CA has its own issuer name (one CRL, one OCSP responder each). */
 function rotatedName(trustDomain: string, serial: string): DistinguishedName {
-  return caNames(trustDomain).intermediate.map((a) => (a.type === 'CN' ? { type: 'CN', value: `keysmith intermediate CA ${serial.slice(0, 16)}` } : a));
+  return caNames(trustDomain).intermediate.map((a) =>
+    a.type === 'CN' ? { type: 'CN', value: `keysmith intermediate CA ${serial.slice(0, 16)}` } : a,
+  );
 }
 
 /** The intermediate profile (as at creation: pathLen 0, keyCertSign+cRLSign, URI name constraint on the trust domain), signed by the root. */
@@ -152,7 +176,10 @@ export async function requestIntermediate(ctx: CaOpsContext): Promise<{ readonly
   const dir = caPaths(ctx.dataDir);
   const keyPath = pendingKeyPath(dir.dir);
   if (existsSync(keyPath)) {
-    throw new DomainError('conflict', `a request is already pending (${keyPath}): import its certificate with --import-cert, or delete that file to start over`);
+    throw new DomainError(
+      'conflict',
+      `a request is already pending (${keyPath}): import its certificate with --import-cert, or delete that file to start over`,
+    );
   }
   const rootDer = fromPem(readFileSync(dir.rootCert, 'utf8'));
   // The root's own key fixes the curve of its intermediates (issuer.ts creates both on one curve).
@@ -179,7 +206,8 @@ export async function signIntermediateRequest(ctx: SignContext, csrPem: string):
 export async function importIntermediate(ctx: CaOpsContext, certPem: string, activateAt: number): Promise<IntermediateView> {
   const dir = caPaths(ctx.dataDir);
   const keyPath = pendingKeyPath(dir.dir);
-  if (!existsSync(keyPath)) throw new DomainError('notFound', `no pending key (${keyPath}): start with \`keysmith ca rotate --csr-out FILE\``);
+  if (!existsSync(keyPath))
+    throw new DomainError('notFound', `no pending key (${keyPath}): start with \`keysmith ca rotate --csr-out FILE\``);
   const keyPem = readFileSync(keyPath, 'utf8');
   const certDer = fromPem(certPem);
   const view = await install(ctx, certDer, keyPem, activateAt);
@@ -191,7 +219,8 @@ async function install(ctx: CaOpsContext, certDer: Uint8Array, keyPem: string, a
   await refuseIfPrepared(ctx);
   const dir = caPaths(ctx.dataDir);
   const rootDer = fromPem(readFileSync(dir.rootCert, 'utf8'));
-  if (keyPem.includes('ENCRYPTED') && ctx.passphrase === undefined) throw new Error(`the new intermediate's key is encrypted: set ${PASSPHRASE_VARIABLE}`);
+  if (keyPem.includes('ENCRYPTED') && ctx.passphrase === undefined)
+    throw new Error(`the new intermediate's key is encrypted: set ${PASSPHRASE_VARIABLE}`);
   const key = keyPem.includes('ENCRYPTED') ? createPrivateKey({ key: keyPem, passphrase: ctx.passphrase ?? '' }) : createPrivateKey(keyPem);
   // The chain to our root, the key, the trust domain's name constraint: as every load checks.
   checkHierarchy(rootDer, certDer, key, ctx.trustDomain, dir.dir);
@@ -209,8 +238,13 @@ export async function activateNow(ctx: CaOpsContext, serial?: string): Promise<I
   const states = await intermediateStates(ctx);
   const prepared = states.filter((i) => i.state === 'prepared' && (serial === undefined || i.serial === normalizeSerial(serial)));
   const target = prepared[0];
-  if (target === undefined) throw new DomainError('notFound', serial === undefined ? 'no prepared intermediate: run `keysmith ca rotate` first' : `${serial} is not a prepared intermediate`);
-  if (prepared.length > 1) throw new DomainError('conflict', `several intermediates are prepared (${prepared.map((i) => i.serial).join(', ')}): name one`);
+  if (target === undefined)
+    throw new DomainError(
+      'notFound',
+      serial === undefined ? 'no prepared intermediate: run `keysmith ca rotate` first' : `${serial} is not a prepared intermediate`,
+    );
+  if (prepared.length > 1)
+    throw new DomainError('conflict', `several intermediates are prepared (${prepared.map((i) => i.serial).join(', ')}): name one`);
   rescheduleIntermediate(caPaths(ctx.dataDir).dir, target.serial, ctx.clock.now());
   const after = (await intermediateStates(ctx)).find((i) => i.serial === target.serial);
   if (after === undefined) throw new Error('unreachable: the intermediate vanished');
@@ -223,8 +257,15 @@ export async function activateNow(ctx: CaOpsContext, serial?: string): Promise<I
  * when a prepared one can take over: that one is activated first, so
  * issuance never stops; otherwise the command refuses and says to rotate.
  */
-export async function revokeIntermediate(ctx: CaOpsContext, serial: string, reason: RevocationReason): Promise<{ readonly arlPath: string; readonly activated?: string }> {
-  const root = await loadRoot(ctx, 'the ARL is signed by the root: for this ceremony put the root key at that path (e.g. from its offline medium), run the command, and take the key away again');
+export async function revokeIntermediate(
+  ctx: CaOpsContext,
+  serial: string,
+  reason: RevocationReason,
+): Promise<{ readonly arlPath: string; readonly activated?: string }> {
+  const root = await loadRoot(
+    ctx,
+    'the ARL is signed by the root: for this ceremony put the root key at that path (e.g. from its offline medium), run the command, and take the key away again',
+  );
   const canonical = normalizeSerial(serial);
   const states = await intermediateStates(ctx);
   const target = states.find((i) => i.serial === canonical);
@@ -234,7 +275,10 @@ export async function revokeIntermediate(ctx: CaOpsContext, serial: string, reas
   if (target.state === 'active') {
     const successor = states.find((i) => i.state === 'prepared');
     if (successor === undefined) {
-      throw new DomainError('conflict', `intermediate ${canonical} is the active one and none is prepared: run \`keysmith ca rotate --activate-after 0s\` first, then revoke it`);
+      throw new DomainError(
+        'conflict',
+        `intermediate ${canonical} is the active one and none is prepared: run \`keysmith ca rotate --activate-after 0s\` first, then revoke it`,
+      );
     }
     rescheduleIntermediate(caPaths(ctx.dataDir).dir, successor.serial, ctx.clock.now());
     activated = successor.serial;
@@ -246,7 +290,10 @@ export async function revokeIntermediate(ctx: CaOpsContext, serial: string, reas
 
 /** `ca arl`: re-signs the ARL (before its nextUpdate, with the root key). */
 export async function resignArl(ctx: CaOpsContext): Promise<string> {
-  const root = await loadRoot(ctx, 'the ARL is signed by the root: for this ceremony put the root key at that path, run the command, and take the key away again');
+  const root = await loadRoot(
+    ctx,
+    'the ARL is signed by the root: for this ceremony put the root key at that path, run the command, and take the key away again',
+  );
   return writeArl(ctx, root);
 }
 

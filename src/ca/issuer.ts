@@ -170,7 +170,9 @@ export async function loadCertificateAuthority(o: LoadOptions): Promise<CaMateri
   if (active === undefined) {
     const original = states.find((i) => i.isOriginal);
     if (original !== undefined && original.notAfter <= now) {
-      throw new Error(`the intermediate CA in ${paths.dir} expired at ${new Date(original.notAfter).toISOString()}: prepare a new one with \`keysmith ca rotate\``);
+      throw new Error(
+        `the intermediate CA in ${paths.dir} expired at ${new Date(original.notAfter).toISOString()}: prepare a new one with \`keysmith ca rotate\``,
+      );
     }
     throw new Error(`${paths.dir} holds no usable intermediate CA (all expired, revoked or not yet active): see \`keysmith ca status\``);
   }
@@ -308,17 +310,14 @@ export function addYears(ms: number, years: number): number {
   return date.getTime();
 }
 
-
-
-
 // ---------------------------------------------------------------- loading
-
 
 /** The chain, the key and the trust domain must be the ones this configuration expects. */
 export function checkHierarchy(rootDer: Uint8Array, intermediateDer: Uint8Array, key: KeyObject, trustDomain: string, dir: string): void {
   const root = new X509Certificate(rootDer);
   const intermediate = new X509Certificate(intermediateDer);
-  if (!root.ca || !root.checkIssued(root) || !root.verify(root.publicKey)) throw new Error(`${dir}: the root certificate is not a self-signed CA certificate`);
+  if (!root.ca || !root.checkIssued(root) || !root.verify(root.publicKey))
+    throw new Error(`${dir}: the root certificate is not a self-signed CA certificate`);
   if (!intermediate.ca || !intermediate.checkIssued(root) || !intermediate.verify(root.publicKey)) {
     throw new Error(`${dir}: the intermediate certificate is not a CA certificate signed by the root`);
   }
@@ -329,7 +328,9 @@ export function checkHierarchy(rootDer: Uint8Array, intermediateDer: Uint8Array,
   curveOfKey(key);
   const constraints = describeCertificate(intermediateDer).permittedUriHosts;
   if (constraints.length !== 1 || constraints[0] !== trustDomain) {
-    throw new Error(`${dir}: the CA was made for trust domain ${constraints.join(', ') || '(none)'}, the configuration says ${trustDomain}`);
+    throw new Error(
+      `${dir}: the CA was made for trust domain ${constraints.join(', ') || '(none)'}, the configuration says ${trustDomain}`,
+    );
   }
 }
 
@@ -347,7 +348,13 @@ export async function importSigningKey(key: KeyObject): Promise<webcrypto.Crypto
 }
 
 /** Records a CA certificate the ledger lacks. After creation that is the normal path; later it means the ledger lost the row, which is worth a warning. */
-export async function ensureRecorded(store: Pick<CertificateStore, 'findBySerial' | 'recordIssued'>, der: Uint8Array, profile: ProfileName, clock: Clock, warnings: string[] | undefined): Promise<void> {
+export async function ensureRecorded(
+  store: Pick<CertificateStore, 'findBySerial' | 'recordIssued'>,
+  der: Uint8Array,
+  profile: ProfileName,
+  clock: Clock,
+  warnings: string[] | undefined,
+): Promise<void> {
   const described = describeCertificate(der);
   if ((await store.findBySerial(described.serial)) !== undefined) return;
   await store.recordIssued(toNewRecord(der, described, profile, 'system', clock.now()));

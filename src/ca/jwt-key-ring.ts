@@ -10,7 +10,14 @@ import { statSync } from 'node:fs';
 import type { Clock } from '../shared/clock.js';
 import { JwtAuthority, type JwtAuthorityPublicJwk, type JwtSvidClaims } from './jwt-authority.js';
 import { currentJwtSchedule, jwtKeyPath, jwtSchedulePath } from './jwt-rotation.js';
-import { activeJwtKey, jwtKeyStates, jwtPublishedSetChangedAt, publishedJwtKeys, type JwtKeySchedule, type JwtKeyState } from './jwt-schedule.js';
+import {
+  activeJwtKey,
+  jwtKeyStates,
+  jwtPublishedSetChangedAt,
+  publishedJwtKeys,
+  type JwtKeySchedule,
+  type JwtKeyState,
+} from './jwt-schedule.js';
 
 export interface JwtKeyRingOptions {
   readonly dataDir: string;
@@ -72,12 +79,9 @@ export class JwtKeyRing {
   start(options: { readonly everyMs: number; readonly onError: (err: unknown) => void; readonly onChange?: () => void }): void {
     this.stop();
     this.timer = setInterval(() => {
-      this.refresh().then(
-        (changed) => {
-          if (changed) options.onChange?.();
-        },
-        options.onError,
-      );
+      this.refresh().then((changed) => {
+        if (changed) options.onChange?.();
+      }, options.onError);
     }, options.everyMs);
     this.timer.unref();
   }
@@ -140,7 +144,8 @@ async function load(options: JwtKeyRingOptions, held: ReadonlyMap<string, JwtAut
     const path = jwtKeyPath(options.dataDir, state);
     const key = held.get(state.kid) ?? (await JwtAuthority.load(path, options.passphrase, warn));
     // The schedule names a key by its thumbprint: a file holding another key is refused, not published.
-    if (key.kid !== state.kid) throw new Error(`${path} holds the key ${key.kid}, but ${jwtSchedulePath(options.dataDir)} names ${state.kid}`);
+    if (key.kid !== state.kid)
+      throw new Error(`${path} holds the key ${key.kid}, but ${jwtSchedulePath(options.dataDir)} names ${state.kid}`);
     keys.set(state.kid, key);
   }
   if (activeJwtKey(jwtKeyStates(schedule, now, options.retainMs)) === undefined) {

@@ -48,7 +48,11 @@ export function readJwtScheduleFile(dataDir: string): JwtKeySchedule | undefined
 }
 
 /** The schedule of a data directory whose first key already exists: the file, or that key alone, active since ever. */
-export async function currentJwtSchedule(dataDir: string, passphrase: string | undefined, warn: (message: string) => void): Promise<JwtKeySchedule> {
+export async function currentJwtSchedule(
+  dataDir: string,
+  passphrase: string | undefined,
+  warn: (message: string) => void,
+): Promise<JwtKeySchedule> {
   const written = readJwtScheduleFile(dataDir);
   if (written !== undefined) return written;
   const firstPath = jwtSigningKeyPath(dataDir);
@@ -84,7 +88,8 @@ export interface PreparedJwtKey {
  */
 export async function prepareJwtKey(options: PrepareJwtKeyOptions): Promise<PreparedJwtKey> {
   const { dataDir, now, activateAfterMs, retainMs } = options;
-  if (!Number.isSafeInteger(activateAfterMs) || activateAfterMs < 0) throw new RangeError('activateAfterMs must be a whole number of ms, at least 0');
+  if (!Number.isSafeInteger(activateAfterMs) || activateAfterMs < 0)
+    throw new RangeError('activateAfterMs must be a whole number of ms, at least 0');
   const warn = options.onWarning ?? ((): void => undefined);
   const caDir = join(dataDir, 'ca');
   const release = takeRotationLock(caDir);
@@ -93,7 +98,10 @@ export async function prepareJwtKey(options: PrepareJwtKeyOptions): Promise<Prep
     const states = jwtKeyStates(current, now, retainMs);
     const waiting = states.find((state) => state.phase === 'prepared');
     if (waiting !== undefined) {
-      throw new DomainError('conflict', `the JWT-SVID key ${waiting.kid} is already prepared and starts signing at ${new Date(waiting.activateAt).toISOString()}; rotate again after that`);
+      throw new DomainError(
+        'conflict',
+        `the JWT-SVID key ${waiting.kid} is already prepared and starts signing at ${new Date(waiting.activateAt).toISOString()}; rotate again after that`,
+      );
     }
     const privateKey = await generateJwtKey();
     const key = await JwtAuthority.fromPrivateKey(privateKey);
@@ -101,7 +109,9 @@ export async function prepareJwtKey(options: PrepareJwtKeyOptions): Promise<Prep
     // 1. The key file, whole, under its final name.
     linkKeyFile(jwtKeyPath(dataDir, entry), exportPrivateKey(privateKey, options.passphrase));
     // 2. The schedule that names it (dropped keys left out), replaced in one rename.
-    const kept = states.filter((state) => state.phase !== 'dropped').map(({ kid, file, preparedAt, activateAt }) => ({ kid, file, preparedAt, activateAt }));
+    const kept = states
+      .filter((state) => state.phase !== 'dropped')
+      .map(({ kid, file, preparedAt, activateAt }) => ({ kid, file, preparedAt, activateAt }));
     const next: JwtKeySchedule = { keys: [...kept, entry] };
     writeScheduleFile(dataDir, next);
     // 3. Only now the files no schedule names.
@@ -151,7 +161,10 @@ function takeRotationLock(caDir: string): () => void {
     fd = openSync(path, 'wx', 0o600);
   } catch (err) {
     if (err instanceof Error && 'code' in err && err.code === 'EEXIST') {
-      throw new DomainError('conflict', `another JWT-SVID key rotation holds ${path}; if none is running (it crashed), remove that file and run the rotation again`);
+      throw new DomainError(
+        'conflict',
+        `another JWT-SVID key rotation holds ${path}; if none is running (it crashed), remove that file and run the rotation again`,
+      );
     }
     throw err;
   }

@@ -120,7 +120,8 @@ function decodeEntry(item: unknown, where: string): JwtKeyEntry {
   const { kid, file, preparedAt, activateAt } = item;
   if (typeof kid !== 'string' || !KID.test(kid)) throw new Error(`${where}: kid is not an RFC 7638 SHA-256 thumbprint`);
   // Only the two names keysmith writes: a schedule never points outside ca/.
-  if (file !== FIRST_JWT_KEY_FILE && file !== jwtKeyFileName(kid)) throw new Error(`${where}: file must be ${FIRST_JWT_KEY_FILE} or ${jwtKeyFileName(kid)}`);
+  if (file !== FIRST_JWT_KEY_FILE && file !== jwtKeyFileName(kid))
+    throw new Error(`${where}: file must be ${FIRST_JWT_KEY_FILE} or ${jwtKeyFileName(kid)}`);
   if (!isTime(preparedAt) || !isTime(activateAt) || activateAt < preparedAt) {
     throw new Error(`${where}: preparedAt and activateAt must be times in ms, activateAt not before preparedAt`);
   }

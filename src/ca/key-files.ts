@@ -46,7 +46,9 @@ export function fixMode(path: string, wanted: number, warn: (message: string) =>
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) === 0) return;
   chmodSync(path, wanted);
-  warn(`${path} had mode ${mode.toString(8).padStart(4, '0')} (readable by group or others); set to ${wanted.toString(8).padStart(4, '0')}`);
+  warn(
+    `${path} had mode ${mode.toString(8).padStart(4, '0')} (readable by group or others); set to ${wanted.toString(8).padStart(4, '0')}`,
+  );
 }
 
 /** Reads a PKCS#8 PEM key; `what` names it in errors ('CA key', 'JWT signing key'). */
@@ -58,9 +60,12 @@ export function readPrivateKey(path: string, passphrase: string | undefined, wha
   }
   if (!isEncrypted && passphrase !== undefined) warn(`${path} is stored unencrypted although ${PASSPHRASE_VARIABLE} is set`);
   try {
-    return isEncrypted ? createPrivateKey({ key: pem, format: 'pem', passphrase: passphrase ?? '' }) : createPrivateKey({ key: pem, format: 'pem' });
+    return isEncrypted
+      ? createPrivateKey({ key: pem, format: 'pem', passphrase: passphrase ?? '' })
+      : createPrivateKey({ key: pem, format: 'pem' });
   } catch (cause) {
-    if (isEncrypted) throw new Error(`cannot decrypt the ${what} ${path}: is ${PASSPHRASE_VARIABLE} the passphrase it was created with?`, { cause });
+    if (isEncrypted)
+      throw new Error(`cannot decrypt the ${what} ${path}: is ${PASSPHRASE_VARIABLE} the passphrase it was created with?`, { cause });
     throw new Error(`the ${what} ${path} is not a PKCS#8 PEM private key`, { cause });
   }
 }

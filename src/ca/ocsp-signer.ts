@@ -101,7 +101,8 @@ export class OcspSigner {
       throw new Error(`certificateTtlMs must be positive and at most ${LIFETIMES.ocspSigner.maxTtlMs} ms`);
     }
     const before = deps.rotateBeforeMs ?? Math.floor(ttl / 3);
-    if (!Number.isFinite(before) || before <= 0 || before >= ttl) throw new Error('rotateBeforeMs must be positive and below the certificate lifetime');
+    if (!Number.isFinite(before) || before <= 0 || before >= ttl)
+      throw new Error('rotateBeforeMs must be positive and below the certificate lifetime');
     this.deps = deps;
     this.ttlMs = ttl;
     this.rotateBeforeMs = before;

@@ -125,7 +125,10 @@ function planSvid(request: IssueRequest, key: CheckedPublicKey, ctx: ProfileCont
   const isAdmin = isPathUnder(path, ADMIN_PATH);
   const hasAdminGrant = request.adminGrant !== undefined && request.adminGrant.length > 0;
   if (isAdmin && !isOperatorRequester(request.requester) && !hasAdminGrant) {
-    throw new DomainError('rejectedIdentifier', `${spiffeId}: admin identities are issued only to the operator (system or cli) or through an admin registration entry`);
+    throw new DomainError(
+      'rejectedIdentifier',
+      `${spiffeId}: admin identities are issued only to the operator (system or cli) or through an admin registration entry`,
+    );
   }
   refuseIpAddresses(request, 'svid');
   return leaf({
@@ -147,7 +150,8 @@ function planSvid(request: IssueRequest, key: CheckedPublicKey, ctx: ProfileCont
 function planNode(request: IssueRequest, key: CheckedPublicKey, ctx: ProfileContext): LeafPlan {
   const spiffeId = requireSpiffeId(request, ctx, 'node');
   const path = parseSpiffeId(spiffeId).path;
-  if (!path.startsWith(`${NODE_PATH}/`)) throw new DomainError('rejectedIdentifier', `${spiffeId}: node identities lie under ${NODE_PATH}/`);
+  if (!path.startsWith(`${NODE_PATH}/`))
+    throw new DomainError('rejectedIdentifier', `${spiffeId}: node identities lie under ${NODE_PATH}/`);
   refuseIpAddresses(request, 'node');
   return leaf({
     spiffeId,
@@ -168,12 +172,16 @@ function planTlsServer(request: IssueRequest, key: CheckedPublicKey, ctx: Profil
   if (request.spiffeId !== undefined) throw new DomainError('rejectedIdentifier', 'tls-server certificates carry no SPIFFE ID');
   const dns = dnsSans(request.dnsNames, true);
   const ips = ipSans(request.ipAddresses);
-  if (dns.length + ips.length === 0) throw new DomainError('malformed', 'a tls-server certificate needs at least one DNS name or IP address');
+  if (dns.length + ips.length === 0)
+    throw new DomainError('malformed', 'a tls-server certificate needs at least one DNS name or IP address');
   const [first] = [...dns, ...ips];
   return leaf({
     spiffeId: null,
     sans: [...dns, ...ips],
-    subject: [{ type: 'O', value: ORGANIZATION }, ...(first !== undefined && first.value.length <= 64 ? [{ type: 'CN' as const, value: first.value }] : [])],
+    subject: [
+      { type: 'O', value: ORGANIZATION },
+      ...(first !== undefined && first.value.length <= 64 ? [{ type: 'CN' as const, value: first.value }] : []),
+    ],
     extendedKeyUsage: ['serverAuth'],
     // RSA keys may still meet TLS 1.2 RSA key exchange; EC and Ed25519 keys only sign.
     keyUsage: key.algorithm.kind === 'rsa' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'],
@@ -188,14 +196,18 @@ function planTlsServer(request: IssueRequest, key: CheckedPublicKey, ctx: Profil
 /** The delegated OCSP responder (RFC 6960 §4.2.2.2): EKU OCSPSigning and id-pkix-ocsp-nocheck, no names. */
 function planOcspSigner(request: IssueRequest, key: CheckedPublicKey, ctx: ProfileContext): LeafPlan {
   // Its signature vouches for every serial's status, so only the operator side may ask for one.
-  if (!isOperatorRequester(request.requester)) throw new DomainError('rejectedIdentifier', 'OCSP signer certificates are issued only to the operator (system or cli)');
+  if (!isOperatorRequester(request.requester))
+    throw new DomainError('rejectedIdentifier', 'OCSP signer certificates are issued only to the operator (system or cli)');
   if (request.spiffeId !== undefined || (request.dnsNames ?? []).length > 0 || (request.ipAddresses ?? []).length > 0) {
     throw new DomainError('rejectedIdentifier', 'an OCSP signer certificate carries no names');
   }
   return leaf({
     spiffeId: null,
     sans: [],
-    subject: [{ type: 'O', value: ORGANIZATION }, { type: 'CN', value: 'keysmith OCSP signer' }],
+    subject: [
+      { type: 'O', value: ORGANIZATION },
+      { type: 'CN', value: 'keysmith OCSP signer' },
+    ],
     extendedKeyUsage: ['ocspSigning'],
     keyUsage: ['digitalSignature'],
     lifetime: LIFETIMES.ocspSigner,
@@ -214,7 +226,8 @@ function requireSpiffeId(request: IssueRequest, ctx: ProfileContext, profile: st
     throw new DomainError('rejectedIdentifier', `${request.spiffeId} is not in trust domain ${ctx.trustDomain}`);
   }
   // SPIFFE-ID §2.2: the trust domain's own ID names no workload.
-  if (id.path === '') throw new DomainError('rejectedIdentifier', `${request.spiffeId} has no path: it names the trust domain, not a workload`);
+  if (id.path === '')
+    throw new DomainError('rejectedIdentifier', `${request.spiffeId} has no path: it names the trust domain, not a workload`);
   return request.spiffeId;
 }
 
@@ -237,7 +250,12 @@ function ipSans(addresses: readonly string[] | undefined): SubjectAltName[] {
 
 /** O=keysmith, and the SPIFFE ID as CN when it fits (RFC 5280 ub-common-name is 64). */
 function subjectFor(spiffeId: string): DistinguishedName {
-  return spiffeId.length <= 64 ? [{ type: 'O', value: ORGANIZATION }, { type: 'CN', value: spiffeId }] : [{ type: 'O', value: ORGANIZATION }];
+  return spiffeId.length <= 64
+    ? [
+        { type: 'O', value: ORGANIZATION },
+        { type: 'CN', value: spiffeId },
+      ]
+    : [{ type: 'O', value: ORGANIZATION }];
 }
 
 interface LeafParts {

@@ -33,7 +33,10 @@ export function responderKeyWrap(intermediateKey: KeyObject): ResponderKeyWrap {
       try {
         return createPrivateKey({ key: pem, format: 'pem', passphrase: secret });
       } catch (cause) {
-        throw new Error("cannot decrypt the shared OCSP responder key: it was stored by a node with another intermediate key (does this node's <dataDir>/ca/ match the cluster's?)", { cause });
+        throw new Error(
+          "cannot decrypt the shared OCSP responder key: it was stored by a node with another intermediate key (does this node's <dataDir>/ca/ match the cluster's?)",
+          { cause },
+        );
       }
     },
   };

@@ -66,7 +66,9 @@ export function classifyIntermediates(all: readonly IntermediateFacts[], now: nu
   return all.map((facts): IntermediateStatus => {
     // The next intermediate (revoked or not) to have activated after this one ended its signing then.
     const successor = all
-      .filter((other) => other !== facts && compareActivation(other, facts) > 0 && other.activateAt <= Math.min(now, other.revokedAt ?? Infinity))
+      .filter(
+        (other) => other !== facts && compareActivation(other, facts) > 0 && other.activateAt <= Math.min(now, other.revokedAt ?? Infinity),
+      )
       .sort(compareActivation)[0];
     const signedUntil = successor?.activateAt;
     if (facts.revokedAt !== undefined && facts.revokedAt <= now) {

@@ -61,14 +61,19 @@ export const acmeEabListCommand: Command = {
   async run(parsed) {
     const statusText = stringOption(parsed, 'status');
     const status: EabKeyStatus | undefined = EAB_KEY_STATUSES.find((s) => s === statusText);
-    if (statusText !== undefined && status === undefined) throw new UsageError(`--status: expected one of ${EAB_KEY_STATUSES.join(', ')}, got '${statusText}'`);
+    if (statusText !== undefined && status === undefined)
+      throw new UsageError(`--status: expected one of ${EAB_KEY_STATUSES.join(', ')}, got '${statusText}'`);
     const paging = pagingOf(parsed);
     await withCore(parsed, async (core) => {
       await printListing(
         {
           key: 'eab_keys',
           fetch: async (cursor, limit) =>
-            core.repositories.acme.eabKeys.listEabKeys({ limit, ...(status === undefined ? {} : { status }), ...(cursor === undefined ? {} : { cursor }) }),
+            core.repositories.acme.eabKeys.listEabKeys({
+              limit,
+              ...(status === undefined ? {} : { status }),
+              ...(cursor === undefined ? {} : { cursor }),
+            }),
           toJson: eabKeyWire,
           header: ['KEY ID', 'STATUS', 'CREATED', 'CREATED BY', 'BOUND AT', 'ACCOUNT'],
           toRow: (key) => [
@@ -106,7 +111,9 @@ export const acmeEabRevokeCommand: Command = {
       }
       console.log(`revoked ${revoked.keyId}`);
       if (revoked.boundAccount !== null) {
-        console.log(`it had bound ACME account ${revoked.boundAccount}, which stays valid: deactivate that account through ACME if it must go too`);
+        console.log(
+          `it had bound ACME account ${revoked.boundAccount}, which stays valid: deactivate that account through ACME if it must go too`,
+        );
       }
     });
     return 0;

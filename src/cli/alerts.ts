@@ -132,17 +132,38 @@ export function alertSettings(config: Config, mailTransport: MailTransport | und
     retry: { ...DEFAULT_RETRY, maxAttempts: config.alertsMaxAttempts },
     runTimeoutMs: config.alertsRunTimeout,
     ...(url === undefined || secret === undefined ? {} : { webhook: { url, secret, timeoutMs: config.alertsWebhookTimeout } }),
-    ...(mailTransport === undefined || from === undefined || to === undefined ? {} : { mail: { from, to, transport: mailTransport, timeoutMs: config.alertsSmtpTimeout } }),
+    ...(mailTransport === undefined || from === undefined || to === undefined
+      ? {}
+      : { mail: { from, to, transport: mailTransport, timeoutMs: config.alertsSmtpTimeout } }),
   };
 }
 
 /** Counters on keysmith's registry: alerts enqueued, messages sent and failed, retried attempts. */
 export function alertMetricsOn(registry: Registry): AlertMetrics {
   const registers = [registry];
-  const enqueued = new Counter({ name: 'keysmith_alerts_enqueued_total', help: 'Expiry alerts enqueued (one per certificate and threshold).', registers });
-  const sent = new Counter({ name: 'keysmith_alert_messages_sent_total', help: 'Expiry alert messages delivered, by channel.', labelNames: ['channel'], registers });
-  const failed = new Counter({ name: 'keysmith_alert_messages_failed_total', help: 'Expiry alert messages given up after their last attempt, by channel.', labelNames: ['channel'], registers });
-  const retried = new Counter({ name: 'keysmith_alert_delivery_retries_total', help: 'Failed expiry alert delivery attempts that will be retried, by channel.', labelNames: ['channel'], registers });
+  const enqueued = new Counter({
+    name: 'keysmith_alerts_enqueued_total',
+    help: 'Expiry alerts enqueued (one per certificate and threshold).',
+    registers,
+  });
+  const sent = new Counter({
+    name: 'keysmith_alert_messages_sent_total',
+    help: 'Expiry alert messages delivered, by channel.',
+    labelNames: ['channel'],
+    registers,
+  });
+  const failed = new Counter({
+    name: 'keysmith_alert_messages_failed_total',
+    help: 'Expiry alert messages given up after their last attempt, by channel.',
+    labelNames: ['channel'],
+    registers,
+  });
+  const retried = new Counter({
+    name: 'keysmith_alert_delivery_retries_total',
+    help: 'Failed expiry alert delivery attempts that will be retried, by channel.',
+    labelNames: ['channel'],
+    registers,
+  });
   return {
     enqueued: (count) => enqueued.inc(count),
     messageSent: (channel) => sent.inc({ channel }),
@@ -216,7 +237,9 @@ export function composeAlerts(options: AlertCompositionOptions): AlertCompositio
   );
   const expression = config.alertsSchedule;
   if (expression !== 'off' && !isValidCronExpression(expression)) {
-    throw new ConfigError([`alertsSchedule: '${expression}' is not a cron expression node-cron accepts (fields: [second] minute hour day-of-month month day-of-week)`]);
+    throw new ConfigError([
+      `alertsSchedule: '${expression}' is not a cron expression node-cron accepts (fields: [second] minute hour day-of-month month day-of-week)`,
+    ]);
   }
   const schedule = expression === 'off' ? undefined : new AlertSchedule({ expression, runner, clock, logger, ...options.schedule });
   const port = {
@@ -269,12 +292,24 @@ async function withLedger<T>(config: Config, use: (ledger: AlertLedger) => Promi
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
 }
 
 /** The outbox as an operator scans it: one row per alert, the worst delivery's error last. */
-export const ALERT_HEADER = ['ID', 'STATUS', 'SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'ATTEMPTS', 'DELIVERIES', 'IDENTITY', 'LAST ERROR'] as const;
+export const ALERT_HEADER = [
+  'ID',
+  'STATUS',
+  'SERIAL',
+  'THRESHOLD',
+  'NOT AFTER',
+  'LEFT',
+  'ATTEMPTS',
+  'DELIVERIES',
+  'IDENTITY',
+  'LAST ERROR',
+] as const;
 
 export function alertRow(a: AlertSummary, now: number): string[] {
   return [
@@ -292,7 +327,12 @@ export function alertRow(a: AlertSummary, now: number): string[] {
 }
 
 export function formatAlertTable(items: readonly AlertSummary[], now: number): string {
-  return table(ALERT_HEADER, items.map((a) => alertRow(a, now))) + (items.length === 0 ? '\n(no alerts)' : '');
+  return (
+    table(
+      ALERT_HEADER,
+      items.map((a) => alertRow(a, now)),
+    ) + (items.length === 0 ? '\n(no alerts)' : '')
+  );
 }
 
 const ALERT_STATUSES: readonly AlertStatus[] = ['pending', 'sent', 'failed'];
@@ -302,7 +342,7 @@ export const alertsListCommand: Command = {
   summary: 'list expiry alerts with their delivery status, attempts and last error',
   usage: 'keysmith alerts list [--status pending|sent|failed] [--limit N] [--cursor C | --all] [--json]',
   options: {
-    status: { type: 'string', value: ALERT_STATUSES.join('|'), help: "only alerts whose overall status is this" },
+    status: { type: 'string', value: ALERT_STATUSES.join('|'), help: 'only alerts whose overall status is this' },
     ...LISTING_OPTIONS,
   },
   example: 'keysmith alerts list --status failed --json',
@@ -354,13 +394,23 @@ export const alertsRunCommand: Command = {
       console.log(
         table(
           ['SERIAL', 'THRESHOLD', 'NOT AFTER', 'LEFT', 'PROFILE', 'IDENTITY'],
-          outcome.enqueued.map((a) => [a.serial, formatThreshold(a.thresholdMs), shortTime(a.notAfter), formatTimeLeft(a.notAfter, now), a.profile, identityLabel(a)]),
+          outcome.enqueued.map((a) => [
+            a.serial,
+            formatThreshold(a.thresholdMs),
+            shortTime(a.notAfter),
+            formatTimeLeft(a.notAfter, now),
+            a.profile,
+            identityLabel(a),
+          ]),
         ),
       );
-      console.log(`run ${outcome.runId}: ${outcome.enqueued.length} alert${outcome.enqueued.length === 1 ? '' : 's'} enqueued, ${outcome.messages} message${outcome.messages === 1 ? '' : 's'} queued`);
+      console.log(
+        `run ${outcome.runId}: ${outcome.enqueued.length} alert${outcome.enqueued.length === 1 ? '' : 's'} enqueued, ${outcome.messages} message${outcome.messages === 1 ? '' : 's'} queued`,
+      );
       const report: DeliveryReport = await outcome.delivered;
       console.log(`delivery: ${report.sent} sent, ${report.retrying} to retry, ${report.failed} failed`);
-      if (report.retrying > 0) console.log('messages to retry are resent by `keysmith serve` once their back-off is over, or by the next run');
+      if (report.retrying > 0)
+        console.log('messages to retry are resent by `keysmith serve` once their back-off is over, or by the next run');
       await runner.stop();
       return 0;
     });

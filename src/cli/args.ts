@@ -57,7 +57,11 @@ export function parseCommand(command: Command, argv: readonly string[]): ParsedC
 function parseArgsOptions(options: Readonly<Record<string, OptionSpec>>): NonNullable<ParseArgsConfig['options']> {
   const result: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, spec] of Object.entries(options)) {
-    result[name] = { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.multiple === undefined ? {} : { multiple: spec.multiple }) };
+    result[name] = {
+      type: spec.type,
+      ...(spec.short === undefined ? {} : { short: spec.short }),
+      ...(spec.multiple === undefined ? {} : { multiple: spec.multiple }),
+    };
   }
   return result;
 }

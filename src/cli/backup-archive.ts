@@ -47,7 +47,8 @@ export interface BackupManifest {
 const ENTRY_NAME = /^(?=.{1,100}$)(manifest\.json|keysmith\.db|ledger\.pgdump|ca(\/[A-Za-z0-9][A-Za-z0-9._-]{0,90}){1,3})$/;
 
 export function checkEntryName(name: string): void {
-  if (!ENTRY_NAME.test(name)) throw new DomainError('malformed', `the backup holds an unexpected entry '${name.slice(0, 120)}': not a keysmith backup`);
+  if (!ENTRY_NAME.test(name))
+    throw new DomainError('malformed', `the backup holds an unexpected entry '${name.slice(0, 120)}': not a keysmith backup`);
 }
 
 function octal(value: number, width: number): string {
@@ -192,7 +193,17 @@ export function sealSecret(secret: Uint8Array, passphrase: string): Buffer {
   const key = scryptSync(passphrase, salt, 32, SCRYPT);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const sealed = Buffer.concat([cipher.update(secret), cipher.final()]);
-  const document = { kind: 'keysmith-sealed-secret', kdf: 'scrypt', N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: sealed.toString('base64') };
+  const document = {
+    kind: 'keysmith-sealed-secret',
+    kdf: 'scrypt',
+    N: SCRYPT.N,
+    r: SCRYPT.r,
+    p: SCRYPT.p,
+    salt: salt.toString('base64'),
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+    data: sealed.toString('base64'),
+  };
   return Buffer.from(JSON.stringify(document));
 }
 
@@ -210,6 +221,9 @@ export function openSealedSecret(sealed: Uint8Array, passphrase: string): Buffer
   try {
     return Buffer.concat([decipher.update(field('data')), decipher.final()]);
   } catch {
-    throw new DomainError('unauthorized', 'KEYSMITH_CA_PASSPHRASE does not open the cluster key in this backup (not the passphrase it was taken with)');
+    throw new DomainError(
+      'unauthorized',
+      'KEYSMITH_CA_PASSPHRASE does not open the cluster key in this backup (not the passphrase it was taken with)',
+    );
   }
 }

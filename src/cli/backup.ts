@@ -21,13 +21,28 @@ import { PostgresDatabase, redactUrl } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import { requireOption, type Command } from './args.js';
-import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, sealSecret, sha256File, TarWriter, type BackupFileEntry, type BackupManifest } from './backup-archive.js';
+import {
+  BACKUP_FORMAT,
+  BACKUP_FORMAT_VERSION,
+  sealSecret,
+  sha256File,
+  TarWriter,
+  type BackupFileEntry,
+  type BackupManifest,
+} from './backup-archive.js';
 import { ledgerLocation } from './compose.js';
 import { configOf } from './offline.js';
 import { dataPaths } from './files.js';
 
 /** The tables whose row counts the manifest records (restore compares the first three). */
-export const COUNTED_TABLES = ['certificates', 'registration_entries', 'join_tokens', 'acme_accounts', 'acme_orders', 'alert_messages'] as const;
+export const COUNTED_TABLES = [
+  'certificates',
+  'registration_entries',
+  'join_tokens',
+  'acme_accounts',
+  'acme_orders',
+  'alert_messages',
+] as const;
 
 export interface LedgerStats {
   readonly schemaVersion: number;
@@ -40,7 +55,8 @@ export interface LedgerStats {
 /** What restore compares, read from one SQLite connection (a snapshot's copy, or the live ledger under restore's lock). */
 export function sqliteStats(db: Database.Database, schema = 'main'): LedgerStats {
   const one = (sql: string): number => Number(db.prepare<[], number>(sql).pluck().get() ?? 0);
-  const hasTable = (name: string): boolean => db.prepare(`SELECT 1 FROM ${schema}.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+  const hasTable = (name: string): boolean =>
+    db.prepare(`SELECT 1 FROM ${schema}.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
   const rowCounts: Record<string, number> = {};
   for (const table of COUNTED_TABLES) if (hasTable(table)) rowCounts[table] = one(`SELECT count(*) FROM ${schema}.${table}`);
   return {
@@ -66,7 +82,10 @@ interface CaEntry {
 export function caEntries(dataDir: string, passphrase: string | undefined): CaEntry[] {
   const caDir = join(dataDir, 'ca');
   if (passphrase === undefined) {
-    throw new DomainError('forbidden', '--include-ca needs KEYSMITH_CA_PASSPHRASE: the CA keys go into a backup only encrypted, and the cluster key is sealed with the same passphrase');
+    throw new DomainError(
+      'forbidden',
+      '--include-ca needs KEYSMITH_CA_PASSPHRASE: the CA keys go into a backup only encrypted, and the cluster key is sealed with the same passphrase',
+    );
   }
   if (!existsSync(caDir)) throw new DomainError('notFound', `${caDir} does not exist: nothing to include`);
   const entries: CaEntry[] = [];
@@ -105,13 +124,22 @@ function caFiles(caDir: string, prefix = '', depth = 1): string[] {
     const stat = statSync(join(caDir, relative));
     if (stat.isFile()) files.push(relative);
     else if (stat.isDirectory() && depth < CA_DEPTH) files.push(...caFiles(caDir, relative, depth + 1));
-    else if (stat.isDirectory()) throw new DomainError('conflict', `${join(caDir, relative)}: ca/ is deeper than keysmith makes it; move the directory out before backing up`);
+    else if (stat.isDirectory())
+      throw new DomainError(
+        'conflict',
+        `${join(caDir, relative)}: ca/ is deeper than keysmith makes it; move the directory out before backing up`,
+      );
   }
   return files;
 }
 
 /** Writes the archive under a temporary name (0600 from the first byte), syncs it, then renames it into place. */
-function writeArchive(out: string, manifest: Omit<BackupManifest, 'files'>, ledgerEntry: { name: string; path: string }, ca: readonly CaEntry[]): BackupManifest {
+function writeArchive(
+  out: string,
+  manifest: Omit<BackupManifest, 'files'>,
+  ledgerEntry: { name: string; path: string },
+  ca: readonly CaEntry[],
+): BackupManifest {
   const files: BackupFileEntry[] = [{ path: ledgerEntry.name, ...sha256File(ledgerEntry.path) }];
   for (const entry of ca) files.push({ path: entry.name, size: entry.bytes.length, sha256: sha256Hex(entry.bytes) });
   const full: BackupManifest = { ...manifest, files };
@@ -138,7 +166,12 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function manifestFrom(backend: 'sqlite' | 'postgres', stats: LedgerStats, takenAt: number, includesCa: boolean): Omit<BackupManifest, 'files'> {
+function manifestFrom(
+  backend: 'sqlite' | 'postgres',
+  stats: LedgerStats,
+  takenAt: number,
+  includesCa: boolean,
+): Omit<BackupManifest, 'files'> {
   return {
     format: BACKUP_FORMAT,
     format_version: BACKUP_FORMAT_VERSION,
@@ -156,7 +189,8 @@ function manifestFrom(backend: 'sqlite' | 'postgres', stats: LedgerStats, takenA
 /** SQLite: VACUUM INTO a private directory, check the copy, archive it. */
 export function backupSqlite(config: Config, out: string, includeCa: boolean, now: number): BackupManifest {
   const source = dataPaths(config.dataDir).database;
-  if (!existsSync(source)) throw new DomainError('notFound', `${source} does not exist: no ledger to back up (is --config/KEYSMITH_DATA_DIR right?)`);
+  if (!existsSync(source))
+    throw new DomainError('notFound', `${source} does not exist: no ledger to back up (is --config/KEYSMITH_DATA_DIR right?)`);
   const ca = includeCa ? caEntries(config.dataDir, config.caPassphrase) : [];
   const scratch = mkdtempSync(join(tmpdir(), 'keysmith-backup-'));
   try {
@@ -210,7 +244,10 @@ function pgDumpConnection(config: Config, url: string): { dbname: string; env: N
 
 async function runPgDump(config: Config, url: string, snapshot: string, file: string): Promise<void> {
   const { dbname, env } = pgDumpConnection(config, url);
-  const child = spawn('pg_dump', ['--format=custom', `--snapshot=${snapshot}`, `--file=${file}`, `--dbname=${dbname}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('pg_dump', ['--format=custom', `--snapshot=${snapshot}`, `--file=${file}`, `--dbname=${dbname}`], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     if (stderr.length < 4000) stderr += chunk.toString('utf8');
@@ -233,7 +270,8 @@ export async function backupPostgres(config: Config, url: string, out: string, i
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const snapshot = String((await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]?.id);
-    const one = async (sql: string): Promise<number> => Number(Object.values((await client.query<Record<string, unknown>>(sql)).rows[0] ?? { n: 0 })[0] ?? 0);
+    const one = async (sql: string): Promise<number> =>
+      Number(Object.values((await client.query<Record<string, unknown>>(sql)).rows[0] ?? { n: 0 })[0] ?? 0);
     const rowCounts: Record<string, number> = {};
     for (const table of COUNTED_TABLES) rowCounts[table] = await one(`SELECT count(*) FROM ${table}`);
     const stats: LedgerStats = {
@@ -261,7 +299,11 @@ export const backupCommand: Command = {
   example: 'keysmith backup --out /backups/keysmith-$(date +%F).tar --include-ca',
   options: {
     out: { type: 'string', value: 'FILE', help: 'the archive to write (a tar, mode 0600); must not exist yet', default: 'none (required)' },
-    'include-ca': { type: 'boolean', help: 'add <dataDir>/ca (refused unless every private key in it is encrypted; needs KEYSMITH_CA_PASSPHRASE)', default: 'false' },
+    'include-ca': {
+      type: 'boolean',
+      help: 'add <dataDir>/ca (refused unless every private key in it is encrypted; needs KEYSMITH_CA_PASSPHRASE)',
+      default: 'false',
+    },
     json: { type: 'boolean', help: 'print the manifest as one JSON document', default: 'false' },
   },
   async run(parsed) {
@@ -272,12 +314,18 @@ export const backupCommand: Command = {
     const includeCa = parsed.values['include-ca'] === true;
     const now = systemClock.now();
     const manifest =
-      config.databaseUrl === undefined ? backupSqlite(config, out, includeCa, now) : await backupPostgres(config, config.databaseUrl, out, includeCa, now);
+      config.databaseUrl === undefined
+        ? backupSqlite(config, out, includeCa, now)
+        : await backupPostgres(config, config.databaseUrl, out, includeCa, now);
     if (parsed.values['json'] === true) {
       console.log(JSON.stringify(manifest));
     } else {
-      const counts = Object.entries(manifest.row_counts).map(([table, n]) => `${table} ${n}`).join(', ');
-      console.log(`wrote ${out} (${manifest.backend}, schema ${manifest.schema_version}, CRL number ${manifest.highest_crl_number}${manifest.includes_ca ? ', with ca/' : ''}): ${counts}`);
+      const counts = Object.entries(manifest.row_counts)
+        .map(([table, n]) => `${table} ${n}`)
+        .join(', ');
+      console.log(
+        `wrote ${out} (${manifest.backend}, schema ${manifest.schema_version}, CRL number ${manifest.highest_crl_number}${manifest.includes_ca ? ', with ca/' : ''}): ${counts}`,
+      );
     }
     return 0;
   },

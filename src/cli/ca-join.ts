@@ -86,8 +86,7 @@ export function localIntermediate(dataDir: string): IntermediateIdentity | undef
 
 export type CaCheck =
   /** The ledger has no intermediate yet: this node may create the CA, or record the one in its ca/. */
-  | { readonly outcome: 'ledger-empty' }
-  | { readonly outcome: 'match'; readonly intermediate: IntermediateIdentity };
+  { readonly outcome: 'ledger-empty' } | { readonly outcome: 'match'; readonly intermediate: IntermediateIdentity };
 
 function describe(intermediate: IntermediateIdentity): string {
   return `serial ${intermediate.serial} (SHA-256 ${intermediate.fingerprint})`;
@@ -116,7 +115,7 @@ export async function checkCaAgainstLedger(ledger: CaLedger, dataDir: string, no
     throw new CaMismatchError(
       `${dir} holds intermediate CA ${describe(local)}, but the ledger's active intermediate is ${describe(active)}: ` +
         `this node's ca/ is not the cluster's; replace it with a copy of the first node's <dataDir>/ca/ ` +
-        '(or point KEYSMITH_DATABASE_URL at this CA\'s own database)',
+        "(or point KEYSMITH_DATABASE_URL at this CA's own database)",
     );
   }
   return { outcome: 'match', intermediate: active };

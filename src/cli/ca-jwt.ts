@@ -46,10 +46,14 @@ export const caRotateJwtCommand: Command = {
       throw explainFileError(err, 'the JWT-SVID key files', join(config.dataDir, 'ca'));
     });
     if (activateAfterMs < REFRESH_HINT_MS) {
-      console.error(`warning: the new key signs in less than the bundle refresh hint (5m): relying parties that fetched the bundle earlier may not know it yet`);
+      console.error(
+        `warning: the new key signs in less than the bundle refresh hint (5m): relying parties that fetched the bundle earlier may not know it yet`,
+      );
     }
     if (parsed.values['json'] === true) {
-      console.log(JSON.stringify({ prepared: result.prepared.kid, keys: result.states.map(stateJson), removed_files: result.removedFiles }));
+      console.log(
+        JSON.stringify({ prepared: result.prepared.kid, keys: result.states.map(stateJson), removed_files: result.removedFiles }),
+      );
       return 0;
     }
     console.log(`prepared the JWT-SVID key ${result.prepared.kid}: published now, signing from ${iso(result.prepared.activateAt)}`);

@@ -12,7 +12,9 @@ import {
   type CaMaterial,
   type CertificateStore,
   type IntermediateView,
-  type Authority, arlPath, type PublishedSetHistory
+  type Authority,
+  arlPath,
+  type PublishedSetHistory,
 } from '../ca/index.js';
 import type { Clock } from '../shared/clock.js';
 import { readFileSync, existsSync } from 'node:fs';

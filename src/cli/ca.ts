@@ -28,7 +28,6 @@ import type { CaLedger } from './ca-join.js';
 import { openCore, revocationBaseUrl } from './compose.js';
 import { configOf, onePositional } from './offline.js';
 
-
 /** `<revocation base>/crl/root`, or none when the base is not known offline (listen port 0 without a public URL). */
 function arlUrlOf(config: Config): { arlUrl?: string } {
   try {
@@ -43,14 +42,17 @@ async function withCa<T>(parsed: ParsedCommand, use: (ctx: CaOpsContext, ledger:
   const config = configOf(parsed);
   const core = await openCore(config, { ensureIdentities: false });
   try {
-    return await use({
-      dataDir: config.dataDir,
-      trustDomain: config.trustDomain,
-      clock: core.clock,
-      store: core.repositories.certificates,
-      ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
-      ...arlUrlOf(config),
-    }, core.repositories.certificates);
+    return await use(
+      {
+        dataDir: config.dataDir,
+        trustDomain: config.trustDomain,
+        clock: core.clock,
+        store: core.repositories.certificates,
+        ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
+        ...arlUrlOf(config),
+      },
+      core.repositories.certificates,
+    );
   } catch (err) {
     // The root key moved offline is an operator's situation, not a crash: exit 1 with the sentence.
     if (err instanceof RootKeyOfflineError) throw new DomainError('notFound', err.message);
@@ -69,14 +71,28 @@ const FILE_MODES = ['csr-out', 'sign-csr', 'import-cert'] as const;
 export const caRotateCommand: Command = {
   name: 'ca rotate',
   summary: 'prepare a new intermediate CA: published now, signing after the overlap',
-  usage: 'keysmith ca rotate [--activate-after DURATION] | --csr-out FILE | --sign-csr FILE --cert-out FILE | --import-cert FILE [--activate-after DURATION]',
+  usage:
+    'keysmith ca rotate [--activate-after DURATION] | --csr-out FILE | --sign-csr FILE --cert-out FILE | --import-cert FILE [--activate-after DURATION]',
   example: 'keysmith ca rotate --activate-after 24h',
   options: {
-    'activate-after': { type: 'string', value: 'DURATION', default: 'caRotationOverlap (24h)', help: 'how long the new intermediate is published before it signs (0s: at once)' },
+    'activate-after': {
+      type: 'string',
+      value: 'DURATION',
+      default: 'caRotationOverlap (24h)',
+      help: 'how long the new intermediate is published before it signs (0s: at once)',
+    },
     'csr-out': { type: 'string', value: 'FILE', help: 'offline root: keep a new key in ca/ and write its certificate request to FILE' },
-    'sign-csr': { type: 'string', value: 'FILE', help: 'where the root key is: sign the request in FILE as an intermediate (with --cert-out)' },
+    'sign-csr': {
+      type: 'string',
+      value: 'FILE',
+      help: 'where the root key is: sign the request in FILE as an intermediate (with --cert-out)',
+    },
     'cert-out': { type: 'string', value: 'FILE', help: 'with --sign-csr: where the intermediate certificate (PEM) goes' },
-    'import-cert': { type: 'string', value: 'FILE', help: 'offline root: install the intermediate certificate signed for the pending request' },
+    'import-cert': {
+      type: 'string',
+      value: 'FILE',
+      help: 'offline root: install the intermediate certificate signed for the pending request',
+    },
   },
   async run(parsed) {
     const modes = FILE_MODES.filter((name) => stringOption(parsed, name) !== undefined);
@@ -92,18 +108,25 @@ export const caRotateCommand: Command = {
       // The offline machine needs no ledger: only its ca/ with the root key.
       const pem = await signOffline(config, readFileSync(signCsr, 'utf8'));
       writeFileSync(certOut, pem, { mode: 0o644, flag: 'wx' });
-      console.log(`signed the intermediate request ${signCsr}: ${certOut}; install it with \`keysmith ca rotate --import-cert ${certOut}\` on the service`);
+      console.log(
+        `signed the intermediate request ${signCsr}: ${certOut}; install it with \`keysmith ca rotate --import-cert ${certOut}\` on the service`,
+      );
       return 0;
     }
     await withCa(parsed, async (ctx) => {
       if (csrOut !== undefined) {
         const { csrPem, keyPath } = await requestIntermediate(ctx);
         writeFileSync(csrOut, csrPem, { mode: 0o644, flag: 'wx' });
-        console.log(`wrote the request ${csrOut} (its key stays in ${keyPath}); sign it where the root key is with \`keysmith ca rotate --sign-csr ${csrOut} --cert-out FILE\``);
+        console.log(
+          `wrote the request ${csrOut} (its key stays in ${keyPath}); sign it where the root key is with \`keysmith ca rotate --sign-csr ${csrOut} --cert-out FILE\``,
+        );
         return;
       }
       const activateAt = ctx.clock.now() + after;
-      const view = importCert === undefined ? await prepareIntermediate(ctx, activateAt) : await importIntermediate(ctx, readFileSync(importCert, 'utf8'), activateAt);
+      const view =
+        importCert === undefined
+          ? await prepareIntermediate(ctx, activateAt)
+          : await importIntermediate(ctx, readFileSync(importCert, 'utf8'), activateAt);
       console.log(`prepared intermediate ${view.serial}: in the trust bundle now, signing from ${new Date(view.activateAt).toISOString()}`);
       console.log('running nodes pick it up within caReloadInterval; `keysmith ca activate` switches at once');
     });
@@ -198,7 +221,9 @@ export const caRevokeIntermediateCommand: Command = {
   summary: 'revoke a compromised intermediate CA: ledger, ARL signed by the root, bundle',
   usage: `keysmith ca revoke-intermediate SERIAL [--reason ${REVOCABLE_REASONS.join('|')}]`,
   example: 'keysmith ca revoke-intermediate 5f3a9c0d2e71b4a8 --reason keyCompromise',
-  options: { reason: { type: 'string', value: 'REASON', default: 'keyCompromise', help: 'RFC 5280 §5.3.1 reason code written into the ARL' } },
+  options: {
+    reason: { type: 'string', value: 'REASON', default: 'keyCompromise', help: 'RFC 5280 §5.3.1 reason code written into the ARL' },
+  },
   allowPositionals: true,
   async run(parsed) {
     const serial = onePositional(parsed, 'SERIAL');
@@ -207,7 +232,9 @@ export const caRevokeIntermediateCommand: Command = {
     await withCa(parsed, async (ctx) => {
       const result = await revokeIntermediate(ctx, serial, reason);
       if (result.activated !== undefined) console.log(`activated intermediate ${result.activated} in its place`);
-      console.log(`revoked intermediate ${serial.toLowerCase()} (${reason}); ARL written to ${result.arlPath}, served at /crl/root; it leaves the bundle within caReloadInterval`);
+      console.log(
+        `revoked intermediate ${serial.toLowerCase()} (${reason}); ARL written to ${result.arlPath}, served at /crl/root; it leaves the bundle within caReloadInterval`,
+      );
     });
     return 0;
   },

@@ -55,5 +55,4 @@ export async function checkClusterSecret(options: ClusterSecretCheckOptions): Pr
     `${found}: copy cluster.key from a running node's <dataDir>/ca/ (the whole ca/ directory, as when joining) to ${path}, mode 0600, ` +
       'and start again. A node with another secret would refuse the ACME nonces and TLS session tickets of every other node.',
   );
-
 }

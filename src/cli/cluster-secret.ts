@@ -57,7 +57,9 @@ export class ClusterSecret {
     fixMode(path, 0o600, warn);
     const bytes = readFileSync(path);
     if (bytes.length !== SECRET_BYTES) {
-      throw new Error(`the cluster secret ${path} holds ${bytes.length} bytes, not ${SECRET_BYTES}: copy it again from a node of the cluster`);
+      throw new Error(
+        `the cluster secret ${path} holds ${bytes.length} bytes, not ${SECRET_BYTES}: copy it again from a node of the cluster`,
+      );
     }
     return { secret: new ClusterSecret(bytes), created };
   }

@@ -21,7 +21,6 @@ import { onePositional, withCore } from './offline.js';
 import { issueIdentity, writeIdentity } from './identities.js';
 import { formatTimeLeft, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
-
 /** The exact curl line that lists certificates with the admin identity. */
 export function curlLine(core: Core): string {
   const p = core.paths;
@@ -41,7 +40,9 @@ export const initCommand: Command = {
         // The JWT-SVID key lives in ca/ too: made here, a copy of ca/ gives every node of a cluster the same one.
         const hadJwtKey = existsSync(jwtSigningKeyPath(core.config.dataDir)) || existsSync(jwtSchedulePath(core.config.dataDir));
         await openJwtKeys(core);
-        const notices = hadJwtKey ? core.notices : [...core.notices, `created the JWT-SVID signing key in ${jwtSigningKeyPath(core.config.dataDir)}`];
+        const notices = hadJwtKey
+          ? core.notices
+          : [...core.notices, `created the JWT-SVID signing key in ${jwtSigningKeyPath(core.config.dataDir)}`];
         for (const line of notices) console.log(line);
         if (notices.length === 0) console.log(`${core.config.dataDir} is already initialised`);
         console.log(`\nlist certificates as the admin:\n  ${curlLine(core)}`);
@@ -57,14 +58,18 @@ const ISSUE_PROFILES: readonly ProfileName[] = ['svid', 'node', 'tls-server'];
 export const issueCommand: Command = {
   name: 'issue',
   summary: 'issue a certificate and key offline, into a directory (safe while serve runs)',
-  usage:
-    'keysmith issue --spiffe-id ID [--dns NAME]... [--ip ADDR]... [--ttl 90d] [--profile svid|node|tls-server] --out DIR [--json]',
+  usage: 'keysmith issue --spiffe-id ID [--dns NAME]... [--ip ADDR]... [--ttl 90d] [--profile svid|node|tls-server] --out DIR [--json]',
   options: {
     'spiffe-id': { type: 'string', value: 'ID', help: 'the SPIFFE ID the certificate names (a URI SAN)' },
     dns: { type: 'string', multiple: true, value: 'NAME', help: 'a DNS name to put in the SANs' },
     ip: { type: 'string', multiple: true, value: 'ADDR', help: 'an IP address to put in the SANs' },
     ttl: { type: 'string', value: 'DURATION', default: "the profile's (svid 1h, tls-server 90d)", help: 'lifetime, e.g. 12h or 90d' },
-    profile: { type: 'string', value: ISSUE_PROFILES.join('|'), default: 'svid with --spiffe-id, else tls-server', help: 'what the certificate is for' },
+    profile: {
+      type: 'string',
+      value: ISSUE_PROFILES.join('|'),
+      default: 'svid with --spiffe-id, else tls-server',
+      help: 'what the certificate is for',
+    },
     out: { type: 'string', value: 'DIR', help: 'directory to write cert.pem and key.pem into (required)' },
     json: { type: 'boolean', help: 'print {"certificates":[...]} (the HTTP API\'s fields) and the file paths instead of the serial' },
   },
@@ -75,7 +80,8 @@ export const issueCommand: Command = {
     const profile = profileOption(parsed, spiffeId === undefined ? 'tls-server' : 'svid');
     const dnsNames = stringList(parsed, 'dns');
     const ipAddresses = stringList(parsed, 'ip');
-    if (spiffeId === undefined && dnsNames.length === 0 && ipAddresses.length === 0) throw new UsageError('give --spiffe-id, or --dns/--ip names');
+    if (spiffeId === undefined && dnsNames.length === 0 && ipAddresses.length === 0)
+      throw new UsageError('give --spiffe-id, or --dns/--ip names');
     const ttlMs = durationOption(parsed, 'ttl');
     const user = process.env['USER'] ?? 'operator';
     await withCore(parsed, async (core) => {
@@ -124,14 +130,22 @@ export const certsListCommand: Command = {
   usage:
     'keysmith certs list [--expiring 7d [--include attention|all]] [--status valid|expired|revoked] [--profile NAME] [--spiffe-id ID] [--dns NAME] [--limit N] [--cursor C | --all] [--json]',
   options: {
-    expiring: { type: 'string', value: 'DURATION', help: 'only valid certificates whose notAfter falls within this duration from now, soonest first' },
+    expiring: {
+      type: 'string',
+      value: 'DURATION',
+      help: 'only valid certificates whose notAfter falls within this duration from now, soonest first',
+    },
     include: {
       type: 'string',
       value: EXPIRY_SCOPES.join('|'),
       default: 'attention',
       help: 'with --expiring: attention lists what needs a person (no SVIDs but those whose SPIFFE ID stopped renewing), all every one',
     },
-    status: { type: 'string', value: LISTED_STATUSES.join('|'), help: 'expired: not revoked and past notAfter (listed longest expired first)' },
+    status: {
+      type: 'string',
+      value: LISTED_STATUSES.join('|'),
+      help: 'expired: not revoked and past notAfter (listed longest expired first)',
+    },
     profile: { type: 'string', value: 'NAME', help: `one of ${PROFILE_NAMES.join(', ')}` },
     'spiffe-id': { type: 'string', value: 'ID', help: 'exact SPIFFE ID' },
     dns: { type: 'string', value: 'NAME', help: 'a DNS name among the SANs' },
@@ -161,7 +175,8 @@ export const certsListCommand: Command = {
       await printListing(
         {
           key: 'certificates',
-          fetch: async (cursor, limit) => core.repositories.certificates.list({ ...filters, limit, ...(cursor === undefined ? {} : { cursor }) }),
+          fetch: async (cursor, limit) =>
+            core.repositories.certificates.list({ ...filters, limit, ...(cursor === undefined ? {} : { cursor }) }),
           toJson: (record) => certificateView(record, now),
           header: CERTIFICATE_HEADER,
           toRow: (record) => certificateRow(record, now),

@@ -3,21 +3,40 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
-import {
-  Authority,
-  checkClientCertificate,
-  type ClientCertificateVerdict,
-  crlIssuerFor,
-  JwtKeyRing,
-} from '../ca/index.js';
+import { Authority, checkClientCertificate, type ClientCertificateVerdict, crlIssuerFor, JwtKeyRing } from '../ca/index.js';
 import { RevokedSerials } from '../http/index.js';
-import { type CommitWorker, GroupCommit, openLedgerBackend, tightenDatabaseFiles, type LedgerBackend, type LedgerLocation, type OpenedLedger } from '../ledger/index.js';
+import {
+  type CommitWorker,
+  GroupCommit,
+  openLedgerBackend,
+  tightenDatabaseFiles,
+  type LedgerBackend,
+  type LedgerLocation,
+  type OpenedLedger,
+} from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { createAcmeServer, type AcmeAuthority, type AcmeCertificateLookup, type AcmeServer, type AcmeServerDeps, type AcmeStore, type NonceLedger, createChallengeValidator } from '../acme/index.js';
+import {
+  createAcmeServer,
+  type AcmeAuthority,
+  type AcmeCertificateLookup,
+  type AcmeServer,
+  type AcmeServerDeps,
+  type AcmeStore,
+  type NonceLedger,
+  createChallengeValidator,
+} from '../acme/index.js';
 import { connect } from '../tls/index.js';
 import { CryptoPool } from '../x509/index.js';
-import { createSvidService, MAX_JWT_TTL_MS, type EntryStore, type JoinTokenStore, type JwtSigner, type SvidIssuer, type SvidService } from '../svid/index.js';
+import {
+  createSvidService,
+  MAX_JWT_TTL_MS,
+  type EntryStore,
+  type JoinTokenStore,
+  type JwtSigner,
+  type SvidIssuer,
+  type SvidService,
+} from '../svid/index.js';
 import { joinCa, joinCluster } from './core-join.js';
 import { checkCrlShardLayout } from './crl-files.js';
 import type { ClusterSecret } from './cluster-secret.js';
@@ -113,8 +132,10 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
     // CSR checks and leaf signatures on worker threads, one per core (README "Performance of issuance"); started on first use.
     const cryptoWorkers = config.cryptoWorkers ?? availableParallelism();
     // The message only: an error from a signing thread is never logged with more than what it says.
-    let reportWorkerError = (error: Error): void => console.error(`keysmith: warning: a crypto worker failed and is replaced: ${error.message}`);
-    const cryptoPool = cryptoWorkers > 0 ? new CryptoPool({ workers: cryptoWorkers, onWorkerError: (error) => reportWorkerError(error) }) : undefined;
+    let reportWorkerError = (error: Error): void =>
+      console.error(`keysmith: warning: a crypto worker failed and is replaced: ${error.message}`);
+    const cryptoPool =
+      cryptoWorkers > 0 ? new CryptoPool({ workers: cryptoWorkers, onWorkerError: (error) => reportWorkerError(error) }) : undefined;
     const authority = new Authority({
       ...(cryptoPool === undefined ? {} : { leafSigner: cryptoPool }),
       material,
@@ -168,7 +189,10 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
 export function publicUrl(config: Config): string {
   if (config.publicUrl !== undefined) return config.publicUrl.replace(/\/$/, '');
   // Only `serve` resolves port 0 (it binds first); any other command would write ':0' into certificate URLs.
-  if (config.listen.port === 0) throw new ConfigError(['KEYSMITH_LISTEN (listen): port 0 is resolved only by `keysmith serve`; give the port serve printed, or set KEYSMITH_PUBLIC_URL']);
+  if (config.listen.port === 0)
+    throw new ConfigError([
+      'KEYSMITH_LISTEN (listen): port 0 is resolved only by `keysmith serve`; give the port serve printed, or set KEYSMITH_PUBLIC_URL',
+    ]);
   const host = isIP(config.listen.host) === 6 ? `[${config.listen.host}]` : config.listen.host;
   return `https://${host}:${config.listen.port}`;
 }
@@ -196,7 +220,10 @@ export function crlUrl(config: Config): string {
  * strict mTLS mode every connection already has a certificate, so join
  * tokens (the one way in without one) are off.
  */
-export async function openSvid(core: Core, options: { onInternalError?: (error: unknown) => void; jwtKeys?: JwtKeyRing } = {}): Promise<SvidService> {
+export async function openSvid(
+  core: Core,
+  options: { onInternalError?: (error: unknown) => void; jwtKeys?: JwtKeyRing } = {},
+): Promise<SvidService> {
   const { config, repositories, authority, clock } = core;
   const jwtKeys = options.jwtKeys ?? (await openJwtKeys(core));
   return createSvidService({
@@ -237,7 +264,14 @@ export function openJwtKeys(core: Core): Promise<JwtKeyRing> {
  * missing, unreadable, not matching its key, carrying other names than configured, unknown to the
  * ledger, revoked, or with a third or less of its life left; otherwise the one on disk is kept.
  */
-async function ensureServerIdentity(config: Config, authority: Authority, repositories: LedgerBackend, paths: Core['paths'], clock: Clock, notices: string[]): Promise<void> {
+async function ensureServerIdentity(
+  config: Config,
+  authority: Authority,
+  repositories: LedgerBackend,
+  paths: Core['paths'],
+  clock: Clock,
+  notices: string[],
+): Promise<void> {
   const wanted = listenerNames(config);
   const reason = await listenerRenewalReason({
     certPem: readIfExists(paths.serverCert),
@@ -286,7 +320,9 @@ export function clientCertificateVerdict(core: Core, leaf: { serialNumber: strin
 }
 
 /** What a caller of composeAcme may add: rate limits (the bench lifts them), hooks, and the registry its gauges go on. */
-export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError' | 'onOrderEnded'> & { readonly metrics?: Registry };
+export type AcmeExtras = Pick<AcmeServerDeps, 'limits' | 'onValidated' | 'onInternalError' | 'onOrderEnded'> & {
+  readonly metrics?: Registry;
+};
 
 /**
  * The ACME server of a core, as `serve` mounts it under /acme: the
@@ -313,7 +349,11 @@ export function composeAcme(core: Core, extras: AcmeExtras = {}): AcmeServer {
     authority: authority satisfies AcmeAuthority,
     validator,
     clock,
-    policy: { allowedSuffixes: config.acmeAllowedSuffixes, allowedIpRanges: config.acmeAllowedIpRanges, eabRequired: config.acmeEabRequired },
+    policy: {
+      allowedSuffixes: config.acmeAllowedSuffixes,
+      allowedIpRanges: config.acmeAllowedIpRanges,
+      eabRequired: config.acmeEabRequired,
+    },
     meta: {
       ...(config.acmeTermsOfService === undefined ? {} : { termsOfService: config.acmeTermsOfService }),
       ...(config.acmeWebsite === undefined ? {} : { website: config.acmeWebsite }),

@@ -33,7 +33,10 @@ export async function joinCa(config: Config, ledger: OpenedLedger, clock: Clock,
         store: repositories.certificates,
         clock,
         // A revoked intermediate never signs again, whatever its schedule says (docs/ca-lifecycle.md).
-        revoked: await revokedIntermediates(repositories.certificates, listIntermediates(caPaths(config.dataDir).dir).map((i) => i.serial)),
+        revoked: await revokedIntermediates(
+          repositories.certificates,
+          listIntermediates(caPaths(config.dataDir).dir).map((i) => i.serial),
+        ),
         renewWarningShare: config.caRenewWarningPercent / 100,
         ...(config.caPassphrase === undefined ? {} : { passphrase: config.caPassphrase }),
       }),

@@ -76,7 +76,8 @@ export class WorkerCrlBuilder implements CrlBuilder, RevokedSetProbe {
     if (this.worker !== undefined) return this.worker;
     const { timeoutMs, ...setup } = this.setup;
     // On PostgreSQL the listing of a large CRL may take longer than the service's statement timeout; the build's own timeout bounds it.
-    const ledger = setup.ledger.kind === 'postgres' ? { ...setup.ledger, statementTimeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS } : setup.ledger;
+    const ledger =
+      setup.ledger.kind === 'postgres' ? { ...setup.ledger, statementTimeoutMs: timeoutMs ?? DEFAULT_TIMEOUT_MS } : setup.ledger;
     const worker = new Worker(WORKER_URL, { workerData: { ...setup, ledger } satisfies CrlWorkerSetup });
     worker.unref();
     worker.on('message', (reply: CrlWorkerReply) => {

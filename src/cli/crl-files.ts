@@ -104,7 +104,12 @@ export class CrlFiles implements CrlStore {
     if (!existsSync(statePath)) return undefined;
     try {
       const state = JSON.parse(readFileSync(statePath, 'utf8')) as StoredState;
-      if (state.version !== 1 || state.issuerKeyId !== Buffer.from(this.issuer.keyIdentifier).toString('hex') || state.crlUrl !== (this.crlUrl ?? null)) return undefined;
+      if (
+        state.version !== 1 ||
+        state.issuerKeyId !== Buffer.from(this.issuer.keyIdentifier).toString('hex') ||
+        state.crlUrl !== (this.crlUrl ?? null)
+      )
+        return undefined;
       const load = (stored: StoredCrl): BuiltCrl | undefined => {
         if (!/^(full|shard-\d{1,3})\.crl$/.test(stored.file)) return undefined;
         const der = new Uint8Array(readFileSync(join(this.dir, stored.file)));

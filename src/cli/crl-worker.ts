@@ -1,7 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KeyObject } from 'node:crypto';
 import { buildCrlSet, type BuiltCrlSet, type CrlBuildOrder } from '../ca/index.js';
-import { openPostgresRevokedReader, openRevokedReader, type LedgerLocation, type RevokedReader, type RevokedSummary } from '../ledger/index.js';
+import {
+  openPostgresRevokedReader,
+  openRevokedReader,
+  type LedgerLocation,
+  type RevokedReader,
+  type RevokedSummary,
+} from '../ledger/index.js';
 import type { CrlIssuer } from '../x509/index.js';
 
 /*
@@ -64,7 +70,13 @@ async function build(order: CrlBuildOrder): Promise<BuiltCrlSet> {
   const started = performance.now();
   const rows = await listing().revokedUnexpired(setup.issuerName, order.now);
   return buildCrlSet(
-    { ...order, issuer: setup.issuer, signingKey: setup.signingKey, shardCount: setup.shardCount, ...(setup.crlUrl === undefined ? {} : { crlUrl: setup.crlUrl }) },
+    {
+      ...order,
+      issuer: setup.issuer,
+      signingKey: setup.signingKey,
+      shardCount: setup.shardCount,
+      ...(setup.crlUrl === undefined ? {} : { crlUrl: setup.crlUrl }),
+    },
     rows,
     performance.now() - started,
   );
@@ -72,10 +84,15 @@ async function build(order: CrlBuildOrder): Promise<BuiltCrlSet> {
 
 async function answer(request: CrlWorkerRequest): Promise<{ reply: CrlWorkerReply; transfer: ArrayBuffer[] }> {
   try {
-    if (request.kind === 'summary') return { reply: { id: request.id, ok: true, kind: 'summary', summary: await listing().summary(setup.issuerName, request.now) }, transfer: [] };
+    if (request.kind === 'summary')
+      return {
+        reply: { id: request.id, ok: true, kind: 'summary', summary: await listing().summary(setup.issuerName, request.now) },
+        transfer: [],
+      };
     const set = await build(request.order);
     const transfer: ArrayBuffer[] = [];
-    for (const built of [set.full, ...set.shards]) if (built.der.buffer instanceof ArrayBuffer && !transfer.includes(built.der.buffer)) transfer.push(built.der.buffer);
+    for (const built of [set.full, ...set.shards])
+      if (built.der.buffer instanceof ArrayBuffer && !transfer.includes(built.der.buffer)) transfer.push(built.der.buffer);
     return { reply: { id: request.id, ok: true, kind: 'build', set }, transfer };
   } catch (err) {
     // A broken SQLite connection is reopened on the next request; a pg pool replaces a broken connection itself
@@ -84,7 +101,10 @@ async function answer(request: CrlWorkerRequest): Promise<{ reply: CrlWorkerRepl
       void reader?.close();
       reader = undefined;
     }
-    return { reply: { id: request.id, ok: false, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, transfer: [] };
+    return {
+      reply: { id: request.id, ok: false, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) },
+      transfer: [],
+    };
   }
 }
 

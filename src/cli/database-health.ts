@@ -44,7 +44,8 @@ export function ledgerHealthCheck(backend: OpenedLedger['kind'], database: Datab
   return {
     name: 'ledger',
     whenFailing: backend === 'postgres' ? 'degraded' : 'fail',
-    check: async () => ((await database.status()).reachable ? { ok: true } : { ok: false, detail: 'the ledger database cannot be reached' }),
+    check: async () =>
+      (await database.status()).reachable ? { ok: true } : { ok: false, detail: 'the ledger database cannot be reached' },
   };
 }
 
@@ -54,7 +55,12 @@ async function pingWithin(ping: () => boolean | Promise<boolean>, timeoutMs: num
     timer = setTimeout(() => resolve(false), timeoutMs);
   });
   try {
-    return await Promise.race([Promise.resolve().then(ping).catch(() => false), late]);
+    return await Promise.race([
+      Promise.resolve()
+        .then(ping)
+        .catch(() => false),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }

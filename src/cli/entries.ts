@@ -21,13 +21,19 @@ function isoOption(parsed: ParsedCommand, name: string): number | undefined {
   if (value === undefined) return undefined;
   // A zone is required: a local time would mean something different on every operator's machine.
   const ms = /(Z|[+-]\d{2}:\d{2})$/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) throw new UsageError(`--${name}: expected an ISO 8601 date-time with a zone, e.g. 2030-01-01T00:00:00Z, got '${value}'`);
+  if (Number.isNaN(ms))
+    throw new UsageError(`--${name}: expected an ISO 8601 date-time with a zone, e.g. 2030-01-01T00:00:00Z, got '${value}'`);
   return ms;
 }
 
 /** 3600000 -> "1h", 90000 -> "90s": the largest whole unit. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -64,10 +70,16 @@ export const entriesCreateCommand: Command = {
     'jwt-ttl': { type: 'string', value: 'DURATION', default: '5m', help: 'lifetime of the JWT-SVIDs it grants' },
     dns: { type: 'string', multiple: true, value: 'NAME', help: 'a DNS name the X509-SVID may carry' },
     admin: { type: 'boolean', help: 'an admin grant: the SPIFFE ID is /admin or below it' },
-    'expires-at': { type: 'string', value: 'ISO', default: 'never', help: 'when the entry stops granting, an ISO 8601 date-time with a zone' },
+    'expires-at': {
+      type: 'string',
+      value: 'ISO',
+      default: 'never',
+      help: 'when the entry stops granting, an ISO 8601 date-time with a zone',
+    },
     json: { type: 'boolean', help: "print the entry as the HTTP API's JSON" },
   },
-  example: 'keysmith entries create --spiffe-id spiffe://keysmith.local/payments --parent-id spiffe://keysmith.local/node/web-1 --x509-ttl 1h',
+  example:
+    'keysmith entries create --spiffe-id spiffe://keysmith.local/payments --parent-id spiffe://keysmith.local/node/web-1 --x509-ttl 1h',
   async run(parsed) {
     const spiffeId = requireOption(parsed, 'spiffe-id');
     const parentId = requireOption(parsed, 'parent-id');

@@ -34,7 +34,10 @@ export function ensureDataDir(path: string, warn: (message: string) => void): vo
       chmodSync(path, 0o700);
       return;
     }
-    if (!statSync(path).isDirectory()) throw new Error(`the data directory ${path} is not a directory: set KEYSMITH_DATA_DIR (dataDir) to a directory keysmith may create or own`);
+    if (!statSync(path).isDirectory())
+      throw new Error(
+        `the data directory ${path} is not a directory: set KEYSMITH_DATA_DIR (dataDir) to a directory keysmith may create or own`,
+      );
     fixMode(path, 0o700, warn);
     // A directory of ours that we may not write (0500) would fail later, half-way through making the CA.
     accessSync(path, constants.W_OK | constants.X_OK);

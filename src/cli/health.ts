@@ -77,7 +77,8 @@ function healthIdentity(config: Config, parsed: ParsedCommand): HealthIdentity |
   if (certOption !== undefined && keyOption !== undefined) {
     const cert = readIfExists(certOption);
     const key = readIfExists(keyOption);
-    if (cert === undefined || key === undefined) throw new Error(`cannot read ${cert === undefined ? certOption : keyOption}: give --cert and --key files this user can read`);
+    if (cert === undefined || key === undefined)
+      throw new Error(`cannot read ${cert === undefined ? certOption : keyOption}: give --cert and --key files this user can read`);
     return { cert, key, certPath: certOption };
   }
   if (config.mtlsMode !== 'strict') return undefined;
@@ -85,7 +86,9 @@ function healthIdentity(config: Config, parsed: ParsedCommand): HealthIdentity |
   const cert = readIfExists(paths.adminCert);
   const key = readIfExists(paths.adminKey);
   if (cert === undefined || key === undefined) {
-    const missing = [cert === undefined ? paths.adminCert : undefined, key === undefined ? paths.adminKey : undefined].filter((p) => p !== undefined).join(' and ');
+    const missing = [cert === undefined ? paths.adminCert : undefined, key === undefined ? paths.adminKey : undefined]
+      .filter((p) => p !== undefined)
+      .join(' and ');
     throw new Error(
       `mtlsMode is strict, so the listener requires a client certificate, and there is none to present: ${missing} not found ` +
         '(the first `keysmith serve` writes them); pass --cert FILE --key FILE with a certificate this CA issued (`keysmith issue`)',
@@ -97,10 +100,16 @@ function healthIdentity(config: Config, parsed: ParsedCommand): HealthIdentity |
 /** A refused handshake as a sentence: what the server wanted, or what it did not accept. */
 function handshakeError(err: Error, config: Config, identity: HealthIdentity | undefined): Error {
   if (/certificate_required/.test(err.message)) {
-    return new Error(`the server requires a client certificate (its mtlsMode is strict; this configuration says ${config.mtlsMode}): pass --cert FILE --key FILE, or set KEYSMITH_MTLS_MODE=strict to present ${dataPaths(config.dataDir).adminCert}`, { cause: err });
+    return new Error(
+      `the server requires a client certificate (its mtlsMode is strict; this configuration says ${config.mtlsMode}): pass --cert FILE --key FILE, or set KEYSMITH_MTLS_MODE=strict to present ${dataPaths(config.dataDir).adminCert}`,
+      { cause: err },
+    );
   }
   if (identity !== undefined && /bad_certificate|certificate_revoked|certificate_expired|certificate_unknown/.test(err.message)) {
-    return new Error(`the server refused the client certificate ${identity.certPath} (${err.message}): issue a new one (\`keysmith issue\`) and pass it with --cert/--key`, { cause: err });
+    return new Error(
+      `the server refused the client certificate ${identity.certPath} (${err.message}): issue a new one (\`keysmith issue\`) and pass it with --cert/--key`,
+      { cause: err },
+    );
   }
   return err;
 }

@@ -14,7 +14,15 @@ import {
   type OcspResponderStore,
 } from '../ca/index.js';
 import type { OcspPort, CrlView } from '../http/index.js';
-import { compromisedIssuerSource, IssuerRouter, LedgerSource, OcspResponder, type IssuerRoute, type OcspLedger, type OcspResponseSigner } from '../ocsp/index.js';
+import {
+  compromisedIssuerSource,
+  IssuerRouter,
+  LedgerSource,
+  OcspResponder,
+  type IssuerRoute,
+  type OcspLedger,
+  type OcspResponseSigner,
+} from '../ocsp/index.js';
 import { type OcspResponseContent, describeCrl } from '../x509/index.js';
 import { CaWatch, type CaSnapshot } from './ca-watch.js';
 import { WorkerCrlBuilder } from './crl-builder.js';
@@ -275,7 +283,18 @@ function createIssuerUnit(core: Core, material: CaMaterial, reportError: (err: u
     onError: reportError,
     ...(restored === undefined ? {} : { restored }),
   });
-  return { serial: material.intermediate.serial, material, slot, direct, source, crl, builder, role: 'retiring', delegated: undefined, revokedAt: undefined };
+  return {
+    serial: material.intermediate.serial,
+    material,
+    slot,
+    direct,
+    source,
+    crl,
+    builder,
+    role: 'retiring',
+    delegated: undefined,
+    revokedAt: undefined,
+  };
 }
 
 function stopUnit(unit: IssuerUnit): void {

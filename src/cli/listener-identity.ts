@@ -21,7 +21,8 @@ export interface ListenerNames {
 }
 
 /** Why the listener certificate is issued anew at this start; undefined: the one on disk is kept. */
-export type RenewalReason = 'missing' | 'unreadable' | 'key-mismatch' | 'names-changed' | 'not-in-ledger' | 'revoked' | 'issuer-revoked' | 'expiring';
+export type RenewalReason =
+  'missing' | 'unreadable' | 'key-mismatch' | 'names-changed' | 'not-in-ledger' | 'revoked' | 'issuer-revoked' | 'expiring';
 
 /** Operator-facing words for each reason (the start-up notice). */
 export const RENEWAL_REASONS: { readonly [R in RenewalReason]: string } = {
@@ -114,7 +115,8 @@ export async function listenerRenewalReason(input: RenewalInput): Promise<Renewa
   if (status.status === 'revoked') return 'revoked';
   // After `keysmith ca revoke-intermediate`, clients refuse every leaf under it (the ARL): this one too.
   const issuer = issuerDerOf(input.certPem);
-  if (issuer !== undefined && (await input.statusOf(normalizeSerial(new X509Certificate(issuer).serialNumber)))?.status === 'revoked') return 'issuer-revoked';
+  if (issuer !== undefined && (await input.statusOf(normalizeSerial(new X509Certificate(issuer).serialNumber)))?.status === 'revoked')
+    return 'issuer-revoked';
   if (isNearEnd(cert, input.now)) return 'expiring';
   return undefined;
 }
@@ -146,11 +148,17 @@ export function listenerHealthCheck(input: ListenerHealthInput): HealthCheck {
     const now = input.now();
     if (isRevoked || status?.status === 'revoked') {
       const reason = status?.reason ?? undefined;
-      return { ok: false, detail: `revoked: the listener certificate ${serial} is revoked${reason === undefined ? '' : ` (${reason})`}; ${RESTART_HINT}` };
+      return {
+        ok: false,
+        detail: `revoked: the listener certificate ${serial} is revoked${reason === undefined ? '' : ` (${reason})`}; ${RESTART_HINT}`,
+      };
     }
     if (now >= notAfter) return { ok: false, detail: `expired: the listener certificate ${serial} expired at ${ends}; ${RESTART_HINT}` };
     if (isNearEnd(cert, now)) {
-      return { ok: false, detail: `expiring: the listener certificate ${serial} has a third or less of its life left (expires ${ends}); ${RESTART_HINT}` };
+      return {
+        ok: false,
+        detail: `expiring: the listener certificate ${serial} has a third or less of its life left (expires ${ends}); ${RESTART_HINT}`,
+      };
     }
     return { ok: true };
   };

@@ -36,7 +36,8 @@ export function pagingOf(parsed: ParsedCommand, defaultLimit = 100): Paging {
   const all = parsed.values['all'] === true;
   const limitText = stringOption(parsed, 'limit');
   const limit = limitText === undefined ? (all ? MAX_LIMIT : defaultLimit) : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit: expected 1..${MAX_LIMIT}, got '${limitText ?? ''}'`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    throw new UsageError(`--limit: expected 1..${MAX_LIMIT}, got '${limitText ?? ''}'`);
   const cursor = stringOption(parsed, 'cursor');
   if (cursor === '') throw new UsageError('--cursor: expected the next_cursor of an earlier page');
   return { limit, cursor, all };
@@ -64,7 +65,12 @@ export interface ListingSpec<T> {
  * of records printed. Without --all, a next page is announced on stderr
  * (human) or in next_cursor (JSON).
  */
-export async function printListing<T>(spec: ListingSpec<T>, paging: Paging, json: boolean, out: Writable = process.stdout): Promise<number> {
+export async function printListing<T>(
+  spec: ListingSpec<T>,
+  paging: Paging,
+  json: boolean,
+  out: Writable = process.stdout,
+): Promise<number> {
   const table = new StreamingTable(spec.header, out);
   let cursor = paging.cursor;
   let count = 0;
@@ -74,7 +80,8 @@ export async function printListing<T>(spec: ListingSpec<T>, paging: Paging, json
     const page = await spec.fetch(cursor, paging.limit);
     if (json) {
       // One write per page: the page is in memory anyway, and a million rows make a thousand writes, not a million.
-      if (page.items.length > 0) await writeOut(out, (count === 0 ? '' : ',') + page.items.map((item) => JSON.stringify(spec.toJson(item))).join(','));
+      if (page.items.length > 0)
+        await writeOut(out, (count === 0 ? '' : ',') + page.items.map((item) => JSON.stringify(spec.toJson(item))).join(','));
       count += page.items.length;
     } else {
       await table.rows(page.items.map(spec.toRow));

@@ -61,5 +61,5 @@ export function prettyLogLine(line: string): string {
 }
 
 function isErrorRecord(value: unknown): value is { readonly message: string; readonly stack?: unknown } {
-  return typeof value === 'object' && value !== null && 'message' in value && typeof (value).message === 'string' && 'stack' in value;
+  return typeof value === 'object' && value !== null && 'message' in value && typeof value.message === 'string' && 'stack' in value;
 }

@@ -15,7 +15,12 @@ export interface NoncePruning {
  * is away) is reported and the next one tries again; nothing is lost by
  * waiting, the table only holds a few more rows.
  */
-export function startNoncePruning(ledger: NonceLedger, clock: Clock, onError: (error: unknown) => void, everyMs = NONCE_PRUNE_INTERVAL_MS): NoncePruning {
+export function startNoncePruning(
+  ledger: NonceLedger,
+  clock: Clock,
+  onError: (error: unknown) => void,
+  everyMs = NONCE_PRUNE_INTERVAL_MS,
+): NoncePruning {
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (running !== undefined) return;

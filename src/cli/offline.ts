@@ -16,7 +16,11 @@ export function configOf(parsed: ParsedCommand): Config {
 }
 
 /** Opens the core for one command and closes the ledger after it, whatever `use` does. */
-export async function withCore<T>(parsed: ParsedCommand, use: (core: Core) => Promise<T> | T, options: { readonly ensureIdentities?: boolean } = {}): Promise<T> {
+export async function withCore<T>(
+  parsed: ParsedCommand,
+  use: (core: Core) => Promise<T> | T,
+  options: { readonly ensureIdentities?: boolean } = {},
+): Promise<T> {
   const core = await openCore(configOf(parsed), { ensureIdentities: options.ensureIdentities ?? false });
   try {
     return await use(core);

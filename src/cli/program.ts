@@ -108,4 +108,3 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 }
-

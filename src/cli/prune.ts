@@ -8,7 +8,14 @@ import { randomUUID, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { countPrunable, openLedgerBackend, pruneLedger, type LedgerBackend, type RetentionPolicy, type RetentionReport } from '../ledger/index.js';
+import {
+  countPrunable,
+  openLedgerBackend,
+  pruneLedger,
+  type LedgerBackend,
+  type RetentionPolicy,
+  type RetentionReport,
+} from '../ledger/index.js';
 import { type Clock, systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';
 import type { Command } from './args.js';
@@ -72,7 +79,12 @@ export interface RetentionSchedule {
 
 /** `keysmith_retention_pruned_rows_total{table}`: rows retention deleted. */
 export function retentionMetricsOn(registry: Registry): (table: string, rows: number) => void {
-  const pruned = new Counter({ name: 'keysmith_retention_pruned_rows_total', help: 'Ledger rows deleted by retention, by table.', labelNames: ['table'], registers: [registry] });
+  const pruned = new Counter({
+    name: 'keysmith_retention_pruned_rows_total',
+    help: 'Ledger rows deleted by retention, by table.',
+    labelNames: ['table'],
+    registers: [registry],
+  });
   return (table, rows) => pruned.inc({ table }, rows);
 }
 
@@ -83,7 +95,13 @@ export function retentionMetricsOn(registry: Registry): (table: string, rows: nu
  */
 export function startRetention(
   ledger: Pick<LedgerBackend, 'leases' | 'retention'>,
-  options: { readonly config: Config; readonly clock: Clock; readonly onBatch: (table: string, rows: number) => void; readonly onError: (error: unknown) => void; readonly onPass?: (report: RetentionReport) => void },
+  options: {
+    readonly config: Config;
+    readonly clock: Clock;
+    readonly onBatch: (table: string, rows: number) => void;
+    readonly onError: (error: unknown) => void;
+    readonly onPass?: (report: RetentionReport) => void;
+  },
 ): RetentionSchedule {
   const everyMs = options.config.retentionInterval;
   let running: Promise<void> | undefined;
@@ -126,7 +144,11 @@ export const pruneCommand: Command = {
   example: 'keysmith prune --dry-run --json',
   options: {
     'dry-run': { type: 'boolean', help: 'count what would be deleted now; delete nothing', default: 'false' },
-    json: { type: 'boolean', help: 'print one JSON document: {"dry_run", "retention_period_ms", "tables": {table: rows}}', default: 'false' },
+    json: {
+      type: 'boolean',
+      help: 'print one JSON document: {"dry_run", "retention_period_ms", "tables": {table: rows}}',
+      default: 'false',
+    },
   },
   async run(parsed) {
     const config = configOf(parsed);
@@ -140,7 +162,11 @@ export const pruneCommand: Command = {
         report = await countPrunable(ledger.retention, policy, systemClock.now());
       } else {
         const run = await pruneUnderLease(ledger, policy, systemClock);
-        if (run.report === null) throw new DomainError('conflict', 'another keysmith process is pruning this ledger right now (the retention lease is held); try again later');
+        if (run.report === null)
+          throw new DomainError(
+            'conflict',
+            'another keysmith process is pruning this ledger right now (the retention lease is held); try again later',
+          );
         report = run.report;
       }
       if (parsed.values['json'] === true) {

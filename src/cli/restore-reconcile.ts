@@ -34,11 +34,19 @@ export function crlRevocations(dataDir: string, passed: readonly string[]): CrlR
       const der = text.includes('-----BEGIN X509 CRL-----') ? fromPem(text, 'X509 CRL') : new Uint8Array(bytes);
       const crl = describeCrl(der);
       for (const entry of crl.entries) {
-        revocations.push({ issuer: crl.issuer, serial: entry.serial, revokedAt: entry.revokedAt, reason: entry.reason ?? 'unspecified', crlNumber: crl.crlNumber ?? 0 });
+        revocations.push({
+          issuer: crl.issuer,
+          serial: entry.serial,
+          revokedAt: entry.revokedAt,
+          reason: entry.reason ?? 'unspecified',
+          crlNumber: crl.crlNumber ?? 0,
+        });
       }
-      if (crl.entries.length === 0) revocations.push({ issuer: crl.issuer, serial: '', revokedAt: 0, reason: 'unspecified', crlNumber: crl.crlNumber ?? 0 });
+      if (crl.entries.length === 0)
+        revocations.push({ issuer: crl.issuer, serial: '', revokedAt: 0, reason: 'unspecified', crlNumber: crl.crlNumber ?? 0 });
     } catch (error) {
-      if (isPassed) throw new DomainError('malformed', `--crl ${path}: not a readable CRL (${error instanceof Error ? error.message : String(error)})`);
+      if (isPassed)
+        throw new DomainError('malformed', `--crl ${path}: not a readable CRL (${error instanceof Error ? error.message : String(error)})`);
     }
   };
   for (const path of found) read(path, false);
@@ -61,20 +69,34 @@ export interface Reconciled {
  * live ledger (the restored file is attached to it as `restored`), or undefined.
  * A CRL entry revokes only a certificate of the same issuer (its DN as stored).
  */
-export function reconcile(restoredPath: string, live: Database.Database | undefined, crl: readonly CrlRevocation[], backupCrlNumber: number): Reconciled {
+export function reconcile(
+  restoredPath: string,
+  live: Database.Database | undefined,
+  crl: readonly CrlRevocation[],
+  backupCrlNumber: number,
+): Reconciled {
   const db = live ?? new Database(restoredPath);
   const schema = live === undefined ? 'main' : 'restored';
   if (live !== undefined) live.prepare('ATTACH DATABASE ? AS restored').run(restoredPath);
   try {
-    const hasLiveTable = (name: string): boolean => live !== undefined && live.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+    const hasLiveTable = (name: string): boolean =>
+      live !== undefined && live.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
     const work = db.transaction(() => {
       let carried = 0;
       let fromLedger = 0;
       let liveCrlNumber = 0;
       if (live !== undefined) {
-        live.exec(`CREATE TEMP TABLE carried AS SELECT serial FROM main.certificates l WHERE NOT EXISTS (SELECT 1 FROM restored.certificates r WHERE r.serial = l.serial)`);
-        carried = live.prepare(`INSERT INTO restored.certificates (${CERTIFICATE_COLUMNS}) SELECT ${CERTIFICATE_COLUMNS} FROM main.certificates WHERE serial IN (SELECT serial FROM temp.carried)`).run().changes;
-        live.exec(`INSERT OR IGNORE INTO restored.certificate_names (serial, type, value) SELECT serial, type, value FROM main.certificate_names WHERE serial IN (SELECT serial FROM temp.carried)`);
+        live.exec(
+          `CREATE TEMP TABLE carried AS SELECT serial FROM main.certificates l WHERE NOT EXISTS (SELECT 1 FROM restored.certificates r WHERE r.serial = l.serial)`,
+        );
+        carried = live
+          .prepare(
+            `INSERT INTO restored.certificates (${CERTIFICATE_COLUMNS}) SELECT ${CERTIFICATE_COLUMNS} FROM main.certificates WHERE serial IN (SELECT serial FROM temp.carried)`,
+          )
+          .run().changes;
+        live.exec(
+          `INSERT OR IGNORE INTO restored.certificate_names (serial, type, value) SELECT serial, type, value FROM main.certificate_names WHERE serial IN (SELECT serial FROM temp.carried)`,
+        );
         if (hasLiveTable('spiffe_latest')) {
           live.exec(`INSERT INTO restored.spiffe_latest (spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at)
             SELECT spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at FROM main.spiffe_latest WHERE true
@@ -86,9 +108,14 @@ export function reconcile(restoredPath: string, live: Database.Database | undefi
         // A join token redeemed after the backup must not work a second time.
         live.exec(`UPDATE restored.join_tokens AS r SET used_at = l.used_at, used_by_serial = l.used_by_serial
                      FROM main.join_tokens AS l WHERE l.token_hash = r.token_hash AND l.used_at IS NOT NULL AND r.used_at IS NULL`);
-        fromLedger = live.prepare(`UPDATE restored.certificates AS r SET status = 'revoked', revoked_at = l.revoked_at, revocation_reason = l.revocation_reason
-                     FROM main.certificates AS l WHERE l.serial = r.serial AND l.status = 'revoked' AND r.status = 'valid'`).run().changes;
-        if (hasLiveTable('crl_numbers')) liveCrlNumber = Number(live.prepare('SELECT coalesce(max(last_number), 0) FROM main.crl_numbers').pluck().get() ?? 0);
+        fromLedger = live
+          .prepare(
+            `UPDATE restored.certificates AS r SET status = 'revoked', revoked_at = l.revoked_at, revocation_reason = l.revocation_reason
+                     FROM main.certificates AS l WHERE l.serial = r.serial AND l.status = 'revoked' AND r.status = 'valid'`,
+          )
+          .run().changes;
+        if (hasLiveTable('crl_numbers'))
+          liveCrlNumber = Number(live.prepare('SELECT coalesce(max(last_number), 0) FROM main.crl_numbers').pluck().get() ?? 0);
       }
       const revoke = db.prepare(
         `UPDATE ${schema}.certificates SET status = 'revoked', revoked_at = :revokedAt, revocation_reason = :reason WHERE serial = :serial AND issuer = :issuer AND status = 'valid'`,
@@ -100,12 +127,19 @@ export function reconcile(restoredPath: string, live: Database.Database | undefi
       for (const entry of crl) {
         crlNumber = Math.max(crlNumber, entry.crlNumber);
         if (entry.serial === '') continue;
-        const changed = revoke.run({ revokedAt: entry.revokedAt, reason: entry.reason, serial: entry.serial, issuer: entry.issuer }).changes;
+        const changed = revoke.run({
+          revokedAt: entry.revokedAt,
+          reason: entry.reason,
+          serial: entry.serial,
+          issuer: entry.issuer,
+        }).changes;
         fromCrl += changed;
         if (changed === 0 && known.get(entry.serial) === undefined) unknown.add(entry.serial);
       }
       // RFC 5280 §5.2.3: the CRL number only grows; the next CRL continues above every one published.
-      db.prepare(`INSERT INTO ${schema}.crl_numbers (scope, last_number) VALUES ('crl', ?) ON CONFLICT (scope) DO UPDATE SET last_number = max(last_number, excluded.last_number)`).run(crlNumber);
+      db.prepare(
+        `INSERT INTO ${schema}.crl_numbers (scope, last_number) VALUES ('crl', ?) ON CONFLICT (scope) DO UPDATE SET last_number = max(last_number, excluded.last_number)`,
+      ).run(crlNumber);
       return { carried, fromLedger, fromCrl, unknown: unknown.size, crlNumber };
     });
     return work.immediate();

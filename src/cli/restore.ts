@@ -112,10 +112,17 @@ function extract(archive: string, ledgerPath: string): Extracted {
   if (manifestBytes === undefined) throw new DomainError('malformed', `${archive} has no manifest.json: not a keysmith backup`);
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as BackupManifest;
   if (manifest.format !== BACKUP_FORMAT || manifest.format_version !== BACKUP_FORMAT_VERSION) {
-    throw new DomainError('malformed', `${archive}: manifest format ${String(manifest.format)} v${String(manifest.format_version)} is not one this keysmith reads (${BACKUP_FORMAT} v${BACKUP_FORMAT_VERSION})`);
+    throw new DomainError(
+      'malformed',
+      `${archive}: manifest format ${String(manifest.format)} v${String(manifest.format_version)} is not one this keysmith reads (${BACKUP_FORMAT} v${BACKUP_FORMAT_VERSION})`,
+    );
   }
   for (const file of manifest.files) {
-    if (hashes.get(file.path) !== file.sha256) throw new DomainError('malformed', `${archive}: ${file.path} does not match the manifest's sha256 (damaged or altered); nothing was restored`);
+    if (hashes.get(file.path) !== file.sha256)
+      throw new DomainError(
+        'malformed',
+        `${archive}: ${file.path} does not match the manifest's sha256 (damaged or altered); nothing was restored`,
+      );
   }
   if (!hashes.has('keysmith.db')) throw new DomainError('malformed', `${archive} holds no keysmith.db`);
   return { manifest, ca };
@@ -128,11 +135,14 @@ function newerThan(live: LedgerStats, manifest: BackupManifest): string[] {
   const liveCertificates = live.rowCounts['certificates'] ?? 0;
   if (liveCertificates > backupCertificates) reasons.push(`${liveCertificates} certificates against the backup's ${backupCertificates}`);
   if (live.latestIssuedAt > manifest.latest_issued_at_ms) {
-    reasons.push(`a certificate issued at ${new Date(live.latestIssuedAt).toISOString()}, after the backup's latest (${new Date(manifest.latest_issued_at_ms).toISOString()})`);
+    reasons.push(
+      `a certificate issued at ${new Date(live.latestIssuedAt).toISOString()}, after the backup's latest (${new Date(manifest.latest_issued_at_ms).toISOString()})`,
+    );
   }
   const backupRevoked = manifest.row_counts['revoked_certificates'] ?? 0;
   if (live.revokedCount > backupRevoked) reasons.push(`${live.revokedCount} revoked certificates against the backup's ${backupRevoked}`);
-  if (live.highestCrlNumber > manifest.highest_crl_number) reasons.push(`CRL number ${live.highestCrlNumber} against the backup's ${manifest.highest_crl_number}`);
+  if (live.highestCrlNumber > manifest.highest_crl_number)
+    reasons.push(`CRL number ${live.highestCrlNumber} against the backup's ${manifest.highest_crl_number}`);
   return reasons;
 }
 
@@ -159,9 +169,11 @@ function checkRestored(path: string): void {
   const db = new Database(path);
   try {
     const integrity = db.pragma('integrity_check', { simple: true });
-    if (integrity !== 'ok') throw new Error(`the restored ledger fails PRAGMA integrity_check: ${String(integrity)}; the live ledger was left as it was`);
+    if (integrity !== 'ok')
+      throw new Error(`the restored ledger fails PRAGMA integrity_check: ${String(integrity)}; the live ledger was left as it was`);
     const dangling = db.pragma('foreign_key_check') as unknown[];
-    if (dangling.length > 0) throw new Error(`the restored ledger has ${dangling.length} rows that break a foreign key; the live ledger was left as it was`);
+    if (dangling.length > 0)
+      throw new Error(`the restored ledger has ${dangling.length} rows that break a foreign key; the live ledger was left as it was`);
     // The file replaces a WAL ledger: leave it in rollback mode, and serve turns WAL on as it opens it.
     db.pragma('journal_mode = DELETE');
   } finally {
@@ -175,7 +187,10 @@ function restoreCa(dataDir: string, ca: ReadonlyMap<string, Buffer>, passphrase:
   if (existsSync(caDir) && readdirSync(caDir).length > 0) return false;
   const sealed = ca.get(SEALED_CLUSTER_KEY_ENTRY);
   if (sealed !== undefined && passphrase === undefined) {
-    throw new DomainError('forbidden', 'this backup carries the CA directory: set KEYSMITH_CA_PASSPHRASE (the passphrase it was taken with) to restore it');
+    throw new DomainError(
+      'forbidden',
+      'this backup carries the CA directory: set KEYSMITH_CA_PASSPHRASE (the passphrase it was taken with) to restore it',
+    );
   }
   const files = new Map<string, Buffer>();
   for (const [entry, bytes] of ca) {
@@ -207,9 +222,13 @@ export function restoreBackup(options: RestoreOptions): RestoreReport {
   let live: Database.Database | undefined;
   try {
     const { manifest, ca } = extract(options.archive, restoring);
-    if (manifest.backend !== 'sqlite') throw new DomainError('forbidden', `${options.archive} is a ${manifest.backend} backup; see docs/backup-restore.md`);
+    if (manifest.backend !== 'sqlite')
+      throw new DomainError('forbidden', `${options.archive} is a ${manifest.backend} backup; see docs/backup-restore.md`);
     if (ca.has(SEALED_CLUSTER_KEY_ENTRY) && options.caPassphrase === undefined && !existsSync(join(dataDir, 'ca'))) {
-      throw new DomainError('forbidden', 'this backup carries the CA directory: set KEYSMITH_CA_PASSPHRASE (the passphrase it was taken with) to restore it');
+      throw new DomainError(
+        'forbidden',
+        'this backup carries the CA directory: set KEYSMITH_CA_PASSPHRASE (the passphrase it was taken with) to restore it',
+      );
     }
     // Bring the restored copy to this keysmith's schema first, so live rows carry over column for column.
     openLedger({ path: restoring }).close();
@@ -266,9 +285,24 @@ export const restoreCommand: Command = {
   example: 'keysmith restore /backups/keysmith-2026-12-01.tar --data-dir /var/lib/keysmith --crl /srv/www/crl/full.crl',
   allowPositionals: true,
   options: {
-    'data-dir': { type: 'string', value: 'DIR', help: 'the data directory to restore into', default: 'dataDir from the configuration (./data)' },
-    force: { type: 'boolean', help: 'restore even when the live ledger is newer (its certificates and revocations are carried over)', default: 'false' },
-    crl: { type: 'string', multiple: true, value: 'FILE', help: 'a published CRL (DER or PEM) whose revocations must hold after the restore; repeatable', default: 'none (the CRLs in <dataDir>/crl are always read)' },
+    'data-dir': {
+      type: 'string',
+      value: 'DIR',
+      help: 'the data directory to restore into',
+      default: 'dataDir from the configuration (./data)',
+    },
+    force: {
+      type: 'boolean',
+      help: 'restore even when the live ledger is newer (its certificates and revocations are carried over)',
+      default: 'false',
+    },
+    crl: {
+      type: 'string',
+      multiple: true,
+      value: 'FILE',
+      help: 'a published CRL (DER or PEM) whose revocations must hold after the restore; repeatable',
+      default: 'none (the CRLs in <dataDir>/crl are always read)',
+    },
     json: { type: 'boolean', help: 'print the report as one JSON document', default: 'false' },
   },
   async run(parsed) {
@@ -276,7 +310,9 @@ export const restoreCommand: Command = {
     const config = configOf(parsed);
     const dataDir = stringOption(parsed, 'data-dir') ?? config.dataDir;
     if (config.databaseUrl !== undefined && stringOption(parsed, 'data-dir') === undefined) {
-      throw new UsageError('KEYSMITH_DATABASE_URL is set: the ledger is on PostgreSQL (restore it with pg_restore, docs/backup-restore.md); give --data-dir to restore a SQLite backup into a directory');
+      throw new UsageError(
+        'KEYSMITH_DATABASE_URL is set: the ledger is on PostgreSQL (restore it with pg_restore, docs/backup-restore.md); give --data-dir to restore a SQLite backup into a directory',
+      );
     }
     const report = restoreBackup({
       archive: resolve(archive),
@@ -293,7 +329,10 @@ export const restoreCommand: Command = {
       console.log(`  certificates carried over from the live ledger: ${report.carriedCertificates}`);
       console.log(`  revocations re-applied from the live ledger: ${report.revocationsFromLedger}`);
       console.log(`  revocations re-applied from CRL files: ${report.revocationsFromCrl}`);
-      if (report.unknownCrlSerials > 0) console.log(`  CRL serials in no ledger (issued after the backup; keep publishing that CRL until they expire): ${report.unknownCrlSerials}`);
+      if (report.unknownCrlSerials > 0)
+        console.log(
+          `  CRL serials in no ledger (issued after the backup; keep publishing that CRL until they expire): ${report.unknownCrlSerials}`,
+        );
       console.log(`  CRL number continues above ${report.crlNumber}`);
       if (report.caRestored) console.log(`  restored ${join(report.dataDir, 'ca')}`);
       if (report.previousLedger !== null) console.log(`  the replaced ledger is kept as ${report.previousLedger}`);

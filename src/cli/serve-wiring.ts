@@ -62,11 +62,14 @@ function caRotationHealth(watch: CaWatch): { ok: boolean; detail?: string } {
  */
 export function startReloads(core: Core, log: WiringLog, jwtKeys: JwtKeyRing, revocation: Pick<Revocation, 'start' | 'watch'>): void {
   // The message only, never the error object: nothing a signing thread held reaches the log.
-  core.reportCryptoWorkerErrors((error) => log.warn({ workerError: error.message }, 'a crypto worker failed; its jobs were refused with 503 and it is replaced'));
+  core.reportCryptoWorkerErrors((error) =>
+    log.warn({ workerError: error.message }, 'a crypto worker failed; its jobs were refused with 503 and it is replaced'),
+  );
   jwtKeys.start({
     everyMs: core.config.jwtKeyCheckInterval,
     onError: (err) => log.error({ err }, 'reading the JWT-SVID key schedule failed; the keys loaded before stay in use'),
-    onChange: () => log.info({ published: jwtKeys.publishedJwks().map((jwk) => jwk.kid), signing: jwtKeys.kid }, 'JWT-SVID key schedule reloaded'),
+    onChange: () =>
+      log.info({ published: jwtKeys.publishedJwks().map((jwk) => jwk.kid), signing: jwtKeys.kid }, 'JWT-SVID key schedule reloaded'),
   });
   revocation.start((err) => log.error({ err }, 'OCSP responder rotation, CRL rebuild or CA reload failed'));
   logCaChanges(log, revocation.watch);
@@ -80,7 +83,10 @@ function logCaChanges(log: WiringLog, caWatch: CaWatch): void {
   };
   logRenewal();
   caWatch.onChange((snapshot) => {
-    log.info({ active: snapshot.active.serial, published: snapshot.published.map((i) => `${i.serial}:${i.state}`) }, 'CA intermediates changed');
+    log.info(
+      { active: snapshot.active.serial, published: snapshot.published.map((i) => `${i.serial}:${i.state}`) },
+      'CA intermediates changed',
+    );
     logRenewal();
   });
 }

@@ -8,7 +8,16 @@ import { loadConfig } from '../config.js';
 import { requestForCertificate, type OcspReply, type OcspResponder } from '../ocsp/index.js';
 import { isPromise } from '../shared/awaitable-flow.js';
 import { printConfigWarning, stringOption, type Command } from './args.js';
-import { clientCertificateVerdict, composeAcme, openCore, openJwtKeys, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
+import {
+  clientCertificateVerdict,
+  composeAcme,
+  openCore,
+  openJwtKeys,
+  openSvid,
+  publicUrl,
+  revocationBaseUrl,
+  type Core,
+} from './compose.js';
 import { openRevocation, type Revocation } from './issuer-revocation.js';
 import type { AcmeHandler } from '../acme/index.js';
 import { alertMetricsOn, composeAlerts } from './alerts.js';
@@ -55,7 +64,8 @@ export const serveCommand: Command = {
     let core: Core | undefined;
     let server;
     try {
-      if (config.ocspHttpListen !== undefined) await probeListen(config.ocspHttpListen.host, config.ocspHttpListen.port, 'KEYSMITH_OCSP_HTTP_LISTEN (ocspHttpListen)');
+      if (config.ocspHttpListen !== undefined)
+        await probeListen(config.ocspHttpListen.host, config.ocspHttpListen.port, 'KEYSMITH_OCSP_HTTP_LISTEN (ocspHttpListen)');
       core = await openCore(config);
       server = await startServer(core, { configWarnings, listener: bound.listener });
     } catch (err) {
@@ -79,7 +89,9 @@ export const serveCommand: Command = {
         void server
           .close(config.shutdownGraceMs)
           .then(() => running.close())
-          .catch((err: unknown) => console.error(`keysmith: closing the ledger failed: ${err instanceof Error ? err.message : String(err)}`))
+          .catch((err: unknown) =>
+            console.error(`keysmith: closing the ledger failed: ${err instanceof Error ? err.message : String(err)}`),
+          )
           .finally(resolve);
       };
       process.once('SIGTERM', stop);
@@ -118,7 +130,13 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const caWatch = revocation.watch;
   watchRevocationMetrics(metrics, core, revocation);
   // Expiry alerts: the routes get their port now; the schedule starts once the listener is up.
-  const alerts = composeAlerts({ config, ledger: repositories, clock, logger: serveAlertLogger(config.logLevel), metrics: alertMetricsOn(metrics.registry) });
+  const alerts = composeAlerts({
+    config,
+    ledger: repositories,
+    clock,
+    logger: serveAlertLogger(config.logLevel),
+    metrics: alertMetricsOn(metrics.registry),
+  });
   // A batch item's unexpected failure reaches the caller only as 'internal'; its cause goes to the log once the app exists.
   let logInternal: (error: unknown) => void = () => undefined;
   // JWT-SVID keys: a key `keysmith ca rotate-jwt` prepared is picked up within jwtKeyCheckInterval, no restart.
@@ -127,7 +145,11 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   let logAcmeInternal: (error: unknown, context: { readonly method: string; readonly path: string }) => void = () => undefined;
   const acme =
     options.acme ??
-    composeAcme(core, { onInternalError: (error, context) => logAcmeInternal(error, context), onOrderEnded: (outcome) => metrics.countAcmeOrder(outcome), metrics: metrics.registry });
+    composeAcme(core, {
+      onInternalError: (error, context) => logAcmeInternal(error, context),
+      onOrderEnded: (outcome) => metrics.countAcmeOrder(outcome),
+      metrics: metrics.registry,
+    });
   const database = databaseHealth(ledger, { clock });
   // The certificate this listener serves until it stops (a re-issue happens at the next start).
   const serverCertPem = readFileSync(core.paths.serverCert, 'utf8');
@@ -182,7 +204,15 @@ export async function startServer(core: Core, options: StartOptions = {}): Promi
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   // Off by default: only for relying parties that follow nothing but http:// AIA and CRL URLs.
-  const plain = config.ocspHttpListen === undefined ? undefined : await buildPlainHttpApp({ ocsp: revocation.port, clock, logger: { level: config.logLevel, ...(logStream === undefined ? {} : { stream: logStream }) }, metrics });
+  const plain =
+    config.ocspHttpListen === undefined
+      ? undefined
+      : await buildPlainHttpApp({
+          ocsp: revocation.port,
+          clock,
+          logger: { level: config.logLevel, ...(logStream === undefined ? {} : { stream: logStream }) },
+          metrics,
+        });
   if (plain !== undefined && config.ocspHttpListen !== undefined) {
     try {
       await plain.listen({ host: config.ocspHttpListen.host, port: config.ocspHttpListen.port });
@@ -233,7 +263,11 @@ const FEED_TROUBLE: { readonly [K in FeedErrorContext]: string } = {
 function refuseUnknownOrRevoked(core: Core, peer: PeerCertificates, revokedCas: ReadonlySet<string>): void {
   // A chain through a revoked intermediate (keysmith ca revoke-intermediate) is refused whatever the leaf's own status, on either backend.
   for (const cert of peer.chain) {
-    if (revokedCas.has(cert.serialNumber)) throw new TlsAlertError('certificate_revoked', `the chain of serial ${peer.leaf.serialNumber} passes through revoked intermediate ${cert.serialNumber}`);
+    if (revokedCas.has(cert.serialNumber))
+      throw new TlsAlertError(
+        'certificate_revoked',
+        `the chain of serial ${peer.leaf.serialNumber} passes through revoked intermediate ${cert.serialNumber}`,
+      );
   }
   const verdict = clientCertificateVerdict(core, peer.leaf);
   if (isPromise(verdict)) {
@@ -316,7 +350,11 @@ function startMetrics(core: Core): { readonly metrics: KeysmithMetrics; readonly
 function watchRevocationMetrics(metrics: KeysmithMetrics, core: Core, revocation: Revocation): void {
   const caWatch = revocation.watch;
   metrics.watchCertificates(
-    caCertificates({ core, ocspResponder: () => revocation.signer.certificateDer, intermediates: () => caWatch.snapshot.published.map((i) => i.certDer) }),
+    caCertificates({
+      core,
+      ocspResponder: () => revocation.signer.certificateDer,
+      intermediates: () => caWatch.snapshot.published.map((i) => i.certDer),
+    }),
   );
   metrics.watchAlertOutbox(() => core.repositories.alerts.outboxDepth());
   caLifeGauge(metrics, caWatch);

@@ -106,12 +106,21 @@ export function bindError(err: NodeJS.ErrnoException, host: string, port: number
   const variable = setting === 'listen' ? 'KEYSMITH_LISTEN (listen)' : setting;
   switch (err.code) {
     case 'EADDRINUSE':
-      return new Error(`cannot listen on ${address}: the address is already in use (another keysmith or another program holds it); stop that program or set ${variable} to a free port. Nothing was created.`, { cause: err });
+      return new Error(
+        `cannot listen on ${address}: the address is already in use (another keysmith or another program holds it); stop that program or set ${variable} to a free port. Nothing was created.`,
+        { cause: err },
+      );
     case 'EACCES':
     case 'EPERM':
-      return new Error(`cannot listen on ${address}: permission denied (ports below 1024 need privileges); use a port of 1024 or more in ${variable}, or grant CAP_NET_BIND_SERVICE. Nothing was created.`, { cause: err });
+      return new Error(
+        `cannot listen on ${address}: permission denied (ports below 1024 need privileges); use a port of 1024 or more in ${variable}, or grant CAP_NET_BIND_SERVICE. Nothing was created.`,
+        { cause: err },
+      );
     case 'EADDRNOTAVAIL':
-      return new Error(`cannot listen on ${address}: no network interface of this machine has that address; fix ${variable}. Nothing was created.`, { cause: err });
+      return new Error(
+        `cannot listen on ${address}: no network interface of this machine has that address; fix ${variable}. Nothing was created.`,
+        { cause: err },
+      );
     default:
       return new Error(`cannot listen on ${address} (${variable}): ${err.message}. Nothing was created.`, { cause: err });
   }

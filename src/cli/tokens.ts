@@ -27,13 +27,16 @@ export function tokenWire(token: JoinTokenSummary, now: number) {
   };
 }
 
-
 export const tokensCreateCommand: Command = {
   name: 'tokens create',
   summary: 'create a one-time join token for a node (prints only the token)',
   usage: 'keysmith tokens create --spiffe-id spiffe://<trust domain>/node/<name> [--ttl 10m] [--json]',
   options: {
-    'spiffe-id': { type: 'string', value: 'ID', help: 'the node identity the token attests: spiffe://<trust domain>/node/<name> (required)' },
+    'spiffe-id': {
+      type: 'string',
+      value: 'ID',
+      help: 'the node identity the token attests: spiffe://<trust domain>/node/<name> (required)',
+    },
     ttl: { type: 'string', value: 'DURATION', default: '10m', help: 'how long the token can be used, 1m to 7d' },
     json: { type: 'boolean', help: 'print {"tokens":[...]}: the token (shown this once) with its id, status and times' },
   },
@@ -66,7 +69,8 @@ export const tokensListCommand: Command = {
   async run(parsed) {
     const statusText = stringOption(parsed, 'status');
     const status: JoinTokenStatus | undefined = JOIN_TOKEN_STATUSES.find((s) => s === statusText);
-    if (statusText !== undefined && status === undefined) throw new UsageError(`--status: expected one of ${JOIN_TOKEN_STATUSES.join(', ')}, got '${statusText}'`);
+    if (statusText !== undefined && status === undefined)
+      throw new UsageError(`--status: expected one of ${JOIN_TOKEN_STATUSES.join(', ')}, got '${statusText}'`);
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const paging = pagingOf(parsed);
     await withCore(parsed, async (core) => {

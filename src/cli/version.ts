@@ -27,5 +27,5 @@ function readManifest(path: string): { name?: unknown; version?: unknown } | und
     return undefined;
   }
   const parsed: unknown = JSON.parse(text);
-  return typeof parsed === 'object' && parsed !== null ? (parsed) : undefined;
+  return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
 }

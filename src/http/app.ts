@@ -43,7 +43,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     serverFactory: (handler) => {
       // requireHostHeader off: the Host check is ours (plugins/request-context), answered as a problem document.
-      const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, requireHostHeader: false }, handler);
+      const server = createHttpServer(
+        { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, requireHostHeader: false },
+        handler,
+      );
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       rememberRequestTargets(server);
       return server;
@@ -74,7 +77,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestMetrics(app, deps.metrics);
 
   await registerOpenApi(app);
-  registerHealthRoutes(app, { checks: deps.health, ...(deps.eventLoopLag === undefined ? {} : { eventLoopLag: deps.eventLoopLag }), ...(deps.database === undefined ? {} : { database: deps.database }) });
+  registerHealthRoutes(app, {
+    checks: deps.health,
+    ...(deps.eventLoopLag === undefined ? {} : { eventLoopLag: deps.eventLoopLag }),
+    ...(deps.database === undefined ? {} : { database: deps.database }),
+  });
   registerBundleRoutes(app, deps.bundle, deps.bundleRefreshHintSeconds ?? DEFAULT_REFRESH_HINT_SECONDS);
   registerMetricsRoute(app, deps.metrics);
   registerOpsRoutes(app, deps);

@@ -21,7 +21,8 @@ export interface WatchedCertificate {
  * §2.2: good, revoked, unknown) or, when no signed response was given, the
  * OCSPResponseStatus (§2.3) that was sent instead.
  */
-export type OcspAnswerStatus = 'good' | 'revoked' | 'unknown' | 'malformedRequest' | 'internalError' | 'tryLater' | 'sigRequired' | 'unauthorized';
+export type OcspAnswerStatus =
+  'good' | 'revoked' | 'unknown' | 'malformedRequest' | 'internalError' | 'tryLater' | 'sigRequired' | 'unauthorized';
 
 /** How an ACME order ended (RFC 8555 §7.1.6): valid when finalize issued its certificate, invalid when a validation failed. */
 export type AcmeOrderOutcome = 'valid' | 'invalid';
@@ -41,7 +42,11 @@ export interface KeysmithMetricsOptions {
 const COLLECT_FAILURES = 'keysmith_metrics_collect_failures_total';
 
 /** prom-client default metrics that break the exposition conventions `promtool check metrics` enforces. */
-const UNCONVENTIONAL_DEFAULT_METRICS = ['keysmith_nodejs_active_handles_total', 'keysmith_nodejs_active_requests_total', 'keysmith_nodejs_active_resources_total'];
+const UNCONVENTIONAL_DEFAULT_METRICS = [
+  'keysmith_nodejs_active_handles_total',
+  'keysmith_nodejs_active_requests_total',
+  'keysmith_nodejs_active_resources_total',
+];
 
 /**
  * keysmith's Prometheus metrics on a private Registry (never prom-client's
@@ -182,7 +187,8 @@ export class KeysmithMetrics {
       'notAfter of the CA certificates and the listener certificate, in seconds since the Unix epoch, by role and serial.',
       ['role', 'serial'],
       async (gauge) => {
-        for (const certificate of await list()) gauge.set({ role: certificate.role, serial: certificate.serial }, Math.floor(certificate.notAfter / 1000));
+        for (const certificate of await list())
+          gauge.set({ role: certificate.role, serial: certificate.serial }, Math.floor(certificate.notAfter / 1000));
       },
     );
   }

@@ -29,7 +29,10 @@ export function stubDeps(): AppDeps {
     clock: { now: () => 0 },
     metrics: new KeysmithMetrics(),
     ocsp: {
-      responder: { answer: () => ({ der: new Uint8Array(), status: 'internalError' }), answerGet: () => ({ der: new Uint8Array(), status: 'internalError' }) },
+      responder: {
+        answer: () => ({ der: new Uint8Array(), status: 'internalError' }),
+        answerGet: () => ({ der: new Uint8Array(), status: 'internalError' }),
+      },
       crl: () => 'pending',
       issuerCertificate: () => new Uint8Array(),
     },

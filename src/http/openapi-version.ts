@@ -19,7 +19,14 @@ export function packageVersion(): string {
       continue;
     }
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null && 'name' in parsed && parsed.name === 'keysmith' && 'version' in parsed && typeof parsed.version === 'string') {
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'name' in parsed &&
+      parsed.name === 'keysmith' &&
+      'version' in parsed &&
+      typeof parsed.version === 'string'
+    ) {
       cached = parsed.version;
       return cached;
     }

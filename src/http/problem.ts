@@ -161,7 +161,11 @@ function classify(error: FastifyError, request: FastifyRequest): Classified {
   if (isDomainError(error)) {
     if (error.kind === 'internal') return internalProblem(request, instance);
     const retry = error.retryAfterSeconds ?? defaultRetryAfter(error.kind);
-    return { problem: problemOf(error.kind, error.detail, instance), isInternal: false, ...(retry === undefined ? {} : { retryAfterSeconds: retry }) };
+    return {
+      problem: problemOf(error.kind, error.detail, instance),
+      isInternal: false,
+      ...(retry === undefined ? {} : { retryAfterSeconds: retry }),
+    };
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
     return { problem: problemOf('malformed', describeValidation(error.validationContext, error.validation), instance), isInternal: false };
@@ -170,10 +174,22 @@ function classify(error: FastifyError, request: FastifyRequest): Classified {
   const status = error.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
     // Fastify's own 4xx errors (body parsing, content type, size) carry safe, specific messages.
-    const kind = status === 413 ? 'payloadTooLarge' : status === 415 ? 'unsupportedMediaType' : status === 404 ? 'notFound' : status === 400 ? 'malformed' : undefined;
+    const kind =
+      status === 413
+        ? 'payloadTooLarge'
+        : status === 415
+          ? 'unsupportedMediaType'
+          : status === 404
+            ? 'notFound'
+            : status === 400
+              ? 'malformed'
+              : undefined;
     if (kind !== undefined) return { problem: problemOf(kind, error.message, instance), isInternal: false };
     // RFC 9457 §4.2.1: about:blank says no more than the status code does.
-    return { problem: { type: 'about:blank', title: STATUS_CODES[status] ?? 'Client error', status, detail: error.message, instance }, isInternal: false };
+    return {
+      problem: { type: 'about:blank', title: STATUS_CODES[status] ?? 'Client error', status, detail: error.message, instance },
+      isInternal: false,
+    };
   }
   return internalProblem(request, instance);
 }
@@ -198,7 +214,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
     const path = request.url.split('?', 1)[0] ?? request.url;
     // A hostile path is not echoed in full (twice): the answer stays small whatever was asked.
     if (path.length > MAX_ECHOED_PATH) {
-      return sendProblem(reply, problemOf('notFound', `No route for ${request.method} ${path.slice(0, MAX_ECHOED_PATH)}… (${path.length} characters).`));
+      return sendProblem(
+        reply,
+        problemOf('notFound', `No route for ${request.method} ${path.slice(0, MAX_ECHOED_PATH)}… (${path.length} characters).`),
+      );
     }
     return sendProblem(reply, problemOf('notFound', `No route for ${request.method} ${path}.`, path));
   });
@@ -218,9 +237,15 @@ export function clientErrorResponse(error: Error & { code?: string }, socket: Du
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const status = clientErrorStatus(error);
   const detail =
-    status === 408 ? 'The request was not received in time.' : status === 431 ? 'The request headers are too large.' : 'The request could not be parsed as HTTP/1.1.';
+    status === 408
+      ? 'The request was not received in time.'
+      : status === 431
+        ? 'The request headers are too large.'
+        : 'The request could not be parsed as HTTP/1.1.';
   const problem: ProblemDocument =
-    status === 400 ? problemOf('malformed', detail) : { type: 'about:blank', title: STATUS_CODES[status] ?? 'Client error', status, detail };
+    status === 400
+      ? problemOf('malformed', detail)
+      : { type: 'about:blank', title: STATUS_CODES[status] ?? 'Client error', status, detail };
   const body = JSON.stringify(problem);
   if (socket.writable) {
     socket.write(

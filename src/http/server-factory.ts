@@ -214,7 +214,13 @@ function listenOn(tls: TlsServer, http: HttpServer, port: number | NetServer, ho
 }
 
 /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes every connection. */
-async function closeGracefully(app: FastifyInstance, http: HttpServer, tls: TlsServer, state: ConnectionState, graceMs: number): Promise<void> {
+async function closeGracefully(
+  app: FastifyInstance,
+  http: HttpServer,
+  tls: TlsServer,
+  state: ConnectionState,
+  graceMs: number,
+): Promise<void> {
   state.isClosing = true;
   // Monotonic time: the drain bound must not move with the wall clock.
   const deadline = performance.now() + graceMs;

@@ -66,7 +66,8 @@ export class AcmeAccountRepository {
   }
 
   updateAccountContact(id: string, contact: readonly string[]): AcmeAccountRecord {
-    if (this.statements.updateContact.run(JSON.stringify(contact), id).changes !== 1) throw new DomainError('notFound', `no ACME account ${id}`);
+    if (this.statements.updateContact.run(JSON.stringify(contact), id).changes !== 1)
+      throw new DomainError('notFound', `no ACME account ${id}`);
     return this.mustFindAccount(id);
   }
 

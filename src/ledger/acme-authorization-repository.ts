@@ -45,7 +45,8 @@ export class AcmeAuthorizationRepository {
     this.deactivateAuthorizationTx = db.transaction((id: string): boolean => {
       const statements = this.statements;
       const changed =
-        statements.authorizationStatus.run('deactivated', id, 'pending').changes + statements.authorizationStatus.run('deactivated', id, 'valid').changes;
+        statements.authorizationStatus.run('deactivated', id, 'pending').changes +
+        statements.authorizationStatus.run('deactivated', id, 'valid').changes;
       if (changed === 0) return false;
       statements.ordersInvalid.run(AUTHORIZATION_DEACTIVATED_PROBLEM, id);
       return true;
@@ -139,9 +140,7 @@ function prepareAuthorizationStatements(db: Database.Database) {
     authorizationValid: db.prepare<[number, string]>(
       `UPDATE acme_authorizations SET status = 'valid', expires_at = ? WHERE id = ? AND status = 'pending'`,
     ),
-    authorizationStatus: db.prepare<[string, string, string]>(
-      `UPDATE acme_authorizations SET status = ? WHERE id = ? AND status = ?`,
-    ),
+    authorizationStatus: db.prepare<[string, string, string]>(`UPDATE acme_authorizations SET status = ? WHERE id = ? AND status = ?`),
     // Pending orders holding this authorization whose every authorization is now valid.
     ordersReady: db.prepare<[string]>(
       `UPDATE acme_orders SET status = 'ready'

@@ -106,17 +106,19 @@ function prepareOrderStatements(db: Database.Database) {
       `INSERT INTO acme_orders (id, account_id, status, identifiers, not_before, not_after, expires_at, created_at, replaces, replaces_serial)
        VALUES (:id, :accountId, :status, :identifiers, :notBefore, :notAfter, :expiresAt, :createdAt, :replaces, :replacesSerial)`,
     ),
-    liveReplacement: db.prepare<[string, number], number>(
-      `SELECT 1 FROM acme_orders WHERE replaces_serial = ?
+    liveReplacement: db
+      .prepare<[string, number], number>(
+        `SELECT 1 FROM acme_orders WHERE replaces_serial = ?
           AND (status IN ('processing', 'valid') OR (status IN ('pending', 'ready') AND expires_at > ?)) LIMIT 1`,
-    ).pluck(),
+      )
+      .pluck(),
     selectOrder: db.prepare<[string], OrderRow>(`SELECT ${ORDER_COLUMNS} FROM acme_orders WHERE id = ?`),
-    selectOrderAuthorizations: db.prepare<[string], string>(
-      'SELECT authorization_id FROM acme_order_authorizations WHERE order_id = ? ORDER BY position',
-    ).pluck(),
-    listOrderIds: db.prepare<[string, number], string>(
-      'SELECT id FROM acme_orders WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?',
-    ).pluck(),
+    selectOrderAuthorizations: db
+      .prepare<[string], string>('SELECT authorization_id FROM acme_order_authorizations WHERE order_id = ? ORDER BY position')
+      .pluck(),
+    listOrderIds: db
+      .prepare<[string, number], string>('SELECT id FROM acme_orders WHERE account_id = ? ORDER BY created_at DESC, id LIMIT ?')
+      .pluck(),
     linkAuthorization: db.prepare<[string, string, number]>(
       'INSERT INTO acme_order_authorizations (order_id, authorization_id, position) VALUES (?, ?, ?)',
     ),

@@ -218,5 +218,8 @@ function storedProblem(json: string | null): AcmeStoredProblem | null {
   if (typeof value !== 'object' || value === null) return null;
   const type: unknown = Reflect.get(value, 'type');
   const detail: unknown = Reflect.get(value, 'detail');
-  return { type: typeof type === 'string' ? type : 'urn:ietf:params:acme:error:serverInternal', detail: typeof detail === 'string' ? detail : '' };
+  return {
+    type: typeof type === 'string' ? type : 'urn:ietf:params:acme:error:serverInternal',
+    detail: typeof detail === 'string' ? detail : '',
+  };
 }

@@ -76,7 +76,9 @@ export class AlertOutboxRepository {
 
   private readonly selectOutboxDepth = lazy(() => this.db.prepare<[], OutboxDepth>(SELECT_OUTBOX_DEPTH));
   private readonly selectExpiringOthers = lazy(() => this.db.prepare<[ExpiringOthersParams], AlertedRow>(SELECT_EXPIRING_OTHERS));
-  private readonly selectExpiringStoppedSvids = lazy(() => this.db.prepare<[ExpiringStoppedParams], AlertedRow>(SELECT_EXPIRING_STOPPED_SVIDS));
+  private readonly selectExpiringStoppedSvids = lazy(() =>
+    this.db.prepare<[ExpiringStoppedParams], AlertedRow>(SELECT_EXPIRING_STOPPED_SVIDS),
+  );
   private readonly selectExpiringAllSvids = lazy(() => this.db.prepare<[ExpiringParams], AlertedRow>(SELECT_EXPIRING_ALL_SVIDS));
   private readonly insertAlert = lazy(() =>
     this.db
@@ -95,9 +97,7 @@ export class AlertOutboxRepository {
   private readonly selectLastFinishedStart = lazy(() =>
     this.db.prepare<[], number | null>('SELECT max(started_at) FROM alert_runs WHERE finished_at IS NOT NULL').pluck(),
   );
-  private readonly selectSlotTaken = lazy(() =>
-    this.db.prepare<[number], number>('SELECT 1 FROM alert_runs WHERE slot = ?').pluck(),
-  );
+  private readonly selectSlotTaken = lazy(() => this.db.prepare<[number], number>('SELECT 1 FROM alert_runs WHERE slot = ?').pluck());
   private readonly insertRun = lazy(() =>
     this.db
       .prepare<[InsertRunParams], number>(
@@ -106,13 +106,9 @@ export class AlertOutboxRepository {
       .pluck(),
   );
   private readonly updateRunFinished = lazy(() =>
-    this.db.prepare<[number, number, number]>(
-      'UPDATE alert_runs SET finished_at = ?, enqueued = ? WHERE id = ? AND finished_at IS NULL',
-    ),
+    this.db.prepare<[number, number, number]>('UPDATE alert_runs SET finished_at = ?, enqueued = ? WHERE id = ? AND finished_at IS NULL'),
   );
-  private readonly selectWaiting = lazy(() =>
-    this.db.prepare<[{ perRecipient: number; limit: number }], WaitingRow>(SELECT_WAITING),
-  );
+  private readonly selectWaiting = lazy(() => this.db.prepare<[{ perRecipient: number; limit: number }], WaitingRow>(SELECT_WAITING));
   private readonly insertMessage = lazy(() =>
     this.db
       .prepare<[InsertMessageParams], number>(
@@ -167,9 +163,7 @@ export class AlertOutboxRepository {
   private readonly selectPage = lazy(() =>
     this.db.prepare<[{ before: number | null; status: string | null; take: number }], PageRow>(SELECT_ALERT_PAGE),
   );
-  private readonly selectDeliveryStates = lazy(() =>
-    this.db.prepare<[{ ids: string }], DeliveryStateRow>(SELECT_DELIVERY_STATES),
-  );
+  private readonly selectDeliveryStates = lazy(() => this.db.prepare<[{ ids: string }], DeliveryStateRow>(SELECT_DELIVERY_STATES));
 
   private readonly startRunTransaction: Database.Transaction<(request: StartRunRequest) => number | null>;
   private readonly enqueueTransaction: Database.Transaction<(request: EnqueueRequest) => EnqueuedAlert[]>;
@@ -196,7 +190,13 @@ export class AlertOutboxRepository {
       for (const threshold of tightestFirst(request.thresholds)) {
         for (const row of this.expiringRows(request.now, threshold)) {
           const key = checkedAlertKey(request, row.serial, threshold.withinMs);
-          const id = this.insertAlert().get({ serial: row.serial, thresholdMs: threshold.withinMs, key, runId: request.runId, now: request.now });
+          const id = this.insertAlert().get({
+            serial: row.serial,
+            thresholdMs: threshold.withinMs,
+            key,
+            runId: request.runId,
+            now: request.now,
+          });
           if (id === undefined) continue;
           for (const target of request.targets) this.insertDelivery().run(id, target.channel, target.recipient);
           enqueued.push(toEnqueuedAlert(row, id, threshold.withinMs, key, request.now));
@@ -285,7 +285,9 @@ export class AlertOutboxRepository {
 
   /** Pending messages due by `now`, oldest due first; only `channel`'s when given (each channel is its own delivery lane). */
   dueMessages(now: number, limit: number, channel?: AlertChannel): PendingMessage[] {
-    return this.selectDue().all({ now, limit, channel: channel ?? null }).map(toPendingMessage);
+    return this.selectDue()
+      .all({ now, limit, channel: channel ?? null })
+      .map(toPendingMessage);
   }
 
   /** When the earliest pending message is due, or null when none is pending. */
@@ -336,4 +338,3 @@ export class AlertOutboxRepository {
     return rows.sort(byNotAfterThenSerial);
   }
 }
-

@@ -192,13 +192,11 @@ export function checkChannel(value: string, where: string): AlertChannel {
   return value;
 }
 
-
 /** Alerts are listed newest first; the cursor is the id of the last one served. */
 export function decodeAlertCursor(cursor: string): number {
   if (!/^[1-9][0-9]{0,15}$/.test(cursor)) throw badCursor();
   return Number(cursor);
 }
-
 
 /** Long error texts (an HTML error page) are cut; the log has the rest. */
 export const MAX_ERROR_CHARS = 500;
@@ -233,7 +231,8 @@ export function tightestFirst(thresholds: readonly ExpiryThresholdSpec[]): Expir
 /** The caller's key for one alert, checked against the column's bounds. */
 export function checkedAlertKey(request: EnqueueRequest, serial: string, thresholdMs: number): string {
   const key = request.keyFor(serial, thresholdMs);
-  if (key.length === 0 || key.length > MAX_KEY_CHARS) throw new DomainError('malformed', `idempotency key for ${serial} is empty or too long`);
+  if (key.length === 0 || key.length > MAX_KEY_CHARS)
+    throw new DomainError('malformed', `idempotency key for ${serial} is empty or too long`);
   return key;
 }
 
@@ -242,7 +241,13 @@ export function byNotAfterThenSerial(a: AlertedRow, b: AlertedRow): number {
   return a.notAfter - b.notAfter || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
 }
 
-export function toEnqueuedAlert(row: AlertedRow, id: number, thresholdMs: number, idempotencyKey: string, enqueuedAt: number): EnqueuedAlert {
+export function toEnqueuedAlert(
+  row: AlertedRow,
+  id: number,
+  thresholdMs: number,
+  idempotencyKey: string,
+  enqueuedAt: number,
+): EnqueuedAlert {
   return { ...toAlertedCertificate(row), id, thresholdMs, idempotencyKey, enqueuedAt };
 }
 
@@ -303,7 +308,10 @@ export interface DeliveryStateRow {
 }
 
 /** The page's bounds from a query, checked: rows to fetch (one more than the page, to know if another follows) and the cursor. */
-export function alertPageBounds(query: AlertQuery, take: number): { readonly before: number | null; readonly status: AlertStatus | null; readonly fetch: number } {
+export function alertPageBounds(
+  query: AlertQuery,
+  take: number,
+): { readonly before: number | null; readonly status: AlertStatus | null; readonly fetch: number } {
   const before = query.cursor === undefined ? null : decodeAlertCursor(query.cursor);
   if (query.status !== undefined && !isAlertStatus(query.status)) throw new DomainError('malformed', 'status is pending, sent or failed');
   return { before, status: query.status ?? null, fetch: take + 1 };

@@ -103,7 +103,21 @@ export interface LatestParams {
  * division of REALs keeps a half millisecond the STRICT INTEGER column refuses.
  * Integer division as the migration's fill does it (times are positive).
  */
-export function latestParams(record: { readonly spiffeId: string; readonly serial: string; readonly profile: string; readonly issuedAt: number; readonly notAfter: number }): LatestParams {
+export function latestParams(record: {
+  readonly spiffeId: string;
+  readonly serial: string;
+  readonly profile: string;
+  readonly issuedAt: number;
+  readonly notAfter: number;
+}): LatestParams {
   const { spiffeId, serial, profile, issuedAt, notAfter } = record;
-  return { spiffeId, serial, profile, issuedAt, notAfter, lifetimeMs: notAfter - issuedAt, renewalDueAt: issuedAt + Math.floor((notAfter - issuedAt) / 2) };
+  return {
+    spiffeId,
+    serial,
+    profile,
+    issuedAt,
+    notAfter,
+    lifetimeMs: notAfter - issuedAt,
+    renewalDueAt: issuedAt + Math.floor((notAfter - issuedAt) / 2),
+  };
 }

@@ -168,7 +168,8 @@ function listSql(query: CertificateQuery, scope: ExpiryScope, order: ListOrder, 
   if (scope === 'attention') {
     const arms: string[] = [];
     if (query.profile !== 'svid') arms.push(select([...where, "profile <> 'svid'"]));
-    if (query.profile === undefined || query.profile === 'svid') arms.push(select([...where, "profile = 'svid'", `serial IN (${STOPPED_RENEWING_SERIALS})`]));
+    if (query.profile === undefined || query.profile === 'svid')
+      arms.push(select([...where, "profile = 'svid'", `serial IN (${STOPPED_RENEWING_SERIALS})`]));
     // A compound SELECT orders by its result columns.
     return `${arms.join(' UNION ALL ')} ORDER BY "notAfter", serial LIMIT :take`;
   }
@@ -177,6 +178,9 @@ function listSql(query: CertificateQuery, scope: ExpiryScope, order: ListOrder, 
 }
 
 /** The cursor for the page after one that ended with this row. */
-export function cursorAfter(order: ListOrder, last: { readonly notAfter: number; readonly issuedAt: number; readonly serial: string }): string {
+export function cursorAfter(
+  order: ListOrder,
+  last: { readonly notAfter: number; readonly issuedAt: number; readonly serial: string },
+): string {
   return encodeCursor({ order, time: order === 'expiring' ? last.notAfter : last.issuedAt, serial: last.serial });
 }

@@ -65,9 +65,7 @@ export class CertificateRepository {
   ) {
     this.durable = new DurableWrites(db);
     this.selectTaken = db.prepare<[string], number>('SELECT 1 FROM certificates WHERE serial = ?').pluck();
-    this.selectBySerial = db.prepare<[string], CertificateRow>(
-      `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = ?`,
-    );
+    this.selectBySerial = db.prepare<[string], CertificateRow>(`SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = ?`);
     this.selectStatus = db.prepare<[string], StatusRow>(`SELECT ${STATUS_COLUMNS} FROM certificates WHERE serial = ?`);
     this.selectCount = db.prepare<[], number>('SELECT count(*) FROM certificates').pluck();
     this.revokedListing = new RevokedListing(db);
@@ -77,9 +75,7 @@ export class CertificateRepository {
        VALUES (:serial, :issuer, :subject, :spiffeId, :profile, :requester, :notBefore, :notAfter,
                :issuedAt, 'valid', :der, :fingerprint, :sans)`,
     );
-    this.insertName = db.prepare<[string, string, string]>(
-      'INSERT INTO certificate_names (serial, type, value) VALUES (?, ?, ?)',
-    );
+    this.insertName = db.prepare<[string, string, string]>('INSERT INTO certificate_names (serial, type, value) VALUES (?, ?, ?)');
     this.updateRevoked = db.prepare<[number, string, string]>(
       `UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ?
         WHERE serial = ? AND status = 'valid'`,
@@ -97,17 +93,15 @@ export class CertificateRepository {
       }
     });
 
-    this.revokeTransaction = db.transaction(
-      (serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord => {
-        const current = this.selectStatus.get(serial);
-        if (current === undefined) throw unknownSerialError(serial);
-        if (current.status === 'revoked') throw alreadyRevokedError(serial);
-        this.updateRevoked.run(revokedAt, reason, serial);
-        const updated = this.selectBySerial.get(serial);
-        if (updated === undefined) throw new Error(`certificate ${serial} vanished while being revoked`);
-        return toCertificateRecord(updated);
-      },
-    );
+    this.revokeTransaction = db.transaction((serial: string, reason: RevocationReason, revokedAt: number): CertificateRecord => {
+      const current = this.selectStatus.get(serial);
+      if (current === undefined) throw unknownSerialError(serial);
+      if (current.status === 'revoked') throw alreadyRevokedError(serial);
+      this.updateRevoked.run(revokedAt, reason, serial);
+      const updated = this.selectBySerial.get(serial);
+      if (updated === undefined) throw new Error(`certificate ${serial} vanished while being revoked`);
+      return toCertificateRecord(updated);
+    });
   }
 
   isSerialTaken(serial: string): boolean {

@@ -22,7 +22,13 @@ export interface CheckpointWorkerData {
 }
 
 export type CheckpointWorkerMessage =
-  | { readonly type: 'checkpoint'; readonly mode: 'PASSIVE' | 'TRUNCATE'; readonly isComplete: boolean; readonly walBytes: number; readonly ms: number }
+  | {
+      readonly type: 'checkpoint';
+      readonly mode: 'PASSIVE' | 'TRUNCATE';
+      readonly isComplete: boolean;
+      readonly walBytes: number;
+      readonly ms: number;
+    }
   | { readonly type: 'error'; readonly message: string };
 
 interface CheckpointRow {

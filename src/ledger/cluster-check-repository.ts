@@ -16,7 +16,8 @@ import { DurableWrites } from './connection.js';
 export const CLUSTER_CHECK_BYTES = 32;
 
 export function checkClusterCheckValue(value: Uint8Array, recordedAt: number): void {
-  if (value.length !== CLUSTER_CHECK_BYTES) throw new DomainError('malformed', `a cluster check value is ${CLUSTER_CHECK_BYTES} bytes, not ${value.length}`);
+  if (value.length !== CLUSTER_CHECK_BYTES)
+    throw new DomainError('malformed', `a cluster check value is ${CLUSTER_CHECK_BYTES} bytes, not ${value.length}`);
   checkTime(recordedAt, 'recordedAt');
 }
 

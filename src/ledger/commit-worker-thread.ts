@@ -40,8 +40,7 @@ export type SerializedError =
   | { readonly type: 'error'; readonly message: string };
 
 export type CommitReply =
-  | { readonly id: number; readonly ok: true }
-  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+  { readonly id: number; readonly ok: true } | { readonly id: number; readonly ok: false; readonly error: SerializedError };
 
 function serializeError(error: unknown): SerializedError {
   if (isDomainError(error)) return { type: 'domain', kind: error.kind, detail: error.detail };
@@ -52,7 +51,12 @@ function serializeError(error: unknown): SerializedError {
 function isWorkerData(value: unknown): value is CommitWorkerData {
   if (typeof value !== 'object' || value === null) return false;
   const { path, busyTimeoutMs, walSizeLimitBytes, tracksLatest } = value as Record<string, unknown>;
-  return typeof path === 'string' && typeof busyTimeoutMs === 'number' && typeof walSizeLimitBytes === 'number' && typeof tracksLatest === 'boolean';
+  return (
+    typeof path === 'string' &&
+    typeof busyTimeoutMs === 'number' &&
+    typeof walSizeLimitBytes === 'number' &&
+    typeof tracksLatest === 'boolean'
+  );
 }
 
 /** Between attempts to take the write lock, as SQLite's own busy handler (sqliteDefaultBusyCallback) steps. */

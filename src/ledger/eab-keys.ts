@@ -19,7 +19,8 @@ function isKeyId(value: string): boolean {
 }
 
 export function checkEabKeyId(keyId: string): void {
-  if (typeof keyId !== 'string' || !isKeyId(keyId)) throw new DomainError('malformed', `an EAB key id is 1 to ${MAX_KEY_ID_LENGTH} characters`);
+  if (typeof keyId !== 'string' || !isKeyId(keyId))
+    throw new DomainError('malformed', `an EAB key id is 1 to ${MAX_KEY_ID_LENGTH} characters`);
 }
 
 /**
@@ -67,5 +68,10 @@ export function planEabList(query: AcmeEabKeyQuery, dialect: SqlDialect): Create
 }
 
 export function toEabPage(rows: readonly AcmeEabKeySummary[], limit: number): { items: AcmeEabKeySummary[]; nextCursor: string | null } {
-  return toCreatedPage(rows, limit, (row) => ({ ...row }), (item) => item.keyId);
+  return toCreatedPage(
+    rows,
+    limit,
+    (row) => ({ ...row }),
+    (item) => item.keyId,
+  );
 }

@@ -1,11 +1,5 @@
 import type Database from 'better-sqlite3';
-import type {
-  EntryPage,
-  EntryQuery,
-  NewRegistrationEntry,
-  RegistrationEntry,
-  RegistrationEntryPatch,
-} from '../domain/entries.js';
+import type { EntryPage, EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../domain/entries.js';
 import { DurableWrites, toConflict } from './connection.js';
 import {
   checkUpdate,
@@ -51,9 +45,7 @@ export class EntryRepository {
   /** One statement per filter shape (at most eight), made on first use. */
   private readonly listStatements = new Map<string, Database.Statement<(string | number)[], EntryRow>>();
   private readonly insertTransaction: Database.Transaction<(row: EntryRow) => void>;
-  private readonly updateTransaction: Database.Transaction<
-    (id: string, patch: RegistrationEntryPatch, now: number) => RegistrationEntry
-  >;
+  private readonly updateTransaction: Database.Transaction<(id: string, patch: RegistrationEntryPatch, now: number) => RegistrationEntry>;
   private readonly deleteTransaction: Database.Transaction<(id: string) => boolean>;
 
   constructor(private readonly db: Database.Database) {
@@ -136,9 +128,7 @@ export class EntryRepository {
   }
 
   private selectById(id: string): EntryRow | undefined {
-    this.selectByIdStatement ??= this.db.prepare<[string], EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = ?`,
-    );
+    this.selectByIdStatement ??= this.db.prepare<[string], EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = ?`);
     return this.selectByIdStatement.get(id);
   }
 }

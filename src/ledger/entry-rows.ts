@@ -36,8 +36,22 @@ export interface EntryRow {
 }
 
 /** INSERT's values in column order: id, spiffe_id, parent_id, x509_ttl_ms, jwt_ttl_ms, dns_names, admin, expires_at, created_at, updated_at, created_by. */
-export function insertValues(row: EntryRow): [string, string, string, number, number, string, number, number | null, number, number, string] {
-  return [row.id, row.spiffeId, row.parentId, row.x509TtlMs, row.jwtTtlMs, row.dnsNames, row.admin, row.expiresAt, row.createdAt, row.updatedAt, row.createdBy];
+export function insertValues(
+  row: EntryRow,
+): [string, string, string, number, number, string, number, number | null, number, number, string] {
+  return [
+    row.id,
+    row.spiffeId,
+    row.parentId,
+    row.x509TtlMs,
+    row.jwtTtlMs,
+    row.dnsNames,
+    row.admin,
+    row.expiresAt,
+    row.createdAt,
+    row.updatedAt,
+    row.createdBy,
+  ];
 }
 
 /** UPDATE's values: parent_id, x509_ttl_ms, jwt_ttl_ms, dns_names, admin, expires_at, updated_at, then the id. */

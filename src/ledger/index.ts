@@ -15,7 +15,13 @@ export { CertificateRepository, type SerialStatus } from './certificate-reposito
 export { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 export { EntryRepository } from './entry-repository.js';
 export { CommitWorker, type CommitWorkerStats } from './commit-worker.js';
-export { DEFAULT_MAX_BATCH_ROWS, GroupCommit, type GroupCommitOptions, type GroupCommitStats, type GroupCommitTarget } from './group-commit.js';
+export {
+  DEFAULT_MAX_BATCH_ROWS,
+  GroupCommit,
+  type GroupCommitOptions,
+  type GroupCommitStats,
+  type GroupCommitTarget,
+} from './group-commit.js';
 export { JoinTokenRepository, type JoinTokenRedemption } from './join-token-repository.js';
 export { Ledger, openLedger, type LedgerOptions } from './ledger.js';
 export { LedgerVersionError } from './migrate.js';

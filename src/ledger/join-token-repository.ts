@@ -87,7 +87,9 @@ export class JoinTokenRepository {
       // Durable: the operator is shown the token once this returns.
       this.durable.run(this.insertTransaction, record);
     } catch (error) {
-      throw toConflict(error, (code) => (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? DUPLICATE_TOKEN : `join token breaks a ledger constraint (${code})`));
+      throw toConflict(error, (code) =>
+        code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? DUPLICATE_TOKEN : `join token breaks a ledger constraint (${code})`,
+      );
     }
   }
 

@@ -15,8 +15,7 @@ import { checkTime } from './certificate-rows.js';
 
 /** What a redemption concludes; the same shape as the SVID front end's RedeemOutcome (src/svid/ports.ts). */
 export type JoinTokenRedemption =
-  | { readonly ok: true; readonly record: JoinTokenRecord }
-  | { readonly ok: false; readonly reason: RedeemRefusal };
+  { readonly ok: true; readonly record: JoinTokenRecord } | { readonly ok: false; readonly reason: RedeemRefusal };
 
 export type RedeemRefusal = 'unknown' | 'used' | 'expired' | 'revoked';
 
@@ -109,7 +108,12 @@ export function planTokenList(query: JoinTokenQuery, dialect: SqlDialect): Creat
 }
 
 export function toTokenPage(rows: readonly JoinTokenSummary[], limit: number): { items: JoinTokenSummary[]; nextCursor: string | null } {
-  return toCreatedPage(rows, limit, (row) => ({ ...row }), (item) => item.id);
+  return toCreatedPage(
+    rows,
+    limit,
+    (row) => ({ ...row }),
+    (item) => item.id,
+  );
 }
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/;
@@ -165,7 +169,8 @@ export function attachDecision(row: TokenRow | undefined, serial: string): 'atta
   if (row === undefined) return new DomainError('notFound', 'no such join token');
   if (row.usedAt === null) return new DomainError('conflict', 'the join token has not been redeemed');
   if (row.usedBySerial === serial) return 'done';
-  if (row.usedBySerial !== null) return new DomainError('conflict', `the join token is already attached to certificate ${row.usedBySerial}`);
+  if (row.usedBySerial !== null)
+    return new DomainError('conflict', `the join token is already attached to certificate ${row.usedBySerial}`);
   return 'attach';
 }
 

@@ -155,9 +155,7 @@ export function openLedger(options: LedgerOptions): Ledger {
   try {
     const walSizeLimitBytes = options.walSizeLimitBytes ?? DEFAULT_WAL_SIZE_LIMIT_BYTES;
     configureConnection(db, { busyTimeoutMs, readonly: isReadonly, walSizeLimitBytes });
-    const version = isReadonly
-      ? checkSchemaVersion(db, options.path, migrations)
-      : applyMigrations(db, options.path, migrations, clock);
+    const version = isReadonly ? checkSchemaVersion(db, options.path, migrations) : applyMigrations(db, options.path, migrations, clock);
     return new Ledger(db, version, clock, walSizeLimitBytes);
   } catch (error) {
     db.close();

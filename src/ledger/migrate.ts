@@ -143,9 +143,7 @@ export function applyMigrations(
   if (version === migrations.length) return version;
 
   const currentVersion = db.prepare<[], number>('SELECT coalesce(max(version), 0) FROM schema_migrations').pluck();
-  const record = db.prepare<[number, string, number]>(
-    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
-  );
+  const record = db.prepare<[number, string, number]>('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const foreignKeyProblems = db.prepare('PRAGMA foreign_key_check');
   const applyOne = db.transaction((migration: Migration): void => {
     // Another process may have migrated between our read and this write lock.

@@ -13,7 +13,8 @@ const NONCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_PRUNE_BATCH = 10_000;
 
 export function checkSpend(nonceId: string, expiresAt: number, now: number): void {
-  if (typeof nonceId !== 'string' || !NONCE_ID.test(nonceId)) throw new DomainError('malformed', 'a nonce id is 1 to 64 base64url characters');
+  if (typeof nonceId !== 'string' || !NONCE_ID.test(nonceId))
+    throw new DomainError('malformed', 'a nonce id is 1 to 64 base64url characters');
   checkTime(expiresAt, 'expiresAt');
   checkTime(now, 'now');
 }

@@ -43,7 +43,8 @@ export const NEWEST_RESPONDER_SQL = `
    LIMIT 1`;
 
 export function toStoredResponder(row: StoredResponderRow): StoredOcspResponder {
-  if (!row.wrappedKey.startsWith(WRAPPED_KEY_LABEL)) throw new Error(`OCSP responder ${row.serial}: the stored key is not an encrypted PKCS#8 PEM`);
+  if (!row.wrappedKey.startsWith(WRAPPED_KEY_LABEL))
+    throw new Error(`OCSP responder ${row.serial}: the stored key is not an encrypted PKCS#8 PEM`);
   return { serial: row.serial, certificateDer: new Uint8Array(row.der), wrappedKey: row.wrappedKey, notAfter: row.notAfter };
 }
 
@@ -51,7 +52,8 @@ export function toStoredResponder(row: StoredResponderRow): StoredOcspResponder 
 export function checkResponderRecord(serial: string, wrappedKey: string, recordedAt: number): void {
   checkSerial(serial);
   checkTime(recordedAt, 'recordedAt');
-  if (!wrappedKey.startsWith(WRAPPED_KEY_LABEL)) throw new DomainError('malformed', 'an OCSP responder key is stored only encrypted (PKCS#8 PEM)');
+  if (!wrappedKey.startsWith(WRAPPED_KEY_LABEL))
+    throw new DomainError('malformed', 'an OCSP responder key is stored only encrypted (PKCS#8 PEM)');
 }
 
 export class OcspResponderRepository {

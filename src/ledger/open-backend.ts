@@ -19,7 +19,8 @@ export interface OpenBackendOptions {
   readonly clock?: Clock;
 }
 
-export type OpenedLedger = { readonly kind: 'sqlite'; readonly ledger: Ledger } | { readonly kind: 'postgres'; readonly ledger: PostgresLedger };
+export type OpenedLedger =
+  { readonly kind: 'sqlite'; readonly ledger: Ledger } | { readonly kind: 'postgres'; readonly ledger: PostgresLedger };
 
 /** Opens the ledger where `location` says and applies pending migrations (on PostgreSQL under an advisory lock). */
 export async function openLedgerBackend(location: LedgerLocation, options: OpenBackendOptions = {}): Promise<OpenedLedger> {

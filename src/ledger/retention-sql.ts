@@ -62,7 +62,12 @@ function certificateWhere(status: 'valid' | 'revoked'): string {
 
 const STEPS: { readonly [S in RetentionStep]: StepSql } = {
   // An order is worth nothing once expired (RFC 8555 §7.1.3); one being finalized is never touched.
-  acme_orders: { table: 'acme_orders', key: 'id', where: `x.expires_at <= :cutoff AND x.status <> 'processing'`, orderBy: 'x.expires_at, x.id' },
+  acme_orders: {
+    table: 'acme_orders',
+    key: 'id',
+    where: `x.expires_at <= :cutoff AND x.status <> 'processing'`,
+    orderBy: 'x.expires_at, x.id',
+  },
   // Challenges go with their authorization (ON DELETE CASCADE); an authorization an order still lists stays.
   acme_authorizations: {
     table: 'acme_authorizations',
@@ -139,7 +144,8 @@ export const MAX_RETENTION_BATCH = 5_000;
 /** The named values of a step's statement, checked before any SQL runs (same DomainError on both backends). */
 export function retentionValues(params: RetentionParams): Record<string, number | string> {
   checkTime(params.now, 'now');
-  if (!Number.isSafeInteger(params.periodMs) || params.periodMs < 0) throw new DomainError('malformed', 'the retention period is a non-negative number of milliseconds');
+  if (!Number.isSafeInteger(params.periodMs) || params.periodMs < 0)
+    throw new DomainError('malformed', 'the retention period is a non-negative number of milliseconds');
   if (!Number.isSafeInteger(params.limit) || params.limit < 1 || params.limit > MAX_RETENTION_BATCH) {
     throw new DomainError('malformed', `a retention batch is 1 to ${MAX_RETENTION_BATCH} rows`);
   }

@@ -57,7 +57,12 @@ function emptyReport(): RetentionReport {
 }
 
 /** One retention pass at `now`: every step, oldest rows first, in bounded batches. */
-export async function pruneLedger(store: RetentionStore, policy: RetentionPolicy, now: number, hooks: RetentionHooks = {}): Promise<RetentionReport> {
+export async function pruneLedger(
+  store: RetentionStore,
+  policy: RetentionPolicy,
+  now: number,
+  hooks: RetentionHooks = {},
+): Promise<RetentionReport> {
   const limit = policy.batchSize ?? DEFAULT_RETENTION_BATCH;
   const maxBatches = policy.maxBatchesPerStep ?? DEFAULT_MAX_BATCHES_PER_STEP;
   const params: RetentionParams = { now, periodMs: policy.periodMs, limit, keepSerials: policy.keepSerials ?? [] };
@@ -82,7 +87,8 @@ export async function countPrunable(store: RetentionStore, policy: RetentionPoli
   const report = emptyReport();
   for (const step of RETENTION_STEPS) {
     const table = STEP_TABLE[step];
-    report[table] = (report[table] ?? 0) + (await store.countEligible(step, { now, periodMs: policy.periodMs, keepSerials: policy.keepSerials ?? [] }));
+    report[table] =
+      (report[table] ?? 0) + (await store.countEligible(step, { now, periodMs: policy.periodMs, keepSerials: policy.keepSerials ?? [] }));
   }
   return report;
 }
@@ -98,7 +104,10 @@ export class SqliteRetention implements RetentionStore {
   constructor(private readonly db: Database.Database) {}
 
   /** One prepared statement per step and number of kept serials, made on first use. */
-  private deleteStatement(step: RetentionStep, keepCount: number): Database.Statement<[Record<string, number | string>], { key: string | number }> {
+  private deleteStatement(
+    step: RetentionStep,
+    keepCount: number,
+  ): Database.Statement<[Record<string, number | string>], { key: string | number }> {
     const name = `${step}:${keepCount}`;
     let statement = this.statements.get(name);
     if (statement === undefined) {
@@ -125,7 +134,9 @@ export class SqliteRetention implements RetentionStore {
   countEligible(step: RetentionStep, params: Omit<RetentionParams, 'limit'>): number {
     const values = retentionValues({ ...params, limit: 1 });
     delete values['limit'];
-    const row = this.db.prepare<[Record<string, number | string>], { n: number }>(countEligibleSql(step, params.keepSerials.length)).get(values);
+    const row = this.db
+      .prepare<[Record<string, number | string>], { n: number }>(countEligibleSql(step, params.keepSerials.length))
+      .get(values);
     return row?.n ?? 0;
   }
 }

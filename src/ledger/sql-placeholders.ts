@@ -22,7 +22,11 @@ export interface NumberedStatement<V> {
  * compared only with another parameter or a literal (`:withinMs < 86400000`
  * is an integer comparison) would be inferred too narrow.
  */
-export function numberNamedParameters<V>(sql: string, params: Readonly<Record<string, V>>, types: Readonly<Record<string, string>> = {}): NumberedStatement<V> {
+export function numberNamedParameters<V>(
+  sql: string,
+  params: Readonly<Record<string, V>>,
+  types: Readonly<Record<string, string>> = {},
+): NumberedStatement<V> {
   const numbers = new Map<string, number>();
   const values: V[] = [];
   const text = sql.replace(TOKENS, (token: string, name: string | undefined) => {

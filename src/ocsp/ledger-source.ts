@@ -134,7 +134,10 @@ export class LedgerSource implements Source {
     this.maxCached = max;
     this.readsOnHit = (options.cacheCheck ?? 'ledger-read') === 'ledger-read';
     this.issuerName = describeCertificate(options.issuerCertificate).subject;
-    this.issuerHashes = { sha1: ocspIssuerHashes(options.issuerCertificate, 'sha1'), sha256: ocspIssuerHashes(options.issuerCertificate, 'sha256') };
+    this.issuerHashes = {
+      sha1: ocspIssuerHashes(options.issuerCertificate, 'sha1'),
+      sha256: ocspIssuerHashes(options.issuerCertificate, 'sha256'),
+    };
   }
 
   /** Pre-signed responses held now. */
@@ -191,7 +194,9 @@ export class LedgerSource implements Source {
       );
     }
     if (!this.readsOnHit) return this.served(known, requestKeys);
-    return mapAwaitable(this.isCurrent(known), (isCurrent) => (isCurrent ? this.served(known, requestKeys) : this.fresh(certId, certIdKey, requestKeys)));
+    return mapAwaitable(this.isCurrent(known), (isCurrent) =>
+      isCurrent ? this.served(known, requestKeys) : this.fresh(certId, certIdKey, requestKeys),
+    );
   }
 
   private served(entry: Entry, requestKeys: readonly string[]): OcspResponse {
@@ -300,7 +305,8 @@ export class LedgerSource implements Source {
     // The ledger also holds the root and the intermediate, which this issuer did not sign: unknown, as for a serial never seen.
     const isOurs = row !== undefined && row.issuer === this.issuerName;
     let status: OcspCertStatus = { kind: 'unknown' };
-    if (isOurs && row.status === 'revoked' && row.revokedAt !== null) status = { kind: 'revoked', revokedAt: row.revokedAt, reason: row.revocationReason };
+    if (isOurs && row.status === 'revoked' && row.revokedAt !== null)
+      status = { kind: 'revoked', revokedAt: row.revokedAt, reason: row.revocationReason };
     else if (isOurs && row.status === 'valid') status = { kind: 'good' };
     return {
       single: { certId: certId.der, status, thisUpdate, nextUpdate: this.nextUpdate(thisUpdate, isOurs ? row.notAfter : null) },

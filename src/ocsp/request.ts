@@ -52,6 +52,10 @@ export function parseOcspRequest(der: Uint8Array): OcspRequest {
 }
 
 /** The request a client (or a TLS server fetching its staple) sends about one certificate. */
-export function requestForCertificate(certificateDer: Uint8Array, issuerDer: Uint8Array, options: { hash?: CertIdHash; nonce?: Uint8Array } = {}): Uint8Array {
+export function requestForCertificate(
+  certificateDer: Uint8Array,
+  issuerDer: Uint8Array,
+  options: { hash?: CertIdHash; nonce?: Uint8Array } = {},
+): Uint8Array {
   return encodeOcspRequest([{ certificateDer, issuerDer, ...(options.hash === undefined ? {} : { hash: options.hash }) }], options.nonce);
 }

@@ -93,7 +93,9 @@ export class OcspResponder {
         // The key is the request's own bytes: identical requests skip decoding altogether.
         const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
         return mapAwaitable(this.source.cachedFor(key), (cached) =>
-          cached !== undefined ? successful(cached) : mapAwaitable(this.source.response(parseOcspRequest(der), [key, ...otherKeys]), successful),
+          cached !== undefined
+            ? successful(cached)
+            : mapAwaitable(this.source.response(parseOcspRequest(der), [key, ...otherKeys]), successful),
         );
       },
       (err) => this.failure(err),

@@ -106,8 +106,14 @@ function checkedUtc(year: number, rest: string, text: string, what: string): num
   const check = new Date(ms);
   // Date.UTC rolls 31 February into March; a round trip catches impossible dates.
   const isImpossible =
-    month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59 ||
-    check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day;
+    month < 1 ||
+    month > 12 ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day;
   if (isImpossible) throw new DerError(`${what}: impossible date ${text}`);
   return ms;
 }

@@ -92,10 +92,12 @@ export function checkEcPoint(curve: CurveParameters, encoded: Uint8Array): EcPoi
   // SEC 1 §2.3.4: the single octet 00 encodes the point at infinity; §5.6.2.3.3 step 1 refuses it.
   if (first === undefined) return refuse('point encoding is empty (SEC 1 §2.3.3)');
   if (first === 0x00 && encoded.byteLength === 1) return refuse(`is the point at infinity (${RULE} step 1)`);
-  if (first === 0x02 || first === 0x03) return refuse('is a compressed point: only the uncompressed form (04 || X || Y) is accepted (RFC 5480 §2.2)');
+  if (first === 0x02 || first === 0x03)
+    return refuse('is a compressed point: only the uncompressed form (04 || X || Y) is accepted (RFC 5480 §2.2)');
   if (first !== 0x04) return refuse(`point encoding starts with 0x${first.toString(16).padStart(2, '0')}, not 04 (SEC 1 §2.3.3)`);
   const expected = 1 + 2 * curve.fieldBytes;
-  if (encoded.byteLength !== expected) return refuse(`point is ${encoded.byteLength} octets, not the ${expected} of an uncompressed point (SEC 1 §2.3.3)`);
+  if (encoded.byteLength !== expected)
+    return refuse(`point is ${encoded.byteLength} octets, not the ${expected} of an uncompressed point (SEC 1 §2.3.3)`);
   const x = encoded.subarray(1, 1 + curve.fieldBytes);
   const y = encoded.subarray(1 + curve.fieldBytes);
   return checkCoordinates(curve, x, y);
@@ -104,7 +106,10 @@ export function checkEcPoint(curve: CurveParameters, encoded: Uint8Array): EcPoi
 /** The same checks on coordinates given apart (a JWK's x and y, RFC 7518 §6.2.1.2: exactly the field length each). */
 export function checkEcCoordinates(curve: CurveParameters, x: Uint8Array, y: Uint8Array): EcPointVerdict {
   if (x.byteLength !== curve.fieldBytes || y.byteLength !== curve.fieldBytes) {
-    return { ok: false, problem: `${curve.name} public key coordinates are ${x.byteLength} and ${y.byteLength} octets, not ${curve.fieldBytes} each (RFC 7518 §6.2.1.2)` };
+    return {
+      ok: false,
+      problem: `${curve.name} public key coordinates are ${x.byteLength} and ${y.byteLength} octets, not ${curve.fieldBytes} each (RFC 7518 §6.2.1.2)`,
+    };
   }
   return checkCoordinates(curve, x, y);
 }
@@ -124,4 +129,3 @@ function checkCoordinates(curve: CurveParameters, xBytes: Uint8Array, yBytes: Ui
   if (left !== right) return refuse(`point is not on the curve (${RULE} step 3)`);
   return { ok: true, point: { curve, x: xBytes, y: yBytes } };
 }
-

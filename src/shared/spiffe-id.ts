@@ -20,7 +20,8 @@ function malformed(input: string, why: string): DomainError {
 /** Checks a trust domain name alone (SPIFFE-ID §2.1) and returns it unchanged. */
 export function parseTrustDomain(name: string): string {
   if (name.length === 0) throw new DomainError('malformed', 'trust domain is empty');
-  if (name.length > MAX_TRUST_DOMAIN_LENGTH) throw new DomainError('malformed', `trust domain is longer than ${MAX_TRUST_DOMAIN_LENGTH} characters`);
+  if (name.length > MAX_TRUST_DOMAIN_LENGTH)
+    throw new DomainError('malformed', `trust domain is longer than ${MAX_TRUST_DOMAIN_LENGTH} characters`);
   if (name.includes(':')) throw new DomainError('malformed', `trust domain "${name}" must not include a port`);
   if (!TRUST_DOMAIN_CHARS.test(name)) {
     throw new DomainError('malformed', `trust domain "${name}" may contain only lowercase letters, digits, ".", "-" and "_"`);
@@ -54,7 +55,8 @@ export function parseSpiffeId(input: string): SpiffeId {
   if (authority.length === 0) throw malformed(input, 'the trust domain is missing');
   if (authority.includes('@')) throw malformed(input, 'user info is not allowed');
   if (authority.includes(':')) throw malformed(input, 'a port is not allowed');
-  if (authority.length > MAX_TRUST_DOMAIN_LENGTH) throw malformed(input, `the trust domain is longer than ${MAX_TRUST_DOMAIN_LENGTH} characters`);
+  if (authority.length > MAX_TRUST_DOMAIN_LENGTH)
+    throw malformed(input, `the trust domain is longer than ${MAX_TRUST_DOMAIN_LENGTH} characters`);
   if (!TRUST_DOMAIN_CHARS.test(authority)) {
     throw malformed(input, 'the trust domain may contain only lowercase letters, digits, ".", "-" and "_"');
   }

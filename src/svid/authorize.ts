@@ -7,7 +7,12 @@ import type { RegistrationEntry } from '../domain/entries.js';
  * already holds `spiffeId` and renews it with its current SVID. Expired
  * entries grant nothing. Refusals are `forbidden` and say why.
  */
-export function findGrantingEntry(entries: readonly RegistrationEntry[], callerId: string, spiffeId: string, now: number): RegistrationEntry {
+export function findGrantingEntry(
+  entries: readonly RegistrationEntry[],
+  callerId: string,
+  spiffeId: string,
+  now: number,
+): RegistrationEntry {
   const isRenewal = callerId === spiffeId;
   const matching = entries.filter((entry) => entry.spiffeId === spiffeId && (isRenewal || entry.parentId === callerId));
   if (matching.length === 0) throw new DomainError('forbidden', `no registration entry lets ${callerId} obtain ${spiffeId}`);

@@ -43,7 +43,12 @@ export function checkNewEntry(input: EntryInput, rules: EntryRules, now: number)
 }
 
 /** Validates a patch against the entry it changes; returns it with DNS names normalized. */
-export function checkEntryPatch(current: RegistrationEntry, patch: RegistrationEntryPatch, rules: EntryRules, now: number): RegistrationEntryPatch {
+export function checkEntryPatch(
+  current: RegistrationEntry,
+  patch: RegistrationEntryPatch,
+  rules: EntryRules,
+  now: number,
+): RegistrationEntryPatch {
   if (patch.admin !== undefined) {
     // The SPIFFE ID never changes, so neither may the admin flag: it must keep matching the path.
     checkAdminFlag(patch.admin, requireWorkloadId(current.spiffeId, rules.trustDomain, 'spiffe_id').path, current.spiffeId);
@@ -80,14 +85,16 @@ function checkAdminFlag(admin: boolean, path: string, spiffeId: string): void {
 function checkX509Ttl(ttlMs: number, rules: EntryRules): number {
   checkWholeMs(ttlMs, 'x509 ttl');
   if (ttlMs < SECOND) throw new DomainError('malformed', 'x509 ttl must be at least 1 s');
-  if (ttlMs > rules.maxX509TtlMs) throw new DomainError('malformed', `x509 ttl ${formatSeconds(ttlMs)} exceeds the maximum of ${formatSeconds(rules.maxX509TtlMs)}`);
+  if (ttlMs > rules.maxX509TtlMs)
+    throw new DomainError('malformed', `x509 ttl ${formatSeconds(ttlMs)} exceeds the maximum of ${formatSeconds(rules.maxX509TtlMs)}`);
   return ttlMs;
 }
 
 function checkJwtTtl(ttlMs: number): number {
   checkWholeMs(ttlMs, 'jwt ttl');
   if (ttlMs < SECOND) throw new DomainError('malformed', 'jwt ttl must be at least 1 s');
-  if (ttlMs > MAX_JWT_TTL_MS) throw new DomainError('malformed', `jwt ttl ${formatSeconds(ttlMs)} exceeds the maximum of ${formatSeconds(MAX_JWT_TTL_MS)}`);
+  if (ttlMs > MAX_JWT_TTL_MS)
+    throw new DomainError('malformed', `jwt ttl ${formatSeconds(ttlMs)} exceeds the maximum of ${formatSeconds(MAX_JWT_TTL_MS)}`);
   return ttlMs;
 }
 

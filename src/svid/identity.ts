@@ -22,7 +22,8 @@ export function requireOwnTrustDomain(input: string, trustDomain: string, what: 
 export function requireWorkloadId(input: string, trustDomain: string, what = 'SPIFFE ID'): SpiffeId {
   const id = requireOwnTrustDomain(input, trustDomain, what);
   // SPIFFE-ID §2.2: the trust domain's own ID names no workload.
-  if (id.path === '') throw new DomainError('rejectedIdentifier', `${what} ${input} has no path: it names the trust domain, not a workload`);
+  if (id.path === '')
+    throw new DomainError('rejectedIdentifier', `${what} ${input} has no path: it names the trust domain, not a workload`);
   if (isPathUnder(id.path, NODE_PATH)) {
     throw new DomainError('rejectedIdentifier', `${what} ${input}: node identities come only from join tokens or keysmith issue`);
   }
@@ -33,7 +34,8 @@ export function requireWorkloadId(input: string, trustDomain: string, what = 'SP
 /** A node identity: spiffe://<td>/node/<name...>. */
 export function requireNodeId(input: string, trustDomain: string): SpiffeId {
   const id = requireOwnTrustDomain(input, trustDomain, 'SPIFFE ID');
-  if (!id.path.startsWith(`${NODE_PATH}/`)) throw new DomainError('rejectedIdentifier', `${input}: join tokens attest node identities, which lie under ${NODE_PATH}/`);
+  if (!id.path.startsWith(`${NODE_PATH}/`))
+    throw new DomainError('rejectedIdentifier', `${input}: join tokens attest node identities, which lie under ${NODE_PATH}/`);
   return id;
 }
 

@@ -119,7 +119,12 @@ export class SvidService implements SvidApi {
     const csr = await this.checkCsr(request.csr);
 
     // 2. Authorization: an entry naming the caller as parent, or the caller renewing its own identity.
-    const entry = findGrantingEntry(await this.entries.findBySpiffeId(request.spiffeId), caller.spiffeId, request.spiffeId, this.clock.now());
+    const entry = findGrantingEntry(
+      await this.entries.findBySpiffeId(request.spiffeId),
+      caller.spiffeId,
+      request.spiffeId,
+      this.clock.now(),
+    );
     const ttlMs = this.x509TtlFor(entry, request.ttlMs);
 
     // 3. Subject and SANs come from the entry; the Authority records the caller as requester.
@@ -162,7 +167,10 @@ export class SvidService implements SvidApi {
     const allowedMs = Math.min(entry.x509TtlMs, this.rules.maxX509TtlMs);
     if (requestedMs === undefined) return allowedMs;
     if (requestedMs > allowedMs) {
-      throw new DomainError('malformed', `requested ttl ${formatSeconds(requestedMs)} exceeds the ${formatSeconds(allowedMs)} entry ${entry.id} allows`);
+      throw new DomainError(
+        'malformed',
+        `requested ttl ${formatSeconds(requestedMs)} exceeds the ${formatSeconds(allowedMs)} entry ${entry.id} allows`,
+      );
     }
     return requestedMs;
   }
@@ -212,17 +220,30 @@ export class SvidService implements SvidApi {
     const now = this.clock.now();
     const { token, tokenHash, id } = newJoinToken();
     const expiresAt = now + ttlMs;
-    await this.joinTokens.create({ id, tokenHash, spiffeId, expiresAt, createdAt: now, createdBy: actor, usedAt: null, usedBySerial: null, revokedAt: null });
+    await this.joinTokens.create({
+      id,
+      tokenHash,
+      spiffeId,
+      expiresAt,
+      createdAt: now,
+      createdBy: actor,
+      usedAt: null,
+      usedBySerial: null,
+      revokedAt: null,
+    });
     return { id, token, spiffeId, expiresAt, createdAt: now, createdBy: actor };
   }
 
   async attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid> {
     if (!this.joinTokensEnabled) throw new DomainError('forbidden', 'join tokens are off in strict mode');
     // 1. The rate limit comes before any work, so a guessing client pays for every guess.
-    if (clientAddress.length === 0 || clientAddress.length > MAX_CLIENT_ADDRESS_LENGTH) throw new Error('clientAddress must be 1 to 256 characters');
+    if (clientAddress.length === 0 || clientAddress.length > MAX_CLIENT_ADDRESS_LENGTH)
+      throw new Error('clientAddress must be 1 to 256 characters');
     const verdict = this.joinTokenLimiter.take(clientAddress, this.clock.now());
     if (!verdict.ok) {
-      throw new DomainError('rateLimited', `too many join-token attempts from ${clientAddress}`, { retryAfterSeconds: verdict.retryAfterSeconds });
+      throw new DomainError('rateLimited', `too many join-token attempts from ${clientAddress}`, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      });
     }
 
     // 2. The CSR before the token: a bad CSR must not burn a good token.
@@ -290,7 +311,8 @@ function checkAudience(audience: readonly string[]): readonly string[] {
     throw new DomainError('malformed', `audience holds 1 to ${MAX_JWT_AUDIENCES} values`);
   }
   for (const value of audience) {
-    if (value.length === 0 || value.length > MAX_AUDIENCE_LENGTH) throw new DomainError('malformed', `each audience is 1 to ${MAX_AUDIENCE_LENGTH} characters`);
+    if (value.length === 0 || value.length > MAX_AUDIENCE_LENGTH)
+      throw new DomainError('malformed', `each audience is 1 to ${MAX_AUDIENCE_LENGTH} characters`);
   }
   return [...new Set(audience)];
 }

@@ -4,7 +4,15 @@ import { nodeCryptoProvider } from './crypto/node-provider.js';
 import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, type CryptoProvider, type PrivateKey } from './crypto/provider.js';
 import { parsePrivateKey, schemesForKey } from './crypto/signatures.js';
 import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
-import type { ClientAuthMode, PemInput, TlsCommonOptions, TlsConnectOptions, TlsServerOptions, VerifyOcspStaple, VerifyPeer } from './options.js';
+import type {
+  ClientAuthMode,
+  PemInput,
+  TlsCommonOptions,
+  TlsConnectOptions,
+  TlsServerOptions,
+  VerifyOcspStaple,
+  VerifyPeer,
+} from './options.js';
 import { TicketKeys } from './tickets.js';
 import { parsePemCertificates } from '../pkix/index.js';
 import { PeerChainVerifier } from './peer-verifier.js';
@@ -79,7 +87,8 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defa
     throw new TypeError(`unsupported private key type ${privateKey.asymmetricKeyType ?? 'unknown'}`);
   }
   const anchors = toList(options.ca).flatMap((pem) => parsePemCertificates(pem));
-  const verifier = anchors.length === 0 ? undefined : new PeerChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
+  const verifier =
+    anchors.length === 0 ? undefined : new PeerChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
   const suites = options.cipherSuites?.map((name) => CipherSuite[name]) ?? DEFAULT_SUITE_ORDER;
   const groups = options.groups?.map((name) => NamedGroup[name]) ?? defaultGroups;
   if (suites.length === 0 || groups.length === 0) throw new TypeError('cipherSuites and groups may not be empty');
@@ -104,7 +113,10 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defa
 }
 
 /** `provider` overrides the `cryptoProvider` option (tests); default: node:crypto. */
-export function resolveServerConfig(options: TlsServerOptions, provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider): ServerConfig {
+export function resolveServerConfig(
+  options: TlsServerOptions,
+  provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider,
+): ServerConfig {
   const common = resolveCommon(options, provider, DEFAULT_SERVER_GROUPS);
   if (common.privateKey === undefined) throw new TypeError('a server needs key and cert');
   const clientAuth = options.clientAuth ?? 'none';
@@ -112,11 +124,17 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
   const lifetime = options.ticketLifetimeSeconds ?? DEFAULT_TICKET_LIFETIME_S;
   if (lifetime < 1 || lifetime > MAX_TICKET_LIFETIME_S) throw new TypeError('ticketLifetimeSeconds must be between 1 s and 7 days');
   const maxConnections = options.maxConnections;
-  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1)) throw new TypeError('maxConnections must be a positive integer');
+  if (maxConnections !== undefined && (!Number.isInteger(maxConnections) || maxConnections < 1))
+    throw new TypeError('maxConnections must be a positive integer');
   const tickets =
     options.sessionTickets === false
       ? undefined
-      : new TicketKeys({ rotationMs: options.ticketKeyRotationMs ?? 3_600_000, now: common.now, provider, keyForPeriod: options.ticketKeyForPeriod });
+      : new TicketKeys({
+          rotationMs: options.ticketKeyRotationMs ?? 3_600_000,
+          now: common.now,
+          provider,
+          keyForPeriod: options.ticketKeyForPeriod,
+        });
   return {
     ...common,
     clientAuth,
@@ -132,7 +150,10 @@ export function resolveServerConfig(options: TlsServerOptions, provider: CryptoP
   };
 }
 
-export function resolveClientConfig(options: TlsConnectOptions, provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider): ClientConfig {
+export function resolveClientConfig(
+  options: TlsConnectOptions,
+  provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider,
+): ClientConfig {
   const common = resolveCommon(options, provider, DEFAULT_CLIENT_GROUPS);
   const rejectUnauthorized = options.rejectUnauthorized ?? true;
   if (rejectUnauthorized && common.verifier === undefined) throw new TypeError('verifying the server needs the ca option');

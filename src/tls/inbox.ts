@@ -112,7 +112,8 @@ export class Inbox {
     try {
       opened = this.readProtector.open(header, body);
     } catch (err) {
-      if (this.earlyDataMode === 'protected' && err instanceof TlsAlertError && err.alert === 'bad_record_mac') return this.skip(body.length);
+      if (this.earlyDataMode === 'protected' && err instanceof TlsAlertError && err.alert === 'bad_record_mac')
+        return this.skip(body.length);
       throw err;
     }
     if (this.earlyDataMode === 'protected') this.earlyDataMode = 'none';
@@ -121,7 +122,8 @@ export class Inbox {
 
   /** A record without content: too many in a row is abuse. */
   countEmptyRecord(): void {
-    if (++this.emptyRecordsInARow > MAX_EMPTY_RECORDS) throw new TlsAlertError('unexpected_message', 'too many records in a row without content');
+    if (++this.emptyRecordsInARow > MAX_EMPTY_RECORDS)
+      throw new TlsAlertError('unexpected_message', 'too many records in a row without content');
   }
 
   /** A record with content: the run of empty ones is over. */

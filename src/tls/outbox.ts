@@ -23,7 +23,8 @@ export class Outbox {
   constructor(
     private readonly provider: CryptoProvider,
     private readonly role: 'server' | 'client',
-    private readonly peerFlights: { startFlight(): void }) {}
+    private readonly peerFlights: { startFlight(): void },
+  ) {}
 
   /** Frames a handshake message and holds it until the flight is flushed; returns the framed bytes for the transcript. */
   queueHandshake(type: number, body: Buffer): Buffer {

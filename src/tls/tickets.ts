@@ -116,10 +116,14 @@ export class TicketKeys {
   private readonly provider: CryptoProvider;
 
   constructor(options: TicketKeyOptions) {
-    if (!Number.isSafeInteger(options.rotationMs) || options.rotationMs < 1) throw new TypeError('ticketKeyRotationMs must be a positive integer');
+    if (!Number.isSafeInteger(options.rotationMs) || options.rotationMs < 1)
+      throw new TypeError('ticketKeyRotationMs must be a positive integer');
     this.now = options.now;
     this.provider = options.provider;
-    this.source = options.keyForPeriod === undefined ? new RandomTicketKeys(options.rotationMs, options.provider) : new PeriodTicketKeys(options.rotationMs, options.keyForPeriod);
+    this.source =
+      options.keyForPeriod === undefined
+        ? new RandomTicketKeys(options.rotationMs, options.provider)
+        : new PeriodTicketKeys(options.rotationMs, options.keyForPeriod);
   }
 
   seal(plaintext: Buffer): Buffer {
@@ -181,7 +185,11 @@ export function encodeServerSessionState(s: ServerSessionState): Buffer {
   const w = new Writer(256 + s.peerChain.reduce((n, c) => n + c.length + 3, 0));
   w.u8(STATE_VERSION).u16(s.suite);
   writeU64(w, s.createdAt);
-  w.u32(s.ageAdd).u32(s.lifetimeSeconds).opaque(1, s.psk).opaque(1, Buffer.from(s.alpn, 'latin1')).opaque(2, Buffer.from(s.servername, 'latin1'));
+  w.u32(s.ageAdd)
+    .u32(s.lifetimeSeconds)
+    .opaque(1, s.psk)
+    .opaque(1, Buffer.from(s.alpn, 'latin1'))
+    .opaque(2, Buffer.from(s.servername, 'latin1'));
   w.vector(3, (l) => {
     for (const c of s.peerChain) l.opaque(3, c);
   });

@@ -125,7 +125,9 @@ export class CertificateIssuer {
 function curveOf(key: webcrypto.CryptoKey): IssuerCurve {
   const namedCurve: unknown = Reflect.get(key.algorithm, 'namedCurve');
   if (key.algorithm.name !== 'ECDSA' || (namedCurve !== 'P-256' && namedCurve !== 'P-384')) {
-    throw new Error(`issuer key must be ECDSA P-256 or P-384, got ${key.algorithm.name} ${typeof namedCurve === 'string' ? namedCurve : ''}`.trim());
+    throw new Error(
+      `issuer key must be ECDSA P-256 or P-384, got ${key.algorithm.name} ${typeof namedCurve === 'string' ? namedCurve : ''}`.trim(),
+    );
   }
   if (!key.usages.includes('sign') || key.type !== 'private') throw new Error('issuer key must be a private key usable for signing');
   return namedCurve;
@@ -310,13 +312,24 @@ function encodeExtensions(t: CertificateTemplate, issuer: CertificateIssuer, sub
   add(asn.id_ce_subjectKeyIdentifier, false, AsnConvert.serialize(new asn.SubjectKeyIdentifier(subjectKeyId)));
   // RFC 5280 §4.2.1.1: AKI in every certificate but a self-signed one, where it MAY appear; we always write it.
   const authorityKeyId = issuer.isSelf ? subjectKeyId : issuer.keyIdentifier;
-  add(asn.id_ce_authorityKeyIdentifier, false, AsnConvert.serialize(new asn.AuthorityKeyIdentifier({ keyIdentifier: new asn.KeyIdentifier(authorityKeyId) })));
+  add(
+    asn.id_ce_authorityKeyIdentifier,
+    false,
+    AsnConvert.serialize(new asn.AuthorityKeyIdentifier({ keyIdentifier: new asn.KeyIdentifier(authorityKeyId) })),
+  );
   const sans = t.subjectAltNames ?? [];
   if (sans.length > 0) {
-    add(asn.id_ce_subjectAltName, t.subject.length === 0, AsnConvert.serialize(new asn.SubjectAlternativeName(sans.map(encodeGeneralName))));
+    add(
+      asn.id_ce_subjectAltName,
+      t.subject.length === 0,
+      AsnConvert.serialize(new asn.SubjectAlternativeName(sans.map(encodeGeneralName))),
+    );
   }
   if (t.ocspUrl !== undefined) {
-    const access = new asn.AccessDescription({ accessMethod: asn.id_ad_ocsp, accessLocation: new asn.GeneralName({ uniformResourceIdentifier: t.ocspUrl }) });
+    const access = new asn.AccessDescription({
+      accessMethod: asn.id_ad_ocsp,
+      accessLocation: new asn.GeneralName({ uniformResourceIdentifier: t.ocspUrl }),
+    });
     add(asn.id_pe_authorityInfoAccess, false, AsnConvert.serialize(new asn.AuthorityInfoAccessSyntax([access])));
   }
   if (t.crlUrl !== undefined) {
@@ -359,7 +372,10 @@ function encodeName(name: DistinguishedName): asn.Name {
     name.map(
       (attribute) =>
         new asn.RelativeDistinguishedName([
-          new asn.AttributeTypeAndValue({ type: ATTRIBUTE_OIDS[attribute.type], value: new asn.AttributeValue({ utf8String: attribute.value }) }),
+          new asn.AttributeTypeAndValue({
+            type: ATTRIBUTE_OIDS[attribute.type],
+            value: new asn.AttributeValue({ utf8String: attribute.value }),
+          }),
         ]),
     ),
   );

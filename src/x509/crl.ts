@@ -65,7 +65,10 @@ export function crlIssuerOf(issuer: Pick<CertificateIssuer, 'name' | 'keyIdentif
 function checkContent(content: CrlContent): void {
   if (!Number.isSafeInteger(content.crlNumber) || content.crlNumber < 0) throw new Error('crlNumber must be a non-negative safe integer');
   if (content.nextUpdate <= content.thisUpdate) throw new Error('nextUpdate must be after thisUpdate');
-  if (content.distributionPoint !== undefined && (asciiBytes(content.distributionPoint) === undefined || !/^https?:\/\//.test(content.distributionPoint))) {
+  if (
+    content.distributionPoint !== undefined &&
+    (asciiBytes(content.distributionPoint) === undefined || !/^https?:\/\//.test(content.distributionPoint))
+  ) {
     throw new Error('the issuing distribution point must be an ASCII http(s) URL');
   }
 }
@@ -103,7 +106,9 @@ export function encodeCrlTime(ms: number): Uint8Array {
   if (!Number.isFinite(year) || year < 1950 || year > 9999) throw new Error(`CRL time ${ms} is outside 1950-9999`);
   const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
   const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
-  return year < 2050 ? tlv(Tag.utcTime, Buffer.from(`${two(year % 100)}${rest}`, 'latin1')) : tlv(Tag.generalizedTime, Buffer.from(`${year}${rest}`, 'latin1'));
+  return year < 2050
+    ? tlv(Tag.utcTime, Buffer.from(`${two(year % 100)}${rest}`, 'latin1'))
+    : tlv(Tag.generalizedTime, Buffer.from(`${year}${rest}`, 'latin1'));
 }
 
 /** X.690 §8.3: the INTEGER content octets of a non-negative value, minimal, with a 00 sign octet when the top bit is set. */
@@ -128,7 +133,9 @@ export function encodeRevokedEntry(entry: CrlEntry): Uint8Array {
 }
 
 function extension(oid: Uint8Array, isCritical: boolean, value: Uint8Array): Uint8Array {
-  return isCritical ? tlv(Tag.sequence, oid, BOOLEAN_TRUE, tlv(Tag.octetString, value)) : tlv(Tag.sequence, oid, tlv(Tag.octetString, value));
+  return isCritical
+    ? tlv(Tag.sequence, oid, BOOLEAN_TRUE, tlv(Tag.octetString, value))
+    : tlv(Tag.sequence, oid, tlv(Tag.octetString, value));
 }
 
 /** ecdsa-with-SHA256/384 with the parameters absent (RFC 5758 §3.2). */
@@ -152,7 +159,9 @@ export function encodeCrlTbs(content: CrlContent, issuer: CrlIssuer): Uint8Array
     const url = asciiBytes(content.distributionPoint) ?? new Uint8Array(0);
     // RFC 5280 §5.2.5: IssuingDistributionPoint { distributionPoint [0] { fullName [0] GeneralNames }, onlyContainsUserCerts [1] TRUE }; critical.
     const point = tlv(contextTag(0, true), tlv(contextTag(0, true), tlv(contextTag(6, false), url)));
-    crlExtensions.push(extension(OID_TLV.issuingDistributionPoint, true, tlv(Tag.sequence, point, tlv(contextTag(1, false), Uint8Array.of(0xff)))));
+    crlExtensions.push(
+      extension(OID_TLV.issuingDistributionPoint, true, tlv(Tag.sequence, point, tlv(contextTag(1, false), Uint8Array.of(0xff)))),
+    );
   }
   const entries = content.entries.map(encodeRevokedEntry);
   return tlv(
@@ -215,16 +224,23 @@ export function encodeCrlTbsWithSchemas(content: CrlContent, issuer: CrlIssuer):
         revocationDate: crlTime(entry.revokedAt),
         ...(entry.reason === null || entry.reason === 'unspecified'
           ? {}
-          : { crlEntryExtensions: [schemaExtension(asn.id_ce_cRLReasons, serialize(new asn.CRLReason(REVOCATION_REASONS[entry.reason])))] }),
+          : {
+              crlEntryExtensions: [schemaExtension(asn.id_ce_cRLReasons, serialize(new asn.CRLReason(REVOCATION_REASONS[entry.reason])))],
+            }),
       }),
   );
   const extensions = [
-    schemaExtension(asn.id_ce_authorityKeyIdentifier, serialize(new asn.AuthorityKeyIdentifier({ keyIdentifier: new asn.KeyIdentifier(issuer.keyIdentifier) }))),
+    schemaExtension(
+      asn.id_ce_authorityKeyIdentifier,
+      serialize(new asn.AuthorityKeyIdentifier({ keyIdentifier: new asn.KeyIdentifier(issuer.keyIdentifier) })),
+    ),
     schemaExtension(asn.id_ce_cRLNumber, serialize(new asn.CRLNumber(content.crlNumber))),
   ];
   if (content.distributionPoint !== undefined) {
     const point = new asn.IssuingDistributionPoint({
-      distributionPoint: new asn.DistributionPointName({ fullName: [new asn.GeneralName({ uniformResourceIdentifier: content.distributionPoint })] }),
+      distributionPoint: new asn.DistributionPointName({
+        fullName: [new asn.GeneralName({ uniformResourceIdentifier: content.distributionPoint })],
+      }),
       onlyContainsUserCerts: true,
     });
     extensions.push(schemaExtension(asn.id_ce_issuingDistributionPoint, serialize(point), true));
@@ -271,7 +287,8 @@ const REASON_NAMES: ReadonlyMap<number, RevocationReason> = new Map(
 function crlNumberOf(extnValue: ArrayBuffer): number {
   const value: unknown = AsnConvert.parse(extnValue, asn.CRLNumber).value;
   const number = typeof value === 'string' ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isSafeInteger(number)) throw new DomainError('malformed', 'the CRL number is not a safe integer');
+  if (typeof number !== 'number' || !Number.isSafeInteger(number))
+    throw new DomainError('malformed', 'the CRL number is not a safe integer');
   return number;
 }
 
@@ -284,7 +301,10 @@ export function describeCrl(der: Uint8Array): CrlDescription {
     const number = find(asn.id_ce_cRLNumber);
     const aki = find(asn.id_ce_authorityKeyIdentifier);
     const idp = find(asn.id_ce_issuingDistributionPoint);
-    const idpName = idp === undefined ? undefined : AsnConvert.parse(idp.extnValue.buffer, asn.IssuingDistributionPoint).distributionPoint?.fullName?.[0]?.uniformResourceIdentifier;
+    const idpName =
+      idp === undefined
+        ? undefined
+        : AsnConvert.parse(idp.extnValue.buffer, asn.IssuingDistributionPoint).distributionPoint?.fullName?.[0]?.uniformResourceIdentifier;
     const keyId = aki === undefined ? undefined : AsnConvert.parse(aki.extnValue.buffer, asn.AuthorityKeyIdentifier).keyIdentifier;
     return {
       issuer: new peculiar.Name(tbs.issuer).toString(),

@@ -1,7 +1,17 @@
 import { constants, verify, type KeyObject } from 'node:crypto';
 import { verifyOneShot } from './one-shot.js';
 import { DomainError } from '../shared/errors.js';
-import { contextTag, decodeOid, decodeSmallInteger, DerError, DerReader, readChildren, readSingle, Tag, type DerElement } from '../pkix/index.js';
+import {
+  contextTag,
+  decodeOid,
+  decodeSmallInteger,
+  DerError,
+  DerReader,
+  readChildren,
+  readSingle,
+  Tag,
+  type DerElement,
+} from '../pkix/index.js';
 import { describeNameDer } from './name-text.js';
 import { octetsToIp } from './names.js';
 import { parsePemBlocks } from './pem.js';
@@ -154,7 +164,8 @@ function decodeRequest(der: Uint8Array): DecodedRequest {
 
   const fields = DerReader.of(info.content);
   // RFC 2986 §4.1: version is 0 (v1).
-  if (decodeSmallInteger(fields.expect(Tag.integer).content, 'version') !== 0) throw new DerError('CertificationRequestInfo version is not v1 (0)');
+  if (decodeSmallInteger(fields.expect(Tag.integer).content, 'version') !== 0)
+    throw new DerError('CertificationRequestInfo version is not v1 (0)');
   const subject = fields.expect(Tag.sequence);
   const publicKey = fields.expect(Tag.sequence);
   const attributes = fields.optional(contextTag(0, true));
@@ -240,9 +251,11 @@ function pssCheck(parameters: DerElement): SignatureCheck | undefined {
   const mgfDigest = hashOf(mgfAlgorithm.expect(Tag.sequence));
   mgfAlgorithm.expectEnd('maskGenAlgorithm');
   if (digest === undefined || mgfOid !== OID.mgf1 || mgfDigest !== digest) return undefined;
-  const saltLength = salt === undefined ? 20 : decodeSmallInteger(readSingle(salt.content, Tag.integer, 'saltLength').content, 'saltLength');
+  const saltLength =
+    salt === undefined ? 20 : decodeSmallInteger(readSingle(salt.content, Tag.integer, 'saltLength').content, 'saltLength');
   // trailerField 1 (0xBC) is the only one defined.
-  if (trailer !== undefined && decodeSmallInteger(readSingle(trailer.content, Tag.integer, 'trailerField').content, 'trailerField') !== 1) return undefined;
+  if (trailer !== undefined && decodeSmallInteger(readSingle(trailer.content, Tag.integer, 'trailerField').content, 'trailerField') !== 1)
+    return undefined;
   return { kind: 'rsa-pss', digest, saltLength };
 }
 
@@ -260,7 +273,12 @@ function isNull(element: DerElement): boolean {
 }
 
 /** RFC 2986 §3: the signature over CertificationRequestInfo, checked on the libuv pool or on this thread. */
-function verifySignature(check: SignatureCheck, request: DecodedRequest, key: KeyObject, onThisThread: boolean): Promise<boolean> | boolean {
+function verifySignature(
+  check: SignatureCheck,
+  request: DecodedRequest,
+  key: KeyObject,
+  onThisThread: boolean,
+): Promise<boolean> | boolean {
   const digest = check.kind === 'ed25519' ? null : check.digest;
   const keyInput =
     check.kind === 'rsa-pss'
@@ -283,7 +301,12 @@ function requestedNames(extensions: readonly DecodedExtension[]): Pick<ParsedCsr
   const sanExtensions = extensions.filter((e) => e.oid === OID.subjectAltName);
   // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension; a request asking for two is refused.
   if (sanExtensions.length > 1) throw new DomainError('badCSR', 'CSR requests more than one subjectAltName extension');
-  const out: { dnsNames: string[]; ipAddresses: string[]; uris: string[]; emails: string[] } = { dnsNames: [], ipAddresses: [], uris: [], emails: [] };
+  const out: { dnsNames: string[]; ipAddresses: string[]; uris: string[]; emails: string[] } = {
+    dnsNames: [],
+    ipAddresses: [],
+    uris: [],
+    emails: [],
+  };
   const [extension] = sanExtensions;
   if (extension === undefined) return out;
   let generalNames: DerElement[];
@@ -319,6 +342,10 @@ function csrIpAddress(octets: Uint8Array): string {
   try {
     return octetsToIp(octets);
   } catch (cause) {
-    throw new DomainError('badCSR', `CSR requests iPAddress "${Buffer.from(octets.subarray(0, 32)).toString('hex')}", which is not an address`, { cause });
+    throw new DomainError(
+      'badCSR',
+      `CSR requests iPAddress "${Buffer.from(octets.subarray(0, 32)).toString('hex')}", which is not an address`,
+      { cause },
+    );
   }
 }

@@ -143,10 +143,16 @@ export function checkIssuedCertificate(der: Uint8Array, prepared: PreparedCertif
     throw new Error(`issued certificate ${template.serial} does not match its template: ${field}`);
   };
   const signature = SIGNATURE[issuer.curve];
-  if (cert.signatureAlgorithm.algorithm !== signature.oid || cert.tbsCertificate.signature.algorithm !== signature.oid) mismatch('signature algorithm');
+  if (cert.signatureAlgorithm.algorithm !== signature.oid || cert.tbsCertificate.signature.algorithm !== signature.oid)
+    mismatch('signature algorithm');
   const tbsRaw = cert.tbsCertificateRaw;
   if (tbsRaw === undefined) mismatch('TBSCertificate bytes');
-  const isSigned = verify(signature.nodeHash, new Uint8Array(tbsRaw ?? new ArrayBuffer(0)), { key: issuer.publicKeyObject, dsaEncoding: 'der' }, new Uint8Array(cert.signatureValue));
+  const isSigned = verify(
+    signature.nodeHash,
+    new Uint8Array(tbsRaw ?? new ArrayBuffer(0)),
+    { key: issuer.publicKeyObject, dsaEncoding: 'der' },
+    new Uint8Array(cert.signatureValue),
+  );
   if (!isSigned) mismatch('signature does not verify with the issuer key');
   if (described.serial !== template.serial) mismatch('serial');
   if (described.notBefore !== template.notBefore || described.notAfter !== template.notAfter) mismatch('validity');
@@ -169,7 +175,8 @@ export function checkIssuedCertificate(der: Uint8Array, prepared: PreparedCertif
   if (!sameSet(described.permittedUriHosts, template.permittedUriHosts ?? [])) mismatch('name constraints');
   if (described.hasOcspNoCheck !== (template.ocspNoCheck === true)) mismatch('id-pkix-ocsp-nocheck');
   // basicConstraints and keyUsage are always critical (RFC 5280 §4.2.1.9, SPIFFE X509-SVID §4).
-  for (const oid of [asn.id_ce_basicConstraints, asn.id_ce_keyUsage]) if (!described.criticalExtensions.includes(oid)) mismatch(`${oid} not critical`);
+  for (const oid of [asn.id_ce_basicConstraints, asn.id_ce_keyUsage])
+    if (!described.criticalExtensions.includes(oid)) mismatch(`${oid} not critical`);
   return described;
 }
 

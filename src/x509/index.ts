@@ -18,7 +18,15 @@ export { LeafSigner, type LeafExpectation, type LeafSigningKeys } from './leaf-s
 export { CryptoPool, DEFAULT_CRYPTO_QUEUE_LIMIT, type CryptoPoolOptions } from './crypto-pool/pool.js';
 export { formatDistinguishedName } from './name-text.js';
 export { checkSubjectPublicKey, type CheckedSubjectKey } from './subject-key.js';
-export { checkJwkPolicy, checkSpkiPolicy, policyKeyJwk, type CertifiedCurve, type KeyVerdict, type PolicyKey, type PublicJwkMembers } from './key-policy.js';
+export {
+  checkJwkPolicy,
+  checkSpkiPolicy,
+  policyKeyJwk,
+  type CertifiedCurve,
+  type KeyVerdict,
+  type PolicyKey,
+  type PublicJwkMembers,
+} from './key-policy.js';
 export {
   crlIssuerOf,
   describeCrl,
@@ -43,7 +51,14 @@ export {
   type ResponderAltName,
   type TlsAlpnCertificateFacts,
 } from './acme-identifier.js';
-export { checkDistinguishedName, ipToOctets, normalizeDnsName, normalizeIpAddress, type DistinguishedName, type NameAttribute } from './names.js';
+export {
+  checkDistinguishedName,
+  ipToOctets,
+  normalizeDnsName,
+  normalizeIpAddress,
+  type DistinguishedName,
+  type NameAttribute,
+} from './names.js';
 export { fromPem, parsePemBlocks, splitPemChain, toPem, type PemBlock } from './pem.js';
 export { checkPublicKey, type CheckedPublicKey, type SubjectKeyAlgorithm } from './public-key.js';
 export { normalizeSerial, randomSerial, SERIAL_OCTETS, type RandomSource } from './serial.js';

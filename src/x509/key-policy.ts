@@ -135,7 +135,12 @@ function algorithmName(oid: string): string {
 function checkEcSpki(parameters: DerElement | undefined, point: Uint8Array): KeyVerdict {
   // RFC 5480 §2.1.1: ECParameters is a namedCurve OID; specifiedCurve (a SEQUENCE) and implicitCurve (NULL) MUST NOT be used.
   if (parameters === undefined || parameters.tag !== Tag.oid) {
-    const what = parameters === undefined ? 'no curve' : parameters.tag === Tag.sequence ? 'explicit curve parameters (specifiedCurve)' : 'implicit curve parameters';
+    const what =
+      parameters === undefined
+        ? 'no curve'
+        : parameters.tag === Tag.sequence
+          ? 'explicit curve parameters (specifiedCurve)'
+          : 'implicit curve parameters';
     return refuse(`EC key has ${what}: keys must name their curve (RFC 5480 §2.1.1)`);
   }
   let oid: string;
@@ -155,15 +160,20 @@ function checkEcSpki(parameters: DerElement | undefined, point: Uint8Array): Key
 function certifiedCurve(
   curve: CurveParameters | undefined,
   label: string,
-): { readonly ok: true; readonly curve: CurveParameters; readonly name: CertifiedCurve } | { readonly ok: false; readonly problem: string } {
+):
+  { readonly ok: true; readonly curve: CurveParameters; readonly name: CertifiedCurve } | { readonly ok: false; readonly problem: string } {
   if (curve !== undefined && (curve.name === 'P-256' || curve.name === 'P-384')) return { ok: true, curve, name: curve.name };
   const name = curve?.name ?? OTHER_CURVE_NAMES.get(label) ?? label;
-  return { ok: false, problem: `EC curve ${name} is not accepted: keysmith certifies and accepts EC keys on P-256 and P-384 only (CA/Browser Forum BR §6.1.5)` };
+  return {
+    ok: false,
+    problem: `EC curve ${name} is not accepted: keysmith certifies and accepts EC keys on P-256 and P-384 only (CA/Browser Forum BR §6.1.5)`,
+  };
 }
 
 function checkEd25519(key: Uint8Array): KeyVerdict {
   // RFC 8410 §4: the public key is the 32-octet encoding of RFC 8032 §5.1.5.
-  if (key.byteLength !== ED25519_KEY_BYTES) return refuse(`Ed25519 public key is ${key.byteLength} octets, not ${ED25519_KEY_BYTES} (RFC 8410 §4)`);
+  if (key.byteLength !== ED25519_KEY_BYTES)
+    return refuse(`Ed25519 public key is ${key.byteLength} octets, not ${ED25519_KEY_BYTES} (RFC 8410 §4)`);
   return { ok: true, key: { kind: 'ed25519', x: key } };
 }
 
@@ -197,7 +207,9 @@ function positiveInteger(content: Uint8Array, what: string): Uint8Array {
 function checkRsaIntegers(modulus: Uint8Array, exponent: Uint8Array): KeyVerdict {
   // Bounds before any bigint conversion: the largest accepted modulus is 4096 bits; the exponent is below 2^256.
   if (modulus.byteLength > RSA_MAX_MODULUS_OCTETS) {
-    return refuse(`RSA modulus of ${bitsOf(modulus)} bits is not accepted: keysmith certifies 2048, 3072 or 4096-bit RSA keys (CA/Browser Forum BR §6.1.5)`);
+    return refuse(
+      `RSA modulus of ${bitsOf(modulus)} bits is not accepted: keysmith certifies 2048, 3072 or 4096-bit RSA keys (CA/Browser Forum BR §6.1.5)`,
+    );
   }
   if (exponent.byteLength > 32) return refuse('RSA public exponent is 2^256 or more (CA/Browser Forum BR §6.1.6)');
   const problem = rsaKeyProblem(bigIntFromBytes(modulus), bigIntFromBytes(exponent));
@@ -232,7 +244,8 @@ export function checkJwkPolicy(jwk: PublicJwkMembers): KeyVerdict {
     }
     case 'OKP': {
       // RFC 8037 §2: crv names the curve; only Ed25519 signs account requests here.
-      if (jwk.crv !== 'Ed25519') return refuse(`OKP JWK curve ${typeof jwk.crv === 'string' ? jwk.crv.slice(0, 32) : '(none)'} is not accepted (${ACCEPTED})`);
+      if (jwk.crv !== 'Ed25519')
+        return refuse(`OKP JWK curve ${typeof jwk.crv === 'string' ? jwk.crv.slice(0, 32) : '(none)'} is not accepted (${ACCEPTED})`);
       const x = base64urlMember(jwk.x);
       if (x === undefined) return refuse('OKP JWK member x must be base64url (RFC 8037 §2)');
       return checkEd25519(x);
@@ -255,7 +268,6 @@ function base64urlMember(value: unknown): Uint8Array | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 4096 || !BASE64URL.test(value)) return undefined;
   return new Uint8Array(Buffer.from(value, 'base64url'));
 }
-
 
 /** The JWK node:crypto imports a checked key from (cheaper than SPKI DER, and the point is already validated). */
 export function policyKeyJwk(key: PolicyKey): { kty: string; crv?: string; x?: string; y?: string; n?: string; e?: string } {

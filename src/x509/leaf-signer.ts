@@ -79,7 +79,12 @@ export class LeafSigner {
   /** The check after signing with the signature verified on the libuv pool. */
   async check(der: Uint8Array, expected: LeafExpectation): Promise<void> {
     const walked = this.walk(der, expected.serial);
-    const isSigned = await verifyOneShot(this.keys.nodeHash, walked.tbs, { key: this.keys.issuerPublicKey, dsaEncoding: 'der' }, walked.signature);
+    const isSigned = await verifyOneShot(
+      this.keys.nodeHash,
+      walked.tbs,
+      { key: this.keys.issuerPublicKey, dsaEncoding: 'der' },
+      walked.signature,
+    );
     this.compare(walked, expected, isSigned);
   }
 
@@ -153,7 +158,9 @@ export class LeafSigner {
 /** RFC 5280 §4.1.2.2 checks, as the builder makes them: lowercase hex, positive, minimal, at most 20 octets. */
 export function serialBytes(serial: string): Uint8Array {
   if (!/^([0-9a-f]{2}){1,20}$/.test(serial) || serial.startsWith('00') || parseInt(serial.slice(0, 2), 16) > 0x7f) {
-    throw new Error(`certificate template ${serial}: serial must be lowercase hex of a positive, minimally encoded INTEGER of at most 20 octets`);
+    throw new Error(
+      `certificate template ${serial}: serial must be lowercase hex of a positive, minimally encoded INTEGER of at most 20 octets`,
+    );
   }
   return Buffer.from(serial, 'hex');
 }
@@ -223,7 +230,8 @@ function walkCertificate(der: Uint8Array): WalkedCertificate {
     const oid = decodeOid(parts.expect(Tag.oid).content);
     const critical = parts.optional(Tag.boolean);
     // DER: a DEFAULT FALSE field is absent rather than FALSE (X.690 §11.5).
-    if (critical !== undefined && (critical.content.byteLength !== 1 || critical.content[0] !== 0xff)) throw new DerError('critical is not DER TRUE');
+    if (critical !== undefined && (critical.content.byteLength !== 1 || critical.content[0] !== 0xff))
+      throw new DerError('critical is not DER TRUE');
     const value = parts.expect(Tag.octetString);
     parts.expectEnd('Extension');
     return { oid, isCritical: critical !== undefined, value: value.content, bytes: element.bytes };
@@ -277,4 +285,3 @@ function sameSubject(walked: WalkedCertificate['subject'], subject: readonly Nam
 function sameSans(walked: readonly SubjectAltName[], expected: readonly SubjectAltName[]): boolean {
   return walked.length === expected.length && walked.every((san, i) => san.type === expected[i]?.type && san.value === expected[i]?.value);
 }
-

@@ -129,9 +129,14 @@ export class LeafTemplate {
 
     const subjectKeyId = keyIdentifierOfSpki(template.publicKey);
     const subject = encodeName(template);
-    const extensions: Uint8Array[] = [shape.head, extension(LEAF_OIDS.subjectKeyIdentifier, false, tlv(Tag.octetString, subjectKeyId)), shape.authorityKeyId];
+    const extensions: Uint8Array[] = [
+      shape.head,
+      extension(LEAF_OIDS.subjectKeyIdentifier, false, tlv(Tag.octetString, subjectKeyId)),
+      shape.authorityKeyId,
+    ];
     // RFC 5280 §4.2.1.6: with an empty subject the SAN extension is critical.
-    if ((template.subjectAltNames ?? []).length > 0) extensions.push(extension(LEAF_OIDS.subjectAltName, template.subject.length === 0, sans));
+    if ((template.subjectAltNames ?? []).length > 0)
+      extensions.push(extension(LEAF_OIDS.subjectAltName, template.subject.length === 0, sans));
     extensions.push(shape.tail);
     const tbs = tlv(
       Tag.sequence,
@@ -181,7 +186,8 @@ export class LeafTemplate {
     const cached = this.shapes.get(key);
     if (cached !== undefined) return cached;
     if (t.keyUsage.length === 0 || t.keyUsage.some((usage) => KEY_USAGE_BITS[usage] === undefined)) return undefined;
-    for (const url of [t.ocspUrl, t.crlUrl]) if (url !== undefined && (!/^https?:\/\/[^\n]*$/.test(url) || asciiBytes(url) === undefined)) return undefined;
+    for (const url of [t.ocspUrl, t.crlUrl])
+      if (url !== undefined && (!/^https?:\/\/[^\n]*$/.test(url) || asciiBytes(url) === undefined)) return undefined;
 
     // The order is the builder's (certificate.ts encodeExtensions), so the DER comes out identical.
     const fixed = new Map<string, Uint8Array>();
@@ -201,7 +207,11 @@ export class LeafTemplate {
     if (t.ocspUrl !== undefined) {
       const url = asciiBytes(t.ocspUrl) ?? new Uint8Array(0);
       // RFC 5280 §4.2.2.1: AuthorityInfoAccessSyntax with one id-ad-ocsp AccessDescription.
-      add(LEAF_OIDS.authorityInfoAccess, tlv(Tag.sequence, tlv(Tag.sequence, encodeOid(LEAF_OIDS.accessMethodOcsp), tlv(GENERAL_NAME_TAG.uri, url))), false);
+      add(
+        LEAF_OIDS.authorityInfoAccess,
+        tlv(Tag.sequence, tlv(Tag.sequence, encodeOid(LEAF_OIDS.accessMethodOcsp), tlv(GENERAL_NAME_TAG.uri, url))),
+        false,
+      );
     }
     if (t.crlUrl !== undefined) {
       const url = asciiBytes(t.crlUrl) ?? new Uint8Array(0);
@@ -237,7 +247,8 @@ function checkLeafTemplate(t: CertificateTemplate, issuerNotAfter: number): void
   if (t.notAfter <= t.notBefore) fail('notAfter must be after notBefore');
   if (t.notAfter > issuerNotAfter) fail('notAfter is past the issuer certificate notAfter');
   for (const san of t.subjectAltNames ?? []) {
-    if (san.type === 'dns' && normalizeDnsName(san.value, { allowWildcard: true }) !== san.value) fail(`DNS name ${san.value} is not normalized`);
+    if (san.type === 'dns' && normalizeDnsName(san.value, { allowWildcard: true }) !== san.value)
+      fail(`DNS name ${san.value} is not normalized`);
     if (san.type === 'ip' && normalizeIpAddress(san.value) !== san.value) fail(`IP address ${san.value} is not in canonical form`);
     if (san.type === 'uri' && !URL.canParse(san.value)) fail(`URI ${san.value} is not absolute`);
   }
@@ -251,14 +262,18 @@ export function encodeTime(ms: number): Uint8Array | undefined {
   if (!Number.isFinite(year) || year < 1950 || year > 9999) return undefined;
   const two = (n: number): string => String(n).padStart(2, '0');
   const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
-  return year < 2050 ? tlv(Tag.utcTime, Buffer.from(`${two(year % 100)}${rest}`, 'latin1')) : tlv(Tag.generalizedTime, Buffer.from(`${year}${rest}`, 'latin1'));
+  return year < 2050
+    ? tlv(Tag.utcTime, Buffer.from(`${two(year % 100)}${rest}`, 'latin1'))
+    : tlv(Tag.generalizedTime, Buffer.from(`${year}${rest}`, 'latin1'));
 }
 
 /** RFC 5280 §4.1.2.6: one UTF8String attribute per RDN, in the template's order. */
 function encodeName(t: CertificateTemplate): Uint8Array {
   return tlv(
     Tag.sequence,
-    ...t.subject.map((attribute) => tlv(Tag.set, tlv(Tag.sequence, ATTRIBUTE_OID_TLVS[attribute.type], tlv(Tag.utf8String, Buffer.from(attribute.value, 'utf8'))))),
+    ...t.subject.map((attribute) =>
+      tlv(Tag.set, tlv(Tag.sequence, ATTRIBUTE_OID_TLVS[attribute.type], tlv(Tag.utf8String, Buffer.from(attribute.value, 'utf8')))),
+    ),
   );
 }
 

@@ -237,5 +237,9 @@ export function encodeOcspRequest(targets: readonly OcspRequestTarget[], nonce?:
 }
 
 export function nonceExtension(nonce: Uint8Array): asn.Extension {
-  return new asn.Extension({ extnID: ocsp.id_pkix_ocsp_nonce, critical: false, extnValue: new OctetString(serialize(new OctetString(nonce))) });
+  return new asn.Extension({
+    extnID: ocsp.id_pkix_ocsp_nonce,
+    critical: false,
+    extnValue: new OctetString(serialize(new OctetString(nonce))),
+  });
 }

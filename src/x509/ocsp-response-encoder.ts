@@ -48,9 +48,13 @@ function encodeCertStatus(status: OcspCertStatus): ocsp.CertStatus {
       return new ocsp.CertStatus({ unknown: null });
     case 'revoked': {
       // RFC 5280 §5.3.1 asks CRLs to leave out reasonCode unspecified; the OCSP answer says the same thing the same way.
-      const reason = status.reason === null || status.reason === 'unspecified' ? undefined : new asn.CRLReason(REVOCATION_REASONS[status.reason]);
+      const reason =
+        status.reason === null || status.reason === 'unspecified' ? undefined : new asn.CRLReason(REVOCATION_REASONS[status.reason]);
       return new ocsp.CertStatus({
-        revoked: new ocsp.RevokedInfo({ revocationTime: wholeSeconds(status.revokedAt), ...(reason === undefined ? {} : { revocationReason: reason }) }),
+        revoked: new ocsp.RevokedInfo({
+          revocationTime: wholeSeconds(status.revokedAt),
+          ...(reason === undefined ? {} : { revocationReason: reason }),
+        }),
       });
     }
     default: {

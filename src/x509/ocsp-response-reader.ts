@@ -60,7 +60,8 @@ export function describeOcspResponse(der: Uint8Array): DescribedOcspResponse {
     const status = STATUS_NAMES.get(response.responseStatus) ?? response.responseStatus;
     const bytesOfResponse = response.responseBytes;
     if (bytesOfResponse === undefined) return { status };
-    if (bytesOfResponse.responseType !== ocsp.id_pkix_ocsp_basic) throw new DomainError('malformed', `response type ${bytesOfResponse.responseType} is not id-pkix-ocsp-basic`);
+    if (bytesOfResponse.responseType !== ocsp.id_pkix_ocsp_basic)
+      throw new DomainError('malformed', `response type ${bytesOfResponse.responseType} is not id-pkix-ocsp-basic`);
     const basic = AsnConvert.parse(bytesOfResponse.response.buffer, ocsp.BasicOCSPResponse);
     const data = basic.tbsResponseData;
     const nonce = (data.responseExtensions ?? []).find((e) => e.extnID === ocsp.id_pkix_ocsp_nonce);

@@ -46,7 +46,8 @@ export function rsaKeyProblem(modulus: bigint, exponent: bigint): string | undef
 
   const residues = smallPrimeResidues(modulus);
   const factor = SMALL_PRIMES.find((p) => residues.get(p) === 0);
-  if (factor !== undefined) return `RSA modulus is divisible by the small prime ${factor} (CA/Browser Forum BR §6.1.6: no factors smaller than 752)`;
+  if (factor !== undefined)
+    return `RSA modulus is divisible by the small prime ${factor} (CA/Browser Forum BR §6.1.6: no factors smaller than 752)`;
   if (hasRocaFingerprint(residues)) {
     return 'RSA modulus has the ROCA fingerprint (CVE-2017-15361): it was made by a vulnerable Infineon library and can be factored (CA/Browser Forum BR §6.1.1.3)';
   }

@@ -78,7 +78,8 @@ export async function importEcPoint(curve: CertifiedCurve, point: Uint8Array): P
   const fieldBytes = curveByName(curve)?.fieldBytes;
   if (fieldBytes === undefined) throw new KeyImportError(`unknown curve ${curve}`);
   const expected = 1 + 2 * fieldBytes;
-  if (point.byteLength !== expected) throw new KeyImportError(`${curve} point is ${point.byteLength} octets, not the ${expected} of an uncompressed point (SEC 1 §2.3.3)`);
+  if (point.byteLength !== expected)
+    throw new KeyImportError(`${curve} point is ${point.byteLength} octets, not the ${expected} of an uncompressed point (SEC 1 §2.3.3)`);
   if (point[0] !== 0x04) throw new KeyImportError(`${curve} point does not start with 04, the uncompressed form (SEC 1 §2.3.3)`);
   let imported: webcrypto.CryptoKey;
   try {

@@ -72,7 +72,11 @@ class RoundRobinClient {
     const bytes = new TextEncoder().encode(payload === '' ? '' : JSON.stringify(payload));
     const signed = await new FlattenedSign(bytes).setProtectedHeader(header).sign(this.key.privateKey);
     const body = { protected: signed.protected ?? '', payload: signed.payload, signature: signed.signature };
-    const reply = await call(this.options.balancerPort, 'POST', this.path(url), { ca: this.options.ca, body, contentType: 'application/jose+json' });
+    const reply = await call(this.options.balancerPort, 'POST', this.path(url), {
+      ca: this.options.ca,
+      body,
+      contentType: 'application/jose+json',
+    });
     return this.record(what, reply, nonce.from);
   }
 
@@ -108,7 +112,10 @@ export async function orderRoundRobin(options: RoundRobinOptions): Promise<Round
   const responder = await startHttp01Responder(options.http01Port, await thumbprintOf(key));
   try {
     const directory = (await client.get('directory', 'GET', `${options.publicUrl}/acme/directory`)).json();
-    const account = await client.post('newAccount', String(directory['newAccount']), { termsOfServiceAgreed: true, contact: ['mailto:ops@example.test'] });
+    const account = await client.post('newAccount', String(directory['newAccount']), {
+      termsOfServiceAgreed: true,
+      contact: ['mailto:ops@example.test'],
+    });
     client.kid = String(account.headers['location']);
     const order = await client.post('newOrder', String(directory['newOrder']), { identifiers: [{ type: 'dns', value: options.name }] });
     const orderUrl = String(order.headers['location']);

@@ -50,7 +50,10 @@ export interface CallOptions {
 /** One HTTPS request to 127.0.0.1:`port`; rejects on a transport failure (reset, refused, timeout). */
 export function call(port: number, method: string, path: string, options: CallOptions): Promise<Reply> {
   const text = options.body === undefined ? undefined : JSON.stringify(options.body);
-  const headers: Record<string, string> = text === undefined ? {} : { 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+  const headers: Record<string, string> =
+    text === undefined
+      ? {}
+      : { 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(text)) };
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -142,7 +145,18 @@ export interface OcspFiles {
 export async function ocspStatus(port: number, files: OcspFiles): Promise<{ status: string; result: ProcessResult }> {
   const result = await runProcess(
     'openssl',
-    ['ocsp', '-no_nonce', '-issuer', files.intermediate, '-cert', files.leaf, '-CAfile', files.bundle, '-url', `https://127.0.0.1:${port}/ocsp`],
+    [
+      'ocsp',
+      '-no_nonce',
+      '-issuer',
+      files.intermediate,
+      '-cert',
+      files.leaf,
+      '-CAfile',
+      files.bundle,
+      '-url',
+      `https://127.0.0.1:${port}/ocsp`,
+    ],
     { timeoutMs: 15_000, lifetimeMs: 20_000 },
   );
   const output = result.stdout + result.stderr;
@@ -154,21 +168,35 @@ export async function ocspStatus(port: number, files: OcspFiles): Promise<{ stat
 /** The DER of an OCSP request for the leaf (no nonce: the GET form a cache serves), from openssl. */
 export async function ocspRequestDer(dir: string, files: OcspFiles): Promise<Buffer> {
   const path = join(dir, `ocsp-request-${Date.now()}.der`);
-  const result = await runProcess('openssl', ['ocsp', '-no_nonce', '-issuer', files.intermediate, '-cert', files.leaf, '-reqout', path], { timeoutMs: 15_000 });
+  const result = await runProcess('openssl', ['ocsp', '-no_nonce', '-issuer', files.intermediate, '-cert', files.leaf, '-reqout', path], {
+    timeoutMs: 15_000,
+  });
   if (result.code !== 0) throw new Error(`openssl ocsp -reqout: ${result.stderr}`);
   return readFile(path);
 }
 
 /** GET /ocsp/<base64 request> (RFC 6960 Appendix A.1); the response's status word, read back and verified with openssl. */
-export async function ocspGet(port: number, ca: string, requestDer: Buffer, dir: string, files: OcspFiles): Promise<{ httpStatus: number; status: string }> {
+export async function ocspGet(
+  port: number,
+  ca: string,
+  requestDer: Buffer,
+  dir: string,
+  files: OcspFiles,
+): Promise<{ httpStatus: number; status: string }> {
   const reply = await call(port, 'GET', `/ocsp/${encodeURIComponent(requestDer.toString('base64'))}`, { ca, timeoutMs: 10_000 });
   if (reply.status !== 200) return { httpStatus: reply.status, status: `http ${reply.status}` };
   const path = join(dir, `ocsp-response-${port}-${Date.now()}.der`);
   await writeFile(path, reply.body);
-  const read = await runProcess('openssl', ['ocsp', '-respin', path, '-no_nonce', '-issuer', files.intermediate, '-cert', files.leaf, '-CAfile', files.bundle], {
-    timeoutMs: 15_000,
-  });
+  const read = await runProcess(
+    'openssl',
+    ['ocsp', '-respin', path, '-no_nonce', '-issuer', files.intermediate, '-cert', files.leaf, '-CAfile', files.bundle],
+    {
+      timeoutMs: 15_000,
+    },
+  );
   const output = read.stdout + read.stderr;
-  const status = /Response verify OK/.test(output) ? (/: (good|revoked|unknown)\b/.exec(read.stdout)?.[1] ?? 'unparsed') : `unverified: ${output.trim()}`;
+  const status = /Response verify OK/.test(output)
+    ? (/: (good|revoked|unknown)\b/.exec(read.stdout)?.[1] ?? 'unparsed')
+    : `unverified: ${output.trim()}`;
   return { httpStatus: reply.status, status };
 }

@@ -11,7 +11,18 @@ import { freePort, runProcess } from '../helpers/processes.js';
 import { skipUnlessTool } from '../interop/harness.js';
 import { WEBHOOK_SECRET, WebhookReceiver } from '../integration/alerts/helpers.js';
 import { orderRoundRobin } from './acme-round-robin.js';
-import { call, normalizeSerial, obtainSvid, ocspGet, ocspRequestDer, ocspStatus, SvidRefusedError, writeLeaf, type Identity, type OcspFiles } from './clients.js';
+import {
+  call,
+  normalizeSerial,
+  obtainSvid,
+  ocspGet,
+  ocspRequestDer,
+  ocspStatus,
+  SvidRefusedError,
+  writeLeaf,
+  type Identity,
+  type OcspFiles,
+} from './clients.js';
 import { ALLOWED_SUFFIX, KeysmithCluster, runKeysmith, TRUST_DOMAIN, type ClusterNode } from './harness.js';
 
 /**
@@ -69,7 +80,11 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     agent = { key: await readFile(join(work, 'agent', 'key.pem'), 'utf8'), chain: await readFile(join(work, 'agent', 'cert.pem'), 'utf8') };
     // Registration entries through the balancer: whichever node takes each write, every node reads it.
     for (let i = 0; i <= CLIENTS; i++) {
-      const created = await call(cluster.balancer.port, 'POST', '/v1/entries', { ca, identity: admin, body: { spiffe_id: workloadId(i), parent_id: AGENT_ID, x509_ttl: 3600 } });
+      const created = await call(cluster.balancer.port, 'POST', '/v1/entries', {
+        ca,
+        identity: admin,
+        body: { spiffe_id: workloadId(i), parent_id: AGENT_ID, x509_ttl: 3600 },
+      });
       assert.equal(created.status, 201, created.body.toString('utf8'));
     }
   });
@@ -84,7 +99,10 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     const caRows = await cluster.database.query<{ profile: string; n: number }>(
       "SELECT profile, count(*)::int AS n FROM certificates WHERE profile IN ('root', 'intermediate') GROUP BY profile ORDER BY profile",
     );
-    assert.deepEqual(caRows, [{ profile: 'intermediate', n: 1 }, { profile: 'root', n: 1 }]);
+    assert.deepEqual(caRows, [
+      { profile: 'intermediate', n: 1 },
+      { profile: 'root', n: 1 },
+    ]);
     for (const n of cluster.nodes) assert.equal(await readFile(join(n.dataDir, 'bundle.pem'), 'utf8'), ca, `${n.name}'s bundle`);
     const [{ n: before } = { n: -1 }] = await cluster.database.query<{ n: number }>('SELECT count(*)::int AS n FROM certificates');
     const again = await cluster.cli(['init']);
@@ -95,7 +113,9 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
   });
 
   it('refuses a node without the cluster’s ca/, and one with a CA of its own, naming the intermediates', async () => {
-    const [active] = await cluster.database.query<{ serial: string; fingerprint: string }>("SELECT serial, fingerprint FROM certificates WHERE profile = 'intermediate'");
+    const [active] = await cluster.database.query<{ serial: string; fingerprint: string }>(
+      "SELECT serial, fingerprint FROM certificates WHERE profile = 'intermediate'",
+    );
     assert.ok(active !== undefined);
     const bare = await runKeysmith(['init'], { ...cluster.env, KEYSMITH_DATA_DIR: join(work, 'bare') });
     assert.equal(bare.code, 1, bare.stdout);
@@ -107,7 +127,10 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     const foreign = await runKeysmith(['init'], { ...cluster.env, KEYSMITH_DATA_DIR: own });
     assert.equal(foreign.code, 1, foreign.stdout);
     const ownSerial = normalizeSerial(new X509Certificate(await readFile(join(own, 'ca', 'intermediate.cert.pem'))).serialNumber);
-    assert.match(foreign.stderr, new RegExp(`holds intermediate CA serial ${ownSerial} .*the ledger's active intermediate is serial ${active.serial}`));
+    assert.match(
+      foreign.stderr,
+      new RegExp(`holds intermediate CA serial ${ownSerial} .*the ledger's active intermediate is serial ${active.serial}`),
+    );
   });
 
   it('spreads connections round robin over the three nodes', async () => {
@@ -149,15 +172,28 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
   it('revoke on node 1: node 2’s OCSP answers revoked within 1 s, node 3 refuses the certificate on its next request', async () => {
     const svid = await obtainSvid(node('node1').port, ca, agent, workloadId(0));
     const files = ocspFiles(await writeLeaf(work, 'revoked-leaf', svid.identity.chain));
-    assert.equal((await ocspStatus(node('node2').port, files)).status, 'good', 'node 2 has answered good (and cached it) before the revocation');
+    assert.equal(
+      (await ocspStatus(node('node2').port, files)).status,
+      'good',
+      'node 2 has answered good (and cached it) before the revocation',
+    );
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const renewOnNode3 = () =>
-        call(node('node3').port, 'POST', '/v1/svid/x509', { ca, identity: svid.identity, agent: keepAlive, body: { csr: makeCsr(), spiffe_id: workloadId(0) } });
+        call(node('node3').port, 'POST', '/v1/svid/x509', {
+          ca,
+          identity: svid.identity,
+          agent: keepAlive,
+          body: { csr: makeCsr(), spiffe_id: workloadId(0) },
+        });
       const first = await renewOnNode3();
       assert.equal(first.status, 200, first.body.toString('utf8'));
 
-      const revoked = await call(node('node1').port, 'POST', `/v1/certificates/${svid.serial}/revoke`, { ca, identity: admin, body: { reason: 'keyCompromise' } });
+      const revoked = await call(node('node1').port, 'POST', `/v1/certificates/${svid.serial}/revoke`, {
+        ca,
+        identity: admin,
+        body: { reason: 'keyCompromise' },
+      });
       assert.equal(revoked.status, 200, revoked.body.toString('utf8'));
       const revokedAt = performance.now();
       let status = '';
@@ -185,7 +221,15 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     // 30 s certificates under a 20 s threshold: alert material from 10 s of age on (a certificate must outlive the threshold).
     const serials: string[] = [];
     for (const i of [1, 2, 3]) {
-      const issued = await cluster.cli(['issue', '--dns', `alert-${i}.${ALLOWED_SUFFIX}`, '--ttl', '30s', '--out', join(work, `alert-${i}`)]);
+      const issued = await cluster.cli([
+        'issue',
+        '--dns',
+        `alert-${i}.${ALLOWED_SUFFIX}`,
+        '--ttl',
+        '30s',
+        '--out',
+        join(work, `alert-${i}`),
+      ]);
       assert.equal(issued.code, 0, issued.stderr);
       serials.push(issued.stdout.trim());
     }
@@ -193,12 +237,19 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     await receiver.waitForRequests(serials.length, 40_000);
     // Two more ticks of all three nodes: nothing is sent twice.
     await sleep(6_000);
-    const delivered = receiver.requests.flatMap((r) => (r.json() as { certificates: { serial: string }[] }).certificates.map((c) => c.serial)).sort();
+    const delivered = receiver.requests
+      .flatMap((r) => (r.json() as { certificates: { serial: string }[] }).certificates.map((c) => c.serial))
+      .sort();
     assert.deepEqual(delivered, serials);
     // The ledger agrees: one alert and one sent webhook message per certificate.
     const alerts = await cluster.database.query<{ serial: string }>('SELECT serial FROM alerts ORDER BY serial');
-    assert.deepEqual(alerts.map((a) => a.serial), serials);
-    const sent = await cluster.database.query<{ n: number }>("SELECT count(*)::int AS n FROM alert_messages WHERE channel = 'webhook' AND status = 'sent'");
+    assert.deepEqual(
+      alerts.map((a) => a.serial),
+      serials,
+    );
+    const sent = await cluster.database.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM alert_messages WHERE channel = 'webhook' AND status = 'sent'",
+    );
     assert.deepEqual(sent, [{ n: serials.length }]);
   });
 
@@ -207,26 +258,54 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     const sessionsBefore = await cluster.balancer.sessionsByServer();
     const result = await runProcess(
       'lego',
-      ['--server', `${cluster.balancerUrl}/acme/directory`, '--path', join(work, 'lego'), '--email', 'ops@example.test', '--accept-tos',
-        '--domains', name, '--http', '--http.port', `127.0.0.1:${http01Port}`, 'run'],
-      { env: { PATH: process.env['PATH'], HOME: work, LEGO_CA_CERTIFICATES: cluster.paths.bundle }, timeoutMs: 120_000, lifetimeMs: 150_000 },
+      [
+        '--server',
+        `${cluster.balancerUrl}/acme/directory`,
+        '--path',
+        join(work, 'lego'),
+        '--email',
+        'ops@example.test',
+        '--accept-tos',
+        '--domains',
+        name,
+        '--http',
+        '--http.port',
+        `127.0.0.1:${http01Port}`,
+        'run',
+      ],
+      {
+        env: { PATH: process.env['PATH'], HOME: work, LEGO_CA_CERTIFICATES: cluster.paths.bundle },
+        timeoutMs: 120_000,
+        lifetimeMs: 150_000,
+      },
     );
     assert.equal(result.code, 0, result.stdout + result.stderr);
     // lego keeps one keep-alive connection for the whole order, so in TCP mode it stays on one node (the next test cuts them).
     const sessionsAfter = await cluster.balancer.sessionsByServer();
-    t.diagnostic(`lego's connections per node: ${cluster.nodes.map((n) => `${n.name} ${(sessionsAfter.get(n.name) ?? 0) - (sessionsBefore.get(n.name) ?? 0)}`).join(', ')}`);
+    t.diagnostic(
+      `lego's connections per node: ${cluster.nodes.map((n) => `${n.name} ${(sessionsAfter.get(n.name) ?? 0) - (sessionsBefore.get(n.name) ?? 0)}`).join(', ')}`,
+    );
     const chain = await readFile(join(work, 'lego', 'certificates', `${name}.crt`), 'utf8');
     const leaf = new X509Certificate(chain);
     assert.equal(leaf.subjectAltName, `DNS:${name}`);
     assert.ok(leaf.verify(new X509Certificate(await readFile(cluster.paths.intermediate)).publicKey));
-    const rows = await cluster.database.query<{ profile: string; status: string }>('SELECT profile, status FROM certificates WHERE serial = $1', [normalizeSerial(leaf.serialNumber)]);
+    const rows = await cluster.database.query<{ profile: string; status: string }>(
+      'SELECT profile, status FROM certificates WHERE serial = $1',
+      [normalizeSerial(leaf.serialNumber)],
+    );
     assert.deepEqual(rows, [{ profile: 'tls-server', status: 'valid' }]);
   });
 
   it('an ACME order with every request on a new connection: round robin puts each on the next node, and the order completes', async (t) => {
     const name = `round-robin.${ALLOWED_SUFFIX}`;
     const { steps, chain } = await orderRoundRobin({
-      balancerPort: cluster.balancer.port, publicUrl: cluster.balancerUrl, ca, dir: work, name, http01Port, pollTimeoutMs: 20_000,
+      balancerPort: cluster.balancer.port,
+      publicUrl: cluster.balancerUrl,
+      ca,
+      dir: work,
+      name,
+      http01Port,
+      pollTimeoutMs: 20_000,
     });
     t.diagnostic(steps.map((s) => s.what).join(', '));
     // Every node answered part of the order, and every signed request spent a nonce another node had minted.
@@ -234,11 +313,18 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     assert.equal(listenerSerials.size, 3, `the order's requests were answered by ${listenerSerials.size} nodes`);
     const posts = steps.filter((s) => s.nonceFrom !== undefined);
     assert.ok(posts.length >= 7, `${posts.length} signed requests`);
-    assert.deepEqual(posts.filter((s) => s.nonceFrom === s.node).map((s) => s.what), [], 'requests that spent a nonce of the node answering them');
+    assert.deepEqual(
+      posts.filter((s) => s.nonceFrom === s.node).map((s) => s.what),
+      [],
+      'requests that spent a nonce of the node answering them',
+    );
     const leaf = new X509Certificate(chain);
     assert.equal(leaf.subjectAltName, `DNS:${name}`);
     assert.ok(leaf.verify(new X509Certificate(await readFile(cluster.paths.intermediate)).publicKey));
-    const rows = await cluster.database.query<{ profile: string; status: string }>('SELECT profile, status FROM certificates WHERE serial = $1', [normalizeSerial(leaf.serialNumber)]);
+    const rows = await cluster.database.query<{ profile: string; status: string }>(
+      'SELECT profile, status FROM certificates WHERE serial = $1',
+      [normalizeSerial(leaf.serialNumber)],
+    );
     assert.deepEqual(rows, [{ profile: 'tls-server', status: 'valid' }]);
   });
 
@@ -276,9 +362,19 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     assert.equal(inLedger.length, received.length, 'every serial a client received is in the ledger');
     // Rows no client got: at most one request in flight per client when node 3 died (signed and committed, the answer lost).
     const ids = Array.from({ length: CLIENTS }, (_, i) => workloadId(i + 1));
-    const [{ n: rows } = { n: -1 }] = await cluster.database.query<{ n: number }>("SELECT count(*)::int AS n FROM certificates WHERE profile = 'svid' AND spiffe_id = ANY($1)", [ids]);
+    const [{ n: rows } = { n: -1 }] = await cluster.database.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM certificates WHERE profile = 'svid' AND spiffe_id = ANY($1)",
+      [ids],
+    );
     assert.ok(rows >= received.length && rows <= received.length + CLIENTS, `${rows} SVID rows for ${received.length} received`);
-    await cluster.balancer.waitForStates(new Map([['node3', 'DOWN'], ['node1', 'UP'], ['node2', 'UP']]), 10_000);
+    await cluster.balancer.waitForStates(
+      new Map([
+        ['node3', 'DOWN'],
+        ['node1', 'UP'],
+        ['node2', 'UP'],
+      ]),
+      10_000,
+    );
   });
 
   it('the database stopped for 10 s: OCSP GETs answer from cache, SVID requests get 503, both recover without a restart', async () => {
@@ -287,7 +383,8 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     const svid = await obtainSvid(node('node1').port, ca, agent, workloadId(1));
     const files = ocspFiles(await writeLeaf(work, 'outage-leaf', svid.identity.chain));
     const requestDer = await ocspRequestDer(work, files);
-    for (const n of live) assert.deepEqual(await ocspGet(n.port, ca, requestDer, work, files), { httpStatus: 200, status: 'good' }, `${n.name} primed`);
+    for (const n of live)
+      assert.deepEqual(await ocspGet(n.port, ca, requestDer, work, files), { httpStatus: 200, status: 'good' }, `${n.name} primed`);
 
     await cluster.database.pause();
     const stoppedAt = performance.now();
@@ -295,7 +392,11 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
     try {
       for (const round of [0, 1]) {
         for (const n of [...live.map((l) => l.port), cluster.balancer.port]) {
-          assert.deepEqual(await ocspGet(n, ca, requestDer, work, files), { httpStatus: 200, status: 'good' }, `OCSP on port ${n}, round ${round}`);
+          assert.deepEqual(
+            await ocspGet(n, ca, requestDer, work, files),
+            { httpStatus: 200, status: 'good' },
+            `OCSP on port ${n}, round ${round}`,
+          );
         }
         for (const n of live) {
           const refused = await obtainSvid(n.port, ca, agent, workloadId(2)).then(
@@ -310,7 +411,14 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
         if (round === 0) await sleep(Math.max(0, 8_000 - (performance.now() - stoppedAt)));
       }
       await sleep(Math.max(0, 10_000 - (performance.now() - stoppedAt)));
-      assert.deepEqual(await cluster.balancer.serverStates(), new Map([['node1', 'UP'], ['node2', 'UP'], ['node3', 'DOWN']]));
+      assert.deepEqual(
+        await cluster.balancer.serverStates(),
+        new Map([
+          ['node1', 'UP'],
+          ['node2', 'UP'],
+          ['node3', 'DOWN'],
+        ]),
+      );
     } finally {
       await cluster.database.resume();
     }
@@ -331,7 +439,13 @@ describe('a keysmith cluster: PostgreSQL, three nodes, HAProxy in TCP mode', { t
       }
       assert.deepEqual(await ocspGet(n.port, ca, requestDer, work, files), { httpStatus: 200, status: 'good' });
     }
-    assert.deepEqual(live.map((n) => n.process.pid), pids);
-    assert.ok(live.every((n) => !n.process.hasExited), 'no node restarted or exited');
+    assert.deepEqual(
+      live.map((n) => n.process.pid),
+      pids,
+    );
+    assert.ok(
+      live.every((n) => !n.process.hasExited),
+      'no node restarted or exited',
+    );
   });
 });

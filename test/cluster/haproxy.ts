@@ -106,7 +106,9 @@ export class Haproxy {
       await sleep(100);
     }
     const checks = await this.lastChecks().catch((err: unknown) => String(err));
-    throw new Error(`haproxy servers did not reach ${JSON.stringify([...expected])} in ${timeoutMs} ms; last seen ${JSON.stringify([...seen])}; checks: ${checks}`);
+    throw new Error(
+      `haproxy servers did not reach ${JSON.stringify([...expected])} in ${timeoutMs} ms; last seen ${JSON.stringify([...seen])}; checks: ${checks}`,
+    );
   }
 
   /** Connections each server has been handed since HAProxy started (`show stat` stot; health checks are not counted). */
@@ -118,7 +120,11 @@ export class Haproxy {
   /** The last health check of each server, as `show stat` describes it (for failure messages). */
   private async lastChecks(): Promise<string> {
     const rows = parseStat(await this.command('show stat'));
-    return rows.map((r) => `${r['svname'] ?? ''}: ${r['check_status'] ?? ''} ${r['check_code'] ?? ''} ${r['check_desc'] ?? ''} ${r['last_chk'] ?? ''}`).join('; ');
+    return rows
+      .map(
+        (r) => `${r['svname'] ?? ''}: ${r['check_status'] ?? ''} ${r['check_code'] ?? ''} ${r['check_desc'] ?? ''} ${r['last_chk'] ?? ''}`,
+      )
+      .join('; ');
   }
 
   async stop(): Promise<void> {

@@ -85,7 +85,8 @@ export class ThrowAwayPostgres {
 
   private async pgCtl(args: readonly string[]): Promise<void> {
     const pgCtl = `${this.cluster.bin}/pg_ctl`;
-    const [command, argv] = this.cluster.asUser === undefined ? [pgCtl, args] : ['runuser', ['-u', this.cluster.asUser, '--', pgCtl, ...args]];
+    const [command, argv] =
+      this.cluster.asUser === undefined ? [pgCtl, args] : ['runuser', ['-u', this.cluster.asUser, '--', pgCtl, ...args]];
     const result = await runProcess(command, argv, { timeoutMs: 70_000, lifetimeMs: 80_000 });
     if (result.code !== 0) throw new Error(`pg_ctl ${args.join(' ')} failed (${String(result.code)}): ${result.stderr}${result.stdout}`);
   }

@@ -77,7 +77,13 @@ function withDb<T>(path: string, look: (db: Database.Database) => T): T {
 }
 
 function statusOf(path: string, serial: string): { status: string; revocation_reason: string | null } | undefined {
-  return withDb(path, (db) => db.prepare<[string], { status: string; revocation_reason: string | null }>('SELECT status, revocation_reason FROM certificates WHERE serial = ?').get(serial));
+  return withDb(path, (db) =>
+    db
+      .prepare<[string], { status: string; revocation_reason: string | null }>(
+        'SELECT status, revocation_reason FROM certificates WHERE serial = ?',
+      )
+      .get(serial),
+  );
 }
 
 interface Manifest {
@@ -111,7 +117,11 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
       withDb(restored, (db) => {
         assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
         const has = db.prepare<[string], number>('SELECT 1 FROM certificates WHERE serial = ?').pluck();
-        assert.deepEqual(before.filter((serial) => has.get(serial) === undefined), [], 'every serial handed out before the backup is in it');
+        assert.deepEqual(
+          before.filter((serial) => has.get(serial) === undefined),
+          [],
+          'every serial handed out before the backup is in it',
+        );
         // The manifest describes exactly the snapshot it came with.
         assert.equal(db.prepare<[], number>('SELECT count(*) FROM certificates').pluck().get(), manifest.row_counts['certificates']);
       });
@@ -127,12 +137,17 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     const archive = join(scratch, 'revoke.tar');
     await ok(dataDir, ['backup', '--out', archive, '--include-ca']);
     await ok(dataDir, ['revoke', first, '--reason', 'keyCompromise']);
-    const later = (await ok(dataDir, ['issue', '--spiffe-id', 'spiffe://keysmith.local/after-backup', '--out', join(dataDir, 'out2')])).trim();
+    const later = (
+      await ok(dataDir, ['issue', '--spiffe-id', 'spiffe://keysmith.local/after-backup', '--out', join(dataDir, 'out2')])
+    ).trim();
     const ledger = join(dataDir, 'keysmith.db');
 
     const refused = await keysmith(dataDir, ['restore', archive]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /keysmith\.db is newer than the backup of \S+ \(\d+ certificates against the backup's \d+; .*\): restoring would go back in time\. Nothing was changed\./);
+    assert.match(
+      refused.stderr,
+      /keysmith\.db is newer than the backup of \S+ \(\d+ certificates against the backup's \d+; .*\): restoring would go back in time\. Nothing was changed\./,
+    );
     assert.deepEqual(statusOf(ledger, first), { status: 'revoked', revocation_reason: 'keyCompromise' });
 
     // A running serve (here: any open connection) holds the ledger: restore refuses at once.
@@ -151,7 +166,10 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     assert.equal(report['caRestored'], false, 'an existing ca/ is never overwritten');
     assert.deepEqual(statusOf(ledger, first), { status: 'revoked', revocation_reason: 'keyCompromise' });
     assert.deepEqual(statusOf(ledger, later), { status: 'valid', revocation_reason: null });
-    assert.equal(withDb(ledger, (db) => db.pragma('integrity_check', { simple: true })), 'ok');
+    assert.equal(
+      withDb(ledger, (db) => db.pragma('integrity_check', { simple: true })),
+      'ok',
+    );
     assert.ok(typeof report['previousLedger'] === 'string' && existsSync(report['previousLedger']));
     // The restored data directory serves offline commands again.
     assert.match(await ok(dataDir, ['certs', 'list', '--status', 'revoked']), new RegExp(first));
@@ -174,7 +192,8 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
         await core.authority.revoke(serial, 'keyCompromise');
         let listed = false;
         for (let attempt = 0; attempt < 200 && !listed; attempt++) {
-          listed = existsSync(crlPath) && describeCrl(new Uint8Array(readFileSync(crlPath))).entries.some((entry) => entry.serial === serial);
+          listed =
+            existsSync(crlPath) && describeCrl(new Uint8Array(readFileSync(crlPath))).entries.some((entry) => entry.serial === serial);
           if (!listed) await sleep(50);
         }
         assert.ok(listed, 'the CRL lists the revocation');
@@ -186,11 +205,18 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     }
 
     const elsewhere = freshDir('crl-elsewhere');
-    const intoNew = JSON.parse(await ok(elsewhere, ['restore', archive, '--data-dir', elsewhere, '--crl', crlPath, '--json'])) as Record<string, unknown>;
+    const intoNew = JSON.parse(await ok(elsewhere, ['restore', archive, '--data-dir', elsewhere, '--crl', crlPath, '--json'])) as Record<
+      string,
+      unknown
+    >;
     assert.equal(intoNew['revocationsFromCrl'], 1);
     assert.equal(intoNew['caRestored'], true);
     assert.deepEqual(statusOf(join(elsewhere, 'keysmith.db'), serial), { status: 'revoked', revocation_reason: 'keyCompromise' });
-    assert.deepEqual(readFileSync(join(elsewhere, 'ca', 'cluster.key')), readFileSync(join(dataDir, 'ca', 'cluster.key')), 'the sealed cluster key opens to the same bytes');
+    assert.deepEqual(
+      readFileSync(join(elsewhere, 'ca', 'cluster.key')),
+      readFileSync(join(dataDir, 'ca', 'cluster.key')),
+      'the sealed cluster key opens to the same bytes',
+    );
 
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(dataDir, `keysmith.db${suffix}`), { force: true });
     const report = JSON.parse(await ok(dataDir, ['restore', archive, '--json'])) as Record<string, unknown>;
@@ -221,7 +247,7 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
     const report = JSON.parse(await ok(elsewhere, ['restore', archive, '--data-dir', elsewhere, '--json'])) as Record<string, unknown>;
     assert.equal(report['caRestored'], true);
     assert.deepEqual(caTree(elsewhere), before);
-    const status = (dir: string): unknown => (JSON.parse(runStatus(dir)) as unknown);
+    const status = (dir: string): unknown => JSON.parse(runStatus(dir)) as unknown;
     assert.deepEqual(status(elsewhere), status(dataDir), 'ca status reads the same intermediates, states and leaves');
   });
 
@@ -239,7 +265,10 @@ describe('keysmith backup and restore (SQLite)', { skip: testBackend() === 'post
 
     // A CA made without a passphrase has its keys in the clear: --include-ca refuses and names the first one.
     const plainDir = freshDir('plain-ca');
-    const plainInit = await runProcess(process.execPath, [MAIN, 'init'], { env: { PATH: process.env['PATH'], KEYSMITH_DATA_DIR: plainDir }, timeoutMs: 60_000 });
+    const plainInit = await runProcess(process.execPath, [MAIN, 'init'], {
+      env: { PATH: process.env['PATH'], KEYSMITH_DATA_DIR: plainDir },
+      timeoutMs: 60_000,
+    });
     assert.equal(plainInit.code, 0, plainInit.stderr);
     const plain = await keysmith(plainDir, ['backup', '--out', archive, '--include-ca']);
     assert.equal(plain.code, 1);

@@ -45,7 +45,11 @@ function openssl(args: readonly string[]): Promise<ProcessResult> {
 /** curl against the service, trusting `bundleFile`; `identity` presents a client certificate. */
 async function curl(args: readonly string[], identity?: { chain: string; key: string }): Promise<ProcessResult> {
   const auth = identity === undefined ? [] : ['--cert', identity.chain, '--key', identity.key];
-  return runProcess('curl', ['--silent', '--show-error', '--fail-with-body', '--max-time', '10', '--cacert', bundleFile, ...auth, ...args], { timeoutMs: 15_000, lifetimeMs: 20_000 });
+  return runProcess(
+    'curl',
+    ['--silent', '--show-error', '--fail-with-body', '--max-time', '10', '--cacert', bundleFile, ...auth, ...args],
+    { timeoutMs: 15_000, lifetimeMs: 20_000 },
+  );
 }
 
 interface SpiffeBundle {
@@ -60,7 +64,9 @@ async function spiffeBundle(): Promise<SpiffeBundle> {
 }
 
 function x509Serials(bundle: SpiffeBundle): string[] {
-  return bundle.keys.filter((k) => k.use === 'x509-svid').map((k) => serialOf(new X509Certificate(Buffer.from(k.x5c?.[0] ?? '', 'base64'))));
+  return bundle.keys
+    .filter((k) => k.use === 'x509-svid')
+    .map((k) => serialOf(new X509Certificate(Buffer.from(k.x5c?.[0] ?? '', 'base64'))));
 }
 
 function serialOf(cert: X509Certificate): string {
@@ -103,7 +109,11 @@ async function obtainSvid(name: string, as: { chain: string; key: string }): Pro
   const chainPem = String((JSON.parse(reply.stdout) as Record<string, unknown>)['cert_chain']);
   const [leafPem, intermediatePem] = pemBlocks(chainPem);
   assert.ok(leafPem !== undefined && intermediatePem !== undefined, 'leaf then intermediate');
-  const files = { leaf: join(work, `${name}.leaf.pem`), chain: join(work, `${name}.chain.pem`), intermediate: join(work, `${name}.issuer.pem`) };
+  const files = {
+    leaf: join(work, `${name}.leaf.pem`),
+    chain: join(work, `${name}.chain.pem`),
+    intermediate: join(work, `${name}.issuer.pem`),
+  };
   await writeFile(files.leaf, leafPem);
   await writeFile(files.chain, chainPem);
   await writeFile(files.intermediate, intermediatePem);
@@ -169,7 +179,9 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.equal(rotated.code, 0, rotated.stderr);
     prepared = /prepared intermediate ([0-9a-f]+):/.exec(rotated.stdout)?.[1] ?? '';
     assert.notEqual(prepared, '');
-    await eventually('the running node publishes the prepared intermediate', async () => x509Serials(await spiffeBundle()).includes(prepared));
+    await eventually('the running node publishes the prepared intermediate', async () =>
+      x509Serials(await spiffeBundle()).includes(prepared),
+    );
     const bundle = await spiffeBundle();
     assert.deepEqual(new Set(x509Serials(bundle).slice(1)), new Set([original, prepared]));
     assert.ok(bundle.spiffe_sequence > sequenceBefore, `spiffe_sequence ${bundle.spiffe_sequence} after ${sequenceBefore}`);
@@ -177,7 +189,9 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.equal(pem.stdout.match(/BEGIN CERTIFICATE/g)?.length, 3, 'PEM bundle: root and both intermediates');
     // keysmith_certificate_not_after_timestamp_seconds: one series per published intermediate, at its notAfter.
     const metrics = (await curl([`${base}/metrics`])).stdout;
-    const intermediateSeries = [...metrics.matchAll(/^keysmith_certificate_not_after_timestamp_seconds\{role="intermediate",serial="([0-9a-f]+)"\} (\d+)$/gm)];
+    const intermediateSeries = [
+      ...metrics.matchAll(/^keysmith_certificate_not_after_timestamp_seconds\{role="intermediate",serial="([0-9a-f]+)"\} (\d+)$/gm),
+    ];
     assert.deepEqual(new Set(intermediateSeries.map((m) => m[1])), new Set([original, prepared]), metrics);
     for (const cert of pemBlocks(pem.stdout).map((block) => new X509Certificate(block))) {
       const series = intermediateSeries.find((m) => m[1] === serialOf(cert));
@@ -192,12 +206,18 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.equal(activated.code, 0, activated.stderr);
     assert.match(activated.stdout, new RegExp(`intermediate ${prepared} is active`));
     await eventually('the node serves the new issuing CA at /ca.crt', async () => {
-      const result = await runProcess('curl', ['--silent', '--max-time', '10', '--cacert', bundleFile, '--output', join(work, 'ca.der'), `${base}/ca.crt`], { timeoutMs: 15_000 });
+      const result = await runProcess(
+        'curl',
+        ['--silent', '--max-time', '10', '--cacert', bundleFile, '--output', join(work, 'ca.der'), `${base}/ca.crt`],
+        { timeoutMs: 15_000 },
+      );
       return result.code === 0 && serialOf(new X509Certificate(await readFile(join(work, 'ca.der')))) === prepared;
     });
     underNew = await obtainSvid('new', node);
     assert.equal(underNew.intermediateSerial, prepared);
-    const status = JSON.parse((await keysmith(['ca', 'status', '--json'])).stdout) as { intermediates: { serial: string; state: string; leaves_outstanding: number }[] };
+    const status = JSON.parse((await keysmith(['ca', 'status', '--json'])).stdout) as {
+      intermediates: { serial: string; state: string; leaves_outstanding: number }[];
+    };
     const states = Object.fromEntries(status.intermediates.map((i) => [i.serial, i.state]));
     assert.deepEqual(states, { [original]: 'retiring', [prepared]: 'active' });
   });
@@ -216,7 +236,18 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
 
   it('openssl ocsp answers good for both, each response verified against the bundle', async () => {
     for (const svid of [underOld, underNew]) {
-      const result = await openssl(['ocsp', '-issuer', svid.intermediate, '-cert', svid.leaf, '-CAfile', bundleFile, '-url', `${base}/ocsp`, '-no_nonce']);
+      const result = await openssl([
+        'ocsp',
+        '-issuer',
+        svid.intermediate,
+        '-cert',
+        svid.leaf,
+        '-CAfile',
+        bundleFile,
+        '-url',
+        `${base}/ocsp`,
+        '-no_nonce',
+      ]);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.match(result.stdout + result.stderr, /Response verify OK/);
       assert.match(result.stdout, new RegExp(`${svid.leaf}: good`), svid.name);
@@ -235,7 +266,10 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.equal((await keysmith(['ca', 'rotate', '--activate-after', '0s'])).code, 0);
     const revoked = await keysmith(['ca', 'revoke-intermediate', original, '--reason', 'keyCompromise']);
     assert.equal(revoked.code, 0, revoked.stderr);
-    await eventually('the running node drops the revoked intermediate from the bundle', async () => !x509Serials(await spiffeBundle()).includes(original));
+    await eventually(
+      'the running node drops the revoked intermediate from the bundle',
+      async () => !x509Serials(await spiffeBundle()).includes(original),
+    );
     const arlFile = join(work, 'arl.der');
     const fetched = await curl(['--output', arlFile, `${base}/crl/root`]);
     assert.equal(fetched.code, 0, fetched.stderr);
@@ -245,16 +279,37 @@ describe('intermediate CA rotation on a running node, with real clients', () => 
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stderr + text.stdout, /verify OK/);
     assert.match(text.stdout, /Issuer: O = keysmith, OU = keysmith\.local, CN = keysmith root CA/);
-    assert.match(text.stdout, new RegExp(`Serial Number: ${original.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Key Compromise`));
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `Serial Number: ${original.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Key Compromise`,
+      ),
+    );
     // RFC 6960 §2.7: every certificate of the compromised intermediate is answered revoked.
-    const ocsp = await openssl(['ocsp', '-issuer', underOld.intermediate, '-cert', underOld.leaf, '-CAfile', join(work, 'root.pem'), '-VAfile', underOld.intermediate, '-url', `${base}/ocsp`, '-no_nonce']);
+    const ocsp = await openssl([
+      'ocsp',
+      '-issuer',
+      underOld.intermediate,
+      '-cert',
+      underOld.leaf,
+      '-CAfile',
+      join(work, 'root.pem'),
+      '-VAfile',
+      underOld.intermediate,
+      '-url',
+      `${base}/ocsp`,
+      '-no_nonce',
+    ]);
     assert.equal(ocsp.code, 0, ocsp.stdout + ocsp.stderr);
     assert.match(ocsp.stdout, new RegExp(`${underOld.leaf}: revoked`));
     assert.match(ocsp.stdout, /Reason: cACompromise/);
     // The TLS layer refuses a client chain through the revoked intermediate, although the leaf itself is valid in the ledger.
     const body = join(work, 'refused.json');
     await writeFile(body, JSON.stringify({ csr: 'unused', spiffe_id: WORKLOAD_ID }));
-    const refused = await curl(['-H', 'content-type: application/json', '--data-binary', `@${body}`, `${base}/v1/svid/x509`], { chain: underOld.chain, key: underOld.key });
+    const refused = await curl(['-H', 'content-type: application/json', '--data-binary', `@${body}`, `${base}/v1/svid/x509`], {
+      chain: underOld.chain,
+      key: underOld.key,
+    });
     assert.notEqual(refused.code, 0, refused.stdout);
     assert.match(refused.stderr, /alert certificate revoked/);
   });

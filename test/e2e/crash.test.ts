@@ -19,7 +19,9 @@ async function killDuringBurst(concurrency: number, killAfterSerials: number): P
     const child = startProcess(process.execPath, [CHILD, String(concurrency)], { env, lifetimeMs: 60_000 });
     await child.waitFor(/^ready$/m, { timeoutMs: 30_000 });
     // Let a burst run, then kill without warning (bounded: `killAfterSerials` serials or 10 s).
-    await child.waitFor(new RegExp(`^(?:[0-9a-f]+\\n){${killAfterSerials}}`, 'm'), { timeoutMs: 10_000, from: child.offset() }).catch(() => undefined);
+    await child
+      .waitFor(new RegExp(`^(?:[0-9a-f]+\\n){${killAfterSerials}}`, 'm'), { timeoutMs: 10_000, from: child.offset() })
+      .catch(() => undefined);
     process.kill(child.pid, 'SIGKILL');
     await child.waitForExit(10_000).catch(() => undefined);
     const received = child.stdout.split('\n').filter((line) => /^[0-9a-f]+$/.test(line));
@@ -28,8 +30,14 @@ async function killDuringBurst(concurrency: number, killAfterSerials: number): P
     const databaseUrl = env['KEYSMITH_DATABASE_URL'];
     if (databaseUrl !== undefined) {
       // The serials are hex only (filtered above), so they go into the statement as literals.
-      const found = new Set(psql(databaseUrl, `SELECT serial FROM certificates WHERE serial IN (${received.map((s) => `'${s}'`).join(',')})`).split('\n'));
-      assert.deepEqual(received.filter((serial) => !found.has(serial)), [], 'every serial handed out is in the ledger');
+      const found = new Set(
+        psql(databaseUrl, `SELECT serial FROM certificates WHERE serial IN (${received.map((s) => `'${s}'`).join(',')})`).split('\n'),
+      );
+      assert.deepEqual(
+        received.filter((serial) => !found.has(serial)),
+        [],
+        'every serial handed out is in the ledger',
+      );
       return;
     }
     const db = new Database(join(dataDir, 'keysmith.db'));

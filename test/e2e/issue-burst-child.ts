@@ -23,7 +23,10 @@ let next = 0;
 async function issuer(): Promise<void> {
   while (next < MAX_ISSUED) {
     const i = next++;
-    const issued = await core.authority.issue({ publicKey, spiffeId: `spiffe://${config.trustDomain}/burst/${i}`, requester: 'test:burst' }, 'svid');
+    const issued = await core.authority.issue(
+      { publicKey, spiffeId: `spiffe://${config.trustDomain}/burst/${i}`, requester: 'test:burst' },
+      'svid',
+    );
     // A synchronous write: the line is out of this process before this issuer starts its next one.
     writeSync(1, `${issued.serial}\n`);
   }

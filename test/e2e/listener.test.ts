@@ -19,14 +19,22 @@ import { countCertificates, withTestBackend } from '../helpers/test-backend.js';
  */
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const READY = /curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/;
-const BASE_ENV: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], KEYSMITH_LOG_LEVEL: 'info', KEYSMITH_ALERTS_SCHEDULE: '0 3 * * *' };
+const BASE_ENV: NodeJS.ProcessEnv = {
+  PATH: process.env['PATH'],
+  HOME: process.env['HOME'],
+  KEYSMITH_LOG_LEVEL: 'info',
+  KEYSMITH_ALERTS_SCHEDULE: '0 3 * * *',
+};
 
 function keysmith(args: readonly string[], env: NodeJS.ProcessEnv) {
   return runProcess(process.execPath, [MAIN, ...args], { env: { ...BASE_ENV, ...env }, lifetimeMs: 30_000, timeoutMs: 30_000 });
 }
 
 async function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ThirdPartyProcess; port: number }> {
-  const child = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...BASE_ENV, KEYSMITH_LISTEN: '127.0.0.1:0', ...env }, lifetimeMs: 120_000 });
+  const child = startProcess(process.execPath, [MAIN, 'serve'], {
+    env: { ...BASE_ENV, KEYSMITH_LISTEN: '127.0.0.1:0', ...env },
+    lifetimeMs: 120_000,
+  });
   await child.waitFor(READY, { timeoutMs: 30_000, stream: 'stderr' });
   return { child, port: boundPort(child.stderr) };
 }
@@ -45,10 +53,14 @@ async function stopServe(child: ThirdPartyProcess): Promise<void> {
 
 /** The leaf the listener serves, as `openssl s_client -showcerts` received it. */
 async function servedCertificate(port: number, bundle: string): Promise<X509Certificate> {
-  const result = await runProcess('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-showcerts', '-CAfile', bundle], {
-    stdin: '',
-    lifetimeMs: 20_000,
-  });
+  const result = await runProcess(
+    'openssl',
+    ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-showcerts', '-CAfile', bundle],
+    {
+      stdin: '',
+      lifetimeMs: 20_000,
+    },
+  );
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(result.stdout);
   assert.ok(pem !== null, `no certificate in openssl's output:\n${result.stdout}${result.stderr}`);
   assert.match(result.stdout, /Verify return code: 0 \(ok\)/);
@@ -56,7 +68,21 @@ async function servedCertificate(port: number, bundle: string): Promise<X509Cert
 }
 
 function curlHealth(port: number, bundle: string) {
-  return runProcess('curl', ['--silent', '--show-error', '--max-time', '10', '--cacert', bundle, '--write-out', '\n%{http_code}', `https://127.0.0.1:${port}/healthz`], { lifetimeMs: 20_000 });
+  return runProcess(
+    'curl',
+    [
+      '--silent',
+      '--show-error',
+      '--max-time',
+      '10',
+      '--cacert',
+      bundle,
+      '--write-out',
+      '\n%{http_code}',
+      `https://127.0.0.1:${port}/healthz`,
+    ],
+    { lifetimeMs: 20_000 },
+  );
 }
 
 function splitStatus(stdout: string): { status: number; body: string } {
@@ -109,7 +135,10 @@ describe('the listener certificate follows KEYSMITH_PUBLIC_URL and the ledger', 
   it('after KEYSMITH_PUBLIC_URL changes to an IPv6 literal, the restart serves a new certificate with that address and without the old name', async () => {
     const started = await startServe({ ...env, KEYSMITH_PUBLIC_URL: 'https://[fd00::5]:8443' });
     server = started.child;
-    assert.match(server.stderr, /issued the listener certificate [0-9a-f]+ \(localhost, 127\.0\.0\.1, ::1, fd00::5\): the configured names changed\n/);
+    assert.match(
+      server.stderr,
+      /issued the listener certificate [0-9a-f]+ \(localhost, 127\.0\.0\.1, ::1, fd00::5\): the configured names changed\n/,
+    );
     const cert = await servedCertificate(started.port, bundle);
     assert.equal(cert.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, IP Address:FD00:0:0:0:0:0:0:5');
     await stopServe(server);
@@ -145,7 +174,10 @@ describe('the listener certificate follows KEYSMITH_PUBLIC_URL and the ledger', 
   it('re-issues the revoked certificate at the next start, and /healthz is 200 again', async () => {
     const started = await startServe({ ...env, KEYSMITH_PUBLIC_URL: 'https://[fd00::5]:8443' });
     server = started.child;
-    assert.match(server.stderr, /issued the listener certificate [0-9a-f]+ \(localhost, 127\.0\.0\.1, ::1, fd00::5\): the one on disk is revoked\n/);
+    assert.match(
+      server.stderr,
+      /issued the listener certificate [0-9a-f]+ \(localhost, 127\.0\.0\.1, ::1, fd00::5\): the one on disk is revoked\n/,
+    );
     assert.equal(splitStatus((await curlHealth(started.port, bundle)).stdout).status, 200);
     await stopServe(server);
   });
@@ -177,10 +209,13 @@ describe('`keysmith health` in strict mTLS mode', () => {
   });
 
   it('presents the identity given with --cert and --key', async () => {
-    const result = await keysmith(['health', '--cert', join(dir, 'data', 'admin', 'cert.pem'), '--key', join(dir, 'data', 'admin', 'key.pem')], {
-      ...env,
-      KEYSMITH_LISTEN: `127.0.0.1:${port}`,
-    });
+    const result = await keysmith(
+      ['health', '--cert', join(dir, 'data', 'admin', 'cert.pem'), '--key', join(dir, 'data', 'admin', 'key.pem')],
+      {
+        ...env,
+        KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+      },
+    );
     assert.equal(result.code, 0, result.stdout + result.stderr);
   });
 
@@ -188,7 +223,11 @@ describe('`keysmith health` in strict mTLS mode', () => {
     const bare = join(dir, 'bare');
     await mkdir(bare, { mode: 0o700 });
     await copyFile(join(dir, 'data', 'bundle.pem'), join(bare, 'bundle.pem'));
-    const result = await keysmith(['health'], { KEYSMITH_DATA_DIR: bare, KEYSMITH_MTLS_MODE: 'strict', KEYSMITH_LISTEN: `127.0.0.1:${port}` });
+    const result = await keysmith(['health'], {
+      KEYSMITH_DATA_DIR: bare,
+      KEYSMITH_MTLS_MODE: 'strict',
+      KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+    });
     assert.equal(result.code, 1);
     assert.equal(
       result.stderr.trim(),
@@ -199,7 +238,10 @@ describe('`keysmith health` in strict mTLS mode', () => {
   it('run with a standard-mode configuration, explains that the server wants a client certificate', async () => {
     const result = await keysmith(['health'], { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: `127.0.0.1:${port}` });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^keysmith health: the server requires a client certificate \(its mtlsMode is strict; this configuration says standard\): pass --cert FILE --key FILE/);
+    assert.match(
+      result.stderr,
+      /^keysmith health: the server requires a client certificate \(its mtlsMode is strict; this configuration says standard\): pass --cert FILE --key FILE/,
+    );
   });
 });
 
@@ -261,7 +303,11 @@ describe('a start refused for its configuration or its data directory makes noth
 
   it('a bad setting: exits 78 naming it, and the data directory is not made', async () => {
     const dataDir = join(dir, 'never');
-    const result = await keysmith(['serve'], { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: '127.0.0.1:0', KEYSMITH_MTLS_MODE: 'strictest' });
+    const result = await keysmith(['serve'], {
+      KEYSMITH_DATA_DIR: dataDir,
+      KEYSMITH_LISTEN: '127.0.0.1:0',
+      KEYSMITH_MTLS_MODE: 'strictest',
+    });
     assert.equal(result.code, 78, result.stdout + result.stderr);
     assert.match(result.stderr, /KEYSMITH_MTLS_MODE/);
     await assert.rejects(readdir(dataDir), { code: 'ENOENT' });
@@ -324,13 +370,29 @@ describe('alert credentials never reach the output', () => {
     });
     server = started.child;
     // A certificate that lives 20 s is inside a 15 s threshold 5 s after its issue; the run is asked of serve itself.
-    const issued = await keysmith(['issue', '--dns', 'soon.example.test', '--ttl', '20s', '--out', join(dir, 'soon')], { KEYSMITH_DATA_DIR: join(dir, 'data') });
+    const issued = await keysmith(['issue', '--dns', 'soon.example.test', '--ttl', '20s', '--out', join(dir, 'soon')], {
+      KEYSMITH_DATA_DIR: join(dir, 'data'),
+    });
     assert.equal(issued.code, 0, issued.stdout + issued.stderr);
     await new Promise((resolve) => setTimeout(resolve, 6_000));
     const data = join(dir, 'data');
     const run = await runProcess(
       'curl',
-      ['--silent', '--show-error', '--max-time', '20', '--cert', join(data, 'admin', 'cert.pem'), '--key', join(data, 'admin', 'key.pem'), '--cacert', join(data, 'bundle.pem'), '--request', 'POST', `https://127.0.0.1:${started.port}/v1/alerts/run`],
+      [
+        '--silent',
+        '--show-error',
+        '--max-time',
+        '20',
+        '--cert',
+        join(data, 'admin', 'cert.pem'),
+        '--key',
+        join(data, 'admin', 'key.pem'),
+        '--cacert',
+        join(data, 'bundle.pem'),
+        '--request',
+        'POST',
+        `https://127.0.0.1:${started.port}/v1/alerts/run`,
+      ],
       { lifetimeMs: 30_000 },
     );
     assert.equal(run.code, 0, run.stderr);

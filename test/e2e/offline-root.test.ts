@@ -24,7 +24,13 @@ let server: ThirdPartyProcess | undefined;
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'keysmith-offline-root-'));
   offline = await mkdtemp(join(tmpdir(), 'keysmith-offline-root-medium-'));
-  env = withTestBackend({ PATH: process.env['PATH'], HOME: process.env['HOME'], USER: 'e2e', KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn' });
+  env = withTestBackend({
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    USER: 'e2e',
+    KEYSMITH_DATA_DIR: dataDir,
+    KEYSMITH_LOG_LEVEL: 'warn',
+  });
 });
 
 after(async () => {
@@ -41,15 +47,23 @@ describe('keysmith with the root key offline', () => {
     server = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...env, KEYSMITH_LISTEN: '127.0.0.1:0' }, lifetimeMs: 120_000 });
     await server.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000, stream: 'both' });
     const port = listeningPort(server.output);
-    const health = await runProcess('curl', ['--silent', '--show-error', '--max-time', '10', '--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/healthz`], { timeoutMs: 15_000 });
+    const health = await runProcess(
+      'curl',
+      ['--silent', '--show-error', '--max-time', '10', '--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/healthz`],
+      { timeoutMs: 15_000 },
+    );
     assert.equal(health.code, 0, health.stderr);
     const report = JSON.parse(health.stdout) as { status: string; checks: Record<string, { status: string }> };
     assert.equal(report.status, 'ok');
     assert.equal(report.checks['ca']?.status, 'ok');
-    const issued = await runProcess(process.execPath, [MAIN, 'issue', '--spiffe-id', 'spiffe://keysmith.local/svc/a', '--out', join(offline, 'svc')], {
-      env: { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` },
-      lifetimeMs: 60_000,
-    });
+    const issued = await runProcess(
+      process.execPath,
+      [MAIN, 'issue', '--spiffe-id', 'spiffe://keysmith.local/svc/a', '--out', join(offline, 'svc')],
+      {
+        env: { ...env, KEYSMITH_LISTEN: `127.0.0.1:${port}` },
+        lifetimeMs: 60_000,
+      },
+    );
     assert.equal(issued.code, 0, issued.stderr);
   });
 
@@ -65,7 +79,8 @@ describe('keysmith with the root key offline', () => {
   });
 
   it('the offline path: --csr-out on the service, --sign-csr where the root key is, --import-cert back', async () => {
-    const keysmith = (args: readonly string[], extra: NodeJS.ProcessEnv = {}) => runProcess(process.execPath, [MAIN, ...args], { env: { ...env, ...extra }, lifetimeMs: 60_000 });
+    const keysmith = (args: readonly string[], extra: NodeJS.ProcessEnv = {}) =>
+      runProcess(process.execPath, [MAIN, ...args], { env: { ...env, ...extra }, lifetimeMs: 60_000 });
     const csr = join(offline, 'intermediate.csr');
     const cert = join(offline, 'intermediate.pem');
     const requested = await keysmith(['ca', 'rotate', '--csr-out', csr]);

@@ -50,7 +50,10 @@ describe('keysmith prune', { skip: testBackend() === 'postgres' ? 'SQLite data d
       assert.equal(ledger.leases.acquire('retention', 'other-node', Date.now(), 60_000), true);
       const blocked = await prune(['--json']);
       assert.equal(blocked.code, 1);
-      assert.match(blocked.stderr, /another keysmith process is pruning this ledger right now \(the retention lease is held\); try again later/);
+      assert.match(
+        blocked.stderr,
+        /another keysmith process is pruning this ledger right now \(the retention lease is held\); try again later/,
+      );
       assert.equal(total(), before);
       ledger.leases.release('retention', 'other-node');
 

@@ -67,12 +67,28 @@ describe('keysmith serve under SIGKILL', () => {
   it('keeps every SVID a client received when killed during a burst from 64 clients', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'keysmith-serve-crash-'));
     const work = await mkdtemp(join(tmpdir(), 'keysmith-serve-crash-work-'));
-    const env = withTestBackend({ PATH: process.env['PATH'], HOME: process.env['HOME'], USER: 'e2e', KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'warn' });
-    const server = startProcess(process.execPath, [MAIN, 'serve'], { env: { ...env, KEYSMITH_LISTEN: '127.0.0.1:0' }, lifetimeMs: 120_000 });
+    const env = withTestBackend({
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      USER: 'e2e',
+      KEYSMITH_DATA_DIR: dataDir,
+      KEYSMITH_LOG_LEVEL: 'warn',
+    });
+    const server = startProcess(process.execPath, [MAIN, 'serve'], {
+      env: { ...env, KEYSMITH_LISTEN: '127.0.0.1:0' },
+      lifetimeMs: 120_000,
+    });
     try {
-      await server.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, { timeoutMs: 30_000, stream: 'both' });
+      await server.waitFor(/curl --cert \S+ --key \S+ --cacert \S+ https:\/\/\S+\/v1\/certificates\n/, {
+        timeoutMs: 30_000,
+        stream: 'both',
+      });
       const port = listeningPort(server.output);
-      const entry = await runProcess(process.execPath, [MAIN, 'entries', 'create', '--spiffe-id', WORKLOAD_ID, '--parent-id', NODE_ID, '--x509-ttl', '1h'], { env, lifetimeMs: 30_000 });
+      const entry = await runProcess(
+        process.execPath,
+        [MAIN, 'entries', 'create', '--spiffe-id', WORKLOAD_ID, '--parent-id', NODE_ID, '--x509-ttl', '1h'],
+        { env, lifetimeMs: 30_000 },
+      );
       assert.equal(entry.code, 0, entry.stderr);
       // The node identity, issued offline beside the running service (as `keysmith issue` would).
       const core = await openCore(loadConfig({ env }), { ensureIdentities: false });
@@ -85,7 +101,10 @@ describe('keysmith serve under SIGKILL', () => {
       }
       const keyPath = join(work, 'workload.key');
       await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyPath]);
-      const body = JSON.stringify({ csr: await openssl(['req', '-new', '-key', keyPath, '-subj', '/CN=workload']), spiffe_id: WORKLOAD_ID });
+      const body = JSON.stringify({
+        csr: await openssl(['req', '-new', '-key', keyPath, '-subj', '/CN=workload']),
+        spiffe_id: WORKLOAD_ID,
+      });
       const bundlePem = await readFile(join(dataDir, 'bundle.pem'), 'utf8');
 
       const received: string[] = [];
@@ -117,15 +136,25 @@ describe('keysmith serve under SIGKILL', () => {
       const databaseUrl = env['KEYSMITH_DATABASE_URL'];
       if (databaseUrl !== undefined) {
         // The serials are hex only, so they go into the statement as literals.
-        const found = new Set(psql(databaseUrl, `SELECT serial FROM certificates WHERE serial IN (${received.map((s) => `'${s}'`).join(',')})`).split('\n'));
-        assert.deepEqual(received.filter((serial) => !found.has(serial)), [], 'every SVID received is in the ledger');
+        const found = new Set(
+          psql(databaseUrl, `SELECT serial FROM certificates WHERE serial IN (${received.map((s) => `'${s}'`).join(',')})`).split('\n'),
+        );
+        assert.deepEqual(
+          received.filter((serial) => !found.has(serial)),
+          [],
+          'every SVID received is in the ledger',
+        );
         return;
       }
       const db = new Database(join(dataDir, 'keysmith.db'));
       try {
         assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
         const has = db.prepare('SELECT 1 FROM certificates WHERE serial = ?');
-        assert.deepEqual(received.filter((serial) => has.get(serial) === undefined), [], 'every SVID received is in the ledger');
+        assert.deepEqual(
+          received.filter((serial) => has.get(serial) === undefined),
+          [],
+          'every SVID received is in the ledger',
+        );
       } finally {
         db.close();
       }

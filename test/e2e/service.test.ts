@@ -39,14 +39,19 @@ async function stopServe(child: ThirdPartyProcess): Promise<number | null> {
 }
 
 function curl(args: readonly string[]) {
-  return runProcess('curl', ['--silent', '--show-error', '--max-time', '10', '--write-out', '\n%{http_code}', ...args], { lifetimeMs: 20_000 });
+  return runProcess('curl', ['--silent', '--show-error', '--max-time', '10', '--write-out', '\n%{http_code}', ...args], {
+    lifetimeMs: 20_000,
+  });
 }
 
 function adminCurl(path: string, extra: readonly string[] = []) {
   return curl([
-    '--cert', join(dataDir, 'admin', 'cert.pem'),
-    '--key', join(dataDir, 'admin', 'key.pem'),
-    '--cacert', join(dataDir, 'bundle.pem'),
+    '--cert',
+    join(dataDir, 'admin', 'cert.pem'),
+    '--key',
+    join(dataDir, 'admin', 'key.pem'),
+    '--cacert',
+    join(dataDir, 'bundle.pem'),
     ...extra,
     `https://127.0.0.1:${port}${path}`,
   ]);
@@ -104,7 +109,8 @@ describe('keysmith serve, first start', () => {
     const bundle = await curl(['--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/v1/bundle`]);
     assert.equal(statusOf(bundle), 200);
     // The root (bundle.pem), then the published intermediates: here the one active intermediate (docs/ca-lifecycle.md).
-    const published = (await readFile(join(dataDir, 'bundle.pem'), 'utf8')) + (await readFile(join(dataDir, 'ca', 'intermediate.cert.pem'), 'utf8'));
+    const published =
+      (await readFile(join(dataDir, 'bundle.pem'), 'utf8')) + (await readFile(join(dataDir, 'ca', 'intermediate.cert.pem'), 'utf8'));
     assert.equal(bodyOf(bundle).trim(), published.trim());
   });
 
@@ -126,9 +132,12 @@ describe('keysmith serve, first start', () => {
 
   it('refuses a client certificate from another CA at the handshake', async () => {
     const result = await curl([
-      '--cert', join(FIXTURES, 'other-client.pem'),
-      '--key', join(FIXTURES, 'other-client.key'),
-      '--cacert', join(dataDir, 'bundle.pem'),
+      '--cert',
+      join(FIXTURES, 'other-client.pem'),
+      '--key',
+      join(FIXTURES, 'other-client.key'),
+      '--cacert',
+      join(dataDir, 'bundle.pem'),
       `https://127.0.0.1:${port}/v1/certificates`,
     ]);
     // curl 56: the server's fatal alert ended the connection; RFC 8446 §6.2: unknown_ca for a chain that reaches no trusted root.
@@ -144,7 +153,16 @@ describe('keysmith serve, first start', () => {
     const serial = issued.stdout.trim();
     assert.match(serial, /^[0-9a-f]{16,}$/);
     assert.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600);
-    const asSecond = () => curl(['--cert', join(out, 'cert.pem'), '--key', join(out, 'key.pem'), '--cacert', join(dataDir, 'bundle.pem'), `https://127.0.0.1:${port}/v1/certificates/${serial}`]);
+    const asSecond = () =>
+      curl([
+        '--cert',
+        join(out, 'cert.pem'),
+        '--key',
+        join(out, 'key.pem'),
+        '--cacert',
+        join(dataDir, 'bundle.pem'),
+        `https://127.0.0.1:${port}/v1/certificates/${serial}`,
+      ]);
     const before = await asSecond();
     assert.equal(statusOf(before), 200, before.stdout);
     const revoked = await keysmith(['revoke', serial, '--reason', 'keyCompromise']);

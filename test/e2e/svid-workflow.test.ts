@@ -36,23 +36,32 @@ function keysmith(args: readonly string[]) {
   return runProcess(process.execPath, [MAIN, ...args], { env, lifetimeMs: 30_000 });
 }
 
-function call(method: string, path: string, identity: Identity | undefined, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+function call(
+  method: string,
+  path: string,
+  identity: Identity | undefined,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: new EngineAgent(port, bundlePem, identity) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ status: res.statusCode ?? 0, json: raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>) });
-        } catch {
-          reject(new Error(`${method} ${path}: not JSON (${res.statusCode}): ${raw.slice(0, 300)}`));
-        }
-      });
-    });
+    const headers: Record<string, string> =
+      text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method, path, headers, agent: new EngineAgent(port, bundlePem, identity) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode ?? 0, json: raw === '' ? {} : (JSON.parse(raw) as Record<string, unknown>) });
+          } catch {
+            reject(new Error(`${method} ${path}: not JSON (${res.statusCode}): ${raw.slice(0, 300)}`));
+          }
+        });
+      },
+    );
     req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(text);
@@ -91,7 +100,19 @@ describe('a node and a workload get SPIFFE identities through keysmith', () => {
   let workloadChainPem: string;
 
   it('keysmith entries create registers the workload under the node (JSON, id first)', async () => {
-    const created = await keysmith(['entries', 'create', '--spiffe-id', WORKLOAD_ID, '--parent-id', NODE_ID, '--x509-ttl', '1h', '--dns', 'payments.internal', '--json']);
+    const created = await keysmith([
+      'entries',
+      'create',
+      '--spiffe-id',
+      WORKLOAD_ID,
+      '--parent-id',
+      NODE_ID,
+      '--x509-ttl',
+      '1h',
+      '--dns',
+      'payments.internal',
+      '--json',
+    ]);
     assert.equal(created.code, 0, created.stderr);
     const entry = JSON.parse(created.stdout) as Record<string, unknown>;
     entryId = String(entry['id']);
@@ -176,7 +197,14 @@ describe('a node and a workload get SPIFFE identities through keysmith', () => {
     assert.equal(blocks.length, 2, 'leaf then intermediate');
     await writeFile(join(work, 'leaf.pem'), blocks[0] ?? '');
     await writeFile(join(work, 'chain.pem'), blocks.slice(1).join(''));
-    const out = await openssl(['verify', '-CAfile', join(dataDir, 'bundle.pem'), '-untrusted', join(work, 'chain.pem'), join(work, 'leaf.pem')]);
+    const out = await openssl([
+      'verify',
+      '-CAfile',
+      join(dataDir, 'bundle.pem'),
+      '-untrusted',
+      join(work, 'chain.pem'),
+      join(work, 'leaf.pem'),
+    ]);
     assert.match(out, /leaf\.pem: OK/);
   });
 

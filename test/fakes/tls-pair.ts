@@ -116,7 +116,13 @@ export class TlsPair {
       'server-to-client': new DirectionKeys(this.keyLog.server, 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_TRAFFIC_SECRET_0'),
     };
     // Wired as src/tls/net/server.ts and net/client.ts wire them, minus the sockets.
-    this.server = new Connection('server', this.serverConfig.provider, this.hooks('server'), this.serverConfig.maxHandshakeMessageSize, this.serverConfig.now);
+    this.server = new Connection(
+      'server',
+      this.serverConfig.provider,
+      this.hooks('server'),
+      this.serverConfig.maxHandshakeMessageSize,
+      this.serverConfig.now,
+    );
     this.client = new Connection(
       'client',
       this.clientConfig.provider,
@@ -267,7 +273,10 @@ interface Generation {
 
 /** Candidate suites for a secret of this length (the hash decides it). */
 function suitesFor(secret: Buffer): SuiteInfo[] {
-  const ids = secret.length === 48 ? [CipherSuite.TLS_AES_256_GCM_SHA384] : [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_CHACHA20_POLY1305_SHA256];
+  const ids =
+    secret.length === 48
+      ? [CipherSuite.TLS_AES_256_GCM_SHA384]
+      : [CipherSuite.TLS_AES_128_GCM_SHA256, CipherSuite.TLS_CHACHA20_POLY1305_SHA256];
   return ids.map((id) => suiteInfo(id)!);
 }
 
@@ -335,7 +344,10 @@ class DirectionKeys {
   }
 
   private tryOpen(g: Generation, header: Buffer, body: Buffer): { type: number; content: Buffer; sequence: number } | undefined {
-    const candidates = g.opener !== undefined ? [{ suite: g.suite!, p: g.opener }] : suitesFor(g.secret).map((suite) => ({ suite, p: new Protector(nodeCryptoProvider, suite, g.secret) }));
+    const candidates =
+      g.opener !== undefined
+        ? [{ suite: g.suite!, p: g.opener }]
+        : suitesFor(g.secret).map((suite) => ({ suite, p: new Protector(nodeCryptoProvider, suite, g.secret) }));
     for (const { suite, p } of candidates) {
       const sequence = p.recordsProcessed;
       try {
@@ -393,12 +405,22 @@ class DirectionKeys {
     }
     // Plaintext application data before any key (only a test would send it).
     if (this.log.size === 0) return unprotected();
-    return { raw, outerType, isProtected: true, type: undefined, content: undefined, generation: undefined, sequence: undefined, reseal: () => raw };
+    return {
+      raw,
+      outerType,
+      isProtected: true,
+      type: undefined,
+      content: undefined,
+      generation: undefined,
+      sequence: undefined,
+      reseal: () => raw,
+    };
   }
 
   forge(inner: Buffer): Buffer {
     const g = this.generation(this.writing);
-    if (g === undefined || g.suite === undefined || g.opener === undefined) throw new Error('no key known for forging in this direction yet');
+    if (g === undefined || g.suite === undefined || g.opener === undefined)
+      throw new Error('no key known for forging in this direction yet');
     const record = sealInner(g.suite, g.secret, g.opener.recordsProcessed, inner);
     this.current = this.writing;
     // Keep our reading counter in step with the receiver's (open counts any authentic record).

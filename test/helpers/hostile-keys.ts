@@ -21,7 +21,12 @@ export const OIDS = {
   commonName: '2.5.4.3',
 } as const;
 
-export const CURVE_FIELD_BYTES: Readonly<Record<'p256' | 'p384' | 'p521' | 'secp256k1', number>> = { p256: 32, p384: 48, p521: 66, secp256k1: 32 };
+export const CURVE_FIELD_BYTES: Readonly<Record<'p256' | 'p384' | 'p521' | 'secp256k1', number>> = {
+  p256: 32,
+  p384: 48,
+  p521: 66,
+  secp256k1: 32,
+};
 
 const seq = (...parts: Uint8Array[]): Uint8Array => tlv(Tag.sequence, ...parts);
 const nullValue = (): Uint8Array => tlv(Tag.null);
@@ -44,7 +49,10 @@ export function infinitySpki(curveOid: string): Uint8Array {
 }
 
 export function rsaSpki(modulus: bigint, exponent: bigint): Uint8Array {
-  return seq(seq(encodeOid(OIDS.rsaEncryption), nullValue()), tlv(Tag.bitString, Uint8Array.of(0), seq(derInteger(modulus), derInteger(exponent))));
+  return seq(
+    seq(encodeOid(OIDS.rsaEncryption), nullValue()),
+    tlv(Tag.bitString, Uint8Array.of(0), seq(derInteger(modulus), derInteger(exponent))),
+  );
 }
 
 export function bytesToBigInt(bytes: Uint8Array): bigint {
@@ -117,12 +125,25 @@ export function rsaKeyFromPrimes(p: bigint, q: bigint, exponent: bigint): Handma
     signSha256(data: Uint8Array): Uint8Array {
       if (exponent === 1n) {
         // s = m^d mod n with d = 1: the "signature" is EMSA-PKCS1-v1_5 (RFC 8017 §9.2) itself, and verifies.
-        const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(data).digest()]);
+        const digestInfo = Buffer.concat([
+          Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+          createHash('sha256').update(data).digest(),
+        ]);
         const padding = Buffer.alloc(k - digestInfo.length - 3, 0xff);
         return new Uint8Array(Buffer.concat([Buffer.from([0, 1]), padding, Buffer.from([0]), digestInfo]));
       }
       privateKey ??= createPrivateKey({
-        key: { kty: 'RSA', n: b64(modulus), e: b64(exponent), d: b64(d), p: b64(p), q: b64(q), dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(modInverse(q, p)) },
+        key: {
+          kty: 'RSA',
+          n: b64(modulus),
+          e: b64(exponent),
+          d: b64(d),
+          p: b64(p),
+          q: b64(q),
+          dp: b64(d % (p - 1n)),
+          dq: b64(d % (q - 1n)),
+          qi: b64(modInverse(q, p)),
+        },
         format: 'jwk',
       });
       return new Uint8Array(sign('sha256', data, privateKey));
@@ -161,8 +182,44 @@ export function smallFactorModulus(factor: bigint): bigint {
 
 /** The primes of the ROCA discriminator: 3 to 167. */
 export const ROCA_PRIMES: readonly bigint[] = [
-  3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n, 41n, 43n, 47n, 53n, 59n, 61n, 67n, 71n, 73n, 79n, 83n, 89n, 97n, 101n, 103n, 107n, 109n,
-  113n, 127n, 131n, 137n, 139n, 149n, 151n, 157n, 163n, 167n,
+  3n,
+  5n,
+  7n,
+  11n,
+  13n,
+  17n,
+  19n,
+  23n,
+  29n,
+  31n,
+  37n,
+  41n,
+  43n,
+  47n,
+  53n,
+  59n,
+  61n,
+  67n,
+  71n,
+  73n,
+  79n,
+  83n,
+  89n,
+  97n,
+  101n,
+  103n,
+  107n,
+  109n,
+  113n,
+  127n,
+  131n,
+  137n,
+  139n,
+  149n,
+  151n,
+  157n,
+  163n,
+  167n,
 ];
 
 /**
@@ -193,8 +250,13 @@ export function rocaModulus(): bigint {
  * A PKCS#10 CertificationRequest (RFC 2986 §4) around any SPKI, signed by
  * `signer` (or carrying a junk signature, for keys that cannot sign).
  */
-export function csrDer(spki: Uint8Array, options: { readonly commonName?: string; readonly signatureOid?: string; readonly signer?: (info: Uint8Array) => Uint8Array } = {}): Uint8Array {
-  const name = seq(tlv(Tag.set, seq(encodeOid(OIDS.commonName), tlv(Tag.utf8String, Buffer.from(options.commonName ?? 'hostile.example')))));
+export function csrDer(
+  spki: Uint8Array,
+  options: { readonly commonName?: string; readonly signatureOid?: string; readonly signer?: (info: Uint8Array) => Uint8Array } = {},
+): Uint8Array {
+  const name = seq(
+    tlv(Tag.set, seq(encodeOid(OIDS.commonName), tlv(Tag.utf8String, Buffer.from(options.commonName ?? 'hostile.example')))),
+  );
   const info = seq(tlv(Tag.integer, Uint8Array.of(0)), name, spki, tlv(0xa0));
   const signatureOid = options.signatureOid ?? OIDS.ecdsaWithSha256;
   const algorithm = signatureOid === OIDS.sha256WithRsa ? seq(encodeOid(signatureOid), nullValue()) : seq(encodeOid(signatureOid));
@@ -203,7 +265,9 @@ export function csrDer(spki: Uint8Array, options: { readonly commonName?: string
 }
 
 export function csrPem(der: Uint8Array): string {
-  const body = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+  const body = Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE REQUEST-----\n${body}-----END CERTIFICATE REQUEST-----\n`;
 }
 
@@ -212,18 +276,32 @@ export function csrPem(der: Uint8Array): string {
  * the certificate `issuerDer` and signed (ECDSA P-256, SHA-256) with
  * `issuerKey`: what a CA that certified a hostile key would hand out.
  */
-export function certificateDer(spki: Uint8Array, issuerDer: Uint8Array, issuerKey: KeyObject, options: { readonly commonName?: string; readonly nowMs?: number } = {}): Uint8Array {
+export function certificateDer(
+  spki: Uint8Array,
+  issuerDer: Uint8Array,
+  issuerKey: KeyObject,
+  options: { readonly commonName?: string; readonly nowMs?: number } = {},
+): Uint8Array {
   const issuerTbs = readChildren(readChildren(issuerDer)[0] ?? new Uint8Array(0));
   // tbsCertificate: [0] version, serialNumber, signature, issuer, validity, subject, ...
   const issuerSubject = issuerTbs[5];
   if (issuerSubject === undefined) throw new Error('issuer certificate has no subject');
   const now = options.nowMs ?? Date.now();
-  const utc = (ms: number): Uint8Array => tlv(Tag.utcTime, Buffer.from(`${new Date(ms).toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`));
+  const utc = (ms: number): Uint8Array =>
+    tlv(Tag.utcTime, Buffer.from(`${new Date(ms).toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`));
   const algorithm = seq(encodeOid(OIDS.ecdsaWithSha256));
   const subject = seq(tlv(Tag.set, seq(encodeOid(OIDS.commonName), tlv(Tag.utf8String, Buffer.from(options.commonName ?? 'hostile key')))));
   const serial = Uint8Array.from(randomBytes(16));
   serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
-  const tbs = seq(tlv(0xa0, tlv(Tag.integer, Uint8Array.of(2))), tlv(Tag.integer, serial), algorithm, issuerSubject, seq(utc(now - 3_600_000), utc(now + 86_400_000)), subject, spki);
+  const tbs = seq(
+    tlv(0xa0, tlv(Tag.integer, Uint8Array.of(2))),
+    tlv(Tag.integer, serial),
+    algorithm,
+    issuerSubject,
+    seq(utc(now - 3_600_000), utc(now + 86_400_000)),
+    subject,
+    spki,
+  );
   const signature = sign('sha256', tbs, { key: issuerKey, dsaEncoding: 'der' });
   return seq(tbs, algorithm, tlv(Tag.bitString, Uint8Array.of(0), signature));
 }
@@ -233,7 +311,7 @@ function readChildren(element: Uint8Array): Uint8Array[] {
   const [, first = 0] = element;
   const header = first < 0x80 ? 2 : 2 + (first & 0x7f);
   const out: Uint8Array[] = [];
-  for (let i = header; i < element.length; ) {
+  for (let i = header; i < element.length;) {
     const lengthOctet = element[i + 1] ?? 0;
     let length = lengthOctet;
     let head = 2;

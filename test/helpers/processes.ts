@@ -173,7 +173,9 @@ export class ThirdPartyProcess {
         }
         if (this.status !== undefined) {
           done();
-          reject(new Error(`${this.name} exited (${describeStatus(this.status)}) without printing ${String(regex)}\n${this.describeOutput()}`));
+          reject(
+            new Error(`${this.name} exited (${describeStatus(this.status)}) without printing ${String(regex)}\n${this.describeOutput()}`),
+          );
           return true;
         }
         return false;

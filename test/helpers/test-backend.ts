@@ -41,7 +41,10 @@ process.on('exit', () => {
 
 /** Runs one statement with psql; returns its unaligned, tuples-only output. */
 export function psql(url: string, sql: string, shouldThrow = true): string {
-  const result = spawnSync('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], { encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (result.status !== 0 && shouldThrow) {
     throw new Error(`psql failed (${String(result.status ?? result.error)}): ${result.stderr.trim()}`);
   }

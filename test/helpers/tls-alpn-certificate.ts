@@ -12,7 +12,8 @@ const DIGEST_BYTES = 32;
 
 /** extnValue for id-pe-acmeIdentifier: the DER OCTET STRING of a 32-octet digest. */
 export function encodeAcmeIdentifierValue(digest: Uint8Array): Uint8Array {
-  if (digest.byteLength !== DIGEST_BYTES) throw new TypeError(`the acmeIdentifier digest is ${DIGEST_BYTES} octets, got ${digest.byteLength}`);
+  if (digest.byteLength !== DIGEST_BYTES)
+    throw new TypeError(`the acmeIdentifier digest is ${DIGEST_BYTES} octets, got ${digest.byteLength}`);
   return tlv(Tag.octetString, digest);
 }
 
@@ -28,7 +29,9 @@ export interface TlsAlpnCertificateRequest {
  * A self-signed tls-alpn-01 responder certificate (RFC 8737 §3) with a fresh
  * P-256 key, as PEM for a TLS server. For tests.
  */
-export async function createTlsAlpnCertificate(request: TlsAlpnCertificateRequest): Promise<{ readonly certPem: string; readonly keyPem: string }> {
+export async function createTlsAlpnCertificate(
+  request: TlsAlpnCertificateRequest,
+): Promise<{ readonly certPem: string; readonly keyPem: string }> {
   const { identifier } = request;
   const altName =
     identifier.type === 'dns'
@@ -51,4 +54,3 @@ export async function createTlsAlpnCertificate(request: TlsAlpnCertificateReques
   const pkcs8 = new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   return { certPem: certificate.toString('pem'), keyPem: toPem(pkcs8, 'PRIVATE KEY') };
 }
-

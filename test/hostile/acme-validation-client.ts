@@ -32,7 +32,13 @@ async function client(data: ClientWorkerData): Promise<{ client: acme.Client; ag
   const agent = new Agent({ ca: data.ca, keepAlive: true, maxSockets: CONCURRENCY });
   // acme-client sends every request through its axios instance; it trusts keysmith's root and nothing more.
   acme.axios.defaults.httpsAgent = agent;
-  const made = new acme.Client({ directoryUrl: data.directoryUrl, accountKey: data.accountKey, backoffAttempts: 30, backoffMin: 200, backoffMax: 1_000 });
+  const made = new acme.Client({
+    directoryUrl: data.directoryUrl,
+    accountKey: data.accountKey,
+    backoffAttempts: 30,
+    backoffMin: 200,
+    backoffMax: 1_000,
+  });
   await made.createAccount({ termsOfServiceAgreed: true });
   return { client: made, agent };
 }
@@ -98,6 +104,10 @@ if (parentPort !== null) {
   const port = parentPort;
   run(workerData as ClientWorkerData).then(
     (value) => port.postMessage({ ok: true, value } satisfies ClientResult),
-    (error: unknown) => port.postMessage({ ok: false, error: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error) } satisfies ClientResult),
+    (error: unknown) =>
+      port.postMessage({
+        ok: false,
+        error: error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error),
+      } satisfies ClientResult),
   );
 }

@@ -126,12 +126,15 @@ class GaugeWatcher {
 
   async scrape(): Promise<void> {
     const text = await new Promise<string>((resolve) => {
-      const request = httpsGet({ host: '127.0.0.1', port: this.service.port, path: '/metrics', servername: 'localhost', agent: this.agent, timeout: 5_000 }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-        response.on('error', () => resolve(''));
-      });
+      const request = httpsGet(
+        { host: '127.0.0.1', port: this.service.port, path: '/metrics', servername: 'localhost', agent: this.agent, timeout: 5_000 },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+          response.on('error', () => resolve(''));
+        },
+      );
       request.on('error', () => resolve(''));
       request.on('timeout', () => request.destroy());
     });
@@ -163,7 +166,9 @@ function close(server: TcpServer | HttpServer): Promise<void> {
 function challengeStatuses(service: HostileService, type: string): Record<string, number> {
   const db = new Database(service.paths.database, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT status, count(*) AS n FROM acme_challenges WHERE type = ? AND status != ? GROUP BY status').all(type, 'pending') as {
+    const rows = db
+      .prepare('SELECT status, count(*) AS n FROM acme_challenges WHERE type = ? AND status != ? GROUP BY status')
+      .all(type, 'pending') as {
       status: string;
       n: number;
     }[];
@@ -268,57 +273,63 @@ describe('ACME validation: 1,000 http-01 targets that hang', () => {
     await service?.stop();
   });
 
-  it('holds at most the per-account cap of connections and a bounded number of fds, keeps /healthz fast, then drains and recovers', { timeout: 240_000 }, async () => {
-    const fds = new FdSampler(service.pid);
-    const idleFds = await fds.settled();
-    const account = await acmeAccount(service);
-    const gauges = new GaugeWatcher(service, new Agent({ ca: account.ca, keepAlive: true, maxSockets: 1 }));
-    const probe = await service.startLatencyProbe(20);
-    const probeStart = performance.now();
-    await sleep(WARM_UP_MS);
-    const names = Array.from({ length: 1_000 }, (_, n) => `h${n}.${SUFFIX}`);
-    const submitStart = performance.now();
-    const started = await runClient(account, { kind: 'start', names, challenge: 'http-01' }, 120_000);
-    const submitSeconds = (performance.now() - submitStart) / 1000;
-    assert.equal(started, 1_000, 'every challenge response was answered processing');
-    const submitted = challengeStatuses(service, 'http-01');
-    // The first ones may have timed out already while the last were being answered.
-    assert.equal((submitted['processing'] ?? 0) + (submitted['invalid'] ?? 0), 1_000, JSON.stringify(submitted));
-    // Past one validation deadline (10 s): the first ones time out and the next ones take their slots.
-    await new Promise((resolve) => setTimeout(resolve, 11_000));
-    const report = probesFrom(await probe.stop(), WARM_UP_MS);
-    fds.stop();
-    await gauges.stop();
-    const hanging = probesFrom(report, submitStart - probeStart + submitSeconds * 1000);
-    const during = challengeStatuses(service, 'http-01');
-    console.log(
-      `# 1,000 hanging http-01: ${report.describe()}; child fds idle ${idleFds}, max ${fds.max}; target connections max ${held.maxOpen} at once, ${held.total} in all; ${JSON.stringify(during)}; submitted in ${submitSeconds.toFixed(1)} s; slowest: ${slowest(report)}; gauges max in flight ${gauges.maxInFlight}, queued ${gauges.maxQueued}; while only hanging: ${hanging.describe()}`,
-    );
-    assertLatency(hanging, '1,000 hanging http-01 targets');
-    assertLatency(report, '1,000 http-01 validations answered, then hanging');
-    // The scheduler's own count; at the target a closing round can overlap the next one's connects by a little.
-    assert.ok(gauges.maxInFlight >= 1 && gauges.maxInFlight <= ACCOUNT_CAP, `in flight reached ${gauges.maxInFlight}`);
-    assert.ok(gauges.maxQueued >= 900, `queued reached ${gauges.maxQueued}`);
-    assert.ok(held.maxOpen <= 2 * ACCOUNT_CAP, `the target saw ${held.maxOpen} connections at once`);
-    assert.ok(held.total > ACCOUNT_CAP, 'validations that timed out gave their slots to queued ones');
-    assert.ok((during['invalid'] ?? 0) >= ACCOUNT_CAP, `the first round ended in timeouts: ${JSON.stringify(during)}`);
-    assert.ok(fds.max <= idleFds + FD_MARGIN, `the child held ${fds.max} fds (idle ${idleFds})`);
+  it(
+    'holds at most the per-account cap of connections and a bounded number of fds, keeps /healthz fast, then drains and recovers',
+    { timeout: 240_000 },
+    async () => {
+      const fds = new FdSampler(service.pid);
+      const idleFds = await fds.settled();
+      const account = await acmeAccount(service);
+      const gauges = new GaugeWatcher(service, new Agent({ ca: account.ca, keepAlive: true, maxSockets: 1 }));
+      const probe = await service.startLatencyProbe(20);
+      const probeStart = performance.now();
+      await sleep(WARM_UP_MS);
+      const names = Array.from({ length: 1_000 }, (_, n) => `h${n}.${SUFFIX}`);
+      const submitStart = performance.now();
+      const started = await runClient(account, { kind: 'start', names, challenge: 'http-01' }, 120_000);
+      const submitSeconds = (performance.now() - submitStart) / 1000;
+      assert.equal(started, 1_000, 'every challenge response was answered processing');
+      const submitted = challengeStatuses(service, 'http-01');
+      // The first ones may have timed out already while the last were being answered.
+      assert.equal((submitted['processing'] ?? 0) + (submitted['invalid'] ?? 0), 1_000, JSON.stringify(submitted));
+      // Past one validation deadline (10 s): the first ones time out and the next ones take their slots.
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      const report = probesFrom(await probe.stop(), WARM_UP_MS);
+      fds.stop();
+      await gauges.stop();
+      const hanging = probesFrom(report, submitStart - probeStart + submitSeconds * 1000);
+      const during = challengeStatuses(service, 'http-01');
+      console.log(
+        `# 1,000 hanging http-01: ${report.describe()}; child fds idle ${idleFds}, max ${fds.max}; target connections max ${held.maxOpen} at once, ${held.total} in all; ${JSON.stringify(during)}; submitted in ${submitSeconds.toFixed(1)} s; slowest: ${slowest(report)}; gauges max in flight ${gauges.maxInFlight}, queued ${gauges.maxQueued}; while only hanging: ${hanging.describe()}`,
+      );
+      assertLatency(hanging, '1,000 hanging http-01 targets');
+      assertLatency(report, '1,000 http-01 validations answered, then hanging');
+      // The scheduler's own count; at the target a closing round can overlap the next one's connects by a little.
+      assert.ok(gauges.maxInFlight >= 1 && gauges.maxInFlight <= ACCOUNT_CAP, `in flight reached ${gauges.maxInFlight}`);
+      assert.ok(gauges.maxQueued >= 900, `queued reached ${gauges.maxQueued}`);
+      assert.ok(held.maxOpen <= 2 * ACCOUNT_CAP, `the target saw ${held.maxOpen} connections at once`);
+      assert.ok(held.total > ACCOUNT_CAP, 'validations that timed out gave their slots to queued ones');
+      assert.ok((during['invalid'] ?? 0) >= ACCOUNT_CAP, `the first round ended in timeouts: ${JSON.stringify(during)}`);
+      assert.ok(fds.max <= idleFds + FD_MARGIN, `the child held ${fds.max} fds (idle ${idleFds})`);
 
-    // The target goes away: held connections are dropped and new ones refused, so the queue drains fast.
-    held.destroyAll();
-    await close(target);
-    const drainStart = performance.now();
-    await waitUntil('every validation to end', 120_000, () => challengeStatuses(service, 'http-01')['processing'] === undefined);
-    console.log(`# drained the rest in ${((performance.now() - drainStart) / 1000).toFixed(1)} s: ${JSON.stringify(challengeStatuses(service, 'http-01'))}`);
-    assert.deepEqual(challengeStatuses(service, 'http-01'), { invalid: 1_000 });
-    assert.ok(challengeErrors(service, 'http-01').every((error) => JSON.parse(error).type === 'urn:ietf:params:acme:error:connection'));
+      // The target goes away: held connections are dropped and new ones refused, so the queue drains fast.
+      held.destroyAll();
+      await close(target);
+      const drainStart = performance.now();
+      await waitUntil('every validation to end', 120_000, () => challengeStatuses(service, 'http-01')['processing'] === undefined);
+      console.log(
+        `# drained the rest in ${((performance.now() - drainStart) / 1000).toFixed(1)} s: ${JSON.stringify(challengeStatuses(service, 'http-01'))}`,
+      );
+      assert.deepEqual(challengeStatuses(service, 'http-01'), { invalid: 1_000 });
+      assert.ok(challengeErrors(service, 'http-01').every((error) => JSON.parse(error).type === 'urn:ietf:params:acme:error:connection'));
 
-    // Recovery: a well-behaved target on the same port, a fresh order, a valid authorization.
-    await service.assertHealthy('after the drain');
-    assert.equal(await runClient(account, { kind: 'validate', name: `after.${SUFFIX}`, port: targetPort }, 60_000), 'valid');
-    const settledFds = await fds.sample();
-    assert.ok(settledFds <= idleFds + 10, `fds after recovery: ${settledFds} (idle ${idleFds})`);
-  });
+      // Recovery: a well-behaved target on the same port, a fresh order, a valid authorization.
+      await service.assertHealthy('after the drain');
+      assert.equal(await runClient(account, { kind: 'validate', name: `after.${SUFFIX}`, port: targetPort }, 60_000), 'valid');
+      const settledFds = await fds.sample();
+      assert.ok(settledFds <= idleFds + 10, `fds after recovery: ${settledFds} (idle ${idleFds})`);
+    },
+  );
 });
 
 /** A TLS record header (RFC 8446 §5.1) around one byte of handshake data. */
@@ -369,22 +380,35 @@ describe('ACME validation: 25 tls-alpn-01 targets that send their handshake in 1
     try {
       const names = Array.from({ length: 25 }, (_, n) => `t${n}.${SUFFIX}`);
       assert.equal(await runClient(account, { kind: 'start', names, challenge: 'tls-alpn-01' }, 60_000), 25);
-      await waitUntil('every tls-alpn-01 validation to end', 120_000, () => challengeStatuses(service, 'tls-alpn-01')['processing'] === undefined);
+      await waitUntil(
+        'every tls-alpn-01 validation to end',
+        120_000,
+        () => challengeStatuses(service, 'tls-alpn-01')['processing'] === undefined,
+      );
       // A second more of probing after the last one ended, to see the service settle.
       await sleep(1_000);
     } finally {
       await gauges.stop();
     }
     const report = probesFrom(await probe.stop(), WARM_UP_MS);
-    console.log(`# 25 tls-alpn-01 targets in 1-byte records: ${report.describe()}; target connections max ${held.maxOpen} at once, ${held.total} in all; slowest: ${slowest(report)}; gauges max in flight ${gauges.maxInFlight}`);
+    console.log(
+      `# 25 tls-alpn-01 targets in 1-byte records: ${report.describe()}; target connections max ${held.maxOpen} at once, ${held.total} in all; slowest: ${slowest(report)}; gauges max in flight ${gauges.maxInFlight}`,
+    );
     // With linear reassembly the 25 handshakes fail within a second, faster than the gauges are scraped: the maximum seen may be 0.
     assert.ok(gauges.maxInFlight <= ACCOUNT_CAP, `in flight reached ${gauges.maxInFlight}`);
     assert.ok(held.maxOpen <= 2 * ACCOUNT_CAP, `the targets saw ${held.maxOpen} handshakes at once`);
     assert.deepEqual(challengeStatuses(service, 'tls-alpn-01'), { invalid: 25 });
     for (const error of challengeErrors(service, 'tls-alpn-01')) {
       const problem = JSON.parse(error) as { type: string; detail: string };
-      assert.equal(problem.type, 'urn:ietf:params:acme:error:tls', `${problem.detail} (every error: ${JSON.stringify(challengeErrors(service, 'tls-alpn-01').map((e) => (JSON.parse(e) as { detail: string }).detail.slice(0, 120)))})`);
-      assert.match(problem.detail, /^tls-alpn-01: the target's TLS handshake from 127\.0\.0\.1:\d+ (is malformed|was refused) \(\w+: .*\); we sent alert \w+$/);
+      assert.equal(
+        problem.type,
+        'urn:ietf:params:acme:error:tls',
+        `${problem.detail} (every error: ${JSON.stringify(challengeErrors(service, 'tls-alpn-01').map((e) => (JSON.parse(e) as { detail: string }).detail.slice(0, 120)))})`,
+      );
+      assert.match(
+        problem.detail,
+        /^tls-alpn-01: the target's TLS handshake from 127\.0\.0\.1:\d+ (is malformed|was refused) \(\w+: .*\); we sent alert \w+$/,
+      );
     }
     await service.assertHealthy('after the tls-alpn-01 targets');
     assertLatency(report, '25 tls-alpn-01 targets in 1-byte records');

@@ -30,14 +30,27 @@ interface Answer {
 
 /** One admin request over mTLS with the bootstrap admin certificate. */
 async function adminRequest(service: HostileService, method: string, path: string): Promise<Answer> {
-  const [cert, key, ca] = await Promise.all([readFile(service.paths.adminCert), readFile(service.paths.adminKey), readFile(service.paths.bundle)]);
+  const [cert, key, ca] = await Promise.all([
+    readFile(service.paths.adminCert),
+    readFile(service.paths.adminKey),
+    readFile(service.paths.bundle),
+  ]);
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: service.port, path, method, servername: 'localhost', cert, key, ca, agent: false, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port: service.port, path, method, servername: 'localhost', cert, key, ca, agent: false, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
     req.on('error', reject);
     req.end();
@@ -112,7 +125,10 @@ describe('hostile SMTP server: EHLO reply dripped for ever', () => {
       hang = { from: hang.from, to: sinceProbe() };
       const connection = smtp.connections[0];
       const held = (connection?.closedAt ?? Infinity) - (connection?.openedAt ?? 0);
-      assert.ok(held < SMTP_DEADLINE_MS + 1_500, `the SMTP connection was held ${held.toFixed(0)} ms for a ${SMTP_DEADLINE_MS} ms deadline`);
+      assert.ok(
+        held < SMTP_DEADLINE_MS + 1_500,
+        `the SMTP connection was held ${held.toFixed(0)} ms for a ${SMTP_DEADLINE_MS} ms deadline`,
+      );
 
       // The pass is over a moment after the socket: the next run is accepted.
       let next: Answer = busy;
@@ -136,10 +152,15 @@ describe('hostile SMTP server: EHLO reply dripped for ever', () => {
     // own tests, and the CLI child's start-up takes CPU from the service; the bound is on the window where only the
     // hanging delivery is going on.
     const hanging = new LatencyReport(report.probes.filter((p) => p.at >= hang.from && p.at <= hang.to));
-    console.log(`alerts-smtp-drip: /healthz while the delivery hung (${Math.round(hang.to - hang.from)} ms): ${hanging.describe()}; whole test: ${report.describe()}`);
+    console.log(
+      `alerts-smtp-drip: /healthz while the delivery hung (${Math.round(hang.to - hang.from)} ms): ${hanging.describe()}; whole test: ${report.describe()}`,
+    );
     assert.deepEqual(report.failures, [], report.describe());
     assert.ok(hanging.probes.length >= 100, hanging.describe());
-    assert.ok(hanging.p99 < HEALTHZ_P99_BOUND_MS, `p99 ${hanging.p99.toFixed(1)} ms over the ${HEALTHZ_P99_BOUND_MS} ms bound: ${hanging.describe()}`);
+    assert.ok(
+      hanging.p99 < HEALTHZ_P99_BOUND_MS,
+      `p99 ${hanging.p99.toFixed(1)} ms over the ${HEALTHZ_P99_BOUND_MS} ms bound: ${hanging.describe()}`,
+    );
     await service.assertHealthy('after the run');
   });
 });

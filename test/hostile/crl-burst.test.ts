@@ -49,7 +49,10 @@ function send(agent: Agent, port: number, path: string, options: { method?: stri
         servername: 'localhost',
         agent,
         timeout: 30_000,
-        headers: options.body === undefined ? {} : { 'content-type': options.type ?? 'application/json', 'content-length': options.body.byteLength },
+        headers:
+          options.body === undefined
+            ? {}
+            : { 'content-type': options.type ?? 'application/json', 'content-length': options.body.byteLength },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -96,7 +99,10 @@ describe('a burst of 3,000 revocations', () => {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         for (let serial = queue.shift(); serial !== undefined; serial = queue.shift()) {
-          const reply = await send(admin, service.port, `/v1/certificates/${serial}/revoke`, { method: 'POST', body: Buffer.from(JSON.stringify({ reason: 'keyCompromise' })) });
+          const reply = await send(admin, service.port, `/v1/certificates/${serial}/revoke`, {
+            method: 'POST',
+            body: Buffer.from(JSON.stringify({ reason: 'keyCompromise' })),
+          });
           statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
         }
       }),
@@ -129,7 +135,10 @@ describe('a burst of 3,000 revocations', () => {
     assert.deepEqual([...statuses], [[200, COUNT]]);
     assert.deepEqual(report.failures, [], report.describe());
     assert.ok(report.p99 < P99_BOUND_MS, `${report.describe()}; over the bound (s since the burst began): ${slow.join(', ')}`);
-    assert.ok(serials.every((s) => listed.has(s)), 'openssl lists every revoked serial on the CRL');
+    assert.ok(
+      serials.every((s) => listed.has(s)),
+      'openssl lists every revoked serial on the CRL',
+    );
     await service.assertHealthy('after the burst');
   });
 
@@ -159,7 +168,9 @@ describe('serve with CRL shards', () => {
     const admin = new Agent({ keepAlive: true, cert, key, ca });
     try {
       // The admin certificate was issued at first start, under the shard layout (openssl reads the first PEM block: the leaf).
-      const text = await runProcess('openssl', ['x509', '-in', service.paths.adminCert, '-noout', '-ext', 'crlDistributionPoints'], { timeoutMs: 30_000 });
+      const text = await runProcess('openssl', ['x509', '-in', service.paths.adminCert, '-noout', '-ext', 'crlDistributionPoints'], {
+        timeoutMs: 30_000,
+      });
       assert.match(text.stdout, new RegExp(`URI:https://127\\.0\\.0\\.1:${service.port}/crl/[0-3]\\b`));
       for (let shard = 0; shard < 4; shard++) {
         let reply = await send(admin, service.port, `/crl/${shard}`);
@@ -171,7 +182,10 @@ describe('serve with CRL shards', () => {
         const shardFile = join(service.paths.dataDir, `shard${shard}.crl`);
         await writeFile(shardFile, reply.body);
         const crl = await runProcess('openssl', ['crl', '-inform', 'DER', '-in', shardFile, '-noout', '-text'], { timeoutMs: 30_000 });
-        assert.match(crl.stdout, new RegExp(`Issuing Distribution Point: critical\\s+Full Name:\\s+URI:https://127\\.0\\.0\\.1:${service.port}/crl/${shard}\\s`));
+        assert.match(
+          crl.stdout,
+          new RegExp(`Issuing Distribution Point: critical\\s+Full Name:\\s+URI:https://127\\.0\\.0\\.1:${service.port}/crl/${shard}\\s`),
+        );
       }
       assert.equal((await send(admin, service.port, '/crl/4')).status, 404);
       assert.equal((await send(admin, service.port, '/crl')).status, 200);

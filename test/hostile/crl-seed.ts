@@ -11,7 +11,12 @@ import { systemClock } from '../../src/shared/clock.js';
  * The service sees them as any other row; revoking them still goes through
  * its API.
  */
-export async function seedCertificates(options: { dataDir: string; database: string; count: number; trustDomain?: string }): Promise<string[]> {
+export async function seedCertificates(options: {
+  dataDir: string;
+  database: string;
+  count: number;
+  trustDomain?: string;
+}): Promise<string[]> {
   const trustDomain = options.trustDomain ?? 'keysmith.local';
   const material = await loadCertificateAuthority({ dataDir: options.dataDir, trustDomain });
   const ledger = openLedger({ path: options.database });
@@ -24,7 +29,10 @@ export async function seedCertificates(options: { dataDir: string; database: str
     for (let start = 0; start < options.count; start += batch) {
       const issued = await Promise.all(
         Array.from({ length: Math.min(batch, options.count - start) }, (_, i) =>
-          authority.issue({ publicKey, spiffeId: `spiffe://${trustDomain}/seed/${start + i}`, requester: 'system', ttlMs: 6 * 3_600_000 }, 'svid'),
+          authority.issue(
+            { publicKey, spiffeId: `spiffe://${trustDomain}/seed/${start + i}`, requester: 'system', ttlMs: 6 * 3_600_000 },
+            'svid',
+          ),
         ),
       );
       for (const certificate of issued) serials.push(certificate.serial);

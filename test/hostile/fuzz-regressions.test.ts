@@ -60,7 +60,9 @@ async function exitedWithin(service: HostileService, ms: number): Promise<boolea
 /** A CSR that crashed the service had a broken key: it is refused as a bad CSR (400), never certified or passed on to the token check. */
 function refusalProblem(fixture: CrashFixture, session: TargetSession, outcome: Outcome): string | undefined {
   if (fixture.record.target === 'csr') {
-    return isProblem(outcome, [400]) ? undefined : `expected a 400 problem document, got ${String(outcome.status)} ${outcome.body.subarray(0, 300).toString()}`;
+    return isProblem(outcome, [400])
+      ? undefined
+      : `expected a 400 problem document, got ${String(outcome.status)} ${outcome.body.subarray(0, 300).toString()}`;
   }
   return session.checkRefusal(fixture.input, outcome);
 }
@@ -71,24 +73,35 @@ describe('fuzz regressions: every kept crash input is refused and the service li
 
   it('has the fixture directory (inputs the fuzzer kept)', () => {
     // An empty directory is fine: it means no crash is known. The list is printed for the record.
-    for (const f of fixtures) console.log(`fixture ${f.name}: ${f.record.kind} ${f.record.signature}${f.record.knownFailure !== undefined ? ` (known: ${f.record.knownFailure})` : ''}`);
+    for (const f of fixtures)
+      console.log(
+        `fixture ${f.name}: ${f.record.kind} ${f.record.signature}${f.record.knownFailure !== undefined ? ` (known: ${f.record.knownFailure})` : ''}`,
+      );
     assert.ok(Array.isArray(fixtures));
   });
 
   for (const fixture of fixtures) {
     const todo = fixture.record.knownFailure;
-    it(`${fixture.name} (${fixture.record.kind}: ${fixture.record.signature || 'no message'})`, todo !== undefined ? { todo } : {}, async () => {
-      const { service, session } = await services.session(fixture.record.target);
-      const before = service.certificateCount();
-      for (const earlier of fixture.record.preceding) {
-        await session.send(Buffer.from(earlier, 'base64'));
-        assert.ok(service.isAlive, `the service died on an input sent before ${fixture.name}\n${service.child.describeOutput()}`);
-      }
-      const outcome = await session.send(fixture.input);
-      assert.equal(await exitedWithin(service, EXIT_GRACE_MS), false, `the service died on ${fixture.name}\n${service.child.describeOutput()}`);
-      await service.assertHealthy(`after ${fixture.name}`);
-      assert.equal(refusalProblem(fixture, session, outcome), undefined);
-      assert.equal(service.certificateCount(), before, 'nothing was written to the ledger');
-    });
+    it(
+      `${fixture.name} (${fixture.record.kind}: ${fixture.record.signature || 'no message'})`,
+      todo !== undefined ? { todo } : {},
+      async () => {
+        const { service, session } = await services.session(fixture.record.target);
+        const before = service.certificateCount();
+        for (const earlier of fixture.record.preceding) {
+          await session.send(Buffer.from(earlier, 'base64'));
+          assert.ok(service.isAlive, `the service died on an input sent before ${fixture.name}\n${service.child.describeOutput()}`);
+        }
+        const outcome = await session.send(fixture.input);
+        assert.equal(
+          await exitedWithin(service, EXIT_GRACE_MS),
+          false,
+          `the service died on ${fixture.name}\n${service.child.describeOutput()}`,
+        );
+        await service.assertHealthy(`after ${fixture.name}`);
+        assert.equal(refusalProblem(fixture, session, outcome), undefined);
+        assert.equal(service.certificateCount(), before, 'nothing was written to the ledger');
+      },
+    );
   }
 });

@@ -144,7 +144,8 @@ export class HostileService {
 
   /** Throws unless the child is running and /healthz answers 200. */
   async assertHealthy(what: string): Promise<void> {
-    if (!this.isAlive) throw new Error(`keysmith exited (${JSON.stringify(this.child.exitStatus)}) ${what}\n${this.child.describeOutput()}`);
+    if (!this.isAlive)
+      throw new Error(`keysmith exited (${JSON.stringify(this.child.exitStatus)}) ${what}\n${this.child.describeOutput()}`);
     const probe = await this.healthz();
     if (probe.status !== 200) throw new Error(`/healthz answered ${String(probe.status)} ${what}\n${this.child.describeOutput()}`);
   }

@@ -48,24 +48,44 @@ describe('hostile HTTP request heads', () => {
   });
 
   it('refuses one 17 KB header line with 431', async () => {
-    assertProblem(await send(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: ${'v'.repeat(17_000)}\r\n\r\n`, 'a 17 KB header line'), 431, 'about:blank');
+    assertProblem(
+      await send(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: ${'v'.repeat(17_000)}\r\n\r\n`, 'a 17 KB header line'),
+      431,
+      'about:blank',
+    );
   });
 
   it('refuses a 70 KB request target with 431 and answers a 9 KB one with 404', async () => {
     assertProblem(await send(`GET /${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 'a 70 KB path'), 431, 'about:blank');
-    assertProblem(await send(`GET /${'a'.repeat(9_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 'a 9 KB path'), 404, 'https://keysmith.dev/problems/not-found');
+    assertProblem(
+      await send(`GET /${'a'.repeat(9_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 'a 9 KB path'),
+      404,
+      'https://keysmith.dev/problems/not-found',
+    );
   });
 
   it('refuses chunk sizes that are not hex, or overflow, with 400 (RFC 9112 §7.1)', async () => {
     assertProblem(await send(`${JOIN}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`, 'a chunk size zz'), 400, MALFORMED);
-    assertProblem(await send(`${JOIN}Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n0\r\n\r\n`, 'an overflowing chunk size'), 400, MALFORMED);
+    assertProblem(
+      await send(`${JOIN}Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n0\r\n\r\n`, 'an overflowing chunk size'),
+      400,
+      MALFORMED,
+    );
     assertProblem(await send(`${JOIN}Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n`, 'a chunk without its CRLF'), 400, MALFORMED);
   });
 
   it('refuses Content-Length with Transfer-Encoding (request smuggling) with 400, and answers nothing smuggled behind it (RFC 9112 §6.1, §6.3)', async () => {
     const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
-    assertProblem(await send(`${JOIN}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`, 'CL then TE'), 400, MALFORMED);
-    assertProblem(await send(`${JOIN}Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${smuggled}`, 'TE then CL'), 400, MALFORMED);
+    assertProblem(
+      await send(`${JOIN}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`, 'CL then TE'),
+      400,
+      MALFORMED,
+    );
+    assertProblem(
+      await send(`${JOIN}Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${smuggled}`, 'TE then CL'),
+      400,
+      MALFORMED,
+    );
     assertProblem(await send(`${JOIN}Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`, 'chunked not last'), 400, MALFORMED);
   });
 
@@ -102,10 +122,18 @@ describe('hostile HTTP request heads', () => {
 
   it('refuses hostile intermediate serials and shards on the CRL routes of rotation (/crl/issuer/…) with 400, an unknown one with 404', async () => {
     const get = (path: string): Promise<Outcome> => send(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, `GET ${path.slice(0, 60)}`);
-    for (const path of ['/crl/issuer/..%2f..%2fca', '/crl/issuer/ABCDEF', `/crl/issuer/${'a'.repeat(41)}`, '/crl/issuer/a', '/crl/issuer/%00', `/crl/issuer/${'0'.repeat(8_000)}`]) {
+    for (const path of [
+      '/crl/issuer/..%2f..%2fca',
+      '/crl/issuer/ABCDEF',
+      `/crl/issuer/${'a'.repeat(41)}`,
+      '/crl/issuer/a',
+      '/crl/issuer/%00',
+      `/crl/issuer/${'0'.repeat(8_000)}`,
+    ]) {
       assertProblem(await get(path), 400, 'https://keysmith.dev/problems/malformed');
     }
-    for (const shard of ['-1', '99999999999999999999', '0x1', '1.5']) assertProblem(await get(`/crl/issuer/abcdef/${shard}`), 400, 'https://keysmith.dev/problems/malformed');
+    for (const shard of ['-1', '99999999999999999999', '0x1', '1.5'])
+      assertProblem(await get(`/crl/issuer/abcdef/${shard}`), 400, 'https://keysmith.dev/problems/malformed');
     assertProblem(await get('/crl/issuer/abcdef'), 404, 'https://keysmith.dev/problems/not-found');
   });
 

@@ -77,7 +77,8 @@ describe('hostile OCSPRequests', () => {
   it('refuses a truncated request with malformedRequest', async () => {
     const seed = firstSeed();
     for (const cut of [1, 5, seed.length - 2]) {
-      for (const outcome of await both(seed.subarray(0, seed.length - cut), `truncated by ${cut}`)) assertOcsp(outcome, 400, MALFORMED_REQUEST, `cut ${cut}`);
+      for (const outcome of await both(seed.subarray(0, seed.length - cut), `truncated by ${cut}`))
+        assertOcsp(outcome, 400, MALFORMED_REQUEST, `cut ${cut}`);
     }
     for (const outcome of await both(Buffer.alloc(0), 'empty')) assertOcsp(outcome, 400, MALFORMED_REQUEST, 'empty');
   });
@@ -92,21 +93,21 @@ describe('hostile OCSPRequests', () => {
     for (const [what, der] of cases) for (const outcome of await both(der, what)) assertOcsp(outcome, 400, MALFORMED_REQUEST, what);
   });
 
-  it(
-    'refuses a long-form length for a short value with malformedRequest (X.690 §10.1: DER lengths use the fewest octets)',
-    async () => {
-      const seed = firstSeed();
-      const der = Buffer.concat([Buffer.from([0x30, 0x81]), seed.subarray(1)]);
-      for (const outcome of await both(der, 'a non-minimal length')) assertOcsp(outcome, 400, MALFORMED_REQUEST, 'non-minimal length');
-    },
-  );
+  it('refuses a long-form length for a short value with malformedRequest (X.690 §10.1: DER lengths use the fewest octets)', async () => {
+    const seed = firstSeed();
+    const der = Buffer.concat([Buffer.from([0x30, 0x81]), seed.subarray(1)]);
+    for (const outcome of await both(der, 'a non-minimal length')) assertOcsp(outcome, 400, MALFORMED_REQUEST, 'non-minimal length');
+  });
 
   it('answers a request with version v2 (undefined by RFC 6960) with an OCSP response, never a problem', async () => {
     const tree = decodeDer(firstSeed());
     const tbs: DerNode | undefined = tree.children?.[0];
     tbs?.children?.unshift({ tag: 0xa0, children: [int(1)] });
     for (const outcome of await both(encodeDer(tree), 'version v2')) {
-      assert.ok([SUCCESSFUL, MALFORMED_REQUEST, UNAUTHORIZED].includes(ocspStatus(outcome) ?? -1), `an OCSPResponse, got ${String(outcome.status)} ${String(outcome.headers['content-type'])}`);
+      assert.ok(
+        [SUCCESSFUL, MALFORMED_REQUEST, UNAUTHORIZED].includes(ocspStatus(outcome) ?? -1),
+        `an OCSPResponse, got ${String(outcome.status)} ${String(outcome.headers['content-type'])}`,
+      );
     }
   });
 
@@ -123,8 +124,15 @@ describe('hostile OCSPRequests', () => {
 
   it('refuses deep nesting: 100 levels with malformedRequest, 5,000 levels (20 KB) with 413 on POST', async () => {
     const seed = firstSeed();
-    for (const outcome of await both(nestRaw(seed, 100, () => 0x30), '100 levels')) assertOcsp(outcome, 400, MALFORMED_REQUEST, '100 levels');
-    const [post, get] = await both(nestRaw(seed, 5_000, () => 0x30), '5,000 levels');
+    for (const outcome of await both(
+      nestRaw(seed, 100, () => 0x30),
+      '100 levels',
+    ))
+      assertOcsp(outcome, 400, MALFORMED_REQUEST, '100 levels');
+    const [post, get] = await both(
+      nestRaw(seed, 5_000, () => 0x30),
+      '5,000 levels',
+    );
     assertOcsp(post, 413, MALFORMED_REQUEST, 'POST 5,000 levels');
     assertOcsp(get, 431, MALFORMED_REQUEST, 'GET 5,000 levels');
   });

@@ -21,7 +21,7 @@ const CONTENT = { changeCipherSpec: 20, alert: 21, handshake: 22, applicationDat
 /** The records of a raw answer: content type and length. */
 function records(bytes: Buffer): { type: number; length: number }[] {
   const out: { type: number; length: number }[] = [];
-  for (let at = 0; at + 5 <= bytes.length; ) {
+  for (let at = 0; at + 5 <= bytes.length;) {
     const length = bytes.readUInt16BE(at + 3);
     out.push({ type: bytes[at] ?? -1, length });
     at += 5 + length;
@@ -58,11 +58,16 @@ describe('hostile TLS records', () => {
   });
 
   it('refuses a record longer than 2^14 octets with record_overflow (RFC 8446 §5.1)', async () => {
-    const padded = (length: number): Buffer => record(CONTENT.handshake, Buffer.concat([helloMessage, Buffer.alloc(length - helloMessage.length)]));
+    const padded = (length: number): Buffer =>
+      record(CONTENT.handshake, Buffer.concat([helloMessage, Buffer.alloc(length - helloMessage.length)]));
     assertAlert(await send(padded(16_385), '16,385 octets'), ALERT.recordOverflow, '2^14 + 1');
     assertAlert(await send(padded(16_641), '16,641 octets'), ALERT.recordOverflow, '2^14 + 257');
     // The header alone is enough: the server does not wait for 64 KiB it will refuse.
-    assertAlert(await send(Buffer.from([CONTENT.handshake, 3, 1, 0xff, 0xff]), 'a 65,535-octet header'), ALERT.recordOverflow, 'header only');
+    assertAlert(
+      await send(Buffer.from([CONTENT.handshake, 3, 1, 0xff, 0xff]), 'a 65,535-octet header'),
+      ALERT.recordOverflow,
+      'header only',
+    );
   });
 
   it('refuses unknown content types and application data before the handshake with unexpected_message (RFC 8446 §5)', async () => {
@@ -70,7 +75,11 @@ describe('hostile TLS records', () => {
       assertAlert(await send(record(type, helloMessage), `content type ${type}`), ALERT.unexpectedMessage, `content type ${type}`);
     }
     assertAlert(await send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'plain HTTP'), ALERT.unexpectedMessage, 'plain HTTP');
-    assertAlert(await send(Buffer.from('8030010303000900000000000000000000000000000000000000000000000000', 'hex'), 'an SSLv2 hello'), ALERT.unexpectedMessage, 'SSLv2');
+    assertAlert(
+      await send(Buffer.from('8030010303000900000000000000000000000000000000000000000000000000', 'hex'), 'an SSLv2 hello'),
+      ALERT.unexpectedMessage,
+      'SSLv2',
+    );
   });
 
   it('refuses alert records of 1 and 3 octets with decode_error (RFC 8446 §6: an alert is two octets)', async () => {
@@ -86,7 +95,11 @@ describe('hostile TLS records', () => {
 
   it('refuses ChangeCipherSpec before the ClientHello with unexpected_message, whatever its body (RFC 8446 §5)', async () => {
     for (const body of [Buffer.from([1]), Buffer.from([2])]) {
-      assertAlert(await send(record(CONTENT.changeCipherSpec, body), `CCS ${body.toString('hex')} first`), ALERT.unexpectedMessage, `CCS ${body.toString('hex')}`);
+      assertAlert(
+        await send(record(CONTENT.changeCipherSpec, body), `CCS ${body.toString('hex')} first`),
+        ALERT.unexpectedMessage,
+        `CCS ${body.toString('hex')}`,
+      );
     }
   });
 
@@ -94,12 +107,19 @@ describe('hostile TLS records', () => {
     const kept = await send(Buffer.concat([hello, record(CONTENT.changeCipherSpec, Buffer.from([1]))]), 'CCS 01 after the hello');
     assert.equal(kept.status, 'open', 'the handshake goes on');
     for (const body of [Buffer.from([2]), Buffer.alloc(0), Buffer.from([1, 1])]) {
-      const outcome = await send(Buffer.concat([hello, record(CONTENT.changeCipherSpec, body)]), `CCS ${body.toString('hex') || 'empty'} after the hello`);
+      const outcome = await send(
+        Buffer.concat([hello, record(CONTENT.changeCipherSpec, body)]),
+        `CCS ${body.toString('hex') || 'empty'} after the hello`,
+      );
       const types = records(outcome.body).map((r) => r.type);
       // The server's flight (ServerHello, its compatibility CCS, protected records), then the alert, protected under the handshake keys, then the close.
       assert.equal(outcome.status, 'closed', `CCS ${body.toString('hex')}: closed`);
       assert.equal(types[0], CONTENT.handshake);
-      assert.equal(records(outcome.body).at(-1)?.length, 19, 'the last record is a protected two-octet alert (2 + 1 content type + 16 tag)');
+      assert.equal(
+        records(outcome.body).at(-1)?.length,
+        19,
+        'the last record is a protected two-octet alert (2 + 1 content type + 16 tag)',
+      );
     }
   });
 });

@@ -65,10 +65,27 @@ let httpServer: Server;
 const challengeResponses = new Map<string, string>();
 let hostileCsrs: HostileCsr[];
 
-function send(method: string, path: string, options: { body?: unknown; contentType?: string; identity?: { key: string; cert: string } } = {}): Promise<Reply> {
+function send(
+  method: string,
+  path: string,
+  options: { body?: unknown; contentType?: string; identity?: { key: string; cert: string } } = {},
+): Promise<Reply> {
   const text = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-  const headers: Record<string, string> = text === undefined ? {} : { 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-  const requestOptions: RequestOptions = { host: '127.0.0.1', port: service.port, servername: 'localhost', method, path, headers, ca: bundle, agent: false, ...(options.identity ?? {}) };
+  const headers: Record<string, string> =
+    text === undefined
+      ? {}
+      : { 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+  const requestOptions: RequestOptions = {
+    host: '127.0.0.1',
+    port: service.port,
+    servername: 'localhost',
+    method,
+    path,
+    headers,
+    ca: bundle,
+    agent: false,
+    ...(options.identity ?? {}),
+  };
   return new Promise((resolve, reject) => {
     const req = request(requestOptions, (res) => {
       const chunks: Buffer[] = [];
@@ -99,7 +116,20 @@ async function keysmith(args: readonly string[]): Promise<string> {
 
 /** A fresh P-256 key's CSR, made by openssl (the key itself is thrown away: nobody uses these certificates). */
 function goodCsr(name: string, extra: readonly string[] = []): Promise<string> {
-  return openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', `/CN=${name}`, ...extra]);
+  return openssl([
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    '/dev/null',
+    '-subj',
+    `/CN=${name}`,
+    ...extra,
+  ]);
 }
 
 /** After each refusal: the child is alive, /healthz answers, and the ledger holds what it held. */
@@ -140,14 +170,38 @@ before(async () => {
   const e3 = rsaExponent3Key();
   const rsa = { signatureOid: OIDS.sha256WithRsa };
   hostileCsrs = [
-    { name: 'P-256 point at infinity', pem: csrPem(csrDer(infinitySpki(OIDS.p256))), rule: /^P-256 public key is the point at infinity \(SP 800-56A Rev\. 3 §5\.6\.2\.3\.3 step 1\)$/ },
+    {
+      name: 'P-256 point at infinity',
+      pem: csrPem(csrDer(infinitySpki(OIDS.p256))),
+      rule: /^P-256 public key is the point at infinity \(SP 800-56A Rev\. 3 §5\.6\.2\.3\.3 step 1\)$/,
+    },
     { name: 'P-384 point at infinity', pem: csrPem(csrDer(infinitySpki(OIDS.p384))), rule: /^P-384 public key is the point at infinity/ },
-    { name: 'P-521 point at infinity', pem: csrPem(csrDer(infinitySpki(OIDS.p521))), rule: /^EC curve P-521 is not accepted: .*\(CA\/Browser Forum BR §6\.1\.5\)$/ },
+    {
+      name: 'P-521 point at infinity',
+      pem: csrPem(csrDer(infinitySpki(OIDS.p521))),
+      rule: /^EC curve P-521 is not accepted: .*\(CA\/Browser Forum BR §6\.1\.5\)$/,
+    },
     { name: 'secp256k1 point at infinity', pem: csrPem(csrDer(infinitySpki(OIDS.secp256k1))), rule: /^EC curve secp256k1 is not accepted/ },
-    { name: 'RSA e=1 (signature verifies)', pem: csrPem(csrDer(e1.spki, { ...rsa, signer: (info) => e1.signSha256(info) })), rule: /^RSA public exponent 1 is below 65537 \(CA\/Browser Forum BR §6\.1\.6\)$/ },
-    { name: 'RSA e=3 (signature verifies)', pem: csrPem(csrDer(e3.spki, { ...rsa, signer: (info) => e3.signSha256(info) })), rule: /^RSA public exponent 3 is below 65537 \(CA\/Browser Forum BR §6\.1\.6\)$/ },
-    { name: 'RSA-1024 (openssl)', pem: await rsa1024Csr(), rule: /^RSA modulus of 1024 bits is not accepted: .*\(CA\/Browser Forum BR §6\.1\.5\)$/ },
-    { name: 'RSA with a small factor', pem: csrPem(csrDer(rsaSpki(smallFactorModulus(751n), 65537n), rsa)), rule: /^RSA modulus is divisible by the small prime \d+ \(CA\/Browser Forum BR §6\.1\.6: no factors smaller than 752\)$/ },
+    {
+      name: 'RSA e=1 (signature verifies)',
+      pem: csrPem(csrDer(e1.spki, { ...rsa, signer: (info) => e1.signSha256(info) })),
+      rule: /^RSA public exponent 1 is below 65537 \(CA\/Browser Forum BR §6\.1\.6\)$/,
+    },
+    {
+      name: 'RSA e=3 (signature verifies)',
+      pem: csrPem(csrDer(e3.spki, { ...rsa, signer: (info) => e3.signSha256(info) })),
+      rule: /^RSA public exponent 3 is below 65537 \(CA\/Browser Forum BR §6\.1\.6\)$/,
+    },
+    {
+      name: 'RSA-1024 (openssl)',
+      pem: await rsa1024Csr(),
+      rule: /^RSA modulus of 1024 bits is not accepted: .*\(CA\/Browser Forum BR §6\.1\.5\)$/,
+    },
+    {
+      name: 'RSA with a small factor',
+      pem: csrPem(csrDer(rsaSpki(smallFactorModulus(751n), 65537n), rsa)),
+      rule: /^RSA modulus is divisible by the small prime \d+ \(CA\/Browser Forum BR §6\.1\.6: no factors smaller than 752\)$/,
+    },
   ];
 });
 
@@ -164,7 +218,10 @@ describe('hostile keys against keysmith serve', () => {
   it('the Node of this machine aborts on the point-at-infinity SPKI by itself (what the service must never reach)', async () => {
     const result = await runProcess(
       process.execPath,
-      ['-e', 'require("crypto").createPublicKey({key:Buffer.from("3019301306072a8648ce3d020106082a8648ce3d03010703020000","hex"),format:"der",type:"spki"}).asymmetricKeyDetails'],
+      [
+        '-e',
+        'require("crypto").createPublicKey({key:Buffer.from("3019301306072a8648ce3d020106082a8648ce3d03010703020000","hex"),format:"der",type:"spki"}).asymmetricKeyDetails',
+      ],
       { lifetimeMs: 30_000 },
     );
     assert.notEqual(result.code, 0, 'the native abort this suite guards against');
@@ -190,7 +247,10 @@ describe('hostile keys against keysmith serve', () => {
       assertBadCsr(await send('POST', '/v1/svid/x509', { body: { csr: csr.pem, spiffe_id: WORKLOAD_ID }, identity: admin }), csr, 'x509');
       await assertUnharmed(before, `x509 with ${csr.name}`);
     }
-    const batch = await send('POST', '/v1/svid/x509:batch', { body: { requests: hostileCsrs.map((csr) => ({ csr: csr.pem, spiffe_id: WORKLOAD_ID })) }, identity: admin });
+    const batch = await send('POST', '/v1/svid/x509:batch', {
+      body: { requests: hostileCsrs.map((csr) => ({ csr: csr.pem, spiffe_id: WORKLOAD_ID })) },
+      identity: admin,
+    });
     assert.equal(batch.status, 200, JSON.stringify(batch.json));
     const results = batch.json['results'] as { error?: Record<string, unknown> }[];
     assert.equal(results.length, hostileCsrs.length);
@@ -219,7 +279,10 @@ describe('hostile keys against keysmith serve', () => {
       [{ kty: 'EC', crv: 'P-256', x: String(realPoint.x), y: offCurveY.toString('base64url') }, /not on the curve/],
       [{ kty: 'EC', crv: 'P-256', x: zero.slice(2), y: zero }, /not 32 each/],
       [{ kty: 'EC', crv: 'P-521', x: zero, y: zero }, /EC curve P-521 is not accepted/],
-      [{ kty: 'RSA', n: Buffer.from(smallFactorModulus(3n).toString(16), 'hex').toString('base64url'), e: 'Aw' }, /RSA public exponent 3 is below 65537/],
+      [
+        { kty: 'RSA', n: Buffer.from(smallFactorModulus(3n).toString(16), 'hex').toString('base64url'), e: 'Aw' },
+        /RSA public exponent 3 is below 65537/,
+      ],
     ];
     const before = service.certificateCount();
     for (const [jwk, rule] of hostileJwks) {
@@ -273,7 +336,9 @@ describe('hostile keys against keysmith serve', () => {
 });
 
 function toPem(der: Uint8Array): string {
-  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 }
 
 function csrDerBase64url(pem: string): string {
@@ -283,7 +348,15 @@ function csrDerBase64url(pem: string): string {
 /** Connects with our TLS engine presenting `chain`, sends one request, and returns the error the connection ends with (bounded). */
 function handshakeError(chain: string, key: string): Promise<unknown> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: service.port, servername: 'localhost', ca: bundle, cert: chain, key, ALPNProtocols: ['http/1.1'] });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: service.port,
+      servername: 'localhost',
+      ca: bundle,
+      cert: chain,
+      key,
+      ALPNProtocols: ['http/1.1'],
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(new Error('no alert within 10 s'));
@@ -338,7 +411,8 @@ class AcmeSession {
       url,
       ...(options.jwk === undefined && this.accountUrl !== undefined ? { kid: this.accountUrl } : { jwk: options.jwk ?? this.jwk }),
     };
-    const body = payload === '' ? new Uint8Array(0) : new TextEncoder().encode(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    const body =
+      payload === '' ? new Uint8Array(0) : new TextEncoder().encode(typeof payload === 'string' ? payload : JSON.stringify(payload));
     const signed = await new FlattenedSign(body).setProtectedHeader(header).sign(this.privateKey);
     return JSON.stringify(signed);
   }

@@ -32,7 +32,11 @@ interface Reply {
 }
 
 async function adminRequest(service: HostileService, method: 'GET' | 'POST', path: string, body?: string): Promise<Reply> {
-  const [cert, key, ca] = await Promise.all([readFile(service.paths.adminCert), readFile(service.paths.adminKey), readFile(service.paths.bundle)]);
+  const [cert, key, ca] = await Promise.all([
+    readFile(service.paths.adminCert),
+    readFile(service.paths.adminKey),
+    readFile(service.paths.bundle),
+  ]);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -82,56 +86,65 @@ describe('a fleet-sized ledger under keysmith serve', () => {
     else await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('opens its listener quickly and keeps /healthz p99 under the bound through start-up, a revocation, the periodic checks and an alert run', { timeout: 240_000 }, async () => {
-    const started = performance.now();
-    service = await HostileService.startOn(dataDir, {
-      env: {
-        KEYSMITH_ALERTS_SCHEDULE: '*/10 * * * * *',
-        KEYSMITH_LEDGER_CHECKPOINT_INTERVAL: '1s',
-        KEYSMITH_CRL_REFRESH_INTERVAL: '1m',
-      },
-    });
-    listenMs = performance.now() - started;
-    console.log(`# listener open (curl line) ${listenMs.toFixed(0)} ms after spawn on ${ROWS} rows`);
-    assert.ok(listenMs < LISTEN_BOUND_MS, `the listener took ${listenMs.toFixed(0)} ms`);
+  it(
+    'opens its listener quickly and keeps /healthz p99 under the bound through start-up, a revocation, the periodic checks and an alert run',
+    { timeout: 240_000 },
+    async () => {
+      const started = performance.now();
+      service = await HostileService.startOn(dataDir, {
+        env: {
+          KEYSMITH_ALERTS_SCHEDULE: '*/10 * * * * *',
+          KEYSMITH_LEDGER_CHECKPOINT_INTERVAL: '1s',
+          KEYSMITH_CRL_REFRESH_INTERVAL: '1m',
+        },
+      });
+      listenMs = performance.now() - started;
+      console.log(`# listener open (curl line) ${listenMs.toFixed(0)} ms after spawn on ${ROWS} rows`);
+      assert.ok(listenMs < LISTEN_BOUND_MS, `the listener took ${listenMs.toFixed(0)} ms`);
 
-    const probe = await service.startLatencyProbe(20);
-    const probeStarted = performance.now();
-    const phases: string[] = [];
-    const mark = (name: string): void => {
-      phases.push(name);
-      marks.push(`${name} ends at ${(performance.now() - probeStarted).toFixed(0)} ms`);
-    };
-    const marks: string[] = [];
-    // Start-up work after the listener opened: the alert catch-up run, the first checkpoints.
-    await sleep(3_000);
-    mark('start-up');
+      const probe = await service.startLatencyProbe(20);
+      const probeStarted = performance.now();
+      const phases: string[] = [];
+      const mark = (name: string): void => {
+        phases.push(name);
+        marks.push(`${name} ends at ${(performance.now() - probeStarted).toFixed(0)} ms`);
+      };
+      const marks: string[] = [];
+      // Start-up work after the listener opened: the alert catch-up run, the first checkpoints.
+      await sleep(3_000);
+      mark('start-up');
 
-    const db = new Database(service.paths.database, { readonly: true });
-    const serial = db.prepare<[], string>("SELECT serial FROM certificates WHERE status = 'valid' AND profile = 'svid' ORDER BY issued_at DESC LIMIT 1").pluck().get();
-    db.close();
-    assert.ok(serial !== undefined);
-    const revoked = await adminRequest(service, 'POST', `/v1/certificates/${serial}/revoke`, JSON.stringify({ reason: 'keyCompromise' }));
-    assert.equal(revoked.status, 200, revoked.body);
-    await sleep(2_000);
-    mark('revocation');
+      const db = new Database(service.paths.database, { readonly: true });
+      const serial = db
+        .prepare<[], string>("SELECT serial FROM certificates WHERE status = 'valid' AND profile = 'svid' ORDER BY issued_at DESC LIMIT 1")
+        .pluck()
+        .get();
+      db.close();
+      assert.ok(serial !== undefined);
+      const revoked = await adminRequest(service, 'POST', `/v1/certificates/${serial}/revoke`, JSON.stringify({ reason: 'keyCompromise' }));
+      assert.equal(revoked.status, 200, revoked.body);
+      await sleep(2_000);
+      mark('revocation');
 
-    const run = await adminRequest(service, 'POST', '/v1/alerts/run');
-    // 200 with the run, or 409 when a scheduled tick holds the run right now: both leave the loop free.
-    assert.ok(run.status === 200 || run.status === 409, `${run.status} ${run.body}`);
-    const listing = await adminRequest(service, 'GET', '/v1/certificates?expiring_within=7d&limit=500');
-    assert.equal(listing.status, 200, listing.body);
-    // Two alert ticks (every 10 s) and ~20 checkpoint passes.
-    await sleep(21_000);
-    mark('alert run, listing, periodic checks');
+      const run = await adminRequest(service, 'POST', '/v1/alerts/run');
+      // 200 with the run, or 409 when a scheduled tick holds the run right now: both leave the loop free.
+      assert.ok(run.status === 200 || run.status === 409, `${run.status} ${run.body}`);
+      const listing = await adminRequest(service, 'GET', '/v1/certificates?expiring_within=7d&limit=500');
+      assert.equal(listing.status, 200, listing.body);
+      // Two alert ticks (every 10 s) and ~20 checkpoint passes.
+      await sleep(21_000);
+      mark('alert run, listing, periodic checks');
 
-    const report: LatencyReport = await probe.stop();
-    console.log(`# /healthz through ${phases.join(', ')}: ${report.describe()}`);
-    const slowest = [...report.probes].sort((a, b) => b.ms - a.ms).slice(0, 5);
-    console.log(`# slowest probes: ${slowest.map((p) => `${p.ms.toFixed(0)} ms at ${p.at.toFixed(0)} ms`).join(', ')}; ${marks.join(', ')}`);
-    await service.assertHealthy('after the run');
-    assert.deepEqual(report.failures, [], report.describe());
-    assert.ok(report.probes.length > 500, report.describe());
-    assert.ok(report.p99 < P99_BOUND_MS, `p99 ${report.p99.toFixed(1)} ms is over ${P99_BOUND_MS} ms: ${report.describe()}`);
-  });
+      const report: LatencyReport = await probe.stop();
+      console.log(`# /healthz through ${phases.join(', ')}: ${report.describe()}`);
+      const slowest = [...report.probes].sort((a, b) => b.ms - a.ms).slice(0, 5);
+      console.log(
+        `# slowest probes: ${slowest.map((p) => `${p.ms.toFixed(0)} ms at ${p.at.toFixed(0)} ms`).join(', ')}; ${marks.join(', ')}`,
+      );
+      await service.assertHealthy('after the run');
+      assert.deepEqual(report.failures, [], report.describe());
+      assert.ok(report.probes.length > 500, report.describe());
+      assert.ok(report.p99 < P99_BOUND_MS, `p99 ${report.p99.toFixed(1)} ms is over ${P99_BOUND_MS} ms: ${report.describe()}`);
+    },
+  );
 });

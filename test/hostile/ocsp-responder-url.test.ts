@@ -28,7 +28,11 @@ describe('openssl ocsp against keysmith serve', () => {
     const issuer = join(service.paths.dataDir, 'issuer.pem');
     await writeFile(issuer, `${blocks[1]}\n`);
     for (const url of [`https://127.0.0.1:${service.port}/ocsp/`, `https://127.0.0.1:${service.port}/ocsp`]) {
-      const result = await runProcess('openssl', ['ocsp', '-issuer', issuer, '-cert', serverCert, '-url', url, '-CAfile', service.paths.bundle], { lifetimeMs: 20_000 });
+      const result = await runProcess(
+        'openssl',
+        ['ocsp', '-issuer', issuer, '-cert', serverCert, '-url', url, '-CAfile', service.paths.bundle],
+        { lifetimeMs: 20_000 },
+      );
       assert.equal(result.code, 0, `${url}\n${result.stdout}${result.stderr}`);
       assert.match(result.stderr + result.stdout, /Response verify OK/);
       assert.match(result.stdout, /cert\.pem: good/);

@@ -105,7 +105,10 @@ function runAttackers(port: number, flood: Buffer): Promise<Buffer[]> {
       return mine;
     })).then((all) => parentPort.postMessage(all.flat().map((b) => b.toString('hex'))));
   `;
-  const worker = new Worker(source, { eval: true, workerData: { port, flood, attackers: ATTACKERS, attackMs: ATTACK_MS, pauseMs: ATTACKER_PAUSE_MS } });
+  const worker = new Worker(source, {
+    eval: true,
+    workerData: { port, flood, attackers: ATTACKERS, attackMs: ATTACK_MS, pauseMs: ATTACKER_PAUSE_MS },
+  });
   return new Promise((resolve, reject) => {
     const guard = setTimeout(() => {
       void worker.terminate();
@@ -140,7 +143,10 @@ function clientHello(options: { legacyVersion?: number; signatureSchemes?: reado
       { type: ExtensionType.supported_versions, data: Buffer.of(2, 3, 4) },
       { type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519]) },
       { type: ExtensionType.key_share, data: encodeClientKeyShares([{ group: NamedGroup.x25519, keyExchange: x25519Share() }]) },
-      { type: ExtensionType.signature_algorithms, data: encodeU16List(options.signatureSchemes ?? [SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.rsa_pss_rsae_sha256]) },
+      {
+        type: ExtensionType.signature_algorithms,
+        data: encodeU16List(options.signatureSchemes ?? [SignatureScheme.ecdsa_secp256r1_sha256, SignatureScheme.rsa_pss_rsae_sha256]),
+      },
     ],
   });
   return frameHandshake(HandshakeType.client_hello, body);
@@ -173,11 +179,14 @@ describe('hostile TLS records against keysmith serve', () => {
     const report = afterWarmUp(await probe.stop());
     const all = replies;
     assert.ok(all.length >= ATTACKERS);
-    for (const reply of all) assert.deepEqual([...reply], alertRecord(UNEXPECTED_MESSAGE), 'each attacker gets exactly one unexpected_message alert');
+    for (const reply of all)
+      assert.deepEqual([...reply], alertRecord(UNEXPECTED_MESSAGE), 'each attacker gets exactly one unexpected_message alert');
     assert.deepEqual(report.failures, [], report.describe());
     assert.ok(report.probes.length >= 5, `${report.describe()} over ${attackMs.toFixed(0)} ms of attack`);
     assert.ok(report.p99 < P99_BOUND_MS, `${report.describe()} over ${attackMs.toFixed(0)} ms of attack`);
-    console.log(`# tls-records flood: ${all.length} attack connections in ${attackMs.toFixed(0)} ms; /healthz ${report.describe()}; quiet: ${quiet.describe()}`);
+    console.log(
+      `# tls-records flood: ${all.length} attack connections in ${attackMs.toFixed(0)} ms; /healthz ${report.describe()}; quiet: ${quiet.describe()}`,
+    );
     await service.assertHealthy('after the flood');
   });
 
@@ -190,7 +199,11 @@ describe('hostile TLS records against keysmith serve', () => {
   });
 
   it('answers a 65.5 KB ClientHello with 32,715 signature schemes (in 2^14-byte records) with its ServerHello', async () => {
-    const schemes = [...Array.from({ length: 32_713 }, (_, i) => 0xfe00 - i), SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.ecdsa_secp256r1_sha256];
+    const schemes = [
+      ...Array.from({ length: 32_713 }, (_, i) => 0xfe00 - i),
+      SignatureScheme.rsa_pss_rsae_sha256,
+      SignatureScheme.ecdsa_secp256r1_sha256,
+    ];
     const hello = clientHello({ signatureSchemes: schemes });
     assert.ok(hello.length > 65_500);
     const reply = await new Promise<Buffer>((resolve, reject) => {

@@ -17,7 +17,11 @@ const KEEP_ALIVE_MS = 2_000;
 const LATE_MS = 2_000;
 
 /** Writes `parts` one by one, `everyMs` apart, while the socket is open. */
-async function trickle(socket: { write(data: string): boolean; readonly destroyed: boolean }, parts: readonly string[], everyMs: number): Promise<void> {
+async function trickle(
+  socket: { write(data: string): boolean; readonly destroyed: boolean },
+  parts: readonly string[],
+  everyMs: number,
+): Promise<void> {
   for (const part of parts) {
     if (socket.destroyed) return;
     socket.write(part);
@@ -70,13 +74,19 @@ describe('listener timeouts', { timeout: 120_000 }, () => {
     while (!text.includes('"status":"ok"')) await sleep(10);
     const ms = await msUntilClosed(socket, 30_000);
     assert.match(text, /^HTTP\/1\.1 200 /);
-    assert.ok(ms >= KEEP_ALIVE_MS - 100 && ms <= KEEP_ALIVE_MS + LATE_MS, `closed after ${ms.toFixed(0)} ms; keepAliveTimeout ${KEEP_ALIVE_MS} ms`);
+    assert.ok(
+      ms >= KEEP_ALIVE_MS - 100 && ms <= KEEP_ALIVE_MS + LATE_MS,
+      `closed after ${ms.toFixed(0)} ms; keepAliveTimeout ${KEEP_ALIVE_MS} ms`,
+    );
   });
 
   it('a TCP connection that never starts its handshake is closed within handshakeTimeout + 1 s', async () => {
     const socket = await openTcp(service.port);
     const ms = await msUntilClosed(socket, 30_000);
-    assert.ok(ms >= HANDSHAKE_MS - 100 && ms <= HANDSHAKE_MS + 1_000, `closed after ${ms.toFixed(0)} ms; handshakeTimeout ${HANDSHAKE_MS} ms`);
+    assert.ok(
+      ms >= HANDSHAKE_MS - 100 && ms <= HANDSHAKE_MS + 1_000,
+      `closed after ${ms.toFixed(0)} ms; handshakeTimeout ${HANDSHAKE_MS} ms`,
+    );
   });
 });
 
@@ -108,7 +118,10 @@ describe('maxConnections', { timeout: 120_000 }, () => {
     for (const socket of held) socket.destroy();
     await sleep(300);
     await service.assertHealthy('once the held connections closed');
-    const metrics = await readToEnd(await openTls(service.port, ca).then((s) => (s.end('GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), s)), 5_000);
+    const metrics = await readToEnd(
+      await openTls(service.port, ca).then((s) => (s.end('GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'), s)),
+      5_000,
+    );
     const refused = /^keysmith_connections_refused_total (\d+)$/m.exec(metrics)?.[1];
     assert.equal(refused, '5', 'four TCP connections and one /healthz were refused');
   });

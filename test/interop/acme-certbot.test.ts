@@ -34,13 +34,21 @@ function certbot(args: readonly string[]): Promise<ProcessResult> {
     'certbot',
     [
       ...args,
-      '--server', keysmith.directoryUrl,
-      '--config-dir', join(dir, 'config'),
-      '--work-dir', join(dir, 'work'),
-      '--logs-dir', join(dir, 'logs'),
+      '--server',
+      keysmith.directoryUrl,
+      '--config-dir',
+      join(dir, 'config'),
+      '--work-dir',
+      join(dir, 'work'),
+      '--logs-dir',
+      join(dir, 'logs'),
       '--non-interactive',
     ],
-    { env: { PATH: process.env['PATH'], HOME: keysmith.dir, REQUESTS_CA_BUNDLE: keysmith.bundle }, timeoutMs: 120_000, lifetimeMs: 150_000 },
+    {
+      env: { PATH: process.env['PATH'], HOME: keysmith.dir, REQUESTS_CA_BUNDLE: keysmith.bundle },
+      timeoutMs: 120_000,
+      lifetimeMs: 150_000,
+    },
   );
 }
 
@@ -74,12 +82,24 @@ describe('certbot against keysmith ACME (http-01, EAB, revoke by certificate key
     const eab = await createEab(keysmith);
     const name = 'app.example.test';
     const issued = await certbot([
-      'certonly', '--standalone',
-      '--http-01-port', String(http01Port), '--http-01-address', '127.0.0.1',
-      `--eab-kid=${eab.keyId}`, `--eab-hmac-key=${eab.hmacKey}`,
-      '--agree-tos', '-m', 'ops@example.test', '--no-eff-email',
-      '--key-type', 'ecdsa',
-      '-d', name, '-d', `www.${name}`,
+      'certonly',
+      '--standalone',
+      '--http-01-port',
+      String(http01Port),
+      '--http-01-address',
+      '127.0.0.1',
+      `--eab-kid=${eab.keyId}`,
+      `--eab-hmac-key=${eab.hmacKey}`,
+      '--agree-tos',
+      '-m',
+      'ops@example.test',
+      '--no-eff-email',
+      '--key-type',
+      'ecdsa',
+      '-d',
+      name,
+      '-d',
+      `www.${name}`,
     ]);
     assert.equal(issued.code, 0, await explain(issued));
 
@@ -95,9 +115,12 @@ describe('certbot against keysmith ACME (http-01, EAB, revoke by certificate key
 
     const revoked = await certbot([
       'revoke',
-      '--cert-path', join(live, 'cert.pem'),
-      '--key-path', join(live, 'privkey.pem'),
-      '--reason', 'keycompromise',
+      '--cert-path',
+      join(live, 'cert.pem'),
+      '--key-path',
+      join(live, 'privkey.pem'),
+      '--reason',
+      'keycompromise',
       '--no-delete-after-revoke',
     ]);
     assert.equal(revoked.code, 0, await explain(revoked));
@@ -109,7 +132,14 @@ describe('certbot against keysmith ACME (http-01, EAB, revoke by certificate key
     assert.match(await ledgerLine(keysmith, name, serial), /\btls-server\s+revoked\b/);
 
     // RFC 8555 §7.6: a second revocation is alreadyRevoked, which certbot reports as a failure.
-    const again = await certbot(['revoke', '--cert-path', join(live, 'cert.pem'), '--key-path', join(live, 'privkey.pem'), '--no-delete-after-revoke']);
+    const again = await certbot([
+      'revoke',
+      '--cert-path',
+      join(live, 'cert.pem'),
+      '--key-path',
+      join(live, 'privkey.pem'),
+      '--no-delete-after-revoke',
+    ]);
     assert.notEqual(again.code, 0, await explain(again));
     assert.match(again.stdout + again.stderr + (await certbotLog()), /alreadyRevoked|already revoked/i);
   });

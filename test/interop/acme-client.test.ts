@@ -50,7 +50,9 @@ function raw(method: string, path: string, options: { body?: Buffer | string; co
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         response.on('error', reject);
       },
     );
@@ -75,9 +77,12 @@ async function directory(): Promise<Record<string, unknown>> {
 }
 
 function newClient(): Promise<acme.Client> {
-  return acme.crypto.createPrivateEcdsaKey('P-256').then(
-    (accountKey) => new acme.Client({ directoryUrl: keysmith.directoryUrl, accountKey, backoffAttempts: 20, backoffMin: 100, backoffMax: 1_000 }),
-  );
+  return acme.crypto
+    .createPrivateEcdsaKey('P-256')
+    .then(
+      (accountKey) =>
+        new acme.Client({ directoryUrl: keysmith.directoryUrl, accountKey, backoffAttempts: 20, backoffMin: 100, backoffMax: 1_000 }),
+    );
 }
 
 /** Orders `names`, answers each http-01 challenge, finalizes; returns the chain PEM and the finalized order. */
@@ -117,7 +122,10 @@ describe('acme-client against keysmith ACME', skipUnlessTool('openssl'), () => {
     challengeServer.listen(0, '127.0.0.1');
     await nextEvent(challengeServer, 'listening');
     dns = await startDnsResponder();
-    keysmith = await startKeysmith({ KEYSMITH_ACME_HTTP01_PORT: String(portOf(challengeServer.address())), KEYSMITH_ACME_DNS_RESOLVER: dns.server });
+    keysmith = await startKeysmith({
+      KEYSMITH_ACME_HTTP01_PORT: String(portOf(challengeServer.address())),
+      KEYSMITH_ACME_DNS_RESOLVER: dns.server,
+    });
     agent = new Agent({ ca: await readFile(keysmith.bundle, 'utf8'), keepAlive: true });
     // acme-client sends every request through its axios instance; it must trust keysmith's root and nothing more.
     acme.axios.defaults.httpsAgent = agent;
@@ -136,7 +144,10 @@ describe('acme-client against keysmith ACME', skipUnlessTool('openssl'), () => {
     assert.equal(account.status, 'valid');
     const names = ['api.example.test', 'api2.example.test'];
     const chain = await orderWithHttp01(client, names);
-    assert.ok(fetchedPaths.some((path) => path.startsWith('/.well-known/acme-challenge/')), 'keysmith fetched the challenge');
+    assert.ok(
+      fetchedPaths.some((path) => path.startsWith('/.well-known/acme-challenge/')),
+      'keysmith fetched the challenge',
+    );
 
     const files = await writeChainFiles(keysmith.dir, 'acme-client-http', chain);
     await assertChainVerifies(keysmith, files);
@@ -159,9 +170,16 @@ describe('acme-client against keysmith ACME', skipUnlessTool('openssl'), () => {
     const order = await client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) });
     const authorizations = await client.getAuthorizations(order);
     // RFC 8555 §7.1.4: the wildcard's authorization names the base domain and says wildcard.
-    assert.deepEqual(authorizations.map((a) => [a.identifier.value, a.wildcard === true]).sort(), [[base, false], [base, true]]);
+    assert.deepEqual(authorizations.map((a) => [a.identifier.value, a.wildcard === true]).sort(), [
+      [base, false],
+      [base, true],
+    ]);
     const wildcard = authorizations.find((a) => a.wildcard === true);
-    assert.deepEqual(wildcard?.challenges.map((c) => c.type), ['dns-01'], 'RFC 8555 §7.1.3: a wildcard is offered dns-01 only');
+    assert.deepEqual(
+      wildcard?.challenges.map((c) => c.type),
+      ['dns-01'],
+      'RFC 8555 §7.1.3: a wildcard is offered dns-01 only',
+    );
     const records: string[] = [];
     const challenges = [];
     for (const authz of authorizations) {
@@ -176,7 +194,10 @@ describe('acme-client against keysmith ACME', skipUnlessTool('openssl'), () => {
       await client.completeChallenge(challenge);
       await client.waitForValidStatus(challenge);
     }
-    assert.ok(dns.queries.some((q) => /TXT _acme-challenge\.dns\.example\.test/i.test(q)), dns.queries.join(', '));
+    assert.ok(
+      dns.queries.some((q) => /TXT _acme-challenge\.dns\.example\.test/i.test(q)),
+      dns.queries.join(', '),
+    );
     const [, csr] = await acme.crypto.createCsr({ commonName: base, altNames: names });
     await client.waitForValidStatus(order);
     const finalized = await client.finalizeOrder(order, csr);
@@ -200,7 +221,10 @@ describe('acme-client against keysmith ACME', skipUnlessTool('openssl'), () => {
       assert.ok(String(resources[name]).startsWith(`${keysmith.url}/acme/`), String(resources[name]));
     }
     const meta = resources['meta'];
-    assert.ok(typeof meta === 'object' && meta !== null && 'externalAccountRequired' in meta && meta.externalAccountRequired === false, JSON.stringify(meta));
+    assert.ok(
+      typeof meta === 'object' && meta !== null && 'externalAccountRequired' in meta && meta.externalAccountRequired === false,
+      JSON.stringify(meta),
+    );
   });
 
   it('answers newNonce HEAD with 200 and GET with 204, each with a fresh Replay-Nonce, no-store and the index link (RFC 8555 §7.2)', async () => {

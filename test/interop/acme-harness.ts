@@ -86,7 +86,10 @@ export async function createEab(keysmith: Keysmith): Promise<{ keyId: string; hm
   assert.equal(result.code, 0, result.stdout + result.stderr);
   const parsed: unknown = JSON.parse(result.stdout.trim());
   // One document: {"eab_keys":[{key_id, hmac_key, ...}]}
-  const key = typeof parsed === 'object' && parsed !== null && 'eab_keys' in parsed && Array.isArray(parsed.eab_keys) ? (parsed.eab_keys[0] as unknown) : undefined;
+  const key =
+    typeof parsed === 'object' && parsed !== null && 'eab_keys' in parsed && Array.isArray(parsed.eab_keys)
+      ? (parsed.eab_keys[0] as unknown)
+      : undefined;
   assert.ok(typeof key === 'object' && key !== null && 'key_id' in key && 'hmac_key' in key, result.stdout);
   const { key_id: keyId, hmac_key: hmacKey } = key;
   assert.ok(typeof keyId === 'string' && typeof hmacKey === 'string');
@@ -117,7 +120,16 @@ function openssl(args: readonly string[]): Promise<ProcessResult> {
 
 /** `openssl verify -CAfile bundle -untrusted intermediate leaf` must say OK, for the TLS server purpose. */
 export async function assertChainVerifies(keysmith: Keysmith, files: { leaf: string; intermediate: string }): Promise<void> {
-  const result = await openssl(['verify', '-CAfile', keysmith.bundle, '-untrusted', files.intermediate, '-purpose', 'sslserver', files.leaf]);
+  const result = await openssl([
+    'verify',
+    '-CAfile',
+    keysmith.bundle,
+    '-untrusted',
+    files.intermediate,
+    '-purpose',
+    'sslserver',
+    files.leaf,
+  ]);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /: OK$/m);
 }
@@ -133,7 +145,10 @@ export async function dnsNamesOf(leafFile: string): Promise<string[]> {
 export async function serialOf(leafFile: string): Promise<string> {
   const result = await openssl(['x509', '-in', leafFile, '-noout', '-serial']);
   assert.equal(result.code, 0, result.stderr);
-  return /serial=([0-9A-Fa-f]+)/.exec(result.stdout)![1]!.toLowerCase().replace(/^0+(?=.)/, '');
+  return /serial=([0-9A-Fa-f]+)/
+    .exec(result.stdout)![1]!
+    .toLowerCase()
+    .replace(/^0+(?=.)/, '');
 }
 
 /**
@@ -141,8 +156,21 @@ export async function serialOf(leafFile: string): Promise<string> {
  * connection and the response signature); returns the certificate's status
  * line, e.g. "revoked", after checking the response verified.
  */
-export async function ocspStatus(keysmith: Keysmith, files: { leaf: string; intermediate: string }): Promise<{ status: string; output: string }> {
-  const result = await openssl(['ocsp', '-issuer', files.intermediate, '-cert', files.leaf, '-CAfile', keysmith.bundle, '-url', `${keysmith.url}/ocsp`]);
+export async function ocspStatus(
+  keysmith: Keysmith,
+  files: { leaf: string; intermediate: string },
+): Promise<{ status: string; output: string }> {
+  const result = await openssl([
+    'ocsp',
+    '-issuer',
+    files.intermediate,
+    '-cert',
+    files.leaf,
+    '-CAfile',
+    keysmith.bundle,
+    '-url',
+    `${keysmith.url}/ocsp`,
+  ]);
   const output = result.stdout + result.stderr;
   assert.equal(result.code, 0, output);
   assert.match(output, /Response verify OK/);

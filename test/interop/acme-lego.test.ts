@@ -30,7 +30,11 @@ function lego(args: readonly string[]): Promise<ProcessResult> {
   return runProcess(
     'lego',
     ['--server', keysmith.directoryUrl, '--path', join(keysmith.dir, 'lego'), '--email', 'ops@example.test', '--accept-tos', ...args],
-    { env: { PATH: process.env['PATH'], HOME: keysmith.dir, LEGO_CA_CERTIFICATES: keysmith.bundle }, timeoutMs: 120_000, lifetimeMs: 150_000 },
+    {
+      env: { PATH: process.env['PATH'], HOME: keysmith.dir, LEGO_CA_CERTIFICATES: keysmith.bundle },
+      timeoutMs: 120_000,
+      lifetimeMs: 150_000,
+    },
   );
 }
 
@@ -49,7 +53,11 @@ async function obtain(name: string, challenge: readonly string[]): Promise<{ lea
   return { ...files, serial };
 }
 
-async function revokeAndCheck(name: string, files: { leaf: string; intermediate: string; serial: string }, reason: { code: number; text: string }): Promise<void> {
+async function revokeAndCheck(
+  name: string,
+  files: { leaf: string; intermediate: string; serial: string },
+  reason: { code: number; text: string },
+): Promise<void> {
   const result = await lego(['--domains', name, 'revoke', '--reason', String(reason.code), '--keep']);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   const ocsp = await ocspStatus(keysmith, files);

@@ -347,7 +347,7 @@ export function withMaxEarlyData(sessionPem: string, maxEarlyData: number): stri
   if (der[0] !== 0x30) throw new Error('session PEM is not a DER SEQUENCE');
   const [length, start] = readDerLength(der, 1);
   const fields: { tag: number; raw: Buffer }[] = [];
-  for (let at = start; at < start + length; ) {
+  for (let at = start; at < start + length;) {
     const [fieldLength, contentStart] = readDerLength(der, at + 1);
     fields.push({ tag: der[at]!, raw: der.subarray(at, contentStart + fieldLength) });
     at = contentStart + fieldLength;

@@ -32,7 +32,10 @@ interface Leaf {
 let counter = 0;
 async function issue(): Promise<Leaf> {
   const publicKey = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
-  const issued = await core.authority.issue({ publicKey, spiffeId: `spiffe://keysmith.local/interop/${++counter}`, requester: 'system' }, 'svid');
+  const issued = await core.authority.issue(
+    { publicKey, spiffeId: `spiffe://keysmith.local/interop/${++counter}`, requester: 'system' },
+    'svid',
+  );
   const file = join(dir, `leaf-${counter}.pem`);
   await writeFile(file, issued.pem);
   return { serial: issued.serial, file };
@@ -48,7 +51,16 @@ function curl(args: readonly string[]): Promise<ProcessResult> {
 
 /** `openssl ocsp` over our TLS listener, verifying the response against the root (-CAfile serves TLS and the signature). */
 function ocspOverTls(...args: string[]): Promise<ProcessResult> {
-  return openssl(['ocsp', '-issuer', files.intermediate, '-CAfile', files.bundle, '-url', `https://127.0.0.1:${server.port}/ocsp`, ...args]);
+  return openssl([
+    'ocsp',
+    '-issuer',
+    files.intermediate,
+    '-CAfile',
+    files.bundle,
+    '-url',
+    `https://127.0.0.1:${server.port}/ocsp`,
+    ...args,
+  ]);
 }
 
 function assertVerified(result: ProcessResult): void {
@@ -124,8 +136,17 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     assert.ok(pem !== undefined, 'the response carries the responder certificate');
     await writeFile(files.responder, pem);
     const result = await openssl([
-      'ocsp', '-issuer', files.intermediate, '-cert', leaf.file, '-CAfile', files.bundle, '-VAfile', files.responder,
-      '-url', `https://127.0.0.1:${server.port}/ocsp`,
+      'ocsp',
+      '-issuer',
+      files.intermediate,
+      '-cert',
+      leaf.file,
+      '-CAfile',
+      files.bundle,
+      '-VAfile',
+      files.responder,
+      '-url',
+      `https://127.0.0.1:${server.port}/ocsp`,
     ]);
     assertVerified(result);
     assert.match(result.stdout, new RegExp(`${leaf.file}: good`));
@@ -137,9 +158,28 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     const response = join(dir, 'get.resp');
     assert.equal((await openssl(['ocsp', '-issuer', files.intermediate, '-cert', leaf.file, '-no_nonce', '-reqout', request])).code, 0);
     const path = encodeURIComponent((await readFile(request)).toString('base64'));
-    const fetched = await curl(['--cacert', files.bundle, '--output', response, '--write-out', '%{http_code} %{content_type}', `https://127.0.0.1:${server.port}/ocsp/${path}`]);
+    const fetched = await curl([
+      '--cacert',
+      files.bundle,
+      '--output',
+      response,
+      '--write-out',
+      '%{http_code} %{content_type}',
+      `https://127.0.0.1:${server.port}/ocsp/${path}`,
+    ]);
     assert.equal(fetched.stdout, '200 application/ocsp-response', fetched.stderr);
-    const result = await openssl(['ocsp', '-respin', response, '-no_nonce', '-issuer', files.intermediate, '-cert', leaf.file, '-CAfile', files.bundle]);
+    const result = await openssl([
+      'ocsp',
+      '-respin',
+      response,
+      '-no_nonce',
+      '-issuer',
+      files.intermediate,
+      '-cert',
+      leaf.file,
+      '-CAfile',
+      files.bundle,
+    ]);
     assertVerified(result);
     assert.match(result.stdout, new RegExp(`${leaf.file}: good`));
   });
@@ -157,8 +197,17 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
       const responseFile = join(dir, `${name}.resp`);
       await writeFile(bodyFile, body);
       const posted = await curl([
-        '--cacert', files.bundle, '--header', 'Content-Type: application/ocsp-request', '--data-binary', `@${bodyFile}`,
-        '--output', responseFile, '--write-out', '%{http_code}', `https://127.0.0.1:${server.port}/ocsp`,
+        '--cacert',
+        files.bundle,
+        '--header',
+        'Content-Type: application/ocsp-request',
+        '--data-binary',
+        `@${bodyFile}`,
+        '--output',
+        responseFile,
+        '--write-out',
+        '%{http_code}',
+        `https://127.0.0.1:${server.port}/ocsp`,
       ]);
       assert.equal(posted.stdout, '400', name);
       const read = await openssl(['ocsp', '-respin', responseFile, '-resp_text', '-noverify']);
@@ -173,7 +222,15 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     // The CRL is rebuilt off the request path, coalesced (crlRebuildDelayMs): poll, bounded, until it lists the serial.
     let result: ProcessResult | undefined;
     for (let attempt = 0; attempt < 50; attempt++) {
-      const fetched = await curl(['--cacert', files.bundle, '--output', crlFile, '--write-out', '%{content_type}', `https://127.0.0.1:${server.port}/crl`]);
+      const fetched = await curl([
+        '--cacert',
+        files.bundle,
+        '--output',
+        crlFile,
+        '--write-out',
+        '%{content_type}',
+        `https://127.0.0.1:${server.port}/crl`,
+      ]);
       if (fetched.stdout === 'application/pkix-crl') {
         result = await openssl(['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text', '-CAfile', files.chain]);
         if (result.stdout.includes(`Serial Number: ${leaf.serial.toUpperCase()}`)) break;
@@ -183,7 +240,12 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     assert.ok(result !== undefined, 'the CRL was served');
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /verify OK/);
-    assert.match(result.stdout, new RegExp(`Serial Number: ${leaf.serial.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Superseded`));
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `Serial Number: ${leaf.serial.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Superseded`,
+      ),
+    );
     assert.match(result.stdout, /X509v3 CRL Number:\s+\d+/);
   });
 
@@ -195,7 +257,18 @@ describe('openssl ocsp and curl against keysmith', skipUnlessTool('openssl'), ()
     assertVerified(good);
     assert.match(good.stdout, new RegExp(`${leaf.file}: good`));
     await core.authority.revoke(leaf.serial, 'cessationOfOperation');
-    const revoked = await openssl(['ocsp', '-issuer', files.intermediate, '-cert', leaf.file, '-CAfile', files.bundle, '-url', uri, '-no_nonce']);
+    const revoked = await openssl([
+      'ocsp',
+      '-issuer',
+      files.intermediate,
+      '-cert',
+      leaf.file,
+      '-CAfile',
+      files.bundle,
+      '-url',
+      uri,
+      '-no_nonce',
+    ]);
     assertVerified(revoked);
     assert.match(revoked.stdout, /Reason: cessationOfOperation/);
     const crl = await curl(['--output', '/dev/null', '--write-out', '%{http_code}', `http://127.0.0.1:${plainPort}/crl`]);

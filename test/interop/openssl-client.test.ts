@@ -390,7 +390,9 @@ describe('our server with openssl s_client', skipUnlessTool('openssl'), () => {
       // s_client really sent a protected 0-RTT record before the ServerHello arrived.
       const trace = parseMsgTrace(client.stdout);
       const firstServerHello = trace.findIndex((m) => m.kind === 'Handshake' && m.name === 'ServerHello');
-      const earlyRecords = trace.slice(0, firstServerHello).filter((m) => m.direction === 'sent' && m.kind === 'InnerContent' && m.bytes.equals(Buffer.of(23)));
+      const earlyRecords = trace
+        .slice(0, firstServerHello)
+        .filter((m) => m.direction === 'sent' && m.kind === 'InnerContent' && m.bytes.equals(Buffer.of(23)));
       assert.equal(earlyRecords.length, 1, 'one early application_data record');
       assert.equal(server.received(socket), 'late-ping\n', 'the early data was not delivered');
     });

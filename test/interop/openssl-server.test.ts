@@ -69,7 +69,10 @@ describe('our client with openssl s_server', skipUnlessTool('openssl'), () => {
   }
 
   /** Connects, sends "GET /" to an s_server -www, and returns the status page. */
-  async function fetchStatusPage(port: number, options: Partial<TlsConnectOptions> = {}): Promise<{ socket: TlsSocket; page: string; sessions: Buffer[] }> {
+  async function fetchStatusPage(
+    port: number,
+    options: Partial<TlsConnectOptions> = {},
+  ): Promise<{ socket: TlsSocket; page: string; sessions: Buffer[] }> {
     const socket = dial(port, options);
     const sessions: Buffer[] = [];
     socket.on('session', (session: Buffer) => sessions.push(session));

@@ -8,7 +8,14 @@ import { connect, TlsAlertError, type TlsConnectOptions, type TlsServerOptions, 
 import { ExtensionType } from '../../src/tls/codec/enums.js';
 import { decodeCertificateStatus, findExtension } from '../../src/tls/codec/extensions.js';
 import { decodeCertificate } from '../../src/tls/codec/messages/certificate.js';
-import { nextEvent, runProcess, startOpensslServer, startProcess, type OpensslServer, type ThirdPartyProcess } from '../helpers/processes.js';
+import {
+  nextEvent,
+  runProcess,
+  startOpensslServer,
+  startProcess,
+  type OpensslServer,
+  type ThirdPartyProcess,
+} from '../helpers/processes.js';
 import {
   clientCertArgs,
   echoThrough,
@@ -43,7 +50,16 @@ async function signGoodResponse(dir: string): Promise<Buffer> {
   await writeFile(index, `V\t991231235959Z\t\t${leaf.serialNumber.toUpperCase()}\tunknown\t/CN=localhost\n`);
   const request = join(dir, 'request.der');
   const response = join(dir, 'response.der');
-  const ask = await runProcess('openssl', ['ocsp', '-issuer', fixturePath('intermediate.pem'), '-cert', fixturePath('server.pem'), '-no_nonce', '-reqout', request]);
+  const ask = await runProcess('openssl', [
+    'ocsp',
+    '-issuer',
+    fixturePath('intermediate.pem'),
+    '-cert',
+    fixturePath('server.pem'),
+    '-no_nonce',
+    '-reqout',
+    request,
+  ]);
   assert.equal(ask.code, 0, ask.stderr);
   const answer = await runProcess('openssl', [
     'ocsp',
@@ -82,7 +98,13 @@ describe('OCSP stapling with openssl', skipUnlessTool('openssl'), () => {
 
   describe('our server with s_client -status', () => {
     async function serve(options: Partial<TlsServerOptions>): Promise<EchoServer> {
-      const server = await startEchoServer({ key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), clientAuth: 'require', ...options });
+      const server = await startEchoServer({
+        key: fixture('server.key'),
+        cert: fixture('server-chain.pem'),
+        ca: fixture('ca.pem'),
+        clientAuth: 'require',
+        ...options,
+      });
       scope.defer(() => server.close());
       return server;
     }
@@ -102,7 +124,10 @@ describe('OCSP stapling with openssl', skipUnlessTool('openssl'), () => {
       const [certificate] = handshakeMessages(parseMsgTrace(client.stdout), 'Certificate', 'received');
       assert.ok(certificate !== undefined, 's_client traced the server Certificate');
       const entries = decodeCertificate(certificate.bytes.subarray(4)).entries;
-      assert.ok(entries.slice(1).every((e) => e.extensions.length === 0), 'no staple on the intermediate');
+      assert.ok(
+        entries.slice(1).every((e) => e.extensions.length === 0),
+        'no staple on the intermediate',
+      );
       const data = findExtension(entries[0]!.extensions, ExtensionType.status_request);
       return data === undefined ? undefined : decodeCertificateStatus(data).ocspResponse;
     }
@@ -121,7 +146,11 @@ describe('OCSP stapling with openssl', skipUnlessTool('openssl'), () => {
       await finish(client);
       assert.equal(calls, 1);
       const out = client.stdout;
-      assert.match(out, /^OCSP response: ?\n=+\nOCSP Response Data:\n\s+OCSP Response Status: successful \(0x0\)$/m, client.describeOutput());
+      assert.match(
+        out,
+        /^OCSP response: ?\n=+\nOCSP Response Data:\n\s+OCSP Response Status: successful \(0x0\)$/m,
+        client.describeOutput(),
+      );
       assert.match(out, /^\s+Cert Status: good$/m);
       assert.match(out, new RegExp(`^\\s+Serial Number: ${new X509Certificate(fixture('server.pem')).serialNumber.toUpperCase()}$`, 'm'));
       assert.match(out, /^\s+Responder Id: CN = keysmith test intermediate$/m);

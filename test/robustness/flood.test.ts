@@ -110,13 +110,17 @@ const mutators: readonly ((b: Buffer) => Buffer)[] = [
   // insert or delete one byte
   (b) => {
     const at = prng.int(b.length);
-    return prng.int(2) === 0 ? Buffer.concat([b.subarray(0, at), prng.bytes(1), b.subarray(at)]) : Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
+    return prng.int(2) === 0
+      ? Buffer.concat([b.subarray(0, at), prng.bytes(1), b.subarray(at)])
+      : Buffer.concat([b.subarray(0, at), b.subarray(at + 1)]);
   },
   // garbage inside one extension, every outer length kept consistent
   (b) =>
     editHello(b, (h) => {
       const i = prng.int(h.extensions.length);
-      const extensions = h.extensions.map((e, j) => (j === i ? { type: e.type, data: prng.int(2) === 0 ? prng.bytes(e.data.length) : prng.bytes(prng.int(80)) } : e));
+      const extensions = h.extensions.map((e, j) =>
+        j === i ? { type: e.type, data: prng.int(2) === 0 ? prng.bytes(e.data.length) : prng.bytes(prng.int(80)) } : e,
+      );
       return { ...h, extensions };
     }),
   // duplicate, drop or reorder extensions; an unknown or a misplaced pre_shared_key
@@ -171,7 +175,7 @@ const mutators: readonly ((b: Buffer) => Buffer)[] = [
   (b) => {
     const content = b.subarray(5);
     const parts: Buffer[] = [];
-    for (let at = 0; at < content.length; ) {
+    for (let at = 0; at < content.length;) {
       const size = 1 + prng.int(80);
       parts.push(makeRecord(ContentType.handshake, content.subarray(at, at + size)));
       at += size;
@@ -246,7 +250,8 @@ describe('Flood of hostile input against one TLS server (real sockets, clientAut
       socket.on('end', () => socket.end());
     });
     server.on('tlsClientError', (err: unknown) => {
-      const name = err instanceof TlsAlertError ? `${err.isRemote ? 'received ' : ''}${err.alert}` : err instanceof Error ? err.name : 'unknown';
+      const name =
+        err instanceof TlsAlertError ? `${err.isRemote ? 'received ' : ''}${err.alert}` : err instanceof Error ? err.name : 'unknown';
       serverErrors.set(name, (serverErrors.get(name) ?? 0) + 1);
       if (err instanceof TlsAlertError && err.alert === 'internal_error' && !err.isRemote) internalErrors.push(err);
     });
@@ -312,7 +317,9 @@ describe('Flood of hostile input against one TLS server (real sockets, clientAut
     const heapGrowth = process.memoryUsage().heapUsed - baseline!;
     const elapsed = performance.now() - started;
 
-    t.diagnostic(`seed ${seed}; ${inputs.length} probes in ${Math.round(elapsed)} ms; ServerHello answers ${answeredWithServerHello}; silent ${silent}; heap growth ${(heapGrowth / 1048576).toFixed(1)} MB`);
+    t.diagnostic(
+      `seed ${seed}; ${inputs.length} probes in ${Math.round(elapsed)} ms; ServerHello answers ${answeredWithServerHello}; silent ${silent}; heap growth ${(heapGrowth / 1048576).toFixed(1)} MB`,
+    );
     t.diagnostic(`server-side failures: ${JSON.stringify(Object.fromEntries([...serverErrors].sort((a, b) => b[1] - a[1])))}`);
 
     assert.deepEqual(uncaught.map(String), [], `no uncaught exception or rejection ${tag}`);
@@ -324,7 +331,10 @@ describe('Flood of hostile input against one TLS server (real sockets, clientAut
     assert.deepEqual(problems.slice(0, 5), [], `alert discipline ${tag}`);
     assert.equal(stalls, 0, `the server closed every connection within 2 s of our FIN ${tag}`);
     assert.ok(peers.length >= Math.ceil(inputs.length / BATCH) + 1, 'every mTLS check reached the server');
-    assert.ok(peers.every((p) => p === 'CN=keysmith test client'), `the server saw the client certificate each time: ${peers.join(', ')}`);
+    assert.ok(
+      peers.every((p) => p === 'CN=keysmith test client'),
+      `the server saw the client certificate each time: ${peers.join(', ')}`,
+    );
     assert.ok(heapGrowth < HEAP_GROWTH_LIMIT, `heap grew by ${heapGrowth} bytes ${tag}`);
   });
 });

@@ -76,7 +76,11 @@ async function runLoop(count: number, serverArgs: readonly string[] = []): Promi
       const watchdog = setInterval(() => {
         const now = performance.now();
         if (now - lastProgress > STALL_MS) {
-          settle({ slowestMs: 0, failure: `no handshake completed for ${STALL_MS} ms after #${completed - 1} (server stopped answering or client hung)`, detectedAfterMs: now - begun });
+          settle({
+            slowestMs: 0,
+            failure: `no handshake completed for ${STALL_MS} ms after #${completed - 1} (server stopped answering or client hung)`,
+            detectedAfterMs: now - begun,
+          });
         } else if (now - begun > TOTAL_MS) {
           settle({ slowestMs: 0, failure: `only ${completed} of ${count} handshakes in ${TOTAL_MS} ms`, detectedAfterMs: now - begun });
         }
@@ -87,13 +91,21 @@ async function runLoop(count: number, serverArgs: readonly string[] = []): Promi
           completed = m.index + 1;
           lastProgress = performance.now();
         } else if (m.type === 'stall') {
-          settle({ slowestMs: 0, failure: `handshake #${m.index} failed or stalled: ${m.error}`, detectedAfterMs: performance.now() - begun });
+          settle({
+            slowestMs: 0,
+            failure: `handshake #${m.index} failed or stalled: ${m.error}`,
+            detectedAfterMs: performance.now() - begun,
+          });
         } else if (m.type === 'done') {
           settle({ slowestMs: m.slowestMs, failure: undefined, detectedAfterMs: undefined });
         }
       });
       client.child.on('exit', (code, signal) => {
-        settle({ slowestMs: 0, failure: `client child exited (${code ?? signal}) after ${completed}: ${client.stderr()} / server: ${server.stderr()}`, detectedAfterMs: performance.now() - begun });
+        settle({
+          slowestMs: 0,
+          failure: `client child exited (${code ?? signal}) after ${completed}: ${client.stderr()} / server: ${server.stderr()}`,
+          detectedAfterMs: performance.now() - begun,
+        });
       });
     });
   } finally {
@@ -102,17 +114,25 @@ async function runLoop(count: number, serverArgs: readonly string[] = []): Promi
 }
 
 describe('No hang under GC pressure (PERF-NOTES: Node 20 key export deadlock)', () => {
-  it(`completes ${HANDSHAKES} sequential mTLS handshakes against our server with garbage churned between them, none stalling`, { timeout: TOTAL_MS + 15_000 }, async (t) => {
-    const outcome = await runLoop(HANDSHAKES);
-    t.diagnostic(`completed ${outcome.completed}, slowest ${outcome.slowestMs.toFixed(1)} ms`);
-    assert.equal(outcome.failure, undefined);
-    assert.equal(outcome.completed, HANDSHAKES);
-  });
+  it(
+    `completes ${HANDSHAKES} sequential mTLS handshakes against our server with garbage churned between them, none stalling`,
+    { timeout: TOTAL_MS + 15_000 },
+    async (t) => {
+      const outcome = await runLoop(HANDSHAKES);
+      t.diagnostic(`completed ${outcome.completed}, slowest ${outcome.slowestMs.toFixed(1)} ms`);
+      assert.equal(outcome.failure, undefined);
+      assert.equal(outcome.completed, HANDSHAKES);
+    },
+  );
 
-  it('has a watchdog that catches a server that stops answering (a frozen event loop after 5 handshakes)', { timeout: 20_000 }, async () => {
-    const outcome = await runLoop(50, ['5']);
-    assert.ok(outcome.failure !== undefined, 'the freeze went unnoticed');
-    assert.ok(outcome.completed >= 4 && outcome.completed <= 5, `completed ${outcome.completed}`);
-    assert.ok(outcome.detectedAfterMs !== undefined && outcome.detectedAfterMs < PER_HANDSHAKE_MS + STALL_MS + 2_000);
-  });
+  it(
+    'has a watchdog that catches a server that stops answering (a frozen event loop after 5 handshakes)',
+    { timeout: 20_000 },
+    async () => {
+      const outcome = await runLoop(50, ['5']);
+      assert.ok(outcome.failure !== undefined, 'the freeze went unnoticed');
+      assert.ok(outcome.completed >= 4 && outcome.completed <= 5, `completed ${outcome.completed}`);
+      assert.ok(outcome.detectedAfterMs !== undefined && outcome.detectedAfterMs < PER_HANDSHAKE_MS + STALL_MS + 2_000);
+    },
+  );
 });

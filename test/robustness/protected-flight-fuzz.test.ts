@@ -80,9 +80,12 @@ describe('Hostile protected handshake messages (resealed in flight)', () => {
               const messages = handshakeMessages(r.content!);
               const index = prng.int(messages.length);
               const target = messages[index]!;
-              const edited = messages.map((m, j) => (j !== index ? m.raw : prng.int(4) === 0 ? mutate(m.raw) : frame(m.type, mutate(m.body))));
+              const edited = messages.map((m, j) =>
+                j !== index ? m.raw : prng.int(4) === 0 ? mutate(m.raw) : frame(m.type, mutate(m.body)),
+              );
               const content = Buffer.concat(edited);
-              if (!content.equals(r.content!)) changed = { type: target.type, before: r.content!.toString('hex'), after: content.toString('hex') };
+              if (!content.equals(r.content!))
+                changed = { type: target.type, before: r.content!.toString('hex'), after: content.toString('hex') };
               return r.reseal(ContentType.handshake, content);
             }),
           ),

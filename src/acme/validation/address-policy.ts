@@ -41,7 +41,8 @@ function range(cidr: string, reason: string): Range {
 export function parseCidr(cidr: string, reason: string): AddressRange | undefined {
   const [address = '', bits = '', extra] = cidr.split('/');
   const family = isIP(address);
-  if (extra !== undefined || family === 0 || address.includes('%') || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) return undefined;
+  if (extra !== undefined || family === 0 || address.includes('%') || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128))
+    return undefined;
   return range(cidr, reason);
 }
 

@@ -32,7 +32,8 @@ type Fetched =
   | { readonly kind: 'failed'; readonly outcome: ValidationOutcome; readonly isConnectFailure: boolean };
 
 export async function validateHttp01(attempt: ChallengeAttempt, context: Http01Context): Promise<ValidationOutcome> {
-  const host = attempt.identifier.type === 'ip' && attempt.identifier.value.includes(':') ? `[${attempt.identifier.value}]` : attempt.identifier.value;
+  const host =
+    attempt.identifier.type === 'ip' && attempt.identifier.value.includes(':') ? `[${attempt.identifier.value}]` : attempt.identifier.value;
   let path = `/.well-known/acme-challenge/${attempt.token}`;
   for (let redirects = 0; ; redirects++) {
     const url = `http://${host}${path}`;

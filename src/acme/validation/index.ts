@@ -8,7 +8,14 @@ import { resolveTargets } from './targets.js';
 import { validateTlsAlpn01 } from './tls-alpn01.js';
 import type { ChallengeAttempt, ChallengeValidator, ValidationOutcome } from './types.js';
 
-export type { AcmeIdentifier, ChallengeAttempt, ChallengeType, ChallengeValidator, ValidationErrorType, ValidationOutcome } from './types.js';
+export type {
+  AcmeIdentifier,
+  ChallengeAttempt,
+  ChallengeType,
+  ChallengeValidator,
+  ValidationErrorType,
+  ValidationOutcome,
+} from './types.js';
 export type { ChallengeValidatorOptions } from './options.js';
 export type { AlpnDial, AlpnDialOptions, AlpnSocket } from './ports.js';
 export { dns01Digest } from './dns01.js';
@@ -27,7 +34,12 @@ export function createChallengeValidator(options: ChallengeValidatorOptions): Ch
       const problem = checkAttempt(attempt);
       if (problem !== undefined) return problem;
       const deadline = new Deadline(resolved.timeoutMs);
-      const timedOut = deadline.expired.then(() => failed(attempt.type === 'dns-01' ? 'dns' : 'connection', `${attempt.type} validation of ${attempt.identifier.value} timed out after ${resolved.timeoutMs} ms`));
+      const timedOut = deadline.expired.then(() =>
+        failed(
+          attempt.type === 'dns-01' ? 'dns' : 'connection',
+          `${attempt.type} validation of ${attempt.identifier.value} timed out after ${resolved.timeoutMs} ms`,
+        ),
+      );
       try {
         return await Promise.race([run(attempt, resolved, deadline), timedOut]);
       } catch {
@@ -79,6 +91,7 @@ function checkAttempt(attempt: ChallengeAttempt): ValidationOutcome | undefined 
   } catch {
     canonical = undefined;
   }
-  if (canonical !== value) return failed('rejectedIdentifier', `identifier ${JSON.stringify(value.slice(0, 253))} is not a canonical ${String(type)} identifier`);
+  if (canonical !== value)
+    return failed('rejectedIdentifier', `identifier ${JSON.stringify(value.slice(0, 253))} is not a canonical ${String(type)} identifier`);
   return undefined;
 }

@@ -24,8 +24,7 @@ export interface SchedulerLimits {
 }
 
 export type Admission =
-  | { readonly ok: true; readonly state: 'running' | 'queued' }
-  | { readonly ok: false; readonly reason: 'queueFull' | 'accountQueueFull' };
+  { readonly ok: true; readonly state: 'running' | 'queued' } | { readonly ok: false; readonly reason: 'queueFull' | 'accountQueueFull' };
 
 export type Placement =
   | { readonly state: 'running' }
@@ -198,9 +197,7 @@ export class ValidationScheduler {
     } catch {
       run = Promise.resolve();
     }
-    void run
-      .catch(() => undefined)
-      .then(() => this.finish(state, job, this.now() - started));
+    void run.catch(() => undefined).then(() => this.finish(state, job, this.now() - started));
   }
 
   private finish(state: AccountState, job: Job, durationMs: number): void {

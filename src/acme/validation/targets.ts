@@ -7,7 +7,8 @@ import type { AcmeIdentifier, ValidationOutcome } from './types.js';
 import { refusalReason } from './address-policy.js';
 
 /** Where http-01 and tls-alpn-01 connect: the rules are address-policy.ts's. */
-export type TargetsResult = { readonly ok: true; readonly addresses: readonly string[] } | { readonly ok: false; readonly outcome: ValidationOutcome };
+export type TargetsResult =
+  { readonly ok: true; readonly addresses: readonly string[] } | { readonly ok: false; readonly outcome: ValidationOutcome };
 
 /** At most this many addresses are tried (one IPv6, one IPv4, as Boulder's VA falls back). */
 const MAX_ATTEMPTED_ADDRESSES = 2;
@@ -18,14 +19,20 @@ export async function resolveTargets(identifier: AcmeIdentifier, options: Resolv
   if (identifier.type === 'ip') {
     const reason = refusalReason(identifier.value, true, options.routableRanges);
     if (reason !== undefined) {
-      return { ok: false, outcome: failed('connection', `Refusing to connect to ${identifier.value}: it is ${reason}, which is never a validation target`) };
+      return {
+        ok: false,
+        outcome: failed('connection', `Refusing to connect to ${identifier.value}: it is ${reason}, which is never a validation target`),
+      };
     }
     return { ok: true, addresses: [identifier.value] };
   }
   const resolver = createResolver(options.dnsServer, deadline);
   const [v6, v4] = await Promise.allSettled([resolver.resolve6(identifier.value), resolver.resolve4(identifier.value)]);
   const found: string[][] = [];
-  for (const [kind, settled] of [['AAAA', v6], ['A', v4]] as const) {
+  for (const [kind, settled] of [
+    ['AAAA', v6],
+    ['A', v4],
+  ] as const) {
     if (settled.status === 'fulfilled') {
       found.push(settled.value.filter((a) => isIP(a) !== 0));
       continue;
@@ -43,7 +50,10 @@ export async function resolveTargets(identifier: AcmeIdentifier, options: Resolv
     if (reason !== undefined) {
       return {
         ok: false,
-        outcome: failed('connection', `Refusing to connect to ${address}, an address of ${identifier.value}: it is ${reason}, which is never a validation target`),
+        outcome: failed(
+          'connection',
+          `Refusing to connect to ${address}, an address of ${identifier.value}: it is ${reason}, which is never a validation target`,
+        ),
       };
     }
   }

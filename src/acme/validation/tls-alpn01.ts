@@ -39,7 +39,10 @@ export async function validateTlsAlpn01(attempt: ChallengeAttempt, context: TlsA
   if (!handshake.ok) return handshake.outcome;
   // RFC 8737 §3: the server MUST negotiate acme-tls/1.
   if (handshake.alpn !== ACME_TLS_ALPN) {
-    return failed('tls', `Server at ${identifier.value} did not negotiate ALPN ${ACME_TLS_ALPN} (selected ${handshake.alpn === false ? 'none' : JSON.stringify(handshake.alpn)})`);
+    return failed(
+      'tls',
+      `Server at ${identifier.value} did not negotiate ALPN ${ACME_TLS_ALPN} (selected ${handshake.alpn === false ? 'none' : JSON.stringify(handshake.alpn)})`,
+    );
   }
   if (handshake.leaf === undefined) return failed('tls', `Server at ${identifier.value} presented no certificate`);
   return checkCertificate(handshake.leaf, attempt);
@@ -67,13 +70,19 @@ function checkCertificate(leaf: Uint8Array, attempt: ChallengeAttempt): Validati
     return failed('unauthorized', `Certificate presented for ${identifier.value} names ${shown} instead`);
   }
   const [extension] = facts.acmeIdentifiers;
-  if (extension === undefined) return failed('unauthorized', `Certificate presented for ${identifier.value} has no acmeIdentifier extension (1.3.6.1.5.5.7.1.31)`);
+  if (extension === undefined)
+    return failed('unauthorized', `Certificate presented for ${identifier.value} has no acmeIdentifier extension (1.3.6.1.5.5.7.1.31)`);
   // RFC 5280 §4.2: one instance of an extension per certificate.
-  if (facts.acmeIdentifiers.length > 1) return failed('unauthorized', `Certificate presented for ${identifier.value} has more than one acmeIdentifier extension`);
+  if (facts.acmeIdentifiers.length > 1)
+    return failed('unauthorized', `Certificate presented for ${identifier.value} has more than one acmeIdentifier extension`);
   // RFC 8737 §3: the extension MUST be critical.
-  if (!extension.isCritical) return failed('unauthorized', `Certificate presented for ${identifier.value} has a non-critical acmeIdentifier extension`);
+  if (!extension.isCritical)
+    return failed('unauthorized', `Certificate presented for ${identifier.value} has a non-critical acmeIdentifier extension`);
   if (extension.digest === undefined) {
-    return failed('unauthorized', `Certificate presented for ${identifier.value} has an acmeIdentifier extension that is not a 32-octet OCTET STRING`);
+    return failed(
+      'unauthorized',
+      `Certificate presented for ${identifier.value} has an acmeIdentifier extension that is not a 32-octet OCTET STRING`,
+    );
   }
   const expected = createHash('sha256').update(attempt.keyAuthorization, 'utf8').digest();
   if (!timingSafeEqual(Buffer.from(extension.digest), expected)) {
@@ -98,7 +107,11 @@ function shakeHands(address: string, servername: string, context: TlsAlpn01Conte
       socket.destroy();
     };
     const onAbort = (): void =>
-      settle({ ok: false, outcome: failed('connection', `Timeout after ${context.deadline.timeoutMs} ms during the TLS handshake with ${where}`), isConnectFailure: false });
+      settle({
+        ok: false,
+        outcome: failed('connection', `Timeout after ${context.deadline.timeoutMs} ms during the TLS handshake with ${where}`),
+        isConnectFailure: false,
+      });
     try {
       socket = context.dial({
         host: address,
@@ -119,7 +132,8 @@ function shakeHands(address: string, servername: string, context: TlsAlpn01Conte
     });
     socket.once('error', (error) => settle(describeFailure(error, where)));
     socket.once('close', () => {
-      if (!isSecure) settle({ ok: false, outcome: failed('tls', `Connection to ${where} closed during the TLS handshake`), isConnectFailure: false });
+      if (!isSecure)
+        settle({ ok: false, outcome: failed('tls', `Connection to ${where} closed during the TLS handshake`), isConnectFailure: false });
     });
     if (context.deadline.isExpired) onAbort();
     else context.deadline.signal.addEventListener('abort', onAbort, { once: true });
@@ -166,6 +180,7 @@ function describeFailure(error: Error, where: string): Handshake {
   }
   const code = errorCode(error);
   const isConnectFailure = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT';
-  const reason = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ECONNRESET' ? 'connection reset by peer' : (code ?? 'the connection failed');
+  const reason =
+    code === 'ECONNREFUSED' ? 'connection refused' : code === 'ECONNRESET' ? 'connection reset by peer' : (code ?? 'the connection failed');
   return { ok: false, outcome: failed('connection', `Error connecting to ${where} for tls-alpn-01: ${reason}`), isConnectFailure };
 }

@@ -25,8 +25,7 @@ export interface ChallengeAttempt {
 export type ValidationErrorType = 'connection' | 'dns' | 'incorrectResponse' | 'tls' | 'unauthorized' | 'rejectedIdentifier';
 
 export type ValidationOutcome =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly error: { readonly type: ValidationErrorType; readonly detail: string } };
+  { readonly ok: true } | { readonly ok: false; readonly error: { readonly type: ValidationErrorType; readonly detail: string } };
 
 export interface ChallengeValidator {
   /** Never throws; bounded in time (the validator's own timeout). */

@@ -27,7 +27,8 @@ function isAccessPolicy(value: unknown): value is AccessPolicy {
 /** Throws the refusal for `request` under `policy`, or returns when it may proceed. */
 export function enforceAccess(policy: AccessPolicy, request: FastifyRequest, mtlsMode: 'standard' | 'strict'): void {
   // strict: the engine already demanded a certificate; this holds even if the app is ever served without that engine setting.
-  if (mtlsMode === 'strict' && !request.hasClientCertificate) throw new ProblemError('certificateRequired', 'This server requires a client certificate.');
+  if (mtlsMode === 'strict' && !request.hasClientCertificate)
+    throw new ProblemError('certificateRequired', 'This server requires a client certificate.');
   if (policy === 'any') return;
   const principal = request.principal;
   if (principal === undefined) {

@@ -14,6 +14,7 @@ export function plainJsonFor200<T>(route: FastifyRouteSchemaDef<T>): (data: unkn
   if (String(route.httpStatus) === '200') return (data) => JSON.stringify(data);
   const { schema } = route;
   // Runs when the route is compiled: a route that is not zod-described fails at start-up, not on a request.
-  if (!(schema instanceof $ZodType)) throw new Error(`${route.method} ${route.url}: response ${String(route.httpStatus)} has no zod schema`);
+  if (!(schema instanceof $ZodType))
+    throw new Error(`${route.method} ${route.url}: response ${String(route.httpStatus)} has no zod schema`);
   return serializerCompiler({ ...route, schema });
 }

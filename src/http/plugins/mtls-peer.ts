@@ -39,7 +39,9 @@ export type PeerLeaf = Pick<PeerCertificate, 'serialNumber' | 'uris' | 'isCA' | 
 function isPeerLeaf(value: unknown): value is PeerLeaf {
   if (typeof value !== 'object' || value === null) return false;
   const leaf: { serialNumber?: unknown; uris?: unknown; isCA?: unknown; notAfter?: unknown } = value;
-  return typeof leaf.serialNumber === 'string' && Array.isArray(leaf.uris) && typeof leaf.isCA === 'boolean' && leaf.notAfter instanceof Date;
+  return (
+    typeof leaf.serialNumber === 'string' && Array.isArray(leaf.uris) && typeof leaf.isCA === 'boolean' && leaf.notAfter instanceof Date
+  );
 }
 
 /**
@@ -121,7 +123,8 @@ export function installMtlsPeer(app: FastifyInstance, options: MtlsPeerOptions):
     // On PostgreSQL it is a query (a DomainError('unavailable') while the database is down: 503).
     const found = options.certificates.statusOf(serial);
     const status = isPromise(found) ? await found : found;
-    if (status === undefined) throw new ProblemError('certificateUnknown', `The client certificate (serial ${serial}) is not one this CA issued.`);
+    if (status === undefined)
+      throw new ProblemError('certificateUnknown', `The client certificate (serial ${serial}) is not one this CA issued.`);
     if (status.status === 'revoked') {
       const when = status.revokedAt === null ? '' : ` at ${new Date(status.revokedAt).toISOString()}`;
       throw new ProblemError('certificateRevoked', `The client certificate (serial ${serial}) was revoked${when}.`);
@@ -129,7 +132,10 @@ export function installMtlsPeer(app: FastifyInstance, options: MtlsPeerOptions):
     // A keep-alive connection can outlive the certificate it was opened with.
     const notAfter = Math.min(status.notAfter, leaf.notAfter.getTime());
     if (options.clock.now() > notAfter) {
-      throw new ProblemError('certificateExpired', `The client certificate (serial ${serial}) expired at ${new Date(notAfter).toISOString()}.`);
+      throw new ProblemError(
+        'certificateExpired',
+        `The client certificate (serial ${serial}) expired at ${new Date(notAfter).toISOString()}.`,
+      );
     }
     request.principal = principalOfCached(leaf, options.trustDomain);
   });

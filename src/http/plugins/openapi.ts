@@ -29,7 +29,8 @@ declare module 'fastify' {
 const SERVERS = [
   {
     url: 'https://{host}:{port}',
-    description: 'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
+    description:
+      'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
     // No per-variable descriptions: @apidevtools/swagger-parser 12's 3.1 schema refuses them (OpenAPI 3.1 allows them).
     variables: { host: { default: 'localhost' }, port: { default: '8443' } },
   },
@@ -101,7 +102,10 @@ function nameWildcard(paths: Record<string, unknown>, documentedPath: string, na
     const parameters = isRecord(operation) ? operation['parameters'] : undefined;
     renamed[method] =
       isRecord(operation) && Array.isArray(parameters)
-        ? { ...operation, parameters: parameters.map((p: unknown) => (isRecord(p) && p['in'] === 'path' && p['name'] === '*' ? { ...p, name } : p)) }
+        ? {
+            ...operation,
+            parameters: parameters.map((p: unknown) => (isRecord(p) && p['in'] === 'path' && p['name'] === '*' ? { ...p, name } : p)),
+          }
         : operation;
   }
   delete paths[swaggerPath];
@@ -132,7 +136,7 @@ function pruneUnreferencedSchemas(document: Record<string, unknown>): Record<str
   const reached = new Set<string>();
   collectRefs(document['paths'], reached);
   // Follow references between components until nothing new is reached.
-  for (let size = -1; size !== reached.size; ) {
+  for (let size = -1; size !== reached.size;) {
     size = reached.size;
     for (const name of [...reached]) collectRefs(schemas[name], reached);
   }

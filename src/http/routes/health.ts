@@ -93,10 +93,14 @@ export function registerHealthRoutes(app: FastifyInstance, deps: HealthRouteDeps
       }
       reply.header('cache-control', 'no-store');
       const lag = eventLoopLag?.snapshot();
-      const eventLoop = lag === undefined ? {} : { event_loop: { lag_p50_ms: lag.p50Ms, lag_p99_ms: lag.p99Ms, lag_max_ms: lag.maxMs, window_ms: lag.windowMs } };
+      const eventLoop =
+        lag === undefined
+          ? {}
+          : { event_loop: { lag_p50_ms: lag.p50Ms, lag_p99_ms: lag.p99Ms, lag_max_ms: lag.maxMs, window_ms: lag.windowMs } };
       const db = databaseStatus === undefined ? undefined : await databaseStatus;
       const status = !healthy ? 'fail' : degraded ? 'degraded' : 'ok';
-      const databaseReport = db === undefined ? {} : { database: { backend: db.backend, reachable: db.reachable, schemaVersion: db.schemaVersion } };
+      const databaseReport =
+        db === undefined ? {} : { database: { backend: db.backend, reachable: db.reachable, schemaVersion: db.schemaVersion } };
       return reply.code(healthy ? 200 : 503).send({ status, checks: report, ...databaseReport, ...eventLoop });
     },
   );

@@ -73,7 +73,9 @@ export class PostgresAcmeAccountRepository implements AwaitableMethods<AcmeAccou
    */
   deactivateAccount(id: string): Promise<AcmeAccountRecord> {
     return this.database.transaction(async (tx) => {
-      const row = await tx.row<AccountRow>(`UPDATE acme_accounts SET status = 'deactivated' WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`, [id]);
+      const row = await tx.row<AccountRow>(`UPDATE acme_accounts SET status = 'deactivated' WHERE id = $1 RETURNING ${ACCOUNT_COLUMNS}`, [
+        id,
+      ]);
       if (row === undefined) throw new DomainError('notFound', `no ACME account ${id}`);
       await tx.run(`UPDATE acme_orders SET status = 'invalid', error = $1 WHERE account_id = $2 AND status IN ('pending', 'ready')`, [
         ACCOUNT_DEACTIVATED_PROBLEM,

@@ -36,12 +36,14 @@ const LOCK_ORDERS_OF_AUTHORIZATION = `SELECT id FROM acme_orders
 const ORDERS_INVALID = `UPDATE acme_orders SET status = 'invalid', error = $1
   WHERE status IN ('pending', 'ready') AND id IN (SELECT order_id FROM acme_order_authorizations WHERE authorization_id = $2)`;
 
-
 export class PostgresAcmeAuthorizationRepository implements AwaitableMethods<AcmeAuthorizationRepository> {
   constructor(private readonly database: PostgresDatabase) {}
 
   async findAuthorization(id: string): Promise<AcmeAuthorizationRecord | undefined> {
-    const row = await this.database.row<AuthorizationRowWithChallenges>(`SELECT ${AUTHORIZATION_SELECT} FROM acme_authorizations WHERE id = $1`, [id]);
+    const row = await this.database.row<AuthorizationRowWithChallenges>(
+      `SELECT ${AUTHORIZATION_SELECT} FROM acme_authorizations WHERE id = $1`,
+      [id],
+    );
     return row === undefined ? undefined : withChallenges(row);
   }
 
@@ -120,7 +122,10 @@ export class PostgresAcmeAuthorizationRepository implements AwaitableMethods<Acm
   deactivateAuthorization(id: string): Promise<boolean> {
     return this.database.transaction(async (tx) => {
       await tx.run(LOCK_ORDERS_OF_AUTHORIZATION, [id]);
-      const changed = await tx.run(`UPDATE acme_authorizations SET status = 'deactivated' WHERE id = $1 AND status IN ('pending', 'valid')`, [id]);
+      const changed = await tx.run(
+        `UPDATE acme_authorizations SET status = 'deactivated' WHERE id = $1 AND status IN ('pending', 'valid')`,
+        [id],
+      );
       if (changed === 0) return false;
       await tx.run(ORDERS_INVALID, [AUTHORIZATION_DEACTIVATED_PROBLEM, id]);
       return true;
@@ -129,7 +134,9 @@ export class PostgresAcmeAuthorizationRepository implements AwaitableMethods<Acm
 
   /** Challenges left `processing` (by a stopped node, or being validated by a live one: validating again is harmless, the first outcome recorded wins). */
   async listInterruptedChallenges(): Promise<readonly AcmeChallengeRecord[]> {
-    const rows = await this.database.rows<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY seq`);
+    const rows = await this.database.rows<ChallengeRow>(
+      `SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY seq`,
+    );
     return rows.map(toChallenge);
   }
 }
@@ -198,7 +205,6 @@ const RECORD_FAILED = `WITH challenge AS (
   )
   SELECT (SELECT count(*) FROM orders_failed)::int AS "invalidated"`;
 
-
 function withChallenges(row: AuthorizationRowWithChallenges): AcmeAuthorizationRecord {
   return toAuthorization(row, challengeRows(row.challenges).map(toChallenge));
 }
@@ -215,7 +221,8 @@ function challengeRows(value: unknown): ChallengeRow[] {
     };
     const validatedAt: unknown = Reflect.get(item, 'validatedAt');
     const error: unknown = Reflect.get(item, 'error');
-    if (validatedAt !== null && typeof validatedAt !== 'number') throw new Error('ledger returned a challenge with a malformed validatedAt');
+    if (validatedAt !== null && typeof validatedAt !== 'number')
+      throw new Error('ledger returned a challenge with a malformed validatedAt');
     if (error !== null && typeof error !== 'string') throw new Error('ledger returned a challenge with a malformed error');
     return {
       id: text('id'),

@@ -70,10 +70,10 @@ export class PostgresAcmeOrderRepository implements AwaitableMethods<AcmeOrderRe
   }
 
   async listOrderIds(accountId: string, limit: number): Promise<readonly string[]> {
-    const rows = await this.database.rows<{ id: string }>('SELECT id FROM acme_orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2', [
-      accountId,
-      limit,
-    ]);
+    const rows = await this.database.rows<{ id: string }>(
+      'SELECT id FROM acme_orders WHERE account_id = $1 ORDER BY created_at DESC, id LIMIT $2',
+      [accountId, limit],
+    );
     return rows.map((row) => row.id);
   }
 

@@ -63,7 +63,14 @@ import { numberNamedParameters } from '../sql-placeholders.js';
 
 const EXPIRING = expiringStatements('postgres');
 /** The detection parameters' types (sql-placeholders.ts says why each needs one). */
-const EXPIRING_TYPES = { now: 'bigint', horizon: 'bigint', withinMs: 'bigint', dayFloor: 'bigint', longFloor: 'bigint', profiles: 'text[]' } as const;
+const EXPIRING_TYPES = {
+  now: 'bigint',
+  horizon: 'bigint',
+  withinMs: 'bigint',
+  dayFloor: 'bigint',
+  longFloor: 'bigint',
+  profiles: 'text[]',
+} as const;
 
 interface IdRow {
   readonly id: number;
@@ -144,7 +151,14 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
       return await this.db.transaction(async (tx) => {
         const ids: number[] = [];
         for (const message of messages) {
-          const inserted = await tx.row<IdRow>(INSERT_MESSAGE, [message.channel, message.recipient, message.kind, message.idempotencyKey, runId, now]);
+          const inserted = await tx.row<IdRow>(INSERT_MESSAGE, [
+            message.channel,
+            message.recipient,
+            message.kind,
+            message.idempotencyKey,
+            runId,
+            now,
+          ]);
           if (inserted === undefined) throw new Error('alert message insert returned no id');
           for (const alertId of message.alertIds) {
             // A delivery already in a message means the plan is stale: roll the whole batch back.

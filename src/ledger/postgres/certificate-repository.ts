@@ -1,6 +1,12 @@
 import { REVOCATION_CHANNEL } from './revocation-feed.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, NewCertificateRecord, RevocationReason } from '../../domain/certificates.js';
+import type {
+  CertificatePage,
+  CertificateQuery,
+  CertificateRecord,
+  NewCertificateRecord,
+  RevocationReason,
+} from '../../domain/certificates.js';
 import type { AwaitableMethods } from '../../shared/awaitable.js';
 import type { CertificateRepository } from '../certificate-repository.js';
 import { cursorAfter, planList } from '../certificate-list.js';
@@ -18,11 +24,17 @@ import {
   type SerialStatus,
   type StatusRow,
 } from '../certificate-rows.js';
-import { REVOKED_SUMMARY_SQL, REVOKED_UNEXPIRED_SQL, toRevokedRow, type RevokedRow, type RevokedSummary, type StoredRevokedRow } from '../revoked-listing.js';
+import {
+  REVOKED_SUMMARY_SQL,
+  REVOKED_UNEXPIRED_SQL,
+  toRevokedRow,
+  type RevokedRow,
+  type RevokedSummary,
+  type StoredRevokedRow,
+} from '../revoked-listing.js';
 import { numberNamedParameters, numberPositionalParameters } from '../sql-placeholders.js';
 import { insertCertificates, recordConflict, revokeConflict } from './certificate-writes.js';
 import type { PostgresDatabase, SqlValue } from './database.js';
-
 
 const SELECT_TAKEN = 'SELECT 1 AS one FROM certificates WHERE serial = $1';
 const SELECT_BY_SERIAL = `SELECT ${CERTIFICATE_COLUMNS} FROM certificates WHERE serial = $1`;

@@ -57,7 +57,9 @@ export async function insertCertificates(tx: SqlRunner, records: readonly NewCer
     };
   });
   await tx.run(INSERT_CERTIFICATES, [JSON.stringify(rows)]);
-  const names = records.flatMap((record) => namesOf(record.sans).map((name) => ({ serial: record.serial, type: name.type, value: name.value })));
+  const names = records.flatMap((record) =>
+    namesOf(record.sans).map((name) => ({ serial: record.serial, type: name.type, value: name.value })),
+  );
   if (names.length > 0) await tx.run(INSERT_NAMES, [JSON.stringify(names)]);
   const latest = newestPerSpiffeId(records);
   if (latest.length > 0) {
@@ -101,7 +103,11 @@ export function recordConflict(error: unknown, records: readonly NewCertificateR
   if (violation === undefined) return error;
   const key = /^Key \((serial|fingerprint)\)=\(([0-9a-f]+)\)/.exec(violation.detail);
   const kind: RecordConflict =
-    violation.constraint === 'certificates_pkey' ? 'serial' : violation.constraint === 'certificates_fingerprint_key' ? 'fingerprint' : { code: violation.state };
+    violation.constraint === 'certificates_pkey'
+      ? 'serial'
+      : violation.constraint === 'certificates_fingerprint_key'
+        ? 'fingerprint'
+        : { code: violation.state };
   // Without a key in the detail (a CHECK), only a batch of one names its record.
   const culprit =
     key === null
@@ -110,7 +116,9 @@ export function recordConflict(error: unknown, records: readonly NewCertificateR
         : undefined
       : records.find((record) => (key[1] === 'serial' ? record.serial : record.fingerprint) === key[2]);
   const detail =
-    culprit === undefined ? `a certificate of the batch breaks a ledger constraint (${describeViolation(violation)})` : recordConflictDetail(culprit, kind);
+    culprit === undefined
+      ? `a certificate of the batch breaks a ledger constraint (${describeViolation(violation)})`
+      : recordConflictDetail(culprit, kind);
   return new DomainError('conflict', detail, { cause: error });
 }
 

@@ -18,7 +18,10 @@ export class PostgresClusterCheckRepository {
       "INSERT INTO cluster_key_check (scope, check_value, recorded_at) VALUES ('cluster', $1, $2) ON CONFLICT (scope) DO NOTHING",
       [Buffer.from(value), recordedAt],
     );
-    const stored = await this.database.row<{ check_value: Buffer }>("SELECT check_value FROM cluster_key_check WHERE scope = 'cluster'", []);
+    const stored = await this.database.row<{ check_value: Buffer }>(
+      "SELECT check_value FROM cluster_key_check WHERE scope = 'cluster'",
+      [],
+    );
     if (stored === undefined) throw new Error('cluster_key_check holds no row after the insert');
     return { value: new Uint8Array(stored.check_value), isNew: inserted === 1 };
   }

@@ -1,10 +1,4 @@
-import type {
-  EntryPage,
-  EntryQuery,
-  NewRegistrationEntry,
-  RegistrationEntry,
-  RegistrationEntryPatch,
-} from '../../domain/entries.js';
+import type { EntryPage, EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../../domain/entries.js';
 import {
   checkUpdate,
   createConflictDetail,

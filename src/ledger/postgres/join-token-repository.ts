@@ -84,7 +84,10 @@ export class PostgresJoinTokenRepository {
       });
     } catch (error) {
       if (constraintViolation(error)?.state === '23503') throw unknownSerial(serial, error);
-      throw toPostgresConflict(error, (violation) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${describeViolation(violation)})`);
+      throw toPostgresConflict(
+        error,
+        (violation) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${describeViolation(violation)})`,
+      );
     }
   }
 

@@ -1,5 +1,12 @@
 import type { AwaitableMethods } from '../../shared/awaitable.js';
-import { LEASE_HOLDER_SQL, leaseParams, RELEASE_LEASE_SQL, RENEW_LEASE_SQL, TAKE_LEASE_SQL, type LeaseRepository } from '../alert-leases.js';
+import {
+  LEASE_HOLDER_SQL,
+  leaseParams,
+  RELEASE_LEASE_SQL,
+  RENEW_LEASE_SQL,
+  TAKE_LEASE_SQL,
+  type LeaseRepository,
+} from '../alert-leases.js';
 import { numberNamedParameters } from '../sql-placeholders.js';
 import type { PostgresDatabase, SqlValue } from './database.js';
 

@@ -31,7 +31,11 @@ export class PostgresOcspResponderRepository {
   async record(serial: string, wrappedKey: string, recordedAt: number): Promise<void> {
     checkResponderRecord(serial, wrappedKey, recordedAt);
     try {
-      await this.database.run('INSERT INTO ocsp_responders (serial, wrapped_key, recorded_at) VALUES ($1, $2, $3)', [serial, wrappedKey, recordedAt]);
+      await this.database.run('INSERT INTO ocsp_responders (serial, wrapped_key, recorded_at) VALUES ($1, $2, $3)', [
+        serial,
+        wrappedKey,
+        recordedAt,
+      ]);
     } catch (error) {
       throw toPostgresConflict(error, () => `OCSP responder ${serial} is recorded already, or its certificate is not in the ledger`);
     }

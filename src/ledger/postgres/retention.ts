@@ -1,4 +1,12 @@
-import { countEligibleSql, deleteBatchSql, forgetLatestSql, isCertificateStep, retentionValues, type RetentionParams, type RetentionStep } from '../retention-sql.js';
+import {
+  countEligibleSql,
+  deleteBatchSql,
+  forgetLatestSql,
+  isCertificateStep,
+  retentionValues,
+  type RetentionParams,
+  type RetentionStep,
+} from '../retention-sql.js';
 import type { RetentionStore } from '../retention.js';
 import { numberNamedParameters } from '../sql-placeholders.js';
 import type { PostgresDatabase, SqlValue } from './database.js';
@@ -16,11 +24,18 @@ export class PostgresRetention implements RetentionStore {
   constructor(private readonly database: PostgresDatabase) {}
 
   async pruneBatch(step: RetentionStep, params: RetentionParams): Promise<number> {
-    const { text, values } = numberNamedParameters<SqlValue>(deleteBatchSql(step, params.keepSerials.length), retentionValues(params), RETENTION_TYPES);
+    const { text, values } = numberNamedParameters<SqlValue>(
+      deleteBatchSql(step, params.keepSerials.length),
+      retentionValues(params),
+      RETENTION_TYPES,
+    );
     return this.database.transaction(async (tx) => {
       const keys = (await tx.rows<{ key: string | number }>(text, values)).map((row) => String(row.key));
       if (isCertificateStep(step) && keys.length > 0) {
-        const forget = numberNamedParameters<SqlValue>(forgetLatestSql(keys.length), Object.fromEntries(keys.map((serial, i) => [`s${i}`, serial])));
+        const forget = numberNamedParameters<SqlValue>(
+          forgetLatestSql(keys.length),
+          Object.fromEntries(keys.map((serial, i) => [`s${i}`, serial])),
+        );
         await tx.run(forget.text, forget.values);
       }
       return keys.length;

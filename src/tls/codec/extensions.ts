@@ -56,14 +56,32 @@ export function findExtension(extensions: readonly RawExtension[], type: number)
  * Which extensions each message may carry (RFC 8446 §4.2 table). A known
  * extension in the wrong message is illegal_parameter.
  */
-type MessageContext = 'client_hello' | 'server_hello' | 'hello_retry_request' | 'encrypted_extensions' | 'certificate_request' | 'certificate' | 'new_session_ticket';
+type MessageContext =
+  | 'client_hello'
+  | 'server_hello'
+  | 'hello_retry_request'
+  | 'encrypted_extensions'
+  | 'certificate_request'
+  | 'certificate'
+  | 'new_session_ticket';
 
 const ALLOWED_IN: Readonly<Record<MessageContext, ReadonlySet<number>>> = {
   client_hello: new Set(Object.values(ExtensionType).filter((t) => t !== ExtensionType.oid_filters)),
   server_hello: new Set([ExtensionType.key_share, ExtensionType.pre_shared_key, ExtensionType.supported_versions]),
   hello_retry_request: new Set([ExtensionType.key_share, ExtensionType.cookie, ExtensionType.supported_versions]),
-  encrypted_extensions: new Set([ExtensionType.server_name, ExtensionType.supported_groups, ExtensionType.application_layer_protocol_negotiation, ExtensionType.early_data]),
-  certificate_request: new Set([ExtensionType.status_request, ExtensionType.signature_algorithms, ExtensionType.certificate_authorities, ExtensionType.oid_filters, ExtensionType.signature_algorithms_cert]),
+  encrypted_extensions: new Set([
+    ExtensionType.server_name,
+    ExtensionType.supported_groups,
+    ExtensionType.application_layer_protocol_negotiation,
+    ExtensionType.early_data,
+  ]),
+  certificate_request: new Set([
+    ExtensionType.status_request,
+    ExtensionType.signature_algorithms,
+    ExtensionType.certificate_authorities,
+    ExtensionType.oid_filters,
+    ExtensionType.signature_algorithms_cert,
+  ]),
   certificate: new Set([ExtensionType.status_request]),
   new_session_ticket: new Set([ExtensionType.early_data]),
 };
@@ -77,7 +95,11 @@ export type ExtensionContext = keyof typeof ALLOWED_IN;
  * lists what we sent: RFC 8446 §4.2 makes any other response extension
  * unsupported_extension.
  */
-export function checkExtensionsAllowed(extensions: readonly RawExtension[], context: ExtensionContext, offered?: ReadonlySet<number>): void {
+export function checkExtensionsAllowed(
+  extensions: readonly RawExtension[],
+  context: ExtensionContext,
+  offered?: ReadonlySet<number>,
+): void {
   const allowed = ALLOWED_IN[context];
   for (const e of extensions) {
     if (offered !== undefined && !offered.has(e.type) && !(context === 'hello_retry_request' && e.type === ExtensionType.cookie)) {

@@ -82,11 +82,17 @@ export function frameHandshake(type: number, body: Uint8Array): Buffer {
 export function checkAnnouncedLength(type: number, length: number, limits: HandshakeSizeLimits): void {
   const grammar = GRAMMAR_MAX_LENGTH.get(type);
   if (grammar !== undefined && length > grammar) {
-    throw new TlsAlertError('decode_error', `${nameOf(HandshakeType, type)} of ${length} bytes is longer than its structure allows (${grammar})`);
+    throw new TlsAlertError(
+      'decode_error',
+      `${nameOf(HandshakeType, type)} of ${length} bytes is longer than its structure allows (${grammar})`,
+    );
   }
   if (type === HandshakeType.client_hello) return;
   if (length > limits.maxMessageSize) {
-    throw new TlsAlertError('illegal_parameter', `${nameOf(HandshakeType, type)} of ${length} bytes exceeds the ${limits.maxMessageSize}-byte limit`);
+    throw new TlsAlertError(
+      'illegal_parameter',
+      `${nameOf(HandshakeType, type)} of ${length} bytes exceeds the ${limits.maxMessageSize}-byte limit`,
+    );
   }
 }
 
@@ -138,7 +144,8 @@ export class HandshakeReassembler {
 
   /** Takes one record's handshake content. Call next() until it returns undefined before the next push. */
   push(fragment: Buffer): void {
-    if (this.offset < this.fragment.length) throw new TlsAlertError('internal_error', 'handshake fragment pushed before the previous one was read');
+    if (this.offset < this.fragment.length)
+      throw new TlsAlertError('internal_error', 'handshake fragment pushed before the previous one was read');
     if (++this.flightRecords > MAX_FLIGHT_RECORDS) {
       throw new TlsAlertError('unexpected_message', `more than ${MAX_FLIGHT_RECORDS} handshake records in one flight`);
     }
@@ -221,7 +228,10 @@ export class HandshakeReassembler {
     if (partial.framedLength === undefined) return;
     const budget = recordBudget(partial.framedLength);
     if (partial.records > budget) {
-      throw new TlsAlertError('unexpected_message', `handshake message of ${partial.framedLength} bytes spread over more than ${budget} records`);
+      throw new TlsAlertError(
+        'unexpected_message',
+        `handshake message of ${partial.framedLength} bytes spread over more than ${budget} records`,
+      );
     }
   }
 }

@@ -75,7 +75,8 @@ export const MAX_STAPLED_OCSP_RESPONSE = 0xffff - 8;
 export function decodeCertificateStatus(data: Buffer): CertificateStatus {
   const r = Reader.of(data);
   const statusType = r.u8('status_type');
-  if (statusType !== CertificateStatusType.ocsp) throw new TlsAlertError('illegal_parameter', `CertificateStatus with status_type ${statusType}`);
+  if (statusType !== CertificateStatusType.ocsp)
+    throw new TlsAlertError('illegal_parameter', `CertificateStatus with status_type ${statusType}`);
   const ocspResponse = r.vector(3, 'OCSPResponse', 1);
   r.expectEmpty('CertificateStatus');
   return { ocspResponse };
@@ -83,7 +84,8 @@ export function decodeCertificateStatus(data: Buffer): CertificateStatus {
 
 export function encodeCertificateStatus(status: { readonly ocspResponse: Uint8Array }): Buffer {
   const length = status.ocspResponse.length;
-  if (length === 0 || length > MAX_STAPLED_OCSP_RESPONSE) throw new RangeError(`an OCSPResponse of ${length} bytes does not fit a CertificateEntry`);
+  if (length === 0 || length > MAX_STAPLED_OCSP_RESPONSE)
+    throw new RangeError(`an OCSPResponse of ${length} bytes does not fit a CertificateEntry`);
   const b = Buffer.allocUnsafe(4 + length);
   b[0] = CertificateStatusType.ocsp;
   b.writeUIntBE(length, 1, 3);

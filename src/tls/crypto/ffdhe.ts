@@ -64,7 +64,11 @@ function group(name: FfdheName, code: number, exponentBits: number): FfdheGroup 
 }
 
 export const FFDHE_GROUPS: ReadonlyMap<number, FfdheGroup> = new Map(
-  [group('ffdhe2048', NamedGroup.ffdhe2048, 225), group('ffdhe3072', NamedGroup.ffdhe3072, 275), group('ffdhe4096', NamedGroup.ffdhe4096, 325)].map((g) => [g.code, g]),
+  [
+    group('ffdhe2048', NamedGroup.ffdhe2048, 225),
+    group('ffdhe3072', NamedGroup.ffdhe3072, 275),
+    group('ffdhe4096', NamedGroup.ffdhe4096, 325),
+  ].map((g) => [g.code, g]),
 );
 
 export function isFfdheGroup(code: number): boolean {
@@ -103,10 +107,14 @@ function padToPrime(g: FfdheGroup, value: Buffer): Buffer {
  */
 export function checkFfdheShare(g: FfdheGroup, share: Buffer): void {
   if (share.length !== g.prime.length) {
-    throw new TlsAlertError('illegal_parameter', `${g.name} share is ${share.length} bytes, not the prime's ${g.prime.length} (RFC 8446 §4.2.8.1)`);
+    throw new TlsAlertError(
+      'illegal_parameter',
+      `${g.name} share is ${share.length} bytes, not the prime's ${g.prime.length} (RFC 8446 §4.2.8.1)`,
+    );
   }
   const y = bigIntFromBytes(share);
-  if (y <= 1n || y >= g.primeValue - 1n) throw new TlsAlertError('illegal_parameter', `${g.name} share is outside 1 < Y < p-1 (RFC 7919 §5.1)`);
+  if (y <= 1n || y >= g.primeValue - 1n)
+    throw new TlsAlertError('illegal_parameter', `${g.name} share is outside 1 < Y < p-1 (RFC 7919 §5.1)`);
 }
 
 /** An ephemeral FFDHE key (RFC 8446 §4.2.8.1) with a short secret exponent drawn from `random`. */

@@ -71,17 +71,17 @@ export class NodeCryptoProvider implements CryptoProvider {
   aeadSealer(aead: AeadName, key: Buffer, nonce: Buffer): AeadSealer {
     // One call site per overload keeps the AEAD typing exact.
     return aead === 'chacha20-poly1305'
-      // @types/node gives ChaCha20-Poly1305's setAAD a required plaintextLength (a CCM need); at run time it takes the GCM shape.
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (see above)
-      ? (createCipheriv(aead, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as CipherGCM)
+      ? // @types/node gives ChaCha20-Poly1305's setAAD a required plaintextLength (a CCM need); at run time it takes the GCM shape.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (see above)
+        (createCipheriv(aead, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as CipherGCM)
       : createCipheriv(aead, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
   }
 
   aeadOpener(aead: AeadName, key: Buffer, nonce: Buffer): AeadOpener {
     return aead === 'chacha20-poly1305'
-      // @types/node gives ChaCha20-Poly1305's setAAD a required plaintextLength (a CCM need); at run time it takes the GCM shape.
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (see above)
-      ? (createDecipheriv(aead, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as DecipherGCM)
+      ? // @types/node gives ChaCha20-Poly1305's setAAD a required plaintextLength (a CCM need); at run time it takes the GCM shape.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (see above)
+        (createDecipheriv(aead, key, nonce, { authTagLength: AEAD_TAG_LENGTH }) as unknown as DecipherGCM)
       : createDecipheriv(aead, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
   }
 

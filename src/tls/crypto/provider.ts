@@ -10,7 +10,6 @@ export { EcdhExchange } from './ecdh.js';
 import type { KeyExchange } from './key-exchange.js';
 export type { KeyExchange } from './key-exchange.js';
 
-
 /** A hash being fed incrementally: the transcript (RFC 8446 §4.4.1). node:crypto's Hash is one. */
 export interface RunningHash {
   update(data: Uint8Array): unknown;

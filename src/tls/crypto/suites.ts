@@ -20,9 +20,42 @@ export interface SuiteInfo {
 }
 
 export const SUITES: ReadonlyMap<number, SuiteInfo> = new Map<number, SuiteInfo>([
-  [CipherSuite.TLS_AES_128_GCM_SHA256, { id: CipherSuite.TLS_AES_128_GCM_SHA256, name: 'TLS_AES_128_GCM_SHA256', hash: 'sha256', hashLength: 32, aead: 'aes-128-gcm', keyLength: 16, recordLimit: 2 ** 24 }],
-  [CipherSuite.TLS_AES_256_GCM_SHA384, { id: CipherSuite.TLS_AES_256_GCM_SHA384, name: 'TLS_AES_256_GCM_SHA384', hash: 'sha384', hashLength: 48, aead: 'aes-256-gcm', keyLength: 32, recordLimit: 2 ** 24 }],
-  [CipherSuite.TLS_CHACHA20_POLY1305_SHA256, { id: CipherSuite.TLS_CHACHA20_POLY1305_SHA256, name: 'TLS_CHACHA20_POLY1305_SHA256', hash: 'sha256', hashLength: 32, aead: 'chacha20-poly1305', keyLength: 32, recordLimit: 2 ** 24 }],
+  [
+    CipherSuite.TLS_AES_128_GCM_SHA256,
+    {
+      id: CipherSuite.TLS_AES_128_GCM_SHA256,
+      name: 'TLS_AES_128_GCM_SHA256',
+      hash: 'sha256',
+      hashLength: 32,
+      aead: 'aes-128-gcm',
+      keyLength: 16,
+      recordLimit: 2 ** 24,
+    },
+  ],
+  [
+    CipherSuite.TLS_AES_256_GCM_SHA384,
+    {
+      id: CipherSuite.TLS_AES_256_GCM_SHA384,
+      name: 'TLS_AES_256_GCM_SHA384',
+      hash: 'sha384',
+      hashLength: 48,
+      aead: 'aes-256-gcm',
+      keyLength: 32,
+      recordLimit: 2 ** 24,
+    },
+  ],
+  [
+    CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+    {
+      id: CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+      name: 'TLS_CHACHA20_POLY1305_SHA256',
+      hash: 'sha256',
+      hashLength: 32,
+      aead: 'chacha20-poly1305',
+      keyLength: 32,
+      recordLimit: 2 ** 24,
+    },
+  ],
 ]);
 
 export const DEFAULT_SUITE_ORDER: readonly CipherSuite[] = [

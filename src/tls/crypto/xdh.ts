@@ -41,7 +41,10 @@ interface XdhKey {
  * public key from `d` (checked once per curve, below), the slower safe path is used.
  */
 function fromJwk(c: XdhCurve, random: Buffer): XdhKey {
-  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv: c.name, d: random.toString('base64url'), x: c.placeholderX }, format: 'jwk' });
+  const privateKey = createPrivateKey({
+    key: { kty: 'OKP', crv: c.name, d: random.toString('base64url'), x: c.placeholderX },
+    format: 'jwk',
+  });
   const x = privateKey.export({ format: 'jwk' }).x;
   if (typeof x !== 'string') throw new Error('no public key in the JWK export');
   return { privateKey, publicKey: Buffer.from(x, 'base64url') };
@@ -90,7 +93,8 @@ export class XdhExchange implements KeyExchange {
   computeSharedSecret(peerPublicKey: Buffer): Buffer {
     const c = this.curve;
     // §4.2.8.2: the share is exactly 32 (X25519) or 56 (X448) bytes; RFC 7748 §5 makes every such string a valid u-coordinate.
-    if (peerPublicKey.length !== c.length) throw new TlsAlertError('illegal_parameter', `${c.name} share is ${peerPublicKey.length} bytes, not ${c.length}`);
+    if (peerPublicKey.length !== c.length)
+      throw new TlsAlertError('illegal_parameter', `${c.name} share is ${peerPublicKey.length} bytes, not ${c.length}`);
     let secret: Buffer;
     try {
       const publicKey = createPublicKey({ key: { kty: 'OKP', crv: c.name, x: peerPublicKey.toString('base64url') }, format: 'jwk' });
@@ -100,7 +104,8 @@ export class XdhExchange implements KeyExchange {
       throw new TlsAlertError('illegal_parameter', `${c.name} share gives an all-zero or invalid shared secret (RFC 7748 §6)`, { cause });
     }
     // RFC 8446 §7.4.2 / RFC 7748 §6.1-6.2: an all-zero shared secret MUST abort; checked here too, not only left to OpenSSL.
-    if (secret.every((b) => b === 0)) throw new TlsAlertError('illegal_parameter', `${c.name} share gives an all-zero shared secret (RFC 7748 §6)`);
+    if (secret.every((b) => b === 0))
+      throw new TlsAlertError('illegal_parameter', `${c.name} share gives an all-zero shared secret (RFC 7748 §6)`);
     return secret;
   }
 }

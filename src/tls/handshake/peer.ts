@@ -27,7 +27,10 @@ function checkMint(token: Mint): void {
 
 /** The peer's chain passed the verifier (RFC 5280 path, names, validity) for its role. */
 export class ChainVerified {
-  constructor(token: Mint, private readonly verified: VerifiedChain) {
+  constructor(
+    token: Mint,
+    private readonly verified: VerifiedChain,
+  ) {
     checkMint(token);
   }
 
@@ -38,7 +41,10 @@ export class ChainVerified {
 
 /** The peer's CertificateVerify verified under its leaf key (RFC 8446 §4.4.3): it holds that key. */
 export class SignatureVerified {
-  constructor(token: Mint, private readonly signer: PeerCertificates) {
+  constructor(
+    token: Mint,
+    private readonly signer: PeerCertificates,
+  ) {
     checkMint(token);
   }
 
@@ -50,7 +56,10 @@ export class SignatureVerified {
 
 /** The peer's Finished matched our own computation over the transcript (RFC 8446 §4.4.4). */
 export class FinishedVerified {
-  constructor(token: Mint, private readonly from: 'client' | 'server') {
+  constructor(
+    token: Mint,
+    private readonly from: 'client' | 'server',
+  ) {
     checkMint(token);
   }
 
@@ -61,7 +70,10 @@ export class FinishedVerified {
 
 /** The client's PSK binder matched (RFC 8446 §4.2.11.2): it holds the resumption secret. */
 export class BinderVerified {
-  constructor(token: Mint, private readonly identityIndex: number) {
+  constructor(
+    token: Mint,
+    private readonly identityIndex: number,
+  ) {
     checkMint(token);
   }
 
@@ -104,7 +116,10 @@ export function verifyPeerSignature(
 ): SignatureVerified {
   const key: PublicKey = chain.leafPublicKey;
   if (!offered.includes(message.algorithm) || !schemeFitsKey(message.algorithm, key)) {
-    throw new TlsAlertError('illegal_parameter', `CertificateVerify scheme 0x${message.algorithm.toString(16)} not offered or not for this key`);
+    throw new TlsAlertError(
+      'illegal_parameter',
+      `CertificateVerify scheme 0x${message.algorithm.toString(16)} not offered or not for this key`,
+    );
   }
   if (!crypto.verify(message.algorithm, key, content, message.signature)) {
     throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
@@ -132,7 +147,13 @@ export function verifyPeerFinished(
  * over the transcript up to the ClientHello's binders list (`truncatedHash`).
  * A mismatch is decrypt_error.
  */
-export function verifyPskBinder(crypto: CryptoProvider, early: EarlySecret, truncatedHash: Buffer, received: Buffer, index: number): BinderVerified {
+export function verifyPskBinder(
+  crypto: CryptoProvider,
+  early: EarlySecret,
+  truncatedHash: Buffer,
+  received: Buffer,
+  index: number,
+): BinderVerified {
   const expected = finishedVerifyData(crypto, early.hash, early.binderKey('res'), truncatedHash);
   if (!constantTimeEqual(expected, received)) throw new TlsAlertError('decrypt_error', 'PSK binder does not verify');
   return new BinderVerified(MINT, index);
@@ -145,7 +166,9 @@ export function runPeerPolicy(hook: VerifyPeer | undefined, peer: PeerCertificat
     hook(peer);
   } catch (err) {
     if (err instanceof TlsAlertError) throw err;
-    throw new TlsAlertError('bad_certificate', `peer refused by policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TlsAlertError('bad_certificate', `peer refused by policy: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -159,7 +182,11 @@ export function runStaplePolicy(hook: VerifyOcspStaple | undefined, staple: Buff
     hook(staple, peer);
   } catch (err) {
     if (err instanceof TlsAlertError) throw err;
-    throw new TlsAlertError('bad_certificate_status_response', `OCSP staple refused by policy: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TlsAlertError(
+      'bad_certificate_status_response',
+      `OCSP staple refused by policy: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }
 

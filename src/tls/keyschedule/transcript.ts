@@ -14,7 +14,10 @@ const EMPTY_SHA384 = Buffer.from('38b060a751ac96384cd9327eb1b1e36a21fdb71114be07
 export class Transcript {
   private readonly hash: RunningHash;
 
-  constructor(crypto: CryptoProvider, readonly hashName: HashName) {
+  constructor(
+    crypto: CryptoProvider,
+    readonly hashName: HashName,
+  ) {
     this.hash = crypto.startHash(hashName);
   }
 

@@ -59,7 +59,8 @@ function parseV2(data: Buffer): ProxyHeaderResult {
   if (versionCommand >> 4 !== 0x2) return { kind: 'invalid', reason: `PROXY v2 version ${versionCommand >> 4} is not 2` };
   const command = versionCommand & 0x0f;
   if (command > 0x1) return { kind: 'invalid', reason: `PROXY v2 command ${command} is neither LOCAL nor PROXY` };
-  if (payloadLength > MAX_V2_PAYLOAD) return { kind: 'invalid', reason: `PROXY v2 header of ${payloadLength} bytes is over ${MAX_V2_PAYLOAD}` };
+  if (payloadLength > MAX_V2_PAYLOAD)
+    return { kind: 'invalid', reason: `PROXY v2 header of ${payloadLength} bytes is over ${MAX_V2_PAYLOAD}` };
   const length = V2_FIXED_LENGTH + payloadLength;
   if (data.length < length) return { kind: 'incomplete' };
   // LOCAL: the balancer speaks for itself (health checks); the receiver keeps the real connection's address.
@@ -71,7 +72,11 @@ function parseV2(data: Buffer): ProxyHeaderResult {
   if (transport !== 0x1 || (family !== 0x1 && family !== 0x2)) return { kind: 'header', length, peer: undefined };
   if (family === 0x1) {
     if (payload.length < 12) return { kind: 'invalid', reason: 'PROXY v2 TCP4 addresses are shorter than 12 bytes' };
-    return { kind: 'header', length, peer: { address: [...payload.subarray(0, 4)].join('.'), port: payload.readUInt16BE(8), family: 'IPv4' } };
+    return {
+      kind: 'header',
+      length,
+      peer: { address: [...payload.subarray(0, 4)].join('.'), port: payload.readUInt16BE(8), family: 'IPv4' },
+    };
   }
   if (payload.length < 36) return { kind: 'invalid', reason: 'PROXY v2 TCP6 addresses are shorter than 36 bytes' };
   return { kind: 'header', length, peer: { address: ipv6Text(payload.subarray(0, 16)), port: payload.readUInt16BE(32), family: 'IPv6' } };
@@ -99,11 +104,13 @@ function parseV1(data: Buffer): ProxyHeaderResult {
   const [, protocol, source, , sourcePort, destinationPort, extra] = fields;
   if (fields.length !== 6 || extra !== undefined) return { kind: 'invalid', reason: 'PROXY v1 line does not have six fields' };
   const isV4 = protocol === 'TCP4';
-  if (!isV4 && protocol !== 'TCP6') return { kind: 'invalid', reason: `PROXY v1 protocol ${String(protocol)} is not TCP4, TCP6 or UNKNOWN` };
+  if (!isV4 && protocol !== 'TCP6')
+    return { kind: 'invalid', reason: `PROXY v1 protocol ${String(protocol)} is not TCP4, TCP6 or UNKNOWN` };
   const addressOk = isV4 ? isIPv4(source ?? '') && isIPv4(fields[3] ?? '') : isIPv6(source ?? '') && isIPv6(fields[3] ?? '');
   if (!addressOk) return { kind: 'invalid', reason: `PROXY v1 addresses are not ${isV4 ? 'IPv4' : 'IPv6'} addresses` };
   const ports = [sourcePort ?? '', destinationPort ?? ''];
-  if (!ports.every((port) => PORT.test(port) && Number(port) <= 65_535)) return { kind: 'invalid', reason: 'PROXY v1 ports are not numbers in 0..65535' };
+  if (!ports.every((port) => PORT.test(port) && Number(port) <= 65_535))
+    return { kind: 'invalid', reason: 'PROXY v1 ports are not numbers in 0..65535' };
   return { kind: 'header', length, peer: { address: source ?? '', port: Number(sourcePort), family: isV4 ? 'IPv4' : 'IPv6' } };
 }
 

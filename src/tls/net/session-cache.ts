@@ -7,7 +7,10 @@
 export class SessionCache {
   private readonly sessions = new Map<string, Uint8Array[]>();
 
-  constructor(private readonly maxServers = 256, private readonly maxTicketsPerServer = 4) {}
+  constructor(
+    private readonly maxServers = 256,
+    private readonly maxTicketsPerServer = 4,
+  ) {}
 
   /** Takes a ticket for this server, if one is stored. */
   take(key: string): Uint8Array | undefined {

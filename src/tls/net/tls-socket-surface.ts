@@ -33,7 +33,11 @@ export abstract class TlsSocketSurface extends Duplex {
   server: unknown;
 
   /** `proxiedPeer`: the client a PROXY header named, if any. */
-  constructor(readonly transport: Socket, private readonly proxiedPeer: ProxiedPeer | undefined, allowHalfOpen: boolean) {
+  constructor(
+    readonly transport: Socket,
+    private readonly proxiedPeer: ProxiedPeer | undefined,
+    allowHalfOpen: boolean,
+  ) {
     // One slice waits in the readable buffer at most: push() says "stop" as soon as the reader falls behind.
     super({ allowHalfOpen, readableHighWaterMark: 1 });
   }

@@ -38,7 +38,9 @@ export class TlsSocket extends TlsSocketReader {
       if (!this.destroyed) this.destroy();
     });
     // Writing our close_notify to a peer that already closed can fail with EPIPE or ECONNRESET; that is a normal end.
-    transport.on('error', (err: NodeJS.ErrnoException) => this.destroy(this.hasPeerClosed && (err.code === 'EPIPE' || err.code === 'ECONNRESET') ? undefined : err));
+    transport.on('error', (err: NodeJS.ErrnoException) =>
+      this.destroy(this.hasPeerClosed && (err.code === 'EPIPE' || err.code === 'ECONNRESET') ? undefined : err),
+    );
     transport.on('timeout', () => this.emit('timeout'));
     transport.on('drain', () => this.emit('transportDrain'));
     this.handshakeTimer = setTimeout(() => this.failHandshake(), options.handshakeTimeoutMs);
@@ -104,7 +106,12 @@ export class TlsSocket extends TlsSocketReader {
   }
 
   protected mayDeliver(): boolean {
-    return !this.isReaderPaused && this.holds === 0 && this.readableLength < this.readableHighWaterMark && this.bufferedOutput < MAX_BUFFERED_OUTPUT;
+    return (
+      !this.isReaderPaused &&
+      this.holds === 0 &&
+      this.readableLength < this.readableHighWaterMark &&
+      this.bufferedOutput < MAX_BUFFERED_OUTPUT
+    );
   }
 
   /** Plaintext not yet sealed plus records not yet taken by the kernel. */

@@ -220,7 +220,11 @@ export class CryptoPool {
       slot.worker.postMessage(message);
     } catch (err) {
       // A job that cannot be cloned (a caller's bug): only this batch fails.
-      this.settle(slot, batch, chunk.map(() => ({ ok: false, error: { message: `crypto job could not be sent: ${String(err)}` } })));
+      this.settle(
+        slot,
+        batch,
+        chunk.map(() => ({ ok: false, error: { message: `crypto job could not be sent: ${String(err)}` } })),
+      );
     }
   }
 

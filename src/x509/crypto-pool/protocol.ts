@@ -45,7 +45,13 @@ export type WireError =
 
 export function toWireError(err: unknown): WireError {
   if (err instanceof DomainError) {
-    return { domain: { kind: err.kind, detail: err.detail, ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }) } };
+    return {
+      domain: {
+        kind: err.kind,
+        detail: err.detail,
+        ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
+      },
+    };
   }
   return { message: err instanceof Error ? err.message : String(err) };
 }

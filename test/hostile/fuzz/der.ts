@@ -200,7 +200,12 @@ function decodeNode(tlv: Tlv, depth: number): DerNode {
     const children = decodeAll(content.subarray(1), depth + 1);
     if (children !== undefined && children.length === 1) return { tag, prefix: Buffer.from([0]), children };
   }
-  if (depth < MAX_DEPTH && tag === TAG.OCTET_STRING && content.length > 1 && (content[0] === TAG.SEQUENCE || content[0] === TAG.OCTET_STRING)) {
+  if (
+    depth < MAX_DEPTH &&
+    tag === TAG.OCTET_STRING &&
+    content.length > 1 &&
+    (content[0] === TAG.SEQUENCE || content[0] === TAG.OCTET_STRING)
+  ) {
     const children = decodeAll(content, depth + 1);
     if (children !== undefined && children.length === 1) return { tag, children };
   }

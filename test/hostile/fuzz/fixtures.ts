@@ -67,5 +67,8 @@ export function crashSignature(output: string): string {
     .split('\n')
     .map((l) => l.trim())
     .find((l) => /Assertion failed|FATAL ERROR|Segmentation fault|Aborted|Uncaught|Error:/.test(l));
-  return (line ?? '').replace(/0x[0-9a-f]+/gi, '0x…').replace(/\[\d+\]/g, '[…]').slice(0, 300);
+  return (line ?? '')
+    .replace(/0x[0-9a-f]+/gi, '0x…')
+    .replace(/\[\d+\]/g, '[…]')
+    .slice(0, 300);
 }

@@ -72,7 +72,9 @@ function report(stats: readonly TargetStats[]): void {
   const crashes = stats.flatMap((s) => s.crashes);
   console.log(`total: ${total} inputs, ${crashes.length} crashes (${new Set(crashes.map((c) => c.signature)).size} distinct)`);
   for (const c of crashes) {
-    console.log(`  ${c.kind} ${c.isNew ? 'new' : 'known'} ${relative(process.cwd(), CRASHES_DIR)}/${c.fixture}.bin: ${c.signature || 'no message'}`);
+    console.log(
+      `  ${c.kind} ${c.isNew ? 'new' : 'known'} ${relative(process.cwd(), CRASHES_DIR)}/${c.fixture}.bin: ${c.signature || 'no message'}`,
+    );
   }
 }
 

@@ -25,10 +25,30 @@ interface CsrKeySpec {
 
 // Keys come from the asynchronous generator: JWK export of a generateKeyPairSync key can hang Node 20 (PERF-NOTES).
 const CSR_KEYS: readonly CsrKeySpec[] = [
-  { name: 'P-256', make: () => generateKeyPairAsync('ec', { namedCurve: 'prime256v1' }), signatureOid: '1.2.840.10045.4.3.2', hash: 'sha256' },
-  { name: 'P-384', make: () => generateKeyPairAsync('ec', { namedCurve: 'secp384r1' }), signatureOid: '1.2.840.10045.4.3.3', hash: 'sha384' },
-  { name: 'P-521', make: () => generateKeyPairAsync('ec', { namedCurve: 'secp521r1' }), signatureOid: '1.2.840.10045.4.3.4', hash: 'sha512' },
-  { name: 'secp256k1', make: () => generateKeyPairAsync('ec', { namedCurve: 'secp256k1' }), signatureOid: '1.2.840.10045.4.3.2', hash: 'sha256' },
+  {
+    name: 'P-256',
+    make: () => generateKeyPairAsync('ec', { namedCurve: 'prime256v1' }),
+    signatureOid: '1.2.840.10045.4.3.2',
+    hash: 'sha256',
+  },
+  {
+    name: 'P-384',
+    make: () => generateKeyPairAsync('ec', { namedCurve: 'secp384r1' }),
+    signatureOid: '1.2.840.10045.4.3.3',
+    hash: 'sha384',
+  },
+  {
+    name: 'P-521',
+    make: () => generateKeyPairAsync('ec', { namedCurve: 'secp521r1' }),
+    signatureOid: '1.2.840.10045.4.3.4',
+    hash: 'sha512',
+  },
+  {
+    name: 'secp256k1',
+    make: () => generateKeyPairAsync('ec', { namedCurve: 'secp256k1' }),
+    signatureOid: '1.2.840.10045.4.3.2',
+    hash: 'sha256',
+  },
   { name: 'Ed25519', make: () => generateKeyPairAsync('ed25519'), signatureOid: '1.3.101.112', hash: null },
   { name: 'Ed448', make: () => generateKeyPairAsync('ed448'), signatureOid: '1.3.101.113', hash: null },
   {

@@ -149,7 +149,20 @@ export function mutateTree(prng: Prng, root: DerNode): DerNode {
       }
       return root;
     case 2: // tag change
-      node.tag = prng.pick([TAG.SEQUENCE, TAG.SET, TAG.INTEGER, TAG.OCTET_STRING, TAG.BIT_STRING, TAG.NULL, TAG.OID, 0xa0, 0xa3, 0x80, 0x1f, prng.int(256)]);
+      node.tag = prng.pick([
+        TAG.SEQUENCE,
+        TAG.SET,
+        TAG.INTEGER,
+        TAG.OCTET_STRING,
+        TAG.BIT_STRING,
+        TAG.NULL,
+        TAG.OID,
+        0xa0,
+        0xa3,
+        0x80,
+        0x1f,
+        prng.int(256),
+      ]);
       return root;
     case 3: // a length encoding DER forbids
       node.length = randomLength(prng);

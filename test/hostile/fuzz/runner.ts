@@ -92,7 +92,8 @@ export async function runFuzz(options: RunOptions): Promise<TargetStats[]> {
   const share = (options.seconds * 1_000) / options.targets.length;
   // One fixture per failure signature: a crash found again (in this run or an earlier one) is counted, not written again.
   const known = new Map<string, string>();
-  for (const fixture of await readFixtures(options.fixturesDir)) known.set(`${fixture.record.target} ${fixture.record.signature}`, fixture.name);
+  for (const fixture of await readFixtures(options.fixturesDir))
+    known.set(`${fixture.record.target} ${fixture.record.signature}`, fixture.name);
   const results: TargetStats[] = [];
   for (const target of options.targets) {
     results.push(await fuzzTarget(target, share, options, known));
@@ -138,7 +139,8 @@ async function fuzzTarget(target: FuzzTarget, budgetMs: number, options: RunOpti
         // The batch's other inputs are suspects too: they go before it in `preceding`.
         history.push(...batch.slice(0, -1));
         const killer = refusedOutright(outcome) && batch.length === 1 && history.length > 0 ? (history.pop() ?? input) : input;
-        const signature = kind === 'crash' ? crashSignature(service.child.output) : `/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS} ms`;
+        const signature =
+          kind === 'crash' ? crashSignature(service.child.output) : `/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS} ms`;
         const record: CrashRecord = {
           target: target.name,
           kind,
@@ -152,7 +154,9 @@ async function fuzzTarget(target: FuzzTarget, budgetMs: number, options: RunOpti
         const fixture = knownAs ?? (await writeFixture(killer, record, options.fixturesDir));
         known.set(`${target.name} ${signature}`, fixture);
         stats.crashes.push({ fixture, kind, signature, isNew: knownAs === undefined });
-        options.log(`  ${target.name}: ${kind} at input ${stats.inputs} (${signature || 'no message'}) ${knownAs === undefined ? `-> new fixture ${fixture}` : `as known fixture ${fixture}`}`);
+        options.log(
+          `  ${target.name}: ${kind} at input ${stats.inputs} (${signature || 'no message'}) ${knownAs === undefined ? `-> new fixture ${fixture}` : `as known fixture ${fixture}`}`,
+        );
         const restartBegan = performance.now();
         await lane.stop();
         if (performance.now() - started >= budgetMs) break;

@@ -86,7 +86,10 @@ describe('ACME finalize through the crypto worker pool (RFC 8555 §7.4)', () => 
     const closed = new CryptoPool({ workers: 1 });
     await closed.close();
     const internalErrors: unknown[] = [];
-    const server = stack.restart(stack.validator, { checkCsr: (csr) => closed.checkCsr(csr), onInternalError: (error) => internalErrors.push(error) });
+    const server = stack.restart(stack.validator, {
+      checkCsr: (csr) => closed.checkCsr(csr),
+      onInternalError: (error) => internalErrors.push(error),
+    });
     const { client, path, finalize } = await readyOrder('busy.example.test');
     const onClosed = new TestClient(server, client.key);
     onClosed.kid = client.kid;

@@ -40,7 +40,12 @@ describe('ACME on PostgreSQL, two nodes behind round robin', () => {
     const first = nodes[0];
     if (first === undefined) throw new Error('no node');
     // `keysmith init` on the first node: the CA's own certificates go to the one ledger.
-    const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: first.certificates, clock });
+    const { material } = await initCertificateAuthority({
+      dataDir: dir.path,
+      trustDomain: 'example.org',
+      store: first.certificates,
+      clock,
+    });
     const NONCE_KEY = randomBytes(32);
     servers = nodes.map((node) =>
       createAcmeServer({

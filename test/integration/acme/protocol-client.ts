@@ -30,11 +30,15 @@ export interface SigningKey {
 /** Async generation: JWK export of a generateKeyPairSync key can hang Node 20 (PERF-NOTES.md). */
 export async function newKey(kind: KeyKind = 'p256'): Promise<SigningKey> {
   const pair =
-    kind === 'p256' ? await generate('ec', { namedCurve: 'P-256' })
-    : kind === 'p384' ? await generate('ec', { namedCurve: 'P-384' })
-    : kind === 'p521' ? await generate('ec', { namedCurve: 'P-521' })
-    : kind === 'ed25519' ? await generate('ed25519')
-    : await generate('rsa', { modulusLength: kind === 'rsa2048' ? 2048 : 1024 });
+    kind === 'p256'
+      ? await generate('ec', { namedCurve: 'P-256' })
+      : kind === 'p384'
+        ? await generate('ec', { namedCurve: 'P-384' })
+        : kind === 'p521'
+          ? await generate('ec', { namedCurve: 'P-521' })
+          : kind === 'ed25519'
+            ? await generate('ed25519')
+            : await generate('rsa', { modulusLength: kind === 'rsa2048' ? 2048 : 1024 });
   const alg = kind === 'p256' ? 'ES256' : kind === 'p384' ? 'ES384' : kind === 'p521' ? 'ES512' : kind === 'ed25519' ? 'EdDSA' : 'RS256';
   return { privateKey: pair.privateKey, jwk: pair.publicKey.export({ format: 'jwk' }), alg };
 }
@@ -122,7 +126,17 @@ export async function acmeStack(overrides: Partial<AcmeServerDeps> = {}): Promis
     internalErrors,
     certificateCount: () => ledger.certificates.list({ limit: 500 }).items.length,
     restart: (next, restartOverrides = {}) =>
-      createAcmeServer({ baseUrl: BASE_URL, store, nonces, certificates: ledger.certificates, authority, validator: next, clock, policy, ...restartOverrides }),
+      createAcmeServer({
+        baseUrl: BASE_URL,
+        store,
+        nonces,
+        certificates: ledger.certificates,
+        authority,
+        validator: next,
+        clock,
+        policy,
+        ...restartOverrides,
+      }),
     close: () => {
       ledger.close();
       dir.remove();
@@ -218,7 +232,8 @@ export function headerValues(response: AcmeHttpResponse, name: string): readonly
 /** The JSON body as a plain record. */
 export function body(response: AcmeHttpResponse): Record<string, unknown> {
   const value = response.body;
-  if (value === undefined || typeof value === 'string' || Buffer.isBuffer(value)) throw new Error(`expected a JSON body, got ${String(value)}`);
+  if (value === undefined || typeof value === 'string' || Buffer.isBuffer(value))
+    throw new Error(`expected a JSON body, got ${String(value)}`);
   return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
@@ -230,17 +245,30 @@ export function pathOf(url: unknown): string {
 let csrCounter = 0;
 
 /** A CSR made by openssl: base64url DER and the key PEM. */
-export function makeCsr(dir: string, names: { cn?: string; dns?: readonly string[]; ip?: readonly string[] }, keyType: 'ec' | 'rsa' = 'ec'): { csr: string; keyPem: string } {
+export function makeCsr(
+  dir: string,
+  names: { cn?: string; dns?: readonly string[]; ip?: readonly string[] },
+  keyType: 'ec' | 'rsa' = 'ec',
+): { csr: string; keyPem: string } {
   const id = ++csrCounter;
   const keyFile = join(dir, `csr-${id}.key`);
   const out = join(dir, `csr-${id}.der`);
   const sans = [...(names.dns ?? []).map((n) => `DNS:${n}`), ...(names.ip ?? []).map((n) => `IP:${n}`)];
   const keyArgs = keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
   openssl([
-    'req', '-new', ...keyArgs, '-nodes', '-keyout', keyFile,
-    '-subj', names.cn === undefined ? '/O=keysmith-test' : `/CN=${names.cn}`,
+    'req',
+    '-new',
+    ...keyArgs,
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-subj',
+    names.cn === undefined ? '/O=keysmith-test' : `/CN=${names.cn}`,
     ...(sans.length > 0 ? ['-addext', `subjectAltName=${sans.join(',')}`] : []),
-    '-outform', 'DER', '-out', out,
+    '-outform',
+    'DER',
+    '-out',
+    out,
   ]);
   return { csr: readFileSync(out).toString('base64url'), keyPem: readFileSync(keyFile, 'utf8') };
 }

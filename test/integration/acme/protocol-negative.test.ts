@@ -65,8 +65,15 @@ async function handSigned(key: SigningKey, alg: string, hash: string): Promise<A
   const encoded = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
   const protectedHeader = encoded({ alg, jwk: key.jwk, nonce: await client.nonce(), url: `${BASE_URL}/new-account` });
   const payload = encoded({ termsOfServiceAgreed: true });
-  const signature = sign(hash, Buffer.from(`${protectedHeader}.${payload}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-  return client.request('POST', '/new-account', Buffer.from(JSON.stringify({ protected: protectedHeader, payload, signature })), 'application/jose+json');
+  const signature = sign(hash, Buffer.from(`${protectedHeader}.${payload}`), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString(
+    'base64url',
+  );
+  return client.request(
+    'POST',
+    '/new-account',
+    Buffer.from(JSON.stringify({ protected: protectedHeader, payload, signature })),
+    'application/jose+json',
+  );
 }
 
 async function readyOrderFor(client: TestClient, name: string): Promise<{ path: string; order: Record<string, unknown> }> {
@@ -86,9 +93,16 @@ describe('ACME request authentication refusals (RFC 8555 §6)', () => {
   it('answers a tampered signature with malformed, and issues nothing', async () => {
     const client = await registered();
     const response = await issuesNothing(() =>
-      client.post('/new-order', { identifiers: [{ type: 'dns', value: 'a.example.test' }] }, {
-        tamper: (jws) => ({ ...jws, payload: Buffer.from(JSON.stringify({ identifiers: [{ type: 'dns', value: 'b.example.test' }] })).toString('base64url') }),
-      }),
+      client.post(
+        '/new-order',
+        { identifiers: [{ type: 'dns', value: 'a.example.test' }] },
+        {
+          tamper: (jws) => ({
+            ...jws,
+            payload: Buffer.from(JSON.stringify({ identifiers: [{ type: 'dns', value: 'b.example.test' }] })).toString('base64url'),
+          }),
+        },
+      ),
     );
     assert.match(String(assertProblem(response, 'malformed', 400)['detail']), /signature/);
     assert.deepEqual(stack.ledger.acme.orders.listOrderIds(pathOf(client.kid).split('/')[2] ?? '', 10), []);
@@ -164,15 +178,28 @@ describe('ACME order and finalize refusals (RFC 8555 §7.4)', () => {
   it('answers a name outside the allowed suffixes with rejectedIdentifier and subproblems', async () => {
     const client = await registered();
     const response = await issuesNothing(() =>
-      client.post('/new-order', { identifiers: [{ type: 'dns', value: 'example.com' }, { type: 'dns', value: 'ok.example.test' }] }),
+      client.post('/new-order', {
+        identifiers: [
+          { type: 'dns', value: 'example.com' },
+          { type: 'dns', value: 'ok.example.test' },
+        ],
+      }),
     );
     const problem = assertProblem(response, 'rejectedIdentifier', 400);
     assert.deepEqual(problem['subproblems'], [
-      { type: `${ERR}rejectedIdentifier`, detail: String((problem['subproblems'] as { detail: string }[])[0]?.detail), identifier: { type: 'dns', value: 'example.com' } },
+      {
+        type: `${ERR}rejectedIdentifier`,
+        detail: String((problem['subproblems'] as { detail: string }[])[0]?.detail),
+        identifier: { type: 'dns', value: 'example.com' },
+      },
     ]);
     assertProblem(await client.post('/new-order', { identifiers: [{ type: 'ip', value: '10.0.0.1' }] }), 'rejectedIdentifier', 400);
     assertProblem(await client.post('/new-order', { identifiers: [{ type: 'dns', value: '192.0.2.1' }] }), 'rejectedIdentifier', 400);
-    assertProblem(await client.post('/new-order', { identifiers: [{ type: 'email', value: 'a@example.test' }] }), 'unsupportedIdentifier', 400);
+    assertProblem(
+      await client.post('/new-order', { identifiers: [{ type: 'email', value: 'a@example.test' }] }),
+      'unsupportedIdentifier',
+      400,
+    );
   });
 
   it('refuses every identifier when no policy is configured, naming the setting (deny by default)', async () => {

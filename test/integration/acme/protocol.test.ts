@@ -61,7 +61,12 @@ async function validateOrder(client: TestClient, order: Record<string, unknown>,
 }
 
 /** new-order, then validateOrder; returns the order as it is afterwards. */
-async function readyOrder(client: TestClient, identifiers: readonly { type: string; value: string }[], extra: object = {}, type = 'http-01'): Promise<{ path: string; order: Record<string, unknown> }> {
+async function readyOrder(
+  client: TestClient,
+  identifiers: readonly { type: string; value: string }[],
+  extra: object = {},
+  type = 'http-01',
+): Promise<{ path: string; order: Record<string, unknown> }> {
   const created = await client.post('/new-order', { identifiers, ...extra });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const path = pathOf(header(created, 'location'));
@@ -69,7 +74,12 @@ async function readyOrder(client: TestClient, identifiers: readonly { type: stri
   return { path, order: body(await client.post(path, '')) };
 }
 
-async function finalize(client: TestClient, orderPath: string, order: Record<string, unknown>, csr: string): Promise<Record<string, unknown>> {
+async function finalize(
+  client: TestClient,
+  orderPath: string,
+  order: Record<string, unknown>,
+  csr: string,
+): Promise<Record<string, unknown>> {
   const response = await client.post(pathOf(order['finalize']), { csr });
   assert.equal(response.status, 200, JSON.stringify(response.body));
   const finalized = body(response);
@@ -89,7 +99,14 @@ describe('ACME directory and nonces (RFC 8555 §7.1.1, §7.2)', () => {
     const response = await client.request('GET', '/directory');
     assert.equal(response.status, 200);
     const directory = body(response);
-    for (const [name, path] of [['newNonce', '/new-nonce'], ['newAccount', '/new-account'], ['newOrder', '/new-order'], ['revokeCert', '/revoke-cert'], ['keyChange', '/key-change'], ['renewalInfo', '/renewal-info']]) {
+    for (const [name, path] of [
+      ['newNonce', '/new-nonce'],
+      ['newAccount', '/new-account'],
+      ['newOrder', '/new-order'],
+      ['revokeCert', '/revoke-cert'],
+      ['keyChange', '/key-change'],
+      ['renewalInfo', '/renewal-info'],
+    ]) {
       assert.equal(directory[name as string], `${BASE_URL}${path as string}`);
     }
     assert.deepEqual(directory['meta'], { website: 'https://keysmith.example', externalAccountRequired: false });
@@ -116,22 +133,33 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
     assert.equal(account['status'], 'valid');
     assert.deepEqual(account['contact'], ['mailto:ops@example.test']);
 
-    const identifiers = [{ type: 'dns', value: 'App.Example.Test' }, { type: 'ip', value: '192.0.2.10' }];
+    const identifiers = [
+      { type: 'dns', value: 'App.Example.Test' },
+      { type: 'ip', value: '192.0.2.10' },
+    ];
     const created = await client.post('/new-order', { identifiers });
     assert.equal(created.status, 201);
     const order = body(created);
     assert.equal(order['status'], 'pending');
-    assert.deepEqual(order['identifiers'], [{ type: 'dns', value: 'app.example.test' }, { type: 'ip', value: '192.0.2.10' }]);
+    assert.deepEqual(order['identifiers'], [
+      { type: 'dns', value: 'app.example.test' },
+      { type: 'ip', value: '192.0.2.10' },
+    ]);
     const authzs = await Promise.all((order['authorizations'] as string[]).map(async (url) => body(await client.post(pathOf(url), ''))));
     const types = authzs.map((a) => (a['challenges'] as Record<string, unknown>[]).map((c) => c['type']));
-    assert.deepEqual(types, [['http-01', 'dns-01', 'tls-alpn-01'], ['http-01', 'tls-alpn-01']]);
+    assert.deepEqual(types, [
+      ['http-01', 'dns-01', 'tls-alpn-01'],
+      ['http-01', 'tls-alpn-01'],
+    ]);
     for (const challenge of authzs.flatMap((a) => a['challenges'] as Record<string, unknown>[])) {
       // RFC 8555 §8.1: at least 128 bits of entropy.
       assert.ok(Buffer.from(String(challenge['token']), 'base64url').length >= 16);
     }
 
     const orderPath = pathOf(header(created, 'location'));
-    const early = await client.post(pathOf(order['finalize']), { csr: makeCsr(stack.dir, { dns: ['app.example.test'], ip: ['192.0.2.10'] }).csr });
+    const early = await client.post(pathOf(order['finalize']), {
+      csr: makeCsr(stack.dir, { dns: ['app.example.test'], ip: ['192.0.2.10'] }).csr,
+    });
     assert.equal(body(early)['type'], `${ERR}orderNotReady`);
 
     await validateOrder(client, order);
@@ -149,11 +177,17 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
     assert.equal(chain.match(/BEGIN CERTIFICATE/g)?.length, 2);
     const leafFile = join(stack.dir, 'leaf.pem');
     writeFileSync(leafFile, chain);
-    assert.match(openssl(['verify', '-CAfile', stack.files.root, '-untrusted', stack.files.intermediate, '-purpose', 'sslserver', leafFile]), /OK/);
+    assert.match(
+      openssl(['verify', '-CAfile', stack.files.root, '-untrusted', stack.files.intermediate, '-purpose', 'sslserver', leafFile]),
+      /OK/,
+    );
     const leaf = new X509Certificate(chain);
     assert.equal(leaf.subjectAltName, 'DNS:app.example.test, IP Address:192.0.2.10');
     assert.equal(stack.certificateCount(), before + 1);
-    assert.equal(stack.ledger.certificates.findBySerial(leaf.serialNumber.toLowerCase())?.requester, `acme:${pathOf(client.kid).split('/')[2]}`);
+    assert.equal(
+      stack.ledger.certificates.findBySerial(leaf.serialNumber.toLowerCase())?.requester,
+      `acme:${pathOf(client.kid).split('/')[2]}`,
+    );
 
     const orders = body(await client.post(`${pathOf(client.kid)}/orders`, ''));
     assert.ok((orders['orders'] as string[]).includes(`${BASE_URL}${orderPath}`));
@@ -271,7 +305,10 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
     const authz = body(await client.post(pathOf((created['authorizations'] as string[])[0]), ''));
     assert.deepEqual(authz['identifier'], { type: 'dns', value: 'wild.example.test' });
     assert.equal(authz['wildcard'], true);
-    assert.deepEqual((authz['challenges'] as Record<string, unknown>[]).map((c) => c['type']), ['dns-01']);
+    assert.deepEqual(
+      (authz['challenges'] as Record<string, unknown>[]).map((c) => c['type']),
+      ['dns-01'],
+    );
     const ready = await readyOrder(client, [{ type: 'dns', value: '*.wild.example.test' }], {}, 'dns-01');
     assert.equal(ready.order['status'], 'ready');
     const issued = await finalize(client, ready.path, ready.order, makeCsr(stack.dir, { dns: ['*.wild.example.test'] }).csr);
@@ -318,7 +355,10 @@ describe('ACME issuance end to end (RFC 8555 §7.3-§7.4, RFC 8738)', () => {
     const pem = String((await client.post(pathOf(issued['certificate']), '')).body);
     assert.equal(Date.parse(new X509Certificate(pem).validFrom), Date.parse(notBefore));
 
-    const tooOld = await client.post('/new-order', { identifiers: [{ type: 'dns', value: 'old.example.test' }], notBefore: second(stack.clock.now() - 120_000) });
+    const tooOld = await client.post('/new-order', {
+      identifiers: [{ type: 'dns', value: 'old.example.test' }],
+      notBefore: second(stack.clock.now() - 120_000),
+    });
     assert.match(String(body(tooOld)['detail']), /at most 60 s in the past/);
     const fractional = await client.post('/new-order', {
       identifiers: [{ type: 'dns', value: 'frac.example.test' }],
@@ -393,16 +433,25 @@ describe('External Account Binding (RFC 8555 §7.3.4)', () => {
         return { protected: signed.protected, payload: signed.payload, signature: signed.signature };
       };
       const wrongMac = new TestClient(eabStack.server, await newKey());
-      const badMac = await wrongMac.register({ termsOfServiceAgreed: true, externalAccountBinding: await binding(wrongMac, new Uint8Array(32).fill(7)) });
+      const badMac = await wrongMac.register({
+        termsOfServiceAgreed: true,
+        externalAccountBinding: await binding(wrongMac, new Uint8Array(32).fill(7)),
+      });
       assert.equal(body(badMac)['type'], `${ERR}unauthorized`);
 
       const bound = new TestClient(eabStack.server, await newKey());
-      const created = await bound.register({ termsOfServiceAgreed: true, externalAccountBinding: await binding(bound, Buffer.from(hmacKey, 'base64url')) });
+      const created = await bound.register({
+        termsOfServiceAgreed: true,
+        externalAccountBinding: await binding(bound, Buffer.from(hmacKey, 'base64url')),
+      });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       assert.equal(eabStack.ledger.acme.eabKeys.findEabKey(keyId)?.boundAccount, pathOf(bound.kid).split('/')[2]);
 
       const second = new TestClient(eabStack.server, await newKey());
-      const reused = await second.register({ termsOfServiceAgreed: true, externalAccountBinding: await binding(second, Buffer.from(hmacKey, 'base64url')) });
+      const reused = await second.register({
+        termsOfServiceAgreed: true,
+        externalAccountBinding: await binding(second, Buffer.from(hmacKey, 'base64url')),
+      });
       assert.equal(body(reused)['type'], `${ERR}unauthorized`);
       assert.deepEqual(eabStack.internalErrors, []);
     } finally {

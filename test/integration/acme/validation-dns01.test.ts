@@ -97,7 +97,11 @@ describe('dns-01 validation', () => {
 
   it('fails with unauthorized when the name does not exist (NXDOMAIN)', async () => {
     const attempt = makeAttempt('dns-01', dnsIdentifier('absent.example.test'));
-    assertFailed(await validator().validate(attempt), 'unauthorized', /No TXT record found at _acme-challenge\.absent\.example\.test \(NXDOMAIN\)/);
+    assertFailed(
+      await validator().validate(attempt),
+      'unauthorized',
+      /No TXT record found at _acme-challenge\.absent\.example\.test \(NXDOMAIN\)/,
+    );
   });
 
   it('fails with unauthorized when the name exists without TXT records', async () => {

@@ -48,6 +48,8 @@ const DEADLINE_SLACK_MS = 1_500;
  */
 export function assertEndedAtDeadline(ms: number, deadlineMs: number, what: string): void {
   if (ms < deadlineMs * 0.9 || ms > deadlineMs + DEADLINE_SLACK_MS) {
-    throw new Error(`${what}: ended after ${ms.toFixed(0)} ms, expected at its ${deadlineMs} ms deadline (+${DEADLINE_SLACK_MS} ms at most)`);
+    throw new Error(
+      `${what}: ended after ${ms.toFixed(0)} ms, expected at its ${deadlineMs} ms deadline (+${DEADLINE_SLACK_MS} ms at most)`,
+    );
   }
 }

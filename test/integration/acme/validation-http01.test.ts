@@ -311,17 +311,26 @@ describe('http-01 validation of bodies ended by the connection', () => {
     assert.match(outcome.error.detail, /got "not-the-key-authorization"/);
   });
 
-  it('fails a body cut short of its Content-Length with connection, naming the incomplete response (RFC 9112 §8)', TEST_OPTIONS, async () => {
-    const outcome = await validate((a) => `HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n${a.keyAuthorization}`);
-    assert.equal(outcome.ok, false);
-    if (outcome.ok) return;
-    assert.equal(outcome.error.type, 'connection', outcome.error.detail);
-    assert.match(outcome.error.detail, /closed after 87 bytes of the body, before the end its headers declared \(an incomplete response, RFC 9112 §8\)/);
-    assertNotTimedOut(outcome);
-  });
+  it(
+    'fails a body cut short of its Content-Length with connection, naming the incomplete response (RFC 9112 §8)',
+    TEST_OPTIONS,
+    async () => {
+      const outcome = await validate((a) => `HTTP/1.1 200 OK\r\nContent-Length: 500\r\nConnection: close\r\n\r\n${a.keyAuthorization}`);
+      assert.equal(outcome.ok, false);
+      if (outcome.ok) return;
+      assert.equal(outcome.error.type, 'connection', outcome.error.detail);
+      assert.match(
+        outcome.error.detail,
+        /closed after 87 bytes of the body, before the end its headers declared \(an incomplete response, RFC 9112 §8\)/,
+      );
+      assertNotTimedOut(outcome);
+    },
+  );
 
   it('fails a chunked body closed before its last chunk with connection at once', TEST_OPTIONS, async () => {
-    const outcome = await validate((a) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${a.keyAuthorization.length.toString(16)}\r\n${a.keyAuthorization}\r\n`);
+    const outcome = await validate(
+      (a) => `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${a.keyAuthorization.length.toString(16)}\r\n${a.keyAuthorization}\r\n`,
+    );
     assert.equal(outcome.ok, false);
     if (outcome.ok) return;
     assert.equal(outcome.error.type, 'connection', outcome.error.detail);

@@ -132,19 +132,27 @@ describe('ACME validations left processing by a stopped process', () => {
   const stopped = new GatedValidator();
 
   before(async () => {
-    stack = await acmeStack({ validator: stopped, validationLimits: { maxInFlight: 64, maxInFlightPerAccount: 8, maxQueued: 64, maxQueuedPerAccount: 64 } });
+    stack = await acmeStack({
+      validator: stopped,
+      validationLimits: { maxInFlight: 64, maxInFlightPerAccount: 8, maxQueued: 64, maxQueuedPerAccount: 64 },
+    });
   });
   after(() => stack.close());
 
   function restarted(validator: ChallengeValidator): AcmeServer {
     // Smaller than what was left: recovery goes through the caps, and past the queue bound.
-    return stack.restart(validator, { validationLimits: { maxInFlight: 4, maxInFlightPerAccount: 2, maxQueued: 2, maxQueuedPerAccount: 2 } });
+    return stack.restart(validator, {
+      validationLimits: { maxInFlight: 4, maxInFlightPerAccount: 2, maxQueued: 2, maxQueuedPerAccount: 2 },
+    });
   }
 
   it('runs them again through the same caps, and refuses new work while the recovered backlog is over the bound', async () => {
     const client = new TestClient(stack.server, await newKey('p256'));
     assert.equal((await client.register()).status, 201);
-    const order = await orderFor(client, ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].map((n) => `${n}.example.test`));
+    const order = await orderFor(
+      client,
+      ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].map((n) => `${n}.example.test`),
+    );
     for (const path of order.challengePaths.slice(0, 5)) assert.equal(body(await client.post(path, {}))['status'], 'processing');
     assert.equal(stopped.attempts.length, 5, 'all five were running when the process "stopped"');
 

@@ -53,7 +53,16 @@ describe('the validation address policy', () => {
   });
 
   it('allows private and public unicast addresses: an internal CA validates internal hosts', () => {
-    for (const address of ['10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '8.8.8.8', 'fd00::1', '2606:4700::1111', '::ffff:10.0.0.1']) {
+    for (const address of [
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '100.64.0.1',
+      '8.8.8.8',
+      'fd00::1',
+      '2606:4700::1111',
+      '::ffff:10.0.0.1',
+    ]) {
       assert.equal(refusalReason(address, false), undefined, address);
     }
   });
@@ -148,7 +157,11 @@ describe('validation without validationAddress (names resolved through DNS)', ()
     const attempt = makeAttempt('http-01', dnsIdentifier('loop.example.test'));
     responder.setA('loop.example.test', ['127.0.0.1']);
     served.set(`/.well-known/acme-challenge/${attempt.token}`, attempt.keyAuthorization);
-    assertFailed(await validator().validate(attempt), 'connection', /Refusing to connect to 127\.0\.0\.1, an address of loop\.example\.test: it is loopback/);
+    assertFailed(
+      await validator().validate(attempt),
+      'connection',
+      /Refusing to connect to 127\.0\.0\.1, an address of loop\.example\.test: it is loopback/,
+    );
     assert.equal(httpRequests, 0, 'nothing reached the server');
     assert.ok(responder.queries.includes('A loop.example.test'), 'the name was resolved through the configured resolver');
   });
@@ -179,8 +192,16 @@ describe('validation without validationAddress (names resolved through DNS)', ()
 
   it('fails with dns when the name has no A or AAAA records, or does not exist', async () => {
     responder.setTxt('txtonly.example.test', ['hello']);
-    assertFailed(await validator().validate(makeAttempt('http-01', dnsIdentifier('txtonly.example.test'))), 'dns', /No valid A or AAAA records/);
-    assertFailed(await validator().validate(makeAttempt('tls-alpn-01', dnsIdentifier('nowhere.example.test'))), 'dns', /No valid A or AAAA records/);
+    assertFailed(
+      await validator().validate(makeAttempt('http-01', dnsIdentifier('txtonly.example.test'))),
+      'dns',
+      /No valid A or AAAA records/,
+    );
+    assertFailed(
+      await validator().validate(makeAttempt('tls-alpn-01', dnsIdentifier('nowhere.example.test'))),
+      'dns',
+      /No valid A or AAAA records/,
+    );
   });
 
   it('fails with dns when the resolver answers SERVFAIL', async () => {
@@ -215,7 +236,11 @@ describe('validation without validationAddress (names resolved through DNS)', ()
     assert.equal(httpRequests, 1);
     // The exemption is that range only: 127.0.0.1 stays refused.
     responder.setA('loop2.example.test', ['127.0.0.1']);
-    assertFailed(await exempt.validate(makeAttempt('http-01', dnsIdentifier('loop2.example.test'))), 'connection', /127\.0\.0\.1.*loopback/);
+    assertFailed(
+      await exempt.validate(makeAttempt('http-01', dnsIdentifier('loop2.example.test'))),
+      'connection',
+      /127\.0\.0\.1.*loopback/,
+    );
   });
 
   it('goes past resolution and policy to a connection for an allowed address where nothing listens', async () => {

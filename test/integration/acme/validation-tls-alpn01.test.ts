@@ -53,7 +53,23 @@ describe('tls-alpn-01 validation against openssl s_server', skipUnlessTool('open
     const name = `responder-${++serial}`;
     const cert = join(dir, `${name}.pem`);
     const key = join(dir, `${name}.key`);
-    const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=acme-responder'];
+    const args = [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=acme-responder',
+    ];
     args.push('-addext', `subjectAltName=${spec.san}`);
     if (spec.digest !== undefined) {
       const hex = [...spec.digest].map((b) => b.toString(16).padStart(2, '0')).join(':');
@@ -118,7 +134,9 @@ describe('tls-alpn-01 validation against openssl s_server', skipUnlessTool('open
 
   it('fails with incorrectResponse when the extension holds another digest', async () => {
     const attempt = makeAttempt('tls-alpn-01', dnsIdentifier('app.example.test'));
-    const { port } = await sServer(await makeCertificate({ san: 'DNS:app.example.test', digest: createHash('sha256').update('something else').digest() }));
+    const { port } = await sServer(
+      await makeCertificate({ san: 'DNS:app.example.test', digest: createHash('sha256').update('something else').digest() }),
+    );
     assertFailed(await validator(port).validate(attempt), 'incorrectResponse', new RegExp(`expected ${digestOf(attempt).toString('hex')}`));
   });
 
@@ -148,7 +166,9 @@ describe('tls-alpn-01 validation against openssl s_server', skipUnlessTool('open
 
   it('fails with unauthorized when there is a second SAN besides the identifier', async () => {
     const attempt = makeAttempt('tls-alpn-01', dnsIdentifier('app.example.test'));
-    const { port } = await sServer(await makeCertificate({ san: 'DNS:app.example.test,DNS:extra.example.test', digest: digestOf(attempt) }));
+    const { port } = await sServer(
+      await makeCertificate({ san: 'DNS:app.example.test,DNS:extra.example.test', digest: digestOf(attempt) }),
+    );
     assertFailed(await validator(port).validate(attempt), 'unauthorized', /exactly one subjectAltName.*it has 2/);
   });
 
@@ -218,7 +238,9 @@ describe('tls-alpn-01 validation against node:tls and raw TCP', () => {
     scope.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
     scope.defer(() => sockets.forEach((s) => s.destroy()));
     const attempt = makeAttempt('tls-alpn-01', dnsIdentifier('app.example.test'));
-    const { value: outcome, ms } = await timed(makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: portOf(server.address()), timeoutMs: 300 }).validate(attempt));
+    const { value: outcome, ms } = await timed(
+      makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: portOf(server.address()), timeoutMs: 300 }).validate(attempt),
+    );
     assertFailed(outcome, 'connection', /timed out|Timeout/);
     assertEndedAtDeadline(ms, 300, 'tls-alpn-01 against a silent server');
   });
@@ -230,7 +252,11 @@ describe('tls-alpn-01 validation against node:tls and raw TCP', () => {
     const port = portOf(probe.address());
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const attempt = makeAttempt('tls-alpn-01', dnsIdentifier('app.example.test'));
-    assertFailed(await makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: port }).validate(attempt), 'connection', /connection refused/);
+    assertFailed(
+      await makeValidator({ validationAddress: '127.0.0.1', tlsAlpn01Port: port }).validate(attempt),
+      'connection',
+      /connection refused/,
+    );
   });
 });
 
@@ -277,12 +303,20 @@ describe('tls-alpn-01 validation against targets that break TLS', () => {
     // A ServerHello (type 2) of 10 bytes: legacy_version and 8 bytes where 32 of random belong.
     const serverHello = Buffer.from([0x02, 0x00, 0x00, 0x0a, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8]);
     const outcome = await validateAgainst(await target(record(22, serverHello)));
-    assertFailed(outcome, 'tls', /^tls-alpn-01: the target's TLS handshake from 127\.0\.0\.1:\d+ is malformed \(decode_error: random: need 32 bytes, have 8\); we sent alert decode_error$/);
+    assertFailed(
+      outcome,
+      'tls',
+      /^tls-alpn-01: the target's TLS handshake from 127\.0\.0\.1:\d+ is malformed \(decode_error: random: need 32 bytes, have 8\); we sent alert decode_error$/,
+    );
   });
 
   it('fails with tls naming the alert the target sent', async () => {
     const outcome = await validateAgainst(await target(record(21, Buffer.from([2, 40]))));
-    assertFailed(outcome, 'tls', /^tls-alpn-01: the target at 127\.0\.0\.1:\d+ ended the TLS handshake \(handshake_failure: peer sent handshake_failure\)$/);
+    assertFailed(
+      outcome,
+      'tls',
+      /^tls-alpn-01: the target at 127\.0\.0\.1:\d+ ended the TLS handshake \(handshake_failure: peer sent handshake_failure\)$/,
+    );
   });
 
   it('fails with tls naming unexpected_message when the target answers with something else than a ServerHello', async () => {

@@ -37,7 +37,11 @@ describe('keysmith alerts commands and serve', () => {
     mkdirSync(dir, { mode: 0o700 });
     const ledger = openLedger({ path: join(dir, 'keysmith.db') });
     try {
-      const cert = certificate({ issuedAt: Date.now() - 83 * DAY - 60_000, lifetimeMs: 90 * DAY, spiffeId: `spiffe://${TRUST_DOMAIN}/legacy/app` });
+      const cert = certificate({
+        issuedAt: Date.now() - 83 * DAY - 60_000,
+        lifetimeMs: 90 * DAY,
+        spiffeId: `spiffe://${TRUST_DOMAIN}/legacy/app`,
+      });
       ledger.certificates.recordIssued(cert);
       return { dir, serial: cert.serial };
     } finally {
@@ -67,7 +71,10 @@ describe('keysmith alerts commands and serve', () => {
     const before = receiver.requests.length;
     const run = await keysmith(['alerts', 'run'], env(dir));
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, new RegExp(`^${serial}\\s+7d\\s+\\S+\\s+6d\\s+svid\\s+spiffe://${TRUST_DOMAIN.replace('.', '\\.')}/legacy/app$`, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(`^${serial}\\s+7d\\s+\\S+\\s+6d\\s+svid\\s+spiffe://${TRUST_DOMAIN.replace('.', '\\.')}/legacy/app$`, 'm'),
+    );
     assert.match(run.stdout, /1 alert enqueued, 1 message queued/);
     assert.match(run.stdout, /delivery: 1 sent, 0 to retry, 0 failed/);
     assert.match(run.stderr, /certificate expires soon and has no successor/, 'the log line, on stderr');
@@ -148,7 +155,11 @@ describe('keysmith alerts commands and serve', () => {
     const database = await createTestDatabase('alerts_cli');
     try {
       const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 1 });
-      const cert = certificate({ issuedAt: Date.now() - 83 * DAY - 60_000, lifetimeMs: 90 * DAY, spiffeId: `spiffe://${TRUST_DOMAIN}/legacy/pg` });
+      const cert = certificate({
+        issuedAt: Date.now() - 83 * DAY - 60_000,
+        lifetimeMs: 90 * DAY,
+        spiffeId: `spiffe://${TRUST_DOMAIN}/legacy/pg`,
+      });
       try {
         await opened.ledger.certificates.recordIssued(cert);
       } finally {
@@ -176,7 +187,10 @@ describe('keysmith alerts commands and serve', () => {
 
   it('answers --help and refuses bad options with exit code 2', async () => {
     const { dir } = seededDataDir();
-    for (const command of [['alerts', 'run'], ['alerts', 'list']]) {
+    for (const command of [
+      ['alerts', 'run'],
+      ['alerts', 'list'],
+    ]) {
       const help = await keysmith([...command, '--help'], env(dir));
       assert.equal(help.code, 0);
       assert.match(help.stdout, /usage: keysmith alerts/);
@@ -192,18 +206,33 @@ describe('keysmith alerts commands and serve', () => {
   it('serve catches up at start-up, delivers, and reports the alert over the API and in /metrics', async () => {
     const { dir, serial } = seededDataDir();
     const before = receiver.requests.length;
-    const server = startProcess(process.execPath, [MAIN, 'serve'], { env: env(dir, { KEYSMITH_LISTEN: '127.0.0.1:0' }), lifetimeMs: 90_000 });
+    const server = startProcess(process.execPath, [MAIN, 'serve'], {
+      env: env(dir, { KEYSMITH_LISTEN: '127.0.0.1:0' }),
+      lifetimeMs: 90_000,
+    });
     try {
       await server.waitFor(/listening on https:\/\/\S+/, { timeoutMs: 30_000 });
       const port = listeningPort(server.output);
       await receiver.waitForRequests(before + 1, 20_000);
       assert.equal(receiver.requests.at(-1)?.headers[IDEMPOTENCY_HEADER], `keysmith-${serial}-7d`);
       const curl = (path: string) =>
-        runProcess('curl', [
-          '--silent', '--show-error', '--max-time', '10',
-          '--cert', join(dir, 'admin', 'cert.pem'), '--key', join(dir, 'admin', 'key.pem'), '--cacert', join(dir, 'bundle.pem'),
-          `https://127.0.0.1:${port}${path}`,
-        ], { lifetimeMs: 20_000 });
+        runProcess(
+          'curl',
+          [
+            '--silent',
+            '--show-error',
+            '--max-time',
+            '10',
+            '--cert',
+            join(dir, 'admin', 'cert.pem'),
+            '--key',
+            join(dir, 'admin', 'key.pem'),
+            '--cacert',
+            join(dir, 'bundle.pem'),
+            `https://127.0.0.1:${port}${path}`,
+          ],
+          { lifetimeMs: 20_000 },
+        );
       // The sent mark follows the receiver's answer by a moment; poll briefly.
       let status = '';
       for (let i = 0; i < 50 && status !== 'sent'; i += 1) {

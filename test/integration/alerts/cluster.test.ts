@@ -1,9 +1,29 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlertSchedule, alertKey, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, type AlertRunner, type DeliveryReport, type RunOutcome } from '../../../src/alerts/index.js';
+import {
+  AlertSchedule,
+  alertKey,
+  IDEMPOTENCY_HEADER,
+  SIGNATURE_HEADER,
+  type AlertRunner,
+  type DeliveryReport,
+  type RunOutcome,
+} from '../../../src/alerts/index.js';
 import { openLedgerBackend, type PostgresLedger } from '../../../src/ledger/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
-import { certificate, DAY, FakeClock, makeRunner, MemoryLogger, settings, T0, verifySignature, WEBHOOK_SECRET, WebhookReceiver, webhookTo } from './helpers.js';
+import {
+  certificate,
+  DAY,
+  FakeClock,
+  makeRunner,
+  MemoryLogger,
+  settings,
+  T0,
+  verifySignature,
+  WEBHOOK_SECRET,
+  WebhookReceiver,
+  webhookTo,
+} from './helpers.js';
 
 /**
  * Expiry alerts on a keysmith cluster: three nodes (three schedulers, each
@@ -60,7 +80,13 @@ async function startCluster(): Promise<Cluster> {
     const serials: string[] = [];
     for (let i = 0; i < CERTIFICATES; i += 1) {
       // Server certificates issued 83 days before SLOT for 90 days, each its own name: all inside the 7-day threshold, none renewed.
-      const cert = certificate({ issuedAt: T0 - i * 60_000, lifetimeMs: 90 * DAY, profile: 'tls-server', spiffeId: null, dnsNames: [`svc${i}.cluster.example`] });
+      const cert = certificate({
+        issuedAt: T0 - i * 60_000,
+        lifetimeMs: 90 * DAY,
+        profile: 'tls-server',
+        spiffeId: null,
+        dnsNames: [`svc${i}.cluster.example`],
+      });
       await nodeAt({ nodes }, 0).ledger.certificates.recordIssued(cert);
       serials.push(cert.serial);
     }
@@ -130,7 +156,10 @@ describe('expiry alerts on three nodes sharing PostgreSQL', () => {
       'SELECT status, attempts, count(*) AS count FROM alert_messages GROUP BY status, attempts',
     );
     assert.deepEqual(messages, [{ status: 'sent', attempts: 1, count: CERTIFICATES }]);
-    assert.deepEqual((await ledger.alerts.list()).items.map((a) => a.status), Array(CERTIFICATES).fill('sent'));
+    assert.deepEqual(
+      (await ledger.alerts.list()).items.map((a) => a.status),
+      Array(CERTIFICATES).fill('sent'),
+    );
     assert.equal(await ledger.leases.holderOf('alerts', SLOT), undefined, 'the lease was released');
   });
 

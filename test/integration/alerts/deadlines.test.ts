@@ -7,7 +7,22 @@ import { loadConfig, type Config } from '../../../src/config.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { portOf } from '../../helpers/processes.js';
-import { certificate, DAY, FakeClock, freshLedgerEachTest, mailConfigFor, makeRunner, MemoryLogger, settings, T0, tempLedger, WEBHOOK_SECRET, WebhookReceiver, webhookTo, type TempLedger } from './helpers.js';
+import {
+  certificate,
+  DAY,
+  FakeClock,
+  freshLedgerEachTest,
+  mailConfigFor,
+  makeRunner,
+  MemoryLogger,
+  settings,
+  T0,
+  tempLedger,
+  WEBHOOK_SECRET,
+  WebhookReceiver,
+  webhookTo,
+  type TempLedger,
+} from './helpers.js';
 import { DrippingHttpPeer, ScriptedSmtpServer, StreamingWebhook } from './smtp-peers.js';
 
 /**
@@ -35,8 +50,17 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5_000):
   }
 }
 
-function runnerOn(ledger: Ledger, alertSettingsValue: AlertSettings, holder: string, logger = new MemoryLogger(), leaseMs = 600): AlertRunner {
-  return new AlertRunner({ outbox: ledger.alerts, leases: ledger.leases, clock: systemClock, logger, holder, random: () => 0.5, leaseMs }, alertSettingsValue);
+function runnerOn(
+  ledger: Ledger,
+  alertSettingsValue: AlertSettings,
+  holder: string,
+  logger = new MemoryLogger(),
+  leaseMs = 600,
+): AlertRunner {
+  return new AlertRunner(
+    { outbox: ledger.alerts, leases: ledger.leases, clock: systemClock, logger, holder, random: () => 0.5, leaseMs },
+    alertSettingsValue,
+  );
 }
 
 describe('overall deadlines for alert deliveries', () => {
@@ -60,7 +84,10 @@ describe('overall deadlines for alert deliveries', () => {
       ledger.certificates.recordIssued(certificate({ issuedAt: T0, lifetimeMs: 90 * DAY }));
       const clock = new FakeClock(T0 + 83 * DAY);
       const config = mailConfig(smtp.port, { KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org, oncall@example.org' });
-      const runner = makeRunner(ledger, clock, { ...alertSettings(config, createMailTransport(config)), webhook: webhookTo(receiver, 2_000) });
+      const runner = makeRunner(ledger, clock, {
+        ...alertSettings(config, createMailTransport(config)),
+        webhook: webhookTo(receiver, 2_000),
+      });
       const started = performance.now();
       const outcome = await runner.run({ reason: 'manual' });
       assert.ok(outcome.status === 'ran');
@@ -73,10 +100,17 @@ describe('overall deadlines for alert deliveries', () => {
       assert.ok(webhookAfter < 1_500, `webhook delivered after ${webhookAfter.toFixed(0)} ms, not behind the SMTP deadline`);
       assert.ok(elapsed >= 1_950 && elapsed < 2_000 + 1_500, `delivery pass took ${elapsed.toFixed(0)} ms for a 2000 ms deadline`);
       assert.equal(smtp.connections.length, 1, 'the channel is not tried again in the same pass');
-      assert.deepEqual(smtp.commands.map((c) => c.split(' ')[0]), ['EHLO'], 'the client was still waiting for its EHLO reply');
+      assert.deepEqual(
+        smtp.commands.map((c) => c.split(' ')[0]),
+        ['EHLO'],
+        'the client was still waiting for its EHLO reply',
+      );
       await until(() => smtp.connections[0]?.closedAt !== undefined, 'the dripping server sees its socket closed');
       const record = smtp.connections[0];
-      assert.ok(record?.closedAt !== undefined && record.closedAt - record.openedAt < 2_000 + 1_000, 'the socket is destroyed at the deadline, not left half-open');
+      assert.ok(
+        record?.closedAt !== undefined && record.closedAt - record.openedAt < 2_000 + 1_000,
+        'the socket is destroyed at the deadline, not left half-open',
+      );
 
       const mail = ledger.alerts.list().items[0]?.deliveries.filter((d) => d.channel === 'mail') ?? [];
       assert.equal(mail.length, 2);
@@ -194,7 +228,11 @@ describe('overall deadlines for alert deliveries', () => {
           });
         }),
     };
-    const runner = makeRunner(ledger, clock, settings({ mail: { from: 'keysmith@example.org', to: ['ops@example.org'], transport: slow, timeoutMs: 1_000 }, runTimeoutMs: 1_000 }));
+    const runner = makeRunner(
+      ledger,
+      clock,
+      settings({ mail: { from: 'keysmith@example.org', to: ['ops@example.org'], transport: slow, timeoutMs: 1_000 }, runTimeoutMs: 1_000 }),
+    );
     const started = performance.now();
     const outcome = await runner.run({ reason: 'manual' });
     assert.ok(outcome.status === 'ran');
@@ -205,7 +243,10 @@ describe('overall deadlines for alert deliveries', () => {
     assert.equal(report.sent, sent.length);
     assert.ok(report.sent >= 1 && report.sent <= 3, `${report.sent} sent in a 1000 ms pass of 400 ms sends`);
     assert.equal(report.retrying, 1, 'the attempt in flight at the deadline');
-    const failed = ledger.alerts.list({ status: 'pending' }).items.flatMap((a) => a.deliveries).filter((d) => d.lastError !== null);
+    const failed = ledger.alerts
+      .list({ status: 'pending' })
+      .items.flatMap((a) => a.deliveries)
+      .filter((d) => d.lastError !== null);
     assert.equal(failed.length, 1);
     assert.equal(failed[0]?.lastError, "the alert run's deadline of 1000 ms passed");
     assert.equal(ledger.alerts.list({ status: 'pending' }).items.length, 10 - report.sent);
@@ -299,7 +340,10 @@ describe('the alert lease in the ledger: fencing', () => {
   it('does not renew a lease that ran out, even when nobody took it', () => {
     assert.ok(ledger.leases.acquire('alerts', 'p#1', T0, 1_000));
     assert.ok(ledger.leases.renew('alerts', 'p#1', T0 + 999, 1_000));
-    assert.ok(!ledger.leases.renew('alerts', 'p#1', T0 + 1_999, 1_000), 'ran out at T0 + 1999: someone may have taken and released it meanwhile');
+    assert.ok(
+      !ledger.leases.renew('alerts', 'p#1', T0 + 1_999, 1_000),
+      'ran out at T0 + 1999: someone may have taken and released it meanwhile',
+    );
     assert.ok(!ledger.leases.renew('alerts', 'p#2', T0 + 500, 1_000), 'another token of the same process is another holder');
     ledger.leases.release('alerts', 'p#2');
     assert.equal(ledger.leases.holderOf('alerts', T0 + 1_500), 'p#1', 'release compares the token');
@@ -315,9 +359,20 @@ describe('alert delivery settings', () => {
     assert.equal(defaults.alertsSmtpAllowPlaintextAuth, false);
     assert.equal(defaults.alertsSmtpCaFile, undefined);
     const set = loadConfig({
-      env: { KEYSMITH_ALERTS_SMTP_TIMEOUT: '5s', KEYSMITH_ALERTS_RUN_TIMEOUT: '2m', KEYSMITH_ALERTS_SMTP_ALLOW_PLAINTEXT_AUTH: 'true', KEYSMITH_ALERTS_SMTP_CA_FILE: '/etc/ssl/relay.pem' },
+      env: {
+        KEYSMITH_ALERTS_SMTP_TIMEOUT: '5s',
+        KEYSMITH_ALERTS_RUN_TIMEOUT: '2m',
+        KEYSMITH_ALERTS_SMTP_ALLOW_PLAINTEXT_AUTH: 'true',
+        KEYSMITH_ALERTS_SMTP_CA_FILE: '/etc/ssl/relay.pem',
+      },
     });
-    assert.deepEqual([set.alertsSmtpTimeout, set.alertsRunTimeout, set.alertsSmtpAllowPlaintextAuth, set.alertsSmtpCaFile], [5_000, 120_000, true, '/etc/ssl/relay.pem']);
-    assert.throws(() => loadConfig({ env: { KEYSMITH_ALERTS_RUN_TIMEOUT: '20s' } }), /\(alertsRunTimeout\): expected at least alertsWebhookTimeout and alertsSmtpTimeout/);
+    assert.deepEqual(
+      [set.alertsSmtpTimeout, set.alertsRunTimeout, set.alertsSmtpAllowPlaintextAuth, set.alertsSmtpCaFile],
+      [5_000, 120_000, true, '/etc/ssl/relay.pem'],
+    );
+    assert.throws(
+      () => loadConfig({ env: { KEYSMITH_ALERTS_RUN_TIMEOUT: '20s' } }),
+      /\(alertsRunTimeout\): expected at least alertsWebhookTimeout and alertsSmtpTimeout/,
+    );
   });
 });

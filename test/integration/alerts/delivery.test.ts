@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { AlertRunner, ATTEMPT_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, alertKey, type MailMessage, type MailTransport } from '../../../src/alerts/index.js';
+import {
+  AlertRunner,
+  ATTEMPT_HEADER,
+  IDEMPOTENCY_HEADER,
+  SIGNATURE_HEADER,
+  alertKey,
+  type MailMessage,
+  type MailTransport,
+} from '../../../src/alerts/index.js';
 import { alertMetricsOn } from '../../../src/cli/alerts.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import {
@@ -75,7 +83,10 @@ describe('expiry alert delivery by webhook', () => {
     assert.equal(request.method, 'POST');
     assert.equal(request.path, '/hooks/keysmith?token=t0ps3cret');
     assert.equal(request.headers['content-type'], 'application/json');
-    assert.ok(verifySignature(WEBHOOK_SECRET, request.body, request.headers[SIGNATURE_HEADER] as string | undefined), 'HMAC-SHA256 over the body verifies');
+    assert.ok(
+      verifySignature(WEBHOOK_SECRET, request.body, request.headers[SIGNATURE_HEADER] as string | undefined),
+      'HMAC-SHA256 over the body verifies',
+    );
     assert.ok(!verifySignature('another secret entirely', request.body, request.headers[SIGNATURE_HEADER] as string | undefined));
     const key = alertKey(cert.serial, 7 * DAY);
     assert.equal(request.headers[IDEMPOTENCY_HEADER], key);
@@ -117,7 +128,13 @@ describe('expiry alert delivery by webhook', () => {
     assert.equal(listed.length, 1);
     assert.equal(listed[0]?.status, 'sent');
     assert.deepEqual(
-      listed[0]?.deliveries.map((d) => ({ channel: d.channel, recipient: d.recipient, status: d.status, attempts: d.attempts, key: d.messageKey })),
+      listed[0]?.deliveries.map((d) => ({
+        channel: d.channel,
+        recipient: d.recipient,
+        status: d.status,
+        attempts: d.attempts,
+        key: d.messageKey,
+      })),
       [{ channel: 'webhook', recipient: `http://127.0.0.1:${receiver.port}/hooks/keysmith`, status: 'sent', attempts: 1, key }],
       'listed without the token in the query',
     );
@@ -155,7 +172,10 @@ describe('expiry alert delivery by webhook', () => {
     assert.equal(receiver.requests.length, 3);
     const keys = receiver.requests.map((r) => r.headers[IDEMPOTENCY_HEADER]);
     assert.deepEqual(keys, Array(3).fill(alertKey(cert.serial, 7 * DAY)));
-    assert.deepEqual(receiver.requests.map((r) => r.headers[ATTEMPT_HEADER]), ['1', '2', '3']);
+    assert.deepEqual(
+      receiver.requests.map((r) => r.headers[ATTEMPT_HEADER]),
+      ['1', '2', '3'],
+    );
     const sent = ledger.alerts.list().items[0]!;
     assert.equal(sent.status, 'sent');
     assert.equal(sent.attempts, 3);
@@ -170,7 +190,15 @@ describe('expiry alert delivery by webhook', () => {
     const logger = new MemoryLogger();
     // Metrics through the same prom-client adapter `serve` uses.
     const runner = new AlertRunner(
-      { outbox: ledger.alerts, leases: ledger.leases, clock, logger, holder: 'metered', random: () => 0.5, metrics: alertMetricsOn(registry) },
+      {
+        outbox: ledger.alerts,
+        leases: ledger.leases,
+        clock,
+        logger,
+        holder: 'metered',
+        random: () => 0.5,
+        metrics: alertMetricsOn(registry),
+      },
       settings({ webhook: webhookTo(receiver, 300), retry: { maxAttempts: 2, baseDelayMs: 1_000, maxDelayMs: 10_000 } }),
     );
     const outcome = await runner.run({ reason: 'manual' });
@@ -251,8 +279,14 @@ describe('expiry alert delivery by webhook', () => {
     assert.equal(receiver.requests[0]!.headers[IDEMPOTENCY_HEADER], body['idempotency_key']);
     const listed = body['certificates'];
     assert.ok(Array.isArray(listed));
-    assert.deepEqual(listed.map((c) => asRecord(c)['serial']), certs.map((c) => c.serial));
-    assert.deepEqual(listed.map((c) => asRecord(c)['idempotency_key']), certs.map((c) => alertKey(c.serial, 7 * DAY)));
+    assert.deepEqual(
+      listed.map((c) => asRecord(c)['serial']),
+      certs.map((c) => c.serial),
+    );
+    assert.deepEqual(
+      listed.map((c) => asRecord(c)['idempotency_key']),
+      certs.map((c) => alertKey(c.serial, 7 * DAY)),
+    );
     const alerts = ledger.alerts.list().items;
     assert.ok(alerts.every((a) => a.status === 'sent' && a.deliveries[0]?.messageKey === body['idempotency_key']));
   });

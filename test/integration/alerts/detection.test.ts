@@ -13,7 +13,11 @@ import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger
  * an injected clock. Delivery is left out here (no channels: log only).
  */
 
-async function detect(ledger: Pick<LedgerBackend, 'alerts' | 'leases'>, clock: FakeClock, thresholds: readonly ExpiryThreshold[] = settings().thresholds): Promise<string[]> {
+async function detect(
+  ledger: Pick<LedgerBackend, 'alerts' | 'leases'>,
+  clock: FakeClock,
+  thresholds: readonly ExpiryThreshold[] = settings().thresholds,
+): Promise<string[]> {
   const outcome = await makeRunner(ledger, clock, settings({ thresholds })).run({ reason: 'manual' });
   assert.equal(outcome.status, 'ran');
   // The lease is released when the (empty) delivery pass is over; each acquisition holds its own token, so the next runner waits for it.
@@ -64,12 +68,50 @@ describe('expiry detection', () => {
   });
 
   it('counts the same set of DNS/IP names as the same identity, in any order and case, and nothing less', async () => {
-    const old = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['api.example.org', 'www.example.org'], ipAddresses: ['10.0.0.7'] });
-    const renewed = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['WWW.example.org', 'api.example.org'], ipAddresses: ['10.0.0.7'] });
-    const fewerNames = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['mail.example.org', 'smtp.example.org'] });
-    const renewedSubset = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['mail.example.org'] });
-    const moreNames = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['a.example.org'] });
-    const renewedSuperset = certificate({ issuedAt: T0 + 60 * DAY, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['a.example.org', 'b.example.org'] });
+    const old = certificate({
+      issuedAt: T0,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['api.example.org', 'www.example.org'],
+      ipAddresses: ['10.0.0.7'],
+    });
+    const renewed = certificate({
+      issuedAt: T0 + 60 * DAY,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['WWW.example.org', 'api.example.org'],
+      ipAddresses: ['10.0.0.7'],
+    });
+    const fewerNames = certificate({
+      issuedAt: T0,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['mail.example.org', 'smtp.example.org'],
+    });
+    const renewedSubset = certificate({
+      issuedAt: T0 + 60 * DAY,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['mail.example.org'],
+    });
+    const moreNames = certificate({
+      issuedAt: T0,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['a.example.org'],
+    });
+    const renewedSuperset = certificate({
+      issuedAt: T0 + 60 * DAY,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['a.example.org', 'b.example.org'],
+    });
     for (const c of [old, renewed, fewerNames, renewedSubset, moreNames, renewedSuperset]) ledger.certificates.recordIssued(c);
     clock.set(T0 + 84 * DAY);
     assert.deepEqual((await detect(ledger, clock)).sort(), [`${fewerNames.serial}@7d`, `${moreNames.serial}@7d`].sort());
@@ -153,8 +195,20 @@ describe('expiry detection', () => {
       { withinMs: 7 * DAY, profiles: null },
       { withinMs: 30 * DAY, profiles: ['root', 'intermediate'] satisfies ProfileName[] },
     ];
-    const server = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'tls-server', dnsNames: ['svc.example.org'] });
-    const intermediate = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: null, profile: 'intermediate', subject: 'CN=keysmith test intermediate' });
+    const server = certificate({
+      issuedAt: T0,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'tls-server',
+      dnsNames: ['svc.example.org'],
+    });
+    const intermediate = certificate({
+      issuedAt: T0,
+      lifetimeMs: 90 * DAY,
+      spiffeId: null,
+      profile: 'intermediate',
+      subject: 'CN=keysmith test intermediate',
+    });
     ledger.certificates.recordIssued(server);
     ledger.certificates.recordIssued(intermediate);
     clock.set(T0 + 70 * DAY);
@@ -216,7 +270,11 @@ describe('expiry detection over the CA keysmith creates', () => {
       clock.set(intermediate.notAfter - 5 * DAY);
       assert.deepEqual(await detect(core.repositories, clock, caThresholds), [`${intermediate.serial}@7d`]);
       clock.set(root.notAfter - 3 * DAY);
-      assert.deepEqual(await detect(core.repositories, clock, caThresholds), [`${root.serial}@7d`], 'first seen at 3 days left: the tightest threshold only');
+      assert.deepEqual(
+        await detect(core.repositories, clock, caThresholds),
+        [`${root.serial}@7d`],
+        'first seen at 3 days left: the tightest threshold only',
+      );
     } finally {
       await core.close();
     }

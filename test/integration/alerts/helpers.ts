@@ -188,7 +188,13 @@ export class WebhookReceiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         const index = receiver.requests.length;
-        receiver.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json: () => JSON.parse(body.toString('utf8')) as unknown });
+        receiver.requests.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body,
+          json: () => JSON.parse(body.toString('utf8')) as unknown,
+        });
         for (const wake of [...receiver.waiters]) wake();
         const answer = receiver.behaviour(index);
         if (answer === 'hang') return;
@@ -325,9 +331,21 @@ export interface RunnerOptions {
 }
 
 /** A runner over `ledger` (either backend: its outbox and leases) with jitter pinned to its midpoint. */
-export function makeRunner(ledger: Pick<LedgerBackend, 'alerts' | 'leases'>, clock: FakeClock, alertSettings: AlertSettings, options: RunnerOptions = {}): AlertRunner {
+export function makeRunner(
+  ledger: Pick<LedgerBackend, 'alerts' | 'leases'>,
+  clock: FakeClock,
+  alertSettings: AlertSettings,
+  options: RunnerOptions = {},
+): AlertRunner {
   return new AlertRunner(
-    { outbox: ledger.alerts, leases: ledger.leases, clock, logger: options.logger ?? new MemoryLogger(), holder: options.holder ?? 'test-process', random: () => 0.5 },
+    {
+      outbox: ledger.alerts,
+      leases: ledger.leases,
+      clock,
+      logger: options.logger ?? new MemoryLogger(),
+      holder: options.holder ?? 'test-process',
+      random: () => 0.5,
+    },
     alertSettings,
   );
 }

@@ -36,7 +36,9 @@ describe('SMTP AUTH only over TLS', () => {
   });
 
   async function runAgainst(config: Config) {
-    const outcome = await makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config))).run({ reason: 'manual' });
+    const outcome = await makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config))).run({
+      reason: 'manual',
+    });
     assert.ok(outcome.status === 'ran');
     return outcome.delivered;
   }
@@ -66,7 +68,13 @@ describe('SMTP AUTH only over TLS', () => {
     try {
       const config = mailConfig(smtp.port, { KEYSMITH_ALERTS_SMTP_ALLOW_PLAINTEXT_AUTH: 'true' });
       const logger = new MemoryLogger();
-      const composed = composeAlerts({ config: { ...config, alertsSchedule: 'off' }, ledger, clock: new FakeClock(T0 + 83 * DAY), logger, random: () => 0.5 });
+      const composed = composeAlerts({
+        config: { ...config, alertsSchedule: 'off' },
+        ledger,
+        clock: new FakeClock(T0 + 83 * DAY),
+        logger,
+        random: () => 0.5,
+      });
       assert.ok(logger.messages('warn').some((m) => /alertsSmtpAllowPlaintextAuth is set: SMTP credentials go out in clear text/.test(m)));
       const outcome = await composed.runner.run({ reason: 'manual' });
       assert.ok(outcome.status === 'ran');
@@ -83,7 +91,12 @@ describe('SMTP AUTH only over TLS', () => {
     const smtp = await ScriptedSmtpServer.start({ offerStartTls: false });
     try {
       const config = loadConfig({
-        env: { KEYSMITH_ALERTS_SMTP_HOST: '127.0.0.1', KEYSMITH_ALERTS_SMTP_PORT: String(smtp.port), KEYSMITH_ALERTS_MAIL_FROM: 'keysmith@pki.example', KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org' },
+        env: {
+          KEYSMITH_ALERTS_SMTP_HOST: '127.0.0.1',
+          KEYSMITH_ALERTS_SMTP_PORT: String(smtp.port),
+          KEYSMITH_ALERTS_MAIL_FROM: 'keysmith@pki.example',
+          KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org',
+        },
       });
       const logger = new MemoryLogger();
       composeAlerts({ config: { ...config, alertsSchedule: 'off' }, ledger, logger });
@@ -109,7 +122,29 @@ describe('SMTP STARTTLS with a verified certificate', () => {
     caFile = join(dir, 'relay.pem');
     const keyFile = join(dir, 'relay.key');
     // A self-signed relay certificate for 127.0.0.1: trusted only through alertsSmtpCaFile.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', caFile, '-days', '1', '-subj', '/CN=relay.test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore', timeout: 20_000 });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        caFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=relay.test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore', timeout: 20_000 },
+    );
     smtp = new SMTPServer({
       secure: false,
       key: readFileSync(keyFile),
@@ -145,7 +180,9 @@ describe('SMTP STARTTLS with a verified certificate', () => {
 
   it('logs in after STARTTLS to a relay whose certificate alertsSmtpCaFile verifies', async () => {
     const config = mailConfig(port, { KEYSMITH_ALERTS_SMTP_CA_FILE: caFile });
-    const outcome = await makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config))).run({ reason: 'manual' });
+    const outcome = await makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config))).run({
+      reason: 'manual',
+    });
     assert.ok(outcome.status === 'ran');
     assert.deepEqual(await outcome.delivered, { sent: 1, retrying: 0, failed: 0, isPartial: false });
     assert.deepEqual(logins, [{ username: 'relay-user', secure: true }]);
@@ -153,7 +190,9 @@ describe('SMTP STARTTLS with a verified certificate', () => {
 
   it('refuses a relay certificate it cannot verify (no CA file): no AUTH, the error says why', async () => {
     const config = mailConfig(port);
-    const outcome = await makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config))).run({ reason: 'manual' });
+    const outcome = await makeRunner(ledger, new FakeClock(T0 + 83 * DAY), alertSettings(config, createMailTransport(config))).run({
+      reason: 'manual',
+    });
     assert.ok(outcome.status === 'ran');
     assert.deepEqual(await outcome.delivered, { sent: 0, retrying: 1, failed: 0, isPartial: false });
     assert.deepEqual(logins, []);

@@ -38,7 +38,12 @@ describe('expiry alert delivery by mail (SMTP)', () => {
   }
 
   it('mails each recipient once per certificate, with the idempotency key as Message-ID', async () => {
-    const cert = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY, spiffeId: `spiffe://${TRUST_DOMAIN}/billing`, dnsNames: ['billing.internal'] });
+    const cert = certificate({
+      issuedAt: T0,
+      lifetimeMs: 90 * DAY,
+      spiffeId: `spiffe://${TRUST_DOMAIN}/billing`,
+      dnsNames: ['billing.internal'],
+    });
     ledger.certificates.recordIssued(cert);
     const clock = new FakeClock(T0 + 83 * 86_400_000);
     const config = configFor();
@@ -47,7 +52,13 @@ describe('expiry alert delivery by mail (SMTP)', () => {
     assert.ok(outcome.status === 'ran');
     assert.deepEqual(await outcome.delivered, { sent: 2, retrying: 0, failed: 0, isPartial: false });
     await smtp.waitForMails(2);
-    assert.deepEqual(smtp.mails.map((m) => m.to).flat().sort(), ['oncall@example.org', 'ops@example.org']);
+    assert.deepEqual(
+      smtp.mails
+        .map((m) => m.to)
+        .flat()
+        .sort(),
+      ['oncall@example.org', 'ops@example.org'],
+    );
     const key = alertKey(cert.serial, 7 * DAY);
     for (const mail of smtp.mails) {
       assert.equal(mail.from, 'keysmith@pki.example');

@@ -90,7 +90,10 @@ describe('alert processes on one ledger', () => {
 
     assert.equal(receiver.requests.length, 2);
     const key = alertKey(serial, 7 * DAY);
-    assert.deepEqual(receiver.requests.map((r) => r.headers[IDEMPOTENCY_HEADER]), [key, key]);
+    assert.deepEqual(
+      receiver.requests.map((r) => r.headers[IDEMPOTENCY_HEADER]),
+      [key, key],
+    );
     const serials = receiver.requests.map((r) => (r.json() as { certificates: { serial: string }[] }).certificates.map((c) => c.serial));
     assert.deepEqual(serials, [[serial], [serial]], 'the same alert, so the receiver can drop the duplicate by its key');
     const after = tmp.open();
@@ -119,7 +122,10 @@ describe('alert processes on one ledger', () => {
       await Promise.all(children.map((c) => c.kill()));
     }
     assert.equal(outcomes.filter((o) => o === 'ran').length, 1, outcomes.join(', '));
-    assert.ok(outcomes.every((o) => o === 'ran' || o === 'skipped:already-ran'), outcomes.join(', '));
+    assert.ok(
+      outcomes.every((o) => o === 'ran' || o === 'skipped:already-ran'),
+      outcomes.join(', '),
+    );
     assert.equal(receiver.requests.length, 1);
 
     // The next day's tick runs again (and finds nothing new).

@@ -37,7 +37,14 @@ describe('alert routes', () => {
         KEYSMITH_ALERTS_WEBHOOK_TIMEOUT: '2s',
       },
     });
-    alerts = composeAlerts({ config, ledger, clock: new FakeClock(NOW), logger: alertLogger('silent'), holder: 'routes-test', random: () => 0.5 });
+    alerts = composeAlerts({
+      config,
+      ledger,
+      clock: new FakeClock(NOW),
+      logger: alertLogger('silent'),
+      holder: 'routes-test',
+      random: () => 0.5,
+    });
     served = await serve({ deps: { alerts: alerts.port } });
     enrol(served.ledger, ids.admin);
   });
@@ -117,15 +124,21 @@ describe('alert routes', () => {
   });
 
   it('pages newest first with a cursor', async () => {
-    for (let i = 0; i < 3; i += 1) ledger.certificates.recordIssued(certificate({ issuedAt: NOW - 84 * DAY + i * HOUR, lifetimeMs: 90 * DAY }));
+    for (let i = 0; i < 3; i += 1)
+      ledger.certificates.recordIssued(certificate({ issuedAt: NOW - 84 * DAY + i * HOUR, lifetimeMs: 90 * DAY }));
     const outcome = await alerts.runner.run({ reason: 'manual' });
     assert.ok(outcome.status === 'ran');
     await outcome.delivered;
     const first = asRecord((await send(served.port, { path: '/v1/alerts?limit=2', identity: ids.admin })).json());
     const ids1 = (first['items'] as unknown[]).map((item) => asRecord(item)['id']);
     assert.deepEqual(ids1, [3, 2]);
-    const second = asRecord((await send(served.port, { path: `/v1/alerts?limit=2&cursor=${String(first['next_cursor'])}`, identity: ids.admin })).json());
-    assert.deepEqual((second['items'] as unknown[]).map((item) => asRecord(item)['id']), [1]);
+    const second = asRecord(
+      (await send(served.port, { path: `/v1/alerts?limit=2&cursor=${String(first['next_cursor'])}`, identity: ids.admin })).json(),
+    );
+    assert.deepEqual(
+      (second['items'] as unknown[]).map((item) => asRecord(item)['id']),
+      [1],
+    );
     assert.equal(second['next_cursor'], null);
   });
 

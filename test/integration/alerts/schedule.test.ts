@@ -3,7 +3,20 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { ALERT_LEASE, AlertSchedule, cronPeriodMs, type AlertRunner } from '../../../src/alerts/index.js';
 import { openLedger, type Ledger } from '../../../src/ledger/index.js';
-import { certificate, DAY, FakeClock, HOUR, makeRunner, MemoryLogger, settings, T0, tempLedger, WebhookReceiver, webhookTo, type TempLedger } from './helpers.js';
+import {
+  certificate,
+  DAY,
+  FakeClock,
+  HOUR,
+  makeRunner,
+  MemoryLogger,
+  settings,
+  T0,
+  tempLedger,
+  WebhookReceiver,
+  webhookTo,
+  type TempLedger,
+} from './helpers.js';
 
 /**
  * When runs happen: node-cron ticks in UTC, the catch-up at start-up, the
@@ -20,9 +33,7 @@ interface RunRow {
 function runs(path: string): RunRow[] {
   const db = new Database(path, { readonly: true });
   try {
-    return db
-      .prepare<[], RunRow>('SELECT reason, slot, holder, finished_at IS NOT NULL AS finished FROM alert_runs ORDER BY id')
-      .all();
+    return db.prepare<[], RunRow>('SELECT reason, slot, holder, finished_at IS NOT NULL AS finished FROM alert_runs ORDER BY id').all();
   } finally {
     db.close();
   }
@@ -40,7 +51,10 @@ describe('cron periods', () => {
     const ledger = openLedger({ path: ':memory:' });
     try {
       const runner = makeRunner(ledger, new FakeClock(), settings());
-      assert.throws(() => new AlertSchedule({ expression: '61 * * * *', runner, clock: new FakeClock(), logger: new MemoryLogger() }), /not a cron expression/);
+      assert.throws(
+        () => new AlertSchedule({ expression: '61 * * * *', runner, clock: new FakeClock(), logger: new MemoryLogger() }),
+        /not a cron expression/,
+      );
     } finally {
       ledger.close();
     }
@@ -90,7 +104,10 @@ describe('the alert schedule', () => {
     clock.advance(2 * HOUR);
     const third = schedule('0 9 * * *', makeRunner(ledger, clock, alertSettings, { holder: 'third' }));
     await third.start();
-    assert.deepEqual(runs(tmp.path).map((r) => `${r.reason}/${r.holder}`), ['catch-up/first', 'catch-up/third']);
+    assert.deepEqual(
+      runs(tmp.path).map((r) => `${r.reason}/${r.holder}`),
+      ['catch-up/first', 'catch-up/third'],
+    );
     assert.equal(receiver.requests.length, 1, 'still one delivery');
   });
 
@@ -101,7 +118,10 @@ describe('the alert schedule', () => {
     assert.equal((await s.runSlot(slot)).status, 'ran');
     assert.deepEqual(await s.runSlot(slot), { status: 'skipped', reason: 'already-ran' });
     assert.equal((await s.runSlot(slot + DAY)).status, 'ran');
-    assert.deepEqual(runs(tmp.path).map((r) => r.slot), [slot, slot + DAY]);
+    assert.deepEqual(
+      runs(tmp.path).map((r) => r.slot),
+      [slot, slot + DAY],
+    );
   });
 
   it('waits for a lease another process holds, within its patience, then runs the tick', async () => {
@@ -148,6 +168,9 @@ describe('the alert schedule', () => {
     await receiver.waitForRequests(1, 5_000);
     const scheduled = runs(tmp.path).filter((r) => r.reason === 'schedule');
     assert.ok(scheduled.length >= 1);
-    assert.ok(scheduled.every((r) => r.slot !== null && r.slot % 1000 === 0), 'slots are whole seconds');
+    assert.ok(
+      scheduled.every((r) => r.slot !== null && r.slot % 1000 === 0),
+      'slots are whole seconds',
+    );
   });
 });

@@ -134,7 +134,10 @@ describe('keysmith certs list over 1,100+ certificates', () => {
   it('lists status expired (longest expired first) and valid without them, as the API does', async () => {
     const expiredDoc = oneDocument(CertificateListJson, await keysmith(['certs', 'list', '--status', 'expired', '--json']));
     const byNotAfter = [...expired].sort((a, b) => a.notAfter - b.notAfter).map((c) => c.serial);
-    assert.deepEqual(expiredDoc.certificates.map((c) => c.serial), byNotAfter);
+    assert.deepEqual(
+      expiredDoc.certificates.map((c) => c.serial),
+      byNotAfter,
+    );
     for (const c of expiredDoc.certificates) assert.equal(c.status, 'expired');
     assert.deepEqual(expiredDoc.certificates, await apiListing('&status=expired'));
 

@@ -25,7 +25,14 @@ export function keysmithRunner(env: NodeJS.ProcessEnv): (args: readonly string[]
 
 /** Base environment of a child keysmith on one data directory. */
 export function cliEnv(dataDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'], HOME: process.env['HOME'], USER: 'tester', KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LOG_LEVEL: 'silent', ...extra };
+  return {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    USER: 'tester',
+    KEYSMITH_DATA_DIR: dataDir,
+    KEYSMITH_LOG_LEVEL: 'silent',
+    ...extra,
+  };
 }
 
 let nextSerial = 0x70_0000;
@@ -115,7 +122,12 @@ export interface CliStack {
 export async function startCliStack(prefix: string): Promise<CliStack> {
   const dataDir = await mkdtemp(join(tmpdir(), prefix));
   const port = await freePort();
-  const env = { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' };
+  const env = {
+    KEYSMITH_DATA_DIR: dataDir,
+    KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+    KEYSMITH_LOG_LEVEL: 'silent',
+    KEYSMITH_ALERTS_SCHEDULE: 'off',
+  };
   const core = await openCore(loadConfig({ env }));
   const server = await startServer(core);
   const api = httpsClient(server.port, {

@@ -66,7 +66,12 @@ describe('crypto worker errors in the composition root', () => {
     const stderr = child.stderr.split('\n');
     assert.deepEqual(
       stderr.filter((line) => /^(first|replaced) |crypto worker/.test(line)),
-      ['first malformed', 'keysmith: warning: a crypto worker failed and is replaced: worker bug before serve', 'replaced malformed', 'replaced malformed'],
+      [
+        'first malformed',
+        'keysmith: warning: a crypto worker failed and is replaced: worker bug before serve',
+        'replaced malformed',
+        'replaced malformed',
+      ],
     );
     const log = child.stdout
       .split('\n')

@@ -42,7 +42,11 @@ describe('keysmith --version and --help', () => {
       assert.equal(result.code, 0, result.stderr);
       const help = result.stdout;
       assert.ok(help.startsWith(`${command.summary}\n\nusage: ${command.usage}\n\noptions:\n`), help);
-      const options = { ...command.options, config: { type: 'string', value: 'FILE', short: 'c', help: 'settings file' }, help: { type: 'boolean', short: 'h', help: 'show this help' } };
+      const options = {
+        ...command.options,
+        config: { type: 'string', value: 'FILE', short: 'c', help: 'settings file' },
+        help: { type: 'boolean', short: 'h', help: 'show this help' },
+      };
       for (const [name, spec] of Object.entries(options)) {
         const flag = `--${name}${spec.short === undefined ? '' : `, -${spec.short}`}${'value' in spec && spec.value !== undefined ? ` ${spec.value}` : ''}`;
         const line = help.split('\n').find((l) => l.startsWith(`  ${flag} `) || l.startsWith(`  ${flag}  `));
@@ -59,7 +63,10 @@ describe('keysmith --version and --help', () => {
     const tokens = await keysmith(['tokens', 'create', '--help']);
     assert.match(tokens.stdout, /^ {2}--ttl DURATION\s+how long the token can be used, 1m to 7d \(default: 10m\)$/m);
     const revoke = await keysmith(['revoke', '--help']);
-    assert.match(revoke.stdout, /^ {2}--reason REASON\s+RFC 5280 section 5\.3\.1 reason, as the HTTP API takes it: .+ \(default: unspecified\)$/m);
+    assert.match(
+      revoke.stdout,
+      /^ {2}--reason REASON\s+RFC 5280 section 5\.3\.1 reason, as the HTTP API takes it: .+ \(default: unspecified\)$/m,
+    );
     const list = await keysmith(['certs', 'list', '--help']);
     assert.match(list.stdout, /^ {2}--limit N\s+rows per page, 1 to 500 \(default: 100; 500 with --all\)$/m);
     assert.match(list.stdout, /^ {2}--config, -c FILE\s+settings file \(YAML or JSON\); KEYSMITH_\* variables override it$/m);

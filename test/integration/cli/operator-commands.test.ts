@@ -74,7 +74,10 @@ describe('keysmith tokens, acme eab and entries listings', () => {
   });
 
   it('tokens: create shows the token once; list shows id and status, never the token or its hash; revoke makes it unusable', async () => {
-    const created = oneDocument(z.strictObject({ tokens: z.array(CreatedTokenJson).length(1) }), await keysmith(['tokens', 'create', '--spiffe-id', NODE, '--ttl', '30m', '--json']));
+    const created = oneDocument(
+      z.strictObject({ tokens: z.array(CreatedTokenJson).length(1) }),
+      await keysmith(['tokens', 'create', '--spiffe-id', NODE, '--ttl', '30m', '--json']),
+    );
     const [token] = created.tokens;
     assert.ok(token !== undefined);
     assert.equal(token.spiffe_id, NODE);
@@ -83,7 +86,10 @@ describe('keysmith tokens, acme eab and entries listings', () => {
     assert.equal(Date.parse(token.expires_at) - Date.parse(token.created_at), 30 * 60_000);
     const hash = createHash('sha256').update(token.token).digest('hex');
 
-    const second = oneDocument(z.strictObject({ tokens: z.array(CreatedTokenJson).length(1) }), await keysmith(['tokens', 'create', '--spiffe-id', `spiffe://${TD}/node/web-2`, '--json']));
+    const second = oneDocument(
+      z.strictObject({ tokens: z.array(CreatedTokenJson).length(1) }),
+      await keysmith(['tokens', 'create', '--spiffe-id', `spiffe://${TD}/node/web-2`, '--json']),
+    );
     const listed = await keysmith(['tokens', 'list', '--json']);
     assert.ok(!listed.stdout.includes(hash) && !listed.stdout.includes(token.token), 'no token, no hash');
     const document = oneDocument(z.strictObject({ tokens: z.array(TokenJson), next_cursor: z.string().nullable() }), listed);
@@ -91,24 +97,50 @@ describe('keysmith tokens, acme eab and entries listings', () => {
     assert.ok(second.tokens[0] !== undefined);
     assert.deepEqual(document, { tokens: [withoutSecret(token), withoutSecret(second.tokens[0])], next_cursor: null });
 
-    const revoked = oneDocument(z.strictObject({ tokens: z.array(TokenJson).length(1) }), await keysmith(['tokens', 'revoke', token.id, '--json']));
+    const revoked = oneDocument(
+      z.strictObject({ tokens: z.array(TokenJson).length(1) }),
+      await keysmith(['tokens', 'revoke', token.id, '--json']),
+    );
     assert.equal(revoked.tokens[0]?.status, 'revoked');
     assert.equal(revoked.tokens[0]?.id, token.id);
     assert.ok(revoked.tokens[0]?.revoked_at !== null);
 
     const human = await keysmith(['tokens', 'list', '--status', 'revoked']);
     assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, new RegExp(`^ID\\s+STATUS\\s+CREATED\\s+EXPIRES\\s+LEFT\\s+CREATED BY\\s+NODE\\n${token.id}\\s+revoked\\s+\\S+\\s+\\S+\\s+-\\s+cli:tester\\s+${NODE}\\n$`));
+    assert.match(
+      human.stdout,
+      new RegExp(
+        `^ID\\s+STATUS\\s+CREATED\\s+EXPIRES\\s+LEFT\\s+CREATED BY\\s+NODE\\n${token.id}\\s+revoked\\s+\\S+\\s+\\S+\\s+-\\s+cli:tester\\s+${NODE}\\n$`,
+      ),
+    );
     const unused = await keysmith(['tokens', 'list', '--status', 'unused']);
     assert.match(unused.stdout, new RegExp(`^${second.tokens[0]?.id ?? 'x'}\\s+unused\\s+\\S+\\s+\\S+\\s+(9|10)m\\s+`, 'm'));
 
     // Revoked: the SVID service the attestation route calls refuses it, with a good CSR, and issues nothing.
     const csrDir = join(dataDir, 'csr');
     await mkdir(csrDir);
-    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(csrDir, 'k.pem'), '-subj', '/CN=web-1', '-out', join(csrDir, 'r.csr')], {
-      stdio: 'ignore',
-      timeout: 10_000,
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(csrDir, 'k.pem'),
+        '-subj',
+        '/CN=web-1',
+        '-out',
+        join(csrDir, 'r.csr'),
+      ],
+      {
+        stdio: 'ignore',
+        timeout: 10_000,
+      },
+    );
     const svid = await openSvid(core);
     await assert.rejects(svid.attestJoinToken({ token: token.token, csr: await readFile(join(csrDir, 'r.csr'), 'utf8') }, '192.0.2.9'), {
       kind: 'unauthorized',
@@ -124,7 +156,10 @@ describe('keysmith tokens, acme eab and entries listings', () => {
   });
 
   it('acme eab: create shows the HMAC key once; list never; revoke marks it and says so', async () => {
-    const created = oneDocument(z.strictObject({ eab_keys: z.array(CreatedEabJson).length(1) }), await keysmith(['acme', 'eab', 'create', '--json']));
+    const created = oneDocument(
+      z.strictObject({ eab_keys: z.array(CreatedEabJson).length(1) }),
+      await keysmith(['acme', 'eab', 'create', '--json']),
+    );
     const [key] = created.eab_keys;
     assert.ok(key !== undefined);
     assert.equal(key.status, 'unbound');
@@ -138,18 +173,27 @@ describe('keysmith tokens, acme eab and entries listings', () => {
     const revoked = await keysmith(['acme', 'eab', 'revoke', key.key_id]);
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.equal(revoked.stdout, `revoked ${key.key_id}\n`);
-    const after = oneDocument(z.strictObject({ eab_keys: z.array(EabJson), next_cursor: z.null() }), await keysmith(['acme', 'eab', 'list', '--status', 'revoked', '--json']));
+    const after = oneDocument(
+      z.strictObject({ eab_keys: z.array(EabJson), next_cursor: z.null() }),
+      await keysmith(['acme', 'eab', 'list', '--status', 'revoked', '--json']),
+    );
     assert.equal(after.eab_keys.length, 1);
     assert.equal(after.eab_keys[0]?.status, 'revoked');
     assert.equal((await core.repositories.acme.eabKeys.findEabKey(key.key_id))?.revokedAt, Date.parse(after.eab_keys[0]?.revoked_at ?? ''));
-    const none = oneDocument(z.strictObject({ eab_keys: z.array(EabJson), next_cursor: z.null() }), await keysmith(['acme', 'eab', 'list', '--status', 'unbound', '--json']));
+    const none = oneDocument(
+      z.strictObject({ eab_keys: z.array(EabJson), next_cursor: z.null() }),
+      await keysmith(['acme', 'eab', 'list', '--status', 'unbound', '--json']),
+    );
     assert.deepEqual(none.eab_keys, []);
   });
 
-  it('entries list pages past 500 entries: --all --json is one document equal to the API\'s listing', async () => {
+  it("entries list pages past 500 entries: --all --json is one document equal to the API's listing", async () => {
     const svid = await openSvid(core);
     for (let i = 0; i < 520; i++) await svid.createEntry('cli:seed', { spiffeId: `spiffe://${TD}/app/a${i}`, parentId: NODE });
-    const document = oneDocument(z.strictObject({ entries: z.array(EntryJson), next_cursor: z.null() }), await keysmith(['entries', 'list', '--all', '--json']));
+    const document = oneDocument(
+      z.strictObject({ entries: z.array(EntryJson), next_cursor: z.null() }),
+      await keysmith(['entries', 'list', '--all', '--json']),
+    );
     assert.equal(document.entries.length, 520);
     const fromApi: unknown[] = [];
     let cursor: string | null = null;
@@ -161,9 +205,15 @@ describe('keysmith tokens, acme eab and entries listings', () => {
     } while (cursor !== null);
     assert.deepEqual(document.entries, fromApi);
 
-    const first = oneDocument(z.strictObject({ entries: z.array(EntryJson), next_cursor: z.string() }), await keysmith(['entries', 'list', '--limit', '500', '--json']));
+    const first = oneDocument(
+      z.strictObject({ entries: z.array(EntryJson), next_cursor: z.string() }),
+      await keysmith(['entries', 'list', '--limit', '500', '--json']),
+    );
     assert.equal(first.entries.length, 500);
-    const rest = oneDocument(z.strictObject({ entries: z.array(EntryJson), next_cursor: z.null() }), await keysmith(['entries', 'list', '--cursor', first.next_cursor, '--json']));
+    const rest = oneDocument(
+      z.strictObject({ entries: z.array(EntryJson), next_cursor: z.null() }),
+      await keysmith(['entries', 'list', '--cursor', first.next_cursor, '--json']),
+    );
     assert.deepEqual([...first.entries, ...rest.entries], document.entries);
     const human = await keysmith(['entries', 'list', '--all']);
     assert.equal(human.stdout.trimEnd().split('\n').length, 520);

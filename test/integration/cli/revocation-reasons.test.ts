@@ -13,9 +13,17 @@ import { MAIN } from './cli-fixtures.js';
 
 async function apiReasons(): Promise<string[]> {
   const spec: unknown = JSON.parse(await readFile(fileURLToPath(new URL('../../../../openapi/openapi.json', import.meta.url)), 'utf8'));
-  const operation = (spec as { paths: Record<string, Record<string, { operationId?: string; requestBody?: { content: Record<string, { schema: { properties: { reason: { enum: string[] } } } }> } }>> }).paths[
-    '/v1/certificates/{serial}/revoke'
-  ]?.['post'];
+  const operation = (
+    spec as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { operationId?: string; requestBody?: { content: Record<string, { schema: { properties: { reason: { enum: string[] } } } }> } }
+        >
+      >;
+    }
+  ).paths['/v1/certificates/{serial}/revoke']?.['post'];
   assert.equal(operation?.operationId, 'revokeCertificate');
   const reasons = operation?.requestBody?.content['application/json']?.schema.properties.reason.enum;
   assert.ok(Array.isArray(reasons), 'the revoke body lists its reasons');
@@ -34,6 +42,9 @@ describe('revocation reasons: one set for the CLI and the API', () => {
       timeoutMs: 30_000,
     });
     assert.equal(result.code, 2);
-    assert.match(result.stderr, new RegExp(`^keysmith revoke: --reason: expected one of ${(await apiReasons()).join(', ')}, got 'removeFromCRL'$`, 'm'));
+    assert.match(
+      result.stderr,
+      new RegExp(`^keysmith revoke: --reason: expected one of ${(await apiReasons()).join(', ')}, got 'removeFromCRL'$`, 'm'),
+    );
   });
 });

@@ -127,10 +127,20 @@ describe('route-group policies over mutual TLS (DESIGN: identity and authorizati
       const items = asRecord(listed.json())['items'];
       assert.ok(Array.isArray(items) && items.length === 1);
       const other = enrol(served.ledger, ids.workload);
-      const revoked = await send(served.port, { path: `/v1/certificates/${other}/revoke`, method: 'POST', body: JSON.stringify({ reason: 'keyCompromise' }), agent });
+      const revoked = await send(served.port, {
+        path: `/v1/certificates/${other}/revoke`,
+        method: 'POST',
+        body: JSON.stringify({ reason: 'keyCompromise' }),
+        agent,
+      });
       assert.equal(revoked.status, 200, revoked.body);
       assert.equal(asRecord(revoked.json())['status'], 'revoked');
-      const again = await send(served.port, { path: `/v1/certificates/${other}/revoke`, method: 'POST', body: JSON.stringify({ reason: 'keyCompromise' }), agent });
+      const again = await send(served.port, {
+        path: `/v1/certificates/${other}/revoke`,
+        method: 'POST',
+        body: JSON.stringify({ reason: 'keyCompromise' }),
+        agent,
+      });
       assert.equal(again.status, 409);
       served.ledger.revoke(serial, 'keyCompromise');
       const refused = await send(served.port, { path: '/v1/certificates', agent });
@@ -228,7 +238,11 @@ describe('principalOf (X509-SVID §2, §4.1)', () => {
     assert.equal(principalOf(leaf([`spiffe://${TRUST_DOMAIN}/node/n1`]), TRUST_DOMAIN)?.kind, 'node');
     assert.equal(principalOf(leaf([`spiffe://${TRUST_DOMAIN}/ns/prod/sa/web`]), TRUST_DOMAIN)?.kind, 'workload');
     assert.equal(principalOf(leaf([`spiffe://${TRUST_DOMAIN}/administrator`]), TRUST_DOMAIN)?.kind, 'workload');
-    assert.equal(principalOf(leaf([`spiffe://${TRUST_DOMAIN}/admin`]), TRUST_DOMAIN)?.kind, 'workload', 'a bare /admin names no administrator');
+    assert.equal(
+      principalOf(leaf([`spiffe://${TRUST_DOMAIN}/admin`]), TRUST_DOMAIN)?.kind,
+      'workload',
+      'a bare /admin names no administrator',
+    );
     assert.equal(principalOf(leaf([`spiffe://${TRUST_DOMAIN}/node`]), TRUST_DOMAIN)?.kind, 'workload');
   });
 

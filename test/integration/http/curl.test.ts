@@ -20,10 +20,16 @@ describe('curl (OpenSSL) against the app over our TLS', skip, () => {
 
   function curl(port: number, path: string, ...extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return runProcess('curl', [
-      '--silent', '--show-error', '--max-time', '10',
-      '--resolve', `localhost:${port}:127.0.0.1`,
-      '--cacert', fixturePath('ca.pem'),
-      '--write-out', '\n%{http_code} %{content_type}',
+      '--silent',
+      '--show-error',
+      '--max-time',
+      '10',
+      '--resolve',
+      `localhost:${port}:127.0.0.1`,
+      '--cacert',
+      fixturePath('ca.pem'),
+      '--write-out',
+      '\n%{http_code} %{content_type}',
       ...extra,
       `https://localhost:${port}${path}`,
     ]);
@@ -32,7 +38,14 @@ describe('curl (OpenSSL) against the app over our TLS', skip, () => {
   it('lists certificates with the admin’s --cert/--key (200)', async () => {
     served = await serve();
     enrol(served.ledger, ids.admin);
-    const result = await curl(served.port, '/v1/certificates?expiring_within=7d', '--cert', ids.admin.chainPath, '--key', ids.admin.keyPath);
+    const result = await curl(
+      served.port,
+      '/v1/certificates?expiring_within=7d',
+      '--cert',
+      ids.admin.chainPath,
+      '--key',
+      ids.admin.keyPath,
+    );
     assert.equal(result.code, 0, result.stderr);
     const [body = '', status = ''] = result.stdout.split('\n');
     assert.equal(status, '200 application/json; charset=utf-8');
@@ -58,8 +71,12 @@ describe('curl (OpenSSL) against the app over our TLS', skip, () => {
     const result = await curl(
       served.port,
       `/v1/certificates/${serial}/revoke`,
-      '--cert', ids.admin.chainPath, '--key', ids.admin.keyPath,
-      '--json', '{"reason":"superseded"}',
+      '--cert',
+      ids.admin.chainPath,
+      '--key',
+      ids.admin.keyPath,
+      '--json',
+      '{"reason":"superseded"}',
     );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /\n200 application\/json/);

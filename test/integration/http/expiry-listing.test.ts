@@ -57,7 +57,12 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     return parsed.items.map((item: unknown) => (typeof item === 'object' && item !== null && 'serial' in item ? String(item.serial) : ''));
   };
 
-  function record(profile: NewCertificateRecord['profile'], spiffeId: string | null, issuedAt: number, lifetimeMs: number): NewCertificateRecord {
+  function record(
+    profile: NewCertificateRecord['profile'],
+    spiffeId: string | null,
+    issuedAt: number,
+    lifetimeMs: number,
+  ): NewCertificateRecord {
     const der = randomBytes(400);
     const serial = `7${randomBytes(8).toString('hex')}1`;
     return {
@@ -86,7 +91,12 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     dataDir = await mkdtemp(join(tmpdir(), 'keysmith-expiry-listing-'));
     const port = await freePort();
     const config = loadConfig({
-      env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' },
+      env: {
+        KEYSMITH_DATA_DIR: dataDir,
+        KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+        KEYSMITH_LOG_LEVEL: 'silent',
+        KEYSMITH_ALERTS_SCHEDULE: 'off',
+      },
     });
     core = await openCore(config);
     server = await startServer(core);
@@ -113,8 +123,11 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     assert.ok(listed.includes(expiringServer.serial));
     assert.ok(listed.includes(stopped.serial));
     assert.ok(!listed.includes(renewedOld.serial) && !listed.includes(renewedNew.serial));
-    const svids = (await core.repositories.certificates.list({ expiringWithinMs: 7 * DAY, include: 'all', profile: 'svid', limit: 500 })).items;
-    for (const svid of svids) if (svid.serial !== stopped.serial) assert.ok(!listed.includes(svid.serial), `${svid.serial} (${svid.spiffeId ?? ''}) is not for a person`);
+    const svids = (await core.repositories.certificates.list({ expiringWithinMs: 7 * DAY, include: 'all', profile: 'svid', limit: 500 }))
+      .items;
+    for (const svid of svids)
+      if (svid.serial !== stopped.serial)
+        assert.ok(!listed.includes(svid.serial), `${svid.serial} (${svid.spiffeId ?? ''}) is not for a person`);
     assert.deepEqual(listed, serialsOf(await get('/v1/certificates?expiring_within=7d&include=attention&limit=500')));
   });
 
@@ -129,7 +142,10 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
     assert.equal(byDefault.code, 0, byDefault.stderr);
     assert.ok(byDefault.stdout.includes(expiringServer.serial) && byDefault.stdout.includes(stopped.serial), byDefault.stdout);
     assert.ok(!byDefault.stdout.includes(renewedOld.serial) && !byDefault.stdout.includes(renewedNew.serial), byDefault.stdout);
-    const all = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d', '--include', 'all'], { env, timeoutMs: 30_000 });
+    const all = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--expiring', '7d', '--include', 'all'], {
+      env,
+      timeoutMs: 30_000,
+    });
     assert.equal(all.code, 0, all.stderr);
     for (const r of [expiringServer, stopped, renewedOld, renewedNew]) assert.ok(all.stdout.includes(r.serial), r.serial);
     const alone = await runProcess(process.execPath, [MAIN, 'certs', 'list', '--include', 'all'], { env, timeoutMs: 30_000 });

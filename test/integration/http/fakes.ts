@@ -5,8 +5,22 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { DomainError } from '../../../src/shared/errors.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, ProfileName, RevocationReason, SubjectAltName } from '../../../src/domain/certificates.js';
-import type { CertificateReader, CertificateRevoker, CertificateStatusView, HealthCheck, HealthCheckResult, TrustBundleSource } from '../../../src/http/ports.js';
+import type {
+  CertificatePage,
+  CertificateQuery,
+  CertificateRecord,
+  ProfileName,
+  RevocationReason,
+  SubjectAltName,
+} from '../../../src/domain/certificates.js';
+import type {
+  CertificateReader,
+  CertificateRevoker,
+  CertificateStatusView,
+  HealthCheck,
+  HealthCheckResult,
+  TrustBundleSource,
+} from '../../../src/http/ports.js';
 import type { Clock } from '../../../src/shared/clock.js';
 
 export class FakeClock implements Clock {

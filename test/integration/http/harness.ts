@@ -38,7 +38,12 @@ export interface Identity {
 }
 
 export function fixtureIdentity(name: string): Identity {
-  return { key: fixture(`${name}.key`), chain: fixture(`${name}-chain.pem`), keyPath: fixturePath(`${name}.key`), chainPath: fixturePath(`${name}-chain.pem`) };
+  return {
+    key: fixture(`${name}.key`),
+    chain: fixture(`${name}-chain.pem`),
+    keyPath: fixturePath(`${name}.key`),
+    chainPath: fixturePath(`${name}-chain.pem`),
+  };
 }
 
 export const WORKLOAD = 'client';
@@ -70,9 +75,25 @@ export async function mintClient(dir: string, name: string, uri: string): Promis
   await run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyPath]);
   await run(['req', '-new', '-key', keyPath, '-subj', `/CN=${name}`, '-out', csrPath]);
   await run([
-    'x509', '-req', '-in', csrPath, '-CA', fixturePath('intermediate.pem'), '-CAkey', fixturePath('intermediate.key'),
-    '-set_serial', `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`,
-    '-days', '3650', '-sha256', '-extfile', extPath, '-out', certPath,
+    'x509',
+    '-req',
+    '-in',
+    csrPath,
+    '-CA',
+    fixturePath('intermediate.pem'),
+    '-CAkey',
+    fixturePath('intermediate.key'),
+    '-set_serial',
+    `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff)
+      .toString(16)
+      .padStart(4, '0')}`,
+    '-days',
+    '3650',
+    '-sha256',
+    '-extfile',
+    extPath,
+    '-out',
+    certPath,
   ]);
   const chain = (await readFile(certPath, 'utf8')) + fixture('intermediate.pem');
   await writeFile(chainPath, chain);
@@ -242,7 +263,13 @@ export function send(port: number, options: RequestOptions): Promise<Reply> {
         res.on('error', reject);
         res.on('end', () => {
           const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reusedSocket: req.reusedSocket, json: () => JSON.parse(body) as unknown });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            reusedSocket: req.reusedSocket,
+            json: () => JSON.parse(body) as unknown,
+          });
         });
       },
     );

@@ -29,7 +29,10 @@ describe('request ids and logs', () => {
     const reply = await send(s.port, { path: '/v1/certificates', identity: ids.admin });
     const id = reply.headers['x-request-id'];
     const mine = entries().filter((e) => e['requestId'] === id);
-    assert.deepEqual(mine.map((e) => e['msg']), ['incoming request', 'request completed']);
+    assert.deepEqual(
+      mine.map((e) => e['msg']),
+      ['incoming request', 'request completed'],
+    );
     for (const entry of mine) {
       assert.equal(entry['spiffeId'], 'spiffe://keysmith.local/admin/test');
       assert.equal(entry['peerSerial'], serial);
@@ -38,7 +41,10 @@ describe('request ids and logs', () => {
 
   it('echoes a sane incoming x-request-id and replaces anything else', async () => {
     const s = await start();
-    assert.equal((await send(s.port, { path: '/healthz', headers: { 'x-request-id': 'abc-123.x:y_z' } })).headers['x-request-id'], 'abc-123.x:y_z');
+    assert.equal(
+      (await send(s.port, { path: '/healthz', headers: { 'x-request-id': 'abc-123.x:y_z' } })).headers['x-request-id'],
+      'abc-123.x:y_z',
+    );
     for (const bad of ['has space', 'x'.repeat(129), 'quote"d', '{"json":1}']) {
       const echoed = (await send(s.port, { path: '/healthz', headers: { 'x-request-id': bad } })).headers['x-request-id'];
       assert.match(String(echoed), /^[0-9a-f-]{36}$/, bad);
@@ -49,7 +55,11 @@ describe('request ids and logs', () => {
     const s = await start();
     enrol(s.ledger, ids.admin);
     const serial = enrol(s.ledger, ids.workload);
-    await send(s.port, { path: '/v1/certificates', identity: ids.admin, headers: { authorization: 'Bearer sekrit-token-1', cookie: 'session=sekrit-cookie' } });
+    await send(s.port, {
+      path: '/v1/certificates',
+      identity: ids.admin,
+      headers: { authorization: 'Bearer sekrit-token-1', cookie: 'session=sekrit-cookie' },
+    });
     await send(s.port, {
       method: 'POST',
       path: `/v1/certificates/${serial}/revoke`,
@@ -63,7 +73,12 @@ describe('request ids and logs', () => {
     const s = await start();
     enrol(s.ledger, ids.admin);
     const serial = enrol(s.ledger, ids.workload);
-    await send(s.port, { method: 'POST', path: `/v1/certificates/${serial}/revoke`, identity: ids.admin, body: '{"reason":"keyCompromise"}' });
+    await send(s.port, {
+      method: 'POST',
+      path: `/v1/certificates/${serial}/revoke`,
+      identity: ids.admin,
+      body: '{"reason":"keyCompromise"}',
+    });
     const audit = entries().find((e) => e['msg'] === 'certificate revoked');
     assert.ok(audit !== undefined);
     assert.equal(audit['serial'], serial);

@@ -17,7 +17,10 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js
 import { freePort, hasCommand, runProcess } from '../../helpers/processes.js';
 
 /** promtool (Debian `prometheus`) is a CI requirement (KEYSMITH_REQUIRE_INTEROP=1 fails instead of skipping, like test/interop). */
-const skip = hasCommand('promtool') || process.env['KEYSMITH_REQUIRE_INTEROP'] === '1' ? {} : { skip: 'promtool is not installed (apt-get install prometheus)' };
+const skip =
+  hasCommand('promtool') || process.env['KEYSMITH_REQUIRE_INTEROP'] === '1'
+    ? {}
+    : { skip: 'promtool is not installed (apt-get install prometheus)' };
 
 interface Reply {
   readonly status: number;
@@ -46,7 +49,9 @@ function call(method: string, path: string, body?: { type: string; bytes: Uint8A
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: Buffer.concat(chunks) }),
+        );
         res.on('error', reject);
       },
     );
@@ -111,15 +116,18 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(`${check.stdout}${check.stderr}`, '');
       assert.equal(check.code, 0);
       assert.ok(!text.includes('::'), 'no route label carries fastify\'s "::"');
-      assert.deepEqual(samples(text, 'keysmith_http_requests_total').filter((line) => line.includes('x509:batch')), [
-        'keysmith_http_requests_total{method="POST",route="/v1/svid/x509:batch",status="400"} 1',
-      ]);
+      assert.deepEqual(
+        samples(text, 'keysmith_http_requests_total').filter((line) => line.includes('x509:batch')),
+        ['keysmith_http_requests_total{method="POST",route="/v1/svid/x509:batch",status="400"} 1'],
+      );
     });
 
     it('shows the notAfter of the root, the intermediate, the listener and the OCSP responder as Unix seconds', async () => {
       const text = await scrape();
-      const seconds = (pem: string | Uint8Array): number => Math.floor(Date.parse(new X509Certificate(typeof pem === 'string' ? pem : Buffer.from(pem)).validTo) / 1000);
-      const serialOf = (pem: string | Uint8Array): string => normalizeSerial(new X509Certificate(typeof pem === 'string' ? pem : Buffer.from(pem)).serialNumber);
+      const seconds = (pem: string | Uint8Array): number =>
+        Math.floor(Date.parse(new X509Certificate(typeof pem === 'string' ? pem : Buffer.from(pem)).validTo) / 1000);
+      const serialOf = (pem: string | Uint8Array): string =>
+        normalizeSerial(new X509Certificate(typeof pem === 'string' ? pem : Buffer.from(pem)).serialNumber);
       const { root, intermediate } = core.authority.material;
       const listener = await readFile(core.paths.serverCert, 'utf8');
       const responders = (await core.repositories.certificates.list({ profile: 'ocsp-signer', limit: 10 })).items;
@@ -142,7 +150,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await ocspPost(good)).status, 200);
       // GET (RFC 6960 Appendix A.1): the base64 request, URL-encoded, in the path.
       assert.equal((await call('GET', `/ocsp/${encodeURIComponent(Buffer.from(good).toString('base64'))}`)).status, 200);
-      const doomed = await issueIdentity(core.authority, { spiffeId: 'spiffe://keysmith.local/ns/metrics/sa/doomed', profile: 'svid', requester: 'cli:metrics-test' });
+      const doomed = await issueIdentity(core.authority, {
+        spiffeId: 'spiffe://keysmith.local/ns/metrics/sa/doomed',
+        profile: 'svid',
+        requester: 'cli:metrics-test',
+      });
       await core.authority.revoke(doomed.issued.serial, 'keyCompromise');
       assert.equal((await ocspPost(requestForCertificate(new X509Certificate(doomed.issued.pem).raw, issuer))).status, 200);
       // The ledger holds the root, but the intermediate did not sign it: unknown (RFC 6960 §2.2).
@@ -164,14 +176,28 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       ]);
       // A run as the alert runner makes one, 40 days on: a 60-day certificate is then within a 30-day threshold.
       const day = 86_400_000;
-      const expiring = await issueIdentity(core.authority, { profile: 'tls-server', dnsNames: ['expiring.example.test'], ttlMs: 60 * day, requester: 'cli:metrics-test' });
+      const expiring = await issueIdentity(core.authority, {
+        profile: 'tls-server',
+        dnsNames: ['expiring.example.test'],
+        ttlMs: 60 * day,
+        requester: 'cli:metrics-test',
+      });
       const alerts = core.repositories.alerts;
       const now = Date.now() + 40 * day;
       const runId = await alerts.startRun({ reason: 'manual', holder: 'metrics-test', now });
       assert.ok(runId !== null);
       const targets = [{ channel: 'webhook' as const, recipient: 'https://hooks.example.org/keysmith' }];
-      const enqueued = await alerts.enqueueExpiring({ runId, now, thresholds: [{ withinMs: 30 * day, profiles: null }], targets, keyFor: alertKey });
-      assert.ok(enqueued.some((alert) => alert.serial === expiring.issued.serial), 'the 60-day certificate is enqueued');
+      const enqueued = await alerts.enqueueExpiring({
+        runId,
+        now,
+        thresholds: [{ withinMs: 30 * day, profiles: null }],
+        targets,
+        keyFor: alertKey,
+      });
+      assert.ok(
+        enqueued.some((alert) => alert.serial === expiring.issued.serial),
+        'the 60-day certificate is enqueued',
+      );
       assert.deepEqual(samples(await scrape(), 'keysmith_alert_outbox_depth'), [
         `keysmith_alert_outbox_depth{state="waiting"} ${enqueued.length}`,
         'keysmith_alert_outbox_depth{state="pending"} 0',

@@ -77,7 +77,8 @@ describe('OpenAPI document: redocly lint and swagger-parser', () => {
     assert.deepEqual(document['servers'], [
       {
         url: 'https://{host}:{port}',
-        description: 'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
+        description:
+          'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
         variables: { host: { default: 'localhost' }, port: { default: '8443' } },
       },
     ]);

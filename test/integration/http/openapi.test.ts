@@ -68,7 +68,11 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
       const access = op['x-keysmith-access'];
       assert.ok(access === 'any' || access === 'workload' || access === 'admin', route);
       // Public routes say so (security: []); the others require the client certificate (mutualTLS).
-      assert.deepEqual(op['security'], access === 'any' ? [] : [{ mutualTLS: [] }], `${route} declares mutualTLS exactly when it needs a certificate`);
+      assert.deepEqual(
+        op['security'],
+        access === 'any' ? [] : [{ mutualTLS: [] }],
+        `${route} declares mutualTLS exactly when it needs a certificate`,
+      );
     }
   });
 });

@@ -10,7 +10,11 @@ import { asRecord, enrol, fixture, mintIdentities, send, serve, type Identities,
 const PROBLEM_JSON = 'application/problem+json; charset=utf-8';
 
 /** The RFC 9457 members every problem carries, and nothing unexpected. */
-function assertProblem(reply: { status: number; headers: Record<string, unknown>; json(): unknown }, status: number, slug: string): Record<string, unknown> {
+function assertProblem(
+  reply: { status: number; headers: Record<string, unknown>; json(): unknown },
+  status: number,
+  slug: string,
+): Record<string, unknown> {
   assert.equal(reply.status, status);
   assert.equal(reply.headers['content-type'], PROBLEM_JSON);
   const body = asRecord(reply.json());
@@ -101,9 +105,19 @@ describe('problem documents (RFC 9457)', () => {
   it('answers a second revocation with 409 conflict', async () => {
     const s = await asAdmin();
     const serial = enrol(s.ledger, ids.workload);
-    const first = await send(s.port, { method: 'POST', path: `/v1/certificates/${serial}/revoke`, identity: ids.admin, body: '{"reason":"keyCompromise"}' });
+    const first = await send(s.port, {
+      method: 'POST',
+      path: `/v1/certificates/${serial}/revoke`,
+      identity: ids.admin,
+      body: '{"reason":"keyCompromise"}',
+    });
     assert.equal(first.status, 200, first.body);
-    const second = await send(s.port, { method: 'POST', path: `/v1/certificates/${serial}/revoke`, identity: ids.admin, body: '{"reason":"keyCompromise"}' });
+    const second = await send(s.port, {
+      method: 'POST',
+      path: `/v1/certificates/${serial}/revoke`,
+      identity: ids.admin,
+      body: '{"reason":"keyCompromise"}',
+    });
     const body = assertProblem(second, 409, 'conflict');
     assert.equal(body['detail'], `Certificate ${serial} was already revoked at 2030-01-01T00:00:00.000Z.`);
   });
@@ -114,7 +128,12 @@ describe('problem documents (RFC 9457)', () => {
     s.ledger.revoke = () => {
       throw new DomainError('conflict', 'revoked concurrently');
     };
-    const reply = await send(s.port, { method: 'POST', path: `/v1/certificates/${serial}/revoke`, identity: ids.admin, body: '{"reason":"superseded"}' });
+    const reply = await send(s.port, {
+      method: 'POST',
+      path: `/v1/certificates/${serial}/revoke`,
+      identity: ids.admin,
+      body: '{"reason":"superseded"}',
+    });
     assert.equal(assertProblem(reply, 409, 'conflict')['detail'], 'revoked concurrently');
   });
 
@@ -122,15 +141,29 @@ describe('problem documents (RFC 9457)', () => {
     const s = await asAdmin();
     const serial = enrol(s.ledger, ids.workload);
     const path = `/v1/certificates/${serial}/revoke`;
-    const reason = assertProblem(await send(s.port, { method: 'POST', path, identity: ids.admin, body: '{"reason":"bored"}' }), 400, 'malformed');
+    const reason = assertProblem(
+      await send(s.port, { method: 'POST', path, identity: ids.admin, body: '{"reason":"bored"}' }),
+      400,
+      'malformed',
+    );
     assert.match(String(reason['detail']), /^body field "reason": must be one of unspecified, keyCompromise/);
-    const hold = assertProblem(await send(s.port, { method: 'POST', path, identity: ids.admin, body: '{"reason":"removeFromCRL"}' }), 400, 'malformed');
+    const hold = assertProblem(
+      await send(s.port, { method: 'POST', path, identity: ids.admin, body: '{"reason":"removeFromCRL"}' }),
+      400,
+      'malformed',
+    );
     assert.match(String(hold['detail']), /^body field "reason"/);
     const missing = assertProblem(await send(s.port, { method: 'POST', path, identity: ids.admin, body: '{}' }), 400, 'malformed');
     assert.match(String(missing['detail']), /^body field "reason"/);
     const broken = assertProblem(await send(s.port, { method: 'POST', path, identity: ids.admin, body: '{"reason":' }), 400, 'malformed');
     assert.match(String(broken['detail']), /JSON/);
-    const type = await send(s.port, { method: 'POST', path, identity: ids.admin, body: 'reason=x', headers: { 'content-type': 'text/plain' } });
+    const type = await send(s.port, {
+      method: 'POST',
+      path,
+      identity: ids.admin,
+      body: 'reason=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     assertProblem(type, 415, 'unsupported-media-type');
     const huge = JSON.stringify({ reason: 'superseded', padding: 'x'.repeat(70_000) });
     assertProblem(await send(s.port, { method: 'POST', path, identity: ids.admin, body: huge }), 413, 'payload-too-large');
@@ -225,7 +258,13 @@ describe('problem documents (RFC 9457)', () => {
 
   it('answers bytes that are not HTTP/1.1 with a 400 problem and closes the connection', async () => {
     const s = await asAdmin();
-    const socket = connect({ host: '127.0.0.1', port: s.port, servername: 'localhost', ca: fixture('ca.pem'), ALPNProtocols: ['http/1.1'] });
+    const socket = connect({
+      host: '127.0.0.1',
+      port: s.port,
+      servername: 'localhost',
+      ca: fixture('ca.pem'),
+      ALPNProtocols: ['http/1.1'],
+    });
     socket.on('error', () => {});
     let text = '';
     socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));

@@ -68,7 +68,12 @@ function json<T>(reply: Reply): T {
 
 /** As `keysmith issue` does: the operator (cli) may certify admin identities too. */
 async function issue(spiffeId: string | undefined, profile: 'svid' | 'tls-server', extra: { dnsNames?: string[]; ttlMs?: number } = {}) {
-  const identity = await issueIdentity(core.authority, { ...(spiffeId === undefined ? {} : { spiffeId }), profile, requester: 'cli:real-stack', ...extra });
+  const identity = await issueIdentity(core.authority, {
+    ...(spiffeId === undefined ? {} : { spiffeId }),
+    profile,
+    requester: 'cli:real-stack',
+    ...extra,
+  });
   return { serial: identity.issued.serial, pem: identity.issued.pem, identity: { key: identity.keyPem, chain: identity.issued.chainPem } };
 }
 
@@ -76,7 +81,12 @@ before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'keysmith-real-stack-'));
   const port = await freePort();
   const config = loadConfig({
-    env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: `127.0.0.1:${port}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' },
+    env: {
+      KEYSMITH_DATA_DIR: dataDir,
+      KEYSMITH_LISTEN: `127.0.0.1:${port}`,
+      KEYSMITH_LOG_LEVEL: 'silent',
+      KEYSMITH_ALERTS_SCHEDULE: 'off',
+    },
   });
   core = await openCore(config, { ensureIdentities: true, clock: { now: () => Date.now() + clockOffsetMs } });
   server = await startServer(core);
@@ -100,7 +110,10 @@ describe('the ops API on the real ledger, Authority and listener', () => {
     const one = await call(admin, 'GET', `/v1/certificates/${workload.serial}`);
     assert.equal(one.status, 200, one.body);
     const record = json<{ serial: string; status: string; spiffe_id: string; profile: string }>(one);
-    assert.deepEqual([record.serial, record.status, record.spiffe_id, record.profile], [workload.serial, 'valid', 'spiffe://keysmith.local/ns/prod/sa/api', 'svid']);
+    assert.deepEqual(
+      [record.serial, record.status, record.spiffe_id, record.profile],
+      [workload.serial, 'valid', 'spiffe://keysmith.local/ns/prod/sa/api', 'svid'],
+    );
     assert.equal((await call(admin, 'GET', '/v1/certificates/00aa00aa00aa00aa')).status, 404);
   });
 
@@ -171,10 +184,15 @@ describe('the ops API on the real ledger, Authority and listener', () => {
     });
     assert.equal(run.status, 200, run.body);
     const enqueued = json<{ enqueued: { serial: string; threshold: string }[] }>(run).enqueued;
-    assert.deepEqual(enqueued.filter((alert) => alert.serial === soon.serial).map((alert) => alert.threshold), ['7d']);
+    assert.deepEqual(
+      enqueued.filter((alert) => alert.serial === soon.serial).map((alert) => alert.threshold),
+      ['7d'],
+    );
     const listed = await call(admin, 'GET', '/v1/alerts');
     assert.equal(listed.status, 200, listed.body);
-    assert.ok(json<{ items: { certificate: { serial: string } }[] }>(listed).items.some((alert) => alert.certificate.serial === soon.serial));
+    assert.ok(
+      json<{ items: { certificate: { serial: string } }[] }>(listed).items.some((alert) => alert.certificate.serial === soon.serial),
+    );
   });
 
   it('refuses the ops API to a caller without a client certificate (401) and to a workload (403)', async () => {
@@ -188,7 +206,10 @@ describe('the ops API on the real ledger, Authority and listener', () => {
 });
 
 /** One TLS connection over our engine: GET /healthz, read to the end; the session ticket it got, and whether it resumed. */
-function healthOverTls(port: number, session?: Uint8Array): Promise<{ readonly isResumed: boolean; readonly session: Uint8Array | undefined; readonly head: string }> {
+function healthOverTls(
+  port: number,
+  session?: Uint8Array,
+): Promise<{ readonly isResumed: boolean; readonly session: Uint8Array | undefined; readonly head: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect({
       host: '127.0.0.1',

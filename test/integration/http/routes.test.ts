@@ -182,7 +182,12 @@ describe('routes over our TLS', () => {
     it('parses durations in s, m, h and d', async () => {
       served = await serve();
       enrol(served.ledger, ids.admin);
-      const cases: [string, number][] = [['90s', 90_000], ['15m', 900_000], ['12h', 43_200_000], ['7d', 604_800_000]];
+      const cases: [string, number][] = [
+        ['90s', 90_000],
+        ['15m', 900_000],
+        ['12h', 43_200_000],
+        ['7d', 604_800_000],
+      ];
       for (const [text, ms] of cases) {
         const reply = await send(served.port, { path: `/v1/certificates?expiring_within=${text}`, identity: ids.admin });
         assert.equal(reply.status, 200);
@@ -210,7 +215,11 @@ describe('routes over our TLS', () => {
       const json = await send(served.port, { path: `/v1/certificates/${serial}`, identity: ids.admin });
       assert.equal(json.status, 200);
       assert.equal(asRecord(json.json())['serial'], serial);
-      const pem = await send(served.port, { path: `/v1/certificates/${serial}`, identity: ids.admin, headers: { accept: 'application/pem-certificate-chain' } });
+      const pem = await send(served.port, {
+        path: `/v1/certificates/${serial}`,
+        identity: ids.admin,
+        headers: { accept: 'application/pem-certificate-chain' },
+      });
       assert.equal(pem.status, 200);
       assert.equal(pem.headers['content-type'], 'application/pem-certificate-chain');
       const blocks = pem.body.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g) ?? [];

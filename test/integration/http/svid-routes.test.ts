@@ -71,7 +71,12 @@ async function startKeysmith(name: string, env: Record<string, string> = {}): Pr
   };
 }
 
-function call(ks: Keysmith, method: string, path: string, options: { identity?: Identity; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+function call(
+  ks: Keysmith,
+  method: string,
+  path: string,
+  options: { identity?: Identity; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     const headers: Record<string, string> = { ...options.headers };
@@ -80,14 +85,26 @@ function call(ks: Keysmith, method: string, path: string, options: { identity?: 
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const req = httpRequest(
-      { host: '127.0.0.1', port: ks.server.port, method, path, headers, agent: new EngineAgent(ks.server.port, ks.bundle, options.identity) },
+      {
+        host: '127.0.0.1',
+        port: ks.server.port,
+        method,
+        path,
+        headers,
+        agent: new EngineAgent(ks.server.port, ks.bundle, options.identity),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) as Record<string, unknown> });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text,
+            json: () => JSON.parse(text) as Record<string, unknown>,
+          });
         });
       },
     );
@@ -106,7 +123,18 @@ async function keyAndCsr(algorithm: 'p256' | 'rsa1024' | 'rsa4096' = 'p256'): Pr
       ? ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']
       : ['-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${algorithm === 'rsa1024' ? 1024 : 4096}`];
   await openssl(['genpkey', ...genArgs, '-out', keyPath]);
-  const csr = await openssl(['req', '-new', '-key', keyPath, '-subj', '/CN=from-the-csr', '-addext', 'subjectAltName=DNS:csr.example', '-outform', 'PEM']);
+  const csr = await openssl([
+    'req',
+    '-new',
+    '-key',
+    keyPath,
+    '-subj',
+    '/CN=from-the-csr',
+    '-addext',
+    'subjectAltName=DNS:csr.example',
+    '-outform',
+    'PEM',
+  ]);
   return { key: await readFile(keyPath, 'utf8'), csr };
 }
 
@@ -198,7 +226,10 @@ describe('registration entry routes (admin)', () => {
     const listed = await call(main, 'GET', `/v1/entries?parent_id=${encodeURIComponent(NODE_ID)}`, { identity: main.admin });
     assert.equal(listed.status, 200, listed.body);
     const items = listed.json()['items'] as Record<string, unknown>[];
-    assert.deepEqual(items.map((e) => e['id']), [entryId]);
+    assert.deepEqual(
+      items.map((e) => e['id']),
+      [entryId],
+    );
     assert.equal(listed.json()['next_cursor'], null);
     const none = await call(main, 'GET', `/v1/entries?spiffe_id=${encodeURIComponent(OTHER_ID)}`, { identity: main.admin });
     assert.deepEqual(none.json()['items'], []);
@@ -210,7 +241,13 @@ describe('registration entry routes (admin)', () => {
   });
 
   it('refuses a duplicate entry (409), a node SPIFFE ID, a malformed one, an unknown field and an empty patch', async () => {
-    await assertRefused(main, () => call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: WORKLOAD_ID, parent_id: NODE_ID } }), 409, 'conflict', /./);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: WORKLOAD_ID, parent_id: NODE_ID } }),
+      409,
+      'conflict',
+      /./,
+    );
     await assertRefused(
       main,
       () => call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: `spiffe://${TD}/node/x`, parent_id: NODE_ID } }),
@@ -220,14 +257,16 @@ describe('registration entry routes (admin)', () => {
     );
     await assertRefused(
       main,
-      () => call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: 'spiffe://Keysmith.local/a', parent_id: NODE_ID } }),
+      () =>
+        call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: 'spiffe://Keysmith.local/a', parent_id: NODE_ID } }),
       400,
       'malformed',
       /trust domain/,
     );
     await assertRefused(
       main,
-      () => call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: OTHER_ID, parent_id: NODE_ID, x509_ttl: 90_000 } }),
+      () =>
+        call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: OTHER_ID, parent_id: NODE_ID, x509_ttl: 90_000 } }),
       400,
       'malformed',
       /body field "x509_ttl": must be a whole number of seconds from 1 to 86400/,
@@ -239,16 +278,31 @@ describe('registration entry routes (admin)', () => {
       'malformed',
       /colour/,
     );
-    await assertRefused(main, () => call(main, 'PATCH', `/v1/entries/${entryId}`, { identity: main.admin, body: {} }), 400, 'malformed', /must change at least one/);
+    await assertRefused(
+      main,
+      () => call(main, 'PATCH', `/v1/entries/${entryId}`, { identity: main.admin, body: {} }),
+      400,
+      'malformed',
+      /must change at least one/,
+    );
   });
 
   it('refuses workloads and nodes (403) and clients without a certificate (401)', async () => {
     await assertRefused(main, () => call(main, 'GET', '/v1/entries', { identity: node }), 403, 'forbidden', /is not an administrator/);
-    await assertRefused(main, () => call(main, 'POST', '/v1/entries', { body: { spiffe_id: OTHER_ID, parent_id: NODE_ID } }), 401, 'certificate-required', /client certificate/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/entries', { body: { spiffe_id: OTHER_ID, parent_id: NODE_ID } }),
+      401,
+      'certificate-required',
+      /client certificate/,
+    );
   });
 
   it('deletes an entry (204), after which it is 404', async () => {
-    const created = await call(main, 'POST', '/v1/entries', { identity: main.admin, body: { spiffe_id: `spiffe://${TD}/svc/tmp`, parent_id: NODE_ID } });
+    const created = await call(main, 'POST', '/v1/entries', {
+      identity: main.admin,
+      body: { spiffe_id: `spiffe://${TD}/svc/tmp`, parent_id: NODE_ID },
+    });
     const id = String(created.json()['id']);
     const deleted = await call(main, 'DELETE', `/v1/entries/${id}`, { identity: main.admin });
     assert.equal(deleted.status, 204, deleted.body);
@@ -294,8 +348,20 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
 
   it('refuses, writing nothing: another ID, ttl above the entry, a bad CSR signature, a weak key, an invalid SPIFFE ID, no certificate', async () => {
     const { csr } = await keyAndCsr();
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509', { identity: workload, body: { csr, spiffe_id: OTHER_ID } }), 403, 'forbidden', /no registration entry lets/);
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr, spiffe_id: WORKLOAD_ID, ttl: 3600 } }), 400, 'malformed', /exceeds/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509', { identity: workload, body: { csr, spiffe_id: OTHER_ID } }),
+      403,
+      'forbidden',
+      /no registration entry lets/,
+    );
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr, spiffe_id: WORKLOAD_ID, ttl: 3600 } }),
+      400,
+      'malformed',
+      /exceeds/,
+    );
     await assertRefused(
       main,
       () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr: tamperedCsr(csr), spiffe_id: WORKLOAD_ID } }),
@@ -304,8 +370,20 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
       /signature does not verify/,
     );
     const weak = await keyAndCsr('rsa1024');
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr: weak.csr, spiffe_id: WORKLOAD_ID } }), 400, 'bad-csr', /1024/);
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr: 'not a csr', spiffe_id: WORKLOAD_ID } }), 400, 'malformed', /CSR/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr: weak.csr, spiffe_id: WORKLOAD_ID } }),
+      400,
+      'bad-csr',
+      /1024/,
+    );
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr: 'not a csr', spiffe_id: WORKLOAD_ID } }),
+      400,
+      'malformed',
+      /CSR/,
+    );
     await assertRefused(
       main,
       () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: { csr, spiffe_id: `spiffe://${TD}/svc/../web` } }),
@@ -313,7 +391,13 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
       'malformed',
       /segment "\.\."/,
     );
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509', { body: { csr, spiffe_id: WORKLOAD_ID } }), 401, 'certificate-required', /client certificate/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509', { body: { csr, spiffe_id: WORKLOAD_ID } }),
+      401,
+      'certificate-required',
+      /client certificate/,
+    );
   });
 
   it('issues a JWT-SVID for the caller, and refuses another ID and an empty audience', async () => {
@@ -323,8 +407,20 @@ describe('POST /v1/svid/x509 and /v1/svid/jwt', () => {
     assert.equal(jwt['spiffe_id'], WORKLOAD_ID);
     assert.equal(String(jwt['token']).split('.').length, 3);
     assert.equal(Date.parse(String(jwt['expires_at'])) - Date.parse(String(jwt['issued_at'])), 120_000);
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/jwt', { identity: workload, body: { audience: ['x'], spiffe_id: OTHER_ID } }), 403, 'forbidden', /no registration entry/);
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/jwt', { identity: workload, body: { audience: [] } }), 400, 'malformed', /body field "audience": must hold 1 to 16/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/jwt', { identity: workload, body: { audience: ['x'], spiffe_id: OTHER_ID } }),
+      403,
+      'forbidden',
+      /no registration entry/,
+    );
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/jwt', { identity: workload, body: { audience: [] } }),
+      400,
+      'malformed',
+      /body field "audience": must hold 1 to 16/,
+    );
   });
 
   it('puts the JWT authority in the SPIFFE bundle beside the X.509 authority', async () => {
@@ -379,11 +475,33 @@ describe('POST /v1/svid/x509:batch', () => {
     assert.equal(await certificateRows(main.core), rowsBefore + 100);
 
     const tooMany = { requests: [...hundred.requests, { csr, spiffe_id: WORKLOAD_ID }] };
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509:batch', { identity: node, body: tooMany }), 400, 'malformed', /body field "requests": must hold 1 to 100 requests/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509:batch', { identity: node, body: tooMany }),
+      400,
+      'malformed',
+      /body field "requests": must hold 1 to 100 requests/,
+    );
     const huge = JSON.stringify({ requests: [{ csr: 'A'.repeat(600 * 1024), spiffe_id: WORKLOAD_ID }] });
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509:batch', { identity: node, body: huge }), 413, 'payload-too-large', /./);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/svid/x509:batch', { identity: node, body: huge }),
+      413,
+      'payload-too-large',
+      /./,
+    );
     // The plain route keeps the app's limit.
-    await assertRefused(main, () => call(main, 'POST', '/v1/svid/x509', { identity: node, body: JSON.stringify({ csr: 'A'.repeat(100 * 1024), spiffe_id: WORKLOAD_ID }) }), 413, 'payload-too-large', /./);
+    await assertRefused(
+      main,
+      () =>
+        call(main, 'POST', '/v1/svid/x509', {
+          identity: node,
+          body: JSON.stringify({ csr: 'A'.repeat(100 * 1024), spiffe_id: WORKLOAD_ID }),
+        }),
+      413,
+      'payload-too-large',
+      /./,
+    );
   });
 });
 
@@ -394,7 +512,13 @@ describe('POST /v1/attest/join-token', () => {
 
   it('gives a node identity to a client without a certificate, once; a bad CSR does not burn the token', async () => {
     const token = await newToken(main);
-    await assertRefused(main, () => call(main, 'POST', '/v1/attest/join-token', { body: { token, csr: 'garbage' } }), 400, 'malformed', /CSR/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/attest/join-token', { body: { token, csr: 'garbage' } }),
+      400,
+      'malformed',
+      /CSR/,
+    );
     const { csr } = await keyAndCsr();
     const reply = await call(main, 'POST', '/v1/attest/join-token', { body: { token, csr } });
     assert.equal(reply.status, 200, reply.body);
@@ -404,14 +528,32 @@ describe('POST /v1/attest/join-token', () => {
     const record = await main.core.repositories.certificates.findBySerial(String(svid['serial']));
     assert.equal(record?.profile, 'node');
     assert.match(String(record?.requester), /^join-token:[0-9a-f]{12}$/);
-    await assertRefused(main, () => call(main, 'POST', '/v1/attest/join-token', { body: { token, csr } }), 403, 'unauthorized', /already been used/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/attest/join-token', { body: { token, csr } }),
+      403,
+      'unauthorized',
+      /already been used/,
+    );
   });
 
   it('refuses an unknown token and a malformed body', async () => {
     const { csr } = await keyAndCsr();
     const unknown = Buffer.alloc(32, 7).toString('base64url');
-    await assertRefused(main, () => call(main, 'POST', '/v1/attest/join-token', { body: { token: unknown, csr } }), 403, 'unauthorized', /unknown/);
-    await assertRefused(main, () => call(main, 'POST', '/v1/attest/join-token', { body: { csr } }), 400, 'malformed', /body field "token"|token/);
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/attest/join-token', { body: { token: unknown, csr } }),
+      403,
+      'unauthorized',
+      /unknown/,
+    );
+    await assertRefused(
+      main,
+      () => call(main, 'POST', '/v1/attest/join-token', { body: { csr } }),
+      400,
+      'malformed',
+      /body field "token"|token/,
+    );
   });
 
   it('answers 429 with Retry-After once a client address spends its burst', async () => {
@@ -425,9 +567,18 @@ describe('POST /v1/attest/join-token', () => {
       }
       // Even a good token waits: the limit comes before the token is looked at.
       const token = await newToken(limited);
-      const reply = await assertRefused(limited, () => call(limited, 'POST', '/v1/attest/join-token', { body: { token, csr } }), 429, 'rate-limited', /too many join-token attempts/);
+      const reply = await assertRefused(
+        limited,
+        () => call(limited, 'POST', '/v1/attest/join-token', { body: { token, csr } }),
+        429,
+        'rate-limited',
+        /too many join-token attempts/,
+      );
       const retryAfter = Number(reply.headers['retry-after']);
-      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 3600, `retry-after ${String(reply.headers['retry-after'])}`);
+      assert.ok(
+        Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 3600,
+        `retry-after ${String(reply.headers['retry-after'])}`,
+      );
     } finally {
       await limited.close();
     }

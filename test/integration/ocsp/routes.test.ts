@@ -232,10 +232,26 @@ describe('OCSP over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port } });
     const issued = await stack.issue();
     const der = requestFor(issued.der);
-    for (const body of [Buffer.from('garbage'), der.subarray(0, der.length - 3), Buffer.alloc(0), requestFor(issued.der, new Uint8Array(0)), requestFor(issued.der, new Uint8Array(129))]) {
-      assertOcspRefusal(await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body }), 400, 'malformedRequest');
+    for (const body of [
+      Buffer.from('garbage'),
+      der.subarray(0, der.length - 3),
+      Buffer.alloc(0),
+      requestFor(issued.der, new Uint8Array(0)),
+      requestFor(issued.der, new Uint8Array(129)),
+    ]) {
+      assertOcspRefusal(
+        await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body }),
+        400,
+        'malformedRequest',
+      );
     }
-    for (const path of ['/ocsp/not*base64', '/ocsp/%zz', '/ocsp/', '/ocsp', `/ocsp/${encodeURIComponent(der.subarray(0, 20).toString('base64'))}`]) {
+    for (const path of [
+      '/ocsp/not*base64',
+      '/ocsp/%zz',
+      '/ocsp/',
+      '/ocsp',
+      `/ocsp/${encodeURIComponent(der.subarray(0, 20).toString('base64'))}`,
+    ]) {
       assertOcspRefusal(await sendBytes(served.port, { path }), 400, 'malformedRequest');
     }
   });
@@ -253,9 +269,18 @@ describe('OCSP over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port } });
     const issued = await stack.issue();
     const der = requestFor(issued.der);
-    assertOcspRefusal(await sendBytes(served.port, { method: 'POST', path: '/ocsp/abc', headers: OCSP_HEADERS, body: der }), 404, 'malformedRequest');
+    assertOcspRefusal(
+      await sendBytes(served.port, { method: 'POST', path: '/ocsp/abc', headers: OCSP_HEADERS, body: der }),
+      404,
+      'malformedRequest',
+    );
     // RFC 6960 Appendix A.1 defines GET and POST only; RFC 9110 §15.5.6: a 405 says which methods the resource has.
-    for (const [method, path] of [['PUT', '/ocsp'], ['DELETE', '/ocsp/'], ['PATCH', `/ocsp/${encodeURIComponent(der.toString('base64'))}`], ['OPTIONS', '/ocsp']] as const) {
+    for (const [method, path] of [
+      ['PUT', '/ocsp'],
+      ['DELETE', '/ocsp/'],
+      ['PATCH', `/ocsp/${encodeURIComponent(der.toString('base64'))}`],
+      ['OPTIONS', '/ocsp'],
+    ] as const) {
       const reply = await sendBytes(served.port, { method, path, headers: OCSP_HEADERS, body: der });
       assertOcspRefusal(reply, 405, 'malformedRequest');
       assert.equal(reply.headers['allow'], 'GET, HEAD, POST', `${method} ${path}`);
@@ -267,20 +292,36 @@ describe('OCSP over the TLS listener', () => {
     assertRawOcspRefusal(badSyntax, 400);
     // Elsewhere the same failures stay problem documents.
     const longOther = await rawExchange(served.port, `GET /v1/bundle?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    assert.match(longOther.toString('latin1'), /^HTTP\/1\.1 431 [^\r]*\r\n(?:[^\r]+\r\n)*Content-Type: application\/problem\+json; charset=utf-8\r\n/);
+    assert.match(
+      longOther.toString('latin1'),
+      /^HTTP\/1\.1 431 [^\r]*\r\n(?:[^\r]+\r\n)*Content-Type: application\/problem\+json; charset=utf-8\r\n/,
+    );
   });
 
   it('answers another content type with 415 and an oversized body with 413, both as malformedRequest', async () => {
     served = await serve({ deps: { ocsp: stack.port } });
     const issued = await stack.issue();
     assertOcspRefusal(
-      await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') }),
+      await sendBytes(served.port, {
+        method: 'POST',
+        path: '/ocsp',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from('{}'),
+      }),
       415,
       'malformedRequest',
     );
-    assertOcspRefusal(await sendBytes(served.port, { method: 'POST', path: '/ocsp', body: requestFor(issued.der) }), 415, 'malformedRequest');
+    assertOcspRefusal(
+      await sendBytes(served.port, { method: 'POST', path: '/ocsp', body: requestFor(issued.der) }),
+      415,
+      'malformedRequest',
+    );
     const big = Buffer.alloc(MAX_OCSP_BODY_BYTES + 1, 0x30);
-    assertOcspRefusal(await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: big }), 413, 'malformedRequest');
+    assertOcspRefusal(
+      await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: big }),
+      413,
+      'malformedRequest',
+    );
     // Without a Content-Length (chunked) the cap applies while reading.
     assertOcspRefusal(
       await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: big, chunked: true }),
@@ -293,7 +334,13 @@ describe('OCSP over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port } });
     const issued = await stack.issue();
     // The fixture workload certificate chains to the test CA but is not in this ledger: refused on every route.
-    const reply = await sendBytes(served.port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: requestFor(issued.der), identity: ids.workload });
+    const reply = await sendBytes(served.port, {
+      method: 'POST',
+      path: '/ocsp',
+      headers: OCSP_HEADERS,
+      body: requestFor(issued.der),
+      identity: ids.workload,
+    });
     assertOcspRefusal(reply, 403, 'unauthorized');
     await served.close();
     served = await serve({ mtlsMode: 'strict', deps: { ocsp: stack.port } });
@@ -306,7 +353,13 @@ describe('OCSP over the TLS listener', () => {
     served = await serve({ deps: { ocsp: stack.port } });
     const issued = await stack.issue();
     const der = requestFor(issued.der);
-    const slow = connect({ host: '127.0.0.1', port: served.port, servername: 'localhost', ca: fixture('ca.pem'), ALPNProtocols: ['http/1.1'] });
+    const slow = connect({
+      host: '127.0.0.1',
+      port: served.port,
+      servername: 'localhost',
+      ca: fixture('ca.pem'),
+      ALPNProtocols: ['http/1.1'],
+    });
     slow.on('error', () => {});
     await new Promise<void>((resolve) => slow.once('secure', () => resolve()));
     slow.write(`POST /ocsp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${der.length}\r\n\r\n`);
@@ -369,7 +422,8 @@ describe('CRL and CA certificate over the TLS listener', () => {
     const missing = await sendBytes(served.port, { path: '/crl/0' });
     assert.equal(missing.status, 404);
     assert.equal(JSON.parse(missing.body.toString('utf8')).type, 'https://keysmith.dev/problems/not-found');
-    for (const path of ['/crl/x', '/crl/-1', '/crl/01', '/crl/1000']) assert.equal((await sendBytes(served.port, { path })).status, 400, path);
+    for (const path of ['/crl/x', '/crl/-1', '/crl/01', '/crl/1000'])
+      assert.equal((await sendBytes(served.port, { path })).status, 400, path);
   });
 
   it('serves the issuing CA certificate as DER', async () => {
@@ -406,7 +460,11 @@ describe('the optional plain-HTTP listener', () => {
     assert.match(String(got.headers['cache-control']), /^max-age=\d+, public, no-transform, must-revalidate$/);
     const posted = await sendBytes(port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: der, plain: true });
     assert.deepEqual(posted.body, got.body);
-    assertOcspRefusal(await sendBytes(port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: Buffer.from('x'), plain: true }), 400, 'malformedRequest');
+    assertOcspRefusal(
+      await sendBytes(port, { method: 'POST', path: '/ocsp', headers: OCSP_HEADERS, body: Buffer.from('x'), plain: true }),
+      400,
+      'malformedRequest',
+    );
     assert.equal((await sendBytes(port, { path: '/crl', plain: true })).headers['content-type'], 'application/pkix-crl');
     assert.equal((await sendBytes(port, { path: '/ca.crt', plain: true })).status, 200);
     for (const path of ['/healthz', '/v1/bundle', '/v1/certificates', '/metrics', '/openapi.json']) {

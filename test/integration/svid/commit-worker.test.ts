@@ -39,16 +39,34 @@ let node: Identity;
 let admin: Identity;
 let csr: string;
 
-function call(method: string, path: string, identity: Identity, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+function call(
+  method: string,
+  path: string,
+  identity: Identity,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string> = text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers, agent: new EngineAgent(server.port, core.authority.bundlePem(), identity) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
-    });
+    const headers: Record<string, string> =
+      text === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) };
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        method,
+        path,
+        headers,
+        agent: new EngineAgent(server.port, core.authority.bundlePem(), identity),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }),
+        );
+      },
+    );
     req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(text);
@@ -72,7 +90,12 @@ function certificateRows(): number {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'keysmith-commit-worker-'));
   const config = loadConfig({
-    env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' },
+    env: {
+      KEYSMITH_DATA_DIR: join(dir, 'data'),
+      KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`,
+      KEYSMITH_LOG_LEVEL: 'silent',
+      KEYSMITH_ALERTS_SCHEDULE: 'off',
+    },
   });
   core = await openCore(config);
   server = await startServer(core);

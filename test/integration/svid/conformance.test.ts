@@ -37,17 +37,34 @@ let core: Core;
 let server: RunningServer & { readonly port: number };
 let node: Identity;
 
-function call(method: string, path: string, identity?: Identity, body?: unknown, accept?: string): Promise<{ status: number; body: string }> {
+function call(
+  method: string,
+  path: string,
+  identity?: Identity,
+  body?: unknown,
+  accept?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = accept === undefined ? {} : { accept };
-    if (text !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers, agent: new EngineAgent(server.port, core.authority.bundlePem(), identity) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    if (text !== undefined)
+      Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        method,
+        path,
+        headers,
+        agent: new EngineAgent(server.port, core.authority.bundlePem(), identity),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(text);
@@ -81,8 +98,16 @@ async function issueThroughService(algorithm: KeyAlgorithm): Promise<IssuedSvid>
   await openssl(['genpkey', ...KEY_ALGORITHMS[algorithm], '-out', keyPath]);
   // The CSR asks for names and a CA bit the SVID must not get.
   const csr = await openssl([
-    'req', '-new', '-key', keyPath, '-subj', '/CN=ignored', '-addext', 'subjectAltName=DNS:evil.example,URI:spiffe://evil.example/x',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
+    'req',
+    '-new',
+    '-key',
+    keyPath,
+    '-subj',
+    '/CN=ignored',
+    '-addext',
+    'subjectAltName=DNS:evil.example,URI:spiffe://evil.example/x',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
   ]);
   const requestedAt = Date.now();
   const reply = await call('POST', '/v1/svid/x509', node, { csr, spiffe_id: WORKLOAD_ID });
@@ -126,7 +151,12 @@ function spiffeIdViolations(uri: string): string[] {
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'keysmith-svid-conformance-'));
   const config = loadConfig({
-    env: { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`, KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_ALERTS_SCHEDULE: 'off' },
+    env: {
+      KEYSMITH_DATA_DIR: join(dir, 'data'),
+      KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`,
+      KEYSMITH_LOG_LEVEL: 'silent',
+      KEYSMITH_ALERTS_SCHEDULE: 'off',
+    },
   });
   core = await openCore(config);
   server = await startServer(core);
@@ -160,7 +190,17 @@ describe('X509-SVIDs issued through POST /v1/svid/x509 (SPIFFE X509-SVID spec)',
   });
 
   it('the checker used above catches what the spec forbids', () => {
-    for (const bad of ['spiffe://Keysmith.local/a', 'spiffe://td:8443/a', 'spiffe://user@td/a', 'spiffe://td/a?x=1', 'spiffe://td/a#f', 'spiffe://td//a', 'spiffe://td/./a', 'spiffe://td/a/..', 'spiffe://td/a/']) {
+    for (const bad of [
+      'spiffe://Keysmith.local/a',
+      'spiffe://td:8443/a',
+      'spiffe://user@td/a',
+      'spiffe://td/a?x=1',
+      'spiffe://td/a#f',
+      'spiffe://td//a',
+      'spiffe://td/./a',
+      'spiffe://td/a/..',
+      'spiffe://td/a/',
+    ]) {
       assert.notDeepEqual(spiffeIdViolations(bad), [], bad);
     }
   });
@@ -199,7 +239,10 @@ describe('X509-SVIDs issued through POST /v1/svid/x509 (SPIFFE X509-SVID spec)',
       assert.ok(notAfter <= issuerNotAfter, svid.algorithm);
       // validFrom has whole seconds: allow the truncation.
       assert.ok(notBefore <= svid.answeredAt, `${svid.algorithm}: notBefore ${svid.leaf.validFrom} after the answer`);
-      assert.ok(notBefore >= svid.requestedAt - MAX_BACKDATE_MS, `${svid.algorithm}: notBefore ${svid.leaf.validFrom} backdated by more than minutes`);
+      assert.ok(
+        notBefore >= svid.requestedAt - MAX_BACKDATE_MS,
+        `${svid.algorithm}: notBefore ${svid.leaf.validFrom} backdated by more than minutes`,
+      );
       assert.ok(notAfter - notBefore <= 3600_000 + MAX_BACKDATE_MS, svid.algorithm);
     }
   });
@@ -232,7 +275,10 @@ describe('the SPIFFE bundle and JWT-SVIDs', () => {
     }
     // The root, then the published intermediates: here the active one (docs/ca-lifecycle.md).
     const authorities = x509.map((key) => new X509Certificate(Buffer.from(String((key['x5c'] as unknown[])[0]), 'base64')).fingerprint256);
-    assert.deepEqual(authorities, [new X509Certificate(core.authority.bundlePem()).fingerprint256, new X509Certificate(core.authority.material.intermediate.certDer).fingerprint256]);
+    assert.deepEqual(authorities, [
+      new X509Certificate(core.authority.bundlePem()).fingerprint256,
+      new X509Certificate(core.authority.material.intermediate.certDer).fingerprint256,
+    ]);
     assert.equal(jwt.length, 1);
     assert.equal(typeof jwt[0]?.['kid'], 'string');
     assert.ok(String(jwt[0]?.['kid']).length > 0);
@@ -244,7 +290,10 @@ describe('the SPIFFE bundle and JWT-SVIDs', () => {
   it('issues a JWT-SVID that verifies with the bundle’s JWK: ES256 with kid, sub, aud, exp and iat (JWT-SVID §2, §3)', async () => {
     // The workload calls with its own X509-SVID.
     const keyPath = join(dir, 'ec-p-256.key');
-    const workload = { key: await readFile(keyPath, 'utf8'), chain: (svids[0]?.leafPem ?? '') + core.authority.material.intermediate.certPem };
+    const workload = {
+      key: await readFile(keyPath, 'utf8'),
+      chain: (svids[0]?.leafPem ?? '') + core.authority.material.intermediate.certPem,
+    };
     const before = Math.floor(Date.now() / 1000);
     const reply = await call('POST', '/v1/svid/jwt', workload, { audience: ['https://db.example', 'spiffe://keysmith.local/db'] });
     assert.equal(reply.status, 200, reply.body);

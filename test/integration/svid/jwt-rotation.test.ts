@@ -43,11 +43,18 @@ let core: Core;
 let server: RunningServer & { readonly port: number };
 let node: Identity;
 
-function call(method: string, path: string, identity?: Identity, body?: unknown, accept?: string): Promise<{ status: number; body: string }> {
+function call(
+  method: string,
+  path: string,
+  identity?: Identity,
+  body?: unknown,
+  accept?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = accept === undefined ? {} : { accept };
-    if (text !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+    if (text !== undefined)
+      Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
     const agent = new EngineAgent(server.port, core.authority.bundlePem(), identity);
     const req = httpRequest({ host: '127.0.0.1', port: server.port, method, path, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
@@ -84,7 +91,10 @@ async function verifyWithBundle(token: string, bundle: Bundle): Promise<string |
   const jwk = bundle.keys.find((key) => key['use'] === 'jwt-svid' && key['kid'] === kid);
   assert.ok(jwk !== undefined, `the bundle has no JWT authority with kid ${String(kid)}`);
   const { kty, crv, x, y } = jwk as JWK;
-  const { payload } = await jwtVerify(token, await importJWK({ kty, crv, x, y } as JWK, 'ES256'), { audience: 'https://db.example', algorithms: ['ES256'] });
+  const { payload } = await jwtVerify(token, await importJWK({ kty, crv, x, y } as JWK, 'ES256'), {
+    audience: 'https://db.example',
+    algorithms: ['ES256'],
+  });
   return payload.sub;
 }
 
@@ -122,7 +132,12 @@ describe('JWT-SVID key rotation through GET /v1/bundle and POST /v1/svid/jwt', (
     const beforeRotation = await issueToken();
     assert.equal(decodeProtectedHeader(beforeRotation.token).kid, oldKid);
 
-    const { prepared } = await prepareJwtKey({ dataDir: core.config.dataDir, now: Date.now(), activateAfterMs: OVERLAP_MS, retainMs: MAX_JWT_TTL_MS });
+    const { prepared } = await prepareJwtKey({
+      dataDir: core.config.dataDir,
+      now: Date.now(),
+      activateAfterMs: OVERLAP_MS,
+      retainMs: MAX_JWT_TTL_MS,
+    });
     // The service re-reads the schedule every second: poll the route (bounded) until the new kid is published.
     let published = initial;
     for (let attempt = 0; attempt < 30 && !jwtKids(published).includes(prepared.kid); attempt++) {
@@ -130,7 +145,10 @@ describe('JWT-SVID key rotation through GET /v1/bundle and POST /v1/svid/jwt', (
       published = await fetchBundle();
     }
     assert.deepEqual(jwtKids(published), [oldKid, prepared.kid]);
-    assert.ok(published.spiffe_sequence > initial.spiffe_sequence, `sequence ${published.spiffe_sequence} after ${initial.spiffe_sequence}`);
+    assert.ok(
+      published.spiffe_sequence > initial.spiffe_sequence,
+      `sequence ${published.spiffe_sequence} after ${initial.spiffe_sequence}`,
+    );
     assert.equal(published.spiffe_sequence, prepared.preparedAt);
 
     // Published, not yet signing: a token answered before activation still carries the old kid.

@@ -39,7 +39,10 @@ const MAX_PLAINTEXT = 2 ** 14;
 /** The one-alert rule, read off the records both sides actually sent. */
 function assertSingleAlert(pair: TlsPair, sender: Side, alert: AlertName, options: { isReadByPeer?: boolean } = {}): void {
   const error = pair.errors[sender];
-  assert.ok(error !== undefined, `${sender} raised no error; client: ${pair.errors.client?.message}, server: ${pair.errors.server?.message}`);
+  assert.ok(
+    error !== undefined,
+    `${sender} raised no error; client: ${pair.errors.client?.message}, server: ${pair.errors.server?.message}`,
+  );
   assert.equal(error.alert, alert, `${sender}: ${error.message}`);
   assert.equal(error.isRemote, false);
   assert.deepEqual(pair.alertsSent(sender), [alert], `${sender} sends exactly one alert`);
@@ -60,13 +63,18 @@ function editProtectedMessages(edit: (m: HandshakeMessage) => Buffer): (bytes: B
   return (_bytes, records) =>
     Buffer.concat(
       records.map((r) =>
-        r.isProtected && r.type === ContentType.handshake ? r.reseal(ContentType.handshake, Buffer.concat(handshakeMessages(r.content!).map(edit))) : r.raw,
+        r.isProtected && r.type === ContentType.handshake
+          ? r.reseal(ContentType.handshake, Buffer.concat(handshakeMessages(r.content!).map(edit)))
+          : r.raw,
       ),
     );
 }
 
 /** Replaces the n-th record of a flight. */
-function replaceRecord(index: (records: readonly WireRecord[]) => number, by: (r: WireRecord) => Buffer | readonly Buffer[]): (bytes: Buffer, records: readonly WireRecord[]) => Buffer {
+function replaceRecord(
+  index: (records: readonly WireRecord[]) => number,
+  by: (r: WireRecord) => Buffer | readonly Buffer[],
+): (bytes: Buffer, records: readonly WireRecord[]) => Buffer {
   return (_bytes, records) => {
     const at = index(records);
     return Buffer.concat(records.flatMap((r, i) => (i === at ? by(r) : [r.raw])));
@@ -100,7 +108,8 @@ describe('TLS pair baseline (test/fakes/tls-pair.ts)', () => {
   });
 
   it('completes when the tamper hook drops the compatibility change_cipher_spec (it is optional, §D.4)', () => {
-    const dropCcs: Tamper = (_d, _bytes, records) => Buffer.concat(records.filter((r) => r.type !== ContentType.change_cipher_spec).map((r) => r.raw));
+    const dropCcs: Tamper = (_d, _bytes, records) =>
+      Buffer.concat(records.filter((r) => r.type !== ContentType.change_cipher_spec).map((r) => r.raw));
     const pair = connected({ tamper: dropCcs });
     assert.equal(pair.client.isConnected && pair.server.isConnected, true);
   });
@@ -108,7 +117,13 @@ describe('TLS pair baseline (test/fakes/tls-pair.ts)', () => {
 
 describe('bad_record_mac (RFC 8446 §5.2)', () => {
   it('answers a flipped byte in the server flight carrying Finished with bad_record_mac', () => {
-    const pair = new TlsPair({ tamper: onFlight('server-to-client', 0, replaceRecord(firstProtected, (r) => flipByte(r.raw, r.raw.length - 40))) });
+    const pair = new TlsPair({
+      tamper: onFlight(
+        'server-to-client',
+        0,
+        replaceRecord(firstProtected, (r) => flipByte(r.raw, r.raw.length - 40)),
+      ),
+    });
     pair.pump();
     assertSingleAlert(pair, 'client', 'bad_record_mac');
   });
@@ -162,7 +177,9 @@ describe('bad_record_mac (RFC 8446 §5.2)', () => {
   });
 
   it('answers a replayed client Finished record with bad_record_mac (the sequence number moved on, §5.3)', () => {
-    const pair = new TlsPair({ tamper: onFlight('client-to-server', 1, (bytes, records) => Buffer.concat([bytes, records[firstProtected(records)]!.raw])) });
+    const pair = new TlsPair({
+      tamper: onFlight('client-to-server', 1, (bytes, records) => Buffer.concat([bytes, records[firstProtected(records)]!.raw])),
+    });
     pair.pump();
     assertSingleAlert(pair, 'server', 'bad_record_mac');
   });
@@ -196,7 +213,11 @@ describe('bad_record_mac (RFC 8446 §5.2)', () => {
 describe('decrypt_error (RFC 8446 §4.4.3, §4.4.4)', () => {
   it('sends decrypt_error when the server Finished is wrong (the record resealed, so only verify_data differs)', () => {
     const pair = new TlsPair({
-      tamper: onFlight('server-to-client', 0, editProtectedMessages((m) => (m.type === HandshakeType.finished ? frame(m.type, flipByte(m.body, 3)) : m.raw))),
+      tamper: onFlight(
+        'server-to-client',
+        0,
+        editProtectedMessages((m) => (m.type === HandshakeType.finished ? frame(m.type, flipByte(m.body, 3)) : m.raw)),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'client', 'decrypt_error');
@@ -204,7 +225,11 @@ describe('decrypt_error (RFC 8446 §4.4.3, §4.4.4)', () => {
 
   it('sends decrypt_error when the client Finished is wrong', () => {
     const pair = new TlsPair({
-      tamper: onFlight('client-to-server', 1, editProtectedMessages((m) => (m.type === HandshakeType.finished ? frame(m.type, flipByte(m.body, 0)) : m.raw))),
+      tamper: onFlight(
+        'client-to-server',
+        1,
+        editProtectedMessages((m) => (m.type === HandshakeType.finished ? frame(m.type, flipByte(m.body, 0)) : m.raw)),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'server', 'decrypt_error');
@@ -213,7 +238,13 @@ describe('decrypt_error (RFC 8446 §4.4.3, §4.4.4)', () => {
 
   it('sends decrypt_error when the server CertificateVerify signature does not verify', () => {
     const pair = new TlsPair({
-      tamper: onFlight('server-to-client', 0, editProtectedMessages((m) => (m.type === HandshakeType.certificate_verify ? frame(m.type, flipByte(m.body, m.body.length - 1)) : m.raw))),
+      tamper: onFlight(
+        'server-to-client',
+        0,
+        editProtectedMessages((m) =>
+          m.type === HandshakeType.certificate_verify ? frame(m.type, flipByte(m.body, m.body.length - 1)) : m.raw,
+        ),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'client', 'decrypt_error');
@@ -221,7 +252,13 @@ describe('decrypt_error (RFC 8446 §4.4.3, §4.4.4)', () => {
 
   it('sends decrypt_error when the client CertificateVerify signature does not verify', () => {
     const pair = new TlsPair({
-      tamper: onFlight('client-to-server', 1, editProtectedMessages((m) => (m.type === HandshakeType.certificate_verify ? frame(m.type, flipByte(m.body, m.body.length - 1)) : m.raw))),
+      tamper: onFlight(
+        'client-to-server',
+        1,
+        editProtectedMessages((m) =>
+          m.type === HandshakeType.certificate_verify ? frame(m.type, flipByte(m.body, m.body.length - 1)) : m.raw,
+        ),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'server', 'decrypt_error');
@@ -236,7 +273,10 @@ describe('decrypt_error (RFC 8446 §4.4.3, §4.4.4)', () => {
         0,
         editProtectedMessages((m) =>
           m.type === HandshakeType.encrypted_extensions
-            ? frame(m.type, encodeEncryptedExtensions([{ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(['http/1.1']) }]))
+            ? frame(
+                m.type,
+                encodeEncryptedExtensions([{ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(['http/1.1']) }]),
+              )
             : m.raw,
         ),
       ),
@@ -292,7 +332,9 @@ describe('Resumption through the pair (RFC 8446 §4.2.11)', () => {
       tamper: onFlight('client-to-server', 0, (bytes) =>
         rewriteClientHello(bytes, (h) => ({
           ...h,
-          extensions: h.extensions.map((e) => (e.type === ExtensionType.pre_shared_key ? { type: e.type, data: flipByte(e.data, e.data.length - 1) } : e)),
+          extensions: h.extensions.map((e) =>
+            e.type === ExtensionType.pre_shared_key ? { type: e.type, data: flipByte(e.data, e.data.length - 1) } : e,
+          ),
         })),
       ),
     });
@@ -305,7 +347,10 @@ describe('ClientHello checks on the server (RFC 8446 §4.1.2, §4.2)', () => {
   it('sends illegal_parameter for a duplicated extension in ClientHello (§4.2)', () => {
     const pair = new TlsPair({
       tamper: onFlight('client-to-server', 0, (bytes) =>
-        rewriteClientHello(bytes, (h) => ({ ...h, extensions: [...h.extensions, h.extensions.find((e) => e.type === ExtensionType.signature_algorithms)!] })),
+        rewriteClientHello(bytes, (h) => ({
+          ...h,
+          extensions: [...h.extensions, h.extensions.find((e) => e.type === ExtensionType.signature_algorithms)!],
+        })),
       ),
     });
     pair.pump();
@@ -314,7 +359,9 @@ describe('ClientHello checks on the server (RFC 8446 §4.1.2, §4.2)', () => {
 
   it('sends protocol_version for a ClientHello without supported_versions (§4.2.1)', () => {
     const pair = new TlsPair({
-      tamper: onFlight('client-to-server', 0, (bytes) => rewriteClientHello(bytes, (h) => ({ ...h, extensions: h.extensions.filter((e) => e.type !== ExtensionType.supported_versions) }))),
+      tamper: onFlight('client-to-server', 0, (bytes) =>
+        rewriteClientHello(bytes, (h) => ({ ...h, extensions: h.extensions.filter((e) => e.type !== ExtensionType.supported_versions) })),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'server', 'protocol_version');
@@ -354,7 +401,10 @@ describe('ClientHello checks on the server (RFC 8446 §4.1.2, §4.2)', () => {
   it('sends illegal_parameter when pre_shared_key is not the last ClientHello extension (§4.2.11)', () => {
     const pair = new TlsPair({
       tamper: onFlight('client-to-server', 0, (bytes) =>
-        rewriteClientHello(bytes, (h) => ({ ...h, extensions: [{ type: ExtensionType.pre_shared_key, data: Buffer.alloc(8) }, ...h.extensions] })),
+        rewriteClientHello(bytes, (h) => ({
+          ...h,
+          extensions: [{ type: ExtensionType.pre_shared_key, data: Buffer.alloc(8) }, ...h.extensions],
+        })),
       ),
     });
     pair.pump();
@@ -396,7 +446,10 @@ describe('Server answers the client checks (RFC 8446 §4.1.3, §4.2, §4.3)', ()
         0,
         editProtectedMessages((m) => {
           if (m.type !== HandshakeType.encrypted_extensions) return m.raw;
-          const extensions = [...decodeEncryptedExtensions(m.body), { type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(['h2']) }];
+          const extensions = [
+            ...decodeEncryptedExtensions(m.body),
+            { type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(['h2']) },
+          ];
           return frame(m.type, encodeEncryptedExtensions(extensions));
         }),
       ),
@@ -414,7 +467,13 @@ describe('Server answers the client checks (RFC 8446 §4.1.3, §4.2, §4.3)', ()
           if (m.type !== HandshakeType.certificate_request) return m.raw;
           const request = decodeCertificateRequest(m.body);
           const extensions = request.extensions.filter((e) => e.type !== ExtensionType.signature_algorithms);
-          return frame(m.type, encodeCertificateRequest({ ...request, extensions: extensions.length > 0 ? extensions : [{ type: 0xfafa, data: Buffer.alloc(0) }] }));
+          return frame(
+            m.type,
+            encodeCertificateRequest({
+              ...request,
+              extensions: extensions.length > 0 ? extensions : [{ type: 0xfafa, data: Buffer.alloc(0) }],
+            }),
+          );
         }),
       ),
     });
@@ -430,7 +489,9 @@ describe('Server answers the client checks (RFC 8446 §4.1.3, §4.2, §4.3)', ()
         editProtectedMessages((m) => {
           if (m.type !== HandshakeType.certificate_request) return m.raw;
           const request = decodeCertificateRequest(m.body);
-          const extensions = request.extensions.map((e) => (e.type === ExtensionType.signature_algorithms ? { type: e.type, data: Buffer.of(0, 3, 4, 3, 8) } : e));
+          const extensions = request.extensions.map((e) =>
+            e.type === ExtensionType.signature_algorithms ? { type: e.type, data: Buffer.of(0, 3, 4, 3, 8) } : e,
+          );
           return frame(m.type, encodeCertificateRequest({ ...request, extensions }));
         }),
       ),
@@ -477,7 +538,13 @@ describe('unexpected_message (RFC 8446 §5, §5.1, §4.6)', () => {
   });
 
   it('sends unexpected_message for protected application data inside the client handshake flight (§5)', () => {
-    const pair = new TlsPair({ tamper: onFlight('client-to-server', 1, replaceRecord(firstProtected, (r) => r.reseal(ContentType.application_data, Buffer.from('early')))) });
+    const pair = new TlsPair({
+      tamper: onFlight(
+        'client-to-server',
+        1,
+        replaceRecord(firstProtected, (r) => r.reseal(ContentType.application_data, Buffer.from('early'))),
+      ),
+    });
     pair.pump();
     assertSingleAlert(pair, 'server', 'unexpected_message');
   });
@@ -488,33 +555,49 @@ describe('unexpected_message (RFC 8446 §5, §5.1, §4.6)', () => {
     plain.pump();
     assertSingleAlert(plain, 'server', 'unexpected_message');
 
-    const sealed = new TlsPair({ tamper: onFlight('client-to-server', 1, replaceRecord(firstProtected, (r) => r.reseal(ContentType.handshake, Buffer.alloc(0)))) });
+    const sealed = new TlsPair({
+      tamper: onFlight(
+        'client-to-server',
+        1,
+        replaceRecord(firstProtected, (r) => r.reseal(ContentType.handshake, Buffer.alloc(0))),
+      ),
+    });
     sealed.pump();
     assertSingleAlert(sealed, 'server', 'unexpected_message');
   });
 
   it('sends unexpected_message when the server flight is reordered (protected records before ServerHello)', () => {
     const pair = new TlsPair({
-      tamper: onFlight('server-to-client', 0, (_bytes, records) => Buffer.concat([...records.filter((r) => r.isProtected), ...records.filter((r) => !r.isProtected)].map((r) => r.raw))),
+      tamper: onFlight('server-to-client', 0, (_bytes, records) =>
+        Buffer.concat([...records.filter((r) => r.isProtected), ...records.filter((r) => !r.isProtected)].map((r) => r.raw)),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'client', 'unexpected_message');
   });
 
   it('sends unexpected_message when ServerHello is dropped (§5: no protected record before keys)', () => {
-    const pair = new TlsPair({ tamper: onFlight('server-to-client', 0, (_bytes, records) => Buffer.concat(records.slice(1).map((r) => r.raw))) });
+    const pair = new TlsPair({
+      tamper: onFlight('server-to-client', 0, (_bytes, records) => Buffer.concat(records.slice(1).map((r) => r.raw))),
+    });
     pair.pump();
     assertSingleAlert(pair, 'client', 'unexpected_message');
   });
 
   it('sends unexpected_message for a second ClientHello after the handshake and for a NewSessionTicket sent to a server (§4.6)', () => {
     const hello = connected();
-    hello.deliver('client-to-server', hello.forge('client-to-server', ContentType.handshake, frame(HandshakeType.client_hello, Buffer.alloc(40))));
+    hello.deliver(
+      'client-to-server',
+      hello.forge('client-to-server', ContentType.handshake, frame(HandshakeType.client_hello, Buffer.alloc(40))),
+    );
     hello.pump();
     assertSingleAlert(hello, 'server', 'unexpected_message');
 
     const ticket = connected();
-    ticket.deliver('client-to-server', ticket.forge('client-to-server', ContentType.handshake, frame(HandshakeType.new_session_ticket, Buffer.alloc(13))));
+    ticket.deliver(
+      'client-to-server',
+      ticket.forge('client-to-server', ContentType.handshake, frame(HandshakeType.new_session_ticket, Buffer.alloc(13))),
+    );
     ticket.pump();
     assertSingleAlert(ticket, 'server', 'unexpected_message');
   });
@@ -539,7 +622,11 @@ describe('Record boundaries at key changes (RFC 8446 §5.1)', () => {
     const pair = new TlsPair({
       tamper: onFlight('client-to-server', 0, (bytes) => {
         const [first] = splitRecords(bytes);
-        return makeRecord(ContentType.handshake, Buffer.concat([first!.subarray(5), frame(HandshakeType.finished, Buffer.alloc(32))]), 0x0301);
+        return makeRecord(
+          ContentType.handshake,
+          Buffer.concat([first!.subarray(5), frame(HandshakeType.finished, Buffer.alloc(32))]),
+          0x0301,
+        );
       }),
     });
     pair.pump();
@@ -549,7 +636,13 @@ describe('Record boundaries at key changes (RFC 8446 §5.1)', () => {
   it('sends unexpected_message when ServerHello shares its record with EncryptedExtensions', () => {
     const pair = new TlsPair({
       tamper: onFlight('server-to-client', 0, (_bytes, records) =>
-        Buffer.concat([makeRecord(ContentType.handshake, Buffer.concat([records[0]!.content!, frame(HandshakeType.encrypted_extensions, Buffer.of(0, 0))])), ...records.slice(1).map((r) => r.raw)]),
+        Buffer.concat([
+          makeRecord(
+            ContentType.handshake,
+            Buffer.concat([records[0]!.content!, frame(HandshakeType.encrypted_extensions, Buffer.of(0, 0))]),
+          ),
+          ...records.slice(1).map((r) => r.raw),
+        ]),
       ),
     });
     pair.pump();
@@ -558,7 +651,9 @@ describe('Record boundaries at key changes (RFC 8446 §5.1)', () => {
 
   it('sends unexpected_message for a plaintext handshake record once the handshake keys are in place', () => {
     const pair = new TlsPair({
-      tamper: onFlight('client-to-server', 1, (bytes) => Buffer.concat([bytes, makeRecord(ContentType.handshake, frame(HandshakeType.finished, Buffer.alloc(32)))])),
+      tamper: onFlight('client-to-server', 1, (bytes) =>
+        Buffer.concat([bytes, makeRecord(ContentType.handshake, frame(HandshakeType.finished, Buffer.alloc(32)))]),
+      ),
     });
     pair.pump();
     assertSingleAlert(pair, 'server', 'unexpected_message');
@@ -568,7 +663,11 @@ describe('Record boundaries at key changes (RFC 8446 §5.1)', () => {
     const pair = new TlsPair({
       tamper: onFlight('client-to-server', 0, (bytes) => {
         const content = splitRecords(bytes)[0]!.subarray(5);
-        return Buffer.concat([makeRecord(ContentType.handshake, content.subarray(0, 50)), makeRecord(ContentType.change_cipher_spec, Buffer.of(1)), makeRecord(ContentType.handshake, content.subarray(50))]);
+        return Buffer.concat([
+          makeRecord(ContentType.handshake, content.subarray(0, 50)),
+          makeRecord(ContentType.change_cipher_spec, Buffer.of(1)),
+          makeRecord(ContentType.handshake, content.subarray(50)),
+        ]);
       }),
     });
     pair.pump();
@@ -602,7 +701,12 @@ describe('HelloRetryRequest (RFC 8446 §4.1.4, §4.2.2)', () => {
         Buffer.concat(
           records.map((r) =>
             r.type === ContentType.handshake && !r.isProtected
-              ? rewriteClientHello(r.raw, (h) => ({ ...h, extensions: h.extensions.map((e) => (e.type === ExtensionType.cookie ? { type: e.type, data: flipByte(e.data, e.data.length - 1) } : e)) }))
+              ? rewriteClientHello(r.raw, (h) => ({
+                  ...h,
+                  extensions: h.extensions.map((e) =>
+                    e.type === ExtensionType.cookie ? { type: e.type, data: flipByte(e.data, e.data.length - 1) } : e,
+                  ),
+                }))
               : r.raw,
           ),
         ),
@@ -650,7 +754,10 @@ describe('record_overflow (RFC 8446 §5.1, §5.2, §5.4)', () => {
 
   it('sends record_overflow for a protected record hiding 2^14+1 bytes of plaintext (§5.4)', () => {
     const pair = connected();
-    pair.deliver('client-to-server', pair.forgeInner('client-to-server', Buffer.concat([Buffer.alloc(MAX_PLAINTEXT + 1, 0x61), Buffer.of(ContentType.application_data)])));
+    pair.deliver(
+      'client-to-server',
+      pair.forgeInner('client-to-server', Buffer.concat([Buffer.alloc(MAX_PLAINTEXT + 1, 0x61), Buffer.of(ContentType.application_data)])),
+    );
     pair.pump();
     assertSingleAlert(pair, 'server', 'record_overflow');
     assert.equal(pair.received('server').length, 0);
@@ -659,10 +766,16 @@ describe('record_overflow (RFC 8446 §5.1, §5.2, §5.4)', () => {
   it('accepts a TLSInnerPlaintext of exactly 2^14+1 bytes, with or without padding, and refuses one byte more, padding included (§5.4)', () => {
     const pair = connected();
     pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(MAX_PLAINTEXT, 0x62)));
-    pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(100, 0x63), MAX_PLAINTEXT - 100));
+    pair.deliver(
+      'client-to-server',
+      pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(100, 0x63), MAX_PLAINTEXT - 100),
+    );
     assert.equal(pair.received('server').length, MAX_PLAINTEXT + 100);
     assert.deepEqual(pair.failures, []);
-    pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(100, 0x64), MAX_PLAINTEXT - 99));
+    pair.deliver(
+      'client-to-server',
+      pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(100, 0x64), MAX_PLAINTEXT - 99),
+    );
     pair.pump();
     assertSingleAlert(pair, 'server', 'record_overflow');
     assert.equal(pair.received('server').length, MAX_PLAINTEXT + 100);
@@ -670,7 +783,10 @@ describe('record_overflow (RFC 8446 §5.1, §5.2, §5.4)', () => {
 
   it('sends record_overflow for a protected record of 2^14+257 bytes of ciphertext, before opening it (§5.2)', () => {
     const pair = connected();
-    const record = pair.forgeInner('client-to-server', Buffer.concat([Buffer.alloc(MAX_PLAINTEXT + 240, 0x65), Buffer.of(ContentType.application_data)]));
+    const record = pair.forgeInner(
+      'client-to-server',
+      Buffer.concat([Buffer.alloc(MAX_PLAINTEXT + 240, 0x65), Buffer.of(ContentType.application_data)]),
+    );
     assert.equal(record.length - 5, MAX_PLAINTEXT + 257);
     pair.deliver('client-to-server', record);
     pair.pump();
@@ -682,7 +798,10 @@ describe('Handshake message size limit (maxHandshakeMessageSize)', () => {
   it('sends decode_error for a ClientHello announcing more than 131,396 bytes, from its header alone (RFC 8446 §4.1.2; OpenSSL CLIENT_HELLO_MAX_LENGTH)', () => {
     const pair = new TlsPair({ server: { maxHandshakeMessageSize: 1024 } });
     // A handshake header announcing 131,397 bytes, followed by a little of the body.
-    pair.deliver('client-to-server', makeRecord(ContentType.handshake, Buffer.concat([Buffer.of(HandshakeType.client_hello, 0x02, 0x01, 0x45), Buffer.alloc(100)])));
+    pair.deliver(
+      'client-to-server',
+      makeRecord(ContentType.handshake, Buffer.concat([Buffer.of(HandshakeType.client_hello, 0x02, 0x01, 0x45), Buffer.alloc(100)])),
+    );
     pair.pump();
     assertSingleAlert(pair, 'server', 'decode_error');
   });
@@ -710,7 +829,11 @@ describe('KeyUpdate (RFC 8446 §4.6.3)', () => {
   it('sends illegal_parameter for a KeyUpdate with request_update 2', () => {
     const pair = connected();
     pair.tamper = onFlight('client-to-server', 0, (_bytes, records) =>
-      Buffer.concat(records.map((r) => (r.type === ContentType.handshake ? r.reseal(ContentType.handshake, frame(HandshakeType.key_update, Buffer.of(2))) : r.raw))),
+      Buffer.concat(
+        records.map((r) =>
+          r.type === ContentType.handshake ? r.reseal(ContentType.handshake, frame(HandshakeType.key_update, Buffer.of(2))) : r.raw,
+        ),
+      ),
     );
     pair.client.updateKeys(false);
     pair.pump();
@@ -827,10 +950,7 @@ describe('close_notify (RFC 8446 §6.1)', () => {
     pair.client.close();
     pair.pump();
     assert.equal(pair.peerClosed.server, true);
-    assert.deepEqual(
-      [...pair.sent.client.at(-1)!.content!],
-      [1, 0],
-    );
+    assert.deepEqual([...pair.sent.client.at(-1)!.content!], [1, 0]);
     assert.throws(() => pair.write('client', 'late'), /not open for writing/);
     pair.write('server', 'still flowing');
     pair.pump();
@@ -873,7 +993,8 @@ describe('close_notify (RFC 8446 §6.1)', () => {
 describe('Records without content (a CPU bound, as OpenSSL keeps)', () => {
   it('accepts 32 empty application-data records in a row and refuses the 33rd with unexpected_message', () => {
     const pair = new TlsPair().handshake();
-    for (let i = 0; i < 32; i++) pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(0)));
+    for (let i = 0; i < 32; i++)
+      pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(0)));
     assert.equal(pair.errors.server, undefined);
     pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(0)));
     assert.equal(serverErrorOf(pair)?.alert, 'unexpected_message');
@@ -882,7 +1003,8 @@ describe('Records without content (a CPU bound, as OpenSSL keeps)', () => {
   it('counts only records in a row: data in between resets the count', () => {
     const pair = new TlsPair().handshake();
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 32; i++) pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(0)));
+      for (let i = 0; i < 32; i++)
+        pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.alloc(0)));
       pair.deliver('client-to-server', pair.forge('client-to-server', ContentType.application_data, Buffer.from('x')));
     }
     assert.equal(pair.errors.server, undefined);

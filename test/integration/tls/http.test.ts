@@ -191,24 +191,28 @@ describe('node:http over our TLS server (http/server-factory.ts wiring)', () => 
     socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n`);
   }
 
-  it('serves three keep-alive HTTP/1.1 requests on one connection to our own client, with the client certificate visible', { timeout: 20_000 }, async () => {
-    const socket = await openClient();
-    try {
-      const reader = new ResponseReader(socket);
-      const seen: string[] = [];
-      for (const path of ['/one', '/two', '/three']) {
-        get(socket, path);
-        const response = await reader.next();
-        assert.equal(response.status, 200);
-        assert.equal(response.body.toString(), `hello GET ${path}`);
-        assert.equal(response.headers.get('x-peer'), 'CN=keysmith test client');
-        seen.push(response.headers.get('x-connection')!);
+  it(
+    'serves three keep-alive HTTP/1.1 requests on one connection to our own client, with the client certificate visible',
+    { timeout: 20_000 },
+    async () => {
+      const socket = await openClient();
+      try {
+        const reader = new ResponseReader(socket);
+        const seen: string[] = [];
+        for (const path of ['/one', '/two', '/three']) {
+          get(socket, path);
+          const response = await reader.next();
+          assert.equal(response.status, 200);
+          assert.equal(response.body.toString(), `hello GET ${path}`);
+          assert.equal(response.headers.get('x-peer'), 'CN=keysmith test client');
+          seen.push(response.headers.get('x-connection')!);
+        }
+        assert.equal(new Set(seen).size, 1, `one server connection for all three: ${seen.join(', ')}`);
+      } finally {
+        socket.destroy();
       }
-      assert.equal(new Set(seen).size, 1, `one server connection for all three: ${seen.join(', ')}`);
-    } finally {
-      socket.destroy();
-    }
-  });
+    },
+  );
 
   it('serves three requests over one socket to node:https with a keep-alive Agent (maxSockets 1)', { timeout: 20_000 }, async () => {
     const agent = new Agent({
@@ -254,91 +258,101 @@ describe('node:http over our TLS server (http/server-factory.ts wiring)', () => 
     }
   });
 
-  it('delivers a 1 MB body intact to our client and to node:https (records of 2^14, back-pressure on the write path)', { timeout: 20_000 }, async () => {
-    const socket = await openClient();
-    try {
-      const reader = new ResponseReader(socket);
-      get(socket, '/big');
-      const response = await reader.next();
-      assert.equal(response.body.length, BIG);
-      assert.equal(sha256(response.body), bigDigest);
-    } finally {
-      socket.destroy();
-    }
-    const agent = new Agent({ keepAlive: false, ca: fixture('ca.pem'), servername: 'localhost' });
-    try {
-      const body = await new Promise<Buffer>((resolve, reject) => {
-        const req = httpsRequest({ host: '127.0.0.1', port, path: '/big', agent, servername: 'localhost', timeout: 10_000 }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(Buffer.concat(chunks)));
-          res.on('error', reject);
-        });
-        req.on('timeout', () => req.destroy(new Error('request timed out')));
-        req.on('error', reject);
-        req.end();
-      });
-      assert.equal(body.length, BIG);
-      assert.equal(sha256(body), bigDigest);
-    } finally {
-      agent.destroy();
-    }
-  });
-
-  it('does not buffer without bound on the server while the client has stopped reading, then delivers every byte', { timeout: 30_000 }, async (t) => {
-    const socket = await openClient();
-    try {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      const onData = (c: Buffer): void => {
-        chunks.push(c);
-        received += c.length;
-      };
-      socket.on('data', onData);
-      get(socket, '/slow');
-      // Let the response start, then stop reading.
-      const startDeadline = Date.now() + 5_000;
-      while (received === 0 && Date.now() < startDeadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(received > 0, 'the response started');
-      socket.pause();
-
-      // Sample the server side for a while: its TLS socket and the TCP socket under it.
-      let maxBuffered = 0;
-      let maxClientBuffered = 0;
-      let writtenAtPlateau = 0;
-      for (let i = 0; i < 30; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        const server = slow.socket;
-        assert.ok(server !== undefined);
-        maxBuffered = Math.max(maxBuffered, server.writableLength + server.transport.writableLength);
-        maxClientBuffered = Math.max(maxClientBuffered, socket.readableLength + socket.transport.readableLength);
-        writtenAtPlateau = slow.written;
+  it(
+    'delivers a 1 MB body intact to our client and to node:https (records of 2^14, back-pressure on the write path)',
+    { timeout: 20_000 },
+    async () => {
+      const socket = await openClient();
+      try {
+        const reader = new ResponseReader(socket);
+        get(socket, '/big');
+        const response = await reader.next();
+        assert.equal(response.body.length, BIG);
+        assert.equal(sha256(response.body), bigDigest);
+      } finally {
+        socket.destroy();
       }
-      const heldBack = slow.written - received;
-      t.diagnostic(`while paused: server wrote ${(slow.written / MB).toFixed(1)} MB, client read ${(received / MB).toFixed(1)} MB, server-side buffered at most ${maxBuffered} bytes, client-side ${maxClientBuffered}`);
-      assert.equal(slow.isDone, false, 'the server is held back by the paused client');
-      assert.ok(writtenAtPlateau < SLOW, 'the writer waits for drain');
-      // What the server holds is bounded by a few records plus the stream high-water marks, not the body.
-      assert.ok(maxBuffered <= 512 * 1024, `server-side buffers held ${maxBuffered} bytes`);
-      assert.ok(heldBack < SLOW, `held back ${heldBack}`);
-      // The paused reader pauses its transport too, so the client does not hoard records either.
-      assert.ok(maxClientBuffered <= 512 * 1024, `client-side buffers held ${maxClientBuffered} bytes`);
+      const agent = new Agent({ keepAlive: false, ca: fixture('ca.pem'), servername: 'localhost' });
+      try {
+        const body = await new Promise<Buffer>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port, path: '/big', agent, servername: 'localhost', timeout: 10_000 }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve(Buffer.concat(chunks)));
+            res.on('error', reject);
+          });
+          req.on('timeout', () => req.destroy(new Error('request timed out')));
+          req.on('error', reject);
+          req.end();
+        });
+        assert.equal(body.length, BIG);
+        assert.equal(sha256(body), bigDigest);
+      } finally {
+        agent.destroy();
+      }
+    },
+  );
 
-      socket.resume();
-      const deadline = Date.now() + 20_000;
-      const headerBytes = (): number => {
+  it(
+    'does not buffer without bound on the server while the client has stopped reading, then delivers every byte',
+    { timeout: 30_000 },
+    async (t) => {
+      const socket = await openClient();
+      try {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        const onData = (c: Buffer): void => {
+          chunks.push(c);
+          received += c.length;
+        };
+        socket.on('data', onData);
+        get(socket, '/slow');
+        // Let the response start, then stop reading.
+        const startDeadline = Date.now() + 5_000;
+        while (received === 0 && Date.now() < startDeadline) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(received > 0, 'the response started');
+        socket.pause();
+
+        // Sample the server side for a while: its TLS socket and the TCP socket under it.
+        let maxBuffered = 0;
+        let maxClientBuffered = 0;
+        let writtenAtPlateau = 0;
+        for (let i = 0; i < 30; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          const server = slow.socket;
+          assert.ok(server !== undefined);
+          maxBuffered = Math.max(maxBuffered, server.writableLength + server.transport.writableLength);
+          maxClientBuffered = Math.max(maxClientBuffered, socket.readableLength + socket.transport.readableLength);
+          writtenAtPlateau = slow.written;
+        }
+        const heldBack = slow.written - received;
+        t.diagnostic(
+          `while paused: server wrote ${(slow.written / MB).toFixed(1)} MB, client read ${(received / MB).toFixed(1)} MB, server-side buffered at most ${maxBuffered} bytes, client-side ${maxClientBuffered}`,
+        );
+        assert.equal(slow.isDone, false, 'the server is held back by the paused client');
+        assert.ok(writtenAtPlateau < SLOW, 'the writer waits for drain');
+        // What the server holds is bounded by a few records plus the stream high-water marks, not the body.
+        assert.ok(maxBuffered <= 512 * 1024, `server-side buffers held ${maxBuffered} bytes`);
+        assert.ok(heldBack < SLOW, `held back ${heldBack}`);
+        // The paused reader pauses its transport too, so the client does not hoard records either.
+        assert.ok(maxClientBuffered <= 512 * 1024, `client-side buffers held ${maxClientBuffered} bytes`);
+
+        socket.resume();
+        const deadline = Date.now() + 20_000;
+        const headerBytes = (): number => {
+          const all = Buffer.concat(chunks);
+          const at = all.indexOf('\r\n\r\n');
+          return at === -1 ? Number.POSITIVE_INFINITY : at + 4;
+        };
+        while (received < SLOW + headerBytes() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         const all = Buffer.concat(chunks);
-        const at = all.indexOf('\r\n\r\n');
-        return at === -1 ? Number.POSITIVE_INFINITY : at + 4;
-      };
-      while (received < SLOW + headerBytes() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const all = Buffer.concat(chunks);
-      const body = all.subarray(headerBytes());
-      assert.equal(body.length, SLOW);
-      assert.ok(body.equals(pattern(0, SLOW)), 'every byte arrived, in order');
-      assert.equal(slow.isDone, true);
-    } finally {
-      socket.destroy();
-    }
-  });
+        const body = all.subarray(headerBytes());
+        assert.equal(body.length, SLOW);
+        assert.ok(body.equals(pattern(0, SLOW)), 'every byte arrived, in order');
+        assert.equal(slow.isDone, true);
+      } finally {
+        socket.destroy();
+      }
+    },
+  );
 });

@@ -5,13 +5,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { connect, createServer, type TlsConnectOptions, type TlsServer, type TlsServerOptions, type TlsSocket } from '../../../src/tls/index.js';
+import {
+  connect,
+  createServer,
+  type TlsConnectOptions,
+  type TlsServer,
+  type TlsServerOptions,
+  type TlsSocket,
+} from '../../../src/tls/index.js';
 import { freePort, startProcess, withTimeout } from '../../helpers/processes.js';
 import { skipUnlessTool } from '../../interop/harness.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(FIXTURES + name);
-const serverBase: TlsServerOptions = { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), clientAuth: 'request' };
+const serverBase: TlsServerOptions = {
+  key: fixture('server.key'),
+  cert: fixture('server-chain.pem'),
+  ca: fixture('ca.pem'),
+  clientAuth: 'request',
+};
 const clientBase: TlsConnectOptions = { servername: 'localhost', ca: fixture('ca.pem') };
 
 const servers: TlsServer[] = [];
@@ -110,46 +122,50 @@ describe('PROXY protocol before TLS', () => {
     assert.equal(server.headerErrors.length, 0);
   });
 
-  it('behind a real HAProxy (TCP mode, send-proxy-v2), the server sees the client, not the balancer', skipUnlessTool('haproxy'), async () => {
-    const server = await listen((address) => address === '127.0.0.1');
-    const frontPort = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'keysmith-haproxy-'));
-    const config = join(dir, 'haproxy.cfg');
-    writeFileSync(
-      config,
-      [
-        'global',
-        '  log stderr format raw local0 warning',
-        'defaults',
-        '  mode tcp',
-        '  timeout connect 2s',
-        '  timeout client 10s',
-        '  timeout server 10s',
-        'frontend keysmith',
-        `  bind 127.0.0.1:${frontPort}`,
-        '  default_backend nodes',
-        'backend nodes',
-        `  server node1 127.0.0.1:${server.port} send-proxy-v2`,
-        '',
-      ].join('\n'),
-    );
-    const haproxy = startProcess('haproxy', ['-db', '-f', config], { lifetimeMs: 60_000 });
-    try {
-      const deadline = Date.now() + 10_000;
-      let transport: Socket | undefined;
-      while (transport === undefined) {
-        transport = await tcp(frontPort).catch(async (error: unknown) => {
-          if (Date.now() > deadline) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          return undefined;
-        });
+  it(
+    'behind a real HAProxy (TCP mode, send-proxy-v2), the server sees the client, not the balancer',
+    skipUnlessTool('haproxy'),
+    async () => {
+      const server = await listen((address) => address === '127.0.0.1');
+      const frontPort = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'keysmith-haproxy-'));
+      const config = join(dir, 'haproxy.cfg');
+      writeFileSync(
+        config,
+        [
+          'global',
+          '  log stderr format raw local0 warning',
+          'defaults',
+          '  mode tcp',
+          '  timeout connect 2s',
+          '  timeout client 10s',
+          '  timeout server 10s',
+          'frontend keysmith',
+          `  bind 127.0.0.1:${frontPort}`,
+          '  default_backend nodes',
+          'backend nodes',
+          `  server node1 127.0.0.1:${server.port} send-proxy-v2`,
+          '',
+        ].join('\n'),
+      );
+      const haproxy = startProcess('haproxy', ['-db', '-f', config], { lifetimeMs: 60_000 });
+      try {
+        const deadline = Date.now() + 10_000;
+        let transport: Socket | undefined;
+        while (transport === undefined) {
+          transport = await tcp(frontPort).catch(async (error: unknown) => {
+            if (Date.now() > deadline) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return undefined;
+          });
+        }
+        const clientPort = transport.localPort;
+        assert.equal(await echo(transport, 'through haproxy'), 'through haproxy');
+        assert.deepEqual(server.peers, [{ address: '127.0.0.1', port: clientPort }]);
+      } finally {
+        await haproxy.kill();
+        rmSync(dir, { recursive: true, force: true });
       }
-      const clientPort = transport.localPort;
-      assert.equal(await echo(transport, 'through haproxy'), 'through haproxy');
-      assert.deepEqual(server.peers, [{ address: '127.0.0.1', port: clientPort }]);
-    } finally {
-      await haproxy.kill();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

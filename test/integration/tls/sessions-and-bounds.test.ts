@@ -4,21 +4,44 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { connect, createServer, SessionCache, TlsAlertError, type TlsConnectOptions, type TlsServer, type TlsServerOptions, type TlsSocket } from '../../../src/tls/index.js';
+import {
+  connect,
+  createServer,
+  SessionCache,
+  TlsAlertError,
+  type TlsConnectOptions,
+  type TlsServer,
+  type TlsServerOptions,
+  type TlsSocket,
+} from '../../../src/tls/index.js';
 import { decodeClientSession } from '../../../src/tls/tickets.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(FIXTURES + name);
 
-const serverBase: TlsServerOptions = { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), clientAuth: 'require' };
-const clientBase: TlsConnectOptions = { host: '127.0.0.1', servername: 'localhost', ca: fixture('ca.pem'), key: fixture('client.key'), cert: fixture('client-chain.pem') };
+const serverBase: TlsServerOptions = {
+  key: fixture('server.key'),
+  cert: fixture('server-chain.pem'),
+  ca: fixture('ca.pem'),
+  clientAuth: 'require',
+};
+const clientBase: TlsConnectOptions = {
+  host: '127.0.0.1',
+  servername: 'localhost',
+  ca: fixture('ca.pem'),
+  key: fixture('client.key'),
+  cert: fixture('client-chain.pem'),
+};
 
 const servers: TlsServer[] = [];
 after(() => {
   for (const s of servers) s.close();
 });
 
-async function listen(options: TlsServerOptions, onSecure?: (socket: TlsSocket) => void): Promise<{ server: TlsServer; port: number; errors: Error[] }> {
+async function listen(
+  options: TlsServerOptions,
+  onSecure?: (socket: TlsSocket) => void,
+): Promise<{ server: TlsServer; port: number; errors: Error[] }> {
   const errors: Error[] = [];
   const server = createServer(options, (socket) => {
     onSecure?.(socket);
@@ -32,7 +55,9 @@ async function listen(options: TlsServerOptions, onSecure?: (socket: TlsSocket) 
 }
 
 /** One connection: waits for 'secure' and for the first ticket (bounded), then closes. */
-function roundTrip(options: TlsConnectOptions): Promise<{ isResumed: boolean; session: Uint8Array | undefined; leafUri: string | undefined }> {
+function roundTrip(
+  options: TlsConnectOptions,
+): Promise<{ isResumed: boolean; session: Uint8Array | undefined; leafUri: string | undefined }> {
   return new Promise((resolve, reject) => {
     const socket = connect(options);
     const timer = setTimeout(() => {
@@ -79,7 +104,10 @@ describe('session resumption', () => {
     const first = await roundTrip({ ...clientBase, port });
     assert.ok(first.session !== undefined);
     isRevoked = true;
-    await assert.rejects(roundTrip({ ...clientBase, port, session: first.session }), (err: unknown) => err instanceof TlsAlertError && err.alert === 'certificate_revoked');
+    await assert.rejects(
+      roundTrip({ ...clientBase, port, session: first.session }),
+      (err: unknown) => err instanceof TlsAlertError && err.alert === 'certificate_revoked',
+    );
     assert.equal(errors.length, 1);
     assert.ok(errors[0] instanceof TlsAlertError && errors[0].alert === 'certificate_revoked');
   });
@@ -107,7 +135,10 @@ describe('session resumption', () => {
 describe('session tickets under keys the caller derives per period (ticketKeyForPeriod)', () => {
   const ROTATION_MS = 60_000;
   /** A deterministic 32-byte key per period, as a cluster derives it from its shared secret. */
-  const keysOf = (secret: string) => (period: number): Uint8Array => createHash('sha256').update(`${secret}/${period}`).digest();
+  const keysOf =
+    (secret: string) =>
+    (period: number): Uint8Array =>
+      createHash('sha256').update(`${secret}/${period}`).digest();
 
   it('resumes on a second server given the same keys: two nodes of a cluster', async () => {
     const nodeA = await listen({ ...serverBase, ticketKeyRotationMs: ROTATION_MS, ticketKeyForPeriod: keysOf('cluster-1') });

@@ -15,7 +15,12 @@ import {
   type TlsSocket,
 } from '../../../src/tls/index.js';
 import { ContentType, ExtensionType, HandshakeType } from '../../../src/tls/codec/enums.js';
-import { decodeCertificateStatus, encodeCertificateStatus, findExtension, MAX_STAPLED_OCSP_RESPONSE } from '../../../src/tls/codec/extensions.js';
+import {
+  decodeCertificateStatus,
+  encodeCertificateStatus,
+  findExtension,
+  MAX_STAPLED_OCSP_RESPONSE,
+} from '../../../src/tls/codec/extensions.js';
 import { decodeCertificate, encodeCertificate } from '../../../src/tls/codec/messages/certificate.js';
 import { decodeClientHello } from '../../../src/tls/codec/messages/client-hello.js';
 import { decodeEncryptedExtensions, encodeEncryptedExtensions } from '../../../src/tls/codec/messages/encrypted-extensions.js';
@@ -33,8 +38,19 @@ import { nextEvent, portOf, withTimeout } from '../../helpers/processes.js';
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/', import.meta.url));
 const fixture = (name: string): Buffer => readFileSync(FIXTURES + name);
 
-const serverBase: TlsServerOptions = { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), clientAuth: 'require' };
-const clientBase: TlsConnectOptions = { host: '127.0.0.1', servername: 'localhost', ca: fixture('ca.pem'), key: fixture('client.key'), cert: fixture('client-chain.pem') };
+const serverBase: TlsServerOptions = {
+  key: fixture('server.key'),
+  cert: fixture('server-chain.pem'),
+  ca: fixture('ca.pem'),
+  clientAuth: 'require',
+};
+const clientBase: TlsConnectOptions = {
+  host: '127.0.0.1',
+  servername: 'localhost',
+  ca: fixture('ca.pem'),
+  key: fixture('client.key'),
+  cert: fixture('client-chain.pem'),
+};
 
 /** The smallest OCSPResponse: SEQUENCE { responseStatus ENUMERATED tryLater(3) } (RFC 6960 §4.2.1). */
 const TRY_LATER = Buffer.from('30030a0103', 'hex');
@@ -292,7 +308,11 @@ function editServerMessage(type: number, edit: (body: Buffer) => Buffer): Tamper
   const rewrite = (m: HandshakeMessage): Buffer => (m.type === type ? frame(type, edit(m.body)) : m.raw);
   return onFlight('server-to-client', 0, (_bytes, records) =>
     Buffer.concat(
-      records.map((r) => (r.isProtected && r.type === ContentType.handshake ? r.reseal(ContentType.handshake, Buffer.concat(handshakeMessages(r.content!).map(rewrite))) : r.raw)),
+      records.map((r) =>
+        r.isProtected && r.type === ContentType.handshake
+          ? r.reseal(ContentType.handshake, Buffer.concat(handshakeMessages(r.content!).map(rewrite)))
+          : r.raw,
+      ),
     ),
   );
 }
@@ -308,7 +328,9 @@ function withLeafExtensions(extensions: { type: number; data: Buffer }[]): (body
 
 /** Every handshake message a side sent, decrypted by the pair. */
 function sentMessages(pair: TlsPair, side: Side, type: number): HandshakeMessage[] {
-  return pair.sent[side].filter((r) => r.type === ContentType.handshake && r.content !== undefined).flatMap((r) => handshakeMessages(r.content!).filter((m) => m.type === type));
+  return pair.sent[side]
+    .filter((r) => r.type === ContentType.handshake && r.content !== undefined)
+    .flatMap((r) => handshakeMessages(r.content!).filter((m) => m.type === type));
 }
 
 /** RFC 8446 §6: the failing side sends one fatal alert, the peer reads it and answers nothing. */
@@ -336,7 +358,10 @@ describe('OCSP stapling on the wire (RFC 8446 §4.4.2.1)', () => {
     assert.equal(findExtension(decodeEncryptedExtensions(ee!.body), ExtensionType.status_request), undefined);
     const [message] = sentMessages(pair, 'server', HandshakeType.certificate);
     const [leaf, ...rest] = decodeCertificate(message!.body).entries;
-    assert.deepEqual(leaf!.extensions.map((e) => e.type), [ExtensionType.status_request]);
+    assert.deepEqual(
+      leaf!.extensions.map((e) => e.type),
+      [ExtensionType.status_request],
+    );
     assert.deepEqual(decodeCertificateStatus(leaf!.extensions[0]!.data).ocspResponse, TRY_LATER);
     assert.ok(rest.length > 0 && rest.every((e) => e.extensions.length === 0), 'no staple on the intermediate');
     assert.deepEqual(pair.results.client?.ocspResponse, TRY_LATER);
@@ -357,8 +382,14 @@ describe('OCSP stapling on the wire (RFC 8446 §4.4.2.1)', () => {
   });
 
   it('answers a staple with a status_type other than ocsp with illegal_parameter', () => {
-    const staple = { type: ExtensionType.status_request, data: Buffer.concat([Buffer.of(2), encodeCertificateStatus({ ocspResponse: TRY_LATER }).subarray(1)]) };
-    const pair = new TlsPair({ client: { requestOcspStaple: true }, tamper: editServerMessage(HandshakeType.certificate, withLeafExtensions([staple])) });
+    const staple = {
+      type: ExtensionType.status_request,
+      data: Buffer.concat([Buffer.of(2), encodeCertificateStatus({ ocspResponse: TRY_LATER }).subarray(1)]),
+    };
+    const pair = new TlsPair({
+      client: { requestOcspStaple: true },
+      tamper: editServerMessage(HandshakeType.certificate, withLeafExtensions([staple])),
+    });
     pair.pump();
     assertAlertFrom(pair, 'client', 'illegal_parameter');
   });
@@ -370,7 +401,10 @@ describe('OCSP stapling on the wire (RFC 8446 §4.4.2.1)', () => {
   ] as const) {
     it(`answers a staple with ${what} with decode_error`, () => {
       const staple = { type: ExtensionType.status_request, data: Buffer.from(data) };
-      const pair = new TlsPair({ client: { requestOcspStaple: true }, tamper: editServerMessage(HandshakeType.certificate, withLeafExtensions([staple])) });
+      const pair = new TlsPair({
+        client: { requestOcspStaple: true },
+        tamper: editServerMessage(HandshakeType.certificate, withLeafExtensions([staple])),
+      });
       pair.pump();
       assertAlertFrom(pair, 'client', 'decode_error');
     });
@@ -406,7 +440,9 @@ describe('OCSP stapling on the wire (RFC 8446 §4.4.2.1)', () => {
         tamper: onFlight('client-to-server', 0, (bytes) =>
           rewriteClientHello(bytes, (hello) => ({
             ...hello,
-            extensions: hello.extensions.map((e) => (e.type === ExtensionType.status_request ? { type: e.type, data: Buffer.from(hex, 'hex') } : e)),
+            extensions: hello.extensions.map((e) =>
+              e.type === ExtensionType.status_request ? { type: e.type, data: Buffer.from(hex, 'hex') } : e,
+            ),
           })),
         ),
       });
@@ -426,7 +462,10 @@ describe('OCSP stapling on the wire (RFC 8446 §4.4.2.1)', () => {
         },
       },
       tamper: onFlight('client-to-server', 0, (bytes) =>
-        rewriteClientHello(bytes, (hello) => ({ ...hello, extensions: [...hello.extensions, { type: ExtensionType.status_request, data: Buffer.from('02000000', 'hex') }] })),
+        rewriteClientHello(bytes, (hello) => ({
+          ...hello,
+          extensions: [...hello.extensions, { type: ExtensionType.status_request, data: Buffer.from('02000000', 'hex') }],
+        })),
       ),
     });
     pair.pump();
@@ -446,9 +485,15 @@ describe('OCSP stapling on the wire (RFC 8446 §4.4.2.1)', () => {
 
   it('staples the largest response an extension can carry, and refuses a larger one with internal_error', () => {
     const largest = Buffer.alloc(MAX_STAPLED_OCSP_RESPONSE, 0x5a);
-    const ok = new TlsPair({ server: { ocspResponse: () => largest }, client: { requestOcspStaple: true, maxHandshakeMessageSize: 128 * 1024 } }).handshake();
+    const ok = new TlsPair({
+      server: { ocspResponse: () => largest },
+      client: { requestOcspStaple: true, maxHandshakeMessageSize: 128 * 1024 },
+    }).handshake();
     assert.deepEqual(ok.results.client?.ocspResponse, largest);
-    const tooLarge = new TlsPair({ server: { ocspResponse: () => Buffer.alloc(MAX_STAPLED_OCSP_RESPONSE + 1) }, client: { requestOcspStaple: true } });
+    const tooLarge = new TlsPair({
+      server: { ocspResponse: () => Buffer.alloc(MAX_STAPLED_OCSP_RESPONSE + 1) },
+      client: { requestOcspStaple: true },
+    });
     tooLarge.pump();
     assertAlertFrom(tooLarge, 'server', 'internal_error');
   });

@@ -62,9 +62,12 @@ async function serve(handler: (request: IncomingMessage, response: ServerRespons
     handler(request, response);
   });
   Object.assign(http, { httpAllowHalfOpen: true });
-  const tls = createServer(serverOptions({ ALPNProtocols: ['http/1.1'], allowHalfOpen: true, splitInbound: endOfFirstHead }), (socket: TlsSocket) => {
-    http.emit('connection', socket);
-  });
+  const tls = createServer(
+    serverOptions({ ALPNProtocols: ['http/1.1'], allowHalfOpen: true, splitInbound: endOfFirstHead }),
+    (socket: TlsSocket) => {
+      http.emit('connection', socket);
+    },
+  );
   tls.listen(0, '127.0.0.1');
   await once(tls, 'listening');
   return { tls, http, port: portOf(tls), requests };
@@ -89,21 +92,32 @@ describe('the TLS socket under node:http', () => {
     }
   });
 
-  it('answers the requests that came before close_notify, asynchronously, then sends its own close_notify', { timeout: 10_000 }, async () => {
-    const socket = connect(clientOptions({ port: slow.port, host: '127.0.0.1', ALPNProtocols: ['http/1.1'] }));
-    await once(socket, 'secure');
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (part: string) => (text += part));
-    // end() after the write: our client sends close_notify (and FIN) right behind the two requests.
-    socket.end('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await once(socket, 'end');
-    assert.equal(text.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 2, text);
-    assert.equal(text.match(/answered after 150 ms/g)?.length, 2);
-  });
+  it(
+    'answers the requests that came before close_notify, asynchronously, then sends its own close_notify',
+    { timeout: 10_000 },
+    async () => {
+      const socket = connect(clientOptions({ port: slow.port, host: '127.0.0.1', ALPNProtocols: ['http/1.1'] }));
+      await once(socket, 'secure');
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (part: string) => (text += part));
+      // end() after the write: our client sends close_notify (and FIN) right behind the two requests.
+      socket.end('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+      await once(socket, 'end');
+      assert.equal(text.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 2, text);
+      assert.equal(text.match(/answered after 150 ms/g)?.length, 2);
+    },
+  );
 
   it('stops reading pipelined requests from a peer that does not read its answers', { timeout: 15_000 }, async () => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: big.port, servername: 'localhost', ca: fixture('ca.pem'), key: fixture('client.key'), cert: fixture('client-chain.pem') });
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: big.port,
+      servername: 'localhost',
+      ca: fixture('ca.pem'),
+      key: fixture('client.key'),
+      cert: fixture('client-chain.pem'),
+    });
     await once(socket, 'secureConnect');
     socket.pause();
     socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(200));

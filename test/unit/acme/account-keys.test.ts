@@ -55,7 +55,11 @@ describe('AccountKeyCache', () => {
 });
 
 describe('JWS verification (RFC 7515 §5.2) and thumbprints (RFC 7638)', () => {
-  async function signed(header: Record<string, unknown>, payload: string, mutate?: (signature: Buffer) => Buffer): Promise<{ body: Buffer; key: AccountKey }> {
+  async function signed(
+    header: Record<string, unknown>,
+    payload: string,
+    mutate?: (signature: Buffer) => Buffer,
+  ): Promise<{ body: Buffer; key: AccountKey }> {
     const pair = await generate('ec', { namedCurve: 'P-256' });
     const key = await importAccountKey({ ...pair.publicKey.export({ format: 'jwk' }) }, 'ES256');
     const protectedHeader = Buffer.from(JSON.stringify({ alg: 'ES256', url: 'https://x/acme/new-order', ...header })).toString('base64url');
@@ -74,7 +78,9 @@ describe('JWS verification (RFC 7515 §5.2) and thumbprints (RFC 7638)', () => {
   });
 
   it('refuses a signature of the wrong length (DER instead of R || S, or one byte more), a flipped bit and a crit header', async () => {
-    const der = await signed({}, '{}', (raw) => Buffer.concat([Buffer.from([0x30, 0x44, 0x02, 0x20]), raw.subarray(0, 32), Buffer.from([0x02, 0x20]), raw.subarray(32)]));
+    const der = await signed({}, '{}', (raw) =>
+      Buffer.concat([Buffer.from([0x30, 0x44, 0x02, 0x20]), raw.subarray(0, 32), Buffer.from([0x02, 0x20]), raw.subarray(32)]),
+    );
     assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', der.body), der.key.key), isMalformed);
     const longer = await signed({}, '{}', (raw) => Buffer.concat([raw, Buffer.from([0])]));
     assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', longer.body), longer.key.key), isMalformed);
@@ -86,21 +92,34 @@ describe('JWS verification (RFC 7515 §5.2) and thumbprints (RFC 7638)', () => {
     assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', flipped.body), flipped.key.key), isMalformed);
     // RFC 7515 §4.1.11: an extension we do not understand (b64: false of RFC 7797 included) is refused, even with a good signature.
     const crit = await signed({ crit: ['b64'], b64: false }, '{}');
-    assert.throws(() => verifySignature(decodeJwsBody('application/jose+json', crit.body), crit.key.key), (error: unknown) => isMalformed(error) && /crit/.test((error as Error).message));
+    assert.throws(
+      () => verifySignature(decodeJwsBody('application/jose+json', crit.body), crit.key.key),
+      (error: unknown) => isMalformed(error) && /crit/.test((error as Error).message),
+    );
   });
 
   it('refuses a JWS member whose length is no base64url encoding (4n+1 characters)', async () => {
     const { body } = await signed({}, '{}');
     const jws = JSON.parse(body.toString('utf8')) as { protected: string; payload: string; signature: string };
     for (const member of ['protected', 'payload', 'signature'] as const) {
-      const broken = Buffer.from(JSON.stringify({ ...jws, [member]: `${jws[member]}${'A'.repeat(((1 - jws[member].length) % 4 + 4) % 4)}` }));
+      const broken = Buffer.from(
+        JSON.stringify({ ...jws, [member]: `${jws[member]}${'A'.repeat((((1 - jws[member].length) % 4) + 4) % 4)}` }),
+      );
       assert.equal(JSON.parse(broken.toString('utf8'))[member].length % 4, 1);
-      assert.throws(() => decodeJwsBody('application/jose+json', broken), (error: unknown) => isMalformed(error) && /base64url/.test((error as Error).message), member);
+      assert.throws(
+        () => decodeJwsBody('application/jose+json', broken),
+        (error: unknown) => isMalformed(error) && /base64url/.test((error as Error).message),
+        member,
+      );
     }
   });
 
   it('computes the same thumbprint as jose for EC, RSA and OKP keys', async () => {
-    for (const pair of [await generate('ec', { namedCurve: 'P-384' }), await generate('rsa', { modulusLength: 2048 }), await generate('ed25519')]) {
+    for (const pair of [
+      await generate('ec', { namedCurve: 'P-384' }),
+      await generate('rsa', { modulusLength: 2048 }),
+      await generate('ed25519'),
+    ]) {
       const key = await importAccountKey({ ...pair.publicKey.export({ format: 'jwk' }) }, undefined);
       assert.equal(jwkThumbprint(key.jwk), await calculateJwkThumbprint({ ...key.jwk }, 'sha256'));
       assert.equal(key.thumbprint, jwkThumbprint(key.jwk));

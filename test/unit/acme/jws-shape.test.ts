@@ -56,7 +56,10 @@ describe('JWS body shape (RFC 7515 §7.2.2, RFC 8555 §6.2)', () => {
   });
 
   it('refuses protected headers without alg or url, or with members of the wrong type or length', () => {
-    assert.match(malformed(body({ protected: b64('[]'), payload: '', signature: 'AAAA' })), /protected header .*\(root\) must be an object$/);
+    assert.match(
+      malformed(body({ protected: b64('[]'), payload: '', signature: 'AAAA' })),
+      /protected header .*\(root\) must be an object$/,
+    );
     assert.match(malformed(body({ protected: b64('{'), payload: '', signature: 'AAAA' })), /protected header .*not JSON$/);
     assert.match(malformed(jwsWith({ url: HEADER.url })), /alg is required$/);
     assert.match(malformed(jwsWith({ alg: 'ES256' })), /url is required$/);

@@ -114,14 +114,22 @@ for (const shared of SHARED_DATABASES) {
         const nodeB = store(b.ledger.nonces, key);
         const nonce = nodeA.issue(NOW);
         // Byte 0 is in the id, 23 the expiry's last byte, 24 and 39 the MAC's first and last.
-        for (const index of [0, 15, 16, 23, 24, 39]) assert.equal(await nodeB.redeem(flipBit(nonce, index), NOW + 1), false, `bit flipped in byte ${index}`);
+        for (const index of [0, 15, 16, 23, 24, 39])
+          assert.equal(await nodeB.redeem(flipBit(nonce, index), NOW + 1), false, `bit flipped in byte ${index}`);
         // 40 bytes leave 2 spare bits in the last character: setting one decodes to the same bytes, but is not our nonce.
         const last = nonce.at(-1) ?? '';
         const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
         const respelled = nonce.slice(0, -1) + (alphabet[alphabet.indexOf(last) ^ 1] ?? '');
         assert.deepEqual(Buffer.from(respelled, 'base64url'), Buffer.from(nonce, 'base64url'));
         assert.equal(await nodeB.redeem(respelled, NOW + 1), false);
-        for (const garbage of ['', 'AAAAAAAAAAAAAAAAAAAAAA', `${nonce}A`, nonce.slice(1), `${nonce.slice(0, -1)}=`, nonce.replace(/./, '+')]) {
+        for (const garbage of [
+          '',
+          'AAAAAAAAAAAAAAAAAAAAAA',
+          `${nonce}A`,
+          nonce.slice(1),
+          `${nonce.slice(0, -1)}=`,
+          nonce.replace(/./, '+'),
+        ]) {
           assert.equal(await nodeB.redeem(garbage, NOW + 1), false, JSON.stringify(garbage));
         }
         assert.equal(await nodeB.redeem(nonce, NOW + 1), true);

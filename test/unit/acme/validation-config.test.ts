@@ -21,7 +21,12 @@ describe('ACME validation caps in the configuration', () => {
       },
     });
     assert.deepEqual(
-      [config.acmeMaxValidations, config.acmeMaxValidationsPerAccount, config.acmeMaxQueuedValidations, config.acmeMaxQueuedValidationsPerAccount],
+      [
+        config.acmeMaxValidations,
+        config.acmeMaxValidationsPerAccount,
+        config.acmeMaxQueuedValidations,
+        config.acmeMaxQueuedValidationsPerAccount,
+      ],
       [32, 4, 200, 50],
     );
   });
@@ -29,7 +34,11 @@ describe('ACME validation caps in the configuration', () => {
   it('refuses a per-account cap above the global one, and caps that are not positive integers', () => {
     assert.throws(
       () => loadConfig({ env: { KEYSMITH_ACME_MAX_VALIDATIONS: '4', KEYSMITH_ACME_MAX_VALIDATIONS_PER_ACCOUNT: '8' } }),
-      (error: unknown) => error instanceof ConfigError && /KEYSMITH_ACME_MAX_VALIDATIONS_PER_ACCOUNT \(acmeMaxValidationsPerAccount\): expected at most acmeMaxValidations/.test(error.message),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /KEYSMITH_ACME_MAX_VALIDATIONS_PER_ACCOUNT \(acmeMaxValidationsPerAccount\): expected at most acmeMaxValidations/.test(
+          error.message,
+        ),
     );
     assert.throws(
       () => loadConfig({ env: { KEYSMITH_ACME_MAX_QUEUED_VALIDATIONS: '10', KEYSMITH_ACME_MAX_QUEUED_VALIDATIONS_PER_ACCOUNT: '11' } }),

@@ -71,12 +71,19 @@ describe('alert configuration', () => {
       }
       assert.fail('expected a ConfigError');
     };
-    const text = problems({ KEYSMITH_ALERTS_WEBHOOK_URL: 'ftp://hooks.example.org/?token=s3cr3t', KEYSMITH_ALERTS_WEBHOOK_SECRET: 'short', KEYSMITH_ALERTS_SCHEDULE: 'daily' });
+    const text = problems({
+      KEYSMITH_ALERTS_WEBHOOK_URL: 'ftp://hooks.example.org/?token=s3cr3t',
+      KEYSMITH_ALERTS_WEBHOOK_SECRET: 'short',
+      KEYSMITH_ALERTS_SCHEDULE: 'daily',
+    });
     assert.match(text, /KEYSMITH_ALERTS_WEBHOOK_URL \(alertsWebhookUrl\): expected an http:\/\/ or https:\/\/ URL/);
     assert.match(text, /KEYSMITH_ALERTS_WEBHOOK_SECRET \(alertsWebhookSecret\): expected at least 16 characters/);
     assert.match(text, /KEYSMITH_ALERTS_SCHEDULE \(alertsSchedule\): expected a cron expression/);
     assert.doesNotMatch(text, /s3cr3t|short/);
-    assert.match(problems({ KEYSMITH_ALERTS_WEBHOOK_URL: 'https://hooks.example.org/' }), /alertsWebhookSecret: expected with alertsWebhookUrl/);
+    assert.match(
+      problems({ KEYSMITH_ALERTS_WEBHOOK_URL: 'https://hooks.example.org/' }),
+      /alertsWebhookSecret: expected with alertsWebhookUrl/,
+    );
     const mail = problems({ KEYSMITH_ALERTS_MAIL_TO: 'ops@example.org' });
     assert.match(mail, /alertsSmtpHost: expected: mail alerts need/);
     assert.match(mail, /alertsMailFrom: expected: mail alerts need/);

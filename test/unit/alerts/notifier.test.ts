@@ -20,7 +20,10 @@ describe('planMessages', () => {
   it('makes one digest per recipient, at most DIGEST_MAX_ITEMS long, and at most perRun of them', () => {
     const many = Array.from({ length: DIGEST_MAX_ITEMS + 5 }, (_, i) => waiting(i + 1, 'a@x'));
     const plan = planMessages([...many, waiting(1, 'hook', 'webhook'), waiting(1, 'c@x')], 'digest', { perRun: 2, perRecipient: 1 });
-    assert.deepEqual(plan.map((m) => `${m.channel}:${m.recipient}:${m.alertIds.length}:${m.kind}`), [`mail:a@x:${DIGEST_MAX_ITEMS}:digest`, 'webhook:hook:1:digest']);
+    assert.deepEqual(
+      plan.map((m) => `${m.channel}:${m.recipient}:${m.alertIds.length}:${m.kind}`),
+      [`mail:a@x:${DIGEST_MAX_ITEMS}:digest`, 'webhook:hook:1:digest'],
+    );
   });
 
   it('keys a digest by its contents, whatever their order', () => {
@@ -35,8 +38,18 @@ describe('retryDelayMs', () => {
     const mid = (n: number): number => retryDelayMs(n, DEFAULT_RETRY, () => 0.5);
     assert.deepEqual([1, 2, 3, 4].map(mid), [22_500, 45_000, 90_000, 180_000]);
     assert.equal(mid(20), 0.75 * DEFAULT_RETRY.maxDelayMs);
-    assert.equal(retryDelayMs(1, DEFAULT_RETRY, () => 0), 15_000);
-    assert.equal(retryDelayMs(1, DEFAULT_RETRY, () => 0.999999), 30_000);
-    assert.equal(retryDelayMs(1, DEFAULT_RETRY, () => 7), 30_000, 'a bad random source cannot stretch the delay');
+    assert.equal(
+      retryDelayMs(1, DEFAULT_RETRY, () => 0),
+      15_000,
+    );
+    assert.equal(
+      retryDelayMs(1, DEFAULT_RETRY, () => 0.999999),
+      30_000,
+    );
+    assert.equal(
+      retryDelayMs(1, DEFAULT_RETRY, () => 7),
+      30_000,
+      'a bad random source cannot stretch the delay',
+    );
   });
 });

@@ -48,9 +48,25 @@ describe('select-expiring', () => {
   });
 
   it('names the identity by SPIFFE ID, else the DNS/IP name set (any order, DNS any case), else subject and profile', () => {
-    assert.equal(identityOf(record({ serial: 'aa', spiffeId: 'spiffe://x/y', sans: [{ type: 'dns', value: 'a.example' }] })), 'spiffe spiffe://x/y');
-    const one = record({ serial: 'ab', sans: [{ type: 'dns', value: 'B.example' }, { type: 'ip', value: '10.0.0.1' }] });
-    const two = record({ serial: 'ac', sans: [{ type: 'ip', value: '10.0.0.1' }, { type: 'dns', value: 'b.example' }, { type: 'uri', value: 'https://x' }] });
+    assert.equal(
+      identityOf(record({ serial: 'aa', spiffeId: 'spiffe://x/y', sans: [{ type: 'dns', value: 'a.example' }] })),
+      'spiffe spiffe://x/y',
+    );
+    const one = record({
+      serial: 'ab',
+      sans: [
+        { type: 'dns', value: 'B.example' },
+        { type: 'ip', value: '10.0.0.1' },
+      ],
+    });
+    const two = record({
+      serial: 'ac',
+      sans: [
+        { type: 'ip', value: '10.0.0.1' },
+        { type: 'dns', value: 'b.example' },
+        { type: 'uri', value: 'https://x' },
+      ],
+    });
     assert.equal(identityOf(one), identityOf(two));
     assert.equal(identityOf(record({ serial: 'ad', profile: 'root', subject: 'CN=root' })), 'subject root CN=root');
   });
@@ -65,13 +81,20 @@ describe('select-expiring', () => {
   it('needs a whole lifetime longer than the threshold, counted from issuance', () => {
     const exactly = record({ serial: 'ca', notAfter: T0 + 7 * DAY });
     const longer = record({ serial: 'cb', notAfter: T0 + 7 * DAY + 1 });
-    assert.deepEqual(selectExpiring(T0 + DAY, [exactly, longer], [{ withinMs: 7 * DAY, profiles: null }]), [{ serial: 'cb', thresholdMs: 7 * DAY }]);
+    assert.deepEqual(selectExpiring(T0 + DAY, [exactly, longer], [{ withinMs: 7 * DAY, profiles: null }]), [
+      { serial: 'cb', thresholdMs: 7 * DAY },
+    ]);
   });
 
   it('skips what was already alerted at this or a tighter threshold', () => {
     const c = record({ serial: 'da' });
-    const thresholds = [{ withinMs: 30 * DAY, profiles: null }, { withinMs: 7 * DAY, profiles: null }];
+    const thresholds = [
+      { withinMs: 30 * DAY, profiles: null },
+      { withinMs: 7 * DAY, profiles: null },
+    ];
     assert.deepEqual(selectExpiring(T0 + 85 * DAY, [c], thresholds, [{ serial: 'da', thresholdMs: 7 * DAY }]), []);
-    assert.deepEqual(selectExpiring(T0 + 85 * DAY, [c], thresholds, [{ serial: 'da', thresholdMs: 30 * DAY }]), [{ serial: 'da', thresholdMs: 7 * DAY }]);
+    assert.deepEqual(selectExpiring(T0 + 85 * DAY, [c], thresholds, [{ serial: 'da', thresholdMs: 30 * DAY }]), [
+      { serial: 'da', thresholdMs: 7 * DAY },
+    ]);
   });
 });

@@ -1,6 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mailMessage, signBody, webhookDisplayName, webhookPayload, type MessageItem, type PendingMessage } from '../../../src/alerts/index.js';
+import {
+  mailMessage,
+  signBody,
+  webhookDisplayName,
+  webhookPayload,
+  type MessageItem,
+  type PendingMessage,
+} from '../../../src/alerts/index.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2025, 4, 1, 9);
@@ -19,11 +26,21 @@ const item: MessageItem = {
   notBefore: NOW - 80 * DAY,
   notAfter: NOW + 5 * DAY + 3_600_000,
 };
-const message: PendingMessage = { id: 9, channel: 'mail', recipient: 'ops@example.org', kind: 'single', idempotencyKey: 'keysmith-0a0b-7d', attempts: 0 };
+const message: PendingMessage = {
+  id: 9,
+  channel: 'mail',
+  recipient: 'ops@example.org',
+  kind: 'single',
+  idempotencyKey: 'keysmith-0a0b-7d',
+  attempts: 0,
+};
 
 describe('webhook signature', () => {
   it('is HMAC-SHA256 in hex (RFC 4231 §4.3, test case 2)', () => {
-    assert.equal(signBody('Jefe', 'what do ya want for nothing?'), 'sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    assert.equal(
+      signBody('Jefe', 'what do ya want for nothing?'),
+      'sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
   });
 
   it('shows a webhook URL without user info, query or fragment', () => {

@@ -62,7 +62,10 @@ describe('Authority.useIntermediate', () => {
       const leaf = new X509Certificate(after.der);
       assert.ok(leaf.verify(new X509Certificate(f.second.intermediate.certDer).publicKey));
       assert.ok(after.chainPem.endsWith(f.second.intermediate.certPem));
-      assert.equal(after.record.issuer, `O=keysmith, OU=example.org, CN=keysmith intermediate CA ${f.second.intermediate.serial.slice(0, 16)}`);
+      assert.equal(
+        after.record.issuer,
+        `O=keysmith, OU=example.org, CN=keysmith intermediate CA ${f.second.intermediate.serial.slice(0, 16)}`,
+      );
       // RFC 5280 §5: one CRL per issuer; the rotated intermediate's leaves name its own.
       assert.equal(
         openssl(['x509', '-noout', '-ext', 'crlDistributionPoints'], { input: after.pem }).replace(/\s+/g, ' ').trim(),
@@ -95,7 +98,12 @@ describe('Authority.useIntermediate', () => {
     const other = tempDir('other-root');
     const otherLedger = openLedger({ path: join(other.path, 'keysmith.db') });
     try {
-      const foreign = await initCertificateAuthority({ dataDir: other.path, trustDomain: TD, store: otherLedger.certificates, clock: new FixedClock(Date.now()) });
+      const foreign = await initCertificateAuthority({
+        dataDir: other.path,
+        trustDomain: TD,
+        store: otherLedger.certificates,
+        clock: new FixedClock(Date.now()),
+      });
       assert.throws(() => f.authority.useIntermediate(foreign.material), /a rotation keeps the root/);
       assert.equal(f.authority.material.intermediate.serial, f.first.intermediate.serial, 'nothing switched');
     } finally {
@@ -118,7 +126,11 @@ describe('IssuerRouter: OCSP for several intermediates', () => {
       const signerOf = (m: CaMaterial): DirectOcspSigner => new DirectOcspSigner(m.intermediate.certDer, m.intermediate.keyObject);
       // The old one is known compromised (RFC 6960 §2.7): revoked for everything it issued.
       router.setRoutes([
-        { id: f.first.intermediate.serial, issuerCertificate: f.first.intermediate.certDer, source: compromisedIssuerSource({ signer: signerOf(f.first), revokedAt: 1_700_000_000_000, clock, validityMs: HOUR }) },
+        {
+          id: f.first.intermediate.serial,
+          issuerCertificate: f.first.intermediate.certDer,
+          source: compromisedIssuerSource({ signer: signerOf(f.first), revokedAt: 1_700_000_000_000, clock, validityMs: HOUR }),
+        },
       ]);
       const responder = new OcspResponder(router);
       const askOld = requestForCertificate(oldLeaf.der, f.first.intermediate.certDer);
@@ -126,7 +138,10 @@ describe('IssuerRouter: OCSP for several intermediates', () => {
       const oldReply = await responder.answer(askOld);
       assert.equal(oldReply.status, 'successful');
       const decoded = describeOcspResponse(oldReply.der).basic;
-      assert.deepEqual(decoded?.responses.map((r) => r.status), [{ kind: 'revoked', revokedAt: 1_700_000_000_000, reason: 'cACompromise' }]);
+      assert.deepEqual(
+        decoded?.responses.map((r) => r.status),
+        [{ kind: 'revoked', revokedAt: 1_700_000_000_000, reason: 'cACompromise' }],
+      );
       assert.equal((await responder.answer(askNew)).status, 'unauthorized', 'no route for the new issuer yet');
     } finally {
       f.close();

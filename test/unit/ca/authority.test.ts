@@ -37,7 +37,9 @@ before(async () => {
 
 after(() => dir.remove());
 
-function authority(options: { store?: MemoryStore; ocspUrl?: string; crlUrl?: string; maxTlsServerTtlMs?: number; random?: (n: number) => Uint8Array } = {}): {
+function authority(
+  options: { store?: MemoryStore; ocspUrl?: string; crlUrl?: string; maxTlsServerTtlMs?: number; random?: (n: number) => Uint8Array } = {},
+): {
   authority: Authority;
   store: MemoryStore;
 } {
@@ -116,7 +118,10 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
 
   it('adds requested DNS names (lowercased) after the one URI SAN', async () => {
     const { authority: ca } = authority();
-    const issued = await ca.issue(request({ spiffeId: 'spiffe://example.org/web', dnsNames: ['Web.Example.ORG', 'web.example.org', 'web'] }), 'svid');
+    const issued = await ca.issue(
+      request({ spiffeId: 'spiffe://example.org/web', dnsNames: ['Web.Example.ORG', 'web.example.org', 'web'] }),
+      'svid',
+    );
     assert.equal(new X509Certificate(issued.der).subjectAltName, 'URI:spiffe://example.org/web, DNS:web.example.org, DNS:web');
     assert.doesNotMatch(opensslText(issued.pem, dir.path), /Authority Information Access/);
   });
@@ -125,7 +130,11 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
     const { authority: ca } = authority();
     const ok = await ca.issue(request({ spiffeId: 'spiffe://example.org/web', ttlMs: DAY }), 'svid');
     assert.equal(ok.notAfter - ok.notBefore, DAY + 60_000);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', ttlMs: DAY + 1000 }), 'svid'), 'malformed', /svid maximum of 1 d/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', ttlMs: DAY + 1000 }), 'svid'),
+      'malformed',
+      /svid maximum of 1 d/,
+    );
 
     const late = new FixedClock(Date.parse(intermediate.validTo) - 30 * 60_000);
     const nearEnd = new Authority({ material, store: new MemoryStore(), clock: late });
@@ -139,7 +148,11 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
     assert.equal(issued.notBefore, Math.floor((clock.now() - 10_000) / 1000) * 1000);
     const backdated = await ca.issue(request({ spiffeId: 'spiffe://example.org/web', notBefore: clock.now() - DAY }), 'svid');
     assert.equal(backdated.notBefore, Math.floor((clock.now() - 60_000) / 1000) * 1000);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', notBefore: clock.now() + 5000 }), 'svid'), 'malformed', /future/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', notBefore: clock.now() + 5000 }), 'svid'),
+      'malformed',
+      /future/,
+    );
     await rejectsWith(
       ca.issue(request({ spiffeId: 'spiffe://example.org/web', ttlMs: HOUR, notAfter: clock.now() + HOUR }), 'svid'),
       'malformed',
@@ -150,14 +163,30 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
   it('refuses what the profile does not allow, before signing anything', async () => {
     const { authority: ca, store } = authority();
     await rejectsWith(ca.issue(request({}), 'svid'), 'malformed', /needs a SPIFFE ID/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://other.org/web' }), 'svid'), 'rejectedIdentifier', /not in trust domain example\.org/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://other.org/web' }), 'svid'),
+      'rejectedIdentifier',
+      /not in trust domain example\.org/,
+    );
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org' }), 'svid'), 'rejectedIdentifier', /names the trust domain/);
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/node/agent-1' }), 'svid'), 'rejectedIdentifier', /node profile/);
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/admin/alice' }), 'svid'), 'rejectedIdentifier', /operator/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', ipAddresses: ['10.0.0.1'] }), 'svid'), 'rejectedIdentifier', /no IP/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', ipAddresses: ['10.0.0.1'] }), 'svid'),
+      'rejectedIdentifier',
+      /no IP/,
+    );
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/a//b' }), 'svid'), 'malformed', /empty segment/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', dnsNames: ['*.example.org'] }), 'svid'), 'rejectedIdentifier', /wildcard/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', dnsNames: ['bad_name'] }), 'svid'), 'malformed', /not a valid DNS name/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', dnsNames: ['*.example.org'] }), 'svid'),
+      'rejectedIdentifier',
+      /wildcard/,
+    );
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', dnsNames: ['bad_name'] }), 'svid'),
+      'malformed',
+      /not a valid DNS name/,
+    );
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', requester: '' }), 'svid'), 'malformed', /requester/);
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web' }), 'root'), 'malformed', /only when the CA is created/);
     assert.equal(store.records.size, 0);
@@ -166,11 +195,27 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
 
   it('refuses keys other than EC P-256/P-384, Ed25519 and RSA >= 2048 as badCSR', async () => {
     const { authority: ca } = authority();
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'rsa1024' }), 'svid'), 'badCSR', /RSA modulus of 1024 bits is not accepted/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'p521' }), 'svid'), 'badCSR', /EC curve P-521 is not accepted/);
-    await rejectsWith(ca.issue({ publicKey: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01), spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'), 'badCSR', /SubjectPublicKeyInfo/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'rsa1024' }), 'svid'),
+      'badCSR',
+      /RSA modulus of 1024 bits is not accepted/,
+    );
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/web', key: 'p521' }), 'svid'),
+      'badCSR',
+      /EC curve P-521 is not accepted/,
+    );
+    await rejectsWith(
+      ca.issue({ publicKey: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01), spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'),
+      'badCSR',
+      /SubjectPublicKeyInfo/,
+    );
     const trailing = Uint8Array.from([...keyPair('p256').spki, 0x00]);
-    await rejectsWith(ca.issue({ publicKey: trailing, spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'), 'badCSR', /not a DER SubjectPublicKeyInfo \(RFC 5280 §4\.1\): trailing bytes/);
+    await rejectsWith(
+      ca.issue({ publicKey: trailing, spiffeId: 'spiffe://example.org/web', requester: 'x' }, 'svid'),
+      'badCSR',
+      /not a DER SubjectPublicKeyInfo \(RFC 5280 §4\.1\): trailing bytes/,
+    );
     for (const key of ['p384', 'ed25519', 'rsa2048'] as const) {
       const issued = await ca.issue(request({ spiffeId: 'spiffe://example.org/web', key }), 'svid');
       assert.match(opensslVerify(issued, 'sslclient'), /: OK/, key);
@@ -180,7 +225,10 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
 
   it('issues admin identities (/admin/*) only to the operator, for up to 90 days', async () => {
     const { authority: ca } = authority();
-    const issued = await ca.issue(request({ spiffeId: 'spiffe://example.org/admin/bootstrap', requester: 'system', ttlMs: 90 * DAY }), 'svid');
+    const issued = await ca.issue(
+      request({ spiffeId: 'spiffe://example.org/admin/bootstrap', requester: 'system', ttlMs: 90 * DAY }),
+      'svid',
+    );
     assert.equal(issued.notAfter - issued.notBefore, 90 * DAY + 60_000);
     const byCli = await ca.issue(request({ spiffeId: 'spiffe://example.org/admin/alice', requester: 'cli:alice' }), 'svid');
     assert.equal(byCli.notAfter - byCli.notBefore, 30 * DAY + 60_000);
@@ -195,7 +243,10 @@ describe('Authority.issue: svid (SPIFFE X509-SVID)', () => {
 describe('Authority.issue: tls-server, node, ocsp-signer', () => {
   it('tls-server: DNS and IP SANs, EKU serverAuth only, 90 days by default, verifies for sslserver under the URI-constrained intermediate', async () => {
     const { authority: ca, store } = authority({ ocspUrl: OCSP_URL, crlUrl: 'http://ca.example.org/crl' });
-    const issued = await ca.issue(request({ dnsNames: ['www.example.com', '*.apps.example.com'], ipAddresses: ['192.0.2.7', '2001:DB8::0:1'], requester: 'acme:1' }), 'tls-server');
+    const issued = await ca.issue(
+      request({ dnsNames: ['www.example.com', '*.apps.example.com'], ipAddresses: ['192.0.2.7', '2001:DB8::0:1'], requester: 'acme:1' }),
+      'tls-server',
+    );
     const cert = new X509Certificate(issued.der);
     assert.equal(cert.subjectAltName, 'DNS:www.example.com, DNS:*.apps.example.com, IP Address:192.0.2.7, IP Address:2001:DB8:0:0:0:0:0:1');
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.1']);
@@ -220,7 +271,11 @@ describe('Authority.issue: tls-server, node, ocsp-signer', () => {
     assert.match(opensslText(rsa.pem, dir.path), /Key Usage: critical\s+Digital Signature, Key Encipherment\n/);
     assert.equal(rsa.notAfter - rsa.notBefore, 30 * DAY + 60_000);
     await rejectsWith(ca.issue(request({ dnsNames: ['a.example.com'], ttlMs: 31 * DAY }), 'tls-server'), 'malformed', /maximum of 30 d/);
-    await rejectsWith(ca.issue(request({ dnsNames: ['a.example.com'], spiffeId: 'spiffe://example.org/x' }), 'tls-server'), 'rejectedIdentifier', /no SPIFFE ID/);
+    await rejectsWith(
+      ca.issue(request({ dnsNames: ['a.example.com'], spiffeId: 'spiffe://example.org/x' }), 'tls-server'),
+      'rejectedIdentifier',
+      /no SPIFFE ID/,
+    );
     await rejectsWith(ca.issue(request({}), 'tls-server'), 'malformed', /at least one DNS name or IP/);
     await rejectsWith(ca.issue(request({ ipAddresses: ['fe80::1%eth0'] }), 'tls-server'), 'malformed', /not an IP address/);
     assert.throws(() => new Authority({ material, store: new MemoryStore(), clock, maxTlsServerTtlMs: 398 * DAY }), /at most/);
@@ -234,7 +289,11 @@ describe('Authority.issue: tls-server, node, ocsp-signer', () => {
     assert.deepEqual(cert.keyUsage?.slice().sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
     assert.equal(issued.notAfter - issued.notBefore, DAY + 60_000);
     assert.match(opensslVerify(issued, 'sslclient'), /: OK/);
-    await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/node/agent-7', ttlMs: 8 * DAY }), 'node'), 'malformed', /node maximum of 7 d/);
+    await rejectsWith(
+      ca.issue(request({ spiffeId: 'spiffe://example.org/node/agent-7', ttlMs: 8 * DAY }), 'node'),
+      'malformed',
+      /node maximum of 7 d/,
+    );
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/web' }), 'node'), 'rejectedIdentifier', /under \/node\//);
     await rejectsWith(ca.issue(request({ spiffeId: 'spiffe://example.org/node' }), 'node'), 'rejectedIdentifier', /under \/node\//);
   });
@@ -280,7 +339,9 @@ describe('Authority.issue: tls-server, node, ocsp-signer', () => {
     writeFileSync(leaf, toPem(der));
     assert.throws(
       () => openssl(['verify', '-CAfile', join(dir.path, 'root.pem'), '-untrusted', join(dir.path, 'intermediate.pem'), leaf]),
-      (err: unknown) => err instanceof Error && /permitted subtree violation/.test(`${String(Reflect.get(err, 'stdout'))}${String(Reflect.get(err, 'stderr'))}`),
+      (err: unknown) =>
+        err instanceof Error &&
+        /permitted subtree violation/.test(`${String(Reflect.get(err, 'stdout'))}${String(Reflect.get(err, 'stderr'))}`),
     );
   });
 });
@@ -337,10 +398,15 @@ describe('Authority.issue: serials and the ledger write', () => {
 
   it('reports the time of each step to onStepTimed', async () => {
     const steps: string[] = [];
-    const ca = new Authority({ material, store: new MemoryStore(), clock, onStepTimed: (step, ms) => {
-      assert.ok(ms >= 0);
-      steps.push(step);
-    } });
+    const ca = new Authority({
+      material,
+      store: new MemoryStore(),
+      clock,
+      onStepTimed: (step, ms) => {
+        assert.ok(ms >= 0);
+        steps.push(step);
+      },
+    });
     await ca.issue(request({ spiffeId: 'spiffe://example.org/web' }), 'svid');
     assert.deepEqual(steps, ['validate', 'serial', 'build', 'sign', 'check', 'record']);
   });
@@ -364,7 +430,10 @@ describe('Authority.revoke', () => {
     assert.equal(record.revokedAt, clock.now());
     assert.deepEqual(heard, [`a:${cert.serial}`, `b:${cert.serial}`]);
     assert.equal(store.statusOf(cert.serial)?.status, 'revoked');
-    await assert.rejects(async () => ca.revoke(cert.serial, 'superseded'), (err: unknown) => isDomainError(err, 'conflict'));
+    await assert.rejects(
+      async () => ca.revoke(cert.serial, 'superseded'),
+      (err: unknown) => isDomainError(err, 'conflict'),
+    );
   });
 
   it('keeps the revocation when a listener throws, runs the others, and reports the failure', async () => {
@@ -375,18 +444,33 @@ describe('Authority.revoke', () => {
       throw new Error('cache down');
     });
     ca.onRevoked((serial) => heard.push(serial));
-    await assert.rejects(async () => ca.revoke(cert.serial, 'superseded'), (err: unknown) => err instanceof AggregateError && /is revoked in the ledger/.test(err.message));
+    await assert.rejects(
+      async () => ca.revoke(cert.serial, 'superseded'),
+      (err: unknown) => err instanceof AggregateError && /is revoked in the ledger/.test(err.message),
+    );
     assert.deepEqual(heard, [cert.serial]);
     assert.equal(store.statusOf(cert.serial)?.status, 'revoked');
   });
 
   it('refuses unknown serials, malformed serials, CA certificates and removeFromCRL', async () => {
     const { authority: ca } = authority();
-    await assert.rejects(async () => ca.revoke('4f' + '00'.repeat(15), 'unspecified'), (err: unknown) => isDomainError(err, 'notFound'));
-    await assert.rejects(async () => ca.revoke('not-hex', 'unspecified'), (err: unknown) => isDomainError(err, 'malformed'));
-    await assert.rejects(async () => ca.revoke(describeCertificate(material.intermediate.certDer).serial, 'cACompromise'), (err: unknown) => isDomainError(err, 'forbidden'));
+    await assert.rejects(
+      async () => ca.revoke('4f' + '00'.repeat(15), 'unspecified'),
+      (err: unknown) => isDomainError(err, 'notFound'),
+    );
+    await assert.rejects(
+      async () => ca.revoke('not-hex', 'unspecified'),
+      (err: unknown) => isDomainError(err, 'malformed'),
+    );
+    await assert.rejects(
+      async () => ca.revoke(describeCertificate(material.intermediate.certDer).serial, 'cACompromise'),
+      (err: unknown) => isDomainError(err, 'forbidden'),
+    );
     const cert = await issued(ca);
-    await assert.rejects(async () => ca.revoke(cert.serial, 'removeFromCRL'), (err: unknown) => isDomainError(err, 'malformed'));
+    await assert.rejects(
+      async () => ca.revoke(cert.serial, 'removeFromCRL'),
+      (err: unknown) => isDomainError(err, 'malformed'),
+    );
   });
 
   it('bundlePem is the root certificate', () => {

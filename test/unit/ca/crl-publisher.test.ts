@@ -66,14 +66,23 @@ class HeldBuilder implements CrlBuilder {
     if (error !== undefined) next.reject(error);
     else {
       const der = Uint8Array.of(next.order.crlNumber % 256);
-      next.resolve({ ...next.order, full: { der, entries: this.count, etag: '"x"' }, shards: [], count: this.count, lastRevokedAt: 0, timings: { readMs: 0, encodeMs: 0, signMs: 0 } });
+      next.resolve({
+        ...next.order,
+        full: { der, entries: this.count, etag: '"x"' },
+        shards: [],
+        count: this.count,
+        lastRevokedAt: 0,
+        timings: { readMs: 0, encodeMs: 0, signMs: 0 },
+      });
     }
     // Let the publisher's continuations run.
     for (let i = 0; i < 5; i++) await Promise.resolve();
   }
 }
 
-function publisher(options: { debounceMs?: number; maxDelayMs?: number; probeCount?: () => number; ledger?: Ledger; lastCrlNumber?: number } = {}) {
+function publisher(
+  options: { debounceMs?: number; maxDelayMs?: number; probeCount?: () => number; ledger?: Ledger; lastCrlNumber?: number } = {},
+) {
   const clock = new FixedClock(Date.parse('2030-06-01T08:00:00Z'));
   // CRL numbers from a real ledger (in memory, real migrations), as serve takes them.
   const ledger = options.ledger ?? openLedger({ path: ':memory:' });

@@ -47,7 +47,13 @@ async function fixture(name: string): Promise<Fixture> {
   const ledger = openLedger({ path: join(dir.path, 'keysmith.db') });
   const clock = new FixedClock(Date.now());
   await initCertificateAuthority({ dataDir: dir.path, trustDomain: TD, store: ledger.certificates, clock });
-  const ctx: CaOpsContext = { dataDir: dir.path, trustDomain: TD, clock, store: ledger.certificates, arlUrl: 'https://ca.example.org/crl/root' };
+  const ctx: CaOpsContext = {
+    dataDir: dir.path,
+    trustDomain: TD,
+    clock,
+    store: ledger.certificates,
+    arlUrl: 'https://ca.example.org/crl/root',
+  };
   return {
     dir: dir.path,
     ledger,
@@ -83,7 +89,10 @@ describe('keysmith ca rotate (root key online)', () => {
       const dir = join(rotatedDir(caPaths(f.dir).dir), view.serial);
       assert.deepEqual(readdirSync(dir).sort(), ['cert.pem', 'key.pem', 'schedule.json']);
       assert.equal(statSync(join(dir, 'key.pem')).mode & 0o777, 0o600);
-      assert.deepEqual(JSON.parse(readFileSync(join(dir, 'schedule.json'), 'utf8')), { preparedAt: f.clock.now(), activateAt: f.clock.now() + 24 * HOUR });
+      assert.deepEqual(JSON.parse(readFileSync(join(dir, 'schedule.json'), 'utf8')), {
+        preparedAt: f.clock.now(),
+        activateAt: f.clock.now() + 24 * HOUR,
+      });
       const row = f.ledger.certificates.findBySerial(view.serial);
       assert.equal(row?.profile, 'intermediate');
       assert.equal(row?.requester, 'system');
@@ -99,7 +108,10 @@ describe('keysmith ca rotate (root key online)', () => {
       const after = await loadCertificateAuthority({ dataDir: f.dir, trustDomain: TD, clock: f.clock });
       assert.equal(after.intermediate.serial, view.serial);
       assert.equal(after.intermediate.isOriginal, false);
-      assert.deepEqual((await intermediateStates(f.ctx)).map((i) => i.state), ['retiring', 'active']);
+      assert.deepEqual(
+        (await intermediateStates(f.ctx)).map((i) => i.state),
+        ['retiring', 'active'],
+      );
     } finally {
       f.close();
     }
@@ -114,7 +126,10 @@ describe('keysmith ca rotate (root key online)', () => {
       const view = await prepareIntermediate(f.ctx, f.clock.now() + 24 * HOUR);
       const second = await rejection(prepareIntermediate(f.ctx, f.clock.now() + 24 * HOUR));
       assert.ok(isDomainError(second) && second.kind === 'conflict');
-      assert.equal(second.detail, `intermediate ${view.serial} is already prepared (it signs from ${new Date(view.activateAt).toISOString()}): \`keysmith ca activate\` it, or wait`);
+      assert.equal(
+        second.detail,
+        `intermediate ${view.serial} is already prepared (it signs from ${new Date(view.activateAt).toISOString()}): \`keysmith ca activate\` it, or wait`,
+      );
       assert.equal((await intermediateStates(f.ctx)).length, 2, 'nothing more was written');
       const activated = await activateNow(f.ctx);
       assert.equal(activated.serial, view.serial);
@@ -137,8 +152,14 @@ describe('with KEYSMITH_CA_PASSPHRASE', () => {
       const ctx: CaOpsContext = { dataDir: dir.path, trustDomain: TD, clock, store: ledger.certificates, passphrase };
       const view = await prepareIntermediate(ctx, clock.now());
       assert.match(readFileSync(view.keyPath, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
-      assert.equal((await loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock, passphrase })).intermediate.serial, view.serial);
-      await assert.rejects(loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock }), /is encrypted: set KEYSMITH_CA_PASSPHRASE/);
+      assert.equal(
+        (await loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock, passphrase })).intermediate.serial,
+        view.serial,
+      );
+      await assert.rejects(
+        loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock }),
+        /is encrypted: set KEYSMITH_CA_PASSPHRASE/,
+      );
     } finally {
       ledger.close();
       dir.remove();
@@ -153,7 +174,10 @@ describe('a crash in the middle of a rotation leaves a usable CA', () => {
       const staging = join(rotatedDir(caPaths(f.dir).dir), '.staging-999-1');
       mkdirSync(staging, { recursive: true });
       writeFileSync(join(staging, 'key.pem'), 'half written');
-      assert.deepEqual((await intermediateStates(f.ctx)).map((i) => i.state), ['active']);
+      assert.deepEqual(
+        (await intermediateStates(f.ctx)).map((i) => i.state),
+        ['active'],
+      );
       await loadCertificateAuthority({ dataDir: f.dir, trustDomain: TD, clock: f.clock });
     } finally {
       f.close();
@@ -169,7 +193,12 @@ describe('a crash in the middle of a rotation leaves a usable CA', () => {
       raw.prepare('DELETE FROM certificates WHERE serial = ?').run(view.serial);
       raw.close();
       assert.equal(f.ledger.certificates.findBySerial(view.serial), undefined);
-      const { warnings } = await initCertificateAuthority({ dataDir: f.dir, trustDomain: TD, store: f.ledger.certificates, clock: f.clock });
+      const { warnings } = await initCertificateAuthority({
+        dataDir: f.dir,
+        trustDomain: TD,
+        store: f.ledger.certificates,
+        clock: f.clock,
+      });
       assert.deepEqual(warnings, [`the intermediate certificate ${view.serial} was missing from the ledger and has been recorded`]);
       assert.equal(f.ledger.certificates.findBySerial(view.serial)?.profile, 'intermediate');
     } finally {
@@ -250,7 +279,10 @@ describe('keysmith ca revoke-intermediate', () => {
       const [active] = await intermediateStates(f.ctx);
       const err = await rejection(revokeIntermediate(f.ctx, active?.serial ?? '', 'keyCompromise'));
       assert.ok(isDomainError(err) && err.kind === 'conflict');
-      assert.equal(err.detail, `intermediate ${active?.serial} is the active one and none is prepared: run \`keysmith ca rotate --activate-after 0s\` first, then revoke it`);
+      assert.equal(
+        err.detail,
+        `intermediate ${active?.serial} is the active one and none is prepared: run \`keysmith ca rotate --activate-after 0s\` first, then revoke it`,
+      );
       assert.equal(f.ledger.certificates.statusOf(active?.serial ?? '')?.status, 'valid');
       assert.equal(existsSync(arlPath(caPaths(f.dir).dir)), false);
     } finally {
@@ -266,10 +298,13 @@ describe('keysmith ca revoke-intermediate', () => {
       f.clock.advance(1_000);
       const result = await revokeIntermediate(f.ctx, original?.serial ?? '', 'keyCompromise');
       assert.equal(result.activated, successor.serial);
-      assert.deepEqual((await intermediateStates(f.ctx)).map((i) => [i.serial, i.state]), [
-        [original?.serial, 'revoked'],
-        [successor.serial, 'active'],
-      ]);
+      assert.deepEqual(
+        (await intermediateStates(f.ctx)).map((i) => [i.serial, i.state]),
+        [
+          [original?.serial, 'revoked'],
+          [successor.serial, 'active'],
+        ],
+      );
       const status = f.ledger.certificates.statusOf(original?.serial ?? '');
       assert.equal(status?.status, 'revoked');
       assert.equal(status?.reason, 'keyCompromise');
@@ -277,13 +312,20 @@ describe('keysmith ca revoke-intermediate', () => {
       const der = new Uint8Array(readFileSync(result.arlPath));
       const arl = describeCrl(der);
       assert.equal(arl.issuer, 'O=keysmith, OU=example.org, CN=keysmith root CA');
-      assert.deepEqual(arl.entries, [{ serial: original?.serial, revokedAt: Math.floor(f.clock.now() / 1000) * 1000, reason: 'keyCompromise' }]);
+      assert.deepEqual(arl.entries, [
+        { serial: original?.serial, revokedAt: Math.floor(f.clock.now() / 1000) * 1000, reason: 'keyCompromise' },
+      ]);
       const rootFile = join(f.dir, 'root-only.pem');
       writeFileSync(rootFile, readFileSync(caPaths(f.dir).rootCert));
       const verified = openssl(['crl', '-inform', 'DER', '-in', result.arlPath, '-noout', '-CAfile', rootFile, '-verify'], {});
       assert.equal(verified, '');
       // A revoked intermediate never signs again, whatever its schedule says.
-      const loaded = await loadCertificateAuthority({ dataDir: f.dir, trustDomain: TD, clock: f.clock, revoked: new Map([[original?.serial ?? '', f.clock.now()]]) });
+      const loaded = await loadCertificateAuthority({
+        dataDir: f.dir,
+        trustDomain: TD,
+        clock: f.clock,
+        revoked: new Map([[original?.serial ?? '', f.clock.now()]]),
+      });
       assert.equal(loaded.intermediate.serial, successor.serial);
     } finally {
       f.close();
@@ -299,16 +341,34 @@ describe('the renewal warning', () => {
       const life = (active?.notAfter ?? 0) - (active?.notBefore ?? 0);
       const warnings: string[] = [];
       f.clock.time = (active?.notBefore ?? 0) + Math.ceil(life * 0.75);
-      await loadCertificateAuthority({ dataDir: f.dir, trustDomain: TD, clock: f.clock, onWarning: (m) => warnings.push(m), renewWarningShare: 0.2 });
+      await loadCertificateAuthority({
+        dataDir: f.dir,
+        trustDomain: TD,
+        clock: f.clock,
+        onWarning: (m) => warnings.push(m),
+        renewWarningShare: 0.2,
+      });
       assert.deepEqual([...warnings], [], '25% left, warning at 20%');
       f.clock.time = (active?.notBefore ?? 0) + Math.ceil(life * 0.9);
-      await loadCertificateAuthority({ dataDir: f.dir, trustDomain: TD, clock: f.clock, onWarning: (m) => warnings.push(m), renewWarningShare: 0.2 });
+      await loadCertificateAuthority({
+        dataDir: f.dir,
+        trustDomain: TD,
+        clock: f.clock,
+        onWarning: (m) => warnings.push(m),
+        renewWarningShare: 0.2,
+      });
       assert.deepEqual(warnings, [
         `the intermediate CA ${active?.serial} has 10.0% of its life left (expires ${new Date(active?.notAfter ?? 0).toISOString()}): run \`keysmith ca rotate\` (docs/ca-lifecycle.md)`,
       ]);
       await prepareIntermediate(f.ctx, f.clock.now() + 24 * HOUR);
       warnings.length = 0;
-      await loadCertificateAuthority({ dataDir: f.dir, trustDomain: TD, clock: f.clock, onWarning: (m) => warnings.push(m), renewWarningShare: 0.2 });
+      await loadCertificateAuthority({
+        dataDir: f.dir,
+        trustDomain: TD,
+        clock: f.clock,
+        onWarning: (m) => warnings.push(m),
+        renewWarningShare: 0.2,
+      });
       assert.deepEqual([...warnings], [], 'a rotation is under way');
     } finally {
       f.close();

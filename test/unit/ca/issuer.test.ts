@@ -20,7 +20,12 @@ describe('initCertificateAuthority', () => {
     try {
       const store = new MemoryStore();
       const clock = new FixedClock(Date.now());
-      const { material, created, warnings } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN, store, clock });
+      const { material, created, warnings } = await initCertificateAuthority({
+        dataDir: dir.path,
+        trustDomain: TRUST_DOMAIN,
+        store,
+        clock,
+      });
       assert.equal(created, true);
       assert.deepEqual(warnings, []);
       const paths = caPaths(dir.path);
@@ -156,7 +161,12 @@ describe('initCertificateAuthority', () => {
     const dir = tempDir('ca-bad-domain');
     try {
       await assert.rejects(
-        initCertificateAuthority({ dataDir: dir.path, trustDomain: 'Example.org', store: new MemoryStore(), clock: new FixedClock(Date.now()) }),
+        initCertificateAuthority({
+          dataDir: dir.path,
+          trustDomain: 'Example.org',
+          store: new MemoryStore(),
+          clock: new FixedClock(Date.now()),
+        }),
         /lowercase/,
       );
       assert.equal(existsSync(caPaths(dir.path).dir), false);
@@ -199,9 +209,19 @@ describe('loadCertificateAuthority', () => {
   it('warns when a passphrase is set but the keys are stored in the clear', async () => {
     const dir = tempDir('ca-clear');
     try {
-      await initCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN, store: new MemoryStore(), clock: new FixedClock(Date.now()) });
+      await initCertificateAuthority({
+        dataDir: dir.path,
+        trustDomain: TRUST_DOMAIN,
+        store: new MemoryStore(),
+        clock: new FixedClock(Date.now()),
+      });
       const warnings: string[] = [];
-      await loadCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN, passphrase: 'a passphrase', onWarning: (w) => warnings.push(w) });
+      await loadCertificateAuthority({
+        dataDir: dir.path,
+        trustDomain: TRUST_DOMAIN,
+        passphrase: 'a passphrase',
+        onWarning: (w) => warnings.push(w),
+      });
       assert.equal(warnings.length, 1);
       assert.match(warnings[0] ?? '', /stored unencrypted although KEYSMITH_CA_PASSPHRASE is set/);
     } finally {
@@ -212,12 +232,20 @@ describe('loadCertificateAuthority', () => {
   it('loads with the root key moved offline, and refuses a CA missing its intermediate', async () => {
     const dir = tempDir('ca-offline-root');
     try {
-      await initCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN, store: new MemoryStore(), clock: new FixedClock(Date.now()) });
+      await initCertificateAuthority({
+        dataDir: dir.path,
+        trustDomain: TRUST_DOMAIN,
+        store: new MemoryStore(),
+        clock: new FixedClock(Date.now()),
+      });
       const paths = caPaths(dir.path);
       unlinkSync(paths.rootKey);
       await loadCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN });
       renameSync(paths.intermediateCert, join(dir.path, 'elsewhere.pem'));
-      await assert.rejects(loadCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN }), /incomplete: .*intermediate\.cert\.pem is missing/);
+      await assert.rejects(
+        loadCertificateAuthority({ dataDir: dir.path, trustDomain: TRUST_DOMAIN }),
+        /incomplete: .*intermediate\.cert\.pem is missing/,
+      );
     } finally {
       dir.remove();
     }

@@ -72,7 +72,11 @@ describe('JwtAuthority', () => {
     const token = await authority.sign({ sub: 'spiffe://example.org/web', aud: ['https://api.example.org', 'other'], iat, exp: iat + 300 });
     assert.deepEqual(decodeProtectedHeader(token), { alg: 'ES256', kid: authority.kid, typ: 'JWT' });
     const key = await importJWK(authority.publicJwk(), 'ES256');
-    const { payload, protectedHeader } = await jwtVerify(token, key, { audience: 'https://api.example.org', algorithms: ['ES256'], typ: 'JWT' });
+    const { payload, protectedHeader } = await jwtVerify(token, key, {
+      audience: 'https://api.example.org',
+      algorithms: ['ES256'],
+      typ: 'JWT',
+    });
     assert.equal(protectedHeader.kid, authority.kid);
     assert.deepEqual(payload, { sub: 'spiffe://example.org/web', aud: ['https://api.example.org', 'other'], iat, exp: iat + 300 });
   });
@@ -84,7 +88,9 @@ describe('JwtAuthority', () => {
     const token = await authority.sign({ sub: 'spiffe://example.org/web', aud: ['a'], iat, exp: iat + 60 });
     const [header, payload, signature] = token.split('.');
     assert.ok(header !== undefined && payload !== undefined && signature !== undefined);
-    const forged = Buffer.from(JSON.stringify({ sub: 'spiffe://example.org/admin/root', aud: ['a'], iat, exp: iat + 60 })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ sub: 'spiffe://example.org/admin/root', aud: ['a'], iat, exp: iat + 60 })).toString(
+      'base64url',
+    );
     const key = await importJWK(authority.publicJwk(), 'ES256');
     await assert.rejects(jwtVerify(`${header}.${forged}.${signature}`, key), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
     await assert.rejects(jwtVerify(token, await importJWK(other.publicJwk(), 'ES256')), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });

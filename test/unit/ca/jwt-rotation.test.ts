@@ -78,14 +78,23 @@ describe('jwtKeyStates (the schedule read at a time)', () => {
 
   it('at activation: the new key active, the old one retired until activation + retainMs', () => {
     const states = jwtKeyStates(schedule, T0 + DAY, DAY);
-    assert.deepEqual(states.map((s) => s.phase), ['retired', 'active']);
+    assert.deepEqual(
+      states.map((s) => s.phase),
+      ['retired', 'active'],
+    );
     assert.equal(states[0]?.retiredAt, T0 + DAY);
     assert.equal(states[0]?.dropAt, T0 + 2 * DAY);
   });
 
   it('at retirement + retainMs the old key is dropped', () => {
-    assert.deepEqual(jwtKeyStates(schedule, T0 + 2 * DAY - 1, DAY).map((s) => s.phase), ['retired', 'active']);
-    assert.deepEqual(jwtKeyStates(schedule, T0 + 2 * DAY, DAY).map((s) => s.phase), ['dropped', 'active']);
+    assert.deepEqual(
+      jwtKeyStates(schedule, T0 + 2 * DAY - 1, DAY).map((s) => s.phase),
+      ['retired', 'active'],
+    );
+    assert.deepEqual(
+      jwtKeyStates(schedule, T0 + 2 * DAY, DAY).map((s) => s.phase),
+      ['dropped', 'active'],
+    );
   });
 });
 
@@ -158,7 +167,13 @@ describe('JwtKeyRing and prepareJwtKey', () => {
     assert.deepEqual(third.removedFiles, ['jwt-signing-key.pem']);
     assert.equal(existsSync(jwtSigningKeyPath(data)), false);
     assert.deepEqual(publishedKids(ring), [second.prepared.kid, third.prepared.kid]);
-    assert.deepEqual(third.states.map((s) => [s.kid, s.phase]), [[second.prepared.kid, 'active'], [third.prepared.kid, 'prepared']]);
+    assert.deepEqual(
+      third.states.map((s) => [s.kid, s.phase]),
+      [
+        [second.prepared.kid, 'active'],
+        [third.prepared.kid, 'prepared'],
+      ],
+    );
     assert.notEqual(first, second.prepared.kid);
     // A restart reads the schedule; the first key is not made again.
     const restarted = await openRing(data, clock);
@@ -175,7 +190,10 @@ describe('JwtKeyRing and prepareJwtKey', () => {
     const files = readdirSync(join(data, 'ca')).sort();
     await assert.rejects(prepareJwtKey({ dataDir: data, now: clock.now() + 1, activateAfterMs: DAY, retainMs: DAY }), (err: unknown) => {
       assert.ok(isDomainError(err, 'conflict'));
-      assert.equal(err.detail, `the JWT-SVID key ${prepared.kid} is already prepared and starts signing at 2026-01-02T00:00:00.000Z; rotate again after that`);
+      assert.equal(
+        err.detail,
+        `the JWT-SVID key ${prepared.kid} is already prepared and starts signing at 2026-01-02T00:00:00.000Z; rotate again after that`,
+      );
       return true;
     });
     assert.equal(readFileSync(jwtSchedulePath(data), 'utf8'), schedule);
@@ -204,7 +222,10 @@ describe('JwtKeyRing and prepareJwtKey', () => {
     writeFileSync(lock, '');
     await assert.rejects(prepareJwtKey({ dataDir: data, now: clock.now(), activateAfterMs: HOUR, retainMs: DAY }), (err: unknown) => {
       assert.ok(isDomainError(err, 'conflict'));
-      assert.equal(err.detail, `another JWT-SVID key rotation holds ${lock}; if none is running (it crashed), remove that file and run the rotation again`);
+      assert.equal(
+        err.detail,
+        `another JWT-SVID key rotation holds ${lock}; if none is running (it crashed), remove that file and run the rotation again`,
+      );
       return true;
     });
     assert.equal(existsSync(jwtSchedulePath(data)), false);
@@ -219,7 +240,9 @@ describe('JwtKeyRing and prepareJwtKey', () => {
     // Replace the prepared key's file with the first key: its thumbprint no longer matches the schedule's kid.
     const preparedPath = join(data, 'ca', `jwt-${prepared.kid}.pem`);
     writeFileSync(preparedPath, readFileSync(jwtSigningKeyPath(data)));
-    await assert.rejects(ring.refresh(), { message: `${preparedPath} holds the key ${kid}, but ${jwtSchedulePath(data)} names ${prepared.kid}` });
+    await assert.rejects(ring.refresh(), {
+      message: `${preparedPath} holds the key ${kid}, but ${jwtSchedulePath(data)} names ${prepared.kid}`,
+    });
     assert.deepEqual(publishedKids(ring), [kid]);
     assert.equal(kidOf(await signAt(ring, clock)), kid);
   });
@@ -228,7 +251,13 @@ describe('JwtKeyRing and prepareJwtKey', () => {
     const data = dataDir('encrypted');
     const clock = new FixedClock(T0);
     const ring = await JwtKeyRing.open({ dataDir: data, clock, retainMs: DAY, passphrase: 'correct horse' });
-    const { prepared } = await prepareJwtKey({ dataDir: data, now: clock.now(), activateAfterMs: HOUR, retainMs: DAY, passphrase: 'correct horse' });
+    const { prepared } = await prepareJwtKey({
+      dataDir: data,
+      now: clock.now(),
+      activateAfterMs: HOUR,
+      retainMs: DAY,
+      passphrase: 'correct horse',
+    });
     assert.match(readFileSync(join(data, 'ca', `jwt-${prepared.kid}.pem`), 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
     await ring.refresh();
     assert.deepEqual(publishedKids(ring).length, 2);

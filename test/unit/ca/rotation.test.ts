@@ -24,7 +24,12 @@ const YEAR = 365 * DAY;
 const T0 = Date.UTC(2026, 0, 1);
 const POLICY = { longestLeafMs: 2 * DAY };
 
-function intermediate(serial: string, preparedAt: number, activateAt: number, overrides: Partial<IntermediateFacts> = {}): IntermediateFacts {
+function intermediate(
+  serial: string,
+  preparedAt: number,
+  activateAt: number,
+  overrides: Partial<IntermediateFacts> = {},
+): IntermediateFacts {
   return { serial, notBefore: preparedAt, notAfter: preparedAt + 5 * YEAR, preparedAt, activateAt, revokedAt: undefined, ...overrides };
 }
 
@@ -42,7 +47,10 @@ describe('classifyIntermediates: prepared, active, retiring, retired', () => {
 
     // Published for a day before it signs: the original still signs.
     assert.deepEqual(states(at()), { aa: 'active', bb: 'prepared' });
-    assert.deepEqual(publishedOf(at()).map((s) => s.serial), ['aa', 'bb']);
+    assert.deepEqual(
+      publishedOf(at()).map((s) => s.serial),
+      ['aa', 'bb'],
+    );
     assert.equal(activeOf(at())?.serial, 'aa');
 
     // Its activation instant: it signs, the original retires (still published, its leaves still live).
@@ -57,7 +65,10 @@ describe('classifyIntermediates: prepared, active, retiring, retired', () => {
     assert.deepEqual(states(at()), { aa: 'retiring', bb: 'active' });
     clock.advance(1);
     assert.deepEqual(states(at()), { aa: 'retired', bb: 'active' });
-    assert.deepEqual(publishedOf(at()).map((s) => s.serial), ['bb']);
+    assert.deepEqual(
+      publishedOf(at()).map((s) => s.serial),
+      ['bb'],
+    );
   });
 
   it('keeps a retiring intermediate no longer than its own notAfter (no leaf outlives its issuer)', () => {
@@ -90,7 +101,10 @@ describe('classifyIntermediates: revocation', () => {
     const after = classifyIntermediates([original, compromised], T0 + 3 * DAY, POLICY);
     assert.deepEqual(states(after), { aa: 'active', bb: 'revoked' });
     assert.equal(after.find((s) => s.serial === 'bb')?.droppedAt, T0 + 3 * DAY);
-    assert.deepEqual(publishedOf(after).map((s) => s.serial), ['aa']);
+    assert.deepEqual(
+      publishedOf(after).map((s) => s.serial),
+      ['aa'],
+    );
   });
 
   it('a prepared intermediate revoked before it activates never signs', () => {

@@ -128,7 +128,10 @@ for (const port of PORTS) {
       await assert.rejects(join_(dataDir('other')), (err: unknown) => {
         assert.ok(err instanceof CaMismatchError);
         assert.match(err.message, new RegExp(`holds intermediate CA serial ${theirs.serial} \\(SHA-256 ${theirs.fingerprint}\\)`));
-        assert.match(err.message, new RegExp(`the ledger's active intermediate is serial ${ours.serial} \\(SHA-256 ${ours.fingerprint}\\)`));
+        assert.match(
+          err.message,
+          new RegExp(`the ledger's active intermediate is serial ${ours.serial} \\(SHA-256 ${ours.fingerprint}\\)`),
+        );
         return true;
       });
       assert.deepEqual(intermediatesInLedger(), before);
@@ -137,13 +140,21 @@ for (const port of PORTS) {
     it('the active intermediate is the newest valid, unexpired one: a rotation moves it, revoking the new one moves it back', async () => {
       await join_(dataDir('first'));
       // A later CA recorded in the same ledger (as a rotation would), made a day later so its notBefore is later.
-      await initCertificateAuthority({ dataDir: dataDir('rotated'), trustDomain: TRUST_DOMAIN, store: ledger.certificates, clock: clockAt(now + DAY_MS) });
+      await initCertificateAuthority({
+        dataDir: dataDir('rotated'),
+        trustDomain: TRUST_DOMAIN,
+        store: ledger.certificates,
+        clock: clockAt(now + DAY_MS),
+      });
       const first = localIntermediate(dataDir('first'));
       const rotated = localIntermediate(dataDir('rotated'));
       assert.ok(first !== undefined && rotated !== undefined);
       assert.deepEqual(await activeIntermediate(port.wrap(ledger), now + DAY_MS), rotated);
       await assert.rejects(checkCaAgainstLedger(port.wrap(ledger), dataDir('first'), now + DAY_MS), CaMismatchError);
-      assert.deepEqual(await checkCaAgainstLedger(port.wrap(ledger), dataDir('rotated'), now + DAY_MS), { outcome: 'match', intermediate: rotated });
+      assert.deepEqual(await checkCaAgainstLedger(port.wrap(ledger), dataDir('rotated'), now + DAY_MS), {
+        outcome: 'match',
+        intermediate: rotated,
+      });
 
       ledger.certificates.revoke(rotated.serial, 'superseded', now + DAY_MS);
       assert.deepEqual(await activeIntermediate(port.wrap(ledger), now + DAY_MS), first);

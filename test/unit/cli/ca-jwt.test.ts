@@ -20,7 +20,14 @@ const Kid = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 /** The --json document. */
 const RotationJson = z.strictObject({
   prepared: Kid,
-  keys: z.array(z.strictObject({ kid: Kid, phase: z.enum(['prepared', 'active', 'retired', 'dropped']), activate_at: Iso, published_until: Iso.nullable() })),
+  keys: z.array(
+    z.strictObject({
+      kid: Kid,
+      phase: z.enum(['prepared', 'active', 'retired', 'dropped']),
+      activate_at: Iso,
+      published_until: Iso.nullable(),
+    }),
+  ),
   removed_files: z.array(z.string()),
 });
 
@@ -34,7 +41,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function initialised(name: string): Promise<{ dataDir: string; firstKid: string }> {
   const dataDir = join(dir, name);
-  const core = await openCore(loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: '127.0.0.1:8443' } }), { ensureIdentities: false });
+  const core = await openCore(loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_LISTEN: '127.0.0.1:8443' } }), {
+    ensureIdentities: false,
+  });
   try {
     return { dataDir, firstKid: (await openJwtKeys(core)).kid };
   } finally {
@@ -42,7 +51,11 @@ async function initialised(name: string): Promise<{ dataDir: string; firstKid: s
   }
 }
 
-function keysmith(args: readonly string[], dataDir: string, extraEnv: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+function keysmith(
+  args: readonly string[],
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
@@ -52,7 +65,9 @@ function keysmith(args: readonly string[], dataDir: string, extraEnv: Record<str
 }
 
 function scheduledTimes(dataDir: string, kid: string): { preparedAt: number; activateAt: number } {
-  const schedule = JSON.parse(readFileSync(jwtSchedulePath(dataDir), 'utf8')) as { keys: { kid: string; preparedAt: number; activateAt: number }[] };
+  const schedule = JSON.parse(readFileSync(jwtSchedulePath(dataDir), 'utf8')) as {
+    keys: { kid: string; preparedAt: number; activateAt: number }[];
+  };
   const entry = schedule.keys.find((key) => key.kid === kid);
   assert.ok(entry !== undefined, `${kid} is not in the schedule`);
   return { preparedAt: entry.preparedAt, activateAt: entry.activateAt };

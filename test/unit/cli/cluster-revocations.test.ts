@@ -25,7 +25,11 @@ describe('revocationHandler: a revocation heard from the cluster', () => {
     const core = await openCore(config, { ensureIdentities: false });
     const revocation = await openRevocation(core);
     try {
-      const { issued } = await issueIdentity(core.authority, { profile: 'svid', spiffeId: 'spiffe://keysmith.local/workload/a', requester: 'test' });
+      const { issued } = await issueIdentity(core.authority, {
+        profile: 'svid',
+        spiffeId: 'spiffe://keysmith.local/workload/a',
+        requester: 'test',
+      });
       const ocspRequest = requestForCertificate(issued.der, core.authority.material.intermediate.certDer);
       assert.equal((await revocation.port.responder.answer(ocspRequest)).status, 'successful');
       assert.equal(revocation.source.size, 1, 'the response is cached');
@@ -55,10 +59,18 @@ describe('revocationHandler: a revocation heard from the cluster', () => {
     const core = await openCore(config, { ensureIdentities: false });
     const revocation = await openRevocation(core);
     try {
-      const feed = await startRevocationFeed(core.ledger, { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials }, () => undefined);
+      const feed = await startRevocationFeed(
+        core.ledger,
+        { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
+        () => undefined,
+      );
       assert.equal(feed, undefined);
       // The local path: the Authority's own revocation reaches the remembered serials directly.
-      const { issued } = await issueIdentity(core.authority, { profile: 'svid', spiffeId: 'spiffe://keysmith.local/workload/b', requester: 'test' });
+      const { issued } = await issueIdentity(core.authority, {
+        profile: 'svid',
+        spiffeId: 'spiffe://keysmith.local/workload/b',
+        requester: 'test',
+      });
       await core.authority.revoke(issued.serial, 'superseded');
       assert.equal(core.revokedSerials.has(issued.serial), true);
     } finally {

@@ -11,7 +11,10 @@ function hkdfSha256(ikm: Buffer, info: string): Buffer {
   // §2.2: an absent salt is HashLen zero octets.
   const prk = createHmac('sha256', Buffer.alloc(32)).update(ikm).digest();
   // §2.3: T(1) = HMAC(PRK, info | 0x01).
-  return createHmac('sha256', prk).update(info, 'utf8').update(Buffer.from([1])).digest();
+  return createHmac('sha256', prk)
+    .update(info, 'utf8')
+    .update(Buffer.from([1]))
+    .digest();
 }
 
 const dirs: { remove(): void }[] = [];
@@ -64,7 +67,9 @@ describe('ClusterSecret', () => {
     assert.deepEqual(Buffer.from(secret.ticketKeyForPeriod(7)), hkdfSha256(raw, 'keysmith v1 tls session-ticket key; period 7'));
     // The check value the ledger records (cluster-secret-check.ts): its own label, so it is none of the keys.
     assert.deepEqual(Buffer.from(secret.checkValue()), hkdfSha256(raw, 'keysmith v1 cluster key check'));
-    const keys = [secret.acmeNonceKey(), secret.ticketKeyForPeriod(7), secret.ticketKeyForPeriod(8), secret.checkValue(), raw].map((k) => Buffer.from(k).toString('hex'));
+    const keys = [secret.acmeNonceKey(), secret.ticketKeyForPeriod(7), secret.ticketKeyForPeriod(8), secret.checkValue(), raw].map((k) =>
+      Buffer.from(k).toString('hex'),
+    );
     assert.equal(new Set(keys).size, 5);
     assert.equal(JSON.stringify({ secret }), '{"secret":"[cluster secret]"}');
   });
@@ -92,7 +97,10 @@ describe('ClusterSecret', () => {
   it('is not created before the CA directory exists', () => {
     const dir = tempDir('cluster-secret');
     dirs.push(dir);
-    assert.throws(() => ClusterSecret.loadOrCreate(dir.path, noWarnings), new Error(`no CA in ${join(dir.path, 'ca')}: create the CA before the cluster secret`));
+    assert.throws(
+      () => ClusterSecret.loadOrCreate(dir.path, noWarnings),
+      new Error(`no CA in ${join(dir.path, 'ca')}: create the CA before the cluster secret`),
+    );
   });
 
   it('refuses a ticket period that is not a non-negative integer', () => {

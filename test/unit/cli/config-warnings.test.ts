@@ -22,7 +22,13 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe('keysmith serve and configuration warnings', () => {
   it('prints the warning on stderr and logs it (pino, level warn) once the logger exists', async () => {
     const serve = startProcess(process.execPath, [MAIN, 'serve'], {
-      env: { ...process.env, KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_LISTEN: '127.0.0.1:0', KEYSMITH_ALERTS_SCHEDULE: 'off', KEYSMITH_LOG_LEVL: 'debug' },
+      env: {
+        ...process.env,
+        KEYSMITH_DATA_DIR: join(dir, 'data'),
+        KEYSMITH_LISTEN: '127.0.0.1:0',
+        KEYSMITH_ALERTS_SCHEDULE: 'off',
+        KEYSMITH_LOG_LEVL: 'debug',
+      },
       lifetimeMs: 60_000,
     });
     try {

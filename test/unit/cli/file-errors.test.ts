@@ -41,15 +41,26 @@ describe('explainFileError', () => {
   it('EEXIST: names the path and says to move it aside', () => {
     const path = join(dir, 'exists');
     writeFileSync(path, '');
-    const err = explainFileError(thrown(() => openSync(path, 'wx')), 'the ledger', '/elsewhere');
+    const err = explainFileError(
+      thrown(() => openSync(path, 'wx')),
+      'the ledger',
+      '/elsewhere',
+    );
     assert.ok(err instanceof FileAccessError);
-    assert.equal(err.message, `cannot open ${path} (the ledger): it already exists. If it was left by an interrupted start or command, move it aside and try again.`);
+    assert.equal(
+      err.message,
+      `cannot open ${path} (the ledger): it already exists. If it was left by an interrupted start or command, move it aside and try again.`,
+    );
     assert.equal(err.code, 'EEXIST');
   });
 
   it('ENOENT: names the path and what to set', () => {
     const path = join(dir, 'missing', 'keysmith.db');
-    const err = explainFileError(thrown(() => openSync(path, 'r')), 'the ledger', '/elsewhere');
+    const err = explainFileError(
+      thrown(() => openSync(path, 'r')),
+      'the ledger',
+      '/elsewhere',
+    );
     assert.ok(err instanceof FileAccessError);
     assert.equal(
       err.message,

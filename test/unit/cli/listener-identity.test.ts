@@ -4,7 +4,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity, type IssuedIdentity } from '../../../src/cli/identities.js';
-import { certificateNames, listenerHealthCheck, listenerNames, listenerRenewalReason, type ListenerNames } from '../../../src/cli/listener-identity.js';
+import {
+  certificateNames,
+  listenerHealthCheck,
+  listenerNames,
+  listenerRenewalReason,
+  type ListenerNames,
+} from '../../../src/cli/listener-identity.js';
 import { loadConfig } from '../../../src/config.js';
 import { normalizeSerial } from '../../../src/x509/index.js';
 import { X509Certificate } from 'node:crypto';
@@ -68,7 +74,13 @@ describe('the listener certificate at start and in /healthz', () => {
   let other: IssuedIdentity;
 
   const issue = (names: ListenerNames): Promise<IssuedIdentity> =>
-    issueIdentity(core.authority, { profile: 'tls-server', dnsNames: names.dnsNames, ipAddresses: names.ipAddresses, ttlMs: TTL_MS, requester: 'system' });
+    issueIdentity(core.authority, {
+      profile: 'tls-server',
+      dnsNames: names.dnsNames,
+      ipAddresses: names.ipAddresses,
+      ttlMs: TTL_MS,
+      requester: 'system',
+    });
   const reasonAt = (now: number, identity: IssuedIdentity, wanted: ListenerNames = withPublicName) =>
     listenerRenewalReason({
       certPem: identity.issued.chainPem,
@@ -113,12 +125,39 @@ describe('the listener certificate at start and in /healthz', () => {
   });
 
   it('re-issues when the certificate or its key is missing', async () => {
-    assert.equal(await listenerRenewalReason({ certPem: undefined, keyPem: current.keyPem, wanted: withPublicName, now: clock.now(), statusOf: () => undefined }), 'missing');
-    assert.equal(await listenerRenewalReason({ certPem: current.issued.chainPem, keyPem: undefined, wanted: withPublicName, now: clock.now(), statusOf: () => undefined }), 'missing');
+    assert.equal(
+      await listenerRenewalReason({
+        certPem: undefined,
+        keyPem: current.keyPem,
+        wanted: withPublicName,
+        now: clock.now(),
+        statusOf: () => undefined,
+      }),
+      'missing',
+    );
+    assert.equal(
+      await listenerRenewalReason({
+        certPem: current.issued.chainPem,
+        keyPem: undefined,
+        wanted: withPublicName,
+        now: clock.now(),
+        statusOf: () => undefined,
+      }),
+      'missing',
+    );
   });
 
   it('re-issues when the file is not a certificate', async () => {
-    assert.equal(await listenerRenewalReason({ certPem: 'not a certificate', keyPem: current.keyPem, wanted: withPublicName, now: clock.now(), statusOf: () => undefined }), 'unreadable');
+    assert.equal(
+      await listenerRenewalReason({
+        certPem: 'not a certificate',
+        keyPem: current.keyPem,
+        wanted: withPublicName,
+        now: clock.now(),
+        statusOf: () => undefined,
+      }),
+      'unreadable',
+    );
   });
 
   it('re-issues when the key on disk is not the certificate’s', async () => {
@@ -139,7 +178,13 @@ describe('the listener certificate at start and in /healthz', () => {
     const certPem = readFileSync(`${FIXTURES}server.pem`, 'utf8');
     const keyPem = readFileSync(`${FIXTURES}server.key`, 'utf8');
     const wanted = certificateNames(new X509Certificate(certPem));
-    const reason = await listenerRenewalReason({ certPem, keyPem, wanted, now: clock.now(), statusOf: (serial) => core.repositories.certificates.statusOf(serial) });
+    const reason = await listenerRenewalReason({
+      certPem,
+      keyPem,
+      wanted,
+      now: clock.now(),
+      statusOf: (serial) => core.repositories.certificates.statusOf(serial),
+    });
     assert.equal(reason, 'not-in-ledger');
   });
 

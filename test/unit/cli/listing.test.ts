@@ -27,7 +27,10 @@ class SlowSink extends Writable {
 const PAGE = 500;
 const PAGES = 5;
 
-function pagedSource(sink: SlowSink): { fetch: (cursor: string | undefined, limit: number) => Promise<Page<number>>; asked: (string | undefined)[] } {
+function pagedSource(sink: SlowSink): {
+  fetch: (cursor: string | undefined, limit: number) => Promise<Page<number>>;
+  asked: (string | undefined)[];
+} {
   const asked: (string | undefined)[] = [];
   return {
     asked,
@@ -38,7 +41,10 @@ function pagedSource(sink: SlowSink): { fetch: (cursor: string | undefined, limi
       if (asked.length > 1) {
         // The previous page (fetched in this call) is already out, all of it, before this one is read.
         const last = index * PAGE - 1;
-        assert.ok(sink.text.includes(`row ${last}\n`) || sink.text.includes(`{"n":${last}}`), `page ${index - 1} written before page ${index} is fetched`);
+        assert.ok(
+          sink.text.includes(`row ${last}\n`) || sink.text.includes(`{"n":${last}}`),
+          `page ${index - 1} written before page ${index} is fetched`,
+        );
       }
       const items = Array.from({ length: PAGE }, (_, i) => index * PAGE + i);
       return { items, nextCursor: index + 1 < PAGES ? String(index + 1) : null };
@@ -61,7 +67,10 @@ describe('printListing', () => {
     assert.deepEqual(source.asked, [undefined, '1', '2', '3', '4']);
     const lines = sink.text.trimEnd().split('\n');
     assert.equal(lines[0], 'ROW');
-    assert.deepEqual(lines.slice(1), Array.from({ length: PAGE * PAGES }, (_, n) => `row ${n}`));
+    assert.deepEqual(
+      lines.slice(1),
+      Array.from({ length: PAGE * PAGES }, (_, n) => `row ${n}`),
+    );
   });
 
   it('--all --json: one document, written page by page, next_cursor null', async () => {
@@ -94,7 +103,14 @@ describe('printListing', () => {
 
   it('an empty listing: the header and the empty line, or an empty array', async () => {
     const empty = async (): Promise<Page<number>> => ({ items: [], nextCursor: null });
-    const spec = { key: 'rows', fetch: empty, toJson: (n: number) => n, header: ['A', 'B'], toRow: (n: number) => [String(n), ''], empty: '(none)' };
+    const spec = {
+      key: 'rows',
+      fetch: empty,
+      toJson: (n: number) => n,
+      header: ['A', 'B'],
+      toRow: (n: number) => [String(n), ''],
+      empty: '(none)',
+    };
     const table = new SlowSink();
     assert.equal(await printListing(spec, { limit: 10, cursor: undefined, all: true }, false, table), 0);
     const json = new SlowSink();

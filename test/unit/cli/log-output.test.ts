@@ -7,7 +7,16 @@ describe('prettyLogLine', () => {
   const time = Date.parse('2026-12-06T14:47:43.576Z');
 
   it('shows time, level and message, then the fields as key=value, leaving out pid and hostname', () => {
-    const line = JSON.stringify({ level: 30, time, pid: 1, hostname: 'vm', component: 'alerts', runId: 1, reason: 'catch-up', msg: 'expiry alert run' });
+    const line = JSON.stringify({
+      level: 30,
+      time,
+      pid: 1,
+      hostname: 'vm',
+      component: 'alerts',
+      runId: 1,
+      reason: 'catch-up',
+      msg: 'expiry alert run',
+    });
     assert.equal(prettyLogLine(`${line}\n`), '14:47:43.576 INFO  expiry alert run component=alerts runId=1 reason=catch-up\n');
   });
 
@@ -17,7 +26,12 @@ describe('prettyLogLine', () => {
   });
 
   it('puts an error’s message in the line and its stack on indented lines below', () => {
-    const line = JSON.stringify({ level: 50, time, msg: 'failed', err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at x' } });
+    const line = JSON.stringify({
+      level: 50,
+      time,
+      msg: 'failed',
+      err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at x' },
+    });
     assert.equal(prettyLogLine(line), '14:47:43.576 ERROR failed err="boom"\n    Error: boom\n        at x\n');
   });
 

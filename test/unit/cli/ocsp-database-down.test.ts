@@ -45,12 +45,19 @@ describe('OCSP on a PostgreSQL node while the database is down', () => {
     proxied.port = String(proxy.port);
     dir = mkdtempSync(join(tmpdir(), 'keysmith-ocsp-down-'));
     const config = loadConfig({
-      env: { KEYSMITH_DATA_DIR: dir, KEYSMITH_LISTEN: '127.0.0.1:18443', KEYSMITH_LOG_LEVEL: 'silent', KEYSMITH_DATABASE_URL: proxied.toString() },
+      env: {
+        KEYSMITH_DATA_DIR: dir,
+        KEYSMITH_LISTEN: '127.0.0.1:18443',
+        KEYSMITH_LOG_LEVEL: 'silent',
+        KEYSMITH_DATABASE_URL: proxied.toString(),
+      },
     });
     core = await openCore(config, { clock, ensureIdentities: false });
     revocation = await openRevocation(core);
-    feed = await startRevocationFeed(core.ledger, { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials }, (_error, context) =>
-      feedErrors.push(context),
+    feed = await startRevocationFeed(
+      core.ledger,
+      { source: revocation.source, crl: revocation.crl, revokedSerials: core.revokedSerials },
+      (_error, context) => feedErrors.push(context),
     );
     const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 2 });
     assert.ok(opened.kind === 'postgres');
@@ -69,7 +76,8 @@ describe('OCSP on a PostgreSQL node while the database is down', () => {
   });
 
   const issue = async (name: string): Promise<IssuedCertificate> =>
-    (await issueIdentity(core.authority, { profile: 'svid', spiffeId: `spiffe://keysmith.local/workload/${name}`, requester: 'test' })).issued;
+    (await issueIdentity(core.authority, { profile: 'svid', spiffeId: `spiffe://keysmith.local/workload/${name}`, requester: 'test' }))
+      .issued;
   const ask = (issued: IssuedCertificate): Promise<OcspReply> =>
     Promise.resolve(revocation.port.responder.answer(requestForCertificate(issued.der, core.authority.material.intermediate.certDer)));
 

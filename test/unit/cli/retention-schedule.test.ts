@@ -20,12 +20,19 @@ describe('retention schedule', () => {
     const ledger = openLedger({ path: join(dir, 'keysmith.db') });
     try {
       const now = Date.now();
-      for (let i = 0; i < 3; i++) ledger.certificates.recordIssued(makeRecord({ notBefore: now - 2 * DAY, notAfter: now - DAY, issuedAt: now - 2 * DAY }));
+      for (let i = 0; i < 3; i++)
+        ledger.certificates.recordIssued(makeRecord({ notBefore: now - 2 * DAY, notAfter: now - DAY, issuedAt: now - 2 * DAY }));
       const config = loadConfig({ env: { KEYSMITH_DATA_DIR: dir, KEYSMITH_RETENTION_INTERVAL: '1s', KEYSMITH_RETENTION_PERIOD: '0s' } });
       const registry = new Registry();
       const passes: RetentionReport[] = [];
       const errors: unknown[] = [];
-      const schedule = startRetention(ledger, { config, clock: systemClock, onBatch: retentionMetricsOn(registry), onError: (e) => errors.push(e), onPass: (r) => passes.push(r) });
+      const schedule = startRetention(ledger, {
+        config,
+        clock: systemClock,
+        onBatch: retentionMetricsOn(registry),
+        onError: (e) => errors.push(e),
+        onPass: (r) => passes.push(r),
+      });
       try {
         for (let i = 0; i < 100 && passes.length === 0; i++) await sleep(100);
       } finally {

@@ -14,7 +14,13 @@ describe('listener settings', () => {
 
   it('reads KEYSMITH_MAX_CONNECTIONS and the KEYSMITH_*_TIMEOUT durations', () => {
     const config = loadConfig({
-      env: { KEYSMITH_MAX_CONNECTIONS: '100', KEYSMITH_HANDSHAKE_TIMEOUT: '5s', KEYSMITH_HEADERS_TIMEOUT: '15s', KEYSMITH_REQUEST_TIMEOUT: '1m', KEYSMITH_KEEP_ALIVE_TIMEOUT: '2m' },
+      env: {
+        KEYSMITH_MAX_CONNECTIONS: '100',
+        KEYSMITH_HANDSHAKE_TIMEOUT: '5s',
+        KEYSMITH_HEADERS_TIMEOUT: '15s',
+        KEYSMITH_REQUEST_TIMEOUT: '1m',
+        KEYSMITH_KEEP_ALIVE_TIMEOUT: '2m',
+      },
     });
     assert.deepEqual(
       [config.maxConnections, config.handshakeTimeout, config.headersTimeout, config.requestTimeout, config.keepAliveTimeout],
@@ -25,7 +31,10 @@ describe('listener settings', () => {
   it('refuses a header timeout longer than the request timeout, naming both', () => {
     assert.throws(
       () => loadConfig({ env: { KEYSMITH_HEADERS_TIMEOUT: '40s', KEYSMITH_REQUEST_TIMEOUT: '30s' } }),
-      (err: unknown) => err instanceof ConfigError && err.problems.length === 1 && /KEYSMITH_HEADERS_TIMEOUT \(headersTimeout\): expected at most requestTimeout/.test(err.problems[0] ?? ''),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        /KEYSMITH_HEADERS_TIMEOUT \(headersTimeout\): expected at most requestTimeout/.test(err.problems[0] ?? ''),
     );
   });
 

@@ -25,7 +25,10 @@ describe('KeysmithMetrics: gauges read at each scrape', () => {
     ]);
     // The old intermediate retired: its series goes at the next scrape.
     list = list.filter((c) => c.serial !== '0b');
-    assert.deepEqual(samples(await metrics.render(), NOT_AFTER), [`${NOT_AFTER}{role="root",serial="0a"} 4102444800`, `${NOT_AFTER}{role="intermediate",serial="0c"} 1950000000`]);
+    assert.deepEqual(samples(await metrics.render(), NOT_AFTER), [
+      `${NOT_AFTER}{role="root",serial="0a"} 4102444800`,
+      `${NOT_AFTER}{role="intermediate",serial="0c"} 1950000000`,
+    ]);
   });
 
   it('waits for a source that answers later (PostgreSQL), and leaves a gauge empty, counted, when its source fails', async () => {
@@ -43,7 +46,9 @@ describe('KeysmithMetrics: gauges read at each scrape', () => {
     ]);
     assert.deepEqual(samples(first, NOT_AFTER), []);
     // Counted in the scrape where the read failed, not the next one.
-    assert.deepEqual(samples(first, 'keysmith_metrics_collect_failures_total'), [`keysmith_metrics_collect_failures_total{metric="${NOT_AFTER}"} 1`]);
+    assert.deepEqual(samples(first, 'keysmith_metrics_collect_failures_total'), [
+      `keysmith_metrics_collect_failures_total{metric="${NOT_AFTER}"} 1`,
+    ]);
     depth = Promise.reject(new Error('database down'));
     const second = await metrics.render();
     assert.deepEqual(samples(second, 'keysmith_alert_outbox_depth'), []);
@@ -59,7 +64,10 @@ describe('KeysmithMetrics: gauges read at each scrape', () => {
     metrics.countOcspAnswer('tryLater');
     metrics.countAcmeOrder('invalid');
     const text = await metrics.render();
-    assert.deepEqual(samples(text, 'keysmith_ocsp_responses_total'), ['keysmith_ocsp_responses_total{status="good"} 2', 'keysmith_ocsp_responses_total{status="tryLater"} 1']);
+    assert.deepEqual(samples(text, 'keysmith_ocsp_responses_total'), [
+      'keysmith_ocsp_responses_total{status="good"} 2',
+      'keysmith_ocsp_responses_total{status="tryLater"} 1',
+    ]);
     assert.deepEqual(samples(text, 'keysmith_acme_orders_total'), ['keysmith_acme_orders_total{outcome="invalid"} 1']);
   });
 
@@ -71,7 +79,7 @@ describe('KeysmithMetrics: gauges read at each scrape', () => {
 });
 
 describe('route labels', () => {
-  it('are the route as written: fastify\'s escaped colon is one colon, parameters stay', () => {
+  it("are the route as written: fastify's escaped colon is one colon, parameters stay", () => {
     assert.equal(routeLabel('/v1/svid/x509::batch'), '/v1/svid/x509:batch');
     assert.equal(routeLabel('/v1/certificates/:serial'), '/v1/certificates/:serial');
     assert.equal(routeLabel('/ocsp/*'), '/ocsp/*');

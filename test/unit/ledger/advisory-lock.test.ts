@@ -41,7 +41,10 @@ describe('AdvisoryLock on PostgreSQL', () => {
     ]);
     assert.deepEqual(results, ['a', 'b']);
     assert.equal(events.length, 4);
-    assert.deepEqual([events[0]?.split(' ')[1], events[1]?.split(' ')[1], events[2]?.split(' ')[1], events[3]?.split(' ')[1]], ['in', 'out', 'in', 'out']);
+    assert.deepEqual(
+      [events[0]?.split(' ')[1], events[1]?.split(' ')[1], events[2]?.split(' ')[1], events[3]?.split(' ')[1]],
+      ['in', 'out', 'in', 'out'],
+    );
     assert.equal(events[0]?.split(' ')[0], events[1]?.split(' ')[0]);
   });
 
@@ -54,7 +57,9 @@ describe('AdvisoryLock on PostgreSQL', () => {
     );
     const got = await new AdvisoryLock(nodeB, CA_INIT_LOCK_KEY).exclusive(async () => 'b');
     assert.equal(got, 'b');
-    const held = await nodeA.rows<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = current_database()");
+    const held = await nodeA.rows<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+    );
     assert.deepEqual(held, [{ n: 0 }]);
   });
 });

@@ -102,4 +102,3 @@ describe('WAL checkpoints in a worker thread', () => {
     tmp.remove();
   });
 });
-

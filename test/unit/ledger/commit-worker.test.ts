@@ -79,7 +79,10 @@ describe('GroupCommit over the commit worker (SQLite)', () => {
     const batch = records(50);
     const settled: string[] = [];
     await Promise.all(batch.map((record) => committer.recordIssued(record).then(() => settled.push(record.serial))));
-    assert.deepEqual(settled, batch.map((record) => record.serial));
+    assert.deepEqual(
+      settled,
+      batch.map((record) => record.serial),
+    );
     const stored = new Database(path, { readonly: true });
     try {
       assert.deepEqual(stored.prepare<[], string>('SELECT serial FROM certificates ORDER BY rowid').pluck().all(), settled);
@@ -110,11 +113,20 @@ describe('GroupCommit over the commit worker (SQLite)', () => {
     const batch = records(9);
     batch.splice(4, 0, makeRecord({ serial: taken.serial }));
     const outcomes = await Promise.allSettled(batch.map((record) => committer.recordIssued(record)));
-    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],
+    );
     const conflict = outcomes[4];
-    assert.ok(conflict?.status === 'rejected' && isDomainError(conflict.reason, 'conflict') && conflict.reason.detail.includes(taken.serial), String(conflict));
+    assert.ok(
+      conflict?.status === 'rejected' && isDomainError(conflict.reason, 'conflict') && conflict.reason.detail.includes(taken.serial),
+      String(conflict),
+    );
     assert.deepEqual(batches, [10]);
-    assert.deepEqual(singles, batch.map((record) => record.serial));
+    assert.deepEqual(
+      singles,
+      batch.map((record) => record.serial),
+    );
     assert.deepEqual(committer.stats(), { transactions: 11, rowsCommitted: 9, rowsRejected: 1, batchRetries: 1, queued: 0 });
     assert.equal(ledger.certificates.count(), 10);
     assert.equal(ledger.certificates.findBySerial(taken.serial)?.fingerprint, taken.fingerprint);
@@ -126,7 +138,10 @@ describe('GroupCommit over the commit worker (SQLite)', () => {
     const { target, batches } = counting({ certificates: commits });
     const committer = new GroupCommit(target);
     const outcomes = await Promise.allSettled([...records(3), bad].map((record) => committer.recordIssued(record)));
-    assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+    );
     const [, , , rejected] = outcomes;
     assert.ok(rejected?.status === 'rejected' && isDomainError(rejected.reason, 'malformed'));
     assert.deepEqual(batches, [3]);
@@ -193,8 +208,20 @@ describe('GroupCommit over the commit worker (SQLite)', () => {
     const later = records(4);
     await Promise.all(later.map((record) => committer.recordIssued(record)));
     assert.deepEqual(commits.stats(), { workersStarted: 2, workersLost: 1, inFlight: 0 });
-    assert.equal(countRows(path, doomed.map((record) => record.serial)), 0);
-    assert.equal(countRows(path, later.map((record) => record.serial)), 4);
+    assert.equal(
+      countRows(
+        path,
+        doomed.map((record) => record.serial),
+      ),
+      0,
+    );
+    assert.equal(
+      countRows(
+        path,
+        later.map((record) => record.serial),
+      ),
+      4,
+    );
     assert.equal(ledger.certificates.count(), 4);
   });
 

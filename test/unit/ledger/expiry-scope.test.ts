@@ -13,7 +13,13 @@ const MINUTE = 60_000;
 
 function svid(name: string, issuedAt: number, lifetimeMs = HOUR): NewCertificateRecord {
   const spiffeId = `spiffe://keysmith.local/ns/prod/sa/${name}`;
-  return makeRecord({ spiffeId, sans: [{ type: 'uri', value: spiffeId }], issuedAt, notBefore: issuedAt - MINUTE, notAfter: issuedAt + lifetimeMs });
+  return makeRecord({
+    spiffeId,
+    sans: [{ type: 'uri', value: spiffeId }],
+    issuedAt,
+    notBefore: issuedAt - MINUTE,
+    notAfter: issuedAt + lifetimeMs,
+  });
 }
 
 describe('migrations/0006 fills spiffe_latest from the rows already there', () => {
@@ -32,11 +38,28 @@ describe('migrations/0006 fills spiffe_latest from the rows already there', () =
           `INSERT INTO certificates (serial, issuer, subject, spiffe_id, profile, requester, not_before, not_after, issued_at, der, fingerprint, sans)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')`,
         );
-        for (const r of [a2, a1, b1, b2]) insert.run(r.serial, r.issuer, r.subject, r.spiffeId, r.profile, r.requester, r.notBefore, r.notAfter, r.issuedAt, Buffer.from(r.der), r.fingerprint);
+        for (const r of [a2, a1, b1, b2])
+          insert.run(
+            r.serial,
+            r.issuer,
+            r.subject,
+            r.spiffeId,
+            r.profile,
+            r.requester,
+            r.notBefore,
+            r.notAfter,
+            r.issuedAt,
+            Buffer.from(r.der),
+            r.fingerprint,
+          );
       });
       openLedger({ path }).close();
       const latest = withRawDatabase(path, (db) =>
-        db.prepare<[], { spiffe_id: string; serial: string; renewal_due_at: number }>('SELECT spiffe_id, serial, renewal_due_at FROM spiffe_latest ORDER BY spiffe_id').all(),
+        db
+          .prepare<[], { spiffe_id: string; serial: string; renewal_due_at: number }>(
+            'SELECT spiffe_id, serial, renewal_due_at FROM spiffe_latest ORDER BY spiffe_id',
+          )
+          .all(),
       );
       assert.deepEqual(latest, [
         { spiffe_id: a2.spiffeId, serial: a2.serial, renewal_due_at: a2.issuedAt + HOUR / 2 },

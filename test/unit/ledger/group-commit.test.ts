@@ -23,11 +23,17 @@ describe('GroupCommit on SQLite', () => {
     const batch = records(50);
     const settled: string[] = [];
     await Promise.all(batch.map((record) => committer.recordIssued(record).then(() => settled.push(record.serial))));
-    assert.deepEqual(settled, batch.map((record) => record.serial));
+    assert.deepEqual(
+      settled,
+      batch.map((record) => record.serial),
+    );
     const stored = new Database(path, { readonly: true });
     try {
       const byRowid = stored.prepare<[], string>('SELECT serial FROM certificates ORDER BY rowid').pluck().all();
-      assert.deepEqual(byRowid, batch.map((record) => record.serial));
+      assert.deepEqual(
+        byRowid,
+        batch.map((record) => record.serial),
+      );
     } finally {
       stored.close();
     }

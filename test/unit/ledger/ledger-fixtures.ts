@@ -92,9 +92,7 @@ export function integrityCheck(path: string): string {
 }
 
 export function recordedVersions(path: string): number[] {
-  return withRawDatabase(path, (db) =>
-    db.prepare<[], number>('SELECT version FROM schema_migrations ORDER BY version').pluck().all(),
-  );
+  return withRawDatabase(path, (db) => db.prepare<[], number>('SELECT version FROM schema_migrations ORDER BY version').pluck().all());
 }
 
 export interface LedgerFile {
@@ -112,7 +110,11 @@ export function useLedgerFile(onOpen: (file: LedgerFile) => void, options: { eac
   (options.each === true ? beforeEach : before)(() => {
     const tmp = makeTempDir();
     const path = tmp.file('ledger.db');
-    file = { tmp, path, ledger: openLedger({ path, ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }) }) };
+    file = {
+      tmp,
+      path,
+      ledger: openLedger({ path, ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }) }),
+    };
     onOpen(file);
   });
   (options.each === true ? afterEach : after)(() => {

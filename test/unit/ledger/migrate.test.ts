@@ -75,7 +75,10 @@ describe('migrations', () => {
     const ledger = openLedger({ path });
     assert.equal(ledger.schemaVersion, latest);
     ledger.close();
-    assert.deepEqual(recordedVersions(path), Array.from({ length: latest }, (_, i) => i + 1));
+    assert.deepEqual(
+      recordedVersions(path),
+      Array.from({ length: latest }, (_, i) => i + 1),
+    );
     assert.ok(tableNames(path).includes('certificates'));
     assert.ok(tableNames(path).includes('certificate_names'));
     assert.equal(integrityCheck(path), 'ok');
@@ -130,10 +133,7 @@ describe('migrations', () => {
     withRawDatabase(path, (db) => {
       const columns = db.prepare<[], string>("SELECT name FROM pragma_table_info('certificates')").pluck().all();
       assert.ok(columns.includes('note'));
-      assert.equal(
-        db.prepare<[], string>('SELECT name FROM schema_migrations WHERE version = 2').pluck().get(),
-        'expiry_notices',
-      );
+      assert.equal(db.prepare<[], string>('SELECT name FROM schema_migrations WHERE version = 2').pluck().get(), 'expiry_notices');
     });
   });
 

@@ -1,7 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { openLedgerBackend, PostgresCertificateRepository, PostgresDatabase, REVOCATION_CHANNEL, type PostgresLedger } from '../../../src/ledger/index.js';
+import {
+  openLedgerBackend,
+  PostgresCertificateRepository,
+  PostgresDatabase,
+  REVOCATION_CHANNEL,
+  type PostgresLedger,
+} from '../../../src/ledger/index.js';
 import type { SqlRunner } from '../../../src/ledger/postgres/database.js';
 import { isDomainError } from '../../../src/shared/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
@@ -107,7 +113,10 @@ describe('PostgresCertificateRepository', () => {
     const before = await tableCounts(nodeA.database);
     const twin = makeRecord();
     const batch = [makeRecord(), twin, makeRecord(), makeRecord({ serial: twin.serial })];
-    await assert.rejects(nodeA.certificates.recordIssuedMany(batch), (error: unknown) => isDomainError(error, 'conflict') && error.detail.includes(twin.serial));
+    await assert.rejects(
+      nodeA.certificates.recordIssuedMany(batch),
+      (error: unknown) => isDomainError(error, 'conflict') && error.detail.includes(twin.serial),
+    );
     assert.deepEqual(await tableCounts(nodeA.database), before);
   });
 
@@ -137,9 +146,16 @@ describe('PostgresCertificateRepository', () => {
       const [winner] = fulfilled;
       assert.ok(winner?.status === 'fulfilled');
       const stored = await nodeB.certificates.statusOf(record.serial);
-      assert.deepEqual(stored, { status: 'revoked', notAfter: record.notAfter, revokedAt: winner.value.revokedAt, reason: winner.value.revocationReason });
+      assert.deepEqual(stored, {
+        status: 'revoked',
+        notAfter: record.notAfter,
+        revokedAt: winner.value.revokedAt,
+        reason: winner.value.revocationReason,
+      });
       // A refused revocation (rolled back) announces nothing.
-      await assert.rejects(nodeB.certificates.revoke(missing.serial, 'superseded', NOW), (error: unknown) => isDomainError(error, 'notFound'));
+      await assert.rejects(nodeB.certificates.revoke(missing.serial, 'superseded', NOW), (error: unknown) =>
+        isDomainError(error, 'notFound'),
+      );
       // NOTIFY is sent at commit; a round trip on the listening connection delivers anything already sent.
       await listener.query('SELECT 1');
       assert.deepEqual(heard, [record.serial]);

@@ -40,10 +40,22 @@ const LARGE_TABLES = [
  * LIMIT, over rows the filter keeps nearly all of.
  */
 const ORDERED_PAGE_WALKS: readonly { readonly scan: RegExp; readonly why: string }[] = [
-  { scan: /^SCAN certificates USING INDEX certificates_by_issued_at$/, why: 'the default listing, and status=valid or profile=svid (95-98% of rows): a page of LIMIT rows, newest first' },
-  { scan: /^SCAN certificates USING INDEX certificates_revoked_by_issued_at$/, why: 'status=revoked: a page of the revoked rows only (partial index)' },
-  { scan: /^SCAN registration_entries USING INDEX registration_entries_by_created$/, why: 'the entry listing without filters: a page of LIMIT entries in creation order' },
-  { scan: /^SCAN join_tokens USING INDEX join_tokens_by_created$/, why: '`keysmith tokens list`: a page of LIMIT tokens in creation order (an operator command, never a request path)' },
+  {
+    scan: /^SCAN certificates USING INDEX certificates_by_issued_at$/,
+    why: 'the default listing, and status=valid or profile=svid (95-98% of rows): a page of LIMIT rows, newest first',
+  },
+  {
+    scan: /^SCAN certificates USING INDEX certificates_revoked_by_issued_at$/,
+    why: 'status=revoked: a page of the revoked rows only (partial index)',
+  },
+  {
+    scan: /^SCAN registration_entries USING INDEX registration_entries_by_created$/,
+    why: 'the entry listing without filters: a page of LIMIT entries in creation order',
+  },
+  {
+    scan: /^SCAN join_tokens USING INDEX join_tokens_by_created$/,
+    why: '`keysmith tokens list`: a page of LIMIT tokens in creation order (an operator command, never a request path)',
+  },
 ];
 
 /** Offline statements that may scan (never on a request or timer path), each with where it runs. */
@@ -62,7 +74,8 @@ function parameterNames(sql: string): { named: string[]; positional: number } {
 function explain(db: Database.Database, sql: string): string[] {
   const { named, positional } = parameterNames(sql);
   const statement = db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`);
-  const args: unknown[] = named.length > 0 ? [Object.fromEntries(named.map((name) => [name, null]))] : Array.from({ length: positional }, () => null);
+  const args: unknown[] =
+    named.length > 0 ? [Object.fromEntries(named.map((name) => [name, null]))] : Array.from({ length: positional }, () => null);
   return statement.all(...args).map((row) => row.detail);
 }
 
@@ -79,7 +92,10 @@ function recordPrepared(drive: () => void): Set<string> {
   const seen = new Set<string>();
   const original = Database.prototype.prepare;
   Database.prototype.prepare = function prepare(this: Database.Database, source: string) {
-    const oneLine = source.replace(/--[^\n]*/g, '').trim().replace(/\s+/g, ' ');
+    const oneLine = source
+      .replace(/--[^\n]*/g, '')
+      .trim()
+      .replace(/\s+/g, ' ');
     if (!/^(PRAGMA|EXPLAIN)/i.test(oneLine)) seen.add(oneLine);
     return original.call(this, source);
   } as typeof original;
@@ -115,7 +131,12 @@ const LISTING_SHAPES: readonly CertificateQuery[] = [
 function driveEveryPath(ledger: Ledger): void {
   const certs = ledger.certificates;
   const svid = makeRecord();
-  const server = makeRecord({ profile: 'tls-server', spiffeId: null, sans: [{ type: 'dns', value: 'a.example' }], notAfter: NOW + 90 * DAY });
+  const server = makeRecord({
+    profile: 'tls-server',
+    spiffeId: null,
+    sans: [{ type: 'dns', value: 'a.example' }],
+    notAfter: NOW + 90 * DAY,
+  });
   certs.recordIssued(svid);
   certs.recordIssuedMany([makeRecord(), server]);
   certs.isSerialTaken(svid.serial);
@@ -178,10 +199,35 @@ function driveEveryPath(ledger: Ledger): void {
   ledger.entries.update(entry.id, { x509TtlMs: 2 * HOUR }, NOW);
   ledger.entries.delete(entry.id);
   const tokenHash = 'a'.repeat(64);
-  ledger.joinTokens.create({ id: 'jt-0123456789abcdef01', tokenHash, spiffeId: 'spiffe://keysmith.local/node/n2', expiresAt: NOW + HOUR, createdAt: NOW, createdBy: 'cli:plans', usedAt: null, usedBySerial: null, revokedAt: null });
+  ledger.joinTokens.create({
+    id: 'jt-0123456789abcdef01',
+    tokenHash,
+    spiffeId: 'spiffe://keysmith.local/node/n2',
+    expiresAt: NOW + HOUR,
+    createdAt: NOW,
+    createdBy: 'cli:plans',
+    usedAt: null,
+    usedBySerial: null,
+    revokedAt: null,
+  });
   ledger.joinTokens.list({ now: NOW });
-  ledger.joinTokens.list({ now: NOW, status: 'unused', spiffeId: 'spiffe://keysmith.local/node/n2', cursor: 'eyJ0IjoxLCJpIjoianQtMDEyMzQ1Njc4OWFiY2RlZjAxIn0' });
-  ledger.joinTokens.create({ id: 'jt-0123456789abcdef02', tokenHash: 'b'.repeat(64), spiffeId: 'spiffe://keysmith.local/node/n3', expiresAt: NOW + HOUR, createdAt: NOW, createdBy: 'cli:plans', usedAt: null, usedBySerial: null, revokedAt: null });
+  ledger.joinTokens.list({
+    now: NOW,
+    status: 'unused',
+    spiffeId: 'spiffe://keysmith.local/node/n2',
+    cursor: 'eyJ0IjoxLCJpIjoianQtMDEyMzQ1Njc4OWFiY2RlZjAxIn0',
+  });
+  ledger.joinTokens.create({
+    id: 'jt-0123456789abcdef02',
+    tokenHash: 'b'.repeat(64),
+    spiffeId: 'spiffe://keysmith.local/node/n3',
+    expiresAt: NOW + HOUR,
+    createdAt: NOW,
+    createdBy: 'cli:plans',
+    usedAt: null,
+    usedBySerial: null,
+    revokedAt: null,
+  });
   ledger.joinTokens.revoke('jt-0123456789abcdef02', NOW);
   ledger.joinTokens.find(tokenHash);
   ledger.joinTokens.redeem(tokenHash, NOW + 1);
@@ -213,7 +259,17 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
 
   it('saw the statements of every repository', () => {
     const text = [...statements].join('\n');
-    for (const table of ['certificates', 'certificate_names', 'alerts', 'alert_messages', 'leases', 'registration_entries', 'join_tokens', 'acme_orders', 'acme_challenges']) {
+    for (const table of [
+      'certificates',
+      'certificate_names',
+      'alerts',
+      'alert_messages',
+      'leases',
+      'registration_entries',
+      'join_tokens',
+      'acme_orders',
+      'acme_challenges',
+    ]) {
       assert.match(text, new RegExp(`\\b${table}\\b`), `no statement touching ${table} was prepared`);
     }
     assert.ok(statements.size >= 60, `only ${statements.size} statements were seen`);
@@ -236,7 +292,11 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
   it('finds a serial by its primary key on the status paths (OCSP, mTLS on every request, issuance)', () => {
     for (const sql of statements) {
       if (!/FROM certificates WHERE serial = \?$/.test(sql)) continue;
-      assert.match(explain(db, sql).join(' | '), /^SEARCH certificates USING (COVERING )?INDEX sqlite_autoindex_certificates_1 \(serial=\?\)$/, sql);
+      assert.match(
+        explain(db, sql).join(' | '),
+        /^SEARCH certificates USING (COVERING )?INDEX sqlite_autoindex_certificates_1 \(serial=\?\)$/,
+        sql,
+      );
     }
   });
 
@@ -248,11 +308,23 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
     };
     const attention = plan({ expiringWithinMs: 7 * DAY });
     assert.match(attention, /SEARCH certificates USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)/);
-    assert.match(attention, /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/);
-    assert.match(attention, /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_long_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/);
+    assert.match(
+      attention,
+      /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/,
+    );
+    assert.match(
+      attention,
+      /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_long_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\)/,
+    );
     assert.doesNotMatch(attention, /certificates_valid_by_not_after/);
-    assert.match(plan({ expiringWithinMs: 7 * DAY, include: 'all' }), /^SEARCH certificates USING INDEX certificates_valid_by_not_after \(not_after>\? AND not_after<\?\)$/);
-    assert.match(plan({ expiringWithinMs: 7 * DAY, profile: 'tls-server' }), /^SEARCH certificates USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/);
+    assert.match(
+      plan({ expiringWithinMs: 7 * DAY, include: 'all' }),
+      /^SEARCH certificates USING INDEX certificates_valid_by_not_after \(not_after>\? AND not_after<\?\)$/,
+    );
+    assert.match(
+      plan({ expiringWithinMs: 7 * DAY, profile: 'tls-server' }),
+      /^SEARCH certificates USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/,
+    );
   });
 
   it('runs alert detection over the non-SVID index and the SVIDs that stopped renewing, never over every live SVID', () => {
@@ -261,7 +333,13 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
     const others = detection.find((sql) => sql.includes("c.profile <> 'svid'"));
     const stopped = detection.find((sql) => sql.includes('spiffe_latest'));
     assert.ok(others !== undefined && stopped !== undefined);
-    assert.match(explain(db, others)[0] ?? '', /^SEARCH c USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/);
-    assert.match(explain(db, stopped).join(' | '), /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\).*SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_long_svids_by_renewal_due/);
+    assert.match(
+      explain(db, others)[0] ?? '',
+      /^SEARCH c USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/,
+    );
+    assert.match(
+      explain(db, stopped).join(' | '),
+      /SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_day_svids_by_renewal_due \(renewal_due_at>\? AND renewal_due_at<\?\).*SEARCH spiffe_latest USING COVERING INDEX spiffe_latest_long_svids_by_renewal_due/,
+    );
   });
 });

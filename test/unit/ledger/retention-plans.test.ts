@@ -24,7 +24,11 @@ describe('retention query plans (SQLite)', () => {
             .prepare<Record<string, number | string>, { detail: string }>(`EXPLAIN QUERY PLAN ${deleteBatchSql(step, 2)}`)
             .all({ now: 1, cutoff: 1, limit: 500, keep0: 'aa', keep1: 'bb' })
             .map((row) => row.detail);
-          assert.deepEqual(plan.filter((detail) => /^SCAN /.test(detail) || detail.includes('TEMP B-TREE')), [], `${step}: ${plan.join(' | ')}`);
+          assert.deepEqual(
+            plan.filter((detail) => /^SCAN /.test(detail) || detail.includes('TEMP B-TREE')),
+            [],
+            `${step}: ${plan.join(' | ')}`,
+          );
         }
       } finally {
         db.close();

@@ -24,7 +24,11 @@ before(() => {
   ledger = openLedger({ path });
   // Mostly valid rows, as a fleet ledger is; some revoked and live, some revoked and expired, some of another issuer.
   const records = Array.from({ length: 3000 }, (_, i) =>
-    makeRecord({ notBefore: NOW - 2 * HOUR, notAfter: i % 3 === 0 ? NOW - HOUR : NOW + HOUR, ...(i % 500 === 7 ? { issuer: OTHER_ISSUER } : {}) }),
+    makeRecord({
+      notBefore: NOW - 2 * HOUR,
+      notAfter: i % 3 === 0 ? NOW - HOUR : NOW + HOUR,
+      ...(i % 500 === 7 ? { issuer: OTHER_ISSUER } : {}),
+    }),
   );
   ledger.certificates.recordIssuedMany(records);
   for (const [i, record] of records.entries()) {
@@ -55,7 +59,11 @@ describe('the revoked-and-unexpired listing on SQLite (migrations/0005)', () => 
         if (analyzed) db.exec('ANALYZE');
         for (const sql of [REVOKED_UNEXPIRED_SQL, REVOKED_SUMMARY_SQL]) {
           const detail = plan(db, sql);
-          assert.match(detail, /^SEARCH certificates USING COVERING INDEX certificates_revoked_by_issuer \(issuer=\? AND not_after>\?\)$/, detail);
+          assert.match(
+            detail,
+            /^SEARCH certificates USING COVERING INDEX certificates_revoked_by_issuer \(issuer=\? AND not_after>\?\)$/,
+            detail,
+          );
           assert.doesNotMatch(detail, /SCAN/);
         }
       } finally {

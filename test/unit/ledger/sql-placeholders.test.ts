@@ -6,7 +6,12 @@ import { numberNamedParameters, numberPositionalParameters } from '../../../src/
 
 describe('numberNamedParameters', () => {
   it('gives each name one number, in order of first use, with its value', () => {
-    const { text, values } = numberNamedParameters('SELECT 1 WHERE a >= :from AND b <= :to AND c <> :from LIMIT :take', { take: 3, from: 10, to: 20, unused: 'x' });
+    const { text, values } = numberNamedParameters('SELECT 1 WHERE a >= :from AND b <= :to AND c <> :from LIMIT :take', {
+      take: 3,
+      from: 10,
+      to: 20,
+      unused: 'x',
+    });
     assert.equal(text, 'SELECT 1 WHERE a >= $1 AND b <= $2 AND c <> $1 LIMIT $3');
     assert.deepEqual(values, [10, 20, 3]);
   });
@@ -41,7 +46,10 @@ describe('numberNamedParameters', () => {
 
 describe('numberPositionalParameters', () => {
   it('numbers ? in order, outside literals', () => {
-    assert.equal(numberPositionalParameters(`SELECT '?' WHERE a = ? AND b > ? AND "c?" = 1`), `SELECT '?' WHERE a = $1 AND b > $2 AND "c?" = 1`);
+    assert.equal(
+      numberPositionalParameters(`SELECT '?' WHERE a = ? AND b > ? AND "c?" = 1`),
+      `SELECT '?' WHERE a = $1 AND b > $2 AND "c?" = 1`,
+    );
     assert.throws(() => numberPositionalParameters('SELECT ?, :a'), /mixes/);
   });
 });

@@ -30,7 +30,10 @@ describe('CRL shards', () => {
       assert.equal(crlShardOf(serial, SHARDS), shard);
       counts[shard] = (counts[shard] ?? 0) + 1;
     }
-    assert.ok(counts.every((n) => n > 800), `each shard gets its share: ${counts.join(', ')}`);
+    assert.ok(
+      counts.every((n) => n > 800),
+      `each shard gets its share: ${counts.join(', ')}`,
+    );
     assert.equal(crlShardOf('4a01', 1), 0);
   });
 
@@ -59,6 +62,9 @@ describe('CRL shards', () => {
     assert.equal(stack.crl.current(SHARDS), undefined);
     const file = join(stack.dir, 'shard0.crl');
     writeFileSync(file, stack.crl.current(0)?.der ?? new Uint8Array());
-    assert.match(openssl(['crl', '-inform', 'DER', '-in', file, '-noout', '-text', '-CAfile', stack.files.chain]), /Issuing Distribution Point: critical/);
+    assert.match(
+      openssl(['crl', '-inform', 'DER', '-in', file, '-noout', '-text', '-CAfile', stack.files.chain]),
+      /Issuing Distribution Point: critical/,
+    );
   });
 });

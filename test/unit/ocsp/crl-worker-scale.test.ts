@@ -50,7 +50,15 @@ after(async () => {
 describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => {
   it(`never pauses this event loop longer than ${STALL_BOUND_MS} ms, and openssl reads every entry`, async () => {
     const files = new CrlFiles(dir, crlIssuerFor(seeded.material).issuer, 'http://127.0.0.1/crl');
-    const crl = new CrlPublisher({ builder, probe: builder, numbers: seeded.ledger.crlNumbers, issuerName: seeded.issuerName, clock: systemClock, shardCount: 4, store: files });
+    const crl = new CrlPublisher({
+      builder,
+      probe: builder,
+      numbers: seeded.ledger.crlNumbers,
+      issuerName: seeded.issuerName,
+      clock: systemClock,
+      shardCount: 4,
+      store: files,
+    });
     // The worker's thread starts on first use; warm it so the figure is a build's.
     await builder.revokedSummary(seeded.issuerName, Date.now());
     const monitor = new StallMonitor();
@@ -58,9 +66,14 @@ describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => 
     const set = await crl.rebuild();
     const wallMs = performance.now() - started;
     const stallMs = monitor.stop();
-    console.log(`built ${set.full.entries} entries in ${wallMs.toFixed(0)} ms (read ${set.timings.readMs.toFixed(0)}, encode ${set.timings.encodeMs.toFixed(0)}, sign ${set.timings.signMs.toFixed(0)} ms), ${set.full.der.byteLength} bytes; longest pause ${stallMs.toFixed(1)} ms`);
+    console.log(
+      `built ${set.full.entries} entries in ${wallMs.toFixed(0)} ms (read ${set.timings.readMs.toFixed(0)}, encode ${set.timings.encodeMs.toFixed(0)}, sign ${set.timings.signMs.toFixed(0)} ms), ${set.full.der.byteLength} bytes; longest pause ${stallMs.toFixed(1)} ms`,
+    );
     assert.equal(set.full.entries, REVOKED);
-    assert.equal(set.shards.reduce((sum, shard) => sum + shard.entries, 0), REVOKED);
+    assert.equal(
+      set.shards.reduce((sum, shard) => sum + shard.entries, 0),
+      REVOKED,
+    );
     assert.ok(stallMs < STALL_BOUND_MS, `longest pause ${stallMs.toFixed(1)} ms`);
     const file = join(dir, 'full.der');
     writeFileSync(file, set.full.der);
@@ -76,19 +89,38 @@ describe(`a CRL of ${REVOKED} revoked certificates, built in the worker`, () => 
   it('gives the kept CRLs back after a restart, byte for byte, and refuses them for another issuer or URL', async () => {
     const { issuer } = crlIssuerFor(seeded.material);
     const files = new CrlFiles(dir, issuer, 'http://127.0.0.1/crl');
-    const set = await builder.build({ now: Date.now(), thisUpdate: 1_900_000_000_000, nextUpdate: 1_900_086_400_000, crlNumber: 1_900_000_000_000 });
+    const set = await builder.build({
+      now: Date.now(),
+      thisUpdate: 1_900_000_000_000,
+      nextUpdate: 1_900_086_400_000,
+      crlNumber: 1_900_000_000_000,
+    });
     await files.save(set);
     const restored = files.restore();
     assert.ok(restored !== undefined);
     assert.deepEqual(Buffer.from(restored.full.der), Buffer.from(set.full.der));
-    assert.deepEqual(restored.shards.map((s) => s.etag), set.shards.map((s) => s.etag));
+    assert.deepEqual(
+      restored.shards.map((s) => s.etag),
+      set.shards.map((s) => s.etag),
+    );
     assert.equal(restored.crlNumber, set.crlNumber);
     // The number alone is read back whatever else the state says: the ledger's CRL numbers continue above it after an upgrade.
     assert.equal(files.lastCrlNumber(), 1_900_000_000_000);
-    assert.equal(new CrlFiles(dir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://other.example/crl').lastCrlNumber(), 1_900_000_000_000);
+    assert.equal(
+      new CrlFiles(dir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://other.example/crl').lastCrlNumber(),
+      1_900_000_000_000,
+    );
     assert.equal(new CrlFiles(join(dir, 'nowhere'), issuer, 'http://127.0.0.1/crl').lastCrlNumber(), undefined);
     // Served at once by a new publisher, before any build.
-    const crl = new CrlPublisher({ builder, probe: builder, numbers: seeded.ledger.crlNumbers, issuerName: seeded.issuerName, clock: { now: () => 1_900_000_100_000 }, shardCount: 4, restored });
+    const crl = new CrlPublisher({
+      builder,
+      probe: builder,
+      numbers: seeded.ledger.crlNumbers,
+      issuerName: seeded.issuerName,
+      clock: { now: () => 1_900_000_100_000 },
+      shardCount: 4,
+      restored,
+    });
     assert.deepEqual(Buffer.from(crl.current(2)?.der ?? []), Buffer.from(set.shards[2]?.der ?? []));
     assert.equal(new CrlFiles(dir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://127.0.0.1/crl').restore(), undefined);
     assert.equal(new CrlFiles(dir, issuer, 'http://other.example/crl').restore(), undefined);
@@ -105,7 +137,10 @@ describe('the CRL shard layout of an intermediate', () => {
     try {
       checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 8);
       checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 8);
-      assert.throws(() => checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 1), /crlShards is 1, but certificates of this intermediate were issued naming 8 CRL shard/);
+      assert.throws(
+        () => checkCrlShardLayout(layoutDir, issuer, 'http://127.0.0.1/crl', 1),
+        /crlShards is 1, but certificates of this intermediate were issued naming 8 CRL shard/,
+      );
       // A new intermediate (or a new CRL URL) starts a new layout.
       checkCrlShardLayout(layoutDir, { ...issuer, keyIdentifier: new Uint8Array(20) }, 'http://127.0.0.1/crl', 1);
     } finally {

@@ -2,7 +2,14 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Authority, IssuedCertificate, OcspSigner } from '../../../src/ca/index.js';
 import { RevocationFeed, type PostgresLedger } from '../../../src/ledger/index.js';
-import { LedgerSource, OcspResponder, type OcspCertificateRow, type OcspLedger, type OcspReply, type OcspSerialStatus } from '../../../src/ocsp/index.js';
+import {
+  LedgerSource,
+  OcspResponder,
+  type OcspCertificateRow,
+  type OcspLedger,
+  type OcspReply,
+  type OcspSerialStatus,
+} from '../../../src/ocsp/index.js';
 import { describeOcspResponse } from '../../../src/x509/index.js';
 import { FixedClock, tempDir } from '../ca/helpers.js';
 import { issueWorkloadSvid, ocspRequestFor, twoPostgresNodes, type TwoPostgresNodes } from './helpers.js';
@@ -86,7 +93,13 @@ describe('LedgerSource on PostgreSQL: the revocation feed keeps the cache true',
 
   beforeEach(() => {
     ledger = new CountedLedger(node1.certificates);
-    source = new LedgerSource({ ledger, signer, issuerCertificate: authority.material.intermediate.certDer, clock, cacheCheck: 'revocation-feed' });
+    source = new LedgerSource({
+      ledger,
+      signer,
+      issuerCertificate: authority.material.intermediate.certDer,
+      clock,
+      cacheCheck: 'revocation-feed',
+    });
     responder = new OcspResponder(source);
   });
 

@@ -1,7 +1,15 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Authority, CrlPublisher, crlIssuerFor, initCertificateAuthority, OcspSigner, type CaMaterial, type IssuedCertificate } from '../../../src/ca/index.js';
+import {
+  Authority,
+  CrlPublisher,
+  crlIssuerFor,
+  initCertificateAuthority,
+  OcspSigner,
+  type CaMaterial,
+  type IssuedCertificate,
+} from '../../../src/ca/index.js';
 import { crlAnswer } from '../../../src/cli/issuer-revocation.js';
 import { WorkerCrlBuilder } from '../../../src/cli/crl-builder.js';
 import type { OcspPort } from '../../../src/http/index.js';
@@ -53,7 +61,14 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
   const { material } = await initCertificateAuthority({ dataDir: dir.path, trustDomain: 'example.org', store: ledger.certificates, clock });
   const crlUrl = 'http://127.0.0.1/crl';
   const shardCount = options.crlShards ?? 1;
-  const authority = new Authority({ material, store: ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp', crlUrl, crlShards: shardCount });
+  const authority = new Authority({
+    material,
+    store: ledger.certificates,
+    clock,
+    ocspUrl: 'http://127.0.0.1/ocsp',
+    crlUrl,
+    crlShards: shardCount,
+  });
   const signer = new OcspSigner({ authority, clock });
   await signer.rotate();
   const source = new LedgerSource({
@@ -65,7 +80,14 @@ export async function ocspStack(options: StackOptions = {}): Promise<OcspStack> 
     ...(options.maxCachedResponses === undefined ? {} : { maxCachedResponses: options.maxCachedResponses }),
   });
   const { issuer, issuerName } = crlIssuerFor(material);
-  const builder = new WorkerCrlBuilder({ ledger: { kind: 'sqlite', path: join(dir.path, 'keysmith.db') }, issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount, crlUrl });
+  const builder = new WorkerCrlBuilder({
+    ledger: { kind: 'sqlite', path: join(dir.path, 'keysmith.db') },
+    issuerName,
+    issuer,
+    signingKey: material.intermediate.keyObject,
+    shardCount,
+    crlUrl,
+  });
   const crl = new CrlPublisher({
     builder,
     probe: builder,

@@ -69,9 +69,18 @@ function freshSource(options: { signer?: OcspResponseSigner; maxCachedResponses?
   });
 }
 
-function requestFor(certificateDer: Uint8Array, options: { hash?: CertIdHash; nonce?: Uint8Array; issuerDer?: Uint8Array } = {}): Uint8Array {
+function requestFor(
+  certificateDer: Uint8Array,
+  options: { hash?: CertIdHash; nonce?: Uint8Array; issuerDer?: Uint8Array } = {},
+): Uint8Array {
   return encodeOcspRequest(
-    [{ certificateDer, issuerDer: options.issuerDer ?? stack.material.intermediate.certDer, ...(options.hash === undefined ? {} : { hash: options.hash }) }],
+    [
+      {
+        certificateDer,
+        issuerDer: options.issuerDer ?? stack.material.intermediate.certDer,
+        ...(options.hash === undefined ? {} : { hash: options.hash }),
+      },
+    ],
     options.nonce,
   );
 }
@@ -139,7 +148,11 @@ describe('LedgerSource: statuses from the ledger (RFC 6960 §2.2)', () => {
     assert.deepEqual(successful(atOnce(responder.answer(requestFor(issued.der))).der).responses[0]?.status, { kind: 'good' });
     await stack.authority.revoke(issued.serial, 'keyCompromise');
     const basic = successful(atOnce(responder.answer(requestFor(issued.der))).der);
-    assert.deepEqual(basic.responses[0]?.status, { kind: 'revoked', revokedAt: Math.floor(stack.clock.now() / 1000) * 1000, reason: 'keyCompromise' });
+    assert.deepEqual(basic.responses[0]?.status, {
+      kind: 'revoked',
+      revokedAt: Math.floor(stack.clock.now() / 1000) * 1000,
+      reason: 'keyCompromise',
+    });
   });
 
   it('answers unknown for a serial this issuer never issued, and for the CA certificates themselves', async () => {

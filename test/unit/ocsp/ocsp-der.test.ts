@@ -188,7 +188,13 @@ describe('encodeOcspResponse and describeOcspResponse', () => {
     assert.ok(der !== undefined);
     const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     // A stand-in signer over a fresh key; the certificate is only carried, so a mismatch does not matter to the codec.
-    return { certificateDer: der, keyHash: responderKeyHash(der), curve: 'P-256', sign: ecdsaSigner(keys.privateKey, 'P-256'), publicKey: keys.publicKey };
+    return {
+      certificateDer: der,
+      keyHash: responderKeyHash(der),
+      curve: 'P-256',
+      sign: ecdsaSigner(keys.privateKey, 'P-256'),
+      publicKey: keys.publicKey,
+    };
   }
 
   it('signs the ResponseData bytes it carries, with the responder certificate and ResponderID byKey', () => {
@@ -200,7 +206,12 @@ describe('encodeOcspResponse and describeOcspResponse', () => {
         producedAt: now,
         responses: [
           { certId, status: { kind: 'good' }, thisUpdate: now, nextUpdate: now + 3_600_000 },
-          { certId, status: { kind: 'revoked', revokedAt: now - 5_000, reason: 'keyCompromise' }, thisUpdate: now, nextUpdate: now + 60_000 },
+          {
+            certId,
+            status: { kind: 'revoked', revokedAt: now - 5_000, reason: 'keyCompromise' },
+            thisUpdate: now,
+            nextUpdate: now + 60_000,
+          },
           { certId, status: { kind: 'revoked', revokedAt: now - 5_000, reason: 'unspecified' }, thisUpdate: now, nextUpdate: now + 60_000 },
           { certId, status: { kind: 'unknown' }, thisUpdate: now, nextUpdate: now + 60_000 },
         ],
@@ -215,7 +226,10 @@ describe('encodeOcspResponse and describeOcspResponse', () => {
     assert.equal(basic.signatureAlgorithm, '1.2.840.10045.4.3.2');
     assert.ok(verify('sha256', basic.tbs, { key: signer.publicKey, dsaEncoding: 'der' }, basic.signature));
     assert.deepEqual(Buffer.from(basic.responderKeyHash ?? []), Buffer.from(signer.keyHash));
-    assert.deepEqual(basic.certificates.map((c) => Buffer.from(c)), [Buffer.from(signer.certificateDer)]);
+    assert.deepEqual(
+      basic.certificates.map((c) => Buffer.from(c)),
+      [Buffer.from(signer.certificateDer)],
+    );
     assert.equal(Buffer.from(basic.nonce ?? []).toString('hex'), '00112233');
     // GeneralizedTime in whole seconds.
     assert.equal(basic.producedAt, Date.parse('2030-05-01T10:00:00Z'));
@@ -282,7 +296,10 @@ describe('encodeCrl and describeCrl (RFC 5280 §5)', () => {
   it('leaves revokedCertificates out when nothing is revoked (RFC 5280 §5.1.2.6)', () => {
     const { intermediate } = stack.material;
     const issuer = issuerFromCertificate(intermediate.certDer, intermediate.key);
-    const der = encodeCrl({ thisUpdate: 0, nextUpdate: 86_400_000, crlNumber: 1, entries: [] }, { issuer: crlIssuerOf(issuer), sign: ecdsaSigner(intermediate.keyObject, issuer.curve) });
+    const der = encodeCrl(
+      { thisUpdate: 0, nextUpdate: 86_400_000, crlNumber: 1, entries: [] },
+      { issuer: crlIssuerOf(issuer), sign: ecdsaSigner(intermediate.keyObject, issuer.curve) },
+    );
     assert.deepEqual(describeCrl(der).entries, []);
     const file = join(stack.dir, 'empty.crl');
     writeFileSync(file, der);

@@ -31,7 +31,12 @@ describe('Authority and OCSP over the PostgreSQL ledger', () => {
   before(async () => {
     nodes = await twoPostgresNodes(clock, dir.path, 'ocsp');
     ({ node1, node2, authority } = nodes);
-    const source = new LedgerSource({ ledger: node1.certificates, signer: nodes.signer, issuerCertificate: authority.material.intermediate.certDer, clock });
+    const source = new LedgerSource({
+      ledger: node1.certificates,
+      signer: nodes.signer,
+      issuerCertificate: authority.material.intermediate.certDer,
+      clock,
+    });
     authority.onRevoked(source.drop);
     responder = new OcspResponder(source);
   });
@@ -98,6 +103,9 @@ describe('Authority and OCSP over the PostgreSQL ledger', () => {
     assert.ok(isPromise(verdict));
     assert.equal(await verdict, 'valid');
     await node1.certificates.revoke(issued.serial, 'privilegeWithdrawn', clock.now());
-    assert.equal(await checkClientCertificate(node2.certificates, { serialNumber: leaf.serialNumber, notAfter: new Date(leaf.validTo) }), 'revoked');
+    assert.equal(
+      await checkClientCertificate(node2.certificates, { serialNumber: leaf.serialNumber, notAfter: new Date(leaf.validTo) }),
+      'revoked',
+    );
   });
 });

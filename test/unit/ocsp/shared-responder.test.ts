@@ -38,7 +38,12 @@ before(async () => {
   caDir = mkdtempSync(join(tmpdir(), 'keysmith-responder-ca-'));
   const caLedger = openLedger({ path: join(caDir, 'ca-ledger.db') });
   try {
-    ({ material } = await initCertificateAuthority({ dataDir: caDir, trustDomain: 'example.org', store: caLedger.certificates, clock: new FixedClock(START - DAY) }));
+    ({ material } = await initCertificateAuthority({
+      dataDir: caDir,
+      trustDomain: 'example.org',
+      store: caLedger.certificates,
+      clock: new FixedClock(START - DAY),
+    }));
   } finally {
     caLedger.close();
   }
@@ -74,7 +79,10 @@ async function cluster(kind: 'sqlite' | 'postgres'): Promise<Cluster> {
     location = { url: database.url, drop: () => database.drop() };
   }
   const open = async (): Promise<OpenedLedger> => {
-    const ledger = await openLedgerBackend('path' in location ? { kind: 'sqlite', path: location.path } : { kind: 'postgres', url: location.url, poolSize: 2 }, { clock });
+    const ledger = await openLedgerBackend(
+      'path' in location ? { kind: 'sqlite', path: location.path } : { kind: 'postgres', url: location.url, poolSize: 2 },
+      { clock },
+    );
     opened.push(ledger);
     return ledger;
   };
@@ -87,11 +95,23 @@ async function cluster(kind: 'sqlite' | 'postgres'): Promise<Cluster> {
     async node(name, options = {}) {
       const ledger = await open();
       const nodeMaterial = await loadCertificateAuthority({ dataDir: caDir, trustDomain: 'example.org', clock });
-      const authority = new Authority({ material: nodeMaterial, store: ledger.ledger.certificates, clock, ocspUrl: 'http://127.0.0.1/ocsp' });
+      const authority = new Authority({
+        material: nodeMaterial,
+        store: ledger.ledger.certificates,
+        clock,
+        ocspUrl: 'http://127.0.0.1/ocsp',
+      });
       return new OcspSigner({
         authority,
         clock,
-        shared: { store: ledger.ledger.ocspResponders, issuerName, keyWrap: responderKeyWrap(nodeMaterial.intermediate.keyObject), holder: `${name}:${process.pid}`, pollMs: 20, ...options },
+        shared: {
+          store: ledger.ledger.ocspResponders,
+          issuerName,
+          keyWrap: responderKeyWrap(nodeMaterial.intermediate.keyObject),
+          holder: `${name}:${process.pid}`,
+          pollMs: 20,
+          ...options,
+        },
       });
     },
     async responderCount() {
@@ -244,7 +264,10 @@ for (const backend of BACKENDS) {
         await first.rotateIfDue();
         // Raw SQL on purpose: no repository stores a key that does not match its certificate; this corrupts the row.
         const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-        await nodes.exec('UPDATE ocsp_responders SET wrapped_key = $1 WHERE serial = $2', [responderKeyWrap(material.intermediate.keyObject).wrap(stranger), first.serial ?? '']);
+        await nodes.exec('UPDATE ocsp_responders SET wrapped_key = $1 WHERE serial = $2', [
+          responderKeyWrap(material.intermediate.keyObject).wrap(stranger),
+          first.serial ?? '',
+        ]);
         const second = await nodes.node('node-2');
         await assert.rejects(second.rotateIfDue(), /is not the key its certificate certifies/);
       } finally {
@@ -263,7 +286,10 @@ describe('the responder key wrap', () => {
     const opened = wrap.unwrap(pem);
     assert.deepEqual(opened.export({ type: 'pkcs8', format: 'der' }), key.export({ type: 'pkcs8', format: 'der' }));
     // The same key loaded again (another node's copy of ca/) derives the same secret.
-    assert.deepEqual(responderKeyWrap(material.intermediate.keyObject).unwrap(pem).export({ type: 'pkcs8', format: 'der' }), key.export({ type: 'pkcs8', format: 'der' }));
+    assert.deepEqual(
+      responderKeyWrap(material.intermediate.keyObject).unwrap(pem).export({ type: 'pkcs8', format: 'der' }),
+      key.export({ type: 'pkcs8', format: 'der' }),
+    );
     const otherIntermediate = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     assert.throws(() => responderKeyWrap(otherIntermediate).unwrap(pem), /another intermediate key/);
   });

@@ -37,7 +37,21 @@ describe('OcspSigner (RFC 6960 §4.2.2.2 delegated responder)', () => {
     const file = join(stack.dir, 'responder.pem');
     writeFileSync(file, toPem(der));
     const at = String(Math.floor(stack.clock.now() / 1000));
-    assert.match(openssl(['verify', '-attime', at, '-CAfile', stack.files.root, '-untrusted', stack.files.intermediate, '-purpose', 'ocsphelper', file]), /: OK/);
+    assert.match(
+      openssl([
+        'verify',
+        '-attime',
+        at,
+        '-CAfile',
+        stack.files.root,
+        '-untrusted',
+        stack.files.intermediate,
+        '-purpose',
+        'ocsphelper',
+        file,
+      ]),
+      /: OK/,
+    );
   });
 
   it('rotates well before the certificate expires, and only then; responses signed before stay verifiable', async () => {
@@ -87,7 +101,10 @@ describe('OcspSigner (RFC 6960 §4.2.2.2 delegated responder)', () => {
   });
 
   it('refuses a rotation margin that is not inside the lifetime', () => {
-    assert.throws(() => new OcspSigner({ authority: stack.authority, clock: stack.clock, certificateTtlMs: DAY, rotateBeforeMs: DAY }), /rotateBeforeMs/);
+    assert.throws(
+      () => new OcspSigner({ authority: stack.authority, clock: stack.clock, certificateTtlMs: DAY, rotateBeforeMs: DAY }),
+      /rotateBeforeMs/,
+    );
     assert.throws(() => new OcspSigner({ authority: stack.authority, clock: stack.clock, certificateTtlMs: 31 * DAY }), /certificateTtlMs/);
   });
 });

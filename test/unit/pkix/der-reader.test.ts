@@ -68,7 +68,10 @@ describe('DerReader bounds', () => {
     const fromArray = readSingle(Uint8Array.from(bytes), Tag.sequence, 'u');
     assert.equal(Buffer.isBuffer(fromArray.content), false);
     assert.deepEqual([...fromArray.content], [0x02, 0x01, 0x07]);
-    assert.deepEqual(readChildren(fromArray).map((c) => [c.tag, [...c.content]]), [[0x02, [0x07]]]);
+    assert.deepEqual(
+      readChildren(fromArray).map((c) => [c.tag, [...c.content]]),
+      [[0x02, [0x07]]],
+    );
   });
 
   it('checkStrictDer bounds depth and element count, and finds BER lengths at any depth', () => {
@@ -106,7 +109,15 @@ describe('DerReader bounds', () => {
 
 describe('DER writer round trip', () => {
   it('writes the shortest length form at every boundary and reads the content back', () => {
-    for (const [size, header] of [[0, 2], [127, 2], [128, 3], [255, 3], [256, 4], [65_535, 4], [65_536, 5]] as const) {
+    for (const [size, header] of [
+      [0, 2],
+      [127, 2],
+      [128, 3],
+      [255, 3],
+      [256, 4],
+      [65_535, 4],
+      [65_536, 5],
+    ] as const) {
       const content = Uint8Array.from({ length: size }, (_, i) => i & 0xff);
       const encoded = tlv(Tag.octetString, content.subarray(0, size >> 1), content.subarray(size >> 1));
       assert.equal(encoded.byteLength, header + size, `size ${size}`);

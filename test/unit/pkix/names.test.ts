@@ -47,7 +47,10 @@ describe('IP addresses (RFC 5280 §4.2.1.6, RFC 5952)', () => {
     assert.equal(format('0:0:0:0:0:0:0:0'), '::');
     assert.equal(format('10.0.0.1'), '10.0.0.1');
     assert.equal(formatIpAddress(Uint8Array.of(1, 2, 3, 4, 5)), undefined);
-    assert.throws(() => octetsToIp(Uint8Array.of(1, 2, 3)), (error: unknown) => isDomainError(error, 'malformed'));
+    assert.throws(
+      () => octetsToIp(Uint8Array.of(1, 2, 3)),
+      (error: unknown) => isDomainError(error, 'malformed'),
+    );
   });
 
   it('round-trips any 4 or 16 octets through text', () => {
@@ -131,7 +134,10 @@ describe('name constraints (RFC 5280 §4.2.1.10)', () => {
   it('excluded wins over permitted; permitted restricts only its own form; constrained unknown forms are refused', () => {
     const constraints: NameConstraints = {
       permitted: [{ kind: 'dNSName', value: 'example.com' }],
-      excluded: [{ kind: 'dNSName', value: 'bad.example.com' }, { kind: 'other', tag: 0x81 }],
+      excluded: [
+        { kind: 'dNSName', value: 'bad.example.com' },
+        { kind: 'other', tag: 0x81 },
+      ],
     };
     assert.equal(constraintViolation([{ kind: 'dNSName', value: 'www.example.com' }], [], constraints), undefined);
     assert.equal(constraintViolation([{ kind: 'dNSName', value: 'x.bad.example.com' }], [], constraints), 'x.bad.example.com is excluded');

@@ -14,7 +14,10 @@ describe('PEM codec', () => {
       const der = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);
       const pem = toPem(der, 'TEST DATA');
       const body = pem.trimEnd().split('\n').slice(1, -1);
-      assert.ok(body.every((line, i) => (i < body.length - 1 ? line.length === 64 : line.length <= 64)), `size ${size}`);
+      assert.ok(
+        body.every((line, i) => (i < body.length - 1 ? line.length === 64 : line.length <= 64)),
+        `size ${size}`,
+      );
       assert.deepEqual(parsePemBlocks(pem), [{ label: 'TEST DATA', der }]);
     }
   });
@@ -23,7 +26,10 @@ describe('PEM codec', () => {
     const a = Uint8Array.of(0x30, 0x00);
     const b = Uint8Array.of(0x30, 0x01, 0x05);
     const text = `subject=leaf\n${toPem(a)}issuer=ca\r\n${toPem(b, 'PRIVATE KEY')}trailing words\n`;
-    assert.deepEqual(parsePemBlocks(text), [{ label: 'CERTIFICATE', der: a }, { label: 'PRIVATE KEY', der: b }]);
+    assert.deepEqual(parsePemBlocks(text), [
+      { label: 'CERTIFICATE', der: a },
+      { label: 'PRIVATE KEY', der: b },
+    ]);
     assert.deepEqual(parsePemCertificates(text), [Buffer.from(a)]);
     assert.deepEqual(fromPem(toPem(b)), b);
     pemError(() => splitPemChain(text), /^unexpected PEM label "PRIVATE KEY" in a certificate chain$/);

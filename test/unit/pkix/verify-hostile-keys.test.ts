@@ -51,19 +51,39 @@ describe('ChainVerifier: certificates with hostile keys', () => {
       [OIDS.p521, 'P-521'],
       [OIDS.secp256k1, 'secp256k1'],
     ] as const) {
-      assertAlert(() => verifier().verify([issued(infinitySpki(oid))], { role: 'client' }), 'bad_certificate', new RegExp(`malformed certificate: ${name} public key is the point at infinity`));
+      assertAlert(
+        () => verifier().verify([issued(infinitySpki(oid))], { role: 'client' }),
+        'bad_certificate',
+        new RegExp(`malformed certificate: ${name} public key is the point at infinity`),
+      );
     }
   });
 
   it('sends bad_certificate for an off-curve, a compressed and a short P-256 point', () => {
     const point = P256_SPKI.subarray(P256_SPKI.length - 65);
-    assertAlert(() => verifier().verify([issued(ecSpki(OIDS.p256, offCurvePoint(point)))], { role: 'client' }), 'bad_certificate', /point is not on the curve/);
-    assertAlert(() => verifier().verify([issued(ecSpki(OIDS.p256, Uint8Array.from([2, ...point.subarray(1, 33)])))], { role: 'client' }), 'bad_certificate', /compressed point/);
-    assertAlert(() => verifier().verify([issued(ecSpki(OIDS.p256, point.subarray(0, 40)))], { role: 'client' }), 'bad_certificate', /40 octets/);
+    assertAlert(
+      () => verifier().verify([issued(ecSpki(OIDS.p256, offCurvePoint(point)))], { role: 'client' }),
+      'bad_certificate',
+      /point is not on the curve/,
+    );
+    assertAlert(
+      () => verifier().verify([issued(ecSpki(OIDS.p256, Uint8Array.from([2, ...point.subarray(1, 33)])))], { role: 'client' }),
+      'bad_certificate',
+      /compressed point/,
+    );
+    assertAlert(
+      () => verifier().verify([issued(ecSpki(OIDS.p256, point.subarray(0, 40)))], { role: 'client' }),
+      'bad_certificate',
+      /40 octets/,
+    );
   });
 
   it('never loads a key on a curve it cannot check: a brainpool point at infinity is unsupported_certificate', () => {
-    assertAlert(() => verifier().verify([issued(infinitySpki('1.3.36.3.3.2.8.1.1.7'))], { role: 'client' }), 'unsupported_certificate', /cannot sign TLS 1\.3 CertificateVerify/);
+    assertAlert(
+      () => verifier().verify([issued(infinitySpki('1.3.36.3.3.2.8.1.1.7'))], { role: 'client' }),
+      'unsupported_certificate',
+      /cannot sign TLS 1\.3 CertificateVerify/,
+    );
   });
 
   it('refuses the same certificates when only described (a tls-alpn-01 responder, a resumed identity)', () => {

@@ -210,7 +210,10 @@ describe('ChainVerifier: validity period', () => {
     assert.equal(verifier(['ca.pem'], { now: early }).verify(chain, CLIENT).peer.chain.length, 3);
     assert.equal(verifier(['ca.pem'], { now: late }).verify(chain, CLIENT).peer.chain.length, 3);
     assertAlert(() => verifier(['ca.pem'], { now: early, clockSkewMs: 0 }).verify(chain, CLIENT), 'certificate_expired', /not yet valid/);
-    assertAlert(() => verifier(['ca.pem'], { now: (): number => latestEnd + 30_000, clockSkewMs: 0 }).verify(chain, CLIENT), 'certificate_expired');
+    assertAlert(
+      () => verifier(['ca.pem'], { now: (): number => latestEnd + 30_000, clockSkewMs: 0 }).verify(chain, CLIENT),
+      'certificate_expired',
+    );
   });
 });
 
@@ -228,7 +231,11 @@ describe('ChainVerifier: issuers (RFC 5280 §6.1.4)', () => {
   });
 
   it('rejects a trust anchor that is not a CA with bad_certificate', () => {
-    assertAlert(() => verifier(['server.pem']).verify([one('client-under-leaf.pem')], CLIENT), 'bad_certificate', /trust anchor .* is not a CA/);
+    assertAlert(
+      () => verifier(['server.pem']).verify([one('client-under-leaf.pem')], CLIENT),
+      'bad_certificate',
+      /trust anchor .* is not a CA/,
+    );
   });
 
   it('rejects a self-signed CA presented as the leaf with bad_certificate', () => {
@@ -263,7 +270,11 @@ describe('ChainVerifier: the leaf', () => {
   });
 
   it('rejects an unknown critical extension with unsupported_certificate (RFC 5280 §4.2)', () => {
-    assertAlert(() => verifier().verify(ders('client-unknown-critical-chain.pem'), CLIENT), 'unsupported_certificate', /1\.3\.6\.1\.4\.1\.55555\.1\.1/);
+    assertAlert(
+      () => verifier().verify(ders('client-unknown-critical-chain.pem'), CLIENT),
+      'unsupported_certificate',
+      /1\.3\.6\.1\.4\.1\.55555\.1\.1/,
+    );
   });
 
   it('rejects a P-521 leaf key with unsupported_certificate', () => {
@@ -288,7 +299,11 @@ describe('ChainVerifier: name constraints (RFC 5280 §4.2.1.10)', () => {
   });
 
   it('rejects a URI outside the permitted trust domain with bad_certificate', () => {
-    assertAlert(() => verifier().verify(ders('nc-client-other-domain-chain.pem'), CLIENT), 'bad_certificate', /evil\.example.* not permitted/);
+    assertAlert(
+      () => verifier().verify(ders('nc-client-other-domain-chain.pem'), CLIENT),
+      'bad_certificate',
+      /evil\.example.* not permitted/,
+    );
   });
 
   it('accepts DNS and IP names inside the permitted subtrees', () => {
@@ -391,7 +406,10 @@ describe('ChainVerifier: PeerCertificate views', () => {
   });
 
   it('marks the CA certificates', () => {
-    assert.deepEqual(result.peer.chain.map((c) => c.isCA), [false, true, true]);
+    assert.deepEqual(
+      result.peer.chain.map((c) => c.isCA),
+      [false, true, true],
+    );
   });
 
   it('gives validity dates equal to node:crypto', () => {
@@ -512,13 +530,23 @@ describe('der: bounded reader', () => {
     assert.equal(client.extensions.keyUsage, 1);
     assert.deepEqual(client.extensions.unknownCritical, []);
     const nc = decodeCertificate(one('nc-intermediate.pem')).extensions.nameConstraints;
-    assert.deepEqual(nc?.permitted.map((n) => n.kind), ['uniformResourceIdentifier', 'dNSName', 'iPAddress']);
+    assert.deepEqual(
+      nc?.permitted.map((n) => n.kind),
+      ['uniformResourceIdentifier', 'dNSName', 'iPAddress'],
+    );
     assert.deepEqual(nc?.excluded, [{ kind: 'dNSName', value: 'bad.keysmith.test' }]);
   });
 
   it('turns random mutations of certificates only into CertificateError (bounded fuzz)', () => {
     // Leaves and CAs with every extension kind we decode; the mutant goes in either chain position.
-    const bases = ['client.pem', 'intermediate.pem', 'nc-intermediate.pem', 'server-rsa.pem', 'server-wildcard.pem', 'client-unknown-critical.pem'].map(one);
+    const bases = [
+      'client.pem',
+      'intermediate.pem',
+      'nc-intermediate.pem',
+      'server-rsa.pem',
+      'server-wildcard.pem',
+      'client-unknown-critical.pem',
+    ].map(one);
     const [leaf, intermediate] = ders('client-chain.pem');
     assert.ok(leaf !== undefined && intermediate !== undefined);
     // A small cache of its own: mutants must not push the fixtures out of the shared one.

@@ -18,7 +18,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 describe('SvidService entries: create', () => {
   it('applies the default TTLs (x509 1 h, jwt 5 min), a UUID id, the actor, and lowercases DNS names without duplicates', async () => {
     const svids = service(bench);
-    const entry = await svids.createEntry('cli:alice', { spiffeId: `${WEB}/defaults`, parentId: NODE, dnsNames: ['Web.Example.COM', 'web.example.com', 'api.example.com'] });
+    const entry = await svids.createEntry('cli:alice', {
+      spiffeId: `${WEB}/defaults`,
+      parentId: NODE,
+      dnsNames: ['Web.Example.COM', 'web.example.com', 'api.example.com'],
+    });
     assert.match(entry.id, UUID);
     assert.equal(entry.x509TtlMs, DEFAULT_X509_TTL_MS);
     assert.equal(entry.x509TtlMs, HOUR);
@@ -56,10 +60,14 @@ describe('SvidService entries: create', () => {
   it('accepts the configured maximum x509 TTL and refuses one second more', async () => {
     const svids = service(bench, { maxX509TtlMs: 2 * HOUR });
     assert.equal((await svids.createEntry('cli:a', { spiffeId: `${WEB}/max`, parentId: NODE, x509TtlMs: 2 * HOUR })).x509TtlMs, 2 * HOUR);
-    await rejectsWith(svids.createEntry('cli:a', { spiffeId: `${WEB}/max2`, parentId: NODE, x509TtlMs: 2 * HOUR + SECOND }), 'malformed', /x509 ttl 7201 s exceeds the maximum of 7200 s/);
+    await rejectsWith(
+      svids.createEntry('cli:a', { spiffeId: `${WEB}/max2`, parentId: NODE, x509TtlMs: 2 * HOUR + SECOND }),
+      'malformed',
+      /x509 ttl 7201 s exceeds the maximum of 7200 s/,
+    );
   });
 
-  it('never configures a maximum above the svid profile\'s 24 h', () => {
+  it("never configures a maximum above the svid profile's 24 h", () => {
     assert.throws(() => service(bench, { maxX509TtlMs: DAY + SECOND }), RangeError);
     assert.throws(() => service(bench, { maxX509TtlMs: 0 }), RangeError);
   });
@@ -74,26 +82,126 @@ describe('SvidService entries: create', () => {
 });
 
 describe('SvidService entries: refusals write nothing', () => {
-  const cases: readonly { name: string; input: Parameters<ReturnType<typeof service>['createEntry']>[1]; kind: 'malformed' | 'rejectedIdentifier'; detail: RegExp }[] = [
-    { name: 'an invalid SPIFFE ID', input: { spiffeId: 'spiffe://example.org/a//b', parentId: NODE }, kind: 'malformed', detail: /invalid SPIFFE ID.*empty segment/ },
-    { name: 'an upper-case scheme', input: { spiffeId: 'SPIFFE://example.org/a', parentId: NODE }, kind: 'malformed', detail: /scheme must be lowercase/ },
-    { name: 'an invalid parent ID', input: { spiffeId: `${WEB}/x`, parentId: 'https://example.org/node/a' }, kind: 'malformed', detail: /invalid SPIFFE ID/ },
-    { name: 'another trust domain', input: { spiffeId: 'spiffe://other.org/web', parentId: NODE }, kind: 'rejectedIdentifier', detail: /not in trust domain example\.org/ },
-    { name: 'a parent in another trust domain', input: { spiffeId: `${WEB}/x`, parentId: 'spiffe://other.org/node/a' }, kind: 'rejectedIdentifier', detail: /parent_id .* not in trust domain/ },
-    { name: 'the trust domain itself', input: { spiffeId: 'spiffe://example.org', parentId: NODE }, kind: 'rejectedIdentifier', detail: /has no path/ },
-    { name: 'a node identity', input: { spiffeId: 'spiffe://example.org/node/agent-7', parentId: NODE }, kind: 'rejectedIdentifier', detail: /node identities come only from join tokens or keysmith issue/ },
-    { name: 'an /admin/ ID without the flag', input: { spiffeId: 'spiffe://example.org/admin/ops2', parentId: NODE }, kind: 'malformed', detail: /set admin to true/ },
-    { name: 'the flag outside /admin/', input: { spiffeId: `${WEB}/x`, parentId: NODE, admin: true }, kind: 'malformed', detail: /does not lie under \/admin\// },
-    { name: 'bare /admin', input: { spiffeId: 'spiffe://example.org/admin', parentId: NODE, admin: true }, kind: 'rejectedIdentifier', detail: /admin identities are \/admin\/<name>/ },
-    { name: 'an x509 TTL above 24 h', input: { spiffeId: `${WEB}/x`, parentId: NODE, x509TtlMs: DAY + SECOND }, kind: 'malformed', detail: /exceeds the maximum of 86400 s/ },
-    { name: 'an x509 TTL under 1 s', input: { spiffeId: `${WEB}/x`, parentId: NODE, x509TtlMs: 999 }, kind: 'malformed', detail: /at least 1 s/ },
-    { name: 'a fractional TTL', input: { spiffeId: `${WEB}/x`, parentId: NODE, x509TtlMs: 1500.5 }, kind: 'malformed', detail: /whole number/ },
-    { name: 'a jwt TTL above 24 h', input: { spiffeId: `${WEB}/x`, parentId: NODE, jwtTtlMs: DAY + SECOND }, kind: 'malformed', detail: /jwt ttl .* exceeds/ },
-    { name: 'a jwt TTL of 0', input: { spiffeId: `${WEB}/x`, parentId: NODE, jwtTtlMs: 0 }, kind: 'malformed', detail: /jwt ttl must be at least 1 s/ },
-    { name: '101 DNS names', input: { spiffeId: `${WEB}/x`, parentId: NODE, dnsNames: Array.from({ length: 101 }, (_, i) => `h${i}.example.org`) }, kind: 'malformed', detail: /at most 100 DNS names/ },
-    { name: 'an invalid DNS name', input: { spiffeId: `${WEB}/x`, parentId: NODE, dnsNames: ['bad_name.example.org'] }, kind: 'malformed', detail: /not a valid DNS name/ },
-    { name: 'a wildcard DNS name', input: { spiffeId: `${WEB}/x`, parentId: NODE, dnsNames: ['*.example.org'] }, kind: 'rejectedIdentifier', detail: /wildcard/ },
-    { name: 'an expiry now', input: { spiffeId: `${WEB}/x`, parentId: NODE, expiresAt: 0 }, kind: 'malformed', detail: /expires_at .* is not in the future/ },
+  const cases: readonly {
+    name: string;
+    input: Parameters<ReturnType<typeof service>['createEntry']>[1];
+    kind: 'malformed' | 'rejectedIdentifier';
+    detail: RegExp;
+  }[] = [
+    {
+      name: 'an invalid SPIFFE ID',
+      input: { spiffeId: 'spiffe://example.org/a//b', parentId: NODE },
+      kind: 'malformed',
+      detail: /invalid SPIFFE ID.*empty segment/,
+    },
+    {
+      name: 'an upper-case scheme',
+      input: { spiffeId: 'SPIFFE://example.org/a', parentId: NODE },
+      kind: 'malformed',
+      detail: /scheme must be lowercase/,
+    },
+    {
+      name: 'an invalid parent ID',
+      input: { spiffeId: `${WEB}/x`, parentId: 'https://example.org/node/a' },
+      kind: 'malformed',
+      detail: /invalid SPIFFE ID/,
+    },
+    {
+      name: 'another trust domain',
+      input: { spiffeId: 'spiffe://other.org/web', parentId: NODE },
+      kind: 'rejectedIdentifier',
+      detail: /not in trust domain example\.org/,
+    },
+    {
+      name: 'a parent in another trust domain',
+      input: { spiffeId: `${WEB}/x`, parentId: 'spiffe://other.org/node/a' },
+      kind: 'rejectedIdentifier',
+      detail: /parent_id .* not in trust domain/,
+    },
+    {
+      name: 'the trust domain itself',
+      input: { spiffeId: 'spiffe://example.org', parentId: NODE },
+      kind: 'rejectedIdentifier',
+      detail: /has no path/,
+    },
+    {
+      name: 'a node identity',
+      input: { spiffeId: 'spiffe://example.org/node/agent-7', parentId: NODE },
+      kind: 'rejectedIdentifier',
+      detail: /node identities come only from join tokens or keysmith issue/,
+    },
+    {
+      name: 'an /admin/ ID without the flag',
+      input: { spiffeId: 'spiffe://example.org/admin/ops2', parentId: NODE },
+      kind: 'malformed',
+      detail: /set admin to true/,
+    },
+    {
+      name: 'the flag outside /admin/',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, admin: true },
+      kind: 'malformed',
+      detail: /does not lie under \/admin\//,
+    },
+    {
+      name: 'bare /admin',
+      input: { spiffeId: 'spiffe://example.org/admin', parentId: NODE, admin: true },
+      kind: 'rejectedIdentifier',
+      detail: /admin identities are \/admin\/<name>/,
+    },
+    {
+      name: 'an x509 TTL above 24 h',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, x509TtlMs: DAY + SECOND },
+      kind: 'malformed',
+      detail: /exceeds the maximum of 86400 s/,
+    },
+    {
+      name: 'an x509 TTL under 1 s',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, x509TtlMs: 999 },
+      kind: 'malformed',
+      detail: /at least 1 s/,
+    },
+    {
+      name: 'a fractional TTL',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, x509TtlMs: 1500.5 },
+      kind: 'malformed',
+      detail: /whole number/,
+    },
+    {
+      name: 'a jwt TTL above 24 h',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, jwtTtlMs: DAY + SECOND },
+      kind: 'malformed',
+      detail: /jwt ttl .* exceeds/,
+    },
+    {
+      name: 'a jwt TTL of 0',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, jwtTtlMs: 0 },
+      kind: 'malformed',
+      detail: /jwt ttl must be at least 1 s/,
+    },
+    {
+      name: '101 DNS names',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, dnsNames: Array.from({ length: 101 }, (_, i) => `h${i}.example.org`) },
+      kind: 'malformed',
+      detail: /at most 100 DNS names/,
+    },
+    {
+      name: 'an invalid DNS name',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, dnsNames: ['bad_name.example.org'] },
+      kind: 'malformed',
+      detail: /not a valid DNS name/,
+    },
+    {
+      name: 'a wildcard DNS name',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, dnsNames: ['*.example.org'] },
+      kind: 'rejectedIdentifier',
+      detail: /wildcard/,
+    },
+    {
+      name: 'an expiry now',
+      input: { spiffeId: `${WEB}/x`, parentId: NODE, expiresAt: 0 },
+      kind: 'malformed',
+      detail: /expires_at .* is not in the future/,
+    },
   ];
 
   for (const { name, input, kind, detail } of cases) {
@@ -106,8 +214,15 @@ describe('SvidService entries: refusals write nothing', () => {
 
   it('refuses an expiry that is not after now, and takes one a millisecond later', async () => {
     const svids = service(bench);
-    await rejectsWith(svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() }), 'malformed', /not in the future/);
-    assert.equal((await svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() + 1 })).expiresAt, bench.clock.now() + 1);
+    await rejectsWith(
+      svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() }),
+      'malformed',
+      /not in the future/,
+    );
+    assert.equal(
+      (await svids.createEntry('cli:a', { spiffeId: `${WEB}/exp`, parentId: NODE, expiresAt: bench.clock.now() + 1 })).expiresAt,
+      bench.clock.now() + 1,
+    );
   });
 
   it('refuses an unnamed actor', async () => {

@@ -36,13 +36,26 @@ export interface CsrSet {
 export function makeCsrs(dir: string): CsrSet {
   const make = (name: string, keyArgs: readonly string[], extra: readonly string[] = []): string => {
     const out = join(dir, `${name}.csr`);
-    openssl(['req', '-new', ...keyArgs, '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', `/CN=${name}.csr.test`, ...extra, '-out', out]);
+    openssl([
+      'req',
+      '-new',
+      ...keyArgs,
+      '-nodes',
+      '-keyout',
+      join(dir, `${name}.key`),
+      '-subj',
+      `/CN=${name}.csr.test`,
+      ...extra,
+      '-out',
+      out,
+    ]);
     return readFileSync(out, 'utf8');
   };
-  const p256 = make('p256', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], [
-    '-addext',
-    'subjectAltName=DNS:evil.example.com,URI:spiffe://example.org/ns/prod/sa/evil',
-  ]);
+  const p256 = make(
+    'p256',
+    ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+    ['-addext', 'subjectAltName=DNS:evil.example.com,URI:spiffe://example.org/ns/prod/sa/evil'],
+  );
   const der = new Uint8Array(fromPem(p256, 'CERTIFICATE REQUEST'));
   // The signature BIT STRING ends the CertificationRequest: flipping the last byte breaks the signature, not the DER.
   der[der.length - 1] = (der[der.length - 1] ?? 0) ^ 0x01;

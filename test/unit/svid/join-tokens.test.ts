@@ -80,7 +80,10 @@ describe('SvidService.createJoinToken', () => {
   it('makes a different token each time', async () => {
     const svids = service(bench);
     const spiffeId = nodeId();
-    assert.notEqual((await svids.createJoinToken('cli:a', spiffeId, HOUR)).token, (await svids.createJoinToken('cli:a', spiffeId, HOUR)).token);
+    assert.notEqual(
+      (await svids.createJoinToken('cli:a', spiffeId, HOUR)).token,
+      (await svids.createJoinToken('cli:a', spiffeId, HOUR)).token,
+    );
   });
 
   it('refuses TTLs outside 1 min..7 d, non-node SPIFFE IDs and other trust domains, storing nothing', async () => {
@@ -88,7 +91,11 @@ describe('SvidService.createJoinToken', () => {
     const rows = countRows(bench, 'join_tokens');
     await rejectsWith(svids.createJoinToken('cli:a', nodeId(), MINUTE - SECOND), 'malformed', /1 min to 7 d/);
     await rejectsWith(svids.createJoinToken('cli:a', nodeId(), 7 * DAY + SECOND), 'malformed', /1 min to 7 d/);
-    await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://example.org/ns/prod/sa/web', HOUR), 'rejectedIdentifier', /lie under \/node\//);
+    await rejectsWith(
+      svids.createJoinToken('cli:a', 'spiffe://example.org/ns/prod/sa/web', HOUR),
+      'rejectedIdentifier',
+      /lie under \/node\//,
+    );
     await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://example.org/node', HOUR), 'rejectedIdentifier', /lie under \/node\//);
     await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://other.org/node/a', HOUR), 'rejectedIdentifier', /not in trust domain/);
     await rejectsWith(svids.createJoinToken('cli:a', 'spiffe://example.org/node/a b', HOUR), 'malformed', /invalid SPIFFE ID/);
@@ -212,7 +219,9 @@ describe('SvidService.attestJoinToken', () => {
     const svids = service(bench, OPEN);
     const { token } = await svids.createJoinToken('cli:a', nodeId(), HOUR);
     const rows = countRows(bench, 'certificates');
-    const outcomes = await Promise.allSettled(Array.from({ length: 8 }, () => svids.attestJoinToken({ token, csr: csrs.p256 }, '192.0.2.16')));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, () => svids.attestJoinToken({ token, csr: csrs.p256 }, '192.0.2.16')),
+    );
     assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 1);
     for (const outcome of outcomes) {
       if (outcome.status === 'rejected') assert.ok(isDomainError(outcome.reason, 'unauthorized'));

@@ -31,7 +31,7 @@ async function verify(token: string, audience: string): Promise<Record<string, u
 }
 
 describe('SvidService.issueJwt', () => {
-  it('signs sub, aud, iat and exp (the entry\'s jwt TTL) for the caller\'s own SPIFFE ID by default', async () => {
+  it("signs sub, aud, iat and exp (the entry's jwt TTL) for the caller's own SPIFFE ID by default", async () => {
     const spiffeId = `${WEB}/jwt-self`;
     await service(bench).createEntry('cli:a', { spiffeId, parentId: NODE, jwtTtlMs: 2 * MINUTE });
     const rows = countRows(bench, 'certificates');
@@ -47,7 +47,7 @@ describe('SvidService.issueJwt', () => {
     assert.equal(countRows(bench, 'certificates'), rows);
   });
 
-  it('signs for a child SPIFFE ID when the caller is the entry\'s parent, with the 5 min default', async () => {
+  it("signs for a child SPIFFE ID when the caller is the entry's parent, with the 5 min default", async () => {
     const spiffeId = `${WEB}/jwt-child`;
     await service(bench).createEntry('cli:a', { spiffeId, parentId: NODE });
     const jwt = await service(bench).issueJwt(caller(NODE), { audience: ['aud-1', 'aud-1'], spiffeId });
@@ -60,10 +60,18 @@ describe('SvidService.issueJwt', () => {
   it('refuses a caller no entry names, and an expired entry (forbidden)', async () => {
     const spiffeId = `${WEB}/jwt-guarded`;
     const entry = await service(bench).createEntry('cli:a', { spiffeId, parentId: NODE, expiresAt: bench.clock.now() + SECOND });
-    await rejectsWith(service(bench).issueJwt(caller(OTHER_NODE), { audience: ['a'], spiffeId }), 'forbidden', new RegExp(`no registration entry lets ${OTHER_NODE} obtain ${spiffeId}`));
+    await rejectsWith(
+      service(bench).issueJwt(caller(OTHER_NODE), { audience: ['a'], spiffeId }),
+      'forbidden',
+      new RegExp(`no registration entry lets ${OTHER_NODE} obtain ${spiffeId}`),
+    );
     bench.clock.advance(SECOND);
     try {
-      await rejectsWith(service(bench).issueJwt(caller(NODE), { audience: ['a'], spiffeId }), 'forbidden', new RegExp(`entry ${entry.id} expired at`));
+      await rejectsWith(
+        service(bench).issueJwt(caller(NODE), { audience: ['a'], spiffeId }),
+        'forbidden',
+        new RegExp(`entry ${entry.id} expired at`),
+      );
     } finally {
       bench.clock.advance(-SECOND);
     }
@@ -72,12 +80,20 @@ describe('SvidService.issueJwt', () => {
   it('refuses an empty audience, 17 audiences, an empty audience value and an invalid SPIFFE ID (malformed)', async () => {
     const svids = service(bench);
     await rejectsWith(svids.issueJwt(caller(NODE), { audience: [], spiffeId: `${WEB}/x` }), 'malformed', /audience holds 1 to 16 values/);
-    await rejectsWith(svids.issueJwt(caller(NODE), { audience: Array.from({ length: 17 }, (_, i) => `a${i}`), spiffeId: `${WEB}/x` }), 'malformed', /1 to 16/);
+    await rejectsWith(
+      svids.issueJwt(caller(NODE), { audience: Array.from({ length: 17 }, (_, i) => `a${i}`), spiffeId: `${WEB}/x` }),
+      'malformed',
+      /1 to 16/,
+    );
     await rejectsWith(svids.issueJwt(caller(NODE), { audience: [''], spiffeId: `${WEB}/x` }), 'malformed', /each audience/);
-    await rejectsWith(svids.issueJwt(caller(NODE), { audience: ['a'], spiffeId: 'spiffe://Example.org/x' }), 'malformed', /invalid SPIFFE ID/);
+    await rejectsWith(
+      svids.issueJwt(caller(NODE), { audience: ['a'], spiffeId: 'spiffe://Example.org/x' }),
+      'malformed',
+      /invalid SPIFFE ID/,
+    );
   });
 
-  it('publishes one JWT authority: the signer\'s public JWK with use jwt-svid and its kid', () => {
+  it("publishes one JWT authority: the signer's public JWK with use jwt-svid and its kid", () => {
     assert.deepEqual(service(bench).jwtAuthorities(), [bench.jwt.publicJwk()]);
     const [authority] = service(bench).jwtAuthorities();
     assert.equal(authority?.use, 'jwt-svid');

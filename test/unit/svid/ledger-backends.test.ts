@@ -78,7 +78,11 @@ for (const backend of BACKENDS) {
         createdBy: 'cli:alice',
       });
       assert.deepEqual(await svids.getEntry(entry.id), entry);
-      await rejectsWith(svids.createEntry('cli:bob', { spiffeId, parentId: NODE }), 'conflict', new RegExp(`^an entry for ${spiffeId} with parent ${NODE} exists$`));
+      await rejectsWith(
+        svids.createEntry('cli:bob', { spiffeId, parentId: NODE }),
+        'conflict',
+        new RegExp(`^an entry for ${spiffeId} with parent ${NODE} exists$`),
+      );
       assert.deepEqual(await svids.listEntries({ spiffeId }), { items: [entry], nextCursor: null });
 
       clock.advance(1000);
@@ -97,14 +101,17 @@ for (const backend of BACKENDS) {
       const issued = await svids.issueJwt(node, { audience: ['db'], spiffeId });
       const [authority] = svids.jwtAuthorities();
       assert.ok(authority !== undefined);
-      const { payload } = await jwtVerify(issued.token, await importJWK(authority, 'ES256'), { audience: 'db', currentDate: new Date(clock.now()) });
+      const { payload } = await jwtVerify(issued.token, await importJWK(authority, 'ES256'), {
+        audience: 'db',
+        currentDate: new Date(clock.now()),
+      });
       assert.equal(payload.sub, spiffeId);
       assert.equal(issued.expiresAt - issued.issuedAt, 2 * MINUTE);
       const stranger: SvidCaller = { spiffeId: `spiffe://${TD}/node/other`, serial: '0b', kind: 'node' };
       await rejectsWith(svids.issueJwt(stranger, { audience: ['db'], spiffeId }), 'forbidden', /no registration entry lets/);
     });
 
-    it('stores only a join token\'s hash, and refuses a token another node already redeemed', async () => {
+    it("stores only a join token's hash, and refuses a token another node already redeemed", async () => {
       const svids = service();
       const created = await svids.createJoinToken('cli:alice', `spiffe://${TD}/node/joiner`, 10 * MINUTE);
       const tokenHash = createHash('sha256').update(created.token).digest('hex');
@@ -121,7 +128,11 @@ for (const backend of BACKENDS) {
       });
       // Another node got there first: this one must refuse, before any issuance.
       assert.equal((await ledger.joinTokens.redeem(tokenHash, clock.now())).ok, true);
-      await rejectsWith(svids.attestJoinToken({ token: created.token, csr: csrs.p256 }, '192.0.2.1'), 'unauthorized', /^join token has already been used$/);
+      await rejectsWith(
+        svids.attestJoinToken({ token: created.token, csr: csrs.p256 }, '192.0.2.1'),
+        'unauthorized',
+        /^join token has already been used$/,
+      );
     });
 
     it('refuses a revoked join token (keysmith tokens revoke) and issues nothing', async () => {
@@ -129,7 +140,11 @@ for (const backend of BACKENDS) {
       const created = await svids.createJoinToken('cli:alice', `spiffe://${TD}/node/revoked`, 10 * MINUTE);
       assert.match(created.id, /^jt-[0-9a-f]{18}$/);
       await ledger.joinTokens.revoke(created.id, clock.now());
-      await rejectsWith(svids.attestJoinToken({ token: created.token, csr: csrs.p256 }, '192.0.2.2'), 'unauthorized', /^join token has been revoked$/);
+      await rejectsWith(
+        svids.attestJoinToken({ token: created.token, csr: csrs.p256 }, '192.0.2.2'),
+        'unauthorized',
+        /^join token has been revoked$/,
+      );
       const tokenHash = createHash('sha256').update(created.token).digest('hex');
       const stored = await ledger.joinTokens.find(tokenHash);
       assert.equal(stored?.usedAt, null);

@@ -11,8 +11,14 @@ describe('renewAfter', () => {
   const notAfter = issuedAt + HOUR;
 
   it('is half the lifetime with no jitter, 45% at the low end and just under 55% at the high end', () => {
-    assert.equal(renewAfter(issuedAt, notAfter, () => 0.5), issuedAt + HOUR / 2);
-    assert.equal(renewAfter(issuedAt, notAfter, () => 0), issuedAt + Math.round(HOUR * 0.45));
+    assert.equal(
+      renewAfter(issuedAt, notAfter, () => 0.5),
+      issuedAt + HOUR / 2,
+    );
+    assert.equal(
+      renewAfter(issuedAt, notAfter, () => 0),
+      issuedAt + Math.round(HOUR * 0.45),
+    );
     const high = renewAfter(issuedAt, notAfter, () => 1 - 2 ** -32);
     assert.ok(high < issuedAt + HOUR * 0.55 + 1 && high > issuedAt + HOUR * 0.5499);
   });
@@ -57,8 +63,16 @@ describe('findGrantingEntry', () => {
 
   it('refuses anyone else, and ignores entries for another SPIFFE ID', () => {
     const byNode = entry({ id: 'a', parentId: NODE });
-    throwsWith(() => findGrantingEntry([byNode], OTHER_NODE, WEB, now), 'forbidden', new RegExp(`^no registration entry lets ${OTHER_NODE} obtain ${WEB}$`));
-    throwsWith(() => findGrantingEntry([entry({ id: 'b', parentId: NODE, spiffeId: `${WEB}/x` })], NODE, WEB, now), 'forbidden', /no registration entry/);
+    throwsWith(
+      () => findGrantingEntry([byNode], OTHER_NODE, WEB, now),
+      'forbidden',
+      new RegExp(`^no registration entry lets ${OTHER_NODE} obtain ${WEB}$`),
+    );
+    throwsWith(
+      () => findGrantingEntry([entry({ id: 'b', parentId: NODE, spiffeId: `${WEB}/x` })], NODE, WEB, now),
+      'forbidden',
+      /no registration entry/,
+    );
   });
 
   it('prefers the entry naming the caller as parent, then the oldest', () => {
@@ -73,6 +87,10 @@ describe('findGrantingEntry', () => {
   it('treats an entry as expired from its expiresAt on, and names it', () => {
     const expiring = entry({ id: 'e1', parentId: NODE, expiresAt: now });
     assert.equal(findGrantingEntry([expiring], NODE, WEB, now - 1), expiring);
-    throwsWith(() => findGrantingEntry([expiring], NODE, WEB, now), 'forbidden', new RegExp(`^entry e1 expired at ${new Date(now).toISOString().replace(/\./g, '\\.')}$`));
+    throwsWith(
+      () => findGrantingEntry([expiring], NODE, WEB, now),
+      'forbidden',
+      new RegExp(`^entry e1 expired at ${new Date(now).toISOString().replace(/\./g, '\\.')}$`),
+    );
   });
 });

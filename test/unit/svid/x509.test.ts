@@ -44,7 +44,10 @@ function caller(spiffeId: string, kind: SvidCaller['kind'] = 'workload'): SvidCa
 
 let counter = 0;
 /** A fresh workload ID with an entry naming `parent`, so tests do not share grants. */
-async function entryFor(parent: string, fields: { x509TtlMs?: number; dnsNames?: string[]; expiresAt?: number; spiffeId?: string; admin?: boolean } = {}): Promise<{
+async function entryFor(
+  parent: string,
+  fields: { x509TtlMs?: number; dnsNames?: string[]; expiresAt?: number; spiffeId?: string; admin?: boolean } = {},
+): Promise<{
   spiffeId: string;
   id: string;
 }> {
@@ -67,7 +70,7 @@ async function refusedWithoutWriting(run: () => Promise<unknown>, kind: Paramete
 }
 
 describe('SvidService.issueX509: parent and renewal', () => {
-  it('issues to the entry\'s parent: leaf + intermediate chaining to the bundle, names from the entry, caller recorded as requester', async () => {
+  it("issues to the entry's parent: leaf + intermediate chaining to the bundle, names from the entry, caller recorded as requester", async () => {
     const { spiffeId, id } = await entryFor(NODE, { dnsNames: ['web.internal.example.org'] });
     const rows = countRows(bench, 'certificates');
     const svid = await service(bench).issueX509(caller(NODE, 'node'), { csr: csrs.p256, spiffeId });
@@ -95,7 +98,7 @@ describe('SvidService.issueX509: parent and renewal', () => {
     assert.equal(svid.expiresAt, Math.floor((bench.clock.now() + HOUR) / SECOND) * SECOND);
   });
 
-  it('renews for the holder of the SPIFFE ID itself (its current SVID), with the entry\'s TTL', async () => {
+  it("renews for the holder of the SPIFFE ID itself (its current SVID), with the entry's TTL", async () => {
     const { spiffeId } = await entryFor(NODE, { x509TtlMs: 2 * HOUR });
     const svid = await service(bench).issueX509(caller(spiffeId), { csr: csrs.p384, spiffeId });
     assert.equal(bench.ledger.certificates.findBySerial(svid.serial)?.requester, spiffeId);
@@ -157,7 +160,11 @@ describe('SvidService.issueX509: TTL', () => {
       'malformed',
       new RegExp(`requested ttl 3601 s exceeds the 3600 s entry ${id} allows`),
     );
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId, ttlMs: 10 }), 'malformed', /at least 1 s/);
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId, ttlMs: 10 }),
+      'malformed',
+      /at least 1 s/,
+    );
   });
 
   it('caps an entry made under a higher maximum at the maximum configured now', async () => {
@@ -178,25 +185,53 @@ describe('SvidService.issueX509: CSR and identity refusals write nothing', () =>
 
   it('refuses a CSR that does not decode (malformed)', async () => {
     const { spiffeId } = await entryFor(NODE);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: 'bm90IGEgY3Ny', spiffeId }), 'malformed', /not a DER PKCS#10/);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: 'not base64 at all!', spiffeId }), 'malformed', /neither PEM nor base64/);
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: 'bm90IGEgY3Ny', spiffeId }),
+      'malformed',
+      /not a DER PKCS#10/,
+    );
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: 'not base64 at all!', spiffeId }),
+      'malformed',
+      /neither PEM nor base64/,
+    );
   });
 
   it('refuses a CSR whose signature does not verify (badCSR)', async () => {
     const { spiffeId } = await entryFor(NODE);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.badSignature, spiffeId }), 'badCSR', /signature does not verify/);
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: csrs.badSignature, spiffeId }),
+      'badCSR',
+      /signature does not verify/,
+    );
   });
 
   it('refuses weak or unsupported keys: RSA-1024 and P-521 (badCSR)', async () => {
     const { spiffeId } = await entryFor(NODE);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.rsa1024, spiffeId }), 'badCSR', /RSA modulus of 1024 bits is not accepted/);
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: csrs.rsa1024, spiffeId }),
+      'badCSR',
+      /RSA modulus of 1024 bits is not accepted/,
+    );
     await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p521, spiffeId }), 'badCSR', /not accepted/);
   });
 
   it('refuses an invalid SPIFFE ID (malformed), another trust domain and node identities (rejectedIdentifier)', async () => {
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId: 'spiffe://example.org/a/../b' }), 'malformed', /invalid SPIFFE ID/);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId: 'spiffe://other.org/web' }), 'rejectedIdentifier', /not in trust domain/);
-    await refusedWithoutWriting(() => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId: NODE }), 'rejectedIdentifier', /node identities/);
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId: 'spiffe://example.org/a/../b' }),
+      'malformed',
+      /invalid SPIFFE ID/,
+    );
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId: 'spiffe://other.org/web' }),
+      'rejectedIdentifier',
+      /not in trust domain/,
+    );
+    await refusedWithoutWriting(
+      () => service(bench).issueX509(caller(NODE), { csr: csrs.p256, spiffeId: NODE }),
+      'rejectedIdentifier',
+      /node identities/,
+    );
   });
 });
 
@@ -210,7 +245,7 @@ describe('SvidService.issueX509: admin entries', () => {
     assert.equal(svid.expiresAt, Math.floor((bench.clock.now() + HOUR) / SECOND) * SECOND);
   });
 
-  it('still refuses /admin/ identities to a workload requester without a grant (the Authority\'s own rule)', async () => {
+  it("still refuses /admin/ identities to a workload requester without a grant (the Authority's own rule)", async () => {
     const rows = countRows(bench, 'certificates');
     await rejectsWith(
       bench.authority.issue({ publicKey: keyPair('p256').spki, spiffeId: 'spiffe://example.org/admin/deployer', requester: NODE }, 'svid'),
@@ -245,7 +280,10 @@ describe('SvidService.issueX509Batch', () => {
   it('issues 100 requests concurrently with distinct serials, all recorded', async () => {
     const { spiffeId } = await entryFor(NODE);
     const rows = countRows(bench, 'certificates');
-    const results = await service(bench).issueX509Batch(caller(NODE), Array.from({ length: 100 }, () => ({ csr: csrs.p256, spiffeId })));
+    const results = await service(bench).issueX509Batch(
+      caller(NODE),
+      Array.from({ length: 100 }, () => ({ csr: csrs.p256, spiffeId })),
+    );
     const serials = results.map((result) => (result.ok ? result.svid.serial : 'failed'));
     assert.equal(new Set(serials).size, 100);
     assert.ok(!serials.includes('failed'));
@@ -256,7 +294,11 @@ describe('SvidService.issueX509Batch', () => {
     const { spiffeId } = await entryFor(NODE);
     await refusedWithoutWriting(() => service(bench).issueX509Batch(caller(NODE), []), 'malformed', /1 to 100 requests, not 0/);
     await refusedWithoutWriting(
-      () => service(bench).issueX509Batch(caller(NODE), Array.from({ length: 101 }, () => ({ csr: csrs.p256, spiffeId }))),
+      () =>
+        service(bench).issueX509Batch(
+          caller(NODE),
+          Array.from({ length: 101 }, () => ({ csr: csrs.p256, spiffeId })),
+        ),
       'malformed',
       /not 101/,
     );
@@ -268,7 +310,10 @@ describe('SvidService.issueX509Batch', () => {
     await entryFor(NODE, { spiffeId: faulty });
     // The real Authority, with a fault injected for one SPIFFE ID (a disk error, say).
     const issuer: SvidIssuer = {
-      issue: (request, profile) => (request.spiffeId === faulty ? Promise.reject(new Error('EIO: /var/lib/keysmith/secret.key')) : bench.authority.issue(request, profile)),
+      issue: (request, profile) =>
+        request.spiffeId === faulty
+          ? Promise.reject(new Error('EIO: /var/lib/keysmith/secret.key'))
+          : bench.authority.issue(request, profile),
       bundlePem: () => bench.authority.bundlePem(),
     };
     const reported: unknown[] = [];
@@ -278,7 +323,10 @@ describe('SvidService.issueX509Batch', () => {
       { csr: csrs.p256, spiffeId: faulty },
       { csr: csrs.p256, spiffeId },
     ]);
-    assert.deepEqual(results.map((result) => result.ok), [true, false, true]);
+    assert.deepEqual(
+      results.map((result) => result.ok),
+      [true, false, true],
+    );
     assert.deepEqual(results[1], { ok: false, error: { kind: 'internal', detail: 'internal error' } });
     assert.doesNotMatch(JSON.stringify(results), /secret\.key/);
     assert.equal(reported.length, 1);
@@ -289,7 +337,11 @@ describe('SvidService.issueX509Batch', () => {
 describe('SvidService renew_after', () => {
   it('lies at half the lifetime from issuance, scaled by 1 + uniform(-0.1, 0.1) from the injected random', async () => {
     const { spiffeId } = await entryFor(NODE, { x509TtlMs: HOUR });
-    for (const [unit, factor] of [[0, 0.9], [0.5, 1], [0.75, 1.05]] as const) {
+    for (const [unit, factor] of [
+      [0, 0.9],
+      [0.5, 1],
+      [0.75, 1.05],
+    ] as const) {
       const svid = await service(bench, { random: () => unit }).issueX509(caller(NODE), { csr: csrs.p256, spiffeId });
       const lifetime = svid.expiresAt - bench.clock.now();
       assert.equal(svid.renewAfter, bench.clock.now() + Math.round((lifetime / 2) * factor));
@@ -298,13 +350,19 @@ describe('SvidService renew_after', () => {
 
   it('stays within 45%..55% of the lifetime with the default random source, and varies', async () => {
     const { spiffeId } = await entryFor(NODE, { x509TtlMs: HOUR });
-    const results = await service(bench).issueX509Batch(caller(NODE), Array.from({ length: 40 }, () => ({ csr: csrs.p256, spiffeId })));
+    const results = await service(bench).issueX509Batch(
+      caller(NODE),
+      Array.from({ length: 40 }, () => ({ csr: csrs.p256, spiffeId })),
+    );
     const offsets = new Set<number>();
     for (const result of results) {
       assert.ok(result.ok);
       const lifetime = result.svid.expiresAt - bench.clock.now();
       const offset = result.svid.renewAfter - bench.clock.now();
-      assert.ok(offset >= Math.floor(lifetime * 0.45) && offset <= Math.ceil(lifetime * 0.55), `renew_after offset ${offset} of ${lifetime}`);
+      assert.ok(
+        offset >= Math.floor(lifetime * 0.45) && offset <= Math.ceil(lifetime * 0.55),
+        `renew_after offset ${offset} of ${lifetime}`,
+      );
       offsets.add(offset);
     }
     assert.ok(offsets.size > 1);

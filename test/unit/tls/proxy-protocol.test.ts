@@ -53,7 +53,11 @@ describe('PROXY protocol header (HAProxy proxy-protocol.txt, v1 and v2)', () => 
   it('v2 LOCAL (a balancer health check) and TLVs beyond the addresses are accepted without a peer or with it', () => {
     assert.deepEqual(parseProxyHeader(v2(0x0, 0x00, Buffer.alloc(0))), { kind: 'header', length: 16, peer: undefined });
     const withTlv = Buffer.concat([tcp4([10, 1, 2, 3], 1), Buffer.from([0x04, 0x00, 0x01, 0x00])]);
-    assert.deepEqual(parseProxyHeader(v2(0x1, 0x11, withTlv)), { kind: 'header', length: 32, peer: { address: '10.1.2.3', port: 1, family: 'IPv4' } });
+    assert.deepEqual(parseProxyHeader(v2(0x1, 0x11, withTlv)), {
+      kind: 'header',
+      length: 32,
+      peer: { address: '10.1.2.3', port: 1, family: 'IPv4' },
+    });
   });
 
   it('asks for more bytes while the header is cut short, at every cut', () => {
@@ -71,7 +75,10 @@ describe('PROXY protocol header (HAProxy proxy-protocol.txt, v1 and v2)', () => 
     assert.equal(parseProxyHeader(v2(0x1, 0x11, Buffer.alloc(8))).kind, 'invalid');
     assert.equal(parseProxyHeader(v2(0x1, 0x21, Buffer.alloc(20))).kind, 'invalid');
     const oversized = v2(0x1, 0x11, Buffer.alloc(MAX_V2_PAYLOAD + 1));
-    assert.deepEqual(parseProxyHeader(oversized.subarray(0, 16)), { kind: 'invalid', reason: `PROXY v2 header of ${MAX_V2_PAYLOAD + 1} bytes is over ${MAX_V2_PAYLOAD}` });
+    assert.deepEqual(parseProxyHeader(oversized.subarray(0, 16)), {
+      kind: 'invalid',
+      reason: `PROXY v2 header of ${MAX_V2_PAYLOAD + 1} bytes is over ${MAX_V2_PAYLOAD}`,
+    });
   });
 
   it('v1 TCP4, TCP6 and UNKNOWN lines', () => {

@@ -33,7 +33,10 @@ async function ecKeys(): Promise<{ privateKey: webcrypto.CryptoKey; spki: Uint8A
 
 before(async () => {
   const keys = await ecKeys();
-  const subject = [{ type: 'O', value: 'test' }, { type: 'CN', value: 'root' }] as const;
+  const subject = [
+    { type: 'O', value: 'test' },
+    { type: 'CN', value: 'root' },
+  ] as const;
   root = selfIssuer(subject, keys.spki, keys.privateKey);
   rootTemplate = {
     serial: '4001',
@@ -88,7 +91,11 @@ describe('prepareCertificate', () => {
       [{ ocspUrl: 'ftp://x/ocsp' }, /http\(s\) URL/],
     ];
     for (const [overrides, message] of cases) {
-      assert.throws(() => prepareCertificate(leafTemplate(overrides), intermediate), (err: unknown) => err instanceof Error && message.test(err.message), JSON.stringify(overrides));
+      assert.throws(
+        () => prepareCertificate(leafTemplate(overrides), intermediate),
+        (err: unknown) => err instanceof Error && message.test(err.message),
+        JSON.stringify(overrides),
+      );
     }
   });
 
@@ -150,14 +157,25 @@ describe('describeCertificate', () => {
   });
 
   it('gives a SPIFFE ID only for exactly one valid spiffe URI SAN', async () => {
-    const two = leafTemplate({ subjectAltNames: [{ type: 'uri', value: 'spiffe://example.org/a' }, { type: 'uri', value: 'spiffe://example.org/b' }] });
+    const two = leafTemplate({
+      subjectAltNames: [
+        { type: 'uri', value: 'spiffe://example.org/a' },
+        { type: 'uri', value: 'spiffe://example.org/b' },
+      ],
+    });
     assert.equal(describeCertificate(await signCertificate(prepareCertificate(two, intermediate))).spiffeId, null);
     const https = leafTemplate({ subjectAltNames: [{ type: 'uri', value: 'https://example.org/a' }] });
     assert.equal(describeCertificate(await signCertificate(prepareCertificate(https, intermediate))).spiffeId, null);
   });
 
   it('refuses bytes that are not a certificate as malformed', () => {
-    assert.throws(() => describeCertificate(Uint8Array.of(1, 2, 3)), (err: unknown) => isDomainError(err, 'malformed'));
-    assert.throws(() => describeCertificate(rootDer.subarray(0, 40)), (err: unknown) => isDomainError(err, 'malformed'));
+    assert.throws(
+      () => describeCertificate(Uint8Array.of(1, 2, 3)),
+      (err: unknown) => isDomainError(err, 'malformed'),
+    );
+    assert.throws(
+      () => describeCertificate(rootDer.subarray(0, 40)),
+      (err: unknown) => isDomainError(err, 'malformed'),
+    );
   });
 });

@@ -63,7 +63,9 @@ describe('encodeCrlTbs (RFC 5280 §5.1)', () => {
   });
 
   it('writes the same bytes as the schema builder for a shard with its Issuing Distribution Point (RFC 5280 §5.2.5)', () => {
-    const c = content([{ serial: '4a01', revokedAt: THIS_UPDATE, reason: 'superseded' }], { distributionPoint: 'http://127.0.0.1:8080/crl/3' });
+    const c = content([{ serial: '4a01', revokedAt: THIS_UPDATE, reason: 'superseded' }], {
+      distributionPoint: 'http://127.0.0.1:8080/crl/3',
+    });
     assert.equal(hex(encodeCrlTbs(c, issuer)), hex(encodeCrlTbsWithSchemas(c, issuer)));
     const described = describeCrl(encodeCrl(c, { issuer, sign }));
     assert.equal(described.distributionPoint, 'http://127.0.0.1:8080/crl/3');
@@ -79,7 +81,9 @@ describe('encodeCrlTbs (RFC 5280 §5.1)', () => {
   it('agrees with the schema builder on random lists (serials, times, reasons, numbers)', () => {
     const entry = fc.record({
       serial: fc.uint8Array({ minLength: 1, maxLength: 20 }).map((bytes) => {
-        const h = Buffer.from(bytes).toString('hex').replace(/^(00)+/, '');
+        const h = Buffer.from(bytes)
+          .toString('hex')
+          .replace(/^(00)+/, '');
         return h === '' ? '01' : h;
       }),
       revokedAt: fc.integer({ min: Date.parse('1990-01-01T00:00:00Z'), max: Date.parse('2080-01-01T00:00:00Z') }),
@@ -112,12 +116,25 @@ describe('encodeCrlTbs (RFC 5280 §5.1)', () => {
     writeFileSync(file, der);
     const text = openssl(['crl', '-inform', 'DER', '-in', file, '-noout', '-text', '-CAfile', stack.files.chain]);
     assert.match(text, /X509v3 CRL Number:\s*\n\s*1234567\b/);
-    assert.match(text, /X509v3 Issuing Distribution Point: critical\s*\n\s*Full Name:\s*\n\s*URI:http:\/\/127\.0\.0\.1\/crl\/7\s+Only User Certificates/);
-    assert.match(text, /Serial Number: 4A01\s*\n\s*Revocation Date: Dec 31 23:59:59 2029 GMT\s*\n\s*CRL entry extensions:\s*\n\s*X509v3 CRL Reason Code:\s*\n\s*Key Compromise/);
+    assert.match(
+      text,
+      /X509v3 Issuing Distribution Point: critical\s*\n\s*Full Name:\s*\n\s*URI:http:\/\/127\.0\.0\.1\/crl\/7\s+Only User Certificates/,
+    );
+    assert.match(
+      text,
+      /Serial Number: 4A01\s*\n\s*Revocation Date: Dec 31 23:59:59 2029 GMT\s*\n\s*CRL entry extensions:\s*\n\s*X509v3 CRL Reason Code:\s*\n\s*Key Compromise/,
+    );
     assert.match(text, /Serial Number: 4A02[\s\S]*?Cessation Of Operation/);
     // RFC 5280 §5.3.1: unspecified is left out rather than written.
     assert.match(text, /Serial Number: 4A03\s*\n\s*Revocation Date: Dec 31 23:59:57 2029 GMT\s*\n(?!\s*CRL entry extensions)/);
     const described = describeCrl(der);
-    assert.ok(verify('sha256', described.tbs, { key: new X509Certificate(stack.material.intermediate.certDer).publicKey, dsaEncoding: 'der' }, described.signature));
+    assert.ok(
+      verify(
+        'sha256',
+        described.tbs,
+        { key: new X509Certificate(stack.material.intermediate.certDer).publicKey, dsaEncoding: 'der' },
+        described.signature,
+      ),
+    );
   });
 });

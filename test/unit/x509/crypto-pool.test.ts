@@ -40,15 +40,35 @@ before(async () => {
   dir = tempDir('crypto-pool');
   // Two intermediates stand for the one before and the one after a CA rotation.
   for (const name of ['first', 'second']) {
-    const { material } = await initCertificateAuthority({ dataDir: join(dir.path, name), trustDomain: TD, store: new MemoryStore(), clock: systemClock });
-    templates.push(new LeafTemplate(issuerFromCertificate(material.intermediate.certDer, material.intermediate.key), material.intermediate.keyObject));
+    const { material } = await initCertificateAuthority({
+      dataDir: join(dir.path, name),
+      trustDomain: TD,
+      store: new MemoryStore(),
+      clock: systemClock,
+    });
+    templates.push(
+      new LeafTemplate(issuerFromCertificate(material.intermediate.certDer, material.intermediate.key), material.intermediate.keyObject),
+    );
   }
   for (const [name, args] of [
     ['good', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']],
     ['rsa1024', ['-newkey', 'rsa:1024']],
   ] as const) {
     const out = join(dir.path, `${name}.csr`);
-    openssl(['req', '-new', ...args, '-nodes', '-keyout', join(dir.path, `${name}.key`), '-subj', `/CN=${name}.example.com`, '-addext', `subjectAltName=URI:spiffe://${TD}/${name}`, '-out', out]);
+    openssl([
+      'req',
+      '-new',
+      ...args,
+      '-nodes',
+      '-keyout',
+      join(dir.path, `${name}.key`),
+      '-subj',
+      `/CN=${name}.example.com`,
+      '-addext',
+      `subjectAltName=URI:spiffe://${TD}/${name}`,
+      '-out',
+      out,
+    ]);
     if (name === 'good') goodCsr = readFileSync(out, 'utf8');
     else rsa1024Csr = readFileSync(out, 'utf8');
   }
@@ -83,7 +103,12 @@ function tbsOf(der: Uint8Array): Uint8Array {
 /** A PKCS#10 request carrying `spki` whatever it holds, with a signature that is never looked at if the key is refused. */
 function csrWithKey(spki: Uint8Array): Uint8Array {
   const info = tlv(Tag.sequence, tlv(Tag.integer, Uint8Array.of(0)), tlv(Tag.sequence), spki, tlv(0xa0));
-  return tlv(Tag.sequence, info, tlv(Tag.sequence, encodeOid('1.2.840.10045.4.3.2')), tlv(Tag.bitString, Uint8Array.of(0), tlv(Tag.sequence, tlv(Tag.integer, Uint8Array.of(1)), tlv(Tag.integer, Uint8Array.of(1)))));
+  return tlv(
+    Tag.sequence,
+    info,
+    tlv(Tag.sequence, encodeOid('1.2.840.10045.4.3.2')),
+    tlv(Tag.bitString, Uint8Array.of(0), tlv(Tag.sequence, tlv(Tag.integer, Uint8Array.of(1)), tlv(Tag.integer, Uint8Array.of(1)))),
+  );
 }
 
 async function refusal(run: () => Promise<unknown>): Promise<{ kind: string; detail: string }> {
@@ -144,7 +169,10 @@ describe('CryptoPool', () => {
       assert.deepEqual(await refusal(() => pool.checkCsr(rsa1024Csr)), inlineRsa);
 
       const notDer = await refusal(() => parseCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n'));
-      assert.deepEqual(await refusal(() => pool.checkCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')), notDer);
+      assert.deepEqual(
+        await refusal(() => pool.checkCsr('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')),
+        notDer,
+      );
     } finally {
       await pool.close();
     }
@@ -254,7 +282,7 @@ describe('CryptoPool', () => {
     assert.deepEqual(await refusal(() => pool.checkCsr(goodCsr)), { kind: 'busy', detail: 'the crypto workers are shut down' });
   });
 
-  it('reports a worker\'s uncaught error to onWorkerError (its message), replaces the worker, and serves the next job', async () => {
+  it("reports a worker's uncaught error to onWorkerError (its message), replaces the worker, and serves the next job", async () => {
     let reported: (error: Error) => void = () => undefined;
     const report = new Promise<Error>((resolve) => {
       reported = resolve;

@@ -35,7 +35,8 @@ function csrDer(kind: string, spki: Uint8Array, privateKey: KeyObject): Uint8Arr
   assert.ok(algorithm !== undefined);
   const info = tlv(Tag.sequence, tlv(Tag.integer, Uint8Array.of(0)), tlv(Tag.sequence), spki, tlv(contextTag(0, true)));
   const signature = sign(algorithm.digest, info, kind === 'p256' || kind === 'p384' ? { key: privateKey, dsaEncoding: 'der' } : privateKey);
-  const signatureAlgorithm = kind === 'rsa2048' ? tlv(Tag.sequence, encodeOid(algorithm.oid), tlv(Tag.null)) : tlv(Tag.sequence, encodeOid(algorithm.oid));
+  const signatureAlgorithm =
+    kind === 'rsa2048' ? tlv(Tag.sequence, encodeOid(algorithm.oid), tlv(Tag.null)) : tlv(Tag.sequence, encodeOid(algorithm.oid));
   return tlv(Tag.sequence, info, signatureAlgorithm, tlv(Tag.bitString, Uint8Array.of(0), signature));
 }
 
@@ -80,12 +81,15 @@ describe('importPolicyKey', () => {
       const key = policyKeyOf(keyPair(kind).spki);
       assert.equal(key.kind, 'ec');
       if (key.kind !== 'ec') return;
-      await assert.rejects(async () => importPolicyKey({ ...key, y: offCurve(key.y) }), (err: unknown) => {
-        assert.ok(err instanceof KeyImportError, String(err));
-        assert.equal(err.message, message);
-        assert.equal((err.cause as { name?: unknown } | undefined)?.name, causeName);
-        return true;
-      });
+      await assert.rejects(
+        async () => importPolicyKey({ ...key, y: offCurve(key.y) }),
+        (err: unknown) => {
+          assert.ok(err instanceof KeyImportError, String(err));
+          assert.equal(err.message, message);
+          assert.equal((err.cause as { name?: unknown } | undefined)?.name, causeName);
+          return true;
+        },
+      );
       // The process goes on, and the good key still imports.
       assert.equal((await importPolicyKey(key)).asymmetricKeyType, 'ec');
     }
@@ -98,11 +102,20 @@ describe('importEcPoint', () => {
 
   it('refuses truncated, over-long and non-uncompressed encodings before node:crypto sees them', async () => {
     const point = p256Point();
-    await rejectsWith(importEcPoint('P-256', point.subarray(0, 64)), 'P-256 point is 64 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)');
-    await rejectsWith(importEcPoint('P-256', Uint8Array.from([...point, 0])), 'P-256 point is 66 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)');
+    await rejectsWith(
+      importEcPoint('P-256', point.subarray(0, 64)),
+      'P-256 point is 64 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)',
+    );
+    await rejectsWith(
+      importEcPoint('P-256', Uint8Array.from([...point, 0])),
+      'P-256 point is 66 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)',
+    );
     await rejectsWith(importEcPoint('P-384', point), 'P-384 point is 65 octets, not the 97 of an uncompressed point (SEC 1 §2.3.3)');
     // The point at infinity (SEC 1 §2.3.4), which would abort Node when read: refused by its length.
-    await rejectsWith(importEcPoint('P-256', Uint8Array.of(0)), 'P-256 point is 1 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)');
+    await rejectsWith(
+      importEcPoint('P-256', Uint8Array.of(0)),
+      'P-256 point is 1 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)',
+    );
     for (const first of [0x00, 0x02, 0x03, 0x06]) {
       const wrong = Uint8Array.from(point);
       wrong[0] = first;
@@ -123,7 +136,10 @@ describe('importEcPoint', () => {
       });
       // x = y = p - 1 is no point either (and the coordinates are in range); x = p is out of range.
       const size = (point.byteLength - 1) / 2;
-      await rejectsWith(importEcPoint(curve, Uint8Array.from([4, ...new Uint8Array(2 * size).fill(0xff)])), `${curve} point is not on the curve: node:crypto refused it`);
+      await rejectsWith(
+        importEcPoint(curve, Uint8Array.from([4, ...new Uint8Array(2 * size).fill(0xff)])),
+        `${curve} point is not on the curve: node:crypto refused it`,
+      );
       // Still alive and still importing.
       const good = await importEcPoint(curve, point);
       assert.equal(good.asymmetricKeyType, 'ec');
@@ -137,12 +153,15 @@ describe('importEcPoint', () => {
     assert.equal(key.kind, 'ec');
     if (key.kind !== 'ec') return;
     const forged = { ...checked, policyKey: { ...key, y: offCurve(key.y) } };
-    await assert.rejects(async () => importSubjectKey(forged), (err: unknown) => {
-      assert.ok(isDomainError(err, 'badCSR'), String(err));
-      assert.equal(err.detail, 'public key is not a valid SubjectPublicKeyInfo');
-      assert.ok(err.cause instanceof KeyImportError);
-      return true;
-    });
+    await assert.rejects(
+      async () => importSubjectKey(forged),
+      (err: unknown) => {
+        assert.ok(isDomainError(err, 'badCSR'), String(err));
+        assert.equal(err.detail, 'public key is not a valid SubjectPublicKeyInfo');
+        assert.ok(err.cause instanceof KeyImportError);
+        return true;
+      },
+    );
   });
 });
 
@@ -164,7 +183,11 @@ describe('parseCsr with keys built by hand', () => {
       assert.deepEqual(parsed.publicKey, spki, kind);
       // Signed by another key of the same type: the one verify says no.
       const other = keyPair(kind).privateKey;
-      assert.deepEqual(await refusal(csrDer(kind, spki, other)), { kind: 'badCSR', detail: 'CSR signature does not verify with its public key' }, kind);
+      assert.deepEqual(
+        await refusal(csrDer(kind, spki, other)),
+        { kind: 'badCSR', detail: 'CSR signature does not verify with its public key' },
+        kind,
+      );
     }
   });
 
@@ -172,11 +195,31 @@ describe('parseCsr with keys built by hand', () => {
     const { spki, privateKey } = keyPair('p256');
     const point = spki.subarray(-65);
     const cases: readonly [string, Uint8Array, { kind: string; detail: string }][] = [
-      ['off the curve', p256Spki(offCurve(point)), { kind: 'badCSR', detail: 'P-256 public key point is not on the curve (SP 800-56A Rev. 3 §5.6.2.3.3 step 3)' }],
-      ['truncated point', p256Spki(point.subarray(0, 64)), { kind: 'badCSR', detail: 'P-256 public key point is 64 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)' }],
-      ['over-long point', p256Spki(Uint8Array.from([...point, 0])), { kind: 'badCSR', detail: 'P-256 public key point is 66 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)' }],
-      ['point at infinity', p256Spki(Uint8Array.of(0)), { kind: 'badCSR', detail: 'P-256 public key is the point at infinity (SP 800-56A Rev. 3 §5.6.2.3.3 step 1)' }],
-      ['OCTET STRING for BIT STRING', p256Spki(point, Tag.octetString), { kind: 'badCSR', detail: 'public key is not a DER SubjectPublicKeyInfo (RFC 5280 §4.1): expected tag 0x3, found 0x4' }],
+      [
+        'off the curve',
+        p256Spki(offCurve(point)),
+        { kind: 'badCSR', detail: 'P-256 public key point is not on the curve (SP 800-56A Rev. 3 §5.6.2.3.3 step 3)' },
+      ],
+      [
+        'truncated point',
+        p256Spki(point.subarray(0, 64)),
+        { kind: 'badCSR', detail: 'P-256 public key point is 64 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)' },
+      ],
+      [
+        'over-long point',
+        p256Spki(Uint8Array.from([...point, 0])),
+        { kind: 'badCSR', detail: 'P-256 public key point is 66 octets, not the 65 of an uncompressed point (SEC 1 §2.3.3)' },
+      ],
+      [
+        'point at infinity',
+        p256Spki(Uint8Array.of(0)),
+        { kind: 'badCSR', detail: 'P-256 public key is the point at infinity (SP 800-56A Rev. 3 §5.6.2.3.3 step 1)' },
+      ],
+      [
+        'OCTET STRING for BIT STRING',
+        p256Spki(point, Tag.octetString),
+        { kind: 'badCSR', detail: 'public key is not a DER SubjectPublicKeyInfo (RFC 5280 §4.1): expected tag 0x3, found 0x4' },
+      ],
     ];
     for (const [name, badSpki, expected] of cases) {
       assert.deepEqual(await refusal(csrDer('p256', badSpki, privateKey)), expected, name);

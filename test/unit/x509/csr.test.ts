@@ -42,8 +42,23 @@ before(() => {
   dir = tempDir('csr');
   for (const [name, keyArgs] of Object.entries(KEYS)) {
     const out = join(dir.path, `${name}.csr`);
-    const sans = name === 'p256' ? ['-addext', 'subjectAltName=DNS:Web.Example.com,IP:2001:db8::1,IP:192.0.2.9,URI:spiffe://example.org/web,email:ops@example.com'] : [];
-    openssl(['req', '-new', ...keyArgs, '-nodes', '-keyout', join(dir.path, `${name}.key`), '-subj', `/O=Acme/CN=${name}.example.com`, ...sans, '-out', out]);
+    const sans =
+      name === 'p256'
+        ? ['-addext', 'subjectAltName=DNS:Web.Example.com,IP:2001:db8::1,IP:192.0.2.9,URI:spiffe://example.org/web,email:ops@example.com']
+        : [];
+    openssl([
+      'req',
+      '-new',
+      ...keyArgs,
+      '-nodes',
+      '-keyout',
+      join(dir.path, `${name}.key`),
+      '-subj',
+      `/O=Acme/CN=${name}.example.com`,
+      ...sans,
+      '-out',
+      out,
+    ]);
     csrs.set(name, readFileSync(out, 'utf8'));
   }
   const rsaKey = join(dir.path, 'rsa2048.key');
@@ -169,7 +184,35 @@ describe('checkSubjectPublicKey', () => {
     // SEC 1 §2.3.3 compressed form of the same P-256 key, in an SPKI of its own.
     const point = p256.subarray(p256.length - 65);
     const compressed = ECDH.convertKey(Buffer.from(point), 'prime256v1', undefined, undefined, 'compressed') as Buffer;
-    const compressedSpki = Uint8Array.from([0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00, ...compressed]);
+    const compressedSpki = Uint8Array.from([
+      0x30,
+      0x39,
+      0x30,
+      0x13,
+      0x06,
+      0x07,
+      0x2a,
+      0x86,
+      0x48,
+      0xce,
+      0x3d,
+      0x02,
+      0x01,
+      0x06,
+      0x08,
+      0x2a,
+      0x86,
+      0x48,
+      0xce,
+      0x3d,
+      0x03,
+      0x01,
+      0x07,
+      0x03,
+      0x22,
+      0x00,
+      ...compressed,
+    ]);
     const cases: Readonly<Record<string, Uint8Array>> = {
       p256,
       p384: keyPair('p384').spki,
@@ -209,7 +252,9 @@ describe('checkSubjectPublicKey', () => {
     assert.equal(checkSubjectPublicKey(spki).policyKey, first.policyKey);
     assert.equal(checkSubjectPublicKey(first.spki).policyKey, first.policyKey);
     spki[spki.length - 1] = (spki[spki.length - 1] ?? 0) ^ 1;
-    assert.throws(() => checkSubjectPublicKey(spki), (err: unknown) => isDomainError(err, 'badCSR'));
+    assert.throws(
+      () => checkSubjectPublicKey(spki),
+      (err: unknown) => isDomainError(err, 'badCSR'),
+    );
   });
 });
-

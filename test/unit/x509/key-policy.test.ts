@@ -64,7 +64,10 @@ describe('checkEcPoint (SP 800-56A Rev. 3 §5.6.2.3.3 partial validation)', () =
   });
 
   it('refuses the point at infinity, both as the octet 00 (SEC 1 §2.3.4) and as (0, 0) (step 1)', () => {
-    assert.match(refusal(checkEcPoint(p256, Uint8Array.of(0))), /^P-256 public key is the point at infinity \(SP 800-56A Rev\. 3 §5\.6\.2\.3\.3 step 1\)$/);
+    assert.match(
+      refusal(checkEcPoint(p256, Uint8Array.of(0))),
+      /^P-256 public key is the point at infinity \(SP 800-56A Rev\. 3 §5\.6\.2\.3\.3 step 1\)$/,
+    );
     assert.match(refusal(checkEcPoint(p256, new Uint8Array(0))), /point encoding is empty/);
     assert.match(refusal(checkEcPoint(p256, Uint8Array.from([4, ...new Uint8Array(64)]))), /point at infinity .*step 1/);
   });
@@ -72,8 +75,14 @@ describe('checkEcPoint (SP 800-56A Rev. 3 §5.6.2.3.3 partial validation)', () =
   it('refuses coordinates not below p (step 2) and points off the curve (step 3)', () => {
     const p = bigIntToBytes(p256.p, 32);
     const real = pointOf(P256_SPKI, 32);
-    assert.match(refusal(checkEcPoint(p256, Uint8Array.from([4, ...p, ...real.subarray(33)]))), /coordinate x is not below the field prime p \(.*step 2\)/);
-    assert.match(refusal(checkEcPoint(p256, Uint8Array.from([4, ...real.subarray(1, 33), ...new Uint8Array(32).fill(0xff)]))), /coordinate y .*step 2/);
+    assert.match(
+      refusal(checkEcPoint(p256, Uint8Array.from([4, ...p, ...real.subarray(33)]))),
+      /coordinate x is not below the field prime p \(.*step 2\)/,
+    );
+    assert.match(
+      refusal(checkEcPoint(p256, Uint8Array.from([4, ...real.subarray(1, 33), ...new Uint8Array(32).fill(0xff)]))),
+      /coordinate y .*step 2/,
+    );
     assert.match(refusal(checkEcPoint(p256, offCurvePoint(real))), /point is not on the curve \(.*step 3\)/);
   });
 
@@ -81,7 +90,10 @@ describe('checkEcPoint (SP 800-56A Rev. 3 §5.6.2.3.3 partial validation)', () =
     const real = pointOf(P256_SPKI, 32);
     assert.match(refusal(checkEcPoint(p256, real.subarray(0, 64))), /point is 64 octets, not the 65 of an uncompressed point/);
     assert.match(refusal(checkEcPoint(p256, Uint8Array.from([...real, 0]))), /66 octets/);
-    assert.match(refusal(checkEcPoint(p256, Uint8Array.from([2, ...real.subarray(1, 33)]))), /compressed point: only the uncompressed form .* \(RFC 5480 §2\.2\)/);
+    assert.match(
+      refusal(checkEcPoint(p256, Uint8Array.from([2, ...real.subarray(1, 33)]))),
+      /compressed point: only the uncompressed form .* \(RFC 5480 §2\.2\)/,
+    );
     assert.match(refusal(checkEcPoint(p256, Uint8Array.from([6, ...real.subarray(1)]))), /starts with 0x06, not 04/);
   });
 
@@ -104,7 +116,10 @@ describe('checkSpkiPolicy', () => {
     assert.match(refusal(checkSpkiPolicy(infinitySpki(OIDS.p256))), /^P-256 public key is the point at infinity/);
     assert.match(refusal(checkSpkiPolicy(infinitySpki(OIDS.p384))), /^P-384 public key is the point at infinity/);
     // Curves outside the policy are refused before their point is looked at.
-    assert.match(refusal(checkSpkiPolicy(infinitySpki(OIDS.p521))), /^EC curve P-521 is not accepted: .*P-256 and P-384 only \(CA\/Browser Forum BR §6\.1\.5\)$/);
+    assert.match(
+      refusal(checkSpkiPolicy(infinitySpki(OIDS.p521))),
+      /^EC curve P-521 is not accepted: .*P-256 and P-384 only \(CA\/Browser Forum BR §6\.1\.5\)$/,
+    );
     assert.match(refusal(checkSpkiPolicy(infinitySpki(OIDS.secp256k1))), /^EC curve secp256k1 is not accepted/);
   });
 
@@ -112,13 +127,26 @@ describe('checkSpkiPolicy', () => {
     assert.match(refusal(checkSpkiPolicy(ecKey('secp521r1'))), /EC curve P-521 is not accepted/);
     assert.match(refusal(checkSpkiPolicy(ecKey('secp256k1'))), /EC curve secp256k1 is not accepted/);
     assert.match(refusal(checkSpkiPolicy(ecKey('brainpoolP256r1'))), /EC curve brainpoolP256r1 is not accepted/);
-    assert.match(refusal(checkSpkiPolicy(ecSpki(OIDS.p256, offCurvePoint(pointOf(P256_SPKI, 32))))), /P-256 public key point is not on the curve/);
+    assert.match(
+      refusal(checkSpkiPolicy(ecSpki(OIDS.p256, offCurvePoint(pointOf(P256_SPKI, 32))))),
+      /P-256 public key point is not on the curve/,
+    );
   });
 
   it('refuses explicit curve parameters (RFC 5480 §2.1.1), from a key openssl wrote that way', () => {
-    const pem = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-param_enc', 'explicit'], { encoding: 'utf8' });
-    const spki = new Uint8Array(execFileSync('openssl', ['ec', '-pubout', '-outform', 'DER', '-param_enc', 'explicit'], { input: pem, stdio: ['pipe', 'pipe', 'ignore'] }));
-    assert.match(refusal(checkSpkiPolicy(spki)), /^EC key has explicit curve parameters \(specifiedCurve\): keys must name their curve \(RFC 5480 §2\.1\.1\)$/);
+    const pem = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-param_enc', 'explicit'], {
+      encoding: 'utf8',
+    });
+    const spki = new Uint8Array(
+      execFileSync('openssl', ['ec', '-pubout', '-outform', 'DER', '-param_enc', 'explicit'], {
+        input: pem,
+        stdio: ['pipe', 'pipe', 'ignore'],
+      }),
+    );
+    assert.match(
+      refusal(checkSpkiPolicy(spki)),
+      /^EC key has explicit curve parameters \(specifiedCurve\): keys must name their curve \(RFC 5480 §2\.1\.1\)$/,
+    );
   });
 
   it('refuses Ed25519 keys of the wrong length or with parameters (RFC 8410 §3, §4), and other algorithms by name', () => {
@@ -135,7 +163,10 @@ describe('checkSpkiPolicy', () => {
     const n = bytesToBigInt(Buffer.from(RSA_2048.export({ format: 'der', type: 'pkcs1' })).subarray(8, 8 + 257));
     assert.equal(n.toString(2).length, 2048, 'modulus read from the PKCS#1 DER');
     assert.ok(checkSpkiPolicy(rsaSpki(n, 65537n)).ok);
-    assert.match(refusal(checkSpkiPolicy(spkiOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))), /^RSA modulus of 1024 bits is not accepted: .*\(CA\/Browser Forum BR §6\.1\.5\)$/);
+    assert.match(
+      refusal(checkSpkiPolicy(spkiOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))),
+      /^RSA modulus of 1024 bits is not accepted: .*\(CA\/Browser Forum BR §6\.1\.5\)$/,
+    );
     assert.match(refusal(checkSpkiPolicy(rsaSpki(n >> 1n, 65537n))), /RSA modulus of 2047 bits is not accepted/);
     // Past 4096 bits the refusal comes from the encoding's length, before any arithmetic.
     assert.match(refusal(checkSpkiPolicy(rsaSpki((1n << 8191n) | 1n, 65537n))), /RSA modulus of 8192 bits is not accepted/);
@@ -144,12 +175,18 @@ describe('checkSpkiPolicy', () => {
     assert.match(refusal(checkSpkiPolicy(rsaSpki(n, 65536n))), /^RSA public exponent 65536 is even/);
     assert.match(refusal(checkSpkiPolicy(rsaSpki(n, (1n << 256n) + 1n))), /RSA public exponent is 2\^256 or more/);
     assert.ok(checkSpkiPolicy(rsaSpki(n, (1n << 255n) + 1n)).ok, 'an exponent just below 2^256 is fine');
-    assert.match(refusal(checkSpkiPolicy(rsaSpki(smallFactorModulus(751n), 65537n))), /^RSA modulus is divisible by the small prime \d+ \(CA\/Browser Forum BR §6\.1\.6: no factors smaller than 752\)$/);
+    assert.match(
+      refusal(checkSpkiPolicy(rsaSpki(smallFactorModulus(751n), 65537n))),
+      /^RSA modulus is divisible by the small prime \d+ \(CA\/Browser Forum BR §6\.1\.6: no factors smaller than 752\)$/,
+    );
     assert.match(refusal(checkSpkiPolicy(rsaSpki(n - 1n, 65537n))), /divisible by the small prime 2 /);
   });
 
   it('refuses RSA keys whose primes are too close (Fermat) and keys with the ROCA fingerprint', () => {
-    assert.match(refusal(checkSpkiPolicy(rsaSpki(closePrimesModulus(), 65537n))), /^RSA modulus factors by Fermat's method within 110 rounds: its primes are too close together \(CA\/Browser Forum BR §6\.1\.1\.3\)$/);
+    assert.match(
+      refusal(checkSpkiPolicy(rsaSpki(closePrimesModulus(), 65537n))),
+      /^RSA modulus factors by Fermat's method within 110 rounds: its primes are too close together \(CA\/Browser Forum BR §6\.1\.1\.3\)$/,
+    );
     assert.match(refusal(checkSpkiPolicy(rsaSpki(rocaModulus(), 65537n))), /^RSA modulus has the ROCA fingerprint \(CVE-2017-15361\)/);
   });
 
@@ -160,7 +197,18 @@ describe('checkSpkiPolicy', () => {
   });
 
   it('refuses rsaEncryption without NULL parameters (RFC 3279 §2.3.1), trailing bytes and unused bits', () => {
-    const withoutNull = Uint8Array.from([0x30, 0x82, 0x01, 0x20, 0x30, 0x0b, 0x06, 0x09, ...RSA_2048_SPKI.subarray(8, 17), ...RSA_2048_SPKI.subarray(19)]);
+    const withoutNull = Uint8Array.from([
+      0x30,
+      0x82,
+      0x01,
+      0x20,
+      0x30,
+      0x0b,
+      0x06,
+      0x09,
+      ...RSA_2048_SPKI.subarray(8, 17),
+      ...RSA_2048_SPKI.subarray(19),
+    ]);
     assert.match(refusal(checkSpkiPolicy(withoutNull)), /rsaEncryption key parameters must be NULL \(RFC 3279 §2\.3\.1\)/);
     assert.match(refusal(checkSpkiPolicy(Uint8Array.from([...P256_SPKI, 0]))), /not a DER SubjectPublicKeyInfo/);
     const unusedBits = Uint8Array.from(P256_SPKI);
@@ -183,8 +231,14 @@ describe('checkJwkPolicy (ACME account keys)', () => {
   it('refuses (0, 0), off-curve points, wrong lengths and curves outside the policy', () => {
     const zero = b64(new Uint8Array(32));
     assert.match(refusal(checkJwkPolicy({ kty: 'EC', crv: 'P-256', x: zero, y: zero })), /point at infinity/);
-    assert.match(refusal(checkJwkPolicy({ kty: 'EC', crv: 'P-256', x: b64(real.subarray(1, 33)), y: b64(offCurvePoint(real).subarray(33)) })), /not on the curve/);
-    assert.match(refusal(checkJwkPolicy({ kty: 'EC', crv: 'P-256', x: b64(real.subarray(1, 32)), y: b64(real.subarray(33)) })), /31 and 32 octets/);
+    assert.match(
+      refusal(checkJwkPolicy({ kty: 'EC', crv: 'P-256', x: b64(real.subarray(1, 33)), y: b64(offCurvePoint(real).subarray(33)) })),
+      /not on the curve/,
+    );
+    assert.match(
+      refusal(checkJwkPolicy({ kty: 'EC', crv: 'P-256', x: b64(real.subarray(1, 32)), y: b64(real.subarray(33)) })),
+      /31 and 32 octets/,
+    );
     assert.match(refusal(checkJwkPolicy({ kty: 'EC', crv: 'P-521', x: zero, y: zero })), /EC curve P-521 is not accepted/);
     assert.match(refusal(checkJwkPolicy({ kty: 'EC', crv: 'secp256k1', x: zero, y: zero })), /EC curve secp256k1 is not accepted/);
     assert.match(refusal(checkJwkPolicy({ kty: 'OKP', crv: 'X25519', x: zero })), /OKP JWK curve X25519 is not accepted/);

@@ -52,7 +52,13 @@ before(async () => {
   dir = tempDir('leaf-template');
   for (const curve of ['P-256', 'P-384'] as const) {
     const caDir = join(dir.path, curve);
-    const { material } = await initCertificateAuthority({ dataDir: caDir, trustDomain: TD, store: new MemoryStore(), clock: systemClock, algorithm: curve });
+    const { material } = await initCertificateAuthority({
+      dataDir: caDir,
+      trustDomain: TD,
+      store: new MemoryStore(),
+      clock: systemClock,
+      algorithm: curve,
+    });
     const issuer = issuerFromCertificate(material.intermediate.certDer, material.intermediate.key);
     writeFileSync(join(caDir, 'root.pem'), material.root.certPem);
     writeFileSync(join(caDir, 'intermediate.pem'), material.intermediate.certPem);
@@ -75,7 +81,12 @@ function nextSerial(): string {
 }
 
 /** A template exactly as the Authority makes it: planLeaf, then a serial. */
-function planned(c: Ca, profile: ProfileName, request: Omit<IssueRequest, 'publicKey' | 'requester'> & { key: KeyKind }, urls = true): CertificateTemplate {
+function planned(
+  c: Ca,
+  profile: ProfileName,
+  request: Omit<IssueRequest, 'publicKey' | 'requester'> & { key: KeyKind },
+  urls = true,
+): CertificateTemplate {
   const { key, ...rest } = request;
   const checked = checkSubjectPublicKey(keyPair(key).spki);
   const plan = planLeaf(profile, { ...rest, publicKey: checked.spki, requester: 'system' }, checked, {
@@ -144,7 +155,16 @@ function assertSameToEveryParser(c: Ca, pair: Pair, purpose: 'sslclient' | 'ssls
   const { fingerprint: _slow, ...slowDescription } = describeCertificate(pair.slow);
   assert.deepEqual(fastDescription, slowDescription);
 
-  const verified = openssl(['verify', '-CAfile', join(c.dir, 'root.pem'), '-untrusted', join(c.dir, 'intermediate.pem'), '-purpose', purpose, fastFile]);
+  const verified = openssl([
+    'verify',
+    '-CAfile',
+    join(c.dir, 'root.pem'),
+    '-untrusted',
+    join(c.dir, 'intermediate.pem'),
+    '-purpose',
+    purpose,
+    fastFile,
+  ]);
   assert.match(verified, /: OK/);
 }
 
@@ -177,7 +197,11 @@ describe('LeafTemplate: the same DER as the certificate builder', () => {
     for (const curve of ['P-256', 'P-384'] as const) {
       for (const key of ['rsa2048', 'ed25519'] as const) {
         const c = ca(curve);
-        const template = planned(c, 'svid', { key, spiffeId: `spiffe://${TD}/ns/prod/sa/api`, dnsNames: ['API.example.org', 'api.internal'] });
+        const template = planned(c, 'svid', {
+          key,
+          spiffeId: `spiffe://${TD}/ns/prod/sa/api`,
+          dnsNames: ['API.example.org', 'api.internal'],
+        });
         assertSameToEveryParser(c, await encodeBoth(c, template), 'sslserver');
       }
     }
@@ -224,7 +248,15 @@ describe('LeafTemplate: the same DER as the certificate builder', () => {
     const root = selfIssuer([{ type: 'CN', value: 'long-lived test root' }], spki, pair.privateKey);
     const rootDer = await signCertificate(
       prepareCertificate(
-        { serial: '01', subject: [{ type: 'CN', value: 'long-lived test root' }], notBefore: Date.parse('2020-01-01T00:00:00Z'), notAfter: Date.parse('2100-01-01T00:00:00Z'), publicKey: spki, basicConstraints: { ca: true }, keyUsage: ['keyCertSign'] },
+        {
+          serial: '01',
+          subject: [{ type: 'CN', value: 'long-lived test root' }],
+          notBefore: Date.parse('2020-01-01T00:00:00Z'),
+          notAfter: Date.parse('2100-01-01T00:00:00Z'),
+          publicKey: spki,
+          basicConstraints: { ca: true },
+          keyUsage: ['keyCertSign'],
+        },
         root,
       ),
     );
@@ -289,9 +321,25 @@ describe('LeafTemplate.check: catches what the template path could get wrong', (
     const changes: readonly [Partial<CertificateTemplate>, RegExp][] = [
       [{ serial: nextSerial() }, /serial/],
       [{ notAfter: first.template.notAfter - 1000 }, /validity/],
-      [{ subject: [{ type: 'O', value: 'keysmith' }, { type: 'CN', value: `spiffe://${TD}/b` }] }, /subject/],
+      [
+        {
+          subject: [
+            { type: 'O', value: 'keysmith' },
+            { type: 'CN', value: `spiffe://${TD}/b` },
+          ],
+        },
+        /subject/,
+      ],
       [{ publicKey: keyPair('p256').spki }, /public key/],
-      [{ subjectAltNames: [{ type: 'uri', value: `spiffe://${TD}/a` }, { type: 'dns', value: 'b.example.org' }] }, /subjectAltName/],
+      [
+        {
+          subjectAltNames: [
+            { type: 'uri', value: `spiffe://${TD}/a` },
+            { type: 'dns', value: 'b.example.org' },
+          ],
+        },
+        /subjectAltName/,
+      ],
     ];
     for (const [change, message] of changes) {
       await assert.rejects(c.template.check(der, { ...first, template: { ...first.template, ...change } }), message);
@@ -329,10 +377,16 @@ describe('Authority on the template path', () => {
       const store = new MemoryStore();
       const authority = new Authority({ material: ca(curve).material, store, clock: systemClock, ocspUrl: OCSP_URL, crlUrl: CRL_URL });
       const requests: readonly [IssueRequest, ProfileName][] = [
-        [{ publicKey: keyPair('p256').spki, spiffeId: `spiffe://${TD}/ns/a/sa/b`, dnsNames: ['b.example.org'], requester: 'system' }, 'svid'],
+        [
+          { publicKey: keyPair('p256').spki, spiffeId: `spiffe://${TD}/ns/a/sa/b`, dnsNames: ['b.example.org'], requester: 'system' },
+          'svid',
+        ],
         [{ publicKey: keyPair('ed25519').spki, spiffeId: LONG_ID, requester: 'system' }, 'svid'],
         [{ publicKey: keyPair('p384').spki, spiffeId: `spiffe://${TD}/node/n1`, requester: 'system' }, 'node'],
-        [{ publicKey: keyPair('rsa2048').spki, dnsNames: ['www.example.org'], ipAddresses: ['192.0.2.1'], requester: 'acme:1' }, 'tls-server'],
+        [
+          { publicKey: keyPair('rsa2048').spki, dnsNames: ['www.example.org'], ipAddresses: ['192.0.2.1'], requester: 'acme:1' },
+          'tls-server',
+        ],
       ];
       for (const [request, profile] of requests) {
         const issued = await authority.issue(request, profile);
@@ -340,8 +394,24 @@ describe('Authority on the template path', () => {
         const row = store.records.get(issued.serial);
         assert.ok(row !== undefined);
         assert.deepEqual(
-          { serial: row.serial, issuer: row.issuer, subject: row.subject, sans: row.sans, spiffeId: row.spiffeId, notBefore: row.notBefore, notAfter: row.notAfter },
-          { serial: described.serial, issuer: described.issuer, subject: described.subject, sans: described.sans, spiffeId: described.spiffeId, notBefore: described.notBefore, notAfter: described.notAfter },
+          {
+            serial: row.serial,
+            issuer: row.issuer,
+            subject: row.subject,
+            sans: row.sans,
+            spiffeId: row.spiffeId,
+            notBefore: row.notBefore,
+            notAfter: row.notAfter,
+          },
+          {
+            serial: described.serial,
+            issuer: described.issuer,
+            subject: described.subject,
+            sans: described.sans,
+            spiffeId: described.spiffeId,
+            notBefore: described.notBefore,
+            notAfter: described.notAfter,
+          },
         );
         assert.equal(row.fingerprint, createHash('sha256').update(issued.der).digest('hex'));
         assert.deepEqual(issued.record, row);
@@ -355,7 +425,10 @@ describe('Authority on the template path', () => {
     const issued = await authority.issue({ publicKey: keyPair('p256').spki, spiffeId: `spiffe://${TD}/w`, requester: 'system' }, 'svid');
     assert.ok(store.records.has(issued.serial), 'the row is written before issue resolves');
     store.failWith = new Error('disk full');
-    await assert.rejects(authority.issue({ publicKey: keyPair('p256').spki, spiffeId: `spiffe://${TD}/w`, requester: 'system' }, 'svid'), /disk full/);
+    await assert.rejects(
+      authority.issue({ publicKey: keyPair('p256').spki, spiffeId: `spiffe://${TD}/w`, requester: 'system' }, 'svid'),
+      /disk full/,
+    );
     assert.equal(store.records.size, 1);
   });
 });

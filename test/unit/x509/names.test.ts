@@ -9,12 +9,30 @@ describe('normalizeDnsName (RFC 1034 §3.5)', () => {
     assert.equal(normalizeDnsName('localhost'), 'localhost');
     assert.equal(normalizeDnsName('xn--bcher-kva.example'), 'xn--bcher-kva.example');
     assert.equal(normalizeDnsName('*.example.com', { allowWildcard: true }), '*.example.com');
-    assert.throws(() => normalizeDnsName('*.example.com'), (err: unknown) => isDomainError(err, 'rejectedIdentifier'));
+    assert.throws(
+      () => normalizeDnsName('*.example.com'),
+      (err: unknown) => isDomainError(err, 'rejectedIdentifier'),
+    );
   });
 
   it('refuses what is not a host name', () => {
-    for (const bad of ['', 'a..b', '-a.example', 'a-.example', 'under_score.example', 'example.com.', 'a.*.example', '*', `${'a'.repeat(64)}.example`, `${'a.'.repeat(127)}a`]) {
-      assert.throws(() => normalizeDnsName(bad, { allowWildcard: true }), (err: unknown) => isDomainError(err), bad);
+    for (const bad of [
+      '',
+      'a..b',
+      '-a.example',
+      'a-.example',
+      'under_score.example',
+      'example.com.',
+      'a.*.example',
+      '*',
+      `${'a'.repeat(64)}.example`,
+      `${'a.'.repeat(127)}a`,
+    ]) {
+      assert.throws(
+        () => normalizeDnsName(bad, { allowWildcard: true }),
+        (err: unknown) => isDomainError(err),
+        bad,
+      );
     }
   });
 });
@@ -30,7 +48,11 @@ describe('normalizeIpAddress', () => {
 
   it('refuses zone ids, leading zeros and non-addresses', () => {
     for (const bad of ['fe80::1%eth0', '010.0.0.1', '1.2.3', 'example.com', '']) {
-      assert.throws(() => normalizeIpAddress(bad), (err: unknown) => isDomainError(err, 'malformed'), bad);
+      assert.throws(
+        () => normalizeIpAddress(bad),
+        (err: unknown) => isDomainError(err, 'malformed'),
+        bad,
+      );
     }
   });
 });

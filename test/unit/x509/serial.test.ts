@@ -15,8 +15,14 @@ describe('randomSerial', () => {
   });
 
   it('fixes only the top two bits of what the random source gives', () => {
-    assert.equal(randomSerial(() => new Uint8Array(16).fill(0xff)), '7f' + 'ff'.repeat(15));
-    assert.equal(randomSerial(() => new Uint8Array(16)), '40' + '00'.repeat(15));
+    assert.equal(
+      randomSerial(() => new Uint8Array(16).fill(0xff)),
+      '7f' + 'ff'.repeat(15),
+    );
+    assert.equal(
+      randomSerial(() => new Uint8Array(16)),
+      '40' + '00'.repeat(15),
+    );
     assert.throws(() => randomSerial(() => new Uint8Array(8)), /wanted 16/);
   });
 });
@@ -31,7 +37,11 @@ describe('normalizeSerial', () => {
 
   it('refuses non-hex, zero, empty and over-long serials', () => {
     for (const bad of ['', 'xyz', '00', '0000', 'ab'.repeat(22)]) {
-      assert.throws(() => normalizeSerial(bad), (err: unknown) => isDomainError(err, 'malformed'), bad);
+      assert.throws(
+        () => normalizeSerial(bad),
+        (err: unknown) => isDomainError(err, 'malformed'),
+        bad,
+      );
     }
   });
 });

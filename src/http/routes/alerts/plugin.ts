@@ -54,7 +54,10 @@ export function registerAlertRoutes(app: FastifyInstance, alerts: AlertsPort, cl
     },
     async (request) => {
       const result = await alerts.runNow();
-      request.log.info({ runId: result.runId, enqueued: result.enqueued.length, by: request.principal?.spiffeId }, 'expiry alert run on request');
+      request.log.info(
+        { runId: result.runId, enqueued: result.enqueued.length, by: request.principal?.spiffeId },
+        'expiry alert run on request',
+      );
       return runWire(result, clock.now());
     },
   );

@@ -10,7 +10,11 @@ const Timestamp = z.string().meta({ format: 'date-time' });
 
 export const AlertListQuerySchema = z.strictObject({
   status: z.enum(STATUSES, { error: 'must be pending, sent or failed' }).optional().describe("The alert's overall status"),
-  cursor: z.string().regex(/^[1-9][0-9]{0,15}$/, 'must be the next_cursor of a previous page').optional().describe('next_cursor of the previous page'),
+  cursor: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, 'must be the next_cursor of a previous page')
+    .optional()
+    .describe('next_cursor of the previous page'),
   limit: PageLimitSchema,
 });
 
@@ -57,9 +61,7 @@ export const AlertPageSchema = pageSchema(AlertSchema, 'ExpiryAlertPage');
 export const AlertRunSchema = z
   .object({
     run_id: z.number().int(),
-    enqueued: z.array(
-      z.object({ id: z.number().int(), threshold: z.string(), idempotency_key: z.string(), ...CertificateFields }),
-    ),
+    enqueued: z.array(z.object({ id: z.number().int(), threshold: z.string(), idempotency_key: z.string(), ...CertificateFields })),
     messages_queued: z.number().int().describe('Messages created by this run; they are delivered after this response'),
   })
   .meta({ id: 'ExpiryAlertRun', description: 'What a run enqueued' });
@@ -71,7 +73,12 @@ function iso(ms: number): string {
 
 /** Same spelling as src/alerts formatThreshold: the largest whole unit. */
 export function thresholdText(ms: number): string {
-  for (const [unit, size] of [['d', DAY_MS], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+  for (const [unit, size] of [
+    ['d', DAY_MS],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;

@@ -10,7 +10,15 @@ import type { Clock } from '../../../shared/clock.js';
 import type { OcspPort } from '../../ports.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problemOf, problemResponses, sendProblem } from '../../problem.js';
 import { asBuffer, matchesIfNoneMatch, notModified, setCacheHeaders, type CacheDates } from './cache-headers.js';
-import { CertificateBodySchema, CrlBodySchema, CrlIssuerParamsSchema, CrlIssuerShardParamsSchema, CrlShardParamsSchema, PKIX_CERT, PKIX_CRL } from './schemas.js';
+import {
+  CertificateBodySchema,
+  CrlBodySchema,
+  CrlIssuerParamsSchema,
+  CrlIssuerShardParamsSchema,
+  CrlShardParamsSchema,
+  PKIX_CERT,
+  PKIX_CRL,
+} from './schemas.js';
 
 /** What a client is told to wait while the first CRL is built. */
 const CRL_PENDING_RETRY_SECONDS = 2;
@@ -56,7 +64,13 @@ function crlSender(ocsp: OcspPort, clock: Clock): CrlSender {
         .code(503)
         .header('retry-after', String(CRL_PENDING_RETRY_SECONDS))
         .type(PROBLEM_CONTENT_TYPE)
-        .send({ type: `${PROBLEM_TYPE_BASE}crl-pending`, title: 'CRL not built yet', status: 503, detail: 'the CRL is being built; retry shortly', instance: request.url });
+        .send({
+          type: `${PROBLEM_TYPE_BASE}crl-pending`,
+          title: 'CRL not built yet',
+          status: 503,
+          detail: 'the CRL is being built; retry shortly',
+          instance: request.url,
+        });
     }
     let facts = crlFacts.get(crl.der);
     if (facts === undefined) {
@@ -113,7 +127,8 @@ const ARL_ROUTE = {
   schema: {
     tags: ['ocsp'],
     summary: 'The ARL',
-    description: 'The root CA’s CRL (RFC 5280 §5) listing revoked intermediate CAs; signed by the root (`keysmith ca revoke-intermediate`, `keysmith ca arl`). 404 until one is signed.',
+    description:
+      'The root CA’s CRL (RFC 5280 §5) listing revoked intermediate CAs; signed by the root (`keysmith ca revoke-intermediate`, `keysmith ca arl`). 404 until one is signed.',
     operationId: 'getArl',
     response: { 200: crlBody(), ...problemResponses(403, 404, 500) },
   },
@@ -150,6 +165,9 @@ const ISSUER_CERTIFICATE_ROUTE = {
     summary: 'The issuing CA certificate',
     description: 'DER (RFC 2585 §4.1) of the intermediate that signs leaves, OCSP responder certificates and the CRL.',
     operationId: 'getIssuerCertificate',
-    response: { 200: { description: 'DER certificate', content: { [PKIX_CERT]: { schema: CertificateBodySchema } } }, ...problemResponses(403) },
+    response: {
+      200: { description: 'DER certificate', content: { [PKIX_CERT]: { schema: CertificateBodySchema } } },
+      ...problemResponses(403),
+    },
   },
 };

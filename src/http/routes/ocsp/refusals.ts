@@ -36,7 +36,11 @@ export const OCSP_METHODS = 'GET, HEAD, POST';
 
 /** An OCSP error status as the whole answer: never cached (RFC 5019 §6.2 applies to successful responses). */
 export function sendOcspRefusal(reply: FastifyReply, status: number, ocspStatus: OcspRefusalStatus): FastifyReply {
-  return reply.code(status).type(OCSP_RESPONSE).header('cache-control', 'no-store').send(asBuffer(refusal(ocspStatus)));
+  return reply
+    .code(status)
+    .type(OCSP_RESPONSE)
+    .header('cache-control', 'no-store')
+    .send(asBuffer(refusal(ocspStatus)));
 }
 
 /** /ocsp itself or anything below it (not /ocspx). */

@@ -39,7 +39,12 @@ export interface OcspRouteDeps {
 
 /** How the /ocsp routes answer: the responder's reply (cached or not), or a refusal; each counted once. */
 interface OcspAnswerer {
-  readonly sendReply: (request: FastifyRequest, reply: FastifyReply, answer: Awaitable<OcspReply>, isGet: boolean) => Awaitable<FastifyReply>;
+  readonly sendReply: (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    answer: Awaitable<OcspReply>,
+    isGet: boolean,
+  ) => Awaitable<FastifyReply>;
   readonly refuse: (reply: FastifyReply, status: number, ocspStatus: OcspRefusalStatus) => FastifyReply;
 }
 
@@ -59,11 +64,13 @@ function ocspAnswerer(deps: OcspRouteDeps): OcspAnswerer {
   const sendResult = (request: FastifyRequest, reply: FastifyReply, result: OcspReply, isGet: boolean): FastifyReply => {
     count(result);
     if (result.status === 'internalError') request.log.error({ err: result.fault }, 'OCSP responder fault');
-    else if (result.status !== 'successful') request.log.info({ ocspStatus: result.status }, `OCSP request refused: ${result.detail ?? result.status}`);
+    else if (result.status !== 'successful')
+      request.log.info({ ocspStatus: result.status }, `OCSP request refused: ${result.detail ?? result.status}`);
     reply.type(OCSP_RESPONSE);
     const cache: CacheFacts | undefined = result.cache;
     // RFC 5019 §5: GET responses are the cacheable ones; nonce responses and refusals are never kept (RFC 9654 §2.1).
-    if (!isGet || cache === undefined) return reply.header('cache-control', 'no-store').code(HTTP_STATUS[result.status]).send(asBuffer(result.der));
+    if (!isGet || cache === undefined)
+      return reply.header('cache-control', 'no-store').code(HTTP_STATUS[result.status]).send(asBuffer(result.der));
     setCacheHeaders(reply, cache, clock.now());
     if (matchesIfNoneMatch(request.headers['if-none-match'], cache.etag)) return notModified(reply);
     return reply.code(200).send(asBuffer(result.der));
@@ -83,7 +90,9 @@ export function registerResponderRoutes(app: FastifyInstance, deps: OcspRouteDep
   void app.register(
     async (scope) => {
       scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_BODY_BYTES }, (_request, body, done) => done(null, body));
+      scope.addContentTypeParser(OCSP_REQUEST, { parseAs: 'buffer', bodyLimit: MAX_OCSP_BODY_BYTES }, (_request, body, done) =>
+        done(null, body),
+      );
       scope.setErrorHandler((error: FastifyError, request, reply) => {
         const { status, ocsp: ocspStatus } = refusalFor(error);
         if (ocspStatus === 'internalError') request.log.error({ err: error }, 'OCSP route fault');
@@ -92,7 +101,10 @@ export function registerResponderRoutes(app: FastifyInstance, deps: OcspRouteDep
       });
       // Methods other than GET, HEAD and POST on any /ocsp path (RFC 6960 Appendix A.1 defines only GET and POST): 405 in OCSP.
       scope.setNotFoundHandler((request, reply) => {
-        request.log.info({ ocspStatus: 'malformedRequest', status: 405 }, `OCSP request refused: method ${request.method} is not GET or POST`);
+        request.log.info(
+          { ocspStatus: 'malformedRequest', status: 405 },
+          `OCSP request refused: method ${request.method} is not GET or POST`,
+        );
         return refuse(reply.header('allow', OCSP_METHODS), 405, 'malformedRequest');
       });
       const routes = scope.withTypeProvider<ZodTypeProvider>();
@@ -107,10 +119,14 @@ export function registerResponderRoutes(app: FastifyInstance, deps: OcspRouteDep
         return refuse(reply, 404, 'malformedRequest');
       });
 
-      routes.get('/*', GET_OPTIONS, async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(request.params['*']), true));
+      routes.get('/*', GET_OPTIONS, async (request, reply) =>
+        sendReply(request, reply, ocsp.responder.answerGet(request.params['*']), true),
+      );
 
       // A GET with no request in the path is an OCSP client's mistake, answered in OCSP rather than with a 404 problem.
-      routes.get('', { config: { access: 'any' }, schema: { hide: true } }, async (request, reply) => sendReply(request, reply, ocsp.responder.answerGet(''), true));
+      routes.get('', { config: { access: 'any' }, schema: { hide: true } }, async (request, reply) =>
+        sendReply(request, reply, ocsp.responder.answerGet(''), true),
+      );
     },
     { prefix: '/ocsp' },
   );
@@ -134,7 +150,12 @@ const POST_OPTIONS = {
 
 const POST_BELOW_OPTIONS = {
   ...POST_OPTIONS,
-  schema: { ...POST_OPTIONS.schema, hide: true, params: OcspGetParamsSchema, response: ocspResponses(200, 400, 401, 403, 404, 413, 415, 500) },
+  schema: {
+    ...POST_OPTIONS.schema,
+    hide: true,
+    params: OcspGetParamsSchema,
+    response: ocspResponses(200, 400, 401, 403, 404, 413, 415, 500),
+  },
 };
 
 const GET_OPTIONS = {

@@ -17,7 +17,8 @@ export const OcspGetParamsSchema = z.object({
 });
 
 /** Binary bodies are sent as Buffers (fastify skips serialization for them); documented as OpenAPI binary strings. */
-const binary = (description: string) => z.custom<Buffer>((value) => Buffer.isBuffer(value)).meta({ type: 'string', format: 'binary', description });
+const binary = (description: string) =>
+  z.custom<Buffer>((value) => Buffer.isBuffer(value)).meta({ type: 'string', format: 'binary', description });
 
 const OCSP_OUTCOMES: Readonly<Record<number, string>> = {
   200: 'A signed response (successful), or unauthorized for a certificate of another issuer',
@@ -30,11 +31,11 @@ const OCSP_OUTCOMES: Readonly<Record<number, string>> = {
 };
 
 /** OCSP answers every outcome, refusals included, with an OCSPResponse (never a problem document). A 304 (GET) has no body and is not listed. */
-export function ocspResponses(...statuses: readonly number[]): Record<number, { description: string; content: Record<string, { schema: z.ZodType }> }> {
+export function ocspResponses(
+  ...statuses: readonly number[]
+): Record<number, { description: string; content: Record<string, { schema: z.ZodType }> }> {
   const content = { [OCSP_RESPONSE]: { schema: binary('DER OCSPResponse (RFC 6960 §4.2.1)') } };
-  return Object.fromEntries(
-    statuses.map((status) => [status, { description: OCSP_OUTCOMES[status] ?? 'OCSP response', content }]),
-  );
+  return Object.fromEntries(statuses.map((status) => [status, { description: OCSP_OUTCOMES[status] ?? 'OCSP response', content }]));
 }
 
 export const CrlBodySchema = binary('DER CertificateList (RFC 5280 §5)');

@@ -96,7 +96,8 @@ const X509_BATCH_ROUTE = {
   schema: {
     tags: ['svid'],
     summary: 'Obtain up to 100 X.509-SVIDs',
-    description: 'Each request is authorized and issued on its own; a refused one yields a problem document in its place. Body limit 512 KiB.',
+    description:
+      'Each request is authorized and issued on its own; a refused one yields a problem document in its place. Body limit 512 KiB.',
     operationId: 'issueX509SvidBatch',
     body: X509BatchBodySchema,
     response: { 200: X509BatchResultSchema.describe('One result per request, in order'), ...problemResponses(400, 401, 403, 413, 503) },

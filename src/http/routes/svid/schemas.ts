@@ -31,22 +31,19 @@ const CsrText = z
 
 function ttlSeconds(what: string) {
   const message = `must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (24 h)`;
-  return z
-    .number({ error: message })
-    .int(message)
-    .min(1, message)
-    .max(MAX_TTL_SECONDS, message)
-    .describe(`${what} in seconds`);
+  return z.number({ error: message }).int(message).min(1, message).max(MAX_TTL_SECONDS, message).describe(`${what} in seconds`);
 }
 
 /** ISO 8601 with a zone (Z or an offset), to ms since the epoch. */
-const ExpiresAtText = z
-  .iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2030-01-01T00:00:00Z' })
+const ExpiresAtText = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time with a zone, e.g. 2030-01-01T00:00:00Z' })
   .transform((text) => Date.parse(text));
 
 const DNS_NAMES_MESSAGE = 'must be at most 100 DNS names of at most 253 characters';
 const DnsNames = z
-  .array(z.string({ error: 'must be a DNS name' }).min(1, 'must not be empty').max(253, DNS_NAMES_MESSAGE), { error: 'must be an array of DNS names' })
+  .array(z.string({ error: 'must be a DNS name' }).min(1, 'must not be empty').max(253, DNS_NAMES_MESSAGE), {
+    error: 'must be an array of DNS names',
+  })
   .max(100, DNS_NAMES_MESSAGE)
   .describe('DNS names added as SANs after the SPIFFE ID');
 
@@ -65,7 +62,10 @@ export const EntryCreateBodySchema = z.strictObject({
   x509_ttl: ttlSeconds('X.509-SVID lifetime (default 3600)').optional(),
   jwt_ttl: ttlSeconds('JWT-SVID lifetime (default 300)').optional(),
   dns_names: DnsNames.optional(),
-  admin: z.boolean({ error: 'must be true or false' }).optional().describe('Holders may call the admin routes; true exactly for IDs under /admin/'),
+  admin: z
+    .boolean({ error: 'must be true or false' })
+    .optional()
+    .describe('Holders may call the admin routes; true exactly for IDs under /admin/'),
   expires_at: ExpiresAtText.nullable().optional().describe('After this instant the entry grants nothing; null or absent: never'),
 });
 
@@ -78,7 +78,10 @@ export const EntryPatchBodySchema = z
     admin: z.boolean({ error: 'must be true or false' }).optional(),
     expires_at: ExpiresAtText.nullable().optional().describe('null clears the expiry'),
   })
-  .refine((patch) => Object.keys(patch).length > 0, 'must change at least one of parent_id, x509_ttl, jwt_ttl, dns_names, admin, expires_at');
+  .refine(
+    (patch) => Object.keys(patch).length > 0,
+    'must change at least one of parent_id, x509_ttl, jwt_ttl, dns_names, admin, expires_at',
+  );
 
 export const EntryListQuerySchema = z.strictObject({
   spiffe_id: SpiffeIdText.optional().describe('Exact SPIFFE ID'),
@@ -222,7 +225,9 @@ export function batchProblem(error: { readonly kind: string; readonly detail: st
 }
 
 export function batchWire(results: readonly BatchResult[], instance: string): X509BatchResultWire {
-  return { results: results.map((result) => (result.ok ? { svid: x509SvidWire(result.svid) } : { error: batchProblem(result.error, instance) })) };
+  return {
+    results: results.map((result) => (result.ok ? { svid: x509SvidWire(result.svid) } : { error: batchProblem(result.error, instance) })),
+  };
 }
 
 export function jwtSvidWire(svid: JwtSvid): JwtSvidWire {

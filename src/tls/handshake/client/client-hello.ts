@@ -40,7 +40,11 @@ export interface ClientHelloSent extends ClientHelloOffer {
 }
 
 /** status_request asking for ocsp, naming no responders and no request extensions (RFC 6066 §8). */
-const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({ statusType: CertificateStatusType.ocsp, responderIds: [], requestExtensions: Buffer.alloc(0) });
+const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({
+  statusType: CertificateStatusType.ocsp,
+  responderIds: [],
+  requestExtensions: Buffer.alloc(0),
+});
 
 function helloExtensions(offer: ClientHelloOffer, cookie: Buffer | undefined): RawExtension[] {
   const config = offer.config;
@@ -49,10 +53,14 @@ function helloExtensions(offer: ClientHelloOffer, cookie: Buffer | undefined): R
   if (config.requestOcspStaple) extensions.push({ type: ExtensionType.status_request, data: OCSP_STATUS_REQUEST });
   extensions.push({ type: ExtensionType.supported_versions, data: Buffer.of(2, 0x03, 0x04) });
   extensions.push({ type: ExtensionType.supported_groups, data: encodeU16List(config.groups) });
-  extensions.push({ type: ExtensionType.key_share, data: encodeClientKeyShares(offer.keyShares.map((k) => ({ group: k.group, keyExchange: k.publicKey }))) });
+  extensions.push({
+    type: ExtensionType.key_share,
+    data: encodeClientKeyShares(offer.keyShares.map((k) => ({ group: k.group, keyExchange: k.publicKey }))),
+  });
   extensions.push({ type: ExtensionType.signature_algorithms, data: encodeU16List(VERIFY_SCHEMES) });
   extensions.push({ type: ExtensionType.signature_algorithms_cert, data: encodeU16List(CERT_SCHEMES) });
-  if (config.alpnProtocols.length > 0) extensions.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(config.alpnProtocols) });
+  if (config.alpnProtocols.length > 0)
+    extensions.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(config.alpnProtocols) });
   // §4.2.2: a cookie from a HelloRetryRequest goes back unchanged.
   if (cookie !== undefined) extensions.push({ type: ExtensionType.cookie, data: encodeOpaque16(cookie) });
   extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: Buffer.of(1, PskKeyExchangeMode.psk_dhe_ke) });
@@ -70,10 +78,7 @@ function binderLength(hash: SuiteInfo['hash']): number {
  * §4.1.2 allows it to change only key_share, early_data, cookie,
  * pre_shared_key and padding.
  */
-export function buildClientHello(
-  offer: ClientHelloOffer,
-  cookie: Buffer | undefined,
-): ClientHelloSent {
+export function buildClientHello(offer: ClientHelloOffer, cookie: Buffer | undefined): ClientHelloSent {
   const config = offer.config;
   const extensions = helloExtensions(offer, cookie);
   const session = offer.session;

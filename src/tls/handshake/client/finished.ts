@@ -24,7 +24,14 @@ export class ExpectFinished extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.finished, this.name);
     const { keys, server } = this;
-    const finished = verifyPeerFinished(keys.ctx.provider, message.body, keys.suite, keys.serverHandshakeSecret, keys.transcript.current(), 'server');
+    const finished = verifyPeerFinished(
+      keys.ctx.provider,
+      message.body,
+      keys.suite,
+      keys.serverHandshakeSecret,
+      keys.transcript.current(),
+      'server',
+    );
     keys.transcript.add(message.raw);
     const secrets = installApplicationReadKey(keys);
     sendClientFlight(keys, server.kind === 'certificate' ? server.request : undefined, secrets.clientAppSecret);

@@ -29,8 +29,7 @@ export interface CertificateRequested {
 
 /** The server's chain: verified, or only described when the caller turned verification off (rejectUnauthorized: false). */
 export type ServerChain =
-  | { readonly kind: 'verified'; readonly proof: ChainVerified }
-  | { readonly kind: 'unverified'; readonly chain: VerifiedChain };
+  { readonly kind: 'verified'; readonly proof: ChainVerified } | { readonly kind: 'unverified'; readonly chain: VerifiedChain };
 
 /** Who the server is by the time its Finished arrives, and how we know. */
 export type ServerIdentity =

@@ -18,7 +18,10 @@ export class ExpectEncryptedExtensions extends StateBase {
   readonly name = 'ExpectEncryptedExtensions';
 
   /** `resumed`: the session whose PSK the ServerHello accepted; the server then sends no Certificate. */
-  constructor(private readonly keys: ClientHandshakeKeys, private readonly resumed: ClientSession | undefined) {
+  constructor(
+    private readonly keys: ClientHandshakeKeys,
+    private readonly resumed: ClientSession | undefined,
+  ) {
     super();
   }
 
@@ -47,7 +50,10 @@ export class ExpectEncryptedExtensions extends StateBase {
 class ExpectCertificateOrRequest extends StateBase {
   readonly name = 'ExpectCertificateOrCertificateRequest';
 
-  constructor(private readonly keys: ClientHandshakeKeys, private readonly alpn: string | false) {
+  constructor(
+    private readonly keys: ClientHandshakeKeys,
+    private readonly alpn: string | false,
+  ) {
     super();
   }
 
@@ -83,7 +89,8 @@ class ExpectCertificate extends StateBase {
     requireMessage(message, HandshakeType.certificate, this.name);
     const keys = this.keys;
     const certificate = decodeCertificate(message.body);
-    if (certificate.requestContext.length !== 0) throw new TlsAlertError('illegal_parameter', 'server certificate_request_context is not empty');
+    if (certificate.requestContext.length !== 0)
+      throw new TlsAlertError('illegal_parameter', 'server certificate_request_context is not empty');
     for (const entry of certificate.entries) checkExtensionsAllowed(entry.extensions, 'certificate', keys.offeredExtensions);
     // §4.4.2.4: an empty server Certificate is decode_error.
     if (certificate.entries.length === 0) throw new TlsAlertError('decode_error', 'server sent no certificate');
@@ -93,7 +100,8 @@ class ExpectCertificate extends StateBase {
     const chain = certificate.entries.map((e) => e.certData);
     let server: ServerChain;
     if (config.rejectUnauthorized) {
-      const expect = config.expectedName === undefined ? { role: 'server' as const } : { role: 'server' as const, servername: config.expectedName };
+      const expect =
+        config.expectedName === undefined ? { role: 'server' as const } : { role: 'server' as const, servername: config.expectedName };
       server = { kind: 'verified', proof: verifyPeerChain(config.verifier, chain, expect) };
     } else {
       server = { kind: 'unverified', chain: describeChain(chain) };

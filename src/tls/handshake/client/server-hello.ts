@@ -3,7 +3,13 @@ import type { ClientConfig } from '../../config.js';
 import { ExtensionType, HandshakeType, ProtocolVersion } from '../../codec/enums.js';
 import { checkExtensionsAllowed, decodeOpaque16, decodeServerKeyShare, decodeU16, findExtension } from '../../codec/extensions.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
-import { decodeServerHello, DOWNGRADE_TLS11, DOWNGRADE_TLS12, isHelloRetryRequest, type ServerHello } from '../../codec/messages/server-hello.js';
+import {
+  decodeServerHello,
+  DOWNGRADE_TLS11,
+  DOWNGRADE_TLS12,
+  isHelloRetryRequest,
+  type ServerHello,
+} from '../../codec/messages/server-hello.js';
 import { suiteInfo, type SuiteInfo } from '../../crypto/suites.js';
 import { EarlySecret } from '../../keyschedule/stages.js';
 import { Transcript } from '../../keyschedule/transcript.js';
@@ -53,7 +59,10 @@ function sessionHash(session: ClientSession): SuiteInfo['hash'] | undefined {
 class ExpectServerHello extends StateBase {
   readonly name = 'ExpectServerHello';
 
-  constructor(private readonly sent: ClientHelloSent, private readonly retried: RetryRequested | undefined) {
+  constructor(
+    private readonly sent: ClientHelloSent,
+    private readonly retried: RetryRequested | undefined,
+  ) {
     super();
   }
 
@@ -79,7 +88,12 @@ class ExpectServerHello extends StateBase {
     if (exchange === undefined) throw new TlsAlertError('illegal_parameter', 'server share for a group we did not send');
     const sharedSecret = exchange.computeSharedSecret(share.keyExchange);
     const resumed = acceptedSession(hello, sent.session, suite);
-    const keys = this.handshakeKeys(message, suite, share.group, new EarlySecret(this.sent.ctx.provider, suite.hash, resumed?.psk).toHandshakeSecret(sharedSecret));
+    const keys = this.handshakeKeys(
+      message,
+      suite,
+      share.group,
+      new EarlySecret(this.sent.ctx.provider, suite.hash, resumed?.psk).toHandshakeSecret(sharedSecret),
+    );
     return new ExpectEncryptedExtensions(keys, resumed);
   }
 
@@ -123,7 +137,8 @@ class ExpectServerHello extends StateBase {
     const groupData = findExtension(hrr.extensions, ExtensionType.key_share);
     const cookieData = findExtension(hrr.extensions, ExtensionType.cookie);
     // §4.1.4: an HRR that would not change the ClientHello is illegal_parameter.
-    if (groupData === undefined && cookieData === undefined) throw new TlsAlertError('illegal_parameter', 'HelloRetryRequest changes nothing');
+    if (groupData === undefined && cookieData === undefined)
+      throw new TlsAlertError('illegal_parameter', 'HelloRetryRequest changes nothing');
     let keyShares = sent.keyShares;
     if (groupData !== undefined) {
       const group = decodeU16(groupData, 'selected_group');
@@ -163,8 +178,10 @@ function checkVersion(hello: ServerHello): void {
   const versionData = findExtension(hello.extensions, ExtensionType.supported_versions);
   if (versionData === undefined) {
     const tail = hello.random.subarray(24);
-    if (tail.equals(DOWNGRADE_TLS12) || tail.equals(DOWNGRADE_TLS11)) throw new TlsAlertError('illegal_parameter', 'downgrade sentinel in ServerHello.random');
+    if (tail.equals(DOWNGRADE_TLS12) || tail.equals(DOWNGRADE_TLS11))
+      throw new TlsAlertError('illegal_parameter', 'downgrade sentinel in ServerHello.random');
     throw new TlsAlertError('protocol_version', 'server does not speak TLS 1.3');
   }
-  if (decodeU16(versionData, 'selected_version') !== ProtocolVersion.TLS13) throw new TlsAlertError('illegal_parameter', 'server selected a version we did not offer');
+  if (decodeU16(versionData, 'selected_version') !== ProtocolVersion.TLS13)
+    throw new TlsAlertError('illegal_parameter', 'server selected a version we did not offer');
 }

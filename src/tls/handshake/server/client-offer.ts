@@ -40,7 +40,10 @@ export function readClientOffer(message: HandshakeMessage): ClientOffer {
   // Appendix D.5: legacy_version 0x0300 (SSL 3.0) MUST be refused with protocol_version; as OpenSSL does
   // (SSL_R_BAD_LEGACY_VERSION), anything lower too, even when supported_versions offers TLS 1.3 (§4.1.2).
   if (hello.legacyVersion <= 0x0300) {
-    throw new TlsAlertError('protocol_version', `ClientHello.legacy_version 0x${hello.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`);
+    throw new TlsAlertError(
+      'protocol_version',
+      `ClientHello.legacy_version 0x${hello.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`,
+    );
   }
   checkExtensionsAllowed(hello.extensions, 'client_hello');
   const ext = (type: number): Buffer | undefined => findExtension(hello.extensions, type);
@@ -62,7 +65,8 @@ export function readClientOffer(message: HandshakeMessage): ClientOffer {
   const modes = ext(ExtensionType.psk_key_exchange_modes);
   const psk = ext(ExtensionType.pre_shared_key);
   // §4.2.9: pre_shared_key requires psk_key_exchange_modes.
-  if (psk !== undefined && modes === undefined) throw new TlsAlertError('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
+  if (psk !== undefined && modes === undefined)
+    throw new TlsAlertError('missing_extension', 'pre_shared_key without psk_key_exchange_modes');
   const earlyData = ext(ExtensionType.early_data);
   if (earlyData !== undefined) expectEmptyExtension(earlyData, 'early_data');
   const cookie = ext(ExtensionType.cookie);
@@ -86,18 +90,26 @@ function readGroupsAndShares(
   sharesExt: Buffer | undefined,
 ): { groups: readonly number[]; keyShares: readonly KeyShareEntry[] } {
   // §9.2: supported_groups and key_share come together.
-  if ((groupsExt === undefined) !== (sharesExt === undefined)) throw new TlsAlertError('missing_extension', 'supported_groups without key_share or the reverse');
+  if ((groupsExt === undefined) !== (sharesExt === undefined))
+    throw new TlsAlertError('missing_extension', 'supported_groups without key_share or the reverse');
   const groups = groupsExt === undefined ? [] : decodeU16List(groupsExt, 'supported_groups', 2);
   const keyShares = sharesExt === undefined ? [] : decodeClientKeyShares(sharesExt);
   // §4.2.8: each share's group must also be in supported_groups. A set: a 64 KiB ClientHello can list
   // ~20,000 groups and ~5,000 shares, and a list search per share cost 160-460 ms of one turn.
   const listedGroups = new Set(groups);
-  for (const share of keyShares) if (!listedGroups.has(share.group)) throw new TlsAlertError('illegal_parameter', 'key share for a group not in supported_groups');
+  for (const share of keyShares)
+    if (!listedGroups.has(share.group)) throw new TlsAlertError('illegal_parameter', 'key share for a group not in supported_groups');
   return { groups, keyShares };
 }
 
 /** Extensions the second ClientHello may change (RFC 8446 §4.1.2). */
-const RETRY_MUTABLE = new Set<number>([ExtensionType.key_share, ExtensionType.cookie, ExtensionType.early_data, ExtensionType.pre_shared_key, ExtensionType.padding]);
+const RETRY_MUTABLE = new Set<number>([
+  ExtensionType.key_share,
+  ExtensionType.cookie,
+  ExtensionType.early_data,
+  ExtensionType.pre_shared_key,
+  ExtensionType.padding,
+]);
 
 /** §4.1.2: after a HelloRetryRequest the client MUST send the same ClientHello but for the fields it may change. */
 export function checkRetryConsistent(first: ClientOffer, second: ClientOffer): void {

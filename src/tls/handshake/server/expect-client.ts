@@ -134,7 +134,10 @@ class ExpectCertificate extends StateBase {
 class ExpectCertificateVerify extends StateBase {
   readonly name = 'ExpectCertificateVerify';
 
-  constructor(private readonly awaiting: AwaitingClient, private readonly chain: ChainVerified) {
+  constructor(
+    private readonly awaiting: AwaitingClient,
+    private readonly chain: ChainVerified,
+  ) {
     super();
   }
 
@@ -154,7 +157,10 @@ class ExpectCertificateVerify extends StateBase {
 class ExpectFinished extends StateBase {
   readonly name = 'ExpectFinished';
 
-  constructor(private readonly awaiting: AwaitingClient, private readonly client: ClientIdentity) {
+  constructor(
+    private readonly awaiting: AwaitingClient,
+    private readonly client: ClientIdentity,
+  ) {
     super();
   }
 

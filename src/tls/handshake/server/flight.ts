@@ -208,7 +208,10 @@ function callOcspResponse(ocspResponse: () => Uint8Array | undefined): Uint8Arra
     throw new TlsAlertError('internal_error', `ocspResponse failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   if (staple !== undefined && staple.length > MAX_STAPLED_OCSP_RESPONSE) {
-    throw new TlsAlertError('internal_error', `OCSP response of ${staple.length} bytes is over the ${MAX_STAPLED_OCSP_RESPONSE} a CertificateEntry can carry`);
+    throw new TlsAlertError(
+      'internal_error',
+      `OCSP response of ${staple.length} bytes is over the ${MAX_STAPLED_OCSP_RESPONSE} a CertificateEntry can carry`,
+    );
   }
   return staple;
 }

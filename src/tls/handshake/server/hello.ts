@@ -34,7 +34,10 @@ function negotiate(
 export class ExpectClientHello extends StateBase {
   readonly name = 'ExpectClientHello';
 
-  constructor(private readonly ctx: HandshakeContext, private readonly config: ServerConfig) {
+  constructor(
+    private readonly ctx: HandshakeContext,
+    private readonly config: ServerConfig,
+  ) {
     super();
   }
 

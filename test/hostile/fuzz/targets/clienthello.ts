@@ -118,7 +118,17 @@ export function record(type: number, payload: Buffer, version = 0x0301): Buffer 
 
 /** Key shares at the edges: the point at infinity, off-curve, wrong lengths, zero (a small-order X25519 point), unknown groups. */
 function shareEdge(prng: Prng): KeyShare {
-  const group = prng.pick([GROUP.x25519, GROUP.secp256r1, GROUP.secp384r1, GROUP.secp521r1, GROUP.x448, GROUP.ffdhe2048, 0x0000, 0xffff, 0x0a0a]);
+  const group = prng.pick([
+    GROUP.x25519,
+    GROUP.secp256r1,
+    GROUP.secp384r1,
+    GROUP.secp521r1,
+    GROUP.x448,
+    GROUP.ffdhe2048,
+    0x0000,
+    0xffff,
+    0x0a0a,
+  ]);
   switch (prng.int(10)) {
     case 0:
       return { group, key: Buffer.from([0]) };
@@ -184,7 +194,14 @@ function mutateHello(prng: Prng, hello: Hello): void {
       return;
     }
     case 5:
-      hello.suites = prng.pick([[], [0x1301], [0x002f, 0xc02b], [0x1304, 0x1305], Array.from({ length: 32_000 }, (_, i) => i), [0x00ff, 0x5600]]);
+      hello.suites = prng.pick([
+        [],
+        [0x1301],
+        [0x002f, 0xc02b],
+        [0x1304, 0x1305],
+        Array.from({ length: 32_000 }, (_, i) => i),
+        [0x00ff, 0x5600],
+      ]);
       return;
     case 6:
       hello.compression = prng.pick([[], [1], [0, 1], Array.from({ length: 255 }, () => 0)]);
@@ -194,7 +211,8 @@ function mutateHello(prng: Prng, hello: Hello): void {
       return;
     case 8: {
       const sig = hello.extensions.find((e) => e.type === EXT.signatureAlgorithms);
-      if (sig !== undefined) sig.data = prng.pick([list16([]), list16(Array.from({ length: 32_715 }, () => 0x0403)), Buffer.from([0, 3, 4, 3, 8])]);
+      if (sig !== undefined)
+        sig.data = prng.pick([list16([]), list16(Array.from({ length: 32_715 }, () => 0x0403)), Buffer.from([0, 3, 4, 3, 8])]);
       return;
     }
     case 9:
@@ -206,7 +224,8 @@ function mutateHello(prng: Prng, hello: Hello): void {
       return;
     case 10: {
       const groups = hello.extensions.find((e) => e.type === EXT.supportedGroups);
-      if (groups !== undefined) groups.data = prng.pick([list16([]), list16([GROUP.secp521r1]), list16([GROUP.ffdhe2048, GROUP.x448]), Buffer.from([0, 1, 0])]);
+      if (groups !== undefined)
+        groups.data = prng.pick([list16([]), list16([GROUP.secp521r1]), list16([GROUP.ffdhe2048, GROUP.x448]), Buffer.from([0, 1, 0])]);
       return;
     }
     default:
@@ -220,7 +239,7 @@ function frame(prng: Prng, handshake: Buffer): Buffer {
     case 0: {
       // split across records of random sizes
       const parts: Buffer[] = [];
-      for (let at = 0; at < handshake.length; ) {
+      for (let at = 0; at < handshake.length;) {
         const size = 1 + prng.int(Math.max(1, Math.min(handshake.length - at, prng.pick([1, 5, 100, 16_384]))));
         parts.push(record(22, handshake.subarray(at, at + size)));
         at += size;
@@ -234,13 +253,19 @@ function frame(prng: Prng, handshake: Buffer): Buffer {
     case 3: // an alert of odd length (RFC 8446 §6: two octets)
       return Buffer.concat([record(21, prng.bytes(prng.pick([0, 1, 3, 7]))), record(22, handshake)]);
     case 4: // ChangeCipherSpec with a body other than 0x01 (RFC 8446 §5)
-      return Buffer.concat([record(20, prng.pick([Buffer.alloc(0), Buffer.from([2]), Buffer.from([1, 1]), Buffer.from([0])])), record(22, handshake)]);
+      return Buffer.concat([
+        record(20, prng.pick([Buffer.alloc(0), Buffer.from([2]), Buffer.from([1, 1]), Buffer.from([0])])),
+        record(22, handshake),
+      ]);
     case 5: // an empty handshake record first
       return Buffer.concat([record(22, Buffer.alloc(0)), record(22, handshake)]);
     case 6: // record version edges
       return record(22, handshake, prng.pick([0x0000, 0x0300, 0x0303, 0x0304, 0xffff]));
     case 7: // another handshake message type first
-      return Buffer.concat([record(22, Buffer.concat([u8(prng.pick([0, 2, 4, 8, 11, 13, 15, 20, 24, 254])), u24(4), prng.bytes(4)])), record(22, handshake)]);
+      return Buffer.concat([
+        record(22, Buffer.concat([u8(prng.pick([0, 2, 4, 8, 11, 13, 15, 20, 24, 254])), u24(4), prng.bytes(4)])),
+        record(22, handshake),
+      ]);
     case 8: // the ClientHello twice in one record
       return record(22, Buffer.concat([handshake, handshake]));
     default:

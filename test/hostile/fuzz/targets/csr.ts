@@ -46,7 +46,16 @@ export async function loadCsrSeeds(): Promise<CsrSeed[]> {
   );
 }
 
-const CURVE_OIDS = ['1.2.840.10045.3.1.7', '1.3.132.0.34', '1.3.132.0.35', '1.3.132.0.10', '1.3.132.0.33', '1.2.840.10045.3.1.1', '1.3.36.3.3.2.8.1.1.7', '1.3.132.0.6'];
+const CURVE_OIDS = [
+  '1.2.840.10045.3.1.7',
+  '1.3.132.0.34',
+  '1.3.132.0.35',
+  '1.3.132.0.10',
+  '1.3.132.0.33',
+  '1.2.840.10045.3.1.1',
+  '1.3.36.3.3.2.8.1.1.7',
+  '1.3.132.0.6',
+];
 const KEY_ALGORITHM_OIDS = [
   '1.2.840.10045.2.1',
   '1.2.840.113549.1.1.1',
@@ -237,7 +246,12 @@ function mutateSpki(prng: Prng, spki: DerNode, coordinate: number): void {
       return;
     case 5: // the whole key as another type's structure: an RSA key under an EC OID, a point under rsaEncryption
       if (keyBits.children !== undefined) replace(keyBits, bitString(pointEdge(prng, 32, Buffer.alloc(0))));
-      else replace(keyBits, { tag: TAG.BIT_STRING, prefix: Buffer.from([0]), children: [seq(uint(prng.bytes(prng.pick([1, 64, 256]))), int(prng.pick([1, 3, 65537])))] });
+      else
+        replace(keyBits, {
+          tag: TAG.BIT_STRING,
+          prefix: Buffer.from([0]),
+          children: [seq(uint(prng.bytes(prng.pick([1, 64, 256]))), int(prng.pick([1, 3, 65537])))],
+        });
       return;
     default: // the SPKI's own structure
       mutateTree(prng, spki);
@@ -309,4 +323,3 @@ export function checkCsrRefusal(outcome: Outcome): string | undefined {
   if (isProblem(outcome, [400, 403])) return undefined;
   return `expected a 400/403 problem document, got ${String(outcome.status)} ${String(outcome.headers['content-type'] ?? '')} ${outcome.body.subarray(0, 300).toString()}`;
 }
-

@@ -21,7 +21,21 @@ interface Request {
   eol: string;
 }
 
-const PATHS = ['/healthz', '/v1/bundle', '/ocsp', '/ocsp/', '/crl', '/ca.crt', '/acme/directory', '/acme/new-nonce', '/v1/attest/join-token', '/metrics', '/v1/certificates', '/openapi.json', '/nope'];
+const PATHS = [
+  '/healthz',
+  '/v1/bundle',
+  '/ocsp',
+  '/ocsp/',
+  '/crl',
+  '/ca.crt',
+  '/acme/directory',
+  '/acme/new-nonce',
+  '/v1/attest/join-token',
+  '/metrics',
+  '/v1/certificates',
+  '/openapi.json',
+  '/nope',
+];
 
 function baseRequest(prng: Prng): Request {
   const isPost = prng.int(3) === 0;
@@ -53,7 +67,21 @@ function chunkedEdge(prng: Prng): string {
 function mutateRequest(prng: Prng, req: Request): void {
   switch (prng.int(14)) {
     case 0:
-      req.method = prng.pick(['HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT', 'PATCH', 'PRI', 'get', 'G\u0000T', 'M'.repeat(prng.pick([64, 5_000])), '', 'GET GET']);
+      req.method = prng.pick([
+        'HEAD',
+        'PUT',
+        'DELETE',
+        'OPTIONS',
+        'TRACE',
+        'CONNECT',
+        'PATCH',
+        'PRI',
+        'get',
+        'G\u0000T',
+        'M'.repeat(prng.pick([64, 5_000])),
+        '',
+        'GET GET',
+      ]);
       return;
     case 1:
       req.target = prng.pick([
@@ -76,7 +104,17 @@ function mutateRequest(prng: Prng, req: Request): void {
       ]);
       return;
     case 2:
-      req.version = prng.pick(['HTTP/1.0', 'HTTP/0.9', 'HTTP/2.0', 'HTTP/1.1 x', 'http/1.1', 'HTTP/1.10', '', 'HTTP/1.1\u0000', 'HTTP/9.9']);
+      req.version = prng.pick([
+        'HTTP/1.0',
+        'HTTP/0.9',
+        'HTTP/2.0',
+        'HTTP/1.1 x',
+        'http/1.1',
+        'HTTP/1.10',
+        '',
+        'HTTP/1.1\u0000',
+        'HTTP/9.9',
+      ]);
       return;
     case 3: {
       const count = prng.pick([100, 1_000, 2_000, 10_000]);
@@ -90,7 +128,20 @@ function mutateRequest(prng: Prng, req: Request): void {
       req.headers.push(['Content-Length', prng.pick(['0', '1', '-1', '1e3', ' 5', '0x10', '99999999999999999999', '5, 6', '', '+5'])]);
       return;
     case 6: // Transfer-Encoding with or without Content-Length: the smuggling shapes
-      req.headers.push(['Transfer-Encoding', prng.pick(['chunked', 'chunked, identity', 'xchunked', 'Chunked', ' chunked', 'identity', 'chunked\u0000', 'gzip, chunked', 'chunked, chunked'])]);
+      req.headers.push([
+        'Transfer-Encoding',
+        prng.pick([
+          'chunked',
+          'chunked, identity',
+          'xchunked',
+          'Chunked',
+          ' chunked',
+          'identity',
+          'chunked\u0000',
+          'gzip, chunked',
+          'chunked, chunked',
+        ]),
+      ]);
       req.body = chunkedEdge(prng);
       if (prng.int(2) === 0) req.headers.push(['Content-Length', String(prng.int(40))]);
       if (req.method === 'GET' && prng.int(2) === 0) req.method = 'POST';
@@ -100,19 +151,40 @@ function mutateRequest(prng: Prng, req: Request): void {
       if (prng.int(2) === 0) req.headers.push(['Host', 'a'], ['Host', 'b']);
       return;
     case 8: // obs-fold, names that are not tokens, no colon
-      req.headers.push(prng.pick([['X-Fold', 'a\r\n  b'], ['Bad Name', 'v'], ['X\u0000Y', 'v'], ['', 'v'], ['X-Colon:', ':'], ['X-Empty', ''], ['X-Utf8', '\u00ff\u00fe']]));
+      req.headers.push(
+        prng.pick([
+          ['X-Fold', 'a\r\n  b'],
+          ['Bad Name', 'v'],
+          ['X\u0000Y', 'v'],
+          ['', 'v'],
+          ['X-Colon:', ':'],
+          ['X-Empty', ''],
+          ['X-Utf8', '\u00ff\u00fe'],
+        ]),
+      );
       return;
     case 9:
       req.eol = prng.pick(['\n', '\r', '\r\r\n', '\n\r']);
       return;
     case 10:
-      req.headers.push(['Expect', prng.pick(['100-continue', 'nonsense'])], ['Connection', prng.pick(['close', 'keep-alive', 'Upgrade', 'x'.repeat(10_000)])]);
+      req.headers.push(
+        ['Expect', prng.pick(['100-continue', 'nonsense'])],
+        ['Connection', prng.pick(['close', 'keep-alive', 'Upgrade', 'x'.repeat(10_000)])],
+      );
       return;
     case 11:
       req.headers.push(['Upgrade', prng.pick(['h2c', 'websocket', 'TLS/1.2'])], ['Connection', 'Upgrade'], ['HTTP2-Settings', 'AAAA']);
       return;
     case 12:
-      req.headers.push(['Content-Type', prng.pick(['application/ocsp-request', 'application/jose+json', 'multipart/form-data; boundary=' + 'b'.repeat(5_000), 'application/json; charset=utf-16'])]);
+      req.headers.push([
+        'Content-Type',
+        prng.pick([
+          'application/ocsp-request',
+          'application/jose+json',
+          'multipart/form-data; boundary=' + 'b'.repeat(5_000),
+          'application/json; charset=utf-16',
+        ]),
+      ]);
       return;
     default:
       req.body = prng.pick(['', '{', '{"a":'.repeat(2_000), '\u0000'.repeat(100), 'x'.repeat(70_000)]);

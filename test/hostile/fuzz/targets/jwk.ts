@@ -103,7 +103,20 @@ function mutateJwk(prng: Prng, jwk: Record<string, unknown>): void {
       return;
     case 1:
       if (member === 'kty') jwk[member] = prng.pick(['EC', 'RSA', 'OKP', 'oct', '', 'ec', 'EC ', 'AKP']);
-      else if (member === 'crv') jwk[member] = prng.pick(['P-256', 'P-384', 'P-521', 'secp256k1', 'Ed25519', 'Ed448', 'X25519', 'X448', 'brainpoolP256r1', '', 'P-256\u0000']);
+      else if (member === 'crv')
+        jwk[member] = prng.pick([
+          'P-256',
+          'P-384',
+          'P-521',
+          'secp256k1',
+          'Ed25519',
+          'Ed448',
+          'X25519',
+          'X448',
+          'brainpoolP256r1',
+          '',
+          'P-256\u0000',
+        ]);
       else jwk[member] = memberEdge(prng, jwk[member]);
       return;
     case 2: {
@@ -141,7 +154,21 @@ function mutateHeader(prng: Prng, header: Record<string, unknown>): void {
       return;
     }
     case 3:
-      header['alg'] = prng.pick(['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA', 'HS256', 'none', '', 'es256', 'ES256\u0000', 'A'.repeat(40), 0]);
+      header['alg'] = prng.pick([
+        'ES256',
+        'ES384',
+        'ES512',
+        'RS256',
+        'PS256',
+        'EdDSA',
+        'HS256',
+        'none',
+        '',
+        'es256',
+        'ES256\u0000',
+        'A'.repeat(40),
+        0,
+      ]);
       return;
     case 4:
       header['nonce'] = prng.pick([undefined, '', 'not-a-nonce', 'A'.repeat(300), 17, '{{nonce}}{{nonce}}', '{{nonce}}=']);
@@ -154,7 +181,13 @@ function mutateHeader(prng: Prng, header: Record<string, unknown>): void {
       else header['jwk'] = { kty: 'EC', crv: 'P-256', x: b64(Buffer.alloc(32)), y: b64(Buffer.alloc(32)) };
       return;
     default:
-      header[prng.pick(['b64', 'crit', 'typ', 'cty', 'x5c', 'jku', '__proto__', 'constructor'])] = prng.pick([false, ['b64'], 'JOSE', [], { a: 1 }]);
+      header[prng.pick(['b64', 'crit', 'typ', 'cty', 'x5c', 'jku', '__proto__', 'constructor'])] = prng.pick([
+        false,
+        ['b64'],
+        'JOSE',
+        [],
+        { a: 1 },
+      ]);
   }
 }
 
@@ -173,12 +206,24 @@ function mutatePayload(prng: Prng, endpoint: JwsInput['endpoint']): string {
       '{"termsOfServiceAgreed":"yes"}',
     ]);
   }
-  const names = prng.pick([['a.fuzz.test'], ['*.fuzz.test'], ['evil.example'], Array.from({ length: 200 }, (_, i) => `n${i}.fuzz.test`), ['x'.repeat(300)], ['fuzz.test.'], ['A.FUZZ.TEST'], ['']]);
+  const names = prng.pick([
+    ['a.fuzz.test'],
+    ['*.fuzz.test'],
+    ['evil.example'],
+    Array.from({ length: 200 }, (_, i) => `n${i}.fuzz.test`),
+    ['x'.repeat(300)],
+    ['fuzz.test.'],
+    ['A.FUZZ.TEST'],
+    [''],
+  ]);
   return prng.pick([
     JSON.stringify({ identifiers: names.map((value) => ({ type: 'dns', value })) }),
     JSON.stringify({ identifiers: [{ type: 'ip', value: prng.pick(['127.0.0.1', '::1', '999.1.1.1', '1.2.3']) }] }),
     JSON.stringify({ identifiers: [] }),
-    JSON.stringify({ identifiers: [{ type: 'dns', value: 'a.fuzz.test' }], notBefore: prng.pick(['1970-01-01T00:00:00Z', '9999-12-31T23:59:59Z', 'yesterday']) }),
+    JSON.stringify({
+      identifiers: [{ type: 'dns', value: 'a.fuzz.test' }],
+      notBefore: prng.pick(['1970-01-01T00:00:00Z', '9999-12-31T23:59:59Z', 'yesterday']),
+    }),
     '{}',
     '',
   ]);
@@ -209,7 +254,12 @@ export class JwkTarget implements FuzzTarget {
     const edits = prng.int(4);
     for (let i = 0; i < edits; i++) mutateHeader(prng, header);
     let protectedText = JSON.stringify(header);
-    let payload = prng.int(3) === 0 ? mutatePayload(prng, endpoint) : endpoint === 'newAccount' ? '{"termsOfServiceAgreed":true}' : '{"identifiers":[{"type":"dns","value":"a.fuzz.test"}]}';
+    let payload =
+      prng.int(3) === 0
+        ? mutatePayload(prng, endpoint)
+        : endpoint === 'newAccount'
+          ? '{"termsOfServiceAgreed":true}'
+          : '{"identifiers":[{"type":"dns","value":"a.fuzz.test"}]}';
     let signing: JwsInput['sign'] = { key: endpoint === 'newOrder' ? 'P-256' : keyName };
     switch (prng.int(10)) {
       case 0: // text edits of the header: duplicate members, broken JSON, deep nesting
@@ -224,7 +274,9 @@ export class JwkTarget implements FuzzTarget {
         payload = mutateBytes(prng, Buffer.from(payload)).toString('latin1');
         break;
       case 2:
-        signing = { bytes: prng.pick(['', 'AA', b64(Buffer.alloc(64)), b64(prng.bytes(prng.pick([63, 64, 65, 72, 96, 256]))), '====', '+/']) };
+        signing = {
+          bytes: prng.pick(['', 'AA', b64(Buffer.alloc(64)), b64(prng.bytes(prng.pick([63, 64, 65, 72, 96, 256]))), '====', '+/']),
+        };
         break;
       default:
         break;
@@ -242,7 +294,13 @@ export class JwkTarget implements FuzzTarget {
       ]);
       return Buffer.from(JSON.stringify({ ...input, body }));
     }
-    if (prng.int(20) === 0) return Buffer.from(JSON.stringify({ ...input, contentType: prng.pick(['application/json', 'application/jose', 'application/jose+json; charset=utf-16', '']) }));
+    if (prng.int(20) === 0)
+      return Buffer.from(
+        JSON.stringify({
+          ...input,
+          contentType: prng.pick(['application/json', 'application/jose', 'application/jose+json; charset=utf-16', '']),
+        }),
+      );
     return Buffer.from(JSON.stringify(input));
   }
 
@@ -280,9 +338,19 @@ class AcmeSession {
     if (answer.status !== 200) throw new Error(`GET /acme/directory answered ${String(answer.status)}`);
     const directory = JSON.parse(answer.body.toString()) as Directory;
     const session = new AcmeSession(client, directory, keys, '');
-    const created = await session.send(Buffer.from(JSON.stringify({ endpoint: 'newAccount', protected: '', payload: '{"termsOfServiceAgreed":true}', sign: { key: 'P-256' } } satisfies JwsInput)));
+    const created = await session.send(
+      Buffer.from(
+        JSON.stringify({
+          endpoint: 'newAccount',
+          protected: '',
+          payload: '{"termsOfServiceAgreed":true}',
+          sign: { key: 'P-256' },
+        } satisfies JwsInput),
+      ),
+    );
     const location = created.headers['location'];
-    if (typeof location !== 'string') throw new Error(`newAccount answered ${String(created.status)} without a Location: ${created.body.toString()}`);
+    if (typeof location !== 'string')
+      throw new Error(`newAccount answered ${String(created.status)} without a Location: ${created.body.toString()}`);
     session.kid = location;
     return session;
   }
@@ -307,7 +375,8 @@ class AcmeSession {
     }
     const url = input.endpoint === 'newOrder' ? this.directory.newOrder : this.directory.newAccount;
     const key = this.keys.get('sign' in input && 'key' in input.sign ? input.sign.key : 'P-256');
-    const fill = (text: string): string => text.replaceAll('{{nonce}}', nonceValue).replaceAll('{{url}}', url).replaceAll('{{kid}}', this.kid);
+    const fill = (text: string): string =>
+      text.replaceAll('{{nonce}}', nonceValue).replaceAll('{{url}}', url).replaceAll('{{kid}}', this.kid);
     const nonceValue = await this.freshNonce();
     // An empty protected text means: the plain valid header for this key (the account made at open).
     const protectedText =
@@ -351,7 +420,9 @@ export function checkAcmeRefusal(outcome: Outcome): string | undefined {
   const type = String(outcome.headers['content-type'] ?? '');
   if (outcome.status === 200 || outcome.status === 201) return undefined;
   if (typeof outcome.status === 'number' && outcome.status >= 400 && outcome.status < 500 && type.startsWith('application/problem+json')) {
-    return /urn:ietf:params:acme:error:/.test(outcome.body.toString()) ? undefined : `a problem document without an ACME error type: ${outcome.body.toString()}`;
+    return /urn:ietf:params:acme:error:/.test(outcome.body.toString())
+      ? undefined
+      : `a problem document without an ACME error type: ${outcome.body.toString()}`;
   }
   return `expected an ACME problem document, got ${String(outcome.status)} ${type}`;
 }

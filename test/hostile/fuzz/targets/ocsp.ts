@@ -35,14 +35,18 @@ function nonceExtension(nonce: Buffer): DerNode {
   return seq(oid(NONCE), octetString(encodeDer(octetString(nonce))));
 }
 
-function ocspRequest(requests: DerNode[], options: { nonce?: Buffer; version?: boolean; requestor?: boolean; signature?: boolean } = {}): Buffer {
+function ocspRequest(
+  requests: DerNode[],
+  options: { nonce?: Buffer; version?: boolean; requestor?: boolean; signature?: boolean } = {},
+): Buffer {
   const tbs: DerNode[] = [];
   if (options.version === true) tbs.push(explicit(0, int(0)));
   if (options.requestor === true) tbs.push(explicit(1, { tag: 0x86, content: Buffer.from('https://fuzz.test/') }));
   tbs.push(seq(...requests.map((id) => seq(id))));
   if (options.nonce !== undefined) tbs.push(explicit(2, seq(nonceExtension(options.nonce))));
   const outer: DerNode[] = [seq(...tbs)];
-  if (options.signature === true) outer.push(explicit(0, seq(seq(oid('1.2.840.10045.4.3.2')), prim(TAG.BIT_STRING, Buffer.from([0, 1, 2, 3])))));
+  if (options.signature === true)
+    outer.push(explicit(0, seq(seq(oid('1.2.840.10045.4.3.2')), prim(TAG.BIT_STRING, Buffer.from([0, 1, 2, 3])))));
   return encodeDer(seq(...outer));
 }
 
@@ -125,7 +129,10 @@ function substitute(der: Buffer, markers: readonly [Buffer, Buffer][]): Buffer {
   return out;
 }
 
-export function ocspHttpRequest(der: Buffer, method: 'GET' | 'POST'): { method: string; path: string; headers: Record<string, string>; body?: Buffer } {
+export function ocspHttpRequest(
+  der: Buffer,
+  method: 'GET' | 'POST',
+): { method: string; path: string; headers: Record<string, string>; body?: Buffer } {
   if (method === 'GET') return { method, path: `/ocsp/${encodeURIComponent(der.toString('base64'))}`, headers: {} };
   return { method, path: '/ocsp', headers: { 'content-type': 'application/ocsp-request' }, body: der };
 }

@@ -70,7 +70,10 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
       assert.equal(await nodeA.acme.authorizations.startChallenge(aChallenge, NOW), true);
       assert.equal(await nodeB.acme.authorizations.startChallenge(bChallenge, NOW), true);
       const valid = { ok: true, validatedAt: NOW + 1, authorizationExpiresAt: NOW + 30 * DAY } as const;
-      await Promise.all([nodeA.acme.authorizations.recordValidation(aChallenge, valid), nodeB.acme.authorizations.recordValidation(bChallenge, valid)]);
+      await Promise.all([
+        nodeA.acme.authorizations.recordValidation(aChallenge, valid),
+        nodeB.acme.authorizations.recordValidation(bChallenge, valid),
+      ]);
       assert.equal((await nodeA.acme.orders.findOrder(order.id))?.status, 'ready', `round ${round}`);
     }
   });
@@ -81,7 +84,10 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
       const authz = newAuthorization(account.id, `s${round}.example.test`);
       await nodeA.acme.orders.createOrder(newOrder(account.id, [authz]), NOW);
       const [http, dns] = authz.challenges.map((c) => c.id);
-      const results = await Promise.all([nodeA.acme.authorizations.startChallenge(http ?? '', NOW), nodeB.acme.authorizations.startChallenge(dns ?? '', NOW)]);
+      const results = await Promise.all([
+        nodeA.acme.authorizations.startChallenge(http ?? '', NOW),
+        nodeB.acme.authorizations.startChallenge(dns ?? '', NOW),
+      ]);
       assert.equal(results.filter((started) => started).length, 1, `round ${round}: ${JSON.stringify(results)}`);
       const processing = (await nodeA.acme.authorizations.findAuthorization(authz.id))?.challenges.filter((c) => c.status === 'processing');
       assert.equal(processing?.length, 1);
@@ -107,7 +113,15 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
   it('two nodes binding one EAB key to two accounts at once: one account is created, the other is a conflict and absent', async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const keyId = uniqueId('eab');
-      await nodeA.acme.eabKeys.createEabKey({ keyId, hmacKey: new Uint8Array(32).fill(round), createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
+      await nodeA.acme.eabKeys.createEabKey({
+        keyId,
+        hmacKey: new Uint8Array(32).fill(round),
+        createdAt: NOW,
+        createdBy: 'cli:test',
+        boundAccount: null,
+        boundAt: null,
+        revokedAt: null,
+      });
       const first = newAccount({ eabKeyId: keyId });
       const second = newAccount({ eabKeyId: keyId });
       const settled = await Promise.allSettled([nodeA.acme.accounts.createAccount(first), nodeB.acme.accounts.createAccount(second)]);
@@ -115,7 +129,10 @@ describe('ACME store, two nodes on one PostgreSQL database', () => {
       const refused = settled.filter((result) => result.status === 'rejected');
       assert.equal(created.length, 1, `round ${round}`);
       assert.equal(refused.length, 1);
-      assert.ok(refused[0]?.status === 'rejected' && isDomainError(refused[0].reason, 'conflict'), String(refused[0]?.status === 'rejected' ? refused[0].reason : ''));
+      assert.ok(
+        refused[0]?.status === 'rejected' && isDomainError(refused[0].reason, 'conflict'),
+        String(refused[0]?.status === 'rejected' ? refused[0].reason : ''),
+      );
       const winner = created[0]?.status === 'fulfilled' ? created[0].value.id : '';
       const loser = winner === first.id ? second.id : first.id;
       assert.equal(await nodeB.acme.accounts.findAccount(loser), undefined);

@@ -13,7 +13,10 @@ import { DAY, recordCertificate, newAccount, newAuthorization, newOrder, TestClo
  */
 
 async function rejectsWith(work: () => unknown, kind: DomainErrorKind): Promise<void> {
-  await assert.rejects(async () => work(), (error: unknown) => isDomainError(error, kind));
+  await assert.rejects(
+    async () => work(),
+    (error: unknown) => isDomainError(error, kind),
+  );
 }
 
 const PROBLEM = { type: 'urn:ietf:params:acme:error:incorrectResponse', detail: 'wrong token' };
@@ -39,10 +42,35 @@ for (const backend of BACKENDS) {
       const acme = opened.ledger.acme;
       const keyId = uniqueId('eab');
       const hmacKey = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
-      await acme.eabKeys.createEabKey({ keyId, hmacKey, createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
-      assert.deepEqual(await acme.eabKeys.findEabKey(keyId), { keyId, hmacKey, createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
+      await acme.eabKeys.createEabKey({
+        keyId,
+        hmacKey,
+        createdAt: NOW,
+        createdBy: 'cli:test',
+        boundAccount: null,
+        boundAt: null,
+        revokedAt: null,
+      });
+      assert.deepEqual(await acme.eabKeys.findEabKey(keyId), {
+        keyId,
+        hmacKey,
+        createdAt: NOW,
+        createdBy: 'cli:test',
+        boundAccount: null,
+        boundAt: null,
+        revokedAt: null,
+      });
       await rejectsWith(
-        () => acme.eabKeys.createEabKey({ keyId, hmacKey: new Uint8Array(16), createdAt: NOW, createdBy: 'cli:other', boundAccount: null, boundAt: null, revokedAt: null }),
+        () =>
+          acme.eabKeys.createEabKey({
+            keyId,
+            hmacKey: new Uint8Array(16),
+            createdAt: NOW,
+            createdBy: 'cli:other',
+            boundAccount: null,
+            boundAt: null,
+            revokedAt: null,
+          }),
         'conflict',
       );
       assert.equal((await acme.eabKeys.findEabKey(keyId))?.createdBy, 'cli:test');
@@ -65,7 +93,15 @@ for (const backend of BACKENDS) {
     it('binds an EAB key to one account; a second binding or an unknown key leaves no account behind', async () => {
       const acme = opened.ledger.acme;
       const keyId = uniqueId('eab');
-      await acme.eabKeys.createEabKey({ keyId, hmacKey: new Uint8Array(32).fill(1), createdAt: NOW, createdBy: 'cli:test', boundAccount: null, boundAt: null, revokedAt: null });
+      await acme.eabKeys.createEabKey({
+        keyId,
+        hmacKey: new Uint8Array(32).fill(1),
+        createdAt: NOW,
+        createdBy: 'cli:test',
+        boundAccount: null,
+        boundAt: null,
+        revokedAt: null,
+      });
       const bound = newAccount({ eabKeyId: keyId, createdAt: NOW + 5 });
       assert.equal((await acme.accounts.createAccount(bound)).eabKeyId, keyId);
       const key = await acme.eabKeys.findEabKey(keyId);
@@ -81,7 +117,7 @@ for (const backend of BACKENDS) {
       assert.equal((await acme.eabKeys.findEabKey(keyId))?.boundAccount, bound.id);
     });
 
-    it('updates the contact and the key; another account\'s key is a conflict, an unknown account notFound', async () => {
+    it("updates the contact and the key; another account's key is a conflict, an unknown account notFound", async () => {
       const acme = opened.ledger.acme;
       const id = await account();
       assert.deepEqual((await acme.accounts.updateAccountContact(id, ['mailto:a@example.test', 'mailto:b@example.test'])).contact, [
@@ -164,7 +200,14 @@ for (const backend of BACKENDS) {
     async function makeValid(authzId: string, challengeId: string): Promise<void> {
       const acme = opened.ledger.acme;
       assert.equal(await acme.authorizations.startChallenge(challengeId, NOW), true);
-      assert.equal(await acme.authorizations.recordValidation(challengeId, { ok: true, validatedAt: NOW + 10, authorizationExpiresAt: NOW + 30 * DAY }), 0);
+      assert.equal(
+        await acme.authorizations.recordValidation(challengeId, {
+          ok: true,
+          validatedAt: NOW + 10,
+          authorizationExpiresAt: NOW + 30 * DAY,
+        }),
+        0,
+      );
       assert.equal((await acme.authorizations.findAuthorization(authzId))?.status, 'valid');
     }
 
@@ -202,7 +245,9 @@ for (const backend of BACKENDS) {
       await acme.orders.createOrder(newOrder(id, [expiring]), NOW);
       assert.equal(await acme.authorizations.startChallenge(expiring.challenges[0]?.id ?? '', NOW + DAY), false, 'expired authorization');
       assert.deepEqual(
-        (await acme.authorizations.listInterruptedChallenges()).filter((c) => c.authorizationId === authz.id || c.authorizationId === expiring.id).map((c) => c.id),
+        (await acme.authorizations.listInterruptedChallenges())
+          .filter((c) => c.authorizationId === authz.id || c.authorizationId === expiring.id)
+          .map((c) => c.id),
         [http],
       );
     });
@@ -216,7 +261,12 @@ for (const backend of BACKENDS) {
       await acme.orders.createOrder(order, NOW);
       const aChallenge = a.challenges[0]?.id ?? '';
       await makeValid(a.id, aChallenge);
-      assert.deepEqual(await acme.authorizations.findChallenge(aChallenge), { ...a.challenges[0], status: 'valid', validatedAt: NOW + 10, error: null });
+      assert.deepEqual(await acme.authorizations.findChallenge(aChallenge), {
+        ...a.challenges[0],
+        status: 'valid',
+        validatedAt: NOW + 10,
+        error: null,
+      });
       assert.equal((await acme.authorizations.findAuthorization(a.id))?.expiresAt, NOW + 30 * DAY);
       assert.equal((await acme.orders.findOrder(order.id))?.status, 'pending');
       await makeValid(b.id, b.challenges[1]?.id ?? '');
@@ -226,11 +276,22 @@ for (const backend of BACKENDS) {
       assert.equal((await acme.authorizations.findChallenge(aChallenge))?.status, 'valid');
       await rejectsWith(() => acme.authorizations.recordValidation('chall-none', { ok: false, error: PROBLEM }), 'notFound');
 
-      const reusable = await acme.authorizations.findReusableAuthorization(id, { type: 'dns', value: 'a.example.test' }, false, NOW + 29 * DAY);
+      const reusable = await acme.authorizations.findReusableAuthorization(
+        id,
+        { type: 'dns', value: 'a.example.test' },
+        false,
+        NOW + 29 * DAY,
+      );
       assert.equal(reusable?.id, a.id);
-      assert.equal(await acme.authorizations.findReusableAuthorization(id, { type: 'dns', value: 'a.example.test' }, false, NOW + 30 * DAY), undefined);
+      assert.equal(
+        await acme.authorizations.findReusableAuthorization(id, { type: 'dns', value: 'a.example.test' }, false, NOW + 30 * DAY),
+        undefined,
+      );
       assert.equal(await acme.authorizations.findReusableAuthorization(id, { type: 'dns', value: 'a.example.test' }, true, NOW), undefined);
-      assert.equal(await acme.authorizations.findReusableAuthorization(uniqueId('acct'), { type: 'dns', value: 'a.example.test' }, false, NOW), undefined);
+      assert.equal(
+        await acme.authorizations.findReusableAuthorization(uniqueId('acct'), { type: 'dns', value: 'a.example.test' }, false, NOW),
+        undefined,
+      );
     });
 
     it('a failed challenge fails its authorization and the orders holding it (RFC 8555 §7.1.6)', async () => {
@@ -244,7 +305,12 @@ for (const backend of BACKENDS) {
       // The count of orders it made invalid feeds keysmith_acme_orders_total{outcome="invalid"}; a repeat changes nothing.
       assert.equal(await acme.authorizations.recordValidation(challenge, { ok: false, error: PROBLEM }), 1);
       assert.equal(await acme.authorizations.recordValidation(challenge, { ok: false, error: PROBLEM }), 0);
-      assert.deepEqual(await acme.authorizations.findChallenge(challenge), { ...authz.challenges[2], status: 'invalid', validatedAt: null, error: PROBLEM });
+      assert.deepEqual(await acme.authorizations.findChallenge(challenge), {
+        ...authz.challenges[2],
+        status: 'invalid',
+        validatedAt: null,
+        error: PROBLEM,
+      });
       assert.equal((await acme.authorizations.findAuthorization(authz.id))?.status, 'invalid');
       const failed = await acme.orders.findOrder(order.id);
       assert.equal(failed?.status, 'invalid');
@@ -282,7 +348,10 @@ for (const backend of BACKENDS) {
       assert.equal((await acme.accounts.deactivateAccount(id)).status, 'deactivated');
       assert.equal((await acme.authorizations.findAuthorization(live.id))?.status, 'deactivated');
       assert.equal((await acme.authorizations.findAuthorization(failing.id))?.status, 'invalid');
-      assert.deepEqual((await acme.orders.findOrder(liveOrder.id))?.error, { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'the account was deactivated' });
+      assert.deepEqual((await acme.orders.findOrder(liveOrder.id))?.error, {
+        type: 'urn:ietf:params:acme:error:unauthorized',
+        detail: 'the account was deactivated',
+      });
       assert.deepEqual((await acme.orders.findOrder(failedOrder.id))?.error, PROBLEM);
       await rejectsWith(() => acme.accounts.deactivateAccount('acct-none'), 'notFound');
     });

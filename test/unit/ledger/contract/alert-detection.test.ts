@@ -96,7 +96,8 @@ for (const backend of BACKENDS) {
               if (spec.isRevoked) await opened.ledger.certificates.revoke(record.serial, 'superseded', record.issuedAt + 1);
               records.push(asRecord(record, spec.isRevoked));
             }
-            const asPairs = (list: readonly { serial: string; thresholdMs: number }[]): string[] => list.map((p) => `${p.serial}@${p.thresholdMs}`).sort();
+            const asPairs = (list: readonly { serial: string; thresholdMs: number }[]): string[] =>
+              list.map((p) => `${p.serial}@${p.thresholdMs}`).sort();
             let alerted: { serial: string; thresholdMs: number }[] = [];
             for (const [index, now] of [T0 + firstDay * DAY, T0 + (firstDay + gapDays) * DAY].entries()) {
               const runId = await opened.ledger.alerts.startRun({ reason: 'manual', holder: 'prop', now });
@@ -160,7 +161,11 @@ for (const backend of BACKENDS) {
       const older = await record({ issuedAt: now - 2 * DAY, lifetimeMs: 3 * DAY, spiffeId });
       const newer = await record({ issuedAt: now - DAY, lifetimeMs: 3 * DAY, spiffeId });
       assert.deepEqual(await detect([{ withinMs: 2 * DAY, profiles: null }]), [], 'neither stopped renewing');
-      assert.deepEqual(await detect([{ withinMs: 2 * DAY, profiles: ['svid'] }]), [`${older.serial}@2d`, `${newer.serial}@2d`], 'in notAfter order');
+      assert.deepEqual(
+        await detect([{ withinMs: 2 * DAY, profiles: ['svid'] }]),
+        [`${older.serial}@2d`, `${newer.serial}@2d`],
+        'in notAfter order',
+      );
     });
   });
 }

@@ -29,7 +29,10 @@ for (const backend of BACKENDS) {
       const runId = await opened.ledger.alerts.startRun({ reason: 'manual', holder: 'h', now });
       assert.ok(runId !== null);
       const enqueued = await opened.ledger.alerts.enqueueExpiring({ runId, now, thresholds: week, targets, keyFor: alertKey });
-      assert.deepEqual(enqueued.map((a) => a.serial), [cert.serial]);
+      assert.deepEqual(
+        enqueued.map((a) => a.serial),
+        [cert.serial],
+      );
       return { runId, serial: cert.serial };
     }
 
@@ -37,7 +40,13 @@ for (const backend of BACKENDS) {
       const [waiting] = await opened.ledger.alerts.waitingDeliveries({ perRecipient: 10, limit: 10 });
       assert.ok(waiting !== undefined);
       const [id] = await opened.ledger.alerts.createMessages(runId, now, [
-        { channel: waiting.channel, recipient: waiting.recipient, kind: 'single', idempotencyKey: waiting.idempotencyKey, alertIds: [waiting.alertId] },
+        {
+          channel: waiting.channel,
+          recipient: waiting.recipient,
+          kind: 'single',
+          idempotencyKey: waiting.idempotencyKey,
+          alertIds: [waiting.alertId],
+        },
       ]);
       assert.ok(id !== undefined);
       return id;
@@ -73,13 +82,25 @@ for (const backend of BACKENDS) {
       assert.ok(first !== null, 'no run has finished yet');
       await alerts.finishRun(first, now + 5, 0);
       assert.equal(await alerts.lastFinishedRunStart(), now);
-      assert.equal(await alerts.startRun({ reason: 'catch-up', holder: 'a', now: now + 1_000, unlessFinishedSince: now + 1_000 - DAY }), null);
-      assert.equal(typeof (await alerts.startRun({ reason: 'catch-up', holder: 'a', now: now + DAY + 1, unlessFinishedSince: now + 1 })), 'number');
+      assert.equal(
+        await alerts.startRun({ reason: 'catch-up', holder: 'a', now: now + 1_000, unlessFinishedSince: now + 1_000 - DAY }),
+        null,
+      );
+      assert.equal(
+        typeof (await alerts.startRun({ reason: 'catch-up', holder: 'a', now: now + DAY + 1, unlessFinishedSince: now + 1 })),
+        'number',
+      );
     });
 
     it('enqueues a certificate once per threshold, with one waiting delivery per target', async () => {
       const { runId, serial } = await enqueueOne([mail, hook]);
-      const again = await opened.ledger.alerts.enqueueExpiring({ runId, now: now + 1, thresholds: week, targets: [mail, hook], keyFor: alertKey });
+      const again = await opened.ledger.alerts.enqueueExpiring({
+        runId,
+        now: now + 1,
+        thresholds: week,
+        targets: [mail, hook],
+        keyFor: alertKey,
+      });
       assert.deepEqual(again, []);
       const waiting = await opened.ledger.alerts.waitingDeliveries({ perRecipient: 10, limit: 10 });
       assert.deepEqual(
@@ -92,10 +113,13 @@ for (const backend of BACKENDS) {
       const page = await opened.ledger.alerts.list();
       assert.equal(page.items.length, 1);
       assert.equal(page.items[0]?.status, 'pending');
-      assert.deepEqual(page.items[0]?.deliveries.map((d) => [d.channel, d.status, d.messageKey]), [
-        ['mail', 'pending', null],
-        ['webhook', 'pending', null],
-      ]);
+      assert.deepEqual(
+        page.items[0]?.deliveries.map((d) => [d.channel, d.status, d.messageKey]),
+        [
+          ['mail', 'pending', null],
+          ['webhook', 'pending', null],
+        ],
+      );
     });
 
     it('refuses a malformed key or threshold and writes nothing', async () => {
@@ -107,7 +131,14 @@ for (const backend of BACKENDS) {
         (err: unknown) => isDomainError(err, 'malformed'),
       );
       await assert.rejects(
-        async () => opened.ledger.alerts.enqueueExpiring({ runId, now, thresholds: [{ withinMs: 0, profiles: null }], targets: [mail], keyFor: alertKey }),
+        async () =>
+          opened.ledger.alerts.enqueueExpiring({
+            runId,
+            now,
+            thresholds: [{ withinMs: 0, profiles: null }],
+            targets: [mail],
+            keyFor: alertKey,
+          }),
         (err: unknown) => isDomainError(err, 'malformed'),
       );
       assert.deepEqual((await opened.ledger.alerts.list()).items, []);
@@ -117,7 +148,13 @@ for (const backend of BACKENDS) {
       const { runId } = await enqueueOne();
       const [waiting] = await opened.ledger.alerts.waitingDeliveries({ perRecipient: 10, limit: 10 });
       assert.ok(waiting !== undefined);
-      const message = { channel: waiting.channel, recipient: waiting.recipient, kind: 'single' as const, idempotencyKey: waiting.idempotencyKey, alertIds: [waiting.alertId] };
+      const message = {
+        channel: waiting.channel,
+        recipient: waiting.recipient,
+        kind: 'single' as const,
+        idempotencyKey: waiting.idempotencyKey,
+        alertIds: [waiting.alertId],
+      };
       assert.equal((await opened.ledger.alerts.createMessages(runId, now, [message])).length, 1);
       await assert.rejects(
         async () => opened.ledger.alerts.createMessages(runId, now, [{ ...message, idempotencyKey: 'other' }]),
@@ -137,15 +174,27 @@ for (const backend of BACKENDS) {
       const ids = await opened.ledger.alerts.createMessages(
         runId,
         now,
-        waiting.map((w) => ({ channel: w.channel, recipient: w.recipient, kind: 'single' as const, idempotencyKey: w.idempotencyKey, alertIds: [w.alertId] })),
+        waiting.map((w) => ({
+          channel: w.channel,
+          recipient: w.recipient,
+          kind: 'single' as const,
+          idempotencyKey: w.idempotencyKey,
+          alertIds: [w.alertId],
+        })),
       );
       assert.equal(ids.length, 2);
       const webhookDue = await opened.ledger.alerts.dueMessages(now, 10, 'webhook');
-      assert.deepEqual(webhookDue.map((m) => [m.channel, m.recipient, m.kind, m.attempts]), [['webhook', hook.recipient, 'single', 0]]);
+      assert.deepEqual(
+        webhookDue.map((m) => [m.channel, m.recipient, m.kind, m.attempts]),
+        [['webhook', hook.recipient, 'single', 0]],
+      );
       const [message] = webhookDue;
       assert.ok(message !== undefined);
       const items = await opened.ledger.alerts.messageItems(message.id);
-      assert.deepEqual(items.map((i) => [i.serial, i.thresholdMs, i.idempotencyKey, i.notAfter]), [[serial, 7 * DAY, alertKey(serial, 7 * DAY), T0 + 90 * DAY]]);
+      assert.deepEqual(
+        items.map((i) => [i.serial, i.thresholdMs, i.idempotencyKey, i.notAfter]),
+        [[serial, 7 * DAY, alertKey(serial, 7 * DAY), T0 + 90 * DAY]],
+      );
       await opened.ledger.alerts.markSent(message.id, now + 10);
       await opened.ledger.alerts.markSent(message.id, now + 20);
       assert.deepEqual(await opened.ledger.alerts.dueMessages(now, 10, 'webhook'), []);
@@ -179,26 +228,49 @@ for (const backend of BACKENDS) {
       assert.equal(enqueued.length, 3);
       const first = enqueued[0];
       assert.ok(first !== undefined);
-      const [messageId] = await opened.ledger.alerts.createMessages(runId, now, [{ ...mail, kind: 'single', idempotencyKey: first.idempotencyKey, alertIds: [first.id] }]);
+      const [messageId] = await opened.ledger.alerts.createMessages(runId, now, [
+        { ...mail, kind: 'single', idempotencyKey: first.idempotencyKey, alertIds: [first.id] },
+      ]);
       assert.ok(messageId !== undefined);
       await opened.ledger.alerts.recordFailure(messageId, 'refused', null);
       const ids = enqueued.map((a) => a.id).sort((a, b) => b - a);
       const one = await opened.ledger.alerts.list({ limit: 2 });
-      assert.deepEqual(one.items.map((a) => a.id), ids.slice(0, 2));
+      assert.deepEqual(
+        one.items.map((a) => a.id),
+        ids.slice(0, 2),
+      );
       assert.equal(one.nextCursor, String(ids[1]));
       const two = await opened.ledger.alerts.list({ limit: 2, cursor: one.nextCursor ?? '' });
-      assert.deepEqual(two.items.map((a) => a.id), ids.slice(2));
+      assert.deepEqual(
+        two.items.map((a) => a.id),
+        ids.slice(2),
+      );
       assert.equal(two.nextCursor, null);
-      assert.deepEqual((await opened.ledger.alerts.list({ status: 'failed' })).items.map((a) => [a.id, a.lastError]), [[first.id, 'refused']]);
-      assert.deepEqual((await opened.ledger.alerts.list({ status: 'pending' })).items.map((a) => a.id), ids.filter((id) => id !== first.id));
+      assert.deepEqual(
+        (await opened.ledger.alerts.list({ status: 'failed' })).items.map((a) => [a.id, a.lastError]),
+        [[first.id, 'refused']],
+      );
+      assert.deepEqual(
+        (await opened.ledger.alerts.list({ status: 'pending' })).items.map((a) => a.id),
+        ids.filter((id) => id !== first.id),
+      );
       assert.deepEqual((await opened.ledger.alerts.list({ status: 'sent' })).items, []);
     });
 
     it('refuses a cursor it did not hand out, a limit out of range and an unknown status', async () => {
-      await assert.rejects(async () => opened.ledger.alerts.list({ cursor: 'abc' }), (err: unknown) => isDomainError(err, 'malformed'));
-      await assert.rejects(async () => opened.ledger.alerts.list({ limit: 0 }), (err: unknown) => isDomainError(err, 'malformed'));
+      await assert.rejects(
+        async () => opened.ledger.alerts.list({ cursor: 'abc' }),
+        (err: unknown) => isDomainError(err, 'malformed'),
+      );
+      await assert.rejects(
+        async () => opened.ledger.alerts.list({ limit: 0 }),
+        (err: unknown) => isDomainError(err, 'malformed'),
+      );
       const status = 'lost' as 'sent';
-      await assert.rejects(async () => opened.ledger.alerts.list({ status }), (err: unknown) => isDomainError(err, 'malformed'));
+      await assert.rejects(
+        async () => opened.ledger.alerts.list({ status }),
+        (err: unknown) => isDomainError(err, 'malformed'),
+      );
     });
   });
 }

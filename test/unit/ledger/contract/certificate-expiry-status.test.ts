@@ -19,17 +19,35 @@ for (const backend of BACKENDS) {
       const { ledger } = open();
       const profile = 'tls-server';
       // notAfter NOW - 3h, - 2h, - 1h: expired at NOW; notAfter NOW exactly: still valid.
-      const expired = [3, 1, 2].map((h) => makeRecord({ profile, spiffeId: null, notBefore: NOW - 10 * HOUR, issuedAt: NOW - 10 * HOUR + h, notAfter: NOW - h * HOUR }));
+      const expired = [3, 1, 2].map((h) =>
+        makeRecord({ profile, spiffeId: null, notBefore: NOW - 10 * HOUR, issuedAt: NOW - 10 * HOUR + h, notAfter: NOW - h * HOUR }),
+      );
       const boundary = makeRecord({ profile, spiffeId: null, notBefore: NOW - HOUR, issuedAt: NOW - HOUR, notAfter: NOW });
-      const valid = [boundary, ...Array.from({ length: 4 }, (_, i) => makeRecord({ profile, spiffeId: null, notBefore: NOW - HOUR, issuedAt: NOW - HOUR + i, notAfter: NOW + (i + 1) * HOUR }))];
-      const revokedExpired = makeRecord({ profile, spiffeId: null, notBefore: NOW - 10 * HOUR, issuedAt: NOW - 9 * HOUR, notAfter: NOW - 5 * HOUR });
+      const valid = [
+        boundary,
+        ...Array.from({ length: 4 }, (_, i) =>
+          makeRecord({ profile, spiffeId: null, notBefore: NOW - HOUR, issuedAt: NOW - HOUR + i, notAfter: NOW + (i + 1) * HOUR }),
+        ),
+      ];
+      const revokedExpired = makeRecord({
+        profile,
+        spiffeId: null,
+        notBefore: NOW - 10 * HOUR,
+        issuedAt: NOW - 9 * HOUR,
+        notAfter: NOW - 5 * HOUR,
+      });
       for (const record of [...expired, ...valid, revokedExpired]) await ledger.certificates.recordIssued(record);
       await ledger.certificates.revoke(revokedExpired.serial, 'superseded', NOW - 6 * HOUR);
 
       const serials = async (status: 'valid' | 'expired' | 'revoked'): Promise<string[]> =>
-        (await collectPages((q: { cursor?: string; limit: number; now: number; status: typeof status; profile: typeof profile }) => ledger.certificates.list(q), { now: NOW, status, profile, limit: 2 }, 20)).items.map(
-          (c) => c.serial,
-        );
+        (
+          await collectPages(
+            (q: { cursor?: string; limit: number; now: number; status: typeof status; profile: typeof profile }) =>
+              ledger.certificates.list(q),
+            { now: NOW, status, profile, limit: 2 },
+            20,
+          )
+        ).items.map((c) => c.serial);
       const byNotAfter = [...expired].sort((a, b) => a.notAfter - b.notAfter).map((c) => c.serial);
       assert.deepEqual(await serials('expired'), byNotAfter);
       assert.deepEqual(new Set(await serials('valid')), new Set(valid.map((c) => c.serial)));
@@ -43,7 +61,11 @@ for (const backend of BACKENDS) {
       for (const c of valid) assert.equal(shown.get(c.serial), 'valid');
       assert.equal(shown.get(revokedExpired.serial), 'revoked');
       // One millisecond later the boundary certificate has expired too.
-      assert.ok((await ledger.certificates.list({ now: NOW + 1, profile, status: 'expired', limit: 500 })).items.some((c) => c.serial === boundary.serial));
+      assert.ok(
+        (await ledger.certificates.list({ now: NOW + 1, profile, status: 'expired', limit: 500 })).items.some(
+          (c) => c.serial === boundary.serial,
+        ),
+      );
     });
 
     it('an expiry window asked for expired certificates matches nothing', async () => {

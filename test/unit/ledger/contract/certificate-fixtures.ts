@@ -48,7 +48,11 @@ export async function openCertificateLedger(backend: BackendUnderTest): Promise<
 }
 
 /** A fresh ledger on `backend` for the enclosing suite (or for each test with `each`), handed to `onOpen`. */
-export function useCertificateLedger(backend: BackendUnderTest, onOpen: (ledger: CertificateLedger) => void, options: { each?: boolean } = {}): void {
+export function useCertificateLedger(
+  backend: BackendUnderTest,
+  onOpen: (ledger: CertificateLedger) => void,
+  options: { each?: boolean } = {},
+): void {
   let ledger: CertificateLedger | undefined;
   (options.each === true ? beforeEach : before)(async () => {
     ledger = await openCertificateLedger(backend);

@@ -20,7 +20,9 @@ import { withRawSql } from './contract-fixtures.js';
 function migrationsBeforeCli(): string {
   const dir = mkdtempSync(join(tmpdir(), 'keysmith-pre-cli-'));
   mkdirSync(join(dir, 'postgres'));
-  const all = readdirSync(REPO_MIGRATIONS).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
+  const all = readdirSync(REPO_MIGRATIONS)
+    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+    .sort();
   const cli = all.findIndex((f) => f.endsWith('_cli.sql'));
   assert.ok(cli > 0, 'a *_cli.sql migration exists');
   for (const file of all.slice(0, cli)) {
@@ -54,16 +56,17 @@ for (const backend of BACKENDS) {
       try {
         await withRawSql(test.location, async (raw) => {
           for (const [i, hash] of HASHES.entries()) {
-            await raw.run('INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by, used_at) VALUES (?, ?, ?, ?, ?, ?)', [
-              hash,
-              `spiffe://keysmith.local/node/n${i}`,
-              NOW + 1000,
-              NOW + i,
-              'cli:old',
-              i === 0 ? NOW + 10 : null,
-            ]);
+            await raw.run(
+              'INSERT INTO join_tokens (token_hash, spiffe_id, expires_at, created_at, created_by, used_at) VALUES (?, ?, ?, ?, ?, ?)',
+              [hash, `spiffe://keysmith.local/node/n${i}`, NOW + 1000, NOW + i, 'cli:old', i === 0 ? NOW + 10 : null],
+            );
           }
-          await raw.run('INSERT INTO acme_eab_keys (key_id, hmac_key, created_at, created_by) VALUES (?, ?, ?, ?)', ['eab-old', randomBytes(32), NOW, 'cli:old']);
+          await raw.run('INSERT INTO acme_eab_keys (key_id, hmac_key, created_at, created_by) VALUES (?, ?, ?, ?)', [
+            'eab-old',
+            randomBytes(32),
+            NOW,
+            'cli:old',
+          ]);
         });
         // The old connection stays open (idle): another process upgrading a live ledger.
         const upgraded = await openLedgerBackend(test.location.kind === 'sqlite' ? test.location : { ...test.location, poolSize: 2 });
@@ -71,14 +74,29 @@ for (const backend of BACKENDS) {
           const rows = await withRawSql(test.location, (raw) =>
             raw.rows<TokenRow>('SELECT id, token_hash, spiffe_id, used_at, revoked_at FROM join_tokens ORDER BY created_at'),
           );
-          assert.deepEqual(rows.map((r) => r.token_hash), HASHES);
-          assert.deepEqual(rows.map((r) => r.spiffe_id), ['n0', 'n1', 'n2'].map((n) => `spiffe://keysmith.local/node/${n}`));
-          assert.deepEqual(rows.map((r) => r.used_at), [NOW + 10, null, null]);
-          assert.deepEqual(rows.map((r) => r.revoked_at), [null, null, null]);
+          assert.deepEqual(
+            rows.map((r) => r.token_hash),
+            HASHES,
+          );
+          assert.deepEqual(
+            rows.map((r) => r.spiffe_id),
+            ['n0', 'n1', 'n2'].map((n) => `spiffe://keysmith.local/node/${n}`),
+          );
+          assert.deepEqual(
+            rows.map((r) => r.used_at),
+            [NOW + 10, null, null],
+          );
+          assert.deepEqual(
+            rows.map((r) => r.revoked_at),
+            [null, null, null],
+          );
           for (const row of rows) assert.match(row.id, /^jt-[0-9a-f]{18}$/);
           assert.equal(new Set(rows.map((r) => r.id)).size, 3);
           const listed = await upgraded.ledger.joinTokens.list({ now: NOW });
-          assert.deepEqual(listed.items.map((t) => t.id), rows.map((r) => r.id));
+          assert.deepEqual(
+            listed.items.map((t) => t.id),
+            rows.map((r) => r.id),
+          );
           const key = await upgraded.ledger.acme.eabKeys.findEabKey('eab-old');
           assert.equal(key?.revokedAt, null);
           assert.equal(key?.createdBy, 'cli:old');

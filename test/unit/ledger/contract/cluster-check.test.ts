@@ -22,7 +22,9 @@ for (const backend of BACKENDS) {
         assert.deepEqual(await opened.ledger.clusterCheck.recordOrGet(first, 2_000), { value: first, isNew: false });
         assert.deepEqual(await opened.ledger.clusterCheck.recordOrGet(other, 3_000), { value: first, isNew: false });
         // Another node (or process) on the same ledger sees the same row.
-        const second = await openLedgerBackend(location.kind === 'sqlite' ? { kind: 'sqlite', path: location.path } : { kind: 'postgres', url: location.url });
+        const second = await openLedgerBackend(
+          location.kind === 'sqlite' ? { kind: 'sqlite', path: location.path } : { kind: 'postgres', url: location.url },
+        );
         try {
           assert.deepEqual(await second.ledger.clusterCheck.recordOrGet(other, 4_000), { value: first, isNew: false });
         } finally {
@@ -49,11 +51,16 @@ for (const backend of BACKENDS) {
 
     it('two nodes starting together on an empty ledger: one value wins, both get it back', async () => {
       const { opened, location, dispose } = await backend.open();
-      const second = await openLedgerBackend(location.kind === 'sqlite' ? { kind: 'sqlite', path: location.path } : { kind: 'postgres', url: location.url });
+      const second = await openLedgerBackend(
+        location.kind === 'sqlite' ? { kind: 'sqlite', path: location.path } : { kind: 'postgres', url: location.url },
+      );
       try {
         const a = new Uint8Array(randomBytes(32));
         const b = new Uint8Array(randomBytes(32));
-        const [fromA, fromB] = await Promise.all([opened.ledger.clusterCheck.recordOrGet(a, 1_000), second.ledger.clusterCheck.recordOrGet(b, 1_000)]);
+        const [fromA, fromB] = await Promise.all([
+          opened.ledger.clusterCheck.recordOrGet(a, 1_000),
+          second.ledger.clusterCheck.recordOrGet(b, 1_000),
+        ]);
         assert.deepEqual(fromA.value, fromB.value);
         assert.equal([fromA.isNew, fromB.isNew].filter(Boolean).length, 1);
         assert.deepEqual(fromA.value, fromA.isNew ? a : b);

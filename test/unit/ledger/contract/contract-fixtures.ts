@@ -44,7 +44,11 @@ export async function assertRejectsDomainError(run: () => unknown, kind: DomainE
 
 /** Every page of a keyset listing, following nextCursor; fails on a loop (more than `maxPages`). */
 export async function collectPages<Query extends { readonly cursor?: string }, Item>(
-  list: (query: Query) => Promise<{ readonly items: readonly Item[]; readonly nextCursor: string | null }> | { readonly items: readonly Item[]; readonly nextCursor: string | null },
+  list: (
+    query: Query,
+  ) =>
+    | Promise<{ readonly items: readonly Item[]; readonly nextCursor: string | null }>
+    | { readonly items: readonly Item[]; readonly nextCursor: string | null },
   query: Query,
   maxPages: number,
 ): Promise<{ items: Item[]; pages: number }> {

@@ -29,7 +29,9 @@ async function openNodes(backend: BackendUnderTest, count: number): Promise<{ no
     };
   }
   const database = await createTestDatabase('crlnum');
-  const nodes = await Promise.all(Array.from({ length: count }, () => openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 3 })));
+  const nodes = await Promise.all(
+    Array.from({ length: count }, () => openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 3 })),
+  );
   return {
     nodes,
     async dispose() {
@@ -69,7 +71,11 @@ for (const backend of BACKENDS) {
       const { opened, dispose } = await backend.open();
       try {
         for (const bad of [0, -1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER]) {
-          await assert.rejects(async () => opened.ledger.crlNumbers.next(bad), (err) => isDomainError(err, 'malformed'), String(bad));
+          await assert.rejects(
+            async () => opened.ledger.crlNumbers.next(bad),
+            (err) => isDomainError(err, 'malformed'),
+            String(bad),
+          );
         }
         assert.equal(await opened.ledger.crlNumbers.next(1), 1, 'nothing was taken by the refused calls');
       } finally {
@@ -102,8 +108,14 @@ for (const backend of BACKENDS) {
         // Every number after the jump is above it, and there are no gaps on either side of it.
         const below = all.filter((n) => n < 1_000).sort((a, b) => a - b);
         const above = all.filter((n) => n >= 1_000).sort((a, b) => a - b);
-        assert.deepEqual(below, Array.from({ length: below.length }, (_, i) => i + 1));
-        assert.deepEqual(above, Array.from({ length: above.length }, (_, i) => i + 1_000));
+        assert.deepEqual(
+          below,
+          Array.from({ length: below.length }, (_, i) => i + 1),
+        );
+        assert.deepEqual(
+          above,
+          Array.from({ length: above.length }, (_, i) => i + 1_000),
+        );
       } finally {
         await dispose();
       }

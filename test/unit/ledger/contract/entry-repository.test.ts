@@ -48,7 +48,7 @@ for (const backend of BACKENDS) {
   describe(`EntryRepository contract: ${backend.name}`, () => {
     const open = useBackend(backend);
 
-    it('fits the SVID front end\'s EntryStore port and lives in migration 0003', async () => {
+    it("fits the SVID front end's EntryStore port and lives in migration 0003", async () => {
       const { ledger, location } = open();
       const store: EntryStore = ledger.entries;
       assert.ok(store);
@@ -202,13 +202,17 @@ for (const backend of BACKENDS) {
       it('pages through every entry once in (createdAt, id) order at any page size', async () => {
         for (const limit of [1, 7, 100, 236, 237, 500]) {
           const { ids, pages } = await listAll(ledger, { limit });
-          assert.deepEqual(ids, all.map((entry) => entry.id), `limit ${limit}`);
+          assert.deepEqual(
+            ids,
+            all.map((entry) => entry.id),
+            `limit ${limit}`,
+          );
           // One row more than served is read, so a full last page already says there is no next one.
           assert.equal(pages, Math.ceil(all.length / limit), `limit ${limit}`);
         }
       });
 
-      it('orders ids bytewise, whatever the database\'s collation', async () => {
+      it("orders ids bytewise, whatever the database's collation", async () => {
         // Punctuation and case: a linguistic collation would put 'l-0' after 'lA' or ignore the '-'; bytes put '-' (0x2d) before 'A' (0x41) before 'a'.
         const ids = ['k~z', 'kA', 'k-b', 'ka', 'k.a', 'k_a'];
         for (const id of ids) await ledger.entries.create(newEntry({ id }), NOW - 1);
@@ -242,7 +246,10 @@ for (const backend of BACKENDS) {
         );
         const both = all.filter((entry) => entry.spiffeId === spiffeId && entry.parentId === parent);
         assert.ok(both.length > 0);
-        assert.deepEqual((await listAll(ledger, { spiffeId, parentId: parent })).ids, both.map((entry) => entry.id));
+        assert.deepEqual(
+          (await listAll(ledger, { spiffeId, parentId: parent })).ids,
+          both.map((entry) => entry.id),
+        );
         assert.deepEqual(await ledger.entries.list({ spiffeId: `${TD}/workload/none` }), { items: [], nextCursor: null });
       });
 
@@ -280,7 +287,11 @@ for (const backend of BACKENDS) {
 
       it('answers notFound for an unknown id', async () => {
         const { ledger } = open();
-        await assertRejectsDomainError(() => ledger.entries.update('missing-entry', { jwtTtlMs: 1000 }, NOW), 'notFound', /^no registration entry missing-entry$/);
+        await assertRejectsDomainError(
+          () => ledger.entries.update('missing-entry', { jwtTtlMs: 1000 }, NOW),
+          'notFound',
+          /^no registration entry missing-entry$/,
+        );
         await assertRejectsDomainError(() => ledger.entries.update('bad id', { jwtTtlMs: 1000 }, NOW), 'notFound');
       });
 

@@ -39,7 +39,9 @@ for (const backend of BACKENDS) {
       const batch = records(300);
       const seen = await Promise.all(
         batch.map((record) =>
-          committer.recordIssued(record).then(async () => (await ledger.rows('SELECT 1 AS one FROM certificates WHERE serial = ?', [record.serial])).length === 1),
+          committer
+            .recordIssued(record)
+            .then(async () => (await ledger.rows('SELECT 1 AS one FROM certificates WHERE serial = ?', [record.serial])).length === 1),
         ),
       );
       assert.ok(seen.every(Boolean));
@@ -75,7 +77,10 @@ for (const backend of BACKENDS) {
       const batch = records(50);
       const settled: string[] = [];
       await Promise.all(batch.map((record) => committer.recordIssued(record).then(() => settled.push(record.serial))));
-      assert.deepEqual(settled, batch.map((record) => record.serial));
+      assert.deepEqual(
+        settled,
+        batch.map((record) => record.serial),
+      );
     });
 
     it('lets the good rows of a batch land and rejects only the conflicting one with conflict', async () => {
@@ -97,7 +102,10 @@ for (const backend of BACKENDS) {
       });
       // One batch failed and rolled back; then one transaction per row.
       assert.deepEqual(batches, [10]);
-      assert.deepEqual(singles, batch.map((record) => record.serial));
+      assert.deepEqual(
+        singles,
+        batch.map((record) => record.serial),
+      );
       assert.deepEqual(committer.stats(), { transactions: 11, rowsCommitted: 9, rowsRejected: 1, batchRetries: 1, queued: 0 });
       for (const [index, record] of batch.entries()) {
         if (index === 4) continue;
@@ -113,7 +121,10 @@ for (const backend of BACKENDS) {
       const good = records(3);
       const bad = { ...makeRecord(), fingerprint: 'f'.repeat(64) };
       const outcomes = await Promise.allSettled([...good, bad].map((record) => committer.recordIssued(record)));
-      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+      );
       const [, , , rejected] = outcomes;
       assert.ok(rejected?.status === 'rejected' && isDomainError(rejected.reason, 'malformed'));
       assert.deepEqual(batches, [3]);
@@ -162,7 +173,10 @@ for (const backend of BACKENDS) {
       const closing = ledger.test.opened.ledger.close();
       const outcomes = await Promise.allSettled(pending);
       await closing;
-      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['rejected', 'rejected', 'rejected', 'rejected']);
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.status),
+        ['rejected', 'rejected', 'rejected', 'rejected'],
+      );
       const location = ledger.test.location;
       const reopened = await openLedgerBackend(location.kind === 'sqlite' ? location : { ...location, poolSize: 1 });
       try {

@@ -56,12 +56,12 @@ describe('PostgreSQL: one join token redeemed by several nodes at once', () => {
       await blocker.query('SELECT 1 FROM join_tokens WHERE token_hash = $1 FOR UPDATE', [tokenHash]);
       const racing = nodes.map((node, index) => node.joinTokens.redeem(tokenHash, NOW + 1 + index));
       let waiting = 0;
-      for (const started = Date.now(); Date.now() - started < WAIT_LIMIT_MS; ) {
+      for (const started = Date.now(); Date.now() - started < WAIT_LIMIT_MS;) {
         waiting = await waitingRedemptions(probe);
         if (waiting === NODES) break;
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       }
-      assert.equal(waiting, NODES, 'every node\'s redemption is waiting on the row at the same moment');
+      assert.equal(waiting, NODES, "every node's redemption is waiting on the row at the same moment");
       await blocker.query('COMMIT');
 
       const outcomes = await Promise.all(racing);

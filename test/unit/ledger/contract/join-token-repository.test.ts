@@ -51,7 +51,7 @@ for (const backend of BACKENDS) {
       );
     }
 
-    it('fits the SVID front end\'s JoinTokenStore port', () => {
+    it("fits the SVID front end's JoinTokenStore port", () => {
       const store: JoinTokenStore = open().ledger.joinTokens;
       assert.ok(store);
     });
@@ -100,18 +100,21 @@ for (const backend of BACKENDS) {
       it('keeps the node-path rule in SQL as well', async () => {
         await withRawSql(open().location, async (raw) => {
           const insert = (hash: string, spiffeId: string, id = `jt-${randomBytes(9).toString('hex')}`): Promise<number> =>
-            raw.run('INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by) VALUES (?, ?, ?, 2, 1, ?)', [id, hash, spiffeId, 'raw']);
+            raw.run('INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by) VALUES (?, ?, ?, 2, 1, ?)', [
+              id,
+              hash,
+              spiffeId,
+              'raw',
+            ]);
           await assert.rejects(insert(freshHash(), 'spiffe://keysmith.local/workload/node/x'), CHECK_FAILED);
           await assert.rejects(insert('ab'.repeat(31), NODE), CHECK_FAILED);
           // migrations/0008: the public id's shape, and a token redeemed or revoked, never both.
           await assert.rejects(insert(freshHash(), NODE, 'jt-XYZ'), CHECK_FAILED);
           await assert.rejects(
-            raw.run('INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by, used_at, revoked_at) VALUES (?, ?, ?, 2, 1, ?, 1, 1)', [
-              `jt-${randomBytes(9).toString('hex')}`,
-              freshHash(),
-              NODE,
-              'raw',
-            ]),
+            raw.run(
+              'INSERT INTO join_tokens (id, token_hash, spiffe_id, expires_at, created_at, created_by, used_at, revoked_at) VALUES (?, ?, ?, 2, 1, ?, 1, 1)',
+              [`jt-${randomBytes(9).toString('hex')}`, freshHash(), NODE, 'raw'],
+            ),
             CHECK_FAILED,
           );
         });
@@ -161,13 +164,20 @@ for (const backend of BACKENDS) {
           for (const [index, token] of tokens.entries()) {
             // Both ledgers ask for every token at once, in turn first; each asks twice.
             const nodes = index % 2 === 0 ? [ledger, second.ledger] : [second.ledger, ledger];
-            const asked = nodes.flatMap((node, n) => [node.joinTokens.redeem(token.tokenHash, NOW + 1 + n), node.joinTokens.redeem(token.tokenHash, NOW + 3 + n)]);
+            const asked = nodes.flatMap((node, n) => [
+              node.joinTokens.redeem(token.tokenHash, NOW + 1 + n),
+              node.joinTokens.redeem(token.tokenHash, NOW + 3 + n),
+            ]);
             const outcomes: JoinTokenRedemption[] = await Promise.all(asked);
             const wins = outcomes.filter((outcome) => outcome.ok);
             assert.equal(wins.length, 1, `token ${index}`);
             assert.deepEqual(
               outcomes.filter((outcome) => !outcome.ok),
-              [{ ok: false, reason: 'used' }, { ok: false, reason: 'used' }, { ok: false, reason: 'used' }],
+              [
+                { ok: false, reason: 'used' },
+                { ok: false, reason: 'used' },
+                { ok: false, reason: 'used' },
+              ],
             );
             const [win] = wins;
             assert.ok(win?.ok === true);
@@ -212,13 +222,25 @@ for (const backend of BACKENDS) {
         await ledger.certificates.recordIssued(certificate);
         const unredeemed = newToken();
         await ledger.joinTokens.create(unredeemed);
-        await assertRejectsDomainError(() => ledger.joinTokens.attachSerial(unredeemed.tokenHash, certificate.serial), 'conflict', /^the join token has not been redeemed$/);
-        await assertRejectsDomainError(() => ledger.joinTokens.attachSerial(freshHash(), certificate.serial), 'notFound', /^no such join token$/);
+        await assertRejectsDomainError(
+          () => ledger.joinTokens.attachSerial(unredeemed.tokenHash, certificate.serial),
+          'conflict',
+          /^the join token has not been redeemed$/,
+        );
+        await assertRejectsDomainError(
+          () => ledger.joinTokens.attachSerial(freshHash(), certificate.serial),
+          'notFound',
+          /^no such join token$/,
+        );
 
         const redeemed = newToken();
         await ledger.joinTokens.create(redeemed);
         assert.equal((await ledger.joinTokens.redeem(redeemed.tokenHash, NOW + 1)).ok, true);
-        await assertRejectsDomainError(() => ledger.joinTokens.attachSerial(redeemed.tokenHash, 'abcdef0123'), 'notFound', /^no certificate with serial abcdef0123 in the ledger$/);
+        await assertRejectsDomainError(
+          () => ledger.joinTokens.attachSerial(redeemed.tokenHash, 'abcdef0123'),
+          'notFound',
+          /^no certificate with serial abcdef0123 in the ledger$/,
+        );
         assert.equal((await ledger.joinTokens.find(redeemed.tokenHash))?.usedBySerial, null);
         await assertRejectsDomainError(() => ledger.joinTokens.attachSerial(redeemed.tokenHash, 'XYZ'), 'malformed');
       });

@@ -50,7 +50,10 @@ for (const backend of BACKENDS) {
         () => leases.acquire('alerts', 'a', now, 0),
         () => leases.renew('alerts', 'a', now, 1.5),
       ]) {
-        await assert.rejects(async () => attempt(), (err: unknown) => isDomainError(err, 'malformed'));
+        await assert.rejects(
+          async () => attempt(),
+          (err: unknown) => isDomainError(err, 'malformed'),
+        );
       }
       assert.equal(await leases.holderOf('alerts', now), undefined);
     });
@@ -67,11 +70,15 @@ describe('leases on PostgreSQL across nodes', () => {
         for (let round = 0; round < 20; round += 1) {
           // Each round starts after the previous lease expired, so every node may take it.
           const at = now + round * 10_000;
-          const won = await Promise.all(nodes.map((node, index) => node.ledger.leases.acquire('alerts', `node${index + 1}#${round}`, at, 5_000)));
+          const won = await Promise.all(
+            nodes.map((node, index) => node.ledger.leases.acquire('alerts', `node${index + 1}#${round}`, at, 5_000)),
+          );
           assert.equal(won.filter(Boolean).length, 1, `round ${round}: ${JSON.stringify(won)}`);
           const winner = won.indexOf(true);
           assert.equal(await nodes[0]?.ledger.leases.holderOf('alerts', at), `node${winner + 1}#${round}`);
-          const renewed = await Promise.all(nodes.map((node, index) => node.ledger.leases.renew('alerts', `node${index + 1}#${round}`, at + 1, 5_000)));
+          const renewed = await Promise.all(
+            nodes.map((node, index) => node.ledger.leases.renew('alerts', `node${index + 1}#${round}`, at + 1, 5_000)),
+          );
           assert.deepEqual(renewed, won, 'only the winner renews');
         }
       } finally {

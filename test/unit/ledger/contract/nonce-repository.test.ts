@@ -51,7 +51,12 @@ for (const backend of BACKENDS) {
 
     it('prunes expired rows oldest first, in batches of at most limit, and keeps the rest spent', async () => {
       await withNonces(backend, async (nonces) => {
-        for (const [id, expiresAt] of [['e100', 100], ['e200', 200], ['e300', 300], ['e400', 400]] as const) {
+        for (const [id, expiresAt] of [
+          ['e100', 100],
+          ['e200', 200],
+          ['e300', 300],
+          ['e400', 400],
+        ] as const) {
           assert.equal(await nonces.spend(id, NOW + expiresAt, NOW), true);
         }
         assert.equal(await nonces.pruneExpired(NOW + 300, 2), 2);

@@ -57,16 +57,26 @@ for (const backend of BACKENDS) {
       const made: JoinTokenRecord[] = [];
       for (let i = 0; i < 1_203; i++) made.push(newToken({ spiffeId, createdAt: NOW + Math.floor(i / 3), expiresAt: NOW + HOUR + i }));
       for (const token of made) await ledger.joinTokens.create(token);
-      const { items, pages } = await collectPages((q: Parameters<typeof ledger.joinTokens.list>[0]) => ledger.joinTokens.list(q), { now: NOW, spiffeId, limit: 500 }, 10);
+      const { items, pages } = await collectPages(
+        (q: Parameters<typeof ledger.joinTokens.list>[0]) => ledger.joinTokens.list(q),
+        { now: NOW, spiffeId, limit: 500 },
+        10,
+      );
       assert.equal(pages, 3);
       assert.equal(items.length, 1_203);
       const expected = [...made].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)).map((t) => t.id);
-      assert.deepEqual(items.map((t) => t.id), expected);
+      assert.deepEqual(
+        items.map((t) => t.id),
+        expected,
+      );
       for (const item of items) assert.deepEqual(Object.keys(item).sort(), SUMMARY_KEYS);
       const first = made[0];
       assert.ok(first !== undefined);
       const { tokenHash: _hash, ...summary } = first;
-      assert.deepEqual(items.find((t) => t.id === first.id), summary);
+      assert.deepEqual(
+        items.find((t) => t.id === first.id),
+        summary,
+      );
     });
 
     it('filters by status as redemption judges it: unused, used, expired (at expiresAt), revoked', async () => {
@@ -87,7 +97,10 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await ids('used'), [used.id]);
       assert.deepEqual(await ids('expired'), [expired.id]);
       assert.deepEqual(await ids('revoked'), [revoked.id]);
-      assert.deepEqual((await ledger.joinTokens.list({ now: NOW + 99, spiffeId, status: 'unused' })).items.map((t) => t.id), [unused.id, expired.id]);
+      assert.deepEqual(
+        (await ledger.joinTokens.list({ now: NOW + 99, spiffeId, status: 'unused' })).items.map((t) => t.id),
+        [unused.id, expired.id],
+      );
     });
 
     it('a revoked token is never redeemed; revoking twice, a used token or an unknown id is refused', async () => {
@@ -97,7 +110,11 @@ for (const backend of BACKENDS) {
       await ledger.joinTokens.revoke(token.id, NOW + 1);
       assert.deepEqual(await ledger.joinTokens.redeem(token.tokenHash, NOW + 2), { ok: false, reason: 'revoked' });
       assert.equal((await ledger.joinTokens.find(token.tokenHash))?.usedAt, null);
-      await assertRejectsDomainError(() => ledger.joinTokens.revoke(token.id, NOW + 3), 'conflict', new RegExp(`^join token ${token.id} is already revoked$`));
+      await assertRejectsDomainError(
+        () => ledger.joinTokens.revoke(token.id, NOW + 3),
+        'conflict',
+        new RegExp(`^join token ${token.id} is already revoked$`),
+      );
 
       const spent = newToken();
       await ledger.joinTokens.create(spent);
@@ -110,12 +127,20 @@ for (const backend of BACKENDS) {
         'conflict',
         new RegExp(`^join token ${spent.id} was already used \\(node certificate ${serial}: revoke that certificate instead\\)$`),
       );
-      await assertRejectsDomainError(() => ledger.joinTokens.revoke('jt-000000000000000000', NOW), 'notFound', /^no join token jt-000000000000000000$/);
+      await assertRejectsDomainError(
+        () => ledger.joinTokens.revoke('jt-000000000000000000', NOW),
+        'notFound',
+        /^no join token jt-000000000000000000$/,
+      );
       await assertRejectsDomainError(() => ledger.joinTokens.revoke('not-an-id', NOW), 'malformed');
     });
 
     it('refuses a cursor the listing did not hand out', async () => {
-      await assertRejectsDomainError(() => open().ledger.joinTokens.list({ now: NOW, cursor: 'eyJ0IjoxfQ' }), 'malformed', /^cursor is not one this listing handed out$/);
+      await assertRejectsDomainError(
+        () => open().ledger.joinTokens.list({ now: NOW, cursor: 'eyJ0IjoxfQ' }),
+        'malformed',
+        /^cursor is not one this listing handed out$/,
+      );
     });
   });
 
@@ -133,15 +158,33 @@ for (const backend of BACKENDS) {
       await ledger.acme.accounts.createAccount(newAccount({ eabKeyId: bound.keyId, createdAt: NOW + 10 }));
       await ledger.acme.eabKeys.revokeEabKey(revoked.keyId, NOW + 20);
 
-      const { items, pages } = await collectPages((q: { cursor?: string; limit: number }) => ledger.acme.eabKeys.listEabKeys(q), { limit: 3 }, 10);
+      const { items, pages } = await collectPages(
+        (q: { cursor?: string; limit: number }) => ledger.acme.eabKeys.listEabKeys(q),
+        { limit: 3 },
+        10,
+      );
       assert.equal(pages, 3);
-      assert.deepEqual(items.map((k) => k.keyId), keys.map((k) => k.keyId));
+      assert.deepEqual(
+        items.map((k) => k.keyId),
+        keys.map((k) => k.keyId),
+      );
       for (const item of items) assert.deepEqual(Object.keys(item).sort(), EAB_SUMMARY_KEYS);
-      assert.deepEqual(items[2], { keyId: revoked.keyId, createdAt: NOW + 2, createdBy: 'cli:tester', boundAccount: null, boundAt: null, revokedAt: NOW + 20 });
-      const ids = async (status: 'unbound' | 'bound' | 'revoked'): Promise<string[]> => (await ledger.acme.eabKeys.listEabKeys({ status, limit: 500 })).items.map((k) => k.keyId);
+      assert.deepEqual(items[2], {
+        keyId: revoked.keyId,
+        createdAt: NOW + 2,
+        createdBy: 'cli:tester',
+        boundAccount: null,
+        boundAt: null,
+        revokedAt: NOW + 20,
+      });
+      const ids = async (status: 'unbound' | 'bound' | 'revoked'): Promise<string[]> =>
+        (await ledger.acme.eabKeys.listEabKeys({ status, limit: 500 })).items.map((k) => k.keyId);
       assert.deepEqual(await ids('bound'), [bound.keyId]);
       assert.deepEqual(await ids('revoked'), [revoked.keyId]);
-      assert.deepEqual(await ids('unbound'), keys.filter((k) => k !== bound && k !== revoked).map((k) => k.keyId));
+      assert.deepEqual(
+        await ids('unbound'),
+        keys.filter((k) => k !== bound && k !== revoked).map((k) => k.keyId),
+      );
     });
 
     it('a revoked key binds no new account, and leaves no account behind', async () => {
@@ -149,7 +192,14 @@ for (const backend of BACKENDS) {
       const key = newEabKey();
       await ledger.acme.eabKeys.createEabKey(key);
       const summary = await ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 5);
-      assert.deepEqual(summary, { keyId: key.keyId, createdAt: NOW, createdBy: 'cli:tester', boundAccount: null, boundAt: null, revokedAt: NOW + 5 });
+      assert.deepEqual(summary, {
+        keyId: key.keyId,
+        createdAt: NOW,
+        createdBy: 'cli:tester',
+        boundAccount: null,
+        boundAt: null,
+        revokedAt: NOW + 5,
+      });
       assert.equal((await ledger.acme.eabKeys.findEabKey(key.keyId))?.revokedAt, NOW + 5);
       const account = newAccount({ eabKeyId: key.keyId });
       await assertRejectsDomainError(() => ledger.acme.accounts.createAccount(account), 'conflict');
@@ -165,7 +215,11 @@ for (const backend of BACKENDS) {
       const revoked = await ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 2);
       assert.equal(revoked.boundAccount, account.id);
       assert.equal((await ledger.acme.accounts.findAccount(account.id))?.status, 'valid');
-      await assertRejectsDomainError(() => ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 3), 'conflict', new RegExp(`^EAB key ${key.keyId} is already revoked$`));
+      await assertRejectsDomainError(
+        () => ledger.acme.eabKeys.revokeEabKey(key.keyId, NOW + 3),
+        'conflict',
+        new RegExp(`^EAB key ${key.keyId} is already revoked$`),
+      );
       await assertRejectsDomainError(() => ledger.acme.eabKeys.revokeEabKey('eab-none', NOW), 'notFound', /^no EAB key eab-none$/);
     });
   });

@@ -45,19 +45,38 @@ async function recordFixedRows(ledger: LedgerBackend): Promise<Fixed> {
   const responder = makeRecord({ ...shortLived, profile: 'ocsp-signer', spiffeId: null, sans: [] });
   const revokedUnexpired = makeRecord({ notBefore: NOW - HOUR, notAfter: NOW + 1000 * DAY, issuedAt: NOW });
   const revokedExpired = makeRecord({ notBefore: NOW - HOUR, notAfter: NOW + 2 * DAY, issuedAt: NOW });
-  for (const record of [root, intermediate, listener, responder, revokedUnexpired, revokedExpired]) await ledger.certificates.recordIssued(record);
+  for (const record of [root, intermediate, listener, responder, revokedUnexpired, revokedExpired])
+    await ledger.certificates.recordIssued(record);
   await ledger.certificates.revoke(revokedUnexpired.serial, 'keyCompromise', NOW);
   await ledger.certificates.revoke(revokedExpired.serial, 'superseded', NOW);
   await ledger.ocspResponders.record(responder.serial, WRAPPED_KEY, NOW);
-  return { root: root.serial, intermediate: intermediate.serial, listener: listener.serial, responder: responder.serial, revokedUnexpired: revokedUnexpired.serial, revokedExpired: revokedExpired.serial };
+  return {
+    root: root.serial,
+    intermediate: intermediate.serial,
+    listener: listener.serial,
+    responder: responder.serial,
+    revokedUnexpired: revokedUnexpired.serial,
+    revokedExpired: revokedExpired.serial,
+  };
 }
 
 /** One day of load at `now`: short-lived SVIDs, a redeemed and an unused join token, an ACME order, spent nonces, a delivered alert message. */
 async function oneDay(ledger: LedgerBackend, raw: RawSql, accountId: string, now: number, day: number): Promise<void> {
-  for (let i = 0; i < CERTS_PER_DAY; i++) await ledger.certificates.recordIssued(makeRecord({ notBefore: now - 60_000, notAfter: now + HOUR, issuedAt: now }));
+  for (let i = 0; i < CERTS_PER_DAY; i++)
+    await ledger.certificates.recordIssued(makeRecord({ notBefore: now - 60_000, notAfter: now + HOUR, issuedAt: now }));
   for (const isRedeemed of [true, false]) {
     const tokenHash = createHash('sha256').update(randomBytes(16)).digest('hex');
-    await ledger.joinTokens.create({ id: `jt-${randomBytes(9).toString('hex')}`, tokenHash, spiffeId: `spiffe://keysmith.local/node/n${day}`, expiresAt: now + 10 * 60_000, createdAt: now, createdBy: 'test', usedAt: null, usedBySerial: null, revokedAt: null });
+    await ledger.joinTokens.create({
+      id: `jt-${randomBytes(9).toString('hex')}`,
+      tokenHash,
+      spiffeId: `spiffe://keysmith.local/node/n${day}`,
+      expiresAt: now + 10 * 60_000,
+      createdAt: now,
+      createdBy: 'test',
+      usedAt: null,
+      usedBySerial: null,
+      revokedAt: null,
+    });
     if (isRedeemed) await ledger.joinTokens.redeem(tokenHash, now);
   }
   const authz = newAuthorization(accountId, `d${day}.example.test`, ['http-01'], { expiresAt: now + 2 * DAY, createdAt: now });
@@ -119,7 +138,10 @@ function expected(day: number, fixedCertificates: number): Counts {
   };
 }
 
-async function withLedger(backend: BackendUnderTest, use: (ledger: LedgerBackend, location: TestLedgerLocation) => Promise<void>): Promise<void> {
+async function withLedger(
+  backend: BackendUnderTest,
+  use: (ledger: LedgerBackend, location: TestLedgerLocation) => Promise<void>,
+): Promise<void> {
   const clock = new TestClock(NOW);
   const { opened, location, dispose } = await backend.open({ clock });
   try {
@@ -149,20 +171,20 @@ for (const backend of BACKENDS) {
             const after = await counts(raw);
             assert.deepEqual(after, expected(day, fixedAfter), `day ${day}`);
             assert.equal(report['certificates'], before.certificates - after.certificates, `day ${day}: the report counts what went`);
-            assert.equal(before.certificates, expected(day, fixedBefore).certificates + (day >= 11 ? CERTS_PER_DAY : 0), `day ${day}: before the pass`);
+            assert.equal(
+              before.certificates,
+              expected(day, fixedBefore).certificates + (day >= 11 ? CERTS_PER_DAY : 0),
+              `day ${day}: before the pass`,
+            );
             // The dry run counts what was eligible before the pass; certificates depend on no earlier step here.
             assert.equal(dryRun['certificates'], report['certificates'], `day ${day}: dry run`);
             assert.equal(report['join_tokens'], before.joinTokens - after.joinTokens);
             assert.equal(report['acme_orders'], before.orders - after.orders);
           }
-          const kept = await raw.rows<{ serial: string; status: string }>('SELECT serial, status FROM certificates WHERE serial IN (?, ?, ?, ?, ?, ?) ORDER BY serial', [
-            fixed.root,
-            fixed.intermediate,
-            fixed.listener,
-            fixed.responder,
-            fixed.revokedUnexpired,
-            fixed.revokedExpired,
-          ]);
+          const kept = await raw.rows<{ serial: string; status: string }>(
+            'SELECT serial, status FROM certificates WHERE serial IN (?, ?, ?, ?, ?, ?) ORDER BY serial',
+            [fixed.root, fixed.intermediate, fixed.listener, fixed.responder, fixed.revokedUnexpired, fixed.revokedExpired],
+          );
           assert.deepEqual(
             kept.map((row) => row.serial),
             [fixed.root, fixed.intermediate, fixed.listener, fixed.responder, fixed.revokedUnexpired].sort(),
@@ -192,7 +214,8 @@ for (const backend of BACKENDS) {
     it('stops a step after maxBatchesPerStep batches and finishes on the next pass', async () => {
       await withLedger(backend, async (ledger, location) => {
         await withRawSql(location, async (raw) => {
-          for (let i = 0; i < 25; i++) await ledger.certificates.recordIssued(makeRecord({ notBefore: NOW - HOUR, notAfter: NOW, issuedAt: NOW - HOUR }));
+          for (let i = 0; i < 25; i++)
+            await ledger.certificates.recordIssued(makeRecord({ notBefore: NOW - HOUR, notAfter: NOW, issuedAt: NOW - HOUR }));
           const policy = { periodMs: 0, batchSize: 10, maxBatchesPerStep: 2 };
           assert.equal((await pruneLedger(ledger.retention, policy, NOW))['certificates'], 20);
           assert.equal(await count(raw, 'certificates'), 5);
@@ -204,9 +227,18 @@ for (const backend of BACKENDS) {
 
     it('refuses a negative period and a batch outside 1..5000 with DomainError malformed, before any SQL', async () => {
       await withLedger(backend, async (ledger) => {
-        await assertRejectsDomainError(() => ledger.retention.pruneBatch('certificates', { now: NOW, periodMs: -1, limit: 10, keepSerials: [] }), 'malformed');
-        await assertRejectsDomainError(() => ledger.retention.pruneBatch('certificates', { now: NOW, periodMs: 0, limit: 0, keepSerials: [] }), 'malformed');
-        await assertRejectsDomainError(() => ledger.retention.pruneBatch('certificates', { now: NOW, periodMs: 0, limit: 5001, keepSerials: [] }), 'malformed');
+        await assertRejectsDomainError(
+          () => ledger.retention.pruneBatch('certificates', { now: NOW, periodMs: -1, limit: 10, keepSerials: [] }),
+          'malformed',
+        );
+        await assertRejectsDomainError(
+          () => ledger.retention.pruneBatch('certificates', { now: NOW, periodMs: 0, limit: 0, keepSerials: [] }),
+          'malformed',
+        );
+        await assertRejectsDomainError(
+          () => ledger.retention.pruneBatch('certificates', { now: NOW, periodMs: 0, limit: 5001, keepSerials: [] }),
+          'malformed',
+        );
       });
     });
   });

@@ -41,7 +41,12 @@ before(async () => {
   // The CA's own rows go to a throw-away SQLite ledger; only its key and Name matter here.
   const caLedger = openLedger({ path: join(caDir, 'ca-ledger.db') });
   try {
-    ({ material } = await initCertificateAuthority({ dataDir: caDir, trustDomain: 'example.org', store: caLedger.certificates, clock: new FixedClock(NOW) }));
+    ({ material } = await initCertificateAuthority({
+      dataDir: caDir,
+      trustDomain: 'example.org',
+      store: caLedger.certificates,
+      clock: new FixedClock(NOW),
+    }));
   } finally {
     caLedger.close();
   }
@@ -68,7 +73,11 @@ function plan(): { rows: Planned[]; expected: RevokedRow[] } {
   const expected: RevokedRow[] = [];
   for (let i = 0; i < 300; i++) {
     const isOther = i % 50 === 7;
-    const record = makeRecord({ issuer: isOther ? OTHER_ISSUER : issuerName, notBefore: NOW - 2 * HOUR, notAfter: i % 3 === 0 ? NOW - HOUR : NOW + HOUR });
+    const record = makeRecord({
+      issuer: isOther ? OTHER_ISSUER : issuerName,
+      notBefore: NOW - 2 * HOUR,
+      notAfter: i % 3 === 0 ? NOW - HOUR : NOW + HOUR,
+    });
     if (i % 5 !== 0 && !isOther) {
       rows.push({ record });
       continue;
@@ -87,7 +96,8 @@ async function seed(kind: 'sqlite' | 'postgres'): Promise<Seeded> {
     const path = join(dir, 'ledger.db');
     const ledger = openLedger({ path });
     ledger.certificates.recordIssuedMany(rows.map((row) => row.record));
-    for (const row of rows) if (row.revoked !== undefined) ledger.certificates.revoke(row.record.serial, row.revoked.reason, row.revoked.at);
+    for (const row of rows)
+      if (row.revoked !== undefined) ledger.certificates.revoke(row.record.serial, row.revoked.reason, row.revoked.at);
     ledger.close();
     return { location: { kind, path }, expected, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
   }
@@ -95,7 +105,8 @@ async function seed(kind: 'sqlite' | 'postgres'): Promise<Seeded> {
   const opened = await openLedgerBackend({ kind: 'postgres', url: database.url, poolSize: 2 });
   try {
     await opened.ledger.certificates.recordIssuedMany(rows.map((row) => row.record));
-    for (const row of rows) if (row.revoked !== undefined) await opened.ledger.certificates.revoke(row.record.serial, row.revoked.reason, row.revoked.at);
+    for (const row of rows)
+      if (row.revoked !== undefined) await opened.ledger.certificates.revoke(row.record.serial, row.revoked.reason, row.revoked.at);
   } finally {
     await opened.ledger.close();
   }
@@ -124,7 +135,10 @@ for (const backend of BACKENDS) {
         const rows = await reader.listing.revokedUnexpired(issuerName, NOW);
         assert.deepEqual([...rows].sort(bySerial), [...seeded.expected].sort(bySerial));
         const summary = await reader.listing.summary(issuerName, NOW);
-        assert.deepEqual(summary, { count: seeded.expected.length, lastRevokedAt: Math.max(...seeded.expected.map((row) => row.revokedAt)) });
+        assert.deepEqual(summary, {
+          count: seeded.expected.length,
+          lastRevokedAt: Math.max(...seeded.expected.map((row) => row.revokedAt)),
+        });
         assert.deepEqual(await reader.listing.summary('CN=nobody', NOW), { count: 0, lastRevokedAt: 0 });
       } finally {
         await reader.close();
@@ -133,7 +147,13 @@ for (const backend of BACKENDS) {
 
     it('builds, in the worker, a CRL that openssl reads with every revoked serial and nothing else', async () => {
       const { issuer } = crlIssuerFor(material);
-      const builder = new WorkerCrlBuilder({ ledger: seeded.location, issuerName, issuer, signingKey: material.intermediate.keyObject, shardCount: 1 });
+      const builder = new WorkerCrlBuilder({
+        ledger: seeded.location,
+        issuerName,
+        issuer,
+        signingKey: material.intermediate.keyObject,
+        shardCount: 1,
+      });
       try {
         const set = await builder.build({ now: NOW, thisUpdate: NOW, nextUpdate: NOW + 24 * HOUR, crlNumber: 42 });
         assert.equal(set.full.entries, seeded.expected.length);

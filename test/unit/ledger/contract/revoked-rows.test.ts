@@ -25,7 +25,11 @@ for (const backend of BACKENDS) {
     before(async () => {
       // Mostly valid rows, as a fleet ledger is; some revoked and live, some revoked and expired, some of another issuer.
       const records = Array.from({ length: 3000 }, (_, i) =>
-        makeRecord({ notBefore: NOW - 2 * HOUR, notAfter: i % 3 === 0 ? NOW - HOUR : NOW + HOUR, ...(i % 500 === 7 ? { issuer: OTHER_ISSUER } : {}) }),
+        makeRecord({
+          notBefore: NOW - 2 * HOUR,
+          notAfter: i % 3 === 0 ? NOW - HOUR : NOW + HOUR,
+          ...(i % 500 === 7 ? { issuer: OTHER_ISSUER } : {}),
+        }),
       );
       await ledger.certificates.recordIssuedMany(records);
       for (const [i, record] of records.entries()) {

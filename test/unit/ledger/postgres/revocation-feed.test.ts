@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { openLedgerBackend, PostgresDatabase, REVOCATION_CHANNEL, RevocationFeed, type FeedErrorContext, type PostgresLedger } from '../../../../src/ledger/index.js';
+import {
+  openLedgerBackend,
+  PostgresDatabase,
+  REVOCATION_CHANNEL,
+  RevocationFeed,
+  type FeedErrorContext,
+  type PostgresLedger,
+} from '../../../../src/ledger/index.js';
 import { adminDatabaseUrl, createTestDatabase, type TestDatabase } from '../../../helpers/postgres.js';
 import { HOUR, makeRecord } from '../ledger-fixtures.js';
 
@@ -76,7 +83,7 @@ async function allowConnections(allow: boolean): Promise<void> {
 /** The backends LISTENing on the channel in our database. */
 async function listeners(): Promise<number[]> {
   const rows = await sql.rows<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = $1 AND pid <> pg_backend_pid()",
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = $1 AND pid <> pg_backend_pid()',
     [`LISTEN ${REVOCATION_CHANNEL}`],
   );
   return rows.map((row) => row.pid);
@@ -138,7 +145,10 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     await until('the notification arrives', 1_000, () => deliveredAt.has(serial));
     const latencyMs = (deliveredAt.get(serial) ?? Number.POSITIVE_INFINITY) - committed;
     // The issue's bound: revocation reaches every node within one second.
-    assert.ok(latencyMs < 1_000, `delivered ${latencyMs.toFixed(1)} ms after commit (transaction took ${(committed - committedBefore).toFixed(1)} ms)`);
+    assert.ok(
+      latencyMs < 1_000,
+      `delivered ${latencyMs.toFixed(1)} ms after commit (transaction took ${(committed - committedBefore).toFixed(1)} ms)`,
+    );
     assert.deepEqual(current.delivered, [serial]);
   });
 
@@ -154,7 +164,9 @@ describe('RevocationFeed (LISTEN keysmith_revocations, catch-up poll)', () => {
     const { delivered } = current;
     await until('the second revocation arrives', 1_000, () => delivered.includes(kept));
     assert.deepEqual(current.delivered, [kept]);
-    assert.deepEqual(current.errors, [{ context: 'payload', message: `ignored a ${REVOCATION_CHANNEL} notification that is not a serial (23 characters)` }]);
+    assert.deepEqual(current.errors, [
+      { context: 'payload', message: `ignored a ${REVOCATION_CHANNEL} notification that is not a serial (23 characters)` },
+    ]);
   });
 
   it('catches up after the listening backend is killed (pg_terminate_backend): a revocation made while it was down arrives after the reconnect', async () => {

@@ -22,7 +22,8 @@ async function closedPort(): Promise<number> {
 
 describe('isUnavailable: which PostgreSQL failures mean "the database cannot be reached now"', () => {
   it('takes socket errors, class 08 connection exceptions, admin/crash shutdown, cannot_connect_now and too_many_connections', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']) assert.equal(isUnavailable(withCode(code)), true, code);
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE'])
+      assert.equal(isUnavailable(withCode(code)), true, code);
     for (const state of ['08000', '08001', '08003', '08004', '08006', '08P01', '57P01', '57P02', '57P03', '53300']) {
       assert.equal(isUnavailable(withCode(state)), true, state);
     }
@@ -33,12 +34,18 @@ describe('isUnavailable: which PostgreSQL failures mean "the database cannot be 
     assert.equal(isUnavailable(new Error('timeout exceeded when trying to connect')), true);
     assert.equal(isUnavailable(new Error('Client has encountered a connection error and is not queryable')), true);
     assert.equal(isUnavailable(new Error('Query read timeout')), true);
-    assert.equal(isUnavailable(new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') })), true);
+    assert.equal(
+      isUnavailable(
+        new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') }),
+      ),
+      true,
+    );
     assert.equal(isUnavailable(new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')], 'connect failed')), true);
   });
 
   it('leaves constraint violations, statement errors, timeouts of a statement and our own shutdown alone', () => {
-    for (const state of ['23505', '23503', '23514', '40001', '40P01', '42601', '42P01', '57014', '22P02']) assert.equal(isUnavailable(withCode(state)), false, state);
+    for (const state of ['23505', '23503', '23514', '40001', '40P01', '42601', '42P01', '57014', '22P02'])
+      assert.equal(isUnavailable(withCode(state)), false, state);
     assert.equal(isUnavailable(new Error('Cannot use a pool after calling end on the pool')), false);
     assert.equal(isUnavailable(new Error('Connection terminated')), false, 'the message pg gives when we end the client ourselves');
     assert.equal(isUnavailable(new Error('connection terminated unexpectedly, really')), false, 'only exact messages');
@@ -78,7 +85,10 @@ describe('PostgresDatabase turns connection failures into DomainError("unavailab
     url.port = String(await closedPort());
     const unreachable = new PostgresDatabase({ url: url.toString(), poolSize: 1, connectTimeoutMs: 1_000 });
     try {
-      await assert.rejects(unreachable.rows('SELECT 1'), (error: unknown) => isDomainError(error, 'unavailable') && isUnavailable(error.cause));
+      await assert.rejects(
+        unreachable.rows('SELECT 1'),
+        (error: unknown) => isDomainError(error, 'unavailable') && isUnavailable(error.cause),
+      );
       await assert.rejects(
         unreachable.transaction(async (tx) => tx.run('SELECT 1')),
         (error: unknown) => isDomainError(error, 'unavailable'),

@@ -424,7 +424,9 @@ describe('Reader and Writer', () => {
 
   it('fills in 1-, 2- and 3-byte length prefixes after the body is written', () => {
     const w = new Writer(2);
-    w.vector(1, (a) => a.u8(7)).vector(2, (b) => b.bytes(Buffer.alloc(300, 1))).vector(3, (c) => c.vector(1, (d) => d.u16(9)));
+    w.vector(1, (a) => a.u8(7))
+      .vector(2, (b) => b.bytes(Buffer.alloc(300, 1)))
+      .vector(3, (c) => c.vector(1, (d) => d.u16(9)));
     const out = Buffer.from(w.finish());
     assert.deepEqual(out.subarray(0, 2), Buffer.of(1, 7));
     assert.equal(out.readUInt16BE(2), 300);

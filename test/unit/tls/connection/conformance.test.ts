@@ -3,7 +3,15 @@ import { nodeCryptoProvider } from '../../../../src/tls/crypto/node-provider.js'
 import assert from 'node:assert/strict';
 import type { AlertName } from '../../../../src/tls/alert.js';
 import { ContentType, ExtensionType, HandshakeType, NamedGroup, SignatureScheme } from '../../../../src/tls/codec/enums.js';
-import { decodeClientKeyShares, decodeOfferedPsks, decodeServerKeyShare, encodeClientKeyShares, encodeOfferedPsks, encodeServerKeyShare, encodeU16List } from '../../../../src/tls/codec/extensions.js';
+import {
+  decodeClientKeyShares,
+  decodeOfferedPsks,
+  decodeServerKeyShare,
+  encodeClientKeyShares,
+  encodeOfferedPsks,
+  encodeServerKeyShare,
+  encodeU16List,
+} from '../../../../src/tls/codec/extensions.js';
 import { decodeClientHello, encodeClientHello } from '../../../../src/tls/codec/messages/client-hello.js';
 import { decodeServerHello, encodeServerHello, isHelloRetryRequest } from '../../../../src/tls/codec/messages/server-hello.js';
 import { suiteInfo } from '../../../../src/tls/crypto/suites.js';
@@ -32,7 +40,10 @@ import {
 
 function assertAlertSent(pair: TlsPair, sender: Side, alert: AlertName): void {
   const error = pair.errors[sender];
-  assert.ok(error !== undefined, `${sender} raised no error; client: ${pair.errors.client?.message}, server: ${pair.errors.server?.message}`);
+  assert.ok(
+    error !== undefined,
+    `${sender} raised no error; client: ${pair.errors.client?.message}, server: ${pair.errors.server?.message}`,
+  );
   assert.equal(error.alert, alert, `${sender}: ${error.message}`);
   assert.equal(error.isRemote, false);
   assert.deepEqual(pair.alertsSent(sender), [alert], `${sender} sends exactly one alert`);
@@ -50,7 +61,8 @@ function firstServerHello(pair: TlsPair): ReturnType<typeof decodeServerHello> {
 /** A ClientHello too big for one record, cut into records of at most 2^14 bytes (RFC 8446 §5.1). */
 function asRecords(message: Buffer, size = 2 ** 14): Buffer {
   const records: Buffer[] = [];
-  for (let at = 0; at < message.length; at += size) records.push(makeRecord(ContentType.handshake, message.subarray(at, at + size), 0x0301));
+  for (let at = 0; at < message.length; at += size)
+    records.push(makeRecord(ContentType.handshake, message.subarray(at, at + size), 0x0301));
   return Buffer.concat(records);
 }
 
@@ -58,7 +70,9 @@ describe('ClientHello.legacy_version (RFC 8446 §4.1.2, Appendix D.5)', () => {
   for (const version of [0x0000, 0x0102, 0x0200, 0x0300]) {
     const name = `0x${version.toString(16).padStart(4, '0')}`;
     it(`sends protocol_version for legacy_version ${name} even though supported_versions offers TLS 1.3 (RFC 8446 §4.1.2, D.5)`, () => {
-      const pair = new TlsPair({ tamper: onFlight('client-to-server', 0, (bytes) => rewriteClientHello(bytes, (h) => ({ ...h, legacyVersion: version }))) });
+      const pair = new TlsPair({
+        tamper: onFlight('client-to-server', 0, (bytes) => rewriteClientHello(bytes, (h) => ({ ...h, legacyVersion: version }))),
+      });
       pair.pump();
       assertAlertSent(pair, 'server', 'protocol_version');
       assert.equal(pair.errors.client?.alert, 'protocol_version');
@@ -67,7 +81,9 @@ describe('ClientHello.legacy_version (RFC 8446 §4.1.2, Appendix D.5)', () => {
   }
 
   it('answers legacy_version 0x0301 (TLS 1.0, tolerated as OpenSSL does) with a ServerHello: supported_versions decides (§4.2.1)', () => {
-    const pair = new TlsPair({ tamper: onFlight('client-to-server', 0, (bytes) => rewriteClientHello(bytes, (h) => ({ ...h, legacyVersion: 0x0301 }))) });
+    const pair = new TlsPair({
+      tamper: onFlight('client-to-server', 0, (bytes) => rewriteClientHello(bytes, (h) => ({ ...h, legacyVersion: 0x0301 }))),
+    });
     pair.pump();
     assert.equal(isHelloRetryRequest(firstServerHello(pair)), false);
     // The server hashed the edited ClientHello, the client its own: only the client fails, later, on the keys.
@@ -93,10 +109,12 @@ describe('ServerHello.legacy_version on our client (RFC 8446 §4.1.3, Appendix D
 });
 
 describe('Empty Handshake and Alert records (RFC 8446 §5.1, §5.4)', () => {
-  const replaceFirstProtected = (content: (r: WireRecord) => Buffer) => (_bytes: Buffer, records: readonly WireRecord[]): Buffer => {
-    const at = records.findIndex((r) => r.isProtected);
-    return Buffer.concat(records.map((r, i) => (i === at ? content(r) : r.raw)));
-  };
+  const replaceFirstProtected =
+    (content: (r: WireRecord) => Buffer) =>
+    (_bytes: Buffer, records: readonly WireRecord[]): Buffer => {
+      const at = records.findIndex((r) => r.isProtected);
+      return Buffer.concat(records.map((r, i) => (i === at ? content(r) : r.raw)));
+    };
 
   it('sends unexpected_message for a zero-length plaintext alert record (§5.4)', () => {
     const pair = new TlsPair();
@@ -107,7 +125,13 @@ describe('Empty Handshake and Alert records (RFC 8446 §5.1, §5.4)', () => {
 
   for (const padding of [0, 1, 100]) {
     it(`sends unexpected_message for an empty alert under the handshake keys, padding ${padding} (§5.4)`, () => {
-      const pair = new TlsPair({ tamper: onFlight('client-to-server', 1, replaceFirstProtected((r) => r.reseal(ContentType.alert, Buffer.alloc(0), padding))) });
+      const pair = new TlsPair({
+        tamper: onFlight(
+          'client-to-server',
+          1,
+          replaceFirstProtected((r) => r.reseal(ContentType.alert, Buffer.alloc(0), padding)),
+        ),
+      });
       pair.pump();
       assertAlertSent(pair, 'server', 'unexpected_message');
     });
@@ -130,7 +154,13 @@ describe('Empty Handshake and Alert records (RFC 8446 §5.1, §5.4)', () => {
   }
 
   it('sends unexpected_message for an empty handshake record under the handshake keys with padding (§5.4)', () => {
-    const pair = new TlsPair({ tamper: onFlight('client-to-server', 1, replaceFirstProtected((r) => r.reseal(ContentType.handshake, Buffer.alloc(0), 32))) });
+    const pair = new TlsPair({
+      tamper: onFlight(
+        'client-to-server',
+        1,
+        replaceFirstProtected((r) => r.reseal(ContentType.handshake, Buffer.alloc(0), 32)),
+      ),
+    });
     pair.pump();
     assertAlertSent(pair, 'server', 'unexpected_message');
   });
@@ -163,7 +193,11 @@ describe('Large ClientHello (RFC 8446 §4.1.2; OpenSSL accepts up to 131,396 byt
         const [original] = handshakeMessages(record!.subarray(5));
         const h = decodeClientHello(original!.body);
         // 32,713 unassigned code points, then two the server can sign with, last: the server must read to the end.
-        const schemes = [...Array.from({ length: 32_713 }, (_, i) => 0xfe00 - i), SignatureScheme.rsa_pss_rsae_sha256, SignatureScheme.ecdsa_secp256r1_sha256];
+        const schemes = [
+          ...Array.from({ length: 32_713 }, (_, i) => 0xfe00 - i),
+          SignatureScheme.rsa_pss_rsae_sha256,
+          SignatureScheme.ecdsa_secp256r1_sha256,
+        ];
         // Room for the list: signature_algorithms_cert and server_name go (the extensions block holds 2^16-1 bytes).
         const extensions = h.extensions
           .filter((e) => e.type !== ExtensionType.signature_algorithms_cert && e.type !== ExtensionType.server_name)
@@ -177,7 +211,10 @@ describe('Large ClientHello (RFC 8446 §4.1.2; OpenSSL accepts up to 131,396 byt
     assert.ok(size > 65_500, `ClientHello of ${size} bytes`);
     assert.equal(pair.errors.server?.isRemote ?? true, true, pair.errors.server?.message);
     assert.equal(isHelloRetryRequest(firstServerHello(pair)), false);
-    assert.ok(pair.sent.server.some((r) => r.isProtected && r.type === ContentType.handshake), 'the server sent its encrypted flight');
+    assert.ok(
+      pair.sent.server.some((r) => r.isProtected && r.type === ContentType.handshake),
+      'the server sent its encrypted flight',
+    );
   });
 
   it('answers a ClientHello filled to the brim (32,767 cipher suites, a 2^16-1-byte extensions block: 131,142 bytes) with a ServerHello', () => {
@@ -192,7 +229,10 @@ describe('Large ClientHello (RFC 8446 §4.1.2; OpenSSL accepts up to 131,396 byt
         const used = h.extensions.reduce((n, e) => n + 4 + e.data.length, 0);
         // padding (RFC 7685) fills the extensions block to 2^16-1 bytes; it goes before pre_shared_key, which we do not send.
         const extensions = [...h.extensions, { type: ExtensionType.padding, data: Buffer.alloc(0xffff - used - 4) }];
-        const message = frame(HandshakeType.client_hello, encodeClientHello({ ...h, legacySessionId: Buffer.alloc(32, 9), cipherSuites, extensions }));
+        const message = frame(
+          HandshakeType.client_hello,
+          encodeClientHello({ ...h, legacySessionId: Buffer.alloc(32, 9), cipherSuites, extensions }),
+        );
         size = message.length - 4;
         return asRecords(message);
       }),
@@ -216,7 +256,13 @@ describe('PSK identities tried per ClientHello (RFC 8446 §4.2.11; Go: maxClient
           const real = offered.identities[0]!;
           const junk = { identity: Buffer.alloc(real.identity.length, 0x6a), obfuscatedTicketAge: 0 };
           const identities = Array.from({ length: index + 1 }, (_, i) => (i === index ? real : junk));
-          return { type: e.type, data: encodeOfferedPsks(identities, identities.map(() => offered.binders[0]!)) };
+          return {
+            type: e.type,
+            data: encodeOfferedPsks(
+              identities,
+              identities.map(() => offered.binders[0]!),
+            ),
+          };
         }),
       })),
     );
@@ -234,7 +280,10 @@ describe('PSK identities tried per ClientHello (RFC 8446 §4.2.11; Go: maxClient
     const pair = new TlsPair({ serverConfig: first.serverConfig, session: first.session(), tamper: withTicketAt(5) });
     pair.pump();
     const hello = firstServerHello(pair);
-    assert.equal(hello.extensions.some((e) => e.type === ExtensionType.pre_shared_key), false);
+    assert.equal(
+      hello.extensions.some((e) => e.type === ExtensionType.pre_shared_key),
+      false,
+    );
     assert.notEqual(pair.errors.server?.isRemote, false, pair.errors.server?.message);
   });
 });
@@ -348,7 +397,10 @@ describe('Malformed key shares (RFC 8446 §4.2.8.1-§4.2.8.2, §7.4; RFC 7919 §
             const share = decodeServerKeyShare(e.data);
             return { type: e.type, data: encodeServerKeyShare({ group: share.group, keyExchange: bad(share.keyExchange) }) };
           });
-          return Buffer.concat([makeRecord(ContentType.handshake, frame(HandshakeType.server_hello, encodeServerHello({ ...hello, extensions }))), ...rest.map((r) => r.raw)]);
+          return Buffer.concat([
+            makeRecord(ContentType.handshake, frame(HandshakeType.server_hello, encodeServerHello({ ...hello, extensions }))),
+            ...rest.map((r) => r.raw),
+          ]);
         }),
       });
       pair.pump();

@@ -73,7 +73,10 @@ describe('ECDHE share validation before node:crypto (RFC 8446 §4.2.8.2, SP 800-
 });
 
 describe('X25519 and X448 shares (RFC 7748, RFC 8446 §7.4.2)', () => {
-  for (const [name, group, length] of [['X25519', NamedGroup.x25519, 32], ['X448', NamedGroup.x448, 56]] as const) {
+  for (const [name, group, length] of [
+    ['X25519', NamedGroup.x25519, 32],
+    ['X448', NamedGroup.x448, 56],
+  ] as const) {
     it(`${name}: two keys agree, and each public key is ${length} bytes`, () => {
       const a = nodeCryptoProvider.generateKeyExchange(group);
       const b = nodeCryptoProvider.generateKeyExchange(group);
@@ -82,8 +85,14 @@ describe('X25519 and X448 shares (RFC 7748, RFC 8446 §7.4.2)', () => {
     });
 
     it(`${name}: sends illegal_parameter for a share of the wrong length (§4.2.8.2)`, () => {
-      assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length - 1, 9)), 'illegal_parameter');
-      assertAlert(() => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length + 1, 9)), 'illegal_parameter');
+      assertAlert(
+        () => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length - 1, 9)),
+        'illegal_parameter',
+      );
+      assertAlert(
+        () => nodeCryptoProvider.generateKeyExchange(group).computeSharedSecret(Buffer.alloc(length + 1, 9)),
+        'illegal_parameter',
+      );
     });
 
     it(`${name}: sends illegal_parameter for low-order shares, whose shared secret is all zeros (RFC 7748 §6, RFC 8446 §7.4.2)`, () => {

@@ -63,7 +63,14 @@ const serverFinished = {
 
 describe('Handshake proof values (handshake/peer.ts)', () => {
   it('gives a FinishedVerified for the server Finished of RFC 8448 §3, naming the peer it checked', () => {
-    const proof = verifyPeerFinished(nodeCryptoProvider, serverFinished.verifyData, aes128(), serverFinished.baseKey, serverFinished.transcriptHash, 'server');
+    const proof = verifyPeerFinished(
+      nodeCryptoProvider,
+      serverFinished.verifyData,
+      aes128(),
+      serverFinished.baseKey,
+      serverFinished.transcriptHash,
+      'server',
+    );
     assert.ok(proof instanceof FinishedVerified);
     assert.equal(proof.peer, 'server');
   });
@@ -71,7 +78,12 @@ describe('Handshake proof values (handshake/peer.ts)', () => {
   it('answers a Finished one bit off with decrypt_error, not a proof (RFC 8446 §4.4.4)', () => {
     const flipped = Buffer.from(serverFinished.verifyData);
     flipped[31] = (flipped[31] ?? 0) ^ 0x01;
-    assert.equal(alertOf(() => verifyPeerFinished(nodeCryptoProvider, flipped, aes128(), serverFinished.baseKey, serverFinished.transcriptHash, 'server')), 'decrypt_error');
+    assert.equal(
+      alertOf(() =>
+        verifyPeerFinished(nodeCryptoProvider, flipped, aes128(), serverFinished.baseKey, serverFinished.transcriptHash, 'server'),
+      ),
+      'decrypt_error',
+    );
   });
 
   it('gives a BinderVerified for the PSK binder of RFC 8448 §4, carrying the identity index', () => {
@@ -84,19 +96,37 @@ describe('Handshake proof values (handshake/peer.ts)', () => {
     assert.equal(proof.index, 0);
     const wrong = Buffer.from(binder);
     wrong[0] = (wrong[0] ?? 0) ^ 0x80;
-    assert.equal(alertOf(() => verifyPskBinder(nodeCryptoProvider, early, s4.bytes(step, 'binder hash (32 octets)'), wrong, 0)), 'decrypt_error');
+    assert.equal(
+      alertOf(() => verifyPskBinder(nodeCryptoProvider, early, s4.bytes(step, 'binder hash (32 octets)'), wrong, 0)),
+      'decrypt_error',
+    );
   });
 
   it('refuses to make a proof without the check: a forged token is internal_error', () => {
     // The compiler already refuses any token but the module's own (its type is a unique symbol); the cast is the forgery.
     const forged = Symbol('handshake proof') as never;
-    assert.equal(alertOf(() => new FinishedVerified(forged, 'client')), 'internal_error');
-    assert.equal(alertOf(() => new BinderVerified(forged, 0)), 'internal_error');
-    assert.equal(alertOf(() => new ChainVerified(forged, undefined as never)), 'internal_error');
-    assert.equal(alertOf(() => new SignatureVerified(forged, undefined as never)), 'internal_error');
+    assert.equal(
+      alertOf(() => new FinishedVerified(forged, 'client')),
+      'internal_error',
+    );
+    assert.equal(
+      alertOf(() => new BinderVerified(forged, 0)),
+      'internal_error',
+    );
+    assert.equal(
+      alertOf(() => new ChainVerified(forged, undefined as never)),
+      'internal_error',
+    );
+    assert.equal(
+      alertOf(() => new SignatureVerified(forged, undefined as never)),
+      'internal_error',
+    );
   });
 
   it('makes no ChainVerified without a verifier: a config that verifies nothing is our bug, internal_error', () => {
-    assert.equal(alertOf(() => verifyPeerChain(undefined, [Buffer.from([0x30, 0x00])], { role: 'client' })), 'internal_error');
+    assert.equal(
+      alertOf(() => verifyPeerChain(undefined, [Buffer.from([0x30, 0x00])], { role: 'client' })),
+      'internal_error',
+    );
   });
 });

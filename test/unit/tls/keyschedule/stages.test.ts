@@ -65,7 +65,15 @@ const handshake = early.toHandshakeSecret(sharedSecret);
 const master = handshake.toMasterSecret();
 const hashChSh = transcriptOf(clientHello, serverHello);
 const hashChSf = transcriptOf(clientHello, serverHello, encryptedExtensions, certificate, certificateVerify, serverFinished);
-const hashChCf = transcriptOf(clientHello, serverHello, encryptedExtensions, certificate, certificateVerify, serverFinished, clientFinished);
+const hashChCf = transcriptOf(
+  clientHello,
+  serverHello,
+  encryptedExtensions,
+  certificate,
+  certificateVerify,
+  serverFinished,
+  clientFinished,
+);
 
 interface TicketFields {
   readonly lifetime: number;
@@ -177,7 +185,12 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
   it('hashes ClientHello and ServerHello into the transcript hash of RFC 8448 §3', () => {
     assert.deepEqual(hashChSh, s3.bytes('{server}  derive secret "tls13 c hs traffic"', 'hash (32 octets)'));
     assert.deepEqual(hashChSh, s3.bytes('{server}  derive secret "tls13 s hs traffic"', 'hash (32 octets)'));
-    assert.deepEqual(hashChSh, createHash(HASH).update(Buffer.concat([clientHello, serverHello])).digest());
+    assert.deepEqual(
+      hashChSh,
+      createHash(HASH)
+        .update(Buffer.concat([clientHello, serverHello]))
+        .digest(),
+    );
   });
 
   it('derives c hs traffic as in RFC 8448 §3', () => {
@@ -221,7 +234,10 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(baseKey, handshake.serverHandshakeTrafficSecret(hashChSh));
     assert.deepEqual(s3.bytes(step, 'hash (0 octets)'), Buffer.alloc(0));
     // finished_key = HKDF-Expand-Label(BaseKey, "finished", "", Hash.length) (RFC 8446 §4.4.4)
-    assert.deepEqual(expandLabel(nodeCryptoProvider, HASH, baseKey, 'finished', Buffer.alloc(0), 32), s3.bytes(step, 'expanded (32 octets)'));
+    assert.deepEqual(
+      expandLabel(nodeCryptoProvider, HASH, baseKey, 'finished', Buffer.alloc(0), 32),
+      s3.bytes(step, 'expanded (32 octets)'),
+    );
     assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, baseKey, s3.bytes(step, 'info (18 octets)'), 32), s3.bytes(step, 'expanded'));
     const transcript = transcriptOf(clientHello, serverHello, encryptedExtensions, certificate, certificateVerify);
     const verifyData = finishedVerifyData(nodeCryptoProvider, HASH, baseKey, transcript);
@@ -251,19 +267,28 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     const step = '{server}  derive secret "tls13 c ap traffic"';
     assert.deepEqual(s3.bytes(step, 'PRK'), master.secret);
     assert.deepEqual(master.clientApplicationTrafficSecret(hashChSf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(
+      hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32),
+      s3.bytes(step, 'expanded'),
+    );
   });
 
   it('derives s ap traffic as in RFC 8448 §3', () => {
     const step = '{server}  derive secret "tls13 s ap traffic"';
     assert.deepEqual(master.serverApplicationTrafficSecret(hashChSf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(
+      hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (54 octets)'), 32),
+      s3.bytes(step, 'expanded'),
+    );
   });
 
   it('derives exp master as in RFC 8448 §3', () => {
     const step = '{server}  derive secret "tls13 exp master"';
     assert.deepEqual(master.exporterMasterSecret(hashChSf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(
+      hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32),
+      s3.bytes(step, 'expanded'),
+    );
   });
 
   it('derives the server and client application keys and IVs as in RFC 8448 §3', () => {
@@ -286,7 +311,10 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     const step = '{client}  calculate finished "tls13 finished"';
     const baseKey = s3.bytes(step, 'PRK (32 octets)');
     assert.deepEqual(baseKey, handshake.clientHandshakeTrafficSecret(hashChSh));
-    assert.deepEqual(expandLabel(nodeCryptoProvider, HASH, baseKey, 'finished', Buffer.alloc(0), 32), s3.bytes(step, 'expanded (32 octets)'));
+    assert.deepEqual(
+      expandLabel(nodeCryptoProvider, HASH, baseKey, 'finished', Buffer.alloc(0), 32),
+      s3.bytes(step, 'expanded (32 octets)'),
+    );
     const verifyData = finishedVerifyData(nodeCryptoProvider, HASH, baseKey, hashChSf);
     assert.deepEqual(verifyData, s3.bytes(step, 'finished (32 octets)'));
     assert.deepEqual(finishedMessage(verifyData), clientFinished);
@@ -297,7 +325,10 @@ describe('RFC 8448 §3 key schedule (simple 1-RTT handshake)', () => {
     assert.deepEqual(s3.bytes(step, 'PRK'), master.secret);
     assert.deepEqual(hashChCf, s3.bytes(step, 'hash (32 octets)'));
     assert.deepEqual(master.resumptionMasterSecret(hashChCf), s3.bytes(step, 'expanded (32 octets)'));
-    assert.deepEqual(hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32), s3.bytes(step, 'expanded'));
+    assert.deepEqual(
+      hkdfExpand(nodeCryptoProvider, HASH, master.secret, s3.bytes(step, 'info (52 octets)'), 32),
+      s3.bytes(step, 'expanded'),
+    );
   });
 
   it('derives the resumption PSK from res master and the ticket nonce as in RFC 8448 §3', () => {
@@ -326,7 +357,7 @@ describe('RFC 8448 §4 key schedule (resumed 0-RTT handshake)', () => {
   const sentClientHello = s4.bytes('{client}  send handshake record', 'payload (512 octets)');
   const offered = findOfferedPsk(sentClientHello);
 
-  it('derives §4\'s PSK from §3\'s res master and ticket nonce (RFC 8448 §3, §4)', () => {
+  it("derives §4's PSK from §3's res master and ticket nonce (RFC 8448 §3, §4)", () => {
     assert.deepEqual(psk, s4.bytes('{client}  extract secret "early"', 'IKM (32 octets)'));
   });
 
@@ -335,7 +366,7 @@ describe('RFC 8448 §4 key schedule (resumed 0-RTT handshake)', () => {
     assert.deepEqual(resumedEarly.secret, s4.bytes('{client}  extract secret "early"', 'secret (32 octets)'));
   });
 
-  it('offers §3\'s ticket as the PSK identity in §4\'s ClientHello (RFC 8448 §4)', () => {
+  it("offers §3's ticket as the PSK identity in §4's ClientHello (RFC 8448 §4)", () => {
     assert.deepEqual(offered.identity, ticket.ticket);
   });
 
@@ -351,11 +382,19 @@ describe('RFC 8448 §4 key schedule (resumed 0-RTT handshake)', () => {
     assert.deepEqual(transcriptOf(prefix), s4.bytes('{client}  calculate PSK binder', 'binder hash (32 octets)'));
   });
 
-  it('computes the PSK binder carried in §4\'s ClientHello as finishedVerifyData over the truncated hello (RFC 8446 §4.2.11.2)', () => {
+  it("computes the PSK binder carried in §4's ClientHello as finishedVerifyData over the truncated hello (RFC 8446 §4.2.11.2)", () => {
     const step = '{client}  calculate PSK binder';
     const binderKey = resumedEarly.binderKey('res');
-    assert.deepEqual(expandLabel(nodeCryptoProvider, HASH, binderKey, 'finished', Buffer.alloc(0), 32), s4.bytes(step, 'expanded (32 octets)'));
-    const binder = finishedVerifyData(nodeCryptoProvider, HASH, binderKey, transcriptOf(sentClientHello.subarray(0, offered.truncatedLength)));
+    assert.deepEqual(
+      expandLabel(nodeCryptoProvider, HASH, binderKey, 'finished', Buffer.alloc(0), 32),
+      s4.bytes(step, 'expanded (32 octets)'),
+    );
+    const binder = finishedVerifyData(
+      nodeCryptoProvider,
+      HASH,
+      binderKey,
+      transcriptOf(sentClientHello.subarray(0, offered.truncatedLength)),
+    );
     assert.deepEqual(binder, s4.bytes(step, 'finished (32 octets)'));
     assert.deepEqual(binder, offered.binder);
   });
@@ -409,7 +448,10 @@ describe('Rfc8448Trace (the vector loader these tests rely on)', () => {
 
   it('joins a wrapped step heading', () => {
     const trace = new Rfc8448Trace(sample);
-    assert.equal(trace.stepsNamed('{client}  derive read traffic keys for handshake data (same as server handshake data write traffic keys)').length, 1);
+    assert.equal(
+      trace.stepsNamed('{client}  derive read traffic keys for handshake data (same as server handshake data write traffic keys)').length,
+      1,
+    );
   });
 
   it('fails loudly on a missing step, a missing field, a wrong size or a short hex run', () => {

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ExtensionType } from '../../../../src/tls/codec/enums.js';
 import { encodeU16List } from '../../../../src/tls/codec/extensions.js';
-import { decodeCertificateRequest, encodeCertificateRequest, type CertificateRequest } from '../../../../src/tls/codec/messages/certificate-request.js';
+import {
+  decodeCertificateRequest,
+  encodeCertificateRequest,
+  type CertificateRequest,
+} from '../../../../src/tls/codec/messages/certificate-request.js';
 import {
   assertAlert,
   buffer,
@@ -47,7 +51,10 @@ describe('CertificateRequest codec (RFC 8446 §4.3.2)', () => {
   it('sends illegal_parameter for a duplicated extension (§4.2)', () => {
     fc.assert(
       fc.property(request, (m) => {
-        assertAlert(() => decodeCertificateRequest(encodeCertificateRequest({ ...m, extensions: [m.extensions[0]!, ...m.extensions] })), 'illegal_parameter');
+        assertAlert(
+          () => decodeCertificateRequest(encodeCertificateRequest({ ...m, extensions: [m.extensions[0]!, ...m.extensions] })),
+          'illegal_parameter',
+        );
       }),
       { numRuns: RUNS / 2 },
     );

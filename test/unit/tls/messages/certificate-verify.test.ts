@@ -2,7 +2,11 @@ import '../../../helpers/fast-check-seed.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeCertificateVerify, encodeCertificateVerify, type CertificateVerify } from '../../../../src/tls/codec/messages/certificate-verify.js';
+import {
+  decodeCertificateVerify,
+  encodeCertificateVerify,
+  type CertificateVerify,
+} from '../../../../src/tls/codec/messages/certificate-verify.js';
 import {
   assertAlert,
   buffer,
@@ -34,7 +38,8 @@ describe('CertificateVerify codec (RFC 8446 §4.4.3)', () => {
   it('decodes no strict prefix (Go: TestMarshalUnmarshal)', () => checkNoStrictPrefix(codec));
   it('refuses trailing bytes with decode_error (§4)', () => checkTrailingRejected(codec));
   it('answers random bytes only with decode_error or illegal_parameter', () => checkRandomInput(codec));
-  it('answers mutated CertificateVerify messages only with TlsAlertErrors, and re-encodes whatever it accepts', () => checkMutatedInput(codec));
+  it('answers mutated CertificateVerify messages only with TlsAlertErrors, and re-encodes whatever it accepts', () =>
+    checkMutatedInput(codec));
 
   it('sends decode_error for an empty signature (§4.4.3: <0..2^16-1> in the RFC, but no scheme signs with 0 bytes)', () => {
     assertAlert(() => decodeCertificateVerify(Buffer.of(0x04, 0x03, 0, 0)), 'decode_error');

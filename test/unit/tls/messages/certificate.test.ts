@@ -59,10 +59,13 @@ describe('Certificate codec (RFC 8446 §4.4.2)', () => {
 
   it('sends illegal_parameter for a duplicated extension in a CertificateEntry (§4.2)', () => {
     fc.assert(
-      fc.property(certificate.filter((m) => m.entries.some((e) => e.extensions.length > 0)), (m) => {
-        const entries = m.entries.map((e) => (e.extensions.length > 0 ? { ...e, extensions: [...e.extensions, e.extensions[0]!] } : e));
-        assertAlert(() => decodeCertificate(encodeCertificate({ ...m, entries })), 'illegal_parameter');
-      }),
+      fc.property(
+        certificate.filter((m) => m.entries.some((e) => e.extensions.length > 0)),
+        (m) => {
+          const entries = m.entries.map((e) => (e.extensions.length > 0 ? { ...e, extensions: [...e.extensions, e.extensions[0]!] } : e));
+          assertAlert(() => decodeCertificate(encodeCertificate({ ...m, entries })), 'illegal_parameter');
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });

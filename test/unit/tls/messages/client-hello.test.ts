@@ -33,7 +33,10 @@ const clientHello: fc.Arbitrary<ClientHello> = fc
   })
   .map((h) => ({
     ...h,
-    extensions: [...h.extensions.filter((e) => e.type !== ExtensionType.pre_shared_key), ...h.extensions.filter((e) => e.type === ExtensionType.pre_shared_key)],
+    extensions: [
+      ...h.extensions.filter((e) => e.type !== ExtensionType.pre_shared_key),
+      ...h.extensions.filter((e) => e.type === ExtensionType.pre_shared_key),
+    ],
   }));
 
 /** Offset of the extensions block: a hello cut exactly there is one without extensions. */
@@ -82,10 +85,12 @@ describe('ClientHello codec (RFC 8446 §4.1.2)', () => {
   });
 
   it('round-trips random ClientHellos', () => checkRoundTrip(codec));
-  it('decodes no strict prefix except the one ending right before the extensions block (Go: TestMarshalUnmarshal)', () => checkNoStrictPrefix(codec));
+  it('decodes no strict prefix except the one ending right before the extensions block (Go: TestMarshalUnmarshal)', () =>
+    checkNoStrictPrefix(codec));
   it('refuses trailing bytes after the extensions block with decode_error (§4)', () => checkTrailingRejected(codec));
   it('answers random bytes only with decode_error or illegal_parameter', () => checkRandomInput(codec));
-  it('answers mutated ClientHellos only with decode_error or illegal_parameter, and re-encodes whatever it accepts', () => checkMutatedInput(codec));
+  it('answers mutated ClientHellos only with decode_error or illegal_parameter, and re-encodes whatever it accepts', () =>
+    checkMutatedInput(codec));
 
   it('decodes a hello that stops before the extensions block as one without extensions (so the server can say protocol_version)', () => {
     fc.assert(
@@ -99,23 +104,32 @@ describe('ClientHello codec (RFC 8446 §4.1.2)', () => {
 
   it('sends illegal_parameter for a duplicated extension (§4.2)', () => {
     fc.assert(
-      fc.property(clientHello.filter((h) => h.extensions.some((e) => e.type !== ExtensionType.pre_shared_key)), fc.nat(), (h, pick) => {
-        const candidates = h.extensions.filter((e) => e.type !== ExtensionType.pre_shared_key);
-        const dup = candidates[pick % candidates.length]!;
-        const extensions = [dup, ...h.extensions];
-        assertAlert(() => decodeClientHello(encodeClientHello({ ...h, extensions })), 'illegal_parameter');
-      }),
+      fc.property(
+        clientHello.filter((h) => h.extensions.some((e) => e.type !== ExtensionType.pre_shared_key)),
+        fc.nat(),
+        (h, pick) => {
+          const candidates = h.extensions.filter((e) => e.type !== ExtensionType.pre_shared_key);
+          const dup = candidates[pick % candidates.length]!;
+          const extensions = [dup, ...h.extensions];
+          assertAlert(() => decodeClientHello(encodeClientHello({ ...h, extensions })), 'illegal_parameter');
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });
 
   it('sends illegal_parameter when pre_shared_key is not the last extension (§4.2.11)', () => {
     fc.assert(
-      fc.property(clientHello, buffer(0, 40), extensionBlock({ minLength: 1, maxLength: 4, without: [ExtensionType.pre_shared_key] }), (h, psk, after) => {
-        const before = h.extensions.filter((e) => e.type !== ExtensionType.pre_shared_key && !after.some((a) => a.type === e.type));
-        const extensions = [...before, { type: ExtensionType.pre_shared_key, data: psk }, ...after];
-        assertAlert(() => decodeClientHello(encodeClientHello({ ...h, extensions })), 'illegal_parameter');
-      }),
+      fc.property(
+        clientHello,
+        buffer(0, 40),
+        extensionBlock({ minLength: 1, maxLength: 4, without: [ExtensionType.pre_shared_key] }),
+        (h, psk, after) => {
+          const before = h.extensions.filter((e) => e.type !== ExtensionType.pre_shared_key && !after.some((a) => a.type === e.type));
+          const extensions = [...before, { type: ExtensionType.pre_shared_key, data: psk }, ...after];
+          assertAlert(() => decodeClientHello(encodeClientHello({ ...h, extensions })), 'illegal_parameter');
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });
@@ -124,7 +138,10 @@ describe('ClientHello codec (RFC 8446 §4.1.2)', () => {
     const base = decodeClientHello(traceMessage(simple1rtt, '{client}  construct a ClientHello handshake message', 'ClientHello').body);
     const psk = { type: ExtensionType.pre_shared_key, data: Buffer.of(1, 2, 3) };
     assert.equal(decodeClientHello(encodeClientHello({ ...base, extensions: [psk] })).extensions.length, 1);
-    assert.equal(decodeClientHello(encodeClientHello({ ...base, extensions: [...base.extensions, psk] })).extensions.at(-1)?.type, ExtensionType.pre_shared_key);
+    assert.equal(
+      decodeClientHello(encodeClientHello({ ...base, extensions: [...base.extensions, psk] })).extensions.at(-1)?.type,
+      ExtensionType.pre_shared_key,
+    );
   });
 
   it('sends decode_error for an odd-length or empty cipher_suites list (§4.1.2: <2..2^16-2>)', () => {

@@ -28,12 +28,17 @@ export interface RawExtensionValue {
 }
 
 /** An extensions block with distinct types (RFC 8446 §4.2 forbids repeats), optionally without some types. */
-export function extensionBlock(options: { minLength?: number; maxLength?: number; without?: readonly number[] } = {}): fc.Arbitrary<RawExtensionValue[]> {
+export function extensionBlock(
+  options: { minLength?: number; maxLength?: number; without?: readonly number[] } = {},
+): fc.Arbitrary<RawExtensionValue[]> {
   const without = new Set(options.without ?? []);
-  return fc.uniqueArray(
-    fc.record({ type: u16.filter((t) => !without.has(t)), data: buffer(0, 24) }),
-    { selector: (e) => e.type, minLength: options.minLength ?? 0, maxLength: options.maxLength ?? 5 },
-  ).map((list) => list.map((e) => ({ type: e.type, data: e.data })));
+  return fc
+    .uniqueArray(fc.record({ type: u16.filter((t) => !without.has(t)), data: buffer(0, 24) }), {
+      selector: (e) => e.type,
+      minLength: options.minLength ?? 0,
+      maxLength: options.maxLength ?? 5,
+    })
+    .map((list) => list.map((e) => ({ type: e.type, data: e.data })));
 }
 
 /** Asserts `fn` throws a TlsAlertError carrying `alert`. */
@@ -85,7 +90,11 @@ export function checkNoStrictPrefix<T>(c: CodecCase<T>): void {
       const allowed = new Set(c.decodablePrefixes?.(value, encoded) ?? []);
       for (let j = 0; j < encoded.length; j++) {
         if (allowed.has(j)) continue;
-        assertAlert(() => c.decode(encoded.subarray(0, j)), 'decode_error', `prefix of ${j} of ${encoded.length} bytes: ${encoded.toString('hex')}`);
+        assertAlert(
+          () => c.decode(encoded.subarray(0, j)),
+          'decode_error',
+          `prefix of ${j} of ${encoded.length} bytes: ${encoded.toString('hex')}`,
+        );
       }
     }),
     { numRuns: RUNS / 2 },
@@ -114,7 +123,10 @@ function checkHostile<T>(c: CodecCase<T>, bytes: Buffer): void {
   }
   // Accepted input has one encoding: decoding then encoding gives the input back.
   if (c.isNonCanonical?.(bytes, decoded) === true) return;
-  assert.ok(c.encode(decoded).equals(bytes), `input ${bytes.toString('hex')} decoded but re-encodes as ${c.encode(decoded).toString('hex')}`);
+  assert.ok(
+    c.encode(decoded).equals(bytes),
+    `input ${bytes.toString('hex')} decoded but re-encodes as ${c.encode(decoded).toString('hex')}`,
+  );
 }
 
 export function checkRandomInput<T>(c: CodecCase<T>): void {
@@ -175,7 +187,12 @@ export const simple1rtt = Rfc8448Trace.load('rfc8448-simple-1rtt.txt');
 export const resumed0rtt = Rfc8448Trace.load('rfc8448-resumed-0rtt.txt');
 
 /** A handshake message from an RFC 8448 trace, split into its 4-byte header and body. */
-export function traceMessage(trace: Rfc8448Trace, heading: string, label: string, occurrence = 0): { type: number; body: Buffer; raw: Buffer } {
+export function traceMessage(
+  trace: Rfc8448Trace,
+  heading: string,
+  label: string,
+  occurrence = 0,
+): { type: number; body: Buffer; raw: Buffer } {
   const raw = trace.bytes(heading, label, occurrence);
   const length = (raw[1]! << 16) | raw.readUInt16BE(2);
   assert.equal(raw.length, 4 + length, `${label}: handshake length`);

@@ -106,7 +106,12 @@ describe('Extension block codec (RFC 8446 §4.2)', () => {
   });
 
   it('keeps unknown extension types as plain numbers (GREASE 0x0a0a, 0xfafa)', () => {
-    const block = decodeBlock(encodeBlock([{ type: 0x0a0a, data: Buffer.alloc(0) }, { type: 0xfafa, data: Buffer.of(0) }]));
+    const block = decodeBlock(
+      encodeBlock([
+        { type: 0x0a0a, data: Buffer.alloc(0) },
+        { type: 0xfafa, data: Buffer.of(0) },
+      ]),
+    );
     assert.deepEqual(
       block.map((e) => e.type),
       [0x0a0a, 0xfafa],
@@ -153,12 +158,22 @@ describe('Which extensions a message may carry (RFC 8446 §4.2 table)', () => {
 
   it('sends unsupported_extension for a response extension the client did not offer, known or not (§4.2)', () => {
     const offered = new Set<number>([ExtensionType.key_share, ExtensionType.supported_versions]);
-    assertAlert(() => checkExtensionsAllowed([{ type: ExtensionType.pre_shared_key, data: Buffer.alloc(2) }], 'server_hello', offered), 'unsupported_extension');
-    assertAlert(() => checkExtensionsAllowed([{ type: 0xfafa, data: Buffer.alloc(0) }], 'encrypted_extensions', offered), 'unsupported_extension');
+    assertAlert(
+      () => checkExtensionsAllowed([{ type: ExtensionType.pre_shared_key, data: Buffer.alloc(2) }], 'server_hello', offered),
+      'unsupported_extension',
+    );
+    assertAlert(
+      () => checkExtensionsAllowed([{ type: 0xfafa, data: Buffer.alloc(0) }], 'encrypted_extensions', offered),
+      'unsupported_extension',
+    );
   });
 
   it('lets a HelloRetryRequest carry a cookie nobody offered (§4.2.2)', () => {
-    checkExtensionsAllowed([{ type: ExtensionType.cookie, data: Buffer.of(0, 1, 9) }], 'hello_retry_request', new Set([ExtensionType.key_share]));
+    checkExtensionsAllowed(
+      [{ type: ExtensionType.cookie, data: Buffer.of(0, 1, 9) }],
+      'hello_retry_request',
+      new Set([ExtensionType.key_share]),
+    );
   });
 });
 
@@ -170,7 +185,10 @@ describe('supported_groups / signature_algorithms lists (RFC 8446 §4.2.3, §4.2
   });
 
   it('reads RFC 8448 §3 supported_groups and signature_algorithms', () => {
-    assert.deepEqual(decodeU16List(rfcExtension(ExtensionType.supported_groups), 'supported_groups', 2), [0x1d, 0x17, 0x18, 0x19, 0x100, 0x101, 0x102, 0x103, 0x104]);
+    assert.deepEqual(
+      decodeU16List(rfcExtension(ExtensionType.supported_groups), 'supported_groups', 2),
+      [0x1d, 0x17, 0x18, 0x19, 0x100, 0x101, 0x102, 0x103, 0x104],
+    );
     assert.equal(decodeU16List(rfcExtension(ExtensionType.signature_algorithms), 'signature_algorithms', 2).length, 15);
   });
 
@@ -200,7 +218,8 @@ describe('server_name (RFC 6066 §3)', () => {
   });
 
   it('sends illegal_parameter for a host name with control or non-ASCII bytes', () => {
-    for (const bad of ['a\x00b', 'host\n', 'caf\xe9', 'a b']) assertAlert(() => decodeServerName(encodeServerName(bad)), 'illegal_parameter', JSON.stringify(bad));
+    for (const bad of ['a\x00b', 'host\n', 'caf\xe9', 'a b'])
+      assertAlert(() => decodeServerName(encodeServerName(bad)), 'illegal_parameter', JSON.stringify(bad));
   });
 
   it('skips entries of an unknown name_type', () => {
@@ -256,10 +275,14 @@ describe('key_share (RFC 8446 §4.2.8)', () => {
 
   it('sends illegal_parameter for two shares of one group (§4.2.8)', () => {
     fc.assert(
-      fc.property(keyShares.filter((l) => l.length > 0), buffer(1, 40), (list, key) => {
-        const dup = [...list, { group: list[0]!.group, keyExchange: key }];
-        assertAlert(() => decodeClientKeyShares(encodeClientKeyShares(dup)), 'illegal_parameter');
-      }),
+      fc.property(
+        keyShares.filter((l) => l.length > 0),
+        buffer(1, 40),
+        (list, key) => {
+          const dup = [...list, { group: list[0]!.group, keyExchange: key }];
+          assertAlert(() => decodeClientKeyShares(encodeClientKeyShares(dup)), 'illegal_parameter');
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });

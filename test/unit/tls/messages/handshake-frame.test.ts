@@ -59,25 +59,34 @@ describe('Handshake framing and reassembly (RFC 8446 §4, §5.1)', () => {
   });
 
   it('gives back the same messages however the stream is cut into fragments (§5.1)', () => {
-    const message = fc.record({ type: fc.integer({ min: 0, max: 255 }).filter((t) => t !== HandshakeType.finished && t !== HandshakeType.key_update && t !== HandshakeType.end_of_early_data), body: buffer(0, 300) });
+    const message = fc.record({
+      type: fc
+        .integer({ min: 0, max: 255 })
+        .filter((t) => t !== HandshakeType.finished && t !== HandshakeType.key_update && t !== HandshakeType.end_of_early_data),
+      body: buffer(0, 300),
+    });
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }), (messages, cuts) => {
-        const stream = Buffer.concat(messages.map((m) => frameHandshake(m.type, m.body)));
-        const r = reassembler();
-        const out: HandshakeMessage[] = [];
-        let at = 0;
-        for (let i = 0; at < stream.length; i++) {
-          const size = cuts[i % cuts.length]!;
-          r.push(stream.subarray(at, at + size));
-          at += size;
-          out.push(...drain(r));
-        }
-        assert.equal(r.hasPartial(), false);
-        assert.deepEqual(
-          out.map((m) => [m.type, m.body.toString('hex'), m.raw.toString('hex')]),
-          messages.map((m) => [m.type, m.body.toString('hex'), frameHandshake(m.type, m.body).toString('hex')]),
-        );
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+        (messages, cuts) => {
+          const stream = Buffer.concat(messages.map((m) => frameHandshake(m.type, m.body)));
+          const r = reassembler();
+          const out: HandshakeMessage[] = [];
+          let at = 0;
+          for (let i = 0; at < stream.length; i++) {
+            const size = cuts[i % cuts.length]!;
+            r.push(stream.subarray(at, at + size));
+            at += size;
+            out.push(...drain(r));
+          }
+          assert.equal(r.hasPartial(), false);
+          assert.deepEqual(
+            out.map((m) => [m.type, m.body.toString('hex'), m.raw.toString('hex')]),
+            messages.map((m) => [m.type, m.body.toString('hex'), frameHandshake(m.type, m.body).toString('hex')]),
+          );
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -157,7 +166,11 @@ describe('Handshake message size limits, from the 4-byte header alone', () => {
   });
 
   it('sends decode_error for a Finished over 48 bytes, a KeyUpdate over 1 and an EndOfEarlyData over 0 (RFC 8446 §4.4.4, §4.6.3, §4.5)', () => {
-    for (const [type, length] of [[HandshakeType.finished, 49], [HandshakeType.key_update, 2], [HandshakeType.end_of_early_data, 1]] as const) {
+    for (const [type, length] of [
+      [HandshakeType.finished, 49],
+      [HandshakeType.key_update, 2],
+      [HandshakeType.end_of_early_data, 1],
+    ] as const) {
       const r = reassembler(1 << 16);
       r.push(Buffer.of(type, 0, 0, length));
       assertAlert(() => r.next(), 'decode_error', `type ${type}`);
@@ -215,6 +228,9 @@ describe('Fragment budget: records per handshake message and per flight', () => 
     const first = frameHandshake(HandshakeType.certificate, Buffer.alloc(2000, 1));
     const second = frameHandshake(HandshakeType.certificate_verify, Buffer.alloc(100, 2));
     const messages = feed(reassembler(1 << 16), Buffer.concat([first, second]), 1);
-    assert.deepEqual(messages.map((m) => m.body.length), [2000, 100]);
+    assert.deepEqual(
+      messages.map((m) => m.body.length),
+      [2000, 100],
+    );
   });
 });

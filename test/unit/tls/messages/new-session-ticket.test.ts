@@ -3,7 +3,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ExtensionType } from '../../../../src/tls/codec/enums.js';
-import { decodeNewSessionTicket, encodeNewSessionTicket, type NewSessionTicket } from '../../../../src/tls/codec/messages/new-session-ticket.js';
+import {
+  decodeNewSessionTicket,
+  encodeNewSessionTicket,
+  type NewSessionTicket,
+} from '../../../../src/tls/codec/messages/new-session-ticket.js';
 import {
   assertAlert,
   buffer,

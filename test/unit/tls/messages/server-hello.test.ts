@@ -59,7 +59,9 @@ describe('ServerHello and HelloRetryRequest codec (RFC 8446 §4.1.3-4.1.4)', () 
 
   it('marks a HelloRetryRequest by SHA-256("HelloRetryRequest") as its random (§4.1.3)', () => {
     assert.equal(HELLO_RETRY_REQUEST_RANDOM.toString('hex'), 'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c');
-    const hrr = decodeServerHello(encodeServerHello({ random: HELLO_RETRY_REQUEST_RANDOM, legacySessionIdEcho: Buffer.alloc(0), cipherSuite: 0x1301, extensions: [] }));
+    const hrr = decodeServerHello(
+      encodeServerHello({ random: HELLO_RETRY_REQUEST_RANDOM, legacySessionIdEcho: Buffer.alloc(0), cipherSuite: 0x1301, extensions: [] }),
+    );
     assert.equal(isHelloRetryRequest(hrr), true);
   });
 
@@ -71,11 +73,15 @@ describe('ServerHello and HelloRetryRequest codec (RFC 8446 §4.1.3-4.1.4)', () 
 
   it('sends protocol_version for a legacy_version other than 0x0303 (§4.1.3)', () => {
     fc.assert(
-      fc.property(serverHello, u16.filter((v) => v !== 0x0303), (m, version) => {
-        const bytes = encodeServerHello(m);
-        bytes.writeUInt16BE(version, 0);
-        assertAlert(() => decodeServerHello(bytes), 'protocol_version');
-      }),
+      fc.property(
+        serverHello,
+        u16.filter((v) => v !== 0x0303),
+        (m, version) => {
+          const bytes = encodeServerHello(m);
+          bytes.writeUInt16BE(version, 0);
+          assertAlert(() => decodeServerHello(bytes), 'protocol_version');
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });
@@ -93,10 +99,14 @@ describe('ServerHello and HelloRetryRequest codec (RFC 8446 §4.1.3-4.1.4)', () 
 
   it('sends illegal_parameter for a duplicated extension (§4.2)', () => {
     fc.assert(
-      fc.property(serverHello.filter((m) => m.extensions.length > 0), fc.nat(), (m, pick) => {
-        const dup = m.extensions[pick % m.extensions.length]!;
-        assertAlert(() => decodeServerHello(encodeServerHello({ ...m, extensions: [...m.extensions, dup] })), 'illegal_parameter');
-      }),
+      fc.property(
+        serverHello.filter((m) => m.extensions.length > 0),
+        fc.nat(),
+        (m, pick) => {
+          const dup = m.extensions[pick % m.extensions.length]!;
+          assertAlert(() => decodeServerHello(encodeServerHello({ ...m, extensions: [...m.extensions, dup] })), 'illegal_parameter');
+        },
+      ),
       { numRuns: RUNS / 2 },
     );
   });

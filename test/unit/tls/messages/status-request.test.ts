@@ -99,8 +99,10 @@ describe('CertificateStatusRequest codec (RFC 6066 §8)', () => {
   it('decodes no strict prefix of an ocsp request (Go: TestMarshalUnmarshal)', () => checkNoStrictPrefix(ocspRequestCodec));
   it('decodes no prefix shorter than status_type, whatever the type', () => checkNoStrictPrefix(anyRequestCodec));
   it('refuses trailing bytes after an ocsp request with decode_error', () => checkTrailingRejected(ocspRequestCodec));
-  it('answers random bytes only with decode_error, and re-encodes whatever it accepts', () => checkRandomInput({ ...anyRequestCodec, hostileAlerts: ['decode_error'] }));
-  it('answers mutated requests only with decode_error, and re-encodes whatever it accepts', () => checkMutatedInput({ ...anyRequestCodec, hostileAlerts: ['decode_error'] }));
+  it('answers random bytes only with decode_error, and re-encodes whatever it accepts', () =>
+    checkRandomInput({ ...anyRequestCodec, hostileAlerts: ['decode_error'] }));
+  it('answers mutated requests only with decode_error, and re-encodes whatever it accepts', () =>
+    checkMutatedInput({ ...anyRequestCodec, hostileAlerts: ['decode_error'] }));
 });
 
 describe('CertificateStatus codec (RFC 6066 §8, RFC 8446 §4.4.2.1)', () => {
@@ -112,9 +114,13 @@ describe('CertificateStatus codec (RFC 6066 §8, RFC 8446 §4.4.2.1)', () => {
 
   it('sends illegal_parameter for a status_type other than ocsp, whatever follows', () => {
     fc.assert(
-      fc.property(u8.filter((t) => t !== CertificateStatusType.ocsp), buffer(0, 16), (statusType, rest) => {
-        assertAlert(() => decodeCertificateStatus(Buffer.concat([Buffer.of(statusType), rest])), 'illegal_parameter');
-      }),
+      fc.property(
+        u8.filter((t) => t !== CertificateStatusType.ocsp),
+        buffer(0, 16),
+        (statusType, rest) => {
+          assertAlert(() => decodeCertificateStatus(Buffer.concat([Buffer.of(statusType), rest])), 'illegal_parameter');
+        },
+      ),
       { numRuns: RUNS },
     );
   });

@@ -196,13 +196,19 @@ describe('Protector against RFC 8448 protected records', () => {
   it('sends record_overflow for a ciphertext over 2^14 + 256 octets (RFC 8446 §5.2)', () => {
     const length = 2 ** 14 + 257;
     const header = Buffer.of(23, 3, 3, length >> 8, length & 0xff);
-    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, Buffer.alloc(length)), 'record_overflow');
+    assertAlert(
+      () => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, Buffer.alloc(length)),
+      'record_overflow',
+    );
   });
 
   it('checks a ciphertext of exactly 2^14 + 256 octets by its tag, not its length (RFC 8446 §5.2)', () => {
     const length = 2 ** 14 + 256;
     const header = Buffer.of(23, 3, 3, length >> 8, length & 0xff);
-    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, Buffer.alloc(length)), 'bad_record_mac');
+    assertAlert(
+      () => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, Buffer.alloc(length)),
+      'bad_record_mac',
+    );
   });
 
   it('sends record_overflow for an authenticated inner plaintext over 2^14 octets (RFC 8446 §5.4)', () => {
@@ -212,24 +218,19 @@ describe('Protector against RFC 8448 protected records', () => {
   });
 
   // RFC 8446 §5.4: "the full encoded TLSInnerPlaintext MUST NOT exceed 2^14 + 1 octets", padding included.
-  it(
-    'refuses to seal a TLSInnerPlaintext over 2^14 + 1 octets once padding is counted (RFC 8446 §5.4)',
-    () => {
-      assertAlert(
-        () => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14), 1),
-        'internal_error',
-      );
-    },
-  );
+  it('refuses to seal a TLSInnerPlaintext over 2^14 + 1 octets once padding is counted (RFC 8446 §5.4)', () => {
+    assertAlert(
+      () =>
+        new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14), 1),
+      'internal_error',
+    );
+  });
 
-  it(
-    'sends record_overflow for a padded TLSInnerPlaintext over 2^14 + 1 octets (RFC 8446 §5.4, as Go halfConn.decrypt)',
-    () => {
-      const inner = Buffer.concat([Buffer.alloc(2 ** 14, 0x61), Buffer.of(ContentType.application_data, 0)]);
-      const { header, body } = split(sealRawInner(secrets.clientApplication, 0, inner));
-      assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, body), 'record_overflow');
-    },
-  );
+  it('sends record_overflow for a padded TLSInnerPlaintext over 2^14 + 1 octets (RFC 8446 §5.4, as Go halfConn.decrypt)', () => {
+    const inner = Buffer.concat([Buffer.alloc(2 ** 14, 0x61), Buffer.of(ContentType.application_data, 0)]);
+    const { header, body } = split(sealRawInner(secrets.clientApplication, 0, inner));
+    assertAlert(() => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).open(header, body), 'record_overflow');
+  });
 
   it('consumes no sequence number on a record that fails to authenticate (RFC 8446 §4.2.10)', () => {
     // A server skipping rejected 0-RTT records must stay at the sequence number of the next real record.
@@ -269,7 +270,8 @@ describe('Protector against RFC 8448 protected records', () => {
 
   it('refuses to seal more than 2^14 octets of content (RFC 8446 §5.1)', () => {
     assertAlert(
-      () => new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14 + 1)),
+      () =>
+        new Protector(nodeCryptoProvider, AES128, secrets.clientApplication).seal(ContentType.application_data, Buffer.alloc(2 ** 14 + 1)),
       'internal_error',
     );
   });
@@ -334,10 +336,11 @@ describe('Protector round trips for every TLS 1.3 suite', () => {
   }
 
   it('covers the three suites of RFC 8446 §B.4', () => {
-    assert.deepEqual(
-      [...SUITES.values()].map((s) => s.name).sort(),
-      ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'],
-    );
+    assert.deepEqual([...SUITES.values()].map((s) => s.name).sort(), [
+      'TLS_AES_128_GCM_SHA256',
+      'TLS_AES_256_GCM_SHA384',
+      'TLS_CHACHA20_POLY1305_SHA256',
+    ]);
   });
 });
 
