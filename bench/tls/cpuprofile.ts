@@ -29,7 +29,7 @@ interface CpuProfile {
 
 export interface ProfileEntry {
   readonly name: string;
-  /** src/tls/handshake/server.ts:123, node:internal/..., or a V8 category like (garbage collector). */
+  /** src/tls/handshake/server/flight.ts:123, node:internal/..., or a V8 category like (garbage collector). */
   readonly location: string;
   readonly selfMs: number;
   readonly totalMs: number;

@@ -90,7 +90,7 @@ export const DEFAULT_CLIENT_GROUPS: readonly number[] = [
 /**
  * A server's default: every group we implement, the RFC 7919 FFDHE groups
  * last. The server only settles on a group outside FAST_GROUPS when the
- * client shares none of those with us (handshake/server.ts, chooseGroup).
+ * client shares none of those with us (handshake/server/choose.ts, chooseGroup).
  */
 export const DEFAULT_SERVER_GROUPS: readonly number[] = [
   ...DEFAULT_CLIENT_GROUPS,
