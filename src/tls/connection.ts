@@ -240,15 +240,8 @@ export class Connection implements HandshakeContext {
   write(data: Buffer): void {
     if (this.phase !== 'connected' || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
     this.guard(() => {
-      // At most 2^14 bytes, or less when the peer set a record_size_limit (RFC 8449 §4).
-      const fragment = this.outbox.maxFragment;
-      for (let at = 0; at < data.length; at += fragment) {
-        const protector = this.outbox.protector;
-        if (protector === undefined) throw new TlsAlertError('internal_error', 'connected without a write key');
-        this.outbox.sealApplicationData(protector, data.subarray(at, at + fragment));
-        // §5.5: rotate before the key reaches its usage limit.
-        if (protector.isExhausted()) this.sendKeyUpdate(false);
-      }
+      // §5.5: rotate before the key reaches its usage limit.
+      this.outbox.sealApplicationData(data, () => this.sendKeyUpdate(false));
       this.outbox.flushHandshake();
     });
   }

@@ -70,19 +70,23 @@ export class Outbox {
     return this.writeProtector === undefined ? MAX_PLAINTEXT : this.peerRecordSizeLimit - 1;
   }
 
-  /** The current write key, once there is one. */
-  get protector(): Protector | undefined {
-    return this.writeProtector;
-  }
-
   /** Our record version depends on it (see queueRecord). */
   noteReadKeySet(): void {
     this.isReadKeySet = true;
   }
 
-  /** Seals application data into the records waiting to leave. */
-  sealApplicationData(protector: Protector, data: Buffer): void {
-    protector.sealInto(this.records, ContentType.application_data, data);
+  /**
+   * Seals application data into the records waiting to leave, cut into records of at most 2^14 bytes (§5.1) or the
+   * peer's record_size_limit (RFC 8449 §4); `onKeyExhausted` runs when a record takes the key to its usage limit (§5.5).
+   */
+  sealApplicationData(data: Buffer, onKeyExhausted: () => void): void {
+    const fragment = this.maxFragment;
+    for (let at = 0; at < data.length; at += fragment) {
+      const protector = this.writeProtector;
+      if (protector === undefined) throw new TlsAlertError('internal_error', 'connected without a write key');
+      protector.sealInto(this.records, ContentType.application_data, data.subarray(at, at + fragment));
+      if (protector.isExhausted()) onKeyExhausted();
+    }
   }
 
   /** Cuts the queued handshake messages into records of at most 2^14 bytes (§5.1) or the peer's limit (RFC 8449 §4). */
