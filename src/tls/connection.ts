@@ -4,7 +4,6 @@ import { HandshakeReassembler, type HandshakeMessage } from './codec/handshake-f
 import { decodeKeyUpdate } from './codec/messages/key-update.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
-import { MAX_PLAINTEXT } from './record/limits.js';
 import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
 import { Inbox, peerAlertError, readAlertDescription, type EarlyDataMode } from './inbox.js';
 import { Outbox } from './outbox.js';
@@ -93,6 +92,10 @@ export class Connection implements HandshakeContext {
 
   setWriteKey(suite: SuiteInfo, secret: Buffer): void {
     this.outbox.setWriteKey(suite, secret);
+  }
+
+  limitRecordSize(limit: number): void {
+    this.outbox.limitRecordSize(limit);
   }
 
   logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void {
@@ -233,17 +236,12 @@ export class Connection implements HandshakeContext {
 
   // ---- bytes out ----
 
-  /** Encrypts application data, cut into records of at most 2^14 bytes. */
+  /** Encrypts application data, cut into records of at most 2^14 bytes (or the peer's record_size_limit). */
   write(data: Buffer): void {
     if (this.phase !== 'connected' || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
     this.guard(() => {
-      for (let at = 0; at < data.length; at += MAX_PLAINTEXT) {
-        const protector = this.outbox.protector;
-        if (protector === undefined) throw new TlsAlertError('internal_error', 'connected without a write key');
-        this.outbox.sealApplicationData(protector, data.subarray(at, at + MAX_PLAINTEXT));
-        // §5.5: rotate before the key reaches its usage limit.
-        if (protector.isExhausted()) this.sendKeyUpdate(false);
-      }
+      // §5.5: rotate before the key reaches its usage limit.
+      this.outbox.sealApplicationData(data, () => this.sendKeyUpdate(false));
       this.outbox.flushHandshake();
     });
   }

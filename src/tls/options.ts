@@ -42,6 +42,7 @@ export interface TlsCommonOptions {
    * secp256r1, x448, secp384r1, secp521r1, ffdhe2048, ffdhe3072, ffdhe4096
    * (a server takes a group other than x25519/secp256r1 only when the client
    * shares neither); for a client: the same without the ffdhe groups.
+   * ffdhe6144 and ffdhe8192 (RFC 7919) are implemented but only used when named here.
    */
   readonly groups?: readonly GroupName[];
   /** Allowed difference between our clock and certificate validity, in ms (default 60 s). */

@@ -18,6 +18,8 @@ export class Outbox {
   private writeProtector: Protector | undefined;
   private hasSentCcs = false;
   private isReadKeySet = false;
+  /** RFC 8449 §4: the largest TLSInnerPlaintext (content and type octet) the peer takes in a protected record. */
+  private peerRecordSizeLimit = MAX_PLAINTEXT + 1;
 
   /** `peerFlights`: told when our flight goes out, so what the peer sends next is a new flight (the reassembler's budget). */
   constructor(
@@ -55,9 +57,17 @@ export class Outbox {
     this.setWriteKey(write.suite, nextTrafficSecret(this.provider, write.suite.hash, write.secret));
   }
 
-  /** The current write key, once there is one. */
-  get protector(): Protector | undefined {
-    return this.writeProtector;
+  /**
+   * RFC 8449 §4: the peer's record_size_limit. It binds protected records only (unprotected handshake messages are
+   * not subject to it), so it takes effect with the first write key.
+   */
+  limitRecordSize(limit: number): void {
+    this.peerRecordSizeLimit = Math.min(limit, MAX_PLAINTEXT + 1);
+  }
+
+  /** The most content one record may carry now: 2^14 (§5.1), or the peer's limit less the type octet once protected. */
+  get maxFragment(): number {
+    return this.writeProtector === undefined ? MAX_PLAINTEXT : this.peerRecordSizeLimit - 1;
   }
 
   /** Our record version depends on it (see queueRecord). */
@@ -65,20 +75,30 @@ export class Outbox {
     this.isReadKeySet = true;
   }
 
-  /** Seals application data into the records waiting to leave. */
-  sealApplicationData(protector: Protector, data: Buffer): void {
-    protector.sealInto(this.records, ContentType.application_data, data);
+  /**
+   * Seals application data into the records waiting to leave, cut into records of at most 2^14 bytes (§5.1) or the
+   * peer's record_size_limit (RFC 8449 §4); `onKeyExhausted` runs when a record takes the key to its usage limit (§5.5).
+   */
+  sealApplicationData(data: Buffer, onKeyExhausted: () => void): void {
+    const fragment = this.maxFragment;
+    for (let at = 0; at < data.length; at += fragment) {
+      const protector = this.writeProtector;
+      if (protector === undefined) throw new TlsAlertError('internal_error', 'connected without a write key');
+      protector.sealInto(this.records, ContentType.application_data, data.subarray(at, at + fragment));
+      if (protector.isExhausted()) onKeyExhausted();
+    }
   }
 
-  /** Cuts the queued handshake messages into records of at most 2^14 bytes (§5.1). */
+  /** Cuts the queued handshake messages into records of at most 2^14 bytes (§5.1) or the peer's limit (RFC 8449 §4). */
   flushHandshake(): void {
     if (this.pendingHandshake.length === 0) return;
     // Our flight goes out: what the peer sends next is a new flight for the fragment budget.
     this.peerFlights.startFlight();
     const bytes = joined(this.pendingHandshake);
     this.pendingHandshake = [];
-    for (let at = 0; at < bytes.length; at += MAX_PLAINTEXT) {
-      this.queueRecord(ContentType.handshake, bytes.subarray(at, Math.min(bytes.length, at + MAX_PLAINTEXT)));
+    const fragment = this.maxFragment;
+    for (let at = 0; at < bytes.length; at += fragment) {
+      this.queueRecord(ContentType.handshake, bytes.subarray(at, Math.min(bytes.length, at + fragment)));
     }
   }
 

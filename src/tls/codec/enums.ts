@@ -30,6 +30,8 @@ export const ExtensionType = {
   signature_algorithms: 13,
   application_layer_protocol_negotiation: 16,
   padding: 21,
+  /** RFC 8449 §4. */
+  record_size_limit: 28,
   pre_shared_key: 41,
   early_data: 42,
   supported_versions: 43,
@@ -53,6 +55,8 @@ export const NamedGroup = {
   ffdhe2048: 0x0100,
   ffdhe3072: 0x0101,
   ffdhe4096: 0x0102,
+  ffdhe6144: 0x0103,
+  ffdhe8192: 0x0104,
 } as const;
 export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup];
 

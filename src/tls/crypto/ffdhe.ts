@@ -2,48 +2,10 @@ import { createDiffieHellman, type DiffieHellman } from 'node:crypto';
 import { bigIntFromBytes } from '../../shared/bytes.js';
 import { TlsAlertError } from '../alert.js';
 import { NamedGroup } from '../codec/enums.js';
+import { FFDHE_PRIMES } from './ffdhe-primes.js';
 import type { KeyExchange } from './key-exchange.js';
 
-/**
- * The RFC 7919 finite-field groups (Appendix A), as big-endian hex. Copied
- * from OpenSSL 3.0's built-in ffdhe groups and checked against the RFC text:
- * each prime starts and ends with 64 one bits, generator 2.
- */
-const PRIMES = {
-  ffdhe2048: [
-    'ffffffffffffffffadf85458a2bb4a9aafdc5620273d3cf1d8b9c583ce2d3695a9e13641146433fbcc939dce249b3ef9',
-    '7d2fe363630c75d8f681b202aec4617ad3df1ed5d5fd65612433f51f5f066ed0856365553ded1af3b557135e7f57c935',
-    '984f0c70e0e68b77e2a689daf3efe8721df158a136ade73530acca4f483a797abc0ab182b324fb61d108a94bb2c8e3fb',
-    'b96adab760d7f4681d4f42a3de394df4ae56ede76372bb190b07a7c8ee0a6d709e02fce1cdf7e2ecc03404cd28342f61',
-    '9172fe9ce98583ff8e4f1232eef28183c3fe3b1b4c6fad733bb5fcbc2ec22005c58ef1837d1683b2c6f34a26c1b2effa',
-    '886b423861285c97ffffffffffffffff',
-  ].join(''),
-  ffdhe3072: [
-    'ffffffffffffffffadf85458a2bb4a9aafdc5620273d3cf1d8b9c583ce2d3695a9e13641146433fbcc939dce249b3ef9',
-    '7d2fe363630c75d8f681b202aec4617ad3df1ed5d5fd65612433f51f5f066ed0856365553ded1af3b557135e7f57c935',
-    '984f0c70e0e68b77e2a689daf3efe8721df158a136ade73530acca4f483a797abc0ab182b324fb61d108a94bb2c8e3fb',
-    'b96adab760d7f4681d4f42a3de394df4ae56ede76372bb190b07a7c8ee0a6d709e02fce1cdf7e2ecc03404cd28342f61',
-    '9172fe9ce98583ff8e4f1232eef28183c3fe3b1b4c6fad733bb5fcbc2ec22005c58ef1837d1683b2c6f34a26c1b2effa',
-    '886b4238611fcfdcde355b3b6519035bbc34f4def99c023861b46fc9d6e6c9077ad91d2691f7f7ee598cb0fac186d91c',
-    'aefe130985139270b4130c93bc437944f4fd4452e2d74dd364f2e21e71f54bff5cae82ab9c9df69ee86d2bc522363a0d',
-    'abc521979b0deada1dbf9a42d5c4484e0abcd06bfa53ddef3c1b20ee3fd59d7c25e41d2b66c62e37ffffffffffffffff',
-  ].join(''),
-  ffdhe4096: [
-    'ffffffffffffffffadf85458a2bb4a9aafdc5620273d3cf1d8b9c583ce2d3695a9e13641146433fbcc939dce249b3ef9',
-    '7d2fe363630c75d8f681b202aec4617ad3df1ed5d5fd65612433f51f5f066ed0856365553ded1af3b557135e7f57c935',
-    '984f0c70e0e68b77e2a689daf3efe8721df158a136ade73530acca4f483a797abc0ab182b324fb61d108a94bb2c8e3fb',
-    'b96adab760d7f4681d4f42a3de394df4ae56ede76372bb190b07a7c8ee0a6d709e02fce1cdf7e2ecc03404cd28342f61',
-    '9172fe9ce98583ff8e4f1232eef28183c3fe3b1b4c6fad733bb5fcbc2ec22005c58ef1837d1683b2c6f34a26c1b2effa',
-    '886b4238611fcfdcde355b3b6519035bbc34f4def99c023861b46fc9d6e6c9077ad91d2691f7f7ee598cb0fac186d91c',
-    'aefe130985139270b4130c93bc437944f4fd4452e2d74dd364f2e21e71f54bff5cae82ab9c9df69ee86d2bc522363a0d',
-    'abc521979b0deada1dbf9a42d5c4484e0abcd06bfa53ddef3c1b20ee3fd59d7c25e41d2b669e1ef16e6f52c3164df4fb',
-    '7930e9e4e58857b6ac7d5f42d69f6d187763cf1d5503400487f55ba57e31cc7a7135c886efb4318aed6a1e012d9e6832',
-    'a907600a918130c46dc778f971ad0038092999a333cb8b7a1a1db93d7140003c2a4ecea9f98d0acc0a8291cdcec97dcf',
-    '8ec9b55a7f88a46b4db5a851f44182e1c68a007e5e655f6affffffffffffffff',
-  ].join(''),
-} as const;
-
-type FfdheName = keyof typeof PRIMES;
+type FfdheName = keyof typeof FFDHE_PRIMES;
 
 interface FfdheGroup {
   readonly name: FfdheName;
@@ -52,15 +14,15 @@ interface FfdheGroup {
   readonly primeValue: bigint;
   /**
    * Bytes of our secret exponent: RFC 7919 Appendix A's minimum short
-   * exponent (225, 275, 325 bits: twice the group's strength), rounded up to
+   * exponent (225, 275, 325, 375, 400 bits: about twice the group's strength), rounded up to
    * whole bytes (§5.2 allows short exponents).
    */
   readonly exponentLength: number;
 }
 
 function group(name: FfdheName, code: number, exponentBits: number): FfdheGroup {
-  const prime = Buffer.from(PRIMES[name], 'hex');
-  return { name, code, prime, primeValue: BigInt(`0x${PRIMES[name]}`), exponentLength: Math.ceil(exponentBits / 8) };
+  const prime = Buffer.from(FFDHE_PRIMES[name], 'hex');
+  return { name, code, prime, primeValue: BigInt(`0x${FFDHE_PRIMES[name]}`), exponentLength: Math.ceil(exponentBits / 8) };
 }
 
 export const FFDHE_GROUPS: ReadonlyMap<number, FfdheGroup> = new Map(
@@ -68,6 +30,8 @@ export const FFDHE_GROUPS: ReadonlyMap<number, FfdheGroup> = new Map(
     group('ffdhe2048', NamedGroup.ffdhe2048, 225),
     group('ffdhe3072', NamedGroup.ffdhe3072, 275),
     group('ffdhe4096', NamedGroup.ffdhe4096, 325),
+    group('ffdhe6144', NamedGroup.ffdhe6144, 375),
+    group('ffdhe8192', NamedGroup.ffdhe8192, 400),
   ].map((g) => [g.code, g]),
 );
 

@@ -30,6 +30,8 @@ export interface HandshakeContext {
   sendChangeCipherSpec(): void;
   setReadKey(suite: SuiteInfo, secret: Buffer): void;
   setWriteKey(suite: SuiteInfo, secret: Buffer): void;
+  /** RFC 8449 §4: the peer's record_size_limit, for every protected record we send from now on. */
+  limitRecordSize(limit: number): void;
   /** SSLKEYLOGFILE line (NSS key log format); a function is only called when a key log is on. */
   logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void;
   /**

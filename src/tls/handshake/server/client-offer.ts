@@ -7,6 +7,7 @@ import {
   decodeOfferedPsks,
   decodeOpaque16,
   decodePskModes,
+  decodeRecordSizeLimit,
   decodeServerName,
   decodeSupportedVersions,
   decodeU16List,
@@ -32,6 +33,8 @@ export interface ClientOffer {
   readonly psks: OfferedPsks | undefined;
   readonly hasEarlyData: boolean;
   readonly cookie: Buffer | undefined;
+  /** RFC 8449 §4: the largest TLSInnerPlaintext the client takes in a protected record; undefined when it did not say. */
+  readonly recordSizeLimit: number | undefined;
 }
 
 /** Reads and checks a ClientHello's extensions (RFC 8446 §4.1.2, §4.2, §9.2). */
@@ -70,6 +73,7 @@ export function readClientOffer(message: HandshakeMessage): ClientOffer {
   const earlyData = ext(ExtensionType.early_data);
   if (earlyData !== undefined) expectEmptyExtension(earlyData, 'early_data');
   const cookie = ext(ExtensionType.cookie);
+  const recordSizeLimit = ext(ExtensionType.record_size_limit);
   return {
     hello,
     raw: message.raw,
@@ -82,6 +86,7 @@ export function readClientOffer(message: HandshakeMessage): ClientOffer {
     psks: psk === undefined ? undefined : decodeOfferedPsks(psk),
     hasEarlyData: earlyData !== undefined,
     cookie: cookie === undefined ? undefined : decodeOpaque16(cookie, 'cookie'),
+    recordSizeLimit: recordSizeLimit === undefined ? undefined : decodeRecordSizeLimit(recordSizeLimit),
   };
 }
 

@@ -5,10 +5,12 @@ import {
   encodeAlpn,
   encodeCertificateAuthorities,
   encodeCertificateStatus,
+  encodeRecordSizeLimit,
   encodeServerKeyShare,
   encodeU16,
   encodeU16List,
   MAX_STAPLED_OCSP_RESPONSE,
+  TLS13_RECORD_SIZE_LIMIT,
   type KeyShareEntry,
   type RawExtension,
 } from '../../codec/extensions.js';
@@ -118,6 +120,8 @@ export function sendServerFlight(plan: FlightPlan): FlightSent {
   transcript.add(plan.offer.raw);
   const sharedSecret = sendServerHello(plan, transcript);
   const keys = installHandshakeKeys(plan, transcript, plan.early.toHandshakeSecret(sharedSecret));
+  // RFC 8449 §4: the client's limit binds every protected record we send it, from the first one under the handshake key.
+  if (plan.offer.recordSizeLimit !== undefined) plan.ctx.limitRecordSize(plan.offer.recordSizeLimit);
   sendEncryptedExtensions(plan, transcript);
   const auth = plan.auth;
   if (auth.kind === 'certificate') {
@@ -133,9 +137,11 @@ function sendServerHello(plan: FlightPlan, transcript: Transcript): Buffer {
   const { ctx, offer, share, auth } = plan;
   const exchange = ctx.provider.generateKeyExchange(share.group);
   const sharedSecret = exchange.computeSharedSecret(share.keyExchange);
+  // §4.2: extensions may appear in any order (only pre_shared_key must be last, and only in ClientHello). We write
+  // key_share before supported_versions, as NSS does (the order of RFC 8448's traces).
   const extensions: RawExtension[] = [
-    { type: ExtensionType.supported_versions, data: encodeU16(ProtocolVersion.TLS13) },
     { type: ExtensionType.key_share, data: encodeServerKeyShare({ group: share.group, keyExchange: exchange.publicKey }) },
+    { type: ExtensionType.supported_versions, data: encodeU16(ProtocolVersion.TLS13) },
   ];
   if (auth.kind === 'resumed') extensions.push({ type: ExtensionType.pre_shared_key, data: encodeU16(auth.binder.index) });
   const serverHello = encodeServerHello({
@@ -165,10 +171,20 @@ function installHandshakeKeys(plan: FlightPlan, transcript: Transcript, handshak
   return { transcript, handshakeSecret, clientHandshakeSecret, serverHandshakeSecret };
 }
 
-/** §4.3.1: the ALPN protocol we chose, and an empty server_name when we used the client's (RFC 6066 §3). */
+/**
+ * §4.3.1: the ALPN protocol we chose; our groups in preference order (§4.2.7 permits it, for the client's next
+ * connection); our record_size_limit when the client sent one (RFC 8449 §4); an empty server_name when we used the
+ * client's (RFC 6066 §3).
+ */
 function sendEncryptedExtensions(plan: FlightPlan, transcript: Transcript): void {
   const ee: RawExtension[] = [];
   if (plan.alpn !== false) ee.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn([plan.alpn]) });
+  // §4.2.7: only in answer to a client that listed its groups (readClientOffer: a listed group list is never empty).
+  if (plan.offer.groups.length > 0) ee.push({ type: ExtensionType.supported_groups, data: encodeU16List(plan.config.groups) });
+  // RFC 8449 §4: a server answers the client's extension with its own limit; ours is TLS 1.3's maximum, 2^14 + 1.
+  if (plan.offer.recordSizeLimit !== undefined) {
+    ee.push({ type: ExtensionType.record_size_limit, data: encodeRecordSizeLimit(TLS13_RECORD_SIZE_LIMIT) });
+  }
   // RFC 6066 §3: an empty server_name acknowledges that we used the name.
   if (plan.offer.servername !== undefined) ee.push({ type: ExtensionType.server_name, data: Buffer.alloc(0) });
   transcript.add(plan.ctx.sendHandshake(HandshakeType.encrypted_extensions, encodeEncryptedExtensions(ee)));

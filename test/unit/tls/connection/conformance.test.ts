@@ -11,7 +11,9 @@ import {
   encodeOfferedPsks,
   encodeServerKeyShare,
   encodeU16List,
+  findExtension,
 } from '../../../../src/tls/codec/extensions.js';
+import { decodeEncryptedExtensions } from '../../../../src/tls/codec/messages/encrypted-extensions.js';
 import { decodeClientHello, encodeClientHello } from '../../../../src/tls/codec/messages/client-hello.js';
 import { decodeServerHello, encodeServerHello, isHelloRetryRequest } from '../../../../src/tls/codec/messages/server-hello.js';
 import { suiteInfo } from '../../../../src/tls/crypto/suites.js';
@@ -301,6 +303,36 @@ describe('Key-exchange groups (RFC 8446 §4.2.7, §4.2.8; RFC 7919)', () => {
       assert.equal(pair.received('server').toString(), `over ${group}`);
     });
   }
+
+  for (const group of ['ffdhe6144', 'ffdhe8192'] as const) {
+    it(`completes over ${group} (RFC 7919 Appendix A) when the server enables it; it is not in the default list`, () => {
+      const refused = new TlsPair({ client: { groups: [group] } });
+      refused.pump();
+      assertAlertSent(refused, 'server', 'handshake_failure');
+      const pair = new TlsPair({ client: { groups: [group] }, server: { groups: ['x25519', group] } }).handshake();
+      assert.equal(pair.results.server?.group, NamedGroup[group]);
+      assert.equal(pair.results.client?.group, NamedGroup[group]);
+      pair.write('client', `over ${group}`);
+      pair.pump();
+      assert.equal(pair.received('server').toString(), `over ${group}`);
+    });
+  }
+
+  it("lists the server's groups, in its order, in EncryptedExtensions (§4.2.7); no record_size_limit when the client sent none", () => {
+    const pair = new TlsPair({ server: { groups: ['secp256r1', 'x25519', 'ffdhe8192'] } }).handshake();
+    const ee = pair.sent.server
+      .flatMap((r) => (r.type === ContentType.handshake && r.content !== undefined ? handshakeMessages(r.content) : []))
+      .find((m) => m.type === HandshakeType.encrypted_extensions);
+    assert.ok(ee !== undefined);
+    const extensions = decodeEncryptedExtensions(ee.body);
+    assert.deepEqual(
+      findExtension(extensions, ExtensionType.supported_groups),
+      encodeU16List([NamedGroup.secp256r1, NamedGroup.x25519, NamedGroup.ffdhe8192]),
+    );
+    assert.equal(findExtension(extensions, ExtensionType.record_size_limit), undefined);
+    // Our client takes it without acting on it (§4.2.7): the handshake is done over the share it sent.
+    assert.equal(pair.results.client?.group, NamedGroup.x25519);
+  });
 
   for (const [client, expected] of [
     [['x448', 'x25519'], 'x25519'],

@@ -105,9 +105,70 @@ describe('X25519 and X448 shares (RFC 7748, RFC 8446 §7.4.2)', () => {
   }
 });
 
+/** floor(2^shift * e), from the series e = sum 1/k! with 64 guard bits: RFC 7919 Appendix A builds each prime on it. */
+function floorTwoPowTimesE(shift: number): bigint {
+  const guard = 64n;
+  let term = 1n << (BigInt(shift) + guard);
+  let sum = 0n;
+  for (let k = 1n; term > 0n; k++) {
+    sum += term;
+    term /= k;
+  }
+  return sum >> guard;
+}
+
+/** Square-and-multiply in BigInt: a modular exponentiation that shares no code with node:crypto. */
+function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+  let result = 1n;
+  let b = base % modulus;
+  for (let e = exponent; e > 0n; e >>= 1n) {
+    if ((e & 1n) === 1n) result = (result * b) % modulus;
+    b = (b * b) % modulus;
+  }
+  return result;
+}
+
+/** RFC 7919 Appendix A.1-A.5: the X of p = 2^b - 2^{b-64} + {[2^(b-130) e] + X} * 2^64 - 1, the smallest giving a safe prime. */
+const RFC7919_X: Readonly<Record<string, bigint>> = {
+  ffdhe2048: 560316n,
+  ffdhe3072: 2625351n,
+  ffdhe4096: 5736041n,
+  ffdhe6144: 15705020n,
+  ffdhe8192: 10965728n,
+};
+
 describe('FFDHE (RFC 7919, RFC 8446 §4.2.8.1)', () => {
+  it('implements all five RFC 7919 groups', () => {
+    assert.deepEqual(
+      [...FFDHE_GROUPS.keys()],
+      [NamedGroup.ffdhe2048, NamedGroup.ffdhe3072, NamedGroup.ffdhe4096, NamedGroup.ffdhe6144, NamedGroup.ffdhe8192],
+    );
+  });
+
   for (const [code, g] of FFDHE_GROUPS) {
     describe(g.name, () => {
+      it('has the prime RFC 7919 Appendix A constructs from e and its X (independent of the hex copied in)', () => {
+        const b = g.prime.length * 8;
+        const x = RFC7919_X[g.name];
+        assert.ok(x !== undefined);
+        const constructed = (1n << BigInt(b)) - (1n << BigInt(b - 64)) + (floorTwoPowTimesE(b - 130) + x) * (1n << 64n) - 1n;
+        assert.equal(g.primeValue, constructed);
+      });
+
+      it('agrees on the shared secret both ways, and with a BigInt g^(xy) mod p', () => {
+        const a = new FfdheExchange(code, randomBytes);
+        let exponentB = Buffer.alloc(0);
+        const b = new FfdheExchange(code, (length) => {
+          exponentB = randomBytes(length);
+          return exponentB;
+        });
+        const secret = a.computeSharedSecret(b.publicKey);
+        assert.deepEqual(b.computeSharedSecret(a.publicKey), secret);
+        const y = BigInt(`0x${exponentB.toString('hex')}`);
+        assert.equal(BigInt(`0x${b.publicKey.toString('hex')}`), modPow(2n, y, g.primeValue));
+        assert.equal(BigInt(`0x${secret.toString('hex')}`), modPow(BigInt(`0x${a.publicKey.toString('hex')}`), y, g.primeValue));
+      });
+
       it('has a prime with 64 one bits at each end whose generator 2 lies in the subgroup of order q = (p-1)/2', () => {
         const bits = g.prime.length * 8;
         assert.equal(g.primeValue >> BigInt(bits - 64), (1n << 64n) - 1n);
