@@ -111,7 +111,7 @@ export interface StartOptions {
 /**
  * The steps of a start, in order: metrics; the services the routes call (OCSP and CRLs, alerts, JWT keys, SVID, ACME);
  * the app over them; what it re-reads while it runs; the revocation feed; the TLS listener, then the optional plain
- * HTTP one; the ledger's background jobs and the alert schedule. A step that fails stops what the earlier ones started.
+ * HTTP one; the ledger's background jobs and the alert schedule. A listener that cannot listen stops what the steps before it started.
  */
 export async function startServer(core: Core, options: StartOptions = {}): Promise<RunningServer & { readonly port: number }> {
   const { metrics, eventLoopLag } = startMetrics(core);
