@@ -16,26 +16,8 @@ export {
   type MessageCaps,
   type RetryPolicy,
 } from './notifier.js';
-export type {
-  AlertChannel,
-  AlertedCertificate,
-  AlertLogger,
-  AlertMessageKind,
-  AlertMetrics,
-  AlertOutbox,
-  AlertRunReason,
-  DeliveryTarget,
-  EnqueuedAlert,
-  ExpiryThreshold,
-  LeaseStore,
-  MailMessage,
-  MailTransport,
-  MessageItem,
-  OutgoingMail,
-  NewAlertMessage,
-  PendingMessage,
-  WaitingDelivery,
-} from './ports.js';
+export type { ExpiryThreshold, MessageItem, PendingMessage, WaitingDelivery } from '../domain/alerts.js';
+export type { AlertLogger, AlertMetrics, AlertOutbox, LeaseStore, MailMessage, MailTransport, OutgoingMail } from './ports.js';
 export {
   ALERT_LEASE,
   AlertRunner,

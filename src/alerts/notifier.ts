@@ -5,17 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { DeadlineError, DeliveryAbandonedError, withDeadline } from './deadline.js';
-import type {
-  AlertChannel,
-  AlertLogger,
-  AlertMetrics,
-  AlertOutbox,
-  MailTransport,
-  MessageItem,
-  NewAlertMessage,
-  PendingMessage,
-  WaitingDelivery,
-} from './ports.js';
+import type { AlertChannel, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../domain/alerts.js';
+import type { AlertLogger, AlertMetrics, AlertOutbox, MailTransport } from './ports.js';
 import { postWebhook, webhookLogName, type WebhookSettings } from './webhook.js';
 import { mailMessage, webhookPayload } from './wire.js';
 

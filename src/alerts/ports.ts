@@ -16,20 +16,6 @@ import type {
   WaitingDelivery,
 } from '../domain/alerts.js';
 
-export type {
-  AlertChannel,
-  AlertedCertificate,
-  AlertMessageKind,
-  AlertRunReason,
-  DeliveryTarget,
-  EnqueuedAlert,
-  ExpiryThreshold,
-  MessageItem,
-  NewAlertMessage,
-  PendingMessage,
-  WaitingDelivery,
-} from '../domain/alerts.js';
-
 /**
  * The durable outbox (src/ledger AlertOutboxRepository on SQLite,
  * PostgresAlertOutbox on PostgreSQL). Each method is one transaction; results

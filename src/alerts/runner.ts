@@ -27,18 +27,8 @@ import {
   type MessageCaps,
   type RetryPolicy,
 } from './notifier.js';
-import type {
-  AlertChannel,
-  AlertLogger,
-  AlertMetrics,
-  AlertOutbox,
-  AlertRunReason,
-  DeliveryTarget,
-  EnqueuedAlert,
-  ExpiryThreshold,
-  LeaseStore,
-  PendingMessage,
-} from './ports.js';
+import type { AlertChannel, AlertRunReason, DeliveryTarget, EnqueuedAlert, ExpiryThreshold, PendingMessage } from '../domain/alerts.js';
+import type { AlertLogger, AlertMetrics, AlertOutbox, LeaseStore } from './ports.js';
 import { alertKey, daysLeft, formatThreshold } from './select-expiring.js';
 import { webhookDisplayName, type WebhookSettings } from './webhook.js';
 import { identityLabel } from './wire.js';

@@ -24,22 +24,13 @@
  * rows like any other and follow the same rules.
  */
 import type { CertificateRecord, ProfileName } from '../domain/certificates.js';
-import type { ExpiryThreshold } from './ports.js';
-
-const UNITS: readonly (readonly [string, number])[] = [
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1_000],
-];
+import type { ExpiryThreshold } from '../domain/alerts.js';
+import { durationText } from '../shared/duration.js';
 
 export const DAY_MS = 86_400_000;
 
 /** The largest whole unit: 604800000 → '7d', 5400000 → '90m'; odd values in ms. */
-export function formatThreshold(ms: number): string {
-  for (const [unit, size] of UNITS) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}
+export const formatThreshold = durationText;
 
 /**
  * The key every delivery of one alert carries (webhook Idempotency-Key,

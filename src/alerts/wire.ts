@@ -3,7 +3,8 @@
  * and the plain-text mail. One shape for both modes: `certificates` holds
  * one entry per certificate, or many in a digest.
  */
-import type { MailMessage, MessageItem, PendingMessage } from './ports.js';
+import type { MessageItem, PendingMessage } from '../domain/alerts.js';
+import type { MailMessage } from './ports.js';
 import { daysLeft, formatThreshold } from './select-expiring.js';
 
 export const WEBHOOK_EVENT_TYPE = 'keysmith.certificates.expiring';

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint, SignJWT } from 'jose';
 import { FIRST_JWT_KEY_FILE } from './jwt-schedule.js';
 import { exportPrivateKey, fixMode, readPrivateKey, syncDirectory, writeDurably } from './key-files.js';
+import type { JwtAuthorityJwk } from '../domain/jwt-keys.js';
 
 /** The JWT-SVID claims keysmith signs (SPIFFE JWT-SVID §3): times in whole seconds since the epoch. */
 export interface JwtSvidClaims {
@@ -14,15 +15,8 @@ export interface JwtSvidClaims {
   readonly exp: number;
 }
 
-/** The public half as the SPIFFE bundle carries it (SPIFFE Trust Domain and Bundle §4.2.2: use jwt-svid, with kid). */
-export interface JwtAuthorityPublicJwk {
-  readonly kty: 'EC';
-  readonly crv: 'P-256';
-  readonly x: string;
-  readonly y: string;
-  readonly kid: string;
-  readonly use: 'jwt-svid';
-}
+/** The public half as the SPIFFE bundle carries it (src/domain/jwt-keys.ts). */
+export type JwtAuthorityPublicJwk = JwtAuthorityJwk;
 
 export interface JwtAuthorityOptions {
   readonly dataDir: string;

@@ -1,13 +1,11 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError, type Config } from '../config.js';
-import { Authority, checkClientCertificate, type ClientCertificateVerdict, crlIssuerFor, JwtKeyRing } from '../ca/index.js';
+import { type Authority, checkClientCertificate, type ClientCertificateVerdict, crlIssuerFor, JwtKeyRing } from '../ca/index.js';
 import { RevokedSerials } from '../http/index.js';
 import {
   type CommitWorker,
-  GroupCommit,
   openLedgerBackend,
   tightenDatabaseFiles,
   type LedgerBackend,
@@ -27,7 +25,7 @@ import {
   createChallengeValidator,
 } from '../acme/index.js';
 import { connect } from '../tls/index.js';
-import { CryptoPool } from '../x509/index.js';
+import type { CryptoPool } from '../x509/index.js';
 import {
   createSvidService,
   MAX_JWT_TTL_MS,
@@ -38,6 +36,7 @@ import {
   type SvidService,
 } from '../svid/index.js';
 import { joinCa, joinCluster } from './core-join.js';
+import { openSigning, type Signing } from './core-signing.js';
 import { checkCrlShardLayout } from './crl-files.js';
 import type { ClusterSecret } from './cluster-secret.js';
 import { dataPaths, ensureDataDir, readIfExists, writeFileAtomic } from './files.js';
@@ -106,45 +105,16 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
   const clock = options.clock ?? systemClock;
   const paths = dataPaths(config.dataDir);
   const notices: string[] = [];
-  const warn = (message: string): void => {
-    notices.push(`warning: ${message}`);
-  };
-  // Permission and path problems become sentences naming the path and what to do (files.ts, file-errors.ts).
-  ensureDataDir(config.dataDir, warn);
-  const location = ledgerLocation(config);
-  if (location.kind === 'sqlite') {
-    checkLedgerFileAccess(location.path);
-    tightenDatabaseFiles(location.path, warn);
-  }
-  const ledger = await openLedgerBackend(location);
-  let commitWorker: CommitWorker | undefined;
+  const ledger = await openLedgerBackend(prepareDataDir(config, notices));
+  let signing: Signing | undefined;
   try {
     const repositories: LedgerBackend = ledger.ledger;
     const material = await joinCa(config, ledger, clock, notices);
     const clusterSecret = await joinCluster(config, repositories, clock, notices);
-    const revocationBase = revocationBaseUrl(config);
     // Before anything is issued: the shard count is part of every certificate's CRL distribution point.
     checkCrlShardLayout(config.dataDir, crlIssuerFor(material).issuer, crlUrl(config), config.crlShards);
-    // Rows signed in the same event-loop turn share one durable commit (group commit); each caller still waits for its own.
-    // SQLite: the commits run on a worker thread with its own connection, so the disk wait never holds the event loop.
-    commitWorker = ledger.kind === 'sqlite' ? ledger.ledger.commitWorker() : undefined;
-    const certificateWriter = new GroupCommit(commitWorker ?? repositories.certificates);
-    // CSR checks and leaf signatures on worker threads, one per core (README "Performance of issuance"); started on first use.
-    const cryptoWorkers = config.cryptoWorkers ?? availableParallelism();
-    // The message only: an error from a signing thread is never logged with more than what it says.
-    let reportWorkerError = (error: Error): void =>
-      console.error(`keysmith: warning: a crypto worker failed and is replaced: ${error.message}`);
-    const cryptoPool =
-      cryptoWorkers > 0 ? new CryptoPool({ workers: cryptoWorkers, onWorkerError: (error) => reportWorkerError(error) }) : undefined;
-    const authority = new Authority({
-      ...(cryptoPool === undefined ? {} : { leafSigner: cryptoPool }),
-      material,
-      store: certificateWriter,
-      clock,
-      ocspUrl: `${revocationBase}/ocsp`,
-      crlUrl: crlUrl(config),
-      crlShards: config.crlShards,
-    });
+    signing = openSigning(config, ledger, material, clock, { ocspUrl: `${revocationBaseUrl(config)}/ocsp`, crlUrl: crlUrl(config) });
+    const { authority, cryptoPool } = signing;
     const revokedSerials = new RevokedSerials();
     authority.onRevoked(revokedSerials.add);
     if (readIfExists(paths.bundle) !== authority.bundlePem()) writeFileAtomic(paths.bundle, authority.bundlePem(), 0o644);
@@ -152,37 +122,52 @@ export async function openCore(config: Config, options: { clock?: Clock; ensureI
       await ensureServerIdentity(config, authority, repositories, paths, clock, notices);
       await ensureAdminIdentity(config, authority, paths, notices);
     }
-    const close = async (): Promise<void> => {
-      // Queued rows are committed before the database goes; then the commit worker stops, then the main connection.
-      try {
-        await certificateWriter.close();
-        await commitWorker?.close();
-      } finally {
-        await cryptoPool?.close();
-        await ledger.ledger.close();
-      }
-    };
+    const opened = signing;
     return {
       config,
       ledger,
       repositories,
       authority,
       ...(cryptoPool === undefined ? {} : { cryptoPool }),
-      reportCryptoWorkerErrors: (report) => {
-        reportWorkerError = report;
-      },
+      reportCryptoWorkerErrors: (report) => opened.reportCryptoWorkerErrors(report),
       clock,
       paths,
       revokedSerials,
       clusterSecret,
       notices,
-      commitWorker,
-      close,
+      commitWorker: opened.commitWorker,
+      close: () => closeCore(opened, ledger),
     };
   } catch (err) {
-    await commitWorker?.close();
+    await signing?.commitWorker?.close();
     await ledger.ledger.close();
     throw explainFileError(err, 'CA and identity files', join(config.dataDir, 'ca'));
+  }
+}
+
+/**
+ * The data directory made and checked, and the ledger's location; permission and path problems become
+ * sentences naming the path and what to do (files.ts, file-errors.ts). Warnings go to `notices`.
+ */
+function prepareDataDir(config: Config, notices: string[]): LedgerLocation {
+  const warn = (message: string): void => {
+    notices.push(`warning: ${message}`);
+  };
+  ensureDataDir(config.dataDir, warn);
+  const location = ledgerLocation(config);
+  if (location.kind === 'sqlite') {
+    checkLedgerFileAccess(location.path);
+    tightenDatabaseFiles(location.path, warn);
+  }
+  return location;
+}
+
+/** Queued rows are committed before the database goes; then the commit worker stops, then the main connection. */
+async function closeCore(signing: Signing, ledger: OpenedLedger): Promise<void> {
+  try {
+    await signing.close();
+  } finally {
+    await ledger.ledger.close();
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { entryWire, type EntryWire } from '../http/index.js';
 import type { RegistrationEntry } from '../domain/entries.js';
+import { durationText } from '../shared/duration.js';
 import type { SvidApi } from '../svid/index.js';
 import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { openSvid } from './compose.js';
@@ -27,26 +28,14 @@ function isoOption(parsed: ParsedCommand, name: string): number | undefined {
 }
 
 /** 3600000 -> "1h", 90000 -> "90s": the largest whole unit. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1_000],
-  ] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 /** One line per entry, the id first so scripts can cut it. */
 export function formatEntryLine(entry: RegistrationEntry): string {
   const parts = [
     entry.id,
     entry.spiffeId,
     `parent=${entry.parentId}`,
-    `x509_ttl=${formatDuration(entry.x509TtlMs)}`,
-    `jwt_ttl=${formatDuration(entry.jwtTtlMs)}`,
+    `x509_ttl=${durationText(entry.x509TtlMs)}`,
+    `jwt_ttl=${durationText(entry.jwtTtlMs)}`,
   ];
   if (entry.dnsNames.length > 0) parts.push(`dns=${entry.dnsNames.join(',')}`);
   if (entry.admin) parts.push('admin');

@@ -3,7 +3,7 @@ import { ConfigError } from '../config.js';
 import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
 import { acmeEabCreateCommand, acmeEabListCommand, acmeEabRevokeCommand } from './acme.js';
-import { alertsListCommand, alertsRunCommand } from './alerts.js';
+import { alertsListCommand, alertsRunCommand } from './alerts-commands.js';
 import { caRotateJwtCommand } from './ca-jwt.js';
 import { caActivateCommand, caArlCommand, caRevokeIntermediateCommand, caRotateCommand, caStatusCommand } from './ca.js';
 import { certsListCommand, initCommand, issueCommand, revokeCommand } from './commands.js';

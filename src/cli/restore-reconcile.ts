@@ -79,72 +79,103 @@ export function reconcile(
   const schema = live === undefined ? 'main' : 'restored';
   if (live !== undefined) live.prepare('ATTACH DATABASE ? AS restored').run(restoredPath);
   try {
-    const hasLiveTable = (name: string): boolean =>
-      live !== undefined && live.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
     const work = db.transaction(() => {
-      let carried = 0;
-      let fromLedger = 0;
-      let liveCrlNumber = 0;
-      if (live !== undefined) {
-        live.exec(
-          `CREATE TEMP TABLE carried AS SELECT serial FROM main.certificates l WHERE NOT EXISTS (SELECT 1 FROM restored.certificates r WHERE r.serial = l.serial)`,
-        );
-        carried = live
-          .prepare(
-            `INSERT INTO restored.certificates (${CERTIFICATE_COLUMNS}) SELECT ${CERTIFICATE_COLUMNS} FROM main.certificates WHERE serial IN (SELECT serial FROM temp.carried)`,
-          )
-          .run().changes;
-        live.exec(
-          `INSERT OR IGNORE INTO restored.certificate_names (serial, type, value) SELECT serial, type, value FROM main.certificate_names WHERE serial IN (SELECT serial FROM temp.carried)`,
-        );
-        if (hasLiveTable('spiffe_latest')) {
-          live.exec(`INSERT INTO restored.spiffe_latest (spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at)
-            SELECT spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at FROM main.spiffe_latest WHERE true
-            ON CONFLICT (spiffe_id) DO UPDATE SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at,
-              not_after = excluded.not_after, lifetime_ms = excluded.lifetime_ms, renewal_due_at = excluded.renewal_due_at
-            WHERE excluded.issued_at > spiffe_latest.issued_at OR (excluded.issued_at = spiffe_latest.issued_at AND excluded.serial > spiffe_latest.serial)`);
-        }
-        if (hasLiveTable('ocsp_responders')) live.exec('INSERT OR IGNORE INTO restored.ocsp_responders SELECT * FROM main.ocsp_responders');
-        // A join token redeemed after the backup must not work a second time.
-        live.exec(`UPDATE restored.join_tokens AS r SET used_at = l.used_at, used_by_serial = l.used_by_serial
-                     FROM main.join_tokens AS l WHERE l.token_hash = r.token_hash AND l.used_at IS NOT NULL AND r.used_at IS NULL`);
-        fromLedger = live
-          .prepare(
-            `UPDATE restored.certificates AS r SET status = 'revoked', revoked_at = l.revoked_at, revocation_reason = l.revocation_reason
-                     FROM main.certificates AS l WHERE l.serial = r.serial AND l.status = 'revoked' AND r.status = 'valid'`,
-          )
-          .run().changes;
-        if (hasLiveTable('crl_numbers'))
-          liveCrlNumber = Number(live.prepare('SELECT coalesce(max(last_number), 0) FROM main.crl_numbers').pluck().get() ?? 0);
-      }
-      const revoke = db.prepare(
-        `UPDATE ${schema}.certificates SET status = 'revoked', revoked_at = :revokedAt, revocation_reason = :reason WHERE serial = :serial AND issuer = :issuer AND status = 'valid'`,
-      );
-      const known = db.prepare<[string], number>(`SELECT 1 FROM ${schema}.certificates WHERE serial = ?`).pluck();
-      let fromCrl = 0;
-      const unknown = new Set<string>();
-      let crlNumber = Math.max(backupCrlNumber, liveCrlNumber);
-      for (const entry of crl) {
-        crlNumber = Math.max(crlNumber, entry.crlNumber);
-        if (entry.serial === '') continue;
-        const changed = revoke.run({
-          revokedAt: entry.revokedAt,
-          reason: entry.reason,
-          serial: entry.serial,
-          issuer: entry.issuer,
-        }).changes;
-        fromCrl += changed;
-        if (changed === 0 && known.get(entry.serial) === undefined) unknown.add(entry.serial);
-      }
+      const fromLive = live === undefined ? NOTHING_FROM_LIVE : carryFromLiveLedger(live);
+      const fromCrls = applyCrlRevocations(db, schema, crl);
       // RFC 5280 §5.2.3: the CRL number only grows; the next CRL continues above every one published.
+      const crlNumber = Math.max(backupCrlNumber, fromLive.crlNumber, fromCrls.crlNumber);
       db.prepare(
         `INSERT INTO ${schema}.crl_numbers (scope, last_number) VALUES ('crl', ?) ON CONFLICT (scope) DO UPDATE SET last_number = max(last_number, excluded.last_number)`,
       ).run(crlNumber);
-      return { carried, fromLedger, fromCrl, unknown: unknown.size, crlNumber };
+      return {
+        carried: fromLive.carried,
+        fromLedger: fromLive.fromLedger,
+        fromCrl: fromCrls.revoked,
+        unknown: fromCrls.unknown,
+        crlNumber,
+      };
     });
     return work.immediate();
   } finally {
     if (live !== undefined) live.exec('DETACH DATABASE restored');
     else db.close();
   }
+}
+
+/** What the live ledger gave the restored copy: rows it lacked, revocations, and the live CRL number. */
+interface FromLiveLedger {
+  readonly carried: number;
+  readonly fromLedger: number;
+  readonly crlNumber: number;
+}
+
+const NOTHING_FROM_LIVE: FromLiveLedger = { carried: 0, fromLedger: 0, crlNumber: 0 };
+
+/**
+ * Inside reconcile's transaction, with the restored file attached as `restored`: certificates (and their names) issued
+ * after the backup, the newest SPIFFE ID rows, OCSP responders, redeemed join tokens and revocations of the live ledger.
+ */
+function carryFromLiveLedger(live: Database.Database): FromLiveLedger {
+  const hasLiveTable = (name: string): boolean =>
+    live.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+  live.exec(
+    `CREATE TEMP TABLE carried AS SELECT serial FROM main.certificates l WHERE NOT EXISTS (SELECT 1 FROM restored.certificates r WHERE r.serial = l.serial)`,
+  );
+  const carried = live
+    .prepare(
+      `INSERT INTO restored.certificates (${CERTIFICATE_COLUMNS}) SELECT ${CERTIFICATE_COLUMNS} FROM main.certificates WHERE serial IN (SELECT serial FROM temp.carried)`,
+    )
+    .run().changes;
+  live.exec(
+    `INSERT OR IGNORE INTO restored.certificate_names (serial, type, value) SELECT serial, type, value FROM main.certificate_names WHERE serial IN (SELECT serial FROM temp.carried)`,
+  );
+  if (hasLiveTable('spiffe_latest')) {
+    live.exec(`INSERT INTO restored.spiffe_latest (spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at)
+            SELECT spiffe_id, serial, profile, issued_at, not_after, lifetime_ms, renewal_due_at FROM main.spiffe_latest WHERE true
+            ON CONFLICT (spiffe_id) DO UPDATE SET serial = excluded.serial, profile = excluded.profile, issued_at = excluded.issued_at,
+              not_after = excluded.not_after, lifetime_ms = excluded.lifetime_ms, renewal_due_at = excluded.renewal_due_at
+            WHERE excluded.issued_at > spiffe_latest.issued_at OR (excluded.issued_at = spiffe_latest.issued_at AND excluded.serial > spiffe_latest.serial)`);
+  }
+  if (hasLiveTable('ocsp_responders')) live.exec('INSERT OR IGNORE INTO restored.ocsp_responders SELECT * FROM main.ocsp_responders');
+  // A join token redeemed after the backup must not work a second time.
+  live.exec(`UPDATE restored.join_tokens AS r SET used_at = l.used_at, used_by_serial = l.used_by_serial
+                     FROM main.join_tokens AS l WHERE l.token_hash = r.token_hash AND l.used_at IS NOT NULL AND r.used_at IS NULL`);
+  const fromLedger = live
+    .prepare(
+      `UPDATE restored.certificates AS r SET status = 'revoked', revoked_at = l.revoked_at, revocation_reason = l.revocation_reason
+                     FROM main.certificates AS l WHERE l.serial = r.serial AND l.status = 'revoked' AND r.status = 'valid'`,
+    )
+    .run().changes;
+  const crlNumber = hasLiveTable('crl_numbers')
+    ? Number(live.prepare('SELECT coalesce(max(last_number), 0) FROM main.crl_numbers').pluck().get() ?? 0)
+    : 0;
+  return { carried, fromLedger, crlNumber };
+}
+
+/** Revokes what the CRL entries name (same serial and issuer); counts entries that name no certificate; the highest CRL number seen. */
+function applyCrlRevocations(
+  db: Database.Database,
+  schema: string,
+  crl: readonly CrlRevocation[],
+): { readonly revoked: number; readonly unknown: number; readonly crlNumber: number } {
+  const revoke = db.prepare(
+    `UPDATE ${schema}.certificates SET status = 'revoked', revoked_at = :revokedAt, revocation_reason = :reason WHERE serial = :serial AND issuer = :issuer AND status = 'valid'`,
+  );
+  const known = db.prepare<[string], number>(`SELECT 1 FROM ${schema}.certificates WHERE serial = ?`).pluck();
+  let revoked = 0;
+  const unknown = new Set<string>();
+  let crlNumber = 0;
+  for (const entry of crl) {
+    crlNumber = Math.max(crlNumber, entry.crlNumber);
+    if (entry.serial === '') continue;
+    const changed = revoke.run({
+      revokedAt: entry.revokedAt,
+      reason: entry.reason,
+      serial: entry.serial,
+      issuer: entry.issuer,
+    }).changes;
+    revoked += changed;
+    if (changed === 0 && known.get(entry.serial) === undefined) unknown.add(entry.serial);
+  }
+  return { revoked, unknown: unknown.size, crlNumber };
 }

@@ -21,6 +21,15 @@ export const REVOCATION_REASONS = {
 } as const;
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
+const REASONS_BY_CODE: ReadonlyMap<number, RevocationReason> = new Map(
+  Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]),
+);
+
+/** The name of a CRLReason code as a CRL entry or an OCSP response carries it (RFC 5280 §5.3.1); undefined for a code it does not define. */
+export function revocationReasonOf(code: number): RevocationReason | undefined {
+  return REASONS_BY_CODE.get(code);
+}
+
 /**
  * The reasons an operator may give to revoke, on every surface (the HTTP
  * API's schema and `keysmith revoke` both take this list). removeFromCRL

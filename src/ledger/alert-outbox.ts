@@ -20,24 +20,19 @@ import {
   type AlertPage,
   type AlertQuery,
   type DeliveryStateRow,
-  type EnqueuedAlert,
   type EnqueueRequest,
   type ExpiryThresholdSpec,
   type ItemRow,
-  type MessageItem,
   type OutboxDepth,
   SELECT_OUTBOX_DEPTH,
   toOutboxDepth,
-  type NewAlertMessage,
   type PageRow,
-  type PendingMessage,
   type PendingRow,
   type StartRunRequest,
-  type WaitingDelivery,
   type WaitingQuery,
   type WaitingRow,
 } from './alert-rows.js';
-import type { AlertChannel } from '../domain/alerts.js';
+import type { AlertChannel, EnqueuedAlert, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../domain/alerts.js';
 import { stoppedRenewingParams } from './attention.js';
 import {
   SELECT_ALERT_PAGE,

@@ -16,21 +16,6 @@ import type {
 } from '../domain/alerts.js';
 import { badCursor } from './paging.js';
 
-export type {
-  AlertChannel,
-  AlertedCertificate,
-  AlertMessageKind,
-  AlertRunReason,
-  AlertStatus,
-  DeliveryTarget,
-  EnqueuedAlert,
-  ExpiryThreshold,
-  MessageItem,
-  NewAlertMessage,
-  PendingMessage,
-  WaitingDelivery,
-} from '../domain/alerts.js';
-
 /**
  * The vocabulary of the alert outbox (migrations/0002_alerts.sql), the
  * checks of what is written and the translation of what is read: shared by

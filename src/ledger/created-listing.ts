@@ -61,6 +61,15 @@ export function toCreatedPage<Row, Item extends { readonly createdAt: number }>(
   return { items, nextCursor };
 }
 
+/** toCreatedPage for rows that are the items already (summaries shown as read): each copied, the cursor from `idOf`. */
+export function toSummaryPage<Item extends { readonly createdAt: number }>(
+  rows: readonly Item[],
+  limit: number,
+  idOf: (item: Item) => string,
+): { items: Item[]; nextCursor: string | null } {
+  return toCreatedPage(rows, limit, (row) => ({ ...row }), idOf);
+}
+
 function decodeCreatedCursor(text: string, isId: (value: string) => boolean): { readonly createdAt: number; readonly id: string } {
   const { t, i } = decodePageCursor(text, 512);
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || typeof i !== 'string' || !isId(i)) throw badCursor();

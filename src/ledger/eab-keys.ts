@@ -7,7 +7,7 @@
 import { EAB_KEY_STATUSES, type AcmeEabKeyQuery, type AcmeEabKeySummary } from '../domain/acme.js';
 import { DomainError } from '../shared/errors.js';
 import type { SqlDialect } from './certificate-list.js';
-import { planCreatedList, toCreatedPage, type CreatedListPlan } from './created-listing.js';
+import { planCreatedList, toSummaryPage, type CreatedListPlan } from './created-listing.js';
 
 export const EAB_SUMMARY_COLUMNS = `key_id AS "keyId", created_at AS "createdAt", created_by AS "createdBy",
   bound_account AS "boundAccount", bound_at AS "boundAt", revoked_at AS "revokedAt"`;
@@ -68,10 +68,5 @@ export function planEabList(query: AcmeEabKeyQuery, dialect: SqlDialect): Create
 }
 
 export function toEabPage(rows: readonly AcmeEabKeySummary[], limit: number): { items: AcmeEabKeySummary[]; nextCursor: string | null } {
-  return toCreatedPage(
-    rows,
-    limit,
-    (row) => ({ ...row }),
-    (item) => item.keyId,
-  );
+  return toSummaryPage(rows, limit, (item) => item.keyId);
 }

@@ -1,16 +1,8 @@
 export { AcmeLedger, type AcmeLedgerPorts } from './acme-ledger.js';
 export { AlertOutboxRepository } from './alert-outbox.js';
 export { LeaseRepository } from './alert-leases.js';
-export type {
-  AlertChannel,
-  AlertDeliveryState,
-  AlertPage,
-  AlertQuery,
-  AlertStatus,
-  AlertSummary,
-  EnqueuedAlert,
-  ExpiryThresholdSpec,
-} from './alert-rows.js';
+export type { AlertChannel, AlertStatus, EnqueuedAlert } from '../domain/alerts.js';
+export type { AlertDeliveryState, AlertPage, AlertQuery, AlertSummary, ExpiryThresholdSpec } from './alert-rows.js';
 export { CertificateRepository, type SerialStatus } from './certificate-repository.js';
 export { DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointOptions } from './checkpoint.js';
 export { EntryRepository } from './entry-repository.js';

@@ -1,6 +1,6 @@
 import { isJoinTokenId, JOIN_TOKEN_STATUSES, type JoinTokenQuery, type JoinTokenRecord, type JoinTokenSummary } from '../domain/entries.js';
 import type { SqlDialect } from './certificate-list.js';
-import { planCreatedList, toCreatedPage, type CreatedListPlan } from './created-listing.js';
+import { planCreatedList, toSummaryPage, type CreatedListPlan } from './created-listing.js';
 import { DomainError } from '../shared/errors.js';
 import { parseSpiffeId } from '../shared/spiffe-id.js';
 import { checkTime } from './certificate-rows.js';
@@ -108,12 +108,7 @@ export function planTokenList(query: JoinTokenQuery, dialect: SqlDialect): Creat
 }
 
 export function toTokenPage(rows: readonly JoinTokenSummary[], limit: number): { items: JoinTokenSummary[]; nextCursor: string | null } {
-  return toCreatedPage(
-    rows,
-    limit,
-    (row) => ({ ...row }),
-    (item) => item.id,
-  );
+  return toSummaryPage(rows, limit, (item) => item.id);
 }
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/;

@@ -3,6 +3,7 @@
  * the Authority (declared here, fitted structurally by src/ledger and src/ca
  * in cli/compose.ts), and what it offers the HTTP routes and the CLI.
  */
+import type { JwtAuthorityJwk } from '../domain/jwt-keys.js';
 import type { Awaitable } from '../shared/awaitable.js';
 import type {
   EntryPage,
@@ -77,14 +78,7 @@ export interface JwtSigner {
   publishedJwks(): readonly JwtAuthorityJwk[];
 }
 
-export interface JwtAuthorityJwk {
-  readonly kty: 'EC';
-  readonly crv: 'P-256';
-  readonly x: string;
-  readonly y: string;
-  readonly kid: string;
-  readonly use: 'jwt-svid';
-}
+export type { JwtAuthorityJwk } from '../domain/jwt-keys.js';
 
 // ---------------------------------------------------------------- offers
 

@@ -1,7 +1,7 @@
 import { AsnConvert, BitString, OctetString } from '@peculiar/asn1-schema';
 import * as asn from '@peculiar/asn1-x509';
 import { DomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../domain/certificates.js';
+import { REVOCATION_REASONS, revocationReasonOf, type RevocationReason } from '../domain/certificates.js';
 import { SIGNATURE, type CertificateIssuer, type IssuerCurve } from './certificate.js';
 import { asciiBytes, contextTag, derSequence, encodeOid, Tag, tlv } from '../pkix/index.js';
 import { peculiar } from './provider.js';
@@ -279,10 +279,6 @@ export interface CrlDescription {
   readonly tbs: Uint8Array;
 }
 
-const REASON_NAMES: ReadonlyMap<number, RevocationReason> = new Map(
-  Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]),
-);
-
 /** asn1-schema hands INTEGERs beyond 32 bits back as decimal strings. */
 function crlNumberOf(extnValue: ArrayBuffer): number {
   const value: unknown = AsnConvert.parse(extnValue, asn.CRLNumber).value;
@@ -319,7 +315,8 @@ export function describeCrl(der: Uint8Array): CrlDescription {
         return {
           serial: normalizeSerial(Buffer.from(entry.userCertificate).toString('hex')),
           revokedAt: entry.revocationDate.getTime().getTime(),
-          reason: reason === undefined ? null : (REASON_NAMES.get(AsnConvert.parse(reason.extnValue.buffer, asn.CRLReason).reason) ?? null),
+          reason:
+            reason === undefined ? null : (revocationReasonOf(AsnConvert.parse(reason.extnValue.buffer, asn.CRLReason).reason) ?? null),
         };
       }),
       signatureAlgorithm: crl.signatureAlgorithm.algorithm,

@@ -1,7 +1,7 @@
 import * as ocsp from '@peculiar/asn1-ocsp';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { DomainError } from '../shared/errors.js';
-import { REVOCATION_REASONS, type RevocationReason } from '../domain/certificates.js';
+import { revocationReasonOf } from '../domain/certificates.js';
 import {
   bytes,
   checkSingleTlv,
@@ -48,9 +48,6 @@ export interface DescribedOcspResponse {
 const STATUS_NAMES: ReadonlyMap<number, OcspResponseStatusName> = new Map(
   Object.entries(OcspResponseStatus).map(([name, code]) => [code, name as OcspResponseStatusName]),
 );
-const REASON_NAMES: ReadonlyMap<number, RevocationReason> = new Map(
-  Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]),
-);
 
 /** Decodes an OCSPResponse for checks (tests, a TLS client looking at a staple); DomainError('malformed') when it is not one. */
 export function describeOcspResponse(der: Uint8Array): DescribedOcspResponse {
@@ -92,7 +89,7 @@ function describeSingle(single: ocsp.SingleResponse): DescribedSingleResponse {
       ? {
           kind: 'revoked',
           revokedAt: revoked.revocationTime.getTime(),
-          reason: revoked.revocationReason === undefined ? null : (REASON_NAMES.get(revoked.revocationReason.reason) ?? null),
+          reason: revoked.revocationReason === undefined ? null : (revocationReasonOf(revoked.revocationReason.reason) ?? null),
         }
       : single.certStatus.good !== undefined
         ? { kind: 'good' }

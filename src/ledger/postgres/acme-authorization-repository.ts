@@ -2,15 +2,7 @@ import type { AwaitableMethods } from '../../shared/awaitable.js';
 import { DomainError } from '../../shared/errors.js';
 import type { AcmeAuthorizationRecord, AcmeChallengeRecord, AcmeIdentifierRecord, ValidationRecord } from '../../domain/acme.js';
 import type { AcmeAuthorizationRepository } from '../acme-authorization-repository.js';
-import {
-  AUTHORIZATION_COLUMNS,
-  AUTHORIZATION_DEACTIVATED_PROBLEM,
-  CHALLENGE_COLUMNS,
-  toAuthorization,
-  toChallenge,
-  type AuthorizationRow,
-  type ChallengeRow,
-} from '../acme-rows.js';
+import * as acmeRows from '../acme-rows.js';
 import type { PostgresDatabase } from './database.js';
 
 /**
@@ -23,11 +15,11 @@ import type { PostgresDatabase } from './database.js';
  */
 
 /** An authorization's columns and its challenges (creation order: `seq`), in one statement, so both come from one snapshot. */
-const AUTHORIZATION_SELECT = `${AUTHORIZATION_COLUMNS},
+const AUTHORIZATION_SELECT = `${acmeRows.AUTHORIZATION_COLUMNS},
   (SELECT COALESCE(json_agg(c ORDER BY c.seq), '[]'::json)
-     FROM (SELECT seq, ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE authorization_id = acme_authorizations.id) c) AS challenges`;
+     FROM (SELECT seq, ${acmeRows.CHALLENGE_COLUMNS} FROM acme_challenges WHERE authorization_id = acme_authorizations.id) c) AS challenges`;
 
-type AuthorizationRowWithChallenges = AuthorizationRow & { readonly challenges: unknown };
+type AuthorizationRowWithChallenges = acmeRows.AuthorizationRow & { readonly challenges: unknown };
 
 /** Locks the orders holding an authorization (by id, a stable order) before the authorization itself is changed. */
 const LOCK_ORDERS_OF_AUTHORIZATION = `SELECT id FROM acme_orders
@@ -72,8 +64,10 @@ export class PostgresAcmeAuthorizationRepository implements AwaitableMethods<Acm
   }
 
   async findChallenge(id: string): Promise<AcmeChallengeRecord | undefined> {
-    const row = await this.database.row<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE id = $1`, [id]);
-    return row === undefined ? undefined : toChallenge(row);
+    const row = await this.database.row<acmeRows.ChallengeRow>(`SELECT ${acmeRows.CHALLENGE_COLUMNS} FROM acme_challenges WHERE id = $1`, [
+      id,
+    ]);
+    return row === undefined ? undefined : acmeRows.toChallenge(row);
   }
 
   /**
@@ -127,17 +121,17 @@ export class PostgresAcmeAuthorizationRepository implements AwaitableMethods<Acm
         [id],
       );
       if (changed === 0) return false;
-      await tx.run(ORDERS_INVALID, [AUTHORIZATION_DEACTIVATED_PROBLEM, id]);
+      await tx.run(ORDERS_INVALID, [acmeRows.AUTHORIZATION_DEACTIVATED_PROBLEM, id]);
       return true;
     });
   }
 
   /** Challenges left `processing` (by a stopped node, or being validated by a live one: validating again is harmless, the first outcome recorded wins). */
   async listInterruptedChallenges(): Promise<readonly AcmeChallengeRecord[]> {
-    const rows = await this.database.rows<ChallengeRow>(
-      `SELECT ${CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY seq`,
+    const rows = await this.database.rows<acmeRows.ChallengeRow>(
+      `SELECT ${acmeRows.CHALLENGE_COLUMNS} FROM acme_challenges WHERE status = 'processing' ORDER BY seq`,
     );
-    return rows.map(toChallenge);
+    return rows.map(acmeRows.toChallenge);
   }
 }
 
@@ -206,13 +200,13 @@ const RECORD_FAILED = `WITH challenge AS (
   SELECT (SELECT count(*) FROM orders_failed)::int AS "invalidated"`;
 
 function withChallenges(row: AuthorizationRowWithChallenges): AcmeAuthorizationRecord {
-  return toAuthorization(row, challengeRows(row.challenges).map(toChallenge));
+  return acmeRows.toAuthorization(row, challengeRows(row.challenges).map(acmeRows.toChallenge));
 }
 
 /** The challenges json_agg built: checked field by field, as a row from the driver would be typed. */
-function challengeRows(value: unknown): ChallengeRow[] {
+function challengeRows(value: unknown): acmeRows.ChallengeRow[] {
   if (!Array.isArray(value)) throw new Error('ledger returned challenges that are not an array');
-  return value.map((item: unknown): ChallengeRow => {
+  return value.map((item: unknown): acmeRows.ChallengeRow => {
     if (typeof item !== 'object' || item === null) throw new Error('ledger returned a malformed challenge');
     const text = (name: string): string => {
       const field: unknown = Reflect.get(item, name);

@@ -1,42 +1,9 @@
 import { DomainError } from '../../shared/errors.js';
-import type { AlertChannel } from '../../domain/alerts.js';
+import type { AlertChannel, EnqueuedAlert, MessageItem, NewAlertMessage, PendingMessage, WaitingDelivery } from '../../domain/alerts.js';
 import { checkTime } from '../certificate-rows.js';
 import type { AlertOutboxRepository } from '../alert-outbox.js';
 import { expiringStatements } from '../alert-expiring-sql.js';
-import {
-  alertPageBounds,
-  byNotAfterThenSerial,
-  checkedAlertKey,
-  checkEnqueueRequest,
-  checkStartRun,
-  tightestFirst,
-  toAlertPage,
-  toEnqueuedAlert,
-  toMessageItem,
-  toPendingMessage,
-  toWaitingDelivery,
-  trimError,
-  type AlertedRow,
-  type AlertPage,
-  type AlertQuery,
-  type DeliveryStateRow,
-  type EnqueuedAlert,
-  type EnqueueRequest,
-  type ExpiryThresholdSpec,
-  type ItemRow,
-  type MessageItem,
-  type OutboxDepth,
-  SELECT_OUTBOX_DEPTH,
-  toOutboxDepth,
-  type NewAlertMessage,
-  type PageRow,
-  type PendingMessage,
-  type PendingRow,
-  type StartRunRequest,
-  type WaitingDelivery,
-  type WaitingQuery,
-  type WaitingRow,
-} from '../alert-rows.js';
+import * as alertRows from '../alert-rows.js';
 import { stoppedRenewingParams } from '../attention.js';
 import { checkPageLimit } from '../paging.js';
 import type { AwaitableMethods } from '../../shared/awaitable.js';
@@ -92,8 +59,8 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
   constructor(private readonly db: PostgresDatabase) {}
 
   /** The run's id, or null when the slot was already claimed or (catch-up) a run finished since `unlessFinishedSince`. */
-  async startRun(request: StartRunRequest): Promise<number | null> {
-    checkStartRun(request);
+  async startRun(request: alertRows.StartRunRequest): Promise<number | null> {
+    alertRows.checkStartRun(request);
     try {
       return await this.db.transaction(async (tx) => {
         if (request.unlessFinishedSince !== undefined) {
@@ -119,28 +86,28 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
   }
 
   /** Detection and enqueue in one transaction; returns only what is new (see the class comment for two nodes at once). */
-  async enqueueExpiring(request: EnqueueRequest): Promise<EnqueuedAlert[]> {
-    checkEnqueueRequest(request);
+  async enqueueExpiring(request: alertRows.EnqueueRequest): Promise<EnqueuedAlert[]> {
+    alertRows.checkEnqueueRequest(request);
     const channels = request.targets.map((target) => target.channel);
     const recipients = request.targets.map((target) => target.recipient);
     return this.db.transaction(async (tx) => {
       const enqueued: EnqueuedAlert[] = [];
-      for (const threshold of tightestFirst(request.thresholds)) {
+      for (const threshold of alertRows.tightestFirst(request.thresholds)) {
         for (const row of await expiringRows(tx, request.now, threshold)) {
-          const key = checkedAlertKey(request, row.serial, threshold.withinMs);
+          const key = alertRows.checkedAlertKey(request, row.serial, threshold.withinMs);
           const inserted = await tx.row<IdRow>(INSERT_ALERT, [row.serial, threshold.withinMs, key, request.runId, request.now]);
           if (inserted === undefined) continue;
           if (channels.length > 0) await tx.run(INSERT_DELIVERIES, [inserted.id, channels, recipients]);
-          enqueued.push(toEnqueuedAlert(row, inserted.id, threshold.withinMs, key, request.now));
+          enqueued.push(alertRows.toEnqueuedAlert(row, inserted.id, threshold.withinMs, key, request.now));
         }
       }
       return enqueued;
     });
   }
 
-  async waitingDeliveries(query: WaitingQuery): Promise<WaitingDelivery[]> {
-    const rows = await this.db.rows<WaitingRow>(SELECT_WAITING, [query.perRecipient, query.limit]);
-    return rows.map(toWaitingDelivery);
+  async waitingDeliveries(query: alertRows.WaitingQuery): Promise<WaitingDelivery[]> {
+    const rows = await this.db.rows<alertRows.WaitingRow>(SELECT_WAITING, [query.perRecipient, query.limit]);
+    return rows.map(alertRows.toWaitingDelivery);
   }
 
   /** Puts waiting deliveries into messages, due at once; all or nothing. A delivery another node already put in a message refuses the batch. */
@@ -177,8 +144,8 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
 
   /** Pending messages due by `now`, oldest due first; only `channel`'s when given. */
   async dueMessages(now: number, limit: number, channel?: AlertChannel): Promise<PendingMessage[]> {
-    const rows = await this.db.rows<PendingRow>(SELECT_DUE, [now, limit, channel ?? null]);
-    return rows.map(toPendingMessage);
+    const rows = await this.db.rows<alertRows.PendingRow>(SELECT_DUE, [now, limit, channel ?? null]);
+    return rows.map(alertRows.toPendingMessage);
   }
 
   async nextAttemptAt(): Promise<number | null> {
@@ -187,8 +154,8 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
   }
 
   async messageItems(messageId: number): Promise<MessageItem[]> {
-    const rows = await this.db.rows<ItemRow>(SELECT_ITEMS, [messageId]);
-    return rows.map(toMessageItem);
+    const rows = await this.db.rows<alertRows.ItemRow>(SELECT_ITEMS, [messageId]);
+    return rows.map(alertRows.toMessageItem);
   }
 
   /** Only a pending message becomes sent: a failed one stays failed. */
@@ -200,22 +167,22 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
   /** Counts a failed attempt; `nextAttemptAt` null gives up (status failed). */
   async recordFailure(messageId: number, error: string, nextAttemptAt: number | null): Promise<void> {
     if (nextAttemptAt !== null) checkTime(nextAttemptAt, 'nextAttemptAt');
-    await this.db.run(UPDATE_FAILURE, [messageId, trimError(error), nextAttemptAt]);
+    await this.db.run(UPDATE_FAILURE, [messageId, alertRows.trimError(error), nextAttemptAt]);
   }
 
   /** Alerts newest first with their deliveries; `status` filters on the alert's overall status. */
   /** How many deliveries wait for a message and how many messages are pending or failed (metrics, read at each scrape). */
-  async outboxDepth(): Promise<OutboxDepth> {
-    return toOutboxDepth(await this.db.row<OutboxDepth>(SELECT_OUTBOX_DEPTH));
+  async outboxDepth(): Promise<alertRows.OutboxDepth> {
+    return alertRows.toOutboxDepth(await this.db.row<alertRows.OutboxDepth>(alertRows.SELECT_OUTBOX_DEPTH));
   }
 
-  async list(query: AlertQuery = {}): Promise<AlertPage> {
+  async list(query: alertRows.AlertQuery = {}): Promise<alertRows.AlertPage> {
     const take = checkPageLimit(query.limit);
-    const { before, status, fetch } = alertPageBounds(query, take);
-    const rows = await this.db.rows<PageRow>(SELECT_ALERT_PAGE, [before, status, fetch]);
+    const { before, status, fetch } = alertRows.alertPageBounds(query, take);
+    const rows = await this.db.rows<alertRows.PageRow>(SELECT_ALERT_PAGE, [before, status, fetch]);
     const ids = rows.slice(0, take).map((r) => r.id);
-    const states = ids.length === 0 ? [] : await this.db.rows<DeliveryStateRow>(SELECT_DELIVERY_STATES, [ids]);
-    return toAlertPage(rows, take, states);
+    const states = ids.length === 0 ? [] : await this.db.rows<alertRows.DeliveryStateRow>(SELECT_DELIVERY_STATES, [ids]);
+    return alertRows.toAlertPage(rows, take, states);
   }
 }
 
@@ -225,15 +192,18 @@ async function lastFinishedStart(runner: SqlRunner): Promise<number | null> {
 }
 
 /** The candidates of one threshold, in (notAfter, serial) order: one statement per part of its scope. */
-async function expiringRows(tx: SqlRunner, now: number, threshold: ExpiryThresholdSpec): Promise<AlertedRow[]> {
+async function expiringRows(tx: SqlRunner, now: number, threshold: alertRows.ExpiryThresholdSpec): Promise<alertRows.AlertedRow[]> {
   const base = { now, horizon: now + threshold.withinMs, withinMs: threshold.withinMs };
   const { profiles } = threshold;
-  const query = (sql: string, params: Readonly<Record<string, string | number | readonly string[] | null>>): Promise<AlertedRow[]> => {
+  const query = (
+    sql: string,
+    params: Readonly<Record<string, string | number | readonly string[] | null>>,
+  ): Promise<alertRows.AlertedRow[]> => {
     const bound = numberNamedParameters<SqlValue>(sql, params, EXPIRING_TYPES);
-    return tx.rows<AlertedRow>(bound.text, bound.values);
+    return tx.rows<alertRows.AlertedRow>(bound.text, bound.values);
   };
   const rows = await query(EXPIRING.others, { ...base, profiles: profiles === null ? null : [...profiles] });
   if (profiles === null) rows.push(...(await query(EXPIRING.stoppedSvids, { ...base, ...stoppedRenewingParams(now) })));
   else if (profiles.includes('svid')) rows.push(...(await query(EXPIRING.allSvids, base)));
-  return rows.sort(byNotAfterThenSerial);
+  return rows.sort(alertRows.byNotAfterThenSerial);
 }

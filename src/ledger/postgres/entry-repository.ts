@@ -1,27 +1,10 @@
 import type { EntryPage, EntryQuery, NewRegistrationEntry, RegistrationEntry, RegistrationEntryPatch } from '../../domain/entries.js';
-import {
-  checkUpdate,
-  createConflictDetail,
-  ENTRY_COLUMNS,
-  insertEntrySql,
-  insertValues,
-  isEntryId,
-  newEntryRow,
-  patchedRow,
-  planEntryList,
-  toEntry,
-  toEntryPage,
-  updateConflictDetail,
-  updateEntrySql,
-  updateValues,
-  type EntryRow,
-  type EntryViolation,
-} from '../entry-rows.js';
+import * as entryRows from '../entry-rows.js';
 import { describeViolation, toPostgresConflict, type ConstraintViolation } from './constraint.js';
 import type { PostgresDatabase } from './database.js';
 
 const NUMBERED = (position: number): string => `$${position}`;
-/** Ids sort bytewise, as on SQLite, whatever the database's default collation (see planEntryList). */
+/** Ids sort bytewise, as on SQLite, whatever the database's default collation (see entryRows.planEntryList). */
 const BYTEWISE = ' COLLATE "C"';
 
 /**
@@ -38,34 +21,36 @@ export class PostgresEntryRepository {
 
   /** Stores a new entry; 'conflict' when its id or its (spiffeId, parentId) pair is taken, 'malformed' for bad fields. */
   async create(entry: NewRegistrationEntry, now: number): Promise<RegistrationEntry> {
-    const row = newEntryRow(entry, now);
+    const row = entryRows.newEntryRow(entry, now);
     try {
-      await this.db.run(insertEntrySql(NUMBERED), insertValues(row));
+      await this.db.run(entryRows.insertEntrySql(NUMBERED), entryRows.insertValues(row));
     } catch (error) {
-      throw toPostgresConflict(error, (violation) => createConflictDetail(entry, violationOf(violation), describeViolation(violation)));
+      throw toPostgresConflict(error, (violation) =>
+        entryRows.createConflictDetail(entry, violationOf(violation), describeViolation(violation)),
+      );
     }
-    return toEntry(row);
+    return entryRows.toEntry(row);
   }
 
   async get(id: string): Promise<RegistrationEntry | undefined> {
-    if (!isEntryId(id)) return undefined;
-    const row = await this.db.row<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = $1`, [id]);
-    return row === undefined ? undefined : toEntry(row);
+    if (!entryRows.isEntryId(id)) return undefined;
+    const row = await this.db.row<entryRows.EntryRow>(`SELECT ${entryRows.ENTRY_COLUMNS} FROM registration_entries WHERE id = $1`, [id]);
+    return row === undefined ? undefined : entryRows.toEntry(row);
   }
 
   /** Entries in (createdAt, id) order with keyset pagination, as EntryRepository.list. */
   async list(query: EntryQuery): Promise<EntryPage> {
-    const plan = planEntryList(query, NUMBERED, BYTEWISE);
-    return toEntryPage(await this.db.rows<EntryRow>(plan.sql, plan.params), plan.limit);
+    const plan = entryRows.planEntryList(query, NUMBERED, BYTEWISE);
+    return entryRows.toEntryPage(await this.db.rows<entryRows.EntryRow>(plan.sql, plan.params), plan.limit);
   }
 
   /** Every entry naming this SPIFFE ID (one per parent), oldest first. */
   async findBySpiffeId(spiffeId: string): Promise<readonly RegistrationEntry[]> {
-    const rows = await this.db.rows<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE spiffe_id = $1 ORDER BY created_at, id${BYTEWISE}`,
+    const rows = await this.db.rows<entryRows.EntryRow>(
+      `SELECT ${entryRows.ENTRY_COLUMNS} FROM registration_entries WHERE spiffe_id = $1 ORDER BY created_at, id${BYTEWISE}`,
       [spiffeId],
     );
-    return rows.map(toEntry);
+    return rows.map(entryRows.toEntry);
   }
 
   /**
@@ -74,27 +59,32 @@ export class PostgresEntryRepository {
    * this SPIFFE ID (nothing is changed then).
    */
   async update(id: string, patch: RegistrationEntryPatch, now: number): Promise<RegistrationEntry> {
-    checkUpdate(id, patch, now);
+    entryRows.checkUpdate(id, patch, now);
     try {
       return await this.db.transaction(async (tx) => {
-        const current = await tx.row<EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM registration_entries WHERE id = $1 FOR UPDATE`, [id]);
-        const next = patchedRow(id, current, patch, now);
-        await tx.run(updateEntrySql(NUMBERED), updateValues(next));
-        return toEntry(next);
+        const current = await tx.row<entryRows.EntryRow>(
+          `SELECT ${entryRows.ENTRY_COLUMNS} FROM registration_entries WHERE id = $1 FOR UPDATE`,
+          [id],
+        );
+        const next = entryRows.patchedRow(id, current, patch, now);
+        await tx.run(entryRows.updateEntrySql(NUMBERED), entryRows.updateValues(next));
+        return entryRows.toEntry(next);
       });
     } catch (error) {
-      throw toPostgresConflict(error, (violation) => updateConflictDetail(id, patch, violationOf(violation), describeViolation(violation)));
+      throw toPostgresConflict(error, (violation) =>
+        entryRows.updateConflictDetail(id, patch, violationOf(violation), describeViolation(violation)),
+      );
     }
   }
 
   /** false when there was no such entry. */
   async delete(id: string): Promise<boolean> {
-    if (!isEntryId(id)) return false;
+    if (!entryRows.isEntryId(id)) return false;
     return (await this.db.run('DELETE FROM registration_entries WHERE id = $1', [id])) === 1;
   }
 }
 
-function violationOf(violation: ConstraintViolation): EntryViolation {
+function violationOf(violation: ConstraintViolation): entryRows.EntryViolation {
   if (violation.state !== '23505') return 'other';
   return violation.constraint === 'registration_entries_pkey' ? 'primaryKey' : 'unique';
 }

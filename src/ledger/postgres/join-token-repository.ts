@@ -1,25 +1,7 @@
 import type { JoinTokenPage, JoinTokenQuery, JoinTokenRecord, JoinTokenSummary } from '../../domain/entries.js';
 import { numberNamedParameters } from '../sql-placeholders.js';
 import { checkSerial, checkTime } from '../certificate-rows.js';
-import {
-  attachDecision,
-  checkNewJoinToken,
-  checkTokenHash,
-  checkTokenId,
-  DUPLICATE_TOKEN,
-  INSERT_TOKEN_SQL,
-  insertTokenParams,
-  planTokenList,
-  redeemRefusal,
-  REVOKE_TOKEN_SQL,
-  revokeTokenRefusal,
-  SELECT_TOKEN_SUMMARY_SQL,
-  TOKEN_COLUMNS,
-  toTokenPage,
-  unknownSerial,
-  type JoinTokenRedemption,
-  type TokenRow,
-} from '../join-token-rows.js';
+import * as tokenRows from '../join-token-rows.js';
 import { constraintViolation, describeViolation, toPostgresConflict } from './constraint.js';
 import type { PostgresDatabase } from './database.js';
 
@@ -39,32 +21,32 @@ export class PostgresJoinTokenRepository {
 
   /** Stores a new, unused token. 'conflict' when the hash is already stored, 'malformed' for bad fields. */
   async create(record: JoinTokenRecord): Promise<void> {
-    checkNewJoinToken(record);
+    tokenRows.checkNewJoinToken(record);
     try {
       // Committed before it returns: the operator is shown the token then.
-      const { text, values } = numberNamedParameters(INSERT_TOKEN_SQL, insertTokenParams(record));
+      const { text, values } = numberNamedParameters(tokenRows.INSERT_TOKEN_SQL, tokenRows.insertTokenParams(record));
       await this.db.run(text, values);
     } catch (error) {
       throw toPostgresConflict(error, (violation) =>
-        violation.state === '23505' ? DUPLICATE_TOKEN : `join token breaks a ledger constraint (${describeViolation(violation)})`,
+        violation.state === '23505' ? tokenRows.DUPLICATE_TOKEN : `join token breaks a ledger constraint (${describeViolation(violation)})`,
       );
     }
   }
 
   /** Marks the token used if it is known, unused and unexpired at `now`; otherwise says which it is not. */
-  async redeem(tokenHash: string, now: number): Promise<JoinTokenRedemption> {
-    checkTokenHash(tokenHash);
+  async redeem(tokenHash: string, now: number): Promise<tokenRows.JoinTokenRedemption> {
+    tokenRows.checkTokenHash(tokenHash);
     checkTime(now, 'now');
-    const redeemed = await this.db.row<TokenRow>(
+    const redeemed = await this.db.row<tokenRows.TokenRow>(
       `UPDATE join_tokens SET used_at = $2
         WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2
-        RETURNING ${TOKEN_COLUMNS}`,
+        RETURNING ${tokenRows.TOKEN_COLUMNS}`,
       [tokenHash, now],
     );
     if (redeemed !== undefined) return { ok: true, record: { ...redeemed } };
     // Nothing changed: say why, from the row as it is now. A row that looks redeemable here
     // was created after the UPDATE looked, so it was unknown to this redemption.
-    return { ok: false, reason: redeemRefusal(await this.select(tokenHash), now) ?? 'unknown' };
+    return { ok: false, reason: tokenRows.redeemRefusal(await this.select(tokenHash), now) ?? 'unknown' };
   }
 
   /**
@@ -72,18 +54,21 @@ export class PostgresJoinTokenRepository {
    * (idempotent for the same serial), as JoinTokenRepository.attachSerial.
    */
   async attachSerial(tokenHash: string, serial: string): Promise<void> {
-    checkTokenHash(tokenHash);
+    tokenRows.checkTokenHash(tokenHash);
     checkSerial(serial);
     try {
       await this.db.transaction(async (tx) => {
-        const row = await tx.row<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = $1 FOR UPDATE`, [tokenHash]);
-        const decision = attachDecision(row, serial);
+        const row = await tx.row<tokenRows.TokenRow>(
+          `SELECT ${tokenRows.TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = $1 FOR UPDATE`,
+          [tokenHash],
+        );
+        const decision = tokenRows.attachDecision(row, serial);
         if (decision === 'done') return;
         if (decision !== 'attach') throw decision;
         await tx.run('UPDATE join_tokens SET used_by_serial = $1 WHERE token_hash = $2', [serial, tokenHash]);
       });
     } catch (error) {
-      if (constraintViolation(error)?.state === '23503') throw unknownSerial(serial, error);
+      if (constraintViolation(error)?.state === '23503') throw tokenRows.unknownSerial(serial, error);
       throw toPostgresConflict(
         error,
         (violation) => `attaching certificate ${serial} to a join token breaks a ledger constraint (${describeViolation(violation)})`,
@@ -93,9 +78,9 @@ export class PostgresJoinTokenRepository {
 
   /** As JoinTokenRepository.list: one page in creation order, without hashes. */
   async list(query: JoinTokenQuery): Promise<JoinTokenPage> {
-    const plan = planTokenList(query, 'postgres');
+    const plan = tokenRows.planTokenList(query, 'postgres');
     const { text, values } = numberNamedParameters(plan.sql, plan.params);
-    return toTokenPage(await this.db.rows<JoinTokenSummary>(text, values), plan.limit);
+    return tokenRows.toTokenPage(await this.db.rows<JoinTokenSummary>(text, values), plan.limit);
   }
 
   /**
@@ -104,23 +89,23 @@ export class PostgresJoinTokenRepository {
    * IS NULL) serialise, and exactly one of them changes the row.
    */
   async revoke(id: string, now: number): Promise<JoinTokenSummary> {
-    checkTokenId(id);
+    tokenRows.checkTokenId(id);
     checkTime(now, 'now');
-    const revoke = numberNamedParameters<string | number>(REVOKE_TOKEN_SQL, { id, now });
+    const revoke = numberNamedParameters<string | number>(tokenRows.REVOKE_TOKEN_SQL, { id, now });
     const revoked = await this.db.row<JoinTokenSummary>(revoke.text, revoke.values);
     if (revoked !== undefined) return { ...revoked };
-    const select = numberNamedParameters(SELECT_TOKEN_SUMMARY_SQL, { id });
-    throw revokeTokenRefusal(id, await this.db.row<JoinTokenSummary>(select.text, select.values));
+    const select = numberNamedParameters(tokenRows.SELECT_TOKEN_SUMMARY_SQL, { id });
+    throw tokenRows.revokeTokenRefusal(id, await this.db.row<JoinTokenSummary>(select.text, select.values));
   }
 
   /** The stored record, or undefined. For audits and tests; redemption goes through redeem. */
   async find(tokenHash: string): Promise<JoinTokenRecord | undefined> {
-    checkTokenHash(tokenHash);
+    tokenRows.checkTokenHash(tokenHash);
     const row = await this.select(tokenHash);
     return row === undefined ? undefined : { ...row };
   }
 
-  private select(tokenHash: string): Promise<TokenRow | undefined> {
-    return this.db.row<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = $1`, [tokenHash]);
+  private select(tokenHash: string): Promise<tokenRows.TokenRow | undefined> {
+    return this.db.row<tokenRows.TokenRow>(`SELECT ${tokenRows.TOKEN_COLUMNS} FROM join_tokens WHERE token_hash = $1`, [tokenHash]);
   }
 }

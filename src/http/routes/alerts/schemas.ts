@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROFILE_NAMES } from '../../../domain/certificates.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
+import { durationText } from '../../../shared/duration.js';
 
 const DAY_MS = 86_400_000;
 const STATUSES = ['pending', 'sent', 'failed'] as const;
@@ -71,19 +72,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Same spelling as src/alerts formatThreshold: the largest whole unit. */
-export function thresholdText(ms: number): string {
-  for (const [unit, size] of [
-    ['d', DAY_MS],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1_000],
-  ] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 function certificateWire(c: AlertCertificateView, now: number) {
   return {
     serial: c.serial,
@@ -101,7 +89,7 @@ function certificateWire(c: AlertCertificateView, now: number) {
 export function alertWire(alert: AlertView, now: number): AlertWire {
   return {
     id: alert.id,
-    threshold: thresholdText(alert.thresholdMs),
+    threshold: durationText(alert.thresholdMs),
     idempotency_key: alert.idempotencyKey,
     enqueued_at: iso(alert.enqueuedAt),
     status: alert.status,
@@ -126,7 +114,7 @@ export function runWire(result: AlertRunResult, now: number): AlertRunWire {
     run_id: result.runId,
     enqueued: result.enqueued.map((a) => ({
       id: a.id,
-      threshold: thresholdText(a.thresholdMs),
+      threshold: durationText(a.thresholdMs),
       idempotency_key: a.idempotencyKey,
       ...certificateWire(a, now),
     })),
