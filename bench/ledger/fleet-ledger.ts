@@ -20,7 +20,7 @@
 import { createHash, randomBytes, generateKeyPairSync } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { openCore } from '../../src/cli/compose.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { latestParams, RECORD_LATEST_PER_SPIFFE_ID, type LatestParams } from '../../src/ledger/attention.js';
 import { namesOf } from '../../src/ledger/certificate-rows.js';
 import type { CertificateRecord, ProfileName, SubjectAltName } from '../../src/domain/certificates.js';

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openCore, type Core } from '../../src/cli/compose.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 
 const HOUR = 3_600_000;
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));

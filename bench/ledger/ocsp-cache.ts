@@ -11,7 +11,7 @@
  */
 import { openCore } from '../../src/cli/compose.js';
 import { openRevocation } from '../../src/cli/issuer-revocation.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { requestForCertificate } from '../../src/ocsp/index.js';
 
 function heapAfterGc(): number {

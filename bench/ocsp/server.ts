@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { openCore } from '../../src/cli/compose.js';
 import { startServer } from '../../src/cli/serve.js';
 import { bindListener } from '../../src/cli/start-sequence.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { answerWindowRequests } from '../common/window-requests.js';
 import type { ServerMessage } from './protocol.js';
 

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import type { IssueStep } from '../../src/ca/index.js';
 import { openCore, openSvid } from '../../src/cli/compose.js';
 import { startServer } from '../../src/cli/serve.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { parseCsr } from '../../src/x509/index.js';
 import { ISSUE_STEPS, isParentMessage, perStep, type FleetIdentity, type ServerMessage, type StepTotal } from './protocol.js';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createTransport } from 'nodemailer';
 import type { MailTransport } from '../alerts/index.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/index.js';
 
 /**
  * nodemailer's idle timeouts, kept as a first line; the overall deadline per

@@ -1,6 +1,6 @@
 /** `keysmith alerts list|run`: the outbox as an operator scans it, and a run on demand (safe while serve runs). */
 import { formatThreshold, identityLabel, type DeliveryReport } from '../alerts/index.js';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { alertWire } from '../http/index.js';
 import { openLedgerBackend, type AlertStatus, type AlertSummary } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';

@@ -22,7 +22,7 @@ import {
   type MailTransport,
   type SkipReason,
 } from '../alerts/index.js';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/index.js';
 import type { AlertsPort } from '../http/index.js';
 import type { LedgerBackend } from '../ledger/index.js';
 import { type Clock, systemClock } from '../shared/clock.js';

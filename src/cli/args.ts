@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDuration } from '../config.js';
+import { parseDuration } from '../config/index.js';
 
 /** One option of a command, as parseArgs reads it and as `--help` describes it. */
 export interface OptionSpec {

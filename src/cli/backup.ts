@@ -16,7 +16,7 @@ import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { PostgresDatabase, redactUrl } from '../ledger/index.js';
 import { systemClock } from '../shared/clock.js';
 import { DomainError } from '../shared/errors.js';

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { prepareJwtKey, type JwtKeyState } from '../ca/index.js';
-import { loadConfig } from '../config.js';
+import { loadConfig } from '../config/index.js';
 import { MAX_JWT_TTL_MS } from '../svid/index.js';
 import { systemClock } from '../shared/clock.js';
 import { durationOption, printConfigWarning, stringOption, type Command } from './args.js';

@@ -19,7 +19,7 @@ import {
   type CaOpsContext,
   type IntermediateView,
 } from '../ca/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { DomainError } from '../shared/errors.js';
 import { isRevocableReason, REVOCABLE_REASONS } from '../domain/certificates.js';
 import { systemClock } from '../shared/clock.js';

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, type Config } from '../config/index.js';
 import { type Authority, checkClientCertificate, type ClientCertificateVerdict, crlIssuerFor, JwtKeyRing } from '../ca/index.js';
 import { RevokedSerials } from '../http/index.js';
 import {

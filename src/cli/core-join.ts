@@ -4,7 +4,7 @@
  * what the ledger records (openCore in compose.ts).
  */
 import { caPaths, initCertificateAuthority, listIntermediates, revokedIntermediates } from '../ca/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { LedgerBackend, OpenedLedger } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';
 import { caInitLockFor, joinCertificateAuthority, type CaLedger } from './ca-join.js';

@@ -4,7 +4,7 @@
  * thread), CSR checks and leaf signatures on a pool of crypto workers.
  */
 import { availableParallelism } from 'node:os';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import { Authority, type AuthorityDeps } from '../ca/index.js';
 import { type CommitWorker, GroupCommit, type LedgerBackend, type OpenedLedger } from '../ledger/index.js';
 import type { Clock } from '../shared/clock.js';

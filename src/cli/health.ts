@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect } from '../tls/index.js';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { printConfigWarning, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { dataPaths, readIfExists } from './files.js';
 

@@ -8,7 +8,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { HealthCheck, HealthCheckResult } from '../http/index.js';
 import type { SerialStatus } from '../ledger/index.js';
 import type { Awaitable } from '../shared/awaitable.js';

@@ -6,7 +6,7 @@
  */
 import pino from 'pino';
 import type { AlertLogger } from '../alerts/index.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 
 export interface LogStream {
   write(line: string): void;

@@ -5,7 +5,7 @@
  * and closed after it, the actor the ledger records, and the one positional
  * argument most of them take.
  */
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { printConfigWarning, stringOption, UsageError, type ParsedCommand } from './args.js';
 import { openCore, type Core } from './compose.js';
 

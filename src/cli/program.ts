@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/index.js';
 import { DomainError } from '../shared/errors.js';
 import { parseCommand, UsageError, type Command } from './args.js';
 import { acmeEabCreateCommand, acmeEabListCommand, acmeEabRevokeCommand } from './acme.js';

@@ -7,7 +7,7 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Counter, type Registry } from 'prom-client';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import {
   countPrunable,
   openLedgerBackend,

@@ -8,7 +8,7 @@ import {
   type HttpsServer,
   type KeysmithMetrics,
 } from '../http/index.js';
-import { loadConfig } from '../config.js';
+import { loadConfig } from '../config/index.js';
 import { printConfigWarning, stringOption, type Command } from './args.js';
 import { composeAcme, openCore, openJwtKeys, openSvid, publicUrl, revocationBaseUrl, type Core } from './compose.js';
 import { openRevocation, type Revocation } from './issuer-revocation.js';

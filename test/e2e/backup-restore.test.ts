@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { openCore } from '../../src/cli/compose.js';
 import { openRevocation } from '../../src/cli/issuer-revocation.js';
 import { openLedger } from '../../src/ledger/index.js';

@@ -8,7 +8,7 @@
 import 'reflect-metadata';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { openCore } from '../../src/cli/compose.js';
 
 const MAX_ISSUED = 100_000;

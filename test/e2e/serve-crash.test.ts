@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openCore } from '../../src/cli/compose.js';
 import { issueIdentity } from '../../src/cli/identities.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { listeningPort, runProcess, startProcess } from '../helpers/processes.js';
 import { EngineAgent, openssl } from '../helpers/engine-client.js';
 import { psql, withTestBackend } from '../helpers/test-backend.js';

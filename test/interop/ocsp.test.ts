@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCore, type Core } from '../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/index.js';
 import { freePort, runProcess, type ProcessResult } from '../helpers/processes.js';
 import { skipUnlessTool } from './harness.js';
 

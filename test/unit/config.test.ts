@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, readConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, readConfig } from '../../src/config/index.js';
 
 /** Configuration messages, asserted verbatim: each names the file and key (or the variable) and what is wrong. */
 

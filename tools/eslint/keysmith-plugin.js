@@ -17,7 +17,7 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 const SRC = path.join(PROJECT_ROOT, 'src');
 
 /**
- * One row per top-level module of src/ (a folder, or for `config` the files named in `files`).
+ * One row per top-level module of src/ (a folder; a row may instead name loose files of src/ in `files`).
  * - `may`: the other modules it may import (`node:*` built-ins are always allowed).
  * - `packages`: the npm packages it may import; `'*'` for any.
  * - `entry`: the files of the module other modules may import: its `index.ts`, or `'*'` for a library of
@@ -99,10 +99,9 @@ export const MODULES = {
     owns: 'fastify assembly (never listens), the server factory over tls, peer identity, routes, problems, OpenAPI, metrics',
   },
   config: {
-    files: ['config.ts', 'config-schema.ts', 'config-rules.ts', 'config-values.ts', 'config-acme.ts', 'config-alerts.ts'],
     may: ['shared', 'domain'],
     packages: ['zod', 'yaml'],
-    entry: 'config.ts',
+    entry: 'index.ts',
     owns: 'the one configuration schema (file and KEYSMITH_* environment)',
   },
   cli: {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { connect } from '../../../src/tls/index.js';
 import { freePort } from '../../helpers/processes.js';
 

@@ -7,7 +7,7 @@
 //   slot MS   one scheduled tick for that slot; prints "outcome ran|skipped:<reason>"
 import { writeSync } from 'node:fs';
 import { composeAlerts, alertLogger } from '../../../src/cli/alerts.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { openLedger } from '../../../src/ledger/index.js';
 
 function say(line: string): void {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ALERT_LEASE, AlertRunner, type AlertSettings, type MailTransport, type OutgoingMail } from '../../../src/alerts/index.js';
 import { alertSettings, createMailTransport } from '../../../src/cli/alerts.js';
-import { loadConfig, type Config } from '../../../src/config.js';
+import { loadConfig, type Config } from '../../../src/config/index.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { systemClock } from '../../../src/shared/clock.js';
 import { portOf } from '../../helpers/processes.js';

@@ -2,7 +2,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertKey, type ExpiryThreshold } from '../../../src/alerts/index.js';
 import { openCore } from '../../../src/cli/compose.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import type { Ledger, LedgerBackend } from '../../../src/ledger/index.js';
 import type { ProfileName } from '../../../src/domain/certificates.js';
 import { certificate, DAY, FakeClock, HOUR, makeRunner, settings, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';

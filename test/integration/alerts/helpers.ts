@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { AlertRunner, DEFAULT_RETRY, type AlertLogger, type AlertSettings } from '../../../src/alerts/index.js';
-import { loadConfig, type Config } from '../../../src/config.js';
+import { loadConfig, type Config } from '../../../src/config/index.js';
 import { openLedger, type Ledger, type LedgerBackend } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
 import type { NewCertificateRecord, ProfileName } from '../../../src/domain/certificates.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { alertSettings, composeAlerts, createMailTransport } from '../../../src/cli/alerts.js';
-import { loadConfig, type Config } from '../../../src/config.js';
+import { loadConfig, type Config } from '../../../src/config/index.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { portOf } from '../../helpers/processes.js';
 import { certificate, DAY, FakeClock, freshLedgerEachTest, mailConfigFor, makeRunner, MemoryLogger, T0 } from './helpers.js';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertKey } from '../../../src/alerts/index.js';
 import { alertSettings, createMailTransport } from '../../../src/cli/alerts.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { certificate, DAY, FakeClock, makeRunner, SmtpReceiver, T0, tempLedger, TRUST_DOMAIN, type TempLedger } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertLogger, composeAlerts, type AlertComposition } from '../../../src/cli/alerts.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import type { Ledger } from '../../../src/ledger/index.js';
 import { asRecord, enrol, mintIdentities, send, serve, type Identities, type Served } from '../http/harness.js';
 import { certificate, DAY, FakeClock, HOUR, tempLedger, WEBHOOK_SECRET, WebhookReceiver, type TempLedger } from './helpers.js';

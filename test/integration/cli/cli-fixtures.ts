@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LISTED_STATUSES, PROFILE_NAMES, REVOCATION_REASONS, type NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { freePort, runProcess, type ProcessResult } from '../../helpers/processes.js';
 
 /** Shared by the CLI tests: the built `keysmith`, records to seed, the JSON schemas its output must follow. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { fileURLToPath } from 'node:url';
 import { freePort, runProcess } from '../../helpers/processes.js';

@@ -9,7 +9,7 @@ import { alertKey } from '../../../src/alerts/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { requestForCertificate } from '../../../src/ocsp/index.js';
 import { normalizeSerial } from '../../../src/x509/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';

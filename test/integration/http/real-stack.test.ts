@@ -5,7 +5,7 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openCore, openSvid, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { freePort } from '../../helpers/processes.js';
 import { EngineAgent, openssl } from '../../helpers/engine-client.js';
 

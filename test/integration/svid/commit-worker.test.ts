@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import type { CommitWorker } from '../../../src/ledger/index.js';
 import { freePort } from '../../helpers/processes.js';
 import { EngineAgent, openssl } from '../../helpers/engine-client.js';

@@ -9,7 +9,7 @@ import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { freePort } from '../../helpers/processes.js';
 import { EngineAgent, openssl } from '../../helpers/engine-client.js';
 

@@ -10,7 +10,7 @@ import { prepareJwtKey } from '../../../src/ca/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { MAX_JWT_TTL_MS } from '../../../src/svid/index.js';
 import { freePort } from '../../helpers/processes.js';
 import { EngineAgent } from '../../helpers/engine-client.js';

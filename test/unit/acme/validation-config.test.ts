@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../../src/config.js';
+import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
 describe('ACME validation caps in the configuration', () => {
   it('defaults to 64 in flight, 8 per account, 4096 queued, 1024 queued per account', () => {

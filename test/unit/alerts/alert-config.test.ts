@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, parseAlertThresholds } from '../../../src/config.js';
+import { ConfigError, loadConfig, parseAlertThresholds } from '../../../src/config/index.js';
 
 const DAY = 86_400_000;
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { jwtSchedulePath } from '../../../src/ca/index.js';
 import { openCore, openJwtKeys } from '../../../src/cli/compose.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 
 /** `keysmith ca rotate-jwt` run as a child process on a data directory made by openCore, as `keysmith init` makes it. */
 

@@ -7,7 +7,7 @@ import { revocationHandler, startRevocationFeed } from '../../../src/cli/cluster
 import { clientCertificateVerdict, openCore } from '../../../src/cli/compose.js';
 import { openRevocation } from '../../../src/cli/issuer-revocation.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { requestForCertificate } from '../../../src/ocsp/index.js';
 
 /**

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { clusterSecretPath } from '../../../src/cli/cluster-secret.js';
 import { ClusterSecretMismatchError } from '../../../src/cli/cluster-secret-check.js';
 import { openCore } from '../../../src/cli/compose.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 /**

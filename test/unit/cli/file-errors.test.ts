@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openCore } from '../../../src/cli/compose.js';
 import { explainFileError, FileAccessError } from '../../../src/cli/file-errors.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 
 /**
  * File-system refusals as sentences: real errors from node:fs, from openCore

@@ -11,7 +11,7 @@ import {
   listenerRenewalReason,
   type ListenerNames,
 } from '../../../src/cli/listener-identity.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { normalizeSerial } from '../../../src/x509/index.js';
 import { X509Certificate } from 'node:crypto';
 import { FixedClock, tempDir } from '../ca/helpers.js';

@@ -8,7 +8,7 @@ import type { IssuedCertificate } from '../../../src/ca/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { openRevocation, type Revocation } from '../../../src/cli/issuer-revocation.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { openLedgerBackend, type PostgresLedger, type RevocationFeed } from '../../../src/ledger/index.js';
 import { requestForCertificate, type OcspReply } from '../../../src/ocsp/index.js';
 import { describeOcspResponse } from '../../../src/x509/index.js';

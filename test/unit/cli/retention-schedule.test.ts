@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../../../src/config.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { pruneUnderLease, retentionMetricsOn, RETENTION_LEASE, startRetention } from '../../../src/cli/prune.js';
 import { openLedger } from '../../../src/ledger/index.js';
 import type { RetentionReport } from '../../../src/ledger/index.js';

@@ -3,8 +3,8 @@
  * operators write them, the fields, and the checks across them.
  */
 import { z } from 'zod';
-import { CapSchema, DurationSchema, ListSchema, parseDuration } from './config-values.js';
-import { PROFILE_NAMES, type ProfileName } from './domain/certificates.js';
+import { CapSchema, DurationSchema, ListSchema, parseDuration } from './values.js';
+import { PROFILE_NAMES, type ProfileName } from '../domain/certificates.js';
 
 /** An expiry-alert threshold: alert when notAfter is this close; `profiles` null means every profile. */
 export interface AlertThreshold {

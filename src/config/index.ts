@@ -1,6 +1,6 @@
 /**
  * Loading the configuration: the settings file (YAML or JSON) and KEYSMITH_*
- * variables over it, checked against the schema (config-schema.ts), with
+ * variables over it, checked against the schema (schema.ts), with
  * errors that name the file or variable and the key, and warnings for
  * variables keysmith does not know.
  */
@@ -8,18 +8,10 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { closestName, isCloseEnough } from './config-rules.js';
-import { CONFIG_SHAPE, ConfigSchema, type Config } from './config-schema.js';
+import { closestName, isCloseEnough } from './rules.js';
+import { CONFIG_SHAPE, ConfigSchema, type Config } from './schema.js';
 
-export {
-  ConfigSchema,
-  DurationSchema,
-  isCidr,
-  parseAlertThresholds,
-  parseDuration,
-  type AlertThreshold,
-  type Config,
-} from './config-schema.js';
+export { ConfigSchema, DurationSchema, isCidr, parseAlertThresholds, parseDuration, type AlertThreshold, type Config } from './schema.js';
 
 /** Environment variables and the field each sets. */
 const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {

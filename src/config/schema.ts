@@ -1,19 +1,19 @@
 /**
  * What a keysmith configuration may hold: every setting with its type,
  * bounds and default (zod), and the checks across settings, grouped by
- * section (the alerts and ACME sections in config-alerts.ts and
- * config-acme.ts, the value types in config-values.ts). Where the values
+ * section (the alerts and ACME sections in alerts.ts and
+ * acme.ts, the value types in values.ts). Where the values
  * come from (the file, KEYSMITH_* variables) and how errors are worded is
  * config.ts.
  */
 import { z } from 'zod';
-import { checkAcmeValidationLimits, ACME_FIELDS } from './config-acme.js';
-import { ALERT_FIELDS, checkAlertSettings } from './config-alerts.js';
-import { trustDomainProblem } from './config-rules.js';
-import { cidrListSchema, DurationSchema, ListenSchema, listenSchema } from './config-values.js';
+import { checkAcmeValidationLimits, ACME_FIELDS } from './acme.js';
+import { ALERT_FIELDS, checkAlertSettings } from './alerts.js';
+import { trustDomainProblem } from './rules.js';
+import { cidrListSchema, DurationSchema, ListenSchema, listenSchema } from './values.js';
 
-export { parseAlertThresholds, type AlertThreshold } from './config-alerts.js';
-export { DurationSchema, isCidr, parseDuration } from './config-values.js';
+export { parseAlertThresholds, type AlertThreshold } from './alerts.js';
+export { DurationSchema, isCidr, parseDuration } from './values.js';
 
 /** The service itself: where its data lives, where it listens, its identity, its CA, its logs. */
 const SERVICE_FIELDS = {

@@ -1,11 +1,11 @@
 /**
  * The value types keysmith settings are written in, shared by every section
- * of the configuration schema (config-schema.ts): listen addresses,
+ * of the configuration schema (schema.ts): listen addresses,
  * durations, lists and CIDR lists, caps.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { cidrProblem, listenHostProblem } from './config-rules.js';
+import { cidrProblem, listenHostProblem } from './rules.js';
 
 /** `host:port`, with IPv6 hosts in brackets; port 0 (any free port, read back once bound) only where `allowAnyPort`. */
 export function listenSchema(options: { readonly allowAnyPort: boolean }) {

@@ -1,7 +1,7 @@
 /**
  * Rules for configuration values whose mistakes deserve a precise message
  * (trust domain names, IP literals, CIDRs) and the "did you mean" for
- * misspelt keys and variables. Pure; src/config.ts applies them.
+ * misspelt keys and variables. Pure; src/config/index.ts applies them.
  */
 import { isIP } from 'node:net';
 

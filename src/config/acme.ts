@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { cidrListSchema, ListSchema } from './config-values.js';
+import { cidrListSchema, ListSchema } from './values.js';
 
 /** A DNS name as a policy entry: lowercase labels; a leading '.' is dropped (".example.test" and "example.test" mean the same). */
 const DNS_SUFFIX = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
