@@ -30,7 +30,7 @@ describe('crypto worker errors in the composition root', () => {
     const script = `
       import { openCore } from ${module('cli/compose.js')};
       import { startServer } from ${module('cli/serve.js')};
-      import { loadConfig } from ${module('config.js')};
+      import { loadConfig } from ${module('config/index.js')};
       const config = loadConfig({ env: {
         KEYSMITH_DATA_DIR: ${JSON.stringify(join(dir, 'data'))},
         KEYSMITH_LISTEN: '127.0.0.1:${await freePort()}',
