@@ -45,6 +45,38 @@ export interface WindowStats extends Counters {
   readonly wallMs: number;
 }
 
+/**
+ * One measured window of a server child: `open` snapshots CPU, wall clock and
+ * counters at 'start'; `close` answers 'stop' with what changed since.
+ */
+export class MeasureWindow {
+  private start: { readonly cpu: NodeJS.CpuUsage; readonly wall: bigint; readonly counters: Counters } | undefined;
+
+  constructor(private readonly counters: Counters) {}
+
+  open(): void {
+    this.start = { cpu: process.cpuUsage(), wall: process.hrtime.bigint(), counters: { ...this.counters } };
+  }
+
+  close(): WindowStats {
+    const start = this.start;
+    this.start = undefined;
+    const cpu = process.cpuUsage(start?.cpu);
+    const before = start?.counters ?? { handshakes: 0, resumed: 0, errors: 0, bytesIn: 0, bytesOut: 0, requests: 0 };
+    const now = this.counters;
+    return {
+      cpuUs: cpu.user + cpu.system,
+      wallMs: Number(process.hrtime.bigint() - (start?.wall ?? 0n)) / 1e6,
+      handshakes: now.handshakes - before.handshakes,
+      resumed: now.resumed - before.resumed,
+      errors: now.errors - before.errors,
+      bytesIn: now.bytesIn - before.bytesIn,
+      bytesOut: now.bytesOut - before.bytesOut,
+      requests: now.requests - before.requests,
+    };
+  }
+}
+
 export interface MemStats {
   readonly rss: number;
   readonly heapUsed: number;

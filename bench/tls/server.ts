@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createNodeTlsServer, type TLSSocket } from 'node:tls';
 import { createServer as createKeysmithServer, type TlsSocket } from '../../src/tls/index.js';
-import { isParentMessage, loadFixtures, type ChildMessage, type Counters, type Impl, type ServerMode } from './protocol.js';
+import { isParentMessage, loadFixtures, MeasureWindow, type ChildMessage, type Counters, type Impl, type ServerMode } from './protocol.js';
 
 const impl = process.argv[2] as Impl;
 const mode = process.argv[3] as ServerMode;
@@ -138,11 +138,7 @@ const server = makeServer();
 
 // ---- measurement ----
 
-let windowStart: { cpu: NodeJS.CpuUsage; wall: bigint; counters: Counters } | undefined;
-
-function snapshot(): Counters {
-  return { ...counters };
-}
+const measured = new MeasureWindow(counters);
 
 function gc(): void {
   const collect = (globalThis as { gc?: () => void }).gc;
@@ -154,29 +150,12 @@ process.on('message', (message: unknown) => {
   if (!isParentMessage(message)) return;
   switch (message.type) {
     case 'start':
-      windowStart = { cpu: process.cpuUsage(), wall: process.hrtime.bigint(), counters: snapshot() };
+      measured.open();
       send({ type: 'started' });
       break;
-    case 'stop': {
-      const cpu = process.cpuUsage(windowStart?.cpu);
-      const wallMs = Number(process.hrtime.bigint() - (windowStart?.wall ?? 0n)) / 1e6;
-      const before = windowStart?.counters ?? { handshakes: 0, resumed: 0, errors: 0, bytesIn: 0, bytesOut: 0, requests: 0 };
-      send({
-        type: 'stats',
-        stats: {
-          cpuUs: cpu.user + cpu.system,
-          wallMs,
-          handshakes: counters.handshakes - before.handshakes,
-          resumed: counters.resumed - before.resumed,
-          errors: counters.errors - before.errors,
-          bytesIn: counters.bytesIn - before.bytesIn,
-          bytesOut: counters.bytesOut - before.bytesOut,
-          requests: counters.requests - before.requests,
-        },
-      });
-      windowStart = undefined;
+    case 'stop':
+      send({ type: 'stats', stats: measured.close() });
       break;
-    }
     case 'send':
       isSending = message.on;
       if (isSending) for (const socket of open) pump(socket);

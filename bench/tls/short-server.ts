@@ -22,7 +22,7 @@ import { buildApp, createHttpsServer, KeysmithMetrics } from '../../src/http/ind
 import { endOfFirstHead } from '../../src/http/server-factory.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { createServer as createKeysmithServer, type TlsSocket } from '../../src/tls/index.js';
-import { isParentMessage, loadFixtures, type ChildMessage, type Counters } from './protocol.js';
+import { isParentMessage, loadFixtures, MeasureWindow, type ChildMessage, type Counters } from './protocol.js';
 import { fleetSerial, FLEET_TRUST_DOMAIN } from './short-certs.js';
 
 export type ShortImpl = 'node' | 'keysmith';
@@ -180,7 +180,7 @@ async function makeServer(): Promise<Listener> {
 
 const server = await makeServer();
 
-let windowStart: { cpu: NodeJS.CpuUsage; wall: bigint; counters: Counters } | undefined;
+const measured = new MeasureWindow(counters);
 
 /** BENCH_SHORT_PROFILE: a path; the measured window (not start-up or warm-up) is profiled there. */
 const profilePath = process.env['BENCH_SHORT_PROFILE'];
@@ -212,31 +212,14 @@ process.on('message', (message: unknown) => {
   switch (message.type) {
     case 'start':
       void startProfile().then(() => {
-        windowStart = { cpu: process.cpuUsage(), wall: process.hrtime.bigint(), counters: { ...counters } };
+        measured.open();
         send({ type: 'started' });
       });
       break;
-    case 'stop': {
-      const cpu = process.cpuUsage(windowStart?.cpu);
-      const wallMs = Number(process.hrtime.bigint() - (windowStart?.wall ?? 0n)) / 1e6;
-      const before = windowStart?.counters ?? { handshakes: 0, resumed: 0, errors: 0, bytesIn: 0, bytesOut: 0, requests: 0 };
-      send({
-        type: 'stats',
-        stats: {
-          cpuUs: cpu.user + cpu.system,
-          wallMs,
-          handshakes: counters.handshakes - before.handshakes,
-          resumed: 0,
-          errors: counters.errors - before.errors,
-          bytesIn: 0,
-          bytesOut: 0,
-          requests: counters.requests - before.requests,
-        },
-      });
-      windowStart = undefined;
+    case 'stop':
+      send({ type: 'stats', stats: measured.close() });
       void stopProfile();
       break;
-    }
     case 'exit':
       server.close();
       // process.exit (not a kill) so that --cpu-prof writes its profile.
