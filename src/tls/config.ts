@@ -187,7 +187,10 @@ export function resolveClientConfig(
   options: TlsConnectOptions,
   provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider,
 ): ClientConfig {
-  const common = resolveCommon(options, provider, DEFAULT_CLIENT_GROUPS);
+  // Our client offers TLS 1.2 only when asked (minVersion or maxVersion 'TLSv1.2'): every keysmith node speaks
+  // TLS 1.3, and a ClientHello that offers 1.3 alone stays byte for byte what it was before TLS 1.2 existed here.
+  const minVersion = options.minVersion ?? (options.maxVersion === 'TLSv1.2' ? 'TLSv1.2' : 'TLSv1.3');
+  const common = resolveCommon({ ...options, minVersion }, provider, DEFAULT_CLIENT_GROUPS);
   const rejectUnauthorized = options.rejectUnauthorized ?? true;
   if (rejectUnauthorized && common.verifier === undefined) throw new TypeError('verifying the server needs the ca option');
   const host = options.host;

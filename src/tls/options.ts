@@ -44,7 +44,10 @@ export interface TlsCommonOptions {
    * version none of whose suites is named keeps its default order.
    */
   readonly cipherSuites?: readonly CipherSuiteName[];
-  /** The lowest protocol version spoken, as node:tls names it (default 'TLSv1.2'). */
+  /**
+   * The lowest protocol version spoken, as node:tls names it (default 'TLSv1.2' for a server; a client offers
+   * TLS 1.2 only when given 'TLSv1.2' here or as maxVersion, and TLS 1.3 alone otherwise).
+   */
   readonly minVersion?: TlsVersionName;
   /** The highest protocol version spoken (default 'TLSv1.3'). */
   readonly maxVersion?: TlsVersionName;

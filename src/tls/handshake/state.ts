@@ -20,6 +20,8 @@ export interface HandshakeResult {
   readonly ocspResponse: Buffer | undefined;
   /** For the server: when the resumption secret is taken for tickets (TLS 1.2: the master secret). */
   readonly resumptionMasterSecret: Buffer;
+  /** Client, TLS 1.2: the session made of the NewSessionTicket in this handshake (RFC 5077 §3.3), for the 'session' event. */
+  readonly tls12Session?: Buffer;
 }
 
 /** How handshake states act on the connection; the Connection implements it. */

@@ -28,6 +28,11 @@ export abstract class TlsSocketSurface extends Duplex {
   ocspResponse: Uint8Array | undefined;
   /** Whether the handshake completed. */
   isSecure = false;
+
+  /** As node:tls's: whether the handshake resumed a session (a TLS 1.3 PSK or a TLS 1.2 ticket). */
+  isSessionReused(): boolean {
+    return this.isResumed;
+  }
   /** Set by node:http when it adopts the socket. */
   server: unknown;
 
