@@ -107,6 +107,7 @@ function readServerHello12Extensions(sent: Tls12HelloSent, extensions: readonly 
   // RFC 7627 §5.3: we never run without the extended master secret; a server that does not echo it is refused.
   if (ems === undefined) throw new TlsAlertError('handshake_failure', 'server did not negotiate extended_master_secret');
   decodeExtendedMasterSecret(ems);
+  // RFC 5746 §4.1 lets a client go on with a server that lacks renegotiation_info: we never renegotiate, so we do.
   const renegotiation = findExtension(extensions, Tls12ExtensionType.renegotiation_info);
   // RFC 5746 §3.4: on an initial handshake renegotiated_connection must be empty (handshake_failure).
   if (renegotiation !== undefined && decodeRenegotiationInfo(renegotiation).length !== 0)

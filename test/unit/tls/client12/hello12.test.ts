@@ -82,6 +82,17 @@ function randomEndingWith(tail: Buffer): Buffer {
 }
 
 describe('our ClientHello by version', () => {
+  it('resolves the client to TLS 1.3 alone unless minVersion or maxVersion names TLS 1.2', () => {
+    const versions = (options: Partial<TlsConnectOptions>): [string, string] => {
+      const config = resolveClientConfig({ rejectUnauthorized: false, ...options });
+      return [config.minVersion, config.maxVersion];
+    };
+    assert.deepEqual(versions({}), ['TLSv1.3', 'TLSv1.3']);
+    assert.deepEqual(versions({ minVersion: 'TLSv1.2' }), ['TLSv1.2', 'TLSv1.3']);
+    assert.deepEqual(versions({ maxVersion: 'TLSv1.2' }), ['TLSv1.2', 'TLSv1.2']);
+    assert.throws(() => versions({ minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }), /minVersion is above maxVersion/);
+  });
+
   it('offers TLS 1.3 alone by default: no TLS 1.2 suite, version or extension', () => {
     const { hello } = start({});
     assert.deepEqual(hello.cipherSuites, [0x1301, 0x1302, 0x1303]);
