@@ -5,7 +5,8 @@ import { tls12KeyBlock, tls12VerifyData, type Tls12KeyBlock } from '../../keysch
 import { Protector12 } from '../../record/protector12.js';
 import type { PeerCertificates } from '../../options.js';
 import { describeChain, verifyPeerFinished12 } from '../peer.js';
-import { HandshakeDone, requireMessage, StateBase, type HandshakeResult, type HandshakeState } from '../state.js';
+import { HandshakeDone, requireMessage, type HandshakeResult, type HandshakeState } from '../state.js';
+import { ClientState12 } from './state12.js';
 import type { Tls12Keyed, Tls12Negotiated } from './negotiated12.js';
 import { encodeTls12Session, ticketLifetime, type Tls12ClientSession } from './session12.js';
 
@@ -51,7 +52,7 @@ function expectChangeCipherSpec(keyed: Tls12Keyed, keys: Tls12KeyBlock, order: O
 }
 
 /** RFC 5077 §3.3: the ticket comes after our Finished (full) or the ServerHello (abbreviated), before the server's CCS. */
-class ExpectNewSessionTicket12 extends StateBase {
+class ExpectNewSessionTicket12 extends ClientState12 {
   readonly name = 'ExpectNewSessionTicket12';
 
   constructor(
@@ -74,7 +75,7 @@ class ExpectNewSessionTicket12 extends StateBase {
 }
 
 /** RFC 5246 §7.4.9: the server's Finished, under its new read state; then the connection is up. */
-class ExpectServerFinished12 extends StateBase {
+class ExpectServerFinished12 extends ClientState12 {
   readonly name = 'ExpectServerFinished12';
 
   constructor(

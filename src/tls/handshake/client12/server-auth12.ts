@@ -9,13 +9,14 @@ import { decodeServerKeyExchange, serverKeyExchangeSignedContent } from '../../c
 import { isFfdheGroup } from '../../crypto/ffdhe.js';
 import { TLS12_SCHEMES } from '../../crypto/signatures.js';
 import { describeChain, runPeerPolicy, runStaplePolicy, verifyPeerChain, verifyPeerSignature12 } from '../peer.js';
-import { requireMessage, StateBase, type HandshakeState } from '../state.js';
+import { requireMessage, type HandshakeState } from '../state.js';
+import { ClientState12 } from './state12.js';
 import type { ServerChain } from '../client/negotiated.js';
 import { sendClientFlight12 } from './flight12.js';
 import type { CertificateRequested12, Server12Identity, Tls12Negotiated } from './negotiated12.js';
 
 /** RFC 5246 §7.4.2: the server's chain, verified unless the caller turned that off, holding a key the suite can use. */
-export class ExpectCertificate12 extends StateBase {
+export class ExpectCertificate12 extends ClientState12 {
   readonly name = 'ExpectCertificate12';
 
   constructor(private readonly hello: Tls12Negotiated) {
@@ -50,7 +51,7 @@ export class ExpectCertificate12 extends StateBase {
  * RFC 6066 §8: after echoing status_request the server MAY send
  * CertificateStatus; then (or at once) its ServerKeyExchange.
  */
-class ExpectStatusOrKeyExchange12 extends StateBase {
+class ExpectStatusOrKeyExchange12 extends ClientState12 {
   readonly name = 'ExpectCertificateStatusOrServerKeyExchange12';
 
   constructor(
@@ -75,7 +76,7 @@ class ExpectStatusOrKeyExchange12 extends StateBase {
  * offered, signed with its leaf key over both randoms and the params. Then
  * the caller's policy on the verified chain and its staple, as in TLS 1.3.
  */
-class ExpectServerKeyExchange12 extends StateBase {
+class ExpectServerKeyExchange12 extends ClientState12 {
   readonly name = 'ExpectServerKeyExchange12';
 
   constructor(
@@ -108,7 +109,7 @@ class ExpectServerKeyExchange12 extends StateBase {
 }
 
 /** RFC 5246 §7.4.4-7.4.5: a CertificateRequest, or at once ServerHelloDone. */
-class ExpectRequestOrDone12 extends StateBase {
+class ExpectRequestOrDone12 extends ClientState12 {
   readonly name = 'ExpectCertificateRequestOrServerHelloDone12';
 
   constructor(
@@ -131,7 +132,7 @@ class ExpectRequestOrDone12 extends StateBase {
 }
 
 /** RFC 5246 §7.4.5: the server's flight is over; ours follows (sendClientFlight12). */
-class ExpectServerHelloDone12 extends StateBase {
+class ExpectServerHelloDone12 extends ClientState12 {
   readonly name = 'ExpectServerHelloDone12';
 
   constructor(

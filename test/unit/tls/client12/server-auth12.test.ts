@@ -98,6 +98,20 @@ describe('a TLS 1.2 server authenticating to our client', () => {
     assert.equal(s.connection.stateName, 'ExpectCertificateRequestOrServerHelloDone12');
   });
 
+  it('ignores a HelloRequest during the handshake and goes on (RFC 5246 §7.4.1.1)', () => {
+    const s = afterCertificate(ECDHE_ECDSA_AES128, 'server');
+    s.connection.receive(record(HandshakeType.hello_request, Buffer.alloc(0)));
+    assert.equal(s.connection.stateName, 'ExpectCertificateStatusOrServerKeyExchange12');
+    assert.equal(s.connection.takeOutgoing(), undefined, 'nothing sent in answer');
+    s.connection.receive(serverKeyExchange(s));
+    assert.equal(s.connection.stateName, 'ExpectCertificateRequestOrServerHelloDone12');
+  });
+
+  it('a HelloRequest with a body is decode_error', () => {
+    const s = afterCertificate(ECDHE_ECDSA_AES128, 'server');
+    expectOurAlert(s, record(HandshakeType.hello_request, Buffer.of(0)), 'decode_error');
+  });
+
   it('with an RSA certificate for an ECDHE_ECDSA suite is unsupported_certificate (RFC 8422 §2)', () => {
     assert.throws(
       () => afterCertificate(ECDHE_ECDSA_AES128, 'server-rsa'),
