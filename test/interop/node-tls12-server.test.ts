@@ -1,7 +1,7 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
-import { connect, type TlsConnectOptions, type TlsSocket } from '../../src/tls/index.js';
+import { connect, SessionCache, type TlsConnectOptions, type TlsSocket } from '../../src/tls/index.js';
 import { nextEvent, portOf, withTimeout } from '../helpers/processes.js';
 import { CLIENT_SPIFFE_ID, fixture, readUntil, Scope } from './harness.js';
 
@@ -109,5 +109,21 @@ describe('our client with a node:tls TLS 1.2 server', () => {
     assert.equal(serverSide.getProtocol(), 'TLSv1.2');
     second.write('resumed\n');
     assert.equal(await readUntil(second, /\n/), 'resumed\n');
+  });
+
+  it('resumes through a SessionCache, which keeps the TLS 1.2 session per server', async () => {
+    const node = await nodeServe({});
+    const sessionCache = new SessionCache();
+    const first = dial(node.port, { sessionCache });
+    const session = nextEvent(first, 'session');
+    await nextEvent(first, 'secure');
+    await session;
+    assert.equal(sessionCache.size, 1);
+    first.end();
+
+    const second = dial(node.port, { sessionCache });
+    await nextEvent(second, 'secure');
+    assert.equal(second.protocol, 'TLSv1.2');
+    assert.equal(second.isSessionReused(), true);
   });
 });

@@ -130,6 +130,14 @@ describe('our client with openssl s_server -tls1_2', skipUnlessTool('openssl'), 
     );
   });
 
+  it('settles ALPN in the TLS 1.2 ServerHello (RFC 7301 §3.1)', async () => {
+    const server = await sServer(serverArgs('server', '-www', '-alpn', 'http/1.1'));
+    const { socket, page } = await fetchStatusPage(server.port, { ALPNProtocols: ['h2', 'http/1.1'] });
+    assert.equal(socket.protocol, 'TLSv1.2');
+    assert.equal(socket.alpnProtocol, 'http/1.1');
+    assert.match(page, /^New, TLSv1\.2, /m);
+  });
+
   it('prefers TLS 1.3 when the server speaks both, and speaks TLS 1.2 to it when maxVersion says so (its sentinel is no downgrade)', async () => {
     const server = await sServer([
       '-Verify',
