@@ -283,8 +283,17 @@ export async function revokeIntermediate(
     rescheduleIntermediate(caPaths(ctx.dataDir).dir, successor.serial, ctx.clock.now());
     activated = successor.serial;
   }
-  await ctx.store.revoke(canonical, reason, ctx.clock.now());
-  const path = await writeArl(ctx, root);
+  // The ARL first, the ledger second. `serve` (cli/ca-watch.ts) drops an intermediate from the trust
+  // bundle once the ledger records it revoked, and reads the ledger before ca/arl.der in each reload:
+  // with the ARL already in place when the ledger changes, no reload can see the intermediate gone
+  // from the bundle while /crl/root does not list it (RFC 5280 §5: the relying parties' signal).
+  // A crash between the two leaves an ARL listing a revocation the ledger lacks: relying parties
+  // already refuse the intermediate (the operator's decision, only not yet recorded), which is the
+  // safe side; the other order would have left it unrevoked everywhere. Rerunning the command
+  // finds the intermediate not revoked in the ledger, signs the ARL again and records it.
+  const revokedAt = ctx.clock.now();
+  const path = await writeArl(ctx, root, { serial: canonical, revokedAt, reason });
+  await ctx.store.revoke(canonical, reason, revokedAt);
   return activated === undefined ? { arlPath: path } : { arlPath: path, activated };
 }
 
@@ -300,13 +309,15 @@ export async function resignArl(ctx: CaOpsContext): Promise<string> {
 /**
  * The ARL (RFC 5280 §5: a CRL whose issuer is the root, listing the revoked
  * CA certificates it issued), written to `ca/arl.der`, where `serve` finds it.
+ * `pending` is a revocation the ledger records only after this file is in place (revokeIntermediate).
  * The CRL number is the signing second: it only grows (§5.2.3) without a counter to keep.
  */
-async function writeArl(ctx: CaOpsContext, root: RootSigner): Promise<string> {
+async function writeArl(ctx: CaOpsContext, root: RootSigner, pending?: CrlEntry): Promise<string> {
   const states = await intermediateStates(ctx);
   const entries: CrlEntry[] = [];
   for (const i of states) {
-    if (i.revokedAt === undefined) continue;
+    if (i.serial === pending?.serial) entries.push(pending);
+    if (i.revokedAt === undefined || i.serial === pending?.serial) continue;
     const record = await ctx.store.findBySerial(i.serial);
     entries.push({ serial: i.serial, revokedAt: i.revokedAt, reason: record?.revocationReason ?? null });
   }

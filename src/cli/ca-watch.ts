@@ -112,6 +112,8 @@ export class CaWatch {
     const activeView = active ?? intermediates.find((i) => i.serial === current);
     if (activeView === undefined) throw new Error(`${dir}: the intermediate ${current} this node signs with is gone`);
     if (active !== undefined && active.serial !== current) this.o.authority.useIntermediate(await this.materialOf(active));
+    // Read after the ledger, on purpose: `ca revoke-intermediate` renames the ARL into place before it records
+    // the revocation (ca/intermediate-ops.ts), so an intermediate this snapshot drops is listed in this ARL.
     const arlFile = arlPath(dir);
     const snapshot: CaSnapshot = {
       at: now,

@@ -1,15 +1,16 @@
 import { systemClock } from '../shared/clock.js';
-import { CipherSuite, NamedGroup } from './codec/enums.js';
+import { CipherSuite, NamedGroup, Tls12CipherSuite } from './codec/enums.js';
 import { nodeCryptoProvider } from './crypto/node-provider.js';
 import { DEFAULT_CLIENT_GROUPS, DEFAULT_SERVER_GROUPS, type CryptoProvider, type PrivateKey } from './crypto/provider.js';
 import { parsePrivateKey, schemesForKey } from './crypto/signatures.js';
-import { DEFAULT_SUITE_ORDER } from './crypto/suites.js';
+import { DEFAULT_SUITE_ORDER, DEFAULT_TLS12_SUITE_ORDER } from './crypto/suites.js';
 import type {
   ClientAuthMode,
   PemInput,
   TlsCommonOptions,
   TlsConnectOptions,
   TlsServerOptions,
+  TlsVersionName,
   VerifyOcspStaple,
   VerifyPeer,
 } from './options.js';
@@ -24,7 +25,13 @@ export interface CommonConfig {
   /** Schemes our key can sign with, in preference order. */
   readonly signSchemes: readonly number[];
   readonly verifier: PeerChainVerifier | undefined;
+  /** TLS 1.3 suites in preference order. */
   readonly suites: readonly number[];
+  /** TLS 1.2 suites in preference order. */
+  readonly suites12: readonly number[];
+  /** The versions we speak (node:tls names), min <= max. */
+  readonly minVersion: TlsVersionName;
+  readonly maxVersion: TlsVersionName;
   readonly groups: readonly number[];
   readonly alpnProtocols: readonly string[];
   readonly verifyPeer: VerifyPeer | undefined;
@@ -77,6 +84,28 @@ function pemText(input: PemInput): string {
   return typeof input === 'string' ? input : Buffer.from(input).toString('utf8');
 }
 
+/** The named suites split by version; a version none of whose suites is named keeps its default order. */
+function resolveSuites(names: TlsCommonOptions['cipherSuites']): { suites: readonly number[]; suites12: readonly number[] } {
+  if (names === undefined) return { suites: DEFAULT_SUITE_ORDER, suites12: DEFAULT_TLS12_SUITE_ORDER };
+  const suites = names.flatMap((name) => (name in CipherSuite ? [CipherSuite[name as keyof typeof CipherSuite]] : []));
+  const suites12 = names.flatMap((name) => (name in Tls12CipherSuite ? [Tls12CipherSuite[name as keyof typeof Tls12CipherSuite]] : []));
+  return {
+    suites: suites.length === 0 ? DEFAULT_SUITE_ORDER : suites,
+    suites12: suites12.length === 0 ? DEFAULT_TLS12_SUITE_ORDER : suites12,
+  };
+}
+
+const VERSION_ORDER: readonly TlsVersionName[] = ['TLSv1.2', 'TLSv1.3'];
+
+/** minVersion/maxVersion as node:tls takes them (default TLSv1.2..TLSv1.3); min above max is a TypeError. */
+function resolveVersions(options: TlsCommonOptions): { minVersion: TlsVersionName; maxVersion: TlsVersionName } {
+  const minVersion = options.minVersion ?? 'TLSv1.2';
+  const maxVersion = options.maxVersion ?? 'TLSv1.3';
+  for (const v of [minVersion, maxVersion]) if (!VERSION_ORDER.includes(v)) throw new TypeError(`unsupported TLS version ${String(v)}`);
+  if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) throw new TypeError('minVersion is above maxVersion');
+  return { minVersion, maxVersion };
+}
+
 function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defaultGroups: readonly number[]): CommonConfig {
   const now = options.now ?? (() => systemClock.now());
   const certChain = options.cert === undefined ? [] : parsePemCertificates(options.cert);
@@ -89,7 +118,8 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defa
   const anchors = toList(options.ca).flatMap((pem) => parsePemCertificates(pem));
   const verifier =
     anchors.length === 0 ? undefined : new PeerChainVerifier({ ca: anchors, clockSkewMs: options.clockSkewMs ?? 60_000, now });
-  const suites = options.cipherSuites?.map((name) => CipherSuite[name]) ?? DEFAULT_SUITE_ORDER;
+  const { suites, suites12 } = resolveSuites(options.cipherSuites);
+  const { minVersion, maxVersion } = resolveVersions(options);
   const groups = options.groups?.map((name) => NamedGroup[name]) ?? defaultGroups;
   if (suites.length === 0 || groups.length === 0) throw new TypeError('cipherSuites and groups may not be empty');
   for (const p of options.ALPNProtocols ?? []) {
@@ -101,6 +131,9 @@ function resolveCommon(options: TlsCommonOptions, provider: CryptoProvider, defa
     signSchemes,
     verifier,
     suites,
+    suites12,
+    minVersion,
+    maxVersion,
     groups,
     alpnProtocols: options.ALPNProtocols ?? [],
     verifyPeer: options.verifyPeer,
@@ -154,7 +187,10 @@ export function resolveClientConfig(
   options: TlsConnectOptions,
   provider: CryptoProvider = options.cryptoProvider ?? nodeCryptoProvider,
 ): ClientConfig {
-  const common = resolveCommon(options, provider, DEFAULT_CLIENT_GROUPS);
+  // Our client offers TLS 1.2 only when asked (minVersion or maxVersion 'TLSv1.2'): every keysmith node speaks
+  // TLS 1.3, and a ClientHello that offers 1.3 alone stays byte for byte what it was before TLS 1.2 existed here.
+  const minVersion = options.minVersion ?? (options.maxVersion === 'TLSv1.2' ? 'TLSv1.2' : 'TLSv1.3');
+  const common = resolveCommon({ ...options, minVersion }, provider, DEFAULT_CLIENT_GROUPS);
   const rejectUnauthorized = options.rejectUnauthorized ?? true;
   if (rejectUnauthorized && common.verifier === undefined) throw new TypeError('verifying the server needs the ca option');
   const host = options.host;

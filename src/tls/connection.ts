@@ -4,26 +4,17 @@ import { HandshakeReassembler, type HandshakeMessage } from './codec/handshake-f
 import { decodeKeyUpdate } from './codec/messages/key-update.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
+import type { ConnectionHooks } from './connection-hooks.js';
 import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
-import { Inbox, peerAlertError, readAlertDescription, type EarlyDataMode } from './inbox.js';
+import { Inbox, peerAlertError, readAlertDescription, refuseTls12PostHandshake, tls12KeyExhausted, type EarlyDataMode } from './inbox.js';
 import { Outbox } from './outbox.js';
-
-export interface ConnectionHooks {
-  onHandshakeComplete(result: HandshakeResult): void;
-  onData(data: Buffer): void;
-  /** The peer sent close_notify: no more data will come. */
-  onPeerClose(): void;
-  /** A post-handshake message the role handles itself (NewSessionTicket on the client). */
-  onPostHandshake?(message: HandshakeMessage): void;
-  readonly onKeyLog?: (line: string) => void;
-}
+import type { RecordProtector } from './record/record-protector.js';
 
 type Phase = 'handshaking' | 'connected' | 'closed';
 
 /**
- * The sans-I/O TLS 1.3 engine for one connection: record bytes in through
- * `receive`, record bytes out through `takeOutgoing`, plaintext through the
- * hooks. Any failure throws a TlsAlertError after queuing the one fatal alert.
+ * The sans-I/O TLS 1.3 (and 1.2) engine for one connection: record bytes in through `receive`, record bytes out
+ * through `takeOutgoing`, plaintext through the hooks. Any failure throws a TlsAlertError after the one fatal alert.
  */
 export class Connection implements HandshakeContext {
   private readonly inbox: Inbox;
@@ -46,7 +37,7 @@ export class Connection implements HandshakeContext {
     this.state = new NotStarted();
     this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
     this.outbox = new Outbox(provider, role, this.reassembler);
-    this.inbox = new Inbox(provider, role);
+    this.inbox = new Inbox(provider, role, () => this.reassembler.hasPartial());
   }
 
   get isConnected(): boolean {
@@ -109,6 +100,19 @@ export class Connection implements HandshakeContext {
     this.inbox.skipEarlyData(mode);
   }
 
+  useTls12(): void {
+    this.inbox.useTls12();
+    this.outbox.useTls12();
+  }
+
+  expectChangeCipherSpec(read: RecordProtector): void {
+    this.inbox.expectChangeCipherSpec(read);
+  }
+
+  changeWriteCipher(write: RecordProtector): void {
+    this.outbox.changeWriteCipher(write);
+  }
+
   complete(result: HandshakeResult): void {
     this.outbox.flushHandshake();
     this.phase = 'connected';
@@ -117,15 +121,11 @@ export class Connection implements HandshakeContext {
     this.hooks.onHandshakeComplete(result);
   }
 
-  // ---- bytes in ----
-
   /**
-   * Feeds received bytes (an empty chunk to go on with what is buffered) and
-   * handles at most `maxRecords` complete records, so the caller can spread a
-   * chunk of thousands of tiny records over several turns of the event loop
-   * and hand plaintext on only as fast as it is consumed. Returns
-   * whether bytes are left that may hold another record: call again, with an
-   * empty chunk, to go on. Throws the TlsAlertError that ended the connection.
+   * Feeds received bytes (an empty chunk to go on with what is buffered) and handles at most `maxRecords` complete
+   * records, so the caller can spread a chunk of thousands of tiny records over several turns of the event loop and
+   * hand plaintext on only as fast as it is consumed. Returns whether bytes are left that may hold another record:
+   * call again, with an empty chunk, to go on. Throws the TlsAlertError that ended the connection.
    */
   receive(chunk: Buffer, maxRecords = Number.POSITIVE_INFINITY): boolean {
     // §6.1: anything after the peer's close_notify is ignored.
@@ -179,6 +179,7 @@ export class Connection implements HandshakeContext {
 
   private handleHandshakeMessage(message: HandshakeMessage): void {
     if (this.phase === 'connected') return this.handlePostHandshake(message);
+    this.inbox.checkNotAwaitingChangeCipherSpec();
     if (this.role === 'server' && message.type === HandshakeType.client_hello) this.inbox.allowCcs(true);
     if (message.type === HandshakeType.finished) this.inbox.allowCcs(false);
     this.state = this.state.handle(message);
@@ -187,6 +188,7 @@ export class Connection implements HandshakeContext {
   private handlePostHandshake(message: HandshakeMessage): void {
     // Each post-handshake message is a flight of its own for the fragment budget.
     this.reassembler.startFlight();
+    if (this.inbox.isTls12Mode) return refuseTls12PostHandshake(message.type);
     switch (message.type) {
       case HandshakeType.key_update:
         return this.receiveKeyUpdate(decodeKeyUpdate(message.body));
@@ -240,8 +242,8 @@ export class Connection implements HandshakeContext {
   write(data: Buffer): void {
     if (this.phase !== 'connected' || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
     this.guard(() => {
-      // §5.5: rotate before the key reaches its usage limit.
-      this.outbox.sealApplicationData(data, () => this.sendKeyUpdate(false));
+      // §5.5: rotate before the key reaches its usage limit (TLS 1.2 cannot: the connection ends instead).
+      this.outbox.sealApplicationData(data, () => (this.inbox.isTls12Mode ? tls12KeyExhausted() : this.sendKeyUpdate(false)));
       this.outbox.flushHandshake();
     });
   }

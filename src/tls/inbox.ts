@@ -1,11 +1,12 @@
 import { AlertDescription, alertName, TlsAlertError, type AlertName } from './alert.js';
-import { ContentType } from './codec/enums.js';
+import { ContentType, HandshakeType } from './codec/enums.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
 import { nextTrafficSecret } from './keyschedule/stages.js';
 import { Deframer, type RawRecord } from './record/deframer.js';
-import { MAX_PLAINTEXT } from './record/limits.js';
+import { MAX_CIPHERTEXT_TLS12, MAX_PLAINTEXT } from './record/limits.js';
 import { Protector } from './record/protector.js';
+import type { RecordProtector } from './record/record-protector.js';
 
 /** Records in a row that carry nothing (empty data, CCS, user_canceled) before we call it abuse, as OpenSSL does. */
 const MAX_EMPTY_RECORDS = 32;
@@ -34,16 +35,22 @@ export interface RecordContent {
  */
 export class Inbox {
   private readonly deframer = new Deframer();
-  private readProtector: Protector | undefined;
+  private readProtector: RecordProtector | undefined;
+  /** TLS 1.2: the outer type is the real one, and ChangeCipherSpec switches the read state (RFC 5246 §7.1). */
+  private isTls12 = false;
+  /** TLS 1.2: the read protection the peer's next ChangeCipherSpec installs. */
+  private pendingRead: RecordProtector | undefined;
   private earlyDataMode: EarlyDataMode = 'none';
   private skippedEarlyData = 0;
   private emptyRecordsInARow = 0;
   /** §5: CCS is tolerated only between the first ClientHello and the peer's Finished. */
   private isCcsAllowed: boolean;
 
+  /** `hasPartialHandshake`: whether a handshake message is half read (a TLS 1.2 CCS may not split one, RFC 5246 §7.1). */
   constructor(
     private readonly provider: CryptoProvider,
     role: 'server' | 'client',
+    private readonly hasPartialHandshake: () => boolean = () => false,
   ) {
     this.isCcsAllowed = role === 'client';
   }
@@ -72,11 +79,31 @@ export class Inbox {
     this.readProtector = new Protector(this.provider, suite, secret);
   }
 
+  /** From here on records are read as TLS 1.2 records (RFC 5246 §6.2). */
+  useTls12(): void {
+    this.isTls12 = true;
+    this.deframer.setMaxLength(MAX_CIPHERTEXT_TLS12);
+  }
+
+  get isTls12Mode(): boolean {
+    return this.isTls12;
+  }
+
+  /** TLS 1.2: the peer's next ChangeCipherSpec installs `read`; until it comes, no handshake message may. */
+  expectChangeCipherSpec(read: RecordProtector): void {
+    this.pendingRead = read;
+  }
+
+  /** TLS 1.2 (RFC 5246 §7.4.9): between our expecting the peer's CCS and its arrival no handshake message may come. */
+  checkNotAwaitingChangeCipherSpec(): void {
+    if (this.pendingRead !== undefined) throw new TlsAlertError('unexpected_message', 'handshake message before ChangeCipherSpec');
+  }
+
   /** §4.6.3: the next application traffic secret, after the peer's KeyUpdate. */
   rotateReadKey(): void {
     const read = this.readProtector;
-    // Post-handshake messages arrive only under the application key.
-    if (read === undefined) throw new TlsAlertError('internal_error', 'KeyUpdate before a read key');
+    // Post-handshake messages arrive only under the application key (and only TLS 1.3 has KeyUpdate).
+    if (!(read instanceof Protector)) throw new TlsAlertError('internal_error', 'KeyUpdate before a read key');
     this.readProtector = new Protector(this.provider, read.suite, nextTrafficSecret(this.provider, read.suite.hash, read.secret));
   }
 
@@ -86,6 +113,7 @@ export class Inbox {
    * `isHandshaking`: a plaintext alert is still accepted after keys are set.
    */
   open(record: RawRecord, isHandshaking: boolean): RecordContent | undefined {
+    if (this.isTls12) return this.open12(record);
     const { type: outerType, header, body } = record;
     if (outerType === ContentType.change_cipher_spec) {
       // §5: a single 0x01 byte, only during the handshake; anything else is unexpected_message.
@@ -118,6 +146,30 @@ export class Inbox {
     }
     if (this.earlyDataMode === 'protected') this.earlyDataMode = 'none';
     return opened;
+  }
+
+  /**
+   * A TLS 1.2 record (RFC 5246 §6.2): plaintext until the peer's
+   * ChangeCipherSpec, protected after it, the outer type the real one.
+   * A ChangeCipherSpec installs the pending read state, at a handshake
+   * message boundary; one that is not expected there, or not the single
+   * byte 1, is unexpected_message (§7.1).
+   */
+  private open12(record: RawRecord): RecordContent | undefined {
+    const { type, header, body } = record;
+    if (type === ContentType.change_cipher_spec) {
+      const read = this.pendingRead;
+      if (read === undefined || body.length !== 1 || body[0] !== 1 || this.hasPartialHandshake()) {
+        throw new TlsAlertError('unexpected_message', 'ChangeCipherSpec not expected now, malformed or inside a handshake message');
+      }
+      this.readProtector = read;
+      this.pendingRead = undefined;
+      return undefined;
+    }
+    if (this.readProtector !== undefined) return this.readProtector.open(header, body);
+    if (type === ContentType.application_data) throw new TlsAlertError('unexpected_message', 'application data before keys are set');
+    if (body.length > MAX_PLAINTEXT) throw new TlsAlertError('record_overflow', 'plaintext record over 2^14 bytes');
+    return { type, content: body };
   }
 
   /** A record without content: too many in a row is abuse. */
@@ -155,4 +207,22 @@ export function peerAlertError(description: number): TlsAlertError {
 
 function isAlertName(name: string): name is AlertName {
   return name in AlertDescription;
+}
+
+/**
+ * TLS 1.2 after the handshake: a ClientHello (or HelloRequest) asks for
+ * renegotiation, which we refuse (RFC 5746 §4.2, §4.4; RFC 5246 §7.2.2
+ * no_renegotiation), fatally: the connection ends. Anything else is
+ * unexpected_message (TLS 1.2 has no post-handshake messages a client sends).
+ */
+export function refuseTls12PostHandshake(type: number): never {
+  if (type === HandshakeType.client_hello || type === HandshakeType.hello_request) {
+    throw new TlsAlertError('no_renegotiation', 'renegotiation is not supported');
+  }
+  throw new TlsAlertError('unexpected_message', `post-handshake message type ${type} in TLS 1.2`);
+}
+
+/** TLS 1.2 has no KeyUpdate: a key at its record limit ends the connection. */
+export function tls12KeyExhausted(): never {
+  throw new TlsAlertError('internal_error', 'TLS 1.2 record limit reached (no rekeying in TLS 1.2)');
 }

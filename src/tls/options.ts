@@ -1,8 +1,11 @@
 import type { PeerCertificates } from '../pkix/index.js';
-import type { CipherSuite, NamedGroup } from './codec/enums.js';
+import type { CipherSuite, NamedGroup, Tls12CipherSuite } from './codec/enums.js';
 import type { CryptoProvider } from './crypto/provider.js';
 
-export type CipherSuiteName = keyof typeof CipherSuite;
+/** A TLS 1.3 or TLS 1.2 cipher suite, by its IANA name. */
+export type CipherSuiteName = keyof typeof CipherSuite | keyof typeof Tls12CipherSuite;
+/** Protocol versions by node:tls's names. */
+export type TlsVersionName = 'TLSv1.2' | 'TLSv1.3';
 export type GroupName = keyof typeof NamedGroup;
 export type ClientAuthMode = 'none' | 'request' | 'require';
 export type PemInput = string | Uint8Array;
@@ -36,7 +39,18 @@ export interface TlsCommonOptions {
   /** PEM trust anchors used to verify the peer's chain. */
   readonly ca?: PemInput | readonly PemInput[];
   readonly ALPNProtocols?: readonly string[];
+  /**
+   * Cipher suites in preference order, TLS 1.3 and TLS 1.2 names alike; a
+   * version none of whose suites is named keeps its default order.
+   */
   readonly cipherSuites?: readonly CipherSuiteName[];
+  /**
+   * The lowest protocol version spoken, as node:tls names it (default 'TLSv1.2' for a server; a client offers
+   * TLS 1.2 only when given 'TLSv1.2' here or as maxVersion, and TLS 1.3 alone otherwise).
+   */
+  readonly minVersion?: TlsVersionName;
+  /** The highest protocol version spoken (default 'TLSv1.3'). */
+  readonly maxVersion?: TlsVersionName;
   /**
    * Key-exchange groups in preference order. Default for a server: x25519,
    * secp256r1, x448, secp384r1, secp521r1, ffdhe2048, ffdhe3072, ffdhe4096

@@ -6,6 +6,7 @@ import type { SuiteInfo } from './crypto/suites.js';
 import { nextTrafficSecret } from './keyschedule/stages.js';
 import { MAX_PLAINTEXT } from './record/limits.js';
 import { Protector } from './record/protector.js';
+import type { RecordProtector } from './record/record-protector.js';
 
 /**
  * What one connection sends, on its way to the wire: handshake messages
@@ -15,8 +16,10 @@ import { Protector } from './record/protector.js';
 export class Outbox {
   private records: Buffer[] = [];
   private pendingHandshake: Buffer[] = [];
-  private writeProtector: Protector | undefined;
+  private writeProtector: RecordProtector | undefined;
   private hasSentCcs = false;
+  /** TLS 1.2: every record says 0x0303 (RFC 5246 §6.2.1) and ChangeCipherSpec switches the write state. */
+  private isTls12 = false;
   private isReadKeySet = false;
   /** RFC 8449 §4: the largest TLSInnerPlaintext (content and type octet) the peer takes in a protected record. */
   private peerRecordSizeLimit = MAX_PLAINTEXT + 1;
@@ -43,6 +46,22 @@ export class Outbox {
     this.records.push(Buffer.of(ContentType.change_cipher_spec, 3, 3, 0, 1, 1));
   }
 
+  /** From here on records are written as TLS 1.2 records. */
+  useTls12(): void {
+    this.isTls12 = true;
+  }
+
+  /**
+   * TLS 1.2 (RFC 5246 §7.1): the queued handshake messages, then our
+   * ChangeCipherSpec under the current write state, then `write` is current.
+   */
+  changeWriteCipher(write: RecordProtector): void {
+    this.flushHandshake();
+    this.queueRecord(ContentType.change_cipher_spec, Buffer.of(1));
+    this.hasSentCcs = true;
+    this.writeProtector = write;
+  }
+
   /** Everything queued so far goes out under the old key; what follows, under the new. */
   setWriteKey(suite: SuiteInfo, secret: Buffer): void {
     this.flushHandshake();
@@ -52,8 +71,8 @@ export class Outbox {
   /** §4.6.3: after our KeyUpdate, the next application traffic secret. */
   rotateWriteKey(): void {
     const write = this.writeProtector;
-    // A KeyUpdate is sent only after the handshake, under the application key.
-    if (write === undefined) throw new TlsAlertError('internal_error', 'KeyUpdate before a write key');
+    // A KeyUpdate is sent only after a TLS 1.3 handshake, under the application key.
+    if (!(write instanceof Protector)) throw new TlsAlertError('internal_error', 'KeyUpdate before a write key');
     this.setWriteKey(write.suite, nextTrafficSecret(this.provider, write.suite.hash, write.secret));
   }
 
@@ -120,7 +139,7 @@ export class Outbox {
     record[0] = type;
     record[1] = 3;
     // The first ClientHello's record says TLS 1.0 for old middleboxes (§5.1); 1.2 elsewhere.
-    record[2] = this.role === 'client' && type === ContentType.handshake && !this.hasSentCcs && !this.isReadKeySet ? 1 : 3;
+    record[2] = this.role === 'client' && type === ContentType.handshake && !this.hasSentCcs && !this.isReadKeySet && !this.isTls12 ? 1 : 3;
     record.writeUInt16BE(content.length, 3);
     content.copy(record, 5);
     this.records.push(record);

@@ -1,21 +1,14 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, TlsAlertError, type TlsConnectOptions, type TlsServerOptions, type TlsSocket } from '../../src/tls/index.js';
 import { ExtensionType } from '../../src/tls/codec/enums.js';
 import { decodeCertificateStatus, findExtension } from '../../src/tls/codec/extensions.js';
 import { decodeCertificate } from '../../src/tls/codec/messages/certificate.js';
-import {
-  nextEvent,
-  runProcess,
-  startOpensslServer,
-  startProcess,
-  type OpensslServer,
-  type ThirdPartyProcess,
-} from '../helpers/processes.js';
+import { nextEvent, startOpensslServer, startProcess, type OpensslServer, type ThirdPartyProcess } from '../helpers/processes.js';
 import {
   clientCertArgs,
   echoThrough,
@@ -30,6 +23,7 @@ import {
   startEchoServer,
   type EchoServer,
 } from './harness.js';
+import { signGoodResponse } from './ocsp-staple.js';
 
 /**
  * OCSP stapling (RFC 8446 §4.4.2.1, RFC 6066 §8) against OpenSSL 3.0: our
@@ -41,46 +35,6 @@ import {
 
 /** SEQUENCE { responseStatus ENUMERATED tryLater(3) } (RFC 6960 §4.2.1). */
 const TRY_LATER = Buffer.from('30030a0103', 'hex');
-
-/** Asks `openssl ocsp` for a request about server.pem, then answers it as a responder with an index that says good. */
-async function signGoodResponse(dir: string): Promise<Buffer> {
-  const leaf = new X509Certificate(fixture('server.pem'));
-  const index = join(dir, 'index.txt');
-  // ca(1) index format: status, expiry (YYMMDDHHMMSSZ), revocation date, serial (hex), file, subject.
-  await writeFile(index, `V\t991231235959Z\t\t${leaf.serialNumber.toUpperCase()}\tunknown\t/CN=localhost\n`);
-  const request = join(dir, 'request.der');
-  const response = join(dir, 'response.der');
-  const ask = await runProcess('openssl', [
-    'ocsp',
-    '-issuer',
-    fixturePath('intermediate.pem'),
-    '-cert',
-    fixturePath('server.pem'),
-    '-no_nonce',
-    '-reqout',
-    request,
-  ]);
-  assert.equal(ask.code, 0, ask.stderr);
-  const answer = await runProcess('openssl', [
-    'ocsp',
-    '-index',
-    index,
-    '-CA',
-    fixturePath('intermediate.pem'),
-    '-rsigner',
-    fixturePath('intermediate.pem'),
-    '-rkey',
-    fixturePath('intermediate.key'),
-    '-ndays',
-    '1',
-    '-reqin',
-    request,
-    '-respout',
-    response,
-  ]);
-  assert.equal(answer.code, 0, answer.stderr);
-  return readFile(response);
-}
 
 describe('OCSP stapling with openssl', skipUnlessTool('openssl'), () => {
   let dir = '';

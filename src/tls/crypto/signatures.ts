@@ -34,7 +34,23 @@ const SCHEMES: ReadonlyMap<number, SchemeInfo> = new Map<number, SchemeInfo>([
   [SignatureScheme.rsa_pss_rsae_sha256, { hash: 'sha256', keyType: 'rsa', isPss: true }],
   [SignatureScheme.rsa_pss_rsae_sha384, { hash: 'sha384', keyType: 'rsa', isPss: true }],
   [SignatureScheme.rsa_pss_rsae_sha512, { hash: 'sha512', keyType: 'rsa', isPss: true }],
+  // TLS 1.2 only (RFC 5246 §7.4.1.4.1): PKCS#1 v1.5 signatures in the handshake; never in TLS 1.3 (RFC 8446 §4.2.3).
+  [SignatureScheme.rsa_pkcs1_sha256, { hash: 'sha256', keyType: 'rsa', isPss: false }],
+  [SignatureScheme.rsa_pkcs1_sha384, { hash: 'sha384', keyType: 'rsa', isPss: false }],
+  [SignatureScheme.rsa_pkcs1_sha512, { hash: 'sha512', keyType: 'rsa', isPss: false }],
 ]);
+
+/**
+ * Schemes we sign and verify with in TLS 1.2, in our preference order:
+ * VERIFY_SCHEMES (RSA-PSS preferred for RSA keys) and then PKCS#1 v1.5,
+ * which TLS 1.2 allows in the handshake. No SHA-1 (RFC 9155 §2).
+ */
+export const TLS12_SCHEMES: readonly number[] = [
+  ...VERIFY_SCHEMES,
+  SignatureScheme.rsa_pkcs1_sha256,
+  SignatureScheme.rsa_pkcs1_sha384,
+  SignatureScheme.rsa_pkcs1_sha512,
+];
 
 /** A private key from PEM (PKCS#8, SEC1 or PKCS#1): the key the provider signs CertificateVerify with. */
 export function parsePrivateKey(pem: string): KeyObject {
@@ -48,6 +64,17 @@ export function schemeFitsKey(scheme: number, key: KeyObject): boolean {
   const type = key.asymmetricKeyType;
   if (info.keyType === 'ec') return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === info.curve;
   return type === info.keyType;
+}
+
+/**
+ * TLS 1.2 (RFC 5246 §7.4.1.4.1, RFC 8422 §5.1.3): an ECDSA SignatureAndHashAlgorithm names only the hash, so any
+ * curve fits; everything else as in TLS 1.3.
+ */
+export function schemeFitsKey12(scheme: number, key: KeyObject): boolean {
+  const info = SCHEMES.get(scheme);
+  if (info === undefined || !TLS12_SCHEMES.includes(scheme)) return false;
+  if (info.keyType === 'ec') return key.asymmetricKeyType === 'ec';
+  return key.asymmetricKeyType === info.keyType;
 }
 
 /** The schemes a key can sign with, in our preference order. */

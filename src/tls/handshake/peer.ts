@@ -1,12 +1,14 @@
 import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
 import type { CryptoProvider, PublicKey } from '../crypto/provider.js';
-import { schemeFitsKey } from '../crypto/signatures.js';
+import { schemeFitsKey, schemeFitsKey12 } from '../crypto/signatures.js';
 import type { CommonConfig } from '../config.js';
 import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../peer-verifier.js';
 import { decodeFinished } from '../codec/messages/finished.js';
-import type { SuiteInfo } from '../crypto/suites.js';
+import type { SuiteInfo, Tls12SuiteInfo } from '../crypto/suites.js';
+import { decodeFinished12 } from '../codec/messages/tls12/empty-and-finished.js';
+import { tls12VerifyData } from '../keyschedule/prf12.js';
 import { finishedVerifyData, type EarlySecret } from '../keyschedule/stages.js';
 import { constantTimeEqual } from '../../shared/bytes.js';
 
@@ -125,6 +127,42 @@ export function verifyPeerSignature(
     throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
   }
   return new SignatureVerified(MINT, chain.peer);
+}
+
+/**
+ * Checks a TLS 1.2 signature by the peer's leaf key, the DigitallySigned of
+ * a ServerKeyExchange (RFC 5246 §7.4.3) or CertificateVerify (§7.4.8): the
+ * scheme must be one we offered and fit the key (illegal_parameter); the
+ * signature must verify over `content` (decrypt_error).
+ */
+export function verifyPeerSignature12(
+  crypto: CryptoProvider,
+  offered: readonly number[],
+  signed: { readonly algorithm: number; readonly signature: Buffer },
+  chain: VerifiedChain,
+  content: Buffer,
+): SignatureVerified {
+  const key: PublicKey = chain.leafPublicKey;
+  if (!offered.includes(signed.algorithm) || !schemeFitsKey12(signed.algorithm, key))
+    throw new TlsAlertError('illegal_parameter', `signature scheme 0x${signed.algorithm.toString(16)} not offered or not for this key`);
+  if (!crypto.verify(signed.algorithm, key, content, signed.signature))
+    throw new TlsAlertError('decrypt_error', 'TLS 1.2 handshake signature does not verify');
+  return new SignatureVerified(MINT, chain.peer);
+}
+
+/** Checks the peer's TLS 1.2 Finished (RFC 5246 §7.4.9): 12 bytes of PRF output; a mismatch is decrypt_error. */
+export function verifyPeerFinished12(
+  crypto: CryptoProvider,
+  body: Buffer,
+  suite: Tls12SuiteInfo,
+  masterSecret: Buffer,
+  handshakeHash: Buffer,
+  peer: 'client' | 'server',
+): FinishedVerified {
+  const received = decodeFinished12(body);
+  const expected = tls12VerifyData(crypto, suite.hash, masterSecret, peer, handshakeHash);
+  if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);
+  return new FinishedVerified(MINT, peer);
 }
 
 /** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */

@@ -2,13 +2,15 @@ import { TlsAlertError } from '../alert.js';
 import type { HandshakeMessage } from '../codec/handshake-frame.js';
 import { HandshakeType, nameOf } from '../codec/enums.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import type { SuiteInfo } from '../crypto/suites.js';
+import type { AnySuiteInfo, SuiteInfo } from '../crypto/suites.js';
+import type { RecordProtector } from '../record/record-protector.js';
 import type { PeerCertificates } from '../options.js';
 import type { FinishedVerified } from './peer.js';
 
 /** What a finished handshake established, for the socket's properties. */
 export interface HandshakeResult {
-  readonly suite: SuiteInfo;
+  /** TLS 1.3's SuiteInfo, or a Tls12SuiteInfo (its `version` says which protocol ran). */
+  readonly suite: AnySuiteInfo;
   readonly group: number | undefined;
   readonly alpnProtocol: string | false;
   readonly servername: string | undefined;
@@ -16,8 +18,10 @@ export interface HandshakeResult {
   readonly isResumed: boolean;
   /** The DER OCSPResponse the server stapled for its leaf (client, full handshakes only); undefined on the server. */
   readonly ocspResponse: Buffer | undefined;
-  /** For the server: when the resumption secret is taken for tickets. */
+  /** For the server: when the resumption secret is taken for tickets (TLS 1.2: the master secret). */
   readonly resumptionMasterSecret: Buffer;
+  /** Client, TLS 1.2: the session made of the NewSessionTicket in this handshake (RFC 5077 §3.3), for the 'session' event. */
+  readonly tls12Session?: Buffer;
 }
 
 /** How handshake states act on the connection; the Connection implements it. */
@@ -41,6 +45,12 @@ export interface HandshakeContext {
    */
   skipEarlyData(mode: 'none' | 'protected' | 'plaintext'): void;
   complete(result: HandshakeResult): void;
+  /** TLS 1.2 was negotiated: records carry their real type and 0x0303, CCS switches cipher states (RFC 5246 §6.2, §7.1). */
+  useTls12(): void;
+  /** TLS 1.2: the peer's next ChangeCipherSpec installs `read`; a handshake message before it is unexpected_message. */
+  expectChangeCipherSpec(read: RecordProtector): void;
+  /** TLS 1.2: flushes the queued handshake messages, sends ChangeCipherSpec and writes under `write` from here on. */
+  changeWriteCipher(write: RecordProtector): void;
 }
 
 /** One step of a handshake: takes a message, returns the state that expects the next. */

@@ -1,6 +1,5 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { CipherSuite, nameOf } from '../codec/enums.js';
 import type { HandshakeResult } from '../handshake/state.js';
 import type { PeerCertificate, PeerCertificates } from '../options.js';
 import type { ProxiedPeer } from './proxy-protocol.js';
@@ -19,7 +18,7 @@ export abstract class TlsSocketSurface extends Duplex {
   peer: PeerCertificates | undefined;
   alpnProtocol: string | false = false;
   servername: string | undefined;
-  protocol: 'TLSv1.3' | null = null;
+  protocol: 'TLSv1.2' | 'TLSv1.3' | null = null;
   cipher: CipherInfo | undefined;
   isResumed = false;
   /**
@@ -29,6 +28,11 @@ export abstract class TlsSocketSurface extends Duplex {
   ocspResponse: Uint8Array | undefined;
   /** Whether the handshake completed. */
   isSecure = false;
+
+  /** As node:tls's: whether the handshake resumed a session (a TLS 1.3 PSK or a TLS 1.2 ticket). */
+  isSessionReused(): boolean {
+    return this.isResumed;
+  }
   /** Set by node:http when it adopts the socket. */
   server: unknown;
 
@@ -49,9 +53,9 @@ export abstract class TlsSocketSurface extends Duplex {
     this.peerCertificates = result.peer?.chain ?? [];
     this.alpnProtocol = result.alpnProtocol;
     this.servername = result.servername;
-    this.protocol = 'TLSv1.3';
-    const name = nameOf(CipherSuite, result.suite.id);
-    this.cipher = { name: OPENSSL_NAMES[name] ?? name, standardName: name, version: 'TLSv1.3' };
+    this.protocol = result.suite.version;
+    const name = result.suite.name;
+    this.cipher = { name: OPENSSL_NAMES[name] ?? name, standardName: name, version: result.suite.version };
     this.isResumed = result.isResumed;
     this.ocspResponse = result.ocspResponse;
   }

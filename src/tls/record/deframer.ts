@@ -15,6 +15,12 @@ export interface RawRecord {
 export class Deframer {
   private pending: Buffer[] = [];
   private pendingLength = 0;
+  /** TLSCiphertext.length bound: 2^14 + 256 (RFC 8446 §5.2) until TLS 1.2 raises it to 2^14 + 2048 (RFC 5246 §6.2.3). */
+  private maxLength = MAX_CIPHERTEXT;
+
+  setMaxLength(length: number): void {
+    this.maxLength = length;
+  }
 
   get bufferedBytes(): number {
     return this.pendingLength;
@@ -37,7 +43,7 @@ export class Deframer {
     // Validate the header before waiting for its body, so garbage fails fast.
     if (type < 20 || type > 23) throw new TlsAlertError('unexpected_message', `record type ${type}`);
     if (head[1] !== 3 || head.readUInt8(2) > 4) throw new TlsAlertError('decode_error', `record version ${head[1]}.${head[2]}`);
-    if (length > MAX_CIPHERTEXT) throw new TlsAlertError('record_overflow', `record of ${length} bytes`);
+    if (length > this.maxLength) throw new TlsAlertError('record_overflow', `record of ${length} bytes`);
     const total = RECORD_HEADER_LENGTH + length;
     if (this.pendingLength < total) return undefined;
     if (head.length < total) head = this.gather(total);

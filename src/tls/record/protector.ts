@@ -4,6 +4,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { SuiteInfo } from '../crypto/suites.js';
 import { AEAD_TAG_LENGTH, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from './limits.js';
 import { trafficKeys } from '../keyschedule/stages.js';
+import type { RecordProtector } from './record-protector.js';
 
 /** Up to this inner size one copy is cheaper than a second cipher update and a writev part. */
 const SMALL_RECORD = 2048;
@@ -40,7 +41,7 @@ function ownCopy(bytes: Buffer): Buffer {
  * 64-bit sequence number. Installing a new secret means a new Protector, so
  * the sequence number restarts at zero as §5.3 requires.
  */
-export class Protector {
+export class Protector implements RecordProtector {
   private sequence = 0;
   private readonly key: Buffer;
   private readonly aead: SuiteInfo['aead'];

@@ -13,12 +13,14 @@ import {
 import { frameHandshake } from '../../codec/handshake-frame.js';
 import { encodeClientHello } from '../../codec/messages/client-hello.js';
 import type { KeyExchange } from '../../crypto/provider.js';
-import { CERT_SCHEMES, VERIFY_SCHEMES } from '../../crypto/signatures.js';
+import { CERT_SCHEMES, TLS12_SCHEMES, VERIFY_SCHEMES } from '../../crypto/signatures.js';
 import { suiteInfo, type SuiteInfo } from '../../crypto/suites.js';
 import { EarlySecret, finishedVerifyData } from '../../keyschedule/stages.js';
 import { Transcript } from '../../keyschedule/transcript.js';
 import type { ClientSession } from '../../tickets.js';
 import type { HandshakeContext } from '../state.js';
+import { supportedVersionsData, tls12HelloExtensions, tls12Suites, versionOffer } from '../client12/offer12.js';
+import type { Tls12ClientSession } from '../client12/session12.js';
 
 /** What a ClientHello offers: the parts that stay the same, or change as §4.1.2 allows, after a HelloRetryRequest. */
 export interface ClientHelloOffer {
@@ -29,6 +31,8 @@ export interface ClientHelloOffer {
   readonly keyShares: readonly KeyExchange[];
   /** The ticket offered for resumption, if any. */
   readonly session: ClientSession | undefined;
+  /** A TLS 1.2 ticket offered in session_ticket (RFC 5077 §3.1), when TLS 1.2 is offered. */
+  readonly session12?: Tls12ClientSession | undefined;
 }
 
 /** A ClientHello as sent, kept to check the server's answers against. */
@@ -46,24 +50,29 @@ const OCSP_STATUS_REQUEST = encodeCertificateStatusRequest({
   requestExtensions: Buffer.alloc(0),
 });
 
+/** The extensions of our ClientHello; with TLS 1.3 only, exactly those of the TLS 1.3 ClientHello (client12/offer12.ts). */
 function helloExtensions(offer: ClientHelloOffer, cookie: Buffer | undefined): RawExtension[] {
   const config = offer.config;
+  const versions = versionOffer(config);
   const extensions: RawExtension[] = [];
   if (config.servername !== undefined) extensions.push({ type: ExtensionType.server_name, data: encodeServerName(config.servername) });
   if (config.requestOcspStaple) extensions.push({ type: ExtensionType.status_request, data: OCSP_STATUS_REQUEST });
-  extensions.push({ type: ExtensionType.supported_versions, data: Buffer.of(2, 0x03, 0x04) });
+  extensions.push({ type: ExtensionType.supported_versions, data: supportedVersionsData(versions) });
   extensions.push({ type: ExtensionType.supported_groups, data: encodeU16List(config.groups) });
-  extensions.push({
-    type: ExtensionType.key_share,
-    data: encodeClientKeyShares(offer.keyShares.map((k) => ({ group: k.group, keyExchange: k.publicKey }))),
-  });
-  extensions.push({ type: ExtensionType.signature_algorithms, data: encodeU16List(VERIFY_SCHEMES) });
+  if (versions.tls13)
+    extensions.push({
+      type: ExtensionType.key_share,
+      data: encodeClientKeyShares(offer.keyShares.map((k) => ({ group: k.group, keyExchange: k.publicKey }))),
+    });
+  const schemes = versions.tls12 ? TLS12_SCHEMES : VERIFY_SCHEMES;
+  extensions.push({ type: ExtensionType.signature_algorithms, data: encodeU16List(schemes) });
   extensions.push({ type: ExtensionType.signature_algorithms_cert, data: encodeU16List(CERT_SCHEMES) });
   if (config.alpnProtocols.length > 0)
     extensions.push({ type: ExtensionType.application_layer_protocol_negotiation, data: encodeAlpn(config.alpnProtocols) });
   // §4.2.2: a cookie from a HelloRetryRequest goes back unchanged.
   if (cookie !== undefined) extensions.push({ type: ExtensionType.cookie, data: encodeOpaque16(cookie) });
-  extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: Buffer.of(1, PskKeyExchangeMode.psk_dhe_ke) });
+  if (versions.tls13) extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: Buffer.of(1, PskKeyExchangeMode.psk_dhe_ke) });
+  if (versions.tls12) extensions.push(...tls12HelloExtensions(offer.session12));
   return extensions;
 }
 
@@ -94,12 +103,18 @@ export function buildClientHello(offer: ClientHelloOffer, cookie: Buffer | undef
     legacyVersion: 0x0303,
     random: offer.random,
     legacySessionId: offer.sessionId,
-    cipherSuites: config.suites,
+    cipherSuites: offeredSuites(config),
     legacyCompressionMethods: Buffer.of(0),
     extensions,
   });
   const raw = frameHandshake(HandshakeType.client_hello, body);
   return { ...offer, helloRaw: raw, offeredExtensions: new Set(extensions.map((e) => e.type)) };
+}
+
+/** Our cipher_suites: the TLS 1.3 suites when 1.3 is offered, then the TLS 1.2 ones when 1.2 is (client12/offer12.ts). */
+export function offeredSuites(config: ClientConfig): number[] {
+  const versions = versionOffer(config);
+  return [...(versions.tls13 ? config.suites : []), ...tls12Suites(config, versions)];
 }
 
 /**

@@ -18,16 +18,37 @@ import { requireMessage, StateBase, type HandshakeContext, type HandshakeState }
 import { buildClientHello, fillBinder, usableSession, type ClientHelloOffer, type ClientHelloSent } from './client-hello.js';
 import type { ClientHandshakeKeys } from './negotiated.js';
 import { ExpectEncryptedExtensions } from './server-auth.js';
+import { acceptServerHello12 } from '../client12/hello12.js';
+import { tls12Suites, versionOffer } from '../client12/offer12.js';
+import { usableTls12Session, type Tls12ClientSession } from '../client12/session12.js';
 
-/** Starts a client handshake: sends ClientHello and returns the state awaiting ServerHello. */
-export function startClientHandshake(ctx: HandshakeContext, config: ClientConfig, session: ClientSession | undefined): HandshakeState {
+/**
+ * Starts a client handshake: sends ClientHello and returns the state
+ * awaiting ServerHello. `session` is a TLS 1.3 ticket (offered as a PSK),
+ * `session12` a TLS 1.2 one (offered in session_ticket when 1.2 is).
+ */
+export function startClientHandshake(
+  ctx: HandshakeContext,
+  config: ClientConfig,
+  session: ClientSession | undefined,
+  session12?: Tls12ClientSession,
+): HandshakeState {
+  const versions = versionOffer(config);
   const random = ctx.provider.randomBytes(32);
-  // One share, for our first group; a server wanting another asks with HelloRetryRequest.
+  // One share, for our first group; a server wanting another asks with HelloRetryRequest. None without TLS 1.3.
   const [firstGroup] = config.groups;
   if (firstGroup === undefined) throw new TlsAlertError('internal_error', 'no key-exchange group configured');
-  const keyShares = [ctx.provider.generateKeyExchange(firstGroup)];
+  const keyShares = versions.tls13 ? [ctx.provider.generateKeyExchange(firstGroup)] : [];
   const sessionId = ctx.provider.randomBytes(32);
-  const offer: ClientHelloOffer = { ctx, config, random, sessionId, keyShares, session: usableSession(config, session) };
+  const offer: ClientHelloOffer = {
+    ctx,
+    config,
+    random,
+    sessionId,
+    keyShares,
+    session: versions.tls13 ? usableSession(config, session) : undefined,
+    session12: versions.tls12 ? usableTls12Session(config, tls12Suites(config, versions), session12) : undefined,
+  };
   return sendFirstClientHello(ctx, config, buildClientHello(offer, undefined));
 }
 
@@ -70,7 +91,7 @@ class ExpectServerHello extends StateBase {
     requireMessage(message, HandshakeType.server_hello, this.name);
     const sent = this.sent;
     const hello = decodeServerHello(message.body);
-    checkVersion(hello);
+    if (negotiatedVersion(hello, sent.config) === 'TLSv1.2') return this.tls12(hello, message);
     // §4.1.3: the echo must be our own session id.
     if (!hello.legacySessionIdEcho.equals(sent.sessionId)) throw new TlsAlertError('illegal_parameter', 'legacy_session_id_echo differs');
     // §4.1.3: a suite we did not offer is illegal_parameter; after HRR it must not change (§4.1.4).
@@ -95,6 +116,15 @@ class ExpectServerHello extends StateBase {
       new EarlySecret(this.sent.ctx.provider, suite.hash, resumed?.psk).toHandshakeSecret(sharedSecret),
     );
     return new ExpectEncryptedExtensions(keys, resumed);
+  }
+
+  /** A TLS 1.2 ServerHello (client12/): never after a HelloRetryRequest, which only a TLS 1.3 server sends (§4.1.4). */
+  private tls12(hello: ServerHello, message: HandshakeMessage): HandshakeState {
+    if (this.retried !== undefined) throw new TlsAlertError('illegal_parameter', 'TLS 1.2 ServerHello after a HelloRetryRequest');
+    const sent = this.sent;
+    const versions = versionOffer(sent.config);
+    const offer = { suites: tls12Suites(sent.config, versions), isTls13Offered: versions.tls13, session: sent.session12 };
+    return acceptServerHello12(sent, offer, hello, message);
   }
 
   /** §7.1: the handshake traffic secrets over ClientHello..ServerHello; the server's flight is read under its own. */
@@ -152,8 +182,8 @@ class ExpectServerHello extends StateBase {
     transcript.add(message.raw);
     // A session for another hash cannot be offered again (§4.1.4).
     const session = sent.session !== undefined && sessionHash(sent.session) === suite.hash ? sent.session : undefined;
-    const { ctx, config, random, sessionId } = sent;
-    const next: ClientHelloOffer = { ctx, config, random, sessionId, keyShares, session };
+    const { ctx, config, random, sessionId, session12 } = sent;
+    const next: ClientHelloOffer = { ctx, config, random, sessionId, keyShares, session, session12 };
     const hello = buildClientHello(next, cookie);
     if (session !== undefined) fillBinder(ctx, hello.helloRaw, session, transcript);
     sent.ctx.sendChangeCipherSpec();
@@ -173,15 +203,23 @@ function acceptedSession(hello: ServerHello, session: ClientSession | undefined,
   return session;
 }
 
-/** §4.1.3: a TLS 1.3 server names 1.3 in supported_versions; without it, check the downgrade sentinels. */
-function checkVersion(hello: ServerHello): void {
+/**
+ * §4.1.3: a TLS 1.3 server names 1.3 in supported_versions; without it the
+ * server chose TLS 1.2 (§4.2.1), which we take if we offered it. With TLS
+ * 1.3 only, a lower version is protocol_version, or illegal_parameter when
+ * the downgrade sentinels say a 1.3 server was made to choose it.
+ */
+function negotiatedVersion(hello: ServerHello, config: ClientConfig): 'TLSv1.2' | 'TLSv1.3' {
+  const versions = versionOffer(config);
   const versionData = findExtension(hello.extensions, ExtensionType.supported_versions);
   if (versionData === undefined) {
+    if (versions.tls12) return 'TLSv1.2';
     const tail = hello.random.subarray(24);
     if (tail.equals(DOWNGRADE_TLS12) || tail.equals(DOWNGRADE_TLS11))
       throw new TlsAlertError('illegal_parameter', 'downgrade sentinel in ServerHello.random');
     throw new TlsAlertError('protocol_version', 'server does not speak TLS 1.3');
   }
-  if (decodeU16(versionData, 'selected_version') !== ProtocolVersion.TLS13)
+  if (!versions.tls13 || decodeU16(versionData, 'selected_version') !== ProtocolVersion.TLS13)
     throw new TlsAlertError('illegal_parameter', 'server selected a version we did not offer');
+  return 'TLSv1.3';
 }
