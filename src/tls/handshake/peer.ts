@@ -1,7 +1,7 @@
 import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
 import type { CryptoProvider, PublicKey } from '../crypto/provider.js';
-import { schemeFitsKey } from '../crypto/signatures.js';
+import { schemeFitsKey, schemeFitsKey12, TLS12_SCHEMES } from '../crypto/signatures.js';
 import type { CommonConfig } from '../config.js';
 import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../peer-verifier.js';
@@ -125,6 +125,35 @@ export function verifyPeerSignature(
     throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
   }
   return new SignatureVerified(MINT, chain.peer);
+}
+
+/**
+ * TLS 1.2 CertificateVerify (RFC 5246 §7.4.8): a scheme we listed (TLS12_SCHEMES) that fits the leaf's key, else
+ * illegal_parameter; a signature over the handshake messages so far that verifies, else decrypt_error.
+ */
+export function verifyPeerSignature12(
+  crypto: CryptoProvider,
+  message: CertificateVerify,
+  chain: VerifiedChain,
+  messages: Buffer,
+): SignatureVerified {
+  const key: PublicKey = chain.leafPublicKey;
+  if (!TLS12_SCHEMES.includes(message.algorithm) || !schemeFitsKey12(message.algorithm, key)) {
+    throw new TlsAlertError(
+      'illegal_parameter',
+      `CertificateVerify scheme 0x${message.algorithm.toString(16)} not offered or not for this key`,
+    );
+  }
+  if (!crypto.verify(message.algorithm, key, messages, message.signature)) {
+    throw new TlsAlertError('decrypt_error', 'CertificateVerify signature does not verify');
+  }
+  return new SignatureVerified(MINT, chain.peer);
+}
+
+/** TLS 1.2 Finished (RFC 5246 §7.4.9): `expected` is our verify_data for the peer; a mismatch is decrypt_error. */
+export function verifyPeerFinished12(received: Buffer, expected: Buffer, peer: 'client' | 'server'): FinishedVerified {
+  if (!constantTimeEqual(received, expected)) throw new TlsAlertError('decrypt_error', `${peer} Finished does not verify`);
+  return new FinishedVerified(MINT, peer);
 }
 
 /** Checks the peer's Finished (RFC 8446 §4.4.4): a mismatch is decrypt_error. */
