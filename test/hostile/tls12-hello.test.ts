@@ -37,7 +37,7 @@ function record(type: number, content: Uint8Array): Buffer {
 
 const BASE_EXTENSIONS: readonly RawExtension[] = [
   { type: ExtensionType.server_name, data: encodeServerName('localhost') },
-  { type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519]) },
+  { type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519, NamedGroup.secp256r1]) },
   { type: Tls12ExtensionType.ec_point_formats, data: Buffer.of(1, 0) },
   { type: ExtensionType.signature_algorithms, data: encodeU16List([SignatureScheme.ecdsa_secp256r1_sha256]) },
   { type: Tls12ExtensionType.extended_master_secret, data: Buffer.alloc(0) },
@@ -145,6 +145,11 @@ describe('hostile TLS 1.2 ClientHellos and records (RFC 5246, RFC 7627, RFC 5746
     {
       name: 'CBC and RSA-key-transport suites only get handshake_failure',
       hello: clientHello12((h) => ({ ...h, cipherSuites: [0xc009, 0xc013, 0x009c, 0x002f] })),
+      alert: 'handshake_failure',
+    },
+    {
+      name: 'an ECDSA-only offer whose supported_groups leave out our key’s curve (P-256) gets handshake_failure (RFC 8422 §5.1)',
+      hello: clientHello12((h) => ({ ...h, extensions: replacing(ExtensionType.supported_groups, encodeU16List([NamedGroup.x25519])) })),
       alert: 'handshake_failure',
     },
     {

@@ -24,12 +24,31 @@ function authOf(key: PrivateKey): Tls12Auth | undefined {
  * transport or the like shares none with us: handshake_failure.
  */
 export function chooseSuite12(config: ServerConfig, offer: ClientOffer12): Tls12SuiteInfo {
-  const auth = config.privateKey === undefined ? undefined : authOf(config.privateKey);
+  const key = config.privateKey;
+  const auth = key === undefined || !curveAccepted(key, offer) ? undefined : authOf(key);
   for (const id of config.suites12) {
     const suite = offer.hello.cipherSuites.includes(id) ? tls12SuiteInfo(id) : undefined;
     if (suite !== undefined && suite.auth === auth) return suite;
   }
   throw new TlsAlertError('handshake_failure', 'no TLS 1.2 cipher suite in common');
+}
+
+/** The named group of each ECDSA curve we can hold a key on. */
+const KEY_CURVES: Readonly<Record<string, number>> = {
+  prime256v1: NamedGroup.secp256r1,
+  secp384r1: NamedGroup.secp384r1,
+  secp521r1: NamedGroup.secp521r1,
+};
+
+/**
+ * RFC 8422 §5.1 (and §2): in TLS 1.2, supported_groups also lists the curves the client can verify ECDSA
+ * signatures on; an ECDSA key on a curve it does not list cannot serve an ECDHE_ECDSA suite (OpenSSL clients
+ * refuse it as "wrong curve"). A client that sent no list takes any.
+ */
+function curveAccepted(key: PrivateKey, offer: ClientOffer12): boolean {
+  if (key.asymmetricKeyType !== 'ec' || offer.groups === undefined) return true;
+  const group = KEY_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+  return group !== undefined && offer.groups.includes(group);
 }
 
 /** Our first ECDHE group the client lists (RFC 8422 §5.1.1); a client that lists none is taken to support P-256 (§4). */
