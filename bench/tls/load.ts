@@ -50,15 +50,18 @@ export class Client {
   constructor(
     fx: Fixtures,
     private readonly verifyServer: boolean,
+    /** The one version the load speaks: TLS 1.3 (AES-128-GCM), or TLS 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256) for the -tls12 rows. */
+    version: 'TLSv1.2' | 'TLSv1.3' = 'TLSv1.3',
   ) {
     // One context per kind for every connection: PEM parsing per connect would dominate the client's CPU.
     const common = {
       key: fx.clientKey,
       cert: fx.clientChain,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      ciphers: 'TLS_AES_128_GCM_SHA256',
-      ecdhCurve: 'X25519',
+      minVersion: version,
+      maxVersion: version,
+      ciphers: version === 'TLSv1.3' ? 'TLS_AES_128_GCM_SHA256' : 'ECDHE-ECDSA-AES128-GCM-SHA256',
+      // TLS 1.2 (RFC 8422 §5.1): supported_groups also names the curves a peer's ECDSA key may be on, so P-256 is listed (key exchange stays X25519).
+      ecdhCurve: version === 'TLSv1.3' ? 'X25519' : 'X25519:P-256',
     } as const;
     this.verifying = createSecureContext({ ...common, ca: fx.ca });
     this.unverified = createSecureContext({ ...common, ca: fx.otherCa });

@@ -4,6 +4,7 @@
  *   npm run bench                                   # everything, ~2 minutes
  *   BENCH_SECONDS=5 npm run bench                   # longer measured windows
  *   BENCH_ONLY=full,resumed node dist/bench/tls/run.js
+ *   BENCH_ONLY=full-tls12,resumed-tls12 node dist/bench/tls/run.js   # TLS 1.2 (RFC 5246) handshakes
  *   node dist/bench/tls/run.js --profile [full|resumed|bulk-up|bulk-down|http]
  *
  * Each server runs in its own child process pinned to CPU 0 (taskset); this
@@ -17,7 +18,7 @@
  *
  * Environment: BENCH_SECONDS (measured window per round, default 2),
  * BENCH_ROUNDS (3), BENCH_CONCURRENCY (handshake loops, 16), BENCH_HTTP_CONNS
- * (16), BENCH_IDLE_CONNS (500), BENCH_ONLY (comma list of full, resumed,
+ * (16), BENCH_IDLE_CONNS (500), BENCH_ONLY (comma list of full, resumed, full-tls12, resumed-tls12,
  * bulk-up, bulk-down, http, memory, short: see short.ts), BENCH_VERIFY_SERVER (1 makes the load
  * clients verify the server's chain and name too; by default only the sanity
  * probe does, because node:tls's client-side checks cost more than the
@@ -51,10 +52,21 @@ import { profileShortConnections, runShortConnections } from './short.js';
 
 // ---------------------------------------------------------------- settings
 
-type MetricId = 'full' | 'resumed' | 'full-fleet' | 'resumed-fleet' | 'bulk-up' | 'bulk-down' | 'http';
-const METRIC_IDS: readonly MetricId[] = ['full', 'resumed', 'full-fleet', 'resumed-fleet', 'bulk-up', 'bulk-down', 'http'];
-/** The handshake rows; the -fleet ones present BENCH_CLIENT_CERTS distinct client certificates, cycling. */
-const isHandshakeMetric = (m: MetricId): boolean => m === 'full' || m === 'resumed' || m === 'full-fleet' || m === 'resumed-fleet';
+type MetricId = 'full' | 'resumed' | 'full-fleet' | 'resumed-fleet' | 'full-tls12' | 'resumed-tls12' | 'bulk-up' | 'bulk-down' | 'http';
+const METRIC_IDS: readonly MetricId[] = [
+  'full',
+  'resumed',
+  'full-fleet',
+  'resumed-fleet',
+  'full-tls12',
+  'resumed-tls12',
+  'bulk-up',
+  'bulk-down',
+  'http',
+];
+/** The handshake rows; the -fleet ones present BENCH_CLIENT_CERTS distinct client certificates, cycling; the -tls12 ones speak TLS 1.2. */
+const isHandshakeMetric = (m: MetricId): boolean =>
+  m === 'full' || m === 'resumed' || m === 'full-fleet' || m === 'resumed-fleet' || m === 'full-tls12' || m === 'resumed-tls12';
 
 const settings = {
   seconds: envNumber('BENCH_SECONDS', 2, 0.2, 600),
@@ -253,6 +265,14 @@ function fleetIdentities(fx: Fixtures): readonly SecureContext[] {
   return fleet;
 }
 
+let client12: Client | undefined;
+
+/** The TLS 1.2 load (node:tls with maxVersion TLSv1.2, ECDHE-ECDSA-AES128-GCM-SHA256, X25519), made on first use. */
+function tls12Client(): Client {
+  client12 ??= new Client(loadFixtures(), settings.verifyServer, 'TLSv1.2');
+  return client12;
+}
+
 async function startLoad(metric: MetricId, server: ServerChild, client: Client): Promise<LoadHandle> {
   switch (metric) {
     case 'full-fleet':
@@ -263,6 +283,10 @@ async function startLoad(metric: MetricId, server: ServerChild, client: Client):
       return client.handshakeLoops(server.port, settings.concurrency, false);
     case 'resumed':
       return client.handshakeLoops(server.port, settings.concurrency, true);
+    case 'full-tls12':
+      return tls12Client().handshakeLoops(server.port, settings.concurrency, false);
+    case 'resumed-tls12':
+      return tls12Client().handshakeLoops(server.port, settings.concurrency, true);
     case 'bulk-up':
       return client.bulkUpload(server.port);
     case 'bulk-down': {
@@ -287,6 +311,8 @@ function amountOf(metric: MetricId, stats: WindowStats): number {
     case 'resumed':
     case 'full-fleet':
     case 'resumed-fleet':
+    case 'full-tls12':
+    case 'resumed-tls12':
       return stats.handshakes;
     case 'bulk-up':
       return stats.bytesIn / 1e6;
@@ -487,6 +513,8 @@ const METRIC_LABELS: Readonly<Record<MetricId, { label: string; unit: string; de
   },
   'bulk-up': { label: 'bulk client→server, 1 conn, AES-128-GCM', unit: 'MB / server-CPU-s', decimals: 0 },
   'bulk-down': { label: 'bulk server→client, 1 conn, AES-128-GCM', unit: 'MB / server-CPU-s', decimals: 0 },
+  'full-tls12': { label: 'full mTLS handshakes, TLS 1.2 (ECDHE-ECDSA-AES128-GCM, X25519)', unit: 'handshakes / server-CPU-s', decimals: 0 },
+  'resumed-tls12': { label: 'resumed handshakes, TLS 1.2 (RFC 5077 ticket)', unit: 'handshakes / server-CPU-s', decimals: 0 },
   http: { label: `HTTP/1.1 keep-alive, ${settings.httpConnections} conns, 12-byte body`, unit: 'requests / server-CPU-s', decimals: 0 },
 };
 
@@ -524,7 +552,7 @@ async function runThroughput(
   fx: Fixtures,
 ): Promise<{ results: MetricResult[]; sanity: Partial<Record<Impl, Sanity>> }> {
   const groups: { mode: ServerMode; metrics: MetricId[] }[] = [
-    { mode: 'handshake', metrics: ['full', 'resumed', 'full-fleet', 'resumed-fleet'] },
+    { mode: 'handshake', metrics: ['full', 'resumed', 'full-fleet', 'resumed-fleet', 'full-tls12', 'resumed-tls12'] },
     { mode: 'bulk', metrics: ['bulk-up', 'bulk-down'] },
     { mode: 'http', metrics: ['http'] },
   ];
@@ -698,12 +726,12 @@ async function runBench(): Promise<void> {
         notes.push(
           `${m.id} on ${impl}: ${errors} failed connections (last client error: ${m.rounds[impl].map((x) => x.lastClientError).find((e) => e !== undefined) ?? '-'})`,
         );
-      if (m.id === 'resumed' || m.id === 'resumed-fleet') {
+      if (m.id === 'resumed' || m.id === 'resumed-fleet' || m.id === 'resumed-tls12') {
         const share = median(m.rounds[impl].map((x) => x.resumedShare));
-        if (share < 0.95) notes.push(`resumed on ${impl}: only ${pct(share)} of the handshakes in the window resumed`);
+        if (share < 0.95) notes.push(`${m.id} on ${impl}: only ${pct(share)} of the handshakes in the window resumed`);
       }
-      if ((m.id === 'full' || m.id === 'full-fleet') && m.rounds[impl].some((x) => x.resumedShare > 0))
-        notes.push(`full on ${impl}: some handshakes resumed`);
+      if ((m.id === 'full' || m.id === 'full-fleet' || m.id === 'full-tls12') && m.rounds[impl].some((x) => x.resumedShare > 0))
+        notes.push(`${m.id} on ${impl}: some handshakes resumed`);
     }
   }
   for (const m of results) {

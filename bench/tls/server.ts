@@ -110,7 +110,8 @@ function makeServer(): Listener {
     ca: fx.ca,
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: 'TLSv1.3' as const,
+    // TLS 1.2 too, for the -tls12 rows (the other rows' clients speak TLS 1.3 only), as keysmith's server by default.
+    minVersion: 'TLSv1.2' as const,
   };
   if (impl === 'node') {
     if (mode === 'http') {

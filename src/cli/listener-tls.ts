@@ -117,6 +117,8 @@ export function listenerTlsOptions(
     verifyPeer: (peer: PeerCertificates) => refuseUnknownOrRevoked(core, peer, caWatch.revokedCaSerials()),
     ocspResponse: staple,
     handshakeTimeoutMs: config.handshakeTimeout,
+    // KEYSMITH_TLS_MIN_VERSION: 1.2 by default, for clients without TLS 1.3; up to TLS 1.3 always.
+    minVersion: config.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     maxConnections: config.maxConnections,
     ...optionalProxySources(config.proxyProtocolFrom),
     // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.

@@ -33,6 +33,7 @@ const ENVIRONMENT: Readonly<Record<string, keyof Config>> = {
   KEYSMITH_MAX_CONNECTIONS: 'maxConnections',
   KEYSMITH_PROXY_PROTOCOL_FROM: 'proxyProtocolFrom',
   KEYSMITH_HANDSHAKE_TIMEOUT: 'handshakeTimeout',
+  KEYSMITH_TLS_MIN_VERSION: 'tlsMinVersion',
   KEYSMITH_HEADERS_TIMEOUT: 'headersTimeout',
   KEYSMITH_REQUEST_TIMEOUT: 'requestTimeout',
   KEYSMITH_KEEP_ALIVE_TIMEOUT: 'keepAliveTimeout',

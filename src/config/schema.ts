@@ -66,6 +66,11 @@ const LISTENER_FIELDS = {
    * anywhere else none is accepted. Empty: off.
    */
   proxyProtocolFrom: cidrListSchema('10.0.0.5/32').default([]),
+  /** The lowest TLS version the listener speaks: 1.2 (default; clients without TLS 1.3, e.g. SChannel) or 1.3. */
+  // A settings file's `tlsMinVersion: 1.2` is a YAML number: read it as the version it names.
+  tlsMinVersion: z
+    .preprocess((v) => (typeof v === 'number' ? v.toFixed(1) : v), z.enum(['1.2', '1.3'], { error: "expected '1.2' or '1.3'" }))
+    .default('1.2'),
   /** A TLS handshake not finished within this is aborted (handshake_failure). */
   handshakeTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
   /** From a request's first byte (or the end of the handshake) to the end of its head. */

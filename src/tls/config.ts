@@ -87,6 +87,8 @@ function pemText(input: PemInput): string {
 /** The named suites split by version; a version none of whose suites is named keeps its default order. */
 function resolveSuites(names: TlsCommonOptions['cipherSuites']): { suites: readonly number[]; suites12: readonly number[] } {
   if (names === undefined) return { suites: DEFAULT_SUITE_ORDER, suites12: DEFAULT_TLS12_SUITE_ORDER };
+  // An empty list names no suite at all: refused below, as before TLS 1.2 existed.
+  if (names.length === 0) return { suites: [], suites12: [] };
   const suites = names.flatMap((name) => (name in CipherSuite ? [CipherSuite[name as keyof typeof CipherSuite]] : []));
   const suites12 = names.flatMap((name) => (name in Tls12CipherSuite ? [Tls12CipherSuite[name as keyof typeof Tls12CipherSuite]] : []));
   return {

@@ -171,7 +171,13 @@ export interface ServerSessionState {
   readonly peerChain: readonly Buffer[];
 }
 
+/**
+ * The first byte of a sealed server state names its format and protocol:
+ * 1 is this TLS 1.3 state; TLS12_STATE_TAG (tickets12.ts) the TLS 1.2 one.
+ * Each decoder refuses the other's tag, so a ticket resumes only the version it came from.
+ */
 const STATE_VERSION = 1;
+export const TLS12_STATE_TAG = 0x12;
 
 function writeU64(w: Writer, v: number): void {
   w.u32(Math.floor(v / 0x100000000)).u32(v >>> 0);

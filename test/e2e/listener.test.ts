@@ -407,3 +407,69 @@ describe('alert credentials never reach the output', () => {
     assert.match(server.stdout, new RegExp(`"recipient":"http://127\\.0\\.0\\.1:${portOf(receiver.address())}/\\.\\.\\."`));
   });
 });
+
+describe('KEYSMITH_TLS_MIN_VERSION: the listener speaks TLS 1.2 to clients without TLS 1.3 unless it is 1.3', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let server: ThirdPartyProcess | undefined;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'keysmith-tls12-'));
+    env = { KEYSMITH_DATA_DIR: join(dir, 'data'), KEYSMITH_MTLS_MODE: 'strict' };
+  });
+
+  after(async () => {
+    if (server !== undefined && !server.hasExited) await server.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** curl --tls-max 1.2 with the admin identity to /healthz: exit code, HTTP status and the TLS version curl reports. */
+  async function curlTls12(port: number): Promise<{ code: number | null; status: string; stderr: string }> {
+    const data = join(dir, 'data');
+    const result = await runProcess(
+      'curl',
+      [
+        '--silent',
+        '--show-error',
+        '--verbose',
+        '--max-time',
+        '10',
+        '--tlsv1.2',
+        '--tls-max',
+        '1.2',
+        '--cert',
+        join(data, 'admin', 'cert.pem'),
+        '--key',
+        join(data, 'admin', 'key.pem'),
+        '--cacert',
+        join(data, 'bundle.pem'),
+        '--write-out',
+        '%{http_code}',
+        '--output',
+        '/dev/null',
+        `https://127.0.0.1:${port}/healthz`,
+      ],
+      { lifetimeMs: 20_000 },
+    );
+    return { code: result.code, status: result.stdout, stderr: result.stderr };
+  }
+
+  it('by default (1.2) serves curl --tls-max 1.2 with a client certificate over TLS 1.2', async () => {
+    const started = await startServe(env);
+    server = started.child;
+    const result = await curlTls12(started.port);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.status, '200');
+    assert.match(result.stderr, /SSL connection using TLSv1\.2 \/ ECDHE-ECDSA-AES128-GCM-SHA256/);
+    await stopServe(server);
+  });
+
+  it('with KEYSMITH_TLS_MIN_VERSION=1.3 refuses the same client with protocol_version', async () => {
+    const started = await startServe({ ...env, KEYSMITH_TLS_MIN_VERSION: '1.3' });
+    server = started.child;
+    const result = await curlTls12(started.port);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /alert protocol version/i);
+    await stopServe(server);
+  });
+});

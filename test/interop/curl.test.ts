@@ -111,4 +111,18 @@ describe('our server under node:http with curl', skipUnlessTool('curl'), () => {
     assert.equal(alertOf(err), 'certificate_required', String(err));
     assert.ok(err instanceof TlsAlertError && !err.isRemote);
   });
+  it('serves 200 with the client’s SPIFFE ID over mutual TLS 1.2 to curl --tls-max 1.2 (RFC 5246)', async () => {
+    const server = await serveHttps();
+    const url = `https://localhost:${server.port}/`;
+    const result = await runProcess(
+      'curl',
+      curlArgs(server.port, '--tlsv1.2', '--tls-max', '1.2', ...clientCert, '--write-out', 'status=%{http_code}\n', url),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `hello ${CLIENT_SPIFFE_ID}\nstatus=200\n`);
+    assert.match(result.stderr, /SSL connection using TLSv1\.2 \/ ECDHE-ECDSA-AES128-GCM-SHA256/);
+    assert.match(result.stderr, /ALPN: server accepted http\/1\.1/);
+    assert.equal(server.connections[0]?.protocol, 'TLSv1.2');
+    assert.equal(server.connections[0]?.alpnProtocol, 'http/1.1');
+  });
 });

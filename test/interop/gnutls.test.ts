@@ -145,4 +145,36 @@ describe('our server with gnutls-cli', skipUnlessTool('gnutls-cli'), () => {
     await echoAndFinish(client, 'gnutls-resumed-ping');
     assert.equal(server.received(resumed), 'gnutls-resumed-ping\n');
   });
+  describe('TLS 1.2 (RFC 5246)', () => {
+    const TLS12_ONLY = 'NORMAL:-VERS-ALL:+VERS-TLS1.2';
+
+    for (const { key, description: expected } of [
+      { key: 'server', description: /^\(TLS1\.2-X\.509\)-\(ECDHE-X25519\)-\(ECDSA-SHA256\)-\(AES-128-GCM\)$/ },
+      { key: 'server-rsa', description: /^\(TLS1\.2-X\.509\)-\(ECDHE-X25519\)-\(RSA-PSS-RSAE-SHA256\)-\(AES-128-GCM\)$/ },
+    ]) {
+      it(`completes a mutual-TLS 1.2 handshake with --priority ${TLS12_ONLY} (${key} key) and echoes data`, async () => {
+        const server = await serve({ key: fixture(`${key}.key`), cert: fixture(`${key}-chain.pem`) });
+        const client = gnutlsCli(server.port, '--priority', TLS12_ONLY);
+        assert.match(await description(client), expected);
+        assert.match(client.stdout, /- Successfully sent 2 certificate\(s\) to server\./);
+        const socket = await server.nextConnection();
+        assert.equal(socket.protocol, 'TLSv1.2');
+        assert.deepEqual(socket.peerCertificates[0]?.uris, [CLIENT_SPIFFE_ID]);
+        await echoAndFinish(client, `gnutls-tls12-${key}`);
+        assert.equal(server.received(socket), `gnutls-tls12-${key}\n`);
+      });
+    }
+
+    it('resumes a TLS 1.2 session with --resume (RFC 5077 ticket), keeping the client identity', async () => {
+      const server = await serve();
+      const client = gnutlsCli(server.port, '--priority', TLS12_ONLY, '--resume');
+      await client.waitFor('*** This is a resumed session', { stream: 'stdout' });
+      const full = await server.nextConnection();
+      const resumed = await server.nextConnection();
+      assert.equal(resumed.isResumed, true);
+      assert.equal(resumed.protocol, 'TLSv1.2');
+      assert.equal(resumed.peerCertificates[0]?.fingerprint256, full.peerCertificates[0]?.fingerprint256);
+      await echoAndFinish(client, 'gnutls-tls12-resumed');
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
-import { connect, TlsAlertError, type TlsConnectOptions, type TlsSocket } from '../../src/tls/index.js';
+import { connect, TlsAlertError, type TlsConnectOptions, type TlsServerOptions, type TlsSocket } from '../../src/tls/index.js';
 import { nextEvent, portOf, withTimeout } from '../helpers/processes.js';
 import { alertOf, CLIENT_SPIFFE_ID, fixture, readUntil, Scope, startEchoServer, type EchoServer } from './harness.js';
 
@@ -14,12 +14,13 @@ describe('node:tls client with our server', () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function serve(): Promise<EchoServer> {
+  async function serve(options: Partial<TlsServerOptions> = {}): Promise<EchoServer> {
     const server = await startEchoServer({
       key: fixture('server.key'),
       cert: fixture('server-chain.pem'),
       ca: fixture('ca.pem'),
       clientAuth: 'require',
+      ...options,
     });
     scope.defer(() => server.close());
     return server;
@@ -79,8 +80,34 @@ describe('node:tls client with our server', () => {
     assert.equal(await readUntil(second, /\n/), 'second\n');
   });
 
-  it('refuses a TLS 1.2-only node client with protocol_version (RFC 8446 §4.2.1)', async () => {
+  it('completes a mutual-TLS 1.2 handshake with a maxVersion TLSv1.2 node client, and resumes with its session (RFC 5246, RFC 5077)', async () => {
     const server = await serve();
+    const first = nodeConnect(server.port, { maxVersion: 'TLSv1.2' });
+    await nextEvent(first, 'secureConnect');
+    assert.equal(first.authorized, true, String(first.authorizationError));
+    assert.equal(first.getProtocol(), 'TLSv1.2');
+    assert.equal(first.getCipher().name, 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    const full = await server.nextConnection();
+    assert.equal(full.protocol, 'TLSv1.2');
+    assert.deepEqual(full.peerCertificates[0]?.uris, [CLIENT_SPIFFE_ID]);
+    first.write('tls12\n');
+    assert.equal(await readUntil(first, /\n/), 'tls12\n');
+    const session = first.getSession();
+    assert.ok(session !== undefined);
+    first.end();
+
+    const second = nodeConnect(server.port, { maxVersion: 'TLSv1.2', session });
+    await nextEvent(second, 'secureConnect');
+    assert.equal(second.isSessionReused(), true);
+    const resumed = await server.nextConnection();
+    assert.equal(resumed.isResumed, true);
+    assert.equal(resumed.peerCertificates[0]?.fingerprint256, full.peerCertificates[0]?.fingerprint256);
+    second.write('resumed\n');
+    assert.equal(await readUntil(second, /\n/), 'resumed\n');
+  });
+
+  it('refuses a TLS 1.2-only node client with protocol_version when the server is TLS 1.3-only (RFC 8446 §4.2.1)', async () => {
+    const server = await serve({ minVersion: 'TLSv1.3' });
     const client = nodeConnect(server.port, { maxVersion: 'TLSv1.2' });
     const [clientErr] = await nextEvent(client, 'error');
     assert.match(String(clientErr), /protocol version/i);

@@ -440,8 +440,8 @@ describe('our server with openssl s_client', skipUnlessTool('openssl'), () => {
     }
   });
 
-  it('refuses a TLS 1.2-only client with protocol_version (RFC 8446 §4.2.1)', async () => {
-    const server = await serve();
+  it('refuses a TLS 1.2-only client with protocol_version when the server is TLS 1.3-only (RFC 8446 §4.2.1)', async () => {
+    const server = await serve({ minVersion: 'TLSv1.3' });
     const client = sClient(server.port, ...clientCertArgs(), '-tls1_2');
     await expectServerAlert(server, client, 'protocol_version', 70);
     const result = await client.waitForExit();

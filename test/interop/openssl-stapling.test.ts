@@ -111,6 +111,36 @@ describe('OCSP stapling with openssl', skipUnlessTool('openssl'), () => {
       assert.deepEqual(receivedStaple(client), goodResponse);
     });
 
+    it('staples in TLS 1.2 too: status_request in ServerHello and a CertificateStatus message after Certificate (RFC 6066 §8)', async () => {
+      let calls = 0;
+      const server = await serve({
+        ocspResponse: () => {
+          calls++;
+          return goodResponse;
+        },
+      });
+      const client = sClient(server.port, '-tls1_2', '-status', '-msg');
+      await client.waitFor(/^New, TLSv1\.2, Cipher is /m, { stream: 'stdout' });
+      await echoThrough(client, 'stapled-tls12');
+      await finish(client);
+      assert.equal(calls, 1);
+      assert.match(client.stdout, /^\s+Cert Status: good$/m);
+      const [status] = handshakeMessages(parseMsgTrace(client.stdout), 'CertificateStatus', 'received');
+      assert.ok(status !== undefined, client.describeOutput());
+      // HandshakeType certificate_status(22), then status_type ocsp(1) and the response<1..2^24-1>, byte for byte.
+      const length = Buffer.alloc(3);
+      length.writeUIntBE(goodResponse.length, 0, 3);
+      assert.deepEqual(status.bytes.subarray(4), Buffer.concat([Buffer.of(1), length, goodResponse]));
+    });
+
+    it('sends no CertificateStatus in TLS 1.2 when the client did not ask', async () => {
+      const server = await serve({ ocspResponse: () => goodResponse });
+      const client = sClient(server.port, '-tls1_2', '-msg');
+      await client.waitFor(/^New, TLSv1\.2, Cipher is /m, { stream: 'stdout' });
+      await finish(client);
+      assert.equal(handshakeMessages(parseMsgTrace(client.stdout), 'CertificateStatus', 'received').length, 0);
+    });
+
     it('staples the minimal tryLater response, which s_client prints as such', async () => {
       const server = await serve({ ocspResponse: () => TRY_LATER });
       const client = sClient(server.port, '-status', '-msg');

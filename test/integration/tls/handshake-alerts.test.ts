@@ -359,6 +359,8 @@ describe('ClientHello checks on the server (RFC 8446 §4.1.2, §4.2)', () => {
 
   it('sends protocol_version for a ClientHello without supported_versions (§4.2.1)', () => {
     const pair = new TlsPair({
+      // A TLS 1.3-only server: with TLS 1.2 enabled (the default) this hello is a TLS 1.2 one.
+      server: { minVersion: 'TLSv1.3' },
       tamper: onFlight('client-to-server', 0, (bytes) =>
         rewriteClientHello(bytes, (h) => ({ ...h, extensions: h.extensions.filter((e) => e.type !== ExtensionType.supported_versions) })),
       ),
@@ -369,6 +371,7 @@ describe('ClientHello checks on the server (RFC 8446 §4.1.2, §4.2)', () => {
 
   it('sends protocol_version for a ClientHello with no extensions at all (a TLS 1.2 client)', () => {
     const pair = new TlsPair({
+      server: { minVersion: 'TLSv1.3' },
       tamper: onFlight('client-to-server', 0, (bytes) => {
         const record = rewriteClientHello(bytes, (h) => ({ ...h, extensions: [] }));
         // Cut the empty extensions block (00 00) off: TLS 1.2 hellos may end after compression_methods.

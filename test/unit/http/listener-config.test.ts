@@ -47,4 +47,15 @@ describe('listener settings', () => {
         err.problems.some((p) => p.startsWith('KEYSMITH_KEEP_ALIVE_TIMEOUT (keepAliveTimeout): expected a duration')),
     );
   });
+  it('KEYSMITH_TLS_MIN_VERSION: 1.2 by default, 1.3 when set, anything else refused naming the variable', () => {
+    assert.equal(loadConfig({ env: {} }).tlsMinVersion, '1.2');
+    assert.equal(loadConfig({ env: { KEYSMITH_TLS_MIN_VERSION: '1.3' } }).tlsMinVersion, '1.3');
+    assert.throws(
+      () => loadConfig({ env: { KEYSMITH_TLS_MIN_VERSION: '1.1' } }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 1 &&
+        /KEYSMITH_TLS_MIN_VERSION \(tlsMinVersion\): expected '1\.2' or '1\.3'/.test(err.problems[0] ?? ''),
+    );
+  });
 });

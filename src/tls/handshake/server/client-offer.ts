@@ -19,6 +19,7 @@ import {
 } from '../../codec/extensions.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { decodeClientHello, type ClientHello } from '../../codec/messages/client-hello.js';
+import type { TlsVersionName } from '../../options.js';
 
 /** What we read out of a ClientHello, before choosing anything. */
 export interface ClientOffer {
@@ -37,9 +38,25 @@ export interface ClientOffer {
   readonly recordSizeLimit: number | undefined;
 }
 
-/** Reads and checks a ClientHello's extensions (RFC 8446 §4.1.2, §4.2, §9.2). */
-export function readClientOffer(message: HandshakeMessage): ClientOffer {
-  const hello = decodeClientHello(message.body);
+/**
+ * The version to answer a ClientHello with (RFC 8446 §4.2.1, §D.2): TLS 1.3
+ * when the client lists it in supported_versions and maxVersion allows it;
+ * else TLS 1.2 when the client offers it (in supported_versions, or, without
+ * that extension, a legacy_version of 0x0303) and minVersion allows it;
+ * else protocol_version. The checks before it run in readClientOffer's order.
+ */
+export function chooseVersion(hello: ClientHello, versions: { minVersion: TlsVersionName; maxVersion: TlsVersionName }): TlsVersionName {
+  checkLegacyVersion(hello);
+  checkExtensionsAllowed(hello.extensions, 'client_hello');
+  const supported = findExtension(hello.extensions, ExtensionType.supported_versions);
+  const offered = supported === undefined ? undefined : decodeSupportedVersions(supported);
+  if (versions.maxVersion === 'TLSv1.3' && offered?.includes(ProtocolVersion.TLS13) === true) return 'TLSv1.3';
+  const offers12 = offered === undefined ? hello.legacyVersion >= ProtocolVersion.TLS12 : offered.includes(ProtocolVersion.TLS12);
+  if (versions.minVersion === 'TLSv1.2' && offers12) return 'TLSv1.2';
+  throw new TlsAlertError('protocol_version', versions.minVersion === 'TLSv1.3' ? 'client does not offer TLS 1.3' : 'no version in common');
+}
+
+function checkLegacyVersion(hello: ClientHello): void {
   // Appendix D.5: legacy_version 0x0300 (SSL 3.0) MUST be refused with protocol_version; as OpenSSL does
   // (SSL_R_BAD_LEGACY_VERSION), anything lower too, even when supported_versions offers TLS 1.3 (§4.1.2).
   if (hello.legacyVersion <= 0x0300) {
@@ -48,6 +65,11 @@ export function readClientOffer(message: HandshakeMessage): ClientOffer {
       `ClientHello.legacy_version 0x${hello.legacyVersion.toString(16).padStart(4, '0')} is SSL 3.0 or older`,
     );
   }
+}
+
+/** Reads and checks a ClientHello's extensions (RFC 8446 §4.1.2, §4.2, §9.2). */
+export function readClientOffer(message: HandshakeMessage, hello: ClientHello = decodeClientHello(message.body)): ClientOffer {
+  checkLegacyVersion(hello);
   checkExtensionsAllowed(hello.extensions, 'client_hello');
   const ext = (type: number): Buffer | undefined => findExtension(hello.extensions, type);
   const versions = ext(ExtensionType.supported_versions);

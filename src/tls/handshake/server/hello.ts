@@ -8,7 +8,9 @@ import type { SuiteInfo } from '../../crypto/suites.js';
 import { Transcript } from '../../keyschedule/transcript.js';
 import { constantTimeEqual } from '../../../shared/bytes.js';
 import { requireMessage, StateBase, type HandshakeContext, type HandshakeState } from '../state.js';
-import { checkRetryConsistent, readClientOffer, type ClientOffer } from './client-offer.js';
+import { decodeClientHello } from '../../codec/messages/client-hello.js';
+import { startTls12 } from '../server12/index.js';
+import { checkRetryConsistent, chooseVersion, readClientOffer, type ClientOffer } from './client-offer.js';
 import { chooseGroup, chooseSuite } from './choose.js';
 import { afterServerFlight } from './expect-client.js';
 import { planFlight, sendServerFlight } from './flight.js';
@@ -43,7 +45,9 @@ export class ExpectClientHello extends StateBase {
 
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.client_hello, this.name);
-    const offer = readClientOffer(message);
+    const hello = decodeClientHello(message.body);
+    if (chooseVersion(hello, this.config) === 'TLSv1.2') return startTls12(this.ctx, this.config, message, hello);
+    const offer = readClientOffer(message, hello);
     // §4.2.2: a cookie in the first ClientHello is one we never sent.
     if (offer.cookie !== undefined) throw new TlsAlertError('illegal_parameter', 'cookie in the first ClientHello');
     const suite = chooseSuite(this.config, offer);

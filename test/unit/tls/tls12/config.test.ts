@@ -36,6 +36,7 @@ describe('minVersion/maxVersion and TLS 1.2 suites in the resolved config', () =
     assert.equal(resolveServerConfig({ key, cert, minVersion: 'TLSv1.3' }).minVersion, 'TLSv1.3');
     assert.equal(resolveServerConfig({ key, cert, maxVersion: 'TLSv1.2' }).maxVersion, 'TLSv1.2');
     assert.throws(() => resolveServerConfig({ key, cert, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' }), /minVersion is above maxVersion/);
+    assert.throws(() => resolveServerConfig({ key, cert, cipherSuites: [] }), /cipherSuites and groups may not be empty/);
     assert.throws(() => resolveServerConfig({ key, cert, minVersion: 'TLSv1.1' as 'TLSv1.2' }), /unsupported TLS version TLSv1.1/);
   });
 });
