@@ -1,3 +1,5 @@
+import { AlertLevel } from './codec/enums.js';
+
 /** Alert descriptions (RFC 8446 §6, IANA "TLS Alerts" registry). */
 export const AlertDescription = {
   close_notify: 0,
@@ -72,4 +74,13 @@ export class DecodeError extends TlsAlertError {
 
 export function fail(alert: AlertName, reason: string): never {
   throw new TlsAlertError(alert, reason);
+}
+
+/**
+ * RFC 5246 §7.2.2: no_renegotiation "is always a warning". The connection
+ * still ends after it, as Go's crypto/tls does: the peer's renegotiation
+ * hello waits for an answer that never comes. Every other alert we send is fatal.
+ */
+export function alertLevelOf(alert: AlertName): number {
+  return alert === 'no_renegotiation' ? AlertLevel.warning : AlertLevel.fatal;
 }

@@ -1,4 +1,4 @@
-import { AlertDescription, TlsAlertError, type AlertName } from './alert.js';
+import { AlertDescription, alertLevelOf, TlsAlertError, type AlertName } from './alert.js';
 import { AlertLevel, ContentType, HandshakeType, KeyUpdateRequest } from './codec/enums.js';
 import { HandshakeReassembler, type HandshakeMessage } from './codec/handshake-frame.js';
 import { decodeKeyUpdate } from './codec/messages/key-update.js';
@@ -226,6 +226,7 @@ export class Connection implements HandshakeContext {
   /** Rotates our sending key; with `requestPeer`, asks the peer to rotate its own. */
   updateKeys(requestPeer: boolean): void {
     if (this.phase !== 'connected') throw new Error('keys can only be updated after the handshake');
+    if (this.inbox.isTls12Mode) throw new Error('TLS 1.2 has no KeyUpdate (RFC 8446 §4.6.3 is TLS 1.3 only)');
     this.guard(() => this.sendKeyUpdate(requestPeer && !this.isKeyUpdatePending));
   }
 
@@ -290,7 +291,7 @@ export class Connection implements HandshakeContext {
       const error = err instanceof TlsAlertError ? err : new TlsAlertError('internal_error', 'unexpected failure', { cause: err });
       if (!error.isRemote && this.phase !== 'closed') {
         this.outbox.dropHandshake();
-        this.outbox.queueAlert(error.alert, AlertLevel.fatal);
+        this.outbox.queueAlert(error.alert, alertLevelOf(error.alert));
       }
       this.phase = 'closed';
       throw error;

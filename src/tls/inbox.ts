@@ -212,7 +212,8 @@ function isAlertName(name: string): name is AlertName {
 /**
  * TLS 1.2 after the handshake: a ClientHello (or HelloRequest) asks for
  * renegotiation, which we refuse (RFC 5746 §4.2, §4.4; RFC 5246 §7.2.2
- * no_renegotiation), fatally: the connection ends. Anything else is
+ * no_renegotiation, sent at warning level as that section says), and the
+ * connection ends. Anything else is
  * unexpected_message (TLS 1.2 has no post-handshake messages a client sends).
  */
 export function refuseTls12PostHandshake(type: number): never {

@@ -176,15 +176,20 @@ describe('TLS 1.2 connection: the handshake waits for the peer CCS; renegotiatio
     assert.equal(outgoing().toString('hex'), '15030300020' + '20a');
   });
 
-  it('after the CCS the protected Finished completes it; a ClientHello after that gets a fatal no_renegotiation', () => {
-    const { connection } = serverConnection();
+  it('after the CCS the protected Finished completes it; a ClientHello after that gets a warning no_renegotiation and the connection ends', () => {
+    const { connection, outgoing } = serverConnection();
     const protectedFinished = new Protector12(crypto, SUITE, KEYS).seal(ContentType.handshake, finished);
     connection.receive(Buffer.concat([hello, wire(ContentType.change_cipher_spec, Buffer.of(1)), protectedFinished]));
+    assert.equal(connection.isConnected, true);
+    // TLS 1.2 has no KeyUpdate: asking for one is the caller's error, and the connection stays up.
+    assert.throws(() => connection.updateKeys(false), /TLS 1\.2 has no KeyUpdate/);
     assert.equal(connection.isConnected, true);
     const writer = new Protector12(crypto, SUITE, KEYS);
     writer.seal(ContentType.handshake, finished);
     const renegotiation = writer.seal(ContentType.handshake, frameHandshake(HandshakeType.client_hello, Buffer.alloc(4)));
     assert.equal(receiveAlert(connection, renegotiation), 'no_renegotiation');
+    // RFC 5246 §7.2.2: no_renegotiation is always a warning (level 1); this test's server never changed its write cipher.
+    assert.equal(outgoing().toString('hex'), '15030300020164');
     assert.equal(connection.isClosed, true);
   });
 });
