@@ -5,8 +5,9 @@ import { decodeKeyUpdate } from './codec/messages/key-update.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
 import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
-import { Inbox, peerAlertError, readAlertDescription, type EarlyDataMode } from './inbox.js';
+import { Inbox, peerAlertError, readAlertDescription } from './inbox.js';
 import { Outbox } from './outbox.js';
+import { EarlyDataChannel } from './early-data-channel.js';
 
 export interface ConnectionHooks {
   onHandshakeComplete(result: HandshakeResult): void;
@@ -15,6 +16,7 @@ export interface ConnectionHooks {
   onPeerClose(): void;
   /** A post-handshake message the role handles itself (NewSessionTicket on the client). */
   onPostHandshake?(message: HandshakeMessage): void;
+  readonly onEarlyData?: EarlyDataChannel['note']; // what became of offered 0-RTT
   readonly onKeyLog?: (line: string) => void;
 }
 
@@ -29,6 +31,7 @@ export class Connection implements HandshakeContext {
   private readonly inbox: Inbox;
   private readonly reassembler: HandshakeReassembler;
   private readonly outbox: Outbox;
+  readonly earlyData: EarlyDataChannel;
   private state: HandshakeState;
   private phase: Phase = 'handshaking';
   /** We asked the peer to update and must not ask again until it does (§4.6.3). */
@@ -47,6 +50,7 @@ export class Connection implements HandshakeContext {
     this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
     this.outbox = new Outbox(provider, role, this.reassembler);
     this.inbox = new Inbox(provider, role);
+    this.earlyData = new EarlyDataChannel(this.inbox, this.outbox, hooks.onEarlyData);
   }
 
   get isConnected(): boolean {
@@ -103,10 +107,6 @@ export class Connection implements HandshakeContext {
     if (onKeyLog === undefined) return;
     const value = typeof secret === 'function' ? secret() : secret;
     onKeyLog(`${label} ${clientRandom.toString('hex')} ${value.toString('hex')}`);
-  }
-
-  skipEarlyData(mode: EarlyDataMode): void {
-    this.inbox.skipEarlyData(mode);
   }
 
   complete(result: HandshakeResult): void {
@@ -167,7 +167,7 @@ export class Connection implements HandshakeContext {
       case ContentType.alert:
         return this.handleAlert(content);
       case ContentType.application_data:
-        if (this.phase !== 'connected') throw new TlsAlertError('unexpected_message', 'application data during the handshake');
+        if (this.phase !== 'connected') this.inbox.takeEarlyData(content.length);
         if (content.length === 0) return this.inbox.countEmptyRecord();
         this.inbox.noteContent();
         this.hooks.onData(content);
@@ -238,7 +238,8 @@ export class Connection implements HandshakeContext {
 
   /** Encrypts application data, cut into records of at most 2^14 bytes (or the peer's record_size_limit). */
   write(data: Buffer): void {
-    if (this.phase !== 'connected' || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
+    const isOpen = this.phase === 'connected' || (this.phase === 'handshaking' && this.earlyData.isHalfRttWritable);
+    if (!isOpen || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
     this.guard(() => {
       // §5.5: rotate before the key reaches its usage limit.
       this.outbox.sealApplicationData(data, () => this.sendKeyUpdate(false));

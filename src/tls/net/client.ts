@@ -34,8 +34,11 @@ export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsS
     {
       onHandshakeComplete: (r) => {
         result = r;
+        // §4.2.10: 0-RTT the server did not take (or that could not be sent) goes first after the handshake.
+        if (config.earlyData !== undefined && !socket.earlyDataAccepted) socket.resendFirst(config.earlyData);
         socket.onHandshakeComplete(r);
       },
+      onEarlyData: (outcome) => socket.onEarlyData(outcome),
       onData: (data) => socket.onData(data),
       onPeerClose: () => socket.onPeerClose(),
       onPostHandshake: (message) => {

@@ -69,8 +69,11 @@ export class ExpectClientHello extends StateBase {
     transcript.add(this.ctx.sendHandshake(HandshakeType.server_hello, hrr));
     // §D.4: the compatibility CCS follows our first handshake message.
     if (offer.hello.legacySessionId.length > 0) this.ctx.sendChangeCipherSpec();
-    // §4.2.10: 0-RTT records sent before the retry are skipped, undecrypted.
-    if (offer.hasEarlyData) this.ctx.skipEarlyData('plaintext');
+    // §4.2.10: a HelloRetryRequest refuses 0-RTT; records sent before the retry are skipped, undecrypted.
+    if (offer.hasEarlyData) {
+      this.ctx.earlyData.note({ accepted: false, reason: 'hello_retry' });
+      this.ctx.earlyData.skip('plaintext');
+    }
     return new ExpectSecondClientHello(this.ctx, this.config, { first: offer, suite, group, cookie, transcript });
   }
 }
@@ -100,7 +103,7 @@ class ExpectSecondClientHello extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.client_hello, this.name);
     const retry = this.retry;
-    this.ctx.skipEarlyData('none');
+    this.ctx.earlyData.skip('none');
     const offer = readClientOffer(message);
     checkRetryConsistent(retry.first, offer);
     // §4.2.2: the cookie must come back unchanged.
