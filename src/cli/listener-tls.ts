@@ -118,6 +118,8 @@ export function listenerTlsOptions(
     ocspResponse: staple,
     handshakeTimeoutMs: config.handshakeTimeout,
     maxConnections: config.maxConnections,
+    // 0-RTT: accepted only by the node that issued the ticket (its strike register), docs/architecture.md.
+    maxEarlyData: config.tlsEarlyData,
     ...optionalProxySources(config.proxyProtocolFrom),
     // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.
     ticketKeyRotationMs: TICKET_KEY_ROTATION_MS,
