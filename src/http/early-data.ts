@@ -10,12 +10,10 @@ import type { FastifyInstance } from 'fastify';
 import { TlsSocket } from '../tls/index.js';
 import { problemOf, sendProblem } from './problem.js';
 
-/** Per connection that accepted 0-RTT: where the reader is in the plaintext, and whether a request began in early data. */
+/** Per connection that accepted 0-RTT: where the reader is in the plaintext, and whether the chunk being parsed was early. */
 interface EarlyReading {
   offset: number;
   isChunkEarly: boolean;
-  /** Early bytes were read since the last request head ended: the next request began (at least partly) in early data. */
-  isRequestEarly: boolean;
 }
 
 const readings = new WeakMap<TlsSocket, EarlyReading>();
@@ -29,24 +27,26 @@ const readings = new WeakMap<TlsSocket, EarlyReading>();
  */
 export function followEarlyData(socket: TlsSocket): void {
   if (!socket.earlyDataAccepted) return;
-  const reading: EarlyReading = { offset: 0, isChunkEarly: false, isRequestEarly: false };
+  const reading: EarlyReading = { offset: 0, isChunkEarly: false };
   readings.set(socket, reading);
   socket.on('data', (chunk: Buffer) => {
+    // A chunk that starts in early data counts as early, even if it runs past its end (RFC 8470: when in doubt, early).
     reading.isChunkEarly = reading.offset < socket.earlyDataBytes;
-    if (reading.isChunkEarly) reading.isRequestEarly = true;
     reading.offset += chunk.length;
   });
 }
 
-/** Marks requests that began in early data with `Early-Data: 1` (RFC 8470 §5.1) before the app sees them. */
+/**
+ * Marks requests whose head ended in early data with `Early-Data: 1`
+ * (RFC 8470 §5.1) before the app sees them. A head that ends only in 1-RTT
+ * data cannot be replayed on its own: a replayer never completes the
+ * handshake, so nothing after the early data ever arrives.
+ */
 export function markEarlyRequests(http: HttpServer): void {
   http.prependListener('request', (request: IncomingMessage) => {
     const socket = request.socket;
     const reading = socket instanceof TlsSocket ? readings.get(socket) : undefined;
-    if (reading === undefined) return;
-    if (reading.isRequestEarly) request.headers['early-data'] = '1';
-    // Whatever follows this head in an early chunk began in early data too (a conservative reading).
-    reading.isRequestEarly = reading.isChunkEarly;
+    if (reading?.isChunkEarly === true) request.headers['early-data'] = '1';
   });
 }
 

@@ -51,7 +51,7 @@ describe('StrikeRegister (RFC 8446 §8.2, ClientHello recording)', () => {
 
 describe('ticket age window (RFC 8446 §8.3)', () => {
   const ageAdd = 0xfffffff0;
-  it("accepts a client age within the tolerance of ours, across the u32 wrap of obfuscated_ticket_age", () => {
+  it('accepts a client age within the tolerance of ours, across the u32 wrap of obfuscated_ticket_age', () => {
     // Issued at 1,000,000; now 1,005,000: our age 5 s. The client says 5.2 s, obfuscated (wraps past 2^32).
     const obfuscated = (5_200 + ageAdd) >>> 0;
     assert.equal(isTicketAgeFresh(1_005_000, 1_000_000, ageAdd, obfuscated, 10_000), true);
