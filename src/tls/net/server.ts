@@ -80,7 +80,7 @@ export class TlsServer extends EventEmitter {
     // With accepted 0-RTT the socket is handed on before the handshake ends, so early requests are answered at once.
     let isHandedOn = false;
     const handOn = (): void => {
-      if (isHandedOn) return;
+      if (isHandedOn || socket.destroyed) return;
       isHandedOn = true;
       this.emit('secureConnection', socket);
     };

@@ -93,7 +93,6 @@ export function planFlight(
       ? { kind: 'resumed', resumption, binder: checkBinder(ctx.provider, early, transcriptAfterRetry, offer, resumption) }
       : fullHandshakeAuth(config, offer);
   const earlyData = decideEarlyData(config, offer, suite, alpn, auth.kind === 'resumed' ? auth : undefined);
-  if (earlyData !== undefined) ctx.earlyData.note(earlyData);
   return { ctx, config, offer, suite, share, alpn, early, auth, transcriptAfterRetry, earlyData };
 }
 

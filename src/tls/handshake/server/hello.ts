@@ -27,7 +27,10 @@ function negotiate(
   transcriptAfterRetry: Transcript | undefined,
 ): HandshakeState {
   const plan = planFlight(ctx, config, offer, suite, share, transcriptAfterRetry);
-  return afterServerFlight(plan, sendServerFlight(plan));
+  const next = afterServerFlight(plan, sendServerFlight(plan));
+  // Reported once the flight is out and the resumed identity re-checked: accepted 0-RTT hands the socket on.
+  if (plan.earlyData !== undefined) ctx.earlyData.note(plan.earlyData);
+  return next;
 }
 
 /** The server starts here: the first ClientHello. */
