@@ -49,6 +49,7 @@ import {
 import { askChildToExit } from '../common/child-exit.js';
 import { envNumber } from '../common/env.js';
 import { profileShortConnections, runShortConnections } from './short.js';
+import { runZeroRtt } from './zero-rtt.js';
 
 // ---------------------------------------------------------------- settings
 
@@ -82,9 +83,9 @@ const settings = {
     .filter((s) => s !== ''),
 };
 for (const id of settings.only) {
-  if (![...METRIC_IDS, 'memory', 'short'].includes(id)) throw new Error(`BENCH_ONLY: unknown measurement ${id}`);
+  if (![...METRIC_IDS, 'memory', 'short', 'zero-rtt'].includes(id)) throw new Error(`BENCH_ONLY: unknown measurement ${id}`);
 }
-const wanted = (id: MetricId | 'memory' | 'short'): boolean => settings.only.length === 0 || settings.only.includes(id);
+const wanted = (id: MetricId | 'memory' | 'short' | 'zero-rtt'): boolean => settings.only.length === 0 || settings.only.includes(id);
 
 const SERVER_JS = fileURLToPath(new URL('./server.js', import.meta.url));
 const RESULTS_PATH = join(REPO_ROOT, 'dist', 'bench-results.json');
@@ -625,6 +626,8 @@ async function runBench(): Promise<void> {
   const memory = wanted('memory') ? await runMemory(pinning, client) : undefined;
   // Short connections (bench/tls/short.ts): a fleet of client certificates, one request each; printed as its own table.
   if (wanted('short')) await runShortConnections(pinning.serverPrefix);
+  // 0-RTT time to first byte beside 1-RTT resumption (bench/tls/zero-rtt.ts), keysmith at both ends.
+  if (wanted('zero-rtt')) await runZeroRtt();
 
   // Sanity first: a figure means nothing if the handshake was not what we think.
   const sanityRows = Object.entries(sanityByImpl).map(([impl, s]) => [

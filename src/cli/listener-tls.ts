@@ -120,6 +120,8 @@ export function listenerTlsOptions(
     // KEYSMITH_TLS_MIN_VERSION: 1.2 by default, for clients without TLS 1.3; up to TLS 1.3 always.
     minVersion: config.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     maxConnections: config.maxConnections,
+    // 0-RTT: accepted only by the node that issued the ticket (its strike register), docs/architecture.md.
+    maxEarlyData: config.tlsEarlyData,
     ...optionalProxySources(config.proxyProtocolFrom),
     // Every node derives the same ticket key per period from the cluster secret: a ticket resumes on any node.
     ticketKeyRotationMs: TICKET_KEY_ROTATION_MS,

@@ -71,6 +71,12 @@ const LISTENER_FIELDS = {
   tlsMinVersion: z
     .preprocess((v) => (typeof v === 'number' ? v.toFixed(1) : v), z.enum(['1.2', '1.3'], { error: "expected '1.2' or '1.3'" }))
     .default('1.2'),
+  /**
+   * TLS 1.3 0-RTT (RFC 8446 §2.3): the max_early_data_size, in bytes, our session tickets advertise; 0 turns
+   * early data off. Only GET/HEAD on the public read routes is served from early data; anything else gets
+   * 425 Too Early (RFC 8470).
+   */
+  tlsEarlyData: z.number().int().min(0, 'expected at least 0').max(1_048_576, 'expected at most 1048576').default(16_384),
   /** A TLS handshake not finished within this is aborted (handshake_failure). */
   handshakeTimeout: DurationSchema.pipe(z.number().min(1_000, 'expected at least 1s').max(300_000, 'expected at most 5m')).default(10_000),
   /** From a request's first byte (or the end of the handshake) to the end of its head. */

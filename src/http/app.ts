@@ -7,6 +7,7 @@ import { createServer as createHttpServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { installAccessPolicy } from './plugins/access.js';
+import { installTooEarly, markEarlyRequests } from './early-data.js';
 import { installMtlsPeer, peerLogBindings } from './plugins/mtls-peer.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { genRequestId, installRequestContext, loggerOptions } from './plugins/request-context.js';
@@ -49,6 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
       server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
       rememberRequestTargets(server);
+      markEarlyRequests(server);
       return server;
     },
     // While draining, requests already on a connection are served (with Connection: close), not shed with a bare 503.
@@ -67,6 +69,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Order matters: onRequest hooks run as installed (id, then identity, then policy).
   installProblemHandlers(app);
   installRequestContext(app);
+  // Before identity and policy: a non-idempotent request from replayable early data never reaches them (RFC 8470).
+  installTooEarly(app);
   installMtlsPeer(app, {
     certificates: deps.certificates,
     trustDomain,

@@ -61,6 +61,8 @@ export class KeysmithMetrics {
   private readonly issued: Counter<'profile'>;
   private readonly handshakes: Counter<'result'>;
   private readonly refusedConnections: Counter;
+  private readonly earlyData: Counter<'result' | 'reason'>;
+  private readonly earlyDataReplays: Counter;
   private readonly ocspAnswers: Counter<'status'>;
   private readonly acmeOrders: Counter<'outcome'>;
   private readonly collectFailures: Counter<'metric'>;
@@ -92,6 +94,17 @@ export class KeysmithMetrics {
       name: 'keysmith_tls_handshakes_total',
       help: 'TLS handshakes on the listener, by result (ok, resumed, failed).',
       labelNames: ['result'],
+      registers,
+    });
+    this.earlyData = new Counter({
+      name: 'keysmith_tls_early_data_total',
+      help: 'TLS 1.3 0-RTT offered by clients, by result (accepted, rejected) and, when rejected, the reason (replay, ticket_age, other_instance, hello_retry, ...).',
+      labelNames: ['result', 'reason'],
+      registers,
+    });
+    this.earlyDataReplays = new Counter({
+      name: 'keysmith_tls_early_data_replays_total',
+      help: 'ClientHellos whose 0-RTT was refused because the anti-replay register had already seen them (RFC 8446 §8.2).',
       registers,
     });
     this.refusedConnections = new Counter({
@@ -234,6 +247,13 @@ export class KeysmithMetrics {
     // it waits for this read (this.reads) and shows a failure in the scrape where it happened.
     this.registry.removeSingleMetric(COLLECT_FAILURES);
     this.registry.registerMetric(collectFailures);
+  }
+
+  /** What became of a client's 0-RTT (the engine's EarlyDataOutcome). */
+  countEarlyData(outcome: { readonly accepted: true } | { readonly accepted: false; readonly reason: string }): void {
+    if (outcome.accepted) return void this.earlyData.inc({ result: 'accepted', reason: '' });
+    this.earlyData.inc({ result: 'rejected', reason: outcome.reason });
+    if (outcome.reason === 'replay') this.earlyDataReplays.inc();
   }
 
   countRefusedConnection(): void {

@@ -18,7 +18,8 @@ export type ProblemKind =
   | 'certificateUnknown'
   | 'certificateExpired'
   | 'payloadTooLarge'
-  | 'unsupportedMediaType';
+  | 'unsupportedMediaType'
+  | 'tooEarly';
 
 interface ProblemType {
   /** Last segment of the type URI. */
@@ -49,6 +50,8 @@ export const PROBLEM_TYPES: { readonly [K in ProblemKind]: ProblemType } = {
   certificateExpired: { slug: 'certificate-expired', status: 403, title: 'Client certificate expired' },
   payloadTooLarge: { slug: 'payload-too-large', status: 413, title: 'Payload too large' },
   unsupportedMediaType: { slug: 'unsupported-media-type', status: 415, title: 'Unsupported media type' },
+  // RFC 8470 §5.2: the request arrived in TLS early data and is not safe to serve from it.
+  tooEarly: { slug: 'too-early', status: 425, title: 'Too early' },
 };
 
 export const ProblemSchema = z

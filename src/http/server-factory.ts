@@ -6,7 +6,16 @@
 import { Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { createServer, TlsAlertError, TlsSocket, type TlsServer, type TlsServerOptions, type VerifyPeer } from '../tls/index.js';
+import {
+  createServer,
+  TlsAlertError,
+  TlsSocket,
+  type EarlyDataOutcome,
+  type TlsServer,
+  type TlsServerOptions,
+  type VerifyPeer,
+} from '../tls/index.js';
+import { followEarlyData } from './early-data.js';
 import type { KeysmithMetrics } from './metrics.js';
 
 /** How long close() lets in-flight requests finish before cutting connections. */
@@ -63,7 +72,7 @@ export interface HttpsServerOptions {
   readonly app: FastifyInstance;
   /** Policy on a verified client chain (ledger revocation); runs after `tls.verifyPeer` when both are given. */
   readonly verifyPeer?: VerifyPeer;
-  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake' | 'countRefusedConnection'>;
+  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake' | 'countRefusedConnection' | 'countEarlyData'>;
   /** Default: node:http's own values as buildApp set them, checked every TIMEOUT_CHECK_INTERVAL_MS. */
   readonly timeouts?: HttpTimeouts;
 }
@@ -117,6 +126,7 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   }
   trackRequests(http, state);
   tls.on('drop', () => metrics?.countRefusedConnection());
+  tls.on('earlyData', (outcome: EarlyDataOutcome) => metrics?.countEarlyData(outcome));
   tls.on('tlsClientError', (err: Error) => {
     metrics?.countHandshake('failed');
     // Refusals we decided (unknown CA, missing certificate) matter to operators; peers hanging up are noise.
@@ -160,6 +170,8 @@ function createTlsListener(options: HttpsServerOptions, http: HttpServer, state:
       }
       state.sockets.add(socket);
       socket.once('close', () => state.sockets.delete(socket));
+      // With accepted 0-RTT the socket comes before its handshake ends; early requests get Early-Data: 1 (RFC 8470).
+      followEarlyData(socket);
       http.emit('connection', socket);
     },
   );

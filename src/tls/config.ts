@@ -15,6 +15,7 @@ import type {
   VerifyPeer,
 } from './options.js';
 import { TicketKeys } from './tickets.js';
+import { StrikeRegister } from './anti-replay.js';
 import { parsePemCertificates } from '../pkix/index.js';
 import { PeerChainVerifier } from './peer-verifier.js';
 
@@ -57,6 +58,17 @@ export interface ServerConfig extends CommonConfig {
   readonly proxyProtocolFrom: ((remoteAddress: string) => boolean) | undefined;
   readonly allowHalfOpen: boolean;
   readonly splitInbound: ((plaintext: Buffer) => number) | undefined;
+  /** 0-RTT, when maxEarlyData > 0 and tickets are on. */
+  readonly earlyData: EarlyDataConfig | undefined;
+}
+
+/** What the server needs to advertise and accept 0-RTT (RFC 8446 §4.2.10, §8). */
+export interface EarlyDataConfig {
+  readonly maxSize: number;
+  /** Random per server instance, sealed in its tickets: only the instance holding the strike register accepts their 0-RTT. */
+  readonly instanceId: Buffer;
+  readonly ageToleranceMs: number;
+  readonly register: StrikeRegister;
 }
 
 export interface ClientConfig extends CommonConfig {
@@ -68,6 +80,8 @@ export interface ClientConfig extends CommonConfig {
   /** Whether the ClientHello carries status_request for ocsp. */
   readonly requestOcspStaple: boolean;
   readonly verifyOcspStaple: VerifyOcspStaple | undefined;
+  /** 0-RTT plaintext to send with a session that allows it. */
+  readonly earlyData: Buffer | undefined;
 }
 
 const DEFAULT_TICKET_LIFETIME_S = 2 * 3600;
@@ -170,19 +184,38 @@ export function resolveServerConfig(
           provider,
           keyForPeriod: options.ticketKeyForPeriod,
         });
+  const cookieSecret = provider.randomBytes(32);
   return {
     ...common,
     clientAuth,
     tickets,
     ticketLifetimeSeconds: lifetime,
     certificateAuthorities: common.verifier?.anchorSubjects.map((s) => Buffer.from(s)) ?? [],
-    cookieSecret: provider.randomBytes(32),
+    cookieSecret,
     ocspResponse: options.ocspResponse,
     maxConnections,
     proxyProtocolFrom: options.proxyProtocolFrom,
     allowHalfOpen: options.allowHalfOpen ?? false,
     splitInbound: options.splitInbound,
+    earlyData: tickets === undefined ? undefined : resolveEarlyData(options, provider),
   };
+}
+
+const MAX_EARLY_DATA_LIMIT = 0xffffffff;
+
+/** 0-RTT settings; undefined when off. Drawn after the cookie key, so a server without 0-RTT draws the randomness it always did. */
+function resolveEarlyData(options: TlsServerOptions, provider: CryptoProvider): EarlyDataConfig | undefined {
+  const maxSize = options.maxEarlyData ?? 0;
+  if (!Number.isSafeInteger(maxSize) || maxSize < 0 || maxSize > MAX_EARLY_DATA_LIMIT)
+    throw new TypeError('maxEarlyData must be an integer between 0 and 2^32-1');
+  if (maxSize === 0) return undefined;
+  const ageToleranceMs = options.earlyDataAgeToleranceMs ?? 10_000;
+  if (!Number.isSafeInteger(ageToleranceMs) || ageToleranceMs < 1)
+    throw new TypeError('earlyDataAgeToleranceMs must be a positive integer');
+  const capacity = options.earlyDataReplayCacheSize ?? 65_536;
+  // §8.2: an entry is needed while a copy could still pass the age check: twice the tolerance.
+  const register = new StrikeRegister({ capacity, holdMs: 2 * ageToleranceMs });
+  return { maxSize, instanceId: provider.randomBytes(16), ageToleranceMs, register };
 }
 
 export function resolveClientConfig(
@@ -200,5 +233,6 @@ export function resolveClientConfig(
   const servername = options.servername ?? (isIp ? undefined : host);
   const verifyOcspStaple = options.verifyOcspStaple;
   const requestOcspStaple = options.requestOcspStaple ?? verifyOcspStaple !== undefined;
-  return { ...common, servername, expectedName: servername ?? host, rejectUnauthorized, requestOcspStaple, verifyOcspStaple };
+  const earlyData = options.earlyData === undefined || options.earlyData.length === 0 ? undefined : Buffer.from(options.earlyData);
+  return { ...common, servername, expectedName: servername ?? host, rejectUnauthorized, requestOcspStaple, verifyOcspStaple, earlyData };
 }

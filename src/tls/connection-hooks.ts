@@ -1,5 +1,6 @@
 import type { HandshakeMessage } from './codec/handshake-frame.js';
 import type { HandshakeResult } from './handshake/state.js';
+import type { EarlyDataChannel } from './early-data-channel.js';
 
 /** What a Connection tells its owner (the socket): handshake done, plaintext, the peer's close. */
 export interface ConnectionHooks {
@@ -9,5 +10,6 @@ export interface ConnectionHooks {
   onPeerClose(): void;
   /** A post-handshake message the role handles itself (NewSessionTicket on the client). */
   onPostHandshake?(message: HandshakeMessage): void;
+  readonly onEarlyData?: EarlyDataChannel['note']; // what became of offered 0-RTT
   readonly onKeyLog?: (line: string) => void;
 }

@@ -6,9 +6,10 @@ import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
 import type { ConnectionHooks } from './connection-hooks.js';
 import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
-import { Inbox, peerAlertError, readAlertDescription, refuseTls12PostHandshake, tls12KeyExhausted, type EarlyDataMode } from './inbox.js';
+import { Inbox, peerAlertError, readAlertDescription, refuseTls12PostHandshake, tls12KeyExhausted } from './inbox.js';
 import { Outbox } from './outbox.js';
 import type { RecordProtector } from './record/record-protector.js';
+import { EarlyDataChannel } from './early-data-channel.js';
 
 type Phase = 'handshaking' | 'connected' | 'closed';
 
@@ -20,6 +21,7 @@ export class Connection implements HandshakeContext {
   private readonly inbox: Inbox;
   private readonly reassembler: HandshakeReassembler;
   private readonly outbox: Outbox;
+  readonly earlyData: EarlyDataChannel;
   private state: HandshakeState;
   private phase: Phase = 'handshaking';
   /** We asked the peer to update and must not ask again until it does (§4.6.3). */
@@ -38,6 +40,7 @@ export class Connection implements HandshakeContext {
     this.reassembler = new HandshakeReassembler({ maxMessageSize: maxHandshakeMessageSize });
     this.outbox = new Outbox(provider, role, this.reassembler);
     this.inbox = new Inbox(provider, role, () => this.reassembler.hasPartial());
+    this.earlyData = new EarlyDataChannel(this.inbox, this.outbox, hooks.onEarlyData);
   }
 
   get isConnected(): boolean {
@@ -94,10 +97,6 @@ export class Connection implements HandshakeContext {
     if (onKeyLog === undefined) return;
     const value = typeof secret === 'function' ? secret() : secret;
     onKeyLog(`${label} ${clientRandom.toString('hex')} ${value.toString('hex')}`);
-  }
-
-  skipEarlyData(mode: EarlyDataMode): void {
-    this.inbox.skipEarlyData(mode);
   }
 
   useTls12(): void {
@@ -167,7 +166,7 @@ export class Connection implements HandshakeContext {
       case ContentType.alert:
         return this.handleAlert(content);
       case ContentType.application_data:
-        if (this.phase !== 'connected') throw new TlsAlertError('unexpected_message', 'application data during the handshake');
+        if (this.phase !== 'connected') this.inbox.takeEarlyData(content.length);
         if (content.length === 0) return this.inbox.countEmptyRecord();
         this.inbox.noteContent();
         this.hooks.onData(content);
@@ -241,7 +240,8 @@ export class Connection implements HandshakeContext {
 
   /** Encrypts application data, cut into records of at most 2^14 bytes (or the peer's record_size_limit). */
   write(data: Buffer): void {
-    if (this.phase !== 'connected' || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
+    const isOpen = this.phase === 'connected' || (this.phase === 'handshaking' && this.earlyData.isHalfRttWritable);
+    if (!isOpen || this.hasSentCloseNotify) throw new Error('connection is not open for writing');
     this.guard(() => {
       // §5.5: rotate before the key reaches its usage limit (TLS 1.2 cannot: the connection ends instead).
       this.outbox.sealApplicationData(data, () => (this.inbox.isTls12Mode ? tls12KeyExhausted() : this.sendKeyUpdate(false)));

@@ -42,6 +42,10 @@ export class Inbox {
   private pendingRead: RecordProtector | undefined;
   private earlyDataMode: EarlyDataMode = 'none';
   private skippedEarlyData = 0;
+  /** Accepted 0-RTT: bytes still allowed before EndOfEarlyData; undefined when not reading 0-RTT. */
+  private earlyDataLeft: number | undefined;
+  /** This server accepted 0-RTT on this connection. */
+  hasAcceptedEarlyData = false;
   private emptyRecordsInARow = 0;
   /** §5: CCS is tolerated only between the first ClientHello and the peer's Finished. */
   private isCcsAllowed: boolean;
@@ -73,6 +77,20 @@ export class Inbox {
 
   skipEarlyData(mode: EarlyDataMode): void {
     this.earlyDataMode = mode;
+  }
+
+  /** Server: start (a size) or stop (undefined) reading accepted 0-RTT application data. */
+  acceptEarlyData(maxSize: number | undefined): void {
+    this.earlyDataLeft = maxSize;
+    if (maxSize !== undefined) this.hasAcceptedEarlyData = true;
+  }
+
+  /** §4.2.10: application data before the Finished is accepted 0-RTT within max_early_data_size; else unexpected_message. */
+  takeEarlyData(length: number): void {
+    const left = this.earlyDataLeft;
+    if (left === undefined) throw new TlsAlertError('unexpected_message', 'application data during the handshake');
+    if (length > left) throw new TlsAlertError('unexpected_message', 'early data over max_early_data_size');
+    this.earlyDataLeft = left - length;
   }
 
   setReadKey(suite: SuiteInfo, secret: Buffer): void {

@@ -12,6 +12,7 @@ export { TlsServer } from './net/server.js';
 export { SessionCache } from './net/session-cache.js';
 export { TlsSocket, type CipherInfo } from './net/tls-socket.js';
 export { NodeCryptoProvider, nodeCryptoProvider } from './crypto/node-provider.js';
+export type { EarlyDataOutcome, EarlyDataRefusal } from './early-data-channel.js';
 export type { AeadOpener, AeadSealer, CryptoProvider, KeyExchange, PrivateKey, PublicKey, RunningHash } from './crypto/provider.js';
 export type {
   ClientAuthMode,

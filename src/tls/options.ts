@@ -136,6 +136,18 @@ export interface TlsServerOptions extends TlsCommonOptions {
    * stop them). Default: a record's plaintext in one piece.
    */
   readonly splitInbound?: (plaintext: Buffer) => number;
+  /**
+   * 0-RTT (RFC 8446 §2.3, §4.2.10): the max_early_data_size our tickets
+   * advertise, in bytes; 0 (the default) issues tickets without early_data
+   * and never accepts 0-RTT. Early data is accepted only on this server
+   * instance (the one whose strike register saw it), once per ClientHello,
+   * within `earlyDataAgeToleranceMs` of the ticket age the client claims.
+   */
+  readonly maxEarlyData?: number;
+  /** §8.3: how far the client's ticket age may be from ours, in ms (default 10 s). */
+  readonly earlyDataAgeToleranceMs?: number;
+  /** §8.2: ClientHellos the anti-replay register holds; when full, 0-RTT is refused (default 65,536). */
+  readonly earlyDataReplayCacheSize?: number;
 }
 
 export interface TlsConnectOptions extends TlsCommonOptions {
@@ -153,6 +165,14 @@ export interface TlsConnectOptions extends TlsCommonOptions {
   readonly requestOcspStaple?: boolean;
   /** Checks the stapled OCSP response, or its absence; runs only when the chain is verified (`rejectUnauthorized`), as `verifyPeer` does. */
   readonly verifyOcspStaple?: VerifyOcspStaple;
+  /**
+   * 0-RTT (RFC 8446 §2.3): plaintext sent with the ClientHello when the
+   * offered session's ticket allows early data and it fits its
+   * max_early_data_size. It is replayable: send only idempotent requests.
+   * If the server refuses it, it is sent again, after the handshake, as
+   * ordinary data (§4.2.10); `earlyDataAccepted` tells which happened.
+   */
+  readonly earlyData?: Uint8Array;
   /** An already connected transport to run TLS over, instead of host/port. */
   readonly socket?: import('node:stream').Duplex;
 }

@@ -68,6 +68,12 @@ export class Outbox {
     this.writeProtector = new Protector(this.provider, suite, secret);
   }
 
+  /** Back to plaintext records: a client's 0-RTT key is dropped when a HelloRetryRequest refuses its early data. */
+  clearWriteKey(): void {
+    this.flushHandshake();
+    this.writeProtector = undefined;
+  }
+
   /** §4.6.3: after our KeyUpdate, the next application traffic secret. */
   rotateWriteKey(): void {
     const write = this.writeProtector;

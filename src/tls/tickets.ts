@@ -169,6 +169,10 @@ export interface ServerSessionState {
   readonly servername: string;
   /** The client's chain as it was verified, leaf first (empty without client auth). */
   readonly peerChain: readonly Buffer[];
+  /** RFC 8446 §4.6.1: the max_early_data_size the ticket advertised; 0 (no 0-RTT) when absent. */
+  readonly maxEarlyData?: number;
+  /** The server instance that issued it and holds its strike register: only it accepts the ticket's 0-RTT. */
+  readonly instanceId?: Buffer;
 }
 
 /**
@@ -178,6 +182,9 @@ export interface ServerSessionState {
  */
 const STATE_VERSION = 1;
 export const TLS12_STATE_TAG = 0x12;
+
+/** A ticket that allows 0-RTT; one that does not keeps version 1's bytes. */
+const STATE_VERSION_EARLY_DATA = 2;
 
 function writeU64(w: Writer, v: number): void {
   w.u32(Math.floor(v / 0x100000000)).u32(v >>> 0);
@@ -189,7 +196,8 @@ function readU64(r: Reader): number {
 
 export function encodeServerSessionState(s: ServerSessionState): Buffer {
   const w = new Writer(256 + s.peerChain.reduce((n, c) => n + c.length + 3, 0));
-  w.u8(STATE_VERSION).u16(s.suite);
+  const maxEarlyData = s.maxEarlyData ?? 0;
+  w.u8(maxEarlyData > 0 ? STATE_VERSION_EARLY_DATA : STATE_VERSION).u16(s.suite);
   writeU64(w, s.createdAt);
   w.u32(s.ageAdd)
     .u32(s.lifetimeSeconds)
@@ -199,12 +207,14 @@ export function encodeServerSessionState(s: ServerSessionState): Buffer {
   w.vector(3, (l) => {
     for (const c of s.peerChain) l.opaque(3, c);
   });
+  if (maxEarlyData > 0) w.u32(maxEarlyData).opaque(1, s.instanceId ?? Buffer.alloc(0));
   return w.finish();
 }
 
 export function decodeServerSessionState(bytes: Buffer): ServerSessionState {
   const r = Reader.of(bytes);
-  if (r.u8() !== STATE_VERSION) throw new DecodeError('ticket state version');
+  const version = r.u8();
+  if (version !== STATE_VERSION && version !== STATE_VERSION_EARLY_DATA) throw new DecodeError('ticket state version');
   const suite = r.u16();
   const createdAt = readU64(r);
   const ageAdd = r.u32();
@@ -215,8 +225,15 @@ export function decodeServerSessionState(bytes: Buffer): ServerSessionState {
   const chain = r.sub(3, 'peer chain');
   const peerChain: Buffer[] = [];
   while (!chain.isEmpty()) peerChain.push(chain.vector(3, 'certificate', 1));
+  const state = { suite, psk, createdAt, ageAdd, lifetimeSeconds, alpn, servername, peerChain };
+  if (version === STATE_VERSION) {
+    r.expectEmpty('ticket state');
+    return state;
+  }
+  const maxEarlyData = r.u32('max_early_data_size');
+  const instanceId = r.vector(1, 'instance id', 1);
   r.expectEmpty('ticket state');
-  return { suite, psk, createdAt, ageAdd, lifetimeSeconds, alpn, servername, peerChain };
+  return { ...state, maxEarlyData, instanceId };
 }
 
 /** What our client keeps from a NewSessionTicket; serialised for the 'session' event. */
@@ -231,24 +248,34 @@ export interface ClientSession {
   readonly alpn: string;
   /** The server chain verified on the original connection. */
   readonly peerChain: readonly Buffer[];
+  /** The ticket's max_early_data_size (RFC 8446 §4.6.1): 0-RTT bytes we may send with it; 0 or absent: none. */
+  readonly maxEarlyData?: number;
 }
 
 const CLIENT_SESSION_VERSION = 1;
+/** A session whose ticket allows 0-RTT; one that does not keeps version 1's bytes. */
+const CLIENT_SESSION_VERSION_EARLY_DATA = 2;
 
 export function encodeClientSession(s: ClientSession): Buffer {
   const w = new Writer(512 + s.ticket.length + s.peerChain.reduce((n, c) => n + c.length + 3, 0));
-  w.u8(CLIENT_SESSION_VERSION).u16(s.suite).opaque(2, s.ticket).opaque(1, s.psk);
+  const maxEarlyData = s.maxEarlyData ?? 0;
+  w.u8(maxEarlyData > 0 ? CLIENT_SESSION_VERSION_EARLY_DATA : CLIENT_SESSION_VERSION)
+    .u16(s.suite)
+    .opaque(2, s.ticket)
+    .opaque(1, s.psk);
   writeU64(w, s.receivedAt);
   w.u32(s.lifetimeSeconds).u32(s.ageAdd).opaque(2, Buffer.from(s.servername, 'latin1')).opaque(1, Buffer.from(s.alpn, 'latin1'));
   w.vector(3, (l) => {
     for (const c of s.peerChain) l.opaque(3, c);
   });
+  if (maxEarlyData > 0) w.u32(maxEarlyData);
   return w.finish();
 }
 
 export function decodeClientSession(bytes: Uint8Array): ClientSession {
   const r = Reader.of(bytes);
-  if (r.u8() !== CLIENT_SESSION_VERSION) throw new DecodeError('session version');
+  const version = r.u8();
+  if (version !== CLIENT_SESSION_VERSION && version !== CLIENT_SESSION_VERSION_EARLY_DATA) throw new DecodeError('session version');
   const suite = r.u16();
   const ticket = r.vector(2, 'ticket', 1);
   const psk = r.vector(1, 'psk', 32, 64);
@@ -260,6 +287,7 @@ export function decodeClientSession(bytes: Uint8Array): ClientSession {
   const chain = r.sub(3, 'peer chain');
   const peerChain: Buffer[] = [];
   while (!chain.isEmpty()) peerChain.push(chain.vector(3, 'certificate', 1));
+  const maxEarlyData = version === CLIENT_SESSION_VERSION_EARLY_DATA ? r.u32('max_early_data_size') : 0;
   r.expectEmpty('session');
-  return { suite, ticket, psk, receivedAt, lifetimeSeconds, ageAdd, servername, alpn, peerChain };
+  return { suite, ticket, psk, receivedAt, lifetimeSeconds, ageAdd, servername, alpn, peerChain, maxEarlyData };
 }

@@ -6,6 +6,7 @@ import type { AnySuiteInfo, SuiteInfo } from '../crypto/suites.js';
 import type { RecordProtector } from '../record/record-protector.js';
 import type { PeerCertificates } from '../options.js';
 import type { FinishedVerified } from './peer.js';
+import type { EarlyDataChannel } from '../early-data-channel.js';
 
 /** What a finished handshake established, for the socket's properties. */
 export interface HandshakeResult {
@@ -38,12 +39,8 @@ export interface HandshakeContext {
   limitRecordSize(limit: number): void;
   /** SSLKEYLOGFILE line (NSS key log format); a function is only called when a key log is on. */
   logSecret(label: string, clientRandom: Buffer, secret: Buffer | (() => Buffer)): void;
-  /**
-   * How to treat 0-RTT data we refused (RFC 8446 §4.2.10): 'protected' skips
-   * records that fail to open under the handshake key; 'plaintext' (after an
-   * HRR) skips application_data records until the second ClientHello.
-   */
-  skipEarlyData(mode: 'none' | 'protected' | 'plaintext'): void;
+  /** 0-RTT: what the server accepts and the client sends (RFC 8446 §2.3, §4.2.10), and what became of it. */
+  readonly earlyData: EarlyDataChannel;
   complete(result: HandshakeResult): void;
   /** TLS 1.2 was negotiated: records carry their real type and 0x0303, CCS switches cipher states (RFC 5246 §6.2, §7.1). */
   useTls12(): void;

@@ -34,6 +34,8 @@ export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsS
     {
       onHandshakeComplete: (r) => {
         result = r;
+        // §4.2.10: 0-RTT the server did not take (or that could not be sent) goes first after the handshake.
+        if (config.earlyData !== undefined && !socket.earlyDataAccepted) socket.resendFirst(config.earlyData);
         socket.onHandshakeComplete(r);
         // A TLS 1.2 ticket came inside the handshake (RFC 5077 §3.3): its session goes out after 'secure'.
         const fresh12 = r.tls12Session;
@@ -41,6 +43,7 @@ export function connect(options: TlsConnectOptions, onSecure?: () => void): TlsS
         options.sessionCache?.store(cacheKey, fresh12);
         queueMicrotask(() => socket.emit('session', fresh12));
       },
+      onEarlyData: (outcome) => socket.onEarlyData(outcome),
       onData: (data) => socket.onData(data),
       onPeerClose: () => socket.onPeerClose(),
       onPostHandshake: (message) => {

@@ -4,12 +4,14 @@ import { resolveServerConfig, type ServerConfig } from '../config.js';
 import { Connection } from '../connection.js';
 import { ExpectClientHello } from '../handshake/server/index.js';
 import type { TlsServerOptions } from '../options.js';
+import type { EarlyDataOutcome } from '../early-data-channel.js';
 import { readProxyHeader, type ProxiedPeer } from './proxy-protocol.js';
 import { TlsSocket } from './tls-socket.js';
 
 /**
  * A TLS 1.3 server shaped like node:tls's: listen/close/address, emitting
- * 'secureConnection' with a TlsSocket, 'tlsClientError' for handshakes
+ * 'secureConnection' with a TlsSocket (on accepted 0-RTT, before the
+ * handshake ends), 'earlyData' with what became of offered 0-RTT, 'tlsClientError' for handshakes
  * that fail and 'drop' for connections refused past `maxConnections`.
  * Options are resolved once, here, not per connection.
  */
@@ -65,6 +67,7 @@ export class TlsServer extends EventEmitter {
       onHandshakeComplete: socket.onHandshakeComplete.bind(socket),
       onData: socket.onData.bind(socket),
       onPeerClose: socket.onPeerClose.bind(socket),
+      onEarlyData: socket.onEarlyData.bind(socket),
       ...(this.config.onKeyLog === undefined ? {} : { onKeyLog: this.config.onKeyLog }),
     };
     const connection = new Connection('server', this.config.provider, hooks, this.config.maxHandshakeMessageSize, this.config.now);
@@ -74,7 +77,18 @@ export class TlsServer extends EventEmitter {
     socket.on('error', (err) => {
       if (!socket.isSecure) this.emit('tlsClientError', err, socket);
     });
-    socket.once('secure', () => this.emit('secureConnection', socket));
+    // With accepted 0-RTT the socket is handed on before the handshake ends, so early requests are answered at once.
+    let isHandedOn = false;
+    const handOn = (): void => {
+      if (isHandedOn || socket.destroyed) return;
+      isHandedOn = true;
+      this.emit('secureConnection', socket);
+    };
+    socket.on('earlyData', (outcome: EarlyDataOutcome) => {
+      this.emit('earlyData', outcome, socket);
+      if (outcome.accepted) queueMicrotask(handOn);
+    });
+    socket.once('secure', handOn);
     return socket;
   }
 

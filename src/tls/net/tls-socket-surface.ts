@@ -28,6 +28,14 @@ export abstract class TlsSocketSurface extends Duplex {
   ocspResponse: Uint8Array | undefined;
   /** Whether the handshake completed. */
   isSecure = false;
+  /** 0-RTT (RFC 8446 §2.3) was offered and accepted: the server read early data; the client's early data was taken. */
+  earlyDataAccepted = false;
+  /**
+   * Server: plaintext bytes that arrived as 0-RTT. They come first, so the
+   * first `earlyDataBytes` bytes the reader gets are early data: replayable,
+   * and to be treated so (RFC 8470).
+   */
+  earlyDataBytes = 0;
 
   /** As node:tls's: whether the handshake resumed a session (a TLS 1.3 PSK or a TLS 1.2 ticket). */
   isSessionReused(): boolean {

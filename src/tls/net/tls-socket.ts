@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { TlsAlertError } from '../alert.js';
 import type { Connection } from '../connection.js';
 import type { HandshakeResult } from '../handshake/state.js';
+import type { EarlyDataOutcome } from '../early-data-channel.js';
 import { OutputBatch } from './output-batch.js';
 import { EARLY_COMPLETION_BYTES, MAX_BUFFERED_OUTPUT, WRITE_PIECE, type TlsSocketOptions } from './socket-options.js';
 import { TlsSocketReader } from './tls-socket-reader.js';
@@ -69,7 +70,16 @@ export class TlsSocket extends TlsSocketReader {
   }
 
   onData(data: Buffer): void {
+    // Before the handshake completes only accepted 0-RTT is read (the engine refuses anything else).
+    if (!this.isSecure) this.earlyDataBytes += data.length;
     this.plaintext.push(data);
+  }
+
+  /** What became of 0-RTT; a server that accepted it is resuming and may answer before the handshake ends. */
+  onEarlyData(outcome: EarlyDataOutcome): void {
+    this.earlyDataAccepted = outcome.accepted;
+    if (outcome.accepted) this.isResumed = true;
+    this.emit('earlyData', outcome);
   }
 
   onPeerClose(): void {
@@ -189,7 +199,7 @@ export class TlsSocket extends TlsSocketReader {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (!this.isSecure) {
+    if (!this.isSecure && this.connection?.earlyData.isHalfRttWritable !== true) {
       this.pendingWrites.push({ chunk, callback });
       return;
     }
@@ -231,6 +241,11 @@ export class TlsSocket extends TlsSocketReader {
       this.schedulePump();
     });
     this.flushNow();
+  }
+
+  /** Client: 0-RTT the server refused goes first after the handshake, ahead of later writes (RFC 8446 §4.2.10). */
+  resendFirst(data: Buffer): void {
+    this.pendingWrites.unshift({ chunk: data, callback: () => undefined });
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -12,7 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, createHttpsServer, KeysmithMetrics, type AppDeps, type HttpsServer } from '../../../src/http/index.js';
+import {
+  buildApp,
+  createHttpsServer,
+  KeysmithMetrics,
+  type AppDeps,
+  type HttpsServer,
+  type HttpsServerOptions,
+} from '../../../src/http/index.js';
 import type { TlsSocket } from '../../../src/tls/index.js';
 import { portOf, runProcess } from '../../helpers/processes.js';
 import { FakeBundle, FakeClock, FakeHealthCheck, FakeLedger, firstCertificate, recordOf, type RecordOptions } from './fakes.js';
@@ -136,6 +143,8 @@ export interface ServeOptions {
   readonly deps?: Partial<AppDeps>;
   /** The ledger answers with promises, as the PostgreSQL ledger does (default: at once, as SQLite). */
   readonly isLedgerAsync?: boolean;
+  /** Extra engine options for the listener (e.g. maxEarlyData). */
+  readonly tls?: Partial<HttpsServerOptions['tls']>;
 }
 
 /** The same ledger, every answer a promise settled on a later turn of the event loop (as a database round trip is). */
@@ -192,7 +201,7 @@ export async function serve(options: ServeOptions = {}): Promise<Served> {
     ...options.deps,
   });
   const server = createHttpsServer({
-    tls: { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem') },
+    tls: { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), ...options.tls },
     mtlsMode: options.mtlsMode ?? 'standard',
     app,
     metrics,

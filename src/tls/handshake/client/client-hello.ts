@@ -11,6 +11,7 @@ import {
   type RawExtension,
 } from '../../codec/extensions.js';
 import { frameHandshake } from '../../codec/handshake-frame.js';
+import { EMPTY_EARLY_DATA } from '../../codec/early-data.js';
 import { encodeClientHello } from '../../codec/messages/client-hello.js';
 import type { KeyExchange } from '../../crypto/provider.js';
 import { CERT_SCHEMES, TLS12_SCHEMES, VERIFY_SCHEMES } from '../../crypto/signatures.js';
@@ -33,6 +34,8 @@ export interface ClientHelloOffer {
   readonly session: ClientSession | undefined;
   /** A TLS 1.2 ticket offered in session_ticket (RFC 5077 §3.1), when TLS 1.2 is offered. */
   readonly session12?: Tls12ClientSession | undefined;
+  /** 0-RTT data sent with this ClientHello (the session allows it); never after a HelloRetryRequest (§4.2.10). */
+  readonly earlyData?: Buffer | undefined;
 }
 
 /** A ClientHello as sent, kept to check the server's answers against. */
@@ -73,6 +76,8 @@ function helloExtensions(offer: ClientHelloOffer, cookie: Buffer | undefined): R
   if (cookie !== undefined) extensions.push({ type: ExtensionType.cookie, data: encodeOpaque16(cookie) });
   if (versions.tls13) extensions.push({ type: ExtensionType.psk_key_exchange_modes, data: Buffer.of(1, PskKeyExchangeMode.psk_dhe_ke) });
   if (versions.tls12) extensions.push(...tls12HelloExtensions(offer.session12));
+  // §4.2.10: early_data goes with pre_shared_key, which comes after it (last).
+  if (offer.earlyData !== undefined) extensions.push({ type: ExtensionType.early_data, data: EMPTY_EARLY_DATA });
   return extensions;
 }
 
@@ -133,6 +138,33 @@ export function fillBinder(ctx: HandshakeContext, raw: Buffer, session: ClientSe
   const hash = (transcriptBefore ?? new Transcript(crypto, pskHash)).hashWith(truncated);
   const binder = finishedVerifyData(crypto, pskHash, early.binderKey('res'), hash);
   binder.copy(raw, raw.length - hashLength);
+}
+
+/** The 0-RTT to send with `session`: the caller's, when the ticket allows early data and it fits (§4.2.10, §4.6.1). */
+export function earlyDataFor(config: ClientConfig, session: ClientSession | undefined): Buffer | undefined {
+  const data = config.earlyData;
+  if (data === undefined || session === undefined) return undefined;
+  const max = session.maxEarlyData ?? 0;
+  // §4.2.10: the ALPN protocol must be the one the ticket's connection used, so offer early data only when it is ours first.
+  const [firstAlpn] = config.alpnProtocols;
+  if (max === 0 || data.length > max || session.alpn !== (firstAlpn ?? '')) return undefined;
+  return data;
+}
+
+/**
+ * §2.3, §4.2.10: after the ClientHello, the compatibility CCS (§D.4 puts it
+ * right after the first ClientHello when offering early data), then the
+ * data under client_early_traffic_secret over the ClientHello.
+ */
+export function sendEarlyData(ctx: HandshakeContext, helloRaw: Buffer, session: ClientSession, data: Buffer, random: Buffer): void {
+  const suite = suiteInfo(session.suite);
+  if (suite === undefined) return;
+  const early = new EarlySecret(ctx.provider, suite.hash, session.psk);
+  const secret = early.clientEarlyTrafficSecret(new Transcript(ctx.provider, suite.hash).hashWith(helloRaw));
+  ctx.logSecret('CLIENT_EARLY_TRAFFIC_SECRET', random, secret);
+  ctx.sendChangeCipherSpec();
+  ctx.setWriteKey(suite, secret);
+  ctx.earlyData.send(data);
 }
 
 /** Usable session: not expired, and its suite still enabled. */

@@ -1,5 +1,6 @@
 import { HandshakeType } from '../../codec/enums.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
+import { encodeEndOfEarlyData } from '../../codec/early-data.js';
 import { encodeCertificate } from '../../codec/messages/certificate.js';
 import { encodeCertificateVerify } from '../../codec/messages/certificate-verify.js';
 import { certificateVerifyContent } from '../../crypto/signatures.js';
@@ -72,6 +73,8 @@ function installApplicationReadKey(keys: ClientHandshakeKeys): { master: MasterS
 function sendClientFlight(keys: ClientHandshakeKeys, request: CertificateRequested | undefined, clientAppSecret: Buffer): void {
   const ctx = keys.ctx;
   ctx.sendChangeCipherSpec();
+  // §4.5: accepted 0-RTT ends with EndOfEarlyData, under the early key.
+  if (keys.earlyData === 'accepted') keys.transcript.add(ctx.sendHandshake(HandshakeType.end_of_early_data, encodeEndOfEarlyData()));
   ctx.setWriteKey(keys.suite, keys.clientHandshakeSecret);
   if (request !== undefined) {
     const scheme = sendCertificate(keys, request);

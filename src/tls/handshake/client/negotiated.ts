@@ -9,6 +9,8 @@ import type { HandshakeContext } from '../state.js';
 
 /** After ServerHello: what the server chose and the handshake traffic secrets (RFC 8446 §7.1). */
 export interface ClientHandshakeKeys {
+  /** Our 0-RTT: none sent, sent and not (yet) accepted, or accepted in EncryptedExtensions (RFC 8446 §4.2.10). */
+  readonly earlyData: 'none' | 'offered' | 'accepted';
   readonly ctx: HandshakeContext;
   readonly config: ClientConfig;
   /** Our ClientHello.random, which names the connection in the key log. */

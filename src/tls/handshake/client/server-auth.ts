@@ -1,6 +1,13 @@
 import { TlsAlertError } from '../../alert.js';
 import { ExtensionType, HandshakeType } from '../../codec/enums.js';
-import { checkExtensionsAllowed, decodeAlpn, decodeCertificateStatus, decodeU16List, findExtension } from '../../codec/extensions.js';
+import {
+  checkExtensionsAllowed,
+  decodeAlpn,
+  decodeCertificateStatus,
+  decodeU16List,
+  expectEmptyExtension,
+  findExtension,
+} from '../../codec/extensions.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { decodeCertificate, type CertificateEntry } from '../../codec/messages/certificate.js';
 import { decodeCertificateRequest } from '../../codec/messages/certificate-request.js';
@@ -42,9 +49,35 @@ export class ExpectEncryptedExtensions extends StateBase {
       alpn = chosen;
     }
     keys.transcript.add(message.raw);
-    if (this.resumed !== undefined) return new ExpectFinished(keys, alpn, { kind: 'resumed', session: this.resumed });
-    return new ExpectCertificateOrRequest(keys, alpn);
+    const settled = settleEarlyData(keys, extensions, this.resumed, alpn);
+    if (this.resumed !== undefined) return new ExpectFinished(settled, alpn, { kind: 'resumed', session: this.resumed });
+    return new ExpectCertificateOrRequest(settled, alpn);
   }
+}
+
+/**
+ * §4.2.10: early_data in EncryptedExtensions accepts our 0-RTT (we offered
+ * it: checkExtensionsAllowed refuses it otherwise); the server must then
+ * have resumed our session with its suite and ALPN protocol.
+ */
+function settleEarlyData(
+  keys: ClientHandshakeKeys,
+  extensions: readonly { type: number; data: Buffer }[],
+  resumed: ClientSession | undefined,
+  alpn: string | false,
+): ClientHandshakeKeys {
+  const data = findExtension(extensions, ExtensionType.early_data);
+  if (keys.earlyData === 'none') return keys;
+  if (data === undefined) {
+    keys.ctx.earlyData.note({ accepted: false, reason: 'refused_by_server' });
+    return keys;
+  }
+  expectEmptyExtension(data, 'early_data');
+  if (resumed === undefined || resumed.suite !== keys.suite.id || resumed.alpn !== (alpn === false ? '' : alpn)) {
+    throw new TlsAlertError('illegal_parameter', 'early data accepted without resuming the session, its suite and its ALPN');
+  }
+  keys.ctx.earlyData.note({ accepted: true });
+  return { ...keys, earlyData: 'accepted' };
 }
 
 class ExpectCertificateOrRequest extends StateBase {

@@ -15,7 +15,15 @@ import { EarlySecret } from '../../keyschedule/stages.js';
 import { Transcript } from '../../keyschedule/transcript.js';
 import type { ClientSession } from '../../tickets.js';
 import { requireMessage, StateBase, type HandshakeContext, type HandshakeState } from '../state.js';
-import { buildClientHello, fillBinder, usableSession, type ClientHelloOffer, type ClientHelloSent } from './client-hello.js';
+import {
+  buildClientHello,
+  earlyDataFor,
+  fillBinder,
+  sendEarlyData,
+  usableSession,
+  type ClientHelloOffer,
+  type ClientHelloSent,
+} from './client-hello.js';
 import type { ClientHandshakeKeys } from './negotiated.js';
 import { ExpectEncryptedExtensions } from './server-auth.js';
 import { acceptServerHello12 } from '../client12/hello12.js';
@@ -40,20 +48,25 @@ export function startClientHandshake(
   if (firstGroup === undefined) throw new TlsAlertError('internal_error', 'no key-exchange group configured');
   const keyShares = versions.tls13 ? [ctx.provider.generateKeyExchange(firstGroup)] : [];
   const sessionId = ctx.provider.randomBytes(32);
+  const usable = versions.tls13 ? usableSession(config, session) : undefined;
   const offer: ClientHelloOffer = {
     ctx,
     config,
     random,
     sessionId,
     keyShares,
-    session: versions.tls13 ? usableSession(config, session) : undefined,
+    session: usable,
     session12: versions.tls12 ? usableTls12Session(config, tls12Suites(config, versions), session12) : undefined,
+    earlyData: earlyDataFor(config, usable),
   };
   return sendFirstClientHello(ctx, config, buildClientHello(offer, undefined));
 }
 
 /** A first ClientHello (its binder, if it offers a ticket, still zeros) and the secrets behind it. */
-export type FirstClientHello = Pick<ClientHelloSent, 'random' | 'sessionId' | 'keyShares' | 'session' | 'helloRaw' | 'offeredExtensions'>;
+export type FirstClientHello = Pick<
+  ClientHelloSent,
+  'random' | 'sessionId' | 'keyShares' | 'session' | 'helloRaw' | 'offeredExtensions' | 'earlyData'
+>;
 
 /**
  * Sends a first ClientHello and waits for the ServerHello. The normal start
@@ -63,6 +76,8 @@ export type FirstClientHello = Pick<ClientHelloSent, 'random' | 'sessionId' | 'k
 export function sendFirstClientHello(ctx: HandshakeContext, config: ClientConfig, hello: FirstClientHello): HandshakeState {
   if (hello.session !== undefined) fillBinder(ctx, hello.helloRaw, hello.session, undefined);
   ctx.sendHandshake(HandshakeType.client_hello, hello.helloRaw.subarray(4));
+  if (hello.session !== undefined && hello.earlyData !== undefined)
+    sendEarlyData(ctx, hello.helloRaw, hello.session, hello.earlyData, hello.random);
   return new ExpectServerHello({ ...hello, ctx, config }, undefined);
 }
 
@@ -145,6 +160,7 @@ class ExpectServerHello extends StateBase {
     ctx.logSecret('SERVER_HANDSHAKE_TRAFFIC_SECRET', random, serverHandshakeSecret);
     ctx.setReadKey(suite, serverHandshakeSecret);
     return {
+      earlyData: this.sent.earlyData === undefined ? 'none' : 'offered',
       ctx,
       config,
       random,
@@ -163,6 +179,11 @@ class ExpectServerHello extends StateBase {
     const sent = this.sent;
     // §4.1.4: a second HelloRetryRequest is unexpected_message.
     if (this.retried !== undefined) throw new TlsAlertError('unexpected_message', 'second HelloRetryRequest');
+    // §4.2.10: a HelloRetryRequest refuses our 0-RTT; it goes again after the handshake.
+    if (sent.earlyData !== undefined) {
+      sent.ctx.earlyData.note({ accepted: false, reason: 'hello_retry' });
+      sent.ctx.earlyData.abandon();
+    }
     checkExtensionsAllowed(hrr.extensions, 'hello_retry_request', sent.offeredExtensions);
     const groupData = findExtension(hrr.extensions, ExtensionType.key_share);
     const cookieData = findExtension(hrr.extensions, ExtensionType.cookie);

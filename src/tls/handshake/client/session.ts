@@ -1,6 +1,8 @@
 import { TlsAlertError } from '../../alert.js';
 import type { ClientConfig } from '../../config.js';
-import { checkExtensionsAllowed } from '../../codec/extensions.js';
+import { checkExtensionsAllowed, findExtension } from '../../codec/extensions.js';
+import { ExtensionType } from '../../codec/enums.js';
+import { decodeMaxEarlyDataSize } from '../../codec/early-data.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { decodeNewSessionTicket } from '../../codec/messages/new-session-ticket.js';
 import { resumptionPsk } from '../../keyschedule/stages.js';
@@ -14,6 +16,8 @@ export function sessionFromTicket(message: HandshakeMessage, result: HandshakeRe
   // §4.6.1: a lifetime of zero means "do not use"; over seven days is illegal.
   if (ticket.lifetimeSeconds > 7 * 24 * 3600) throw new TlsAlertError('illegal_parameter', 'ticket lifetime over seven days');
   if (ticket.lifetimeSeconds === 0) return undefined;
+  // §4.6.1: early_data carries the most 0-RTT bytes the server takes with this ticket.
+  const early = findExtension(ticket.extensions, ExtensionType.early_data);
   return {
     suite: result.suite.id,
     ticket: ticket.ticket,
@@ -24,5 +28,6 @@ export function sessionFromTicket(message: HandshakeMessage, result: HandshakeRe
     servername: config.servername ?? '',
     alpn: result.alpnProtocol === false ? '' : result.alpnProtocol,
     peerChain: result.peer?.chain.map((c) => Buffer.from(c.raw)) ?? [],
+    maxEarlyData: early === undefined ? 0 : decodeMaxEarlyDataSize(early),
   };
 }

@@ -4,7 +4,7 @@ import type { ServerConfig } from '../../config.js';
 import { CertificateStatusType, ExtensionType, PskKeyExchangeMode } from '../../codec/enums.js';
 import { decodeCertificateStatusRequest, findExtension, type KeyShareEntry } from '../../codec/extensions.js';
 import { suiteInfo, type SuiteInfo } from '../../crypto/suites.js';
-import { decodeServerSessionState } from '../../tickets.js';
+import { decodeServerSessionState, type ServerSessionState } from '../../tickets.js';
 import type { ClientOffer } from './client-offer.js';
 
 /** Our first suite the client offers (RFC 8446 §4.1.1: the server's preference). */
@@ -80,6 +80,9 @@ export interface Resumption {
   readonly bindersLength: number;
   readonly peerChain: readonly Buffer[];
   readonly alpn: string;
+  /** What the ticket sealed, and the client's obfuscated_ticket_age for it (for 0-RTT, RFC 8446 §8.3). */
+  readonly ticket: ServerSessionState;
+  readonly obfuscatedTicketAge: number;
 }
 
 /**
@@ -111,7 +114,8 @@ export function findResumption(config: ServerConfig, offer: ClientOffer, suite: 
     // decodeOfferedPsks holds as many binders as identities (§4.2.11), so this one is there.
     const binder = binders[index];
     if (binder === undefined) continue;
-    return { psk: state.psk, index, binder, bindersLength, peerChain: state.peerChain, alpn: state.alpn };
+    const { psk, peerChain, alpn } = state;
+    return { psk, index, binder, bindersLength, peerChain, alpn, ticket: state, obfuscatedTicketAge: identity.obfuscatedTicketAge };
   }
   return undefined;
 }

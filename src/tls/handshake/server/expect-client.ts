@@ -1,6 +1,7 @@
 import { TlsAlertError } from '../../alert.js';
 import type { ServerConfig } from '../../config.js';
-import { HandshakeType, PskKeyExchangeMode } from '../../codec/enums.js';
+import { ExtensionType, HandshakeType, PskKeyExchangeMode } from '../../codec/enums.js';
+import { decodeEndOfEarlyData, encodeMaxEarlyDataSize } from '../../codec/early-data.js';
 import { checkExtensionsAllowed } from '../../codec/extensions.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { decodeCertificate } from '../../codec/messages/certificate.js';
@@ -82,7 +83,8 @@ export function afterServerFlight(plan: FlightPlan, sent: FlightSent): Handshake
   if (auth.kind === 'resumed') {
     // A resumed connection carries the original identity, checked again now (revocation may have happened since).
     const chain = reverifyResumedPeer(config, auth.resumption.peerChain);
-    return new ExpectFinished(awaiting, { kind: 'resumed', binder: auth.binder, chain });
+    const finished = new ExpectFinished(awaiting, { kind: 'resumed', binder: auth.binder, chain });
+    return plan.earlyData?.accepted === true ? new ExpectEndOfEarlyData(awaiting, finished) : finished;
   }
   return auth.requestsCertificate ? new ExpectCertificate(awaiting) : new ExpectFinished(awaiting, ANONYMOUS);
 }
@@ -98,6 +100,28 @@ function reverifyResumedPeer(config: ServerConfig, chain: readonly Buffer[]): Ch
 }
 
 const NO_EXTENSIONS: ReadonlySet<number> = new Set();
+
+/** §4.5: after accepted 0-RTT, EndOfEarlyData ends it; the rest of the client's flight is under its handshake key. */
+class ExpectEndOfEarlyData extends StateBase {
+  readonly name = 'ExpectEndOfEarlyData';
+
+  constructor(
+    private readonly awaiting: AwaitingClient,
+    private readonly next: HandshakeState,
+  ) {
+    super();
+  }
+
+  protected process(message: HandshakeMessage): HandshakeState {
+    requireMessage(message, HandshakeType.end_of_early_data, this.name);
+    const { ctx, suite, transcript, clientHandshakeSecret } = this.awaiting;
+    decodeEndOfEarlyData(message.body);
+    transcript.add(message.raw);
+    ctx.earlyData.end();
+    ctx.setReadKey(suite, clientHandshakeSecret);
+    return this.next;
+  }
+}
 
 /** §4.4.2: the client's Certificate, answering our CertificateRequest. */
 class ExpectCertificate extends StateBase {
@@ -200,7 +224,9 @@ function sendTicket(a: AwaitingClient, tickets: TicketKeys, peer: PeerCertificat
   const nonce = config.provider.randomBytes(8);
   const ageAdd = config.provider.randomBytes(4).readUInt32BE(0);
   const psk = resumptionPsk(config.provider, a.suite.hash, resumptionMasterSecret, nonce);
+  const early = config.earlyData;
   const state = encodeServerSessionState({
+    ...(early === undefined ? {} : { maxEarlyData: early.maxSize, instanceId: early.instanceId }),
     suite: a.suite.id,
     psk,
     createdAt: now,
@@ -212,6 +238,8 @@ function sendTicket(a: AwaitingClient, tickets: TicketKeys, peer: PeerCertificat
     peerChain: peer?.chain.slice(0, -1).map((c) => asBuffer(c.raw)) ?? [],
   });
   const ticket = tickets.seal(state);
-  const body = encodeNewSessionTicket({ lifetimeSeconds: lifetime, ageAdd, nonce, ticket, extensions: [] });
+  // §4.6.1: early_data with max_early_data_size says the ticket may carry 0-RTT.
+  const extensions = early === undefined ? [] : [{ type: ExtensionType.early_data, data: encodeMaxEarlyDataSize(early.maxSize) }];
+  const body = encodeNewSessionTicket({ lifetimeSeconds: lifetime, ageAdd, nonce, ticket, extensions });
   a.ctx.sendHandshake(HandshakeType.new_session_ticket, body);
 }

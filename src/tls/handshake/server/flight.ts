@@ -25,6 +25,9 @@ import type { SuiteInfo } from '../../crypto/suites.js';
 import { EarlySecret, finishedVerifyData, type HandshakeSecret, type MasterSecret } from '../../keyschedule/stages.js';
 import { Transcript } from '../../keyschedule/transcript.js';
 import type { HandshakeContext } from '../state.js';
+import type { EarlyDataOutcome } from '../../early-data-channel.js';
+import { EMPTY_EARLY_DATA } from '../../codec/early-data.js';
+import { decideEarlyData } from './early-data.js';
 import { verifyPskBinder, type BinderVerified } from '../peer.js';
 import { chooseAlpn, chooseSigner, findResumption, isOcspRequested, type Resumption, type Signer } from './choose.js';
 import type { ClientOffer } from './client-offer.js';
@@ -52,6 +55,8 @@ export interface FlightPlan {
   readonly auth: ServerAuth;
   /** After a HelloRetryRequest: message_hash(ClientHello1) and the HRR (§4.4.1); undefined otherwise. */
   readonly transcriptAfterRetry: Transcript | undefined;
+  /** What we do with the 0-RTT the client offered (§4.2.10); undefined when it offered none. */
+  readonly earlyData: EarlyDataOutcome | undefined;
 }
 
 /** The handshake traffic secrets, from ServerHello to our Finished. */
@@ -87,7 +92,8 @@ export function planFlight(
     resumption !== undefined
       ? { kind: 'resumed', resumption, binder: checkBinder(ctx.provider, early, transcriptAfterRetry, offer, resumption) }
       : fullHandshakeAuth(config, offer);
-  return { ctx, config, offer, suite, share, alpn, early, auth, transcriptAfterRetry };
+  const earlyData = decideEarlyData(config, offer, suite, alpn, auth.kind === 'resumed' ? auth : undefined);
+  return { ctx, config, offer, suite, share, alpn, early, auth, transcriptAfterRetry, earlyData };
 }
 
 /** §4.2.11.2: the binder covers the ClientHello up to the binders list, after any HRR transcript. */
@@ -118,6 +124,8 @@ function fullHandshakeAuth(config: ServerConfig, offer: ClientOffer): ServerAuth
 export function sendServerFlight(plan: FlightPlan): FlightSent {
   const transcript = plan.transcriptAfterRetry ?? new Transcript(plan.ctx.provider, plan.suite.hash);
   transcript.add(plan.offer.raw);
+  // §7.1: client_early_traffic_secret over the ClientHello, when we read its 0-RTT.
+  const clientEarlySecret = plan.earlyData?.accepted === true ? plan.early.clientEarlyTrafficSecret(transcript.current()) : undefined;
   const sharedSecret = sendServerHello(plan, transcript);
   const keys = installHandshakeKeys(plan, transcript, plan.early.toHandshakeSecret(sharedSecret));
   // RFC 8449 §4: the client's limit binds every protected record we send it, from the first one under the handshake key.
@@ -129,7 +137,14 @@ export function sendServerFlight(plan: FlightPlan): FlightSent {
     sendCertificate(plan, transcript, auth.stapler);
     sendCertificateVerify(plan, transcript, auth.signer);
   }
-  return sendFinished(plan, keys);
+  const sent = sendFinished(plan, keys);
+  if (clientEarlySecret !== undefined && plan.config.earlyData !== undefined) {
+    // §4.2.10: the client's 0-RTT is read under its early key until EndOfEarlyData, within the size we advertised.
+    plan.ctx.logSecret('CLIENT_EARLY_TRAFFIC_SECRET', plan.offer.hello.random, clientEarlySecret);
+    plan.ctx.setReadKey(plan.suite, clientEarlySecret);
+    plan.ctx.earlyData.accept(plan.config.earlyData.maxSize);
+  }
+  return sent;
 }
 
 /** §4.1.3: our key share, the suite and, when resuming, the PSK we took; returns the (EC)DHE shared secret. */
@@ -143,7 +158,12 @@ function sendServerHello(plan: FlightPlan, transcript: Transcript): Buffer {
     { type: ExtensionType.key_share, data: encodeServerKeyShare({ group: share.group, keyExchange: exchange.publicKey }) },
     { type: ExtensionType.supported_versions, data: encodeU16(ProtocolVersion.TLS13) },
   ];
-  if (auth.kind === 'resumed') extensions.push({ type: ExtensionType.pre_shared_key, data: encodeU16(auth.binder.index) });
+  if (auth.kind === 'resumed') {
+    // A ticket that allows 0-RTT is answered in NSS's order, pre_shared_key first (RFC 8448 §4); others as before.
+    const psk = { type: ExtensionType.pre_shared_key, data: encodeU16(auth.binder.index) };
+    if ((auth.resumption.ticket.maxEarlyData ?? 0) > 0) extensions.unshift(psk);
+    else extensions.push(psk);
+  }
   const serverHello = encodeServerHello({
     random: ctx.provider.randomBytes(32),
     legacySessionIdEcho: offer.hello.legacySessionId,
@@ -166,8 +186,8 @@ function installHandshakeKeys(plan: FlightPlan, transcript: Transcript, handshak
   ctx.logSecret('SERVER_HANDSHAKE_TRAFFIC_SECRET', offer.hello.random, serverHandshakeSecret);
   ctx.setWriteKey(suite, serverHandshakeSecret);
   ctx.setReadKey(suite, clientHandshakeSecret);
-  // §4.2.10: we never accept 0-RTT; skip what fails to open under the handshake key.
-  if (offer.hasEarlyData) ctx.skipEarlyData('protected');
+  // §4.2.10: 0-RTT we refused is skipped: what fails to open under the handshake key.
+  if (offer.hasEarlyData && plan.earlyData?.accepted !== true) ctx.earlyData.skip('protected');
   return { transcript, handshakeSecret, clientHandshakeSecret, serverHandshakeSecret };
 }
 
@@ -187,6 +207,8 @@ function sendEncryptedExtensions(plan: FlightPlan, transcript: Transcript): void
   }
   // RFC 6066 §3: an empty server_name acknowledges that we used the name.
   if (plan.offer.servername !== undefined) ee.push({ type: ExtensionType.server_name, data: Buffer.alloc(0) });
+  // §4.2.10: an empty early_data says we accepted the client's 0-RTT.
+  if (plan.earlyData?.accepted === true) ee.push({ type: ExtensionType.early_data, data: EMPTY_EARLY_DATA });
   transcript.add(plan.ctx.sendHandshake(HandshakeType.encrypted_extensions, encodeEncryptedExtensions(ee)));
 }
 

@@ -29,7 +29,10 @@ function negotiate(
   transcriptAfterRetry: Transcript | undefined,
 ): HandshakeState {
   const plan = planFlight(ctx, config, offer, suite, share, transcriptAfterRetry);
-  return afterServerFlight(plan, sendServerFlight(plan));
+  const next = afterServerFlight(plan, sendServerFlight(plan));
+  // Reported once the flight is out and the resumed identity re-checked: accepted 0-RTT hands the socket on.
+  if (plan.earlyData !== undefined) ctx.earlyData.note(plan.earlyData);
+  return next;
 }
 
 /** The server starts here: the first ClientHello. */
@@ -73,8 +76,11 @@ export class ExpectClientHello extends StateBase {
     transcript.add(this.ctx.sendHandshake(HandshakeType.server_hello, hrr));
     // §D.4: the compatibility CCS follows our first handshake message.
     if (offer.hello.legacySessionId.length > 0) this.ctx.sendChangeCipherSpec();
-    // §4.2.10: 0-RTT records sent before the retry are skipped, undecrypted.
-    if (offer.hasEarlyData) this.ctx.skipEarlyData('plaintext');
+    // §4.2.10: a HelloRetryRequest refuses 0-RTT; records sent before the retry are skipped, undecrypted.
+    if (offer.hasEarlyData) {
+      this.ctx.earlyData.note({ accepted: false, reason: 'hello_retry' });
+      this.ctx.earlyData.skip('plaintext');
+    }
     return new ExpectSecondClientHello(this.ctx, this.config, { first: offer, suite, group, cookie, transcript });
   }
 }
@@ -104,7 +110,7 @@ class ExpectSecondClientHello extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.client_hello, this.name);
     const retry = this.retry;
-    this.ctx.skipEarlyData('none');
+    this.ctx.earlyData.skip('none');
     const offer = readClientOffer(message);
     checkRetryConsistent(retry.first, offer);
     // §4.2.2: the cookie must come back unchanged.

@@ -30,7 +30,8 @@ import { Rfc8448Trace } from '../../../helpers/vectors.js';
  *
  * What is not the RFC's, and why: the NewSessionTicket. Its nonce (we draw
  * 8 random bytes, NSS counts from 0x0000), its ticket (our sealed state, not
- * NSS's) and NSS's early_data extension (we never offer 0-RTT; issue 16) are
+ * NSS's) and NSS's early_data extension (0-RTT is off by default:
+ * maxEarlyData is 0 here) are
  * each implementation's own choice (RFC 8446 §4.6.1). Its record is checked
  * for structure under the RFC's server application key, and it is one record
  * at sequence 0, so our application data after it is the RFC's byte for byte.
@@ -198,9 +199,9 @@ describe('RFC 8448 §3 replayed through our server (simple 1-RTT)', () => {
  * RFC 8448 §4's ClientHello offers NSS's ticket from §3 with early data. Our
  * server can only resume tickets it sealed itself (RFC 8446 §4.6.1 leaves
  * the format to the server), so it passes the identity over and runs a full
- * handshake; and it never accepts 0-RTT (issue 16), so the client's early
- * record is skipped undecrypted (§4.2.10). The §4 server flight itself is
- * not in our vectors (test/vectors/README.md).
+ * handshake, refusing the 0-RTT, so the client's early record is skipped
+ * undecrypted (§4.2.10). rfc8448-0rtt-server.test.ts replays the §4 server
+ * that accepts it.
  */
 describe('RFC 8448 §4 ClientHello through our server (ticket not ours, 0-RTT refused)', () => {
   const s4 = Rfc8448Trace.load('rfc8448-resumed-0rtt.txt');
