@@ -61,6 +61,7 @@ export class KeysmithMetrics {
   private readonly issued: Counter<'profile'>;
   private readonly handshakes: Counter<'result'>;
   private readonly refusedConnections: Counter;
+  private readonly negotiated: Counter<'version' | 'cipher'>;
   private readonly earlyData: Counter<'result' | 'reason'>;
   private readonly earlyDataReplays: Counter;
   private readonly ocspAnswers: Counter<'status'>;
@@ -94,6 +95,12 @@ export class KeysmithMetrics {
       name: 'keysmith_tls_handshakes_total',
       help: 'TLS handshakes on the listener, by result (ok, resumed, failed).',
       labelNames: ['result'],
+      registers,
+    });
+    this.negotiated = new Counter({
+      name: 'keysmith_tls_negotiated_total',
+      help: 'Completed TLS handshakes on the listener, by protocol version and cipher suite: who still needs TLS 1.2 before KEYSMITH_TLS_MIN_VERSION=1.3.',
+      labelNames: ['version', 'cipher'],
       registers,
     });
     this.earlyData = new Counter({
@@ -155,6 +162,11 @@ export class KeysmithMetrics {
 
   countHandshake(result: HandshakeResult): void {
     this.handshakes.inc({ result });
+  }
+
+  /** `cipher` is the IANA suite name (TLS_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...): nine values at most. */
+  countNegotiated(version: 'TLSv1.2' | 'TLSv1.3', cipher: string): void {
+    this.negotiated.inc({ version, cipher });
   }
 
   /**

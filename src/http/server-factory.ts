@@ -72,7 +72,7 @@ export interface HttpsServerOptions {
   readonly app: FastifyInstance;
   /** Policy on a verified client chain (ledger revocation); runs after `tls.verifyPeer` when both are given. */
   readonly verifyPeer?: VerifyPeer;
-  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake' | 'countRefusedConnection' | 'countEarlyData'>;
+  readonly metrics?: Pick<KeysmithMetrics, 'countHandshake' | 'countNegotiated' | 'countRefusedConnection' | 'countEarlyData'>;
   /** Default: node:http's own values as buildApp set them, checked every TIMEOUT_CHECK_INTERVAL_MS. */
   readonly timeouts?: HttpTimeouts;
 }
@@ -162,7 +162,7 @@ function createTlsListener(options: HttpsServerOptions, http: HttpServer, state:
       splitInbound: endOfFirstHead,
     },
     (socket) => {
-      metrics?.countHandshake(socket.isResumed ? 'resumed' : 'ok');
+      countCompletedHandshake(socket, metrics);
       // A handshake that finishes after close() began gets no HTTP service.
       if (state.isClosing) {
         socket.destroy();
@@ -256,4 +256,20 @@ async function closeGracefully(
   await appClosed;
   // Connections still in their handshake end by the engine's handshake timeout; do not wait past the grace period.
   await Promise.race([tlsClosed, delay(Math.max(0, deadline - performance.now()))]);
+}
+
+/**
+ * Counts a handshake once it has completed. A socket that accepted 0-RTT is
+ * handed on before its handshake ends (the client's Finished is still to
+ * come), so it is counted at 'secure': one whose Finished then fails is
+ * counted once, as failed, by 'tlsClientError'.
+ */
+function countCompletedHandshake(socket: TlsSocket, metrics: HttpsServerOptions['metrics']): void {
+  if (metrics === undefined) return;
+  const count = (): void => {
+    metrics.countHandshake(socket.isResumed ? 'resumed' : 'ok');
+    if (socket.protocol !== null && socket.cipher !== undefined) metrics.countNegotiated(socket.protocol, socket.cipher.standardName);
+  };
+  if (socket.isSecure) count();
+  else socket.once('secure', count);
 }

@@ -124,5 +124,22 @@ describe('createHttpsServer', () => {
     const text = await metrics.render();
     assert.match(text, /keysmith_tls_handshakes_total\{result="ok"\} 1/);
     assert.match(text, /keysmith_tls_handshakes_total\{result="resumed"\} 1/);
+    assert.match(text, /^keysmith_tls_negotiated_total\{version="TLSv1\.3",cipher="TLS_AES_128_GCM_SHA256"\} 2$/m);
+  });
+
+  it('counts completed handshakes by version and suite, TLS 1.2 included', async () => {
+    const { app } = slowApp();
+    const metrics = new KeysmithMetrics();
+    const port = await start(app, metrics);
+    const options = { host: '127.0.0.1', port, servername: 'localhost', ca: fixture('ca.pem'), ALPNProtocols: ['http/1.1'] };
+    const accepted = withTimeout(once(server!.tls, 'secureConnection'), 5_000, 'the server side of the handshake');
+    const client = connect({ ...options, maxVersion: 'TLSv1.2', cipherSuites: ['TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256'] });
+    await withTimeout(once(client, 'secure'), 5_000, 'the TLS 1.2 handshake');
+    await accepted;
+    client.destroy();
+    const text = await metrics.render();
+    assert.match(text, /^keysmith_tls_negotiated_total\{version="TLSv1\.2",cipher="TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"\} 1$/m);
+    assert.match(text, /^keysmith_tls_handshakes_total\{result="ok"\} 1$/m);
+    assert.doesNotMatch(text, /version="TLSv1\.3"/);
   });
 });
