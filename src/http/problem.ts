@@ -103,18 +103,20 @@ export function problemResponses(...statuses: readonly number[]): Record<number,
   return Object.fromEntries(
     statuses.map((status) => [
       status,
-      { description: STATUS_DESCRIPTIONS[status] ?? 'Problem', content: { 'application/problem+json': { schema: ProblemSchema } } },
+      { description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem', content: { 'application/problem+json': { schema: ProblemSchema } } },
     ]),
   );
 }
 
-const STATUS_DESCRIPTIONS: Readonly<Record<number, string>> = {
+/** What each problem status means, as the OpenAPI document describes it. */
+export const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'Malformed request',
   401: 'No client certificate was presented',
   403: 'The client certificate does not grant access, or is revoked or unknown',
   404: 'Not found',
   409: 'Conflict with the current state',
   413: 'The request body is too large',
+  425: 'Sent in TLS 1.3 early data (0-RTT), which can be replayed: send it again after the handshake (RFC 8470)',
   429: 'Too many requests; Retry-After says when to try again',
   500: 'Internal error',
   503: 'Not available right now (the ledger database cannot be reached, or the service is at capacity); try again later, after Retry-After when given',

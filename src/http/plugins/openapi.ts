@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AccessPolicy } from './access.js';
-import { problemResponses } from '../problem.js';
+import { PROBLEM_DESCRIPTIONS, problemResponses } from '../problem.js';
+import { isEarlySafe } from '../early-data.js';
 import { packageVersion } from '../openapi-version.js';
 
 declare module 'fastify' {
@@ -30,7 +31,7 @@ const SERVERS = [
   {
     url: 'https://{host}:{port}',
     description:
-      'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
+      'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3, and TLS 1.2 (ECDHE with AEAD) unless KEYSMITH_TLS_MIN_VERSION is 1.3.',
     // No per-variable descriptions: @apidevtools/swagger-parser 12's 3.1 schema refuses them (OpenAPI 3.1 allows them).
     variables: { host: { default: 'localhost' }, port: { default: '8443' } },
   },
@@ -78,6 +79,7 @@ function annotate(generated: object, routes: readonly RouteAccess[]): Record<str
     if (!isRecord(item) || !isRecord(operation)) continue;
     const withPolicy = {
       ...operation,
+      responses: withTooEarly(operation['responses'], route),
       'x-keysmith-access': route.access,
       // OpenAPI 3.1 §4.8.10: an empty list is "no security needed" (any TLS client); the others require the client certificate.
       security: route.access === 'any' ? [] : [{ mutualTLS: [] }],
@@ -86,6 +88,17 @@ function annotate(generated: object, routes: readonly RouteAccess[]): Record<str
   }
   document['paths'] = annotated;
   return pruneUnreferencedSchemas(document);
+}
+
+/** RFC 8470 §5.2: an operation not served from TLS early data documents its 425 (http/early-data.ts decides which). */
+function withTooEarly(responses: unknown, route: RouteAccess): unknown {
+  if (!isRecord(responses) || isEarlySafe(route.method.toUpperCase(), route.path)) return responses;
+  // Added after the zod transform, so it names the Problem component the other problem responses were given.
+  const tooEarly = {
+    description: PROBLEM_DESCRIPTIONS[425],
+    content: { 'application/problem+json': { schema: { $ref: `${SCHEMA_REF}Problem` } } },
+  };
+  return { ...responses, 425: tooEarly };
 }
 
 /**
@@ -164,10 +177,12 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         // The version of the keysmith serving it: the API changes with the package.
         version: packageVersion(),
         description:
-          'Internal PKI: short-lived workload identities over mutual TLS 1.3. Problem responses are RFC 9457 ' +
+          'Internal PKI: short-lived workload identities over mutual TLS. Problem responses are RFC 9457 ' +
           'application/problem+json documents with types under https://keysmith.dev/problems/. Each operation ' +
           'states its access policy in x-keysmith-access: any (any TLS client), workload (a SPIFFE identity of the ' +
-          'trust domain) or admin (an identity under /admin/).',
+          'trust domain) or admin (an identity under /admin/). A request sent in TLS 1.3 early data (0-RTT) carries ' +
+          'Early-Data: 1; only GET/HEAD on the public read routes are served from it, every other operation answers ' +
+          '425 Too Early (RFC 8470) and is sent again after the handshake.',
       },
       servers: SERVERS,
       tags: [

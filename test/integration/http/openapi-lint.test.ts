@@ -78,7 +78,7 @@ describe('OpenAPI document: redocly lint and swagger-parser', () => {
       {
         url: 'https://{host}:{port}',
         description:
-          'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3 only.',
+          'A keysmith node or its load balancer (KEYSMITH_PUBLIC_URL): host, a name the listener certificate carries; port, the listen port. TLS 1.3, and TLS 1.2 (ECDHE with AEAD) unless KEYSMITH_TLS_MIN_VERSION is 1.3.',
         variables: { host: { default: 'localhost' }, port: { default: '8443' } },
       },
     ]);

@@ -75,4 +75,34 @@ describe('OpenAPI document (STYLE §5: golden)', () => {
       );
     }
   });
+
+  it('documents 425 Too Early on every operation that is not served from TLS early data (RFC 8470 §5.2)', async () => {
+    const paths = asRecord(asRecord(JSON.parse(await generateOpenApi()))['paths']);
+    const withTooEarly = Object.entries(paths)
+      .flatMap(([path, item]) =>
+        Object.entries(asRecord(item)).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, op: asRecord(op) })),
+      )
+      .filter(({ op }) => asRecord(op['responses'])['425'] !== undefined)
+      .map(({ route }) => route);
+    // The public reads (GET /healthz, /v1/bundle, /ca.crt, /crl..., /ocsp/...) are the only ones without it.
+    assert.deepEqual(withTooEarly.sort(), [
+      'DELETE /v1/entries/{id}',
+      'GET /metrics',
+      'GET /openapi.json',
+      'GET /v1/alerts',
+      'GET /v1/certificates',
+      'GET /v1/certificates/{serial}',
+      'GET /v1/entries',
+      'GET /v1/entries/{id}',
+      'PATCH /v1/entries/{id}',
+      'POST /ocsp',
+      'POST /v1/alerts/run',
+      'POST /v1/attest/join-token',
+      'POST /v1/certificates/{serial}/revoke',
+      'POST /v1/entries',
+      'POST /v1/svid/jwt',
+      'POST /v1/svid/x509',
+      'POST /v1/svid/x509:batch',
+    ]);
+  });
 });
