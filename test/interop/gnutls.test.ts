@@ -2,7 +2,7 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CipherSuiteName, GroupName, TlsServerOptions } from '../../src/tls/index.js';
 import { startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
-import { CLIENT_SPIFFE_ID, fixture, fixturePath, Scope, skipUnlessTool, startEchoServer, type EchoServer } from './harness.js';
+import { CLIENT_SPIFFE_ID, fixture, fixturePath, Scope, skipUnlessTool, type EchoServer, serveEcho } from './harness.js';
 
 /**
  * Our server against GnuTLS's `gnutls-cli` (a second, independent TLS 1.3
@@ -17,17 +17,7 @@ describe('our server with gnutls-cli', skipUnlessTool('gnutls-cli'), () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function serve(options: Partial<TlsServerOptions> = {}): Promise<EchoServer> {
-    const server = await startEchoServer({
-      key: fixture('server.key'),
-      cert: fixture('server-chain.pem'),
-      ca: fixture('ca.pem'),
-      clientAuth: 'require',
-      ...options,
-    });
-    scope.defer(() => server.close());
-    return server;
-  }
+  const serve = (options: Partial<TlsServerOptions> = {}): Promise<EchoServer> => serveEcho(scope, options);
 
   function gnutlsCli(port: number, ...extra: string[]): ThirdPartyProcess {
     const args = [

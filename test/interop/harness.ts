@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -183,6 +184,29 @@ export async function startEchoServer(options: TlsServerOptions): Promise<EchoSe
 }
 
 /** The alert a TlsAlertError carries, or a description of what else was thrown (for assert messages). */
+/**
+ * The echo server most interop tests run: our ECDSA identity, the test CA,
+ * client certificates required; `options` override; closed with `scope`.
+ */
+export async function serveEcho(scope: Scope, options: Partial<TlsServerOptions> = {}): Promise<EchoServer> {
+  const server = await startEchoServer({
+    key: fixture('server.key'),
+    cert: fixture('server-chain.pem'),
+    ca: fixture('ca.pem'),
+    clientAuth: 'require',
+    ...options,
+  });
+  scope.defer(() => server.close());
+  return server;
+}
+
+/** Ends a third-party client's input (it sends close_notify and exits) and expects a clean exit. */
+export async function finishClient(client: ThirdPartyProcess): Promise<void> {
+  client.endInput();
+  const result = await client.waitForExit();
+  assert.equal(result.code, 0, client.describeOutput());
+}
+
 export function alertOf(err: unknown): string {
   if (err instanceof TlsAlertError) return err.alert;
   return `not a TlsAlertError: ${String(err)}`;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import { connect, TlsAlertError, type TlsConnectOptions, type TlsServerOptions, type TlsSocket } from '../../src/tls/index.js';
 import { nextEvent, portOf, withTimeout } from '../helpers/processes.js';
-import { alertOf, CLIENT_SPIFFE_ID, fixture, readUntil, Scope, startEchoServer, type EchoServer } from './harness.js';
+import { alertOf, CLIENT_SPIFFE_ID, fixture, readUntil, Scope, type EchoServer, serveEcho } from './harness.js';
 
 /**
  * Interop with node:tls (OpenSSL inside Node) both ways: node's client
@@ -14,17 +14,7 @@ describe('node:tls client with our server', () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function serve(options: Partial<TlsServerOptions> = {}): Promise<EchoServer> {
-    const server = await startEchoServer({
-      key: fixture('server.key'),
-      cert: fixture('server-chain.pem'),
-      ca: fixture('ca.pem'),
-      clientAuth: 'require',
-      ...options,
-    });
-    scope.defer(() => server.close());
-    return server;
-  }
+  const serve = (options: Partial<TlsServerOptions> = {}): Promise<EchoServer> => serveEcho(scope, options);
 
   function nodeConnect(port: number, options: tls.ConnectionOptions = {}): tls.TLSSocket {
     return scope.socket(

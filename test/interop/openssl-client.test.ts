@@ -20,9 +20,10 @@ import {
   Scope,
   serverHelloExtensions,
   skipUnlessTool,
-  startEchoServer,
   withMaxEarlyData,
   type EchoServer,
+  serveEcho,
+  finishClient,
 } from './harness.js';
 
 /**
@@ -41,28 +42,13 @@ describe('our server with openssl s_client', skipUnlessTool('openssl'), () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function serve(options: Partial<TlsServerOptions> = {}): Promise<EchoServer> {
-    const server = await startEchoServer({
-      key: fixture('server.key'),
-      cert: fixture('server-chain.pem'),
-      ca: fixture('ca.pem'),
-      clientAuth: 'require',
-      ...options,
-    });
-    scope.defer(() => server.close());
-    return server;
-  }
+  const serve = (options: Partial<TlsServerOptions> = {}): Promise<EchoServer> => serveEcho(scope, options);
 
   function sClient(port: number, ...extra: string[]): ThirdPartyProcess {
     return scope.process(startProcess('openssl', sClientArgs(port, ...extra)));
   }
 
-  /** Ends s_client's input (it sends close_notify and exits) and expects a clean exit. */
-  async function finish(client: ThirdPartyProcess): Promise<void> {
-    client.endInput();
-    const result = await client.waitForExit();
-    assert.equal(result.code, 0, client.describeOutput());
-  }
+  const finish = finishClient;
 
   /**
    * A handshake that our server fails: s_client stays connected (stdin open)

@@ -20,8 +20,9 @@ import {
   sClientArgs,
   Scope,
   skipUnlessTool,
-  startEchoServer,
   type EchoServer,
+  serveEcho,
+  finishClient,
 } from './harness.js';
 import { signGoodResponse } from './ocsp-staple.js';
 
@@ -51,27 +52,13 @@ describe('OCSP stapling with openssl', skipUnlessTool('openssl'), () => {
   afterEach(() => scope.close());
 
   describe('our server with s_client -status', () => {
-    async function serve(options: Partial<TlsServerOptions>): Promise<EchoServer> {
-      const server = await startEchoServer({
-        key: fixture('server.key'),
-        cert: fixture('server-chain.pem'),
-        ca: fixture('ca.pem'),
-        clientAuth: 'require',
-        ...options,
-      });
-      scope.defer(() => server.close());
-      return server;
-    }
+    const serve = (options: Partial<TlsServerOptions> = {}): Promise<EchoServer> => serveEcho(scope, options);
 
     function sClient(port: number, ...extra: string[]): ThirdPartyProcess {
       return scope.process(startProcess('openssl', sClientArgs(port, ...clientCertArgs(), ...extra)));
     }
 
-    async function finish(client: ThirdPartyProcess): Promise<void> {
-      client.endInput();
-      const result = await client.waitForExit();
-      assert.equal(result.code, 0, client.describeOutput());
-    }
+    const finish = finishClient;
 
     /** The CertificateStatus in the leaf's entry of the Certificate s_client received (its -msg trace), if any. */
     function receivedStaple(client: ThirdPartyProcess): Buffer | undefined {

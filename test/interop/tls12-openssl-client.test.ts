@@ -15,8 +15,9 @@ import {
   sClientArgs,
   Scope,
   skipUnlessTool,
-  startEchoServer,
   type EchoServer,
+  serveEcho,
+  finishClient,
 } from './harness.js';
 
 /**
@@ -43,27 +44,13 @@ describe('our server with openssl s_client -tls1_2', skipUnlessTool('openssl'), 
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function serve(options: Partial<TlsServerOptions> = {}): Promise<EchoServer> {
-    const server = await startEchoServer({
-      key: fixture('server.key'),
-      cert: fixture('server-chain.pem'),
-      ca: fixture('ca.pem'),
-      clientAuth: 'require',
-      ...options,
-    });
-    scope.defer(() => server.close());
-    return server;
-  }
+  const serve = (options: Partial<TlsServerOptions> = {}): Promise<EchoServer> => serveEcho(scope, options);
 
   function sClient(port: number, ...extra: string[]): ThirdPartyProcess {
     return scope.process(startProcess('openssl', sClientArgs(port, '-tls1_2', ...extra)));
   }
 
-  async function finish(client: ThirdPartyProcess): Promise<void> {
-    client.endInput();
-    const result = await client.waitForExit();
-    assert.equal(result.code, 0, client.describeOutput());
-  }
+  const finish = finishClient;
 
   for (const { openssl, key } of SUITES) {
     it(`completes a mutual-TLS 1.2 handshake with ${openssl} (${key} key) and echoes data`, async () => {

@@ -3,7 +3,7 @@ import { HandshakeType } from '../../codec/enums.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { decodeCertificate12 } from '../../codec/messages/tls12/certificate.js';
 import { decodeCertificateRequest12 } from '../../codec/messages/tls12/certificate-request.js';
-import { decodeCertificateStatus12 } from '../../codec/messages/tls12/certificate-status.js';
+import { decodeCertificateStatus } from '../../codec/status-request.js';
 import { decodeServerHelloDone } from '../../codec/messages/tls12/empty-and-finished.js';
 import { decodeServerKeyExchange, serverKeyExchangeSignedContent } from '../../codec/messages/tls12/server-key-exchange.js';
 import { isFfdheGroup } from '../../crypto/ffdhe.js';
@@ -64,7 +64,7 @@ class ExpectStatusOrKeyExchange12 extends ClientState12 {
   protected process(message: HandshakeMessage): HandshakeState {
     if (message.type !== HandshakeType.certificate_status || !this.hello.isStatusExpected)
       return new ExpectServerKeyExchange12(this.hello, this.server, undefined).handle(message);
-    const status = decodeCertificateStatus12(message.body);
+    const status = decodeCertificateStatus(message.body);
     this.hello.log.add(message.raw);
     // A copy: the received record stays collectable while the socket keeps the staple.
     return new ExpectServerKeyExchange12(this.hello, this.server, Buffer.from(status.ocspResponse));

@@ -4,7 +4,7 @@ import { encodeAlpn, type RawExtension } from '../../codec/extensions.js';
 import { encodeServerHello } from '../../codec/messages/server-hello.js';
 import { encodeCertificate12 } from '../../codec/messages/tls12/certificate.js';
 import { encodeCertificateRequest12 } from '../../codec/messages/tls12/certificate-request.js';
-import { encodeCertificateStatus12 } from '../../codec/messages/tls12/certificate-status.js';
+import { encodeCertificateStatus } from '../../codec/status-request.js';
 import { encodeServerHelloDone } from '../../codec/messages/tls12/empty-and-finished.js';
 import { encodeEcPointFormats, encodeRenegotiationInfo } from '../../codec/messages/tls12/extensions.js';
 import { encodeServerKeyExchange, serverKeyExchangeSignedContent } from '../../codec/messages/tls12/server-key-exchange.js';
@@ -49,7 +49,8 @@ export function sendCertificate12(n: Negotiated12): void {
 
 /** RFC 6066 §8: CertificateStatus right after Certificate, when ServerHello said status_request. */
 export function sendCertificateStatus12(n: Negotiated12, staple: Uint8Array): void {
-  const body = encodeCertificateStatus12({ ocspResponse: Buffer.from(staple) });
+  // RFC 6066 §8: the same CertificateStatus struct TLS 1.3 puts in the leaf's CertificateEntry, under the same size bound.
+  const body = encodeCertificateStatus({ ocspResponse: staple });
   n.log.add(n.ctx.sendHandshake(HandshakeType.certificate_status, body));
 }
 

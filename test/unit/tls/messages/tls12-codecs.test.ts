@@ -20,10 +20,10 @@ import {
 } from '../../../../src/tls/codec/messages/tls12/certificate-request.js';
 import { decodeCertificate12, encodeCertificate12, type Certificate12 } from '../../../../src/tls/codec/messages/tls12/certificate.js';
 import {
-  decodeCertificateStatus12,
-  encodeCertificateStatus12,
-  type CertificateStatus12,
-} from '../../../../src/tls/codec/messages/tls12/certificate-status.js';
+  decodeCertificateStatus as decodeCertificateStatus12,
+  encodeCertificateStatus as encodeCertificateStatus12,
+  type CertificateStatus as CertificateStatus12,
+} from '../../../../src/tls/codec/status-request.js';
 import {
   decodeNewSessionTicket12,
   encodeNewSessionTicket12,
