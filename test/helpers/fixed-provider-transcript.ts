@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { resolveClientConfig, resolveServerConfig, type ClientConfig, type ServerConfig } from '../../src/tls/config.js';
 import { Connection } from '../../src/tls/connection.js';
 import type { CryptoProvider } from '../../src/tls/crypto/provider.js';
-import { sessionFromTicket, startClientHandshake } from '../../src/tls/handshake/client/index.js';
+import { decodeTls12Session, isTls12Session, sessionFromTicket, startClientHandshake } from '../../src/tls/handshake/client/index.js';
 import { ExpectClientHello } from '../../src/tls/handshake/server/index.js';
 import type { HandshakeResult } from '../../src/tls/handshake/state.js';
-import type { ClientAuthMode, TlsConnectOptions, TlsServerOptions } from '../../src/tls/options.js';
+import type { ClientAuthMode, TlsConnectOptions, TlsServerOptions, TlsVersionName } from '../../src/tls/options.js';
 import { decodeClientSession, encodeClientSession } from '../../src/tls/tickets.js';
-import { clientOptions, serverOptions } from '../fakes/tls-fixtures.js';
+import { clientOptions, fixture, serverOptions } from '../fakes/tls-fixtures.js';
 import { FixedProvider, type ProviderScript } from './fixed-provider.js';
 
 /**
@@ -42,9 +42,24 @@ export interface TranscriptSetup {
   readonly clientAuth?: ClientAuthMode;
   /** Client: present the fixture client certificate when asked. */
   readonly clientCert?: boolean;
-  /** Client: the session (encodeClientSession, hex) offered for resumption. */
+  /** Client: the session offered for resumption (hex of the 'session' event: encodeClientSession, or a TLS 1.2 one, tag 0x12). */
   readonly session?: string;
   readonly alpn?: readonly string[];
+  /** Our side's version range (absent: the engine's default, which for a client is TLS 1.3 alone). */
+  readonly minVersion?: TlsVersionName;
+  readonly maxVersion?: TlsVersionName;
+  /** Server: 'rsa' serves test/fixtures server-rsa.key / server-rsa-chain.pem instead of the P-256 server key. */
+  readonly serverKey?: 'rsa';
+  /** Server: the DER OCSP response (hex) stapled when the client asks (RFC 6066 §8). */
+  readonly ocspStaple?: string;
+}
+
+/** The optional setup fields as engine options; absent fields add nothing, so older transcripts resolve as they were recorded. */
+function versionOptions(setup: TranscriptSetup): { minVersion?: TlsVersionName; maxVersion?: TlsVersionName } {
+  return {
+    ...(setup.minVersion === undefined ? {} : { minVersion: setup.minVersion }),
+    ...(setup.maxVersion === undefined ? {} : { maxVersion: setup.maxVersion }),
+  };
 }
 
 /** The data our side sends once connected; the peer answers (echo, reversed line) or not. */
@@ -68,7 +83,15 @@ export function transcriptServerOptions(setup: TranscriptSetup, now: number, pro
     ticketKeyForPeriod: transcriptTicketKey,
     cryptoProvider: provider,
     ...(setup.alpn === undefined ? {} : { ALPNProtocols: setup.alpn }),
+    ...versionOptions(setup),
+    ...(setup.serverKey === 'rsa' ? { key: fixture('server-rsa.key'), cert: fixture('server-rsa-chain.pem') } : {}),
+    ...(setup.ocspStaple === undefined ? {} : { ocspResponse: ocspStaple(setup.ocspStaple) }),
   });
+}
+
+function ocspStaple(hex: string): () => Uint8Array {
+  const staple = Buffer.from(hex, 'hex');
+  return () => staple;
 }
 
 export function transcriptClientOptions(setup: TranscriptSetup, now: number, provider: CryptoProvider): TlsConnectOptions {
@@ -76,6 +99,7 @@ export function transcriptClientOptions(setup: TranscriptSetup, now: number, pro
     now: () => now,
     cryptoProvider: provider,
     ...(setup.alpn === undefined ? {} : { ALPNProtocols: setup.alpn }),
+    ...versionOptions(setup),
   });
   if (setup.clientCert === true) return base;
   const { key: _key, cert: _cert, ...withoutCertificate } = base;
@@ -110,6 +134,8 @@ export function replayTranscript(t: Transcript): ReplayOutcome {
   const hooks = {
     onHandshakeComplete: (r: HandshakeResult): void => {
       result = r;
+      // A TLS 1.2 ticket arrives inside the handshake (RFC 5077 §3.3): its session is part of the result.
+      if (r.tls12Session !== undefined) sessions.push(r.tls12Session.toString('hex'));
     },
     onData: (d: Buffer): void => {
       received.push(Buffer.from(d));
@@ -141,8 +167,11 @@ export function replayTranscript(t: Transcript): ReplayOutcome {
       clientConfig.maxHandshakeMessageSize,
       () => t.now,
     );
-    const session = t.setup.session === undefined ? undefined : decodeClientSession(Buffer.from(t.setup.session, 'hex'));
-    connection.start((ctx) => startClientHandshake(ctx, clientConfig, session));
+    // As net/client.ts decodeOffered: the first byte tells a TLS 1.2 session (session_ticket) from a TLS 1.3 one (a PSK).
+    const offered = t.setup.session === undefined ? undefined : Buffer.from(t.setup.session, 'hex');
+    const session = offered === undefined || isTls12Session(offered) ? undefined : decodeClientSession(offered);
+    const session12 = offered !== undefined && isTls12Session(offered) ? decodeTls12Session(offered) : undefined;
+    connection.start((ctx) => startClientHandshake(ctx, clientConfig, session, session12));
   }
   void config;
   const take = (): void => {
