@@ -48,7 +48,7 @@ export const MODULES = {
     may: ['shared', 'pkix'],
     packages: [],
     entry: 'index.ts',
-    owns: 'the TLS 1.3 engine: records, key schedule, handshakes, tickets, sockets; peer verification is handed in',
+    owns: 'the TLS 1.3 (and 1.2) engine: records, key schedule, handshakes, tickets, sockets; peer verification is handed in',
   },
   x509: {
     may: ['shared', 'domain', 'pkix'],
