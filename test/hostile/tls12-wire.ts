@@ -1,0 +1,378 @@
+/**
+ * A TLS 1.2 client on raw sockets, built from the engine's own codecs, PRF
+ * and record protection, for the hostile tests and the `tls12` fuzz target:
+ * it reads the server's plaintext flight and computes a real client flight
+ * (Certificate, ClientKeyExchange, CertificateVerify, ChangeCipherSpec,
+ * Finished) as byte pieces a caller may send intact, mutated, reordered or
+ * split. Each wait is bounded; nothing here throws on what the server does.
+ */
+import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import {
+  ContentType,
+  ExtensionType,
+  HandshakeType,
+  NamedGroup,
+  SignatureScheme,
+  Tls12CipherSuite,
+  Tls12ExtensionType,
+  TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+} from '../../src/tls/codec/enums.js';
+import { encodeServerName, encodeU16List, type RawExtension } from '../../src/tls/codec/extensions.js';
+import { frameHandshake } from '../../src/tls/codec/handshake-frame.js';
+import { encodeCertificateVerify } from '../../src/tls/codec/messages/certificate-verify.js';
+import { encodeClientHello, type ClientHello } from '../../src/tls/codec/messages/client-hello.js';
+import { decodeServerHello } from '../../src/tls/codec/messages/server-hello.js';
+import { encodeCertificate12 } from '../../src/tls/codec/messages/tls12/certificate.js';
+import { encodeClientKeyExchange } from '../../src/tls/codec/messages/tls12/client-key-exchange.js';
+import { decodeServerKeyExchange } from '../../src/tls/codec/messages/tls12/server-key-exchange.js';
+import { nodeCryptoProvider } from '../../src/tls/crypto/node-provider.js';
+import { generateKeyExchange } from '../../src/tls/crypto/provider.js';
+import { tls12SuiteInfo, type Tls12SuiteInfo } from '../../src/tls/crypto/suites.js';
+import { extendedMasterSecret, tls12KeyBlock, tls12VerifyData } from '../../src/tls/keyschedule/prf12.js';
+import { Protector12 } from '../../src/tls/record/protector12.js';
+
+export const ALERT = {
+  close_notify: 0,
+  unexpected_message: 10,
+  bad_record_mac: 20,
+  record_overflow: 22,
+  handshake_failure: 40,
+  bad_certificate: 42,
+  illegal_parameter: 47,
+  decode_error: 50,
+  decrypt_error: 51,
+  user_canceled: 90,
+  no_renegotiation: 100,
+} as const;
+
+/** The six suites of issue 16 (RFC 5289, RFC 7905). */
+export const SIX_SUITES: readonly number[] = Object.values(Tls12CipherSuite);
+
+export function record(type: number, payload: Uint8Array, version = 0x0303): Buffer {
+  const out = Buffer.alloc(5 + payload.length);
+  out[0] = type;
+  out.writeUInt16BE(version, 1);
+  out.writeUInt16BE(payload.length, 3);
+  out.set(payload, 5);
+  return out;
+}
+
+/** A handshake message in as many records of at most 2^14 bytes as it needs (RFC 5246 §6.2.1). */
+export function handshakeRecords(message: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < message.length; at += 16_384) parts.push(record(ContentType.handshake, message.subarray(at, at + 16_384)));
+  return Buffer.concat(parts);
+}
+
+export const TLS12_HELLO_EXTENSIONS: readonly RawExtension[] = [
+  { type: ExtensionType.server_name, data: encodeServerName('localhost') },
+  { type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1]) },
+  { type: Tls12ExtensionType.ec_point_formats, data: Buffer.of(1, 0) },
+  {
+    type: ExtensionType.signature_algorithms,
+    data: encodeU16List([
+      SignatureScheme.ecdsa_secp256r1_sha256,
+      SignatureScheme.ecdsa_secp384r1_sha384,
+      SignatureScheme.rsa_pss_rsae_sha256,
+      SignatureScheme.rsa_pkcs1_sha256,
+    ]),
+  },
+  { type: Tls12ExtensionType.extended_master_secret, data: Buffer.alloc(0) },
+  { type: Tls12ExtensionType.renegotiation_info, data: Buffer.of(0) },
+  { type: ExtensionType.application_layer_protocol_negotiation, data: Buffer.from('000908687474702f312e31', 'hex') },
+];
+
+/** A framed TLS 1.2 ClientHello (no supported_versions): EMS, the six suites, x25519/P-256/P-384, ECDSA and RSA schemes. */
+export function clientHello12(edit: (hello: ClientHello) => ClientHello = (h) => h): Buffer {
+  const hello = edit({
+    legacyVersion: 0x0303,
+    random: randomBytes(32),
+    legacySessionId: Buffer.alloc(0),
+    cipherSuites: [...SIX_SUITES, TLS_EMPTY_RENEGOTIATION_INFO_SCSV],
+    legacyCompressionMethods: Buffer.of(0),
+    extensions: TLS12_HELLO_EXTENSIONS,
+  });
+  return frameHandshake(HandshakeType.client_hello, encodeClientHello(hello));
+}
+
+export interface WireRecord {
+  readonly type: number;
+  readonly content: Buffer;
+}
+
+/** One raw TCP connection: writes bytes, reads records (opened once a read key is set). */
+export class Wire {
+  private buffered = Buffer.alloc(0);
+  private readonly waiters = new Set<() => void>();
+  isClosed = false;
+  readProtector: Protector12 | undefined;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      this.isClosed = true;
+      this.wake();
+    });
+  }
+
+  static open(port: number, localAddress?: string): Promise<Wire> {
+    const socket = connect({ host: '127.0.0.1', port, localAddress });
+    const wire = new Wire(socket);
+    return new Promise((resolve) => {
+      socket.once('connect', () => resolve(wire));
+      socket.once('close', () => resolve(wire));
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  write(bytes: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** The next record, or undefined once the server closed or `timeoutMs` passed. */
+  async next(timeoutMs = 5_000): Promise<WireRecord | undefined> {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.buffered.length >= 5) {
+        const end = 5 + this.buffered.readUInt16BE(3);
+        if (this.buffered.length >= end) {
+          const header = this.buffered.subarray(0, 5);
+          const body = this.buffered.subarray(5, end);
+          this.buffered = this.buffered.subarray(end);
+          const type = header[0] ?? 0;
+          if (type === ContentType.change_cipher_spec || this.readProtector === undefined) return { type, content: Buffer.from(body) };
+          try {
+            return this.readProtector.open(Buffer.from(header), Buffer.from(body));
+          } catch {
+            return { type: -1, content: Buffer.alloc(0) };
+          }
+        }
+      }
+      const left = until - performance.now();
+      if (this.isClosed || left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.add(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Reads until an alert record (returned as [level, description]) or the end; `undefined` when none came. */
+  async alert(timeoutMs = 5_000): Promise<[number, number] | undefined> {
+    const until = performance.now() + timeoutMs;
+    for (let r = await this.next(timeoutMs); r !== undefined; r = await this.next(Math.max(1, until - performance.now()))) {
+      if (r.type === ContentType.alert && r.content.length === 2) return [r.content[0] ?? 0, r.content[1] ?? 0];
+    }
+    return undefined;
+  }
+
+  /** True once the server has closed the connection (within `timeoutMs`). */
+  async closed(timeoutMs = 5_000): Promise<boolean> {
+    const until = performance.now() + timeoutMs;
+    while (!this.isClosed && performance.now() < until) await this.next(Math.max(1, until - performance.now()));
+    return this.isClosed;
+  }
+}
+
+/** What the server sent in answer to a TLS 1.2 ClientHello, up to ServerHelloDone. */
+export interface ServerFlight {
+  readonly suite: Tls12SuiteInfo;
+  readonly clientRandom: Buffer;
+  readonly serverRandom: Buffer;
+  readonly group: number;
+  readonly serverPoint: Buffer;
+  readonly hasCertificateRequest: boolean;
+  /** The framed handshake messages so far, ClientHello first. */
+  readonly transcript: Buffer[];
+}
+
+/** Sends `hello` (framed) and reads the server's flight; undefined when the server refused or went quiet. */
+export async function readServerFlight(wire: Wire, hello: Buffer, timeoutMs = 5_000): Promise<ServerFlight | undefined> {
+  wire.write(handshakeRecords(hello));
+  const transcript = [hello];
+  let pending = Buffer.alloc(0);
+  let suite: Tls12SuiteInfo | undefined;
+  let serverRandom: Buffer = Buffer.alloc(0);
+  let group = 0;
+  let serverPoint: Buffer = Buffer.alloc(0);
+  let hasCertificateRequest = false;
+  for (let r = await wire.next(timeoutMs); r !== undefined; r = await wire.next(timeoutMs)) {
+    if (r.type !== ContentType.handshake) return undefined;
+    pending = Buffer.concat([pending, r.content]);
+    while (pending.length >= 4) {
+      const length = pending.readUIntBE(1, 3);
+      if (pending.length < 4 + length) break;
+      const raw = pending.subarray(0, 4 + length);
+      const body = raw.subarray(4);
+      pending = pending.subarray(4 + length);
+      transcript.push(Buffer.from(raw));
+      switch (raw[0]) {
+        case HandshakeType.server_hello: {
+          const sh = decodeServerHello(Buffer.from(body));
+          suite = tls12SuiteInfo(sh.cipherSuite);
+          serverRandom = sh.random;
+          break;
+        }
+        case HandshakeType.server_key_exchange: {
+          const ske = decodeServerKeyExchange(Buffer.from(body));
+          group = ske.params.namedCurve;
+          serverPoint = ske.params.publicKey;
+          break;
+        }
+        case HandshakeType.certificate_request:
+          hasCertificateRequest = true;
+          break;
+        case HandshakeType.server_hello_done:
+          if (suite === undefined) return undefined;
+          return { suite, clientRandom: hello.subarray(6, 38), serverRandom, group, serverPoint, hasCertificateRequest, transcript };
+        default:
+          break;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A client certificate chain and its key, for mutual TLS. */
+export interface ClientCredentials {
+  readonly chain: readonly Buffer[];
+  readonly key: KeyObject;
+  readonly scheme: number;
+}
+
+/** The admin client of a `keysmith serve` data directory (an ECDSA P-256 or RSA key). */
+export async function loadCredentials(certPath: string, keyPath: string): Promise<ClientCredentials> {
+  const pem = await readFile(certPath, 'utf8');
+  const chain = (pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p).raw);
+  const key = createPrivateKey(await readFile(keyPath, 'utf8'));
+  const scheme =
+    key.asymmetricKeyType === 'rsa'
+      ? SignatureScheme.rsa_pss_rsae_sha256
+      : key.asymmetricKeyDetails?.namedCurve === 'secp384r1'
+        ? SignatureScheme.ecdsa_secp384r1_sha384
+        : SignatureScheme.ecdsa_secp256r1_sha256;
+  return { chain, key, scheme };
+}
+
+/** The client's second flight, each piece on its own, plus the keys it sets. */
+export interface ClientFlight {
+  /** Framed handshake messages (Certificate only when the server asked). */
+  readonly certificate: Buffer | undefined;
+  readonly clientKeyExchange: Buffer;
+  readonly certificateVerify: Buffer | undefined;
+  /** The framed Finished plaintext (sealed by `seal`). */
+  readonly finished: Buffer;
+  readonly seal: Protector12;
+  readonly open: Protector12;
+}
+
+export interface FlightChoices {
+  /** Replace our ECDHE point with this one (the key schedule then runs on garbage: the server must refuse first). */
+  readonly point?: Buffer;
+  /** Sign CertificateVerify with this scheme code point instead of the key's. */
+  readonly verifyScheme?: number;
+  /** XOR this into the first byte of verify_data. */
+  readonly finishedFlip?: number;
+}
+
+/** Computes a real client flight against `flight` with `credentials` (sent when asked for). */
+export function clientFlight(flight: ServerFlight, credentials: ClientCredentials | undefined, choices: FlightChoices = {}): ClientFlight {
+  const crypto = nodeCryptoProvider;
+  const { suite } = flight;
+  const exchange = generateKeyExchange(flight.group, (n) => randomBytes(n));
+  const transcript = [...flight.transcript];
+  const sendsCertificate = flight.hasCertificateRequest && credentials !== undefined;
+  const certificate = flight.hasCertificateRequest
+    ? frameHandshake(HandshakeType.certificate, encodeCertificate12({ chain: credentials?.chain ?? [] }))
+    : undefined;
+  if (certificate !== undefined) transcript.push(certificate);
+  const clientKeyExchange = frameHandshake(
+    HandshakeType.client_key_exchange,
+    encodeClientKeyExchange({ publicKey: choices.point ?? exchange.publicKey }),
+  );
+  transcript.push(clientKeyExchange);
+  let preMaster: Buffer;
+  try {
+    preMaster = exchange.computeSharedSecret(flight.serverPoint);
+  } catch {
+    preMaster = Buffer.alloc(32);
+  }
+  const sessionHash = createHash(suite.hash).update(Buffer.concat(transcript)).digest();
+  const masterSecret = extendedMasterSecret(crypto, suite.hash, preMaster, sessionHash);
+  let certificateVerify: Buffer | undefined;
+  if (sendsCertificate) {
+    const signature = crypto.sign(credentials.scheme, credentials.key, Buffer.concat(transcript));
+    certificateVerify = frameHandshake(
+      HandshakeType.certificate_verify,
+      encodeCertificateVerify({ algorithm: choices.verifyScheme ?? credentials.scheme, signature }),
+    );
+    transcript.push(certificateVerify);
+  }
+  const verifyData = tls12VerifyData(
+    crypto,
+    suite.hash,
+    masterSecret,
+    'client',
+    createHash(suite.hash).update(Buffer.concat(transcript)).digest(),
+  );
+  verifyData[0] = (verifyData[0] ?? 0) ^ (choices.finishedFlip ?? 0);
+  const keys = tls12KeyBlock(crypto, suite, masterSecret, flight.clientRandom, flight.serverRandom);
+  return {
+    certificate,
+    clientKeyExchange,
+    certificateVerify,
+    finished: frameHandshake(HandshakeType.finished, verifyData),
+    seal: new Protector12(crypto, suite, keys.client),
+    open: new Protector12(crypto, suite, keys.server),
+  };
+}
+
+export const CCS = record(ContentType.change_cipher_spec, Buffer.of(1));
+
+/** The whole second flight in order, one record each, Finished sealed. */
+export function flightBytes(f: ClientFlight): Buffer {
+  const parts: Buffer[] = [];
+  for (const m of [f.certificate, f.clientKeyExchange, f.certificateVerify])
+    if (m !== undefined) parts.push(record(ContentType.handshake, m));
+  parts.push(CCS, f.seal.seal(ContentType.handshake, f.finished));
+  return Buffer.concat(parts);
+}
+
+/**
+ * A full TLS 1.2 handshake on `wire`: ClientHello, the server flight, our
+ * flight, the server's CCS and Finished. Returns the flight (its `seal` for
+ * application data) or undefined when the server did not finish.
+ */
+export async function handshake12(
+  wire: Wire,
+  credentials: ClientCredentials | undefined,
+  hello = clientHello12(),
+): Promise<ClientFlight | undefined> {
+  const flight = await readServerFlight(wire, hello);
+  if (flight === undefined) return undefined;
+  const mine = clientFlight(flight, credentials);
+  wire.write(flightBytes(mine));
+  for (let r = await wire.next(); r !== undefined; r = await wire.next()) {
+    if (r.type === ContentType.change_cipher_spec) wire.readProtector = mine.open;
+    else if (r.type === ContentType.handshake && r.content[0] === HandshakeType.finished) return mine;
+    else if (r.type !== ContentType.handshake) return undefined;
+  }
+  return undefined;
+}
