@@ -285,11 +285,11 @@ export interface ClientFlight {
 
 export interface FlightChoices {
   /** Replace our ECDHE point with this one (the key schedule then runs on garbage: the server must refuse first). */
-  readonly point?: Buffer;
+  readonly point?: Buffer | undefined;
   /** Sign CertificateVerify with this scheme code point instead of the key's. */
-  readonly verifyScheme?: number;
+  readonly verifyScheme?: number | undefined;
   /** XOR this into the first byte of verify_data. */
-  readonly finishedFlip?: number;
+  readonly finishedFlip?: number | undefined;
 }
 
 /** Computes a real client flight against `flight` with `credentials` (sent when asked for). */
