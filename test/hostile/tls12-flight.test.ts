@@ -1,7 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { ContentType, ExtensionType, HandshakeType, NamedGroup, Tls12ExtensionType } from '../../src/tls/codec/enums.js';
 import { encodeU16List } from '../../src/tls/codec/extensions.js';
 import { HostileService } from './harness.js';
@@ -13,6 +11,7 @@ import {
   flightBytes,
   handshake12,
   loadCredentials,
+  mtlsHealthz,
   readServerFlight,
   record,
   TLS12_HELLO_EXTENSIONS,
@@ -41,35 +40,6 @@ function groupsOnly(...groups: number[]): Buffer {
     ...h,
     extensions: h.extensions.map((e) => (e.type === ExtensionType.supported_groups ? { type: e.type, data: encodeU16List(groups) } : e)),
   }));
-}
-
-/** GET /healthz over mutual TLS with node:tls at `version`; the status code. */
-async function mtlsHealthz(service: HostileService, version: 'TLSv1.2' | 'TLSv1.3'): Promise<{ status: number; protocol: string }> {
-  const [ca, cert, key] = await Promise.all([service.bundlePem(), readFile(service.paths.adminCert), readFile(service.paths.adminKey)]);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: service.port,
-        path: '/healthz',
-        servername: 'localhost',
-        ca,
-        cert,
-        key,
-        agent: false,
-        minVersion: version,
-        maxVersion: version,
-      },
-      (res) => {
-        const protocol = (res.socket as import('node:tls').TLSSocket).getProtocol() ?? '';
-        res.resume();
-        res.once('end', () => resolve({ status: res.statusCode ?? 0, protocol }));
-      },
-    );
-    req.setTimeout(5_000, () => req.destroy(new Error('/healthz over mTLS timed out')));
-    req.once('error', reject);
-    req.end();
-  });
 }
 
 describe('hostile TLS 1.2 client flights against keysmith serve', () => {

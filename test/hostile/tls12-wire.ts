@@ -9,6 +9,8 @@
 import { createHash, createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import {
   ContentType,
   ExtensionType,
@@ -32,6 +34,7 @@ import { generateKeyExchange } from '../../src/tls/crypto/provider.js';
 import { tls12SuiteInfo, type Tls12SuiteInfo } from '../../src/tls/crypto/suites.js';
 import { extendedMasterSecret, tls12KeyBlock, tls12VerifyData } from '../../src/tls/keyschedule/prf12.js';
 import { Protector12 } from '../../src/tls/record/protector12.js';
+import type { HostileService } from './harness.js';
 
 export const ALERT = {
   close_notify: 0,
@@ -375,4 +378,33 @@ export async function handshake12(
     else if (r.type !== ContentType.handshake) return undefined;
   }
   return undefined;
+}
+
+/** GET /healthz over mutual TLS with node:tls at `version`; the status code. */
+export async function mtlsHealthz(service: HostileService, version: 'TLSv1.2' | 'TLSv1.3'): Promise<{ status: number; protocol: string }> {
+  const [ca, cert, key] = await Promise.all([service.bundlePem(), readFile(service.paths.adminCert), readFile(service.paths.adminKey)]);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: service.port,
+        path: '/healthz',
+        servername: 'localhost',
+        ca,
+        cert,
+        key,
+        agent: false,
+        minVersion: version,
+        maxVersion: version,
+      },
+      (res) => {
+        const protocol = (res.socket as TLSSocket).getProtocol() ?? '';
+        res.resume();
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, protocol }));
+      },
+    );
+    req.setTimeout(5_000, () => req.destroy(new Error('/healthz over mTLS timed out')));
+    req.once('error', reject);
+    req.end();
+  });
 }
