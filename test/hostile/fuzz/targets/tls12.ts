@@ -14,7 +14,8 @@
  * plan (JSON) rather than the bytes: which edits, with which values, and a
  * seed for the byte-level ones. Replaying a plan makes the same edits on a
  * fresh handshake. The oracle: every connection ends (an alert or a close)
- * within CONNECTION_BOUND_MS; one that does not is the outcome `timeout`.
+ * within the service's handshake timeout plus BOUND_MARGIN_MS; one that does
+ * not is the outcome `timeout`.
  */
 import { ContentType, HandshakeType, NamedGroup } from '../../../../src/tls/codec/enums.js';
 import { encodeU16List } from '../../../../src/tls/codec/extensions.js';
@@ -43,8 +44,14 @@ import { FUZZ_ENV, type FuzzTarget, type TargetSession } from '../target.js';
  * rest, until this ends the handshake.
  */
 const HANDSHAKE_TIMEOUT_MS = 2_000;
-/** How long one connection may take from connect to the server's close: the handshake timeout and a margin for a loaded machine. */
-export const CONNECTION_BOUND_MS = HANDSHAKE_TIMEOUT_MS + 2_000;
+/** Beyond the service's handshake timeout, how long a connection may take to be closed (a loaded machine). */
+const BOUND_MARGIN_MS = 2_000;
+
+/** The bound for one connection on `service`: its KEYSMITH_HANDSHAKE_TIMEOUT (a replay may run with the 10 s default) plus the margin. */
+function connectionBoundMs(service: HostileService): number {
+  const match = /^(\d+)s$/.exec(service.env['KEYSMITH_HANDSHAKE_TIMEOUT'] ?? '');
+  return (match === null ? 10_000 : Number(match[1]) * 1_000) + BOUND_MARGIN_MS;
+}
 
 const PIECES = ['certificate', 'clientKeyExchange', 'certificateVerify', 'ccs', 'finished'] as const;
 type PieceName = (typeof PIECES)[number];
@@ -282,9 +289,9 @@ function parsePlan(input: Buffer): Plan | undefined {
   }
 }
 
-async function runPlan(port: number, source: string, plan: Plan, credentials: ClientCredentials): Promise<Outcome> {
+async function runPlan(port: number, source: string, plan: Plan, credentials: ClientCredentials, boundMs: number): Promise<Outcome> {
   const started = performance.now();
-  const left = (): number => Math.max(1, CONNECTION_BOUND_MS - (performance.now() - started));
+  const left = (): number => Math.max(1, boundMs - (performance.now() - started));
   const wire = await Wire.open(port, source);
   const chunks: Buffer[] = [];
   try {
@@ -333,18 +340,19 @@ export class Tls12Target implements FuzzTarget {
   async open(service: HostileService): Promise<TargetSession> {
     const sources = new SourceAddresses();
     const credentials = await loadCredentials(service.paths.adminCert, service.paths.adminKey);
+    const boundMs = connectionBoundMs(service);
     return {
       send: async (input) => {
         const plan = parsePlan(input);
         if (plan === undefined) return { status: 'error', headers: {}, body: Buffer.from('not a tls12 plan') };
         try {
-          return await runPlan(service.port, sources.take(), plan, credentials);
+          return await runPlan(service.port, sources.take(), plan, credentials, boundMs);
         } catch (err) {
           return { status: 'error', headers: {}, body: Buffer.from(String(err)) };
         }
       },
       checkRefusal: (_input, outcome) =>
-        outcome.status === 'closed' ? undefined : `the connection did not end within ${CONNECTION_BOUND_MS} ms (${outcome.status})`,
+        outcome.status === 'closed' ? undefined : `the connection did not end within ${boundMs} ms (${outcome.status})`,
       close: () => {},
     };
   }
