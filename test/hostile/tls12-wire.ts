@@ -28,6 +28,7 @@ import { encodeClientHello, type ClientHello } from '../../src/tls/codec/message
 import { decodeServerHello } from '../../src/tls/codec/messages/server-hello.js';
 import { encodeCertificate12 } from '../../src/tls/codec/messages/tls12/certificate.js';
 import { encodeClientKeyExchange } from '../../src/tls/codec/messages/tls12/client-key-exchange.js';
+import { decodeNewSessionTicket12 } from '../../src/tls/codec/messages/tls12/new-session-ticket.js';
 import { decodeServerKeyExchange } from '../../src/tls/codec/messages/tls12/server-key-exchange.js';
 import { nodeCryptoProvider } from '../../src/tls/crypto/node-provider.js';
 import { generateKeyExchange } from '../../src/tls/crypto/provider.js';
@@ -284,6 +285,7 @@ export interface ClientFlight {
   readonly finished: Buffer;
   readonly seal: Protector12;
   readonly open: Protector12;
+  readonly masterSecret: Buffer;
 }
 
 export interface FlightChoices {
@@ -344,6 +346,7 @@ export function clientFlight(flight: ServerFlight, credentials: ClientCredential
     finished: frameHandshake(HandshakeType.finished, verifyData),
     seal: new Protector12(crypto, suite, keys.client),
     open: new Protector12(crypto, suite, keys.server),
+    masterSecret,
   };
 }
 
@@ -361,21 +364,73 @@ export function flightBytes(f: ClientFlight): Buffer {
 /**
  * A full TLS 1.2 handshake on `wire`: ClientHello, the server flight, our
  * flight, the server's CCS and Finished. Returns the flight (its `seal` for
- * application data) or undefined when the server did not finish.
+ * application data) and the RFC 5077 ticket the server sent, or undefined
+ * when the server did not finish.
  */
 export async function handshake12(
   wire: Wire,
   credentials: ClientCredentials | undefined,
   hello = clientHello12(),
-): Promise<ClientFlight | undefined> {
+): Promise<(ClientFlight & { readonly ticket: Buffer | undefined; readonly suite: Tls12SuiteInfo }) | undefined> {
   const flight = await readServerFlight(wire, hello);
   if (flight === undefined) return undefined;
   const mine = clientFlight(flight, credentials);
   wire.write(flightBytes(mine));
+  let ticket: Buffer | undefined;
   for (let r = await wire.next(); r !== undefined; r = await wire.next()) {
     if (r.type === ContentType.change_cipher_spec) wire.readProtector = mine.open;
-    else if (r.type === ContentType.handshake && r.content[0] === HandshakeType.finished) return mine;
+    else if (r.type === ContentType.handshake && r.content[0] === HandshakeType.new_session_ticket)
+      ticket = decodeNewSessionTicket12(r.content.subarray(4)).ticket;
+    else if (r.type === ContentType.handshake && r.content[0] === HandshakeType.finished) return { ...mine, ticket, suite: flight.suite };
     else if (r.type !== ContentType.handshake) return undefined;
+  }
+  return undefined;
+}
+
+/** An abbreviated handshake's keys and what the client's Finished must be (RFC 5077 §3.1, RFC 5246 §7.3 Figure 2). */
+export interface Resumed12 {
+  readonly seal: Protector12;
+  /** The framed client Finished over ClientHello..server Finished. */
+  readonly finished: Buffer;
+}
+
+/**
+ * Offers `ticket` (with a fresh session id, RFC 5077 §3.4) and reads the
+ * server's abbreviated flight: ServerHello echoing the id, NewSessionTicket,
+ * CCS, Finished. Undefined when the server did a full handshake or refused.
+ */
+export async function resume12(wire: Wire, ticket: Buffer, masterSecret: Buffer, suite: Tls12SuiteInfo): Promise<Resumed12 | undefined> {
+  const crypto = nodeCryptoProvider;
+  const hello = clientHello12((h) => ({
+    ...h,
+    legacySessionId: randomBytes(32),
+    extensions: [...h.extensions, { type: Tls12ExtensionType.session_ticket, data: ticket }],
+  }));
+  wire.write(handshakeRecords(hello));
+  const transcript = [hello];
+  let keys: ReturnType<typeof tls12KeyBlock> | undefined;
+  for (let r = await wire.next(); r !== undefined; r = await wire.next()) {
+    if (r.type === ContentType.change_cipher_spec) {
+      if (keys === undefined) return undefined;
+      wire.readProtector = new Protector12(crypto, suite, keys.server);
+      continue;
+    }
+    if (r.type !== ContentType.handshake) return undefined;
+    // The server's messages before its CCS share a record; each is whole (none of ours spans records).
+    for (let at = 0; at + 4 <= r.content.length; at += 4 + r.content.readUIntBE(at + 1, 3)) {
+      const message = r.content.subarray(at, at + 4 + r.content.readUIntBE(at + 1, 3));
+      const type = message[0];
+      if (type === HandshakeType.server_hello) {
+        const serverRandom = decodeServerHello(message.subarray(4)).random;
+        keys = tls12KeyBlock(crypto, suite, masterSecret, hello.subarray(6, 38), serverRandom);
+      } else if (type === HandshakeType.server_key_exchange || type === HandshakeType.certificate) return undefined;
+      transcript.push(message);
+      if (type === HandshakeType.finished && keys !== undefined) {
+        const hash = createHash(suite.hash).update(Buffer.concat(transcript)).digest();
+        const verifyData = tls12VerifyData(crypto, suite.hash, masterSecret, 'client', hash);
+        return { seal: new Protector12(crypto, suite, keys.client), finished: frameHandshake(HandshakeType.finished, verifyData) };
+      }
+    }
   }
   return undefined;
 }
