@@ -248,6 +248,31 @@ describe('hostile TLS 1.2 client flights against keysmith serve', () => {
     await expectAlert(wire, ALERT.no_renegotiation, WARNING);
   });
 
+  it('a partial handshake message left after the Finished, then a renegotiation ClientHello, gets unexpected_message at once', async () => {
+    // Found by the tls12 fuzz target: the ClientHello used to vanish into the body of the partial message and the
+    // connection sat idle until the HTTP idle timeout, the renegotiation never refused.
+    const { wire, flight } = await flightOn();
+    const mine = clientFlight(flight, credentials);
+    const head = [mine.certificate, mine.clientKeyExchange, mine.certificateVerify].flatMap((m) =>
+      m === undefined ? [] : [record(ContentType.handshake, m)],
+    );
+    wire.write(
+      Buffer.concat([
+        ...head,
+        CCS,
+        mine.seal.seal(ContentType.handshake, Buffer.concat([mine.finished, Buffer.of(HandshakeType.client_hello, 0, 0x40)])),
+      ]),
+    );
+    for (
+      let r = await wire.next();
+      r !== undefined && !(r.type === ContentType.handshake && r.content[0] === HandshakeType.finished);
+      r = await wire.next()
+    )
+      if (r.type === ContentType.change_cipher_spec) wire.readProtector = mine.open;
+    wire.write(mine.seal.seal(ContentType.handshake, clientHello12()));
+    await expectAlert(wire, ALERT.unexpected_message);
+  });
+
   it('a flood of renegotiation ClientHellos on 20 connections (100 each) gets one no_renegotiation per connection', async () => {
     const wires = await Promise.all(Array.from({ length: 20 }, () => Wire.open(service.port)));
     try {
