@@ -5,7 +5,9 @@
  * tls12-wire.ts) and mutated as structures: ClientKeyExchange points at
  * the edges, Certificate lists (empty, junk DER, the leaf hundreds of
  * times), CertificateVerify schemes and bytes, the Finished, where and how
- * the ChangeCipherSpec goes, records split or merged; then, when the
+ * the ChangeCipherSpec goes, records split or merged; or one in five an
+ * abbreviated handshake resuming a ticket taken at open() (RFC 5077 §3.1),
+ * whose client flight is only CCS and Finished; then, when the
  * handshake got through, something that must end the connection
  * (renegotiation ClientHellos, junk records, a warning flood, close_notify,
  * an HTTP request with Connection: close).
@@ -17,18 +19,21 @@
  * within the service's handshake timeout plus BOUND_MARGIN_MS; one that does
  * not is the outcome `timeout`.
  */
-import { ContentType, HandshakeType, NamedGroup } from '../../../../src/tls/codec/enums.js';
+import { ContentType, HandshakeType, NamedGroup, Tls12ExtensionType } from '../../../../src/tls/codec/enums.js';
 import { encodeU16List } from '../../../../src/tls/codec/extensions.js';
 import { frameHandshake } from '../../../../src/tls/codec/handshake-frame.js';
 import { encodeCertificate12 } from '../../../../src/tls/codec/messages/tls12/certificate.js';
+import type { Tls12SuiteInfo } from '../../../../src/tls/crypto/suites.js';
 import { Prng } from '../../../robustness/flood-tools.js';
 import type { HostileService } from '../../harness.js';
 import {
   clientFlight,
   clientHello12,
+  handshake12,
   loadCredentials,
   readServerFlight,
   record,
+  resume12,
   SIX_SUITES,
   Wire,
   type ClientCredentials,
@@ -78,6 +83,8 @@ interface Plan {
   /** 0: a record per message; otherwise handshake bytes re-cut into records of this size (2^14 merges them). */
   readonly recordSize: number;
   readonly after: After;
+  /** Resume the session the target got at open() (RFC 5077 §3.1): the flight is then only CCS and Finished. */
+  readonly resume: boolean;
 }
 
 const GROUP_SETS: readonly (readonly number[])[] = [
@@ -144,6 +151,7 @@ function makePlan(prng: Prng): Plan {
     edits: Array.from({ length: editCount }, () => randomEdit(prng)),
     recordSize: prng.pick([0, 0, 0, 1, 3, 50, 16_384]),
     after: prng.pick(['renegotiate', 'junk', 'warnings', 'closeNotify', 'http', 'plaintext'] as const),
+    resume: prng.int(5) === 0,
   };
 }
 
@@ -289,7 +297,55 @@ function parsePlan(input: Buffer): Plan | undefined {
   }
 }
 
-async function runPlan(port: number, source: string, plan: Plan, credentials: ClientCredentials, boundMs: number): Promise<Outcome> {
+/** A session to resume: its ticket, master secret and suite. */
+interface Ticket {
+  readonly ticket: Buffer;
+  readonly masterSecret: Buffer;
+  readonly suite: Tls12SuiteInfo;
+}
+
+/** A full handshake that asks for a ticket (session_ticket empty, RFC 5077 §3.2); undefined when none came. */
+async function fetchTicket(port: number, credentials: ClientCredentials): Promise<Ticket | undefined> {
+  const wire = await Wire.open(port);
+  try {
+    const hello = clientHello12((h) => ({
+      ...h,
+      extensions: [...h.extensions, { type: Tls12ExtensionType.session_ticket, data: Buffer.alloc(0) }],
+    }));
+    const full = await handshake12(wire, credentials, hello);
+    return full?.ticket === undefined || full.ticket.length === 0
+      ? undefined
+      : { ticket: full.ticket, masterSecret: full.masterSecret, suite: full.suite };
+  } finally {
+    wire.destroy();
+  }
+}
+
+/** The abbreviated handshake: the plan's edits on [CCS, Finished], then its after-bytes at once (the server sends nothing more). */
+async function runResumed(wire: Wire, plan: Plan, ticket: Ticket, credentials: ClientCredentials, left: () => number): Promise<Outcome> {
+  const resumed = await resume12(wire, ticket.ticket, ticket.masterSecret, ticket.suite);
+  if (resumed === undefined) return finish(wire, [], await wire.closed(left()));
+  const pieces: Piece[] = [
+    { name: 'ccs', bytes: Buffer.of(1) },
+    { name: 'finished', bytes: resumed.finished },
+  ];
+  const { pieces: sent, isFinishedPlain } = editFlight(plan, pieces, credentials);
+  const seal: Seal = (type, content) => resumed.seal.seal(type, content);
+  const flight = render(plan, sent, isFinishedPlain, seal);
+  wire.write(Buffer.concat([flight, afterBytes(plan.after, seal)]));
+  const chunks: Buffer[] = [];
+  for (let r = await wire.next(left()); r !== undefined; r = await wire.next(left())) chunks.push(Buffer.of(r.type));
+  return finish(wire, chunks, wire.isClosed);
+}
+
+async function runPlan(
+  port: number,
+  source: string,
+  plan: Plan,
+  credentials: ClientCredentials,
+  ticket: Ticket | undefined,
+  boundMs: number,
+): Promise<Outcome> {
   const started = performance.now();
   const left = (): number => Math.max(1, boundMs - (performance.now() - started));
   const wire = await Wire.open(port, source);
@@ -300,6 +356,7 @@ async function runPlan(port: number, source: string, plan: Plan, credentials: Cl
       cipherSuites: [...plan.suites, 0x00ff],
       extensions: h.extensions.map((e) => (e.type === 10 ? { type: e.type, data: encodeU16List([...plan.groups]) } : e)),
     }));
+    if (plan.resume && ticket !== undefined) return await runResumed(wire, plan, ticket, credentials, left);
     const flight = await readServerFlight(wire, hello, left());
     if (flight === undefined) return finish(wire, chunks, await wire.closed(left()));
     const choices = flightChoices(plan.edits);
@@ -341,12 +398,13 @@ export class Tls12Target implements FuzzTarget {
     const sources = new SourceAddresses();
     const credentials = await loadCredentials(service.paths.adminCert, service.paths.adminKey);
     const boundMs = connectionBoundMs(service);
+    const ticket = await fetchTicket(service.port, credentials);
     return {
       send: async (input) => {
         const plan = parsePlan(input);
         if (plan === undefined) return { status: 'error', headers: {}, body: Buffer.from('not a tls12 plan') };
         try {
-          return await runPlan(service.port, sources.take(), plan, credentials, boundMs);
+          return await runPlan(service.port, sources.take(), plan, credentials, ticket, boundMs);
         } catch (err) {
           return { status: 'error', headers: {}, body: Buffer.from(String(err)) };
         }
