@@ -150,6 +150,14 @@ function mutateHello(prng: Prng, hello: Hello12): void {
   }
 }
 
+/** extensions<8..2^16-1> (RFC 5246 §7.4.1.2): edits that overflow it are cut back on the largest extension, so the hello still encodes. */
+function fitExtensions(extensions: readonly RawExtension[]): RawExtension[] {
+  const excess = extensions.reduce((sum, e) => sum + 4 + e.data.length, 0) - 0xffff;
+  if (excess <= 0) return [...extensions];
+  const largest = extensions.reduce((a, b) => (b.data.length > a.data.length ? b : a));
+  return extensions.map((e) => (e === largest ? { type: e.type, data: e.data.subarray(0, Math.max(0, e.data.length - excess)) } : e));
+}
+
 function render(hello: Hello12): Buffer {
   const message: ClientHello = {
     legacyVersion: hello.legacyVersion,
@@ -157,7 +165,7 @@ function render(hello: Hello12): Buffer {
     legacySessionId: hello.sessionId.subarray(0, 32),
     cipherSuites: hello.suites,
     legacyCompressionMethods: Buffer.from(hello.compression),
-    extensions: hello.extensions,
+    extensions: fitExtensions(hello.extensions),
   };
   const body = encodeClientHello(message);
   // A 33-byte session id (over legacy_session_id<0..32>) cannot go through the encoder: splice it in after the random.
