@@ -156,6 +156,12 @@ export class Connection implements HandshakeContext {
       case ContentType.handshake:
         // §5.1, §5.4: zero-length handshake content (padding or not) MUST get unexpected_message.
         if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty handshake record');
+        // TLS 1.2 takes no handshake message once connected (RFC 5746 §4.2, RFC 5246 §7.2.2): refuse at the first record,
+        // rather than buffer the message whole, or let it hide in the body of a partial one left after the Finished.
+        if (this.phase === 'connected' && this.inbox.isTls12Mode) {
+          if (this.reassembler.hasPartial()) throw new TlsAlertError('unexpected_message', 'handshake data after the TLS 1.2 handshake');
+          return refuseTls12PostHandshake(content.readUInt8(0));
+        }
         this.inbox.noteContent();
         this.reassembler.push(content);
         for (let message = this.reassembler.next(); message !== undefined; message = this.reassembler.next()) {

@@ -31,6 +31,14 @@ describe('fuzz generators', () => {
     });
   }
 
+  it('tls12hello: the fresh seed 1755641937, whose edits once overflowed extensions<8..2^16-1>, gives 20,000 encodable hellos', async () => {
+    const target = await makeTarget('tls12hello');
+    const prng = new Prng(targetSeed(1_755_641_937, 'tls12hello'));
+    let longest = 0;
+    for (let i = 0; i < 20_000; i++) longest = Math.max(longest, target.generate(prng).length);
+    assert.ok(longest > 65_535, `some hellos span several records (longest ${longest} bytes)`);
+  });
+
   it('re-encodes every corpus CSR byte for byte from its DER tree', async () => {
     for (const seed of await loadCsrSeeds()) assert.deepEqual(encodeDer(decodeDer(seed.der)), seed.der, seed.name);
   });

@@ -1,5 +1,5 @@
 /**
- * npm run fuzz -- --seconds N [--seed S] [--target csr|jwk|ocsp|clienthello|http|all[,...]]
+ * npm run fuzz -- --seconds N [--seed S] [--target csr|jwk|ocsp|clienthello|http|tls12|tls12hello|all[,...]]
  *
  * Runs the seeded, structure-aware mutation fuzzer against `keysmith serve`
  * as a child process for N seconds in all (shared equally among the

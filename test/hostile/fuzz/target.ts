@@ -8,7 +8,7 @@ import type { Prng } from '../../robustness/flood-tools.js';
 import type { HostileService } from '../harness.js';
 import type { Outcome } from './client.js';
 
-export const TARGET_NAMES = ['csr', 'jwk', 'ocsp', 'clienthello', 'http'] as const;
+export const TARGET_NAMES = ['csr', 'jwk', 'ocsp', 'clienthello', 'http', 'tls12', 'tls12hello'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export function isTargetName(value: string): value is TargetName {

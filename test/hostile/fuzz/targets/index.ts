@@ -4,6 +4,8 @@ import { CsrTarget } from './csr.js';
 import { HttpTarget } from './http.js';
 import { JwkTarget } from './jwk.js';
 import { OcspTarget } from './ocsp.js';
+import { Tls12Target } from './tls12.js';
+import { Tls12HelloTarget } from './tls12hello.js';
 
 export async function makeTarget(name: TargetName): Promise<FuzzTarget> {
   switch (name) {
@@ -17,5 +19,9 @@ export async function makeTarget(name: TargetName): Promise<FuzzTarget> {
       return new ClientHelloTarget();
     case 'http':
       return new HttpTarget();
+    case 'tls12':
+      return new Tls12Target();
+    case 'tls12hello':
+      return new Tls12HelloTarget();
   }
 }
