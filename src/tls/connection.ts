@@ -6,7 +6,8 @@ import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
 import type { ConnectionHooks } from './connection-hooks.js';
 import { NotStarted, type HandshakeContext, type HandshakeResult, type HandshakeState } from './handshake/state.js';
-import { Inbox, peerAlertError, readAlertDescription, refuseTls12PostHandshake, tls12KeyExhausted } from './inbox.js';
+import { Inbox, peerAlertError, readAlertDescription } from './inbox.js';
+import { refuseTls12HandshakeRecord, refuseTls12PostHandshake, tls12KeyExhausted } from './tls12-refusals.js';
 import { Outbox } from './outbox.js';
 import type { RecordProtector } from './record/record-protector.js';
 import { EarlyDataChannel } from './early-data-channel.js';
@@ -156,12 +157,7 @@ export class Connection implements HandshakeContext {
       case ContentType.handshake:
         // §5.1, §5.4: zero-length handshake content (padding or not) MUST get unexpected_message.
         if (content.length === 0) throw new TlsAlertError('unexpected_message', 'empty handshake record');
-        // TLS 1.2 takes no handshake message once connected (RFC 5746 §4.2, RFC 5246 §7.2.2): refuse at the first record,
-        // rather than buffer the message whole, or let it hide in the body of a partial one left after the Finished.
-        if (this.phase === 'connected' && this.inbox.isTls12Mode) {
-          if (this.reassembler.hasPartial()) throw new TlsAlertError('unexpected_message', 'handshake data after the TLS 1.2 handshake');
-          return refuseTls12PostHandshake(content.readUInt8(0));
-        }
+        if (this.phase === 'connected' && this.inbox.isTls12Mode) return refuseTls12HandshakeRecord(content, this.reassembler.hasPartial());
         this.inbox.noteContent();
         this.reassembler.push(content);
         for (let message = this.reassembler.next(); message !== undefined; message = this.reassembler.next()) {

@@ -1,5 +1,5 @@
 import { AlertDescription, alertName, TlsAlertError, type AlertName } from './alert.js';
-import { ContentType, HandshakeType } from './codec/enums.js';
+import { ContentType } from './codec/enums.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import type { SuiteInfo } from './crypto/suites.js';
 import { nextTrafficSecret } from './keyschedule/stages.js';
@@ -225,23 +225,4 @@ export function peerAlertError(description: number): TlsAlertError {
 
 function isAlertName(name: string): name is AlertName {
   return name in AlertDescription;
-}
-
-/**
- * TLS 1.2 after the handshake: a ClientHello (or HelloRequest) asks for
- * renegotiation, which we refuse (RFC 5746 §4.2, §4.4; RFC 5246 §7.2.2
- * no_renegotiation, sent at warning level as that section says), and the
- * connection ends. Anything else is
- * unexpected_message (TLS 1.2 has no post-handshake messages a client sends).
- */
-export function refuseTls12PostHandshake(type: number): never {
-  if (type === HandshakeType.client_hello || type === HandshakeType.hello_request) {
-    throw new TlsAlertError('no_renegotiation', 'renegotiation is not supported');
-  }
-  throw new TlsAlertError('unexpected_message', `post-handshake message type ${type} in TLS 1.2`);
-}
-
-/** TLS 1.2 has no KeyUpdate: a key at its record limit ends the connection. */
-export function tls12KeyExhausted(): never {
-  throw new TlsAlertError('internal_error', 'TLS 1.2 record limit reached (no rekeying in TLS 1.2)');
 }
