@@ -8,13 +8,13 @@
  *
  * TLS 1.2 rows: rows-tls12.ts (filter `tls12`). Needs openssl and gnutls-cli; the Go rows need `go` (apt-get install golang-go).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import { fixture } from '../fakes/tls-fixtures.js';
-import { FIXTURES, fx, listen, PEER_TIMEOUT_MS, recordOurClient, recordOurServer, runPeer, save, versionOf } from './recorder.js';
+import { FIXTURES, fx, listen, recordOurClient, recordOurServer, runPeer, save, versionOf, withSServer } from './recorder.js';
 import { TLS12_ROWS } from './rows-tls12.js';
 
 const S_CLIENT = ['-tls1_3', '-servername', 'localhost', '-verify_return_error', '-CAfile', fx('ca.pem'), '-ign_eof'];
@@ -158,41 +158,14 @@ async function goClient(): Promise<void> {
 }
 async function opensslServer(): Promise<void> {
   const peer = versionOf('openssl', ['version']);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const args = [
-    's_server',
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-tls1_3',
-    '-cert',
-    fx('server.pem'),
-    '-cert_chain',
-    fx('intermediate.pem'),
-    '-key',
-    fx('server.key'),
-    '-rev',
-    '-naccept',
-    '3',
-    '-verify',
-    '1',
-    '-CAfile',
-    fx('ca.pem'),
-  ];
-  const server = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const timer = setTimeout(() => server.kill('SIGKILL'), 3 * PEER_TIMEOUT_MS);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  try {
-    const command = `openssl ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures').replace(String(port), 'PORT')}`;
+  await withSServer('-tls1_3', 3, async (port, command) => {
     const full = await recordOurClient(port, { clientCert: true });
     save('client-openssl-full', peer, command, full.transcript);
     if (full.session !== undefined) {
       const resumed = await recordOurClient(port, { clientCert: true, session: full.session });
       save('client-openssl-resumed', peer, command, resumed.transcript);
     }
-  } finally {
-    clearTimeout(timer);
-    server.kill('SIGKILL');
-  }
+  });
 }
 
 async function nodeServer(): Promise<void> {

@@ -207,3 +207,28 @@ export async function recordOurClient(
     session,
   };
 }
+
+/**
+ * Runs `rows` against `openssl s_server` held to one version, serving our
+ * fixture identity and asking for a client certificate (-verify 1), echoing
+ * reversed (-rev) for `naccept` connections; `rows` gets its port and the
+ * command line as transcripts record it. The server is killed afterwards.
+ */
+export async function withSServer(
+  versionFlag: '-tls1_2' | '-tls1_3',
+  naccept: number,
+  rows: (port: number, command: string) => Promise<void>,
+): Promise<void> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const args = ['s_server', '-accept', `127.0.0.1:${port}`, versionFlag, '-cert', fx('server.pem'), '-cert_chain', fx('intermediate.pem')];
+  args.push('-key', fx('server.key'), '-rev', '-naccept', String(naccept), '-verify', '1', '-CAfile', fx('ca.pem'));
+  const server = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const timer = setTimeout(() => server.kill('SIGKILL'), (naccept + 1) * PEER_TIMEOUT_MS);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  try {
+    await rows(port, `openssl ${args.join(' ').replaceAll(FIXTURES, 'test/fixtures').replace(String(port), 'PORT')}`);
+  } finally {
+    clearTimeout(timer);
+    server.kill('SIGKILL');
+  }
+}

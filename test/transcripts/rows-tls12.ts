@@ -5,14 +5,14 @@
  * to a server that has only 1.2) against `openssl s_server -tls1_2` and
  * node's tls.createServer with maxVersion TLSv1.2. See README.md here.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import type { TranscriptSetup } from '../helpers/fixed-provider-transcript.js';
 import { fixture } from '../fakes/tls-fixtures.js';
-import { FIXTURES, fx, listen, PEER_TIMEOUT_MS, recordOurClient, recordOurServer, runPeer, save, versionOf } from './recorder.js';
+import { FIXTURES, fx, listen, recordOurClient, recordOurServer, runPeer, save, versionOf, withSServer } from './recorder.js';
 
 const S_CLIENT_12 = ['-tls1_2', '-servername', 'localhost', '-verify_return_error', '-CAfile', fx('ca.pem'), '-ign_eof'];
 const S_CLIENT_CERT = ['-cert', fx('client.pem'), '-key', fx('client.key'), '-cert_chain', fx('intermediate.pem')];
@@ -159,31 +159,7 @@ async function nodeClient12(): Promise<void> {
 /** Our client against s_server -tls1_2 -verify: TLS 1.2 alone (full, then resumed), then offering both versions. */
 async function opensslServer12(): Promise<void> {
   const peer = versionOf('openssl', ['version']);
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const args = [
-    's_server',
-    '-accept',
-    `127.0.0.1:${port}`,
-    '-tls1_2',
-    '-cert',
-    fx('server.pem'),
-    '-cert_chain',
-    fx('intermediate.pem'),
-    '-key',
-    fx('server.key'),
-    '-rev',
-    '-naccept',
-    '3',
-    '-verify',
-    '1',
-    '-CAfile',
-    fx('ca.pem'),
-  ];
-  const server = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const timer = setTimeout(() => server.kill('SIGKILL'), 4 * PEER_TIMEOUT_MS);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  try {
-    const command = `openssl ${relative(args.join(' ')).replace(String(port), 'PORT')}`;
+  await withSServer('-tls1_2', 3, async (port, command) => {
     const full = await recordOurClient(port, { ...ONLY_TLS12, clientCert: true });
     save('client-openssl-tls12-full', peer, command, full.transcript);
     if (full.session === undefined) throw new Error('s_server -tls1_2 sent no ticket');
@@ -191,10 +167,7 @@ async function opensslServer12(): Promise<void> {
     save('client-openssl-tls12-resumed', peer, command, resumed.transcript);
     const both = await recordOurClient(port, { minVersion: 'TLSv1.2', clientCert: true });
     save('client-openssl-tls12-both-offered', peer, command, both.transcript);
-  } finally {
-    clearTimeout(timer);
-    server.kill('SIGKILL');
-  }
+  });
 }
 
 /** Our client against node's tls.createServer held to TLS 1.2, with a client certificate: full, then resumed. */
