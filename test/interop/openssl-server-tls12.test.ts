@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, TlsAlertError, type CipherSuiteName, type TlsConnectOptions, type TlsSocket } from '../../src/tls/index.js';
-import { nextEvent, startOpensslServer, type OpensslServer } from '../helpers/processes.js';
-import { alertOf, CLIENT_SPIFFE_ID, fixture, fixturePath, readToEnd, readUntil, Scope, skipUnlessTool } from './harness.js';
+import { connect, TlsAlertError, type CipherSuiteName } from '../../src/tls/index.js';
+import { nextEvent } from '../helpers/processes.js';
+import { alertOf, CLIENT_SPIFFE_ID, fixture, fixturePath, readUntil, Scope, skipUnlessTool } from './harness.js';
+import { ourClientAgainstSServer, sServerArgs, type ServerIdentity } from './openssl-server-harness.js';
 import { signGoodResponse } from './ocsp-staple.js';
 
 /**
@@ -19,22 +20,7 @@ import { signGoodResponse } from './ocsp-staple.js';
  * and the client certificate it verified; `-rev` answers lines reversed.
  */
 
-function serverArgs(name: 'server' | 'server-rsa' | 'server-p384' | 'server-ed25519', ...extra: string[]): string[] {
-  return [
-    '-tls1_2',
-    '-Verify',
-    '1',
-    '-CAfile',
-    fixturePath('ca.pem'),
-    '-cert',
-    fixturePath(`${name}.pem`),
-    '-key',
-    fixturePath(`${name}.key`),
-    '-cert_chain',
-    fixturePath('intermediate.pem'),
-    ...extra,
-  ];
-}
+const serverArgs = (name: ServerIdentity, ...extra: string[]): string[] => sServerArgs('-tls1_2', name, ...extra);
 
 const SUITES: readonly { readonly ours: CipherSuiteName; readonly openssl: string; readonly key: 'server' | 'server-rsa' }[] = [
   { ours: 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', openssl: 'ECDHE-ECDSA-AES128-GCM-SHA256', key: 'server' },
@@ -49,40 +35,7 @@ describe('our client with openssl s_server -tls1_2', skipUnlessTool('openssl'), 
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function sServer(args: readonly string[]): Promise<OpensslServer> {
-    const server = await startOpensslServer(args);
-    scope.process(server.process);
-    return server;
-  }
-
-  function dial(port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket {
-    return scope.socket(
-      connect({
-        host: '127.0.0.1',
-        port,
-        servername: 'localhost',
-        key: fixture('client.key'),
-        cert: fixture('client-chain.pem'),
-        ca: fixture('ca.pem'),
-        minVersion: 'TLSv1.2',
-        ...options,
-      }),
-    );
-  }
-
-  /** Connects, sends "GET /" to an s_server -www, and returns the status page with the sessions the socket emitted. */
-  async function fetchStatusPage(
-    port: number,
-    options: Partial<TlsConnectOptions> = {},
-  ): Promise<{ socket: TlsSocket; page: string; sessions: Buffer[] }> {
-    const socket = dial(port, options);
-    const sessions: Buffer[] = [];
-    socket.on('session', (session: Buffer) => sessions.push(session));
-    const page = readToEnd(socket);
-    await nextEvent(socket, 'secure');
-    socket.write('GET / HTTP/1.0\r\n\r\n');
-    return { socket, page: await page, sessions };
-  }
+  const { sServer, dial, fetchStatusPage } = ourClientAgainstSServer(scope, { minVersion: 'TLSv1.2' });
 
   for (const suite of SUITES) {
     it(`completes ${suite.ours} with a client certificate s_server verifies (RFC 5246 §7.3)`, async () => {

@@ -1,21 +1,20 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, TlsAlertError, type CipherSuiteName, type TlsConnectOptions, type TlsSocket } from '../../src/tls/index.js';
-import { nextEvent, startOpensslServer, type OpensslServer } from '../helpers/processes.js';
+import { connect, TlsAlertError, type CipherSuiteName } from '../../src/tls/index.js';
+import { nextEvent, type OpensslServer } from '../helpers/processes.js';
 import {
   alertOf,
   CLIENT_SPIFFE_ID,
   fixture,
-  fixturePath,
   handshakeMessages,
   isHelloRetryRequest,
   parseMsgTrace,
-  readToEnd,
   readUntil,
   Scope,
   serverHelloExtensions,
   skipUnlessTool,
 } from './harness.js';
+import { ourClientAgainstSServer, sServerArgs, type ServerIdentity } from './openssl-server-harness.js';
 
 /**
  * Our client (`connect`) against `openssl s_server -tls1_3 -Verify 1`, which
@@ -28,59 +27,15 @@ const KEY_UPDATE_REQUESTED = Buffer.from('1800000101', 'hex');
 const KEY_UPDATE_NOT_REQUESTED = Buffer.from('1800000100', 'hex');
 const KEY_SHARE = 51;
 
-function serverArgs(name = 'server'): string[] {
-  return [
-    '-tls1_3',
-    '-Verify',
-    '1',
-    '-CAfile',
-    fixturePath('ca.pem'),
-    '-cert',
-    fixturePath(`${name}.pem`),
-    '-key',
-    fixturePath(`${name}.key`),
-    '-cert_chain',
-    fixturePath('intermediate.pem'),
-  ];
-}
+const serverArgs = (name: ServerIdentity = 'server'): string[] => sServerArgs('-tls1_3', name);
 
 describe('our client with openssl s_server', skipUnlessTool('openssl'), () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function sServer(...args: string[]): Promise<OpensslServer> {
-    const server = await startOpensslServer(args);
-    scope.process(server.process);
-    return server;
-  }
-
-  function dial(port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket {
-    return scope.socket(
-      connect({
-        host: '127.0.0.1',
-        port,
-        servername: 'localhost',
-        key: fixture('client.key'),
-        cert: fixture('client-chain.pem'),
-        ca: fixture('ca.pem'),
-        ...options,
-      }),
-    );
-  }
-
-  /** Connects, sends "GET /" to an s_server -www, and returns the status page. */
-  async function fetchStatusPage(
-    port: number,
-    options: Partial<TlsConnectOptions> = {},
-  ): Promise<{ socket: TlsSocket; page: string; sessions: Buffer[] }> {
-    const socket = dial(port, options);
-    const sessions: Buffer[] = [];
-    socket.on('session', (session: Buffer) => sessions.push(session));
-    const page = readToEnd(socket);
-    await nextEvent(socket, 'secure');
-    socket.write('GET / HTTP/1.0\r\n\r\n');
-    return { socket, page: await page, sessions };
-  }
+  const client = ourClientAgainstSServer(scope);
+  const { dial, fetchStatusPage } = client;
+  const sServer = (...args: string[]): Promise<OpensslServer> => client.sServer(args);
 
   it('completes a mutual-TLS handshake with s_server -Verify 1 and round-trips data (RFC 8446 §2)', async () => {
     const server = await sServer(...serverArgs(), '-rev');
