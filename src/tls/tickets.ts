@@ -186,27 +186,31 @@ export const TLS12_STATE_TAG = 0x12;
 /** A ticket that allows 0-RTT; one that does not keeps version 1's bytes. */
 const STATE_VERSION_EARLY_DATA = 2;
 
-function writeU64(w: Writer, v: number): void {
-  w.u32(Math.floor(v / 0x100000000)).u32(v >>> 0);
+/** A certificate chain inside a sealed state or a session: certificate<1..2^24-1> in a list<0..2^24-1>. */
+export function writeCertificateList(w: Writer, chain: readonly Buffer[]): void {
+  w.vector(3, (l) => {
+    for (const c of chain) l.opaque(3, c);
+  });
 }
 
-function readU64(r: Reader): number {
-  return r.u32() * 0x100000000 + r.u32();
+export function readCertificateList(r: Reader): Buffer[] {
+  const list = r.sub(3, 'peer chain');
+  const chain: Buffer[] = [];
+  while (!list.isEmpty()) chain.push(list.vector(3, 'certificate', 1));
+  return chain;
 }
 
 export function encodeServerSessionState(s: ServerSessionState): Buffer {
   const w = new Writer(256 + s.peerChain.reduce((n, c) => n + c.length + 3, 0));
   const maxEarlyData = s.maxEarlyData ?? 0;
   w.u8(maxEarlyData > 0 ? STATE_VERSION_EARLY_DATA : STATE_VERSION).u16(s.suite);
-  writeU64(w, s.createdAt);
+  w.u64(s.createdAt);
   w.u32(s.ageAdd)
     .u32(s.lifetimeSeconds)
     .opaque(1, s.psk)
     .opaque(1, Buffer.from(s.alpn, 'latin1'))
     .opaque(2, Buffer.from(s.servername, 'latin1'));
-  w.vector(3, (l) => {
-    for (const c of s.peerChain) l.opaque(3, c);
-  });
+  writeCertificateList(w, s.peerChain);
   if (maxEarlyData > 0) w.u32(maxEarlyData).opaque(1, s.instanceId ?? Buffer.alloc(0));
   return w.finish();
 }
@@ -216,15 +220,13 @@ export function decodeServerSessionState(bytes: Buffer): ServerSessionState {
   const version = r.u8();
   if (version !== STATE_VERSION && version !== STATE_VERSION_EARLY_DATA) throw new DecodeError('ticket state version');
   const suite = r.u16();
-  const createdAt = readU64(r);
+  const createdAt = r.u64();
   const ageAdd = r.u32();
   const lifetimeSeconds = r.u32();
   const psk = r.vector(1, 'psk', 32, 64);
   const alpn = r.vector(1, 'alpn').toString('latin1');
   const servername = r.vector(2, 'servername').toString('latin1');
-  const chain = r.sub(3, 'peer chain');
-  const peerChain: Buffer[] = [];
-  while (!chain.isEmpty()) peerChain.push(chain.vector(3, 'certificate', 1));
+  const peerChain = readCertificateList(r);
   const state = { suite, psk, createdAt, ageAdd, lifetimeSeconds, alpn, servername, peerChain };
   if (version === STATE_VERSION) {
     r.expectEmpty('ticket state');
@@ -263,11 +265,9 @@ export function encodeClientSession(s: ClientSession): Buffer {
     .u16(s.suite)
     .opaque(2, s.ticket)
     .opaque(1, s.psk);
-  writeU64(w, s.receivedAt);
+  w.u64(s.receivedAt);
   w.u32(s.lifetimeSeconds).u32(s.ageAdd).opaque(2, Buffer.from(s.servername, 'latin1')).opaque(1, Buffer.from(s.alpn, 'latin1'));
-  w.vector(3, (l) => {
-    for (const c of s.peerChain) l.opaque(3, c);
-  });
+  writeCertificateList(w, s.peerChain);
   if (maxEarlyData > 0) w.u32(maxEarlyData);
   return w.finish();
 }
@@ -279,14 +279,12 @@ export function decodeClientSession(bytes: Uint8Array): ClientSession {
   const suite = r.u16();
   const ticket = r.vector(2, 'ticket', 1);
   const psk = r.vector(1, 'psk', 32, 64);
-  const receivedAt = readU64(r);
+  const receivedAt = r.u64();
   const lifetimeSeconds = r.u32();
   const ageAdd = r.u32();
   const servername = r.vector(2, 'servername').toString('latin1');
   const alpn = r.vector(1, 'alpn').toString('latin1');
-  const chain = r.sub(3, 'peer chain');
-  const peerChain: Buffer[] = [];
-  while (!chain.isEmpty()) peerChain.push(chain.vector(3, 'certificate', 1));
+  const peerChain = readCertificateList(r);
   const maxEarlyData = version === CLIENT_SESSION_VERSION_EARLY_DATA ? r.u32('max_early_data_size') : 0;
   r.expectEmpty('session');
   return { suite, ticket, psk, receivedAt, lifetimeSeconds, ageAdd, servername, alpn, peerChain, maxEarlyData };

@@ -1,7 +1,7 @@
 import { DecodeError } from './alert.js';
 import { Reader } from './codec/reader.js';
 import { Writer } from './codec/writer.js';
-import { TLS12_STATE_TAG } from './tickets.js';
+import { readCertificateList, TLS12_STATE_TAG, writeCertificateList } from './tickets.js';
 
 /**
  * What a TLS 1.2 ticket (RFC 5077 §4) carries, sealed with the same rotating
@@ -21,21 +21,15 @@ export interface Tls12SessionState {
   readonly peerChain: readonly Buffer[];
 }
 
-function writeU64(w: Writer, v: number): void {
-  w.u32(Math.floor(v / 0x100000000)).u32(v >>> 0);
-}
-
 export function encodeTls12SessionState(s: Tls12SessionState): Buffer {
   const w = new Writer(256 + s.peerChain.reduce((n, c) => n + c.length + 3, 0));
   w.u8(TLS12_STATE_TAG).u16(s.suite);
-  writeU64(w, s.createdAt);
+  w.u64(s.createdAt);
   w.u32(s.lifetimeSeconds)
     .opaque(1, s.masterSecret)
     .opaque(1, Buffer.from(s.alpn, 'latin1'))
     .opaque(2, Buffer.from(s.servername, 'latin1'));
-  w.vector(3, (l) => {
-    for (const c of s.peerChain) l.opaque(3, c);
-  });
+  writeCertificateList(w, s.peerChain);
   return w.finish();
 }
 
@@ -44,14 +38,12 @@ export function decodeTls12SessionState(bytes: Buffer): Tls12SessionState {
   const r = Reader.of(bytes);
   if (r.u8() !== TLS12_STATE_TAG) throw new DecodeError('not a TLS 1.2 ticket state');
   const suite = r.u16();
-  const createdAt = r.u32() * 0x100000000 + r.u32();
+  const createdAt = r.u64();
   const lifetimeSeconds = r.u32();
   const masterSecret = r.vector(1, 'master secret', 48, 48);
   const alpn = r.vector(1, 'alpn').toString('latin1');
   const servername = r.vector(2, 'servername').toString('latin1');
-  const chain = r.sub(3, 'peer chain');
-  const peerChain: Buffer[] = [];
-  while (!chain.isEmpty()) peerChain.push(chain.vector(3, 'certificate', 1));
+  const peerChain = readCertificateList(r);
   r.expectEmpty('ticket state');
   return { suite, masterSecret, createdAt, lifetimeSeconds, alpn, servername, peerChain };
 }

@@ -55,6 +55,11 @@ export class Reader {
     return v;
   }
 
+  /** A 64-bit unsigned integer our own encoders wrote (below 2^53: times in ms). */
+  u64(what = 'u64'): number {
+    return this.u32(what) * 0x100000000 + this.u32(what);
+  }
+
   bytesN(n: number, what = 'bytes'): Buffer {
     this.need(n, what);
     const out = this.bytes.subarray(this.offset, this.offset + n);

@@ -47,6 +47,11 @@ export class Writer {
     return this;
   }
 
+  /** A 64-bit unsigned integer, for values below 2^53 (times in ms, sequence numbers). */
+  u64(v: number): this {
+    return this.u32(Math.floor(v / 0x100000000)).u32(v >>> 0);
+  }
+
   bytes(b: Uint8Array): this {
     this.ensure(b.length);
     this.buf.set(b, this.length);

@@ -2,6 +2,7 @@ import { DecodeError } from '../../alert.js';
 import type { ClientConfig } from '../../config.js';
 import { Reader } from '../../codec/reader.js';
 import { Writer } from '../../codec/writer.js';
+import { readCertificateList, writeCertificateList } from '../../tickets.js';
 
 /*
  * A TLS 1.2 session for the 'session' event (RFC 5077): the ticket and the
@@ -43,11 +44,9 @@ export function isTls12Session(bytes: Uint8Array): boolean {
 export function encodeTls12Session(s: Tls12ClientSession): Buffer {
   const w = new Writer(512 + s.ticket.length + s.peerChain.reduce((n, c) => n + c.length + 3, 0));
   w.u8(TLS12_SESSION_TAG).u16(s.suite).opaque(2, s.ticket).opaque(1, s.masterSecret);
-  w.u32(Math.floor(s.receivedAt / 0x100000000)).u32(s.receivedAt >>> 0);
+  w.u64(s.receivedAt);
   w.u32(s.lifetimeSeconds).opaque(2, Buffer.from(s.servername, 'latin1')).opaque(1, Buffer.from(s.alpn, 'latin1'));
-  w.vector(3, (l) => {
-    for (const c of s.peerChain) l.opaque(3, c);
-  });
+  writeCertificateList(w, s.peerChain);
   return w.finish();
 }
 
@@ -57,13 +56,11 @@ export function decodeTls12Session(bytes: Uint8Array): Tls12ClientSession {
   const suite = r.u16();
   const ticket = r.vector(2, 'ticket', 1);
   const masterSecret = r.vector(1, 'master secret', 48, 48);
-  const receivedAt = r.u32() * 0x100000000 + r.u32();
+  const receivedAt = r.u64();
   const lifetimeSeconds = r.u32();
   const servername = r.vector(2, 'servername').toString('latin1');
   const alpn = r.vector(1, 'alpn').toString('latin1');
-  const chain = r.sub(3, 'peer chain');
-  const peerChain: Buffer[] = [];
-  while (!chain.isEmpty()) peerChain.push(chain.vector(3, 'certificate', 1));
+  const peerChain = readCertificateList(r);
   r.expectEmpty('session');
   return { suite, ticket, masterSecret, receivedAt, lifetimeSeconds, servername, alpn, peerChain };
 }
