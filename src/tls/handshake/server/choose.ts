@@ -73,14 +73,11 @@ const MAX_PSK_IDENTITIES_TRIED = 5;
 
 /** A ticket we opened and may resume, before its binder is checked. */
 export interface Resumption {
-  readonly psk: Buffer;
   readonly index: number;
   /** The binder the client sent for this identity, and the length of the whole binders list. */
   readonly binder: Buffer;
   readonly bindersLength: number;
-  readonly peerChain: readonly Buffer[];
-  readonly alpn: string;
-  /** What the ticket sealed, and the client's obfuscated_ticket_age for it (for 0-RTT, RFC 8446 §8.3). */
+  /** What the ticket sealed (PSK, client chain, ALPN, ...), and the client's obfuscated_ticket_age for it (for 0-RTT, RFC 8446 §8.3). */
   readonly ticket: ServerSessionState;
   readonly obfuscatedTicketAge: number;
 }
@@ -114,8 +111,7 @@ export function findResumption(config: ServerConfig, offer: ClientOffer, suite: 
     // decodeOfferedPsks holds as many binders as identities (§4.2.11), so this one is there.
     const binder = binders[index];
     if (binder === undefined) continue;
-    const { psk, peerChain, alpn } = state;
-    return { psk, index, binder, bindersLength, peerChain, alpn, ticket: state, obfuscatedTicketAge: identity.obfuscatedTicketAge };
+    return { index, binder, bindersLength, ticket: state, obfuscatedTicketAge: identity.obfuscatedTicketAge };
   }
   return undefined;
 }

@@ -35,9 +35,10 @@ export function decideEarlyData(
   // §4.2.10: the same cipher suite and ALPN protocol as the connection the ticket came from.
   if (ticket.suite !== suite.id) return refused('suite');
   if (ticket.alpn !== (alpn === false ? '' : alpn)) return refused('alpn');
-  if (!isTicketAgeFresh(config.now(), ticket.createdAt, ticket.ageAdd, resumption.obfuscatedTicketAge, early.ageToleranceMs))
+  const now = config.now();
+  if (!isTicketAgeFresh(now, ticket.createdAt, ticket.ageAdd, resumption.obfuscatedTicketAge, early.ageToleranceMs))
     return refused('ticket_age');
-  const verdict = early.register.strike(resumption.binder, config.now());
+  const verdict = early.register.strike(resumption.binder, now);
   if (verdict === 'replay') return refused('replay');
   // §8.2: a server that cannot record the ClientHello must not accept its early data.
   if (verdict === 'full') return refused('register_full');

@@ -82,7 +82,7 @@ export function afterServerFlight(plan: FlightPlan, sent: FlightSent): Handshake
   };
   if (auth.kind === 'resumed') {
     // A resumed connection carries the original identity, checked again now (revocation may have happened since).
-    const chain = reverifyResumedPeer(config, auth.resumption.peerChain);
+    const chain = reverifyResumedPeer(config, auth.resumption.ticket.peerChain);
     const finished = new ExpectFinished(awaiting, { kind: 'resumed', binder: auth.binder, chain });
     return plan.earlyData?.accepted === true ? new ExpectEndOfEarlyData(awaiting, finished) : finished;
   }

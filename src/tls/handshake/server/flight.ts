@@ -87,7 +87,7 @@ export function planFlight(
 ): FlightPlan {
   const alpn = chooseAlpn(config, offer);
   const resumption = findResumption(config, offer, suite);
-  const early = new EarlySecret(ctx.provider, suite.hash, resumption?.psk);
+  const early = new EarlySecret(ctx.provider, suite.hash, resumption?.ticket.psk);
   const auth: ServerAuth =
     resumption !== undefined
       ? { kind: 'resumed', resumption, binder: checkBinder(ctx.provider, early, transcriptAfterRetry, offer, resumption) }
