@@ -2,6 +2,8 @@ import { DecodeError } from './alert.js';
 import { Reader } from './codec/reader.js';
 import { Writer } from './codec/writer.js';
 import type { CryptoProvider } from './crypto/provider.js';
+import type { PeerCertificates } from './options.js';
+import { asBuffer } from '../shared/bytes.js';
 
 const KEY_ID_LENGTH = 8;
 const KEY_LENGTH = 32;
@@ -185,6 +187,17 @@ export const TLS12_STATE_TAG = 0x12;
 
 /** A ticket that allows 0-RTT; one that does not keeps version 1's bytes. */
 const STATE_VERSION_EARLY_DATA = 2;
+
+/** How long a ticket for `peer` may live: the configured lifetime, never past the client certificate's notAfter (0 or less: none). */
+export function ticketLifetimeSeconds(configured: number, peer: PeerCertificates | undefined, now: number): number {
+  const leaf = peer?.leaf;
+  return leaf === undefined ? configured : Math.min(configured, Math.floor((leaf.notAfter.getTime() - now) / 1000));
+}
+
+/** The client chain a ticket carries: the verified chain less its trust anchor, straight from the parsed certificates' bytes. */
+export function ticketPeerChain(peer: PeerCertificates | undefined): Buffer[] {
+  return peer?.chain.slice(0, -1).map((c) => asBuffer(c.raw)) ?? [];
+}
 
 /** A certificate chain inside a sealed state or a session: certificate<1..2^24-1> in a list<0..2^24-1>. */
 export function writeCertificateList(w: Writer, chain: readonly Buffer[]): void {

@@ -130,6 +130,29 @@ export function verifyPeerSignature(
 }
 
 /**
+ * Who a server's client is by its Finished, and how we know, in either
+ * version: no certificate asked for (or an empty one where allowed); a chain
+ * whose CertificateVerify verified; or a resumed ticket's chain, verified
+ * again now (undefined when the ticket carries none).
+ */
+export type AuthenticatedClient =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'certificate'; readonly signature: SignatureVerified }
+  | { readonly kind: 'resumed'; readonly chain: ChainVerified | undefined };
+
+/** The client's verified chain, if it has one. */
+export function peerOfClient(identity: AuthenticatedClient): PeerCertificates | undefined {
+  switch (identity.kind) {
+    case 'anonymous':
+      return undefined;
+    case 'certificate':
+      return identity.signature.peer;
+    case 'resumed':
+      return identity.chain?.chain.peer;
+  }
+}
+
+/**
  * Checks a TLS 1.2 signature by the peer's leaf key, the DigitallySigned of
  * a ServerKeyExchange (RFC 5246 §7.4.3) or CertificateVerify (§7.4.8): the
  * scheme must be one we offered and fit the key (illegal_parameter); the

@@ -11,11 +11,11 @@ import { certificateVerifyContent, VERIFY_SCHEMES } from '../../crypto/signature
 import type { SuiteInfo } from '../../crypto/suites.js';
 import { resumptionPsk, type MasterSecret } from '../../keyschedule/stages.js';
 import type { Transcript } from '../../keyschedule/transcript.js';
-import { asBuffer } from '../../../shared/bytes.js';
 import type { PeerCertificates } from '../../options.js';
-import { encodeServerSessionState, type TicketKeys } from '../../tickets.js';
+import { encodeServerSessionState, ticketLifetimeSeconds, ticketPeerChain, type TicketKeys } from '../../tickets.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from '../state.js';
 import {
+  peerOfClient,
   runPeerPolicy,
   verifyPeerChain,
   verifyPeerFinished,
@@ -52,17 +52,6 @@ type ClientIdentity =
   | { readonly kind: 'resumed'; readonly binder: BinderVerified; readonly chain: ChainVerified | undefined };
 
 const ANONYMOUS: ClientIdentity = { kind: 'anonymous' };
-
-function peerOf(identity: ClientIdentity): PeerCertificates | undefined {
-  switch (identity.kind) {
-    case 'anonymous':
-      return undefined;
-    case 'certificate':
-      return identity.signature.peer;
-    case 'resumed':
-      return identity.chain?.chain.peer;
-  }
-}
 
 /** The state after our flight: the client's Certificate when we asked for one, else its Finished. */
 export function afterServerFlight(plan: FlightPlan, sent: FlightSent): HandshakeState {
@@ -195,7 +184,7 @@ class ExpectFinished extends StateBase {
     a.transcript.add(message.raw);
     a.ctx.setReadKey(a.suite, a.clientAppSecret);
     const resumptionMasterSecret = a.master.resumptionMasterSecret(a.transcript.current());
-    const peer = peerOf(this.client);
+    const peer = peerOfClient(this.client);
     const result: HandshakeResult = {
       suite: a.suite,
       group: a.group,
@@ -217,9 +206,7 @@ class ExpectFinished extends StateBase {
 function sendTicket(a: AwaitingClient, tickets: TicketKeys, peer: PeerCertificates | undefined, resumptionMasterSecret: Buffer): void {
   const config = a.config;
   const now = config.now();
-  let lifetime = config.ticketLifetimeSeconds;
-  const leaf = peer?.leaf;
-  if (leaf !== undefined) lifetime = Math.min(lifetime, Math.floor((leaf.notAfter.getTime() - now) / 1000));
+  const lifetime = ticketLifetimeSeconds(config.ticketLifetimeSeconds, peer, now);
   if (lifetime <= 0) return;
   const nonce = config.provider.randomBytes(8);
   const ageAdd = config.provider.randomBytes(4).readUInt32BE(0);
@@ -234,8 +221,7 @@ function sendTicket(a: AwaitingClient, tickets: TicketKeys, peer: PeerCertificat
     lifetimeSeconds: lifetime,
     alpn: a.alpn === false ? '' : a.alpn,
     servername: a.servername ?? '',
-    // Encoded straight from the parsed certificates' bytes: the encoder copies them into the ticket.
-    peerChain: peer?.chain.slice(0, -1).map((c) => asBuffer(c.raw)) ?? [],
+    peerChain: ticketPeerChain(peer),
   });
   const ticket = tickets.seal(state);
   // §4.6.1: early_data with max_early_data_size says the ticket may carry 0-RTT.

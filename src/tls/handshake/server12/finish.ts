@@ -4,22 +4,11 @@ import { encodeNewSessionTicket12 } from '../../codec/messages/tls12/new-session
 import { tls12VerifyData } from '../../keyschedule/prf12.js';
 import type { PeerCertificates } from '../../options.js';
 import { Protector12 } from '../../record/protector12.js';
-import { asBuffer } from '../../../shared/bytes.js';
+import { ticketLifetimeSeconds, ticketPeerChain } from '../../tickets.js';
 import { encodeTls12SessionState } from '../../tickets12.js';
-import { verifyPeerFinished12 } from '../peer.js';
+import { peerOfClient, verifyPeerFinished12 } from '../peer.js';
 import { HandshakeDone, requireMessage, StateBase, type HandshakeResult, type HandshakeState } from '../state.js';
 import type { ClientIdentity12, Keyed12 } from './negotiated.js';
-
-function peerOf(identity: ClientIdentity12): PeerCertificates | undefined {
-  switch (identity.kind) {
-    case 'anonymous':
-      return undefined;
-    case 'certificate':
-      return identity.signature.peer;
-    case 'resumed':
-      return identity.chain?.chain.peer;
-  }
-}
 
 /**
  * RFC 5077 §3.3: a NewSessionTicket before our ChangeCipherSpec, sealing the
@@ -30,9 +19,7 @@ export function sendTicket12(keyed: Keyed12, peer: PeerCertificates | undefined)
   const { ctx, config, suite, alpn, offer, log } = keyed.n;
   const tickets = config.tickets;
   const now = config.now();
-  let lifetime = config.ticketLifetimeSeconds;
-  const leaf = peer?.leaf;
-  if (leaf !== undefined) lifetime = Math.min(lifetime, Math.floor((leaf.notAfter.getTime() - now) / 1000));
+  const lifetime = ticketLifetimeSeconds(config.ticketLifetimeSeconds, peer, now);
   let ticket: Buffer = Buffer.alloc(0);
   if (tickets !== undefined && lifetime > 0) {
     const state = encodeTls12SessionState({
@@ -42,7 +29,7 @@ export function sendTicket12(keyed: Keyed12, peer: PeerCertificates | undefined)
       lifetimeSeconds: lifetime,
       alpn: alpn === false ? '' : alpn,
       servername: offer.servername ?? '',
-      peerChain: peer?.chain.slice(0, -1).map((c) => asBuffer(c.raw)) ?? [],
+      peerChain: ticketPeerChain(peer),
     });
     ticket = tickets.seal(state);
   }
@@ -65,7 +52,7 @@ function resultOf(keyed: Keyed12, identity: ClientIdentity12): HandshakeResult {
     group: keyed.group,
     alpnProtocol: n.alpn,
     servername: n.offer.servername,
-    peer: peerOf(identity),
+    peer: peerOfClient(identity),
     isResumed: identity.kind === 'resumed',
     ocspResponse: undefined,
     resumptionMasterSecret: keyed.masterSecret,
@@ -94,7 +81,7 @@ export class ExpectClientFinished12 extends StateBase {
     const finished = verifyPeerFinished12(ctx.provider, message.body, suite, keyed.masterSecret, log.hash(suite.hash), 'client');
     log.add(message.raw);
     if (identity.kind !== 'resumed') {
-      if (issuesTicket) sendTicket12(keyed, peerOf(identity));
+      if (issuesTicket) sendTicket12(keyed, peerOfClient(identity));
       sendServerFinished12(keyed);
     }
     ctx.complete(resultOf(keyed, identity));

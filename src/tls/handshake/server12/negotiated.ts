@@ -2,7 +2,7 @@ import type { ServerConfig } from '../../config.js';
 import type { Tls12SuiteInfo } from '../../crypto/suites.js';
 import type { HandshakeLog12 } from '../../keyschedule/handshake-log12.js';
 import type { Tls12KeyBlock } from '../../keyschedule/prf12.js';
-import type { ChainVerified, SignatureVerified } from '../peer.js';
+import type { AuthenticatedClient } from '../peer.js';
 import type { HandshakeContext } from '../state.js';
 import type { ClientOffer12 } from './offer.js';
 
@@ -29,8 +29,5 @@ export interface Keyed12 {
   readonly group: number | undefined;
 }
 
-/** Who the client is by its Finished, and how we know (as the TLS 1.3 server's ClientIdentity). */
-export type ClientIdentity12 =
-  | { readonly kind: 'anonymous' }
-  | { readonly kind: 'certificate'; readonly signature: SignatureVerified }
-  | { readonly kind: 'resumed'; readonly chain: ChainVerified | undefined };
+/** Who the client is by its Finished, and how we know (as the TLS 1.3 server's ClientIdentity, without a binder). */
+export type ClientIdentity12 = AuthenticatedClient;
