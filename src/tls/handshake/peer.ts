@@ -2,7 +2,7 @@ import { TlsAlertError } from '../alert.js';
 import type { CertificateVerify } from '../codec/messages/certificate-verify.js';
 import type { CryptoProvider, PublicKey } from '../crypto/provider.js';
 import { schemeFitsKey, schemeFitsKey12 } from '../crypto/signatures.js';
-import type { CommonConfig } from '../config.js';
+import type { CommonConfig, ServerConfig } from '../config.js';
 import type { PeerCertificates, VerifyOcspStaple, VerifyPeer } from '../options.js';
 import { describeCertificate, type VerifiedChain } from '../peer-verifier.js';
 import { decodeFinished } from '../codec/messages/finished.js';
@@ -265,4 +265,25 @@ export function describeChain(chain: readonly Uint8Array[]): VerifiedChain {
     leafPublicKey: leaf.publicKey,
     leafNotAfterMs: leaf.view.notAfter.getTime(),
   };
+}
+
+/**
+ * A resumed client's identity, the chain its ticket carries, checked again
+ * now: revocation (`verifyPeer`) may have happened since it was issued. A
+ * ticket without a chain is refused under clientAuth 'require' with
+ * `noCertificate`: certificate_required in TLS 1.3 (RFC 8446 §4.4.2.4),
+ * handshake_failure in TLS 1.2, which has no such alert.
+ */
+export function reverifyResumedClient(
+  config: Pick<ServerConfig, 'clientAuth' | 'verifier' | 'verifyPeer'>,
+  chain: readonly Buffer[],
+  noCertificate: 'certificate_required' | 'handshake_failure',
+): ChainVerified | undefined {
+  if (chain.length === 0) {
+    if (config.clientAuth === 'require') throw new TlsAlertError(noCertificate, 'resumed session has no client certificate');
+    return undefined;
+  }
+  const verified = verifyPeerChain(config.verifier, chain, { role: 'client' });
+  runPeerPolicy(config.verifyPeer, verified.chain.peer);
+  return verified;
 }

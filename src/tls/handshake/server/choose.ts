@@ -17,7 +17,7 @@ export function chooseSuite(config: ServerConfig, offer: ClientOffer): SuiteInfo
 }
 
 /** ALPN (RFC 7301 §3.2): our preference among the client's; no overlap is no_application_protocol. */
-export function chooseAlpn(config: ServerConfig, offer: ClientOffer): string | false {
+export function chooseAlpn(config: ServerConfig, offer: Pick<ClientOffer, 'alpn'>): string | false {
   const offered = offer.alpn;
   if (offered === undefined || config.alpnProtocols.length === 0) return false;
   const chosen = config.alpnProtocols.find((p) => offered.includes(p));
@@ -117,7 +117,7 @@ export function findResumption(config: ServerConfig, offer: ClientOffer, suite: 
 }
 
 /** RFC 6066 §8: status_request for ocsp; another status_type is not ours to answer. A malformed one is decode_error. */
-export function isOcspRequested(offer: ClientOffer): boolean {
+export function isOcspRequested(offer: Pick<ClientOffer, 'hello'>): boolean {
   const data = findExtension(offer.hello.extensions, ExtensionType.status_request);
   return data !== undefined && decodeCertificateStatusRequest(data).statusType === CertificateStatusType.ocsp;
 }

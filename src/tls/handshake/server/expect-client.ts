@@ -16,6 +16,7 @@ import { encodeServerSessionState, ticketLifetimeSeconds, ticketPeerChain, type 
 import { HandshakeDone, requireMessage, StateBase, type HandshakeContext, type HandshakeResult, type HandshakeState } from '../state.js';
 import {
   peerOfClient,
+  reverifyResumedClient,
   runPeerPolicy,
   verifyPeerChain,
   verifyPeerFinished,
@@ -71,21 +72,11 @@ export function afterServerFlight(plan: FlightPlan, sent: FlightSent): Handshake
   };
   if (auth.kind === 'resumed') {
     // A resumed connection carries the original identity, checked again now (revocation may have happened since).
-    const chain = reverifyResumedPeer(config, auth.resumption.ticket.peerChain);
+    const chain = reverifyResumedClient(config, auth.resumption.ticket.peerChain, 'certificate_required');
     const finished = new ExpectFinished(awaiting, { kind: 'resumed', binder: auth.binder, chain });
     return plan.earlyData?.accepted === true ? new ExpectEndOfEarlyData(awaiting, finished) : finished;
   }
   return auth.requestsCertificate ? new ExpectCertificate(awaiting) : new ExpectFinished(awaiting, ANONYMOUS);
-}
-
-function reverifyResumedPeer(config: ServerConfig, chain: readonly Buffer[]): ChainVerified | undefined {
-  if (chain.length === 0) {
-    if (config.clientAuth === 'require') throw new TlsAlertError('certificate_required', 'resumed session has no client certificate');
-    return undefined;
-  }
-  const verified = verifyPeerChain(config.verifier, chain, { role: 'client' });
-  runPeerPolicy(config.verifyPeer, verified.chain.peer);
-  return verified;
 }
 
 const NO_EXTENSIONS: ReadonlySet<number> = new Set();

@@ -1,6 +1,5 @@
 import { TlsAlertError } from '../../alert.js';
-import { CertificateStatusType, ExtensionType, NamedGroup } from '../../codec/enums.js';
-import { decodeCertificateStatusRequest, findExtension } from '../../codec/extensions.js';
+import { NamedGroup } from '../../codec/enums.js';
 import type { ServerConfig } from '../../config.js';
 import type { PrivateKey } from '../../crypto/provider.js';
 import { schemeFitsKey12, TLS12_SCHEMES } from '../../crypto/signatures.js';
@@ -72,12 +71,6 @@ export function chooseScheme12(config: ServerConfig, offer: ClientOffer12): { sc
   const scheme = TLS12_SCHEMES.find((s) => offered.includes(s) && schemeFitsKey12(s, key));
   if (scheme === undefined) throw new TlsAlertError('handshake_failure', 'no signature scheme in common (SHA-1 is not accepted)');
   return { scheme, key };
-}
-
-/** RFC 6066 §8: status_request for ocsp; another status_type is not ours to answer. */
-export function isOcspRequested12(offer: ClientOffer12): boolean {
-  const data = findExtension(offer.hello.extensions, ExtensionType.status_request);
-  return data !== undefined && decodeCertificateStatusRequest(data).statusType === CertificateStatusType.ocsp;
 }
 
 /**

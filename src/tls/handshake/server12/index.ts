@@ -1,4 +1,3 @@
-import { TlsAlertError } from '../../alert.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import type { ClientHello } from '../../codec/messages/client-hello.js';
 import { DOWNGRADE_TLS12 } from '../../codec/messages/server-hello.js';
@@ -8,9 +7,10 @@ import { HandshakeLog12 } from '../../keyschedule/handshake-log12.js';
 import { tls12KeyBlock } from '../../keyschedule/prf12.js';
 import { Protector12 } from '../../record/protector12.js';
 import type { Tls12SessionState } from '../../tickets12.js';
-import { runPeerPolicy, verifyPeerChain, type ChainVerified } from '../peer.js';
+import { reverifyResumedClient } from '../peer.js';
 import type { HandshakeContext, HandshakeState } from '../state.js';
-import { chooseGroup12, chooseScheme12, chooseSuite12, findResumption12, isOcspRequested12 } from './choose.js';
+import { chooseAlpn, isOcspRequested } from '../server/choose.js';
+import { chooseGroup12, chooseScheme12, chooseSuite12, findResumption12 } from './choose.js';
 import { ExpectClientCertificate12, ExpectClientKeyExchange12 } from './expect-client.js';
 import { ExpectClientFinished12, sendServerFinished12, sendTicket12 } from './finish.js';
 import {
@@ -23,16 +23,7 @@ import {
   takeStaple,
 } from './flight.js';
 import type { Keyed12, Negotiated12 } from './negotiated.js';
-import { readClientOffer12, type ClientOffer12 } from './offer.js';
-
-/** ALPN (RFC 7301 §3.2): our preference among the client's; no overlap is no_application_protocol. */
-function chooseAlpn12(config: ServerConfig, offer: ClientOffer12): string | false {
-  const offered = offer.alpn;
-  if (offered === undefined || config.alpnProtocols.length === 0) return false;
-  const chosen = config.alpnProtocols.find((p) => offered.includes(p));
-  if (chosen === undefined) throw new TlsAlertError('no_application_protocol', 'no ALPN protocol in common');
-  return chosen;
-}
+import { readClientOffer12 } from './offer.js';
 
 /** RFC 8446 §4.1.3: a server that could speak TLS 1.3 but negotiates 1.2 ends ServerHello.random with DOWNGRADE_TLS12. */
 function serverRandom(ctx: HandshakeContext, config: ServerConfig): Buffer {
@@ -49,7 +40,7 @@ function serverRandom(ctx: HandshakeContext, config: ServerConfig): Buffer {
 export function startTls12(ctx: HandshakeContext, config: ServerConfig, message: HandshakeMessage, hello: ClientHello): HandshakeState {
   ctx.useTls12();
   const offer = readClientOffer12(message, hello);
-  const alpn = chooseAlpn12(config, offer);
+  const alpn = chooseAlpn(config, offer);
   const log = new HandshakeLog12(ctx.provider);
   log.add(message.raw);
   const base = { ctx, config, offer, alpn, log, serverRandom: serverRandom(ctx, config) };
@@ -64,7 +55,7 @@ function fullHandshake(n: Negotiated12): HandshakeState {
   const { ctx, config, offer } = n;
   const group = chooseGroup12(config, offer);
   const signer = chooseScheme12(config, offer);
-  const staple = config.ocspResponse !== undefined && isOcspRequested12(offer) ? takeStaple(config.ocspResponse) : undefined;
+  const staple = config.ocspResponse !== undefined && isOcspRequested(offer) ? takeStaple(config.ocspResponse) : undefined;
   sendServerHello12(n, ctx.provider.randomBytes(32), { staple, isResumed: false });
   sendCertificate12(n);
   if (staple !== undefined) sendCertificateStatus12(n, staple);
@@ -83,7 +74,7 @@ function fullHandshake(n: Negotiated12): HandshakeState {
  */
 function resume(n: Negotiated12, state: Tls12SessionState): HandshakeState {
   const { ctx, config, offer, suite } = n;
-  const chain = reverifyResumedPeer12(config, state.peerChain);
+  const chain = reverifyResumedClient(config, state.peerChain, 'handshake_failure');
   sendServerHello12(n, offer.hello.legacySessionId, { staple: undefined, isResumed: true });
   ctx.logSecret('CLIENT_RANDOM', offer.hello.random, state.masterSecret);
   const keyed: Keyed12 = { n, masterSecret: state.masterSecret, keys: keyBlock(n, suite, state.masterSecret), group: undefined };
@@ -95,14 +86,4 @@ function resume(n: Negotiated12, state: Tls12SessionState): HandshakeState {
 
 function keyBlock(n: Negotiated12, suite: Tls12SuiteInfo, masterSecret: Buffer): Keyed12['keys'] {
   return tls12KeyBlock(n.ctx.provider, suite, masterSecret, n.offer.hello.random, n.serverRandom);
-}
-
-function reverifyResumedPeer12(config: ServerConfig, chain: readonly Buffer[]): ChainVerified | undefined {
-  if (chain.length === 0) {
-    if (config.clientAuth === 'require') throw new TlsAlertError('handshake_failure', 'resumed session has no client certificate');
-    return undefined;
-  }
-  const verified = verifyPeerChain(config.verifier, chain, { role: 'client' });
-  runPeerPolicy(config.verifyPeer, verified.chain.peer);
-  return verified;
 }
