@@ -75,6 +75,12 @@ export function suiteInfo(id: number): SuiteInfo | undefined {
 /** How a TLS 1.2 suite's server authenticates: the key type its certificate must hold (RFC 8422 §2). */
 export type Tls12Auth = 'ECDSA' | 'RSA';
 
+/** What a key of this type can authenticate in TLS 1.2: ECDHE_ECDSA an EC (or EdDSA, RFC 8422 §2) key, ECDHE_RSA an RSA one. */
+export function tls12AuthOf(keyType: string | undefined): Tls12Auth | undefined {
+  if (keyType === 'ec' || keyType === 'ed25519') return 'ECDSA';
+  return keyType === 'rsa' ? 'RSA' : undefined;
+}
+
 /**
  * What a TLS 1.2 suite fixes (RFC 5246 §6.3, RFC 5288 §3, RFC 7905 §2): the
  * PRF hash, the AEAD with its key and fixed IV lengths, the explicit nonce

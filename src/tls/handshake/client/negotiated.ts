@@ -4,7 +4,7 @@ import type { HandshakeSecret } from '../../keyschedule/stages.js';
 import type { Transcript } from '../../keyschedule/transcript.js';
 import type { ClientSession } from '../../tickets.js';
 import type { VerifiedChain } from '../../peer-verifier.js';
-import type { ChainVerified, SignatureVerified } from '../peer.js';
+import { describeChain, verifyPeerChain, type ChainVerified, type SignatureVerified } from '../peer.js';
 import type { HandshakeContext } from '../state.js';
 
 /** After ServerHello: what the server chose and the handshake traffic secrets (RFC 8446 §7.1). */
@@ -32,6 +32,23 @@ export interface CertificateRequested {
 /** The server's chain: verified, or only described when the caller turned verification off (rejectUnauthorized: false). */
 export type ServerChain =
   { readonly kind: 'verified'; readonly proof: ChainVerified } | { readonly kind: 'unverified'; readonly chain: VerifiedChain };
+
+/**
+ * The server's certificate_list (RFC 8446 §4.4.2, RFC 5246 §7.4.2), verified
+ * for the name we expect, or only described when the caller turned
+ * verification off (rejectUnauthorized: false).
+ */
+export function checkServerChain(config: ClientConfig, chain: readonly Uint8Array[]): ServerChain {
+  if (!config.rejectUnauthorized) return { kind: 'unverified', chain: describeChain(chain) };
+  const expect =
+    config.expectedName === undefined ? { role: 'server' as const } : { role: 'server' as const, servername: config.expectedName };
+  return { kind: 'verified', proof: verifyPeerChain(config.verifier, chain, expect) };
+}
+
+/** The chain whose leaf key must sign the server's handshake, verified or not. */
+export function chainOf(server: ServerChain): VerifiedChain {
+  return server.kind === 'verified' ? server.proof.chain : server.chain;
+}
 
 /** Who the server is by the time its Finished arrives, and how we know. */
 export type ServerIdentity =

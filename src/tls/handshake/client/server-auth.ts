@@ -15,10 +15,10 @@ import { decodeCertificateVerify } from '../../codec/messages/certificate-verify
 import { decodeEncryptedExtensions } from '../../codec/messages/encrypted-extensions.js';
 import { certificateVerifyContent, VERIFY_SCHEMES } from '../../crypto/signatures.js';
 import type { ClientSession } from '../../tickets.js';
-import { describeChain, runPeerPolicy, runStaplePolicy, verifyPeerChain, verifyPeerSignature } from '../peer.js';
+import { runPeerPolicy, runStaplePolicy, verifyPeerSignature } from '../peer.js';
 import { requireMessage, StateBase, type HandshakeState } from '../state.js';
 import { ExpectFinished } from './finished.js';
-import type { CertificateRequested, ClientHandshakeKeys, ServerChain } from './negotiated.js';
+import { chainOf, checkServerChain, type CertificateRequested, type ClientHandshakeKeys, type ServerChain } from './negotiated.js';
 
 /** §4.3.1: the server's EncryptedExtensions; the ALPN protocol it chose is settled here. */
 export class ExpectEncryptedExtensions extends StateBase {
@@ -131,14 +131,7 @@ class ExpectCertificate extends StateBase {
     // Without our status_request, the check above already refused any staple.
     const ocspResponse = config.requestOcspStaple ? readStaple(certificate.entries) : undefined;
     const chain = certificate.entries.map((e) => e.certData);
-    let server: ServerChain;
-    if (config.rejectUnauthorized) {
-      const expect =
-        config.expectedName === undefined ? { role: 'server' as const } : { role: 'server' as const, servername: config.expectedName };
-      server = { kind: 'verified', proof: verifyPeerChain(config.verifier, chain, expect) };
-    } else {
-      server = { kind: 'unverified', chain: describeChain(chain) };
-    }
+    const server = checkServerChain(config, chain);
     keys.transcript.add(message.raw);
     return new ExpectCertificateVerify(keys, this.alpn, this.request, server, ocspResponse);
   }
@@ -178,7 +171,7 @@ class ExpectCertificateVerify extends StateBase {
   protected process(message: HandshakeMessage): HandshakeState {
     requireMessage(message, HandshakeType.certificate_verify, this.name);
     const { keys, server } = this;
-    const chain = server.kind === 'verified' ? server.proof.chain : server.chain;
+    const chain = chainOf(server);
     const content = certificateVerifyContent('server', keys.transcript.current());
     const signature = verifyPeerSignature(keys.ctx.provider, VERIFY_SCHEMES, decodeCertificateVerify(message.body), chain, content);
     keys.transcript.add(message.raw);

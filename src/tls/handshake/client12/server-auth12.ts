@@ -8,10 +8,11 @@ import { decodeServerHelloDone } from '../../codec/messages/tls12/empty-and-fini
 import { decodeServerKeyExchange, serverKeyExchangeSignedContent } from '../../codec/messages/tls12/server-key-exchange.js';
 import { isFfdheGroup } from '../../crypto/ffdhe.js';
 import { TLS12_SCHEMES } from '../../crypto/signatures.js';
-import { describeChain, runPeerPolicy, runStaplePolicy, verifyPeerChain, verifyPeerSignature12 } from '../peer.js';
+import { tls12AuthOf } from '../../crypto/suites.js';
+import { runPeerPolicy, runStaplePolicy, verifyPeerSignature12 } from '../peer.js';
 import { requireMessage, type HandshakeState } from '../state.js';
 import { ClientState12 } from './state12.js';
-import type { ServerChain } from '../client/negotiated.js';
+import { chainOf, checkServerChain, type ServerChain } from '../client/negotiated.js';
 import { sendClientFlight12 } from './flight12.js';
 import type { CertificateRequested12, Server12Identity, Tls12Negotiated } from './negotiated12.js';
 
@@ -29,19 +30,11 @@ export class ExpectCertificate12 extends ClientState12 {
     const { chain } = decodeCertificate12(message.body);
     // RFC 5246 §7.4.2: the server's certificate_list is never empty here (its suites all authenticate it).
     if (chain.length === 0) throw new TlsAlertError('decode_error', 'server sent no certificate');
-    let server: ServerChain;
-    if (config.rejectUnauthorized) {
-      const expect =
-        config.expectedName === undefined ? { role: 'server' as const } : { role: 'server' as const, servername: config.expectedName };
-      server = { kind: 'verified', proof: verifyPeerChain(config.verifier, chain, expect) };
-    } else {
-      server = { kind: 'unverified', chain: describeChain(chain) };
-    }
-    const key = server.kind === 'verified' ? server.proof.chain.leafPublicKey : server.chain.leafPublicKey;
-    const keyType = key.asymmetricKeyType;
+    const server = checkServerChain(config, chain);
+    const keyType = chainOf(server).leafPublicKey.asymmetricKeyType;
     // RFC 8422 §2, §5.3: ECDHE_ECDSA needs an ECDSA (or EdDSA) key, ECDHE_RSA an RSA key.
-    const fits = suite.auth === 'RSA' ? keyType === 'rsa' : keyType === 'ec' || keyType === 'ed25519';
-    if (!fits) throw new TlsAlertError('unsupported_certificate', `a ${keyType ?? 'unknown'} key cannot serve ${suite.name}`);
+    if (tls12AuthOf(keyType) !== suite.auth)
+      throw new TlsAlertError('unsupported_certificate', `a ${keyType ?? 'unknown'} key cannot serve ${suite.name}`);
     this.hello.log.add(message.raw);
     return new ExpectStatusOrKeyExchange12(this.hello, server);
   }
@@ -95,7 +88,7 @@ class ExpectServerKeyExchange12 extends ClientState12 {
     // RFC 8422 §5.4: a curve we did not offer in supported_groups is illegal_parameter (and an ECDHE suite takes no ffdhe group).
     if (!hello.config.groups.includes(group) || isFfdheGroup(group))
       throw new TlsAlertError('illegal_parameter', `ServerKeyExchange on group 0x${group.toString(16)} we did not offer`);
-    const chain = server.kind === 'verified' ? server.proof.chain : server.chain;
+    const chain = chainOf(server);
     const content = serverKeyExchangeSignedContent(hello.clientRandom, hello.serverRandom, exchange.params);
     const signature = verifyPeerSignature12(hello.ctx.provider, TLS12_SCHEMES, exchange, chain, content);
     hello.log.add(message.raw);

@@ -3,19 +3,12 @@ import { NamedGroup } from '../../codec/enums.js';
 import type { ServerConfig } from '../../config.js';
 import type { PrivateKey } from '../../crypto/provider.js';
 import { schemeFitsKey12, TLS12_SCHEMES } from '../../crypto/signatures.js';
-import { tls12SuiteInfo, type Tls12Auth, type Tls12SuiteInfo } from '../../crypto/suites.js';
+import { tls12AuthOf, tls12SuiteInfo, type Tls12SuiteInfo } from '../../crypto/suites.js';
 import { decodeTls12SessionState, type Tls12SessionState } from '../../tickets12.js';
 import type { ClientOffer12 } from './offer.js';
 
 /** The ECDHE groups TLS 1.2 runs here (RFC 8422 §5.1.1): FFDHE is DHE, another key exchange we do not speak. */
 const TLS12_GROUPS: ReadonlySet<number> = new Set([NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1]);
-
-/** What our key can authenticate: ECDHE_ECDSA suites need an EC (or EdDSA, RFC 8422 §2) key, ECDHE_RSA an RSA one. */
-function authOf(key: PrivateKey): Tls12Auth | undefined {
-  const type = key.asymmetricKeyType;
-  if (type === 'ec' || type === 'ed25519') return 'ECDSA';
-  return type === 'rsa' ? 'RSA' : undefined;
-}
 
 /**
  * Our first TLS 1.2 suite the client offers that our key can serve (RFC
@@ -24,7 +17,7 @@ function authOf(key: PrivateKey): Tls12Auth | undefined {
  */
 export function chooseSuite12(config: ServerConfig, offer: ClientOffer12): Tls12SuiteInfo {
   const key = config.privateKey;
-  const auth = key === undefined || !curveAccepted(key, offer) ? undefined : authOf(key);
+  const auth = key === undefined || !curveAccepted(key, offer) ? undefined : tls12AuthOf(key.asymmetricKeyType);
   for (const id of config.suites12) {
     const suite = offer.hello.cipherSuites.includes(id) ? tls12SuiteInfo(id) : undefined;
     if (suite !== undefined && suite.auth === auth) return suite;
