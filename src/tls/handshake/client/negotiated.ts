@@ -4,6 +4,8 @@ import type { HandshakeSecret } from '../../keyschedule/stages.js';
 import type { Transcript } from '../../keyschedule/transcript.js';
 import type { ClientSession } from '../../tickets.js';
 import type { VerifiedChain } from '../../peer-verifier.js';
+import { TlsAlertError } from '../../alert.js';
+import { decodeAlpn } from '../../codec/extensions.js';
 import { describeChain, verifyPeerChain, type ChainVerified, type SignatureVerified } from '../peer.js';
 import type { HandshakeContext } from '../state.js';
 
@@ -62,3 +64,13 @@ export type ServerIdentity =
       /** The OCSP response stapled for its leaf (RFC 8446 §4.4.2.1), when we asked. */
       readonly ocspResponse: Buffer | undefined;
     };
+
+/** The server's ALPN answer (EncryptedExtensions in TLS 1.3, ServerHello in 1.2): RFC 7301 §3.1, exactly one protocol, one we offered (illegal_parameter). */
+export function chosenAlpn(config: ClientConfig, data: Buffer | undefined): string | false {
+  if (data === undefined) return false;
+  const protocols = decodeAlpn(data);
+  const [chosen] = protocols;
+  if (protocols.length !== 1 || chosen === undefined || !config.alpnProtocols.includes(chosen))
+    throw new TlsAlertError('illegal_parameter', 'server chose an ALPN protocol we did not offer');
+  return chosen;
+}

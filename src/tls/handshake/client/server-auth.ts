@@ -2,7 +2,6 @@ import { TlsAlertError } from '../../alert.js';
 import { ExtensionType, HandshakeType } from '../../codec/enums.js';
 import {
   checkExtensionsAllowed,
-  decodeAlpn,
   decodeCertificateStatus,
   decodeU16List,
   expectEmptyExtension,
@@ -18,7 +17,14 @@ import type { ClientSession } from '../../tickets.js';
 import { runPeerPolicy, runStaplePolicy, verifyPeerSignature } from '../peer.js';
 import { requireMessage, StateBase, type HandshakeState } from '../state.js';
 import { ExpectFinished } from './finished.js';
-import { chainOf, checkServerChain, type CertificateRequested, type ClientHandshakeKeys, type ServerChain } from './negotiated.js';
+import {
+  chainOf,
+  checkServerChain,
+  chosenAlpn,
+  type CertificateRequested,
+  type ClientHandshakeKeys,
+  type ServerChain,
+} from './negotiated.js';
 
 /** §4.3.1: the server's EncryptedExtensions; the ALPN protocol it chose is settled here. */
 export class ExpectEncryptedExtensions extends StateBase {
@@ -37,17 +43,7 @@ export class ExpectEncryptedExtensions extends StateBase {
     const keys = this.keys;
     const extensions = decodeEncryptedExtensions(message.body);
     checkExtensionsAllowed(extensions, 'encrypted_extensions', keys.offeredExtensions);
-    let alpn: string | false = false;
-    const alpnData = findExtension(extensions, ExtensionType.application_layer_protocol_negotiation);
-    if (alpnData !== undefined) {
-      const protocols = decodeAlpn(alpnData);
-      const [chosen] = protocols;
-      // RFC 7301 §3.1: exactly one protocol, one we offered.
-      if (protocols.length !== 1 || chosen === undefined || !keys.config.alpnProtocols.includes(chosen)) {
-        throw new TlsAlertError('illegal_parameter', 'server chose an ALPN protocol we did not offer');
-      }
-      alpn = chosen;
-    }
+    const alpn = chosenAlpn(keys.config, findExtension(extensions, ExtensionType.application_layer_protocol_negotiation));
     keys.transcript.add(message.raw);
     const settled = settleEarlyData(keys, extensions, this.resumed, alpn);
     if (this.resumed !== undefined) return new ExpectFinished(settled, alpn, { kind: 'resumed', session: this.resumed });

@@ -1,6 +1,6 @@
 import { TlsAlertError } from '../../alert.js';
 import { ExtensionType, Tls12ExtensionType } from '../../codec/enums.js';
-import { decodeAlpn, expectEmptyExtension, findExtension, type RawExtension } from '../../codec/extensions.js';
+import { expectEmptyExtension, findExtension, type RawExtension } from '../../codec/extensions.js';
 import type { HandshakeMessage } from '../../codec/handshake-frame.js';
 import { DOWNGRADE_TLS11, DOWNGRADE_TLS12, type ServerHello } from '../../codec/messages/server-hello.js';
 import { decodeEcPointFormats, decodeExtendedMasterSecret, decodeRenegotiationInfo } from '../../codec/messages/tls12/extensions.js';
@@ -10,6 +10,7 @@ import { HandshakeLog12 } from '../../keyschedule/handshake-log12.js';
 import type { HandshakeContext, HandshakeState } from '../state.js';
 import { startAbbreviated12 } from './finished12.js';
 import type { Tls12Negotiated } from './negotiated12.js';
+import { chosenAlpn } from '../client/negotiated.js';
 import { ExpectCertificate12 } from './server-auth12.js';
 import type { Tls12ClientSession } from './session12.js';
 
@@ -125,14 +126,4 @@ function readServerHello12Extensions(sent: Tls12HelloSent, extensions: readonly 
     isTicketExpected: ticket !== undefined,
     isStatusExpected: status !== undefined,
   };
-}
-
-/** RFC 7301 §3.1: exactly one protocol, one we offered (illegal_parameter). */
-function chosenAlpn(config: ClientConfig, data: Buffer | undefined): string | false {
-  if (data === undefined) return false;
-  const protocols = decodeAlpn(data);
-  const [chosen] = protocols;
-  if (protocols.length !== 1 || chosen === undefined || !config.alpnProtocols.includes(chosen))
-    throw new TlsAlertError('illegal_parameter', 'server chose an ALPN protocol we did not offer');
-  return chosen;
 }
