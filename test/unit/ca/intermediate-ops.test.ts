@@ -20,10 +20,11 @@ import {
   type CaOpsContext,
 } from '../../../src/ca/index.js';
 import Database from 'better-sqlite3';
-import { openLedger, type Ledger } from '../../../src/ledger/index.js';
+import { openLedger } from '../../../src/ledger/index.js';
 import { isDomainError } from '../../../src/shared/errors.js';
 import { describeCrl } from '../../../src/x509/index.js';
 import { FixedClock, openssl, tempDir } from './helpers.js';
+import { openCaFixture, TD, type CaFixture } from './ca-fixture.js';
 
 /**
  * The operator's CA lifecycle commands (src/ca/intermediate-ops.ts) on a
@@ -31,40 +32,9 @@ import { FixedClock, openssl, tempDir } from './helpers.js';
  * step writes, what the ledger records, how a crash half-way is repaired,
  * and what happens without the root key.
  */
-const TD = 'example.org';
 const HOUR = 3_600_000;
 
-interface Fixture {
-  readonly dir: string;
-  readonly ledger: Ledger;
-  readonly clock: FixedClock;
-  readonly ctx: CaOpsContext;
-  close(): void;
-}
-
-async function fixture(name: string): Promise<Fixture> {
-  const dir = tempDir(name);
-  const ledger = openLedger({ path: join(dir.path, 'keysmith.db') });
-  const clock = new FixedClock(Date.now());
-  await initCertificateAuthority({ dataDir: dir.path, trustDomain: TD, store: ledger.certificates, clock });
-  const ctx: CaOpsContext = {
-    dataDir: dir.path,
-    trustDomain: TD,
-    clock,
-    store: ledger.certificates,
-    arlUrl: 'https://ca.example.org/crl/root',
-  };
-  return {
-    dir: dir.path,
-    ledger,
-    clock,
-    ctx,
-    close: () => {
-      ledger.close();
-      dir.remove();
-    },
-  };
-}
+const fixture = (name: string): Promise<CaFixture> => openCaFixture(name, { arlUrl: 'https://ca.example.org/crl/root' });
 
 function serialOf(pem: string): string {
   return new X509Certificate(pem).serialNumber.toLowerCase().replace(/^(00)+/, '');

@@ -1,11 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import {
   arlPath,
   Authority,
   caPaths,
-  initCertificateAuthority,
   intermediateStates,
   loadCertificateAuthority,
   prepareIntermediate,
@@ -13,11 +11,10 @@ import {
   type CaOpsContext,
 } from '../../../src/ca/index.js';
 import { CaWatch, type CaSnapshot } from '../../../src/cli/ca-watch.js';
-import { openLedger, type Ledger } from '../../../src/ledger/index.js';
 import type { RevocationReason } from '../../../src/domain/certificates.js';
 import { describeCrl } from '../../../src/x509/index.js';
 import { existsSync } from 'node:fs';
-import { FixedClock, tempDir } from '../ca/helpers.js';
+import { openCaFixture, TD, type CaFixture } from '../ca/ca-fixture.js';
 
 /**
  * `keysmith ca revoke-intermediate` against `serve`'s ca/ watcher
@@ -29,36 +26,19 @@ import { FixedClock, tempDir } from '../ca/helpers.js';
  * points around the ledger write through the store the command is given
  * (a pass-through over the real SQLite repository), not by timing.
  */
-const TD = 'example.org';
 const HOUR = 3_600_000;
 
-interface Fixture {
-  readonly ledger: Ledger;
-  readonly clock: FixedClock;
-  readonly ctx: CaOpsContext;
+interface Fixture extends CaFixture {
   readonly watch: CaWatch;
-  close(): void;
 }
 
+/** A CA and `serve`'s watcher over its directory and ledger. */
 async function fixture(name: string): Promise<Fixture> {
-  const dir = tempDir(name);
-  const ledger = openLedger({ path: join(dir.path, 'keysmith.db') });
-  const clock = new FixedClock(Date.now());
-  await initCertificateAuthority({ dataDir: dir.path, trustDomain: TD, store: ledger.certificates, clock });
-  const material = await loadCertificateAuthority({ dataDir: dir.path, trustDomain: TD, clock });
+  const f = await openCaFixture(name);
+  const { dir, ledger, clock } = f;
+  const material = await loadCertificateAuthority({ dataDir: dir, trustDomain: TD, clock });
   const authority = new Authority({ material, store: ledger.certificates, clock });
-  const watch = new CaWatch({ dataDir: dir.path, trustDomain: TD, clock, ledger: ledger.certificates, authority });
-  const ctx: CaOpsContext = { dataDir: dir.path, trustDomain: TD, clock, store: ledger.certificates };
-  return {
-    ledger,
-    clock,
-    ctx,
-    watch,
-    close: () => {
-      ledger.close();
-      dir.remove();
-    },
-  };
+  return { ...f, watch: new CaWatch({ dataDir: dir, trustDomain: TD, clock, ledger: ledger.certificates, authority }) };
 }
 
 /** What one reload served: the bundle's intermediates and the ARL's serials. */
