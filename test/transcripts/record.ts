@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import { fixture } from '../fakes/tls-fixtures.js';
-import { FIXTURES, fx, listen, recordOurClient, recordOurServer, runPeer, save, versionOf, withSServer } from './recorder.js';
+import { FIXTURES, fx, recordOurClient, recordOurServer, runPeer, save, versionOf, withNodeServer, withSServer } from './recorder.js';
 import { TLS12_ROWS } from './rows-tls12.js';
 
 const S_CLIENT = ['-tls1_3', '-servername', 'localhost', '-verify_return_error', '-CAfile', fx('ca.pem'), '-ign_eof'];
@@ -169,22 +169,10 @@ async function opensslServer(): Promise<void> {
 }
 
 async function nodeServer(): Promise<void> {
-  const peer = `node ${process.version} tls.createServer (OpenSSL ${process.versions.openssl})`;
-  const server = nodeTls.createServer(
-    { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), requestCert: true, minVersion: 'TLSv1.3' },
-    (socket) => {
-      socket.on('data', (d: Buffer) => socket.end(d));
-      socket.on('error', () => socket.destroy());
-    },
-  );
-  const port = await listen(server);
-  try {
-    const command = "tls.createServer({ key, cert, ca, requestCert: true, minVersion: 'TLSv1.3' }), echoes and ends";
+  await withNodeServer({ minVersion: 'TLSv1.3' }, async (peer, port, command) => {
     const full = await recordOurClient(port, { clientCert: true });
     save('client-node-full', peer, command, full.transcript);
-  } finally {
-    server.close();
-  }
+  });
 }
 
 const filter = process.argv[2] ?? '';

@@ -8,6 +8,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import * as nodeTls from 'node:tls';
+import { fixture } from '../fakes/tls-fixtures.js';
 import { connect as ourConnect, TlsServer } from '../../src/tls/index.js';
 import { RecordingProvider } from '../helpers/fixed-provider.js';
 import {
@@ -230,5 +232,30 @@ export async function withSServer(
   } finally {
     clearTimeout(timer);
     server.kill('SIGKILL');
+  }
+}
+
+/**
+ * Runs `rows` against node's tls.createServer with our fixture identity,
+ * asking for a client certificate and echoing then ending, held to the
+ * versions `versions` names; `rows` gets the peer, its port and the command
+ * as transcripts record it. The server is closed afterwards.
+ */
+export async function withNodeServer(
+  versions: { readonly minVersion: 'TLSv1.3' } | { readonly maxVersion: 'TLSv1.2' },
+  rows: (peer: string, port: number, command: string) => Promise<void>,
+): Promise<void> {
+  const peer = `node ${process.version} tls.createServer (OpenSSL ${process.versions.openssl})`;
+  const options = { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), requestCert: true, ...versions };
+  const server = nodeTls.createServer(options, (socket) => {
+    socket.on('data', (d: Buffer) => socket.end(d));
+    socket.on('error', () => socket.destroy());
+  });
+  const port = await listen(server);
+  const [name, value] = Object.entries(versions)[0] ?? [];
+  try {
+    await rows(peer, port, `tls.createServer({ key, cert, ca, requestCert: true, ${String(name)}: '${String(value)}' }), echoes and ends`);
+  } finally {
+    server.close();
   }
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import type { TranscriptSetup } from '../helpers/fixed-provider-transcript.js';
 import { fixture } from '../fakes/tls-fixtures.js';
-import { FIXTURES, fx, listen, recordOurClient, recordOurServer, runPeer, save, versionOf, withSServer } from './recorder.js';
+import { FIXTURES, fx, recordOurClient, recordOurServer, runPeer, save, versionOf, withNodeServer, withSServer } from './recorder.js';
 
 const S_CLIENT_12 = ['-tls1_2', '-servername', 'localhost', '-verify_return_error', '-CAfile', fx('ca.pem'), '-ign_eof'];
 const S_CLIENT_CERT = ['-cert', fx('client.pem'), '-key', fx('client.key'), '-cert_chain', fx('intermediate.pem')];
@@ -172,25 +172,13 @@ async function opensslServer12(): Promise<void> {
 
 /** Our client against node's tls.createServer held to TLS 1.2, with a client certificate: full, then resumed. */
 async function nodeServer12(): Promise<void> {
-  const peer = `node ${process.version} tls.createServer (OpenSSL ${process.versions.openssl})`;
-  const server = nodeTls.createServer(
-    { key: fixture('server.key'), cert: fixture('server-chain.pem'), ca: fixture('ca.pem'), requestCert: true, maxVersion: 'TLSv1.2' },
-    (socket) => {
-      socket.on('data', (d: Buffer) => socket.end(d));
-      socket.on('error', () => socket.destroy());
-    },
-  );
-  const port = await listen(server);
-  try {
-    const command = "tls.createServer({ key, cert, ca, requestCert: true, maxVersion: 'TLSv1.2' }), echoes and ends";
+  await withNodeServer({ maxVersion: 'TLSv1.2' }, async (peer, port, command) => {
     const full = await recordOurClient(port, { ...ONLY_TLS12, clientCert: true });
     save('client-node-tls12-full', peer, command, full.transcript);
     if (full.session === undefined) throw new Error('node sent no TLS 1.2 ticket');
     const resumed = await recordOurClient(port, { ...ONLY_TLS12, clientCert: true, session: full.session });
     save('client-node-tls12-resumed', peer, command, resumed.transcript);
-  } finally {
-    server.close();
-  }
+  });
 }
 
 /** Row names for record.ts's filter: `node dist/test/transcripts/record.js tls12` records these alone. */
