@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { createServer, TlsAlertError, type TlsServer, type TlsServerOptions, type TlsSocket } from '../../src/tls/index.js';
 import { DEFAULT_WAIT_MS, hasCommand, nextEvent, portOf, withTimeout, type ThirdPartyProcess } from '../helpers/processes.js';
 
@@ -198,6 +199,32 @@ export async function serveEcho(scope: Scope, options: Partial<TlsServerOptions>
   });
   scope.defer(() => server.close());
   return server;
+}
+
+/** A node:tls server for our client to talk to, and the server side of each connection. */
+export interface NodeEchoServer {
+  readonly port: number;
+  readonly server: tls.Server;
+  readonly sockets: tls.TLSSocket[];
+}
+
+/** node:tls's server with our ECDSA identity (`options` add to it), echoing until the client ends; closed with `scope`. */
+export async function serveNodeEcho(scope: Scope, options: tls.TlsOptions): Promise<NodeEchoServer> {
+  const sockets: tls.TLSSocket[] = [];
+  const server = tls.createServer({ key: fixture('server.key'), cert: fixture('server-chain.pem'), ...options }, (socket) => {
+    sockets.push(socket);
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    socket.on('end', () => socket.end());
+  });
+  server.on('tlsClientError', () => {});
+  server.listen(0, '127.0.0.1');
+  await nextEvent(server, 'listening');
+  scope.defer(async () => {
+    for (const socket of sockets) socket.destroy();
+    await withTimeout(new Promise<void>((resolve) => server.close(() => resolve())), 10_000, 'closing the node:tls server');
+  });
+  return { port: portOf(server.address()), server, sockets };
 }
 
 /** Ends a third-party client's input (it sends close_notify and exits) and expects a clean exit. */

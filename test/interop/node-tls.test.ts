@@ -2,8 +2,18 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import { connect, TlsAlertError, type TlsConnectOptions, type TlsServerOptions, type TlsSocket } from '../../src/tls/index.js';
-import { nextEvent, portOf, withTimeout } from '../helpers/processes.js';
-import { alertOf, CLIENT_SPIFFE_ID, fixture, readUntil, Scope, type EchoServer, serveEcho } from './harness.js';
+import { nextEvent } from '../helpers/processes.js';
+import {
+  alertOf,
+  CLIENT_SPIFFE_ID,
+  fixture,
+  readUntil,
+  Scope,
+  type EchoServer,
+  serveEcho,
+  serveNodeEcho,
+  type NodeEchoServer,
+} from './harness.js';
 
 /**
  * Interop with node:tls (OpenSSL inside Node) both ways: node's client
@@ -110,39 +120,8 @@ describe('our client with a node:tls server', () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  interface NodeServer {
-    readonly port: number;
-    readonly server: tls.Server;
-    readonly sockets: tls.TLSSocket[];
-  }
-
-  async function nodeServe(): Promise<NodeServer> {
-    const sockets: tls.TLSSocket[] = [];
-    const server = tls.createServer(
-      {
-        requestCert: true,
-        rejectUnauthorized: true,
-        ca: fixture('ca.pem'),
-        key: fixture('server.key'),
-        cert: fixture('server-chain.pem'),
-        minVersion: 'TLSv1.3',
-      },
-      (socket) => {
-        sockets.push(socket);
-        socket.on('error', () => {});
-        socket.on('data', (chunk: Buffer) => socket.write(chunk));
-        socket.on('end', () => socket.end());
-      },
-    );
-    server.on('tlsClientError', () => {});
-    server.listen(0, '127.0.0.1');
-    await nextEvent(server, 'listening');
-    scope.defer(async () => {
-      for (const socket of sockets) socket.destroy();
-      await withTimeout(new Promise<void>((resolve) => server.close(() => resolve())), 10_000, 'closing the node:tls server');
-    });
-    return { port: portOf(server.address()), server, sockets };
-  }
+  const nodeServe = (): Promise<NodeEchoServer> =>
+    serveNodeEcho(scope, { requestCert: true, rejectUnauthorized: true, ca: fixture('ca.pem'), minVersion: 'TLSv1.3' });
 
   function dial(port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket {
     return scope.socket(

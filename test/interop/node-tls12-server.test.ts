@@ -2,8 +2,8 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import { connect, SessionCache, type TlsConnectOptions, type TlsSocket } from '../../src/tls/index.js';
-import { nextEvent, portOf, withTimeout } from '../helpers/processes.js';
-import { CLIENT_SPIFFE_ID, fixture, readUntil, Scope } from './harness.js';
+import { nextEvent } from '../helpers/processes.js';
+import { CLIENT_SPIFFE_ID, fixture, readUntil, Scope, serveNodeEcho, type NodeEchoServer } from './harness.js';
 
 /**
  * Our client with minVersion 'TLSv1.2' against node's
@@ -12,35 +12,11 @@ import { CLIENT_SPIFFE_ID, fixture, readUntil, Scope } from './harness.js';
  * with the RFC 5077 ticket from our 'session' event.
  */
 
-interface NodeServer {
-  readonly port: number;
-  readonly server: tls.Server;
-}
-
 describe('our client with a node:tls TLS 1.2 server', () => {
   const scope = new Scope();
   afterEach(() => scope.close());
 
-  async function nodeServe(options: tls.TlsOptions): Promise<NodeServer> {
-    const sockets: tls.TLSSocket[] = [];
-    const server = tls.createServer(
-      { key: fixture('server.key'), cert: fixture('server-chain.pem'), maxVersion: 'TLSv1.2', ...options },
-      (socket) => {
-        sockets.push(socket);
-        socket.on('error', () => {});
-        socket.on('data', (chunk: Buffer) => socket.write(chunk));
-        socket.on('end', () => socket.end());
-      },
-    );
-    server.on('tlsClientError', () => {});
-    server.listen(0, '127.0.0.1');
-    await nextEvent(server, 'listening');
-    scope.defer(async () => {
-      for (const socket of sockets) socket.destroy();
-      await withTimeout(new Promise<void>((resolve) => server.close(() => resolve())), 10_000, 'closing the node:tls server');
-    });
-    return { port: portOf(server.address()), server };
-  }
+  const nodeServe = (options: tls.TlsOptions): Promise<NodeEchoServer> => serveNodeEcho(scope, { maxVersion: 'TLSv1.2', ...options });
 
   function dial(port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket {
     return scope.socket(
