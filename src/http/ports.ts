@@ -144,4 +144,6 @@ export interface AppDeps {
   readonly svid?: SvidApi;
   /** The ACME server (src/acme); /acme/* is served only when given. */
   readonly acme?: AcmeHandler;
+  /** Where the built operator console lives (default: dist/ui beside the compiled service). */
+  readonly consoleDirectory?: string;
 }
