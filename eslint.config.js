@@ -13,7 +13,7 @@ import keysmith from './tools/eslint/keysmith-plugin.js';
 export const houseRules = [
   // One private-member style: the TypeScript `private` keyword (STYLE, HELPER-GUIDE).
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', 'ui/**/*.tsx'],
     rules: {
       'no-restricted-syntax': [
         'error',
@@ -61,9 +61,9 @@ export default tseslint.config(
   js.configs.recommended,
   { languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: { ...globals.node } } },
 
-  // TypeScript with type information (src, test, bench are one tsconfig project).
+  // TypeScript with type information (src, test, bench are one tsconfig project; ui/ has its own, found by the project service).
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', 'ui/**/*.tsx'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
@@ -120,6 +120,14 @@ export default tseslint.config(
       // Untyped emitters hand listeners `any` errors.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true, allowThrowingAny: true }],
     },
+  },
+
+  // The operator console runs in the browser: DOM globals (its tsconfig has the DOM libs and no @types/node).
+  // Flat config merges globals, so Node's stay declared from above: the ones that would break in a browser are refused.
+  {
+    files: ['ui/src/**/*.ts', 'ui/src/**/*.tsx'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: { 'no-restricted-globals': ['error', 'process', 'require', 'Buffer', '__dirname', '__filename'] },
   },
 
   // Plain JavaScript (scripts, this file): no type information.

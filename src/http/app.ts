@@ -16,6 +16,7 @@ import type { AppDeps } from './ports.js';
 import { installProblemHandlers } from './problem.js';
 import { rememberRequestTargets } from './request-target.js';
 import { DEFAULT_REFRESH_HINT_SECONDS, registerBundleRoutes } from './routes/bundle.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAlertRoutes } from './routes/alerts/plugin.js';
 import { registerAcmeRoutes } from './routes/acme/plugin.js';
@@ -99,6 +100,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.ocsp !== undefined) registerOcspRoutes(app, { ocsp: deps.ocsp, clock: deps.clock, metrics: deps.metrics });
   // ACME: raw JWS bodies for the protocol handler, refusals as ACME problem documents.
   if (deps.acme !== undefined) registerAcmeRoutes(app, deps.acme);
+  // The operator console (dist/ui), admin only, with its own CSP; not in the OpenAPI document.
+  registerConsoleRoutes(app, deps.consoleDirectory === undefined ? {} : { directory: deps.consoleDirectory });
 
   await app.ready();
   return app;

@@ -175,4 +175,6 @@ export interface AppDeps {
   readonly authorities?: () => readonly AuthorityView[];
   /** The ACME server (src/acme); /acme/* is served only when given. */
   readonly acme?: AcmeHandler;
+  /** Where the built operator console lives (default: dist/ui beside the compiled service). */
+  readonly consoleDirectory?: string;
 }
