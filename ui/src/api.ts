@@ -4,27 +4,17 @@
  * is ever held here. Failures arrive as RFC 9457 problem documents and become ApiError with their `detail`.
  */
 
-export const PROFILE_NAMES = ['svid', 'tls-server', 'node', 'ocsp-signer', 'intermediate', 'root'] as const;
-export type ProfileName = (typeof PROFILE_NAMES)[number];
+// The service's own names (src/domain is free of Node imports), so the console's choices cannot drift from what the API accepts.
+import { LISTED_STATUSES, PROFILE_NAMES, REVOCABLE_REASONS } from '../../src/domain/certificates.js';
+import type { ListedStatus, ProfileName, RevocableReason } from '../../src/domain/certificates.js';
+import type { AlertStatus as DomainAlertStatus } from '../../src/domain/alerts.js';
 
-export const CERTIFICATE_STATUSES = ['valid', 'expired', 'revoked'] as const;
-export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
+export { PROFILE_NAMES, REVOCABLE_REASONS };
+export type { ProfileName, RevocableReason };
+export const CERTIFICATE_STATUSES = LISTED_STATUSES;
+export type CertificateStatus = ListedStatus;
 
-/** RFC 5280 §5.3.1 reasons an operator may give (REVOCABLE_REASONS in src/domain/certificates.ts). */
-export const REVOCABLE_REASONS = [
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-  'aACompromise',
-] as const;
-export type RevocableReason = (typeof REVOCABLE_REASONS)[number];
-
-export const ALERT_STATUSES = ['pending', 'sent', 'failed'] as const;
+export const ALERT_STATUSES = ['pending', 'sent', 'failed'] as const satisfies readonly DomainAlertStatus[];
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
 export interface Page<T> {
