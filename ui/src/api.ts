@@ -152,8 +152,12 @@ export class ApiError extends Error {
 }
 
 /** The text the console shows for any failure. */
+/** Input the console refuses before asking the API; its message is shown as it is. */
+export class InputError extends Error {}
+
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return error.detail;
+  if (error instanceof InputError) return error.message;
   if (error instanceof Error) return `The request failed: ${error.message}`;
   return 'The request failed.';
 }

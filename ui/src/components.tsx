@@ -1,8 +1,9 @@
 /** Small pieces every view uses: the error line, the modal dialog, the pager, the certificate table. */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
-import type { Certificate } from './api.js';
+import type { Certificate, Page } from './api.js';
 import { dateTime, identityOf } from './format.js';
+import type { Loaded } from './load.js';
 import type { Paging } from './paging.js';
 import { certificateHref } from './router.js';
 
@@ -141,5 +142,43 @@ export function CertificateTable({ items, caption }: { items: readonly Certifica
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** A loaded resource: its error, "Loading…" while the first answer is awaited, then what `children` draws of it. */
+export function WhenLoaded<T>({
+  loaded,
+  loadingText = 'Loading…',
+  children,
+}: {
+  loaded: Loaded<T>;
+  loadingText?: string;
+  children: (data: T) => ComponentChildren;
+}) {
+  return (
+    <>
+      <ErrorMessage error={loaded.error} />
+      {loaded.data === undefined ? loaded.loading ? <p class="muted">{loadingText}</p> : null : children(loaded.data)}
+    </>
+  );
+}
+
+/** A keyset-paged list: WhenLoaded, `empty` when the page has no items, and the pager. */
+export function PagedList<T>({
+  paging,
+  page,
+  empty,
+  children,
+}: {
+  paging: Paging;
+  page: Loaded<Page<T>>;
+  empty: ComponentChildren;
+  children: (items: readonly T[]) => ComponentChildren;
+}) {
+  return (
+    <>
+      <WhenLoaded loaded={page}>{(data) => (data.items.length === 0 ? <p>{empty}</p> : children(data.items))}</WhenLoaded>
+      <Pager paging={paging} nextCursor={page.data?.next_cursor} />
+    </>
   );
 }

@@ -3,11 +3,11 @@
  * detection at once and shows what it enqueued (delivery continues on the server after the answer).
  */
 import { useState } from 'preact/hooks';
-import { ALERT_STATUSES, api, errorText, type AlertRun } from '../api.js';
-import { ErrorMessage, Pager, ProfileBadge, StatusBadge } from '../components.js';
+import { useAction } from '../action.js';
+import { ALERT_STATUSES, api, type AlertRun } from '../api.js';
+import { ErrorMessage, PagedList, ProfileBadge, StatusBadge } from '../components.js';
 import { dateTime, identityOf, plural } from '../format.js';
-import { useLoad } from '../load.js';
-import { usePaging } from '../paging.js';
+import { usePagedLoad } from '../paging.js';
 import { certificateHref } from '../router.js';
 
 const PAGE_SIZE = 50;
@@ -35,29 +35,17 @@ export function AlertsView() {
 }
 
 function RunNow() {
-  const [busy, setBusy] = useState(false);
   const [run, setRun] = useState<AlertRun | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const start = async () => {
-    setBusy(true);
-    try {
-      setRun(await api.runAlerts());
-      setError(null);
-    } catch (failure) {
-      setError(errorText(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const start = useAction(async () => setRun(await api.runAlerts()));
   return (
     <div class="panel">
       <div class="actions">
-        <button type="button" class="primary" disabled={busy} onClick={() => void start()}>
+        <button type="button" class="primary" disabled={start.busy} onClick={() => void start.run()}>
           Run now
         </button>
         <span class="hint">Runs expiry detection at once; new alerts are delivered after it answers.</span>
       </div>
-      <ErrorMessage error={error} />
+      <ErrorMessage error={start.error} />
       {run === null ? null : (
         <div role="status" class="notice">
           <p>
@@ -83,72 +71,65 @@ function RunNow() {
 }
 
 function Outbox({ status }: { status: string }) {
-  const paging = usePaging();
-  const page = useLoad(
-    () =>
+  const { paging, page } = usePagedLoad(
+    (cursor) =>
       api.alerts({
         limit: PAGE_SIZE,
         ...(status === '' ? {} : { status }),
-        ...(paging.cursor === undefined ? {} : { cursor: paging.cursor }),
+        ...(cursor === undefined ? {} : { cursor }),
       }),
-    [paging.cursor],
+    [],
   );
   return (
     <section aria-label="Outbox">
-      <ErrorMessage error={page.error} />
-      {page.data === undefined ? (
-        page.loading ? (
-          <p class="muted">Loading…</p>
-        ) : null
-      ) : page.data.items.length === 0 ? (
-        <p>No alerts{status === '' ? '' : ` with status ${status}`}.</p>
-      ) : (
-        <table>
-          <caption class="visually-hidden">Expiry alert outbox</caption>
-          <thead>
-            <tr>
-              <th scope="col">Enqueued</th>
-              <th scope="col">Certificate</th>
-              <th scope="col">Profile</th>
-              <th scope="col">Threshold</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Status</th>
-              <th scope="col">Deliveries</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.data.items.map((alert) => (
-              <tr key={alert.id}>
-                <td>{dateTime(alert.enqueued_at)}</td>
-                <td class="wrap">
-                  <a class="mono" href={certificateHref(alert.certificate.serial)}>
-                    {alert.certificate.serial}
-                  </a>
-                  <br />
-                  {identityOf(alert.certificate)}
-                </td>
-                <td>
-                  <ProfileBadge profile={alert.certificate.profile} />
-                </td>
-                <td>{alert.threshold}</td>
-                <td>{dateTime(alert.certificate.not_after)}</td>
-                <td>
-                  <StatusBadge status={alert.status} />
-                  {alert.last_error === null ? null : <div class="muted wrap">{alert.last_error}</div>}
-                </td>
-                <td class="wrap">
-                  {alert.deliveries.length === 0
-                    ? '—'
-                    : alert.deliveries
-                        .map((d) => `${d.channel} ${d.recipient}: ${d.status} (${plural(d.attempts, 'attempt', 'attempts')})`)
-                        .join('; ')}
-                </td>
+      <PagedList paging={paging} page={page} empty={`No alerts${status === '' ? '' : ` with status ${status}`}.`}>
+        {(items) => (
+          <table>
+            <caption class="visually-hidden">Expiry alert outbox</caption>
+            <thead>
+              <tr>
+                <th scope="col">Enqueued</th>
+                <th scope="col">Certificate</th>
+                <th scope="col">Profile</th>
+                <th scope="col">Threshold</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Status</th>
+                <th scope="col">Deliveries</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <Pager paging={paging} nextCursor={page.data?.next_cursor} />
+            </thead>
+            <tbody>
+              {items.map((alert) => (
+                <tr key={alert.id}>
+                  <td>{dateTime(alert.enqueued_at)}</td>
+                  <td class="wrap">
+                    <a class="mono" href={certificateHref(alert.certificate.serial)}>
+                      {alert.certificate.serial}
+                    </a>
+                    <br />
+                    {identityOf(alert.certificate)}
+                  </td>
+                  <td>
+                    <ProfileBadge profile={alert.certificate.profile} />
+                  </td>
+                  <td>{alert.threshold}</td>
+                  <td>{dateTime(alert.certificate.not_after)}</td>
+                  <td>
+                    <StatusBadge status={alert.status} />
+                    {alert.last_error === null ? null : <div class="muted wrap">{alert.last_error}</div>}
+                  </td>
+                  <td class="wrap">
+                    {alert.deliveries.length === 0
+                      ? '—'
+                      : alert.deliveries
+                          .map((d) => `${d.channel} ${d.recipient}: ${d.status} (${plural(d.attempts, 'attempt', 'attempts')})`)
+                          .join('; ')}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </PagedList>
     </section>
   );
 }

@@ -5,8 +5,9 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, errorText, REVOCABLE_REASONS, type Certificate, type RevocableReason } from '../api.js';
-import { ErrorMessage, Modal, ProfileBadge, StatusBadge } from '../components.js';
+import { useAction } from '../action.js';
+import { api, REVOCABLE_REASONS, type Certificate, type RevocableReason } from '../api.js';
+import { ErrorMessage, Modal, ProfileBadge, StatusBadge, WhenLoaded } from '../components.js';
 import { dateTime } from '../format.js';
 import { useLoad } from '../load.js';
 
@@ -22,22 +23,19 @@ export function CertificateView({ serial }: { serial: string }) {
       <p>
         <a href="#/certificates">Back to search</a>
       </p>
-      <ErrorMessage error={cert.error} />
-      {cert.data === undefined ? (
-        cert.loading ? (
-          <p class="muted">Loading…</p>
-        ) : null
-      ) : (
-        <>
-          <Fields cert={cert.data} />
-          <div class="actions">
-            <DownloadChain serial={cert.data.serial} />
-            {cert.data.status === 'revoked' ? null : <RevokeButton serial={cert.data.serial} onRevoked={reload} />}
-          </div>
-          <OcspSection key={`ocsp${generation}`} serial={cert.data.serial} />
-          <AlertHistory key={`alerts${generation}`} serial={cert.data.serial} />
-        </>
-      )}
+      <WhenLoaded loaded={cert}>
+        {(data) => (
+          <>
+            <Fields cert={data} />
+            <div class="actions">
+              <DownloadChain serial={data.serial} />
+              {data.status === 'revoked' ? null : <RevokeButton serial={data.serial} onRevoked={reload} />}
+            </div>
+            <OcspSection key={`ocsp${generation}`} serial={data.serial} />
+            <AlertHistory key={`alerts${generation}`} serial={data.serial} />
+          </>
+        )}
+      </WhenLoaded>
     </>
   );
 }
@@ -71,30 +69,24 @@ function Fields({ cert }: { cert: Certificate }) {
 
 /** Fetches the chain with the admin's connection and saves it as <serial>.pem through a Blob URL. */
 function DownloadChain({ serial }: { serial: string }) {
-  const [error, setError] = useState<string | null>(null);
-  const download = async () => {
-    try {
-      const pem = await api.chainPem(serial);
-      const url = URL.createObjectURL(new Blob([pem], { type: 'application/pem-certificate-chain' }));
-      const link = document.createElement('a');
-      link.href = url;
-      link.download = `${serial}.pem`;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      // After the click has handed the URL to the download.
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      setError(null);
-    } catch (failure) {
-      setError(errorText(failure));
-    }
-  };
+  const download = useAction(async () => {
+    const pem = await api.chainPem(serial);
+    const url = URL.createObjectURL(new Blob([pem], { type: 'application/pem-certificate-chain' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${serial}.pem`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    // After the click has handed the URL to the download.
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  });
   return (
     <>
-      <button type="button" onClick={() => void download()}>
+      <button type="button" onClick={() => void download.run()}>
         Download chain (PEM)
       </button>
-      <ErrorMessage error={error} />
+      <ErrorMessage error={download.error} />
     </>
   );
 }
@@ -102,20 +94,14 @@ function DownloadChain({ serial }: { serial: string }) {
 function RevokeButton({ serial, onRevoked }: { serial: string; onRevoked: () => void }) {
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState<RevocableReason>('unspecified');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const revoke = async (event: Event) => {
+  const revoke = useAction(async () => {
+    await api.revoke(serial, reason);
+    setOpen(false);
+    onRevoked();
+  });
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
-      await api.revoke(serial, reason);
-      setOpen(false);
-      onRevoked();
-    } catch (failure) {
-      setError(errorText(failure));
-    } finally {
-      setBusy(false);
-    }
+    void revoke.run();
   };
   return (
     <>
@@ -123,7 +109,7 @@ function RevokeButton({ serial, onRevoked }: { serial: string; onRevoked: () => 
         type="button"
         class="danger"
         onClick={() => {
-          setError(null);
+          revoke.clearError();
           setReason('unspecified');
           setOpen(true);
         }}
@@ -131,7 +117,7 @@ function RevokeButton({ serial, onRevoked }: { serial: string; onRevoked: () => 
         Revoke…
       </button>
       <Modal open={open} title="Revoke this certificate?" onClose={() => setOpen(false)}>
-        <form method="dialog" onSubmit={(e) => void revoke(e)}>
+        <form method="dialog" onSubmit={submit}>
           <p>
             Serial <span class="mono">{serial}</span> will be revoked at once: OCSP answers <em>revoked</em> from now on and the next CRL
             lists it. This cannot be undone.
@@ -153,9 +139,9 @@ function RevokeButton({ serial, onRevoked }: { serial: string; onRevoked: () => 
               ))}
             </select>
           </div>
-          <ErrorMessage error={error} />
+          <ErrorMessage error={revoke.error} />
           <div class="actions">
-            <button type="submit" class="danger" disabled={busy}>
+            <button type="submit" class="danger" disabled={revoke.busy}>
               Revoke certificate
             </button>
             <button type="button" onClick={() => setOpen(false)}>
@@ -170,44 +156,40 @@ function RevokeButton({ serial, onRevoked }: { serial: string; onRevoked: () => 
 
 function OcspSection({ serial }: { serial: string }) {
   const ocsp = useLoad(() => api.ocsp(serial), [serial]);
-  const answer = ocsp.data;
   return (
     <section aria-labelledby="ocsp-heading">
       <h2 id="ocsp-heading">OCSP status</h2>
-      <ErrorMessage error={ocsp.error} />
-      {answer === undefined ? (
-        ocsp.loading ? (
-          <p class="muted">Asking the responder…</p>
-        ) : null
-      ) : (
-        <>
-          <p>
-            The responder answers{' '}
-            <span data-testid="ocsp-status" class={`badge badge-${answer.cert_status}`}>
-              {answer.cert_status}
-            </span>
-            {answer.revocation_reason === null ? null : ` (${answer.revocation_reason}, since ${dateTime(answer.revoked_at)})`}
-          </p>
-          <dl class="fields fields-compact">
-            <div>
-              <dt>Produced at</dt>
-              <dd>{dateTime(answer.produced_at)}</dd>
-            </div>
-            <div>
-              <dt>This update</dt>
-              <dd>{dateTime(answer.this_update)}</dd>
-            </div>
-            <div>
-              <dt>Next update</dt>
-              <dd>{dateTime(answer.next_update)}</dd>
-            </div>
-            <div>
-              <dt>Responder</dt>
-              <dd class="wrap">{answer.responder}</dd>
-            </div>
-          </dl>
-        </>
-      )}
+      <WhenLoaded loaded={ocsp} loadingText="Asking the responder…">
+        {(answer) => (
+          <>
+            <p>
+              The responder answers{' '}
+              <span data-testid="ocsp-status" class={`badge badge-${answer.cert_status}`}>
+                {answer.cert_status}
+              </span>
+              {answer.revocation_reason === null ? null : ` (${answer.revocation_reason}, since ${dateTime(answer.revoked_at)})`}
+            </p>
+            <dl class="fields fields-compact">
+              <div>
+                <dt>Produced at</dt>
+                <dd>{dateTime(answer.produced_at)}</dd>
+              </div>
+              <div>
+                <dt>This update</dt>
+                <dd>{dateTime(answer.this_update)}</dd>
+              </div>
+              <div>
+                <dt>Next update</dt>
+                <dd>{dateTime(answer.next_update)}</dd>
+              </div>
+              <div>
+                <dt>Responder</dt>
+                <dd class="wrap">{answer.responder}</dd>
+              </div>
+            </dl>
+          </>
+        )}
+      </WhenLoaded>
     </section>
   );
 }

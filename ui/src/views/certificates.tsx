@@ -5,9 +5,8 @@
  */
 import { useState } from 'preact/hooks';
 import { api, ApiError, CERTIFICATE_STATUSES, PROFILE_NAMES, type Certificate, type Page } from '../api.js';
-import { CertificateTable, ErrorMessage, Pager } from '../components.js';
-import { useLoad } from '../load.js';
-import { usePaging } from '../paging.js';
+import { CertificateTable, PagedList } from '../components.js';
+import { usePagedLoad } from '../paging.js';
 
 const PAGE_SIZE = 50;
 const SERIAL_TEXT = /^(?:[0-9a-fA-F]{1,42}|(?:[0-9a-fA-F]{2}:){1,20}[0-9a-fA-F]{2})$/;
@@ -130,21 +129,12 @@ function SearchForm({ initial }: { initial: Search }) {
 }
 
 function Results({ search }: { search: Search }) {
-  const paging = usePaging();
-  const page = useLoad(() => find(search, paging.cursor), [paging.cursor]);
+  const { paging, page } = usePagedLoad((cursor) => find(search, cursor), []);
   return (
     <section aria-label="Results">
-      <ErrorMessage error={page.error} />
-      {page.data === undefined ? (
-        page.loading ? (
-          <p class="muted">Loading…</p>
-        ) : null
-      ) : page.data.items.length === 0 ? (
-        <p>No certificates match.</p>
-      ) : (
-        <CertificateTable items={page.data.items} caption="Certificates matching the search" />
-      )}
-      <Pager paging={paging} nextCursor={page.data?.next_cursor} />
+      <PagedList paging={paging} page={page} empty="No certificates match.">
+        {(items) => <CertificateTable items={items} caption="Certificates matching the search" />}
+      </PagedList>
     </section>
   );
 }

@@ -5,10 +5,10 @@
  */
 import { useState } from 'preact/hooks';
 import { api, PROFILE_NAMES, type Timeline } from '../api.js';
-import { CertificateTable, ErrorMessage, Pager } from '../components.js';
+import { CertificateTable, PagedList, WhenLoaded } from '../components.js';
 import { nextDay } from '../format.js';
 import { useLoad } from '../load.js';
-import { usePaging } from '../paging.js';
+import { usePagedLoad } from '../paging.js';
 import { TimelineChart } from './timeline-chart.js';
 
 const DAYS = 90;
@@ -17,28 +17,26 @@ const DAY_PAGE = 25;
 export function TimelineView() {
   const timeline = useLoad(() => api.timeline(DAYS), []);
   const [selected, setSelected] = useState<string | null>(null);
-  const data = timeline.data;
   return (
     <>
       <h1 tabIndex={-1}>Expiry timeline</h1>
-      <ErrorMessage error={timeline.error} />
-      {data === undefined ? (
-        timeline.loading ? (
-          <p class="muted">Loading…</p>
-        ) : null
-      ) : (
-        <>
-          <p data-testid="timeline-total" class="lead">
-            {data.total} certificates expire in the next {data.days} days
-          </p>
-          <Legend profiles={data.profiles} />
-          <TimelineChart timeline={data} selected={selected} onSelect={setSelected} />
-          <p class="hint">Each bar is one UTC day, today first. Pick a day (Tab to the chart, then arrow keys) to list its certificates.</p>
-          <AuthoritiesOutside timeline={data} />
-          <DayTable timeline={data} />
-          {selected === null ? null : <DayList key={selected} date={selected} />}
-        </>
-      )}
+      <WhenLoaded loaded={timeline}>
+        {(data) => (
+          <>
+            <p data-testid="timeline-total" class="lead">
+              {data.total} certificates expire in the next {data.days} days
+            </p>
+            <Legend profiles={data.profiles} />
+            <TimelineChart timeline={data} selected={selected} onSelect={setSelected} />
+            <p class="hint">
+              Each bar is one UTC day, today first. Pick a day (Tab to the chart, then arrow keys) to list its certificates.
+            </p>
+            <AuthoritiesOutside timeline={data} />
+            <DayTable timeline={data} />
+            {selected === null ? null : <DayList key={selected} date={selected} />}
+          </>
+        )}
+      </WhenLoaded>
     </>
   );
 }
@@ -121,33 +119,24 @@ function DayTable({ timeline }: { timeline: Timeline }) {
 
 /** One day's valid certificates, keyset paged. */
 function DayList({ date }: { date: string }) {
-  const paging = usePaging();
-  const page = useLoad(
-    () =>
+  const { paging, page } = usePagedLoad(
+    (cursor) =>
       api.certificates({
         expires_after: `${date}T00:00:00.000Z`,
         expires_before: `${nextDay(date)}T00:00:00.000Z`,
         status: 'valid',
         limit: DAY_PAGE,
-        ...(paging.cursor === undefined ? {} : { cursor: paging.cursor }),
+        ...(cursor === undefined ? {} : { cursor }),
       }),
-    [date, paging.cursor],
+    [date],
   );
   const label = `Certificates expiring on ${date}`;
   return (
     <section aria-label={label} class="day-list">
       <h2>{label}</h2>
-      <ErrorMessage error={page.error} />
-      {page.data === undefined ? (
-        page.loading ? (
-          <p class="muted">Loading…</p>
-        ) : null
-      ) : page.data.items.length === 0 ? (
-        <p>No valid certificates expire on this day.</p>
-      ) : (
-        <CertificateTable items={page.data.items} caption={`Valid certificates whose notAfter falls on ${date} (UTC)`} />
-      )}
-      <Pager paging={paging} nextCursor={page.data?.next_cursor} />
+      <PagedList paging={paging} page={page} empty="No valid certificates expire on this day.">
+        {(items) => <CertificateTable items={items} caption={`Valid certificates whose notAfter falls on ${date} (UTC)`} />}
+      </PagedList>
     </section>
   );
 }

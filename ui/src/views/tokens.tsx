@@ -3,41 +3,22 @@
  * (the server stores only its digest); it is held in this component's state and nowhere else.
  */
 import { useState } from 'preact/hooks';
-import { api, errorText, type JoinToken } from '../api.js';
-import { Confirm, ErrorMessage, Pager, StatusBadge } from '../components.js';
+import { useAction } from '../action.js';
+import { api, type JoinToken } from '../api.js';
+import { Confirm, ErrorMessage, PagedList, StatusBadge } from '../components.js';
 import { dateTime } from '../format.js';
-import { useLoad } from '../load.js';
-import { usePaging } from '../paging.js';
+import { usePagedLoad } from '../paging.js';
 
 const PAGE_SIZE = 50;
 
 export function TokensView() {
-  const paging = usePaging();
-  const [generation, setGeneration] = useState(0);
-  const page = useLoad(
-    () => api.joinTokens({ limit: PAGE_SIZE, ...(paging.cursor === undefined ? {} : { cursor: paging.cursor }) }),
-    [paging.cursor, generation],
-  );
+  const { paging, page } = usePagedLoad((cursor) => api.joinTokens({ limit: PAGE_SIZE, ...(cursor === undefined ? {} : { cursor }) }), []);
   const [revoking, setRevoking] = useState<JoinToken | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
   const [created, setCreated] = useState<(JoinToken & { readonly token: string }) | null>(null);
-  const reload = () => setGeneration((n) => n + 1);
-
-  const confirmRevoke = async () => {
-    if (revoking === null) return;
-    setBusy(true);
-    try {
-      await api.revokeJoinToken(revoking.id);
-      setActionError(null);
-      reload();
-    } catch (failure) {
-      setActionError(errorText(failure));
-    } finally {
-      setBusy(false);
-      setRevoking(null);
-    }
-  };
+  const revoke = useAction(async (token: JoinToken) => {
+    await api.revokeJoinToken(token.id);
+    page.reload();
+  });
 
   return (
     <>
@@ -45,7 +26,7 @@ export function TokensView() {
       <NewTokenForm
         onCreated={(token) => {
           setCreated(token);
-          reload();
+          page.reload();
         }}
       />
       {created === null ? null : (
@@ -62,64 +43,59 @@ export function TokensView() {
           </div>
         </section>
       )}
-      <ErrorMessage error={page.error ?? actionError} />
-      {page.data === undefined ? (
-        page.loading ? (
-          <p class="muted">Loading…</p>
-        ) : null
-      ) : page.data.items.length === 0 ? (
-        <p>No join tokens.</p>
-      ) : (
-        <table>
-          <caption class="visually-hidden">Join tokens</caption>
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">Node SPIFFE ID</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Used by</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.data.items.map((token) => (
-              <tr key={token.id}>
-                <td class="mono">{token.id}</td>
-                <td class="wrap">{token.spiffe_id}</td>
-                <td>
-                  <StatusBadge status={token.status} />
-                </td>
-                <td>
-                  {dateTime(token.created_at)}
-                  <br />
-                  <span class="muted">{token.created_by}</span>
-                </td>
-                <td>{dateTime(token.expires_at)}</td>
-                <td class="mono">{token.used_by_serial ?? '—'}</td>
-                <td>
-                  {token.status === 'unused' ? (
-                    <button type="button" class="danger small" aria-label={`Revoke token ${token.id}`} onClick={() => setRevoking(token)}>
-                      Revoke
-                    </button>
-                  ) : null}
-                </td>
+      <ErrorMessage error={revoke.error} />
+      <PagedList paging={paging} page={page} empty="No join tokens.">
+        {(items) => (
+          <table>
+            <caption class="visually-hidden">Join tokens</caption>
+            <thead>
+              <tr>
+                <th scope="col">ID</th>
+                <th scope="col">Node SPIFFE ID</th>
+                <th scope="col">Status</th>
+                <th scope="col">Created</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Used by</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <Pager paging={paging} nextCursor={page.data?.next_cursor} />
+            </thead>
+            <tbody>
+              {items.map((token) => (
+                <tr key={token.id}>
+                  <td class="mono">{token.id}</td>
+                  <td class="wrap">{token.spiffe_id}</td>
+                  <td>
+                    <StatusBadge status={token.status} />
+                  </td>
+                  <td>
+                    {dateTime(token.created_at)}
+                    <br />
+                    <span class="muted">{token.created_by}</span>
+                  </td>
+                  <td>{dateTime(token.expires_at)}</td>
+                  <td class="mono">{token.used_by_serial ?? '—'}</td>
+                  <td>
+                    {token.status === 'unused' ? (
+                      <button type="button" class="danger small" aria-label={`Revoke token ${token.id}`} onClick={() => setRevoking(token)}>
+                        Revoke
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </PagedList>
       <Confirm
         open={revoking !== null}
         title="Revoke this join token?"
         message={revoking === null ? '' : `Token ${revoking.id} for ${revoking.spiffe_id} will no longer be accepted.`}
         confirmLabel="Yes, revoke token"
-        busy={busy}
-        onConfirm={() => void confirmRevoke()}
+        busy={revoke.busy}
+        onConfirm={() => void (revoking === null ? undefined : revoke.run(revoking).then(() => setRevoking(null)))}
         onCancel={() => setRevoking(null)}
       />
     </>
@@ -129,23 +105,16 @@ export function TokensView() {
 function NewTokenForm({ onCreated }: { onCreated: (token: JoinToken & { readonly token: string }) => void }) {
   const [spiffeId, setSpiffeId] = useState('');
   const [ttl, setTtl] = useState('10m');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event) => {
+  const create = useAction(async () => {
+    onCreated(await api.createJoinToken(spiffeId.trim(), ttl.trim()));
+    setSpiffeId('');
+  });
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
-      onCreated(await api.createJoinToken(spiffeId.trim(), ttl.trim()));
-      setSpiffeId('');
-      setError(null);
-    } catch (failure) {
-      setError(errorText(failure));
-    } finally {
-      setBusy(false);
-    }
+    void create.run();
   };
   return (
-    <form class="form-grid panel" aria-label="New join token" onSubmit={(e) => void submit(e)}>
+    <form class="form-grid panel" aria-label="New join token" onSubmit={submit}>
       <div class="field field-wide">
         <label for="token-spiffe-id">Node SPIFFE ID</label>
         <input
@@ -163,9 +132,9 @@ function NewTokenForm({ onCreated }: { onCreated: (token: JoinToken & { readonly
           1m to 7d, e.g. 10m, 2h
         </span>
       </div>
-      <ErrorMessage error={error} />
+      <ErrorMessage error={create.error} />
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
+        <button type="submit" class="primary" disabled={create.busy}>
           Create token
         </button>
       </div>
