@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { jwtSchedulePath, jwtSigningKeyPath } from '../ca/index.js';
 import { certificateView } from '../http/index.js';
@@ -15,10 +15,11 @@ import {
   type ListedStatus,
   type ProfileName,
 } from '../domain/certificates.js';
-import { durationOption, requireOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
+import { durationOption, stringList, stringOption, UsageError, type Command, type ParsedCommand } from './args.js';
 import { adminSpiffeId, openJwtKeys, publicUrl, type Core } from './compose.js';
 import { onePositional, withCore } from './offline.js';
-import { issueIdentity, writeIdentity } from './identities.js';
+import { issueIdentity, writeIdentity, writeIdentityP12 } from './identities.js';
+import { readP12Passphrase } from './passphrase.js';
 import { formatTimeLeft, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
 /** The exact curl line that lists certificates with the admin identity. */
@@ -57,8 +58,9 @@ const ISSUE_PROFILES: readonly ProfileName[] = ['svid', 'node', 'tls-server'];
 
 export const issueCommand: Command = {
   name: 'issue',
-  summary: 'issue a certificate and key offline, into a directory (safe while serve runs)',
-  usage: 'keysmith issue --spiffe-id ID [--dns NAME]... [--ip ADDR]... [--ttl 90d] [--profile svid|node|tls-server] --out DIR [--json]',
+  summary: 'issue a certificate and key offline, into a directory and/or a PKCS#12 file (safe while serve runs)',
+  usage:
+    'keysmith issue --spiffe-id ID [--dns NAME]... [--ip ADDR]... [--ttl 90d] [--profile svid|node|tls-server] [--out DIR] [--p12 FILE [--p12-passphrase-file FILE]] [--json]',
   options: {
     'spiffe-id': { type: 'string', value: 'ID', help: 'the SPIFFE ID the certificate names (a URI SAN)' },
     dns: { type: 'string', multiple: true, value: 'NAME', help: 'a DNS name to put in the SANs' },
@@ -70,12 +72,27 @@ export const issueCommand: Command = {
       default: 'svid with --spiffe-id, else tls-server',
       help: 'what the certificate is for',
     },
-    out: { type: 'string', value: 'DIR', help: 'directory to write cert.pem and key.pem into (required)' },
+    out: { type: 'string', value: 'DIR', help: 'directory to write cert.pem and key.pem into (required unless --p12 is given)' },
+    p12: {
+      type: 'string',
+      value: 'FILE',
+      default: 'none',
+      help: 'also (or instead) write key, certificate and chain as a PKCS#12 file, mode 0600, for a browser (see the README)',
+    },
+    'p12-passphrase-file': {
+      type: 'string',
+      value: 'FILE',
+      default: 'ask twice on the terminal',
+      help: "the --p12 file's passphrase: this file's first line (never given on the command line)",
+    },
     json: { type: 'boolean', help: 'print {"certificates":[...]} (the HTTP API\'s fields) and the file paths instead of the serial' },
   },
-  example: 'keysmith issue --dns db.internal --ttl 30d --out ./db-cert',
+  example: 'keysmith issue --spiffe-id spiffe://keysmith.local/admin/alice --ttl 12h --p12 alice.p12 --p12-passphrase-file pass.txt',
   async run(parsed) {
-    const out = resolve(requireOption(parsed, 'out'));
+    const outOption = stringOption(parsed, 'out');
+    const out = outOption === undefined || outOption === '' ? undefined : resolve(outOption);
+    const p12 = p12Option(parsed);
+    if (out === undefined && p12 === undefined) throw new UsageError('give --out DIR, --p12 FILE, or both');
     const spiffeId = stringOption(parsed, 'spiffe-id');
     const profile = profileOption(parsed, spiffeId === undefined ? 'tls-server' : 'svid');
     const dnsNames = stringList(parsed, 'dns');
@@ -83,6 +100,8 @@ export const issueCommand: Command = {
     if (spiffeId === undefined && dnsNames.length === 0 && ipAddresses.length === 0)
       throw new UsageError('give --spiffe-id, or --dns/--ip names');
     const ttlMs = durationOption(parsed, 'ttl');
+    // Asked before anything is issued: a refused passphrase leaves no certificate behind.
+    const passphrase = p12 === undefined ? undefined : await readP12Passphrase(stringOption(parsed, 'p12-passphrase-file'));
     const user = process.env['USER'] ?? 'operator';
     await withCore(parsed, async (core) => {
       const identity = await issueIdentity(core.authority, {
@@ -93,9 +112,17 @@ export const issueCommand: Command = {
         ...(ipAddresses.length === 0 ? {} : { ipAddresses }),
         ...(ttlMs === undefined ? {} : { ttlMs }),
       });
-      const certFile = join(out, 'cert.pem');
-      const keyFile = join(out, 'key.pem');
-      writeIdentity(identity, certFile, keyFile);
+      const files: Record<string, string> = {};
+      if (out !== undefined) {
+        files['cert_file'] = join(out, 'cert.pem');
+        files['key_file'] = join(out, 'key.pem');
+        writeIdentity(identity, files['cert_file'], files['key_file']);
+      }
+      if (p12 !== undefined && passphrase !== undefined) {
+        const friendlyName = spiffeId ?? dnsNames[0] ?? ipAddresses[0] ?? identity.issued.serial;
+        writeIdentityP12(identity, p12, passphrase, friendlyName);
+        files['p12_file'] = p12;
+      }
       if (parsed.values['json'] !== true) {
         console.log(identity.issued.serial);
         return;
@@ -103,11 +130,24 @@ export const issueCommand: Command = {
       // The ledger's row, as the HTTP API shows it (committed before the files were written).
       const record = await core.repositories.certificates.findBySerial(identity.issued.serial);
       if (record === undefined) throw new Error(`certificate ${identity.issued.serial} is not in the ledger`);
-      printRecords('certificates', [certificateView(record, core.clock.now())], { cert_file: certFile, key_file: keyFile });
+      printRecords('certificates', [certificateView(record, core.clock.now())], files);
     });
     return 0;
   },
 };
+
+/** The --p12 path, resolved; refused up front when it names a directory, or when --p12-passphrase-file comes without it. */
+function p12Option(parsed: ParsedCommand): string | undefined {
+  const value = stringOption(parsed, 'p12');
+  if (value === undefined || value === '') {
+    if (stringOption(parsed, 'p12-passphrase-file') !== undefined) throw new UsageError('--p12-passphrase-file goes with --p12 FILE');
+    if (value === '') throw new UsageError('--p12 needs a file name');
+    return undefined;
+  }
+  const path = resolve(value);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--p12: ${value} is a directory; give a file name`);
+  return path;
+}
 
 function profileOption(parsed: ParsedCommand, fallback: ProfileName): ProfileName {
   const value = stringOption(parsed, 'profile') ?? fallback;

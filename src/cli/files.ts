@@ -1,7 +1,23 @@
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { fixMode } from '../ca/index.js';
 import { explainFileError } from './file-errors.js';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** Where keysmith keeps what it makes, under the data directory. */
 export function dataPaths(dataDir: string) {
@@ -56,6 +72,34 @@ export function writeFileAtomic(path: string, contents: string, mode: 0o600 | 0o
   writeFileSync(temporary, contents, { mode });
   chmodSync(temporary, mode);
   renameSync(temporary, path);
+}
+
+/**
+ * A secret file for the operator (a PKCS#12 bundle) at a path they chose: a
+ * missing directory is made 0700, an existing one is left as it is (it may
+ * be their home or working directory). The bytes go to a new temporary file
+ * beside the target, created exclusively with mode 0600 (never an existing
+ * file or a planted symlink, and never readable by others at any moment),
+ * flushed, then renamed over the target: a crash leaves the old file or the
+ * new one, never half of one.
+ */
+export function writeSecretFileAtomic(path: string, contents: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${process.hrtime.bigint()}.tmp`);
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    try {
+      fchmodSync(fd, 0o600); // exactly 0600 whatever the umask took away
+      for (let offset = 0; offset < contents.byteLength;) offset += writeSync(fd, contents, offset);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    throw err;
+  }
 }
 
 export function readIfExists(path: string): string | undefined {

@@ -1,7 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import type { Authority, IssuedCertificate } from '../ca/index.js';
 import type { ProfileName } from '../domain/certificates.js';
-import { writeFileAtomic } from './files.js';
+import { encodePkcs12, splitPemChain } from '../x509/index.js';
+import { writeFileAtomic, writeSecretFileAtomic } from './files.js';
 
 export interface IdentityRequest {
   readonly profile: ProfileName;
@@ -42,4 +43,21 @@ export async function issueIdentity(authority: Authority, request: IdentityReque
 export function writeIdentity(identity: IssuedIdentity, certPath: string, keyPath: string): void {
   writeFileAtomic(keyPath, identity.keyPem, 0o600);
   writeFileAtomic(certPath, identity.issued.chainPem, 0o644);
+}
+
+/**
+ * The identity as a PKCS#12 file (mode 0600) for a browser or any other
+ * client that imports one: the key, the certificate and its chain below the
+ * root (a self-issued certificate, the root, is left out: the server already
+ * holds it, and a browser must not be taught to trust it from this file).
+ */
+export function writeIdentityP12(identity: IssuedIdentity, path: string, passphrase: string, friendlyName: string): void {
+  const [leaf, ...chain] = splitPemChain(identity.issued.chainPem);
+  if (leaf === undefined) throw new Error(`certificate ${identity.issued.serial} came without its PEM`);
+  const belowRoot = chain.filter((der) => {
+    const certificate = new X509Certificate(der);
+    return !certificate.checkIssued(certificate);
+  });
+  const privateKey = createPrivateKey(identity.keyPem).export({ type: 'pkcs8', format: 'der' });
+  writeSecretFileAtomic(path, encodePkcs12({ privateKey, certificates: [leaf, ...belowRoot], friendlyName, passphrase }));
 }

@@ -83,3 +83,5 @@ export { encodeOcspResponse, encodeOcspStatusResponse } from './ocsp-response-en
 export { describeOcspResponse, type DescribedOcspResponse, type DescribedSingleResponse } from './ocsp-response-reader.js';
 export { formatSpiffeId, isPathUnder, parseSpiffeId, parseTrustDomain, type SpiffeId } from '../shared/spiffe-id.js';
 export { buildCaRequestPem, caRequestPublicKey } from './ca-request.js';
+export { encodePkcs12, PKCS12_ITERATIONS, type Pkcs12Identity, type Pkcs12Options } from './pkcs12.js';
+export { bmpPassword, pkcs12Kdf, Pkcs12KdfId, type Pkcs12KdfHash, type Pkcs12KdfInput } from './pkcs12-kdf.js';

@@ -52,9 +52,17 @@ export const MODULES = {
   },
   x509: {
     may: ['shared', 'domain', 'pkix'],
-    packages: ['@peculiar/x509', '@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/asn1-ocsp', 'reflect-metadata'],
+    packages: [
+      '@peculiar/x509',
+      '@peculiar/asn1-schema',
+      '@peculiar/asn1-x509',
+      '@peculiar/asn1-ocsp',
+      '@peculiar/asn1-pfx',
+      '@peculiar/asn1-pkcs8',
+      'reflect-metadata',
+    ],
     entry: 'index.ts',
-    owns: 'the only importer of @peculiar/x509 and the asn1 schemas: certificates, CSRs, OCSP, CRLs, leaf templates, key policy',
+    owns: 'the only importer of @peculiar/x509 and the asn1 schemas: certificates, CSRs, OCSP, CRLs, PKCS#12, leaf templates, key policy',
   },
   ledger: {
     may: ['shared', 'domain'],
