@@ -1,0 +1,310 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { runProcess } from '../helpers/processes.js';
+import { systemClock } from '../../src/shared/clock.js';
+import { createAgedCa, DAY, PAGING_DAY, PAGING_DAY_COUNT, seedKnownFleet, TRUST_DOMAIN, utcDate, type KnownFleet } from './fleet.js';
+import { ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
+import { attributeOfAll, focusedLabel, focusInsideDialog, linkedSerials, settledSerials, textMatching, until } from './page-helpers.js';
+
+/**
+ * The console against a real `keysmith serve` with a known fleet: the
+ * timeline's exact counts and day listings, search and its filters and
+ * paging, a certificate page, a revocation from the UI that `openssl ocsp`
+ * then answers `revoked`, and a keyboard-only pass. One serve and one
+ * Chromium for the file; the tests run in order (the revocation comes last
+ * among the ones that count).
+ */
+
+let service: ConsoleService;
+let fleet: KnownFleet;
+let admin: Identity;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+const DAY_BUTTON = /^(\d{4}-\d{2}-\d{2}): (\d+) certificates$/;
+
+before(async () => {
+  service = await ConsoleService.create();
+  const expired = await createAgedCa(service.dataDir);
+  admin = await service.issueIdentity('tester', `spiffe://${TRUST_DOMAIN}/admin/tester`);
+  fleet = await seedKnownFleet(service.dataDir, expired);
+  await service.start();
+  browser = await launchChromium();
+  context = await consoleContext(browser, service, admin);
+  page = await context.newPage();
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await service?.stop();
+});
+
+function dateOf(day: number): string {
+  return utcDate(fleet.today + day * DAY);
+}
+
+function seededOn(day: number): string[] {
+  return (fleet.perDay.get(day) ?? []).map((c) => c.serial).sort();
+}
+
+async function openTimeline(): Promise<void> {
+  await page.goto('/ui/#/timeline');
+  await page.getByRole('heading', { name: 'Expiry timeline', level: 1 }).waitFor();
+}
+
+/** Every serial listed for one day, following Next page to the end. */
+async function daySerials(day: number): Promise<{ serials: string[]; pages: number }> {
+  const section = page.getByRole('region', { name: `Certificates expiring on ${dateOf(day)}`, exact: true });
+  await section.waitFor();
+  const serials: string[] = [];
+  let pages = 0;
+  for (;;) {
+    const before = serials.length;
+    const onPage = await settledSerials(
+      section,
+      `the serials of ${dateOf(day)}, page ${pages + 1}`,
+      (s) => !s.some((x) => serials.includes(x)),
+    );
+    serials.push(...onPage);
+    pages += 1;
+    assert.ok(serials.length > before);
+    const next = section.getByRole('button', { name: 'Next page' });
+    if ((await next.count()) === 0 || !(await next.isEnabled())) break;
+    await next.click();
+    assert.ok(pages < 20, 'paging did not end');
+  }
+  return { serials: serials.sort(), pages };
+}
+
+describe('the expiry timeline', () => {
+  it('shows the exact total for the seeded fleet, the exact count on each day button, and the 7-day threshold', async () => {
+    await openTimeline();
+    const expected = service.expectedTimeline();
+    const total = await textMatching(page.getByTestId('timeline-total'), /^(\d+) /, 'the timeline total');
+    assert.equal(Number(total[1]), expected.total);
+    const labels = await attributeOfAll(page.getByRole('button', { name: DAY_BUTTON }), 'aria-label');
+    assert.equal(labels.length, 90, 'one button per day of the 90');
+    const shown = new Map(labels.map((label) => DAY_BUTTON.exec(label)).map((m) => [m?.[1] ?? '', Number(m?.[2])]));
+    assert.deepEqual(shown, expected.perDate);
+    // By construction (fleet.ts), not only by the oracle: the fleet's days hold what it put there.
+    for (const [day, count] of [
+      [3, 4],
+      [10, 6],
+      [45, 2],
+      [PAGING_DAY, PAGING_DAY_COUNT],
+      [89, 1],
+    ] as const) {
+      assert.equal(seededOn(day).length, count, `fleet day ${day}`);
+      await page.getByRole('button', { name: `${dateOf(day)}: ${count} certificates`, exact: true }).waitFor({ timeout: 2_000 });
+    }
+    await page.getByText('7-day alert threshold').first().waitFor();
+    // The CA's certificates live years: outside the window they are listed under the chart.
+    await page
+      .getByText(/ expires \d{4}-\d{2}-\d{2}/)
+      .first()
+      .waitFor();
+    await screenshot(page, 'timeline');
+  });
+
+  it('clicking a day lists exactly that day’s serials (revoked ones left out), across pages', async () => {
+    await openTimeline();
+    await page.getByRole('button', { name: `${dateOf(10)}: 6 certificates`, exact: true }).click();
+    assert.deepEqual((await daySerials(10)).serials, seededOn(10));
+    await screenshot(page, 'timeline-day');
+    await page.getByRole('button', { name: `${dateOf(3)}: 4 certificates`, exact: true }).click();
+    assert.deepEqual((await daySerials(3)).serials, seededOn(3));
+    await page.getByRole('button', { name: `${dateOf(PAGING_DAY)}: ${PAGING_DAY_COUNT} certificates`, exact: true }).click();
+    const paged = await daySerials(PAGING_DAY);
+    assert.deepEqual(paged.serials, seededOn(PAGING_DAY));
+    assert.ok(paged.pages >= 2, `${PAGING_DAY_COUNT} certificates came on ${paged.pages} page(s): no keyset paging was exercised`);
+  });
+});
+
+describe('search', () => {
+  async function search(query: string, filters: { profile?: string; status?: string } = {}): Promise<void> {
+    await page.goto('/ui/#/certificates');
+    await page.getByRole('heading', { name: 'Certificates', level: 1 }).waitFor();
+    const form = page.getByRole('search');
+    await form.getByRole('textbox', { name: 'Search' }).fill(query);
+    await form.getByLabel('Profile').selectOption(filters.profile ?? 'Any');
+    await form.getByLabel('Status').selectOption(filters.status ?? 'Any');
+    await form.getByRole('button', { name: 'Search', exact: true }).click();
+  }
+
+  const results = (): ReturnType<Page['locator']> => page.locator('table').first();
+
+  it('finds a certificate by SPIFFE ID', async () => {
+    const svid = fleet.certificates.find((c) => c.spiffeId === fleet.searchSpiffeId);
+    assert.ok(svid);
+    await search(fleet.searchSpiffeId);
+    assert.deepEqual(await settledSerials(results(), 'the SPIFFE ID search results'), [svid.serial]);
+    await screenshot(page, 'certificates');
+  });
+
+  it('finds a certificate by DNS name', async () => {
+    const server = fleet.certificates.find((c) => c.dnsNames.includes(fleet.searchDnsName));
+    assert.ok(server);
+    await search(fleet.searchDnsName);
+    assert.deepEqual(await settledSerials(results(), 'the DNS search results'), [server.serial]);
+  });
+
+  it('finds a certificate by serial, with or without colons', async () => {
+    const target = fleet.certificates.find((c) => c.profile === 'node');
+    assert.ok(target);
+    for (const typed of [target.serial, target.serial.toUpperCase().replace(/(..)(?!$)/g, '$1:')]) {
+      await search(typed);
+      // Either the one-row result or straight to the certificate page: both name only this serial.
+      await until(`the serial search for ${typed}`, async () => {
+        const onPage = await page.getByRole('heading', { name: `Certificate ${target.serial}`, level: 1 }).count();
+        if (onPage > 0) return true;
+        const serials = await linkedSerials(results());
+        return serials.length === 1 && serials[0] === target.serial ? true : undefined;
+      });
+    }
+  });
+
+  /** Every serial of the result, following Next page to the end. */
+  async function allPages(what: string): Promise<{ serials: string[]; pages: number }> {
+    const serials: string[] = [];
+    let pages = 0;
+    for (;;) {
+      const onPage = await settledSerials(results(), `${what}, page ${pages + 1}`, (s) => !s.some((x) => serials.includes(x)));
+      serials.push(...onPage);
+      pages += 1;
+      const next = page.getByRole('button', { name: 'Next page' });
+      if ((await next.count()) === 0 || !(await next.isEnabled())) break;
+      await next.click();
+      assert.ok(pages < 20, 'paging did not end');
+    }
+    return { serials: serials.sort(), pages };
+  }
+
+  const now = (): number => systemClock.now();
+
+  it('the status and profile filters narrow the results', async () => {
+    const rows = service.ledgerRows();
+    const expired = rows.filter((r) => r.status === 'valid' && r.notAfter < now()).map((r) => r.serial);
+    assert.deepEqual(
+      expired.sort(),
+      fleet.certificates
+        .filter((c) => c.notAfter < fleet.today)
+        .map((c) => c.serial)
+        .sort(),
+    );
+    await search('', { status: 'expired' });
+    assert.deepEqual((await allPages('expired certificates')).serials, expired);
+    const revoked = rows.filter((r) => r.status === 'revoked').map((r) => r.serial);
+    await search('', { status: 'revoked' });
+    assert.deepEqual((await allPages('revoked certificates')).serials, revoked);
+    const nodes = rows.filter((r) => r.profile === 'node').map((r) => r.serial);
+    assert.equal(nodes.length, 1);
+    await search('', { profile: 'node' });
+    assert.deepEqual((await allPages('node certificates')).serials, nodes);
+    await search('', { profile: 'svid', status: 'revoked' });
+    await page.getByText('No certificates match.').waitFor();
+    await search('', { profile: 'tls-server', status: 'expired' });
+    assert.deepEqual((await allPages('expired tls-server certificates')).serials, expired);
+  });
+
+  it('keyset paging shows a second page, and the pages together are exactly the valid tls-server certificates', async () => {
+    const expected = service
+      .ledgerRows()
+      .filter((r) => r.profile === 'tls-server' && r.status === 'valid' && r.notAfter >= now())
+      .map((r) => r.serial)
+      .sort();
+    await search('', { profile: 'tls-server', status: 'valid' });
+    const listed = await allPages('valid tls-server certificates');
+    assert.ok(listed.pages >= 2, `${expected.length} certificates came on one page: no second page`);
+    assert.deepEqual(listed.serials, expected);
+  });
+});
+
+describe('a certificate page and a revocation from the console', () => {
+  it('shows the fields and OCSP status good; the revoke dialog closes on Escape and keeps focus inside', async () => {
+    const target = fleet.certificates.find((c) => c.dnsNames.includes(fleet.searchDnsName));
+    assert.ok(target);
+    await page.goto(`/ui/#/certificates/${target.serial}`);
+    await page.getByRole('heading', { name: `Certificate ${target.serial}`, level: 1 }).waitFor();
+    const fields = page.locator('dl').first();
+    await textMatching(fields, new RegExp(fleet.searchDnsName.replaceAll('.', '\\.')), 'the DNS name among the fields');
+    const text = (await fields.textContent()) ?? '';
+    assert.match(text, /tls-server/);
+    assert.match(text, /valid/);
+    assert.match(text, new RegExp(utcDate(target.notAfter)));
+    await textMatching(page.getByTestId('ocsp-status'), /^good$/, 'OCSP status good');
+    await page.getByRole('heading', { name: 'Alert history' }).waitFor();
+    await page
+      .getByRole('link', { name: 'Download chain (PEM)' })
+      .or(page.getByRole('button', { name: 'Download chain (PEM)' }))
+      .waitFor();
+    await screenshot(page, 'certificate');
+
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Reason').inputValue(), 'unspecified');
+    for (let i = 0; i < 6; i += 1) {
+      await page.keyboard.press('Tab');
+      assert.ok(await focusInsideDialog(page), `Tab ${i + 1} left the dialog (focus on ${await focusedLabel(page)})`);
+    }
+    await screenshot(page, 'revoke-dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await textMatching(page.getByTestId('ocsp-status'), /^good$/, 'still good after Escape');
+  });
+
+  it('revokes with keyCompromise; the page and then `openssl ocsp` at the listener say revoked', async () => {
+    const target = fleet.certificates.find((c) => c.dnsNames.includes(fleet.searchDnsName));
+    assert.ok(target);
+    await page.goto(`/ui/#/certificates/${target.serial}`);
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Reason').selectOption('keyCompromise');
+    await dialog.getByRole('button', { name: 'Revoke certificate' }).click();
+    await textMatching(page.getByTestId('ocsp-status'), /^revoked$/, 'OCSP status revoked');
+    await textMatching(page.locator('dl').first(), /keyCompromise/, 'the reason among the fields');
+    assert.equal(await page.getByRole('button', { name: 'Revoke…' }).count(), 0, 'a revoked certificate offers no Revoke… button');
+
+    // RFC 6960 at the listener's /ocsp, as any relying party asks; the response verified against the bundle.
+    const ocsp = await runProcess(
+      'openssl',
+      [
+        'ocsp',
+        '-issuer',
+        service.intermediatePath,
+        '-serial',
+        `0x${target.serial}`,
+        '-CAfile',
+        service.bundlePath,
+        '-url',
+        `${service.origin}/ocsp`,
+        '-no_nonce',
+      ],
+      { lifetimeMs: 20_000 },
+    );
+    assert.equal(ocsp.code, 0, ocsp.stdout + ocsp.stderr);
+    assert.match(ocsp.stdout + ocsp.stderr, /Response verify OK/);
+    assert.match(ocsp.stdout, new RegExp(`0x${target.serial}: revoked`, 'i'));
+    assert.match(ocsp.stdout, /Reason: keyCompromise/);
+  });
+});
+
+describe('keyboard only', () => {
+  it('reaches a day button with Tab and opens it with Enter', async () => {
+    await openTimeline();
+    await textMatching(page.getByTestId('timeline-total'), /^\d+ /, 'the timeline total');
+    const target = `${dateOf(3)}: 4 certificates`;
+    let label = '';
+    for (let presses = 0; presses < 400 && label !== target; presses += 1) {
+      await page.keyboard.press('Tab');
+      label = await focusedLabel(page);
+    }
+    assert.equal(label, target, 'Tab never reached the day 3 button');
+    await page.keyboard.press('Enter');
+    const section = page.getByRole('region', { name: `Certificates expiring on ${dateOf(3)}`, exact: true });
+    assert.deepEqual((await settledSerials(section, `the serials of ${dateOf(3)}`)).sort(), seededOn(3));
+  });
+});
