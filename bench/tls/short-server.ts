@@ -91,6 +91,7 @@ async function buildProductionApp(): ReturnType<typeof buildApp> {
     certificates: {
       list: () => ({ items: [], nextCursor: null }),
       findBySerial: () => undefined,
+      expiryTimeline: () => [],
       statusOf: (serial) =>
         fleetSerials.has(serial) ? { serial, status: 'valid', notAfter: FAR_FUTURE, revokedAt: null, reason: null } : undefined,
     },

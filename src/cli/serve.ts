@@ -16,6 +16,7 @@ import type { AcmeHandler } from '../acme/index.js';
 import type { JwtKeyRing } from '../ca/index.js';
 import type { SvidService } from '../svid/index.js';
 import { alertMetricsOn, composeAlerts, type AlertComposition } from './alerts.js';
+import { authorityViewsOf } from './console-authorities.js';
 import { serveAlertLogger, terminalLogStream } from './log-output.js';
 import { bindListener, dataDirBefore, probeListen, removeWhatThisStartMade } from './start-sequence.js';
 import { curlLine } from './commands.js';
@@ -242,10 +243,14 @@ function buildServiceApp(core: Core, services: Services, context: AppContext): P
   const { revocation, jwtKeys, svid, alerts, acme } = services;
   const { metrics, eventLoopLag, serverCertPem, logStream } = context;
   const database = databaseHealth(ledger, { clock });
+  const bundle = trustBundleOf(core, revocation.watch, jwtKeys, svid);
   return buildApp({
     certificates: repositories.certificates,
     revoker: authority,
-    bundle: trustBundleOf(core, revocation.watch, jwtKeys, svid),
+    bundle,
+    // The console's expiry timeline marks these.
+    expiryThresholds: config.alertsThresholds,
+    authorities: authorityViewsOf(bundle),
     health: healthChecksOf(core, database, serverCertPem, revocation.watch),
     database,
     revokedSerials: core.revokedSerials,

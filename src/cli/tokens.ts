@@ -2,30 +2,17 @@
  * `keysmith tokens create|list|revoke`: one-time join tokens for nodes,
  * offline on the data directory. Only a token's hash is stored; the token is
  * printed once, by create. Listings name a token by its id ('jt-...'), never
- * by its hash: the hash identifies a live credential.
+ * by its hash: the hash identifies a live credential. The JSON form is the
+ * HTTP API's (`tokenWire`, GET/POST /v1/join-tokens).
  */
 import { JOIN_TOKEN_STATUSES, joinTokenStatus, type JoinTokenStatus, type JoinTokenSummary } from '../domain/entries.js';
+import { tokenWire } from '../http/index.js';
 import { durationOption, requireOption, stringOption, UsageError, type Command } from './args.js';
 import { withSvid } from './entries.js';
 import { cliActor, onePositional, withCore } from './offline.js';
-import { formatTimeLeft, isoOrNull, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
+import { formatTimeLeft, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
 const DEFAULT_TTL_MS = 10 * 60_000;
-
-/** A token as `--json` shows it (there is no HTTP API for tokens; the names follow its snake_case and RFC 3339 times). */
-export function tokenWire(token: JoinTokenSummary, now: number) {
-  return {
-    id: token.id,
-    spiffe_id: token.spiffeId,
-    status: joinTokenStatus(token, now),
-    created_at: new Date(token.createdAt).toISOString(),
-    created_by: token.createdBy,
-    expires_at: new Date(token.expiresAt).toISOString(),
-    used_at: isoOrNull(token.usedAt),
-    used_by_serial: token.usedBySerial,
-    revoked_at: isoOrNull(token.revokedAt),
-  };
-}
 
 export const tokensCreateCommand: Command = {
   name: 'tokens create',

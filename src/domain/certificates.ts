@@ -121,6 +121,10 @@ export interface CertificateQuery {
   readonly profile?: ProfileName;
   readonly spiffeId?: string;
   readonly dnsName?: string;
+  /** Only certificates whose notAfter is at or after this time (ms). With either bound the listing is in (notAfter, serial) order. */
+  readonly expiresAfter?: number;
+  /** Only certificates whose notAfter is before this time (ms). */
+  readonly expiresBefore?: number;
   /** Keyset pagination: the `nextCursor` of the previous page. */
   readonly cursor?: string;
   /** Page size, 1..500 (default 100). */
@@ -130,4 +134,22 @@ export interface CertificateQuery {
 export interface CertificatePage {
   readonly items: readonly CertificateRecord[];
   readonly nextCursor: string | null;
+}
+
+/**
+ * The expiry timeline's window: certificates not revoked whose notAfter is in
+ * [now, to), counted per UTC day from `from` (the start of a UTC day, at or
+ * before now).
+ */
+export interface ExpiryTimelineQuery {
+  readonly from: number;
+  readonly now: number;
+  readonly to: number;
+}
+
+/** One cell of the timeline: how many certificates of a profile expire on day `day` (0 = the day starting at `from`). */
+export interface ExpiryTimelineCount {
+  readonly day: number;
+  readonly profile: ProfileName;
+  readonly count: number;
 }

@@ -7,6 +7,7 @@ import { createServer as createHttpServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { installAccessPolicy } from './plugins/access.js';
+import { installCrossOriginGuard } from './plugins/cross-origin.js';
 import { installTooEarly, markEarlyRequests } from './early-data.js';
 import { installMtlsPeer, peerLogBindings } from './plugins/mtls-peer.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -72,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestContext(app);
   // Before identity and policy: a non-idempotent request from replayable early data never reaches them (RFC 8470).
   installTooEarly(app);
+  // A browser's cross-site request carries the admin's client certificate too: refused before identity is even read.
+  installCrossOriginGuard(app);
   installMtlsPeer(app, {
     certificates: deps.certificates,
     trustDomain,

@@ -19,6 +19,7 @@ export { MAX_OCSP_BODY_BYTES } from './routes/ocsp/plugin.js';
 export { alertWire } from './routes/alerts/schemas.js';
 export { certificateView } from './routes/ops/schemas.js';
 export { entryWire, type EntryWire } from './routes/svid/schemas.js';
+export { tokenWire, type TokenWire } from './routes/svid/token-schemas.js';
 export type { Principal, PrincipalKind } from './plugins/mtls-peer.js';
 export { DEFAULT_MAX_REVOKED_SERIALS, RevokedSerials } from './revoked-serials.js';
 export { PROBLEM_TYPES, PROBLEM_TYPE_BASE, type ProblemDocument, type ProblemKind } from './problem.js';
@@ -26,12 +27,14 @@ export type {
   AlertsPort,
   AppDeps,
   AppLoggerOptions,
+  AuthorityView,
   CertificateReader,
   CertificateRevoker,
   CertificateStatusView,
   CrlView,
   DatabaseHealthSource,
   DatabaseStatus,
+  ExpiryThresholdView,
   HealthCheck,
   HealthCheckResult,
   OcspPort,

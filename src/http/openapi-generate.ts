@@ -16,6 +16,7 @@ export function stubDeps(): AppDeps {
       list: () => ({ items: [], nextCursor: null }),
       findBySerial: () => undefined,
       statusOf: () => undefined,
+      expiryTimeline: () => [],
     },
     revoker: {
       revoke: (serial) => {

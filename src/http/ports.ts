@@ -5,7 +5,15 @@
  */
 import type { Awaitable } from '../shared/awaitable.js';
 import type { Clock } from '../shared/clock.js';
-import type { CertificatePage, CertificateQuery, CertificateRecord, RevocationReason } from '../domain/certificates.js';
+import type {
+  CertificatePage,
+  CertificateQuery,
+  CertificateRecord,
+  ExpiryTimelineCount,
+  ExpiryTimelineQuery,
+  ProfileName,
+  RevocationReason,
+} from '../domain/certificates.js';
 import type { OcspResponder } from '../ocsp/index.js';
 import type { KeysmithMetrics } from './metrics.js';
 import type { AlertsPort } from './routes/alerts/port.js';
@@ -32,6 +40,25 @@ export interface CertificateReader {
   findBySerial(serial: string): Awaitable<CertificateRecord | undefined>;
   /** Cheap status lookup, run on every request that presents a client certificate. */
   statusOf(serial: string): Awaitable<CertificateStatusView | undefined>;
+  /** Certificates not revoked expiring in [now, to), counted per UTC day and profile by the database (GET /v1/certificates/timeline). */
+  expiryTimeline(query: ExpiryTimelineQuery): Awaitable<readonly ExpiryTimelineCount[]>;
+}
+
+/** A configured expiry-alert threshold (config alertsThresholds), as the timeline marks it. */
+export interface ExpiryThresholdView {
+  readonly withinMs: number;
+  /** null: every profile. */
+  readonly profiles: readonly ProfileName[] | null;
+}
+
+/** A CA certificate of the trust bundle or the issuing chain, as the timeline marks its notAfter. */
+export interface AuthorityView {
+  readonly kind: 'root' | 'intermediate';
+  /** As the ledger writes names (e.g. CN=keysmith root). */
+  readonly subject: string;
+  /** Lowercase hex. */
+  readonly serial: string;
+  readonly notAfter: number;
 }
 
 /** The Authority's revocation pipeline; fails with DomainError('conflict') when already revoked. */
@@ -142,6 +169,10 @@ export interface AppDeps {
   readonly alerts?: AlertsPort;
   /** X.509- and JWT-SVIDs, join-token attestation and registration entries (src/svid); served only when given. */
   readonly svid?: SvidApi;
+  /** The expiry-alert thresholds the timeline marks (none when absent). */
+  readonly expiryThresholds?: readonly ExpiryThresholdView[];
+  /** The CA certificates the timeline marks (none when absent); read on each request, so a rotation shows at once. */
+  readonly authorities?: () => readonly AuthorityView[];
   /** The ACME server (src/acme); /acme/* is served only when given. */
   readonly acme?: AcmeHandler;
   /** Where the built operator console lives (default: dist/ui beside the compiled service). */

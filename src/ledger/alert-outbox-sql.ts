@@ -29,7 +29,7 @@ export const SELECT_ALERT_PAGE = `
     JOIN certificates c ON c.serial = a.serial
     LEFT JOIN alert_deliveries d ON d.alert_id = a.id
     LEFT JOIN alert_messages m ON m.id = d.message_id
-   WHERE (:before IS NULL OR a.id < :before)
+   WHERE (:before IS NULL OR a.id < :before) AND (:serial IS NULL OR a.serial = :serial)
    GROUP BY a.id
   HAVING :status IS NULL OR alertStatus = :status
    ORDER BY a.id DESC

@@ -156,7 +156,7 @@ export class AlertOutboxRepository {
     ),
   );
   private readonly selectPage = lazy(() =>
-    this.db.prepare<[{ before: number | null; status: string | null; take: number }], PageRow>(SELECT_ALERT_PAGE),
+    this.db.prepare<[{ before: number | null; status: string | null; serial: string | null; take: number }], PageRow>(SELECT_ALERT_PAGE),
   );
   private readonly selectDeliveryStates = lazy(() => this.db.prepare<[{ ids: string }], DeliveryStateRow>(SELECT_DELIVERY_STATES));
 
@@ -311,8 +311,8 @@ export class AlertOutboxRepository {
   /** Alerts newest first with their deliveries; `status` filters on the alert's overall status. */
   list(query: AlertQuery = {}): AlertPage {
     const take = checkPageLimit(query.limit);
-    const { before, status, fetch } = alertPageBounds(query, take);
-    const rows = this.selectPage().all({ before, status, take: fetch });
+    const { before, status, serial, fetch } = alertPageBounds(query, take);
+    const rows = this.selectPage().all({ before, status, serial, take: fetch });
     const ids = rows.slice(0, take).map((r) => r.id);
     const states = ids.length === 0 ? [] : this.selectDeliveryStates().all({ ids: JSON.stringify(ids) });
     return toAlertPage(rows, take, states);

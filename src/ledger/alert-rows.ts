@@ -1,6 +1,6 @@
 import type { SubjectAltName } from '../domain/certificates.js';
 import { DomainError } from '../shared/errors.js';
-import { checkTime, isProfileName } from './certificate-rows.js';
+import { checkSerial, checkTime, isProfileName } from './certificate-rows.js';
 import type {
   AlertChannel,
   AlertedCertificate,
@@ -84,6 +84,8 @@ export interface AlertSummary {
 
 export interface AlertQuery {
   readonly status?: AlertStatus;
+  /** Only alerts about this certificate (lowercase hex): its alert history. */
+  readonly serial?: string;
   /** 1..500, default 100. */
   readonly limit?: number;
   readonly cursor?: string;
@@ -296,10 +298,11 @@ export interface DeliveryStateRow {
 export function alertPageBounds(
   query: AlertQuery,
   take: number,
-): { readonly before: number | null; readonly status: AlertStatus | null; readonly fetch: number } {
+): { readonly before: number | null; readonly status: AlertStatus | null; readonly serial: string | null; readonly fetch: number } {
   const before = query.cursor === undefined ? null : decodeAlertCursor(query.cursor);
   if (query.status !== undefined && !isAlertStatus(query.status)) throw new DomainError('malformed', 'status is pending, sent or failed');
-  return { before, status: query.status ?? null, fetch: take + 1 };
+  if (query.serial !== undefined) checkSerial(query.serial);
+  return { before, status: query.status ?? null, serial: query.serial ?? null, fetch: take + 1 };
 }
 
 /** A page of alerts from its rows (`take` + 1 fetched) and the delivery states of those on the page. */

@@ -4,9 +4,12 @@ import type {
   CertificatePage,
   CertificateQuery,
   CertificateRecord,
+  ExpiryTimelineCount,
+  ExpiryTimelineQuery,
   NewCertificateRecord,
   RevocationReason,
 } from '../domain/certificates.js';
+import { EXPIRY_TIMELINE_SQL, timelineParams, toTimelineCounts, type TimelineParams, type TimelineRow } from './certificate-timeline.js';
 import { cursorAfter, planList, type ListParams } from './certificate-list.js';
 import {
   alreadyRevokedError,
@@ -51,6 +54,8 @@ export class CertificateRepository {
   >;
   /** The CRL's reads: revoked and unexpired by issuer, over migrations/0005's partial index. */
   private readonly revokedListing: RevokedListing;
+  /** Made on first use, so a ledger at an older schema still constructs. */
+  private selectTimeline: Database.Statement<[TimelineParams], TimelineRow> | undefined;
   /** One prepared statement per list shape (at most a few dozen), made on first use. */
   private readonly listStatements = new Map<string, Database.Statement<[ListParams], CertificateRow>>();
 
@@ -165,6 +170,13 @@ export class CertificateRepository {
     const last = items[items.length - 1];
     const nextCursor = rows.length > plan.limit && last !== undefined ? cursorAfter(plan.order, last) : null;
     return { items, nextCursor };
+  }
+
+  /** Certificates not revoked expiring in [now, to), counted per UTC day from `from` and per profile, in SQL (certificate-timeline.ts). */
+  expiryTimeline(query: ExpiryTimelineQuery): ExpiryTimelineCount[] {
+    const params = timelineParams(query);
+    this.selectTimeline ??= this.db.prepare<[TimelineParams], TimelineRow>(EXPIRY_TIMELINE_SQL);
+    return toTimelineCounts(this.selectTimeline.all(params));
   }
 
   /**

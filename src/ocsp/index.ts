@@ -14,3 +14,4 @@ export {
 export { OcspResponder, refusal, type OcspReply } from './responder.js';
 export type { CacheFacts, OcspCertStatusKind, OcspResponse, Source } from './source.js';
 export { compromisedIssuerSource, IssuerRouter, type IssuerRoute, type RoutedSource } from './issuer-router.js';
+export { reportOcspStatus, type OcspAnswerer, type OcspStatusReport } from './status-report.js';

@@ -8,7 +8,10 @@ import type { Awaitable } from '../shared/awaitable.js';
 import type {
   EntryPage,
   EntryQuery,
+  JoinTokenPage,
+  JoinTokenQuery,
   JoinTokenRecord,
+  JoinTokenSummary,
   NewRegistrationEntry,
   RegistrationEntry,
   RegistrationEntryPatch,
@@ -47,6 +50,10 @@ export interface JoinTokenStore {
   redeem(tokenHash: string, now: number): Awaitable<RedeemOutcome>;
   /** Records the serial of the node certificate issued for a redeemed token. */
   attachSerial(tokenHash: string, serial: string): Awaitable<void>;
+  /** One page of tokens in creation order, never with their hashes; status judged at query.now. */
+  list(query: JoinTokenQuery): Awaitable<JoinTokenPage>;
+  /** Revokes an unused token by id: 'notFound' for an unknown id, 'conflict' when already used or revoked. */
+  revoke(id: string, now: number): Awaitable<JoinTokenSummary>;
 }
 
 /** The Authority's issuance pipeline, reduced to what SVIDs need (src/ca Authority fits it). */
@@ -164,6 +171,10 @@ export interface SvidApi {
   /** The one route reachable without a client certificate; rate-limited per client address. Off in strict mode. */
   attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid>;
   createJoinToken(actor: string, spiffeId: string, ttlMs: number): Promise<CreatedJoinToken>;
+  /** Tokens without their hashes; `now` of the query defaults to the service's clock. */
+  listJoinTokens(query: Omit<JoinTokenQuery, 'now'>): Promise<{ readonly now: number; readonly page: JoinTokenPage }>;
+  /** 'notFound' for an unknown id, 'conflict' when the token was already used or revoked. */
+  revokeJoinToken(id: string): Promise<{ readonly now: number; readonly token: JoinTokenSummary }>;
 
   createEntry(actor: string, input: EntryInput): Promise<RegistrationEntry>;
   getEntry(id: string): Promise<RegistrationEntry>;

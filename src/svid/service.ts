@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
-import type { EntryPage, EntryQuery, RegistrationEntry, RegistrationEntryPatch } from '../domain/entries.js';
+import type {
+  EntryPage,
+  EntryQuery,
+  JoinTokenPage,
+  JoinTokenQuery,
+  JoinTokenSummary,
+  RegistrationEntry,
+  RegistrationEntryPatch,
+} from '../domain/entries.js';
 import { DomainError, isDomainError } from '../shared/errors.js';
 import { RateLimiter, type RateLimit } from '../shared/rate-limit.js';
 import { parseTrustDomain } from '../shared/spiffe-id.js';
@@ -232,6 +240,16 @@ export class SvidService implements SvidApi {
       revokedAt: null,
     });
     return { id, token, spiffeId, expiresAt, createdAt: now, createdBy: actor };
+  }
+
+  async listJoinTokens(query: Omit<JoinTokenQuery, 'now'>): Promise<{ readonly now: number; readonly page: JoinTokenPage }> {
+    const now = this.clock.now();
+    return { now, page: await this.joinTokens.list({ ...query, now }) };
+  }
+
+  async revokeJoinToken(id: string): Promise<{ readonly now: number; readonly token: JoinTokenSummary }> {
+    const now = this.clock.now();
+    return { now, token: await this.joinTokens.revoke(id, now) };
   }
 
   async attestJoinToken(attestation: JoinTokenAttestation, clientAddress: string): Promise<X509Svid> {

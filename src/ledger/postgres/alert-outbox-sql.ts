@@ -94,7 +94,7 @@ export const SELECT_ALERT_PAGE = `
       JOIN certificates c ON c.serial = a.serial
       LEFT JOIN alert_deliveries d ON d.alert_id = a.id
       LEFT JOIN alert_messages m ON m.id = d.message_id
-     WHERE ($1::bigint IS NULL OR a.id < $1::bigint)
+     WHERE ($1::bigint IS NULL OR a.id < $1::bigint) AND ($4::text IS NULL OR a.serial = $4::text)
      GROUP BY a.id, c.serial) summary
    WHERE ($2::text IS NULL OR "alertStatus" = $2::text)
    ORDER BY id DESC

@@ -178,8 +178,8 @@ export class PostgresAlertOutbox implements AwaitableMethods<AlertOutboxReposito
 
   async list(query: alertRows.AlertQuery = {}): Promise<alertRows.AlertPage> {
     const take = checkPageLimit(query.limit);
-    const { before, status, fetch } = alertRows.alertPageBounds(query, take);
-    const rows = await this.db.rows<alertRows.PageRow>(SELECT_ALERT_PAGE, [before, status, fetch]);
+    const { before, status, serial, fetch } = alertRows.alertPageBounds(query, take);
+    const rows = await this.db.rows<alertRows.PageRow>(SELECT_ALERT_PAGE, [before, status, fetch, serial]);
     const ids = rows.slice(0, take).map((r) => r.id);
     const states = ids.length === 0 ? [] : await this.db.rows<alertRows.DeliveryStateRow>(SELECT_DELIVERY_STATES, [ids]);
     return alertRows.toAlertPage(rows, take, states);

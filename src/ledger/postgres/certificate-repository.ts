@@ -4,9 +4,12 @@ import type {
   CertificatePage,
   CertificateQuery,
   CertificateRecord,
+  ExpiryTimelineCount,
+  ExpiryTimelineQuery,
   NewCertificateRecord,
   RevocationReason,
 } from '../../domain/certificates.js';
+import { EXPIRY_TIMELINE_SQL, timelineParams, toTimelineCounts, type TimelineRow } from '../certificate-timeline.js';
 import type { AwaitableMethods } from '../../shared/awaitable.js';
 import type { CertificateRepository } from '../certificate-repository.js';
 import { cursorAfter, planList } from '../certificate-list.js';
@@ -122,6 +125,16 @@ export class PostgresCertificateRepository implements AwaitableMethods<Certifica
     const last = items[items.length - 1];
     const nextCursor = rows.length > plan.limit && last !== undefined ? cursorAfter(plan.order, last) : null;
     return { items, nextCursor };
+  }
+
+  /** As CertificateRepository.expiryTimeline: the same SQL, aggregated by PostgreSQL. */
+  async expiryTimeline(query: ExpiryTimelineQuery): Promise<ExpiryTimelineCount[]> {
+    const { text, values } = numberNamedParameters<SqlValue>(EXPIRY_TIMELINE_SQL, timelineParams(query), {
+      from: 'bigint',
+      now: 'bigint',
+      to: 'bigint',
+    });
+    return toTimelineCounts(await this.db.rows<TimelineRow>(text, values));
   }
 
   /**

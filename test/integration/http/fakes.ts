@@ -9,6 +9,8 @@ import type {
   CertificatePage,
   CertificateQuery,
   CertificateRecord,
+  ExpiryTimelineCount,
+  ExpiryTimelineQuery,
   ProfileName,
   RevocationReason,
   SubjectAltName,
@@ -127,6 +129,18 @@ export class FakeLedger implements CertificateReader, CertificateRevoker {
 
   findBySerial(serial: string): CertificateRecord | undefined {
     return this.records.get(serial);
+  }
+
+  /** The timeline the ledger would aggregate in SQL, counted here over the few records a route test adds. */
+  expiryTimeline(query: ExpiryTimelineQuery): ExpiryTimelineCount[] {
+    const counts = new Map<string, ExpiryTimelineCount>();
+    for (const r of this.records.values()) {
+      if (r.status !== 'valid' || r.notAfter < query.now || r.notAfter >= query.to) continue;
+      const day = Math.floor((r.notAfter - query.from) / 86_400_000);
+      const key = `${day}/${r.profile}`;
+      counts.set(key, { day, profile: r.profile, count: (counts.get(key)?.count ?? 0) + 1 });
+    }
+    return [...counts.values()];
   }
 
   statusOf(serial: string): CertificateStatusView | undefined {

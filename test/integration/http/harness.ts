@@ -163,6 +163,7 @@ function answeringLater(ledger: FakeLedger): Pick<AppDeps, 'certificates' | 'rev
     list: (query) => later(() => ledger.list(query)),
     findBySerial: (serial) => later(() => ledger.findBySerial(serial)),
     statusOf: (serial) => later(() => ledger.statusOf(serial)),
+    expiryTimeline: (query) => later(() => ledger.expiryTimeline(query)),
     revoke: (serial, reason) => later(() => ledger.revoke(serial, reason)),
   };
   return { certificates: port, revoker: port };

@@ -1,5 +1,10 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openCore, openSvid } from '../../../src/cli/compose.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { asRecord, enrol, mintIdentities, send, serve, type Identities, type Served } from './harness.js';
 
 describe('request ids and logs', () => {
@@ -84,6 +89,41 @@ describe('request ids and logs', () => {
     assert.equal(audit['serial'], serial);
     assert.equal(audit['reason'], 'keyCompromise');
     assert.equal(audit['revokedBy'], 'spiffe://keysmith.local/admin/test');
+  });
+
+  it('logs a join token by its id, never the token (POST and DELETE /v1/join-tokens over a real SVID service)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keysmith-token-log-'));
+    const core = await openCore(loadConfig({ env: { KEYSMITH_DATA_DIR: dir, KEYSMITH_LOG_LEVEL: 'silent' } }));
+    try {
+      lines = [];
+      served = await serve({ logLines: lines, deps: { svid: await openSvid(core) } });
+      enrol(served.ledger, ids.admin);
+      const created = await send(served.port, {
+        method: 'POST',
+        path: '/v1/join-tokens',
+        identity: ids.admin,
+        body: JSON.stringify({ spiffe_id: 'spiffe://keysmith.local/node/logged' }),
+      });
+      assert.equal(created.status, 201);
+      const { id, token } = asRecord(created.json());
+      assert.equal(typeof token, 'string');
+      assert.equal((await send(served.port, { method: 'DELETE', path: `/v1/join-tokens/${String(id)}`, identity: ids.admin })).status, 204);
+      assert.deepEqual(
+        entries()
+          .filter((e) => e['tokenId'] !== undefined)
+          .map((e) => [e['msg'], e['tokenId'], e['by']]),
+        [
+          ['join token created', id, 'spiffe://keysmith.local/admin/test'],
+          ['join token revoked', id, 'spiffe://keysmith.local/admin/test'],
+        ],
+      );
+      assert.ok(!lines.join('').includes(String(token)), 'the token never reaches the log');
+    } finally {
+      await served?.close();
+      served = undefined;
+      await core.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('logs handshakes it refused, with the alert', async () => {

@@ -126,6 +126,10 @@ const LISTING_SHAPES: readonly CertificateQuery[] = [
   { expiringWithinMs: 7 * DAY, profile: 'tls-server', include: 'all' },
   { expiringWithinMs: 7 * DAY, spiffeId: 'spiffe://keysmith.local/w' },
   { expiringWithinMs: 7 * DAY, dnsName: 'a.example' },
+  { status: 'valid', expiresAfter: NOW + DAY, expiresBefore: NOW + 2 * DAY },
+  { expiresAfter: NOW + DAY, expiresBefore: NOW + 2 * DAY },
+  { status: 'revoked', expiresAfter: NOW + DAY },
+  { status: 'valid', profile: 'tls-server', expiresBefore: NOW + 2 * DAY },
 ];
 
 function driveEveryPath(ledger: Ledger): void {
@@ -148,6 +152,7 @@ function driveEveryPath(ledger: Ledger): void {
     const first = certs.list({ ...shape, now: NOW, limit: 1 });
     if (first.nextCursor !== null) certs.list({ ...shape, now: NOW, limit: 1, cursor: first.nextCursor });
   }
+  certs.expiryTimeline({ from: NOW, now: NOW + HOUR, to: NOW + 90 * DAY });
 
   const thresholds = [
     { withinMs: 7 * DAY, profiles: null },
@@ -325,6 +330,30 @@ describe('query plans of the hot and periodic paths (EXPLAIN QUERY PLAN, real mi
       plan({ expiringWithinMs: 7 * DAY, profile: 'tls-server' }),
       /^SEARCH certificates USING INDEX certificates_attention_by_not_after \(not_after>\? AND not_after<\?\)$/,
     );
+  });
+
+  it('counts the expiry timeline from the valid-by-notAfter index alone (it carries the profile, migrations/0010), over the window only (GET /v1/certificates/timeline)', () => {
+    const timeline = [...statements].find((sql) => /GROUP BY 1, 2/.test(sql) && /FROM certificates/.test(sql));
+    assert.ok(timeline !== undefined, 'the timeline statement was prepared');
+    assert.match(
+      explain(db, timeline)[0] ?? '',
+      /^SEARCH certificates USING COVERING INDEX certificates_valid_by_not_after \(not_after>\? AND not_after<\?\)$/,
+    );
+  });
+
+  it('lists one day of the timeline by notAfter bounds from the notAfter indexes', () => {
+    const plan = (query: CertificateQuery): string => {
+      const planned = planList({ ...query, now: NOW });
+      assert.ok(planned !== null);
+      return explain(db, planned.sql).join(' | ');
+    };
+    assert.match(
+      plan({ status: 'valid', expiresAfter: NOW + DAY, expiresBefore: NOW + 2 * DAY }),
+      /^SEARCH certificates USING INDEX certificates_valid_by_not_after \(not_after>\? AND not_after<\?\)$/,
+    );
+    const anyStatus = plan({ expiresAfter: NOW + DAY, expiresBefore: NOW + 2 * DAY });
+    assert.match(anyStatus, /SEARCH certificates USING INDEX certificates_valid_by_not_after \(not_after>\? AND not_after<\?\)/);
+    assert.match(anyStatus, /SEARCH certificates USING INDEX certificates_revoked_by_not_after \(not_after>\? AND not_after<\?\)/);
   });
 
   it('runs alert detection over the non-SVID index and the SVIDs that stopped renewing, never over every live SVID', () => {

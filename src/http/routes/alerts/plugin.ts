@@ -20,7 +20,8 @@ export function registerAlertRoutes(app: FastifyInstance, alerts: AlertsPort, cl
       schema: {
         tags: ['ops'],
         summary: 'List expiry alerts',
-        description: 'Newest first, with each delivery’s status, attempts and last error. `status` filters on the alert’s overall status.',
+        description:
+          'Newest first, with each delivery’s status, attempts and last error. `status` filters on the alert’s overall status; `serial` keeps one certificate’s alert history.',
         operationId: 'listAlerts',
         querystring: AlertListQuerySchema,
         response: { 200: AlertPageSchema.describe('A page of alerts'), ...problemResponses(400, 401, 403) },
@@ -30,6 +31,7 @@ export function registerAlertRoutes(app: FastifyInstance, alerts: AlertsPort, cl
       const q = request.query;
       const page = await alerts.list({
         ...(q.status === undefined ? {} : { status: q.status }),
+        ...(q.serial === undefined ? {} : { serial: q.serial }),
         ...(q.limit === undefined ? {} : { limit: q.limit }),
         ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
       });

@@ -49,7 +49,13 @@ export interface AlertRunResult {
 
 export interface AlertsPort {
   /** Awaitable: the ledger answers at once on SQLite, later on PostgreSQL. */
-  list(query: { readonly status?: AlertStatusName; readonly limit?: number; readonly cursor?: string }): Awaitable<{
+  list(query: {
+    readonly status?: AlertStatusName;
+    /** Only alerts about this certificate (lowercase hex). */
+    readonly serial?: string;
+    readonly limit?: number;
+    readonly cursor?: string;
+  }): Awaitable<{
     readonly items: readonly AlertView[];
     readonly nextCursor: string | null;
   }>;

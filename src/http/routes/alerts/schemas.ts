@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROFILE_NAMES } from '../../../domain/certificates.js';
+import { SerialParamsSchema } from '../ops/schemas.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
 import { durationText } from '../../../shared/duration.js';
 
@@ -11,6 +12,7 @@ const Timestamp = z.string().meta({ format: 'date-time' });
 
 export const AlertListQuerySchema = z.strictObject({
   status: z.enum(STATUSES, { error: 'must be pending, sent or failed' }).optional().describe("The alert's overall status"),
+  serial: SerialParamsSchema.shape.serial.optional().describe('Only alerts about this certificate (hexadecimal serial)'),
   cursor: z
     .string()
     .regex(/^[1-9][0-9]{0,15}$/, 'must be the next_cursor of a previous page')

@@ -13,6 +13,7 @@ import { negotiate } from '../../negotiate.js';
 import { pemCertificateChain } from '../../pem.js';
 import type { CertificateReader, CertificateRevoker, TrustBundleSource } from '../../ports.js';
 import { problemResponses } from '../../problem.js';
+import { registerConsoleRoutes, type ConsoleRouteDeps } from './console-routes.js';
 import {
   CertificatePageSchema,
   CertificateSchema,
@@ -34,8 +35,10 @@ export interface OpsRouteDeps {
 
 type ListQueryWire = z.infer<typeof ListQuerySchema>;
 
-export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: OpsRouteDeps & ConsoleRouteDeps): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  // The timeline before /v1/certificates/:serial in the document; the router prefers the static path either way.
+  registerConsoleRoutes(app, deps);
 
   routes.get('/v1/certificates', LIST_CERTIFICATES_ROUTE, async (request) => {
     const query = certificateQueryOf(request.query, deps.clock.now());
@@ -80,6 +83,8 @@ function certificateQueryOf(q: ListQueryWire, now: number): CertificateQuery {
     ...(q.profile === undefined ? {} : { profile: q.profile }),
     ...(q.spiffe_id === undefined ? {} : { spiffeId: q.spiffe_id }),
     ...(q.dns_name === undefined ? {} : { dnsName: q.dns_name }),
+    ...(q.expires_after === undefined ? {} : { expiresAfter: q.expires_after }),
+    ...(q.expires_before === undefined ? {} : { expiresBefore: q.expires_before }),
     ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
     ...(q.limit === undefined ? {} : { limit: q.limit }),
   };

@@ -32,6 +32,12 @@ export const SerialParamsSchema = z.object({
 
 const DURATION_MESSAGE = 'must be a duration such as 30s, 15m, 12h or 7d, at most 3650d';
 
+/** An RFC 3339 date-time with an explicit offset, as ms since the epoch. */
+const ExpiryBound = z.iso
+  .datetime({ offset: true, error: 'must be an RFC 3339 date-time such as 2026-12-07T00:00:00.000Z' })
+  .transform((text) => Date.parse(text))
+  .optional();
+
 export const ListQuerySchema = z.strictObject({
   expiring_within: z
     .string()
@@ -55,6 +61,10 @@ export const ListQuerySchema = z.strictObject({
   profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).optional(),
   spiffe_id: z.string().min(1).max(2048).optional().describe('Exact SPIFFE ID'),
   dns_name: z.string().min(1).max(253).optional().describe('A DNS name among the SANs'),
+  expires_after: ExpiryBound.describe(
+    'RFC 3339 date-time: only certificates whose notAfter is at or after it. With either bound the listing is in notAfter order',
+  ),
+  expires_before: ExpiryBound.describe('RFC 3339 date-time: only certificates whose notAfter is before it'),
   cursor: z.string().min(1).max(512).optional().describe('next_cursor of the previous page'),
   limit: PageLimitSchema,
 });

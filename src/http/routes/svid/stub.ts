@@ -16,6 +16,8 @@ export const svidApiStub: SvidApi = {
   issueJwt: refuse,
   attestJoinToken: refuse,
   createJoinToken: refuse,
+  listJoinTokens: refuse,
+  revokeJoinToken: refuse,
   createEntry: refuse,
   getEntry: refuse,
   listEntries: refuse,

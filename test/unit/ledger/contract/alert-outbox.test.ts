@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { alertKey } from '../../../../src/alerts/index.js';
 import { isDomainError } from '../../../../src/shared/errors.js';
 import type { OpenedLedger } from '../../../../src/ledger/index.js';
-import type { DeliveryTarget } from '../../../../src/domain/alerts.js';
+import type { DeliveryTarget, EnqueuedAlert } from '../../../../src/domain/alerts.js';
 import { BACKENDS, type OpenedTestLedger } from '../../../helpers/backends.js';
 import { certificate, DAY, T0 } from '../../../integration/alerts/helpers.js';
 
@@ -255,6 +255,52 @@ for (const backend of BACKENDS) {
         ids.filter((id) => id !== first.id),
       );
       assert.deepEqual((await opened.ledger.alerts.list({ status: 'sent' })).items, []);
+    });
+
+    it('filters on one certificate (its alert history), with status and paging', async () => {
+      const watched = certificate({ issuedAt: T0, lifetimeMs: 90 * DAY });
+      const other = certificate({ issuedAt: T0 - 1, lifetimeMs: 90 * DAY });
+      await opened.ledger.certificates.recordIssued(watched);
+      await opened.ledger.certificates.recordIssued(other);
+      // Two runs: 30 days ahead, then 7 days ahead; each certificate crosses both thresholds, four alerts in all.
+      const thresholds = [...week, { withinMs: 30 * DAY, profiles: null }];
+      const enqueued: EnqueuedAlert[] = [];
+      for (const at of [now - 23 * DAY, now]) {
+        const runId = await opened.ledger.alerts.startRun({ reason: 'manual', holder: 'h', now: at });
+        assert.ok(runId !== null);
+        const found = await opened.ledger.alerts.enqueueExpiring({ runId, now: at, thresholds, targets: [mail], keyFor: alertKey });
+        await opened.ledger.alerts.finishRun(runId, at, found.length);
+        enqueued.push(...found);
+      }
+      assert.equal(enqueued.length, 4);
+      const watchedIds = enqueued
+        .filter((a) => a.serial === watched.serial)
+        .map((a) => a.id)
+        .sort((a, b) => b - a);
+      assert.equal(watchedIds.length, 2);
+      const history = await opened.ledger.alerts.list({ serial: watched.serial });
+      assert.deepEqual(
+        history.items.map((a) => [a.id, a.certificate.serial, a.thresholdMs]),
+        watchedIds.map((id) => [id, watched.serial, enqueued.find((a) => a.id === id)?.thresholdMs]),
+      );
+      const first = await opened.ledger.alerts.list({ serial: watched.serial, limit: 1 });
+      assert.deepEqual(
+        first.items.map((a) => a.id),
+        [watchedIds[0]],
+      );
+      const second = await opened.ledger.alerts.list({ serial: watched.serial, limit: 1, cursor: first.nextCursor ?? '' });
+      assert.deepEqual(
+        second.items.map((a) => a.id),
+        [watchedIds[1]],
+      );
+      assert.equal(second.nextCursor, null);
+      assert.equal((await opened.ledger.alerts.list({ serial: watched.serial, status: 'pending' })).items.length, 2);
+      assert.deepEqual((await opened.ledger.alerts.list({ serial: watched.serial, status: 'sent' })).items, []);
+      assert.deepEqual((await opened.ledger.alerts.list({ serial: 'abcdef' })).items, []);
+      await assert.rejects(
+        async () => opened.ledger.alerts.list({ serial: 'XYZ' }),
+        (err: unknown) => isDomainError(err, 'malformed'),
+      );
     });
 
     it('refuses a cursor it did not hand out, a limit out of range and an unknown status', async () => {
