@@ -7,6 +7,8 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
+# npm ci runs prepare (npm run build): the service, then the operator console from ui/ into dist/ui.
+COPY ui ./ui
 COPY scripts ./scripts
 RUN npm ci && npm prune --omit=dev
 

@@ -150,11 +150,11 @@ export function registerConsoleRoutes(app: FastifyInstance, options: ConsoleRout
     });
     const route = { config: { access: 'admin' as const }, schema: { hide: true } };
     scope.get('/ui', route, async (_request, reply) => reply.redirect('/ui/', 301));
-    scope.get('/ui/*', route, async (request, reply) => {
+    // find-my-way hands the wildcard over percent-decoded: '/ui/%2e%2e/x' arrives as '../x' (no client route, so 404).
+    scope.get<{ Params: { '*': string } }>('/ui/*', route, async (request, reply) => {
       const instance = request.url.split('?', 1)[0] ?? request.url;
       if (files === undefined) return sendProblem(reply, notBuilt(instance));
-      const params = request.params;
-      const path = typeof params === 'object' && params !== null && '*' in params && typeof params['*'] === 'string' ? params['*'] : '';
+      const path = request.params['*'];
       const file = resolveConsolePath(files, path === '' ? 'index.html' : path);
       if (file === undefined) return sendProblem(reply, notFound(instance.slice(0, 256)));
       return sendFile(reply, file);

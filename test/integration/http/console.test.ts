@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asRecord, enrol, mintIdentities, send, serve, type Identities, type Reply, type Served } from './harness.js';
+import { isEarlySafe } from '../../../src/http/early-data.js';
+import { fetchSession, requestWithEarlyData } from '../../helpers/early-http.js';
+import { asRecord, enrol, fixture, mintIdentities, send, serve, type Identities, type Reply, type Served } from './harness.js';
 
 const PROBLEM_JSON = 'application/problem+json; charset=utf-8';
 const CSP =
@@ -213,6 +215,31 @@ describe('the operator console at /ui/ (admin only, files listed at start-up, st
     const { port } = await serveConsole(empty);
     const reply = await send(port, { path: '/ui/assets/x-12345678.js', identity: ids.admin });
     assert.equal(reply.status, 503);
+  });
+
+  it('answers HEAD like GET, without a body', async () => {
+    const { port } = await serveConsole();
+    const reply = await send(port, { method: 'HEAD', path: '/ui/', identity: ids.admin });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(reply.headers['content-length'], String(Buffer.byteLength(INDEX_HTML)));
+    assert.equal(reply.body, '');
+    assertConsoleHeaders(reply);
+  });
+
+  it('is not served from TLS early data: a GET of the console in 0-RTT is answered 425, the retry goes through access (RFC 8470 §5.2)', async () => {
+    assert.equal(isEarlySafe('GET', '/ui/'), false);
+    assert.equal(isEarlySafe('GET', '/ui/assets/index-AbC123xy.js'), false);
+    served = await serve({ deps: { consoleDirectory: consoleDir }, tls: { maxEarlyData: 16_384 } });
+    const ca = fixture('ca.pem');
+    const session = await fetchSession(served.port, ca);
+    const request = 'GET /ui/ HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    const result = await requestWithEarlyData({ port: served.port, ca, session, request });
+    assert.equal(result.earlyDataAccepted, true);
+    assert.equal(result.first.status, 425);
+    assert.equal(result.first.headers.get('content-security-policy'), CSP);
+    // Sent again after the handshake, without a client certificate: the access policy answers, as for any request.
+    assert.equal(result.retried?.status, 401);
   });
 
   it('leaves the rest of the API without the console headers', async () => {

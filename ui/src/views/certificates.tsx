@@ -90,7 +90,7 @@ function SearchForm({ initial }: { initial: Search }) {
         <label for="search-q">Search</label>
         <input
           id="search-q"
-          type="search"
+          type="text"
           value={q}
           placeholder="spiffe://…, a DNS name or a serial"
           aria-describedby="search-help"
@@ -133,7 +133,7 @@ function Results({ search }: { search: Search }) {
   const paging = usePaging();
   const page = useLoad(() => find(search, paging.cursor), [paging.cursor]);
   return (
-    <section aria-label="Search results">
+    <section aria-label="Results">
       <ErrorMessage error={page.error} />
       {page.data === undefined ? (
         page.loading ? (

@@ -201,7 +201,7 @@ function NewEntryForm({ onCreated }: { onCreated: (entry: Entry) => void }) {
         </div>
         <div class="field field-check">
           <input id="entry-admin" type="checkbox" checked={admin} onChange={(e) => setAdmin(e.currentTarget.checked)} />
-          <label for="entry-admin">Grants an admin identity (SPIFFE ID under /admin/)</label>
+          <label for="entry-admin">Grants an admin identity (an ID under /admin/)</label>
         </div>
         <ErrorMessage error={error} />
         <div class="actions">
