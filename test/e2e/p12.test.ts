@@ -6,7 +6,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listeningPort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { hasCommand, listeningPort, runProcess, startProcess, type ThirdPartyProcess } from '../helpers/processes.js';
+import { withTestBackend } from '../helpers/test-backend.js';
 
 /**
  * `keysmith issue --p12` as an operator runs it to get an admin identity
@@ -185,6 +186,41 @@ describe('keysmith issue --p12', () => {
     assert.match(neither.stderr, /give --out DIR, --p12 FILE, or both/);
     await assert.rejects(stat(target), { code: 'ENOENT' });
     assert.equal(await certificateCount(), before);
+  });
+});
+
+describe('keysmith issue --p12 on a terminal', { skip: !hasCommand('script') && 'script(1) is not installed (util-linux)' }, () => {
+  /** keysmith under script(1), which gives it a pseudo-terminal; what we write to script's stdin is what the operator types. */
+  async function onTerminal(spiffeId: string, target: string, answers: readonly string[]) {
+    const command = [process.execPath, MAIN, 'issue', '--spiffe-id', spiffeId, '--p12', target].map((a) => `'${a}'`).join(' ');
+    const child = startProcess('script', ['-qefc', command, '/dev/null'], { env: withTestBackend(env), lifetimeMs: 60_000 });
+    const prompts = [/PKCS#12 passphrase: /, /PKCS#12 passphrase again: /];
+    for (const [index, answer] of answers.entries()) {
+      await child.waitFor(prompts[index] ?? /$^/, { timeoutMs: 30_000, from: index === 0 ? 0 : child.offset() });
+      await child.write(`${answer}\r`);
+    }
+    return child.waitForExit(60_000);
+  }
+
+  it('asks twice without echo and writes a file that opens with the typed passphrase', async () => {
+    const target = join(work, 'typed.p12');
+    const result = await onTerminal('spiffe://keysmith.local/admin/typed', target, ['typed sekrit', 'typed sekrit']);
+    assert.equal(result.code, 0, result.stdout);
+    assert.ok(!result.stdout.includes('sekrit'), `the terminal echoed the passphrase:\n${result.stdout}`);
+    assert.equal((await stat(target)).mode & 0o777, 0o600);
+    const info = await runProcess('openssl', ['pkcs12', '-in', target, '-passin', 'pass:typed sekrit', '-noout']);
+    assert.equal(info.code, 0, info.stderr);
+  });
+
+  it('refuses two answers that differ, and an empty answer (exit 2, no file)', async () => {
+    const target = join(work, 'mistyped.p12');
+    const differ = await onTerminal('spiffe://keysmith.local/admin/mistyped', target, ['one thing', 'another']);
+    assert.equal(differ.code, 2, differ.stdout);
+    assert.match(differ.stdout, /the two PKCS#12 passphrases differ/);
+    const empty = await onTerminal('spiffe://keysmith.local/admin/mistyped', target, ['']);
+    assert.equal(empty.code, 2, empty.stdout);
+    assert.match(empty.stdout, /the PKCS#12 passphrase is empty/);
+    await assert.rejects(stat(target), { code: 'ENOENT' });
   });
 });
 
