@@ -5,7 +5,7 @@ import { runProcess } from '../helpers/processes.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { createAgedCa, DAY, PAGING_DAY, PAGING_DAY_COUNT, seedKnownFleet, TRUST_DOMAIN, utcDate, type KnownFleet } from './fleet.js';
 import { ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
-import { attributeOfAll, focusedLabel, focusInsideDialog, linkedSerials, settledSerials, textMatching, until } from './page-helpers.js';
+import { attributeOfAll, focusedLabel, focusTrappedInDialog, linkedSerials, settledSerials, textMatching, until } from './page-helpers.js';
 
 /**
  * The console against a real `keysmith serve` with a known fleet: the
@@ -50,8 +50,15 @@ function seededOn(day: number): string[] {
   return (fleet.perDay.get(day) ?? []).map((c) => c.serial).sort();
 }
 
+/** A fresh load of a console route (a hash change alone would keep the previous view's state, e.g. an open dialog). */
+async function openRoute(hash: string): Promise<void> {
+  await page.goto('about:blank');
+  const response = await page.goto(`/ui/${hash}`);
+  assert.equal(response?.status(), 200, `GET /ui/ for ${hash}`);
+}
+
 async function openTimeline(): Promise<void> {
-  await page.goto('/ui/#/timeline');
+  await openRoute('#/timeline');
   await page.getByRole('heading', { name: 'Expiry timeline', level: 1 }).waitFor();
 }
 
@@ -125,7 +132,7 @@ describe('the expiry timeline', () => {
 
 describe('search', () => {
   async function search(query: string, filters: { profile?: string; status?: string } = {}): Promise<void> {
-    await page.goto('/ui/#/certificates');
+    await openRoute('#/certificates');
     await page.getByRole('heading', { name: 'Certificates', level: 1 }).waitFor();
     const form = page.getByRole('search');
     await form.getByRole('textbox', { name: 'Search' }).fill(query);
@@ -226,7 +233,7 @@ describe('a certificate page and a revocation from the console', () => {
   it('shows the fields and OCSP status good; the revoke dialog closes on Escape and keeps focus inside', async () => {
     const target = fleet.certificates.find((c) => c.dnsNames.includes(fleet.searchDnsName));
     assert.ok(target);
-    await page.goto(`/ui/#/certificates/${target.serial}`);
+    await openRoute(`#/certificates/${target.serial}`);
     await page.getByRole('heading', { name: `Certificate ${target.serial}`, level: 1 }).waitFor();
     const fields = page.locator('dl').first();
     await textMatching(fields, new RegExp(fleet.searchDnsName.replaceAll('.', '\\.')), 'the DNS name among the fields');
@@ -246,10 +253,15 @@ describe('a certificate page and a revocation from the console', () => {
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     assert.equal(await dialog.getByLabel('Reason').inputValue(), 'unspecified');
-    for (let i = 0; i < 6; i += 1) {
+    const visited = new Set<string>();
+    for (let i = 0; i < 8; i += 1) {
       await page.keyboard.press('Tab');
-      assert.ok(await focusInsideDialog(page), `Tab ${i + 1} left the dialog (focus on ${await focusedLabel(page)})`);
+      assert.ok(await focusTrappedInDialog(page), `Tab ${i + 1} left the dialog (focus on ${await focusedLabel(page)})`);
+      visited.add(await focusedLabel(page));
     }
+    // The dialog's controls are all reached (and nothing of the page behind it).
+    for (const control of ['Revoke certificate', 'Cancel'])
+      assert.ok(visited.has(control), `Tab never reached ${control}: ${[...visited].join(', ')}`);
     await screenshot(page, 'revoke-dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
@@ -259,7 +271,7 @@ describe('a certificate page and a revocation from the console', () => {
   it('revokes with keyCompromise; the page and then `openssl ocsp` at the listener say revoked', async () => {
     const target = fleet.certificates.find((c) => c.dnsNames.includes(fleet.searchDnsName));
     assert.ok(target);
-    await page.goto(`/ui/#/certificates/${target.serial}`);
+    await openRoute(`#/certificates/${target.serial}`);
     await page.getByRole('button', { name: 'Revoke…' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Reason').selectOption('keyCompromise');
@@ -297,12 +309,19 @@ describe('keyboard only', () => {
     await openTimeline();
     await textMatching(page.getByTestId('timeline-total'), /^\d+ /, 'the timeline total');
     const target = `${dateOf(3)}: 4 certificates`;
+    // Tab reaches the chart's day buttons (one tab stop for the group: arrow keys move between days, the
+    // usual pattern for a row of 90 controls), then the arrows go to day 3.
     let label = '';
-    for (let presses = 0; presses < 400 && label !== target; presses += 1) {
+    for (let presses = 0; presses < 100 && !DAY_BUTTON.test(label); presses += 1) {
       await page.keyboard.press('Tab');
       label = await focusedLabel(page);
     }
-    assert.equal(label, target, 'Tab never reached the day 3 button');
+    assert.match(label, DAY_BUTTON, 'Tab never reached a day button');
+    for (let presses = 0; presses < 90 && label !== target; presses += 1) {
+      await page.keyboard.press(label < target ? 'ArrowRight' : 'ArrowLeft');
+      label = await focusedLabel(page);
+    }
+    assert.equal(label, target, 'the arrow keys never reached the day 3 button');
     await page.keyboard.press('Enter');
     const section = page.getByRole('region', { name: `Certificates expiring on ${dateOf(3)}`, exact: true });
     assert.deepEqual((await settledSerials(section, `the serials of ${dateOf(3)}`)).sort(), seededOn(3));

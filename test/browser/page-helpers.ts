@@ -70,28 +70,39 @@ export async function settledSerials(
   });
 }
 
-/** What has focus: its aria-label, else its text, for keyboard tests. */
+interface FocusDocument {
+  document: {
+    activeElement: {
+      tagName: string;
+      getAttribute(name: string): string | null;
+      textContent: string | null;
+      closest(selector: string): unknown;
+    } | null;
+    body: unknown;
+  };
+}
+
+/** What has focus: its aria-label, else its short text, else its tag (BODY: nothing in the page). */
 export async function focusedLabel(page: Page): Promise<string> {
   return page.evaluate(() => {
-    const doc = (
-      globalThis as unknown as {
-        document: { activeElement: { getAttribute(n: string): string | null; textContent: string | null } | null };
-      }
-    ).document;
-    const element = doc.activeElement;
-    return element?.getAttribute('aria-label') ?? element?.textContent?.trim() ?? '';
+    const element = (globalThis as unknown as FocusDocument).document.activeElement;
+    if (element === null) return '';
+    const text = element.textContent?.trim() ?? '';
+    return element.getAttribute('aria-label') ?? (text !== '' && text.length <= 80 ? text : element.tagName);
   });
 }
 
-/** Whether the focused element is inside the open <dialog>. */
-export async function focusInsideDialog(page: Page): Promise<boolean> {
+/**
+ * Whether focus is inside the open modal <dialog>, or on nothing in the page
+ * (BODY: after the dialog's last element, Tab visits the browser's own UI
+ * before it wraps round, as every native modal dialog does). False when an
+ * element of the page outside the dialog has focus: the trap leaked.
+ */
+export async function focusTrappedInDialog(page: Page): Promise<boolean> {
   return page.evaluate(() => {
-    const doc = (
-      globalThis as unknown as {
-        document: { activeElement: { closest(selector: string): unknown } | null };
-      }
-    ).document;
-    return doc.activeElement?.closest('dialog[open]') != null;
+    const doc = (globalThis as unknown as FocusDocument).document;
+    const element = doc.activeElement;
+    return element === null || element === doc.body || element.closest('dialog[open]') != null;
   });
 }
 
