@@ -1,10 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { request } from 'node:https';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createAgedCa, issueAlertingCertificate, TRUST_DOMAIN } from './fleet.js';
 import { adminFetchOptions, ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
 import { settledSerials, textMatching, until } from './page-helpers.js';
+import { portOf } from '../helpers/processes.js';
 
 /**
  * The console's operator views against a real `keysmith serve`: registration
@@ -103,6 +106,14 @@ describe('join tokens', () => {
     const node = `spiffe://${TRUST_DOMAIN}/node/rack-9`;
     await page.goto('/ui/#/tokens');
     await page.getByRole('heading', { name: 'Join tokens', level: 1 }).waitFor();
+    // A SPIFFE ID outside /node/: the API's problem detail is shown in role="alert", word for word.
+    const wrong = `spiffe://${TRUST_DOMAIN}/ns/shop/sa/web`;
+    const problem = await adminRequest('POST', '/v1/join-tokens', JSON.stringify({ spiffe_id: wrong }));
+    assert.ok(problem.status >= 400 && problem.status < 500, problem.body);
+    const detail = (JSON.parse(problem.body) as { detail: string }).detail;
+    await page.getByLabel('Node SPIFFE ID').fill(wrong);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await textMatching(page.getByRole('alert'), new RegExp(escapeRegExp(detail)), 'the problem detail in role=alert');
     await page.getByLabel('Node SPIFFE ID').fill(node);
     assert.equal(await page.getByLabel('Lifetime').inputValue(), '10m');
     await page.getByRole('button', { name: 'Create token' }).click();
@@ -132,28 +143,42 @@ interface AlertList {
   items: { certificate: { serial: string }; status: string }[];
 }
 
-function adminGet(path: string): Promise<{ status: number; body: string }> {
+/** A request as the admin with node:https (no browser, so no Origin or Sec-Fetch-Site: what curl or an SDK sends). */
+function adminRequest(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: service.port, path, servername: 'localhost', timeout: 10_000, ...adminFetchOptions(service, admin) },
+      {
+        host: '127.0.0.1',
+        port: service.port,
+        path,
+        method,
+        servername: 'localhost',
+        timeout: 10_000,
+        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        ...adminFetchOptions(service, admin),
+      },
       (res) => {
-        let body = '';
+        let text = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 describe('alerts', () => {
   it('lists the outbox, and Run now enqueues a certificate that came within the threshold', async () => {
     // serve's start-up catch-up found the first one; wait for it in the ledger (bounded).
     await until('the start-up alert in GET /v1/alerts', async () => {
-      const reply = await adminGet('/v1/alerts');
+      const reply = await adminRequest('GET', '/v1/alerts');
       return reply.status === 200 && (JSON.parse(reply.body) as AlertList).items.some((a) => a.certificate.serial === alertingAtStart)
         ? true
         : undefined;
@@ -170,11 +195,49 @@ describe('alerts', () => {
     await textMatching(report, /enqueued 1 alert\b/, 'the run report');
     assert.deepEqual(await settledSerials(report, 'what the run enqueued'), [fresh]);
     await screenshot(page, 'alerts');
-    await page.reload();
+    // The certificate page's alert history (GET /v1/alerts?serial=) shows the 7-day alert.
+    await page.goto('about:blank');
+    await page.goto(`/ui/#/certificates/${alertingAtStart}`);
+    const history = page.locator('section', { has: page.getByRole('heading', { name: 'Alert history' }) });
+    await history.getByRole('cell', { name: '7d', exact: true }).waitFor();
+    await page.goto('about:blank');
+    await page.goto('/ui/#/alerts');
     assert.deepEqual(
       (await settledSerials(page.getByRole('region', { name: 'Outbox' }), 'the outbox after the run', (s) => s.length === 2)).sort(),
       [alertingAtStart, fresh].sort(),
     );
+  });
+});
+
+describe('cross-origin requests', () => {
+  it('a page on another origin cannot make the admin’s browser POST to keysmith: the guard refuses on Sec-Fetch-Site', async () => {
+    // What a hostile site would do: a simple no-cors POST (no preflight), the admin's certificate attached by the browser.
+    const target = `${service.origin}/v1/alerts/run`;
+    const attacker = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(
+        `<!doctype html><title>waiting</title><script>fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors', credentials: 'include' })` +
+          `.then(() => { document.title = 'sent'; }, (e) => { document.title = 'failed ' + e; });</script>`,
+      );
+    });
+    attacker.listen(0, '127.0.0.1');
+    await once(attacker, 'listening');
+    try {
+      const from = service.output.length;
+      await page.goto(`http://127.0.0.1:${portOf(attacker.address())}/`);
+      assert.equal(
+        await until('the attacker page’s fetch', async () => ((await page.title()) === 'waiting' ? undefined : page.title())),
+        'sent',
+      );
+      const log = await until('the refusal in serve’s log', async () => {
+        const text = service.output.slice(from);
+        return /cross-origin request refused/.test(text) ? text : undefined;
+      });
+      assert.match(log, /Sec-Fetch-Site is (cross-site|same-site)/);
+      assert.doesNotMatch(service.output.slice(from), /alert run|"enqueued"/i);
+    } finally {
+      attacker.close();
+    }
   });
 });
 

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runProcess } from '../helpers/processes.js';
 import { systemClock } from '../../src/shared/clock.js';
@@ -243,11 +245,27 @@ describe('a certificate page and a revocation from the console', () => {
     assert.match(text, new RegExp(utcDate(target.notAfter)));
     await textMatching(page.getByTestId('ocsp-status'), /^good$/, 'OCSP status good');
     await page.getByRole('heading', { name: 'Alert history' }).waitFor();
-    await page
-      .getByRole('link', { name: 'Download chain (PEM)' })
-      .or(page.getByRole('button', { name: 'Download chain (PEM)' }))
-      .waitFor();
     await screenshot(page, 'certificate');
+    // The chain download: <serial>.pem, the leaf first, and openssl verifies it to keysmith's root.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page
+        .getByRole('link', { name: 'Download chain (PEM)' })
+        .or(page.getByRole('button', { name: 'Download chain (PEM)' }))
+        .click(),
+    ]);
+    assert.equal(download.suggestedFilename(), `${target.serial}.pem`);
+    const chainPath = join(service.workDir, `${target.serial}.pem`);
+    await download.saveAs(chainPath);
+    const chain = await readFile(chainPath, 'utf8');
+    assert.equal(chain.match(/-----BEGIN CERTIFICATE-----/g)?.length, 2, 'the leaf and the intermediate');
+    const leafPath = join(service.workDir, `${target.serial}.leaf.pem`);
+    await writeFile(leafPath, chain.slice(0, chain.indexOf('-----END CERTIFICATE-----') + 25) + '\n');
+    const verified = await runProcess('openssl', ['verify', '-CAfile', service.bundlePath, '-untrusted', chainPath, leafPath]);
+    assert.equal(verified.stdout.trim(), `${leafPath}: OK`, verified.stderr);
+    const leaf = await runProcess('openssl', ['x509', '-in', leafPath, '-noout', '-serial', '-ext', 'subjectAltName']);
+    assert.match(leaf.stdout, new RegExp(`serial=${target.serial}`, 'i'));
+    assert.match(leaf.stdout, new RegExp(`DNS:${fleet.searchDnsName.replaceAll('.', '\\.')}`));
 
     await page.getByRole('button', { name: 'Revoke…' }).click();
     const dialog = page.getByRole('dialog');
