@@ -3,6 +3,7 @@ import { openCore, type Core } from '../../src/cli/compose.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { NewCertificateRecord, ProfileName } from '../../src/domain/certificates.js';
 import { systemClock, type Clock } from '../../src/shared/clock.js';
+import { withTestBackend } from '../helpers/test-backend.js';
 
 /**
  * The console tests' ledgers, made before `keysmith serve` starts on the data
@@ -64,7 +65,15 @@ function spki(): Uint8Array {
 }
 
 async function withCore<T>(dataDir: string, clock: Clock, run: (core: Core) => Promise<T>, ensureIdentities = false): Promise<T> {
-  const config = loadConfig({ env: { KEYSMITH_DATA_DIR: dataDir, KEYSMITH_TRUST_DOMAIN: TRUST_DOMAIN, KEYSMITH_LOG_LEVEL: 'warn' } });
+  // withTestBackend: with KEYSMITH_TEST_BACKEND=postgres, the database the `keysmith` children of this data directory use.
+  // The statement timeout: on PostgreSQL the 100,000-row bulk load is one transaction (seconds), a bulk load, not serving.
+  const env = withTestBackend({
+    KEYSMITH_DATA_DIR: dataDir,
+    KEYSMITH_TRUST_DOMAIN: TRUST_DOMAIN,
+    KEYSMITH_LOG_LEVEL: 'warn',
+    KEYSMITH_DATABASE_STATEMENT_TIMEOUT: '2m',
+  });
+  const config = loadConfig({ env });
   // ensureIdentities false (but on the first open): a pinned clock must not renew the listener's or the admin's certificate.
   const core = await openCore(config, { clock, ensureIdentities });
   try {

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { withTestBackend } from '../helpers/test-backend.js';
 import { listeningPort, runProcess, startProcess, type ProcessResult, type ThirdPartyProcess } from '../helpers/processes.js';
 import { DAY, startOfTodayUtc, TRUST_DOMAIN, utcDate } from './fleet.js';
 import { systemClock } from '../../src/shared/clock.js';
@@ -164,11 +166,33 @@ export class ConsoleService {
     await rm(this.workDir, { recursive: true, force: true });
   }
 
-  /** Every ledger row's serial, profile, status and notAfter, read straight from the SQLite file (not through the API under test). */
+  /**
+   * Every ledger row's serial, profile, status and notAfter, read straight
+   * from the ledger (the SQLite file, or with KEYSMITH_TEST_BACKEND=postgres
+   * the children's database through psql): not through the API under test.
+   */
   ledgerRows(): LedgerRow[] {
+    const sql = 'SELECT serial, profile, status, not_after AS "notAfter" FROM certificates';
+    const url = withTestBackend(this.env)['KEYSMITH_DATABASE_URL'];
+    if (url !== undefined && url !== '') {
+      // psql -A -t: unaligned rows, '|' between fields; 100,000 rows are megabytes, hence our own buffer.
+      const result = spawnSync('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      if (result.status !== 0) throw new Error(`psql failed (${String(result.status ?? result.error)}): ${result.stderr}`);
+      return result.stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => {
+          const [serial = '', profile = '', status = '', notAfter = ''] = line.split('|');
+          return { serial, profile, status: status === 'revoked' ? 'revoked' : 'valid', notAfter: Number(notAfter) };
+        });
+    }
     const db = new Database(join(this.dataDir, 'keysmith.db'), { readonly: true, fileMustExist: true });
     try {
-      return db.prepare('SELECT serial, profile, status, not_after AS notAfter FROM certificates').all() as LedgerRow[];
+      return db.prepare(sql).all() as LedgerRow[];
     } finally {
       db.close();
     }
