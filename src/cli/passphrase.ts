@@ -68,6 +68,8 @@ export function passphraseFromFile(file: string): string {
 
 /** One line typed with echo off (raw mode): Enter ends it, Backspace erases, Ctrl-C or Ctrl-D on an empty line cancels. */
 function readHidden(prompt: string, input: PromptInput, output: PromptOutput): Promise<string> {
+  // Echo goes off before the prompt shows: an answer typed the moment it appears is never echoed.
+  input.setRawMode?.(true);
   output.write(prompt);
   return new Promise((resolve, reject) => {
     const decoder = new StringDecoder('utf8');
@@ -90,7 +92,6 @@ function readHidden(prompt: string, input: PromptInput, output: PromptOutput): P
         else if (character >= ' ') typed.push(character);
       }
     };
-    input.setRawMode?.(true);
     input.on('data', onData);
     input.resume();
   });
