@@ -5,7 +5,17 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { runProcess } from '../helpers/processes.js';
 import { systemClock } from '../../src/shared/clock.js';
-import { createAgedCa, DAY, PAGING_DAY, PAGING_DAY_COUNT, seedKnownFleet, TRUST_DOMAIN, utcDate, type KnownFleet } from './fleet.js';
+import {
+  createAgedCa,
+  DAY,
+  startOfTodayUtc,
+  PAGING_DAY,
+  PAGING_DAY_COUNT,
+  seedKnownFleet,
+  TRUST_DOMAIN,
+  utcDate,
+  type KnownFleet,
+} from './fleet.js';
 import { ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
 import { attributeOfAll, focusedLabel, focusTrappedInDialog, linkedSerials, settledSerials, textMatching, until } from './page-helpers.js';
 
@@ -93,6 +103,8 @@ describe('the expiry timeline', () => {
     await openTimeline();
     const expected = service.expectedTimeline();
     const total = await textMatching(page.getByTestId('timeline-total'), /^(\d+) /, 'the timeline total');
+    // The fleet's days are counted from the UTC day it was seeded on.
+    assert.equal(startOfTodayUtc(), fleet.today, 'the UTC day changed while the test ran (seeded before midnight): run it again');
     assert.equal(Number(total[1]), expected.total);
     const labels = await attributeOfAll(page.getByRole('button', { name: DAY_BUTTON }), 'aria-label');
     assert.equal(labels.length, 90, 'one button per day of the 90');
