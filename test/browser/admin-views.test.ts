@@ -121,10 +121,15 @@ describe('join tokens', () => {
     const row = page.getByRole('row').filter({ hasText: node });
     await row.waitFor();
     await screenshot(page, 'tokens');
-    const tokens = await cliJson<{ tokens: { id: string; spiffe_id: string; status: string }[] }>(['tokens', 'list', '--all']);
+    const tokens = await cliJson<{ tokens: { id: string; spiffe_id: string; status: string; created_by: string }[] }>([
+      'tokens',
+      'list',
+      '--all',
+    ]);
     const token = tokens.tokens.find((t) => t.spiffe_id === node);
     assert.ok(token, `the ledger has no token for ${node}`);
     assert.equal(token.status, 'unused');
+    assert.equal(token.created_by, admin.spiffeId, 'created_by is the admin whose certificate the browser presented');
     // Shown once: the list never carries the secret, and after a reload nothing shows it.
     await page.reload();
     await row.waitFor();
