@@ -99,7 +99,7 @@ async function daySerials(day: number): Promise<{ serials: string[]; pages: numb
 }
 
 describe('the expiry timeline', () => {
-  it('shows the exact total for the seeded fleet, the exact count on each day button, and the 7-day threshold', async () => {
+  it('shows the exact total, the exact count on each day button and per profile, the 7-day threshold and the CA’s notAfter', async () => {
     await openTimeline();
     const expected = service.expectedTimeline();
     const total = await textMatching(page.getByTestId('timeline-total'), /^(\d+) /, 'the timeline total');
@@ -121,12 +121,40 @@ describe('the expiry timeline', () => {
       assert.equal(seededOn(day).length, count, `fleet day ${day}`);
       await page.getByRole('button', { name: `${dateOf(day)}: ${count} certificates`, exact: true }).waitFor({ timeout: 2_000 });
     }
+    // Stacked by profile: the chart's numbers for screen readers, per day and profile, as the ledger has them.
+    const table = page.getByRole('table', { name: 'Certificates expiring per day, by profile' });
+    const header = await table.locator('thead th').allTextContents();
+    assert.deepEqual(header.slice(0, 2), ['Date', 'Total']);
+    const rows = await table
+      .locator('tbody tr')
+      .evaluateAll((trs: { children: ArrayLike<{ textContent: string | null }> }[]) =>
+        trs.map((tr) => Array.from(tr.children, (cell) => cell.textContent ?? '')),
+      );
+    assert.equal(rows.length, 90);
+    const shownByProfile = new Map<string, number>();
+    for (const [date = '', totalCell, ...counts] of rows) {
+      assert.equal(Number(totalCell), expected.perDate.get(date), `the table's total for ${date}`);
+      counts.forEach((count, i) => {
+        if (Number(count) !== 0) shownByProfile.set(`${date} ${header[i + 2] ?? ''}`, Number(count));
+      });
+    }
+    assert.deepEqual(shownByProfile, expected.perDateProfile);
+    // By construction: day 3 holds 2 svid and 2 tls-server, day 10 5 tls-server and 1 node.
+    assert.equal(shownByProfile.get(`${dateOf(3)} svid`), 2);
+    assert.equal(shownByProfile.get(`${dateOf(3)} tls-server`), 2);
+    assert.equal(shownByProfile.get(`${dateOf(10)} tls-server`), 5);
+    assert.equal(shownByProfile.get(`${dateOf(10)} node`), 1);
     await page.getByText('7-day alert threshold').first().waitFor();
-    // The CA's certificates live years: outside the window they are listed under the chart.
-    await page
-      .getByText(/ expires \d{4}-\d{2}-\d{2}/)
-      .first()
-      .waitFor();
+    // The CA's certificates live years: outside the window they are listed under the chart, with their notAfter.
+    for (const [file, cn] of [
+      [service.bundlePath, 'keysmith root CA'],
+      [service.intermediatePath, 'keysmith intermediate CA'],
+    ] as const) {
+      const end = await runProcess('openssl', ['x509', '-in', file, '-noout', '-enddate', '-dateopt', 'iso_8601']);
+      const date = /notAfter=(\d{4}-\d{2}-\d{2})/.exec(end.stdout)?.[1];
+      assert.ok(date, end.stdout + end.stderr);
+      await page.getByText(new RegExp(`CN=${cn} expires ${date}$`)).waitFor({ timeout: 2_000 });
+    }
     await screenshot(page, 'timeline');
   });
 

@@ -202,9 +202,10 @@ export class ConsoleService {
    * The oracle for the timeline: the ledger's rows bucketed in JS by the
    * contract's rule (not revoked, notAfter in [now, today + days)).
    */
-  expectedTimeline(days = 90, now = systemClock.now()): { total: number; perDate: Map<string, number> } {
+  expectedTimeline(days = 90, now = systemClock.now()): ExpectedTimeline {
     const today = startOfTodayUtc(now);
     const perDate = new Map<string, number>();
+    const perDateProfile = new Map<string, number>();
     for (let day = 0; day < days; day += 1) perDate.set(utcDate(today + day * DAY), 0);
     let total = 0;
     for (const row of this.ledgerRows()) {
@@ -212,9 +213,19 @@ export class ConsoleService {
       total += 1;
       const date = utcDate(row.notAfter);
       perDate.set(date, (perDate.get(date) ?? 0) + 1);
+      const key = `${date} ${row.profile}`;
+      perDateProfile.set(key, (perDateProfile.get(key) ?? 0) + 1);
     }
-    return { total, perDate };
+    return { total, perDate, perDateProfile };
   }
+}
+
+export interface ExpectedTimeline {
+  readonly total: number;
+  /** YYYY-MM-DD -> certificates, every day of the window (zeros included). */
+  readonly perDate: Map<string, number>;
+  /** "YYYY-MM-DD profile" -> certificates, only where there are some. */
+  readonly perDateProfile: Map<string, number>;
 }
 
 export interface LedgerRow {
