@@ -16,6 +16,7 @@ import {
   utcDate,
   type KnownFleet,
 } from './fleet.js';
+import { contrastFailures } from './contrast.js';
 import { ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
 import { attributeOfAll, focusedLabel, focusTrappedInDialog, linkedSerials, settledSerials, textMatching, until } from './page-helpers.js';
 
@@ -383,5 +384,31 @@ describe('keyboard only', () => {
     await page.keyboard.press('Enter');
     const section = page.getByRole('region', { name: `Certificates expiring on ${dateOf(3)}`, exact: true });
     assert.deepEqual((await settledSerials(section, `the serials of ${dateOf(3)}`)).sort(), seededOn(3));
+  });
+});
+
+describe('contrast', () => {
+  it('every view’s text meets WCAG AA contrast (4.5:1, large text 3:1), as Chromium renders it', async () => {
+    const svid = fleet.certificates.find((c) => c.spiffeId === fleet.searchSpiffeId);
+    assert.ok(svid);
+    const views: [string, string][] = [
+      ['#/timeline', 'Expiry timeline'],
+      ['#/certificates?profile=tls-server', 'Certificates'],
+      [`#/certificates/${svid.serial}`, `Certificate ${svid.serial}`],
+      ['#/entries', 'Registration entries'],
+      ['#/tokens', 'Join tokens'],
+      ['#/alerts', 'Alerts'],
+    ];
+    const failures: string[] = [];
+    for (const [hash, heading] of views) {
+      await openRoute(hash);
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      // Wait for the view's data (no "Loading…" left), so its text is what is measured.
+      await until(`${hash} loaded`, async () => ((await page.getByText('Loading…').count()) === 0 ? true : undefined));
+      for (const f of await contrastFailures(page)) {
+        failures.push(`${hash}: "${f.text}" ${f.ratio}:1 < ${f.required}:1 (${f.color} on ${f.background})`);
+      }
+    }
+    assert.deepEqual(failures, []);
   });
 });
