@@ -106,6 +106,17 @@ export async function focusTrappedInDialog(page: Page): Promise<boolean> {
   });
 }
 
+/** Whether the focused element shows it: an outline or a box-shadow (WCAG 2.4.7 Focus Visible). */
+export async function focusIsVisible(page: Page): Promise<boolean> {
+  return page.evaluate(`(() => {
+    const element = document.activeElement;
+    if (element === null || element === document.body) return true;
+    const style = getComputedStyle(element);
+    const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+    return outline || style.boxShadow !== 'none';
+  })()`);
+}
+
 /** Answers the console's confirmations, whether native confirm() or a modal with a confirming button. */
 export function acceptNativeDialogs(page: Page): void {
   page.on('dialog', (dialog) => {
