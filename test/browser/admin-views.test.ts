@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { request } from 'node:https';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createAgedCa, issueAlertingCertificate, TRUST_DOMAIN } from './fleet.js';
-import { adminFetchOptions, ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
+import { adminFetchOptions, chromiumPath, ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
 import { settledSerials, textMatching, until } from './page-helpers.js';
 import { portOf } from '../helpers/processes.js';
 
@@ -27,6 +27,7 @@ let page: Page;
 let alertingAtStart: string;
 
 before(async () => {
+  chromiumPath(); // before anything is made: no Chromium, a clear failure at once
   service = await ConsoleService.create();
   await createAgedCa(service.dataDir);
   alertingAtStart = await issueAlertingCertificate(service.dataDir, 3, 'alerts-at-start.fleet.example.test');

@@ -17,7 +17,7 @@ import {
   type KnownFleet,
 } from './fleet.js';
 import { contrastFailures } from './contrast.js';
-import { ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
+import { chromiumPath, ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
 import {
   attributeOfAll,
   focusIsVisible,
@@ -50,6 +50,7 @@ const pageErrors: string[] = [];
 const DAY_BUTTON = /^(\d{4}-\d{2}-\d{2}): (\d+) certificates$/;
 
 before(async () => {
+  chromiumPath(); // before anything is made: no Chromium, a clear failure at once
   service = await ConsoleService.create();
   const expired = await createAgedCa(service.dataDir);
   admin = await service.issueIdentity('tester', `spiffe://${TRUST_DOMAIN}/admin/tester`);

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { scaleRowsInWindow, seedScaleFleet, TRUST_DOMAIN } from './fleet.js';
-import { ConsoleService, consoleContext, launchChromium, screenshot } from './harness.js';
+import { chromiumPath, ConsoleService, consoleContext, launchChromium, screenshot } from './harness.js';
 import { textMatching, until } from './page-helpers.js';
 
 /**
@@ -45,6 +45,7 @@ let context: BrowserContext;
 let page: Page;
 
 before(async () => {
+  chromiumPath(); // before anything is made: no Chromium, a clear failure at once
   service = await ConsoleService.create();
   const admin = await service.issueIdentity('tester', `spiffe://${TRUST_DOMAIN}/admin/tester`);
   const seeded = await seedScaleFleet(service.dataDir, ROWS);
