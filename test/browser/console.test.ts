@@ -24,6 +24,7 @@ import {
   focusedLabel,
   focusTrappedInDialog,
   linkedSerials,
+  serialsOverPages,
   settledSerials,
   textMatching,
   until,
@@ -104,24 +105,7 @@ async function openTimeline(): Promise<void> {
 async function daySerials(day: number): Promise<{ serials: string[]; pages: number }> {
   const section = page.getByRole('region', { name: `Certificates expiring on ${dateOf(day)}`, exact: true });
   await section.waitFor();
-  const serials: string[] = [];
-  let pages = 0;
-  for (;;) {
-    const before = serials.length;
-    const onPage = await settledSerials(
-      section,
-      `the serials of ${dateOf(day)}, page ${pages + 1}`,
-      (s) => !s.some((x) => serials.includes(x)),
-    );
-    serials.push(...onPage);
-    pages += 1;
-    assert.ok(serials.length > before);
-    const next = section.getByRole('button', { name: 'Next page' });
-    if ((await next.count()) === 0 || !(await next.isEnabled())) break;
-    await next.click();
-    assert.ok(pages < 20, 'paging did not end');
-  }
-  return { serials: serials.sort(), pages };
+  return serialsOverPages(section, section, `the serials of ${dateOf(day)}`);
 }
 
 describe('the expiry timeline', () => {
@@ -241,21 +225,7 @@ describe('search', () => {
     }
   });
 
-  /** Every serial of the result, following Next page to the end. */
-  async function allPages(what: string): Promise<{ serials: string[]; pages: number }> {
-    const serials: string[] = [];
-    let pages = 0;
-    for (;;) {
-      const onPage = await settledSerials(results(), `${what}, page ${pages + 1}`, (s) => !s.some((x) => serials.includes(x)));
-      serials.push(...onPage);
-      pages += 1;
-      const next = page.getByRole('button', { name: 'Next page' });
-      if ((await next.count()) === 0 || !(await next.isEnabled())) break;
-      await next.click();
-      assert.ok(pages < 20, 'paging did not end');
-    }
-    return { serials: serials.sort(), pages };
-  }
+  const allPages = (what: string): Promise<{ serials: string[]; pages: number }> => serialsOverPages(results(), page, what);
 
   const now = (): number => systemClock.now();
 

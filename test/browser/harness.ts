@@ -30,8 +30,8 @@ import { systemClock } from '../../src/shared/clock.js';
  * after start (tls.setDefaultCACertificates is node 22.15+, and
  * NODE_EXTRA_CA_CERTS is fixed at process start, before the CA exists).
  * `ignoreHTTPSErrors` would make the proxy accept any server at all. Instead,
- * while playwright builds the context's per-origin TLS settings (synchronously
- * inside newContext), `tls.createSecureContext` gets `ca: <keysmith's
+ * while playwright builds the context's per-origin TLS settings (during
+ * newContext, in this process), `tls.createSecureContext` gets `ca: <keysmith's
  * bundle.pem>` added, and is restored right after: the proxy then verifies the
  * listener's chain to keysmith's root and its 127.0.0.1 IP SAN exactly as a
  * browser with the root installed would (the refusal test shows a context

@@ -82,6 +82,29 @@ interface FocusDocument {
   };
 }
 
+/**
+ * Every serial a keyset-paged list shows, following its Next page button (in
+ * `pager`) to the end; each page must bring serials not seen before.
+ */
+export async function serialsOverPages(
+  list: Locator | Page,
+  pager: Locator | Page,
+  what: string,
+): Promise<{ serials: string[]; pages: number }> {
+  const serials: string[] = [];
+  let pages = 0;
+  for (;;) {
+    const onPage = await settledSerials(list, `${what}, page ${pages + 1}`, (s) => !s.some((x) => serials.includes(x)));
+    serials.push(...onPage);
+    pages += 1;
+    const next = pager.getByRole('button', { name: 'Next page' });
+    if ((await next.count()) === 0 || !(await next.isEnabled())) break;
+    if (pages >= 20) throw new Error(`${what}: still a Next page after 20 pages`);
+    await next.click();
+  }
+  return { serials: serials.sort(), pages };
+}
+
 /** What has focus: its aria-label, else its short text, else its tag (BODY: nothing in the page). */
 export async function focusedLabel(page: Page): Promise<string> {
   return page.evaluate(() => {
