@@ -1,8 +1,8 @@
 // Runs every compiled test file under dist/test with Node's built-in runner.
 // Node 20's `--test` takes no globs, so the file list is gathered here.
 //
-// Two passes: everything but test/hostile and test/cluster two files at a
-// time, then those two suites one file at a time. Hostile tests run
+// Two passes: everything but test/hostile, test/cluster and test/browser two
+// files at a time, then those suites one file at a time. Hostile tests run
 // `keysmith serve` as a child and bound its /healthz latency under attack;
 // another test file running beside them on a 2-core machine would measure
 // that file, not the attack. The cluster test runs three nodes, PostgreSQL
@@ -37,7 +37,7 @@ if (files.length === 0) {
   console.error('no test files found under dist/test');
   process.exit(1);
 }
-const aloneDirs = ['hostile', 'cluster'].map((name) => join('dist', 'test', name) + sep);
+const aloneDirs = ['hostile', 'cluster', 'browser'].map((name) => join('dist', 'test', name) + sep);
 const runsAlone = (f) => aloneDirs.some((dir) => f.startsWith(dir));
 const passes = [
   { files: files.filter((f) => !runsAlone(f)), concurrency: 2 },
