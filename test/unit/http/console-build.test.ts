@@ -50,7 +50,7 @@ describe('the built console (dist/ui) fits its Content-Security-Policy', () => {
       'the stylesheet is a file',
     );
     for (const reference of references) {
-      assert.match(reference, /^\/ui\/assets\/[A-Za-z0-9._-]+-[A-Za-z0-9_-]{8}\.(?:js|css)$/, reference);
+      assert.match(reference, /^\/ui\/assets\/[A-Za-z0-9._-]+-[A-Za-z0-9_-]{8}\.(?:js|css|svg)$/, reference);
       const file = resolveConsolePath(files, reference.slice('/ui/'.length));
       assert.ok(file !== undefined, `${reference} is listed`);
       assert.notEqual(file.contentType, 'application/octet-stream', reference);
