@@ -40,6 +40,7 @@ export function TimelineChart({ timeline, selected, onSelect }: Props) {
   const column = WIDTH / Math.max(1, buckets.length);
   const top = niceMax(Math.max(0, ...buckets.map((b) => b.total)));
   const scale = (PLOT_BOTTOM - PLOT_TOP) / top;
+  const gridValues = [top, top / 2];
   const xOf = (ms: number) => ((ms - from) / DAY_MS) * column;
   const end = from + buckets.length * DAY_MS;
 
@@ -70,13 +71,8 @@ export function TimelineChart({ timeline, selected, onSelect }: Props) {
     <div class="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-labelledby="chart-title" class="chart-svg">
         <title id="chart-title">Certificates expiring per day over the next {buckets.length} days, stacked by profile</title>
-        {[top, top / 2].map((value) => (
-          <g key={value} class="grid">
-            <line x1={0} x2={WIDTH} y1={PLOT_BOTTOM - value * scale} y2={PLOT_BOTTOM - value * scale} />
-            <text x={WIDTH - 2} y={PLOT_BOTTOM - value * scale - 3} text-anchor="end">
-              {Number.isInteger(value) ? value : value.toFixed(1)}
-            </text>
-          </g>
+        {gridValues.map((value) => (
+          <line key={value} class="grid" x1={0} x2={WIDTH} y1={PLOT_BOTTOM - value * scale} y2={PLOT_BOTTOM - value * scale} />
         ))}
         <line class="axis" x1={0} x2={WIDTH} y1={PLOT_BOTTOM} y2={PLOT_BOTTOM} />
         {buckets.map((bucket, index) => {
@@ -102,6 +98,12 @@ export function TimelineChart({ timeline, selected, onSelect }: Props) {
             </g>
           );
         })}
+        {/* The grid's numbers go over the bars (a halo keeps them readable where a bar is as tall). */}
+        {gridValues.map((value) => (
+          <text key={value} class="grid-label" x={WIDTH - 2} y={PLOT_BOTTOM - value * scale - 3} text-anchor="end">
+            {Number.isInteger(value) ? value : value.toFixed(1)}
+          </text>
+        ))}
         {thresholds.map((t, index) => (
           <g key={`t${index}`} class="threshold">
             <line x1={t.x} x2={t.x} y1={PLOT_TOP - 8} y2={PLOT_BOTTOM} />
