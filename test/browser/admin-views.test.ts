@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { request } from 'node:https';
+import { exchange, jsonHeaders, type Exchange } from '../helpers/exchange.js';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createAgedCa, issueAlertingCertificate, TRUST_DOMAIN } from './fleet.js';
 import { adminFetchOptions, chromiumPath, ConsoleService, consoleContext, launchChromium, screenshot, type Identity } from './harness.js';
@@ -150,30 +151,9 @@ interface AlertList {
 }
 
 /** A request as the admin with node:https (no browser, so no Origin or Sec-Fetch-Site: what curl or an SDK sends). */
-function adminRequest(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: service.port,
-        path,
-        method,
-        servername: 'localhost',
-        timeout: 10_000,
-        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        ...adminFetchOptions(service, admin),
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+function adminRequest(method: 'GET' | 'POST', path: string, body?: string): Promise<Exchange> {
+  const options = { host: '127.0.0.1', port: service.port, path, method, servername: 'localhost', headers: jsonHeaders(body) };
+  return exchange(request, { ...options, ...adminFetchOptions(service, admin) }, body);
 }
 
 function escapeRegExp(text: string): string {

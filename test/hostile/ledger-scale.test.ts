@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { makeFleetLedger } from '../../bench/ledger/fleet-ledger.js';
+import { exchange, jsonHeaders, type Exchange } from '../helpers/exchange.js';
 import { HostileService, type LatencyReport } from './harness.js';
 
 /**
@@ -26,42 +27,24 @@ const P99_BOUND_MS = 60;
 /** The listener's curl line, from spawn: a fleet ledger must not hold it back (measured 0.6-1.9 s at 100k rows). */
 const LISTEN_BOUND_MS = 10_000;
 
-interface Reply {
-  readonly status: number;
-  readonly body: string;
-}
-
-async function adminRequest(service: HostileService, method: 'GET' | 'POST', path: string, body?: string): Promise<Reply> {
+async function adminRequest(service: HostileService, method: 'GET' | 'POST', path: string, body?: string): Promise<Exchange> {
   const [cert, key, ca] = await Promise.all([
     readFile(service.paths.adminCert),
     readFile(service.paths.adminKey),
     readFile(service.paths.bundle),
   ]);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: service.port,
-        path,
-        method,
-        cert,
-        key,
-        ca,
-        servername: 'localhost',
-        timeout: 30_000,
-        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+  const options = {
+    host: '127.0.0.1',
+    port: service.port,
+    path,
+    method,
+    cert,
+    key,
+    ca,
+    servername: 'localhost',
+    headers: jsonHeaders(body),
+  };
+  return exchange(request, options, body, 30_000);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -10,6 +10,7 @@ import { LISTED_STATUSES, PROFILE_NAMES, REVOCATION_REASONS, type NewCertificate
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config/index.js';
+import { exchange } from '../../helpers/exchange.js';
 import { freePort, runProcess, type ProcessResult } from '../../helpers/processes.js';
 
 /** Shared by the CLI tests: the built `keysmith`, records to seed, the JSON schemas its output must follow. */
@@ -94,18 +95,7 @@ export interface HttpsClient {
 
 export function httpsClient(port: number, tls: { cert: string; key: string; ca: string }): HttpsClient {
   return {
-    get: (path) =>
-      new Promise((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path, ...tls, servername: 'localhost', timeout: 10_000 }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on('timeout', () => req.destroy(new Error('timed out')));
-        req.on('error', reject);
-        req.end();
-      }),
+    get: (path) => exchange(request, { host: '127.0.0.1', port, path, ...tls, servername: 'localhost' }),
   };
 }
 

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request, type OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../src/config/index.js';
@@ -13,6 +13,7 @@ import { PROFILE_NAMES } from '../../../src/domain/certificates.js';
 import { requestForCertificate } from '../../../src/ocsp/index.js';
 import { describeCertificate, describeOcspResponse } from '../../../src/x509/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';
+import { exchange, type Exchange } from '../../helpers/exchange.js';
 import { freePort } from '../../helpers/processes.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
@@ -25,12 +26,7 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js
  * state-changing request; on a SQLite ledger and on PostgreSQL.
  */
 
-interface Reply {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-  readonly text: string;
-}
+type Reply = Exchange;
 
 const DAY = 86_400_000;
 const TRUST_DOMAIN = 'keysmith.local';
@@ -59,27 +55,12 @@ function call(
       : { 'content-type': options.raw === undefined ? 'application/json' : 'application/ocsp-request', 'content-length': payload.length }),
     ...options.headers,
   };
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: server.port, method, path, agent: new EngineAgent(server.port, bundle, identity), headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  const agent = new EngineAgent(server.port, bundle, identity);
+  return exchange(request, { host: '127.0.0.1', port: server.port, method, path, agent, headers }, payload);
 }
 
 function json<T>(reply: Reply): T {
-  return JSON.parse(reply.text) as T;
+  return JSON.parse(reply.body) as T;
 }
 
 async function issue(profile: 'svid' | 'tls-server', ttlMs: number, name: string) {
@@ -105,7 +86,7 @@ interface TimelineWire {
 
 async function timeline(days = 90): Promise<TimelineWire> {
   const reply = await call(admin, 'GET', `/v1/certificates/timeline?days=${days}`);
-  assert.equal(reply.status, 200, reply.text);
+  assert.equal(reply.status, 200, reply.body);
   return json<TimelineWire>(reply);
 }
 
@@ -147,7 +128,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const c = await issue('svid', 20 * 3_600_000, 'c');
         const revoked = await issue('tls-server', 20 * DAY, 'revoked');
         const revoke = await call(admin, 'POST', `/v1/certificates/${revoked.serial}/revoke`, { body: { reason: 'superseded' } });
-        assert.equal(revoke.status, 200, revoke.text);
+        assert.equal(revoke.status, 200, revoke.body);
         const after = await timeline();
 
         // The exact change: the three new certificates, each on the UTC day of its notAfter; the revoked one nowhere.
@@ -210,7 +191,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const next = new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY).toISOString();
         const path = `/v1/certificates?expires_after=${day}T00:00:00.000Z&expires_before=${next}&status=valid&limit=1`;
         const page1 = await call(admin, 'GET', path);
-        assert.equal(page1.status, 200, page1.text);
+        assert.equal(page1.status, 200, page1.body);
         const one = json<{ items: { serial: string }[]; next_cursor: string | null }>(page1);
         assert.ok(one.next_cursor !== null);
         const page2 = json<{ items: { serial: string }[]; next_cursor: string | null }>(
@@ -229,7 +210,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       it('refuses days=0 and days=367 (400), a workload (403) and a caller without a certificate (401)', async () => {
         for (const days of ['0', '367', '1.5', 'x']) {
           const reply = await call(admin, 'GET', `/v1/certificates/timeline?days=${days}`);
-          assert.equal(reply.status, 400, `days=${days}: ${reply.text}`);
+          assert.equal(reply.status, 400, `days=${days}: ${reply.body}`);
           assert.match(json<{ detail: string }>(reply).detail, /days.*whole number of days from 1 to 366/);
         }
         assert.equal((await timeline(1)).buckets.length, 1);
@@ -257,7 +238,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           raw: Buffer.from(requestForCertificate(der, core.authority.material.intermediate.certDer)),
         });
         assert.equal(reply.status, 200);
-        const basic = describeOcspResponse(reply.body).basic;
+        const basic = describeOcspResponse(reply.bytes).basic;
         assert.ok(basic !== undefined);
         return { basic, single: basic.responses[0] };
       }
@@ -265,7 +246,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       it('answers good, then revoked with reason and time right after a revoke, as /ocsp does', async () => {
         const leaf = await issue('tls-server', 5 * DAY, 'ocsp');
         const good = await call(admin, 'GET', `/v1/certificates/${leaf.serial}/ocsp`);
-        assert.equal(good.status, 200, good.text);
+        assert.equal(good.status, 200, good.body);
         const before = json<OcspWire>(good);
         const direct = await viaOcsp(leaf.pem);
         const signer = direct.basic.certificates[0];
@@ -282,7 +263,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         });
 
         const revoke = await call(admin, 'POST', `/v1/certificates/${leaf.serial}/revoke`, { body: { reason: 'keyCompromise' } });
-        assert.equal(revoke.status, 200, revoke.text);
+        assert.equal(revoke.status, 200, revoke.body);
         const revokedAt = json<{ revoked_at: string }>(revoke).revoked_at;
         const after = json<OcspWire>(await call(admin, 'GET', `/v1/certificates/${leaf.serial}/ocsp`));
         assert.equal(after.cert_status, 'revoked');
@@ -314,9 +295,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const run = await call(admin, 'POST', '/v1/alerts/run').finally(() => {
           clockOffsetMs = 0;
         });
-        assert.equal(run.status, 200, run.text);
+        assert.equal(run.status, 200, run.body);
         const history = await call(admin, 'GET', `/v1/alerts?serial=${soon.serial.toUpperCase()}`);
-        assert.equal(history.status, 200, history.text);
+        assert.equal(history.status, 200, history.body);
         const items = json<{ items: { threshold: string; certificate: { serial: string } }[] }>(history).items;
         assert.deepEqual(
           items.map((alert) => [alert.certificate.serial, alert.threshold]),
@@ -340,7 +321,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
       it('creates a token shown once (201), lists it without token or hash, revokes it (204), then 409 and 404', async () => {
         const created = await call(admin, 'POST', '/v1/join-tokens', { body: { spiffe_id: node, ttl: '30m' } });
-        assert.equal(created.status, 201, created.text);
+        assert.equal(created.status, 201, created.body);
         const token = json<Record<string, unknown>>(created);
         assert.deepEqual(Object.keys(token).sort(), [...TOKEN_KEYS, 'token'].sort());
         assert.match(String(token['token']), /^[A-Za-z0-9_-]{43}$/);
@@ -351,7 +332,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(Date.parse(String(token['expires_at'])) - Date.parse(String(token['created_at'])), 30 * 60_000);
 
         const listed = await call(admin, 'GET', `/v1/join-tokens?spiffe_id=${encodeURIComponent(node)}&status=unused`);
-        assert.equal(listed.status, 200, listed.text);
+        assert.equal(listed.status, 200, listed.body);
         const page = json<{ items: Record<string, unknown>[]; next_cursor: string | null }>(listed);
         assert.equal(page.next_cursor, null);
         assert.deepEqual(
@@ -359,11 +340,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           [token['id']],
         );
         assert.deepEqual(Object.keys(page.items[0] ?? {}).sort(), TOKEN_KEYS);
-        assert.ok(!listed.text.includes(String(token['token'])), 'the token itself is never listed');
+        assert.ok(!listed.body.includes(String(token['token'])), 'the token itself is never listed');
 
         const revoked = await call(admin, 'DELETE', `/v1/join-tokens/${String(token['id'])}`);
-        assert.equal(revoked.status, 204, revoked.text);
-        assert.equal(revoked.text, '');
+        assert.equal(revoked.status, 204, revoked.body);
+        assert.equal(revoked.body, '');
         const after = json<{ items: { status: string; revoked_at: string | null }[] }>(
           await call(admin, 'GET', `/v1/join-tokens?spiffe_id=${encodeURIComponent(node)}`),
         );
@@ -382,18 +363,18 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(Date.parse(created.expires_at) - Date.parse(created.created_at), 10 * 60_000);
         for (const ttl of ['30s', '8d', '10', 'forever']) {
           const reply = await call(admin, 'POST', '/v1/join-tokens', { body: { spiffe_id: node, ttl } });
-          assert.equal(reply.status, 400, `${ttl}: ${reply.text}`);
+          assert.equal(reply.status, 400, `${ttl}: ${reply.body}`);
           assert.match(json<{ detail: string }>(reply).detail, /ttl.*must be a duration from 1m to 7d/);
         }
         // A workload's SPIFFE ID is refused by identity policy, as `keysmith tokens create` refuses it (rejectedIdentifier, 403).
         const workloadId = await call(admin, 'POST', '/v1/join-tokens', { body: { spiffe_id: `spiffe://${TRUST_DOMAIN}/ns/prod/sa/api` } });
-        assert.equal(workloadId.status, 403, workloadId.text);
+        assert.equal(workloadId.status, 403, workloadId.body);
         assert.equal(
           json<{ detail: string }>(workloadId).detail,
           `spiffe://${TRUST_DOMAIN}/ns/prod/sa/api: join tokens attest node identities, which lie under /node/`,
         );
         const missing = await call(admin, 'POST', '/v1/join-tokens', { body: {} });
-        assert.equal(missing.status, 400, missing.text);
+        assert.equal(missing.status, 400, missing.body);
         assert.match(json<{ detail: string }>(missing).detail, /spiffe_id.*must be a node SPIFFE ID/);
         assert.equal((await call(admin, 'DELETE', '/v1/join-tokens/not-an-id')).status, 400);
       });
@@ -418,7 +399,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       it('refuses Sec-Fetch-Site cross-site and same-site with a 403 problem, and nothing is written', async () => {
         for (const site of ['cross-site', 'same-site']) {
           const reply = await call(admin, 'POST', '/v1/join-tokens', { body, headers: { 'sec-fetch-site': site } });
-          assert.equal(reply.status, 403, reply.text);
+          assert.equal(reply.status, 403, reply.body);
           assert.equal(reply.headers['content-type'], 'application/problem+json; charset=utf-8');
           assert.equal(json<{ detail: string }>(reply).detail, `Cross-origin request refused: Sec-Fetch-Site is ${site}.`);
         }
@@ -433,7 +414,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const origin = `https://127.0.0.1:${server.port}`;
         for (const headers of [{ 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin }, {}]) {
           const reply = await call(admin, 'POST', '/v1/join-tokens', { body, headers });
-          assert.equal(reply.status, 201, `${JSON.stringify(headers)}: ${reply.text}`);
+          assert.equal(reply.status, 201, `${JSON.stringify(headers)}: ${reply.body}`);
         }
         assert.equal(await tokenCount(), 4);
       });
@@ -441,7 +422,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       it('refuses an Origin of another host or port when Sec-Fetch-Site is absent', async () => {
         for (const origin of ['https://evil.example', `https://127.0.0.1:${server.port + 1}`, 'null']) {
           const reply = await call(admin, 'POST', '/v1/join-tokens', { body, headers: { origin } });
-          assert.equal(reply.status, 403, `${origin}: ${reply.text}`);
+          assert.equal(reply.status, 403, `${origin}: ${reply.body}`);
           assert.match(json<{ detail: string }>(reply).detail, /^Cross-origin request refused: Origin /);
         }
         assert.equal(await tokenCount(), 4);
@@ -451,7 +432,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const reply = await call(admin, 'GET', '/v1/certificates/timeline?days=1', {
           headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
         });
-        assert.equal(reply.status, 200, reply.text);
+        assert.equal(reply.status, 200, reply.body);
       });
     });
   });

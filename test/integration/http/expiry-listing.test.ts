@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../../../src/cli/serve.js';
 import { loadConfig } from '../../../src/config/index.js';
 import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { fileURLToPath } from 'node:url';
+import { exchange } from '../../helpers/exchange.js';
 import { freePort, runProcess } from '../../helpers/processes.js';
 
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -38,17 +39,7 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
   let tls: { cert: string; key: string; ca: string };
 
   const get = (path: string): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: server.port, path, ...tls, servername: 'localhost', timeout: 10_000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', reject);
-      req.end();
-    });
+    exchange(request, { host: '127.0.0.1', port: server.port, path, ...tls, servername: 'localhost' });
 
   const serialsOf = (reply: Reply): string[] => {
     assert.equal(reply.status, 200, reply.body);

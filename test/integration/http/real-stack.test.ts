@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request, type IncomingHttpHeaders } from 'node:http';
+import { request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';
 import { connect } from '../../../src/tls/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';
+import { exchange, jsonHeaders, type Exchange } from '../../helpers/exchange.js';
 import { freePort, runProcess } from '../../helpers/processes.js';
 
 /**
@@ -22,11 +23,7 @@ import { freePort, runProcess } from '../../helpers/processes.js';
  * keep their fast harness; this suite proves the wiring they stand in for.
  */
 
-interface Reply {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
+type Reply = Exchange;
 
 let dataDir: string;
 let core: Core;
@@ -38,28 +35,12 @@ let clockOffsetMs = 0;
 
 function call(identity: ClientIdentity | undefined, method: string, path: string, body?: unknown, agent?: EngineAgent): Promise<Reply> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        method,
-        path,
-        agent: agent ?? new EngineAgent(server.port, bundle, identity),
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  const transport = agent ?? new EngineAgent(server.port, bundle, identity);
+  return exchange(
+    request,
+    { host: '127.0.0.1', port: server.port, method, path, agent: transport, headers: jsonHeaders(payload) },
+    payload,
+  );
 }
 
 function json<T>(reply: Reply): T {
