@@ -18,6 +18,7 @@ export const ALERT = {
   illegal_parameter: 47,
   decode_error: 50,
   decrypt_error: 51,
+  protocol_version: 70,
   user_canceled: 90,
   no_renegotiation: 100,
 } as const;

@@ -17,23 +17,13 @@ import { encodeClientHello, type ClientHello } from '../../src/tls/codec/message
 import type { TlsServerOptions } from '../../src/tls/index.js';
 import { withTimeout } from '../helpers/processes.js';
 import { alertOf, fixture, Scope, startEchoServer } from '../interop/harness.js';
+import { ALERT, record } from './raw-wire.js';
 
 /**
  * Hostile TLS 1.2 ClientHellos and records against our server over a real
  * socket: each must end in the one fatal alert RFC 5246 and its extensions
  * name, and the server must keep serving.
  */
-
-const ALERT = { unexpected_message: 10, handshake_failure: 40, illegal_parameter: 47, protocol_version: 70 } as const;
-
-function record(type: number, content: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + content.length);
-  out[0] = type;
-  out.writeUInt16BE(0x0303, 1);
-  out.writeUInt16BE(content.length, 3);
-  out.set(content, 5);
-  return out;
-}
 
 const BASE_EXTENSIONS: readonly RawExtension[] = [
   { type: ExtensionType.server_name, data: encodeServerName('localhost') },
