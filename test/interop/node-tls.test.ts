@@ -14,6 +14,7 @@ import {
   serveNodeEcho,
   type NodeEchoServer,
 } from './harness.js';
+import { dialTestClient } from './openssl-server-harness.js';
 
 /**
  * Interop with node:tls (OpenSSL inside Node) both ways: node's client
@@ -123,19 +124,7 @@ describe('our client with a node:tls server', () => {
   const nodeServe = (): Promise<NodeEchoServer> =>
     serveNodeEcho(scope, { requestCert: true, rejectUnauthorized: true, ca: fixture('ca.pem'), minVersion: 'TLSv1.3' });
 
-  function dial(port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket {
-    return scope.socket(
-      connect({
-        host: '127.0.0.1',
-        port,
-        servername: 'localhost',
-        key: fixture('client.key'),
-        cert: fixture('client-chain.pem'),
-        ca: fixture('ca.pem'),
-        ...options,
-      }),
-    );
-  }
+  const dial = (port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket => dialTestClient(scope, port, options);
 
   it('completes a handshake in which node authorizes our client certificate (RFC 8446 §4.4.2)', async () => {
     const node = await nodeServe();

@@ -28,20 +28,24 @@ export interface OurClientAgainstSServer {
   fetchStatusPage(port: number, options?: Partial<TlsConnectOptions>): Promise<{ socket: TlsSocket; page: string; sessions: Buffer[] }>;
 }
 
+/** Our client with the test client identity and CA, to 127.0.0.1:`port` as "localhost", closed with `scope`; `options` override. */
+export function dialTestClient(scope: Scope, port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket {
+  return scope.socket(
+    connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      key: fixture('client.key'),
+      cert: fixture('client-chain.pem'),
+      ca: fixture('ca.pem'),
+      ...options,
+    }),
+  );
+}
+
 export function ourClientAgainstSServer(scope: Scope, defaults: Partial<TlsConnectOptions> = {}): OurClientAgainstSServer {
   const dial = (port: number, options: Partial<TlsConnectOptions> = {}): TlsSocket =>
-    scope.socket(
-      connect({
-        host: '127.0.0.1',
-        port,
-        servername: 'localhost',
-        key: fixture('client.key'),
-        cert: fixture('client-chain.pem'),
-        ca: fixture('ca.pem'),
-        ...defaults,
-        ...options,
-      }),
-    );
+    dialTestClient(scope, port, { ...defaults, ...options });
   return {
     async sServer(args) {
       const server = await startOpensslServer(args);
