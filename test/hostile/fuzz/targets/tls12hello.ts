@@ -8,19 +8,20 @@
  * §8; supported_versions naming 1.2 or nonsense), then the record layer is
  * cut up. The input is the bytes sent.
  */
-import { ExtensionType, HandshakeType, NamedGroup, SignatureScheme, Tls12ExtensionType } from '../../../../src/tls/codec/enums.js';
-import { encodeServerName, encodeU16List, type RawExtension } from '../../../../src/tls/codec/extensions.js';
+import { ExtensionType, HandshakeType, Tls12ExtensionType, TLS_EMPTY_RENEGOTIATION_INFO_SCSV } from '../../../../src/tls/codec/enums.js';
+import { encodeU16List, type RawExtension } from '../../../../src/tls/codec/extensions.js';
 import { frameHandshake } from '../../../../src/tls/codec/handshake-frame.js';
 import { encodeClientHello, type ClientHello } from '../../../../src/tls/codec/messages/client-hello.js';
 import type { Prng } from '../../../robustness/flood-tools.js';
 import type { HostileService } from '../../harness.js';
-import { record, SIX_SUITES } from '../../tls12-wire.js';
+import { record, SIX_SUITES, TLS12_HELLO_EXTENSIONS } from '../../tls12-wire.js';
 import { rawTcp, SourceAddresses } from '../client.js';
 import { mutateBytes } from '../mutators.js';
 import { FUZZ_ENV, type FuzzTarget, type TargetSession } from '../target.js';
 import { checkTlsClosed } from './clienthello.js';
 
-const SCSV = 0x00ff;
+const SCSV = TLS_EMPTY_RENEGOTIATION_INFO_SCSV;
+/** RFC 7507 TLS_FALLBACK_SCSV, which keysmith does not list: a suite value it must skip. */
 const FALLBACK_SCSV = 0x5600;
 
 interface Hello12 {
@@ -39,23 +40,8 @@ function baseHello(prng: Prng): Hello12 {
     sessionId: Buffer.alloc(0),
     suites: [...SIX_SUITES, SCSV],
     compression: [0],
-    extensions: [
-      { type: ExtensionType.server_name, data: encodeServerName('localhost') },
-      { type: ExtensionType.supported_groups, data: encodeU16List([NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1]) },
-      { type: Tls12ExtensionType.ec_point_formats, data: Buffer.of(1, 0) },
-      {
-        type: ExtensionType.signature_algorithms,
-        data: encodeU16List([
-          SignatureScheme.ecdsa_secp256r1_sha256,
-          SignatureScheme.rsa_pss_rsae_sha256,
-          SignatureScheme.rsa_pkcs1_sha256,
-        ]),
-      },
-      { type: Tls12ExtensionType.extended_master_secret, data: Buffer.alloc(0) },
-      { type: Tls12ExtensionType.renegotiation_info, data: Buffer.of(0) },
-      { type: Tls12ExtensionType.session_ticket, data: Buffer.alloc(0) },
-      { type: ExtensionType.application_layer_protocol_negotiation, data: Buffer.from('000908687474702f312e31', 'hex') },
-    ],
+    // What the wire client offers, and an empty RFC 5077 session_ticket for the ticket mutations to fill.
+    extensions: [...TLS12_HELLO_EXTENSIONS, { type: Tls12ExtensionType.session_ticket, data: Buffer.alloc(0) }],
   };
 }
 
