@@ -6,6 +6,7 @@
 import type { MessageItem, PendingMessage } from '../domain/alerts.js';
 import type { MailMessage } from './ports.js';
 import { daysLeft, formatThreshold } from './select-expiring.js';
+import { isoTime } from '../shared/iso-time.js';
 
 export const WEBHOOK_EVENT_TYPE = 'keysmith.certificates.expiring';
 
@@ -34,10 +35,6 @@ export interface WebhookPayload {
   readonly certificates: readonly WebhookCertificate[];
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 export function webhookCertificate(item: MessageItem, now: number): WebhookCertificate {
   return {
     serial: item.serial,
@@ -45,7 +42,7 @@ export function webhookCertificate(item: MessageItem, now: number): WebhookCerti
     spiffe_id: item.spiffeId,
     dns_names: item.dnsNames,
     ip_addresses: item.ipAddresses,
-    not_after: iso(item.notAfter),
+    not_after: isoTime(item.notAfter),
     days_left: daysLeft(item.notAfter, now),
     profile: item.profile,
     requester: item.requester,
@@ -59,7 +56,7 @@ export function webhookPayload(message: PendingMessage, items: readonly MessageI
     type: WEBHOOK_EVENT_TYPE,
     kind: message.kind,
     idempotency_key: message.idempotencyKey,
-    sent_at: iso(now),
+    sent_at: isoTime(now),
     certificates: items.map((item) => webhookCertificate(item, now)),
   };
 }
@@ -90,7 +87,7 @@ function itemLines(item: MessageItem, now: number): string[] {
     ...(item.spiffeId === null ? [] : [`  SPIFFE ID: ${item.spiffeId}`]),
     ...(item.dnsNames.length === 0 ? [] : [`  DNS names: ${item.dnsNames.join(', ')}`]),
     ...(item.ipAddresses.length === 0 ? [] : [`  IPs:       ${item.ipAddresses.join(', ')}`]),
-    `  not after: ${iso(item.notAfter)}`,
+    `  not after: ${isoTime(item.notAfter)}`,
     `  profile:   ${item.profile}`,
     `  requester: ${item.requester}`,
     `  threshold: ${formatThreshold(item.thresholdMs)}`,

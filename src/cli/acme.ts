@@ -9,7 +9,8 @@ import { createEabKey } from '../acme/index.js';
 import { EAB_KEY_STATUSES, eabKeyStatus, type AcmeEabKeySummary, type EabKeyStatus } from '../domain/acme.js';
 import { stringOption, UsageError, type Command } from './args.js';
 import { cliActor, onePositional, withCore } from './offline.js';
-import { isoOrNull, LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
+import { isoTimeOrNull } from '../shared/iso-time.js';
+import { LISTING_OPTIONS, pagingOf, printListing, printRecords, shortTime } from './listing.js';
 
 /** An EAB key as `--json` shows it (no HTTP API has it; snake_case and RFC 3339 times as the API writes them). */
 export function eabKeyWire(key: AcmeEabKeySummary) {
@@ -19,8 +20,8 @@ export function eabKeyWire(key: AcmeEabKeySummary) {
     created_at: new Date(key.createdAt).toISOString(),
     created_by: key.createdBy,
     bound_account: key.boundAccount,
-    bound_at: isoOrNull(key.boundAt),
-    revoked_at: isoOrNull(key.revokedAt),
+    bound_at: isoTimeOrNull(key.boundAt),
+    revoked_at: isoTimeOrNull(key.revokedAt),
   };
 }
 

@@ -12,6 +12,7 @@ import { MAX_JWT_TTL_MS } from '../svid/index.js';
 import { systemClock } from '../shared/clock.js';
 import { durationOption, printConfigWarning, stringOption, type Command } from './args.js';
 import { explainFileError } from './file-errors.js';
+import { isoTime } from '../shared/iso-time.js';
 
 /** Below this the bundle's refresh hint (300 s) may not have reached relying parties before the key signs. */
 const REFRESH_HINT_MS = 300_000;
@@ -56,7 +57,7 @@ export const caRotateJwtCommand: Command = {
       );
       return 0;
     }
-    console.log(`prepared the JWT-SVID key ${result.prepared.kid}: published now, signing from ${iso(result.prepared.activateAt)}`);
+    console.log(`prepared the JWT-SVID key ${result.prepared.kid}: published now, signing from ${isoTime(result.prepared.activateAt)}`);
     for (const state of result.states) console.log(`  ${describe(state)}`);
     for (const name of result.removedFiles) console.log(`removed ${name} (no longer published)`);
     console.log('running nodes publish it within jwtKeyCheckInterval; on several nodes, copy ca/ to every node before it signs');
@@ -67,11 +68,11 @@ export const caRotateJwtCommand: Command = {
 function describe(state: JwtKeyState): string {
   switch (state.phase) {
     case 'prepared':
-      return `${state.kid}  prepared  signs from ${iso(state.activateAt)}`;
+      return `${state.kid}  prepared  signs from ${isoTime(state.activateAt)}`;
     case 'active':
       return `${state.kid}  active    signing`;
     case 'retired':
-      return `${state.kid}  retired   published until ${iso(state.dropAt ?? 0)}`;
+      return `${state.kid}  retired   published until ${isoTime(state.dropAt ?? 0)}`;
     case 'dropped':
       return `${state.kid}  dropped`;
     default: {
@@ -85,11 +86,7 @@ function stateJson(state: JwtKeyState): Record<string, string | null> {
   return {
     kid: state.kid,
     phase: state.phase,
-    activate_at: iso(state.activateAt),
-    published_until: state.dropAt === undefined ? null : iso(state.dropAt),
+    activate_at: isoTime(state.activateAt),
+    published_until: state.dropAt === undefined ? null : isoTime(state.dropAt),
   };
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }

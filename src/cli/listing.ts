@@ -155,9 +155,6 @@ export function shortTime(ms: number): string {
 }
 
 /** JSON times: RFC 3339 UTC with milliseconds, as the HTTP API writes them. */
-export function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
 
 /** Prints one JSON document naming its records (create, revoke, issue). */
 export function printRecords(key: string, records: readonly unknown[], extra: Readonly<Record<string, unknown>> = {}): void {

@@ -5,6 +5,7 @@ import { PROFILE_NAMES } from '../../../domain/certificates.js';
 import { SerialParamsSchema } from '../ops/schemas.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
 import { durationText } from '../../../shared/duration.js';
+import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
 const DAY_MS = 86_400_000;
 const STATUSES = ['pending', 'sent', 'failed'] as const;
@@ -70,10 +71,6 @@ export const AlertRunSchema = z
   .meta({ id: 'ExpiryAlertRun', description: 'What a run enqueued' });
 export type AlertRunWire = z.infer<typeof AlertRunSchema>;
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 function certificateWire(c: AlertCertificateView, now: number) {
   return {
     serial: c.serial,
@@ -81,7 +78,7 @@ function certificateWire(c: AlertCertificateView, now: number) {
     spiffe_id: c.spiffeId,
     dns_names: [...c.dnsNames],
     ip_addresses: [...c.ipAddresses],
-    not_after: iso(c.notAfter),
+    not_after: isoTime(c.notAfter),
     days_left: Math.floor((c.notAfter - now) / DAY_MS),
     profile: c.profile,
     requester: c.requester,
@@ -93,7 +90,7 @@ export function alertWire(alert: AlertView, now: number): AlertWire {
     id: alert.id,
     threshold: durationText(alert.thresholdMs),
     idempotency_key: alert.idempotencyKey,
-    enqueued_at: iso(alert.enqueuedAt),
+    enqueued_at: isoTime(alert.enqueuedAt),
     status: alert.status,
     attempts: alert.attempts,
     last_error: alert.lastError,
@@ -104,8 +101,8 @@ export function alertWire(alert: AlertView, now: number): AlertWire {
       status: d.status,
       attempts: d.attempts,
       last_error: d.lastError,
-      next_attempt_at: d.nextAttemptAt === null ? null : iso(d.nextAttemptAt),
-      sent_at: d.sentAt === null ? null : iso(d.sentAt),
+      next_attempt_at: isoTimeOrNull(d.nextAttemptAt),
+      sent_at: isoTimeOrNull(d.sentAt),
       idempotency_key: d.messageKey,
     })),
   };

@@ -13,6 +13,7 @@ import type { Clock } from '../../../shared/clock.js';
 import { problemResponses } from '../../problem.js';
 import { SerialParamsSchema } from './schemas.js';
 import { OcspStatusSchema, TimelineQuerySchema, TimelineSchema, type OcspStatusWire, type TimelineWire } from './console-schemas.js';
+import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
 const DAY_MS = 86_400_000;
 
@@ -48,10 +49,6 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleRouteDe
   });
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** Every day of the window, zeros included; the ledger's rows only fill in the days that have certificates. */
 export function timelineWire(
   counts: readonly ExpiryTimelineCount[],
@@ -61,7 +58,7 @@ export function timelineWire(
 ): TimelineWire {
   const buckets: TimelineWire['buckets'] = [];
   for (let day = 0; day < window.days; day++) {
-    buckets.push({ date: iso(window.from + day * DAY_MS).slice(0, 10), total: 0, counts: {} });
+    buckets.push({ date: isoTime(window.from + day * DAY_MS).slice(0, 10), total: 0, counts: {} });
   }
   let total = 0;
   for (const { day, profile, count } of counts) {
@@ -72,14 +69,14 @@ export function timelineWire(
     total += count;
   }
   return {
-    from: iso(window.from),
-    now: iso(window.now),
+    from: isoTime(window.from),
+    now: isoTime(window.now),
     days: window.days,
     profiles: [...PROFILE_NAMES],
     total,
     buckets,
     thresholds: thresholds.map((t) => ({ within_days: t.withinMs / DAY_MS, profiles: t.profiles === null ? null : [...t.profiles] })),
-    authorities: authorities.map((a) => ({ kind: a.kind, subject: a.subject, serial: a.serial, not_after: iso(a.notAfter) })),
+    authorities: authorities.map((a) => ({ kind: a.kind, subject: a.subject, serial: a.serial, not_after: isoTime(a.notAfter) })),
   };
 }
 
@@ -87,11 +84,11 @@ function ocspStatusWire(serial: string, report: OcspStatusReport): OcspStatusWir
   return {
     serial,
     cert_status: report.certStatus,
-    revoked_at: report.revokedAt === null ? null : iso(report.revokedAt),
+    revoked_at: isoTimeOrNull(report.revokedAt),
     revocation_reason: report.reason,
-    produced_at: iso(report.producedAt),
-    this_update: iso(report.thisUpdate),
-    next_update: report.nextUpdate === null ? null : iso(report.nextUpdate),
+    produced_at: isoTime(report.producedAt),
+    this_update: isoTime(report.thisUpdate),
+    next_update: isoTimeOrNull(report.nextUpdate),
     responder: report.responder,
   };
 }

@@ -11,6 +11,7 @@ import {
   type RevocationReason,
 } from '../../../domain/certificates.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
+import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
 /** A serial as operators copy it: hex, any case, optionally colon-separated octets (openssl x509 -text). */
 const SERIAL_TEXT = /^(?:[0-9a-fA-F]{1,42}|(?:[0-9a-fA-F]{2}:){1,20}[0-9a-fA-F]{2})$/;
@@ -101,10 +102,6 @@ export type CertificateView = z.infer<typeof CertificateSchema>;
 
 export const CertificatePageSchema = pageSchema(CertificateSchema, 'CertificatePage');
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** The wire form; `now` decides whether a valid certificate shows as expired. */
 export function certificateView(record: CertificateRecord, now: number): CertificateView {
   return {
@@ -115,10 +112,10 @@ export function certificateView(record: CertificateRecord, now: number): Certifi
     dns_names: record.sans.filter((san) => san.type === 'dns').map((san) => san.value),
     profile: record.profile,
     requester: record.requester,
-    not_before: iso(record.notBefore),
-    not_after: iso(record.notAfter),
+    not_before: isoTime(record.notBefore),
+    not_after: isoTime(record.notAfter),
     status: listedStatus(record, now),
-    revoked_at: record.revokedAt === null ? null : iso(record.revokedAt),
+    revoked_at: isoTimeOrNull(record.revokedAt),
     revocation_reason: record.revocationReason,
     fingerprint: record.fingerprint,
   };

@@ -8,6 +8,7 @@ import type { EntryPage, RegistrationEntry } from '../../../domain/entries.js';
 import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/index.js';
 import { pageSchema, PageLimitSchema } from '../page.js';
 import { PROBLEM_TYPES, problemOf, ProblemSchema, type ProblemDocument, type ProblemKind } from '../../problem.js';
+import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
 /** The SVID profile's ceiling (24 h); the service applies the configured maximum below it. */
 export const MAX_TTL_SECONDS = 86_400;
@@ -172,10 +173,6 @@ export type JwtSvidWire = z.infer<typeof JwtSvidSchema>;
 
 // ---------------------------------------------------------------- conversions
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** Whole seconds; entries made through this API hold whole seconds already. */
 function seconds(ms: number): number {
   return Math.floor(ms / 1000);
@@ -190,9 +187,9 @@ export function entryWire(entry: RegistrationEntry): EntryWire {
     jwt_ttl: seconds(entry.jwtTtlMs),
     dns_names: [...entry.dnsNames],
     admin: entry.admin,
-    expires_at: entry.expiresAt === null ? null : iso(entry.expiresAt),
-    created_at: iso(entry.createdAt),
-    updated_at: iso(entry.updatedAt),
+    expires_at: isoTimeOrNull(entry.expiresAt),
+    created_at: isoTime(entry.createdAt),
+    updated_at: isoTime(entry.updatedAt),
     created_by: entry.createdBy,
   };
 }
@@ -208,8 +205,8 @@ export function x509SvidWire(svid: X509Svid): X509SvidWire {
     entry_id: svid.entryId,
     cert_chain: svid.certChainPem,
     bundle: svid.bundlePem,
-    expires_at: iso(svid.expiresAt),
-    renew_after: iso(svid.renewAfter),
+    expires_at: isoTime(svid.expiresAt),
+    renew_after: isoTime(svid.renewAfter),
   };
 }
 
@@ -231,5 +228,5 @@ export function batchWire(results: readonly BatchResult[], instance: string): X5
 }
 
 export function jwtSvidWire(svid: JwtSvid): JwtSvidWire {
-  return { token: svid.token, spiffe_id: svid.spiffeId, issued_at: iso(svid.issuedAt), expires_at: iso(svid.expiresAt) };
+  return { token: svid.token, spiffe_id: svid.spiffeId, issued_at: isoTime(svid.issuedAt), expires_at: isoTime(svid.expiresAt) };
 }

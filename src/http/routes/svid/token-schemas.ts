@@ -3,20 +3,13 @@ import { z } from 'zod';
 import { JOIN_TOKEN_STATUSES, joinTokenStatus, type JoinTokenSummary } from '../../../domain/entries.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
 import { pageSchema, PageLimitSchema } from '../page.js';
+import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
 const Timestamp = z.string().meta({ format: 'date-time' });
 const MINUTE_MS = 60_000;
 const MIN_TTL_MS = MINUTE_MS;
 const MAX_TTL_MS = 7 * 24 * 60 * MINUTE_MS;
 const TTL_MESSAGE = 'must be a duration from 1m to 7d, such as 10m, 12h or 7d';
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : iso(ms);
-}
 
 export const JoinTokenSchema = z
   .object({
@@ -80,11 +73,11 @@ export function tokenWire(token: JoinTokenSummary, now: number): TokenWire {
     id: token.id,
     spiffe_id: token.spiffeId,
     status: joinTokenStatus(token, now),
-    created_at: iso(token.createdAt),
+    created_at: isoTime(token.createdAt),
     created_by: token.createdBy,
-    expires_at: iso(token.expiresAt),
-    used_at: isoOrNull(token.usedAt),
+    expires_at: isoTime(token.expiresAt),
+    used_at: isoTimeOrNull(token.usedAt),
     used_by_serial: token.usedBySerial,
-    revoked_at: isoOrNull(token.revokedAt),
+    revoked_at: isoTimeOrNull(token.revokedAt),
   };
 }
