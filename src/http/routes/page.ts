@@ -10,6 +10,12 @@ export function pageSchema<Item extends z.ZodType>(item: Item, id: string) {
     .meta({ id });
 }
 
+/** RFC 3339 UTC times (isoTime), as every wire schema types them. */
+export const TimestampSchema = z.string().meta({ format: 'date-time' });
+
+/** The `cursor` query parameter: the next_cursor of the previous page. */
+export const PageCursorSchema = z.string().min(1).max(512).optional().describe('next_cursor of the previous page');
+
 const LIMIT_MESSAGE = 'must be an integer between 1 and 500';
 
 /** The `limit` query parameter every list route takes. */

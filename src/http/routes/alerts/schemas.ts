@@ -1,6 +1,6 @@
 /** Wire schemas of the alert routes (snake_case JSON, ISO 8601 times, thresholds as durations). */
 import { z } from 'zod';
-import { pageSchema, PageLimitSchema } from '../page.js';
+import { PageLimitSchema, pageSchema, TimestampSchema } from '../page.js';
 import { PROFILE_NAMES } from '../../../domain/certificates.js';
 import { SerialParamsSchema } from '../ops/schemas.js';
 import type { AlertCertificateView, AlertRunResult, AlertView } from './port.js';
@@ -9,7 +9,6 @@ import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
 const DAY_MS = 86_400_000;
 const STATUSES = ['pending', 'sent', 'failed'] as const;
-const Timestamp = z.string().meta({ format: 'date-time' });
 
 export const AlertListQuerySchema = z.strictObject({
   status: z.enum(STATUSES, { error: 'must be pending, sent or failed' }).optional().describe("The alert's overall status"),
@@ -28,7 +27,7 @@ const CertificateFields = {
   spiffe_id: z.string().nullable(),
   dns_names: z.array(z.string()),
   ip_addresses: z.array(z.string()),
-  not_after: Timestamp,
+  not_after: TimestampSchema,
   days_left: z.number().int().describe('Whole days from now to notAfter, rounded down'),
   profile: z.enum(PROFILE_NAMES),
   requester: z.string(),
@@ -40,8 +39,8 @@ const DeliverySchema = z.object({
   status: z.enum(STATUSES).describe('pending also while held back by a per-run cap'),
   attempts: z.number().int(),
   last_error: z.string().nullable(),
-  next_attempt_at: Timestamp.nullable(),
-  sent_at: Timestamp.nullable(),
+  next_attempt_at: TimestampSchema.nullable(),
+  sent_at: TimestampSchema.nullable(),
   idempotency_key: z.string().nullable().describe("The message's key (the alert's own, or a digest's); null while held back"),
 });
 
@@ -50,7 +49,7 @@ export const AlertSchema = z
     id: z.number().int(),
     threshold: z.string().describe('The threshold that fired, e.g. 7d'),
     idempotency_key: z.string().describe('Carried by every delivery of this alert (Idempotency-Key header, mail Message-ID)'),
-    enqueued_at: Timestamp,
+    enqueued_at: TimestampSchema,
     status: z.enum(STATUSES).describe('failed if a delivery failed, pending if one is still to go, else sent'),
     attempts: z.number().int().describe('Most attempts of any delivery'),
     last_error: z.string().nullable(),

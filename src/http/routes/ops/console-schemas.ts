@@ -1,8 +1,8 @@
 /** Wire schemas of the console's certificate reads: the expiry timeline and a serial's OCSP status (snake_case, RFC 3339 UTC). */
 import { z } from 'zod';
 import { PROFILE_NAMES, REVOCABLE_REASONS, type RevocationReason } from '../../../domain/certificates.js';
+import { TimestampSchema } from '../page.js';
 
-const Timestamp = z.string().meta({ format: 'date-time' });
 export const MAX_TIMELINE_DAYS = 366;
 export const DEFAULT_TIMELINE_DAYS = 90;
 
@@ -20,8 +20,8 @@ const ProfileCounts = z.partialRecord(z.enum(PROFILE_NAMES), z.number().int());
 
 export const TimelineSchema = z
   .object({
-    from: Timestamp.describe('The start of today, UTC: the first bucket begins here'),
-    now: Timestamp.describe('Certificates are counted from this instant (already expired ones are not)'),
+    from: TimestampSchema.describe('The start of today, UTC: the first bucket begins here'),
+    now: TimestampSchema.describe('Certificates are counted from this instant (already expired ones are not)'),
     days: z.number().int(),
     profiles: z.array(z.enum(PROFILE_NAMES)).describe('Every profile, in a fixed order'),
     total: z.number().int().describe('Certificates not revoked whose notAfter is in [now, from + days)'),
@@ -48,7 +48,7 @@ export const TimelineSchema = z
           kind: z.enum(['root', 'intermediate']),
           subject: z.string(),
           serial: z.string().describe('Lowercase hex'),
-          not_after: Timestamp,
+          not_after: TimestampSchema,
         }),
       )
       .describe('Every CA certificate of the trust bundle and the issuing chain, inside the window or not'),
@@ -62,11 +62,11 @@ export const OcspStatusSchema = z
   .object({
     serial: z.string().describe('Lowercase hex'),
     cert_status: z.enum(['good', 'revoked', 'unknown']),
-    revoked_at: Timestamp.nullable(),
+    revoked_at: TimestampSchema.nullable(),
     revocation_reason: z.enum(REASON_NAMES).nullable(),
-    produced_at: Timestamp,
-    this_update: Timestamp,
-    next_update: Timestamp.nullable(),
+    produced_at: TimestampSchema,
+    this_update: TimestampSchema,
+    next_update: TimestampSchema.nullable(),
     responder: z.string().describe('Subject of the certificate that signed the response'),
   })
   .meta({ id: 'OcspStatus', description: 'What the OCSP responder answers for a certificate right now, decoded from a signed response' });

@@ -1,6 +1,6 @@
 /** Wire schemas of the certificate inventory routes (snake_case JSON, ISO 8601 times). */
 import { z } from 'zod';
-import { pageSchema, PageLimitSchema } from '../page.js';
+import { PageCursorSchema, PageLimitSchema, pageSchema, TimestampSchema } from '../page.js';
 import {
   EXPIRY_SCOPES,
   LISTED_STATUSES,
@@ -66,7 +66,7 @@ export const ListQuerySchema = z.strictObject({
     'RFC 3339 date-time: only certificates whose notAfter is at or after it. With either bound the listing is in notAfter order',
   ),
   expires_before: ExpiryBound.describe('RFC 3339 date-time: only certificates whose notAfter is before it'),
-  cursor: z.string().min(1).max(512).optional().describe('next_cursor of the previous page'),
+  cursor: PageCursorSchema,
   limit: PageLimitSchema,
 });
 
@@ -78,9 +78,6 @@ export const RevokeBodySchema = z.strictObject({
 
 const REASON_NAMES = [...REVOCABLE_REASONS, 'removeFromCRL'] as const satisfies readonly RevocationReason[];
 
-/** RFC 3339 UTC times, as Date.prototype.toISOString writes them. */
-const Timestamp = z.string().meta({ format: 'date-time' });
-
 export const CertificateSchema = z
   .object({
     serial: z.string().describe('Lowercase hex'),
@@ -90,10 +87,10 @@ export const CertificateSchema = z
     dns_names: z.array(z.string()),
     profile: z.enum(PROFILE_NAMES),
     requester: z.string().describe("Who asked: a SPIFFE ID, 'cli:<user>', 'acme:<account>' or 'system'"),
-    not_before: Timestamp,
-    not_after: Timestamp,
+    not_before: TimestampSchema,
+    not_after: TimestampSchema,
     status: z.enum(LISTED_STATUSES).describe('expired: not revoked, and notAfter has passed'),
-    revoked_at: Timestamp.nullable(),
+    revoked_at: TimestampSchema.nullable(),
     revocation_reason: z.enum(REASON_NAMES).nullable(),
     fingerprint: z.string().describe('SHA-256 of the DER, lowercase hex'),
   })

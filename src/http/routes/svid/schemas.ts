@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { EntryPage, RegistrationEntry } from '../../../domain/entries.js';
 import type { BatchResult, JwtSvid, X509Svid } from '../../../svid/index.js';
-import { pageSchema, PageLimitSchema } from '../page.js';
+import { PageLimitSchema, pageSchema, TimestampSchema } from '../page.js';
 import { PROBLEM_TYPES, problemOf, ProblemSchema, type ProblemDocument, type ProblemKind } from '../../problem.js';
 import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
@@ -16,8 +16,6 @@ export const MAX_BATCH = 100;
 export const MAX_AUDIENCES = 16;
 /** A PEM of the largest CSR parseCsr accepts (16 KiB DER) is about 22 KB. */
 const MAX_CSR_CHARS = 32_768;
-
-const Timestamp = z.string().meta({ format: 'date-time' });
 
 const SpiffeIdText = z
   .string({ error: 'must be a SPIFFE ID such as spiffe://example.org/service' })
@@ -100,9 +98,9 @@ export const EntrySchema = z
     jwt_ttl: z.number().int().describe('Seconds'),
     dns_names: z.array(z.string()),
     admin: z.boolean(),
-    expires_at: Timestamp.nullable(),
-    created_at: Timestamp,
-    updated_at: Timestamp,
+    expires_at: TimestampSchema.nullable(),
+    created_at: TimestampSchema,
+    updated_at: TimestampSchema,
     created_by: z.string().describe("'cli:<user>' or the admin's SPIFFE ID"),
   })
   .meta({ id: 'RegistrationEntry', description: 'Which parent may obtain which SPIFFE ID, with what lifetimes and DNS names' });
@@ -148,8 +146,8 @@ export const X509SvidSchema = z
     entry_id: z.string().nullable().describe('The entry that granted it; null for join-token attestation'),
     cert_chain: z.string().describe('PEM: the leaf, then the intermediate'),
     bundle: z.string().describe('PEM: the trust bundle (root certificates)'),
-    expires_at: Timestamp,
-    renew_after: Timestamp.describe('Half the lifetime, with ±10% jitter'),
+    expires_at: TimestampSchema,
+    renew_after: TimestampSchema.describe('Half the lifetime, with ±10% jitter'),
   })
   .meta({ id: 'X509Svid', description: 'An X.509-SVID with its chain and the trust bundle' });
 export type X509SvidWire = z.infer<typeof X509SvidSchema>;
@@ -165,8 +163,8 @@ export const JwtSvidSchema = z
   .object({
     token: z.string().describe('Compact JWS, ES256, kid of a JWT authority in the SPIFFE bundle'),
     spiffe_id: z.string(),
-    issued_at: Timestamp,
-    expires_at: Timestamp,
+    issued_at: TimestampSchema,
+    expires_at: TimestampSchema,
   })
   .meta({ id: 'JwtSvid', description: 'A JWT-SVID' });
 export type JwtSvidWire = z.infer<typeof JwtSvidSchema>;

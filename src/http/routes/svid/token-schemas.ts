@@ -2,10 +2,9 @@
 import { z } from 'zod';
 import { JOIN_TOKEN_STATUSES, joinTokenStatus, type JoinTokenSummary } from '../../../domain/entries.js';
 import { DURATION_PATTERN, parseDuration } from '../../duration.js';
-import { pageSchema, PageLimitSchema } from '../page.js';
+import { PageCursorSchema, PageLimitSchema, pageSchema, TimestampSchema } from '../page.js';
 import { isoTime, isoTimeOrNull } from '../../../shared/iso-time.js';
 
-const Timestamp = z.string().meta({ format: 'date-time' });
 const MINUTE_MS = 60_000;
 const MIN_TTL_MS = MINUTE_MS;
 const MAX_TTL_MS = 7 * 24 * 60 * MINUTE_MS;
@@ -16,12 +15,12 @@ export const JoinTokenSchema = z
     id: z.string().describe("The token's public name ('jt-' and 18 hex digits); never the token"),
     spiffe_id: z.string().describe('The node identity the token attests'),
     status: z.enum(JOIN_TOKEN_STATUSES),
-    created_at: Timestamp,
+    created_at: TimestampSchema,
     created_by: z.string().describe('Who created it: an admin SPIFFE ID, or cli:<user>'),
-    expires_at: Timestamp,
-    used_at: Timestamp.nullable(),
+    expires_at: TimestampSchema,
+    used_at: TimestampSchema.nullable(),
     used_by_serial: z.string().nullable().describe('Serial of the node certificate issued for it'),
-    revoked_at: Timestamp.nullable(),
+    revoked_at: TimestampSchema.nullable(),
   })
   .meta({ id: 'JoinToken', description: 'A one-time join token, without the token or its hash' });
 export type TokenWire = z.infer<typeof JoinTokenSchema>;
@@ -38,7 +37,7 @@ export const JoinTokenListQuerySchema = z.strictObject({
     .optional()
     .describe('Where the token stands now'),
   spiffe_id: z.string().min(1).max(2048).optional().describe('Exact node SPIFFE ID'),
-  cursor: z.string().min(1).max(512).optional().describe('next_cursor of the previous page'),
+  cursor: PageCursorSchema,
   limit: PageLimitSchema,
 });
 
