@@ -5,7 +5,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request, type OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';
@@ -14,8 +13,8 @@ import { requestForCertificate } from '../../../src/ocsp/index.js';
 import { describeCertificate, describeOcspResponse } from '../../../src/x509/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';
 import { exchange, type Exchange } from '../../helpers/exchange.js';
-import { freePort } from '../../helpers/processes.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { inProcessConfig } from '../../helpers/service-config.js';
 
 /**
  * The HTTP API the operator console uses, on the real stack as `keysmith
@@ -95,16 +94,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     before(async () => {
       database = backend === 'postgres' ? await createTestDatabase('console_api') : undefined;
       dataDir = await mkdtemp(join(tmpdir(), 'keysmith-console-api-'));
-      const port = await freePort();
-      const config = loadConfig({
-        env: {
-          KEYSMITH_DATA_DIR: dataDir,
-          KEYSMITH_LISTEN: `127.0.0.1:${port}`,
-          KEYSMITH_LOG_LEVEL: 'silent',
-          KEYSMITH_ALERTS_SCHEDULE: 'off',
-          ...(database === undefined ? {} : { KEYSMITH_DATABASE_URL: database.url }),
-        },
-      });
+      const config = await inProcessConfig(dataDir, database === undefined ? {} : { KEYSMITH_DATABASE_URL: database.url });
       core = await openCore(config, { ensureIdentities: true, clock: { now: () => Date.now() + clockOffsetMs } });
       server = await startServer(core);
       bundle = await readFile(core.paths.bundle, 'utf8');

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config/index.js';
 import type { NewCertificateRecord } from '../../../src/domain/certificates.js';
 import { fileURLToPath } from 'node:url';
 import { exchange } from '../../helpers/exchange.js';
-import { freePort, runProcess } from '../../helpers/processes.js';
+import { runProcess } from '../../helpers/processes.js';
+import { inProcessConfig } from '../../helpers/service-config.js';
 
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
@@ -80,15 +80,7 @@ describe('GET /v1/certificates?expiring_within: the default scope and include=al
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'keysmith-expiry-listing-'));
-    const port = await freePort();
-    const config = loadConfig({
-      env: {
-        KEYSMITH_DATA_DIR: dataDir,
-        KEYSMITH_LISTEN: `127.0.0.1:${port}`,
-        KEYSMITH_LOG_LEVEL: 'silent',
-        KEYSMITH_ALERTS_SCHEDULE: 'off',
-      },
-    });
+    const config = await inProcessConfig(dataDir);
     core = await openCore(config);
     server = await startServer(core);
     tls = {

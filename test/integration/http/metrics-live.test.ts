@@ -9,12 +9,12 @@ import { alertKey } from '../../../src/alerts/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config/index.js';
 import { requestForCertificate } from '../../../src/ocsp/index.js';
 import { normalizeSerial } from '../../../src/x509/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
-import { freePort, hasCommand, runProcess } from '../../helpers/processes.js';
+import { hasCommand, runProcess } from '../../helpers/processes.js';
+import { inProcessConfig } from '../../helpers/service-config.js';
 
 /** promtool (Debian `prometheus`) is a CI requirement (KEYSMITH_REQUIRE_INTEROP=1 fails instead of skipping, like test/interop). */
 const skip =
@@ -85,15 +85,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       dataDir = await mkdtemp(join(tmpdir(), 'keysmith-metrics-live-'));
       // PostgreSQL: the outbox depth is a promise, awaited by the gauge's collect.
       database = backend === 'postgres' ? await createTestDatabase('metrics_live') : undefined;
-      const config = loadConfig({
-        env: {
-          KEYSMITH_DATA_DIR: dataDir,
-          KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`,
-          KEYSMITH_LOG_LEVEL: 'silent',
-          KEYSMITH_ALERTS_SCHEDULE: 'off',
-          ...(database === undefined ? {} : { KEYSMITH_DATABASE_URL: database.url }),
-        },
-      });
+      const config = await inProcessConfig(dataDir, database === undefined ? {} : { KEYSMITH_DATABASE_URL: database.url });
       core = await openCore(config, { ensureIdentities: true });
       server = await startServer(core);
       bundle = await readFile(core.paths.bundle, 'utf8');

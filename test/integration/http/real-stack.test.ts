@@ -5,14 +5,14 @@ import { request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config/index.js';
 import { openCore, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer } from '../../../src/cli/serve.js';
 import { connect } from '../../../src/tls/index.js';
 import { EngineAgent, type ClientIdentity } from '../../helpers/engine-client.js';
 import { exchange, jsonHeaders, type Exchange } from '../../helpers/exchange.js';
-import { freePort, runProcess } from '../../helpers/processes.js';
+import { runProcess } from '../../helpers/processes.js';
+import { inProcessConfig } from '../../helpers/service-config.js';
 
 /**
  * The HTTP layer on the real stack, as `keysmith serve` wires it: a SQLite
@@ -60,15 +60,7 @@ async function issue(spiffeId: string | undefined, profile: 'svid' | 'tls-server
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'keysmith-real-stack-'));
-  const port = await freePort();
-  const config = loadConfig({
-    env: {
-      KEYSMITH_DATA_DIR: dataDir,
-      KEYSMITH_LISTEN: `127.0.0.1:${port}`,
-      KEYSMITH_LOG_LEVEL: 'silent',
-      KEYSMITH_ALERTS_SCHEDULE: 'off',
-    },
-  });
+  const config = await inProcessConfig(dataDir);
   core = await openCore(config, { ensureIdentities: true, clock: { now: () => Date.now() + clockOffsetMs } });
   server = await startServer(core);
   bundle = await readFile(core.paths.bundle, 'utf8');

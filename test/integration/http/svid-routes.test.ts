@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { openCore, openSvid, type Core } from '../../../src/cli/compose.js';
 import { issueIdentity } from '../../../src/cli/identities.js';
 import { startServer, type RunningServer } from '../../../src/cli/serve.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { freePort } from '../../helpers/processes.js';
 import { EngineAgent, openssl } from '../../helpers/engine-client.js';
+import { inProcessConfig } from '../../helpers/service-config.js';
 
 /**
  * The SVID, attestation and entry routes as `serve` wires them, in process:
@@ -47,15 +46,7 @@ interface Keysmith {
 let dir: string;
 
 async function startKeysmith(name: string, env: Record<string, string> = {}): Promise<Keysmith> {
-  const config = loadConfig({
-    env: {
-      KEYSMITH_DATA_DIR: join(dir, name),
-      KEYSMITH_LISTEN: `127.0.0.1:${await freePort()}`,
-      KEYSMITH_LOG_LEVEL: 'silent',
-      KEYSMITH_ALERTS_SCHEDULE: 'off',
-      ...env,
-    },
-  });
+  const config = await inProcessConfig(join(dir, name), env);
   const core = await openCore(config);
   const server = await startServer(core);
   const admin = { key: await readFile(core.paths.adminKey, 'utf8'), chain: await readFile(core.paths.adminCert, 'utf8') };
