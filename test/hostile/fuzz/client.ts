@@ -115,6 +115,8 @@ export interface RawOptions {
   readonly timeoutMs?: number;
   /** Bytes written one chunk per write, with a tick between (a request split across records or segments). */
   readonly chunks?: readonly Buffer[];
+  /** A client certificate (PEM chain and key) for rawTls: an admin's, to reach the routes behind it. */
+  readonly identity?: { readonly cert: string; readonly key: string };
 }
 
 /** Collects what a socket sends until it closes, goes idle after answering, or the bound passes. */
@@ -164,7 +166,7 @@ export function rawTcp(port: number, source: string, bytes: Buffer, options: Raw
 /** Raw bytes over a fresh TLS connection that verifies the service (an HTTP head fuzzer's view). */
 export function rawTls(port: number, ca: string, source: string, bytes: Buffer, options: RawOptions = {}): Promise<Outcome> {
   const tcp = netConnect({ host: '127.0.0.1', port, localAddress: source });
-  const socket = tlsConnect({ socket: tcp, servername: 'localhost', ca, ALPNProtocols: ['http/1.1'] });
+  const socket = tlsConnect({ socket: tcp, servername: 'localhost', ca, ALPNProtocols: ['http/1.1'], ...options.identity });
   return collect(socket, options, () => {
     socket.once('secureConnect', () => void writeAll(socket, options.chunks ?? [bytes]));
   });
